@@ -1,0 +1,63 @@
+/**
+ * The YAML shape of a field mapping. The mapping engine (`mapping.ts`) interprets it; the
+ * config schema embeds it under `connectors.<id>.mappings`.
+ */
+import { z } from 'zod';
+
+/** Named, declarative transforms between a canonical value and an external one. */
+export const Transform = z.discriminatedUnion('type', [
+  /** Canonical -> external: lower-case the string. Not invertible (pull keeps the lower-case). */
+  z.object({ type: z.literal('lowercase') }).strict(),
+  /** Boolean negation, e.g. canonical `granted` <-> external `HasOptedOutOfEmail: false`. */
+  z.object({ type: z.literal('invert') }).strict(),
+  /** Value map canonical -> external; the reverse map is derived (must be one-to-one to invert). */
+  z
+    .object({
+      type: z.literal('map'),
+      values: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+      /** External value used when a canonical value is not in the map (push only). */
+      default: z.union([z.string(), z.number(), z.boolean(), z.null()]).optional(),
+    })
+    .strict(),
+  /** ISO-8601 instant <-> the external date format. */
+  z.object({ type: z.literal('date'), format: z.enum(['iso', 'epoch_ms', 'epoch_s', 'date']) }).strict(),
+  /** Array of strings <-> one string joined by `separator` (e.g. HubSpot multi-checkbox `;`). */
+  z.object({ type: z.literal('join'), separator: z.string().min(1).default(';') }).strict(),
+  /** One string <-> array of strings split on `separator` (the inverse of join). */
+  z.object({ type: z.literal('split'), separator: z.string().min(1).default(';') }).strict(),
+]);
+export type Transform = z.infer<typeof Transform>;
+
+export const MappingDirection = z.enum(['pull', 'push', 'both']);
+export type MappingDirection = z.infer<typeof MappingDirection>;
+
+/**
+ * One mapping entry: exactly one canonical target (an attribute, a consent `purpose.channel`,
+ * a subscription topic, an identity kind or a right) to one external field.
+ */
+export const MappingEntry = z
+  .object({
+    /** Canonical attribute path, e.g. `firstName`. */
+    field: z.string().min(1).optional(),
+    /** Consent as `purpose.channel`, e.g. `marketing.email`. */
+    consent: z.string().regex(/^[^.]+\.[^.]+$/, 'expected purpose.channel').optional(),
+    /** Subscription topic, e.g. `newsletter`. */
+    topic: z.string().min(1).optional(),
+    /** Identity kind carried by the external field. */
+    identity: z.enum(['email', 'phone']).optional(),
+    /** A right: `restricted` or `objections.<kind>`. */
+    right: z
+      .enum(['restricted', 'objections.directMarketing', 'objections.profiling', 'objections.automatedDecisions'])
+      .optional(),
+    /** The external field name. */
+    external: z.string().min(1),
+    direction: MappingDirection.default('both'),
+    transform: z.array(Transform).default([]),
+  })
+  .strict()
+  .refine(
+    (m) => [m.field, m.consent, m.topic, m.identity, m.right].filter((x) => x !== undefined).length === 1,
+    { message: 'a mapping needs exactly one of field, consent, topic, identity, right' },
+  );
+export type MappingEntry = z.infer<typeof MappingEntry>;
+export type MappingEntryInput = z.input<typeof MappingEntry>;

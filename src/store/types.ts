@@ -1,0 +1,182 @@
+/**
+ * The store's public contract. The store (SQLite or PostgreSQL through Kysely) is the
+ * source of truth; Redis only holds work in flight. `sync/`, `privacy/` and `server/`
+ * depend on this interface, never on a dialect.
+ */
+import type { Change, ConsentState, Identity, Ignored, Json, MergePolicy, Profile, ProfilePatch } from '../profile/schema.js';
+
+/** What a source system is known to hold for one profile (see "Bidirectional without ping-pong"). */
+export interface Shadow {
+  profileId: string;
+  connector: string;
+  externalId: string | null;
+  /** External field name -> value that system holds (what we last wrote to it or read from it). */
+  values: Record<string, Json>;
+  /** When the hub last pushed to this system for this profile. */
+  lastPushedAt: string | null;
+  updatedAt: string;
+}
+
+/** What a source reported alongside a patch, to be recorded as its shadow in the same transaction. */
+export interface Observed {
+  connector: string;
+  externalId: string | null;
+  /** External values the system holds now (merged over the existing shadow values). */
+  values: Record<string, Json>;
+}
+
+export interface ApplyOptions {
+  /** Record what the source holds (its shadow) atomically with the merge. */
+  observed?: Observed;
+  /** Who made the change, for the audit log (defaults to the patch source). */
+  actor?: string;
+}
+
+/** The outcome of `applyPatch`. Expected outcomes are values, not exceptions. */
+export type ApplyResult =
+  | {
+      status: 'applied';
+      profileId: string;
+      version: number;
+      changes: Change[];
+      ignored: Ignored[];
+      /** Connectors an outbox row was written for. */
+      outbox: string[];
+      /** Profiles merged into `profileId` because the patch linked their identities. */
+      mergedProfileIds: string[];
+      created: boolean;
+    }
+  /** The merge changed nothing (duplicate or stale patch); no outbox rows, no version bump. */
+  | { status: 'unchanged'; profileId: string; version: number; ignored: Ignored[]; created: false }
+  /** An identity of the patch is on the suppression list: nothing was written. */
+  | { status: 'suppressed'; reason: 'suppressed_identity' }
+  /** The patch carries no identity that resolves or could create a profile. */
+  | { status: 'no_identity' };
+
+/** One consent change as the append-only ledger holds it. */
+export interface LedgerEntry {
+  id: string;
+  profileId: string;
+  purpose: string;
+  channel: string;
+  state: ConsentState;
+  /** The previous status, if any. */
+  previous: 'granted' | 'denied' | null;
+  /** The patch that made the change. */
+  patchId: string;
+  recordedAt: string;
+  /** False when the change was recorded but did not win (e.g. not a consent authority). */
+  accepted: boolean;
+}
+
+export interface OutboxRow {
+  id: string;
+  profileId: string;
+  connector: string;
+  profileVersion: number;
+  createdAt: string;
+}
+
+export interface AuditEntry {
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  profileId: string | null;
+  /** Structured detail; never contains e-mail addresses, phone numbers or tokens in clear. */
+  detail: Record<string, Json>;
+}
+
+export type DsrKind = 'erase' | 'export' | 'rectify' | 'restrict' | 'unrestrict' | 'object' | 'withdraw_objection';
+export type DsrStatus = 'received' | 'in_progress' | 'completed' | 'failed';
+
+export interface DsrSystemStatus {
+  connector: string;
+  status: 'pending' | 'in_progress' | 'completed' | 'failed' | 'not_applicable';
+  attempts: number;
+  error: string | null;
+  updatedAt: string;
+}
+
+export interface DataSubjectRequest {
+  id: string;
+  kind: DsrKind;
+  status: DsrStatus;
+  profileId: string | null;
+  /** Keyed hashes of the subject's identities (never the identities in clear). */
+  identityHashes: string[];
+  receivedAt: string;
+  dueAt: string;
+  extendedTo: string | null;
+  subjectToldAt: string | null;
+  completedAt: string | null;
+  detail: Record<string, Json>;
+  systems: DsrSystemStatus[];
+}
+
+export interface StoreOptions {
+  /** `sqlite:./data/concord.db`, `sqlite::memory:` or `postgres://...`. */
+  url: string;
+  policy: MergePolicy;
+  /** Connectors that receive outbox rows for every change (push-capable instances). */
+  outboxTargets: readonly string[];
+  /** Server secret for keyed identity hashes (suppression list, DSR proof). */
+  hashKey: string;
+}
+
+/** The durable store. All methods are safe to call from several processes at once. */
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Runs pending forward-only migrations; returns the versions applied. */
+  migrate(): Promise<string[]>;
+  close(): Promise<void>;
+
+  /**
+   * The one transactional entry point: resolve (or create, or merge) the profile from the
+   * patch's identities, check suppression, merge with compare-and-swap, append ledger rows,
+   * write outbox rows and the audit row. All of it or none of it.
+   */
+  applyPatch(patch: ProfilePatch, options?: ApplyOptions): Promise<ApplyResult>;
+  /** Applies several patches in one transaction, in order. */
+  applyPatches(items: { patch: ProfilePatch; options?: ApplyOptions }[]): Promise<ApplyResult[]>;
+
+  getProfile(profileId: string): Promise<Profile | null>;
+  findProfile(identity: Identity): Promise<Profile | null>;
+  findProfileIdByExternalId(connector: string, externalId: string): Promise<string | null>;
+  consentHistory(profileId: string): Promise<LedgerEntry[]>;
+
+  getShadow(profileId: string, connector: string): Promise<Shadow | null>;
+  shadowsByConnector(connector: string, options?: { limit?: number; after?: string }): Promise<Shadow[]>;
+  shadowsByProfile(profileId: string): Promise<Shadow[]>;
+  /** Merges `values` over the stored shadow and sets the external id when given. */
+  updateShadow(
+    profileId: string,
+    connector: string,
+    update: { externalId?: string | null; values: Record<string, Json>; pushedAt?: string },
+  ): Promise<void>;
+
+  /** Claims up to `limit` outbox rows; safe with several relays at once. Claimed rows are hidden for `leaseMs`. */
+  claimOutbox(limit: number, leaseMs?: number): Promise<OutboxRow[]>;
+  /** Deletes delivered outbox rows. */
+  ackOutbox(ids: readonly string[]): Promise<void>;
+
+  getCursor(connector: string): Promise<Json | null>;
+  setCursor(connector: string, cursor: Json): Promise<void>;
+
+  /** Keyed hash (HMAC-SHA256 with `hashKey`) of a normalized identity. */
+  hashIdentity(identity: Identity): string;
+  suppress(hashes: readonly string[], reason: string): Promise<void>;
+  isSuppressed(hashes: readonly string[]): Promise<boolean>;
+
+  createDsr(request: Omit<DataSubjectRequest, 'systems'> & { systems: string[] }): Promise<DataSubjectRequest>;
+  getDsr(id: string): Promise<DataSubjectRequest | null>;
+  updateDsr(id: string, update: Partial<Pick<DataSubjectRequest, 'status' | 'extendedTo' | 'subjectToldAt' | 'completedAt' | 'detail' | 'profileId'>>): Promise<void>;
+  updateDsrSystem(id: string, connector: string, update: Partial<Omit<DsrSystemStatus, 'connector' | 'updatedAt'>>): Promise<void>;
+  listDsr(filter?: { status?: DsrStatus; overdueAt?: string }): Promise<DataSubjectRequest[]>;
+
+  appendAudit(entry: Omit<AuditEntry, 'id' | 'at'> & { at?: string }): Promise<void>;
+  listAudit(filter?: { profileId?: string; limit?: number }): Promise<AuditEntry[]>;
+
+  /** Deletes a profile's personal data (identities, attributes, ledger, shadows, outbox). */
+  deleteProfileData(profileId: string): Promise<void>;
+}
