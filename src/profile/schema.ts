@@ -161,7 +161,15 @@ export const MergePolicy = z.object({
 export type MergePolicy = z.infer<typeof MergePolicy>;
 export type MergePolicyInput = z.input<typeof MergePolicy>;
 
-/** One field that a merge actually changed. */
+/**
+ * One field that a merge actually changed.
+ *
+ * `from`/`to` are plain values for attributes, subscriptions and rights, the `Identity` for
+ * identities (`to` is undefined when `diff` sees one removed) and the full resolved
+ * `ConsentState` (without `bySource`) for consents, ready for the consent ledger. A change
+ * may have `from` equal to `to` when only the register's stamp (`at`/`source`) moved: the
+ * profile did change and must be stored, or later merges would not converge.
+ */
 export const Change = z.object({
   kind: z.enum(['identity', 'attribute', 'consent', 'subscription', 'right']),
   /** e.g. `firstName`, `marketing.email`, `newsletter`, `objections.profiling`, `email:a@b.c`. */
@@ -170,6 +178,13 @@ export const Change = z.object({
   to: z.unknown(),
   at: Instant,
   source: SourceId,
+  /**
+   * Consents of `policy: most-restrictive` purposes only: the state the patch's source
+   * reported, now its entry in the slot's `bySource`. When it differs from `to`, the report
+   * was recorded but outvoted by another authority's denial: the ledger should record it as
+   * not accepted (and `to` as the state still in force).
+   */
+  reported: ConsentState.optional(),
 });
 export type Change = z.infer<typeof Change>;
 
@@ -179,6 +194,8 @@ export const Ignored = z.object({
   path: z.string(),
   reason: z.enum(['not_authority', 'unknown_purpose']),
   source: SourceId,
+  /** For consents: the state the source tried to set, so the ledger can record it as not accepted. */
+  state: ConsentState.optional(),
 });
 export type Ignored = z.infer<typeof Ignored>;
 
