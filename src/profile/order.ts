@@ -1,0 +1,151 @@
+/**
+ * The total orders that make merge a join: every register keeps the greatest value it has
+ * seen, and "greatest" is decided without looking at arrival order. Pure.
+ */
+import type { ConsentSlot, ConsentState, Identity, Json, MergePolicy, Stamped } from './schema.js';
+
+/** JSON with object keys sorted, so equal values have one spelling. `-0` becomes `0`. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(canonicalize(value));
+}
+
+function canonicalize(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map((item) => (item === undefined ? null : canonicalize(item)));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const item = (value as Record<string, unknown>)[key];
+      if (item !== undefined) out[key] = canonicalize(item);
+    }
+    return out;
+  }
+  if (typeof value === 'number') return Object.is(value, -0) ? 0 : value;
+  return value;
+}
+
+/** A deep copy of a JSON value in canonical form (sorted keys, no `-0`, no `undefined`). */
+export function canonicalCopy<T>(value: T): T {
+  return JSON.parse(canonicalJson(value)) as T;
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Compares two instants by time; distinct spellings of one instant fall back to string order. */
+export function compareInstants(a: string, b: string): number {
+  const ta = Date.parse(a);
+  const tb = Date.parse(b);
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return compareStrings(a, b);
+}
+
+export function priorityOf(policy: MergePolicy, source: string): number {
+  return policy.priorities[source] ?? 0;
+}
+
+/** `(at, source priority, source id)`: the order of every last-writer-wins register. */
+export function compareStamps(
+  a: { at: string; source: string },
+  b: { at: string; source: string },
+  policy: MergePolicy,
+): number {
+  return (
+    compareInstants(a.at, b.at) ||
+    priorityOf(policy, a.source) - priorityOf(policy, b.source) ||
+    compareStrings(a.source, b.source)
+  );
+}
+
+/**
+ * Which value wins when two registers share `(at, priority, source)`: needed so the order is
+ * total even when one source reports two values for the same instant.
+ */
+export type ValueTieBreak<T> = (a: T, b: T) => number;
+
+/** Generic JSON values: the greater canonical spelling wins (arbitrary but fixed). */
+export const jsonTieBreak: ValueTieBreak<Json> = (a, b) => compareStrings(canonicalJson(a), canonicalJson(b));
+/** Subscriptions: unsubscribing (false) wins a full tie. */
+export const falseWins: ValueTieBreak<boolean> = (a, b) => (a === b ? 0 : a ? -1 : 1);
+/** Restriction and objections: the protective value (true) wins a full tie. */
+export const trueWins: ValueTieBreak<boolean> = (a, b) => (a === b ? 0 : a ? 1 : -1);
+
+export function compareStamped<T>(a: Stamped<T>, b: Stamped<T>, policy: MergePolicy, tie: ValueTieBreak<T>): number {
+  return compareStamps(a, b, policy) || tie(a.value, b.value);
+}
+
+/** The greater of two registers; `undefined` is the bottom. */
+export function maxStamped<T>(
+  a: Stamped<T> | undefined,
+  b: Stamped<T> | undefined,
+  policy: MergePolicy,
+  tie: ValueTieBreak<T>,
+): Stamped<T> | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return compareStamped(b, a, policy, tie) > 0 ? b : a;
+}
+
+/** The consent state of a slot, without the per-source states. */
+export function stateOf(slot: ConsentSlot | ConsentState): ConsentState {
+  const { bySource: _bySource, ...state } = slot as ConsentSlot;
+  return state;
+}
+
+/**
+ * Consent order: the latest action wins; on an exact `at` tie denied wins, then source
+ * priority, then source id, then the rest of the state (legal basis, evidence, expiry).
+ */
+export function compareConsents(a: ConsentState, b: ConsentState, policy: MergePolicy): number {
+  return (
+    compareInstants(a.at, b.at) ||
+    statusRank(a.value) - statusRank(b.value) ||
+    priorityOf(policy, a.source) - priorityOf(policy, b.source) ||
+    compareStrings(a.source, b.source) ||
+    compareStrings(canonicalJson(stateOf(a)), canonicalJson(stateOf(b)))
+  );
+}
+
+function statusRank(status: ConsentState['value']): number {
+  return status === 'denied' ? 1 : 0;
+}
+
+export function maxConsent<S extends ConsentState>(a: S | undefined, b: S | undefined, policy: MergePolicy): S | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return compareConsents(b, a, policy) > 0 ? b : a;
+}
+
+/** Stable key of an identity: `kind:value`, or `kind:system:value` when namespaced. */
+export function identityKey(identity: Identity): string {
+  return identity.system === undefined
+    ? `${identity.kind}:${identity.value}`
+    : `${identity.kind}:${identity.system}:${identity.value}`;
+}
+
+/** Deterministic identity order: kind, then system (none first), then value. */
+export function compareIdentities(a: Identity, b: Identity): number {
+  return (
+    compareStrings(a.kind, b.kind) ||
+    compareStrings(a.system ?? '', b.system ?? '') ||
+    (a.system === undefined ? 0 : 1) - (b.system === undefined ? 0 : 1) ||
+    compareStrings(a.value, b.value)
+  );
+}
+
+/** An identity with its keys in canonical order and no `system: undefined`. */
+export function cleanIdentity(identity: Identity): Identity {
+  return identity.system === undefined
+    ? { kind: identity.kind, value: identity.value }
+    : { kind: identity.kind, value: identity.value, system: identity.system };
+}
+
+/** Set union of identities, sorted deterministically. */
+export function unionIdentities(a: readonly Identity[], b: readonly Identity[]): Identity[] {
+  const byKey = new Map<string, Identity>();
+  for (const identity of [...a, ...b]) {
+    const key = identityKey(identity);
+    if (!byKey.has(key)) byKey.set(key, cleanIdentity(identity));
+  }
+  return [...byKey.values()].sort(compareIdentities);
+}
