@@ -1,0 +1,412 @@
+/**
+ * The mapping engine: turns an external record into a `ProfilePatch` (inbound: pull and
+ * webhooks) and a canonical profile into external fields (outbound: push), as declared by a
+ * connector's default mappings with the instance's YAML entries on top.
+ *
+ * Pure: no I/O, no clock (callers pass `receivedAt` and `now`), no randomness. A value that
+ * cannot be converted never throws: the field is left out and a `MappingValueError` is
+ * returned beside the result, so one bad date does not lose the rest of the record.
+ *
+ * Canonical values on the transform chain:
+ * - `field` (attribute): the attribute's JSON value (`null` clears it);
+ * - `consent`: a boolean, `true` = granted, `false` = denied (a `map` may use `granted` /
+ *   `denied` as keys); outbound the value is `effectiveConsent` (restriction and objections
+ *   applied, expiry checked when `now` is given);
+ * - `topic` and `right`: a boolean;
+ * - `identity`: the identity value (inbound e-mails are trimmed and lower-cased, phones
+ *   normalized to E.164).
+ * Inbound, boolean targets also accept the strings `"true"` / `"false"`; a `null` or a
+ * missing external field changes nothing for consent, topic, right and identity targets.
+ */
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import { effectiveConsent } from '../profile/effective.js';
+import type {
+  ConsentEvidence,
+  ConsentInput,
+  Instant,
+  Json,
+  MergePolicy,
+  ObjectionKind,
+  Profile,
+  ProfilePatch,
+  SourceId,
+} from '../profile/schema.js';
+import type { ConnectorDefinition, ExternalRecord } from './define.js';
+import { ConfigError, MappingValueError } from './errors.js';
+import type { MappingValueProblem } from './errors.js';
+import { MappingEntry } from './mapping-schema.js';
+import type { MappingDirection } from './mapping-schema.js';
+import { compileChain, isOneToOne, jsonType, readBoolean } from './transforms.js';
+import type { CanonicalKind, CompiledChain, Converted } from './transforms.js';
+
+/** The canonical side of one mapping entry. */
+export type CanonicalTarget =
+  | { kind: 'field'; path: string }
+  | { kind: 'consent'; purpose: string; channel: string }
+  | { kind: 'topic'; topic: string }
+  | { kind: 'identity'; identity: 'email' | 'phone' }
+  | { kind: 'right'; right: 'restricted' }
+  | { kind: 'right'; right: 'objection'; objection: ObjectionKind };
+
+/** One validated entry, ready to run. */
+export interface CompiledEntry {
+  /**
+   * The canonical target as a stable key, e.g. `field:firstName`, `consent:marketing.email`,
+   * `topic:newsletter`, `identity:email`, `right:restricted`. YAML entries replace default
+   * entries with the same key.
+   */
+  readonly key: string;
+  readonly target: CanonicalTarget;
+  /** The external field name. */
+  readonly external: string;
+  readonly direction: MappingDirection;
+  readonly chain: CompiledChain;
+  /** Whether every transform of the chain is invertible (a round trip gives the value back). */
+  readonly invertible: boolean;
+  /** `defaults` when it comes from the connector's `defaultMappings`, else `yaml`. */
+  readonly origin: 'defaults' | 'yaml';
+  /** The parsed entry as written. */
+  readonly entry: MappingEntry;
+}
+
+/** A connector instance's mapping, compiled once and reused for every record. */
+export interface CompiledMapping {
+  readonly entries: readonly CompiledEntry[];
+  /** Entries with direction `pull` or `both`, used by `mapInbound`. */
+  readonly inbound: readonly CompiledEntry[];
+  /** Entries with direction `push` or `both`, used by `mapOutbound`. */
+  readonly outbound: readonly CompiledEntry[];
+  /** External field names `mapInbound` reads. */
+  readonly inboundFields: readonly string[];
+  /** External field names `mapOutbound` may write. */
+  readonly outboundFields: readonly string[];
+}
+
+/** The result of compiling: the mapping, or every problem found (as readable strings). */
+export type CompileResult = { ok: true; mapping: CompiledMapping } | { ok: false; issues: string[] };
+
+/** What `mapInbound` needs besides the record. */
+export interface InboundContext {
+  /** The connector instance id the record came from (the patch `source`). */
+  source: SourceId;
+  /** When the hub received the record (webhook arrival or pull time). */
+  receivedAt: Instant;
+  /** Stable id of the change, e.g. `<source>:<eventId>:<externalId>`; becomes the patch `id`. */
+  patchId: string;
+  /** Evidence attached to every consent in the patch (merge defaults it to `{method: source}`). */
+  evidence?: ConsentEvidence;
+}
+
+/** The outcome of `mapInbound`. */
+export interface InboundResult {
+  /** The patch; fields whose value could not be converted are left out of it. */
+  patch: ProfilePatch;
+  /** One entry per value that could not be converted (empty when all went well). */
+  errors: MappingValueError[];
+  /**
+   * The record's values of every mapped external field it carries (any direction): what the
+   * system is now known to hold, for the shadow (`Observed.values`).
+   */
+  observed: Record<string, Json>;
+}
+
+/** The outcome of `mapOutbound`. */
+export interface OutboundResult {
+  /** External field name -> value. Fields the profile has no value for are absent. */
+  fields: Record<string, Json>;
+  /** One entry per value that could not be converted (those fields are absent). */
+  errors: MappingValueError[];
+}
+
+function targetOf(entry: MappingEntry): { target: CanonicalTarget; key: string } {
+  if (entry.field !== undefined) return { target: { kind: 'field', path: entry.field }, key: `field:${entry.field}` };
+  if (entry.consent !== undefined) {
+    const [purpose = '', channel = ''] = entry.consent.split('.');
+    return { target: { kind: 'consent', purpose, channel }, key: `consent:${entry.consent}` };
+  }
+  if (entry.topic !== undefined) return { target: { kind: 'topic', topic: entry.topic }, key: `topic:${entry.topic}` };
+  if (entry.identity !== undefined) {
+    return { target: { kind: 'identity', identity: entry.identity }, key: `identity:${entry.identity}` };
+  }
+  if (entry.right === 'restricted') return { target: { kind: 'right', right: 'restricted' }, key: 'right:restricted' };
+  if (entry.right !== undefined) {
+    const objection = entry.right.slice('objections.'.length) as ObjectionKind;
+    return { target: { kind: 'right', right: 'objection', objection }, key: `right:${entry.right}` };
+  }
+  // The schema's refine guarantees exactly one target.
+  throw new ConfigError('mapping entry without a target');
+}
+
+function canonicalKindOf(target: CanonicalTarget): CanonicalKind {
+  return target.kind === 'consent' || target.kind === 'topic' || target.kind === 'right' ? 'boolean' : 'any';
+}
+
+function describeIssue(where: string, issue: { path: PropertyKey[]; message: string }): string {
+  const path = issue.path.length ? `.${issue.path.map(String).join('.')}` : '';
+  return `${where}${path}: ${issue.message}`;
+}
+
+/**
+ * Compiles a connector's mapping: its `defaultMappings`, then the instance's YAML entries on
+ * top. A YAML entry replaces every default entry with the same canonical target (see
+ * `CompiledEntry.key`). Problems are returned as values:
+ * - an entry that does not match `MappingEntry`;
+ * - a `map` transform that is not one-to-one on an entry that is pulled (its reverse would be
+ *   ambiguous);
+ * - two pushed entries writing the same external field.
+ */
+export function tryCompileMapping(
+  definition: Pick<ConnectorDefinition, 'defaultMappings'>,
+  yamlEntries: readonly unknown[] = [],
+): CompileResult {
+  const issues: string[] = [];
+  const parse = (raw: readonly unknown[], origin: 'defaults' | 'yaml'): CompiledEntry[] => {
+    const out: CompiledEntry[] = [];
+    raw.forEach((item, i) => {
+      const where = origin === 'defaults' ? `defaultMappings[${i}]` : `mappings[${i}]`;
+      const parsed = MappingEntry.safeParse(item);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) issues.push(describeIssue(where, issue));
+        return;
+      }
+      const entry = parsed.data;
+      const { target, key } = targetOf(entry);
+      const inbound = entry.direction !== 'push';
+      for (const t of entry.transform) {
+        if (t.type === 'map' && inbound && !isOneToOne(t.values)) {
+          issues.push(`${where}: map transform on a pulled entry must be one-to-one (two keys share a value)`);
+        }
+      }
+      const chain = compileChain(entry.transform, canonicalKindOf(target));
+      out.push({
+        key,
+        target,
+        external: entry.external,
+        direction: entry.direction,
+        chain,
+        invertible: chain.invertible,
+        origin,
+        entry,
+      });
+    });
+    return out;
+  };
+  const defaults = parse(definition.defaultMappings ?? [], 'defaults');
+  const yaml = parse(yamlEntries, 'yaml');
+  const replaced = new Set(yaml.map((e) => e.key));
+  const entries = [...defaults.filter((e) => !replaced.has(e.key)), ...yaml];
+
+  const writers = new Map<string, string>();
+  for (const e of entries) {
+    if (e.direction === 'pull') continue;
+    const other = writers.get(e.external);
+    if (other !== undefined) issues.push(`external field "${e.external}" is pushed by both ${other} and ${e.key}`);
+    else writers.set(e.external, e.key);
+  }
+  if (issues.length > 0) return { ok: false, issues };
+
+  const inbound = entries.filter((e) => e.direction !== 'push');
+  const outbound = entries.filter((e) => e.direction !== 'pull');
+  return {
+    ok: true,
+    mapping: {
+      entries,
+      inbound,
+      outbound,
+      inboundFields: [...new Set(inbound.map((e) => e.external))],
+      outboundFields: [...new Set(outbound.map((e) => e.external))],
+    },
+  };
+}
+
+/** Like `tryCompileMapping`, but throws a `ConfigError` listing every issue. */
+export function compileMapping(
+  definition: Pick<ConnectorDefinition, 'defaultMappings'>,
+  yamlEntries: readonly unknown[] = [],
+): CompiledMapping {
+  const result = tryCompileMapping(definition, yamlEntries);
+  if (!result.ok) throw new ConfigError('invalid mapping', { issues: result.issues });
+  return result.mapping;
+}
+
+function valueError(
+  entry: CompiledEntry,
+  direction: 'inbound' | 'outbound',
+  failure: { problem: MappingValueProblem; valueType: string; transform?: string },
+): MappingValueError {
+  return new MappingValueError({
+    problem: failure.problem,
+    direction,
+    external: entry.external,
+    target: entry.key,
+    valueType: failure.valueType,
+    ...(failure.transform === undefined ? {} : { transform: failure.transform }),
+  });
+}
+
+/** Normalizes an identity value: e-mails trimmed and lower-cased, phones to E.164. */
+export function normalizeIdentityValue(kind: 'email' | 'phone', value: string): string | undefined {
+  const text = value.trim();
+  if (kind === 'email') {
+    const email = text.toLowerCase();
+    const at = email.indexOf('@');
+    return at > 0 && at < email.length - 1 && email.length <= 320 && !/\s/.test(email) ? email : undefined;
+  }
+  const phone = parsePhoneNumberFromString(text);
+  return phone?.isPossible() ? phone.number : undefined;
+}
+
+/**
+ * Maps an external record to a `ProfilePatch` with the mapping's pull and both entries.
+ * The patch carries `at: record.at`, the context's `source`, `receivedAt` and `patchId` as
+ * `id`, the identities from `identity` entries plus `{kind: 'external', system: source,
+ * value: record.externalId}`, attributes, consents (as `ConsentInput`), subscriptions and
+ * rights. External fields absent from the record change nothing.
+ */
+export function mapInbound(mapping: CompiledMapping, record: ExternalRecord, ctx: InboundContext): InboundResult {
+  const patch: ProfilePatch = {
+    id: ctx.patchId,
+    source: ctx.source,
+    at: record.at,
+    receivedAt: ctx.receivedAt,
+    identities: [{ kind: 'external', system: ctx.source, value: record.externalId }],
+    attributes: {},
+    consents: {},
+    subscriptions: {},
+    rights: { objections: {} },
+  };
+  const errors: MappingValueError[] = [];
+  const observed: Record<string, Json> = {};
+  for (const e of mapping.entries) {
+    const raw = record.fields[e.external];
+    if (raw !== undefined) observed[e.external] = raw;
+  }
+
+  for (const e of mapping.inbound) {
+    const raw = record.fields[e.external];
+    if (raw === undefined) continue;
+    const converted: Converted = e.chain.toCanonical(raw);
+    if (!converted.ok) {
+      errors.push(valueError(e, 'inbound', converted));
+      continue;
+    }
+    const value = converted.value;
+    const target = e.target;
+    if (target.kind === 'field') {
+      patch.attributes[target.path] = value;
+      continue;
+    }
+    if (value === null) continue;
+    if (target.kind === 'identity') {
+      const normalized = typeof value === 'string' ? normalizeIdentityValue(target.identity, value) : undefined;
+      if (normalized === undefined) {
+        // An empty string is a cleared field, not a bad value.
+        if (!(typeof value === 'string' && value.trim() === '')) {
+          errors.push(valueError(e, 'inbound', { problem: 'not_an_identity', valueType: jsonType(value) }));
+        }
+        continue;
+      }
+      if (!patch.identities.some((i) => i.kind === target.identity && i.value === normalized)) {
+        patch.identities.push({ kind: target.identity, value: normalized });
+      }
+      continue;
+    }
+    const flag = readBoolean(value);
+    if (flag === undefined) {
+      const problem: MappingValueProblem = target.kind === 'consent' ? 'not_a_consent' : 'not_a_boolean';
+      errors.push(valueError(e, 'inbound', { problem, valueType: jsonType(value) }));
+      continue;
+    }
+    switch (target.kind) {
+      case 'consent': {
+        const input: ConsentInput = { status: flag ? 'granted' : 'denied' };
+        if (ctx.evidence) input.evidence = ctx.evidence;
+        (patch.consents[target.purpose] ??= {})[target.channel] = input;
+        break;
+      }
+      case 'topic':
+        patch.subscriptions[target.topic] = flag;
+        break;
+      case 'right':
+        if (target.right === 'restricted') patch.rights.restricted = flag;
+        else patch.rights.objections[target.objection] = flag;
+        break;
+    }
+  }
+  return { patch, errors, observed };
+}
+
+function canonicalValue(
+  profile: Profile,
+  target: CanonicalTarget,
+  policy: MergePolicy,
+  now: Instant | Date | undefined,
+): Json | undefined {
+  switch (target.kind) {
+    case 'field':
+      return profile.attributes[target.path]?.value;
+    case 'consent': {
+      const status = effectiveConsent(profile, target.purpose, target.channel, policy, now);
+      return status === undefined ? undefined : status === 'granted';
+    }
+    case 'topic':
+      return profile.subscriptions[target.topic]?.value;
+    case 'identity':
+      return profile.identities.find((i) => i.kind === target.identity)?.value;
+    case 'right':
+      return target.right === 'restricted'
+        ? profile.rights.restricted?.value
+        : profile.rights.objections[target.objection]?.value;
+  }
+}
+
+/**
+ * Maps a canonical profile to external fields with the mapping's push and both entries.
+ * Consent values are `effectiveConsent(profile, purpose, channel, policy, now)`: a
+ * restriction or an active objection sends `denied`, and expiry is checked when `now` is
+ * given. Targets the profile holds nothing for are left out (never sent as `null`); the first
+ * identity of a kind is the one sent.
+ */
+export function mapOutbound(
+  mapping: CompiledMapping,
+  profile: Profile,
+  policy: MergePolicy,
+  now?: Instant | Date,
+): OutboundResult {
+  const fields: Record<string, Json> = {};
+  const errors: MappingValueError[] = [];
+  for (const e of mapping.outbound) {
+    const value = canonicalValue(profile, e.target, policy, now);
+    if (value === undefined) continue;
+    const converted = e.chain.toExternal(value);
+    if (converted.ok) fields[e.external] = converted.value;
+    else errors.push(valueError(e, 'outbound', converted));
+  }
+  return { fields, errors };
+}
+
+/** Deep equality of JSON values (object key order does not matter). */
+export function jsonEqual(a: Json | undefined, b: Json | undefined): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || a === undefined || b === undefined) return false;
+  if (typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((v, i) => jsonEqual(v, b[i]));
+  }
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
+}
+
+/**
+ * The fields whose value differs from what the system is known to hold (its shadow values).
+ * Used both ways: inbound, a field equal to the shadow is not a change (echo suppression);
+ * outbound, a field equal to the shadow is not sent.
+ */
+export function changedFields(fields: Record<string, Json>, shadow: Record<string, Json> | undefined): Record<string, Json> {
+  if (!shadow) return { ...fields };
+  const out: Record<string, Json> = {};
+  for (const [k, v] of Object.entries(fields)) if (!jsonEqual(v, shadow[k])) out[k] = v;
+  return out;
+}
