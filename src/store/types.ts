@@ -3,6 +3,8 @@
  * source of truth; Redis only holds work in flight. `sync/`, `privacy/` and `server/`
  * depend on this interface, never on a dialect.
  */
+import type { CountryCode } from 'libphonenumber-js';
+import type { Logger } from 'pino';
 import type { Change, ConsentState, Identity, Ignored, Json, MergePolicy, Profile, ProfilePatch } from '../profile/schema.js';
 
 /** What a source system is known to hold for one profile (see "Bidirectional without ping-pong"). */
@@ -69,6 +71,12 @@ export interface LedgerEntry {
   accepted: boolean;
 }
 
+/**
+ * A pending notification "profile changed" for one target connector. There is at most
+ * one pending row per profile × connector: a newer change updates the row (new id, newer
+ * version, lease cleared), so acking an id claimed before that change deletes nothing and
+ * the newer change is claimed again.
+ */
 export interface OutboxRow {
   id: string;
   profileId: string;
@@ -122,6 +130,28 @@ export interface StoreOptions {
   outboxTargets: readonly string[];
   /** Server secret for keyed identity hashes (suppression list, DSR proof). */
   hashKey: string;
+  /**
+   * ISO 3166-1 alpha-2 country used to read phone numbers written without an
+   * international prefix (e.g. `DE` reads `030 1234567` as `+49301234567`). Without it,
+   * only international numbers (`+...`) are accepted; others are dropped, not guessed.
+   */
+  defaultPhoneCountry?: CountryCode;
+  /** Run pending migrations when the store opens (default true). */
+  autoMigrate?: boolean;
+  /** SQLite: how long a writer waits for the write lock, in ms (default 10000). */
+  busyTimeoutMs?: number;
+  /** PostgreSQL: maximum pool connections (default 10). */
+  poolSize?: number;
+  /** Where the store logs (never identities in clear). Defaults to a silent logger. */
+  logger?: Logger;
+  /** Test-only hooks to inject failures inside the transaction. Never set in production. */
+  faultInjection?: FaultInjection;
+}
+
+/** Test-only failure points inside `applyPatch`'s transaction. */
+export interface FaultInjection {
+  /** Called after every write of a patch and before commit; throwing rolls everything back. */
+  beforeCommit?: (context: { patchId: string; profileId: string }) => void | Promise<void>;
 }
 
 /** The durable store. All methods are safe to call from several processes at once. */
@@ -140,6 +170,7 @@ export interface Store {
   /** Applies several patches in one transaction, in order. */
   applyPatches(items: { patch: ProfilePatch; options?: ApplyOptions }[]): Promise<ApplyResult[]>;
 
+  /** The profile, following merges: the id of a profile merged away returns the profile that absorbed it. */
   getProfile(profileId: string): Promise<Profile | null>;
   findProfile(identity: Identity): Promise<Profile | null>;
   findProfileIdByExternalId(connector: string, externalId: string): Promise<string | null>;
@@ -175,6 +206,7 @@ export interface Store {
   listDsr(filter?: { status?: DsrStatus; overdueAt?: string }): Promise<DataSubjectRequest[]>;
 
   appendAudit(entry: Omit<AuditEntry, 'id' | 'at'> & { at?: string }): Promise<void>;
+  /** Newest first; `limit` defaults to 100. */
   listAudit(filter?: { profileId?: string; limit?: number }): Promise<AuditEntry[]>;
 
   /** Deletes a profile's personal data (identities, attributes, ledger, shadows, outbox). */
