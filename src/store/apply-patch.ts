@@ -1,0 +1,454 @@
+/**
+ * The store's one transactional entry point, run inside a transaction opened by the
+ * caller (`kysely-store.ts`), which retries the whole transaction on a write conflict.
+ */
+import type { Transaction } from 'kysely';
+import type { Logger } from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import { emptyProfile, merge, mergeProfiles } from '../profile/merge.js';
+import { ConsentState } from '../profile/schema.js';
+import type { Change, Identity, Ignored, Json, MergePolicy, Profile, ProfilePatch } from '../profile/schema.js';
+import { decodeJson, decodeProfile, encodeJson, JsonRecord } from './codec.js';
+import type { Database } from './db-schema.js';
+import { WriteConflictError } from './errors.js';
+import { identityKey, keyedIdentityHash, normalizeIdentities } from './identity.js';
+import type { NormalizeOptions } from './identity.js';
+import type { ApplyOptions, ApplyResult, FaultInjection, Observed } from './types.js';
+
+export interface ApplyContext {
+  policy: MergePolicy;
+  outboxTargets: readonly string[];
+  hashKey: string;
+  defaultPhoneCountry?: NormalizeOptions['defaultPhoneCountry'];
+  faultInjection?: FaultInjection;
+  logger: Logger;
+}
+
+interface LoadedProfile {
+  profile: Profile;
+  version: number;
+  createdAt: string;
+}
+
+type Trx = Transaction<Database>;
+
+export async function applyPatchInTransaction(
+  trx: Trx,
+  ctx: ApplyContext,
+  patch: ProfilePatch,
+  options: ApplyOptions = {},
+): Promise<ApplyResult> {
+  const now = new Date().toISOString();
+  const normalized = normalizeIdentities(patch.identities, {
+    defaultPhoneCountry: ctx.defaultPhoneCountry,
+    defaultSystem: patch.source,
+  });
+  if (normalized.rejected.length > 0) {
+    ctx.logger.warn({ patchId: patch.id, source: patch.source, rejected: normalized.rejected }, 'identities rejected');
+  }
+  const identities = normalized.identities;
+  if (identities.length === 0) return { status: 'no_identity' };
+
+  const hashes = identities.map((identity) => keyedIdentityHash(identity, ctx.hashKey));
+  if (await anySuppressed(trx, hashes)) return { status: 'suppressed', reason: 'suppressed_identity' };
+
+  // Resolve: which profiles own the patch's identities?
+  const owned = await findIdentityOwners(trx, identities);
+  const ownerIds = [...new Set(owned.values())];
+  const owners = await loadProfiles(trx, ownerIds);
+  if (owners.length !== ownerIds.length) throw new WriteConflictError('an identity owner was merged away');
+  owners.sort((a, b) => compare(a.createdAt, b.createdAt) || compare(a.profile.id, b.profile.id));
+
+  const survivor = owners[0];
+  const absorbed = owners.slice(1);
+  const created = survivor === undefined;
+  let base: Profile = survivor?.profile ?? emptyProfile(uuidv7());
+  const mergeChanges: Change[] = [];
+  for (const other of absorbed) {
+    const joined = mergeProfiles(base, other.profile, ctx.policy);
+    base = joined.profile;
+    mergeChanges.push(...joined.changes);
+  }
+
+  const result = merge(base, { ...patch, identities }, ctx.policy);
+  const profileId = base.id;
+
+  if (!created && absorbed.length === 0 && result.changes.length === 0) {
+    await recordIgnoredConsents(trx, profileId, patch, result.ignored, now);
+    if (options.observed) await upsertShadow(trx, profileId, options.observed, now);
+    await ctx.faultInjection?.beforeCommit?.({ patchId: patch.id, profileId });
+    return { status: 'unchanged', profileId, version: survivor.version, ignored: result.ignored, created: false };
+  }
+
+  // Compare-and-swap first: it takes the row lock that orders concurrent writers of this profile.
+  const version = created ? 1 : survivor.version + 1;
+  const stored: Profile = { ...result.profile, id: profileId, version };
+  if (created) {
+    await trx
+      .insertInto('profiles')
+      .values({ id: profileId, version, data: encodeJson(stored), created_at: now, updated_at: now })
+      .execute();
+  } else {
+    const updated = await trx
+      .updateTable('profiles')
+      .set({ version, data: encodeJson(stored), updated_at: now })
+      .where('id', '=', profileId)
+      .where('version', '=', survivor.version)
+      .executeTakeFirst();
+    if (updated.numUpdatedRows !== 1n) throw new WriteConflictError(`profile ${profileId} changed concurrently`);
+  }
+
+  for (const other of absorbed) {
+    await absorbProfile(trx, other, profileId, version, now);
+    await insertAudit(trx, {
+      at: now,
+      actor: options.actor ?? patch.source,
+      action: 'profile.merged',
+      profileId,
+      detail: { mergedFrom: other.profile.id, patchId: patch.id, source: patch.source },
+    });
+  }
+
+  const newIdentities = identities.filter((identity) => !owned.has(identityKey(identity)));
+  if (newIdentities.length > 0) {
+    await trx
+      .insertInto('identities')
+      .values(
+        newIdentities.map((identity) => ({
+          kind: identity.kind,
+          system: identity.kind === 'external' ? (identity.system ?? '') : '',
+          value: identity.value,
+          profile_id: profileId,
+          created_at: now,
+        })),
+      )
+      .execute();
+  }
+
+  await recordConsentChanges(trx, profileId, patch, result.changes, now);
+  await recordIgnoredConsents(trx, profileId, patch, result.ignored, now);
+  const outbox = await writeOutbox(trx, profileId, ctx.outboxTargets, version, now);
+  if (options.observed) await upsertShadow(trx, profileId, options.observed, now);
+
+  const changes = [...mergeChanges, ...result.changes];
+  await insertAudit(trx, {
+    at: now,
+    actor: options.actor ?? patch.source,
+    action: created ? 'profile.created' : 'profile.updated',
+    profileId,
+    detail: auditDetail(patch, version, changes, result.ignored, hashes, normalized.rejected.length),
+  });
+
+  await ctx.faultInjection?.beforeCommit?.({ patchId: patch.id, profileId });
+  return {
+    status: 'applied',
+    profileId,
+    version,
+    changes,
+    ignored: result.ignored,
+    outbox,
+    mergedProfileIds: absorbed.map((other) => other.profile.id),
+    created,
+  };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+async function anySuppressed(trx: Trx, hashes: readonly string[]): Promise<boolean> {
+  if (hashes.length === 0) return false;
+  const row = await trx.selectFrom('suppression').select('hash').where('hash', 'in', hashes).limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
+/** identityKey -> owning profile id, for the identities already in the graph. */
+async function findIdentityOwners(trx: Trx, identities: readonly Identity[]): Promise<Map<string, string>> {
+  const rows = await trx
+    .selectFrom('identities')
+    .select(['kind', 'system', 'value', 'profile_id'])
+    .where((eb) =>
+      eb.or(
+        identities.map((identity) =>
+          eb.and([
+            eb('kind', '=', identity.kind),
+            eb('system', '=', identity.kind === 'external' ? (identity.system ?? '') : ''),
+            eb('value', '=', identity.value),
+          ]),
+        ),
+      ),
+    )
+    .execute();
+  const owners = new Map<string, string>();
+  for (const row of rows) {
+    const identity: Identity =
+      row.kind === 'external'
+        ? { kind: 'external', system: row.system, value: row.value }
+        : { kind: row.kind === 'phone' ? 'phone' : 'email', value: row.value };
+    owners.set(identityKey(identity), row.profile_id);
+  }
+  return owners;
+}
+
+async function loadProfiles(trx: Trx, ids: readonly string[]): Promise<LoadedProfile[]> {
+  if (ids.length === 0) return [];
+  const rows = await trx
+    .selectFrom('profiles')
+    .select(['id', 'version', 'data', 'created_at'])
+    .where('id', 'in', ids)
+    .execute();
+  return rows.map((row) => ({
+    profile: decodeProfile(row.data, row.version),
+    version: row.version,
+    createdAt: row.created_at,
+  }));
+}
+
+/** Moves everything of `other` onto `intoId` and deletes `other` (compare-and-swap on its version). */
+async function absorbProfile(
+  trx: Trx,
+  other: LoadedProfile,
+  intoId: string,
+  intoVersion: number,
+  now: string,
+): Promise<void> {
+  const fromId = other.profile.id;
+  await trx.updateTable('identities').set({ profile_id: intoId }).where('profile_id', '=', fromId).execute();
+  await trx.updateTable('consent_ledger').set({ profile_id: intoId }).where('profile_id', '=', fromId).execute();
+  await trx.updateTable('dsr').set({ profile_id: intoId }).where('profile_id', '=', fromId).execute();
+
+  // Shadows: the surviving profile's shadow for a connector wins; the others move over.
+  const intoConnectors = (
+    await trx.selectFrom('shadows').select('connector').where('profile_id', '=', intoId).execute()
+  ).map((row) => row.connector);
+  let moveShadows = trx.updateTable('shadows').set({ profile_id: intoId }).where('profile_id', '=', fromId);
+  if (intoConnectors.length > 0) moveShadows = moveShadows.where('connector', 'not in', intoConnectors);
+  await moveShadows.execute();
+  await trx.deleteFrom('shadows').where('profile_id', '=', fromId).execute();
+
+  // Outbox: the absorbed profile's pending rows become rows of the survivor (the
+  // survivor's own rows are rewritten for this change by writeOutbox anyway).
+  const pending = await trx.selectFrom('outbox').select('connector').where('profile_id', '=', fromId).execute();
+  await trx.deleteFrom('outbox').where('profile_id', '=', fromId).execute();
+  await upsertOutbox(
+    trx,
+    intoId,
+    pending.map((row) => row.connector),
+    intoVersion,
+    now,
+  );
+
+  const deleted = await trx
+    .deleteFrom('profiles')
+    .where('id', '=', fromId)
+    .where('version', '=', other.version)
+    .executeTakeFirst();
+  if (deleted.numDeletedRows !== 1n) throw new WriteConflictError(`profile ${fromId} changed concurrently`);
+
+  await trx.updateTable('profile_aliases').set({ into_id: intoId }).where('into_id', '=', fromId).execute();
+  await trx.insertInto('profile_aliases').values({ merged_id: fromId, into_id: intoId, merged_at: now }).execute();
+}
+
+async function upsertOutbox(
+  trx: Trx,
+  profileId: string,
+  connectors: readonly string[],
+  version: number,
+  now: string,
+): Promise<void> {
+  if (connectors.length === 0) return;
+  await trx
+    .insertInto('outbox')
+    .values(
+      [...new Set(connectors)].map((connector) => ({
+        id: uuidv7(),
+        profile_id: profileId,
+        connector,
+        profile_version: version,
+        created_at: now,
+        updated_at: now,
+        leased_until: null,
+      })),
+    )
+    .onConflict((oc) =>
+      oc.columns(['profile_id', 'connector']).doUpdateSet((eb) => ({
+        // A new id: an ack for the row as it was claimed before this change deletes nothing.
+        id: eb.ref('excluded.id'),
+        profile_version: eb.ref('excluded.profile_version'),
+        updated_at: eb.ref('excluded.updated_at'),
+        leased_until: null,
+      })),
+    )
+    .execute();
+}
+
+async function writeOutbox(
+  trx: Trx,
+  profileId: string,
+  targets: readonly string[],
+  version: number,
+  now: string,
+): Promise<string[]> {
+  const connectors = [...new Set(targets)];
+  await upsertOutbox(trx, profileId, connectors, version, now);
+  return connectors;
+}
+
+/** Ledger rows for the consent changes a merge made (and outvoted most-restrictive reports). */
+async function recordConsentChanges(
+  trx: Trx,
+  profileId: string,
+  patch: ProfilePatch,
+  changes: readonly Change[],
+  now: string,
+): Promise<void> {
+  const rows: Database['consent_ledger'][] = [];
+  for (const change of changes) {
+    if (change.kind !== 'consent') continue;
+    const slot = splitConsentPath(patch, change.path);
+    const state = ConsentState.safeParse(change.to);
+    if (!slot || !state.success) continue;
+    const previous = ConsentState.safeParse(change.from);
+    const reported = change.reported;
+    // A most-restrictive report that is not the state in force was recorded but outvoted.
+    const outvoted =
+      reported !== undefined &&
+      (reported.value !== state.data.value || reported.at !== state.data.at || reported.source !== state.data.source);
+    rows.push({
+      id: uuidv7(),
+      profile_id: profileId,
+      purpose: slot.purpose,
+      channel: slot.channel,
+      state: encodeJson(outvoted ? reported : state.data),
+      previous: previous.success ? previous.data.value : null,
+      patch_id: patch.id,
+      recorded_at: now,
+      accepted: outvoted ? 0 : 1,
+    });
+  }
+  if (rows.length > 0) await trx.insertInto('consent_ledger').values(rows).execute();
+}
+
+/**
+ * Ledger rows (accepted = false) for consent reports from sources that are not an
+ * authority for the purpose. Written once per patch, even when the patch is replayed.
+ */
+async function recordIgnoredConsents(
+  trx: Trx,
+  profileId: string,
+  patch: ProfilePatch,
+  ignored: readonly Ignored[],
+  now: string,
+): Promise<void> {
+  const candidates = ignored.filter((entry) => entry.kind === 'consent' && entry.reason === 'not_authority');
+  if (candidates.length === 0) return;
+  const existing = await trx
+    .selectFrom('consent_ledger')
+    .select(['purpose', 'channel'])
+    .where('patch_id', '=', patch.id)
+    .where('profile_id', '=', profileId)
+    .where('accepted', '=', 0)
+    .execute();
+  const recorded = new Set(existing.map((row) => `${row.purpose}\u0000${row.channel}`));
+  const rows: Database['consent_ledger'][] = [];
+  for (const entry of candidates) {
+    const slot = splitConsentPath(patch, entry.path);
+    if (!slot || recorded.has(`${slot.purpose}\u0000${slot.channel}`)) continue;
+    if (entry.state === undefined) continue;
+    rows.push({
+      id: uuidv7(),
+      profile_id: profileId,
+      purpose: slot.purpose,
+      channel: slot.channel,
+      state: encodeJson(entry.state),
+      previous: null,
+      patch_id: patch.id,
+      recorded_at: now,
+      accepted: 0,
+    });
+  }
+  if (rows.length > 0) await trx.insertInto('consent_ledger').values(rows).execute();
+}
+
+/** `purpose.channel` back to its parts, using the patch's own keys (either part may contain dots). */
+function splitConsentPath(patch: ProfilePatch, path: string): { purpose: string; channel: string } | undefined {
+  for (const [purpose, channels] of Object.entries(patch.consents)) {
+    if (!path.startsWith(`${purpose}.`)) continue;
+    const channel = path.slice(purpose.length + 1);
+    if (Object.hasOwn(channels, channel)) return { purpose, channel };
+  }
+  return undefined;
+}
+
+export async function upsertShadow(trx: Trx, profileId: string, observed: Observed, now: string): Promise<void> {
+  const current = await trx
+    .selectFrom('shadows')
+    .select(['values', 'external_id'])
+    .where('profile_id', '=', profileId)
+    .where('connector', '=', observed.connector)
+    .executeTakeFirst();
+  const values: Record<string, Json> = {
+    ...(current ? decodeJson(current.values, JsonRecord) : {}),
+    ...observed.values,
+  };
+  const externalId = observed.externalId ?? current?.external_id ?? null;
+  await trx
+    .insertInto('shadows')
+    .values({
+      profile_id: profileId,
+      connector: observed.connector,
+      external_id: externalId,
+      values: encodeJson(values),
+      last_pushed_at: null,
+      updated_at: now,
+    })
+    .onConflict((oc) =>
+      oc.columns(['profile_id', 'connector']).doUpdateSet({
+        external_id: externalId,
+        values: encodeJson(values),
+        updated_at: now,
+      }),
+    )
+    .execute();
+}
+
+export async function insertAudit(
+  trx: Trx,
+  entry: { at: string; actor: string; action: string; profileId: string | null; detail: Record<string, Json> },
+): Promise<void> {
+  await trx
+    .insertInto('audit_log')
+    .values({
+      id: uuidv7(),
+      at: entry.at,
+      actor: entry.actor,
+      action: entry.action,
+      profile_id: entry.profileId,
+      detail: encodeJson(entry.detail),
+    })
+    .execute();
+}
+
+/** What the audit log says about a patch: paths and kinds, keyed hashes of identities, never values. */
+function auditDetail(
+  patch: ProfilePatch,
+  version: number,
+  changes: readonly Change[],
+  ignored: readonly Ignored[],
+  identityHashes: readonly string[],
+  rejectedIdentities: number,
+): Record<string, Json> {
+  const detail: Record<string, Json> = {
+    patchId: patch.id,
+    source: patch.source,
+    at: patch.at,
+    version,
+    identityHashes: [...identityHashes],
+    changes: changes.filter((c) => c.kind !== 'identity').map((c) => `${c.kind}:${c.path}`),
+    identitiesAdded: changes.filter((c) => c.kind === 'identity' && c.to !== undefined).length,
+    ignored: ignored.map((i) => `${i.kind}:${i.path}:${i.reason}`),
+  };
+  if (patch.reason !== undefined) detail.reason = patch.reason;
+  if (rejectedIdentities > 0) detail.rejectedIdentities = rejectedIdentities;
+  return detail;
+}

@@ -1,0 +1,126 @@
+/**
+ * Row types of the store's tables, as Kysely sees them. Both dialects use the same
+ * columns: JSON is stored as text (see `codec.ts`), instants as ISO-8601 UTC text
+ * (which sorts chronologically), booleans as 0/1 integers.
+ */
+export interface ProfilesTable {
+  id: string;
+  version: number;
+  /** The whole `Profile` as JSON (id and version included, kept in step with the columns). */
+  data: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Ids of profiles merged away, pointing at the profile that absorbed them. */
+export interface ProfileAliasesTable {
+  merged_id: string;
+  into_id: string;
+  merged_at: string;
+}
+
+export interface IdentitiesTable {
+  kind: string;
+  /** Connector namespace for `external` ids; `''` for e-mail and phone. */
+  system: string;
+  value: string;
+  profile_id: string;
+  created_at: string;
+}
+
+export interface ConsentLedgerTable {
+  id: string;
+  profile_id: string;
+  purpose: string;
+  channel: string;
+  /** `ConsentState` as JSON. */
+  state: string;
+  previous: string | null;
+  patch_id: string;
+  recorded_at: string;
+  accepted: number;
+}
+
+export interface ShadowsTable {
+  profile_id: string;
+  connector: string;
+  external_id: string | null;
+  values: string;
+  last_pushed_at: string | null;
+  updated_at: string;
+}
+
+export interface OutboxTable {
+  id: string;
+  profile_id: string;
+  connector: string;
+  profile_version: number;
+  created_at: string;
+  updated_at: string;
+  /** Set while a relay holds the row; the row is claimable again once this instant passes. */
+  leased_until: string | null;
+}
+
+export interface CursorsTable {
+  connector: string;
+  value: string;
+  updated_at: string;
+}
+
+export interface SuppressionTable {
+  hash: string;
+  reason: string;
+  created_at: string;
+}
+
+export interface DsrTable {
+  id: string;
+  kind: string;
+  status: string;
+  profile_id: string | null;
+  identity_hashes: string;
+  received_at: string;
+  due_at: string;
+  extended_to: string | null;
+  subject_told_at: string | null;
+  completed_at: string | null;
+  detail: string;
+}
+
+export interface DsrSystemsTable {
+  dsr_id: string;
+  connector: string;
+  status: string;
+  attempts: number;
+  error: string | null;
+  updated_at: string;
+}
+
+export interface AuditLogTable {
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  profile_id: string | null;
+  detail: string;
+}
+
+export interface MigrationsTable {
+  version: string;
+  applied_at: string;
+}
+
+export interface Database {
+  profiles: ProfilesTable;
+  profile_aliases: ProfileAliasesTable;
+  identities: IdentitiesTable;
+  consent_ledger: ConsentLedgerTable;
+  shadows: ShadowsTable;
+  outbox: OutboxTable;
+  cursors: CursorsTable;
+  suppression: SuppressionTable;
+  dsr: DsrTable;
+  dsr_systems: DsrSystemsTable;
+  audit_log: AuditLogTable;
+  concord_migrations: MigrationsTable;
+}

@@ -1,0 +1,58 @@
+/** Builds the Kysely instance for one store location. */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver } from 'kysely';
+import type { DatabaseConnection, Driver } from 'kysely';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Database } from './db-schema.js';
+import type { StoreLocation } from './url.js';
+
+/**
+ * Write transactions on SQLite begin IMMEDIATE: they take the write lock up front, so two
+ * processes never deadlock upgrading a read lock to a write lock (which SQLite reports as
+ * SQLITE_BUSY without waiting). Readers are not blocked thanks to WAL.
+ */
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: ConstructorParameters<typeof SqliteDialect>[0];
+  constructor(config: ConstructorParameters<typeof SqliteDialect>[0]) {
+    super(config);
+    this.#config = config;
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+}
+
+export interface DialectOptions {
+  /** Milliseconds a SQLite writer waits for the lock before failing with SQLITE_BUSY. */
+  busyTimeoutMs: number;
+  /** Maximum connections in the PostgreSQL pool. */
+  poolSize: number;
+  logger: Logger;
+}
+
+export function createKysely(location: StoreLocation, options: DialectOptions): Kysely<Database> {
+  if (location.dialect === 'sqlite') {
+    const memory = location.filename === ':memory:';
+    if (!memory) mkdirSync(dirname(location.filename), { recursive: true });
+    const database = new BetterSqlite3(location.filename);
+    if (!memory) database.pragma('journal_mode = WAL');
+    database.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs))}`);
+    database.pragma('foreign_keys = ON');
+    // WAL + NORMAL is durable against application crashes and much faster than FULL.
+    database.pragma('synchronous = NORMAL');
+    return new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database }) });
+  }
+  const pool = new pg.Pool({ connectionString: location.connectionString, max: options.poolSize });
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', (error) => options.logger.warn({ err: error.message }, 'idle PostgreSQL connection failed'));
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}

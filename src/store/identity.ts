@@ -1,0 +1,89 @@
+/**
+ * Identity normalization and keyed hashing. Two spellings of one identity must land on
+ * the same row of the identity graph and the same suppression hash.
+ *
+ * - E-mail: trimmed and lower-cased. Dots and plus-tags are kept (`a.b+x@gmail.com` is
+ *   not folded into `ab@gmail.com`): folding is provider-specific and would merge people
+ *   who are different to every other system.
+ * - Phone: E.164 via libphonenumber-js. A number written in international form (`+44 ...`)
+ *   always parses. A national number (`030 1234567`) parses only when a default country
+ *   is configured (`StoreOptions.defaultPhoneCountry`); without one it is rejected rather
+ *   than guessed, because a wrong guess would link two different people. The number must
+ *   be *possible* (right length for its country); full validity is not required, so
+ *   numbering-plan updates do not split a person in two.
+ * - External ids: trimmed, case kept, namespaced by `system` (the connector id). An
+ *   external id without a system takes the patch's source as its namespace.
+ */
+import { createHmac } from 'node:crypto';
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import type { CountryCode } from 'libphonenumber-js';
+import type { Identity } from '../profile/schema.js';
+
+export interface NormalizeOptions {
+  /** ISO 3166-1 alpha-2 country for phone numbers written without an international prefix. */
+  defaultPhoneCountry?: CountryCode;
+  /** Namespace for external ids that carry no `system` (normally the patch source). */
+  defaultSystem?: string;
+}
+
+export type RejectReason = 'invalid_email' | 'invalid_phone' | 'missing_system' | 'empty';
+
+export type NormalizeResult = { ok: true; identity: Identity } | { ok: false; reason: RejectReason };
+
+const EMAIL = /^[^\s@]+@[^\s@]+$/;
+
+export function normalizeIdentity(identity: Identity, options: NormalizeOptions = {}): NormalizeResult {
+  const raw = identity.value.trim();
+  if (raw === '') return { ok: false, reason: 'empty' };
+  switch (identity.kind) {
+    case 'email': {
+      const value = raw.toLowerCase();
+      return EMAIL.test(value) ? { ok: true, identity: { kind: 'email', value } } : { ok: false, reason: 'invalid_email' };
+    }
+    case 'phone': {
+      const parsed = parsePhoneNumberFromString(raw, options.defaultPhoneCountry);
+      if (!parsed || !parsed.isPossible()) return { ok: false, reason: 'invalid_phone' };
+      return { ok: true, identity: { kind: 'phone', value: parsed.number } };
+    }
+    case 'external': {
+      const system = identity.system?.trim() || options.defaultSystem;
+      if (!system) return { ok: false, reason: 'missing_system' };
+      return { ok: true, identity: { kind: 'external', value: raw, system } };
+    }
+  }
+}
+
+/** A stable string for an already-normalized identity: `kind|system|value`. */
+export function identityKey(identity: Identity): string {
+  return `${identity.kind}|${identity.kind === 'external' ? (identity.system ?? '') : ''}|${identity.value}`;
+}
+
+/** HMAC-SHA256 (hex) of an already-normalized identity under `key`. */
+export function keyedIdentityHash(identity: Identity, key: string): string {
+  return createHmac('sha256', key).update(identityKey(identity)).digest('hex');
+}
+
+/**
+ * Normalizes every identity, drops the ones that cannot be normalized and de-duplicates.
+ * Returns the normalized identities and the reasons of the rejected ones.
+ */
+export function normalizeIdentities(
+  identities: readonly Identity[],
+  options: NormalizeOptions = {},
+): { identities: Identity[]; rejected: RejectReason[] } {
+  const seen = new Set<string>();
+  const out: Identity[] = [];
+  const rejected: RejectReason[] = [];
+  for (const identity of identities) {
+    const result = normalizeIdentity(identity, options);
+    if (!result.ok) {
+      rejected.push(result.reason);
+      continue;
+    }
+    const key = identityKey(result.identity);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(result.identity);
+  }
+  return { identities: out, rejected };
+}

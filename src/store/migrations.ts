@@ -1,0 +1,201 @@
+/**
+ * Versioned, forward-only schema migrations, in code. The same statements build the
+ * schema on SQLite and PostgreSQL. A new migration is appended to `MIGRATIONS` with a
+ * version that sorts after the last one; applied migrations are never edited.
+ */
+import { sql } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from './db-schema.js';
+import { StoreError } from './errors.js';
+
+export interface Migration {
+  /** Sorts lexicographically in application order, e.g. `0001_initial`. */
+  version: string;
+  up(db: Transaction<Database>): Promise<void>;
+}
+
+const initial: Migration = {
+  version: '0001_initial',
+  async up(db) {
+    await db.schema
+      .createTable('profiles')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('version', 'integer', (c) => c.notNull())
+      .addColumn('data', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('profile_aliases')
+      .addColumn('merged_id', 'text', (c) => c.primaryKey())
+      .addColumn('into_id', 'text', (c) => c.notNull())
+      .addColumn('merged_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('profile_aliases_into').on('profile_aliases').column('into_id').execute();
+
+    await db.schema
+      .createTable('identities')
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('system', 'text', (c) => c.notNull())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .addColumn('profile_id', 'text', (c) => c.notNull().references('profiles.id'))
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('identities_pk', ['kind', 'system', 'value'])
+      .execute();
+    await db.schema.createIndex('identities_profile').on('identities').column('profile_id').execute();
+
+    await db.schema
+      .createTable('consent_ledger')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('profile_id', 'text', (c) => c.notNull().references('profiles.id'))
+      .addColumn('purpose', 'text', (c) => c.notNull())
+      .addColumn('channel', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('previous', 'text')
+      .addColumn('patch_id', 'text', (c) => c.notNull())
+      .addColumn('recorded_at', 'text', (c) => c.notNull())
+      .addColumn('accepted', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('consent_ledger_profile')
+      .on('consent_ledger')
+      .columns(['profile_id', 'recorded_at'])
+      .execute();
+    await db.schema.createIndex('consent_ledger_patch').on('consent_ledger').column('patch_id').execute();
+
+    await db.schema
+      .createTable('shadows')
+      .addColumn('profile_id', 'text', (c) => c.notNull().references('profiles.id'))
+      .addColumn('connector', 'text', (c) => c.notNull())
+      .addColumn('external_id', 'text')
+      .addColumn('values', 'text', (c) => c.notNull())
+      .addColumn('last_pushed_at', 'text')
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('shadows_pk', ['profile_id', 'connector'])
+      .execute();
+    await db.schema
+      .createIndex('shadows_connector')
+      .on('shadows')
+      .columns(['connector', 'external_id'])
+      .execute();
+
+    await db.schema
+      .createTable('outbox')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('profile_id', 'text', (c) => c.notNull().references('profiles.id'))
+      .addColumn('connector', 'text', (c) => c.notNull())
+      .addColumn('profile_version', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addColumn('leased_until', 'text')
+      .addUniqueConstraint('outbox_profile_connector', ['profile_id', 'connector'])
+      .execute();
+    await db.schema.createIndex('outbox_claim').on('outbox').columns(['leased_until', 'updated_at']).execute();
+
+    await db.schema
+      .createTable('cursors')
+      .addColumn('connector', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('suppression')
+      .addColumn('hash', 'text', (c) => c.primaryKey())
+      .addColumn('reason', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('dsr')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('profile_id', 'text')
+      .addColumn('identity_hashes', 'text', (c) => c.notNull())
+      .addColumn('received_at', 'text', (c) => c.notNull())
+      .addColumn('due_at', 'text', (c) => c.notNull())
+      .addColumn('extended_to', 'text')
+      .addColumn('subject_told_at', 'text')
+      .addColumn('completed_at', 'text')
+      .addColumn('detail', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('dsr_status').on('dsr').columns(['status', 'due_at']).execute();
+    await db.schema.createIndex('dsr_profile').on('dsr').column('profile_id').execute();
+
+    await db.schema
+      .createTable('dsr_systems')
+      .addColumn('dsr_id', 'text', (c) => c.notNull().references('dsr.id').onDelete('cascade'))
+      .addColumn('connector', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull())
+      .addColumn('error', 'text')
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('dsr_systems_pk', ['dsr_id', 'connector'])
+      .execute();
+
+    await db.schema
+      .createTable('audit_log')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('at', 'text', (c) => c.notNull())
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .addColumn('action', 'text', (c) => c.notNull())
+      .addColumn('profile_id', 'text')
+      .addColumn('detail', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('audit_log_profile').on('audit_log').columns(['profile_id', 'at']).execute();
+    await db.schema.createIndex('audit_log_at').on('audit_log').column('at').execute();
+  },
+};
+
+/** Every migration, in order. Append only. */
+export const MIGRATIONS: readonly Migration[] = [initial];
+
+/** Arbitrary constant identifying Concord's migration lock among PostgreSQL advisory locks. */
+const PG_MIGRATION_LOCK = 4_711_202_603;
+
+/**
+ * Applies pending migrations in one transaction and returns the versions applied. Safe
+ * when several processes start at once: PostgreSQL serialises on an advisory lock,
+ * SQLite on its write lock (the store's transactions begin IMMEDIATE).
+ */
+export async function runMigrations(
+  db: Kysely<Database>,
+  dialect: 'sqlite' | 'postgres',
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<string[]> {
+  return db.transaction().execute(async (trx) => {
+    if (dialect === 'postgres') {
+      await sql`select pg_advisory_xact_lock(${PG_MIGRATION_LOCK})`.execute(trx);
+    }
+    await trx.schema
+      .createTable('concord_migrations')
+      .ifNotExists()
+      .addColumn('version', 'text', (c) => c.primaryKey())
+      .addColumn('applied_at', 'text', (c) => c.notNull())
+      .execute();
+    const done = new Set(
+      (await trx.selectFrom('concord_migrations').select('version').execute()).map((r) => r.version),
+    );
+    const known = new Set(migrations.map((migration) => migration.version));
+    const unknown = [...done].filter((version) => !known.has(version));
+    if (unknown.length > 0) {
+      throw new StoreError(
+        'schema_too_new',
+        `the database has migrations this version does not know (${unknown.join(', ')}): upgrade Concord`,
+      );
+    }
+    const applied: string[] = [];
+    for (const migration of [...migrations].sort((a, b) => (a.version < b.version ? -1 : 1))) {
+      if (done.has(migration.version)) continue;
+      await migration.up(trx);
+      await trx
+        .insertInto('concord_migrations')
+        .values({ version: migration.version, applied_at: new Date().toISOString() })
+        .execute();
+      applied.push(migration.version);
+    }
+    return applied;
+  });
+}

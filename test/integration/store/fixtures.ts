@@ -1,0 +1,44 @@
+/** Shared fixtures of the store's integration tests. */
+import { MergePolicy, ProfilePatch } from '../../../src/profile/schema.js';
+import type { ProfilePatchInput } from '../../../src/profile/schema.js';
+import { openStore } from '../../../src/store/index.js';
+import type { Store, StoreOptions } from '../../../src/store/index.js';
+
+export const POLICY: MergePolicy = MergePolicy.parse({
+  priorities: { preference_center: 100, salesforce: 20, hubspot: 10, segment: 5 },
+  purposes: {
+    marketing: { policy: 'latest', authorities: ['hubspot', 'salesforce', 'preference_center'] },
+    analytics: { policy: 'most-restrictive' },
+    profiling: { policy: 'latest', objection: 'profiling' },
+  },
+});
+
+export const TARGETS = ['hubspot', 'salesforce', 'mailchimp'] as const;
+export const HASH_KEY = 'test-hash-key';
+
+export function storeOptions(url: string, overrides: Partial<StoreOptions> = {}): StoreOptions {
+  return { url, policy: POLICY, outboxTargets: [...TARGETS], hashKey: HASH_KEY, ...overrides };
+}
+
+export function openTestStore(url: string, overrides: Partial<StoreOptions> = {}): Promise<Store> {
+  return openStore(storeOptions(url, overrides));
+}
+
+let counter = 0;
+
+/** A valid patch; `at` and `receivedAt` default to a fixed instant. */
+export function patch(input: Partial<ProfilePatchInput> & { source?: string }): ProfilePatch {
+  counter += 1;
+  return ProfilePatch.parse({
+    id: `patch-${counter}`,
+    source: 'hubspot',
+    at: '2026-01-01T10:00:00.000Z',
+    receivedAt: '2026-01-01T10:00:01.000Z',
+    ...input,
+  });
+}
+
+/** `2026-01-01T10:00:00.000Z` plus `seconds`. */
+export function at(seconds: number): string {
+  return new Date(Date.parse('2026-01-01T10:00:00.000Z') + seconds * 1000).toISOString();
+}
