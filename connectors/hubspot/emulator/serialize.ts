@@ -1,0 +1,55 @@
+/** HubSpot's JSON shapes for contacts and subscription statuses. */
+import type { HubSpotState, StoredContact, StoredStatus } from './state.js';
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** `SimplePublicObject` (and the `WithAssociations` variant, without associations). */
+export function contactJson(state: HubSpotState, c: StoredContact, properties?: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    id: c.id,
+    properties: state.readProperties(c, properties),
+    createdAt: iso(c.createdAt),
+    updatedAt: iso(c.updatedAt),
+    archived: c.archived,
+  };
+  if (c.archivedAt !== undefined) out.archivedAt = iso(c.archivedAt);
+  return out;
+}
+
+/** `PublicStatus` of the communication preferences v4 API. */
+export function statusJson(
+  state: HubSpotState,
+  email: string,
+  s: StoredStatus,
+  setStatusSuccessReason?: string,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    subscriberIdString: email,
+    subscriptionId: s.subscriptionId,
+    subscriptionName: state.definition(s.subscriptionId)?.name ?? '',
+    channel: 'EMAIL',
+    status: s.status,
+    source: s.source,
+    legalBasis: s.legalBasis,
+    legalBasisExplanation: s.legalBasisExplanation,
+    timestamp: iso(s.timestamp),
+    businessUnitId: 0,
+  };
+  if (setStatusSuccessReason) out.setStatusSuccessReason = setStatusSuccessReason;
+  return out;
+}
+
+/** The frame of HubSpot's batch responses (`status`, `startedAt`, `completedAt`, errors when any). */
+export function batchResponse(startedAt: number, completedAt: number, results: unknown[], errors: unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    status: 'COMPLETE',
+    results,
+    startedAt: iso(startedAt),
+    completedAt: iso(completedAt),
+  };
+  if (errors.length > 0) {
+    out.errors = errors;
+    out.numErrors = errors.length;
+  }
+  return out;
+}
