@@ -244,8 +244,9 @@ function compileMap(
       return fail('unmapped_value', value);
     },
     toCanonical(value) {
-      if (value === null) return ok(null);
-      if (Array.isArray(value) || typeof value === 'object') return fail('unmapped_value', value);
+      // `null` is "cleared" unless the map itself sends null for some key.
+      if (value === null && !reverse.has(typedKey(null))) return ok(null);
+      if (Array.isArray(value) || (value !== null && typeof value === 'object')) return fail('unmapped_value', value);
       const exact = reverse.get(typedKey(value));
       if (exact !== undefined) return ok(canonicalFromKey(exact));
       const loose = reverseLoose.get(String(value));
