@@ -1,0 +1,39 @@
+/** How the CLI prints config results. */
+import type { Config } from '../config/schema.js';
+import type { ConfigError, ConfigWarning } from '../config/errors.js';
+
+function count(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** `config/concord.yaml: OK — 3 purposes, 2 channels, 2 topics, 0 connectors`. */
+export function summaryLine(file: string, config: Config): string {
+  const { purposes, channels, topics } = config.catalog;
+  return `${file}: OK — ${[
+    count(Object.keys(purposes).length, 'purpose', 'purposes'),
+    count(Object.keys(channels).length, 'channel', 'channels'),
+    count(Object.keys(topics).length, 'topic', 'topics'),
+    count(Object.keys(config.connectors).length, 'connector', 'connectors'),
+  ].join(', ')}`;
+}
+
+export function printErrors(errors: readonly ConfigError[]): void {
+  for (const error of errors) console.error(error.toString());
+  console.error(`${count(errors.length, 'error', 'errors')} in the configuration.`);
+}
+
+export function printWarnings(warnings: readonly ConfigWarning[]): void {
+  for (const warning of warnings) console.error(warning.toString());
+}
+
+/** A URL with any password replaced, safe to print. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === '') return url;
+    parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}

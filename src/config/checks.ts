@@ -1,0 +1,143 @@
+/**
+ * Rules that span several parts of the file: references into the catalog, reserved ids and
+ * the development-mode guard. They read the data defensively, so they report even when
+ * other parts of the file fail the schema (all errors are reported together).
+ */
+import type { ConfigErrorCode } from './errors.js';
+import type { ConfigPath } from './locate.js';
+import { HUB_SOURCES } from './schema.js';
+
+export interface CheckFinding {
+  code: ConfigErrorCode;
+  path: ConfigPath;
+  /** Point at the key (e.g. a map key that is wrong) or at the value. */
+  at: 'key' | 'value';
+  message: string;
+}
+
+type Dict = Record<string, unknown>;
+
+function isDict(value: unknown): value is Dict {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+function dict(value: unknown): Dict {
+  return isDict(value) ? value : {};
+}
+function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+function keysOf(value: unknown): string {
+  const keys = Object.keys(dict(value));
+  return keys.length === 0 ? '(none)' : keys.join(', ');
+}
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+function isLoopbackUrl(url: string): boolean | undefined {
+  try {
+    const host = new URL(url).hostname;
+    return LOOPBACK_HOSTS.has(host) || host.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(host);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Cross-part rules over the (possibly invalid) resolved data. */
+export function crossChecks(data: unknown): CheckFinding[] {
+  const findings: CheckFinding[] = [];
+  const root = dict(data);
+  const hub = dict(root['hub']);
+  const catalog = dict(root['catalog']);
+  const purposes = dict(catalog['purposes']);
+  const channels = dict(catalog['channels']);
+  const topics = dict(catalog['topics']);
+
+  for (const [purposeId, purpose] of Object.entries(purposes)) {
+    list(dict(purpose)['channels']).forEach((channel, i) => {
+      if (typeof channel === 'string' && !(channel in channels)) {
+        findings.push({
+          code: 'dangling_reference',
+          path: ['catalog', 'purposes', purposeId, 'channels', i],
+          at: 'value',
+          message: `channel "${channel}" is not in catalog.channels (defined: ${keysOf(channels)})`,
+        });
+      }
+    });
+  }
+
+  for (const [instanceId, instance] of Object.entries(dict(root['connectors']))) {
+    const base = ['connectors', instanceId];
+    if ((HUB_SOURCES as readonly string[]).includes(instanceId)) {
+      findings.push({
+        code: 'reserved_id',
+        path: base,
+        at: 'key',
+        message: `connector id "${instanceId}" is reserved for the hub itself (reserved: ${HUB_SOURCES.join(', ')})`,
+      });
+    }
+    const connector = dict(instance);
+    list(connector['consentAuthority']).forEach((purposeId, i) => {
+      if (typeof purposeId === 'string' && !(purposeId in purposes)) {
+        findings.push({
+          code: 'dangling_reference',
+          path: [...base, 'consentAuthority', i],
+          at: 'value',
+          message: `purpose "${purposeId}" is not in catalog.purposes (defined: ${keysOf(purposes)})`,
+        });
+      }
+    });
+    list(connector['mappings']).forEach((entry, i) => {
+      const mapping = dict(entry);
+      const consent = mapping['consent'];
+      if (typeof consent === 'string') {
+        const [purposeId, channelId, ...extra] = consent.split('.');
+        if (purposeId !== undefined && channelId !== undefined && extra.length === 0) {
+          const path = [...base, 'mappings', i, 'consent'];
+          const purpose = purposes[purposeId];
+          if (purpose === undefined) {
+            findings.push({
+              code: 'dangling_reference',
+              path,
+              at: 'value',
+              message: `purpose "${purposeId}" is not in catalog.purposes (defined: ${keysOf(purposes)})`,
+            });
+          } else if (!(channelId in channels)) {
+            findings.push({
+              code: 'dangling_reference',
+              path,
+              at: 'value',
+              message: `channel "${channelId}" is not in catalog.channels (defined: ${keysOf(channels)})`,
+            });
+          } else if (!list(dict(purpose)['channels']).includes(channelId)) {
+            findings.push({
+              code: 'dangling_reference',
+              path,
+              at: 'value',
+              message: `purpose "${purposeId}" does not apply to channel "${channelId}" (its channels: ${list(dict(purpose)['channels']).join(', ')})`,
+            });
+          }
+        }
+      }
+      const topic = mapping['topic'];
+      if (typeof topic === 'string' && !(topic in topics)) {
+        findings.push({
+          code: 'dangling_reference',
+          path: [...base, 'mappings', i, 'topic'],
+          at: 'value',
+          message: `topic "${topic}" is not in catalog.topics (defined: ${keysOf(topics)})`,
+        });
+      }
+    });
+  }
+
+  if (hub['mode'] === 'development' && typeof hub['publicUrl'] === 'string' && isLoopbackUrl(hub['publicUrl']) === false) {
+    findings.push({
+      code: 'development_public_url',
+      path: ['hub', 'publicUrl'],
+      at: 'value',
+      message:
+        'hub.mode is development, which allows published default secrets, so publicUrl must be a loopback address (localhost, 127.0.0.1, [::1]); set hub.mode: production for a reachable hub',
+    });
+  }
+  return findings;
+}

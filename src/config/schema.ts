@@ -1,0 +1,264 @@
+/**
+ * The zod schema of `concord.yaml`. It is built from the connector registry so each connector
+ * type's own `configSchema` plugs in under `connectors.<instanceId>`, discriminated by `type`.
+ * Every object is strict: an unknown key is an error.
+ */
+import { z } from 'zod';
+import type { ConnectorDefinition } from '../connector/define.js';
+import { MappingEntry } from '../connector/mapping-schema.js';
+import { LegalBasis, ObjectionKind, PurposePolicy } from '../profile/schema.js';
+import { Duration } from './duration.js';
+import { credentialUrl, markSecret, secret } from './secret.js';
+
+/** Source ids the hub itself uses; no connector instance may take them. */
+export const HUB_SOURCES = ['preference_center', 'admin'] as const;
+
+/** Keys every connector instance has, whatever its type. */
+export const CONNECTOR_COMMON_KEYS = [
+  'type',
+  'enabled',
+  'schedule',
+  'priority',
+  'consentAuthority',
+  'mappings',
+  'limits',
+] as const;
+
+/** An id in the catalog (purpose, channel, topic). No dots: consent mappings write `purpose.channel`. */
+export const CatalogId = z
+  .string()
+  .regex(
+    /^[A-Za-z][A-Za-z0-9_-]{0,63}$/,
+    'expected an id of letters, digits, _ or - that starts with a letter (at most 64 characters)',
+  );
+
+/** A connector instance id, used as the source id of everything it reports. */
+export const InstanceId = CatalogId;
+
+function isUrl(value: string, protocols: readonly string[]): boolean {
+  try {
+    return protocols.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
+const RedisUrl = credentialUrl(
+  z.string().refine((v) => isUrl(v, ['redis:', 'rediss:']), 'expected a redis:// or rediss:// URL'),
+  'Redis connection URL.',
+);
+
+/** `sqlite:<file>`, `sqlite::memory:`, or a `postgres://` / `postgresql://` URL. */
+const DatabaseUrl = credentialUrl(
+  z
+    .string()
+    .refine(
+      (v) => /^sqlite:.+/.test(v) || isUrl(v, ['postgres:', 'postgresql:']),
+      'expected sqlite:<file>, sqlite::memory: or a postgres:// URL',
+    ),
+  'Database URL: sqlite:<file> (embedded) or postgres://user@host:5432/db.',
+);
+
+const HttpUrl = z
+  .string()
+  .refine((v) => isUrl(v, ['http:', 'https:']), 'expected an http:// or https:// URL')
+  .meta({ description: 'The URL the hub is reached at (webhooks, preference-center links).' });
+
+export const HubMode = z.enum(['development', 'production']).meta({
+  description:
+    'development allows ${env:NAME:-default} fallbacks for secrets and requires a loopback publicUrl. Default: production.',
+});
+export type HubMode = z.infer<typeof HubMode>;
+
+export const HubConfig = z
+  .object({
+    mode: HubMode.default('production'),
+    redisUrl: RedisUrl,
+    databaseUrl: DatabaseUrl,
+    publicUrl: HttpUrl,
+    listen: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535).default(8080),
+      })
+      .strict()
+      .prefault({})
+      .meta({ description: 'Where the HTTP server listens.' }),
+    keyPrefix: z
+      .string()
+      .regex(/\{[^{}\s]+\}/, 'expected a Redis Cluster hash tag such as {concord}')
+      .default('{concord}')
+      .meta({ description: 'Prefix of every Redis key; the {hash tag} keeps a queue in one Cluster slot.' }),
+    secrets: z
+      .object({
+        signing: secret(z.string().min(32), 'Signs preference-center links (at least 32 characters).'),
+        hashKey: secret(z.string().min(32), 'Key of the identity hashes on the suppression list (at least 32 characters).'),
+      })
+      .strict(),
+    skew: Duration.prefault('5m').meta({
+      description: 'How far in the future a source timestamp may be before it is clamped to receipt time.',
+    }),
+  })
+  .strict();
+export type HubConfig = z.infer<typeof HubConfig>;
+
+export const Purpose = z
+  .object({
+    title: z.string().min(1),
+    description: z.string().optional(),
+    notice: z
+      .object({
+        text: z.string().min(1),
+        version: z.string().min(1),
+      })
+      .strict()
+      .meta({ description: 'The notice shown when consent is asked; its version is recorded as evidence.' }),
+    defaultLegalBasis: LegalBasis.default('consent'),
+    policy: PurposePolicy.default('latest'),
+    objection: ObjectionKind.optional().meta({
+      description: 'The objection (Art. 21/22) that, while active, blocks "granted" for this purpose.',
+    }),
+    channels: z.array(CatalogId).min(1).meta({ description: 'Channel ids this purpose applies to.' }),
+  })
+  .strict();
+export type Purpose = z.infer<typeof Purpose>;
+
+export const Channel = z.object({ title: z.string().min(1) }).strict();
+export type Channel = z.infer<typeof Channel>;
+
+export const Topic = z.object({ title: z.string().min(1), description: z.string().optional() }).strict();
+export type Topic = z.infer<typeof Topic>;
+
+export const Catalog = z
+  .object({
+    purposes: z.record(CatalogId, Purpose),
+    channels: z.record(CatalogId, Channel),
+    topics: z.record(CatalogId, Topic).default({}),
+  })
+  .strict();
+export type Catalog = z.infer<typeof Catalog>;
+
+const CronExpression = z
+  .string()
+  .regex(/^\s*\S+(\s+\S+){4,5}\s*$/, 'expected a cron expression with 5 or 6 fields, e.g. "*/15 * * * *"');
+
+/** When to pull: `{every: 5m}` or `{cron: "0 3 * * *"}`. Absent: no scheduled pull. */
+export const Schedule = z
+  .object({ every: Duration.optional(), cron: CronExpression.optional() })
+  .strict()
+  .refine((s) => (s.every === undefined) !== (s.cron === undefined), 'a schedule needs exactly one of every, cron');
+export type Schedule = z.infer<typeof Schedule>;
+
+const positiveInt = z.number().int().positive();
+/** Per-instance overrides of the connector's declared `ConnectorLimits`. */
+export const LimitsOverride = z
+  .object({
+    requestsPerWindow: positiveInt.optional(),
+    windowMs: positiveInt.optional(),
+    maxBatch: positiveInt.optional(),
+    concurrency: positiveInt.optional(),
+  })
+  .strict();
+export type LimitsOverride = z.infer<typeof LimitsOverride>;
+
+const connectorCommonShape = {
+  enabled: z.boolean().default(true),
+  schedule: Schedule.optional(),
+  priority: z
+    .number()
+    .int()
+    .default(0)
+    .meta({ description: 'Breaks timestamp ties between sources: higher wins.' }),
+  consentAuthority: z
+    .array(CatalogId)
+    .default([])
+    .meta({ description: 'Purpose ids this system may change consent for.' }),
+  mappings: z.array(MappingEntry).default([]).meta({ description: "Field mappings on top of the connector's defaults." }),
+  limits: LimitsOverride.default({}),
+};
+
+/** The keys every connector instance has; each type's own keys join these. */
+export const ConnectorCommon = z.object({ type: z.string(), ...connectorCommonShape });
+
+/** A connector instance as parsed: the common keys plus its type's own keys. */
+export type ConnectorConfig = z.infer<typeof ConnectorCommon> & { readonly [key: string]: unknown };
+export type ConnectorConfigInput = z.input<typeof ConnectorCommon> & { readonly [key: string]: unknown };
+
+/** A connector definition whose config schema cannot plug into the YAML schema (a programming error). */
+export class ConnectorSchemaError extends Error {
+  readonly code = 'connector_schema_invalid';
+  constructor(
+    readonly connectorType: string,
+    detail: string,
+  ) {
+    super(`connector type "${connectorType}": ${detail}`);
+    this.name = 'ConnectorSchemaError';
+  }
+}
+
+function connectorOption(def: ConnectorDefinition) {
+  const own = def.configSchema;
+  if (!(own instanceof z.ZodObject)) {
+    throw new ConnectorSchemaError(def.type, 'configSchema must be a z.object() so its keys can join the common keys');
+  }
+  const shape: Record<string, z.ZodType> = { ...own.shape };
+  for (const key of Object.keys(shape)) {
+    if ((CONNECTOR_COMMON_KEYS as readonly string[]).includes(key)) {
+      throw new ConnectorSchemaError(def.type, `configSchema key "${key}" clashes with a common connector key`);
+    }
+  }
+  for (const key of def.secretKeys ?? []) {
+    const field = shape[key];
+    if (field === undefined) throw new ConnectorSchemaError(def.type, `secretKeys names "${key}", which configSchema lacks`);
+    shape[key] = markSecret(field);
+  }
+  return z.object({ ...shape, ...connectorCommonShape, type: z.literal(def.type) }).strict();
+}
+
+/**
+ * The connector options are assembled at run time, so zod cannot infer their keys statically.
+ * Every option carries the common keys, which is exactly what `ConnectorConfig` promises.
+ */
+function asConnectorSchema(schema: z.ZodType): z.ZodType<ConnectorConfig, ConnectorConfigInput> {
+  return schema as z.ZodType<ConnectorConfig, ConnectorConfigInput>;
+}
+
+function connectorEntrySchema(
+  connectors: readonly ConnectorDefinition[],
+): z.ZodType<ConnectorConfig, ConnectorConfigInput> {
+  const seen = new Set<string>();
+  for (const def of connectors) {
+    if (seen.has(def.type)) throw new ConnectorSchemaError(def.type, 'registered twice');
+    seen.add(def.type);
+  }
+  const [first, ...rest] = connectors.map(connectorOption);
+  if (first === undefined) {
+    // No connector types are registered: any instance is an unknown type.
+    return asConnectorSchema(z.object({ type: z.never() }).loose());
+  }
+  return asConnectorSchema(z.discriminatedUnion('type', [first, ...rest]));
+}
+
+/**
+ * Builds the schema of the whole YAML file for a registry of connector types.
+ * Throws `ConnectorSchemaError` only for a broken connector definition (a programming error).
+ */
+export function buildConfigSchema(connectors: readonly ConnectorDefinition[]) {
+  const entry = connectorEntrySchema(connectors);
+  return z
+    .object({
+      hub: HubConfig,
+      catalog: Catalog,
+      connectors: z
+        .record(InstanceId, entry)
+        .default({})
+        .meta({ description: 'Connector instances: instance id -> {type, ...}.' }),
+    })
+    .strict()
+    .meta({ title: 'Concord configuration', description: 'concord.yaml: the hub, the consent catalog and the connectors.' });
+}
+
+export type ConfigSchema = ReturnType<typeof buildConfigSchema>;
+/** The parsed configuration (durations in milliseconds, defaults filled in). */
+export type Config = z.infer<ConfigSchema>;
+export type ConfigInput = z.input<ConfigSchema>;
