@@ -237,16 +237,13 @@ describe('jsonEqual and changedFields', () => {
 
 // ------------------------------------------------------------------------ property
 
-const boolChainArb: fc.Arbitrary<Transform[]> = fc.oneof(
-  fc.constant([]),
-  fc.constant([{ type: 'invert' as const }]),
-  fc.constant([{ type: 'map' as const, values: { granted: 'OptIn', denied: 'OptOut' } }]),
-  fc.constant([{ type: 'invert' as const }, { type: 'map' as const, values: { true: 'Y', false: 'N' } }]),
+const boolChainArb = fc.constantFrom<Transform[]>(
+  [],
+  [{ type: 'invert' }],
+  [{ type: 'map', values: { granted: 'OptIn', denied: 'OptOut' } }],
+  [{ type: 'invert' }, { type: 'map', values: { true: 'Y', false: 'N' } }],
 );
-const textChainArb: fc.Arbitrary<Transform[]> = fc.oneof(
-  fc.constant([]),
-  fc.constant([{ type: 'split' as const, separator: ' ' }]),
-);
+const textChainArb = fc.constantFrom<Transform[]>([], [{ type: 'split', separator: ' ' }]);
 const textArb = fc.string({ maxLength: 10 });
 const stampedBool = fc.boolean().map((value) => ({ value, ...stamp }));
 

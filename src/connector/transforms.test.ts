@@ -189,7 +189,7 @@ function stepsArb(from: Ty, max: number): fc.Arbitrary<Step[]> {
   const next = stepArb(from);
   if (max === 0 || next === undefined) return fc.constant([]);
   return next.chain((step) =>
-    fc.oneof(fc.constant([step]), stepsArb(step.to, max - 1).map((rest) => [step, ...rest])),
+    fc.oneof(fc.constant<Step[]>([step]), stepsArb(step.to, max - 1).map((rest): Step[] => [step, ...rest])),
   );
 }
 
@@ -207,23 +207,24 @@ function valueArb(from: Ty): fc.Arbitrary<Json> {
 }
 
 /** Invertible chains (with an optional leading string->string map) and a canonical value for each. */
-const planArb: fc.Arbitrary<Plan> = fc.constantFrom<Ty>('bool', 'str', 'strs', 'instant').chain((from) => {
+const planArb: fc.Arbitrary<Plan> = fc.constantFrom<Ty>('bool', 'str', 'strs', 'instant').chain((from): fc.Arbitrary<Plan> => {
   const kind: CanonicalKind = from === 'bool' ? 'boolean' : 'any';
-  const plain = fc.record({ steps: stepsArb(from, 4), value: valueArb(from) });
-  if (from !== 'str') return plain.map((p) => ({ kind, from, ...p }));
+  const plain = fc.tuple(stepsArb(from, 4), valueArb(from)).map(([steps, value]): Plan => ({ kind, from, steps, value }));
+  if (from !== 'str') return plain;
   const withMap = fc
     .uniqueArray(fc.tuple(textArb, textArb), { minLength: 1, maxLength: 4, selector: ([k]) => k })
     .filter((pairs) => new Set(pairs.map(([, v]) => v)).size === pairs.length)
     .chain((pairs) =>
-      fc.record({
-        steps: stepsArb('str', 3).map((rest): Step[] => [
-          { transform: { type: 'map', values: Object.fromEntries(pairs) }, to: 'str' },
-          ...rest,
-        ]),
-        value: fc.constantFrom(...pairs.map(([k]) => k)),
-      }),
+      fc.tuple(stepsArb('str', 3), fc.constantFrom(...pairs.map(([k]) => k))).map(
+        ([rest, value]): Plan => ({
+          kind,
+          from,
+          steps: [{ transform: { type: 'map', values: Object.fromEntries(pairs) }, to: 'str' }, ...rest],
+          value,
+        }),
+      ),
     );
-  return fc.oneof(plain, withMap).map((p) => ({ kind, from, ...p }));
+  return fc.oneof(plain, withMap);
 });
 
 /** The documented domain of `join`: no item contains a separator character, and not `[""]`. */
