@@ -1,5 +1,5 @@
 /** What differs between two versions of a profile, as a list of `Change`s. Pure. */
-import { canonicalJson, compareInstants, identityKey, stateOf } from './order.js';
+import { compareInstants, getOwn, identityKey, jsonEqual, stateOf } from './order.js';
 import type { Change, ConsentSlot, Instant, Profile, SourceId, Stamped } from './schema.js';
 import { ObjectionKind } from './schema.js';
 
@@ -28,11 +28,12 @@ export function diff(a: Profile, b: Profile, by?: ChangeStamp): Change[] {
 
   const before = new Map(a.identities.map((identity) => [identityKey(identity), identity]));
   const after = new Map(b.identities.map((identity) => [identityKey(identity), identity]));
-  const identityStamp = by ?? latestStamp(b) ?? latestStamp(a) ?? EPOCH;
+  let identityStamp: ChangeStamp | undefined;
   for (const key of [...new Set([...before.keys(), ...after.keys()])].sort()) {
     const from = before.get(key);
     const to = after.get(key);
     if (from !== undefined && to !== undefined) continue;
+    identityStamp ??= by ?? latestStamp(b) ?? latestStamp(a) ?? EPOCH;
     changes.push({ kind: 'identity', path: key, from, to, at: identityStamp.at, source: identityStamp.source });
   }
 
@@ -42,8 +43,8 @@ export function diff(a: Profile, b: Profile, by?: ChangeStamp): Change[] {
   }
 
   for (const purpose of keys(a.consents, b.consents)) {
-    const xs = a.consents[purpose] ?? {};
-    const ys = b.consents[purpose] ?? {};
+    const xs = getOwn(a.consents, purpose) ?? {};
+    const ys = getOwn(b.consents, purpose) ?? {};
     for (const [channel, x, y] of pairs(xs, ys)) {
       if (same(x, y)) continue;
       const change: Change = {
@@ -80,13 +81,13 @@ export function diff(a: Profile, b: Profile, by?: ChangeStamp): Change[] {
 
 /** The source's own report in a most-restrictive slot, when it is what changed. */
 function reportedChange(x: ConsentSlot | undefined, y: ConsentSlot | undefined, source: SourceId) {
-  const now = y?.bySource?.[source];
+  const now = y?.bySource && getOwn(y.bySource, source);
   if (now === undefined) return undefined;
-  return same(x?.bySource?.[source], now) ? undefined : now;
+  return same(x?.bySource && getOwn(x.bySource, source), now) ? undefined : now;
 }
 
 function same(x: unknown, y: unknown): boolean {
-  return canonicalJson(x) === canonicalJson(y);
+  return jsonEqual(x, y);
 }
 
 function keys(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
@@ -94,11 +95,7 @@ function keys(a: Record<string, unknown>, b: Record<string, unknown>): string[] 
 }
 
 function pairs<V>(a: Record<string, V>, b: Record<string, V>): [string, V | undefined, V | undefined][] {
-  return keys(a, b).map((key) => [
-    key,
-    Object.hasOwn(a, key) ? a[key] : undefined,
-    Object.hasOwn(b, key) ? b[key] : undefined,
-  ]);
+  return keys(a, b).map((key) => [key, getOwn(a, key), getOwn(b, key)]);
 }
 
 /** The latest stamp anywhere in a profile (ties broken by source id), or undefined for an empty one. */

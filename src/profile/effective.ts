@@ -1,5 +1,6 @@
 /** What connected systems may be told about a person's consent, after rights override it. Pure. */
 import { purposeRule } from './merge.js';
+import { getOwn } from './order.js';
 import type { ConsentStatus, Instant, MergePolicy, ObjectionKind, Profile } from './schema.js';
 
 /** Why `explainConsent` returned what it did. */
@@ -46,7 +47,8 @@ export function explainConsent(
   if (isRestricted(profile)) return { status: 'denied', reason: 'restricted' };
   const objection = purposeRule(policy, purpose)?.objection;
   if (objection !== undefined && hasObjection(profile, objection)) return { status: 'denied', reason: 'objection' };
-  const slot = profile.consents[purpose]?.[channel];
+  const channels = getOwn(profile.consents, purpose);
+  const slot = channels && getOwn(channels, channel);
   if (slot === undefined) return { status: undefined, reason: 'unknown' };
   if (now !== undefined && slot.expiresAt !== undefined) {
     const nowMs = typeof now === 'string' ? Date.parse(now) : now.getTime();

@@ -444,3 +444,26 @@ describe('mergeProfiles', () => {
     expect(result.profile).toEqual(one);
   });
 });
+
+describe('hostile keys', () => {
+  it('`__proto__` as an attribute path, purpose, channel or source is data, not a prototype', () => {
+    // zod drops `__proto__` record keys, so build the patch unparsed, as a careless caller might
+    const p = JSON.parse(
+      '{"id":"x","source":"__proto__","at":"2026-01-01T10:00:00.000Z","receivedAt":"2026-01-01T10:00:00.000Z",' +
+        '"identities":[],"rights":{"objections":{}},' +
+        '"attributes":{"__proto__":{"__proto__":{"polluted":true}}},' +
+        '"consents":{"__proto__":{"__proto__":{"status":"granted"}}},"subscriptions":{"__proto__":true}}',
+    ) as ProfilePatch;
+    const result = merge(emptyProfile('p1'), p, policy({ priorities: { hubspot: 1 } }));
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.hasOwn(result.profile.attributes, '__proto__')).toBe(true);
+    expect(Object.hasOwn(result.profile.consents, '__proto__')).toBe(true);
+    expect(Object.getPrototypeOf(result.profile.consents)).toBe(Object.prototype);
+    expect(result.changes.map((c) => `${c.kind}:${c.path}`)).toEqual([
+      'attribute:__proto__',
+      'consent:__proto__.__proto__',
+      'subscription:__proto__',
+    ]);
+    expect(merge(result.profile, p, policy()).changes).toEqual([]);
+  });
+});

@@ -8,6 +8,8 @@ import { diff } from './diff.js';
 import {
   canonicalCopy,
   cleanIdentity,
+  getOwn,
+  setOwn,
   falseWins,
   jsonTieBreak,
   maxConsent,
@@ -71,7 +73,7 @@ const OPEN_PURPOSE: PurposeRule = { policy: 'latest', defaultLegalBasis: LegalBa
  */
 export function purposeRule(policy: MergePolicy, purpose: string): PurposeRule | undefined {
   if (Object.keys(policy.purposes).length === 0) return OPEN_PURPOSE;
-  return Object.hasOwn(policy.purposes, purpose) ? policy.purposes[purpose] : undefined;
+  return getOwn(policy.purposes, purpose);
 }
 
 function isMostRestrictive(policy: MergePolicy, purpose: string): boolean {
@@ -110,10 +112,10 @@ function patchAsProfile(
 
   profile.identities = unionIdentities(patch.identities.map(cleanIdentity), []);
   for (const [path, value] of Object.entries(patch.attributes)) {
-    profile.attributes[path] = stamp(canonicalCopy(value));
+    setOwn(profile.attributes, path, stamp(canonicalCopy(value)));
   }
   for (const [topic, value] of Object.entries(patch.subscriptions)) {
-    profile.subscriptions[topic] = stamp(value);
+    setOwn(profile.subscriptions, topic, stamp(value));
   }
   if (patch.rights.restricted !== undefined) profile.rights.restricted = stamp(patch.rights.restricted);
   for (const kind of ObjectionKinds.options) {
@@ -135,7 +137,9 @@ function patchAsProfile(
         continue;
       }
       const slot: ConsentSlot = rule.policy === 'most-restrictive' ? { ...state, bySource: { [source]: state } } : state;
-      (profile.consents[purpose] ??= {})[channel] = slot;
+      let channelSlots = getOwn(profile.consents, purpose);
+      if (channelSlots === undefined) setOwn(profile.consents, purpose, (channelSlots = {}));
+      setOwn(channelSlots, channel, slot);
     }
   }
   return { profile, ignored, at };
@@ -148,8 +152,8 @@ function joinRecords<V>(
 ): Record<string, V> {
   const out: Record<string, V> = {};
   for (const key of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) {
-    const value = join(key, Object.hasOwn(a, key) ? a[key] : undefined, Object.hasOwn(b, key) ? b[key] : undefined);
-    if (value !== undefined) out[key] = value;
+    const value = join(key, getOwn(a, key), getOwn(b, key));
+    if (value !== undefined) setOwn(out, key, value);
   }
   return out;
 }
@@ -182,8 +186,9 @@ function joinSlots(
     const resolved = resolveReports(bySource, policy);
     return resolved === undefined ? undefined : { ...resolved, bySource };
   }
-  const winner = maxConsent(a && stateOf(a), b && stateOf(b), policy);
-  return winner;
+  const winner = maxConsent(a, b, policy);
+  // Keep the winning object itself when possible: diff then sees it unchanged by reference.
+  return winner?.bySource === undefined ? winner : stateOf(winner);
 }
 
 function joinRights(a: Rights, b: Rights, policy: MergePolicy): Rights {

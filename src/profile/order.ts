@@ -4,6 +4,20 @@
  */
 import type { ConsentSlot, ConsentState, Identity, Json, MergePolicy, Stamped } from './schema.js';
 
+/**
+ * Sets an own property, also when the key is `__proto__` (which plain assignment would turn
+ * into a prototype change). Keys come from outside (attribute paths, purposes, JSON values).
+ */
+export function setOwn<V>(target: Record<string, V>, key: string, value: V): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}
+
+/** The own property `key` of `target`, never an inherited one. */
+export function getOwn<V>(target: Record<string, V>, key: string): V | undefined {
+  return Object.hasOwn(target, key) ? target[key] : undefined;
+}
+
 /** JSON with object keys sorted, so equal values have one spelling. `-0` becomes `0`. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(canonicalize(value));
@@ -15,12 +29,30 @@ function canonicalize(value: unknown): unknown {
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(value).sort()) {
       const item = (value as Record<string, unknown>)[key];
-      if (item !== undefined) out[key] = canonicalize(item);
+      if (item !== undefined) setOwn(out, key, canonicalize(item));
     }
     return out;
   }
   if (typeof value === 'number') return Object.is(value, -0) ? 0 : value;
   return value;
+}
+
+/** Deep equality of JSON-like values, ignoring key order and `undefined` members (as `canonicalJson` does). */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a === 'number' && typeof b === 'number') return a === b || (Number.isNaN(a) && Number.isNaN(b));
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') {
+    return canonicalJson(a) === canonicalJson(b);
+  }
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return a.length === b.length && a.every((item, i) => jsonEqual(item ?? null, b[i] ?? null));
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const xKeys = Object.keys(x).filter((k) => x[k] !== undefined);
+  const yKeys = Object.keys(y).filter((k) => y[k] !== undefined);
+  return xKeys.length === yKeys.length && xKeys.every((k) => Object.hasOwn(y, k) && jsonEqual(x[k], y[k]));
 }
 
 /** A deep copy of a JSON value in canonical form (sorted keys, no `-0`, no `undefined`). */
@@ -32,16 +64,19 @@ function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Compares two instants by time; distinct spellings of one instant fall back to string order. */
+/**
+ * Compares two instants by time; distinct spellings of one instant, and unparseable strings
+ * (which zod rejects upstream), fall back to string order so the order stays total.
+ */
 export function compareInstants(a: string, b: string): number {
   const ta = Date.parse(a);
   const tb = Date.parse(b);
-  if (ta !== tb) return ta < tb ? -1 : 1;
+  if (ta !== tb && !Number.isNaN(ta) && !Number.isNaN(tb)) return ta < tb ? -1 : 1;
   return compareStrings(a, b);
 }
 
 export function priorityOf(policy: MergePolicy, source: string): number {
-  return policy.priorities[source] ?? 0;
+  return getOwn(policy.priorities, source) ?? 0;
 }
 
 /** `(at, source priority, source id)`: the order of every last-writer-wins register. */
