@@ -1,0 +1,122 @@
+/**
+ * Binds a connector definition to one configured instance, erasing its Config and Cursor
+ * types so the engine can hold instances of every connector type in one list. The engine
+ * knows connectors only through this: it never names a connector type.
+ */
+import type { Logger } from 'pino';
+import type {
+  ConnectorCapabilities,
+  ConnectorDefinition,
+  ConnectorInstance,
+  ConnectorLimits,
+  ExternalRecord,
+  PushOutcome,
+  PushRecord,
+  RawWebhook,
+  VerifyResult,
+  WebhookEvent,
+  WebhookReply,
+} from '../connector/define.js';
+import type { CompiledMapping } from '../connector/mapping.js';
+import { Json } from '../profile/schema.js';
+import { assertInstanceId } from './keys.js';
+
+/** When to pull: every N ms, or on a cron pattern. */
+export type PullSchedule = { every: number } | { cron: string };
+
+/** A live instance with its cursor type erased to JSON. */
+export interface SyncInstance {
+  pull?(cursor: Json | undefined, signal: AbortSignal): AsyncIterable<{ records: ExternalRecord[]; cursor: Json }>;
+  push?(batch: PushRecord[], signal: AbortSignal): Promise<PushOutcome[]>;
+  read?(externalIds: string[], signal: AbortSignal): Promise<ExternalRecord[]>;
+  verify?(raw: RawWebhook): VerifyResult | Promise<VerifyResult>;
+  parse?(raw: RawWebhook): WebhookEvent[] | Promise<WebhookEvent[]>;
+  reply?(events: WebhookEvent[]): WebhookReply;
+  close?(): Promise<void>;
+}
+
+/** One configured connector instance as the engine sees it. */
+export interface SyncConnector {
+  /** The instance id (YAML key), also the source id of what it reports. */
+  id: string;
+  /** The connector type, for logs only. */
+  type: string;
+  capabilities: ConnectorCapabilities;
+  /** The declared limits with the instance's overrides applied. */
+  limits: ConnectorLimits;
+  mapping: CompiledMapping;
+  schedule?: PullSchedule;
+  /** How far back an incremental pull re-reads (ms); 0 resumes exactly at the cursor. */
+  lookBackMs: number;
+  create(ctx: { logger: Logger }): Promise<SyncInstance>;
+}
+
+export interface BindOptions<Config, Cursor> {
+  id: string;
+  definition: ConnectorDefinition<Config, Cursor>;
+  /** The instance's parsed config (the definition's `configSchema` output). */
+  config: Config;
+  mapping: CompiledMapping;
+  limits?: Partial<ConnectorLimits>;
+  schedule?: PullSchedule;
+  lookBackMs?: number;
+}
+
+/** Thrown when a stored cursor no longer matches the connector's cursor schema. */
+export class InvalidCursorError extends Error {
+  readonly code = 'sync.invalid_cursor';
+  constructor(instance: string, detail: string) {
+    super(`stored cursor of ${instance} is invalid: ${detail}`);
+    this.name = 'InvalidCursorError';
+  }
+}
+
+export function bindConnector<Config, Cursor>(options: BindOptions<Config, Cursor>): SyncConnector {
+  assertInstanceId(options.id);
+  const { definition, id } = options;
+  const limits: ConnectorLimits = { ...definition.limits, ...stripUndefined(options.limits ?? {}) };
+  return {
+    id,
+    type: definition.type,
+    capabilities: definition.capabilities,
+    limits,
+    mapping: options.mapping,
+    ...(options.schedule ? { schedule: options.schedule } : {}),
+    lookBackMs: options.lookBackMs ?? 0,
+    async create({ logger }) {
+      const instance: ConnectorInstance<Cursor> = await definition.create({
+        instanceId: id,
+        config: options.config,
+        logger,
+        reportBudget: (budget) => logger.debug({ budget }, 'rate-limit budget'),
+      });
+      const pull = instance.pull?.bind(instance);
+      const bound: SyncInstance = {
+        ...(instance.push ? { push: instance.push.bind(instance) } : {}),
+        ...(instance.read ? { read: instance.read.bind(instance) } : {}),
+        ...(instance.verify ? { verify: instance.verify.bind(instance) } : {}),
+        ...(instance.parse ? { parse: instance.parse.bind(instance) } : {}),
+        ...(instance.reply ? { reply: instance.reply.bind(instance) } : {}),
+        ...(instance.close ? { close: instance.close.bind(instance) } : {}),
+      };
+      if (pull) {
+        bound.pull = async function* (cursor, signal) {
+          let typed: Cursor | undefined;
+          if (cursor !== undefined) {
+            const parsed = definition.cursorSchema.safeParse(cursor);
+            if (!parsed.success) throw new InvalidCursorError(id, parsed.error.message);
+            typed = parsed.data;
+          }
+          for await (const page of pull(typed, signal)) {
+            yield { records: page.records, cursor: Json.parse(page.cursor) };
+          }
+        };
+      }
+      return bound;
+    },
+  };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,92 @@
+/**
+ * A strict sliding-window limiter for calls to one external system, shared by every process
+ * on the same Redis: at most `max` calls in any interval of `windowMs`, and none while a
+ * 429's Retry-After is running. BullMQ's queue limiter paces push jobs; this one guards every
+ * single request (pull pages, reads, p-retry repeats), so the API's limit is never exceeded.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { LuaScript, NOW_MS_LUA } from './lua.js';
+import type { EngineKeys } from './keys.js';
+
+// KEYS: calls, blocked. ARGV: max, windowMs, token. Returns 0 when acquired, else ms to wait.
+const ACQUIRE = new LuaScript(`
+${NOW_MS_LUA}
+local blocked = redis.call('PTTL', KEYS[2])
+if blocked > 0 then return blocked end
+local max, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < max then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window + 1000)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(oldest[2]) + window - now + 1)
+`);
+
+export interface CallLimit {
+  max: number;
+  windowMs: number;
+}
+
+export class CallLimiter {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: EngineKeys,
+    /** Added to every window, to absorb the delay between acquiring and the request arriving. */
+    private readonly marginMs: number,
+  ) {}
+
+  /** Takes a slot now if one is free; otherwise returns how long to wait (ms). */
+  async tryAcquire(instance: string, limit: CallLimit): Promise<number> {
+    const wait = await ACQUIRE.run(
+      this.redis,
+      [this.keys.calls(instance), this.keys.blocked(instance)],
+      [limit.max, limit.windowMs + this.marginMs, randomUUID()],
+    );
+    return Number(wait);
+  }
+
+  /** Waits until a slot is free, then takes it. */
+  async acquire(instance: string, limit: CallLimit, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      signal?.throwIfAborted();
+      const wait = await this.tryAcquire(instance, limit);
+      if (wait <= 0) return;
+      await sleep(wait, signal);
+    }
+  }
+
+  /** Blocks every call to the system for `ms` (a 429 with Retry-After). */
+  async block(instance: string, ms: number): Promise<void> {
+    if (ms <= 0) return;
+    // Keep the longer block when two answers overlap.
+    const current = await this.redis.pttl(this.keys.blocked(instance));
+    if (current >= ms) return;
+    await this.redis.set(this.keys.blocked(instance), '1', 'PX', Math.ceil(ms));
+  }
+
+  /** Remaining block time in ms (0 when calls may go). */
+  async blockedFor(instance: string): Promise<number> {
+    return Math.max(0, await this.redis.pttl(this.keys.blocked(instance)));
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,94 @@
+/** What the engine's stages share: connections, stores, queues and the scheduling helpers. */
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { MergePolicy } from '../profile/schema.js';
+import type { Store } from '../store/types.js';
+import type { SyncConnector, SyncInstance } from './bind.js';
+import type { CallLimiter } from './call-limiter.js';
+import type { DeadLetterView } from './dead-letter.js';
+import type { EngineKeys } from './keys.js';
+import { jobId } from './keys.js';
+import type { SyncMetrics } from './metrics.js';
+import type { EngineTuning } from './options.js';
+import type { WorkSets } from './work-sets.js';
+import { BACKOFF_TYPE } from './backoff.js';
+
+export interface EngineContext {
+  redis: Redis;
+  keys: EngineKeys;
+  store: Store;
+  policy: MergePolicy;
+  logger: Logger;
+  metrics: SyncMetrics;
+  tuning: EngineTuning;
+  connectors: ReadonlyMap<string, SyncConnector>;
+  /** Live instances, created on first use. */
+  instance(id: string): Promise<SyncInstance>;
+  work: WorkSets;
+  limiter: CallLimiter;
+  dead: DeadLetterView;
+  queues: {
+    ingest: Queue;
+    relay: Queue;
+    push: ReadonlyMap<string, Queue>;
+    pull: ReadonlyMap<string, Queue>;
+  };
+}
+
+/** Granularity of "as soon as possible" flush jobs; adds within one slot share a job. */
+const NOW_SLOT_MS = 10;
+
+/**
+ * Schedules a push of the connector's dirty profiles. Job ids name a future time slot, so
+ * adds within one slot collapse into one job, and a job that is already running never
+ * swallows an add meant for work that arrived after it started.
+ */
+export async function scheduleFlush(ctx: EngineContext, connector: string, when: 'now' | number): Promise<void> {
+  const queue = ctx.queues.push.get(connector);
+  if (!queue) return;
+  const now = Date.now();
+  let id: string;
+  let fireAt: number;
+  if (when === 'now' || ctx.tuning.flushDelayMs === 0 || when <= now) {
+    const slot = Math.floor(now / NOW_SLOT_MS) + 1;
+    id = jobId('flush', 'n', slot);
+    fireAt = slot * NOW_SLOT_MS;
+  } else {
+    const step = ctx.tuning.flushDelayMs;
+    const slot = Math.ceil(when / step);
+    id = jobId('flush', 'w', slot);
+    fireAt = slot * step;
+  }
+  await queue.add(
+    'flush',
+    { connector },
+    {
+      jobId: id,
+      delay: Math.max(0, fireAt - now),
+      attempts: ctx.tuning.pushAttempts,
+      backoff: { type: BACKOFF_TYPE },
+      removeOnComplete: true,
+      removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
+    },
+  );
+}
+
+/** Schedules the outbox relay shortly after a change (debounced by time slot). */
+export async function kickRelay(ctx: EngineContext): Promise<void> {
+  const step = Math.max(1, ctx.tuning.relayDelayMs);
+  const now = Date.now();
+  const slot = Math.floor(now / step) + 1;
+  await ctx.queues.relay.add(
+    'relay',
+    {},
+    {
+      jobId: jobId('relay', slot),
+      delay: Math.max(0, slot * step - now),
+      attempts: 10,
+      backoff: { type: BACKOFF_TYPE },
+      removeOnComplete: true,
+      removeOnFail: { age: 24 * 3600, count: 100 },
+    },
+  );
+}

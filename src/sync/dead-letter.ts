@@ -1,0 +1,99 @@
+/**
+ * The dead-letter view: profiles a connector refused for good (a rejected outcome, or retries
+ * exhausted), with the reason, kept per connector until they are replayed or later delivered.
+ * Replaying puts them back in the connector's dirty set, so the next push sends whatever
+ * still differs from the shadow, after the cause has been fixed.
+ */
+import { z } from 'zod';
+import type { Redis } from 'ioredis';
+import type { EngineKeys } from './keys.js';
+
+export const DeadLetter = z.object({
+  connector: z.string(),
+  profileId: z.string(),
+  /** `rejected`: the system refused the record; `exhausted`: retryable outcomes ran out. */
+  kind: z.enum(['rejected', 'exhausted']),
+  /** The system's reason. Connectors keep personal data out of it. */
+  reason: z.string(),
+  code: z.string().optional(),
+  /** When it was dead-lettered (ISO instant). */
+  at: z.string(),
+  /** Retryable outcomes before it was dead-lettered. */
+  attempts: z.number().int().nonnegative(),
+});
+export type DeadLetter = z.infer<typeof DeadLetter>;
+
+export class DeadLetterView {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: EngineKeys,
+    private readonly connectors: () => readonly string[],
+    /** Called after a replay so the connector's push runs soon. */
+    private readonly onReplay: (connector: string) => Promise<void>,
+  ) {}
+
+  /** Records dead letters (one per profile and connector; a newer one replaces an older one). */
+  async add(letters: readonly DeadLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    const pipe = this.redis.pipeline();
+    for (const l of letters) pipe.hset(this.keys.dead(l.connector), l.profileId, JSON.stringify(l));
+    await pipe.exec();
+  }
+
+  /** Removes dead letters of profiles that have since been delivered. */
+  async clear(connector: string, profileIds: readonly string[]): Promise<void> {
+    if (profileIds.length === 0) return;
+    await this.redis.hdel(this.keys.dead(connector), ...profileIds);
+  }
+
+  /** Dead letters, oldest first, of one connector or of all. */
+  async list(connector?: string): Promise<DeadLetter[]> {
+    const ids = connector === undefined ? this.connectors() : [connector];
+    const out: DeadLetter[] = [];
+    for (const id of ids) {
+      const all = await this.redis.hvals(this.keys.dead(id));
+      for (const raw of all) {
+        const parsed = DeadLetter.safeParse(JSON.parse(raw));
+        if (parsed.success) out.push(parsed.data);
+      }
+    }
+    return out.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  }
+
+  /** Replays one dead letter; false when there was none. */
+  async replay(connector: string, profileId: string): Promise<boolean> {
+    const replayed = await this.move(connector, [profileId]);
+    return replayed > 0;
+  }
+
+  /** Replays every dead letter of one connector (or of all); returns how many. */
+  async replayAll(connector?: string): Promise<number> {
+    const ids = connector === undefined ? this.connectors() : [connector];
+    let total = 0;
+    for (const id of ids) {
+      const profileIds = await this.redis.hkeys(this.keys.dead(id));
+      total += await this.move(id, profileIds);
+    }
+    return total;
+  }
+
+  private async move(connector: string, profileIds: readonly string[]): Promise<number> {
+    if (profileIds.length === 0) return 0;
+    const now = Date.now();
+    // Only ids that were still dead are replayed (HDEL tells which).
+    const results = await this.redis
+      .pipeline(profileIds.map((id) => ['hdel', this.keys.dead(connector), id]))
+      .exec();
+    const moved = profileIds.filter((_, i) => Number(results?.[i]?.[1] ?? 0) > 0);
+    if (moved.length === 0) return 0;
+    const args: (string | number)[] = [];
+    for (const id of moved) args.push(now, id);
+    await this.redis
+      .multi()
+      .hdel(this.keys.attempts(connector), ...moved)
+      .zadd(this.keys.dirty(connector), 'NX', ...args)
+      .exec();
+    await this.onReplay(connector);
+    return moved.length;
+  }
+}

@@ -1,0 +1,348 @@
+/**
+ * The sync engine: BullMQ queues and workers for ingest, outbox relay, push and pull.
+ *
+ *   webhook / pull page -> [ingest] -> store.applyPatches (merge + shadow + outbox, one txn)
+ *   [relay]  outbox rows -> per-connector dirty set -> debounced flush job
+ *   [push.<connector>]  up to maxBatch dirty profiles -> one batch call -> shadow | retry | dead letter
+ *   [pull.<connector>]  job scheduler -> connector.pull(cursor) -> ingest, cursor saved per page
+ *
+ * The engine knows connectors only through `SyncConnector`; it holds no state of its own
+ * outside Redis and the store, so any number of worker processes can share one Redis and one
+ * database. Every job is idempotent (stable job ids, effects keyed by profile).
+ */
+import { Queue, Worker } from 'bullmq';
+import type { Job, JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import type { ExternalRecord, RawWebhook } from '../connector/define.js';
+import { BACKOFF_TYPE, backoffDelay } from './backoff.js';
+import type { SyncConnector, SyncInstance } from './bind.js';
+import { CallLimiter } from './call-limiter.js';
+import type { EngineContext } from './context.js';
+import { DeadLetterView } from './dead-letter.js';
+import { scheduleFlush } from './context.js';
+import { errorSummary, Ingestor } from './ingest.js';
+import type { IngestJobData } from './ingest.js';
+import { assertInstanceId, engineKeys, hashTagPrefix, jobId, queueNames } from './keys.js';
+import { createSyncMetrics } from './metrics.js';
+import type { SyncMetrics } from './metrics.js';
+import { EngineRoles, EngineTuning } from './options.js';
+import type { EngineOptions } from './options.js';
+import { Puller } from './pull.js';
+import type { PullJobData } from './pull.js';
+import { Pusher } from './push.js';
+import type { FlushJobData } from './push.js';
+import { Relay } from './relay.js';
+import { ingestJobOptions, receiveWebhook } from './webhooks.js';
+import type { UnhandledEventListener, WebhookResult } from './webhooks.js';
+import { WorkSets } from './work-sets.js';
+
+export interface QueueStatus {
+  queue: string;
+  wait: number;
+  active: number;
+  delayed: number;
+  failed: number;
+}
+
+export interface ConnectorStatus {
+  connector: string;
+  dirty: number;
+  inflight: number;
+  retry: number;
+  dead: number;
+}
+
+export interface EngineStatus {
+  queues: QueueStatus[];
+  connectors: ConnectorStatus[];
+}
+
+export interface Engine {
+  /** The key prefix (with its hash tag) of every queue and key. */
+  readonly prefix: string;
+  readonly metrics: SyncMetrics;
+  readonly deadLetters: DeadLetterView;
+  /** Starts the workers of the given roles (all by default) and the job schedulers. */
+  start(roles?: Partial<EngineRoles>): Promise<void>;
+  /** Lets in-flight jobs finish, then closes workers, queues, connector instances and Redis. */
+  close(): Promise<void>;
+  /** Verifies and parses a webhook, and enqueues its events for ingest. */
+  receiveWebhook(connector: string, raw: RawWebhook, onUnhandled?: UnhandledEventListener): Promise<WebhookResult>;
+  /** Enqueues records reported by a connector (or a hub-internal source with its own connector id). */
+  ingest(connector: string, records: ExternalRecord[], options?: { receivedAt?: string; origin?: string }): Promise<void>;
+  /** Runs a pull of the connector now (besides its schedule). */
+  pullNow(connector: string): Promise<void>;
+  /** Queue and work-set depths. */
+  status(): Promise<EngineStatus>;
+  /** True when no work is queued, delayed, running or waiting in any set. */
+  idle(): Promise<boolean>;
+  /** The live connector instance (created on first use). */
+  instance(connector: string): Promise<SyncInstance>;
+}
+
+const SWEEP_SCHEDULER = 'sweep';
+const pullSchedulerId = (connector: string): string => `pull-${connector}`;
+
+export function createEngine(options: EngineOptions): Engine {
+  return new BullEngine(options);
+}
+
+class BullEngine implements Engine {
+  readonly prefix: string;
+  readonly metrics: SyncMetrics;
+  readonly deadLetters: DeadLetterView;
+  private readonly ctx: EngineContext;
+  private readonly redis: Redis;
+  private readonly logger: Logger;
+  private readonly workers: Worker[] = [];
+  private readonly instances = new Map<string, Promise<SyncInstance>>();
+  private readonly ingestor: Ingestor;
+  private readonly relay: Relay;
+  private readonly pusher: Pusher;
+  private readonly puller: Puller;
+  private readonly allQueues: Queue[];
+  private closing: Promise<void> | null = null;
+
+  constructor(private readonly options: EngineOptions) {
+    const tuning = EngineTuning.parse(options.tuning ?? {});
+    this.prefix = hashTagPrefix(options.prefix ?? '{concord}');
+    this.logger = options.logger ?? pino({ enabled: false });
+    const connectors = new Map<string, SyncConnector>();
+    for (const c of options.connectors) {
+      assertInstanceId(c.id);
+      if (connectors.has(c.id)) throw new Error(`connector instance ${c.id} given twice`);
+      connectors.set(c.id, c);
+    }
+    this.redis = typeof options.redis === 'string'
+      ? new Redis(options.redis, { maxRetriesPerRequest: null })
+      : new Redis({ ...options.redis, maxRetriesPerRequest: null });
+    this.redis.on('error', (err) => this.logger.warn({ err: errorSummary(err) }, 'redis connection error'));
+    const keys = engineKeys(this.prefix);
+    const queueOpts = { connection: this.redis, prefix: this.prefix };
+    const push = new Map<string, Queue>();
+    const pull = new Map<string, Queue>();
+    for (const c of connectors.values()) {
+      if (c.capabilities.push) push.set(c.id, new Queue(queueNames.push(c.id), queueOpts));
+      if (c.capabilities.pull) pull.set(c.id, new Queue(queueNames.pull(c.id), queueOpts));
+    }
+    const queues = {
+      ingest: new Queue(queueNames.ingest, queueOpts),
+      relay: new Queue(queueNames.relay, queueOpts),
+      push,
+      pull,
+    };
+    this.allQueues = [queues.ingest, queues.relay, ...push.values(), ...pull.values()];
+    for (const q of this.allQueues) q.on('error', (err) => this.logger.warn({ err: errorSummary(err), queue: q.name }, 'queue error'));
+
+    this.metrics = createSyncMetrics(options.metrics);
+    const work = new WorkSets(this.redis, keys);
+    this.deadLetters = new DeadLetterView(this.redis, keys, () => [...push.keys()], async (connector) => {
+      await scheduleFlush(this.ctx, connector, 'now');
+    });
+    this.ctx = {
+      redis: this.redis,
+      keys,
+      store: options.store,
+      policy: options.policy,
+      logger: this.logger,
+      metrics: this.metrics,
+      tuning,
+      connectors,
+      instance: (id) => this.instance(id),
+      work,
+      limiter: new CallLimiter(this.redis, keys, tuning.limiterMarginMs),
+      dead: this.deadLetters,
+      queues,
+    };
+    this.ingestor = new Ingestor(this.ctx);
+    this.relay = new Relay(this.ctx);
+    this.pusher = new Pusher(this.ctx);
+    this.puller = new Puller(this.ctx, this.ingestor);
+    this.metrics.setDepthSource(async () => {
+      const status = await this.status();
+      return {
+        queues: status.queues.flatMap((q) =>
+          (['wait', 'active', 'delayed', 'failed'] as const).map((state) => ({ queue: q.queue, state, count: q[state] })),
+        ),
+        work: status.connectors.flatMap((c) =>
+          (['dirty', 'inflight', 'retry', 'dead'] as const).map((set) => ({ connector: c.connector, set, count: c[set] })),
+        ),
+      };
+    });
+  }
+
+  instance(id: string): Promise<SyncInstance> {
+    let existing = this.instances.get(id);
+    if (!existing) {
+      const connector = this.ctx.connectors.get(id);
+      if (!connector) return Promise.reject(new Error(`unknown connector instance ${id}`));
+      existing = connector.create({ logger: this.logger.child({ connector: id }) });
+      existing.catch(() => this.instances.delete(id));
+      this.instances.set(id, existing);
+    }
+    return existing;
+  }
+
+  async start(rolesInput: Partial<EngineRoles> = {}): Promise<void> {
+    const roles = EngineRoles.parse(rolesInput);
+    const { tuning, queues, connectors } = this.ctx;
+    const base = {
+      connection: this.redis,
+      prefix: this.prefix,
+      lockDuration: tuning.lockDurationMs,
+      stalledInterval: tuning.stalledIntervalMs,
+      settings: { backoffStrategy: this.backoffStrategy },
+    };
+    if (roles.ingest) {
+      this.addWorker(
+        new Worker<IngestJobData>(queueNames.ingest, (job, _token, signal) => this.ingestor.process(job, signal), {
+          ...base,
+          concurrency: tuning.ingestConcurrency,
+        }),
+      );
+    }
+    if (roles.relay) {
+      await queues.relay.upsertJobScheduler(SWEEP_SCHEDULER, { every: tuning.sweepEveryMs }, {
+        name: 'sweep',
+        opts: { removeOnComplete: true, removeOnFail: { count: 100 } },
+      });
+      this.addWorker(
+        new Worker(queueNames.relay, async (job) => (job.name === 'sweep' ? this.relay.sweep() : this.relay.drain()), {
+          ...base,
+          concurrency: 1,
+        }),
+      );
+    }
+    for (const c of connectors.values()) {
+      if (roles.push && c.capabilities.push) {
+        this.addWorker(
+          new Worker<FlushJobData>(queueNames.push(c.id), (job, _token, signal) => this.pusher.process(job, signal), {
+            ...base,
+            concurrency: c.limits.concurrency,
+            limiter: { max: c.limits.requestsPerWindow, duration: c.limits.windowMs },
+          }),
+        );
+      }
+      if (roles.pull && c.capabilities.pull) {
+        const queue = queues.pull.get(c.id);
+        if (queue) {
+          if (c.schedule) {
+            const repeat = 'every' in c.schedule ? { every: c.schedule.every } : { pattern: c.schedule.cron };
+            await queue.upsertJobScheduler(pullSchedulerId(c.id), repeat, {
+              name: 'pull',
+              data: { connector: c.id },
+              opts: { attempts: 5, backoff: { type: BACKOFF_TYPE }, removeOnComplete: true, removeOnFail: { count: 100 } },
+            });
+          } else {
+            await queue.removeJobScheduler(pullSchedulerId(c.id));
+          }
+        }
+        this.addWorker(
+          new Worker<PullJobData>(queueNames.pull(c.id), (job, _token, signal) => this.puller.process(job, signal), {
+            ...base,
+            concurrency: 1,
+            limiter: { max: c.limits.requestsPerWindow, duration: c.limits.windowMs },
+          }),
+        );
+      }
+    }
+    await Promise.all(this.workers.map((w) => w.waitUntilReady()));
+    this.logger.info({ roles, prefix: this.prefix, connectors: [...connectors.keys()] }, 'sync engine started');
+  }
+
+  private readonly backoffStrategy = (attemptsMade: number, _type?: string, err?: Error): number => {
+    const delay = backoffDelay(attemptsMade, this.ctx.tuning.backoff);
+    const retryAfter = (err as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+    return typeof retryAfter === 'number' ? Math.max(delay, retryAfter) : delay;
+  };
+
+  private addWorker(worker: Worker): void {
+    worker.on('error', (err) => this.logger.warn({ err: errorSummary(err), queue: worker.name }, 'worker error'));
+    worker.on('failed', (job: Job | undefined, err: Error) => {
+      this.logger.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: errorSummary(err) }, 'job failed');
+    });
+    this.workers.push(worker);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      // Workers first: close() waits for the jobs they are running.
+      await Promise.all(this.workers.map((w) => w.close()));
+      await Promise.all(this.allQueues.map((q) => q.close()));
+      for (const pending of this.instances.values()) {
+        const instance = await pending.catch(() => null);
+        await instance?.close?.().catch((err: unknown) => this.logger.warn({ err: errorSummary(err) }, 'connector close failed'));
+      }
+      await this.redis.quit().catch(() => this.redis.disconnect());
+      this.logger.info('sync engine closed');
+    })();
+    return this.closing;
+  }
+
+  receiveWebhook(connector: string, raw: RawWebhook, onUnhandled?: UnhandledEventListener): Promise<WebhookResult> {
+    return receiveWebhook(this.ctx, connector, raw, onUnhandled);
+  }
+
+  async ingest(connector: string, records: ExternalRecord[], options: { receivedAt?: string; origin?: string } = {}): Promise<void> {
+    if (!this.ctx.connectors.has(connector)) throw new Error(`unknown connector instance ${connector}`);
+    const data: IngestJobData = {
+      kind: 'records',
+      connector,
+      origin: options.origin ?? 'api',
+      receivedAt: options.receivedAt ?? new Date().toISOString(),
+      records,
+    };
+    const opts: JobsOptions = ingestJobOptions(this.ctx);
+    await this.ctx.queues.ingest.add('records', data, opts);
+  }
+
+  async pullNow(connector: string): Promise<void> {
+    const queue = this.ctx.queues.pull.get(connector);
+    if (!queue) throw new Error(`connector instance ${connector} does not pull`);
+    await queue.add('pull', { connector }, {
+      jobId: jobId('pull', 'now', Date.now()),
+      attempts: 5,
+      backoff: { type: BACKOFF_TYPE },
+      removeOnComplete: true,
+      removeOnFail: { count: 100 },
+    });
+  }
+
+  async status(): Promise<EngineStatus> {
+    const queues = await Promise.all(
+      this.allQueues.map(async (q) => {
+        const c = await q.getJobCounts('wait', 'active', 'delayed', 'failed', 'prioritized');
+        return {
+          queue: q.name,
+          wait: (c['wait'] ?? 0) + (c['prioritized'] ?? 0),
+          active: c['active'] ?? 0,
+          delayed: c['delayed'] ?? 0,
+          failed: c['failed'] ?? 0,
+        };
+      }),
+    );
+    const connectors = await Promise.all(
+      [...this.ctx.queues.push.keys()].map(async (connector) => ({ connector, ...(await this.ctx.work.depths(connector)) })),
+    );
+    return { queues, connectors };
+  }
+
+  async idle(): Promise<boolean> {
+    const status = await this.status();
+    for (const q of status.queues) {
+      if (q.wait > 0 || q.active > 0) return false;
+      // Job schedulers keep one delayed job each; any other delayed job is pending work.
+      if (q.delayed > 0) {
+        const queue = this.allQueues.find((x) => x.name === q.queue);
+        const delayed = (await queue?.getDelayed(0, 1000)) ?? [];
+        if (delayed.some((job) => !job.repeatJobKey)) return false;
+      }
+    }
+    return status.connectors.every((c) => c.dirty === 0 && c.inflight === 0 && c.retry === 0);
+  }
+}
+
+export type { RedisOptions };

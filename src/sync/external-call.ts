@@ -1,0 +1,66 @@
+/**
+ * Every request to an external system goes through `callExternal`: it takes a slot from the
+ * connector's sliding-window limiter (shared by all processes), counts the call, retries
+ * transient failures with p-retry (each retry takes a new slot), and on a 429 blocks every
+ * call to that system for the Retry-After before rethrowing.
+ */
+import pRetry from 'p-retry';
+import { classifyHttpError, RateLimitedError, TransientError } from '../connector/errors.js';
+import type { ConnectorError } from '../connector/errors.js';
+import type { CallLimiter } from './call-limiter.js';
+import type { SyncConnector } from './bind.js';
+import type { SyncMetrics } from './metrics.js';
+
+export interface CallContext {
+  limiter: CallLimiter;
+  metrics: SyncMetrics;
+  retries: number;
+  retryMinMs: number;
+}
+
+export type Operation = 'push' | 'pull' | 'read';
+
+/** Calls `fn` within the connector's limits; throws a `ConnectorError` when it finally fails. */
+export async function callExternal<T>(
+  ctx: CallContext,
+  connector: SyncConnector,
+  operation: Operation,
+  fn: () => Promise<T>,
+  options: { signal?: AbortSignal; /** The caller already took the first attempt's slot. */ slotTaken?: boolean } = {},
+): Promise<T> {
+  const { signal } = options;
+  const limit = limitOf(connector);
+  let slotTaken = options.slotTaken === true;
+  const attempt = async (): Promise<T> => {
+    if (!slotTaken) await ctx.limiter.acquire(connector.id, limit, signal);
+    slotTaken = false;
+    ctx.metrics.apiCalls.inc({ connector: connector.id, operation });
+    try {
+      return await fn();
+    } catch (err) {
+      const classified = classifyHttpError(err);
+      if (classified instanceof RateLimitedError) {
+        ctx.metrics.rateLimited.inc({ connector: connector.id });
+        await ctx.limiter.block(connector.id, classified.retryAfterMs);
+      }
+      throw classified;
+    }
+  };
+  try {
+    return await pRetry(attempt, {
+      retries: ctx.retries,
+      minTimeout: ctx.retryMinMs,
+      factor: 2,
+      randomize: true,
+      ...(signal ? { signal } : {}),
+      shouldRetry: ({ error }) => error instanceof TransientError,
+    });
+  } catch (err) {
+    throw classifyHttpError(err) satisfies ConnectorError;
+  }
+}
+
+/** The connector's request budget as the call limiter takes it. */
+export function limitOf(connector: SyncConnector): { max: number; windowMs: number } {
+  return { max: connector.limits.requestsPerWindow, windowMs: connector.limits.windowMs };
+}

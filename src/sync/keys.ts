@@ -1,0 +1,70 @@
+/**
+ * Names of the engine's queues, Redis keys and job ids. Every key shares one hash tag (the
+ * prefix, e.g. `{concord}`), so the keys of one deployment live in one Redis Cluster slot and
+ * multi-key Lua scripts stay legal.
+ */
+
+/** Connector instance ids become part of queue names and job ids: keep them plain. */
+const INSTANCE_ID = /^[A-Za-z0-9_-]{1,100}$/;
+
+/** Throws when an instance id would break queue names, keys or job ids. */
+export function assertInstanceId(id: string): void {
+  if (!INSTANCE_ID.test(id)) {
+    throw new InvalidInstanceIdError(id);
+  }
+}
+
+export class InvalidInstanceIdError extends Error {
+  readonly code = 'sync.invalid_instance_id';
+  constructor(id: string) {
+    super(`connector instance id ${JSON.stringify(id)} must match ${INSTANCE_ID.source}`);
+    this.name = 'InvalidInstanceIdError';
+  }
+}
+
+/** Wraps a plain prefix in a hash tag unless it already has one. */
+export function hashTagPrefix(prefix: string): string {
+  return /\{[^}]+\}/.test(prefix) ? prefix : `{${prefix}}`;
+}
+
+export const queueNames = {
+  ingest: 'ingest',
+  relay: 'relay',
+  push: (instance: string): string => `push.${instance}`,
+  pull: (instance: string): string => `pull.${instance}`,
+} as const;
+
+/** The engine's own Redis keys (BullMQ builds its keys from the same prefix). */
+export function engineKeys(prefix: string) {
+  return {
+    /** ZSET profileId -> when it became dirty (ms); profiles waiting to be pushed. */
+    dirty: (instance: string): string => `${prefix}:sync:dirty:${instance}`,
+    /** ZSET profileId -> lease expiry (ms); profiles taken by a push in progress. */
+    inflight: (instance: string): string => `${prefix}:sync:inflight:${instance}`,
+    /** ZSET profileId -> when to retry (ms); profiles backing off after a retryable outcome. */
+    retry: (instance: string): string => `${prefix}:sync:retry:${instance}`,
+    /** HASH profileId -> retryable outcomes so far. */
+    attempts: (instance: string): string => `${prefix}:sync:attempts:${instance}`,
+    /** HASH profileId -> JSON dead letter. */
+    dead: (instance: string): string => `${prefix}:sync:dead:${instance}`,
+    /** ZSET profileId -> earliest webhook receive time (ms) of an undelivered change. */
+    since: (instance: string): string => `${prefix}:sync:since:${instance}`,
+    /** HASH profileId -> JSON of the fields a push is sending right now (expected echoes). */
+    sending: (instance: string): string => `${prefix}:sync:sending:${instance}`,
+    /** STRING lock held while one pull of the instance runs. */
+    pullLock: (instance: string): string => `${prefix}:sync:pull-lock:${instance}`,
+    /** ZSET of recent API call times (sliding-window limiter). */
+    calls: (instance: string): string => `${prefix}:sync:calls:${instance}`,
+    /** STRING with a TTL while a 429 asks us to wait. */
+    blocked: (instance: string): string => `${prefix}:sync:blocked:${instance}`,
+  };
+}
+export type EngineKeys = ReturnType<typeof engineKeys>;
+
+/**
+ * Makes a BullMQ job id from parts: BullMQ job ids must not contain `:` and must not be plain
+ * integers, so parts are joined with `-` and unsafe characters are percent-style escaped.
+ */
+export function jobId(...parts: (string | number)[]): string {
+  return parts.map((p) => String(p).replace(/[^A-Za-z0-9_.@-]/g, (c) => `~${c.charCodeAt(0).toString(16)}`)).join('-');
+}

@@ -1,0 +1,99 @@
+/**
+ * The engine's Prometheus metrics. The registry is passed in (the server exposes it later);
+ * without one the engine uses its own.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface SyncMetrics {
+  registry: Registry;
+  changesIngested: Counter<'connector'>;
+  pushes: Counter<'connector' | 'outcome'>;
+  apiCalls: Counter<'connector' | 'operation'>;
+  rateLimited: Counter<'connector'>;
+  queueDepth: Gauge<'queue' | 'state'>;
+  workDepth: Gauge<'connector' | 'set'>;
+  deliveryLag: Histogram<'connector'>;
+  /** Where the depth gauges read from at scrape time. */
+  setDepthSource(src: DepthSource): void;
+}
+
+/** Something that can report depths when metrics are scraped. */
+export type DepthSource = () => Promise<{
+  queues: { queue: string; state: string; count: number }[];
+  work: { connector: string; set: string; count: number }[];
+}>;
+
+export function createSyncMetrics(registry: Registry = new Registry()): SyncMetrics {
+  let depthSource: DepthSource | null = null;
+  // One fetch serves both gauges of a scrape (prom-client may collect them concurrently).
+  let pending: { at: number; depths: ReturnType<DepthSource> } | null = null;
+  const refresh = async (): Promise<Awaited<ReturnType<DepthSource>> | null> => {
+    if (!depthSource) return null;
+    if (!pending || Date.now() - pending.at > 250) pending = { at: Date.now(), depths: depthSource() };
+    return pending.depths;
+  };
+  const metrics = {
+    registry,
+    changesIngested: new Counter({
+      name: 'concord_sync_changes_ingested_total',
+      help: 'External records that changed the hub profile, per source connector.',
+      labelNames: ['connector'] as const,
+      registers: [registry],
+    }),
+    pushes: new Counter({
+      name: 'concord_sync_pushes_total',
+      help: 'Pushed records per connector and outcome (ok, retryable, rejected).',
+      labelNames: ['connector', 'outcome'] as const,
+      registers: [registry],
+    }),
+    apiCalls: new Counter({
+      name: 'concord_sync_api_calls_total',
+      help: 'Calls to external systems per connector and operation (push, pull, read).',
+      labelNames: ['connector', 'operation'] as const,
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: 'concord_sync_rate_limited_total',
+      help: 'Answers 429 (rate limited) per connector.',
+      labelNames: ['connector'] as const,
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'concord_sync_queue_jobs',
+      help: 'Jobs per queue and state.',
+      labelNames: ['queue', 'state'] as const,
+      registers: [registry],
+      async collect() {
+        const depths = await refresh();
+        if (!depths) return;
+        this.reset();
+        for (const q of depths.queues) this.set({ queue: q.queue, state: q.state }, q.count);
+      },
+    }),
+    workDepth: new Gauge({
+      name: 'concord_sync_profiles',
+      help: 'Profiles per connector waiting to be pushed (dirty), in flight, backing off (retry) or dead-lettered.',
+      labelNames: ['connector', 'set'] as const,
+      registers: [registry],
+      async collect() {
+        const depths = await refresh();
+        if (!depths) return;
+        this.reset();
+        for (const w of depths.work) this.set({ connector: w.connector, set: w.set }, w.count);
+      },
+    }),
+    deliveryLag: new Histogram({
+      name: 'concord_sync_webhook_to_delivered_seconds',
+      help: 'Time from receiving a change (webhook or pull) to delivering it to a target system.',
+      labelNames: ['connector'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+  };
+  return {
+    ...metrics,
+    setDepthSource(src: DepthSource) {
+      depthSource = src;
+    },
+  };
+}

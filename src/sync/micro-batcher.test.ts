@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { MicroBatcher } from './micro-batcher.js';
+
+describe('MicroBatcher', () => {
+  it('groups calls made together into one batch and answers each in order', async () => {
+    const calls: number[][] = [];
+    const b = new MicroBatcher<number, number>(async (xs) => {
+      calls.push(xs);
+      return xs.map((x) => x * 10);
+    }, { maxSize: 100, maxWaitMs: 5 });
+    const out = await Promise.all([1, 2, 3].map((x) => b.submit(x)));
+    expect(out).toEqual([10, 20, 30]);
+    expect(calls).toEqual([[1, 2, 3]]);
+  });
+
+  it('flushes at maxSize without waiting', async () => {
+    const calls: number[][] = [];
+    const b = new MicroBatcher<number, number>(async (xs) => {
+      calls.push(xs);
+      return xs;
+    }, { maxSize: 2, maxWaitMs: 60_000 });
+    await Promise.all([1, 2, 3, 4].map((x) => b.submit(x)));
+    expect(calls).toEqual([[1, 2], [3, 4]]);
+  });
+
+  it('rejects every item of a failed batch', async () => {
+    const b = new MicroBatcher<number, number>(async () => {
+      throw new Error('db down');
+    }, { maxSize: 10, maxWaitMs: 1 });
+    const results = await Promise.allSettled([b.submit(1), b.submit(2)]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+  });
+
+  it('rejects when the batch returns the wrong number of results', async () => {
+    const b = new MicroBatcher<number, number>(async () => [1], { maxSize: 10, maxWaitMs: 1 });
+    await expect(Promise.all([b.submit(1), b.submit(2)])).rejects.toThrow(/2 items/);
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * The engine's options. The connectors, store and policy come in explicitly (see
+ * `from-config.ts` to build them from `concord.yaml`); the tuning knobs have defaults that
+ * suit production and are shortened by tests.
+ */
+import { z } from 'zod';
+import type { RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { MergePolicy } from '../profile/schema.js';
+import type { Store } from '../store/types.js';
+import { BackoffPolicy } from './backoff.js';
+import type { SyncConnector } from './bind.js';
+
+const ms = z.number().int().nonnegative();
+const count = z.number().int().positive();
+
+export const EngineTuning = z.object({
+  /** Ingest jobs processed at once per process (they share store transactions). */
+  ingestConcurrency: count.default(64),
+  /** Most records applied in one store transaction. */
+  ingestBatchSize: count.default(256),
+  /** How long an ingest batch waits for more records before it is applied. */
+  ingestBatchWaitMs: ms.default(5),
+  /** Attempts of an ingest job (a store outage, a failed read after a webhook). */
+  ingestAttempts: count.default(20),
+  /** Outbox rows claimed per relay round. */
+  relayBatchSize: count.default(1_000),
+  /** How long claimed outbox rows stay hidden; after a crash they come back after this. */
+  outboxLeaseMs: ms.default(30_000),
+  /** The relay runs this long after the first change it is kicked for (debounce). */
+  relayDelayMs: ms.default(20),
+  /** A partial batch is pushed once its oldest profile has waited this long. */
+  flushDelayMs: ms.default(1_000),
+  /** Lease of profiles taken by a push; a crashed push's profiles come back after this. */
+  inflightLeaseMs: ms.default(120_000),
+  /** Safety-net sweep: outbox rows with expired leases, expired in-flight profiles, retries. */
+  sweepEveryMs: count.default(5_000),
+  /** BullMQ attempts of a push job whose call failed as a whole. */
+  pushAttempts: count.default(8),
+  /** Retries of one API call on a transient error (p-retry), before the job fails. */
+  callRetries: z.number().int().nonnegative().default(2),
+  /** First p-retry delay; doubles per retry. */
+  callRetryMinMs: ms.default(200),
+  /** Retryable outcomes of one profile before it is dead-lettered. */
+  profileMaxAttempts: count.default(10),
+  /** Backoff of BullMQ attempts and of retryable profiles. */
+  backoff: BackoffPolicy.prefault({}),
+  /** Added to each rate-limit window, for the delay between acquiring a slot and the request landing. */
+  limiterMarginMs: ms.default(25),
+  /** BullMQ job lock; a worker that dies loses its jobs to another after this. */
+  lockDurationMs: count.default(30_000),
+  /** How often BullMQ looks for jobs of dead workers. */
+  stalledIntervalMs: count.default(30_000),
+  /** Completed ingest jobs kept for event-id deduplication (seconds). */
+  keepIngestedForSec: count.default(600),
+});
+export type EngineTuning = z.infer<typeof EngineTuning>;
+export type EngineTuningInput = z.input<typeof EngineTuning>;
+
+/** Which parts of the engine a process runs. */
+export const EngineRoles = z.object({
+  ingest: z.boolean().default(true),
+  relay: z.boolean().default(true),
+  push: z.boolean().default(true),
+  pull: z.boolean().default(true),
+});
+export type EngineRoles = z.infer<typeof EngineRoles>;
+
+export interface EngineOptions {
+  /** A `redis://` URL or ioredis options. */
+  redis: string | RedisOptions;
+  /** Key prefix of every queue and key; wrapped in a hash tag (`{concord}`) when it has none. */
+  prefix?: string;
+  store: Store;
+  /** The connector instances. Push-capable ones must be the store's `outboxTargets`. */
+  connectors: readonly SyncConnector[];
+  policy: MergePolicy;
+  logger?: Logger;
+  /** Where metrics are registered (the server exposes it); a private registry otherwise. */
+  metrics?: Registry;
+  tuning?: EngineTuningInput;
+}

@@ -1,0 +1,251 @@
+/**
+ * Push: one job of `push.<connector>` takes up to `maxBatch` dirty profiles, maps each out
+ * (gated by consent and restriction), drops what equals the shadow, and makes one batch call.
+ * Each record's outcome is handled on its own: ok updates the shadow, retryable backs off,
+ * rejected goes to the dead-letter view. A 429 parks the whole queue without spending an
+ * attempt; any other failure of the call puts the batch back and lets BullMQ retry the job.
+ */
+import { Worker } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
+import { RateLimitedError, RejectedError } from '../connector/errors.js';
+import type { ConnectorError } from '../connector/errors.js';
+import type { PushOutcome, PushRecord } from '../connector/define.js';
+import { changedFields, mapOutbound } from '../connector/mapping.js';
+import { backoffDelay } from './backoff.js';
+import type { SyncConnector, SyncInstance } from './bind.js';
+import { scheduleFlush } from './context.js';
+import type { EngineContext } from './context.js';
+import type { DeadLetter } from './dead-letter.js';
+import { callExternal, limitOf } from './external-call.js';
+import { gateProfile } from './gate.js';
+import { errorSummary } from './ingest.js';
+
+export interface FlushJobData {
+  connector: string;
+}
+
+export interface FlushResult {
+  taken: number;
+  sent: number;
+  ok: number;
+  retryable: number;
+  rejected: number;
+}
+
+export class Pusher {
+  constructor(private readonly ctx: EngineContext) {}
+
+  async process(job: Job<FlushJobData>, signal?: AbortSignal): Promise<FlushResult> {
+    const { ctx } = this;
+    const connector = ctx.connectors.get(job.data.connector);
+    const queue = ctx.queues.push.get(job.data.connector);
+    const result: FlushResult = { taken: 0, sent: 0, ok: 0, retryable: 0, rejected: 0 };
+    if (!connector || !queue) return result;
+    const instance = await ctx.instance(connector.id);
+    if (!instance.push) return result;
+
+    const take = await ctx.work.take(connector.id, connector.limits.maxBatch, ctx.tuning.inflightLeaseMs, ctx.tuning.flushDelayMs);
+    result.taken = take.profileIds.length;
+    if (take.profileIds.length === 0) {
+      if (take.waitUntil !== null) await scheduleFlush(ctx, connector.id, take.waitUntil);
+      if (take.nextRetryAt !== null) await scheduleFlush(ctx, connector.id, take.nextRetryAt);
+      return result;
+    }
+
+    const { records, settled } = await this.prepare(connector, take.profileIds);
+    if (records.length === 0) {
+      await this.settle(connector, [], settled);
+      await this.chain(connector);
+      return result;
+    }
+    result.sent = records.length;
+
+    // Park the queue rather than hold a worker when the system's budget is spent.
+    const wait = await ctx.limiter.tryAcquire(connector.id, limitOf(connector));
+    if (wait > 0) {
+      await this.putBack(connector, records, settled);
+      await queue.rateLimit(wait);
+      throw Worker.RateLimitError();
+    }
+    await this.markSending(connector, records);
+
+    let outcomes: PushOutcome[];
+    try {
+      outcomes = await this.call(connector, instance, records, signal);
+    } catch (err) {
+      await this.putBack(connector, records, settled);
+      if (err instanceof RateLimitedError) {
+        ctx.logger.info({ connector: connector.id, retryAfterMs: err.retryAfterMs }, 'rate limited: push queue parked');
+        await queue.rateLimit(Math.max(1, err.retryAfterMs));
+        throw Worker.RateLimitError();
+      }
+      ctx.logger.warn({ connector: connector.id, err: errorSummary(err), records: records.length }, 'push call failed');
+      throw err;
+    }
+
+    const byProfile = new Map(outcomes.map((o) => [o.profileId, o]));
+    const delivered: string[] = [];
+    const retry: { profileId: string; delayMs: number }[] = [];
+    const dead: DeadLetter[] = [];
+    const attempts = await ctx.work.attempts(connector.id, records.map((r) => r.profileId));
+    const pushedAt = new Date().toISOString();
+    for (const [i, record] of records.entries()) {
+      const outcome: PushOutcome = byProfile.get(record.profileId) ?? {
+        status: 'retryable',
+        profileId: record.profileId,
+        reason: 'no outcome returned for the record',
+      };
+      ctx.metrics.pushes.inc({ connector: connector.id, outcome: outcome.status });
+      const tries = (attempts[i] ?? 0) + 1;
+      switch (outcome.status) {
+        case 'ok':
+          await ctx.store.updateShadow(record.profileId, connector.id, {
+            externalId: outcome.externalId,
+            values: record.fields,
+            pushedAt,
+          });
+          delivered.push(record.profileId);
+          result.ok++;
+          break;
+        case 'retryable':
+          result.retryable++;
+          if (tries >= ctx.tuning.profileMaxAttempts) {
+            dead.push(letter(connector.id, record.profileId, 'exhausted', outcome.reason, undefined, tries));
+          } else {
+            const delayMs = Math.max(outcome.retryAfterMs ?? 0, backoffDelay(tries, ctx.tuning.backoff));
+            retry.push({ profileId: record.profileId, delayMs });
+          }
+          break;
+        case 'rejected':
+          result.rejected++;
+          dead.push(letter(connector.id, record.profileId, 'rejected', outcome.reason, outcome.code, tries - 1));
+          break;
+      }
+    }
+    if (dead.length > 0) {
+      await ctx.dead.add(dead);
+      ctx.logger.warn({ connector: connector.id, profiles: dead.map((d) => d.profileId) }, 'records dead-lettered');
+    }
+    await ctx.work.retryLater(connector.id, retry);
+    await ctx.dead.clear(connector.id, delivered);
+    await this.settle(connector, delivered, [...settled, ...dead.map((d) => d.profileId)]);
+    await this.chain(connector);
+    if (retry.length > 0) await scheduleFlush(ctx, connector.id, Date.now() + Math.min(...retry.map((r) => r.delayMs)));
+    return result;
+  }
+
+  /** Loads, gates and maps the profiles; splits them into records to send and profiles with nothing to send. */
+  private async prepare(connector: SyncConnector, profileIds: readonly string[]): Promise<{ records: PushRecord[]; settled: string[] }> {
+    const { store, policy } = this.ctx;
+    const now = new Date().toISOString();
+    const records: PushRecord[] = [];
+    const settled: string[] = [];
+    for (const profileId of profileIds) {
+      const profile = await store.getProfile(profileId);
+      // Gone (erased) or merged into another profile, which has its own outbox rows.
+      if (!profile || profile.id !== profileId) {
+        settled.push(profileId);
+        continue;
+      }
+      const shadow = await store.getShadow(profileId, connector.id);
+      const gated = gateProfile(profile);
+      // While processing is restricted, no new record is created anywhere.
+      if (gated.restricted && !shadow?.externalId) {
+        settled.push(profileId);
+        continue;
+      }
+      const out = mapOutbound(connector.mapping, gated.profile, policy, now);
+      if (out.errors.length > 0) {
+        this.ctx.logger.warn({ connector: connector.id, profileId, errors: out.errors.map((e) => e.message) }, 'some values could not be mapped out');
+      }
+      const fields = changedFields(out.fields, shadow?.values);
+      if (Object.keys(fields).length === 0) {
+        settled.push(profileId);
+        continue;
+      }
+      records.push({ profileId, ...(shadow?.externalId ? { externalId: shadow.externalId } : {}), fields });
+    }
+    return { records, settled };
+  }
+
+  /**
+   * One batch call. If the system refuses the call as a whole, each record is sent alone, so a
+   * single bad record ends in the dead-letter view without taking the others with it.
+   */
+  private async call(connector: SyncConnector, instance: SyncInstance, records: PushRecord[], signal?: AbortSignal): Promise<PushOutcome[]> {
+    const push = instance.push;
+    if (!push) return [];
+    const abort = signal ?? new AbortController().signal;
+    const callCtx = {
+      limiter: this.ctx.limiter,
+      metrics: this.ctx.metrics,
+      retries: this.ctx.tuning.callRetries,
+      retryMinMs: this.ctx.tuning.callRetryMinMs,
+    };
+    try {
+      return await callExternal(callCtx, connector, 'push', () => push(records, abort), { signal: abort, slotTaken: true });
+    } catch (err) {
+      if (!(err instanceof RejectedError) || records.length === 1) {
+        if (err instanceof RejectedError) return [rejectedOutcome(records[0]?.profileId ?? '', err)];
+        throw err;
+      }
+      this.ctx.logger.warn({ connector: connector.id, records: records.length }, 'batch refused as a whole: sending records one by one');
+      const outcomes: PushOutcome[] = [];
+      for (const record of records) {
+        try {
+          outcomes.push(...(await callExternal(callCtx, connector, 'push', () => push([record], abort), { signal: abort })));
+        } catch (single) {
+          if (single instanceof RejectedError) outcomes.push(rejectedOutcome(record.profileId, single));
+          else throw single;
+        }
+      }
+      return outcomes;
+    }
+  }
+
+  private async markSending(connector: SyncConnector, records: readonly PushRecord[]): Promise<void> {
+    const until = Date.now() + this.ctx.tuning.inflightLeaseMs;
+    const args: string[] = [];
+    for (const r of records) args.push(r.profileId, JSON.stringify({ until, fields: r.fields }));
+    await this.ctx.redis.hset(this.ctx.keys.sending(connector.id), ...args);
+  }
+
+  private async putBack(connector: SyncConnector, records: readonly PushRecord[], settled: readonly string[]): Promise<void> {
+    await this.ctx.work.requeue(connector.id, records.map((r) => r.profileId));
+    await this.ctx.work.done(connector.id, settled);
+  }
+
+  /** Clears in-flight state and records the delivery lag of what was delivered. */
+  private async settle(connector: SyncConnector, delivered: readonly string[], other: readonly string[]): Promise<void> {
+    const since = await this.ctx.work.done(connector.id, [...delivered, ...other]);
+    const now = Date.now();
+    delivered.forEach((_, i) => {
+      const at = since[i];
+      if (at != null) this.ctx.metrics.deliveryLag.observe({ connector: connector.id }, (now - at) / 1000);
+    });
+  }
+
+  /** Keeps draining: a full batch goes at once, a partial one when its oldest profile is due. */
+  private async chain(connector: SyncConnector): Promise<void> {
+    const dirty = await this.ctx.work.dirtyState(connector.id);
+    if (dirty.count >= connector.limits.maxBatch) await scheduleFlush(this.ctx, connector.id, 'now');
+    else if (dirty.oldestAt !== null) await scheduleFlush(this.ctx, connector.id, dirty.oldestAt + this.ctx.tuning.flushDelayMs);
+  }
+}
+
+function letter(
+  connector: string,
+  profileId: string,
+  kind: DeadLetter['kind'],
+  reason: string,
+  code: string | undefined,
+  attempts: number,
+): DeadLetter {
+  return { connector, profileId, kind, reason, ...(code ? { code } : {}), at: new Date().toISOString(), attempts };
+}
+
+function rejectedOutcome(profileId: string, err: ConnectorError & { reasonCode?: string | undefined }): PushOutcome {
+  return { status: 'rejected', profileId, reason: err.message, ...(err.reasonCode ? { code: err.reasonCode } : {}) };
+}
+
+export type { Queue };

@@ -1,0 +1,57 @@
+/**
+ * The outbox relay: moves outbox rows (written in the merge's transaction) into the
+ * per-connector dirty sets in Redis, then acks them. Rows are claimed with a lease: a relay
+ * that dies between claim and ack loses nothing, the rows come back when the lease expires.
+ * Many changes to one profile become one dirty entry (coalescing happens here).
+ */
+import type { EngineContext } from './context.js';
+import { scheduleFlush } from './context.js';
+
+export class Relay {
+  constructor(private readonly ctx: EngineContext) {}
+
+  /** Drains the outbox; returns how many rows were relayed. */
+  async drain(): Promise<number> {
+    const { store, tuning } = this.ctx;
+    let total = 0;
+    for (;;) {
+      const rows = await store.claimOutbox(tuning.relayBatchSize, tuning.outboxLeaseMs);
+      if (rows.length === 0) break;
+      const byConnector = new Map<string, string[]>();
+      const unknown: string[] = [];
+      for (const row of rows) {
+        if (!this.ctx.queues.push.has(row.connector)) {
+          unknown.push(row.id);
+          continue;
+        }
+        const list = byConnector.get(row.connector) ?? [];
+        list.push(row.profileId);
+        byConnector.set(row.connector, list);
+      }
+      if (unknown.length > 0) this.ctx.logger.warn({ rows: unknown.length }, 'outbox rows for connectors without a push queue dropped');
+      const counts = await this.ctx.work.markDirty(byConnector);
+      await store.ackOutbox(rows.map((r) => r.id));
+      total += rows.length;
+      for (const [connector, dirty] of counts) {
+        const maxBatch = this.ctx.connectors.get(connector)?.limits.maxBatch ?? 1;
+        await scheduleFlush(this.ctx, connector, dirty >= maxBatch ? 'now' : Date.now() + tuning.flushDelayMs);
+      }
+      if (rows.length < tuning.relayBatchSize) break;
+    }
+    return total;
+  }
+
+  /**
+   * The safety net, run on a schedule: drains the outbox (rows whose lease expired after a
+   * crash come back here), returns expired in-flight profiles and due retries to dirty, and
+   * makes sure every connector with dirty profiles has a push scheduled.
+   */
+  async sweep(): Promise<void> {
+    await this.drain();
+    for (const connector of this.ctx.queues.push.keys()) {
+      const taken = await this.ctx.work.take(connector, 0, this.ctx.tuning.inflightLeaseMs);
+      if (taken.dirtyLeft > 0) await scheduleFlush(this.ctx, connector, 'now');
+      if (taken.nextRetryAt !== null) await scheduleFlush(this.ctx, connector, taken.nextRetryAt);
+    }
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * The per-connector sets that carry profiles from the outbox to a push, in Redis:
+ * `dirty` (waiting, scored by when they became dirty), `inflight` (taken by a push, scored by
+ * lease expiry) and `retry` (backing off, scored by when they are due). A profile is never in
+ * flight twice for one connector, so two pushes of one profile to one system never race. A
+ * crashed push leaves its profiles in flight until the lease expires; the next take moves
+ * them back to dirty, so nothing is lost.
+ */
+import type { Redis } from 'ioredis';
+import { LuaScript, NOW_MS_LUA } from './lua.js';
+import type { EngineKeys } from './keys.js';
+
+// KEYS: dirty, inflight, retry. ARGV: count, leaseMs, maxWaitMs.
+// Takes nothing while fewer than `count` are dirty and the oldest has waited less than maxWaitMs.
+// Returns {dirtyLeft, nextRetryAt or -1, waitUntil or -1, taken...}.
+const TAKE = new LuaScript(`
+${NOW_MS_LUA}
+local dirty, inflight, retry = KEYS[1], KEYS[2], KEYS[3]
+local count, lease, maxWait = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+-- Due retries and expired leases are overdue already: they go first and are not held back.
+local overdue = now - maxWait
+local due = redis.call('ZRANGEBYSCORE', retry, '-inf', now)
+for _, m in ipairs(due) do redis.call('ZADD', dirty, 'LT', overdue, m) end
+if #due > 0 then redis.call('ZREMRANGEBYSCORE', retry, '-inf', now) end
+local expired = redis.call('ZRANGEBYSCORE', inflight, '-inf', now)
+for _, m in ipairs(expired) do redis.call('ZADD', dirty, 'LT', overdue, m) end
+if #expired > 0 then redis.call('ZREMRANGEBYSCORE', inflight, '-inf', now) end
+local taken = {}
+local waitUntil = -1
+if count > 0 then
+  local size = redis.call('ZCARD', dirty)
+  local oldest = redis.call('ZRANGE', dirty, 0, 0, 'WITHSCORES')
+  if size > 0 and size < count and tonumber(oldest[2]) > overdue then
+    waitUntil = tonumber(oldest[2]) + maxWait
+  elseif size > 0 then
+    local popped = redis.call('ZPOPMIN', dirty, count)
+    local deferred = {}
+    for i = 1, #popped, 2 do
+      local m, score = popped[i], popped[i + 1]
+      if redis.call('ZSCORE', inflight, m) then
+        deferred[#deferred + 1] = score
+        deferred[#deferred + 1] = m
+      else
+        redis.call('ZADD', inflight, now + lease, m)
+        taken[#taken + 1] = m
+      end
+    end
+    if #deferred > 0 then redis.call('ZADD', dirty, 'NX', unpack(deferred)) end
+  end
+end
+local nextRetry = redis.call('ZRANGE', retry, 0, 0, 'WITHSCORES')
+local result = { redis.call('ZCARD', dirty), nextRetry[2] and tonumber(nextRetry[2]) or -1, waitUntil }
+for _, m in ipairs(taken) do result[#result + 1] = m end
+return result
+`);
+
+export interface TakeResult {
+  profileIds: string[];
+  /** Profiles still dirty after the take. */
+  dirtyLeft: number;
+  /** When the earliest backing-off profile is due (ms), if any. */
+  nextRetryAt: number | null;
+  /** Nothing was taken because the partial batch is still young: look again at this time (ms). */
+  waitUntil: number | null;
+}
+
+export class WorkSets {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: EngineKeys,
+  ) {}
+
+  /** Marks profiles dirty for each connector; returns how many are dirty per connector afterwards. */
+  async markDirty(byInstance: ReadonlyMap<string, readonly string[]>): Promise<Map<string, number>> {
+    const now = Date.now();
+    const pipe = this.redis.pipeline();
+    const order: string[] = [];
+    for (const [instance, ids] of byInstance) {
+      if (ids.length === 0) continue;
+      const args: (string | number)[] = [];
+      for (const id of ids) args.push(now, id);
+      pipe.zadd(this.keys.dirty(instance), 'NX', ...args);
+      pipe.zcard(this.keys.dirty(instance));
+      order.push(instance);
+    }
+    const counts = new Map<string, number>();
+    if (order.length === 0) return counts;
+    const results = await pipe.exec();
+    order.forEach((instance, i) => {
+      const entry = results?.[i * 2 + 1];
+      if (entry && !entry[0]) counts.set(instance, Number(entry[1]));
+    });
+    return counts;
+  }
+
+  /**
+   * Moves up to `count` dirty profiles in flight for `leaseMs`. A partial batch is only taken
+   * once its oldest profile has waited `maxWaitMs`. `count` 0 only sweeps (due retries and
+   * expired leases back to dirty).
+   */
+  async take(instance: string, count: number, leaseMs: number, maxWaitMs = 0): Promise<TakeResult> {
+    const raw = (await TAKE.run(
+      this.redis,
+      [this.keys.dirty(instance), this.keys.inflight(instance), this.keys.retry(instance)],
+      [count, leaseMs, maxWaitMs],
+    )) as (string | number)[];
+    const [dirtyLeft, nextRetry, waitUntil, ...taken] = raw;
+    return {
+      profileIds: taken.map(String),
+      dirtyLeft: Number(dirtyLeft),
+      nextRetryAt: Number(nextRetry) >= 0 ? Number(nextRetry) : null,
+      waitUntil: Number(waitUntil) >= 0 ? Number(waitUntil) : null,
+    };
+  }
+
+  /** How many profiles are dirty now, and since when the oldest is (ms). */
+  async dirtyState(instance: string): Promise<{ count: number; oldestAt: number | null }> {
+    const results = await this.redis
+      .pipeline()
+      .zcard(this.keys.dirty(instance))
+      .zrange(this.keys.dirty(instance), 0, 0, 'WITHSCORES')
+      .exec();
+    const oldest = results?.[1]?.[1] as string[] | undefined;
+    return { count: Number(results?.[0]?.[1] ?? 0), oldestAt: oldest?.[1] === undefined ? null : Number(oldest[1]) };
+  }
+
+  /** Extends the lease of profiles still being pushed. */
+  async extend(instance: string, profileIds: readonly string[], leaseMs: number): Promise<void> {
+    if (profileIds.length === 0) return;
+    const until = Date.now() + leaseMs;
+    const args: (string | number)[] = [];
+    for (const id of profileIds) args.push(until, id);
+    await this.redis.zadd(this.keys.inflight(instance), 'XX', ...args);
+  }
+
+  /**
+   * Settles profiles whose push finished (delivered, nothing to send, or dead-lettered).
+   * Returns, per profile, the earliest receive time (ms) of the changes now settled, if known.
+   */
+  async done(instance: string, profileIds: readonly string[]): Promise<(number | null)[]> {
+    if (profileIds.length === 0) return [];
+    const results = await this.redis
+      .multi()
+      .zmscore(this.keys.since(instance), ...profileIds)
+      .zrem(this.keys.since(instance), ...profileIds)
+      .zrem(this.keys.inflight(instance), ...profileIds)
+      .hdel(this.keys.attempts(instance), ...profileIds)
+      .hdel(this.keys.sending(instance), ...profileIds)
+      .exec();
+    const scores = (results?.[0]?.[1] ?? []) as (string | null)[];
+    return profileIds.map((_, i) => (scores[i] == null ? null : Number(scores[i])));
+  }
+
+  /** Puts profiles back to dirty at once (the call failed as a whole or was rate limited). */
+  async requeue(instance: string, profileIds: readonly string[]): Promise<void> {
+    if (profileIds.length === 0) return;
+    const now = Date.now();
+    const args: (string | number)[] = [];
+    for (const id of profileIds) args.push(now, id);
+    await this.redis
+      .multi()
+      .zrem(this.keys.inflight(instance), ...profileIds)
+      .hdel(this.keys.sending(instance), ...profileIds)
+      .zadd(this.keys.dirty(instance), 'NX', ...args)
+      .exec();
+  }
+
+  /** How many retryable outcomes each profile has had so far. */
+  async attempts(instance: string, profileIds: readonly string[]): Promise<number[]> {
+    if (profileIds.length === 0) return [];
+    const values = await this.redis.hmget(this.keys.attempts(instance), ...profileIds);
+    return values.map((v) => (v === null ? 0 : Number(v)));
+  }
+
+  /** Backs profiles off: they become dirty again after their delay. */
+  async retryLater(instance: string, items: readonly { profileId: string; delayMs: number }[]): Promise<void> {
+    if (items.length === 0) return;
+    const now = Date.now();
+    const ids = items.map((i) => i.profileId);
+    const multi = this.redis.multi();
+    multi.zrem(this.keys.inflight(instance), ...ids);
+    multi.hdel(this.keys.sending(instance), ...ids);
+    for (const item of items) {
+      multi.zadd(this.keys.retry(instance), now + item.delayMs, item.profileId);
+      multi.hincrby(this.keys.attempts(instance), item.profileId, 1);
+    }
+    await multi.exec();
+  }
+
+  /** Remembers the earliest receive time of undelivered changes, per target and profile. */
+  async noteReceived(entries: readonly { instance: string; profileId: string; receivedAtMs: number }[]): Promise<void> {
+    if (entries.length === 0) return;
+    const pipe = this.redis.pipeline();
+    for (const e of entries) pipe.zadd(this.keys.since(e.instance), 'LT', e.receivedAtMs, e.profileId);
+    await pipe.exec();
+  }
+
+  /** Counts per set, for metrics and status. */
+  async depths(instance: string): Promise<{ dirty: number; inflight: number; retry: number; dead: number }> {
+    const results = await this.redis
+      .pipeline()
+      .zcard(this.keys.dirty(instance))
+      .zcard(this.keys.inflight(instance))
+      .zcard(this.keys.retry(instance))
+      .hlen(this.keys.dead(instance))
+      .exec();
+    const n = (i: number): number => Number(results?.[i]?.[1] ?? 0);
+    return { dirty: n(0), inflight: n(1), retry: n(2), dead: n(3) };
+  }
+}
