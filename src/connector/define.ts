@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 import type { Logger } from 'pino';
-import type { Instant, Json } from '../profile/schema.js';
+import type { Instant, Json, Profile } from '../profile/schema.js';
 
 /** What a connector can do. The engine only calls what is declared. */
 export interface ConnectorCapabilities {
@@ -58,6 +58,12 @@ export interface PushRecord {
   externalId?: string;
   /** Fields to write (only those that differ from the shadow). */
   fields: Record<string, Json>;
+  /**
+   * The (gated) canonical profile the fields were mapped from, when the engine provides it.
+   * Optional context for what field values cannot carry, e.g. a consent's legal basis and
+   * evidence, which HubSpot takes beside each subscription status. Never required.
+   */
+  profile?: Profile;
 }
 
 /** The outcome of one pushed record. Every record in a batch gets exactly one. */
