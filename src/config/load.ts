@@ -206,7 +206,9 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     const resolution = resolutions.get(pathKey(path));
     const kind = layers.map(secretKindOf).find((k): k is SecretKind => k !== undefined);
     const leaf = leafKind(layers);
-    if (resolution?.resolved.whole && isScalar(node) && node.type === 'PLAIN' && leaf !== 'other') {
+    // `${env:...}` yields text; where the schema wants a number or boolean, type it (quoted or not,
+    // since flow collections like `{ port: "${env:PORT}" }` need quotes).
+    if (resolution?.resolved.whole && leaf !== 'other') {
       setIn(data, path, coerce(resolution.resolved.value, leaf));
     }
     if (kind === 'env') {
@@ -314,7 +316,9 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
       }
       case 'invalid_type': {
         const value = getIn(data, path);
-        if (value === undefined) {
+        if (path.length === 0 && (value === null || value === undefined)) {
+          fail('invalid_type', path, 'value', 'the file is empty: expected a map with hub, catalog and connectors');
+        } else if (value === undefined) {
           const key = path[path.length - 1];
           fail('missing_key', path, 'value', `${formatPath(path.slice(0, -1))}: missing required key "${String(key)}"`);
         } else {

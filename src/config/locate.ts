@@ -56,7 +56,8 @@ export function offsetOf(doc: Document, path: ConfigPath, at: 'key' | 'value'): 
     keyNode = nextKey ?? next;
     node = next;
   }
-  const target = deref(node, doc);
+  // An alias is reported where it is written, not where its anchor is.
+  const target = node;
   const isEmpty = target === null || target === undefined || (isScalar(target) && target.source === '' && target.value === null);
   if (isEmpty) return startOf(keyNode) ?? 0;
   return startOf(target) ?? startOf(keyNode) ?? 0;

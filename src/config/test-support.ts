@@ -1,0 +1,38 @@
+/** Shared by the config tests: a fake connector type and an environment with test secrets. */
+import { z } from 'zod';
+import { defineConnector } from '../connector/define.js';
+import type { ConnectorDefinition } from '../connector/define.js';
+
+/** A connector type with its own keys (one of them a secret), to show the schema seam. */
+export const fakeCrm = defineConnector({
+  type: 'fakecrm',
+  configSchema: z.object({
+    baseUrl: z.string().min(1),
+    apiKey: z.string().min(8),
+    region: z.enum(['eu', 'us']).default('eu'),
+  }),
+  cursorSchema: z.string(),
+  capabilities: { pull: true, push: true, webhooks: false, erase: false, export: false },
+  limits: { requestsPerWindow: 10, windowMs: 1_000, maxBatch: 100, concurrency: 1 },
+  secretKeys: ['apiKey'],
+  create: () => ({}),
+});
+
+/** A second type, so "known types" lists more than one. */
+export const fakeShop = defineConnector({
+  type: 'fakeshop',
+  configSchema: z.object({ storeUrl: z.string().min(1) }),
+  cursorSchema: z.number(),
+  capabilities: { pull: true, push: false, webhooks: false, erase: false, export: false },
+  limits: { requestsPerWindow: 5, windowMs: 1_000, maxBatch: 50, concurrency: 1 },
+  create: () => ({}),
+});
+
+export const fakeConnectors: readonly ConnectorDefinition[] = [fakeCrm, fakeShop];
+
+/** Secret values the tests look for in error output (they must never appear there). */
+export const testEnv = {
+  TEST_SIGNING_SECRET: 'test-signing-secret-that-is-long-enough-0001',
+  TEST_HASH_KEY: 'test-hash-key-that-is-long-enough-000000000002',
+  TEST_CRM_KEY: 'test-crm-key-0003',
+};
