@@ -199,7 +199,7 @@ export class MemorySystem implements MemorySystemApi {
   private readonly recent: number[] = [];
   private readonly poisoned = new Map<string, string>();
   private readonly retryableFailures = new Map<string, number>();
-  private readonly callFailures: CallFailure[] = [];
+  private readonly callFailures: (CallFailure | { retryAfterSeconds: number })[] = [];
   private sink: WebhookSink | undefined;
   private readonly pending = new Set<Promise<void>>();
   private readonly sentPayloads = new Map<string, WebhookDelivery>();
@@ -350,6 +350,11 @@ export class MemorySystem implements MemorySystemApi {
     this.callFailures.push(...failures);
   }
 
+  /** The next API call answers 429 with `Retry-After: <retryAfterSeconds>` (counted as rate-limited). */
+  rateLimitNextCall(retryAfterSeconds = 1): void {
+    this.callFailures.push({ retryAfterSeconds });
+  }
+
   /** Sets (or removes, with `undefined`) the rate limit. */
   setRateLimit(limit: RateLimit | undefined): void {
     this.rateLimit = limit;
@@ -399,13 +404,13 @@ export class MemorySystem implements MemorySystemApi {
     if (failure === 'server_error') throw new MemoryApiError(503, { message: 'service unavailable' });
     if (failure === 'reset') throw new MemoryNetworkError();
     if (failure === 'unauthorized') throw new MemoryApiError(401, { message: 'invalid token' });
-    if (failure === 'rate_limited') throw this.tooMany(1000);
+    if (failure === 'rate_limited') throw this.tooMany(1);
+    if (typeof failure === 'object') throw this.tooMany(failure.retryAfterSeconds);
     this.admit();
   }
 
-  private tooMany(waitMs: number): MemoryApiError {
+  private tooMany(seconds: number): MemoryApiError {
     this.stats.rateLimited += 1;
-    const seconds = Math.max(1, Math.ceil(waitMs / 1000));
     return new MemoryApiError(
       429,
       { message: 'rate limit exceeded', policyName: this.rateLimit?.mode === 'fixed' ? 'FIXED_WINDOW' : 'ROLLING_WINDOW' },
@@ -422,7 +427,7 @@ export class MemorySystem implements MemorySystemApi {
     while (this.accepted.length > 0 && (this.accepted[0] ?? 0) <= windowStart - (fixed ? 1 : 0)) this.accepted.shift();
     if (this.accepted.length >= limit.requests) {
       const wait = fixed ? windowStart + limit.windowMs - now : (this.accepted[0] ?? now) + limit.windowMs - now;
-      throw this.tooMany(wait);
+      throw this.tooMany(Math.max(1, Math.ceil(wait / 1000)));
     }
     this.accepted.push(now);
     // Peak over a rolling window, whatever the mode.

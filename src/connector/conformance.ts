@@ -1,0 +1,405 @@
+/**
+ * The connector conformance suite: vitest tests every connector must pass against its
+ * emulator. Call `runConformance({...})` at the top level of a connector's test file.
+ *
+ * The suite only generates tests for what the connector declares: a connector without
+ * `erase` gets no erase tests, and optional harness hooks (`poison`, `requestCount`) add the
+ * tests that need them. Nothing is skipped with `.skip`.
+ *
+ * Records are built the way the engine builds them: canonical sample profiles are mapped out
+ * with the connector's mapping (defaults plus `mappings`), and what comes back is mapped in.
+ */
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MergePolicy } from '../profile/schema.js';
+import type { Profile } from '../profile/schema.js';
+import type {
+  ConnectorDefinition,
+  ConnectorInstance,
+  ExternalRecord,
+  PushRecord,
+  RawWebhook,
+  WebhookEvent,
+} from './define.js';
+import { MalformedPayloadError, RateLimitedError } from './errors.js';
+import { compileMapping, mapInbound, mapOutbound } from './mapping.js';
+import type { CompiledMapping } from './mapping.js';
+
+/** One running emulator (fresh state) for one test. */
+export interface ConformanceEnvironment<Config> {
+  /** Instance config pointing at this emulator (parsed with the connector's `configSchema`). */
+  config: unknown;
+  /** Makes the emulator answer the next API call with HTTP 429 and `Retry-After: <seconds>`. */
+  rateLimitNextCall(retryAfterSeconds: number): void | Promise<void>;
+  /**
+   * Changes a record in the emulator as a user of the system would, and resolves with the
+   * webhook request the system sends for it. Required when the connector declares webhooks.
+   */
+  captureWebhook?(): Promise<RawWebhook>;
+  /** Makes the emulator reject every push of this e-mail permanently (needed when `canPoison`). */
+  poison?(email: string): void | Promise<void>;
+  /** API requests the emulator has served so far (needed when `countsRequests`). */
+  requestCount?(): number | Promise<number>;
+  /** Stops the emulator and frees its state. */
+  stop(): Promise<void>;
+  /** Only here to tie the environment to its connector's config type. */
+  readonly _config?: Config;
+}
+
+export interface ConformanceOptions<Config, Cursor> {
+  /** Suite title (defaults to `conformance: <type>`). */
+  name?: string;
+  definition: ConnectorDefinition<Config, Cursor>;
+  /** Starts a fresh emulator; called once per test. */
+  start(): Promise<ConformanceEnvironment<Config>>;
+  /** YAML mapping entries to apply on top of the connector's defaults. */
+  mappings?: readonly unknown[];
+  /** Merge policy used to map profiles out (default: no catalog, every purpose open). */
+  policy?: MergePolicy;
+  /** Canonical sample profile `i`; must carry an e-mail identity the mapping pushes. */
+  sampleProfile?(i: number): Profile;
+  /** The environment offers `poison`: adds the poison-record test. */
+  canPoison?: boolean;
+  /** The environment offers `requestCount`: the full-batch test also counts API calls. */
+  countsRequests?: boolean;
+  /** API calls one full push batch may take (default 1). */
+  callsPerBatch?: number;
+  /** Records in the "full batch" test (default `min(limits.maxBatch, 100)`). */
+  fullBatchSize?: number;
+}
+
+const STAMP = { at: '2026-01-15T09:30:00.000Z', source: 'conformance' };
+
+/** The default sample profile: e-mail, first and last name, e-mail marketing consent, newsletter. */
+export function defaultSampleProfile(i: number): Profile {
+  return {
+    id: `conformance-profile-${i}`,
+    identities: [{ kind: 'email', value: `conformance-${i}@example.com` }],
+    attributes: {
+      firstName: { value: `First${i}`, ...STAMP },
+      lastName: { value: `Last${i}`, ...STAMP },
+    },
+    consents: {
+      marketing: {
+        email: { value: i % 2 === 0 ? 'granted' : 'denied', legalBasis: 'consent', evidence: { method: 'conformance' }, ...STAMP },
+      },
+    },
+    subscriptions: { newsletter: { value: i % 3 === 0, ...STAMP } },
+    rights: { objections: {} },
+    version: 1,
+  };
+}
+
+const silent = pino({ level: 'silent' });
+
+function requireHook<F>(hook: F | undefined, name: string): F {
+  if (hook === undefined) throw new Error(`the conformance harness declared ${name} but the environment lacks it`);
+  return hook;
+}
+
+/** Registers the conformance tests for one connector. */
+export function runConformance<Config, Cursor>(options: ConformanceOptions<Config, Cursor>): void {
+  const { definition } = options;
+  const caps = definition.capabilities;
+  const policy = options.policy ?? MergePolicy.parse({});
+  const sample = options.sampleProfile ?? defaultSampleProfile;
+  const mapping: CompiledMapping = compileMapping(definition, options.mappings ?? []);
+  const emailOf = (p: Profile): string => {
+    const email = p.identities.find((i) => i.kind === 'email')?.value;
+    if (email === undefined) throw new Error('sample profiles need an e-mail identity');
+    return email;
+  };
+  const toPush = (p: Profile, externalId?: string): PushRecord => {
+    const out = mapOutbound(mapping, p, policy);
+    expect(out.errors).toEqual([]);
+    return { profileId: p.id, fields: out.fields, ...(externalId === undefined ? {} : { externalId }) };
+  };
+
+  interface Ctx {
+    env: ConformanceEnvironment<Config>;
+    instance: ConnectorInstance<Cursor>;
+  }
+  const open: Ctx[] = [];
+  afterEach(async () => {
+    for (const c of open.splice(0)) {
+      await c.instance.close?.();
+      await c.env.stop();
+    }
+  });
+  async function setup(): Promise<Ctx> {
+    const env = await options.start();
+    const config = definition.configSchema.parse(env.config);
+    const instance = await definition.create({ instanceId: `conformance-${definition.type}`, config, logger: silent });
+    const c = { env, instance };
+    open.push(c);
+    return c;
+  }
+  const signal = () => new AbortController().signal;
+
+  async function pushOk(instance: ConnectorInstance<Cursor>, profiles: Profile[]): Promise<string[]> {
+    const outcomes = await instance.push?.(profiles.map((p) => toPush(p)), signal());
+    return (outcomes ?? []).map((o) => {
+      if (o.status !== 'ok') throw new Error(`push of ${o.profileId} was ${o.status}: ${o.reason}`);
+      return o.externalId;
+    });
+  }
+
+  async function pullAll(instance: ConnectorInstance<Cursor>, cursor?: Cursor): Promise<{ records: ExternalRecord[]; cursors: Cursor[] }> {
+    const records: ExternalRecord[] = [];
+    const cursors: Cursor[] = [];
+    const pull = instance.pull;
+    if (!pull) throw new Error('connector has no pull');
+    for await (const page of pull.call(instance, cursor, signal())) {
+      records.push(...page.records);
+      cursors.push(page.cursor);
+    }
+    return { records, cursors };
+  }
+
+  function inboundEmail(record: ExternalRecord): string | undefined {
+    const { patch } = mapInbound(mapping, record, { source: 'conformance', receivedAt: STAMP.at, patchId: 'x' });
+    return patch.identities.find((i) => i.kind === 'email')?.value;
+  }
+
+  describe(options.name ?? `conformance: ${definition.type}`, () => {
+    describe('definition', () => {
+      it('has a type, positive integer limits and compiling default mappings', () => {
+        expect(definition.type).toMatch(/^[a-z][a-z0-9_-]*$/);
+        const l = definition.limits;
+        for (const n of [l.requestsPerWindow, l.windowMs, l.maxBatch, l.concurrency]) {
+          expect(Number.isInteger(n) && n > 0).toBe(true);
+        }
+        expect(mapping.outbound.some((e) => e.target.kind === 'identity') || !caps.push).toBe(true);
+      });
+
+      it('creates an instance that implements every declared capability', async () => {
+        const { instance } = await setup();
+        expect(typeof instance.pull === 'function').toBe(caps.pull);
+        expect(typeof instance.push === 'function').toBe(caps.push);
+        expect(typeof instance.erase === 'function').toBe(caps.erase);
+        expect(typeof instance.export === 'function').toBe(caps.export);
+        expect(typeof instance.verify === 'function' && typeof instance.parse === 'function').toBe(caps.webhooks);
+      });
+    });
+
+    if (caps.push) {
+      describe('push', () => {
+        it('returns one outcome per record, in input order', async () => {
+          const { instance } = await setup();
+          const profiles = [3, 1, 4, 0, 2].map((i) => sample(i)).slice(0, Math.max(1, Math.min(5, definition.limits.maxBatch)));
+          const outcomes = await instance.push?.(profiles.map((p) => toPush(p)), signal());
+          expect(outcomes?.map((o) => o.profileId)).toEqual(profiles.map((p) => p.id));
+          for (const o of outcomes ?? []) {
+            expect(o.status).toBe('ok');
+            if (o.status === 'ok') expect(o.externalId).toMatch(/.+/);
+          }
+          expect(new Set(outcomes?.map((o) => (o.status === 'ok' ? o.externalId : ''))).size).toBe(profiles.length);
+        });
+
+        it('returns no outcomes for an empty batch', async () => {
+          const { instance } = await setup();
+          await expect(instance.push?.([], signal())).resolves.toEqual([]);
+        });
+
+        it('updates the same record when pushed again with its external id', async () => {
+          const { instance } = await setup();
+          const p = sample(7);
+          const [id] = await pushOk(instance, [p]);
+          const again = await instance.push?.([toPush(p, id)], signal());
+          expect(again).toEqual([{ status: 'ok', profileId: p.id, externalId: id }]);
+        });
+
+        it('surfaces an HTTP 429 as RateLimitedError with the Retry-After wait', async () => {
+          const { env, instance } = await setup();
+          await env.rateLimitNextCall(2);
+          const err = await instance.push?.([toPush(sample(1))], signal()).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(err).toBeInstanceOf(RateLimitedError);
+          expect((err as RateLimitedError).retryAfterMs).toBe(2000);
+        });
+
+        it(`pushes a full batch${options.countsRequests ? ' in the declared number of API calls' : ''}`, async () => {
+          const { env, instance } = await setup();
+          const size = options.fullBatchSize ?? Math.min(definition.limits.maxBatch, 100);
+          const profiles = Array.from({ length: size }, (_, i) => sample(100 + i));
+          const count = async () => (options.countsRequests ? await requireHook(env.requestCount, 'requestCount')() : 0);
+          const before = await count();
+          const ids = await pushOk(instance, profiles);
+          expect(new Set(ids).size).toBe(size);
+          if (options.countsRequests) expect((await count()) - before).toBeLessThanOrEqual(options.callsPerBatch ?? 1);
+        });
+
+        if (options.canPoison) {
+          it('a permanently rejected record gets a reason and does not block the rest of its batch', async () => {
+            const { env, instance } = await setup();
+            const profiles = [sample(21), sample(22), sample(23)];
+            await requireHook(env.poison, 'poison')(emailOf(profiles[1] as Profile));
+          const outcomes = (await instance.push?.(profiles.map((p) => toPush(p)), signal())) ?? [];
+          expect(outcomes.map((o) => o.status)).toEqual(['ok', 'rejected', 'ok']);
+            const rejected = outcomes[1];
+            if (rejected?.status === 'rejected') expect(rejected.reason).toMatch(/.+/);
+          });
+        }
+      });
+    }
+
+    if (caps.pull) {
+      describe('pull', () => {
+        if (caps.push) {
+          it('sees a pushed record, and the record maps back in without errors', async () => {
+            const { instance } = await setup();
+            const p = sample(5);
+            const [id] = await pushOk(instance, [p]);
+            const { records } = await pullAll(instance);
+            const found = records.find((r) => r.externalId === id);
+            expect(found).toBeDefined();
+            if (!found) return;
+            const { errors } = mapInbound(mapping, found, { source: 'conformance', receivedAt: STAMP.at, patchId: 'x' });
+            expect(errors).toEqual([]);
+            expect(inboundEmail(found)).toBe(emailOf(p));
+            expect(Number.isNaN(Date.parse(found.at))).toBe(false);
+          });
+
+          it('saves cursors that round-trip through the cursor schema and resume after later changes', async () => {
+            const { instance } = await setup();
+            await pushOk(instance, [sample(1), sample(2)]);
+            const first = await pullAll(instance);
+            expect(first.cursors.length).toBeGreaterThan(0);
+            for (const c of first.cursors) {
+              expect(definition.cursorSchema.parse(JSON.parse(JSON.stringify(c)))).toEqual(c);
+            }
+            const saved = definition.cursorSchema.parse(JSON.parse(JSON.stringify(first.cursors.at(-1))));
+            const [laterId] = await pushOk(instance, [sample(3)]);
+            const resumed = await pullAll(instance, saved);
+            expect(resumed.records.map((r) => r.externalId)).toContain(laterId);
+          });
+        }
+
+        it('surfaces an HTTP 429 during a pull as RateLimitedError', async () => {
+          const { env, instance } = await setup();
+          await env.rateLimitNextCall(3);
+          const err = await pullAll(instance).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(err).toBeInstanceOf(RateLimitedError);
+          expect((err as RateLimitedError).retryAfterMs).toBe(3000);
+        });
+      });
+    }
+
+    if (caps.push) {
+      describe('read', () => {
+        it('reads pushed records by external id and ignores unknown ids (when read is offered)', async () => {
+          const { instance } = await setup();
+          const [id] = await pushOk(instance, [sample(9)]);
+          if (!instance.read || id === undefined) return;
+          const records = await instance.read([id, 'conformance-unknown-id'], signal());
+          expect(records.map((r) => r.externalId)).toEqual([id]);
+          expect(inboundEmail(records[0] as ExternalRecord)).toBe(emailOf(sample(9)));
+        });
+      });
+    }
+
+    if (caps.erase && caps.push) {
+      describe('erase', () => {
+        it('erases by external id and by e-mail, one outcome per ref in order; then nothing is found', async () => {
+          const { instance } = await setup();
+          const [a, b] = [sample(11), sample(12)];
+          const [idA, idB] = await pushOk(instance, [a, b]);
+          const refs = [{ externalId: idA }, { email: emailOf(b) }, { email: 'conformance-nobody@example.com' }];
+          const outcomes = await instance.erase?.(refs, signal());
+          expect(outcomes).toEqual([
+            { status: 'erased', ref: refs[0] },
+            { status: 'erased', ref: refs[1] },
+            { status: 'not_found', ref: refs[2] },
+          ]);
+          if (instance.read && idA !== undefined && idB !== undefined) {
+            expect(await instance.read([idA, idB], signal())).toEqual([]);
+          }
+          if (instance.pull) {
+            const { records } = await pullAll(instance);
+            const alive = records.filter((r) => !r.deleted && (r.externalId === idA || r.externalId === idB));
+            expect(alive).toEqual([]);
+          }
+          if (instance.export) {
+            expect(await instance.export([{ email: emailOf(a) }, { email: emailOf(b) }], signal())).toEqual([]);
+          }
+        });
+      });
+    }
+
+    if (caps.export && caps.push) {
+      describe('export', () => {
+        it('returns what the system holds on a person, by e-mail or external id', async () => {
+          const { instance } = await setup();
+          const p = sample(13);
+          const [id] = await pushOk(instance, [p]);
+          const byEmail = (await instance.export?.([{ email: emailOf(p) }], signal())) ?? [];
+          expect(byEmail.map((r) => r.externalId)).toEqual([id]);
+          expect(inboundEmail(byEmail[0] as ExternalRecord)).toBe(emailOf(p));
+          const byId = (await instance.export?.([{ externalId: id ?? '' }], signal())) ?? [];
+          expect(byId.map((r) => r.externalId)).toEqual([id]);
+        });
+      });
+    }
+
+    if (caps.webhooks) {
+      describe('webhooks', () => {
+        async function captured(env: ConformanceEnvironment<Config>): Promise<RawWebhook> {
+          expect(env.captureWebhook, 'the harness must offer captureWebhook for a webhook connector').toBeTypeOf('function');
+          const raw = await env.captureWebhook?.();
+          if (!raw) throw new Error('no webhook captured');
+          return raw;
+        }
+
+        it('verifies a genuine webhook and parses it into events with stable ids', async () => {
+          const { env, instance } = await setup();
+          const raw = await captured(env);
+          expect(await instance.verify?.(raw)).toEqual({ ok: true });
+          const events: WebhookEvent[] = (await instance.parse?.(raw)) ?? [];
+          expect(events.length).toBeGreaterThan(0);
+          for (const e of events) expect(e.eventId).toMatch(/.+/);
+          const again: WebhookEvent[] = (await instance.parse?.(raw)) ?? [];
+          expect(again.map((e) => e.eventId)).toEqual(events.map((e) => e.eventId));
+          for (const e of events) {
+            if (e.kind !== 'records') continue;
+            for (const r of e.records) {
+              expect(mapInbound(mapping, r, { source: 'conformance', receivedAt: raw.receivedAt, patchId: e.eventId }).errors).toEqual([]);
+            }
+          }
+        });
+
+        it('rejects a tampered body, missing signature headers and a stale signature', async () => {
+          const { env, instance } = await setup();
+          const raw = await captured(env);
+          const tampered = Buffer.from(raw.body);
+          const mid = Math.floor(tampered.length / 2);
+          tampered[mid] = (tampered[mid] ?? 0) ^ 0x01;
+          expect(await instance.verify?.({ ...raw, body: tampered })).toMatchObject({ ok: false });
+          expect(await instance.verify?.({ ...raw, body: Buffer.concat([raw.body, Buffer.from(' ')]) })).toMatchObject({ ok: false });
+          const headers = Object.fromEntries(Object.entries(raw.headers).map(([k]) => [k, undefined]));
+          expect(await instance.verify?.({ ...raw, headers })).toMatchObject({ ok: false });
+          const late = new Date(Date.parse(raw.receivedAt) + 24 * 3600_000).toISOString();
+          expect(await instance.verify?.({ ...raw, receivedAt: late })).toMatchObject({ ok: false });
+        });
+
+        it('throws MalformedPayloadError when parsing a body of the wrong shape', async () => {
+          const { env, instance } = await setup();
+          const raw = await captured(env);
+          for (const body of ['this is not the expected payload', '{"unexpected": true}']) {
+            const err = await Promise.resolve()
+              .then(() => instance.parse?.({ ...raw, body: Buffer.from(body) }))
+              .then(
+                () => undefined,
+                (e: unknown) => e,
+              );
+            expect(err).toBeInstanceOf(MalformedPayloadError);
+          }
+        });
+      });
+    }
+  });
+}
