@@ -46,8 +46,6 @@ export interface SyncConnector {
   limits: ConnectorLimits;
   mapping: CompiledMapping;
   schedule?: PullSchedule;
-  /** How far back an incremental pull re-reads (ms); 0 resumes exactly at the cursor. */
-  lookBackMs: number;
   create(ctx: { logger: Logger }): Promise<SyncInstance>;
 }
 
@@ -59,7 +57,6 @@ export interface BindOptions<Config, Cursor> {
   mapping: CompiledMapping;
   limits?: Partial<ConnectorLimits>;
   schedule?: PullSchedule;
-  lookBackMs?: number;
 }
 
 /** Thrown when a stored cursor no longer matches the connector's cursor schema. */
@@ -82,7 +79,6 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
     limits,
     mapping: options.mapping,
     ...(options.schedule ? { schedule: options.schedule } : {}),
-    lookBackMs: options.lookBackMs ?? 0,
     async create({ logger }) {
       const instance: ConnectorInstance<Cursor> = await definition.create({
         instanceId: id,
