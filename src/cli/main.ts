@@ -3,6 +3,7 @@
  * `register(program)`; adding a command means adding its file and one line to `commands`.
  */
 import { Command } from 'commander';
+import * as migrate from './commands/migrate.js';
 import * as schema from './commands/schema.js';
 import * as start from './commands/start.js';
 import * as validate from './commands/validate.js';
@@ -13,7 +14,7 @@ export interface CommandModule {
 }
 
 /** The subcommands, in the order `concord --help` lists them. */
-export const commands: readonly CommandModule[] = [start, validate, schema];
+export const commands: readonly CommandModule[] = [start, validate, schema, migrate];
 
 const program = new Command()
   .name('concord')

@@ -2,7 +2,7 @@ import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineConnector } from '../connector/define.js';
+import type { ConnectorDefinition } from '../connector/define.js';
 import type { ConfigError } from './errors.js';
 import { loadConfig, parseConfig } from './load.js';
 import type { LoadOptions, LoadResult } from './load.js';
@@ -374,13 +374,21 @@ describe('the connector schema seam', () => {
   });
 
   it('refuses a connector schema that clashes with a common key or is not an object', () => {
-    const clash = defineConnector({ ...fakeCrm, type: 'clash', configSchema: z.object({ priority: z.string() }) });
-    expect(() => buildConfigSchema([clash])).toThrow(ConnectorSchemaError);
-    const notObject = defineConnector({ ...fakeCrm, type: 'scalar', configSchema: z.string(), secretKeys: [] });
-    expect(() => buildConfigSchema([notObject])).toThrow(/must be a z.object/);
+    const connector = (type: string, configSchema: z.ZodType, secretKeys: string[] = []): ConnectorDefinition => ({
+      type,
+      configSchema,
+      cursorSchema: z.string(),
+      capabilities: fakeCrm.capabilities,
+      limits: fakeCrm.limits,
+      secretKeys,
+      create: () => ({}),
+    });
+    expect(() => buildConfigSchema([connector('clash', z.object({ priority: z.string() }))])).toThrow(ConnectorSchemaError);
+    expect(() => buildConfigSchema([connector('scalar', z.string())])).toThrow(/must be a z.object/);
     expect(() => buildConfigSchema([fakeCrm, fakeCrm])).toThrow(/registered twice/);
-    const badSecret = defineConnector({ ...fakeCrm, type: 'badsecret', secretKeys: ['token'] });
-    expect(() => buildConfigSchema([badSecret])).toThrow(/secretKeys names "token"/);
+    expect(() => buildConfigSchema([connector('badsecret', z.object({ key: z.string() }), ['token'])])).toThrow(
+      /secretKeys names "token"/,
+    );
   });
 });
 
