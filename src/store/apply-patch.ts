@@ -5,6 +5,7 @@
 import type { Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
+import { diff } from '../profile/diff.js';
 import { emptyProfile, merge, mergeProfiles } from '../profile/merge.js';
 import { ConsentState } from '../profile/schema.js';
 import type { Change, Identity, Ignored, Json, MergePolicy, Profile, ProfilePatch } from '../profile/schema.js';
@@ -63,12 +64,7 @@ export async function applyPatchInTransaction(
   const absorbed = owners.slice(1);
   const created = survivor === undefined;
   let base: Profile = survivor?.profile ?? emptyProfile(uuidv7());
-  const mergeChanges: Change[] = [];
-  for (const other of absorbed) {
-    const joined = mergeProfiles(base, other.profile, ctx.policy);
-    base = joined.profile;
-    mergeChanges.push(...joined.changes);
-  }
+  for (const other of absorbed) base = mergeProfiles(base, other.profile, ctx.policy).profile;
 
   const result = merge(base, { ...patch, identities }, ctx.policy);
   const profileId = base.id;
@@ -130,7 +126,8 @@ export async function applyPatchInTransaction(
   const outbox = await writeOutbox(trx, profileId, ctx.outboxTargets, version, now);
   if (options.observed) await upsertShadow(trx, profileId, options.observed, now);
 
-  const changes = [...mergeChanges, ...result.changes];
+  // After a profile merge, report the net change to the surviving profile as it was stored.
+  const changes = survivor && absorbed.length > 0 ? diff(survivor.profile, result.profile) : result.changes;
   await insertAudit(trx, {
     at: now,
     actor: options.actor ?? patch.source,

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, SqliteDriver } from 'kysely';
-import type { DatabaseConnection, Driver } from 'kysely';
+import type { DatabaseConnection, Driver, SqliteDatabase, SqliteStatement } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Database } from './db-schema.js';
@@ -31,6 +31,28 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
 }
 
+/**
+ * Kysely prepares every SQLite statement anew; the store runs the same few dozen statements
+ * over and over, so prepared statements are kept (bounded, oldest dropped first).
+ */
+function withStatementCache(database: BetterSqlite3.Database, capacity = 256): SqliteDatabase {
+  const cache = new Map<string, SqliteStatement>();
+  return {
+    close: () => database.close(),
+    prepare(sqlText: string): SqliteStatement {
+      const cached = cache.get(sqlText);
+      if (cached) return cached;
+      const statement = database.prepare(sqlText);
+      if (cache.size >= capacity) {
+        const oldest = cache.keys().next();
+        if (!oldest.done) cache.delete(oldest.value);
+      }
+      cache.set(sqlText, statement);
+      return statement;
+    },
+  };
+}
+
 export interface DialectOptions {
   /** Milliseconds a SQLite writer waits for the lock before failing with SQLITE_BUSY. */
   busyTimeoutMs: number;
@@ -49,7 +71,7 @@ export function createKysely(location: StoreLocation, options: DialectOptions): 
     database.pragma('foreign_keys = ON');
     // WAL + NORMAL is durable against application crashes and much faster than FULL.
     database.pragma('synchronous = NORMAL');
-    return new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database }) });
+    return new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }) });
   }
   const pool = new pg.Pool({ connectionString: location.connectionString, max: options.poolSize });
   // An idle client losing its connection must not crash the process; the pool replaces it.

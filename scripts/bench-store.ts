@@ -1,0 +1,173 @@
+/**
+ * Store benchmark: patches per second and latency percentiles on SQLite and PostgreSQL,
+ * one patch per transaction and 100 patches per transaction (`applyPatches`).
+ *
+ *   npm run bench:store [-- --seconds 6 --batch 100 --pg postgres://postgres@127.0.0.1:5432/test]
+ *
+ * The patch mix: 30% create a new profile, 70% update an existing one; about a third carry
+ * a consent change, a quarter a subscription change, half a shadow observation; every
+ * applied patch writes outbox rows for 3 target connectors. Each dialect runs on a fresh
+ * database (a temporary SQLite file, a throw-away PostgreSQL database) that is dropped after.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { MergePolicy, ProfilePatch } from '../src/profile/schema.js';
+import { openStore } from '../src/store/index.js';
+import type { ApplyOptions, Store } from '../src/store/index.js';
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '6' },
+    batch: { type: 'string', default: '100' },
+    pg: { type: 'string', default: process.env.CONCORD_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
+  },
+});
+const SECONDS = Number(args.seconds);
+const BATCH = Number(args.batch);
+
+const POLICY = MergePolicy.parse({
+  priorities: { salesforce: 20, hubspot: 10, segment: 5 },
+  purposes: {
+    marketing: { authorities: ['hubspot', 'salesforce', 'preference_center'] },
+    analytics: { policy: 'most-restrictive' },
+  },
+});
+const TARGETS = ['hubspot', 'salesforce', 'mailchimp'];
+const SOURCES = ['hubspot', 'salesforce', 'segment', 'preference_center'];
+
+/** Generates the realistic mix; remembers the e-mails it has created so far. */
+class PatchMix {
+  #known: string[] = [];
+  #n = 0;
+  #clock = Date.parse('2026-01-01T00:00:00.000Z');
+  readonly #tag = randomBytes(3).toString('hex');
+
+  next(): { patch: ProfilePatch; options?: ApplyOptions } {
+    this.#n += 1;
+    this.#clock += 1000;
+    const existing = this.#known.length > 0 && Math.random() < 0.7;
+    const email = existing
+      ? (this.#known[Math.floor(Math.random() * this.#known.length)] ?? '')
+      : `person${this.#n}.${this.#tag}@bench.example`;
+    if (!existing) this.#known.push(email);
+    const source = SOURCES[this.#n % SOURCES.length] ?? 'hubspot';
+    const at = new Date(this.#clock).toISOString();
+    const identities: ProfilePatch['identities'] = [{ kind: 'email', value: email }];
+    if (!existing && Math.random() < 0.5) identities.push({ kind: 'external', value: `ext-${this.#n}`, system: source });
+    const patch = ProfilePatch.parse({
+      id: `bench-${this.#tag}-${this.#n}`,
+      source,
+      at,
+      receivedAt: at,
+      identities,
+      attributes: { firstName: `Name${this.#n % 97}`, lastName: `Family${this.#n % 89}`, score: this.#n % 100 },
+      consents:
+        Math.random() < 0.35
+          ? { marketing: { email: { status: Math.random() < 0.5 ? 'granted' : 'denied', evidence: { method: 'form' } } } }
+          : {},
+      subscriptions: Math.random() < 0.25 ? { newsletter: Math.random() < 0.5 } : {},
+    });
+    const options: ApplyOptions | undefined =
+      Math.random() < 0.5
+        ? { observed: { connector: source, externalId: `ext-${email}`, values: { firstname: patch.attributes.firstName ?? null } } }
+        : undefined;
+    return options ? { patch, options } : { patch };
+  }
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+interface Row {
+  dialect: string;
+  mode: string;
+  patches: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+}
+
+async function measure(
+  label: { dialect: string; mode: string },
+  size: number,
+  step: (items: { patch: ProfilePatch; options?: ApplyOptions }[]) => Promise<unknown>,
+  mix: PatchMix,
+): Promise<Row> {
+  const latencies: number[] = [];
+  let patches = 0;
+  const started = performance.now();
+  const deadline = started + SECONDS * 1000;
+  while (performance.now() < deadline) {
+    const items = Array.from({ length: size }, () => mix.next());
+    const t0 = performance.now();
+    await step(items);
+    latencies.push(performance.now() - t0);
+    patches += size;
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { ...label, patches, perSecond: patches / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+async function bench(dialect: 'sqlite' | 'postgres', url: string): Promise<Row[]> {
+  const store: Store = await openStore({ url, policy: POLICY, outboxTargets: TARGETS, hashKey: 'bench-hash-key' });
+  try {
+    const mix = new PatchMix();
+    // Warm up (JIT, statement caches, some existing profiles for the update share).
+    for (let i = 0; i < 200; i++) {
+      const item = mix.next();
+      await store.applyPatch(item.patch, item.options);
+    }
+    const single = await measure({ dialect, mode: 'single (1 patch/tx)' }, 1, async ([item]) => {
+      if (item) await store.applyPatch(item.patch, item.options);
+    }, mix);
+    const batched = await measure({ dialect, mode: `batched (${BATCH} patches/tx)` }, BATCH, (items) => store.applyPatches(items), mix);
+    return [single, batched];
+  } finally {
+    await store.close();
+  }
+}
+
+async function withPgDatabase<T>(adminUrl: string, fn: (url: string) => Promise<T>): Promise<T> {
+  const name = `concord_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    return await fn(url.toString());
+  } finally {
+    await admin.query(`drop database if exists ${name} with (force)`);
+    await admin.end();
+  }
+}
+
+async function main(): Promise<void> {
+  const rows: Row[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'concord-bench-'));
+  try {
+    rows.push(...(await bench('sqlite', `sqlite:${join(dir, 'bench.db')}`)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  rows.push(...(await withPgDatabase(args.pg, (url) => bench('postgres', url))));
+
+  console.log(`\nConcord store benchmark (${SECONDS}s per run, mix: 30% new profiles, ~35% consent changes, 3 outbox targets)`);
+  console.log('latency = one transaction (a single patch, or a whole batch)\n');
+  const header = ['dialect', 'mode', 'patches', 'patches/s', 'p50 ms', 'p99 ms'];
+  const table = rows.map((r) => [r.dialect, r.mode, String(r.patches), r.perSecond.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]?.length ?? 0)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
+  console.log(line(header));
+  console.log(line(widths.map((w) => '-'.repeat(w))));
+  for (const row of table) console.log(line(row));
+}
+
+await main();
