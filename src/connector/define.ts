@@ -2,24 +2,67 @@
  * The connector plugin contract. A connector is a folder under `connectors/` whose
  * `connector.ts` default-exports `defineConnector({...})`. The engine knows connectors only
  * through this contract.
+ *
+ * ## How the engine uses a connector
+ *
+ * - **Config.** The YAML block `connectors.<id>` is validated with `configSchema` (secrets
+ *   named in `secretKeys` must come from `${env:NAME}`), then `create(ctx)` builds one live
+ *   instance per configured id. Mappings (`defaultMappings` plus the YAML `mappings`) are
+ *   compiled by the engine (`connector/mapping.ts`); the instance sees external fields only.
+ * - **Inbound.** `pull(cursor)` yields pages; the engine ingests a page, then saves its
+ *   cursor, so a crash resumes from the last saved page (records may be seen twice: ingest
+ *   is idempotent). Webhooks are checked with `verify(raw)` and turned into events with
+ *   `parse(raw)`; `read(ids)` fetches records a webhook only named.
+ * - **Outbound.** `push(batch)` receives up to `limits.maxBatch` records already mapped,
+ *   reduced to the fields that differ from the shadow, and gated by consent and restriction.
+ *   It returns one `PushOutcome` per record, in input order.
+ * - **Privacy.** `erase(refs)` and `export(refs)` serve data-subject requests.
+ *
+ * ## Errors
+ *
+ * A failure of a whole call is thrown as a `ConnectorError` from `connector/errors.ts`
+ * (use `classifyHttpError` on whatever the client library threw):
+ * - `RateLimitedError` (HTTP 429, with `retryAfterMs`): the engine parks the connector's queue
+ *   without spending an attempt;
+ * - `TransientError` (5xx, timeouts, connection resets): retried with backoff;
+ * - `RejectedError`, `AuthError`: not retried blindly; the job ends in the dead-letter view;
+ * - `MalformedPayloadError`: an inbound payload has the wrong shape.
+ * A failure of one record inside a batch is not thrown: it is that record's `PushOutcome`
+ * (`retryable` or `rejected`) or `EraseOutcome` (`failed`).
+ *
+ * Every method receives an `AbortSignal` where the call may be long; when it fires (shutdown,
+ * job timeout) the method should stop promptly and reject.
  */
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Instant, Json, Profile } from '../profile/schema.js';
 
-/** What a connector can do. The engine only calls what is declared. */
+/**
+ * What a connector can do. The engine only calls what is declared, and a declared
+ * capability requires the matching instance methods (the conformance suite checks this).
+ */
 export interface ConnectorCapabilities {
+  /** Incremental reads through `pull` (scheduled pulls, the safety net for lost webhooks). */
   pull: boolean;
+  /** Writes through `push`. */
   push: boolean;
+  /** Inbound webhooks through `verify` and `parse` (and `reply` when the sender expects one). */
   webhooks: boolean;
+  /** GDPR erasure through `erase`. */
   erase: boolean;
+  /** Access and portability requests through `export`. */
   export: boolean;
 }
 
-/** The external API's limits, which the engine enforces (YAML may override them per instance). */
+/**
+ * The external API's limits, which the engine enforces for every call the instance makes
+ * (YAML may override them per instance, e.g. for a higher API tier). Keep them at or below
+ * the vendor's published limits: the engine then never provokes a 429 on its own.
+ */
 export interface ConnectorLimits {
   /** Requests allowed per `windowMs`. */
   requestsPerWindow: number;
+  /** The length of the rate-limit window, ms. */
   windowMs: number;
   /** Most records one push call may carry. */
   maxBatch: number;
@@ -29,12 +72,13 @@ export interface ConnectorLimits {
 
 /**
  * A record as the external system holds it, in the system's own field names. The mapping
- * engine turns it into a `ProfilePatch`.
+ * engine turns it into a `ProfilePatch` (`mapInbound`). A record may carry only some fields
+ * (e.g. a property-change webhook): absent fields mean "not reported", never "cleared".
  */
 export interface ExternalRecord {
   /** The system's own id for the record. */
   externalId: string;
-  /** When the record last changed at the source. */
+  /** When the record last changed at the source (becomes the patch's `at`, used by merge ordering). */
   at: Instant;
   /** Field name -> value, in the system's vocabulary (consent flags included). */
   fields: Record<string, Json>;
@@ -44,15 +88,23 @@ export interface ExternalRecord {
   echo?: boolean;
 }
 
-/** One page of a pull, with the cursor to save once the page is ingested. */
+/**
+ * One page of a pull, with the cursor to save once the page is ingested. The cursor must
+ * survive a JSON round trip and validate against the connector's `cursorSchema`.
+ */
 export interface PullPage<C> {
+  /** The page's records, oldest change first. */
   records: ExternalRecord[];
   /** The cursor to resume from after this page. */
   cursor: C;
 }
 
-/** One record to write, already mapped to the system's fields and reduced to what differs. */
+/**
+ * One record to write, already mapped to the system's fields (`mapOutbound`), reduced to what
+ * differs from the shadow, and gated by consent and restriction.
+ */
 export interface PushRecord {
+  /** The hub's profile id; echoed back in the record's `PushOutcome`. */
   profileId: string;
   /** Known external id, when the shadow has one. */
   externalId?: string;
@@ -66,7 +118,16 @@ export interface PushRecord {
   profile?: Profile;
 }
 
-/** The outcome of one pushed record. Every record in a batch gets exactly one. */
+/**
+ * The outcome of one pushed record. Every record in a batch gets exactly one, in input order,
+ * with the record's `profileId`:
+ * - `ok`: written; `externalId` is the system's id for the record (kept in the shadow);
+ * - `retryable`: not written this time (locked, temporarily unavailable); the engine retries
+ *   it with backoff, after `retryAfterMs` when given;
+ * - `rejected`: the system refuses this record for good (validation, duplicate); the engine
+ *   dead-letters it with `reason` (and the system's `code`), and the rest of the batch is
+ *   unaffected. `reason` must not contain personal data such as e-mail addresses.
+ */
 export type PushOutcome =
   | { status: 'ok'; profileId: string; externalId: string }
   | { status: 'retryable'; profileId: string; reason: string; retryAfterMs?: number }
@@ -74,71 +135,113 @@ export type PushOutcome =
 
 /** A raw inbound webhook request, with the body exactly as received (signatures cover bytes). */
 export interface RawWebhook {
+  /** HTTP method, upper case. */
   method: string;
   /** Full URL as the sender addressed it (some signatures cover it). */
   url: string;
+  /** Request headers with lower-case names, as Node delivers them. */
   headers: Record<string, string | string[] | undefined>;
+  /** The body bytes exactly as received. */
   body: Buffer;
+  /** When the hub received the request (the reference for signature timestamp windows). */
   receivedAt: Instant;
 }
 
-/** What a verified webhook carries. */
+/**
+ * What a verified webhook carries. `eventId` is stable across redeliveries of the same event
+ * (the engine dedupes on it), so derive it from the sender's event id, never from a clock or
+ * a random source.
+ */
 export type WebhookEvent =
+  /** The changed records themselves (full or partial field sets). */
   | { kind: 'records'; eventId: string; records: ExternalRecord[] }
   /** The source only says which records changed; the engine reads them with `read`. */
   | { kind: 'changed'; eventId: string; externalIds: string[]; at: Instant; echo?: boolean }
+  /** Records were deleted at the source (not an erasure request: the person may still exist elsewhere). */
   | { kind: 'deleted'; eventId: string; externalIds: string[]; at: Instant }
   /** The source asks for an erasure (e.g. HubSpot privacyDeletion). */
   | { kind: 'erase'; eventId: string; externalIds: string[]; at: Instant }
   /** Two external records became one (e.g. HubSpot contact.merge). */
   | { kind: 'merge'; eventId: string; winnerId: string; loserIds: string[]; at: Instant };
 
-/** The reply the webhook endpoint must send (e.g. a SOAP Ack for Salesforce). */
+/** The reply the webhook endpoint must send (e.g. a SOAP Ack for Salesforce). Default: 200 with an empty body. */
 export interface WebhookReply {
+  /** HTTP status to answer with. */
   status: number;
+  /** Content-Type of `body`. */
   contentType?: string;
+  /** Response body. */
   body?: string;
 }
 
 /** Result of signature verification; an expected failure is a value, not an exception. */
 export type VerifyResult = { ok: true } | { ok: false; reason: string };
 
-/** Services the engine hands a connector instance. */
+/** Services the engine hands a connector instance at `create`. */
 export interface ConnectorContext<Config> {
-  /** The instance id from YAML (e.g. `hubspot` or `crm-eu`). */
+  /** The instance id from YAML (e.g. `hubspot` or `crm-eu`); also the `source` of its patches. */
   instanceId: string;
+  /** The instance's config, already validated by `configSchema` with secrets resolved. */
   config: Config;
+  /** A child logger bound to the instance. Never log e-mail addresses, phone numbers or tokens. */
   logger: Logger;
   /** Called by the connector whenever it reads rate-limit headers, for metrics and status. */
   reportBudget?(budget: { remaining: number; max?: number; resetAt?: Instant; window: string }): void;
 }
 
-/** A live connector instance. */
+/**
+ * A live connector instance. Methods exist exactly for the declared capabilities (`read` is
+ * optional beside `webhooks` or `pull`). Instances may be called concurrently, up to
+ * `limits.concurrency` calls at once.
+ */
 export interface ConnectorInstance<Cursor> {
-  /** Yields pages from `cursor` (or from the beginning when `undefined`). */
+  /**
+   * Yields pages of records changed since `cursor` (or everything when `undefined`), oldest
+   * first. Incremental pulls should start a look-back window behind the cursor, because
+   * records committed late may carry an older change stamp; re-seeing a record is harmless.
+   * Yields nothing when nothing changed.
+   */
   pull?(cursor: Cursor | undefined, signal: AbortSignal): AsyncIterable<PullPage<Cursor>>;
-  /** Writes one batch in as few calls as the API allows; one outcome per record. */
+  /**
+   * Writes one batch (at most `limits.maxBatch` records) in as few calls as the API allows,
+   * ideally one; returns one outcome per record, in input order. An empty batch returns `[]`.
+   * Throws a `ConnectorError` when the whole call fails.
+   */
   push?(batch: PushRecord[], signal: AbortSignal): Promise<PushOutcome[]>;
-  /** Reads records by external id (used after webhooks that carry only ids). */
+  /** Reads records by external id (used after webhooks that carry only ids). Unknown ids are left out. */
   read?(externalIds: string[], signal: AbortSignal): Promise<ExternalRecord[]>;
-  /** Erases records by external id or identity; one outcome per ref. */
+  /**
+   * Erases records by external id or identity, permanently (GDPR Art. 17); one outcome per
+   * ref, in input order (`not_found` when the system holds nothing for it).
+   */
   erase?(refs: EraseRef[], signal: AbortSignal): Promise<EraseOutcome[]>;
   /** Reads everything the system holds on a person, for access requests. */
   export?(refs: EraseRef[], signal: AbortSignal): Promise<ExternalRecord[]>;
-  /** Checks a webhook's authenticity over the raw request. */
+  /**
+   * Checks a webhook's authenticity over the raw request: signature over the exact body bytes,
+   * compared in constant time, and a timestamp window against `raw.receivedAt` where the
+   * scheme has one. Failure is a value, never an exception.
+   */
   verify?(raw: RawWebhook): VerifyResult | Promise<VerifyResult>;
   /** Parses a verified webhook into events. Throws `MalformedPayloadError` on bad input. */
   parse?(raw: RawWebhook): WebhookEvent[] | Promise<WebhookEvent[]>;
   /** The reply to send once the events are safely enqueued. */
   reply?(events: WebhookEvent[]): WebhookReply;
+  /** Releases connections and timers; called once at shutdown. */
   close?(): Promise<void>;
 }
 
-/** A reference to a person in one system, for erasure and export. */
+/** A reference to a person in one system, for erasure and export: the system's id when known, else an e-mail. */
 export interface EraseRef {
+  /** The system's own id for the record. */
   externalId?: string;
+  /** A normalized e-mail address, when the system's id is not known. */
   email?: string;
 }
+/**
+ * The outcome of erasing one ref: `erased`, `not_found` (nothing held, which also completes
+ * the request), or `failed` with whether trying again may help.
+ */
 export type EraseOutcome =
   | { status: 'erased'; ref: EraseRef }
   | { status: 'not_found'; ref: EraseRef }
@@ -152,16 +255,39 @@ export interface ConnectorDefinition<Config = unknown, Cursor = unknown> {
   configSchema: z.ZodType<Config>;
   /** Validates a stored cursor before it is handed back to `pull`. */
   cursorSchema: z.ZodType<Cursor>;
+  /** What the connector can do; the engine only calls what is declared. */
   capabilities: ConnectorCapabilities;
+  /** The external API's limits (defaults; YAML may override them per instance). */
   limits: ConnectorLimits;
-  /** Default field mappings; YAML entries are applied on top. */
+  /**
+   * Default field mappings (`MappingEntryInput` objects from `mapping-schema.ts`, validated when
+   * compiled); YAML entries are applied on top, replacing defaults with the same canonical target.
+   */
   defaultMappings?: readonly unknown[];
   /** Names of config keys that hold secrets and so must come from `${env:...}`. */
   secretKeys?: readonly string[];
+  /**
+   * Builds a live instance. May throw `ConfigError` (e.g. an unreachable system named in the
+   * config); should not call the external API eagerly, so that `concord validate` stays offline.
+   */
   create(ctx: ConnectorContext<Config>): ConnectorInstance<Cursor> | Promise<ConnectorInstance<Cursor>>;
 }
 
-/** Declares a connector. Identity function that fixes the types. */
+/**
+ * Declares a connector. Identity function that fixes the `Config` and `Cursor` types.
+ *
+ * ```ts
+ * export default defineConnector({
+ *   type: 'acme',
+ *   configSchema: z.object({ baseUrl: z.url(), token: z.string() }),
+ *   cursorSchema: z.object({ since: z.number() }),
+ *   capabilities: { pull: true, push: true, webhooks: false, erase: true, export: false },
+ *   limits: { requestsPerWindow: 100, windowMs: 10_000, maxBatch: 100, concurrency: 2 },
+ *   secretKeys: ['token'],
+ *   create: (ctx) => ({ pull, push, erase }),
+ * });
+ * ```
+ */
 export function defineConnector<Config, Cursor>(
   def: ConnectorDefinition<Config, Cursor>,
 ): ConnectorDefinition<Config, Cursor> {
