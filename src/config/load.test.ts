@@ -298,6 +298,11 @@ ${EMPTY_CATALOG}`;
     expect(errors.map(String)).toEqual(['inline.yaml:6:14: hub.secrets.signing: Too small: expected string to have >=32 characters']);
   });
 
+  it('an empty secret is reported by type, not as a literal', () => {
+    const errors = inlineErrors(HUB.replace('${env:TEST_SIGNING_SECRET}', '') + EMPTY_CATALOG);
+    expect(errors.map(String)).toEqual(['inline.yaml:6:5: hub.secrets.signing: expected a string, got null']);
+  });
+
   it('an alias is not an env reference', () => {
     const text = `hub:
   redisUrl: redis://127.0.0.1:6379

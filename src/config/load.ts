@@ -221,6 +221,8 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
 
   function checkSecret(path: ConfigPath, node: unknown, resolution: Resolution | undefined): void {
     const where = formatPath(path);
+    // An empty value is not a literal secret; the schema reports it as missing.
+    if (isScalar(node) && node.value === null) return;
     if (isAlias(node)) {
       fail('secret_literal', path, 'value', `${where}: is a secret: write it as \${env:NAME}, not as an alias`);
       return;
