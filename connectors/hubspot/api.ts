@@ -1,0 +1,194 @@
+/**
+ * Every call to HubSpot goes through here: the official client (`@hubspot/api-client`, with
+ * `basePath` pointing at HubSpot or the emulator), paced under the account's limits, with the
+ * rate-limit headers read after each answer and failures turned into connector errors.
+ *
+ * The client's own retry and limiter options are process-global (the last client created
+ * wins) and ignore Retry-After, so they are left off: a 429 becomes a `RateLimitedError` and
+ * the engine parks the queue (`TEN_SECONDLY_ROLLING`: for the window; `DAILY`: until the
+ * account's midnight, with a metric and an error log line an operator can alert on).
+ */
+import { Client } from '@hubspot/api-client';
+import type { Logger } from 'pino';
+import { Counter, register } from 'prom-client';
+import {
+  classifyHttpError,
+  classifyHttpStatus,
+  headerValue,
+  MalformedPayloadError,
+  RateLimitedError,
+  TransientError,
+} from '../../src/connector/errors.js';
+import type { ConnectorContext } from '../../src/connector/define.js';
+import type { HubSpotConfig } from './config.js';
+import { Pacer } from './pacer.js';
+
+const TEN_SECONDS = 10_000;
+
+/** What a codegen `...WithHttpInfo` call resolves to. */
+interface HttpInfo<T> {
+  httpStatusCode: number;
+  headers: Record<string, string>;
+  data: T;
+}
+
+/** The client throws `ApiException` (one class per API module, so it is recognised by shape). */
+function apiException(err: unknown): { code: number; body: unknown; headers: Record<string, string> } | undefined {
+  if (err === null || typeof err !== 'object') return undefined;
+  const e = err as Record<string, unknown>;
+  if (typeof e.code !== 'number' || !('body' in e)) return undefined;
+  const headers = typeof e.headers === 'object' && e.headers !== null ? (e.headers as Record<string, string>) : {};
+  return { code: e.code, body: e.body, headers };
+}
+
+/** Replaces e-mail addresses in text that may reach logs or the dead-letter view. */
+export function redactEmails(text: string): string {
+  return text.replace(/[^\s@"'<>:,;[\]]+@[^\s@"'<>:,;[\]]+/g, '<email>');
+}
+
+function redactedBody(body: unknown): unknown {
+  if (typeof body === 'string') return redactEmails(body);
+  if (body === null || typeof body !== 'object') return body;
+  const b = body as Record<string, unknown>;
+  return typeof b.message === 'string' ? { ...b, message: redactEmails(b.message) } : body;
+}
+
+/** Milliseconds until the next midnight in `timeZone` (when HubSpot's daily limit resets). */
+export function msUntilMidnight(now: number, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    hourCycle: 'h23',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  }).formatToParts(new Date(now));
+  const part = (type: string): number => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  const elapsed = ((part('hour') * 60 + part('minute')) * 60 + part('second')) * 1000 + (now % 1000);
+  return Math.max(1, 86_400_000 - elapsed);
+}
+
+function dailyLimitCounter(): Counter<'instance'> {
+  const name = 'concord_hubspot_daily_limit_reached_total';
+  const existing = register.getSingleMetric(name);
+  if (existing instanceof Counter) return existing as Counter<'instance'>;
+  return new Counter({ name, help: "Times a HubSpot instance hit the account's DAILY API limit (alert on any increase).", labelNames: ['instance'] });
+}
+
+export class HubSpotApi {
+  readonly client: Client;
+  private readonly pacer: Pacer;
+  private readonly searchPacer: Pacer;
+  private dailyBlockedUntil = 0;
+  private readonly dailyLimitHits = dailyLimitCounter();
+
+  constructor(
+    private readonly config: HubSpotConfig,
+    private readonly ctx: Pick<ConnectorContext<HubSpotConfig>, 'instanceId' | 'logger' | 'reportBudget'>,
+    private readonly now: () => number = Date.now,
+  ) {
+    // No numberOfApiCallRetries, no limiterOptions: see the module comment.
+    this.client = new Client({ accessToken: config.accessToken, basePath: config.baseUrl.replace(/\/+$/, '') });
+    this.pacer = new Pacer({ max: config.requestsPer10Seconds, windowMs: TEN_SECONDS, now, marginMs: 100, maxWaitMs: 15_000, policy: 'TEN_SECONDLY_ROLLING' });
+    this.searchPacer = new Pacer({ max: config.searchRequestsPerSecond, windowMs: 1_000, now, marginMs: 20, policy: 'SECONDLY' });
+  }
+
+  private get logger(): Logger {
+    return this.ctx.logger;
+  }
+
+  /** Runs one codegen call (`...WithHttpInfo`) within the limits. */
+  async call<T>(kind: 'standard' | 'search', signal: AbortSignal | undefined, fn: () => Promise<HttpInfo<T>>): Promise<HttpInfo<T>> {
+    await this.beforeCall(kind, signal);
+    try {
+      const info = await fn();
+      this.readHeaders(info.headers);
+      return info;
+    } catch (err) {
+      throw this.toConnectorError(err);
+    }
+  }
+
+  /** Runs one raw request through the client's `apiRequest` (for APIs the client does not wrap). */
+  async request<T>(signal: AbortSignal | undefined, options: { method: string; path: string; qs?: Record<string, string>; body?: unknown }): Promise<{ status: number; data: T }> {
+    await this.beforeCall('standard', signal);
+    let res: Awaited<ReturnType<Client['apiRequest']>>;
+    try {
+      res = await this.client.apiRequest(options);
+    } catch (err) {
+      throw classifyHttpError(err);
+    }
+    const headers: Record<string, string> = {};
+    res.headers.forEach((value, name) => {
+      headers[name] = value;
+    });
+    const text = await res.text();
+    let data: unknown;
+    try {
+      data = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      if (res.ok) throw new MalformedPayloadError(`HubSpot answered ${options.path} with a body that is not JSON`);
+      data = text;
+    }
+    if (!res.ok) throw this.toConnectorError({ code: res.status, body: data, headers });
+    this.readHeaders(headers);
+    return { status: res.status, data: data as T };
+  }
+
+  private async beforeCall(kind: 'standard' | 'search', signal: AbortSignal | undefined): Promise<void> {
+    signal?.throwIfAborted();
+    const now = this.now();
+    if (this.dailyBlockedUntil > now) {
+      throw new RateLimitedError('HubSpot DAILY limit reached; waiting for the reset', { retryAfterMs: this.dailyBlockedUntil - now, policy: 'DAILY' });
+    }
+    if (kind === 'search') await this.searchPacer.take(signal);
+    await this.pacer.take(signal);
+  }
+
+  private readHeaders(headers: Record<string, string>): void {
+    const remaining = headerValue(headers, 'x-hubspot-ratelimit-remaining');
+    const max = headerValue(headers, 'x-hubspot-ratelimit-max');
+    if (remaining !== undefined && /^\d+$/.test(remaining)) {
+      this.pacer.observeRemaining(Number(remaining));
+      this.ctx.reportBudget?.({ remaining: Number(remaining), ...(max ? { max: Number(max) } : {}), window: 'TEN_SECONDLY_ROLLING' });
+    }
+    const dailyRemaining = headerValue(headers, 'x-hubspot-ratelimit-daily-remaining');
+    const daily = headerValue(headers, 'x-hubspot-ratelimit-daily');
+    if (dailyRemaining !== undefined && /^\d+$/.test(dailyRemaining)) {
+      this.ctx.reportBudget?.({
+        remaining: Number(dailyRemaining),
+        ...(daily ? { max: Number(daily) } : {}),
+        resetAt: new Date(this.now() + msUntilMidnight(this.now(), this.config.accountTimeZone)).toISOString(),
+        window: 'DAILY',
+      });
+    }
+  }
+
+  private toConnectorError(err: unknown): Error {
+    const ex = apiException(err);
+    if (!ex) return classifyHttpError(err);
+    this.readHeaders(ex.headers);
+    if (ex.code !== 429) {
+      return classifyHttpStatus(ex.code, { headers: ex.headers, body: redactedBody(ex.body) }) ?? new TransientError(`HubSpot answered ${ex.code}`);
+    }
+    const body = typeof ex.body === 'object' && ex.body !== null ? (ex.body as Record<string, unknown>) : {};
+    const policy = typeof body.policyName === 'string' ? body.policyName : 'TEN_SECONDLY_ROLLING';
+    const now = this.now();
+    if (policy === 'DAILY') {
+      const wait = msUntilMidnight(now, this.config.accountTimeZone);
+      this.dailyBlockedUntil = now + wait;
+      this.dailyLimitHits.inc({ instance: this.ctx.instanceId });
+      const resetAt = new Date(now + wait).toISOString();
+      this.ctx.reportBudget?.({ remaining: 0, resetAt, window: 'DAILY' });
+      this.logger.error(
+        { alert: 'hubspot_daily_limit', connector: this.ctx.instanceId, resetAt },
+        "HubSpot DAILY API limit reached: this instance's push and pull queues are parked until the reset",
+      );
+      return new RateLimitedError('HubSpot DAILY limit reached', { retryAfterMs: wait, policy, status: 429, cause: err });
+    }
+    const interval = Number(headerValue(ex.headers, 'x-hubspot-ratelimit-interval-milliseconds') ?? '');
+    const wait = policy === 'SECONDLY' ? 1_000 : Number.isFinite(interval) && interval > 0 ? interval : TEN_SECONDS;
+    (policy === 'SECONDLY' ? this.searchPacer : this.pacer).block(wait);
+    this.logger.warn({ connector: this.ctx.instanceId, policy, retryAfterMs: wait }, 'HubSpot rate limit hit');
+    return new RateLimitedError(`HubSpot ${policy} limit reached`, { retryAfterMs: wait, policy, status: 429, cause: err });
+  }
+}

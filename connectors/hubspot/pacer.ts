@@ -1,0 +1,79 @@
+/**
+ * Paces calls under a rolling-window limit (HubSpot counts requests over a rolling window).
+ * It counts this process's own calls and folds in what HubSpot's `X-HubSpot-RateLimit-Remaining`
+ * header says, so calls made elsewhere with the same token slow it down too.
+ */
+import { RateLimitedError } from '../../src/connector/errors.js';
+
+export interface PacerOptions {
+  max: number;
+  windowMs: number;
+  now: () => number;
+  /** Added to each wait, for the time between sending and HubSpot counting a request. */
+  marginMs?: number;
+  /** A wait longer than this is not slept: a `RateLimitedError` parks the caller instead. */
+  maxWaitMs?: number;
+  /** The policy name a refused wait reports. */
+  policy: string;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export class Pacer {
+  private times: number[] = [];
+  private blockedUntil = 0;
+
+  constructor(private readonly opts: PacerOptions) {}
+
+  /** How long the next call would have to wait (0 when it may go now). */
+  waitMs(): number {
+    const now = this.opts.now();
+    this.times = this.times.filter((t) => t > now - this.opts.windowMs);
+    const blocked = Math.max(0, this.blockedUntil - now);
+    if (this.times.length < this.opts.max) return blocked;
+    const oldest = this.times[this.times.length - this.opts.max] ?? now;
+    return Math.max(blocked, oldest + this.opts.windowMs + (this.opts.marginMs ?? 0) - now);
+  }
+
+  /** Waits for a slot and takes it. */
+  async take(signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      const wait = this.waitMs();
+      if (wait <= 0) break;
+      if (this.opts.maxWaitMs !== undefined && wait > this.opts.maxWaitMs) {
+        throw new RateLimitedError(`pacing: next ${this.opts.policy} slot in ${wait} ms`, { retryAfterMs: wait, policy: this.opts.policy });
+      }
+      await sleep(wait, signal);
+    }
+    this.times.push(this.opts.now());
+  }
+
+  /** Folds in the server's view: `remaining` calls are left in the current window. */
+  observeRemaining(remaining: number): void {
+    const now = this.opts.now();
+    this.times = this.times.filter((t) => t > now - this.opts.windowMs);
+    const used = this.opts.max - remaining;
+    for (let i = this.times.length; i < used; i++) this.times.push(now);
+  }
+
+  /** No call before `now + ms` (after a 429). */
+  block(ms: number): void {
+    this.blockedUntil = Math.max(this.blockedUntil, this.opts.now() + ms);
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * Push: contact properties go through `batch/upsert` by e-mail for records HubSpot does not
+ * know yet, and `batch/update` by id for known ones (so a changed e-mail updates the contact
+ * rather than creating another), at most 100 per call. Subscription statuses go through the
+ * v4 `statuses/batch/write`, with the legal basis mapped from the canonical consent. Partial
+ * failures (207, per-input errors) are handled record by record; a call refused as a whole
+ * throws, and the engine then sends the records one by one.
+ */
+import type { PushOutcome, PushRecord } from '../../src/connector/define.js';
+import { MalformedPayloadError } from '../../src/connector/errors.js';
+import type { HubSpotApi } from './api.js';
+import { redactEmails } from './api.js';
+import type { HubSpotConfig, HubSpotLegalBasis, SubscriptionType } from './config.js';
+import { statusToWrite, subscriptionIdOf, toHubSpotLegalBasis, toPropertyValue, type StatusState } from './mapping.js';
+import { chunks, type HubSpotReader } from './read.js';
+
+interface StandardErrorLike {
+  category?: string;
+  message?: string;
+  context?: Record<string, string[] | undefined>;
+}
+
+interface StatusWriteInput {
+  subscriberIdString: string;
+  subscriptionId: number;
+  channel: 'EMAIL';
+  statusState: StatusState;
+  legalBasis?: HubSpotLegalBasis;
+  legalBasisExplanation?: string;
+}
+
+interface StatusWriteResponse {
+  results?: { subscriberIdString: string; subscriptionId: number; status: string }[];
+  errors?: StandardErrorLike[];
+}
+
+/** Per-input error categories that will not succeed on retry. */
+const PERMANENT = new Set(['VALIDATION_ERROR', 'CONFLICT', 'OBJECT_NOT_FOUND', 'INVALID_EMAIL', 'OBJECT_ALREADY_EXISTS']);
+
+interface Work {
+  record: PushRecord;
+  properties: Record<string, string>;
+  statuses: Map<number, StatusState>;
+  email: string | undefined;
+  externalId: string | undefined;
+  failure?: PushOutcome;
+}
+
+function reasonOf(e: StandardErrorLike): string {
+  return `${e.category ?? 'ERROR'}: ${redactEmails(e.message ?? 'no message').slice(0, 300)}`;
+}
+
+function outcomeOf(profileId: string, e: StandardErrorLike): PushOutcome {
+  return PERMANENT.has(e.category ?? '')
+    ? { status: 'rejected', profileId, reason: reasonOf(e), code: e.category ?? 'ERROR' }
+    : { status: 'retryable', profileId, reason: reasonOf(e) };
+}
+
+export class HubSpotPusher {
+  private readonly byId: Map<number, SubscriptionType>;
+
+  constructor(
+    private readonly api: HubSpotApi,
+    private readonly reader: HubSpotReader,
+    config: HubSpotConfig,
+  ) {
+    this.byId = new Map(config.subscriptions.map((s) => [s.id, s]));
+  }
+
+  async push(batch: readonly PushRecord[], signal: AbortSignal): Promise<PushOutcome[]> {
+    const work = batch.map((record) => this.prepare(record));
+    const creates = work.filter((w) => !w.failure && w.externalId === undefined);
+    const updates = work.filter((w) => !w.failure && w.externalId !== undefined && Object.keys(w.properties).length > 0);
+    const emails = new Set<string>();
+    for (const w of creates) {
+      if (!w.email) w.failure = { status: 'rejected', profileId: w.record.profileId, reason: 'no e-mail to create the HubSpot contact by', code: 'missing_email' };
+      else if (emails.has(w.email)) w.failure = { status: 'retryable', profileId: w.record.profileId, reason: 'another record of the batch has the same e-mail' };
+      else emails.add(w.email);
+    }
+    await this.upsert(creates.filter((w) => !w.failure), signal);
+    const notFound = await this.update(updates, signal);
+    // A contact deleted in HubSpot meanwhile is created again when we know its e-mail.
+    await this.upsert(notFound.filter((w) => w.email !== undefined && !w.failure), signal);
+    for (const w of notFound) {
+      if (w.externalId === undefined || w.failure) continue;
+      w.failure = { status: 'rejected', profileId: w.record.profileId, reason: 'the HubSpot contact no longer exists', code: 'OBJECT_NOT_FOUND' };
+    }
+    await this.writeStatuses(work.filter((w) => !w.failure && w.statuses.size > 0), signal);
+    return work.map(
+      (w) => w.failure ?? (w.externalId ? { status: 'ok', profileId: w.record.profileId, externalId: w.externalId } : {
+        status: 'retryable',
+        profileId: w.record.profileId,
+        reason: 'HubSpot returned no result for the record',
+      }),
+    );
+  }
+
+  private prepare(record: PushRecord): Work {
+    const properties: Record<string, string> = {};
+    const statuses = new Map<number, StatusState>();
+    for (const [name, value] of Object.entries(record.fields)) {
+      const id = subscriptionIdOf(name);
+      if (id === undefined) properties[name] = toPropertyValue(value);
+      else if (this.byId.has(id)) statuses.set(id, statusToWrite(value));
+    }
+    const email = properties.email ? properties.email.trim().toLowerCase() : undefined;
+    return { record, properties, statuses, email, externalId: record.externalId };
+  }
+
+  /** https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/batch/post-crm-v3-objects-contacts-batch-upsert */
+  private async upsert(work: Work[], signal: AbortSignal): Promise<void> {
+    for (const part of chunks(work)) {
+      const byEmail = new Map(part.map((w) => [w.email ?? '', w]));
+      const res = await this.api.call('standard', signal, () =>
+        this.api.client.crm.contacts.batchApi.upsertWithHttpInfo({
+          inputs: part.map((w) => ({ id: w.email ?? '', idProperty: 'email', properties: { ...w.properties, email: w.email ?? '' } })),
+        }),
+      );
+      for (const r of res.data.results) {
+        const w = byEmail.get((r.properties.email ?? '').toLowerCase());
+        if (w) w.externalId = r.id;
+      }
+      const errors: StandardErrorLike[] = 'errors' in res.data ? (res.data.errors ?? []) : [];
+      for (const e of errors) {
+        for (const id of e.context?.ids ?? []) {
+          const w = byEmail.get(id.trim().toLowerCase());
+          if (w && w.externalId === undefined) w.failure = outcomeOf(w.record.profileId, e);
+        }
+      }
+    }
+  }
+
+  /**
+   * Updates known contacts by id; returns those HubSpot no longer has.
+   * https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/batch/post-crm-v3-objects-contacts-batch-update
+   */
+  private async update(work: Work[], signal: AbortSignal): Promise<Work[]> {
+    const notFound: Work[] = [];
+    for (const part of chunks(work)) {
+      const byId = new Map(part.map((w) => [w.externalId ?? '', w]));
+      const done = new Set<Work>();
+      const res = await this.api.call('standard', signal, () =>
+        this.api.client.crm.contacts.batchApi.updateWithHttpInfo({
+          inputs: part.map((w) => ({ id: w.externalId ?? '', properties: w.properties })),
+        }),
+      );
+      for (const r of res.data.results) {
+        const w = byId.get(r.id);
+        if (w) done.add(w);
+      }
+      const errors: StandardErrorLike[] = 'errors' in res.data ? (res.data.errors ?? []) : [];
+      for (const e of errors) {
+        for (const id of e.context?.ids ?? []) {
+          const w = byId.get(id);
+          if (!w || done.has(w)) continue;
+          if (e.category === 'OBJECT_NOT_FOUND') notFound.push(w);
+          else w.failure = outcomeOf(w.record.profileId, e);
+        }
+      }
+      for (const w of part) {
+        if (!done.has(w) && !w.failure && !notFound.includes(w)) {
+          w.failure = { status: 'retryable', profileId: w.record.profileId, reason: 'HubSpot returned no result for the record' };
+        }
+      }
+    }
+    for (const w of notFound) w.externalId = undefined;
+    return notFound;
+  }
+
+  /** https://developers.hubspot.com/docs/api-reference/communication-preferences-subscriptions-v4/subscription-status/post-communication-preferences-v4-statuses-batch-write */
+  private async writeStatuses(work: Work[], signal: AbortSignal): Promise<void> {
+    // Known contacts whose e-mail did not change: their address comes from HubSpot.
+    const unknownEmail = work.filter((w) => w.email === undefined && w.externalId !== undefined);
+    if (unknownEmail.length > 0) {
+      const { found } = await this.reader.readContacts(unknownEmail.map((w) => w.externalId ?? ''), signal);
+      const emails = new Map(found.map((c) => [c.id, c.properties.email ?? undefined]));
+      for (const w of unknownEmail) {
+        const email = emails.get(w.externalId ?? '');
+        if (email) w.email = email.toLowerCase();
+        else w.failure = { status: 'retryable', profileId: w.record.profileId, reason: 'the HubSpot contact has no e-mail for its subscriptions' };
+      }
+    }
+    const inputs: { work: Work; input: StatusWriteInput }[] = [];
+    for (const w of work) {
+      if (w.failure || !w.email) continue;
+      for (const [id, state] of w.statuses) inputs.push({ work: w, input: this.statusInput(w, id, state) });
+    }
+    for (const part of chunks(inputs)) {
+      const key = (email: string, id: number | string): string => `${email.toLowerCase()}|${id}`;
+      const byKey = new Map(part.map((p) => [key(p.input.subscriberIdString, p.input.subscriptionId), p.work]));
+      const written = new Set<string>();
+      const res = await this.api.request<StatusWriteResponse>(signal, {
+        method: 'POST',
+        path: '/communication-preferences/v4/statuses/batch/write',
+        body: { inputs: part.map((p) => p.input) },
+      });
+      if (!res.data || !Array.isArray(res.data.results)) throw new MalformedPayloadError('statuses/batch/write answered without results');
+      for (const r of res.data.results) written.add(key(r.subscriberIdString, r.subscriptionId));
+      for (const e of res.data.errors ?? []) {
+        const emails = e.context?.subscriberIdString ?? [];
+        const ids = e.context?.subscriptionId ?? [];
+        emails.forEach((email, i) => {
+          const w = byKey.get(key(email, ids[i] ?? ''));
+          if (w && !w.failure) w.failure = outcomeOf(w.record.profileId, e);
+        });
+      }
+      for (const p of part) {
+        if (!written.has(key(p.input.subscriberIdString, p.input.subscriptionId)) && !p.work.failure) {
+          p.work.failure = { status: 'retryable', profileId: p.work.record.profileId, reason: 'HubSpot did not confirm a subscription status' };
+        }
+      }
+    }
+  }
+
+  private statusInput(w: Work, subscriptionId: number, state: StatusState): StatusWriteInput {
+    const input: StatusWriteInput = { subscriberIdString: w.email ?? '', subscriptionId, channel: 'EMAIL', statusState: state };
+    if (state !== 'SUBSCRIBED') return input;
+    const type = this.byId.get(subscriptionId);
+    const [purpose, channel] = type?.consent?.split('.') ?? [];
+    const consent = purpose && channel ? w.record.profile?.consents[purpose]?.[channel] : undefined;
+    if (consent) {
+      const mapped = toHubSpotLegalBasis(consent.legalBasis);
+      input.legalBasis = mapped.legalBasis;
+      const evidence = [consent.evidence.method, consent.evidence.noticeVersion ? `notice ${consent.evidence.noticeVersion}` : undefined]
+        .filter((x) => x !== undefined)
+        .join(', ');
+      input.legalBasisExplanation = redactEmails(`${mapped.article ? `${mapped.article}; ` : ''}recorded by Concord (${evidence})`).slice(0, 500);
+    } else {
+      input.legalBasis = type?.legalBasis ?? 'CONSENT_WITH_NOTICE';
+    }
+    return input;
+  }
+}

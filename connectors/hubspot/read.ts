@@ -1,0 +1,124 @@
+/**
+ * Reading from HubSpot: contacts (list, search, batch read) and their subscription statuses
+ * (communication preferences v4, which the client does not wrap), turned into
+ * `ExternalRecord`s in the connector's vocabulary (see `mapping.ts`).
+ */
+import type { ExternalRecord } from '../../src/connector/define.js';
+import { MalformedPayloadError } from '../../src/connector/errors.js';
+import type { Json } from '../../src/profile/schema.js';
+import type { HubSpotApi } from './api.js';
+import type { HubSpotConfig } from './config.js';
+import { DEFAULT_PROPERTIES, fromPropertyValue, statusFieldValue, subscriptionField, type StatusState } from './mapping.js';
+
+/** What every contact read returns (the client's `SimplePublicObject` shapes). */
+export interface ContactObject {
+  id: string;
+  properties: Record<string, string | null>;
+  updatedAt: Date;
+  archived?: boolean;
+}
+
+interface PublicStatus {
+  subscriberIdString: string;
+  subscriptionId: number;
+  status: StatusState;
+}
+
+interface StatusesReadResponse {
+  results?: { subscriberIdString: string; statuses?: PublicStatus[] }[];
+}
+
+const BATCH = 100;
+
+export function chunks<T>(items: readonly T[], size = BATCH): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** The contact properties a read asks for. */
+export function propertiesToRead(config: HubSpotConfig): string[] {
+  return [...new Set([...DEFAULT_PROPERTIES, ...config.properties, 'lastmodifieddate'])];
+}
+
+export class HubSpotReader {
+  constructor(
+    private readonly api: HubSpotApi,
+    private readonly config: HubSpotConfig,
+  ) {}
+
+  /**
+   * Subscription statuses of up to 100 addresses per call: e-mail -> subscription id -> state.
+   * https://developers.hubspot.com/docs/api-reference/communication-preferences-subscriptions-v4/subscription-status/post-communication-preferences-v4-statuses-batch-read
+   */
+  async statuses(emails: readonly string[], signal?: AbortSignal): Promise<Map<string, Map<number, StatusState>>> {
+    const out = new Map<string, Map<number, StatusState>>();
+    if (this.config.subscriptions.length === 0) return out;
+    const unique = [...new Set(emails.map((e) => e.trim().toLowerCase()).filter((e) => e.length > 0))];
+    for (const part of chunks(unique)) {
+      const res = await this.api.request<StatusesReadResponse>(signal, {
+        method: 'POST',
+        path: '/communication-preferences/v4/statuses/batch/read',
+        qs: { channel: 'EMAIL' },
+        body: { inputs: part },
+      });
+      if (!res.data || !Array.isArray(res.data.results)) throw new MalformedPayloadError('statuses/batch/read answered without results');
+      for (const r of res.data.results) {
+        const map = new Map<number, StatusState>();
+        for (const s of r.statuses ?? []) map.set(s.subscriptionId, s.status);
+        out.set(r.subscriberIdString.toLowerCase(), map);
+      }
+    }
+    return out;
+  }
+
+  /** Contacts plus their statuses as external records. */
+  async toRecords(contacts: readonly ContactObject[], signal?: AbortSignal): Promise<ExternalRecord[]> {
+    const emails = contacts.map((c) => c.properties.email ?? '').filter((e) => e !== '');
+    const statuses = await this.statuses(emails, signal);
+    return contacts.map((c) => this.toRecord(c, statuses));
+  }
+
+  toRecord(contact: ContactObject, statuses: Map<string, Map<number, StatusState>>): ExternalRecord {
+    const fields: Record<string, Json> = {};
+    for (const name of propertiesToRead(this.config)) {
+      if (name === 'lastmodifieddate') continue;
+      if (name in contact.properties) fields[name] = fromPropertyValue(contact.properties[name]);
+    }
+    const email = contact.properties.email?.toLowerCase();
+    const own = email ? statuses.get(email) : undefined;
+    if (own) {
+      for (const s of this.config.subscriptions) {
+        const state = own.get(s.id);
+        if (state !== undefined) fields[subscriptionField(s.id)] = statusFieldValue(state);
+      }
+    }
+    const modified = contact.properties.lastmodifieddate;
+    const at = modified && !Number.isNaN(Date.parse(modified)) ? new Date(modified) : contact.updatedAt;
+    return { externalId: contact.id, at: at.toISOString(), fields };
+  }
+
+  /**
+   * Reads contacts by id (or by e-mail with `idProperty: 'email'`), 100 per call; ids HubSpot
+   * does not know come back as deleted records. A merged-away id answers with the winner.
+   * https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/batch/post-crm-v3-objects-contacts-batch-read
+   */
+  async readContacts(ids: readonly string[], signal?: AbortSignal, idProperty?: 'email'): Promise<{ found: ContactObject[]; missing: string[] }> {
+    const found: ContactObject[] = [];
+    const missing: string[] = [];
+    for (const part of chunks([...new Set(ids)])) {
+      const res = await this.api.call('standard', signal, () =>
+        this.api.client.crm.contacts.batchApi.readWithHttpInfo({
+          inputs: part.map((id) => ({ id })),
+          properties: propertiesToRead(this.config),
+          propertiesWithHistory: [],
+          ...(idProperty ? { idProperty } : {}),
+        }),
+      );
+      found.push(...res.data.results);
+      const errors = 'errors' in res.data ? (res.data.errors ?? []) : [];
+      for (const e of errors) missing.push(...(e.context.ids ?? []));
+    }
+    return { found, missing };
+  }
+}

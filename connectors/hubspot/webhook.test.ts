@@ -1,0 +1,153 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { RawWebhook, WebhookEvent } from '../../src/connector/define.js';
+import { MalformedPayloadError } from '../../src/connector/errors.js';
+import { createHubSpotInstance } from './connector.js';
+import { HubSpotConfig } from './config.js';
+import { canonicalUri, parseHubSpotEvents, signV3, toWebhookEvents, verifyHubSpotSignature, type HubSpotWebhookEvent } from './webhook.js';
+
+const SECRET = 'client-secret-abc';
+const URL_ = 'https://hub.example.com/webhooks/hubspot';
+const NOW = Date.parse('2026-11-29T12:00:00.000Z');
+
+function event(overrides: Partial<HubSpotWebhookEvent> = {}): HubSpotWebhookEvent {
+  return {
+    eventId: 1,
+    subscriptionId: 10,
+    portalId: 62515,
+    appId: 777,
+    occurredAt: NOW - 1000,
+    subscriptionType: 'contact.propertyChange',
+    attemptNumber: 0,
+    objectId: 501,
+    propertyName: 'firstname',
+    propertyValue: 'Ada',
+    changeSource: 'CRM_UI',
+    ...overrides,
+  };
+}
+
+function signed(body: string, options: { secret?: string; uri?: string; timestamp?: number; url?: string } = {}): RawWebhook {
+  const timestamp = String(options.timestamp ?? NOW - 2000);
+  const signature = signV3({ clientSecret: options.secret ?? SECRET, method: 'POST', uri: options.uri ?? URL_, body, timestamp });
+  return {
+    method: 'POST',
+    url: options.url ?? URL_,
+    headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': signature, 'x-hubspot-request-timestamp': timestamp },
+    body: Buffer.from(body, 'utf8'),
+    receivedAt: new Date(NOW).toISOString(),
+  };
+}
+
+describe('HubSpot signature v3', () => {
+  const body = JSON.stringify([event()]);
+
+  it('accepts a valid request', () => {
+    expect(verifyHubSpotSignature(signed(body), { clientSecret: SECRET })).toEqual({ ok: true });
+  });
+
+  it('refuses a tampered body', () => {
+    const raw = signed(body);
+    raw.body = Buffer.from(body.replace('Ada', 'Eve'), 'utf8');
+    expect(verifyHubSpotSignature(raw, { clientSecret: SECRET })).toEqual({ ok: false, reason: 'signature mismatch' });
+  });
+
+  it('refuses a request signed with another secret', () => {
+    expect(verifyHubSpotSignature(signed(body, { secret: 'someone-else' }), { clientSecret: SECRET }).ok).toBe(false);
+  });
+
+  it('refuses a stale timestamp (older than 5 minutes), even with a valid signature', () => {
+    const raw = signed(body, { timestamp: NOW - 5 * 60_000 - 1 });
+    expect(verifyHubSpotSignature(raw, { clientSecret: SECRET })).toEqual({ ok: false, reason: 'timestamp outside the 5-minute window' });
+    expect(verifyHubSpotSignature(signed(body, { timestamp: NOW - 5 * 60_000 + 1000 }), { clientSecret: SECRET }).ok).toBe(true);
+  });
+
+  it('refuses a missing signature or timestamp', () => {
+    const raw = signed(body);
+    delete raw.headers['x-hubspot-signature-v3'];
+    expect(verifyHubSpotSignature(raw, { clientSecret: SECRET }).ok).toBe(false);
+  });
+
+  it('covers the exact URI, query string included, with the encodings HubSpot decodes', () => {
+    const withQuery = 'https://hub.example.com/webhooks/hubspot?tenant=eu%3Awest&x=a%2Cb';
+    const raw = signed(body, { uri: withQuery, url: withQuery });
+    expect(verifyHubSpotSignature(raw, { clientSecret: SECRET }).ok).toBe(true);
+    // The same request presented without its query string does not verify.
+    expect(verifyHubSpotSignature({ ...raw, url: URL_ }, { clientSecret: SECRET }).ok).toBe(false);
+    // HubSpot signs %3A and %2C decoded, so the decoded form signs the same.
+    expect(canonicalUri(withQuery)).toBe('https://hub.example.com/webhooks/hubspot?tenant=eu:west&x=a,b');
+    const decodedSigner = signed(body, { uri: 'https://hub.example.com/webhooks/hubspot?tenant=eu:west&x=a,b', url: withQuery });
+    expect(verifyHubSpotSignature(decodedSigner, { clientSecret: SECRET }).ok).toBe(true);
+    // A configured target URL wins over the URL the request arrived at (e.g. behind a proxy).
+    const proxied = { ...raw, url: 'http://10.0.0.5:8080/webhooks/hubspot' };
+    expect(verifyHubSpotSignature(proxied, { clientSecret: SECRET, webhookUrl: withQuery }).ok).toBe(true);
+  });
+
+  it('drops a replayed event id once the first delivery was handled, but not before', async () => {
+    const config = HubSpotConfig.parse({ accessToken: 't', webhookSecret: SECRET, baseUrl: 'http://127.0.0.1:9' });
+    const instance = await createHubSpotInstance({ instanceId: 'hubspot', config, logger: pino({ enabled: false }) });
+    const raw = signed(JSON.stringify([event({ eventId: 42 }), event({ eventId: 43, objectId: 502 })]));
+    expect(await instance.verify?.(raw)).toEqual({ ok: true });
+    const first = (await instance.parse?.(raw)) ?? [];
+    expect(first.map((e) => e.eventId).sort()).toEqual(['42', '43']);
+    // Not yet confirmed (the engine has not enqueued them): a retry is still processed.
+    expect(((await instance.parse?.(raw)) ?? []).length).toBe(2);
+    instance.reply?.(first);
+    expect(await instance.parse?.(raw)).toEqual([]);
+    // A redelivery with one new event keeps only the new one.
+    const mixed = signed(JSON.stringify([event({ eventId: 42 }), event({ eventId: 44, objectId: 503 })]));
+    expect(((await instance.parse?.(mixed)) ?? []).map((e) => e.eventId)).toEqual(['44']);
+  });
+});
+
+describe('HubSpot webhook events', () => {
+  const kinds = (events: WebhookEvent[]): string[] => events.map((e) => e.kind).sort();
+
+  it('groups a contact’s changes into one changed event, marked echo only when all came from our app', () => {
+    const own = { changeSource: 'INTEGRATION', sourceId: '777' };
+    const mapped = toWebhookEvents(
+      [
+        event({ eventId: 1, objectId: 1, subscriptionType: 'contact.creation', ...own }),
+        event({ eventId: 2, objectId: 1, ...own }),
+        event({ eventId: 3, objectId: 2, ...own }),
+        event({ eventId: 4, objectId: 2, changeSource: 'CRM_UI' }),
+        event({ eventId: 5, objectId: 3, changeSource: 'INTEGRATION', sourceId: '999' }),
+      ],
+      { appId: 777 },
+    );
+    const byId = new Map(mapped.map((m) => [m.event.kind === 'changed' ? m.event.externalIds[0] : '', m]));
+    expect(byId.get('1')?.event).toMatchObject({ kind: 'changed', echo: true });
+    expect(byId.get('1')?.hubspotEventIds).toEqual([1, 2]);
+    expect(byId.get('2')?.event).not.toHaveProperty('echo');
+    expect(byId.get('3')?.event).not.toHaveProperty('echo');
+    // Without a configured app id nothing is an echo.
+    expect(toWebhookEvents([event({ ...own })], {}).every((m) => !('echo' in m.event))).toBe(true);
+  });
+
+  it('maps deletion, privacyDeletion (erasure) and merge', () => {
+    const mapped = toWebhookEvents(
+      [
+        event({ eventId: 7, subscriptionType: 'contact.deletion', objectId: 9 }),
+        event({ eventId: 8, subscriptionType: 'contact.privacyDeletion', objectId: 10 }),
+        event({ eventId: 9, subscriptionType: 'contact.merge', objectId: 11, primaryObjectId: 11, mergedObjectIds: [12], newObjectId: 11 }),
+        event({ eventId: 10, subscriptionType: 'contact.associationChange', objectId: 13 }),
+      ],
+      {},
+    ).map((m) => m.event);
+    expect(kinds(mapped)).toEqual(['deleted', 'erase', 'merge']);
+    expect(mapped.find((e) => e.kind === 'erase')).toMatchObject({ externalIds: ['10'], at: new Date(NOW - 1000).toISOString() });
+    expect(mapped.find((e) => e.kind === 'merge')).toMatchObject({ winnerId: '11', loserIds: ['12'] });
+  });
+
+  it('treats a merge into a new record as both old ids losing', () => {
+    const [m] = toWebhookEvents([event({ subscriptionType: 'contact.merge', primaryObjectId: 1, mergedObjectIds: [2], newObjectId: 3 })], {});
+    expect(m?.event).toMatchObject({ kind: 'merge', winnerId: '3', loserIds: ['2', '1'] });
+  });
+
+  it('refuses bodies that are not a JSON event array', () => {
+    expect(() => parseHubSpotEvents(Buffer.from('not json'))).toThrow(MalformedPayloadError);
+    expect(() => parseHubSpotEvents(Buffer.from('{"eventId":1}'))).toThrow(MalformedPayloadError);
+    expect(() => parseHubSpotEvents(Buffer.from('[{"eventId":"x"}]'))).toThrow(MalformedPayloadError);
+    expect(parseHubSpotEvents(Buffer.from(JSON.stringify([event({ changeFlag: 'NEW' })])))[0]?.changeFlag).toBe('NEW');
+  });
+});

@@ -1,0 +1,186 @@
+/**
+ * HubSpot webhooks: signature v3 verification over the raw body and the exact URI, and
+ * parsing of the event array into the engine's `WebhookEvent`s.
+ * https://developers.hubspot.com/docs/apps/legacy-apps/authentication/validating-requests
+ * https://developers.hubspot.com/docs/api/webhooks
+ */
+import { z } from 'zod';
+import type { RawWebhook, VerifyResult, WebhookEvent } from '../../src/connector/define.js';
+import { MalformedPayloadError } from '../../src/connector/errors.js';
+import { SIGNATURE_MAX_AGE_MS, SIGNATURE_V3_HEADER, signaturesEqual, signV3, TIMESTAMP_HEADER } from './signature.js';
+
+export { canonicalUri, signV3, SIGNATURE_MAX_AGE_MS } from './signature.js';
+
+/** One event of a HubSpot webhook request. Unknown extra keys are kept. */
+export const HubSpotWebhookEvent = z
+  .object({
+    eventId: z.number().int(),
+    subscriptionId: z.number().int(),
+    portalId: z.number().int(),
+    appId: z.number().int(),
+    occurredAt: z.number().int(),
+    subscriptionType: z.string().min(1),
+    attemptNumber: z.number().int(),
+    objectId: z.number().int(),
+    changeSource: z.string().optional(),
+    sourceId: z.string().optional(),
+    propertyName: z.string().optional(),
+    propertyValue: z.string().optional(),
+    changeFlag: z.string().optional(),
+    primaryObjectId: z.number().int().optional(),
+    mergedObjectIds: z.array(z.number().int()).optional(),
+    newObjectId: z.number().int().optional(),
+    numberOfPropertiesMoved: z.number().int().optional(),
+  })
+  .loose();
+export type HubSpotWebhookEvent = z.infer<typeof HubSpotWebhookEvent>;
+
+/** HubSpot sends at most 100 events per request; some slack for safety. */
+const HubSpotWebhookBody = z.array(HubSpotWebhookEvent).max(1_000);
+
+function header(headers: RawWebhook['headers'], name: string): string | undefined {
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+  const value = key === undefined ? undefined : headers[key];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export interface VerifyOptions {
+  clientSecret: string;
+  /** The target URL configured in the HubSpot app; defaults to the URL the request arrived at. */
+  webhookUrl?: string;
+  now?: number;
+}
+
+/**
+ * Verifies `X-HubSpot-Signature-v3`: base64 HMAC-SHA256 of method + URI + raw body + timestamp
+ * with the app's client secret, compared in constant time; requests whose timestamp is more
+ * than 5 minutes away from now are refused (replays of old captures).
+ */
+export function verifyHubSpotSignature(raw: RawWebhook, options: VerifyOptions): VerifyResult {
+  const signature = header(raw.headers, SIGNATURE_V3_HEADER);
+  const timestamp = header(raw.headers, TIMESTAMP_HEADER);
+  if (!signature || !timestamp) return { ok: false, reason: 'missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp' };
+  if (!/^\d+$/.test(timestamp)) return { ok: false, reason: 'malformed timestamp' };
+  const now = options.now ?? Date.parse(raw.receivedAt);
+  if (Math.abs(now - Number(timestamp)) > SIGNATURE_MAX_AGE_MS) return { ok: false, reason: 'timestamp outside the 5-minute window' };
+  const expected = signV3({
+    clientSecret: options.clientSecret,
+    method: raw.method,
+    uri: options.webhookUrl ?? raw.url,
+    body: raw.body,
+    timestamp,
+  });
+  return signaturesEqual(signature, expected) ? { ok: true } : { ok: false, reason: 'signature mismatch' };
+}
+
+/** Parses the JSON event array; throws `MalformedPayloadError` on anything else. */
+export function parseHubSpotEvents(body: Buffer): HubSpotWebhookEvent[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new MalformedPayloadError('HubSpot webhook body is not JSON');
+  }
+  const parsed = HubSpotWebhookBody.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new MalformedPayloadError(`HubSpot webhook body is not an event array (${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''})`);
+  }
+  return parsed.data;
+}
+
+/** An engine event together with the HubSpot event ids it stands for. */
+export interface MappedEvent {
+  event: WebhookEvent;
+  hubspotEventIds: number[];
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/**
+ * Turns HubSpot events into engine events:
+ * - creation, propertyChange and restore become one `changed` per contact (the engine reads
+ *   the contact with `batch/read` rather than trusting single property values); it is an
+ *   `echo` when every change came from our own app (`changeSource: INTEGRATION` with our app id);
+ * - deletion becomes `deleted`, privacyDeletion `erase` (an erasure request), merge `merge`.
+ * Other subscription types (associations, other objects) are ignored.
+ */
+export function toWebhookEvents(events: readonly HubSpotWebhookEvent[], options: { appId?: number }): MappedEvent[] {
+  const out: MappedEvent[] = [];
+  const changed = new Map<number, HubSpotWebhookEvent[]>();
+  const ownChange = (e: HubSpotWebhookEvent): boolean =>
+    options.appId !== undefined && e.changeSource === 'INTEGRATION' && e.sourceId === String(options.appId);
+  for (const e of events) {
+    switch (e.subscriptionType) {
+      case 'contact.creation':
+      case 'contact.propertyChange':
+      case 'contact.restore': {
+        const list = changed.get(e.objectId) ?? [];
+        list.push(e);
+        changed.set(e.objectId, list);
+        break;
+      }
+      case 'contact.deletion':
+        out.push({ event: { kind: 'deleted', eventId: String(e.eventId), externalIds: [String(e.objectId)], at: iso(e.occurredAt) }, hubspotEventIds: [e.eventId] });
+        break;
+      case 'contact.privacyDeletion':
+        out.push({ event: { kind: 'erase', eventId: String(e.eventId), externalIds: [String(e.objectId)], at: iso(e.occurredAt) }, hubspotEventIds: [e.eventId] });
+        break;
+      case 'contact.merge': {
+        const winner = e.newObjectId ?? e.primaryObjectId ?? e.objectId;
+        const losers = [...(e.mergedObjectIds ?? []), ...(e.primaryObjectId !== undefined && e.primaryObjectId !== winner ? [e.primaryObjectId] : [])];
+        out.push({
+          event: { kind: 'merge', eventId: String(e.eventId), winnerId: String(winner), loserIds: losers.filter((id) => id !== winner).map(String), at: iso(e.occurredAt) },
+          hubspotEventIds: [e.eventId],
+        });
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  for (const [objectId, list] of changed) {
+    const ids = list.map((e) => e.eventId).sort((a, b) => a - b);
+    const echo = list.every(ownChange);
+    out.push({
+      event: {
+        kind: 'changed',
+        // Stable for a redelivery of the same events, whatever their order.
+        eventId: ids.length === 1 ? String(ids[0]) : `${ids[0]}+${ids.length - 1}:${objectId}`,
+        externalIds: [String(objectId)],
+        at: iso(Math.max(...list.map((e) => e.occurredAt))),
+        ...(echo ? { echo: true } : {}),
+      },
+      hubspotEventIds: ids,
+    });
+  }
+  return out;
+}
+
+/**
+ * Remembers the HubSpot event ids already handled, so a redelivered event (HubSpot delivers
+ * at least once, retrying for about a day) is dropped. Ids are remembered only once the
+ * engine has safely enqueued the events (`reply`), so a delivery that failed half-way is
+ * processed again on retry. Bounded: the oldest ids are forgotten first.
+ */
+export class EventIdMemory {
+  private readonly seen = new Set<number>();
+
+  constructor(private readonly capacity = 50_000) {}
+
+  has(id: number): boolean {
+    return this.seen.has(id);
+  }
+
+  remember(ids: readonly number[]): void {
+    for (const id of ids) {
+      this.seen.delete(id);
+      this.seen.add(id);
+    }
+    while (this.seen.size > this.capacity) {
+      const oldest = this.seen.values().next();
+      if (oldest.done) break;
+      this.seen.delete(oldest.value);
+    }
+  }
+}
