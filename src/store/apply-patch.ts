@@ -17,6 +17,7 @@ import type { NormalizeOptions } from './identity.js';
 import type { ApplyOptions, ApplyResult, FaultInjection, Observed } from './types.js';
 
 export interface ApplyContext {
+  dialect: 'sqlite' | 'postgres';
   policy: MergePolicy;
   outboxTargets: readonly string[];
   hashKey: string;
@@ -70,8 +71,18 @@ export async function applyPatchInTransaction(
   const profileId = base.id;
 
   if (!created && absorbed.length === 0 && result.changes.length === 0) {
-    await recordIgnoredConsents(trx, profileId, patch, result.ignored, now);
-    if (options.observed) await upsertShadow(trx, profileId, options.observed, now);
+    if (options.observed || result.ignored.length > 0) {
+      // Serialise with other writers of this profile (PostgreSQL) before the side writes.
+      // Merge only grows a profile, so "unchanged" stays true whatever they commit.
+      if (ctx.dialect === 'postgres') {
+        const locked = await trx.selectFrom('profiles').select('id').where('id', '=', profileId).forUpdate().executeTakeFirst();
+        if (!locked) throw new WriteConflictError(`profile ${profileId} was merged away`);
+      }
+      await recordIgnoredConsents(trx, profileId, patch, result.ignored, now);
+      if (options.observed) {
+        await mergeShadow(trx, ctx.dialect, profileId, options.observed.connector, observedUpdate(options.observed), now);
+      }
+    }
     await ctx.faultInjection?.beforeCommit?.({ patchId: patch.id, profileId });
     return { status: 'unchanged', profileId, version: survivor.version, ignored: result.ignored, created: false };
   }
@@ -124,7 +135,9 @@ export async function applyPatchInTransaction(
   await recordConsentChanges(trx, profileId, patch, result.changes, now);
   await recordIgnoredConsents(trx, profileId, patch, result.ignored, now);
   const outbox = await writeOutbox(trx, profileId, ctx.outboxTargets, version, now);
-  if (options.observed) await upsertShadow(trx, profileId, options.observed, now);
+  if (options.observed) {
+    await mergeShadow(trx, ctx.dialect, profileId, options.observed.connector, observedUpdate(options.observed), now);
+  }
 
   // After a profile merge, report the net change to the surviving profile as it was stored.
   const changes = survivor && absorbed.length > 0 ? diff(survivor.profile, result.profile) : result.changes;
@@ -377,36 +390,57 @@ function splitConsentPath(patch: ProfilePatch, path: string): { purpose: string;
   return undefined;
 }
 
-export async function upsertShadow(trx: Trx, profileId: string, observed: Observed, now: string): Promise<void> {
-  const current = await trx
+/** A change to one shadow: values merged over the stored ones; external id and push time when given. */
+export interface ShadowUpdate {
+  externalId?: string | null;
+  values: Record<string, Json>;
+  pushedAt?: string;
+}
+
+/**
+ * Read-modify-write of one shadow. PostgreSQL locks the row; two writers creating the
+ * same shadow at once make the loser retry (its insert does nothing) instead of
+ * overwriting the winner's values.
+ */
+export async function mergeShadow(
+  trx: Trx,
+  dialect: 'sqlite' | 'postgres',
+  profileId: string,
+  connector: string,
+  update: ShadowUpdate,
+  now: string,
+): Promise<void> {
+  let select = trx
     .selectFrom('shadows')
-    .select(['values', 'external_id'])
+    .select(['values', 'external_id', 'last_pushed_at'])
     .where('profile_id', '=', profileId)
-    .where('connector', '=', observed.connector)
-    .executeTakeFirst();
-  const values: Record<string, Json> = {
-    ...(current ? decodeJson(current.values, JsonRecord) : {}),
-    ...observed.values,
-  };
-  const externalId = observed.externalId ?? current?.external_id ?? null;
-  await trx
+    .where('connector', '=', connector);
+  if (dialect === 'postgres') select = select.forUpdate();
+  const current = await select.executeTakeFirst();
+  const values = encodeJson({ ...(current ? decodeJson(current.values, JsonRecord) : {}), ...update.values });
+  const externalId = update.externalId === undefined ? (current?.external_id ?? null) : update.externalId;
+  const lastPushedAt = update.pushedAt ?? current?.last_pushed_at ?? null;
+  if (current) {
+    await trx
+      .updateTable('shadows')
+      .set({ values, external_id: externalId, last_pushed_at: lastPushedAt, updated_at: now })
+      .where('profile_id', '=', profileId)
+      .where('connector', '=', connector)
+      .execute();
+    return;
+  }
+  const inserted = await trx
     .insertInto('shadows')
-    .values({
-      profile_id: profileId,
-      connector: observed.connector,
-      external_id: externalId,
-      values: encodeJson(values),
-      last_pushed_at: null,
-      updated_at: now,
-    })
-    .onConflict((oc) =>
-      oc.columns(['profile_id', 'connector']).doUpdateSet({
-        external_id: externalId,
-        values: encodeJson(values),
-        updated_at: now,
-      }),
-    )
-    .execute();
+    .values({ profile_id: profileId, connector, external_id: externalId, values, last_pushed_at: lastPushedAt, updated_at: now })
+    .onConflict((oc) => oc.columns(['profile_id', 'connector']).doNothing())
+    .executeTakeFirst();
+  if (inserted.numInsertedOrUpdatedRows !== 1n) throw new WriteConflictError(`shadow ${connector} of ${profileId} created concurrently`);
+}
+
+function observedUpdate(observed: Observed): ShadowUpdate {
+  return observed.externalId === null
+    ? { values: observed.values }
+    : { externalId: observed.externalId, values: observed.values };
 }
 
 export async function insertAudit(

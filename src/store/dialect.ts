@@ -65,9 +65,9 @@ export function createKysely(location: StoreLocation, options: DialectOptions): 
   if (location.dialect === 'sqlite') {
     const memory = location.filename === ':memory:';
     if (!memory) mkdirSync(dirname(location.filename), { recursive: true });
-    const database = new BetterSqlite3(location.filename);
+    // The busy timeout applies from the start: switching to WAL needs a lock too.
+    const database = new BetterSqlite3(location.filename, { timeout: Math.max(0, Math.floor(options.busyTimeoutMs)) });
     if (!memory) database.pragma('journal_mode = WAL');
-    database.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs))}`);
     database.pragma('foreign_keys = ON');
     // WAL + NORMAL is durable against application crashes and much faster than FULL.
     database.pragma('synchronous = NORMAL');

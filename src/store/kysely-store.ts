@@ -2,7 +2,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Identity, Json, Profile, ProfilePatch } from '../profile/schema.js';
-import { applyPatchInTransaction, insertAudit } from './apply-patch.js';
+import { applyPatchInTransaction, insertAudit, mergeShadow } from './apply-patch.js';
 import type { ApplyContext } from './apply-patch.js';
 import { decodeConsentState, decodeJson, decodeProfile, encodeJson, JsonRecord, StringArray } from './codec.js';
 import type { Database, DsrTable } from './db-schema.js';
@@ -43,7 +43,6 @@ function chunks<T>(items: readonly T[]): T[][] {
 }
 
 export interface KyselyStoreConfig extends ApplyContext {
-  dialect: 'sqlite' | 'postgres';
   logger: Logger;
   /** Attempts of a transaction that keeps losing write races before giving up. */
   retryAttempts: number;
@@ -70,7 +69,7 @@ export class KyselyStore implements Store {
   }
 
   migrate(): Promise<string[]> {
-    return runMigrations(this.#db, this.dialect);
+    return withRetry(() => runMigrations(this.#db, this.dialect), { attempts: 5 });
   }
 
   async close(): Promise<void> {
@@ -191,29 +190,9 @@ export class KyselyStore implements Store {
     connector: string,
     update: { externalId?: string | null; values: Record<string, Json>; pushedAt?: string },
   ): Promise<void> {
-    await this.#write(async (trx) => {
-      const id = await this.#resolveId(trx, profileId);
-      let current = trx
-        .selectFrom('shadows')
-        .select(['values', 'external_id', 'last_pushed_at'])
-        .where('profile_id', '=', id)
-        .where('connector', '=', connector);
-      if (this.dialect === 'postgres') current = current.forUpdate();
-      const row = await current.executeTakeFirst();
-      const now = new Date().toISOString();
-      const values = encodeJson({ ...(row ? decodeJson(row.values, JsonRecord) : {}), ...update.values });
-      const externalId = update.externalId === undefined ? (row?.external_id ?? null) : update.externalId;
-      const lastPushedAt = update.pushedAt ?? row?.last_pushed_at ?? null;
-      await trx
-        .insertInto('shadows')
-        .values({ profile_id: id, connector, external_id: externalId, values, last_pushed_at: lastPushedAt, updated_at: now })
-        .onConflict((oc) =>
-          oc
-            .columns(['profile_id', 'connector'])
-            .doUpdateSet({ external_id: externalId, values, last_pushed_at: lastPushedAt, updated_at: now }),
-        )
-        .execute();
-    });
+    await this.#write(async (trx) =>
+      mergeShadow(trx, this.dialect, await this.#resolveId(trx, profileId), connector, update, new Date().toISOString()),
+    );
   }
 
   async claimOutbox(limit: number, leaseMs = 30_000): Promise<OutboxRow[]> {

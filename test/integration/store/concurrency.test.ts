@@ -118,7 +118,8 @@ async function runSqliteWriters(url: string, writers: Planned[][]): Promise<Appl
 async function runPostgresWriters(url: string, writers: Planned[][]): Promise<ApplyResult[][]> {
   const stores: Store[] = [];
   try {
-    for (let w = 0; w < writers.length; w++) stores.push(await openStore(storeOptions(url, { poolSize: 1, autoMigrate: false })));
+    // All writers open (and migrate) the fresh database at the same time.
+    stores.push(...(await Promise.all(writers.map(() => openStore(storeOptions(url, { poolSize: 1 }))))));
     return await Promise.all(
       writers.map(async (list, w) => {
         const store = stores[w];
@@ -135,20 +136,24 @@ async function runPostgresWriters(url: string, writers: Planned[][]): Promise<Ap
 
 describe.each(TEST_DIALECTS)('concurrent writers (%s)', (dialect) => {
   let db: TestDatabase;
-  let store: Store;
+  let store: Store | undefined;
 
   beforeEach(async () => {
     db = await createTestDatabase(dialect);
-    store = await openTestStore(db.url);
+    store = undefined;
   });
   afterEach(async () => {
-    await store.close();
+    await store?.close();
     await db.drop();
   });
 
   it('converges to the merge of every patch, with no lost update and one outbox row per profile × connector', async () => {
     const writers = plan();
+    // The database is fresh: the writers also race to migrate it as they open.
     const results = dialect === 'sqlite' ? await runSqliteWriters(db.url, writers) : await runPostgresWriters(db.url, writers);
+    const reader = await openTestStore(db.url);
+    store = reader;
+    expect(await reader.migrate()).toEqual([]);
     const all = writers.flatMap((list, w) => list.map((planned, i) => ({ planned, result: results[w]?.[i] })));
     expect(all.every(({ result }) => result !== undefined && (result.status === 'applied' || result.status === 'unchanged'))).toBe(
       true,
@@ -156,10 +161,10 @@ describe.each(TEST_DIALECTS)('concurrent writers (%s)', (dialect) => {
 
     const finalIds: string[] = [];
     for (let k = 0; k < PROFILES; k++) {
-      const actual = await store.findProfile({ kind: 'email', value: email(k) });
+      const actual = await reader.findProfile({ kind: 'email', value: email(k) });
       if (!actual) throw new Error(`profile ${k} missing`);
       finalIds.push(actual.id);
-      expect((await store.findProfile({ kind: 'phone', value: phone(k) }))?.id ?? actual.id).toBe(actual.id);
+      expect((await reader.findProfile({ kind: 'phone', value: phone(k) }))?.id ?? actual.id).toBe(actual.id);
 
       // The same patches merged one after the other in memory.
       let expected = emptyProfile(actual.id);
@@ -185,7 +190,7 @@ describe.each(TEST_DIALECTS)('concurrent writers (%s)', (dialect) => {
     );
     const expectedOutbox = [];
     for (const id of [...finalIds].sort()) {
-      const profile = await store.getProfile(id);
+      const profile = await reader.getProfile(id);
       for (const connector of [...TARGETS].sort()) expectedOutbox.push({ profile_id: id, connector, profile_version: profile?.version });
     }
     expect(outbox.map((row) => ({ ...row, profile_version: Number(row.profile_version) }))).toEqual(expectedOutbox);

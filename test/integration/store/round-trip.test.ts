@@ -227,6 +227,31 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     expect(reclaimed.map((row) => row.id)).toContain(short[0]?.id);
   });
 
+  it('lets several relays claim at once without handing out a row twice', async () => {
+    await store.applyPatches(
+      Array.from({ length: 20 }, (_, i) => ({ patch: patch({ identities: [{ kind: 'email', value: `relay${i}@example.com` }] }) })),
+    );
+    // PostgreSQL: three relays with their own pools. SQLite: one store per process is the
+    // rule (its writer lock is per file), so the concurrent claims share one store.
+    const extra = dialect === 'postgres' ? [await openTestStore(db.url), await openTestStore(db.url)] : [];
+    const relays = [store, ...extra, ...(dialect === 'postgres' ? [] : [store, store])];
+    try {
+      const seen: string[] = [];
+      for (;;) {
+        const round = await Promise.all(relays.flatMap((relay) => [relay.claimOutbox(4), relay.claimOutbox(4)]));
+        const ids = round.flat().map((row) => row.id);
+        if (ids.length === 0) break;
+        seen.push(...ids);
+      }
+      expect(seen).toHaveLength(20 * TARGETS.length);
+      expect(new Set(seen).size).toBe(seen.length);
+      await store.ackOutbox(seen);
+      expect(await db.count('outbox')).toBe(0);
+    } finally {
+      await Promise.all(extra.map((relay) => relay.close()));
+    }
+  });
+
   it('stores cursors', async () => {
     expect(await store.getCursor('hubspot')).toBeNull();
     await store.setCursor('hubspot', { after: '2026-01-01T00:00:00.000Z', page: 2 });
