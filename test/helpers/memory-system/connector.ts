@@ -12,6 +12,7 @@
  *     system: crm-a            # registry name
  *     webhookSecret: ${env:MEMORY_WEBHOOK_SECRET}
  *     lookBackMs: 1000         # incremental pulls re-read this far behind the cursor
+ *     url: http://127.0.0.1:40123   # optional: a loopback bridge (serveMemorySystems) in another process
  * ```
  */
 import { z } from 'zod';
@@ -21,12 +22,15 @@ import { ConfigError, MalformedPayloadError, classifyHttpError } from '../../../
 import type { MappingEntryInput } from '../../../src/connector/mapping-schema.js';
 import { Json } from '../../../src/profile/schema.js';
 import { getMemorySystem } from './registry.js';
+import { RemoteMemorySystem } from './remote.js';
 import { SIGNATURE_HEADER, verifyMemoryWebhook } from './signature.js';
 import type { MemoryRecord, MemorySystemApi } from './system.js';
 
 export const MemoryConfig = z.object({
-  /** Registry name of the system to talk to. */
+  /** Registry name of the system to talk to (also its name on a bridge). */
   system: z.string().min(1),
+  /** Base URL of a loopback bridge (`serveMemorySystems`), for engines running in another process. */
+  url: z.url().optional(),
   /** HMAC secret shared with the system for webhook signatures. */
   webhookSecret: z.string().min(1),
   /** How far behind the saved cursor an incremental pull starts, ms. */
@@ -101,7 +105,7 @@ export default defineConnector<MemoryConfig, MemoryCursor>({
   secretKeys: ['webhookSecret'],
   create(ctx): ConnectorInstance<MemoryCursor> {
     const config = MemoryConfig.parse(ctx.config);
-    const found = getMemorySystem(config.system);
+    const found = config.url === undefined ? getMemorySystem(config.system) : new RemoteMemorySystem(config.url, config.system);
     if (!found) throw new ConfigError(`no in-memory system registered as "${config.system}"`);
     const api: MemorySystemApi = found;
 

@@ -2,4 +2,5 @@
 export * from './system.js';
 export * from './registry.js';
 export * from './signature.js';
+export * from './remote.js';
 export { default as memoryConnector, MemoryConfig, MemoryCursor, memoryDefaultMappings } from './connector.js';

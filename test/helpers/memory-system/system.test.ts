@@ -7,8 +7,9 @@ import memoryConnector from './connector.js';
 import type { MemoryCursor } from './connector.js';
 import { createMemorySystem, getMemorySystem, unregisterMemorySystem } from './registry.js';
 import { SIGNATURE_HEADER, signMemoryWebhook, verifyMemoryWebhook } from './signature.js';
+import { serveMemorySystems } from './remote.js';
 import { MemoryApiError } from './system.js';
-import type { MemorySystemOptions, WebhookDelivery, WebhookPayload , MemorySystem } from './system.js';
+import type { MemorySystem, MemorySystemOptions, WebhookDelivery, WebhookPayload } from './system.js';
 
 const names: string[] = [];
 afterEach(() => {
@@ -316,5 +317,21 @@ describe('memory connector', () => {
     expect(err).toBeInstanceOf(RateLimitedError);
     expect((err as RateLimitedError).retryAfterMs).toBeGreaterThan(58_000);
     expect((err as RateLimitedError).policy).toBe('ROLLING_WINDOW');
+  });
+
+  it('through the loopback bridge, a connection reset and a 503 become TransientError and 400 RejectedError', async () => {
+    const { sys, name } = system({ maxBatch: 1 });
+    const bridge = await serveMemorySystems({ [name]: sys });
+    try {
+      const c = await connector(name, sys, { url: bridge.url });
+      sys.failNextCalls('reset', 'server_error');
+      const one = [{ profileId: 'p', fields: { email: 'a@x.io' } }];
+      await expect(c.push?.(one, signal())).rejects.toBeInstanceOf(TransientError);
+      await expect(c.push?.(one, signal())).rejects.toBeInstanceOf(TransientError);
+      await expect(c.push?.([...one, { profileId: 'q', fields: { email: 'b@x.io' } }], signal())).rejects.toBeInstanceOf(RejectedError);
+      await expect(c.push?.(one, signal())).resolves.toEqual([{ status: 'ok', profileId: 'p', externalId: 'rec_1' }]);
+    } finally {
+      await bridge.close();
+    }
   });
 });
