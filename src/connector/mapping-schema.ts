@@ -4,7 +4,17 @@
  */
 import { z } from 'zod';
 
-/** Named, declarative transforms between a canonical value and an external one. */
+/**
+ * Named, declarative transforms between a canonical value and an external one. Push applies
+ * an entry's transforms in order (canonical -> external); pull applies their inverses in
+ * reverse order. Which transforms are invertible, and on which values, is tabled in
+ * `transforms.ts`; a value a transform cannot convert is reported as a `MappingValueError`,
+ * never thrown. `null` passes through every transform (it means "cleared").
+ *
+ * On the canonical side, consent entries carry a boolean (`true` = granted, `false` = denied),
+ * as do topic and right entries; a `map` on a consent entry may use `granted` / `denied` as
+ * keys.
+ */
 export const Transform = z.discriminatedUnion('type', [
   /** Canonical -> external: lower-case the string. Not invertible (pull keeps the lower-case). */
   z.object({ type: z.literal('lowercase') }).strict(),
@@ -19,7 +29,11 @@ export const Transform = z.discriminatedUnion('type', [
       default: z.union([z.string(), z.number(), z.boolean(), z.null()]).optional(),
     })
     .strict(),
-  /** ISO-8601 instant <-> the external date format. */
+  /**
+   * ISO-8601 instant <-> the external date format: `iso` (an ISO string), `epoch_ms`,
+   * `epoch_s` (drops milliseconds) or `date` (`YYYY-MM-DD`, drops the time of day; pulls give
+   * midnight UTC). Epoch values may arrive as numeric strings.
+   */
   z.object({ type: z.literal('date'), format: z.enum(['iso', 'epoch_ms', 'epoch_s', 'date']) }).strict(),
   /** Array of strings <-> one string joined by `separator` (e.g. HubSpot multi-checkbox `;`). */
   z.object({ type: z.literal('join'), separator: z.string().min(1).default(';') }).strict(),
@@ -28,12 +42,14 @@ export const Transform = z.discriminatedUnion('type', [
 ]);
 export type Transform = z.infer<typeof Transform>;
 
+/** Which way an entry flows: `pull` (into the hub), `push` (out to the system) or `both`. */
 export const MappingDirection = z.enum(['pull', 'push', 'both']);
 export type MappingDirection = z.infer<typeof MappingDirection>;
 
 /**
  * One mapping entry: exactly one canonical target (an attribute, a consent `purpose.channel`,
- * a subscription topic, an identity kind or a right) to one external field.
+ * a subscription topic, an identity kind or a right) to one external field. In YAML, an entry
+ * replaces the connector's default entry with the same canonical target.
  */
 export const MappingEntry = z
   .object({
@@ -51,7 +67,9 @@ export const MappingEntry = z
       .optional(),
     /** The external field name. */
     external: z.string().min(1),
+    /** `pull` (external -> canonical only), `push` (canonical -> external only) or `both`. */
     direction: MappingDirection.default('both'),
+    /** Transforms applied in order on push, inverted in reverse order on pull. */
     transform: z.array(Transform).default([]),
   })
   .strict()
