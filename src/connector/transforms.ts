@@ -6,7 +6,8 @@
  * Pure: no I/O, no clock. A value that cannot be converted gives a typed failure value
  * (`Converted` with `ok: false`), never an exception.
  *
- * `null` passes through every transform unchanged in both directions (it means "cleared").
+ * `null` passes through every transform unchanged in both directions (it means "cleared"),
+ * except that a `map` whose values include `null` reverses an external `null` to its key.
  *
  * ## Which transforms are invertible
  *
