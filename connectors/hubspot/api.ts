@@ -16,6 +16,7 @@ import {
   classifyHttpStatus,
   headerValue,
   MalformedPayloadError,
+  parseRetryAfter,
   RateLimitedError,
   TransientError,
 } from '../../src/connector/errors.js';
@@ -173,8 +174,9 @@ export class HubSpotApi {
     const body = typeof ex.body === 'object' && ex.body !== null ? (ex.body as Record<string, unknown>) : {};
     const policy = typeof body.policyName === 'string' ? body.policyName : 'TEN_SECONDLY_ROLLING';
     const now = this.now();
+    const retryAfter = parseRetryAfter(headerValue(ex.headers, 'retry-after'), now);
     if (policy === 'DAILY') {
-      const wait = msUntilMidnight(now, this.config.accountTimeZone);
+      const wait = retryAfter ?? msUntilMidnight(now, this.config.accountTimeZone);
       this.dailyBlockedUntil = now + wait;
       this.dailyLimitHits.inc({ instance: this.ctx.instanceId });
       const resetAt = new Date(now + wait).toISOString();
@@ -186,7 +188,7 @@ export class HubSpotApi {
       return new RateLimitedError('HubSpot DAILY limit reached', { retryAfterMs: wait, policy, status: 429, cause: err });
     }
     const interval = Number(headerValue(ex.headers, 'x-hubspot-ratelimit-interval-milliseconds') ?? '');
-    const wait = policy === 'SECONDLY' ? 1_000 : Number.isFinite(interval) && interval > 0 ? interval : TEN_SECONDS;
+    const wait = retryAfter ?? (policy === 'SECONDLY' ? 1_000 : Number.isFinite(interval) && interval > 0 ? interval : TEN_SECONDS);
     (policy === 'SECONDLY' ? this.searchPacer : this.pacer).block(wait);
     this.logger.warn({ connector: this.ctx.instanceId, policy, retryAfterMs: wait }, 'HubSpot rate limit hit');
     return new RateLimitedError(`HubSpot ${policy} limit reached`, { retryAfterMs: wait, policy, status: 429, cause: err });

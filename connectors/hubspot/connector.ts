@@ -3,7 +3,7 @@
  * preferences v4), both ways, with signed webhooks and GDPR deletion. Every call goes through
  * the official client, `@hubspot/api-client`. See README.md beside this file.
  */
-import { defineConnector, type ConnectorContext, type ConnectorInstance, type EraseOutcome, type EraseRef, type ExternalRecord } from '../../src/connector/define.js';
+import { defineConnector, type ConnectorContext, type ConnectorInstance, type EraseOutcome, type EraseRef } from '../../src/connector/define.js';
 import { isRetryable, RejectedError } from '../../src/connector/errors.js';
 import { HubSpotApi, redactEmails } from './api.js';
 import { HUBSPOT_SECRET_KEYS, HubSpotConfig, HubSpotCursor } from './config.js';
@@ -30,12 +30,6 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
   const handled = new EventIdMemory();
   const pending = new Map<string, number[]>();
 
-  async function recordsOf(found: Awaited<ReturnType<HubSpotReader['readContacts']>>, signal: AbortSignal): Promise<ExternalRecord[]> {
-    const records = await reader.toRecords(found.found, signal);
-    const at = new Date(now()).toISOString();
-    return [...records, ...found.missing.map((id) => ({ externalId: id, at, fields: {}, deleted: true }))];
-  }
-
   /** https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/basic/post-crm-v3-objects-contacts-gdpr-delete */
   async function gdprDelete(objectId: string, idProperty: 'email' | undefined, signal: AbortSignal): Promise<void> {
     await api.call('standard', signal, () =>
@@ -43,7 +37,7 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
     );
   }
 
-  async function eraseOne(ref: EraseRef, signal: AbortSignal): Promise<EraseOutcome> {
+  async function eraseOne(ref: EraseRef, known: ReadonlySet<string>, signal: AbortSignal): Promise<EraseOutcome> {
     if (ref.externalId) {
       try {
         await gdprDelete(ref.externalId, undefined, signal);
@@ -54,9 +48,9 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
       }
     }
     if (!ref.email) return { status: 'failed', ref, reason: 'neither an external id nor an e-mail to erase by', retryable: false };
-    // An address no contact has is blocklisted by HubSpot, which is what an erasure wants.
+    // Deleting an address no contact has still blocklists it in HubSpot, which an erasure wants.
     await gdprDelete(ref.email, 'email', signal);
-    return { status: 'erased', ref };
+    return { status: known.has(ref.email.trim().toLowerCase()) ? 'erased' : 'not_found', ref };
   }
 
   return {
@@ -69,14 +63,24 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
     },
 
     async read(externalIds, signal) {
-      return recordsOf(await reader.readContacts(externalIds, signal), signal);
+      // Ids HubSpot does not know are left out; a merged-away id answers with the winner.
+      return reader.toRecords((await reader.readContacts(externalIds, signal)).found, signal);
     },
 
     async erase(refs, signal) {
       const out: EraseOutcome[] = [];
+      // Which addresses have a contact, to tell "erased" from "not found" (one call for all).
+      let known = new Set<string>();
+      try {
+        const emails = refs.flatMap((r) => (r.email ? [r.email] : []));
+        const { found } = await reader.readContacts(emails, signal, 'email');
+        known = new Set(found.flatMap((c) => [c.properties.email ?? '', ...(c.properties.hs_additional_emails ?? '').split(';')]).map((e) => e.toLowerCase()));
+      } catch (err) {
+        if (!isRetryable(err)) throw err;
+      }
       for (const ref of refs) {
         try {
-          out.push(await eraseOne(ref, signal));
+          out.push(await eraseOne(ref, known, signal));
         } catch (err) {
           const reason = redactEmails(err instanceof Error ? err.message : String(err)).slice(0, 300);
           out.push({ status: 'failed', ref, reason, retryable: isRetryable(err) });

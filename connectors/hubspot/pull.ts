@@ -76,7 +76,8 @@ interface SearchWindow {
 
 async function* pullIncremental(deps: PullDeps, cursor: Extract<HubSpotCursor, { phase: 'incremental' }>, signal: AbortSignal): AsyncGenerator<PullPage<HubSpotCursor>> {
   const { config } = deps;
-  const end = deps.now();
+  // The upper bound is exclusive: +1 takes in what changed in this very millisecond.
+  const end = deps.now() + 1;
   // A fresh run re-reads the look-back; a run resumed inside a window continues where it stopped.
   let low = cursor.windowEnd === undefined ? cursor.since - config.searchLookBackMs : cursor.since;
   let win: SearchWindow | undefined =

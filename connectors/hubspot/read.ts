@@ -99,8 +99,8 @@ export class HubSpotReader {
   }
 
   /**
-   * Reads contacts by id (or by e-mail with `idProperty: 'email'`), 100 per call; ids HubSpot
-   * does not know come back as deleted records. A merged-away id answers with the winner.
+   * Reads contacts by id (or by e-mail with `idProperty: 'email'`), 100 per call, and lists the
+   * ids HubSpot does not know. A merged-away id answers with the winner.
    * https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/batch/post-crm-v3-objects-contacts-batch-read
    */
   async readContacts(ids: readonly string[], signal?: AbortSignal, idProperty?: 'email'): Promise<{ found: ContactObject[]; missing: string[] }> {
@@ -110,7 +110,7 @@ export class HubSpotReader {
       const res = await this.api.call('standard', signal, () =>
         this.api.client.crm.contacts.batchApi.readWithHttpInfo({
           inputs: part.map((id) => ({ id })),
-          properties: propertiesToRead(this.config),
+          properties: [...propertiesToRead(this.config), 'hs_additional_emails'],
           propertiesWithHistory: [],
           ...(idProperty ? { idProperty } : {}),
         }),

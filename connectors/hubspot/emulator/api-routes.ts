@@ -154,8 +154,9 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
     for (const input of body.inputs) {
       const email = input.id.trim().toLowerCase();
       const ownEmail = input.properties.email;
-      if (!isValidEmail(email) || (typeof ownEmail === 'string' && ownEmail !== '' && !isValidEmail(ownEmail))) {
-        errors.push(standardError('VALIDATION_ERROR', propertyValuesNotValid(state.validate({ email: input.id })), { ids: [input.id] }));
+      const problems = state.validate({ email }).concat(typeof ownEmail === 'string' && ownEmail !== '' ? state.validate({ email: ownEmail }) : []);
+      if (!isValidEmail(email) || problems.length > 0) {
+        errors.push(standardError('VALIDATION_ERROR', propertyValuesNotValid(problems), { ids: [input.id] }));
         continue;
       }
       const props: PropertyInput = { ...input.properties, email: typeof ownEmail === 'string' && ownEmail !== '' ? ownEmail : email };
@@ -192,8 +193,9 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
         continue;
       }
       const email = input.properties.email;
-      if (typeof email === 'string' && email !== '' && !isValidEmail(email)) {
-        errors.push(standardError('VALIDATION_ERROR', propertyValuesNotValid(state.validate({ email })), { ids: [input.id] }));
+      const problems = typeof email === 'string' && email !== '' ? state.validate({ email }) : [];
+      if (problems.length > 0) {
+        errors.push(standardError('VALIDATION_ERROR', propertyValuesNotValid(problems), { ids: [input.id] }));
         continue;
       }
       try {

@@ -28,6 +28,11 @@ const MESSAGES: Record<RateLimitPolicy, string> = {
   SECONDLY: 'You have reached your secondly limit.',
 };
 
+/** HubSpot's 429 body for a policy. */
+export function rateLimitBody(policy: RateLimitPolicy): RateLimitBody {
+  return { status: 'error', message: MESSAGES[policy], errorType: 'RATE_LIMIT', correlationId: randomUUID(), policyName: policy, requestId: randomUUID() };
+}
+
 function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
@@ -81,14 +86,7 @@ export class RateLimiter {
       return {
         ok: false,
         headers: headers(this.limits.max - this.window.length),
-        body: {
-          status: 'error',
-          message: MESSAGES[refused],
-          errorType: 'RATE_LIMIT',
-          correlationId: randomUUID(),
-          policyName: refused,
-          requestId: randomUUID(),
-        },
+        body: rateLimitBody(refused),
       };
     }
     this.window.push(now);

@@ -7,8 +7,8 @@ import Fastify from 'fastify';
 import { errorBody } from './errors.js';
 import { registerApiRoutes, registerErrorHandling } from './api-routes.js';
 import { HubSpotEmulatorOptions, type HubSpotEmulatorOptionsInput } from './options.js';
-import { RateLimiter } from './rate-limiter.js';
-import { registerSideDoorRoutes, SideDoor } from './side-door.js';
+import { RateLimiter, rateLimitBody } from './rate-limiter.js';
+import { registerSideDoorRoutes, SideDoor, type InjectedRateLimit } from './side-door.js';
 import { HubSpotState, type ChangeOrigin } from './state.js';
 import { WebhookSender } from './webhook-sender.js';
 
@@ -49,7 +49,8 @@ export async function startHubSpotEmulator(
   const state = new HubSpotState(options, now, (change) => webhooks.notify(change));
   const limiter = new RateLimiter(options.rateLimit, now);
   const counts = { total: 0, byEndpoint: new Map<string, number>(), rateLimited: 0 };
-  const sideDoor = new SideDoor(state, webhooks, limiter, counts, options.rateLimit);
+  const injected: InjectedRateLimit[] = [];
+  const sideDoor = new SideDoor(state, webhooks, limiter, counts, options.rateLimit, injected);
   // Writes through the API are attributed to the private app, which is how an integration recognises its own echo.
   const apiOrigin: ChangeOrigin = { changeSource: 'INTEGRATION', sourceId: String(options.appId), statusSource: 'Public Status API' };
 
@@ -73,6 +74,12 @@ export async function startHubSpotEmulator(
             'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview',
           ),
         );
+    }
+    const forced = injected.shift();
+    if (forced) {
+      counts.rateLimited += 1;
+      const headers: Record<string, string> = forced.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(forced.retryAfterSeconds) };
+      return reply.code(429).headers(headers).send(rateLimitBody(forced.policyName));
     }
     const decision = limiter.take(req.routeOptions.url?.endsWith('/search') ? 'search' : 'standard');
     void reply.headers(decision.headers);

@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { RateLimitOptions } from './options.js';
-import type { RateLimiter } from './rate-limiter.js';
+import type { RateLimiter, RateLimitPolicy } from './rate-limiter.js';
 import { statusJson, contactJson } from './serialize.js';
 import { LEGAL_BASES, type ChangeOrigin, type HubSpotLegalBasis, type HubSpotState, type PropertyInput, type StatusState } from './state.js';
 import type { Delivery, WebhookSender } from './webhook-sender.js';
@@ -33,6 +33,13 @@ export interface CallCounts {
 
 export class SideDoorError extends Error {}
 
+/** A 429 the next API call gets regardless of the limits (a test hook). */
+export interface InjectedRateLimit {
+  policyName: RateLimitPolicy;
+  /** Sent as `Retry-After` when given. */
+  retryAfterSeconds?: number;
+}
+
 export class SideDoor {
   constructor(
     private readonly state: HubSpotState,
@@ -40,7 +47,21 @@ export class SideDoor {
     private readonly limiter: RateLimiter,
     private readonly counts: { total: number; byEndpoint: Map<string, number>; rateLimited: number },
     private rateLimit: RateLimitOptions,
+    private readonly injected: InjectedRateLimit[],
   ) {}
+
+  /** Answers the next API call with a 429 of the given policy (default `TEN_SECONDLY_ROLLING`). */
+  rateLimitNextCall(options: { policyName?: RateLimitPolicy; retryAfterSeconds?: number } = {}): void {
+    this.injected.push({
+      policyName: options.policyName ?? 'TEN_SECONDLY_ROLLING',
+      ...(options.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: options.retryAfterSeconds }),
+    });
+  }
+
+  /** Every write of this address fails from now on, as an invalid e-mail (a permanently rejected record). */
+  poison(email: string): void {
+    this.state.poisoned.add(email.trim().toLowerCase());
+  }
 
   /** Creates a contact as a user would (sends `contact.creation` and property changes). */
   createContact(properties: PropertyInput): ContactView {

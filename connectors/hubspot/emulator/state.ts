@@ -108,6 +108,8 @@ export class HubSpotState {
   readonly definitions: SubscriptionDefinition[];
   /** Addresses blocklisted by a GDPR delete. */
   readonly blocklist = new Set<string>();
+  /** Addresses every write refuses as invalid (a test hook for permanently rejected records). */
+  readonly poisoned = new Set<string>();
   private readonly knownProperties: Set<string>;
   private nextId = 101;
 
@@ -169,7 +171,7 @@ export class HubSpotState {
         problems.push(propertyValidation('PROPERTY_DOESNT_EXIST', name, `Property "${name}" does not exist`));
       } else if (READ_ONLY.has(name)) {
         problems.push(propertyValidation('READ_ONLY_VALUE', name, `"${name}" is a read only property; its value cannot be set.`));
-      } else if (name === 'email' && value !== null && value !== '' && !isValidEmail(String(value))) {
+      } else if (name === 'email' && value !== null && value !== '' && (!isValidEmail(String(value)) || this.poisoned.has(String(value).trim().toLowerCase()))) {
         problems.push(propertyValidation('INVALID_EMAIL', name, `Email address ${String(value)} is invalid`));
       }
     }
