@@ -192,6 +192,8 @@ export class MemorySystem implements MemorySystemApi {
   private readonly records = new Map<string, MemoryRecord>();
   private readonly byEmail = new Map<string, string>();
   private lastModstamp = 0;
+  /** Set once a late commit broke the "insertion order is modstamp order" invariant. */
+  private outOfOrder = false;
   private seq = 0;
   private rateLimit: RateLimit | undefined;
   private readonly accepted: number[] = [];
@@ -246,7 +248,10 @@ export class MemorySystem implements MemorySystemApi {
     const limit = Math.max(1, Math.min(1000, Math.floor(query.limit)));
     const records: MemoryRecord[] = [];
     let hasMore = false;
-    for (const record of this.records.values()) {
+    const ordered = this.outOfOrder
+      ? [...this.records.values()].filter((r) => r.modstamp > query.since).sort((a, b) => a.modstamp - b.modstamp)
+      : this.records.values();
+    for (const record of ordered) {
       if (record.modstamp <= query.since) continue;
       if (records.length === limit) {
         hasMore = true;
@@ -294,12 +299,15 @@ export class MemorySystem implements MemorySystemApi {
   /**
    * A change made by a person in the system's UI: upsert by `id`, else by `fields.email`.
    * `at` (ms) sets the change time (`updatedAt`), for tests that replay changes out of order;
-   * the modstamp still increases. Fires a webhook (`fromApi: false`). Returns the record.
+   * the modstamp still increases. `commitLagMs` simulates a transaction that committed late:
+   * the record becomes visible now but is stamped `commitLagMs` in the past (like Salesforce
+   * SystemModstamp), so only a pull with a look-back window finds it. Fires a webhook
+   * (`fromApi: false`). Returns the record.
    */
-  change(fields: Record<string, Json>, options: { id?: string; at?: number } = {}): MemoryRecord {
+  change(fields: Record<string, Json>, options: { id?: string; at?: number; commitLagMs?: number } = {}): MemoryRecord {
     const changed: MemoryRecord[] = [];
     const input: UpsertInput = options.id === undefined ? { fields } : { id: options.id, fields };
-    const result = this.upsertOne(input, changed, options.at, true);
+    const result = this.upsertOne(input, changed, options.at, true, options.commitLagMs);
     if (result.status !== 'ok') throw new Error(`change refused: ${result.code} ${result.message}`);
     this.emitChanged(changed, false);
     const record = this.records.get(result.id);
@@ -455,7 +463,7 @@ export class MemorySystem implements MemorySystemApi {
     return this.lastModstamp;
   }
 
-  private upsertOne(input: UpsertInput, changed: MemoryRecord[], at?: number, fromUser = false): UpsertResult {
+  private upsertOne(input: UpsertInput, changed: MemoryRecord[], at?: number, fromUser = false, commitLagMs = 0): UpsertResult {
     let record: MemoryRecord | undefined;
     const email = normEmail(input.fields['email']);
     if (input.id !== undefined) {
@@ -496,7 +504,11 @@ export class MemorySystem implements MemorySystemApi {
     }
     const id = record?.id ?? `rec_${++this.seq}`;
     if (!differs) return { status: 'ok', id, created: false, changed: false };
-    const modstamp = this.nextModstamp();
+    let modstamp = this.nextModstamp();
+    if (commitLagMs > 0) {
+      modstamp = Math.max(1, modstamp - commitLagMs);
+      this.outOfOrder = true;
+    }
     const next: MemoryRecord = { id, modstamp, updatedAt: new Date(at ?? modstamp).toISOString(), fields };
     if (record) this.delete(record);
     this.records.set(id, next);
