@@ -27,8 +27,8 @@ import type { CompiledMapping } from './mapping.js';
 
 /** One running emulator (fresh state) for one test. */
 export interface ConformanceEnvironment<Config> {
-  /** Instance config pointing at this emulator (parsed with the connector's `configSchema`). */
-  config: unknown;
+  /** Instance config pointing at this emulator (YAML-like input; parsed with the connector's `configSchema`). */
+  config: Partial<Config> | Record<string, unknown>;
   /** Makes the emulator answer the next API call with HTTP 429 and `Retry-After: <seconds>`. */
   rateLimitNextCall(retryAfterSeconds: number): void | Promise<void>;
   /**
@@ -42,8 +42,6 @@ export interface ConformanceEnvironment<Config> {
   requestCount?(): number | Promise<number>;
   /** Stops the emulator and frees its state. */
   stop(): Promise<void>;
-  /** Only here to tie the environment to its connector's config type. */
-  readonly _config?: Config;
 }
 
 export interface ConformanceOptions<Config, Cursor> {
