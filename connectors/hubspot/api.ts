@@ -44,7 +44,7 @@ function apiException(err: unknown): { code: number; body: unknown; headers: Rec
 
 /** Replaces e-mail addresses in text that may reach logs or the dead-letter view. */
 export function redactEmails(text: string): string {
-  return text.replace(/[^\s@"'<>:,;[\]]+@[^\s@"'<>:,;[\]]+/g, '<email>');
+  return text.replace(/[^\s"'<>,;[\]]*@[^\s"'<>,;[\]]*/g, '<email>');
 }
 
 function redactedBody(body: unknown): unknown {

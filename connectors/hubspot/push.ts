@@ -82,7 +82,7 @@ export class HubSpotPusher {
     // A contact deleted in HubSpot meanwhile is created again when we know its e-mail.
     await this.upsert(notFound.filter((w) => w.email !== undefined && !w.failure), signal);
     for (const w of notFound) {
-      if (w.externalId === undefined || w.failure) continue;
+      if (w.externalId !== undefined || w.failure) continue;
       w.failure = { status: 'rejected', profileId: w.record.profileId, reason: 'the HubSpot contact no longer exists', code: 'OBJECT_NOT_FOUND' };
     }
     await this.writeStatuses(work.filter((w) => !w.failure && w.statuses.size > 0), signal);

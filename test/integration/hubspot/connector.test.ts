@@ -1,0 +1,330 @@
+/**
+ * HubSpot connector behaviour beyond the shared conformance suite, against the emulator:
+ * incremental pulls (look-back, windows, the search cap), push details (legal basis, e-mail
+ * changes, partial failures), the DAILY limit, and webhooks from the emulator.
+ */
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { register } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ConnectorInstance, ExternalRecord, PushRecord } from '../../../src/connector/define.js';
+import { RateLimitedError } from '../../../src/connector/errors.js';
+import type { Profile } from '../../../src/profile/schema.js';
+import { createHubSpotInstance } from '../../../connectors/hubspot/connector.js';
+import { HubSpotConfig, type HubSpotConfigInput, type HubSpotCursor } from '../../../connectors/hubspot/config.js';
+import { startHubSpotEmulator, type HubSpotEmulatorOptionsInput, type RunningHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
+import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
+
+const SECRET = 'connector-test-secret';
+const APP_ID = 5150;
+const signal = (): AbortSignal => new AbortController().signal;
+
+interface Setup {
+  emu: RunningHubSpotEmulator;
+  receiver: WebhookReceiver;
+  instance: ConnectorInstance<HubSpotCursor>;
+  logs: string[];
+}
+
+const open: Setup[] = [];
+afterEach(async () => {
+  for (const s of open.splice(0)) {
+    await s.emu.close();
+    await s.receiver.close();
+  }
+});
+
+async function setup(
+  emulator: Partial<HubSpotEmulatorOptionsInput> = {},
+  config: Partial<HubSpotConfigInput> = {},
+  runtime: { now?: () => number } = {},
+): Promise<Setup> {
+  const receiver = await startWebhookReceiver();
+  const emu = await startHubSpotEmulator({ clientSecret: SECRET, webhookUrl: receiver.url, appId: APP_ID, ...emulator }, runtime);
+  const logs: string[] = [];
+  const logger = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        logs.push(chunk.toString('utf8'));
+        done();
+      },
+    }),
+  );
+  const parsed = HubSpotConfig.parse({
+    accessToken: 'pat',
+    webhookSecret: SECRET,
+    baseUrl: emu.url,
+    appId: APP_ID,
+    subscriptions: [
+      { id: 101, consent: 'marketing.email' },
+      { id: 103, topic: 'newsletter' },
+    ],
+    ...config,
+  });
+  const instance = await createHubSpotInstance({ instanceId: 'hubspot', config: parsed, logger }, runtime);
+  const s = { emu, receiver, instance, logs };
+  open.push(s);
+  return s;
+}
+
+async function pullAll(instance: ConnectorInstance<HubSpotCursor>, cursor?: HubSpotCursor): Promise<{ records: ExternalRecord[]; cursor: HubSpotCursor | undefined }> {
+  const records: ExternalRecord[] = [];
+  let last = cursor;
+  for await (const page of instance.pull?.(cursor, signal()) ?? []) {
+    records.push(...page.records);
+    last = page.cursor;
+  }
+  return { records, cursor: last };
+}
+
+function profileWith(basis: Profile['consents'][string][string]['legalBasis']): Profile {
+  const stamp = { at: '2026-11-29T10:00:00.000Z', source: 'admin' };
+  return {
+    id: 'p1',
+    identities: [{ kind: 'email', value: 'lb@example.com' }],
+    attributes: {},
+    consents: { marketing: { email: { value: 'granted', legalBasis: basis, evidence: { method: 'checkout', noticeVersion: 'v3' }, ...stamp } } },
+    subscriptions: {},
+    rights: { objections: {} },
+    version: 1,
+  };
+}
+
+describe('HubSpot connector: pull', () => {
+  it('pages the full list first, then pulls changes incrementally from its cursor', async () => {
+    const { emu, instance } = await setup();
+    for (let i = 0; i < 250; i++) emu.sideDoor.createContact({ email: `full${i}@example.com`, firstname: `F${i}` });
+    emu.sideDoor.unsubscribe('full7@example.com', 101);
+    const first = await pullAll(instance);
+    expect(first.records).toHaveLength(250);
+    expect(first.cursor?.phase).toBe('incremental');
+    const seven = first.records.find((r) => r.fields.email === 'full7@example.com');
+    expect(seven?.fields).toMatchObject({ firstname: 'F7', 'subscription:101': 'UNSUBSCRIBED', 'subscription:103': null });
+
+    const c = emu.sideDoor.findByEmail('full3@example.com');
+    emu.sideDoor.editContact(c?.id ?? '', { lastname: 'Changed' });
+    const second = await pullAll(instance, first.cursor);
+    // The look-back re-reads recent contacts; the changed one is among them with its new value.
+    expect(second.records.find((r) => r.externalId === c?.id)?.fields.lastname).toBe('Changed');
+    const searches = emu.sideDoor.calls().byEndpoint['POST /crm/v3/objects/contacts/search'] ?? 0;
+    expect(searches).toBeGreaterThan(0);
+  });
+
+  it('re-reads through the look-back what was not yet searchable', async () => {
+    const { emu, instance } = await setup({ searchIndexLagMs: 400 });
+    emu.sideDoor.createContact({ email: 'early@example.com' });
+    await new Promise((r) => setTimeout(r, 450));
+    const first = await pullAll(instance, { phase: 'incremental', since: Date.now() - 60_000 });
+    expect(first.records.map((r) => r.fields.email)).toEqual(['early@example.com']);
+    const late = emu.sideDoor.createContact({ email: 'late@example.com' });
+    const second = await pullAll(instance, first.cursor);
+    expect(second.records.map((r) => r.externalId)).not.toContain(late.id);
+    await new Promise((r) => setTimeout(r, 450));
+    const third = await pullAll(instance, second.cursor);
+    expect(third.records.map((r) => r.externalId)).toContain(late.id);
+  });
+
+  it('never pages a search past the result cap: windows move by lastmodifieddate', async () => {
+    let t = Date.parse('2026-11-29T08:00:00.000Z');
+    const now = (): number => t;
+    const { emu, instance } = await setup({ searchResultCap: 50, rateLimit: { searchPerSecond: 1000, max: 10_000 } }, { searchRequestsPerSecond: 1000, requestsPer10Seconds: 10_000 }, { now });
+    for (let i = 0; i < 300; i++) {
+      t += 7;
+      emu.sideDoor.createContact({ email: `cap${i}@example.com` });
+    }
+    t += 60_000;
+    const { records } = await pullAll(instance, { phase: 'incremental', since: Date.parse('2026-11-29T07:00:00.000Z') });
+    expect(new Set(records.map((r) => r.fields.email)).size).toBe(300);
+    expect(emu.sideDoor.calls().byEndpoint['POST /crm/v3/objects/contacts/search']).toBeGreaterThan(3);
+  });
+
+  it('pages with offsets inside one millisecond when a whole page shares it', async () => {
+    let t = Date.parse('2026-11-29T08:00:00.000Z');
+    const now = (): number => t;
+    const { emu, instance } = await setup({ rateLimit: { searchPerSecond: 1000, max: 10_000 } }, { searchRequestsPerSecond: 1000, requestsPer10Seconds: 10_000 }, { now });
+    emu.sideDoor.createContact({ email: 'before@example.com' });
+    t += 1;
+    for (let i = 0; i < 250; i++) emu.sideDoor.createContact({ email: `same${i}@example.com` });
+    t += 1;
+    emu.sideDoor.createContact({ email: 'after@example.com' });
+    t += 60_000;
+    const { records } = await pullAll(instance, { phase: 'incremental', since: Date.parse('2026-11-29T07:00:00.000Z') });
+    expect(new Set(records.map((r) => r.fields.email)).size).toBe(252);
+  });
+
+  it('walks several windows when the time since the cursor is wider than one window', async () => {
+    let t = Date.parse('2026-11-20T00:00:00.000Z');
+    const now = (): number => t;
+    const { emu, instance } = await setup(
+      { rateLimit: { searchPerSecond: 1000, max: 10_000 } },
+      { incrementalWindowMs: 3_600_000, searchRequestsPerSecond: 1000, requestsPer10Seconds: 10_000 },
+      { now },
+    );
+    for (let day = 0; day < 3; day++) {
+      t += 24 * 3_600_000;
+      emu.sideDoor.createContact({ email: `day${day}@example.com` });
+    }
+    const { records, cursor } = await pullAll(instance, { phase: 'incremental', since: Date.parse('2026-11-20T00:00:00.000Z') });
+    expect(records.map((r) => r.fields.email)).toEqual(['day0@example.com', 'day1@example.com', 'day2@example.com']);
+    expect(cursor).toEqual({ phase: 'incremental', since: t + 1 });
+  });
+});
+
+describe('HubSpot connector: push', () => {
+  it('writes subscription statuses with the legal basis mapped from the canonical consent', async () => {
+    const { emu, instance } = await setup();
+    const record = (profile: Profile): PushRecord => ({ profileId: 'p1', fields: { email: 'lb@example.com', 'subscription:101': 'SUBSCRIBED' }, profile });
+    const [ok] = (await instance.push?.([record(profileWith('contract'))], signal())) ?? [];
+    expect(ok?.status).toBe('ok');
+    const status = emu.sideDoor.statuses('lb@example.com').find((s) => s.subscriptionId === 101);
+    expect(status).toMatchObject({ status: 'SUBSCRIBED', legalBasis: 'PERFORMANCE_OF_CONTRACT' });
+    expect(String(status?.legalBasisExplanation)).toContain('checkout, notice v3');
+
+    emu.sideDoor.unsubscribe('lb@example.com', 101);
+    await instance.push?.([record(profileWith('legal_obligation'))], signal());
+    const again = emu.sideDoor.statuses('lb@example.com').find((s) => s.subscriptionId === 101);
+    expect(again).toMatchObject({ status: 'SUBSCRIBED', legalBasis: 'LEGITIMATE_INTEREST_OTHER' });
+    expect(String(again?.legalBasisExplanation)).toContain('Art. 6(1)(c)');
+  });
+
+  it('updates a known contact by id (an e-mail change does not create another), and finds its e-mail for statuses', async () => {
+    const { emu, instance } = await setup();
+    const [created] = (await instance.push?.([{ profileId: 'p', fields: { email: 'old@example.com', firstname: 'O' } }], signal())) ?? [];
+    const id = created?.status === 'ok' ? created.externalId : '';
+    const [moved] = (await instance.push?.([{ profileId: 'p', externalId: id, fields: { email: 'new@example.com' } }], signal())) ?? [];
+    expect(moved).toEqual({ status: 'ok', profileId: 'p', externalId: id });
+    expect(emu.sideDoor.contacts()).toHaveLength(1);
+    expect(emu.sideDoor.getContact(id)?.properties.email).toBe('new@example.com');
+
+    const [unsub] = (await instance.push?.([{ profileId: 'p', externalId: id, fields: { 'subscription:103': 'UNSUBSCRIBED' } }], signal())) ?? [];
+    expect(unsub?.status).toBe('ok');
+    expect(emu.sideDoor.statuses('new@example.com').find((s) => s.subscriptionId === 103)?.status).toBe('UNSUBSCRIBED');
+  });
+
+  it('recreates a contact deleted in HubSpot when its e-mail is known, and rejects it when not', async () => {
+    const { emu, instance } = await setup();
+    const a = emu.sideDoor.createContact({ email: 'gone@example.com' });
+    const b = emu.sideDoor.createContact({ email: 'gone2@example.com' });
+    emu.sideDoor.deleteContact(a.id);
+    emu.sideDoor.deleteContact(b.id);
+    const outcomes = await instance.push?.(
+      [
+        { profileId: 'a', externalId: a.id, fields: { email: 'gone@example.com', firstname: 'Back' } },
+        { profileId: 'b', externalId: b.id, fields: { firstname: 'Lost' } },
+      ],
+      signal(),
+    );
+    expect(outcomes?.[0]?.status).toBe('ok');
+    expect(outcomes?.[0]?.status === 'ok' && outcomes[0].externalId).not.toBe(a.id);
+    expect(outcomes?.[1]).toMatchObject({ status: 'rejected', code: 'OBJECT_NOT_FOUND' });
+  });
+
+  it('handles a 207 record by record and keeps e-mail addresses out of reasons', async () => {
+    const { instance } = await setup();
+    const outcomes = await instance.push?.(
+      [
+        { profileId: 'good', fields: { email: 'good@example.com' } },
+        { profileId: 'bad', fields: { email: 'bad@@example' } },
+        { profileId: 'none', fields: { firstname: 'NoMail' } },
+      ],
+      signal(),
+    );
+    expect(outcomes?.map((o) => o.status)).toEqual(['ok', 'rejected', 'rejected']);
+    const bad = outcomes?.[1];
+    expect(bad?.status === 'rejected' && bad.code).toBe('VALIDATION_ERROR');
+    expect(bad?.status === 'rejected' && bad.reason).not.toContain('bad@@example');
+    expect(outcomes?.[2]).toMatchObject({ code: 'missing_email' });
+  });
+});
+
+describe('HubSpot connector: rate limits', () => {
+  it('parks for the window (the interval header) on TEN_SECONDLY_ROLLING, as when another process spent the budget', async () => {
+    const first = await setup({ rateLimit: { max: 2, intervalMs: 10_000 } });
+    await first.instance.read?.(['1'], signal());
+    await first.instance.read?.(['1'], signal());
+    // A second instance with the same token (another worker process) knows nothing of those calls.
+    const config = HubSpotConfig.parse({ accessToken: 'pat', webhookSecret: SECRET, baseUrl: first.emu.url });
+    const other = await createHubSpotInstance({ instanceId: 'hubspot', config, logger: pino({ enabled: false }) });
+    const err = await other.read?.(['1'], signal()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect((err as RateLimitedError).policy).toBe('TEN_SECONDLY_ROLLING');
+    expect((err as RateLimitedError).retryAfterMs).toBe(10_000);
+    // The first instance read the remaining budget from the headers and paces itself instead.
+    expect(first.emu.sideDoor.calls().rateLimited).toBe(1);
+  });
+
+  it('parks until the reset on DAILY, with a metric and an alert log line, and stops calling', async () => {
+    const { emu, instance, logs } = await setup({ rateLimit: { daily: 1 } });
+    const metric = async (): Promise<number> => {
+      const values = (await register.getSingleMetric('concord_hubspot_daily_limit_reached_total')?.get())?.values ?? [];
+      return values.find((v) => v.labels.instance === 'hubspot')?.value ?? 0;
+    };
+    const before = await metric();
+    await instance.read?.(['1'], signal());
+    const err = await instance.read?.(['1'], signal()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RateLimitedError);
+    const limited = err as RateLimitedError;
+    expect(limited.policy).toBe('DAILY');
+    const midnight = new Date();
+    midnight.setUTCHours(24, 0, 0, 0);
+    expect(Math.abs(Date.now() + limited.retryAfterMs - midnight.getTime())).toBeLessThan(5_000);
+    expect(await metric()).toBe(before + 1);
+    const alert = logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.alert === 'hubspot_daily_limit');
+    expect(alert).toMatchObject({ level: 50, connector: 'hubspot' });
+
+    const calls = emu.sideDoor.calls().total;
+    await expect(instance.read?.(['1'], signal())).rejects.toBeInstanceOf(RateLimitedError);
+    expect(emu.sideDoor.calls().total).toBe(calls);
+  });
+});
+
+describe('HubSpot connector: webhooks from the emulator', () => {
+  async function delivered(s: Setup): Promise<{ events: Awaited<ReturnType<NonNullable<ConnectorInstance<HubSpotCursor>['parse']>>> }> {
+    await s.emu.sideDoor.flushWebhooks();
+    const events = [];
+    for (const r of s.receiver.received.splice(0)) {
+      const raw = { method: r.method, url: s.receiver.url, headers: r.headers, body: r.body, receivedAt: new Date().toISOString() };
+      expect(await s.instance.verify?.(raw)).toEqual({ ok: true });
+      const parsed = (await s.instance.parse?.(raw)) ?? [];
+      s.instance.reply?.(parsed);
+      events.push(...parsed);
+    }
+    return { events };
+  }
+
+  it('marks our own writes as echoes, not the marketer’s, and reads changed contacts in full', async () => {
+    const s = await setup();
+    const [pushed] = (await s.instance.push?.([{ profileId: 'p', fields: { email: 'echo@example.com', firstname: 'E', 'subscription:101': 'UNSUBSCRIBED' } }], signal())) ?? [];
+    const ours = await delivered(s);
+    expect(ours.events.length).toBeGreaterThan(0);
+    expect(ours.events.every((e) => e.kind === 'changed' && e.echo === true)).toBe(true);
+
+    const id = pushed?.status === 'ok' ? pushed.externalId : '';
+    s.emu.sideDoor.editContact(id, { lastname: 'Marketer' });
+    s.emu.sideDoor.subscribe('echo@example.com', 101);
+    const theirs = await delivered(s);
+    expect(theirs.events).toEqual([expect.objectContaining({ kind: 'changed', externalIds: [id] })]);
+    expect(theirs.events[0]).not.toHaveProperty('echo');
+    const [record] = (await s.instance.read?.([id], signal())) ?? [];
+    expect(record?.fields).toMatchObject({ lastname: 'Marketer', 'subscription:101': 'SUBSCRIBED' });
+  });
+
+  it('turns a merge into an identity merge and a GDPR delete into an erasure', async () => {
+    const s = await setup();
+    const a = s.emu.sideDoor.createContact({ email: 'keep@example.com' });
+    const b = s.emu.sideDoor.createContact({ email: 'dup@example.com' });
+    await delivered(s);
+    s.emu.sideDoor.merge(a.id, b.id);
+    s.emu.sideDoor.privacyDelete(a.id);
+    const { events } = await delivered(s);
+    expect(events.find((e) => e.kind === 'merge')).toMatchObject({ winnerId: a.id, loserIds: [b.id] });
+    expect(events.find((e) => e.kind === 'erase')).toMatchObject({ externalIds: [a.id] });
+  });
+});
