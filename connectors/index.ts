@@ -3,6 +3,7 @@
  * under `connectors/` and one line here.
  */
 import type { ConnectorDefinition } from '../src/connector/define.js';
+import hubspot from './hubspot/connector.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- definitions differ in their Config/Cursor types
-export const builtinConnectors: readonly ConnectorDefinition<any, any>[] = [];
+export const builtinConnectors: readonly ConnectorDefinition<any, any>[] = [hubspot];
