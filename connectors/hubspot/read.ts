@@ -80,18 +80,19 @@ export class HubSpotReader {
   }
 
   toRecord(contact: ContactObject, statuses: Map<string, Map<number, StatusState>>): ExternalRecord {
+    // Unset values are left out: HubSpot not knowing a value is no reason to clear the profile's.
     const fields: Record<string, Json> = {};
     for (const name of propertiesToRead(this.config)) {
       if (name === 'lastmodifieddate') continue;
-      if (name in contact.properties) fields[name] = fromPropertyValue(contact.properties[name]);
+      const value = fromPropertyValue(contact.properties[name]);
+      if (value !== null) fields[name] = value;
     }
     const email = contact.properties.email?.toLowerCase();
     const own = email ? statuses.get(email) : undefined;
-    if (own) {
-      for (const s of this.config.subscriptions) {
-        const state = own.get(s.id);
-        if (state !== undefined) fields[subscriptionField(s.id)] = statusFieldValue(state);
-      }
+    for (const s of this.config.subscriptions) {
+      const state = own?.get(s.id);
+      const value = state === undefined ? null : statusFieldValue(state);
+      if (value !== null) fields[subscriptionField(s.id)] = value;
     }
     const modified = contact.properties.lastmodifieddate;
     const at = modified && !Number.isNaN(Date.parse(modified)) ? new Date(modified) : contact.updatedAt;

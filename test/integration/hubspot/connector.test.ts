@@ -100,7 +100,10 @@ describe('HubSpot connector: pull', () => {
     expect(first.records).toHaveLength(250);
     expect(first.cursor?.phase).toBe('incremental');
     const seven = first.records.find((r) => r.fields.email === 'full7@example.com');
-    expect(seven?.fields).toMatchObject({ firstname: 'F7', 'subscription:101': 'UNSUBSCRIBED', 'subscription:103': null });
+    expect(seven?.fields).toMatchObject({ firstname: 'F7', 'subscription:101': 'UNSUBSCRIBED' });
+    // Unset values (no last name, newsletter NOT_SPECIFIED) are left out rather than sent as null.
+    expect(seven?.fields).not.toHaveProperty('lastname');
+    expect(seven?.fields).not.toHaveProperty('subscription:103');
 
     const c = emu.sideDoor.findByEmail('full3@example.com');
     emu.sideDoor.editContact(c?.id ?? '', { lastname: 'Changed' });
