@@ -55,10 +55,7 @@ export async function applyPatchInTransaction(
   if (await anySuppressed(trx, hashes)) return { status: 'suppressed', reason: 'suppressed_identity' };
 
   // Resolve: which profiles own the patch's identities?
-  const owned = await findIdentityOwners(trx, identities);
-  const ownerIds = [...new Set(owned.values())];
-  const owners = await loadProfiles(trx, ownerIds);
-  if (owners.length !== ownerIds.length) throw new WriteConflictError('an identity owner was merged away');
+  const { owned, owners } = await findOwners(trx, identities);
   owners.sort((a, b) => compare(a.createdAt, b.createdAt) || compare(a.profile.id, b.profile.id));
 
   const survivor = owners[0];
@@ -172,46 +169,51 @@ async function anySuppressed(trx: Trx, hashes: readonly string[]): Promise<boole
   return row !== undefined;
 }
 
-/** identityKey -> owning profile id, for the identities already in the graph. */
-async function findIdentityOwners(trx: Trx, identities: readonly Identity[]): Promise<Map<string, string>> {
+/**
+ * The identities already in the graph (by identityKey) and the profiles that own them,
+ * read in one statement so the two agree.
+ */
+async function findOwners(
+  trx: Trx,
+  identities: readonly Identity[],
+): Promise<{ owned: Set<string>; owners: LoadedProfile[] }> {
   const rows = await trx
     .selectFrom('identities')
-    .select(['kind', 'system', 'value', 'profile_id'])
+    .innerJoin('profiles', 'profiles.id', 'identities.profile_id')
+    .select([
+      'identities.kind',
+      'identities.system',
+      'identities.value',
+      'profiles.id',
+      'profiles.version',
+      'profiles.data',
+      'profiles.created_at',
+    ])
     .where((eb) =>
       eb.or(
         identities.map((identity) =>
           eb.and([
-            eb('kind', '=', identity.kind),
-            eb('system', '=', identity.kind === 'external' ? (identity.system ?? '') : ''),
-            eb('value', '=', identity.value),
+            eb('identities.kind', '=', identity.kind),
+            eb('identities.system', '=', identity.kind === 'external' ? (identity.system ?? '') : ''),
+            eb('identities.value', '=', identity.value),
           ]),
         ),
       ),
     )
     .execute();
-  const owners = new Map<string, string>();
+  const owned = new Set<string>();
+  const owners = new Map<string, LoadedProfile>();
   for (const row of rows) {
     const identity: Identity =
       row.kind === 'external'
         ? { kind: 'external', system: row.system, value: row.value }
         : { kind: row.kind === 'phone' ? 'phone' : 'email', value: row.value };
-    owners.set(identityKey(identity), row.profile_id);
+    owned.add(identityKey(identity));
+    if (!owners.has(row.id)) {
+      owners.set(row.id, { profile: decodeProfile(row.data, row.version), version: row.version, createdAt: row.created_at });
+    }
   }
-  return owners;
-}
-
-async function loadProfiles(trx: Trx, ids: readonly string[]): Promise<LoadedProfile[]> {
-  if (ids.length === 0) return [];
-  const rows = await trx
-    .selectFrom('profiles')
-    .select(['id', 'version', 'data', 'created_at'])
-    .where('id', 'in', ids)
-    .execute();
-  return rows.map((row) => ({
-    profile: decodeProfile(row.data, row.version),
-    version: row.version,
-    createdAt: row.created_at,
-  }));
+  return { owned, owners: [...owners.values()] };
 }
 
 /** Moves everything of `other` onto `intoId` and deletes `other` (compare-and-swap on its version). */
