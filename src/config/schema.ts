@@ -70,6 +70,47 @@ export const HubMode = z.enum(['development', 'production']).meta({
 });
 export type HubMode = z.infer<typeof HubMode>;
 
+/** What an admin API key may do. `admin` includes every other scope. */
+export const ApiScope = z.enum(['profiles:read', 'profiles:write', 'dsr', 'admin']).meta({
+  description:
+    'profiles:read (find and read profiles, consent history, sync state), profiles:write (patch profiles, issue preference links), dsr (data-subject requests), admin (connectors, dead letters, queue board; includes every scope).',
+});
+export type ApiScope = z.infer<typeof ApiScope>;
+
+/**
+ * One admin API key. The hub keeps only its SHA-256 digest: give the key itself as
+ * `key: ${env:NAME}` (hashed when the config loads), or only its digest as `sha256`.
+ */
+export const ApiKeyConfig = z
+  .object({
+    id: CatalogId.meta({ description: 'A name for the key, shown in logs and the audit trail (never the key).' }),
+    key: secret(z.string().min(24), 'The bearer key (at least 24 characters); the hub keeps only its SHA-256 digest.').optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'expected the hex SHA-256 digest of the key (64 lower-case hex digits)')
+      .optional()
+      .meta({ description: 'The hex SHA-256 digest of the key, so the plain key need not be in the environment at all.' }),
+    scopes: z.array(ApiScope).min(1),
+  })
+  .strict()
+  .refine((k) => (k.key === undefined) !== (k.sha256 === undefined), 'an API key needs exactly one of key, sha256');
+export type ApiKeyConfig = z.infer<typeof ApiKeyConfig>;
+
+const HexColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, 'expected a colour such as #1f5f8b');
+
+/** How the self-service preference center looks and how long its links last. */
+export const PreferenceCenterConfig = z
+  .object({
+    brand: z.string().min(1).max(80).default('Concord').meta({ description: 'The brand name shown on the page.' }),
+    accentColor: HexColor.default('#1f5f8b').meta({
+      description: 'The accent colour of buttons and switches; pick one with at least 4.5:1 contrast against white.',
+    }),
+    linkTtl: Duration.prefault('30d').meta({ description: 'How long a preference-center link stays valid by default.' }),
+    supportEmail: z.email().optional().meta({ description: 'Shown to people whose link no longer works.' }),
+  })
+  .strict();
+export type PreferenceCenterConfig = z.infer<typeof PreferenceCenterConfig>;
+
 export const HubConfig = z
   .object({
     mode: HubMode.default('production'),
@@ -98,6 +139,12 @@ export const HubConfig = z
     skew: Duration.prefault('5m').meta({
       description: 'How far in the future a source timestamp may be before it is clamped to receipt time.',
     }),
+    apiKeys: z
+      .array(ApiKeyConfig)
+      .refine((keys) => new Set(keys.map((k) => k.id)).size === keys.length, 'API key ids must be unique')
+      .default([])
+      .meta({ description: 'Bearer keys of the admin API (/api/v1) and the queue board, each with its scopes.' }),
+    preferenceCenter: PreferenceCenterConfig.prefault({}),
   })
   .strict();
 export type HubConfig = z.infer<typeof HubConfig>;

@@ -1,0 +1,149 @@
+/**
+ * The hub's admin API keys (`hub.apiKeys`) and preference-center settings
+ * (`hub.preferenceCenter`): keys are secrets given as `${env:NAME}` (or only as a digest),
+ * with scopes from a fixed list.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from './load.js';
+import type { LoadResult } from './load.js';
+import { fakeConnectors, testEnv } from './test-support.js';
+
+const HUB = `hub:
+  redisUrl: redis://127.0.0.1:6379
+  databaseUrl: sqlite:./data/test.db
+  publicUrl: https://hub.example.com
+  secrets:
+    signing: \${env:TEST_SIGNING_SECRET}
+    hashKey: \${env:TEST_HASH_KEY}
+`;
+const CATALOG = `catalog:
+  channels: {}
+  purposes: {}
+`;
+const KEY = 'an-admin-key-that-is-long-enough-0004';
+const env = { ...testEnv, TEST_ADMIN_KEY: KEY, TEST_SHORT_KEY: 'short' };
+
+function parse(hubExtra: string, mode = ''): LoadResult {
+  return parseConfig(HUB + mode + hubExtra + CATALOG, 'inline.yaml', { connectors: fakeConnectors, env });
+}
+
+function errors(hubExtra: string): string[] {
+  const result = parse(hubExtra);
+  if (result.ok) throw new Error('expected the config to be invalid');
+  return result.errors.map(String);
+}
+
+describe('hub.apiKeys', () => {
+  it('defaults to no keys and the preference center to its defaults', () => {
+    const result = parse('');
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    expect(result.config.hub.apiKeys).toEqual([]);
+    expect(result.config.hub.preferenceCenter).toEqual({ brand: 'Concord', accentColor: '#1f5f8b', linkTtl: 30 * 86_400_000 });
+  });
+
+  it('reads a key from the environment and a digest as written', () => {
+    const digest = 'ab'.repeat(32);
+    const result = parse(`  apiKeys:
+    - id: ops
+      key: \${env:TEST_ADMIN_KEY}
+      scopes: [admin]
+    - id: support
+      sha256: ${digest}
+      scopes: [profiles:read, profiles:write]
+`);
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    expect(result.config.hub.apiKeys).toEqual([
+      { id: 'ops', key: KEY, scopes: ['admin'] },
+      { id: 'support', sha256: digest, scopes: ['profiles:read', 'profiles:write'] },
+    ]);
+  });
+
+  it('refuses a literal key without showing it', () => {
+    const found = errors(`  apiKeys:
+    - id: ops
+      key: ${KEY}
+      scopes: [admin]
+`);
+    expect(found).toEqual([
+      'inline.yaml:10:12: hub.apiKeys[0].key: is a secret and must be exactly one ${env:NAME} reference; a literal value is refused (the value is not shown)',
+    ]);
+    expect(found.join('\n')).not.toContain(KEY);
+  });
+
+  it('refuses a short key, an unknown scope, an empty scope list and a malformed digest, each at its place', () => {
+    expect(
+      errors(`  apiKeys:
+    - id: ops
+      key: \${env:TEST_SHORT_KEY}
+      scopes: [admin, superuser]
+    - id: other
+      sha256: ABC
+      scopes: []
+`),
+    ).toEqual([
+      'inline.yaml:10:12: hub.apiKeys[0].key: Too small: expected string to have >=24 characters',
+      'inline.yaml:11:23: hub.apiKeys[0].scopes[1]: invalid value "superuser"; expected one of: profiles:read, profiles:write, dsr, admin',
+      'inline.yaml:13:15: hub.apiKeys[1].sha256: expected the hex SHA-256 digest of the key (64 lower-case hex digits)',
+      'inline.yaml:14:15: hub.apiKeys[1].scopes: Too small: expected array to have >=1 items',
+    ]);
+  });
+
+  it('needs exactly one of key and sha256', () => {
+    expect(
+      errors(`  apiKeys:
+    - id: both
+      key: \${env:TEST_ADMIN_KEY}
+      sha256: ${'cd'.repeat(32)}
+      scopes: [admin]
+    - id: neither
+      scopes: [admin]
+`),
+    ).toEqual([
+      'inline.yaml:9:7: hub.apiKeys[0]: an API key needs exactly one of key, sha256',
+      'inline.yaml:13:7: hub.apiKeys[1]: an API key needs exactly one of key, sha256',
+    ]);
+  });
+
+  it('refuses two keys with one id', () => {
+    expect(
+      errors(`  apiKeys:
+    - id: ops
+      key: \${env:TEST_ADMIN_KEY}
+      scopes: [admin]
+    - id: ops
+      sha256: ${'cd'.repeat(32)}
+      scopes: [dsr]
+`),
+    ).toEqual(['inline.yaml:9:5: hub.apiKeys: API key ids must be unique']);
+  });
+});
+
+describe('hub.preferenceCenter', () => {
+  it('takes a brand, an accent colour, a link lifetime and a support address', () => {
+    const result = parse(`  preferenceCenter:
+    brand: Acme Coffee
+    accentColor: "#8a3b12"
+    linkTtl: 7d
+    supportEmail: privacy@acme.example
+`);
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    expect(result.config.hub.preferenceCenter).toEqual({
+      brand: 'Acme Coffee',
+      accentColor: '#8a3b12',
+      linkTtl: 7 * 86_400_000,
+      supportEmail: 'privacy@acme.example',
+    });
+  });
+
+  it('refuses a colour that is not #rrggbb and an unknown key', () => {
+    expect(
+      errors(`  preferenceCenter:
+    accentColor: red
+    logo: x.png
+`),
+    ).toEqual([
+      'inline.yaml:9:18: hub.preferenceCenter.accentColor: expected a colour such as #1f5f8b',
+      'inline.yaml:10:5: hub.preferenceCenter.logo: unknown key "logo" (allowed: brand, accentColor, linkTtl, supportEmail)',
+    ]);
+  });
+});
