@@ -1,7 +1,8 @@
 /** The `Store` implementation shared by both dialects. */
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
-import type { Identity, Json, Profile, ProfilePatch } from '../profile/schema.js';
+import { Json } from '../profile/schema.js';
+import type { Identity, Profile, ProfilePatch } from '../profile/schema.js';
 import { applyPatchInTransaction, insertAudit, mergeShadow } from './apply-patch.js';
 import type { ApplyContext } from './apply-patch.js';
 import { decodeConsentState, decodeJson, decodeProfile, encodeJson, JsonRecord, StringArray } from './codec.js';
@@ -238,7 +239,7 @@ export class KyselyStore implements Store {
 
   async getCursor(connector: string): Promise<Json | null> {
     const row = await this.#db.selectFrom('cursors').select('value').where('connector', '=', connector).executeTakeFirst();
-    return row ? (JSON.parse(row.value) as Json) : null;
+    return row ? decodeJson(row.value, Json) : null;
   }
 
   async setCursor(connector: string, cursor: Json): Promise<void> {
