@@ -1,0 +1,287 @@
+/**
+ * The side door: lets tests and the demo act as a sales rep in the Salesforce UI (create and
+ * edit contacts and leads, tick "Email Opt Out", record consent on the Individual and its
+ * ContactPointTypeConsents, delete), inspect the org (records, the change log with each
+ * change's user and `Sforce-Call-Options` client, Outbound Message deliveries), count API
+ * calls and provoke limits. Rep changes send Outbound Messages exactly like API changes.
+ * Also served over HTTP under `/_emulator/`.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { OutboundDelivery, OutboundSender, QueuedNotification } from './outbound.js';
+import { SaveError, type Actor, type ChangeEntry, type OrgState, type StoredRecord } from './state.js';
+
+export interface CallCounts {
+  total: number;
+  /** `METHOD /route` -> requests received (refused ones included). */
+  byEndpoint: Record<string, number>;
+  /** Requests refused with 429 or `REQUEST_LIMIT_EXCEEDED`. */
+  limited: number;
+}
+
+/** Mutable counters and switches the server shares with the side door. */
+export interface EmulatorControls {
+  counts: { total: number; byEndpoint: Map<string, number>; limited: number };
+  /** API requests counted against the daily allowance. */
+  apiUsage: { used: number; max: number };
+  /** 429s the next calls get (with Retry-After seconds), a test hook. */
+  injected: { retryAfterSeconds: number }[];
+  /** Issued access tokens -> expiry (ms, 0 = never). */
+  tokens: Map<string, number>;
+}
+
+export class SideDoorError extends Error {}
+
+export type ConsentStatus = 'OptIn' | 'OptOut' | 'Seen' | 'NotSeen';
+
+export class SideDoor {
+  private readonly rep: Actor;
+
+  constructor(
+    private readonly state: OrgState,
+    private readonly outbound: OutboundSender,
+    private readonly controls: EmulatorControls,
+    repUserId: string,
+  ) {
+    this.rep = { userId: repUserId };
+  }
+
+  private run<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof SaveError) throw new SideDoorError(err.message);
+      throw err;
+    }
+  }
+
+  /** Creates a record as a rep would (e.g. a Contact with LastName and Email). */
+  create(object: string, fields: Record<string, unknown>): StoredRecord {
+    return { ...this.run(() => this.state.create(object, fields, this.rep)) };
+  }
+
+  /** Edits a record's fields as a rep would, e.g. `{HasOptedOutOfEmail: true}`. */
+  update(object: string, id: string, fields: Record<string, unknown>): StoredRecord {
+    return { ...this.run(() => this.state.update(object, id, fields, this.rep)) };
+  }
+
+  /** Deletes a record from the UI (to the recycle bin). */
+  delete(object: string, id: string): void {
+    this.run(() => this.state.delete(object, id, this.rep));
+  }
+
+  /** Sets the person's Individual fields (creating and linking the Individual when missing). */
+  setIndividual(object: 'Contact' | 'Lead', personId: string, fields: Record<string, unknown>): StoredRecord {
+    const individualId = this.individualOf(object, personId, true) ?? '';
+    return this.update('Individual', individualId, fields);
+  }
+
+  /** Records consent for a data use purpose and contact point type, as a rep filling the consent form. */
+  setConsent(object: 'Contact' | 'Lead', personId: string, purposeName: string, contactPointType: string, status: ConsentStatus, captureDate?: string): StoredRecord {
+    const partyId = this.individualOf(object, personId, true) ?? '';
+    const purpose = this.state.findByField('DataUsePurpose', 'Name', purposeName)[0];
+    if (!purpose) throw new SideDoorError(`no DataUsePurpose named ${purposeName}`);
+    const fields = {
+      PrivacyConsentStatus: status,
+      CaptureDate: captureDate ?? new Date().toISOString(),
+      CaptureSource: 'Salesforce UI',
+      CaptureContactPointType: 'Web',
+      EffectiveFrom: captureDate ?? new Date().toISOString(),
+    };
+    const existing = this.state
+      .all('ContactPointTypeConsent')
+      .find((c) => c['PartyId'] === partyId && c['DataUsePurposeId'] === purpose['Id'] && c['ContactPointType'] === contactPointType);
+    if (existing) return this.update('ContactPointTypeConsent', String(existing['Id']), fields);
+    return this.create('ContactPointTypeConsent', {
+      Name: `${purposeName} ${contactPointType}`,
+      PartyId: partyId,
+      DataUsePurposeId: purpose['Id'],
+      ContactPointType: contactPointType,
+      ...fields,
+    });
+  }
+
+  get(object: string, id: string): StoredRecord | undefined {
+    const r = this.state.get(object, id);
+    return r ? { ...r } : undefined;
+  }
+
+  findByEmail(email: string, object: 'Contact' | 'Lead' = 'Contact'): StoredRecord | undefined {
+    const address = email.trim().toLowerCase();
+    const r = this.state.all(object).find((c) => typeof c['Email'] === 'string' && c['Email'].toLowerCase() === address);
+    return r ? { ...r } : undefined;
+  }
+
+  list(object: string): StoredRecord[] {
+    return this.state.all(object).map((r) => ({ ...r }));
+  }
+
+  /** The person's Individual, when linked. */
+  individual(object: 'Contact' | 'Lead', personId: string): StoredRecord | undefined {
+    const id = this.individualOf(object, personId, false);
+    return id ? this.get('Individual', id) : undefined;
+  }
+
+  /** The person's consents as `{purpose, type, status, captureDate}`. */
+  consents(object: 'Contact' | 'Lead', personId: string): { purpose: string; type: string; status: string; captureDate: string | null; captureSource: string | null }[] {
+    const partyId = this.individualOf(object, personId, false);
+    if (!partyId) return [];
+    return this.state
+      .all('ContactPointTypeConsent')
+      .filter((c) => c['PartyId'] === partyId)
+      .map((c) => ({
+        purpose: String(this.state.get('DataUsePurpose', String(c['DataUsePurposeId']))?.['Name'] ?? ''),
+        type: String(c['ContactPointType']),
+        status: String(c['PrivacyConsentStatus']),
+        captureDate: c['CaptureDate'] === null ? null : String(c['CaptureDate']),
+        captureSource: c['CaptureSource'] === null ? null : String(c['CaptureSource']),
+      }));
+  }
+
+  /** Loads records without announcing them (seeding a large org for a benchmark). */
+  seed(object: string, records: Record<string, unknown>[]): string[] {
+    const ids: string[] = [];
+    const wasPaused = this.outboundPaused;
+    this.outbound.pause();
+    try {
+      for (const r of records) ids.push(String(this.run(() => this.state.create(object, r, this.rep))['Id']));
+    } finally {
+      this.outbound.dropPending();
+      if (!wasPaused) this.outbound.resume();
+    }
+    return ids;
+  }
+
+  private get outboundPaused(): boolean {
+    return this.outbound.isPaused();
+  }
+
+  /** Every write of this address fails from now on (`INVALID_EMAIL_ADDRESS`), a permanently rejected record. */
+  poison(email: string): void {
+    this.state.poisoned.add(email.trim().toLowerCase());
+  }
+
+  /** Changes with who made them and the `client` their API call named. */
+  changes(): readonly ChangeEntry[] {
+    return this.state.changes;
+  }
+
+  calls(): CallCounts {
+    const c = this.controls.counts;
+    return { total: c.total, byEndpoint: Object.fromEntries(c.byEndpoint), limited: c.limited };
+  }
+
+  resetCalls(): void {
+    this.controls.counts.total = 0;
+    this.controls.counts.byEndpoint.clear();
+    this.controls.counts.limited = 0;
+  }
+
+  /** Answers the next API call with HTTP 429 and `Retry-After`. */
+  rateLimitNextCall(retryAfterSeconds: number): void {
+    this.controls.injected.push({ retryAfterSeconds });
+  }
+
+  /** Sets the daily API allowance (and optionally what is already used). */
+  setDailyLimit(max: number, used?: number): void {
+    this.controls.apiUsage.max = max;
+    if (used !== undefined) this.controls.apiUsage.used = used;
+  }
+
+  apiUsage(): { used: number; max: number } {
+    return { ...this.controls.apiUsage };
+  }
+
+  /** Invalidates every issued access token (the next call gets 401 `INVALID_SESSION_ID`). */
+  expireTokens(): void {
+    this.controls.tokens.clear();
+  }
+
+  setOutboundUrl(url: string | undefined): void {
+    this.outbound.setUrl(url);
+  }
+
+  pauseOutbound(): void {
+    this.outbound.pause();
+  }
+
+  resumeOutbound(): void {
+    this.outbound.resume();
+  }
+
+  /** Resolves once every Outbound Message is acknowledged (or has given up). */
+  flushOutbound(): Promise<void> {
+    return this.outbound.idle();
+  }
+
+  redeliver(notificationIds: readonly string[]): void {
+    this.outbound.redeliver(notificationIds);
+  }
+
+  deliveries(): readonly OutboundDelivery[] {
+    return this.outbound.log();
+  }
+
+  notifications(): QueuedNotification[] {
+    return this.outbound.notifications();
+  }
+
+  private individualOf(object: 'Contact' | 'Lead', personId: string, create: boolean): string | undefined {
+    const person = this.state.get(object, personId);
+    if (!person) throw new SideDoorError(`no ${object} ${personId}`);
+    const linked = person['IndividualId'];
+    if (typeof linked === 'string' && this.state.get('Individual', linked)) return linked;
+    if (!create) return undefined;
+    const individual = this.create('Individual', { FirstName: person['FirstName'], LastName: person['LastName'] ?? 'Unknown' });
+    this.update(object, personId, { IndividualId: individual['Id'] });
+    return String(individual['Id']);
+  }
+}
+
+const Fields = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
+const Person = z.enum(['Contact', 'Lead']);
+
+/** The side door over HTTP, for the demo and for tests in another process. */
+export function registerSideDoorRoutes(app: FastifyInstance, door: SideDoor): void {
+  const P = '/_emulator';
+  const run = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof SideDoorError) throw Object.assign(new Error(e.message), { statusCode: 400 });
+      throw e;
+    }
+  };
+  const params = (p: unknown): { object: string; id: string } => p as { object: string; id: string };
+  app.get(`${P}/records/:object`, async (req) => door.list(params(req.params).object));
+  app.post(`${P}/records/:object`, async (req) => run(() => door.create(params(req.params).object, Fields.parse(req.body))));
+  app.get(`${P}/records/:object/:id`, async (req, reply) => door.get(params(req.params).object, params(req.params).id) ?? reply.code(404).send({ message: 'not found' }));
+  app.patch(`${P}/records/:object/:id`, async (req) => run(() => door.update(params(req.params).object, params(req.params).id, Fields.parse(req.body))));
+  app.delete(`${P}/records/:object/:id`, async (req, reply) => {
+    run(() => door.delete(params(req.params).object, params(req.params).id));
+    return reply.code(204).send();
+  });
+  app.patch(`${P}/records/:object/:id/individual`, async (req) => run(() => door.setIndividual(Person.parse(params(req.params).object), params(req.params).id, Fields.parse(req.body))));
+  app.post(`${P}/records/:object/:id/consents`, async (req) => {
+    const body = z.object({ purpose: z.string(), contactPointType: z.string(), status: z.enum(['OptIn', 'OptOut', 'Seen', 'NotSeen']), captureDate: z.string().optional() }).parse(req.body);
+    return run(() => door.setConsent(Person.parse(params(req.params).object), params(req.params).id, body.purpose, body.contactPointType, body.status, body.captureDate));
+  });
+  app.get(`${P}/records/:object/:id/consents`, async (req) => door.consents(Person.parse(params(req.params).object), params(req.params).id));
+  app.get(`${P}/changes`, async () => door.changes());
+  app.get(`${P}/calls`, async () => door.calls());
+  app.post(`${P}/calls/reset`, async (_req, reply) => {
+    door.resetCalls();
+    return reply.code(204).send();
+  });
+  app.get(`${P}/outbound`, async () => ({ deliveries: door.deliveries(), notifications: door.notifications() }));
+  app.post(`${P}/outbound/flush`, async (_req, reply) => {
+    await door.flushOutbound();
+    return reply.code(204).send();
+  });
+  app.post(`${P}/limits`, async (req, reply) => {
+    const body = z.object({ max: z.number().int().positive(), used: z.number().int().min(0).optional() }).parse(req.body);
+    door.setDailyLimit(body.max, body.used);
+    return reply.code(204).send();
+  });
+}
+

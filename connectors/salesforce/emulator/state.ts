@@ -1,0 +1,312 @@
+/**
+ * The emulator's in-memory org: records of every known object, kept with Salesforce's system
+ * fields (`CreatedDate`, `LastModifiedDate`, `LastModifiedById`, `SystemModstamp` on every
+ * write), validation with Salesforce's error codes, a recycle bin for deletes, and a log of
+ * every change with the user and the `client` of `Sforce-Call-Options` that made it.
+ */
+import type { SoqlValue } from './soql.js';
+import { buildObjects, findField, type FieldDef, type ObjectDef } from './schema.js';
+import type { SalesforceEmulatorOptions } from './options.js';
+
+export type StoredRecord = Record<string, SoqlValue>;
+
+/** One error of a record, as Salesforce reports it in save results. */
+export interface RecordError {
+  statusCode: string;
+  message: string;
+  fields: string[];
+}
+
+/** Who makes a change: the API (as the integration user, with the call's client) or a rep in the UI. */
+export interface Actor {
+  userId: string;
+  /** The `client` of `Sforce-Call-Options`, when the call named one. */
+  client?: string;
+}
+
+/** A change, as logged (event log files keep the client) and announced to Outbound Messages. */
+export interface ChangeEntry {
+  object: string;
+  id: string;
+  kind: 'created' | 'updated' | 'deleted';
+  at: string;
+  userId: string;
+  client?: string;
+}
+
+export class SaveError extends Error {
+  constructor(readonly errors: RecordError[]) {
+    super(errors.map((e) => `${e.statusCode}: ${e.message}`).join('; '));
+  }
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:?\d{2})$/;
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const SUFFIX = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
+
+/** The 18-character form of a 15-character id (the case-safe suffix Salesforce computes). */
+export function to18(id15: string): string {
+  let suffix = '';
+  for (let chunk = 0; chunk < 3; chunk++) {
+    let bits = 0;
+    for (let i = 0; i < 5; i++) {
+      const c = id15[chunk * 5 + i] ?? '';
+      if (c >= 'A' && c <= 'Z') bits |= 1 << i;
+    }
+    suffix += SUFFIX[bits];
+  }
+  return id15 + suffix;
+}
+
+export function isoOf(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+export class OrgState {
+  readonly objects: Map<string, ObjectDef>;
+  private readonly records = new Map<string, Map<string, StoredRecord>>();
+  private counter = 1;
+  /** E-mail addresses every write refuses (a test hook for a permanently rejected record). */
+  readonly poisoned = new Set<string>();
+  readonly changes: ChangeEntry[] = [];
+  private readonly listeners: ((change: ChangeEntry) => void)[] = [];
+
+  constructor(
+    private readonly options: SalesforceEmulatorOptions,
+    private readonly now: () => number,
+  ) {
+    this.objects = buildObjects(options.externalIdFields);
+    for (const name of this.objects.keys()) this.records.set(name, new Map());
+    const system: Actor = { userId: options.integrationUserId };
+    for (const name of options.dataUsePurposes) this.create('DataUsePurpose', { Name: name }, system);
+  }
+
+  onChange(listener: (change: ChangeEntry) => void): void {
+    this.listeners.push(listener);
+  }
+
+  object(name: string): ObjectDef | undefined {
+    for (const [key, def] of this.objects) if (key.toLowerCase() === name.toLowerCase()) return def;
+    return undefined;
+  }
+
+  newId(object: ObjectDef): string {
+    const n = this.counter++;
+    let body = '';
+    for (let v = n; body.length < 7; v = Math.floor(v / 62)) body = (BASE62[v % 62] ?? '0') + body;
+    return to18(`${object.keyPrefix}5e00000${body}`.slice(0, 15));
+  }
+
+  /** The live (not deleted) record, or undefined. */
+  get(object: string, id: string): StoredRecord | undefined {
+    const r = this.table(object).get(id) ?? this.table(object).get(this.normalizeId(id));
+    return r && r['IsDeleted'] !== true ? r : undefined;
+  }
+
+  /** Finds the object a record id belongs to by its key prefix. */
+  objectOfId(id: string): ObjectDef | undefined {
+    for (const def of this.objects.values()) if (id.startsWith(def.keyPrefix)) return def;
+    return undefined;
+  }
+
+  /** Every record of an object; `withDeleted` includes the recycle bin (queryAll). */
+  all(object: string, withDeleted = false): StoredRecord[] {
+    const out: StoredRecord[] = [];
+    for (const r of this.table(object).values()) if (withDeleted || r['IsDeleted'] !== true) out.push(r);
+    return out;
+  }
+
+  count(object: string): number {
+    let n = 0;
+    for (const r of this.table(object).values()) if (r['IsDeleted'] !== true) n++;
+    return n;
+  }
+
+  findByField(object: string, field: string, value: string): StoredRecord[] {
+    const out: StoredRecord[] = [];
+    for (const r of this.table(object).values()) {
+      if (r['IsDeleted'] !== true && typeof r[field] === 'string' && r[field] === value) out.push(r);
+    }
+    return out;
+  }
+
+  create(objectName: string, input: Record<string, unknown>, actor: Actor): StoredRecord {
+    const object = this.requireObject(objectName);
+    const values = this.validate(object, input, 'create');
+    const t = isoOf(this.now());
+    const record: StoredRecord = {};
+    for (const f of object.fields) record[f.name] = f.defaultValue ?? (f.type === 'boolean' ? false : null);
+    Object.assign(record, values, {
+      Id: this.newId(object),
+      IsDeleted: false,
+      CreatedDate: t,
+      CreatedById: actor.userId,
+      LastModifiedDate: t,
+      LastModifiedById: actor.userId,
+      SystemModstamp: t,
+    });
+    this.table(object.name).set(String(record['Id']), record);
+    this.announce(object.name, String(record['Id']), 'created', t, actor);
+    return record;
+  }
+
+  /** Updates a record; as in Salesforce, every update stamps it, even with unchanged values. */
+  update(objectName: string, id: string, input: Record<string, unknown>, actor: Actor): StoredRecord {
+    const object = this.requireObject(objectName);
+    const record = this.get(object.name, id);
+    if (!record) throw new SaveError([{ statusCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [] }]);
+    const values = this.validate(object, input, 'update');
+    const t = isoOf(Math.max(this.now(), Date.parse(String(record['SystemModstamp']))));
+    Object.assign(record, values, { LastModifiedDate: t, LastModifiedById: actor.userId, SystemModstamp: t });
+    this.announce(object.name, String(record['Id']), 'updated', t, actor);
+    return record;
+  }
+
+  /** Upserts on an external id field: `created` tells which happened. */
+  upsert(objectName: string, field: string, value: string, input: Record<string, unknown>, actor: Actor): { record: StoredRecord; created: boolean } {
+    const object = this.requireObject(objectName);
+    const def = findField(object, field);
+    if (!def || !(def.externalId || def.type === 'id')) {
+      throw new SaveError([{ statusCode: 'INVALID_FIELD', message: `Field ${field} is not an external id field of ${object.name}`, fields: [field] }]);
+    }
+    if (def.type === 'id') {
+      const record = this.get(object.name, value);
+      if (!record) throw new SaveError([{ statusCode: 'NOT_FOUND', message: 'The requested resource does not exist', fields: [] }]);
+      return { record: this.update(object.name, value, input, actor), created: false };
+    }
+    const hits = this.findByField(object.name, def.name, value);
+    if (hits.length > 1) {
+      throw new SaveError([{ statusCode: 'DUPLICATE_EXTERNAL_ID', message: `${def.name}: more than one record found for external id field: [${hits.map((h) => String(h['Id'])).join(', ')}]`, fields: [def.name] }]);
+    }
+    const existing = hits[0];
+    const { [def.name]: _ignored, ...rest } = input;
+    if (existing) return { record: this.update(object.name, String(existing['Id']), rest, actor), created: false };
+    return { record: this.create(object.name, { ...rest, [def.name]: value }, actor), created: true };
+  }
+
+  /** Moves a record to the recycle bin. */
+  delete(objectName: string, id: string, actor: Actor): void {
+    const object = this.requireObject(objectName);
+    const record = this.get(object.name, id);
+    if (!record) throw new SaveError([{ statusCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [] }]);
+    const t = isoOf(this.now());
+    Object.assign(record, { IsDeleted: true, LastModifiedDate: t, LastModifiedById: actor.userId, SystemModstamp: t });
+    this.announce(object.name, String(record['Id']), 'deleted', t, actor);
+  }
+
+  /** Checks input fields for a write and converts them; throws `SaveError` with every problem. */
+  validate(object: ObjectDef, input: Record<string, unknown>, mode: 'create' | 'update'): StoredRecord {
+    const errors: RecordError[] = [];
+    const out: StoredRecord = {};
+    for (const [name, raw] of Object.entries(input)) {
+      if (name === 'attributes' || (name === 'Id' && mode === 'update')) continue;
+      const def = findField(object, name);
+      if (!def) {
+        errors.push({ statusCode: 'INVALID_FIELD', message: `No such column '${name}' on sobject of type ${object.name}`, fields: [name] });
+        continue;
+      }
+      if (def.readOnly) {
+        errors.push({ statusCode: 'INVALID_FIELD_FOR_INSERT_UPDATE', message: `Unable to create/update fields: ${def.name}. Please check the security settings of this field and verify that it is read/write for your profile or permission set.`, fields: [def.name] });
+        continue;
+      }
+      const problem = this.checkValue(def, raw);
+      if (problem) {
+        errors.push(problem);
+        continue;
+      }
+      out[def.name] = this.convert(def, raw);
+    }
+    if (mode === 'create') {
+      const missing = object.fields.filter((f) => f.required && (out[f.name] === undefined || out[f.name] === null || out[f.name] === ''));
+      if (missing.length > 0) {
+        errors.push({ statusCode: 'REQUIRED_FIELD_MISSING', message: `Required fields are missing: [${missing.map((f) => f.name).join(', ')}]`, fields: missing.map((f) => f.name) });
+      }
+    } else {
+      for (const f of object.fields) {
+        if (f.required && f.name in out && (out[f.name] === null || out[f.name] === '')) {
+          errors.push({ statusCode: 'REQUIRED_FIELD_MISSING', message: `Required fields are missing: [${f.name}]`, fields: [f.name] });
+        }
+      }
+    }
+    if (errors.length > 0) throw new SaveError(errors);
+    return out;
+  }
+
+  private checkValue(def: FieldDef, raw: unknown): RecordError | undefined {
+    if (raw === null) return def.type === 'boolean' ? { statusCode: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${def.name}: value not of required type: null`, fields: [def.name] } : undefined;
+    switch (def.type) {
+      case 'boolean':
+        return typeof raw === 'boolean' || raw === 'true' || raw === 'false'
+          ? undefined
+          : { statusCode: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${def.name}: value not of required type: ${String(raw)}`, fields: [def.name] };
+      case 'email': {
+        const text = String(raw).trim();
+        if (text === '') return undefined;
+        if (!EMAIL.test(text) || this.poisoned.has(text.toLowerCase())) {
+          return { statusCode: 'INVALID_EMAIL_ADDRESS', message: `${def.name}: invalid email address: ${text}`, fields: [def.name] };
+        }
+        return undefined;
+      }
+      case 'datetime':
+        return typeof raw === 'string' && (raw === '' || (ISO.test(raw) && !Number.isNaN(Date.parse(raw))))
+          ? undefined
+          : { statusCode: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${def.name}: value not of required type: ${String(raw)}`, fields: [def.name] };
+      case 'picklist':
+        return def.values?.includes(String(raw)) || raw === ''
+          ? undefined
+          : { statusCode: 'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST', message: `${def.name}: bad value for restricted picklist field: ${String(raw)}`, fields: [def.name] };
+      case 'reference': {
+        const id = String(raw);
+        if (id === '') return undefined;
+        const target = def.referenceTo ? this.get(def.referenceTo, id) : undefined;
+        return target ? undefined : { statusCode: 'INVALID_CROSS_REFERENCE_KEY', message: `invalid cross reference id`, fields: [def.name] };
+      }
+      default:
+        return typeof raw === 'string' || typeof raw === 'number'
+          ? undefined
+          : { statusCode: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${def.name}: value not of required type`, fields: [def.name] };
+    }
+  }
+
+  private convert(def: FieldDef, raw: unknown): SoqlValue {
+    if (raw === null) return null;
+    switch (def.type) {
+      case 'boolean':
+        return raw === true || raw === 'true';
+      case 'datetime':
+        return raw === '' ? null : isoOf(Date.parse(String(raw)));
+      case 'reference':
+        return raw === '' ? null : this.normalizeId(String(raw));
+      case 'email':
+        return String(raw).trim() === '' ? null : String(raw).trim();
+      default:
+        return String(raw) === '' ? null : String(raw);
+    }
+  }
+
+  /** A 15-character id is accepted wherever an 18-character one is. */
+  private normalizeId(id: string): string {
+    return id.length === 15 ? to18(id) : id;
+  }
+
+  private requireObject(name: string): ObjectDef {
+    const object = this.object(name);
+    if (!object) throw new SaveError([{ statusCode: 'INVALID_TYPE', message: `sObject type '${name}' is not supported.`, fields: [] }]);
+    return object;
+  }
+
+  private table(object: string): Map<string, StoredRecord> {
+    const def = this.object(object);
+    const t = def ? this.records.get(def.name) : undefined;
+    if (!t) throw new SaveError([{ statusCode: 'INVALID_TYPE', message: `sObject type '${object}' is not supported.`, fields: [] }]);
+    return t;
+  }
+
+  private announce(object: string, id: string, kind: ChangeEntry['kind'], at: string, actor: Actor): void {
+    const entry: ChangeEntry = { object, id, kind, at, userId: actor.userId, ...(actor.client ? { client: actor.client } : {}) };
+    this.changes.push(entry);
+    if (this.changes.length > 100_000) this.changes.splice(0, this.changes.length - 100_000);
+    for (const l of this.listeners) l(entry);
+  }
+}
