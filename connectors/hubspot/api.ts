@@ -99,19 +99,19 @@ export class HubSpotApi {
 
   /** Runs one codegen call (`...WithHttpInfo`) within the limits. */
   async call<T>(kind: 'standard' | 'search', signal: AbortSignal | undefined, fn: () => Promise<HttpInfo<T>>): Promise<HttpInfo<T>> {
-    await this.beforeCall(kind, signal);
+    const sentAt = await this.beforeCall(kind, signal);
     try {
       const info = await fn();
-      this.readHeaders(info.headers);
+      this.readHeaders(info.headers, sentAt);
       return info;
     } catch (err) {
-      throw this.toConnectorError(err);
+      throw this.toConnectorError(err, sentAt);
     }
   }
 
   /** Runs one raw request through the client's `apiRequest` (for APIs the client does not wrap). */
   async request<T>(signal: AbortSignal | undefined, options: { method: string; path: string; qs?: Record<string, string>; body?: unknown }): Promise<{ status: number; data: T }> {
-    await this.beforeCall('standard', signal);
+    const sentAt = await this.beforeCall('standard', signal);
     let res: Awaited<ReturnType<Client['apiRequest']>>;
     try {
       res = await this.client.apiRequest(options);
@@ -130,26 +130,27 @@ export class HubSpotApi {
       if (res.ok) throw new MalformedPayloadError(`HubSpot answered ${options.path} with a body that is not JSON`);
       data = text;
     }
-    if (!res.ok) throw this.toConnectorError({ code: res.status, body: data, headers });
-    this.readHeaders(headers);
+    if (!res.ok) throw this.toConnectorError({ code: res.status, body: data, headers }, sentAt);
+    this.readHeaders(headers, sentAt);
     return { status: res.status, data: data as T };
   }
 
-  private async beforeCall(kind: 'standard' | 'search', signal: AbortSignal | undefined): Promise<void> {
+  /** Waits for the pacers; returns when the call was let through. */
+  private async beforeCall(kind: 'standard' | 'search', signal: AbortSignal | undefined): Promise<number> {
     signal?.throwIfAborted();
     const now = this.now();
     if (this.dailyBlockedUntil > now) {
       throw new RateLimitedError('HubSpot DAILY limit reached; waiting for the reset', { retryAfterMs: this.dailyBlockedUntil - now, policy: 'DAILY' });
     }
     if (kind === 'search') await this.searchPacer.take(signal);
-    await this.pacer.take(signal);
+    return this.pacer.take(signal);
   }
 
-  private readHeaders(headers: Record<string, string>): void {
+  private readHeaders(headers: Record<string, string>, sentAt: number): void {
     const remaining = headerValue(headers, 'x-hubspot-ratelimit-remaining');
     const max = headerValue(headers, 'x-hubspot-ratelimit-max');
     if (remaining !== undefined && /^\d+$/.test(remaining)) {
-      this.pacer.observeRemaining(Number(remaining));
+      this.pacer.observeRemaining(Number(remaining), sentAt);
       this.ctx.reportBudget?.({ remaining: Number(remaining), ...(max ? { max: Number(max) } : {}), window: 'TEN_SECONDLY_ROLLING' });
     }
     const dailyRemaining = headerValue(headers, 'x-hubspot-ratelimit-daily-remaining');
@@ -164,10 +165,10 @@ export class HubSpotApi {
     }
   }
 
-  private toConnectorError(err: unknown): Error {
+  private toConnectorError(err: unknown, sentAt: number): Error {
     const ex = apiException(err);
     if (!ex) return classifyHttpError(err);
-    this.readHeaders(ex.headers);
+    this.readHeaders(ex.headers, sentAt);
     if (ex.code !== 429) {
       return classifyHttpStatus(ex.code, { headers: ex.headers, body: redactedBody(ex.body) }) ?? new TransientError(`HubSpot answered ${ex.code}`);
     }

@@ -21,12 +21,28 @@ describe('Pacer', () => {
     expect(pacer.waitMs()).toBe(0);
   });
 
-  it('folds in the remaining budget HubSpot reports (calls made elsewhere count too)', () => {
+  it('folds in the remaining budget HubSpot reports (calls made elsewhere count too)', async () => {
     const c = clock();
     const pacer = new Pacer({ max: 100, windowMs: 10_000, now: c.now, policy: 'TEN_SECONDLY_ROLLING' });
-    pacer.observeRemaining(0);
-    expect(pacer.waitMs()).toBe(10_000);
-    c.advance(10_001);
+    const sentAt = await pacer.take();
+    c.advance(300);
+    // The answer (300 ms later) says the window is full: 99 calls were made elsewhere.
+    pacer.observeRemaining(0, sentAt);
+    expect(pacer.waitMs()).toBe(10_000 - 300);
+    c.advance(9_701);
+    expect(pacer.waitMs()).toBe(0);
+  });
+
+  it('does not push the window forward when answers arrive after their calls aged out locally', async () => {
+    const c = clock();
+    const pacer = new Pacer({ max: 2, windowMs: 1_000, now: c.now, policy: 'TEN_SECONDLY_ROLLING' });
+    const first = await pacer.take();
+    c.advance(600);
+    const second = await pacer.take();
+    c.advance(500);
+    // The first call has aged out here; the server counted both when the second arrived.
+    pacer.observeRemaining(0, second);
+    pacer.observeRemaining(1, first);
     expect(pacer.waitMs()).toBe(0);
   });
 

@@ -51,8 +51,8 @@ export class Pacer {
     return Math.max(blocked, oldest + this.opts.windowMs + (this.opts.marginMs ?? 0) - now);
   }
 
-  /** Waits for a slot and takes it. */
-  async take(signal?: AbortSignal): Promise<void> {
+  /** Waits for a slot and takes it; returns the time it was taken at. */
+  async take(signal?: AbortSignal): Promise<number> {
     for (;;) {
       const wait = this.waitMs();
       if (wait <= 0) break;
@@ -61,15 +61,22 @@ export class Pacer {
       }
       await sleep(wait, signal);
     }
-    this.times.push(this.opts.now());
+    const at = this.opts.now();
+    this.times.push(at);
+    return at;
   }
 
-  /** Folds in the server's view: `remaining` calls are left in the current window. */
-  observeRemaining(remaining: number): void {
-    const now = this.opts.now();
-    this.times = this.times.filter((t) => t > now - this.opts.windowMs);
+  /**
+   * Folds in the server's view: after the request taken at `sentAt`, `remaining` calls were
+   * left in its window. Calls the server counted that this process did not make are added at
+   * `sentAt` (not at the time the answer arrived, which would push the window forward).
+   */
+  observeRemaining(remaining: number, sentAt: number): void {
     const used = this.opts.max - remaining;
-    for (let i = this.times.length; i < used; i++) this.times.push(now);
+    const counted = this.times.filter((t) => t > sentAt - this.opts.windowMs && t <= sentAt).length;
+    if (used <= counted) return;
+    for (let i = counted; i < used; i++) this.times.push(sentAt);
+    this.times.sort((a, b) => a - b);
   }
 
   /** No call before `now + ms` (after a 429). */

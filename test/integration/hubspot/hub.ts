@@ -11,9 +11,10 @@ import { MergePolicy, type Profile } from '../../../src/profile/schema.js';
 import { openStore, type Store } from '../../../src/store/index.js';
 import { bindConnector } from '../../../src/sync/bind.js';
 import { createEngine, type Engine } from '../../../src/sync/engine.js';
+import type { EngineTuningInput } from '../../../src/sync/options.js';
 import hubspot from '../../../connectors/hubspot/connector.js';
 import { HubSpotConfig, SubscriptionType } from '../../../connectors/hubspot/config.js';
-import { startHubSpotEmulator, type RunningHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
+import { startHubSpotEmulator, type HubSpotEmulatorOptionsInput, type RunningHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
 import { subscriptionMappings } from '../../../connectors/hubspot/mapping.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from '../../helpers/db.js';
 import { createMemorySystem, memoryConnector, unregisterMemorySystem, type MemorySystem } from '../../helpers/memory-system/index.js';
@@ -41,6 +42,10 @@ export interface HubSpotHubOptions {
   dialect: TestDialect;
   /** Configure the app id, so HubSpot's echoes of our writes are recognised by their change source. */
   echoMarker: boolean;
+  /** Emulator options on top of the defaults (e.g. rate limits for a benchmark). */
+  emulator?: Partial<HubSpotEmulatorOptionsInput>;
+  /** Engine tuning on top of the test defaults. */
+  tuning?: EngineTuningInput;
 }
 
 async function listen(server: Server): Promise<number> {
@@ -77,6 +82,7 @@ export async function startHubSpotHub(options: HubSpotHubOptions): Promise<HubSp
     webhookUrl: `http://127.0.0.1:${port}/webhooks/hubspot`,
     accessToken: 'pat-e2e',
     webhookBatchMs: 5,
+    ...options.emulator,
   });
   const crmName = `${prefix}-crm`;
   const crm = createMemorySystem(crmName, { webhookSecret: MEMORY_SECRET });
@@ -104,7 +110,7 @@ export async function startHubSpotHub(options: HubSpotHubOptions): Promise<HubSp
     connectors,
     policy,
     logger: pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' }),
-    tuning: TEST_TUNING,
+    tuning: { ...TEST_TUNING, ...options.tuning },
   });
   const refused: string[] = [];
   deliver = async (raw) => {

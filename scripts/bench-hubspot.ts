@@ -1,0 +1,129 @@
+/**
+ * HubSpot connector benchmark (prints figures; asserts nothing). Needs Redis and the test
+ * database setup (`bash scripts/services.sh`). Run: `npx tsx scripts/bench-hubspot.ts`.
+ *
+ * 1. API calls per synced contact at batch size 100, through the whole engine: contacts are
+ *    created in an in-memory CRM, ingested, and pushed to the HubSpot emulator; HubSpot's
+ *    echo webhooks come back to the engine. Calls are counted per endpoint by the emulator.
+ * 2. Contacts per second against the emulator limited to 100 requests per 10 seconds
+ *    (HubSpot Free/Starter), as a percentage of the ceiling that limit allows:
+ *    100 requests / 10 s x 100 contacts per request = 1,000 contacts/s. Pushes run back to
+ *    back through the connector, as many at once as it declares (`limits.concurrency`, as the
+ *    engine runs them); the steady state is what completes in an interval of whole windows
+ *    after the first one (the rolling window starts empty, so the first 100 requests are a
+ *    free burst).
+ *
+ * Options: BENCH_CONTACTS (part 1, default 2000), BENCH_WINDOWS (part 2: 10-second windows
+ * measured after the burst, default 3).
+ */
+import { pino } from 'pino';
+import type { PushRecord } from '../src/connector/define.js';
+import hubspot, { createHubSpotInstance } from '../connectors/hubspot/connector.js';
+import { HubSpotConfig } from '../connectors/hubspot/config.js';
+import { startHubSpotEmulator } from '../connectors/hubspot/emulator/index.js';
+import { SUBSCRIPTIONS, startHubSpotHub } from '../test/integration/hubspot/hub.js';
+
+const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 2000);
+const STEADY_WINDOWS = Number(process.env.BENCH_WINDOWS ?? 3);
+const LIMIT = { max: 100, intervalMs: 10_000 };
+const CEILING_CONTACTS_PER_S = (LIMIT.max / (LIMIT.intervalMs / 1000)) * 100;
+
+function fmt(n: number, digits = 3): string {
+  return n.toFixed(digits);
+}
+
+async function callsPerContact(label: string, withConsent: boolean): Promise<void> {
+  // A partial batch waits up to 3 s for more profiles, so pushes go out at the full batch size of 100.
+  const hub = await startHubSpotHub({
+    dialect: 'sqlite',
+    echoMarker: true,
+    emulator: { rateLimit: { max: 100_000, daily: 10_000_000 } },
+    tuning: { flushDelayMs: 3_000 },
+  });
+  try {
+    const started = Date.now();
+    for (let i = 0; i < CONTACTS; i++) {
+      hub.crm.change({
+        email: `bench-${i}@example.com`,
+        first_name: `First${i}`,
+        last_name: `Last${i}`,
+        ...(withConsent ? { email_opt_out: i % 2 === 0, newsletter: i % 3 === 0 } : {}),
+      });
+    }
+    await hub.settle(600_000);
+    const seconds = (Date.now() - started) / 1000;
+    const calls = hub.hubspot.sideDoor.calls();
+    const synced = hub.hubspot.sideDoor.contacts().length;
+    const upserts = calls.byEndpoint['POST /crm/v3/objects/contacts/batch/upsert'] ?? 0;
+    console.log(`\n[calls per contact] ${label}: ${synced} contacts synced in ${fmt(seconds, 1)} s`);
+    for (const [endpoint, n] of Object.entries(calls.byEndpoint).sort()) console.log(`  ${endpoint}: ${n}`);
+    console.log(`  average batch: ${fmt(synced / Math.max(1, upserts), 1)} contacts per upsert`);
+    console.log(`  API calls per synced contact: ${fmt(calls.total / synced, 4)} (${calls.total} calls, ${calls.rateLimited} answered 429)`);
+  } finally {
+    await hub.close();
+  }
+}
+
+async function throughput(label: string, withStatuses: boolean): Promise<void> {
+  const emulator = await startHubSpotEmulator({ clientSecret: 'bench', rateLimit: { ...LIMIT, daily: 10_000_000 } });
+  try {
+    const config = HubSpotConfig.parse({
+      accessToken: 'pat',
+      webhookSecret: 'bench',
+      baseUrl: emulator.url,
+      requestsPer10Seconds: LIMIT.max,
+      subscriptions: SUBSCRIPTIONS,
+    });
+    const instance = await createHubSpotInstance({ instanceId: 'hubspot', config, logger: pino({ level: 'warn' }) });
+    const signal = new AbortController().signal;
+    const callsPerBatch = withStatuses ? 3 : 1;
+    // The rolling window starts empty, so the first window is a free burst. The steady state is
+    // what completes in an interval of exactly STEADY_WINDOWS windows after it.
+    const steadyFrom = LIMIT.intervalMs + 50;
+    const steadyTo = steadyFrom + STEADY_WINDOWS * LIMIT.intervalMs;
+    const completed: { at: number; contacts: number }[] = [];
+    const started = Date.now();
+    let next = 0;
+    // As the engine does: up to `limits.concurrency` pushes in flight at once.
+    const worker = async (): Promise<void> => {
+      while (Date.now() - started < steadyTo) {
+        const b = next++;
+        const batch: PushRecord[] = Array.from({ length: 100 }, (_, k) => {
+          const i = b * 100 + k;
+          return {
+            profileId: `p${i}`,
+            fields: {
+              email: `t${i}@example.com`,
+              firstname: `F${i}`,
+              ...(withStatuses ? { 'subscription:101': i % 2 === 0 ? 'SUBSCRIBED' : 'UNSUBSCRIBED', 'subscription:103': 'UNSUBSCRIBED' } : {}),
+            },
+          };
+        });
+        const outcomes = await instance.push?.(batch, signal);
+        completed.push({ at: Date.now() - started, contacts: outcomes?.filter((o) => o.status === 'ok').length ?? 0 });
+      }
+    };
+    await Promise.all(Array.from({ length: hubspot.limits.concurrency }, worker));
+    const total = completed.reduce((sum, c) => sum + c.contacts, 0);
+    const seconds = (Date.now() - started) / 1000;
+    const steadyContacts = completed.filter((c) => c.at >= steadyFrom && c.at < steadyTo).reduce((sum, c) => sum + c.contacts, 0);
+    const steadyRate = steadyContacts / ((steadyTo - steadyFrom) / 1000);
+    const calls = emulator.sideDoor.calls();
+    console.log(`\n[throughput, limit ${LIMIT.max} requests / ${LIMIT.intervalMs / 1000} s] ${label}`);
+    console.log(`  ${total} contacts in ${fmt(seconds, 1)} s, ${calls.total} requests (${hubspot.limits.concurrency} pushes in flight), ${calls.rateLimited} answered 429`);
+    console.log(`  steady state over the ${STEADY_WINDOWS} windows after the first one's burst: ${fmt(steadyRate, 1)} contacts/s`);
+    console.log(`  ceiling for 100-contact requests: ${CEILING_CONTACTS_PER_S} contacts/s -> ${fmt((100 * steadyRate) / CEILING_CONTACTS_PER_S, 1)} % of it`);
+    if (callsPerBatch > 1) {
+      const own = CEILING_CONTACTS_PER_S / callsPerBatch;
+      console.log(`  (${callsPerBatch} requests per 100 contacts: this workload's own ceiling is ${fmt(own, 1)} contacts/s -> ${fmt((100 * steadyRate) / own, 1)} %)`);
+    }
+  } finally {
+    await emulator.close();
+  }
+}
+
+await callsPerContact('names only (one batch/upsert per 100)', false);
+await callsPerContact('names + marketing consent + newsletter (upsert + v4 status writes)', true);
+await throughput('contacts only', false);
+await throughput('contacts + 2 subscription statuses each', true);
+process.exit(0);
