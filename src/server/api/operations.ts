@@ -1,0 +1,358 @@
+/**
+ * The admin API's operations (`/api/v1`). Each one names its scope and its zod schemas; see
+ * `operation.ts`. Changes to profiles are ingested like any other source's (source `admin`).
+ */
+import { v7 as uuidv7 } from 'uuid';
+import type { Profile, ProfilePatch } from '../../profile/schema.js';
+import { engineKeys, queueNames } from '../../sync/keys.js';
+import type { ServerDeps } from '../deps.js';
+import { ApiProblem } from '../problem.js';
+import type { PreferenceLinks } from '../preferences/links.js';
+import { profileView } from '../profile-view.js';
+import { defineOperation } from './operation.js';
+import type { Operation } from './operation.js';
+import {
+  ConnectorStatusList,
+  ConsentHistory,
+  DeadLetterList,
+  DeadLetterParams,
+  DeadLetterQuery,
+  FindProfileQuery,
+  PatchResult,
+  PreferenceLink,
+  PreferenceLinkRequest,
+  ProfileIdParams,
+  ProfilePatchRequest,
+  ProfileView,
+  ReplayResult,
+  RevokedLinks,
+  SyncState,
+} from './schemas.js';
+
+export interface OperationContext {
+  deps: ServerDeps;
+  links: PreferenceLinks;
+  now(): number;
+}
+
+const notFound = (what: string): ApiProblem => new ApiProblem(404, 'not_found', 'Not found', `${what} not found`);
+
+/** The preference-center URL of a link token. */
+export function preferenceUrl(publicUrl: string, token: string, lang?: string): string {
+  const url = new URL(`preferences/${token}`, publicUrl.endsWith('/') ? publicUrl : `${publicUrl}/`);
+  if (lang) url.searchParams.set('lang', lang);
+  return url.toString();
+}
+
+export function apiOperations(ctx: OperationContext): Operation<unknown, unknown, unknown, unknown>[] {
+  const { deps } = ctx;
+  const { store, catalog, policy } = deps;
+  const view = (profile: Profile): ProfileView => profileView(profile, catalog, policy, new Date(ctx.now()));
+  const load = async (profileId: string): Promise<Profile | ApiProblem> => (await store.getProfile(profileId)) ?? notFound('profile');
+
+  const findProfile = defineOperation({
+    id: 'findProfile',
+    method: 'GET',
+    path: '/profiles',
+    summary: 'Find a profile by an identity',
+    description: 'Looks a profile up by e-mail, phone, or a connected system’s record id. Identities are normalized first.',
+    tag: 'Profiles',
+    scope: 'profiles:read',
+    query: FindProfileQuery,
+    response: ProfileView,
+    errors: [404],
+    async handle({ query }) {
+      let profile: Profile | null = null;
+      if (query.email !== undefined) profile = await store.findProfile({ kind: 'email', value: query.email });
+      else if (query.phone !== undefined) profile = await store.findProfile({ kind: 'phone', value: query.phone });
+      else if (query.system !== undefined && query.externalId !== undefined) {
+        const id = await store.findProfileIdByExternalId(query.system, query.externalId);
+        profile = id
+          ? await store.getProfile(id)
+          : await store.findProfile({ kind: 'external', value: query.externalId, system: query.system });
+      }
+      return profile ? view(profile) : notFound('profile');
+    },
+  });
+
+  const getProfile = defineOperation({
+    id: 'getProfile',
+    method: 'GET',
+    path: '/profiles/{profileId}',
+    summary: 'Get a profile',
+    description: 'Every field with its value, the source that set it and when; consents with their evidence; and what systems are told.',
+    tag: 'Profiles',
+    scope: 'profiles:read',
+    params: ProfileIdParams,
+    response: ProfileView,
+    errors: [404],
+    async handle({ params }) {
+      const profile = await load(params.profileId);
+      return profile instanceof ApiProblem ? profile : view(profile);
+    },
+  });
+
+  const patchProfile = defineOperation({
+    id: 'patchProfile',
+    method: 'PATCH',
+    path: '/profiles/{profileId}',
+    summary: 'Change a profile',
+    description:
+      'Ingested like any other source’s change (source `admin`): merged by the same rules, recorded in the consent ledger and audit log, and delivered to every connected system.',
+    tag: 'Profiles',
+    scope: 'profiles:write',
+    params: ProfileIdParams,
+    body: ProfilePatchRequest,
+    response: PatchResult,
+    errors: [404, 409, 422],
+    async handle({ params, body, principal }) {
+      const profile = await load(params.profileId);
+      if (profile instanceof ApiProblem) return profile;
+      const unknownPurpose = Object.keys(body.consents).find((p) => !(p in catalog.purposes));
+      if (unknownPurpose !== undefined) {
+        return new ApiProblem(422, 'unknown_purpose', 'Unknown purpose', `purpose "${unknownPurpose}" is not in the catalog`);
+      }
+      const unknownTopic = Object.keys(body.subscriptions).find((t) => !(t in catalog.topics));
+      if (unknownTopic !== undefined) {
+        return new ApiProblem(422, 'unknown_topic', 'Unknown topic', `topic "${unknownTopic}" is not in the catalog`);
+      }
+      const now = new Date(ctx.now()).toISOString();
+      const evidence = { method: 'admin_api', capturedBy: `api-key:${principal.keyId}` };
+      const consents: ProfilePatch['consents'] = {};
+      for (const [purpose, channels] of Object.entries(body.consents)) {
+        consents[purpose] = {};
+        for (const [channel, input] of Object.entries(channels)) {
+          consents[purpose][channel] = { ...input, evidence: input.evidence ?? evidence };
+        }
+      }
+      const patch: ProfilePatch = {
+        id: `admin:${uuidv7()}`,
+        source: 'admin',
+        at: body.at ?? now,
+        receivedAt: now,
+        // The profile's own identities resolve the patch to it; new ones are added to it.
+        identities: [...profile.identities, ...body.identities],
+        attributes: body.attributes,
+        consents,
+        subscriptions: body.subscriptions,
+        rights: { objections: {} },
+        ...(body.reason === undefined ? {} : { reason: body.reason }),
+      };
+      const result = await deps.ingestPatch(patch, { actor: `admin:${principal.keyId}` });
+      if (result.status === 'suppressed') return new ApiProblem(409, 'suppressed', 'Identity suppressed', 'an identity of this change belongs to an erased person');
+      if (result.status === 'no_identity') return new ApiProblem(422, 'no_identity', 'No usable identity', 'the profile has no identity the change could be resolved by');
+      const after = await load(result.profileId);
+      if (after instanceof ApiProblem) return after;
+      return {
+        status: result.status,
+        profileId: result.profileId,
+        version: result.version,
+        changes: result.status === 'applied' ? result.changes : [],
+        ignored: result.ignored,
+        deliveredTo: result.status === 'applied' ? result.outbox : [],
+        profile: view(after),
+      };
+    },
+  });
+
+  const consentHistory = defineOperation({
+    id: 'getConsentHistory',
+    method: 'GET',
+    path: '/profiles/{profileId}/consents/history',
+    summary: 'Consent history',
+    description: 'Every consent change from the append-only ledger, oldest first, with its full evidence (GDPR Art. 7(1)).',
+    tag: 'Profiles',
+    scope: 'profiles:read',
+    params: ProfileIdParams,
+    response: ConsentHistory,
+    errors: [404],
+    async handle({ params }) {
+      const profile = await load(params.profileId);
+      if (profile instanceof ApiProblem) return profile;
+      return { profileId: profile.id, entries: await store.consentHistory(profile.id) };
+    },
+  });
+
+  const syncState = defineOperation({
+    id: 'getSyncState',
+    method: 'GET',
+    path: '/profiles/{profileId}/sync',
+    summary: 'Per-system sync state',
+    description: 'For each connected system: its record id, when the hub last pushed, what it is known to hold (the shadow), and any dead letter.',
+    tag: 'Profiles',
+    scope: 'profiles:read',
+    params: ProfileIdParams,
+    response: SyncState,
+    errors: [404],
+    async handle({ params }) {
+      const profile = await load(params.profileId);
+      if (profile instanceof ApiProblem) return profile;
+      const shadows = await store.shadowsByProfile(profile.id);
+      const dead = await deps.engine.deadLetters.list();
+      const types = new Map(deps.connectors.map((c) => [c.id, c.type]));
+      return {
+        profileId: profile.id,
+        systems: shadows.map((s) => ({
+          connector: s.connector,
+          type: types.get(s.connector) ?? null,
+          externalId: s.externalId,
+          lastPushedAt: s.lastPushedAt,
+          updatedAt: s.updatedAt,
+          shadow: s.values,
+          deadLetter: dead.find((d) => d.connector === s.connector && d.profileId === profile.id) ?? null,
+        })),
+      };
+    },
+  });
+
+  const connectorStatus = defineOperation({
+    id: 'listConnectors',
+    method: 'GET',
+    path: '/connectors',
+    summary: 'Connector status',
+    description: 'Per connector: capabilities, limits, pull schedule and saved cursor, queue depths, profiles waiting or dead-lettered, and the API budget left.',
+    tag: 'Operations',
+    scope: 'admin',
+    response: ConnectorStatusList,
+    async handle() {
+      const status = await deps.engine.status();
+      const keys = engineKeys(deps.engine.prefix);
+      const now = ctx.now();
+      const connectors = [];
+      for (const c of deps.connectors) {
+        const results = await deps.redis
+          .pipeline()
+          .zcount(keys.calls(c.id), now - c.limits.windowMs, '+inf')
+          .pttl(keys.blocked(c.id))
+          .exec();
+        const usedCalls = Number(results?.[0]?.[1] ?? 0);
+        const blocked = Number(results?.[1]?.[1] ?? 0);
+        const names = new Set([queueNames.push(c.id), queueNames.pull(c.id)]);
+        connectors.push({
+          id: c.id,
+          type: c.type,
+          capabilities: c.capabilities,
+          limits: c.limits,
+          schedule: c.schedule ?? null,
+          cursor: await store.getCursor(c.id),
+          queues: status.queues.filter((q) => names.has(q.queue)),
+          profiles: status.connectors.find((x) => x.connector === c.id) ?? null,
+          budget: {
+            max: c.limits.requestsPerWindow,
+            windowMs: c.limits.windowMs,
+            used: usedCalls,
+            remaining: Math.max(0, c.limits.requestsPerWindow - usedCalls),
+            blockedForMs: Math.max(0, blocked),
+          },
+        });
+      }
+      return { connectors };
+    },
+  });
+
+  const listDeadLetters = defineOperation({
+    id: 'listDeadLetters',
+    method: 'GET',
+    path: '/dead-letters',
+    summary: 'List dead letters',
+    description: 'Profiles a system refused for good, or whose retries ran out, with the reason; oldest first.',
+    tag: 'Operations',
+    scope: 'admin',
+    query: DeadLetterQuery,
+    response: DeadLetterList,
+    errors: [404],
+    async handle({ query }) {
+      if (query.connector !== undefined && !deps.connectors.some((c) => c.id === query.connector)) return notFound('connector');
+      return { deadLetters: await deps.engine.deadLetters.list(query.connector) };
+    },
+  });
+
+  const replayOne = defineOperation({
+    id: 'replayDeadLetter',
+    method: 'POST',
+    path: '/dead-letters/{connector}/{profileId}/replay',
+    summary: 'Replay one dead letter',
+    description: 'Puts the profile back in the connector’s push queue; the next push sends whatever still differs.',
+    tag: 'Operations',
+    scope: 'admin',
+    params: DeadLetterParams,
+    status: 202,
+    response: ReplayResult,
+    errors: [404],
+    async handle({ params }) {
+      if (!deps.connectors.some((c) => c.id === params.connector)) return notFound('connector');
+      const replayed = await deps.engine.deadLetters.replay(params.connector, params.profileId);
+      return replayed ? { replayed: 1 } : notFound('dead letter');
+    },
+  });
+
+  const replayAll = defineOperation({
+    id: 'replayDeadLetters',
+    method: 'POST',
+    path: '/dead-letters/replay',
+    summary: 'Replay dead letters',
+    description: 'Replays every dead letter, or those of one connector.',
+    tag: 'Operations',
+    scope: 'admin',
+    query: DeadLetterQuery,
+    status: 202,
+    response: ReplayResult,
+    errors: [404],
+    async handle({ query }) {
+      if (query.connector !== undefined && !deps.connectors.some((c) => c.id === query.connector)) return notFound('connector');
+      return { replayed: await deps.engine.deadLetters.replayAll(query.connector) };
+    },
+  });
+
+  const issueLink = defineOperation({
+    id: 'issuePreferenceLink',
+    method: 'POST',
+    path: '/profiles/{profileId}/preference-link',
+    summary: 'Issue a preference-center link',
+    description: 'A signed, expiring link that opens this person’s preference center, and nobody else’s. Send it only to the person.',
+    tag: 'Preference center',
+    scope: 'profiles:write',
+    params: ProfileIdParams,
+    body: PreferenceLinkRequest.default({}),
+    status: 201,
+    response: PreferenceLink,
+    errors: [404],
+    async handle({ params, body, principal }) {
+      const profile = await load(params.profileId);
+      if (profile instanceof ApiProblem) return profile;
+      const ttl = body.ttlSeconds !== undefined ? body.ttlSeconds * 1000 : deps.hub.preferenceCenter.linkTtl;
+      const { token, expiresAt } = ctx.links.issue(profile.id, ttl);
+      await store.appendAudit({ actor: `admin:${principal.keyId}`, action: 'preference_link.issued', profileId: profile.id, detail: { expiresAt: new Date(expiresAt).toISOString() } });
+      return { url: preferenceUrl(deps.hub.publicUrl, token, body.lang), expiresAt: new Date(expiresAt).toISOString() };
+    },
+  });
+
+  const revokeLinks = defineOperation({
+    id: 'revokePreferenceLinks',
+    method: 'DELETE',
+    path: '/profiles/{profileId}/preference-links',
+    summary: 'Revoke preference-center links',
+    description: 'Every link issued for this profile so far stops opening (e.g. when one was forwarded by mistake).',
+    tag: 'Preference center',
+    scope: 'profiles:write',
+    params: ProfileIdParams,
+    response: RevokedLinks,
+    errors: [404],
+    async handle({ params, principal }) {
+      const profile = await load(params.profileId);
+      if (profile instanceof ApiProblem) return profile;
+      const ids = new Set([params.profileId, profile.id]);
+      let before = 0;
+      for (const id of ids) before = await ctx.links.revokeAll(id);
+      await store.appendAudit({ actor: `admin:${principal.keyId}`, action: 'preference_link.revoked', profileId: profile.id, detail: {} });
+      return { profileId: profile.id, revokedBefore: new Date(before).toISOString() };
+    },
+  });
+
+  return [findProfile, getProfile, patchProfile, consentHistory, syncState, connectorStatus, listDeadLetters, replayOne, replayAll, issueLink, revokeLinks] as Operation<
+    unknown,
+    unknown,
+    unknown,
+    unknown
+  >[];
+}

@@ -1,0 +1,178 @@
+/**
+ * Request and response bodies of the admin API. These zod schemas are the contract: handlers
+ * validate with them and the OpenAPI document is generated from them (`openapi.ts`).
+ */
+import { z } from 'zod';
+import { DeadLetter } from '../../sync/dead-letter.js';
+import {
+  Change,
+  ConsentInput,
+  ConsentState,
+  ConsentStatus,
+  Identity,
+  Ignored,
+  Instant,
+  Json,
+  Profile,
+} from '../../profile/schema.js';
+import { Problem } from '../problem.js';
+
+export { Problem };
+
+/** A `{profileId}` path parameter. */
+export const ProfileIdParams = z.object({
+  profileId: z.string().min(1).max(100).meta({ description: "The hub's profile id (an id merged away resolves to the surviving profile)." }),
+});
+
+/** Exactly one identity to look a profile up by. */
+export const FindProfileQuery = z
+  .object({
+    email: z.string().min(3).max(320).optional().meta({ description: 'An e-mail address (normalized before the lookup).' }),
+    phone: z.string().min(3).max(40).optional().meta({ description: 'A phone number in international form, e.g. +4930123456.' }),
+    system: z.string().min(1).max(100).optional().meta({ description: 'A connector instance id, with externalId.' }),
+    externalId: z.string().min(1).max(320).optional().meta({ description: "The system's own record id, with system." }),
+  })
+  .strict()
+  .refine(
+    (q) => {
+      const kinds = [q.email !== undefined, q.phone !== undefined, q.system !== undefined || q.externalId !== undefined];
+      const external = q.system !== undefined && q.externalId !== undefined;
+      return kinds.filter(Boolean).length === 1 && (kinds[2] ? external : true);
+    },
+    'give exactly one of: email, phone, or system with externalId',
+  );
+export type FindProfileQuery = z.infer<typeof FindProfileQuery>;
+
+export const EffectiveConsent = z.object({
+  status: ConsentStatus.nullable().meta({ description: 'What connected systems are told; null while unknown.' }),
+  reason: z.enum(['restricted', 'objection', 'expired', 'consent', 'unknown']),
+});
+
+/** A profile with each field's value, source and time, and the consents systems are told. */
+export const ProfileView = z.object({
+  profile: Profile,
+  /** purpose -> channel -> effective state, for every purpose and channel of the catalog. */
+  effectiveConsents: z.record(z.string(), z.record(z.string(), EffectiveConsent)),
+});
+export type ProfileView = z.infer<typeof ProfileView>;
+
+/** A change to a profile made through the admin API; it is ingested with source `admin`. */
+export const ProfilePatchRequest = z
+  .object({
+    at: Instant.optional().meta({ description: 'When the change happened (default: now).' }),
+    reason: z.string().min(1).max(100).optional().meta({ description: 'Why, for the audit trail, e.g. rectification.' }),
+    identities: z.array(Identity).max(20).default([]).meta({ description: 'Identities to add to the profile.' }),
+    attributes: z.record(z.string().min(1).max(100), Json).default({}).meta({ description: 'Attribute values; null clears one.' }),
+    consents: z
+      .record(z.string(), z.record(z.string(), ConsentInput))
+      .default({})
+      .meta({ description: 'purpose -> channel -> consent; evidence defaults to method admin_api with the key id.' }),
+    subscriptions: z.record(z.string(), z.boolean()).default({}).meta({ description: 'topic -> subscribed.' }),
+  })
+  .strict();
+export type ProfilePatchRequest = z.infer<typeof ProfilePatchRequest>;
+
+export const PatchResult = z.object({
+  status: z.enum(['applied', 'unchanged']),
+  profileId: z.string(),
+  version: z.number().int(),
+  changes: z.array(Change),
+  ignored: z.array(Ignored),
+  /** Connectors the change will be delivered to. */
+  deliveredTo: z.array(z.string()),
+  profile: ProfileView,
+});
+export type PatchResult = z.infer<typeof PatchResult>;
+
+export const LedgerEntryView = z.object({
+  id: z.string(),
+  profileId: z.string(),
+  purpose: z.string(),
+  channel: z.string(),
+  state: ConsentState,
+  previous: ConsentStatus.nullable(),
+  patchId: z.string(),
+  recordedAt: z.string(),
+  accepted: z.boolean().meta({ description: 'False when recorded but outvoted or refused (e.g. not a consent authority).' }),
+});
+
+export const ConsentHistory = z.object({
+  profileId: z.string(),
+  entries: z.array(LedgerEntryView),
+});
+
+export const SystemSyncState = z.object({
+  connector: z.string(),
+  type: z.string().nullable().meta({ description: 'The connector type, or null for a connector no longer configured.' }),
+  externalId: z.string().nullable(),
+  lastPushedAt: z.string().nullable(),
+  updatedAt: z.string(),
+  shadow: z.record(z.string(), Json).meta({ description: 'The values that system is known to hold (its field names).' }),
+  deadLetter: DeadLetter.nullable(),
+});
+
+export const SyncState = z.object({
+  profileId: z.string(),
+  systems: z.array(SystemSyncState),
+});
+
+const QueueDepth = z.object({
+  queue: z.string(),
+  wait: z.number().int(),
+  active: z.number().int(),
+  delayed: z.number().int(),
+  failed: z.number().int(),
+});
+
+export const ConnectorStatusView = z.object({
+  id: z.string(),
+  type: z.string(),
+  capabilities: z.object({ pull: z.boolean(), push: z.boolean(), webhooks: z.boolean(), erase: z.boolean(), export: z.boolean() }),
+  limits: z.object({ requestsPerWindow: z.number(), windowMs: z.number(), maxBatch: z.number(), concurrency: z.number() }),
+  schedule: z.union([z.object({ every: z.number() }), z.object({ cron: z.string() })]).nullable(),
+  cursor: Json.nullable().meta({ description: 'The saved pull cursor (where the last pull stopped), or null before the first pull.' }),
+  queues: z.array(QueueDepth),
+  profiles: z
+    .object({ dirty: z.number().int(), inflight: z.number().int(), retry: z.number().int(), dead: z.number().int() })
+    .nullable()
+    .meta({ description: 'Profiles waiting to be pushed, in flight, backing off and dead-lettered (push connectors).' }),
+  budget: z
+    .object({
+      max: z.number().int(),
+      windowMs: z.number().int(),
+      used: z.number().int(),
+      remaining: z.number().int(),
+      blockedForMs: z.number().int().meta({ description: 'Time left on a 429 Retry-After, 0 when none.' }),
+    })
+    .meta({ description: "The hub's API budget towards this system in the current window." }),
+});
+
+export const ConnectorStatusList = z.object({ connectors: z.array(ConnectorStatusView) });
+
+export const DeadLetterQuery = z.object({ connector: z.string().min(1).max(100).optional() }).strict();
+export const DeadLetterParams = z.object({ connector: z.string().min(1).max(100), profileId: z.string().min(1).max(100) });
+export const DeadLetterList = z.object({ deadLetters: z.array(DeadLetter) });
+export const ReplayResult = z.object({ replayed: z.number().int().meta({ description: 'How many dead letters went back to their push queue.' }) });
+
+export const PreferenceLinkRequest = z
+  .object({
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(90 * 86_400)
+      .optional()
+      .meta({ description: 'How long the link stays valid (default: hub.preferenceCenter.linkTtl).' }),
+    lang: z.enum(['en', 'ja']).optional().meta({ description: 'The language the page opens in (default: the browser’s).' }),
+  })
+  .strict();
+
+export const PreferenceLink = z.object({
+  url: z.string().meta({ description: 'The personal link; send it only to the person.' }),
+  expiresAt: Instant,
+});
+
+export const RevokedLinks = z.object({
+  profileId: z.string(),
+  revokedBefore: Instant.meta({ description: 'Links to this profile issued before this instant no longer open.' }),
+});

@@ -1,0 +1,108 @@
+/**
+ * Builds the hub's HTTP server (without listening): webhook ingress, the admin API with its
+ * OpenAPI document, the preference center, health, readiness, metrics and the queue board.
+ * Tests call `build(deps)` and `inject()`; `listen()` binds it.
+ */
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import Fastify from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import { registerApi } from './api/routes.js';
+import { apiOperations } from './api/operations.js';
+import { ServerOptions } from './deps.js';
+import type { ServerDeps } from './deps.js';
+import { httpMetrics } from './metrics.js';
+import { registerOps } from './ops.js';
+import { PreferenceLinks } from './preferences/links.js';
+import { registerPreferences } from './preferences/routes.js';
+import { brandOf } from './preferences/view.js';
+import { registerQueueBoard } from './queue-board.js';
+import { registerWebhooks } from './webhooks.js';
+
+/** A request URL fit for logs: preference-link tokens are secrets. */
+export function redactUrl(url: string): string {
+  return url.replace(/^(\/preferences\/)[^/?#]+/, '$1[token]');
+}
+
+function requestLogFields(request: FastifyRequest): Record<string, unknown> {
+  return { method: request.method, url: redactUrl(request.url), ip: request.ip };
+}
+
+export async function build(deps: ServerDeps): Promise<FastifyInstance> {
+  const options = ServerOptions.parse(deps.options ?? {});
+  const now = deps.now ?? Date.now;
+  const logger: FastifyBaseLogger = deps.logger.child(
+    { component: 'http' },
+    { serializers: { req: (req: { method?: string; url?: string }) => ({ method: req.method, url: redactUrl(req.url ?? '') }) } },
+  );
+  const app = Fastify({
+    loggerInstance: logger,
+    disableRequestLogging: true,
+    trustProxy: options.trustProxy,
+    bodyLimit: options.bodyLimit,
+    // Webhook senders and browsers keep connections open; do not let idle ones pile up.
+    keepAliveTimeout: 10_000,
+    return503OnClosing: true,
+  });
+  if (options.logRequests) {
+    app.addHook('onResponse', async (request, reply) => {
+      request.log.info({ ...requestLogFields(request), status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    });
+  }
+
+  await app.register(helmet, {
+    contentSecurityPolicy: { directives: { 'form-action': ["'self'"], 'frame-ancestors': ["'none'"] } },
+    // Personal pages must not leak their URL (it carries the link token) to other sites.
+    referrerPolicy: { policy: 'no-referrer' },
+  });
+  await app.register(rateLimit, { global: false });
+  await app.register(cookie);
+  await app.register(formbody, { bodyLimit: options.bodyLimit });
+
+  const metrics = httpMetrics(deps.metrics);
+  const links = new PreferenceLinks(deps.hub.secrets.signing, deps.redis, deps.engine.prefix, now);
+
+  app.get('/', async () => ({
+    name: 'Concord',
+    links: { docs: '/api/v1/docs', openapi: '/api/v1/openapi.json', health: '/healthz', ready: '/readyz', metrics: '/metrics', queues: '/admin/queues' },
+  }));
+  registerOps(app, { redis: deps.redis, store: deps.store, metrics: deps.metrics });
+  await registerWebhooks(app, {
+    engine: deps.engine,
+    connectors: deps.connectors,
+    bodyLimit: options.webhookBodyLimit,
+    rateLimit: options.webhookRateLimit,
+    metrics,
+    logger: deps.logger,
+  });
+  await registerApi(app, {
+    operations: apiOperations({ deps, links, now }),
+    apiKeys: deps.apiKeys,
+    publicUrl: deps.hub.publicUrl,
+    rateLimit: options.apiRateLimit,
+  });
+  await registerPreferences(app, {
+    links,
+    store: deps.store,
+    catalog: deps.catalog,
+    policy: deps.policy,
+    brand: brandOf(deps.hub.preferenceCenter),
+    signingSecret: deps.hub.secrets.signing,
+    secureCookies: deps.hub.publicUrl.startsWith('https:'),
+    rateLimit: options.preferencesRateLimit,
+    ingestPatch: (patch, o) => deps.ingestPatch(patch, o),
+    metrics,
+    now,
+  });
+  if (options.queueBoard) {
+    await registerQueueBoard(app, { redis: deps.redis, prefix: deps.engine.prefix, connectors: deps.connectors, apiKeys: deps.apiKeys });
+  }
+  return app;
+}
+
+/** Binds the server; returns the URL it listens on. */
+export async function listen(app: FastifyInstance, at: { host: string; port: number }): Promise<string> {
+  return app.listen({ host: at.host, port: at.port });
+}

@@ -1,0 +1,65 @@
+/**
+ * What the HTTP server needs from the rest of the hub. `build(deps)` takes exactly this, so
+ * tests can hand it a real store and engine on a private Redis prefix and call `inject()`.
+ */
+import { z } from 'zod';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Catalog, HubConfig } from '../config/schema.js';
+import type { MergePolicy, ProfilePatch } from '../profile/schema.js';
+import type { ApplyResult, Store } from '../store/types.js';
+import type { SyncConnector } from '../sync/bind.js';
+import type { Engine } from '../sync/engine.js';
+import type { ApiKeyRecord } from './api-keys.js';
+
+/** Tunables of the HTTP surface; the defaults suit production. */
+export const ServerOptions = z.object({
+  /** Largest webhook body accepted (bytes); larger gets 413. */
+  webhookBodyLimit: z.number().int().positive().default(1024 * 1024),
+  /** Largest JSON or form body elsewhere (bytes). */
+  bodyLimit: z.number().int().positive().default(64 * 1024),
+  /** Webhook requests per minute per client address and connector (`0` turns the limit off). */
+  webhookRateLimit: z.number().int().nonnegative().default(6_000),
+  /** Preference-center requests per minute per client address. */
+  preferencesRateLimit: z.number().int().positive().default(60),
+  /** Admin API requests per minute per client address. */
+  apiRateLimit: z.number().int().positive().default(600),
+  /** Trust `X-Forwarded-*` from a reverse proxy (client address, protocol, host). */
+  trustProxy: z.boolean().default(false),
+  /** Serve the BullMQ dashboard at /admin/queues. */
+  queueBoard: z.boolean().default(true),
+  /** Fastify request logging. */
+  logRequests: z.boolean().default(false),
+});
+export type ServerOptions = z.infer<typeof ServerOptions>;
+export type ServerOptionsInput = z.input<typeof ServerOptions>;
+
+/** The engine as the server uses it. */
+export type ServerEngine = Pick<Engine, 'receiveWebhook' | 'status' | 'deadLetters' | 'prefix'>;
+
+export interface ServerDeps {
+  hub: Pick<HubConfig, 'publicUrl' | 'mode' | 'secrets' | 'preferenceCenter'>;
+  catalog: Catalog;
+  policy: MergePolicy;
+  store: Store;
+  engine: ServerEngine;
+  /** The configured connector instances (for status, webhooks and the queue board). */
+  connectors: readonly SyncConnector[];
+  /**
+   * Ingests a canonical patch from a hub-internal source (`admin`, `preference_center`): the
+   * same store transaction as every other source (merge, ledger, audit, outbox), then the
+   * outbox relay carries it to every connected system.
+   */
+  ingestPatch(patch: ProfilePatch, options?: { actor?: string }): Promise<ApplyResult>;
+  /** A Redis connection for readiness, link revocations and the queue board. */
+  redis: Redis;
+  /** Where the engine's metrics live; the server adds its own and exposes them at /metrics. */
+  metrics: Registry;
+  /** Hashed admin API keys (see `apiKeyRecords`). */
+  apiKeys: readonly ApiKeyRecord[];
+  logger: Logger;
+  options?: ServerOptionsInput;
+  /** Clock (tests). */
+  now?: () => number;
+}

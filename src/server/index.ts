@@ -1,0 +1,8 @@
+/** The hub's HTTP surface. */
+export { build, listen, redactUrl } from './build.js';
+export { ServerOptions } from './deps.js';
+export type { ServerDeps, ServerEngine, ServerOptionsInput } from './deps.js';
+export { apiKeyRecords } from './api-keys.js';
+export type { ApiKeyRecord } from './api-keys.js';
+export { PreferenceLinks } from './preferences/links.js';
+export { preferenceUrl } from './api/operations.js';

@@ -1,0 +1,255 @@
+/**
+ * Server-rendered pages of the preference center: the preferences page and the friendly
+ * error pages. No JavaScript; every control is a labelled form field, keyboard-operable,
+ * with visible focus and colours of at least 4.5:1 contrast.
+ */
+import type { Catalog, PreferenceCenterConfig } from '../../config/schema.js';
+import type { EffectiveConsentReason } from '../../profile/effective.js';
+import type { Profile } from '../../profile/schema.js';
+import { html, raw } from '../html.js';
+import type { Html } from '../html.js';
+import { LOCALES, MESSAGES } from './i18n.js';
+import type { Locale, Messages } from './i18n.js';
+
+export interface Brand {
+  name: string;
+  accent: string;
+  supportEmail?: string;
+}
+
+export function brandOf(config: PreferenceCenterConfig): Brand {
+  return { name: config.brand, accent: config.accentColor, ...(config.supportEmail ? { supportEmail: config.supportEmail } : {}) };
+}
+
+function styles(accent: string): string {
+  return `
+:root{--accent:${accent};--ink:#17202b;--muted:#4f5a67;--line:#d9dee5;--bg:#f3f5f8;--card:#fff;--ok-bg:#e7f4ec;--ok-ink:#14532d;--warn-bg:#fdf3e1;--warn-ink:#6b4100}
+*{box-sizing:border-box}
+html{-webkit-text-size-adjust:100%}
+body{margin:0;background:var(--bg);color:var(--ink);font:16px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,"Hiragino Sans","Noto Sans JP",sans-serif}
+a{color:var(--accent)}
+.skip{position:absolute;left:-9999px;top:0;background:#fff;padding:8px 12px;z-index:10}
+.skip:focus{left:12px;top:12px}
+.topbar{background:var(--card);border-bottom:1px solid var(--line)}
+.topbar-inner{max-width:760px;margin:0 auto;padding:14px 24px;display:flex;align-items:center;justify-content:space-between;gap:16px}
+.brand{display:flex;align-items:center;gap:10px;font-weight:650;font-size:1.05rem;letter-spacing:.01em}
+.mark{width:34px;height:34px;border-radius:9px;background:var(--accent);color:#fff;display:grid;place-items:center;font-weight:700}
+.lang{font-size:.9rem;color:var(--muted)}
+.lang a,.lang span{margin-left:10px}
+.lang span[aria-current]{font-weight:650;color:var(--ink)}
+main{max-width:760px;margin:0 auto;padding:32px 24px 48px}
+h1{font-size:1.75rem;line-height:1.25;margin:0 0 8px}
+.lead{color:var(--muted);margin:0 0 8px}
+.who{display:inline-block;margin:8px 0 24px;padding:6px 12px;border-radius:999px;background:var(--card);border:1px solid var(--line);font-size:.9rem;color:var(--muted)}
+.who strong{color:var(--ink);font-weight:600}
+.banner{border-radius:10px;padding:14px 16px;margin:0 0 24px;font-weight:500}
+.banner.ok{background:var(--ok-bg);color:var(--ok-ink);border:1px solid #b7dfc5}
+.banner.info{background:var(--card);border:1px solid var(--line)}
+.card{background:var(--card);border:1px solid var(--line);border-radius:14px;padding:24px;margin:0 0 20px;box-shadow:0 1px 2px rgba(16,24,40,.04)}
+.card>h2{font-size:1.2rem;margin:0 0 4px}
+.hint{color:var(--muted);margin:0 0 16px;font-size:.95rem}
+fieldset{border:0;margin:0;padding:18px 0;border-top:1px solid var(--line)}
+fieldset:first-of-type{border-top:0;padding-top:4px}
+legend{font-weight:650;font-size:1.05rem;padding:0;margin-bottom:4px}
+.desc{margin:0 0 10px;color:var(--muted)}
+.notice{margin:0 0 12px;padding:10px 12px;border-left:3px solid var(--accent);background:#f7f9fb;font-size:.93rem}
+.notice small{display:block;margin-top:4px;color:var(--muted)}
+.options{display:flex;flex-wrap:wrap;gap:10px}
+.toggle{display:flex;align-items:center;gap:10px;padding:10px 14px;border:1px solid var(--line);border-radius:10px;cursor:pointer;min-width:150px;background:#fff}
+.toggle:hover{border-color:#aab3bf}
+.toggle input{appearance:none;-webkit-appearance:none;margin:0;width:40px;height:24px;border-radius:999px;background:#8a94a1;position:relative;flex:none;cursor:pointer;transition:background .15s}
+.toggle input::after{content:"";position:absolute;top:3px;left:3px;width:18px;height:18px;border-radius:50%;background:#fff;transition:transform .15s}
+.toggle input:checked{background:var(--accent)}
+.toggle input:checked::after{transform:translateX(16px)}
+.toggle input:focus-visible{outline:3px solid var(--accent);outline-offset:3px}
+.toggle input:disabled{background:#c9cfd6;cursor:not-allowed}
+.toggle.blocked{background:#f7f8fa;cursor:not-allowed}
+.blocked-note{flex-basis:100%;margin:6px 0 0;font-size:.88rem;color:var(--warn-ink);background:var(--warn-bg);padding:6px 10px;border-radius:8px}
+.check{display:flex;gap:12px;align-items:flex-start;padding:12px 0;border-top:1px solid var(--line);cursor:pointer}
+.check:first-of-type{border-top:0}
+.check input{width:20px;height:20px;margin:2px 0 0;accent-color:var(--accent);flex:none}
+.check input:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
+.check span{display:block}
+.check small{display:block;color:var(--muted);font-size:.9rem}
+.actions{position:sticky;bottom:0;background:linear-gradient(rgba(243,245,248,0),var(--bg) 30%);padding:16px 0 8px;margin-bottom:20px}
+.button{appearance:none;border:0;border-radius:10px;background:var(--accent);color:#fff;font:inherit;font-weight:600;padding:12px 22px;cursor:pointer;box-shadow:0 1px 2px rgba(16,24,40,.12)}
+.button:hover{filter:brightness(1.08)}
+.button:focus-visible{outline:3px solid var(--ink);outline-offset:3px}
+.rights{list-style:none;margin:0;padding:0}
+.rights li{display:flex;justify-content:space-between;align-items:center;gap:16px;padding:14px 0;border-top:1px solid var(--line)}
+.rights li:first-child{border-top:0}
+.rights h3{font-size:1rem;margin:0}
+.rights p{margin:2px 0 0;color:var(--muted);font-size:.93rem}
+.rights .side{display:flex;flex-direction:column;align-items:flex-end;gap:4px;flex:none}
+.ghost{appearance:none;font:inherit;font-size:.9rem;padding:7px 14px;border-radius:9px;border:1px solid var(--line);background:#f1f3f6;color:#6b7480}
+.badge{font-size:.78rem;color:var(--muted);white-space:nowrap}
+.note{margin:14px 0 0;font-size:.9rem;color:var(--muted)}
+footer{max-width:760px;margin:0 auto;padding:0 24px 40px;color:var(--muted);font-size:.85rem;display:flex;justify-content:space-between;gap:16px;flex-wrap:wrap}
+.error-card{text-align:center;padding:40px 28px}
+.error-card .icon{width:56px;height:56px;border-radius:50%;margin:0 auto 16px;display:grid;place-items:center;background:#eef1f5;color:var(--ink);font-size:1.6rem;font-weight:700}
+@media (max-width:560px){.rights li{flex-direction:column;align-items:flex-start}.rights .side{align-items:flex-start}.toggle{min-width:0;flex:1 1 100%}}
+`;
+}
+
+/** `ada@example.com` -> `a•••@example.com`: enough to recognise, not to read out. */
+export function maskEmail(email: string): string {
+  const at = email.indexOf('@');
+  if (at <= 0) return '•••';
+  return `${email.charAt(0)}•••${email.slice(at)}`;
+}
+
+interface LayoutInput {
+  locale: Locale;
+  brand: Brand;
+  title: string;
+  /** The current URL without `lang`, for the language switch. */
+  switchUrl?: (locale: Locale) => string;
+  body: Html;
+}
+
+function layout({ locale, brand, title, switchUrl, body }: LayoutInput): string {
+  const m = MESSAGES[locale];
+  const languages = switchUrl
+    ? html`<nav class="lang" aria-label="${m.language}">${m.language}:${LOCALES.map((l) =>
+        l === locale
+          ? html`<span aria-current="true" lang="${l}">${MESSAGES[l].languageName}</span>`
+          : html`<a href="${switchUrl(l)}" lang="${l}" hreflang="${l}">${MESSAGES[l].languageName}</a>`,
+      )}</nav>`
+    : '';
+  return `<!doctype html>${html`<html lang="${locale}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="robots" content="noindex,nofollow">
+<title>${title} · ${brand.name}</title>
+<style>${raw(styles(brand.accent))}</style>
+</head>
+<body>
+<a class="skip" href="#content">${m.skipToContent}</a>
+<header class="topbar"><div class="topbar-inner">
+<div class="brand"><span class="mark" aria-hidden="true">${brand.name.charAt(0).toUpperCase()}</span><span>${brand.name}</span></div>
+${languages}
+</div></header>
+${body}
+<footer><span>${m.personalLink}</span><span>${m.poweredBy}</span></footer>
+</body>
+</html>`.text}`;
+}
+
+export interface PreferencesPageInput {
+  locale: Locale;
+  brand: Brand;
+  catalog: Catalog;
+  profile: Profile;
+  /** purpose -> channel -> why the effective state is what it is. */
+  reasons: Record<string, Record<string, EffectiveConsentReason>>;
+  formAction: string;
+  csrfToken: string;
+  status?: 'saved' | 'unchanged';
+  switchUrl: (locale: Locale) => string;
+}
+
+function blockedNote(m: Messages, reason: EffectiveConsentReason | undefined): string | undefined {
+  if (reason === 'restricted') return m.blockedRestricted;
+  if (reason === 'objection') return m.blockedObjection;
+  return undefined;
+}
+
+function consentSection(input: PreferencesPageInput, m: Messages): Html {
+  const { catalog, profile, reasons } = input;
+  return html`<section class="card" aria-labelledby="consents-heading">
+<h2 id="consents-heading">${m.consentsHeading}</h2>
+<p class="hint">${m.consentsHint}</p>
+${Object.entries(catalog.purposes).map(([purposeId, purpose]) => {
+    const notes = new Set<string>();
+    const toggles = purpose.channels.map((channel) => {
+      const id = `consent-${purposeId}-${channel}`;
+      const reason = reasons[purposeId]?.[channel];
+      const note = blockedNote(m, reason);
+      if (note) notes.add(note);
+      if (reason === 'expired') notes.add(m.blockedExpired);
+      const checked = reason === 'consent' && profile.consents[purposeId]?.[channel]?.value === 'granted';
+      const title = catalog.channels[channel]?.title ?? channel;
+      return html`<label class="toggle${note ? ' blocked' : ''}" for="${id}">
+<input type="checkbox" role="switch" id="${id}" name="consent" value="${purposeId}.${channel}"${raw(checked ? ' checked' : '')}${raw(note ? ' disabled' : '')}>
+<span>${title}</span></label>`;
+    });
+    return html`<fieldset>
+<legend>${purpose.title}</legend>
+${purpose.description ? html`<p class="desc">${purpose.description}</p>` : ''}
+<div class="notice"><span>${purpose.notice.text}</span><small>${m.noticeVersion(purpose.notice.version)}</small></div>
+<div class="options">${toggles}${[...notes].map((n) => html`<p class="blocked-note">${n}</p>`)}</div>
+</fieldset>`;
+  })}
+</section>`;
+}
+
+function topicsSection(input: PreferencesPageInput, m: Messages): Html | '' {
+  const topics = Object.entries(input.catalog.topics);
+  if (topics.length === 0) return '';
+  return html`<section class="card" aria-labelledby="topics-heading">
+<h2 id="topics-heading">${m.topicsHeading}</h2>
+<p class="hint">${m.topicsHint}</p>
+${topics.map(([topicId, topic]) => {
+    const id = `topic-${topicId}`;
+    const checked = input.profile.subscriptions[topicId]?.value === true;
+    return html`<label class="check" for="${id}"><input type="checkbox" id="${id}" name="topic" value="${topicId}"${raw(checked ? ' checked' : '')}>
+<span>${topic.title}${topic.description ? html`<small>${topic.description}</small>` : ''}</span></label>`;
+  })}
+</section>`;
+}
+
+function rightsSection(m: Messages, brand: Brand): Html {
+  const order = ['download', 'restrict', 'objectMarketing', 'objectProfiling', 'erase'] as const;
+  return html`<section class="card" aria-labelledby="rights-heading">
+<h2 id="rights-heading">${m.rightsHeading}</h2>
+<p class="hint">${m.rightsIntro}</p>
+<ul class="rights">${order.map((key) => {
+    const right = m.rights[key];
+    return html`<li><div><h3>${right.title}</h3><p>${right.text}</p></div>
+<div class="side"><button type="button" class="ghost" disabled aria-describedby="rights-note">${right.action}</button><span class="badge">${m.unavailable}</span></div></li>`;
+  })}</ul>
+<p class="note" id="rights-note">${m.unavailableNote(brand.supportEmail)}</p>
+</section>`;
+}
+
+export function renderPreferencesPage(input: PreferencesPageInput): string {
+  const m = MESSAGES[input.locale];
+  const email = input.profile.identities.find((i) => i.kind === 'email')?.value;
+  const firstName = input.profile.attributes['firstName']?.value;
+  const banner =
+    input.status === 'saved'
+      ? html`<div class="banner ok" role="status">${m.saved}</div>`
+      : input.status === 'unchanged'
+        ? html`<div class="banner info" role="status">${m.unchanged}</div>`
+        : '';
+  const body = html`<main id="content">
+<h1>${m.heading}</h1>
+<p class="lead">${m.intro(input.brand.name)}</p>
+${email || typeof firstName === 'string'
+    ? html`<p class="who">${m.preferencesFor} <strong>${typeof firstName === 'string' ? firstName : ''}${typeof firstName === 'string' && email ? ' · ' : ''}${email ? maskEmail(email) : ''}</strong></p>`
+    : ''}
+${banner}
+<form method="post" action="${input.formAction}">
+<input type="hidden" name="_csrf" value="${input.csrfToken}">
+${consentSection(input, m)}
+${topicsSection(input, m)}
+<div class="actions"><button type="submit" class="button">${m.save}</button></div>
+</form>
+${rightsSection(m, input.brand)}
+</main>`;
+  return layout({ locale: input.locale, brand: input.brand, title: m.pageTitle, switchUrl: input.switchUrl, body });
+}
+
+export function renderErrorPage(input: { locale: Locale; brand: Brand; kind: 'forbidden' | 'session'; retryUrl?: string }): string {
+  const m = MESSAGES[input.locale];
+  const [title, text] = input.kind === 'forbidden' ? [m.forbiddenTitle, m.forbiddenText] : [m.expiredSessionTitle, m.expiredSessionText];
+  const body = html`<main id="content"><section class="card error-card">
+<div class="icon" aria-hidden="true">!</div>
+<h1>${title}</h1>
+<p class="lead">${text}</p>
+${input.kind === 'forbidden' ? html`<p>${m.forbiddenHelp(input.brand.supportEmail)}</p>` : ''}
+${input.kind === 'session' && input.retryUrl ? html`<p><a class="button" href="${input.retryUrl}">${m.reload}</a></p>` : ''}
+</section></main>`;
+  return layout({ locale: input.locale, brand: input.brand, title, body });
+}

@@ -1,0 +1,55 @@
+/**
+ * The BullMQ dashboard (bull-board) at /admin/queues, behind an API key with the `admin`
+ * scope. Browsers get a Basic challenge: any user name, the API key as the password.
+ */
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import { Queue } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { SyncConnector } from '../sync/bind.js';
+import { queueNames } from '../sync/keys.js';
+import type { ApiKeyRecord } from './api-keys.js';
+import { authenticate } from './api/routes.js';
+import { ApiProblem, sendProblem } from './problem.js';
+
+export const QUEUE_BOARD_PATH = '/admin/queues';
+
+/** The engine's queue names for these connectors. */
+export function engineQueueNames(connectors: readonly SyncConnector[]): string[] {
+  const names: string[] = [queueNames.ingest, queueNames.relay];
+  for (const c of connectors) {
+    if (c.capabilities.push) names.push(queueNames.push(c.id));
+    if (c.capabilities.pull) names.push(queueNames.pull(c.id));
+  }
+  return names;
+}
+
+export async function registerQueueBoard(
+  app: FastifyInstance,
+  options: { redis: Redis; prefix: string; connectors: readonly SyncConnector[]; apiKeys: readonly ApiKeyRecord[] },
+): Promise<void> {
+  const queues = engineQueueNames(options.connectors).map((name) => new Queue(name, { connection: options.redis, prefix: options.prefix }));
+  const adapter = new FastifyAdapter();
+  adapter.setBasePath(QUEUE_BOARD_PATH);
+  createBullBoard({
+    queues: queues.map((q) => new BullMQAdapter(q)),
+    serverAdapter: adapter,
+    options: { uiConfig: { boardTitle: 'Concord queues' } },
+  });
+
+  await app.register(async (scope) => {
+    scope.addHook('onRequest', async (request, reply) => {
+      const principal = authenticate(options.apiKeys, request, 'admin');
+      if (principal instanceof ApiProblem) {
+        if (principal.status === 401) reply.header('www-authenticate', 'Basic realm="Concord queues", charset="UTF-8"');
+        return sendProblem(reply, principal);
+      }
+    });
+    await scope.register(adapter.registerPlugin(), { prefix: QUEUE_BOARD_PATH });
+  });
+  app.addHook('onClose', async () => {
+    await Promise.all(queues.map((q) => q.close()));
+  });
+}
