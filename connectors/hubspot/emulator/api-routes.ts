@@ -164,7 +164,7 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
         const existing = state.findByEmail(email);
         const contact = existing ?? state.create(props, origin);
         if (existing) state.update(existing, props, origin);
-        results.push({ ...contactJson(state, contact, Object.keys(props)), new: existing === undefined });
+        results.push({ ...contactJson(state, contact, Object.keys(props), { omitUnset: true }), new: existing === undefined });
       } catch (e) {
         if (!(e instanceof ContactConflictError)) throw e;
         errors.push(standardError('CONFLICT', e.message, { ids: [input.id] }));

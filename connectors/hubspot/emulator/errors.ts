@@ -64,11 +64,11 @@ export interface StandardError {
   category: string;
   message: string;
   context: Record<string, string[]>;
-  links?: Record<string, string>;
-  errors?: { message: string; code?: string }[];
+  links: Record<string, string>;
+  errors: { message: string; code?: string }[];
   subCategory?: string;
 }
 
 export function standardError(category: string, message: string, context: Record<string, string[]>): StandardError {
-  return { status: 'error', category, message, context };
+  return { status: 'error', category, message, context, links: {}, errors: [] };
 }

@@ -4,10 +4,18 @@ import type { HubSpotState, StoredContact, StoredStatus } from './state.js';
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** `SimplePublicObject` (and the `WithAssociations` variant, without associations). */
-export function contactJson(state: HubSpotState, c: StoredContact, properties?: readonly string[]): Record<string, unknown> {
+export function contactJson(
+  state: HubSpotState,
+  c: StoredContact,
+  properties?: readonly string[],
+  options: { omitUnset?: boolean } = {},
+): Record<string, unknown> {
+  const read = state.readProperties(c, properties);
+  // `SimplePublicUpsertObject.properties` is not nullable: unset values are left out there.
+  const shown = options.omitUnset ? Object.fromEntries(Object.entries(read).filter(([, v]) => v !== null)) : read;
   const out: Record<string, unknown> = {
     id: c.id,
-    properties: state.readProperties(c, properties),
+    properties: shown,
     createdAt: iso(c.createdAt),
     updatedAt: iso(c.updatedAt),
     archived: c.archived,
@@ -30,11 +38,11 @@ export function statusJson(
     channel: 'EMAIL',
     status: s.status,
     source: s.source,
-    legalBasis: s.legalBasis,
-    legalBasisExplanation: s.legalBasisExplanation,
     timestamp: iso(s.timestamp),
     businessUnitId: 0,
   };
+  if (s.legalBasis !== null) out.legalBasis = s.legalBasis;
+  if (s.legalBasisExplanation !== null) out.legalBasisExplanation = s.legalBasisExplanation;
   if (setStatusSuccessReason) out.setStatusSuccessReason = setStatusSuccessReason;
   return out;
 }
