@@ -3,6 +3,7 @@
  * `register(program)`; adding a command means adding its file and one line to `commands`.
  */
 import { Command } from 'commander';
+import * as emulate from './commands/emulate.js';
 import * as migrate from './commands/migrate.js';
 import * as schema from './commands/schema.js';
 import * as start from './commands/start.js';
@@ -14,7 +15,7 @@ export interface CommandModule {
 }
 
 /** The subcommands, in the order `concord --help` lists them. */
-export const commands: readonly CommandModule[] = [start, validate, schema, migrate];
+export const commands: readonly CommandModule[] = [start, validate, schema, migrate, emulate];
 
 const program = new Command()
   .name('concord')
