@@ -76,10 +76,15 @@ export async function scheduleFlush(ctx: EngineContext, connector: string, when:
 
 /** Schedules the outbox relay shortly after a change (debounced by time slot). */
 export async function kickRelay(ctx: EngineContext): Promise<void> {
-  const step = Math.max(1, ctx.tuning.relayDelayMs);
+  await addRelayJob(ctx.queues.relay, ctx.tuning.relayDelayMs);
+}
+
+/** Adds the debounced relay job to a relay queue: adds within one `relayDelayMs` slot share one job. */
+export async function addRelayJob(relay: Queue, relayDelayMs: number): Promise<void> {
+  const step = Math.max(1, relayDelayMs);
   const now = Date.now();
   const slot = Math.floor(now / step) + 1;
-  await ctx.queues.relay.add(
+  await relay.add(
     'relay',
     {},
     {
