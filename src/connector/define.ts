@@ -227,6 +227,13 @@ export interface ConnectorInstance<Cursor> {
   parse?(raw: RawWebhook): WebhookEvent[] | Promise<WebhookEvent[]>;
   /** The reply to send once the events are safely enqueued. */
   reply?(events: WebhookEvent[]): WebhookReply;
+  /**
+   * The reply to send when a webhook is refused (`verify` failed, or `parse` threw
+   * `MalformedPayloadError`), for senders that expect their own error format, e.g. a SOAP
+   * fault for Salesforce Outbound Messages. Optional: without it the HTTP surface answers with
+   * its own error. Nothing of a refused webhook is enqueued.
+   */
+  refuse?(failure: { status: number; reason: string }): WebhookReply;
   /** Releases connections and timers; called once at shutdown. */
   close?(): Promise<void>;
 }
