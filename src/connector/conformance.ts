@@ -64,6 +64,12 @@ export interface ConformanceOptions<Config, Cursor> {
   callsPerBatch?: number;
   /** Records in the "full batch" test (default `min(limits.maxBatch, 100)`). */
   fullBatchSize?: number;
+  /**
+   * For webhook schemes without a body signature (e.g. Salesforce Outbound Messages, which name
+   * the sending organization instead): turns a genuine webhook into one from another sender.
+   * The suite then checks that `verify` refuses it, in place of the signature tests.
+   */
+  forgeWebhook?(raw: RawWebhook): RawWebhook;
 }
 
 const STAMP = { at: '2026-01-15T09:30:00.000Z', source: 'conformance' };
@@ -370,7 +376,15 @@ export function runConformance<Config, Cursor>(options: ConformanceOptions<Confi
           }
         });
 
-        it('rejects a tampered body, missing signature headers and a stale signature', async () => {
+        const forge = options.forgeWebhook;
+        if (forge) {
+          it('refuses a webhook from another sender (the scheme has no signature)', async () => {
+            const { env, instance } = await setup();
+            const raw = await captured(env);
+            expect(await instance.verify?.(raw)).toEqual({ ok: true });
+            expect(await instance.verify?.(forge(raw))).toMatchObject({ ok: false });
+          });
+        } else it('rejects a tampered body, missing signature headers and a stale signature', async () => {
           const { env, instance } = await setup();
           const raw = await captured(env);
           const tampered = Buffer.from(raw.body);
