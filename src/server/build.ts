@@ -7,7 +7,7 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import { registerApi } from './api/routes.js';
 import { apiOperations } from './api/operations.js';
@@ -39,12 +39,14 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   );
   const app = Fastify({
     loggerInstance: logger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: options.trustProxy,
     bodyLimit: options.bodyLimit,
     // Webhook senders and browsers keep connections open; do not let idle ones pile up.
     keepAliveTimeout: 10_000,
     return503OnClosing: true,
+    // Preference-link tokens travel in the path.
+    routerOptions: { maxParamLength: 1_000 },
   });
   if (options.logRequests) {
     app.addHook('onResponse', async (request, reply) => {

@@ -83,9 +83,16 @@ const ERROR_TEXT: Record<number, string> = {
 export function openApiDocument(operations: readonly Operation[], serverUrl: string): JsonSchema {
   const requests = new Map<string, z.ZodType>();
   const responses = new Map<string, z.ZodType>();
+  // The component each operation's bodies are: a shared shape keeps its own name.
+  const idOf = new Map<z.ZodType, string>(Object.entries(SHARED).map(([id, schema]) => [schema, id]));
   for (const op of operations) {
-    if (op.body) requests.set(`${upperFirst(op.id)}Request`, unwrapDefault(op.body).schema);
-    responses.set(`${upperFirst(op.id)}Response`, op.response);
+    if (op.body) {
+      const body = unwrapDefault(op.body).schema;
+      if (!idOf.has(body)) idOf.set(body, `${upperFirst(op.id)}Request`);
+      requests.set(idOf.get(body) ?? '', body);
+    }
+    if (!idOf.has(op.response)) idOf.set(op.response, `${upperFirst(op.id)}Response`);
+    responses.set(idOf.get(op.response) ?? '', op.response);
   }
   const inputs = components(requests, 'input');
   const schemas = components(responses, 'output');
@@ -117,14 +124,14 @@ export function openApiDocument(operations: readonly Operation[], serverUrl: str
         ? {
             requestBody: {
               required: !unwrapDefault(op.body).optional,
-              content: { 'application/json': { schema: { $ref: refOf(`${upperFirst(op.id)}Request`) } } },
+              content: { 'application/json': { schema: { $ref: refOf(idOf.get(unwrapDefault(op.body).schema) ?? '') } } },
             },
           }
         : {}),
       responses: {
         [String(op.status ?? 200)]: {
           description: 'Success.',
-          content: { 'application/json': { schema: { $ref: `#/components/schemas/${upperFirst(op.id)}Response` } } },
+          content: { 'application/json': { schema: { $ref: `#/components/schemas/${idOf.get(op.response) ?? ''}` } } },
         },
         ...Object.fromEntries(errorCodes.map((code) => [String(code), { description: ERROR_TEXT[code] ?? 'Error.', content: problem }])),
       },

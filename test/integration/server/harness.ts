@@ -1,0 +1,115 @@
+/**
+ * A hub with its HTTP server, for `inject()` tests: the sync harness (fresh database and Redis
+ * prefix, in-memory systems, the real engine) plus `build(deps)` exactly as the app wires it.
+ * Memory systems deliver their webhooks through the server, signed, so the server's ingress
+ * is on the path of every inbound change.
+ */
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import type { Registry } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
+import { Catalog } from '../../../src/config/schema.js';
+import type { ApiKeyConfig } from '../../../src/config/schema.js';
+import { build } from '../../../src/server/build.js';
+import { apiKeyRecords } from '../../../src/server/api-keys.js';
+import type { ServerOptionsInput } from '../../../src/server/deps.js';
+import { HubPatchIngest } from '../../../src/sync/hub-patch.js';
+import { REDIS_URL, startHub } from '../sync/harness.js';
+import type { Hub, HubOptions } from '../sync/harness.js';
+
+export const SIGNING_SECRET = 'test-signing-secret-0123456789abcdef0123456789';
+export const KEYS = {
+  admin: 'admin-key-0123456789abcdef0123456789',
+  reader: 'reader-key-0123456789abcdef0123456789',
+  writer: 'writer-key-0123456789abcdef0123456789',
+  dsr: 'dsr-key-0123456789abcdef0123456789abcd',
+} as const;
+
+const API_KEYS: ApiKeyConfig[] = [
+  { id: 'ops', key: KEYS.admin, scopes: ['admin'] },
+  { id: 'support-read', key: KEYS.reader, scopes: ['profiles:read'] },
+  { id: 'support-write', key: KEYS.writer, scopes: ['profiles:read', 'profiles:write'] },
+  { id: 'privacy', key: KEYS.dsr, scopes: ['dsr'] },
+];
+
+export const CATALOG = Catalog.parse({
+  channels: { email: { title: 'E-mail' }, sms: { title: 'SMS' } },
+  purposes: {
+    marketing: {
+      title: 'Marketing communications',
+      description: 'Offers and news.',
+      notice: { text: 'We would like to send you offers and news.', version: '2025-01' },
+      objection: 'directMarketing',
+      channels: ['email', 'sms'],
+    },
+  },
+  topics: { newsletter: { title: 'Monthly newsletter' }, offers: { title: 'Offers' } },
+});
+
+export interface ServerHub {
+  hub: Hub;
+  app: FastifyInstance;
+  redis: Redis;
+  metrics: Registry;
+  /** Where the memory systems' webhooks were answered with a non-2xx status. */
+  refused: number[];
+  bearer(key: keyof typeof KEYS): { authorization: string };
+  close(): Promise<void>;
+}
+
+export async function startServerHub(
+  options: Partial<HubOptions> & { server?: ServerOptionsInput; now?: () => number; publicUrl?: string; redis?: Redis } = {},
+): Promise<ServerHub> {
+  const hub = await startHub({ dialect: 'sqlite', systems: [{ id: 'crm' }, { id: 'shop' }], ...options, roles: options.roles ?? {} });
+  const redis = new Redis(REDIS_URL);
+  // The engine's registry: /metrics serves the engine's metrics beside the server's.
+  const metrics = hub.engine.metrics.registry;
+  const hubIngest = new HubPatchIngest({ store: hub.store, redis, prefix: hub.prefix, relayDelayMs: 5 });
+  const app = await build({
+    hub: {
+      publicUrl: options.publicUrl ?? 'http://localhost:8080',
+      mode: 'development',
+      secrets: { signing: SIGNING_SECRET, hashKey: 'k'.repeat(32) },
+      preferenceCenter: { brand: 'Acme Coffee', accentColor: '#1f5f8b', linkTtl: 3_600_000, supportEmail: 'privacy@acme.example' },
+    },
+    catalog: CATALOG,
+    policy: hub.policy,
+    store: hub.store,
+    engine: hub.engine,
+    connectors: hub.connectors,
+    ingestPatch: (patch, o) => hubIngest.ingest(patch, o),
+    redis: options.redis ?? redis,
+    metrics,
+    apiKeys: apiKeyRecords(API_KEYS),
+    logger: pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' }),
+    ...(options.server ? { options: options.server } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const refused: number[] = [];
+  // Webhooks of the memory systems go through the server (the harness delivered them to the engine directly).
+  for (const [id, system] of Object.entries(hub.systems)) {
+    system.onWebhook(async (delivery) => {
+      const response = await app.inject({
+        method: 'POST',
+        url: `/webhooks/${id}`,
+        headers: { ...delivery.headers, 'content-type': 'application/json' },
+        payload: delivery.body,
+      });
+      if (response.statusCode >= 300) refused.push(response.statusCode);
+    });
+  }
+  return {
+    hub,
+    app,
+    redis,
+    metrics,
+    refused,
+    bearer: (key) => ({ authorization: `Bearer ${KEYS[key]}` }),
+    async close() {
+      await app.close();
+      await hubIngest.close();
+      redis.disconnect();
+      await hub.close();
+    },
+  };
+}

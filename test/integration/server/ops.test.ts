@@ -1,0 +1,98 @@
+/** Operations endpoints, security headers, rate limits and the queue board. */
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startServerHub, KEYS } from './harness.js';
+import type { ServerHub } from './harness.js';
+
+describe('operations endpoints', () => {
+  let s: ServerHub | undefined;
+  afterEach(async () => {
+    await s?.close();
+    s = undefined;
+  });
+
+  it('/healthz is live and /readyz checks Redis and the database', async () => {
+    s = await startServerHub({ roles: false });
+    const health = await s.app.inject({ method: 'GET', url: '/healthz' });
+    expect(health.statusCode).toBe(200);
+    expect(health.json()).toEqual({ status: 'ok' });
+    const ready = await s.app.inject({ method: 'GET', url: '/readyz' });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toEqual({ status: 'ready', checks: [{ name: 'redis', ok: true }, { name: 'database', ok: true }] });
+  });
+
+  it('/readyz answers 503 when Redis does not', async () => {
+    const dead = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    dead.on('error', () => undefined);
+    s = await startServerHub({ roles: false, redis: dead, server: { queueBoard: false } });
+    const ready = await s.app.inject({ method: 'GET', url: '/readyz' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toMatchObject({ status: 'not_ready', checks: [{ name: 'redis', ok: false }, { name: 'database', ok: true }] });
+    dead.disconnect();
+  });
+
+  it('/metrics exposes ingest, push, API call, 429, queue-depth and lag metrics for Prometheus', async () => {
+    s = await startServerHub();
+    s.hub.systems['crm']?.change({ email: 'ada@example.com', first_name: 'Ada' });
+    await s.hub.settle();
+    const response = await s.app.inject({ method: 'GET', url: '/metrics' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toContain('text/plain');
+    const text = response.body;
+    expect(text).toMatch(/concord_sync_changes_ingested_total\{connector="crm"\} 1/);
+    expect(text).toMatch(/concord_sync_pushes_total\{connector="shop",outcome="ok"\} 1/);
+    expect(text).toMatch(/concord_sync_api_calls_total\{connector="shop",operation="push"\} \d+/);
+    expect(text).toContain('# TYPE concord_sync_rate_limited_total counter');
+    expect(text).toMatch(/concord_sync_queue_jobs\{queue="ingest",state="wait"\} 0/);
+    expect(text).toMatch(/concord_sync_webhook_to_delivered_seconds_count\{connector="shop"\} 1/);
+    expect(text).toMatch(/concord_http_webhooks_total\{connector="crm",status="200"\} 1/);
+    expect(text).toContain('process_cpu_user_seconds_total');
+  });
+
+  it('sets security headers', async () => {
+    s = await startServerHub({ roles: false });
+    const response = await s.app.inject({ method: 'GET', url: '/healthz' });
+    expect(response.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(response.headers['x-content-type-options']).toBe('nosniff');
+    expect(response.headers['referrer-policy']).toBe('no-referrer');
+    expect(response.headers['strict-transport-security']).toBeDefined();
+    expect(response.headers['x-frame-options']).toBe('SAMEORIGIN');
+  });
+
+  it('rate-limits the preference center and the admin API per client', async () => {
+    s = await startServerHub({ roles: false, server: { preferencesRateLimit: 2, apiRateLimit: 2 } });
+    const pages = [];
+    for (let i = 0; i < 3; i++) pages.push((await s.app.inject({ method: 'GET', url: '/preferences/x.y' })).statusCode);
+    expect(pages).toEqual([403, 403, 429]);
+    const api = [];
+    for (let i = 0; i < 3; i++) api.push((await s.app.inject({ method: 'GET', url: '/api/v1/connectors', headers: s.bearer('admin') })).statusCode);
+    expect(api).toEqual([200, 200, 429]);
+  });
+});
+
+describe('queue board /admin/queues', () => {
+  let s: ServerHub | undefined;
+  afterEach(async () => {
+    await s?.close();
+    s = undefined;
+  });
+
+  const basic = (key: string): { authorization: string } => ({ authorization: `Basic ${Buffer.from(`ops:${key}`).toString('base64')}` });
+
+  it('asks browsers for the admin key, refuses other scopes and shows the engine queues to admins', async () => {
+    s = await startServerHub({ roles: false });
+    const anonymous = await s.app.inject({ method: 'GET', url: '/admin/queues' });
+    expect(anonymous.statusCode).toBe(401);
+    expect(anonymous.headers['www-authenticate']).toContain('Basic realm="Concord queues"');
+    expect((await s.app.inject({ method: 'GET', url: '/admin/queues', headers: basic(KEYS.reader) })).statusCode).toBe(403);
+    expect((await s.app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: basic('wrong') })).statusCode).toBe(401);
+
+    const page = await s.app.inject({ method: 'GET', url: '/admin/queues', headers: basic(KEYS.admin) });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('Concord queues');
+    const api = await s.app.inject({ method: 'GET', url: '/admin/queues/api/queues?activeQueue=ingest&status=latest&page=1', headers: s.bearer('admin') });
+    expect(api.statusCode).toBe(200);
+    const names = (api.json() as { queues: { name: string }[] }).queues.map((q) => q.name).sort();
+    expect(names).toEqual(['ingest', 'pull.crm', 'pull.shop', 'push.crm', 'push.shop', 'relay']);
+  });
+});

@@ -1,0 +1,120 @@
+/** Webhook ingress through the real server: accepted events are processed, refused ones enqueue nothing. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { signMemoryWebhook } from '../../helpers/memory-system/signature.js';
+import { startServerHub } from './harness.js';
+import type { ServerHub } from './harness.js';
+
+const SECRET = 'test-webhook-secret-0123456789abcdef';
+
+function payload(eventId: string, email: string, extra: Record<string, unknown> = {}): string {
+  const now = new Date().toISOString();
+  return JSON.stringify({
+    eventId,
+    occurredAt: now,
+    kind: 'changed',
+    records: [{ id: `rec-${eventId}`, modstamp: 1, updatedAt: now, fields: { email, first_name: 'Ada', ...extra } }],
+  });
+}
+
+function signed(body: string, at = Date.now()): Record<string, string> {
+  return { 'content-type': 'application/json', 'x-memory-signature': signMemoryWebhook(SECRET, body, at) };
+}
+
+async function ingestJobs(s: ServerHub): Promise<number> {
+  const status = await s.hub.engine.status();
+  const q = status.queues.find((x) => x.queue === 'ingest');
+  return (q?.wait ?? 0) + (q?.active ?? 0) + (q?.delayed ?? 0);
+}
+
+describe('POST /webhooks/:connectorId', () => {
+  let s: ServerHub | undefined;
+  afterEach(async () => {
+    await s?.close();
+    s = undefined;
+  });
+
+  it('accepts a signed webhook with 200, dedupes a redelivery on its event id, and the change is ingested', async () => {
+    s = await startServerHub({ roles: false });
+    const body = payload('evt-1', 'ada@example.com');
+    const first = await s.app.inject({ method: 'POST', url: '/webhooks/crm', headers: signed(body), payload: body });
+    expect(first.statusCode).toBe(200);
+    const again = await s.app.inject({ method: 'POST', url: '/webhooks/crm', headers: signed(body), payload: body });
+    expect(again.statusCode).toBe(200);
+    // One job for two deliveries of the same event.
+    expect(await ingestJobs(s)).toBe(1);
+
+    await s.hub.engine.start();
+    await s.hub.settle();
+    const profile = await s.hub.store.findProfile({ kind: 'email', value: 'ada@example.com' });
+    expect(profile?.attributes['firstName']).toMatchObject({ value: 'Ada', source: 'crm' });
+    // ...and it reached the other system.
+    expect(s.hub.systems['shop']?.get({ email: 'ada@example.com' })?.fields['first_name']).toBe('Ada');
+  });
+
+  it('reads any content type as raw bytes (e.g. SOAP XML) and hands them to the connector untouched', async () => {
+    s = await startServerHub({ roles: false });
+    const body = payload('evt-xml', 'grace@example.com');
+    const response = await s.app.inject({
+      method: 'POST',
+      url: '/webhooks/crm',
+      headers: { ...signed(body), 'content-type': 'text/xml; charset=utf-8' },
+      payload: body,
+    });
+    expect(response.statusCode).toBe(200);
+    expect(await ingestJobs(s)).toBe(1);
+  });
+
+  it('refuses a bad signature (401), a malformed body (400), an unknown connector (404) and an oversized body (413), enqueueing nothing', async () => {
+    s = await startServerHub({ roles: false, server: { webhookBodyLimit: 2_048 } });
+    const body = payload('evt-2', 'ada@example.com');
+
+    const tampered = await s.app.inject({ method: 'POST', url: '/webhooks/crm', headers: signed(body), payload: body.replace('Ada', 'Eve') });
+    expect(tampered.statusCode).toBe(401);
+    expect(tampered.json()).toMatchObject({ status: 401, code: 'bad_signature' });
+    const unsigned = await s.app.inject({ method: 'POST', url: '/webhooks/crm', headers: { 'content-type': 'application/json' }, payload: body });
+    expect(unsigned.statusCode).toBe(401);
+    const stale = await s.app.inject({ method: 'POST', url: '/webhooks/crm', headers: signed(body, Date.now() - 3_600_000), payload: body });
+    expect(stale.statusCode).toBe(401);
+
+    const junk = '{"not":"a webhook"}';
+    const malformed = await s.app.inject({ method: 'POST', url: '/webhooks/crm', headers: signed(junk), payload: junk });
+    expect(malformed.statusCode).toBe(400);
+    expect(malformed.json()).toMatchObject({ status: 400, code: 'malformed_body' });
+    const notJson = 'hello';
+    expect((await s.app.inject({ method: 'POST', url: '/webhooks/crm', headers: signed(notJson), payload: notJson })).statusCode).toBe(400);
+
+    const unknown = await s.app.inject({ method: 'POST', url: '/webhooks/nope', headers: signed(body), payload: body });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ code: 'unknown_connector' });
+
+    const big = payload('evt-big', 'ada@example.com', { notes: 'x'.repeat(4_000) });
+    const oversized = await s.app.inject({ method: 'POST', url: '/webhooks/crm', headers: signed(big), payload: big });
+    expect(oversized.statusCode).toBe(413);
+    expect(oversized.json()).toMatchObject({ status: 413, code: 'body_too_large' });
+
+    expect(await ingestJobs(s)).toBe(0);
+    const metrics = await s.metrics.getSingleMetricAsString('concord_http_webhooks_total');
+    for (const status of ['401', '400', '404', '413']) expect(metrics).toContain(`status="${status}"`);
+  });
+
+  it('caps bodies at 1 MB by default', async () => {
+    s = await startServerHub({ roles: false });
+    const big = payload('evt-huge', 'ada@example.com', { notes: 'x'.repeat(1024 * 1024) });
+    const response = await s.app.inject({ method: 'POST', url: '/webhooks/crm', headers: signed(big), payload: big });
+    expect(response.statusCode).toBe(413);
+    const fits = payload('evt-fits', 'ada@example.com', { notes: 'x'.repeat(900 * 1024) });
+    expect((await s.app.inject({ method: 'POST', url: '/webhooks/crm', headers: signed(fits), payload: fits })).statusCode).toBe(200);
+  });
+
+  it('rate-limits webhook requests per client and connector', async () => {
+    s = await startServerHub({ roles: false, server: { webhookRateLimit: 3 } });
+    const codes: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const body = payload(`evt-rl-${i}`, `p${i}@example.com`);
+      codes.push((await s.app.inject({ method: 'POST', url: '/webhooks/crm', headers: signed(body), payload: body })).statusCode);
+    }
+    expect(codes).toEqual([200, 200, 200, 429, 429]);
+    const other = payload('evt-other', 'q@example.com');
+    expect((await s.app.inject({ method: 'POST', url: '/webhooks/shop', headers: signed(other), payload: other })).statusCode).toBe(200);
+  });
+});
