@@ -89,9 +89,10 @@ export async function startSalesforceEmulator(input: SalesforceEmulatorOptionsIn
   app.addHook('onRequest', async (req, reply) => {
     if (!req.url.startsWith(DATA_PREFIX) && !req.url.startsWith('/services/oauth2/')) return;
     const endpoint = `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`;
-    controls.counts.total += 1;
     controls.counts.byEndpoint.set(endpoint, (controls.counts.byEndpoint.get(endpoint) ?? 0) + 1);
+    // Token requests are listed per endpoint but are not API calls (Salesforce does not count them either).
     if (!req.url.startsWith(DATA_PREFIX)) return;
+    controls.counts.total += 1;
     const auth = req.headers.authorization;
     const token = typeof auth === 'string' ? auth.replace(/^(Bearer|OAuth)\s+/i, '') : undefined;
     const expiry = token === undefined ? undefined : controls.tokens.get(token);

@@ -95,7 +95,7 @@ export class OrgState {
     const n = this.counter++;
     let body = '';
     for (let v = n; body.length < 7; v = Math.floor(v / 62)) body = (BASE62[v % 62] ?? '0') + body;
-    return to18(`${object.keyPrefix}5e00000${body}`.slice(0, 15));
+    return to18(`${object.keyPrefix}5e000${body}`);
   }
 
   /** The live (not deleted) record, or undefined. */

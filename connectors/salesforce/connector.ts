@@ -1,0 +1,198 @@
+/**
+ * The Salesforce connector: Contacts or Leads and the consent data model (opt-out flags,
+ * Individual, ContactPointTypeConsent), both ways, with Outbound Messages, GDPR erasure and
+ * export. Every call goes through jsforce. See README.md beside this file.
+ */
+import { defineConnector, type ConnectorContext, type ConnectorInstance, type EraseOutcome, type ExternalRecord } from '../../src/connector/define.js';
+import { isRetryable } from '../../src/connector/errors.js';
+import { redactEmails, SalesforceApi } from './api.js';
+import { SalesforceBulk } from './bulk.js';
+import { SALESFORCE_SECRET_KEYS, SalesforceConfig, SalesforceCursor } from './config.js';
+import { salesforceDefaultMappings } from './mapping.js';
+import { pullPeople } from './pull.js';
+import { COLLECTION_LIMIT, SalesforcePusher } from './push.js';
+import { chunks, IN_CHUNK, inList, personFields, queryAll, SalesforceReader, type RawRecord } from './read.js';
+import { ackReply, NotificationMemory, parseOutboundMessage, soapFault, toWebhookEvents, verifyOutboundMessage } from './webhook.js';
+
+/** Events parsed but not yet confirmed by `reply`, bounded so a stream of failures cannot grow it. */
+const MAX_PENDING = 10_000;
+
+export interface SalesforceRuntime {
+  /** Clock (tests). */
+  now?: () => number;
+}
+
+export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>, runtime: SalesforceRuntime = {}): ConnectorInstance<SalesforceCursor> {
+  const { config, logger } = ctx;
+  const now = runtime.now ?? Date.now;
+  const api = new SalesforceApi(config, ctx, now);
+  const reader = new SalesforceReader(api, config);
+  const bulk = new SalesforceBulk(api, config, now);
+  const pusher = new SalesforcePusher(api, reader, bulk, config, now);
+  const handled = new NotificationMemory();
+  const pending = new Map<string, string[]>();
+
+  /** A person's notified fields as its own record (Outbound Messages carry the person's fields only). */
+  function notifiedRecord(fields: RawRecord): ExternalRecord | undefined {
+    const records = reader.toRecords(fields, { individuals: new Map(), consents: new Map() }, new Map(), { markEcho: true });
+    return records[0];
+  }
+
+  /** People named by a webhook: their own ids, or `Individual:<id>` / `ContactPointTypeConsent:<id>`. */
+  async function peopleOf(externalIds: readonly string[], signal: AbortSignal): Promise<RawRecord[]> {
+    const own: string[] = [];
+    const individuals = new Set<string>();
+    const consents: string[] = [];
+    for (const id of externalIds) {
+      if (id.startsWith('Individual:')) individuals.add(id.slice('Individual:'.length));
+      else if (id.startsWith('ContactPointTypeConsent:')) consents.push(id.slice('ContactPointTypeConsent:'.length));
+      else if (/^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$/.test(id)) own.push(id);
+    }
+    for (const part of chunks(consents, IN_CHUNK)) {
+      const rows = await api.call(signal, (conn) => queryAll(conn, `SELECT PartyId FROM ContactPointTypeConsent WHERE Id IN ${inList(part)}`));
+      for (const r of rows) if (typeof r['PartyId'] === 'string') individuals.add(r['PartyId']);
+    }
+    const people = await reader.readPeople(own, signal);
+    for (const part of chunks([...individuals], IN_CHUNK)) {
+      const soql = `SELECT ${personFields(config).join(', ')} FROM ${config.object} WHERE IndividualId IN ${inList(part)}`;
+      people.push(...(await api.call(signal, (conn) => queryAll(conn, soql))));
+    }
+    const unique = new Map(people.map((p) => [String(p['Id']), p]));
+    return [...unique.values()];
+  }
+
+  /**
+   * Erasure: ShouldForget on each person's Individual, then the person is deleted.
+   * https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_delete.htm
+   */
+  async function erasePeople(people: RawRecord[], signal: AbortSignal): Promise<Map<string, { ok: true } | { ok: false; reason: string; retryable: boolean }>> {
+    const out = new Map<string, { ok: true } | { ok: false; reason: string; retryable: boolean }>();
+    const individuals = [...new Set(people.flatMap((p) => (typeof p['IndividualId'] === 'string' && p['IndividualId'] !== '' ? [p['IndividualId']] : [])))];
+    await api.call(signal, async (conn) => {
+      for (const part of chunks(individuals, COLLECTION_LIMIT)) {
+        const results = await conn.sobject('Individual').update(part.map((Id) => ({ Id, ShouldForget: true })), { allOrNone: false });
+        results.forEach((r, i) => {
+          if (!r.success) logger.warn({ individual: part[i], errors: r.errors.map((e) => e.errorCode) }, 'could not set ShouldForget on an Individual');
+        });
+      }
+      for (const part of chunks(people.map((p) => String(p['Id'])), COLLECTION_LIMIT)) {
+        const results = await conn.sobject(config.object).destroy(part, { allOrNone: false });
+        part.forEach((id, i) => {
+          const r = results[i];
+          if (r?.success) out.set(id, { ok: true });
+          else {
+            const e = r?.errors[0];
+            const code = e?.errorCode ?? 'UNKNOWN_EXCEPTION';
+            out.set(id, code === 'ENTITY_IS_DELETED' ? { ok: true } : { ok: false, reason: `${code}: ${redactEmails(e?.message ?? '')}`.slice(0, 300), retryable: code === 'UNABLE_TO_LOCK_ROW' });
+          }
+        });
+      }
+    });
+    return out;
+  }
+
+  return {
+    pull(cursor, signal) {
+      return pullPeople({ api, reader, bulk, config, logger, now }, cursor, signal);
+    },
+
+    push(batch, signal) {
+      return pusher.push(batch, signal);
+    },
+
+    async read(externalIds, signal) {
+      return reader.recordsOf(await peopleOf(externalIds, signal), signal);
+    },
+
+    async erase(refs, signal) {
+      const byId = await reader.readPeople(refs.flatMap((r) => (r.externalId ? [r.externalId] : [])), signal);
+      const byEmail = await reader.readPeopleByEmail(refs.flatMap((r) => (!r.externalId && r.email ? [r.email] : [])), signal);
+      const targets = new Map<string, RawRecord>();
+      for (const p of [...byId, ...byEmail]) targets.set(String(p['Id']), p);
+      let results = new Map<string, { ok: true } | { ok: false; reason: string; retryable: boolean }>();
+      let callFailure: { reason: string; retryable: boolean } | undefined;
+      try {
+        results = await erasePeople([...targets.values()], signal);
+      } catch (err) {
+        callFailure = { reason: redactEmails(err instanceof Error ? err.message : String(err)).slice(0, 300), retryable: isRetryable(err) };
+      }
+      return refs.map((ref): EraseOutcome => {
+        const matches = [...targets.values()].filter((p) =>
+          ref.externalId ? String(p['Id']).slice(0, 15) === ref.externalId.slice(0, 15) : typeof p['Email'] === 'string' && p['Email'].toLowerCase() === ref.email?.trim().toLowerCase(),
+        );
+        if (matches.length === 0) return { status: 'not_found', ref };
+        if (callFailure) return { status: 'failed', ref, ...callFailure };
+        const failed = matches.map((p) => results.get(String(p['Id']))).find((r) => r !== undefined && !r.ok);
+        if (failed && !failed.ok) return { status: 'failed', ref, reason: failed.reason, retryable: failed.retryable };
+        return { status: 'erased', ref };
+      });
+    },
+
+    async export(refs, signal) {
+      const byId = await reader.readPeople(refs.flatMap((r) => (r.externalId ? [r.externalId] : [])), signal);
+      const byEmail = await reader.readPeopleByEmail(refs.flatMap((r) => (!r.externalId && r.email ? [r.email] : [])), signal);
+      const unique = new Map([...byId, ...byEmail].map((p) => [String(p['Id']), p]));
+      return reader.recordsOf([...unique.values()], signal);
+    },
+
+    verify(raw) {
+      const result = verifyOutboundMessage(raw, config.organizationId);
+      if (!result.ok) logger.warn({ connector: ctx.instanceId, reason: result.reason }, 'Salesforce Outbound Message refused; answering with a SOAP fault');
+      return result;
+    },
+
+    parse(raw) {
+      let message;
+      try {
+        message = parseOutboundMessage(raw.body);
+      } catch (err) {
+        logger.warn({ connector: ctx.instanceId, reason: err instanceof Error ? err.message : String(err) }, 'Salesforce Outbound Message refused; answering with a SOAP fault');
+        throw err;
+      }
+      const fresh = message.notifications.filter((n) => !handled.has(n.id));
+      const { events, ignored } = toWebhookEvents(fresh, { object: config.object, toRecord: notifiedRecord, integrationUserId: api.integrationUserId, now });
+      if (ignored > 0) logger.info({ connector: ctx.instanceId, ignored }, 'Outbound Message notifications of objects this connector does not read were ignored');
+      // Notifications that produced no event (nothing to ingest) are handled as soon as they are acknowledged.
+      const mappedIds = new Set(events.flatMap((e) => e.notificationIds));
+      const rest = fresh.filter((n) => !mappedIds.has(n.id)).map((n) => n.id);
+      for (const e of events) pending.set(e.event.eventId, e.notificationIds);
+      if (rest.length > 0) pending.set(`unmapped:${rest.join(',')}`, rest);
+      while (pending.size > MAX_PENDING) {
+        const oldest = pending.keys().next();
+        if (oldest.done) break;
+        pending.delete(oldest.value);
+      }
+      return events.map((e) => e.event);
+    },
+
+    reply(events) {
+      // The events are safely enqueued: a redelivery of their notifications can now be dropped.
+      for (const e of events) {
+        handled.remember(pending.get(e.eventId) ?? []);
+        pending.delete(e.eventId);
+      }
+      for (const key of [...pending.keys()].filter((k) => k.startsWith('unmapped:'))) {
+        handled.remember(pending.get(key) ?? []);
+        pending.delete(key);
+      }
+      return ackReply();
+    },
+
+    refuse(failure) {
+      return soapFault(failure.reason, failure.status >= 500 ? 'Server' : 'Client');
+    },
+  };
+}
+
+export default defineConnector<SalesforceConfig, SalesforceCursor>({
+  type: 'salesforce',
+  configSchema: SalesforceConfig,
+  cursorSchema: SalesforceCursor,
+  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true },
+  // Salesforce allows 25 long-running calls at once and an org-wide daily allowance; sObject
+  // Collections take 200 records per call.
+  limits: { requestsPerWindow: 100, windowMs: 10_000, maxBatch: 200, concurrency: 4 },
+  defaultMappings: salesforceDefaultMappings,
+  secretKeys: SALESFORCE_SECRET_KEYS,
+  create: (ctx) => createSalesforceInstance(ctx),
+});

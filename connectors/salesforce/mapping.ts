@@ -1,0 +1,109 @@
+/**
+ * The Salesforce connector's default mappings and its external vocabulary.
+ *
+ * External field names are, for the person's own record (Contact or Lead), its field API names
+ * (`Email`, `FirstName`, `HasOptedOutOfEmail`...); for its Individual, `Individual.<Field>`
+ * (`Individual.HasOptedOutProcessing`...); for a ContactPointTypeConsent,
+ * `ContactPointTypeConsent:<ContactPointType>:<DataUsePurpose Name>`, valued `OptIn` or `OptOut`
+ * (Seen and NotSeen are left out: no choice was made). Consent mappings depend on the org's
+ * purposes, so they are declared per instance in YAML; `salesforceMappings()` writes them from
+ * the connector config.
+ */
+import type { MappingEntryInput } from '../../src/connector/mapping-schema.js';
+import type { Json } from '../../src/profile/schema.js';
+import type { ContactPointType, SalesforceConfig } from './config.js';
+
+export const INDIVIDUAL_PREFIX = 'Individual.';
+export const CONSENT_PREFIX = 'ContactPointTypeConsent:';
+
+/** Individual fields the connector reads and writes (the rights of the person). */
+export const INDIVIDUAL_FIELDS = ['HasOptedOutProcessing', 'HasOptedOutProfiling', 'HasOptedOutSolicit', 'HasOptedOutTracking', 'ShouldForget'] as const;
+
+/** The opt-out flags on Contact and Lead. */
+export const CHANNEL_FLAGS = ['HasOptedOutOfEmail', 'DoNotCall', 'HasOptedOutOfFax'] as const;
+
+/** Fields of the person's record always read. */
+export const DEFAULT_FIELDS: readonly string[] = ['Email', 'FirstName', 'LastName', 'Phone', ...CHANNEL_FLAGS];
+
+/** Defaults: identity and name fields, and the rights the Individual carries. */
+export const salesforceDefaultMappings: readonly MappingEntryInput[] = [
+  { identity: 'email', external: 'Email' },
+  { identity: 'phone', external: 'Phone' },
+  { field: 'firstName', external: 'FirstName' },
+  { field: 'lastName', external: 'LastName' },
+  { right: 'restricted', external: 'Individual.HasOptedOutProcessing' },
+  { right: 'objections.profiling', external: 'Individual.HasOptedOutProfiling' },
+  { right: 'objections.directMarketing', external: 'Individual.HasOptedOutSolicit' },
+];
+
+/** The external field of one ContactPointTypeConsent. */
+export function consentField(type: ContactPointType | string, purposeName: string): string {
+  return `${CONSENT_PREFIX}${type}:${purposeName}`;
+}
+
+/** The parts of a consent field, or undefined for any other field. */
+export function parseConsentField(field: string): { type: string; purposeName: string } | undefined {
+  if (!field.startsWith(CONSENT_PREFIX)) return undefined;
+  const rest = field.slice(CONSENT_PREFIX.length);
+  const colon = rest.indexOf(':');
+  if (colon <= 0 || colon === rest.length - 1) return undefined;
+  return { type: rest.slice(0, colon), purposeName: rest.slice(colon + 1) };
+}
+
+/** The Individual field an external field names, or undefined. */
+export function individualFieldOf(field: string): string | undefined {
+  return field.startsWith(INDIVIDUAL_PREFIX) ? field.slice(INDIVIDUAL_PREFIX.length) : undefined;
+}
+
+/**
+ * The YAML mapping entries for the configured consents: each opt-out flag to its consent
+ * (inverted: opted out = denied), and each (purpose, channel) pair to its
+ * ContactPointTypeConsent (`OptIn` = granted, `OptOut` = denied).
+ */
+export function salesforceMappings(config: Pick<SalesforceConfig, 'channelFlags' | 'dataUsePurposes' | 'contactPointTypes'>): MappingEntryInput[] {
+  const out: MappingEntryInput[] = [];
+  for (const [flag, consent] of Object.entries(config.channelFlags)) {
+    if (consent) out.push({ consent, external: flag, transform: [{ type: 'invert' }] });
+  }
+  for (const [purpose, purposeName] of Object.entries(config.dataUsePurposes)) {
+    for (const [channel, type] of Object.entries(config.contactPointTypes)) {
+      out.push({
+        consent: `${purpose}.${channel}`,
+        external: consentField(type, purposeName),
+        transform: [{ type: 'map', values: { granted: 'OptIn', denied: 'OptOut' } }],
+      });
+    }
+  }
+  return out;
+}
+
+/** A Salesforce date-time (`2026-01-15T09:30:00.000+0000`) as epoch ms, or NaN. */
+export function parseSalesforceDate(value: unknown): number {
+  if (typeof value !== 'string' || value === '') return Number.NaN;
+  return Date.parse(value.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
+}
+
+/** A SOQL date-time literal, floored to the second (SOQL literals carry no fraction). */
+export function soqlDateTime(ms: number): string {
+  return new Date(Math.floor(Math.max(0, ms) / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** A SOQL string literal. */
+export function soqlString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** A field value as read from Salesforce (REST JSON or Bulk CSV text) as a record value. */
+export function fieldValue(value: unknown): Json | undefined {
+  if (value === null || value === undefined || value === '') return undefined;
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return value;
+  return undefined;
+}
+
+/** A Bulk CSV value for a boolean field (`true`/`false` text) as a boolean. */
+export function csvBoolean(value: unknown): boolean | undefined {
+  if (typeof value === 'boolean') return value;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  return undefined;
+}

@@ -1,0 +1,207 @@
+/**
+ * Reading people from Salesforce and turning them into `ExternalRecord`s: the person's own
+ * record (Contact or Lead), its Individual (the rights) and its ContactPointTypeConsents (one
+ * per purpose and channel). Each of those is a separate record with its own change time, so
+ * that merge orders every value by when it really changed: a consent captured yesterday does
+ * not make a name edited last year look new.
+ */
+import type { Connection } from 'jsforce';
+import type { ExternalRecord } from '../../src/connector/define.js';
+import type { Json } from '../../src/profile/schema.js';
+import type { SalesforceApi } from './api.js';
+import type { SalesforceConfig } from './config.js';
+import { CHANNEL_FLAGS, consentField, csvBoolean, DEFAULT_FIELDS, fieldValue, INDIVIDUAL_FIELDS, INDIVIDUAL_PREFIX, parseSalesforceDate, soqlString } from './mapping.js';
+
+/** A record as SOQL (JSON) or Bulk API (CSV text) returns it. */
+export type RawRecord = Record<string, unknown>;
+
+/** Ids per IN list, keeping each query URL well under Salesforce's URI length limit. */
+export const IN_CHUNK = 300;
+
+const SYSTEM_FIELDS = ['Id', 'IndividualId', 'LastModifiedDate', 'LastModifiedById', 'SystemModstamp'];
+
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export function inList(ids: readonly string[]): string {
+  return `(${ids.map(soqlString).join(', ')})`;
+}
+
+/** The person's fields a read asks for. */
+export function personFields(config: SalesforceConfig): string[] {
+  return [...new Set([...SYSTEM_FIELDS, ...DEFAULT_FIELDS, config.externalIdField, ...config.fields])];
+}
+
+export const INDIVIDUAL_SELECT = ['Id', ...INDIVIDUAL_FIELDS, 'LastModifiedDate', 'LastModifiedById', 'SystemModstamp'];
+export const CONSENT_SELECT = ['Id', 'PartyId', 'DataUsePurposeId', 'ContactPointType', 'PrivacyConsentStatus', 'CaptureDate', 'CaptureSource', 'LastModifiedDate', 'LastModifiedById', 'SystemModstamp'];
+
+const BOOLEAN_FIELDS = new Set<string>([...CHANNEL_FLAGS, ...INDIVIDUAL_FIELDS]);
+
+function valueOf(name: string, raw: unknown): Json | undefined {
+  if (BOOLEAN_FIELDS.has(name)) return csvBoolean(raw);
+  return fieldValue(raw);
+}
+
+function atOf(record: RawRecord): number {
+  const at = parseSalesforceDate(record['LastModifiedDate']);
+  return Number.isNaN(at) ? parseSalesforceDate(record['SystemModstamp']) : at;
+}
+
+/** Runs a SOQL query and follows `nextRecordsUrl` to the end. */
+export async function queryAll(conn: Connection, soql: string): Promise<RawRecord[]> {
+  // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_query.htm
+  let result = await conn.query<RawRecord>(soql, { autoFetch: false });
+  const records = [...result.records];
+  while (!result.done && result.nextRecordsUrl) {
+    result = await conn.queryMore<RawRecord>(result.nextRecordsUrl, { headers: {}, autoFetch: false, maxFetch: 10_000, scanAll: false, responseTarget: 'QueryResult' });
+    records.push(...result.records);
+  }
+  return records;
+}
+
+/** Consent data of a set of people: Individuals and ContactPointTypeConsents by party. */
+export interface Related {
+  individuals: Map<string, RawRecord>;
+  consents: Map<string, RawRecord[]>;
+}
+
+export class SalesforceReader {
+  /** DataUsePurpose Id -> Name, for the configured purposes. */
+  private purposes: Promise<Map<string, string>> | undefined;
+
+  constructor(
+    private readonly api: SalesforceApi,
+    private readonly config: SalesforceConfig,
+  ) {}
+
+  /** Whether Individuals and consents are read at all. */
+  get readsConsents(): boolean {
+    return Object.keys(this.config.dataUsePurposes).length > 0;
+  }
+
+  /** The configured DataUsePurposes: Id -> Name (read once). */
+  purposeNames(signal?: AbortSignal): Promise<Map<string, string>> {
+    if (!this.readsConsents) return Promise.resolve(new Map());
+    this.purposes ??= this.api
+      .call(signal, async (conn) => {
+        const names = [...new Set(Object.values(this.config.dataUsePurposes))];
+        const rows = await queryAll(conn, `SELECT Id, Name FROM DataUsePurpose WHERE Name IN ${inList(names)}`);
+        return new Map(rows.map((r) => [String(r['Id']), String(r['Name'])]));
+      })
+      .catch((err: unknown) => {
+        this.purposes = undefined;
+        throw err;
+      });
+    return this.purposes;
+  }
+
+  /** Forgets the cached purposes (after a purpose was created). */
+  resetPurposes(): void {
+    this.purposes = undefined;
+  }
+
+  /** Reads the Individuals and consents of these Individual ids. */
+  async related(individualIds: readonly string[], signal?: AbortSignal): Promise<Related> {
+    const individuals = new Map<string, RawRecord>();
+    const consents = new Map<string, RawRecord[]>();
+    const ids = [...new Set(individualIds.filter((id) => id !== ''))];
+    if (ids.length === 0) return { individuals, consents };
+    const purposes = await this.purposeNames(signal);
+    for (const part of chunks(ids, IN_CHUNK)) {
+      await this.api.call(signal, async (conn) => {
+        for (const r of await queryAll(conn, `SELECT ${INDIVIDUAL_SELECT.join(', ')} FROM Individual WHERE Id IN ${inList(part)}`)) individuals.set(String(r['Id']), r);
+        if (purposes.size === 0) return;
+        const soql = `SELECT ${CONSENT_SELECT.join(', ')} FROM ContactPointTypeConsent WHERE PartyId IN ${inList(part)} AND DataUsePurposeId IN ${inList([...purposes.keys()])}`;
+        for (const r of await queryAll(conn, soql)) {
+          const party = String(r['PartyId']);
+          consents.set(party, [...(consents.get(party) ?? []), r]);
+        }
+      });
+    }
+    return { individuals, consents };
+  }
+
+  /**
+   * A person as records: the person's own fields, then its Individual's and each consent's,
+   * each stamped with its own change time; oldest first. `echoFor` marks records last modified
+   * by the integration user (used for webhooks only: a pull relies on the shadow).
+   */
+  toRecords(person: RawRecord, related: Related, purposes: Map<string, string>, options: { markEcho?: boolean } = {}): ExternalRecord[] {
+    const id = String(person['Id']);
+    const email = fieldValue(person['Email']);
+    const identity: Record<string, Json> = email === undefined ? {} : { Email: email };
+    const echo = (r: RawRecord): { echo?: true } =>
+      options.markEcho && this.api.integrationUserId !== undefined && sameId(String(r['LastModifiedById'] ?? ''), this.api.integrationUserId) ? { echo: true } : {};
+    const out: ExternalRecord[] = [];
+
+    const fields: Record<string, Json> = {};
+    for (const name of personFields(this.config)) {
+      if (SYSTEM_FIELDS.includes(name) || name === this.config.externalIdField) continue;
+      const v = valueOf(name, person[name]);
+      if (v !== undefined) fields[name] = v;
+    }
+    const personAt = atOf(person);
+    if (!Number.isNaN(personAt)) out.push({ externalId: id, at: new Date(personAt).toISOString(), fields, ...echo(person) });
+
+    const individualId = typeof person['IndividualId'] === 'string' ? person['IndividualId'] : undefined;
+    const individual = individualId ? related.individuals.get(individualId) : undefined;
+    if (individual) {
+      const f: Record<string, Json> = { ...identity };
+      for (const name of INDIVIDUAL_FIELDS) {
+        const v = csvBoolean(individual[name]);
+        if (v !== undefined) f[`${INDIVIDUAL_PREFIX}${name}`] = v;
+      }
+      const at = atOf(individual);
+      if (!Number.isNaN(at)) out.push({ externalId: id, at: new Date(at).toISOString(), fields: f, ...echo(individual) });
+    }
+    for (const c of individualId ? (related.consents.get(individualId) ?? []) : []) {
+      const purposeName = purposes.get(String(c['DataUsePurposeId']));
+      const status = c['PrivacyConsentStatus'];
+      if (!purposeName || (status !== 'OptIn' && status !== 'OptOut')) continue;
+      // The consent's time is when it was captured (the person's action), else its last edit.
+      const captured = parseSalesforceDate(c['CaptureDate']);
+      const at = Number.isNaN(captured) ? atOf(c) : captured;
+      if (Number.isNaN(at)) continue;
+      out.push({ externalId: id, at: new Date(at).toISOString(), fields: { ...identity, [consentField(String(c['ContactPointType']), purposeName)]: status }, ...echo(c) });
+    }
+    return out.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  }
+
+  /** Reads people by Id (unknown and deleted ids are left out). */
+  async readPeople(ids: readonly string[], signal?: AbortSignal): Promise<RawRecord[]> {
+    const out: RawRecord[] = [];
+    for (const part of chunks([...new Set(ids)], IN_CHUNK)) {
+      const rows = await this.api.call(signal, (conn) => queryAll(conn, `SELECT ${personFields(this.config).join(', ')} FROM ${this.config.object} WHERE Id IN ${inList(part)}`));
+      out.push(...rows);
+    }
+    return out;
+  }
+
+  /** Reads people by e-mail address. */
+  async readPeopleByEmail(emails: readonly string[], signal?: AbortSignal): Promise<RawRecord[]> {
+    const out: RawRecord[] = [];
+    for (const part of chunks([...new Set(emails.map((e) => e.trim().toLowerCase()))], IN_CHUNK)) {
+      const rows = await this.api.call(signal, (conn) => queryAll(conn, `SELECT ${personFields(this.config).join(', ')} FROM ${this.config.object} WHERE Email IN ${inList(part)}`));
+      out.push(...rows);
+    }
+    return out;
+  }
+
+  /** People plus their consent data, as records. */
+  async recordsOf(people: readonly RawRecord[], signal?: AbortSignal, options: { markEcho?: boolean } = {}): Promise<ExternalRecord[]> {
+    // Individuals are always read: the default mappings carry the rights they hold.
+    const individualIds = people.flatMap((p) => (typeof p['IndividualId'] === 'string' && p['IndividualId'] !== '' ? [p['IndividualId']] : []));
+    const related = await this.related(individualIds, signal);
+    const purposes = await this.purposeNames(signal);
+    return people.flatMap((p) => this.toRecords(p, related, purposes, options)).sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  }
+}
+
+/** Compares a 15- and an 18-character id (or two of the same length). */
+export function sameId(a: string, b: string): boolean {
+  if (a === '' || b === '') return false;
+  return a.length === b.length ? a === b : a.slice(0, 15) === b.slice(0, 15);
+}

@@ -1,0 +1,45 @@
+/**
+ * The shared connector conformance suite, run against the Salesforce emulator: pull, push,
+ * read, erase, export, Outbound Messages, rate limits and a permanently rejected record.
+ *
+ * The mapping carries the e-mail consent on the Contact's HasOptedOutOfEmail flag only, so
+ * every person is one record; consents on ContactPointTypeConsent (one more record per
+ * consent, each with its own change time) are covered in connector.test.ts.
+ */
+import { runConformance, type ConformanceEnvironment } from '../../../src/connector/conformance.js';
+import salesforce from '../../../connectors/salesforce/connector.js';
+import type { SalesforceConfig } from '../../../connectors/salesforce/config.js';
+import { salesforceMappings } from '../../../connectors/salesforce/mapping.js';
+import { ORG_ID, startTestOrg } from './harness.js';
+
+async function start(): Promise<ConformanceEnvironment<SalesforceConfig>> {
+  const org = await startTestOrg();
+  let n = 0;
+  return {
+    config: org.config,
+    rateLimitNextCall: (seconds) => org.emulator.sideDoor.rateLimitNextCall(seconds),
+    async captureWebhook() {
+      await org.emulator.sideDoor.flushOutbound();
+      const before = org.listener.received.length;
+      org.emulator.sideDoor.create('Contact', { LastName: 'Hopper', FirstName: 'Grace', Email: `webhook-${n++}@example.com` });
+      await org.emulator.sideDoor.flushOutbound();
+      const message = org.listener.received[before];
+      if (!message) throw new Error('the emulator sent no Outbound Message');
+      return org.rawWebhook(message);
+    },
+    poison: (email) => org.emulator.sideDoor.poison(email),
+    requestCount: () => org.emulator.sideDoor.calls().total,
+    stop: () => org.close(),
+  };
+}
+
+runConformance({
+  definition: salesforce,
+  start,
+  mappings: salesforceMappings({ channelFlags: { HasOptedOutOfEmail: 'marketing.email' }, dataUsePurposes: {}, contactPointTypes: {} }),
+  canPoison: true,
+  countsRequests: true,
+  // One sObject Collections upsert for the whole batch.
+  callsPerBatch: 1,
+  forgeWebhook: (raw) => ({ ...raw, body: Buffer.from(raw.body.toString('utf8').replace(ORG_ID, '00D5e000000OtherAAA')) }),
+});
