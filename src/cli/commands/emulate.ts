@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { startHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
+import { startSalesforceEmulator } from '../../../connectors/salesforce/emulator/index.js';
 
 /** Options every emulator understands. */
 export interface EmulateOptions {
@@ -42,6 +43,11 @@ export const EMULATORS: Record<string, EmulatorEntry> = {
         ...(o.webhookUrl ? { webhookUrl: o.webhookUrl } : {}),
         ...(o.rateLimit ? { rateLimit: { max: o.rateLimit.max, intervalMs: o.rateLimit.intervalMs } } : {}),
       }),
+  },
+  salesforce: {
+    description: 'Salesforce OAuth client credentials, REST sObjects and Collections, SOQL, Bulk API 2.0, Outbound Messages (to --webhook-url); side door under /_emulator/',
+    secretEnv: 'SALESFORCE_CLIENT_SECRET',
+    start: (o) => startSalesforceEmulator({ port: o.port, host: o.host, clientSecret: o.secret, ...(o.webhookUrl ? { outboundMessageUrl: o.webhookUrl } : {}) }),
   },
 };
 
