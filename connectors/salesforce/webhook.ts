@@ -38,6 +38,7 @@ const parser = new XMLParser({
   parseAttributeValue: false,
   trimValues: true,
   processEntities: true,
+  htmlEntities: true,
   isArray: (name) => name === 'Notification',
 });
 

@@ -41,5 +41,5 @@ runConformance({
   countsRequests: true,
   // One sObject Collections upsert for the whole batch.
   callsPerBatch: 1,
-  forgeWebhook: (raw) => ({ ...raw, body: Buffer.from(raw.body.toString('utf8').replace(ORG_ID, '00D5e000000OtherAAA')) }),
+  forgeWebhook: (raw) => ({ ...raw, body: Buffer.from(raw.body.toString('utf8').replace(ORG_ID, '00D5e000000OthrAAA')) }),
 });

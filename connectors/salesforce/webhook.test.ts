@@ -1,0 +1,201 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { RawWebhook, WebhookEvent } from '../../src/connector/define.js';
+import { MalformedPayloadError } from '../../src/connector/errors.js';
+import { createSalesforceInstance } from './connector.js';
+import { SalesforceConfig } from './config.js';
+import { isAck, notificationsEnvelope } from './emulator/outbound.js';
+import { ackReply, parseOutboundMessage, soapFault, toWebhookEvents, verifyOutboundMessage } from './webhook.js';
+
+const ORG = '00D5e000000KQ2eEAG';
+const INTEGRATION_USER = '0055e000001IntgAAC';
+const REP = '0055e000001RepXAAS';
+
+function contact(i: number, overrides: Record<string, string | boolean | null> = {}): Record<string, string | boolean | null> {
+  return {
+    Id: `0035e00000${String(i).padStart(5, '0')}AAA`,
+    Email: `person-${i}@example.com`,
+    FirstName: `First${i}`,
+    LastName: `Last${i}`,
+    Phone: null,
+    HasOptedOutOfEmail: i % 2 === 0,
+    DoNotCall: false,
+    IndividualId: null,
+    LastModifiedDate: '2026-03-10T09:00:00.000Z',
+    LastModifiedById: REP,
+    SystemModstamp: '2026-03-10T09:00:00.000Z',
+    ...overrides,
+  };
+}
+
+function message(records: Record<string, string | boolean | null>[], options: { org?: string; object?: string; firstId?: number } = {}): Buffer {
+  return Buffer.from(
+    notificationsEnvelope({
+      organizationId: options.org ?? ORG,
+      actionId: '04k5e0000000001AAA',
+      baseUrl: 'https://example.my.salesforce.com',
+      apiVersion: '62.0',
+      object: options.object ?? 'Contact',
+      notifications: records.map((record, i) => ({ id: `04l5e0000${String((options.firstId ?? 0) + i).padStart(6, '0')}AAA`, record })),
+    }),
+  );
+}
+
+const raw = (body: Buffer): RawWebhook => ({ method: 'POST', url: 'https://hub.example/webhooks/salesforce', headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' }, body, receivedAt: new Date().toISOString() });
+
+function instance() {
+  const config = SalesforceConfig.parse({ clientId: 'id', clientSecret: 'secret', loginUrl: 'http://127.0.0.1:9', organizationId: ORG, integrationUserId: INTEGRATION_USER });
+  return createSalesforceInstance({ instanceId: 'salesforce', config, logger: pino({ level: 'silent' }) });
+}
+
+describe('Outbound Messages', () => {
+  it('parses a valid message with a real XML parser: org, notification ids, fields, nil values', () => {
+    const hand = Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+ <soapenv:Body>
+  <notifications xmlns="http://soap.sforce.com/2005/09/outbound">
+   <OrganizationId>${ORG}</OrganizationId>
+   <ActionId>04k5e000000CaRkAAK</ActionId>
+   <SessionId xsi:nil="true"/>
+   <EnterpriseUrl>https://example.my.salesforce.com/services/Soap/c/62.0/${ORG}</EnterpriseUrl>
+   <PartnerUrl>https://example.my.salesforce.com/services/Soap/u/62.0/${ORG}</PartnerUrl>
+   <Notification>
+    <Id>04l5e00000Gx7QzAAJ</Id>
+    <sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">
+     <sf:Id>0035e00000ZkM3hAAF</sf:Id>
+     <sf:Email>ada&#64;example.com</sf:Email>
+     <sf:LastName>O&apos;Hara &amp; Sons</sf:LastName>
+     <sf:Phone xsi:nil="true"/>
+     <sf:HasOptedOutOfEmail>true</sf:HasOptedOutOfEmail>
+    </sObject>
+   </Notification>
+  </notifications>
+ </soapenv:Body>
+</soapenv:Envelope>`);
+    expect(parseOutboundMessage(hand)).toEqual({
+      organizationId: ORG,
+      actionId: '04k5e000000CaRkAAK',
+      notifications: [
+        {
+          id: '04l5e00000Gx7QzAAJ',
+          object: 'Contact',
+          fields: { Id: '0035e00000ZkM3hAAF', Email: 'ada@example.com', LastName: "O'Hara & Sons", Phone: null, HasOptedOutOfEmail: 'true' },
+        },
+      ],
+    });
+    expect(verifyOutboundMessage(raw(hand), ORG)).toEqual({ ok: true });
+  });
+
+  it('turns a valid message into a records event (opt-out flags as booleans, nil left out) and answers with an Ack', async () => {
+    const sf = instance();
+    const body = message([contact(1), contact(2, { LastModifiedById: INTEGRATION_USER })]);
+    expect(await sf.verify?.(raw(body))).toEqual({ ok: true });
+    const events = (await sf.parse?.(raw(body))) ?? [];
+    expect(events).toHaveLength(1);
+    const event = events[0] as Extract<WebhookEvent, { kind: 'records' }>;
+    expect(event.kind).toBe('records');
+    expect(event.records).toEqual([
+      {
+        externalId: '0035e0000000001AAA',
+        at: '2026-03-10T09:00:00.000Z',
+        fields: { Email: 'person-1@example.com', FirstName: 'First1', LastName: 'Last1', HasOptedOutOfEmail: false, DoNotCall: false },
+      },
+      // Last modified by the integration user: Concord's own write coming back.
+      {
+        externalId: '0035e0000000002AAA',
+        at: '2026-03-10T09:00:00.000Z',
+        fields: { Email: 'person-2@example.com', FirstName: 'First2', LastName: 'Last2', HasOptedOutOfEmail: true, DoNotCall: false },
+        echo: true,
+      },
+    ]);
+    const reply = sf.reply?.(events);
+    expect(reply).toMatchObject({ status: 200, contentType: expect.stringContaining('text/xml') });
+    expect(isAck(reply?.body ?? '')).toBe(true);
+  });
+
+  it('refuses a message naming another OrganizationId (and with none configured); the refusal is a SOAP fault', async () => {
+    const sf = instance();
+    const other = message([contact(1)], { org: '00D5e000000OthrAAA' });
+    expect(await sf.verify?.(raw(other))).toEqual({ ok: false, reason: 'Outbound Message from another organization' });
+    expect(verifyOutboundMessage(raw(message([contact(1)])), undefined)).toMatchObject({ ok: false });
+    // The 15-character form of the configured id is the same org.
+    expect(verifyOutboundMessage(raw(message([contact(1)], { org: ORG.slice(0, 15) })), ORG)).toEqual({ ok: true });
+    const fault = sf.refuse?.({ status: 401, reason: 'Outbound Message from another organization' });
+    expect(fault?.status).toBe(500);
+    expect(fault?.body).toContain('<faultcode>soapenv:Client</faultcode>');
+    expect(fault?.body).toContain('<faultstring>Outbound Message from another organization</faultstring>');
+    expect(isAck(fault?.body ?? '')).toBe(false);
+  });
+
+  it.each([
+    ['text that is not XML', 'this is not a SOAP message'],
+    ['truncated XML', message([contact(1)]).toString('utf8').slice(0, 400)],
+    ['a DOCTYPE (entity expansion)', `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body/></soapenv:Envelope>`],
+    ['another SOAP call', '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><login/></soapenv:Body></soapenv:Envelope>'],
+    ['no notification', message([]).toString('utf8')],
+    ['JSON', '{"unexpected": true}'],
+    ['an sObject without Id', message([contact(1, { Id: null })]).toString('utf8')],
+  ])('refuses malformed input (%s) with MalformedPayloadError: nothing is enqueued', async (_label, body) => {
+    const sf = instance();
+    const request = raw(Buffer.from(body));
+    const err = await Promise.resolve()
+      .then(() => sf.parse?.(request))
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(err).toBeInstanceOf(MalformedPayloadError);
+    expect(await sf.verify?.(request)).toMatchObject({ ok: false });
+  });
+
+  it('drops a duplicate notification once the first delivery was enqueued and acknowledged', async () => {
+    const sf = instance();
+    const first = message([contact(1), contact(2)]);
+    const events = (await sf.parse?.(raw(first))) ?? [];
+    // A redelivery before the Ack (the first delivery failed half-way) is processed again, with the same event id.
+    const again = (await sf.parse?.(raw(first))) ?? [];
+    expect(again.map((e) => e.eventId)).toEqual(events.map((e) => e.eventId));
+    sf.reply?.(events);
+    expect(await sf.parse?.(raw(first))).toEqual([]);
+    // A later message carrying one old and one new notification keeps only the new one.
+    const mixed = message([contact(2), contact(3)], { firstId: 1 });
+    const next = (await sf.parse?.(raw(mixed))) ?? [];
+    expect(next).toHaveLength(1);
+    expect((next[0] as Extract<WebhookEvent, { kind: 'records' }>).records.map((r) => r.externalId)).toEqual(['0035e0000000003AAA']);
+    // An all-duplicate message is still acknowledged, or Salesforce would keep sending it.
+    expect(isAck(sf.reply?.([])?.body ?? '')).toBe(true);
+  });
+
+  it('takes 100 notifications in one message and refuses 101', async () => {
+    const sf = instance();
+    const hundred = Array.from({ length: 100 }, (_, i) => contact(i));
+    const events = (await sf.parse?.(raw(message(hundred)))) ?? [];
+    expect(events).toHaveLength(1);
+    expect((events[0] as Extract<WebhookEvent, { kind: 'records' }>).records).toHaveLength(100);
+    sf.reply?.(events);
+    expect(await sf.parse?.(raw(message(hundred)))).toEqual([]);
+    expect(() => parseOutboundMessage(message(Array.from({ length: 101 }, (_, i) => contact(i))))).toThrow(/at most 100/);
+  });
+
+  it('names the people behind Individual and ContactPointTypeConsent notifications (changed events, echo when all are ours)', () => {
+    const individual = { Id: '0PK5e0000000001AAA', HasOptedOutProcessing: true, LastModifiedDate: '2026-03-10T10:00:00.000Z', LastModifiedById: INTEGRATION_USER };
+    const consent = { Id: '0ZY5e0000000001AAA', PartyId: '0PK5e0000000001AAA', PrivacyConsentStatus: 'OptOut', LastModifiedDate: '2026-03-10T11:00:00.000Z', LastModifiedById: REP };
+    const notifications = [
+      ...parseOutboundMessage(message([individual], { object: 'Individual' })).notifications,
+      ...parseOutboundMessage(message([consent], { object: 'ContactPointTypeConsent', firstId: 5 })).notifications,
+      ...parseOutboundMessage(message([{ Id: '0015e0000000001AAA', Name: 'Acme' }], { object: 'Account', firstId: 9 })).notifications,
+    ];
+    const opts = { object: 'Contact', toRecord: () => undefined, integrationUserId: INTEGRATION_USER, now: () => 0 };
+    const { events, ignored } = toWebhookEvents(notifications, opts);
+    expect(ignored).toBe(1);
+    expect(events.map((e) => e.event)).toEqual([
+      { kind: 'changed', eventId: expect.stringMatching(/^om-related:/), externalIds: ['Individual:0PK5e0000000001AAA', 'ContactPointTypeConsent:0ZY5e0000000001AAA'], at: '2026-03-10T11:00:00.000Z' },
+    ]);
+    expect(toWebhookEvents(notifications.slice(0, 1), opts).events[0]?.event).toMatchObject({ kind: 'changed', echo: true });
+  });
+
+  it('writes the Ack and the fault as Salesforce expects them', () => {
+    expect(ackReply().body).toContain('<notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack></notificationsResponse>');
+    expect(soapFault('bad <xml> & more').body).toContain('<faultstring>bad &lt;xml&gt; &amp; more</faultstring>');
+  });
+});
