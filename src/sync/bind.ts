@@ -32,6 +32,7 @@ export interface SyncInstance {
   verify?(raw: RawWebhook): VerifyResult | Promise<VerifyResult>;
   parse?(raw: RawWebhook): WebhookEvent[] | Promise<WebhookEvent[]>;
   reply?(events: WebhookEvent[]): WebhookReply;
+  refuse?(failure: { status: number; reason: string }): WebhookReply;
   close?(): Promise<void>;
 }
 
@@ -93,6 +94,7 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
         ...(instance.verify ? { verify: instance.verify.bind(instance) } : {}),
         ...(instance.parse ? { parse: instance.parse.bind(instance) } : {}),
         ...(instance.reply ? { reply: instance.reply.bind(instance) } : {}),
+        ...(instance.refuse ? { refuse: instance.refuse.bind(instance) } : {}),
         ...(instance.close ? { close: instance.close.bind(instance) } : {}),
       };
       if (pull) {
