@@ -36,7 +36,7 @@ export type ServerOptions = z.infer<typeof ServerOptions>;
 export type ServerOptionsInput = z.input<typeof ServerOptions>;
 
 /** The engine as the server uses it. */
-export type ServerEngine = Pick<Engine, 'receiveWebhook' | 'status' | 'deadLetters' | 'prefix'>;
+export type ServerEngine = Pick<Engine, 'receiveWebhook' | 'status' | 'deadLetters' | 'prefix' | 'instance'>;
 
 export interface ServerDeps {
   hub: Pick<HubConfig, 'publicUrl' | 'mode' | 'secrets' | 'preferenceCenter'>;

@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { RawWebhook } from '../connector/define.js';
+import type { RawWebhook, WebhookReply } from '../connector/define.js';
 import type { SyncConnector } from '../sync/bind.js';
 import type { ServerEngine } from './deps.js';
 import type { HttpMetrics } from './metrics.js';
@@ -26,6 +26,12 @@ type WebhookRequest = FastifyRequest<{ Params: { connectorId: string } }>;
 
 function problem(reply: FastifyReply, status: number, code: string, detail: string): FastifyReply {
   return reply.code(status).type('application/problem+json').send({ type: 'about:blank', title: detail, status, code });
+}
+
+function send(reply: FastifyReply, answer: WebhookReply): FastifyReply {
+  reply.code(answer.status);
+  if (answer.contentType) reply.type(answer.contentType);
+  return reply.send(answer.body ?? '');
 }
 
 export async function registerWebhooks(app: FastifyInstance, options: WebhookRouteOptions): Promise<void> {
@@ -82,13 +88,14 @@ export async function registerWebhooks(app: FastifyInstance, options: WebhookRou
         if (!result.ok) {
           options.metrics.webhooks.inc({ connector, status: String(result.status) });
           options.logger.warn({ connector, status: result.status, reason: result.reason }, 'webhook refused');
+          // Some senders expect their own error format (e.g. a SOAP fault); the connector writes it.
+          const instance = result.status === 404 ? undefined : await options.engine.instance(connector);
+          if (instance?.refuse) return send(reply, instance.refuse({ status: result.status, reason: result.reason }));
           const code = result.status === 401 ? 'bad_signature' : result.status === 400 ? 'malformed_body' : 'unknown_connector';
           return problem(reply, result.status, code, result.status === 401 ? 'the signature does not verify' : result.reason);
         }
         options.metrics.webhooks.inc({ connector, status: String(result.reply.status) });
-        reply.code(result.reply.status);
-        if (result.reply.contentType) reply.type(result.reply.contentType);
-        return reply.send(result.reply.body ?? '');
+        return send(reply, result.reply);
       },
     );
   });

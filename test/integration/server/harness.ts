@@ -12,7 +12,8 @@ import { Catalog } from '../../../src/config/schema.js';
 import type { ApiKeyConfig } from '../../../src/config/schema.js';
 import { build } from '../../../src/server/build.js';
 import { apiKeyRecords } from '../../../src/server/api-keys.js';
-import type { ServerOptionsInput } from '../../../src/server/deps.js';
+import type { ServerEngine, ServerOptionsInput } from '../../../src/server/deps.js';
+import type { Engine } from '../../../src/sync/engine.js';
 import { HubPatchIngest } from '../../../src/sync/hub-patch.js';
 import { REDIS_URL, startHub } from '../sync/harness.js';
 import type { Hub, HubOptions } from '../sync/harness.js';
@@ -58,7 +59,14 @@ export interface ServerHub {
 }
 
 export async function startServerHub(
-  options: Partial<HubOptions> & { server?: ServerOptionsInput; now?: () => number; publicUrl?: string; redis?: Redis } = {},
+  options: Partial<HubOptions> & {
+    server?: ServerOptionsInput;
+    now?: () => number;
+    publicUrl?: string;
+    redis?: Redis;
+    /** Wraps the engine the server sees (e.g. to give a connector instance a `refuse`). */
+    engine?: (engine: Engine) => ServerEngine;
+  } = {},
 ): Promise<ServerHub> {
   const hub = await startHub({ dialect: 'sqlite', systems: [{ id: 'crm' }, { id: 'shop' }], ...options, roles: options.roles ?? {} });
   const redis = new Redis(REDIS_URL);
@@ -75,7 +83,7 @@ export async function startServerHub(
     catalog: CATALOG,
     policy: hub.policy,
     store: hub.store,
-    engine: hub.engine,
+    engine: options.engine ? options.engine(hub.engine) : hub.engine,
     connectors: hub.connectors,
     ingestPatch: (patch, o) => hubIngest.ingest(patch, o),
     redis: options.redis ?? redis,

@@ -97,6 +97,28 @@ describe('POST /webhooks/:connectorId', () => {
     for (const status of ['401', '400', '404', '413']) expect(metrics).toContain(`status="${status}"`);
   });
 
+  it("answers a refused webhook in the sender's own format when the connector has refuse (e.g. a SOAP fault)", async () => {
+    s = await startServerHub({
+      roles: false,
+      engine: (engine) => ({
+        prefix: engine.prefix,
+        deadLetters: engine.deadLetters,
+        status: () => engine.status(),
+        receiveWebhook: (id, raw) => engine.receiveWebhook(id, raw),
+        instance: async (id) => ({
+          ...(await engine.instance(id)),
+          refuse: (failure) => ({ status: 500, contentType: 'text/xml', body: `<fault>${failure.status}</fault>` }),
+        }),
+      }),
+    });
+    const body = payload('evt-3', 'ada@example.com');
+    const refused = await s.app.inject({ method: 'POST', url: '/webhooks/crm', headers: { 'content-type': 'text/xml' }, payload: body });
+    expect(refused.statusCode).toBe(500);
+    expect(refused.headers['content-type']).toContain('text/xml');
+    expect(refused.body).toBe('<fault>401</fault>');
+    expect(await ingestJobs(s)).toBe(0);
+  });
+
   it('caps bodies at 1 MB by default', async () => {
     s = await startServerHub({ roles: false });
     const big = payload('evt-huge', 'ada@example.com', { notes: 'x'.repeat(1024 * 1024) });
