@@ -40,6 +40,9 @@ export class SaveError extends Error {
   }
 }
 
+/** The administrator who set the org up (DataUsePurposes). */
+export const ADMIN_USER_ID = '0055e000001AdmnAAC';
+
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:?\d{2})$/;
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -78,7 +81,8 @@ export class OrgState {
   ) {
     this.objects = buildObjects(options.externalIdFields);
     for (const name of this.objects.keys()) this.records.set(name, new Map());
-    const system: Actor = { userId: options.integrationUserId };
+    // Setup data comes from an administrator, not from the integration user.
+    const system: Actor = { userId: ADMIN_USER_ID };
     for (const name of options.dataUsePurposes) this.create('DataUsePurpose', { Name: name }, system);
   }
 

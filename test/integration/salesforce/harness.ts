@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import type { ConnectorInstance, ExternalRecord, RawWebhook } from '../../../src/connector/define.js';
 import salesforce, { createSalesforceInstance, type SalesforceRuntime } from '../../../connectors/salesforce/connector.js';
 import { SalesforceConfig, type SalesforceConfigInput, type SalesforceCursor } from '../../../connectors/salesforce/config.js';
-import { startSalesforceEmulator, type RunningSalesforceEmulator, type SalesforceEmulatorOptionsInput } from '../../../connectors/salesforce/emulator/index.js';
+import { startSalesforceEmulator, type EmulatorRuntime, type RunningSalesforceEmulator, type SalesforceEmulatorOptionsInput } from '../../../connectors/salesforce/emulator/index.js';
 import { ackReply } from '../../../connectors/salesforce/webhook.js';
 
 export const CLIENT_ID = 'concord-test-app';
@@ -66,7 +66,9 @@ export interface SalesforceTestOrg {
 
 export const silentLogger = pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
 
-export async function startTestOrg(options: { emulator?: Partial<SalesforceEmulatorOptionsInput>; config?: Partial<SalesforceConfigInput>; outbound?: boolean } = {}): Promise<SalesforceTestOrg> {
+export async function startTestOrg(
+  options: { emulator?: Partial<SalesforceEmulatorOptionsInput>; config?: Partial<SalesforceConfigInput>; outbound?: boolean; runtime?: EmulatorRuntime } = {},
+): Promise<SalesforceTestOrg> {
   const listener = await startOutboundListener();
   const emulator = await startSalesforceEmulator({
     clientId: CLIENT_ID,
@@ -75,7 +77,7 @@ export async function startTestOrg(options: { emulator?: Partial<SalesforceEmula
     outboundBatchMs: 5,
     ...(options.outbound === false ? {} : { outboundMessageUrl: listener.url }),
     ...options.emulator,
-  });
+  }, options.runtime);
   const config: SalesforceConfigInput = {
     loginUrl: emulator.url,
     clientId: CLIENT_ID,

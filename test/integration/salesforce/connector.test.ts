@@ -1,0 +1,292 @@
+/**
+ * The Salesforce connector against the emulator: the consent data model both ways (opt-out
+ * flags, Individual, ContactPointTypeConsent), the Bulk API 2.0 paths, the look-back window,
+ * tokens, limits, erasure and the origin marker on every write.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { register } from 'prom-client';
+import type { ExternalRecord, PushRecord } from '../../../src/connector/define.js';
+import { AuthError, RateLimitedError } from '../../../src/connector/errors.js';
+import { compileMapping, mapInbound, mapOutbound } from '../../../src/connector/mapping.js';
+import { MergePolicy, type Profile } from '../../../src/profile/schema.js';
+import salesforce from '../../../connectors/salesforce/connector.js';
+import { salesforceMappings } from '../../../connectors/salesforce/mapping.js';
+import { pullAll, startTestOrg, type SalesforceTestOrg } from './harness.js';
+
+const CONSENTS = {
+  channelFlags: { HasOptedOutOfEmail: 'marketing.email' },
+  dataUsePurposes: { marketing: 'Marketing', analytics: 'Analytics' },
+  contactPointTypes: { email: 'Email' },
+} as const;
+const mapping = compileMapping(salesforce, salesforceMappings(CONSENTS));
+const policy = MergePolicy.parse({});
+const signal = (): AbortSignal => new AbortController().signal;
+
+let org: SalesforceTestOrg | undefined;
+afterEach(async () => {
+  await org?.close();
+  org = undefined;
+});
+
+function profile(i: number, overrides: Partial<Profile> = {}): Profile {
+  const at = '2026-02-01T10:00:00.000Z';
+  return {
+    id: `profile-${i}`,
+    identities: [{ kind: 'email', value: `person-${i}@example.com` }],
+    attributes: { firstName: { value: `First${i}`, at, source: 'hub' }, lastName: { value: `Last${i}`, at, source: 'hub' } },
+    consents: {
+      marketing: { email: { value: 'granted', at, source: 'preference_center', legalBasis: 'consent', evidence: { method: 'preference_center', noticeVersion: 'v3' } } },
+    },
+    subscriptions: {},
+    rights: { objections: {} },
+    version: 1,
+    ...overrides,
+  };
+}
+
+function toPush(p: Profile, externalId?: string): PushRecord {
+  const out = mapOutbound(mapping, p, policy);
+  expect(out.errors).toEqual([]);
+  return { profileId: p.id, fields: out.fields, profile: p, ...(externalId ? { externalId } : {}) };
+}
+
+function inbound(record: ExternalRecord) {
+  const r = mapInbound(mapping, record, { source: 'salesforce', receivedAt: new Date().toISOString(), patchId: 'x' });
+  expect(r.errors).toEqual([]);
+  return r.patch;
+}
+
+describe('Salesforce consent data model', () => {
+  it('pushes flags, rights on a new Individual and one ContactPointTypeConsent per purpose and channel, with capture date and source', async () => {
+    org = await startTestOrg({ config: CONSENTS });
+    const sf = org.instance();
+    const p = profile(1, {
+      rights: { restricted: { value: true, at: '2026-02-02T00:00:00.000Z', source: 'admin' }, objections: { profiling: { value: true, at: '2026-02-02T00:00:00.000Z', source: 'admin' } } },
+    });
+    // Restricted: nothing may be granted while it lasts (Art. 18), so the consent goes out denied.
+    const [outcome] = (await sf.push?.([toPush(p)], signal())) ?? [];
+    expect(outcome).toMatchObject({ status: 'ok', profileId: 'profile-1' });
+    const id = outcome?.status === 'ok' ? outcome.externalId : '';
+    const door = org.emulator.sideDoor;
+    expect(door.get('Contact', id)).toMatchObject({ Email: 'person-1@example.com', FirstName: 'First1', HasOptedOutOfEmail: true, Concord_Id__c: 'profile-1' });
+    expect(door.individual('Contact', id)).toMatchObject({ LastName: 'Last1', HasOptedOutProcessing: true, HasOptedOutProfiling: true, HasOptedOutSolicit: false });
+    // Every purpose is denied while restricted, the ones the person never chose included.
+    const consents = door.consents('Contact', id);
+    expect(consents).toHaveLength(2);
+    expect(consents).toContainEqual({ purpose: 'Marketing', type: 'Email', status: 'OptOut', captureDate: '2026-02-01T10:00:00.000Z', captureSource: 'Concord (preference_center)' });
+    expect(consents).toContainEqual(expect.objectContaining({ purpose: 'Analytics', type: 'Email', status: 'OptOut', captureSource: 'Concord' }));
+
+    // The restriction is lifted: the same consent record is updated, not duplicated.
+    const lifted = profile(1, { rights: { restricted: { value: false, at: '2026-02-03T00:00:00.000Z', source: 'admin' }, objections: {} } });
+    const again = (await sf.push?.([toPush(lifted, id)], signal())) ?? [];
+    expect(again).toEqual([{ status: 'ok', profileId: 'profile-1', externalId: id }]);
+    expect(door.get('Contact', id)).toMatchObject({ HasOptedOutOfEmail: false });
+    expect(door.individual('Contact', id)).toMatchObject({ HasOptedOutProcessing: false });
+    const after = door.consents('Contact', id);
+    expect(after).toHaveLength(2);
+    expect(after).toContainEqual(expect.objectContaining({ purpose: 'Marketing', type: 'Email', status: 'OptIn' }));
+    expect(door.list('Individual')).toHaveLength(1);
+    expect(door.list('ContactPointTypeConsent')).toHaveLength(2);
+  });
+
+  it('pulls consent changes a rep makes in Salesforce as canonical changes, each at its own time', async () => {
+    org = await startTestOrg({ config: CONSENTS });
+    const sf = org.instance();
+    const door = org.emulator.sideDoor;
+    const contact = door.create('Contact', { LastName: 'Lovelace', FirstName: 'Ada', Email: 'ada@example.com' });
+    const id = String(contact['Id']);
+    const first = await pullAll(sf);
+    const cursor = first.cursors.at(-1);
+    expect(cursor?.phase).toBe('incremental');
+
+    door.setConsent('Contact', id, 'Analytics', 'Email', 'OptOut', '2026-03-01T08:00:00.000Z');
+    door.setIndividual('Contact', id, { HasOptedOutSolicit: true });
+    const { records } = await pullAll(sf, cursor);
+    const patches = records.filter((r) => r.externalId === id).map(inbound);
+    const consent = patches.find((p) => p.consents['analytics']?.['email']);
+    expect(consent?.consents['analytics']?.['email']).toEqual({ status: 'denied' });
+    expect(consent?.at).toBe('2026-03-01T08:00:00.000Z');
+    expect(consent?.identities).toContainEqual({ kind: 'email', value: 'ada@example.com' });
+    const rights = patches.find((p) => p.rights.objections.directMarketing !== undefined);
+    expect(rights?.rights.objections.directMarketing).toBe(true);
+    // Seen / NotSeen records no choice: nothing is reported.
+    door.setConsent('Contact', id, 'Marketing', 'Email', 'Seen');
+    const seen = await pullAll(sf, cursor);
+    expect(seen.records.some((r) => Object.keys(r.fields).some((f) => f.includes(':Marketing')))).toBe(false);
+  });
+
+  it('reads the people behind Individual and consent ids (as Outbound Messages on those objects name them)', async () => {
+    org = await startTestOrg({ config: CONSENTS });
+    const door = org.emulator.sideDoor;
+    const id = String(door.create('Contact', { LastName: 'Hopper', Email: 'grace@example.com' })['Id']);
+    const consent = door.setConsent('Contact', id, 'Marketing', 'Email', 'OptIn');
+    const individual = door.individual('Contact', id);
+    const sf = org.instance();
+    const viaConsent = (await sf.read?.([`ContactPointTypeConsent:${String(consent['Id'])}`], signal())) ?? [];
+    expect(new Set(viaConsent.map((r) => r.externalId))).toEqual(new Set([id]));
+    expect(viaConsent.some((r) => r.fields['ContactPointTypeConsent:Email:Marketing'] === 'OptIn')).toBe(true);
+    const viaIndividual = (await sf.read?.([`Individual:${String(individual?.['Id'])}`, 'Individual:0PK5e0000000zzzAAA'], signal())) ?? [];
+    expect(new Set(viaIndividual.map((r) => r.externalId))).toEqual(new Set([id]));
+  });
+
+  it('erases: ShouldForget on the Individual, the Contact deleted', async () => {
+    org = await startTestOrg({ config: CONSENTS });
+    const door = org.emulator.sideDoor;
+    const id = String(door.create('Contact', { LastName: 'Doe', Email: 'jane@example.com' })['Id']);
+    door.setIndividual('Contact', id, { HasOptedOutProfiling: true });
+    const individualId = String(door.individual('Contact', id)?.['Id']);
+    const sf = org.instance();
+    expect(await sf.erase?.([{ email: 'jane@example.com' }, { externalId: '0035e000000zzzzAAA' }], signal())).toEqual([
+      { status: 'erased', ref: { email: 'jane@example.com' } },
+      { status: 'not_found', ref: { externalId: '0035e000000zzzzAAA' } },
+    ]);
+    expect(door.get('Contact', id)).toBeUndefined();
+    expect(door.get('Individual', individualId)).toMatchObject({ ShouldForget: true });
+  });
+});
+
+describe('Salesforce writes', () => {
+  it('marks every write with Sforce-Call-Options client=concord; a rep change has no client', async () => {
+    org = await startTestOrg({ config: CONSENTS });
+    const sf = org.instance();
+    await sf.push?.([toPush(profile(2))], signal());
+    org.emulator.sideDoor.create('Contact', { LastName: 'Rep-made' });
+    const changes = org.emulator.sideDoor.changes();
+    const api = changes.filter((c) => c.userId === org?.emulator.options.integrationUserId);
+    expect(api.length).toBeGreaterThanOrEqual(3);
+    expect(api.every((c) => c.client === 'concord')).toBe(true);
+    expect(changes.filter((c) => c.userId === org?.emulator.options.repUserId).every((c) => c.client === undefined)).toBe(true);
+    await org.emulator.sideDoor.flushOutbound();
+    expect(org.emulator.sideDoor.notifications().some((n) => n.client === 'concord')).toBe(true);
+  });
+
+  it('creates a Lead with the Company placeholder when the object is Lead', async () => {
+    org = await startTestOrg({ config: { object: 'Lead', leadCompany: 'Unknown company' } });
+    const sf = org.instance();
+    const [o] = (await sf.push?.([{ profileId: 'lead-1', fields: { Email: 'lead@example.com', LastName: 'Lead' } }], signal())) ?? [];
+    expect(o?.status).toBe('ok');
+    expect(org.emulator.sideDoor.findByEmail('lead@example.com', 'Lead')).toMatchObject({ Company: 'Unknown company', Concord_Id__c: 'lead-1' });
+  });
+
+  it('writes a contact deleted in Salesforce again by external id', async () => {
+    org = await startTestOrg();
+    const sf = org.instance();
+    const [o] = (await sf.push?.([{ profileId: 'p-9', fields: { Email: 'nine@example.com', LastName: 'Nine' } }], signal())) ?? [];
+    const id = o?.status === 'ok' ? o.externalId : '';
+    org.emulator.sideDoor.delete('Contact', id);
+    const [again] = (await sf.push?.([{ profileId: 'p-9', externalId: id, fields: { FirstName: 'Nina', LastName: 'Nine' } }], signal())) ?? [];
+    expect(again?.status).toBe('ok');
+    expect(again?.status === 'ok' && again.externalId).not.toBe(id);
+    // Without the required LastName the record cannot be created again: rejected, with the reason.
+    const newId = again?.status === 'ok' ? again.externalId : '';
+    org.emulator.sideDoor.delete('Contact', newId);
+    const [refused] = (await sf.push?.([{ profileId: 'p-9', externalId: newId, fields: { FirstName: 'Nino' } }], signal())) ?? [];
+    expect(refused).toMatchObject({ status: 'rejected', code: 'REQUIRED_FIELD_MISSING' });
+  });
+
+  it('loads a batch over the threshold through Bulk API 2.0 ingest, with per-record outcomes', async () => {
+    org = await startTestOrg({ config: { bulkIngestThreshold: 1_000 } });
+    const sf = org.instance();
+    org.emulator.sideDoor.poison('bulk-7@example.com');
+    const batch: PushRecord[] = Array.from({ length: 1_500 }, (_, i) => ({ profileId: `bulk-${i}`, fields: { Email: `bulk-${i}@example.com`, LastName: `Bulk${i}` } }));
+    const outcomes = (await sf.push?.(batch, signal())) ?? [];
+    expect(outcomes).toHaveLength(1_500);
+    expect(outcomes.filter((o) => o.status === 'ok')).toHaveLength(1_499);
+    expect(outcomes[7]).toMatchObject({ status: 'rejected', code: 'INVALID_EMAIL_ADDRESS', profileId: 'bulk-7' });
+    expect(outcomes[7]?.status === 'rejected' && outcomes[7].reason).not.toContain('@');
+    const calls = org.emulator.sideDoor.calls().byEndpoint;
+    expect(calls['POST /services/data/:version/jobs/ingest']).toBe(1);
+    expect(calls['PATCH /services/data/:version/composite/sobjects/:type/:field']).toBeUndefined();
+    expect(org.emulator.sideDoor.list('Contact')).toHaveLength(1_499);
+  });
+});
+
+describe('Salesforce pulls', () => {
+  it('backfills 5,000 contacts through Bulk API 2.0 query, paging by Sforce-Locator, and resumes from a saved locator', async () => {
+    org = await startTestOrg({ config: { bulkQueryThreshold: 1_000, bulkQueryPageSize: 2_000 }, outbound: false });
+    org.emulator.sideDoor.seed('Contact', Array.from({ length: 5_000 }, (_, i) => ({ LastName: `Seed${i}`, Email: `seed-${i}@example.com` })));
+    const sf = org.instance();
+    const { records, cursors } = await pullAll(sf);
+    expect(new Set(records.map((r) => r.externalId)).size).toBe(5_000);
+    expect(cursors.map((c) => c.phase)).toEqual(['bulk', 'bulk', 'incremental']);
+    const calls = org.emulator.sideDoor.calls().byEndpoint;
+    expect(calls['POST /services/data/:version/jobs/query']).toBe(1);
+    expect(calls['GET /services/data/:version/jobs/query/:id/results']).toBe(3);
+    expect(calls['GET /services/data/:version/query']).toBe(1); // the COUNT() deciding on Bulk
+    // A crash after the first page: the saved cursor resumes at the second.
+    const resumed = await pullAll(org.instance(), cursors[0]);
+    expect(resumed.records).toHaveLength(3_000);
+  });
+
+  it('pages SOQL by nextRecordsUrl under the threshold and saves a cursor after each page', async () => {
+    org = await startTestOrg({ config: { queryBatchSize: 200 }, outbound: false });
+    org.emulator.sideDoor.seed('Contact', Array.from({ length: 450 }, (_, i) => ({ LastName: `Seed${i}` })));
+    const { records, cursors } = await pullAll(org.instance());
+    expect(records).toHaveLength(450);
+    expect(cursors.map((c) => c.phase)).toEqual(['full', 'full', 'incremental']);
+    expect(org.emulator.sideDoor.calls().byEndpoint['GET /services/data/:version/query/:locator']).toBe(2);
+  });
+
+  it('re-reads a look-back window behind the cursor, where late commits land', async () => {
+    const clock = Date.parse('2026-04-01T12:00:00.000Z');
+    // The org stamps records two minutes behind the hub's clock: a commit that landed late.
+    org = await startTestOrg({ outbound: false, runtime: { now: () => clock - 120_000 } });
+    org.emulator.sideDoor.create('Contact', { LastName: 'Late' });
+    const cursor = { phase: 'incremental' as const, since: clock };
+    const seen = await pullAll(org.instance({}, { now: () => clock }), cursor);
+    expect(seen.records.map((r) => r.fields['LastName'])).toEqual(['Late']);
+    expect(seen.cursors.at(-1)).toEqual({ phase: 'incremental', since: clock });
+    const missed = await pullAll(org.instance({ lookBackMs: 0 }, { now: () => clock }), cursor);
+    expect(missed.records).toEqual([]);
+    // Nothing changed: nothing is yielded and the cursor stays.
+    expect((await pullAll(org.instance({ lookBackMs: 0 }, { now: () => clock }), cursor)).cursors).toEqual([]);
+  });
+});
+
+describe('Salesforce tokens and limits', () => {
+  it('gets a new token once on INVALID_SESSION_ID and retries', async () => {
+    org = await startTestOrg();
+    const sf = org.instance();
+    await sf.push?.([{ profileId: 't-1', fields: { LastName: 'One' } }], signal());
+    org.emulator.sideDoor.expireTokens();
+    const [o] = (await sf.push?.([{ profileId: 't-2', fields: { LastName: 'Two' } }], signal())) ?? [];
+    expect(o?.status).toBe('ok');
+    expect(org.emulator.sideDoor.calls().byEndpoint['POST /services/oauth2/token']).toBe(2);
+  });
+
+  it('refuses wrong client credentials as AuthError', async () => {
+    org = await startTestOrg();
+    const sf = org.instance({ clientSecret: 'wrong' });
+    await expect(sf.push?.([{ profileId: 'x', fields: { LastName: 'X' } }], signal())).rejects.toBeInstanceOf(AuthError);
+  });
+
+  it('tracks Sforce-Limit-Info and parks on REQUEST_LIMIT_EXCEEDED without calling again', async () => {
+    org = await startTestOrg();
+    const budgets: { remaining: number; max?: number; window: string }[] = [];
+    const { createSalesforceInstance } = await import('../../../connectors/salesforce/connector.js');
+    const { SalesforceConfig } = await import('../../../connectors/salesforce/config.js');
+    const { silentLogger } = await import('./harness.js');
+    const sf = createSalesforceInstance({
+      instanceId: 'sf-limits',
+      config: SalesforceConfig.parse({ ...org.config, requestLimitParkMs: 60_000 }),
+      logger: silentLogger,
+      reportBudget: (b) => budgets.push(b),
+    });
+    org.emulator.sideDoor.setDailyLimit(3);
+    await sf.push?.([{ profileId: 'l-1', fields: { LastName: 'One' } }], signal());
+    expect(budgets.at(-1)).toEqual({ remaining: 2, max: 3, window: 'DAILY' });
+    const metric = await register.getSingleMetric('concord_salesforce_api_requests_remaining')?.get();
+    expect(metric?.values.find((v) => v.labels['instance'] === 'sf-limits')?.value).toBe(2);
+    await sf.push?.([{ profileId: 'l-2', fields: { LastName: 'Two' } }], signal());
+    await sf.push?.([{ profileId: 'l-3', fields: { LastName: 'Three' } }], signal());
+    const err = await sf.push?.([{ profileId: 'l-4', fields: { LastName: 'Four' } }], signal()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect(err).toMatchObject({ policy: 'REQUEST_LIMIT_EXCEEDED', retryAfterMs: 60_000, status: 403 });
+    const before = org.emulator.sideDoor.calls().total;
+    await expect(sf.push?.([{ profileId: 'l-5', fields: { LastName: 'Five' } }], signal())).rejects.toBeInstanceOf(RateLimitedError);
+    expect(org.emulator.sideDoor.calls().total).toBe(before);
+  });
+});
