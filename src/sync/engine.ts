@@ -37,7 +37,9 @@ import type { FlushJobData } from './push.js';
 import { Relay } from './relay.js';
 import { ingestJobOptions, receiveWebhook } from './webhooks.js';
 import type { UnhandledEventListener, WebhookResult } from './webhooks.js';
+import { OrderedWorker } from './ordered-worker.js';
 import { WorkSets } from './work-sets.js';
+import { WriteLog } from './write-log.js';
 
 export interface QueueStatus {
   queue: string;
@@ -98,6 +100,7 @@ class BullEngine implements Engine {
   private readonly redis: Redis;
   private readonly logger: Logger;
   private readonly workers: Worker[] = [];
+  private readonly ordered: OrderedWorker<IngestJobData>[] = [];
   private readonly instances = new Map<string, Promise<SyncInstance>>();
   private readonly ingestor: Ingestor;
   private readonly relay: Relay;
@@ -157,9 +160,10 @@ class BullEngine implements Engine {
       dead: this.deadLetters,
       queues,
     };
-    this.ingestor = new Ingestor(this.ctx);
+    const writes = new WriteLog(this.redis, keys.writes, tuning.writeLogRetentionMs);
+    this.ingestor = new Ingestor(this.ctx, writes);
     this.relay = new Relay(this.ctx);
-    this.pusher = new Pusher(this.ctx);
+    this.pusher = new Pusher(this.ctx, writes);
     this.puller = new Puller(this.ctx, this.ingestor);
     this.metrics.setDepthSource(async () => {
       const status = await this.status();
@@ -197,12 +201,15 @@ class BullEngine implements Engine {
       settings: { backoffStrategy: this.backoffStrategy },
     };
     if (roles.ingest) {
-      this.addWorker(
-        new Worker<IngestJobData>(queueNames.ingest, (job, _token, signal) => this.ingestor.process(job, signal), {
-          ...base,
-          concurrency: tuning.ingestConcurrency,
-        }),
+      const ordered = new OrderedWorker<IngestJobData>(
+        queueNames.ingest,
+        (job) => this.ingestor.process(job),
+        { ...base, maxInFlight: tuning.ingestConcurrency },
+        this.logger,
       );
+      this.addWorker(ordered.worker);
+      this.ordered.push(ordered);
+      await ordered.start();
     }
     if (roles.relay) {
       await queues.relay.upsertJobScheduler(SWEEP_SCHEDULER, { every: tuning.sweepEveryMs }, {
@@ -270,6 +277,7 @@ class BullEngine implements Engine {
   close(): Promise<void> {
     this.closing ??= (async () => {
       // Workers first: close() waits for the jobs they are running.
+      await Promise.all(this.ordered.map((w) => w.close()));
       await Promise.all(this.workers.map((w) => w.close()));
       await Promise.all(this.allQueues.map((q) => q.close()));
       for (const pending of this.instances.values()) {

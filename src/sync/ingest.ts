@@ -1,31 +1,34 @@
 /**
  * Ingest: external records -> patches -> one store transaction per batch.
  *
- * For each record: map it in, drop the fields equal to what the source is known to hold (its
- * shadow) or to what a push is sending it right now (our own write coming back), and apply
- * the rest through `store.applyPatches` together with the observed values (the shadow and the
- * outbox rows are written in that same transaction). A record whose every field is an echo
- * never reaches the store. When the source's change lost the merge (or was refused), the
- * source is marked dirty so the next push corrects it.
+ * For each record: map it in, keep only its real changes (not equal to what the source is
+ * known to hold, its shadow; not our own write coming back; not a value our write replaced,
+ * in a snapshot taken before that write: see `write-log.ts`), and apply them through
+ * `store.applyPatches` together with the observed values (the shadow and the outbox rows are
+ * written in that same transaction). A record without real changes never reaches the store.
+ * When the source's change lost the merge (or was refused), the source is marked dirty so the
+ * next push corrects it. Batches run one at a time and records of one batch are compared in
+ * order, each against the state the previous one left.
  */
 import { createHash } from 'node:crypto';
 import type { Job } from 'bullmq';
-import { changedFields, mapInbound } from '../connector/mapping.js';
+import { mapInbound } from '../connector/mapping.js';
 import type { ExternalRecord } from '../connector/define.js';
-import type { Json } from '../profile/schema.js';
+import type { Json, ProfilePatch } from '../profile/schema.js';
 import type { ApplyOptions, ApplyResult } from '../store/types.js';
-import type { ProfilePatch } from '../profile/schema.js';
 import type { SyncConnector } from './bind.js';
 import { kickRelay, scheduleFlush } from './context.js';
 import type { EngineContext } from './context.js';
 import { callExternal } from './external-call.js';
 import { MicroBatcher } from './micro-batcher.js';
+import { assessRecord } from './write-log.js';
+import type { WriteEntry, WriteLog } from './write-log.js';
 
 /** Records to ingest as they are (webhook with payload, pull page, preference center). */
 export interface IngestRecordsJob {
   kind: 'records';
   connector: string;
-  /** Where it came from, for logs (`webhook:<eventId>`, `pull`, ...). */
+  /** Where it came from, for logs (`webhook:<eventId>`, `api`, ...). */
   origin: string;
   /** When the hub received them (ISO); the start of the delivery-lag measure. */
   receivedAt: string;
@@ -44,6 +47,8 @@ export interface IngestChangedJob {
 export type IngestJobData = IngestRecordsJob | IngestChangedJob;
 
 export type IngestOutcome = 'applied' | 'unchanged' | 'echo' | 'deleted' | 'suppressed' | 'no_identity';
+/** A push of the same profile to the same system is running: try again once it is done. */
+type BatchOutcome = IngestOutcome | 'busy';
 
 interface IngestItem {
   connector: SyncConnector;
@@ -51,16 +56,15 @@ interface IngestItem {
   receivedAt: string;
 }
 
-/** What a push is sending right now, kept in Redis until the shadow is updated. */
-interface Sending {
-  until: number;
-  fields: Record<string, Json>;
-}
-
 export class Ingestor {
-  private readonly batcher: MicroBatcher<IngestItem, IngestOutcome>;
+  private readonly batcher: MicroBatcher<IngestItem, BatchOutcome>;
+  /** Per external record, the last submission: records of one source record go in order. */
+  private readonly chains = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly ctx: EngineContext) {
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly writes: WriteLog,
+  ) {
     this.batcher = new MicroBatcher((items) => this.applyBatch(items), {
       maxSize: ctx.tuning.ingestBatchSize,
       maxWaitMs: ctx.tuning.ingestBatchWaitMs,
@@ -82,9 +86,30 @@ export class Ingestor {
     return counts;
   }
 
-  /** Ingests records directly (used by pulls, which must know a page is durable before moving on). */
+  /** Ingests records, in order per source record; resolves once they are durable in the store. */
   async ingest(connector: SyncConnector, records: readonly ExternalRecord[], receivedAt: string): Promise<IngestOutcome[]> {
-    return Promise.all(latestPerRecord(records).map((record) => this.batcher.submit({ connector, record, receivedAt })));
+    return Promise.all(
+      records.map((record) => this.inOrder(`${connector.id}\u0000${record.externalId}`, () => this.submit({ connector, record, receivedAt }))),
+    );
+  }
+
+  private async submit(item: IngestItem): Promise<IngestOutcome> {
+    for (let wait = 2; ; wait = Math.min(wait * 2, 100)) {
+      const outcome = await this.batcher.submit(item);
+      if (outcome !== 'busy') return outcome;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  private inOrder<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.chains.get(key) ?? Promise.resolve();
+    const next = previous.then(fn, fn);
+    this.chains.set(key, next);
+    const cleanup = (): void => {
+      if (this.chains.get(key) === next) this.chains.delete(key);
+    };
+    next.then(cleanup, cleanup);
+    return next;
   }
 
   private async read(connector: SyncConnector, externalIds: string[], signal?: AbortSignal): Promise<ExternalRecord[]> {
@@ -95,44 +120,38 @@ export class Ingestor {
     }
     const read = instance.read;
     const abort = signal ?? new AbortController().signal;
-    return callExternal(this.callContext(), connector, 'read', () => read(externalIds, abort), signal ? { signal } : {});
-  }
-
-  private callContext() {
     const t = this.ctx.tuning;
-    return { limiter: this.ctx.limiter, metrics: this.ctx.metrics, retries: t.callRetries, retryMinMs: t.callRetryMinMs };
+    const callCtx = { limiter: this.ctx.limiter, metrics: this.ctx.metrics, retries: t.callRetries, retryMinMs: t.callRetryMinMs };
+    return callExternal(callCtx, connector, 'read', () => read(externalIds, abort), { signal: abort });
   }
 
-  private async applyBatch(items: IngestItem[]): Promise<IngestOutcome[]> {
+  private async applyBatch(items: IngestItem[]): Promise<BatchOutcome[]> {
     const { store } = this.ctx;
-    const outcomes: (IngestOutcome | undefined)[] = items.map((item) =>
+    const outcomes: (BatchOutcome | undefined)[] = items.map((item) =>
       item.record.echo ? 'echo' : item.record.deleted ? 'deleted' : undefined,
     );
-    for (const [i, item] of items.entries()) {
-      // Deletions are the privacy module's business; here they change nothing.
-      if (outcomes[i] === 'deleted') this.ctx.logger.debug({ connector: item.connector.id }, 'deleted record not ingested');
-    }
+    // Deletions are the privacy module's business; here they change nothing.
+    if (outcomes.includes('deleted')) this.ctx.logger.debug('deleted records are not ingested by sync');
 
-    // Who each record belongs to, what its system is known to hold and what we are sending it.
-    const profileIds = await Promise.all(
-      items.map((item, i) =>
-        outcomes[i] ? null : store.findProfileIdByExternalId(item.connector.id, item.record.externalId),
-      ),
-    );
     const mapped = items.map((item, i) =>
       outcomes[i]
         ? null
         : mapInbound(item.connector.mapping, item.record, {
             source: item.connector.id,
-            receivedAt: item.receivedAt,
+            receivedAt: instant(item.receivedAt),
             patchId: patchIdOf(item.connector.id, item.record),
           }),
     );
-    // A record we do not know by external id may be one our push just created: find it by identity.
+    // Who each record belongs to, and what its system is known to hold.
+    const profileIds: (string | null)[] = [];
     for (const [i, item] of items.entries()) {
+      profileIds.push(outcomes[i] ? null : await store.findProfileIdByExternalId(item.connector.id, item.record.externalId));
+    }
+    // A record we do not know by external id may belong to a known person (a push may even be
+    // creating it right now): find the profile by identity, so it can be held like the others.
+    for (const [i] of items.entries()) {
       const m = mapped[i];
       if (!m || profileIds[i]) continue;
-      if (!(await this.hasSending(item.connector.id))) continue;
       for (const identity of m.patch.identities) {
         if (identity.kind === 'external') continue;
         const profile = await store.findProfile(identity);
@@ -142,48 +161,98 @@ export class Ingestor {
         }
       }
     }
-    const shadows = await Promise.all(
-      items.map((item, i) => {
+    // Hold each profile against pushes to its source while comparing and committing.
+    const refs = new Map<string, { connector: string; profileId: string }>();
+    for (const [i, item] of items.entries()) {
+      const pid = profileIds[i];
+      if (!outcomes[i] && pid) refs.set(`${item.connector.id}\u0000${pid}`, { connector: item.connector.id, profileId: pid });
+    }
+    const wanted = [...refs.values()];
+    const locked = await this.ctx.work.lockForIngest(wanted, this.ctx.tuning.ingestLockMs);
+    const held = wanted.filter((_, k) => locked[k]);
+    const heldKeys = new Set(held.map((r) => `${r.connector}\u0000${r.profileId}`));
+    try {
+      for (const [i, item] of items.entries()) {
         const pid = profileIds[i];
-        return pid ? store.getShadow(pid, item.connector.id) : null;
-      }),
-    );
-    const sending = await this.sendingFor(items.map((item, i) => ({ connector: item.connector.id, profileId: profileIds[i] ?? null })));
+        if (!outcomes[i] && pid && !heldKeys.has(`${item.connector.id}\u0000${pid}`)) outcomes[i] = 'busy';
+      }
+      return await this.compareAndApply(items, outcomes, mapped, profileIds);
+    } finally {
+      await this.ctx.work.unlockForIngest(held);
+    }
+  }
 
+  private async compareAndApply(
+    items: IngestItem[],
+    outcomes: (BatchOutcome | undefined)[],
+    mapped: (ReturnType<typeof mapInbound> | null)[],
+    profileIds: (string | null)[],
+  ): Promise<BatchOutcome[]> {
+    const { store } = this.ctx;
+    // The write log first, then the shadows: a push that finishes in between is then seen in the shadow.
+    const loaded = await this.writes.load(
+      items.map((item, i) => ({ connector: item.connector.id, profileId: outcomes[i] ? null : (profileIds[i] ?? null) })),
+    );
+    // Records of one profile share its entries, so what one record teaches the next one sees.
+    const byProfile = new Map<string, WriteEntry[]>();
+    const writes = items.map((item, i) => {
+      const pid = profileIds[i];
+      if (!pid) return loaded[i] ?? [];
+      const k = `${item.connector.id}\u0000${pid}`;
+      const shared = byProfile.get(k) ?? loaded[i] ?? [];
+      byProfile.set(k, shared);
+      return shared;
+    });
+    const shadows = [];
+    for (const [i, item] of items.entries()) {
+      const pid = profileIds[i];
+      shadows.push(pid && !outcomes[i] ? await store.getShadow(pid, item.connector.id) : null);
+    }
+
+    // Earlier records of this batch are the base of later ones of the same external record.
+    const seen = new Map<string, Record<string, Json>>();
     const toApply: { index: number; patch: ProfilePatch; options: ApplyOptions }[] = [];
     for (const [i, item] of items.entries()) {
       const m = mapped[i];
-      if (!m) continue;
-      const shadow = shadows[i];
-      const inFlight = sending[i];
-      let changed = changedFields(m.observed, shadow?.values);
-      if (inFlight) changed = changedFields(changed, inFlight.fields);
-      const known = shadow !== null || inFlight !== null;
+      if (!m || outcomes[i]) continue;
+      const key = `${item.connector.id}\u0000${item.record.externalId}`;
+      const base = seen.get(key) ?? shadows[i]?.values;
+      const entries = writes[i] ?? [];
+      const assessed = assessRecord(m.observed, base, entries, {
+        recordAt: Date.parse(item.record.at),
+        receivedAt: Date.parse(item.receivedAt),
+        toleranceMs: this.ctx.tuning.echoToleranceMs,
+      });
+      seen.set(key, assessed.state);
+      const pid = profileIds[i];
+      if (assessed.predates !== null && pid) await this.writes.store(item.connector.id, pid, entries);
+      const changed = assessed.changes;
+      const known = base !== undefined || entries.length > 0;
       if (known && Object.keys(changed).length === 0) {
         outcomes[i] = 'echo';
         continue;
       }
-      // Map again with only what changed (plus identities, which resolve the profile).
-      const keep = new Set(Object.keys(changed));
-      for (const e of item.connector.mapping.inbound) if (e.target.kind === 'identity') keep.add(e.external);
-      const fields = Object.fromEntries(Object.entries(item.record.fields).filter(([k]) => keep.has(k)));
-      const reduced = known
-        ? mapInbound(item.connector.mapping, { ...item.record, fields }, {
-            source: item.connector.id,
-            receivedAt: item.receivedAt,
-            patchId: patchIdOf(item.connector.id, item.record),
-          })
-        : m;
       if (m.errors.length > 0) {
         this.ctx.logger.warn(
           { connector: item.connector.id, errors: m.errors.map((e) => e.message) },
           'some values of a record could not be mapped',
         );
       }
+      // Map again with only the real changes, plus identities (they resolve the profile).
+      const keep = new Set(Object.keys(changed));
+      for (const e of item.connector.mapping.inbound) if (e.target.kind === 'identity') keep.add(e.external);
+      const fields = Object.fromEntries(Object.entries(item.record.fields).filter(([k]) => keep.has(k)));
+      const patch = known
+        ? mapInbound(item.connector.mapping, { ...item.record, fields }, {
+            source: item.connector.id,
+            receivedAt: instant(item.receivedAt),
+            patchId: patchIdOf(item.connector.id, item.record),
+          }).patch
+        : m.patch;
       toApply.push({
         index: i,
-        patch: reduced.patch,
-        options: { observed: { connector: item.connector.id, externalId: item.record.externalId, values: m.observed } },
+        patch,
+        options: { observed: { connector: item.connector.id, externalId: item.record.externalId, values: assessed.observed } },
       });
     }
 
@@ -224,6 +293,13 @@ export class Ingestor {
       }
     });
 
+    await this.repairAfterUnheld(
+      items,
+      toApply,
+      results,
+      profileIds,
+      new Map(toApply.map(({ index, options }) => [index, options.observed?.values ?? {}])),
+    );
     await this.ctx.work.noteReceived(received);
     if (sourceDirty.size > 0) {
       await this.ctx.work.markDirty(sourceDirty);
@@ -231,6 +307,48 @@ export class Ingestor {
     }
     if (anyApplied) await kickRelay(this.ctx);
     return outcomes.map((o) => o ?? 'unchanged');
+  }
+
+  /**
+   * A record whose profile was not known beforehand could not be held against pushes. If a
+   * push to its source wrote that profile meanwhile, the record was taken before the write:
+   * put the written values back in the shadow (the commit just overwrote them with the
+   * record's), and give the write the record's values as what it replaced, so later records
+   * taken before the write compare against them.
+   */
+  private async repairAfterUnheld(
+    items: IngestItem[],
+    toApply: { index: number }[],
+    results: ApplyResult[],
+    profileIds: (string | null)[],
+    observed: Map<number, Record<string, Json>>,
+  ): Promise<void> {
+    for (const [k, { index }] of toApply.entries()) {
+      const result = results[k];
+      const item = items[index];
+      if (!item || !result || profileIds[index] || (result.status !== 'applied' && result.status !== 'unchanged')) continue;
+      const connector = item.connector.id;
+      const [entries = []] = await this.writes.load([{ connector, profileId: result.profileId }]);
+      const receivedAt = Date.parse(item.receivedAt);
+      const record = observed.get(index) ?? {};
+      const values: Record<string, Json> = {};
+      const seen = new Set<string>();
+      let changed = false;
+      for (const w of entries) {
+        if (receivedAt > (w.to ?? Number.POSITIVE_INFINITY)) continue;
+        if (w.ok === true) Object.assign(values, w.fields);
+        for (const field of Object.keys(w.fields)) {
+          if (seen.has(field)) continue;
+          seen.add(field);
+          if (!Object.hasOwn(w.prev, field) && Object.hasOwn(record, field)) {
+            w.prev[field] = record[field] as Json;
+            changed = true;
+          }
+        }
+      }
+      if (changed) await this.writes.store(connector, result.profileId, entries);
+      if (Object.keys(values).length > 0) await this.ctx.store.updateShadow(result.profileId, connector, { values });
+    }
   }
 
   /** One transaction for the batch; if it fails, each patch alone, so one bad patch fails alone. */
@@ -246,41 +364,12 @@ export class Ingestor {
       return out;
     }
   }
-
-  private async hasSending(connector: string): Promise<boolean> {
-    return (await this.ctx.redis.hlen(this.ctx.keys.sending(connector))) > 0;
-  }
-
-  private async sendingFor(refs: { connector: string; profileId: string | null }[]): Promise<(Sending | null)[]> {
-    const pipe = this.ctx.redis.pipeline();
-    const asked: number[] = [];
-    refs.forEach((ref, i) => {
-      if (!ref.profileId) return;
-      pipe.hget(this.ctx.keys.sending(ref.connector), ref.profileId);
-      asked.push(i);
-    });
-    const out: (Sending | null)[] = refs.map(() => null);
-    if (asked.length === 0) return out;
-    const results = await pipe.exec();
-    const now = Date.now();
-    asked.forEach((refIndex, k) => {
-      const raw = results?.[k]?.[1];
-      if (typeof raw !== 'string') return;
-      const parsed = JSON.parse(raw) as Sending;
-      if (parsed.until > now) out[refIndex] = parsed;
-    });
-    return out;
-  }
 }
 
-/** Keeps the newest version of each record (by source time, then arrival order). */
-function latestPerRecord(records: readonly ExternalRecord[]): ExternalRecord[] {
-  const byId = new Map<string, ExternalRecord>();
-  for (const r of records) {
-    const seen = byId.get(r.externalId);
-    if (!seen || seen.at <= r.at) byId.set(r.externalId, r);
-  }
-  return [...byId.values()];
+/** An ISO instant with milliseconds, as patches require. */
+function instant(value: string): string {
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? value : new Date(ms).toISOString();
 }
 
 /** A stable patch id: the same version of the same record always gives the same id. */

@@ -49,8 +49,8 @@ export function engineKeys(prefix: string) {
     dead: (instance: string): string => `${prefix}:sync:dead:${instance}`,
     /** ZSET profileId -> earliest webhook receive time (ms) of an undelivered change. */
     since: (instance: string): string => `${prefix}:sync:since:${instance}`,
-    /** HASH profileId -> JSON of the fields a push is sending right now (expected echoes). */
-    sending: (instance: string): string => `${prefix}:sync:sending:${instance}`,
+    /** STRING (JSON) with a TTL: the hub's recent writes of one profile to one system (see write-log.ts). */
+    writes: (instance: string, profileId: string): string => `${prefix}:sync:writes:${instance}:${profileId}`,
     /** STRING lock held while one pull of the instance runs. */
     pullLock: (instance: string): string => `${prefix}:sync:pull-lock:${instance}`,
     /** ZSET of recent API call times (sliding-window limiter). */

@@ -36,3 +36,25 @@ describe('MicroBatcher', () => {
     await expect(Promise.all([b.submit(1), b.submit(2)])).rejects.toThrow(/2 items/);
   });
 });
+
+describe('MicroBatcher ordering', () => {
+  it('runs one batch at a time; items submitted meanwhile form the next batch, in order', async () => {
+    const calls: number[][] = [];
+    let active = 0;
+    let maxActive = 0;
+    const b = new MicroBatcher<number, number>(async (xs) => {
+      active++;
+      maxActive = Math.max(maxActive, active);
+      calls.push(xs);
+      await new Promise((r) => setTimeout(r, 20));
+      active--;
+      return xs;
+    }, { maxSize: 3, maxWaitMs: 1 });
+    const first = b.submit(1);
+    await new Promise((r) => setTimeout(r, 5));
+    const rest = [2, 3, 4, 5, 6].map((x) => b.submit(x));
+    await Promise.all([first, ...rest]);
+    expect(maxActive).toBe(1);
+    expect(calls).toEqual([[1], [2, 3, 4], [5, 6]]);
+  });
+});

@@ -22,6 +22,8 @@ export const EngineTuning = z.object({
   ingestBatchSize: count.default(256),
   /** How long an ingest batch waits for more records before it is applied. */
   ingestBatchWaitMs: ms.default(5),
+  /** Lease of the short hold ingest takes on a profile while it commits (see WorkSets.lockForIngest). */
+  ingestLockMs: count.default(60_000),
   /** Attempts of an ingest job (a store outage, a failed read after a webhook). */
   ingestAttempts: count.default(20),
   /** Outbox rows claimed per relay round. */
@@ -48,6 +50,10 @@ export const EngineTuning = z.object({
   backoff: BackoffPolicy.prefault({}),
   /** Added to each rate-limit window, for the delay between acquiring a slot and the request landing. */
   limiterMarginMs: ms.default(25),
+  /** Clock difference allowed between a source and the hub when recognising our own writes coming back. */
+  echoToleranceMs: ms.default(1_000),
+  /** How long the hub remembers its writes to a system, to recognise late echoes and stale snapshots. */
+  writeLogRetentionMs: count.default(10 * 60_000),
   /** BullMQ job lock; a worker that dies loses its jobs to another after this. */
   lockDurationMs: count.default(30_000),
   /** How often BullMQ looks for jobs of dead workers. */

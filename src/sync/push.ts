@@ -19,6 +19,8 @@ import type { DeadLetter } from './dead-letter.js';
 import { callExternal, limitOf } from './external-call.js';
 import { gateProfile } from './gate.js';
 import { errorSummary } from './ingest.js';
+import type { WriteLog } from './write-log.js';
+import type { Json } from '../profile/schema.js';
 
 export interface FlushJobData {
   connector: string;
@@ -32,8 +34,17 @@ export interface FlushResult {
   rejected: number;
 }
 
+/** A record to push with the shadow values its fields replace. */
+interface Prepared {
+  record: PushRecord;
+  prev: Record<string, Json>;
+}
+
 export class Pusher {
-  constructor(private readonly ctx: EngineContext) {}
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly writes: WriteLog,
+  ) {}
 
   async process(job: Job<FlushJobData>, signal?: AbortSignal): Promise<FlushResult> {
     const { ctx } = this;
@@ -52,7 +63,8 @@ export class Pusher {
       return result;
     }
 
-    const { records, settled } = await this.prepare(connector, take.profileIds);
+    const { prepared, settled } = await this.prepare(connector, take.profileIds);
+    const records = prepared.map((p) => p.record);
     if (records.length === 0) {
       await this.settle(connector, [], settled);
       await this.chain(connector);
@@ -67,12 +79,16 @@ export class Pusher {
       await queue.rateLimit(wait);
       throw Worker.RateLimitError();
     }
-    await this.markSending(connector, records);
+    await this.writes.begin(
+      connector.id,
+      prepared.map((p) => ({ profileId: p.record.profileId, fields: p.record.fields, prev: p.prev })),
+    );
 
     let outcomes: PushOutcome[];
     try {
       outcomes = await this.call(connector, instance, records, signal);
     } catch (err) {
+      await this.writes.finish(connector.id, records.map((r) => r.profileId));
       await this.putBack(connector, records, settled);
       if (err instanceof RateLimitedError) {
         ctx.logger.info({ connector: connector.id, retryAfterMs: err.retryAfterMs }, 'rate limited: push queue parked');
@@ -84,6 +100,7 @@ export class Pusher {
     }
 
     const byProfile = new Map(outcomes.map((o) => [o.profileId, o]));
+    await this.writes.settle(connector.id, new Map(records.map((r) => [r.profileId, byProfile.get(r.profileId)?.status === 'ok'])));
     const delivered: string[] = [];
     const retry: { profileId: string; delayMs: number }[] = [];
     const dead: DeadLetter[] = [];
@@ -122,6 +139,7 @@ export class Pusher {
           break;
       }
     }
+    await this.writes.finish(connector.id, records.map((r) => r.profileId));
     if (dead.length > 0) {
       await ctx.dead.add(dead);
       ctx.logger.warn({ connector: connector.id, profiles: dead.map((d) => d.profileId) }, 'records dead-lettered');
@@ -135,10 +153,10 @@ export class Pusher {
   }
 
   /** Loads, gates and maps the profiles; splits them into records to send and profiles with nothing to send. */
-  private async prepare(connector: SyncConnector, profileIds: readonly string[]): Promise<{ records: PushRecord[]; settled: string[] }> {
+  private async prepare(connector: SyncConnector, profileIds: readonly string[]): Promise<{ prepared: Prepared[]; settled: string[] }> {
     const { store, policy } = this.ctx;
     const now = new Date().toISOString();
-    const records: PushRecord[] = [];
+    const prepared: Prepared[] = [];
     const settled: string[] = [];
     for (const profileId of profileIds) {
       const profile = await store.getProfile(profileId);
@@ -163,9 +181,14 @@ export class Pusher {
         settled.push(profileId);
         continue;
       }
-      records.push({ profileId, ...(shadow?.externalId ? { externalId: shadow.externalId } : {}), fields });
+      const prev: Record<string, Json> = {};
+      for (const field of Object.keys(fields)) {
+        const before = shadow?.values[field];
+        if (before !== undefined) prev[field] = before;
+      }
+      prepared.push({ record: { profileId, ...(shadow?.externalId ? { externalId: shadow.externalId } : {}), fields }, prev });
     }
-    return { records, settled };
+    return { prepared, settled };
   }
 
   /**
@@ -201,13 +224,6 @@ export class Pusher {
       }
       return outcomes;
     }
-  }
-
-  private async markSending(connector: SyncConnector, records: readonly PushRecord[]): Promise<void> {
-    const until = Date.now() + this.ctx.tuning.inflightLeaseMs;
-    const args: string[] = [];
-    for (const r of records) args.push(r.profileId, JSON.stringify({ until, fields: r.fields }));
-    await this.ctx.redis.hset(this.ctx.keys.sending(connector.id), ...args);
   }
 
   private async putBack(connector: SyncConnector, records: readonly PushRecord[], settled: readonly string[]): Promise<void> {

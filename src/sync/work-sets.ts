@@ -124,6 +124,27 @@ export class WorkSets {
     return { count: Number(results?.[0]?.[1] ?? 0), oldestAt: oldest?.[1] === undefined ? null : Number(oldest[1]) };
   }
 
+  /**
+   * Ingest takes a profile in flight too, while it compares a record with the shadow and
+   * commits: a push and an ingest of one profile and connector never overlap, so neither
+   * works from a shadow the other is about to change. Returns the refs it could take.
+   */
+  async lockForIngest(refs: readonly { connector: string; profileId: string }[], leaseMs: number): Promise<boolean[]> {
+    if (refs.length === 0) return [];
+    const until = Date.now() + leaseMs;
+    const pipe = this.redis.pipeline();
+    for (const r of refs) pipe.zadd(this.keys.inflight(r.connector), 'NX', until, r.profileId);
+    const results = await pipe.exec();
+    return refs.map((_, i) => Number(results?.[i]?.[1] ?? 0) === 1);
+  }
+
+  async unlockForIngest(refs: readonly { connector: string; profileId: string }[]): Promise<void> {
+    if (refs.length === 0) return;
+    const pipe = this.redis.pipeline();
+    for (const r of refs) pipe.zrem(this.keys.inflight(r.connector), r.profileId);
+    await pipe.exec();
+  }
+
   /** Extends the lease of profiles still being pushed. */
   async extend(instance: string, profileIds: readonly string[], leaseMs: number): Promise<void> {
     if (profileIds.length === 0) return;
@@ -145,7 +166,6 @@ export class WorkSets {
       .zrem(this.keys.since(instance), ...profileIds)
       .zrem(this.keys.inflight(instance), ...profileIds)
       .hdel(this.keys.attempts(instance), ...profileIds)
-      .hdel(this.keys.sending(instance), ...profileIds)
       .exec();
     const scores = (results?.[0]?.[1] ?? []) as (string | null)[];
     return profileIds.map((_, i) => (scores[i] == null ? null : Number(scores[i])));
@@ -160,7 +180,6 @@ export class WorkSets {
     await this.redis
       .multi()
       .zrem(this.keys.inflight(instance), ...profileIds)
-      .hdel(this.keys.sending(instance), ...profileIds)
       .zadd(this.keys.dirty(instance), 'NX', ...args)
       .exec();
   }
@@ -179,7 +198,6 @@ export class WorkSets {
     const ids = items.map((i) => i.profileId);
     const multi = this.redis.multi();
     multi.zrem(this.keys.inflight(instance), ...ids);
-    multi.hdel(this.keys.sending(instance), ...ids);
     for (const item of items) {
       multi.zadd(this.keys.retry(instance), now + item.delayMs, item.profileId);
       multi.hincrby(this.keys.attempts(instance), item.profileId, 1);

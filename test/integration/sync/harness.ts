@@ -134,7 +134,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         url: `http://127.0.0.1/webhooks/${spec.id}`,
         headers: delivery.headers,
         body: delivery.body,
-        receivedAt: new Date().toISOString(),
+        receivedAt: sentAt(delivery.headers),
       });
       if (!result.ok) refused.push(`${spec.id}: ${result.reason}`);
     });
@@ -182,6 +182,16 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     },
   };
   return hub;
+}
+
+/**
+ * When the system sent the webhook (its signature timestamp). The systems run in this process
+ * and hand webhooks over through timers; a server on loopback would receive each at once, so
+ * that is the receipt time the hub sees.
+ */
+function sentAt(headers: Record<string, string>): string {
+  const t = /(?:^|,)\s*t=(\d+)/.exec(headers['x-memory-signature'] ?? '')?.[1];
+  return new Date(t ? Number(t) : Date.now()).toISOString();
 }
 
 /** Removes every Redis key of a test prefix. */

@@ -1,0 +1,204 @@
+/**
+ * What the hub wrote to each system recently, per profile: the fields sent, the values they
+ * replaced, when the write started and ended, whether it was accepted and whether the shadow
+ * has been updated since. Sources send whole records, stamped with one time, so ingest must
+ * tell which fields a record really changed. Comparing with the shadow does most of it; this
+ * log covers what the shadow cannot, without any help from the source:
+ * - a record sent after our write but before the shadow caught up holds our values: they are
+ *   the system's state, not a change (`ok` entries not yet `shadowed` count as shadow);
+ * - our own write coming back late, after a later push moved the shadow on (an echo: same
+ *   value, stamped by the source while our write ran);
+ * - a snapshot the system sent before our write landed (received before the write ended),
+ *   whose untouched fields still hold the values we replaced; it must not overwrite the
+ *   shadow of the fields we wrote either.
+ * Entries live in Redis for `retentionMs`; one push per profile and connector runs at a time,
+ * so the read-modify-write of a profile's entries never races.
+ */
+import type { Redis } from 'ioredis';
+import { jsonEqual } from '../connector/mapping.js';
+import type { Json } from '../profile/schema.js';
+
+export interface WriteEntry {
+  /** When the push call started (ms, hub clock). */
+  from: number;
+  /** When it finished, or null while in flight. */
+  to: number | null;
+  /** The fields sent. */
+  fields: Record<string, Json>;
+  /** The shadow values those fields had before (fields the shadow did not know are absent). */
+  prev: Record<string, Json>;
+  /** Set when the call returned: whether the system accepted this record. */
+  ok?: boolean;
+  /** Set once the shadow holds the outcome. */
+  shadowed?: boolean;
+}
+
+const MAX_ENTRIES = 8;
+
+export class WriteLog {
+  /** Entries of pushes this process has begun and not finished, by key. */
+  private readonly open = new Map<string, WriteEntry[]>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keyOf: (connector: string, profileId: string) => string,
+    private readonly retentionMs: number,
+  ) {}
+
+  /** Records the writes a push is about to make. */
+  async begin(
+    connector: string,
+    writes: readonly { profileId: string; fields: Record<string, Json>; prev: Record<string, Json> }[],
+  ): Promise<void> {
+    if (writes.length === 0) return;
+    const keys = writes.map((w) => this.keyOf(connector, w.profileId));
+    const existing = await this.redis.mget(...keys);
+    const now = Date.now();
+    const pipe = this.redis.pipeline();
+    writes.forEach((w, i) => {
+      const key = keys[i] as string;
+      const entries = parseEntries(existing[i] ?? null).filter((e) => (e.to ?? now) >= now - this.retentionMs);
+      entries.push({ from: now, to: null, fields: w.fields, prev: w.prev });
+      const kept = entries.slice(-MAX_ENTRIES);
+      this.open.set(key, kept);
+      pipe.set(key, JSON.stringify(kept), 'PX', this.retentionMs);
+    });
+    await pipe.exec();
+  }
+
+  /** Right after the call returned: when it ended and which records the system accepted. */
+  async settle(connector: string, outcomes: ReadonlyMap<string, boolean>): Promise<void> {
+    await this.update(connector, [...outcomes.keys()], (entry, profileId) => {
+      entry.to ??= Date.now();
+      entry.ok = outcomes.get(profileId) === true;
+    });
+  }
+
+  /** Once the shadows hold the outcomes (or the call failed as a whole). */
+  async finish(connector: string, profileIds: readonly string[]): Promise<void> {
+    if (profileIds.length === 0) return;
+    await this.update(connector, profileIds, (entry) => {
+      entry.to ??= Date.now();
+      entry.ok ??= false;
+      entry.shadowed = true;
+    });
+    for (const profileId of profileIds) this.open.delete(this.keyOf(connector, profileId));
+  }
+
+  private async update(
+    connector: string,
+    profileIds: readonly string[],
+    change: (entry: WriteEntry, profileId: string) => void,
+  ): Promise<void> {
+    const pipe = this.redis.pipeline();
+    let writes = 0;
+    for (const profileId of profileIds) {
+      const key = this.keyOf(connector, profileId);
+      const entries = this.open.get(key);
+      const last = entries?.at(-1);
+      if (!entries || !last) continue;
+      change(last, profileId);
+      pipe.set(key, JSON.stringify(entries), 'PX', this.retentionMs);
+      writes++;
+    }
+    if (writes > 0) await pipe.exec();
+  }
+
+  /** Stores entries whose `prev` a record taken before the write has updated. */
+  async store(connector: string, profileId: string, entries: readonly WriteEntry[]): Promise<void> {
+    await this.redis.set(this.keyOf(connector, profileId), JSON.stringify(entries), 'PX', this.retentionMs);
+  }
+
+  /** Recent writes for each (connector, profile); empty lists where there are none. */
+  async load(refs: readonly { connector: string; profileId: string | null }[]): Promise<WriteEntry[][]> {
+    const asked = refs.map((r, i) => ({ i, key: r.profileId ? this.keyOf(r.connector, r.profileId) : null }));
+    const keys = asked.filter((a) => a.key !== null).map((a) => a.key as string);
+    const out: WriteEntry[][] = refs.map(() => []);
+    if (keys.length === 0) return out;
+    const values = await this.redis.mget(...keys);
+    let k = 0;
+    for (const a of asked) {
+      if (a.key === null) continue;
+      out[a.i] = parseEntries(values[k++] ?? null);
+    }
+    return out;
+  }
+
+}
+
+function parseEntries(raw: string | null): WriteEntry[] {
+  if (raw === null) return [];
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    return Array.isArray(parsed) ? (parsed as WriteEntry[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+export interface ChangeContext {
+  /** The record's own change time at the source (ms). */
+  recordAt: number;
+  /** When the hub received the record (ms, hub clock). */
+  receivedAt: number;
+  /** Clock difference allowed between the source and the hub (ms). */
+  toleranceMs: number;
+}
+
+export interface Assessment {
+  /** The fields the record really changed. */
+  changes: Record<string, Json>;
+  /** What the record tells about the system's state now, for its shadow. */
+  observed: Record<string, Json>;
+  /** What the system is known to hold after this record (the base for the next one). */
+  state: Record<string, Json>;
+  /** The record predates this write (index in `writes`): its `prev` now holds what the record said. */
+  predates: number | null;
+}
+
+/**
+ * Which fields of an observed record are real changes, and what to record in the shadow.
+ * `shadow` is what the system is known to hold now; `writes` the recent writes of the hub to
+ * this record, oldest first (see the module documentation). A record received before a write
+ * ended was taken before it: each field a write since then sent is compared with the value it
+ * had before the first such write (that write's `prev`, which this updates with what the
+ * record says) and is not recorded in the shadow, which holds what we wrote since.
+ */
+export function assessRecord(
+  observed: Readonly<Record<string, Json>>,
+  shadow: Readonly<Record<string, Json>> | undefined,
+  writes: WriteEntry[],
+  ctx: ChangeContext,
+): Assessment {
+  // Accepted writes whose shadow update is still on its way are part of the system's state.
+  const now: Record<string, Json> = { ...shadow };
+  for (const w of writes) if (w.ok === true && !w.shadowed) Object.assign(now, w.fields);
+  // The writes made after this record was taken.
+  const first = writes.findIndex((w) => ctx.receivedAt <= (w.to ?? Number.POSITIVE_INFINITY));
+  const later = first >= 0 ? writes.slice(first) : [];
+
+  const changes: Record<string, Json> = {};
+  const recorded: Record<string, Json> = {};
+  for (const [field, value] of Object.entries(observed)) {
+    const overwrittenBy = later.find((w) => Object.hasOwn(w.fields, field));
+    // Before our write the system held `prev` (a field missing from it was not known to be there).
+    let before: Json | undefined = now[field];
+    if (overwrittenBy) {
+      before = Object.hasOwn(overwrittenBy.prev, field) ? overwrittenBy.prev[field] : undefined;
+      overwrittenBy.prev[field] = value;
+    } else {
+      recorded[field] = value;
+    }
+    if (before !== undefined && jsonEqual(before, value)) continue;
+    const echo = writes.some(
+      (w) =>
+        Object.hasOwn(w.fields, field) &&
+        jsonEqual(w.fields[field], value) &&
+        ctx.recordAt >= w.from - ctx.toleranceMs &&
+        ctx.recordAt <= (w.to ?? Number.POSITIVE_INFINITY) + ctx.toleranceMs,
+    );
+    if (echo) continue;
+    changes[field] = value;
+  }
+  return { changes, observed: recorded, state: { ...now, ...recorded }, predates: first >= 0 ? first : null };
+}
