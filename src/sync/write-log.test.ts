@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { assessRecord } from './write-log.js';
+import type { WriteEntry } from './write-log.js';
+
+const ctx = (receivedAt: number, recordAt = 0) => ({ receivedAt, recordAt, toleranceMs: 50 });
+
+function write(from: number, to: number | null, fields: WriteEntry['fields'], prev: WriteEntry['prev'], extra: Partial<WriteEntry> = {}): WriteEntry {
+  return { from, to, fields, prev, ok: true, shadowed: true, ...extra };
+}
+
+describe('assessRecord', () => {
+  it('a field equal to the shadow is no change; a different one is, and both go to the shadow', () => {
+    const out = assessRecord({ a: 1, b: 'x' }, { a: 1, b: 'y' }, [], ctx(1000));
+    expect(out.changes).toEqual({ b: 'x' });
+    expect(out.observed).toEqual({ a: 1, b: 'x' });
+    expect(out.predates).toBeNull();
+  });
+
+  it('without any shadow, everything is a change (first sighting)', () => {
+    expect(assessRecord({ a: 1 }, undefined, [], ctx(1000)).changes).toEqual({ a: 1 });
+  });
+
+  it('our own write coming back after a later write moved the shadow on is an echo', () => {
+    const writes = [write(100, 110, { a: 'first' }, { a: 'zero' }), write(200, 210, { a: 'second' }, { a: 'first' })];
+    // Stamped by the source while the first write ran, received after both.
+    const out = assessRecord({ a: 'first' }, { a: 'second' }, writes, ctx(300, 105));
+    expect(out.changes).toEqual({});
+  });
+
+  it('the same value stamped long after our write is a real change', () => {
+    const writes = [write(100, 110, { a: 'first' }, { a: 'zero' }), write(200, 210, { a: 'second' }, { a: 'first' })];
+    expect(assessRecord({ a: 'first' }, { a: 'second' }, writes, ctx(300, 5_000)).changes).toEqual({ a: 'first' });
+  });
+
+  it('a snapshot taken before our write: untouched fields hold what we replaced, and do not overwrite the shadow', () => {
+    const writes = [write(100, 110, { a: 'ours' }, { a: 'theirs' })];
+    const out = assessRecord({ a: 'theirs', b: 'new' }, { a: 'ours', b: 'old' }, writes, ctx(90));
+    expect(out.changes).toEqual({ b: 'new' });
+    expect(out.observed).toEqual({ b: 'new' });
+    expect(out.predates).toBe(0);
+  });
+
+  it('a snapshot taken before our write that changed a field we then wrote is a real change, remembered for the next one', () => {
+    const writes = [write(100, 110, { a: 'ours' }, { a: 'theirs' })];
+    const first = assessRecord({ a: 'user' }, { a: 'ours' }, writes, ctx(95));
+    expect(first.changes).toEqual({ a: 'user' });
+    expect(first.observed).toEqual({});
+    expect(writes[0]?.prev).toEqual({ a: 'user' });
+    // A second snapshot from before the write carries the user's value along: no change.
+    expect(assessRecord({ a: 'user', b: 1 }, { a: 'ours' }, writes, ctx(98)).changes).toEqual({ b: 1 });
+  });
+
+  it('a field our write created (unknown before) reported by an older snapshot is a change', () => {
+    const writes = [write(100, 110, { a: false }, {})];
+    expect(assessRecord({ a: false }, { a: false }, writes, ctx(95)).changes).toEqual({ a: false });
+  });
+
+  it('a snapshot taken after our write but before the shadow caught up holds our values: no change', () => {
+    const writes = [write(100, 110, { a: 'ours' }, { a: 'theirs' }, { shadowed: false })];
+    const out = assessRecord({ a: 'ours', b: 2 }, { a: 'theirs', b: 1 }, writes, ctx(120, 115));
+    expect(out.changes).toEqual({ b: 2 });
+    expect(out.state).toEqual({ a: 'ours', b: 2 });
+  });
+
+  it('after our write, a user setting the value we replaced back is a real change', () => {
+    const writes = [write(100, 110, { a: 'ours' }, { a: 'theirs' })];
+    expect(assessRecord({ a: 'theirs' }, { a: 'ours' }, writes, ctx(500, 9_000)).changes).toEqual({ a: 'theirs' });
+  });
+
+  it('a write still in flight covers any snapshot received meanwhile', () => {
+    const writes = [write(100, null, { a: 'ours' }, { a: 'theirs' }, { ok: undefined, shadowed: false })];
+    const out = assessRecord({ a: 'theirs', b: 1 }, { a: 'theirs' }, writes, ctx(105));
+    expect(out.changes).toEqual({ b: 1 });
+    expect(out.observed).toEqual({ b: 1 });
+  });
+});
