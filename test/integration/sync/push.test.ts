@@ -1,0 +1,187 @@
+/**
+ * The push side: coalescing, per-record outcomes (ok, retryable, rejected -> dead letter and
+ * replay), transient failures, and gating by restriction.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { UpsertInput } from '../../helpers/memory-system/index.js';
+import type { MemorySystem } from '../../helpers/memory-system/index.js';
+import { TEST_DIALECTS } from '../../helpers/db.js';
+import { startHub } from './harness.js';
+import type { Hub } from './harness.js';
+
+/** Records every upsert call a system receives. */
+function recordCalls(system: MemorySystem): UpsertInput[][] {
+  const calls: UpsertInput[][] = [];
+  const original = system.upsert.bind(system);
+  system.upsert = async (inputs) => {
+    calls.push(structuredClone(inputs));
+    return original(inputs);
+  };
+  return calls;
+}
+
+/** The hub's systems by id (throws on a typo rather than returning undefined). */
+function systemsOf(hub: Hub): Record<string, MemorySystem> {
+  return new Proxy(hub.systems, {
+    get(target, id: string) {
+      const system = target[id];
+      if (!system) throw new Error(`no system ${id}`);
+      return system;
+    },
+  }) as Record<string, MemorySystem>;
+}
+
+describe.each(TEST_DIALECTS)('push (%s)', (dialect) => {
+  let hub: Hub | undefined;
+  afterEach(async () => {
+    await hub?.close();
+    hub = undefined;
+  });
+
+  it('coalesces: five changes to one profile before a flush make one record in one call', async () => {
+    hub = await startHub({ dialect, systems: [{ id: 'a' }, { id: 'b' }, { id: 'c' }], tuning: { flushDelayMs: 600 } });
+    const { a, b } = systemsOf(hub);
+    a.change({ email: 'ada@example.com', first_name: 'Ada' });
+    await hub.settle();
+    const calls = recordCalls(b);
+    for (const name of ['A1', 'A2', 'A3', 'A4', 'A5']) {
+      a.change({ email: 'ada@example.com', first_name: name });
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    await hub.settle();
+    expect(calls).toEqual([[{ id: b.get({ email: 'ada@example.com' })?.id, fields: { first_name: 'A5' } }]]);
+    const [profile] = await hub.profiles();
+    expect(profile?.attributes['firstName']?.value).toBe('A5');
+  });
+
+  it('a rejected record goes to the dead-letter view with its reason, the rest of its batch goes through, and replay delivers it once fixed', async () => {
+    hub = await startHub({ dialect, systems: [{ id: 'a' }, { id: 'b' }, { id: 'c' }] });
+    const { a, b, c } = systemsOf(hub);
+    b.poison('bad@example.com', 'email domain not allowed');
+    const calls = recordCalls(b);
+    for (const email of ['good1@example.com', 'bad@example.com', 'good2@example.com']) a.change({ email, first_name: 'X' });
+    await hub.settle();
+
+    expect(b.get({ email: 'good1@example.com' })).toBeDefined();
+    expect(b.get({ email: 'good2@example.com' })).toBeDefined();
+    expect(b.get({ email: 'bad@example.com' })).toBeUndefined();
+    expect(c.size).toBe(3);
+    // The poison record travelled in the same call as the good ones and did not hold them up.
+    const withBad = calls.find((call) => call.some((input) => input.fields['email'] === 'bad@example.com'));
+    expect(withBad?.map((input) => input.fields['email']).sort()).toEqual(['bad@example.com', 'good1@example.com', 'good2@example.com']);
+
+    const letters = await hub.engine.deadLetters.list('b');
+    expect(letters).toHaveLength(1);
+    const [letter] = letters;
+    expect(letter).toMatchObject({ connector: 'b', kind: 'rejected', code: 'INVALID_RECORD' });
+    expect(letter?.reason).toContain('email domain not allowed');
+    expect(await hub.engine.deadLetters.list('c')).toEqual([]);
+
+    // The dead letter stays put until it is replayed, even through sweeps.
+    await new Promise((r) => setTimeout(r, 700));
+    expect(b.get({ email: 'bad@example.com' })).toBeUndefined();
+
+    b.unpoison('bad@example.com');
+    expect(await hub.engine.deadLetters.replay('b', letter?.profileId ?? '')).toBe(true);
+    await hub.settle();
+    expect(b.get({ email: 'bad@example.com' })?.fields).toEqual({ email: 'bad@example.com', first_name: 'X' });
+    expect(await hub.engine.deadLetters.list()).toEqual([]);
+    expect(await hub.engine.deadLetters.replay('b', letter?.profileId ?? '')).toBe(false);
+  });
+
+  it('replayAll replays every dead letter of a connector', async () => {
+    hub = await startHub({ dialect, systems: [{ id: 'a' }, { id: 'b' }] });
+    const { a, b } = systemsOf(hub);
+    b.poison('x1@example.com');
+    b.poison('x2@example.com');
+    a.change({ email: 'x1@example.com', last_name: 'One' });
+    a.change({ email: 'x2@example.com', last_name: 'Two' });
+    await hub.settle();
+    expect((await hub.engine.deadLetters.list('b')).map((l) => l.kind)).toEqual(['rejected', 'rejected']);
+    b.unpoison('x1@example.com');
+    b.unpoison('x2@example.com');
+    expect(await hub.engine.deadLetters.replayAll('b')).toBe(2);
+    await hub.settle();
+    expect(b.size).toBe(2);
+    expect(await hub.engine.deadLetters.list('b')).toEqual([]);
+  });
+
+  it('a retryable record backs off and is delivered, without holding up the others', async () => {
+    hub = await startHub({ dialect, systems: [{ id: 'a' }, { id: 'b' }] });
+    const { a, b } = systemsOf(hub);
+    b.failRecord('slow@example.com', 2);
+    const calls = recordCalls(b);
+    a.change({ email: 'slow@example.com', first_name: 'S' });
+    a.change({ email: 'fast@example.com', first_name: 'F' });
+    await hub.settle();
+    expect(b.get({ email: 'slow@example.com' })?.fields['first_name']).toBe('S');
+    expect(b.get({ email: 'fast@example.com' })?.fields['first_name']).toBe('F');
+    // fast went out once; slow went three times (two retryable outcomes, then ok).
+    const sent = calls.flat().map((input) => input.fields['email'] ?? input.id);
+    expect(sent.filter((e) => e === 'fast@example.com')).toHaveLength(1);
+    expect(calls.flat().filter((input) => input.fields['first_name'] === 'S')).toHaveLength(3);
+    expect(await hub.engine.deadLetters.list()).toEqual([]);
+  });
+
+  it('a record that stays retryable past its attempts is dead-lettered as exhausted', async () => {
+    hub = await startHub({ dialect, systems: [{ id: 'a' }, { id: 'b' }], tuning: { profileMaxAttempts: 3 } });
+    const { a, b } = systemsOf(hub);
+    b.failRecord('stuck@example.com', 100);
+    a.change({ email: 'stuck@example.com', first_name: 'S' });
+    await hub.settle();
+    const letters = await hub.engine.deadLetters.list('b');
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({ kind: 'exhausted', attempts: 3 });
+    expect(letters[0]?.reason).toContain('TEMPORARILY_UNAVAILABLE');
+  });
+
+  it('a connection reset inside one call is retried at once; a server error past the retries fails the job, which BullMQ retries', async () => {
+    hub = await startHub({ dialect, systems: [{ id: 'a' }, { id: 'b' }], tuning: { callRetries: 1 } });
+    const { a, b } = systemsOf(hub);
+    b.failNextCalls('reset');
+    a.change({ email: 'r@example.com', first_name: 'R' });
+    await hub.settle();
+    expect(b.get({ email: 'r@example.com' })).toBeDefined();
+    expect(b.getStats().calls.upsert).toBe(2);
+
+    b.failNextCalls('server_error', 'server_error', 'server_error');
+    a.change({ email: 'r@example.com', first_name: 'R2' });
+    await hub.settle();
+    expect(b.get({ email: 'r@example.com' })?.fields['first_name']).toBe('R2');
+    // Two calls in the first attempt (one p-retry), then the job's second attempt: one more 503, then ok.
+    expect(b.getStats().calls.upsert).toBe(2 + 4);
+    const status = await hub.engine.status();
+    expect(status.queues.find((q) => q.queue === 'push.b')?.failed).toBe(0);
+  });
+
+  it('a restricted profile: only consent and rights go out, to records that exist; none is created', async () => {
+    const rights = [{ right: 'restricted' as const, external: 'restricted' }];
+    hub = await startHub({
+      dialect,
+      systems: [
+        { id: 'a', mappings: rights },
+        { id: 'b', mappings: rights },
+      ],
+    });
+    const { a, b } = systemsOf(hub);
+    a.change({ email: 'r@example.com', first_name: 'Rita', email_opt_out: false, newsletter: true });
+    await hub.settle();
+    expect(b.get({ email: 'r@example.com' })?.fields).toMatchObject({ first_name: 'Rita', email_opt_out: false, newsletter: true });
+
+    a.change({ email: 'r@example.com', restricted: true, first_name: 'Rita M.' });
+    await hub.settle();
+    // Consent goes out as denied (opt-out), the restriction itself goes out, the name does not.
+    expect(b.get({ email: 'r@example.com' })?.fields).toEqual({
+      email: 'r@example.com',
+      first_name: 'Rita',
+      email_opt_out: true,
+      newsletter: true,
+      restricted: true,
+    });
+
+    // A person restricted from the start is not created anywhere.
+    a.change({ email: 'q@example.com', first_name: 'Quiet', restricted: true });
+    await hub.settle();
+    expect(b.get({ email: 'q@example.com' })).toBeUndefined();
+  });
+});
