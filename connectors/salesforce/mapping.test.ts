@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { compileMapping, mapInbound, mapOutbound } from '../../src/connector/mapping.js';
+import { MergePolicy, type Profile } from '../../src/profile/schema.js';
+import salesforce from './connector.js';
+import { SalesforceConfig } from './config.js';
+import { consentField, parseConsentField, parseSalesforceDate, salesforceMappings, soqlDateTime, soqlString } from './mapping.js';
+
+const config = SalesforceConfig.parse({
+  clientId: 'id',
+  clientSecret: 'secret',
+  channelFlags: { HasOptedOutOfEmail: 'marketing.email', DoNotCall: 'marketing.phone' },
+  dataUsePurposes: { marketing: 'Marketing: EU' },
+  contactPointTypes: { email: 'Email', phone: 'Phone' },
+});
+const mapping = compileMapping(salesforce, salesforceMappings(config));
+const at = '2026-01-10T10:00:00.000Z';
+
+function profile(status: 'granted' | 'denied'): Profile {
+  return {
+    id: 'p',
+    identities: [{ kind: 'email', value: 'ada@example.com' }],
+    attributes: { lastName: { value: 'Lovelace', at, source: 'hub' } },
+    consents: { marketing: { email: { value: status, at, source: 'hub', legalBasis: 'consent', evidence: { method: 'form' } } } },
+    subscriptions: {},
+    rights: { restricted: { value: false, at, source: 'hub' }, objections: { directMarketing: { value: true, at, source: 'hub' } } },
+    version: 1,
+  };
+}
+
+describe('Salesforce mapping', () => {
+  it('writes the opt-out flag inverted, the consent record as OptIn/OptOut, and the rights to the Individual', () => {
+    const out = mapOutbound(mapping, profile('granted'), MergePolicy.parse({}));
+    expect(out.errors).toEqual([]);
+    expect(out.fields).toEqual({
+      Email: 'ada@example.com',
+      LastName: 'Lovelace',
+      HasOptedOutOfEmail: false,
+      'ContactPointTypeConsent:Email:Marketing: EU': 'OptIn',
+      'Individual.HasOptedOutProcessing': false,
+      'Individual.HasOptedOutSolicit': true,
+    });
+    expect(mapOutbound(mapping, profile('denied'), MergePolicy.parse({})).fields).toMatchObject({ HasOptedOutOfEmail: true, 'ContactPointTypeConsent:Email:Marketing: EU': 'OptOut' });
+  });
+
+  it('reads them back into consents and rights', () => {
+    const { patch, errors } = mapInbound(
+      mapping,
+      { externalId: '0035e0000000001AAA', at, fields: { DoNotCall: true, 'ContactPointTypeConsent:Email:Marketing: EU': 'OptIn', 'Individual.HasOptedOutProfiling': true } },
+      { source: 'salesforce', receivedAt: at, patchId: 'x' },
+    );
+    expect(errors).toEqual([]);
+    expect(patch.consents).toEqual({ marketing: { phone: { status: 'denied' }, email: { status: 'granted' } } });
+    expect(patch.rights.objections).toEqual({ profiling: true });
+  });
+
+  it('names consent fields so a purpose name may hold colons', () => {
+    expect(consentField('Email', 'Marketing: EU')).toBe('ContactPointTypeConsent:Email:Marketing: EU');
+    expect(parseConsentField('ContactPointTypeConsent:Email:Marketing: EU')).toEqual({ type: 'Email', purposeName: 'Marketing: EU' });
+    expect(parseConsentField('HasOptedOutOfEmail')).toBeUndefined();
+    expect(parseConsentField('ContactPointTypeConsent:Email')).toBeUndefined();
+  });
+
+  it('reads Salesforce date-times and writes SOQL literals', () => {
+    expect(parseSalesforceDate('2026-01-15T09:30:00.000+0000')).toBe(Date.parse('2026-01-15T09:30:00.000Z'));
+    expect(parseSalesforceDate('2026-01-15T10:30:00.000+0100')).toBe(Date.parse('2026-01-15T09:30:00.000Z'));
+    expect(Number.isNaN(parseSalesforceDate(''))).toBe(true);
+    expect(soqlDateTime(Date.parse('2026-01-15T09:30:59.999Z'))).toBe('2026-01-15T09:30:59Z');
+    expect(soqlString("O'Brien \\ co")).toBe("'O\\'Brien \\\\ co'");
+  });
+});

@@ -1,0 +1,146 @@
+/**
+ * The Salesforce emulator over raw HTTP: what jsforce and the connector rely on (OAuth,
+ * Salesforce's error format, Sforce-Limit-Info, query paging, collections limits, Bulk API
+ * 2.0 paging) and Outbound Messages retried until they are acknowledged.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseCsv } from '../../../connectors/salesforce/csv.js';
+import { CLIENT_ID, CLIENT_SECRET, ORG_ID, startTestOrg, type SalesforceTestOrg } from './harness.js';
+
+let org: SalesforceTestOrg | undefined;
+afterEach(async () => {
+  await org?.close();
+  org = undefined;
+});
+
+async function token(o: SalesforceTestOrg): Promise<string> {
+  const res = await fetch(`${o.emulator.url}/services/oauth2/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: CLIENT_SECRET }).toString(),
+  });
+  const body = (await res.json()) as { access_token: string; instance_url: string; id: string };
+  expect(body.instance_url).toBe(o.emulator.url);
+  expect(body.id).toBe(`${o.emulator.url}/id/${ORG_ID}/${o.emulator.options.integrationUserId}`);
+  return body.access_token;
+}
+
+describe('Salesforce emulator', () => {
+  it('issues tokens for the client credentials only, and refuses calls without a valid one', async () => {
+    org = await startTestOrg({ outbound: false });
+    const bad = await fetch(`${org.emulator.url}/services/oauth2/token`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials&client_id=x&client_secret=y',
+    });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: 'invalid_client', error_description: 'invalid client credentials' });
+    const res = await fetch(`${org.emulator.url}/services/data/v62.0/query?q=SELECT+Id+FROM+Contact`, { headers: { Authorization: 'Bearer nope' } });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual([{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }]);
+  });
+
+  it("answers in Salesforce's error format, counts calls in Sforce-Limit-Info and pages queries by nextRecordsUrl", async () => {
+    org = await startTestOrg({ outbound: false, emulator: { dailyApiLimit: 50 } });
+    org.emulator.sideDoor.seed('Contact', Array.from({ length: 450 }, (_, i) => ({ LastName: `L${i}` })));
+    const auth = { Authorization: `Bearer ${await token(org)}` };
+    const get = (path: string, headers: Record<string, string> = {}) => fetch(`${org?.emulator.url}/services/data/v62.0${path}`, { headers: { ...auth, ...headers } });
+
+    const first = await get(`/query?q=${encodeURIComponent('SELECT Id, LastName FROM Contact ORDER BY Id')}`, { 'Sforce-Query-Options': 'batchSize=200' });
+    expect(first.headers.get('sforce-limit-info')).toBe('api-usage=1/50');
+    const page1 = (await first.json()) as { totalSize: number; done: boolean; records: Record<string, unknown>[]; nextRecordsUrl: string };
+    expect(page1).toMatchObject({ totalSize: 450, done: false });
+    expect(page1.records).toHaveLength(200);
+    expect(page1.records[0]).toEqual({ attributes: { type: 'Contact', url: expect.stringMatching(/^\/services\/data\/v62\.0\/sobjects\/Contact\/003/) }, Id: expect.any(String), LastName: expect.any(String) });
+    const page2 = (await (await fetch(`${org.emulator.url}${page1.nextRecordsUrl}`, { headers: auth })).json()) as { done: boolean; nextRecordsUrl: string };
+    const page3 = (await (await fetch(`${org.emulator.url}${page2.nextRecordsUrl}`, { headers: auth })).json()) as { done: boolean; records: unknown[]; nextRecordsUrl?: string };
+    expect(page3).toMatchObject({ done: true });
+    expect(page3.records).toHaveLength(50);
+    expect(page3.nextRecordsUrl).toBeUndefined();
+
+    const malformed = await get(`/query?q=${encodeURIComponent('SELECT Id FROM Contact WHERE')}`);
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toEqual([{ message: expect.stringContaining('unexpected end of query'), errorCode: 'MALFORMED_QUERY' }]);
+    const unknownField = await get(`/query?q=${encodeURIComponent('SELECT Nope FROM Contact')}`);
+    expect(await unknownField.json()).toEqual([{ message: expect.stringContaining("No such column 'Nope' on entity 'Contact'"), errorCode: 'INVALID_FIELD' }]);
+
+    const tooMany = await fetch(`${org.emulator.url}/services/data/v62.0/composite/sobjects`, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ allOrNone: false, records: Array.from({ length: 201 }, () => ({ attributes: { type: 'Contact' }, LastName: 'X' })) }),
+    });
+    expect(tooMany.status).toBe(400);
+    expect(await tooMany.json()).toEqual([{ message: expect.stringContaining('cannot submit more than 200'), errorCode: 'EXCEEDED_ID_LIMIT' }]);
+
+    const mixed = (await (
+      await fetch(`${org.emulator.url}/services/data/v62.0/composite/sobjects`, {
+        method: 'POST',
+        headers: { ...auth, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ allOrNone: false, records: [{ attributes: { type: 'Contact' }, LastName: 'Ok' }, { attributes: { type: 'Contact' }, Email: 'not-an-address' }] }),
+      })
+    ).json()) as unknown[];
+    expect(mixed).toEqual([
+      { id: expect.stringMatching(/^003/), success: true, errors: [] },
+      {
+        id: null,
+        success: false,
+        errors: [
+          { statusCode: 'INVALID_EMAIL_ADDRESS', message: 'Email: invalid email address: not-an-address', fields: ['Email'] },
+          { statusCode: 'REQUIRED_FIELD_MISSING', message: 'Required fields are missing: [LastName]', fields: ['LastName'] },
+        ],
+      },
+    ]);
+
+    org.emulator.sideDoor.setDailyLimit(50, 50);
+    const over = await get('/limits');
+    expect(over.status).toBe(403);
+    expect(await over.json()).toEqual([{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]);
+  });
+
+  it('pages Bulk API 2.0 query results with Sforce-Locator, null on the last page, and refuses results before the job completes', async () => {
+    let clock = Date.parse('2026-05-01T00:00:00.000Z');
+    org = await startTestOrg({ outbound: false, emulator: { bulkJobDelayMs: 1_000 }, runtime: { now: () => clock } });
+    org.emulator.sideDoor.seed('Contact', Array.from({ length: 25 }, (_, i) => ({ LastName: `Bulk${i}`, Email: `b${i}@example.com` })));
+    const auth = { Authorization: `Bearer ${await token(org)}` };
+    const base = `${org.emulator.url}/services/data/v62.0/jobs/query`;
+    const job = (await (await fetch(base, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify({ operation: 'query', query: 'SELECT Id, Email FROM Contact' }) })).json()) as { id: string; state: string };
+    expect(job.state).toBe('UploadComplete');
+    const early = await fetch(`${base}/${job.id}/results`, { headers: auth });
+    expect(early.status).toBe(412);
+    expect(((await early.json()) as { errorCode: string }[])[0]?.errorCode).toBe('JOB_NOT_COMPLETE');
+    clock += 1_000;
+    expect(((await (await fetch(`${base}/${job.id}`, { headers: auth })).json()) as { state: string }).state).toBe('JobComplete');
+    const rows: Record<string, string>[] = [];
+    const locators: string[] = [];
+    let locator: string | undefined;
+    do {
+      const res = await fetch(`${base}/${job.id}/results?maxRecords=10${locator ? `&locator=${locator}` : ''}`, { headers: auth });
+      expect(res.headers.get('content-type')).toContain('text/csv');
+      const next = res.headers.get('sforce-locator') ?? '';
+      locators.push(next);
+      rows.push(...parseCsv(await res.text()).records);
+      locator = next === 'null' ? undefined : next;
+    } while (locator);
+    expect(locators.at(-1)).toBe('null');
+    expect(locators).toHaveLength(3);
+    expect(rows).toHaveLength(25);
+    expect(Object.keys(rows[0] ?? {})).toEqual(['Id', 'Email']);
+  });
+
+  it('sends Outbound Messages until they are acknowledged, with the same notification ids', async () => {
+    org = await startTestOrg({ emulator: { outboundRetryBaseMs: 20 } });
+    org.listener.answerWith({ status: 500, body: 'down' });
+    org.emulator.sideDoor.create('Contact', { LastName: 'Retry' });
+    await new Promise((r) => setTimeout(r, 150));
+    org.listener.answerWith(undefined);
+    await org.emulator.sideDoor.flushOutbound();
+    const deliveries = org.emulator.sideDoor.deliveries();
+    expect(deliveries.length).toBeGreaterThanOrEqual(2);
+    expect(deliveries.at(-1)?.acked).toBe(true);
+    expect(deliveries.slice(0, -1).every((d) => !d.acked)).toBe(true);
+    expect(new Set(deliveries.map((d) => d.notificationIds.join(','))).size).toBe(1);
+    const message = org.listener.received.at(-1);
+    expect(message?.headers['content-type']).toContain('text/xml');
+    expect(message?.headers['soapaction']).toBe('""');
+  });
+});
