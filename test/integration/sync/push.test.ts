@@ -20,15 +20,15 @@ function recordCalls(system: MemorySystem): UpsertInput[][] {
   return calls;
 }
 
-/** The hub's systems by id (throws on a typo rather than returning undefined). */
-function systemsOf(hub: Hub): Record<string, MemorySystem> {
-  return new Proxy(hub.systems, {
-    get(target, id: string) {
-      const system = target[id];
-      if (!system) throw new Error(`no system ${id}`);
-      return system;
-    },
-  }) as Record<string, MemorySystem>;
+/** The hub's systems by id. */
+function systemsOf<K extends string>(hub: Hub, ...ids: K[]): Record<K, MemorySystem> {
+  const out: Partial<Record<K, MemorySystem>> = {};
+  for (const id of ids) {
+    const system = hub.systems[id];
+    if (!system) throw new Error(`no system ${id}`);
+    out[id] = system;
+  }
+  return out as Record<K, MemorySystem>;
 }
 
 describe.each(TEST_DIALECTS)('push (%s)', (dialect) => {
@@ -40,7 +40,7 @@ describe.each(TEST_DIALECTS)('push (%s)', (dialect) => {
 
   it('coalesces: five changes to one profile before a flush make one record in one call', async () => {
     hub = await startHub({ dialect, systems: [{ id: 'a' }, { id: 'b' }, { id: 'c' }], tuning: { flushDelayMs: 600 } });
-    const { a, b } = systemsOf(hub);
+    const { a, b } = systemsOf(hub, 'a', 'b');
     a.change({ email: 'ada@example.com', first_name: 'Ada' });
     await hub.settle();
     const calls = recordCalls(b);
@@ -56,7 +56,7 @@ describe.each(TEST_DIALECTS)('push (%s)', (dialect) => {
 
   it('a rejected record goes to the dead-letter view with its reason, the rest of its batch goes through, and replay delivers it once fixed', async () => {
     hub = await startHub({ dialect, systems: [{ id: 'a' }, { id: 'b' }, { id: 'c' }] });
-    const { a, b, c } = systemsOf(hub);
+    const { a, b, c } = systemsOf(hub, 'a', 'b', 'c');
     b.poison('bad@example.com', 'email domain not allowed');
     const calls = recordCalls(b);
     for (const email of ['good1@example.com', 'bad@example.com', 'good2@example.com']) a.change({ email, first_name: 'X' });
@@ -91,7 +91,7 @@ describe.each(TEST_DIALECTS)('push (%s)', (dialect) => {
 
   it('replayAll replays every dead letter of a connector', async () => {
     hub = await startHub({ dialect, systems: [{ id: 'a' }, { id: 'b' }] });
-    const { a, b } = systemsOf(hub);
+    const { a, b } = systemsOf(hub, 'a', 'b');
     b.poison('x1@example.com');
     b.poison('x2@example.com');
     a.change({ email: 'x1@example.com', last_name: 'One' });
@@ -108,7 +108,7 @@ describe.each(TEST_DIALECTS)('push (%s)', (dialect) => {
 
   it('a retryable record backs off and is delivered, without holding up the others', async () => {
     hub = await startHub({ dialect, systems: [{ id: 'a' }, { id: 'b' }] });
-    const { a, b } = systemsOf(hub);
+    const { a, b } = systemsOf(hub, 'a', 'b');
     b.failRecord('slow@example.com', 2);
     const calls = recordCalls(b);
     a.change({ email: 'slow@example.com', first_name: 'S' });
@@ -125,7 +125,7 @@ describe.each(TEST_DIALECTS)('push (%s)', (dialect) => {
 
   it('a record that stays retryable past its attempts is dead-lettered as exhausted', async () => {
     hub = await startHub({ dialect, systems: [{ id: 'a' }, { id: 'b' }], tuning: { profileMaxAttempts: 3 } });
-    const { a, b } = systemsOf(hub);
+    const { a, b } = systemsOf(hub, 'a', 'b');
     b.failRecord('stuck@example.com', 100);
     a.change({ email: 'stuck@example.com', first_name: 'S' });
     await hub.settle();
@@ -137,7 +137,7 @@ describe.each(TEST_DIALECTS)('push (%s)', (dialect) => {
 
   it('a connection reset inside one call is retried at once; a server error past the retries fails the job, which BullMQ retries', async () => {
     hub = await startHub({ dialect, systems: [{ id: 'a' }, { id: 'b' }], tuning: { callRetries: 1 } });
-    const { a, b } = systemsOf(hub);
+    const { a, b } = systemsOf(hub, 'a', 'b');
     b.failNextCalls('reset');
     a.change({ email: 'r@example.com', first_name: 'R' });
     await hub.settle();
@@ -163,7 +163,7 @@ describe.each(TEST_DIALECTS)('push (%s)', (dialect) => {
         { id: 'b', mappings: rights },
       ],
     });
-    const { a, b } = systemsOf(hub);
+    const { a, b } = systemsOf(hub, 'a', 'b');
     a.change({ email: 'r@example.com', first_name: 'Rita', email_opt_out: false, newsletter: true });
     await hub.settle();
     expect(b.get({ email: 'r@example.com' })?.fields).toMatchObject({ first_name: 'Rita', email_opt_out: false, newsletter: true });
