@@ -52,6 +52,8 @@ export interface SystemSpec {
   webhooks?: boolean;
   /** Connector config overrides (e.g. `lookBackMs`, `pageSize`). */
   config?: { lookBackMs?: number; pageSize?: number };
+  /** Another definition of the memory connector (e.g. one whose webhooks only name ids). */
+  definition?: typeof memoryConnector;
 }
 
 export interface HubOptions {
@@ -106,7 +108,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     connectors.push(
       bindConnector({
         id: spec.id,
-        definition: memoryConnector,
+        definition: spec.definition ?? memoryConnector,
         config: memoryConnector.configSchema.parse({ system: name, webhookSecret: WEBHOOK_SECRET, ...spec.config }),
         mapping: compileMapping(memoryConnector, spec.mappings ?? []),
         ...(spec.limits ? { limits: spec.limits } : {}),
