@@ -9,6 +9,8 @@ import type {
   ConnectorDefinition,
   ConnectorInstance,
   ConnectorLimits,
+  EraseOutcome,
+  EraseRef,
   ExternalRecord,
   PushOutcome,
   PushRecord,
@@ -29,6 +31,9 @@ export interface SyncInstance {
   pull?(cursor: Json | undefined, signal: AbortSignal): AsyncIterable<{ records: ExternalRecord[]; cursor: Json }>;
   push?(batch: PushRecord[], signal: AbortSignal): Promise<PushOutcome[]>;
   read?(externalIds: string[], signal: AbortSignal): Promise<ExternalRecord[]>;
+  /** Data-subject requests (privacy/): erasure and access, when the connector declares them. */
+  erase?(refs: EraseRef[], signal: AbortSignal): Promise<EraseOutcome[]>;
+  export?(refs: EraseRef[], signal: AbortSignal): Promise<ExternalRecord[]>;
   verify?(raw: RawWebhook): VerifyResult | Promise<VerifyResult>;
   parse?(raw: RawWebhook): WebhookEvent[] | Promise<WebhookEvent[]>;
   reply?(events: WebhookEvent[]): WebhookReply;
@@ -91,6 +96,8 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
       const bound: SyncInstance = {
         ...(instance.push ? { push: instance.push.bind(instance) } : {}),
         ...(instance.read ? { read: instance.read.bind(instance) } : {}),
+        ...(instance.erase ? { erase: instance.erase.bind(instance) } : {}),
+        ...(instance.export ? { export: instance.export.bind(instance) } : {}),
         ...(instance.verify ? { verify: instance.verify.bind(instance) } : {}),
         ...(instance.parse ? { parse: instance.parse.bind(instance) } : {}),
         ...(instance.reply ? { reply: instance.reply.bind(instance) } : {}),

@@ -18,7 +18,7 @@ export interface CallContext {
   retryMinMs: number;
 }
 
-export type Operation = 'push' | 'pull' | 'read';
+export type Operation = 'push' | 'pull' | 'read' | 'erase' | 'export';
 
 /** Calls `fn` within the connector's limits; throws a `ConnectorError` when it finally fails. */
 export async function callExternal<T>(
