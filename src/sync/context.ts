@@ -12,6 +12,7 @@ import { jobId } from './keys.js';
 import type { SyncMetrics } from './metrics.js';
 import type { EngineTuning } from './options.js';
 import type { WorkSets } from './work-sets.js';
+import type { RecordScreen } from './ingest.js';
 import { BACKOFF_TYPE } from './backoff.js';
 
 export interface EngineContext {
@@ -34,6 +35,8 @@ export interface EngineContext {
     push: ReadonlyMap<string, Queue>;
     pull: ReadonlyMap<string, Queue>;
   };
+  /** Screens every batch of records passes before ingest (see `Engine.addRecordScreen`). */
+  screens: RecordScreen[];
 }
 
 /** Granularity of "as soon as possible" flush jobs; adds within one slot share a job. */

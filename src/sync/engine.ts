@@ -24,7 +24,7 @@ import type { EngineContext } from './context.js';
 import { DeadLetterView } from './dead-letter.js';
 import { scheduleFlush } from './context.js';
 import { errorSummary, Ingestor } from './ingest.js';
-import type { IngestJobData } from './ingest.js';
+import type { IngestJobData, RecordScreen } from './ingest.js';
 import { assertInstanceId, engineKeys, hashTagPrefix, jobId, queueNames } from './keys.js';
 import { createSyncMetrics } from './metrics.js';
 import type { SyncMetrics } from './metrics.js';
@@ -83,6 +83,15 @@ export interface Engine {
   idle(): Promise<boolean>;
   /** The live connector instance (created on first use). */
   instance(connector: string): Promise<SyncInstance>;
+  /** The engine's Redis connection (BullMQ-ready), for other stages' queues on the same prefix. */
+  readonly connection: Redis;
+  /**
+   * Receives the webhook events the engine does not handle itself (erasure requests, deletions,
+   * merges) whenever `receiveWebhook` is called without its own listener; `undefined` removes it.
+   */
+  setEventListener(listener: UnhandledEventListener | undefined): void;
+  /** Adds a screen every batch of records passes before ingest (webhooks, reads, pulls). */
+  addRecordScreen(screen: RecordScreen): void;
 }
 
 const SWEEP_SCHEDULER = 'sweep';
@@ -108,6 +117,7 @@ class BullEngine implements Engine {
   private readonly puller: Puller;
   private readonly allQueues: Queue[];
   private closing: Promise<void> | null = null;
+  private eventListener: UnhandledEventListener | undefined;
 
   constructor(private readonly options: EngineOptions) {
     const tuning = EngineTuning.parse(options.tuning ?? {});
@@ -159,6 +169,7 @@ class BullEngine implements Engine {
       limiter: new CallLimiter(this.redis, keys, tuning.limiterMarginMs),
       dead: this.deadLetters,
       queues,
+      screens: [],
     };
     const writes = new WriteLog(this.redis, keys.writes, tuning.writeLogRetentionMs);
     this.ingestor = new Ingestor(this.ctx, writes);
@@ -176,6 +187,18 @@ class BullEngine implements Engine {
         ),
       };
     });
+  }
+
+  get connection(): Redis {
+    return this.redis;
+  }
+
+  setEventListener(listener: UnhandledEventListener | undefined): void {
+    this.eventListener = listener;
+  }
+
+  addRecordScreen(screen: RecordScreen): void {
+    this.ctx.screens.push(screen);
   }
 
   instance(id: string): Promise<SyncInstance> {
@@ -291,7 +314,7 @@ class BullEngine implements Engine {
   }
 
   receiveWebhook(connector: string, raw: RawWebhook, onUnhandled?: UnhandledEventListener): Promise<WebhookResult> {
-    return receiveWebhook(this.ctx, connector, raw, onUnhandled);
+    return receiveWebhook(this.ctx, connector, raw, onUnhandled ?? this.eventListener);
   }
 
   async ingest(connector: string, records: ExternalRecord[], options: { receivedAt?: string; origin?: string } = {}): Promise<void> {

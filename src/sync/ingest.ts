@@ -46,6 +46,13 @@ export interface IngestChangedJob {
 
 export type IngestJobData = IngestRecordsJob | IngestChangedJob;
 
+/**
+ * Looks at records before they are ingested and returns those to ingest (e.g. privacy/ takes
+ * out a record that asks for an erasure and starts the request). Records left out are not
+ * ingested at all.
+ */
+export type RecordScreen = (connector: SyncConnector, records: readonly ExternalRecord[]) => Promise<ExternalRecord[]>;
+
 export type IngestOutcome = 'applied' | 'unchanged' | 'echo' | 'deleted' | 'suppressed' | 'no_identity';
 /** A push of the same profile to the same system is running: try again once it is done. */
 type BatchOutcome = IngestOutcome | 'busy';
@@ -80,10 +87,21 @@ export class Ingestor {
       this.ctx.logger.warn({ connector: data.connector, jobId: job.id }, 'ingest for an unknown connector dropped');
       return counts;
     }
-    const records = data.kind === 'records' ? data.records : await this.read(connector, data.externalIds, signal);
+    const read = data.kind === 'records' ? data.records : await this.read(connector, data.externalIds, signal);
+    const records = await this.screen(connector, read);
     const outcomes = await this.ingest(connector, records, data.receivedAt);
     for (const o of outcomes) counts[o]++;
     return counts;
+  }
+
+  /** Passes records through the engine's screens; returns those to ingest. */
+  async screen(connector: SyncConnector, records: readonly ExternalRecord[]): Promise<ExternalRecord[]> {
+    let kept = [...records];
+    for (const screen of this.ctx.screens) {
+      if (kept.length === 0) break;
+      kept = await screen(connector, kept);
+    }
+    return kept;
   }
 
   /** Ingests records, in order per source record; resolves once they are durable in the store. */
@@ -285,6 +303,7 @@ export class Ingestor {
           break;
         case 'suppressed':
           outcomes[index] = 'suppressed';
+          this.ctx.metrics.suppressed.inc({ connector: source.id });
           break;
         case 'no_identity':
           outcomes[index] = 'no_identity';

@@ -78,7 +78,8 @@ export class Puller {
       const next = await callExternal(callCtx, connector, 'pull', () => iterator.next(), { signal: abort });
       if (next.done) break;
       const page = next.value;
-      if (page.records.length > 0) await this.ingestor.ingest(connector, page.records, new Date().toISOString());
+      const kept = await this.ingestor.screen(connector, page.records);
+      if (kept.length > 0) await this.ingestor.ingest(connector, kept, new Date().toISOString());
       await this.ctx.store.setCursor(connector.id, page.cursor);
       pages++;
       records += page.records.length;
