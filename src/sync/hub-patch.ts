@@ -22,7 +22,7 @@ export interface HubPatchIngestOptions {
   /** The engine's key prefix. */
   prefix: string;
   /** The engine's metrics, so hub changes count in `concord_sync_changes_ingested_total`. */
-  metrics?: Pick<SyncMetrics, 'changesIngested'>;
+  metrics?: Pick<SyncMetrics, 'changesIngested'> & Partial<Pick<SyncMetrics, 'suppressed'>>;
   /** Debounce of the relay kick (the engine's `relayDelayMs`). */
   relayDelayMs?: number;
 }
@@ -50,6 +50,7 @@ export class HubPatchIngest {
     const patch = ProfilePatch.parse(input);
     if (!(HUB_SOURCES as readonly string[]).includes(patch.source)) throw new NotAHubSourceError(patch.source);
     const result = await this.options.store.applyPatch(patch, apply.actor ? { actor: apply.actor } : {});
+    if (result.status === 'suppressed') this.options.metrics?.suppressed?.inc({ connector: patch.source });
     if (result.status === 'applied') {
       this.options.metrics?.changesIngested.inc({ connector: patch.source });
       if (result.outbox.length > 0) await addRelayJob(this.relay, this.relayDelayMs);

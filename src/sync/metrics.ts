@@ -10,6 +10,8 @@ export interface SyncMetrics {
   pushes: Counter<'connector' | 'outcome'>;
   apiCalls: Counter<'connector' | 'operation'>;
   rateLimited: Counter<'connector'>;
+  /** Records dropped because an identity they carry is on the suppression list (erased people). */
+  suppressed: Counter<'connector'>;
   queueDepth: Gauge<'queue' | 'state'>;
   workDepth: Gauge<'connector' | 'set'>;
   deliveryLag: Histogram<'connector'>;
@@ -55,6 +57,12 @@ export function createSyncMetrics(registry: Registry = new Registry()): SyncMetr
     rateLimited: new Counter({
       name: 'concord_sync_rate_limited_total',
       help: 'Answers 429 (rate limited) per connector.',
+      labelNames: ['connector'] as const,
+      registers: [registry],
+    }),
+    suppressed: new Counter({
+      name: 'concord_sync_suppressed_total',
+      help: 'Records and patches dropped because they carry an identity of an erased person (suppression list), per source.',
       labelNames: ['connector'] as const,
       registers: [registry],
     }),

@@ -165,6 +165,12 @@ export class Pusher {
         settled.push(profileId);
         continue;
       }
+      // Being erased (its identities are suppressed): nothing more is sent, so no push can bring
+      // the person back into a system the erasure has already cleared.
+      if (await store.isSuppressed(profile.identities.map((identity) => store.hashIdentity(identity)))) {
+        settled.push(profileId);
+        continue;
+      }
       const shadow = await store.getShadow(profileId, connector.id);
       const gated = gateProfile(profile);
       // While processing is restricted, no new record is created anywhere.
