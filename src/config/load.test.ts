@@ -403,7 +403,16 @@ describe('the example configs', () => {
     expect(result.config.hub.mode).toBe('development');
     expect(result.config.hub.redisUrl).toBe('redis://127.0.0.1:6379');
     expect(result.config.hub.databaseUrl).toBe('sqlite:./data/concord.db');
-    expect(result.warnings.map((w) => w.code)).toEqual(['secret_development_default', 'secret_development_default']);
+    expect(result.warnings.every((w) => w.code === 'secret_development_default')).toBe(true);
+    expect(result.warnings.map((w) => /(\w+) is not set/.exec(w.message)?.[1])).toEqual([
+      'CONCORD_SIGNING_SECRET',
+      'CONCORD_HASH_KEY',
+      'CONCORD_ADMIN_API_KEY',
+      'HUBSPOT_ACCESS_TOKEN',
+      'HUBSPOT_CLIENT_SECRET',
+      'SALESFORCE_CLIENT_ID',
+      'SALESFORCE_CLIENT_SECRET',
+    ]);
   });
 
   it('config/concord.yaml takes REDIS_URL and DATABASE_URL from the environment', async () => {

@@ -1,8 +1,11 @@
 /**
  * The `concord` CLI as a user runs it: real processes, exit codes and output.
  */
-import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 interface Run {
@@ -34,7 +37,7 @@ describe('concord validate', () => {
   it('exits 0 with a one-line summary for the example config (the default path)', async () => {
     const run = await concord(['validate']);
     expect(run.code).toBe(0);
-    expect(run.stdout).toBe('config/concord.yaml: OK — 4 purposes, 4 channels, 4 topics, 0 connectors\n');
+    expect(run.stdout).toBe('config/concord.yaml: OK — 4 purposes, 4 channels, 4 topics, 2 connectors\n');
     expect(run.stderr).toContain('config/concord.yaml:25:14: warning: hub.secrets.signing: CONCORD_SIGNING_SECRET is not set');
   });
 
@@ -83,13 +86,49 @@ describe('concord schema', () => {
   });
 });
 
-describe('concord start (until the server exists)', () => {
-  it('validates the config, says what it checked and that the server is not built yet', async () => {
-    const run = await concord(['start']);
-    expect(run.code).toBe(0);
-    expect(run.stdout).toContain('config/concord.yaml: OK — 4 purposes');
-    expect(run.stdout).toContain('defaults used: CONCORD_HASH_KEY, CONCORD_SIGNING_SECRET, DATABASE_URL, PUBLIC_URL, REDIS_URL');
-    expect(run.stdout).toContain('The server and the workers are not built yet');
+describe('concord start', () => {
+  it('runs the hub until SIGTERM: the server answers, then it stops cleanly', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'concord-start-'));
+    const file = join(dir, 'concord.yaml');
+    await writeFile(
+      file,
+      [
+        'hub:',
+        '  mode: development',
+        '  redisUrl: redis://127.0.0.1:6379',
+        `  databaseUrl: sqlite:${join(dir, 'hub.db')}`,
+        '  publicUrl: http://localhost:8080',
+        '  listen: { host: 127.0.0.1, port: 0 }',
+        `  keyPrefix: "{cli-${randomBytes(4).toString('hex')}}"`,
+        '  secrets:',
+        '    signing: ${env:X_SIGNING:-cli-test-signing-secret-long-enough-000001}',
+        '    hashKey: ${env:X_HASH:-cli-test-hash-key-long-enough-0000000000002}',
+        'catalog:',
+        '  channels: { email: { title: E-mail } }',
+        '  purposes:',
+        '    marketing: { title: Marketing, notice: { text: Offers., version: "1" }, channels: [email] }',
+        '',
+      ].join('\n'),
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--config', file], { env: { ...process.env, LOG_LEVEL: 'silent' } });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 25_000;
+      while (!/listening on (http:\/\/\S+)/.test(stdout) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const url = /listening on (http:\/\/\S+)/.exec(stdout)?.[1];
+      expect(stdout).toContain('Hub running (role all)');
+      const health = await fetch(`${url}/healthz`);
+      expect(health.status).toBe(200);
+      const ready = await fetch(`${url}/readyz`);
+      expect(await ready.json()).toMatchObject({ status: 'ready' });
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(stdout).toContain('SIGTERM: stopping...');
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('exits 1 on an invalid config and on an unknown role', async () => {

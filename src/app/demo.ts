@@ -1,0 +1,193 @@
+/**
+ * The quickstart behind `npm start`: the HubSpot and Salesforce emulators on the ports the
+ * config names, the hub (API and workers) on a demo database and Redis prefix that are reset on
+ * every run (the emulators forget everything when they stop), a few demo profiles pushed to both
+ * systems, and the URLs to try: a preference-center link, the API docs, the queue board, the
+ * metrics and the emulators' views.
+ */
+import { rmSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import { startHubSpotEmulator } from '../../connectors/hubspot/emulator/index.js';
+import { startSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
+import type { Config, ConnectorConfig } from '../config/schema.js';
+import type { ProfilePatch } from '../profile/schema.js';
+import { PreferenceLinks, preferenceUrl } from '../server/index.js';
+import { startHubProcess } from './hub.js';
+import type { HubProcess } from './hub.js';
+import { redisAnswers, startPrivateRedis } from './redis.js';
+import type { PrivateRedis } from './redis.js';
+
+export const DEMO_DATABASE = 'sqlite:./data/demo.db';
+export const DEMO_PREFIX = '{concord-demo}';
+
+export const DEMO_PEOPLE = [
+  { email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', country: 'GB' },
+  { email: 'grace@example.com', firstName: 'Grace', lastName: 'Hopper', country: 'US' },
+  { email: 'hiro@example.com', firstName: 'Hiro', lastName: 'Tanaka', country: 'JP' },
+] as const;
+
+export interface DemoLink {
+  label: string;
+  url: string;
+  note?: string;
+}
+
+export interface Demo {
+  hub: HubProcess;
+  links: DemoLink[];
+  /** Where Redis came from: the configured one, or a private one started for the demo. */
+  redis: { url: string; private: boolean };
+  close(): Promise<void>;
+}
+
+export class DemoError extends Error {
+  readonly code = 'demo.unavailable';
+}
+
+interface Closable {
+  close(): Promise<void>;
+}
+
+function stringKey(connector: ConnectorConfig, key: string): string | undefined {
+  const value = connector[key];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function portOf(url: string | undefined, fallback: number): number {
+  if (!url) return fallback;
+  const parsed = new URL(url);
+  return parsed.port ? Number(parsed.port) : fallback;
+}
+
+async function deletePrefix(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function seedPatch(person: (typeof DEMO_PEOPLE)[number]): ProfilePatch {
+  const at = new Date().toISOString();
+  return {
+    id: `admin:demo-${uuidv7()}`,
+    source: 'admin',
+    at,
+    receivedAt: at,
+    identities: [{ kind: 'email', value: person.email }],
+    attributes: { firstName: person.firstName, lastName: person.lastName, country: person.country },
+    consents: { marketing: { email: { status: 'granted', evidence: { method: 'demo_seed', noticeVersion: 'demo' } } } },
+    subscriptions: { newsletter: true },
+    rights: { objections: {} },
+    reason: 'demo seed',
+  };
+}
+
+async function waitIdle(hub: HubProcess, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let quiet = 0;
+  while (Date.now() < deadline) {
+    quiet = (await hub.engine.idle()) ? quiet + 1 : 0;
+    if (quiet >= 3) return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
+export async function startDemo(config: Config, logger: Logger): Promise<Demo> {
+  if (config.hub.mode !== 'development') throw new DemoError('the demo runs only with hub.mode: development (it resets its own database and Redis prefix)');
+  const closables: Closable[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const c of closables.reverse()) await c.close().catch(() => undefined);
+  };
+  try {
+    // Redis: the configured one, or a private one.
+    let redisUrl = config.hub.redisUrl;
+    let privateRedis: PrivateRedis | null = null;
+    if (!(await redisAnswers(redisUrl))) {
+      privateRedis = await startPrivateRedis();
+      if (!privateRedis) {
+        throw new DemoError(
+          `no Redis answers at ${new URL(redisUrl).host} and redis-server is not on PATH. Install Redis (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or run one with Docker (docker run -p 6379:6379 redis:7), or set REDIS_URL.`,
+        );
+      }
+      const started = privateRedis;
+      closables.push({ close: () => started.stop() });
+      redisUrl = started.url;
+    }
+
+    // Fresh demo state: the emulators start empty, so must the hub.
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${DEMO_DATABASE.slice('sqlite:'.length)}${suffix}`, { force: true });
+    await deletePrefix(redisUrl, DEMO_PREFIX);
+
+    const publicUrl = config.hub.publicUrl.replace(/\/$/, '');
+    const links: DemoLink[] = [];
+    for (const [id, connector] of Object.entries(config.connectors)) {
+      if (!connector.enabled) continue;
+      if (connector.type === 'hubspot') {
+        const emulator = await startHubSpotEmulator({
+          port: portOf(stringKey(connector, 'baseUrl'), 4010),
+          clientSecret: stringKey(connector, 'webhookSecret') ?? 'dev-only',
+          webhookUrl: `${publicUrl}/webhooks/${id}`,
+          ...(typeof connector['appId'] === 'number' ? { appId: connector['appId'] } : {}),
+        });
+        closables.push(emulator);
+        links.push({ label: `HubSpot emulator (${id}): contacts`, url: `${emulator.url}/_emulator/contacts` });
+        links.push({ label: `HubSpot emulator (${id}): Ada's subscriptions`, url: `${emulator.url}/_emulator/statuses?email=ada@example.com` });
+      } else if (connector.type === 'salesforce') {
+        const emulator = await startSalesforceEmulator({
+          port: portOf(stringKey(connector, 'loginUrl'), 4020),
+          clientId: stringKey(connector, 'clientId') ?? 'concord-connected-app',
+          clientSecret: stringKey(connector, 'clientSecret') ?? 'dev-only',
+          ...(stringKey(connector, 'organizationId') ? { organizationId: stringKey(connector, 'organizationId') } : {}),
+          outboundMessageUrl: `${publicUrl}/webhooks/${id}`,
+        });
+        closables.push(emulator);
+        links.push({ label: `Salesforce emulator (${id}): contacts`, url: `${emulator.url}/_emulator/records/Contact` });
+      }
+    }
+
+    const hub = await startHubProcess(config, {
+      role: 'all',
+      logger,
+      overrides: { redisUrl, databaseUrl: DEMO_DATABASE, keyPrefix: DEMO_PREFIX },
+    });
+    closables.push(hub);
+
+    for (const person of DEMO_PEOPLE) await hub.hubIngest.ingest(seedPatch(person), { actor: 'demo' });
+    if (!(await waitIdle(hub, 60_000))) logger.warn('demo profiles are still being delivered');
+
+    const ada = await hub.store.findProfile({ kind: 'email', value: DEMO_PEOPLE[0].email });
+    const redis = new Redis(redisUrl);
+    closables.push({ close: async () => redis.disconnect() });
+    const preferenceLinks = new PreferenceLinks(config.hub.secrets.signing, redis, hub.engine.prefix);
+    const hubLinks: DemoLink[] = [];
+    if (ada) {
+      const { token } = preferenceLinks.issue(ada.id, config.hub.preferenceCenter.linkTtl);
+      hubLinks.push({ label: 'Preference center for Ada Lovelace', url: preferenceUrl(publicUrl, token) });
+    }
+    hubLinks.push(
+      { label: 'Admin API docs', url: `${publicUrl}/api/v1/docs` },
+      { label: 'Queue dashboard', url: `${publicUrl}/admin/queues`, note: 'user: anything; password: an admin API key' },
+      { label: 'Metrics (Prometheus)', url: `${publicUrl}/metrics` },
+      { label: 'Health', url: `${publicUrl}/readyz` },
+    );
+    return {
+      hub,
+      links: [...hubLinks, ...links],
+      redis: { url: redisUrl, private: privateRedis !== null },
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
