@@ -220,5 +220,5 @@ describe.each(TEST_DIALECTS)('concurrent writers (%s)', (dialect) => {
     expect(ledger.filter((row) => simpleIds.has(row.profile_id))).toHaveLength(consentChanges + notAuthority);
     const merges = all.reduce((n, { result }) => n + (result?.status === 'applied' ? result.mergedProfileIds.length : 0), 0);
     expect(await db.count('profile_aliases')).toBe(merges);
-  });
+  }, 180_000); // 8 OS processes each load tsx: slow on a busy 2-core machine
 });
