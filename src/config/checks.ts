@@ -130,6 +130,18 @@ export function crossChecks(data: unknown): CheckFinding[] {
     });
   }
 
+  const connectorIds = dict(root['connectors']);
+  list(dict(hub['privacy'])['alwaysErase']).forEach((instanceId, i) => {
+    if (typeof instanceId === 'string' && !(instanceId in connectorIds)) {
+      findings.push({
+        code: 'dangling_reference',
+        path: ['hub', 'privacy', 'alwaysErase', i],
+        at: 'value',
+        message: `connector "${instanceId}" is not in connectors (defined: ${keysOf(connectorIds)})`,
+      });
+    }
+  });
+
   if (hub['mode'] === 'development' && typeof hub['publicUrl'] === 'string' && isLoopbackUrl(hub['publicUrl']) === false) {
     findings.push({
       code: 'development_public_url',

@@ -111,6 +111,40 @@ export const PreferenceCenterConfig = z
   .strict();
 export type PreferenceCenterConfig = z.infer<typeof PreferenceCenterConfig>;
 
+/**
+ * Data-subject requests (GDPR Art. 15-22): which systems every erasure reaches, how long an
+ * export waits for download, and the controller named in consent receipts.
+ */
+export const PrivacyConfig = z
+  .object({
+    alwaysErase: z
+      .array(InstanceId)
+      .default([])
+      .meta({
+        description:
+          'Connector instances every erasure reaches, even when the hub knows of no record of the person there (asked by e-mail address).',
+      }),
+    verifyErasure: z
+      .boolean()
+      .default(true)
+      .meta({ description: 'Read each system back after erasing, where its API allows, and retry while the person is still found.' }),
+    exportTtl: Duration.prefault('7d').meta({ description: 'How long a prepared export (access or portability request) is kept for download.' }),
+    downloadLinkTtl: Duration.prefault('15m').meta({ description: 'How long a download link the preference center hands out stays valid.' }),
+    controller: z
+      .object({
+        name: z.string().min(1).max(200).optional().meta({ description: 'The data controller; defaults to the preference-center brand.' }),
+        email: z.email().optional().meta({ description: 'Where people reach the controller about their data.' }),
+        address: z.string().min(1).max(500).optional(),
+        policyUrl: z.url().optional().meta({ description: 'The privacy notice.' }),
+        jurisdiction: z.string().min(1).max(100).default('EU').meta({ description: 'Jurisdiction named in consent receipts.' }),
+      })
+      .strict()
+      .prefault({})
+      .meta({ description: 'The data controller named in exports and consent receipts (Kantara Consent Receipt piiControllers).' }),
+  })
+  .strict();
+export type PrivacyConfig = z.infer<typeof PrivacyConfig>;
+
 export const HubConfig = z
   .object({
     mode: HubMode.default('production'),
@@ -145,6 +179,7 @@ export const HubConfig = z
       .default([])
       .meta({ description: 'Bearer keys of the admin API (/api/v1) and the queue board, each with its scopes.' }),
     preferenceCenter: PreferenceCenterConfig.prefault({}),
+    privacy: PrivacyConfig.prefault({}),
   })
   .strict();
 export type HubConfig = z.infer<typeof HubConfig>;
