@@ -247,9 +247,8 @@ export class SalesforceApi {
       );
       return new RateLimitedError(`Salesforce REQUEST_LIMIT_EXCEEDED: ${message}`, { retryAfterMs: wait, policy: 'REQUEST_LIMIT_EXCEEDED', status });
     }
-    return (
-      classifyHttpStatus(status, { headers: res.headers, body: Array.isArray(body) ? body.map((e: ApiErrorEntry) => ({ ...e, message })) : message, now: this.now() }) ??
-      new TransientError(`Salesforce answered HTTP ${status}`, { status })
-    );
+    // The classifier reads `errorCode` and `message`; the message is passed redacted.
+    const summary = { message: message || `HTTP ${status}`, ...(code ? { errorCode: code } : {}) };
+    return classifyHttpStatus(status, { headers: res.headers, body: summary, now: this.now() }) ?? new TransientError(`Salesforce answered HTTP ${status}`, { status });
   }
 }

@@ -287,6 +287,7 @@ export class SalesforcePusher {
 
   private async updateIndividuals(conn: Connection, work: Work[]): Promise<void> {
     for (const part of chunks(work, COLLECTION_LIMIT)) {
+      // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_update.htm
       const results = await conn.sobject('Individual').update(part.map((w) => ({ Id: w.individualId ?? '', ...w.individual })), { allOrNone: false });
       part.forEach((w, i) => {
         const r = results[i];
@@ -308,6 +309,7 @@ export class SalesforcePusher {
     const existing = new Map<string, string>();
     const key = (party: string, purposeId: string, type: string): string => `${party}|${purposeId}|${type}`;
     for (const part of chunks([...new Set(work.map((w) => w.individualId ?? ''))], IN_CHUNK)) {
+      // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_query.htm
       const soql = `SELECT Id, PartyId, DataUsePurposeId, ContactPointType FROM ContactPointTypeConsent WHERE PartyId IN ${inList(part)}`;
       for (const r of await queryAll(conn, soql)) existing.set(key(String(r['PartyId']), String(r['DataUsePurposeId']), String(r['ContactPointType'])), String(r['Id']));
     }
@@ -331,6 +333,7 @@ export class SalesforcePusher {
         }
       }
     }
+    // https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_contactpointtypeconsent.htm
     for (const part of chunks(creates, COLLECTION_LIMIT)) {
       const results = await conn.sobject('ContactPointTypeConsent').create(part.map((p) => p.record), { allOrNone: false });
       part.forEach((p, i) => {
