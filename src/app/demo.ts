@@ -10,7 +10,9 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { startHubSpotEmulator } from '../../connectors/hubspot/emulator/index.js';
+import type { RunningHubSpotEmulator } from '../../connectors/hubspot/emulator/index.js';
 import { startSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
+import type { RunningSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
 import type { Config, ConnectorConfig } from '../config/schema.js';
 import type { ProfilePatch } from '../profile/schema.js';
 import { PreferenceLinks, preferenceUrl } from '../server/index.js';
@@ -34,8 +36,22 @@ export interface DemoLink {
   note?: string;
 }
 
+export interface DemoOptions {
+  /** Default `sqlite:./data/demo.db`; a SQLite file is deleted first when `reset` is on. */
+  databaseUrl?: string;
+  /** Default `{concord-demo}`; its Redis keys are deleted first when `reset` is on. */
+  keyPrefix?: string;
+  /** Start from empty state (default true): the emulators start empty, so must the hub. */
+  reset?: boolean;
+  /** Where the hub listens (default: the config's `hub.listen.port`). */
+  port?: number;
+}
+
 export interface Demo {
   hub: HubProcess;
+  emulators: { hubspot?: RunningHubSpotEmulator; salesforce?: RunningSalesforceEmulator };
+  /** The preference-center link of the first demo person. */
+  preferenceLink: string | null;
   links: DemoLink[];
   /** Where Redis came from: the configured one, or a private one started for the demo. */
   redis: { url: string; private: boolean };
@@ -102,7 +118,11 @@ async function waitIdle(hub: HubProcess, timeoutMs: number): Promise<boolean> {
   return false;
 }
 
-export async function startDemo(config: Config, logger: Logger): Promise<Demo> {
+export async function startDemo(loaded: Config, logger: Logger, options: DemoOptions = {}): Promise<Demo> {
+  const databaseUrl = options.databaseUrl ?? DEMO_DATABASE;
+  const keyPrefix = options.keyPrefix ?? DEMO_PREFIX;
+  // The connectors are pointed at the emulators as started (a port 0 in the config picks a free one).
+  const config: Config = { ...loaded, connectors: { ...loaded.connectors } };
   if (config.hub.mode !== 'development') throw new DemoError('the demo runs only with hub.mode: development (it resets its own database and Redis prefix)');
   const closables: Closable[] = [];
   const closeAll = async (): Promise<void> => {
@@ -125,8 +145,13 @@ export async function startDemo(config: Config, logger: Logger): Promise<Demo> {
     }
 
     // Fresh demo state: the emulators start empty, so must the hub.
-    for (const suffix of ['', '-wal', '-shm']) rmSync(`${DEMO_DATABASE.slice('sqlite:'.length)}${suffix}`, { force: true });
-    await deletePrefix(redisUrl, DEMO_PREFIX);
+    if (options.reset ?? true) {
+      if (databaseUrl.startsWith('sqlite:')) {
+        for (const suffix of ['', '-wal', '-shm']) rmSync(`${databaseUrl.slice('sqlite:'.length)}${suffix}`, { force: true });
+      }
+      await deletePrefix(redisUrl, keyPrefix);
+    }
+    const emulators: Demo['emulators'] = {};
 
     const publicUrl = config.hub.publicUrl.replace(/\/$/, '');
     const links: DemoLink[] = [];
@@ -140,6 +165,8 @@ export async function startDemo(config: Config, logger: Logger): Promise<Demo> {
           ...(typeof connector['appId'] === 'number' ? { appId: connector['appId'] } : {}),
         });
         closables.push(emulator);
+        emulators.hubspot ??= emulator;
+        config.connectors[id] = { ...connector, baseUrl: emulator.url };
         links.push({ label: `HubSpot emulator (${id}): contacts`, url: `${emulator.url}/_emulator/contacts` });
         links.push({ label: `HubSpot emulator (${id}): Ada's subscriptions`, url: `${emulator.url}/_emulator/statuses?email=ada@example.com` });
       } else if (connector.type === 'salesforce') {
@@ -151,6 +178,8 @@ export async function startDemo(config: Config, logger: Logger): Promise<Demo> {
           outboundMessageUrl: `${publicUrl}/webhooks/${id}`,
         });
         closables.push(emulator);
+        emulators.salesforce ??= emulator;
+        config.connectors[id] = { ...connector, loginUrl: emulator.url };
         links.push({ label: `Salesforce emulator (${id}): contacts`, url: `${emulator.url}/_emulator/records/Contact` });
       }
     }
@@ -158,7 +187,7 @@ export async function startDemo(config: Config, logger: Logger): Promise<Demo> {
     const hub = await startHubProcess(config, {
       role: 'all',
       logger,
-      overrides: { redisUrl, databaseUrl: DEMO_DATABASE, keyPrefix: DEMO_PREFIX },
+      overrides: { redisUrl, databaseUrl, keyPrefix, ...(options.port !== undefined ? { port: options.port } : {}) },
     });
     closables.push(hub);
 
@@ -170,9 +199,11 @@ export async function startDemo(config: Config, logger: Logger): Promise<Demo> {
     closables.push({ close: async () => redis.disconnect() });
     const preferenceLinks = new PreferenceLinks(config.hub.secrets.signing, redis, hub.engine.prefix);
     const hubLinks: DemoLink[] = [];
+    let preferenceLink: string | null = null;
     if (ada) {
       const { token } = preferenceLinks.issue(ada.id, config.hub.preferenceCenter.linkTtl);
-      hubLinks.push({ label: 'Preference center for Ada Lovelace', url: preferenceUrl(publicUrl, token) });
+      preferenceLink = preferenceUrl(publicUrl, token);
+      hubLinks.push({ label: 'Preference center for Ada Lovelace', url: preferenceLink });
     }
     hubLinks.push(
       { label: 'Admin API docs', url: `${publicUrl}/api/v1/docs` },
@@ -182,6 +213,8 @@ export async function startDemo(config: Config, logger: Logger): Promise<Demo> {
     );
     return {
       hub,
+      emulators,
+      preferenceLink,
       links: [...hubLinks, ...links],
       redis: { url: redisUrl, private: privateRedis !== null },
       close: closeAll,

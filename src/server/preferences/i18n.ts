@@ -22,6 +22,7 @@ export interface Messages {
   topicsHeading: string;
   topicsHint: string;
   save: string;
+  saveHint: string;
   saved: string;
   unchanged: string;
   rightsHeading: string;
@@ -56,6 +57,7 @@ const en: Messages = {
   topicsHeading: 'Newsletters and topics',
   topicsHint: 'Pick the subjects you want to hear about.',
   save: 'Save my choices',
+  saveHint: 'Nothing changes until you save.',
   saved: 'Your choices are saved. We are passing them on to every system that keeps your details.',
   unchanged: 'Nothing to save: these were already your choices.',
   rightsHeading: 'Your data rights',
@@ -102,6 +104,7 @@ const ja: Messages = {
   topicsHeading: 'ニュースレターとトピック',
   topicsHint: 'お知らせを受け取りたいテーマをお選びください。',
   save: '設定を保存',
+  saveHint: '保存するまで変更は反映されません。',
   saved: '設定を保存しました。お客様の情報を保管するすべてのシステムに反映しています。',
   unchanged: '変更はありません。すでにこの設定になっています。',
   rightsHeading: 'データに関するお客様の権利',

@@ -48,8 +48,9 @@ h1{font-size:1.75rem;line-height:1.25;margin:0 0 8px}
 .card{background:var(--card);border:1px solid var(--line);border-radius:14px;padding:24px;margin:0 0 20px;box-shadow:0 1px 2px rgba(16,24,40,.04)}
 .card>h2{font-size:1.2rem;margin:0 0 4px}
 .hint{color:var(--muted);margin:0 0 16px;font-size:.95rem}
-fieldset{border:0;margin:0;padding:18px 0;border-top:1px solid var(--line)}
-fieldset:first-of-type{border-top:0;padding-top:4px}
+.purpose{padding:18px 0;border-top:1px solid var(--line)}
+.purpose:first-of-type{border-top:0;padding-top:4px}
+fieldset{border:0;margin:0;padding:0;min-width:0}
 legend{font-weight:650;font-size:1.05rem;padding:0;margin-bottom:4px}
 .desc{margin:0 0 10px;color:var(--muted)}
 .notice{margin:0 0 12px;padding:10px 12px;border-left:3px solid var(--accent);background:#f7f9fb;font-size:.93rem}
@@ -71,7 +72,8 @@ legend{font-weight:650;font-size:1.05rem;padding:0;margin-bottom:4px}
 .check input:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 .check span{display:block}
 .check small{display:block;color:var(--muted);font-size:.9rem}
-.actions{position:sticky;bottom:0;background:linear-gradient(rgba(243,245,248,0),var(--bg) 30%);padding:16px 0 8px;margin-bottom:20px}
+.actions{display:flex;align-items:center;justify-content:space-between;gap:16px;flex-wrap:wrap;margin:4px 0 32px}
+.actions p{margin:0;color:var(--muted);font-size:.9rem}
 .button{appearance:none;border:0;border-radius:10px;background:var(--accent);color:#fff;font:inherit;font-weight:600;padding:12px 22px;cursor:pointer;box-shadow:0 1px 2px rgba(16,24,40,.12)}
 .button:hover{filter:brightness(1.08)}
 .button:focus-visible{outline:3px solid var(--ink);outline-offset:3px}
@@ -174,12 +176,12 @@ ${Object.entries(catalog.purposes).map(([purposeId, purpose]) => {
 <input type="checkbox" role="switch" id="${id}" name="consent" value="${purposeId}.${channel}"${raw(checked ? ' checked' : '')}${raw(note ? ' disabled' : '')}>
 <span>${title}</span></label>`;
     });
-    return html`<fieldset>
+    return html`<div class="purpose"><fieldset>
 <legend>${purpose.title}</legend>
 ${purpose.description ? html`<p class="desc">${purpose.description}</p>` : ''}
 <div class="notice"><span>${purpose.notice.text}</span><small>${m.noticeVersion(purpose.notice.version)}</small></div>
 <div class="options">${toggles}${[...notes].map((n) => html`<p class="blocked-note">${n}</p>`)}</div>
-</fieldset>`;
+</fieldset></div>`;
   })}
 </section>`;
 }
@@ -234,7 +236,7 @@ ${banner}
 <input type="hidden" name="_csrf" value="${input.csrfToken}">
 ${consentSection(input, m)}
 ${topicsSection(input, m)}
-<div class="actions"><button type="submit" class="button">${m.save}</button></div>
+<div class="actions"><p>${m.saveHint}</p><button type="submit" class="button">${m.save}</button></div>
 </form>
 ${rightsSection(m, input.brand)}
 </main>`;

@@ -1,0 +1,166 @@
+/**
+ * The quickstart's preference center in a real browser (Debian's Chromium through
+ * playwright-core): the hub and both emulators run as `npm start` runs them (default config,
+ * demo seeding), on free ports and a private database and Redis prefix. A customer opens their
+ * link and withdraws marketing e-mail consent; HubSpot and Salesforce both receive it. A tampered
+ * link is refused; axe-core finds no accessibility violations; screenshots are saved under
+ * test-artifacts/ (git-ignored).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDemo } from '../../src/app/demo.js';
+import type { Demo } from '../../src/app/demo.js';
+import { loadConfig } from '../../src/config/load.js';
+import { deletePrefix } from '../integration/sync/harness.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = 'test-artifacts';
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
+
+async function axeViolations(page: Page): Promise<AxeViolation[]> {
+  await page.addScriptTag({ content: AXE_SOURCE });
+  const result = await page.evaluate(async () => {
+    const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } }).axe;
+    return axe.run();
+  });
+  return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) }));
+}
+
+describe('preference center in Chromium (quickstart)', () => {
+  let demo: Demo;
+  let browser: Browser;
+  let dir: string;
+  let prefix: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    const loaded = await loadConfig('config/concord.yaml', {
+      env: {
+        PUBLIC_URL: `http://127.0.0.1:${port}`,
+        HUBSPOT_BASE_URL: 'http://127.0.0.1:0',
+        SALESFORCE_LOGIN_URL: 'http://127.0.0.1:0',
+        ...(process.env.CONCORD_TEST_REDIS_URL ? { REDIS_URL: process.env.CONCORD_TEST_REDIS_URL } : {}),
+      },
+    });
+    if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
+    dir = mkdtempSync(join(tmpdir(), 'concord-e2e-'));
+    prefix = `{e2e-${randomBytes(4).toString('hex')}}`;
+    demo = await startDemo(loaded.config, pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' }), {
+      databaseUrl: `sqlite:${join(dir, 'hub.db')}`,
+      keyPrefix: prefix,
+      port,
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    mkdirSync(ARTIFACTS, { recursive: true });
+  }, 90_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await demo?.close();
+    if (prefix) await deletePrefix(prefix);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('withdraws marketing e-mail consent; HubSpot and Salesforce both receive it; no axe violations', async () => {
+    const link = demo.preferenceLink;
+    expect(link).not.toBeNull();
+    const hubspot = demo.emulators.hubspot;
+    const salesforce = demo.emulators.salesforce;
+    if (!link || !hubspot || !salesforce) throw new Error('the demo did not start both emulators');
+    // Both systems hold Ada's consent from the demo seeding.
+    const hubspotStatus = (): unknown =>
+      hubspot.sideDoor.statuses('ada@example.com').find((s) => s.subscriptionId === 101)?.status;
+    const salesforceOptOut = (): unknown => salesforce.sideDoor.findByEmail('ada@example.com')?.['HasOptedOutOfEmail'];
+    expect(hubspotStatus()).toBe('SUBSCRIBED');
+    expect(salesforceOptOut()).toBe(false);
+
+    // bypassCSP only so the test can inject axe-core; the page itself runs no script.
+    const context = await browser.newContext({ bypassCSP: true, locale: 'en-GB', viewport: { width: 1100, height: 900 } });
+    const page = await context.newPage();
+    const opened = await page.goto(link);
+    expect(opened?.status()).toBe(200);
+    await expect(page.title()).resolves.toContain('Your preferences');
+    expect(await axeViolations(page)).toEqual([]);
+
+    const email = page.locator('#consent-marketing-email');
+    await expect(email.isChecked()).resolves.toBe(true);
+    // Keyboard: focus the switch and toggle it with the space bar, as a keyboard user would.
+    await email.focus();
+    await page.keyboard.press('Space');
+    await expect(email.isChecked()).resolves.toBe(false);
+    await page.getByRole('button', { name: 'Save my choices' }).click();
+    await page.waitForURL(/status=saved/);
+    await expect(page.getByRole('status').textContent()).resolves.toContain('Your choices are saved');
+    await expect(page.locator('#consent-marketing-email').isChecked()).resolves.toBe(false);
+    expect(await axeViolations(page)).toEqual([]);
+    await page.screenshot({ path: join(ARTIFACTS, 'preference-center.png'), fullPage: true });
+
+    await waitFor(() => hubspotStatus() === 'UNSUBSCRIBED', 'HubSpot to unsubscribe Ada from subscription 101');
+    await waitFor(() => salesforceOptOut() === true, 'Salesforce to set HasOptedOutOfEmail');
+    const profile = await demo.hub.store.findProfile({ kind: 'email', value: 'ada@example.com' });
+    expect(profile?.consents['marketing']?.['email']).toMatchObject({
+      value: 'denied',
+      source: 'preference_center',
+      evidence: { method: 'preference_center', noticeVersion: '2025-01', ip: '127.0.0.1', userAgent: expect.stringContaining('Chrome') },
+    });
+
+    // The Japanese page, through the language switch.
+    await page.getByRole('link', { name: '日本語' }).click();
+    await expect(page.locator('h1').textContent()).resolves.toBe('ご連絡方法の設定');
+    expect(await axeViolations(page)).toEqual([]);
+    await page.screenshot({ path: join(ARTIFACTS, 'preference-center-ja.png'), fullPage: true });
+    await context.close();
+  });
+
+  it('refuses a tampered link with a friendly page', async () => {
+    const link = demo.preferenceLink ?? '';
+    const tampered = link.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
+    const context = await browser.newContext({ bypassCSP: true });
+    const page = await context.newPage();
+    const response = await page.goto(tampered);
+    expect(response?.status()).toBe(403);
+    await expect(page.locator('h1').textContent()).resolves.toBe('This link cannot be opened');
+    expect(await page.content()).not.toContain('Ada');
+    expect(await axeViolations(page)).toEqual([]);
+    await page.screenshot({ path: join(ARTIFACTS, 'preference-center-refused.png'), fullPage: true });
+    await context.close();
+  });
+});
