@@ -93,26 +93,39 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
   redis.on('error', (err: Error) => logger.warn({ err: { name: err.name, message: err.message } }, 'redis connection error'));
   const hubIngest = new HubPatchIngest({ store, redis, prefix: engine.prefix, metrics: engine.metrics });
 
-  if (options.role !== 'api') await engine.start();
   let app: FastifyInstance | null = null;
   let url: string | null = null;
-  if (options.role !== 'worker') {
-    app = await build({
-      hub: config.hub,
-      catalog: config.catalog,
-      policy,
-      store,
-      engine,
-      connectors,
-      ingestPatch: (patch, apply) => hubIngest.ingest(patch, apply),
-      redis,
-      metrics,
-      apiKeys: apiKeyRecords(config.hub.apiKeys),
-      logger,
-      ...(options.server ? { options: options.server } : {}),
-    });
-    url = await listen(app, config.hub.listen);
-    logger.info({ url, role: options.role }, 'http server listening');
+  const closeAll = async (): Promise<void> => {
+    await app?.close();
+    await engine.close();
+    await hubIngest.close();
+    await redis.quit().catch(() => redis.disconnect());
+    await store.close();
+  };
+  try {
+    if (options.role !== 'api') await engine.start();
+    if (options.role !== 'worker') {
+      app = await build({
+        hub: config.hub,
+        catalog: config.catalog,
+        policy,
+        store,
+        engine,
+        connectors,
+        ingestPatch: (patch, apply) => hubIngest.ingest(patch, apply),
+        redis,
+        metrics,
+        apiKeys: apiKeyRecords(config.hub.apiKeys),
+        logger,
+        ...(options.server ? { options: options.server } : {}),
+      });
+      url = await listen(app, config.hub.listen);
+      logger.info({ url, role: options.role }, 'http server listening');
+    }
+  } catch (err) {
+    // Nothing half-started stays behind (workers, connections) when, e.g., the port is taken.
+    await closeAll().catch(() => undefined);
+    throw err;
   }
 
   let closing: Promise<void> | null = null;
@@ -125,13 +138,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
     app,
     url,
     close() {
-      closing ??= (async () => {
-        await app?.close();
-        await engine.close();
-        await hubIngest.close();
-        await redis.quit().catch(() => redis.disconnect());
-        await store.close();
-      })();
+      closing ??= closeAll();
       return closing;
     },
   };
