@@ -13,6 +13,8 @@ describe('operations endpoints', () => {
 
   it('/healthz is live and /readyz checks Redis and the database', async () => {
     s = await startServerHub({ roles: false });
+    const root = await s.app.inject({ method: 'GET', url: '/' });
+    expect(root.json()).toMatchObject({ name: 'Concord', links: { docs: '/api/v1/docs', metrics: '/metrics' } });
     const health = await s.app.inject({ method: 'GET', url: '/healthz' });
     expect(health.statusCode).toBe(200);
     expect(health.json()).toEqual({ status: 'ok' });
