@@ -130,6 +130,14 @@ describe('preference center in Chromium (quickstart)', () => {
       evidence: { method: 'preference_center', noticeVersion: '2025-01', ip: '127.0.0.1', userAgent: expect.stringContaining('Chrome') },
     });
 
+    // Both systems' webhooks (HubSpot's signed v3 events, Salesforce's SOAP Outbound Messages)
+    // came in through the same ingress and were all accepted.
+    const metrics = (await demo.hub.app?.inject({ method: 'GET', url: '/metrics' }))?.body ?? '';
+    const webhookLines = metrics.split('\n').filter((l) => l.startsWith('concord_http_webhooks_total{'));
+    expect(webhookLines.some((l) => /connector="hubspot",status="200"/.test(l))).toBe(true);
+    expect(webhookLines.some((l) => /connector="salesforce",status="200"/.test(l))).toBe(true);
+    expect(webhookLines.filter((l) => !/status="200"/.test(l))).toEqual([]);
+
     // The Japanese page, through the language switch.
     await page.getByRole('link', { name: '日本語' }).click();
     await expect(page.locator('h1').textContent()).resolves.toBe('ご連絡方法の設定');
