@@ -1,0 +1,143 @@
+/** What the privacy module's parts share: store, Redis, queues, options, and small helpers. */
+import { randomUUID } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Json, MergePolicy, ProfilePatch } from '../profile/schema.js';
+import type { ApplyResult, DataSubjectRequest, Store } from '../store/types.js';
+import type { SyncConnector } from '../sync/bind.js';
+import { jobId } from '../sync/keys.js';
+import { LuaScript } from '../sync/lua.js';
+import type { WorkSets } from '../sync/work-sets.js';
+import { isOverdue } from './deadline.js';
+import type { privacyKeys } from './keys.js';
+import type { PrivacyMetrics } from './metrics.js';
+import type { PrivacyOptions } from './options.js';
+import { DsrDetail } from './schema.js';
+import type { DsrView } from './schema.js';
+
+export interface PrivacyContext {
+  store: Store;
+  /** A BullMQ-ready connection (`maxRetriesPerRequest: null`), normally the engine's. */
+  redis: Redis;
+  /** The engine's key prefix, with its hash tag. */
+  prefix: string;
+  connectors: ReadonlyMap<string, SyncConnector>;
+  policy: MergePolicy;
+  options: PrivacyOptions;
+  logger: Logger;
+  metrics: PrivacyMetrics;
+  now(): Date;
+  keys: ReturnType<typeof privacyKeys>;
+  queues: { requests: Queue; erase: ReadonlyMap<string, Queue> };
+  /** Erasures waiting, taken and backing off, per connector (members are request ids). */
+  work: WorkSets;
+  ingestPatch(patch: ProfilePatch, options?: { actor?: string }): Promise<ApplyResult>;
+}
+
+const EMPTY_DETAIL: DsrDetail = { origin: 'unknown', actor: 'unknown', outcomes: {} };
+
+/** The request's detail, read through its schema. */
+export function readDetail(request: Pick<DataSubjectRequest, 'detail'>): DsrDetail {
+  const parsed = DsrDetail.safeParse(request.detail);
+  return parsed.success ? parsed.data : { ...EMPTY_DETAIL };
+}
+
+/** The detail as the store keeps it (JSON without undefined members). */
+export function encodeDetail(detail: DsrDetail): Record<string, Json> {
+  return JSON.parse(JSON.stringify(detail)) as Record<string, Json>;
+}
+
+const RELEASE = new LuaScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`);
+
+/**
+ * Runs `fn` holding the request's lock (shared by every process on the same Redis), so two
+ * systems finishing at once do not lose each other's part of the detail.
+ */
+export async function withLock<T>(ctx: PrivacyContext, dsrId: string, fn: () => Promise<T>): Promise<T> {
+  const key = ctx.keys.lock(dsrId);
+  const token = randomUUID();
+  const leaseMs = 30_000;
+  const deadline = Date.now() + 2 * leaseMs;
+  for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+    if ((await ctx.redis.set(key, token, 'PX', leaseMs, 'NX')) === 'OK') break;
+    if (Date.now() > deadline) throw new Error(`could not lock data-subject request ${dsrId}`);
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+  try {
+    return await fn();
+  } finally {
+    await RELEASE.run(ctx.redis, [key], [token]);
+  }
+}
+
+/** Appends an audit row about a request (never identities in clear). */
+export async function audit(
+  ctx: PrivacyContext,
+  action: string,
+  request: Pick<DataSubjectRequest, 'id' | 'kind' | 'profileId'>,
+  detail: Record<string, Json> = {},
+  actor = 'privacy',
+): Promise<void> {
+  await ctx.store.appendAudit({ actor, action, profileId: request.profileId, detail: { dsrId: request.id, kind: request.kind, ...detail } });
+}
+
+/** A request as the admin API and CLI show it. */
+export function toView(request: DataSubjectRequest, now: Date): DsrView {
+  const detail = readDetail(request);
+  return {
+    id: request.id,
+    kind: request.kind,
+    status: request.status,
+    profileId: request.profileId,
+    origin: detail.origin,
+    identityHashes: request.identityHashes,
+    receivedAt: request.receivedAt,
+    dueAt: request.dueAt,
+    extendedTo: request.extendedTo,
+    subjectToldAt: request.subjectToldAt,
+    completedAt: request.completedAt,
+    overdue: isOverdue(request, now),
+    objection: detail.objection ?? null,
+    export:
+      request.kind === 'export'
+        ? { ready: detail.export !== undefined && Date.parse(detail.export.expiresAt) > now.getTime(), expiresAt: detail.export?.expiresAt ?? null }
+        : null,
+    failure: detail.failure ?? null,
+    systems: request.systems.map((s) => ({ ...s, outcome: detail.outcomes[s.connector] ?? null })),
+  };
+}
+
+/** Granularity of "as soon as possible" flush jobs; adds within one slot share a job. */
+const NOW_SLOT_MS = 10;
+
+/** Schedules a run of a connector's erase queue, now or at `when` (ms); adds within one slot share a job. */
+export async function scheduleEraseFlush(ctx: PrivacyContext, connector: string, when: 'now' | number): Promise<void> {
+  const queue = ctx.queues.erase.get(connector);
+  if (!queue) return;
+  const now = Date.now();
+  const at = when === 'now' ? now : Math.max(now, when);
+  const slot = Math.floor(at / NOW_SLOT_MS) + 1;
+  await queue.add(
+    'erase',
+    { connector },
+    {
+      jobId: jobId('erase', slot),
+      delay: Math.max(0, slot * NOW_SLOT_MS - now),
+      removeOnComplete: true,
+      removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
+      attempts: 1,
+    },
+  );
+}
+
+const EMAIL = /[^\s@<>"'()]+@[^\s@<>"'()]+/g;
+
+/** An error as a short reason fit for the store and logs: e-mail addresses are masked. */
+export function reasonOf(err: unknown): string {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return text.replace(EMAIL, '[email]').slice(0, 300);
+}

@@ -1,0 +1,66 @@
+/**
+ * The flat CSV form of an export (RFC 4180): one row per fact, with the columns
+ * `section,item,value,source,at,detail`. Pure.
+ */
+import type { Json } from '../../profile/schema.js';
+import type { ExportDocument } from './document.js';
+
+export const CSV_COLUMNS = ['section', 'item', 'value', 'source', 'at', 'detail'] as const;
+
+type Row = [section: string, item: string, value: string, source: string, at: string, detail: string];
+
+function text(value: Json | undefined): string {
+  if (value === undefined || value === null) return '';
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** A CSV field, quoted when it holds a comma, quote, or line break. Leading formula characters are neutralised for spreadsheets. */
+export function csvField(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+export function exportRows(doc: ExportDocument): Row[] {
+  const rows: Row[] = [['request', 'id', doc.requestId, '', doc.generatedAt, doc.format]];
+  rows.push(['controller', 'name', doc.controller.name, '', '', doc.controller.email ?? '']);
+  rows.push(['subject', 'profileId', doc.subject.profileId ?? '', '', '', '']);
+  for (const i of doc.subject.identities) rows.push(['identity', i.system ? `${i.kind}:${i.system}` : i.kind, i.value, '', '', '']);
+  if (doc.profile) {
+    for (const a of doc.profile.attributes) rows.push(['attribute', a.path, text(a.value), a.source, a.at, '']);
+    for (const c of doc.profile.consents) {
+      rows.push(['consent', `${c.purpose}.${c.channel}`, c.status, c.source, c.at, `legalBasis=${c.legalBasis}; method=${c.evidence.method}${c.expiresAt ? `; expiresAt=${c.expiresAt}` : ''}`]);
+    }
+    for (const s of doc.profile.subscriptions) rows.push(['subscription', s.topic, String(s.subscribed), s.source, s.at, '']);
+    const r = doc.profile.rights;
+    if (r.restricted) rows.push(['right', 'restricted', String(r.restricted.value), r.restricted.source, r.restricted.at, '']);
+    for (const o of r.objections) rows.push(['right', `objection.${o.kind}`, String(o.value), o.source, o.at, '']);
+  }
+  for (const c of doc.consentReceipts) {
+    const purpose = c.services[0]?.purposes[0];
+    rows.push([
+      'consent_receipt',
+      c.consentReceiptID,
+      `${purpose?.purposeCategory.join('|') ?? ''}.${c.services[0]?.service ?? ''}=${c.concord.status}`,
+      c.concord.source,
+      c.concord.at,
+      `accepted=${c.concord.accepted}; legalBasis=${c.concord.legalBasis}; method=${c.collectionMethod}${c.concord.noticeVersion ? `; notice=${c.concord.noticeVersion}` : ''}`,
+    ]);
+  }
+  for (const s of doc.systems) {
+    rows.push(['system', s.connector, s.externalId ?? '', s.type ?? '', s.lastSentAt ?? '', `updatedAt=${s.updatedAt}`]);
+    for (const [field, value] of Object.entries(s.holds)) rows.push(['system_value', `${s.connector}.${field}`, text(value), s.connector, s.updatedAt, '']);
+  }
+  for (const h of doc.history) rows.push(['history', h.action, h.changes.join(' '), h.source ?? '', h.at, `actor=${h.actor}${h.reason ? `; reason=${h.reason}` : ''}`]);
+  for (const l of doc.live ?? []) {
+    if (l.status !== 'read') rows.push(['live', l.connector, '', l.connector, '', `${l.status}${l.error ? `: ${l.error}` : ''}`]);
+    for (const r of l.records) {
+      for (const [field, value] of Object.entries(r.fields)) rows.push(['live', `${l.connector}.${r.externalId}.${field}`, text(value), l.connector, r.at, '']);
+    }
+  }
+  return rows;
+}
+
+/** The export as CSV text (CRLF line ends, a header row). */
+export function exportCsv(doc: ExportDocument): string {
+  return [CSV_COLUMNS.join(','), ...exportRows(doc).map((row) => row.map(csvField).join(','))].join('\r\n') + '\r\n';
+}

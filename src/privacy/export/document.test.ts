@@ -1,0 +1,123 @@
+import { readFile } from 'node:fs/promises';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { describe, expect, it } from 'vitest';
+import { exportCsv, csvField } from './csv.js';
+import { buildExport, ExportDocument } from './document.js';
+import { sampleInput } from './fixtures.js';
+import { EXPORT_SCHEMA_PATH, exportJsonSchemaText } from './json-schema.js';
+import { KANTARA_VERSION } from './receipts.js';
+
+async function publishedValidator() {
+  const schema = JSON.parse(await readFile(EXPORT_SCHEMA_PATH, 'utf8')) as Record<string, unknown>;
+  const ajv = new Ajv2020({ strict: true, allErrors: true });
+  addFormats.default(ajv);
+  return ajv.compile(schema);
+}
+
+describe('the export document', () => {
+  it('docs/schemas/export.schema.json is up to date (if not, run `concord dsr schema` and commit it)', async () => {
+    const checkedIn = await readFile(EXPORT_SCHEMA_PATH, 'utf8');
+    expect(checkedIn === exportJsonSchemaText(), `${EXPORT_SCHEMA_PATH} is stale: run \`concord dsr schema\` and commit the result`).toBe(true);
+  });
+
+  it('holds every field with its source and time, every consent receipt and every system, and validates against the published schema', async () => {
+    const doc = buildExport(sampleInput());
+    expect(ExportDocument.parse(doc)).toEqual(doc);
+    const validate = await publishedValidator();
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+
+    expect(doc.subject.identities).toHaveLength(4);
+    expect(doc.profile?.attributes.map((a) => `${a.path}:${a.source}:${a.at}`)).toEqual([
+      'address:admin:2026-01-03T10:00:00.000Z',
+      'firstName:hubspot:2026-01-02T10:00:00.000Z',
+      'formula:admin:2026-01-03T10:00:00.000Z',
+      'lastName:salesforce:2026-01-02T10:00:00.000Z',
+    ]);
+    expect(doc.profile?.consents).toEqual([
+      expect.objectContaining({ purpose: 'marketing', channel: 'email', status: 'granted', legalBasis: 'consent', source: 'preference_center' }),
+      expect.objectContaining({ purpose: 'service', channel: 'email', legalBasis: 'contract', expiresAt: '2027-01-01T00:00:00.000Z' }),
+    ]);
+    expect(doc.profile?.subscriptions).toEqual([{ topic: 'newsletter', subscribed: true, source: 'preference_center', at: '2026-01-05T09:00:00.000Z' }]);
+    expect(doc.profile?.rights.objections).toEqual([{ kind: 'profiling', value: true, source: 'salesforce', at: '2026-01-07T00:00:00.000Z' }]);
+    expect(doc.systems.map((s) => [s.connector, s.type, s.externalId])).toEqual([
+      ['hubspot', 'hubspot', '101'],
+      ['salesforce', 'salesforce', '0035e000000AdaAAA'],
+    ]);
+    // Oldest first.
+    expect(doc.history.map((h) => h.action)).toEqual(['profile.created', 'profile.updated']);
+    expect(doc.history[0]).toMatchObject({ source: 'hubspot', changes: ['attribute:firstName'], reason: 'import' });
+    expect(doc.live?.map((l) => l.status)).toEqual(['read', 'failed']);
+  });
+
+  it('gives each ledger entry as a Kantara-aligned consent receipt, oldest first', () => {
+    const [first, second] = buildExport(sampleInput()).consentReceipts;
+    expect(first).toMatchObject({
+      version: KANTARA_VERSION,
+      jurisdiction: 'EU',
+      consentReceiptID: 'l-1',
+      consentTimestamp: Date.parse('2026-01-02T10:00:00.000Z') / 1000,
+      collectionMethod: 'hubspot',
+      piiControllers: [{ piiController: 'Acme Ltd', email: 'privacy@acme.example', onBehalf: false }],
+      policyUrl: 'https://acme.example/privacy',
+      concord: { status: 'denied', previous: null, accepted: true },
+    });
+    expect(second?.services).toEqual([
+      {
+        service: 'email',
+        purposes: [
+          {
+            purpose: 'Marketing communications',
+            purposeCategory: ['marketing'],
+            consentType: 'EXPLICIT',
+            piiCategory: ['contact: e-mail address'],
+            primaryPurpose: true,
+            termination: 'until withdrawn; it can be withdrawn at any time',
+            thirdPartyDisclosure: false,
+          },
+        ],
+      },
+    ]);
+    expect(second?.concord).toMatchObject({ status: 'granted', previous: 'denied', noticeVersion: '2026-01', evidence: { ip: '203.0.113.9' } });
+  });
+
+  it('exports someone the hub holds nothing on as an empty, valid document', async () => {
+    const doc = buildExport({ ...sampleInput(), profile: null, ledger: [], shadows: [], audit: [], live: null });
+    const validate = await publishedValidator();
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+    expect(doc).toMatchObject({ subject: { profileId: null, identities: [] }, profile: null, consentReceipts: [], systems: [], live: null });
+  });
+
+  it('the published schema refuses a document that breaks it', async () => {
+    const validate = await publishedValidator();
+    const doc = buildExport(sampleInput()) as unknown as Record<string, unknown>;
+    expect(validate({ ...doc, format: 'other/v9' })).toBe(false);
+    expect(validate({ ...doc, generatedAt: 'yesterday' })).toBe(false);
+    const { consentReceipts: _drop, ...without } = doc;
+    expect(validate(without)).toBe(false);
+  });
+});
+
+describe('the CSV form', () => {
+  it('is one row per fact with quoting, and neutralises spreadsheet formulas', () => {
+    const csv = exportCsv(buildExport(sampleInput()));
+    const lines = csv.split('\r\n');
+    expect(lines[0]).toBe('section,item,value,source,at,detail');
+    expect(csv.endsWith('\r\n')).toBe(true);
+    expect(lines).toContain('attribute,lastName,"Lovelace, ""Countess""",salesforce,2026-01-02T10:00:00.000Z,');
+    expect(lines).toContain(`attribute,formula,"'=HYPERLINK(""x"")",admin,2026-01-03T10:00:00.000Z,`);
+    expect(lines).toContain('identity,external:hubspot,101,,,');
+    expect(lines).toContain('consent,marketing.email,granted,preference_center,2026-01-05T09:00:00.000Z,legalBasis=consent; method=preference_center');
+    expect(lines).toContain('system,salesforce,0035e000000AdaAAA,salesforce,2026-01-05T09:00:03.000Z,updatedAt=2026-01-05T09:00:03.000Z');
+    expect(lines).toContain('live,salesforce,,salesforce,,failed: TransientError: 503');
+    expect(lines.filter((l) => l.startsWith('consent_receipt,'))).toHaveLength(2);
+  });
+
+  it('quotes exactly the fields that need it', () => {
+    expect(csvField('plain')).toBe('plain');
+    expect(csvField('a,b')).toBe('"a,b"');
+    expect(csvField('line\nbreak')).toBe('"line\nbreak"');
+    expect(csvField('+44 20')).toBe("'+44 20");
+    expect(csvField('@home')).toBe("'@home");
+  });
+});

@@ -1,0 +1,196 @@
+/**
+ * The export of a person's data (GDPR Art. 15 access, Art. 20 portability): one structured,
+ * documented JSON document, whose JSON Schema is published (`docs/schemas/export.schema.json`,
+ * generated from `ExportDocument`), and a flat CSV of the same facts. Pure.
+ */
+import { z } from 'zod';
+import { ConsentEvidence, ConsentStatus, Identity, Instant, Json, LegalBasis, ObjectionKind, SourceId } from '../../profile/schema.js';
+import type { Profile } from '../../profile/schema.js';
+import type { AuditEntry, LedgerEntry, Shadow } from '../../store/types.js';
+import { ConsentReceipt, Controller, consentReceipt } from './receipts.js';
+
+export const EXPORT_FORMAT = 'concord.export/v1';
+
+const stamp = {
+  source: SourceId.meta({ description: 'The system (connector id) or hub source (preference_center, admin) that set it.' }),
+  at: Instant.meta({ description: 'When it changed at that source.' }),
+};
+
+export const LiveRecord = z.object({
+  externalId: z.string(),
+  at: z.string(),
+  fields: z.record(z.string(), Json).meta({ description: 'The record as the system holds it, in its own field names.' }),
+});
+export type LiveRecord = z.infer<typeof LiveRecord>;
+
+export const LiveExport = z.object({
+  connector: z.string(),
+  status: z.enum(['read', 'failed', 'unsupported']),
+  error: z.string().nullable(),
+  records: z.array(LiveRecord),
+});
+export type LiveExport = z.infer<typeof LiveExport>;
+
+export const ExportDocument = z
+  .object({
+    format: z.literal(EXPORT_FORMAT),
+    requestId: z.string().meta({ description: 'The data-subject request this export answers.' }),
+    generatedAt: Instant,
+    controller: Controller,
+    subject: z.object({
+      profileId: z.string().nullable().meta({ description: 'The hub’s id of the person; null when the hub holds nothing on them.' }),
+      identities: z.array(Identity).meta({ description: 'E-mail addresses, phone numbers and record ids in connected systems.' }),
+    }),
+    profile: z
+      .object({
+        attributes: z.array(z.object({ path: z.string(), value: Json, ...stamp })),
+        consents: z.array(
+          z.object({
+            purpose: z.string(),
+            channel: z.string(),
+            status: ConsentStatus,
+            legalBasis: LegalBasis,
+            expiresAt: Instant.optional(),
+            evidence: ConsentEvidence,
+            ...stamp,
+          }),
+        ),
+        subscriptions: z.array(z.object({ topic: z.string(), subscribed: z.boolean(), ...stamp })),
+        rights: z.object({
+          restricted: z.object({ value: z.boolean(), ...stamp }).nullable().meta({ description: 'Restriction of processing (Art. 18).' }),
+          objections: z.array(z.object({ kind: ObjectionKind, value: z.boolean(), ...stamp })).meta({ description: 'Objections (Art. 21, 22).' }),
+        }),
+      })
+      .nullable()
+      .meta({ description: 'The living profile: every field with the source that set it and when; null when none is held.' }),
+    consentReceipts: z.array(ConsentReceipt).meta({ description: 'Every consent change from the append-only ledger, oldest first.' }),
+    systems: z
+      .array(
+        z.object({
+          connector: z.string(),
+          type: z.string().nullable(),
+          externalId: z.string().nullable().meta({ description: 'The system’s own id for the person.' }),
+          lastSentAt: z.string().nullable().meta({ description: 'When the hub last sent changes to it.' }),
+          updatedAt: z.string(),
+          holds: z.record(z.string(), Json).meta({ description: 'The values the system holds as far as the hub knows: what it last sent there or read from there.' }),
+        }),
+      )
+      .meta({ description: 'The connected systems holding data on the person.' }),
+    history: z
+      .array(
+        z.object({
+          at: z.string(),
+          actor: z.string(),
+          action: z.string(),
+          source: z.string().nullable(),
+          changes: z.array(z.string()).meta({ description: 'What changed, as kind:path (values are in the profile above).' }),
+          reason: z.string().nullable(),
+        }),
+      )
+      .meta({ description: 'The audit trail: every change received and from where, and every request, oldest first.' }),
+    live: z
+      .array(LiveExport)
+      .nullable()
+      .meta({ description: 'The records each system holds now, read for this export; null when not asked for.' }),
+  })
+  .meta({
+    title: 'Concord export',
+    description: 'Everything Concord holds on one person (GDPR Art. 15 and 20), in a structured, machine-readable format.',
+  });
+export type ExportDocument = z.infer<typeof ExportDocument>;
+
+export interface ExportInput {
+  requestId: string;
+  generatedAt: string;
+  controller: Controller;
+  profile: Profile | null;
+  ledger: readonly LedgerEntry[];
+  shadows: readonly Shadow[];
+  /** Audit entries of the profile, any order. */
+  audit: readonly AuditEntry[];
+  /** Connector id -> connector type. */
+  connectorTypes: ReadonlyMap<string, string>;
+  /** Purpose id -> its title in the catalog. */
+  purposeTitles?: Readonly<Record<string, string>>;
+  live: readonly LiveExport[] | null;
+}
+
+const byKey = <T>(key: (item: T) => string) => (a: T, b: T): number => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+
+function profileSection(profile: Profile): NonNullable<ExportDocument['profile']> {
+  const consents: NonNullable<ExportDocument['profile']>['consents'] = [];
+  for (const [purpose, channels] of Object.entries(profile.consents)) {
+    for (const [channel, slot] of Object.entries(channels)) {
+      consents.push({
+        purpose,
+        channel,
+        status: slot.value,
+        legalBasis: slot.legalBasis,
+        ...(slot.expiresAt ? { expiresAt: slot.expiresAt } : {}),
+        evidence: slot.evidence,
+        source: slot.source,
+        at: slot.at,
+      });
+    }
+  }
+  return {
+    attributes: Object.entries(profile.attributes)
+      .map(([path, s]) => ({ path, value: s.value, source: s.source, at: s.at }))
+      .sort(byKey((a) => a.path)),
+    consents: consents.sort(byKey((c) => `${c.purpose}.${c.channel}`)),
+    subscriptions: Object.entries(profile.subscriptions)
+      .map(([topic, s]) => ({ topic, subscribed: s.value, source: s.source, at: s.at }))
+      .sort(byKey((s) => s.topic)),
+    rights: {
+      restricted: profile.rights.restricted ? { ...profile.rights.restricted } : null,
+      objections: ObjectionKind.options.flatMap((kind) => {
+        const o = profile.rights.objections[kind];
+        return o ? [{ kind, value: o.value, source: o.source, at: o.at }] : [];
+      }),
+    },
+  };
+}
+
+function stringOrNull(value: Json | undefined): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+/** Builds the export document. */
+export function buildExport(input: ExportInput): ExportDocument {
+  const { profile } = input;
+  return {
+    format: EXPORT_FORMAT,
+    requestId: input.requestId,
+    generatedAt: input.generatedAt,
+    controller: input.controller,
+    subject: { profileId: profile?.id ?? null, identities: profile ? profile.identities.map((i) => ({ ...i })) : [] },
+    profile: profile ? profileSection(profile) : null,
+    consentReceipts: [...input.ledger]
+      .sort(byKey((e) => `${e.recordedAt}\u0000${e.id}`))
+      .map((entry) => consentReceipt(entry, input.controller, input.purposeTitles?.[entry.purpose])),
+    systems: [...input.shadows]
+      .sort(byKey((s) => s.connector))
+      .map((s) => ({
+        connector: s.connector,
+        type: input.connectorTypes.get(s.connector) ?? null,
+        externalId: s.externalId,
+        lastSentAt: s.lastPushedAt,
+        updatedAt: s.updatedAt,
+        holds: { ...s.values },
+      })),
+    history: [...input.audit]
+      .sort(byKey((a) => `${a.at}\u0000${a.id}`))
+      .map((a) => {
+        const changes = a.detail['changes'];
+        return {
+          at: a.at,
+          actor: a.actor,
+          action: a.action,
+          source: stringOrNull(a.detail['source']),
+          changes: Array.isArray(changes) ? changes.filter((c): c is string => typeof c === 'string') : [],
+          reason: stringOrNull(a.detail['reason']),
+        };
+      }),
+    live: input.live ? input.live.map((l) => ({ ...l, records: l.records.map((r) => ({ ...r })) })) : null,
+  };
+}

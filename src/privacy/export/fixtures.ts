@@ -1,0 +1,107 @@
+/** A person with something of everything, for the export tests. */
+import type { Profile } from '../../profile/schema.js';
+import type { AuditEntry, LedgerEntry, Shadow } from '../../store/types.js';
+import type { ExportInput } from './document.js';
+
+export function samplePerson(): Profile {
+  return {
+    id: '0190a1b2-0000-7000-8000-000000000001',
+    identities: [
+      { kind: 'email', value: 'ada@example.com' },
+      { kind: 'phone', value: '+442071234567' },
+      { kind: 'external', system: 'hubspot', value: '101' },
+      { kind: 'external', system: 'salesforce', value: '0035e000000AdaAAA' },
+    ],
+    attributes: {
+      firstName: { value: 'Ada', at: '2026-01-02T10:00:00.000Z', source: 'hubspot' },
+      lastName: { value: 'Lovelace, "Countess"', at: '2026-01-02T10:00:00.000Z', source: 'salesforce' },
+      address: { value: { city: 'London', lines: ['12 St James’s Square'] }, at: '2026-01-03T10:00:00.000Z', source: 'admin' },
+      formula: { value: '=HYPERLINK("x")', at: '2026-01-03T10:00:00.000Z', source: 'admin' },
+    },
+    consents: {
+      marketing: {
+        email: {
+          value: 'granted',
+          at: '2026-01-05T09:00:00.000Z',
+          source: 'preference_center',
+          legalBasis: 'consent',
+          evidence: { method: 'preference_center', noticeVersion: '2026-01', ip: '203.0.113.9', userAgent: 'Firefox' },
+        },
+      },
+      service: {
+        email: { value: 'granted', at: '2026-01-01T00:00:00.000Z', source: 'salesforce', legalBasis: 'contract', evidence: { method: 'salesforce' }, expiresAt: '2027-01-01T00:00:00.000Z' },
+      },
+    },
+    subscriptions: { newsletter: { value: true, at: '2026-01-05T09:00:00.000Z', source: 'preference_center' } },
+    rights: {
+      restricted: { value: false, at: '2026-01-06T00:00:00.000Z', source: 'admin' },
+      objections: { profiling: { value: true, at: '2026-01-07T00:00:00.000Z', source: 'salesforce' } },
+    },
+    version: 7,
+  };
+}
+
+export function sampleLedger(profile: Profile): LedgerEntry[] {
+  const granted = profile.consents['marketing']?.['email'];
+  if (!granted) throw new Error('fixture without marketing consent');
+  return [
+    {
+      id: 'l-2',
+      profileId: profile.id,
+      purpose: 'marketing',
+      channel: 'email',
+      state: granted,
+      previous: 'denied',
+      patchId: 'preference_center:1',
+      recordedAt: '2026-01-05T09:00:01.000Z',
+      accepted: true,
+    },
+    {
+      id: 'l-1',
+      profileId: profile.id,
+      purpose: 'marketing',
+      channel: 'email',
+      state: { value: 'denied', at: '2026-01-02T10:00:00.000Z', source: 'hubspot', legalBasis: 'consent', evidence: { method: 'hubspot' } },
+      previous: null,
+      patchId: 'hubspot:101:1',
+      recordedAt: '2026-01-02T10:00:01.000Z',
+      accepted: true,
+    },
+  ];
+}
+
+export function sampleShadows(profile: Profile): Shadow[] {
+  return [
+    { profileId: profile.id, connector: 'salesforce', externalId: '0035e000000AdaAAA', values: { Email: 'ada@example.com', HasOptedOutOfEmail: false }, lastPushedAt: '2026-01-05T09:00:03.000Z', updatedAt: '2026-01-05T09:00:03.000Z' },
+    { profileId: profile.id, connector: 'hubspot', externalId: '101', values: { email: 'ada@example.com', 'subscription:101': 'SUBSCRIBED' }, lastPushedAt: null, updatedAt: '2026-01-02T10:00:01.000Z' },
+  ];
+}
+
+export function sampleAudit(profile: Profile): AuditEntry[] {
+  return [
+    { id: 'a2', at: '2026-01-05T09:00:01.000Z', actor: 'preference_center', action: 'profile.updated', profileId: profile.id, detail: { source: 'preference_center', changes: ['consent:marketing.email', 'subscription:newsletter'], identityHashes: ['ab'] } },
+    { id: 'a1', at: '2026-01-02T10:00:01.000Z', actor: 'hubspot', action: 'profile.created', profileId: profile.id, detail: { source: 'hubspot', changes: ['attribute:firstName'], reason: 'import' } },
+  ];
+}
+
+export function sampleInput(): ExportInput {
+  const profile = samplePerson();
+  return {
+    requestId: '0190a1b2-0000-7000-8000-0000000000ff',
+    generatedAt: '2026-02-01T00:00:00.000Z',
+    controller: { name: 'Acme Ltd', email: 'privacy@acme.example', policyUrl: 'https://acme.example/privacy', jurisdiction: 'EU' },
+    profile,
+    ledger: sampleLedger(profile),
+    shadows: sampleShadows(profile),
+    audit: sampleAudit(profile),
+    connectorTypes: new Map([
+      ['hubspot', 'hubspot'],
+      ['salesforce', 'salesforce'],
+    ]),
+    purposeTitles: { marketing: 'Marketing communications' },
+    live: [
+      { connector: 'hubspot', status: 'read', error: null, records: [{ externalId: '101', at: '2026-01-05T09:00:02.000Z', fields: { email: 'ada@example.com', 'subscription:101': 'SUBSCRIBED' } }] },
+      { connector: 'salesforce', status: 'failed', error: 'TransientError: 503', records: [] },
+    ],
+  };
+}

@@ -1,0 +1,135 @@
+/**
+ * Access and portability requests: the export job gathers the profile with each field's source
+ * and time, the consent ledger as receipts, the systems holding data with their ids, the audit
+ * trail, and (when asked) the records each system holds now, read through the engine's limiter.
+ * The document is checked against its schema and kept in Redis for `exportTtlMs`; the request
+ * keeps only its size and digest as proof.
+ */
+import { createHash } from 'node:crypto';
+import type { Job } from 'bullmq';
+import { jobId } from '../sync/keys.js';
+import type { CallLimiter } from '../sync/call-limiter.js';
+import type { Engine } from '../sync/engine.js';
+import { callExternal } from '../sync/external-call.js';
+import { audit, encodeDetail, readDetail, reasonOf, withLock } from './context.js';
+import type { PrivacyContext } from './context.js';
+import { buildExport, ExportDocument } from './export/document.js';
+import type { LiveExport } from './export/document.js';
+import { planErasure } from './targets.js';
+import { settleRequest } from './settle.js';
+
+export interface ExportJobData {
+  dsrId: string;
+}
+
+export interface ExporterDeps {
+  engine: Pick<Engine, 'instance' | 'metrics'>;
+  limiter: CallLimiter;
+}
+
+/** Adds the export job of a request (one per request; a retried request adds it again). */
+export async function scheduleExport(ctx: PrivacyContext, dsrId: string, round = 0): Promise<void> {
+  await ctx.queues.requests.add('export', { dsrId } satisfies ExportJobData, {
+    jobId: jobId('export', dsrId, round),
+    attempts: ctx.options.tuning.exportAttempts,
+    backoff: { type: 'exponential', delay: ctx.options.tuning.backoff.baseMs },
+    removeOnComplete: true,
+    removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
+  });
+}
+
+export class Exporter {
+  constructor(
+    private readonly ctx: PrivacyContext,
+    private readonly deps: ExporterDeps,
+  ) {}
+
+  async process(job: Job<ExportJobData>, signal?: AbortSignal): Promise<{ bytes: number }> {
+    const { ctx } = this;
+    const request = await ctx.store.getDsr(job.data.dsrId);
+    if (!request || request.kind !== 'export' || request.status === 'completed') return { bytes: 0 };
+    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const detail = readDetail(request);
+    const profile = request.profileId ? await ctx.store.getProfile(request.profileId) : null;
+    const shadows = profile ? await ctx.store.shadowsByProfile(profile.id) : [];
+    const live: LiveExport[] = [];
+    if (detail.includeLive) {
+      const plan = planErasure({ profile, shadows, named: [], connectors: [...ctx.connectors.values()].map((c) => ({ id: c.id, capabilities: { erase: c.capabilities.export } })), alwaysErase: [] });
+      for (const system of request.systems) {
+        const connector = ctx.connectors.get(system.connector);
+        const refs = plan.refs[system.connector] ?? [];
+        if (!connector || !connector.capabilities.export || refs.length === 0) {
+          live.push({ connector: system.connector, status: 'unsupported', error: connector?.capabilities.export === false ? 'the connector cannot export' : null, records: [] });
+          continue;
+        }
+        const instance = await this.deps.engine.instance(connector.id);
+        const read = instance.export;
+        if (!read) {
+          live.push({ connector: system.connector, status: 'unsupported', error: 'the connector cannot export', records: [] });
+          continue;
+        }
+        try {
+          const t = ctx.options.tuning;
+          const abort = signal ?? new AbortController().signal;
+          const records = await callExternal(
+            { limiter: this.deps.limiter, metrics: this.deps.engine.metrics, retries: t.callRetries, retryMinMs: t.callRetryMinMs },
+            connector,
+            'export',
+            () => read(refs, abort),
+            { signal: abort },
+          );
+          live.push({ connector: system.connector, status: 'read', error: null, records: records.map((r) => ({ externalId: r.externalId, at: r.at, fields: r.fields })) });
+        } catch (err) {
+          // Tried again with the job; on its last attempt the export goes out without this system's records.
+          if (!lastAttempt) {
+            await ctx.store.updateDsrSystem(request.id, system.connector, { status: 'in_progress', attempts: job.attemptsMade + 1, error: reasonOf(err) });
+            throw err;
+          }
+          live.push({ connector: system.connector, status: 'failed', error: reasonOf(err), records: [] });
+        }
+      }
+    }
+    const document = ExportDocument.parse(
+      buildExport({
+        requestId: request.id,
+        generatedAt: ctx.now().toISOString(),
+        controller: ctx.options.controller,
+        profile,
+        ledger: profile ? await ctx.store.consentHistory(profile.id) : [],
+        shadows,
+        audit: profile ? await ctx.store.listAudit({ profileId: profile.id, limit: 100_000 }) : [],
+        connectorTypes: new Map([...ctx.connectors.values()].map((c) => [c.id, c.type])),
+        purposeTitles: ctx.options.purposeTitles,
+        live: detail.includeLive ? live : null,
+      }),
+    );
+    const text = JSON.stringify(document);
+    const expiresAt = new Date(ctx.now().getTime() + ctx.options.exportTtlMs).toISOString();
+    await ctx.redis.set(ctx.keys.export(request.id), text, 'PX', ctx.options.exportTtlMs);
+    await withLock(ctx, request.id, async () => {
+      const current = await ctx.store.getDsr(request.id);
+      if (!current) return;
+      const d = readDetail(current);
+      const at = ctx.now().toISOString();
+      for (const system of current.systems) {
+        const l = live.find((x) => x.connector === system.connector);
+        const ok = !l || l.status !== 'failed';
+        d.outcomes[system.connector] = ok ? { outcome: 'exported', records: l?.records.length ?? 0, at } : { outcome: 'failed', at };
+        await ctx.store.updateDsrSystem(current.id, system.connector, ok ? { status: 'completed', error: null } : { status: 'failed', error: l.error });
+        ctx.metrics.systemOutcomes.inc({ kind: 'export', connector: system.connector, outcome: ok ? 'exported' : 'failed' });
+      }
+      d.export = { expiresAt, sha256: createHash('sha256').update(text).digest('hex'), bytes: Buffer.byteLength(text) };
+      await ctx.store.updateDsr(current.id, { detail: encodeDetail(d) });
+      await audit(ctx, 'dsr.export.ready', current, { bytes: d.export.bytes, sha256: d.export.sha256, expiresAt, live: live.map((l) => `${l.connector}:${l.status}`) });
+      await settleRequest(ctx, current.id);
+    });
+    return { bytes: Buffer.byteLength(text) };
+  }
+}
+
+/** The prepared export of a request, while it is kept. */
+export async function readExport(ctx: PrivacyContext, dsrId: string): Promise<ExportDocument | null> {
+  const text = await ctx.redis.get(ctx.keys.export(dsrId));
+  if (text === null) return null;
+  return ExportDocument.parse(JSON.parse(text));
+}

@@ -1,0 +1,92 @@
+/**
+ * The privacy module's options: what the YAML says (`hub.privacy`, see `fromConfig`) plus
+ * tuning knobs whose defaults suit production and which tests shorten.
+ */
+import { z } from 'zod';
+import type { Config } from '../config/schema.js';
+import { Json } from '../profile/schema.js';
+import { BackoffPolicy } from '../sync/backoff.js';
+
+const ms = z.number().int().nonnegative();
+const count = z.number().int().positive();
+
+export const PrivacyTuning = z.object({
+  /** Erasures one call to a system carries (their references together). */
+  eraseBatchSize: count.default(100),
+  /** A partial batch of erasures goes once its oldest has waited this long. */
+  eraseBatchWaitMs: ms.default(200),
+  /** Erasures taken by a worker come back after this if it dies; renewed while it works. */
+  eraseLeaseMs: count.default(120_000),
+  /** Attempts of one system's erasure before it is marked failed. */
+  eraseMaxAttempts: count.default(12),
+  /** Backoff between attempts of a failing system (exponential, with jitter). */
+  backoff: BackoffPolicy.prefault({ baseMs: 2_000, maxMs: 10 * 60_000 }),
+  /** Rectification, restriction, objection: first check that every system got the change. */
+  trackFirstDelayMs: count.default(500),
+  /** Longest wait between two checks. */
+  trackMaxDelayMs: count.default(60_000),
+  /** How long delivery is tracked before a system is reported as not confirmed. */
+  trackForMs: count.default(24 * 3_600_000),
+  /** Attempts of an export job (live reads from systems are retried with it). */
+  exportAttempts: count.default(5),
+  /** Safety net: re-drives requests whose work was lost (e.g. Redis restarted). */
+  sweepEveryMs: count.default(60_000),
+  /** Transient failures of one call retried at once, before the attempt counts as failed. */
+  callRetries: z.number().int().nonnegative().default(2),
+  callRetryMinMs: ms.default(200),
+  /** The engine's limiter margin (see EngineTuning.limiterMarginMs). */
+  limiterMarginMs: ms.default(25),
+});
+export type PrivacyTuning = z.infer<typeof PrivacyTuning>;
+export type PrivacyTuningInput = z.input<typeof PrivacyTuning>;
+
+/** A field value in a source record that asks for the person's erasure. */
+export const ErasureFlag = z.object({ field: z.string().min(1), value: Json });
+
+export const PrivacyOptions = z.object({
+  /** Connector ids every erasure reaches, by e-mail address, even without a known record there. */
+  alwaysErase: z.array(z.string()).default([]),
+  /** Read each system back after erasing (where its API allows) and retry while the person is found. */
+  verifyErasure: z.boolean().default(true),
+  /** How long a prepared export is kept for download (ms). */
+  exportTtlMs: count.default(7 * 86_400_000),
+  /** The data controller named in exports and consent receipts. */
+  controller: z
+    .object({
+      name: z.string().min(1).default('Concord'),
+      email: z.string().optional(),
+      address: z.string().optional(),
+      policyUrl: z.string().optional(),
+      jurisdiction: z.string().default('EU'),
+    })
+    .prefault({}),
+  /** Purpose id -> title, for consent receipts. */
+  purposeTitles: z.record(z.string(), z.string()).default({}),
+  /**
+   * Per connector type, a record field that asks for an erasure (Salesforce's Individual
+   * `ShouldForget`). Such records start an erasure instead of being ingested.
+   */
+  erasureFlags: z.record(z.string(), ErasureFlag).default({ salesforce: { field: 'Individual.ShouldForget', value: true } }),
+  tuning: PrivacyTuning.prefault({}),
+});
+export type PrivacyOptions = z.infer<typeof PrivacyOptions>;
+export type PrivacyOptionsInput = z.input<typeof PrivacyOptions>;
+
+/** The options from a loaded `concord.yaml` (the controller defaults to the preference-center brand). */
+export function privacyOptionsFromConfig(config: Config, tuning?: PrivacyTuningInput): PrivacyOptionsInput {
+  const p = config.hub.privacy;
+  return {
+    alwaysErase: p.alwaysErase,
+    verifyErasure: p.verifyErasure,
+    exportTtlMs: p.exportTtl,
+    controller: {
+      name: p.controller.name ?? config.hub.preferenceCenter.brand,
+      jurisdiction: p.controller.jurisdiction,
+      ...(p.controller.email ? { email: p.controller.email } : config.hub.preferenceCenter.supportEmail ? { email: config.hub.preferenceCenter.supportEmail } : {}),
+      ...(p.controller.address ? { address: p.controller.address } : {}),
+      ...(p.controller.policyUrl ? { policyUrl: p.controller.policyUrl } : {}),
+    },
+    purposeTitles: Object.fromEntries(Object.entries(config.catalog.purposes).map(([id, purpose]) => [id, purpose.title])),
+    ...(tuning ? { tuning } : {}),
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * Data-subject requests as the hub takes them (admin API, CLI, preference center, source
+ * systems) and shows them. zod is the source of truth; types are derived.
+ */
+import { z } from 'zod';
+import { Instant, Json, ObjectionKind } from '../profile/schema.js';
+
+export const DsrKind = z.enum(['erase', 'export', 'rectify', 'restrict', 'unrestrict', 'object', 'withdraw_objection']);
+export type DsrKind = z.infer<typeof DsrKind>;
+
+export const DsrStatus = z.enum(['received', 'in_progress', 'completed', 'failed']);
+export const DsrSystemState = z.enum(['pending', 'in_progress', 'completed', 'failed', 'not_applicable']);
+
+/**
+ * Who the request is about: an e-mail address, a phone number, the hub's profile id, or a
+ * record in a connected system (`system` is the connector instance id).
+ */
+export const Subject = z
+  .object({
+    email: z.string().min(3).max(320).optional(),
+    phone: z.string().min(3).max(40).optional(),
+    profileId: z.string().min(1).max(100).optional(),
+    system: z.string().min(1).max(100).optional(),
+    externalId: z.string().min(1).max(320).optional(),
+  })
+  .strict()
+  .refine((s) => {
+    const ways = [s.email, s.phone, s.profileId, s.system ?? s.externalId].filter((v) => v !== undefined).length;
+    const halfReference = (s.system === undefined) !== (s.externalId === undefined);
+    return ways === 1 && !halfReference;
+  }, 'give exactly one of email, phone, profileId, or system with externalId')
+  .meta({ description: 'Who the request is about: exactly one of email, phone, profileId, or system + externalId.' });
+export type Subject = z.infer<typeof Subject>;
+
+const base = { subject: Subject };
+
+/** A new request. Each kind carries what it needs. */
+export const DsrInput = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('erase'), ...base }).strict().meta({ description: 'Erase the person everywhere (Art. 17), and keep them erased.' }),
+  z
+    .object({
+      kind: z.literal('export'),
+      ...base,
+      includeLive: z.boolean().default(false).meta({ description: 'Also read the records each connected system holds now.' }),
+    })
+    .strict()
+    .meta({ description: 'Access and portability (Art. 15, 20): a JSON and CSV export.' }),
+  z
+    .object({
+      kind: z.literal('rectify'),
+      ...base,
+      attributes: z
+        .record(z.string().min(1).max(200), Json)
+        .refine((a) => Object.keys(a).length > 0, 'give at least one attribute to correct')
+        .meta({ description: 'Attribute path -> corrected value (null clears it).' }),
+    })
+    .strict()
+    .meta({ description: 'Rectification (Art. 16): the corrected values win over older ones and reach every system.' }),
+  z.object({ kind: z.literal('restrict'), ...base }).strict().meta({ description: 'Restriction of processing (Art. 18).' }),
+  z.object({ kind: z.literal('unrestrict'), ...base }).strict().meta({ description: 'Lifts a restriction of processing.' }),
+  z
+    .object({ kind: z.literal('object'), ...base, objection: ObjectionKind })
+    .strict()
+    .meta({ description: 'Objection (Art. 21, 22): to direct marketing, profiling, or automated decisions.' }),
+  z
+    .object({ kind: z.literal('withdraw_objection'), ...base, objection: ObjectionKind })
+    .strict()
+    .meta({ description: 'Withdraws an objection, at the person’s request.' }),
+]);
+export type DsrInput = z.infer<typeof DsrInput>;
+export type DsrInputData = z.input<typeof DsrInput>;
+
+/** A reference to the person in one system, as `erase` and `export` take it. */
+export const EraseRefSchema = z.object({ externalId: z.string().optional(), email: z.string().optional() }).strict();
+
+/** What one system did for a request, kept as proof (no personal data). */
+export const SystemOutcome = z
+  .object({
+    /** `erased`: records deleted; `not_found`: the system held nothing; `delivered`: the change reached it; `not_held`: it holds no record, so nothing was sent; `exported`: its live records were read. */
+    outcome: z.enum(['erased', 'not_found', 'delivered', 'not_held', 'exported', 'failed']),
+    /** Records affected (erased or read). */
+    records: z.number().int().nonnegative().optional(),
+    /** Erasure: whether reading the system back confirmed the person is gone. */
+    verified: z.enum(['yes', 'unsupported', 'off']).optional(),
+    at: Instant,
+  })
+  .strict();
+export type SystemOutcome = z.infer<typeof SystemOutcome>;
+
+/**
+ * The request's `detail` as stored. While an erasure runs, `work` holds the references each
+ * system is erased by (e-mail addresses and record ids); it is removed when the erasure
+ * completes, leaving only the proof.
+ */
+export const DsrDetail = z
+  .object({
+    /** Where the request came from: `api`, `cli`, `preference_center`, or a connector id. */
+    origin: z.string(),
+    /** Who made it (an API key id, `cli`, `preference_center`, a connector id). */
+    actor: z.string(),
+    objection: ObjectionKind.optional(),
+    /** Rectification: the attribute paths corrected (never the values). */
+    attributes: z.array(z.string()).optional(),
+    includeLive: z.boolean().optional(),
+    /** The change applied for rectify, restrict and object requests. */
+    patchId: z.string().optional(),
+    work: z.record(z.string(), z.array(EraseRefSchema)).optional(),
+    outcomes: z.record(z.string(), SystemOutcome).default({}),
+    /** Systems that hold the person but cannot erase (they must be erased by hand). */
+    manual: z.array(z.string()).optional(),
+    export: z
+      .object({ expiresAt: Instant, sha256: z.string(), bytes: z.number().int().nonnegative() })
+      .strict()
+      .optional(),
+    extension: z.object({ reason: z.string() }).strict().optional(),
+    /** Tracking of rect./restr./objection deliveries gives up at this instant. */
+    trackUntil: Instant.optional(),
+    /** Why the request failed as a whole, when it did. */
+    failure: z.string().optional(),
+  })
+  .strict();
+export type DsrDetail = z.infer<typeof DsrDetail>;
+
+/** One system's part of a request, as shown. */
+export const DsrSystemView = z.object({
+  connector: z.string(),
+  status: DsrSystemState,
+  attempts: z.number().int().nonnegative(),
+  error: z.string().nullable(),
+  updatedAt: z.string(),
+  outcome: SystemOutcome.nullable(),
+});
+
+/** A request as the admin API and the CLI show it. */
+export const DsrView = z
+  .object({
+    id: z.string(),
+    kind: DsrKind,
+    status: DsrStatus,
+    profileId: z.string().nullable(),
+    origin: z.string(),
+    identityHashes: z.array(z.string()).meta({ description: 'Keyed hashes (HMAC-SHA256) of the identities; never the identities.' }),
+    receivedAt: z.string(),
+    dueAt: z.string(),
+    extendedTo: z.string().nullable(),
+    subjectToldAt: z.string().nullable(),
+    completedAt: z.string().nullable(),
+    overdue: z.boolean(),
+    objection: ObjectionKind.nullable(),
+    export: z.object({ ready: z.boolean(), expiresAt: z.string().nullable() }).nullable(),
+    failure: z.string().nullable(),
+    systems: z.array(DsrSystemView),
+  })
+  .meta({ description: 'A data-subject request with its status per connected system.' });
+export type DsrView = z.infer<typeof DsrView>;
+
+/** An extension of a request's deadline (Art. 12(3)), with when the person was told and why. */
+export const DsrExtension = z
+  .object({
+    extendedTo: Instant,
+    subjectToldAt: Instant,
+    reason: z.string().min(1).max(500),
+  })
+  .strict();
+export type DsrExtension = z.infer<typeof DsrExtension>;

@@ -1,0 +1,57 @@
+/**
+ * Closing a request once every system is done. Called with the request's lock held.
+ *
+ * - Some system still pending or in progress: the request stays in progress.
+ * - Some system failed for good: the request is `failed` (it can be retried); an erasure keeps
+ *   its references so a retry can finish it, and the profile stays in the store (suppressed).
+ * - Every system completed or not applicable: the request is `completed`. An erasure then
+ *   deletes the profile's data from the store and keeps only the proof: the request id, the
+ *   keyed hashes of the identities, the outcome per system, and the times.
+ */
+import { engineKeys } from '../sync/keys.js';
+import { audit, encodeDetail, readDetail } from './context.js';
+import type { PrivacyContext } from './context.js';
+
+export async function settleRequest(ctx: PrivacyContext, dsrId: string): Promise<void> {
+  const request = await ctx.store.getDsr(dsrId);
+  if (!request || request.status === 'completed') return;
+  if (request.systems.some((s) => s.status === 'pending' || s.status === 'in_progress')) {
+    if (request.status === 'received') await ctx.store.updateDsr(dsrId, { status: 'in_progress' });
+    return;
+  }
+  const detail = readDetail(request);
+  const failed = request.systems.filter((s) => s.status === 'failed');
+  if (failed.length > 0) {
+    if (request.status === 'failed') return;
+    const failure = `${failed.map((s) => s.connector).join(', ')} failed`;
+    await ctx.store.updateDsr(dsrId, { status: 'failed', detail: encodeDetail({ ...detail, failure }) });
+    await audit(ctx, 'dsr.failed', request, { systems: failed.map((s) => s.connector), errors: failed.map((s) => s.error ?? '') });
+    ctx.logger.warn({ dsrId, kind: request.kind, systems: failed.map((s) => s.connector) }, 'data-subject request failed');
+    return;
+  }
+  const now = ctx.now();
+  const proof = { ...detail };
+  delete proof.work;
+  delete proof.failure;
+  if (request.kind === 'erase') {
+    if (request.profileId) {
+      await ctx.store.deleteProfileData(request.profileId);
+      // The engine's per-profile leftovers in Redis (dead letters, retry counts) go too.
+      const keys = engineKeys(ctx.prefix);
+      const pipe = ctx.redis.pipeline();
+      for (const connector of ctx.connectors.keys()) {
+        pipe.hdel(keys.dead(connector), request.profileId);
+        pipe.hdel(keys.attempts(connector), request.profileId);
+        pipe.zrem(keys.dirty(connector), request.profileId);
+        pipe.zrem(keys.retry(connector), request.profileId);
+      }
+      await pipe.exec();
+    }
+    ctx.metrics.erasureSeconds.observe({ origin: detail.origin }, (now.getTime() - Date.parse(request.receivedAt)) / 1000);
+  }
+  await ctx.store.updateDsr(dsrId, { status: 'completed', completedAt: now.toISOString(), detail: encodeDetail(proof) });
+  await audit(ctx, 'dsr.completed', request, {
+    systems: request.systems.map((s) => `${s.connector}:${proof.outcomes[s.connector]?.outcome ?? s.status}`),
+  });
+  ctx.logger.info({ dsrId, kind: request.kind }, 'data-subject request completed');
+}
