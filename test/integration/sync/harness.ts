@@ -85,6 +85,20 @@ export interface Hub {
   close(options?: { keepData?: boolean }): Promise<void>;
 }
 
+/** The engine's view of the test systems: the `memory` connector bound to each (by registry name). */
+export function memoryConnectors(specs: readonly SystemSpec[], names: Readonly<Record<string, string>>): SyncConnector[] {
+  return specs.map((spec) =>
+    bindConnector({
+      id: spec.id,
+      definition: spec.definition ?? memoryConnector,
+      config: memoryConnector.configSchema.parse({ system: names[spec.id], webhookSecret: WEBHOOK_SECRET, ...spec.config }),
+      mapping: compileMapping(memoryConnector, spec.mappings ?? []),
+      ...(spec.limits ? { limits: spec.limits } : {}),
+      ...(spec.schedule ? { schedule: spec.schedule } : {}),
+    }),
+  );
+}
+
 export const DEFAULT_POLICY = (ids: string[]): MergePolicyInput => ({
   priorities: Object.fromEntries(ids.map((id, i) => [id, ids.length - i])),
   purposes: { marketing: { authorities: [...ids, 'preference_center', 'admin'], objection: 'directMarketing' } },
@@ -100,22 +114,12 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const store = await openStore({ url: db.url, policy, outboxTargets: ids, hashKey: 'k'.repeat(32) });
   const systems: Record<string, MemorySystem> = {};
   const names: Record<string, string> = {};
-  const connectors: SyncConnector[] = [];
   for (const spec of options.systems) {
     const name = options.shared?.names[spec.id] ?? `${prefix}-${spec.id}`;
     names[spec.id] = name;
     if (!options.shared) systems[spec.id] = createMemorySystem(name, { webhookSecret: WEBHOOK_SECRET, ...spec.system });
-    connectors.push(
-      bindConnector({
-        id: spec.id,
-        definition: spec.definition ?? memoryConnector,
-        config: memoryConnector.configSchema.parse({ system: name, webhookSecret: WEBHOOK_SECRET, ...spec.config }),
-        mapping: compileMapping(memoryConnector, spec.mappings ?? []),
-        ...(spec.limits ? { limits: spec.limits } : {}),
-        ...(spec.schedule ? { schedule: spec.schedule } : {}),
-      }),
-    );
   }
+  const connectors = memoryConnectors(options.systems, names);
   const logger = pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
   const engine = createEngine({
     redis: REDIS_URL,

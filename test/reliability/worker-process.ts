@@ -1,0 +1,52 @@
+/**
+ * A worker process for the reliability tests: the sync engine with all its workers, on the
+ * test's Redis prefix and database, talking to the test's in-memory systems over the bridge.
+ * Configured by the JSON in CONCORD_WORKER_SPEC; prints `ready` once its workers run; closes
+ * cleanly on SIGTERM like `concord start --role worker`.
+ */
+import { pino } from 'pino';
+import { MergePolicy } from '../../src/profile/schema.js';
+import type { MergePolicyInput } from '../../src/profile/schema.js';
+import { openStore } from '../../src/store/index.js';
+import { createEngine } from '../../src/sync/engine.js';
+import type { EngineTuningInput } from '../../src/sync/options.js';
+import { closeOnSignals } from '../../src/sync/process.js';
+import { registerMemorySystem } from '../helpers/memory-system/index.js';
+import { memoryConnectors } from '../integration/sync/harness.js';
+import type { SystemSpec } from '../integration/sync/harness.js';
+import { bridgedSystem } from './memory-bridge.js';
+
+export interface WorkerSpec {
+  redisUrl: string;
+  prefix: string;
+  dbUrl: string;
+  bridgeUrl: string;
+  systems: SystemSpec[];
+  names: Record<string, string>;
+  policy: MergePolicyInput;
+  tuning: EngineTuningInput;
+}
+
+const spec = JSON.parse(process.env['CONCORD_WORKER_SPEC'] ?? '{}') as WorkerSpec;
+const logger = pino({ level: process.env['CONCORD_TEST_LOG'] ?? 'silent' });
+for (const name of Object.values(spec.names)) registerMemorySystem(name, bridgedSystem(spec.bridgeUrl, name));
+const policy = MergePolicy.parse(spec.policy);
+const store = await openStore({ url: spec.dbUrl, policy, outboxTargets: spec.systems.map((s) => s.id), hashKey: 'k'.repeat(32) });
+const engine = createEngine({
+  redis: spec.redisUrl,
+  prefix: spec.prefix,
+  store,
+  connectors: memoryConnectors(spec.systems, spec.names),
+  policy,
+  logger,
+  tuning: spec.tuning,
+});
+closeOnSignals(
+  async () => {
+    await engine.close();
+    await store.close();
+  },
+  { logger },
+);
+await engine.start();
+process.stdout.write('ready\n');
