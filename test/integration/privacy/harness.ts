@@ -1,0 +1,238 @@
+/**
+ * A hub under test for data-subject requests: a fresh database and Redis prefix, the HubSpot
+ * and Salesforce emulators (HubSpot behind a proxy that can fail), the engine built from
+ * `SyncConnector`s as in production, the privacy service on the engine's connection, and the
+ * HTTP server, listening, so the emulators deliver their webhooks over HTTP.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { Catalog } from '../../../src/config/schema.js';
+import { compileMapping } from '../../../src/connector/mapping.js';
+import { MergePolicy, type Profile } from '../../../src/profile/schema.js';
+import { PrivacyService } from '../../../src/privacy/index.js';
+import type { DsrView, PrivacyOptionsInput } from '../../../src/privacy/index.js';
+import { build, listen } from '../../../src/server/build.js';
+import { apiKeyRecords } from '../../../src/server/api-keys.js';
+import { openStore, type Store } from '../../../src/store/index.js';
+import { bindConnector } from '../../../src/sync/bind.js';
+import { createEngine, type Engine } from '../../../src/sync/engine.js';
+import { HubPatchIngest } from '../../../src/sync/hub-patch.js';
+import type { EngineTuningInput } from '../../../src/sync/options.js';
+import hubspot from '../../../connectors/hubspot/connector.js';
+import { HubSpotConfig, SubscriptionType } from '../../../connectors/hubspot/config.js';
+import { startHubSpotEmulator, type HubSpotEmulatorOptionsInput, type RunningHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
+import { subscriptionMappings } from '../../../connectors/hubspot/mapping.js';
+import salesforce from '../../../connectors/salesforce/connector.js';
+import { SalesforceConfig } from '../../../connectors/salesforce/config.js';
+import { startSalesforceEmulator, type RunningSalesforceEmulator, type SalesforceEmulatorOptionsInput } from '../../../connectors/salesforce/emulator/index.js';
+import { salesforceMappings } from '../../../connectors/salesforce/mapping.js';
+import { createTestDatabase, type TestDatabase, type TestDialect } from '../../helpers/db.js';
+import { deletePrefix, REDIS_URL, TEST_TUNING } from '../sync/harness.js';
+import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
+
+const HUBSPOT_SECRET = 'privacy-hubspot-client-secret';
+const HUBSPOT_APP_ID = 8088;
+const SF_CLIENT = 'privacy-connected-app';
+const SF_SECRET = 'privacy-salesforce-secret';
+export const SF_ORG = '00D5e000000PrvEEAA';
+export const SIGNING_SECRET = 'privacy-signing-secret-0123456789abcdef0123456789';
+export const ADMIN_KEY = 'privacy-admin-key-0123456789abcdef';
+export const DSR_KEY = 'privacy-dsr-key-0123456789abcdef';
+export const READ_KEY = 'privacy-read-key-0123456789abcdef';
+export const SUBSCRIPTIONS = [SubscriptionType.parse({ id: 101, consent: 'marketing.email' }), SubscriptionType.parse({ id: 103, topic: 'newsletter' })];
+
+export const CATALOG = Catalog.parse({
+  channels: { email: { title: 'E-mail' } },
+  purposes: {
+    marketing: { title: 'Marketing communications', notice: { text: 'We would like to send you offers.', version: '2026-01' }, objection: 'directMarketing', channels: ['email'] },
+    personalisation: { title: 'Personalised content', notice: { text: 'We tailor what we show you.', version: '2026-01' }, objection: 'profiling', channels: ['email'] },
+  },
+  topics: { newsletter: { title: 'Newsletter' } },
+});
+
+/** Short timings for the privacy module. */
+export const PRIVACY_TUNING = {
+  eraseBatchWaitMs: 20,
+  backoff: { baseMs: 100, maxMs: 600, jitter: 0.2 },
+  trackFirstDelayMs: 50,
+  trackMaxDelayMs: 300,
+  sweepEveryMs: 2_000,
+  callRetryMinMs: 10,
+  limiterMarginMs: 10,
+} as const;
+
+export interface PrivacyHub {
+  db: TestDatabase;
+  store: Store;
+  engine: Engine;
+  privacy: PrivacyService;
+  hubIngest: HubPatchIngest;
+  app: FastifyInstance;
+  /** Where the server listens. */
+  url: string;
+  hubspot: RunningHubSpotEmulator;
+  /** In front of HubSpot's API: `fail()` makes it answer 500s. */
+  hubspotProxy: FaultProxy;
+  salesforce: RunningSalesforceEmulator;
+  /** Waits until webhooks are delivered and the engine has nothing left to do (three times in a row). */
+  settle(timeoutMs?: number): Promise<void>;
+  /** Polls a request until `done(view)` holds. */
+  waitFor(id: string, done: (view: DsrView) => boolean, timeoutMs?: number): Promise<DsrView>;
+  profileByEmail(email: string): Promise<Profile | null>;
+  close(): Promise<void>;
+}
+
+export interface PrivacyHubOptions {
+  dialect: TestDialect;
+  privacy?: PrivacyOptionsInput;
+  hubspotEmulator?: Partial<HubSpotEmulatorOptionsInput>;
+  salesforceEmulator?: Partial<SalesforceEmulatorOptionsInput>;
+  /** HubSpot's account limit per 10 s as the connector paces it (the emulator enforces its own). */
+  hubspotRequestsPer10Seconds?: number;
+  tuning?: EngineTuningInput;
+  /** Pull schedules are off unless asked for (webhooks carry the changes). */
+  pullEveryMs?: number;
+}
+
+export async function startPrivacyHub(options: PrivacyHubOptions): Promise<PrivacyHub> {
+  const db = await createTestDatabase(options.dialect);
+  const prefix = `{dsr-${randomBytes(5).toString('hex')}}`;
+  const authorities = ['hubspot', 'salesforce', 'admin', 'preference_center'];
+  const policy = MergePolicy.parse({
+    priorities: { hubspot: 2, salesforce: 1 },
+    purposes: {
+      marketing: { authorities, objection: 'directMarketing' },
+      personalisation: { authorities, objection: 'profiling' },
+    },
+  });
+  const store = await openStore({ url: db.url, policy, outboxTargets: ['hubspot', 'salesforce'], hashKey: 'k'.repeat(32) });
+  const hubspotEmulator = await startHubSpotEmulator({ clientSecret: HUBSPOT_SECRET, appId: HUBSPOT_APP_ID, accessToken: 'pat-privacy', webhookBatchMs: 5, ...options.hubspotEmulator });
+  const proxy = await startFaultProxy(hubspotEmulator.url);
+  const sfEmulator = await startSalesforceEmulator({ clientId: SF_CLIENT, clientSecret: SF_SECRET, organizationId: SF_ORG, outboundBatchMs: 5, ...options.salesforceEmulator });
+
+  const sfConfig = SalesforceConfig.parse({
+    loginUrl: sfEmulator.url,
+    clientId: SF_CLIENT,
+    clientSecret: SF_SECRET,
+    organizationId: SF_ORG,
+    channelFlags: { HasOptedOutOfEmail: 'marketing.email' },
+    bulkPollIntervalMs: 20,
+  });
+  const schedule = options.pullEveryMs ? { schedule: { every: options.pullEveryMs } } : {};
+  const connectors = [
+    bindConnector({
+      id: 'hubspot',
+      definition: hubspot,
+      config: HubSpotConfig.parse({
+        accessToken: 'pat-privacy',
+        webhookSecret: HUBSPOT_SECRET,
+        baseUrl: proxy.url,
+        subscriptions: SUBSCRIPTIONS,
+        appId: HUBSPOT_APP_ID,
+        ...(options.hubspotRequestsPer10Seconds ? { requestsPer10Seconds: options.hubspotRequestsPer10Seconds } : {}),
+      }),
+      mapping: compileMapping(hubspot, subscriptionMappings(SUBSCRIPTIONS)),
+      ...schedule,
+    }),
+    bindConnector({ id: 'salesforce', definition: salesforce, config: sfConfig, mapping: compileMapping(salesforce, salesforceMappings(sfConfig)), ...schedule }),
+  ];
+  const logger = pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
+  const engine = createEngine({ redis: REDIS_URL, prefix, store, connectors, policy, logger, tuning: { ...TEST_TUNING, ...options.tuning } });
+  const redis = new Redis(REDIS_URL);
+  const hubIngest = new HubPatchIngest({ store, redis, prefix: engine.prefix, relayDelayMs: 5, metrics: engine.metrics });
+  const privacy = new PrivacyService({
+    store,
+    redis: engine.connection,
+    prefix: engine.prefix,
+    connectors,
+    policy,
+    ingestPatch: (patch, o) => hubIngest.ingest(patch, o),
+    metrics: engine.metrics.registry,
+    logger,
+    options: {
+      controller: { name: 'Acme Ltd', email: 'privacy@acme.example', policyUrl: 'https://acme.example/privacy' },
+      purposeTitles: { marketing: 'Marketing communications', personalisation: 'Personalised content' },
+      ...options.privacy,
+      tuning: { ...PRIVACY_TUNING, ...options.privacy?.tuning },
+    },
+  });
+  privacy.attachSources(engine);
+  const app = await build({
+    hub: {
+      publicUrl: 'http://127.0.0.1',
+      mode: 'development',
+      secrets: { signing: SIGNING_SECRET, hashKey: 'k'.repeat(32) },
+      preferenceCenter: { brand: 'Acme', accentColor: '#1f5f8b', linkTtl: 3_600_000, supportEmail: 'privacy@acme.example' },
+    },
+    catalog: CATALOG,
+    policy,
+    store,
+    engine,
+    connectors,
+    ingestPatch: (patch, o) => hubIngest.ingest(patch, o),
+    redis,
+    metrics: engine.metrics.registry,
+    apiKeys: apiKeyRecords([
+      { id: 'ops', key: ADMIN_KEY, scopes: ['admin'] },
+      { id: 'privacy-team', key: DSR_KEY, scopes: ['dsr'] },
+      { id: 'reader', key: READ_KEY, scopes: ['profiles:read'] },
+    ]),
+    logger,
+    options: { queueBoard: false, webhookRateLimit: 0, preferencesRateLimit: 10_000, apiRateLimit: 10_000 },
+  });
+  const url = await listen(app, { host: '127.0.0.1', port: 0 });
+  hubspotEmulator.sideDoor.setWebhookUrl(`${url}/webhooks/hubspot`);
+  sfEmulator.sideDoor.setOutboundUrl(`${url}/webhooks/salesforce`);
+  await engine.start();
+  await privacy.start(engine);
+
+  return {
+    db,
+    store,
+    engine,
+    privacy,
+    hubIngest,
+    app,
+    url,
+    hubspot: hubspotEmulator,
+    hubspotProxy: proxy,
+    salesforce: sfEmulator,
+    async settle(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      let quiet = 0;
+      while (quiet < 3) {
+        if (Date.now() > deadline) throw new Error(`hub did not settle: ${JSON.stringify(await engine.status())}`);
+        await hubspotEmulator.sideDoor.flushWebhooks();
+        await sfEmulator.sideDoor.flushOutbound();
+        quiet = (await engine.idle()) ? quiet + 1 : 0;
+        await new Promise((r) => setTimeout(r, 80));
+      }
+    },
+    async waitFor(id, done, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const view = await privacy.get(id);
+        if (!view.ok) throw view.error;
+        if (done(view.value)) return view.value;
+        if (Date.now() > deadline) throw new Error(`request ${id} did not get there: ${JSON.stringify(view.value)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    profileByEmail: (email) => store.findProfile({ kind: 'email', value: email }),
+    async close() {
+      await privacy.close();
+      await engine.close();
+      await app.close();
+      await hubIngest.close();
+      redis.disconnect();
+      await hubspotEmulator.close();
+      await proxy.close();
+      await sfEmulator.close();
+      await store.close();
+      await deletePrefix(prefix);
+      await db.drop();
+    },
+  };
+}
