@@ -1,0 +1,120 @@
+/**
+ * Access and portability end to end: the export holds every field with its source and time,
+ * every consent receipt, every system with its record id, the history, and the live records
+ * read from HubSpot and Salesforce; it validates against its own published JSON Schema.
+ */
+import { readFile } from 'node:fs/promises';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EXPORT_SCHEMA_PATH, exportCsv } from '../../../src/privacy/index.js';
+import type { ExportDocument } from '../../../src/privacy/index.js';
+import { startPrivacyHub, type PrivacyHub } from './harness.js';
+
+const ADA = 'ada@example.com';
+
+async function validator() {
+  const ajv = new Ajv2020({ strict: true, allErrors: true });
+  addFormats.default(ajv);
+  return ajv.compile(JSON.parse(await readFile(EXPORT_SCHEMA_PATH, 'utf8')) as Record<string, unknown>);
+}
+
+describe('export (access and portability)', () => {
+  let hub: PrivacyHub | undefined;
+  afterEach(async () => {
+    await hub?.close();
+    hub = undefined;
+  });
+
+  it('contains every field, consent receipt and system, with live records, and validates against the published schema', async () => {
+    hub = await startPrivacyHub({ dialect: 'postgres' });
+    const h = hub;
+    const contact = h.hubspot.sideDoor.createContact({ email: ADA, firstname: 'Ada', lastname: 'Lovelace', country: 'GB' });
+    h.hubspot.sideDoor.subscribe(ADA, 101);
+    h.hubspot.sideDoor.subscribe(ADA, 103);
+    await h.settle();
+    // A choice made in the preference center, with its evidence.
+    const profile = await h.profileByEmail(ADA);
+    const now = new Date().toISOString();
+    await h.hubIngest.ingest({
+      id: `preference_center:${now}`,
+      source: 'preference_center',
+      at: now,
+      receivedAt: now,
+      identities: profile?.identities ?? [],
+      attributes: {},
+      consents: { personalisation: { email: { status: 'granted', evidence: { method: 'preference_center', noticeVersion: '2026-01', ip: '203.0.113.7' } } } },
+      subscriptions: {},
+      rights: { objections: {} },
+    });
+    await h.settle();
+    const sfId = String(h.salesforce.sideDoor.findByEmail(ADA)?.['Id']);
+
+    const submitted = await h.privacy.submit({ kind: 'export', subject: { email: ADA }, includeLive: true }, { origin: 'api', actor: 'test' });
+    if (!submitted.ok) throw submitted.error;
+    const view = await h.waitFor(submitted.value.id, (v) => v.status === 'completed');
+    expect(view.export?.ready).toBe(true);
+    expect(view.systems.map((s) => [s.connector, s.outcome?.outcome])).toEqual([
+      ['hubspot', 'exported'],
+      ['salesforce', 'exported'],
+    ]);
+    const result = await h.privacy.exportDocument(view.id);
+    if (!result.ok) throw result.error;
+    const doc: ExportDocument = result.value;
+
+    const validate = await validator();
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+    const latest = await h.profileByEmail(ADA);
+    // Every field, with its source and time.
+    expect(doc.profile?.attributes.map((a) => a.path).sort()).toEqual(Object.keys(latest?.attributes ?? {}).sort());
+    expect(doc.profile?.attributes.find((a) => a.path === 'firstName')).toMatchObject({ value: 'Ada', source: 'hubspot' });
+    expect(doc.profile?.consents.map((c) => `${c.purpose}.${c.channel}:${c.status}:${c.source}`).sort()).toEqual([
+      'marketing.email:granted:hubspot',
+      'personalisation.email:granted:preference_center',
+    ]);
+    expect(doc.profile?.subscriptions).toEqual([expect.objectContaining({ topic: 'newsletter', subscribed: true, source: 'hubspot' })]);
+    // Every consent receipt: one per ledger entry.
+    const ledger = await h.store.consentHistory(latest?.id ?? '');
+    expect(doc.consentReceipts.map((r) => r.consentReceiptID)).toEqual(ledger.map((e) => e.id));
+    expect(doc.consentReceipts.find((r) => r.collectionMethod === 'preference_center')).toMatchObject({
+      piiControllers: [expect.objectContaining({ piiController: 'Acme Ltd' })],
+      services: [{ service: 'email', purposes: [expect.objectContaining({ purpose: 'Personalised content', consentType: 'EXPLICIT' })] }],
+      concord: expect.objectContaining({ noticeVersion: '2026-01', evidence: expect.objectContaining({ ip: '203.0.113.7' }) }),
+    });
+    // Every system with its record id, and what was sent there and when.
+    expect(doc.systems.map((s) => [s.connector, s.externalId])).toEqual([
+      ['hubspot', contact.id],
+      ['salesforce', sfId],
+    ]);
+    expect(doc.systems.find((s) => s.connector === 'salesforce')?.lastSentAt).not.toBeNull();
+    expect(doc.history.some((e) => e.action === 'profile.created' && e.source === 'hubspot')).toBe(true);
+    // The live records, as each system holds them now.
+    expect(doc.live?.find((l) => l.connector === 'hubspot')).toMatchObject({ status: 'read', records: [expect.objectContaining({ externalId: contact.id, fields: expect.objectContaining({ email: ADA }) })] });
+    expect(doc.live?.find((l) => l.connector === 'salesforce')?.records.some((r) => r.externalId === sfId && r.fields['Email'] === ADA)).toBe(true);
+    // And its CSV form.
+    const csv = exportCsv(doc);
+    expect(csv).toContain(`identity,email,${ADA}`);
+    expect(csv).toContain('consent,personalisation.email,granted,preference_center');
+
+    // The request itself keeps only the export's digest and size.
+    const row = await h.store.getDsr(view.id);
+    expect(JSON.stringify(row)).not.toContain(ADA);
+    expect(row?.detail['export']).toMatchObject({ bytes: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+  });
+
+  it('answers for someone the hub holds nothing on, and says when an export is not ready or gone', async () => {
+    hub = await startPrivacyHub({ dialect: 'sqlite', privacy: { exportTtlMs: 1_000 } });
+    const h = hub;
+    const submitted = await h.privacy.submit({ kind: 'export', subject: { email: 'nobody@example.com' } }, { origin: 'api', actor: 'test' });
+    if (!submitted.ok) throw submitted.error;
+    expect(submitted.value.systems).toEqual([]);
+    const view = await h.waitFor(submitted.value.id, (v) => v.status === 'completed');
+    const result = await h.privacy.exportDocument(view.id);
+    if (!result.ok) throw result.error;
+    expect(result.value).toMatchObject({ subject: { profileId: null, identities: [] }, profile: null, systems: [], live: null });
+    await new Promise((r) => setTimeout(r, 1_100));
+    const gone = await h.privacy.exportDocument(view.id);
+    expect(gone.ok ? null : gone.error.code).toBe('export_unavailable');
+    expect((await h.privacy.get(view.id)).ok && (await h.privacy.get(view.id))).toMatchObject({ value: { export: { ready: false } } });
+  });
+});
