@@ -43,13 +43,17 @@ function startWorker(hub: Hub, bridge: Bridge): Promise<Worker> {
   };
   const child = spawn(process.execPath, ['--import', 'tsx', WORKER], {
     env: { ...process.env, CONCORD_WORKER_SPEC: JSON.stringify(spec) },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    // stdin stays open while this process lives: the worker exits when it closes.
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('worker did not start')), 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('worker did not start'));
+    }, 30_000);
     child.stdout?.on('data', (chunk: Buffer) => {
       if (process.env['CONCORD_TEST_LOG']) process.stderr.write(chunk);
       if (chunk.toString().includes('ready')) {

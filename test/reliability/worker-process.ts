@@ -27,6 +27,10 @@ export interface WorkerSpec {
   tuning: EngineTuningInput;
 }
 
+// The test process holds our stdin open; if it dies, do not linger.
+process.stdin.on('end', () => process.exit(1));
+process.stdin.resume();
+
 const spec = JSON.parse(process.env['CONCORD_WORKER_SPEC'] ?? '{}') as WorkerSpec;
 const logger = pino({ level: process.env['CONCORD_TEST_LOG'] ?? 'silent' });
 for (const name of Object.values(spec.names)) registerMemorySystem(name, bridgedSystem(spec.bridgeUrl, name));
