@@ -1,0 +1,87 @@
+/**
+ * Builds the engine's inputs from a loaded `concord.yaml`: the connector instances (each
+ * enabled instance bound to its definition, its own config keys, its compiled mapping, its
+ * limits and its pull schedule), the merge policy, and the store's outbox targets. The engine
+ * itself knows nothing of the YAML.
+ */
+import { builtinConnectors } from '../../connectors/index.js';
+import type { ConnectorDefinition } from '../connector/define.js';
+import { compileMapping } from '../connector/mapping.js';
+import { toMergePolicy } from '../config/policy.js';
+import { CONNECTOR_COMMON_KEYS } from '../config/schema.js';
+import type { Config, ConnectorConfig } from '../config/schema.js';
+import type { MergePolicy } from '../profile/schema.js';
+import { bindConnector } from './bind.js';
+import type { PullSchedule, SyncConnector } from './bind.js';
+
+/** A connector instance names a type no definition provides (the loader normally catches this). */
+export class UnknownConnectorTypeError extends Error {
+  readonly code = 'sync.unknown_connector_type';
+  constructor(instance: string, type: string) {
+    super(`connector ${instance}: unknown type ${type}`);
+    this.name = 'UnknownConnectorTypeError';
+  }
+}
+
+/** The instance's pull schedule, if it has one. */
+export function scheduleOf(instance: ConnectorConfig): PullSchedule | undefined {
+  if (instance.schedule?.every !== undefined) return { every: instance.schedule.every };
+  if (instance.schedule?.cron !== undefined) return { cron: instance.schedule.cron };
+  return undefined;
+}
+
+/** The keys of an instance that belong to its connector type (not the common ones). */
+export function ownConfig(instance: ConnectorConfig): Record<string, unknown> {
+  const common: readonly string[] = CONNECTOR_COMMON_KEYS;
+  return Object.fromEntries(Object.entries(instance).filter(([key]) => !common.includes(key)));
+}
+
+/** Every enabled connector instance of the config, bound for the engine. */
+export function connectorsFromConfig(
+  config: Config,
+  definitions: readonly ConnectorDefinition[] = builtinConnectors,
+): SyncConnector[] {
+  const out: SyncConnector[] = [];
+  for (const [id, instance] of Object.entries(config.connectors)) {
+    if (!instance.enabled) continue;
+    const definition = definitions.find((d) => d.type === instance.type);
+    if (!definition) throw new UnknownConnectorTypeError(id, instance.type);
+    const schedule = scheduleOf(instance);
+    out.push(
+      bindConnector({
+        id,
+        definition,
+        config: definition.configSchema.parse(ownConfig(instance)),
+        mapping: compileMapping(definition, instance.mappings),
+        limits: instance.limits,
+        ...(schedule ? { schedule } : {}),
+      }),
+    );
+  }
+  return out;
+}
+
+/** The connectors that receive outbox rows: those that can be pushed to. */
+export function outboxTargets(connectors: readonly SyncConnector[]): string[] {
+  return connectors.filter((c) => c.capabilities.push).map((c) => c.id);
+}
+
+export interface SyncSetup {
+  connectors: SyncConnector[];
+  policy: MergePolicy;
+  outboxTargets: string[];
+  redis: string;
+  prefix: string;
+}
+
+/** Everything the store and the engine need from the config (the store itself is opened by the caller). */
+export function syncSetupFromConfig(config: Config, definitions?: readonly ConnectorDefinition[]): SyncSetup {
+  const connectors = connectorsFromConfig(config, definitions);
+  return {
+    connectors,
+    policy: toMergePolicy(config),
+    outboxTargets: outboxTargets(connectors),
+    redis: config.hub.redisUrl,
+    prefix: config.hub.keyPrefix,
+  };
+}
