@@ -11,6 +11,10 @@ import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import { registerApi } from './api/routes.js';
 import { apiOperations } from './api/operations.js';
+import { dsrOperations } from './api/dsr-operations.js';
+import { registerDsrRoutes } from './dsr-routes.js';
+import { DownloadLinks } from './preferences/downloads.js';
+import { rightsSection } from './preferences/rights.js';
 import { ServerOptions } from './deps.js';
 import type { ServerDeps } from './deps.js';
 import { httpMetrics } from './metrics.js';
@@ -80,7 +84,7 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
     logger: deps.logger,
   });
   await registerApi(app, {
-    operations: apiOperations({ deps, links, now }),
+    operations: [...apiOperations({ deps, links, now }), ...(deps.privacy ? dsrOperations(deps.privacy) : [])],
     apiKeys: deps.apiKeys,
     publicUrl: deps.hub.publicUrl,
     rateLimit: options.apiRateLimit,
@@ -97,7 +101,22 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
     ingestPatch: (patch, o) => deps.ingestPatch(patch, o),
     metrics,
     now,
+    ...(deps.privacy ? { rights: rightsSection() } : {}),
   });
+  if (deps.privacy) {
+    await registerDsrRoutes(app, {
+      privacy: deps.privacy,
+      store: deps.store,
+      apiKeys: deps.apiKeys,
+      apiRateLimit: options.apiRateLimit,
+      links,
+      downloads: new DownloadLinks(deps.hub.secrets.signing, deps.downloadLinkTtlMs ?? 15 * 60_000, now),
+      brand: brandOf(deps.hub.preferenceCenter),
+      signingSecret: deps.hub.secrets.signing,
+      secureCookies: deps.hub.publicUrl.startsWith('https:'),
+      preferencesRateLimit: options.preferencesRateLimit,
+    });
+  }
   if (options.queueBoard) {
     await registerQueueBoard(app, { redis: deps.redis, prefix: deps.engine.prefix, connectors: deps.connectors, apiKeys: deps.apiKeys });
   }

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Catalog, HubConfig } from '../config/schema.js';
+import type { PrivacyService } from '../privacy/index.js';
 import type { MergePolicy, ProfilePatch } from '../profile/schema.js';
 import type { ApplyResult, Store } from '../store/types.js';
 import type { SyncConnector } from '../sync/bind.js';
@@ -35,6 +36,9 @@ export const ServerOptions = z.object({
 export type ServerOptions = z.infer<typeof ServerOptions>;
 export type ServerOptionsInput = z.input<typeof ServerOptions>;
 
+/** The data-subject request service as the server uses it (admin API and self-service). */
+export type ServerPrivacy = Pick<PrivacyService, 'submit' | 'get' | 'list' | 'extend' | 'retry' | 'exportDocument'>;
+
 /** The engine as the server uses it. */
 export type ServerEngine = Pick<Engine, 'receiveWebhook' | 'status' | 'deadLetters' | 'prefix' | 'instance'>;
 
@@ -58,6 +62,14 @@ export interface ServerDeps {
   metrics: Registry;
   /** Hashed admin API keys (see `apiKeyRecords`). */
   apiKeys: readonly ApiKeyRecord[];
+  /**
+   * Data-subject requests (privacy/). With it, the admin API serves `/api/v1/dsr` and the
+   * preference center's rights (download, restrict, object, erase) work; without it they are
+   * shown as unavailable.
+   */
+  privacy?: ServerPrivacy;
+  /** How long the preference center's download links last (ms; hub.privacy.downloadLinkTtl). */
+  downloadLinkTtlMs?: number;
   logger: Logger;
   options?: ServerOptionsInput;
   /** Clock (tests). */

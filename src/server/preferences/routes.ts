@@ -23,9 +23,20 @@ import { deriveKey } from './links.js';
 import type { PreferenceLinks, VerifiedLink } from './links.js';
 import { renderErrorPage, renderPreferencesPage } from './view.js';
 import type { Brand } from './view.js';
+import type { Html } from '../html.js';
 
 export const CSRF_COOKIE = 'concord_pc';
 const PATH = '/preferences';
+
+/** The CSRF token of a form: bound to the browser's cookie and to the link it was opened with. */
+export function csrfTokenFor(signingSecret: string, cookie: string, link: VerifiedLink): string {
+  return createHmac('sha256', deriveKey(signingSecret, 'preference-csrf')).update(`${cookie}.${link.nonce}`).digest('base64url');
+}
+
+/** What the page needs to show the person's rights as real actions (privacy/ is configured). */
+export interface RightsSection {
+  render(input: { locale: Locale; profile: Profile; csrfToken: string; token: string; lang: Locale | undefined }): Promise<Html>;
+}
 
 export interface PreferenceRouteOptions {
   links: PreferenceLinks;
@@ -39,6 +50,8 @@ export interface PreferenceRouteOptions {
   ingestPatch(patch: ProfilePatch, options?: { actor?: string }): Promise<ApplyResult>;
   metrics: HttpMetrics;
   now(): number;
+  /** The rights section with working actions; without it they are shown as unavailable. */
+  rights?: RightsSection;
 }
 
 type TokenRequest = FastifyRequest<{ Params: { token: string }; Querystring: { lang?: string; status?: string } }>;
@@ -64,9 +77,7 @@ function sendHtml(reply: FastifyReply, status: number, body: string): FastifyRep
 }
 
 export async function registerPreferences(app: FastifyInstance, options: PreferenceRouteOptions): Promise<void> {
-  const csrfKey = deriveKey(options.signingSecret, 'preference-csrf');
-  const csrfToken = (cookie: string, link: VerifiedLink): string =>
-    createHmac('sha256', csrfKey).update(`${cookie}.${link.nonce}`).digest('base64url');
+  const csrfToken = (cookie: string, link: VerifiedLink): string => csrfTokenFor(options.signingSecret, cookie, link);
   const rateLimit = { max: options.rateLimit, timeWindow: '1 minute' };
 
   const forbidden = (request: FastifyRequest, reply: FastifyReply, locale: Locale): FastifyReply =>
@@ -122,6 +133,9 @@ export async function registerPreferences(app: FastifyInstance, options: Prefere
         }
         const status = request.query.status === 'saved' || request.query.status === 'unchanged' ? request.query.status : undefined;
         const token = request.params.token;
+        const rights = options.rights
+          ? await options.rights.render({ locale, profile: opened.profile, csrfToken: csrfToken(cookie, opened.link), token, lang: explicit })
+          : undefined;
         return sendHtml(
           reply,
           200,
@@ -135,6 +149,7 @@ export async function registerPreferences(app: FastifyInstance, options: Prefere
             csrfToken: csrfToken(cookie, opened.link),
             ...(status ? { status } : {}),
             switchUrl: (l) => pageUrl(token, { lang: l }),
+            ...(rights ? { rights } : {}),
           }),
         );
       },

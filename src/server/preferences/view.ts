@@ -83,6 +83,12 @@ legend{font-weight:650;font-size:1.05rem;padding:0;margin-bottom:4px}
 .rights h3{font-size:1rem;margin:0}
 .rights p{margin:2px 0 0;color:var(--muted);font-size:.93rem}
 .rights .side{display:flex;flex-direction:column;align-items:flex-end;gap:4px;flex:none}
+.rights form{margin:0}
+.rights .act{appearance:none;font:inherit;font-size:.9rem;font-weight:600;padding:7px 14px;border-radius:9px;border:1px solid var(--accent);background:#fff;color:var(--accent);cursor:pointer;text-decoration:none;display:inline-block}
+.rights .act:hover{background:#f3f7fb}
+.rights .act:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
+.rights .act.danger{border-color:#a61b1b;color:#a61b1b}
+.state{font-size:.8rem;color:var(--ok-ink);background:var(--ok-bg);padding:2px 8px;border-radius:999px;white-space:nowrap}
 .ghost{appearance:none;font:inherit;font-size:.9rem;padding:7px 14px;border-radius:9px;border:1px solid var(--line);background:#f1f3f6;color:#6b7480}
 .badge{font-size:.78rem;color:var(--muted);white-space:nowrap}
 .note{margin:14px 0 0;font-size:.9rem;color:var(--muted)}
@@ -100,7 +106,7 @@ export function maskEmail(email: string): string {
   return `${email.charAt(0)}•••${email.slice(at)}`;
 }
 
-interface LayoutInput {
+export interface LayoutInput {
   locale: Locale;
   brand: Brand;
   title: string;
@@ -109,7 +115,7 @@ interface LayoutInput {
   body: Html;
 }
 
-function layout({ locale, brand, title, switchUrl, body }: LayoutInput): string {
+export function layout({ locale, brand, title, switchUrl, body }: LayoutInput): string {
   const m = MESSAGES[locale];
   const languages = switchUrl
     ? html`<nav class="lang" aria-label="${m.language}">${m.language}:${LOCALES.map((l) =>
@@ -149,6 +155,8 @@ export interface PreferencesPageInput {
   csrfToken: string;
   status?: 'saved' | 'unchanged';
   switchUrl: (locale: Locale) => string;
+  /** The rights section with working actions (privacy/ configured); otherwise they show as unavailable. */
+  rights?: Html;
 }
 
 function blockedNote(m: Messages, reason: EffectiveConsentReason | undefined): string | undefined {
@@ -238,7 +246,7 @@ ${consentSection(input, m)}
 ${topicsSection(input, m)}
 <div class="actions"><p>${m.saveHint}</p><button type="submit" class="button">${m.save}</button></div>
 </form>
-${rightsSection(m, input.brand)}
+${input.rights ?? rightsSection(m, input.brand)}
 </main>`;
   return layout({ locale: input.locale, brand: input.brand, title: m.pageTitle, switchUrl: input.switchUrl, body });
 }

@@ -1,0 +1,63 @@
+/**
+ * The HTTP routes of data-subject requests besides the admin API's operation table: the CSV
+ * form of an export (`GET /api/v1/dsr/:dsrId/export.csv`, scope `dsr`) and the preference
+ * center's working rights (`preferences/rights.ts`).
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { exportCsv } from '../privacy/index.js';
+import type { Store } from '../store/types.js';
+import { API_PREFIX, authenticate } from './api/routes.js';
+import { problemOf } from './api/dsr-operations.js';
+import type { ApiKeyRecord } from './api-keys.js';
+import type { ServerPrivacy } from './deps.js';
+import { ApiProblem, sendProblem } from './problem.js';
+import type { DownloadLinks } from './preferences/downloads.js';
+import type { PreferenceLinks } from './preferences/links.js';
+import { registerRights } from './preferences/rights.js';
+import type { Brand } from './preferences/view.js';
+
+export interface DsrRouteOptions {
+  privacy: ServerPrivacy;
+  store: Store;
+  apiKeys: readonly ApiKeyRecord[];
+  apiRateLimit: number;
+  links: PreferenceLinks;
+  downloads: DownloadLinks;
+  brand: Brand;
+  signingSecret: string;
+  secureCookies: boolean;
+  preferencesRateLimit: number;
+}
+
+export async function registerDsrRoutes(app: FastifyInstance, options: DsrRouteOptions): Promise<void> {
+  await app.register(async (scope) => {
+    scope.get<{ Params: { dsrId: string } }>(
+      `${API_PREFIX}/dsr/:dsrId/export.csv`,
+      { config: { rateLimit: { max: options.apiRateLimit, timeWindow: '1 minute' } } },
+      async (request, reply): Promise<FastifyReply> => {
+        const principal = authenticate(options.apiKeys, request, 'dsr');
+        if (principal instanceof ApiProblem) {
+          if (principal.status === 401) reply.header('www-authenticate', 'Bearer realm="concord"');
+          return sendProblem(reply, principal);
+        }
+        const result = await options.privacy.exportDocument(request.params.dsrId);
+        if (!result.ok) return sendProblem(reply, problemOf(result.error));
+        return reply
+          .header('cache-control', 'no-store')
+          .header('content-disposition', `attachment; filename="export-${request.params.dsrId}.csv"`)
+          .type('text/csv; charset=utf-8')
+          .send(exportCsv(result.value));
+      },
+    );
+  });
+  await registerRights(app, {
+    privacy: options.privacy,
+    store: options.store,
+    links: options.links,
+    downloads: options.downloads,
+    brand: options.brand,
+    signingSecret: options.signingSecret,
+    secureCookies: options.secureCookies,
+    rateLimit: options.preferencesRateLimit,
+  });
+}
