@@ -94,6 +94,10 @@ export interface PrivacyHubOptions {
   tuning?: EngineTuningInput;
   /** Pull schedules are off unless asked for (webhooks carry the changes). */
   pullEveryMs?: number;
+  /** The privacy service's clock (deadlines, overdue). */
+  clock?: () => number;
+  /** How long preference-center download links last. */
+  downloadLinkTtlMs?: number;
 }
 
 export async function startPrivacyHub(options: PrivacyHubOptions): Promise<PrivacyHub> {
@@ -151,6 +155,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
     ingestPatch: (patch, o) => hubIngest.ingest(patch, o),
     metrics: engine.metrics.registry,
     logger,
+    ...(options.clock ? { now: options.clock } : {}),
     options: {
       controller: { name: 'Acme Ltd', email: 'privacy@acme.example', policyUrl: 'https://acme.example/privacy' },
       purposeTitles: { marketing: 'Marketing communications', personalisation: 'Personalised content' },
@@ -180,6 +185,8 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
       { id: 'reader', key: READ_KEY, scopes: ['profiles:read'] },
     ]),
     logger,
+    privacy,
+    ...(options.downloadLinkTtlMs ? { downloadLinkTtlMs: options.downloadLinkTtlMs } : {}),
     options: { queueBoard: false, webhookRateLimit: 0, preferencesRateLimit: 10_000, apiRateLimit: 10_000 },
   });
   const url = await listen(app, { host: '127.0.0.1', port: 0 });
