@@ -107,7 +107,7 @@ describe('preference center: self-service rights', () => {
     expect(requested.statusCode).toBe(303);
     const location = String(requested.headers.location);
 
-    let page = '';
+    let page: string;
     const deadline = Date.now() + 20_000;
     for (;;) {
       const response = await h.app.inject({ method: 'GET', url: location });
