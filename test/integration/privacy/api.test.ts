@@ -18,7 +18,7 @@ const auth = (key: string): Record<string, string> => ({ authorization: `Bearer 
 
 async function call(hub: PrivacyHub, method: 'GET' | 'POST', url: string, key: string | null, payload?: unknown) {
   const response = await hub.app.inject({ method, url: `/api/v1${url}`, headers: key ? auth(key) : {}, ...(payload === undefined ? {} : { payload: payload as Json }) });
-  return { status: response.statusCode, body: response.headers['content-type']?.includes('json') ? (response.json() as Json) : {}, text: response.body, headers: response.headers };
+  return { status: response.statusCode, body: String(response.headers['content-type'] ?? '').includes('json') ? (response.json() as Json) : {}, text: response.body, headers: response.headers };
 }
 
 async function until(hub: PrivacyHub, id: string, done: (v: DsrView) => boolean): Promise<DsrView> {
