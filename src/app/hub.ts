@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { toMergePolicy } from '../config/policy.js';
+import { PrivacyService, privacyOptionsFromConfig } from '../privacy/index.js';
 import { apiKeyRecords, build, listen } from '../server/index.js';
 import type { ServerOptionsInput } from '../server/index.js';
 import { openStore, parseStoreUrl } from '../store/index.js';
@@ -42,6 +43,8 @@ export interface HubProcess {
   connectors: readonly SyncConnector[];
   /** Ingest of the hub's own changes (admin, preference center, demo seeding). */
   hubIngest: HubPatchIngest;
+  /** Data-subject requests (its workers run in roles all and worker). */
+  privacy: PrivacyService;
   /** The server (roles all and api). */
   app: FastifyInstance | null;
   /** Where the server listens, e.g. `http://127.0.0.1:8080` (roles all and api). */
@@ -92,18 +95,34 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
   const redis = new Redis(config.hub.redisUrl, { maxRetriesPerRequest: 2 });
   redis.on('error', (err: Error) => logger.warn({ err: { name: err.name, message: err.message } }, 'redis connection error'));
   const hubIngest = new HubPatchIngest({ store, redis, prefix: engine.prefix, metrics: engine.metrics });
+  const privacy = new PrivacyService({
+    store,
+    redis: engine.connection,
+    prefix: engine.prefix,
+    connectors,
+    policy,
+    ingestPatch: (patch, apply) => hubIngest.ingest(patch, apply),
+    metrics,
+    logger,
+    options: privacyOptionsFromConfig(config),
+  });
+  privacy.attachSources(engine);
 
   let app: FastifyInstance | null = null;
   let url: string | null = null;
   const closeAll = async (): Promise<void> => {
     await app?.close();
+    await privacy.close();
     await engine.close();
     await hubIngest.close();
     await redis.quit().catch(() => redis.disconnect());
     await store.close();
   };
   try {
-    if (options.role !== 'api') await engine.start();
+    if (options.role !== 'api') {
+      await engine.start();
+      await privacy.start(engine);
+    }
     if (options.role !== 'worker') {
       app = await build({
         hub: config.hub,
@@ -117,6 +136,8 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
         metrics,
         apiKeys: apiKeyRecords(config.hub.apiKeys),
         logger,
+        privacy,
+        downloadLinkTtlMs: config.hub.privacy.downloadLinkTtl,
         ...(options.server ? { options: options.server } : {}),
       });
       url = await listen(app, config.hub.listen);
@@ -135,6 +156,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
     engine,
     connectors,
     hubIngest,
+    privacy,
     app,
     url,
     close() {
