@@ -3,6 +3,7 @@
  * `register(program)`; adding a command means adding its file and one line to `commands`.
  */
 import { Command } from 'commander';
+import * as dsr from './commands/dsr.js';
 import * as emulate from './commands/emulate.js';
 import * as migrate from './commands/migrate.js';
 import * as schema from './commands/schema.js';
@@ -15,7 +16,7 @@ export interface CommandModule {
 }
 
 /** The subcommands, in the order `concord --help` lists them. */
-export const commands: readonly CommandModule[] = [start, validate, schema, migrate, emulate];
+export const commands: readonly CommandModule[] = [start, validate, schema, migrate, emulate, dsr];
 
 const program = new Command()
   .name('concord')

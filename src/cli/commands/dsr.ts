@@ -1,0 +1,300 @@
+/**
+ * `concord dsr ...`: data-subject requests from the command line.
+ *
+ *   concord dsr erase|export|rectify|restrict|unrestrict|object|withdraw-objection <email>
+ *   concord dsr status <id>        concord dsr list [--overdue]
+ *   concord dsr extend <id> --to <date> --told <date> --reason <text>
+ *   concord dsr retry <id>         concord dsr schema [--out file]
+ *
+ * The command records the request in the store and queues its work on the hub's Redis; the
+ * workers of a running hub (`concord start`, roles all or worker) carry it out. `--wait`
+ * follows it to the end.
+ */
+import { writeFile } from 'node:fs/promises';
+import { Option } from 'commander';
+import type { Command } from 'commander';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { builtinConnectors } from '../../../connectors/index.js';
+import { connectorsFromConfig } from '../../app/connectors.js';
+import { loadConfig } from '../../config/load.js';
+import { toMergePolicy } from '../../config/policy.js';
+import type { Config } from '../../config/schema.js';
+import { parseDuration } from '../../config/duration.js';
+import { EXPORT_SCHEMA_PATH, exportCsv, exportJsonSchemaText, PrivacyService, privacyOptionsFromConfig } from '../../privacy/index.js';
+import type { DsrInputData, DsrView, Result } from '../../privacy/index.js';
+import type { Json, ObjectionKind } from '../../profile/schema.js';
+import { openStore } from '../../store/index.js';
+import { HubPatchIngest } from '../../sync/hub-patch.js';
+import { resolveConfigPath, withConfigOption } from '../config-path.js';
+import { printErrors, printWarnings } from '../report.js';
+
+const OBJECTIONS: Record<string, ObjectionKind> = {
+  'direct-marketing': 'directMarketing',
+  profiling: 'profiling',
+  'automated-decisions': 'automatedDecisions',
+};
+
+interface Common {
+  config?: string;
+  json?: boolean;
+  wait?: boolean;
+  timeout?: string;
+}
+
+interface Session {
+  privacy: PrivacyService;
+  close(): Promise<void>;
+}
+
+async function open(config: Config): Promise<Session> {
+  const connectors = connectorsFromConfig(config);
+  const policy = toMergePolicy(config);
+  const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' });
+  const store = await openStore({
+    url: config.hub.databaseUrl,
+    policy,
+    outboxTargets: connectors.filter((c) => c.capabilities.push).map((c) => c.id),
+    hashKey: config.hub.secrets.hashKey,
+    logger,
+  });
+  const redis = new Redis(config.hub.redisUrl, { maxRetriesPerRequest: null });
+  const hubIngest = new HubPatchIngest({ store, redis, prefix: config.hub.keyPrefix });
+  const privacy = new PrivacyService({
+    store,
+    redis,
+    prefix: config.hub.keyPrefix,
+    connectors,
+    policy,
+    ingestPatch: (patch, apply) => hubIngest.ingest(patch, apply),
+    logger,
+    options: privacyOptionsFromConfig(config),
+  });
+  return {
+    privacy,
+    async close() {
+      await privacy.close();
+      await hubIngest.close();
+      await redis.quit().catch(() => redis.disconnect());
+      await store.close();
+    },
+  };
+}
+
+async function withSession(options: Common, fn: (session: Session) => Promise<number>): Promise<void> {
+  const file = resolveConfigPath(options.config);
+  const loaded = await loadConfig(file, { connectors: builtinConnectors });
+  if (!loaded.ok) {
+    printErrors(loaded.errors);
+    process.exitCode = 1;
+    return;
+  }
+  printWarnings(loaded.warnings);
+  const session = await open(loaded.config);
+  try {
+    process.exitCode = await fn(session);
+  } catch (err) {
+    console.error(`concord dsr: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  } finally {
+    await session.close();
+  }
+}
+
+/** The request as a few readable lines. */
+export function describe(view: DsrView): string {
+  const lines = [
+    `${view.id}  ${view.kind}${view.objection ? ` (${view.objection})` : ''}  ${view.status}${view.overdue ? '  OVERDUE' : ''}`,
+    `  received ${view.receivedAt}  due ${view.extendedTo ?? view.dueAt}${view.extendedTo ? ' (extended)' : ''}${view.completedAt ? `  completed ${view.completedAt}` : ''}  from ${view.origin}`,
+  ];
+  if (view.failure) lines.push(`  failure: ${view.failure}`);
+  const width = Math.max(0, ...view.systems.map((s) => s.connector.length));
+  for (const s of view.systems) {
+    const outcome = s.outcome ? `  ${s.outcome.outcome}${s.outcome.verified ? ` (verified: ${s.outcome.verified})` : ''}` : '';
+    lines.push(`  ${s.connector.padEnd(width)}  ${s.status.padEnd(14)} attempts ${s.attempts}${outcome}${s.error ? `  error: ${s.error}` : ''}`);
+  }
+  if (view.export) lines.push(`  export: ${view.export.ready ? `ready until ${view.export.expiresAt}` : 'not ready'}`);
+  return lines.join('\n');
+}
+
+function print(view: DsrView, json: boolean | undefined): void {
+  console.log(json ? JSON.stringify(view, null, 2) : describe(view));
+}
+
+async function follow(session: Session, view: DsrView, options: Common): Promise<DsrView> {
+  if (!options.wait) return view;
+  const timeoutMs = parseDuration(options.timeout ?? '2m') ?? 120_000;
+  const deadline = Date.now() + timeoutMs;
+  let current = view;
+  while (current.status === 'received' || current.status === 'in_progress') {
+    if (Date.now() > deadline) {
+      console.error(`still ${current.status} after ${options.timeout ?? '2m'}: is a hub running its workers (concord start)?`);
+      return current;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const next = await session.privacy.get(view.id);
+    if (!next.ok) throw next.error;
+    current = next.value;
+  }
+  return current;
+}
+
+function report(result: Result<DsrView>): DsrView | null {
+  if (result.ok) return result.value;
+  console.error(`${result.error.code}: ${result.error.message}`);
+  return null;
+}
+
+function submitCommand(
+  dsr: Command,
+  name: string,
+  description: string,
+  input: (email: string, options: Common & Record<string, unknown>) => DsrInputData,
+  extra: (command: Command) => Command = (c) => c,
+): void {
+  extra(
+    withConfigOption(dsr.command(`${name} <email>`))
+      .description(description)
+      .option('--wait', 'follow the request until it completes or fails')
+      .option('--timeout <duration>', 'how long --wait waits (e.g. 90s, 5m)', '2m')
+      .option('--json', 'print the request as JSON'),
+  ).action(async (email: string, options: Common & Record<string, unknown>) => {
+    await withSession(options, async (session) => {
+      const created = report(await session.privacy.submit(input(email, options), { origin: 'cli', actor: 'cli' }));
+      if (!created) return 1;
+      const view = await follow(session, created, { ...options, wait: options.wait === true || typeof options['out'] === 'string' });
+      print(view, options.json);
+      if (name === 'export' && typeof options['out'] === 'string' && view.status !== 'received' && view.status !== 'in_progress') {
+        const doc = await session.privacy.exportDocument(view.id);
+        if (!doc.ok) {
+          console.error(`${doc.error.code}: ${doc.error.message}`);
+          return 1;
+        }
+        const csv = options['format'] === 'csv';
+        await writeFile(options['out'], csv ? exportCsv(doc.value) : `${JSON.stringify(doc.value, null, 2)}\n`);
+        console.log(`wrote ${options['out']}`);
+      }
+      return view.status === 'failed' ? 1 : 0;
+    });
+  });
+}
+
+/** `key=value` pairs of `--set`: values are JSON when they parse, else text. */
+function parseSet(value: string, previous: Record<string, Json> = {}): Record<string, Json> {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new Error(`--set expects attribute=value (got "${value}")`);
+  const key = value.slice(0, eq);
+  const text = value.slice(eq + 1);
+  let parsed: Json;
+  try {
+    parsed = JSON.parse(text) as Json;
+  } catch {
+    parsed = text;
+  }
+  return { ...previous, [key]: parsed };
+}
+
+export function register(program: Command): void {
+  const dsr = program.command('dsr').description('data-subject requests: erase, export, rectify, restrict, object; status and overdue lists');
+
+  submitCommand(dsr, 'erase', 'erase the person in every system and the store, and keep them erased', (email) => ({ kind: 'erase', subject: { email } }));
+  submitCommand(
+    dsr,
+    'export',
+    'export everything held on the person (JSON, or CSV with --format csv)',
+    (email, o) => ({ kind: 'export', subject: { email }, includeLive: o['live'] === true }),
+    (c) =>
+      c
+        .option('--live', "also read each system's live records")
+        .option('--out <file>', 'write the export here once ready (implies waiting with --wait)')
+        .addOption(new Option('--format <format>', 'the file format of --out').choices(['json', 'csv']).default('json')),
+  );
+  submitCommand(
+    dsr,
+    'rectify',
+    'correct attributes (wins over older values) and tell every system',
+    (email, o) => ({ kind: 'rectify', subject: { email }, attributes: (o['set'] as Record<string, Json> | undefined) ?? {} }),
+    (c) => c.requiredOption('--set <attribute=value>', 'an attribute to correct (repeatable; JSON values allowed)', parseSet),
+  );
+  submitCommand(dsr, 'restrict', 'restrict processing: systems get only the restriction markers', (email) => ({ kind: 'restrict', subject: { email } }));
+  submitCommand(dsr, 'unrestrict', 'lift a restriction of processing', (email) => ({ kind: 'unrestrict', subject: { email } }));
+  const objection = (c: Command): Command => c.addOption(new Option('--to <use>', 'what the person objects to').choices(Object.keys(OBJECTIONS)).default('direct-marketing'));
+  submitCommand(dsr, 'object', 'record an objection (direct marketing, profiling, automated decisions)', (email, o) => ({ kind: 'object', subject: { email }, objection: OBJECTIONS[String(o['to'])] ?? 'directMarketing' }), objection);
+  submitCommand(
+    dsr,
+    'withdraw-objection',
+    'withdraw an objection, at the person’s request',
+    (email, o) => ({ kind: 'withdraw_objection', subject: { email }, objection: OBJECTIONS[String(o['to'])] ?? 'directMarketing' }),
+    objection,
+  );
+
+  withConfigOption(dsr.command('status <id>'))
+    .description("a request's status per system")
+    .option('--json', 'print as JSON')
+    .option('--wait', 'follow the request until it completes or fails')
+    .option('--timeout <duration>', 'how long --wait waits', '2m')
+    .action(async (id: string, options: Common) => {
+      await withSession(options, async (session) => {
+        const found = report(await session.privacy.get(id));
+        if (!found) return 1;
+        print(await follow(session, found, options), options.json);
+        return 0;
+      });
+    });
+
+  withConfigOption(dsr.command('list'))
+    .description('requests, oldest first; --overdue: the open ones past their deadline')
+    .option('--overdue', 'only open requests past their deadline')
+    .addOption(new Option('--status <status>', 'only requests in this status').choices(['received', 'in_progress', 'completed', 'failed']))
+    .option('--json', 'print as JSON')
+    .action(async (options: Common & { overdue?: boolean; status?: 'received' | 'in_progress' | 'completed' | 'failed' }) => {
+      await withSession(options, async (session) => {
+        const views = await session.privacy.list({ ...(options.overdue ? { overdue: true } : {}), ...(options.status ? { status: options.status } : {}) });
+        if (options.json) console.log(JSON.stringify(views, null, 2));
+        else if (views.length === 0) console.log(options.overdue ? 'no overdue requests' : 'no requests');
+        else console.log(views.map(describe).join('\n'));
+        return 0;
+      });
+    });
+
+  withConfigOption(dsr.command('extend <id>'))
+    .description('extend the deadline by up to two months (Art. 12(3)), recording when the person was told and why')
+    .requiredOption('--to <instant>', 'the new deadline (ISO-8601)')
+    .requiredOption('--told <instant>', 'when the person was told (ISO-8601)')
+    .requiredOption('--reason <text>', 'why the extension is needed')
+    .option('--json', 'print as JSON')
+    .action(async (id: string, options: Common & { to: string; told: string; reason: string }) => {
+      await withSession(options, async (session) => {
+        const iso = (text: string): string => new Date(text).toISOString();
+        const view = report(await session.privacy.extend(id, { extendedTo: iso(options.to), subjectToldAt: iso(options.told), reason: options.reason }, 'cli'));
+        if (!view) return 1;
+        print(view, options.json);
+        return 0;
+      });
+    });
+
+  withConfigOption(dsr.command('retry <id>'))
+    .description('try the failed systems of a request again')
+    .option('--json', 'print as JSON')
+    .action(async (id: string, options: Common) => {
+      await withSession(options, async (session) => {
+        const view = report(await session.privacy.retry(id, 'cli'));
+        if (!view) return 1;
+        print(view, options.json);
+        return 0;
+      });
+    });
+
+  dsr
+    .command('schema')
+    .description(`write the export's JSON Schema (generated from its zod schema) to ${EXPORT_SCHEMA_PATH}, or print it`)
+    .option('--out <file>', 'where to write it', EXPORT_SCHEMA_PATH)
+    .option('--print', 'print it instead of writing it')
+    .action(async (options: { out: string; print?: boolean }) => {
+      if (options.print) process.stdout.write(exportJsonSchemaText());
+      else {
+        await writeFile(options.out, exportJsonSchemaText());
+        console.log(`wrote ${options.out}`);
+      }
+    });
+}
