@@ -413,9 +413,11 @@ export class KyselyStore implements Store {
     });
   }
 
-  async listDsr(filter: { status?: DsrStatus; overdueAt?: string } = {}): Promise<DataSubjectRequest[]> {
+  async listDsr(filter: { status?: DsrStatus; overdueAt?: string; profileId?: string; kind?: DsrKind } = {}): Promise<DataSubjectRequest[]> {
     let query = this.#db.selectFrom('dsr').selectAll();
     if (filter.status !== undefined) query = query.where('status', '=', filter.status);
+    if (filter.profileId !== undefined) query = query.where('profile_id', '=', filter.profileId);
+    if (filter.kind !== undefined) query = query.where('kind', '=', filter.kind);
     if (filter.overdueAt !== undefined) {
       const overdueAt = filter.overdueAt;
       // Overdue: still open and past its (possibly extended) deadline.

@@ -203,7 +203,8 @@ export interface Store {
   getDsr(id: string): Promise<DataSubjectRequest | null>;
   updateDsr(id: string, update: Partial<Pick<DataSubjectRequest, 'status' | 'extendedTo' | 'subjectToldAt' | 'completedAt' | 'detail' | 'profileId'>>): Promise<void>;
   updateDsrSystem(id: string, connector: string, update: Partial<Omit<DsrSystemStatus, 'connector' | 'updatedAt'>>): Promise<void>;
-  listDsr(filter?: { status?: DsrStatus; overdueAt?: string }): Promise<DataSubjectRequest[]>;
+  /** Oldest first; `overdueAt`: open and past the (extended) deadline at that instant; `profileId`, `kind`: only those. */
+  listDsr(filter?: { status?: DsrStatus; overdueAt?: string; profileId?: string; kind?: DsrKind }): Promise<DataSubjectRequest[]>;
 
   appendAudit(entry: Omit<AuditEntry, 'id' | 'at'> & { at?: string }): Promise<void>;
   /** Newest first; `limit` defaults to 100. */
