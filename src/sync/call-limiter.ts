@@ -3,6 +3,10 @@
  * on the same Redis: at most `max` calls in any interval of `windowMs`, and none while a
  * 429's Retry-After is running. BullMQ's queue limiter paces push jobs; this one guards every
  * single request (pull pages, reads, p-retry repeats), so the API's limit is never exceeded.
+ *
+ * A slot is taken when a call starts and moved to the time the call ended once it has: the
+ * system counts the request when it arrives, somewhere in between, so counting it at its end
+ * keeps every window the system sees within the limit, whatever the delays on the way.
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -10,6 +14,13 @@ import { LuaScript, NOW_MS_LUA } from './lua.js';
 import type { EngineKeys } from './keys.js';
 
 // KEYS: calls, blocked. ARGV: max, windowMs, token. Returns 0 when acquired, else ms to wait.
+// KEYS: calls. ARGV: token. Moves the token's slot to now (when the call ended).
+const RELEASE = new LuaScript(`
+${NOW_MS_LUA}
+redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+return 0
+`);
+
 const ACQUIRE = new LuaScript(`
 ${NOW_MS_LUA}
 local blocked = redis.call('PTTL', KEYS[2])
@@ -38,24 +49,33 @@ export class CallLimiter {
     private readonly marginMs: number,
   ) {}
 
-  /** Takes a slot now if one is free; otherwise returns how long to wait (ms). */
-  async tryAcquire(instance: string, limit: CallLimit): Promise<number> {
-    const wait = await ACQUIRE.run(
-      this.redis,
-      [this.keys.calls(instance), this.keys.blocked(instance)],
-      [limit.max, limit.windowMs + this.marginMs, randomUUID()],
+  /** Takes a slot now if one is free (its token); otherwise says how long to wait (ms). */
+  async tryReserve(instance: string, limit: CallLimit): Promise<{ token: string; wait: 0 } | { token: null; wait: number }> {
+    const token = randomUUID();
+    const wait = Number(
+      await ACQUIRE.run(this.redis, [this.keys.calls(instance), this.keys.blocked(instance)], [limit.max, limit.windowMs + this.marginMs, token]),
     );
-    return Number(wait);
+    return wait <= 0 ? { token, wait: 0 } : { token: null, wait };
   }
 
-  /** Waits until a slot is free, then takes it. */
-  async acquire(instance: string, limit: CallLimit, signal?: AbortSignal): Promise<void> {
+  /** Takes a slot now if one is free; otherwise returns how long to wait (ms). */
+  async tryAcquire(instance: string, limit: CallLimit): Promise<number> {
+    return (await this.tryReserve(instance, limit)).wait;
+  }
+
+  /** Waits until a slot is free, then takes it; returns its token (for `release`). */
+  async acquire(instance: string, limit: CallLimit, signal?: AbortSignal): Promise<string> {
     for (;;) {
       signal?.throwIfAborted();
-      const wait = await this.tryAcquire(instance, limit);
-      if (wait <= 0) return;
-      await sleep(wait, signal);
+      const slot = await this.tryReserve(instance, limit);
+      if (slot.token !== null) return slot.token;
+      await sleep(slot.wait, signal);
     }
+  }
+
+  /** The call that took this slot has ended: count it from now. */
+  async release(instance: string, token: string): Promise<void> {
+    await RELEASE.run(this.redis, [this.keys.calls(instance)], [token]);
   }
 
   /** Blocks every call to the system for `ms` (a 429 with Retry-After). */

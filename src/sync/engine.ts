@@ -171,7 +171,7 @@ class BullEngine implements Engine {
       queues,
       screens: [],
     };
-    const writes = new WriteLog(this.redis, keys.writes, tuning.writeLogRetentionMs);
+    const writes = new WriteLog(this.redis, keys.writes, keys.writeOf, tuning.writeLogRetentionMs);
     this.ingestor = new Ingestor(this.ctx, writes);
     this.relay = new Relay(this.ctx);
     this.pusher = new Pusher(this.ctx, writes);

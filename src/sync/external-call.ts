@@ -26,14 +26,14 @@ export async function callExternal<T>(
   connector: SyncConnector,
   operation: Operation,
   fn: () => Promise<T>,
-  options: { signal?: AbortSignal; /** The caller already took the first attempt's slot. */ slotTaken?: boolean } = {},
+  options: { signal?: AbortSignal; /** The slot the caller already took for the first attempt. */ slot?: string } = {},
 ): Promise<T> {
   const { signal } = options;
   const limit = limitOf(connector);
-  let slotTaken = options.slotTaken === true;
+  let taken = options.slot;
   const attempt = async (): Promise<T> => {
-    if (!slotTaken) await ctx.limiter.acquire(connector.id, limit, signal);
-    slotTaken = false;
+    const slot = taken ?? (await ctx.limiter.acquire(connector.id, limit, signal));
+    taken = undefined;
     ctx.metrics.apiCalls.inc({ connector: connector.id, operation });
     try {
       return await fn();
@@ -44,6 +44,8 @@ export async function callExternal<T>(
         await ctx.limiter.block(connector.id, classified.retryAfterMs);
       }
       throw classified;
+    } finally {
+      await ctx.limiter.release(connector.id, slot);
     }
   };
   try {

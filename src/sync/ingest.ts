@@ -21,7 +21,7 @@ import { kickRelay, scheduleFlush } from './context.js';
 import type { EngineContext } from './context.js';
 import { callExternal } from './external-call.js';
 import { MicroBatcher } from './micro-batcher.js';
-import { assessRecord } from './write-log.js';
+import { assessRecord, isOwnWrite } from './write-log.js';
 import type { WriteEntry, WriteLog } from './write-log.js';
 
 /** Records to ingest as they are (webhook with payload, pull page, preference center). */
@@ -33,6 +33,8 @@ export interface IngestRecordsJob {
   /** When the hub received them (ISO); the start of the delivery-lag measure. */
   receivedAt: string;
   records: ExternalRecord[];
+  /** Per record, when it was received, when the job gathers several webhooks (else `receivedAt`). */
+  receivedAts?: string[];
 }
 
 /** A webhook that only names the changed records: read them first. */
@@ -88,8 +90,15 @@ export class Ingestor {
       return counts;
     }
     const read = data.kind === 'records' ? data.records : await this.read(connector, data.externalIds, signal);
+    const received = new Map<ExternalRecord, string>();
+    if (data.kind === 'records' && data.receivedAts) {
+      data.records.forEach((record, i) => {
+        const at = data.receivedAts?.[i];
+        if (at) received.set(record, at);
+      });
+    }
     const records = await this.screen(connector, read);
-    const outcomes = await this.ingest(connector, records, data.receivedAt);
+    const outcomes = await this.ingest(connector, records, data.receivedAt, (record) => received.get(record));
     for (const o of outcomes) counts[o]++;
     return counts;
   }
@@ -105,9 +114,17 @@ export class Ingestor {
   }
 
   /** Ingests records, in order per source record; resolves once they are durable in the store. */
-  async ingest(connector: SyncConnector, records: readonly ExternalRecord[], receivedAt: string): Promise<IngestOutcome[]> {
+  async ingest(
+    connector: SyncConnector,
+    records: readonly ExternalRecord[],
+    receivedAt: string,
+    receivedAtOf?: (record: ExternalRecord) => string | undefined,
+  ): Promise<IngestOutcome[]> {
     return Promise.all(
-      records.map((record) => this.inOrder(`${connector.id}\u0000${record.externalId}`, () => this.submit({ connector, record, receivedAt }))),
+      records.map((record) => {
+        const item = { connector, record, receivedAt: receivedAtOf?.(record) ?? receivedAt };
+        return this.inOrder(`${connector.id}\u0000${record.externalId}`, () => this.submit(item));
+      }),
     );
   }
 
@@ -160,6 +177,7 @@ export class Ingestor {
             patchId: patchIdOf(item.connector.id, item.record),
           }),
     );
+    await this.settleOwnWrites(items, outcomes, mapped);
     // Who each record belongs to, and what its system is known to hold.
     const profileIds: (string | null)[] = [];
     for (const [i, item] of items.entries()) {
@@ -368,6 +386,28 @@ export class Ingestor {
       if (changed) await this.writes.store(connector, result.profileId, entries);
       if (Object.keys(values).length > 0) await this.ctx.store.updateShadow(result.profileId, connector, { values });
     }
+  }
+
+  /**
+   * Our own writes coming back are the bulk of what targets send: a record that is exactly one
+   * of them (see `isOwnWrite`) is settled from the write log alone, without reading the store.
+   */
+  private async settleOwnWrites(
+    items: IngestItem[],
+    outcomes: (BatchOutcome | undefined)[],
+    mapped: (ReturnType<typeof mapInbound> | null)[],
+  ): Promise<void> {
+    const candidates = items.map((item, i) => ({ item, i })).filter(({ i }) => !outcomes[i] && mapped[i]);
+    if (candidates.length === 0) return;
+    const pids = await this.writes.profilesOf(candidates.map(({ item }) => ({ connector: item.connector.id, externalId: item.record.externalId })));
+    const known = candidates.map((c, k) => ({ ...c, profileId: pids[k] ?? null })).filter((c) => c.profileId !== null);
+    if (known.length === 0) return;
+    const entries = await this.writes.load(known.map(({ item, profileId }) => ({ connector: item.connector.id, profileId })));
+    known.forEach(({ item, i }, k) => {
+      const observed = mapped[i]?.observed;
+      const ctx = { recordAt: Date.parse(item.record.at), receivedAt: Date.parse(item.receivedAt), toleranceMs: this.ctx.tuning.echoToleranceMs };
+      if (observed && isOwnWrite(observed, entries[k] ?? [], ctx)) outcomes[i] = 'echo';
+    });
   }
 
   /** One transaction for the batch; if it fails, each patch alone, so one bad patch fails alone. */

@@ -51,6 +51,8 @@ export function engineKeys(prefix: string) {
     since: (instance: string): string => `${prefix}:sync:since:${instance}`,
     /** STRING (JSON) with a TTL: the hub's recent writes of one profile to one system (see write-log.ts). */
     writes: (instance: string, profileId: string): string => `${prefix}:sync:writes:${instance}:${profileId}`,
+    /** STRING with a TTL: the profile of a record our recent writes went to, by its external id. */
+    writeOf: (instance: string, externalId: string): string => `${prefix}:sync:write-of:${instance}:${externalId}`,
     /** STRING lock held while one pull of the instance runs. */
     pullLock: (instance: string): string => `${prefix}:sync:pull-lock:${instance}`,
     /** ZSET of recent API call times (sliding-window limiter). */

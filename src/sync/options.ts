@@ -24,6 +24,8 @@ export const EngineTuning = z.object({
   ingestBatchWaitMs: ms.default(5),
   /** Lease of the short hold ingest takes on a profile while it commits (see WorkSets.lockForIngest). */
   ingestLockMs: count.default(60_000),
+  /** How long the records of arriving webhooks wait for others to share one ingest job. */
+  webhookBatchWaitMs: ms.default(2),
   /** Attempts of an ingest job (a store outage, a failed read after a webhook). */
   ingestAttempts: count.default(20),
   /** Outbox rows claimed per relay round. */

@@ -27,7 +27,8 @@ export class OrderedWorker<Data> {
     private readonly options: Omit<WorkerOptions, 'autorun' | 'concurrency'> & { maxInFlight: number; lockDuration: number },
     private readonly logger: Logger,
   ) {
-    this.worker = new Worker<Data>(name, null, { ...options, autorun: false });
+    // A short block, so a closing worker stops fetching within a second.
+    this.worker = new Worker<Data>(name, null, { drainDelay: 1, ...options, autorun: false });
   }
 
   async start(): Promise<void> {
@@ -87,10 +88,10 @@ export class OrderedWorker<Data> {
   /** Stops fetching, lets running jobs finish, then closes the worker. */
   async close(): Promise<void> {
     this.stopping = true;
+    // The loop ends after its current fetch; a job fetched meanwhile still runs to the end.
+    await this.loop;
     await Promise.allSettled(this.running.values());
     if (this.renewTimer) clearInterval(this.renewTimer);
-    // Nothing runs any more: force, so the fetch blocked on an empty queue ends now.
     await this.worker.close(true);
-    await this.loop;
   }
 }

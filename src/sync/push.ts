@@ -38,6 +38,8 @@ export interface FlushResult {
 interface Prepared {
   record: PushRecord;
   prev: Record<string, Json>;
+  /** What the system will hold once the record is written (its shadow with the fields sent). */
+  after: Record<string, Json>;
 }
 
 export class Pusher {
@@ -73,20 +75,23 @@ export class Pusher {
     result.sent = records.length;
 
     // Park the queue rather than hold a worker when the system's budget is spent.
-    const wait = await ctx.limiter.tryAcquire(connector.id, limitOf(connector));
-    if (wait > 0) {
+    const [slot, attempts] = await Promise.all([
+      ctx.limiter.tryReserve(connector.id, limitOf(connector)),
+      ctx.work.attempts(connector.id, records.map((r) => r.profileId)),
+    ]);
+    if (slot.token === null) {
       await this.putBack(connector, records, settled);
-      await queue.rateLimit(wait);
+      await queue.rateLimit(slot.wait);
       throw Worker.RateLimitError();
     }
     await this.writes.begin(
       connector.id,
-      prepared.map((p) => ({ profileId: p.record.profileId, fields: p.record.fields, prev: p.prev })),
+      prepared.map((p) => ({ profileId: p.record.profileId, fields: p.record.fields, prev: p.prev, after: p.after })),
     );
 
     let outcomes: PushOutcome[];
     try {
-      outcomes = await this.call(connector, instance, records, signal);
+      outcomes = await this.call(connector, instance, records, slot.token, signal);
     } catch (err) {
       await this.writes.finish(connector.id, records.map((r) => r.profileId));
       await this.putBack(connector, records, settled);
@@ -104,7 +109,7 @@ export class Pusher {
     const delivered: string[] = [];
     const retry: { profileId: string; delayMs: number }[] = [];
     const dead: DeadLetter[] = [];
-    const attempts = await ctx.work.attempts(connector.id, records.map((r) => r.profileId));
+    const externalIds = new Map<string, string>();
     const pushedAt = new Date().toISOString();
     for (const [i, record] of records.entries()) {
       const outcome: PushOutcome = byProfile.get(record.profileId) ?? {
@@ -122,6 +127,7 @@ export class Pusher {
             pushedAt,
           });
           delivered.push(record.profileId);
+          externalIds.set(record.profileId, outcome.externalId);
           result.ok++;
           break;
         case 'retryable':
@@ -139,14 +145,14 @@ export class Pusher {
           break;
       }
     }
-    await this.writes.finish(connector.id, records.map((r) => r.profileId));
-    if (dead.length > 0) {
-      await ctx.dead.add(dead);
-      ctx.logger.warn({ connector: connector.id, profiles: dead.map((d) => d.profileId) }, 'records dead-lettered');
-    }
-    await ctx.work.retryLater(connector.id, retry);
-    await ctx.dead.clear(connector.id, delivered);
-    await this.settle(connector, delivered, [...settled, ...dead.map((d) => d.profileId)]);
+    if (dead.length > 0) ctx.logger.warn({ connector: connector.id, profiles: dead.map((d) => d.profileId) }, 'records dead-lettered');
+    await Promise.all([
+      this.writes.finish(connector.id, records.map((r) => r.profileId), externalIds),
+      ctx.dead.add(dead),
+      ctx.work.retryLater(connector.id, retry),
+      ctx.dead.clear(connector.id, delivered),
+      this.settle(connector, delivered, [...settled, ...dead.map((d) => d.profileId)]),
+    ]);
     await this.chain(connector);
     if (retry.length > 0) await scheduleFlush(ctx, connector.id, Date.now() + Math.min(...retry.map((r) => r.delayMs)));
     return result;
@@ -192,7 +198,11 @@ export class Pusher {
         const before = shadow?.values[field];
         if (before !== undefined) prev[field] = before;
       }
-      prepared.push({ record: { profileId, ...(shadow?.externalId ? { externalId: shadow.externalId } : {}), fields }, prev });
+      prepared.push({
+        record: { profileId, ...(shadow?.externalId ? { externalId: shadow.externalId } : {}), fields },
+        prev,
+        after: { ...shadow?.values, ...fields },
+      });
     }
     return { prepared, settled };
   }
@@ -201,7 +211,13 @@ export class Pusher {
    * One batch call. If the system refuses the call as a whole, each record is sent alone, so a
    * single bad record ends in the dead-letter view without taking the others with it.
    */
-  private async call(connector: SyncConnector, instance: SyncInstance, records: PushRecord[], signal?: AbortSignal): Promise<PushOutcome[]> {
+  private async call(
+    connector: SyncConnector,
+    instance: SyncInstance,
+    records: PushRecord[],
+    slot: string,
+    signal?: AbortSignal,
+  ): Promise<PushOutcome[]> {
     const push = instance.push;
     if (!push) return [];
     const abort = signal ?? new AbortController().signal;
@@ -212,7 +228,7 @@ export class Pusher {
       retryMinMs: this.ctx.tuning.callRetryMinMs,
     };
     try {
-      return await callExternal(callCtx, connector, 'push', () => push(records, abort), { signal: abort, slotTaken: true });
+      return await callExternal(callCtx, connector, 'push', () => push(records, abort), { signal: abort, slot });
     } catch (err) {
       if (!(err instanceof RejectedError) || records.length === 1) {
         if (err instanceof RejectedError) return [rejectedOutcome(records[0]?.profileId ?? '', err)];

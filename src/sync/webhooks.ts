@@ -1,16 +1,18 @@
 /**
  * Turning a verified webhook into ingest jobs. The HTTP surface (server/) calls
- * `Engine.receiveWebhook` with the raw request; the answer tells it what to reply. Each event
- * becomes one job whose id is derived from the event id, so a redelivered webhook is not
- * ingested twice while the first is still known; a duplicate that slips through is harmless
- * (merge is idempotent and echoes die at the shadow).
+ * `Engine.receiveWebhook` with the raw request; the answer tells it what to reply, once the
+ * events are safely in the queue. Records of webhooks arriving together share one job (see
+ * `enqueuerOf`); events that only name records get a job each, with an id derived from the
+ * event id. A redelivered webhook is harmless: merge is idempotent and a record equal to what
+ * the system is known to hold changes nothing.
  */
 import type { JobsOptions } from 'bullmq';
 import { MalformedPayloadError } from '../connector/errors.js';
-import type { RawWebhook, WebhookEvent, WebhookReply } from '../connector/define.js';
+import type { ExternalRecord, RawWebhook, WebhookEvent, WebhookReply } from '../connector/define.js';
 import type { EngineContext } from './context.js';
 import { BACKOFF_TYPE } from './backoff.js';
-import type { IngestJobData } from './ingest.js';
+import type { IngestJobData, IngestRecordsJob } from './ingest.js';
+import { MicroBatcher } from './micro-batcher.js';
 import { jobId } from './keys.js';
 
 export type WebhookResult =
@@ -20,8 +22,8 @@ export type WebhookResult =
 /** Events the engine does not handle itself (deletions, erasure requests, merges), for privacy/. */
 export type UnhandledEventListener = (connector: string, event: WebhookEvent) => void | Promise<void>;
 
-/** Records per ingest job when one event carries many. */
-const RECORDS_PER_JOB = 100;
+/** Most records one ingest job carries. */
+const RECORDS_PER_JOB = 200;
 
 export function ingestJobOptions(ctx: EngineContext, id?: string): JobsOptions {
   return {
@@ -55,18 +57,12 @@ export async function receiveWebhook(
     throw err;
   }
   const jobs: { name: string; data: IngestJobData; opts: JobsOptions }[] = [];
+  const records: ExternalRecord[] = [];
   for (const event of events) {
     const origin = `webhook:${event.eventId}`;
     switch (event.kind) {
       case 'records':
-        for (let i = 0; i < event.records.length; i += RECORDS_PER_JOB) {
-          const part = i / RECORDS_PER_JOB;
-          jobs.push({
-            name: 'records',
-            data: { kind: 'records', connector: connectorId, origin, receivedAt: raw.receivedAt, records: event.records.slice(i, i + RECORDS_PER_JOB) },
-            opts: ingestJobOptions(ctx, jobId('wh', connectorId, event.eventId, part)),
-          });
-        }
+        records.push(...event.records);
         break;
       case 'changed':
         if (event.echo) break;
@@ -81,7 +77,52 @@ export async function receiveWebhook(
         else ctx.logger.info({ connector: connectorId, kind: event.kind, eventId: event.eventId }, 'webhook event not handled by sync');
     }
   }
-  if (jobs.length > 0) await ctx.queues.ingest.addBulk(jobs);
+  await Promise.all([
+    jobs.length > 0 ? ctx.queues.ingest.addBulk(jobs) : undefined,
+    records.length > 0 ? enqueuerOf(ctx).submit({ connector: connectorId, records, receivedAt: raw.receivedAt }) : undefined,
+  ]);
   const reply = instance.reply ? instance.reply(events) : { status: 200 };
-  return { ok: true, reply, events: events.length, enqueued: jobs.length };
+  return { ok: true, reply, events: events.length, enqueued: jobs.length + (records.length > 0 ? 1 : 0) };
+}
+
+interface Arrival {
+  connector: string;
+  records: ExternalRecord[];
+  receivedAt: string;
+}
+
+const enqueuers = new WeakMap<EngineContext['queues']['ingest'], MicroBatcher<Arrival, void>>();
+
+/**
+ * Records of the webhooks that arrive together become one ingest job per connector (in
+ * arrival order, each record with its own receipt time): under load, one job carries many
+ * webhooks instead of one job each. A webhook is answered once its job is in the queue.
+ */
+function enqueuerOf(ctx: EngineContext): MicroBatcher<Arrival, void> {
+  let enqueuer = enqueuers.get(ctx.queues.ingest);
+  if (!enqueuer) {
+    enqueuer = new MicroBatcher<Arrival, void>(
+      async (arrivals) => {
+        const jobs: { name: string; data: IngestJobData; opts: JobsOptions }[] = [];
+        const open = new Map<string, IngestRecordsJob & { receivedAts: string[] }>();
+        for (const arrival of arrivals) {
+          for (const record of arrival.records) {
+            let job = open.get(arrival.connector);
+            if (!job || job.records.length >= RECORDS_PER_JOB) {
+              job = { kind: 'records', connector: arrival.connector, origin: 'webhooks', receivedAt: arrival.receivedAt, records: [], receivedAts: [] };
+              open.set(arrival.connector, job);
+              jobs.push({ name: 'records', data: job, opts: ingestJobOptions(ctx) });
+            }
+            job.records.push(record);
+            job.receivedAts.push(arrival.receivedAt);
+          }
+        }
+        if (jobs.length > 0) await ctx.queues.ingest.addBulk(jobs);
+        return arrivals.map(() => undefined);
+      },
+      { maxSize: 500, maxWaitMs: ctx.tuning.webhookBatchWaitMs },
+    );
+    enqueuers.set(ctx.queues.ingest, enqueuer);
+  }
+  return enqueuer;
 }

@@ -31,6 +31,8 @@ export interface WriteEntry {
   ok?: boolean;
   /** Set once the shadow holds the outcome. */
   shadowed?: boolean;
+  /** Everything the system is known to hold right after this write (shadow values and fields sent). */
+  after?: Record<string, Json>;
 }
 
 const MAX_ENTRIES = 8;
@@ -42,13 +44,15 @@ export class WriteLog {
   constructor(
     private readonly redis: Redis,
     private readonly keyOf: (connector: string, profileId: string) => string,
+    /** Key of the pointer from a record's external id to its profile, while its writes are logged. */
+    private readonly pointerOf: (connector: string, externalId: string) => string,
     private readonly retentionMs: number,
   ) {}
 
   /** Records the writes a push is about to make. */
   async begin(
     connector: string,
-    writes: readonly { profileId: string; fields: Record<string, Json>; prev: Record<string, Json> }[],
+    writes: readonly { profileId: string; fields: Record<string, Json>; prev: Record<string, Json>; after?: Record<string, Json> }[],
   ): Promise<void> {
     if (writes.length === 0) return;
     const keys = writes.map((w) => this.keyOf(connector, w.profileId));
@@ -58,7 +62,7 @@ export class WriteLog {
     writes.forEach((w, i) => {
       const key = keys[i] as string;
       const entries = parseEntries(existing[i] ?? null).filter((e) => (e.to ?? now) >= now - this.retentionMs);
-      entries.push({ from: now, to: null, fields: w.fields, prev: w.prev });
+      entries.push({ from: now, to: null, fields: w.fields, prev: w.prev, ...(w.after ? { after: w.after } : {}) });
       const kept = entries.slice(-MAX_ENTRIES);
       this.open.set(key, kept);
       pipe.set(key, JSON.stringify(kept), 'PX', this.retentionMs);
@@ -74,24 +78,40 @@ export class WriteLog {
     });
   }
 
-  /** Once the shadows hold the outcomes (or the call failed as a whole). */
-  async finish(connector: string, profileIds: readonly string[]): Promise<void> {
+  /**
+   * Once the shadows hold the outcomes (or the call failed as a whole). `externalIds` are the
+   * ids the system gave accepted records: our own writes coming back name the record by them.
+   */
+  async finish(connector: string, profileIds: readonly string[], externalIds: ReadonlyMap<string, string> = new Map()): Promise<void> {
     if (profileIds.length === 0) return;
-    await this.update(connector, profileIds, (entry) => {
-      entry.to ??= Date.now();
-      entry.ok ??= false;
-      entry.shadowed = true;
-    });
+    const pipe = this.redis.pipeline();
+    for (const [profileId, externalId] of externalIds) pipe.set(this.pointerOf(connector, externalId), profileId, 'PX', this.retentionMs);
+    await this.update(
+      connector,
+      profileIds,
+      (entry) => {
+        entry.to ??= Date.now();
+        entry.ok ??= false;
+        entry.shadowed = true;
+      },
+      pipe,
+    );
     for (const profileId of profileIds) this.open.delete(this.keyOf(connector, profileId));
+  }
+
+  /** The profiles our recent writes to these records belong to (null where there is none). */
+  async profilesOf(refs: readonly { connector: string; externalId: string }[]): Promise<(string | null)[]> {
+    if (refs.length === 0) return [];
+    return this.redis.mget(...refs.map((r) => this.pointerOf(r.connector, r.externalId)));
   }
 
   private async update(
     connector: string,
     profileIds: readonly string[],
     change: (entry: WriteEntry, profileId: string) => void,
+    pipe = this.redis.pipeline(),
   ): Promise<void> {
-    const pipe = this.redis.pipeline();
-    let writes = 0;
+    let writes = pipe.length;
     for (const profileId of profileIds) {
       const key = this.keyOf(connector, profileId);
       const entries = this.open.get(key);
@@ -134,6 +154,22 @@ function parseEntries(raw: string | null): WriteEntry[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * Whether a record is exactly one of our own writes coming back: stamped by the source while
+ * that write ran, and holding nothing but what the system held right after it. Such a record
+ * is settled without reading the store.
+ */
+export function isOwnWrite(observed: Readonly<Record<string, Json>>, writes: readonly WriteEntry[], ctx: ChangeContext): boolean {
+  return writes.some(
+    (w) =>
+      w.ok === true &&
+      w.after !== undefined &&
+      ctx.recordAt >= w.from - ctx.toleranceMs &&
+      ctx.recordAt <= (w.to ?? Number.POSITIVE_INFINITY) + ctx.toleranceMs &&
+      Object.entries(observed).every(([field, value]) => w.after !== undefined && Object.hasOwn(w.after, field) && jsonEqual(w.after[field], value)),
+  );
 }
 
 export interface ChangeContext {
