@@ -6,14 +6,16 @@
  *
  * A slot is taken when a call starts and moved to the time the call ended once it has: the
  * system counts the request when it arrives, somewhere in between, so counting it at its end
- * keeps every window the system sees within the limit, whatever the delays on the way.
+ * keeps every window the system sees within the limit, whatever the delays on the way. Until
+ * it is released, a slot counts as in flight (scored in the future, `IN_FLIGHT_LEASE_MS`
+ * ahead, so a process that dies mid-call frees it eventually): a stalled event loop that
+ * releases late can never let a new call in early.
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LuaScript, NOW_MS_LUA } from './lua.js';
 import type { EngineKeys } from './keys.js';
 
-// KEYS: calls, blocked. ARGV: max, windowMs, token. Returns 0 when acquired, else ms to wait.
 // KEYS: calls. ARGV: token. Moves the token's slot to now (when the call ended).
 const RELEASE = new LuaScript(`
 ${NOW_MS_LUA}
@@ -21,20 +23,26 @@ redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
 return 0
 `);
 
+// KEYS: calls, blocked. ARGV: max, windowMs, token, leaseMs. Returns 0 when acquired, else ms to wait.
 const ACQUIRE = new LuaScript(`
 ${NOW_MS_LUA}
 local blocked = redis.call('PTTL', KEYS[2])
 if blocked > 0 then return blocked end
-local max, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local max, window, lease = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZCARD', KEYS[1]) < max then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], window + 1000)
+  redis.call('ZADD', KEYS[1], now + lease, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window + lease + 1000)
   return 0
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + window - now + 1)
+local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
+-- Every slot is in flight: poll until one is released.
+if oldest > now then return 50 end
+return math.max(1, oldest + window - now + 1)
 `);
+
+/** How long an unreleased slot counts as in flight (longer than any call's timeout). */
+export const IN_FLIGHT_LEASE_MS = 180_000;
 
 export interface CallLimit {
   max: number;
@@ -53,7 +61,7 @@ export class CallLimiter {
   async tryReserve(instance: string, limit: CallLimit): Promise<{ token: string; wait: 0 } | { token: null; wait: number }> {
     const token = randomUUID();
     const wait = Number(
-      await ACQUIRE.run(this.redis, [this.keys.calls(instance), this.keys.blocked(instance)], [limit.max, limit.windowMs + this.marginMs, token]),
+      await ACQUIRE.run(this.redis, [this.keys.calls(instance), this.keys.blocked(instance)], [limit.max, limit.windowMs + this.marginMs, token, IN_FLIGHT_LEASE_MS]),
     );
     return wait <= 0 ? { token, wait: 0 } : { token: null, wait };
   }
