@@ -2,7 +2,7 @@
  * Sync engine benchmark (issue 4, "Measure"). Prints figures and checks the floor; asserts
  * nothing else. Needs Redis on 127.0.0.1:6379 (`bash scripts/services.sh`).
  *
- *   npm run bench [-- --profiles 3000 --changes 8000 --paced-seconds 10 --load 0.5 --raw-jobs 20000]
+ *   npm run bench [-- --profiles 2500 --changes 6000 --paced-seconds 10 --load 0.5 --raw-jobs 20000]
  *   node --cpu-prof --import tsx scripts/bench.ts     # where the CPU goes (open the .cpuprofile in DevTools)
  *
  * The hub runs in this process exactly as `concord start --role all` would: the engine with
@@ -90,8 +90,8 @@ import { REDIS_URL, deletePrefix } from '../test/integration/sync/harness.js';
 
 const { values: args } = parseArgs({
   options: {
-    profiles: { type: 'string', default: '3000' },
-    changes: { type: 'string', default: '8000' },
+    profiles: { type: 'string', default: '2500' },
+    changes: { type: 'string', default: '6000' },
     'paced-seconds': { type: 'string', default: '10' },
     load: { type: 'string', default: '0.5' },
     'raw-jobs': { type: 'string', default: '20000' },
