@@ -160,10 +160,10 @@ export class PrivacyService {
     const rows = await this.ctx.store.listDsr({
       ...(filter.status ? { status: filter.status } : {}),
       ...(filter.overdue ? { overdueAt: now.toISOString() } : {}),
+      ...(filter.kind ? { kind: filter.kind } : {}),
+      ...(filter.profileId ? { profileId: filter.profileId } : {}),
     });
-    return rows
-      .filter((r) => (filter.kind === undefined || r.kind === filter.kind) && (filter.profileId === undefined || r.profileId === filter.profileId))
-      .map((r) => toView(r, now));
+    return rows.map((r) => toView(r, now));
   }
 
   /** Records an extension of the deadline (Art. 12(3)) with when the person was told and why. */
@@ -401,8 +401,8 @@ export class PrivacyService {
   }
 
   private async openErasureOf(profileId: string): Promise<DataSubjectRequest | undefined> {
-    const open = [...(await this.ctx.store.listDsr({ status: 'received' })), ...(await this.ctx.store.listDsr({ status: 'in_progress' }))];
-    return open.find((r) => r.kind === 'erase' && r.profileId === profileId);
+    const requests = await this.ctx.store.listDsr({ profileId, kind: 'erase' });
+    return requests.find((r) => r.status === 'received' || r.status === 'in_progress');
   }
 
   private async create(
@@ -435,12 +435,18 @@ export class PrivacyService {
   }
 
   private async startErasure(resolved: Resolved, meta: RequestMeta): Promise<Result<DsrView>> {
+    const { profile } = resolved;
+    if (!profile) return this.erase(resolved, meta);
+    // One erasure per person at a time, even when two arrive at once (a double click, a webhook and a request).
+    return withLock(this.ctx, `profile:${profile.id}`, async () => {
+      const existing = await this.openErasureOf(profile.id);
+      return existing ? ok(toView(existing, this.ctx.now())) : this.erase(resolved, meta);
+    });
+  }
+
+  private async erase(resolved: Resolved, meta: RequestMeta): Promise<Result<DsrView>> {
     const { ctx } = this;
     const { profile } = resolved;
-    if (profile) {
-      const existing = await this.openErasureOf(profile.id);
-      if (existing) return ok(toView(existing, ctx.now()));
-    }
     const shadows = profile ? await ctx.store.shadowsByProfile(profile.id) : [];
     const plan = planErasure({
       profile,
@@ -466,7 +472,8 @@ export class PrivacyService {
     }
     await ctx.store.updateDsr(request.id, { status: 'in_progress' });
     await this.enqueueErasure(request.id, Object.keys(plan.refs));
-    await withLock(ctx, request.id, () => settleRequest(ctx, request.id));
+    // With nothing to erase anywhere (or only by hand), it is settled now.
+    if (Object.keys(plan.refs).length === 0) await withLock(ctx, request.id, () => settleRequest(ctx, request.id));
     return this.get(request.id);
   }
 
