@@ -105,7 +105,7 @@ export class Pusher {
     }
 
     const byProfile = new Map(outcomes.map((o) => [o.profileId, o]));
-    await this.writes.settle(connector.id, new Map(records.map((r) => [r.profileId, byProfile.get(r.profileId)?.status === 'ok'])));
+    this.writes.settle(connector.id, new Map(records.map((r) => [r.profileId, byProfile.get(r.profileId)?.status === 'ok'])));
     const delivered: string[] = [];
     const retry: { profileId: string; delayMs: number }[] = [];
     const dead: DeadLetter[] = [];

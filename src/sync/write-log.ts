@@ -70,12 +70,19 @@ export class WriteLog {
     await pipe.exec();
   }
 
-  /** Right after the call returned: when it ended and which records the system accepted. */
-  async settle(connector: string, outcomes: ReadonlyMap<string, boolean>): Promise<void> {
-    await this.update(connector, [...outcomes.keys()], (entry, profileId) => {
-      entry.to ??= Date.now();
-      entry.ok = outcomes.get(profileId) === true;
-    });
+  /**
+   * Right after the call returned: when it ended and which records the system accepted. Kept
+   * in memory until `finish` stores it: until then the push holds the profiles, so no ingest
+   * of them reads the entries (an unheld record only reads them after its commit).
+   */
+  settle(connector: string, outcomes: ReadonlyMap<string, boolean>): void {
+    const now = Date.now();
+    for (const [profileId, ok] of outcomes) {
+      const last = this.open.get(this.keyOf(connector, profileId))?.at(-1);
+      if (!last) continue;
+      last.to ??= now;
+      last.ok = ok;
+    }
   }
 
   /**
