@@ -297,9 +297,10 @@ export class PrivacyService {
       ),
     );
     for (const connector of ctx.queues.erase.keys()) {
-      this.add(
-        new Worker<EraseJobData>(privacyQueues.erase(connector), (job, _token, signal) => eraser.process(job, signal), { ...base, concurrency: 1 }),
-      );
+      // As many batches at once as the system takes calls at once: one batch's bookkeeping in the
+      // store overlaps the next one's calls (the connector's pacing keeps them within its limits).
+      const concurrency = ctx.connectors.get(connector)?.limits.concurrency ?? 1;
+      this.add(new Worker<EraseJobData>(privacyQueues.erase(connector), (job, _token, signal) => eraser.process(job, signal), { ...base, concurrency }));
     }
     await ctx.queues.requests.upsertJobScheduler('dsr-sweep', { every: t.sweepEveryMs }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: { count: 100 } } });
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));
