@@ -547,7 +547,8 @@ function printPhase(title: string, r: PhaseReport, unit: string): void {
     );
   }
   const u = r.usage;
-  const per = Math.max(1, r.phase.completed);
+  // Nothing delivered: per-change figures are n/a (fmt prints non-finite numbers so).
+  const per = r.phase.completed;
   console.log(
     `  cost per ${unit.replace(/s$/, '')}:         ${fmt(u.cpuMs / per, 2)} ms CPU in this process (event loop ${fmt(100 * u.elu)} % busy, ` +
       `delay p99 ${fmt(u.loopDelayP99Ms)} ms); Redis ${fmt(u.redisCommands / per, 1)} commands, ${fmt(u.redisCpuMs / per, 2)} ms CPU (shared server)`,
@@ -737,7 +738,7 @@ async function main(): Promise<number> {
     const maxRss = process.resourceUsage().maxRSS * 1024;
     const callsList = throughput.calls.map((c) => `${c.target} ${fmt(c.perRecord, 4)}`).join(', ');
     console.log('\n[summary]');
-    console.log(`  changes per second end to end (phase 2):   ${fmt(throughput.perSecond)} (${fmt(throughput.usage.cpuMs / Math.max(1, throughput.phase.completed), 2)} ms CPU per change)`);
+    console.log(`  changes per second end to end (phase 2):   ${fmt(throughput.perSecond)} (${fmt(throughput.usage.cpuMs / throughput.phase.completed, 2)} ms CPU per change)`);
     if (paced) {
       console.log(`  webhook-to-delivered at ${fmt(paced.offeredPerSecond)}/s offered:   p50 ${fmt(paced.p50)} ms, p99 ${fmt(paced.p99)} ms`);
     }
