@@ -11,7 +11,9 @@ import { HUB_SOURCES } from './schema.js';
  *   `consentAuthority` (enabled or not: authority is about trust, not scheduling), plus the
  *   hub's own `preference_center` and `admin`, which may change every purpose;
  * - each purpose's policy, objection and default legal basis;
- * - the clock skew allowance.
+ * - the clock skew allowance;
+ * - rights authorities: only the hub's own sources (the person's explicit request through the
+ *   preference center or the admin API) lift a restriction or an objection.
  */
 export function toMergePolicy(config: Config): MergePolicy {
   const priorities: Record<string, number> = {};
@@ -31,5 +33,5 @@ export function toMergePolicy(config: Config): MergePolicy {
       ...(purpose.objection === undefined ? {} : { objection: purpose.objection }),
     };
   }
-  return { priorities, purposes, skewMs: config.hub.skew };
+  return { priorities, purposes, skewMs: config.hub.skew, rightsAuthorities: [...HUB_SOURCES] };
 }

@@ -117,10 +117,18 @@ function patchAsProfile(
   for (const [topic, value] of Object.entries(patch.subscriptions)) {
     setOwn(profile.subscriptions, topic, stamp(value));
   }
-  if (patch.rights.restricted !== undefined) profile.rights.restricted = stamp(patch.rights.restricted);
+  // Only the rights authorities may lift a restriction or an objection; anyone may set one.
+  const mayLift = policy.rightsAuthorities === undefined || policy.rightsAuthorities.includes(source);
+  const restricted = patch.rights.restricted;
+  if (restricted !== undefined) {
+    if (restricted || mayLift) profile.rights.restricted = stamp(restricted);
+    else ignored.push({ kind: 'right', path: 'restricted', reason: 'not_authority', source });
+  }
   for (const kind of ObjectionKinds.options) {
     const value = patch.rights.objections[kind];
-    if (value !== undefined) profile.rights.objections[kind] = stamp(value);
+    if (value === undefined) continue;
+    if (value || mayLift) profile.rights.objections[kind] = stamp(value);
+    else ignored.push({ kind: 'right', path: `objections.${kind}`, reason: 'not_authority', source });
   }
 
   for (const [purpose, channels] of Object.entries(patch.consents)) {

@@ -157,6 +157,13 @@ export const MergePolicy = z.object({
     .default({}),
   /** How far in the future a source timestamp may be before it is clamped to receipt time. */
   skewMs: z.number().int().nonnegative().default(5 * 60_000),
+  /**
+   * Sources that may lift a restriction or an objection (report it as false); absent means any
+   * source may. Lifting one is the person's explicit request (GDPR Art. 18, 21), so a system
+   * that reports it lifted is recorded as ignored (`not_authority`) and corrected on the next
+   * push. Setting one (true) is open to every source.
+   */
+  rightsAuthorities: z.array(SourceId).optional(),
 });
 export type MergePolicy = z.infer<typeof MergePolicy>;
 export type MergePolicyInput = z.input<typeof MergePolicy>;
