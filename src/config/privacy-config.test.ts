@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from './load.js';
+import { toMergePolicy } from './policy.js';
 import type { LoadResult } from './load.js';
 import { fakeConnectors, testEnv } from './test-support.js';
 
@@ -70,5 +71,13 @@ describe('hub.privacy', () => {
     const text = result.errors.map(String).join('\n');
     expect(text).toContain('connector "mailer" is not in connectors (defined: crm)');
     expect(text).toMatch(/retention/);
+  });
+});
+
+describe('the merge policy from the config', () => {
+  it('lets only the hub’s own sources lift a restriction or an objection', () => {
+    const result = parse('');
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    expect(toMergePolicy(result.config).rightsAuthorities).toEqual(['preference_center', 'admin']);
   });
 });

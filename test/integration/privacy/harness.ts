@@ -110,6 +110,8 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
       marketing: { authorities, objection: 'directMarketing' },
       personalisation: { authorities, objection: 'profiling' },
     },
+    // As toMergePolicy sets it: only the person, through the hub, lifts a restriction or an objection.
+    rightsAuthorities: ['admin', 'preference_center'],
   });
   const store = await openStore({ url: db.url, policy, outboxTargets: ['hubspot', 'salesforce'], hashKey: 'k'.repeat(32) });
   const hubspotEmulator = await startHubSpotEmulator({ clientSecret: HUBSPOT_SECRET, appId: HUBSPOT_APP_ID, accessToken: 'pat-privacy', webhookBatchMs: 5, ...options.hubspotEmulator });

@@ -80,6 +80,14 @@ describe('rectification, restriction and objection reach every system', () => {
     expect(h.hubspot.sideDoor.getContact(hubspotId)?.properties).toMatchObject({ lastname: 'Lovelace', firstname: 'Ada' });
     // It is stored in the hub all the same (Art. 18: storage is allowed).
     expect((await h.profileByEmail(ADA))?.attributes['lastName']?.value).toBe('King');
+    // Lifting it is an explicit request: a rep clearing the flag in Salesforce does not, and is corrected.
+    h.salesforce.sideDoor.setIndividual('Contact', salesforceId, { HasOptedOutProcessing: false });
+    await h.settle();
+    await new Promise((r) => setTimeout(r, 300));
+    await h.settle();
+    expect((await h.profileByEmail(ADA))?.rights.restricted?.value).toBe(true);
+    expect(h.salesforce.sideDoor.individual('Contact', salesforceId)).toMatchObject({ HasOptedOutProcessing: true });
+    expect(h.salesforce.sideDoor.get('Contact', salesforceId)).toMatchObject({ LastName: 'Lovelace' });
 
     const lifted = await submit(h, { kind: 'unrestrict', subject: { email: ADA } });
     expect(lifted.status).toBe('completed');
@@ -114,6 +122,15 @@ describe('rectification, restriction and objection reach every system', () => {
     // ...and every system is told "denied" again.
     expect(hubspotStatus(h, 101)).toBe('UNSUBSCRIBED');
     expect(h.salesforce.sideDoor.get('Contact', salesforceId)).toMatchObject({ HasOptedOutOfEmail: true });
+
+    // Nor can a rep lift the objection itself: Salesforce is told it again.
+    h.salesforce.sideDoor.setIndividual('Contact', salesforceId, { HasOptedOutSolicit: false });
+    await h.settle();
+    await new Promise((r) => setTimeout(r, 300));
+    await h.settle();
+    expect((await h.profileByEmail(ADA))?.rights.objections.directMarketing?.value).toBe(true);
+    expect(h.salesforce.sideDoor.individual('Contact', salesforceId)).toMatchObject({ HasOptedOutSolicit: true });
+    expect(hubspotStatus(h, 101)).toBe('UNSUBSCRIBED');
   });
 
   it('an objection to profiling sets HasOptedOutProfiling, and withdrawing it clears it', async () => {
