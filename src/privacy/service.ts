@@ -222,6 +222,13 @@ export class PrivacyService {
     return ok(document);
   }
 
+  /** Records in the audit log that an export was handed out (to whom, in which format). */
+  async recordDownload(id: string, actor: string, format: 'json' | 'csv'): Promise<void> {
+    const request = await this.ctx.store.getDsr(id);
+    if (!request) return;
+    await audit(this.ctx, 'dsr.export.downloaded', request, { format }, actor);
+  }
+
   /**
    * An erasure asked for by a source system (HubSpot `contact.privacyDeletion`, Salesforce
    * `ShouldForget`), for its record `externalId`. A record of an already erased person (our own

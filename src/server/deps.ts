@@ -37,7 +37,7 @@ export type ServerOptions = z.infer<typeof ServerOptions>;
 export type ServerOptionsInput = z.input<typeof ServerOptions>;
 
 /** The data-subject request service as the server uses it (admin API and self-service). */
-export type ServerPrivacy = Pick<PrivacyService, 'submit' | 'get' | 'list' | 'extend' | 'retry' | 'exportDocument'>;
+export type ServerPrivacy = Pick<PrivacyService, 'submit' | 'get' | 'list' | 'extend' | 'retry' | 'exportDocument' | 'recordDownload'>;
 
 /** The engine as the server uses it. */
 export type ServerEngine = Pick<Engine, 'receiveWebhook' | 'status' | 'deadLetters' | 'prefix' | 'instance'>;

@@ -42,6 +42,7 @@ export async function registerDsrRoutes(app: FastifyInstance, options: DsrRouteO
         }
         const result = await options.privacy.exportDocument(request.params.dsrId);
         if (!result.ok) return sendProblem(reply, problemOf(result.error));
+        await options.privacy.recordDownload(request.params.dsrId, `api-key:${principal.keyId}`, 'csv');
         return reply
           .header('cache-control', 'no-store')
           .header('content-disposition', `attachment; filename="export-${request.params.dsrId}.csv"`)

@@ -171,6 +171,7 @@ function submitCommand(
           return 1;
         }
         const csv = options['format'] === 'csv';
+        await session.privacy.recordDownload(view.id, 'cli', csv ? 'csv' : 'json');
         await writeFile(options['out'], csv ? exportCsv(doc.value) : `${JSON.stringify(doc.value, null, 2)}\n`);
         console.log(`wrote ${options['out']}`);
       }

@@ -147,9 +147,11 @@ export function dsrOperations(privacy: ServerPrivacy): Operation<unknown, unknow
     params: DsrIdParams,
     response: ExportDocument,
     errors: [404, 409],
-    async handle({ params }) {
+    async handle({ params, principal }) {
       const result = await privacy.exportDocument(params.dsrId);
-      return result.ok ? result.value : problemOf(result.error);
+      if (!result.ok) return problemOf(result.error);
+      await privacy.recordDownload(params.dsrId, `api-key:${principal.keyId}`, 'json');
+      return result.value;
     },
   });
 

@@ -236,6 +236,7 @@ export async function registerRights(app: FastifyInstance, options: RightsOption
       const doc = await options.privacy.exportDocument(check.dsrId);
       if (!doc.ok) return expired();
       const csv = request.query.format === 'csv';
+      await options.privacy.recordDownload(check.dsrId, 'preference_center', csv ? 'csv' : 'json');
       const name = `my-data-${check.dsrId}.${csv ? 'csv' : 'json'}`;
       return reply
         .code(200)

@@ -127,6 +127,11 @@ describe('preference center: self-service rights', () => {
     expect(doc).toMatchObject({ format: 'concord.export/v1', subject: { profileId } });
     expect(doc.live).toHaveLength(2);
     const csv = await h.app.inject({ method: 'GET', url: `${json}?format=csv` });
+    const downloads = (await h.store.listAudit({ profileId, limit: 500 })).filter((a) => a.action === 'dsr.export.downloaded');
+    expect(downloads.map((a) => [a.actor, a.detail['format']])).toEqual([
+      ['preference_center', 'csv'],
+      ['preference_center', 'json'],
+    ]);
     expect(csv.headers['content-type']).toContain('text/csv');
     expect(csv.body).toContain(`identity,email,${ADA}`);
 
