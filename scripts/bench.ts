@@ -435,7 +435,7 @@ class ChangeStream {
   }
 }
 
-async function waitDelivered(bench: Bench, phase: Phase): Promise<boolean> {
+async function waitDelivered(phase: Phase): Promise<boolean> {
   const deadline = performance.now() + PHASE_TIMEOUT_MS;
   while (phase.completed < phase.issued) {
     if (performance.now() > deadline) return false;
@@ -510,7 +510,7 @@ async function runPhase(
   bench.tracker.phase = phase;
   await meter.start();
   await produce(phase);
-  const finished = await waitDelivered(bench, phase);
+  const finished = await waitDelivered(phase);
   const usage = await meter.stop();
   const seconds = (phase.lastDeliveredAt - phase.firstSentAt) / 1000;
   // The echoes of the last pushes and any late push belong to this phase's counts.
