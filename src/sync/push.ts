@@ -146,8 +146,9 @@ export class Pusher {
       }
     }
     if (dead.length > 0) ctx.logger.warn({ connector: connector.id, profiles: dead.map((d) => d.profileId) }, 'records dead-lettered');
+    // The log must say the writes are done before the profiles are released to ingest.
+    await this.writes.finish(connector.id, records.map((r) => r.profileId), externalIds);
     await Promise.all([
-      this.writes.finish(connector.id, records.map((r) => r.profileId), externalIds),
       ctx.dead.add(dead),
       ctx.work.retryLater(connector.id, retry),
       ctx.dead.clear(connector.id, delivered),

@@ -54,6 +54,27 @@ for _, m in ipairs(taken) do result[#result + 1] = m end
 return result
 `);
 
+// KEYS: the in-flight sets. ARGV: until, then (key index, member) pairs. Returns 1/0 per pair.
+const LOCK = new LuaScript(`
+local leaseEnd = ARGV[1]
+local out = {}
+for i = 2, #ARGV, 2 do
+  out[#out + 1] = redis.call('ZADD', KEYS[tonumber(ARGV[i])], 'NX', leaseEnd, ARGV[i + 1])
+end
+return out
+`);
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
+}
+
 export interface TakeResult {
   profileIds: string[];
   /** Profiles still dirty after the take. */
@@ -132,16 +153,18 @@ export class WorkSets {
   async lockForIngest(refs: readonly { connector: string; profileId: string }[], leaseMs: number): Promise<boolean[]> {
     if (refs.length === 0) return [];
     const until = Date.now() + leaseMs;
-    const pipe = this.redis.pipeline();
-    for (const r of refs) pipe.zadd(this.keys.inflight(r.connector), 'NX', until, r.profileId);
-    const results = await pipe.exec();
-    return refs.map((_, i) => Number(results?.[i]?.[1] ?? 0) === 1);
+    // One script for the whole batch: each ref names its set by index into KEYS.
+    const keys = [...new Set(refs.map((r) => this.keys.inflight(r.connector)))];
+    const args: (string | number)[] = [until];
+    for (const r of refs) args.push(keys.indexOf(this.keys.inflight(r.connector)) + 1, r.profileId);
+    const taken = (await LOCK.run(this.redis, keys, args)) as number[];
+    return refs.map((_, i) => Number(taken[i]) === 1);
   }
 
   async unlockForIngest(refs: readonly { connector: string; profileId: string }[]): Promise<void> {
     if (refs.length === 0) return;
     const pipe = this.redis.pipeline();
-    for (const r of refs) pipe.zrem(this.keys.inflight(r.connector), r.profileId);
+    for (const [connector, ids] of groupBy(refs, (r) => r.connector)) pipe.zrem(this.keys.inflight(connector), ...ids.map((r) => r.profileId));
     await pipe.exec();
   }
 
@@ -209,7 +232,11 @@ export class WorkSets {
   async noteReceived(entries: readonly { instance: string; profileId: string; receivedAtMs: number }[]): Promise<void> {
     if (entries.length === 0) return;
     const pipe = this.redis.pipeline();
-    for (const e of entries) pipe.zadd(this.keys.since(e.instance), 'LT', e.receivedAtMs, e.profileId);
+    for (const [instance, list] of groupBy(entries, (e) => e.instance)) {
+      const args: (string | number)[] = [];
+      for (const e of list) args.push(e.receivedAtMs, e.profileId);
+      pipe.zadd(this.keys.since(instance), 'LT', ...args);
+    }
     await pipe.exec();
   }
 

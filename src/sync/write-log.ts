@@ -17,6 +17,13 @@
 import type { Redis } from 'ioredis';
 import { jsonEqual } from '../connector/mapping.js';
 import type { Json } from '../profile/schema.js';
+import { LuaScript } from './lua.js';
+
+// KEYS: keys to set. ARGV: ttl (ms), then one value per key. One command for a whole batch.
+const SET_ALL = new LuaScript(`
+for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ARGV[1]) end
+return #KEYS
+`);
 
 export interface WriteEntry {
   /** When the push call started (ms, hub clock). */
@@ -58,16 +65,16 @@ export class WriteLog {
     const keys = writes.map((w) => this.keyOf(connector, w.profileId));
     const existing = await this.redis.mget(...keys);
     const now = Date.now();
-    const pipe = this.redis.pipeline();
+    const values: string[] = [];
     writes.forEach((w, i) => {
       const key = keys[i] as string;
       const entries = parseEntries(existing[i] ?? null).filter((e) => (e.to ?? now) >= now - this.retentionMs);
       entries.push({ from: now, to: null, fields: w.fields, prev: w.prev, ...(w.after ? { after: w.after } : {}) });
       const kept = entries.slice(-MAX_ENTRIES);
       this.open.set(key, kept);
-      pipe.set(key, JSON.stringify(kept), 'PX', this.retentionMs);
+      values.push(JSON.stringify(kept));
     });
-    await pipe.exec();
+    await SET_ALL.run(this.redis, keys, [this.retentionMs, ...values]);
   }
 
   /**
@@ -91,19 +98,26 @@ export class WriteLog {
    */
   async finish(connector: string, profileIds: readonly string[], externalIds: ReadonlyMap<string, string> = new Map()): Promise<void> {
     if (profileIds.length === 0) return;
-    const pipe = this.redis.pipeline();
-    for (const [profileId, externalId] of externalIds) pipe.set(this.pointerOf(connector, externalId), profileId, 'PX', this.retentionMs);
-    await this.update(
-      connector,
-      profileIds,
-      (entry) => {
-        entry.to ??= Date.now();
-        entry.ok ??= false;
-        entry.shadowed = true;
-      },
-      pipe,
-    );
-    for (const profileId of profileIds) this.open.delete(this.keyOf(connector, profileId));
+    const keys: string[] = [];
+    const values: string[] = [];
+    for (const [profileId, externalId] of externalIds) {
+      keys.push(this.pointerOf(connector, externalId));
+      values.push(profileId);
+    }
+    const now = Date.now();
+    for (const profileId of profileIds) {
+      const key = this.keyOf(connector, profileId);
+      const entries = this.open.get(key);
+      this.open.delete(key);
+      const last = entries?.at(-1);
+      if (!entries || !last) continue;
+      last.to ??= now;
+      last.ok ??= false;
+      last.shadowed = true;
+      keys.push(key);
+      values.push(JSON.stringify(entries));
+    }
+    if (keys.length > 0) await SET_ALL.run(this.redis, keys, [this.retentionMs, ...values]);
   }
 
   /** The profiles our recent writes to these records belong to (null where there is none). */
@@ -112,24 +126,7 @@ export class WriteLog {
     return this.redis.mget(...refs.map((r) => this.pointerOf(r.connector, r.externalId)));
   }
 
-  private async update(
-    connector: string,
-    profileIds: readonly string[],
-    change: (entry: WriteEntry, profileId: string) => void,
-    pipe = this.redis.pipeline(),
-  ): Promise<void> {
-    let writes = pipe.length;
-    for (const profileId of profileIds) {
-      const key = this.keyOf(connector, profileId);
-      const entries = this.open.get(key);
-      const last = entries?.at(-1);
-      if (!entries || !last) continue;
-      change(last, profileId);
-      pipe.set(key, JSON.stringify(entries), 'PX', this.retentionMs);
-      writes++;
-    }
-    if (writes > 0) await pipe.exec();
-  }
+
 
   /** Stores entries whose `prev` a record taken before the write has updated. */
   async store(connector: string, profileId: string, entries: readonly WriteEntry[]): Promise<void> {
