@@ -3,8 +3,10 @@
  * `Engine.receiveWebhook` with the raw request; the answer tells it what to reply, once the
  * events are safely in the queue. Records of webhooks arriving together share one job (see
  * `enqueuerOf`); events that only name records get a job each, with an id derived from the
- * event id. A redelivered webhook is harmless: merge is idempotent and a record equal to what
- * the system is known to hold changes nothing.
+ * event id. Event ids are remembered for `WEBHOOK_DEDUPE_TTL_MS` once enqueued, and a
+ * redelivery within that time is dropped. They are marked only after the enqueue succeeded, so
+ * a failure never loses an event; two deliveries racing each other may both be enqueued,
+ * which is harmless (merge is idempotent, and a record equal to the shadow changes nothing).
  */
 import type { JobsOptions } from 'bullmq';
 import { MalformedPayloadError } from '../connector/errors.js';
@@ -16,11 +18,14 @@ import { MicroBatcher } from './micro-batcher.js';
 import { jobId } from './keys.js';
 
 export type WebhookResult =
-  | { ok: true; reply: WebhookReply; events: number; enqueued: number }
+  | { ok: true; reply: WebhookReply; events: number; enqueued: number; /** Events dropped as redeliveries. */ duplicates: number }
   | { ok: false; status: 400 | 401 | 404; reason: string };
 
 /** Events the engine does not handle itself (deletions, erasure requests, merges), for privacy/. */
 export type UnhandledEventListener = (connector: string, event: WebhookEvent) => void | Promise<void>;
+
+/** How long an enqueued event id is remembered: senders retry for up to about 24 hours. */
+export const WEBHOOK_DEDUPE_TTL_MS = 25 * 3600_000;
 
 /** Most records one ingest job carries. */
 const RECORDS_PER_JOB = 200;
@@ -56,9 +61,13 @@ export async function receiveWebhook(
     if (err instanceof MalformedPayloadError) return { ok: false, status: 400, reason: err.message };
     throw err;
   }
+  const seen = ctx.redis.pipeline();
+  for (const event of events) seen.exists(ctx.keys.seenEvent(connectorId, event.eventId));
+  const seenReplies = (await seen.exec()) ?? [];
+  const fresh = events.filter((_, i) => seenReplies[i]?.[1] !== 1);
   const jobs: { name: string; data: IngestJobData; opts: JobsOptions }[] = [];
   const records: ExternalRecord[] = [];
-  for (const event of events) {
+  for (const event of fresh) {
     const origin = `webhook:${event.eventId}`;
     switch (event.kind) {
       case 'records':
@@ -81,8 +90,19 @@ export async function receiveWebhook(
     jobs.length > 0 ? ctx.queues.ingest.addBulk(jobs) : undefined,
     records.length > 0 ? enqueuerOf(ctx).submit({ connector: connectorId, records, receivedAt: raw.receivedAt }) : undefined,
   ]);
+  if (fresh.length > 0) {
+    const mark = ctx.redis.pipeline();
+    for (const event of fresh) mark.set(ctx.keys.seenEvent(connectorId, event.eventId), '1', 'PX', WEBHOOK_DEDUPE_TTL_MS);
+    await mark.exec();
+  }
   const reply = instance.reply ? instance.reply(events) : { status: 200 };
-  return { ok: true, reply, events: events.length, enqueued: jobs.length + (records.length > 0 ? 1 : 0) };
+  return {
+    ok: true,
+    reply,
+    events: events.length,
+    enqueued: jobs.length + (records.length > 0 ? 1 : 0),
+    duplicates: events.length - fresh.length,
+  };
 }
 
 interface Arrival {
