@@ -15,6 +15,7 @@ import type { SyncConnector } from './bind.js';
 import type { EngineContext } from './context.js';
 import { callExternal } from './external-call.js';
 import type { Ingestor } from './ingest.js';
+import { errorSummary } from './ingest.js';
 import { LuaScript } from './lua.js';
 
 export interface PullJobData {
@@ -34,6 +35,21 @@ return 0
 
 const LOCK_MS = 30_000;
 
+/** The outcome of the last pull of one connector instance, for operators (connector status). */
+export interface LastPull {
+  finishedAt: string;
+  pages: number;
+  records: number;
+  /** `null` when the pull read everything; else the error (name, code and message; no record data). */
+  error: { name: string; code?: string; message: string } | null;
+}
+
+/** Reads the outcome of the last pull of `instance`, or `null` before the first one. */
+export async function readLastPull(ctx: Pick<EngineContext, 'redis' | 'keys'>, instance: string): Promise<LastPull | null> {
+  const raw = await ctx.redis.get(ctx.keys.lastPull(instance));
+  return raw === null ? null : (JSON.parse(raw) as LastPull);
+}
+
 export class Puller {
   constructor(
     private readonly ctx: EngineContext,
@@ -50,9 +66,14 @@ export class Puller {
     const renew = setInterval(() => {
       this.ctx.redis.pexpire(lockKey, LOCK_MS).catch(() => undefined);
     }, LOCK_MS / 3);
+    const progress = { pages: 0, records: 0 };
     try {
-      return await this.run(connector, signal);
+      const result = await this.run(connector, progress, signal);
+      await this.recordLastPull(connector.id, { ...progress, error: null });
+      return result;
     } catch (err) {
+      const { name, code, message } = errorSummary(err);
+      await this.recordLastPull(connector.id, { ...progress, error: { name, ...(code ? { code } : {}), message: message.slice(0, 300) } });
       if (err instanceof RateLimitedError) {
         await this.ctx.queues.pull.get(connector.id)?.rateLimit(Math.max(1, err.retryAfterMs));
         throw Worker.RateLimitError();
@@ -64,7 +85,14 @@ export class Puller {
     }
   }
 
-  private async run(connector: SyncConnector, signal?: AbortSignal): Promise<PullResult> {
+  private async recordLastPull(instance: string, outcome: Omit<LastPull, 'finishedAt'>): Promise<void> {
+    const last: LastPull = { finishedAt: new Date().toISOString(), ...outcome };
+    await this.ctx.redis.set(this.ctx.keys.lastPull(instance), JSON.stringify(last)).catch((err: unknown) => {
+      this.ctx.logger.warn({ err: errorSummary(err), connector: instance }, 'could not record the last pull');
+    });
+  }
+
+  private async run(connector: SyncConnector, progress: { pages: number; records: number }, signal?: AbortSignal): Promise<PullResult> {
     const instance = await this.ctx.instance(connector.id);
     if (!instance.pull) return { pages: 0, records: 0 };
     const saved = await this.ctx.store.getCursor(connector.id);
@@ -83,6 +111,8 @@ export class Puller {
       await this.ctx.store.setCursor(connector.id, page.cursor);
       pages++;
       records += page.records.length;
+      progress.pages = pages;
+      progress.records = records;
     }
     this.ctx.logger.debug({ connector: connector.id, pages, records }, 'pull finished');
     return { pages, records };

@@ -5,6 +5,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Profile, ProfilePatch } from '../../profile/schema.js';
 import { engineKeys, queueNames } from '../../sync/keys.js';
+import { readLastPull } from '../../sync/pull.js';
 import type { ServerDeps } from '../deps.js';
 import { ApiProblem } from '../problem.js';
 import type { PreferenceLinks } from '../preferences/links.js';
@@ -210,7 +211,7 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
     method: 'GET',
     path: '/connectors',
     summary: 'Connector status',
-    description: 'Per connector: capabilities, limits, pull schedule and saved cursor, queue depths, profiles waiting or dead-lettered, and the API budget left.',
+    description: 'Per connector: capabilities, limits, pull schedule, saved cursor and last pull (time, volume, error), queue depths, profiles waiting or dead-lettered, and the API budget left.',
     tag: 'Operations',
     scope: 'admin',
     response: ConnectorStatusList,
@@ -235,6 +236,7 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
           limits: c.limits,
           schedule: c.schedule ?? null,
           cursor: await store.getCursor(c.id),
+          lastPull: await readLastPull({ redis: deps.redis, keys }, c.id),
           queues: status.queues.filter((q) => names.has(q.queue)),
           profiles: status.connectors.find((x) => x.connector === c.id) ?? null,
           budget: {

@@ -131,6 +131,15 @@ export const ConnectorStatusView = z.object({
   limits: z.object({ requestsPerWindow: z.number(), windowMs: z.number(), maxBatch: z.number(), concurrency: z.number() }),
   schedule: z.union([z.object({ every: z.number() }), z.object({ cron: z.string() })]).nullable(),
   cursor: Json.nullable().meta({ description: 'The saved pull cursor (where the last pull stopped), or null before the first pull.' }),
+  lastPull: z
+    .object({
+      finishedAt: z.string(),
+      pages: z.number().int(),
+      records: z.number().int(),
+      error: z.object({ name: z.string(), code: z.string().optional(), message: z.string() }).nullable(),
+    })
+    .nullable()
+    .meta({ description: 'When the last pull ended, how much it read, and its error (null when it read everything); null before the first pull.' }),
   queues: z.array(QueueDepth),
   profiles: z
     .object({ dirty: z.number().int(), inflight: z.number().int(), retry: z.number().int(), dead: z.number().int() })

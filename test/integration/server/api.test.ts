@@ -180,6 +180,18 @@ describe('admin API /api/v1', () => {
       expect((shop?.['queues'] as Json[]).map((q) => q['queue']).sort()).toEqual(['pull.shop', 'push.shop']);
     });
 
+    it('connector status shows the last pull: when it ended, what it read, and no error', async () => {
+      const before = (await s.app.inject({ method: 'GET', url: '/api/v1/connectors', headers: s.bearer('admin') })).json() as { connectors: Json[] };
+      expect(before.connectors.find((c) => c['id'] === 'crm')?.['lastPull']).toBeNull();
+      await s.hub.engine.pullNow('crm');
+      await s.hub.settle();
+      const after = (await s.app.inject({ method: 'GET', url: '/api/v1/connectors', headers: s.bearer('admin') })).json() as { connectors: Json[] };
+      const lastPull = after.connectors.find((c) => c['id'] === 'crm')?.['lastPull'] as { finishedAt: string; pages: number; records: number; error: Json } | null;
+      expect(lastPull).toMatchObject({ error: null });
+      expect(lastPull?.records).toBeGreaterThan(0);
+      expect(Date.parse(lastPull?.finishedAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
+    });
+
     it('lists dead letters and replays them', async () => {
       const shop = s.hub.systems['shop'];
       shop?.poison('grace@example.com');
