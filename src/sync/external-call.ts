@@ -45,7 +45,8 @@ export async function callExternal<T>(
       }
       throw classified;
     } finally {
-      await ctx.limiter.release(connector.id, slot);
+      // Off the caller's path: the slot only needs to move before the window ends.
+      ctx.limiter.release(connector.id, slot).catch(() => undefined);
     }
   };
   try {

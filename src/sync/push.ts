@@ -90,8 +90,9 @@ export class Pusher {
     );
 
     let outcomes: PushOutcome[];
+    const answered = { at: 0 };
     try {
-      outcomes = await this.call(connector, instance, records, slot.token, signal);
+      outcomes = await this.call(connector, instance, records, slot.token, answered, signal);
     } catch (err) {
       await this.writes.finish(connector.id, records.map((r) => r.profileId));
       await this.putBack(connector, records, settled);
@@ -105,7 +106,7 @@ export class Pusher {
     }
 
     const byProfile = new Map(outcomes.map((o) => [o.profileId, o]));
-    this.writes.settle(connector.id, new Map(records.map((r) => [r.profileId, byProfile.get(r.profileId)?.status === 'ok'])));
+    this.writes.settle(connector.id, new Map(records.map((r) => [r.profileId, byProfile.get(r.profileId)?.status === 'ok'])), answered.at);
     const delivered: string[] = [];
     const retry: { profileId: string; delayMs: number }[] = [];
     const dead: DeadLetter[] = [];
@@ -217,11 +218,17 @@ export class Pusher {
     instance: SyncInstance,
     records: PushRecord[],
     slot: string,
+    /** Set to when the system answered, in the same tick (before any other await): the write log orders the system's webhooks against it. */
+    answered: { at: number },
     signal?: AbortSignal,
   ): Promise<PushOutcome[]> {
-    const push = instance.push;
-    if (!push) return [];
+    const send = instance.push;
+    if (!send) return [];
     const abort = signal ?? new AbortController().signal;
+    const push = (batch: PushRecord[], s: AbortSignal): Promise<PushOutcome[]> =>
+      send(batch, s).finally(() => {
+        answered.at = Date.now();
+      });
     const callCtx = {
       limiter: this.ctx.limiter,
       metrics: this.ctx.metrics,

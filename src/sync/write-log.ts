@@ -82,8 +82,8 @@ export class WriteLog {
    * in memory until `finish` stores it: until then the push holds the profiles, so no ingest
    * of them reads the entries (an unheld record only reads them after its commit).
    */
-  settle(connector: string, outcomes: ReadonlyMap<string, boolean>): void {
-    const now = Date.now();
+  settle(connector: string, outcomes: ReadonlyMap<string, boolean>, answeredAt: number = Date.now()): void {
+    const now = answeredAt;
     for (const [profileId, ok] of outcomes) {
       const last = this.open.get(this.keyOf(connector, profileId))?.at(-1);
       if (!last) continue;
