@@ -201,7 +201,7 @@ export class Pusher {
         if (before !== undefined) prev[field] = before;
       }
       prepared.push({
-        record: { profileId, ...(shadow?.externalId ? { externalId: shadow.externalId } : {}), fields, profile: gated.profile },
+        record: { profileId, ...(shadow?.externalId ? { externalId: shadow.externalId } : {}), fields },
         prev,
         after: { ...shadow?.values, ...fields },
       });

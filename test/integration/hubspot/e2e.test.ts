@@ -5,8 +5,6 @@
  * with and without HubSpot's change-source marker.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ProfilePatch } from '../../../src/profile/schema.js';
-import { HubPatchIngest } from '../../../src/sync/hub-patch.js';
 import { startHubSpotHub, type HubSpotHub } from './hub.js';
 
 const UPSERT = 'POST /crm/v3/objects/contacts/batch/upsert';
@@ -55,29 +53,6 @@ describe.each([
     expect(calls()[STATUS_WRITE]).toBe(1);
     expect(calls()[UPDATE]).toBeUndefined();
     expect(hub.refused).toEqual([]);
-  });
-
-  it('a consent given under another legal basis reaches HubSpot with that basis mapped (contract -> PERFORMANCE_OF_CONTRACT)', async () => {
-    hub = await startHubSpotHub({ dialect: 'sqlite', echoMarker });
-    const patches = new HubPatchIngest({ store: hub.store, redis: hub.engine.connection, prefix: hub.engine.prefix });
-    try {
-      const now = new Date().toISOString();
-      const result = await patches.ingest(ProfilePatch.parse({
-        id: 'admin-basis-1',
-        source: 'admin',
-        at: now,
-        receivedAt: now,
-        identities: [{ kind: 'email', value: 'hiro@example.com' }],
-        attributes: { firstName: 'Hiro' },
-        consents: { marketing: { email: { status: 'granted', legalBasis: 'contract', evidence: { method: 'admin_api' } } } },
-      }));
-      expect(result.status).toBe('applied');
-      await hub.settle();
-    } finally {
-      await patches.close();
-    }
-    const statuses = hub.hubspot.sideDoor.statuses('hiro@example.com');
-    expect(statuses.find((s) => s.subscriptionId === 101)).toMatchObject({ status: 'SUBSCRIBED', legalBasis: 'PERFORMANCE_OF_CONTRACT' });
   });
 
   it('an unsubscribe made in HubSpot reaches the store with source hubspot and evidence, then the CRM', async () => {
