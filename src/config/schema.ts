@@ -315,7 +315,7 @@ function connectorEntrySchema(
   }
   const [first, ...rest] = connectors.map(connectorOption);
   if (first === undefined) {
-    // No connector types are registered: any instance is an unknown type.
+    // No connector types are registered, so every instance is of an unknown type.
     return asConnectorSchema(z.object({ type: z.never() }).loose());
   }
   return asConnectorSchema(z.discriminatedUnion('type', [first, ...rest]));

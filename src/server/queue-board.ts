@@ -1,6 +1,6 @@
 /**
  * The BullMQ dashboard (bull-board) at /admin/queues, behind an API key with the `admin`
- * scope. Browsers get a Basic challenge: any user name, the API key as the password.
+ * scope. Browsers get a Basic challenge (the user name is ignored; the API key is the password).
  */
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
