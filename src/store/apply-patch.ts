@@ -228,6 +228,7 @@ async function absorbProfile(
   await trx.updateTable('identities').set({ profile_id: intoId }).where('profile_id', '=', fromId).execute();
   await trx.updateTable('consent_ledger').set({ profile_id: intoId }).where('profile_id', '=', fromId).execute();
   await trx.updateTable('dsr').set({ profile_id: intoId }).where('profile_id', '=', fromId).execute();
+  await trx.updateTable('push_log').set({ profile_id: intoId }).where('profile_id', '=', fromId).execute();
 
   // Shadows: the surviving profile's shadow for a connector wins; the others move over.
   const intoConnectors = (

@@ -50,6 +50,15 @@ export interface ShadowsTable {
   updated_at: string;
 }
 
+export interface PushLogTable {
+  id: string;
+  profile_id: string;
+  connector: string;
+  external_id: string | null;
+  values: string;
+  pushed_at: string;
+}
+
 export interface OutboxTable {
   id: string;
   profile_id: string;
@@ -117,6 +126,7 @@ export interface Database {
   consent_ledger: ConsentLedgerTable;
   shadows: ShadowsTable;
   outbox: OutboxTable;
+  push_log: PushLogTable;
   cursors: CursorsTable;
   suppression: SuppressionTable;
   dsr: DsrTable;

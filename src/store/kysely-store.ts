@@ -1,5 +1,6 @@
 /** The `Store` implementation shared by both dialects. */
 import type { Kysely, Transaction } from 'kysely';
+import { v7 as uuidv7 } from 'uuid';
 import type { Logger } from 'pino';
 import { Json } from '../profile/schema.js';
 import type { Identity, Profile, ProfilePatch } from '../profile/schema.js';
@@ -21,6 +22,7 @@ import type {
   DsrSystemStatus,
   LedgerEntry,
   OutboxRow,
+  PushLogEntry,
   Shadow,
   Store,
 } from './types.js';
@@ -37,9 +39,9 @@ function oneOf<T extends string>(value: string, allowed: readonly T[]): T {
   return found;
 }
 
-function chunks<T>(items: readonly T[]): T[][] {
+function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
   const out: T[][] = [];
-  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
 
@@ -194,6 +196,45 @@ export class KyselyStore implements Store {
     await this.#write(async (trx) =>
       mergeShadow(trx, this.dialect, await this.#resolveId(trx, profileId), connector, update, new Date().toISOString()),
     );
+  }
+
+  async recordPushes(entries: readonly PushLogEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const now = new Date().toISOString();
+    await this.#write(async (trx) => {
+      const logged: Database['push_log'][] = [];
+      for (const entry of entries) {
+        const id = await this.#resolveId(trx, entry.profileId);
+        await mergeShadow(trx, this.dialect, id, entry.connector, { externalId: entry.externalId, values: entry.values, pushedAt: entry.pushedAt }, now);
+        logged.push({
+          id: uuidv7(),
+          profile_id: id,
+          connector: entry.connector,
+          external_id: entry.externalId,
+          values: encodeJson(entry.values),
+          pushed_at: entry.pushedAt,
+        });
+      }
+      for (const chunk of chunks(logged, 100)) await trx.insertInto('push_log').values(chunk).execute();
+    });
+  }
+
+  async pushHistory(profileId: string): Promise<PushLogEntry[]> {
+    const id = await this.#resolveId(this.#db, profileId);
+    const rows = await this.#db
+      .selectFrom('push_log')
+      .selectAll()
+      .where('profile_id', '=', id)
+      .orderBy('pushed_at')
+      .orderBy('id')
+      .execute();
+    return rows.map((row) => ({
+      profileId: row.profile_id,
+      connector: row.connector,
+      externalId: row.external_id,
+      values: decodeJson(row.values, JsonRecord),
+      pushedAt: row.pushed_at,
+    }));
   }
 
   async claimOutbox(limit: number, leaseMs = 30_000): Promise<OutboxRow[]> {
@@ -466,6 +507,7 @@ export class KyselyStore implements Store {
       await trx.deleteFrom('consent_ledger').where('profile_id', '=', id).execute();
       await trx.deleteFrom('shadows').where('profile_id', '=', id).execute();
       await trx.deleteFrom('outbox').where('profile_id', '=', id).execute();
+      await trx.deleteFrom('push_log').where('profile_id', '=', id).execute();
       await trx.deleteFrom('profile_aliases').where((eb) => eb.or([eb('into_id', '=', id), eb('merged_id', '=', id)])).execute();
       const deleted = await trx.deleteFrom('profiles').where('id', '=', id).executeTakeFirst();
       if (deleted.numDeletedRows > 0n) {

@@ -149,8 +149,25 @@ const initial: Migration = {
   },
 };
 
+/** What was sent where and when, for access requests (GDPR Art. 15(1)(c): the recipients). */
+const pushLog: Migration = {
+  version: '0002_push_log',
+  async up(db) {
+    await db.schema
+      .createTable('push_log')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('profile_id', 'text', (c) => c.notNull())
+      .addColumn('connector', 'text', (c) => c.notNull())
+      .addColumn('external_id', 'text')
+      .addColumn('values', 'text', (c) => c.notNull())
+      .addColumn('pushed_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('push_log_profile').on('push_log').columns(['profile_id', 'pushed_at']).execute();
+  },
+};
+
 /** Every migration, in order. Append only. */
-export const MIGRATIONS: readonly Migration[] = [initial];
+export const MIGRATIONS: readonly Migration[] = [initial, pushLog];
 
 /** Arbitrary constant identifying Concord's migration lock among PostgreSQL advisory locks. */
 const PG_MIGRATION_LOCK = 4_711_202_603;

@@ -19,6 +19,20 @@ export interface Shadow {
   updatedAt: string;
 }
 
+/**
+ * One delivery to a connected system, as the push log keeps it: what was sent where and
+ * when. The log is personal data like the profile: `deleteProfileData` removes it.
+ */
+export interface PushLogEntry {
+  profileId: string;
+  connector: string;
+  /** The system's id for the record, as it answered the push. */
+  externalId: string | null;
+  /** External field name -> value sent. */
+  values: Record<string, Json>;
+  pushedAt: string;
+}
+
 /** What a source reported alongside a patch, to be recorded as its shadow in the same transaction. */
 export interface Observed {
   connector: string;
@@ -185,6 +199,14 @@ export interface Store {
     connector: string,
     update: { externalId?: string | null; values: Record<string, Json>; pushedAt?: string },
   ): Promise<void>;
+
+  /**
+   * Records pushes a system accepted, all in one transaction: each entry's values are merged
+   * over its shadow (with the external id and the push time) and appended to the push log.
+   */
+  recordPushes(entries: readonly PushLogEntry[]): Promise<void>;
+  /** The profile's push log (what was sent where and when), oldest first. */
+  pushHistory(profileId: string): Promise<PushLogEntry[]>;
 
   /** Claims up to `limit` outbox rows; safe with several relays at once. Claimed rows are hidden for `leaseMs`. */
   claimOutbox(limit: number, leaseMs?: number): Promise<OutboxRow[]>;

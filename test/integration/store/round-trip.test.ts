@@ -21,7 +21,7 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     expect(store.dialect).toBe(dialect);
     expect(await store.migrate()).toEqual([]);
     const rows = await db.query<{ version: string }>('select version from concord_migrations');
-    expect(rows.map((r) => r.version)).toEqual(['0001_initial']);
+    expect(rows.map((r) => r.version)).toEqual(['0001_initial', '0002_push_log']);
   });
 
   it('refuses a database migrated by a newer version', async () => {
@@ -193,6 +193,37 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     expect([...page1, ...page2].map((s) => s.externalId).sort()).toEqual(['hs-10', 'hs-9']);
     expect(await store.shadowsByConnector('hubspot', { after: page2[0]?.profileId })).toEqual([]);
     expect(await store.getShadow(id, 'mailchimp')).toBeNull();
+  });
+
+  it('records accepted pushes in one go: shadows merged, external ids set, and a push log oldest first', async () => {
+    const a = await store.applyPatch(patch({ identities: [{ kind: 'email', value: 'pa@example.com' }] }), {
+      observed: { connector: 'hubspot', externalId: null, values: { email: 'pa@example.com' } },
+    });
+    const b = await store.applyPatch(patch({ identities: [{ kind: 'email', value: 'pb@example.com' }] }));
+    if (a.status !== 'applied' || b.status !== 'applied') throw new Error('not applied');
+    await store.recordPushes([
+      { profileId: a.profileId, connector: 'hubspot', externalId: 'hs-1', values: { firstname: 'Ann' }, pushedAt: '2026-03-01T00:00:00.000Z' },
+      { profileId: b.profileId, connector: 'hubspot', externalId: 'hs-2', values: { firstname: 'Bo' }, pushedAt: '2026-03-01T00:00:00.000Z' },
+      { profileId: a.profileId, connector: 'salesforce', externalId: '003A', values: { FirstName: 'Ann' }, pushedAt: '2026-03-01T00:00:01.000Z' },
+    ]);
+    await store.recordPushes([
+      { profileId: a.profileId, connector: 'hubspot', externalId: 'hs-1', values: { lastname: 'Lee' }, pushedAt: '2026-03-02T00:00:00.000Z' },
+    ]);
+    expect(await store.getShadow(a.profileId, 'hubspot')).toMatchObject({
+      externalId: 'hs-1',
+      values: { email: 'pa@example.com', firstname: 'Ann', lastname: 'Lee' },
+      lastPushedAt: '2026-03-02T00:00:00.000Z',
+    });
+    expect(await store.findProfileIdByExternalId('hubspot', 'hs-2')).toBe(b.profileId);
+    expect(await store.pushHistory(a.profileId)).toEqual([
+      { profileId: a.profileId, connector: 'hubspot', externalId: 'hs-1', values: { firstname: 'Ann' }, pushedAt: '2026-03-01T00:00:00.000Z' },
+      { profileId: a.profileId, connector: 'salesforce', externalId: '003A', values: { FirstName: 'Ann' }, pushedAt: '2026-03-01T00:00:01.000Z' },
+      { profileId: a.profileId, connector: 'hubspot', externalId: 'hs-1', values: { lastname: 'Lee' }, pushedAt: '2026-03-02T00:00:00.000Z' },
+    ]);
+    expect(await store.pushHistory(b.profileId)).toHaveLength(1);
+    await store.deleteProfileData(a.profileId);
+    expect(await store.pushHistory(a.profileId)).toEqual([]);
+    expect(await db.count('push_log')).toBe(1);
   });
 
   it('keeps one pending outbox row per profile and connector, and claims it again after a newer change', async () => {
