@@ -1,9 +1,10 @@
 /**
  * Access and portability requests: the export job gathers the profile with each field's source
- * and time, the consent ledger as receipts, the systems holding data with their ids, the audit
- * trail, and (when asked) the records each system holds now, read through the engine's limiter.
- * The document is checked against its schema and kept in Redis for `exportTtlMs`; the request
- * keeps only its size and digest as proof.
+ * and time, the consent ledger as receipts, the systems holding data with their ids, the sync
+ * history from the store's push log (what was sent where and when), the audit trail, and
+ * (when asked) the records each system holds now, read through the engine's limiter. The
+ * document is checked against its schema and kept in Redis for `exportTtlMs`; the request keeps
+ * only its size and digest as proof.
  */
 import { createHash } from 'node:crypto';
 import type { Job } from 'bullmq';
@@ -97,6 +98,7 @@ export class Exporter {
         profile,
         ledger: profile ? await ctx.store.consentHistory(profile.id) : [],
         shadows,
+        pushes: profile ? await ctx.store.pushHistory(profile.id) : [],
         audit: profile ? await ctx.store.listAudit({ profileId: profile.id, limit: 100_000 }) : [],
         connectorTypes: new Map([...ctx.connectors.values()].map((c) => [c.id, c.type])),
         purposeTitles: ctx.options.purposeTitles,

@@ -1,6 +1,8 @@
 /**
  * The flat CSV form of an export (RFC 4180): one row per fact, with the columns
- * `section,item,value,source,at,detail`. Pure.
+ * `section,item,value,source,at,detail`. Sections: request, controller, subject, identity,
+ * attribute, consent, subscription, right, consent_receipt, system, system_value, sync (one row per
+ * field sent to a system: item `connector.field`, at = when it was sent), history, live. Pure.
  */
 import type { Json } from '../../profile/schema.js';
 import type { ExportDocument } from './document.js';
@@ -49,6 +51,13 @@ export function exportRows(doc: ExportDocument): Row[] {
   for (const s of doc.systems) {
     rows.push(['system', s.connector, s.externalId ?? '', s.type ?? '', s.lastSentAt ?? '', `updatedAt=${s.updatedAt}`]);
     for (const [field, value] of Object.entries(s.holds)) rows.push(['system_value', `${s.connector}.${field}`, text(value), s.connector, s.updatedAt, '']);
+  }
+  // One row per field sent, so the sync history stays flat: which system, which field, what value, when.
+  for (const d of doc.syncHistory) {
+    const detail = `externalId=${d.externalId ?? ''}`;
+    const fields = Object.entries(d.values);
+    if (fields.length === 0) rows.push(['sync', d.connector, '', d.connector, d.sentAt, detail]);
+    for (const [field, value] of fields) rows.push(['sync', `${d.connector}.${field}`, text(value), d.connector, d.sentAt, detail]);
   }
   for (const h of doc.history) rows.push(['history', h.action, h.changes.join(' '), h.source ?? '', h.at, `actor=${h.actor}${h.reason ? `; reason=${h.reason}` : ''}`]);
   for (const l of doc.live ?? []) {

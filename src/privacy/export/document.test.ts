@@ -50,6 +50,27 @@ describe('the export document', () => {
     expect(doc.live?.map((l) => l.status)).toEqual(['read', 'failed']);
   });
 
+  it('gives the sync history from the push log: every delivery to each system with what was sent and when, oldest first', async () => {
+    const doc = buildExport(sampleInput());
+    const validate = await publishedValidator();
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+    expect(doc.syncHistory).toEqual([
+      { connector: 'salesforce', type: 'salesforce', externalId: '0035e000000AdaAAA', sentAt: '2026-01-02T10:00:02.000Z', values: { Email: 'ada@example.com', LastName: 'Lovelace, "Countess"' } },
+      { connector: 'hubspot', type: 'hubspot', externalId: '101', sentAt: '2026-01-05T09:00:02.500Z', values: { 'subscription:101': 'SUBSCRIBED' } },
+      { connector: 'salesforce', type: 'salesforce', externalId: '0035e000000AdaAAA', sentAt: '2026-01-05T09:00:03.000Z', values: { HasOptedOutOfEmail: false } },
+    ]);
+    // A delivery without its time, or with a time that is not one, breaks the published schema.
+    const raw = doc as unknown as Record<string, unknown>;
+    const { sentAt: _sentAt, ...undated } = doc.syncHistory[0] ?? {};
+    expect(validate({ ...raw, syncHistory: [undated] })).toBe(false);
+    expect(validate({ ...raw, syncHistory: [{ ...doc.syncHistory[0], sentAt: 'Tuesday' }] })).toBe(false);
+  });
+
+  it('reads back an export stored before the sync history existed, with an empty history', () => {
+    const { syncHistory: _drop, ...older } = buildExport(sampleInput());
+    expect(ExportDocument.parse(older).syncHistory).toEqual([]);
+  });
+
   it('gives each ledger entry as a Kantara-aligned consent receipt, oldest first', () => {
     const [first, second] = buildExport(sampleInput()).consentReceipts;
     expect(first).toMatchObject({
@@ -82,10 +103,10 @@ describe('the export document', () => {
   });
 
   it('exports someone the hub holds nothing on as an empty, valid document', async () => {
-    const doc = buildExport({ ...sampleInput(), profile: null, ledger: [], shadows: [], audit: [], live: null });
+    const doc = buildExport({ ...sampleInput(), profile: null, ledger: [], shadows: [], pushes: [], audit: [], live: null });
     const validate = await publishedValidator();
     expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
-    expect(doc).toMatchObject({ subject: { profileId: null, identities: [] }, profile: null, consentReceipts: [], systems: [], live: null });
+    expect(doc).toMatchObject({ subject: { profileId: null, identities: [] }, profile: null, consentReceipts: [], systems: [], syncHistory: [], live: null });
   });
 
   it('the published schema refuses a document that breaks it', async () => {
@@ -111,6 +132,13 @@ describe('the CSV form', () => {
     expect(lines).toContain('system,salesforce,0035e000000AdaAAA,salesforce,2026-01-05T09:00:03.000Z,updatedAt=2026-01-05T09:00:03.000Z');
     expect(lines).toContain('live,salesforce,,salesforce,,failed: TransientError: 503');
     expect(lines.filter((l) => l.startsWith('consent_receipt,'))).toHaveLength(2);
+    // The sync history, flat: one row per field sent, oldest delivery first.
+    expect(lines.filter((l) => l.startsWith('sync,'))).toEqual([
+      'sync,salesforce.Email,ada@example.com,salesforce,2026-01-02T10:00:02.000Z,externalId=0035e000000AdaAAA',
+      'sync,salesforce.LastName,"Lovelace, ""Countess""",salesforce,2026-01-02T10:00:02.000Z,externalId=0035e000000AdaAAA',
+      'sync,hubspot.subscription:101,SUBSCRIBED,hubspot,2026-01-05T09:00:02.500Z,externalId=101',
+      'sync,salesforce.HasOptedOutOfEmail,false,salesforce,2026-01-05T09:00:03.000Z,externalId=0035e000000AdaAAA',
+    ]);
   });
 
   it('quotes exactly the fields that need it', () => {

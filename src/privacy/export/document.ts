@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { ConsentEvidence, ConsentStatus, Identity, Instant, Json, LegalBasis, ObjectionKind, SourceId } from '../../profile/schema.js';
 import type { Profile } from '../../profile/schema.js';
-import type { AuditEntry, LedgerEntry, Shadow } from '../../store/types.js';
+import type { AuditEntry, LedgerEntry, PushLogEntry, Shadow } from '../../store/types.js';
 import { ConsentReceipt, Controller, consentReceipt } from './receipts.js';
 
 export const EXPORT_FORMAT = 'concord.export/v1';
@@ -30,6 +30,18 @@ export const LiveExport = z.object({
   records: z.array(LiveRecord),
 });
 export type LiveExport = z.infer<typeof LiveExport>;
+
+/** One delivery to a connected system, from the hub's push log. */
+export const SyncDelivery = z
+  .object({
+    connector: z.string().meta({ description: 'The connected system (connector instance id) the hub sent to.' }),
+    type: z.string().nullable().meta({ description: 'The kind of system (connector type, e.g. hubspot); null when the connector is no longer configured.' }),
+    externalId: z.string().nullable().meta({ description: 'The system’s id for the record written, as it answered.' }),
+    sentAt: Instant.meta({ description: 'When the system accepted the delivery.' }),
+    values: z.record(z.string(), Json).meta({ description: 'What was sent: the system’s own field name -> the value written.' }),
+  })
+  .meta({ description: 'One delivery the system accepted: what was sent there and when.' });
+export type SyncDelivery = z.infer<typeof SyncDelivery>;
 
 export const ExportDocument = z
   .object({
@@ -76,6 +88,10 @@ export const ExportDocument = z
         }),
       )
       .meta({ description: 'The connected systems holding data on the person.' }),
+    syncHistory: z
+      .array(SyncDelivery)
+      .default([])
+      .meta({ description: 'The sync history from the hub’s push log: every delivery to every connected system, what was sent where and when, oldest first.' }),
     history: z
       .array(
         z.object({
@@ -106,6 +122,8 @@ export interface ExportInput {
   profile: Profile | null;
   ledger: readonly LedgerEntry[];
   shadows: readonly Shadow[];
+  /** The profile's push log (what was sent where and when), any order. */
+  pushes: readonly PushLogEntry[];
   /** Audit entries of the profile, any order. */
   audit: readonly AuditEntry[];
   /** Connector id -> connector type. */
@@ -177,6 +195,17 @@ export function buildExport(input: ExportInput): ExportDocument {
         lastSentAt: s.lastPushedAt,
         updatedAt: s.updatedAt,
         holds: { ...s.values },
+      })),
+    syncHistory: [...input.pushes]
+      .map((p, i) => ({ p, i }))
+      // Oldest first; deliveries recorded at the same instant keep the log's order.
+      .sort((a, b) => (a.p.pushedAt < b.p.pushedAt ? -1 : a.p.pushedAt > b.p.pushedAt ? 1 : a.i - b.i))
+      .map(({ p }) => ({
+        connector: p.connector,
+        type: input.connectorTypes.get(p.connector) ?? null,
+        externalId: p.externalId,
+        sentAt: p.pushedAt,
+        values: { ...p.values },
       })),
     history: [...input.audit]
       .sort(byKey((a) => `${a.at}\u0000${a.id}`))

@@ -1,6 +1,6 @@
 /** A person with something of everything, for the export tests. */
 import type { Profile } from '../../profile/schema.js';
-import type { AuditEntry, LedgerEntry, Shadow } from '../../store/types.js';
+import type { AuditEntry, LedgerEntry, PushLogEntry, Shadow } from '../../store/types.js';
 import type { ExportInput } from './document.js';
 
 export function samplePerson(): Profile {
@@ -77,6 +77,15 @@ export function sampleShadows(profile: Profile): Shadow[] {
   ];
 }
 
+/** Three deliveries, given out of order: Salesforce twice, HubSpot once in between. */
+export function samplePushes(profile: Profile): PushLogEntry[] {
+  return [
+    { profileId: profile.id, connector: 'salesforce', externalId: '0035e000000AdaAAA', values: { HasOptedOutOfEmail: false }, pushedAt: '2026-01-05T09:00:03.000Z' },
+    { profileId: profile.id, connector: 'salesforce', externalId: '0035e000000AdaAAA', values: { Email: 'ada@example.com', LastName: 'Lovelace, "Countess"' }, pushedAt: '2026-01-02T10:00:02.000Z' },
+    { profileId: profile.id, connector: 'hubspot', externalId: '101', values: { 'subscription:101': 'SUBSCRIBED' }, pushedAt: '2026-01-05T09:00:02.500Z' },
+  ];
+}
+
 export function sampleAudit(profile: Profile): AuditEntry[] {
   return [
     { id: 'a2', at: '2026-01-05T09:00:01.000Z', actor: 'preference_center', action: 'profile.updated', profileId: profile.id, detail: { source: 'preference_center', changes: ['consent:marketing.email', 'subscription:newsletter'], identityHashes: ['ab'] } },
@@ -93,6 +102,7 @@ export function sampleInput(): ExportInput {
     profile,
     ledger: sampleLedger(profile),
     shadows: sampleShadows(profile),
+    pushes: samplePushes(profile),
     audit: sampleAudit(profile),
     connectorTypes: new Map([
       ['hubspot', 'hubspot'],

@@ -9,7 +9,7 @@ import addFormats from 'ajv-formats';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXPORT_SCHEMA_PATH, exportCsv } from '../../../src/privacy/index.js';
 import type { ExportDocument } from '../../../src/privacy/index.js';
-import { startPrivacyHub, type PrivacyHub } from './harness.js';
+import { DSR_KEY, startPrivacyHub, type PrivacyHub } from './harness.js';
 
 const ADA = 'ada@example.com';
 
@@ -102,6 +102,63 @@ describe('export (access and portability)', () => {
     expect(row?.detail['export']).toMatchObject({ bytes: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
   });
 
+  it('gives the sync history: every push to each system, what was sent and when, in the JSON (schema-valid) and CSV downloads', async () => {
+    hub = await startPrivacyHub({ dialect: 'sqlite' });
+    const h = hub;
+    const t0 = new Date().toISOString();
+    // Created in HubSpot: the hub creates her in Salesforce.
+    const contact = h.hubspot.sideDoor.createContact({ email: ADA, firstname: 'Ada', lastname: 'Lovelace' });
+    h.hubspot.sideDoor.subscribe(ADA, 101);
+    await h.settle();
+    const t1 = new Date().toISOString();
+    const sfId = String(h.salesforce.sideDoor.findByEmail(ADA)?.['Id']);
+    // A rectification reaches both systems.
+    const rectify = await h.privacy.submit({ kind: 'rectify', subject: { email: ADA }, attributes: { lastName: 'Byron' } }, { origin: 'api', actor: 'test' });
+    if (!rectify.ok) throw rectify.error;
+    await h.waitFor(rectify.value.id, (v) => v.status === 'completed');
+    await h.settle();
+    const t2 = new Date().toISOString();
+
+    const submitted = await h.privacy.submit({ kind: 'export', subject: { email: ADA } }, { origin: 'api', actor: 'test' });
+    if (!submitted.ok) throw submitted.error;
+    const view = await h.waitFor(submitted.value.id, (v) => v.status === 'completed');
+    const res = await fetch(`${h.url}/api/v1/dsr/${view.id}/export`, { headers: { authorization: `Bearer ${DSR_KEY}` } });
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as ExportDocument;
+    const validate = await validator();
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+
+    // Exactly what the push log holds, oldest first, with each system's type and record id.
+    const profile = await h.profileByEmail(ADA);
+    const log = await h.store.pushHistory(profile?.id ?? '');
+    expect(log.length).toBeGreaterThanOrEqual(2);
+    expect(doc.syncHistory.map((d) => [d.connector, d.sentAt, d.values])).toEqual(log.map((e) => [e.connector, e.pushedAt, e.values]));
+    expect(doc.syncHistory.map((d) => d.sentAt)).toEqual(doc.syncHistory.map((d) => d.sentAt).sort());
+    const to = (connector: string) => doc.syncHistory.filter((d) => d.connector === connector);
+    // Salesforce: created with her e-mail after she appeared in HubSpot, then given the corrected name.
+    expect(to('salesforce')[0]).toMatchObject({ type: 'salesforce', externalId: sfId, values: expect.objectContaining({ Email: ADA }) });
+    expect(to('salesforce')[0]?.sentAt).toBeDefined();
+    expect((to('salesforce')[0]?.sentAt ?? '') >= t0 && (to('salesforce')[0]?.sentAt ?? '') <= t1).toBe(true);
+    const sfRectified = to('salesforce').find((d) => d.values['LastName'] === 'Byron');
+    expect(sfRectified).toBeDefined();
+    expect((sfRectified?.sentAt ?? '') >= t1 && (sfRectified?.sentAt ?? '') <= t2).toBe(true);
+    // HubSpot: the corrected name, sent to her contact after the rectification.
+    const hsRectified = to('hubspot').find((d) => d.values['lastname'] === 'Byron');
+    expect(hsRectified).toMatchObject({ type: 'hubspot', externalId: contact.id });
+    expect((hsRectified?.sentAt ?? '') >= t1 && (hsRectified?.sentAt ?? '') <= t2).toBe(true);
+    // What the systems hold agrees with what the history says was sent.
+    expect(h.salesforce.sideDoor.get('Contact', sfId)).toMatchObject({ LastName: 'Byron' });
+    expect(h.hubspot.sideDoor.getContact(contact.id)?.properties).toMatchObject({ lastname: 'Byron' });
+
+    // The CSV download: one flat row per field sent, with the system and the time.
+    const csvRes = await fetch(`${h.url}/api/v1/dsr/${view.id}/export.csv`, { headers: { authorization: `Bearer ${DSR_KEY}` } });
+    expect(csvRes.status).toBe(200);
+    const lines = (await csvRes.text()).split('\r\n');
+    expect(lines).toContain(`sync,hubspot.lastname,Byron,hubspot,${hsRectified?.sentAt ?? ''},externalId=${contact.id}`);
+    expect(lines).toContain(`sync,salesforce.LastName,Byron,salesforce,${sfRectified?.sentAt ?? ''},externalId=${sfId}`);
+    expect(lines.filter((l) => l.startsWith('sync,'))).toHaveLength(doc.syncHistory.reduce((n, d) => n + Math.max(1, Object.keys(d.values).length), 0));
+  });
+
   it('answers for someone the hub holds nothing on, and says when an export is not ready or gone', async () => {
     hub = await startPrivacyHub({ dialect: 'sqlite', privacy: { exportTtlMs: 1_000 } });
     const h = hub;
@@ -111,7 +168,7 @@ describe('export (access and portability)', () => {
     const view = await h.waitFor(submitted.value.id, (v) => v.status === 'completed');
     const result = await h.privacy.exportDocument(view.id);
     if (!result.ok) throw result.error;
-    expect(result.value).toMatchObject({ subject: { profileId: null, identities: [] }, profile: null, systems: [], live: null });
+    expect(result.value).toMatchObject({ subject: { profileId: null, identities: [] }, profile: null, systems: [], syncHistory: [], live: null });
     await new Promise((r) => setTimeout(r, 1_100));
     const gone = await h.privacy.exportDocument(view.id);
     expect(gone.ok ? null : gone.error.code).toBe('export_unavailable');
