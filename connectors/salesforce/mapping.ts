@@ -77,6 +77,30 @@ export function salesforceMappings(config: Pick<SalesforceConfig, 'channelFlags'
   return out;
 }
 
+/**
+ * Why Concord sends `OptOut` over a consent the person did not deny: a restriction (Art. 18) or
+ * an objection (Art. 21/22) is in force, or the consent has expired. Such a write is not a
+ * choice of the person, and its CaptureSource says so (`overrideSource`).
+ */
+export type ConsentOverride = 'restriction' | 'objection' | 'expiry';
+
+const OVERRIDE_LABELS: Record<ConsentOverride, string> = {
+  restriction: 'restriction in force',
+  objection: 'objection in force',
+  expiry: 'consent expired',
+};
+
+/** The CaptureSource of an `OptOut` Concord sends because of `override`. */
+export function overrideSource(captureSource: string, override: ConsentOverride): string {
+  return `${captureSource} (${OVERRIDE_LABELS[override]})`.slice(0, 255);
+}
+
+/** The override a CaptureSource written by this instance names, or undefined (a choice, or someone else's). */
+export function overrideOf(value: unknown, captureSource: string): ConsentOverride | undefined {
+  if (typeof value !== 'string') return undefined;
+  return (Object.keys(OVERRIDE_LABELS) as ConsentOverride[]).find((o) => overrideSource(captureSource, o) === value);
+}
+
 /** A Salesforce date-time (`2026-01-15T09:30:00.000+0000`) as epoch ms, or NaN. */
 export function parseSalesforceDate(value: unknown): number {
   if (typeof value !== 'string' || value === '') return Number.NaN;

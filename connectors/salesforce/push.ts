@@ -11,11 +11,11 @@
  */
 import type { Connection, SaveResult, UpsertResult } from 'jsforce';
 import type { PushOutcome, PushRecord } from '../../src/connector/define.js';
-import type { Json } from '../../src/profile/schema.js';
+import type { ConsentState, Json, Profile } from '../../src/profile/schema.js';
 import { redactEmails, type SalesforceApi } from './api.js';
 import type { SalesforceBulk } from './bulk.js';
 import type { SalesforceConfig } from './config.js';
-import { individualFieldOf, parseConsentField } from './mapping.js';
+import { individualFieldOf, overrideSource, parseConsentField, type ConsentOverride } from './mapping.js';
 import { chunks, IN_CHUNK, inList, queryAll, type SalesforceReader } from './read.js';
 
 /** Records per sObject Collections call. */
@@ -127,7 +127,7 @@ export class SalesforcePusher {
       }
       const consent = parseConsentField(name);
       if (consent) {
-        if (value === 'OptIn' || value === 'OptOut') consents.push({ ...consent, status: value, ...this.captureOf(record, consent) });
+        if (value === 'OptIn' || value === 'OptOut') consents.push({ ...consent, status: value, ...this.captureOf(record, consent, value) });
         continue;
       }
       person[name] = value;
@@ -135,17 +135,37 @@ export class SalesforcePusher {
     return w;
   }
 
-  /** When and how the consent was captured: from the canonical consent, when the engine gives the profile. */
-  private captureOf(record: PushRecord, consent: { type: string; purposeName: string }): { capturedAt: string; source: string } {
+  /**
+   * CaptureDate and CaptureSource of the state sent, from the canonical profile when the engine
+   * gives it. When the person's recorded choice is what goes out, its time and evidence. When
+   * Concord sends `OptOut` over a recorded grant (or for a purpose never chosen) because a right
+   * or expiry overrides it, the time that override began and a CaptureSource naming it: the
+   * grant's time and evidence would claim the person opted out when they opted in, and read
+   * back they would compete with the grant itself.
+   */
+  private captureOf(record: PushRecord, consent: { type: string; purposeName: string }, status: 'OptIn' | 'OptOut'): { capturedAt: string; source: string } {
+    const fallback = { capturedAt: new Date(this.now()).toISOString(), source: this.config.captureSource };
+    const profile = record.profile;
+    if (!profile) return fallback;
+    const slot = this.slotOf(profile, consent);
+    if (slot && slot.value === (status === 'OptIn' ? 'granted' : 'denied')) {
+      return { capturedAt: slot.at, source: `${this.config.captureSource} (${slot.evidence.method})`.slice(0, 255) };
+    }
+    const override = status === 'OptOut' ? overrideIn(profile, slot, this.now()) : undefined;
+    return override ? { capturedAt: override.at, source: overrideSource(this.config.captureSource, override.kind) } : fallback;
+  }
+
+  /** The recorded consent a ContactPointTypeConsent carries (its purpose and channel, by the config). */
+  private slotOf(profile: Profile, consent: { type: string; purposeName: string }): ConsentState | undefined {
     const purposes = Object.entries(this.config.dataUsePurposes).filter(([, name]) => name === consent.purposeName).map(([p]) => p);
     const channels = Object.entries(this.config.contactPointTypes).filter(([, type]) => type === consent.type).map(([c]) => c);
     for (const p of purposes) {
       for (const c of channels) {
-        const state = record.profile?.consents[p]?.[c];
-        if (state) return { capturedAt: state.at, source: `${this.config.captureSource} (${state.evidence.method})`.slice(0, 255) };
+        const state = profile.consents[p]?.[c];
+        if (state) return state;
       }
     }
-    return { capturedAt: new Date(this.now()).toISOString(), source: this.config.captureSource };
+    return undefined;
   }
 
   /** Person fields for a record Concord may be creating (a Lead needs a Company). */
@@ -349,6 +369,23 @@ export class SalesforcePusher {
       });
     }
   }
+}
+
+/**
+ * What denies a consent the person did not deny, and since when: a restriction, the consent's
+ * expiry, an objection. The connector is not told which objection a purpose names (the catalog
+ * says), so an active objection is the reason only when nothing certain is, the latest one
+ * when several are active.
+ */
+function overrideIn(profile: Profile, slot: ConsentState | undefined, now: number): { kind: ConsentOverride; at: string } | undefined {
+  const restricted = profile.rights.restricted;
+  if (restricted?.value === true) return { kind: 'restriction', at: restricted.at };
+  if (slot?.expiresAt !== undefined && Date.parse(slot.expiresAt) <= now) return { kind: 'expiry', at: slot.expiresAt };
+  let objection: string | undefined;
+  for (const o of Object.values(profile.rights.objections)) {
+    if (o?.value === true && (objection === undefined || Date.parse(o.at) > Date.parse(objection))) objection = o.at;
+  }
+  return objection === undefined ? undefined : { kind: 'objection', at: objection };
 }
 
 function invert(map: Map<string, string>): Map<string, string> {

@@ -10,7 +10,7 @@ import type { ExternalRecord } from '../../src/connector/define.js';
 import type { Json } from '../../src/profile/schema.js';
 import type { SalesforceApi } from './api.js';
 import type { SalesforceConfig } from './config.js';
-import { CHANNEL_FLAGS, consentField, csvBoolean, DEFAULT_FIELDS, fieldValue, INDIVIDUAL_FIELDS, INDIVIDUAL_PREFIX, parseSalesforceDate, soqlString } from './mapping.js';
+import { CHANNEL_FLAGS, consentField, csvBoolean, DEFAULT_FIELDS, fieldValue, INDIVIDUAL_FIELDS, INDIVIDUAL_PREFIX, overrideOf, parseSalesforceDate, soqlString } from './mapping.js';
 
 /** A record as SOQL (JSON) or Bulk API (CSV text) returns it. */
 export type RawRecord = Record<string, unknown>;
@@ -161,8 +161,14 @@ export class SalesforceReader {
       const purposeName = purposes.get(String(c['DataUsePurposeId']));
       const status = c['PrivacyConsentStatus'];
       if (!purposeName || (status !== 'OptIn' && status !== 'OptOut')) continue;
-      // The consent's time is when it was captured (the person's action), else its last edit.
-      const captured = parseSalesforceDate(c['CaptureDate']);
+      // An OptOut Concord wrote because a right or expiry overrides the person's choice is not a
+      // choice: reporting it would record a denial they never made (the right itself travels on
+      // the Individual).
+      const override = overrideOf(c['CaptureSource'], this.config.captureSource);
+      if (override !== undefined && status === 'OptOut') continue;
+      // The consent's time is when it was captured (the person's action), else its last edit; an
+      // OptIn on a record Concord wrote as an override was set since, at its last edit.
+      const captured = override === undefined ? parseSalesforceDate(c['CaptureDate']) : Number.NaN;
       const at = Number.isNaN(captured) ? atOf(c) : captured;
       if (Number.isNaN(at)) continue;
       out.push({ externalId: id, at: new Date(at).toISOString(), fields: { ...identity, [consentField(String(c['ContactPointType']), purposeName)]: status }, ...echo(c) });

@@ -8,9 +8,11 @@ import { register } from 'prom-client';
 import type { ExternalRecord, PushRecord } from '../../../src/connector/define.js';
 import { AuthError, RateLimitedError } from '../../../src/connector/errors.js';
 import { compileMapping, mapInbound, mapOutbound } from '../../../src/connector/mapping.js';
-import { MergePolicy, type Profile } from '../../../src/profile/schema.js';
+import { merge } from '../../../src/profile/merge.js';
+import { explainConsent } from '../../../src/profile/effective.js';
+import { MergePolicy, type Profile, type ProfilePatch } from '../../../src/profile/schema.js';
 import salesforce from '../../../connectors/salesforce/connector.js';
-import { salesforceMappings } from '../../../connectors/salesforce/mapping.js';
+import { parseSalesforceDate, salesforceMappings } from '../../../connectors/salesforce/mapping.js';
 import { pullAll, startTestOrg, type SalesforceTestOrg } from './harness.js';
 
 const CONSENTS = {
@@ -70,11 +72,12 @@ describe('Salesforce consent data model', () => {
     const door = org.emulator.sideDoor;
     expect(door.get('Contact', id)).toMatchObject({ Email: 'person-1@example.com', FirstName: 'First1', HasOptedOutOfEmail: true, Concord_Id__c: 'profile-1' });
     expect(door.individual('Contact', id)).toMatchObject({ LastName: 'Last1', HasOptedOutProcessing: true, HasOptedOutProfiling: true, HasOptedOutSolicit: false });
-    // Every purpose is denied while restricted, the ones the person never chose included.
+    // Every purpose is denied while restricted, the ones the person never chose included: captured
+    // when the restriction began, and named as its effect (the person granted marketing).
     const consents = door.consents('Contact', id);
     expect(consents).toHaveLength(2);
-    expect(consents).toContainEqual({ purpose: 'Marketing', type: 'Email', status: 'OptOut', captureDate: '2026-02-01T10:00:00.000Z', captureSource: 'Concord (preference_center)' });
-    expect(consents).toContainEqual(expect.objectContaining({ purpose: 'Analytics', type: 'Email', status: 'OptOut', captureSource: 'Concord' }));
+    expect(consents).toContainEqual({ purpose: 'Marketing', type: 'Email', status: 'OptOut', captureDate: '2026-02-02T00:00:00.000Z', captureSource: 'Concord (restriction in force)' });
+    expect(consents).toContainEqual({ purpose: 'Analytics', type: 'Email', status: 'OptOut', captureDate: '2026-02-02T00:00:00.000Z', captureSource: 'Concord (restriction in force)' });
 
     // The restriction is lifted: the same consent record is updated, not duplicated.
     const lifted = profile(1, { rights: { restricted: { value: false, at: '2026-02-03T00:00:00.000Z', source: 'admin' }, objections: {} } });
@@ -84,9 +87,82 @@ describe('Salesforce consent data model', () => {
     expect(door.individual('Contact', id)).toMatchObject({ HasOptedOutProcessing: false });
     const after = door.consents('Contact', id);
     expect(after).toHaveLength(2);
-    expect(after).toContainEqual(expect.objectContaining({ purpose: 'Marketing', type: 'Email', status: 'OptIn' }));
+    // The grant goes out again as the person gave it: its time and evidence.
+    expect(after).toContainEqual({ purpose: 'Marketing', type: 'Email', status: 'OptIn', captureDate: '2026-02-01T10:00:00.000Z', captureSource: 'Concord (preference_center)' });
     expect(door.list('Individual')).toHaveLength(1);
     expect(door.list('ContactPointTypeConsent')).toHaveLength(2);
+  });
+
+  it('an objection denies a recorded grant with the objection\'s time and source, and reading it back changes no consent', async () => {
+    // Consents on ContactPointTypeConsent only, so nothing but the consent record speaks for marketing.
+    const config = { dataUsePurposes: { marketing: 'Marketing' }, contactPointTypes: { email: 'Email' } } as const;
+    const onlyConsents = compileMapping(salesforce, salesforceMappings({ channelFlags: {}, ...config }));
+    const objecting = MergePolicy.parse({ purposes: { marketing: { objection: 'directMarketing' } } });
+    const grantedAt = '2026-02-01T10:00:00.000Z';
+    const objectedAt = '2026-03-01T09:00:00.000Z';
+    const p = profile(3, { rights: { objections: { directMarketing: { value: true, at: objectedAt, source: 'preference_center' } } } });
+    const pushOf = (q: Profile, externalId?: string): PushRecord => {
+      const out = mapOutbound(onlyConsents, q, objecting);
+      expect(out.errors).toEqual([]);
+      return { profileId: q.id, fields: out.fields, profile: q, ...(externalId ? { externalId } : {}) };
+    };
+    const readBack = async (): Promise<ProfilePatch[]> => {
+      const { records } = await pullAll(sf);
+      return records.map((r) => {
+        const m = mapInbound(onlyConsents, r, { source: 'salesforce', receivedAt: new Date().toISOString(), patchId: `read:${r.externalId}:${r.at}` });
+        expect(m.errors).toEqual([]);
+        return m.patch;
+      });
+    };
+    org = await startTestOrg({ config });
+    const sf = org.instance();
+    const door = org.emulator.sideDoor;
+
+    const [outcome] = (await sf.push?.([pushOf(p)], signal())) ?? [];
+    const id = outcome?.status === 'ok' ? outcome.externalId : '';
+    expect(door.individual('Contact', id)).toMatchObject({ HasOptedOutSolicit: true });
+    // OptOut, captured when the person objected and named as the objection's effect, not as the grant.
+    expect(door.consents('Contact', id)).toEqual([{ purpose: 'Marketing', type: 'Email', status: 'OptOut', captureDate: objectedAt, captureSource: 'Concord (objection in force)' }]);
+    expect(door.list('ContactPointTypeConsent')[0]).toMatchObject({ EffectiveFrom: objectedAt });
+
+    // Read back, it is no consent change: the grant stays recorded as the person gave it, and denied in effect.
+    const patches = await readBack();
+    expect(patches.some((q) => q.rights.objections.directMarketing === true)).toBe(true);
+    expect(patches.filter((q) => q.consents['marketing'] !== undefined)).toEqual([]);
+    const merged = patches.reduce((acc, q) => merge(acc, q, objecting).profile, p);
+    expect(merged.consents['marketing']?.['email']).toEqual(p.consents['marketing']?.['email']);
+    expect(explainConsent(merged, 'marketing', 'email', objecting)).toEqual({ status: 'denied', reason: 'objection' });
+
+    // A rep sets it to OptIn in Salesforce: that is a change, at the rep's edit (not the objection's time).
+    const record = door.list('ContactPointTypeConsent')[0];
+    const edited = door.update('ContactPointTypeConsent', String(record?.['Id']), { PrivacyConsentStatus: 'OptIn' });
+    const repPatch = (await readBack()).find((q) => q.consents['marketing']?.['email'] !== undefined);
+    expect(repPatch?.consents['marketing']?.['email']).toEqual({ status: 'granted' });
+    expect(Date.parse(repPatch?.at ?? '')).toBe(parseSalesforceDate(edited['LastModifiedDate']));
+    // The objection still holds: Salesforce is told OptOut again, as the objection's effect.
+    const corrected = repPatch ? merge(p, repPatch, objecting).profile : p;
+    expect(corrected.consents['marketing']?.['email']).toMatchObject({ value: 'granted', source: 'salesforce' });
+    expect(explainConsent(corrected, 'marketing', 'email', objecting).status).toBe('denied');
+    await sf.push?.([pushOf(corrected, id)], signal());
+    expect(door.consents('Contact', id)).toEqual([{ purpose: 'Marketing', type: 'Email', status: 'OptOut', captureDate: objectedAt, captureSource: 'Concord (objection in force)' }]);
+
+    // The objection is withdrawn: the person's grant goes out again with its own time and evidence.
+    const withdrawn: Profile = { ...p, rights: { objections: { directMarketing: { value: false, at: '2026-04-01T00:00:00.000Z', source: 'preference_center' } } } };
+    await sf.push?.([pushOf(withdrawn, id)], signal());
+    expect(door.consents('Contact', id)).toEqual([{ purpose: 'Marketing', type: 'Email', status: 'OptIn', captureDate: grantedAt, captureSource: 'Concord (preference_center)' }]);
+  });
+
+  it('an expired consent goes out as OptOut captured at its expiry', async () => {
+    org = await startTestOrg({ config: CONSENTS });
+    const sf = org.instance();
+    const expiresAt = '2026-02-15T00:00:00.000Z';
+    const expired = profile(4, {
+      consents: { marketing: { email: { value: 'granted', at: '2026-02-01T10:00:00.000Z', source: 'preference_center', legalBasis: 'consent', evidence: { method: 'preference_center' }, expiresAt } } },
+    });
+    const out = mapOutbound(mapping, expired, policy, new Date());
+    const [o] = (await sf.push?.([{ profileId: expired.id, fields: out.fields, profile: expired }], signal())) ?? [];
+    const id = o?.status === 'ok' ? o.externalId : '';
+    expect(org.emulator.sideDoor.consents('Contact', id)).toContainEqual({ purpose: 'Marketing', type: 'Email', status: 'OptOut', captureDate: expiresAt, captureSource: 'Concord (consent expired)' });
   });
 
   it('pulls consent changes a rep makes in Salesforce as canonical changes, each at its own time', async () => {
