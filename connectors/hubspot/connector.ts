@@ -3,10 +3,10 @@
  * preferences v4), both ways, with signed webhooks and GDPR deletion. Every call goes through
  * the official client, `@hubspot/api-client`. See README.md beside this file.
  */
-import { defineConnector, type ConnectorContext, type ConnectorInstance, type EraseOutcome, type EraseRef } from '../../src/connector/define.js';
-import { isRetryable, RejectedError } from '../../src/connector/errors.js';
-import { HubSpotApi, redactEmails } from './api.js';
+import { defineConnector, type ConnectorContext, type ConnectorInstance } from '../../src/connector/define.js';
+import { HubSpotApi } from './api.js';
 import { HUBSPOT_SECRET_KEYS, HubSpotConfig, HubSpotCursor } from './config.js';
+import { HubSpotEraser } from './erase.js';
 import { hubspotDefaultMappings } from './mapping.js';
 import { pullContacts } from './pull.js';
 import { HubSpotPusher } from './push.js';
@@ -27,31 +27,9 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
   const api = new HubSpotApi(config, ctx, now);
   const reader = new HubSpotReader(api, config);
   const pusher = new HubSpotPusher(api, reader, config);
+  const eraser = new HubSpotEraser(api, reader, now);
   const handled = new EventIdMemory();
   const pending = new Map<string, number[]>();
-
-  /** https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/basic/post-crm-v3-objects-contacts-gdpr-delete */
-  async function gdprDelete(objectId: string, idProperty: 'email' | undefined, signal: AbortSignal): Promise<void> {
-    await api.call('standard', signal, () =>
-      api.client.crm.contacts.basicApi.purgeWithHttpInfo({ objectId, ...(idProperty ? { idProperty } : {}) }),
-    );
-  }
-
-  async function eraseOne(ref: EraseRef, known: ReadonlySet<string>, signal: AbortSignal): Promise<EraseOutcome> {
-    if (ref.externalId) {
-      try {
-        await gdprDelete(ref.externalId, undefined, signal);
-        return { status: 'erased', ref };
-      } catch (err) {
-        if (!(err instanceof RejectedError && err.status === 404)) throw err;
-        if (!ref.email) return { status: 'not_found', ref };
-      }
-    }
-    if (!ref.email) return { status: 'failed', ref, reason: 'neither an external id nor an e-mail to erase by', retryable: false };
-    // Deleting an address no contact has still blocklists it in HubSpot, which an erasure wants.
-    await gdprDelete(ref.email, 'email', signal);
-    return { status: known.has(ref.email.trim().toLowerCase()) ? 'erased' : 'not_found', ref };
-  }
 
   return {
     pull(cursor, signal) {
@@ -67,26 +45,8 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
       return reader.toRecords((await reader.readContacts(externalIds, signal)).found, signal);
     },
 
-    async erase(refs, signal) {
-      const out: EraseOutcome[] = [];
-      // Which addresses have a contact, to tell "erased" from "not found" (one call for all).
-      let known = new Set<string>();
-      try {
-        const emails = refs.flatMap((r) => (r.email ? [r.email] : []));
-        const { found } = await reader.readContacts(emails, signal, 'email');
-        known = new Set(found.flatMap((c) => [c.properties.email ?? '', ...(c.properties.hs_additional_emails ?? '').split(';')]).map((e) => e.toLowerCase()));
-      } catch (err) {
-        if (!isRetryable(err)) throw err;
-      }
-      for (const ref of refs) {
-        try {
-          out.push(await eraseOne(ref, known, signal));
-        } catch (err) {
-          const reason = redactEmails(err instanceof Error ? err.message : String(err)).slice(0, 300);
-          out.push({ status: 'failed', ref, reason, retryable: isRetryable(err) });
-        }
-      }
-      return out;
+    erase(refs, signal) {
+      return eraser.erase(refs, signal);
     },
 
     async export(refs, signal) {

@@ -4,7 +4,7 @@
  * export. Every call goes through jsforce. See README.md beside this file.
  */
 import { defineConnector, type ConnectorContext, type ConnectorInstance, type EraseOutcome, type ExternalRecord } from '../../src/connector/define.js';
-import { isRetryable } from '../../src/connector/errors.js';
+import { isRetryable, RateLimitedError } from '../../src/connector/errors.js';
 import { redactEmails, SalesforceApi } from './api.js';
 import { SalesforceBulk } from './bulk.js';
 import { SALESFORCE_SECRET_KEYS, SalesforceConfig, SalesforceCursor } from './config.js';
@@ -114,6 +114,8 @@ export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>
       try {
         results = await erasePeople([...targets.values()], signal);
       } catch (err) {
+        // A rate limit (REQUEST_LIMIT_EXCEEDED) is thrown, so the engine parks the erase queue without spending an attempt.
+        if (err instanceof RateLimitedError) throw err;
         callFailure = { reason: redactEmails(err instanceof Error ? err.message : String(err)).slice(0, 300), retryable: isRetryable(err) };
       }
       return refs.map((ref): EraseOutcome => {
