@@ -2,9 +2,12 @@
  * End to end through the whole engine: an unsubscribe made in HubSpot (the emulator's side
  * door) reaches the store with `source: hubspot` and evidence, and from there the other
  * system; a change pushed to HubSpot and echoed back by its webhook causes no second push,
- * with and without HubSpot's change-source marker.
+ * with and without HubSpot's change-source marker; a consent given under contract or legitimate
+ * interest reaches HubSpot with that legal basis (the engine hands the connector the profile).
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { ProfilePatch, type LegalBasis } from '../../../src/profile/schema.js';
+import { HubPatchIngest } from '../../../src/sync/hub-patch.js';
 import { startHubSpotHub, type HubSpotHub } from './hub.js';
 
 const UPSERT = 'POST /crm/v3/objects/contacts/batch/upsert';
@@ -54,6 +57,42 @@ describe.each([
     expect(calls()[UPDATE]).toBeUndefined();
     expect(hub.refused).toEqual([]);
   });
+
+  it.each([
+    { basis: 'contract', hubspot: 'PERFORMANCE_OF_CONTRACT', email: 'hiro@example.com' },
+    { basis: 'legitimate_interest', hubspot: 'LEGITIMATE_INTEREST_OTHER', email: 'mae@example.com' },
+  ] as const satisfies readonly { basis: LegalBasis; hubspot: string; email: string }[])(
+    'a consent given under another legal basis reaches HubSpot with that basis mapped ($basis -> $hubspot)',
+    async ({ basis, hubspot, email }) => {
+      hub = await startHubSpotHub({ dialect: 'sqlite', echoMarker });
+      const patches = new HubPatchIngest({ store: hub.store, redis: hub.engine.connection, prefix: hub.engine.prefix });
+      try {
+        const now = new Date().toISOString();
+        const result = await patches.ingest(
+          ProfilePatch.parse({
+            id: `admin-basis-${basis}`,
+            source: 'admin',
+            at: now,
+            receivedAt: now,
+            identities: [{ kind: 'email', value: email }],
+            attributes: { firstName: 'Hiro' },
+            consents: { marketing: { email: { status: 'granted', legalBasis: basis, evidence: { method: 'admin_api', noticeVersion: '2026-01' } } } },
+          }),
+        );
+        expect(result.status).toBe('applied');
+        await hub.settle();
+      } finally {
+        await patches.close();
+      }
+      const statuses = hub.hubspot.sideDoor.statuses(email);
+      expect(statuses.find((s) => s['subscriptionId'] === 101)).toMatchObject({
+        status: 'SUBSCRIBED',
+        legalBasis: hubspot,
+        legalBasisExplanation: 'recorded by Concord (admin_api, notice 2026-01)',
+      });
+      expect(hub.refused).toEqual([]);
+    },
+  );
 
   it('an unsubscribe made in HubSpot reaches the store with source hubspot and evidence, then the CRM', async () => {
     hub = await startHubSpotHub({ dialect: 'sqlite', echoMarker });
