@@ -4,12 +4,12 @@
  */
 import type { Transaction } from 'kysely';
 import type { Logger } from 'pino';
-import { v7 as uuidv7 } from 'uuid';
+import { newId } from './ids.js';
 import { diff } from '../profile/diff.js';
 import { emptyProfile, merge, mergeProfiles } from '../profile/merge.js';
 import { ConsentState } from '../profile/schema.js';
 import type { Change, Identity, Ignored, Json, MergePolicy, Profile, ProfilePatch } from '../profile/schema.js';
-import { decodeJson, decodeProfile, encodeJson, JsonRecord } from './codec.js';
+import { decodeProfile, decodeRecord, encodeJson } from './codec.js';
 import type { Database } from './db-schema.js';
 import { WriteConflictError } from './errors.js';
 import { identityKey, keyedIdentityHash, normalizeIdentities } from './identity.js';
@@ -61,7 +61,7 @@ export async function applyPatchInTransaction(
   const survivor = owners[0];
   const absorbed = owners.slice(1);
   const created = survivor === undefined;
-  let base: Profile = survivor?.profile ?? emptyProfile(uuidv7());
+  let base: Profile = survivor?.profile ?? emptyProfile(newId());
   for (const other of absorbed) base = mergeProfiles(base, other.profile, ctx.policy).profile;
 
   const result = merge(base, { ...patch, identities }, ctx.policy);
@@ -274,7 +274,7 @@ async function upsertOutbox(
     .insertInto('outbox')
     .values(
       [...new Set(connectors)].map((connector) => ({
-        id: uuidv7(),
+        id: newId(),
         profile_id: profileId,
         connector,
         profile_version: version,
@@ -328,7 +328,7 @@ async function recordConsentChanges(
       reported !== undefined &&
       (reported.value !== state.data.value || reported.at !== state.data.at || reported.source !== state.data.source);
     rows.push({
-      id: uuidv7(),
+      id: newId(),
       profile_id: profileId,
       purpose: slot.purpose,
       channel: slot.channel,
@@ -369,7 +369,7 @@ async function recordIgnoredConsents(
     if (!slot || recorded.has(`${slot.purpose}\u0000${slot.channel}`)) continue;
     if (entry.state === undefined) continue;
     rows.push({
-      id: uuidv7(),
+      id: newId(),
       profile_id: profileId,
       purpose: slot.purpose,
       channel: slot.channel,
@@ -420,7 +420,7 @@ export async function mergeShadow(
     .where('connector', '=', connector);
   if (dialect === 'postgres') select = select.forUpdate();
   const current = await select.executeTakeFirst();
-  const values = encodeJson({ ...(current ? decodeJson(current.values, JsonRecord) : {}), ...update.values });
+  const values = encodeJson({ ...(current ? decodeRecord(current.values) : {}), ...update.values });
   const externalId = update.externalId === undefined ? (current?.external_id ?? null) : update.externalId;
   const lastPushedAt = update.pushedAt ?? current?.last_pushed_at ?? null;
   if (current) {
@@ -453,7 +453,7 @@ export async function insertAudit(
   await trx
     .insertInto('audit_log')
     .values({
-      id: uuidv7(),
+      id: newId(),
       at: entry.at,
       actor: entry.actor,
       action: entry.action,

@@ -1,12 +1,12 @@
 /** The `Store` implementation shared by both dialects. */
 import type { Kysely, Transaction } from 'kysely';
-import { v7 as uuidv7 } from 'uuid';
+import { newId } from './ids.js';
 import type { Logger } from 'pino';
 import { Json } from '../profile/schema.js';
 import type { Identity, Profile, ProfilePatch } from '../profile/schema.js';
 import { applyPatchInTransaction, insertAudit, mergeShadow } from './apply-patch.js';
 import type { ApplyContext } from './apply-patch.js';
-import { decodeConsentState, decodeJson, decodeProfile, encodeJson, JsonRecord, StringArray } from './codec.js';
+import { decodeConsentState, decodeJson, decodeProfile, decodeRecord, encodeJson, JsonRecord, StringArray } from './codec.js';
 import type { Database, DsrTable } from './db-schema.js';
 import { StoreError } from './errors.js';
 import { keyedIdentityHash, normalizeIdentity } from './identity.js';
@@ -107,6 +107,31 @@ export class KyselyStore implements Store {
     return row ? decodeProfile(row.data, row.version) : null;
   }
 
+  /** Where each id leads after merges (ids not merged away map to themselves). */
+  async #resolveIds(db: Kysely<Database> | Transaction<Database>, profileIds: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map(profileIds.map((id) => [id, id]));
+    for (const chunk of chunks([...out.keys()])) {
+      const rows = await db.selectFrom('profile_aliases').select(['merged_id', 'into_id']).where('merged_id', 'in', chunk).execute();
+      for (const row of rows) out.set(row.merged_id, row.into_id);
+    }
+    return out;
+  }
+
+  async getProfiles(profileIds: readonly string[]): Promise<Map<string, Profile>> {
+    const resolved = await this.#resolveIds(this.#db, profileIds);
+    const found = new Map<string, Profile>();
+    for (const chunk of chunks([...new Set(resolved.values())])) {
+      const rows = await this.#db.selectFrom('profiles').select(['id', 'data', 'version']).where('id', 'in', chunk).execute();
+      for (const row of rows) found.set(row.id, decodeProfile(row.data, row.version));
+    }
+    const out = new Map<string, Profile>();
+    for (const [asked, id] of resolved) {
+      const profile = found.get(id);
+      if (profile) out.set(asked, profile);
+    }
+    return out;
+  }
+
   async findProfile(identity: Identity): Promise<Profile | null> {
     const normalized = normalizeIdentity(identity, { defaultPhoneCountry: this.#config.defaultPhoneCountry });
     if (!normalized.ok) return null;
@@ -137,6 +162,34 @@ export class KyselyStore implements Store {
       .where('value', '=', externalId.trim())
       .executeTakeFirst();
     return identity?.profile_id ?? null;
+  }
+
+  async findProfileIdsByExternalIds(connector: string, externalIds: readonly string[]): Promise<(string | null)[]> {
+    const found = new Map<string, string>();
+    const unique = [...new Set(externalIds)];
+    for (const chunk of chunks(unique)) {
+      const rows = await this.#db
+        .selectFrom('shadows')
+        .select(['external_id', 'profile_id'])
+        .where('connector', '=', connector)
+        .where('external_id', 'in', chunk)
+        .execute();
+      for (const row of rows) if (row.external_id !== null && !found.has(row.external_id)) found.set(row.external_id, row.profile_id);
+    }
+    const rest = unique.filter((id) => !found.has(id));
+    for (const chunk of chunks(rest)) {
+      const byTrimmed = new Map<string, string[]>();
+      for (const id of chunk) byTrimmed.set(id.trim(), [...(byTrimmed.get(id.trim()) ?? []), id]);
+      const rows = await this.#db
+        .selectFrom('identities')
+        .select(['value', 'profile_id'])
+        .where('kind', '=', 'external')
+        .where('system', '=', connector)
+        .where('value', 'in', [...byTrimmed.keys()])
+        .execute();
+      for (const row of rows) for (const id of byTrimmed.get(row.value) ?? []) found.set(id, row.profile_id);
+    }
+    return externalIds.map((id) => found.get(id) ?? null);
   }
 
   async consentHistory(profileId: string): Promise<LedgerEntry[]> {
@@ -170,6 +223,26 @@ export class KyselyStore implements Store {
       .where('connector', '=', connector)
       .executeTakeFirst();
     return row ? toShadow(row) : null;
+  }
+
+  async getShadows(connector: string, profileIds: readonly string[]): Promise<Map<string, Shadow>> {
+    const resolved = await this.#resolveIds(this.#db, profileIds);
+    const found = new Map<string, Shadow>();
+    for (const chunk of chunks([...new Set(resolved.values())])) {
+      const rows = await this.#db
+        .selectFrom('shadows')
+        .selectAll()
+        .where('connector', '=', connector)
+        .where('profile_id', 'in', chunk)
+        .execute();
+      for (const row of rows) found.set(row.profile_id, toShadow(row));
+    }
+    const out = new Map<string, Shadow>();
+    for (const [asked, id] of resolved) {
+      const shadow = found.get(id);
+      if (shadow) out.set(asked, shadow);
+    }
+    return out;
   }
 
   async shadowsByConnector(connector: string, options: { limit?: number; after?: string } = {}): Promise<Shadow[]> {
@@ -207,7 +280,7 @@ export class KyselyStore implements Store {
         const id = await this.#resolveId(trx, entry.profileId);
         await mergeShadow(trx, this.dialect, id, entry.connector, { externalId: entry.externalId, values: entry.values, pushedAt: entry.pushedAt }, now);
         logged.push({
-          id: uuidv7(),
+          id: newId(),
           profile_id: id,
           connector: entry.connector,
           external_id: entry.externalId,
@@ -232,7 +305,7 @@ export class KyselyStore implements Store {
       profileId: row.profile_id,
       connector: row.connector,
       externalId: row.external_id,
-      values: decodeJson(row.values, JsonRecord),
+      values: decodeRecord(row.values),
       pushedAt: row.pushed_at,
     }));
   }
@@ -320,6 +393,15 @@ export class KyselyStore implements Store {
       if (row) return true;
     }
     return false;
+  }
+
+  async suppressedAmong(hashes: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const chunk of chunks([...new Set(hashes)])) {
+      const rows = await this.#db.selectFrom('suppression').select('hash').where('hash', 'in', chunk).execute();
+      for (const row of rows) out.add(row.hash);
+    }
+    return out;
   }
 
   async createDsr(request: Omit<DataSubjectRequest, 'systems'> & { systems: string[] }): Promise<DataSubjectRequest> {
@@ -528,7 +610,7 @@ function toShadow(row: Database['shadows']): Shadow {
     profileId: row.profile_id,
     connector: row.connector,
     externalId: row.external_id,
-    values: decodeJson(row.values, JsonRecord),
+    values: decodeRecord(row.values),
     lastPushedAt: row.last_pushed_at,
     updatedAt: row.updated_at,
   };

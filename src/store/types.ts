@@ -186,11 +186,20 @@ export interface Store {
 
   /** The profile, following merges: the id of a profile merged away returns the profile that absorbed it. */
   getProfile(profileId: string): Promise<Profile | null>;
+  /**
+   * Several profiles in one read, following merges: keyed by the id asked for (an id merged
+   * away maps to the profile that absorbed it); ids without a profile are absent.
+   */
+  getProfiles(profileIds: readonly string[]): Promise<Map<string, Profile>>;
   findProfile(identity: Identity): Promise<Profile | null>;
   findProfileIdByExternalId(connector: string, externalId: string): Promise<string | null>;
+  /** `findProfileIdByExternalId` for several ids of one system in one read, in the order asked. */
+  findProfileIdsByExternalIds(connector: string, externalIds: readonly string[]): Promise<(string | null)[]>;
   consentHistory(profileId: string): Promise<LedgerEntry[]>;
 
   getShadow(profileId: string, connector: string): Promise<Shadow | null>;
+  /** The shadows of several profiles in one system, keyed by the id asked for (following merges). */
+  getShadows(connector: string, profileIds: readonly string[]): Promise<Map<string, Shadow>>;
   shadowsByConnector(connector: string, options?: { limit?: number; after?: string }): Promise<Shadow[]>;
   shadowsByProfile(profileId: string): Promise<Shadow[]>;
   /** Merges `values` over the stored shadow and sets the external id when given. */
@@ -220,6 +229,8 @@ export interface Store {
   hashIdentity(identity: Identity): string;
   suppress(hashes: readonly string[], reason: string): Promise<void>;
   isSuppressed(hashes: readonly string[]): Promise<boolean>;
+  /** Which of `hashes` are on the suppression list. */
+  suppressedAmong(hashes: readonly string[]): Promise<Set<string>>;
 
   createDsr(request: Omit<DataSubjectRequest, 'systems'> & { systems: string[] }): Promise<DataSubjectRequest>;
   getDsr(id: string): Promise<DataSubjectRequest | null>;

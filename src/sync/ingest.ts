@@ -15,7 +15,7 @@ import type { Job } from 'bullmq';
 import { mapInbound } from '../connector/mapping.js';
 import type { ExternalRecord } from '../connector/define.js';
 import type { Json, ProfilePatch } from '../profile/schema.js';
-import type { ApplyOptions, ApplyResult } from '../store/types.js';
+import type { ApplyOptions, ApplyResult, Shadow } from '../store/types.js';
 import type { SyncConnector } from './bind.js';
 import { kickRelay, scheduleFlush } from './context.js';
 import type { EngineContext } from './context.js';
@@ -179,9 +179,19 @@ export class Ingestor {
     );
     await this.settleOwnWrites(items, outcomes, mapped);
     // Who each record belongs to, and what its system is known to hold.
-    const profileIds: (string | null)[] = [];
+    const profileIds: (string | null)[] = items.map(() => null);
+    const asked = new Map<string, number[]>();
     for (const [i, item] of items.entries()) {
-      profileIds.push(outcomes[i] ? null : await store.findProfileIdByExternalId(item.connector.id, item.record.externalId));
+      if (outcomes[i]) continue;
+      const list = asked.get(item.connector.id) ?? [];
+      list.push(i);
+      asked.set(item.connector.id, list);
+    }
+    for (const [connector, indexes] of asked) {
+      const found = await store.findProfileIdsByExternalIds(connector, indexes.map((i) => items[i]?.record.externalId ?? ''));
+      indexes.forEach((i, k) => {
+        profileIds[i] = found[k] ?? null;
+      });
     }
     // A record we do not know by external id may belong to a known person (a push may even be
     // creating it right now): find the profile by identity, so it can be held like the others.
@@ -239,11 +249,20 @@ export class Ingestor {
       byProfile.set(k, shared);
       return shared;
     });
-    const shadows = [];
+    const wanted = new Map<string, string[]>();
     for (const [i, item] of items.entries()) {
       const pid = profileIds[i];
-      shadows.push(pid && !outcomes[i] ? await store.getShadow(pid, item.connector.id) : null);
+      if (!pid || outcomes[i]) continue;
+      const list = wanted.get(item.connector.id) ?? [];
+      list.push(pid);
+      wanted.set(item.connector.id, list);
     }
+    const byConnector = new Map<string, Map<string, Shadow>>();
+    for (const [connector, pids] of wanted) byConnector.set(connector, await store.getShadows(connector, pids));
+    const shadows = items.map((item, i) => {
+      const pid = profileIds[i];
+      return pid && !outcomes[i] ? (byConnector.get(item.connector.id)?.get(pid) ?? null) : null;
+    });
 
     // Earlier records of this batch are the base of later ones of the same external record.
     const seen = new Map<string, Record<string, Json>>();

@@ -20,6 +20,7 @@ import { callExternal, limitOf } from './external-call.js';
 import { gateProfile } from './gate.js';
 import { errorSummary } from './ingest.js';
 import type { WriteLog } from './write-log.js';
+import type { PushLogEntry } from '../store/types.js';
 import type { Json } from '../profile/schema.js';
 
 export interface FlushJobData {
@@ -112,6 +113,7 @@ export class Pusher {
     const dead: DeadLetter[] = [];
     const externalIds = new Map<string, string>();
     const pushedAt = new Date().toISOString();
+    const accepted: PushLogEntry[] = [];
     for (const [i, record] of records.entries()) {
       const outcome: PushOutcome = byProfile.get(record.profileId) ?? {
         status: 'retryable',
@@ -122,11 +124,7 @@ export class Pusher {
       const tries = (attempts[i] ?? 0) + 1;
       switch (outcome.status) {
         case 'ok':
-          await ctx.store.updateShadow(record.profileId, connector.id, {
-            externalId: outcome.externalId,
-            values: record.fields,
-            pushedAt,
-          });
+          accepted.push({ profileId: record.profileId, connector: connector.id, externalId: outcome.externalId, values: record.fields, pushedAt });
           delivered.push(record.profileId);
           externalIds.set(record.profileId, outcome.externalId);
           result.ok++;
@@ -146,6 +144,8 @@ export class Pusher {
           break;
       }
     }
+    // Shadows and the push log of the whole batch in one transaction.
+    await ctx.store.recordPushes(accepted);
     if (dead.length > 0) ctx.logger.warn({ connector: connector.id, profiles: dead.map((d) => d.profileId) }, 'records dead-lettered');
     // The log must say the writes are done before the profiles are released to ingest.
     await this.writes.finish(connector.id, records.map((r) => r.profileId), externalIds);
@@ -166,8 +166,12 @@ export class Pusher {
     const now = new Date().toISOString();
     const prepared: Prepared[] = [];
     const settled: string[] = [];
+    const [profiles, shadows] = await Promise.all([store.getProfiles(profileIds), store.getShadows(connector.id, profileIds)]);
+    const hashesOf = new Map<string, string[]>();
+    for (const [id, profile] of profiles) hashesOf.set(id, profile.identities.map((identity) => store.hashIdentity(identity)));
+    const suppressed = await store.suppressedAmong([...hashesOf.values()].flat());
     for (const profileId of profileIds) {
-      const profile = await store.getProfile(profileId);
+      const profile = profiles.get(profileId);
       // Gone (erased) or merged into another profile, which has its own outbox rows.
       if (!profile || profile.id !== profileId) {
         settled.push(profileId);
@@ -175,11 +179,11 @@ export class Pusher {
       }
       // Being erased (its identities are suppressed): nothing more is sent, so no push can bring
       // the person back into a system the erasure has already cleared.
-      if (await store.isSuppressed(profile.identities.map((identity) => store.hashIdentity(identity)))) {
+      if (suppressed.size > 0 && (hashesOf.get(profileId) ?? []).some((hash) => suppressed.has(hash))) {
         settled.push(profileId);
         continue;
       }
-      const shadow = await store.getShadow(profileId, connector.id);
+      const shadow = shadows.get(profileId);
       const gated = gateProfile(profile);
       // While processing is restricted, no new record is created anywhere.
       if (gated.restricted && !shadow?.externalId) {
