@@ -126,15 +126,21 @@ export class SalesforceReader {
 
   /**
    * A person as records: the person's own fields, then its Individual's and each consent's,
-   * each stamped with its own change time; oldest first. `echoFor` marks records last modified
-   * by the integration user (used for webhooks only: a pull relies on the shadow).
+   * each stamped with its own change time; oldest first. `markEcho` sets `echo` from
+   * `LastModifiedById`: true for the integration user, false for anyone else (used for webhooks
+   * only: a pull relies on the shadow).
    */
   toRecords(person: RawRecord, related: Related, purposes: Map<string, string>, options: { markEcho?: boolean } = {}): ExternalRecord[] {
     const id = String(person['Id']);
     const email = fieldValue(person['Email']);
     const identity: Record<string, Json> = email === undefined ? {} : { Email: email };
-    const echo = (r: RawRecord): { echo?: true } =>
-      options.markEcho && this.api.integrationUserId !== undefined && sameId(String(r['LastModifiedById'] ?? ''), this.api.integrationUserId) ? { echo: true } : {};
+    // Who last modified the record says whose change it is: ours (an echo), or someone else's
+    // (never our write coming back, however close in time to one).
+    const echo = (r: RawRecord): { echo?: boolean } => {
+      const by = typeof r['LastModifiedById'] === 'string' ? r['LastModifiedById'] : '';
+      if (!options.markEcho || this.api.integrationUserId === undefined || by === '') return {};
+      return { echo: sameId(by, this.api.integrationUserId) };
+    };
     const out: ExternalRecord[] = [];
 
     const fields: Record<string, Json> = {};

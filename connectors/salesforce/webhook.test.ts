@@ -88,17 +88,19 @@ describe('Outbound Messages', () => {
 
   it('turns a valid message into a records event (opt-out flags as booleans, nil left out) and answers with an Ack', async () => {
     const sf = instance();
-    const body = message([contact(1), contact(2, { LastModifiedById: INTEGRATION_USER })]);
+    const body = message([contact(1), contact(2, { LastModifiedById: INTEGRATION_USER }), contact(3, { LastModifiedById: null })]);
     expect(await sf.verify?.(raw(body))).toEqual({ ok: true });
     const events = (await sf.parse?.(raw(body))) ?? [];
     expect(events).toHaveLength(1);
     const event = events[0] as Extract<WebhookEvent, { kind: 'records' }>;
     expect(event.kind).toBe('records');
     expect(event.records).toEqual([
+      // Last modified by a rep: someone else's change, never Concord's write coming back.
       {
         externalId: '0035e0000000001AAA',
         at: '2026-03-10T09:00:00.000Z',
         fields: { Email: 'person-1@example.com', FirstName: 'First1', LastName: 'Last1', HasOptedOutOfEmail: false, DoNotCall: false },
+        echo: false,
       },
       // Last modified by the integration user: Concord's own write coming back.
       {
@@ -106,6 +108,12 @@ describe('Outbound Messages', () => {
         at: '2026-03-10T09:00:00.000Z',
         fields: { Email: 'person-2@example.com', FirstName: 'First2', LastName: 'Last2', HasOptedOutOfEmail: true, DoNotCall: false },
         echo: true,
+      },
+      // The message does not say who: nothing is claimed.
+      {
+        externalId: '0035e0000000003AAA',
+        at: '2026-03-10T09:00:00.000Z',
+        fields: { Email: 'person-3@example.com', FirstName: 'First3', LastName: 'Last3', HasOptedOutOfEmail: false, DoNotCall: false },
       },
     ]);
     const reply = sf.reply?.(events);
