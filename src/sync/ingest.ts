@@ -197,7 +197,7 @@ export class Ingestor {
     // creating it right now): find the profile by identity, so it can be held like the others.
     for (const [i] of items.entries()) {
       const m = mapped[i];
-      if (!m || profileIds[i]) continue;
+      if (!m || outcomes[i] || profileIds[i]) continue;
       for (const identity of m.patch.identities) {
         if (identity.kind === 'external') continue;
         const profile = await store.findProfile(identity);
