@@ -12,7 +12,11 @@
  *   backoff, the error visible on the system's status, up to `eraseMaxAttempts`;
  * - a failure that will not pass: failed.
  *
- * A 429 parks the queue for the Retry-After without spending an attempt.
+ * A rate limit (a 429, HubSpot's DAILY limit, the engine's call budget spent) parks the
+ * queue for its window without spending an attempt, like push: the batch goes back to the
+ * work set, the queue is rate limited (`queue.rateLimit`) and the job ends with
+ * `Worker.RateLimitError`. When the limit interrupts reading back after the erase call
+ * succeeded, what was erased is kept (`detail.erasing`) and the next run only reads back.
  */
 import { Worker } from 'bullmq';
 import type { Job } from 'bullmq';
@@ -22,7 +26,7 @@ import { backoffDelay } from '../sync/backoff.js';
 import type { SyncConnector, SyncInstance } from '../sync/bind.js';
 import type { CallLimiter } from '../sync/call-limiter.js';
 import type { Engine } from '../sync/engine.js';
-import { callExternal } from '../sync/external-call.js';
+import { callExternal, limitOf } from '../sync/external-call.js';
 import type { DataSubjectRequest } from '../store/types.js';
 import { audit, encodeDetail, readDetail, reasonOf, scheduleEraseFlush, withLock } from './context.js';
 import type { PrivacyContext } from './context.js';
@@ -49,6 +53,10 @@ interface Item {
   request: DataSubjectRequest;
   refs: EraseRef[];
   attempt: number;
+  /** Records erased by earlier runs whose reading back a rate limit interrupted. */
+  erasedBefore: number;
+  /** Erased already: this run only reads back. */
+  verifyOnly: boolean;
 }
 
 const lower = (s: string): string => s.trim().toLowerCase();
@@ -98,7 +106,15 @@ export class Eraser {
         settled.push(id);
         continue;
       }
-      items.push({ request, refs: readDetail(request).work?.[connector.id] ?? [], attempt: system.attempts + 1 });
+      const detail = readDetail(request);
+      const erasing = detail.erasing?.[connector.id];
+      items.push({
+        request,
+        refs: detail.work?.[connector.id] ?? [],
+        attempt: system.attempts + 1,
+        erasedBefore: erasing?.records ?? 0,
+        verifyOnly: erasing?.verifyOnly ?? false,
+      });
     }
     await ctx.work.done(connector.id, settled);
     if (items.length === 0) return;
@@ -109,65 +125,92 @@ export class Eraser {
       for (const item of items) await this.fail(connector, item, 'the connector cannot erase; erase the person there by hand', result);
       return;
     }
-    for (const item of items) {
-      await ctx.store.updateDsrSystem(item.request.id, connector.id, { status: 'in_progress', attempts: item.attempt });
-      await audit(ctx, 'dsr.erase.attempt', item.request, { connector: connector.id, attempt: item.attempt, refs: item.refs.length });
-    }
-
-    const all = items.flatMap((item) => item.refs);
-    let outcomes: EraseOutcome[] = [];
-    try {
-      if (all.length > 0) outcomes = await this.call(connector, 'erase', () => erase(all, signal), signal);
-    } catch (err) {
-      await this.callFailed(connector, items, err, result);
+    // Park rather than hold a worker while the system's call budget is spent or it is blocked
+    // after a 429 (a DAILY block lasts until the reset): no attempt is counted.
+    const slot = await this.deps.limiter.tryReserve(connector.id, limitOf(connector));
+    if (slot.token === null) {
+      await this.park(connector, items, slot.wait, 'call budget spent');
       return;
     }
+    let first: string | undefined = slot.token;
+    const useSlot = (): string | undefined => {
+      const token = first;
+      first = undefined;
+      return token;
+    };
+    try {
+      for (const item of items) {
+        await ctx.store.updateDsrSystem(item.request.id, connector.id, { status: 'in_progress', attempts: item.attempt });
+        await audit(ctx, 'dsr.erase.attempt', item.request, { connector: connector.id, attempt: item.attempt, refs: item.refs.length });
+      }
 
-    const confirmed: { item: Item; outcomes: EraseOutcome[] }[] = [];
-    let offset = 0;
-    for (const item of items) {
-      const own = outcomes.slice(offset, offset + item.refs.length);
-      offset += item.refs.length;
-      const failure = own.find((o): o is Extract<EraseOutcome, { status: 'failed' }> => o.status === 'failed');
-      if (own.length < item.refs.length) await this.retryOrFail(connector, item, 'the system returned no outcome for a reference', true, result);
-      else if (failure) await this.retryOrFail(connector, item, failure.reason, failure.retryable, result);
-      else confirmed.push({ item, outcomes: own });
-    }
-    if (confirmed.length === 0) return;
-
-    let verified: SystemOutcome['verified'] = 'off';
-    let remaining = new Map<Item, ExternalRecord[]>();
-    if (ctx.options.verifyErasure) {
+      const toErase = items.filter((item) => !item.verifyOnly);
+      const all = toErase.flatMap((item) => item.refs);
+      let outcomes: EraseOutcome[] = [];
       try {
-        const check = await this.readBack(connector, instance, confirmed.map((c) => c.item), signal);
-        verified = check.verified;
-        remaining = check.remaining;
+        if (all.length > 0) outcomes = await this.call(connector, 'erase', () => erase(all, signal), signal, useSlot());
       } catch (err) {
-        await this.callFailed(connector, confirmed.map((c) => c.item), err, result);
+        // Those only reading back go back untouched: nothing was tried for them.
+        const untried = items.filter((i) => i.verifyOnly);
+        for (const item of untried) await ctx.store.updateDsrSystem(item.request.id, connector.id, { attempts: item.attempt - 1 });
+        await ctx.work.requeue(connector.id, untried.map((i) => i.request.id));
+        await this.callFailed(connector, toErase, err, result);
         return;
       }
-    }
-    for (const { item, outcomes: own } of confirmed) {
-      const left = remaining.get(item) ?? [];
-      if (left.length > 0) {
-        await this.addRefs(item, connector.id, [...new Set(left.map((r) => r.externalId))].map((externalId) => ({ externalId })));
-        await this.retryOrFail(connector, item, `still found after erasing: ${left.length} record(s)`, true, result);
-        continue;
+
+      // Erased (or found absent) in this system; `erased` counts the records, earlier runs included.
+      const confirmed: { item: Item; erased: number }[] = items.filter((i) => i.verifyOnly).map((item) => ({ item, erased: item.erasedBefore }));
+      let offset = 0;
+      for (const item of toErase) {
+        const own = outcomes.slice(offset, offset + item.refs.length);
+        offset += item.refs.length;
+        const failure = own.find((o): o is Extract<EraseOutcome, { status: 'failed' }> => o.status === 'failed');
+        if (own.length < item.refs.length) await this.retryOrFail(connector, item, 'the system returned no outcome for a reference', true, result);
+        else if (failure) await this.retryOrFail(connector, item, failure.reason, failure.retryable, result);
+        else confirmed.push({ item, erased: item.erasedBefore + own.filter((o) => o.status === 'erased').length });
       }
-      const erased = own.filter((o) => o.status === 'erased').length;
-      await this.complete(connector, item, { outcome: erased > 0 ? 'erased' : 'not_found', records: erased, verified, at: ctx.now().toISOString() }, result);
+      if (confirmed.length === 0) return;
+
+      let verified: SystemOutcome['verified'] = 'off';
+      let remaining = new Map<Item, ExternalRecord[]>();
+      if (ctx.options.verifyErasure) {
+        try {
+          const check = await this.readBack(connector, instance, confirmed.map((c) => c.item), signal, useSlot());
+          verified = check.verified;
+          remaining = check.remaining;
+        } catch (err) {
+          // The erase call succeeded: keep what it did, so the next run only reads back.
+          if (err instanceof RateLimitedError) for (const c of confirmed) await this.setErasing(c.item, connector.id, { records: c.erased, verifyOnly: true });
+          await this.callFailed(connector, confirmed.map((c) => c.item), err, result);
+          return;
+        }
+      }
+      for (const { item, erased } of confirmed) {
+        const left = remaining.get(item) ?? [];
+        if (left.length > 0) {
+          await this.addRefs(item, connector.id, [...new Set(left.map((r) => r.externalId))].map((externalId) => ({ externalId })));
+          if (erased > 0 || item.verifyOnly) await this.setErasing(item, connector.id, { records: erased, verifyOnly: false });
+          await this.retryOrFail(connector, item, `still found after erasing: ${left.length} record(s)`, true, result);
+          continue;
+        }
+        await this.complete(connector, item, { outcome: erased > 0 ? 'erased' : 'not_found', records: erased, verified, at: ctx.now().toISOString() }, result);
+      }
+    } finally {
+      // A slot reserved but not used (nothing to call) goes back at once.
+      const unused = useSlot();
+      if (unused !== undefined) this.deps.limiter.release(connector.id, unused).catch(() => undefined);
     }
   }
 
   /** One call through the engine's limiter for the system, with its quick retries of transient failures. */
-  private call<T>(connector: SyncConnector, operation: 'erase' | 'export' | 'read', fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
+  private call<T>(connector: SyncConnector, operation: 'erase' | 'export' | 'read', fn: () => Promise<T>, signal: AbortSignal, slot?: string): Promise<T> {
     const t = this.ctx.options.tuning;
     return callExternal(
       { limiter: this.deps.limiter, metrics: this.deps.engine.metrics, retries: t.callRetries, retryMinMs: t.callRetryMinMs },
       connector,
       operation,
       fn,
-      { signal },
+      { signal, ...(slot === undefined ? {} : { slot }) },
     );
   }
 
@@ -177,6 +220,7 @@ export class Eraser {
     instance: SyncInstance,
     items: readonly Item[],
     signal: AbortSignal,
+    slot: string | undefined,
   ): Promise<{ verified: SystemOutcome['verified']; remaining: Map<Item, ExternalRecord[]> }> {
     const ids = [...new Set(items.flatMap((i) => i.refs.flatMap((r) => (r.externalId ? [r.externalId] : []))))];
     const emails = [...new Set(items.flatMap((i) => i.refs.flatMap((r) => (r.email ? [lower(r.email)] : []))))];
@@ -186,9 +230,9 @@ export class Eraser {
     if (exporter) {
       // Ids and addresses apart: a duplicate record with the same address is found too.
       const refs: EraseRef[] = [...ids.map((externalId) => ({ externalId })), ...emails.map((email) => ({ email }))];
-      found = refs.length === 0 ? [] : await this.call(connector, 'export', () => exporter(refs, signal), signal);
+      found = refs.length === 0 ? [] : await this.call(connector, 'export', () => exporter(refs, signal), signal, slot);
     } else if (reader) {
-      found = ids.length === 0 ? [] : await this.call(connector, 'read', () => reader(ids, signal), signal);
+      found = ids.length === 0 ? [] : await this.call(connector, 'read', () => reader(ids, signal), signal, slot);
     } else {
       return { verified: 'unsupported', remaining: new Map() };
     }
@@ -206,21 +250,43 @@ export class Eraser {
     return { verified: 'yes', remaining };
   }
 
-  /** The whole call failed: park on a 429, otherwise each request is tried again later (or fails). */
+  /** The whole call failed: park on a rate limit, otherwise each request is tried again later (or fails). */
   private async callFailed(connector: SyncConnector, items: readonly Item[], err: unknown, result: EraseRunResult): Promise<void> {
     const { ctx } = this;
     if (err instanceof RateLimitedError) {
-      await ctx.work.requeue(connector.id, items.map((i) => i.request.id));
       // The attempt does not count: a rate limit is no failure of the system.
       for (const item of items) await ctx.store.updateDsrSystem(item.request.id, connector.id, { attempts: item.attempt - 1 });
-      ctx.logger.info({ connector: connector.id, retryAfterMs: err.retryAfterMs }, 'rate limited: erase queue parked');
-      await ctx.queues.erase.get(connector.id)?.rateLimit(Math.max(1, err.retryAfterMs));
-      throw Worker.RateLimitError();
+      await this.park(connector, items, err.retryAfterMs, err.policy ?? 'rate limited');
+      return;
     }
     const reason = reasonOf(err);
     ctx.logger.warn({ connector: connector.id, requests: items.length, reason }, 'erase call failed');
     // An auth or config error needs a person to fix it, but it does not make the erasure impossible: keep trying with backoff.
     for (const item of items) await this.retryOrFail(connector, item, reason, true, result);
+  }
+
+  /**
+   * Puts the batch back and parks the queue for `ms` (BullMQ's manual rate limit; the worker
+   * has a limiter, without which the queue would not honour it). Ends the job: it throws
+   * `Worker.RateLimitError`, so BullMQ neither counts a failure nor spends a job attempt.
+   */
+  private async park(connector: SyncConnector, items: readonly Item[], ms: number, why: string): Promise<never> {
+    const { ctx } = this;
+    await ctx.work.requeue(connector.id, items.map((i) => i.request.id));
+    ctx.logger.info({ connector: connector.id, requests: items.length, parkedMs: ms, why }, 'rate limited: erase queue parked');
+    await ctx.queues.erase.get(connector.id)?.rateLimit(Math.max(1, Math.ceil(ms)));
+    throw Worker.RateLimitError();
+  }
+
+  /** Keeps what an interrupted run erased (a count, no personal data) on the request. */
+  private async setErasing(item: Item, connector: string, state: { records: number; verifyOnly: boolean }): Promise<void> {
+    const { ctx } = this;
+    await withLock(ctx, item.request.id, async () => {
+      const current = await ctx.store.getDsr(item.request.id);
+      if (!current) return;
+      const detail = readDetail(current);
+      await ctx.store.updateDsr(current.id, { detail: encodeDetail({ ...detail, erasing: { ...detail.erasing, [connector]: state } }) });
+    });
   }
 
   private async retryOrFail(connector: SyncConnector, item: Item, reason: string, retryable: boolean, result: EraseRunResult): Promise<void> {

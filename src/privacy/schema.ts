@@ -105,6 +105,12 @@ export const DsrDetail = z
     /** The change applied for rectify, restrict and object requests. */
     patchId: z.string().optional(),
     work: z.record(z.string(), z.array(EraseRefSchema)).optional(),
+    /**
+     * Per system, erasures done but not yet confirmed by reading back, because a rate limit
+     * interrupted the read: `records` erased so far; `verifyOnly` while the next run only
+     * reads back (no new references to erase). Removed with `work`.
+     */
+    erasing: z.record(z.string(), z.object({ records: z.number().int().nonnegative(), verifyOnly: z.boolean() }).strict()).optional(),
     outcomes: z.record(z.string(), SystemOutcome).default({}),
     /** Systems that hold the person but cannot erase (they must be erased by hand). */
     manual: z.array(z.string()).optional(),

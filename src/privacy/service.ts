@@ -306,8 +306,12 @@ export class PrivacyService {
     for (const connector of ctx.queues.erase.keys()) {
       // As many batches at once as the system takes calls at once: one batch's bookkeeping in the
       // store overlaps the next one's calls (the connector's pacing keeps them within its limits).
-      const concurrency = ctx.connectors.get(connector)?.limits.concurrency ?? 1;
-      this.add(new Worker<EraseJobData>(privacyQueues.erase(connector), (job, _token, signal) => eraser.process(job, signal), { ...base, concurrency }));
+      const limits = ctx.connectors.get(connector)?.limits;
+      const concurrency = limits?.concurrency ?? 1;
+      // A limiter as on the push queues (a run makes at least one call): without one, BullMQ
+      // ignores the queue's manual rate limit, and a parked run would be taken again at once.
+      const limiter = { max: limits?.requestsPerWindow ?? 100, duration: limits?.windowMs ?? 10_000 };
+      this.add(new Worker<EraseJobData>(privacyQueues.erase(connector), (job, _token, signal) => eraser.process(job, signal), { ...base, concurrency, limiter }));
     }
     await ctx.queues.requests.upsertJobScheduler('dsr-sweep', { every: t.sweepEveryMs }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: { count: 100 } } });
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));
