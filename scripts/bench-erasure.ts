@@ -15,6 +15,7 @@
  * organised. The figure is compared with that ceiling, and with the workload's own ceiling
  * (all the HubSpot requests it made, reads and verification included, at 10 per second).
  */
+import { loadavg } from 'node:os';
 import { startPrivacyHub } from '../test/integration/privacy/harness.js';
 import type { ProfilePatch } from '../src/profile/schema.js';
 
@@ -63,6 +64,7 @@ try {
   hub.salesforce.sideDoor.resetCalls();
   console.log(`seeded ${PEOPLE} people in HubSpot, Salesforce and the hub`);
 
+  const loadAtStart = loadavg();
   const started = Date.now();
   // As the admin API takes them: several requests at once.
   let next = 0;
@@ -103,6 +105,14 @@ try {
   console.log(`  ceiling allowed by HubSpot's ${LIMIT.max} requests / ${LIMIT.intervalMs / 1000} s at one gdpr-delete per person: ${fmt(floorS)} s (${fmt(HUBSPOT_PER_S, 0)} people/s)`);
   console.log(`  -> measured ${fmt(totalMs / 1000)} s is ${fmt((100 * floorS) / (totalMs / 1000))} % of that ceiling's throughput`);
   console.log(`  (this workload's own ${hs.total} HubSpot requests need at least ${fmt(ownFloorS)} s: ${fmt((100 * ownFloorS) / (totalMs / 1000))} % of it)`);
+  // A 429 must not count as an attempt: with none refused by HubSpot, every request should have taken one.
+  const attempts = (connector: string): number[] => requests.map((r) => r.systems.find((s) => s.connector === connector)?.attempts ?? 0);
+  for (const connector of ['hubspot', 'salesforce']) {
+    const a = attempts(connector);
+    console.log(`  ${connector} attempts per request: max ${Math.max(...a)}, ${a.filter((n) => n > 1).length} request(s) with more than one`);
+  }
+  const load = (l: number[]): string => l.map((n) => fmt(n, 2)).join(' / ');
+  console.log(`  machine load (1 / 5 / 15 min averages) at the start ${load(loadAtStart)}, at the end ${load(loadavg())}`);
   console.log(`  left in HubSpot: ${hub.hubspot.sideDoor.contacts().length}, in Salesforce: ${hub.salesforce.sideDoor.list('Contact').length}, profiles in the store: ${await hub.db.count('profiles')}`);
 } finally {
   await hub.close();
