@@ -107,6 +107,8 @@ class BullEngine implements Engine {
   readonly deadLetters: DeadLetterView;
   private readonly ctx: EngineContext;
   private readonly redis: Redis;
+  /** The engine's own commands (work sets, write log, limiter, dedupe), pipelined per tick. */
+  private readonly commands: Redis;
   private readonly logger: Logger;
   private readonly workers: Worker[] = [];
   private readonly ordered: OrderedWorker<IngestJobData>[] = [];
@@ -133,6 +135,10 @@ class BullEngine implements Engine {
       ? new Redis(options.redis, { maxRetriesPerRequest: null })
       : new Redis({ ...options.redis, maxRetriesPerRequest: null });
     this.redis.on('error', (err) => this.logger.warn({ err: errorSummary(err) }, 'redis connection error'));
+    // Commands issued in the same tick go out in one write: a batch touches dozens of keys.
+    // BullMQ keeps its own connection (its blocking and scripted commands are not pipelined).
+    this.commands = this.redis.duplicate({ enableAutoPipelining: true });
+    this.commands.on('error', (err) => this.logger.warn({ err: errorSummary(err) }, 'redis connection error'));
     const keys = engineKeys(this.prefix);
     const queueOpts = { connection: this.redis, prefix: this.prefix };
     const push = new Map<string, Queue>();
@@ -151,12 +157,12 @@ class BullEngine implements Engine {
     for (const q of this.allQueues) q.on('error', (err) => this.logger.warn({ err: errorSummary(err), queue: q.name }, 'queue error'));
 
     this.metrics = createSyncMetrics(options.metrics);
-    const work = new WorkSets(this.redis, keys);
-    this.deadLetters = new DeadLetterView(this.redis, keys, () => [...push.keys()], async (connector) => {
+    const work = new WorkSets(this.commands, keys);
+    this.deadLetters = new DeadLetterView(this.commands, keys, () => [...push.keys()], async (connector) => {
       await scheduleFlush(this.ctx, connector, 'now');
     });
     this.ctx = {
-      redis: this.redis,
+      redis: this.commands,
       keys,
       store: options.store,
       policy: options.policy,
@@ -166,12 +172,12 @@ class BullEngine implements Engine {
       connectors,
       instance: (id) => this.instance(id),
       work,
-      limiter: new CallLimiter(this.redis, keys, tuning.limiterMarginMs),
+      limiter: new CallLimiter(this.commands, keys, tuning.limiterMarginMs),
       dead: this.deadLetters,
       queues,
       screens: [],
     };
-    const writes = new WriteLog(this.redis, keys.writes, keys.writeOf, tuning.writeLogRetentionMs);
+    const writes = new WriteLog(this.commands, keys.writes, keys.writeOf, tuning.writeLogRetentionMs);
     this.ingestor = new Ingestor(this.ctx, writes);
     this.relay = new Relay(this.ctx);
     this.pusher = new Pusher(this.ctx, writes);
@@ -307,6 +313,7 @@ class BullEngine implements Engine {
         const instance = await pending.catch(() => null);
         await instance?.close?.().catch((err: unknown) => this.logger.warn({ err: errorSummary(err) }, 'connector close failed'));
       }
+      await this.commands.quit().catch(() => this.commands.disconnect());
       await this.redis.quit().catch(() => this.redis.disconnect());
       this.logger.info('sync engine closed');
     })();
