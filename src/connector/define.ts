@@ -84,7 +84,11 @@ export interface ExternalRecord {
   fields: Record<string, Json>;
   /** The record was deleted at the source. */
   deleted?: boolean;
-  /** Set when the source says this change was made by Concord itself (an origin marker). */
+  /**
+   * What the source says about who made the change: `true`, Concord itself (an origin
+   * marker; the record is dropped); `false`, someone else (none of it is taken for our own
+   * write coming back, even when its values equal one); absent, the source does not say.
+   */
   echo?: boolean;
 }
 

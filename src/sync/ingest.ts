@@ -277,6 +277,7 @@ export class Ingestor {
         recordAt: Date.parse(item.record.at),
         receivedAt: Date.parse(item.receivedAt),
         toleranceMs: this.ctx.tuning.echoToleranceMs,
+        ...(item.record.echo === false ? { foreign: true } : {}),
       });
       seen.set(key, assessed.state);
       const pid = profileIds[i];
@@ -416,7 +417,7 @@ export class Ingestor {
     outcomes: (BatchOutcome | undefined)[],
     mapped: (ReturnType<typeof mapInbound> | null)[],
   ): Promise<void> {
-    const candidates = items.map((item, i) => ({ item, i })).filter(({ i }) => !outcomes[i] && mapped[i]);
+    const candidates = items.map((item, i) => ({ item, i })).filter(({ item, i }) => !outcomes[i] && mapped[i] && item.record.echo !== false);
     if (candidates.length === 0) return;
     const pids = await this.writes.profilesOf(candidates.map(({ item }) => ({ connector: item.connector.id, externalId: item.record.externalId })));
     const known = candidates.map((c, k) => ({ ...c, profileId: pids[k] ?? null })).filter((c) => c.profileId !== null);

@@ -27,6 +27,12 @@ describe('assessRecord', () => {
     expect(out.changes).toEqual({});
   });
 
+  it('a record the source says someone else made is never our echo, even equal to one of our writes', () => {
+    const writes = [write(100, 110, { a: 'first' }, { a: 'zero' }), write(200, 210, { a: 'second' }, { a: 'first' })];
+    const out = assessRecord({ a: 'first' }, { a: 'second' }, writes, { ...ctx(300, 205), foreign: true });
+    expect(out.changes).toEqual({ a: 'first' });
+  });
+
   it('the same value stamped long after our write is a real change', () => {
     const writes = [write(100, 110, { a: 'first' }, { a: 'zero' }), write(200, 210, { a: 'second' }, { a: 'first' })];
     expect(assessRecord({ a: 'first' }, { a: 'second' }, writes, ctx(300, 5_000)).changes).toEqual({ a: 'first' });

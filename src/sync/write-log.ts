@@ -183,6 +183,8 @@ export interface ChangeContext {
   receivedAt: number;
   /** Clock difference allowed between the source and the hub (ms). */
   toleranceMs: number;
+  /** The source says someone else made this change (`ExternalRecord.echo === false`): none of it is our write coming back. */
+  foreign?: boolean;
 }
 
 export interface Assessment {
@@ -230,7 +232,7 @@ export function assessRecord(
       recorded[field] = value;
     }
     if (before !== undefined && jsonEqual(before, value)) continue;
-    const echo = writes.some(
+    const echo = ctx.foreign !== true && writes.some(
       (w) =>
         Object.hasOwn(w.fields, field) &&
         jsonEqual(w.fields[field], value) &&

@@ -88,6 +88,22 @@ describe('Salesforce and HubSpot end to end', () => {
     expect(salesforceWrites(hub)).toBe(1);
   });
 
+  it('a rep undoing our opt-out moments after we wrote it is their change, not our earlier write coming back', async () => {
+    // A clock tolerance wide enough that the rep's edit falls inside the echo window of our first write.
+    hub = await startCrmHub({ dialect: 'sqlite', tuning: { echoToleranceMs: 10_000 } });
+    const id = await seedPerson(hub, 'ada@example.com');
+    hub.hubspot.sideDoor.unsubscribe('ada@example.com', 101);
+    await hub.settle();
+    expect(hub.salesforce.sideDoor.get('Contact', id)).toMatchObject({ HasOptedOutOfEmail: true });
+
+    // The rep sets the flag back to what the hub first wrote: someone else's change all the same.
+    hub.salesforce.sideDoor.update('Contact', id, { HasOptedOutOfEmail: false });
+    await hub.settle();
+    const consent = (await hub.profileByEmail('ada@example.com'))?.consents['marketing']?.['email'];
+    expect(consent).toMatchObject({ value: 'granted', source: 'salesforce' });
+    expect(hub.hubspot.sideDoor.statuses('ada@example.com').find((s) => s['subscriptionId'] === 101)).toMatchObject({ status: 'SUBSCRIBED' });
+  });
+
   it('answers a malformed or foreign Outbound Message with a SOAP fault and enqueues nothing', async () => {
     hub = await startCrmHub({ dialect: 'sqlite' });
     const post = (body: string) => fetch(`${hub?.url}/webhooks/salesforce`, { method: 'POST', headers: { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: '""' }, body });
