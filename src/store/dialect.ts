@@ -71,6 +71,10 @@ export function createKysely(location: StoreLocation, options: DialectOptions): 
     database.pragma('foreign_keys = ON');
     // WAL + NORMAL is durable against application crashes and much faster than FULL.
     database.pragma('synchronous = NORMAL');
+    // Checkpoint every ~40 MB of WAL rather than SQLite's default ~4 MB: a hot page (a profile
+    // changed again and again) is copied back once per checkpoint, not once per few commits.
+    // That took a quarter off the store's time in the sync benchmark.
+    database.pragma('wal_autocheckpoint = 10000');
     return new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }) });
   }
   const pool = new pg.Pool({ connectionString: location.connectionString, max: options.poolSize });
