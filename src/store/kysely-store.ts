@@ -275,10 +275,36 @@ export class KyselyStore implements Store {
     if (entries.length === 0) return;
     const now = new Date().toISOString();
     await this.#write(async (trx) => {
+      const resolved = await this.#resolveIds(trx, entries.map((entry) => entry.profileId));
+      // Read the batch's shadows at once (PostgreSQL: locked, as mergeShadow does one by one),
+      // merge in memory, write them back with one upsert per chunk.
+      const merged = new Map<string, Database['shadows']>();
+      const byConnector = new Map<string, string[]>();
+      for (const entry of entries) {
+        const list = byConnector.get(entry.connector) ?? [];
+        list.push(resolved.get(entry.profileId) ?? entry.profileId);
+        byConnector.set(entry.connector, list);
+      }
+      for (const [connector, ids] of byConnector) {
+        for (const chunk of chunks([...new Set(ids)])) {
+          let select = trx.selectFrom('shadows').selectAll().where('connector', '=', connector).where('profile_id', 'in', chunk);
+          if (this.dialect === 'postgres') select = select.forUpdate();
+          for (const row of await select.execute()) merged.set(`${row.profile_id}\u0000${connector}`, row);
+        }
+      }
       const logged: Database['push_log'][] = [];
       for (const entry of entries) {
-        const id = await this.#resolveId(trx, entry.profileId);
-        await mergeShadow(trx, this.dialect, id, entry.connector, { externalId: entry.externalId, values: entry.values, pushedAt: entry.pushedAt }, now);
+        const id = resolved.get(entry.profileId) ?? entry.profileId;
+        const key = `${id}\u0000${entry.connector}`;
+        const current = merged.get(key);
+        merged.set(key, {
+          profile_id: id,
+          connector: entry.connector,
+          external_id: entry.externalId ?? current?.external_id ?? null,
+          values: encodeJson({ ...(current ? decodeRecord(current.values) : {}), ...entry.values }),
+          last_pushed_at: entry.pushedAt,
+          updated_at: now,
+        });
         logged.push({
           id: newId(),
           profile_id: id,
@@ -287,6 +313,22 @@ export class KyselyStore implements Store {
           values: encodeJson(entry.values),
           pushed_at: entry.pushedAt,
         });
+      }
+      const touched = [...new Set(entries.map((entry) => `${resolved.get(entry.profileId) ?? entry.profileId}\u0000${entry.connector}`))];
+      const rows = touched.flatMap((key) => merged.get(key) ?? []);
+      for (const chunk of chunks(rows, 100)) {
+        await trx
+          .insertInto('shadows')
+          .values(chunk)
+          .onConflict((oc) =>
+            oc.columns(['profile_id', 'connector']).doUpdateSet((eb) => ({
+              values: eb.ref('excluded.values'),
+              external_id: eb.ref('excluded.external_id'),
+              last_pushed_at: eb.ref('excluded.last_pushed_at'),
+              updated_at: eb.ref('excluded.updated_at'),
+            })),
+          )
+          .execute();
       }
       for (const chunk of chunks(logged, 100)) await trx.insertInto('push_log').values(chunk).execute();
     });

@@ -61,10 +61,10 @@ export async function receiveWebhook(
     if (err instanceof MalformedPayloadError) return { ok: false, status: 400, reason: err.message };
     throw err;
   }
-  const seen = ctx.redis.pipeline();
-  for (const event of events) seen.exists(ctx.keys.seenEvent(connectorId, event.eventId));
-  const seenReplies = (await seen.exec()) ?? [];
-  const fresh = events.filter((_, i) => seenReplies[i]?.[1] !== 1);
+  // Plain commands, not a pipeline: the engine's connection auto-pipelines, so the checks of
+  // webhooks arriving together share one round trip.
+  const seenReplies = await Promise.all(events.map((event) => ctx.redis.exists(ctx.keys.seenEvent(connectorId, event.eventId))));
+  const fresh = events.filter((_, i) => seenReplies[i] !== 1);
   const jobs: { name: string; data: IngestJobData; opts: JobsOptions }[] = [];
   const records: ExternalRecord[] = [];
   for (const event of fresh) {
@@ -91,9 +91,7 @@ export async function receiveWebhook(
     records.length > 0 ? enqueuerOf(ctx).submit({ connector: connectorId, records, receivedAt: raw.receivedAt }) : undefined,
   ]);
   if (fresh.length > 0) {
-    const mark = ctx.redis.pipeline();
-    for (const event of fresh) mark.set(ctx.keys.seenEvent(connectorId, event.eventId), '1', 'PX', WEBHOOK_DEDUPE_TTL_MS);
-    await mark.exec();
+    await Promise.all(fresh.map((event) => ctx.redis.set(ctx.keys.seenEvent(connectorId, event.eventId), '1', 'PX', WEBHOOK_DEDUPE_TTL_MS)));
   }
   const reply = instance.reply ? instance.reply(events) : { status: 200 };
   return {
