@@ -39,6 +39,8 @@ export async function applyPatchInTransaction(
   ctx: ApplyContext,
   patch: ProfilePatch,
   options: ApplyOptions = {},
+  /** The suppressed hashes among the batch's identities, read once for the batch (same transaction). */
+  suppressed?: ReadonlySet<string>,
 ): Promise<ApplyResult> {
   const now = new Date().toISOString();
   const normalized = normalizeIdentities(patch.identities, {
@@ -52,7 +54,8 @@ export async function applyPatchInTransaction(
   if (identities.length === 0) return { status: 'no_identity' };
 
   const hashes = identities.map((identity) => keyedIdentityHash(identity, ctx.hashKey));
-  if (await anySuppressed(trx, hashes)) return { status: 'suppressed', reason: 'suppressed_identity' };
+  const isSuppressed = suppressed ? hashes.some((hash) => suppressed.has(hash)) : await anySuppressed(trx, hashes);
+  if (isSuppressed) return { status: 'suppressed', reason: 'suppressed_identity' };
 
   // Resolve: which profiles own the patch's identities?
   const { owned, owners } = await findOwners(trx, identities);
@@ -161,6 +164,15 @@ export async function applyPatchInTransaction(
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The hashes of the patches' identities, as `applyPatchInTransaction` computes them. */
+export function patchIdentityHashes(ctx: ApplyContext, patches: readonly ProfilePatch[]): string[] {
+  return patches.flatMap((patch) =>
+    normalizeIdentities(patch.identities, { defaultPhoneCountry: ctx.defaultPhoneCountry, defaultSystem: patch.source }).identities.map(
+      (identity) => keyedIdentityHash(identity, ctx.hashKey),
+    ),
+  );
 }
 
 async function anySuppressed(trx: Trx, hashes: readonly string[]): Promise<boolean> {

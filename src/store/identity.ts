@@ -58,9 +58,20 @@ export function identityKey(identity: Identity): string {
   return `${identity.kind}|${identity.kind === 'external' ? (identity.system ?? '') : ''}|${identity.value}`;
 }
 
+/** Recent hashes: the same people are hashed again and again (every patch, every push). */
+const hashCache = new Map<string, string>();
+const HASH_CACHE_SIZE = 20_000;
+
 /** HMAC-SHA256 (hex) of an already-normalized identity under `key`. */
 export function keyedIdentityHash(identity: Identity, key: string): string {
-  return createHmac('sha256', key).update(identityKey(identity)).digest('hex');
+  const cacheKey = `${key}\u0000${identityKey(identity)}`;
+  const cached = hashCache.get(cacheKey);
+  if (cached !== undefined) return cached;
+  const hash = createHmac('sha256', key).update(identityKey(identity)).digest('hex');
+  // Dropping everything when full is cheaper than tracking recency, and refills at once.
+  if (hashCache.size >= HASH_CACHE_SIZE) hashCache.clear();
+  hashCache.set(cacheKey, hash);
+  return hash;
 }
 
 /**

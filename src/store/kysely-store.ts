@@ -4,7 +4,7 @@ import { newId } from './ids.js';
 import type { Logger } from 'pino';
 import { Json } from '../profile/schema.js';
 import type { Identity, Profile, ProfilePatch } from '../profile/schema.js';
-import { applyPatchInTransaction, insertAudit, mergeShadow } from './apply-patch.js';
+import { applyPatchInTransaction, insertAudit, mergeShadow, patchIdentityHashes } from './apply-patch.js';
 import type { ApplyContext } from './apply-patch.js';
 import { decodeConsentState, decodeJson, decodeProfile, decodeRecord, encodeJson, JsonRecord, StringArray } from './codec.js';
 import type { Database, DsrTable } from './db-schema.js';
@@ -85,9 +85,14 @@ export class KyselyStore implements Store {
 
   applyPatches(items: { patch: ProfilePatch; options?: ApplyOptions }[]): Promise<ApplyResult[]> {
     if (items.length === 0) return Promise.resolve([]);
+    const hashes = patchIdentityHashes(this.#config, items.map((item) => item.patch));
     return this.#write(async (trx) => {
+      const suppressed = new Set<string>();
+      for (const chunk of chunks([...new Set(hashes)])) {
+        for (const row of await trx.selectFrom('suppression').select('hash').where('hash', 'in', chunk).execute()) suppressed.add(row.hash);
+      }
       const results: ApplyResult[] = [];
-      for (const item of items) results.push(await applyPatchInTransaction(trx, this.#config, item.patch, item.options));
+      for (const item of items) results.push(await applyPatchInTransaction(trx, this.#config, item.patch, item.options, suppressed));
       return results;
     });
   }
