@@ -2,10 +2,14 @@
  * Sync engine benchmark (issue 4, "Measure"). Prints figures and checks the floor; asserts
  * nothing else. Needs Redis on 127.0.0.1:6379 (`bash scripts/services.sh`).
  *
- *   npm run bench [-- --profiles 2500 --changes 6000 --paced-seconds 10 --load 0.5 --raw-jobs 20000]
+ *   npm run bench [-- --profiles 2500 --changes 6000 --paced-seconds 10 --load 0.5 --raw-jobs 20000 --ingest-process]
  *   node --cpu-prof --import tsx scripts/bench.ts     # where the CPU goes (open the .cpuprofile in DevTools)
  *
- * The hub runs in this process exactly as `concord start --role all` would: the engine with
+ * With `--ingest-process`, ingest and the outbox relay run in a second process
+ * (`bench-ingest-worker.ts`, the engine with only those roles, on the same Redis prefix and
+ * SQLite file), and this process keeps the webhooks, push and the systems: the hub then uses
+ * both cores. CPU figures add up both processes. Without it:
+ * the hub runs in this process exactly as `concord start --role all` would: the engine with
  * its production tuning (`EngineTuning` defaults: partial batches wait up to 1 s), a fresh
  * SQLite file in a temporary directory, and a unique Redis prefix that is deleted at the end.
  * Four in-memory systems (`test/helpers/memory-system`) are connected through the `memory`
@@ -46,38 +50,33 @@
  * when the floor fails or a phase does not finish.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import type { ConnectorDefinition } from '../src/connector/define.js';
-import { compileMapping } from '../src/connector/mapping.js';
-import { MergePolicy } from '../src/profile/schema.js';
 import type { Json } from '../src/profile/schema.js';
 import { openStore } from '../src/store/index.js';
 import type { Store } from '../src/store/index.js';
-import { bindConnector } from '../src/sync/bind.js';
-import type { SyncConnector } from '../src/sync/bind.js';
 import { createEngine } from '../src/sync/engine.js';
 import type { Engine } from '../src/sync/engine.js';
 import { EngineTuning } from '../src/sync/options.js';
 import { OrderedWorker } from '../src/sync/ordered-worker.js';
+import { benchConnectors, benchPolicy, HASH_KEY, SOURCE, TARGETS, WEBHOOK_SECRET } from './bench-setup.js';
 import {
   createMemorySystem,
-  memoryConnector,
   registerMemorySystem,
   unregisterMemorySystem,
 } from '../test/helpers/memory-system/index.js';
 import type {
   ChangesPage,
   EraseResult,
-  MemoryConfig,
-  MemoryCursor,
   MemoryRecord,
   MemoryRef,
   MemoryStats,
@@ -99,6 +98,7 @@ const { values: args } = parseArgs({
     window: { type: 'string', default: '256' },
     seed: { type: 'string', default: '42' },
     'phase-timeout': { type: 'string', default: '90' },
+    'ingest-process': { type: 'boolean', default: false },
   },
 });
 const PROFILES = Number(args.profiles);
@@ -109,12 +109,11 @@ const RAW_JOBS = Number(args['raw-jobs']);
 const MAX_BATCH = Number(args['max-batch']);
 const WINDOW = Number(args.window);
 const PHASE_TIMEOUT_MS = Number(args['phase-timeout']) * 1000;
+/** Ingest and the relay in a second process (`bench-ingest-worker.ts`); else the hub is this process alone (`--role all`). */
+const INGEST_PROCESS = args['ingest-process'];
 
 const FLOOR_CHANGES_PER_S = 1000;
 const FLOOR_CALLS_PER_RECORD = 1.05 / MAX_BATCH;
-const TARGETS = ['a', 'b', 'c'] as const;
-const SOURCE = 'src';
-const WEBHOOK_SECRET = 'bench-webhook-secret-0123456789abcdef';
 const TUNING = EngineTuning.parse({});
 
 // ------------------------------------------------------------------ small helpers
@@ -276,14 +275,10 @@ class TrackedApi implements MemorySystemApi {
 
 // ------------------------------------------------------------------ the hub under load
 
-/** The memory connector without push and pull: a system people change, that the hub only hears from. */
-const sourceDefinition: ConnectorDefinition<MemoryConfig, MemoryCursor> = {
-  ...memoryConnector,
-  capabilities: { ...memoryConnector.capabilities, push: false, pull: false },
-};
-
 interface Bench {
   engine: Engine;
+  /** Worker processes of the hub, whose CPU counts with this process's. */
+  workerPids: number[];
   store: Store;
   source: MemorySystem;
   targets: MemorySystem[];
@@ -300,14 +295,10 @@ interface Bench {
 }
 
 async function startBench(prefix: string, dbUrl: string): Promise<Bench> {
-  const ids = [SOURCE, ...TARGETS];
-  const policy = MergePolicy.parse({
-    priorities: Object.fromEntries(ids.map((id, i) => [id, ids.length - i])),
-    purposes: { marketing: { authorities: [...ids, 'preference_center', 'admin'], objection: 'directMarketing' } },
-  });
-  const store = await openStore({ url: dbUrl, policy, outboxTargets: [...TARGETS], hashKey: 'k'.repeat(32) });
+  const policy = benchPolicy();
+  const store = await openStore({ url: dbUrl, policy, outboxTargets: [...TARGETS], hashKey: HASH_KEY });
   const tracker = new DeliveryTracker(PROFILES, TARGETS.length);
-  const names = ids.map((id) => `${prefix}-${id}`);
+  const names = [SOURCE, ...TARGETS].map((id) => `${prefix}-${id}`);
   const source = createMemorySystem(`${prefix}-${SOURCE}`, { webhookSecret: WEBHOOK_SECRET });
   const apis: TrackedApi[] = [];
   const targets = TARGETS.map((id, t) => {
@@ -319,17 +310,7 @@ async function startBench(prefix: string, dbUrl: string): Promise<Bench> {
     apis.push(api);
     return system;
   });
-  const mapping = compileMapping(memoryConnector, []);
-  const bind = (id: string, definition: ConnectorDefinition<MemoryConfig, MemoryCursor>): SyncConnector =>
-    bindConnector({
-      id,
-      definition,
-      config: memoryConnector.configSchema.parse({ system: `${prefix}-${id}`, webhookSecret: WEBHOOK_SECRET }),
-      mapping,
-      // Fast systems: the API's rate limit is not what is measured here.
-      limits: { maxBatch: MAX_BATCH, requestsPerWindow: 100_000, windowMs: 1_000 },
-    });
-  const connectors = [bind(SOURCE, sourceDefinition), ...TARGETS.map((id) => bind(id, memoryConnector))];
+  const connectors = benchConnectors(prefix, MAX_BATCH);
   const engine = createEngine({
     redis: REDIS_URL,
     prefix,
@@ -352,8 +333,10 @@ async function startBench(prefix: string, dbUrl: string): Promise<Bench> {
     refused,
     names,
     drained: () => new Promise<void>((resolve) => (wake = resolve)),
+    workerPids: [],
     async close() {
       for (const s of [source, ...targets]) s.onWebhook(undefined);
+      await worker?.stop();
       await engine.close();
       await store.close();
       for (const name of names) unregisterMemorySystem(name);
@@ -380,8 +363,53 @@ async function startBench(prefix: string, dbUrl: string): Promise<Bench> {
     }
   });
   TARGETS.forEach((id, t) => targets[t]?.onWebhook((delivery) => receive(id, delivery.body, delivery.headers)));
-  await engine.start();
+  // With an ingest process, this one keeps the webhooks, the systems and push.
+  const worker = INGEST_PROCESS ? await startIngestWorker({ redisUrl: REDIS_URL, prefix, dbUrl, maxBatch: MAX_BATCH }) : null;
+  bench.workerPids = worker ? [worker.pid] : [];
+  await engine.start(worker ? { ingest: false, relay: false } : {});
   return bench;
+}
+
+interface ChildWorker {
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts `bench-ingest-worker.ts` and waits for its `ready`. */
+function startIngestWorker(spec: { redisUrl: string; prefix: string; dbUrl: string; maxBatch: number }): Promise<ChildWorker> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./bench-ingest-worker.ts', import.meta.url))], {
+    env: { ...process.env, CONCORD_BENCH_WORKER: JSON.stringify(spec) },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('ingest worker did not start')), 30_000);
+    child.once('exit', (code) => reject(new Error(`ingest worker exited with ${code}`)));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (!chunk.toString().includes('ready')) return;
+      clearTimeout(timer);
+      resolve({
+        pid: child.pid ?? 0,
+        async stop() {
+          child.stdin?.end();
+          const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          await exited;
+          clearTimeout(killer);
+        },
+      });
+    });
+  });
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
+function processCpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
 }
 
 /** A person in `src`: the values the next change toggles. */
@@ -550,7 +578,7 @@ function printPhase(title: string, r: PhaseReport, unit: string): void {
   // Nothing delivered: per-change figures are n/a (fmt prints non-finite numbers so).
   const per = r.phase.completed;
   console.log(
-    `  cost per ${unit.replace(/s$/, '')}:         ${fmt(u.cpuMs / per, 2)} ms CPU in this process (event loop ${fmt(100 * u.elu)} % busy, ` +
+    `  cost per ${unit.replace(/s$/, '')}:         ${fmt(u.cpuMs / per, 2)} ms CPU in the hub${INGEST_PROCESS ? " (this process and the ingest process; event loop of this one" : " process (event loop"} ${fmt(100 * u.elu)} % busy, ` +
       `delay p99 ${fmt(u.loopDelayP99Ms)} ms); Redis ${fmt(u.redisCommands / per, 1)} commands, ${fmt(u.redisCpuMs / per, 2)} ms CPU (shared server)`,
   );
   console.log(`  peak RSS in the phase:   ${mb(r.peakRss)}`);
@@ -613,6 +641,9 @@ interface Usage {
 
 class UsageMeter {
   private cpu = process.cpuUsage();
+  /** The hub's worker processes, whose CPU counts too (see `--ingest-process`). */
+  pids: number[] = [];
+  private workersCpuMs = 0;
   private elu: EventLoopUtilization = performance.eventLoopUtilization();
   private readonly loop = monitorEventLoopDelay({ resolution: 10 });
   private redisBase = { cpuMs: 0, commands: 0 };
@@ -630,6 +661,7 @@ class UsageMeter {
   async start(): Promise<void> {
     this.redisBase = await this.redisNow();
     this.cpu = process.cpuUsage();
+    this.workersCpuMs = this.pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
     this.elu = performance.eventLoopUtilization();
     this.loop.reset();
   }
@@ -640,7 +672,7 @@ class UsageMeter {
     const loopDelayP99Ms = this.loop.percentile(99) / 1e6;
     const redis = await this.redisNow();
     return {
-      cpuMs: (cpu.user + cpu.system) / 1000,
+      cpuMs: (cpu.user + cpu.system) / 1000 + this.pids.reduce((sum, pid) => sum + processCpuMs(pid), 0) - this.workersCpuMs,
       elu: elu.utilization,
       loopDelayP99Ms,
       redisCpuMs: redis.cpuMs - this.redisBase.cpuMs,
@@ -686,6 +718,7 @@ async function main(): Promise<number> {
 
     bench = await startBench(prefix, `sqlite:${join(dir, 'bench.db')}`);
     const b = bench;
+    meter.pids = b.workerPids;
     const idleRss = process.memoryUsage.rss();
     const stream = new ChangeStream(b, Number(args.seed));
 

@@ -53,8 +53,11 @@ function withStatementCache(database: BetterSqlite3.Database, capacity = 256): S
   };
 }
 
+/** How long SQLite itself waits for a lock (blocking); see `createKysely`. */
+const SYNC_BUSY_WAIT_MS = 1;
+
 export interface DialectOptions {
-  /** Milliseconds a SQLite writer waits for the lock before failing with SQLITE_BUSY. */
+  /** Milliseconds SQLite waits for a lock while the database is opened (WAL switch, pragmas). */
   busyTimeoutMs: number;
   /** Maximum connections in the PostgreSQL pool. */
   poolSize: number;
@@ -65,7 +68,7 @@ export function createKysely(location: StoreLocation, options: DialectOptions): 
   if (location.dialect === 'sqlite') {
     const memory = location.filename === ':memory:';
     if (!memory) mkdirSync(dirname(location.filename), { recursive: true });
-    // The busy timeout applies from the start: switching to WAL needs a lock too.
+    // The full busy timeout while opening: switching to WAL needs a lock too.
     const database = new BetterSqlite3(location.filename, { timeout: Math.max(0, Math.floor(options.busyTimeoutMs)) });
     if (!memory) database.pragma('journal_mode = WAL');
     database.pragma('foreign_keys = ON');
@@ -75,6 +78,11 @@ export function createKysely(location: StoreLocation, options: DialectOptions): 
     // changed again and again) is copied back once per checkpoint, not once per few commits.
     // That took a quarter off the store's time in the sync benchmark.
     database.pragma('wal_autocheckpoint = 10000');
+    // SQLite waits for a lock by sleeping in the calling thread, which here is the event loop.
+    // From now on it waits only briefly; the store retries a busy transaction asynchronously,
+    // for up to its busy timeout (`busyRetry` in kysely-store.ts), so another process's long
+    // write costs this one a few polls instead of a blocked event loop.
+    database.pragma(`busy_timeout = ${SYNC_BUSY_WAIT_MS}`);
     return new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }) });
   }
   const pool = new pg.Pool({ connectionString: location.connectionString, max: options.poolSize });

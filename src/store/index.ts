@@ -33,6 +33,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     faultInjection: options.faultInjection,
     logger,
     retryAttempts: 50,
+    ...(location.dialect === 'sqlite' ? { busyRetry: { budgetMs: options.busyTimeoutMs ?? 10_000, maxDelayMs: 10 } } : {}),
   });
   if (options.autoMigrate ?? true) {
     try {

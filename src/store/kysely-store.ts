@@ -49,6 +49,12 @@ export interface KyselyStoreConfig extends ApplyContext {
   logger: Logger;
   /** Attempts of a transaction that keeps losing write races before giving up. */
   retryAttempts: number;
+  /**
+   * SQLite: how long a writer keeps trying for the write lock, and the longest pause between
+   * tries. The wait is asynchronous (see `dialect.ts`), so a busy database never blocks the
+   * event loop.
+   */
+  busyRetry?: { budgetMs: number; maxDelayMs: number };
 }
 
 export class KyselyStore implements Store {
@@ -66,13 +72,14 @@ export class KyselyStore implements Store {
   #write<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
     return withRetry(() => this.#db.transaction().execute(fn), {
       attempts: this.#config.retryAttempts,
+      ...this.#config.busyRetry,
       onRetry: (attempt, error) =>
         this.#config.logger.debug({ attempt, code: errorCode(error) }, 'store transaction retried'),
     });
   }
 
   migrate(): Promise<string[]> {
-    return withRetry(() => runMigrations(this.#db, this.dialect), { attempts: 5 });
+    return withRetry(() => runMigrations(this.#db, this.dialect), { attempts: 5, ...this.#config.busyRetry });
   }
 
   async close(): Promise<void> {
