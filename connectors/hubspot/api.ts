@@ -106,7 +106,16 @@ export class HubSpotApi {
       return info;
     } catch (err) {
       throw this.toConnectorError(err, sentAt);
+    } finally {
+      this.answered(kind, sentAt);
     }
+  }
+
+  /** HubSpot counted the call somewhere between sending and answering: hold its slot until the answer. */
+  private answered(kind: 'standard' | 'search', sentAt: number): void {
+    const at = this.now();
+    this.pacer.answered(sentAt, at);
+    if (kind === 'search') this.searchPacer.answered(sentAt, at);
   }
 
   /** Runs one raw request through the client's `apiRequest` (for APIs the client does not wrap). */
@@ -117,6 +126,8 @@ export class HubSpotApi {
       res = await this.client.apiRequest(options);
     } catch (err) {
       throw classifyHttpError(err);
+    } finally {
+      this.answered('standard', sentAt);
     }
     const headers: Record<string, string> = {};
     res.headers.forEach((value, name) => {

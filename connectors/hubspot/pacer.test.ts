@@ -46,6 +46,18 @@ describe('Pacer', () => {
     expect(pacer.waitMs()).toBe(0);
   });
 
+  it('holds a slot until its answer: a call HubSpot counted late frees its slot late', async () => {
+    const c = clock();
+    const pacer = new Pacer({ max: 1, windowMs: 10_000, now: c.now, policy: 'TEN_SECONDLY_ROLLING' });
+    const sentAt = await pacer.take();
+    c.advance(400);
+    pacer.answered(sentAt, c.now());
+    // Counted by the window from when it was taken, the slot would be free in 9,600 ms.
+    expect(pacer.waitMs()).toBe(10_000);
+    c.advance(10_000);
+    expect(pacer.waitMs()).toBe(0);
+  });
+
   it('parks the caller with a RateLimitedError instead of sleeping past maxWaitMs', async () => {
     const c = clock();
     const pacer = new Pacer({ max: 1, windowMs: 10_000, now: c.now, maxWaitMs: 5_000, policy: 'TEN_SECONDLY_ROLLING' });

@@ -67,6 +67,18 @@ export class Pacer {
   }
 
   /**
+   * The call whose slot was taken at `takenAt` was answered at `at`. HubSpot counted it at
+   * some point in between; under load that can be well after the slot was taken, so the slot
+   * is held until the answer (a later window start can only be safer).
+   */
+  answered(takenAt: number, at: number): void {
+    const i = this.times.lastIndexOf(takenAt);
+    if (i < 0 || at <= takenAt) return;
+    this.times[i] = at;
+    this.times.sort((a, b) => a - b);
+  }
+
+  /**
    * Folds in the server's view: after the request taken at `sentAt`, `remaining` calls were
    * left in its window. Calls the server counted that this process did not make are added at
    * `sentAt` (not at the time the answer arrived, which would push the window forward).
