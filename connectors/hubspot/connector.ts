@@ -3,6 +3,7 @@
  * preferences v4), both ways, with signed webhooks and GDPR deletion. Every call goes through
  * the official client, `@hubspot/api-client`. See README.md beside this file.
  */
+import { RecentIds } from '../../src/connector/recent-ids.js';
 import { defineConnector, type ConnectorContext, type ConnectorInstance } from '../../src/connector/define.js';
 import { HubSpotApi } from './api.js';
 import { HUBSPOT_SECRET_KEYS, HubSpotConfig, HubSpotCursor } from './config.js';
@@ -11,7 +12,7 @@ import { hubspotDefaultMappings } from './mapping.js';
 import { pullContacts } from './pull.js';
 import { HubSpotPusher } from './push.js';
 import { HubSpotReader } from './read.js';
-import { EventIdMemory, parseHubSpotEvents, toWebhookEvents, verifyHubSpotSignature } from './webhook.js';
+import { parseHubSpotEvents, toWebhookEvents, verifyHubSpotSignature } from './webhook.js';
 
 /** Events parsed but not yet confirmed by `reply`, bounded so a stream of failures cannot grow it. */
 const MAX_PENDING = 10_000;
@@ -28,7 +29,7 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
   const reader = new HubSpotReader(api, config);
   const pusher = new HubSpotPusher(api, reader, config);
   const eraser = new HubSpotEraser(api, reader, now);
-  const handled = new EventIdMemory();
+  const handled = new RecentIds<number>(50_000);
   const pending = new Map<string, number[]>();
 
   return {

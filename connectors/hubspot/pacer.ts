@@ -3,6 +3,7 @@
  * It counts this process's own calls and folds in what HubSpot's `X-HubSpot-RateLimit-Remaining`
  * header says, so calls made elsewhere with the same token slow it down too.
  */
+import { sleep } from '../../src/connector/sleep.js';
 import { RateLimitedError } from '../../src/connector/errors.js';
 
 export interface PacerOptions {
@@ -15,24 +16,6 @@ export interface PacerOptions {
   maxWaitMs?: number;
   /** The policy name a refused wait reports. */
   policy: string;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 export class Pacer {

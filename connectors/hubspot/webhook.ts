@@ -157,30 +157,3 @@ export function toWebhookEvents(events: readonly HubSpotWebhookEvent[], options:
   return out;
 }
 
-/**
- * Remembers the HubSpot event ids already handled, so a redelivered event (HubSpot delivers
- * at least once, retrying for about a day) is dropped. Ids are remembered only once the
- * engine has safely enqueued the events (`reply`), so a delivery that failed half-way is
- * processed again on retry. Bounded: the oldest ids are forgotten first.
- */
-export class EventIdMemory {
-  private readonly seen = new Set<number>();
-
-  constructor(private readonly capacity = 50_000) {}
-
-  has(id: number): boolean {
-    return this.seen.has(id);
-  }
-
-  remember(ids: readonly number[]): void {
-    for (const id of ids) {
-      this.seen.delete(id);
-      this.seen.add(id);
-    }
-    while (this.seen.size > this.capacity) {
-      const oldest = this.seen.values().next();
-      if (oldest.done) break;
-      this.seen.delete(oldest.value);
-    }
-  }
-}

@@ -3,6 +3,7 @@
  * Individual, ContactPointTypeConsent), both ways, with Outbound Messages, GDPR erasure and
  * export. Every call goes through jsforce. See README.md beside this file.
  */
+import { RecentIds } from '../../src/connector/recent-ids.js';
 import { defineConnector, type ConnectorContext, type ConnectorInstance, type EraseOutcome, type ExternalRecord } from '../../src/connector/define.js';
 import { isRetryable, RateLimitedError } from '../../src/connector/errors.js';
 import { redactEmails, SalesforceApi } from './api.js';
@@ -12,7 +13,7 @@ import { salesforceDefaultMappings } from './mapping.js';
 import { pullPeople } from './pull.js';
 import { COLLECTION_LIMIT, SalesforcePusher } from './push.js';
 import { chunks, IN_CHUNK, inList, personFields, queryAll, SalesforceReader, type RawRecord } from './read.js';
-import { ackReply, NotificationMemory, parseOutboundMessage, soapFault, toWebhookEvents, verifyOutboundMessage } from './webhook.js';
+import { ackReply, parseOutboundMessage, soapFault, toWebhookEvents, verifyOutboundMessage } from './webhook.js';
 
 /** Events parsed but not yet confirmed by `reply`, bounded so a stream of failures cannot grow it. */
 const MAX_PENDING = 10_000;
@@ -29,7 +30,7 @@ export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>
   const reader = new SalesforceReader(api, config);
   const bulk = new SalesforceBulk(api, config, now);
   const pusher = new SalesforcePusher(api, reader, bulk, config, now);
-  const handled = new NotificationMemory();
+  const handled = new RecentIds<string>(100_000);
   const pending = new Map<string, string[]>();
 
   /** A person's notified fields as its own record (Outbound Messages carry the person's fields only). */

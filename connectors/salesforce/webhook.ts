@@ -212,29 +212,3 @@ export function toWebhookEvents(notifications: readonly OutboundNotification[], 
   return { events, ignored: notifications.length - people.length - related.length };
 }
 
-/**
- * Remembers the notification ids already handled (Salesforce may deliver a notification more
- * than once, even after an Ack). Ids are remembered once the engine has enqueued their events
- * (`reply`), so a delivery that failed half-way is processed again. Bounded: oldest forgotten first.
- */
-export class NotificationMemory {
-  private readonly seen = new Set<string>();
-
-  constructor(private readonly capacity = 100_000) {}
-
-  has(id: string): boolean {
-    return this.seen.has(id);
-  }
-
-  remember(ids: readonly string[]): void {
-    for (const id of ids) {
-      this.seen.delete(id);
-      this.seen.add(id);
-    }
-    while (this.seen.size > this.capacity) {
-      const oldest = this.seen.values().next();
-      if (oldest.done) break;
-      this.seen.delete(oldest.value);
-    }
-  }
-}
