@@ -22,7 +22,7 @@ import { createEngine } from '../sync/engine.js';
 import type { Engine } from '../sync/engine.js';
 import { HubPatchIngest } from '../sync/hub-patch.js';
 import type { EngineTuningInput } from '../sync/options.js';
-import { connectorsFromConfig } from './connectors.js';
+import { connectorsFromConfig } from '../sync/from-config.js';
 
 export const ROLES = ['all', 'api', 'worker'] as const;
 export type Role = (typeof ROLES)[number];

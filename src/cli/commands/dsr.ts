@@ -16,7 +16,7 @@ import type { Command } from 'commander';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { builtinConnectors } from '../../../connectors/index.js';
-import { connectorsFromConfig } from '../../app/connectors.js';
+import { connectorsFromConfig } from '../../sync/from-config.js';
 import { loadConfig } from '../../config/load.js';
 import { toMergePolicy } from '../../config/policy.js';
 import type { Config } from '../../config/schema.js';
