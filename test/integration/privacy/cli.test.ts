@@ -14,6 +14,9 @@ import type { DsrView } from '../../../src/privacy/index.js';
 import { REDIS_URL } from '../sync/harness.js';
 import { SF_ORG, SIGNING_SECRET, startPrivacyHub, type PrivacyHub } from './harness.js';
 
+/** Each test starts several `concord` processes (each loads tsx): slow when the whole suite shares 2 cores. */
+const CLI_TEST_TIMEOUT_MS = 90_000;
+
 interface Run {
   code: number;
   stdout: string;
@@ -114,7 +117,7 @@ describe('concord dsr', () => {
     const view = JSON.parse(restricted.stdout) as DsrView;
     expect(view).toMatchObject({ kind: 'restrict', status: 'completed', origin: 'cli' });
     expect(view.systems.map((s) => s.status)).toEqual(['completed', 'completed']);
-  });
+  }, CLI_TEST_TIMEOUT_MS);
 
   it('erases, shows the status per system, lists overdue requests, and refuses an unknown person with exit code 1', async () => {
     const erased = await concord(['dsr', 'erase', 'ada@example.com', '--wait', '--config', config, '--timeout', '30s']);
@@ -137,5 +140,5 @@ describe('concord dsr', () => {
     const unknown = await concord(['dsr', 'restrict', 'nobody@example.com', '--config', config]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain('subject_not_found');
-  });
+  }, CLI_TEST_TIMEOUT_MS);
 });
