@@ -4,6 +4,7 @@
  * breaks across pages), and ingest jobs for large initial loads (jsforce's `bulk2` ingest).
  * https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/bulk_api_2_0.htm
  */
+import { sleep } from '../../src/connector/sleep.js';
 import type { Connection, HttpResponse } from 'jsforce';
 import { MalformedPayloadError, TransientError } from '../../src/connector/errors.js';
 import { RESPONSE_SINK, type SalesforceApi } from './api.js';
@@ -15,21 +16,6 @@ interface QueryJobInfo {
   id: string;
   state: 'UploadComplete' | 'InProgress' | 'Aborted' | 'JobComplete' | 'Failed';
   errorMessage?: string;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 export class SalesforceBulk {
