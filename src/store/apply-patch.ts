@@ -2,7 +2,7 @@
  * The store's one transactional entry point, run inside a transaction opened by the
  * caller (`kysely-store.ts`), which retries the whole transaction on a write conflict.
  */
-import type { Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import { newId } from './ids.js';
 import { diff } from '../profile/diff.js';
@@ -34,28 +34,70 @@ interface LoadedProfile {
 
 type Trx = Transaction<Database>;
 
-export async function applyPatchInTransaction(
-  trx: Trx,
-  ctx: ApplyContext,
-  patch: ProfilePatch,
-  options: ApplyOptions = {},
-  /** The suppressed hashes among the batch's identities, read once for the batch (same transaction). */
-  suppressed?: ReadonlySet<string>,
-): Promise<ApplyResult> {
-  const now = new Date().toISOString();
-  const normalized = normalizeIdentities(patch.identities, {
-    defaultPhoneCountry: ctx.defaultPhoneCountry,
-    defaultSystem: patch.source,
-  });
+/** Chunk size for `IN (...)` lists, well under both dialects' parameter limits. */
+const IN_CHUNK = 500;
+
+/** A patch's identities, normalized and hashed once. */
+interface PreparedIdentities {
+  identities: Identity[];
+  hashes: string[];
+  rejected: number;
+}
+
+function prepareIdentities(ctx: ApplyContext, patch: ProfilePatch): PreparedIdentities {
+  const normalized = normalizeIdentities(patch.identities, { defaultPhoneCountry: ctx.defaultPhoneCountry, defaultSystem: patch.source });
   if (normalized.rejected.length > 0) {
     ctx.logger.warn({ patchId: patch.id, source: patch.source, rejected: normalized.rejected }, 'identities rejected');
   }
-  const identities = normalized.identities;
-  if (identities.length === 0) return { status: 'no_identity' };
+  const hashes = normalized.identities.map((identity) => keyedIdentityHash(identity, ctx.hashKey));
+  return { identities: normalized.identities, hashes, rejected: normalized.rejected.length };
+}
 
-  const hashes = identities.map((identity) => keyedIdentityHash(identity, ctx.hashKey));
-  const isSuppressed = suppressed ? hashes.some((hash) => suppressed.has(hash)) : await anySuppressed(trx, hashes);
-  if (isSuppressed) return { status: 'suppressed', reason: 'suppressed_identity' };
+/** Applies one patch in the caller's transaction. */
+export async function applyPatchInTransaction(trx: Trx, ctx: ApplyContext, patch: ProfilePatch, options: ApplyOptions = {}): Promise<ApplyResult> {
+  const prepared = prepareIdentities(ctx, patch);
+  return applyPrepared(trx, ctx, patch, options, prepared, await suppressedAmong(trx, prepared.hashes));
+}
+
+/**
+ * Applies patches in order in the caller's transaction. The suppression list is read once
+ * for the whole batch: a patch cannot suppress anyone, so the set holds for every patch.
+ */
+export async function applyPatchesInTransaction(
+  trx: Trx,
+  ctx: ApplyContext,
+  items: readonly { patch: ProfilePatch; options?: ApplyOptions }[],
+): Promise<ApplyResult[]> {
+  const prepared = items.map((item) => ({ ...item, identities: prepareIdentities(ctx, item.patch) }));
+  const suppressed = await suppressedAmong(trx, prepared.flatMap((p) => p.identities.hashes));
+  const results: ApplyResult[] = [];
+  for (const p of prepared) results.push(await applyPrepared(trx, ctx, p.patch, p.options ?? {}, p.identities, suppressed));
+  return results;
+}
+
+/** Which of `hashes` are on the suppression list. */
+export async function suppressedAmong(db: Kysely<Database> | Trx, hashes: readonly string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  const unique = [...new Set(hashes)];
+  for (let i = 0; i < unique.length; i += IN_CHUNK) {
+    const rows = await db.selectFrom('suppression').select('hash').where('hash', 'in', unique.slice(i, i + IN_CHUNK)).execute();
+    for (const row of rows) out.add(row.hash);
+  }
+  return out;
+}
+
+async function applyPrepared(
+  trx: Trx,
+  ctx: ApplyContext,
+  patch: ProfilePatch,
+  options: ApplyOptions,
+  prepared: PreparedIdentities,
+  suppressed: ReadonlySet<string>,
+): Promise<ApplyResult> {
+  const now = new Date().toISOString();
+  const { identities, hashes } = prepared;
+  if (identities.length === 0) return { status: 'no_identity' };
+  if (hashes.some((hash) => suppressed.has(hash))) return { status: 'suppressed', reason: 'suppressed_identity' };
 
   // Resolve: which profiles own the patch's identities?
   const { owned, owners } = await findOwners(trx, identities);
@@ -146,7 +188,7 @@ export async function applyPatchInTransaction(
     actor: options.actor ?? patch.source,
     action: created ? 'profile.created' : 'profile.updated',
     profileId,
-    detail: auditDetail(patch, version, changes, result.ignored, hashes, normalized.rejected.length),
+    detail: auditDetail(patch, version, changes, result.ignored, hashes, prepared.rejected),
   });
 
   await ctx.faultInjection?.beforeCommit?.({ patchId: patch.id, profileId });
@@ -164,21 +206,6 @@ export async function applyPatchInTransaction(
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** The hashes of the patches' identities, as `applyPatchInTransaction` computes them. */
-export function patchIdentityHashes(ctx: ApplyContext, patches: readonly ProfilePatch[]): string[] {
-  return patches.flatMap((patch) =>
-    normalizeIdentities(patch.identities, { defaultPhoneCountry: ctx.defaultPhoneCountry, defaultSystem: patch.source }).identities.map(
-      (identity) => keyedIdentityHash(identity, ctx.hashKey),
-    ),
-  );
-}
-
-async function anySuppressed(trx: Trx, hashes: readonly string[]): Promise<boolean> {
-  if (hashes.length === 0) return false;
-  const row = await trx.selectFrom('suppression').select('hash').where('hash', 'in', hashes).limit(1).executeTakeFirst();
-  return row !== undefined;
 }
 
 /**
@@ -417,6 +444,18 @@ export interface ShadowUpdate {
  * same shadow at once make the loser retry (its insert does nothing) instead of
  * overwriting the winner's values.
  */
+/** `update` merged over a stored shadow (or none): the one merge rule of every shadow write. */
+export function mergedShadow(
+  current: Pick<Database['shadows'], 'values' | 'external_id' | 'last_pushed_at'> | undefined,
+  update: ShadowUpdate,
+): Pick<Database['shadows'], 'values' | 'external_id' | 'last_pushed_at'> {
+  return {
+    values: encodeJson({ ...(current ? decodeRecord(current.values) : {}), ...update.values }),
+    external_id: update.externalId === undefined ? (current?.external_id ?? null) : update.externalId,
+    last_pushed_at: update.pushedAt ?? current?.last_pushed_at ?? null,
+  };
+}
+
 export async function mergeShadow(
   trx: Trx,
   dialect: 'sqlite' | 'postgres',
@@ -432,13 +471,11 @@ export async function mergeShadow(
     .where('connector', '=', connector);
   if (dialect === 'postgres') select = select.forUpdate();
   const current = await select.executeTakeFirst();
-  const values = encodeJson({ ...(current ? decodeRecord(current.values) : {}), ...update.values });
-  const externalId = update.externalId === undefined ? (current?.external_id ?? null) : update.externalId;
-  const lastPushedAt = update.pushedAt ?? current?.last_pushed_at ?? null;
+  const merged = { ...mergedShadow(current, update), updated_at: now };
   if (current) {
     await trx
       .updateTable('shadows')
-      .set({ values, external_id: externalId, last_pushed_at: lastPushedAt, updated_at: now })
+      .set(merged)
       .where('profile_id', '=', profileId)
       .where('connector', '=', connector)
       .execute();
@@ -446,7 +483,7 @@ export async function mergeShadow(
   }
   const inserted = await trx
     .insertInto('shadows')
-    .values({ profile_id: profileId, connector, external_id: externalId, values, last_pushed_at: lastPushedAt, updated_at: now })
+    .values({ profile_id: profileId, connector, ...merged })
     .onConflict((oc) => oc.columns(['profile_id', 'connector']).doNothing())
     .executeTakeFirst();
   if (inserted.numInsertedOrUpdatedRows !== 1n) throw new WriteConflictError(`shadow ${connector} of ${profileId} created concurrently`);

@@ -64,10 +64,11 @@ const HASH_CACHE_SIZE = 20_000;
 
 /** HMAC-SHA256 (hex) of an already-normalized identity under `key`. */
 export function keyedIdentityHash(identity: Identity, key: string): string {
-  const cacheKey = `${key}\u0000${identityKey(identity)}`;
+  const text = identityKey(identity);
+  const cacheKey = `${key}\u0000${text}`;
   const cached = hashCache.get(cacheKey);
   if (cached !== undefined) return cached;
-  const hash = createHmac('sha256', key).update(identityKey(identity)).digest('hex');
+  const hash = createHmac('sha256', key).update(text).digest('hex');
   // Dropping everything when full is cheaper than tracking recency, and refills at once.
   if (hashCache.size >= HASH_CACHE_SIZE) hashCache.clear();
   hashCache.set(cacheKey, hash);

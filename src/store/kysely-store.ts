@@ -4,7 +4,7 @@ import { newId } from './ids.js';
 import type { Logger } from 'pino';
 import { Json } from '../profile/schema.js';
 import type { Identity, Profile, ProfilePatch } from '../profile/schema.js';
-import { applyPatchInTransaction, insertAudit, mergeShadow, patchIdentityHashes } from './apply-patch.js';
+import { applyPatchesInTransaction, applyPatchInTransaction, insertAudit, mergeShadow, mergedShadow, suppressedAmong } from './apply-patch.js';
 import type { ApplyContext } from './apply-patch.js';
 import { decodeConsentState, decodeJson, decodeProfile, decodeRecord, encodeJson, JsonRecord, StringArray } from './codec.js';
 import type { Database, DsrTable } from './db-schema.js';
@@ -92,16 +92,7 @@ export class KyselyStore implements Store {
 
   applyPatches(items: { patch: ProfilePatch; options?: ApplyOptions }[]): Promise<ApplyResult[]> {
     if (items.length === 0) return Promise.resolve([]);
-    const hashes = patchIdentityHashes(this.#config, items.map((item) => item.patch));
-    return this.#write(async (trx) => {
-      const suppressed = new Set<string>();
-      for (const chunk of chunks([...new Set(hashes)])) {
-        for (const row of await trx.selectFrom('suppression').select('hash').where('hash', 'in', chunk).execute()) suppressed.add(row.hash);
-      }
-      const results: ApplyResult[] = [];
-      for (const item of items) results.push(await applyPatchInTransaction(trx, this.#config, item.patch, item.options, suppressed));
-      return results;
-    });
+    return this.#write((trx) => applyPatchesInTransaction(trx, this.#config, items));
   }
 
   async #resolveId(db: Kysely<Database> | Transaction<Database>, profileId: string): Promise<string> {
@@ -114,10 +105,9 @@ export class KyselyStore implements Store {
   }
 
   async getProfile(profileId: string): Promise<Profile | null> {
-    const id = await this.#resolveId(this.#db, profileId);
-    const row = await this.#db.selectFrom('profiles').select(['data', 'version']).where('id', '=', id).executeTakeFirst();
-    return row ? decodeProfile(row.data, row.version) : null;
+    return (await this.getProfiles([profileId])).get(profileId) ?? null;
   }
+
 
   /** Where each id leads after merges (ids not merged away map to themselves). */
   async #resolveIds(db: Kysely<Database> | Transaction<Database>, profileIds: readonly string[]): Promise<Map<string, string>> {
@@ -159,22 +149,10 @@ export class KyselyStore implements Store {
   }
 
   async findProfileIdByExternalId(connector: string, externalId: string): Promise<string | null> {
-    const shadow = await this.#db
-      .selectFrom('shadows')
-      .select('profile_id')
-      .where('connector', '=', connector)
-      .where('external_id', '=', externalId)
-      .executeTakeFirst();
-    if (shadow) return shadow.profile_id;
-    const identity = await this.#db
-      .selectFrom('identities')
-      .select('profile_id')
-      .where('kind', '=', 'external')
-      .where('system', '=', connector)
-      .where('value', '=', externalId.trim())
-      .executeTakeFirst();
-    return identity?.profile_id ?? null;
+    const [found = null] = await this.findProfileIdsByExternalIds(connector, [externalId]);
+    return found;
   }
+
 
   async findProfileIdsByExternalIds(connector: string, externalIds: readonly string[]): Promise<(string | null)[]> {
     const found = new Map<string, string>();
@@ -227,15 +205,9 @@ export class KyselyStore implements Store {
   }
 
   async getShadow(profileId: string, connector: string): Promise<Shadow | null> {
-    const id = await this.#resolveId(this.#db, profileId);
-    const row = await this.#db
-      .selectFrom('shadows')
-      .selectAll()
-      .where('profile_id', '=', id)
-      .where('connector', '=', connector)
-      .executeTakeFirst();
-    return row ? toShadow(row) : null;
+    return (await this.getShadows(connector, [profileId])).get(profileId) ?? null;
   }
+
 
   async getShadows(connector: string, profileIds: readonly string[]): Promise<Map<string, Shadow>> {
     const resolved = await this.#resolveIds(this.#db, profileIds);
@@ -305,18 +277,13 @@ export class KyselyStore implements Store {
         }
       }
       const logged: Database['push_log'][] = [];
+      const touched = new Set<string>();
       for (const entry of entries) {
         const id = resolved.get(entry.profileId) ?? entry.profileId;
         const key = `${id}\u0000${entry.connector}`;
-        const current = merged.get(key);
-        merged.set(key, {
-          profile_id: id,
-          connector: entry.connector,
-          external_id: entry.externalId ?? current?.external_id ?? null,
-          values: encodeJson({ ...(current ? decodeRecord(current.values) : {}), ...entry.values }),
-          last_pushed_at: entry.pushedAt,
-          updated_at: now,
-        });
+        const update = { ...(entry.externalId !== null ? { externalId: entry.externalId } : {}), values: entry.values, pushedAt: entry.pushedAt };
+        merged.set(key, { profile_id: id, connector: entry.connector, ...mergedShadow(merged.get(key), update), updated_at: now });
+        touched.add(key);
         logged.push({
           id: newId(),
           profile_id: id,
@@ -326,8 +293,7 @@ export class KyselyStore implements Store {
           pushed_at: entry.pushedAt,
         });
       }
-      const touched = [...new Set(entries.map((entry) => `${resolved.get(entry.profileId) ?? entry.profileId}\u0000${entry.connector}`))];
-      const rows = touched.flatMap((key) => merged.get(key) ?? []);
+      const rows = [...touched].flatMap((key) => merged.get(key) ?? []);
       for (const chunk of chunks(rows, 100)) {
         await trx
           .insertInto('shadows')
@@ -442,20 +408,12 @@ export class KyselyStore implements Store {
   }
 
   async isSuppressed(hashes: readonly string[]): Promise<boolean> {
-    for (const chunk of chunks(hashes)) {
-      const row = await this.#db.selectFrom('suppression').select('hash').where('hash', 'in', chunk).limit(1).executeTakeFirst();
-      if (row) return true;
-    }
-    return false;
+    return (await suppressedAmong(this.#db, hashes)).size > 0;
   }
 
-  async suppressedAmong(hashes: readonly string[]): Promise<Set<string>> {
-    const out = new Set<string>();
-    for (const chunk of chunks([...new Set(hashes)])) {
-      const rows = await this.#db.selectFrom('suppression').select('hash').where('hash', 'in', chunk).execute();
-      for (const row of rows) out.add(row.hash);
-    }
-    return out;
+
+  suppressedAmong(hashes: readonly string[]): Promise<Set<string>> {
+    return suppressedAmong(this.#db, hashes);
   }
 
   async createDsr(request: Omit<DataSubjectRequest, 'systems'> & { systems: string[] }): Promise<DataSubjectRequest> {

@@ -180,14 +180,7 @@ export class Ingestor {
     await this.settleOwnWrites(items, outcomes, mapped);
     // Who each record belongs to, and what its system is known to hold.
     const profileIds: (string | null)[] = items.map(() => null);
-    const asked = new Map<string, number[]>();
-    for (const [i, item] of items.entries()) {
-      if (outcomes[i]) continue;
-      const list = asked.get(item.connector.id) ?? [];
-      list.push(i);
-      asked.set(item.connector.id, list);
-    }
-    for (const [connector, indexes] of asked) {
+    for (const [connector, indexes] of indexesByConnector(items, (i) => !outcomes[i])) {
       const found = await store.findProfileIdsByExternalIds(connector, indexes.map((i) => items[i]?.record.externalId ?? ''));
       indexes.forEach((i, k) => {
         profileIds[i] = found[k] ?? null;
@@ -249,16 +242,10 @@ export class Ingestor {
       byProfile.set(k, shared);
       return shared;
     });
-    const wanted = new Map<string, string[]>();
-    for (const [i, item] of items.entries()) {
-      const pid = profileIds[i];
-      if (!pid || outcomes[i]) continue;
-      const list = wanted.get(item.connector.id) ?? [];
-      list.push(pid);
-      wanted.set(item.connector.id, list);
-    }
     const byConnector = new Map<string, Map<string, Shadow>>();
-    for (const [connector, pids] of wanted) byConnector.set(connector, await store.getShadows(connector, pids));
+    for (const [connector, indexes] of indexesByConnector(items, (i) => !outcomes[i] && !!profileIds[i])) {
+      byConnector.set(connector, await store.getShadows(connector, indexes.map((i) => profileIds[i] ?? '')));
+    }
     const shadows = items.map((item, i) => {
       const pid = profileIds[i];
       return pid && !outcomes[i] ? (byConnector.get(item.connector.id)?.get(pid) ?? null) : null;
@@ -443,6 +430,18 @@ export class Ingestor {
       return out;
     }
   }
+}
+
+/** The indexes of the items `keep` accepts, by connector instance (one batched read each). */
+function indexesByConnector(items: readonly IngestItem[], keep: (index: number) => boolean): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const [i, item] of items.entries()) {
+    if (!keep(i)) continue;
+    const list = out.get(item.connector.id) ?? [];
+    list.push(i);
+    out.set(item.connector.id, list);
+  }
+  return out;
 }
 
 /** An ISO instant with milliseconds, as patches require. */
