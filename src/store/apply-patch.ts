@@ -15,6 +15,18 @@ import { WriteConflictError } from './errors.js';
 import { identityKey, keyedIdentityHash, normalizeIdentities } from './identity.js';
 import type { NormalizeOptions } from './identity.js';
 import type { ApplyOptions, ApplyResult, FaultInjection, Observed } from './types.js';
+import {
+  FIND_OWNERS,
+  fixedQuery,
+  INSERT_AUDIT,
+  INSERT_PROFILE,
+  INSERT_SHADOW,
+  SELECT_SHADOW,
+  SELECT_SHADOW_FOR_UPDATE,
+  UPDATE_PROFILE,
+  UPDATE_SHADOW,
+  UPSERT_OUTBOX,
+} from './fixed-sql.js';
 
 export interface ApplyContext {
   dialect: 'sqlite' | 'postgres';
@@ -33,6 +45,7 @@ interface LoadedProfile {
 }
 
 type Trx = Transaction<Database>;
+type Dialect = ApplyContext['dialect'];
 
 /** Chunk size for `IN (...)` lists, well under both dialects' parameter limits. */
 const IN_CHUNK = 500;
@@ -100,7 +113,7 @@ async function applyPrepared(
   if (hashes.some((hash) => suppressed.has(hash))) return { status: 'suppressed', reason: 'suppressed_identity' };
 
   // Resolve: which profiles own the patch's identities?
-  const { owned, owners } = await findOwners(trx, identities);
+  const { owned, owners } = await findOwners(trx, ctx.dialect, identities);
   owners.sort((a, b) => compare(a.createdAt, b.createdAt) || compare(a.profile.id, b.profile.id));
 
   const survivor = owners[0];
@@ -133,23 +146,17 @@ async function applyPrepared(
   const version = created ? 1 : survivor.version + 1;
   const stored: Profile = { ...result.profile, id: profileId, version };
   if (created) {
-    await trx
-      .insertInto('profiles')
-      .values({ id: profileId, version, data: encodeJson(stored), created_at: now, updated_at: now })
-      .execute();
+    await trx.executeQuery(fixedQuery(ctx.dialect, INSERT_PROFILE, [profileId, version, encodeJson(stored), now, now]));
   } else {
-    const updated = await trx
-      .updateTable('profiles')
-      .set({ version, data: encodeJson(stored), updated_at: now })
-      .where('id', '=', profileId)
-      .where('version', '=', survivor.version)
-      .executeTakeFirst();
-    if (updated.numUpdatedRows !== 1n) throw new WriteConflictError(`profile ${profileId} changed concurrently`);
+    const updated = await trx.executeQuery(
+      fixedQuery(ctx.dialect, UPDATE_PROFILE, [version, encodeJson(stored), now, profileId, survivor.version]),
+    );
+    if (updated.numAffectedRows !== 1n) throw new WriteConflictError(`profile ${profileId} changed concurrently`);
   }
 
   for (const other of absorbed) {
-    await absorbProfile(trx, other, profileId, version, now);
-    await insertAudit(trx, {
+    await absorbProfile(trx, ctx.dialect, other, profileId, version, now);
+    await insertAudit(trx, ctx.dialect, {
       at: now,
       actor: options.actor ?? patch.source,
       action: 'profile.merged',
@@ -176,14 +183,14 @@ async function applyPrepared(
 
   await recordConsentChanges(trx, profileId, patch, result.changes, now);
   await recordIgnoredConsents(trx, profileId, patch, result.ignored, now);
-  const outbox = await writeOutbox(trx, profileId, ctx.outboxTargets, version, now);
+  const outbox = await writeOutbox(trx, ctx.dialect, profileId, ctx.outboxTargets, version, now);
   if (options.observed) {
     await mergeShadow(trx, ctx.dialect, profileId, options.observed.connector, observedUpdate(options.observed), now);
   }
 
   // After a profile merge, report the net change to the surviving profile as it was stored.
   const changes = survivor && absorbed.length > 0 ? diff(survivor.profile, result.profile) : result.changes;
-  await insertAudit(trx, {
+  await insertAudit(trx, ctx.dialect, {
     at: now,
     actor: options.actor ?? patch.source,
     action: created ? 'profile.created' : 'profile.updated',
@@ -214,32 +221,17 @@ function compare(a: string, b: string): number {
  */
 async function findOwners(
   trx: Trx,
+  dialect: Dialect,
   identities: readonly Identity[],
 ): Promise<{ owned: Set<string>; owners: LoadedProfile[] }> {
-  const rows = await trx
-    .selectFrom('identities')
-    .innerJoin('profiles', 'profiles.id', 'identities.profile_id')
-    .select([
-      'identities.kind',
-      'identities.system',
-      'identities.value',
-      'profiles.id',
-      'profiles.version',
-      'profiles.data',
-      'profiles.created_at',
-    ])
-    .where((eb) =>
-      eb.or(
-        identities.map((identity) =>
-          eb.and([
-            eb('identities.kind', '=', identity.kind),
-            eb('identities.system', '=', identity.kind === 'external' ? (identity.system ?? '') : ''),
-            eb('identities.value', '=', identity.value),
-          ]),
-        ),
-      ),
-    )
-    .execute();
+  const parameters = identities.flatMap((identity) => [
+    identity.kind,
+    identity.kind === 'external' ? (identity.system ?? '') : '',
+    identity.value,
+  ]);
+  const { rows } = await trx.executeQuery<
+    Pick<Database['identities'], 'kind' | 'system' | 'value'> & Pick<Database['profiles'], 'id' | 'version' | 'data' | 'created_at'>
+  >(fixedQuery(dialect, FIND_OWNERS(identities.length), parameters));
   const owned = new Set<string>();
   const owners = new Map<string, LoadedProfile>();
   for (const row of rows) {
@@ -258,6 +250,7 @@ async function findOwners(
 /** Moves everything of `other` onto `intoId` and deletes `other` (compare-and-swap on its version). */
 async function absorbProfile(
   trx: Trx,
+  dialect: Dialect,
   other: LoadedProfile,
   intoId: string,
   intoVersion: number,
@@ -284,6 +277,7 @@ async function absorbProfile(
   await trx.deleteFrom('outbox').where('profile_id', '=', fromId).execute();
   await upsertOutbox(
     trx,
+    dialect,
     intoId,
     pending.map((row) => row.connector),
     intoVersion,
@@ -303,46 +297,29 @@ async function absorbProfile(
 
 async function upsertOutbox(
   trx: Trx,
+  dialect: Dialect,
   profileId: string,
   connectors: readonly string[],
   version: number,
   now: string,
 ): Promise<void> {
-  if (connectors.length === 0) return;
-  await trx
-    .insertInto('outbox')
-    .values(
-      [...new Set(connectors)].map((connector) => ({
-        id: newId(),
-        profile_id: profileId,
-        connector,
-        profile_version: version,
-        created_at: now,
-        updated_at: now,
-        leased_until: null,
-      })),
-    )
-    .onConflict((oc) =>
-      oc.columns(['profile_id', 'connector']).doUpdateSet((eb) => ({
-        // A new id: an ack for the row as it was claimed before this change deletes nothing.
-        id: eb.ref('excluded.id'),
-        profile_version: eb.ref('excluded.profile_version'),
-        updated_at: eb.ref('excluded.updated_at'),
-        leased_until: null,
-      })),
-    )
-    .execute();
+  const unique = [...new Set(connectors)];
+  if (unique.length === 0) return;
+  // On conflict the row gets a new id: an ack for the row as it was claimed before this change deletes nothing.
+  const parameters = unique.flatMap((connector) => [newId(), profileId, connector, version, now, now]);
+  await trx.executeQuery(fixedQuery(dialect, UPSERT_OUTBOX(unique.length), parameters));
 }
 
 async function writeOutbox(
   trx: Trx,
+  dialect: Dialect,
   profileId: string,
   targets: readonly string[],
   version: number,
   now: string,
 ): Promise<string[]> {
   const connectors = [...new Set(targets)];
-  await upsertOutbox(trx, profileId, connectors, version, now);
+  await upsertOutbox(trx, dialect, profileId, connectors, version, now);
   return connectors;
 }
 
@@ -458,35 +435,28 @@ export function mergedShadow(
 
 export async function mergeShadow(
   trx: Trx,
-  dialect: 'sqlite' | 'postgres',
+  dialect: Dialect,
   profileId: string,
   connector: string,
   update: ShadowUpdate,
   now: string,
 ): Promise<void> {
-  let select = trx
-    .selectFrom('shadows')
-    .select(['values', 'external_id', 'last_pushed_at'])
-    .where('profile_id', '=', profileId)
-    .where('connector', '=', connector);
-  if (dialect === 'postgres') select = select.forUpdate();
-  const current = await select.executeTakeFirst();
-  const merged = { ...mergedShadow(current, update), updated_at: now };
+  const select = dialect === 'postgres' ? SELECT_SHADOW_FOR_UPDATE : SELECT_SHADOW;
+  const { rows } = await trx.executeQuery<Pick<Database['shadows'], 'values' | 'external_id' | 'last_pushed_at'>>(
+    fixedQuery(dialect, select, [profileId, connector]),
+  );
+  const current = rows[0];
+  const merged = mergedShadow(current, update);
   if (current) {
-    await trx
-      .updateTable('shadows')
-      .set(merged)
-      .where('profile_id', '=', profileId)
-      .where('connector', '=', connector)
-      .execute();
+    await trx.executeQuery(
+      fixedQuery(dialect, UPDATE_SHADOW, [merged.values, merged.external_id, merged.last_pushed_at, now, profileId, connector]),
+    );
     return;
   }
-  const inserted = await trx
-    .insertInto('shadows')
-    .values({ profile_id: profileId, connector, ...merged })
-    .onConflict((oc) => oc.columns(['profile_id', 'connector']).doNothing())
-    .executeTakeFirst();
-  if (inserted.numInsertedOrUpdatedRows !== 1n) throw new WriteConflictError(`shadow ${connector} of ${profileId} created concurrently`);
+  const inserted = await trx.executeQuery(
+    fixedQuery(dialect, INSERT_SHADOW, [profileId, connector, merged.values, merged.external_id, merged.last_pushed_at, now]),
+  );
+  if (inserted.numAffectedRows !== 1n) throw new WriteConflictError(`shadow ${connector} of ${profileId} created concurrently`);
 }
 
 function observedUpdate(observed: Observed): ShadowUpdate {
@@ -497,19 +467,12 @@ function observedUpdate(observed: Observed): ShadowUpdate {
 
 export async function insertAudit(
   trx: Trx,
+  dialect: Dialect,
   entry: { at: string; actor: string; action: string; profileId: string | null; detail: Record<string, Json> },
 ): Promise<void> {
-  await trx
-    .insertInto('audit_log')
-    .values({
-      id: newId(),
-      at: entry.at,
-      actor: entry.actor,
-      action: entry.action,
-      profile_id: entry.profileId,
-      detail: encodeJson(entry.detail),
-    })
-    .execute();
+  await trx.executeQuery(
+    fixedQuery(dialect, INSERT_AUDIT, [newId(), entry.at, entry.actor, entry.action, entry.profileId, encodeJson(entry.detail)]),
+  );
 }
 
 /** What the audit log says about a patch: paths and kinds, keyed hashes of identities, never values. */

@@ -566,7 +566,7 @@ export class KyselyStore implements Store {
 
   async appendAudit(entry: Omit<AuditEntry, 'id' | 'at'> & { at?: string }): Promise<void> {
     await this.#write((trx) =>
-      insertAudit(trx, {
+      insertAudit(trx, this.dialect, {
         at: entry.at ?? new Date().toISOString(),
         actor: entry.actor,
         action: entry.action,
@@ -605,7 +605,7 @@ export class KyselyStore implements Store {
       await trx.deleteFrom('profile_aliases').where((eb) => eb.or([eb('into_id', '=', id), eb('merged_id', '=', id)])).execute();
       const deleted = await trx.deleteFrom('profiles').where('id', '=', id).executeTakeFirst();
       if (deleted.numDeletedRows > 0n) {
-        await insertAudit(trx, {
+        await insertAudit(trx, this.dialect, {
           at: new Date().toISOString(),
           actor: 'store',
           action: 'profile.deleted',
