@@ -1,7 +1,9 @@
 /**
  * The composition root: configuration -> store -> engine -> HTTP server. `concord start`
- * runs it with a role: `all` (server and workers in one process), `api` (the server only:
- * webhooks are enqueued, workers elsewhere process them) or `worker` (the workers only).
+ * runs it with a set of roles (see `roles.ts`): `api` starts the HTTP server (webhooks are
+ * enqueued, workers elsewhere process them), `ingest`, `relay`, `push` and `pull` start those
+ * workers of the sync engine, `privacy` the data-subject-request workers; `worker` is all the
+ * workers and `all` (the default) everything in one process.
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -23,12 +25,15 @@ import type { Engine } from '../sync/engine.js';
 import { HubPatchIngest } from '../sync/hub-patch.js';
 import type { EngineTuningInput } from '../sync/options.js';
 import { connectorsFromConfig } from '../sync/from-config.js';
+import { formatRoles, runsEngineWorkers, toEngineRoles, toRoleSet } from './roles.js';
+import type { Role, RoleSet } from './roles.js';
 
-export const ROLES = ['all', 'api', 'worker'] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES } from './roles.js';
+export type { Role, RoleSet } from './roles.js';
 
 export interface HubProcessOptions {
-  role: Role;
+  /** What this process runs: one role name (`'all'`, `'api'`, `'worker'`...) or a set from `parseRoles`. */
+  role: Role | RoleSet;
   logger?: Logger;
   /** Overrides of the config's hub section (the demo uses its own database and prefix). */
   overrides?: { redisUrl?: string; databaseUrl?: string; keyPrefix?: string; port?: number };
@@ -43,11 +48,13 @@ export interface HubProcess {
   connectors: readonly SyncConnector[];
   /** Ingest of the hub's own changes (admin, preference center, demo seeding). */
   hubIngest: HubPatchIngest;
-  /** Data-subject requests (its workers run in roles all and worker). */
+  /** The roles this process runs (aliases expanded). */
+  roles: RoleSet;
+  /** Data-subject requests (its workers run only with the `privacy` role). */
   privacy: PrivacyService;
-  /** The server (roles all and api). */
+  /** The server (only with the `api` role). */
   app: FastifyInstance | null;
-  /** Where the server listens, e.g. `http://127.0.0.1:8080` (roles all and api). */
+  /** Where the server listens, e.g. `http://127.0.0.1:8080` (only with the `api` role). */
   url: string | null;
   close(): Promise<void>;
 }
@@ -58,7 +65,16 @@ function ensureSqliteDirectory(url: string): void {
   if (location.dialect === 'sqlite' && location.filename !== ':memory:') mkdirSync(dirname(resolve(location.filename)), { recursive: true });
 }
 
+/**
+ * Starts one hub process: opens the store, builds the engine, the hub's own ingest and the
+ * privacy service, then starts exactly what the roles ask for: the engine's workers of the
+ * roles `ingest`, `relay`, `push` and `pull` (none at all when the roles include none of them),
+ * the privacy workers with `privacy`, the HTTP server with `api`. If anything fails to start,
+ * whatever was started is closed again before the error is thrown.
+ */
 export async function startHubProcess(loaded: Config, options: HubProcessOptions): Promise<HubProcess> {
+  const roles = toRoleSet(options.role);
+  const roleText = formatRoles(roles);
   const o = options.overrides ?? {};
   const config: Config = {
     ...loaded,
@@ -71,6 +87,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
     },
   };
   const logger = options.logger ?? pino({ level: 'info' });
+  logger.info({ roles: [...roles], role: roleText }, 'hub process starting');
   const policy = toMergePolicy(config);
   const connectors = connectorsFromConfig(config);
   ensureSqliteDirectory(config.hub.databaseUrl);
@@ -119,11 +136,9 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
     await store.close();
   };
   try {
-    if (options.role !== 'api') {
-      await engine.start();
-      await privacy.start(engine);
-    }
-    if (options.role !== 'worker') {
+    if (runsEngineWorkers(roles)) await engine.start(toEngineRoles(roles));
+    if (roles.has('privacy')) await privacy.start(engine);
+    if (roles.has('api')) {
       app = await build({
         hub: config.hub,
         catalog: config.catalog,
@@ -141,7 +156,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
         ...(options.server ? { options: options.server } : {}),
       });
       url = await listen(app, config.hub.listen);
-      logger.info({ url, role: options.role }, 'http server listening');
+      logger.info({ url, role: roleText }, 'http server listening');
     }
   } catch (err) {
     // Nothing half-started stays behind (workers, connections) when, e.g., the port is taken.
@@ -156,6 +171,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
     engine,
     connectors,
     hubIngest,
+    roles,
     privacy,
     app,
     url,

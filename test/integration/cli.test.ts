@@ -86,30 +86,36 @@ describe('concord schema', () => {
   });
 });
 
+/** A minimal config for `concord start` in a fresh temp dir: its own SQLite file and Redis prefix, any free port. */
+async function startConfig(): Promise<{ dir: string; file: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'concord-start-'));
+  const file = join(dir, 'concord.yaml');
+  await writeFile(
+    file,
+    [
+      'hub:',
+      '  mode: development',
+      '  redisUrl: redis://127.0.0.1:6379',
+      `  databaseUrl: sqlite:${join(dir, 'hub.db')}`,
+      '  publicUrl: http://localhost:8080',
+      '  listen: { host: 127.0.0.1, port: 0 }',
+      `  keyPrefix: "{cli-${randomBytes(4).toString('hex')}}"`,
+      '  secrets:',
+      '    signing: ${env:X_SIGNING:-cli-test-signing-secret-long-enough-000001}',
+      '    hashKey: ${env:X_HASH:-cli-test-hash-key-long-enough-0000000000002}',
+      'catalog:',
+      '  channels: { email: { title: E-mail } }',
+      '  purposes:',
+      '    marketing: { title: Marketing, notice: { text: Offers., version: "1" }, channels: [email] }',
+      '',
+    ].join('\n'),
+  );
+  return { dir, file };
+}
+
 describe('concord start', () => {
   it('runs the hub until SIGTERM: the server answers, then it stops cleanly', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'concord-start-'));
-    const file = join(dir, 'concord.yaml');
-    await writeFile(
-      file,
-      [
-        'hub:',
-        '  mode: development',
-        '  redisUrl: redis://127.0.0.1:6379',
-        `  databaseUrl: sqlite:${join(dir, 'hub.db')}`,
-        '  publicUrl: http://localhost:8080',
-        '  listen: { host: 127.0.0.1, port: 0 }',
-        `  keyPrefix: "{cli-${randomBytes(4).toString('hex')}}"`,
-        '  secrets:',
-        '    signing: ${env:X_SIGNING:-cli-test-signing-secret-long-enough-000001}',
-        '    hashKey: ${env:X_HASH:-cli-test-hash-key-long-enough-0000000000002}',
-        'catalog:',
-        '  channels: { email: { title: E-mail } }',
-        '  purposes:',
-        '    marketing: { title: Marketing, notice: { text: Offers., version: "1" }, channels: [email] }',
-        '',
-      ].join('\n'),
-    );
+    const { dir, file } = await startConfig();
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--config', file], { env: { ...process.env, LOG_LEVEL: 'silent' } });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -138,5 +144,35 @@ describe('concord start', () => {
     const role = await concord(['start', '--role', 'everything']);
     expect(role.code).toBe(1);
     expect(role.stderr).toContain("argument 'everything' is invalid");
+  });
+
+  it('rejects an unknown role in a --role list with a message listing the valid roles, and no stack trace', async () => {
+    const run = await concord(['start', '--role', 'api, bogus']);
+    expect(run.code).not.toBe(0);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(
+      'unknown role "bogus"; valid roles: api, ingest, relay, push, pull, privacy, worker (= ingest,relay,push,pull,privacy), all (= every role)',
+    );
+    expect(run.stderr).not.toMatch(/\bat .+\.(ts|js):\d+/);
+  });
+
+  it('runs only the given roles: --role ingest,relay,pull starts no HTTP server', async () => {
+    const { dir, file } = await startConfig();
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--config', file, '--role', 'ingest, relay,pull'], {
+      env: { ...process.env, LOG_LEVEL: 'silent' },
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 25_000;
+      while (!stdout.includes('Hub running') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(stdout).toContain('Hub running (role ingest,relay,pull): Redis');
+      expect(stdout).not.toContain('listening on');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    await rm(dir, { recursive: true, force: true });
   });
 });

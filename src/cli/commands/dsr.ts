@@ -7,8 +7,8 @@
  *   concord dsr retry <id>         concord dsr schema [--out file]
  *
  * The command records the request in the store and queues its work on the hub's Redis; the
- * workers of a running hub (`concord start`, roles all or worker) carry it out. `--wait`
- * follows it to the end.
+ * workers of a running hub (`concord start` with the `privacy` role: all, worker or privacy)
+ * carry it out. `--wait` follows it to the end.
  */
 import { writeFile } from 'node:fs/promises';
 import { Option } from 'commander';

@@ -1,25 +1,49 @@
 /**
- * `concord start [--config F] [--role all|api|worker] [--demo]`.
+ * `concord start [--config F] [--role ROLES] [--demo]`.
  *
- * Runs the hub from the config: `all` runs the HTTP server and the workers in one process,
- * `api` only the server (webhooks, admin API, preference center), `worker` only the workers;
- * several api and worker processes can share one Redis and one PostgreSQL. `--demo` (what
- * `npm start` runs) also starts the HubSpot and Salesforce emulators, seeds demo profiles and
- * prints the URLs to try. Stops cleanly on SIGINT/SIGTERM.
+ * Runs the hub from the config with the given roles (see `src/app/roles.ts`): one of, or a
+ * comma-separated list of, `api` (the HTTP server: webhooks, admin API, preference center),
+ * `ingest`, `relay`, `push`, `pull`, `privacy` (the workers), `worker` (all the workers) and
+ * `all` (everything, the default). Processes with different roles share one Redis and one
+ * database, e.g. `--role api,push` and `--role ingest,relay,pull,privacy` on a 2-core machine.
+ * An unknown role exits 1 with the valid ones. `--demo` (what `npm start` runs; always every
+ * role) also starts the HubSpot and Salesforce emulators, seeds demo profiles and prints the
+ * URLs to try. Stops cleanly on SIGINT/SIGTERM.
  */
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { builtinConnectors } from '../../../connectors/index.js';
 import { startDemo } from '../../app/demo.js';
 import { ROLES, startHubProcess } from '../../app/hub.js';
 import type { Role } from '../../app/hub.js';
+import { formatRoles, parseRoles, ROLE_DESCRIPTIONS, toRoleSet } from '../../app/roles.js';
+import type { RoleSet } from '../../app/roles.js';
 import { loadConfig } from '../../config/load.js';
 import { resolveConfigPath, withConfigOption } from '../config-path.js';
 import { printErrors, printWarnings, redactUrl, summaryLine } from '../report.js';
 
 export { ROLES };
 export type { Role };
+
+/** Commander's parser of `--role`: an unknown role is a usage error (exit code 1, no stack trace). */
+function roleOption(value: string): RoleSet {
+  const parsed = parseRoles(value);
+  if (!parsed.ok) throw new InvalidArgumentError(parsed.message);
+  return parsed.roles;
+}
+
+const ROLES_HELP = [
+  '',
+  'Roles (--role takes one, or a comma-separated list such as api,push):',
+  ...ROLES.map((role) => `  ${role.padEnd(8)} ${ROLE_DESCRIPTIONS[role]}${role === 'all' ? ' (the default)' : ''}`),
+  '',
+  'Processes with different roles share one Redis (key prefix) and one database; together they',
+  'must cover every role. On a 2-core machine, for example:',
+  '  concord start --role api,push   and   concord start --role ingest,relay,pull,privacy',
+  '  (or --role api and --role worker)',
+  '',
+].join('\n');
 
 function untilSignal(): Promise<string> {
   return new Promise((resolve) => {
@@ -33,12 +57,14 @@ function untilSignal(): Promise<string> {
   });
 }
 
+/** Registers `concord start` on the program. */
 export function register(program: Command): void {
   withConfigOption(program.command('start'))
     .description('run the hub (API server and workers); --demo adds the emulators and demo data')
-    .addOption(new Option('-r, --role <role>', 'which part of the hub to run').choices(ROLES).default('all'))
+    .addOption(new Option('-r, --role <roles>', `what this process runs (${ROLES.join(', ')}; see Roles below)`).argParser(roleOption).default(toRoleSet('all'), 'all'))
     .option('--demo', 'start the HubSpot and Salesforce emulators, seed demo profiles and print the URLs (development mode only)')
-    .action(async (options: { config?: string; role: Role; demo?: boolean }) => {
+    .addHelpText('after', ROLES_HELP)
+    .action(async (options: { config?: string; role: RoleSet; demo?: boolean }) => {
       const file = resolveConfigPath(options.config);
       const result = await loadConfig(file, { connectors: builtinConnectors });
       if (!result.ok) {
@@ -85,7 +111,7 @@ export function register(program: Command): void {
         return;
       }
       console.log(
-        `Hub running (role ${options.role}): Redis ${redactUrl(config.hub.redisUrl)} (prefix ${config.hub.keyPrefix}), ` +
+        `Hub running (role ${formatRoles(options.role)}): Redis ${redactUrl(config.hub.redisUrl)} (prefix ${config.hub.keyPrefix}), ` +
           `database ${redactUrl(config.hub.databaseUrl)}${hub.url ? `, listening on ${hub.url} (public URL ${config.hub.publicUrl})` : ''}`,
       );
       const signal = await untilSignal();
