@@ -29,14 +29,21 @@ export function benchPolicy(): MergePolicy {
   });
 }
 
-/** Every connector instance of the bench, for the systems registered under `<prefix>-<id>`. */
-export function benchConnectors(prefix: string, maxBatch: number): SyncConnector[] {
+/**
+ * Every connector instance of the bench, for the systems registered under `<prefix>-<id>`
+ * (in this process, or behind the loopback bridge at `systemsUrl`).
+ */
+export function benchConnectors(prefix: string, maxBatch: number, systemsUrl?: string): SyncConnector[] {
   const mapping = compileMapping(memoryConnector, []);
   const bind = (id: string, definition: ConnectorDefinition<MemoryConfig, MemoryCursor>): SyncConnector =>
     bindConnector({
       id,
       definition,
-      config: memoryConnector.configSchema.parse({ system: `${prefix}-${id}`, webhookSecret: WEBHOOK_SECRET }),
+      config: memoryConnector.configSchema.parse({
+        system: `${prefix}-${id}`,
+        webhookSecret: WEBHOOK_SECRET,
+        ...(systemsUrl ? { url: systemsUrl } : {}),
+      }),
       mapping,
       // Fast systems: the API's rate limit is not what is measured here.
       limits: { maxBatch, requestsPerWindow: 100_000, windowMs: 1_000 },

@@ -2,14 +2,18 @@
  * Sync engine benchmark (issue 4, "Measure"). Prints figures and checks the floor; asserts
  * nothing else. Needs Redis on 127.0.0.1:6379 (`bash scripts/services.sh`).
  *
- *   npm run bench [-- --profiles 2500 --changes 6000 --paced-seconds 10 --load 0.5 --raw-jobs 20000 --ingest-process]
+ *   npm run bench [-- --profiles 2500 --changes 6000 --paced-seconds 10 --load 0.5 --raw-jobs 20000 --processes api,push/ingest,relay,pull]
  *   node --cpu-prof --import tsx scripts/bench.ts     # where the CPU goes (open the .cpuprofile in DevTools)
  *
- * With `--ingest-process`, ingest and the outbox relay run in a second process
- * (`bench-ingest-worker.ts`, the engine with only those roles, on the same Redis prefix and
- * SQLite file), and this process keeps the webhooks, push and the systems: the hub then uses
- * both cores. CPU figures add up both processes. Without it:
- * the hub runs in this process exactly as `concord start --role all` would: the engine with
+ * `--processes` is the hub's deployment: the roles of each hub process (`concord start
+ * --role ...`), separated by `/`. The first is this process, which must have `api`: it takes
+ * the webhooks. The others are child processes (`bench-hub-worker.ts`) on the same Redis prefix
+ * and SQLite file; they reach the systems over a loopback HTTP bridge. The default,
+ * `api,push/ingest,relay,pull`, is the documented 2-core deployment (`concord start --role
+ * api,push` and `--role ingest,relay,pull,privacy`; the bench has no data-subject requests):
+ * one Node process per core. `all` is one process (`concord start`), which uses one core.
+ * CPU figures add up every hub process. In every layout
+ * the hub runs as `concord start` would: the engine with
  * its production tuning (`EngineTuning` defaults: partial batches wait up to 1 s), a fresh
  * SQLite file in a temporary directory, and a unique Redis prefix that is deleted at the end.
  * Four in-memory systems (`test/helpers/memory-system`) are connected through the `memory`
@@ -61,6 +65,8 @@ import { parseArgs } from 'node:util';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { formatRoles, parseRoles, toEngineRoles } from '../src/app/roles.js';
+import type { RoleSet } from '../src/app/roles.js';
 import type { Json } from '../src/profile/schema.js';
 import { openStore } from '../src/store/index.js';
 import type { Store } from '../src/store/index.js';
@@ -74,6 +80,7 @@ import {
   registerMemorySystem,
   unregisterMemorySystem,
 } from '../test/helpers/memory-system/index.js';
+import { serveMemorySystems } from '../test/helpers/memory-system/remote.js';
 import type {
   ChangesPage,
   EraseResult,
@@ -98,7 +105,7 @@ const { values: args } = parseArgs({
     window: { type: 'string', default: '256' },
     seed: { type: 'string', default: '42' },
     'phase-timeout': { type: 'string', default: '90' },
-    'ingest-process': { type: 'boolean', default: false },
+    processes: { type: 'string', default: 'api,push/ingest,relay,pull' },
   },
 });
 const PROFILES = Number(args.profiles);
@@ -109,8 +116,19 @@ const RAW_JOBS = Number(args['raw-jobs']);
 const MAX_BATCH = Number(args['max-batch']);
 const WINDOW = Number(args.window);
 const PHASE_TIMEOUT_MS = Number(args['phase-timeout']) * 1000;
-/** Ingest and the relay in a second process (`bench-ingest-worker.ts`); else the hub is this process alone (`--role all`). */
-const INGEST_PROCESS = args['ingest-process'];
+/** The roles of each hub process; the first is this one. */
+const LAYOUT: RoleSet[] = args.processes.split('/').map((text, i) => {
+  const parsed = parseRoles(text);
+  if (!parsed.ok) throw new Error(`--processes, process ${i + 1}: ${parsed.message}`);
+  return parsed.roles;
+});
+{
+  const covered = new Set(LAYOUT.flatMap((roles) => [...roles]));
+  const missing = (['api', 'ingest', 'relay', 'push'] as const).filter((role) => !covered.has(role));
+  if (missing.length > 0) throw new Error(`--processes: no process runs ${missing.join(', ')}`);
+  if (!LAYOUT[0]?.has('api')) throw new Error('--processes: the first process (this one) takes the webhooks, so it needs api');
+}
+const LAYOUT_TEXT = LAYOUT.map(formatRoles).join(' / ');
 
 const FLOOR_CHANGES_PER_S = 1000;
 const FLOOR_CALLS_PER_RECORD = 1.05 / MAX_BATCH;
@@ -277,7 +295,7 @@ class TrackedApi implements MemorySystemApi {
 
 interface Bench {
   engine: Engine;
-  /** Worker processes of the hub, whose CPU counts with this process's. */
+  /** The hub's other processes, whose CPU counts with this process's. */
   workerPids: number[];
   store: Store;
   source: MemorySystem;
@@ -336,7 +354,8 @@ async function startBench(prefix: string, dbUrl: string): Promise<Bench> {
     workerPids: [],
     async close() {
       for (const s of [source, ...targets]) s.onWebhook(undefined);
-      await worker?.stop();
+      for (const worker of workers) await worker.stop();
+      await bridge?.close();
       await engine.close();
       await store.close();
       for (const name of names) unregisterMemorySystem(name);
@@ -363,10 +382,17 @@ async function startBench(prefix: string, dbUrl: string): Promise<Bench> {
     }
   });
   TARGETS.forEach((id, t) => targets[t]?.onWebhook((delivery) => receive(id, delivery.body, delivery.headers)));
-  // With an ingest process, this one keeps the webhooks, the systems and push.
-  const worker = INGEST_PROCESS ? await startIngestWorker({ redisUrl: REDIS_URL, prefix, dbUrl, maxBatch: MAX_BATCH }) : null;
-  bench.workerPids = worker ? [worker.pid] : [];
-  await engine.start(worker ? { ingest: false, relay: false } : {});
+  // The other hub processes reach the systems over HTTP, as a hub reaches real ones.
+  const children = LAYOUT.slice(1);
+  const bridge = children.length > 0 ? await serveMemorySystems(new Map(names.map((name, i) => [name, i === 0 ? source : (apis[i - 1] ?? source)]))) : null;
+  const workers: ChildWorker[] = [];
+  for (const roles of children) {
+    workers.push(
+      await startHubWorker({ redisUrl: REDIS_URL, prefix, dbUrl, maxBatch: MAX_BATCH, roles: formatRoles(roles), systemsUrl: bridge?.url ?? '' }),
+    );
+  }
+  bench.workerPids = workers.map((w) => w.pid);
+  await engine.start(toEngineRoles(LAYOUT[0] ?? new Set(['api'])));
   return bench;
 }
 
@@ -375,16 +401,23 @@ interface ChildWorker {
   stop(): Promise<void>;
 }
 
-/** Starts `bench-ingest-worker.ts` and waits for its `ready`. */
-function startIngestWorker(spec: { redisUrl: string; prefix: string; dbUrl: string; maxBatch: number }): Promise<ChildWorker> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./bench-ingest-worker.ts', import.meta.url))], {
+/** Starts a hub process (`bench-hub-worker.ts`) and waits for its `ready`. */
+function startHubWorker(spec: {
+  redisUrl: string;
+  prefix: string;
+  dbUrl: string;
+  maxBatch: number;
+  roles: string;
+  systemsUrl: string;
+}): Promise<ChildWorker> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./bench-hub-worker.ts', import.meta.url))], {
     env: { ...process.env, CONCORD_BENCH_WORKER: JSON.stringify(spec) },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('ingest worker did not start')), 30_000);
-    child.once('exit', (code) => reject(new Error(`ingest worker exited with ${code}`)));
+    const timer = setTimeout(() => reject(new Error(`hub process (${spec.roles}) did not start`)), 30_000);
+    child.once('exit', (code) => reject(new Error(`hub process (${spec.roles}) exited with ${code}`)));
     child.stdout?.on('data', (chunk: Buffer) => {
       if (!chunk.toString().includes('ready')) return;
       clearTimeout(timer);
@@ -578,9 +611,17 @@ function printPhase(title: string, r: PhaseReport, unit: string): void {
   // Nothing delivered: per-change figures are n/a (fmt prints non-finite numbers so).
   const per = r.phase.completed;
   console.log(
-    `  cost per ${unit.replace(/s$/, '')}:         ${fmt(u.cpuMs / per, 2)} ms CPU in the hub${INGEST_PROCESS ? " (this process and the ingest process; event loop of this one" : " process (event loop"} ${fmt(100 * u.elu)} % busy, ` +
+    `  cost per ${unit.replace(/s$/, '')}:         ${fmt(u.cpuMs / per, 2)} ms CPU in the hub${LAYOUT.length > 1 ? ` (its ${LAYOUT.length} processes; event loop of this one` : ' process (event loop'} ${fmt(100 * u.elu)} % busy, ` +
       `delay p99 ${fmt(u.loopDelayP99Ms)} ms); Redis ${fmt(u.redisCommands / per, 1)} commands, ${fmt(u.redisCpuMs / per, 2)} ms CPU (shared server)`,
   );
+  if (LAYOUT.length > 1) {
+    const seconds = r.seconds;
+    const parts = LAYOUT.map((roles, i) => {
+      const ms = u.cpuMsByProcess[i] ?? 0;
+      return `${formatRoles(roles)} ${fmt(ms / per, 2)} ms (${fmt(ms / 10 / seconds)} % of a core)`;
+    });
+    console.log(`  CPU per ${unit.replace(/s$/, '')} by process:  ${parts.join('; ')}`);
+  }
   console.log(`  peak RSS in the phase:   ${mb(r.peakRss)}`);
 }
 
@@ -632,6 +673,8 @@ async function rawBullmq(kind: 'worker' | 'ordered', jobs: number, concurrency: 
 /** This process's CPU and event loop, and the (shared) Redis server's CPU and commands. */
 interface Usage {
   cpuMs: number;
+  /** CPU of each hub process (this one first), in `--processes` order. */
+  cpuMsByProcess: number[];
   /** Event loop utilisation, 0..1. */
   elu: number;
   loopDelayP99Ms: number;
@@ -641,9 +684,9 @@ interface Usage {
 
 class UsageMeter {
   private cpu = process.cpuUsage();
-  /** The hub's worker processes, whose CPU counts too (see `--ingest-process`). */
+  /** The hub's other processes, whose CPU counts too (see `--processes`). */
   pids: number[] = [];
-  private workersCpuMs = 0;
+  private workersCpuMs: number[] = [];
   private elu: EventLoopUtilization = performance.eventLoopUtilization();
   private readonly loop = monitorEventLoopDelay({ resolution: 10 });
   private redisBase = { cpuMs: 0, commands: 0 };
@@ -661,7 +704,7 @@ class UsageMeter {
   async start(): Promise<void> {
     this.redisBase = await this.redisNow();
     this.cpu = process.cpuUsage();
-    this.workersCpuMs = this.pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
+    this.workersCpuMs = this.pids.map(processCpuMs);
     this.elu = performance.eventLoopUtilization();
     this.loop.reset();
   }
@@ -671,8 +714,10 @@ class UsageMeter {
     const elu = performance.eventLoopUtilization(this.elu);
     const loopDelayP99Ms = this.loop.percentile(99) / 1e6;
     const redis = await this.redisNow();
+    const cpuMsByProcess = [(cpu.user + cpu.system) / 1000, ...this.pids.map((pid, i) => processCpuMs(pid) - (this.workersCpuMs[i] ?? 0))];
     return {
-      cpuMs: (cpu.user + cpu.system) / 1000 + this.pids.reduce((sum, pid) => sum + processCpuMs(pid), 0) - this.workersCpuMs,
+      cpuMs: cpuMsByProcess.reduce((sum, ms) => sum + ms, 0),
+      cpuMsByProcess,
       elu: elu.utilization,
       loopDelayP99Ms,
       redisCpuMs: redis.cpuMs - this.redisBase.cpuMs,
@@ -703,6 +748,10 @@ async function main(): Promise<number> {
     console.log(
       `engine tuning: production defaults (ingestConcurrency ${TUNING.ingestConcurrency}, ingestBatchSize ${TUNING.ingestBatchSize}, ` +
         `flushDelayMs ${TUNING.flushDelayMs}, relayDelayMs ${TUNING.relayDelayMs}); push concurrency 4 per target`,
+    );
+    console.log(
+      `hub processes (--processes): ${LAYOUT_TEXT}` +
+        (LAYOUT.length > 1 ? ' (the first is this process, with the systems; the others reach them over loopback HTTP)' : ' (one process, as concord start --role all)'),
     );
     console.log(`machine load average at start (1, 5, 15 min): ${load()} (the machine is shared: figures move with it)`);
 
@@ -784,7 +833,7 @@ async function main(): Promise<number> {
     const rateOk = throughput.finished && throughput.perSecond >= FLOOR_CHANGES_PER_S;
     const callsOk = throughput.finished && throughput.calls.every((c) => c.perRecord <= FLOOR_CALLS_PER_RECORD);
     const cleanOk = b.refused.length === 0 && t.regressions === 0 && (paced?.finished ?? false);
-    console.log('\n[floor, SQLite, phase 2]');
+    console.log(`\n[floor, SQLite, phase 2, hub processes ${LAYOUT_TEXT}]`);
     console.log(`  >= ${FLOOR_CHANGES_PER_S} changes/s fanned out to 3 systems: ${fmt(throughput.perSecond)} -> ${rateOk ? 'PASS' : 'FAIL'}`);
     console.log(`  API calls per record <= 1.05 / ${MAX_BATCH} = ${fmt(FLOOR_CALLS_PER_RECORD, 4)}: ${callsList} -> ${callsOk ? 'PASS' : 'FAIL'}`);
     // A batch goes out full, or partial once its oldest profile has waited flushDelayMs: when a

@@ -7,8 +7,11 @@
  * `store.applyPatches` together with the observed values (the shadow and the outbox rows are
  * written in that same transaction). A record without real changes never reaches the store.
  * When the source's change lost the merge (or was refused), the source is marked dirty so the
- * next push corrects it. Batches run one at a time and records of one batch are compared in
- * order, each against the state the previous one left.
+ * next push corrects it. Records of one batch are compared in order, each against the state the
+ * previous one left. Up to `ingestBatchConcurrency` batches run at once: the versions of one
+ * source record go one after the other (`inOrder`), and a batch holds the profiles it compares
+ * and commits (`lockForIngest`), so a batch running beside another is as safe as one running in
+ * another worker process.
  */
 import { createHash } from 'node:crypto';
 import type { Job } from 'bullmq';
@@ -77,6 +80,7 @@ export class Ingestor {
     this.batcher = new MicroBatcher((items) => this.applyBatch(items), {
       maxSize: ctx.tuning.ingestBatchSize,
       maxWaitMs: ctx.tuning.ingestBatchWaitMs,
+      concurrency: ctx.tuning.ingestBatchConcurrency,
     });
   }
 

@@ -58,3 +58,41 @@ describe('MicroBatcher ordering', () => {
     expect(calls).toEqual([[1], [2, 3, 4], [5, 6]]);
   });
 });
+
+describe('MicroBatcher concurrency', () => {
+  it('runs up to `concurrency` batches at once, each started in submission order', async () => {
+    const calls: number[][] = [];
+    let active = 0;
+    let maxActive = 0;
+    const b = new MicroBatcher<number, number>(async (xs) => {
+      active++;
+      maxActive = Math.max(maxActive, active);
+      calls.push(xs);
+      await new Promise((r) => setTimeout(r, 20));
+      active--;
+      return xs.map((x) => x * 10);
+    }, { maxSize: 2, maxWaitMs: 1, concurrency: 2 });
+    const out = await Promise.all([1, 2, 3, 4, 5, 6].map((x) => b.submit(x)));
+    expect(out).toEqual([10, 20, 30, 40, 50, 60]);
+    expect(maxActive).toBe(2);
+    expect(calls).toEqual([[1, 2], [3, 4], [5, 6]]);
+  });
+
+  it('a partial batch starts beside a running one once its wait is over', async () => {
+    let release: () => void = () => undefined;
+    const blocked = new Promise<void>((r) => (release = r));
+    const started: number[][] = [];
+    const b = new MicroBatcher<number, number>(async (xs) => {
+      started.push(xs);
+      if (xs.includes(1)) await blocked;
+      return xs;
+    }, { maxSize: 10, maxWaitMs: 5, concurrency: 2 });
+    const first = b.submit(1);
+    await new Promise((r) => setTimeout(r, 20));
+    // The first batch is still blocked; the second must not wait for it.
+    await expect(b.submit(2)).resolves.toBe(2);
+    expect(started).toEqual([[1], [2]]);
+    release();
+    await expect(first).resolves.toBe(1);
+  });
+});

@@ -22,6 +22,12 @@ export const EngineTuning = z.object({
   ingestBatchSize: count.default(256),
   /** How long an ingest batch waits for more records before it is applied. */
   ingestBatchWaitMs: ms.default(5),
+  /**
+   * Ingest batches in flight at once per process. The reads and checks of one overlap the
+   * store transaction of another (SQLite still commits one at a time); two batches hold their
+   * profiles (WorkSets.lockForIngest) as batches of two processes do.
+   */
+  ingestBatchConcurrency: count.default(4),
   /** Lease of the short hold ingest takes on a profile while it commits (see WorkSets.lockForIngest). */
   ingestLockMs: count.default(60_000),
   /** How long the records of arriving webhooks wait for others to share one ingest job. */

@@ -1,12 +1,14 @@
 /**
- * The ingest worker of the sync benchmark (`npm run bench -- --ingest-process`): the engine
- * with only its ingest and relay roles, on the bench's Redis prefix and SQLite file, like
- * `concord start --role worker` restricted to those roles. Webhook records carry their
- * values, so it never calls the in-memory systems (which live in the bench process).
+ * A hub process of the sync benchmark (`npm run bench -- --processes ...`): the engine with
+ * the roles it is given, on the bench's Redis prefix and SQLite file, as `concord start
+ * --role <roles>` would run it. With `push` (or `pull`) it reaches the bench's in-memory
+ * systems over their loopback HTTP bridge (`serveMemorySystems`), as a hub reaches real
+ * systems; webhook records carry their values, so ingest never calls a system.
  * Configured by CONCORD_BENCH_WORKER (JSON); prints `ready` once running; exits when its
  * stdin closes or on SIGTERM.
  */
 import { pino } from 'pino';
+import { parseRoles, toEngineRoles } from '../src/app/roles.js';
 import { openStore } from '../src/store/index.js';
 import { createEngine } from '../src/sync/engine.js';
 import { closeOnSignals } from '../src/sync/process.js';
@@ -17,9 +19,14 @@ interface WorkerSpec {
   prefix: string;
   dbUrl: string;
   maxBatch: number;
+  roles: string;
+  /** The systems' loopback bridge. */
+  systemsUrl: string;
 }
 
 const spec = JSON.parse(process.env['CONCORD_BENCH_WORKER'] ?? '{}') as WorkerSpec;
+const parsed = parseRoles(spec.roles);
+if (!parsed.ok) throw new Error(parsed.message);
 const logger = pino({ level: process.env['CONCORD_BENCH_LOG'] ?? 'warn' }, process.stderr);
 const policy = benchPolicy();
 const store = await openStore({ url: spec.dbUrl, policy, outboxTargets: [...TARGETS], hashKey: HASH_KEY });
@@ -27,7 +34,7 @@ const engine = createEngine({
   redis: spec.redisUrl,
   prefix: spec.prefix,
   store,
-  connectors: benchConnectors(spec.prefix, spec.maxBatch),
+  connectors: benchConnectors(spec.prefix, spec.maxBatch, spec.systemsUrl),
   policy,
   logger,
 });
@@ -38,5 +45,5 @@ const close = async (): Promise<void> => {
 closeOnSignals(close, { logger });
 process.stdin.on('end', () => void close().finally(() => process.exit(0)));
 process.stdin.resume();
-await engine.start({ ingest: true, relay: true, push: false, pull: false });
+await engine.start(toEngineRoles(parsed.roles));
 process.stdout.write('ready\n');
