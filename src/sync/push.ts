@@ -19,9 +19,13 @@ import type { DeadLetter } from './dead-letter.js';
 import { callExternal, limitOf } from './external-call.js';
 import { gateProfile } from './gate.js';
 import { errorSummary } from './ingest.js';
+import type { TakeResult } from './work-sets.js';
 import type { WriteLog } from './write-log.js';
 import type { PushLogEntry } from '../store/types.js';
 import type { Json } from '../profile/schema.js';
+
+/** Most extra takes that refill a batch whose profiles had nothing new (see `prepareFull`). */
+const TOP_UP_ROUNDS = 3;
 
 export interface FlushJobData {
   connector: string;
@@ -66,7 +70,8 @@ export class Pusher {
       return result;
     }
 
-    const { prepared, settled } = await this.prepare(connector, take.profileIds);
+    const { prepared, settled } = await this.prepareFull(connector, take);
+    result.taken = prepared.length + settled.length;
     const records = prepared.map((p) => p.record);
     if (records.length === 0) {
       await this.settle(connector, [], settled);
@@ -161,6 +166,27 @@ export class Pusher {
   }
 
   /** Loads, gates and maps the profiles; splits them into records to send and profiles with nothing to send. */
+  /**
+   * Prepares the taken profiles; when some turn out to have nothing new for the system (a
+   * push already carried their latest change, which coalescing cannot know when it marks them
+   * dirty), the batch is topped up from the dirty set, whatever is there: it is going anyway.
+   */
+  private async prepareFull(connector: SyncConnector, take: TakeResult): Promise<{ prepared: Prepared[]; settled: string[] }> {
+    const out = await this.prepare(connector, take.profileIds);
+    let dirtyLeft = take.dirtyLeft;
+    for (let round = 0; round < TOP_UP_ROUNDS && dirtyLeft > 0; round++) {
+      const missing = connector.limits.maxBatch - out.prepared.length;
+      if (missing <= 0) break;
+      const more = await this.ctx.work.take(connector.id, missing, this.ctx.tuning.inflightLeaseMs, 0);
+      dirtyLeft = more.dirtyLeft;
+      if (more.profileIds.length === 0) break;
+      const next = await this.prepare(connector, more.profileIds);
+      out.prepared.push(...next.prepared);
+      out.settled.push(...next.settled);
+    }
+    return out;
+  }
+
   private async prepare(connector: SyncConnector, profileIds: readonly string[]): Promise<{ prepared: Prepared[]; settled: string[] }> {
     const { store, policy } = this.ctx;
     const now = new Date().toISOString();

@@ -11,7 +11,9 @@ import { LuaScript, NOW_MS_LUA } from './lua.js';
 import type { EngineKeys } from './keys.js';
 
 // KEYS: dirty, inflight, retry. ARGV: count, leaseMs, maxWaitMs.
-// Takes nothing while fewer than `count` are dirty and the oldest has waited less than maxWaitMs.
+// Takes the `count` oldest dirty profiles that are not in flight (a profile in flight, pushed
+// or held by ingest, stays dirty for a later take). Takes nothing while fewer than `count` can
+// be taken and the oldest of them has waited less than maxWaitMs.
 // Returns {dirtyLeft, nextRetryAt or -1, waitUntil or -1, taken...}.
 const TAKE = new LuaScript(`
 ${NOW_MS_LUA}
@@ -25,27 +27,37 @@ if #due > 0 then redis.call('ZREMRANGEBYSCORE', retry, '-inf', now) end
 local expired = redis.call('ZRANGEBYSCORE', inflight, '-inf', now)
 for _, m in ipairs(expired) do redis.call('ZADD', dirty, 'LT', overdue, m) end
 if #expired > 0 then redis.call('ZREMRANGEBYSCORE', inflight, '-inf', now) end
-local taken = {}
+local taken, scores, deferred = {}, {}, {}
 local waitUntil = -1
 if count > 0 then
-  local size = redis.call('ZCARD', dirty)
-  local oldest = redis.call('ZRANGE', dirty, 0, 0, 'WITHSCORES')
-  if size > 0 and size < count and tonumber(oldest[2]) > overdue then
-    waitUntil = tonumber(oldest[2]) + maxWait
-  elseif size > 0 then
-    local popped = redis.call('ZPOPMIN', dirty, count)
-    local deferred = {}
+  -- Pop until the batch is full or nothing is left; members in flight are set aside.
+  while #taken < count do
+    local popped = redis.call('ZPOPMIN', dirty, count - #taken)
+    if #popped == 0 then break end
     for i = 1, #popped, 2 do
       local m, score = popped[i], popped[i + 1]
       if redis.call('ZSCORE', inflight, m) then
         deferred[#deferred + 1] = score
         deferred[#deferred + 1] = m
       else
-        redis.call('ZADD', inflight, now + lease, m)
         taken[#taken + 1] = m
+        scores[#scores + 1] = score
       end
     end
-    if #deferred > 0 then redis.call('ZADD', dirty, 'NX', unpack(deferred)) end
+  end
+  if #taken > 0 and #taken < count and tonumber(scores[1]) > overdue then
+    -- A partial batch whose oldest has not waited long enough: put it back and wait.
+    waitUntil = tonumber(scores[1]) + maxWait
+    for i = 1, #taken do
+      deferred[#deferred + 1] = scores[i]
+      deferred[#deferred + 1] = taken[i]
+    end
+    taken = {}
+  end
+  for _, m in ipairs(taken) do redis.call('ZADD', inflight, now + lease, m) end
+  -- In chunks: unpack has a limit on how many values it returns.
+  for i = 1, #deferred, 1000 do
+    redis.call('ZADD', dirty, 'NX', unpack(deferred, i, math.min(i + 999, #deferred)))
   end
 end
 local nextRetry = redis.call('ZRANGE', retry, 0, 0, 'WITHSCORES')

@@ -2,11 +2,14 @@
  * The push side: coalescing, per-record outcomes (ok, retryable, rejected -> dead letter and
  * replay), transient failures, and gating by restriction.
  */
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { engineKeys } from '../../../src/sync/keys.js';
+import { WorkSets } from '../../../src/sync/work-sets.js';
 import type { UpsertInput } from '../../helpers/memory-system/index.js';
 import type { MemorySystem } from '../../helpers/memory-system/index.js';
 import { TEST_DIALECTS } from '../../helpers/db.js';
-import { startHub } from './harness.js';
+import { REDIS_URL, startHub } from './harness.js';
 import type { Hub } from './harness.js';
 
 /** Records every upsert call a system receives. */
@@ -183,5 +186,51 @@ describe.each(TEST_DIALECTS)('push (%s)', (dialect) => {
     a.change({ email: 'q@example.com', first_name: 'Quiet', restricted: true });
     await hub.settle();
     expect(b.get({ email: 'q@example.com' })).toBeUndefined();
+  });
+
+  it('a batch whose profiles have nothing new is topped up from the dirty set before the call', async () => {
+    const systems = [{ id: 'a' }, { id: 'b', limits: { maxBatch: 3 } }];
+    const first = await startHub({ dialect, systems, tuning: { flushDelayMs: 300 } });
+    hub = first;
+    const { a, b } = systemsOf(first, 'a', 'b');
+    const emails = ['s1', 's2', 'f1', 'f2', 'f3'].map((name) => `${name}@example.com`);
+    for (const email of emails) a.change({ email, first_name: 'Old' });
+    await first.settle();
+    const ids = new Map<string, string>();
+    for (const email of emails) ids.set(email, (await first.store.findProfile({ kind: 'email', value: email }))?.id ?? '');
+
+    // A second process without push: s1 and s2 are dirty for b though b holds their latest
+    // values (as when a push already carried a change whose dirty mark came later); then
+    // f1..f3 really change. Dirty order: s1, s2, f1, f2, f3.
+    await first.close({ keepData: true });
+    const second = await startHub({ dialect, systems, tuning: { flushDelayMs: 300 }, shared: first, roles: { push: false } });
+    hub = second;
+    second.systems = { a, b };
+    a.onWebhook(async (delivery) => {
+      const receivedAt = new Date().toISOString();
+      await second.engine.receiveWebhook('a', { method: 'POST', url: 'http://127.0.0.1/webhooks/a', headers: delivery.headers, body: delivery.body, receivedAt });
+    });
+    const redis = new Redis(REDIS_URL);
+    try {
+      const work = new WorkSets(redis, engineKeys(first.prefix));
+      await work.markDirty(new Map([['b', [ids.get('s1@example.com') ?? '', ids.get('s2@example.com') ?? '']]]));
+      for (const email of emails.slice(2)) {
+        await new Promise((r) => setTimeout(r, 5));
+        a.change({ email, first_name: 'New' });
+      }
+      const dirty = engineKeys(first.prefix).dirty('b');
+      for (let i = 0; i < 200 && (await redis.zcard(dirty)) < 5; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(await redis.zcard(dirty)).toBe(5);
+    } finally {
+      await redis.quit();
+    }
+
+    const calls = recordCalls(b);
+    await hub.engine.start({ ingest: false, relay: false, pull: false, push: true });
+    await hub.settle();
+    // One call with the three real changes, not one with f1 and another with f2 and f3.
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.map((input) => input.id).sort()).toEqual(emails.slice(2).map((email) => b.get({ email })?.id).sort());
+    expect(calls[0]?.every((input) => input.fields['first_name'] === 'New')).toBe(true);
   });
 });

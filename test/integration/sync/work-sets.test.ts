@@ -1,0 +1,78 @@
+/**
+ * Taking a push batch from the dirty set (real Redis): profiles in flight are passed over, the
+ * batch is filled from the ones behind them, and a batch that cannot be filled waits for its
+ * oldest profile's flush delay.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { engineKeys } from '../../../src/sync/keys.js';
+import { WorkSets } from '../../../src/sync/work-sets.js';
+import { deletePrefix, REDIS_URL } from './harness.js';
+
+const redis = new Redis(REDIS_URL);
+let prefix = '';
+let keys: ReturnType<typeof engineKeys>;
+let work: WorkSets;
+
+beforeEach(async () => {
+  prefix = `{ws-${randomBytes(5).toString('hex')}}`;
+  keys = engineKeys(prefix);
+  work = new WorkSets(redis, keys);
+  return () => deletePrefix(prefix);
+});
+
+afterAll(async () => {
+  await redis.quit();
+});
+
+/** Dirty profiles, oldest first, `ageMs` old. */
+async function dirty(ids: string[], ageMs: number): Promise<void> {
+  const at = Date.now() - ageMs;
+  await redis.zadd(keys.dirty('t'), ...ids.flatMap((id, i) => [at + i, id]));
+}
+
+describe('WorkSets.take', () => {
+  it('passes over profiles in flight and fills the batch from those behind them', async () => {
+    await dirty(['p1', 'p2', 'p3', 'p4', 'p5', 'p6'], 5_000);
+    // p2 is being pushed, p3 is held by ingest: both are in flight.
+    await work.lockForIngest([{ connector: 't', profileId: 'p2' }, { connector: 't', profileId: 'p3' }], 60_000);
+    const taken = await work.take('t', 3, 60_000, 1_000);
+    expect(taken.profileIds).toEqual(['p1', 'p4', 'p5']);
+    // The passed-over ones stay dirty, at their place, for a later take.
+    expect(await redis.zrange(keys.dirty('t'), 0, -1)).toEqual(['p2', 'p3', 'p6']);
+    expect(taken.dirtyLeft).toBe(3);
+  });
+
+  it('waits when what can be taken is a partial batch whose oldest is fresh, even if in-flight ones fill the set', async () => {
+    await dirty(['p1', 'p2'], 5_000);
+    await dirty(['p3'], 0);
+    await work.lockForIngest([{ connector: 't', profileId: 'p1' }, { connector: 't', profileId: 'p2' }], 60_000);
+    const taken = await work.take('t', 2, 60_000, 1_000);
+    expect(taken.profileIds).toEqual([]);
+    expect(taken.waitUntil).not.toBeNull();
+    expect(taken.waitUntil ?? 0).toBeGreaterThan(Date.now() + 500);
+    expect(await redis.zrange(keys.dirty('t'), 0, -1)).toEqual(['p1', 'p2', 'p3']);
+    // Once the in-flight ones are released, the batch is full and goes at once.
+    await work.unlockForIngest([{ connector: 't', profileId: 'p1' }, { connector: 't', profileId: 'p2' }]);
+    expect((await work.take('t', 2, 60_000, 1_000)).profileIds).toEqual(['p1', 'p2']);
+  });
+
+  it('takes a partial batch once its oldest has waited the flush delay', async () => {
+    await dirty(['p1', 'p2'], 2_000);
+    const taken = await work.take('t', 100, 60_000, 1_000);
+    expect(taken.profileIds).toEqual(['p1', 'p2']);
+    expect(await redis.zcard(keys.dirty('t'))).toBe(0);
+    expect(await redis.zrange(keys.inflight('t'), 0, -1)).toEqual(['p1', 'p2']);
+  });
+
+  it('sets aside more in-flight profiles than one Lua unpack can return', async () => {
+    const ids = Array.from({ length: 6_000 }, (_, i) => `p${String(i).padStart(5, '0')}`);
+    await dirty(ids, 5_000);
+    const held = ids.slice(0, 5_000).map((profileId) => ({ connector: 't', profileId }));
+    for (let i = 0; i < held.length; i += 1_000) await work.lockForIngest(held.slice(i, i + 1_000), 60_000);
+    const taken = await work.take('t', 100, 60_000, 1_000);
+    expect(taken.profileIds).toEqual(ids.slice(5_000, 5_100));
+    expect(await redis.zcard(keys.dirty('t'))).toBe(5_900);
+  });
+});
