@@ -434,6 +434,16 @@ function startHubWorker(spec: {
   });
 }
 
+/** A process's peak resident set size so far (bytes), from /proc (Linux; 0 if unknown). */
+function peakRssOf(pid: number): number {
+  try {
+    const kb = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
 function processCpuMs(pid: number): number {
   try {
@@ -826,6 +836,10 @@ async function main(): Promise<number> {
     }
     console.log(`  API calls per record (phase 2):            ${callsList}`);
     console.log(`  peak RSS (process):                        ${mb(maxRss)} (hub started and idle: ${mb(idleRss)}; includes the 4 in-memory systems)`);
+    b.workerPids.forEach((pid, i) => {
+      const roles = LAYOUT[i + 1];
+      console.log(`  peak RSS of the ${roles ? formatRoles(roles) : 'other'} process:  ${mb(peakRssOf(pid))}`);
+    });
     console.log(`  raw BullMQ no-op jobs per second:          ${fmt(raw.perSecond)}`);
     console.log(`  hub/raw:                                   ${fmt(ratio, 3)} (changes/s over no-op jobs/s)`);
     console.log(`  machine load average at the end:           ${load()}`);
