@@ -13,18 +13,9 @@ import { openStore } from '../src/store/index.js';
 import { createEngine } from '../src/sync/engine.js';
 import { closeOnSignals } from '../src/sync/process.js';
 import { benchConnectors, benchPolicy, HASH_KEY, TARGETS } from './bench-setup.js';
+import type { HubWorkerSpec } from './bench-setup.js';
 
-interface WorkerSpec {
-  redisUrl: string;
-  prefix: string;
-  dbUrl: string;
-  maxBatch: number;
-  roles: string;
-  /** The systems' loopback bridge. */
-  systemsUrl: string;
-}
-
-const spec = JSON.parse(process.env['CONCORD_BENCH_WORKER'] ?? '{}') as WorkerSpec;
+const spec = JSON.parse(process.env['CONCORD_BENCH_WORKER'] ?? '{}') as HubWorkerSpec;
 const parsed = parseRoles(spec.roles);
 if (!parsed.ok) throw new Error(parsed.message);
 const logger = pino({ level: process.env['CONCORD_BENCH_LOG'] ?? 'warn' }, process.stderr);

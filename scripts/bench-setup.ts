@@ -11,6 +11,18 @@ import { memoryConnector } from '../test/helpers/memory-system/index.js';
 import type { MemoryConfig, MemoryCursor } from '../test/helpers/memory-system/index.js';
 
 export const TARGETS = ['a', 'b', 'c'] as const;
+
+/** What the bench tells each of its other hub processes (`bench-hub-worker.ts`), as JSON in CONCORD_BENCH_WORKER. */
+export interface HubWorkerSpec {
+  redisUrl: string;
+  prefix: string;
+  dbUrl: string;
+  maxBatch: number;
+  /** `--role` text of the process. */
+  roles: string;
+  /** The systems' loopback bridge. */
+  systemsUrl: string;
+}
 export const SOURCE = 'src';
 export const WEBHOOK_SECRET = 'bench-webhook-secret-0123456789abcdef';
 export const HASH_KEY = 'k'.repeat(32);

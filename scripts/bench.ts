@@ -75,6 +75,7 @@ import type { Engine } from '../src/sync/engine.js';
 import { EngineTuning } from '../src/sync/options.js';
 import { OrderedWorker } from '../src/sync/ordered-worker.js';
 import { benchConnectors, benchPolicy, HASH_KEY, SOURCE, TARGETS, WEBHOOK_SECRET } from './bench-setup.js';
+import type { HubWorkerSpec } from './bench-setup.js';
 import {
   createMemorySystem,
   registerMemorySystem,
@@ -116,18 +117,23 @@ const RAW_JOBS = Number(args['raw-jobs']);
 const MAX_BATCH = Number(args['max-batch']);
 const WINDOW = Number(args.window);
 const PHASE_TIMEOUT_MS = Number(args['phase-timeout']) * 1000;
-/** The roles of each hub process; the first is this one. */
-const LAYOUT: RoleSet[] = args.processes.split('/').map((text, i) => {
-  const parsed = parseRoles(text);
-  if (!parsed.ok) throw new Error(`--processes, process ${i + 1}: ${parsed.message}`);
-  return parsed.roles;
-});
-{
-  const covered = new Set(LAYOUT.flatMap((roles) => [...roles]));
+/** `--processes`: the roles of this process (which takes the webhooks) and of the others. */
+function parseLayout(text: string): { self: RoleSet; children: RoleSet[] } {
+  const sets = text.split('/').map((part, i) => {
+    const parsed = parseRoles(part);
+    if (!parsed.ok) throw new Error(`--processes, process ${i + 1}: ${parsed.message}`);
+    return parsed.roles;
+  });
+  const covered = new Set(sets.flatMap((roles) => [...roles]));
   const missing = (['api', 'ingest', 'relay', 'push'] as const).filter((role) => !covered.has(role));
   if (missing.length > 0) throw new Error(`--processes: no process runs ${missing.join(', ')}`);
-  if (!LAYOUT[0]?.has('api')) throw new Error('--processes: the first process (this one) takes the webhooks, so it needs api');
+  const [self, ...children] = sets;
+  if (!self?.has('api')) throw new Error('--processes: the first process (this one) takes the webhooks, so it needs api');
+  return { self, children };
 }
+const { self: SELF_ROLES, children: CHILD_ROLES } = parseLayout(args.processes);
+/** Every hub process's roles, this one first (the order of the per-process figures). */
+const LAYOUT: RoleSet[] = [SELF_ROLES, ...CHILD_ROLES];
 const LAYOUT_TEXT = LAYOUT.map(formatRoles).join(' / ');
 
 const FLOOR_CHANGES_PER_S = 1000;
@@ -319,12 +325,15 @@ async function startBench(prefix: string, dbUrl: string): Promise<Bench> {
   const names = [SOURCE, ...TARGETS].map((id) => `${prefix}-${id}`);
   const source = createMemorySystem(`${prefix}-${SOURCE}`, { webhookSecret: WEBHOOK_SECRET });
   const apis: TrackedApi[] = [];
+  /** What the other hub processes reach over the bridge, by registry name. */
+  const served = new Map<string, MemorySystemApi>([[`${prefix}-${SOURCE}`, source]]);
   const targets = TARGETS.map((id, t) => {
     const name = `${prefix}-${id}`;
     const system = createMemorySystem(name, { webhookSecret: WEBHOOK_SECRET, maxBatch: MAX_BATCH });
     // The connector finds its system by name: give it the tracked API instead.
     const api = new TrackedApi(system, (fields, now) => tracker.delivered(t, fields, now));
     registerMemorySystem(name, api);
+    served.set(name, api);
     apis.push(api);
     return system;
   });
@@ -383,16 +392,15 @@ async function startBench(prefix: string, dbUrl: string): Promise<Bench> {
   });
   TARGETS.forEach((id, t) => targets[t]?.onWebhook((delivery) => receive(id, delivery.body, delivery.headers)));
   // The other hub processes reach the systems over HTTP, as a hub reaches real ones.
-  const children = LAYOUT.slice(1);
-  const bridge = children.length > 0 ? await serveMemorySystems(new Map(names.map((name, i) => [name, i === 0 ? source : (apis[i - 1] ?? source)]))) : null;
+  const bridge = CHILD_ROLES.length > 0 ? await serveMemorySystems(served) : null;
   const workers: ChildWorker[] = [];
-  for (const roles of children) {
+  for (const roles of CHILD_ROLES) {
     workers.push(
       await startHubWorker({ redisUrl: REDIS_URL, prefix, dbUrl, maxBatch: MAX_BATCH, roles: formatRoles(roles), systemsUrl: bridge?.url ?? '' }),
     );
   }
   bench.workerPids = workers.map((w) => w.pid);
-  await engine.start(toEngineRoles(LAYOUT[0] ?? new Set(['api'])));
+  await engine.start(toEngineRoles(SELF_ROLES));
   return bench;
 }
 
@@ -402,14 +410,7 @@ interface ChildWorker {
 }
 
 /** Starts a hub process (`bench-hub-worker.ts`) and waits for its `ready`. */
-function startHubWorker(spec: {
-  redisUrl: string;
-  prefix: string;
-  dbUrl: string;
-  maxBatch: number;
-  roles: string;
-  systemsUrl: string;
-}): Promise<ChildWorker> {
+function startHubWorker(spec: HubWorkerSpec): Promise<ChildWorker> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./bench-hub-worker.ts', import.meta.url))], {
     env: { ...process.env, CONCORD_BENCH_WORKER: JSON.stringify(spec) },
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -837,7 +838,7 @@ async function main(): Promise<number> {
     console.log(`  API calls per record (phase 2):            ${callsList}`);
     console.log(`  peak RSS (process):                        ${mb(maxRss)} (hub started and idle: ${mb(idleRss)}; includes the 4 in-memory systems)`);
     b.workerPids.forEach((pid, i) => {
-      const roles = LAYOUT[i + 1];
+      const roles = CHILD_ROLES[i];
       console.log(`  peak RSS of the ${roles ? formatRoles(roles) : 'other'} process:  ${mb(peakRssOf(pid))}`);
     });
     console.log(`  raw BullMQ no-op jobs per second:          ${fmt(raw.perSecond)}`);

@@ -37,45 +37,40 @@ describe('MicroBatcher', () => {
   });
 });
 
+/** A batcher whose batches take 20 ms each, recording the batches and how many ran at once. */
+function slowBatcher(options: { maxSize: number; maxWaitMs: number; concurrency?: number }) {
+  const seen = { calls: [] as number[][], maxActive: 0 };
+  let active = 0;
+  const batcher = new MicroBatcher<number, number>(async (xs) => {
+    active++;
+    seen.maxActive = Math.max(seen.maxActive, active);
+    seen.calls.push(xs);
+    await new Promise((r) => setTimeout(r, 20));
+    active--;
+    return xs.map((x) => x * 10);
+  }, options);
+  return { batcher, seen };
+}
+
 describe('MicroBatcher ordering', () => {
   it('runs one batch at a time; items submitted meanwhile form the next batch, in order', async () => {
-    const calls: number[][] = [];
-    let active = 0;
-    let maxActive = 0;
-    const b = new MicroBatcher<number, number>(async (xs) => {
-      active++;
-      maxActive = Math.max(maxActive, active);
-      calls.push(xs);
-      await new Promise((r) => setTimeout(r, 20));
-      active--;
-      return xs;
-    }, { maxSize: 3, maxWaitMs: 1 });
+    const { batcher: b, seen } = slowBatcher({ maxSize: 3, maxWaitMs: 1 });
     const first = b.submit(1);
     await new Promise((r) => setTimeout(r, 5));
     const rest = [2, 3, 4, 5, 6].map((x) => b.submit(x));
     await Promise.all([first, ...rest]);
-    expect(maxActive).toBe(1);
-    expect(calls).toEqual([[1], [2, 3, 4], [5, 6]]);
+    expect(seen.maxActive).toBe(1);
+    expect(seen.calls).toEqual([[1], [2, 3, 4], [5, 6]]);
   });
 });
 
 describe('MicroBatcher concurrency', () => {
   it('runs up to `concurrency` batches at once, each started in submission order', async () => {
-    const calls: number[][] = [];
-    let active = 0;
-    let maxActive = 0;
-    const b = new MicroBatcher<number, number>(async (xs) => {
-      active++;
-      maxActive = Math.max(maxActive, active);
-      calls.push(xs);
-      await new Promise((r) => setTimeout(r, 20));
-      active--;
-      return xs.map((x) => x * 10);
-    }, { maxSize: 2, maxWaitMs: 1, concurrency: 2 });
+    const { batcher: b, seen } = slowBatcher({ maxSize: 2, maxWaitMs: 1, concurrency: 2 });
     const out = await Promise.all([1, 2, 3, 4, 5, 6].map((x) => b.submit(x)));
     expect(out).toEqual([10, 20, 30, 40, 50, 60]);
-    expect(maxActive).toBe(2);
-    expect(calls).toEqual([[1, 2], [3, 4], [5, 6]]);
+    expect(seen.maxActive).toBe(2);
+    expect(seen.calls).toEqual([[1, 2], [3, 4], [5, 6]]);
   });
 
   it('a partial batch starts beside a running one once its wait is over', async () => {

@@ -63,7 +63,6 @@ export class Pusher {
     if (!instance.push) return result;
 
     const take = await ctx.work.take(connector.id, connector.limits.maxBatch, ctx.tuning.inflightLeaseMs, ctx.tuning.flushDelayMs);
-    result.taken = take.profileIds.length;
     if (take.profileIds.length === 0) {
       if (take.waitUntil !== null) await scheduleFlush(ctx, connector.id, take.waitUntil);
       if (take.nextRetryAt !== null) await scheduleFlush(ctx, connector.id, take.nextRetryAt);
@@ -71,6 +70,7 @@ export class Pusher {
     }
 
     const { prepared, settled } = await this.prepareFull(connector, take);
+    // Every profile taken, the top-ups included, is either prepared or settled.
     result.taken = prepared.length + settled.length;
     const records = prepared.map((p) => p.record);
     if (records.length === 0) {
