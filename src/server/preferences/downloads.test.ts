@@ -19,6 +19,11 @@ describe('download links', () => {
     const [body = '', sig = ''] = token.split('.');
     const forged = Buffer.from(JSON.stringify({ v: 1, d: 'req-2', p: 'p-1', exp: Date.now() + 60_000 })).toString('base64url');
     expect(links.verify(`${forged}.${sig}`)).toEqual({ ok: false, reason: 'bad_signature' });
+    // The same signature bytes spelled differently (the last character's unused bits) are refused too.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const respelled = sig.slice(0, -1) + (alphabet[alphabet.indexOf(sig.slice(-1)) ^ 1] ?? '');
+    expect(Buffer.from(respelled, 'base64url')).toEqual(Buffer.from(sig, 'base64url'));
+    expect(links.verify(`${body}.${respelled}`)).toEqual({ ok: false, reason: 'bad_signature' });
     expect(new DownloadLinks('t'.repeat(40), 60_000).verify(token)).toEqual({ ok: false, reason: 'bad_signature' });
     expect(links.verify(body)).toEqual({ ok: false, reason: 'malformed' });
     expect(links.verify(`${token}.x`)).toEqual({ ok: false, reason: 'malformed' });

@@ -3,7 +3,8 @@
  * `<base64url(payload)>.<base64url(HMAC-SHA256)>`, keyed by a key derived from the signing
  * secret. A link names one export request and its person, and expires (15 minutes by default).
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { signatureMatches } from './signature.js';
 import { z } from 'zod';
 import { deriveKey } from './links.js';
 
@@ -48,9 +49,7 @@ export class DownloadLinks {
     const dot = token.indexOf('.');
     if (dot <= 0 || dot !== token.lastIndexOf('.')) return { ok: false, reason: 'malformed' };
     const body = token.slice(0, dot);
-    const given = Buffer.from(token.slice(dot + 1), 'base64url');
-    const expected = Buffer.from(this.sign(body), 'base64url');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'bad_signature' };
+    if (!signatureMatches(token.slice(dot + 1), this.sign(body))) return { ok: false, reason: 'bad_signature' };
     let json: unknown;
     try {
       json = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));

@@ -24,6 +24,11 @@ describe('preference links', () => {
     const [body, sig] = token.split('.') as [string, string];
     const edited = Buffer.from(Buffer.from(body, 'base64url').toString().replace('profile-1', 'profile-2')).toString('base64url');
     expect(links.parse(`${edited}.${sig}`)).toEqual({ ok: false, reason: 'bad_signature' });
+    // The same signature bytes spelled differently (the last character's unused bits) are refused too.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const respelled = sig.slice(0, -1) + (alphabet[alphabet.indexOf(sig.slice(-1)) ^ 1] ?? '');
+    expect(Buffer.from(respelled, 'base64url')).toEqual(Buffer.from(sig, 'base64url'));
+    expect(links.parse(`${body}.${respelled}`)).toEqual({ ok: false, reason: 'bad_signature' });
     expect(links.parse('junk')).toEqual({ ok: false, reason: 'malformed' });
     expect(links.parse('a.b.c')).toEqual({ ok: false, reason: 'malformed' });
     expect(links.parse('x'.repeat(700))).toEqual({ ok: false, reason: 'malformed' });

@@ -5,7 +5,8 @@
  * own profile, so no URL reaches anyone else's data. Revoking a profile's links stores a
  * "not before" instant in Redis: links issued earlier stop opening.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { signatureMatches } from './signature.js';
 import { z } from 'zod';
 import type { Redis } from 'ioredis';
 
@@ -88,9 +89,7 @@ export class PreferenceLinks {
     const dot = token.indexOf('.');
     if (dot <= 0 || dot !== token.lastIndexOf('.')) return { ok: false, reason: 'malformed' };
     const body = token.slice(0, dot);
-    const given = Buffer.from(token.slice(dot + 1), 'base64url');
-    const expected = Buffer.from(this.sign(body), 'base64url');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'bad_signature' };
+    if (!signatureMatches(token.slice(dot + 1), this.sign(body))) return { ok: false, reason: 'bad_signature' };
     let json: unknown;
     try {
       json = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
