@@ -73,6 +73,11 @@ export class OrgState {
   /** E-mail addresses every write refuses (a test hook for a permanently rejected record). */
   readonly poisoned = new Set<string>();
   readonly changes: ChangeEntry[] = [];
+  /**
+   * Updates by the integration user that changed no field value (Salesforce stamps them all the
+   * same): a hub that writes back what the org already holds shows up here.
+   */
+  readonly idleWrites: { object: string; id: string; at: string }[] = [];
   private readonly listeners: ((change: ChangeEntry) => void)[] = [];
 
   constructor(
@@ -162,6 +167,9 @@ export class OrgState {
     if (!record) throw new SaveError([{ statusCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [] }]);
     const values = this.validate(object, input, 'update');
     const t = isoOf(Math.max(this.now(), Date.parse(String(record['SystemModstamp']))));
+    if (actor.userId === this.options.integrationUserId && Object.entries(values).every(([name, value]) => record[name] === value)) {
+      this.idleWrites.push({ object: object.name, id: String(record['Id']), at: t });
+    }
     Object.assign(record, values, { LastModifiedDate: t, LastModifiedById: actor.userId, SystemModstamp: t });
     this.announce(object.name, String(record['Id']), 'updated', t, actor);
     return record;
