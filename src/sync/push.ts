@@ -94,6 +94,7 @@ export class Pusher {
       connector.id,
       prepared.map((p) => ({ profileId: p.record.profileId, fields: p.record.fields, prev: p.prev, after: p.after })),
     );
+    await this.learnPrev(connector, prepared);
 
     let outcomes: PushOutcome[];
     const answered = { at: 0 };
@@ -163,6 +164,26 @@ export class Pusher {
     await this.chain(connector);
     if (retry.length > 0) await scheduleFlush(ctx, connector.id, Date.now() + Math.min(...retry.map((r) => r.delayMs)));
     return result;
+  }
+
+  /**
+   * Fields a write replaces without knowing the value the system held (the shadow did not have
+   * them when the batch was prepared): the system's first record of the person may have been
+   * ingested since, unheld (see `repairAfterUnheld` in ingest). The shadows are read again now
+   * that the write log holds the writes: an ingest that commits after this repairs the entries
+   * itself. Without it a later snapshot taken before the write counts the system's old value as
+   * a change, stamped with the snapshot's newer time, and an older value wins everywhere.
+   */
+  private async learnPrev(connector: SyncConnector, prepared: readonly Prepared[]): Promise<void> {
+    const unknown = prepared.filter((p) => Object.keys(p.record.fields).some((field) => !Object.hasOwn(p.prev, field)));
+    if (unknown.length === 0) return;
+    const shadows = await this.ctx.store.getShadows(connector.id, unknown.map((p) => p.record.profileId));
+    const known = new Map<string, Record<string, Json>>();
+    for (const p of unknown) {
+      const shadow = shadows.get(p.record.profileId);
+      if (shadow) known.set(p.record.profileId, shadow.values);
+    }
+    await this.writes.fillPrev(connector.id, known);
   }
 
   /** Loads, gates and maps the profiles; splits them into records to send and profiles with nothing to send. */

@@ -105,6 +105,7 @@ export class WriteLog {
       values.push(profileId);
     }
     const now = Date.now();
+    const done: [string, WriteEntry[]][] = [];
     for (const profileId of profileIds) {
       const key = this.keyOf(connector, profileId);
       const entries = this.open.get(key);
@@ -114,10 +115,59 @@ export class WriteLog {
       last.to ??= now;
       last.ok ??= false;
       last.shadowed = true;
+      done.push([key, entries]);
+    }
+    await this.keepLearnt(done);
+    for (const [key, entries] of done) {
       keys.push(key);
       values.push(JSON.stringify(entries));
     }
     if (keys.length > 0) await SET_ALL.run(this.redis, keys, [this.retentionMs, ...values]);
+  }
+
+  /**
+   * Gives open writes the values the system held before them for fields the push did not know
+   * when it prepared them (`known`: profile -> values, e.g. shadows read again after `begin`):
+   * the system's first record of a person is ingested without holding the profile against
+   * pushes, so its shadow can land between the push's read and its write. Fields with a `prev`
+   * keep it. Stored at once, so ingest sees them.
+   */
+  async fillPrev(connector: string, known: ReadonlyMap<string, Readonly<Record<string, Json>>>): Promise<void> {
+    const filled: [string, WriteEntry[]][] = [];
+    for (const [profileId, values] of known) {
+      const key = this.keyOf(connector, profileId);
+      const entries = this.open.get(key);
+      const last = entries?.at(-1);
+      if (!entries || !last) continue;
+      let changed = false;
+      for (const field of Object.keys(last.fields)) {
+        if (Object.hasOwn(last.prev, field) || !Object.hasOwn(values, field)) continue;
+        last.prev[field] = values[field] as Json;
+        changed = true;
+      }
+      if (changed) filled.push([key, entries]);
+    }
+    if (filled.length === 0) return;
+    await this.keepLearnt(filled);
+    await SET_ALL.run(this.redis, filled.map(([key]) => key), [this.retentionMs, ...filled.map(([, entries]) => JSON.stringify(entries))]);
+  }
+
+  /**
+   * Before open entries overwrite the stored ones: what ingest stored meanwhile about the values
+   * our writes replaced (`prev` of fields we did not know, see `repairAfterUnheld` in ingest)
+   * is kept, or a later snapshot taken before the write would count such a value as a change.
+   */
+  private async keepLearnt(open: readonly [string, WriteEntry[]][]): Promise<void> {
+    if (open.length === 0) return;
+    const stored = await this.redis.mget(...open.map(([key]) => key));
+    open.forEach(([, entries], i) => {
+      const before = parseEntries(stored[i] ?? null);
+      for (const entry of entries) {
+        const same = before.find((b) => b.from === entry.from);
+        if (!same) continue;
+        for (const [field, value] of Object.entries(same.prev)) if (!Object.hasOwn(entry.prev, field)) entry.prev[field] = value;
+      }
+    });
   }
 
   /** The profiles our recent writes to these records belong to (null where there is none). */

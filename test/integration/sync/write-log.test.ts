@@ -1,0 +1,65 @@
+/**
+ * The write log against Redis, where ingest and a push meet. The system's first record of a
+ * person is ingested without holding the profile against pushes (its profile is only known
+ * once the record is applied); a push of the same profile to that system may run meanwhile.
+ * Whatever ingest learnt about the values the push's write replaced (`prev`) must survive the
+ * push's own bookkeeping, or a later snapshot taken before the write counts a value the system
+ * already held as a change, stamped with that snapshot's (newer) time: the convergence test's
+ * "all systems agree on an older value" under load.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { assessRecord, WriteLog } from '../../../src/sync/write-log.js';
+import { deletePrefix, REDIS_URL } from './harness.js';
+
+describe('write log shared by ingest and push', () => {
+  const prefix = `{wl-${randomBytes(4).toString('hex')}}`;
+  const redis = new Redis(REDIS_URL);
+  const log = new WriteLog(
+    redis,
+    (connector, profileId) => `${prefix}:w:${connector}:${profileId}`,
+    (connector, externalId) => `${prefix}:p:${connector}:${externalId}`,
+    60_000,
+  );
+  afterEach(async () => {
+    await deletePrefix(prefix);
+  });
+  afterAll(() => redis.disconnect());
+
+  it("keeps what ingest learnt about the replaced values while the push's write was open", async () => {
+    // The push prepared before the ingest committed: it does not know what `c` held.
+    await log.begin('c', [{ profileId: 'p1', fields: { newsletter: false }, prev: {} }]);
+    const begunAt = Date.now();
+    // The ingest of c's first record (received before the write ended) repairs the entry.
+    const [entries = []] = await log.load([{ connector: 'c', profileId: 'p1' }]);
+    const first = entries[0];
+    if (!first) throw new Error('no entry');
+    first.prev['newsletter'] = true;
+    await log.store('c', 'p1', entries);
+    // The push answers and finishes.
+    log.settle('c', new Map([['p1', true]]));
+    await log.finish('c', ['p1'], new Map([['p1', 'rec_1']]));
+
+    const [after = []] = await log.load([{ connector: 'c', profileId: 'p1' }]);
+    expect(after[0]?.prev).toEqual({ newsletter: true });
+    // A later snapshot taken before the write still holds c's old value: no change.
+    const snapshot = assessRecord({ newsletter: true, email_opt_out: false }, { newsletter: false, email_opt_out: true }, after, {
+      recordAt: 0,
+      receivedAt: begunAt,
+      toleranceMs: 50,
+    });
+    expect(snapshot.changes).toEqual({ email_opt_out: false });
+  });
+
+  it('fillPrev gives an open write the values of fields it did not know, and only those', async () => {
+    await log.begin('c', [{ profileId: 'p2', fields: { newsletter: false, first_name: 'Ada' }, prev: { first_name: 'Grace' } }]);
+    await log.fillPrev('c', new Map([['p2', { newsletter: true, first_name: 'Alan', email: 'x@example.com' }]]));
+    const [stored = []] = await log.load([{ connector: 'c', profileId: 'p2' }]);
+    expect(stored[0]?.prev).toEqual({ newsletter: true, first_name: 'Grace' });
+    log.settle('c', new Map([['p2', true]]));
+    await log.finish('c', ['p2']);
+    const [done = []] = await log.load([{ connector: 'c', profileId: 'p2' }]);
+    expect(done[0]?.prev).toEqual({ newsletter: true, first_name: 'Grace' });
+  });
+});
