@@ -1,4 +1,5 @@
 /** The `Store` implementation shared by both dialects. */
+import { sql } from 'kysely';
 import type { Kysely, Transaction } from 'kysely';
 import { newId } from './ids.js';
 import type { Logger } from 'pino';
@@ -300,8 +301,14 @@ export class KyselyStore implements Store {
           .values(chunk)
           .onConflict((oc) =>
             oc.columns(['profile_id', 'connector']).doUpdateSet((eb) => ({
-              values: eb.ref('excluded.values'),
-              external_id: eb.ref('excluded.external_id'),
+              // A row that appeared after the read above (PostgreSQL: ingest's first shadow of a
+              // record, committed meanwhile; nothing to lock when read) keeps its values: the
+              // pushed ones are merged over it, as mergedShadow does. SQLite serialises writers.
+              values:
+                this.dialect === 'postgres'
+                  ? sql<string>`(${sql.ref('shadows.values')}::jsonb || ${sql.ref('excluded.values')}::jsonb)::text`
+                  : eb.ref('excluded.values'),
+              external_id: eb.fn.coalesce('excluded.external_id', 'shadows.external_id'),
               last_pushed_at: eb.ref('excluded.last_pushed_at'),
               updated_at: eb.ref('excluded.updated_at'),
             })),
