@@ -9,7 +9,7 @@ import { isRetryable, RateLimitedError } from '../../src/connector/errors.js';
 import { redactEmails, SalesforceApi } from './api.js';
 import { SalesforceBulk } from './bulk.js';
 import { SALESFORCE_SECRET_KEYS, SalesforceConfig, SalesforceCursor } from './config.js';
-import { salesforceDefaultMappings } from './mapping.js';
+import { CHANNEL_FLAGS, salesforceDefaultMappings } from './mapping.js';
 import { pullPeople } from './pull.js';
 import { COLLECTION_LIMIT, SalesforcePusher } from './push.js';
 import { chunks, IN_CHUNK, inList, personFields, queryAll, SalesforceReader, type RawRecord } from './read.js';
@@ -196,6 +196,8 @@ export default defineConnector<SalesforceConfig, SalesforceCursor>({
   // Collections take 200 records per call.
   limits: { requestsPerWindow: 100, windowMs: 10_000, maxBatch: 200, concurrency: 4 },
   defaultMappings: salesforceDefaultMappings,
+  // "Not opted out" is each flag's default on a new record: consent on them is withdraw-only.
+  withdrawOnlyFields: CHANNEL_FLAGS,
   secretKeys: SALESFORCE_SECRET_KEYS,
   create: (ctx) => createSalesforceInstance(ctx),
 });

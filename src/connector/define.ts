@@ -275,6 +275,15 @@ export interface ConnectorDefinition<Config = unknown, Cursor = unknown> {
    * compiled); YAML entries are applied on top, replacing defaults with the same canonical target.
    */
   defaultMappings?: readonly unknown[];
+  /**
+   * External fields that are opt-out flags: "not opted out" is also the value the system stores
+   * by default, so it is no evidence of consent. Every consent entry on such a field is
+   * withdraw-only (see `MappingEntry.withdrawOnly`), whatever the YAML says; an entry that sets
+   * `withdrawOnly: false` on one is a config error. A string names one field, a RegExp a family
+   * (e.g. HubSpot's `hs_email_optout_<id>`).
+   * @defaultValue `[]`
+   */
+  withdrawOnlyFields?: readonly (string | RegExp)[];
   /** Names of config keys that hold secrets and so must come from `${env:...}`. */
   secretKeys?: readonly string[];
   /**

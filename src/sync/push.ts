@@ -216,7 +216,7 @@ export class Pusher {
         settled.push(profileId);
         continue;
       }
-      const out = mapOutbound(connector.mapping, gated.profile, policy, now);
+      const out = mapOutbound(connector.mapping, gated.profile, policy, now, { creating: !shadow?.externalId });
       if (out.errors.length > 0) {
         this.ctx.logger.warn({ connector: connector.id, profileId, errors: out.errors.map((e) => e.message) }, 'some values could not be mapped out');
       }
