@@ -31,6 +31,12 @@ import type { SalesforceConfig } from './config.js';
 /** Marks every write so Salesforce's logs (and the emulator) attribute it to Concord. */
 export const CALL_OPTIONS_CLIENT = 'concord';
 
+/** How long `learnIntegrationUser` waits after a failed attempt before it tries again. */
+export const IDENTITY_RETRY_MS = 60_000;
+
+/** How long `learnIntegrationUser` waits for a token before it gives up for now. */
+export const IDENTITY_WAIT_MS = 5_000;
+
 /** Key of a per-request option that receives the raw response (e.g. to read `Sforce-Locator`). */
 export const RESPONSE_SINK = Symbol('salesforce.responseSink');
 
@@ -101,6 +107,8 @@ export class SalesforceApi {
   private connection: Connection | undefined;
   private pendingToken: Promise<Connection> | undefined;
   private blockedUntil = 0;
+  /** No attempt to learn the integration user before this (ms), after one failed. */
+  private identityRetryAt = 0;
   private readonly metrics = metrics();
   /** The integration user's id (config, else learned from the token's identity URL). */
   integrationUserId: string | undefined;
@@ -143,6 +151,35 @@ export class SalesforceApi {
         throw e;
       }
     }
+  }
+
+  /**
+   * The integration user's id, learned once if neither the config nor an earlier token gave
+   * it: a process that only receives webhooks (role `api`) never calls Salesforce otherwise,
+   * and without the id it cannot tell Concord's own writes from anyone else's. Asks for a token
+   * (the client credentials answer names the user), waiting at most `IDENTITY_WAIT_MS` so a
+   * webhook is never held up by a slow login; if that fails, the id stays unknown (a token
+   * still on its way sets it when it comes), the failure is logged, and no new attempt is made
+   * for `IDENTITY_RETRY_MS`. Never throws.
+   */
+  async learnIntegrationUser(): Promise<string | undefined> {
+    if (this.integrationUserId !== undefined || this.now() < this.identityRetryAt) return this.integrationUserId;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new TransientError(`no token within ${IDENTITY_WAIT_MS} ms`)), IDENTITY_WAIT_MS);
+      });
+      await Promise.race([this.authorized(undefined), late]);
+    } catch (err) {
+      this.identityRetryAt = this.now() + IDENTITY_RETRY_MS;
+      this.logger.warn(
+        { connector: this.ctx.instanceId, err: err instanceof Error ? err.message : String(err) },
+        "could not learn the Salesforce integration user's id; Outbound Messages are not marked as echoes until it is known",
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+    return this.integrationUserId;
   }
 
   /** The connection, with a token (requested on first use). */

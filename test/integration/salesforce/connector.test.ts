@@ -319,6 +319,56 @@ describe('Salesforce pulls', () => {
   });
 });
 
+describe('Salesforce echoes in a process that only receives webhooks', () => {
+  /** The records and changed events a fresh instance (an `api`-role process: it never pushed or pulled) makes of what the listener received. */
+  async function parsedByFreshInstance(o: SalesforceTestOrg, overrides: Parameters<SalesforceTestOrg['instance']>[0] = {}) {
+    await o.emulator.sideDoor.flushOutbound();
+    const api = o.instance(overrides);
+    const events = [];
+    for (const m of o.listener.received) events.push(...((await api.parse?.(o.rawWebhook(m))) ?? []));
+    return events;
+  }
+
+  it("learns the integration user on its first Outbound Message and marks Concord's own writes as echoes", async () => {
+    org = await startTestOrg({ config: CONSENTS });
+    // The worker process writes; the api process only hears about it.
+    await org.instance().push?.([toPush(profile(7))], signal());
+    const events = await parsedByFreshInstance(org);
+    const records = events.flatMap((e) => (e.kind === 'records' ? e.records : []));
+    const changed = events.filter((e) => e.kind === 'changed');
+    expect(records.length).toBeGreaterThan(0);
+    expect(changed.length).toBeGreaterThan(0);
+    expect(records.map((r) => r.echo)).toEqual(records.map(() => true));
+    expect(changed.map((e) => e.echo)).toEqual(changed.map(() => true));
+
+    // A rep's change heard by another fresh process is not an echo.
+    org.listener.received.splice(0);
+    const contact = org.emulator.sideDoor.findByEmail('person-7@example.com');
+    org.emulator.sideDoor.update('Contact', String(contact?.['Id']), { HasOptedOutOfEmail: true });
+    const rep = (await parsedByFreshInstance(org)).flatMap((e) => (e.kind === 'records' ? e.records : []));
+    expect(rep.length).toBeGreaterThan(0);
+    expect(rep.every((r) => r.echo === false)).toBe(true);
+  });
+
+  it('still accepts Outbound Messages when it cannot log in, and does not ask again for every message', async () => {
+    org = await startTestOrg({ config: CONSENTS });
+    await org.instance().push?.([toPush(profile(8))], signal());
+    await org.emulator.sideDoor.flushOutbound();
+    const tokens = (): number => org?.emulator.sideDoor.calls().byEndpoint['POST /services/oauth2/token'] ?? 0;
+    const before = tokens();
+    const api = org.instance({ clientSecret: 'wrong' });
+    const message = org.listener.received[0];
+    expect(message).toBeDefined();
+    if (!message) return;
+    const first = (await api.parse?.(org.rawWebhook(message))) ?? [];
+    expect(first.length).toBeGreaterThan(0);
+    expect(first.flatMap((e) => (e.kind === 'records' ? e.records : [])).every((r) => r.echo === undefined)).toBe(true);
+    // The same message again (Salesforce retries what it got no Ack for), and any others.
+    for (const m of [message, ...org.listener.received.slice(1)]) expect((await api.parse?.(org.rawWebhook(m)))?.length).toBeGreaterThan(0);
+    expect(tokens() - before).toBe(1);
+  });
+});
+
 describe('Salesforce tokens and limits', () => {
   it('gets a new token once on INVALID_SESSION_ID and retries', async () => {
     org = await startTestOrg();
