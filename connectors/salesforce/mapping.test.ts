@@ -67,7 +67,7 @@ describe('Salesforce mapping', () => {
     const none: Profile = { ...profile('granted'), consents: {} };
     const created = mapOutbound(mapping, none, MergePolicy.parse({}), undefined, { creating: true }).fields;
     expect(created).toMatchObject({ HasOptedOutOfEmail: true, DoNotCall: true });
-    // No ContactPointTypeConsent is invented: Seen/NotSeen-like absence is Salesforce's own default.
+    // No ContactPointTypeConsent is written: it records a choice, and there was none.
     expect(Object.keys(created).filter((k) => k.startsWith('ContactPointTypeConsent:'))).toEqual([]);
   });
 

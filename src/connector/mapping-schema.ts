@@ -83,7 +83,10 @@ export const MappingEntry = z
      * consent entries on them are withdraw-only whatever the YAML says.
      * @defaultValue `false`
      */
-    withdrawOnly: z.boolean().optional(),
+    withdrawOnly: z.boolean().optional().meta({
+      description:
+        'Consent entries: the field can withdraw consent but never grant it (an opt-out flag whose "not opted out" is also the default). Inbound, a value mapping to granted is ignored; on create, an unknown consent is written as denied. Default: false (true for the opt-out flags a connector names).',
+    }),
   })
   .strict()
   .refine(
