@@ -7,12 +7,13 @@
  * subscription, Salesforce opted out (the hub writes the consent state it knows on create).
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import type { TestDialect } from '../../helpers/db.js';
 import { startCrmHub, type CrmHub } from './hub.js';
 
 const STATUS_WRITE = 'POST /communication-preferences/v4/statuses/batch/write';
 const PEOPLE = 6;
 
-describe('consent a system stores by default', () => {
+describe.each<TestDialect>(['sqlite', 'postgres'])('consent a system stores by default (%s)', (dialect) => {
   let hub: CrmHub | undefined;
   afterEach(async () => {
     await hub?.close();
@@ -20,7 +21,7 @@ describe('consent a system stores by default', () => {
   });
 
   it('people created in HubSpot without consent stay not subscribed everywhere after the read-back and two pulls of each system', async () => {
-    hub = await startCrmHub({ dialect: 'sqlite' });
+    hub = await startCrmHub({ dialect });
     const emails = Array.from({ length: PEOPLE }, (_, i) => `nobody${i}@example.com`);
     for (const email of emails) hub.hubspot.sideDoor.createContact({ email, firstname: 'No', lastname: 'Choice' });
     await hub.settle();
@@ -47,7 +48,7 @@ describe('consent a system stores by default', () => {
   });
 
   it('people a rep creates in Salesforce (not opted out by default) are carried to HubSpot with no consent', async () => {
-    hub = await startCrmHub({ dialect: 'sqlite' });
+    hub = await startCrmHub({ dialect });
     const emails = Array.from({ length: PEOPLE }, (_, i) => `rep${i}@example.com`);
     hub.salesforce.sideDoor.seed('Contact', emails.map((Email) => ({ Email, LastName: 'Rep' })));
     for (let round = 0; round < 2; round++) {
