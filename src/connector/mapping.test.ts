@@ -27,8 +27,8 @@ function profile(overrides: Partial<Profile> = {}): Profile {
   return {
     id: 'p1',
     identities: [
-      { kind: 'email', value: 'ann@example.com' },
-      { kind: 'email', value: 'second@example.com' },
+      { kind: 'email', value: 'ann@example.com', ...stamp },
+      { kind: 'email', value: 'second@example.com', ...stamp },
     ],
     attributes: {
       firstName: { value: 'Ann', ...stamp },
