@@ -18,7 +18,7 @@ const at = '2026-01-10T10:00:00.000Z';
 function profile(status: 'granted' | 'denied'): Profile {
   return {
     id: 'p',
-    identities: [{ kind: 'email', value: 'ada@example.com' }],
+    identities: [{ kind: 'email', value: 'ada@example.com', at, source: 'hub' }],
     attributes: { lastName: { value: 'Lovelace', at, source: 'hub' } },
     consents: { marketing: { email: { value: status, at, source: 'hub', legalBasis: 'consent', evidence: { method: 'form' } } } },
     subscriptions: {},

@@ -27,8 +27,8 @@ function profile(overrides: Partial<Profile> = {}): Profile {
   return {
     id: 'p1',
     identities: [
-      { kind: 'email', value: 'ann@example.com' },
-      { kind: 'email', value: 'second@example.com' },
+      { kind: 'email', value: 'ann@example.com', ...stamp },
+      { kind: 'email', value: 'second@example.com', ...stamp },
     ],
     attributes: {
       firstName: { value: 'Ann', ...stamp },
@@ -175,12 +175,29 @@ describe('mapInbound', () => {
     const bad = mapInbound(pm, { externalId: 'r1', at, fields: { mobile: '12' } }, ctx);
     expect(bad.errors[0]?.problem).toBe('not_an_identity');
   });
+
+  it('with the changed fields given, identities the record holds unchanged and its id are lookup keys', () => {
+    const pm = compileMapping(def, [{ identity: 'phone', external: 'mobile' }]);
+    const record = { externalId: 'r1', at, fields: { email: 'ann@example.com', mobile: '+44 20 7946 0958', first_name: 'A' } };
+    expect(mapInbound(pm, record, { ...ctx, changed: new Set(['mobile', 'first_name']) }).patch.identities).toEqual([
+      { kind: 'external', system: 'crm', value: 'r1', lookup: true },
+      { kind: 'email', value: 'ann@example.com', lookup: true },
+      { kind: 'phone', value: '+442079460958' },
+    ]);
+    expect(mapInbound(pm, record, ctx).patch.identities.some((i) => i.lookup)).toBe(false);
+  });
 });
 
 describe('mapOutbound', () => {
   const m = compileMapping(def);
 
-  it('maps push and both entries, taking the first identity of a kind', () => {
+  it('sends the primary (newest) identity of a kind, not the first', () => {
+    const newer = { kind: 'email' as const, value: 'second@example.com', at: '2026-04-02T00:00:00.000Z', source: 'crm' };
+    const p = profile();
+    expect(mapOutbound(m, { ...p, identities: [p.identities[0]!, newer] }, policy).fields['email']).toBe('second@example.com');
+  });
+
+  it('maps push and both entries, taking the primary identity of a kind (on a full tie, the first)', () => {
     const { fields, errors } = mapOutbound(m, profile(), policy);
     expect(errors).toEqual([]);
     expect(fields).toEqual({

@@ -24,6 +24,7 @@
  */
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { effectiveConsent } from '../profile/effective.js';
+import { primaryIdentity } from '../profile/identities.js';
 import type {
   ConsentEvidence,
   ConsentInput,
@@ -104,6 +105,13 @@ export interface InboundContext {
   patchId: string;
   /** Evidence attached to every consent in the patch (merge defaults it to `{method: source}`). */
   evidence?: ConsentEvidence;
+  /**
+   * The external fields that really changed, when the hub knows what the system held before
+   * (its shadow). Identities read from other fields, and the record's own id, are then only
+   * lookup keys (`lookup: true`): the system holds them unchanged, so the record's time says
+   * nothing about when they were set. Absent: every identity is set at the record's time.
+   */
+  changed?: ReadonlySet<string>;
 }
 
 /** The outcome of `mapInbound`. */
@@ -286,9 +294,10 @@ export function normalizeIdentityValue(kind: 'email' | 'phone', value: string): 
  * Maps an external record to a `ProfilePatch` with the mapping's pull and both entries.
  * The patch carries `at: record.at`, the context's `source`, `receivedAt` and `patchId` as
  * `id`, the identities from `identity` entries plus `{kind: 'external', system: source,
- * value: record.externalId}`, attributes, consents (as `ConsentInput`), subscriptions and
- * rights. External fields absent from the record change nothing. A withdraw-only consent
- * entry whose value maps to `granted` changes nothing either (the value is still `observed`).
+ * value: record.externalId}` (lookup keys where `ctx.changed` says they did not change),
+ * attributes, consents (as `ConsentInput`), subscriptions and rights. External fields absent
+ * from the record change nothing. A withdraw-only consent entry whose value maps to `granted`
+ * changes nothing either (the value is still `observed`).
  */
 export function mapInbound(mapping: CompiledMapping, record: ExternalRecord, ctx: InboundContext): InboundResult {
   const patch: ProfilePatch = {
@@ -296,7 +305,7 @@ export function mapInbound(mapping: CompiledMapping, record: ExternalRecord, ctx
     source: ctx.source,
     at: record.at,
     receivedAt: ctx.receivedAt,
-    identities: [{ kind: 'external', system: ctx.source, value: record.externalId }],
+    identities: [{ kind: 'external', system: ctx.source, value: record.externalId, ...(ctx.changed ? { lookup: true } : {}) }],
     attributes: {},
     consents: {},
     subscriptions: {},
@@ -333,9 +342,10 @@ export function mapInbound(mapping: CompiledMapping, record: ExternalRecord, ctx
         }
         continue;
       }
-      if (!patch.identities.some((i) => i.kind === target.identity && i.value === normalized)) {
-        patch.identities.push({ kind: target.identity, value: normalized });
-      }
+      const lookup = ctx.changed !== undefined && !ctx.changed.has(e.external);
+      const same = patch.identities.find((i) => i.kind === target.identity && i.value === normalized);
+      if (same === undefined) patch.identities.push({ kind: target.identity, value: normalized, ...(lookup ? { lookup } : {}) });
+      else if (!lookup) delete same.lookup;
       continue;
     }
     const flag = readBoolean(value);
@@ -381,7 +391,7 @@ function canonicalValue(
     case 'topic':
       return profile.subscriptions[target.topic]?.value;
     case 'identity':
-      return profile.identities.find((i) => i.kind === target.identity)?.value;
+      return primaryIdentity(profile.identities, { kind: target.identity }, policy)?.value;
     case 'right':
       return target.right === 'restricted'
         ? profile.rights.restricted?.value
@@ -395,8 +405,8 @@ function canonicalValue(
  * restriction or an active objection sends `denied`, and expiry is checked when `now` is
  * given. Targets the profile holds nothing for are left out (never sent as `null`), except
  * when `options.creating`: a withdraw-only consent the profile holds no state for is then sent
- * as `denied`, so the new record carries the system's opt-out rather than its default. The first
- * identity of a kind is the one sent.
+ * as `denied`, so the new record carries the system's opt-out rather than its default. The
+ * primary identity of a kind (the newest, `primaryIdentity`) is the one sent.
  */
 export function mapOutbound(
   mapping: CompiledMapping,

@@ -24,6 +24,7 @@ import { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import type { ExternalRecord, WebhookEvent } from '../connector/define.js';
 import { jsonEqual } from '../connector/mapping.js';
+import { asLookupKeys } from '../profile/identities.js';
 import type { Identity, MergePolicy, Profile, ProfilePatch } from '../profile/schema.js';
 import type { ApplyResult, DataSubjectRequest, DsrStatus, Store } from '../store/types.js';
 import type { SyncConnector } from '../sync/bind.js';
@@ -530,7 +531,7 @@ export class PrivacyService {
       source: meta.origin === 'preference_center' ? 'preference_center' : 'admin',
       at: created.receivedAt,
       receivedAt: created.receivedAt,
-      identities: profile.identities,
+      identities: asLookupKeys(profile.identities),
       attributes: request.kind === 'rectify' ? request.attributes : {},
       consents: {},
       subscriptions: {},

@@ -49,6 +49,14 @@ export const FIND_OWNERS = byCount(
     Array.from({ length: n }, () => '(i."kind" = ? and i."system" = ? and i."value" = ?)').join(' or '),
 );
 
+/**
+ * The profile whose shadow in connector `?` holds record `?`: a record the hub created by a
+ * push is known by its shadow before its id is in the identity graph.
+ */
+export const FIND_SHADOW_OWNER =
+  'select p."id", p."version", p."data", p."created_at" from "shadows" s inner join "profiles" p on p."id" = s."profile_id" ' +
+  'where s."connector" = ? and s."external_id" = ?';
+
 export const INSERT_PROFILE = 'insert into "profiles" ("id", "version", "data", "created_at", "updated_at") values (?, ?, ?, ?, ?)';
 
 /** Compare-and-swap on the version: 0 rows changed means another writer got there first. */

@@ -294,6 +294,8 @@ export class Ingestor {
             source: item.connector.id,
             receivedAt: instant(item.receivedAt),
             patchId: patchIdOf(item.connector.id, item.record),
+            // Unchanged identities only find the person: they must not become primary again.
+            changed: new Set(Object.keys(changed)),
           }).patch
         : m.patch;
       toApply.push({

@@ -3,6 +3,7 @@
  * `operation.ts`. Changes to profiles are ingested like any other source's (source `admin`).
  */
 import { v7 as uuidv7 } from 'uuid';
+import { asLookupKeys } from '../../profile/identities.js';
 import type { Profile, ProfilePatch } from '../../profile/schema.js';
 import { engineKeys, queueNames } from '../../sync/keys.js';
 import { readLastPull } from '../../sync/pull.js';
@@ -131,8 +132,9 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
         source: 'admin',
         at: body.at ?? now,
         receivedAt: now,
-        // The profile's own identities resolve the patch to it; new ones are added to it.
-        identities: [...profile.identities, ...body.identities],
+        // The profile's own identities resolve the patch to it (as lookup keys: naming them is
+        // no news); the body's are set now, so one the profile has becomes its primary again.
+        identities: [...asLookupKeys(profile.identities), ...body.identities],
         attributes: body.attributes,
         consents,
         subscriptions: body.subscriptions,

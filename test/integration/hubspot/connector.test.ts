@@ -82,7 +82,7 @@ function profileWith(basis: Profile['consents'][string][string]['legalBasis']): 
   const stamp = { at: '2026-11-29T10:00:00.000Z', source: 'admin' };
   return {
     id: 'p1',
-    identities: [{ kind: 'email', value: 'lb@example.com' }],
+    identities: [{ kind: 'email', value: 'lb@example.com', ...stamp }],
     attributes: {},
     consents: { marketing: { email: { value: 'granted', legalBasis: basis, evidence: { method: 'checkout', noticeVersion: 'v3' }, ...stamp } } },
     subscriptions: {},

@@ -34,7 +34,7 @@ function profile(i: number, overrides: Partial<Profile> = {}): Profile {
   const at = '2026-02-01T10:00:00.000Z';
   return {
     id: `profile-${i}`,
-    identities: [{ kind: 'email', value: `person-${i}@example.com` }],
+    identities: [{ kind: 'email', value: `person-${i}@example.com`, at, source: 'hub' }],
     attributes: { firstName: { value: `First${i}`, at, source: 'hub' }, lastName: { value: `Last${i}`, at, source: 'hub' } },
     consents: {
       marketing: { email: { value: 'granted', at, source: 'preference_center', legalBasis: 'consent', evidence: { method: 'preference_center', noticeVersion: 'v3' } } },
