@@ -81,6 +81,10 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
       }
       return { status: 200 };
     },
+
+    unpark() {
+      api.unpark();
+    },
   };
 }
 

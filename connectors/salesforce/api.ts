@@ -14,8 +14,10 @@
  */
 import { Connection, OAuth2, type HttpRequest, type HttpRequestOptions, type HttpResponse } from 'jsforce';
 import type { Logger } from 'pino';
-import { Counter, Gauge, register } from 'prom-client';
+import { Registry } from 'prom-client';
+import type { Counter, Gauge } from 'prom-client';
 import type { ConnectorContext } from '../../src/connector/define.js';
+import { counterOn, gaugeOn } from '../../src/connector/metrics.js';
 import {
   AuthError,
   classifyHttpError,
@@ -80,20 +82,19 @@ function messageOf(body: unknown): string {
 /** A 401 with `INVALID_SESSION_ID`: the token expired or was revoked. */
 export class SessionExpiredError extends AuthError {}
 
-function metrics(): { remaining: Gauge<'instance'>; limitHits: Counter<'instance'> } {
-  const remainingName = 'concord_salesforce_api_requests_remaining';
-  const hitsName = 'concord_salesforce_request_limit_exceeded_total';
-  const remaining = register.getSingleMetric(remainingName);
-  const hits = register.getSingleMetric(hitsName);
+/** The connector's metrics on the hub's registry (shared by every Salesforce instance of the hub). */
+function salesforceMetrics(registry: Registry): { remaining: Gauge<'instance'>; limitHits: Counter<'instance'> } {
   return {
-    remaining:
-      remaining instanceof Gauge
-        ? (remaining as Gauge<'instance'>)
-        : new Gauge({ name: remainingName, help: "API requests left in the Salesforce org's rolling 24-hour allowance (Sforce-Limit-Info).", labelNames: ['instance'] }),
-    limitHits:
-      hits instanceof Counter
-        ? (hits as Counter<'instance'>)
-        : new Counter({ name: hitsName, help: 'Times Salesforce answered REQUEST_LIMIT_EXCEEDED (alert on any increase).', labelNames: ['instance'] }),
+    remaining: gaugeOn(registry, {
+      name: 'concord_salesforce_api_requests_remaining',
+      help: "API requests left in the Salesforce org's rolling 24-hour allowance (Sforce-Limit-Info).",
+      labelNames: ['instance'],
+    }),
+    limitHits: counterOn(registry, {
+      name: 'concord_salesforce_request_limit_exceeded_total',
+      help: 'Times Salesforce answered REQUEST_LIMIT_EXCEEDED (alert on any increase).',
+      labelNames: ['instance'],
+    }),
   };
 }
 
@@ -109,7 +110,7 @@ export class SalesforceApi {
   private blockedUntil = 0;
   /** No attempt to learn the integration user before this (ms), after one failed. */
   private identityRetryAt = 0;
-  private readonly metrics = metrics();
+  private readonly metrics: ReturnType<typeof salesforceMetrics>;
   /** The integration user's id (config, else learned from the token's identity URL). */
   integrationUserId: string | undefined;
   /** API calls used and allowed, from the last `Sforce-Limit-Info`. */
@@ -117,10 +118,16 @@ export class SalesforceApi {
 
   constructor(
     private readonly config: SalesforceConfig,
-    private readonly ctx: Pick<ConnectorContext<SalesforceConfig>, 'instanceId' | 'logger' | 'reportBudget'>,
+    private readonly ctx: Pick<ConnectorContext<SalesforceConfig>, 'instanceId' | 'logger' | 'reportBudget' | 'metrics'>,
     private readonly now: () => number = Date.now,
   ) {
     this.integrationUserId = config.integrationUserId;
+    this.metrics = salesforceMetrics(ctx.metrics ?? new Registry());
+  }
+
+  /** An operator lifted the park: calls go to Salesforce again (a spent allowance answers REQUEST_LIMIT_EXCEEDED anew). */
+  unpark(): void {
+    this.blockedUntil = 0;
   }
 
   private get logger(): Logger {
@@ -274,7 +281,7 @@ export class SalesforceApi {
       if (status === 429 && retryAfter !== undefined) {
         return new RateLimitedError(`Salesforce rate limit (HTTP 429): ${message}`, { retryAfterMs: retryAfter, policy: 'REQUEST_LIMIT_EXCEEDED', status });
       }
-      const wait = retryAfter ?? this.config.requestLimitParkMs;
+      const wait = retryAfter ?? this.config.requestLimitPark;
       this.blockedUntil = this.now() + wait;
       this.metrics.limitHits.inc({ instance: this.ctx.instanceId });
       this.ctx.reportBudget?.({ remaining: 0, ...(this.lastUsage ? { max: this.lastUsage.max } : {}), resetAt: new Date(this.now() + wait).toISOString(), window: 'DAILY' });

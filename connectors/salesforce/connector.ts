@@ -93,6 +93,10 @@ export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>
   }
 
   return {
+    unpark() {
+      api.unpark();
+    },
+
     pull(cursor, signal) {
       return pullPeople({ api, reader, bulk, config, logger, now }, cursor, signal);
     },

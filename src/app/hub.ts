@@ -24,7 +24,7 @@ import { createEngine } from '../sync/engine.js';
 import type { Engine } from '../sync/engine.js';
 import { HubPatchIngest } from '../sync/hub-patch.js';
 import type { EngineTuningInput } from '../sync/options.js';
-import { connectorsFromConfig } from '../sync/from-config.js';
+import { connectorsFromConfig, engineTuningFromConfig } from '../sync/from-config.js';
 import { formatRoles, runsEngineWorkers, toEngineRoles, toRoleSet } from './roles.js';
 import type { Role, RoleSet } from './roles.js';
 
@@ -38,6 +38,7 @@ export interface HubProcessOptions {
   /** Overrides of the config's hub section (the demo uses its own database and prefix). */
   overrides?: { redisUrl?: string; databaseUrl?: string; keyPrefix?: string; port?: number };
   server?: ServerOptionsInput;
+  /** Engine tuning on top of the YAML's (`hub.sync`), e.g. tests' short timings. */
   tuning?: EngineTuningInput;
 }
 
@@ -107,7 +108,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
     policy,
     logger: logger.child({ component: 'sync' }),
     metrics,
-    ...(options.tuning ? { tuning: options.tuning } : {}),
+    tuning: { ...engineTuningFromConfig(config), ...options.tuning },
   });
   const redis = new Redis(config.hub.redisUrl, { maxRetriesPerRequest: 2 });
   redis.on('error', (err: Error) => logger.warn({ err: { name: err.name, message: err.message } }, 'redis connection error'));

@@ -35,6 +35,7 @@
  */
 import type { z } from 'zod';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Instant, Json, Profile } from '../profile/schema.js';
 
 /**
@@ -189,6 +190,13 @@ export interface ConnectorContext<Config> {
   config: Config;
   /** A child logger bound to the instance. Never log e-mail addresses, phone numbers or tokens. */
   logger: Logger;
+  /**
+   * The hub's metrics registry, served on /metrics. A connector registers its own metrics
+   * (`concord_<type>_*`, labelled by `instance`) here, through `counterOn` / `gaugeOn` of
+   * `connector/metrics.ts` so that several instances share one metric; never on prom-client's
+   * global registry. Absent (a connector used on its own, e.g. in tests): use a private one.
+   */
+  metrics?: Registry;
   /** Called by the connector whenever it reads rate-limit headers, for metrics and status. */
   reportBudget?(budget: { remaining: number; max?: number; resetAt?: Instant; window: string }): void;
 }
@@ -238,6 +246,12 @@ export interface ConnectorInstance<Cursor> {
    * its own error. Nothing of a refused webhook is enqueued.
    */
   refuse?(failure: { status: number; reason: string }): WebhookReply;
+  /**
+   * Forgets every rate-limit block the instance keeps in memory (e.g. "no calls until the
+   * daily allowance resets"): an operator lifted the park (`concord unpark`), so the next call
+   * goes to the system. The engine calls it in every process that holds the instance.
+   */
+  unpark?(): void;
   /** Releases connections and timers; called once at shutdown. */
   close?(): Promise<void>;
 }

@@ -31,6 +31,7 @@ import type { SyncConnector } from '../sync/bind.js';
 import { CallLimiter } from '../sync/call-limiter.js';
 import type { Engine } from '../sync/engine.js';
 import { engineKeys, hashTagPrefix, jobId } from '../sync/keys.js';
+import { queueParkedFor } from '../sync/park.js';
 import { WorkSets } from '../sync/work-sets.js';
 import { audit, encodeDetail, readDetail, scheduleEraseFlush, toView, withLock } from './context.js';
 import type { PrivacyContext } from './context.js';
@@ -283,11 +284,25 @@ export class PrivacyService {
     });
   }
 
+  /**
+   * Lifts a rate-limit park of the connector's erase queue (an operator's call, beside the
+   * engine's `unpark`) and runs the queue at once. Returns how long the park had left (ms).
+   */
+  async unpark(connector: string): Promise<number> {
+    const queue = this.ctx.queues.erase.get(connector);
+    if (!queue) return 0;
+    const left = await queueParkedFor(queue);
+    await queue.removeRateLimitKey();
+    await scheduleEraseFlush(this.ctx, connector, 'now');
+    return left;
+  }
+
   /** Starts the workers (exports, delivery tracking, one erase queue per system) and the sweep. */
   async start(engine: PrivacyEngine): Promise<void> {
     const { ctx } = this;
     const t = ctx.options.tuning;
-    const limiter = new CallLimiter(ctx.redis, engineKeys(ctx.prefix), t.limiterMarginMs);
+    // A lifted park (see sync/park.ts) reaches the engine's connector instances this process calls.
+    const limiter = new CallLimiter(ctx.redis, engineKeys(ctx.prefix), t.limiterMarginMs, async (id) => (await engine.instance(id)).unpark?.());
     const eraser = new Eraser(ctx, { engine, limiter });
     const exporter = new Exporter(ctx, { engine, limiter });
     const tracker = new Tracker(ctx);
@@ -312,7 +327,15 @@ export class PrivacyService {
       // A limiter as on the push queues (a run makes at least one call): without one, BullMQ
       // ignores the queue's manual rate limit, and a parked run would be taken again at once.
       const limiter = { max: limits?.requestsPerWindow ?? 100, duration: limits?.windowMs ?? 10_000 };
-      this.add(new Worker<EraseJobData>(privacyQueues.erase(connector), (job, _token, signal) => eraser.process(job, signal), { ...base, concurrency, limiter }));
+      this.add(
+        new Worker<EraseJobData>(privacyQueues.erase(connector), (job, _token, signal) => eraser.process(job, signal), {
+          ...base,
+          concurrency,
+          limiter,
+          // A parked queue asks again this often, so a lifted park is noticed (see `unpark`).
+          maximumRateLimitDelay: t.parkRecheckMs,
+        }),
+      );
     }
     await ctx.queues.requests.upsertJobScheduler('dsr-sweep', { every: t.sweepEveryMs }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: { count: 100 } } });
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));

@@ -37,10 +37,10 @@ export type ServerOptions = z.infer<typeof ServerOptions>;
 export type ServerOptionsInput = z.input<typeof ServerOptions>;
 
 /** The data-subject request service as the server uses it (admin API and self-service). */
-export type ServerPrivacy = Pick<PrivacyService, 'submit' | 'get' | 'list' | 'extend' | 'retry' | 'exportDocument' | 'recordDownload'>;
+export type ServerPrivacy = Pick<PrivacyService, 'submit' | 'get' | 'list' | 'extend' | 'retry' | 'exportDocument' | 'recordDownload' | 'unpark'>;
 
 /** The engine as the server uses it. */
-export type ServerEngine = Pick<Engine, 'receiveWebhook' | 'status' | 'deadLetters' | 'prefix' | 'instance'>;
+export type ServerEngine = Pick<Engine, 'receiveWebhook' | 'status' | 'deadLetters' | 'prefix' | 'instance' | 'unpark'>;
 
 export interface ServerDeps {
   hub: Pick<HubConfig, 'publicUrl' | 'mode' | 'secrets' | 'preferenceCenter'>;

@@ -38,6 +38,8 @@ import { Relay } from './relay.js';
 import { ingestJobOptions, receiveWebhook } from './webhooks.js';
 import type { UnhandledEventListener, WebhookResult } from './webhooks.js';
 import { OrderedWorker } from './ordered-worker.js';
+import { liftPark } from './park.js';
+import type { UnparkResult } from './park.js';
 import { WorkSets } from './work-sets.js';
 import { WriteLog } from './write-log.js';
 
@@ -77,6 +79,8 @@ export interface Engine {
   ingest(connector: string, records: ExternalRecord[], options?: { receivedAt?: string; origin?: string }): Promise<void>;
   /** Runs a pull of the connector now (besides its schedule). */
   pullNow(connector: string): Promise<void>;
+  /** Lifts a rate-limit park of the connector's push and pull queues and calls (see `park.ts`). */
+  unpark(connector: string): Promise<UnparkResult>;
   /** Queue and work-set depths. */
   status(): Promise<EngineStatus>;
   /** True when no work is queued, delayed, running or waiting in any set. */
@@ -172,7 +176,7 @@ class BullEngine implements Engine {
       connectors,
       instance: (id) => this.instance(id),
       work,
-      limiter: new CallLimiter(this.commands, keys, tuning.limiterMarginMs),
+      limiter: new CallLimiter(this.commands, keys, tuning.limiterMarginMs, (id) => this.forgetParks(id)),
       dead: this.deadLetters,
       queues,
       screens: [],
@@ -212,11 +216,17 @@ class BullEngine implements Engine {
     if (!existing) {
       const connector = this.ctx.connectors.get(id);
       if (!connector) return Promise.reject(new Error(`unknown connector instance ${id}`));
-      existing = connector.create({ logger: this.logger.child({ connector: id }) });
+      existing = connector.create({ logger: this.logger.child({ connector: id }), metrics: this.metrics.registry });
       existing.catch(() => this.instances.delete(id));
       this.instances.set(id, existing);
     }
     return existing;
+  }
+
+  /** A park was lifted: the live instance forgets the blocks it keeps in memory. */
+  private async forgetParks(id: string): Promise<void> {
+    const instance = await this.instances.get(id)?.catch(() => undefined);
+    instance?.unpark?.();
   }
 
   async start(rolesInput: Partial<EngineRoles> = {}): Promise<void> {
@@ -227,6 +237,7 @@ class BullEngine implements Engine {
       prefix: this.prefix,
       lockDuration: tuning.lockDurationMs,
       stalledInterval: tuning.stalledIntervalMs,
+      maximumRateLimitDelay: tuning.parkRecheckMs,
       settings: { backoffStrategy: this.backoffStrategy },
     };
     if (roles.ingest) {
@@ -349,6 +360,11 @@ class BullEngine implements Engine {
     });
   }
 
+  async unpark(connector: string): Promise<UnparkResult> {
+    if (!this.ctx.connectors.has(connector)) throw new Error(`unknown connector instance ${connector}`);
+    return liftPark(this.ctx, connector);
+  }
+
   async status(): Promise<EngineStatus> {
     const queues = await Promise.all(
       this.allQueues.map(async (q) => {
@@ -383,4 +399,4 @@ class BullEngine implements Engine {
   }
 }
 
-export type { RedisOptions };
+export type { RedisOptions, UnparkResult };

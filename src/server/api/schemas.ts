@@ -166,6 +166,14 @@ export const ConnectorStatusView = z.object({
 
 export const ConnectorStatusList = z.object({ connectors: z.array(ConnectorStatusView) });
 
+export const ConnectorIdParams = z.object({ id: z.string().min(1).max(100).meta({ description: 'A connector instance id (its key under `connectors` in the YAML).' }) });
+export const UnparkResult = z
+  .object({
+    connector: z.string(),
+    parkedForMs: z.number().int().nonnegative().meta({ description: 'How long the park still had to run (ms); 0 when the connector was not parked.' }),
+  })
+  .meta({ description: 'The park is lifted and a push of what waits is scheduled; a system still out of allowance parks it again.' });
+
 export const DeadLetterQuery = z.object({ connector: z.string().min(1).max(100).optional() }).strict();
 export const DeadLetterParams = z.object({ connector: z.string().min(1).max(100), profileId: z.string().min(1).max(100) });
 export const DeadLetterList = z.object({ deadLetters: z.array(DeadLetter) });

@@ -4,7 +4,7 @@
  * tokens, limits, erasure and the origin marker on every write.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { register } from 'prom-client';
+import { Registry } from 'prom-client';
 import type { ExternalRecord, PushRecord } from '../../../src/connector/define.js';
 import { AuthError, RateLimitedError } from '../../../src/connector/errors.js';
 import { compileMapping, mapInbound, mapOutbound } from '../../../src/connector/mapping.js';
@@ -392,16 +392,18 @@ describe('Salesforce tokens and limits', () => {
     const { createSalesforceInstance } = await import('../../../connectors/salesforce/connector.js');
     const { SalesforceConfig } = await import('../../../connectors/salesforce/config.js');
     const { silentLogger } = await import('./harness.js');
+    const metrics = new Registry();
     const sf = createSalesforceInstance({
       instanceId: 'sf-limits',
-      config: SalesforceConfig.parse({ ...org.config, requestLimitParkMs: 60_000 }),
+      config: SalesforceConfig.parse({ ...org.config, requestLimitPark: '1m' }),
       logger: silentLogger,
+      metrics,
       reportBudget: (b) => budgets.push(b),
     });
     org.emulator.sideDoor.setDailyLimit(3);
     await sf.push?.([{ profileId: 'l-1', fields: { LastName: 'One' } }], signal());
     expect(budgets.at(-1)).toEqual({ remaining: 2, max: 3, window: 'DAILY' });
-    const metric = await register.getSingleMetric('concord_salesforce_api_requests_remaining')?.get();
+    const metric = await metrics.getSingleMetric('concord_salesforce_api_requests_remaining')?.get();
     expect(metric?.values.find((v) => v.labels['instance'] === 'sf-limits')?.value).toBe(2);
     await sf.push?.([{ profileId: 'l-2', fields: { LastName: 'Two' } }], signal());
     await sf.push?.([{ profileId: 'l-3', fields: { LastName: 'Three' } }], signal());
@@ -414,5 +416,11 @@ describe('Salesforce tokens and limits', () => {
     const before = org.emulator.sideDoor.calls().total;
     await expect(sf.push?.([{ profileId: 'l-5', fields: { LastName: 'Five' } }], signal())).rejects.toBeInstanceOf(RateLimitedError);
     expect(org.emulator.sideDoor.calls().total).toBe(before);
+
+    // The allowance is back early and an operator lifts the park: calls go again.
+    org.emulator.sideDoor.setDailyLimit(100);
+    sf.unpark?.();
+    await expect(sf.push?.([{ profileId: 'l-5', fields: { LastName: 'Five' } }], signal())).resolves.toMatchObject([{ status: 'ok' }]);
+    expect(org.emulator.sideDoor.calls().total).toBeGreaterThan(before);
   });
 });

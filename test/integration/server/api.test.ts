@@ -271,6 +271,7 @@ describe('admin API /api/v1', () => {
           'getConsentHistory',
           'getSyncState',
           'listConnectors',
+          'unparkConnector',
           'listDeadLetters',
           'replayDeadLetter',
           'replayDeadLetters',
