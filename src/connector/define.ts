@@ -86,8 +86,10 @@ export interface ExternalRecord {
   deleted?: boolean;
   /**
    * What the source says about who made the change: `true`, Concord itself (an origin
-   * marker; the record is dropped); `false`, someone else (none of it is taken for our own
-   * write coming back, even when its values equal one); absent, the source does not say.
+   * marker, a hint only: the record is still compared field by field with what the hub wrote,
+   * since the last writer of a record is not the author of each of its values); `false`,
+   * someone else (none of it is taken for our own write coming back, even when its values
+   * equal one); absent, the source does not say.
    */
   echo?: boolean;
 }
@@ -159,7 +161,12 @@ export interface RawWebhook {
 export type WebhookEvent =
   /** The changed records themselves (full or partial field sets). */
   | { kind: 'records'; eventId: string; records: ExternalRecord[] }
-  /** The source only says which records changed; the engine reads them with `read`. */
+  /**
+   * The source only says which records changed; the engine reads them with `read`. `echo`: the
+   * source attributes every change this event reports, value by value, to Concord (HubSpot's
+   * change source per property), so there is nothing to read; any other change arrives in an
+   * event of its own. A source that can only name a record's last writer must not set it.
+   */
   | { kind: 'changed'; eventId: string; externalIds: string[]; at: Instant; echo?: boolean }
   /** Records were deleted at the source (not an erasure request: the person may still exist elsewhere). */
   | { kind: 'deleted'; eventId: string; externalIds: string[]; at: Instant }

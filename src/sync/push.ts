@@ -92,7 +92,8 @@ export class Pusher {
     }
     await this.writes.begin(
       connector.id,
-      prepared.map((p) => ({ profileId: p.record.profileId, fields: p.record.fields, prev: p.prev, after: p.after })),
+      // A record without a known external id is created by this write: what it does not send, the system fills with its defaults.
+      prepared.map((p) => ({ profileId: p.record.profileId, fields: p.record.fields, prev: p.prev, after: p.after, created: p.record.externalId === undefined })),
     );
 
     let outcomes: PushOutcome[];
