@@ -135,7 +135,12 @@ export interface PushRecord {
  *   unaffected. `reason` must not contain personal data such as e-mail addresses.
  */
 export type PushOutcome =
-  | { status: 'ok'; profileId: string; externalId: string }
+  /**
+   * `created`: the system says this write created the record, so the fields it did not send
+   * hold the system's defaults (reading them back is no news). Leave it unset when the system
+   * does not say (an upsert that may have matched a record someone else made).
+   */
+  | { status: 'ok'; profileId: string; externalId: string; created?: boolean }
   | { status: 'retryable'; profileId: string; reason: string; retryAfterMs?: number }
   | { status: 'rejected'; profileId: string; reason: string; code?: string };
 

@@ -92,8 +92,7 @@ export class Pusher {
     }
     await this.writes.begin(
       connector.id,
-      // A record without a known external id is created by this write: what it does not send, the system fills with its defaults.
-      prepared.map((p) => ({ profileId: p.record.profileId, fields: p.record.fields, prev: p.prev, after: p.after, created: p.record.externalId === undefined })),
+      prepared.map((p) => ({ profileId: p.record.profileId, fields: p.record.fields, prev: p.prev, after: p.after })),
     );
 
     let outcomes: PushOutcome[];
@@ -113,7 +112,16 @@ export class Pusher {
     }
 
     const byProfile = new Map(outcomes.map((o) => [o.profileId, o]));
-    this.writes.settle(connector.id, new Map(records.map((r) => [r.profileId, byProfile.get(r.profileId)?.status === 'ok'])), answered.at);
+    this.writes.settle(
+      connector.id,
+      new Map(
+        records.map((r) => {
+          const o = byProfile.get(r.profileId);
+          return [r.profileId, { ok: o?.status === 'ok', ...(o?.status === 'ok' && o.created === true ? { created: true } : {}) }];
+        }),
+      ),
+      answered.at,
+    );
     const delivered: string[] = [];
     const retry: { profileId: string; delayMs: number }[] = [];
     const dead: DeadLetter[] = [];

@@ -102,18 +102,21 @@ describe('assessRecord', () => {
     expect(out.state).toEqual({ a: 'second', b: 2 });
   });
 
-  it('a field the shadow never knew, holding what the hub would write, is no news but is learned', () => {
-    const out = assessRecord({ a: 1, b: 'hub' }, { a: 1 }, [], { ...ctx(1000), expected: { b: 'hub' } });
+  it('a field the shadow never knew, holding what the hub would write, in a record stamped by our write: no news, but learned', () => {
+    const writes = [write(100, 110, { a: 2 }, { a: 1 })];
+    const expected = { b: 'hub' };
+    const out = assessRecord({ a: 2, b: 'hub' }, { a: 2 }, writes, { ...ctx(150, 105), expected });
     expect(out.changes).toEqual({});
     expect(out.learned).toEqual({ b: 'hub' });
-    expect(out.observed).toEqual({ a: 1, b: 'hub' });
+    expect(out.observed).toEqual({ a: 2, b: 'hub' });
     // Another value is news.
-    expect(assessRecord({ a: 1, b: 'rep' }, { a: 1 }, [], { ...ctx(1000), expected: { b: 'hub' } }).changes).toEqual({ b: 'rep' });
-    // So is a value the hub has no opinion on, outside any create of ours.
-    expect(assessRecord({ a: 1, b: false }, { a: 1 }, [], { ...ctx(1000), expected: {} }).changes).toEqual({ b: false });
+    expect(assessRecord({ a: 2, b: 'rep' }, { a: 2 }, writes, { ...ctx(150, 105), expected }).changes).toEqual({ b: 'rep' });
+    // The same value set by someone later is news too: saying it again moves its time.
+    expect(assessRecord({ a: 2, b: 'hub' }, { a: 2 }, writes, { ...ctx(9_000, 8_000), expected }).changes).toEqual({ b: 'hub' });
+    expect(assessRecord({ a: 2, b: 'hub' }, { a: 2 }, writes, { ...ctx(150, 105), expected, foreign: true }).changes).toEqual({ b: 'hub' });
   });
 
-  it('in the read-back of a record our write created, a field it did not send holds the system default: no news', () => {
+  it('in the read-back of a record the system says our write created, a field it did not send holds the default: no news', () => {
     const writes = [write(100, 110, { name: 'Ada' }, {}, { created: true })];
     const out = assessRecord({ name: 'Ada', optOut: false }, { name: 'Ada' }, writes, ctx(150, 105));
     expect(out.changes).toEqual({});
@@ -122,9 +125,10 @@ describe('assessRecord', () => {
     expect(assessRecord({ name: 'Ada', optOut: false }, { name: 'Ada' }, writes, ctx(9_000, 8_000)).changes).toEqual({ optOut: false });
     // The source says someone else saved it: their value.
     expect(assessRecord({ name: 'Ada', optOut: false }, { name: 'Ada' }, writes, { ...ctx(150, 105), foreign: true }).changes).toEqual({ optOut: false });
-    // An update of ours leaves no defaults: an unknown field it did not send is news.
-    const update = [write(100, 110, { name: 'Ada' }, { name: 'A' })];
-    expect(assessRecord({ name: 'Ada', optOut: false }, { name: 'Ada' }, update, ctx(150, 105)).changes).toEqual({ optOut: false });
+    // A write that may have matched someone else's record (the system did not say it created
+    // it) leaves their values, which are news.
+    const upsert = [write(100, 110, { name: 'Ada' }, {})];
+    expect(assessRecord({ name: 'Ada', optOut: false }, { name: 'Ada' }, upsert, ctx(150, 105)).changes).toEqual({ optOut: false });
   });
 
   it('a write still in flight covers any snapshot received meanwhile', () => {

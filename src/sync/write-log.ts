@@ -11,8 +11,8 @@
  * - a snapshot the system sent before our write landed (received before the write ended),
  *   whose untouched fields still hold the values we replaced; it must not overwrite the
  *   shadow of the fields we wrote either;
- * - the read-back of a record our write created: fields it did not send hold the system's
- *   defaults, not anybody's change.
+ * - the read-back of a record our write created (the system said so): fields it did not send
+ *   hold the system's defaults, not anybody's change.
  * An echo is a value, not an author: each field is compared on its own, so a record stamped
  * by our write (and named as ours by the source's origin marker) can still carry someone
  * else's edit of another field, made moments before our write landed.
@@ -45,7 +45,7 @@ export interface WriteEntry {
   shadowed?: boolean;
   /** Everything the system is known to hold right after this write (shadow values and fields sent). */
   after?: Record<string, Json>;
-  /** This write created the record (the system held none for the profile): fields it did not send hold the system's defaults. */
+  /** Set when the call returned: the system says this write created the record, so fields it did not send hold the system's defaults. */
   created?: boolean;
 }
 
@@ -66,7 +66,7 @@ export class WriteLog {
   /** Records the writes a push is about to make. */
   async begin(
     connector: string,
-    writes: readonly { profileId: string; fields: Record<string, Json>; prev: Record<string, Json>; after?: Record<string, Json>; created?: boolean }[],
+    writes: readonly { profileId: string; fields: Record<string, Json>; prev: Record<string, Json>; after?: Record<string, Json> }[],
   ): Promise<void> {
     if (writes.length === 0) return;
     const keys = writes.map((w) => this.keyOf(connector, w.profileId));
@@ -76,7 +76,7 @@ export class WriteLog {
     writes.forEach((w, i) => {
       const key = keys[i] as string;
       const entries = parseEntries(existing[i] ?? null).filter((e) => (e.to ?? now) >= now - this.retentionMs);
-      entries.push({ from: now, to: null, fields: w.fields, prev: w.prev, ...(w.after ? { after: w.after } : {}), ...(w.created ? { created: true } : {}) });
+      entries.push({ from: now, to: null, fields: w.fields, prev: w.prev, ...(w.after ? { after: w.after } : {}) });
       const kept = entries.slice(-MAX_ENTRIES);
       this.open.set(key, kept);
       values.push(JSON.stringify(kept));
@@ -85,17 +85,19 @@ export class WriteLog {
   }
 
   /**
-   * Right after the call returned: when it ended and which records the system accepted. Kept
-   * in memory until `finish` stores it: until then the push holds the profiles, so no ingest
-   * of them reads the entries (an unheld record only reads them after its commit).
+   * Right after the call returned: when it ended, which records the system accepted and which
+   * it says it created. Kept in memory until `finish` stores it: until then the push holds the
+   * profiles, so no ingest of them reads the entries (an unheld record only reads them after
+   * its commit).
    */
-  settle(connector: string, outcomes: ReadonlyMap<string, boolean>, answeredAt: number = Date.now()): void {
+  settle(connector: string, outcomes: ReadonlyMap<string, { ok: boolean; created?: boolean }>, answeredAt: number = Date.now()): void {
     const now = answeredAt;
-    for (const [profileId, ok] of outcomes) {
+    for (const [profileId, { ok, created }] of outcomes) {
       const last = this.open.get(this.keyOf(connector, profileId))?.at(-1);
       if (!last) continue;
       last.to ??= now;
       last.ok = ok;
+      if (ok && created === true) last.created = true;
     }
   }
 
@@ -199,7 +201,8 @@ export interface ChangeContext {
   foreign?: boolean;
   /**
    * What the hub would write to this system now (the profile mapped out, in the system's field
-   * names), when known: a field the shadow never knew that holds this value is no news.
+   * names), when known: a field the shadow never knew that holds this value, in a record stamped
+   * by one of our writes, is no news.
    */
   expected?: Readonly<Record<string, Json>>;
 }
@@ -229,7 +232,8 @@ export interface Assessment {
  * what one of our writes sent while the record was stamped, is not a change; any other value
  * is, whoever the source says made the record. A field the shadow never knew is compared with
  * what the hub would write now (`ctx.expected`), and in the read-back of a record our write
- * created, it holds the system's default: neither is a change, both are learned for the shadow.
+ * created, it holds the system's default: neither is a change when the record was stamped by
+ * that write (see `leftByOurWrite`), both are learned for the shadow.
  */
 export function assessRecord(
   observed: Readonly<Record<string, Json>>,
@@ -265,7 +269,7 @@ export function assessRecord(
     // Our own value coming back (the shadow may have moved on since): the system holds what it holds now, not this.
     if (ctx.foreign !== true && writes.some((w) => Object.hasOwn(w.fields, field) && jsonEqual(w.fields[field], value) && during(w, ctx))) continue;
     record();
-    if (before === undefined && !overwrittenBy && noNews(field, value, writes, ctx)) {
+    if (before === undefined && !overwrittenBy && leftByOurWrite(field, value, writes, ctx)) {
       learned[field] = value;
       continue;
     }
@@ -274,8 +278,15 @@ export function assessRecord(
   return { changes, observed: recorded, learned, state: { ...now, ...recorded }, predates: first >= 0 ? first : null };
 }
 
-/** A field the shadow never knew: the hub's own value for it, or a default left by our create (read back while that create ran). */
-function noNews(field: string, value: Json, writes: readonly WriteEntry[], ctx: ChangeContext): boolean {
-  if (ctx.expected && Object.hasOwn(ctx.expected, field) && jsonEqual(ctx.expected[field], value)) return true;
-  return ctx.foreign !== true && writes.some((w) => w.created === true && w.ok !== false && !Object.hasOwn(w.fields, field) && during(w, ctx));
+/**
+ * A field the shadow never knew, in a record stamped by one of our writes that did not send it:
+ * a default the system filled in when that write created the record, or the value the hub holds
+ * anyway. Taking either for a change would stamp it with our write's time, as if someone had
+ * just set it. Anything else is news, even when it equals the profile: a person saying it again
+ * later moves its time.
+ */
+function leftByOurWrite(field: string, value: Json, writes: readonly WriteEntry[], ctx: ChangeContext): boolean {
+  if (ctx.foreign === true) return false;
+  const hubValue = ctx.expected !== undefined && Object.hasOwn(ctx.expected, field) && jsonEqual(ctx.expected[field], value);
+  return writes.some((w) => w.ok !== false && during(w, ctx) && !Object.hasOwn(w.fields, field) && (w.created === true || hubValue));
 }
