@@ -131,8 +131,14 @@ describe('Salesforce emulator', () => {
     org = await startTestOrg();
     const door = org.emulator.sideDoor;
     const id = String(door.create('Contact', { LastName: 'Race', Email: 'race@example.com' })['Id']);
-    door.armRace('Contact', id, { HasOptedOutOfEmail: true });
-    expect(door.armedRaces()).toBe(1);
+    // Armed over HTTP, as a test in another process does.
+    const armed = await fetch(`${org.emulator.url}/_emulator/records/Contact/${id}/race`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ fields: { HasOptedOutOfEmail: true } }),
+    });
+    expect(armed.status).toBe(204);
+    expect(await (await fetch(`${org.emulator.url}/_emulator/races`)).json()).toEqual({ armed: 1 });
     // A rep's own save does not set it off.
     door.update('Contact', id, { Title: 'Rep' });
     expect(door.armedRaces()).toBe(1);
