@@ -159,7 +159,7 @@ export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>
       const fresh = message.notifications.filter((n) => !handled.has(n.id));
       // A process that only receives webhooks learns who Concord writes as from its first message.
       if (fresh.length > 0) await api.learnIntegrationUser();
-      const { events, ignored } = toWebhookEvents(fresh, { object: config.object, toRecord: notifiedRecord, integrationUserId: api.integrationUserId, now });
+      const { events, ignored } = toWebhookEvents(fresh, { object: config.object, toRecord: notifiedRecord, now });
       if (ignored > 0) logger.info({ connector: ctx.instanceId, ignored }, 'Outbound Message notifications of objects this connector does not read were ignored');
       // Notifications that produced no event (nothing to ingest) are handled as soon as they are acknowledged.
       const mappedIds = new Set(events.flatMap((e) => e.notificationIds));

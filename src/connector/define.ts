@@ -87,8 +87,10 @@ export interface ExternalRecord {
   deleted?: boolean;
   /**
    * What the source says about who made the change: `true`, Concord itself (an origin
-   * marker; the record is dropped); `false`, someone else (none of it is taken for our own
-   * write coming back, even when its values equal one); absent, the source does not say.
+   * marker, a hint only: the record is still compared field by field with what the hub wrote,
+   * since the last writer of a record is not the author of each of its values); `false`,
+   * someone else (none of it is taken for our own write coming back, even when its values
+   * equal one); absent, the source does not say.
    */
   echo?: boolean;
 }
@@ -134,7 +136,12 @@ export interface PushRecord {
  *   unaffected. `reason` must not contain personal data such as e-mail addresses.
  */
 export type PushOutcome =
-  | { status: 'ok'; profileId: string; externalId: string }
+  /**
+   * `created`: the system says this write created the record, so the fields it did not send
+   * hold the system's defaults (reading them back is no news). Leave it unset when the system
+   * does not say (an upsert that may have matched a record someone else made).
+   */
+  | { status: 'ok'; profileId: string; externalId: string; created?: boolean }
   | { status: 'retryable'; profileId: string; reason: string; retryAfterMs?: number }
   | { status: 'rejected'; profileId: string; reason: string; code?: string };
 
@@ -160,7 +167,12 @@ export interface RawWebhook {
 export type WebhookEvent =
   /** The changed records themselves (full or partial field sets). */
   | { kind: 'records'; eventId: string; records: ExternalRecord[] }
-  /** The source only says which records changed; the engine reads them with `read`. */
+  /**
+   * The source only says which records changed; the engine reads them with `read`. `echo`: the
+   * source attributes every change this event reports, value by value, to Concord (HubSpot's
+   * change source per property), so there is nothing to read; any other change arrives in an
+   * event of its own. A source that can only name a record's last writer must not set it.
+   */
   | { kind: 'changed'; eventId: string; externalIds: string[]; at: Instant; echo?: boolean }
   /** Records were deleted at the source (not an erasure request: the person may still exist elsewhere). */
   | { kind: 'deleted'; eventId: string; externalIds: string[]; at: Instant }

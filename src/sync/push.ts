@@ -112,7 +112,16 @@ export class Pusher {
     }
 
     const byProfile = new Map(outcomes.map((o) => [o.profileId, o]));
-    this.writes.settle(connector.id, new Map(records.map((r) => [r.profileId, byProfile.get(r.profileId)?.status === 'ok'])), answered.at);
+    this.writes.settle(
+      connector.id,
+      new Map(
+        records.map((r) => {
+          const o = byProfile.get(r.profileId);
+          return [r.profileId, { ok: o?.status === 'ok', ...(o?.status === 'ok' && o.created === true ? { created: true } : {}) }];
+        }),
+      ),
+      answered.at,
+    );
     const delivered: string[] = [];
     const retry: { profileId: string; delayMs: number }[] = [];
     const dead: DeadLetter[] = [];
