@@ -101,6 +101,11 @@ export interface Engine {
    * (schedulers, outbox), so other stages on the same Redis (privacy) re-create theirs.
    */
   onRedisReset(listener: () => Promise<void>): void;
+  /**
+   * Watches Redis for a loss of its data without starting any worker (`start` does it too):
+   * for a process whose other stages (privacy) keep work in Redis.
+   */
+  watchRedis(): Promise<void>;
 }
 
 const SWEEP_SCHEDULER = 'sweep';
@@ -169,7 +174,7 @@ class BullEngine implements Engine {
       pull,
     };
     this.allQueues = [queues.ingest, queues.relay, ...push.values(), ...pull.values()];
-    for (const q of this.allQueues) q.on('error', (err) => logRedisTrouble(this.logger, { err: errorSummary(err), queue: q.name }, 'queue error'));
+    for (const q of this.allQueues) q.on('error', (err) => logRedisTrouble(this.logger, { err: errorSummary(err), queue: q.name }, `queue error (redis at ${redisAddress(this.redis)})`));
 
     this.metrics = createSyncMetrics(options.metrics);
     const work = new WorkSets(this.commands, keys);
@@ -230,6 +235,12 @@ class BullEngine implements Engine {
 
   onRedisReset(listener: () => Promise<void>): void {
     this.resetListeners.push(listener);
+  }
+
+  async watchRedis(): Promise<void> {
+    if (this.watch) return;
+    this.watch = new RedisWatch(this.redis, this.ctx.keys.epoch, this.ctx.tuning.redisCheckEveryMs, (event) => this.rebuild(event), this.logger);
+    await this.watch.start();
   }
 
   instance(id: string): Promise<SyncInstance> {
@@ -296,8 +307,7 @@ class BullEngine implements Engine {
     await this.ensureSchedulers(roles);
     this.roles = roles;
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));
-    this.watch = new RedisWatch(this.redis, this.ctx.keys.epoch, tuning.redisCheckEveryMs, (event) => this.rebuild(event), this.logger);
-    await this.watch.start();
+    await this.watchRedis();
     this.logger.info({ roles, prefix: this.prefix, connectors: [...connectors.keys()] }, 'sync engine started');
   }
 
@@ -334,8 +344,7 @@ class BullEngine implements Engine {
    * run at once, for webhooks whose ingest jobs were lost (their look-back covers them).
    */
   private async rebuild(event: RedisResetEvent): Promise<void> {
-    const roles = this.roles;
-    if (!roles) return;
+    const roles = this.roles ?? { ingest: false, relay: false, push: false, pull: false };
     if (!event.initial) await this.ensureSchedulers(roles);
     if (roles.relay) {
       const rows = await this.ctx.store.redriveOutbox();
@@ -357,7 +366,7 @@ class BullEngine implements Engine {
   };
 
   private addWorker(worker: Worker): void {
-    worker.on('error', (err) => logRedisTrouble(this.logger, { err: errorSummary(err), queue: worker.name }, 'worker error'));
+    worker.on('error', (err) => logRedisTrouble(this.logger, { err: errorSummary(err), queue: worker.name }, `worker error (redis at ${redisAddress(this.redis)})`));
     worker.on('failed', (job: Job | undefined, err: Error) => {
       this.logger.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: errorSummary(err) }, 'job failed');
     });

@@ -21,12 +21,19 @@ export class RedisUnavailableError extends Error {
   }
 }
 
-/** True when every connection is connected and ready for commands. */
+/** Connection states after a failure: the connection was lost or never made, and commands would wait. */
+const DOWN = new Set(['reconnecting', 'close', 'end']);
+
+/**
+ * True unless a connection is known to be down. A connection still connecting for the first
+ * time counts as up (its commands are bounded by `withRedisDeadline`), so a process that has
+ * just started does not refuse work for the milliseconds its connections take.
+ */
 export function redisReady(...connections: readonly Redis[]): boolean {
-  return connections.every((c) => c.status === 'ready');
+  return connections.every((c) => !DOWN.has(c.status));
 }
 
-/** Throws `RedisUnavailableError` unless every connection is ready. */
+/** Throws `RedisUnavailableError` when a connection is known to be down. */
 export function assertRedisReady(...connections: readonly Redis[]): void {
   if (!redisReady(...connections)) throw new RedisUnavailableError();
 }
