@@ -257,7 +257,7 @@ class BullEngine implements Engine {
 
   async start(rolesInput: Partial<EngineRoles> = {}): Promise<void> {
     const roles = EngineRoles.parse(rolesInput);
-    const { tuning, queues, connectors } = this.ctx;
+    const { tuning, connectors } = this.ctx;
     const base = {
       connection: this.redis,
       prefix: this.prefix,

@@ -4,8 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { Redis } from 'ioredis';
-import { freePort } from '../../src/app/redis.js';
+import { freePort, redisAnswers } from '../../src/app/redis.js';
 
 export interface KillableRedis {
   readonly port: number;
@@ -14,19 +13,6 @@ export interface KillableRedis {
   kill(): Promise<void>;
   /** Starts an empty server on the same port and waits until it answers. */
   start(): Promise<void>;
-}
-
-async function answers(url: string): Promise<boolean> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 200, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    return (await redis.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    redis.disconnect();
-  }
 }
 
 export async function killableRedis(port?: number): Promise<KillableRedis> {
@@ -39,7 +25,7 @@ export async function killableRedis(port?: number): Promise<KillableRedis> {
     async start() {
       child = spawn('redis-server', ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
       const deadline = Date.now() + 10_000;
-      while (!(await answers(url))) {
+      while (!(await redisAnswers(url, 200))) {
         if (Date.now() > deadline) throw new Error(`redis-server on port ${p} did not answer`);
         await new Promise((r) => setTimeout(r, 50));
       }
