@@ -117,7 +117,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
   redis.on('error', (err: Error) =>
     logRedisTrouble(logger, { err: { name: err.name, message: err.message } }, `redis at ${redisUrlForLog(config.hub.redisUrl)} unavailable: retrying with backoff`),
   );
-  const hubIngest = new HubPatchIngest({ store, redis, prefix: engine.prefix, metrics: engine.metrics });
+  const hubIngest = new HubPatchIngest({ store, redis, prefix: engine.prefix, metrics: engine.metrics, logger });
   const privacy = new PrivacyService({
     store,
     redis: engine.connection,

@@ -114,10 +114,10 @@ export class RedisWatch {
 
   /** Reads (or writes) the epoch; resolves once the first check is done. */
   async start(): Promise<void> {
-    await this.check();
+    this.redis.on('ready', this.onReady);
     this.timer = setInterval(() => void this.check(), this.everyMs);
     this.timer.unref();
-    this.redis.on('ready', this.onReady);
+    await this.check();
   }
 
   stop(): void {

@@ -146,7 +146,9 @@ describe('concord start', () => {
     const { dir, file } = await startConfig({ redisUrl: `redis://127.0.0.1:${redisPort}`, port: httpPort });
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--config', file], { env: { ...process.env, LOG_LEVEL: 'info' } });
     let stdout = '';
+    let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const url = `http://127.0.0.1:${httpPort}`;
     let redis: KillableRedis | undefined;
@@ -187,6 +189,8 @@ describe('concord start', () => {
       expect(lines[0]?.msg).toContain(`127.0.0.1:${redisPort}`);
       expect(lines.length).toBeGreaterThanOrEqual(1);
       for (let i = 1; i < lines.length; i++) expect((lines[i]?.time ?? 0) - (lines[i - 1]?.time ?? 0)).toBeGreaterThanOrEqual(10_000);
+      // Nothing prints connection errors around the logger.
+      expect(stderr).not.toContain('ECONNREFUSED');
       expect(stdout).not.toContain('Hub running');
 
       redis = await killableRedis(redisPort);

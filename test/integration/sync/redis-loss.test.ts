@@ -7,12 +7,18 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { startHubProcess } from '../../../src/app/hub.js';
+import { parseConfig } from '../../../src/config/load.js';
+import { privacyQueues } from '../../../src/privacy/keys.js';
 import { queueNames } from '../../../src/sync/keys.js';
-import { TEST_DIALECTS } from '../../helpers/db.js';
+import { RedisWatch } from '../../../src/sync/redis-health.js';
+import type { RedisResetEvent } from '../../../src/sync/redis-health.js';
+import { createTestDatabase, TEST_DIALECTS } from '../../helpers/db.js';
 import { signMemoryWebhook } from '../../helpers/memory-system/signature.js';
 import { killableRedis } from '../../helpers/private-redis.js';
 import type { KillableRedis } from '../../helpers/private-redis.js';
-import { startHub, waitFor, WEBHOOK_SECRET } from './harness.js';
+import { REDIS_URL, startHub, waitFor, WEBHOOK_SECRET } from './harness.js';
 import type { Hub } from './harness.js';
 
 const PEOPLE = Array.from({ length: 13 }, (_, i) => `person${i}@example.com`);
@@ -105,4 +111,93 @@ describe.each(TEST_DIALECTS)('Redis loss (%s)', (dialect) => {
     expect(schedulersBackMs).not.toBeNull();
     expect(schedulersBackMs ?? Infinity).toBeLessThan(60_000);
   }, 150_000);
+});
+
+describe('RedisWatch', () => {
+  it('rebuilds once per lost epoch: not for a Redis that kept its data, at once when a connection is ready again', async () => {
+    const redis = new Redis(REDIS_URL);
+    const key = `{rw-${randomUUID()}}:sync:epoch`;
+    const events: RedisResetEvent[] = [];
+    const logger = pino({ enabled: false });
+    const first = new RedisWatch(redis, key, 60_000, async (e) => void events.push(e), logger);
+    const second = new RedisWatch(redis, key, 60_000, async (e) => void events.push(e), logger);
+    try {
+      await redis.ping();
+      // The first process to see this Redis writes the epoch (a fresh Redis: the outbox is re-driven).
+      await first.start();
+      expect(events).toEqual([{ created: true, initial: true }]);
+      // A second process finds the epoch: nothing to rebuild.
+      await second.start();
+      expect(events).toHaveLength(1);
+      // The data is lost and the connection comes back: each process rebuilds once, at once.
+      await redis.del(key);
+      redis.disconnect(true);
+      await waitFor(() => events.length === 3, 2_000, 'both rebuilds');
+      expect(events.slice(1).map((e) => e.initial)).toEqual([false, false]);
+      expect(events.slice(1).filter((e) => e.created)).toHaveLength(1);
+      await Promise.all([first.check(), second.check()]);
+      expect(events).toHaveLength(3);
+    } finally {
+      first.stop();
+      second.stop();
+      await redis.del(key);
+      redis.disconnect();
+    }
+  });
+});
+
+describe('a hub process after Redis loss', () => {
+  it('re-creates the relay sweep and the privacy sweep by itself, without a restart', async () => {
+    const redis = await killableRedis();
+    const db = await createTestDatabase('sqlite');
+    const prefix = `{rl-${randomUUID().slice(0, 8)}}`;
+    const loaded = parseConfig(
+      [
+        'hub:',
+        '  mode: development',
+        `  redisUrl: ${redis.url}`,
+        `  databaseUrl: ${db.url}`,
+        '  publicUrl: http://127.0.0.1:8080',
+        '  listen: { host: 127.0.0.1, port: 0 }',
+        `  keyPrefix: "${prefix}"`,
+        '  secrets:',
+        '    signing: ${env:T_SIGNING}',
+        '    hashKey: ${env:T_HASH}',
+        'catalog:',
+        '  channels: { email: { title: E-mail } }',
+        '  purposes:',
+        '    marketing: { title: Marketing, notice: { text: Offers., version: "1" }, channels: [email] }',
+        '',
+      ].join('\n'),
+      'redis-loss.yaml',
+      { env: { T_SIGNING: 's'.repeat(40), T_HASH: 'k'.repeat(32) } },
+    );
+    if (!loaded.ok) throw new Error(loaded.errors.map(String).join('\n'));
+    const hub = await startHubProcess(loaded.config, { role: 'all', logger: pino({ enabled: false }), tuning: { redisCheckEveryMs: 1_000 }, server: { queueBoard: false } });
+    const sweeps = async (): Promise<string[]> => {
+      const connection = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+      connection.on('error', () => undefined);
+      const queues = [new Queue(queueNames.relay, { connection, prefix }), new Queue(privacyQueues.requests, { connection, prefix })];
+      try {
+        return (await Promise.all(queues.map((q) => q.getJobSchedulers()))).flat().map((s) => s.key).sort();
+      } finally {
+        await Promise.all(queues.map((q) => q.close()));
+        connection.disconnect();
+      }
+    };
+    try {
+      expect(await sweeps()).toEqual(['dsr-sweep', 'sweep']);
+      await redis.kill();
+      await sleep(500);
+      await redis.start();
+      const restartedAt = Date.now();
+      await waitFor(async () => (await sweeps()).length === 2, 60_000, 'the sweeps');
+      console.info(`[redis-loss hub process] relay and privacy sweeps back ${Date.now() - restartedAt} ms after the restart`);
+      expect(await sweeps()).toEqual(['dsr-sweep', 'sweep']);
+    } finally {
+      await hub.close();
+      await redis.kill();
+      await db.drop();
+    }
+  }, 90_000);
 });
