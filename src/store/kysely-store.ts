@@ -347,9 +347,10 @@ export class KyselyStore implements Store {
       if (this.dialect === 'postgres') query = query.forUpdate().skipLocked();
       const rows = await query.execute();
       if (rows.length === 0) return [];
+      const leasedUntil = new Date(now.getTime() + leaseMs).toISOString();
       await trx
         .updateTable('outbox')
-        .set({ leased_until: new Date(now.getTime() + leaseMs).toISOString() })
+        .set({ leased_until: leasedUntil })
         .where(
           'id',
           'in',
@@ -362,6 +363,7 @@ export class KyselyStore implements Store {
         connector: row.connector,
         profileVersion: row.profile_version,
         createdAt: row.created_at,
+        leasedUntil,
       }));
     });
   }
@@ -373,11 +375,13 @@ export class KyselyStore implements Store {
     });
   }
 
-  async markRelayed(ids: readonly string[]): Promise<void> {
+  async markRelayed(ids: readonly string[], leasedUntil: string): Promise<void> {
     if (ids.length === 0) return;
     const now = new Date().toISOString();
     await this.#write(async (trx) => {
-      for (const chunk of chunks(ids)) await trx.updateTable('outbox').set({ relayed_at: now, leased_until: null }).where('id', 'in', chunk).execute();
+      for (const chunk of chunks(ids)) {
+        await trx.updateTable('outbox').set({ relayed_at: now, leased_until: null }).where('id', 'in', chunk).where('leased_until', '=', leasedUntil).execute();
+      }
     });
   }
 
@@ -404,7 +408,11 @@ export class KyselyStore implements Store {
 
   async redriveOutbox(): Promise<number> {
     return this.#write(async (trx) => {
-      const result = await trx.updateTable('outbox').set({ relayed_at: null, leased_until: null }).where('relayed_at', 'is not', null).executeTakeFirst();
+      const result = await trx
+        .updateTable('outbox')
+        .set({ relayed_at: null, leased_until: null })
+        .where((eb) => eb.or([eb('relayed_at', 'is not', null), eb('leased_until', 'is not', null)]))
+        .executeTakeFirst();
       return Number(result.numUpdatedRows);
     });
   }

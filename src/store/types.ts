@@ -103,6 +103,8 @@ export interface OutboxRow {
   connector: string;
   profileVersion: number;
   createdAt: string;
+  /** The lease this claim holds (`markRelayed` only marks rows still under it). */
+  leasedUntil: string;
 }
 
 export interface AuditEntry {
@@ -231,9 +233,11 @@ export interface Store {
   /**
    * Marks claimed rows relayed (their profiles are in the dirty sets): they stay, hidden from
    * the relay, until a push settles them (`settleOutbox`) or `redriveOutbox` hands them back.
-   * A row changed since it was claimed (it has a new id) is not touched.
+   * Only rows still under the claim's lease are marked: a row changed since it was claimed (new
+   * id), claimed again after the lease expired, or handed back by `redriveOutbox` meanwhile
+   * (its dirty mark may have gone to the Redis that was lost) is relayed again instead.
    */
-  markRelayed(ids: readonly string[]): Promise<void>;
+  markRelayed(ids: readonly string[], leasedUntil: string): Promise<void>;
   /** Deletes outbox rows by id (rows for connectors that have no push queue). */
   ackOutbox(ids: readonly string[]): Promise<void>;
   /**
@@ -243,8 +247,8 @@ export interface Store {
    */
   settleOutbox(connector: string, settled: readonly OutboxSettlement[]): Promise<void>;
   /**
-   * Makes every relayed row claimable again, after the work in Redis was lost (Redis came back
-   * empty); returns how many rows were handed back.
+   * Makes every relayed or claimed row claimable again, after the work in Redis was lost (Redis
+   * came back empty); returns how many rows were handed back.
    */
   redriveOutbox(): Promise<number>;
 

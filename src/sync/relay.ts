@@ -33,7 +33,8 @@ export class Relay {
       if (unknown.length > 0) this.ctx.logger.warn({ rows: unknown.length }, 'outbox rows for connectors without a push queue dropped');
       const counts = await this.ctx.work.markDirty(byConnector);
       const unknownIds = new Set(unknown);
-      await store.markRelayed(rows.filter((r) => !unknownIds.has(r.id)).map((r) => r.id));
+      // One claim, one lease: rows handed back meanwhile (Redis lost) are not marked.
+      await store.markRelayed(rows.filter((r) => !unknownIds.has(r.id)).map((r) => r.id), rows[0]?.leasedUntil ?? '');
       await store.ackOutbox(unknown);
       total += rows.length;
       for (const [connector, dirty] of counts) {

@@ -263,7 +263,7 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     const first = await store.applyPatch(patch({ identities: [email], attributes: { n: 1 } }));
     if (first.status !== 'applied') throw new Error('not applied');
     const claimed = await store.claimOutbox(10, 60_000);
-    await store.markRelayed(claimed.map((row) => row.id));
+    await store.markRelayed(claimed.map((row) => row.id), claimed[0]?.leasedUntil ?? '');
     // Relayed rows are neither claimed again nor gone.
     expect(await store.claimOutbox(10)).toEqual([]);
     expect(await db.count('outbox')).toBe(TARGETS.length);
@@ -276,7 +276,7 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     expect(await db.count('outbox')).toBe(TARGETS.length);
     const newer = await store.claimOutbox(10, 60_000);
     expect(newer.map((row) => row.profileVersion)).toEqual(TARGETS.map(() => 2));
-    await store.markRelayed(newer.map((row) => row.id));
+    await store.markRelayed(newer.map((row) => row.id), newer[0]?.leasedUntil ?? '');
     await store.settleOutbox(target, [{ profileId: first.profileId, version: 2 }]);
     expect(await db.count('outbox')).toBe(TARGETS.length - 1);
 
@@ -287,6 +287,15 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     // A profile that is gone settles every version.
     await store.settleOutbox(other, [{ profileId: first.profileId, version: null }]);
     expect(await db.count('outbox')).toBe(TARGETS.length - 2);
+
+    // Rows handed back while a relay held them (its dirty marks may have gone to the lost
+    // Redis) are not marked relayed by that relay: they are claimed again.
+    expect(await store.redriveOutbox()).toBe(1);
+    const held = await store.claimOutbox(10, 60_000);
+    expect(held).toHaveLength(1);
+    expect(await store.redriveOutbox()).toBe(1);
+    await store.markRelayed(held.map((row) => row.id), held[0]?.leasedUntil ?? '');
+    expect((await store.claimOutbox(10)).map((row) => row.id)).toEqual(held.map((row) => row.id));
   });
 
   it('lets several relays claim at once without handing out a row twice', async () => {
