@@ -27,7 +27,7 @@ import type { EngineTuningInput } from '../sync/options.js';
 import { connectorsFromConfig } from '../sync/from-config.js';
 import { formatRoles, runsEngineWorkers, toEngineRoles, toRoleSet } from './roles.js';
 import { logRedisTrouble, redisReady } from '../sync/redis-health.js';
-import { redisUrlForLog, waitForRedis } from './redis.js';
+import { redisAnswers, redisUrlForLog, reportRedisUnreachable, waitForRedis } from './redis.js';
 import type { Role, RoleSet } from './roles.js';
 
 export { ROLES } from './roles.js';
@@ -92,6 +92,8 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
   };
   const logger = options.logger ?? pino({ level: 'info' });
   logger.info({ roles: [...roles], role: roleText }, 'hub process starting');
+  // Said first and plainly, before the connections made below start reporting their retries.
+  if (!(await redisAnswers(config.hub.redisUrl, 1_000))) reportRedisUnreachable(config.hub.redisUrl, logger);
   const policy = toMergePolicy(config);
   const connectors = connectorsFromConfig(config);
   ensureSqliteDirectory(config.hub.databaseUrl);

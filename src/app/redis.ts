@@ -89,6 +89,15 @@ export function redisUrlForLog(url: string): string {
   }
 }
 
+/** Says that Redis does not answer and what the process does meanwhile (at the bounded Redis log rate). */
+export function reportRedisUnreachable(url: string, logger: Logger, fields: Record<string, unknown> = {}): void {
+  logRedisTrouble(
+    logger,
+    { redis: redisUrlForLog(url), ...fields },
+    `redis unreachable at ${redisUrlForLog(url)}: retrying with backoff; workers wait for it, /healthz is up, /readyz answers 503`,
+  );
+}
+
 /**
  * Waits until a Redis answers at `url`, trying again with backoff (`firstDelayMs` doubling up
  * to `maxDelayMs`). While it does not, says so clearly, at most one line per 10 s for the
@@ -109,11 +118,7 @@ export async function waitForRedis(
       return;
     }
     if (options.signal?.aborted) throw new Error('stopped while waiting for Redis');
-    logRedisTrouble(
-      logger,
-      { redis: redisUrlForLog(url), attempts, waitingMs: Date.now() - started },
-      `redis unreachable at ${redisUrlForLog(url)}: retrying with backoff; workers wait for it, /healthz is up, /readyz answers 503`,
-    );
+    reportRedisUnreachable(url, logger, { attempts, waitingMs: Date.now() - started });
     await new Promise((resolve) => setTimeout(resolve, delay));
     delay = Math.min(delay * 2, options.maxDelayMs ?? 5_000);
   }
