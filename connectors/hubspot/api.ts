@@ -10,7 +10,8 @@
  */
 import { Client } from '@hubspot/api-client';
 import type { Logger } from 'pino';
-import { Counter, register } from 'prom-client';
+import { Registry } from 'prom-client';
+import type { Counter, Gauge } from 'prom-client';
 import {
   classifyHttpError,
   classifyHttpStatus,
@@ -21,6 +22,7 @@ import {
   TransientError,
 } from '../../src/connector/errors.js';
 import type { ConnectorContext } from '../../src/connector/define.js';
+import { counterOn, gaugeOn } from '../../src/connector/metrics.js';
 import type { HubSpotConfig } from './config.js';
 import { Pacer } from './pacer.js';
 
@@ -68,11 +70,34 @@ export function msUntilMidnight(now: number, timeZone: string): number {
   return Math.max(1, 86_400_000 - elapsed);
 }
 
-function dailyLimitCounter(): Counter<'instance'> {
-  const name = 'concord_hubspot_daily_limit_reached_total';
-  const existing = register.getSingleMetric(name);
-  if (existing instanceof Counter) return existing as Counter<'instance'>;
-  return new Counter({ name, help: "Times a HubSpot instance hit the account's DAILY API limit (alert on any increase).", labelNames: ['instance'] });
+interface HubSpotMetrics {
+  /** Calls left in the rolling 10-second window (`X-HubSpot-RateLimit-Remaining`). */
+  remaining: Gauge<'instance'>;
+  /** Calls left of the account's daily allowance (`X-HubSpot-RateLimit-Daily-Remaining`). */
+  dailyRemaining: Gauge<'instance'>;
+  /** Times the DAILY limit was hit. */
+  dailyLimitHits: Counter<'instance'>;
+}
+
+/** The connector's metrics on the hub's registry (shared by every HubSpot instance of the hub). */
+function hubSpotMetrics(registry: Registry): HubSpotMetrics {
+  return {
+    remaining: gaugeOn(registry, {
+      name: 'concord_hubspot_rate_limit_remaining',
+      help: "Calls left in HubSpot's rolling 10-second window (X-HubSpot-RateLimit-Remaining).",
+      labelNames: ['instance'],
+    }),
+    dailyRemaining: gaugeOn(registry, {
+      name: 'concord_hubspot_daily_remaining',
+      help: "Calls left of the HubSpot account's daily API allowance (X-HubSpot-RateLimit-Daily-Remaining).",
+      labelNames: ['instance'],
+    }),
+    dailyLimitHits: counterOn(registry, {
+      name: 'concord_hubspot_daily_limit_reached_total',
+      help: "Times a HubSpot instance hit the account's DAILY API limit (alert on any increase).",
+      labelNames: ['instance'],
+    }),
+  };
 }
 
 export class HubSpotApi {
@@ -80,13 +105,14 @@ export class HubSpotApi {
   private readonly pacer: Pacer;
   private readonly searchPacer: Pacer;
   private dailyBlockedUntil = 0;
-  private readonly dailyLimitHits = dailyLimitCounter();
+  private readonly metrics: HubSpotMetrics;
 
   constructor(
     private readonly config: HubSpotConfig,
-    private readonly ctx: Pick<ConnectorContext<HubSpotConfig>, 'instanceId' | 'logger' | 'reportBudget'>,
+    private readonly ctx: Pick<ConnectorContext<HubSpotConfig>, 'instanceId' | 'logger' | 'reportBudget' | 'metrics'>,
     private readonly now: () => number = Date.now,
   ) {
+    this.metrics = hubSpotMetrics(ctx.metrics ?? new Registry());
     // No numberOfApiCallRetries, no limiterOptions: see the module comment.
     this.client = new Client({ accessToken: config.accessToken, basePath: config.baseUrl.replace(/\/+$/, '') });
     this.pacer = new Pacer({ max: config.requestsPer10Seconds, windowMs: TEN_SECONDS, now, marginMs: 100, maxWaitMs: 15_000, policy: 'TEN_SECONDLY_ROLLING' });
@@ -95,6 +121,13 @@ export class HubSpotApi {
 
   private get logger(): Logger {
     return this.ctx.logger;
+  }
+
+  /** An operator lifted the park: forget the DAILY block and the pacers' waits after a 429. */
+  unpark(): void {
+    this.dailyBlockedUntil = 0;
+    this.pacer.unblock();
+    this.searchPacer.unblock();
   }
 
   /** Runs one codegen call (`...WithHttpInfo`) within the limits. */
@@ -162,11 +195,13 @@ export class HubSpotApi {
     const max = headerValue(headers, 'x-hubspot-ratelimit-max');
     if (remaining !== undefined && /^\d+$/.test(remaining)) {
       this.pacer.observeRemaining(Number(remaining), sentAt);
+      this.metrics.remaining.set({ instance: this.ctx.instanceId }, Number(remaining));
       this.ctx.reportBudget?.({ remaining: Number(remaining), ...(max ? { max: Number(max) } : {}), window: 'TEN_SECONDLY_ROLLING' });
     }
     const dailyRemaining = headerValue(headers, 'x-hubspot-ratelimit-daily-remaining');
     const daily = headerValue(headers, 'x-hubspot-ratelimit-daily');
     if (dailyRemaining !== undefined && /^\d+$/.test(dailyRemaining)) {
+      this.metrics.dailyRemaining.set({ instance: this.ctx.instanceId }, Number(dailyRemaining));
       this.ctx.reportBudget?.({
         remaining: Number(dailyRemaining),
         ...(daily ? { max: Number(daily) } : {}),
@@ -188,9 +223,9 @@ export class HubSpotApi {
     const now = this.now();
     const retryAfter = parseRetryAfter(headerValue(ex.headers, 'retry-after'), now);
     if (policy === 'DAILY') {
-      const wait = retryAfter ?? msUntilMidnight(now, this.config.accountTimeZone);
+      const wait = retryAfter ?? this.config.dailyLimitPark ?? msUntilMidnight(now, this.config.accountTimeZone);
       this.dailyBlockedUntil = now + wait;
-      this.dailyLimitHits.inc({ instance: this.ctx.instanceId });
+      this.metrics.dailyLimitHits.inc({ instance: this.ctx.instanceId });
       const resetAt = new Date(now + wait).toISOString();
       this.ctx.reportBudget?.({ remaining: 0, resetAt, window: 'DAILY' });
       this.logger.error(

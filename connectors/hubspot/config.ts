@@ -3,6 +3,7 @@
  * the common keys every connector has (`mappings`, `limits`, `schedule`...).
  */
 import { z } from 'zod';
+import { Duration } from '../../src/config/duration.js';
 
 /** HubSpot's legal bases for a subscription status (communication preferences v4). */
 export const HubSpotLegalBasis = z.enum([
@@ -80,6 +81,14 @@ export const HubSpotConfig = z.object({
     .default(24 * 3_600_000)
     .meta({ description: 'Widest lastmodifieddate window one search covers; halved while a window holds more than 10,000 results.' }),
   accountTimeZone: z.string().default('UTC').meta({ description: "The account's time zone; the DAILY limit resets at its midnight." }),
+  /**
+   * How long the instance's queues park after HubSpot's DAILY limit when the answer names no
+   * Retry-After; an operator can lift a park early (`concord unpark <id>`).
+   * @defaultValue until the next midnight in `accountTimeZone`, when the allowance resets
+   */
+  dailyLimitPark: Duration.optional().meta({
+    description: "How long the queues park after HubSpot's DAILY limit (when the answer names no Retry-After), e.g. 30m. Default: until the next midnight in accountTimeZone, when the allowance resets.",
+  }),
 });
 export type HubSpotConfig = z.infer<typeof HubSpotConfig>;
 export type HubSpotConfigInput = z.input<typeof HubSpotConfig>;

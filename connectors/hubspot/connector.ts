@@ -8,7 +8,7 @@ import { defineConnector, type ConnectorContext, type ConnectorInstance } from '
 import { HubSpotApi } from './api.js';
 import { HUBSPOT_SECRET_KEYS, HubSpotConfig, HubSpotCursor } from './config.js';
 import { HubSpotEraser } from './erase.js';
-import { hubspotDefaultMappings } from './mapping.js';
+import { HUBSPOT_OPT_OUT_PROPERTIES, hubspotDefaultMappings } from './mapping.js';
 import { pullContacts } from './pull.js';
 import { HubSpotPusher } from './push.js';
 import { HubSpotReader } from './read.js';
@@ -81,6 +81,10 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
       }
       return { status: 200 };
     },
+
+    unpark() {
+      api.unpark();
+    },
   };
 }
 
@@ -92,6 +96,9 @@ export default defineConnector<HubSpotConfig, HubSpotCursor>({
   // One push or pull page is one or two HubSpot calls; the connector paces the calls themselves.
   limits: { requestsPerWindow: 100, windowMs: 10_000, maxBatch: 100, concurrency: 2 },
   defaultMappings: hubspotDefaultMappings,
+  // The contact properties mirroring opt-outs read "false" for people who never chose: a consent
+  // mapped on them can be withdrawn, never granted (grants come from a SUBSCRIBED status).
+  withdrawOnlyFields: HUBSPOT_OPT_OUT_PROPERTIES,
   secretKeys: HUBSPOT_SECRET_KEYS,
   create: (ctx) => createHubSpotInstance(ctx),
 });

@@ -49,7 +49,7 @@ function profileOf(p: ProfileInput): Profile {
   const stamped = <T>(value: T) => ({ value, at: AT, source: 'admin' });
   return {
     id: 'p1',
-    identities: [{ kind: 'email', value: p.email.toLowerCase() }],
+    identities: [{ kind: 'email', value: p.email.toLowerCase(), at: AT, source: 'admin' }],
     attributes: {
       firstName: stamped<Json>(p.firstName),
       ...(p.lastName === undefined ? {} : { lastName: stamped<Json>(p.lastName) }),

@@ -21,6 +21,13 @@ export const hubspotDefaultMappings: readonly MappingEntryInput[] = [
   { field: 'country', external: 'country' },
 ];
 
+/**
+ * Contact properties that mirror an opt-out (`hs_email_optout`, the global one, and
+ * `hs_email_optout_<subscription id>`): "false" is what HubSpot holds for anyone who never
+ * unsubscribed, so a consent mapped on them is withdraw-only.
+ */
+export const HUBSPOT_OPT_OUT_PROPERTIES: readonly (string | RegExp)[] = ['hs_email_optout', /^hs_email_optout_\d+$/];
+
 export const DEFAULT_PROPERTIES: readonly string[] = ['email', 'phone', 'firstname', 'lastname', 'hs_language', 'country'];
 
 export type StatusState = 'SUBSCRIBED' | 'UNSUBSCRIBED' | 'NOT_SPECIFIED';

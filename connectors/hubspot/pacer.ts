@@ -78,4 +78,9 @@ export class Pacer {
   block(ms: number): void {
     this.blockedUntil = Math.max(this.blockedUntil, this.opts.now() + ms);
   }
+
+  /** Forgets the block of a 429 (an operator lifted the park); the window's own pace stays. */
+  unblock(): void {
+    this.blockedUntil = 0;
+  }
 }

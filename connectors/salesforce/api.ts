@@ -14,8 +14,10 @@
  */
 import { Connection, OAuth2, type HttpRequest, type HttpRequestOptions, type HttpResponse } from 'jsforce';
 import type { Logger } from 'pino';
-import { Counter, Gauge, register } from 'prom-client';
+import { Registry } from 'prom-client';
+import type { Counter, Gauge } from 'prom-client';
 import type { ConnectorContext } from '../../src/connector/define.js';
+import { counterOn, gaugeOn } from '../../src/connector/metrics.js';
 import {
   AuthError,
   classifyHttpError,
@@ -30,6 +32,12 @@ import type { SalesforceConfig } from './config.js';
 
 /** Marks every write so Salesforce's logs (and the emulator) attribute it to Concord. */
 export const CALL_OPTIONS_CLIENT = 'concord';
+
+/** How long `learnIntegrationUser` waits after a failed attempt before it tries again. */
+export const IDENTITY_RETRY_MS = 60_000;
+
+/** How long `learnIntegrationUser` waits for a token before it gives up for now. */
+export const IDENTITY_WAIT_MS = 5_000;
 
 /** Key of a per-request option that receives the raw response (e.g. to read `Sforce-Locator`). */
 export const RESPONSE_SINK = Symbol('salesforce.responseSink');
@@ -74,20 +82,19 @@ function messageOf(body: unknown): string {
 /** A 401 with `INVALID_SESSION_ID`: the token expired or was revoked. */
 export class SessionExpiredError extends AuthError {}
 
-function metrics(): { remaining: Gauge<'instance'>; limitHits: Counter<'instance'> } {
-  const remainingName = 'concord_salesforce_api_requests_remaining';
-  const hitsName = 'concord_salesforce_request_limit_exceeded_total';
-  const remaining = register.getSingleMetric(remainingName);
-  const hits = register.getSingleMetric(hitsName);
+/** The connector's metrics on the hub's registry (shared by every Salesforce instance of the hub). */
+function salesforceMetrics(registry: Registry): { remaining: Gauge<'instance'>; limitHits: Counter<'instance'> } {
   return {
-    remaining:
-      remaining instanceof Gauge
-        ? (remaining as Gauge<'instance'>)
-        : new Gauge({ name: remainingName, help: "API requests left in the Salesforce org's rolling 24-hour allowance (Sforce-Limit-Info).", labelNames: ['instance'] }),
-    limitHits:
-      hits instanceof Counter
-        ? (hits as Counter<'instance'>)
-        : new Counter({ name: hitsName, help: 'Times Salesforce answered REQUEST_LIMIT_EXCEEDED (alert on any increase).', labelNames: ['instance'] }),
+    remaining: gaugeOn(registry, {
+      name: 'concord_salesforce_api_requests_remaining',
+      help: "API requests left in the Salesforce org's rolling 24-hour allowance (Sforce-Limit-Info).",
+      labelNames: ['instance'],
+    }),
+    limitHits: counterOn(registry, {
+      name: 'concord_salesforce_request_limit_exceeded_total',
+      help: 'Times Salesforce answered REQUEST_LIMIT_EXCEEDED (alert on any increase).',
+      labelNames: ['instance'],
+    }),
   };
 }
 
@@ -101,7 +108,9 @@ export class SalesforceApi {
   private connection: Connection | undefined;
   private pendingToken: Promise<Connection> | undefined;
   private blockedUntil = 0;
-  private readonly metrics = metrics();
+  /** No attempt to learn the integration user before this (ms), after one failed. */
+  private identityRetryAt = 0;
+  private readonly metrics: ReturnType<typeof salesforceMetrics>;
   /** The integration user's id (config, else learned from the token's identity URL). */
   integrationUserId: string | undefined;
   /** API calls used and allowed, from the last `Sforce-Limit-Info`. */
@@ -109,10 +118,16 @@ export class SalesforceApi {
 
   constructor(
     private readonly config: SalesforceConfig,
-    private readonly ctx: Pick<ConnectorContext<SalesforceConfig>, 'instanceId' | 'logger' | 'reportBudget'>,
+    private readonly ctx: Pick<ConnectorContext<SalesforceConfig>, 'instanceId' | 'logger' | 'reportBudget' | 'metrics'>,
     private readonly now: () => number = Date.now,
   ) {
     this.integrationUserId = config.integrationUserId;
+    this.metrics = salesforceMetrics(ctx.metrics ?? new Registry());
+  }
+
+  /** An operator lifted the park: calls go to Salesforce again (a spent allowance answers REQUEST_LIMIT_EXCEEDED anew). */
+  unpark(): void {
+    this.blockedUntil = 0;
   }
 
   private get logger(): Logger {
@@ -143,6 +158,35 @@ export class SalesforceApi {
         throw e;
       }
     }
+  }
+
+  /**
+   * The integration user's id, learned once if neither the config nor an earlier token gave
+   * it: a process that only receives webhooks (role `api`) never calls Salesforce otherwise,
+   * and without the id it cannot tell Concord's own writes from anyone else's. Asks for a token
+   * (the client credentials answer names the user), waiting at most `IDENTITY_WAIT_MS` so a
+   * webhook is never held up by a slow login; if that fails, the id stays unknown (a token
+   * still on its way sets it when it comes), the failure is logged, and no new attempt is made
+   * for `IDENTITY_RETRY_MS`. Never throws.
+   */
+  async learnIntegrationUser(): Promise<string | undefined> {
+    if (this.integrationUserId !== undefined || this.now() < this.identityRetryAt) return this.integrationUserId;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new TransientError(`no token within ${IDENTITY_WAIT_MS} ms`)), IDENTITY_WAIT_MS);
+      });
+      await Promise.race([this.authorized(undefined), late]);
+    } catch (err) {
+      this.identityRetryAt = this.now() + IDENTITY_RETRY_MS;
+      this.logger.warn(
+        { connector: this.ctx.instanceId, err: err instanceof Error ? err.message : String(err) },
+        "could not learn the Salesforce integration user's id; Outbound Messages are not marked as echoes until it is known",
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+    return this.integrationUserId;
   }
 
   /** The connection, with a token (requested on first use). */
@@ -237,7 +281,7 @@ export class SalesforceApi {
       if (status === 429 && retryAfter !== undefined) {
         return new RateLimitedError(`Salesforce rate limit (HTTP 429): ${message}`, { retryAfterMs: retryAfter, policy: 'REQUEST_LIMIT_EXCEEDED', status });
       }
-      const wait = retryAfter ?? this.config.requestLimitParkMs;
+      const wait = retryAfter ?? this.config.requestLimitPark;
       this.blockedUntil = this.now() + wait;
       this.metrics.limitHits.inc({ instance: this.ctx.instanceId });
       this.ctx.reportBudget?.({ remaining: 0, ...(this.lastUsage ? { max: this.lastUsage.max } : {}), resetAt: new Date(this.now() + wait).toISOString(), window: 'DAILY' });

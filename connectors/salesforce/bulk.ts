@@ -91,8 +91,8 @@ export class SalesforceBulk {
     rows: readonly (readonly (string | null)[])[],
     keyColumn: string,
     signal?: AbortSignal,
-  ): Promise<Map<string, { ok: true; id: string } | { ok: false; error: string }>> {
-    const out = new Map<string, { ok: true; id: string } | { ok: false; error: string }>();
+  ): Promise<Map<string, { ok: true; id: string; created: boolean } | { ok: false; error: string }>> {
+    const out = new Map<string, { ok: true; id: string; created: boolean } | { ok: false; error: string }>();
     if (rows.length === 0) return out;
     // #N/A clears a field in Bulk API CSV; an empty field leaves it as it is.
     const csv = toCsv(columns, rows.map((r) => r.map((v) => (v === null ? '#N/A' : v))));
@@ -110,7 +110,7 @@ export class SalesforceBulk {
       await job.poll(this.config.bulkPollIntervalMs, this.config.bulkTimeoutMs);
       const ok = await job.getSuccessfulResults(true);
       const failed = await job.getFailedResults(true);
-      for (const r of parseCsv(ok).records) out.set(r[keyColumn] ?? '', { ok: true, id: r['sf__Id'] ?? '' });
+      for (const r of parseCsv(ok).records) out.set(r[keyColumn] ?? '', { ok: true, id: r['sf__Id'] ?? '', created: r['sf__Created'] === 'true' });
       for (const r of parseCsv(failed).records) out.set(r[keyColumn] ?? '', { ok: false, error: r['sf__Error'] ?? 'failed' });
     });
     return out;

@@ -3,6 +3,7 @@
  * beside the common keys every connector has (`mappings`, `limits`, `schedule`...).
  */
 import { z } from 'zod';
+import { Duration } from '../../src/config/duration.js';
 
 /** ContactPointTypeConsent.ContactPointType picklist values. */
 export const ContactPointType = z.enum(['Email', 'MailingAddress', 'Phone', 'Social', 'Web']);
@@ -69,12 +70,15 @@ export const SalesforceConfig = z.object({
     .meta({ description: 'A push batch larger than this (raise limits.maxBatch for an initial load) writes its records through Bulk API 2.0 ingest.' }),
   bulkPollIntervalMs: z.number().int().positive().default(1_000).meta({ description: 'How often a Bulk API 2.0 job is checked.' }),
   bulkTimeoutMs: z.number().int().positive().default(30 * 60_000).meta({ description: 'How long a Bulk API 2.0 job may run before the call fails (retried later).' }),
-  requestLimitParkMs: z
-    .number()
-    .int()
-    .positive()
-    .default(15 * 60_000)
-    .meta({ description: "How long the queue is parked after REQUEST_LIMIT_EXCEEDED (the org's rolling 24-hour allowance is spent)." }),
+  /**
+   * How long the instance's queues park after REQUEST_LIMIT_EXCEEDED without a Retry-After
+   * (the org's rolling 24-hour allowance is spent); an operator can lift a park early
+   * (`concord unpark <id>`).
+   * @defaultValue `15m`
+   */
+  requestLimitPark: Duration.prefault('15m').meta({
+    description: "How long the queues park after REQUEST_LIMIT_EXCEEDED (the org's rolling 24-hour allowance is spent), e.g. 15m. Lift a park early with concord unpark <id>.",
+  }),
 });
 export type SalesforceConfig = z.infer<typeof SalesforceConfig>;
 export type SalesforceConfigInput = z.input<typeof SalesforceConfig>;

@@ -9,7 +9,7 @@ import { isRetryable, RateLimitedError } from '../../src/connector/errors.js';
 import { redactEmails, SalesforceApi } from './api.js';
 import { SalesforceBulk } from './bulk.js';
 import { SALESFORCE_SECRET_KEYS, SalesforceConfig, SalesforceCursor } from './config.js';
-import { salesforceDefaultMappings } from './mapping.js';
+import { CHANNEL_FLAGS, salesforceDefaultMappings } from './mapping.js';
 import { pullPeople } from './pull.js';
 import { COLLECTION_LIMIT, SalesforcePusher } from './push.js';
 import { chunks, IN_CHUNK, inList, personFields, queryAll, SalesforceReader, type RawRecord } from './read.js';
@@ -93,6 +93,10 @@ export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>
   }
 
   return {
+    unpark() {
+      api.unpark();
+    },
+
     pull(cursor, signal) {
       return pullPeople({ api, reader, bulk, config, logger, now }, cursor, signal);
     },
@@ -144,7 +148,7 @@ export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>
       return result;
     },
 
-    parse(raw) {
+    async parse(raw) {
       let message;
       try {
         message = parseOutboundMessage(raw.body);
@@ -153,7 +157,9 @@ export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>
         throw err;
       }
       const fresh = message.notifications.filter((n) => !handled.has(n.id));
-      const { events, ignored } = toWebhookEvents(fresh, { object: config.object, toRecord: notifiedRecord, integrationUserId: api.integrationUserId, now });
+      // A process that only receives webhooks learns who Concord writes as from its first message.
+      if (fresh.length > 0) await api.learnIntegrationUser();
+      const { events, ignored } = toWebhookEvents(fresh, { object: config.object, toRecord: notifiedRecord, now });
       if (ignored > 0) logger.info({ connector: ctx.instanceId, ignored }, 'Outbound Message notifications of objects this connector does not read were ignored');
       // Notifications that produced no event (nothing to ingest) are handled as soon as they are acknowledged.
       const mappedIds = new Set(events.flatMap((e) => e.notificationIds));
@@ -196,6 +202,8 @@ export default defineConnector<SalesforceConfig, SalesforceCursor>({
   // Collections take 200 records per call.
   limits: { requestsPerWindow: 100, windowMs: 10_000, maxBatch: 200, concurrency: 4 },
   defaultMappings: salesforceDefaultMappings,
+  // "Not opted out" is each flag's default on a new record: consent on them is withdraw-only.
+  withdrawOnlyFields: CHANNEL_FLAGS,
   secretKeys: SALESFORCE_SECRET_KEYS,
   create: (ctx) => createSalesforceInstance(ctx),
 });

@@ -18,7 +18,7 @@ const at = '2026-01-10T10:00:00.000Z';
 function profile(status: 'granted' | 'denied'): Profile {
   return {
     id: 'p',
-    identities: [{ kind: 'email', value: 'ada@example.com' }],
+    identities: [{ kind: 'email', value: 'ada@example.com', at, source: 'hub' }],
     attributes: { lastName: { value: 'Lovelace', at, source: 'hub' } },
     consents: { marketing: { email: { value: status, at, source: 'hub', legalBasis: 'consent', evidence: { method: 'form' } } } },
     subscriptions: {},
@@ -51,6 +51,24 @@ describe('Salesforce mapping', () => {
     expect(errors).toEqual([]);
     expect(patch.consents).toEqual({ marketing: { phone: { status: 'denied' }, email: { status: 'granted' } } });
     expect(patch.rights.objections).toEqual({ profiling: true });
+  });
+
+  it('reads "not opted out" as no choice: the flags withdraw but never grant, the consent record grants', () => {
+    const read = (fields: Record<string, boolean | string>) => mapInbound(mapping, { externalId: '0035e0000000001AAA', at, fields }, { source: 'salesforce', receivedAt: at, patchId: 'x' }).patch.consents;
+    expect(read({ HasOptedOutOfEmail: false, DoNotCall: false })).toEqual({});
+    expect(read({ HasOptedOutOfEmail: true })).toEqual({ marketing: { email: { status: 'denied' } } });
+    expect(read({ 'ContactPointTypeConsent:Email:Marketing: EU': 'OptIn' })).toEqual({ marketing: { email: { status: 'granted' } } });
+    // A hand-written YAML entry on a flag is withdraw-only all the same.
+    const byHand = compileMapping(salesforce, [{ consent: 'marketing.email', external: 'HasOptedOutOfEmail', transform: [{ type: 'invert' }] }]);
+    expect(byHand.entries.find((e) => e.external === 'HasOptedOutOfEmail')?.withdrawOnly).toBe(true);
+  });
+
+  it('creates a person opted out of what the hub holds no consent for', () => {
+    const none: Profile = { ...profile('granted'), consents: {} };
+    const created = mapOutbound(mapping, none, MergePolicy.parse({}), undefined, { creating: true }).fields;
+    expect(created).toMatchObject({ HasOptedOutOfEmail: true, DoNotCall: true });
+    // No ContactPointTypeConsent is written: it records a choice, and there was none.
+    expect(Object.keys(created).filter((k) => k.startsWith('ContactPointTypeConsent:'))).toEqual([]);
   });
 
   it('names consent fields so a purpose name may hold colons', () => {

@@ -57,13 +57,14 @@ export function individualFieldOf(field: string): string | undefined {
 
 /**
  * The YAML mapping entries for the configured consents: each opt-out flag to its consent
- * (inverted: opted out = denied), and each (purpose, channel) pair to its
- * ContactPointTypeConsent (`OptIn` = granted, `OptOut` = denied).
+ * (inverted: opted out = denied), withdraw-only, since "not opted out" is also Salesforce's
+ * default and grants nothing; and each (purpose, channel) pair to its ContactPointTypeConsent
+ * (`OptIn` = granted, `OptOut` = denied): the positive evidence a grant needs.
  */
 export function salesforceMappings(config: Pick<SalesforceConfig, 'channelFlags' | 'dataUsePurposes' | 'contactPointTypes'>): MappingEntryInput[] {
   const out: MappingEntryInput[] = [];
   for (const [flag, consent] of Object.entries(config.channelFlags)) {
-    if (consent) out.push({ consent, external: flag, transform: [{ type: 'invert' }] });
+    if (consent) out.push({ consent, external: flag, transform: [{ type: 'invert' }], withdrawOnly: true });
   }
   for (const [purpose, purposeName] of Object.entries(config.dataUsePurposes)) {
     for (const [channel, type] of Object.entries(config.contactPointTypes)) {

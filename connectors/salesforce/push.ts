@@ -67,6 +67,8 @@ interface Work {
   individualId?: string;
   /** The Individual was created by this push, with the rights already on it. */
   createdIndividual?: boolean;
+  /** Salesforce created the person with this push (the upsert did not match a record). */
+  created?: boolean;
   failure?: PushOutcome;
 }
 
@@ -110,7 +112,9 @@ export class SalesforcePusher {
     return work.map(
       (w) =>
         w.failure ??
-        (w.id ? { status: 'ok', profileId: w.record.profileId, externalId: w.id } : { status: 'retryable', profileId: w.record.profileId, reason: 'Salesforce returned no id for the record' }),
+        (w.id
+          ? { status: 'ok', profileId: w.record.profileId, externalId: w.id, ...(w.created ? { created: true } : {}) }
+          : { status: 'retryable', profileId: w.record.profileId, reason: 'Salesforce returned no id for the record' }),
     );
   }
 
@@ -214,8 +218,10 @@ export class SalesforcePusher {
       const results = await this.api.call(signal, (conn) => conn.sobject(this.config.object).upsert(records, this.config.externalIdField, { allOrNone: false }));
       part.forEach((w, i) => {
         const r = results[i];
-        if (r?.success && typeof r.id === 'string') w.id = r.id;
-        else w.failure = outcomeOf(w.record.profileId, errorsOf(r));
+        if (r?.success && typeof r.id === 'string') {
+          w.id = r.id;
+          if (r.created) w.created = true;
+        } else w.failure = outcomeOf(w.record.profileId, errorsOf(r));
       });
     }
   }
@@ -244,8 +250,10 @@ export class SalesforcePusher {
       const results = await this.bulk.ingest('upsert', columns, rows, this.config.externalIdField, signal);
       for (const w of unknown) {
         const r = results.get(w.record.profileId);
-        if (r?.ok) w.id = r.id;
-        else w.failure = this.bulkFailure(w, r?.error);
+        if (r?.ok) {
+          w.id = r.id;
+          if (r.created) w.created = true;
+        } else w.failure = this.bulkFailure(w, r?.error);
       }
     }
   }

@@ -128,14 +128,16 @@ export class SalesforceReader {
    * A person as records: the person's own fields, then its Individual's and each consent's,
    * each stamped with its own change time; oldest first. `markEcho` sets `echo` from
    * `LastModifiedById`: true for the integration user, false for anyone else (used for webhooks
-   * only: a pull relies on the shadow).
+   * only: a pull relies on the shadow). `echo: true` names the record's last writer, not each
+   * field's, so ingest still compares every field: a rep's edit saved moments before our write
+   * landed is in the record too.
    */
   toRecords(person: RawRecord, related: Related, purposes: Map<string, string>, options: { markEcho?: boolean } = {}): ExternalRecord[] {
     const id = String(person['Id']);
     const email = fieldValue(person['Email']);
     const identity: Record<string, Json> = email === undefined ? {} : { Email: email };
-    // Who last modified the record says whose change it is: ours (an echo), or someone else's
-    // (never our write coming back, however close in time to one).
+    // Who last modified the record: someone else (so none of it is our write coming back, however
+    // close in time to one), or us (a hint only: the values decide what is an echo).
     const echo = (r: RawRecord): { echo?: boolean } => {
       const by = typeof r['LastModifiedById'] === 'string' ? r['LastModifiedById'] : '';
       if (!options.markEcho || this.api.integrationUserId === undefined || by === '') return {};

@@ -12,7 +12,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import type { ExternalRecord, RawWebhook, VerifyResult, WebhookEvent, WebhookReply } from '../../src/connector/define.js';
 import { MalformedPayloadError } from '../../src/connector/errors.js';
-import { sameId, type RawRecord } from './read.js';
+import type { RawRecord } from './read.js';
 
 /** Salesforce sends at most 100 notifications per message. */
 export const MAX_NOTIFICATIONS = 100;
@@ -162,8 +162,6 @@ export interface ToEventsOptions {
   object: string;
   /** Turns a person's notified fields into records (the person's own part). */
   toRecord(fields: RawRecord): ExternalRecord | undefined;
-  /** The integration user: notifications of changes it made are echoes. */
-  integrationUserId: string | undefined;
   now: () => number;
 }
 
@@ -196,7 +194,9 @@ export function toWebhookEvents(notifications: readonly OutboundNotification[], 
   }
   if (related.length > 0) {
     const ids = related.map((n) => n.id);
-    const own = (n: OutboundNotification): boolean => options.integrationUserId !== undefined && sameId(n.fields['LastModifiedById'] ?? '', options.integrationUserId);
+    // Never marked as our echo, even when the integration user modified them last: that names
+    // the last writer of the whole record, not of each field (a rep's edit saved moments before
+    // our write is in it too). The records are read and compared field by field.
     const stamps = related.map((n) => Date.parse((n.fields['LastModifiedDate'] ?? '').replace(/([+-]\d{2})(\d{2})$/, '$1:$2'))).filter((t) => !Number.isNaN(t));
     events.push({
       event: {
@@ -204,7 +204,6 @@ export function toWebhookEvents(notifications: readonly OutboundNotification[], 
         eventId: stableId('om-related', ids),
         externalIds: [...new Set(related.map((n) => `${n.object}:${n.fields['Id'] ?? ''}`))],
         at: new Date(stamps.length > 0 ? Math.max(...stamps) : options.now()).toISOString(),
-        ...(related.every(own) ? { echo: true } : {}),
       },
       notificationIds: ids,
     });

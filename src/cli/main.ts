@@ -8,6 +8,7 @@ import * as emulate from './commands/emulate.js';
 import * as migrate from './commands/migrate.js';
 import * as schema from './commands/schema.js';
 import * as start from './commands/start.js';
+import * as unpark from './commands/unpark.js';
 import * as validate from './commands/validate.js';
 
 /** A subcommand module. */
@@ -16,7 +17,7 @@ export interface CommandModule {
 }
 
 /** The subcommands, in the order `concord --help` lists them. */
-export const commands: readonly CommandModule[] = [start, validate, schema, migrate, emulate, dsr];
+export const commands: readonly CommandModule[] = [start, validate, schema, migrate, emulate, dsr, unpark];
 
 const program = new Command()
   .name('concord')

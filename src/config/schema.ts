@@ -145,6 +145,32 @@ export const PrivacyConfig = z
   .strict();
 export type PrivacyConfig = z.infer<typeof PrivacyConfig>;
 
+/**
+ * The sync engine's recovery knobs: how long a crashed worker's holds keep profiles blocked.
+ * (Each connector's rate-limit park is its own setting, e.g. Salesforce `requestLimitPark`.)
+ */
+export const SyncConfig = z
+  .object({
+    /**
+     * How long profiles taken by a push stay leased to it; after a worker crash they are
+     * pushed again after this. Longer than the slowest push call.
+     * @defaultValue `2m`
+     */
+    inflightLease: Duration.prefault('2m').meta({
+      description: 'How long profiles taken by a push stay leased to it; after a worker crash they are pushed again after this. Longer than the slowest push call. Default: 2m.',
+    }),
+    /**
+     * How long ingest holds a profile while it commits a change; after a worker crash the
+     * profile is free again after this. Longer than the slowest store transaction.
+     * @defaultValue `1m`
+     */
+    ingestLock: Duration.prefault('1m').meta({
+      description: 'How long ingest holds a profile while it commits a change; after a worker crash the profile is free again after this. Default: 1m.',
+    }),
+  })
+  .strict();
+export type SyncConfig = z.infer<typeof SyncConfig>;
+
 export const HubConfig = z
   .object({
     mode: HubMode.default('production'),
@@ -180,6 +206,7 @@ export const HubConfig = z
       .meta({ description: 'Bearer keys of the admin API (/api/v1) and the queue board, each with its scopes.' }),
     preferenceCenter: PreferenceCenterConfig.prefault({}),
     privacy: PrivacyConfig.prefault({}),
+    sync: SyncConfig.prefault({}).meta({ description: "The sync engine's recovery knobs (leases and locks held by a worker)." }),
   })
   .strict();
 export type HubConfig = z.infer<typeof HubConfig>;

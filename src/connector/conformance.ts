@@ -78,7 +78,7 @@ const STAMP = { at: '2026-01-15T09:30:00.000Z', source: 'conformance' };
 export function defaultSampleProfile(i: number): Profile {
   return {
     id: `conformance-profile-${i}`,
-    identities: [{ kind: 'email', value: `conformance-${i}@example.com` }],
+    identities: [{ kind: 'email', value: `conformance-${i}@example.com`, ...STAMP }],
     attributes: {
       firstName: { value: `First${i}`, ...STAMP },
       lastName: { value: `Last${i}`, ...STAMP },

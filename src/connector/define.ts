@@ -35,6 +35,7 @@
  */
 import type { z } from 'zod';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Instant, Json, Profile } from '../profile/schema.js';
 
 /**
@@ -86,8 +87,10 @@ export interface ExternalRecord {
   deleted?: boolean;
   /**
    * What the source says about who made the change: `true`, Concord itself (an origin
-   * marker; the record is dropped); `false`, someone else (none of it is taken for our own
-   * write coming back, even when its values equal one); absent, the source does not say.
+   * marker, a hint only: the record is still compared field by field with what the hub wrote,
+   * since the last writer of a record is not the author of each of its values); `false`,
+   * someone else (none of it is taken for our own write coming back, even when its values
+   * equal one); absent, the source does not say.
    */
   echo?: boolean;
 }
@@ -133,7 +136,12 @@ export interface PushRecord {
  *   unaffected. `reason` must not contain personal data such as e-mail addresses.
  */
 export type PushOutcome =
-  | { status: 'ok'; profileId: string; externalId: string }
+  /**
+   * `created`: the system says this write created the record, so the fields it did not send
+   * hold the system's defaults (reading them back is no news). Leave it unset when the system
+   * does not say (an upsert that may have matched a record someone else made).
+   */
+  | { status: 'ok'; profileId: string; externalId: string; created?: boolean }
   | { status: 'retryable'; profileId: string; reason: string; retryAfterMs?: number }
   | { status: 'rejected'; profileId: string; reason: string; code?: string };
 
@@ -159,7 +167,12 @@ export interface RawWebhook {
 export type WebhookEvent =
   /** The changed records themselves (full or partial field sets). */
   | { kind: 'records'; eventId: string; records: ExternalRecord[] }
-  /** The source only says which records changed; the engine reads them with `read`. */
+  /**
+   * The source only says which records changed; the engine reads them with `read`. `echo`: the
+   * source attributes every change this event reports, value by value, to Concord (HubSpot's
+   * change source per property), so there is nothing to read; any other change arrives in an
+   * event of its own. A source that can only name a record's last writer must not set it.
+   */
   | { kind: 'changed'; eventId: string; externalIds: string[]; at: Instant; echo?: boolean }
   /** Records were deleted at the source (not an erasure request: the person may still exist elsewhere). */
   | { kind: 'deleted'; eventId: string; externalIds: string[]; at: Instant }
@@ -189,6 +202,13 @@ export interface ConnectorContext<Config> {
   config: Config;
   /** A child logger bound to the instance. Never log e-mail addresses, phone numbers or tokens. */
   logger: Logger;
+  /**
+   * The hub's metrics registry, served on /metrics. A connector registers its own metrics
+   * (`concord_<type>_*`, labelled by `instance`) here, through `counterOn` / `gaugeOn` of
+   * `connector/metrics.ts` so that several instances share one metric; never on prom-client's
+   * global registry. Absent (a connector used on its own, e.g. in tests): use a private one.
+   */
+  metrics?: Registry;
   /** Called by the connector whenever it reads rate-limit headers, for metrics and status. */
   reportBudget?(budget: { remaining: number; max?: number; resetAt?: Instant; window: string }): void;
 }
@@ -238,6 +258,12 @@ export interface ConnectorInstance<Cursor> {
    * its own error. Nothing of a refused webhook is enqueued.
    */
   refuse?(failure: { status: number; reason: string }): WebhookReply;
+  /**
+   * Forgets every rate-limit block the instance keeps in memory (e.g. "no calls until the
+   * daily allowance resets"): an operator lifted the park (`concord unpark`), so the next call
+   * goes to the system. The engine calls it in every process that holds the instance.
+   */
+  unpark?(): void;
   /** Releases connections and timers; called once at shutdown. */
   close?(): Promise<void>;
 }
@@ -275,6 +301,15 @@ export interface ConnectorDefinition<Config = unknown, Cursor = unknown> {
    * compiled); YAML entries are applied on top, replacing defaults with the same canonical target.
    */
   defaultMappings?: readonly unknown[];
+  /**
+   * External fields that are opt-out flags: "not opted out" is also the value the system stores
+   * by default, so it is no evidence of consent. Every consent entry on such a field is
+   * withdraw-only (see `MappingEntry.withdrawOnly`), whatever the YAML says; an entry that sets
+   * `withdrawOnly: false` on one is a config error. A string names one field, a RegExp a family
+   * (e.g. HubSpot's `hs_email_optout_<id>`).
+   * @defaultValue `[]`
+   */
+  withdrawOnlyFields?: readonly (string | RegExp)[];
   /** Names of config keys that hold secrets and so must come from `${env:...}`. */
   secretKeys?: readonly string[];
   /**

@@ -71,11 +71,31 @@ export const MappingEntry = z
     direction: MappingDirection.default('both'),
     /** Transforms applied in order on push, inverted in reverse order on pull. */
     transform: z.array(Transform).default([]),
+    /**
+     * Consent entries only. The external field can withdraw consent but never grant it: a
+     * boolean opt-out flag (Salesforce `HasOptedOutOfEmail`) whose "not opted out" is also what
+     * the system stores by default, so it is no evidence that the person agreed to anything.
+     * Inbound, a value that maps to `granted` is dropped (it is neither a change nor a grant);
+     * a value that maps to `denied` still withdraws. Outbound, when the hub creates the record,
+     * a consent it holds no state for is written as `denied` (the system's opt-out), so the
+     * system's default never stands for a choice and reading the record back is an echo.
+     * A connector may also name such fields itself (`ConnectorDefinition.withdrawOnlyFields`):
+     * consent entries on them are withdraw-only whatever the YAML says.
+     * @defaultValue `false`
+     */
+    withdrawOnly: z.boolean().optional().meta({
+      description:
+        'Consent entries: the field can withdraw consent but never grant it (an opt-out flag whose "not opted out" is also the default). Inbound, a value mapping to granted is ignored; on create, an unknown consent is written as denied. Default: false (true for the opt-out flags a connector names).',
+    }),
   })
   .strict()
   .refine(
     (m) => [m.field, m.consent, m.topic, m.identity, m.right].filter((x) => x !== undefined).length === 1,
     { message: 'a mapping needs exactly one of field, consent, topic, identity, right' },
-  );
+  )
+  .refine((m) => m.withdrawOnly !== true || m.consent !== undefined, {
+    message: 'withdrawOnly applies to consent entries only',
+    path: ['withdrawOnly'],
+  });
 export type MappingEntry = z.infer<typeof MappingEntry>;
 export type MappingEntryInput = z.input<typeof MappingEntry>;

@@ -27,8 +27,8 @@ function profile(overrides: Partial<Profile> = {}): Profile {
   return {
     id: 'p1',
     identities: [
-      { kind: 'email', value: 'ann@example.com' },
-      { kind: 'email', value: 'second@example.com' },
+      { kind: 'email', value: 'ann@example.com', ...stamp },
+      { kind: 'email', value: 'second@example.com', ...stamp },
     ],
     attributes: {
       firstName: { value: 'Ann', ...stamp },
@@ -175,12 +175,29 @@ describe('mapInbound', () => {
     const bad = mapInbound(pm, { externalId: 'r1', at, fields: { mobile: '12' } }, ctx);
     expect(bad.errors[0]?.problem).toBe('not_an_identity');
   });
+
+  it('with the changed fields given, identities the record holds unchanged and its id are lookup keys', () => {
+    const pm = compileMapping(def, [{ identity: 'phone', external: 'mobile' }]);
+    const record = { externalId: 'r1', at, fields: { email: 'ann@example.com', mobile: '+44 20 7946 0958', first_name: 'A' } };
+    expect(mapInbound(pm, record, { ...ctx, changed: new Set(['mobile', 'first_name']) }).patch.identities).toEqual([
+      { kind: 'external', system: 'crm', value: 'r1', lookup: true },
+      { kind: 'email', value: 'ann@example.com', lookup: true },
+      { kind: 'phone', value: '+442079460958' },
+    ]);
+    expect(mapInbound(pm, record, ctx).patch.identities.some((i) => i.lookup)).toBe(false);
+  });
 });
 
 describe('mapOutbound', () => {
   const m = compileMapping(def);
 
-  it('maps push and both entries, taking the first identity of a kind', () => {
+  it('sends the primary (newest) identity of a kind, not the first', () => {
+    const newer = { kind: 'email' as const, value: 'second@example.com', at: '2026-04-02T00:00:00.000Z', source: 'crm' };
+    const p = profile();
+    expect(mapOutbound(m, { ...p, identities: [p.identities[0]!, newer] }, policy).fields['email']).toBe('second@example.com');
+  });
+
+  it('maps push and both entries, taking the primary identity of a kind (on a full tie, the first)', () => {
     const { fields, errors } = mapOutbound(m, profile(), policy);
     expect(errors).toEqual([]);
     expect(fields).toEqual({
@@ -295,6 +312,76 @@ describe('property: profile -> external -> patch', () => {
           expect(back.patch.rights.restricted).toBe(g.restricted?.value);
         },
       ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+// ------------------------------------------------------------------------ withdraw-only
+
+describe('withdraw-only consent entries', () => {
+  const flag: MappingEntryInput = { consent: 'marketing.email', external: 'opted_out', transform: [{ type: 'invert' }], withdrawOnly: true };
+  const consentOf = (m: ReturnType<typeof compileMapping>, value: Json) =>
+    mapInbound(m, { externalId: 'x', at, fields: { opted_out: value } }, ctx).patch.consents['marketing']?.['email'];
+
+  it('drops a value that would grant, keeps one that withdraws, and still observes both', () => {
+    const m = compileMapping({}, [flag]);
+    expect(m.entries[0]?.withdrawOnly).toBe(true);
+    expect(consentOf(m, false)).toBeUndefined();
+    expect(consentOf(m, 'false')).toBeUndefined();
+    expect(consentOf(m, true)).toEqual({ status: 'denied' });
+    expect(mapInbound(m, { externalId: 'x', at, fields: { opted_out: false } }, ctx).observed).toEqual({ opted_out: false });
+    // Without the option the same entry grants (a positive-evidence field).
+    expect(consentOf(compileMapping({}, [{ ...flag, withdrawOnly: false }]), false)).toEqual({ status: 'granted' });
+  });
+
+  it("applies to every consent entry on a field the connector names, whatever the YAML says", () => {
+    const connector = { withdrawOnlyFields: ['opted_out', /^optout_\d+$/g] };
+    const m = compileMapping(connector, [
+      { consent: 'marketing.email', external: 'opted_out', transform: [{ type: 'invert' }] },
+      { consent: 'marketing.sms', external: 'optout_7', transform: [{ type: 'invert' }] },
+      { consent: 'analytics.web', external: 'status', transform: [{ type: 'map', values: { granted: 'IN', denied: 'OUT' } }] },
+      { field: 'optout_8', external: 'optout_8' },
+    ]);
+    expect(Object.fromEntries(m.entries.map((e) => [e.key, e.withdrawOnly]))).toEqual({
+      'consent:marketing.email': true,
+      'consent:marketing.sms': true,
+      'consent:analytics.web': false,
+      'field:optout_8': false,
+    });
+    // A global RegExp is matched without its lastIndex: every record gets the same answer.
+    const twice = [1, 2].map(() => mapInbound(m, { externalId: 'x', at, fields: { optout_7: false } }, ctx).patch.consents);
+    expect(twice).toEqual([{}, {}]);
+    const refused = tryCompileMapping(connector, [{ ...flag, withdrawOnly: false }]);
+    expect(refused.ok).toBe(false);
+    if (!refused.ok) expect(refused.issues.join('\n')).toMatch(/opt-out flag.*withdrawOnly cannot be false/);
+  });
+
+  it('is refused on anything but a consent entry', () => {
+    const result = tryCompileMapping({}, [{ topic: 'newsletter', external: 'nl', withdrawOnly: true }]);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.issues.join('\n')).toMatch(/withdrawOnly applies to consent entries only/);
+  });
+
+  it('writes the opt-out for a consent the hub does not know only when the record is being created', () => {
+    const m = compileMapping({}, [{ identity: 'email', external: 'email' }, flag, { consent: 'marketing.sms', external: 'sms', transform: [{ type: 'map', values: { granted: 'IN', denied: 'OUT' } }] }]);
+    const unknown = profile({ consents: {} });
+    expect(mapOutbound(m, unknown, policy, undefined, { creating: true }).fields).toEqual({ email: 'ann@example.com', opted_out: true });
+    expect(mapOutbound(m, unknown, policy).fields).toEqual({ email: 'ann@example.com' });
+    // A known state is written as it is, creating or not.
+    expect(mapOutbound(m, profile(), policy, undefined, { creating: true }).fields['opted_out']).toBe(false);
+  });
+
+  it('law: no inbound value of a withdraw-only entry ever yields granted, whatever its transforms', () => {
+    const valueArb = fc.oneof(fc.boolean(), fc.constantFrom('true', 'false', 'Y', 'N', 'OptIn', 'OptOut', 'SUBSCRIBED', ''), fc.integer(), fc.constant(null));
+    fc.assert(
+      fc.property(boolChainArb, fc.array(valueArb, { minLength: 1, maxLength: 4 }), (chain, values) => {
+        const m = compileMapping({}, [{ consent: 'marketing.email', external: 'v', transform: chain, withdrawOnly: true }]);
+        for (const value of values) {
+          const { patch } = mapInbound(m, { externalId: 'x', at, fields: { v: value } }, ctx);
+          expect(patch.consents['marketing']?.['email']?.status).not.toBe('granted');
+        }
+      }),
       { numRuns: 300 },
     );
   });

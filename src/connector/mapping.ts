@@ -17,9 +17,14 @@
  *   normalized to E.164).
  * Inbound, boolean targets also accept the strings `"true"` / `"false"`; a `null` or a
  * missing external field changes nothing for consent, topic, right and identity targets.
+ *
+ * Consent only from an affirmative act: a withdraw-only consent entry (`withdrawOnly`, or an
+ * external field the connector names in `withdrawOnlyFields`) never yields `granted` inbound,
+ * and when the hub creates a record it writes `denied` for a consent it holds no state for.
  */
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { effectiveConsent } from '../profile/effective.js';
+import { primaryIdentity } from '../profile/identities.js';
 import type {
   ConsentEvidence,
   ConsentInput,
@@ -63,6 +68,11 @@ export interface CompiledEntry {
   readonly chain: CompiledChain;
   /** Whether every transform of the chain is invertible (a round trip gives the value back). */
   readonly invertible: boolean;
+  /**
+   * A consent entry whose external field can withdraw but never grant (the entry's
+   * `withdrawOnly`, or a field the connector names in `withdrawOnlyFields`).
+   */
+  readonly withdrawOnly: boolean;
   /** `defaults` when it comes from the connector's `defaultMappings`, else `yaml`. */
   readonly origin: 'defaults' | 'yaml';
   /** The parsed entry as written. */
@@ -95,6 +105,13 @@ export interface InboundContext {
   patchId: string;
   /** Evidence attached to every consent in the patch (merge defaults it to `{method: source}`). */
   evidence?: ConsentEvidence;
+  /**
+   * The external fields that really changed, when the hub knows what the system held before
+   * (its shadow). Identities read from other fields, and the record's own id, are then only
+   * lookup keys (`lookup: true`): the system holds them unchanged, so the record's time says
+   * nothing about when they were set. Absent: every identity is set at the record's time.
+   */
+  changed?: ReadonlySet<string>;
 }
 
 /** The outcome of `mapInbound`. */
@@ -108,6 +125,16 @@ export interface InboundResult {
    * system is now known to hold, for the shadow (`Observed.values`).
    */
   observed: Record<string, Json>;
+}
+
+/** What `mapOutbound` needs to know besides the profile. */
+export interface OutboundOptions {
+  /**
+   * The record does not exist in the system yet (the hub knows no external id for it): the
+   * system would fill the fields left out with its defaults.
+   * @defaultValue `false`
+   */
+  creating?: boolean;
 }
 
 /** The outcome of `mapOutbound`. */
@@ -156,9 +183,11 @@ function describeIssue(where: string, issue: { path: PropertyKey[]; message: str
  * - two pushed entries writing the same external field.
  */
 export function tryCompileMapping(
-  definition: Pick<ConnectorDefinition, 'defaultMappings'>,
+  definition: Pick<ConnectorDefinition, 'defaultMappings' | 'withdrawOnlyFields'>,
   yamlEntries: readonly unknown[] = [],
 ): CompileResult {
+  const optOutFlag = (external: string): boolean =>
+    (definition.withdrawOnlyFields ?? []).some((f) => (typeof f === 'string' ? f === external : new RegExp(f.source, f.flags.replace(/[gy]/g, '')).test(external)));
   const issues: string[] = [];
   const parse = (raw: readonly unknown[], origin: 'defaults' | 'yaml'): CompiledEntry[] => {
     const out: CompiledEntry[] = [];
@@ -178,6 +207,10 @@ export function tryCompileMapping(
         }
       }
       const chain = compileChain(entry.transform, canonicalKindOf(target));
+      const flag = target.kind === 'consent' && optOutFlag(entry.external);
+      if (flag && entry.withdrawOnly === false) {
+        issues.push(`${where}: "${entry.external}" is an opt-out flag: its consent can only be withdrawn (withdrawOnly cannot be false)`);
+      }
       out.push({
         key,
         target,
@@ -185,6 +218,7 @@ export function tryCompileMapping(
         direction: entry.direction,
         chain,
         invertible: chain.invertible,
+        withdrawOnly: target.kind === 'consent' && (entry.withdrawOnly === true || flag),
         origin,
         entry,
       });
@@ -221,7 +255,7 @@ export function tryCompileMapping(
 
 /** Like `tryCompileMapping`, but throws a `ConfigError` listing every issue. */
 export function compileMapping(
-  definition: Pick<ConnectorDefinition, 'defaultMappings'>,
+  definition: Pick<ConnectorDefinition, 'defaultMappings' | 'withdrawOnlyFields'>,
   yamlEntries: readonly unknown[] = [],
 ): CompiledMapping {
   const result = tryCompileMapping(definition, yamlEntries);
@@ -260,8 +294,10 @@ export function normalizeIdentityValue(kind: 'email' | 'phone', value: string): 
  * Maps an external record to a `ProfilePatch` with the mapping's pull and both entries.
  * The patch carries `at: record.at`, the context's `source`, `receivedAt` and `patchId` as
  * `id`, the identities from `identity` entries plus `{kind: 'external', system: source,
- * value: record.externalId}`, attributes, consents (as `ConsentInput`), subscriptions and
- * rights. External fields absent from the record change nothing.
+ * value: record.externalId}` (lookup keys where `ctx.changed` says they did not change),
+ * attributes, consents (as `ConsentInput`), subscriptions and rights. External fields absent
+ * from the record change nothing. A withdraw-only consent entry whose value maps to `granted`
+ * changes nothing either (the value is still `observed`).
  */
 export function mapInbound(mapping: CompiledMapping, record: ExternalRecord, ctx: InboundContext): InboundResult {
   const patch: ProfilePatch = {
@@ -269,7 +305,7 @@ export function mapInbound(mapping: CompiledMapping, record: ExternalRecord, ctx
     source: ctx.source,
     at: record.at,
     receivedAt: ctx.receivedAt,
-    identities: [{ kind: 'external', system: ctx.source, value: record.externalId }],
+    identities: [{ kind: 'external', system: ctx.source, value: record.externalId, ...(ctx.changed ? { lookup: true } : {}) }],
     attributes: {},
     consents: {},
     subscriptions: {},
@@ -306,9 +342,10 @@ export function mapInbound(mapping: CompiledMapping, record: ExternalRecord, ctx
         }
         continue;
       }
-      if (!patch.identities.some((i) => i.kind === target.identity && i.value === normalized)) {
-        patch.identities.push({ kind: target.identity, value: normalized });
-      }
+      const lookup = ctx.changed !== undefined && !ctx.changed.has(e.external);
+      const same = patch.identities.find((i) => i.kind === target.identity && i.value === normalized);
+      if (same === undefined) patch.identities.push({ kind: target.identity, value: normalized, ...(lookup ? { lookup } : {}) });
+      else if (!lookup) delete same.lookup;
       continue;
     }
     const flag = readBoolean(value);
@@ -319,6 +356,8 @@ export function mapInbound(mapping: CompiledMapping, record: ExternalRecord, ctx
     }
     switch (target.kind) {
       case 'consent': {
+        // "Not opted out" is no evidence of consent: it can withdraw nothing and grant nothing.
+        if (flag && e.withdrawOnly) break;
         const input: ConsentInput = { status: flag ? 'granted' : 'denied' };
         if (ctx.evidence) input.evidence = ctx.evidence;
         (patch.consents[target.purpose] ??= {})[target.channel] = input;
@@ -352,7 +391,7 @@ function canonicalValue(
     case 'topic':
       return profile.subscriptions[target.topic]?.value;
     case 'identity':
-      return profile.identities.find((i) => i.kind === target.identity)?.value;
+      return primaryIdentity(profile.identities, { kind: target.identity }, policy)?.value;
     case 'right':
       return target.right === 'restricted'
         ? profile.rights.restricted?.value
@@ -364,19 +403,23 @@ function canonicalValue(
  * Maps a canonical profile to external fields with the mapping's push and both entries.
  * Consent values are `effectiveConsent(profile, purpose, channel, policy, now)`: a
  * restriction or an active objection sends `denied`, and expiry is checked when `now` is
- * given. Targets the profile holds nothing for are left out (never sent as `null`); the first
- * identity of a kind is the one sent.
+ * given. Targets the profile holds nothing for are left out (never sent as `null`), except
+ * when `options.creating`: a withdraw-only consent the profile holds no state for is then sent
+ * as `denied`, so the new record carries the system's opt-out rather than its default. The
+ * primary identity of a kind (the newest, `primaryIdentity`) is the one sent.
  */
 export function mapOutbound(
   mapping: CompiledMapping,
   profile: Profile,
   policy: MergePolicy,
   now?: Instant | Date,
+  options: OutboundOptions = {},
 ): OutboundResult {
   const fields: Record<string, Json> = {};
   const errors: MappingValueError[] = [];
   for (const e of mapping.outbound) {
-    const value = canonicalValue(profile, e.target, policy, now);
+    let value = canonicalValue(profile, e.target, policy, now);
+    if (value === undefined && options.creating === true && e.withdrawOnly) value = false;
     if (value === undefined) continue;
     const converted = e.chain.toExternal(value);
     if (converted.ok) fields[e.external] = converted.value;

@@ -101,6 +101,7 @@ export class Exporter {
         pushes: profile ? await ctx.store.pushHistory(profile.id) : [],
         audit: profile ? await ctx.store.listAudit({ profileId: profile.id, limit: 100_000 }) : [],
         connectorTypes: new Map([...ctx.connectors.values()].map((c) => [c.id, c.type])),
+        policy: ctx.policy,
         purposeTitles: ctx.options.purposeTitles,
         live: detail.includeLive ? live : null,
       }),

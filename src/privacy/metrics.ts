@@ -3,8 +3,8 @@
  * failing requests and systems, and how long erasures take. Gauges are read from the store
  * when scraped (at most once a second).
  */
-import type { Registry } from 'prom-client';
-import { Counter, Gauge, Histogram } from 'prom-client';
+import type { Counter, Histogram, Registry } from 'prom-client';
+import { counterOn, gaugeOn, histogramOn } from '../connector/metrics.js';
 import type { DataSubjectRequest, Store } from '../store/types.js';
 import { isOverdue } from './deadline.js';
 
@@ -34,22 +34,20 @@ export function createPrivacyMetrics(registry: Registry, store: Store, now: () =
     }
     return pending.snapshot;
   };
-  new Gauge({
+  gaugeOn(registry, {
     name: 'concord_dsr_open',
     help: 'Data-subject requests not yet answered, per kind and status (received, in_progress).',
     labelNames: ['kind', 'status'] as const,
-    registers: [registry],
     async collect() {
       const { open } = await snapshot();
       this.reset();
       for (const r of open) this.inc({ kind: r.kind, status: r.status });
     },
   });
-  new Gauge({
+  gaugeOn(registry, {
     name: 'concord_dsr_overdue',
     help: 'Open data-subject requests past their deadline (one month, or the recorded extension), per kind.',
     labelNames: ['kind'] as const,
-    registers: [registry],
     async collect() {
       const { open } = await snapshot();
       this.reset();
@@ -57,11 +55,10 @@ export function createPrivacyMetrics(registry: Registry, store: Store, now: () =
       for (const r of open) if (isOverdue(r, at)) this.inc({ kind: r.kind });
     },
   });
-  new Gauge({
+  gaugeOn(registry, {
     name: 'concord_dsr_failing',
     help: 'Data-subject requests that failed, or are in progress with a system failing, per kind.',
     labelNames: ['kind'] as const,
-    registers: [registry],
     async collect() {
       const { open, failed } = await snapshot();
       this.reset();
@@ -69,11 +66,10 @@ export function createPrivacyMetrics(registry: Registry, store: Store, now: () =
       for (const r of open) if (r.systems.some((s) => s.status === 'failed' || s.error !== null)) this.inc({ kind: r.kind });
     },
   });
-  new Gauge({
+  gaugeOn(registry, {
     name: 'concord_dsr_systems_failing',
     help: 'Systems failing in open or failed data-subject requests (failed, or retrying after an error), per connector.',
     labelNames: ['connector'] as const,
-    registers: [registry],
     async collect() {
       const { open, failed } = await snapshot();
       this.reset();
@@ -84,24 +80,21 @@ export function createPrivacyMetrics(registry: Registry, store: Store, now: () =
   });
   return {
     registry,
-    requests: new Counter({
+    requests: counterOn(registry, {
       name: 'concord_dsr_requests_total',
       help: 'Data-subject requests received, per kind and origin (api, cli, preference_center, or the connector that asked).',
       labelNames: ['kind', 'origin'] as const,
-      registers: [registry],
     }),
-    systemOutcomes: new Counter({
+    systemOutcomes: counterOn(registry, {
       name: 'concord_dsr_system_outcomes_total',
       help: 'Per-system outcomes of data-subject requests (erased, not_found, delivered, not_held, exported, failed, retry).',
       labelNames: ['kind', 'connector', 'outcome'] as const,
-      registers: [registry],
     }),
-    erasureSeconds: new Histogram({
+    erasureSeconds: histogramOn(registry, {
       name: 'concord_dsr_erasure_seconds',
       help: 'Time from receiving an erasure request to every system done and the store emptied.',
       labelNames: ['origin'] as const,
       buckets: [1, 5, 15, 60, 300, 900, 3600, 6 * 3600, 86_400, 7 * 86_400],
-      registers: [registry],
     }),
   };
 }

@@ -36,6 +36,12 @@ export const PrivacyTuning = z.object({
   callRetryMinMs: ms.default(200),
   /** The engine's limiter margin (see EngineTuning.limiterMarginMs). */
   limiterMarginMs: ms.default(25),
+  /**
+   * Longest a worker of a parked erase queue sleeps before it asks whether the park still
+   * holds (see EngineTuning.parkRecheckMs).
+   * @defaultValue 1_000
+   */
+  parkRecheckMs: count.default(1_000),
 });
 export type PrivacyTuning = z.infer<typeof PrivacyTuning>;
 export type PrivacyTuningInput = z.input<typeof PrivacyTuning>;

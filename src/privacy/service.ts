@@ -15,6 +15,7 @@
  *
  * Every request and every step is in the audit log.
  */
+import { logRedisTrouble, redisAddress } from '../sync/redis-health.js';
 import { Queue, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -24,12 +25,14 @@ import { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import type { ExternalRecord, WebhookEvent } from '../connector/define.js';
 import { jsonEqual } from '../connector/mapping.js';
+import { asLookupKeys } from '../profile/identities.js';
 import type { Identity, MergePolicy, Profile, ProfilePatch } from '../profile/schema.js';
 import type { ApplyResult, DataSubjectRequest, DsrStatus, Store } from '../store/types.js';
 import type { SyncConnector } from '../sync/bind.js';
 import { CallLimiter } from '../sync/call-limiter.js';
 import type { Engine } from '../sync/engine.js';
 import { engineKeys, hashTagPrefix, jobId } from '../sync/keys.js';
+import { queueParkedFor } from '../sync/park.js';
 import { WorkSets } from '../sync/work-sets.js';
 import { audit, encodeDetail, readDetail, scheduleEraseFlush, toView, withLock } from './context.js';
 import type { PrivacyContext } from './context.js';
@@ -115,7 +118,7 @@ export class PrivacyService {
     for (const c of deps.connectors) if (c.capabilities.erase) erase.set(c.id, new Queue(privacyQueues.erase(c.id), connection));
     this.queues = [requests, ...erase.values()];
     const logger = (deps.logger ?? pino({ enabled: false })).child({ component: 'privacy' });
-    for (const q of this.queues) q.on('error', (err) => logger.warn({ queue: q.name, err: { name: err.name, message: err.message } }, 'queue error'));
+    for (const q of this.queues) q.on('error', (err) => logRedisTrouble(logger, { queue: q.name, err: { name: err.name, message: err.message } }, `queue error (redis at ${redisAddress(deps.redis)})`));
     this.ctx = {
       store: deps.store,
       redis: deps.redis,
@@ -282,11 +285,25 @@ export class PrivacyService {
     });
   }
 
+  /**
+   * Lifts a rate-limit park of the connector's erase queue (an operator's call, beside the
+   * engine's `unpark`) and runs the queue at once. Returns how long the park had left (ms).
+   */
+  async unpark(connector: string): Promise<number> {
+    const queue = this.ctx.queues.erase.get(connector);
+    if (!queue) return 0;
+    const left = await queueParkedFor(queue);
+    await queue.removeRateLimitKey();
+    await scheduleEraseFlush(this.ctx, connector, 'now');
+    return left;
+  }
+
   /** Starts the workers (exports, delivery tracking, one erase queue per system) and the sweep. */
   async start(engine: PrivacyEngine): Promise<void> {
     const { ctx } = this;
     const t = ctx.options.tuning;
-    const limiter = new CallLimiter(ctx.redis, engineKeys(ctx.prefix), t.limiterMarginMs);
+    // A lifted park (see sync/park.ts) reaches the engine's connector instances this process calls.
+    const limiter = new CallLimiter(ctx.redis, engineKeys(ctx.prefix), t.limiterMarginMs, async (id) => (await engine.instance(id)).unpark?.());
     const eraser = new Eraser(ctx, { engine, limiter });
     const exporter = new Exporter(ctx, { engine, limiter });
     const tracker = new Tracker(ctx);
@@ -311,11 +328,25 @@ export class PrivacyService {
       // A limiter as on the push queues (a run makes at least one call): without one, BullMQ
       // ignores the queue's manual rate limit, and a parked run would be taken again at once.
       const limiter = { max: limits?.requestsPerWindow ?? 100, duration: limits?.windowMs ?? 10_000 };
-      this.add(new Worker<EraseJobData>(privacyQueues.erase(connector), (job, _token, signal) => eraser.process(job, signal), { ...base, concurrency, limiter }));
+      this.add(
+        new Worker<EraseJobData>(privacyQueues.erase(connector), (job, _token, signal) => eraser.process(job, signal), {
+          ...base,
+          concurrency,
+          limiter,
+          // A parked queue asks again this often, so a lifted park is noticed (see `unpark`).
+          maximumRateLimitDelay: t.parkRecheckMs,
+        }),
+      );
     }
-    await ctx.queues.requests.upsertJobScheduler('dsr-sweep', { every: t.sweepEveryMs }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: { count: 100 } } });
+    await this.restoreSchedulers();
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));
     ctx.logger.info({ erase: [...ctx.queues.erase.keys()] }, 'privacy workers started');
+  }
+
+  /** (Re-)creates the sweep's job scheduler: at start, and after Redis came back empty. Idempotent. */
+  async restoreSchedulers(): Promise<void> {
+    const every = this.ctx.options.tuning.sweepEveryMs;
+    await this.ctx.queues.requests.upsertJobScheduler('dsr-sweep', { every }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: { count: 100 } } });
   }
 
   /**
@@ -376,7 +407,7 @@ export class PrivacyService {
   }
 
   private add(worker: Worker): void {
-    worker.on('error', (err) => this.ctx.logger.warn({ queue: worker.name, err: { name: err.name, message: err.message } }, 'worker error'));
+    worker.on('error', (err) => logRedisTrouble(this.ctx.logger, { queue: worker.name, err: { name: err.name, message: err.message } }, `worker error (redis at ${redisAddress(this.ctx.redis)})`));
     worker.on('failed', (job: Job | undefined, err: Error) =>
       this.ctx.logger.warn({ queue: worker.name, job: job?.name, attempts: job?.attemptsMade, err: { name: err.name, message: err.message } }, 'privacy job failed'),
     );
@@ -530,7 +561,7 @@ export class PrivacyService {
       source: meta.origin === 'preference_center' ? 'preference_center' : 'admin',
       at: created.receivedAt,
       receivedAt: created.receivedAt,
-      identities: profile.identities,
+      identities: asLookupKeys(profile.identities),
       attributes: request.kind === 'rectify' ? request.attributes : {},
       consents: {},
       subscriptions: {},

@@ -16,13 +16,14 @@ function shadow(connector: string, externalId: string | null): Shadow {
 }
 
 function person(): Profile {
+  const stamp = { at: '2026-01-01T00:00:00.000Z', source: 'hubspot' };
   return {
     ...emptyProfile('p1'),
     identities: [
-      { kind: 'email', value: 'ada@example.com' },
-      { kind: 'email', value: 'ada.work@example.com' },
-      { kind: 'phone', value: '+442071234567' },
-      { kind: 'external', system: 'hubspot', value: '101' },
+      { kind: 'email', value: 'ada@example.com', ...stamp },
+      { kind: 'email', value: 'ada.work@example.com', ...stamp },
+      { kind: 'phone', value: '+442071234567', ...stamp },
+      { kind: 'external', system: 'hubspot', value: '101', ...stamp },
     ],
   };
 }

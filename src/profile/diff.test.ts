@@ -8,8 +8,8 @@ const T = (minute: number) => new Date(Date.UTC(2026, 0, 1, 10, minute)).toISOSt
 const before: Profile = {
   ...emptyProfile('p1'),
   identities: [
-    { kind: 'email', value: 'old@example.com' },
-    { kind: 'phone', value: '+4930111' },
+    { kind: 'email', value: 'old@example.com', at: T(0), source: 'hubspot' },
+    { kind: 'phone', value: '+4930111', at: T(0), source: 'hubspot' },
   ],
   attributes: {
     firstName: { value: 'Ann', at: T(1), source: 'hubspot' },
@@ -38,8 +38,8 @@ describe('diff', () => {
     const after: Profile = {
       ...before,
       identities: [
-        { kind: 'email', value: 'new@example.com' },
-        { kind: 'phone', value: '+4930111' },
+        { kind: 'email', value: 'new@example.com', at: T(6), source: 'salesforce' },
+        { kind: 'phone', value: '+4930111', at: T(0), source: 'hubspot' },
       ],
       attributes: {
         firstName: { value: 'Anna', at: T(2), source: 'salesforce' },
@@ -56,8 +56,8 @@ describe('diff', () => {
       rights: { restricted: { value: true, at: T(5), source: 'admin' }, objections: {} },
     };
     expect(diff(before, after)).toEqual([
-      { kind: 'identity', path: 'email:new@example.com', to: { kind: 'email', value: 'new@example.com' }, at: T(5), source: 'admin' },
-      { kind: 'identity', path: 'email:old@example.com', from: { kind: 'email', value: 'old@example.com' }, at: T(5), source: 'admin' },
+      { kind: 'identity', path: 'email:new@example.com', to: after.identities[0], at: T(6), source: 'salesforce' },
+      { kind: 'identity', path: 'email:old@example.com', from: before.identities[0], at: T(0), source: 'hubspot' },
       { kind: 'attribute', path: 'firstName', from: 'Ann', to: 'Anna', at: T(2), source: 'salesforce' },
       { kind: 'attribute', path: 'locale', to: 'de', at: T(3), source: 'hubspot' },
       {
@@ -77,6 +77,14 @@ describe('diff', () => {
     const after: Profile = { ...before, attributes: { ...before.attributes, firstName: { value: 'Anna', at: T(2), source: 'x' } } };
     expect(diff(before, after, { at: T(9), source: 'patch-source' })).toEqual([
       { kind: 'attribute', path: 'firstName', from: 'Ann', to: 'Anna', at: T(9), source: 'patch-source' },
+    ]);
+  });
+
+  it('sees an identity set again later (a change of its stamp alone)', () => {
+    const phone = { kind: 'phone', value: '+4930111', at: T(3), source: 'salesforce' } as const;
+    const after: Profile = { ...before, identities: [before.identities[0]!, phone] };
+    expect(diff(before, after)).toEqual([
+      { kind: 'identity', path: 'phone:+4930111', from: before.identities[1], to: phone, at: T(3), source: 'salesforce' },
     ]);
   });
 

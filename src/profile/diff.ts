@@ -1,5 +1,5 @@
 /** What differs between two versions of a profile, as a list of `Change`s. Pure. */
-import { compareInstants, getOwn, identityKey, jsonEqual, stateOf } from './order.js';
+import { getOwn, identityKey, jsonEqual, stateOf } from './order.js';
 import type { Change, ConsentSlot, Instant, Profile, SourceId, Stamped } from './schema.js';
 import { ObjectionKind } from './schema.js';
 
@@ -16,25 +16,22 @@ const EPOCH: ChangeStamp = { at: '1970-01-01T00:00:00.000Z', source: 'hub' };
  * identities, attributes, consents, subscriptions, rights, each sorted by path.
  *
  * Each change carries `by` when given. Otherwise it carries the stamp of the field's value
- * in `b` (or in `a` if `b` lacks it); identities, which have no stamp, carry the latest
- * stamp found in `b`.
+ * in `b` (or in `a` if `b` lacks it).
  */
 export function diff(a: Profile, b: Profile, by?: ChangeStamp): Change[] {
   const changes: Change[] = [];
-  const stampOf = (x: Stamped<unknown> | undefined, y: Stamped<unknown> | undefined): ChangeStamp => {
+  const stampOf = (x: ChangeStamp | undefined, y: ChangeStamp | undefined): ChangeStamp => {
     const s = by ?? y ?? x ?? EPOCH;
     return { at: s.at, source: s.source };
   };
 
   const before = new Map(a.identities.map((identity) => [identityKey(identity), identity]));
   const after = new Map(b.identities.map((identity) => [identityKey(identity), identity]));
-  let identityStamp: ChangeStamp | undefined;
   for (const key of [...new Set([...before.keys(), ...after.keys()])].sort()) {
     const from = before.get(key);
     const to = after.get(key);
-    if (from !== undefined && to !== undefined) continue;
-    identityStamp ??= by ?? latestStamp(b) ?? latestStamp(a) ?? EPOCH;
-    changes.push({ kind: 'identity', path: key, from, to, at: identityStamp.at, source: identityStamp.source });
+    if (same(from, to)) continue;
+    changes.push({ kind: 'identity', path: key, from, to, ...stampOf(from, to) });
   }
 
   for (const [path, x, y] of pairs(a.attributes, b.attributes)) {
@@ -96,21 +93,4 @@ function keys(a: Record<string, unknown>, b: Record<string, unknown>): string[] 
 
 function pairs<V>(a: Record<string, V>, b: Record<string, V>): [string, V | undefined, V | undefined][] {
   return keys(a, b).map((key) => [key, getOwn(a, key), getOwn(b, key)]);
-}
-
-/** The latest stamp anywhere in a profile (ties broken by source id), or undefined for an empty one. */
-function latestStamp(profile: Profile): ChangeStamp | undefined {
-  let latest: ChangeStamp | undefined;
-  const consider = (s: { at: Instant; source: SourceId } | undefined) => {
-    if (s === undefined) return;
-    if (latest === undefined || (compareInstants(s.at, latest.at) || (s.source > latest.source ? 1 : -1)) > 0) {
-      latest = { at: s.at, source: s.source };
-    }
-  };
-  Object.values(profile.attributes).forEach(consider);
-  Object.values(profile.consents).forEach((channels) => Object.values(channels).forEach(consider));
-  Object.values(profile.subscriptions).forEach(consider);
-  consider(profile.rights.restricted);
-  Object.values(profile.rights.objections).forEach(consider);
-  return latest;
 }

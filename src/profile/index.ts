@@ -6,3 +6,5 @@ export { diff } from './diff.js';
 export type { ChangeStamp } from './diff.js';
 export { effectiveConsent, explainConsent, isRestricted, hasObjection } from './effective.js';
 export type { EffectiveConsent, EffectiveConsentReason } from './effective.js';
+export { primaryIdentity, isPrimaryIdentity, asLookupKeys, withIdentityStamps } from './identities.js';
+export type { IdentitySlot } from './identities.js';

@@ -13,7 +13,7 @@ const T = (minute: number): string => new Date(Date.UTC(2026, 0, 1, 10, minute))
 const policy = MergePolicy.parse({ rightsAuthorities: ['preference_center', 'admin'] });
 
 function patch(input: Partial<ProfilePatchInput> & Pick<ProfilePatchInput, 'source' | 'at'>): ProfilePatch {
-  return ProfilePatch.parse({ id: `${input.source}:${input.at}`, receivedAt: input.at, identities: [{ kind: 'email', value: 'ada@example.com' }], ...input });
+  return ProfilePatch.parse({ id: `${input.source}:${input.at}`, receivedAt: input.at, identities: [{ kind: 'email', value: 'ada@example.com', lookup: true }], ...input });
 }
 
 describe('rights authorities', () => {

@@ -6,7 +6,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { emptyProfile, merge, mergeProfiles } from './merge.js';
+import { primaryIdentity } from './identities.js';
+import { effectiveAt, emptyProfile, merge, mergeProfiles } from './merge.js';
 import type { Profile } from './schema.js';
 import { MergePolicy, Profile as ProfileSchema, ProfilePatch } from './schema.js';
 
@@ -50,12 +51,17 @@ const consentInput = fc
   })
   .map(dropUndefined);
 
+// Lookup keys (a source naming an identity it holds unchanged) must never move a stamp.
 const identityPool = [
   { kind: 'email', value: 'ann@example.com' },
+  { kind: 'email', value: 'ann@example.com', lookup: true },
   { kind: 'email', value: 'bob@example.com' },
+  { kind: 'email', value: 'bob@example.com', lookup: true },
   { kind: 'phone', value: '+4930123456' },
+  { kind: 'phone', value: '+4930999999' },
+  { kind: 'phone', value: '+4930123456', lookup: true },
   { kind: 'external', value: '42', system: 'crm' },
-  { kind: 'external', value: '42', system: 'cdp' },
+  { kind: 'external', value: '42', system: 'cdp', lookup: true },
 ];
 
 const patchArb = fc
@@ -63,7 +69,7 @@ const patchArb = fc
     source: fc.constantFrom(...sources),
     at: fc.constantFrom(...ats),
     receivedAt: fc.constantFrom(...receivedAts),
-    identities: fc.subarray(identityPool, { maxLength: 2 }),
+    identities: fc.subarray(identityPool, { maxLength: 3 }),
     attributes: fc.dictionary(fc.constantFrom('firstName', 'locale'), attributeValue, { maxKeys: 2 }),
     consents: fc.dictionary(
       fc.constantFrom('marketing', 'analytics', 'sales', 'ghost'),
@@ -162,6 +168,36 @@ describe('merge is a join (property tests)', () => {
         const ab = mergeProfiles(a, b, policy).profile;
         const ba = mergeProfiles(b, a, policy).profile;
         expect(withId(ab)).toEqual(withId(ba));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('the primary e-mail and phone are the newest ones set (at, priority, source id, smaller value), whatever the order', () => {
+    // A lookup key counts as never set: only its value orders it against other lookup keys.
+    const rank = (c: { at: string; source: string; value: string; lookup: boolean }) =>
+      c.lookup ? ([0, 0, 0, ''] as const) : ([1, Date.parse(c.at), policy.priorities[c.source] ?? 0, c.source] as const);
+    const newer = (a: Parameters<typeof rank>[0], b: Parameters<typeof rank>[0]): boolean => {
+      const [x, y] = [rank(a), rank(b)];
+      for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! > y[i]!;
+      return a.value < b.value;
+    };
+    fc.assert(
+      fc.property(reorderedArb, ([patches, shuffled]) => {
+        const profile = fold(shuffled);
+        for (const kind of ['email', 'phone'] as const) {
+          // Every time the identity was named: lookup keys as "never", real ones at the patch's effective time.
+          const named = patches.flatMap((p) =>
+            p.identities
+              .filter((i) => i.kind === kind)
+              .map((i) => ({ value: i.value, at: effectiveAt(p, policy.skewMs), source: p.source, lookup: i.lookup === true })),
+          );
+          let expected: (typeof named)[number] | undefined;
+          for (const c of named) if (expected === undefined || newer(c, expected)) expected = c;
+          const primary = primaryIdentity(profile.identities, { kind }, policy);
+          expect(primary?.value).toBe(expected?.value);
+          if (expected && !expected.lookup) expect(primary).toMatchObject({ at: expected.at, source: expected.source });
+        }
       }),
       { numRuns: RUNS },
     );

@@ -331,7 +331,7 @@ describe('merge: future timestamps', () => {
 });
 
 describe('merge: identities, subscriptions, rights', () => {
-  it('identities are a set union in a deterministic order, and only new ones are changes', () => {
+  it('identities are a set union in a deterministic order; new ones, and ones set again later, are changes', () => {
     const a = patch({
       source: 'hubspot',
       at: T(1),
@@ -351,19 +351,27 @@ describe('merge: identities, subscriptions, rights', () => {
     });
     const first = merge(emptyProfile('p1'), a, catalog);
     const second = merge(first.profile, b, catalog);
+    const hubspot = { at: T(1), source: 'hubspot' };
+    const salesforce = { at: T(2), source: 'salesforce' };
     expect(second.profile.identities).toEqual([
-      { kind: 'email', value: 'ann@example.com' },
-      { kind: 'external', value: '42', system: 'hubspot' },
-      { kind: 'external', value: '003XYZ', system: 'salesforce' },
-      { kind: 'phone', value: '+4930123456' },
+      { kind: 'email', value: 'ann@example.com', ...salesforce },
+      { kind: 'external', value: '42', system: 'hubspot', ...hubspot },
+      { kind: 'external', value: '003XYZ', system: 'salesforce', ...salesforce },
+      { kind: 'phone', value: '+4930123456', ...hubspot },
     ]);
     expect(second.changes).toEqual([
       {
         kind: 'identity',
+        path: 'email:ann@example.com',
+        from: { kind: 'email', value: 'ann@example.com', ...hubspot },
+        to: { kind: 'email', value: 'ann@example.com', ...salesforce },
+        ...salesforce,
+      },
+      {
+        kind: 'identity',
         path: 'external:salesforce:003XYZ',
-        to: { kind: 'external', value: '003XYZ', system: 'salesforce' },
-        at: T(2),
-        source: 'salesforce',
+        to: { kind: 'external', value: '003XYZ', system: 'salesforce', ...salesforce },
+        ...salesforce,
       },
     ]);
     expect(apply([b, a], catalog).identities).toEqual(second.profile.identities);

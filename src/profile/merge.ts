@@ -7,13 +7,13 @@
 import { diff } from './diff.js';
 import {
   canonicalCopy,
-  cleanIdentity,
   getOwn,
   setOwn,
   falseWins,
   jsonTieBreak,
   maxConsent,
   maxStamped,
+  stampIdentity,
   stateOf,
   trueWins,
   unionIdentities,
@@ -35,7 +35,7 @@ import type {
   SourceId,
   Stamped,
 } from './schema.js';
-import { LegalBasis, ObjectionKind as ObjectionKinds } from './schema.js';
+import { LegalBasis, ObjectionKind as ObjectionKinds, UNSTAMPED } from './schema.js';
 
 export type { MergeResult } from './schema.js';
 
@@ -110,7 +110,9 @@ function patchAsProfile(
   const profile = emptyProfile(id);
   const ignored: Ignored[] = [];
 
-  profile.identities = unionIdentities(patch.identities.map(cleanIdentity), []);
+  // A lookup key claims no time: it must not take over as primary by the patch's `at`.
+  const identities = patch.identities.map((identity) => stampIdentity(identity, identity.lookup ? UNSTAMPED : { at, source }));
+  profile.identities = unionIdentities(identities, [], policy);
   for (const [path, value] of Object.entries(patch.attributes)) {
     setOwn(profile.attributes, path, stamp(canonicalCopy(value)));
   }
@@ -214,7 +216,7 @@ function joinRights(a: Rights, b: Rights, policy: MergePolicy): Rights {
 function join(a: Profile, b: Profile, policy: MergePolicy): Profile {
   return {
     id: a.id,
-    identities: unionIdentities(a.identities, b.identities),
+    identities: unionIdentities(a.identities, b.identities, policy),
     attributes: joinRecords<Stamped<Json>>(a.attributes, b.attributes, (_path, x, y) =>
       maxStamped(x, y, policy, jsonTieBreak),
     ),
@@ -238,8 +240,9 @@ function join(a: Profile, b: Profile, policy: MergePolicy): Profile {
  * Rules: per-field last writer wins by `(at, source priority, source id)`; consent by the
  * latest action with denied winning an exact tie; `most-restrictive` purposes resolve to
  * denied while any source's latest report is a denial; only a purpose's authorities may
- * change it; identities are a set union; `at` beyond `receivedAt + skewMs` is clamped to
- * `receivedAt`.
+ * change it; identities are a set union where each identity keeps its latest stamp (the
+ * primary one of a kind is the newest, see `identities.ts`; a `lookup` identity counts as
+ * `UNSTAMPED`); `at` beyond `receivedAt + skewMs` is clamped to `receivedAt`.
  */
 export function merge(profile: Profile, patch: ProfilePatch, policy: MergePolicy): MergeResult {
   const fromPatch = patchAsProfile(profile.id, patch, policy);

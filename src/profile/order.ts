@@ -2,7 +2,8 @@
  * The total orders that make merge a join: every register keeps the greatest value it has
  * seen, and "greatest" is decided without looking at arrival order. Pure.
  */
-import type { ConsentSlot, ConsentState, Identity, Json, MergePolicy, Stamped } from './schema.js';
+import type { ConsentSlot, ConsentState, Identity, Json, MergePolicy, ProfileIdentity, Stamped } from './schema.js';
+import { UNSTAMPED } from './schema.js';
 
 /**
  * Sets an own property, also when the key is `__proto__` (which plain assignment would turn
@@ -168,19 +169,48 @@ export function compareIdentities(a: Identity, b: Identity): number {
   );
 }
 
-/** An identity with its keys in canonical order and no `system: undefined`. */
-export function cleanIdentity(identity: Identity): Identity {
+/** A profile identity: the identity's keys in canonical order (no `system: undefined`) and the stamp. */
+export function stampIdentity(identity: Identity, stamp: { at: string; source: string }): ProfileIdentity {
   return identity.system === undefined
-    ? { kind: identity.kind, value: identity.value }
-    : { kind: identity.kind, value: identity.value, system: identity.system };
+    ? { kind: identity.kind, value: identity.value, at: stamp.at, source: stamp.source }
+    : { kind: identity.kind, value: identity.value, system: identity.system, at: stamp.at, source: stamp.source };
 }
 
-/** Set union of identities, sorted deterministically. */
-export function unionIdentities(a: readonly Identity[], b: readonly Identity[]): Identity[] {
-  const byKey = new Map<string, Identity>();
+/** 0 for the `UNSTAMPED` stamp, 1 for a real one. */
+function stamped(identity: ProfileIdentity): number {
+  return identity.at === UNSTAMPED.at && identity.source === UNSTAMPED.source ? 0 : 1;
+}
+
+/**
+ * Which of two identities is newer: `UNSTAMPED` below everything (a lookup key never moves a
+ * stamp, whatever the source priorities), then `(at, source priority, source id)` like every
+ * register, then the smaller value (and system) wins a full tie, so profiles stored before
+ * identities had stamps keep the primary they had (the first of its kind in
+ * `compareIdentities` order).
+ */
+export function compareIdentityStamps(a: ProfileIdentity, b: ProfileIdentity, policy: MergePolicy): number {
+  return (
+    stamped(a) - stamped(b) ||
+    compareStamps(a, b, policy) ||
+    compareStrings(b.value, a.value) ||
+    compareStrings(b.system ?? '', a.system ?? '')
+  );
+}
+
+/**
+ * Set union of identities, sorted deterministically; an identity in both keeps the greater
+ * stamp (the latest time a source set it), so the union is a join like the other registers.
+ */
+export function unionIdentities(
+  a: readonly ProfileIdentity[],
+  b: readonly ProfileIdentity[],
+  policy: MergePolicy,
+): ProfileIdentity[] {
+  const byKey = new Map<string, ProfileIdentity>();
   for (const identity of [...a, ...b]) {
     const key = identityKey(identity);
-    if (!byKey.has(key)) byKey.set(key, cleanIdentity(identity));
+    const held = byKey.get(key);
+    if (held === undefined || compareIdentityStamps(identity, held, policy) > 0) byKey.set(key, stampIdentity(identity, identity));
   }
   return [...byKey.values()].sort(compareIdentities);
 }

@@ -26,6 +26,34 @@ export const Identity = z.object({
 });
 export type Identity = z.infer<typeof Identity>;
 
+/**
+ * The stamp of what is not known: identities stored before identities carried stamps, and
+ * identities a source named only as lookup keys. For identities it sorts below every real
+ * stamp (`compareIdentityStamps`).
+ */
+export const UNSTAMPED = { at: '1970-01-01T00:00:00.000Z', source: 'hub' } as const;
+
+/**
+ * An identity of a profile, with when it was last set at its source and which source set it
+ * (the same stamp as attributes). Per kind (per `system` for external ids) the identity with
+ * the greatest stamp is the primary one, the one pushed to systems; the others stay as
+ * lookup keys. Identities stored without a stamp read as `UNSTAMPED`.
+ */
+export const ProfileIdentity = Identity.extend({
+  at: Instant.default(UNSTAMPED.at),
+  source: SourceId.default(UNSTAMPED.source),
+});
+export type ProfileIdentity = z.infer<typeof ProfileIdentity>;
+
+/**
+ * An identity as a patch names it. `lookup: true` says the source holds it unchanged (for
+ * example a record field equal to what the system held before): it finds the person but does
+ * not claim to be newer than what the profile has, so it never takes over as primary by the
+ * patch's time (it counts as `UNSTAMPED`).
+ */
+export const PatchIdentity = Identity.extend({ lookup: z.boolean().optional() });
+export type PatchIdentity = z.infer<typeof PatchIdentity>;
+
 /** A value together with when it changed at its source and which source changed it. */
 export function Stamped<T extends z.ZodType>(value: T) {
   return z.object({ value, at: Instant, source: SourceId });
@@ -87,7 +115,7 @@ export type Rights = z.infer<typeof Rights>;
 /** The hub's living profile of one person. */
 export const Profile = z.object({
   id: z.string().min(1),
-  identities: z.array(Identity),
+  identities: z.array(ProfileIdentity),
   attributes: z.record(z.string(), Stamped(Json)),
   /** purpose -> channel -> slot; purposes and channels come from the YAML catalog. */
   consents: z.record(z.string(), z.record(z.string(), ConsentSlot)),
@@ -118,7 +146,7 @@ export const ProfilePatch = z.object({
   source: SourceId,
   at: Instant,
   receivedAt: Instant,
-  identities: z.array(Identity).default([]),
+  identities: z.array(PatchIdentity).default([]),
   attributes: z.record(z.string(), Json).default({}),
   consents: z.record(z.string(), z.record(z.string(), ConsentInput)).default({}),
   subscriptions: z.record(z.string(), z.boolean()).default({}),
@@ -171,8 +199,9 @@ export type MergePolicyInput = z.input<typeof MergePolicy>;
 /**
  * One field that a merge actually changed.
  *
- * `from`/`to` are plain values for attributes, subscriptions and rights, the `Identity` for
- * identities (`to` is undefined when `diff` sees one removed) and the full resolved
+ * `from`/`to` are plain values for attributes, subscriptions and rights, the stamped
+ * `ProfileIdentity` for identities (`from` is undefined for a new one, `to` when `diff` sees
+ * one removed; both are set when a source set it again later) and the full resolved
  * `ConsentState` (without `bySource`) for consents, ready for the consent ledger. A change
  * may have `from` equal to `to` when only the register's stamp (`at`/`source`) moved: the
  * profile did change and must be stored, or later merges would not converge.

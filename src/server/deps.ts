@@ -37,10 +37,10 @@ export type ServerOptions = z.infer<typeof ServerOptions>;
 export type ServerOptionsInput = z.input<typeof ServerOptions>;
 
 /** The data-subject request service as the server uses it (admin API and self-service). */
-export type ServerPrivacy = Pick<PrivacyService, 'submit' | 'get' | 'list' | 'extend' | 'retry' | 'exportDocument' | 'recordDownload'>;
+export type ServerPrivacy = Pick<PrivacyService, 'submit' | 'get' | 'list' | 'extend' | 'retry' | 'exportDocument' | 'recordDownload' | 'unpark'>;
 
 /** The engine as the server uses it. */
-export type ServerEngine = Pick<Engine, 'receiveWebhook' | 'status' | 'deadLetters' | 'prefix' | 'instance'>;
+export type ServerEngine = Pick<Engine, 'receiveWebhook' | 'status' | 'deadLetters' | 'prefix' | 'instance' | 'unpark'>;
 
 export interface ServerDeps {
   hub: Pick<HubConfig, 'publicUrl' | 'mode' | 'secrets' | 'preferenceCenter'>;
@@ -58,6 +58,11 @@ export interface ServerDeps {
   ingestPatch(patch: ProfilePatch, options?: { actor?: string }): Promise<ApplyResult>;
   /** A Redis connection for readiness, link revocations and the queue board. */
   redis: Redis;
+  /**
+   * False while Redis is known to be unreachable: every route that needs it answers 503 with
+   * Retry-After at once instead of waiting. Default: `redis` is not down.
+   */
+  redisReady?: () => boolean;
   /** Where the engine's metrics live; the server adds its own and exposes them at /metrics. */
   metrics: Registry;
   /** Hashed admin API keys (see `apiKeyRecords`). */

@@ -17,6 +17,7 @@ import type { NormalizeOptions } from './identity.js';
 import type { ApplyOptions, ApplyResult, FaultInjection, Observed } from './types.js';
 import {
   FIND_OWNERS,
+  FIND_SHADOW_OWNER,
   fixedQuery,
   INSERT_AUDIT,
   INSERT_PROFILE,
@@ -114,6 +115,8 @@ async function applyPrepared(
 
   // Resolve: which profiles own the patch's identities?
   const { owned, owners } = await findOwners(trx, ctx.dialect, identities);
+  const byShadow = await findRecordOwner(trx, ctx.dialect, options.observed, owned);
+  if (byShadow && !owners.some((o) => o.profile.id === byShadow.profile.id)) owners.push(byShadow);
   owners.sort((a, b) => compare(a.createdAt, b.createdAt) || compare(a.profile.id, b.profile.id));
 
   const survivor = owners[0];
@@ -245,6 +248,28 @@ async function findOwners(
     }
   }
   return { owned, owners: [...owners.values()] };
+}
+
+/**
+ * The profile that the source's record belongs to by its shadow, when the record's id is not
+ * yet in the identity graph (the hub created the record by a push): without it, the first
+ * change made in such a record that changes its identities (a new e-mail address) would
+ * start a second profile instead of updating the person's.
+ */
+async function findRecordOwner(
+  trx: Trx,
+  dialect: Dialect,
+  observed: Observed | undefined,
+  owned: ReadonlySet<string>,
+): Promise<LoadedProfile | undefined> {
+  const externalId = observed?.externalId?.trim();
+  if (!observed || !externalId) return undefined;
+  if (owned.has(identityKey({ kind: 'external', system: observed.connector, value: externalId }))) return undefined;
+  const { rows } = await trx.executeQuery<Pick<Database['profiles'], 'id' | 'version' | 'data' | 'created_at'>>(
+    fixedQuery(dialect, FIND_SHADOW_OWNER, [observed.connector, observed.externalId]),
+  );
+  const row = rows[0];
+  return row && { profile: decodeProfile(row.data, row.version), version: row.version, createdAt: row.created_at };
 }
 
 /** Moves everything of `other` onto `intoId` and deletes `other` (compare-and-swap on its version). */
@@ -491,7 +516,7 @@ function auditDetail(
     version,
     identityHashes: [...identityHashes],
     changes: changes.filter((c) => c.kind !== 'identity').map((c) => `${c.kind}:${c.path}`),
-    identitiesAdded: changes.filter((c) => c.kind === 'identity' && c.to !== undefined).length,
+    identitiesAdded: changes.filter((c) => c.kind === 'identity' && c.from === undefined && c.to !== undefined).length,
     ignored: ignored.map((i) => `${i.kind}:${i.path}:${i.reason}`),
   };
   if (patch.reason !== undefined) detail.reason = patch.reason;

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { ConsentState, Json } from '../profile/schema.js';
 import type { Profile } from '../profile/schema.js';
+import { withIdentityStamps } from '../profile/identities.js';
 
 export function encodeJson(value: unknown): string {
   return JSON.stringify(value);
@@ -28,11 +29,15 @@ export function decodeRecord(text: string): Record<string, Json> {
   return value as Record<string, Json>;
 }
 
-/** A profile row: the store wrote it from a merged, valid profile. */
+/**
+ * A profile row: the store wrote it from a merged, valid profile. Identities written before
+ * identities carried stamps read as `UNSTAMPED` (the next write stores the stamps).
+ */
 export function decodeProfile(text: string, version: number): Profile {
   const value: unknown = JSON.parse(text);
   if (typeof value !== 'object' || value === null || !('identities' in value)) throw new Error('stored profile is malformed');
-  return { ...(value as Profile), version };
+  const profile = value as Profile;
+  return { ...profile, identities: withIdentityStamps(profile.identities), version };
 }
 
 export function decodeConsentState(text: string): ConsentState {

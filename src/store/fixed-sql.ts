@@ -49,6 +49,14 @@ export const FIND_OWNERS = byCount(
     Array.from({ length: n }, () => '(i."kind" = ? and i."system" = ? and i."value" = ?)').join(' or '),
 );
 
+/**
+ * The profile whose shadow in connector `?` holds record `?`: a record the hub created by a
+ * push is known by its shadow before its id is in the identity graph.
+ */
+export const FIND_SHADOW_OWNER =
+  'select p."id", p."version", p."data", p."created_at" from "shadows" s inner join "profiles" p on p."id" = s."profile_id" ' +
+  'where s."connector" = ? and s."external_id" = ?';
+
 export const INSERT_PROFILE = 'insert into "profiles" ("id", "version", "data", "created_at", "updated_at") values (?, ?, ?, ?, ?)';
 
 /** Compare-and-swap on the version: 0 rows changed means another writer got there first. */
@@ -60,7 +68,7 @@ export const UPSERT_OUTBOX = byCount(
     'insert into "outbox" ("id", "profile_id", "connector", "profile_version", "created_at", "updated_at", "leased_until") values ' +
     Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, null)').join(', ') +
     ' on conflict ("profile_id", "connector") do update set "id" = excluded."id", "profile_version" = excluded."profile_version", ' +
-    '"updated_at" = excluded."updated_at", "leased_until" = null',
+    '"updated_at" = excluded."updated_at", "leased_until" = null, "relayed_at" = null',
 );
 
 export const SELECT_SHADOW = 'select "values", "external_id", "last_pushed_at" from "shadows" where "profile_id" = ? and "connector" = ?';

@@ -116,3 +116,22 @@ describe('keyedIdentityHash', () => {
     expect(identityKey({ kind: 'email', value: 'a@b.c', system: 'x' })).toBe(identityKey({ kind: 'email', value: 'a@b.c' }));
   });
 });
+
+describe('lookup keys', () => {
+  it('keep their flag through normalization; two spellings are a lookup key only when both are', () => {
+    expect(normalizeIdentity({ kind: 'email', value: ' A@Example.com ', lookup: true })).toEqual({
+      ok: true,
+      identity: { kind: 'email', value: 'a@example.com', lookup: true },
+    });
+    const both = normalizeIdentities([
+      { kind: 'email', value: 'A@example.com', lookup: true },
+      { kind: 'email', value: 'a@example.com' },
+      { kind: 'phone', value: '+442079460958', lookup: true },
+      { kind: 'phone', value: '+44 20 7946 0958', lookup: true },
+    ]);
+    expect(both.identities).toEqual([
+      { kind: 'email', value: 'a@example.com' },
+      { kind: 'phone', value: '+442079460958', lookup: true },
+    ]);
+  });
+});

@@ -17,7 +17,7 @@
 import { createHmac } from 'node:crypto';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import type { CountryCode } from 'libphonenumber-js';
-import type { Identity } from '../profile/schema.js';
+import type { Identity, PatchIdentity } from '../profile/schema.js';
 
 export interface NormalizeOptions {
   /** ISO 3166-1 alpha-2 country for phone numbers written without an international prefix. */
@@ -28,11 +28,17 @@ export interface NormalizeOptions {
 
 export type RejectReason = 'invalid_email' | 'invalid_phone' | 'missing_system' | 'empty';
 
-export type NormalizeResult = { ok: true; identity: Identity } | { ok: false; reason: RejectReason };
+export type NormalizeResult = { ok: true; identity: PatchIdentity } | { ok: false; reason: RejectReason };
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
-export function normalizeIdentity(identity: Identity, options: NormalizeOptions = {}): NormalizeResult {
+/** Normalizes one identity; a patch identity's `lookup` flag is kept. */
+export function normalizeIdentity(identity: PatchIdentity, options: NormalizeOptions = {}): NormalizeResult {
+  const result = normalizeValue(identity, options);
+  return result.ok && identity.lookup === true ? { ok: true, identity: { ...result.identity, lookup: true } } : result;
+}
+
+function normalizeValue(identity: Identity, options: NormalizeOptions): NormalizeResult {
   const raw = identity.value.trim();
   if (raw === '') return { ok: false, reason: 'empty' };
   switch (identity.kind) {
@@ -76,15 +82,16 @@ export function keyedIdentityHash(identity: Identity, key: string): string {
 }
 
 /**
- * Normalizes every identity, drops the ones that cannot be normalized and de-duplicates.
- * Returns the normalized identities and the reasons of the rejected ones.
+ * Normalizes every identity, drops the ones that cannot be normalized and de-duplicates (two
+ * spellings of one identity are one lookup key only when both are). Returns the normalized
+ * identities and the reasons of the rejected ones.
  */
 export function normalizeIdentities(
-  identities: readonly Identity[],
+  identities: readonly PatchIdentity[],
   options: NormalizeOptions = {},
-): { identities: Identity[]; rejected: RejectReason[] } {
-  const seen = new Set<string>();
-  const out: Identity[] = [];
+): { identities: PatchIdentity[]; rejected: RejectReason[] } {
+  const seen = new Map<string, number>();
+  const out: PatchIdentity[] = [];
   const rejected: RejectReason[] = [];
   for (const identity of identities) {
     const result = normalizeIdentity(identity, options);
@@ -93,9 +100,13 @@ export function normalizeIdentities(
       continue;
     }
     const key = identityKey(result.identity);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push(result.identity);
+    const at = seen.get(key);
+    if (at === undefined) {
+      seen.set(key, out.length);
+      out.push(result.identity);
+    } else if (result.identity.lookup !== true) {
+      out[at] = result.identity;
+    }
   }
   return { identities: out, rejected };
 }

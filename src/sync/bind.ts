@@ -4,6 +4,7 @@
  * knows connectors only through this: it never names a connector type.
  */
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type {
   ConnectorCapabilities,
   ConnectorDefinition,
@@ -38,6 +39,7 @@ export interface SyncInstance {
   parse?(raw: RawWebhook): WebhookEvent[] | Promise<WebhookEvent[]>;
   reply?(events: WebhookEvent[]): WebhookReply;
   refuse?(failure: { status: number; reason: string }): WebhookReply;
+  unpark?(): void;
   close?(): Promise<void>;
 }
 
@@ -52,7 +54,8 @@ export interface SyncConnector {
   limits: ConnectorLimits;
   mapping: CompiledMapping;
   schedule?: PullSchedule;
-  create(ctx: { logger: Logger }): Promise<SyncInstance>;
+  /** Builds a live instance; its metrics go to `metrics` (the hub's registry). */
+  create(ctx: { logger: Logger; metrics?: Registry }): Promise<SyncInstance>;
 }
 
 export interface BindOptions<Config, Cursor> {
@@ -85,11 +88,12 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
     limits,
     mapping: options.mapping,
     ...(options.schedule ? { schedule: options.schedule } : {}),
-    async create({ logger }) {
+    async create({ logger, metrics }) {
       const instance: ConnectorInstance<Cursor> = await definition.create({
         instanceId: id,
         config: options.config,
         logger,
+        ...(metrics ? { metrics } : {}),
         reportBudget: (budget) => logger.debug({ budget }, 'rate-limit budget'),
       });
       const pull = instance.pull?.bind(instance);
@@ -102,6 +106,7 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
         ...(instance.parse ? { parse: instance.parse.bind(instance) } : {}),
         ...(instance.reply ? { reply: instance.reply.bind(instance) } : {}),
         ...(instance.refuse ? { refuse: instance.refuse.bind(instance) } : {}),
+        ...(instance.unpark ? { unpark: instance.unpark.bind(instance) } : {}),
         ...(instance.close ? { close: instance.close.bind(instance) } : {}),
       };
       if (pull) {

@@ -10,6 +10,11 @@
  * it is released, a slot counts as in flight (scored in the future, `IN_FLIGHT_LEASE_MS`
  * ahead, so a process that dies mid-call frees it eventually): a stalled event loop that
  * releases late can never let a new call in early.
+ *
+ * An operator can lift a park (`lift`): the block goes, and a counter of lifts moves on. Each
+ * slot taken reads that counter in the same script; when it moved since this process last
+ * looked, `onLifted` runs before the call, so every process drops what its live connector
+ * instance still holds in memory (e.g. "no calls until the daily allowance resets").
  */
 import { sleep } from '../connector/sleep.js';
 import { randomUUID } from 'node:crypto';
@@ -24,22 +29,32 @@ redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
 return 0
 `);
 
-// KEYS: calls, blocked. ARGV: max, windowMs, token, leaseMs. Returns 0 when acquired, else ms to wait.
+// KEYS: calls, blocked, lifts. ARGV: max, windowMs, token, leaseMs.
+// Returns {0, lifts} when acquired, else {ms to wait, lifts}.
 const ACQUIRE = new LuaScript(`
 ${NOW_MS_LUA}
+local lifts = tonumber(redis.call('GET', KEYS[3]) or '0')
 local blocked = redis.call('PTTL', KEYS[2])
-if blocked > 0 then return blocked end
+if blocked > 0 then return {blocked, lifts} end
 local max, window, lease = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZCARD', KEYS[1]) < max then
   redis.call('ZADD', KEYS[1], now + lease, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], window + lease + 1000)
-  return 0
+  return {0, lifts}
 end
 local oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
 -- Every slot is in flight: poll until one is released.
-if oldest > now then return 50 end
-return math.max(1, oldest + window - now + 1)
+if oldest > now then return {50, lifts} end
+return {math.max(1, oldest + window - now + 1), lifts}
+`);
+
+// KEYS: blocked, lifts. Ends the block and counts the lift; returns the block's remaining ms.
+const LIFT = new LuaScript(`
+local left = redis.call('PTTL', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('INCR', KEYS[2])
+return math.max(0, left)
 `);
 
 /** How long an unreleased slot counts as in flight (longer than any call's timeout). */
@@ -51,19 +66,29 @@ export interface CallLimit {
 }
 
 export class CallLimiter {
+  /** The lift counter of each system as this process last saw it. */
+  private readonly seenLifts = new Map<string, number>();
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: EngineKeys,
     /** Added to every window, to absorb the delay between acquiring and the request arriving. */
     private readonly marginMs: number,
+    /** Runs before the next call once a park of the system was lifted (by any process). */
+    private readonly onLifted?: (instance: string) => void | Promise<void>,
   ) {}
 
   /** Takes a slot now if one is free (its token); otherwise says how long to wait (ms). */
   async tryReserve(instance: string, limit: CallLimit): Promise<{ token: string; wait: 0 } | { token: null; wait: number }> {
     const token = randomUUID();
-    const wait = Number(
-      await ACQUIRE.run(this.redis, [this.keys.calls(instance), this.keys.blocked(instance)], [limit.max, limit.windowMs + this.marginMs, token, IN_FLIGHT_LEASE_MS]),
-    );
+    const [wait, lifts] = (await ACQUIRE.run(
+      this.redis,
+      [this.keys.calls(instance), this.keys.blocked(instance), this.keys.lifts(instance)],
+      [limit.max, limit.windowMs + this.marginMs, token, IN_FLIGHT_LEASE_MS],
+    )) as [number, number];
+    const seen = this.seenLifts.get(instance);
+    this.seenLifts.set(instance, lifts);
+    if (seen !== undefined && seen !== lifts) await this.onLifted?.(instance);
     return wait <= 0 ? { token, wait: 0 } : { token: null, wait };
   }
 
@@ -94,6 +119,14 @@ export class CallLimiter {
     const current = await this.redis.pttl(this.keys.blocked(instance));
     if (current >= ms) return;
     await this.redis.set(this.keys.blocked(instance), '1', 'PX', Math.ceil(ms));
+  }
+
+  /**
+   * Lifts the park of a system (an operator's call): calls may go at once, and every process
+   * hears of it before its next call (`onLifted`). Returns how long the block had left (ms).
+   */
+  async lift(instance: string): Promise<number> {
+    return Number(await LIFT.run(this.redis, [this.keys.blocked(instance), this.keys.lifts(instance)], []));
   }
 
   /** Remaining block time in ms (0 when calls may go). */

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../config/load.js';
 import memoryConnector from '../../test/helpers/memory-system/connector.js';
-import { connectorsFromConfig, outboxTargets, syncSetupFromConfig, UnknownConnectorTypeError } from './from-config.js';
+import { builtinConnectors } from '../../connectors/index.js';
+import { connectorsFromConfig, engineTuningFromConfig, outboxTargets, syncSetupFromConfig, UnknownConnectorTypeError } from './from-config.js';
+import { EngineTuning } from './options.js';
 
 const YAML = `
 hub:
@@ -56,8 +58,8 @@ const env = {
   OLD_SECRET: 'old-secret',
 };
 
-function load() {
-  const result = parseConfig(YAML, 'concord.yaml', { connectors: [memoryConnector], env });
+function load(yaml = YAML) {
+  const result = parseConfig(yaml, 'concord.yaml', { connectors: [memoryConnector], env });
   if (!result.ok) throw new Error(result.errors.map((e) => e.toString()).join('\n'));
   return result.config;
 }
@@ -92,5 +94,40 @@ describe('connectorsFromConfig', () => {
 
   it('refuses an instance whose type no definition provides', () => {
     expect(() => connectorsFromConfig(load(), [])).toThrow(UnknownConnectorTypeError);
+  });
+});
+
+describe('recovery knobs in YAML (hub.sync)', () => {
+  it('default to the engine\'s own defaults: a 2-minute in-flight lease and a 1-minute ingest lock', () => {
+    const tuning = EngineTuning.parse(engineTuningFromConfig(load()));
+    expect(tuning.inflightLeaseMs).toBe(120_000);
+    expect(tuning.ingestLockMs).toBe(60_000);
+    expect(EngineTuning.parse({}).inflightLeaseMs).toBe(120_000);
+    expect(EngineTuning.parse({}).ingestLockMs).toBe(60_000);
+  });
+
+  it('take durations from hub.sync into the engine tuning', () => {
+    const yaml = YAML.replace('  keyPrefix: "{acme}"\n', '  keyPrefix: "{acme}"\n  sync: { inflightLease: 15s, ingestLock: 20s }\n');
+    const tuning = EngineTuning.parse(engineTuningFromConfig(load(yaml)));
+    expect(tuning.inflightLeaseMs).toBe(15_000);
+    expect(tuning.ingestLockMs).toBe(20_000);
+  });
+
+  it('refuses what is not a duration', () => {
+    const yaml = YAML.replace('  keyPrefix: "{acme}"\n', '  keyPrefix: "{acme}"\n  sync: { inflightLease: 120000 }\n');
+    const result = parseConfig(yaml, 'concord.yaml', { connectors: [memoryConnector], env });
+    expect(result.ok).toBe(false);
+  });
+
+  it("take each connector's rate-limit park durations (Salesforce REQUEST_LIMIT_EXCEEDED, HubSpot DAILY)", () => {
+    const connectors = [...builtinConnectors];
+    const salesforce = connectors.find((c) => c.type === 'salesforce');
+    const hubspot = connectors.find((c) => c.type === 'hubspot');
+    const sf = (extra: object) => salesforce?.configSchema.parse({ clientId: 'id', clientSecret: 'secret', ...extra }) as { requestLimitPark: number };
+    expect(sf({}).requestLimitPark).toBe(15 * 60_000);
+    expect(sf({ requestLimitPark: '20s' }).requestLimitPark).toBe(20_000);
+    const hs = (extra: object) => hubspot?.configSchema.parse({ accessToken: 'pat', webhookSecret: 'secret', ...extra }) as { dailyLimitPark?: number };
+    expect(hs({}).dailyLimitPark).toBeUndefined();
+    expect(hs({ dailyLimitPark: '30m' }).dailyLimitPark).toBe(30 * 60_000);
   });
 });

@@ -13,6 +13,7 @@ import type { Config, ConnectorConfig } from '../config/schema.js';
 import type { MergePolicy } from '../profile/schema.js';
 import { bindConnector } from './bind.js';
 import type { PullSchedule, SyncConnector } from './bind.js';
+import type { EngineTuningInput } from './options.js';
 
 /** A connector instance names a type no definition provides (the loader normally catches this). */
 export class UnknownConnectorTypeError extends Error {
@@ -51,7 +52,9 @@ export function connectorsFromConfig(
       bindConnector({
         id,
         definition,
-        config: definition.configSchema.parse(ownConfig(instance)),
+        // Already parsed by the loader with this type's configSchema (defaults filled in,
+        // durations in ms): parsing it again would run its transforms twice.
+        config: ownConfig(instance),
         mapping: compileMapping(definition, instance.mappings),
         limits: instance.limits,
         ...(schedule ? { schedule } : {}),
@@ -59,6 +62,11 @@ export function connectorsFromConfig(
     );
   }
   return out;
+}
+
+/** The engine tuning the YAML sets (`hub.sync`); everything else keeps the engine's defaults. */
+export function engineTuningFromConfig(config: Config): EngineTuningInput {
+  return { inflightLeaseMs: config.hub.sync.inflightLease, ingestLockMs: config.hub.sync.ingestLock };
 }
 
 /** The connectors that receive outbox rows: those that can be pushed to. */

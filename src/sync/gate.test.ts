@@ -15,7 +15,7 @@ function slot(value: 'granted' | 'denied', extra: Partial<ConsentSlot> = {}): Co
 function profile(overrides: Partial<Profile> = {}): Profile {
   return {
     id: 'p1',
-    identities: [{ kind: 'email', value: 'a@example.com' }],
+    identities: [{ kind: 'email', value: 'a@example.com', at: AT, source: 'crm' }],
     attributes: { firstName: { value: 'Ada', at: AT, source: 'crm' } },
     consents: { marketing: { email: slot('granted'), sms: slot('denied') }, analytics: { web: slot('granted') } },
     subscriptions: { newsletter: { value: true, at: AT, source: 'crm' } },

@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Job } from 'bullmq';
-import { mapInbound } from '../connector/mapping.js';
+import { mapInbound, mapOutbound } from '../connector/mapping.js';
 import type { ExternalRecord } from '../connector/define.js';
 import type { Json, ProfilePatch } from '../profile/schema.js';
 import type { ApplyOptions, ApplyResult, Shadow } from '../store/types.js';
@@ -23,6 +23,7 @@ import type { SyncConnector } from './bind.js';
 import { kickRelay, scheduleFlush } from './context.js';
 import type { EngineContext } from './context.js';
 import { callExternal } from './external-call.js';
+import { gateProfile } from './gate.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { assessRecord, isOwnWrite } from './write-log.js';
 import type { WriteEntry, WriteLog } from './write-log.js';
@@ -166,9 +167,10 @@ export class Ingestor {
 
   private async applyBatch(items: IngestItem[]): Promise<BatchOutcome[]> {
     const { store } = this.ctx;
-    const outcomes: (BatchOutcome | undefined)[] = items.map((item) =>
-      item.record.echo ? 'echo' : item.record.deleted ? 'deleted' : undefined,
-    );
+    // A record the source names as ours (`echo: true`) is compared like any other: it can still
+    // carry someone else's edit made moments before our write landed. Only a record that is
+    // exactly our write coming back is settled early, from the write log (`settleOwnWrites`).
+    const outcomes: (BatchOutcome | undefined)[] = items.map((item) => (item.record.deleted ? 'deleted' : undefined));
     // Deletions are the privacy module's business; here they change nothing.
     if (outcomes.includes('deleted')) this.ctx.logger.debug('deleted records are not ingested by sync');
 
@@ -254,6 +256,7 @@ export class Ingestor {
       const pid = profileIds[i];
       return pid && !outcomes[i] ? (byConnector.get(item.connector.id)?.get(pid) ?? null) : null;
     });
+    const expected = await this.expectedValues(items, outcomes, mapped, profileIds, shadows, writes);
 
     // Earlier records of this batch are the base of later ones of the same external record.
     const seen = new Map<string, Record<string, Json>>();
@@ -269,6 +272,7 @@ export class Ingestor {
         receivedAt: Date.parse(item.receivedAt),
         toleranceMs: this.ctx.tuning.echoToleranceMs,
         ...(item.record.echo === false ? { foreign: true } : {}),
+        ...(expected[i] ? { expected: expected[i] } : {}),
       });
       seen.set(key, assessed.state);
       const pid = profileIds[i];
@@ -276,6 +280,8 @@ export class Ingestor {
       const changed = assessed.changes;
       const known = base !== undefined || entries.length > 0;
       if (known && Object.keys(changed).length === 0) {
+        // Nothing changed, but the shadow learns what it did not know (so it is not news later either).
+        if (pid && Object.keys(assessed.learned).length > 0) await store.updateShadow(pid, item.connector.id, { values: assessed.learned });
         outcomes[i] = 'echo';
         continue;
       }
@@ -294,6 +300,8 @@ export class Ingestor {
             source: item.connector.id,
             receivedAt: instant(item.receivedAt),
             patchId: patchIdOf(item.connector.id, item.record),
+            // Unchanged identities only find the person: they must not become primary again.
+            changed: new Set(Object.keys(changed)),
           }).patch
         : m.patch;
       toApply.push({
@@ -397,6 +405,40 @@ export class Ingestor {
       if (changed) await this.writes.store(connector, result.profileId, entries);
       if (Object.keys(values).length > 0) await this.ctx.store.updateShadow(result.profileId, connector, { values });
     }
+  }
+
+  /**
+   * What the hub would write now, per record (the profile gated and mapped out, as a push would),
+   * for known records that report a field their shadow never knew: that field holding the hub's
+   * own value is no news. Read only for such records, so the common path reads no profile.
+   */
+  private async expectedValues(
+    items: IngestItem[],
+    outcomes: (BatchOutcome | undefined)[],
+    mapped: (ReturnType<typeof mapInbound> | null)[],
+    profileIds: (string | null)[],
+    shadows: (Shadow | null)[],
+    writes: WriteEntry[][],
+  ): Promise<(Record<string, Json> | undefined)[]> {
+    const out: (Record<string, Json> | undefined)[] = items.map(() => undefined);
+    const wanted = items.flatMap((_, i) => {
+      const observed = mapped[i]?.observed;
+      const pid = profileIds[i];
+      const shadow = shadows[i]?.values;
+      const entries = writes[i] ?? [];
+      if (outcomes[i] || !observed || !pid || (!shadow && entries.length === 0)) return [];
+      const unknown = Object.keys(observed).some((field) => !(shadow && Object.hasOwn(shadow, field)) && !entries.some((w) => Object.hasOwn(w.fields, field)));
+      return unknown ? [i] : [];
+    });
+    if (wanted.length === 0) return out;
+    const profiles = await this.ctx.store.getProfiles([...new Set(wanted.map((i) => profileIds[i] ?? ''))]);
+    const now = new Date().toISOString();
+    for (const i of wanted) {
+      const profile = profiles.get(profileIds[i] ?? '');
+      const connector = items[i]?.connector;
+      if (profile && connector) out[i] = mapOutbound(connector.mapping, gateProfile(profile).profile, this.ctx.policy, now).fields;
+    }
+    return out;
   }
 
   /**

@@ -1,8 +1,12 @@
 /**
  * The engine's Prometheus metrics. The registry is passed in (the server exposes it later);
- * without one the engine uses its own.
+ * without one the engine uses its own. Metrics already on the registry (another engine on the
+ * same registry) are shared rather than registered twice; their depth gauges read the first
+ * engine's depths.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
+import type { Counter, Gauge, Histogram } from 'prom-client';
+import { counterOn, gaugeOn, histogramOn } from '../connector/metrics.js';
 
 export interface SyncMetrics {
   registry: Registry;
@@ -36,41 +40,35 @@ export function createSyncMetrics(registry: Registry = new Registry()): SyncMetr
   };
   const metrics = {
     registry,
-    changesIngested: new Counter({
+    changesIngested: counterOn(registry, {
       name: 'concord_sync_changes_ingested_total',
       help: 'External records that changed the hub profile, per source connector.',
       labelNames: ['connector'] as const,
-      registers: [registry],
     }),
-    pushes: new Counter({
+    pushes: counterOn(registry, {
       name: 'concord_sync_pushes_total',
       help: 'Pushed records per connector and outcome (ok, retryable, rejected).',
       labelNames: ['connector', 'outcome'] as const,
-      registers: [registry],
     }),
-    apiCalls: new Counter({
+    apiCalls: counterOn(registry, {
       name: 'concord_sync_api_calls_total',
       help: 'Calls to external systems per connector and operation (push, pull, read).',
       labelNames: ['connector', 'operation'] as const,
-      registers: [registry],
     }),
-    rateLimited: new Counter({
+    rateLimited: counterOn(registry, {
       name: 'concord_sync_rate_limited_total',
       help: 'Answers 429 (rate limited) per connector.',
       labelNames: ['connector'] as const,
-      registers: [registry],
     }),
-    suppressed: new Counter({
+    suppressed: counterOn(registry, {
       name: 'concord_sync_suppressed_total',
       help: 'Records and patches dropped because they carry an identity of an erased person (suppression list), per source.',
       labelNames: ['connector'] as const,
-      registers: [registry],
     }),
-    queueDepth: new Gauge({
+    queueDepth: gaugeOn(registry, {
       name: 'concord_sync_queue_jobs',
       help: 'Jobs per queue and state.',
       labelNames: ['queue', 'state'] as const,
-      registers: [registry],
       async collect() {
         const depths = await refresh();
         if (!depths) return;
@@ -78,11 +76,10 @@ export function createSyncMetrics(registry: Registry = new Registry()): SyncMetr
         for (const q of depths.queues) this.set({ queue: q.queue, state: q.state }, q.count);
       },
     }),
-    workDepth: new Gauge({
+    workDepth: gaugeOn(registry, {
       name: 'concord_sync_profiles',
       help: 'Profiles per connector waiting to be pushed (dirty), in flight, backing off (retry) or dead-lettered.',
       labelNames: ['connector', 'set'] as const,
-      registers: [registry],
       async collect() {
         const depths = await refresh();
         if (!depths) return;
@@ -90,12 +87,11 @@ export function createSyncMetrics(registry: Registry = new Registry()): SyncMetr
         for (const w of depths.work) this.set({ connector: w.connector, set: w.set }, w.count);
       },
     }),
-    deliveryLag: new Histogram({
+    deliveryLag: histogramOn(registry, {
       name: 'concord_sync_webhook_to_delivered_seconds',
       help: 'Time from receiving a change (webhook or pull) to delivering it to a target system.',
       labelNames: ['connector'] as const,
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
-      registers: [registry],
     }),
   };
   return {

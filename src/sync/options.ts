@@ -28,7 +28,12 @@ export const EngineTuning = z.object({
    * profiles (WorkSets.lockForIngest) as batches of two processes do.
    */
   ingestBatchConcurrency: count.default(4),
-  /** Lease of the short hold ingest takes on a profile while it commits (see WorkSets.lockForIngest). */
+  /**
+   * Lease of the short hold ingest takes on a profile while it commits (see
+   * WorkSets.lockForIngest); a crashed ingest's profiles are free again after this.
+   * YAML: `hub.sync.ingestLock`.
+   * @defaultValue 60_000 (1 minute)
+   */
   ingestLockMs: count.default(60_000),
   /** How long the records of arriving webhooks wait for others to share one ingest job. */
   webhookBatchWaitMs: ms.default(2),
@@ -42,8 +47,18 @@ export const EngineTuning = z.object({
   relayDelayMs: ms.default(20),
   /** A partial batch is pushed once its oldest profile has waited this long. */
   flushDelayMs: ms.default(1_000),
-  /** Lease of profiles taken by a push; a crashed push's profiles come back after this. */
+  /**
+   * Lease of profiles taken by a push; a crashed push's profiles come back after this.
+   * YAML: `hub.sync.inflightLease`.
+   * @defaultValue 120_000 (2 minutes)
+   */
   inflightLeaseMs: ms.default(120_000),
+  /**
+   * Longest a worker of a parked queue sleeps before it asks Redis whether the park still
+   * holds, so a park an operator lifted (`concord unpark`) is noticed by every process.
+   * @defaultValue 1_000
+   */
+  parkRecheckMs: count.default(1_000),
   /** Safety-net sweep: outbox rows with expired leases, expired in-flight profiles, retries. */
   sweepEveryMs: count.default(5_000),
   /** BullMQ attempts of a push job whose call failed as a whole. */
@@ -68,6 +83,13 @@ export const EngineTuning = z.object({
   stalledIntervalMs: count.default(30_000),
   /** Completed ingest jobs kept for event-id deduplication (seconds). */
   keepIngestedForSec: count.default(600),
+  /**
+   * How often the engine checks that Redis still holds its data (an epoch key); a Redis that
+   * came back empty is also noticed at once when a connection becomes ready again.
+   */
+  redisCheckEveryMs: count.default(5_000),
+  /** Longest wait for Redis when enqueueing a webhook or a change; then it is refused (503). */
+  redisTimeoutMs: count.default(1_000),
 });
 export type EngineTuning = z.infer<typeof EngineTuning>;
 export type EngineTuningInput = z.input<typeof EngineTuning>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assessRecord } from './write-log.js';
+import { assessRecord, isOwnWrite } from './write-log.js';
 import type { WriteEntry } from './write-log.js';
 
 const ctx = (receivedAt: number, recordAt = 0) => ({ receivedAt, recordAt, toleranceMs: 50 });
@@ -71,6 +71,64 @@ describe('assessRecord', () => {
   it('after our write, a user setting the value we replaced back is a real change', () => {
     const writes = [write(100, 110, { a: 'ours' }, { a: 'theirs' })];
     expect(assessRecord({ a: 'theirs' }, { a: 'ours' }, writes, ctx(500, 9_000)).changes).toEqual({ a: 'theirs' });
+  });
+
+  it('a field our write did not send, changed just before it landed, is a change; the fields we wrote are echoes', () => {
+    // The rep opted out a moment before our write of the name landed: the system sends the
+    // record stamped by our write (and names us as its last writer), holding both values.
+    const writes = [write(100, 110, { name: 'Hub' }, { name: 'Old' }, { shadowed: false, after: { name: 'Hub', optOut: false } })];
+    const observed = { name: 'Hub', optOut: true };
+    expect(isOwnWrite(observed, writes, ctx(120, 105))).toBe(false);
+    const out = assessRecord(observed, { name: 'Old', optOut: false }, writes, ctx(120, 105));
+    expect(out.changes).toEqual({ optOut: true });
+    expect(out.observed).toEqual({ name: 'Hub', optOut: true });
+    // Received while the write still ran: the same.
+    const inFlight = [write(100, null, { name: 'Hub' }, { name: 'Old' }, { ok: undefined, shadowed: false })];
+    expect(assessRecord(observed, { name: 'Old', optOut: false }, inFlight, ctx(104, 105)).changes).toEqual({ optOut: true });
+  });
+
+  it('a record exactly equal to what our write left is our own write, settled without the store', () => {
+    const writes = [write(100, 110, { name: 'Hub' }, { name: 'Old' }, { after: { name: 'Hub', optOut: false } })];
+    expect(isOwnWrite({ name: 'Hub', optOut: false }, writes, ctx(120, 105))).toBe(true);
+    // Stamped long after the write: someone saved the same values again, not our write.
+    expect(isOwnWrite({ name: 'Hub', optOut: false }, writes, ctx(9_000, 8_000))).toBe(false);
+  });
+
+  it('our earlier value coming back after a later write does not go to the shadow, which holds the later one', () => {
+    const writes = [write(100, 110, { a: 'first' }, { a: 'zero' }), write(200, 210, { a: 'second' }, { a: 'first' })];
+    const out = assessRecord({ a: 'first', b: 2 }, { a: 'second', b: 1 }, writes, ctx(300, 105));
+    expect(out.changes).toEqual({ b: 2 });
+    expect(out.observed).toEqual({ b: 2 });
+    expect(out.state).toEqual({ a: 'second', b: 2 });
+  });
+
+  it('a field the shadow never knew, holding what the hub would write, in a record stamped by our write: no news, but learned', () => {
+    const writes = [write(100, 110, { a: 2 }, { a: 1 })];
+    const expected = { b: 'hub' };
+    const out = assessRecord({ a: 2, b: 'hub' }, { a: 2 }, writes, { ...ctx(150, 105), expected });
+    expect(out.changes).toEqual({});
+    expect(out.learned).toEqual({ b: 'hub' });
+    expect(out.observed).toEqual({ a: 2, b: 'hub' });
+    // Another value is news.
+    expect(assessRecord({ a: 2, b: 'rep' }, { a: 2 }, writes, { ...ctx(150, 105), expected }).changes).toEqual({ b: 'rep' });
+    // The same value set by someone later is news too: saying it again moves its time.
+    expect(assessRecord({ a: 2, b: 'hub' }, { a: 2 }, writes, { ...ctx(9_000, 8_000), expected }).changes).toEqual({ b: 'hub' });
+    expect(assessRecord({ a: 2, b: 'hub' }, { a: 2 }, writes, { ...ctx(150, 105), expected, foreign: true }).changes).toEqual({ b: 'hub' });
+  });
+
+  it('in the read-back of a record the system says our write created, a field it did not send holds the default: no news', () => {
+    const writes = [write(100, 110, { name: 'Ada' }, {}, { created: true })];
+    const out = assessRecord({ name: 'Ada', optOut: false }, { name: 'Ada' }, writes, ctx(150, 105));
+    expect(out.changes).toEqual({});
+    expect(out.learned).toEqual({ optOut: false });
+    // Stamped long after the create: someone set it.
+    expect(assessRecord({ name: 'Ada', optOut: false }, { name: 'Ada' }, writes, ctx(9_000, 8_000)).changes).toEqual({ optOut: false });
+    // The source says someone else saved it: their value.
+    expect(assessRecord({ name: 'Ada', optOut: false }, { name: 'Ada' }, writes, { ...ctx(150, 105), foreign: true }).changes).toEqual({ optOut: false });
+    // A write that may have matched someone else's record (the system did not say it created
+    // it) leaves their values, which are news.
+    const upsert = [write(100, 110, { name: 'Ada' }, {})];
+    expect(assessRecord({ name: 'Ada', optOut: false }, { name: 'Ada' }, upsert, ctx(150, 105)).changes).toEqual({ optOut: false });
   });
 
   it('a write still in flight covers any snapshot received meanwhile', () => {

@@ -10,7 +10,12 @@
  *   value, stamped by the source while our write ran);
  * - a snapshot the system sent before our write landed (received before the write ended),
  *   whose untouched fields still hold the values we replaced; it must not overwrite the
- *   shadow of the fields we wrote either.
+ *   shadow of the fields we wrote either;
+ * - the read-back of a record our write created (the system said so): fields it did not send
+ *   hold the system's defaults, not anybody's change.
+ * An echo is a value, not an author: each field is compared on its own, so a record stamped
+ * by our write (and named as ours by the source's origin marker) can still carry someone
+ * else's edit of another field, made moments before our write landed.
  * Entries live in Redis for `retentionMs`; one push per profile and connector runs at a time,
  * so the read-modify-write of a profile's entries never races.
  */
@@ -40,6 +45,8 @@ export interface WriteEntry {
   shadowed?: boolean;
   /** Everything the system is known to hold right after this write (shadow values and fields sent). */
   after?: Record<string, Json>;
+  /** Set when the call returned: the system says this write created the record, so fields it did not send hold the system's defaults. */
+  created?: boolean;
 }
 
 const MAX_ENTRIES = 8;
@@ -78,17 +85,19 @@ export class WriteLog {
   }
 
   /**
-   * Right after the call returned: when it ended and which records the system accepted. Kept
-   * in memory until `finish` stores it: until then the push holds the profiles, so no ingest
-   * of them reads the entries (an unheld record only reads them after its commit).
+   * Right after the call returned: when it ended, which records the system accepted and which
+   * it says it created. Kept in memory until `finish` stores it: until then the push holds the
+   * profiles, so no ingest of them reads the entries (an unheld record only reads them after
+   * its commit).
    */
-  settle(connector: string, outcomes: ReadonlyMap<string, boolean>, answeredAt: number = Date.now()): void {
+  settle(connector: string, outcomes: ReadonlyMap<string, { ok: boolean; created?: boolean }>, answeredAt: number = Date.now()): void {
     const now = answeredAt;
-    for (const [profileId, ok] of outcomes) {
+    for (const [profileId, { ok, created }] of outcomes) {
       const last = this.open.get(this.keyOf(connector, profileId))?.at(-1);
       if (!last) continue;
       last.to ??= now;
       last.ok = ok;
+      if (ok && created === true) last.created = true;
     }
   }
 
@@ -213,17 +222,22 @@ function parseEntries(raw: string | null): WriteEntry[] {
 /**
  * Whether a record is exactly one of our own writes coming back: stamped by the source while
  * that write ran, and holding nothing but what the system held right after it. Such a record
- * is settled without reading the store.
+ * is settled without reading the store, whoever the source names as its author: a record that
+ * differs in any field goes to `assessRecord`.
  */
 export function isOwnWrite(observed: Readonly<Record<string, Json>>, writes: readonly WriteEntry[], ctx: ChangeContext): boolean {
   return writes.some(
     (w) =>
       w.ok === true &&
       w.after !== undefined &&
-      ctx.recordAt >= w.from - ctx.toleranceMs &&
-      ctx.recordAt <= (w.to ?? Number.POSITIVE_INFINITY) + ctx.toleranceMs &&
+      during(w, ctx) &&
       Object.entries(observed).every(([field, value]) => w.after !== undefined && Object.hasOwn(w.after, field) && jsonEqual(w.after[field], value)),
   );
+}
+
+/** Whether the record was stamped by the source while this write ran (within the clock tolerance). */
+function during(w: WriteEntry, ctx: ChangeContext): boolean {
+  return ctx.recordAt >= w.from - ctx.toleranceMs && ctx.recordAt <= (w.to ?? Number.POSITIVE_INFINITY) + ctx.toleranceMs;
 }
 
 export interface ChangeContext {
@@ -235,6 +249,12 @@ export interface ChangeContext {
   toleranceMs: number;
   /** The source says someone else made this change (`ExternalRecord.echo === false`): none of it is our write coming back. */
   foreign?: boolean;
+  /**
+   * What the hub would write to this system now (the profile mapped out, in the system's field
+   * names), when known: a field the shadow never knew that holds this value, in a record stamped
+   * by one of our writes, is no news.
+   */
+  expected?: Readonly<Record<string, Json>>;
 }
 
 export interface Assessment {
@@ -242,6 +262,8 @@ export interface Assessment {
   changes: Record<string, Json>;
   /** What the record tells about the system's state now, for its shadow. */
   observed: Record<string, Json>;
+  /** Fields the shadow did not know, found to be no news (the hub's own value, or a default our create left): to record in the shadow even when nothing changed. */
+  learned: Record<string, Json>;
   /** What the system is known to hold after this record (the base for the next one). */
   state: Record<string, Json>;
   /** The record predates this write (index in `writes`): its `prev` now holds what the record said. */
@@ -255,6 +277,13 @@ export interface Assessment {
  * ended was taken before it: each field a write since then sent is compared with the value it
  * had before the first such write (that write's `prev`, which this updates with what the
  * record says) and is not recorded in the shadow, which holds what we wrote since.
+ *
+ * Every field is judged on its own, by value: a field equal to what the system held, or to
+ * what one of our writes sent while the record was stamped, is not a change; any other value
+ * is, whoever the source says made the record. A field the shadow never knew is compared with
+ * what the hub would write now (`ctx.expected`), and in the read-back of a record our write
+ * created, it holds the system's default: neither is a change when the record was stamped by
+ * that write (see `leftByOurWrite`), both are learned for the shadow.
  */
 export function assessRecord(
   observed: Readonly<Record<string, Json>>,
@@ -271,6 +300,7 @@ export function assessRecord(
 
   const changes: Record<string, Json> = {};
   const recorded: Record<string, Json> = {};
+  const learned: Record<string, Json> = {};
   for (const [field, value] of Object.entries(observed)) {
     const overwrittenBy = later.find((w) => Object.hasOwn(w.fields, field));
     // Before our write the system held `prev` (a field missing from it was not known to be there).
@@ -278,19 +308,35 @@ export function assessRecord(
     if (overwrittenBy) {
       before = Object.hasOwn(overwrittenBy.prev, field) ? overwrittenBy.prev[field] : undefined;
       overwrittenBy.prev[field] = value;
-    } else {
-      recorded[field] = value;
     }
-    if (before !== undefined && jsonEqual(before, value)) continue;
-    const echo = ctx.foreign !== true && writes.some(
-      (w) =>
-        Object.hasOwn(w.fields, field) &&
-        jsonEqual(w.fields[field], value) &&
-        ctx.recordAt >= w.from - ctx.toleranceMs &&
-        ctx.recordAt <= (w.to ?? Number.POSITIVE_INFINITY) + ctx.toleranceMs,
-    );
-    if (echo) continue;
+    const record = (): void => {
+      if (!overwrittenBy) recorded[field] = value;
+    };
+    if (before !== undefined && jsonEqual(before, value)) {
+      record();
+      continue;
+    }
+    // Our own value coming back (the shadow may have moved on since): the system holds what it holds now, not this.
+    if (ctx.foreign !== true && writes.some((w) => Object.hasOwn(w.fields, field) && jsonEqual(w.fields[field], value) && during(w, ctx))) continue;
+    record();
+    if (before === undefined && !overwrittenBy && leftByOurWrite(field, value, writes, ctx)) {
+      learned[field] = value;
+      continue;
+    }
     changes[field] = value;
   }
-  return { changes, observed: recorded, state: { ...now, ...recorded }, predates: first >= 0 ? first : null };
+  return { changes, observed: recorded, learned, state: { ...now, ...recorded }, predates: first >= 0 ? first : null };
+}
+
+/**
+ * A field the shadow never knew, in a record stamped by one of our writes that did not send it:
+ * a default the system filled in when that write created the record, or the value the hub holds
+ * anyway. Taking either for a change would stamp it with our write's time, as if someone had
+ * just set it. Anything else is news, even when it equals the profile: a person saying it again
+ * later moves its time.
+ */
+function leftByOurWrite(field: string, value: Json, writes: readonly WriteEntry[], ctx: ChangeContext): boolean {
+  if (ctx.foreign === true) return false;
+  const hubValue = ctx.expected !== undefined && Object.hasOwn(ctx.expected, field) && jsonEqual(ctx.expected[field], value);
+  return writes.some((w) => w.ok !== false && during(w, ctx) && !Object.hasOwn(w.fields, field) && (w.created === true || hubValue));
 }

@@ -65,6 +65,21 @@ export class SideDoor {
     return { ...this.run(() => this.state.update(object, id, fields, this.rep)) };
   }
 
+  /**
+   * Arms a race: the rep saves `fields` on this record (as their own change, `leadMs` before
+   * it) just before the next API write to it lands. That write still lands on top, changing only
+   * the fields it sends, so the record ends with the rep's edit under the integration user's
+   * name, and Outbound Messages carry it that way, as Salesforce's do.
+   */
+  armRace(object: string, id: string, fields: Record<string, unknown>, options: { leadMs?: number } = {}): void {
+    this.run(() => this.state.armRace(object, id, { fields, actor: this.rep, leadMs: options.leadMs ?? 2 }));
+  }
+
+  /** Races armed and not yet run (each runs at the next API write to its record). */
+  armedRaces(): number {
+    return this.state.armedRaces();
+  }
+
   /** Deletes a record from the UI (to the recycle bin). */
   delete(object: string, id: string): void {
     this.run(() => this.state.delete(object, id, this.rep));
@@ -266,6 +281,12 @@ export function registerSideDoorRoutes(app: FastifyInstance, door: SideDoor): vo
     run(() => door.delete(params(req.params).object, params(req.params).id));
     return reply.code(204).send();
   });
+  app.post(`${P}/records/:object/:id/race`, async (req, reply) => {
+    const body = z.object({ fields: Fields, leadMs: z.number().int().min(0).optional() }).parse(req.body);
+    run(() => door.armRace(params(req.params).object, params(req.params).id, body.fields, body.leadMs === undefined ? {} : { leadMs: body.leadMs }));
+    return reply.code(204).send();
+  });
+  app.get(`${P}/races`, async () => ({ armed: door.armedRaces() }));
   app.patch(`${P}/records/:object/:id/individual`, async (req) => run(() => door.setIndividual(Person.parse(params(req.params).object), params(req.params).id, Fields.parse(req.body))));
   app.post(`${P}/records/:object/:id/consents`, async (req) => {
     const body = z.object({ purpose: z.string(), contactPointType: z.string(), status: z.enum(['OptIn', 'OptOut', 'Seen', 'NotSeen']), captureDate: z.string().optional() }).parse(req.body);

@@ -34,6 +34,17 @@ export interface ChangeEntry {
   client?: string;
 }
 
+/**
+ * A rep's edit waiting for the next API write to its record (a race armed by the side door):
+ * it is saved just before that write, as its own change, so the write lands on top of it.
+ */
+export interface ArmedRace {
+  fields: Record<string, unknown>;
+  actor: Actor;
+  /** How long before the write the rep saved (ms). */
+  leadMs: number;
+}
+
 export class SaveError extends Error {
   constructor(readonly errors: RecordError[]) {
     super(errors.map((e) => `${e.statusCode}: ${e.message}`).join('; '));
@@ -79,6 +90,8 @@ export class OrgState {
    */
   readonly idleWrites: { object: string; id: string; at: string }[] = [];
   private readonly listeners: ((change: ChangeEntry) => void)[] = [];
+  /** Armed races by `object` and record id. */
+  private readonly races = new Map<string, ArmedRace>();
 
   constructor(
     private readonly options: SalesforceEmulatorOptions,
@@ -160,12 +173,38 @@ export class OrgState {
     return record;
   }
 
+  /**
+   * Arms a race: `race.actor` saves `race.fields` on this record just before the next write to
+   * it by anyone else lands (checked now, so a bad edit fails here and not inside that write).
+   */
+  armRace(objectName: string, id: string, race: ArmedRace): void {
+    const object = this.requireObject(objectName);
+    const record = this.get(object.name, id);
+    if (!record) throw new SaveError([{ statusCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [] }]);
+    this.validate(object, race.fields, 'update');
+    this.races.set(`${object.name}\u0000${String(record['Id'])}`, { ...race, fields: { ...race.fields } });
+  }
+
+  /** Races armed and not yet run. */
+  armedRaces(): number {
+    return this.races.size;
+  }
+
   /** Updates a record; as in Salesforce, every update stamps it, even with unchanged values. */
   update(objectName: string, id: string, input: Record<string, unknown>, actor: Actor): StoredRecord {
     const object = this.requireObject(objectName);
     const record = this.get(object.name, id);
     if (!record) throw new SaveError([{ statusCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [] }]);
     const values = this.validate(object, input, 'update');
+    const raceKey = `${object.name}\u0000${String(record['Id'])}`;
+    const race = this.races.get(raceKey);
+    if (race && race.actor.userId !== actor.userId) {
+      // The rep's save commits first, stamped a moment earlier; this write then lands on top of it.
+      this.races.delete(raceKey);
+      const t = isoOf(Math.max(this.now() - race.leadMs, Date.parse(String(record['SystemModstamp']))));
+      Object.assign(record, this.validate(object, race.fields, 'update'), { LastModifiedDate: t, LastModifiedById: race.actor.userId, SystemModstamp: t });
+      this.announce(object.name, String(record['Id']), 'updated', t, race.actor);
+    }
     const t = isoOf(Math.max(this.now(), Date.parse(String(record['SystemModstamp']))));
     if (actor.userId === this.options.integrationUserId && Object.entries(values).every(([name, value]) => record[name] === value)) {
       this.idleWrites.push({ object: object.name, id: String(record['Id']), at: t });

@@ -26,7 +26,9 @@ export function exportRows(doc: ExportDocument): Row[] {
   const rows: Row[] = [['request', 'id', doc.requestId, '', doc.generatedAt, doc.format]];
   rows.push(['controller', 'name', doc.controller.name, '', '', doc.controller.email ?? '']);
   rows.push(['subject', 'profileId', doc.subject.profileId ?? '', '', '', '']);
-  for (const i of doc.subject.identities) rows.push(['identity', i.system ? `${i.kind}:${i.system}` : i.kind, i.value, '', '', '']);
+  for (const i of doc.subject.identities) {
+    rows.push(['identity', i.system ? `${i.kind}:${i.system}` : i.kind, i.value, i.source ?? '', i.at ?? '', i.primary ? 'primary' : '']);
+  }
   if (doc.profile) {
     for (const a of doc.profile.attributes) rows.push(['attribute', a.path, text(a.value), a.source, a.at, '']);
     for (const c of doc.profile.consents) {

@@ -28,6 +28,7 @@ describe('the export document', () => {
     expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
 
     expect(doc.subject.identities).toHaveLength(4);
+    expect(doc.subject.identities[0]).toEqual({ kind: 'email', value: 'ada@example.com', source: 'hubspot', at: '2026-01-02T10:00:00.000Z', primary: true });
     expect(doc.profile?.attributes.map((a) => `${a.path}:${a.source}:${a.at}`)).toEqual([
       'address:admin:2026-01-03T10:00:00.000Z',
       'firstName:hubspot:2026-01-02T10:00:00.000Z',
@@ -64,6 +65,19 @@ describe('the export document', () => {
     const { sentAt: _sentAt, ...undated } = doc.syncHistory[0] ?? {};
     expect(validate({ ...raw, syncHistory: [undated] })).toBe(false);
     expect(validate({ ...raw, syncHistory: [{ ...doc.syncHistory[0], sentAt: 'Tuesday' }] })).toBe(false);
+  });
+
+  it('marks only the newest e-mail as primary, and reads back an export stored before identities had stamps', () => {
+    const input = sampleInput();
+    const person = input.profile!;
+    const older = { kind: 'email', value: 'a.lovelace@example.com', at: '2025-06-01T00:00:00.000Z', source: 'salesforce' } as const;
+    const doc = buildExport({ ...input, profile: { ...person, identities: [older, ...person.identities] } });
+    expect(doc.subject.identities.filter((i) => i.kind === 'email').map((i) => [i.value, i.primary])).toEqual([
+      ['a.lovelace@example.com', false],
+      ['ada@example.com', true],
+    ]);
+    const unstamped = { ...doc, subject: { ...doc.subject, identities: doc.subject.identities.map(({ kind, value, system }) => ({ kind, value, system })) } };
+    expect(ExportDocument.parse(unstamped).subject.identities[0]).toEqual({ kind: 'email', value: 'a.lovelace@example.com' });
   });
 
   it('reads back an export stored before the sync history existed, with an empty history', () => {
@@ -127,7 +141,7 @@ describe('the CSV form', () => {
     expect(csv.endsWith('\r\n')).toBe(true);
     expect(lines).toContain('attribute,lastName,"Lovelace, ""Countess""",salesforce,2026-01-02T10:00:00.000Z,');
     expect(lines).toContain(`attribute,formula,"'=HYPERLINK(""x"")",admin,2026-01-03T10:00:00.000Z,`);
-    expect(lines).toContain('identity,external:hubspot,101,,,');
+    expect(lines).toContain('identity,external:hubspot,101,hubspot,2026-01-02T10:00:00.000Z,primary');
     expect(lines).toContain('consent,marketing.email,granted,preference_center,2026-01-05T09:00:00.000Z,legalBasis=consent; method=preference_center');
     expect(lines).toContain('system,salesforce,0035e000000AdaAAA,salesforce,2026-01-05T09:00:03.000Z,updatedAt=2026-01-05T09:00:03.000Z');
     expect(lines).toContain('live,salesforce,,salesforce,,failed: TransientError: 503');

@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { ConsentEvidence, ConsentStatus, Identity, Instant, Json, LegalBasis, ObjectionKind, SourceId } from '../../profile/schema.js';
-import type { Profile } from '../../profile/schema.js';
+import type { MergePolicy, Profile } from '../../profile/schema.js';
+import { isPrimaryIdentity } from '../../profile/identities.js';
 import type { AuditEntry, LedgerEntry, PushLogEntry, Shadow } from '../../store/types.js';
 import { ConsentReceipt, Controller, consentReceipt } from './receipts.js';
 
@@ -15,6 +16,17 @@ const stamp = {
   source: SourceId.meta({ description: 'The system (connector id) or hub source (preference_center, admin) that set it.' }),
   at: Instant.meta({ description: 'When it changed at that source.' }),
 };
+
+/** An identity with its stamp; optional members are absent in exports made before identities carried stamps. */
+export const ExportIdentity = Identity.extend({
+  source: stamp.source.optional(),
+  at: Instant.optional().meta({ description: 'When it was last set at that source (1970-01-01 when not known).' }),
+  primary: z
+    .boolean()
+    .optional()
+    .meta({ description: 'True for the newest e-mail and phone (and record id per system): the ones the hub sends to systems; older ones only find the person.' }),
+});
+export type ExportIdentity = z.infer<typeof ExportIdentity>;
 
 export const LiveRecord = z.object({
   externalId: z.string(),
@@ -51,7 +63,7 @@ export const ExportDocument = z
     controller: Controller,
     subject: z.object({
       profileId: z.string().nullable().meta({ description: 'The hub’s id of the person; null when the hub holds nothing on them.' }),
-      identities: z.array(Identity).meta({ description: 'E-mail addresses, phone numbers and record ids in connected systems.' }),
+      identities: z.array(ExportIdentity).meta({ description: 'E-mail addresses, phone numbers and record ids in connected systems.' }),
     }),
     profile: z
       .object({
@@ -128,6 +140,8 @@ export interface ExportInput {
   audit: readonly AuditEntry[];
   /** Connector id -> connector type. */
   connectorTypes: ReadonlyMap<string, string>;
+  /** Decides which identity of a kind is the primary one. */
+  policy: MergePolicy;
   /** Purpose id -> its title in the catalog. */
   purposeTitles?: Readonly<Record<string, string>>;
   live: readonly LiveExport[] | null;
@@ -181,7 +195,10 @@ export function buildExport(input: ExportInput): ExportDocument {
     requestId: input.requestId,
     generatedAt: input.generatedAt,
     controller: input.controller,
-    subject: { profileId: profile?.id ?? null, identities: profile ? profile.identities.map((i) => ({ ...i })) : [] },
+    subject: {
+      profileId: profile?.id ?? null,
+      identities: profile ? profile.identities.map((i) => ({ ...i, primary: isPrimaryIdentity(i, profile.identities, input.policy) })) : [],
+    },
     profile: profile ? profileSection(profile) : null,
     consentReceipts: [...input.ledger]
       .sort(byKey((e) => `${e.recordedAt}\u0000${e.id}`))

@@ -1,4 +1,5 @@
 /** A person with something of everything, for the export tests. */
+import { MergePolicy } from '../../profile/schema.js';
 import type { Profile } from '../../profile/schema.js';
 import type { AuditEntry, LedgerEntry, PushLogEntry, Shadow } from '../../store/types.js';
 import type { ExportInput } from './document.js';
@@ -7,10 +8,10 @@ export function samplePerson(): Profile {
   return {
     id: '0190a1b2-0000-7000-8000-000000000001',
     identities: [
-      { kind: 'email', value: 'ada@example.com' },
-      { kind: 'phone', value: '+442071234567' },
-      { kind: 'external', system: 'hubspot', value: '101' },
-      { kind: 'external', system: 'salesforce', value: '0035e000000AdaAAA' },
+      { kind: 'email', value: 'ada@example.com', at: '2026-01-02T10:00:00.000Z', source: 'hubspot' },
+      { kind: 'phone', value: '+442071234567', at: '2026-01-02T10:00:00.000Z', source: 'salesforce' },
+      { kind: 'external', system: 'hubspot', value: '101', at: '2026-01-02T10:00:00.000Z', source: 'hubspot' },
+      { kind: 'external', system: 'salesforce', value: '0035e000000AdaAAA', at: '2026-01-02T10:00:00.000Z', source: 'salesforce' },
     ],
     attributes: {
       firstName: { value: 'Ada', at: '2026-01-02T10:00:00.000Z', source: 'hubspot' },
@@ -108,6 +109,7 @@ export function sampleInput(): ExportInput {
       ['hubspot', 'hubspot'],
       ['salesforce', 'salesforce'],
     ]),
+    policy: MergePolicy.parse({}),
     purposeTitles: { marketing: 'Marketing communications' },
     live: [
       { connector: 'hubspot', status: 'read', error: null, records: [{ externalId: '101', at: '2026-01-05T09:00:02.000Z', fields: { email: 'ada@example.com', 'subscription:101': 'SUBSCRIBED' } }] },

@@ -3,7 +3,7 @@
  * (served at /api/v1/openapi.json). Shared shapes become named components.
  */
 import { z } from 'zod';
-import { ConsentInput, ConsentState, Identity, Json, Profile } from '../../profile/schema.js';
+import { ConsentInput, ConsentState, Identity, Json, Profile, ProfileIdentity } from '../../profile/schema.js';
 import { DeadLetter } from '../../sync/dead-letter.js';
 import { Problem } from '../problem.js';
 import type { Operation } from './operation.js';
@@ -12,7 +12,7 @@ import { ProfileView } from './schemas.js';
 type JsonSchema = Record<string, unknown>;
 
 /** Named shapes that appear in several operations. */
-const SHARED: Record<string, z.ZodType> = { Json, Identity, ConsentInput, ConsentState, Profile, ProfileView, DeadLetter, Problem };
+const SHARED: Record<string, z.ZodType> = { Json, Identity, ProfileIdentity, ConsentInput, ConsentState, Profile, ProfileView, DeadLetter, Problem };
 
 function unwrapDefault(schema: z.ZodType): { schema: z.ZodType; optional: boolean } {
   let current = schema;

@@ -3,6 +3,7 @@
  * `operation.ts`. Changes to profiles are ingested like any other source's (source `admin`).
  */
 import { v7 as uuidv7 } from 'uuid';
+import { asLookupKeys } from '../../profile/identities.js';
 import type { Profile, ProfilePatch } from '../../profile/schema.js';
 import { engineKeys, queueNames } from '../../sync/keys.js';
 import { readLastPull } from '../../sync/pull.js';
@@ -13,6 +14,7 @@ import { profileView } from '../profile-view.js';
 import { defineOperation } from './operation.js';
 import type { Operation } from './operation.js';
 import {
+  ConnectorIdParams,
   ConnectorStatusList,
   ConsentHistory,
   DeadLetterList,
@@ -28,6 +30,7 @@ import {
   ReplayResult,
   RevokedLinks,
   SyncState,
+  UnparkResult,
 } from './schemas.js';
 
 export interface OperationContext {
@@ -131,8 +134,9 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
         source: 'admin',
         at: body.at ?? now,
         receivedAt: now,
-        // The profile's own identities resolve the patch to it; new ones are added to it.
-        identities: [...profile.identities, ...body.identities],
+        // The profile's own identities resolve the patch to it (as lookup keys: naming them is
+        // no news); the body's are set now, so one the profile has becomes its primary again.
+        identities: [...asLookupKeys(profile.identities), ...body.identities],
         attributes: body.attributes,
         consents,
         subscriptions: body.subscriptions,
@@ -252,6 +256,28 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
     },
   });
 
+  const unpark = defineOperation({
+    id: 'unparkConnector',
+    method: 'POST',
+    path: '/connectors/{id}/unpark',
+    summary: 'Lift a rate-limit park',
+    description:
+      'After a 429 or a spent daily allowance, a connector’s push, pull and erase queues and its calls park for as long as the system asked (or the connector’s configured park, e.g. Salesforce `requestLimitPark`). When the allowance is back early, this lifts the park in every hub process and pushes what waits at once. A system still out of allowance parks it again.',
+    tag: 'Operations',
+    scope: 'admin',
+    params: ConnectorIdParams,
+    response: UnparkResult,
+    errors: [404],
+    async handle({ params, principal }) {
+      if (!deps.connectors.some((c) => c.id === params.id)) return notFound('connector');
+      const lifted = await deps.engine.unpark(params.id);
+      const erase = (await deps.privacy?.unpark(params.id)) ?? 0;
+      const parkedForMs = Math.max(lifted.parkedForMs, erase);
+      await store.appendAudit({ actor: `admin:${principal.keyId}`, action: 'connector.unparked', profileId: null, detail: { connector: params.id, parkedForMs } });
+      return { connector: params.id, parkedForMs };
+    },
+  });
+
   const listDeadLetters = defineOperation({
     id: 'listDeadLetters',
     method: 'GET',
@@ -351,7 +377,7 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
     },
   });
 
-  return [findProfile, getProfile, patchProfile, consentHistory, syncState, connectorStatus, listDeadLetters, replayOne, replayAll, issueLink, revokeLinks] as Operation<
+  return [findProfile, getProfile, patchProfile, consentHistory, syncState, connectorStatus, unpark, listDeadLetters, replayOne, replayAll, issueLink, revokeLinks] as Operation<
     unknown,
     unknown,
     unknown,

@@ -14,6 +14,7 @@ import {
   Instant,
   Json,
   Profile,
+  ProfileIdentity,
 } from '../../profile/schema.js';
 import { Problem } from '../problem.js';
 
@@ -48,9 +49,16 @@ export const EffectiveConsent = z.object({
   reason: z.enum(['restricted', 'objection', 'expired', 'consent', 'unknown']),
 });
 
+/** The identities the hub sends to systems: per kind, the newest one (older ones only find the person). */
+export const PrimaryIdentities = z.object({
+  email: ProfileIdentity.nullable().meta({ description: 'The newest e-mail address, with who set it and when; null when none is known.' }),
+  phone: ProfileIdentity.nullable().meta({ description: 'The newest phone number, with who set it and when; null when none is known.' }),
+});
+
 /** A profile with each field's value, source and time, and the consents systems are told. */
 export const ProfileView = z.object({
   profile: Profile,
+  primaryIdentities: PrimaryIdentities,
   /** purpose -> channel -> effective state, for every purpose and channel of the catalog. */
   effectiveConsents: z.record(z.string(), z.record(z.string(), EffectiveConsent)),
 });
@@ -157,6 +165,14 @@ export const ConnectorStatusView = z.object({
 });
 
 export const ConnectorStatusList = z.object({ connectors: z.array(ConnectorStatusView) });
+
+export const ConnectorIdParams = z.object({ id: z.string().min(1).max(100).meta({ description: 'A connector instance id (its key under `connectors` in the YAML).' }) });
+export const UnparkResult = z
+  .object({
+    connector: z.string(),
+    parkedForMs: z.number().int().nonnegative().meta({ description: 'How long the park still had to run (ms); 0 when the connector was not parked.' }),
+  })
+  .meta({ description: 'The park is lifted and a push of what waits is scheduled; a system still out of allowance parks it again.' });
 
 export const DeadLetterQuery = z.object({ connector: z.string().min(1).max(100).optional() }).strict();
 export const DeadLetterParams = z.object({ connector: z.string().min(1).max(100), profileId: z.string().min(1).max(100) });

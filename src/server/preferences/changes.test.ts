@@ -21,7 +21,7 @@ const slot = (value: 'granted' | 'denied', extra: Record<string, string> = {}) =
 function profile(over: Partial<Profile> = {}): Profile {
   return {
     id: 'p1',
-    identities: [{ kind: 'email', value: 'a@example.com' }],
+    identities: [{ kind: 'email', value: 'a@example.com', ...stamp }],
     attributes: {},
     consents: { marketing: { email: slot('granted') } },
     subscriptions: { newsletter: { value: true, ...stamp } },

@@ -13,6 +13,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Catalog } from '../../config/schema.js';
 import { explainConsent } from '../../profile/effective.js';
 import type { EffectiveConsentReason } from '../../profile/effective.js';
+import { asLookupKeys } from '../../profile/identities.js';
 import type { MergePolicy, Profile, ProfilePatch } from '../../profile/schema.js';
 import type { ApplyResult, Store } from '../../store/types.js';
 import type { HttpMetrics } from '../metrics.js';
@@ -144,6 +145,7 @@ export async function registerPreferences(app: FastifyInstance, options: Prefere
             brand: options.brand,
             catalog: options.catalog,
             profile: opened.profile,
+            policy: options.policy,
             reasons: reasonsOf(opened.profile),
             formAction: pageUrl(token, { lang: explicit }),
             csrfToken: csrfToken(cookie, opened.link),
@@ -196,7 +198,7 @@ export async function registerPreferences(app: FastifyInstance, options: Prefere
               source: 'preference_center',
               at,
               receivedAt: at,
-              identities: opened.profile.identities,
+              identities: asLookupKeys(opened.profile.identities),
               attributes: {},
               consents: changes.consents,
               subscriptions: changes.subscriptions,

@@ -5,7 +5,8 @@
  */
 import type { Catalog, PreferenceCenterConfig } from '../../config/schema.js';
 import type { EffectiveConsentReason } from '../../profile/effective.js';
-import type { Profile } from '../../profile/schema.js';
+import { primaryIdentity } from '../../profile/identities.js';
+import type { MergePolicy, Profile } from '../../profile/schema.js';
 import { html, raw } from '../html.js';
 import type { Html } from '../html.js';
 import { LOCALES, MESSAGES } from './i18n.js';
@@ -149,6 +150,8 @@ export interface PreferencesPageInput {
   brand: Brand;
   catalog: Catalog;
   profile: Profile;
+  /** Decides which of the person's e-mail addresses is the primary one, the one shown. */
+  policy: MergePolicy;
   /** purpose -> channel -> why the effective state is what it is. */
   reasons: Record<string, Record<string, EffectiveConsentReason>>;
   formAction: string;
@@ -225,7 +228,7 @@ function rightsSection(m: Messages, brand: Brand): Html {
 
 export function renderPreferencesPage(input: PreferencesPageInput): string {
   const m = MESSAGES[input.locale];
-  const email = input.profile.identities.find((i) => i.kind === 'email')?.value;
+  const email = primaryIdentity(input.profile.identities, { kind: 'email' }, input.policy)?.value;
   const firstName = input.profile.attributes['firstName']?.value;
   const banner =
     input.status === 'saved'

@@ -5,7 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { register } from 'prom-client';
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConnectorInstance, ExternalRecord, PushRecord } from '../../../src/connector/define.js';
 import { RateLimitedError } from '../../../src/connector/errors.js';
@@ -24,6 +24,8 @@ interface Setup {
   receiver: WebhookReceiver;
   instance: ConnectorInstance<HubSpotCursor>;
   logs: string[];
+  /** The registry the instance's metrics are on. */
+  metrics: Registry;
 }
 
 const open: Setup[] = [];
@@ -62,8 +64,9 @@ async function setup(
     ],
     ...config,
   });
-  const instance = await createHubSpotInstance({ instanceId: 'hubspot', config: parsed, logger }, runtime);
-  const s = { emu, receiver, instance, logs };
+  const metrics = new Registry();
+  const instance = await createHubSpotInstance({ instanceId: 'hubspot', config: parsed, logger, metrics }, runtime);
+  const s = { emu, receiver, instance, logs, metrics };
   open.push(s);
   return s;
 }
@@ -82,7 +85,7 @@ function profileWith(basis: Profile['consents'][string][string]['legalBasis']): 
   const stamp = { at: '2026-11-29T10:00:00.000Z', source: 'admin' };
   return {
     id: 'p1',
-    identities: [{ kind: 'email', value: 'lb@example.com' }],
+    identities: [{ kind: 'email', value: 'lb@example.com', ...stamp }],
     attributes: {},
     consents: { marketing: { email: { value: 'granted', legalBasis: basis, evidence: { method: 'checkout', noticeVersion: 'v3' }, ...stamp } } },
     subscriptions: {},
@@ -261,9 +264,9 @@ describe('HubSpot connector: rate limits', () => {
   });
 
   it('parks until the reset on DAILY, with a metric and an alert log line, and stops calling', async () => {
-    const { emu, instance, logs } = await setup({ rateLimit: { daily: 1 } });
+    const { emu, instance, logs, metrics } = await setup({ rateLimit: { daily: 1 } });
     const metric = async (): Promise<number> => {
-      const values = (await register.getSingleMetric('concord_hubspot_daily_limit_reached_total')?.get())?.values ?? [];
+      const values = (await metrics.getSingleMetric('concord_hubspot_daily_limit_reached_total')?.get())?.values ?? [];
       return values.find((v) => v.labels.instance === 'hubspot')?.value ?? 0;
     };
     const before = await metric();
@@ -285,6 +288,25 @@ describe('HubSpot connector: rate limits', () => {
     const calls = emu.sideDoor.calls().total;
     await expect(instance.read?.(['1'], signal())).rejects.toBeInstanceOf(RateLimitedError);
     expect(emu.sideDoor.calls().total).toBe(calls);
+
+    // The allowance is back early and an operator lifts the park: calls go again.
+    emu.sideDoor.resetDailyLimit();
+    instance.unpark?.();
+    await expect(instance.read?.(['1'], signal())).resolves.toEqual([]);
+    expect(emu.sideDoor.calls().total).toBe(calls + 1);
+  });
+
+  it('parks for dailyLimitPark on DAILY when it is set, and serves the allowance left as a gauge', async () => {
+    const { instance, metrics } = await setup({ rateLimit: { daily: 2 } }, { dailyLimitPark: '20s' });
+    await instance.read?.(['1'], signal());
+    const left = (await metrics.getSingleMetric('concord_hubspot_daily_remaining')?.get())?.values.find((v) => v.labels.instance === 'hubspot');
+    expect(left?.value).toBe(1);
+    await instance.read?.(['1'], signal());
+    const err = await instance.read?.(['1'], signal()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ policy: 'DAILY', retryAfterMs: 20_000 });
   });
 });
 

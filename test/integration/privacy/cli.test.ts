@@ -109,7 +109,7 @@ describe('concord dsr', () => {
     const validate = ajv.compile(JSON.parse(await readFile(EXPORT_SCHEMA_PATH, 'utf8')) as Record<string, unknown>);
     const doc = JSON.parse(await readFile(out, 'utf8')) as { subject: { identities: unknown[] }; live: unknown[] };
     expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
-    expect(doc.subject.identities).toContainEqual({ kind: 'email', value: 'ada@example.com' });
+    expect(doc.subject.identities).toContainEqual({ kind: 'email', value: 'ada@example.com', source: 'hubspot', at: expect.any(String), primary: true });
     expect(doc.live).toHaveLength(2);
 
     const restricted = await concord(['dsr', 'restrict', 'ada@example.com', '--wait', '--json', '--config', config, '--timeout', '30s']);

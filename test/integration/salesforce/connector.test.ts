@@ -4,7 +4,7 @@
  * tokens, limits, erasure and the origin marker on every write.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { register } from 'prom-client';
+import { Registry } from 'prom-client';
 import type { ExternalRecord, PushRecord } from '../../../src/connector/define.js';
 import { AuthError, RateLimitedError } from '../../../src/connector/errors.js';
 import { compileMapping, mapInbound, mapOutbound } from '../../../src/connector/mapping.js';
@@ -34,7 +34,7 @@ function profile(i: number, overrides: Partial<Profile> = {}): Profile {
   const at = '2026-02-01T10:00:00.000Z';
   return {
     id: `profile-${i}`,
-    identities: [{ kind: 'email', value: `person-${i}@example.com` }],
+    identities: [{ kind: 'email', value: `person-${i}@example.com`, at, source: 'hub' }],
     attributes: { firstName: { value: `First${i}`, at, source: 'hub' }, lastName: { value: `Last${i}`, at, source: 'hub' } },
     consents: {
       marketing: { email: { value: 'granted', at, source: 'preference_center', legalBasis: 'consent', evidence: { method: 'preference_center', noticeVersion: 'v3' } } },
@@ -67,7 +67,8 @@ describe('Salesforce consent data model', () => {
     });
     // Restricted: nothing may be granted while it lasts (Art. 18), so the consent goes out denied.
     const [outcome] = (await sf.push?.([toPush(p)], signal())) ?? [];
-    expect(outcome).toMatchObject({ status: 'ok', profileId: 'profile-1' });
+    // Salesforce says the upsert created the Contact: what it was not sent holds its defaults.
+    expect(outcome).toMatchObject({ status: 'ok', profileId: 'profile-1', created: true });
     const id = outcome?.status === 'ok' ? outcome.externalId : '';
     const door = org.emulator.sideDoor;
     expect(door.get('Contact', id)).toMatchObject({ Email: 'person-1@example.com', FirstName: 'First1', HasOptedOutOfEmail: true, Concord_Id__c: 'profile-1' });
@@ -267,7 +268,7 @@ describe('Salesforce writes', () => {
     const batch: PushRecord[] = Array.from({ length: 1_500 }, (_, i) => ({ profileId: `bulk-${i}`, fields: { Email: `bulk-${i}@example.com`, LastName: `Bulk${i}` } }));
     const outcomes = (await sf.push?.(batch, signal())) ?? [];
     expect(outcomes).toHaveLength(1_500);
-    expect(outcomes.filter((o) => o.status === 'ok')).toHaveLength(1_499);
+    expect(outcomes.filter((o) => o.status === 'ok' && o.created === true)).toHaveLength(1_499);
     expect(outcomes[7]).toMatchObject({ status: 'rejected', code: 'INVALID_EMAIL_ADDRESS', profileId: 'bulk-7' });
     expect(outcomes[7]?.status === 'rejected' && outcomes[7].reason).not.toContain('@');
     const calls = org.emulator.sideDoor.calls().byEndpoint;
@@ -319,6 +320,58 @@ describe('Salesforce pulls', () => {
   });
 });
 
+describe('Salesforce echoes in a process that only receives webhooks', () => {
+  /** The records and changed events a fresh instance (an `api`-role process: it never pushed or pulled) makes of what the listener received. */
+  async function parsedByFreshInstance(o: SalesforceTestOrg, overrides: Parameters<SalesforceTestOrg['instance']>[0] = {}) {
+    await o.emulator.sideDoor.flushOutbound();
+    const api = o.instance(overrides);
+    const events = [];
+    for (const m of o.listener.received) events.push(...((await api.parse?.(o.rawWebhook(m))) ?? []));
+    return events;
+  }
+
+  it("learns the integration user on its first Outbound Message and marks the records Concord wrote as echoes", async () => {
+    org = await startTestOrg({ config: CONSENTS });
+    // The worker process writes; the api process only hears about it.
+    await org.instance().push?.([toPush(profile(7))], signal());
+    const events = await parsedByFreshInstance(org);
+    const records = events.flatMap((e) => (e.kind === 'records' ? e.records : []));
+    const changed = events.filter((e) => e.kind === 'changed');
+    expect(records.length).toBeGreaterThan(0);
+    expect(changed.length).toBeGreaterThan(0);
+    expect(records.map((r) => r.echo)).toEqual(records.map(() => true));
+    // Individual and consent notifications name records to read back and compare field by
+    // field: never marked as our echo (a rep's edit saved just before our write is in them too).
+    expect(changed.map((e) => e.echo)).toEqual(changed.map(() => undefined));
+
+    // A rep's change heard by another fresh process is not an echo.
+    org.listener.received.splice(0);
+    const contact = org.emulator.sideDoor.findByEmail('person-7@example.com');
+    org.emulator.sideDoor.update('Contact', String(contact?.['Id']), { HasOptedOutOfEmail: true });
+    const rep = (await parsedByFreshInstance(org)).flatMap((e) => (e.kind === 'records' ? e.records : []));
+    expect(rep.length).toBeGreaterThan(0);
+    expect(rep.every((r) => r.echo === false)).toBe(true);
+  });
+
+  it('still accepts Outbound Messages when it cannot log in, and does not ask again for every message', async () => {
+    org = await startTestOrg({ config: CONSENTS });
+    await org.instance().push?.([toPush(profile(8))], signal());
+    await org.emulator.sideDoor.flushOutbound();
+    const tokens = (): number => org?.emulator.sideDoor.calls().byEndpoint['POST /services/oauth2/token'] ?? 0;
+    const before = tokens();
+    const api = org.instance({ clientSecret: 'wrong' });
+    const message = org.listener.received[0];
+    expect(message).toBeDefined();
+    if (!message) return;
+    const first = (await api.parse?.(org.rawWebhook(message))) ?? [];
+    expect(first.length).toBeGreaterThan(0);
+    expect(first.flatMap((e) => (e.kind === 'records' ? e.records : [])).every((r) => r.echo === undefined)).toBe(true);
+    // The same message again (Salesforce retries what it got no Ack for), and any others.
+    for (const m of [message, ...org.listener.received.slice(1)]) expect((await api.parse?.(org.rawWebhook(m)))?.length).toBeGreaterThan(0);
+    expect(tokens() - before).toBe(1);
+  });
+});
+
 describe('Salesforce tokens and limits', () => {
   it('gets a new token once on INVALID_SESSION_ID and retries', async () => {
     org = await startTestOrg();
@@ -342,16 +395,18 @@ describe('Salesforce tokens and limits', () => {
     const { createSalesforceInstance } = await import('../../../connectors/salesforce/connector.js');
     const { SalesforceConfig } = await import('../../../connectors/salesforce/config.js');
     const { silentLogger } = await import('./harness.js');
+    const metrics = new Registry();
     const sf = createSalesforceInstance({
       instanceId: 'sf-limits',
-      config: SalesforceConfig.parse({ ...org.config, requestLimitParkMs: 60_000 }),
+      config: SalesforceConfig.parse({ ...org.config, requestLimitPark: '1m' }),
       logger: silentLogger,
+      metrics,
       reportBudget: (b) => budgets.push(b),
     });
     org.emulator.sideDoor.setDailyLimit(3);
     await sf.push?.([{ profileId: 'l-1', fields: { LastName: 'One' } }], signal());
     expect(budgets.at(-1)).toEqual({ remaining: 2, max: 3, window: 'DAILY' });
-    const metric = await register.getSingleMetric('concord_salesforce_api_requests_remaining')?.get();
+    const metric = await metrics.getSingleMetric('concord_salesforce_api_requests_remaining')?.get();
     expect(metric?.values.find((v) => v.labels['instance'] === 'sf-limits')?.value).toBe(2);
     await sf.push?.([{ profileId: 'l-2', fields: { LastName: 'Two' } }], signal());
     await sf.push?.([{ profileId: 'l-3', fields: { LastName: 'Three' } }], signal());
@@ -364,5 +419,11 @@ describe('Salesforce tokens and limits', () => {
     const before = org.emulator.sideDoor.calls().total;
     await expect(sf.push?.([{ profileId: 'l-5', fields: { LastName: 'Five' } }], signal())).rejects.toBeInstanceOf(RateLimitedError);
     expect(org.emulator.sideDoor.calls().total).toBe(before);
+
+    // The allowance is back early and an operator lifts the park: calls go again.
+    org.emulator.sideDoor.setDailyLimit(100);
+    sf.unpark?.();
+    await expect(sf.push?.([{ profileId: 'l-5', fields: { LastName: 'Five' } }], signal())).resolves.toMatchObject([{ status: 'ok' }]);
+    expect(org.emulator.sideDoor.calls().total).toBeGreaterThan(before);
   });
 });

@@ -97,11 +97,14 @@ describe('Salesforce and HubSpot end to end', () => {
     expect(hub.salesforce.sideDoor.get('Contact', id)).toMatchObject({ HasOptedOutOfEmail: true });
 
     // The rep sets the flag back to what the hub first wrote: someone else's change all the same.
+    // "Not opted out" grants nothing (the flag is withdraw-only), so the hub, seeing a change
+    // that lost, puts the person's opt-out back; an echo would have been left alone.
     hub.salesforce.sideDoor.update('Contact', id, { HasOptedOutOfEmail: false });
     await hub.settle();
     const consent = (await hub.profileByEmail('ada@example.com'))?.consents['marketing']?.['email'];
-    expect(consent).toMatchObject({ value: 'granted', source: 'salesforce' });
-    expect(hub.hubspot.sideDoor.statuses('ada@example.com').find((s) => s['subscriptionId'] === 101)).toMatchObject({ status: 'SUBSCRIBED' });
+    expect(consent).toMatchObject({ value: 'denied', source: 'hubspot' });
+    expect(hub.hubspot.sideDoor.statuses('ada@example.com').find((s) => s['subscriptionId'] === 101)).toMatchObject({ status: 'UNSUBSCRIBED' });
+    expect(hub.salesforce.sideDoor.get('Contact', id)).toMatchObject({ HasOptedOutOfEmail: true });
   });
 
   it('answers a malformed or foreign Outbound Message with a SOAP fault and enqueues nothing', async () => {

@@ -127,6 +127,43 @@ describe('Salesforce emulator', () => {
     expect(Object.keys(rows[0] ?? {})).toEqual(['Id', 'Email']);
   });
 
+  it("runs an armed race: the rep's edit is saved just before the next API write, which lands on top of it", async () => {
+    org = await startTestOrg();
+    const door = org.emulator.sideDoor;
+    const id = String(door.create('Contact', { LastName: 'Race', Email: 'race@example.com' })['Id']);
+    // Armed over HTTP, as a test in another process does.
+    const armed = await fetch(`${org.emulator.url}/_emulator/records/Contact/${id}/race`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ fields: { HasOptedOutOfEmail: true } }),
+    });
+    expect(armed.status).toBe(204);
+    expect(await (await fetch(`${org.emulator.url}/_emulator/races`)).json()).toEqual({ armed: 1 });
+    // A rep's own save does not set it off.
+    door.update('Contact', id, { Title: 'Rep' });
+    expect(door.armedRaces()).toBe(1);
+    await door.flushOutbound();
+    const before = org.listener.received.length;
+    const res = await fetch(`${org.emulator.url}/services/data/v62.0/sobjects/Contact/${id}`, {
+      method: 'PATCH',
+      headers: { Authorization: `Bearer ${await token(org)}`, 'Content-Type': 'application/json', 'Sforce-Call-Options': 'client=concord' },
+      body: JSON.stringify({ FirstName: 'Hub' }),
+    });
+    expect(res.status).toBe(204);
+    expect(door.armedRaces()).toBe(0);
+    const record = door.get('Contact', id);
+    expect(record).toMatchObject({ FirstName: 'Hub', HasOptedOutOfEmail: true, Title: 'Rep', LastModifiedById: org.emulator.options.integrationUserId });
+    const [rep, hub] = door.changes().slice(-2);
+    expect(rep).toMatchObject({ id, userId: org.emulator.options.repUserId });
+    expect(hub).toMatchObject({ id, userId: org.emulator.options.integrationUserId, client: 'concord' });
+    expect(Date.parse(rep?.at ?? '')).toBeLessThanOrEqual(Date.parse(hub?.at ?? ''));
+    // The Outbound Messages carry the record as it is when sent: the rep's opt-out, under our name.
+    await door.flushOutbound();
+    const bodies = org.listener.received.slice(before).map((m) => m.body.toString('utf8')).join('');
+    expect(bodies).toContain('<sf:HasOptedOutOfEmail>true</sf:HasOptedOutOfEmail>');
+    expect(bodies).not.toContain(`<sf:LastModifiedById>${org.emulator.options.repUserId}</sf:LastModifiedById>`);
+  });
+
   it('sends Outbound Messages until they are acknowledged, with the same notification ids', async () => {
     org = await startTestOrg({ emulator: { outboundRetryBaseMs: 20 } });
     org.listener.answerWith({ status: 500, body: 'down' });

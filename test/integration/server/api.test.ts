@@ -87,8 +87,9 @@ describe('admin API /api/v1', () => {
     it("gets a profile with each field's source and time and the consent systems are told", async () => {
       const response = await s.app.inject({ method: 'GET', url: `/api/v1/profiles/${adaId}`, headers: s.bearer('reader') });
       expect(response.statusCode).toBe(200);
-      const body = response.json() as { profile: Json & { attributes: Record<string, Json> }; effectiveConsents: Json };
+      const body = response.json() as { profile: Json & { attributes: Record<string, Json> }; primaryIdentities: Json; effectiveConsents: Json };
       expect(body.profile.attributes['firstName']).toMatchObject({ value: 'Ada', source: 'crm', at: expect.any(String) });
+      expect(body.primaryIdentities).toEqual({ email: { kind: 'email', value: 'ada@example.com', source: 'crm', at: expect.any(String) }, phone: null });
       expect(body.effectiveConsents).toEqual({
         marketing: { email: { status: 'granted', reason: 'consent' }, sms: { status: null, reason: 'unknown' } },
       });
@@ -270,6 +271,7 @@ describe('admin API /api/v1', () => {
           'getConsentHistory',
           'getSyncState',
           'listConnectors',
+          'unparkConnector',
           'listDeadLetters',
           'replayDeadLetter',
           'replayDeadLetters',

@@ -105,6 +105,7 @@ describe('POST /webhooks/:connectorId', () => {
         deadLetters: engine.deadLetters,
         status: () => engine.status(),
         receiveWebhook: (id, raw) => engine.receiveWebhook(id, raw),
+        unpark: (id) => engine.unpark(id),
         instance: async (id) => ({
           ...(await engine.instance(id)),
           refuse: (failure) => ({ status: 500, contentType: 'text/xml', body: `<fault>${failure.status}</fault>` }),

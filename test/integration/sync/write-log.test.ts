@@ -38,7 +38,7 @@ describe('write log shared by ingest and push', () => {
     first.prev['newsletter'] = true;
     await log.store('c', 'p1', entries);
     // The push answers and finishes.
-    log.settle('c', new Map([['p1', true]]));
+    log.settle('c', new Map([['p1', { ok: true }]]));
     await log.finish('c', ['p1'], new Map([['p1', 'rec_1']]));
 
     const [after = []] = await log.load([{ connector: 'c', profileId: 'p1' }]);
@@ -57,7 +57,7 @@ describe('write log shared by ingest and push', () => {
     await log.fillPrev('c', new Map([['p2', { newsletter: true, first_name: 'Alan', email: 'x@example.com' }]]));
     const [stored = []] = await log.load([{ connector: 'c', profileId: 'p2' }]);
     expect(stored[0]?.prev).toEqual({ newsletter: true, first_name: 'Grace' });
-    log.settle('c', new Map([['p2', true]]));
+    log.settle('c', new Map([['p2', { ok: true }]]));
     await log.finish('c', ['p2']);
     const [done = []] = await log.load([{ connector: 'c', profileId: 'p2' }]);
     expect(done[0]?.prev).toEqual({ newsletter: true, first_name: 'Grace' });

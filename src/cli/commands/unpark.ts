@@ -1,0 +1,85 @@
+/**
+ * `concord unpark <id>`: lifts a connector's rate-limit park (after a 429 or a spent daily
+ * allowance), the same as `POST /api/v1/connectors/{id}/unpark`. It acts on the hub's Redis
+ * directly: every running hub process notices before its next call to the system, and a push
+ * (and erase run) of what waits is queued at once. A system still out of allowance parks again.
+ */
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { builtinConnectors } from '../../../connectors/index.js';
+import { loadConfig } from '../../config/load.js';
+import { toMergePolicy } from '../../config/policy.js';
+import { PrivacyService, privacyOptionsFromConfig } from '../../privacy/index.js';
+import { openStore } from '../../store/index.js';
+import { createEngine } from '../../sync/engine.js';
+import { connectorsFromConfig } from '../../sync/from-config.js';
+import { resolveConfigPath, withConfigOption } from '../config-path.js';
+import { printErrors, printWarnings } from '../report.js';
+
+interface Options {
+  config?: string;
+  json?: boolean;
+}
+
+async function unpark(id: string, options: Options): Promise<number> {
+  const file = resolveConfigPath(options.config);
+  const loaded = await loadConfig(file, { connectors: builtinConnectors });
+  if (!loaded.ok) {
+    printErrors(loaded.errors);
+    return 1;
+  }
+  printWarnings(loaded.warnings);
+  const { config } = loaded;
+  const connectors = connectorsFromConfig(config);
+  if (!connectors.some((c) => c.id === id)) {
+    console.error(`concord unpark: no enabled connector "${id}" in ${file} (known: ${connectors.map((c) => c.id).join(', ') || 'none'})`);
+    return 1;
+  }
+  const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' });
+  const policy = toMergePolicy(config);
+  const store = await openStore({
+    url: config.hub.databaseUrl,
+    policy,
+    outboxTargets: connectors.filter((c) => c.capabilities.push).map((c) => c.id),
+    hashKey: config.hub.secrets.hashKey,
+    logger,
+  });
+  const engine = createEngine({ redis: config.hub.redisUrl, prefix: config.hub.keyPrefix, store, connectors, policy, logger });
+  const privacy = new PrivacyService({
+    store,
+    redis: engine.connection,
+    prefix: engine.prefix,
+    connectors,
+    policy,
+    ingestPatch: () => Promise.reject(new Error('concord unpark ingests nothing')),
+    logger,
+    options: privacyOptionsFromConfig(config),
+  });
+  try {
+    const lifted = await engine.unpark(id);
+    const parkedForMs = Math.max(lifted.parkedForMs, await privacy.unpark(id));
+    await store.appendAudit({ actor: 'cli', action: 'connector.unparked', profileId: null, detail: { connector: id, parkedForMs } });
+    if (options.json) console.log(JSON.stringify({ connector: id, parkedForMs }));
+    else if (parkedForMs > 0) console.log(`${id}: park lifted (${Math.ceil(parkedForMs / 1000)} s were left); waiting work is pushed now`);
+    else console.log(`${id}: park lifted (it was not parked); waiting work is pushed now`);
+    return 0;
+  } finally {
+    await privacy.close();
+    await engine.close();
+    await store.close();
+  }
+}
+
+export function register(program: Command): void {
+  withConfigOption(program.command('unpark <id>'))
+    .description("lift a connector's rate-limit park (its allowance is back early) and push what waits at once")
+    .option('--json', 'print the result as JSON')
+    .action(async (id: string, options: Options) => {
+      try {
+        process.exitCode = await unpark(id, options);
+      } catch (err) {
+        console.error(`concord unpark: ${err instanceof Error ? err.message : String(err)}`);
+        process.exitCode = 1;
+      }
+    });
+}

@@ -1,0 +1,66 @@
+/**
+ * One metrics registry: what the connectors measure (rate-limit budgets, daily allowances,
+ * limit hits) is served on /metrics beside the engine's and the HTTP server's metrics, and two
+ * hubs in one process keep their metrics apart without clashing.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from './sync/harness.js';
+import { startOperatorHub } from './operator-hub.js';
+import type { OperatorHub } from './operator-hub.js';
+
+/** The value of a sample `name{instance="<instance>"}` in a Prometheus text exposition. */
+function sample(text: string, name: string, instance: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(`instance="${instance}"`));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+async function scrape(op: OperatorHub): Promise<string> {
+  const res = await fetch(`${op.hub.url}/metrics`);
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+describe('/metrics of a running hub', () => {
+  const hubs: OperatorHub[] = [];
+  afterEach(async () => {
+    for (const hub of hubs.splice(0)) await hub.close();
+  });
+
+  it("serves each connector's rate-limit metrics by name, per hub, for two hubs in one process", async () => {
+    const first = await startOperatorHub({ hubspot: { rateLimit: { daily: 500 } } });
+    hubs.push(first);
+    const second = await startOperatorHub();
+    hubs.push(second);
+    first.salesforce.sideDoor.setDailyLimit(15_000, 100);
+    second.salesforce.sideDoor.setDailyLimit(40_000, 0);
+    for (const op of [first, second]) {
+      await op.createPerson('ada@example.com', 'Lovelace');
+      await waitFor(
+        () => op.hubspot.sideDoor.findByEmail('ada@example.com') !== undefined && op.salesforce.sideDoor.findByEmail('ada@example.com') !== undefined,
+        20_000,
+        'Ada in both systems',
+      );
+    }
+
+    const text = await scrape(first);
+    // HubSpot: the 10-second rolling budget and the daily allowance left, from its headers.
+    expect(sample(text, 'concord_hubspot_rate_limit_remaining', 'hubspot')).toBeGreaterThan(0);
+    const daily = sample(text, 'concord_hubspot_daily_remaining', 'hubspot');
+    expect(daily).toBeGreaterThan(0);
+    expect(daily).toBeLessThan(500);
+    expect(text).toContain('# TYPE concord_hubspot_daily_limit_reached_total counter');
+    // Salesforce: the org's daily API allowance left (Sforce-Limit-Info).
+    const left = sample(text, 'concord_salesforce_api_requests_remaining', 'salesforce');
+    expect(left).toBeGreaterThan(14_000);
+    expect(left).toBeLessThan(14_900);
+    expect(text).toContain('# TYPE concord_salesforce_request_limit_exceeded_total counter');
+    // The engine's and the server's metrics are still there.
+    expect(text).toContain('concord_sync_pushes_total{');
+    expect(text).toContain('# TYPE concord_http_webhooks_total counter');
+
+    // The second hub serves the same metrics with its own systems' values.
+    const other = await scrape(second);
+    expect(sample(other, 'concord_hubspot_daily_remaining', 'hubspot')).toBeGreaterThan(500);
+    expect(sample(other, 'concord_salesforce_api_requests_remaining', 'salesforce')).toBeGreaterThan(39_000);
+  }, 60_000);
+});

@@ -1,0 +1,183 @@
+/**
+ * A hub process as `concord start` runs it (`startHubProcess`, role `all`, the built-in
+ * connectors), with its HTTP server, connected to the HubSpot and Salesforce emulators, and
+ * its config on disk so the `concord` CLI can be run against the same hub. For the operator's
+ * view: the admin API, the CLI and /metrics.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { startHubSpotEmulator } from '../../connectors/hubspot/emulator/index.js';
+import type { HubSpotEmulatorOptionsInput, RunningHubSpotEmulator } from '../../connectors/hubspot/emulator/index.js';
+import { startSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
+import type { RunningSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
+import { startHubProcess } from '../../src/app/hub.js';
+import type { HubProcess } from '../../src/app/hub.js';
+import { parseConfig } from '../../src/config/load.js';
+import { createTestDatabase } from '../helpers/db.js';
+import { deletePrefix, REDIS_URL, TEST_TUNING } from './sync/harness.js';
+
+const HUBSPOT_SECRET = 'operator-hubspot-client-secret';
+const HUBSPOT_APP_ID = 8091;
+const SF_CLIENT = 'operator-connected-app';
+const SF_SECRET = 'operator-salesforce-secret';
+const SF_ORG = '00D5e000000OpErEAA';
+
+/** The API keys of the hub: one admin key, one that may only read profiles. */
+export const KEYS = {
+  admin: 'operator-admin-key-0123456789abcdef',
+  reader: 'operator-reader-key-0123456789abcdef',
+};
+
+export const ENV: Record<string, string> = {
+  T_SIGNING: 'operator-signing-secret-0123456789abcdef0123',
+  T_HASH: 'h'.repeat(32),
+  T_HS_TOKEN: 'pat-operator',
+  T_HS_SECRET: HUBSPOT_SECRET,
+  T_SF_ID: SF_CLIENT,
+  T_SF_SECRET: SF_SECRET,
+  T_ADMIN_KEY: KEYS.admin,
+  T_READER_KEY: KEYS.reader,
+};
+
+function configYaml(o: { databaseUrl: string; prefix: string; hubspot: string; salesforce: string; extra: { hubspot: string; salesforce: string } }): string {
+  return `hub:
+  mode: development
+  redisUrl: ${REDIS_URL}
+  databaseUrl: ${o.databaseUrl}
+  publicUrl: http://127.0.0.1:8080
+  listen: { host: 127.0.0.1, port: 0 }
+  keyPrefix: "${o.prefix}"
+  secrets:
+    signing: \${env:T_SIGNING}
+    hashKey: \${env:T_HASH}
+  apiKeys:
+    - { id: ops, key: "\${env:T_ADMIN_KEY}", scopes: [admin] }
+    - { id: reader, key: "\${env:T_READER_KEY}", scopes: ["profiles:read"] }
+catalog:
+  channels: { email: { title: E-mail } }
+  purposes:
+    marketing: { title: Marketing communications, notice: { text: Offers, version: "2026-01" }, objection: directMarketing, channels: [email] }
+  topics: { newsletter: { title: Newsletter } }
+connectors:
+  hubspot:
+    type: hubspot
+    accessToken: \${env:T_HS_TOKEN}
+    webhookSecret: \${env:T_HS_SECRET}
+    baseUrl: ${o.hubspot}
+    appId: ${HUBSPOT_APP_ID}
+    priority: 2
+    consentAuthority: [marketing]
+    subscriptions: [{ id: 101, consent: marketing.email }, { id: 103, topic: newsletter }]${o.extra.hubspot}
+  salesforce:
+    type: salesforce
+    loginUrl: ${o.salesforce}
+    clientId: \${env:T_SF_ID}
+    clientSecret: \${env:T_SF_SECRET}
+    organizationId: ${SF_ORG}
+    priority: 1
+    consentAuthority: [marketing]
+    channelFlags: { HasOptedOutOfEmail: marketing.email }${o.extra.salesforce}
+`;
+}
+
+export interface OperatorHub {
+  hub: HubProcess;
+  hubspot: RunningHubSpotEmulator;
+  salesforce: RunningSalesforceEmulator;
+  /** The YAML file the hub was started from (for the CLI). */
+  configPath: string;
+  /** Calls the admin API with a key. */
+  api(method: string, path: string, key?: string): Promise<{ status: number; type: string | null; body: unknown }>;
+  /** Runs `concord <args>` against this hub's config, as a separate process. */
+  cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Creates a person through the hub's own ingest (source `admin`), to be delivered to both systems. */
+  createPerson(email: string, lastName: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface OperatorHubOptions {
+  hubspot?: Partial<HubSpotEmulatorOptionsInput>;
+  /** Extra YAML lines (each starting with a newline and 4 spaces) under each connector. */
+  extra?: { hubspot?: string; salesforce?: string };
+}
+
+export async function startOperatorHub(options: OperatorHubOptions = {}): Promise<OperatorHub> {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  const close = async (): Promise<void> => {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+    cleanup.length = 0;
+  };
+  try {
+    const hubspot = await startHubSpotEmulator({ clientSecret: HUBSPOT_SECRET, appId: HUBSPOT_APP_ID, accessToken: ENV['T_HS_TOKEN'], webhookBatchMs: 5, ...options.hubspot });
+    cleanup.push(() => hubspot.close());
+    const salesforce = await startSalesforceEmulator({ clientId: SF_CLIENT, clientSecret: SF_SECRET, organizationId: SF_ORG, outboundBatchMs: 5 });
+    cleanup.push(() => salesforce.close());
+    const db = await createTestDatabase('sqlite');
+    cleanup.push(() => db.drop());
+    const prefix = `{operator-${randomBytes(5).toString('hex')}}`;
+    cleanup.push(() => deletePrefix(prefix));
+    const dir = await mkdtemp(join(tmpdir(), 'concord-operator-'));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    const configPath = join(dir, 'concord.yaml');
+    const yaml = configYaml({
+      databaseUrl: db.url,
+      prefix,
+      hubspot: hubspot.url,
+      salesforce: salesforce.url,
+      extra: { hubspot: options.extra?.hubspot ?? '', salesforce: options.extra?.salesforce ?? '' },
+    });
+    await writeFile(configPath, yaml);
+    const loaded = parseConfig(yaml, configPath, { env: ENV });
+    if (!loaded.ok) throw new Error(loaded.errors.map(String).join('\n'));
+    const hub = await startHubProcess(loaded.config, {
+      role: 'all',
+      logger: pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' }),
+      tuning: TEST_TUNING,
+      server: { queueBoard: false, webhookRateLimit: 0 },
+    });
+    cleanup.push(() => hub.close());
+    hubspot.sideDoor.setWebhookUrl(`${hub.url}/webhooks/hubspot`);
+    salesforce.sideDoor.setOutboundUrl(`${hub.url}/webhooks/salesforce`);
+    return {
+      hub,
+      hubspot,
+      salesforce,
+      configPath,
+      async api(method, path, key = KEYS.admin) {
+        const res = await fetch(`${hub.url}${path}`, { method, headers: { authorization: `Bearer ${key}` } });
+        const text = await res.text();
+        return { status: res.status, type: res.headers.get('content-type'), body: text === '' ? null : JSON.parse(text) };
+      },
+      cli(args) {
+        return new Promise((resolve) => {
+          execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--config', configPath], { env: { ...process.env, ...ENV } }, (error, stdout, stderr) => {
+            const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+            resolve({ code, stdout, stderr });
+          });
+        });
+      },
+      async createPerson(email, lastName) {
+        const now = new Date().toISOString();
+        await hub.hubIngest.ingest({
+          id: `admin:${now}:${email}`,
+          source: 'admin',
+          at: now,
+          receivedAt: now,
+          identities: [{ kind: 'email', value: email }],
+          attributes: { lastName },
+          consents: {},
+          subscriptions: {},
+          rights: { objections: {} },
+        });
+      },
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
