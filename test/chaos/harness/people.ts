@@ -57,12 +57,23 @@ async function consentIn(world: ChaosWorld, place: Place, email: string): Promis
 
 /**
  * Makes one edit in a place. A consent edit flips what that place shows now (an edit that
- * changes nothing where it is made is no edit: no system reports it). Throws when the place
+ * changes nothing where it is made is no edit: no system reports it); a grant is never made in
+ * Salesforce (see below), the returned `place` says where it was made. Throws when the place
  * refuses it (the person must already exist there).
  */
-export async function edit(world: ChaosWorld, place: Place, email: string, field: Field, value: string | 'flip'): Promise<Edit> {
+export async function edit(world: ChaosWorld, asked: Place, email: string, field: Field, value: string | 'flip'): Promise<Edit> {
+  const flip = async (where: Place): Promise<string> => ((await consentIn(world, where, email)) === 'granted' ? 'denied' : 'granted');
   let v = value;
-  if (field === 'marketingEmail' && value === 'flip') v = (await consentIn(world, place, email)) === 'granted' ? 'denied' : 'granted';
+  let place = asked;
+  if (field === 'marketingEmail' && value === 'flip') {
+    v = await flip(asked);
+    // Salesforce's Email Opt Out is withdraw-only: a rep ticking it withdraws consent, unticking
+    // it grants nothing (no affirmative act). Such an edit is made in HubSpot instead.
+    if (asked === 'salesforce' && v === 'granted') {
+      place = 'hubspot';
+      v = await flip(place);
+    }
+  }
   const at = nextMillisecond();
   if (place === 'hubspot') {
     if (field === 'marketingEmail') {
