@@ -9,7 +9,7 @@ import { registerApiRoutes, registerErrorHandling } from './api-routes.js';
 import { HubSpotEmulatorOptions, type HubSpotEmulatorOptionsInput } from './options.js';
 import { RateLimiter, rateLimitBody } from './rate-limiter.js';
 import { registerSideDoorRoutes, SideDoor, type InjectedRateLimit } from './side-door.js';
-import { HubSpotState, type ChangeOrigin } from './state.js';
+import { API_CHANGE_SOURCE, HubSpotState, type ChangeOrigin } from './state.js';
 import { WebhookSender } from './webhook-sender.js';
 
 export interface RunningHubSpotEmulator {
@@ -52,7 +52,7 @@ export async function startHubSpotEmulator(
   const injected: InjectedRateLimit[] = [];
   const sideDoor = new SideDoor(state, webhooks, limiter, counts, options.rateLimit, injected);
   // Writes through the API are attributed to the private app, which is how an integration recognises its own echo.
-  const apiOrigin: ChangeOrigin = { changeSource: 'INTEGRATION', sourceId: String(options.appId), statusSource: 'Public Status API' };
+  const apiOrigin: ChangeOrigin = { changeSource: API_CHANGE_SOURCE, sourceId: String(options.appId), statusSource: 'Public Status API' };
 
   const app = Fastify({ logger: runtime.logger ?? false });
   registerErrorHandling(app);

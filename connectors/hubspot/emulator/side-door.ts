@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { RateLimitOptions } from './options.js';
 import type { RateLimiter, RateLimitPolicy } from './rate-limiter.js';
 import { statusJson, contactJson } from './serialize.js';
-import { LEGAL_BASES, type ChangeOrigin, type HubSpotLegalBasis, type HubSpotState, type PropertyInput, type StatusState } from './state.js';
+import { LEGAL_BASES, type ChangeOrigin, type HubSpotLegalBasis, type HubSpotState, type IdleWrite, type PropertyInput, type StatusState } from './state.js';
 import type { Delivery, WebhookSender } from './webhook-sender.js';
 import { propertyValuesNotValid } from './errors.js';
 
@@ -141,6 +141,11 @@ export class SideDoor {
 
   calls(): CallCounts {
     return { total: this.counts.total, byEndpoint: Object.fromEntries(this.counts.byEndpoint), rateLimited: this.counts.rateLimited };
+  }
+
+  /** API writes that changed nothing (every value written was already held), oldest first. */
+  idleWrites(): readonly IdleWrite[] {
+    return [...this.state.idleWrites];
   }
 
   resetCalls(): void {

@@ -92,6 +92,15 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 
 export type PropertyInput = Record<string, string | number | boolean | null>;
 
+/** The `changeSource` of writes through the API (an app's token), as opposed to the UI. */
+export const API_CHANGE_SOURCE = 'INTEGRATION';
+
+/** An API write that changed nothing: the contact id, or `email/subscription:<id>` for a status. */
+export interface IdleWrite {
+  target: string;
+  at: number;
+}
+
 export class ContactConflictError extends Error {
   constructor(readonly existingId: string) {
     super(`Contact already exists. Existing ID: ${existingId}`);
@@ -112,6 +121,11 @@ export class HubSpotState {
   readonly poisoned = new Set<string>();
   private readonly knownProperties: Set<string>;
   private nextId = 101;
+  /**
+   * Writes through the API that changed nothing (every property and status already held the
+   * value written): a hub that writes back what a system already holds shows up here.
+   */
+  readonly idleWrites: IdleWrite[] = [];
 
   constructor(
     private readonly options: HubSpotEmulatorOptions,
@@ -297,6 +311,7 @@ export class HubSpotState {
     const address = email.trim().toLowerCase();
     const previous = this.statusesOf(address).find((s) => s.subscriptionId === subscriptionId);
     if (previous && previous.status === status && previous.legalBasis === legalBasis) {
+      if (origin.changeSource === API_CHANGE_SOURCE) this.idleWrites.push({ target: `${address}/subscription:${subscriptionId}`, at: this.now() });
       return { status: previous, reason: 'NO_STATUS_CHANGE' };
     }
     const t = this.now();
@@ -343,7 +358,10 @@ export class HubSpotState {
       else contact.properties[name] = value;
       changed.push([name, value]);
     }
-    if (changed.length === 0) return false;
+    if (changed.length === 0) {
+      if (!creating && origin.changeSource === API_CHANGE_SOURCE) this.idleWrites.push({ target: contact.id, at: t });
+      return false;
+    }
     if (!creating) {
       contact.updatedAt = t;
       contact.properties.lastmodifieddate = iso(t);

@@ -181,6 +181,11 @@ export class SideDoor {
     return this.state.changes;
   }
 
+  /** Updates by the integration user that changed no field value, oldest first. */
+  idleWrites(): readonly { object: string; id: string; at: string }[] {
+    return [...this.state.idleWrites];
+  }
+
   calls(): CallCounts {
     const c = this.controls.counts;
     return { total: c.total, byEndpoint: Object.fromEntries(c.byEndpoint), limited: c.limited };

@@ -84,6 +84,11 @@ export class OrgState {
   /** E-mail addresses every write refuses (a test hook for a permanently rejected record). */
   readonly poisoned = new Set<string>();
   readonly changes: ChangeEntry[] = [];
+  /**
+   * Updates by the integration user that changed no field value (Salesforce stamps them all the
+   * same): a hub that writes back what the org already holds shows up here.
+   */
+  readonly idleWrites: { object: string; id: string; at: string }[] = [];
   private readonly listeners: ((change: ChangeEntry) => void)[] = [];
   /** Armed races by `object` and record id. */
   private readonly races = new Map<string, ArmedRace>();
@@ -201,6 +206,9 @@ export class OrgState {
       this.announce(object.name, String(record['Id']), 'updated', t, race.actor);
     }
     const t = isoOf(Math.max(this.now(), Date.parse(String(record['SystemModstamp']))));
+    if (actor.userId === this.options.integrationUserId && Object.entries(values).every(([name, value]) => record[name] === value)) {
+      this.idleWrites.push({ object: object.name, id: String(record['Id']), at: t });
+    }
     Object.assign(record, values, { LastModifiedDate: t, LastModifiedById: actor.userId, SystemModstamp: t });
     this.announce(object.name, String(record['Id']), 'updated', t, actor);
     return record;

@@ -9,6 +9,11 @@
  * An unknown role exits 1 with the valid ones. `--demo` (what `npm start` runs; always every
  * role) also starts the HubSpot and Salesforce emulators, seeds demo profiles and prints the
  * URLs to try. Stops cleanly on SIGINT/SIGTERM.
+ *
+ * `CONCORD_ENGINE_TUNING` (JSON, the fields of `EngineTuning` in `src/sync/options.ts`) shortens
+ * the engine's timings, e.g. `{"inflightLeaseMs":3000}`: the chaos suite (`test/chaos/`) runs
+ * real hub processes with it so that a crash recovers in seconds instead of minutes. Invalid
+ * JSON or fields stop the start with exit code 1.
  */
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
@@ -20,6 +25,7 @@ import type { Role } from '../../app/hub.js';
 import { formatRoles, parseRoles, ROLE_DESCRIPTIONS, toRoleSet } from '../../app/roles.js';
 import type { RoleSet } from '../../app/roles.js';
 import { loadConfig } from '../../config/load.js';
+import { EngineTuning } from '../../sync/options.js';
 import { resolveConfigPath, withConfigOption } from '../config-path.js';
 import { printErrors, printWarnings, redactUrl, summaryLine } from '../report.js';
 
@@ -55,6 +61,20 @@ function untilSignal(): Promise<string> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+/** The engine timings from `CONCORD_ENGINE_TUNING` (see above); `undefined` when it is not set. */
+export function tuningFromEnv(text = process.env.CONCORD_ENGINE_TUNING): { ok: true; tuning: EngineTuning | undefined } | { ok: false; message: string } {
+  if (!text) return { ok: true, tuning: undefined };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, message: 'CONCORD_ENGINE_TUNING is not valid JSON' };
+  }
+  const parsed = EngineTuning.strict().safeParse(json);
+  if (!parsed.success) return { ok: false, message: `CONCORD_ENGINE_TUNING: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` };
+  return { ok: true, tuning: parsed.data };
 }
 
 /** Registers `concord start` on the program. */
@@ -102,9 +122,15 @@ export function register(program: Command): void {
         return;
       }
 
+      const tuning = tuningFromEnv();
+      if (!tuning.ok) {
+        console.error(tuning.message);
+        process.exitCode = 1;
+        return;
+      }
       let hub;
       try {
-        hub = await startHubProcess(config, { role: options.role, logger });
+        hub = await startHubProcess(config, { role: options.role, logger, ...(tuning.tuning ? { tuning: tuning.tuning } : {}) });
       } catch (err) {
         console.error(`The hub could not start: ${err instanceof Error ? err.message : String(err)}`);
         process.exitCode = 1;

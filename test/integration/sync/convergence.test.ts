@@ -6,7 +6,7 @@
  * when it changed the system: one that sets the value the system already holds (because the
  * hub wrote it there first) is no change, and no system reports it.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Json } from '../../../src/profile/schema.js';
 import { TEST_DIALECTS } from '../../helpers/db.js';
 import { startHub } from './harness.js';
@@ -56,14 +56,36 @@ function expectedState(changes: readonly Change[]): Map<string, Record<string, J
   return out;
 }
 
-describe.each(TEST_DIALECTS)('convergence (%s)', (dialect) => {
+/**
+ * The seeds: 11, 29 and 7 by default; `CONCORD_CONVERGENCE_SEEDS=50` runs seeds 1..50 and
+ * `CONCORD_CONVERGENCE_SEEDS=7,29` exactly those (e.g. to replay a failure under load).
+ */
+export function convergenceSeeds(text = process.env.CONCORD_CONVERGENCE_SEEDS): number[] {
+  if (!text) return [11, 29, 7];
+  if (/^\d+$/.test(text.trim())) return Array.from({ length: Number(text) }, (_, i) => i + 1);
+  return text.split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n));
+}
+
+const SEEDS = convergenceSeeds();
+const DIALECTS = process.env.CONCORD_CONVERGENCE_DIALECTS ? TEST_DIALECTS.filter((d) => process.env.CONCORD_CONVERGENCE_DIALECTS?.split(',').includes(d)) : TEST_DIALECTS;
+
+describe.each(DIALECTS)('convergence (%s)', (dialect) => {
   let hub: Hub | undefined;
-  afterEach(async () => {
+  const ran: number[] = [];
+  const failed: number[] = [];
+  afterEach(async (context) => {
+    const seed = Number(/seed (\d+)/.exec(context.task.name)?.[1]);
+    ran.push(seed);
+    if (context.task.result?.state === 'fail') failed.push(seed);
     await hub?.close();
     hub = undefined;
   });
+  afterAll(() => {
+    // The report of a long run (`CONCORD_CONVERGENCE_SEEDS=50`): how many seeds ran and which failed.
+    process.stdout.write(`convergence: dialect=${dialect} seeds=${ran.length} failed=${failed.length}${failed.length ? ` (${failed.join(',')})` : ''}\n`);
+  });
 
-  it.each([11, 29, 7])('three bidirectional systems converge on the merge of random changes (seed %i)', async (seed) => {
+  it.each(SEEDS)('three bidirectional systems converge on the merge of random changes (seed %i)', async (seed) => {
     hub = await startHub({ dialect, systems: SYSTEMS.map((id) => ({ id })) });
     const random = seededRandom(seed * 7919);
     const changes = randomChanges(seed, 80, 6);

@@ -1,0 +1,102 @@
+/**
+ * Acting as people in the three places a profile can be edited: a marketer in HubSpot, a rep
+ * in Salesforce (the emulators' side doors) and an operator through the hub's admin API. Each
+ * act is stamped with the wall clock at which it was made, on a millisecond of its own, so
+ * "the newest edit wins" has one answer.
+ */
+import { MARKETING_SUBSCRIPTION } from './world.js';
+import type { ChaosWorld } from './world.js';
+import { nextMillisecond } from './os.js';
+import type { Expected, Field, Person } from './state.js';
+
+export type Place = 'hubspot' | 'salesforce' | 'admin';
+export const PLACES: readonly Place[] = ['hubspot', 'salesforce', 'admin'];
+
+export interface Edit {
+  place: Place;
+  email: string;
+  field: Field;
+  value: string;
+  /** Wall-clock ms at which it was made (distinct per edit). */
+  at: number;
+}
+
+export const emailOf = (i: number, tag = 'p'): string => `${tag}${i}@chaos.example.com`;
+
+/**
+ * Creates people in HubSpot as a marketer would: a contact with names, and marketing e-mail
+ * explicitly subscribed (even i) or unsubscribed (odd i), so their consent is an affirmative
+ * act in both directions. Returns what every system must end up holding for them.
+ */
+export function createInHubSpot(world: ChaosWorld, count: number, tag = 'p'): Expected {
+  const expected: Expected = new Map();
+  for (let i = 0; i < count; i++) {
+    const email = emailOf(i, tag);
+    const person: Person = { firstName: `First${i}`, lastName: `Last${i}`, marketingEmail: i % 2 === 0 ? 'granted' : 'denied' };
+    world.hubspot.sideDoor.createContact({ email, firstname: person.firstName ?? null, lastname: person.lastName ?? null });
+    if (person.marketingEmail === 'granted') world.hubspot.sideDoor.subscribe(email, MARKETING_SUBSCRIPTION);
+    else world.hubspot.sideDoor.unsubscribe(email, MARKETING_SUBSCRIPTION);
+    expected.set(email, person);
+  }
+  return expected;
+}
+
+/** The marketing e-mail consent a place shows for a person now ('granted' / 'denied' / undefined). */
+async function consentIn(world: ChaosWorld, place: Place, email: string): Promise<string | undefined> {
+  if (place === 'hubspot') {
+    const status = world.hubspot.sideDoor.statuses(email).find((s) => s['subscriptionId'] === MARKETING_SUBSCRIPTION)?.['status'];
+    return status === 'SUBSCRIBED' ? 'granted' : status === 'UNSUBSCRIBED' ? 'denied' : undefined;
+  }
+  if (place === 'salesforce') {
+    const record = world.salesforce.sideDoor.findByEmail(email);
+    return record ? (record['HasOptedOutOfEmail'] === true ? 'denied' : 'granted') : undefined;
+  }
+  const { store } = await world.observe();
+  return (await store.findProfile({ kind: 'email', value: email }))?.consents['marketing']?.['email']?.value;
+}
+
+/**
+ * Makes one edit in a place. A consent edit flips what that place shows now (an edit that
+ * changes nothing where it is made is no edit: no system reports it). Throws when the place
+ * refuses it (the person must already exist there).
+ */
+export async function edit(world: ChaosWorld, place: Place, email: string, field: Field, value: string | 'flip'): Promise<Edit> {
+  let v = value;
+  if (field === 'marketingEmail' && value === 'flip') v = (await consentIn(world, place, email)) === 'granted' ? 'denied' : 'granted';
+  const at = nextMillisecond();
+  if (place === 'hubspot') {
+    if (field === 'marketingEmail') {
+      if (v === 'granted') world.hubspot.sideDoor.subscribe(email, MARKETING_SUBSCRIPTION);
+      else world.hubspot.sideDoor.unsubscribe(email, MARKETING_SUBSCRIPTION);
+    } else {
+      const contact = world.hubspot.sideDoor.findByEmail(email);
+      if (!contact) throw new Error(`${email} is not in HubSpot`);
+      world.hubspot.sideDoor.editContact(contact.id, { [field === 'firstName' ? 'firstname' : 'lastname']: v });
+    }
+  } else if (place === 'salesforce') {
+    const record = world.salesforce.sideDoor.findByEmail(email);
+    if (!record) throw new Error(`${email} is not in Salesforce`);
+    const fields = field === 'marketingEmail' ? { HasOptedOutOfEmail: v === 'denied' } : { [field === 'firstName' ? 'FirstName' : 'LastName']: v };
+    world.salesforce.sideDoor.update('Contact', String(record['Id']), fields);
+  } else {
+    const { store } = await world.observe();
+    const profile = await store.findProfile({ kind: 'email', value: email });
+    if (!profile) throw new Error(`${email} is not in the hub`);
+    const body = field === 'marketingEmail' ? { consents: { marketing: { email: { status: v } } } } : { attributes: { [field]: v } };
+    const res = await world.admin('PATCH', `/profiles/${profile.id}`, body);
+    if (res.status !== 200) throw new Error(`admin PATCH ${email} ${field}: ${res.status} ${JSON.stringify(res.json)}`);
+  }
+  nextMillisecond();
+  return { place, email, field, value: v, at };
+}
+
+/** The expected state after some edits: per person and field, the newest edit wins. */
+export function applyEdits(start: Expected, edits: readonly Edit[]): Expected {
+  const out: Expected = new Map([...start].map(([email, person]) => [email, { ...person }]));
+  for (const e of [...edits].sort((x, y) => x.at - y.at)) {
+    const person = out.get(e.email) ?? {};
+    person[e.field] = e.value;
+    out.set(e.email, person);
+  }
+  return out;
+}

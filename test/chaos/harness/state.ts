@@ -1,0 +1,176 @@
+/**
+ * What every system holds at the end, per person (by e-mail), and the counts a scenario
+ * reports: the final state of HubSpot, Salesforce and the hub, each compared with the merge of
+ * what was done (`Expected`).
+ *
+ * - lost: a (system, person, field) whose value is not the expected one (a change that did not
+ *   arrive there, or a person missing there);
+ * - duplicated: records beyond one per person in a system (two Salesforce contacts with one
+ *   e-mail, two hub profiles...);
+ * - disagreements: (person, field) on which the three systems do not all hold the same value;
+ * - wrongWinners: (person, field) on which they agree, on a value that is not the newest;
+ * - echoWrites: writes of the hub to a system that changed nothing there (the emulators'
+ *   `idleWrites`).
+ */
+import type { RunningHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
+import type { RunningSalesforceEmulator } from '../../../connectors/salesforce/emulator/index.js';
+import type { Profile } from '../../../src/profile/schema.js';
+import type { ChaosWorld } from './world.js';
+import { MARKETING_SUBSCRIPTION } from './world.js';
+
+/** The fields a scenario follows, in the hub's terms. */
+export const FIELDS = ['firstName', 'lastName', 'marketingEmail'] as const;
+export type Field = (typeof FIELDS)[number];
+export type Person = Partial<Record<Field, string>>;
+export const SYSTEMS = ['hub', 'hubspot', 'salesforce'] as const;
+export type SystemName = (typeof SYSTEMS)[number];
+
+/** e-mail -> the person's expected fields (the merge of what was done). */
+export type Expected = Map<string, Person>;
+
+export interface SystemView {
+  /** e-mail -> the person's fields (the first record found for the address). */
+  people: Map<string, Person>;
+  /** e-mail -> how many records carry it. */
+  records: Map<string, number>;
+}
+
+export type Observed = Record<SystemName, SystemView>;
+
+function add(view: SystemView, email: string, person: Person): void {
+  view.records.set(email, (view.records.get(email) ?? 0) + 1);
+  if (!view.people.has(email)) view.people.set(email, person);
+}
+
+const empty = (): SystemView => ({ people: new Map(), records: new Map() });
+
+/** HubSpot's contacts; marketing e-mail consent from the address's subscription status. */
+export function readHubSpot(hubspot: RunningHubSpotEmulator): SystemView {
+  const view = empty();
+  for (const contact of hubspot.sideDoor.contacts()) {
+    const email = contact.properties['email'];
+    if (!email) continue;
+    const status = hubspot.sideDoor.statuses(email).find((s) => s['subscriptionId'] === MARKETING_SUBSCRIPTION)?.['status'];
+    const person: Person = {};
+    if (contact.properties['firstname']) person.firstName = contact.properties['firstname'];
+    if (contact.properties['lastname']) person.lastName = contact.properties['lastname'];
+    if (status === 'SUBSCRIBED') person.marketingEmail = 'granted';
+    if (status === 'UNSUBSCRIBED') person.marketingEmail = 'denied';
+    add(view, email, person);
+  }
+  return view;
+}
+
+/** Salesforce's contacts; marketing e-mail consent from `HasOptedOutOfEmail` (true = denied). */
+export function readSalesforce(salesforce: RunningSalesforceEmulator): SystemView {
+  const view = empty();
+  for (const record of salesforce.sideDoor.list('Contact')) {
+    const email = typeof record['Email'] === 'string' ? record['Email'].toLowerCase() : undefined;
+    if (!email) continue;
+    const person: Person = {};
+    if (typeof record['FirstName'] === 'string' && record['FirstName']) person.firstName = record['FirstName'];
+    if (typeof record['LastName'] === 'string' && record['LastName']) person.lastName = record['LastName'];
+    person.marketingEmail = record['HasOptedOutOfEmail'] === true ? 'denied' : 'granted';
+    add(view, email, person);
+  }
+  return view;
+}
+
+function personOf(profile: Profile): Person {
+  const person: Person = {};
+  const first = profile.attributes['firstName']?.value;
+  const last = profile.attributes['lastName']?.value;
+  const consent = profile.consents['marketing']?.['email']?.value;
+  if (typeof first === 'string') person.firstName = first;
+  if (typeof last === 'string') person.lastName = last;
+  if (consent) person.marketingEmail = consent;
+  return person;
+}
+
+/** The hub's profiles (merged-away ids skipped), through the store. */
+export async function readHub(world: ChaosWorld): Promise<SystemView> {
+  const { store } = await world.observe();
+  const rows = await world.db.query<{ id: string }>('select id from profiles order by id');
+  const profiles = await store.getProfiles(rows.map((r) => r.id));
+  const view = empty();
+  for (const [id, profile] of profiles) {
+    if (profile.id !== id) continue;
+    for (const identity of profile.identities) if (identity.kind === 'email') add(view, identity.value, personOf(profile));
+  }
+  return view;
+}
+
+export async function observe(world: ChaosWorld): Promise<Observed> {
+  return { hub: await readHub(world), hubspot: readHubSpot(world.hubspot), salesforce: readSalesforce(world.salesforce) };
+}
+
+export interface Counts {
+  lost: number;
+  duplicated: number;
+  disagreements: number;
+  wrongWinners: number;
+  echoWrites: number;
+}
+
+export interface Comparison {
+  counts: Counts;
+  /** One line per cell that differs from the expected state (empty when all is well). */
+  mismatches: string[];
+}
+
+/** Compares every system with the expected state; `echoWrites` from the emulators since `since` (ms). */
+export function compare(world: ChaosWorld, expected: Expected, observed: Observed, since: number): Comparison {
+  const mismatches: string[] = [];
+  let lost = 0;
+  let duplicated = 0;
+  let disagreements = 0;
+  let wrongWinners = 0;
+  for (const system of SYSTEMS) {
+    const view = observed[system];
+    for (const [email, n] of view.records) {
+      if (n > 1) {
+        duplicated += n - 1;
+        mismatches.push(`${system} ${email}: ${n} records`);
+      }
+      if (!expected.has(email)) mismatches.push(`${system} ${email}: not expected at all`);
+    }
+  }
+  for (const [email, want] of expected) {
+    for (const field of FIELDS) {
+      if (want[field] === undefined) continue;
+      const got = SYSTEMS.map((s) => observed[s].people.get(email)?.[field]);
+      got.forEach((value, i) => {
+        if (value !== want[field]) {
+          lost++;
+          mismatches.push(`${SYSTEMS[i] ?? '?'} ${email} ${field}: got ${JSON.stringify(value)}, want ${JSON.stringify(want[field])}`);
+        }
+      });
+      if (new Set(got).size > 1) disagreements++;
+      else if (got[0] !== want[field]) wrongWinners++;
+    }
+  }
+  const echoWrites =
+    world.hubspot.sideDoor.idleWrites().filter((w) => w.at >= since).length +
+    world.salesforce.sideDoor.idleWrites().filter((w) => Date.parse(w.at) >= since).length;
+  return { counts: { lost, duplicated, disagreements, wrongWinners, echoWrites }, mismatches };
+}
+
+/** Each mismatch with the edits made to that person and field, oldest first, so a failure explains itself. */
+export function explain(mismatches: readonly string[], edits: readonly { place: string; email: string; field: string; value: string; at: number }[]): string[] {
+  return mismatches.map((line) => {
+    const [, email, field] = line.replace(':', '').split(' ');
+    const history = edits
+      .filter((e) => e.email === email && e.field === field)
+      .sort((x, y) => x.at - y.at)
+      .map((e) => `${e.place}:${e.value}@${e.at}`);
+    return history.length > 0 ? `${line}; edits: ${history.join(' ')}` : line;
+  });
+}
+
+/** The report line of a scenario run (printed by the chaos suite, one per scenario/topology/dialect). */
+export function reportLine(scenario: string, world: ChaosWorld, counts: Counts, extra: Record<string, string | number> = {}): string {
+  const fields = { ...counts, ...extra };
+  return `chaos: scenario=${scenario} topology=${world.options.topology} dialect=${world.options.dialect} ${Object.entries(fields)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')}`;
+}

@@ -1,0 +1,274 @@
+/**
+ * A chaos world: a private Redis, a fresh database (SQLite or PostgreSQL), the HubSpot and
+ * Salesforce emulators (in this process, so their side doors can act as people and read every
+ * record), a YAML config that points the built-in connectors at them, and the hub as separate
+ * OS processes of the real CLI in one of the documented topologies.
+ *
+ * The test process also opens the store and an engine that never starts a worker (the
+ * *observer*): it reads the hub's profiles and tells when the hub has nothing left to do.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { startHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
+import type { RunningHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
+import { startSalesforceEmulator } from '../../../connectors/salesforce/emulator/index.js';
+import type { RunningSalesforceEmulator } from '../../../connectors/salesforce/emulator/index.js';
+import { parseConfig } from '../../../src/config/load.js';
+import { toMergePolicy } from '../../../src/config/policy.js';
+import type { Config } from '../../../src/config/schema.js';
+import { openStore } from '../../../src/store/index.js';
+import type { Store } from '../../../src/store/index.js';
+import { createEngine } from '../../../src/sync/engine.js';
+import type { Engine } from '../../../src/sync/engine.js';
+import { connectorsFromConfig } from '../../../src/sync/from-config.js';
+import type { EngineTuningInput } from '../../../src/sync/options.js';
+import { createTestDatabase } from '../../helpers/db.js';
+import type { TestDatabase, TestDialect } from '../../helpers/db.js';
+import { HubProcess } from './hub-process.js';
+import { freePort, sleep } from './os.js';
+import { PrivateRedis } from './redis.js';
+import { TOPOLOGIES } from './topologies.js';
+import type { TopologyName } from './topologies.js';
+
+const HUBSPOT_SECRET = 'chaos-hubspot-client-secret';
+const HUBSPOT_APP_ID = 8091;
+const SF_CLIENT = 'chaos-connected-app';
+const SF_SECRET = 'chaos-salesforce-secret';
+const SF_ORG = '00D5e000000ChaoSAA';
+/** HubSpot's subscription that carries marketing e-mail consent. */
+export const MARKETING_SUBSCRIPTION = 101;
+export const ADMIN_API_KEY = 'chaos-admin-api-key-0123456789abcdef';
+
+const ENV: Record<string, string> = {
+  T_SIGNING: 'chaos-signing-secret-0123456789abcdef0123456789',
+  T_HASH: 'c'.repeat(32),
+  T_HS_TOKEN: 'pat-chaos',
+  T_HS_SECRET: HUBSPOT_SECRET,
+  T_SF_ID: SF_CLIENT,
+  T_SF_SECRET: SF_SECRET,
+  T_ADMIN_KEY: ADMIN_API_KEY,
+};
+
+/**
+ * Engine timings of the hub processes (`CONCORD_ENGINE_TUNING`): a crashed worker's jobs and
+ * leases come back within seconds, so a scenario sees recovery without waiting minutes.
+ */
+export const CHAOS_TUNING: EngineTuningInput = {
+  flushDelayMs: 100,
+  sweepEveryMs: 1_000,
+  outboxLeaseMs: 3_000,
+  inflightLeaseMs: 4_000,
+  ingestLockMs: 4_000,
+  lockDurationMs: 4_000,
+  stalledIntervalMs: 2_000,
+  callRetryMinMs: 50,
+  backoff: { baseMs: 100, maxMs: 2_000, jitter: 0.5 },
+};
+
+/** The config: both built-in connectors on the emulators, marketing e-mail consent both ways. */
+function configYaml(o: { databaseUrl: string; redisUrl: string; prefix: string; port: number; hubspot: string; salesforce: string }): string {
+  return `hub:
+  mode: development
+  redisUrl: ${o.redisUrl}
+  databaseUrl: ${o.databaseUrl}
+  publicUrl: http://127.0.0.1:${o.port}
+  listen: { host: 127.0.0.1, port: ${o.port} }
+  keyPrefix: "${o.prefix}"
+  secrets:
+    signing: \${env:T_SIGNING}
+    hashKey: \${env:T_HASH}
+  apiKeys:
+    - id: chaos
+      key: \${env:T_ADMIN_KEY}
+      scopes: [admin]
+catalog:
+  channels: { email: { title: E-mail } }
+  purposes:
+    marketing: { title: Marketing communications, notice: { text: Offers, version: "2026-01" }, objection: directMarketing, channels: [email] }
+  topics: { newsletter: { title: Newsletter } }
+connectors:
+  hubspot:
+    type: hubspot
+    accessToken: \${env:T_HS_TOKEN}
+    webhookSecret: \${env:T_HS_SECRET}
+    baseUrl: ${o.hubspot}
+    appId: ${HUBSPOT_APP_ID}
+    priority: 2
+    consentAuthority: [marketing]
+    subscriptions: [{ id: ${MARKETING_SUBSCRIPTION}, consent: marketing.email }, { id: 103, topic: newsletter }]
+    mappings:
+      - consent: marketing.email
+        external: "subscription:${MARKETING_SUBSCRIPTION}"
+        transform: [{ type: map, values: { granted: SUBSCRIBED, denied: UNSUBSCRIBED } }]
+  salesforce:
+    type: salesforce
+    loginUrl: ${o.salesforce}
+    clientId: \${env:T_SF_ID}
+    clientSecret: \${env:T_SF_SECRET}
+    organizationId: ${SF_ORG}
+    priority: 1
+    consentAuthority: [marketing]
+    channelFlags: { HasOptedOutOfEmail: marketing.email }
+    mappings:
+      - { consent: marketing.email, external: HasOptedOutOfEmail, transform: [{ type: invert }] }
+`;
+}
+
+export interface WorldOptions {
+  topology: TopologyName;
+  dialect: TestDialect;
+  /** Overrides of `CHAOS_TUNING`. */
+  tuning?: EngineTuningInput;
+}
+
+export class ChaosWorld {
+  /** The hub processes of the topology, in start order. */
+  readonly processes: HubProcess[];
+
+  private constructor(
+    readonly options: WorldOptions,
+    readonly redis: PrivateRedis,
+    readonly db: TestDatabase,
+    readonly hubspot: RunningHubSpotEmulator,
+    readonly salesforce: RunningSalesforceEmulator,
+    readonly config: Config,
+    readonly configFile: string,
+    private readonly dir: string,
+    /** The admin API's base URL (the api process). */
+    readonly url: string,
+  ) {
+    const env = { ...ENV, CONCORD_ENGINE_TUNING: JSON.stringify({ ...CHAOS_TUNING, ...options.tuning }) };
+    this.processes = TOPOLOGIES[options.topology].map((spec) => new HubProcess(spec, { configFile, env }));
+  }
+
+  private observer: { store: Store; engine: Engine } | undefined;
+
+  /** Starts Redis, the database, the emulators and every hub process of the topology. */
+  static async start(options: WorldOptions): Promise<ChaosWorld> {
+    // Whatever was started is stopped again when a later step fails.
+    const undo: (() => Promise<unknown>)[] = [];
+    try {
+      const redis = await PrivateRedis.start();
+      undo.push(() => redis.stop());
+      const db = await createTestDatabase(options.dialect);
+      undo.push(() => db.drop());
+      const hubspot = await startHubSpotEmulator({
+        clientSecret: HUBSPOT_SECRET,
+        appId: HUBSPOT_APP_ID,
+        accessToken: ENV['T_HS_TOKEN'] ?? '',
+        webhookBatchMs: 5,
+        // HubSpot retries a failed delivery for about a day: here long enough to outlive a hub restart.
+        webhookMaxAttempts: 12,
+        webhookRetryBaseMs: 100,
+      });
+      undo.push(() => hubspot.close());
+      const salesforce = await startSalesforceEmulator({ clientId: SF_CLIENT, clientSecret: SF_SECRET, organizationId: SF_ORG, outboundBatchMs: 5 });
+      undo.push(() => salesforce.close());
+      const port = await freePort();
+      const dir = mkdtempSync(join(tmpdir(), 'concord-chaos-'));
+      undo.push(async () => rmSync(dir, { recursive: true, force: true }));
+      const configFile = join(dir, 'concord.yaml');
+      const text = configYaml({ databaseUrl: db.url, redisUrl: redis.url, prefix: `{chaos-${randomBytes(4).toString('hex')}}`, port, hubspot: hubspot.url, salesforce: salesforce.url });
+      writeFileSync(configFile, text);
+      const loaded = parseConfig(text, configFile, { env: ENV });
+      if (!loaded.ok) throw new Error(loaded.errors.map(String).join('\n'));
+      const url = `http://127.0.0.1:${port}`;
+      const world = new ChaosWorld(options, redis, db, hubspot, salesforce, loaded.config, configFile, dir, url);
+      undo.push(() => Promise.all(world.processes.map((p) => p.kill())));
+      // The systems deliver their webhooks to the api process (a fixed port: restarts keep it).
+      hubspot.sideDoor.setWebhookUrl(`${url}/webhooks/hubspot`);
+      salesforce.sideDoor.setOutboundUrl(`${url}/webhooks/salesforce`);
+      // One after the other: the first opens (and migrates) the database.
+      for (const p of world.processes) await p.start();
+      return world;
+    } catch (err) {
+      for (const step of undo.reverse()) await step().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** The hub process of the topology that pushes (the one scenario (c) kills). */
+  get pusher(): HubProcess {
+    const p = this.processes.find((x) => x.spec.push);
+    if (!p) throw new Error('no push process');
+    return p;
+  }
+
+  /** The hub process that serves HTTP (webhooks, admin API). */
+  get api(): HubProcess {
+    const p = this.processes.find((x) => x.spec.api);
+    if (!p) throw new Error('no api process');
+    return p;
+  }
+
+  /** The store and a never-started engine on the hub's Redis prefix, opened on first use. */
+  async observe(): Promise<{ store: Store; engine: Engine }> {
+    if (this.observer) return this.observer;
+    const policy = toMergePolicy(this.config);
+    const connectors = connectorsFromConfig(this.config);
+    const logger = pino({ level: 'silent' });
+    const store = await openStore({
+      url: this.config.hub.databaseUrl,
+      policy,
+      outboxTargets: connectors.filter((c) => c.capabilities.push).map((c) => c.id),
+      hashKey: this.config.hub.secrets.hashKey,
+      logger,
+    });
+    const engine = createEngine({ redis: this.redis.url, prefix: this.config.hub.keyPrefix, store, connectors, policy, logger });
+    this.observer = { store, engine };
+    return this.observer;
+  }
+
+  /**
+   * Waits until the systems have delivered every webhook, the hub's queues, dirty sets and
+   * in-flight sets are empty and the outbox holds nothing, `quietRounds` checks in a row.
+   */
+  async settle(timeoutMs = 60_000, quietRounds = 3): Promise<void> {
+    const { engine } = await this.observe();
+    const deadline = Date.now() + timeoutMs;
+    let quiet = 0;
+    let last = '';
+    while (quiet < quietRounds) {
+      if (Date.now() > deadline) throw new Error(`the hub did not settle within ${timeoutMs} ms: ${last}\n${this.output()}`);
+      await this.hubspot.sideDoor.flushWebhooks();
+      await this.salesforce.sideDoor.flushOutbound();
+      const [idle, outbox] = await Promise.all([engine.idle().catch(() => false), this.db.count('outbox')]);
+      last = `idle=${String(idle)} outbox=${outbox}`;
+      quiet = idle && outbox === 0 ? quiet + 1 : 0;
+      await sleep(150);
+    }
+  }
+
+  /** A call of the admin API (`/api/v1/...`) with the world's admin key. */
+  async admin(method: 'GET' | 'PATCH' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+    const res = await fetch(`${this.url}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN_API_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, json: text ? (JSON.parse(text) as unknown) : null };
+  }
+
+  /** Everything the hub processes printed, for a failure message. */
+  output(): string {
+    return this.processes.map((p) => p.output()).join('\n');
+  }
+
+  /** Stops everything and removes the database, the config and Redis. */
+  async close(): Promise<void> {
+    await Promise.all(this.processes.map((p) => p.kill().catch(() => undefined)));
+    if (this.observer) {
+      await this.observer.engine.close().catch(() => undefined);
+      await this.observer.store.close().catch(() => undefined);
+    }
+    await this.hubspot.close().catch(() => undefined);
+    await this.salesforce.close().catch(() => undefined);
+    await this.redis.stop().catch(() => undefined);
+    await this.db.drop().catch(() => undefined);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Chaos scenario (e): a storm of conflicting edits in three places at once. People synced
+ * everywhere are edited in HubSpot (a marketer), in Salesforce (a rep) and through the hub's
+ * admin API (an operator), in bursts, the same person and field often in two or three places
+ * within milliseconds. When the hub is quiet, every system holds, per person and field, the
+ * newest edit (0 disagreements, 0 wrong winners), and the hub never wrote a value a system
+ * already held (0 echo writes).
+ *
+ * Where it runs (the suite must stay under ~6 minutes on 2 cores): each topology once, the
+ * dialects alternating; scenario (c) (`worker-crash.test.ts`) takes the other pairings.
+ *   all                                 postgres
+ *   api+worker                          sqlite
+ *   api,push+ingest,relay,pull,privacy  postgres
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { seededRandom, pick } from '../integration/sync/random.js';
+import { applyEdits, createInHubSpot, edit, emailOf, PLACES } from './harness/people.js';
+import type { Edit } from './harness/people.js';
+import { sleep } from './harness/os.js';
+import { compare, explain, FIELDS, observe, reportLine } from './harness/state.js';
+import type { TopologyName } from './harness/topologies.js';
+import { ChaosWorld } from './harness/world.js';
+import type { TestDialect } from '../helpers/db.js';
+
+const RUNS: { topology: TopologyName; dialect: TestDialect }[] = [
+  { topology: 'all', dialect: 'postgres' },
+  { topology: 'api+worker', dialect: 'sqlite' },
+  { topology: 'api,push+ingest,relay,pull,privacy', dialect: 'postgres' },
+];
+const PEOPLE = 12;
+const EDITS = 90;
+const BURST = 6;
+
+describe.each(RUNS)('chaos (e): a storm of conflicting edits ($topology, $dialect)', ({ topology, dialect }) => {
+  let world: ChaosWorld | undefined;
+  afterEach(async () => {
+    await world?.close();
+    world = undefined;
+  });
+
+  it('every system ends on the newest edit per field, with no echo writes', async () => {
+    world = await ChaosWorld.start({ topology, dialect });
+    const w = world;
+    const start = createInHubSpot(w, PEOPLE, 's');
+    await w.settle();
+    const before = compare(w, start, await observe(w), 0);
+    expect(before.mismatches, 'the people before the storm').toEqual([]);
+
+    const since = Date.now();
+    const random = seededRandom(topology.length * 31 + dialect.length);
+    const edits: Edit[] = [];
+    for (let i = 0; i < EDITS; i++) {
+      // Bursts: the same few people edited in several places within milliseconds.
+      const email = emailOf(Math.floor(random() * PEOPLE), 's');
+      const field = pick(random, FIELDS);
+      const value = field === 'marketingEmail' ? 'flip' : `${field === 'firstName' ? 'F' : 'L'}${i}`;
+      edits.push(await edit(w, pick(random, PLACES), email, field, value));
+      if (i % BURST === BURST - 1) await sleep(Math.floor(random() * 60));
+    }
+    await w.settle(90_000);
+
+    const expected = applyEdits(start, edits);
+    const result = compare(w, expected, await observe(w), since);
+    console.log(reportLine('e', w, result.counts, { edits: edits.length }));
+    if (result.counts.echoWrites > 0) console.log(`echo writes: ${JSON.stringify({ hubspot: w.hubspot.sideDoor.idleWrites(), salesforce: w.salesforce.sideDoor.idleWrites() })}`);
+    expect(explain(result.mismatches, edits), 'systems against the newest edit per field').toEqual([]);
+    expect(result.counts).toEqual({ lost: 0, duplicated: 0, disagreements: 0, wrongWinners: 0, echoWrites: 0 });
+  });
+});
