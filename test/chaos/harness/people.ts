@@ -137,15 +137,24 @@ export function changeEmail(world: ChaosWorld, place: 'hubspot' | 'salesforce', 
  */
 export function applyEdits(start: Expected, edits: readonly Edit[]): Expected {
   const out: Expected = new Map([...start].map(([email, person]) => [email, { ...person }]));
+  // Old address -> new: an edit made by the old address (in a system not told yet) is the same person's.
+  const moved = new Map<string, string>();
+  const current = (email: string): string => {
+    let e = email;
+    for (let next = moved.get(e); next !== undefined; next = moved.get(e)) e = next;
+    return e;
+  };
   for (const e of [...edits].sort((x, y) => x.at - y.at)) {
-    const person = out.get(e.email) ?? {};
+    const email = current(e.email);
+    const person = out.get(email) ?? {};
     if (e.field === 'email') {
-      out.delete(e.email);
+      out.delete(email);
       out.set(e.value, person);
+      moved.set(email, e.value);
       continue;
     }
     person[e.field] = e.value;
-    out.set(e.email, person);
+    out.set(email, person);
   }
   return out;
 }
