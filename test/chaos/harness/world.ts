@@ -256,6 +256,13 @@ export class ChaosWorld {
     }
   }
 
+  /** Write calls Salesforce has received from the hub (sObject Collections, single records, Bulk API ingest). */
+  salesforceWrites(): number {
+    return Object.entries(this.salesforce.sideDoor.calls().byEndpoint)
+      .filter(([endpoint]) => /^(POST|PATCH|PUT) /.test(endpoint) && /composite|sobjects|jobs\/ingest/.test(endpoint))
+      .reduce((sum, [, n]) => sum + n, 0);
+  }
+
   /**
    * The BullMQ job schedulers the hub keeps in Redis (relay sweep, DSR sweep, one pull per
    * scheduled connector), by key; `[]` while Redis does not answer.
