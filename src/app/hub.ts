@@ -26,6 +26,8 @@ import { HubPatchIngest } from '../sync/hub-patch.js';
 import type { EngineTuningInput } from '../sync/options.js';
 import { connectorsFromConfig, engineTuningFromConfig } from '../sync/from-config.js';
 import { formatRoles, runsEngineWorkers, toEngineRoles, toRoleSet } from './roles.js';
+import { logRedisTrouble, redisReady } from '../sync/redis-health.js';
+import { redisAnswers, redisUrlForLog, reportRedisUnreachable, waitForRedis } from './redis.js';
 import type { Role, RoleSet } from './roles.js';
 
 export { ROLES } from './roles.js';
@@ -68,10 +70,12 @@ function ensureSqliteDirectory(url: string): void {
 
 /**
  * Starts one hub process: opens the store, builds the engine, the hub's own ingest and the
- * privacy service, then starts exactly what the roles ask for: the engine's workers of the
- * roles `ingest`, `relay`, `push` and `pull` (none at all when the roles include none of them),
- * the privacy workers with `privacy`, the HTTP server with `api`. If anything fails to start,
- * whatever was started is closed again before the error is thrown.
+ * privacy service, then starts exactly what the roles ask for: the HTTP server with `api`
+ * first, then (once Redis answers: until then it says so, at a bounded rate, and keeps trying
+ * with backoff, while /healthz is up and /readyz answers 503) the engine's workers of the
+ * roles `ingest`, `relay`, `push` and `pull` (none at all when the roles include none of them)
+ * and the privacy workers with `privacy`. If anything fails to start, whatever was started is
+ * closed again before the error is thrown.
  */
 export async function startHubProcess(loaded: Config, options: HubProcessOptions): Promise<HubProcess> {
   const roles = toRoleSet(options.role);
@@ -89,6 +93,8 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
   };
   const logger = options.logger ?? pino({ level: 'info' });
   logger.info({ roles: [...roles], role: roleText }, 'hub process starting');
+  // Said first and plainly, before the connections made below start reporting their retries.
+  if (!(await redisAnswers(config.hub.redisUrl, 1_000))) reportRedisUnreachable(config.hub.redisUrl, logger);
   const policy = toMergePolicy(config);
   const connectors = connectorsFromConfig(config);
   ensureSqliteDirectory(config.hub.databaseUrl);
@@ -111,8 +117,10 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
     tuning: { ...engineTuningFromConfig(config), ...options.tuning },
   });
   const redis = new Redis(config.hub.redisUrl, { maxRetriesPerRequest: 2 });
-  redis.on('error', (err: Error) => logger.warn({ err: { name: err.name, message: err.message } }, 'redis connection error'));
-  const hubIngest = new HubPatchIngest({ store, redis, prefix: engine.prefix, metrics: engine.metrics });
+  redis.on('error', (err: Error) =>
+    logRedisTrouble(logger, { err: { name: err.name, message: err.message } }, `redis at ${redisUrlForLog(config.hub.redisUrl)} unavailable: retrying with backoff`),
+  );
+  const hubIngest = new HubPatchIngest({ store, redis, prefix: engine.prefix, metrics: engine.metrics, logger });
   const privacy = new PrivacyService({
     store,
     redis: engine.connection,
@@ -137,8 +145,8 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
     await store.close();
   };
   try {
-    if (runsEngineWorkers(roles)) await engine.start(toEngineRoles(roles));
-    if (roles.has('privacy')) await privacy.start(engine);
+    // The server comes first: /healthz answers while the process waits for Redis, and /readyz
+    // and every route that needs Redis answer 503 until it is there.
     if (roles.has('api')) {
       app = await build({
         hub: config.hub,
@@ -149,6 +157,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
         connectors,
         ingestPatch: (patch, apply) => hubIngest.ingest(patch, apply),
         redis,
+        redisReady: () => redisReady(redis) && engine.redisReady(),
         metrics,
         apiKeys: apiKeyRecords(config.hub.apiKeys),
         logger,
@@ -159,6 +168,11 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
       url = await listen(app, config.hub.listen);
       logger.info({ url, role: roleText }, 'http server listening');
     }
+    await waitForRedis(config.hub.redisUrl, logger);
+    if (roles.has('privacy')) engine.onRedisReset(() => privacy.restoreSchedulers());
+    if (runsEngineWorkers(roles)) await engine.start(toEngineRoles(roles));
+    else await engine.watchRedis();
+    if (roles.has('privacy')) await privacy.start(engine);
   } catch (err) {
     // Nothing half-started stays behind (workers, connections) when, e.g., the port is taken.
     await closeAll().catch(() => undefined);

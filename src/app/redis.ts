@@ -8,6 +8,8 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { logRedisTrouble } from '../sync/redis-health.js';
 
 /** True when a Redis answers PING at `url` within the timeout. */
 export async function redisAnswers(url: string, timeoutMs = 1_500): Promise<boolean> {
@@ -74,4 +76,50 @@ export async function startPrivateRedis(): Promise<PrivateRedis | null> {
   }
   child.kill('SIGKILL');
   return null;
+}
+
+/** A `redis://` URL without its password, for logs. */
+export function redisUrlForLog(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'redis (unparsable URL)';
+  }
+}
+
+/** Says that Redis does not answer and what the process does meanwhile (at the bounded Redis log rate). */
+export function reportRedisUnreachable(url: string, logger: Logger, fields: Record<string, unknown> = {}): void {
+  logRedisTrouble(
+    logger,
+    { redis: redisUrlForLog(url), ...fields },
+    `redis unreachable at ${redisUrlForLog(url)}: retrying with backoff; workers wait for it, /healthz is up, /readyz answers 503`,
+  );
+}
+
+/**
+ * Waits until a Redis answers at `url`, trying again with backoff (`firstDelayMs` doubling up
+ * to `maxDelayMs`). While it does not, says so clearly, at most one line per 10 s for the
+ * whole process (together with the connections' own errors). Resolves at once when it answers.
+ */
+export async function waitForRedis(
+  url: string,
+  logger: Logger,
+  options: { firstDelayMs?: number; maxDelayMs?: number; signal?: AbortSignal } = {},
+): Promise<void> {
+  const started = Date.now();
+  let delay = options.firstDelayMs ?? 250;
+  let attempts = 0;
+  for (;;) {
+    attempts++;
+    if (await redisAnswers(url, 1_000)) {
+      if (attempts > 1) logger.info({ redis: redisUrlForLog(url), attempts, waitedMs: Date.now() - started }, 'redis reachable: starting');
+      return;
+    }
+    if (options.signal?.aborted) throw new Error('stopped while waiting for Redis');
+    reportRedisUnreachable(url, logger, { attempts, waitingMs: Date.now() - started });
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, options.maxDelayMs ?? 5_000);
+  }
 }

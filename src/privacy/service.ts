@@ -15,6 +15,7 @@
  *
  * Every request and every step is in the audit log.
  */
+import { logRedisTrouble, redisAddress } from '../sync/redis-health.js';
 import { Queue, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -117,7 +118,7 @@ export class PrivacyService {
     for (const c of deps.connectors) if (c.capabilities.erase) erase.set(c.id, new Queue(privacyQueues.erase(c.id), connection));
     this.queues = [requests, ...erase.values()];
     const logger = (deps.logger ?? pino({ enabled: false })).child({ component: 'privacy' });
-    for (const q of this.queues) q.on('error', (err) => logger.warn({ queue: q.name, err: { name: err.name, message: err.message } }, 'queue error'));
+    for (const q of this.queues) q.on('error', (err) => logRedisTrouble(logger, { queue: q.name, err: { name: err.name, message: err.message } }, `queue error (redis at ${redisAddress(deps.redis)})`));
     this.ctx = {
       store: deps.store,
       redis: deps.redis,
@@ -337,9 +338,15 @@ export class PrivacyService {
         }),
       );
     }
-    await ctx.queues.requests.upsertJobScheduler('dsr-sweep', { every: t.sweepEveryMs }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: { count: 100 } } });
+    await this.restoreSchedulers();
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));
     ctx.logger.info({ erase: [...ctx.queues.erase.keys()] }, 'privacy workers started');
+  }
+
+  /** (Re-)creates the sweep's job scheduler: at start, and after Redis came back empty. Idempotent. */
+  async restoreSchedulers(): Promise<void> {
+    const every = this.ctx.options.tuning.sweepEveryMs;
+    await this.ctx.queues.requests.upsertJobScheduler('dsr-sweep', { every }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: { count: 100 } } });
   }
 
   /**
@@ -400,7 +407,7 @@ export class PrivacyService {
   }
 
   private add(worker: Worker): void {
-    worker.on('error', (err) => this.ctx.logger.warn({ queue: worker.name, err: { name: err.name, message: err.message } }, 'worker error'));
+    worker.on('error', (err) => logRedisTrouble(this.ctx.logger, { queue: worker.name, err: { name: err.name, message: err.message } }, `worker error (redis at ${redisAddress(this.ctx.redis)})`));
     worker.on('failed', (job: Job | undefined, err: Error) =>
       this.ctx.logger.warn({ queue: worker.name, job: job?.name, attempts: job?.attemptsMade, err: { name: err.name, message: err.message } }, 'privacy job failed'),
     );

@@ -24,6 +24,17 @@ import { registerPreferences } from './preferences/routes.js';
 import { brandOf } from './preferences/view.js';
 import { registerQueueBoard } from './queue-board.js';
 import { registerWebhooks } from './webhooks.js';
+import { redisReady as redisUp } from '../sync/redis-health.js';
+
+/** Seconds a client is asked to wait (Retry-After) while Redis is away. */
+const REDIS_RETRY_AFTER_SEC = 5;
+
+/** Paths that answer without Redis: the root, health, readiness, metrics and the API's documentation. */
+const WITHOUT_REDIS = /^\/(?:$|\?|healthz|readyz|metrics|api\/v1\/(?:docs|openapi\.json))/;
+
+function needsRedis(url: string): boolean {
+  return !WITHOUT_REDIS.test(url);
+}
 
 /** A request URL fit for logs: preference-link tokens are secrets. */
 export function redactUrl(url: string): string {
@@ -58,6 +69,17 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
     });
   }
 
+  // Routes that need Redis refuse at once while it is away (the client retries), never wait.
+  const redisReady = deps.redisReady ?? (() => redisUp(deps.redis));
+  app.addHook('onRequest', async (request, reply) => {
+    if (redisReady() || !needsRedis(request.url)) return;
+    return reply
+      .code(503)
+      .header('retry-after', String(REDIS_RETRY_AFTER_SEC))
+      .type('application/problem+json')
+      .send({ type: 'about:blank', title: 'Redis is unavailable; try again shortly', status: 503, code: 'redis_unavailable' });
+  });
+
   await app.register(helmet, {
     contentSecurityPolicy: { directives: { 'form-action': ["'self'"], 'frame-ancestors': ["'none'"] } },
     // Personal pages must not leak their URL (it carries the link token) to other sites.
@@ -74,7 +96,7 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
     name: 'Concord',
     links: { docs: '/api/v1/docs', openapi: '/api/v1/openapi.json', health: '/healthz', ready: '/readyz', metrics: '/metrics', queues: '/admin/queues' },
   }));
-  registerOps(app, { redis: deps.redis, store: deps.store, metrics: deps.metrics });
+  registerOps(app, { redis: deps.redis, redisReady, store: deps.store, metrics: deps.metrics });
   await registerWebhooks(app, {
     engine: deps.engine,
     connectors: deps.connectors,

@@ -58,6 +58,11 @@ export interface ServerDeps {
   ingestPatch(patch: ProfilePatch, options?: { actor?: string }): Promise<ApplyResult>;
   /** A Redis connection for readiness, link revocations and the queue board. */
   redis: Redis;
+  /**
+   * False while Redis is known to be unreachable: every route that needs it answers 503 with
+   * Retry-After at once instead of waiting. Default: `redis` is not down.
+   */
+  redisReady?: () => boolean;
   /** Where the engine's metrics live; the server adds its own and exposes them at /metrics. */
   metrics: Registry;
   /** Hashed admin API keys (see `apiKeyRecords`). */

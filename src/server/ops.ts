@@ -23,12 +23,13 @@ async function check(name: string, probe: () => Promise<unknown>): Promise<{ nam
   }
 }
 
-export function registerOps(app: FastifyInstance, deps: { redis: Redis; store: Store; metrics: Registry }): void {
+export function registerOps(app: FastifyInstance, deps: { redis: Redis; redisReady: () => boolean; store: Store; metrics: Registry }): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
     const checks = await Promise.all([
       check('redis', async () => {
+        if (!deps.redisReady()) throw new Error('not connected');
         const pong = await deps.redis.ping();
         if (pong !== 'PONG') throw new Error(`unexpected answer ${pong}`);
       }),

@@ -31,6 +31,8 @@ export async function registerQueueBoard(
   options: { redis: Redis; prefix: string; connectors: readonly SyncConnector[]; apiKeys: readonly ApiKeyRecord[] },
 ): Promise<void> {
   const queues = engineQueueNames(options.connectors).map((name) => new Queue(name, { connection: options.redis, prefix: options.prefix }));
+  // The connection's owner logs its errors; without a listener BullMQ would print each one while Redis is away.
+  for (const q of queues) q.on('error', () => undefined);
   const adapter = new FastifyAdapter();
   adapter.setBasePath(QUEUE_BOARD_PATH);
   createBullBoard({

@@ -22,6 +22,9 @@ export interface WebhookRouteOptions {
   logger: Logger;
 }
 
+/** Seconds a sender is asked to wait before retrying a webhook the hub could not queue. */
+const RETRY_AFTER_SEC = 5;
+
 type WebhookRequest = FastifyRequest<{ Params: { connectorId: string } }>;
 
 function problem(reply: FastifyReply, status: number, code: string, detail: string): FastifyReply {
@@ -51,8 +54,10 @@ export async function registerWebhooks(app: FastifyInstance, options: WebhookRou
       if (status === 429) return problem(reply, 429, 'rate_limited', 'too many webhook requests');
       if (status < 500) return problem(reply, status, 'bad_request', error.message);
       // The sender retries on 5xx; nothing was acknowledged.
-      options.logger.error({ connector, err: { name: error.code ?? 'error', message: error.message } }, 'webhook not enqueued');
-      return problem(reply, 503, 'unavailable', 'the webhook could not be queued; try again');
+      const redisDown = error.code === 'sync.redis_unavailable';
+      if (!redisDown) options.logger.error({ connector, err: { name: error.code ?? 'error', message: error.message } }, 'webhook not enqueued');
+      reply.header('retry-after', String(RETRY_AFTER_SEC));
+      return problem(reply, 503, redisDown ? 'redis_unavailable' : 'unavailable', 'the webhook could not be queued; try again');
     });
 
     scope.post<{ Params: { connectorId: string } }>(

@@ -68,6 +68,8 @@ export interface OutboxTable {
   updated_at: string;
   /** Set while a relay holds the row; the row is claimable again once this instant passes. */
   leased_until: string | null;
+  /** When a relay put the row's profile in the connector's dirty set; null while it waits for the relay. */
+  relayed_at: string | null;
 }
 
 export interface CursorsTable {

@@ -68,7 +68,7 @@ export const UPSERT_OUTBOX = byCount(
     'insert into "outbox" ("id", "profile_id", "connector", "profile_version", "created_at", "updated_at", "leased_until") values ' +
     Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, null)').join(', ') +
     ' on conflict ("profile_id", "connector") do update set "id" = excluded."id", "profile_version" = excluded."profile_version", ' +
-    '"updated_at" = excluded."updated_at", "leased_until" = null',
+    '"updated_at" = excluded."updated_at", "leased_until" = null, "relayed_at" = null',
 );
 
 export const SELECT_SHADOW = 'select "values", "external_id", "last_pushed_at" from "shadows" where "profile_id" = ? and "connector" = ?';

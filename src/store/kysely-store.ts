@@ -22,6 +22,7 @@ import type {
   DsrSystemStatus,
   LedgerEntry,
   OutboxRow,
+  OutboxSettlement,
   PushLogEntry,
   Shadow,
   Store,
@@ -337,6 +338,7 @@ export class KyselyStore implements Store {
       let query = trx
         .selectFrom('outbox')
         .select(['id', 'profile_id', 'connector', 'profile_version', 'created_at'])
+        .where('relayed_at', 'is', null)
         .where((eb) => eb.or([eb('leased_until', 'is', null), eb('leased_until', '<', now.toISOString())]))
         .orderBy('created_at')
         .orderBy('id')
@@ -345,9 +347,10 @@ export class KyselyStore implements Store {
       if (this.dialect === 'postgres') query = query.forUpdate().skipLocked();
       const rows = await query.execute();
       if (rows.length === 0) return [];
+      const leasedUntil = new Date(now.getTime() + leaseMs).toISOString();
       await trx
         .updateTable('outbox')
-        .set({ leased_until: new Date(now.getTime() + leaseMs).toISOString() })
+        .set({ leased_until: leasedUntil })
         .where(
           'id',
           'in',
@@ -360,6 +363,7 @@ export class KyselyStore implements Store {
         connector: row.connector,
         profileVersion: row.profile_version,
         createdAt: row.created_at,
+        leasedUntil,
       }));
     });
   }
@@ -368,6 +372,48 @@ export class KyselyStore implements Store {
     if (ids.length === 0) return;
     await this.#write(async (trx) => {
       for (const chunk of chunks(ids)) await trx.deleteFrom('outbox').where('id', 'in', chunk).execute();
+    });
+  }
+
+  async markRelayed(ids: readonly string[], leasedUntil: string): Promise<void> {
+    if (ids.length === 0) return;
+    const now = new Date().toISOString();
+    await this.#write(async (trx) => {
+      for (const chunk of chunks(ids)) {
+        await trx.updateTable('outbox').set({ relayed_at: now, leased_until: null }).where('id', 'in', chunk).where('leased_until', '=', leasedUntil).execute();
+      }
+    });
+  }
+
+  async settleOutbox(connector: string, settled: readonly OutboxSettlement[]): Promise<void> {
+    if (settled.length === 0) return;
+    await this.#write(async (trx) => {
+      for (const chunk of chunks(settled, 250)) {
+        await trx
+          .deleteFrom('outbox')
+          .where('connector', '=', connector)
+          .where((eb) =>
+            eb.or(
+              chunk.map((s) =>
+                s.version === null
+                  ? eb('profile_id', '=', s.profileId)
+                  : eb.and([eb('profile_id', '=', s.profileId), eb('profile_version', '<=', s.version)]),
+              ),
+            ),
+          )
+          .execute();
+      }
+    });
+  }
+
+  async redriveOutbox(): Promise<number> {
+    return this.#write(async (trx) => {
+      const result = await trx
+        .updateTable('outbox')
+        .set({ relayed_at: null, leased_until: null })
+        .where((eb) => eb.or([eb('relayed_at', 'is not', null), eb('leased_until', 'is not', null)]))
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
     });
   }
 

@@ -166,8 +166,27 @@ const pushLog: Migration = {
   },
 };
 
+/**
+ * Outbox rows stay until the target acknowledged the push that carried them: the relay marks a
+ * row relayed (it is in a Redis dirty set) instead of deleting it, so rows whose Redis work was
+ * lost can be relayed again. Rows waiting for the relay get their own index (partial, on both
+ * dialects), so a backlog of relayed rows never slows the relay's claim.
+ */
+const outboxRelayed: Migration = {
+  version: '0003_outbox_relayed',
+  async up(db) {
+    await db.schema.alterTable('outbox').addColumn('relayed_at', 'text').execute();
+    await db.schema
+      .createIndex('outbox_unrelayed')
+      .on('outbox')
+      .columns(['created_at', 'id'])
+      .where(sql.ref('relayed_at'), 'is', null)
+      .execute();
+  },
+};
+
 /** Every migration, in order. Append only. */
-export const MIGRATIONS: readonly Migration[] = [initial, pushLog];
+export const MIGRATIONS: readonly Migration[] = [initial, pushLog, outboxRelayed];
 
 /** Arbitrary constant identifying Concord's migration lock among PostgreSQL advisory locks. */
 const PG_MIGRATION_LOCK = 4_711_202_603;

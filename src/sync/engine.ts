@@ -22,7 +22,7 @@ import type { SyncConnector, SyncInstance } from './bind.js';
 import { CallLimiter } from './call-limiter.js';
 import type { EngineContext } from './context.js';
 import { DeadLetterView } from './dead-letter.js';
-import { scheduleFlush } from './context.js';
+import { kickRelay, scheduleFlush } from './context.js';
 import { errorSummary, Ingestor } from './ingest.js';
 import type { IngestJobData, RecordScreen } from './ingest.js';
 import { assertInstanceId, engineKeys, hashTagPrefix, jobId, queueNames } from './keys.js';
@@ -40,6 +40,8 @@ import type { UnhandledEventListener, WebhookResult } from './webhooks.js';
 import { OrderedWorker } from './ordered-worker.js';
 import { liftPark } from './park.js';
 import type { UnparkResult } from './park.js';
+import { assertRedisReady, logRedisTrouble, redisAddress, redisReady, RedisWatch, withRedisDeadline } from './redis-health.js';
+import type { RedisResetEvent } from './redis-health.js';
 import { WorkSets } from './work-sets.js';
 import { WriteLog } from './write-log.js';
 
@@ -96,6 +98,18 @@ export interface Engine {
   setEventListener(listener: UnhandledEventListener | undefined): void;
   /** Adds a screen every batch of records passes before ingest (webhooks, reads, pulls). */
   addRecordScreen(screen: RecordScreen): void;
+  /** True while the engine's Redis connections are up; when false, webhooks and ingest refuse at once. */
+  redisReady(): boolean;
+  /**
+   * Called after the engine noticed that Redis came back empty and rebuilt its own work
+   * (schedulers, outbox), so other stages on the same Redis (privacy) re-create theirs.
+   */
+  onRedisReset(listener: () => Promise<void>): void;
+  /**
+   * Watches Redis for a loss of its data without starting any worker (`start` does it too):
+   * for a process whose other stages (privacy) keep work in Redis.
+   */
+  watchRedis(): Promise<void>;
 }
 
 const SWEEP_SCHEDULER = 'sweep';
@@ -124,6 +138,10 @@ class BullEngine implements Engine {
   private readonly allQueues: Queue[];
   private closing: Promise<void> | null = null;
   private eventListener: UnhandledEventListener | undefined;
+  /** The roles `start` ran with (null before it). */
+  private roles: EngineRoles | null = null;
+  private watch: RedisWatch | null = null;
+  private readonly resetListeners: (() => Promise<void>)[] = [];
 
   constructor(private readonly options: EngineOptions) {
     const tuning = EngineTuning.parse(options.tuning ?? {});
@@ -138,11 +156,13 @@ class BullEngine implements Engine {
     this.redis = typeof options.redis === 'string'
       ? new Redis(options.redis, { maxRetriesPerRequest: null })
       : new Redis({ ...options.redis, maxRetriesPerRequest: null });
-    this.redis.on('error', (err) => this.logger.warn({ err: errorSummary(err) }, 'redis connection error'));
+    // Every reconnect attempt reports an error while Redis is away: logged at a bounded rate.
+    const unavailable = `redis at ${redisAddress(this.redis)} unavailable: retrying with backoff`;
+    this.redis.on('error', (err) => logRedisTrouble(this.logger, { err: errorSummary(err) }, unavailable));
     // Commands issued in the same tick go out in one write: a batch touches dozens of keys.
     // BullMQ keeps its own connection (its blocking and scripted commands are not pipelined).
     this.commands = this.redis.duplicate({ enableAutoPipelining: true });
-    this.commands.on('error', (err) => this.logger.warn({ err: errorSummary(err) }, 'redis connection error'));
+    this.commands.on('error', (err) => logRedisTrouble(this.logger, { err: errorSummary(err) }, unavailable));
     const keys = engineKeys(this.prefix);
     const queueOpts = { connection: this.redis, prefix: this.prefix };
     const push = new Map<string, Queue>();
@@ -158,7 +178,7 @@ class BullEngine implements Engine {
       pull,
     };
     this.allQueues = [queues.ingest, queues.relay, ...push.values(), ...pull.values()];
-    for (const q of this.allQueues) q.on('error', (err) => this.logger.warn({ err: errorSummary(err), queue: q.name }, 'queue error'));
+    for (const q of this.allQueues) q.on('error', (err) => logRedisTrouble(this.logger, { err: errorSummary(err), queue: q.name }, `queue error (redis at ${redisAddress(this.redis)})`));
 
     this.metrics = createSyncMetrics(options.metrics);
     const work = new WorkSets(this.commands, keys);
@@ -187,6 +207,8 @@ class BullEngine implements Engine {
     this.pusher = new Pusher(this.ctx, writes);
     this.puller = new Puller(this.ctx, this.ingestor);
     this.metrics.setDepthSource(async () => {
+      // A scrape while Redis is away answers without depths rather than waiting for it.
+      if (!this.redisReady()) return { queues: [], work: [] };
       const status = await this.status();
       return {
         queues: status.queues.flatMap((q) =>
@@ -211,6 +233,20 @@ class BullEngine implements Engine {
     this.ctx.screens.push(screen);
   }
 
+  redisReady(): boolean {
+    return redisReady(this.redis, this.commands);
+  }
+
+  onRedisReset(listener: () => Promise<void>): void {
+    this.resetListeners.push(listener);
+  }
+
+  async watchRedis(): Promise<void> {
+    if (this.watch) return;
+    this.watch = new RedisWatch(this.redis, this.ctx.keys.epoch, this.ctx.tuning.redisCheckEveryMs, (event) => this.rebuild(event), this.logger);
+    await this.watch.start();
+  }
+
   instance(id: string): Promise<SyncInstance> {
     let existing = this.instances.get(id);
     if (!existing) {
@@ -231,7 +267,7 @@ class BullEngine implements Engine {
 
   async start(rolesInput: Partial<EngineRoles> = {}): Promise<void> {
     const roles = EngineRoles.parse(rolesInput);
-    const { tuning, queues, connectors } = this.ctx;
+    const { tuning, connectors } = this.ctx;
     const base = {
       connection: this.redis,
       prefix: this.prefix,
@@ -252,10 +288,6 @@ class BullEngine implements Engine {
       await ordered.start();
     }
     if (roles.relay) {
-      await queues.relay.upsertJobScheduler(SWEEP_SCHEDULER, { every: tuning.sweepEveryMs }, {
-        name: 'sweep',
-        opts: { removeOnComplete: true, removeOnFail: { count: 100 } },
-      });
       this.addWorker(
         new Worker(queueNames.relay, async (job) => (job.name === 'sweep' ? this.relay.sweep() : this.relay.drain()), {
           ...base,
@@ -274,19 +306,6 @@ class BullEngine implements Engine {
         );
       }
       if (roles.pull && c.capabilities.pull) {
-        const queue = queues.pull.get(c.id);
-        if (queue) {
-          if (c.schedule) {
-            const repeat = 'every' in c.schedule ? { every: c.schedule.every } : { pattern: c.schedule.cron };
-            await queue.upsertJobScheduler(pullSchedulerId(c.id), repeat, {
-              name: 'pull',
-              data: { connector: c.id },
-              opts: { attempts: 5, backoff: { type: BACKOFF_TYPE }, removeOnComplete: true, removeOnFail: { count: 100 } },
-            });
-          } else {
-            await queue.removeJobScheduler(pullSchedulerId(c.id));
-          }
-        }
         this.addWorker(
           new Worker<PullJobData>(queueNames.pull(c.id), (job, _token, signal) => this.puller.process(job, signal), {
             ...base,
@@ -296,8 +315,59 @@ class BullEngine implements Engine {
         );
       }
     }
+    await this.ensureSchedulers(roles);
+    this.roles = roles;
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));
+    await this.watchRedis();
     this.logger.info({ roles, prefix: this.prefix, connectors: [...connectors.keys()] }, 'sync engine started');
+  }
+
+  /** The job schedulers of the roles: the relay's sweep and each connector's pull. Idempotent. */
+  private async ensureSchedulers(roles: EngineRoles): Promise<void> {
+    const { tuning, queues, connectors } = this.ctx;
+    if (roles.relay) {
+      await queues.relay.upsertJobScheduler(SWEEP_SCHEDULER, { every: tuning.sweepEveryMs }, {
+        name: 'sweep',
+        opts: { removeOnComplete: true, removeOnFail: { count: 100 } },
+      });
+    }
+    if (!roles.pull) return;
+    for (const c of connectors.values()) {
+      const queue = queues.pull.get(c.id);
+      if (!queue) continue;
+      if (c.schedule) {
+        const repeat = 'every' in c.schedule ? { every: c.schedule.every } : { pattern: c.schedule.cron };
+        await queue.upsertJobScheduler(pullSchedulerId(c.id), repeat, {
+          name: 'pull',
+          data: { connector: c.id },
+          opts: { attempts: 5, backoff: { type: BACKOFF_TYPE }, removeOnComplete: true, removeOnFail: { count: 100 } },
+        });
+      } else {
+        await queue.removeJobScheduler(pullSchedulerId(c.id));
+      }
+    }
+  }
+
+  /**
+   * Redis came back without its data: whatever it held is rebuilt from the store. The job
+   * schedulers of this process's roles are re-created; the relay hands every relayed outbox row
+   * back (the pushes they waited for are gone) and drains them into the new dirty sets; pulls
+   * run at once, for webhooks whose ingest jobs were lost (their look-back covers them).
+   */
+  private async rebuild(event: RedisResetEvent): Promise<void> {
+    const roles = this.roles ?? { ingest: false, relay: false, push: false, pull: false };
+    if (!event.initial) await this.ensureSchedulers(roles);
+    if (roles.relay) {
+      const rows = await this.ctx.store.redriveOutbox();
+      if (rows > 0 || !event.initial) this.logger.info({ rows }, 'outbox rows handed back to the relay');
+      await kickRelay(this.ctx);
+    }
+    if (event.initial) return;
+    if (roles.pull) {
+      for (const [id, c] of this.ctx.connectors) if (c.schedule && this.ctx.queues.pull.has(id)) await this.pullNow(id);
+    }
+    for (const listener of this.resetListeners) await listener();
+    this.logger.info({ roles }, 'rebuilt after redis lost its data');
   }
 
   private readonly backoffStrategy = (attemptsMade: number, _type?: string, err?: Error): number => {
@@ -307,7 +377,7 @@ class BullEngine implements Engine {
   };
 
   private addWorker(worker: Worker): void {
-    worker.on('error', (err) => this.logger.warn({ err: errorSummary(err), queue: worker.name }, 'worker error'));
+    worker.on('error', (err) => logRedisTrouble(this.logger, { err: errorSummary(err), queue: worker.name }, `worker error (redis at ${redisAddress(this.redis)})`));
     worker.on('failed', (job: Job | undefined, err: Error) => {
       this.logger.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: errorSummary(err) }, 'job failed');
     });
@@ -316,6 +386,7 @@ class BullEngine implements Engine {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.watch?.stop();
       // Workers first: close() waits for the jobs they are running.
       await Promise.all(this.ordered.map((w) => w.close()));
       await Promise.all(this.workers.map((w) => w.close()));
@@ -331,8 +402,10 @@ class BullEngine implements Engine {
     return this.closing;
   }
 
-  receiveWebhook(connector: string, raw: RawWebhook, onUnhandled?: UnhandledEventListener): Promise<WebhookResult> {
-    return receiveWebhook(this.ctx, connector, raw, onUnhandled ?? this.eventListener);
+  async receiveWebhook(connector: string, raw: RawWebhook, onUnhandled?: UnhandledEventListener): Promise<WebhookResult> {
+    // Refused at once while Redis is away (the sender retries later), never queued offline.
+    assertRedisReady(this.redis, this.commands);
+    return withRedisDeadline(this.ctx.tuning.redisTimeoutMs, () => receiveWebhook(this.ctx, connector, raw, onUnhandled ?? this.eventListener));
   }
 
   async ingest(connector: string, records: ExternalRecord[], options: { receivedAt?: string; origin?: string } = {}): Promise<void> {
@@ -345,7 +418,8 @@ class BullEngine implements Engine {
       records,
     };
     const opts: JobsOptions = ingestJobOptions(this.ctx);
-    await this.ctx.queues.ingest.add('records', data, opts);
+    assertRedisReady(this.redis, this.commands);
+    await withRedisDeadline(this.ctx.tuning.redisTimeoutMs, () => this.ctx.queues.ingest.add('records', data, opts));
   }
 
   async pullNow(connector: string): Promise<void> {

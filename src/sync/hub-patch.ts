@@ -7,6 +7,8 @@
  * store's answer, so a page or an API response can show the result.
  */
 import { Queue } from 'bullmq';
+import type { Logger } from 'pino';
+import { logRedisTrouble, redisAddress } from './redis-health.js';
 import type { Redis } from 'ioredis';
 import { HUB_SOURCES } from '../config/schema.js';
 import { ProfilePatch } from '../profile/schema.js';
@@ -25,6 +27,8 @@ export interface HubPatchIngestOptions {
   metrics?: Pick<SyncMetrics, 'changesIngested'> & Partial<Pick<SyncMetrics, 'suppressed'>>;
   /** Debounce of the relay kick (the engine's `relayDelayMs`). */
   relayDelayMs?: number;
+  /** Where the relay queue's errors go (at a bounded rate); without it they are left to the connection's owner. */
+  logger?: Logger;
 }
 
 /** A patch whose source is not one of the hub's own. */
@@ -42,6 +46,10 @@ export class HubPatchIngest {
 
   constructor(private readonly options: HubPatchIngestOptions) {
     this.relay = new Queue(queueNames.relay, { connection: options.redis, prefix: hashTagPrefix(options.prefix) });
+    // Without a listener BullMQ prints every connection error while Redis is away.
+    this.relay.on('error', (err) => {
+      if (options.logger) logRedisTrouble(options.logger, { queue: this.relay.name, err: { name: err.name, message: err.message } }, `queue error (redis at ${redisAddress(options.redis)})`);
+    });
     this.relayDelayMs = options.relayDelayMs ?? 20;
   }
 

@@ -83,6 +83,13 @@ export const EngineTuning = z.object({
   stalledIntervalMs: count.default(30_000),
   /** Completed ingest jobs kept for event-id deduplication (seconds). */
   keepIngestedForSec: count.default(600),
+  /**
+   * How often the engine checks that Redis still holds its data (an epoch key); a Redis that
+   * came back empty is also noticed at once when a connection becomes ready again.
+   */
+  redisCheckEveryMs: count.default(5_000),
+  /** Longest wait for Redis when enqueueing a webhook or a change; then it is refused (503). */
+  redisTimeoutMs: count.default(1_000),
 });
 export type EngineTuning = z.infer<typeof EngineTuning>;
 export type EngineTuningInput = z.input<typeof EngineTuning>;

@@ -21,7 +21,7 @@ import { gateProfile } from './gate.js';
 import { errorSummary } from './ingest.js';
 import type { TakeResult } from './work-sets.js';
 import type { WriteLog } from './write-log.js';
-import type { PushLogEntry } from '../store/types.js';
+import type { OutboxSettlement, PushLogEntry } from '../store/types.js';
 import type { Json } from '../profile/schema.js';
 
 /** Most extra takes that refill a batch whose profiles had nothing new (see `prepareFull`). */
@@ -69,11 +69,15 @@ export class Pusher {
       return result;
     }
 
-    const { prepared, settled } = await this.prepareFull(connector, take);
+    // The profile version each taken profile was read at: a finished push settles the outbox rows
+    // up to it (null: the profile is gone).
+    const versions = new Map<string, number | null>();
+    const { prepared, settled } = await this.prepareFull(connector, take, versions);
     // Every profile taken, the top-ups included, is either prepared or settled.
     result.taken = prepared.length + settled.length;
     const records = prepared.map((p) => p.record);
     if (records.length === 0) {
+      await this.settleOutbox(connector, settled, versions);
       await this.settle(connector, [], settled);
       await this.chain(connector);
       return result;
@@ -86,7 +90,7 @@ export class Pusher {
       ctx.work.attempts(connector.id, records.map((r) => r.profileId)),
     ]);
     if (slot.token === null) {
-      await this.putBack(connector, records, settled);
+      await this.putBack(connector, records, settled, versions);
       await queue.rateLimit(slot.wait);
       throw Worker.RateLimitError();
     }
@@ -101,7 +105,7 @@ export class Pusher {
       outcomes = await this.call(connector, instance, records, slot.token, answered, signal);
     } catch (err) {
       await this.writes.finish(connector.id, records.map((r) => r.profileId));
-      await this.putBack(connector, records, settled);
+      await this.putBack(connector, records, settled, versions);
       if (err instanceof RateLimitedError) {
         ctx.logger.info({ connector: connector.id, retryAfterMs: err.retryAfterMs }, 'rate limited: push queue parked');
         await queue.rateLimit(Math.max(1, err.retryAfterMs));
@@ -160,6 +164,8 @@ export class Pusher {
     }
     // Shadows and the push log of the whole batch in one transaction.
     await ctx.store.recordPushes(accepted);
+    // Only now may the outbox forget these changes: the system holds them (or they are dead).
+    await this.settleOutbox(connector, [...delivered, ...settled, ...dead.map((d) => d.profileId)], versions);
     if (dead.length > 0) ctx.logger.warn({ connector: connector.id, profiles: dead.map((d) => d.profileId) }, 'records dead-lettered');
     // The log must say the writes are done before the profiles are released to ingest.
     await this.writes.finish(connector.id, records.map((r) => r.profileId), externalIds);
@@ -180,8 +186,12 @@ export class Pusher {
    * push already carried their latest change, which coalescing cannot know when it marks them
    * dirty), the batch is topped up from the dirty set, whatever is there: it is going anyway.
    */
-  private async prepareFull(connector: SyncConnector, take: TakeResult): Promise<{ prepared: Prepared[]; settled: string[] }> {
-    const out = await this.prepare(connector, take.profileIds);
+  private async prepareFull(
+    connector: SyncConnector,
+    take: TakeResult,
+    versions: Map<string, number | null>,
+  ): Promise<{ prepared: Prepared[]; settled: string[] }> {
+    const out = await this.prepare(connector, take.profileIds, versions);
     let dirtyLeft = take.dirtyLeft;
     for (let round = 0; round < TOP_UP_ROUNDS && dirtyLeft > 0; round++) {
       const missing = connector.limits.maxBatch - out.prepared.length;
@@ -189,14 +199,18 @@ export class Pusher {
       const more = await this.ctx.work.take(connector.id, missing, this.ctx.tuning.inflightLeaseMs, 0);
       dirtyLeft = more.dirtyLeft;
       if (more.profileIds.length === 0) break;
-      const next = await this.prepare(connector, more.profileIds);
+      const next = await this.prepare(connector, more.profileIds, versions);
       out.prepared.push(...next.prepared);
       out.settled.push(...next.settled);
     }
     return out;
   }
 
-  private async prepare(connector: SyncConnector, profileIds: readonly string[]): Promise<{ prepared: Prepared[]; settled: string[] }> {
+  private async prepare(
+    connector: SyncConnector,
+    profileIds: readonly string[],
+    versions: Map<string, number | null>,
+  ): Promise<{ prepared: Prepared[]; settled: string[] }> {
     const { store, policy } = this.ctx;
     const now = new Date().toISOString();
     const prepared: Prepared[] = [];
@@ -209,9 +223,11 @@ export class Pusher {
       const profile = profiles.get(profileId);
       // Gone (erased) or merged into another profile, which has its own outbox rows.
       if (!profile || profile.id !== profileId) {
+        versions.set(profileId, null);
         settled.push(profileId);
         continue;
       }
+      versions.set(profileId, profile.version);
       // Being erased (its identities are suppressed): nothing more is sent, so no push can bring
       // the person back into a system the erasure has already cleared.
       if (suppressed.size > 0 && (hashesOf.get(profileId) ?? []).some((hash) => suppressed.has(hash))) {
@@ -295,9 +311,26 @@ export class Pusher {
     }
   }
 
-  private async putBack(connector: SyncConnector, records: readonly PushRecord[], settled: readonly string[]): Promise<void> {
+  private async putBack(
+    connector: SyncConnector,
+    records: readonly PushRecord[],
+    settled: readonly string[],
+    versions: ReadonlyMap<string, number | null>,
+  ): Promise<void> {
     await this.ctx.work.requeue(connector.id, records.map((r) => r.profileId));
+    await this.settleOutbox(connector, settled, versions);
     await this.ctx.work.done(connector.id, settled);
+  }
+
+  /** Deletes the outbox rows a finished push covered, up to the version each profile was read at. */
+  private async settleOutbox(connector: SyncConnector, profileIds: readonly string[], versions: ReadonlyMap<string, number | null>): Promise<void> {
+    const settlements: OutboxSettlement[] = [];
+    for (const profileId of new Set(profileIds)) {
+      const version = versions.get(profileId);
+      // A profile this push never read keeps its rows.
+      if (version !== undefined) settlements.push({ profileId, version });
+    }
+    await this.ctx.store.settleOutbox(connector.id, settlements);
   }
 
   /** Clears in-flight state and records the delivery lag of what was delivered. */

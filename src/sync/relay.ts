@@ -1,8 +1,10 @@
 /**
  * The outbox relay: moves outbox rows (written in the merge's transaction) into the
- * per-connector dirty sets in Redis, then acks them. Rows are claimed with a lease: a relay
- * that dies between claim and ack loses nothing, the rows come back when the lease expires.
- * Many changes to one profile become one dirty entry (coalescing happens here).
+ * per-connector dirty sets in Redis, then marks them relayed. Rows are claimed with a lease: a
+ * relay that dies between claim and mark loses nothing, the rows come back when the lease
+ * expires. A relayed row stays in the store until a push to its connector settles it
+ * (`Store.settleOutbox`): if Redis loses the dirty sets, `Store.redriveOutbox` hands the rows
+ * back to the relay. Many changes to one profile become one dirty entry (coalescing happens here).
  */
 import type { EngineContext } from './context.js';
 import { scheduleFlush } from './context.js';
@@ -30,7 +32,10 @@ export class Relay {
       }
       if (unknown.length > 0) this.ctx.logger.warn({ rows: unknown.length }, 'outbox rows for connectors without a push queue dropped');
       const counts = await this.ctx.work.markDirty(byConnector);
-      await store.ackOutbox(rows.map((r) => r.id));
+      const unknownIds = new Set(unknown);
+      // One claim, one lease: rows handed back meanwhile (Redis lost) are not marked.
+      await store.markRelayed(rows.filter((r) => !unknownIds.has(r.id)).map((r) => r.id), rows[0]?.leasedUntil ?? '');
+      await store.ackOutbox(unknown);
       total += rows.length;
       for (const [connector, dirty] of counts) {
         const maxBatch = this.ctx.connectors.get(connector)?.limits.maxBatch ?? 1;

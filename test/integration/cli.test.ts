@@ -7,6 +7,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { freePort } from '../../src/app/redis.js';
+import { killableRedis } from '../helpers/private-redis.js';
+import type { KillableRedis } from '../helpers/private-redis.js';
 
 interface Run {
   code: number;
@@ -87,7 +90,7 @@ describe('concord schema', () => {
 });
 
 /** A minimal config for `concord start` in a fresh temp dir: its own SQLite file and Redis prefix, any free port. */
-async function startConfig(): Promise<{ dir: string; file: string }> {
+async function startConfig(at: { redisUrl?: string; port?: number } = {}): Promise<{ dir: string; file: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'concord-start-'));
   const file = join(dir, 'concord.yaml');
   await writeFile(
@@ -95,10 +98,10 @@ async function startConfig(): Promise<{ dir: string; file: string }> {
     [
       'hub:',
       '  mode: development',
-      '  redisUrl: redis://127.0.0.1:6379',
+      `  redisUrl: ${at.redisUrl ?? 'redis://127.0.0.1:6379'}`,
       `  databaseUrl: sqlite:${join(dir, 'hub.db')}`,
       '  publicUrl: http://localhost:8080',
-      '  listen: { host: 127.0.0.1, port: 0 }',
+      `  listen: { host: 127.0.0.1, port: ${at.port ?? 0} }`,
       `  keyPrefix: "{cli-${randomBytes(4).toString('hex')}}"`,
       '  secrets:',
       '    signing: ${env:X_SIGNING:-cli-test-signing-secret-long-enough-000001}',
@@ -136,6 +139,71 @@ describe('concord start', () => {
     expect(stdout).toContain('SIGTERM: stopping...');
     await rm(dir, { recursive: true, force: true });
   });
+
+  it('waits for an unreachable Redis: says so at most once per 10 s, /healthz up, /readyz and webhooks 503 at once, then starts when it answers', async () => {
+    const redisPort = await freePort();
+    const httpPort = await freePort();
+    const { dir, file } = await startConfig({ redisUrl: `redis://127.0.0.1:${redisPort}`, port: httpPort });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--config', file], { env: { ...process.env, LOG_LEVEL: 'info' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const url = `http://127.0.0.1:${httpPort}`;
+    let redis: KillableRedis | undefined;
+    /** The warnings logged (all of them about Redis here), with their times. */
+    const warnings = () =>
+      stdout
+        .split('\n')
+        .flatMap((line) => {
+          try {
+            return [JSON.parse(line) as { level: number; time: number; msg: string }];
+          } catch {
+            return [];
+          }
+        })
+        .filter((entry) => entry.level >= 40);
+    try {
+      const deadline = Date.now() + 25_000;
+      for (;;) {
+        const health = await fetch(`${url}/healthz`).catch(() => null);
+        if (health?.status === 200) break;
+        if (Date.now() > deadline) throw new Error(`no /healthz within 25 s: ${stdout}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const ready = await fetch(`${url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ status: 'not_ready', checks: [{ name: 'redis', ok: false }, { name: 'database', ok: true }] });
+      const started = Date.now();
+      const webhook = await fetch(`${url}/webhooks/hubspot`, { method: 'POST', body: '[]', headers: { 'content-type': 'application/json' } });
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(webhook.status).toBe(503);
+      expect(webhook.headers.get('retry-after')).toBe('5');
+      expect(((await webhook.json()) as { code: string }).code).toBe('redis_unavailable');
+
+      // 12 s of waiting: the first line names the address, and no more than one line per 10 s follows.
+      await new Promise((r) => setTimeout(r, 12_000));
+      const lines = warnings();
+      expect(lines[0]?.msg).toBe(`redis unreachable at redis://127.0.0.1:${redisPort}: retrying with backoff; workers wait for it, /healthz is up, /readyz answers 503`);
+      expect(lines.length).toBeGreaterThanOrEqual(1);
+      for (let i = 1; i < lines.length; i++) expect((lines[i]?.time ?? 0) - (lines[i - 1]?.time ?? 0)).toBeGreaterThanOrEqual(10_000);
+      // Nothing prints connection errors around the logger.
+      expect(stderr).not.toContain('ECONNREFUSED');
+      expect(stdout).not.toContain('Hub running');
+
+      redis = await killableRedis(redisPort);
+      const upBy = Date.now() + 20_000;
+      while (!stdout.includes('Hub running') && Date.now() < upBy) await new Promise((r) => setTimeout(r, 100));
+      expect(stdout).toContain('Hub running (role all)');
+      expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    await redis?.kill();
+    await rm(dir, { recursive: true, force: true });
+  }, 90_000);
 
   it('exits 1 on an invalid config and on an unknown role', async () => {
     const bad = await concord(['start', '--config', 'src/config/fixtures/syntax-error.yaml']);

@@ -21,7 +21,7 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     expect(store.dialect).toBe(dialect);
     expect(await store.migrate()).toEqual([]);
     const rows = await db.query<{ version: string }>('select version from concord_migrations');
-    expect(rows.map((r) => r.version)).toEqual(['0001_initial', '0002_push_log']);
+    expect(rows.map((r) => r.version)).toEqual(['0001_initial', '0002_push_log', '0003_outbox_relayed']);
   });
 
   it('refuses a database migrated by a newer version', async () => {
@@ -257,6 +257,46 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     const reclaimed = await store.claimOutbox(10);
     expect(reclaimed.map((row) => row.id)).toContain(short[0]?.id);
+  });
+
+  it('keeps relayed rows until a push settles them up to its version, and hands them back after a Redis loss', async () => {
+    const email = { kind: 'email' as const, value: 'settle@example.com' };
+    const first = await store.applyPatch(patch({ identities: [email], attributes: { n: 1 } }));
+    if (first.status !== 'applied') throw new Error('not applied');
+    const claimed = await store.claimOutbox(10, 60_000);
+    await store.markRelayed(claimed.map((row) => row.id), claimed[0]?.leasedUntil ?? '');
+    // Relayed rows are neither claimed again nor gone.
+    expect(await store.claimOutbox(10)).toEqual([]);
+    expect(await db.count('outbox')).toBe(TARGETS.length);
+
+    // A change after the push read version 1: settling version 1 keeps the newer row.
+    await store.applyPatch(patch({ identities: [email], attributes: { n: 2 }, at: at(1) }));
+    const [target, other] = TARGETS;
+    if (!target || !other) throw new Error('two targets expected');
+    await store.settleOutbox(target, [{ profileId: first.profileId, version: 1 }]);
+    expect(await db.count('outbox')).toBe(TARGETS.length);
+    const newer = await store.claimOutbox(10, 60_000);
+    expect(newer.map((row) => row.profileVersion)).toEqual(TARGETS.map(() => 2));
+    await store.markRelayed(newer.map((row) => row.id), newer[0]?.leasedUntil ?? '');
+    await store.settleOutbox(target, [{ profileId: first.profileId, version: 2 }]);
+    expect(await db.count('outbox')).toBe(TARGETS.length - 1);
+
+    // Redis lost the dirty sets: every relayed row is claimable again.
+    expect(await store.redriveOutbox()).toBe(TARGETS.length - 1);
+    const again = await store.claimOutbox(10);
+    expect(again.map((row) => row.connector).sort()).toEqual(TARGETS.filter((t) => t !== target).sort());
+    // A profile that is gone settles every version.
+    await store.settleOutbox(other, [{ profileId: first.profileId, version: null }]);
+    expect(await db.count('outbox')).toBe(TARGETS.length - 2);
+
+    // Rows handed back while a relay held them (its dirty marks may have gone to the lost
+    // Redis) are not marked relayed by that relay: they are claimed again.
+    expect(await store.redriveOutbox()).toBe(1);
+    const held = await store.claimOutbox(10, 60_000);
+    expect(held).toHaveLength(1);
+    expect(await store.redriveOutbox()).toBe(1);
+    await store.markRelayed(held.map((row) => row.id), held[0]?.leasedUntil ?? '');
+    expect((await store.claimOutbox(10)).map((row) => row.id)).toEqual(held.map((row) => row.id));
   });
 
   it('lets several relays claim at once without handing out a row twice', async () => {

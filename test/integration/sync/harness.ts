@@ -63,6 +63,8 @@ export interface HubOptions {
   tuning?: EngineTuningInput;
   /** Start the engine's workers (default: all roles). `false`: do not start. */
   roles?: Partial<EngineRoles> | false;
+  /** The Redis to use (default: the shared test Redis). */
+  redisUrl?: string;
   /** Reuse an existing database and prefix (a second "process" of the same hub). */
   shared?: { db: TestDatabase; prefix: string; names: Record<string, string> };
 }
@@ -104,7 +106,7 @@ export const DEFAULT_POLICY = (ids: string[]): MergePolicyInput => ({
   purposes: { marketing: { authorities: [...ids, 'preference_center', 'admin'], objection: 'directMarketing' } },
 });
 
-const WEBHOOK_SECRET = 'test-webhook-secret-0123456789abcdef';
+export const WEBHOOK_SECRET = 'test-webhook-secret-0123456789abcdef';
 
 export async function startHub(options: HubOptions): Promise<Hub> {
   const ids = options.systems.map((s) => s.id);
@@ -122,7 +124,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
   const connectors = memoryConnectors(options.systems, names);
   const logger = pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
   const engine = createEngine({
-    redis: REDIS_URL,
+    redis: options.redisUrl ?? REDIS_URL,
     prefix,
     store,
     connectors,

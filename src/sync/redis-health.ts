@@ -1,0 +1,160 @@
+/**
+ * Living with a Redis that goes away. Redis holds work, never truth: when it is unreachable the
+ * hub refuses work at once (`RedisUnavailableError`, answered as 503 with Retry-After) instead
+ * of queueing commands until it returns, logs the trouble at a bounded rate, and when it comes
+ * back empty (restarted without persistence, flushed, failed over to an empty replica) the
+ * `RedisWatch` notices and the engine rebuilds what lived there (job schedulers, dirty sets
+ * from the outbox).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+/** Redis is not connected: nothing was queued, the caller should try again later. */
+export class RedisUnavailableError extends Error {
+  readonly code = 'sync.redis_unavailable';
+  /** Seconds a client should wait before trying again (HTTP Retry-After). */
+  readonly retryAfterSec = 5;
+  constructor(detail = 'Redis is not connected') {
+    super(detail);
+    this.name = 'RedisUnavailableError';
+  }
+}
+
+/** Connection states after a failure: the connection was lost or never made, and commands would wait. */
+const DOWN = new Set(['reconnecting', 'close', 'end']);
+
+/**
+ * True unless a connection is known to be down. A connection still connecting for the first
+ * time counts as up (its commands are bounded by `withRedisDeadline`), so a process that has
+ * just started does not refuse work for the milliseconds its connections take.
+ */
+export function redisReady(...connections: readonly Redis[]): boolean {
+  return connections.every((c) => !DOWN.has(c.status));
+}
+
+/** Throws `RedisUnavailableError` when a connection is known to be down. */
+export function assertRedisReady(...connections: readonly Redis[]): void {
+  if (!redisReady(...connections)) throw new RedisUnavailableError();
+}
+
+/**
+ * Runs `work` (Redis commands) but gives up after `timeoutMs` with `RedisUnavailableError`:
+ * a connection lost in the middle of a command would otherwise hold the caller until Redis
+ * returns. The work itself may still complete later (every Redis effect here is idempotent).
+ */
+export async function withRedisDeadline<T>(timeoutMs: number, work: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new RedisUnavailableError(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** At most one line about Redis trouble per this many ms, for the whole process. */
+export const REDIS_LOG_EVERY_MS = 10_000;
+let lastRedisLine = Number.NEGATIVE_INFINITY;
+let suppressedLines = 0;
+
+/**
+ * Logs Redis trouble (connection errors of every connection, queue and worker) at a bounded
+ * rate: while Redis is down each connection reports every reconnect attempt, which would
+ * flood the log. Lines left out are counted in the next one (`suppressed`).
+ */
+export function logRedisTrouble(logger: Logger, fields: Record<string, unknown>, message: string): void {
+  const now = Date.now();
+  if (now - lastRedisLine < REDIS_LOG_EVERY_MS) {
+    suppressedLines++;
+    return;
+  }
+  lastRedisLine = now;
+  logger.warn({ ...fields, ...(suppressedLines > 0 ? { suppressed: suppressedLines } : {}) }, message);
+  suppressedLines = 0;
+}
+
+/** A Redis connection's address for logs (never its password). */
+export function redisAddress(redis: Redis): string {
+  const { host, port, path } = redis.options;
+  return path ? String(path) : `${host ?? 'localhost'}:${port ?? 6379}`;
+}
+
+export interface RedisResetEvent {
+  /** This process wrote the new epoch: it found Redis without one. */
+  created: boolean;
+  /** Found while the engine started (no schedulers to re-create yet). */
+  initial: boolean;
+}
+
+/**
+ * Notices that Redis lost its data. A sentinel key holds an epoch id written when the hub
+ * first saw this Redis; a Redis that comes back without it (or with another one) is a new,
+ * empty Redis. Checked every `everyMs` and at once whenever the connection becomes ready
+ * again. Each process reacts once per new epoch (`onReset`); if that fails it is tried again
+ * at the next check.
+ */
+export class RedisWatch {
+  private epoch: string | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private readonly onReady = (): void => void this.check();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly key: string,
+    private readonly everyMs: number,
+    private readonly onReset: (event: RedisResetEvent) => Promise<void>,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Reads (or writes) the epoch; resolves once the first check is done. */
+  async start(): Promise<void> {
+    this.redis.on('ready', this.onReady);
+    this.timer = setInterval(() => void this.check(), this.everyMs);
+    this.timer.unref();
+    await this.check();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.redis.off('ready', this.onReady);
+  }
+
+  /** One check at a time; a check asked for while one runs shares it. */
+  check(): Promise<void> {
+    this.running ??= this.checkOnce()
+      .catch((err: unknown) => logRedisTrouble(this.logger, { err: err instanceof Error ? err.message : String(err) }, 'redis check failed; retrying'))
+      .finally(() => {
+        this.running = null;
+      });
+    return this.running;
+  }
+
+  private async checkOnce(): Promise<void> {
+    if (this.redis.status !== 'ready') return;
+    let current = await this.redis.get(this.key);
+    let created = false;
+    if (current === null) {
+      const mine = randomUUID();
+      created = (await this.redis.set(this.key, mine, 'NX')) === 'OK';
+      current = created ? mine : await this.redis.get(this.key);
+      if (current === null) return;
+    }
+    if (current === this.epoch) return;
+    const initial = this.epoch === null;
+    // A first look at an existing epoch: Redis kept its data, nothing to rebuild.
+    if (initial && !created) {
+      this.epoch = current;
+      return;
+    }
+    if (!initial) this.logger.warn({ redis: redisAddress(this.redis) }, 'redis lost its data: re-creating job schedulers and re-driving the outbox');
+    await this.onReset({ created, initial });
+    this.epoch = current;
+  }
+}
