@@ -211,3 +211,30 @@ export function mapField(observed: Observed, field: Field, f: (system: SystemNam
   }
   return out;
 }
+
+/**
+ * For a failure message: what each system holds for the people named in `mismatches` (the
+ * hub's attributes and consent with source and time, Salesforce's and HubSpot's fields with
+ * who changed the record last and when).
+ */
+export async function diagnose(world: ChaosWorld, mismatches: readonly string[]): Promise<string[]> {
+  const { store } = await world.observe();
+  const emails = [...new Set(mismatches.map((line) => line.split(' ')[1]?.replace(/:$/, '') ?? ''))].filter(Boolean);
+  return Promise.all(
+    emails.map(async (email) => {
+      const profile = await store.findProfile({ kind: 'email', value: email });
+      const slots: Record<string, { value?: unknown; at?: string; source?: string } | undefined> = profile
+        ? { ...profile.attributes, marketingEmail: profile.consents['marketing']?.['email'] }
+        : {};
+      const hub = Object.entries(slots).map(([k, slot]) => `${k}=${JSON.stringify(slot?.value)}@${slot?.at ?? '?'}/${slot?.source ?? '?'}`);
+      const sf = world.salesforce.sideDoor.findByEmail(email);
+      const hs = world.hubspot.sideDoor.findByEmail(email);
+      return [
+        `${email}:`,
+        `hub {${hub.join(' ')}}`,
+        `salesforce {FirstName=${String(sf?.['FirstName'])} LastName=${String(sf?.['LastName'])} HasOptedOutOfEmail=${String(sf?.['HasOptedOutOfEmail'])} modified ${String(sf?.['LastModifiedDate'])} by ${String(sf?.['LastModifiedById'])}}`,
+        `hubspot {${JSON.stringify(hs?.properties ?? null)}}`,
+      ].join(' ');
+    }),
+  );
+}

@@ -7,7 +7,7 @@
  * The test process also opens the store and an engine that never starts a worker (the
  * *observer*): it reads the hub's profiles and tells when the hub has nothing left to do.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,8 @@ import { startHubSpotEmulator } from '../../../connectors/hubspot/emulator/index
 import type { RunningHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
 import { startSalesforceEmulator } from '../../../connectors/salesforce/emulator/index.js';
 import type { RunningSalesforceEmulator } from '../../../connectors/salesforce/emulator/index.js';
+import { notificationsEnvelope } from '../../../connectors/salesforce/emulator/outbound.js';
+import { signV3 } from '../../../connectors/hubspot/signature.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { toMergePolicy } from '../../../src/config/policy.js';
 import type { Config, LimitsOverride } from '../../../src/config/schema.js';
@@ -127,6 +129,15 @@ ${connectorExtras(o.connectors)}    channelFlags: { HasOptedOutOfEmail: marketin
     mappings:
       - { consent: marketing.email, external: HasOptedOutOfEmail, transform: [{ type: invert }] }
 `;
+}
+
+/** How the hub answered a webhook (`ChaosWorld.probeWebhook`). */
+export interface WebhookProbe {
+  status: number;
+  retryAfter: string | null;
+  ms: number;
+  /** The start of the answer's body. */
+  body: string;
 }
 
 export interface WorldOptions {
@@ -254,6 +265,52 @@ export class ChaosWorld {
       quiet = idle && outbox === 0 ? quiet + 1 : 0;
       await sleep(150);
     }
+  }
+
+  /**
+   * Sends the api process one valid webhook about a person, as the system would send it
+   * (HubSpot: a signed `contact.propertyChange` of the last name as it is; Salesforce: an
+   * Outbound Message carrying the Contact as it is), and says how it was answered and how fast.
+   */
+  async probeWebhook(connector: 'hubspot' | 'salesforce', email: string): Promise<WebhookProbe> {
+    const url = `${this.url}/webhooks/${connector}`;
+    let body: string;
+    let headers: Record<string, string>;
+    if (connector === 'hubspot') {
+      const contact = this.hubspot.sideDoor.findByEmail(email);
+      if (!contact) throw new Error(`${email} is not in HubSpot`);
+      const now = Date.now();
+      body = JSON.stringify([
+        {
+          eventId: randomInt(1e9, 2e9),
+          subscriptionId: 1_000_002,
+          portalId: 62_515,
+          appId: HUBSPOT_APP_ID,
+          occurredAt: now,
+          attemptNumber: 0,
+          subscriptionType: 'contact.propertyChange',
+          objectId: Number(contact.id),
+          propertyName: 'lastname',
+          propertyValue: contact.properties['lastname'] ?? '',
+          changeSource: 'CRM_UI',
+        },
+      ]);
+      headers = {
+        'content-type': 'application/json',
+        'x-hubspot-signature-v3': signV3({ clientSecret: HUBSPOT_SECRET, method: 'POST', uri: url, body, timestamp: now }),
+        'x-hubspot-request-timestamp': String(now),
+      };
+    } else {
+      const record = this.salesforce.sideDoor.findByEmail(email);
+      if (!record) throw new Error(`${email} is not in Salesforce`);
+      const id = `04l5e${randomBytes(7).toString('hex').slice(0, 13)}`;
+      body = notificationsEnvelope({ organizationId: SF_ORG, actionId: '04k5e000000ChaoSAA', baseUrl: this.salesforce.url, apiVersion: '62.0', object: 'Contact', notifications: [{ id, record }] });
+      headers = { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' };
+    }
+    const started = Date.now();
+    const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) });
+    const text = await res.text();
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), ms: Date.now() - started, body: text.slice(0, 300) };
   }
 
   /** Write calls Salesforce has received from the hub (sObject Collections, single records, Bulk API ingest). */
