@@ -24,13 +24,32 @@ export class RedisUnavailableError extends Error {
 /** Connection states after a failure: the connection was lost or never made, and commands would wait. */
 const DOWN = new Set(['reconnecting', 'close', 'end']);
 
+/** Connections that lost Redis and have not been ready since. */
+const lost = new WeakSet<Redis>();
+/** Connections whose losses and recoveries are followed (from the first `redisReady` on them). */
+const followed = new WeakSet<Redis>();
+
+function follow(connection: Redis): void {
+  if (followed.has(connection)) return;
+  followed.add(connection);
+  connection.on('close', () => lost.add(connection));
+  connection.on('ready', () => lost.delete(connection));
+}
+
 /**
  * True unless a connection is known to be down. A connection still connecting for the first
  * time counts as up (its commands are bounded by `withRedisDeadline`), so a process that has
- * just started does not refuse work for the milliseconds its connections take.
+ * just started does not refuse work for the milliseconds its connections take. A connection
+ * that has lost Redis is down until it is ready again: its reconnect attempts pass through
+ * `connecting` and `connect`, which would otherwise let a request in to wait for the deadline
+ * (against an unreachable host, for the whole connect timeout of every attempt).
  */
 export function redisReady(...connections: readonly Redis[]): boolean {
-  return connections.every((c) => !DOWN.has(c.status));
+  return connections.every((c) => {
+    follow(c);
+    if (DOWN.has(c.status)) lost.add(c);
+    return lost.has(c) ? c.status === 'ready' : !DOWN.has(c.status);
+  });
 }
 
 /** Throws `RedisUnavailableError` when a connection is known to be down. */

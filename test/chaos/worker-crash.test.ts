@@ -31,13 +31,6 @@ const RUNS: { topology: TopologyName; dialect: TestDialect }[] = [
 const PEOPLE = 150;
 const EDITS_WHILE_DOWN = 20;
 
-/** Write calls Salesforce has received (sObject Collections, single records, Bulk API ingest). */
-function salesforceWrites(world: ChaosWorld): number {
-  return Object.entries(world.salesforce.sideDoor.calls().byEndpoint)
-    .filter(([endpoint]) => /^(POST|PATCH|PUT) /.test(endpoint) && /composite|sobjects|jobs\/ingest/.test(endpoint))
-    .reduce((sum, [, n]) => sum + n, 0);
-}
-
 describe.each(RUNS)('chaos (c): the push process killed mid-batch ($topology, $dialect)', ({ topology, dialect }) => {
   let world: ChaosWorld | undefined;
   afterEach(async () => {
@@ -52,8 +45,8 @@ describe.each(RUNS)('chaos (c): the push process killed mid-batch ($topology, $d
     const start = createInHubSpot(w, PEOPLE, 'c');
 
     // The first write call for them reaches Salesforce: the batch is in flight. Kill.
-    await waitFor(() => salesforceWrites(w) > 0, 60_000, 'the first push to Salesforce');
-    const inFlightAt = salesforceWrites(w);
+    await waitFor(() => w.salesforceWrites() > 0, 60_000, 'the first push to Salesforce');
+    const inFlightAt = w.salesforceWrites();
     await w.pusher.kill();
     const killedWith = { sfContacts: w.salesforce.sideDoor.list('Contact').length, sfWriteCalls: inFlightAt };
 

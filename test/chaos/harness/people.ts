@@ -14,8 +14,10 @@ export const PLACES: readonly Place[] = ['hubspot', 'salesforce', 'admin'];
 
 export interface Edit {
   place: Place;
+  /** The person's e-mail when the edit was made. */
   email: string;
-  field: Field;
+  /** `email`: the person's address changed to `value` (see `changeEmail`). */
+  field: Field | 'email';
   value: string;
   /** Wall-clock ms at which it was made (distinct per edit). */
   at: number;
@@ -23,23 +25,42 @@ export interface Edit {
 
 export const emailOf = (i: number, tag = 'p'): string => `${tag}${i}@chaos.example.com`;
 
+export interface CreateOptions {
+  /**
+   * `affirmative`: marketing e-mail explicitly subscribed (even i) or unsubscribed (odd i);
+   * `none`: no subscription status at all (the person never chose). @defaultValue 'affirmative'
+   */
+  consent?: 'affirmative' | 'none';
+  /** The person's phone number, if any. */
+  phone?: (i: number) => string;
+}
+
 /**
- * Creates people in HubSpot as a marketer would: a contact with names, and marketing e-mail
- * explicitly subscribed (even i) or unsubscribed (odd i), so their consent is an affirmative
- * act in both directions. Returns what every system must end up holding for them.
+ * Creates people in HubSpot as a marketer would: a contact with names, and (by default)
+ * marketing e-mail explicitly subscribed (even i) or unsubscribed (odd i), so their consent is
+ * an affirmative act in both directions. Returns what every system must end up holding for
+ * them (with `consent: 'none'`, nothing about consent: the scenario says what it expects).
  */
-export function createInHubSpot(world: ChaosWorld, count: number, tag = 'p'): Expected {
+export function createInHubSpot(world: ChaosWorld, count: number, tag = 'p', options: CreateOptions = {}): Expected {
   const expected: Expected = new Map();
   for (let i = 0; i < count; i++) {
     const email = emailOf(i, tag);
-    const person: Person = { firstName: `First${i}`, lastName: `Last${i}`, marketingEmail: i % 2 === 0 ? 'granted' : 'denied' };
-    world.hubspot.sideDoor.createContact({ email, firstname: person.firstName ?? null, lastname: person.lastName ?? null });
-    if (person.marketingEmail === 'granted') world.hubspot.sideDoor.subscribe(email, MARKETING_SUBSCRIPTION);
-    else world.hubspot.sideDoor.unsubscribe(email, MARKETING_SUBSCRIPTION);
+    const person: Person = { firstName: `First${i}`, lastName: `Last${i}` };
+    if (options.phone) person.phone = options.phone(i);
+    world.hubspot.sideDoor.createContact({ email, firstname: person.firstName ?? null, lastname: person.lastName ?? null, ...(person.phone ? { phone: person.phone } : {}) });
+    if ((options.consent ?? 'affirmative') === 'affirmative') {
+      person.marketingEmail = i % 2 === 0 ? 'granted' : 'denied';
+      if (person.marketingEmail === 'granted') world.hubspot.sideDoor.subscribe(email, MARKETING_SUBSCRIPTION);
+      else world.hubspot.sideDoor.unsubscribe(email, MARKETING_SUBSCRIPTION);
+    }
     expected.set(email, person);
   }
   return expected;
 }
+
+/** The property (HubSpot) or field (Salesforce) that holds a followed field other than consent. */
+const HUBSPOT_PROPERTY: Record<Exclude<Field, 'marketingEmail'> | 'email', string> = { firstName: 'firstname', lastName: 'lastname', phone: 'phone', email: 'email' };
+const SALESFORCE_FIELD: Record<Exclude<Field, 'marketingEmail'> | 'email', string> = { firstName: 'FirstName', lastName: 'LastName', phone: 'Phone', email: 'Email' };
 
 /** The marketing e-mail consent a place shows for a person now ('granted' / 'denied' / undefined). */
 async function consentIn(world: ChaosWorld, place: Place, email: string): Promise<string | undefined> {
@@ -82,14 +103,15 @@ export async function edit(world: ChaosWorld, asked: Place, email: string, field
     } else {
       const contact = world.hubspot.sideDoor.findByEmail(email);
       if (!contact) throw new Error(`${email} is not in HubSpot`);
-      world.hubspot.sideDoor.editContact(contact.id, { [field === 'firstName' ? 'firstname' : 'lastname']: v });
+      world.hubspot.sideDoor.editContact(contact.id, { [HUBSPOT_PROPERTY[field]]: v });
     }
   } else if (place === 'salesforce') {
     const record = world.salesforce.sideDoor.findByEmail(email);
     if (!record) throw new Error(`${email} is not in Salesforce`);
-    const fields = field === 'marketingEmail' ? { HasOptedOutOfEmail: v === 'denied' } : { [field === 'firstName' ? 'FirstName' : 'LastName']: v };
+    const fields = field === 'marketingEmail' ? { HasOptedOutOfEmail: v === 'denied' } : { [SALESFORCE_FIELD[field]]: v };
     world.salesforce.sideDoor.update('Contact', String(record['Id']), fields);
   } else {
+    if (field === 'phone') throw new Error('the chaos harness edits phones in HubSpot and Salesforce only');
     const { store } = await world.observe();
     const profile = await store.findProfile({ kind: 'email', value: email });
     if (!profile) throw new Error(`${email} is not in the hub`);
@@ -101,13 +123,49 @@ export async function edit(world: ChaosWorld, asked: Place, email: string, field
   return { place, email, field, value: v, at };
 }
 
-/** The expected state after some edits: per person and field, the newest edit wins. */
+/**
+ * Changes a person's e-mail address in HubSpot or Salesforce (the record keeps its id). The
+ * person is known by the new address from then on (`applyEdits` moves them).
+ */
+export function changeEmail(world: ChaosWorld, place: 'hubspot' | 'salesforce', email: string, to: string): Edit {
+  const at = nextMillisecond();
+  if (place === 'hubspot') {
+    const contact = world.hubspot.sideDoor.findByEmail(email);
+    if (!contact) throw new Error(`${email} is not in HubSpot`);
+    world.hubspot.sideDoor.editContact(contact.id, { email: to });
+  } else {
+    const record = world.salesforce.sideDoor.findByEmail(email);
+    if (!record) throw new Error(`${email} is not in Salesforce`);
+    world.salesforce.sideDoor.update('Contact', String(record['Id']), { Email: to });
+  }
+  nextMillisecond();
+  return { place, email, field: 'email', value: to, at };
+}
+
+/**
+ * The expected state after some edits: per person and field, the newest edit wins; an e-mail
+ * change moves the person to the new address.
+ */
 export function applyEdits(start: Expected, edits: readonly Edit[]): Expected {
   const out: Expected = new Map([...start].map(([email, person]) => [email, { ...person }]));
+  // Old address -> new: an edit made by the old address (in a system not told yet) is the same person's.
+  const moved = new Map<string, string>();
+  const current = (email: string): string => {
+    let e = email;
+    for (let next = moved.get(e); next !== undefined; next = moved.get(e)) e = next;
+    return e;
+  };
   for (const e of [...edits].sort((x, y) => x.at - y.at)) {
-    const person = out.get(e.email) ?? {};
+    const email = current(e.email);
+    const person = out.get(email) ?? {};
+    if (e.field === 'email') {
+      out.delete(email);
+      out.set(e.value, person);
+      moved.set(email, e.value);
+      continue;
+    }
     person[e.field] = e.value;
-    out.set(e.email, person);
+    out.set(email, person);
   }
   return out;
 }

@@ -11,16 +11,23 @@
  * - wrongWinners: (person, field) on which they agree, on a value that is not the newest;
  * - echoWrites: writes of the hub to a system that changed nothing there (the emulators'
  *   `idleWrites`).
+ *
+ * A person is known by e-mail in every system: HubSpot's and Salesforce's address field, the
+ * hub's primary (newest) e-mail identity.
  */
 import type { RunningHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
 import type { RunningSalesforceEmulator } from '../../../connectors/salesforce/emulator/index.js';
-import type { Profile } from '../../../src/profile/schema.js';
+import { toMergePolicy } from '../../../src/config/policy.js';
+import { primaryIdentity } from '../../../src/profile/index.js';
+import type { MergePolicy, Profile } from '../../../src/profile/schema.js';
 import type { ChaosWorld } from './world.js';
 import { MARKETING_SUBSCRIPTION } from './world.js';
 
-/** The fields a scenario follows, in the hub's terms. */
+/** The fields a scenario edits at random (the storm), in the hub's terms. */
 export const FIELDS = ['firstName', 'lastName', 'marketingEmail'] as const;
-export type Field = (typeof FIELDS)[number];
+/** Every field the systems are compared on: `FIELDS` and the primary phone (scenario (f)). */
+export const ALL_FIELDS = [...FIELDS, 'phone'] as const;
+export type Field = (typeof ALL_FIELDS)[number];
 export type Person = Partial<Record<Field, string>>;
 export const SYSTEMS = ['hub', 'hubspot', 'salesforce'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
@@ -54,6 +61,7 @@ export function readHubSpot(hubspot: RunningHubSpotEmulator): SystemView {
     const person: Person = {};
     if (contact.properties['firstname']) person.firstName = contact.properties['firstname'];
     if (contact.properties['lastname']) person.lastName = contact.properties['lastname'];
+    if (contact.properties['phone']) person.phone = contact.properties['phone'];
     if (status === 'SUBSCRIBED') person.marketingEmail = 'granted';
     if (status === 'UNSUBSCRIBED') person.marketingEmail = 'denied';
     add(view, email, person);
@@ -70,32 +78,40 @@ export function readSalesforce(salesforce: RunningSalesforceEmulator): SystemVie
     const person: Person = {};
     if (typeof record['FirstName'] === 'string' && record['FirstName']) person.firstName = record['FirstName'];
     if (typeof record['LastName'] === 'string' && record['LastName']) person.lastName = record['LastName'];
+    if (typeof record['Phone'] === 'string' && record['Phone']) person.phone = record['Phone'];
     person.marketingEmail = record['HasOptedOutOfEmail'] === true ? 'denied' : 'granted';
     add(view, email, person);
   }
   return view;
 }
 
-function personOf(profile: Profile): Person {
+function personOf(profile: Profile, policy: MergePolicy): Person {
   const person: Person = {};
   const first = profile.attributes['firstName']?.value;
   const last = profile.attributes['lastName']?.value;
   const consent = profile.consents['marketing']?.['email']?.value;
+  const phone = primaryIdentity(profile.identities, { kind: 'phone' }, policy)?.value;
   if (typeof first === 'string') person.firstName = first;
   if (typeof last === 'string') person.lastName = last;
   if (consent) person.marketingEmail = consent;
+  if (phone) person.phone = phone;
   return person;
 }
 
-/** The hub's profiles (merged-away ids skipped), through the store. */
+/**
+ * The hub's profiles (merged-away ids skipped), through the store, each under its primary
+ * (newest) e-mail: older addresses stay on a profile as lookup keys, but are not the person's.
+ */
 export async function readHub(world: ChaosWorld): Promise<SystemView> {
   const { store } = await world.observe();
+  const policy = toMergePolicy(world.config);
   const rows = await world.db.query<{ id: string }>('select id from profiles order by id');
   const profiles = await store.getProfiles(rows.map((r) => r.id));
   const view = empty();
   for (const [id, profile] of profiles) {
     if (profile.id !== id) continue;
-    for (const identity of profile.identities) if (identity.kind === 'email') add(view, identity.value, personOf(profile));
+    const email = primaryIdentity(profile.identities, { kind: 'email' }, policy)?.value;
+    if (email) add(view, email, personOf(profile, policy));
   }
   return view;
 }
@@ -136,7 +152,7 @@ export function compare(world: ChaosWorld, expected: Expected, observed: Observe
     }
   }
   for (const [email, want] of expected) {
-    for (const field of FIELDS) {
+    for (const field of ALL_FIELDS) {
       if (want[field] === undefined) continue;
       const got = SYSTEMS.map((s) => observed[s].people.get(email)?.[field]);
       got.forEach((value, i) => {
@@ -173,4 +189,52 @@ export function reportLine(scenario: string, world: ChaosWorld, counts: Counts, 
   return `chaos: scenario=${scenario} topology=${world.options.topology} dialect=${world.options.dialect} ${Object.entries(fields)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ')}`;
+}
+
+/**
+ * The views with one field rewritten per system and person, e.g. to a verdict ("not
+ * subscribed") where what counts differs by system (an opt-out flag set, a status not set).
+ */
+export function mapField(observed: Observed, field: Field, f: (system: SystemName, email: string, value: string | undefined) => string | undefined): Observed {
+  const out = {} as Observed;
+  for (const system of SYSTEMS) {
+    const view = observed[system];
+    const people = new Map<string, Person>();
+    for (const [email, person] of view.people) {
+      const next: Person = { ...person };
+      const value = f(system, email, person[field]);
+      if (value === undefined) delete next[field];
+      else next[field] = value;
+      people.set(email, next);
+    }
+    out[system] = { people, records: view.records };
+  }
+  return out;
+}
+
+/**
+ * For a failure message: what each system holds for the people named in `mismatches` (the
+ * hub's attributes and consent with source and time, Salesforce's and HubSpot's fields with
+ * who changed the record last and when).
+ */
+export async function diagnose(world: ChaosWorld, mismatches: readonly string[]): Promise<string[]> {
+  const { store } = await world.observe();
+  const emails = [...new Set(mismatches.map((line) => line.split(' ')[1]?.replace(/:$/, '') ?? ''))].filter(Boolean);
+  return Promise.all(
+    emails.map(async (email) => {
+      const profile = await store.findProfile({ kind: 'email', value: email });
+      const slots: Record<string, { value?: unknown; at?: string; source?: string } | undefined> = profile
+        ? { ...profile.attributes, marketingEmail: profile.consents['marketing']?.['email'] }
+        : {};
+      const hub = Object.entries(slots).map(([k, slot]) => `${k}=${JSON.stringify(slot?.value)}@${slot?.at ?? '?'}/${slot?.source ?? '?'}`);
+      const sf = world.salesforce.sideDoor.findByEmail(email);
+      const hs = world.hubspot.sideDoor.findByEmail(email);
+      return [
+        `${email}:`,
+        `hub {${hub.join(' ')}}`,
+        `salesforce {FirstName=${String(sf?.['FirstName'])} LastName=${String(sf?.['LastName'])} HasOptedOutOfEmail=${String(sf?.['HasOptedOutOfEmail'])} modified ${String(sf?.['LastModifiedDate'])} by ${String(sf?.['LastModifiedById'])}}`,
+        `hubspot {${JSON.stringify(hs?.properties ?? null)}}`,
+      ].join(' ');
+    }),
+  );
 }

@@ -7,23 +7,29 @@
  * The test process also opens the store and an engine that never starts a worker (the
  * *observer*): it reads the hub's profiles and tells when the hub has nothing left to do.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { startHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
 import type { RunningHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
 import { startSalesforceEmulator } from '../../../connectors/salesforce/emulator/index.js';
 import type { RunningSalesforceEmulator } from '../../../connectors/salesforce/emulator/index.js';
+import { notificationsEnvelope } from '../../../connectors/salesforce/emulator/outbound.js';
+import { signV3 } from '../../../connectors/hubspot/signature.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { toMergePolicy } from '../../../src/config/policy.js';
-import type { Config } from '../../../src/config/schema.js';
+import type { Config, LimitsOverride } from '../../../src/config/schema.js';
 import { openStore } from '../../../src/store/index.js';
 import type { Store } from '../../../src/store/index.js';
+import { privacyQueues } from '../../../src/privacy/keys.js';
 import { createEngine } from '../../../src/sync/engine.js';
 import type { Engine } from '../../../src/sync/engine.js';
 import { connectorsFromConfig } from '../../../src/sync/from-config.js';
+import { queueNames } from '../../../src/sync/keys.js';
 import type { EngineTuningInput } from '../../../src/sync/options.js';
 import { createTestDatabase } from '../../helpers/db.js';
 import type { TestDatabase, TestDialect } from '../../helpers/db.js';
@@ -68,8 +74,16 @@ export const CHAOS_TUNING: EngineTuningInput = {
   backoff: { baseMs: 100, maxMs: 2_000, jitter: 0.5 },
 };
 
+/** Per connector: a pull schedule and overrides of its limits (`WorldOptions.connectors`). */
+function connectorExtras(o: WorldOptions['connectors']): string {
+  const lines: string[] = [];
+  if (o?.pullEvery) lines.push(`    schedule: { every: ${o.pullEvery} }`);
+  if (o?.limits) lines.push(`    limits: ${JSON.stringify(o.limits)}`);
+  return lines.map((l) => `${l}\n`).join('');
+}
+
 /** The config: both built-in connectors on the emulators, marketing e-mail consent both ways. */
-function configYaml(o: { databaseUrl: string; redisUrl: string; prefix: string; port: number; hubspot: string; salesforce: string }): string {
+function configYaml(o: { databaseUrl: string; redisUrl: string; prefix: string; port: number; hubspot: string; salesforce: string; connectors: WorldOptions['connectors'] }): string {
   return `hub:
   mode: development
   redisUrl: ${o.redisUrl}
@@ -98,7 +112,7 @@ connectors:
     appId: ${HUBSPOT_APP_ID}
     priority: 2
     consentAuthority: [marketing]
-    subscriptions: [{ id: ${MARKETING_SUBSCRIPTION}, consent: marketing.email }, { id: 103, topic: newsletter }]
+${connectorExtras(o.connectors)}    subscriptions: [{ id: ${MARKETING_SUBSCRIPTION}, consent: marketing.email }, { id: 103, topic: newsletter }]
     mappings:
       - consent: marketing.email
         external: "subscription:${MARKETING_SUBSCRIPTION}"
@@ -111,10 +125,19 @@ connectors:
     organizationId: ${SF_ORG}
     priority: 1
     consentAuthority: [marketing]
-    channelFlags: { HasOptedOutOfEmail: marketing.email }
+${connectorExtras(o.connectors)}    channelFlags: { HasOptedOutOfEmail: marketing.email }
     mappings:
       - { consent: marketing.email, external: HasOptedOutOfEmail, transform: [{ type: invert }] }
 `;
+}
+
+/** How the hub answered a webhook (`ChaosWorld.probeWebhook`). */
+export interface WebhookProbe {
+  status: number;
+  retryAfter: string | null;
+  ms: number;
+  /** The start of the answer's body. */
+  body: string;
 }
 
 export interface WorldOptions {
@@ -122,6 +145,8 @@ export interface WorldOptions {
   dialect: TestDialect;
   /** Overrides of `CHAOS_TUNING`. */
   tuning?: EngineTuningInput;
+  /** For both connectors: a pull schedule (a duration, e.g. `1h`; none by default) and limits (`LimitsOverride`). */
+  connectors?: { pullEvery?: string; limits?: LimitsOverride };
 }
 
 export class ChaosWorld {
@@ -171,7 +196,7 @@ export class ChaosWorld {
       const dir = mkdtempSync(join(tmpdir(), 'concord-chaos-'));
       undo.push(async () => rmSync(dir, { recursive: true, force: true }));
       const configFile = join(dir, 'concord.yaml');
-      const text = configYaml({ databaseUrl: db.url, redisUrl: redis.url, prefix: `{chaos-${randomBytes(4).toString('hex')}}`, port, hubspot: hubspot.url, salesforce: salesforce.url });
+      const text = configYaml({ databaseUrl: db.url, redisUrl: redis.url, prefix: `{chaos-${randomBytes(4).toString('hex')}}`, port, hubspot: hubspot.url, salesforce: salesforce.url, connectors: options.connectors });
       writeFileSync(configFile, text);
       const loaded = parseConfig(text, configFile, { env: ENV });
       if (!loaded.ok) throw new Error(loaded.errors.map(String).join('\n'));
@@ -239,6 +264,81 @@ export class ChaosWorld {
       last = `idle=${String(idle)} outbox=${outbox}`;
       quiet = idle && outbox === 0 ? quiet + 1 : 0;
       await sleep(150);
+    }
+  }
+
+  /**
+   * Sends the api process one valid webhook about a person, as the system would send it
+   * (HubSpot: a signed `contact.propertyChange` of the last name as it is; Salesforce: an
+   * Outbound Message carrying the Contact as it is), and says how it was answered and how fast.
+   */
+  async probeWebhook(connector: 'hubspot' | 'salesforce', email: string): Promise<WebhookProbe> {
+    const url = `${this.url}/webhooks/${connector}`;
+    let body: string;
+    let headers: Record<string, string>;
+    if (connector === 'hubspot') {
+      const contact = this.hubspot.sideDoor.findByEmail(email);
+      if (!contact) throw new Error(`${email} is not in HubSpot`);
+      const now = Date.now();
+      body = JSON.stringify([
+        {
+          eventId: randomInt(1e9, 2e9),
+          subscriptionId: 1_000_002,
+          portalId: 62_515,
+          appId: HUBSPOT_APP_ID,
+          occurredAt: now,
+          attemptNumber: 0,
+          subscriptionType: 'contact.propertyChange',
+          objectId: Number(contact.id),
+          propertyName: 'lastname',
+          propertyValue: contact.properties['lastname'] ?? '',
+          changeSource: 'CRM_UI',
+        },
+      ]);
+      headers = {
+        'content-type': 'application/json',
+        'x-hubspot-signature-v3': signV3({ clientSecret: HUBSPOT_SECRET, method: 'POST', uri: url, body, timestamp: now }),
+        'x-hubspot-request-timestamp': String(now),
+      };
+    } else {
+      const record = this.salesforce.sideDoor.findByEmail(email);
+      if (!record) throw new Error(`${email} is not in Salesforce`);
+      const id = `04l5e${randomBytes(7).toString('hex').slice(0, 13)}`;
+      body = notificationsEnvelope({ organizationId: SF_ORG, actionId: '04k5e000000ChaoSAA', baseUrl: this.salesforce.url, apiVersion: '62.0', object: 'Contact', notifications: [{ id, record }] });
+      headers = { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' };
+    }
+    const started = Date.now();
+    const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) });
+    const text = await res.text();
+    return { status: res.status, retryAfter: res.headers.get('retry-after'), ms: Date.now() - started, body: text.slice(0, 300) };
+  }
+
+  /** Write calls Salesforce has received from the hub (sObject Collections, single records, Bulk API ingest). */
+  salesforceWrites(): number {
+    return Object.entries(this.salesforce.sideDoor.calls().byEndpoint)
+      .filter(([endpoint]) => /^(POST|PATCH|PUT) /.test(endpoint) && /composite|sobjects|jobs\/ingest/.test(endpoint))
+      .reduce((sum, [, n]) => sum + n, 0);
+  }
+
+  /**
+   * The BullMQ job schedulers the hub keeps in Redis (relay sweep, DSR sweep, one pull per
+   * scheduled connector), by key; `[]` while Redis does not answer.
+   */
+  async schedulers(): Promise<string[]> {
+    // No retries: while Redis is away the answer is "none", at once.
+    const connection = new Redis(this.redis.url, { maxRetriesPerRequest: 1, connectTimeout: 1_000, retryStrategy: () => null });
+    connection.on('error', () => undefined);
+    const prefix = this.config.hub.keyPrefix;
+    const names = [queueNames.relay, privacyQueues.requests, ...Object.keys(this.config.connectors).map((id) => queueNames.pull(id))];
+    const queues = names.map((name) => new Queue(name, { connection, prefix }));
+    try {
+      const lists = await Promise.all(queues.map((q) => q.getJobSchedulers()));
+      return lists.flat().map((s) => s.key).sort();
+    } catch {
+      return [];
+    } finally {
+      await Promise.all(queues.map((q) => q.close().catch(() => undefined)));
+      connection.disconnect();
     }
   }
 
