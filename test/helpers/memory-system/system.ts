@@ -4,7 +4,9 @@
  * the SaaS systems Concord talks to:
  *
  * - a change feed: every change stamps the record with a strictly increasing `modstamp`
- *   (milliseconds, time-like), so incremental pulls ask for `modstamp > since`;
+ *   (milliseconds, time-like), so incremental pulls ask for `modstamp > since`; its change
+ *   time (`updatedAt`) is the clock's, strictly increasing per record only, so a system
+ *   changing more than one record per millisecond does not stamp changes in the future;
  * - batch upsert by e-mail (or by id) with one result per record;
  * - switches to reject a record permanently (poison), to fail records or whole calls with
  *   retryable errors, and a rate limit of N requests per window that answers 429 with
@@ -509,7 +511,10 @@ export class MemorySystem implements MemorySystemApi {
       modstamp = Math.max(1, modstamp - commitLagMs);
       this.outOfOrder = true;
     }
-    const next: MemoryRecord = { id, modstamp, updatedAt: new Date(at ?? modstamp).toISOString(), fields };
+    // The change time is the clock's (a busy system does not run ahead of it), after the
+    // record's previous change: the modstamp is only the change feed's strictly increasing cursor.
+    const stampedAt = at ?? Math.max(this.clock() - commitLagMs, record ? Date.parse(record.updatedAt) + 1 : 0);
+    const next: MemoryRecord = { id, modstamp, updatedAt: new Date(stampedAt).toISOString(), fields };
     if (record) this.delete(record);
     this.records.set(id, next);
     const newEmail = normEmail(fields['email']);
