@@ -17,7 +17,8 @@ import { toMergePolicy } from '../config/policy.js';
 import { PrivacyService, privacyOptionsFromConfig } from '../privacy/index.js';
 import { apiKeyRecords, build, listen } from '../server/index.js';
 import type { ServerOptionsInput } from '../server/index.js';
-import { openStore, parseStoreUrl } from '../store/index.js';
+import { parseStoreUrl } from '../store/index.js';
+import { openConfiguredStore } from './store.js';
 import type { Store } from '../store/index.js';
 import type { SyncConnector } from '../sync/bind.js';
 import { createEngine } from '../sync/engine.js';
@@ -98,13 +99,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
   const policy = toMergePolicy(config);
   const connectors = connectorsFromConfig(config);
   ensureSqliteDirectory(config.hub.databaseUrl);
-  const store = await openStore({
-    url: config.hub.databaseUrl,
-    policy,
-    outboxTargets: connectors.filter((c) => c.capabilities.push).map((c) => c.id),
-    hashKey: config.hub.secrets.hashKey,
-    logger: logger.child({ component: 'store' }),
-  });
+  const store = await openConfiguredStore(config, connectors, logger.child({ component: 'store' }));
   const metrics = new Registry();
   const engine = createEngine({
     redis: config.hub.redisUrl,

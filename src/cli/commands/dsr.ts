@@ -24,7 +24,7 @@ import { parseDuration } from '../../config/duration.js';
 import { EXPORT_SCHEMA_PATH, exportCsv, exportJsonSchemaText, PrivacyService, privacyOptionsFromConfig } from '../../privacy/index.js';
 import type { DsrInputData, DsrView, Result } from '../../privacy/index.js';
 import type { Json, ObjectionKind } from '../../profile/schema.js';
-import { openStore } from '../../store/index.js';
+import { openConfiguredStore } from '../../app/store.js';
 import { HubPatchIngest } from '../../sync/hub-patch.js';
 import { resolveConfigPath, withConfigOption } from '../config-path.js';
 import { printErrors, printWarnings } from '../report.js';
@@ -51,13 +51,7 @@ async function open(config: Config): Promise<Session> {
   const connectors = connectorsFromConfig(config);
   const policy = toMergePolicy(config);
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' });
-  const store = await openStore({
-    url: config.hub.databaseUrl,
-    policy,
-    outboxTargets: connectors.filter((c) => c.capabilities.push).map((c) => c.id),
-    hashKey: config.hub.secrets.hashKey,
-    logger,
-  });
+  const store = await openConfiguredStore(config, connectors, logger);
   const redis = new Redis(config.hub.redisUrl, { maxRetriesPerRequest: null });
   const hubIngest = new HubPatchIngest({ store, redis, prefix: config.hub.keyPrefix });
   const privacy = new PrivacyService({

@@ -10,7 +10,7 @@ import { builtinConnectors } from '../../../connectors/index.js';
 import { loadConfig } from '../../config/load.js';
 import { toMergePolicy } from '../../config/policy.js';
 import { PrivacyService, privacyOptionsFromConfig } from '../../privacy/index.js';
-import { openStore } from '../../store/index.js';
+import { openConfiguredStore } from '../../app/store.js';
 import { createEngine } from '../../sync/engine.js';
 import { connectorsFromConfig } from '../../sync/from-config.js';
 import { resolveConfigPath, withConfigOption } from '../config-path.js';
@@ -37,13 +37,7 @@ async function unpark(id: string, options: Options): Promise<number> {
   }
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' });
   const policy = toMergePolicy(config);
-  const store = await openStore({
-    url: config.hub.databaseUrl,
-    policy,
-    outboxTargets: connectors.filter((c) => c.capabilities.push).map((c) => c.id),
-    hashKey: config.hub.secrets.hashKey,
-    logger,
-  });
+  const store = await openConfiguredStore(config, connectors, logger);
   const engine = createEngine({ redis: config.hub.redisUrl, prefix: config.hub.keyPrefix, store, connectors, policy, logger });
   const privacy = new PrivacyService({
     store,
