@@ -102,12 +102,17 @@ export class Puller {
     let pages = 0;
     let records = 0;
     for (;;) {
+      // The page shows the system as it was at some moment of this call, perhaps before one of
+      // our writes that ends while the page is read or screened: it counts as received when the
+      // read began, so ingest compares it with the values such a write replaced (see
+      // `assessRecord`), not with the shadow that write left.
+      const readAt = new Date().toISOString();
       // A page is one request; a failed one is retried by the job, from the saved cursor.
       const next = await callExternal(callCtx, connector, 'pull', () => iterator.next(), { signal: abort });
       if (next.done) break;
       const page = next.value;
       const kept = await this.ingestor.screen(connector, page.records);
-      if (kept.length > 0) await this.ingestor.ingest(connector, kept, new Date().toISOString());
+      if (kept.length > 0) await this.ingestor.ingest(connector, kept, readAt);
       await this.ctx.store.setCursor(connector.id, page.cursor);
       pages++;
       records += page.records.length;

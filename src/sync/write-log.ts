@@ -243,7 +243,11 @@ function during(w: WriteEntry, ctx: ChangeContext): boolean {
 export interface ChangeContext {
   /** The record's own change time at the source (ms). */
   recordAt: number;
-  /** When the hub received the record (ms, hub clock). */
+  /**
+   * When the hub received the record (ms, hub clock); for a record the hub read itself, when
+   * that read began (the record is no older than this), so a write that ended during the read
+   * counts as made after it.
+   */
   receivedAt: number;
   /** Clock difference allowed between the source and the hub (ms). */
   toleranceMs: number;
