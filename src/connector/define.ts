@@ -83,6 +83,13 @@ export interface ExternalRecord {
   at: Instant;
   /** Field name -> value, in the system's vocabulary (consent flags included). */
   fields: Record<string, Json>;
+  /**
+   * When each of these fields took its value at the source, for sources that stamp values one
+   * by one (HubSpot's subscription status timestamps). A field stamped after one of our writes
+   * to the record began is the system's state after that write, never a snapshot taken before
+   * it; fields without a stamp are judged by the record's `at` and when it was received.
+   */
+  fieldsAt?: Record<string, Instant>;
   /** The record was deleted at the source. */
   deleted?: boolean;
   /**

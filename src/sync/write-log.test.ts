@@ -137,4 +137,28 @@ describe('assessRecord', () => {
     expect(out.changes).toEqual({ b: 1 });
     expect(out.observed).toEqual({ b: 1 });
   });
+
+  // Chaos (e): a marketer subscribes, the hub writes SUBSCRIBED (HubSpot already holds it), the
+  // marketer unsubscribes while that write is still open; the webhook arrives before it ends.
+  it('a value the source stamps after our write began is the state since, even equal to what the write replaced', () => {
+    const writes = [write(100, 200, { sub: 'SUBSCRIBED' }, { sub: 'UNSUBSCRIBED' }, { shadowed: false })];
+    const out = assessRecord({ sub: 'UNSUBSCRIBED' }, { sub: 'UNSUBSCRIBED' }, writes, { ...ctx(150, 160), fieldsAt: { sub: 150 } });
+    expect(out.changes).toEqual({ sub: 'UNSUBSCRIBED' });
+    // It goes to the shadow (the system holds it now), and what the write replaced stays as it was.
+    expect(out.observed).toEqual({ sub: 'UNSUBSCRIBED' });
+    expect(writes[0]?.prev).toEqual({ sub: 'UNSUBSCRIBED' });
+  });
+
+  it('a value the source stamps before our write began, in a snapshot received before it ended, is still what it replaced', () => {
+    const writes = [write(100, 200, { sub: 'SUBSCRIBED' }, { sub: 'UNSUBSCRIBED' }, { shadowed: false })];
+    const out = assessRecord({ sub: 'UNSUBSCRIBED' }, { sub: 'UNSUBSCRIBED' }, writes, { ...ctx(150, 90), fieldsAt: { sub: 90 } });
+    expect(out.changes).toEqual({});
+    expect(out.observed).toEqual({});
+  });
+
+  it('our own value stamped while our write ran is an echo, whatever the record was received', () => {
+    const writes = [write(100, 200, { sub: 'SUBSCRIBED' }, { sub: 'UNSUBSCRIBED' })];
+    const out = assessRecord({ sub: 'SUBSCRIBED' }, { sub: 'SUBSCRIBED' }, writes, { ...ctx(150, 120), fieldsAt: { sub: 120 } });
+    expect(out.changes).toEqual({});
+  });
 });

@@ -247,6 +247,12 @@ export interface ChangeContext {
   receivedAt: number;
   /** Clock difference allowed between the source and the hub (ms). */
   toleranceMs: number;
+  /**
+   * When the source says each field took its value (ms), for the fields it stamps one by one
+   * (`ExternalRecord.fieldsAt`): a field stamped at or after a write began holds what the
+   * system held after that write began, so it is not compared with what the write replaced.
+   */
+  fieldsAt?: Readonly<Record<string, number>>;
   /** The source says someone else made this change (`ExternalRecord.echo === false`): none of it is our write coming back. */
   foreign?: boolean;
   /**
@@ -275,7 +281,8 @@ export interface Assessment {
  * `shadow` is what the system is known to hold now; `writes` the recent writes of the hub to
  * this record, oldest first (see the module documentation). A record received before a write
  * ended was taken before it: each field a write since then sent is compared with the value it
- * had before the first such write (that write's `prev`, which this updates with what the
+ * had before the first such write (unless the source stamps that field itself, at or after
+ * the write began: then it is the system's state since, see `ChangeContext.fieldsAt`) (that write's `prev`, which this updates with what the
  * record says) and is not recorded in the shadow, which holds what we wrote since.
  *
  * Every field is judged on its own, by value: a field equal to what the system held, or to
@@ -302,7 +309,9 @@ export function assessRecord(
   const recorded: Record<string, Json> = {};
   const learned: Record<string, Json> = {};
   for (const [field, value] of Object.entries(observed)) {
-    const overwrittenBy = later.find((w) => Object.hasOwn(w.fields, field));
+    // A value the source stamps after a write began was set after it (or kept through it): no snapshot predating that write.
+    const stampedAt = ctx.fieldsAt?.[field];
+    const overwrittenBy = later.find((w) => Object.hasOwn(w.fields, field) && !(stampedAt !== undefined && stampedAt >= w.from));
     // Before our write the system held `prev` (a field missing from it was not known to be there).
     let before: Json | undefined = now[field];
     if (overwrittenBy) {

@@ -245,6 +245,26 @@ describe('HubSpot connector: push', () => {
 });
 
 describe('HubSpot connector: rate limits', () => {
+  // Chaos (e): webhook reads spent the 10-second budget; a push then slept in the pacer for
+  // seconds between its calls, its write open all along (webhooks received meanwhile taken
+  // for snapshots predating it) and its lease running out (the same records pushed twice).
+  it('a push takes the slots of all its calls before the first one, or parks without writing anything', async () => {
+    const { emu, instance } = await setup({}, { requestsPer10Seconds: 4 });
+    const contact = emu.sideDoor.createContact({ email: 'paced@example.com', firstname: 'Before' });
+    await instance.read?.([contact.id], signal()); // a contact read and a statuses read: 2 of 4 slots
+    const started = Date.now();
+    // Properties, then the contact's e-mail for its status, then the status: 3 calls, 2 slots left.
+    const err = await instance.push?.([{ profileId: 'p', externalId: contact.id, fields: { firstname: 'After', 'subscription:101': 'UNSUBSCRIBED' } }], signal()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect((err as RateLimitedError).retryAfterMs).toBeGreaterThan(5_000);
+    expect(emu.sideDoor.getContact(contact.id)?.properties.firstname).toBe('Before');
+    expect(emu.sideDoor.calls().byEndpoint['POST /crm/v3/objects/contacts/batch/update']).toBeUndefined();
+  }, 30_000);
+
   it('parks for the window (the interval header) on TEN_SECONDLY_ROLLING, as when another process spent the budget', async () => {
     const first = await setup({ rateLimit: { max: 2, intervalMs: 10_000 } });
     await first.instance.read?.(['1'], signal());
