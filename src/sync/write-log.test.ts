@@ -156,6 +156,17 @@ describe('assessRecord', () => {
     expect(out.observed).toEqual({});
   });
 
+  // Chaos (e): the hub writes UNSUBSCRIBED, the marketer subscribes (ingested: the shadow moves
+  // on), then unsubscribes again 280 ms after our write ended, within the clock tolerance.
+  it('a stamped field going back to our value after the source itself moved it on is a change, not our write coming back', () => {
+    const writes = [write(100, 130, { sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' })];
+    const out = assessRecord({ sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }, writes, { ...ctx(420, 410), toleranceMs: 1_000, fieldsAt: { sub: 410 } });
+    expect(out.changes).toEqual({ sub: 'UNSUBSCRIBED' });
+    // Moved on by a later write of ours: the earlier value stamped during the first write is its echo.
+    const two = [write(100, 130, { sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }), write(200, 230, { sub: 'SUBSCRIBED' }, { sub: 'UNSUBSCRIBED' })];
+    expect(assessRecord({ sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }, two, { ...ctx(420, 120), toleranceMs: 1_000, fieldsAt: { sub: 120 } }).changes).toEqual({});
+  });
+
   it('our own value stamped while our write ran is an echo, whatever the record was received', () => {
     const writes = [write(100, 200, { sub: 'SUBSCRIBED' }, { sub: 'UNSUBSCRIBED' })];
     const out = assessRecord({ sub: 'SUBSCRIBED' }, { sub: 'SUBSCRIBED' }, writes, { ...ctx(150, 120), fieldsAt: { sub: 120 } });

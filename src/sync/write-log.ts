@@ -235,6 +235,20 @@ export function isOwnWrite(observed: Readonly<Record<string, Json>>, writes: rea
   );
 }
 
+/**
+ * Whether a field holding what write `w` sent is that write coming back late. Stamped by the
+ * source while the write ran; for a field the source stamps itself (`ctx.fieldsAt`), that stamp
+ * decides, and only a later write of ours that sent it can have moved the shadow on: when the
+ * shadow moved on because the source itself reported a newer value, the field holding our
+ * older value again is the source going back (a marketer re-unsubscribing within the clock
+ * tolerance of our write), a real change.
+ */
+function ownValueBack(field: string, w: WriteEntry, laterWrites: readonly WriteEntry[], ctx: ChangeContext): boolean {
+  const stampedAt = ctx.fieldsAt?.[field];
+  if (stampedAt === undefined) return during(w, ctx);
+  return during(w, { ...ctx, recordAt: stampedAt }) && laterWrites.some((l) => Object.hasOwn(l.fields, field) && !jsonEqual(l.fields[field], w.fields[field]));
+}
+
 /** Whether the record was stamped by the source while this write ran (within the clock tolerance). */
 function during(w: WriteEntry, ctx: ChangeContext): boolean {
   return ctx.recordAt >= w.from - ctx.toleranceMs && ctx.recordAt <= (w.to ?? Number.POSITIVE_INFINITY) + ctx.toleranceMs;
@@ -326,7 +340,7 @@ export function assessRecord(
       continue;
     }
     // Our own value coming back (the shadow may have moved on since): the system holds what it holds now, not this.
-    if (ctx.foreign !== true && writes.some((w) => Object.hasOwn(w.fields, field) && jsonEqual(w.fields[field], value) && during(w, ctx))) continue;
+    if (ctx.foreign !== true && writes.some((w, k) => Object.hasOwn(w.fields, field) && jsonEqual(w.fields[field], value) && ownValueBack(field, w, writes.slice(k + 1), ctx))) continue;
     record();
     if (before === undefined && !overwrittenBy && leftByOurWrite(field, value, writes, ctx)) {
       learned[field] = value;
