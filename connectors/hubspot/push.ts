@@ -12,7 +12,7 @@ import type { HubSpotApi, Reservation } from './api.js';
 import { redactEmails } from './api.js';
 import type { HubSpotConfig, HubSpotLegalBasis, SubscriptionType } from './config.js';
 import { statusToWrite, subscriptionIdOf, toHubSpotLegalBasis, toPropertyValue, type StatusState } from './mapping.js';
-import { chunks, type HubSpotReader } from './read.js';
+import { chunks, type HubSpotReader, type StatusOf } from './read.js';
 
 interface StandardErrorLike {
   category?: string;
@@ -83,6 +83,7 @@ export class HubSpotPusher {
       chunks(creates.filter((w) => !w.failure)).length +
         chunks(updates).length +
         chunks(statusWork.filter((w) => w.email === undefined)).length +
+        chunks(statusWork).length +
         chunks(statusWork.flatMap((w) => [...w.statuses.keys()])).length,
     );
     await this.upsert(creates.filter((w) => !w.failure), signal, reservation);
@@ -196,11 +197,18 @@ export class HubSpotPusher {
         else w.failure = { status: 'retryable', profileId: w.record.profileId, reason: 'the HubSpot contact has no e-mail for its subscriptions' };
       }
     }
-    const inputs: { work: Work; input: StatusWriteInput }[] = [];
+    const wanted: { work: Work; input: StatusWriteInput }[] = [];
     for (const w of work) {
       if (w.failure || !w.email) continue;
-      for (const [id, state] of w.statuses) inputs.push({ work: w, input: this.statusInput(w, id, state) });
+      for (const [id, state] of w.statuses) wanted.push({ work: w, input: this.statusInput(w, id, state) });
     }
+    // A status HubSpot already holds (someone made the same choice there before its webhook
+    // reached the hub) is not written again: a write that changes nothing is an echo write.
+    const held = wanted.length > 0 ? await this.reader.statuses(wanted.map((p) => p.input.subscriberIdString), signal, reservation) : new Map<string, Map<number, StatusOf>>();
+    const inputs = wanted.filter(({ input }) => {
+      const now = held.get(input.subscriberIdString.toLowerCase())?.get(input.subscriptionId);
+      return !(now && now.state === input.statusState && (now.legalBasis ?? undefined) === input.legalBasis);
+    });
     for (const part of chunks(inputs)) {
       const key = (email: string, id: number | string): string => `${email.toLowerCase()}|${id}`;
       const byKey = new Map(part.map((p) => [key(p.input.subscriberIdString, p.input.subscriptionId), p.work]));

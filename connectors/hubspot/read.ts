@@ -24,12 +24,14 @@ interface PublicStatus {
   status: StatusState;
   /** When the status was set (ISO). */
   timestamp?: string;
+  legalBasis?: string;
 }
 
 /** A subscription status and when it was set (ISO, when HubSpot says). */
 export interface StatusOf {
   state: StatusState;
   at?: string;
+  legalBasis?: string;
 }
 
 interface StatusesReadResponse {
@@ -59,7 +61,7 @@ export class HubSpotReader {
    * Subscription statuses of up to 100 addresses per call: e-mail -> subscription id -> state.
    * https://developers.hubspot.com/docs/api-reference/communication-preferences-subscriptions-v4/subscription-status/post-communication-preferences-v4-statuses-batch-read
    */
-  async statuses(emails: readonly string[], signal?: AbortSignal): Promise<Map<string, Map<number, StatusOf>>> {
+  async statuses(emails: readonly string[], signal?: AbortSignal, reservation?: Reservation): Promise<Map<string, Map<number, StatusOf>>> {
     const out = new Map<string, Map<number, StatusOf>>();
     if (this.config.subscriptions.length === 0) return out;
     const unique = [...new Set(emails.map((e) => e.trim().toLowerCase()).filter((e) => e.length > 0))];
@@ -69,13 +71,13 @@ export class HubSpotReader {
         path: '/communication-preferences/v4/statuses/batch/read',
         qs: { channel: 'EMAIL' },
         body: { inputs: part },
-      });
+      }, reservation);
       if (!res.data || !Array.isArray(res.data.results)) throw new MalformedPayloadError('statuses/batch/read answered without results');
       for (const r of res.data.results) {
         const map = new Map<number, StatusOf>();
         for (const s of r.statuses ?? []) {
           const at = s.timestamp !== undefined && !Number.isNaN(Date.parse(s.timestamp)) ? new Date(s.timestamp).toISOString() : undefined;
-          map.set(s.subscriptionId, at === undefined ? { state: s.status } : { state: s.status, at });
+          map.set(s.subscriptionId, { state: s.status, ...(at === undefined ? {} : { at }), ...(s.legalBasis ? { legalBasis: s.legalBasis } : {}) });
         }
         out.set(r.subscriberIdString.toLowerCase(), map);
       }

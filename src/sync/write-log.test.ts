@@ -87,6 +87,15 @@ describe('assessRecord', () => {
     expect(assessRecord(observed, { name: 'Old', optOut: false }, inFlight, ctx(104, 105)).changes).toEqual({ optOut: true });
   });
 
+  // Chaos (e): our write of a name was prepared while the shadow said SUBSCRIBED; the marketer
+  // unsubscribed (ingested later) and subscribed again right after our write landed.
+  it('a record equal to what our write left, with a field we did not send stamped since it began, is not our own write', () => {
+    const w = write(640, 660, { firstname: 'F68' }, { firstname: 'F56' }, { after: { firstname: 'F68', sub: 'SUBSCRIBED' } });
+    const observed = { firstname: 'F68', sub: 'SUBSCRIBED' };
+    expect(isOwnWrite(observed, [w], { ...ctx(770, 760), toleranceMs: 1_000, fieldsAt: { sub: 760 } })).toBe(false);
+    expect(isOwnWrite(observed, [w], { ...ctx(770, 760), toleranceMs: 1_000, fieldsAt: { sub: 300 } })).toBe(true);
+  });
+
   it('a record exactly equal to what our write left is our own write, settled without the store', () => {
     const writes = [write(100, 110, { name: 'Hub' }, { name: 'Old' }, { after: { name: 'Hub', optOut: false } })];
     expect(isOwnWrite({ name: 'Hub', optOut: false }, writes, ctx(120, 105))).toBe(true);

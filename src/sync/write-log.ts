@@ -231,8 +231,22 @@ export function isOwnWrite(observed: Readonly<Record<string, Json>>, writes: rea
       w.ok === true &&
       w.after !== undefined &&
       during(w, ctx) &&
-      Object.entries(observed).every(([field, value]) => w.after !== undefined && Object.hasOwn(w.after, field) && jsonEqual(w.after[field], value)),
+      Object.entries(observed).every(
+        ([field, value]) => w.after !== undefined && Object.hasOwn(w.after, field) && jsonEqual(w.after[field], value) && stampFits(field, w, ctx),
+      ),
   );
+}
+
+/**
+ * A field the source stamps itself fits a write coming back when the write sent it and it was
+ * stamped while the write ran, or the write did not send it and it was stamped before the write
+ * began: `after` holds the shadow as the push read it, and a value stamped since (someone
+ * going back to that value meanwhile) is news the record must be assessed for.
+ */
+function stampFits(field: string, w: WriteEntry, ctx: ChangeContext): boolean {
+  const stampedAt = ctx.fieldsAt?.[field];
+  if (stampedAt === undefined) return true;
+  return Object.hasOwn(w.fields, field) ? during(w, { ...ctx, recordAt: stampedAt }) : stampedAt < w.from;
 }
 
 /**
@@ -246,7 +260,7 @@ export function isOwnWrite(observed: Readonly<Record<string, Json>>, writes: rea
 function ownValueBack(field: string, w: WriteEntry, laterWrites: readonly WriteEntry[], ctx: ChangeContext): boolean {
   const stampedAt = ctx.fieldsAt?.[field];
   if (stampedAt === undefined) return during(w, ctx);
-  return during(w, { ...ctx, recordAt: stampedAt }) && laterWrites.some((l) => Object.hasOwn(l.fields, field) && !jsonEqual(l.fields[field], w.fields[field]));
+  return stampFits(field, w, ctx) && laterWrites.some((l) => Object.hasOwn(l.fields, field) && !jsonEqual(l.fields[field], w.fields[field]));
 }
 
 /** Whether the record was stamped by the source while this write ran (within the clock tolerance). */

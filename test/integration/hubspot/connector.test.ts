@@ -194,6 +194,25 @@ describe('HubSpot connector: push', () => {
     expect(String(again?.legalBasisExplanation)).toContain('Art. 6(1)(c)');
   });
 
+  // Chaos (e): an operator and a marketer made the same choice at once; the hub wrote the
+  // status HubSpot already held before the marketer's webhook reached it (an echo write).
+  it('does not write a subscription status HubSpot already holds, and still answers ok', async () => {
+    const { emu, instance } = await setup();
+    const contact = emu.sideDoor.createContact({ email: 'lb@example.com' });
+    emu.sideDoor.subscribe('lb@example.com', 101);
+    emu.sideDoor.unsubscribe('lb@example.com', 103);
+    const outcomes = await instance.push?.(
+      [{ profileId: 'p1', externalId: contact.id, fields: { 'subscription:101': 'SUBSCRIBED', 'subscription:103': 'UNSUBSCRIBED' }, profile: profileWith('consent') }],
+      signal(),
+    );
+    expect(outcomes).toEqual([{ status: 'ok', profileId: 'p1', externalId: contact.id }]);
+    expect(emu.sideDoor.idleWrites()).toEqual([]);
+    // A different legal basis is a change worth writing.
+    await instance.push?.([{ profileId: 'p1', externalId: contact.id, fields: { 'subscription:101': 'SUBSCRIBED' }, profile: profileWith('contract') }], signal());
+    expect(emu.sideDoor.statuses('lb@example.com').find((s) => s.subscriptionId === 101)).toMatchObject({ legalBasis: 'PERFORMANCE_OF_CONTRACT' });
+    expect(emu.sideDoor.idleWrites()).toEqual([]);
+  });
+
   it('updates a known contact by id (an e-mail change does not create another), and finds its e-mail for statuses', async () => {
     const { emu, instance } = await setup();
     const [created] = (await instance.push?.([{ profileId: 'p', fields: { email: 'old@example.com', firstname: 'O' } }], signal())) ?? [];
