@@ -96,6 +96,18 @@ describe('assessRecord', () => {
     expect(isOwnWrite(observed, [w], { ...ctx(770, 760), toleranceMs: 1_000, fieldsAt: { sub: 300 } })).toBe(true);
   });
 
+  // Chaos (e): we wrote UNSUBSCRIBED then SUBSCRIBED; the marketer unsubscribed right after the
+  // second write landed, within the clock tolerance of the first.
+  it('a stamped field holding our earlier value, stamped after a later write of it began, is a change', () => {
+    const writes = [
+      write(435, 443, { sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }, { after: { sub: 'UNSUBSCRIBED' } }),
+      write(520, 537, { sub: 'SUBSCRIBED' }, { sub: 'UNSUBSCRIBED' }, { after: { sub: 'SUBSCRIBED' } }),
+    ];
+    const c = { ...ctx(569, 548), toleranceMs: 1_000, fieldsAt: { sub: 548 } };
+    expect(isOwnWrite({ sub: 'UNSUBSCRIBED' }, writes, c)).toBe(false);
+    expect(assessRecord({ sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }, writes, c).changes).toEqual({ sub: 'UNSUBSCRIBED' });
+  });
+
   it('a record exactly equal to what our write left is our own write, settled without the store', () => {
     const writes = [write(100, 110, { name: 'Hub' }, { name: 'Old' }, { after: { name: 'Hub', optOut: false } })];
     expect(isOwnWrite({ name: 'Hub', optOut: false }, writes, ctx(120, 105))).toBe(true);

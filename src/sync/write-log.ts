@@ -227,12 +227,12 @@ function parseEntries(raw: string | null): WriteEntry[] {
  */
 export function isOwnWrite(observed: Readonly<Record<string, Json>>, writes: readonly WriteEntry[], ctx: ChangeContext): boolean {
   return writes.some(
-    (w) =>
+    (w, k) =>
       w.ok === true &&
       w.after !== undefined &&
       during(w, ctx) &&
       Object.entries(observed).every(
-        ([field, value]) => w.after !== undefined && Object.hasOwn(w.after, field) && jsonEqual(w.after[field], value) && stampFits(field, w, ctx),
+        ([field, value]) => w.after !== undefined && Object.hasOwn(w.after, field) && jsonEqual(w.after[field], value) && stampFits(field, w, writes.slice(k + 1), ctx),
       ),
   );
 }
@@ -240,12 +240,14 @@ export function isOwnWrite(observed: Readonly<Record<string, Json>>, writes: rea
 /**
  * A field the source stamps itself fits a write coming back when the write sent it and it was
  * stamped while the write ran, or the write did not send it and it was stamped before the write
- * began: `after` holds the shadow as the push read it, and a value stamped since (someone
- * going back to that value meanwhile) is news the record must be assessed for.
+ * began (`after` holds the shadow as the push read it: a value stamped since is news), and in
+ * both cases before any later write of that field began (`laterWrites`, newer than `w`): a
+ * value stamped after that is someone's choice made since, even when it equals ours.
  */
-function stampFits(field: string, w: WriteEntry, ctx: ChangeContext): boolean {
+function stampFits(field: string, w: WriteEntry, laterWrites: readonly WriteEntry[], ctx: ChangeContext): boolean {
   const stampedAt = ctx.fieldsAt?.[field];
   if (stampedAt === undefined) return true;
+  if (laterWrites.some((l) => Object.hasOwn(l.fields, field) && stampedAt >= l.from)) return false;
   return Object.hasOwn(w.fields, field) ? during(w, { ...ctx, recordAt: stampedAt }) : stampedAt < w.from;
 }
 
@@ -260,7 +262,7 @@ function stampFits(field: string, w: WriteEntry, ctx: ChangeContext): boolean {
 function ownValueBack(field: string, w: WriteEntry, laterWrites: readonly WriteEntry[], ctx: ChangeContext): boolean {
   const stampedAt = ctx.fieldsAt?.[field];
   if (stampedAt === undefined) return during(w, ctx);
-  return stampFits(field, w, ctx) && laterWrites.some((l) => Object.hasOwn(l.fields, field) && !jsonEqual(l.fields[field], w.fields[field]));
+  return stampFits(field, w, laterWrites, ctx) && laterWrites.some((l) => Object.hasOwn(l.fields, field) && !jsonEqual(l.fields[field], w.fields[field]));
 }
 
 /** Whether the record was stamped by the source while this write ran (within the clock tolerance). */
