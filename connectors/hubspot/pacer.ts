@@ -69,6 +69,27 @@ export class Pacer {
     return { at: now };
   }
 
+  /** Gives back `n` slots taken at `at` and not used. */
+  release(at: number, n: number): void {
+    for (let i = 0; i < n; i++) {
+      const k = this.times.lastIndexOf(at);
+      if (k < 0) return;
+      this.times.splice(k, 1);
+    }
+  }
+
+  /** Waits until `n` slots fit at once and takes them (a `RateLimitedError` past `maxWaitMs`, as `take`). */
+  async takeMany(n: number, signal?: AbortSignal): Promise<number> {
+    for (;;) {
+      const taken = this.tryTake(n);
+      if ('at' in taken) return taken.at;
+      if (this.opts.maxWaitMs !== undefined && taken.waitMs > this.opts.maxWaitMs) {
+        throw new RateLimitedError(`pacing: next ${n} ${this.opts.policy} slots in ${taken.waitMs} ms`, { retryAfterMs: taken.waitMs, policy: this.opts.policy });
+      }
+      await sleep(taken.waitMs, signal);
+    }
+  }
+
   /**
    * The call whose slot was taken at `takenAt` was answered at `at`. HubSpot counted it at
    * some point in between; under load that can be well after the slot was taken, so the slot

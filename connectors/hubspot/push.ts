@@ -86,15 +86,19 @@ export class HubSpotPusher {
         chunks(statusWork).length +
         chunks(statusWork.flatMap((w) => [...w.statuses.keys()])).length,
     );
-    await this.upsert(creates.filter((w) => !w.failure), signal, reservation);
-    const notFound = await this.update(updates, signal, reservation);
-    // A contact deleted in HubSpot meanwhile is created again when we know its e-mail.
-    await this.upsert(notFound.filter((w) => w.email !== undefined && !w.failure), signal, reservation);
-    for (const w of notFound) {
-      if (w.externalId !== undefined || w.failure) continue;
-      w.failure = { status: 'rejected', profileId: w.record.profileId, reason: 'the HubSpot contact no longer exists', code: 'OBJECT_NOT_FOUND' };
+    try {
+      await this.upsert(creates.filter((w) => !w.failure), signal, reservation);
+      const notFound = await this.update(updates, signal, reservation);
+      // A contact deleted in HubSpot meanwhile is created again when we know its e-mail.
+      await this.upsert(notFound.filter((w) => w.email !== undefined && !w.failure), signal, reservation);
+      for (const w of notFound) {
+        if (w.externalId !== undefined || w.failure) continue;
+        w.failure = { status: 'rejected', profileId: w.record.profileId, reason: 'the HubSpot contact no longer exists', code: 'OBJECT_NOT_FOUND' };
+      }
+      await this.writeStatuses(statusWork.filter((w) => !w.failure), signal, reservation);
+    } finally {
+      this.api.release(reservation);
     }
-    await this.writeStatuses(statusWork.filter((w) => !w.failure), signal, reservation);
     return work.map(
       (w) => w.failure ?? (w.externalId ? { status: 'ok', profileId: w.record.profileId, externalId: w.externalId } : {
         status: 'retryable',

@@ -86,9 +86,9 @@ export class HubSpotReader {
   }
 
   /** Contacts plus their statuses as external records. */
-  async toRecords(contacts: readonly ContactObject[], signal?: AbortSignal): Promise<ExternalRecord[]> {
+  async toRecords(contacts: readonly ContactObject[], signal?: AbortSignal, reservation?: Reservation): Promise<ExternalRecord[]> {
     const emails = contacts.map((c) => c.properties.email ?? '').filter((e) => e !== '');
-    const statuses = await this.statuses(emails, signal);
+    const statuses = await this.statuses(emails, signal, reservation);
     return contacts.map((c) => this.toRecord(c, statuses));
   }
 

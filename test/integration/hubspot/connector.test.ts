@@ -286,8 +286,9 @@ describe('HubSpot connector: rate limits', () => {
 
   it('parks for the window (the interval header) on TEN_SECONDLY_ROLLING, as when another process spent the budget', async () => {
     const first = await setup({ rateLimit: { max: 2, intervalMs: 10_000 } });
-    await first.instance.read?.(['1'], signal());
-    await first.instance.read?.(['1'], signal());
+    // One read of a contact and its statuses: both calls of the window.
+    const contact = first.emu.sideDoor.createContact({ email: 'spent@example.com' });
+    await first.instance.read?.([contact.id], signal());
     // A second instance with the same token (another worker process) knows nothing of those calls.
     const config = HubSpotConfig.parse({ accessToken: 'pat', webhookSecret: SECRET, baseUrl: first.emu.url });
     const other = await createHubSpotInstance({ instanceId: 'hubspot', config, logger: pino({ enabled: false }) });
@@ -374,8 +375,13 @@ describe('HubSpot connector: webhooks from the emulator', () => {
     s.emu.sideDoor.editContact(id, { lastname: 'Marketer' });
     s.emu.sideDoor.subscribe('echo@example.com', 101);
     const theirs = await delivered(s);
-    expect(theirs.events).toEqual([expect.objectContaining({ kind: 'changed', externalIds: [id] })]);
-    expect(theirs.events[0]).not.toHaveProperty('echo');
+    const changed = theirs.events.filter((e) => e.kind === 'changed');
+    expect(changed).toEqual([expect.objectContaining({ kind: 'changed', externalIds: [id] })]);
+    expect(changed[0]).not.toHaveProperty('echo');
+    // The marketer's lastname also comes with its value and time (the opt-out mirror does not: statuses are read).
+    expect(theirs.events.filter((e) => e.kind === 'records').flatMap((e) => (e.kind === 'records' ? e.records : []))).toEqual([
+      expect.objectContaining({ externalId: id, fields: { lastname: 'Marketer' } }),
+    ]);
     const [record] = (await s.instance.read?.([id], signal())) ?? [];
     expect(record?.fields).toMatchObject({ lastname: 'Marketer', 'subscription:101': 'SUBSCRIBED' });
   });
