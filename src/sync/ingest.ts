@@ -275,7 +275,6 @@ export class Ingestor {
         ...(item.record.echo === false ? { foreign: true } : {}),
         ...(expected[i] ? { expected: expected[i] } : {}),
       });
-      if (process.env['STORM_TRACE']) (await import('node:fs')).appendFileSync(process.env['STORM_TRACE'], JSON.stringify({ t: Date.now(), c: item.connector.id, x: item.record.externalId, at: item.record.at, fieldsAt: item.record.fieldsAt, rcv: item.receivedAt, observed: m.observed, base, entries, changes: assessed.changes }) + '\n');
       seen.set(key, assessed.state);
       const pid = profileIds[i];
       if (assessed.predates !== null && pid) await this.writes.store(item.connector.id, pid, entries);
@@ -466,10 +465,7 @@ export class Ingestor {
         toleranceMs: this.ctx.tuning.echoToleranceMs,
         ...(item.record.fieldsAt ? { fieldsAt: millisOf(item.record.fieldsAt) } : {}),
       };
-      if (observed && isOwnWrite(observed, entries[k] ?? [], ctx)) {
-        outcomes[i] = 'echo';
-        if (process.env['STORM_TRACE']) void import('node:fs').then((fs) => fs.appendFileSync(process.env['STORM_TRACE'] ?? '', JSON.stringify({ t: Date.now(), own: true, c: item.connector.id, x: item.record.externalId, observed }) + '\n'));
-      }
+      if (observed && isOwnWrite(observed, entries[k] ?? [], ctx)) outcomes[i] = 'echo';
     });
   }
 
