@@ -165,9 +165,21 @@ describe('assessRecord', () => {
     const writes = [write(100, 200, { sub: 'SUBSCRIBED' }, { sub: 'UNSUBSCRIBED' }, { shadowed: false })];
     const out = assessRecord({ sub: 'UNSUBSCRIBED' }, { sub: 'UNSUBSCRIBED' }, writes, { ...ctx(150, 160), fieldsAt: { sub: 150 } });
     expect(out.changes).toEqual({ sub: 'UNSUBSCRIBED' });
-    // It goes to the shadow (the system holds it now), and what the write replaced stays as it was.
-    expect(out.observed).toEqual({ sub: 'UNSUBSCRIBED' });
+    // Stamped while the write was open, it does not go to the shadow (see the next test), and
+    // what the write replaced stays as it was.
+    expect(out.observed).toEqual({});
     expect(writes[0]?.prev).toEqual({ sub: 'UNSUBSCRIBED' });
+  });
+
+  // Chaos (e): a marketer's lastname (a webhook value) stamped while our write of an older one
+  // was open: our write may have landed after it, so the system may hold ours.
+  it('a value stamped while our write of it was open is a change, but the shadow keeps what we wrote', () => {
+    const writes = [write(100, 200, { last: 'L47' }, { last: 'L30' })];
+    const out = assessRecord({ last: 'L50' }, { last: 'L47' }, writes, { ...ctx(250, 150), fieldsAt: { last: 150 } });
+    expect(out.changes).toEqual({ last: 'L50' });
+    expect(out.observed).toEqual({});
+    // Stamped after the write ended: the system's state since.
+    expect(assessRecord({ last: 'L50' }, { last: 'L47' }, writes, { ...ctx(250, 230), fieldsAt: { last: 230 } }).observed).toEqual({ last: 'L50' });
   });
 
   it('a value the source stamps before our write began, in a snapshot received before it ended, is still what it replaced', () => {

@@ -279,8 +279,9 @@ export interface ChangeContext {
   toleranceMs: number;
   /**
    * When the source says each field took its value (ms), for the fields it stamps one by one
-   * (`ExternalRecord.fieldsAt`): a field stamped at or after a write began holds what the
-   * system held after that write began, so it is not compared with what the write replaced.
+   * (`ExternalRecord.fieldsAt`): a field stamped at or after a write began was set after that
+   * write began, so it is not compared with what the write replaced (and while the write was
+   * open it may have been overwritten by it: it does not go to the shadow).
    */
   fieldsAt?: Readonly<Record<string, number>>;
   /** The source says someone else made this change (`ExternalRecord.echo === false`): none of it is our write coming back. */
@@ -348,8 +349,11 @@ export function assessRecord(
       before = Object.hasOwn(overwrittenBy.prev, field) ? overwrittenBy.prev[field] : undefined;
       overwrittenBy.prev[field] = value;
     }
+    // Stamped while one of our writes of it was open: whether the write landed before or after
+    // it is unknown, so the shadow keeps what we wrote (a push then makes sure of the value).
+    const racedOurWrite = stampedAt !== undefined && writes.some((w) => Object.hasOwn(w.fields, field) && stampedAt >= w.from && stampedAt <= (w.to ?? Number.POSITIVE_INFINITY));
     const record = (): void => {
-      if (!overwrittenBy) recorded[field] = value;
+      if (!overwrittenBy && !racedOurWrite) recorded[field] = value;
     };
     if (before !== undefined && jsonEqual(before, value)) {
       record();
