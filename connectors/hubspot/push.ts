@@ -43,6 +43,8 @@ interface Work {
   statuses: Map<number, StatusState>;
   email: string | undefined;
   externalId: string | undefined;
+  /** HubSpot's `updatedAt` of the contact after our properties landed. */
+  updatedAt?: string;
   failure?: PushOutcome;
 }
 
@@ -100,11 +102,17 @@ export class HubSpotPusher {
       this.api.release(reservation);
     }
     return work.map(
-      (w) => w.failure ?? (w.externalId ? { status: 'ok', profileId: w.record.profileId, externalId: w.externalId } : {
-        status: 'retryable',
-        profileId: w.record.profileId,
-        reason: 'HubSpot returned no result for the record',
-      }),
+      (w) =>
+        w.failure ??
+        (w.externalId
+          ? {
+              status: 'ok',
+              profileId: w.record.profileId,
+              externalId: w.externalId,
+              // Statuses land later than the properties: a stamp for all the fields only without them.
+              ...(w.updatedAt !== undefined && w.statuses.size === 0 ? { writtenAt: w.updatedAt } : {}),
+            }
+          : { status: 'retryable', profileId: w.record.profileId, reason: 'HubSpot returned no result for the record' }),
     );
   }
 
@@ -167,7 +175,9 @@ export class HubSpotPusher {
       );
       for (const r of res.data.results) {
         const w = byId.get(r.id);
-        if (w) done.add(w);
+        if (!w) continue;
+        done.add(w);
+        w.updatedAt = r.updatedAt.toISOString();
       }
       const errors: StandardErrorLike[] = 'errors' in res.data ? (res.data.errors ?? []) : [];
       for (const e of errors) {

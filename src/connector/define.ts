@@ -148,7 +148,18 @@ export type PushOutcome =
    * hold the system's defaults (reading them back is no news). Leave it unset when the system
    * does not say (an upsert that may have matched a record someone else made).
    */
-  | { status: 'ok'; profileId: string; externalId: string; created?: boolean }
+  | {
+      status: 'ok';
+      profileId: string;
+      externalId: string;
+      created?: boolean;
+      /**
+       * The system's own stamp of the record right after this write (HubSpot's `updatedAt`),
+       * when every field the write sent lands at that moment: a value the system stamps after
+       * it was set after our write landed. Leave it unset otherwise.
+       */
+      writtenAt?: Instant;
+    }
   | { status: 'retryable'; profileId: string; reason: string; retryAfterMs?: number }
   | { status: 'rejected'; profileId: string; reason: string; code?: string };
 

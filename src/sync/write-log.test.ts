@@ -180,6 +180,11 @@ describe('assessRecord', () => {
     expect(out.observed).toEqual({});
     // Stamped after the write ended: the system's state since.
     expect(assessRecord({ last: 'L50' }, { last: 'L47' }, writes, { ...ctx(250, 230), fieldsAt: { last: 230 } }).observed).toEqual({ last: 'L50' });
+    // Stamped after the system's own stamp of our write (its answer still on the way): the state since, too.
+    const landed = [write(100, 200, { last: 'L47' }, { last: 'L30' }, { landedAt: 120 })];
+    const after = assessRecord({ last: 'L50' }, { last: 'L47' }, landed, { ...ctx(250, 150), fieldsAt: { last: 150 } });
+    expect(after.changes).toEqual({ last: 'L50' });
+    expect(after.observed).toEqual({ last: 'L50' });
   });
 
   it('a value the source stamps before our write began, in a snapshot received before it ended, is still what it replaced', () => {

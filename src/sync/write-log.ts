@@ -47,6 +47,8 @@ export interface WriteEntry {
   after?: Record<string, Json>;
   /** Set when the call returned: the system says this write created the record, so fields it did not send hold the system's defaults. */
   created?: boolean;
+  /** Set when the call returned and the system says so: its own stamp of the record right after this write (ms, source clock). */
+  landedAt?: number;
 }
 
 const MAX_ENTRIES = 8;
@@ -90,14 +92,15 @@ export class WriteLog {
    * profiles, so no ingest of them reads the entries (an unheld record only reads them after
    * its commit).
    */
-  settle(connector: string, outcomes: ReadonlyMap<string, { ok: boolean; created?: boolean }>, answeredAt: number = Date.now()): void {
+  settle(connector: string, outcomes: ReadonlyMap<string, { ok: boolean; created?: boolean; landedAt?: number }>, answeredAt: number = Date.now()): void {
     const now = answeredAt;
-    for (const [profileId, { ok, created }] of outcomes) {
+    for (const [profileId, { ok, created, landedAt }] of outcomes) {
       const last = this.open.get(this.keyOf(connector, profileId))?.at(-1);
       if (!last) continue;
       last.to ??= now;
       last.ok = ok;
       if (ok && created === true) last.created = true;
+      if (ok && landedAt !== undefined && Number.isFinite(landedAt)) last.landedAt = landedAt;
     }
   }
 
@@ -349,9 +352,12 @@ export function assessRecord(
       before = Object.hasOwn(overwrittenBy.prev, field) ? overwrittenBy.prev[field] : undefined;
       overwrittenBy.prev[field] = value;
     }
-    // Stamped while one of our writes of it was open: whether the write landed before or after
-    // it is unknown, so the shadow keeps what we wrote (a push then makes sure of the value).
-    const racedOurWrite = stampedAt !== undefined && writes.some((w) => Object.hasOwn(w.fields, field) && stampedAt >= w.from && stampedAt <= (w.to ?? Number.POSITIVE_INFINITY));
+    // Stamped while one of our writes of it was open, before the system's stamp of that write
+    // when it gave one (`landedAt`): the write may have landed after it, so the shadow keeps
+    // what we wrote (a push then makes sure of the value).
+    const racedOurWrite =
+      stampedAt !== undefined &&
+      writes.some((w) => Object.hasOwn(w.fields, field) && stampedAt >= w.from && stampedAt <= (w.landedAt ?? w.to ?? Number.POSITIVE_INFINITY));
     const record = (): void => {
       if (!overwrittenBy && !racedOurWrite) recorded[field] = value;
     };
