@@ -218,7 +218,8 @@ describe('HubSpot connector: push', () => {
     const [created] = (await instance.push?.([{ profileId: 'p', fields: { email: 'old@example.com', firstname: 'O' } }], signal())) ?? [];
     const id = created?.status === 'ok' ? created.externalId : '';
     const [moved] = (await instance.push?.([{ profileId: 'p', externalId: id, fields: { email: 'new@example.com' } }], signal())) ?? [];
-    expect(moved).toEqual({ status: 'ok', profileId: 'p', externalId: id });
+    // A properties-only update says when it landed (HubSpot's updatedAt).
+    expect(moved).toEqual({ status: 'ok', profileId: 'p', externalId: id, writtenAt: expect.any(String) });
     expect(emu.sideDoor.contacts()).toHaveLength(1);
     expect(emu.sideDoor.getContact(id)?.properties.email).toBe('new@example.com');
 
