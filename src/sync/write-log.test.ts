@@ -171,7 +171,7 @@ describe('assessRecord', () => {
     expect(writes[0]?.prev).toEqual({ sub: 'UNSUBSCRIBED' });
   });
 
-  // Chaos (e): a marketer's lastname (a webhook value) stamped while our write of an older one
+  // A value the source stamps (say a marketer's lastname) while our write of an older one
   // was open: our write may have landed after it, so the system may hold ours.
   it('a value stamped while our write of it was open is a change, but the shadow keeps what we wrote', () => {
     const writes = [write(100, 200, { last: 'L47' }, { last: 'L30' })];

@@ -376,13 +376,8 @@ describe('HubSpot connector: webhooks from the emulator', () => {
     s.emu.sideDoor.editContact(id, { lastname: 'Marketer' });
     s.emu.sideDoor.subscribe('echo@example.com', 101);
     const theirs = await delivered(s);
-    const changed = theirs.events.filter((e) => e.kind === 'changed');
-    expect(changed).toEqual([expect.objectContaining({ kind: 'changed', externalIds: [id] })]);
-    expect(changed[0]).not.toHaveProperty('echo');
-    // The marketer's lastname also comes with its value and time (the opt-out mirror does not: statuses are read).
-    expect(theirs.events.filter((e) => e.kind === 'records').flatMap((e) => (e.kind === 'records' ? e.records : []))).toEqual([
-      expect.objectContaining({ externalId: id, fields: { lastname: 'Marketer' } }),
-    ]);
+    expect(theirs.events).toEqual([expect.objectContaining({ kind: 'changed', externalIds: [id] })]);
+    expect(theirs.events[0]).not.toHaveProperty('echo');
     const [record] = (await s.instance.read?.([id], signal())) ?? [];
     expect(record?.fields).toMatchObject({ lastname: 'Marketer', 'subscription:101': 'SUBSCRIBED' });
   });
