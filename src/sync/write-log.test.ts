@@ -108,6 +108,16 @@ describe('assessRecord', () => {
     expect(assessRecord({ sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }, writes, c).changes).toEqual({ sub: 'UNSUBSCRIBED' });
   });
 
+  // Chaos (e): we wrote UNSUBSCRIBED (34.054-34.126), the marketer subscribed (ingested: the
+  // shadow moved on) and unsubscribed again at 34.513, within the 1-s clock tolerance.
+  it('a stamped field holding our value, stamped after our call ended, is not settled as our own write', () => {
+    const w = write(54, 126, { sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }, { after: { sub: 'UNSUBSCRIBED' } });
+    const c = { ...ctx(530, 513), toleranceMs: 1_000, fieldsAt: { sub: 513 } };
+    expect(isOwnWrite({ sub: 'UNSUBSCRIBED' }, [w], c)).toBe(false);
+    expect(assessRecord({ sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }, [w], c).changes).toEqual({ sub: 'UNSUBSCRIBED' });
+    expect(isOwnWrite({ sub: 'UNSUBSCRIBED' }, [w], { ...c, fieldsAt: { sub: 100 } })).toBe(true);
+  });
+
   it('a record exactly equal to what our write left is our own write, settled without the store', () => {
     const writes = [write(100, 110, { name: 'Hub' }, { name: 'Old' }, { after: { name: 'Hub', optOut: false } })];
     expect(isOwnWrite({ name: 'Hub', optOut: false }, writes, ctx(120, 105))).toBe(true);

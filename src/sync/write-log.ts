@@ -235,12 +235,14 @@ export function isOwnWrite(observed: Readonly<Record<string, Json>>, writes: rea
       w.after !== undefined &&
       during(w, ctx) &&
       Object.entries(observed).every(
-        ([field, value]) => w.after !== undefined && Object.hasOwn(w.after, field) && jsonEqual(w.after[field], value) && stampFits(field, w, writes.slice(k + 1), ctx),
+        ([field, value]) => w.after !== undefined && Object.hasOwn(w.after, field) && jsonEqual(w.after[field], value) && stampFits(field, w, writes.slice(k + 1), { ...ctx, toleranceMs: 0 }),
       ),
   );
 }
 
 /**
+ * (`isOwnWrite` asks with no clock tolerance: a value stamped after our call ended may be the
+ * person going back to our value after the shadow moved on, which only `assessRecord` can tell.)
  * A field the source stamps itself fits a write coming back when the write sent it and it was
  * stamped while the write ran, or the write did not send it and it was stamped before the write
  * began (`after` holds the shadow as the push read it: a value stamped since is news), and in
