@@ -100,6 +100,15 @@ function hubSpotMetrics(registry: Registry): HubSpotMetrics {
   };
 }
 
+/**
+ * Slots of the 10-second window taken at once for the calls of one push (`HubSpotApi.reserve`):
+ * those calls do not wait for the pacer. `left` counts the slots not used yet.
+ */
+export interface Reservation {
+  left: number;
+  at: number;
+}
+
 export class HubSpotApi {
   readonly client: Client;
   private readonly pacer: Pacer;
@@ -130,9 +139,45 @@ export class HubSpotApi {
     this.searchPacer.unblock();
   }
 
-  /** Runs one codegen call (`...WithHttpInfo`) within the limits. */
-  async call<T>(kind: 'standard' | 'search', signal: AbortSignal | undefined, fn: () => Promise<HttpInfo<T>>): Promise<HttpInfo<T>> {
-    const sentAt = await this.beforeCall(kind, signal);
+  /**
+   * Takes the slots of `calls` standard calls at once, or throws a `RateLimitedError` (the
+   * engine parks the queue) without taking any: a push must not sleep in the pacer between its
+   * calls, its write open all along, nor write its properties and then find no room left for
+   * their statuses.
+   */
+  reserve(calls: number): Reservation {
+    this.checkDaily();
+    if (calls <= 0) return { left: 0, at: this.now() };
+    const taken = this.pacer.tryTake(calls);
+    if ('waitMs' in taken) {
+      throw new RateLimitedError(`pacing: room for ${calls} TEN_SECONDLY_ROLLING calls in ${taken.waitMs} ms`, {
+        retryAfterMs: taken.waitMs,
+        policy: 'TEN_SECONDLY_ROLLING',
+      });
+    }
+    return { left: calls, at: taken.at };
+  }
+
+  /**
+   * Waits until the slots of `calls` standard calls fit at once and takes them: calls that
+   * make one record together (a contact and its statuses) go out back to back, not seconds
+   * apart with the pacer in between.
+   */
+  async reserveWaiting(calls: number, signal?: AbortSignal): Promise<Reservation> {
+    this.checkDaily();
+    if (calls <= 0) return { left: 0, at: this.now() };
+    return { left: calls, at: await this.pacer.takeMany(calls, signal) };
+  }
+
+  /** Gives back the slots of a reservation its calls did not use. */
+  release(reservation: Reservation): void {
+    this.pacer.release(reservation.at, reservation.left);
+    reservation.left = 0;
+  }
+
+  /** Runs one codegen call (`...WithHttpInfo`) within the limits (a standard call with a `reservation` uses one of its slots). */
+  async call<T>(kind: 'standard' | 'search', signal: AbortSignal | undefined, fn: () => Promise<HttpInfo<T>>, reservation?: Reservation): Promise<HttpInfo<T>> {
+    const sentAt = await this.beforeCall(kind, signal, reservation);
     try {
       const info = await fn();
       this.readHeaders(info.headers, sentAt);
@@ -152,8 +197,12 @@ export class HubSpotApi {
   }
 
   /** Runs one raw request through the client's `apiRequest` (for APIs the client does not wrap). */
-  async request<T>(signal: AbortSignal | undefined, options: { method: string; path: string; qs?: Record<string, string>; body?: unknown }): Promise<{ status: number; data: T }> {
-    const sentAt = await this.beforeCall('standard', signal);
+  async request<T>(
+    signal: AbortSignal | undefined,
+    options: { method: string; path: string; qs?: Record<string, string>; body?: unknown },
+    reservation?: Reservation,
+  ): Promise<{ status: number; data: T }> {
+    const sentAt = await this.beforeCall('standard', signal, reservation);
     let res: Awaited<ReturnType<Client['apiRequest']>>;
     try {
       res = await this.client.apiRequest(options);
@@ -179,15 +228,23 @@ export class HubSpotApi {
     return { status: res.status, data: data as T };
   }
 
-  /** Waits for the pacers; returns when the call was let through. */
-  private async beforeCall(kind: 'standard' | 'search', signal: AbortSignal | undefined): Promise<number> {
+  /** Waits for the pacers (or uses a slot of the reservation); returns when the call was let through. */
+  private async beforeCall(kind: 'standard' | 'search', signal: AbortSignal | undefined, reservation?: Reservation): Promise<number> {
     signal?.throwIfAborted();
+    this.checkDaily();
+    if (kind === 'standard' && reservation && reservation.left > 0) {
+      reservation.left -= 1;
+      return reservation.at;
+    }
+    if (kind === 'search') await this.searchPacer.take(signal);
+    return this.pacer.take(signal);
+  }
+
+  private checkDaily(): void {
     const now = this.now();
     if (this.dailyBlockedUntil > now) {
       throw new RateLimitedError('HubSpot DAILY limit reached; waiting for the reset', { retryAfterMs: this.dailyBlockedUntil - now, policy: 'DAILY' });
     }
-    if (kind === 'search') await this.searchPacer.take(signal);
-    return this.pacer.take(signal);
   }
 
   private readHeaders(headers: Record<string, string>, sentAt: number): void {

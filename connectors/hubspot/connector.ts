@@ -11,7 +11,7 @@ import { HubSpotEraser } from './erase.js';
 import { HUBSPOT_OPT_OUT_PROPERTIES, hubspotDefaultMappings } from './mapping.js';
 import { pullContacts } from './pull.js';
 import { HubSpotPusher } from './push.js';
-import { HubSpotReader } from './read.js';
+import { chunks, HubSpotReader } from './read.js';
 import { parseHubSpotEvents, toWebhookEvents, verifyHubSpotSignature } from './webhook.js';
 
 /** Events parsed but not yet confirmed by `reply`, bounded so a stream of failures cannot grow it. */
@@ -42,8 +42,15 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
     },
 
     async read(externalIds, signal) {
-      // Ids HubSpot does not know are left out; a merged-away id answers with the winner.
-      return reader.toRecords((await reader.readContacts(externalIds, signal)).found, signal);
+      // Ids HubSpot does not know are left out; a merged-away id answers with the winner. The
+      // contacts and their statuses are read back to back: one record, one moment.
+      const batches = chunks([...new Set(externalIds)]).length;
+      const reservation = await api.reserveWaiting(config.subscriptions.length > 0 ? 2 * batches : batches, signal);
+      try {
+        return await reader.toRecords((await reader.readContacts(externalIds, signal, undefined, reservation)).found, signal, reservation);
+      } finally {
+        api.release(reservation);
+      }
     },
 
     erase(refs, signal) {

@@ -21,6 +21,18 @@ describe('Pacer', () => {
     expect(pacer.waitMs()).toBe(0);
   });
 
+  it('takes several slots at once only when all fit, else takes none and says when they will', async () => {
+    const c = clock();
+    const pacer = new Pacer({ max: 4, windowMs: 10_000, now: c.now, policy: 'TEN_SECONDLY_ROLLING' });
+    await pacer.take();
+    c.advance(1_000);
+    await pacer.take();
+    expect(pacer.tryTake(3)).toEqual({ waitMs: 9_000 });
+    expect(pacer.waitMs()).toBe(0);
+    expect(pacer.tryTake(2)).toEqual({ at: c.now() });
+    expect(pacer.waitMs()).toBe(9_000);
+  });
+
   it('folds in the remaining budget HubSpot reports (calls made elsewhere count too)', async () => {
     const c = clock();
     const pacer = new Pacer({ max: 100, windowMs: 10_000, now: c.now, policy: 'TEN_SECONDLY_ROLLING' });

@@ -50,6 +50,47 @@ export class Pacer {
   }
 
   /**
+   * Takes `n` slots at once when the window has room for all of them now (a caller that must
+   * not wait between its calls); otherwise takes nothing and says how long until it has room.
+   */
+  tryTake(n: number): { at: number } | { waitMs: number } {
+    const now = this.opts.now();
+    this.times = this.times.filter((t) => t > now - this.opts.windowMs);
+    const wanted = Math.min(Math.max(1, n), this.opts.max);
+    let wait = Math.max(0, this.blockedUntil - now);
+    const excess = this.times.length + wanted - this.opts.max;
+    if (excess > 0) {
+      // The `excess` oldest slots must age out first (the times are kept in order).
+      const freeing = this.times[excess - 1] ?? now;
+      wait = Math.max(wait, freeing + this.opts.windowMs + (this.opts.marginMs ?? 0) - now);
+    }
+    if (wait > 0) return { waitMs: wait };
+    for (let i = 0; i < wanted; i++) this.times.push(now);
+    return { at: now };
+  }
+
+  /** Gives back `n` slots taken at `at` and not used. */
+  release(at: number, n: number): void {
+    for (let i = 0; i < n; i++) {
+      const k = this.times.lastIndexOf(at);
+      if (k < 0) return;
+      this.times.splice(k, 1);
+    }
+  }
+
+  /** Waits until `n` slots fit at once and takes them (a `RateLimitedError` past `maxWaitMs`, as `take`). */
+  async takeMany(n: number, signal?: AbortSignal): Promise<number> {
+    for (;;) {
+      const taken = this.tryTake(n);
+      if ('at' in taken) return taken.at;
+      if (this.opts.maxWaitMs !== undefined && taken.waitMs > this.opts.maxWaitMs) {
+        throw new RateLimitedError(`pacing: next ${n} ${this.opts.policy} slots in ${taken.waitMs} ms`, { retryAfterMs: taken.waitMs, policy: this.opts.policy });
+      }
+      await sleep(taken.waitMs, signal);
+    }
+  }
+
+  /**
    * The call whose slot was taken at `takenAt` was answered at `at`. HubSpot counted it at
    * some point in between; under load that can be well after the slot was taken, so the slot
    * is held until the answer (a later window start can only be safer).

@@ -8,11 +8,11 @@
  */
 import type { PushOutcome, PushRecord } from '../../src/connector/define.js';
 import { MalformedPayloadError } from '../../src/connector/errors.js';
-import type { HubSpotApi } from './api.js';
+import type { HubSpotApi, Reservation } from './api.js';
 import { redactEmails } from './api.js';
 import type { HubSpotConfig, HubSpotLegalBasis, SubscriptionType } from './config.js';
 import { statusToWrite, subscriptionIdOf, toHubSpotLegalBasis, toPropertyValue, type StatusState } from './mapping.js';
-import { chunks, type HubSpotReader } from './read.js';
+import { chunks, type HubSpotReader, type StatusOf } from './read.js';
 
 interface StandardErrorLike {
   category?: string;
@@ -43,6 +43,8 @@ interface Work {
   statuses: Map<number, StatusState>;
   email: string | undefined;
   externalId: string | undefined;
+  /** HubSpot's `updatedAt` of the contact after our properties landed. */
+  updatedAt?: string;
   failure?: PushOutcome;
 }
 
@@ -77,21 +79,40 @@ export class HubSpotPusher {
       else if (emails.has(w.email)) w.failure = { status: 'retryable', profileId: w.record.profileId, reason: 'another record of the batch has the same e-mail' };
       else emails.add(w.email);
     }
-    await this.upsert(creates.filter((w) => !w.failure), signal);
-    const notFound = await this.update(updates, signal);
-    // A contact deleted in HubSpot meanwhile is created again when we know its e-mail.
-    await this.upsert(notFound.filter((w) => w.email !== undefined && !w.failure), signal);
-    for (const w of notFound) {
-      if (w.externalId !== undefined || w.failure) continue;
-      w.failure = { status: 'rejected', profileId: w.record.profileId, reason: 'the HubSpot contact no longer exists', code: 'OBJECT_NOT_FOUND' };
+    // Every call this push makes is let through at once, or none is (see `HubSpotApi.reserve`).
+    const statusWork = work.filter((w) => !w.failure && w.statuses.size > 0);
+    const reservation = this.api.reserve(
+      chunks(creates.filter((w) => !w.failure)).length +
+        chunks(updates).length +
+        chunks(statusWork.filter((w) => w.email === undefined)).length +
+        chunks(statusWork).length +
+        chunks(statusWork.flatMap((w) => [...w.statuses.keys()])).length,
+    );
+    try {
+      await this.upsert(creates.filter((w) => !w.failure), signal, reservation);
+      const notFound = await this.update(updates, signal, reservation);
+      // A contact deleted in HubSpot meanwhile is created again when we know its e-mail.
+      await this.upsert(notFound.filter((w) => w.email !== undefined && !w.failure), signal, reservation);
+      for (const w of notFound) {
+        if (w.externalId !== undefined || w.failure) continue;
+        w.failure = { status: 'rejected', profileId: w.record.profileId, reason: 'the HubSpot contact no longer exists', code: 'OBJECT_NOT_FOUND' };
+      }
+      await this.writeStatuses(statusWork.filter((w) => !w.failure), signal, reservation);
+    } finally {
+      this.api.release(reservation);
     }
-    await this.writeStatuses(work.filter((w) => !w.failure && w.statuses.size > 0), signal);
     return work.map(
-      (w) => w.failure ?? (w.externalId ? { status: 'ok', profileId: w.record.profileId, externalId: w.externalId } : {
-        status: 'retryable',
-        profileId: w.record.profileId,
-        reason: 'HubSpot returned no result for the record',
-      }),
+      (w) =>
+        w.failure ??
+        (w.externalId
+          ? {
+              status: 'ok',
+              profileId: w.record.profileId,
+              externalId: w.externalId,
+              // Statuses land later than the properties: a stamp for all the fields only without them.
+              ...(w.updatedAt !== undefined && w.statuses.size === 0 ? { writtenAt: w.updatedAt } : {}),
+            }
+          : { status: 'retryable', profileId: w.record.profileId, reason: 'HubSpot returned no result for the record' }),
     );
   }
 
@@ -108,13 +129,17 @@ export class HubSpotPusher {
   }
 
   /** https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/batch/post-crm-v3-objects-contacts-batch-upsert */
-  private async upsert(work: Work[], signal: AbortSignal): Promise<void> {
+  private async upsert(work: Work[], signal: AbortSignal, reservation: Reservation): Promise<void> {
     for (const part of chunks(work)) {
       const byEmail = new Map(part.map((w) => [w.email ?? '', w]));
-      const res = await this.api.call('standard', signal, () =>
-        this.api.client.crm.contacts.batchApi.upsertWithHttpInfo({
-          inputs: part.map((w) => ({ id: w.email ?? '', idProperty: 'email', properties: { ...w.properties, email: w.email ?? '' } })),
-        }),
+      const res = await this.api.call(
+        'standard',
+        signal,
+        () =>
+          this.api.client.crm.contacts.batchApi.upsertWithHttpInfo({
+            inputs: part.map((w) => ({ id: w.email ?? '', idProperty: 'email', properties: { ...w.properties, email: w.email ?? '' } })),
+          }),
+        reservation,
       );
       for (const r of res.data.results) {
         const w = byEmail.get((r.properties.email ?? '').toLowerCase());
@@ -134,19 +159,25 @@ export class HubSpotPusher {
    * Updates known contacts by id; returns those HubSpot no longer has.
    * https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/batch/post-crm-v3-objects-contacts-batch-update
    */
-  private async update(work: Work[], signal: AbortSignal): Promise<Work[]> {
+  private async update(work: Work[], signal: AbortSignal, reservation: Reservation): Promise<Work[]> {
     const notFound: Work[] = [];
     for (const part of chunks(work)) {
       const byId = new Map(part.map((w) => [w.externalId ?? '', w]));
       const done = new Set<Work>();
-      const res = await this.api.call('standard', signal, () =>
-        this.api.client.crm.contacts.batchApi.updateWithHttpInfo({
-          inputs: part.map((w) => ({ id: w.externalId ?? '', properties: w.properties })),
-        }),
+      const res = await this.api.call(
+        'standard',
+        signal,
+        () =>
+          this.api.client.crm.contacts.batchApi.updateWithHttpInfo({
+            inputs: part.map((w) => ({ id: w.externalId ?? '', properties: w.properties })),
+          }),
+        reservation,
       );
       for (const r of res.data.results) {
         const w = byId.get(r.id);
-        if (w) done.add(w);
+        if (!w) continue;
+        done.add(w);
+        w.updatedAt = r.updatedAt.toISOString();
       }
       const errors: StandardErrorLike[] = 'errors' in res.data ? (res.data.errors ?? []) : [];
       for (const e of errors) {
@@ -168,11 +199,11 @@ export class HubSpotPusher {
   }
 
   /** https://developers.hubspot.com/docs/api-reference/communication-preferences-subscriptions-v4/subscription-status/post-communication-preferences-v4-statuses-batch-write */
-  private async writeStatuses(work: Work[], signal: AbortSignal): Promise<void> {
+  private async writeStatuses(work: Work[], signal: AbortSignal, reservation: Reservation): Promise<void> {
     // Known contacts whose e-mail did not change: their address comes from HubSpot.
     const unknownEmail = work.filter((w) => w.email === undefined && w.externalId !== undefined);
     if (unknownEmail.length > 0) {
-      const { found } = await this.reader.readContacts(unknownEmail.map((w) => w.externalId ?? ''), signal);
+      const { found } = await this.reader.readContacts(unknownEmail.map((w) => w.externalId ?? ''), signal, undefined, reservation);
       const emails = new Map(found.map((c) => [c.id, c.properties.email ?? undefined]));
       for (const w of unknownEmail) {
         const email = emails.get(w.externalId ?? '');
@@ -180,11 +211,18 @@ export class HubSpotPusher {
         else w.failure = { status: 'retryable', profileId: w.record.profileId, reason: 'the HubSpot contact has no e-mail for its subscriptions' };
       }
     }
-    const inputs: { work: Work; input: StatusWriteInput }[] = [];
+    const wanted: { work: Work; input: StatusWriteInput }[] = [];
     for (const w of work) {
       if (w.failure || !w.email) continue;
-      for (const [id, state] of w.statuses) inputs.push({ work: w, input: this.statusInput(w, id, state) });
+      for (const [id, state] of w.statuses) wanted.push({ work: w, input: this.statusInput(w, id, state) });
     }
+    // A status HubSpot already holds (someone made the same choice there before its webhook
+    // reached the hub) is not written again: a write that changes nothing is an echo write.
+    const held = wanted.length > 0 ? await this.reader.statuses(wanted.map((p) => p.input.subscriberIdString), signal, reservation) : new Map<string, Map<number, StatusOf>>();
+    const inputs = wanted.filter(({ input }) => {
+      const now = held.get(input.subscriberIdString.toLowerCase())?.get(input.subscriptionId);
+      return !(now && now.state === input.statusState && (now.legalBasis ?? undefined) === input.legalBasis);
+    });
     for (const part of chunks(inputs)) {
       const key = (email: string, id: number | string): string => `${email.toLowerCase()}|${id}`;
       const byKey = new Map(part.map((p) => [key(p.input.subscriberIdString, p.input.subscriptionId), p.work]));
@@ -193,7 +231,7 @@ export class HubSpotPusher {
         method: 'POST',
         path: '/communication-preferences/v4/statuses/batch/write',
         body: { inputs: part.map((p) => p.input) },
-      });
+      }, reservation);
       if (!res.data || !Array.isArray(res.data.results)) throw new MalformedPayloadError('statuses/batch/write answered without results');
       for (const r of res.data.results) written.add(key(r.subscriberIdString, r.subscriptionId));
       for (const e of res.data.errors ?? []) {

@@ -6,7 +6,7 @@
 import type { ExternalRecord } from '../../src/connector/define.js';
 import { MalformedPayloadError } from '../../src/connector/errors.js';
 import type { Json } from '../../src/profile/schema.js';
-import type { HubSpotApi } from './api.js';
+import type { HubSpotApi, Reservation } from './api.js';
 import type { HubSpotConfig } from './config.js';
 import { DEFAULT_PROPERTIES, fromPropertyValue, statusFieldValue, subscriptionField, type StatusState } from './mapping.js';
 
@@ -22,6 +22,16 @@ interface PublicStatus {
   subscriberIdString: string;
   subscriptionId: number;
   status: StatusState;
+  /** When the status was set (ISO). */
+  timestamp?: string;
+  legalBasis?: string;
+}
+
+/** A subscription status and when it was set (ISO, when HubSpot says). */
+export interface StatusOf {
+  state: StatusState;
+  at?: string;
+  legalBasis?: string;
 }
 
 interface StatusesReadResponse {
@@ -51,8 +61,8 @@ export class HubSpotReader {
    * Subscription statuses of up to 100 addresses per call: e-mail -> subscription id -> state.
    * https://developers.hubspot.com/docs/api-reference/communication-preferences-subscriptions-v4/subscription-status/post-communication-preferences-v4-statuses-batch-read
    */
-  async statuses(emails: readonly string[], signal?: AbortSignal): Promise<Map<string, Map<number, StatusState>>> {
-    const out = new Map<string, Map<number, StatusState>>();
+  async statuses(emails: readonly string[], signal?: AbortSignal, reservation?: Reservation): Promise<Map<string, Map<number, StatusOf>>> {
+    const out = new Map<string, Map<number, StatusOf>>();
     if (this.config.subscriptions.length === 0) return out;
     const unique = [...new Set(emails.map((e) => e.trim().toLowerCase()).filter((e) => e.length > 0))];
     for (const part of chunks(unique)) {
@@ -61,11 +71,14 @@ export class HubSpotReader {
         path: '/communication-preferences/v4/statuses/batch/read',
         qs: { channel: 'EMAIL' },
         body: { inputs: part },
-      });
+      }, reservation);
       if (!res.data || !Array.isArray(res.data.results)) throw new MalformedPayloadError('statuses/batch/read answered without results');
       for (const r of res.data.results) {
-        const map = new Map<number, StatusState>();
-        for (const s of r.statuses ?? []) map.set(s.subscriptionId, s.status);
+        const map = new Map<number, StatusOf>();
+        for (const s of r.statuses ?? []) {
+          const at = s.timestamp !== undefined && !Number.isNaN(Date.parse(s.timestamp)) ? new Date(s.timestamp).toISOString() : undefined;
+          map.set(s.subscriptionId, { state: s.status, ...(at === undefined ? {} : { at }), ...(s.legalBasis ? { legalBasis: s.legalBasis } : {}) });
+        }
         out.set(r.subscriberIdString.toLowerCase(), map);
       }
     }
@@ -73,13 +86,18 @@ export class HubSpotReader {
   }
 
   /** Contacts plus their statuses as external records. */
-  async toRecords(contacts: readonly ContactObject[], signal?: AbortSignal): Promise<ExternalRecord[]> {
+  async toRecords(contacts: readonly ContactObject[], signal?: AbortSignal, reservation?: Reservation): Promise<ExternalRecord[]> {
     const emails = contacts.map((c) => c.properties.email ?? '').filter((e) => e !== '');
-    const statuses = await this.statuses(emails, signal);
+    const statuses = await this.statuses(emails, signal, reservation);
     return contacts.map((c) => this.toRecord(c, statuses));
   }
 
-  toRecord(contact: ContactObject, statuses: Map<string, Map<number, StatusState>>): ExternalRecord {
+  /**
+   * One contact as a record. Each subscription status carries its own timestamp: it becomes the
+   * field's stamp (`fieldsAt`), so a status set after one of our writes began is never taken
+   * for a snapshot predating that write (see `ChangeContext.fieldsAt`).
+   */
+  toRecord(contact: ContactObject, statuses: Map<string, Map<number, StatusOf>>): ExternalRecord {
     // Unset values are left out: HubSpot not knowing a value is no reason to clear the profile's.
     const fields: Record<string, Json> = {};
     for (const name of propertiesToRead(this.config)) {
@@ -89,14 +107,17 @@ export class HubSpotReader {
     }
     const email = contact.properties.email?.toLowerCase();
     const own = email ? statuses.get(email) : undefined;
+    const fieldsAt: Record<string, string> = {};
     for (const s of this.config.subscriptions) {
-      const state = own?.get(s.id);
-      const value = state === undefined ? null : statusFieldValue(state);
-      if (value !== null) fields[subscriptionField(s.id)] = value;
+      const status = own?.get(s.id);
+      const value = status === undefined ? null : statusFieldValue(status.state);
+      if (value === null) continue;
+      fields[subscriptionField(s.id)] = value;
+      if (status?.at !== undefined) fieldsAt[subscriptionField(s.id)] = status.at;
     }
     const modified = contact.properties.lastmodifieddate;
     const at = modified && !Number.isNaN(Date.parse(modified)) ? new Date(modified) : contact.updatedAt;
-    return { externalId: contact.id, at: at.toISOString(), fields };
+    return { externalId: contact.id, at: at.toISOString(), fields, ...(Object.keys(fieldsAt).length > 0 ? { fieldsAt } : {}) };
   }
 
   /**
@@ -104,7 +125,7 @@ export class HubSpotReader {
    * ids HubSpot does not know. A merged-away id answers with the winner.
    * https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/batch/post-crm-v3-objects-contacts-batch-read
    */
-  async readContacts(ids: readonly string[], signal?: AbortSignal, idProperty?: 'email'): Promise<{ found: ContactObject[]; missing: string[] }> {
+  async readContacts(ids: readonly string[], signal?: AbortSignal, idProperty?: 'email', reservation?: Reservation): Promise<{ found: ContactObject[]; missing: string[] }> {
     const found: ContactObject[] = [];
     const missing: string[] = [];
     for (const part of chunks([...new Set(ids)])) {
@@ -115,6 +136,7 @@ export class HubSpotReader {
           propertiesWithHistory: [],
           ...(idProperty ? { idProperty } : {}),
         }),
+        reservation,
       );
       found.push(...res.data.results);
       const errors = 'errors' in res.data ? (res.data.errors ?? []) : [];

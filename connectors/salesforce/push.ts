@@ -15,7 +15,7 @@ import type { ConsentState, Json, Profile } from '../../src/profile/schema.js';
 import { redactEmails, type SalesforceApi } from './api.js';
 import type { SalesforceBulk } from './bulk.js';
 import type { SalesforceConfig } from './config.js';
-import { individualFieldOf, overrideSource, parseConsentField, type ConsentOverride } from './mapping.js';
+import { CHANNEL_FLAGS, individualFieldOf, overrideSource, parseConsentField, type ConsentOverride } from './mapping.js';
 import { chunks, IN_CHUNK, inList, queryAll, type SalesforceReader } from './read.js';
 
 /** Records per sObject Collections call. */
@@ -194,8 +194,12 @@ export class SalesforcePusher {
    */
   private async update(work: Work[], signal: AbortSignal): Promise<Work[]> {
     const gone: Work[] = [];
-    for (const part of chunks(work, COLLECTION_LIMIT)) {
-      const records = part.map((w) => ({ Id: w.id ?? '', ...w.person }));
+    const held = await this.heldFlags(work, signal);
+    for (const all of chunks(work, COLLECTION_LIMIT)) {
+      // A record left with nothing Salesforce does not already hold is not written at all.
+      const part = all.filter((w) => Object.keys(this.toUpdate(w, held)).length > 0);
+      if (part.length === 0) continue;
+      const records = part.map((w) => ({ Id: w.id ?? '', ...this.toUpdate(w, held) }));
       const results = await this.api.call(signal, (conn) => conn.sobject(this.config.object).update(records, { allOrNone: false }));
       part.forEach((w, i) => {
         const r = results[i];
@@ -206,6 +210,33 @@ export class SalesforcePusher {
       });
     }
     return gone;
+  }
+
+  /**
+   * The opt-out flags Salesforce holds now for the records whose update sets one: a rep and an
+   * operator (or a marketer) often make the same choice at once, and the hub would write back
+   * what the rep just set before its Outbound Message arrived (a write that changes nothing).
+   * One query per 300 such records; other updates read nothing.
+   * https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_query.htm
+   */
+  private async heldFlags(work: Work[], signal: AbortSignal): Promise<Map<string, Record<string, unknown>>> {
+    const held = new Map<string, Record<string, unknown>>();
+    const flagged = work.filter((w) => w.id !== undefined && CHANNEL_FLAGS.some((f) => Object.hasOwn(w.person, f)));
+    if (flagged.length === 0) return held;
+    const fields = CHANNEL_FLAGS.filter((f) => flagged.some((w) => Object.hasOwn(w.person, f)));
+    await this.api.call(signal, async (conn) => {
+      for (const part of chunks([...new Set(flagged.map((w) => w.id ?? ''))], IN_CHUNK)) {
+        for (const r of await queryAll(conn, `SELECT Id, ${fields.join(', ')} FROM ${this.config.object} WHERE Id IN ${inList(part)}`)) held.set(String(r['Id']), r);
+      }
+    });
+    return held;
+  }
+
+  /** The fields of an update, without the opt-out flags Salesforce already holds (`heldFlags`). */
+  private toUpdate(w: Work, held: ReadonlyMap<string, Record<string, unknown>>): Record<string, Json> {
+    const now = held.get(w.id ?? '');
+    if (!now) return w.person;
+    return Object.fromEntries(Object.entries(w.person).filter(([f, v]) => !((CHANNEL_FLAGS as readonly string[]).includes(f) && now[f] === v)));
   }
 
   /**

@@ -83,6 +83,13 @@ export interface ExternalRecord {
   at: Instant;
   /** Field name -> value, in the system's vocabulary (consent flags included). */
   fields: Record<string, Json>;
+  /**
+   * When each of these fields took its value at the source, for sources that stamp values one
+   * by one (HubSpot's subscription status timestamps). A field stamped after one of our writes
+   * to the record began is the system's state after that write, never a snapshot taken before
+   * it; fields without a stamp are judged by the record's `at` and when it was received.
+   */
+  fieldsAt?: Record<string, Instant>;
   /** The record was deleted at the source. */
   deleted?: boolean;
   /**
@@ -141,7 +148,18 @@ export type PushOutcome =
    * hold the system's defaults (reading them back is no news). Leave it unset when the system
    * does not say (an upsert that may have matched a record someone else made).
    */
-  | { status: 'ok'; profileId: string; externalId: string; created?: boolean }
+  | {
+      status: 'ok';
+      profileId: string;
+      externalId: string;
+      created?: boolean;
+      /**
+       * The system's own stamp of the record right after this write (HubSpot's `updatedAt`),
+       * when every field the write sent lands at that moment: a value the system stamps after
+       * it was set after our write landed. Leave it unset otherwise.
+       */
+      writtenAt?: Instant;
+    }
   | { status: 'retryable'; profileId: string; reason: string; retryAfterMs?: number }
   | { status: 'rejected'; profileId: string; reason: string; code?: string };
 

@@ -271,6 +271,7 @@ export class Ingestor {
         recordAt: Date.parse(item.record.at),
         receivedAt: Date.parse(item.receivedAt),
         toleranceMs: this.ctx.tuning.echoToleranceMs,
+        ...(item.record.fieldsAt ? { fieldsAt: millisOf(item.record.fieldsAt) } : {}),
         ...(item.record.echo === false ? { foreign: true } : {}),
         ...(expected[i] ? { expected: expected[i] } : {}),
       });
@@ -458,7 +459,12 @@ export class Ingestor {
     const entries = await this.writes.load(known.map(({ item, profileId }) => ({ connector: item.connector.id, profileId })));
     known.forEach(({ item, i }, k) => {
       const observed = mapped[i]?.observed;
-      const ctx = { recordAt: Date.parse(item.record.at), receivedAt: Date.parse(item.receivedAt), toleranceMs: this.ctx.tuning.echoToleranceMs };
+      const ctx = {
+        recordAt: Date.parse(item.record.at),
+        receivedAt: Date.parse(item.receivedAt),
+        toleranceMs: this.ctx.tuning.echoToleranceMs,
+        ...(item.record.fieldsAt ? { fieldsAt: millisOf(item.record.fieldsAt) } : {}),
+      };
       if (observed && isOwnWrite(observed, entries[k] ?? [], ctx)) outcomes[i] = 'echo';
     });
   }
@@ -494,6 +500,16 @@ function indexesByConnector(items: readonly IngestItem[], keep: (index: number) 
 function instant(value: string): string {
   const ms = Date.parse(value);
   return Number.isNaN(ms) ? value : new Date(ms).toISOString();
+}
+
+/** Per-field source stamps in ms (unparsable ones left out: such a field is judged like an unstamped one). */
+function millisOf(stamps: Readonly<Record<string, string>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [field, at] of Object.entries(stamps)) {
+    const ms = Date.parse(at);
+    if (!Number.isNaN(ms)) out[field] = ms;
+  }
+  return out;
 }
 
 /** A stable patch id: the same version of the same record always gives the same id. */

@@ -122,7 +122,14 @@ export class Pusher {
       new Map(
         records.map((r) => {
           const o = byProfile.get(r.profileId);
-          return [r.profileId, { ok: o?.status === 'ok', ...(o?.status === 'ok' && o.created === true ? { created: true } : {}) }];
+          return [
+            r.profileId,
+            {
+              ok: o?.status === 'ok',
+              ...(o?.status === 'ok' && o.created === true ? { created: true } : {}),
+              ...(o?.status === 'ok' && o.writtenAt !== undefined ? { landedAt: Date.parse(o.writtenAt) } : {}),
+            },
+          ];
         }),
       ),
       answered.at,

@@ -87,6 +87,37 @@ describe('assessRecord', () => {
     expect(assessRecord(observed, { name: 'Old', optOut: false }, inFlight, ctx(104, 105)).changes).toEqual({ optOut: true });
   });
 
+  // Chaos (e): our write of a name was prepared while the shadow said SUBSCRIBED; the marketer
+  // unsubscribed (ingested later) and subscribed again right after our write landed.
+  it('a record equal to what our write left, with a field we did not send stamped since it began, is not our own write', () => {
+    const w = write(640, 660, { firstname: 'F68' }, { firstname: 'F56' }, { after: { firstname: 'F68', sub: 'SUBSCRIBED' } });
+    const observed = { firstname: 'F68', sub: 'SUBSCRIBED' };
+    expect(isOwnWrite(observed, [w], { ...ctx(770, 760), toleranceMs: 1_000, fieldsAt: { sub: 760 } })).toBe(false);
+    expect(isOwnWrite(observed, [w], { ...ctx(770, 760), toleranceMs: 1_000, fieldsAt: { sub: 300 } })).toBe(true);
+  });
+
+  // Chaos (e): we wrote UNSUBSCRIBED then SUBSCRIBED; the marketer unsubscribed right after the
+  // second write landed, within the clock tolerance of the first.
+  it('a stamped field holding our earlier value, stamped after a later write of it began, is a change', () => {
+    const writes = [
+      write(435, 443, { sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }, { after: { sub: 'UNSUBSCRIBED' } }),
+      write(520, 537, { sub: 'SUBSCRIBED' }, { sub: 'UNSUBSCRIBED' }, { after: { sub: 'SUBSCRIBED' } }),
+    ];
+    const c = { ...ctx(569, 548), toleranceMs: 1_000, fieldsAt: { sub: 548 } };
+    expect(isOwnWrite({ sub: 'UNSUBSCRIBED' }, writes, c)).toBe(false);
+    expect(assessRecord({ sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }, writes, c).changes).toEqual({ sub: 'UNSUBSCRIBED' });
+  });
+
+  // Chaos (e): we wrote UNSUBSCRIBED (34.054-34.126), the marketer subscribed (ingested: the
+  // shadow moved on) and unsubscribed again at 34.513, within the 1-s clock tolerance.
+  it('a stamped field holding our value, stamped after our call ended, is not settled as our own write', () => {
+    const w = write(54, 126, { sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }, { after: { sub: 'UNSUBSCRIBED' } });
+    const c = { ...ctx(530, 513), toleranceMs: 1_000, fieldsAt: { sub: 513 } };
+    expect(isOwnWrite({ sub: 'UNSUBSCRIBED' }, [w], c)).toBe(false);
+    expect(assessRecord({ sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }, [w], c).changes).toEqual({ sub: 'UNSUBSCRIBED' });
+    expect(isOwnWrite({ sub: 'UNSUBSCRIBED' }, [w], { ...c, fieldsAt: { sub: 100 } })).toBe(true);
+  });
+
   it('a record exactly equal to what our write left is our own write, settled without the store', () => {
     const writes = [write(100, 110, { name: 'Hub' }, { name: 'Old' }, { after: { name: 'Hub', optOut: false } })];
     expect(isOwnWrite({ name: 'Hub', optOut: false }, writes, ctx(120, 105))).toBe(true);
@@ -136,5 +167,57 @@ describe('assessRecord', () => {
     const out = assessRecord({ a: 'theirs', b: 1 }, { a: 'theirs' }, writes, ctx(105));
     expect(out.changes).toEqual({ b: 1 });
     expect(out.observed).toEqual({ b: 1 });
+  });
+
+  // Chaos (e): a marketer subscribes, the hub writes SUBSCRIBED (HubSpot already holds it), the
+  // marketer unsubscribes while that write is still open; the webhook arrives before it ends.
+  it('a value the source stamps after our write began is the state since, even equal to what the write replaced', () => {
+    const writes = [write(100, 200, { sub: 'SUBSCRIBED' }, { sub: 'UNSUBSCRIBED' }, { shadowed: false })];
+    const out = assessRecord({ sub: 'UNSUBSCRIBED' }, { sub: 'UNSUBSCRIBED' }, writes, { ...ctx(150, 160), fieldsAt: { sub: 150 } });
+    expect(out.changes).toEqual({ sub: 'UNSUBSCRIBED' });
+    // Stamped while the write was open, it does not go to the shadow (see the next test), and
+    // what the write replaced stays as it was.
+    expect(out.observed).toEqual({});
+    expect(writes[0]?.prev).toEqual({ sub: 'UNSUBSCRIBED' });
+  });
+
+  // A value the source stamps (say a marketer's lastname) while our write of an older one
+  // was open: our write may have landed after it, so the system may hold ours.
+  it('a value stamped while our write of it was open is a change, but the shadow keeps what we wrote', () => {
+    const writes = [write(100, 200, { last: 'L47' }, { last: 'L30' })];
+    const out = assessRecord({ last: 'L50' }, { last: 'L47' }, writes, { ...ctx(250, 150), fieldsAt: { last: 150 } });
+    expect(out.changes).toEqual({ last: 'L50' });
+    expect(out.observed).toEqual({});
+    // Stamped after the write ended: the system's state since.
+    expect(assessRecord({ last: 'L50' }, { last: 'L47' }, writes, { ...ctx(250, 230), fieldsAt: { last: 230 } }).observed).toEqual({ last: 'L50' });
+    // Stamped after the system's own stamp of our write (its answer still on the way): the state since, too.
+    const landed = [write(100, 200, { last: 'L47' }, { last: 'L30' }, { landedAt: 120 })];
+    const after = assessRecord({ last: 'L50' }, { last: 'L47' }, landed, { ...ctx(250, 150), fieldsAt: { last: 150 } });
+    expect(after.changes).toEqual({ last: 'L50' });
+    expect(after.observed).toEqual({ last: 'L50' });
+  });
+
+  it('a value the source stamps before our write began, in a snapshot received before it ended, is still what it replaced', () => {
+    const writes = [write(100, 200, { sub: 'SUBSCRIBED' }, { sub: 'UNSUBSCRIBED' }, { shadowed: false })];
+    const out = assessRecord({ sub: 'UNSUBSCRIBED' }, { sub: 'UNSUBSCRIBED' }, writes, { ...ctx(150, 90), fieldsAt: { sub: 90 } });
+    expect(out.changes).toEqual({});
+    expect(out.observed).toEqual({});
+  });
+
+  // Chaos (e): the hub writes UNSUBSCRIBED, the marketer subscribes (ingested: the shadow moves
+  // on), then unsubscribes again 280 ms after our write ended, within the clock tolerance.
+  it('a stamped field going back to our value after the source itself moved it on is a change, not our write coming back', () => {
+    const writes = [write(100, 130, { sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' })];
+    const out = assessRecord({ sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }, writes, { ...ctx(420, 410), toleranceMs: 1_000, fieldsAt: { sub: 410 } });
+    expect(out.changes).toEqual({ sub: 'UNSUBSCRIBED' });
+    // Moved on by a later write of ours: the earlier value stamped during the first write is its echo.
+    const two = [write(100, 130, { sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }), write(200, 230, { sub: 'SUBSCRIBED' }, { sub: 'UNSUBSCRIBED' })];
+    expect(assessRecord({ sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }, two, { ...ctx(420, 120), toleranceMs: 1_000, fieldsAt: { sub: 120 } }).changes).toEqual({});
+  });
+
+  it('our own value stamped while our write ran is an echo, whatever the record was received', () => {
+    const writes = [write(100, 200, { sub: 'SUBSCRIBED' }, { sub: 'UNSUBSCRIBED' })];
+    const out = assessRecord({ sub: 'SUBSCRIBED' }, { sub: 'SUBSCRIBED' }, writes, { ...ctx(150, 120), fieldsAt: { sub: 120 } });
+    expect(out.changes).toEqual({});
   });
 });

@@ -47,6 +47,8 @@ export interface WriteEntry {
   after?: Record<string, Json>;
   /** Set when the call returned: the system says this write created the record, so fields it did not send hold the system's defaults. */
   created?: boolean;
+  /** Set when the call returned and the system says so: its own stamp of the record right after this write (ms, source clock). */
+  landedAt?: number;
 }
 
 const MAX_ENTRIES = 8;
@@ -90,14 +92,15 @@ export class WriteLog {
    * profiles, so no ingest of them reads the entries (an unheld record only reads them after
    * its commit).
    */
-  settle(connector: string, outcomes: ReadonlyMap<string, { ok: boolean; created?: boolean }>, answeredAt: number = Date.now()): void {
+  settle(connector: string, outcomes: ReadonlyMap<string, { ok: boolean; created?: boolean; landedAt?: number }>, answeredAt: number = Date.now()): void {
     const now = answeredAt;
-    for (const [profileId, { ok, created }] of outcomes) {
+    for (const [profileId, { ok, created, landedAt }] of outcomes) {
       const last = this.open.get(this.keyOf(connector, profileId))?.at(-1);
       if (!last) continue;
       last.to ??= now;
       last.ok = ok;
       if (ok && created === true) last.created = true;
+      if (ok && landedAt !== undefined && Number.isFinite(landedAt)) last.landedAt = landedAt;
     }
   }
 
@@ -227,12 +230,44 @@ function parseEntries(raw: string | null): WriteEntry[] {
  */
 export function isOwnWrite(observed: Readonly<Record<string, Json>>, writes: readonly WriteEntry[], ctx: ChangeContext): boolean {
   return writes.some(
-    (w) =>
+    (w, k) =>
       w.ok === true &&
       w.after !== undefined &&
       during(w, ctx) &&
-      Object.entries(observed).every(([field, value]) => w.after !== undefined && Object.hasOwn(w.after, field) && jsonEqual(w.after[field], value)),
+      Object.entries(observed).every(
+        ([field, value]) => w.after !== undefined && Object.hasOwn(w.after, field) && jsonEqual(w.after[field], value) && stampFits(field, w, writes.slice(k + 1), { ...ctx, toleranceMs: 0 }),
+      ),
   );
+}
+
+/**
+ * (`isOwnWrite` asks with no clock tolerance: a value stamped after our call ended may be the
+ * person going back to our value after the shadow moved on, which only `assessRecord` can tell.)
+ * A field the source stamps itself fits a write coming back when the write sent it and it was
+ * stamped while the write ran, or the write did not send it and it was stamped before the write
+ * began (`after` holds the shadow as the push read it: a value stamped since is news), and in
+ * both cases before any later write of that field began (`laterWrites`, newer than `w`): a
+ * value stamped after that is someone's choice made since, even when it equals ours.
+ */
+function stampFits(field: string, w: WriteEntry, laterWrites: readonly WriteEntry[], ctx: ChangeContext): boolean {
+  const stampedAt = ctx.fieldsAt?.[field];
+  if (stampedAt === undefined) return true;
+  if (laterWrites.some((l) => Object.hasOwn(l.fields, field) && stampedAt >= l.from)) return false;
+  return Object.hasOwn(w.fields, field) ? during(w, { ...ctx, recordAt: stampedAt }) : stampedAt < w.from;
+}
+
+/**
+ * Whether a field holding what write `w` sent is that write coming back late. Stamped by the
+ * source while the write ran; for a field the source stamps itself (`ctx.fieldsAt`), that stamp
+ * decides, and only a later write of ours that sent it can have moved the shadow on: when the
+ * shadow moved on because the source itself reported a newer value, the field holding our
+ * older value again is the source going back (a marketer re-unsubscribing within the clock
+ * tolerance of our write), a real change.
+ */
+function ownValueBack(field: string, w: WriteEntry, laterWrites: readonly WriteEntry[], ctx: ChangeContext): boolean {
+  const stampedAt = ctx.fieldsAt?.[field];
+  if (stampedAt === undefined) return during(w, ctx);
+  return stampFits(field, w, laterWrites, ctx) && laterWrites.some((l) => Object.hasOwn(l.fields, field) && !jsonEqual(l.fields[field], w.fields[field]));
 }
 
 /** Whether the record was stamped by the source while this write ran (within the clock tolerance). */
@@ -251,6 +286,13 @@ export interface ChangeContext {
   receivedAt: number;
   /** Clock difference allowed between the source and the hub (ms). */
   toleranceMs: number;
+  /**
+   * When the source says each field took its value (ms), for the fields it stamps one by one
+   * (`ExternalRecord.fieldsAt`): a field stamped at or after a write began was set after that
+   * write began, so it is not compared with what the write replaced (and while the write was
+   * open it may have been overwritten by it: it does not go to the shadow).
+   */
+  fieldsAt?: Readonly<Record<string, number>>;
   /** The source says someone else made this change (`ExternalRecord.echo === false`): none of it is our write coming back. */
   foreign?: boolean;
   /**
@@ -279,7 +321,8 @@ export interface Assessment {
  * `shadow` is what the system is known to hold now; `writes` the recent writes of the hub to
  * this record, oldest first (see the module documentation). A record received before a write
  * ended was taken before it: each field a write since then sent is compared with the value it
- * had before the first such write (that write's `prev`, which this updates with what the
+ * had before the first such write (unless the source stamps that field itself, at or after
+ * the write began: then it is the system's state since, see `ChangeContext.fieldsAt`) (that write's `prev`, which this updates with what the
  * record says) and is not recorded in the shadow, which holds what we wrote since.
  *
  * Every field is judged on its own, by value: a field equal to what the system held, or to
@@ -306,22 +349,30 @@ export function assessRecord(
   const recorded: Record<string, Json> = {};
   const learned: Record<string, Json> = {};
   for (const [field, value] of Object.entries(observed)) {
-    const overwrittenBy = later.find((w) => Object.hasOwn(w.fields, field));
+    // A value the source stamps after a write began was set after it (or kept through it): no snapshot predating that write.
+    const stampedAt = ctx.fieldsAt?.[field];
+    const overwrittenBy = later.find((w) => Object.hasOwn(w.fields, field) && !(stampedAt !== undefined && stampedAt >= w.from));
     // Before our write the system held `prev` (a field missing from it was not known to be there).
     let before: Json | undefined = now[field];
     if (overwrittenBy) {
       before = Object.hasOwn(overwrittenBy.prev, field) ? overwrittenBy.prev[field] : undefined;
       overwrittenBy.prev[field] = value;
     }
+    // Stamped while one of our writes of it was open, before the system's stamp of that write
+    // when it gave one (`landedAt`): the write may have landed after it, so the shadow keeps
+    // what we wrote (a push then makes sure of the value).
+    const racedOurWrite =
+      stampedAt !== undefined &&
+      writes.some((w) => Object.hasOwn(w.fields, field) && stampedAt >= w.from && stampedAt <= (w.landedAt ?? w.to ?? Number.POSITIVE_INFINITY));
     const record = (): void => {
-      if (!overwrittenBy) recorded[field] = value;
+      if (!overwrittenBy && !racedOurWrite) recorded[field] = value;
     };
     if (before !== undefined && jsonEqual(before, value)) {
       record();
       continue;
     }
     // Our own value coming back (the shadow may have moved on since): the system holds what it holds now, not this.
-    if (ctx.foreign !== true && writes.some((w) => Object.hasOwn(w.fields, field) && jsonEqual(w.fields[field], value) && during(w, ctx))) continue;
+    if (ctx.foreign !== true && writes.some((w, k) => Object.hasOwn(w.fields, field) && jsonEqual(w.fields[field], value) && ownValueBack(field, w, writes.slice(k + 1), ctx))) continue;
     record();
     if (before === undefined && !overwrittenBy && leftByOurWrite(field, value, writes, ctx)) {
       learned[field] = value;

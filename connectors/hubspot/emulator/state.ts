@@ -325,7 +325,9 @@ export class HubSpotState {
     const contact = this.findByEmail(address);
     if (contact) {
       const optout = status === 'UNSUBSCRIBED' ? 'true' : status === 'SUBSCRIBED' ? 'false' : null;
-      this.applyProperties(contact, { [`hs_email_optout_${subscriptionId}`]: optout }, origin, false);
+      const property = `hs_email_optout_${subscriptionId}`;
+      // Only a new legal basis: the status changed, its mirror property did not (no idle write of the contact).
+      if ((contact.properties[property] ?? '') !== (optout ?? '')) this.applyProperties(contact, { [property]: optout }, origin, false);
     }
     const reason = previous?.status === 'UNSUBSCRIBED' && status === 'SUBSCRIBED' ? 'RESUBSCRIBE_OCCURRED' : 'REQUESTED_CHANGE_OCCURRED';
     return { status: stored, reason };

@@ -194,12 +194,32 @@ describe('HubSpot connector: push', () => {
     expect(String(again?.legalBasisExplanation)).toContain('Art. 6(1)(c)');
   });
 
+  // Chaos (e): an operator and a marketer made the same choice at once; the hub wrote the
+  // status HubSpot already held before the marketer's webhook reached it (an echo write).
+  it('does not write a subscription status HubSpot already holds, and still answers ok', async () => {
+    const { emu, instance } = await setup();
+    const contact = emu.sideDoor.createContact({ email: 'lb@example.com' });
+    emu.sideDoor.subscribe('lb@example.com', 101);
+    emu.sideDoor.unsubscribe('lb@example.com', 103);
+    const outcomes = await instance.push?.(
+      [{ profileId: 'p1', externalId: contact.id, fields: { 'subscription:101': 'SUBSCRIBED', 'subscription:103': 'UNSUBSCRIBED' }, profile: profileWith('consent') }],
+      signal(),
+    );
+    expect(outcomes).toEqual([{ status: 'ok', profileId: 'p1', externalId: contact.id }]);
+    expect(emu.sideDoor.idleWrites()).toEqual([]);
+    // A different legal basis is a change worth writing.
+    await instance.push?.([{ profileId: 'p1', externalId: contact.id, fields: { 'subscription:101': 'SUBSCRIBED' }, profile: profileWith('contract') }], signal());
+    expect(emu.sideDoor.statuses('lb@example.com').find((s) => s.subscriptionId === 101)).toMatchObject({ legalBasis: 'PERFORMANCE_OF_CONTRACT' });
+    expect(emu.sideDoor.idleWrites()).toEqual([]);
+  });
+
   it('updates a known contact by id (an e-mail change does not create another), and finds its e-mail for statuses', async () => {
     const { emu, instance } = await setup();
     const [created] = (await instance.push?.([{ profileId: 'p', fields: { email: 'old@example.com', firstname: 'O' } }], signal())) ?? [];
     const id = created?.status === 'ok' ? created.externalId : '';
     const [moved] = (await instance.push?.([{ profileId: 'p', externalId: id, fields: { email: 'new@example.com' } }], signal())) ?? [];
-    expect(moved).toEqual({ status: 'ok', profileId: 'p', externalId: id });
+    // A properties-only update says when it landed (HubSpot's updatedAt).
+    expect(moved).toEqual({ status: 'ok', profileId: 'p', externalId: id, writtenAt: expect.any(String) });
     expect(emu.sideDoor.contacts()).toHaveLength(1);
     expect(emu.sideDoor.getContact(id)?.properties.email).toBe('new@example.com');
 
@@ -245,10 +265,31 @@ describe('HubSpot connector: push', () => {
 });
 
 describe('HubSpot connector: rate limits', () => {
+  // Chaos (e): webhook reads spent the 10-second budget; a push then slept in the pacer for
+  // seconds between its calls, its write open all along (webhooks received meanwhile taken
+  // for snapshots predating it) and its lease running out (the same records pushed twice).
+  it('a push takes the slots of all its calls before the first one, or parks without writing anything', async () => {
+    const { emu, instance } = await setup({}, { requestsPer10Seconds: 4 });
+    const contact = emu.sideDoor.createContact({ email: 'paced@example.com', firstname: 'Before' });
+    await instance.read?.([contact.id], signal()); // a contact read and a statuses read: 2 of 4 slots
+    const started = Date.now();
+    // Properties, then the contact's e-mail for its status, then the status: 3 calls, 2 slots left.
+    const err = await instance.push?.([{ profileId: 'p', externalId: contact.id, fields: { firstname: 'After', 'subscription:101': 'UNSUBSCRIBED' } }], signal()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect((err as RateLimitedError).retryAfterMs).toBeGreaterThan(5_000);
+    expect(emu.sideDoor.getContact(contact.id)?.properties.firstname).toBe('Before');
+    expect(emu.sideDoor.calls().byEndpoint['POST /crm/v3/objects/contacts/batch/update']).toBeUndefined();
+  }, 30_000);
+
   it('parks for the window (the interval header) on TEN_SECONDLY_ROLLING, as when another process spent the budget', async () => {
     const first = await setup({ rateLimit: { max: 2, intervalMs: 10_000 } });
-    await first.instance.read?.(['1'], signal());
-    await first.instance.read?.(['1'], signal());
+    // One read of a contact and its statuses: both calls of the window.
+    const contact = first.emu.sideDoor.createContact({ email: 'spent@example.com' });
+    await first.instance.read?.([contact.id], signal());
     // A second instance with the same token (another worker process) knows nothing of those calls.
     const config = HubSpotConfig.parse({ accessToken: 'pat', webhookSecret: SECRET, baseUrl: first.emu.url });
     const other = await createHubSpotInstance({ instanceId: 'hubspot', config, logger: pino({ enabled: false }) });

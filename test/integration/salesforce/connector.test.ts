@@ -237,6 +237,27 @@ describe('Salesforce writes', () => {
     expect(org.emulator.sideDoor.notifications().some((n) => n.client === 'concord')).toBe(true);
   });
 
+  // Chaos (e): an operator and a rep withdrew at once; the hub wrote the opt-out the rep had just
+  // ticked, before the rep's Outbound Message reached it (a write that changes nothing).
+  it('does not write an opt-out flag Salesforce already holds', async () => {
+    org = await startTestOrg();
+    const sf = org.instance();
+    const [o] = (await sf.push?.([{ profileId: 'p-7', fields: { Email: 'seven@example.com', LastName: 'Seven', HasOptedOutOfEmail: false } }], signal())) ?? [];
+    const id = o?.status === 'ok' ? o.externalId : '';
+    org.emulator.sideDoor.update('Contact', id, { HasOptedOutOfEmail: true });
+    const outcomes = await sf.push?.(
+      [
+        { profileId: 'p-7', externalId: id, fields: { HasOptedOutOfEmail: true } },
+      ],
+      signal(),
+    );
+    expect(outcomes).toEqual([{ status: 'ok', profileId: 'p-7', externalId: id }]);
+    const [named] = (await sf.push?.([{ profileId: 'p-7', externalId: id, fields: { FirstName: 'Sev', HasOptedOutOfEmail: true } }], signal())) ?? [];
+    expect(named?.status).toBe('ok');
+    expect(org.emulator.sideDoor.findByEmail('seven@example.com')).toMatchObject({ FirstName: 'Sev', HasOptedOutOfEmail: true });
+    expect(org.emulator.sideDoor.idleWrites()).toEqual([]);
+  });
+
   it('creates a Lead with the Company placeholder when the object is Lead', async () => {
     org = await startTestOrg({ config: { object: 'Lead', leadCompany: 'Unknown company' } });
     const sf = org.instance();
