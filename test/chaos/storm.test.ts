@@ -6,6 +6,12 @@
  * newest edit (0 disagreements, 0 wrong winners), and the hub never wrote a value a system
  * already held (0 echo writes).
  *
+ * OPEN: not yet reliable, so `npm run test:chaos` and CI leave it out (`vitest.chaos.config.ts`)
+ * and `npm run test:chaos:open` runs it. It still fails now and then (most often in api+worker):
+ * a HubSpot name edit made while our push of an older value is in flight is overwritten by that
+ * push (reading the contact after the webhook shows only our value), and about one status write
+ * per run meets a value the marketer set between our status read and our write.
+ *
  * Where it runs (the suite must stay under ~6 minutes on 2 cores): each topology once, the
  * dialects alternating; scenario (c) (`worker-crash.test.ts`) takes the other pairings.
  *   all                                 postgres
