@@ -216,6 +216,9 @@ export class Ingestor {
     const locked = await this.ctx.work.lockForIngest(wanted, this.ctx.tuning.ingestLockMs);
     const held = wanted.filter((_, k) => locked[k]);
     const heldKeys = new Set(held.map((r) => `${r.connector}\u0000${r.profileId}`));
+    const stop = this.ctx.work.keepLeases(() => held, this.ctx.tuning.ingestLockMs, (err) =>
+      this.ctx.logger.warn({ err: errorSummary(err) }, 'could not renew the ingest lock'),
+    );
     try {
       for (const [i, item] of items.entries()) {
         const pid = profileIds[i];
@@ -223,6 +226,7 @@ export class Ingestor {
       }
       return await this.compareAndApply(items, outcomes, mapped, profileIds);
     } finally {
+      stop();
       await this.ctx.work.unlockForIngest(held);
     }
   }

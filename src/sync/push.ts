@@ -69,10 +69,34 @@ export class Pusher {
       return result;
     }
 
+    // The profiles stay ours however long this push runs (see `keepLeases`).
+    const held = new Set(take.profileIds);
+    const stop = ctx.work.keepLeases(
+      () => [...held].map((profileId) => ({ connector: connector.id, profileId })),
+      ctx.tuning.inflightLeaseMs,
+      (err) => ctx.logger.warn({ connector: connector.id, err: errorSummary(err) }, 'could not renew the in-flight lease'),
+    );
+    try {
+      return await this.processTaken(connector, instance, queue, take, held, result, signal);
+    } finally {
+      stop();
+    }
+  }
+
+  private async processTaken(
+    connector: SyncConnector,
+    instance: SyncInstance,
+    queue: Queue,
+    take: TakeResult,
+    held: Set<string>,
+    result: FlushResult,
+    signal?: AbortSignal,
+  ): Promise<FlushResult> {
+    const { ctx } = this;
     // The profile version each taken profile was read at: a finished push settles the outbox rows
     // up to it (null: the profile is gone).
     const versions = new Map<string, number | null>();
-    const { prepared, settled } = await this.prepareFull(connector, take, versions);
+    const { prepared, settled } = await this.prepareFull(connector, take, versions, held);
     // Every profile taken, the top-ups included, is either prepared or settled.
     result.taken = prepared.length + settled.length;
     const records = prepared.map((p) => p.record);
@@ -218,6 +242,7 @@ export class Pusher {
     connector: SyncConnector,
     take: TakeResult,
     versions: Map<string, number | null>,
+    held: Set<string>,
   ): Promise<{ prepared: Prepared[]; settled: string[] }> {
     const out = await this.prepare(connector, take.profileIds, versions);
     let dirtyLeft = take.dirtyLeft;
@@ -227,6 +252,7 @@ export class Pusher {
       const more = await this.ctx.work.take(connector.id, missing, this.ctx.tuning.inflightLeaseMs, 0);
       dirtyLeft = more.dirtyLeft;
       if (more.profileIds.length === 0) break;
+      for (const id of more.profileIds) held.add(id);
       const next = await this.prepare(connector, more.profileIds, versions);
       out.prepared.push(...next.prepared);
       out.settled.push(...next.settled);

@@ -180,6 +180,25 @@ export class WorkSets {
     await pipe.exec();
   }
 
+  /**
+   * Keeps the leases of a holder (a push, or an ingest batch) alive while it works: renews them
+   * every third of `leaseMs` for the profiles `held()` names at that moment (a push adds the
+   * profiles it takes to top up its batch). A lease is only the crash guard; a holder that
+   * merely runs long (a slow system, a loaded database) must not lose it, or the next take moves
+   * its profiles back to dirty and a second push of the same profile runs beside the first: the
+   * slower, older write then lands last in the system and in the shadow, and the newer value is
+   * lost there. Renewing only touches profiles still in flight, so a profile the holder settled
+   * is not taken back. Returns the function that stops renewing.
+   */
+  keepLeases(held: () => readonly { connector: string; profileId: string }[], leaseMs: number, onError: (err: unknown) => void): () => void {
+    const timer = setInterval(() => {
+      const refs = held();
+      void Promise.all([...groupBy(refs, (r) => r.connector)].map(([connector, list]) => this.extend(connector, list.map((r) => r.profileId), leaseMs))).catch(onError);
+    }, Math.max(1, Math.floor(leaseMs / 3)));
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
   /** Extends the lease of profiles still being pushed. */
   async extend(instance: string, profileIds: readonly string[], leaseMs: number): Promise<void> {
     if (profileIds.length === 0) return;
