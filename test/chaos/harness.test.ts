@@ -6,24 +6,24 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { parseRoles, toRoleSet } from '../../src/app/roles.js';
-import { PrivateRedis } from './harness/redis.js';
+import { killableRedis } from '../helpers/private-redis.js';
 import { TOPOLOGIES } from './harness/topologies.js';
 
 describe('chaos harness', () => {
   it('a killed private Redis restarts empty on the same port', async () => {
-    const redis = await PrivateRedis.start();
+    const redis = await killableRedis();
     try {
       const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
       client.on('error', () => undefined);
       await client.set('k', 'v');
       await redis.kill();
       expect(redis.running).toBe(false);
-      await redis.restart();
+      await redis.start();
       expect(await client.get('k')).toBeNull();
       expect(redis.url).toBe(`redis://127.0.0.1:${redis.port}`);
       client.disconnect();
     } finally {
-      await redis.stop();
+      await redis.kill();
     }
   });
 

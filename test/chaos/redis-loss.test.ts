@@ -93,7 +93,7 @@ describe.each(RUNS)('chaos (d): Redis killed after a burst, back empty ($topolog
       ...w.salesforce.sideDoor.deliveries().filter((d) => d.at >= killedAt && d.at < restartAt),
     ].map((d) => d.status);
 
-    await w.redis.restart();
+    await w.redis.start();
     const restartedAt = Date.now();
     let schedulersBackMs: number | undefined;
     await waitFor(

@@ -1,20 +1,5 @@
-/** Small operating-system helpers of the chaos harness: free ports, waiting for a child to exit. */
+/** Small operating-system helpers of the chaos harness: waiting for a child to exit, clocks. */
 import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-
-/** A TCP port nobody listens on right now (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resolves when the child has exited (at once if it already has); rejects after `timeoutMs`. */
 export function waitForExit(child: ChildProcess, timeoutMs: number): Promise<void> {

@@ -34,8 +34,10 @@ import type { EngineTuningInput } from '../../../src/sync/options.js';
 import { createTestDatabase } from '../../helpers/db.js';
 import type { TestDatabase, TestDialect } from '../../helpers/db.js';
 import { HubProcess } from './hub-process.js';
-import { freePort, sleep } from './os.js';
-import { PrivateRedis } from './redis.js';
+import { freePort } from '../../../src/app/redis.js';
+import { sleep } from './os.js';
+import { killableRedis } from '../../helpers/private-redis.js';
+import type { KillableRedis } from '../../helpers/private-redis.js';
 import { TOPOLOGIES } from './topologies.js';
 import type { TopologyName } from './topologies.js';
 
@@ -155,7 +157,7 @@ export class ChaosWorld {
 
   private constructor(
     readonly options: WorldOptions,
-    readonly redis: PrivateRedis,
+    readonly redis: KillableRedis,
     readonly db: TestDatabase,
     readonly hubspot: RunningHubSpotEmulator,
     readonly salesforce: RunningSalesforceEmulator,
@@ -176,8 +178,8 @@ export class ChaosWorld {
     // Whatever was started is stopped again when a later step fails.
     const undo: (() => Promise<unknown>)[] = [];
     try {
-      const redis = await PrivateRedis.start();
-      undo.push(() => redis.stop());
+      const redis = await killableRedis();
+      undo.push(() => redis.kill());
       const db = await createTestDatabase(options.dialect);
       undo.push(() => db.drop());
       const hubspot = await startHubSpotEmulator({
@@ -367,7 +369,7 @@ export class ChaosWorld {
     }
     await this.hubspot.close().catch(() => undefined);
     await this.salesforce.close().catch(() => undefined);
-    await this.redis.stop().catch(() => undefined);
+    await this.redis.kill().catch(() => undefined);
     await this.db.drop().catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
   }
