@@ -19,6 +19,7 @@ import type { HubProcess } from '../../src/app/hub.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { deletePrefix, REDIS_URL, TEST_TUNING } from './sync/harness.js';
+import { hubspotYaml, hubYaml, salesforceYaml } from '../helpers/hub-config.js';
 
 const HUBSPOT_SECRET = 'operator-hubspot-client-secret';
 const HUBSPOT_APP_ID = 8091;
@@ -44,43 +45,13 @@ export const ENV: Record<string, string> = {
 };
 
 function configYaml(o: { databaseUrl: string; prefix: string; hubspot: string; salesforce: string; extra: { hubspot: string; salesforce: string } }): string {
-  return `hub:
-  mode: development
-  redisUrl: ${REDIS_URL}
-  databaseUrl: ${o.databaseUrl}
-  publicUrl: http://127.0.0.1:8080
-  listen: { host: 127.0.0.1, port: 0 }
-  keyPrefix: "${o.prefix}"
-  secrets:
-    signing: \${env:T_SIGNING}
-    hashKey: \${env:T_HASH}
-  apiKeys:
-    - { id: ops, key: "\${env:T_ADMIN_KEY}", scopes: [admin] }
-    - { id: reader, key: "\${env:T_READER_KEY}", scopes: ["profiles:read"] }
-catalog:
-  channels: { email: { title: E-mail } }
-  purposes:
-    marketing: { title: Marketing communications, notice: { text: Offers, version: "2026-01" }, objection: directMarketing, channels: [email] }
-  topics: { newsletter: { title: Newsletter } }
-connectors:
-  hubspot:
-    type: hubspot
-    accessToken: \${env:T_HS_TOKEN}
-    webhookSecret: \${env:T_HS_SECRET}
-    baseUrl: ${o.hubspot}
-    appId: ${HUBSPOT_APP_ID}
-    priority: 2
-    consentAuthority: [marketing]
-    subscriptions: [{ id: 101, consent: marketing.email }, { id: 103, topic: newsletter }]${o.extra.hubspot}
-  salesforce:
-    type: salesforce
-    loginUrl: ${o.salesforce}
-    clientId: \${env:T_SF_ID}
-    clientSecret: \${env:T_SF_SECRET}
-    organizationId: ${SF_ORG}
-    priority: 1
-    consentAuthority: [marketing]
-    channelFlags: { HasOptedOutOfEmail: marketing.email }${o.extra.salesforce}
+  const apiKeys = [
+    { id: 'ops', env: 'T_ADMIN_KEY', scopes: ['admin'] },
+    { id: 'reader', env: 'T_READER_KEY', scopes: ['profiles:read'] },
+  ];
+  return `${hubYaml({ redisUrl: REDIS_URL, databaseUrl: o.databaseUrl, prefix: o.prefix, apiKeys })}connectors:
+${hubspotYaml({ baseUrl: o.hubspot, appId: HUBSPOT_APP_ID })}    subscriptions: [{ id: 101, consent: marketing.email }, { id: 103, topic: newsletter }]${o.extra.hubspot}
+${salesforceYaml({ loginUrl: o.salesforce, organizationId: SF_ORG })}    channelFlags: { HasOptedOutOfEmail: marketing.email }${o.extra.salesforce}
 `;
 }
 

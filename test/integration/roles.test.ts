@@ -23,6 +23,7 @@ import type { Config } from '../../src/config/schema.js';
 import { createTestDatabase } from '../helpers/db.js';
 import type { TestDatabase } from '../helpers/db.js';
 import { deletePrefix, REDIS_URL, TEST_TUNING, waitFor } from './sync/harness.js';
+import { hubspotYaml, hubYaml, salesforceYaml } from '../helpers/hub-config.js';
 
 const HUBSPOT_SECRET = 'roles-hubspot-client-secret';
 const HUBSPOT_APP_ID = 8090;
@@ -41,44 +42,13 @@ const ENV = {
 };
 
 function configYaml(o: { databaseUrl: string; prefix: string; hubspot: string; salesforce: string }): string {
-  return `hub:
-  mode: development
-  redisUrl: ${REDIS_URL}
-  databaseUrl: ${o.databaseUrl}
-  publicUrl: http://127.0.0.1:8080
-  listen: { host: 127.0.0.1, port: 0 }
-  keyPrefix: "${o.prefix}"
-  secrets:
-    signing: \${env:T_SIGNING}
-    hashKey: \${env:T_HASH}
-catalog:
-  channels: { email: { title: E-mail } }
-  purposes:
-    marketing: { title: Marketing communications, notice: { text: Offers, version: "2026-01" }, objection: directMarketing, channels: [email] }
-  topics: { newsletter: { title: Newsletter } }
-connectors:
-  hubspot:
-    type: hubspot
-    accessToken: \${env:T_HS_TOKEN}
-    webhookSecret: \${env:T_HS_SECRET}
-    baseUrl: ${o.hubspot}
-    appId: ${HUBSPOT_APP_ID}
-    priority: 2
-    consentAuthority: [marketing]
-    subscriptions: [{ id: 101, consent: marketing.email }, { id: 103, topic: newsletter }]
+  return `${hubYaml({ redisUrl: REDIS_URL, databaseUrl: o.databaseUrl, prefix: o.prefix })}connectors:
+${hubspotYaml({ baseUrl: o.hubspot, appId: HUBSPOT_APP_ID })}    subscriptions: [{ id: 101, consent: marketing.email }, { id: 103, topic: newsletter }]
     mappings:
       - consent: marketing.email
         external: "subscription:101"
         transform: [{ type: map, values: { granted: SUBSCRIBED, denied: UNSUBSCRIBED } }]
-  salesforce:
-    type: salesforce
-    loginUrl: ${o.salesforce}
-    clientId: \${env:T_SF_ID}
-    clientSecret: \${env:T_SF_SECRET}
-    organizationId: ${SF_ORG}
-    priority: 1
-    consentAuthority: [marketing]
-    channelFlags: { HasOptedOutOfEmail: marketing.email }
+${salesforceYaml({ loginUrl: o.salesforce, organizationId: SF_ORG })}    channelFlags: { HasOptedOutOfEmail: marketing.email }
     mappings:
       - { consent: marketing.email, external: HasOptedOutOfEmail, transform: [{ type: invert }] }
 `;

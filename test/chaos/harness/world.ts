@@ -40,6 +40,7 @@ import { killableRedis } from '../../helpers/private-redis.js';
 import type { KillableRedis } from '../../helpers/private-redis.js';
 import { TOPOLOGIES } from './topologies.js';
 import type { TopologyName } from './topologies.js';
+import { hubspotYaml, hubYaml, salesforceYaml } from '../../helpers/hub-config.js';
 
 const HUBSPOT_SECRET = 'chaos-hubspot-client-secret';
 const HUBSPOT_APP_ID = 8091;
@@ -86,48 +87,14 @@ function connectorExtras(o: WorldOptions['connectors']): string {
 
 /** The config: both built-in connectors on the emulators, marketing e-mail consent both ways. */
 function configYaml(o: { databaseUrl: string; redisUrl: string; prefix: string; port: number; hubspot: string; salesforce: string; connectors: WorldOptions['connectors'] }): string {
-  return `hub:
-  mode: development
-  redisUrl: ${o.redisUrl}
-  databaseUrl: ${o.databaseUrl}
-  publicUrl: http://127.0.0.1:${o.port}
-  listen: { host: 127.0.0.1, port: ${o.port} }
-  keyPrefix: "${o.prefix}"
-  secrets:
-    signing: \${env:T_SIGNING}
-    hashKey: \${env:T_HASH}
-  apiKeys:
-    - id: chaos
-      key: \${env:T_ADMIN_KEY}
-      scopes: [admin]
-catalog:
-  channels: { email: { title: E-mail } }
-  purposes:
-    marketing: { title: Marketing communications, notice: { text: Offers, version: "2026-01" }, objection: directMarketing, channels: [email] }
-  topics: { newsletter: { title: Newsletter } }
-connectors:
-  hubspot:
-    type: hubspot
-    accessToken: \${env:T_HS_TOKEN}
-    webhookSecret: \${env:T_HS_SECRET}
-    baseUrl: ${o.hubspot}
-    appId: ${HUBSPOT_APP_ID}
-    priority: 2
-    consentAuthority: [marketing]
-${connectorExtras(o.connectors)}    subscriptions: [{ id: ${MARKETING_SUBSCRIPTION}, consent: marketing.email }, { id: 103, topic: newsletter }]
+  const apiKeys = [{ id: 'chaos', env: 'T_ADMIN_KEY', scopes: ['admin'] }];
+  return `${hubYaml({ redisUrl: o.redisUrl, databaseUrl: o.databaseUrl, prefix: o.prefix, port: o.port, apiKeys })}connectors:
+${hubspotYaml({ baseUrl: o.hubspot, appId: HUBSPOT_APP_ID })}${connectorExtras(o.connectors)}    subscriptions: [{ id: ${MARKETING_SUBSCRIPTION}, consent: marketing.email }, { id: 103, topic: newsletter }]
     mappings:
       - consent: marketing.email
         external: "subscription:${MARKETING_SUBSCRIPTION}"
         transform: [{ type: map, values: { granted: SUBSCRIBED, denied: UNSUBSCRIBED } }]
-  salesforce:
-    type: salesforce
-    loginUrl: ${o.salesforce}
-    clientId: \${env:T_SF_ID}
-    clientSecret: \${env:T_SF_SECRET}
-    organizationId: ${SF_ORG}
-    priority: 1
-    consentAuthority: [marketing]
-${connectorExtras(o.connectors)}    channelFlags: { HasOptedOutOfEmail: marketing.email }
+${salesforceYaml({ loginUrl: o.salesforce, organizationId: SF_ORG })}${connectorExtras(o.connectors)}    channelFlags: { HasOptedOutOfEmail: marketing.email }
     mappings:
       - { consent: marketing.email, external: HasOptedOutOfEmail, transform: [{ type: invert }] }
 `;
