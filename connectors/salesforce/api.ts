@@ -33,12 +33,6 @@ import type { SalesforceConfig } from './config.js';
 /** Marks every write so Salesforce's logs (and the emulator) attribute it to Concord. */
 export const CALL_OPTIONS_CLIENT = 'concord';
 
-/** How long `learnIntegrationUser` waits after a failed attempt before it tries again. */
-export const IDENTITY_RETRY_MS = 60_000;
-
-/** How long `learnIntegrationUser` waits for a token before it gives up for now. */
-export const IDENTITY_WAIT_MS = 5_000;
-
 /** Key of a per-request option that receives the raw response (e.g. to read `Sforce-Locator`). */
 export const RESPONSE_SINK = Symbol('salesforce.responseSink');
 
@@ -79,6 +73,13 @@ function messageOf(body: unknown): string {
   return typeof m === 'string' ? redactEmails(m.slice(0, 300)) : '';
 }
 
+/** A Composite subrequest's failure as a connector error, classified by its status and Salesforce's `errorCode`. */
+export function subrequestError(status: number, body: unknown, now: number): ConnectorError {
+  const code = errorCodeOf(body);
+  const summary = { message: messageOf(body) || `HTTP ${status}`, ...(code ? { errorCode: code } : {}) };
+  return classifyHttpStatus(status, { body: summary, now }) ?? new TransientError(`Salesforce answered HTTP ${status} to a subrequest`, { status });
+}
+
 /** A 401 with `INVALID_SESSION_ID`: the token expired or was revoked. */
 export class SessionExpiredError extends AuthError {}
 
@@ -108,10 +109,11 @@ export class SalesforceApi {
   private connection: Connection | undefined;
   private pendingToken: Promise<Connection> | undefined;
   private blockedUntil = 0;
-  /** No attempt to learn the integration user before this (ms), after one failed. */
-  private identityRetryAt = 0;
   private readonly metrics: ReturnType<typeof salesforceMetrics>;
-  /** The integration user's id (config, else learned from the token's identity URL). */
+  /**
+   * The integration user's id (config, else learned from the token's identity URL): known once
+   * any call was made, so records read back can be marked by who last modified them.
+   */
   integrationUserId: string | undefined;
   /** API calls used and allowed, from the last `Sforce-Limit-Info`. */
   lastUsage: { used: number; max: number } | undefined;
@@ -158,35 +160,6 @@ export class SalesforceApi {
         throw e;
       }
     }
-  }
-
-  /**
-   * The integration user's id, learned once if neither the config nor an earlier token gave
-   * it: a process that only receives webhooks (role `api`) never calls Salesforce otherwise,
-   * and without the id it cannot tell Concord's own writes from anyone else's. Asks for a token
-   * (the client credentials answer names the user), waiting at most `IDENTITY_WAIT_MS` so a
-   * webhook is never held up by a slow login; if that fails, the id stays unknown (a token
-   * still on its way sets it when it comes), the failure is logged, and no new attempt is made
-   * for `IDENTITY_RETRY_MS`. Never throws.
-   */
-  async learnIntegrationUser(): Promise<string | undefined> {
-    if (this.integrationUserId !== undefined || this.now() < this.identityRetryAt) return this.integrationUserId;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new TransientError(`no token within ${IDENTITY_WAIT_MS} ms`)), IDENTITY_WAIT_MS);
-      });
-      await Promise.race([this.authorized(undefined), late]);
-    } catch (err) {
-      this.identityRetryAt = this.now() + IDENTITY_RETRY_MS;
-      this.logger.warn(
-        { connector: this.ctx.instanceId, err: err instanceof Error ? err.message : String(err) },
-        "could not learn the Salesforce integration user's id; Outbound Messages are not marked as echoes until it is known",
-      );
-    } finally {
-      clearTimeout(timer);
-    }
-    return this.integrationUserId;
   }
 
   /** The connection, with a token (requested on first use). */

@@ -54,7 +54,23 @@ export const SalesforceConfig = z.object({
     .meta({ description: 'Catalog channel -> ContactPointType of its ContactPointTypeConsents.' }),
   captureSource: z.string().min(1).max(255).default('Concord').meta({ description: 'CaptureSource written on the consents Concord records.' }),
   leadCompany: z.string().min(1).default('[not provided]').meta({ description: 'Company sent when Concord creates a Lead (a required field) and the profile has none.' }),
-  organizationId: SalesforceId.optional().meta({ description: 'The org id Outbound Messages must carry; messages from any other org are refused. Required to accept Outbound Messages.' }),
+  organizationId: SalesforceId.optional().meta({
+    description: 'The org id Outbound Messages must carry; messages from any other org are refused. Setting it turns Outbound Messages on.',
+  }),
+  /**
+   * The secret last path segment of the Outbound Message endpoint URL: Salesforce sends to
+   * `<publicUrl>/webhooks/<connector id>/<token>`, and a request without it (or with another)
+   * is refused before its body is read. Required in production when `organizationId` is set;
+   * without it (development only) Outbound Messages are taken at `/webhooks/<connector id>`.
+   */
+  outboundMessageToken: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{32,256}$/, 'expected 32 to 256 URL-safe characters (A-Z a-z 0-9 _ -), e.g. from openssl rand -hex 32')
+    .optional()
+    .meta({
+      description:
+        'Secret last path segment of the Outbound Message endpoint URL (<publicUrl>/webhooks/<connector id>/<token>); requests without it are refused before their body is read. Required in production with organizationId. Generate one with openssl rand -hex 32.',
+    }),
   integrationUserId: SalesforceId.optional().meta({
     description: "The integration user's id: records it last modified are echoes of Concord's writes. Learned from the OAuth identity URL when absent.",
   }),
@@ -84,7 +100,7 @@ export type SalesforceConfig = z.infer<typeof SalesforceConfig>;
 export type SalesforceConfigInput = z.input<typeof SalesforceConfig>;
 
 /** Config keys that hold secrets and must come from `${env:...}`. */
-export const SALESFORCE_SECRET_KEYS = ['clientId', 'clientSecret'] as const;
+export const SALESFORCE_SECRET_KEYS = ['clientId', 'clientSecret', 'outboundMessageToken'] as const;
 
 /**
  * Where a pull stands. `full`: the first read of everything, by SOQL or (over the threshold)

@@ -4,16 +4,17 @@
  * export. Every call goes through jsforce. See README.md beside this file.
  */
 import { RecentIds } from '../../src/connector/recent-ids.js';
-import { defineConnector, type ConnectorContext, type ConnectorInstance, type EraseOutcome, type ExternalRecord } from '../../src/connector/define.js';
-import { isRetryable, RateLimitedError } from '../../src/connector/errors.js';
+import { defineConnector, type ConnectorContext, type ConnectorInstance, type EraseOutcome, type RawWebhook } from '../../src/connector/define.js';
+import { isRetryable, MalformedPayloadError, RateLimitedError } from '../../src/connector/errors.js';
 import { redactEmails, SalesforceApi } from './api.js';
 import { SalesforceBulk } from './bulk.js';
 import { SALESFORCE_SECRET_KEYS, SalesforceConfig, SalesforceCursor } from './config.js';
 import { CHANNEL_FLAGS, salesforceDefaultMappings } from './mapping.js';
 import { pullPeople } from './pull.js';
 import { COLLECTION_LIMIT, SalesforcePusher } from './push.js';
-import { chunks, IN_CHUNK, inList, personFields, queryAll, SalesforceReader, type RawRecord } from './read.js';
-import { ackReply, parseOutboundMessage, soapFault, toWebhookEvents, verifyOutboundMessage } from './webhook.js';
+import { NotifiedReader } from './notified.js';
+import { chunks, SalesforceReader, type RawRecord } from './read.js';
+import { ackReply, admitOutboundMessage, soapFault, toWebhookEvents, verifyOutboundMessage, type OutboundMessage, type OutboundSettings } from './webhook.js';
 
 /** Events parsed but not yet confirmed by `reply`, bounded so a stream of failures cannot grow it. */
 const MAX_PENDING = 10_000;
@@ -30,36 +31,14 @@ export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>
   const reader = new SalesforceReader(api, config);
   const bulk = new SalesforceBulk(api, config, now);
   const pusher = new SalesforcePusher(api, reader, bulk, config, now);
+  const notified = new NotifiedReader(api, reader, config, now);
   const handled = new RecentIds<string>(100_000);
   const pending = new Map<string, string[]>();
-
-  /** A person's notified fields as its own record (Outbound Messages carry the person's fields only). */
-  function notifiedRecord(fields: RawRecord): ExternalRecord | undefined {
-    const records = reader.toRecords(fields, { individuals: new Map(), consents: new Map() }, new Map(), { markEcho: true });
-    return records[0];
-  }
-
-  /** People named by a webhook: their own ids, or `Individual:<id>` / `ContactPointTypeConsent:<id>`. */
-  async function peopleOf(externalIds: readonly string[], signal: AbortSignal): Promise<RawRecord[]> {
-    const own: string[] = [];
-    const individuals = new Set<string>();
-    const consents: string[] = [];
-    for (const id of externalIds) {
-      if (id.startsWith('Individual:')) individuals.add(id.slice('Individual:'.length));
-      else if (id.startsWith('ContactPointTypeConsent:')) consents.push(id.slice('ContactPointTypeConsent:'.length));
-      else if (/^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$/.test(id)) own.push(id);
-    }
-    for (const part of chunks(consents, IN_CHUNK)) {
-      const rows = await api.call(signal, (conn) => queryAll(conn, `SELECT PartyId FROM ContactPointTypeConsent WHERE Id IN ${inList(part)}`));
-      for (const r of rows) if (typeof r['PartyId'] === 'string') individuals.add(r['PartyId']);
-    }
-    const people = await reader.readPeople(own, signal);
-    for (const part of chunks([...individuals], IN_CHUNK)) {
-      const soql = `SELECT ${personFields(config).join(', ')} FROM ${config.object} WHERE IndividualId IN ${inList(part)}`;
-      people.push(...(await api.call(signal, (conn) => queryAll(conn, soql))));
-    }
-    const unique = new Map(people.map((p) => [String(p['Id']), p]));
-    return [...unique.values()];
+  const outbound: OutboundSettings = { token: config.outboundMessageToken, organizationId: config.organizationId };
+  /** Messages `verify` read, for `parse` (the engine hands both the same request). */
+  const verified = new WeakMap<RawWebhook, OutboundMessage>();
+  if (config.organizationId && !config.outboundMessageToken) {
+    logger.warn({ connector: ctx.instanceId }, 'Outbound Messages are taken without a URL token (outboundMessageToken is not set); production requires one');
   }
 
   /**
@@ -105,8 +84,8 @@ export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>
       return pusher.push(batch, signal);
     },
 
-    async read(externalIds, signal) {
-      return reader.recordsOf(await peopleOf(externalIds, signal), signal);
+    read(externalIds, signal) {
+      return notified.read(externalIds, signal);
     },
 
     async erase(refs, signal) {
@@ -142,26 +121,30 @@ export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>
       return reader.recordsOf([...unique.values()], signal);
     },
 
-    verify(raw) {
-      const result = verifyOutboundMessage(raw, config.organizationId);
-      if (!result.ok) logger.warn({ connector: ctx.instanceId, reason: result.reason }, 'Salesforce Outbound Message refused; answering with a SOAP fault');
-      return result;
+    admit(head) {
+      return admitOutboundMessage(head, outbound);
     },
 
-    async parse(raw) {
-      let message;
-      try {
-        message = parseOutboundMessage(raw.body);
-      } catch (err) {
-        logger.warn({ connector: ctx.instanceId, reason: err instanceof Error ? err.message : String(err) }, 'Salesforce Outbound Message refused; answering with a SOAP fault');
-        throw err;
+    // Refusals are logged once, by the HTTP surface, with these fixed reasons.
+    verify(raw) {
+      const result = verifyOutboundMessage(raw, outbound);
+      if (!result.ok) return result;
+      verified.set(raw, result.message);
+      return { ok: true };
+    },
+
+    parse(raw) {
+      // The engine verifies first; a caller that did not gets the same checks here.
+      let message = verified.get(raw);
+      if (!message) {
+        const result = verifyOutboundMessage(raw, outbound);
+        if (!result.ok) throw new MalformedPayloadError(result.reason);
+        message = result.message;
       }
       const fresh = message.notifications.filter((n) => !handled.has(n.id));
-      // A process that only receives webhooks learns who Concord writes as from its first message.
-      if (fresh.length > 0) await api.learnIntegrationUser();
-      const { events, ignored } = toWebhookEvents(fresh, { object: config.object, toRecord: notifiedRecord, now });
+      const { events, ignored } = toWebhookEvents(fresh, { object: config.object, receivedAt: raw.receivedAt });
       if (ignored > 0) logger.info({ connector: ctx.instanceId, ignored }, 'Outbound Message notifications of objects this connector does not read were ignored');
-      // Notifications that produced no event (nothing to ingest) are handled as soon as they are acknowledged.
+      // Notifications that produced no event (nothing to read) are handled as soon as they are acknowledged.
       const mappedIds = new Set(events.flatMap((e) => e.notificationIds));
       const rest = fresh.filter((n) => !mappedIds.has(n.id)).map((n) => n.id);
       for (const e of events) pending.set(e.event.eventId, e.notificationIds);
@@ -205,5 +188,16 @@ export default defineConnector<SalesforceConfig, SalesforceCursor>({
   // "Not opted out" is each flag's default on a new record: consent on them is withdraw-only.
   withdrawOnlyFields: CHANNEL_FLAGS,
   secretKeys: SALESFORCE_SECRET_KEYS,
+  checkConfig: (config, hub) =>
+    // Anyone can write an Outbound Message: in production the endpoint URL must carry a secret.
+    hub.mode === 'production' && config.organizationId !== undefined && config.outboundMessageToken === undefined
+      ? [
+          {
+            path: ['organizationId'],
+            message:
+              'Outbound Messages are on (organizationId is set), and production requires outboundMessageToken: set outboundMessageToken: ${env:NAME} to a random URL-safe string of 32 or more characters (e.g. openssl rand -hex 32), and make the Outbound Message endpoint URL in Salesforce <publicUrl>/webhooks/<connector id>/<that token>',
+          },
+        ]
+      : [],
   create: (ctx) => createSalesforceInstance(ctx),
 });

@@ -50,16 +50,28 @@ function atOf(record: RawRecord): number {
   return Number.isNaN(at) ? parseSalesforceDate(record['SystemModstamp']) : at;
 }
 
-/** Runs a SOQL query and follows `nextRecordsUrl` to the end. */
-export async function queryAll(conn: Connection, soql: string): Promise<RawRecord[]> {
+/** A page of a SOQL query result. */
+export interface QueryPage {
+  records: RawRecord[];
+  done: boolean;
+  nextRecordsUrl?: string;
+}
+
+/** The records of a query result's first page and of every page after it (`nextRecordsUrl`). */
+export async function allPages(conn: Connection, first: QueryPage): Promise<RawRecord[]> {
   // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_query.htm
-  let result = await conn.query<RawRecord>(soql, { autoFetch: false });
+  let result = first;
   const records = [...result.records];
   while (!result.done && result.nextRecordsUrl) {
     result = await conn.queryMore<RawRecord>(result.nextRecordsUrl, { headers: {}, autoFetch: false, maxFetch: 10_000, scanAll: false, responseTarget: 'QueryResult' });
     records.push(...result.records);
   }
   return records;
+}
+
+/** Runs a SOQL query and follows `nextRecordsUrl` to the end. */
+export async function queryAll(conn: Connection, soql: string): Promise<RawRecord[]> {
+  return allPages(conn, await conn.query<RawRecord>(soql, { autoFetch: false }));
 }
 
 /** Consent data of a set of people: Individuals and ContactPointTypeConsents by party. */
@@ -82,13 +94,29 @@ export class SalesforceReader {
     return Object.keys(this.config.dataUsePurposes).length > 0;
   }
 
+  /** The query of the configured DataUsePurposes. */
+  purposeQuery(): string {
+    return `SELECT Id, Name FROM DataUsePurpose WHERE Name IN ${inList([...new Set(Object.values(this.config.dataUsePurposes))])}`;
+  }
+
+  /** The configured DataUsePurposes if they were read already (no call). */
+  knownPurposes(): Promise<Map<string, string>> | undefined {
+    return this.readsConsents ? this.purposes : Promise.resolve(new Map());
+  }
+
+  /** Keeps the rows of `purposeQuery()` that another call read (a Composite subrequest); returns them as Id -> Name. */
+  rememberPurposes(rows: readonly RawRecord[]): Map<string, string> {
+    const purposes = new Map(rows.map((r) => [String(r['Id']), String(r['Name'])]));
+    this.purposes = Promise.resolve(purposes);
+    return purposes;
+  }
+
   /** The configured DataUsePurposes: Id -> Name (read once). */
   purposeNames(signal?: AbortSignal): Promise<Map<string, string>> {
     if (!this.readsConsents) return Promise.resolve(new Map());
     this.purposes ??= this.api
       .call(signal, async (conn) => {
-        const names = [...new Set(Object.values(this.config.dataUsePurposes))];
-        const rows = await queryAll(conn, `SELECT Id, Name FROM DataUsePurpose WHERE Name IN ${inList(names)}`);
+        const rows = await queryAll(conn, this.purposeQuery());
         return new Map(rows.map((r) => [String(r['Id']), String(r['Name'])]));
       })
       .catch((err: unknown) => {

@@ -5,7 +5,7 @@ import { MalformedPayloadError } from '../../src/connector/errors.js';
 import { createSalesforceInstance } from './connector.js';
 import { SalesforceConfig } from './config.js';
 import { isAck, notificationsEnvelope } from './emulator/outbound.js';
-import { ackReply, parseOutboundMessage, soapFault, toWebhookEvents, verifyOutboundMessage } from './webhook.js';
+import { ackReply, readOutboundMessage, soapFault, toWebhookEvents, verifyOutboundMessage } from './webhook.js';
 
 const ORG = '00D5e000000KQ2eEAG';
 const INTEGRATION_USER = '0055e000001IntgAAC';
@@ -41,15 +41,25 @@ function message(records: Record<string, string | boolean | null>[], options: { 
   );
 }
 
-const raw = (body: Buffer): RawWebhook => ({ method: 'POST', url: 'https://hub.example/webhooks/salesforce', headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' }, body, receivedAt: new Date().toISOString() });
+const TOKEN = 'Lk2Jh7Gf4Ds9Aq1Wz6Xe3Rc8Vt5By0Nu4Mi9Ko2Pl7';
+const RECEIVED_AT = '2026-03-10T09:00:05.000Z';
+const raw = (body: Buffer): RawWebhook => ({
+  method: 'POST',
+  url: 'https://hub.example/webhooks/salesforce/<token>',
+  urlToken: TOKEN,
+  headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' },
+  body,
+  receivedAt: RECEIVED_AT,
+});
+const settings = (organizationId: string | undefined) => ({ token: TOKEN, organizationId });
 
 function instance() {
-  const config = SalesforceConfig.parse({ clientId: 'id', clientSecret: 'secret', loginUrl: 'http://127.0.0.1:9', organizationId: ORG, integrationUserId: INTEGRATION_USER });
+  const config = SalesforceConfig.parse({ clientId: 'id', clientSecret: 'secret', loginUrl: 'http://127.0.0.1:9', organizationId: ORG, integrationUserId: INTEGRATION_USER, outboundMessageToken: TOKEN });
   return createSalesforceInstance({ instanceId: 'salesforce', config, logger: pino({ level: 'silent' }) });
 }
 
 describe('Outbound Messages', () => {
-  it('parses a valid message with a real XML parser: org, notification ids, fields, nil values', () => {
+  it('reads a valid message for its org, notification ids, objects and record ids, and nothing else', () => {
     const hand = Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>
 <soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
  <soapenv:Body>
@@ -64,7 +74,7 @@ describe('Outbound Messages', () => {
     <sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">
      <sf:Id>0035e00000ZkM3hAAF</sf:Id>
      <sf:Email>ada&#64;example.com</sf:Email>
-     <sf:LastName>O&apos;Hara &amp; Sons</sf:LastName>
+     <sf:LastName>O&apos;Hara &amp; Sons — Zoë</sf:LastName>
      <sf:Phone xsi:nil="true"/>
      <sf:HasOptedOutOfEmail>true</sf:HasOptedOutOfEmail>
     </sObject>
@@ -72,50 +82,24 @@ describe('Outbound Messages', () => {
   </notifications>
  </soapenv:Body>
 </soapenv:Envelope>`);
-    expect(parseOutboundMessage(hand)).toEqual({
+    expect(readOutboundMessage(hand)).toEqual({
       organizationId: ORG,
       actionId: '04k5e000000CaRkAAK',
-      notifications: [
-        {
-          id: '04l5e00000Gx7QzAAJ',
-          object: 'Contact',
-          fields: { Id: '0035e00000ZkM3hAAF', Email: 'ada@example.com', LastName: "O'Hara & Sons", Phone: null, HasOptedOutOfEmail: 'true' },
-        },
-      ],
+      notifications: [{ id: '04l5e00000Gx7QzAAJ', object: 'Contact', recordId: '0035e00000ZkM3hAAF' }],
     });
-    expect(verifyOutboundMessage(raw(hand), ORG)).toEqual({ ok: true });
+    expect(verifyOutboundMessage(raw(hand), settings(ORG))).toMatchObject({ ok: true });
   });
 
-  it('turns a valid message into a records event (opt-out flags as booleans, nil left out) and answers with an Ack', async () => {
+  it('turns a valid message into one changed event naming its records (never their values) and answers with an Ack', async () => {
     const sf = instance();
     const body = message([contact(1), contact(2, { LastModifiedById: INTEGRATION_USER }), contact(3, { LastModifiedById: null })]);
     expect(await sf.verify?.(raw(body))).toEqual({ ok: true });
     const events = (await sf.parse?.(raw(body))) ?? [];
-    expect(events).toHaveLength(1);
-    const event = events[0] as Extract<WebhookEvent, { kind: 'records' }>;
-    expect(event.kind).toBe('records');
-    expect(event.records).toEqual([
-      // Last modified by a rep: someone else's change, never Concord's write coming back.
-      {
-        externalId: '0035e0000000001AAA',
-        at: '2026-03-10T09:00:00.000Z',
-        fields: { Email: 'person-1@example.com', FirstName: 'First1', LastName: 'Last1', HasOptedOutOfEmail: false, DoNotCall: false },
-        echo: false,
-      },
-      // Last modified by the integration user: Concord's own write coming back.
-      {
-        externalId: '0035e0000000002AAA',
-        at: '2026-03-10T09:00:00.000Z',
-        fields: { Email: 'person-2@example.com', FirstName: 'First2', LastName: 'Last2', HasOptedOutOfEmail: true, DoNotCall: false },
-        echo: true,
-      },
-      // The message does not say who: nothing is claimed.
-      {
-        externalId: '0035e0000000003AAA',
-        at: '2026-03-10T09:00:00.000Z',
-        fields: { Email: 'person-3@example.com', FirstName: 'First3', LastName: 'Last3', HasOptedOutOfEmail: false, DoNotCall: false },
-      },
+    expect(events).toEqual([
+      { kind: 'changed', eventId: expect.stringMatching(/^om:[0-9a-f]{32}$/), externalIds: ['0035e0000000001AAA', '0035e0000000002AAA', '0035e0000000003AAA'], at: RECEIVED_AT },
     ]);
+    // Who last modified them is for the read-back to say: the event is never marked as our echo.
+    expect(events[0]).not.toHaveProperty('echo');
     const reply = sf.reply?.(events);
     expect(reply).toMatchObject({ status: 200, contentType: expect.stringContaining('text/xml') });
     expect(isAck(reply?.body ?? '')).toBe(true);
@@ -125,9 +109,9 @@ describe('Outbound Messages', () => {
     const sf = instance();
     const other = message([contact(1)], { org: '00D5e000000OthrAAA' });
     expect(await sf.verify?.(raw(other))).toEqual({ ok: false, reason: 'Outbound Message from another organization' });
-    expect(verifyOutboundMessage(raw(message([contact(1)])), undefined)).toMatchObject({ ok: false });
+    expect(verifyOutboundMessage(raw(message([contact(1)])), settings(undefined))).toMatchObject({ ok: false });
     // The 15-character form of the configured id is the same org.
-    expect(verifyOutboundMessage(raw(message([contact(1)], { org: ORG.slice(0, 15) })), ORG)).toEqual({ ok: true });
+    expect(verifyOutboundMessage(raw(message([contact(1)], { org: ORG.slice(0, 15) })), settings(ORG))).toMatchObject({ ok: true });
     const fault = sf.refuse?.({ status: 401, reason: 'Outbound Message from another organization' });
     expect(fault?.status).toBe(500);
     expect(fault?.body).toContain('<faultcode>soapenv:Client</faultcode>');
@@ -143,9 +127,13 @@ describe('Outbound Messages', () => {
     ['no notification', message([]).toString('utf8')],
     ['JSON', '{"unexpected": true}'],
     ['an sObject without Id', message([contact(1, { Id: null })]).toString('utf8')],
-  ])('refuses malformed input (%s) with MalformedPayloadError: nothing is enqueued', async (_label, body) => {
+    ['a chosen tag name', message([contact(1)]).toString('utf8').replace('<sf:Email>', '<evil-Chosen-Tag>').replace('</sf:Email>', '</evil-Other-Tag>')],
+  ])('refuses malformed input (%s): nothing is enqueued, and nothing the sender wrote is in the reason', async (_label, body) => {
     const sf = instance();
     const request = raw(Buffer.from(body));
+    const verified = await sf.verify?.(request);
+    expect(verified).toMatchObject({ ok: false });
+    if (verified && !verified.ok) expect(verified.reason).not.toMatch(/evil|Chosen|lolz|login|unexpected/i);
     const err = await Promise.resolve()
       .then(() => sf.parse?.(request))
       .then(
@@ -153,7 +141,6 @@ describe('Outbound Messages', () => {
         (e: unknown) => e,
       );
     expect(err).toBeInstanceOf(MalformedPayloadError);
-    expect(await sf.verify?.(request)).toMatchObject({ ok: false });
   });
 
   it('drops a duplicate notification once the first delivery was enqueued and acknowledged', async () => {
@@ -169,7 +156,7 @@ describe('Outbound Messages', () => {
     const mixed = message([contact(2), contact(3)], { firstId: 1 });
     const next = (await sf.parse?.(raw(mixed))) ?? [];
     expect(next).toHaveLength(1);
-    expect((next[0] as Extract<WebhookEvent, { kind: 'records' }>).records.map((r) => r.externalId)).toEqual(['0035e0000000003AAA']);
+    expect((next[0] as Extract<WebhookEvent, { kind: 'changed' }>).externalIds).toEqual(['0035e0000000003AAA']);
     // An all-duplicate message is still acknowledged, or Salesforce would keep sending it.
     expect(isAck(sf.reply?.([])?.body ?? '')).toBe(true);
   });
@@ -179,25 +166,25 @@ describe('Outbound Messages', () => {
     const hundred = Array.from({ length: 100 }, (_, i) => contact(i));
     const events = (await sf.parse?.(raw(message(hundred)))) ?? [];
     expect(events).toHaveLength(1);
-    expect((events[0] as Extract<WebhookEvent, { kind: 'records' }>).records).toHaveLength(100);
+    expect((events[0] as Extract<WebhookEvent, { kind: 'changed' }>).externalIds).toHaveLength(100);
     sf.reply?.(events);
     expect(await sf.parse?.(raw(message(hundred)))).toEqual([]);
-    expect(() => parseOutboundMessage(message(Array.from({ length: 101 }, (_, i) => contact(i))))).toThrow(/at most 100/);
+    expect(() => readOutboundMessage(message(Array.from({ length: 101 }, (_, i) => contact(i))))).toThrow(/more than 100 notifications/);
   });
 
   it('names the people behind Individual and ContactPointTypeConsent notifications (changed events, read even when all are ours)', () => {
     const individual = { Id: '0PK5e0000000001AAA', HasOptedOutProcessing: true, LastModifiedDate: '2026-03-10T10:00:00.000Z', LastModifiedById: INTEGRATION_USER };
     const consent = { Id: '0ZY5e0000000001AAA', PartyId: '0PK5e0000000001AAA', PrivacyConsentStatus: 'OptOut', LastModifiedDate: '2026-03-10T11:00:00.000Z', LastModifiedById: REP };
     const notifications = [
-      ...parseOutboundMessage(message([individual], { object: 'Individual' })).notifications,
-      ...parseOutboundMessage(message([consent], { object: 'ContactPointTypeConsent', firstId: 5 })).notifications,
-      ...parseOutboundMessage(message([{ Id: '0015e0000000001AAA', Name: 'Acme' }], { object: 'Account', firstId: 9 })).notifications,
+      ...readOutboundMessage(message([individual], { object: 'Individual' })).notifications,
+      ...readOutboundMessage(message([consent], { object: 'ContactPointTypeConsent', firstId: 5 })).notifications,
+      ...readOutboundMessage(message([{ Id: '0015e0000000001AAA', Name: 'Acme' }], { object: 'Account', firstId: 9 })).notifications,
     ];
-    const opts = { object: 'Contact', toRecord: () => undefined, now: () => 0 };
+    const opts = { object: 'Contact', receivedAt: RECEIVED_AT };
     const { events, ignored } = toWebhookEvents(notifications, opts);
     expect(ignored).toBe(1);
     expect(events.map((e) => e.event)).toEqual([
-      { kind: 'changed', eventId: expect.stringMatching(/^om-related:/), externalIds: ['Individual:0PK5e0000000001AAA', 'ContactPointTypeConsent:0ZY5e0000000001AAA'], at: '2026-03-10T11:00:00.000Z' },
+      { kind: 'changed', eventId: expect.stringMatching(/^om-related:/), externalIds: ['Individual:0PK5e0000000001AAA', 'ContactPointTypeConsent:0ZY5e0000000001AAA'], at: RECEIVED_AT },
     ]);
     // Last modified by the integration user names the record's last writer, not each field's: a
     // rep's edit saved moments before our write is in it too, so the record is read and compared.

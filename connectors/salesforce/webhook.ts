@@ -1,103 +1,73 @@
 /**
  * Outbound Messages: Salesforce's SOAP `notifications` call, up to 100 `Notification`s of one
- * object, each with its id and the record's selected fields. There is no signature: a message
- * is accepted when it names the configured OrganizationId. Notification ids are remembered
- * once the events are safely enqueued, so a redelivery (Salesforce retries until it gets an
- * Ack, for up to 24 hours) is dropped. The answer is the `notificationsResponse` with
- * `<Ack>true</Ack>`; anything that cannot be read gets a SOAP fault and nothing is enqueued.
+ * object. There is no signature, and anyone can write one, so a message is a hint only: the
+ * connector takes the record ids it names (and the notification ids, for dedupe) and the
+ * engine reads those records back through the API (`read`); no value in the body is ever
+ * ingested. A forged message can at most cause a read.
+ *
+ * The endpoint is authenticated by a secret in its URL, `/webhooks/<id>/<outboundMessageToken>`
+ * (the Outbound Message's "Endpoint URL" in Salesforce), compared in constant time before the
+ * body is read; the OrganizationId the message names is checked as a second factor. A body is
+ * read by a bounded reader (`outbound-xml.ts`). Notification ids are remembered once the events
+ * are safely enqueued, so a redelivery (Salesforce retries until it gets an Ack, for up to 24
+ * hours) is dropped. The answer is the `notificationsResponse` with `<Ack>true</Ack>`; anything
+ * refused gets a SOAP fault with fixed text, and nothing is enqueued.
  * https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_om_outboundmessaging_wsdl.htm
- * https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_om_outboundmessaging_listener.htm
+ * https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_om_outboundmessaging_security.htm
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import type { ExternalRecord, RawWebhook, VerifyResult, WebhookEvent, WebhookReply } from '../../src/connector/define.js';
-import { MalformedPayloadError } from '../../src/connector/errors.js';
-import type { RawRecord } from './read.js';
+import type { AdmitResult, RawWebhook, VerifyResult, WebhookEvent, WebhookHead, WebhookReply } from '../../src/connector/define.js';
+import { headerValue } from '../../src/connector/errors.js';
+import { OUTBOUND_LIMITS, readOutboundMessage, type OutboundLimits, type OutboundMessage, type OutboundNotification } from './outbound-xml.js';
+
+export { OUTBOUND_LIMITS, readOutboundMessage, type OutboundMessage, type OutboundNotification };
 
 /** Salesforce sends at most 100 notifications per message. */
-export const MAX_NOTIFICATIONS = 100;
+export const MAX_NOTIFICATIONS = OUTBOUND_LIMITS.maxNotifications;
 
-/** One notification as sent: its id, the object type, and the record's fields as text (`null` when nil). */
-export interface OutboundNotification {
-  id: string;
-  object: string;
-  fields: Record<string, string | null>;
+/** The refusal reasons (fixed text: nothing a sender wrote is logged or echoed). */
+export const REFUSED = {
+  token: 'wrong or missing URL token',
+  unexpectedToken: 'a URL token, but none is configured for Outbound Messages',
+  tooLarge: `the body exceeds ${OUTBOUND_LIMITS.maxBytes} bytes`,
+  noOrganization: 'no organizationId configured for Outbound Messages',
+  otherOrganization: 'Outbound Message from another organization',
+} as const;
+
+/** Where Salesforce must send a connector's Outbound Messages (the Outbound Message's Endpoint URL). */
+export function outboundEndpointUrl(publicUrl: string, instanceId: string, token: string | undefined): string {
+  return `${publicUrl.replace(/\/$/, '')}/webhooks/${encodeURIComponent(instanceId)}${token === undefined ? '' : `/${token}`}`;
 }
 
-export interface OutboundMessage {
-  organizationId: string;
-  actionId: string;
-  notifications: OutboundNotification[];
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
 }
 
-const parser = new XMLParser({
-  removeNSPrefix: true,
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: true,
-  processEntities: true,
-  htmlEntities: true,
-  isArray: (name) => name === 'Notification',
-});
-
-function fail(message: string): never {
-  throw new MalformedPayloadError(`Outbound Message refused: ${message}`);
+/** Compares a URL token with the configured one in constant time (hashed first, so lengths do not show either). */
+export function sameToken(given: string | undefined, expected: string): boolean {
+  return given !== undefined && timingSafeEqual(digest(given), digest(expected));
 }
 
-function child(node: unknown, name: string): unknown {
-  return node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[name] : undefined;
+/** The URL-token part of admission, shared by `admit` and `verify`. */
+function checkToken(urlToken: string | undefined, token: string | undefined): VerifyResult {
+  if (token === undefined) return urlToken === undefined || urlToken === '' ? { ok: true } : { ok: false, reason: REFUSED.unexpectedToken };
+  return sameToken(urlToken, token) ? { ok: true } : { ok: false, reason: REFUSED.token };
 }
 
-function text(node: unknown): string | undefined {
-  if (typeof node === 'string') return node;
-  const t = child(node, '#text');
-  return typeof t === 'string' ? t : undefined;
+export interface OutboundSettings {
+  /** The secret last path segment of the endpoint URL; none configured: no token is taken (development). */
+  token: string | undefined;
+  organizationId: string | undefined;
+  limits?: OutboundLimits;
 }
 
-const ID = /^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$/;
-
-/** Parses an Outbound Message with a real XML parser; throws `MalformedPayloadError` on anything else. */
-export function parseOutboundMessage(body: Buffer): OutboundMessage {
-  const xml = body.toString('utf8');
-  // SOAP forbids a DOCTYPE; refusing it also rules out entity expansion attacks.
-  if (/<!DOCTYPE/i.test(xml)) fail('a DOCTYPE is not allowed');
-  const valid = XMLValidator.validate(xml);
-  if (valid !== true) fail(`not well-formed XML (line ${valid.err.line}: ${valid.err.msg})`);
-  const doc = parser.parse(xml) as unknown;
-  const notifications = child(child(child(doc, 'Envelope'), 'Body'), 'notifications');
-  if (notifications === undefined || notifications === null || typeof notifications !== 'object') fail('no soapenv:Envelope/soapenv:Body/notifications element');
-  const organizationId = text(child(notifications, 'OrganizationId'));
-  if (!organizationId || !ID.test(organizationId)) fail('OrganizationId missing or not an id');
-  const actionId = text(child(notifications, 'ActionId')) ?? '';
-  const list = child(notifications, 'Notification');
-  const items = Array.isArray(list) ? list : [];
-  if (items.length === 0) fail('no Notification');
-  if (items.length > MAX_NOTIFICATIONS) fail(`${items.length} notifications (at most ${MAX_NOTIFICATIONS})`);
-  const out: OutboundNotification[] = [];
-  for (const item of items) {
-    const id = text(child(item, 'Id'));
-    if (!id || !ID.test(id)) fail('a Notification without an Id');
-    const sObject = child(item, 'sObject');
-    if (sObject === null || typeof sObject !== 'object') fail(`Notification ${id} has no sObject`);
-    const type = child(sObject, '@_type');
-    const object = typeof type === 'string' ? type.replace(/^.*:/, '') : '';
-    if (!object) fail(`Notification ${id} has an sObject without xsi:type`);
-    const fields: Record<string, string | null> = {};
-    for (const [name, value] of Object.entries(sObject as Record<string, unknown>)) {
-      if (name.startsWith('@_') || name === '#text') continue;
-      if (child(value, '@_nil') === 'true') fields[name] = null;
-      else {
-        const v = text(value);
-        if (v === undefined && value !== '') fail(`Notification ${id}: field ${name} is not a simple value`);
-        fields[name] = v ?? '';
-      }
-    }
-    if (!fields['Id'] || !ID.test(fields['Id'])) fail(`Notification ${id} has an sObject without an Id`);
-    out.push({ id, object, fields });
-  }
-  return { organizationId, actionId, notifications: out };
+/** Admission before the body is read: the URL token, then the declared size. */
+export function admitOutboundMessage(head: WebhookHead, settings: OutboundSettings): AdmitResult {
+  const token = checkToken(head.urlToken, settings.token);
+  if (!token.ok) return { ok: false, status: 401, reason: token.reason };
+  const declared = Number(headerValue(head.headers, 'content-length'));
+  if (declared > (settings.limits ?? OUTBOUND_LIMITS).maxBytes) return { ok: false, status: 413, reason: REFUSED.tooLarge };
+  return { ok: true };
 }
 
 /** Compares two org ids in constant time (15- and 18-character forms match). */
@@ -107,16 +77,22 @@ export function sameOrganization(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** Checks that a message comes from the configured org. Failure is a value. */
-export function verifyOutboundMessage(raw: RawWebhook, organizationId: string | undefined): VerifyResult {
-  if (!organizationId) return { ok: false, reason: 'no organizationId configured for Outbound Messages' };
+/**
+ * Checks a message: the URL token first (before a byte of the body is looked at), then the
+ * size, then reads it (bounded) and checks the org. Failure is a value with fixed text; on
+ * success the message read is returned, so that `parse` does not read it again.
+ */
+export function verifyOutboundMessage(raw: RawWebhook, settings: OutboundSettings): { ok: true; message: OutboundMessage } | { ok: false; reason: string } {
+  const token = checkToken(raw.urlToken, settings.token);
+  if (!token.ok) return token;
+  if (!settings.organizationId) return { ok: false, reason: REFUSED.noOrganization };
   let message: OutboundMessage;
   try {
-    message = parseOutboundMessage(raw.body);
+    message = readOutboundMessage(raw.body, settings.limits);
   } catch (err) {
     return { ok: false, reason: err instanceof Error ? err.message : 'unreadable Outbound Message' };
   }
-  return sameOrganization(message.organizationId, organizationId) ? { ok: true } : { ok: false, reason: 'Outbound Message from another organization' };
+  return sameOrganization(message.organizationId, settings.organizationId) ? { ok: true, message } : { ok: false, reason: REFUSED.otherOrganization };
 }
 
 const SOAP_ENVELOPE = 'http://schemas.xmlsoap.org/soap/envelope/';
@@ -157,14 +133,6 @@ export interface MappedEvent {
   notificationIds: string[];
 }
 
-export interface ToEventsOptions {
-  /** The object people are kept in (`Contact` or `Lead`). */
-  object: string;
-  /** Turns a person's notified fields into records (the person's own part). */
-  toRecord(fields: RawRecord): ExternalRecord | undefined;
-  now: () => number;
-}
-
 function stableId(prefix: string, ids: readonly string[]): string {
   const sorted = [...ids].sort();
   return `${prefix}:${createHash('sha256').update(sorted.join(',')).digest('hex').slice(0, 32)}`;
@@ -174,40 +142,31 @@ function stableId(prefix: string, ids: readonly string[]): string {
 export const RELATED_OBJECTS = ['Individual', 'ContactPointTypeConsent'] as const;
 
 /**
- * Turns notifications into engine events: the person's own notifications become one `records`
- * event (the fields they carry), Individual and ContactPointTypeConsent notifications one
- * `changed` event naming them (`Individual:<id>`, `ContactPointTypeConsent:<id>`: `read`
- * finds their people). Event ids derive from the notification ids, so a redelivery of the same
- * notifications has the same event ids. Notifications of other objects are ignored.
+ * Turns notifications into engine events that only name records, for the engine to read back:
+ * the person's own notifications become one `changed` event naming their ids; Individual and
+ * ContactPointTypeConsent notifications one naming them as `Individual:<id>` and
+ * `ContactPointTypeConsent:<id>` (`read` finds their people). None is marked as our echo: the
+ * records are read and compared field by field. Event ids derive from the notification ids, so
+ * a redelivery of the same notifications has the same event ids. Notifications of other
+ * objects are ignored. `at` is when the hub received the message (the read decides the times).
  */
-export function toWebhookEvents(notifications: readonly OutboundNotification[], options: ToEventsOptions): { events: MappedEvent[]; ignored: number } {
+export function toWebhookEvents(notifications: readonly OutboundNotification[], options: { object: string; receivedAt: string }): { events: MappedEvent[]; ignored: number } {
   const people = notifications.filter((n) => n.object === options.object);
   const related = notifications.filter((n) => (RELATED_OBJECTS as readonly string[]).includes(n.object));
   const events: MappedEvent[] = [];
   if (people.length > 0) {
-    const records = people.flatMap((n) => {
-      const r = options.toRecord(n.fields);
-      return r ? [r] : [];
-    });
     const ids = people.map((n) => n.id);
-    if (records.length > 0) events.push({ event: { kind: 'records', eventId: stableId('om', ids), records }, notificationIds: ids });
+    events.push({
+      event: { kind: 'changed', eventId: stableId('om', ids), externalIds: [...new Set(people.map((n) => n.recordId))], at: options.receivedAt },
+      notificationIds: ids,
+    });
   }
   if (related.length > 0) {
     const ids = related.map((n) => n.id);
-    // Never marked as our echo, even when the integration user modified them last: that names
-    // the last writer of the whole record, not of each field (a rep's edit saved moments before
-    // our write is in it too). The records are read and compared field by field.
-    const stamps = related.map((n) => Date.parse((n.fields['LastModifiedDate'] ?? '').replace(/([+-]\d{2})(\d{2})$/, '$1:$2'))).filter((t) => !Number.isNaN(t));
     events.push({
-      event: {
-        kind: 'changed',
-        eventId: stableId('om-related', ids),
-        externalIds: [...new Set(related.map((n) => `${n.object}:${n.fields['Id'] ?? ''}`))],
-        at: new Date(stamps.length > 0 ? Math.max(...stamps) : options.now()).toISOString(),
-      },
+      event: { kind: 'changed', eventId: stableId('om-related', ids), externalIds: [...new Set(related.map((n) => `${n.object}:${n.recordId}`))], at: options.receivedAt },
       notificationIds: ids,
     });
   }
   return { events, ignored: notifications.length - people.length - related.length };
 }
-

@@ -38,7 +38,9 @@ export type ConfigErrorCode =
   /** An id reserved for the hub itself. */
   | 'reserved_id'
   /** Development mode with a public URL that is not on loopback. */
-  | 'development_public_url';
+  | 'development_public_url'
+  /** A rule of the connector's own (`checkConfig`), e.g. a setting production requires. */
+  | 'connector_rule';
 
 /** A position in the file, 1-based. */
 export interface SourcePosition {

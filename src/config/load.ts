@@ -351,6 +351,18 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     fail(finding.code, finding.path, finding.at, `${formatPath(finding.path)}: ${finding.message}`);
   }
 
+  // 5. Each connector's own rules, on its valid config.
+  if (parsed.success) {
+    const definitions = options.connectors ?? builtinConnectors;
+    for (const [instanceId, instance] of Object.entries(parsed.data.connectors)) {
+      const definition = definitions.find((d) => d.type === instance.type);
+      for (const finding of definition?.checkConfig?.(instance, { mode: parsed.data.hub.mode }) ?? []) {
+        const path = ['connectors', instanceId, ...finding.path];
+        fail('connector_rule', path, 'value', `${formatPath(path)}: ${finding.message}`);
+      }
+    }
+  }
+
   if (errors.length > 0 || !parsed.success) {
     return { ok: false, file, errors: sortAndDedupe(errors) };
   }

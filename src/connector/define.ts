@@ -169,6 +169,12 @@ export interface RawWebhook {
   method: string;
   /** Full URL as the sender addressed it (some signatures cover it). */
   url: string;
+  /**
+   * The secret path segment after the connector id (`/webhooks/<id>/<token>`), for senders
+   * that authenticate by a secret in the endpoint URL (Salesforce Outbound Messages); absent
+   * when the URL has none. Never log it.
+   */
+  urlToken?: string;
   /** Request headers with lower-case names, as Node delivers them. */
   headers: Record<string, string | string[] | undefined>;
   /** The body bytes exactly as received. */
@@ -209,8 +215,24 @@ export interface WebhookReply {
   body?: string;
 }
 
+/** A problem `checkConfig` finds: where under the instance's keys, and what to do. */
+export interface ConnectorConfigFinding {
+  path: readonly (string | number)[];
+  message: string;
+}
+
 /** Result of signature verification; an expected failure is a value, not an exception. */
 export type VerifyResult = { ok: true } | { ok: false; reason: string };
+
+/** What is known of a webhook request before its body is read: the request line and headers. */
+export type WebhookHead = Pick<RawWebhook, 'method' | 'url' | 'urlToken' | 'headers'>;
+
+/**
+ * Whether a webhook request may be read at all: 401 for a missing or wrong secret in the URL,
+ * 413 for a declared size over the connector's limit. `reason` is fixed text, never anything
+ * the sender chose.
+ */
+export type AdmitResult = { ok: true } | { ok: false; status: 401 | 413; reason: string };
 
 /** Services the engine hands a connector instance at `create`. */
 export interface ConnectorContext<Config> {
@@ -259,6 +281,13 @@ export interface ConnectorInstance<Cursor> {
   erase?(refs: EraseRef[], signal: AbortSignal): Promise<EraseOutcome[]>;
   /** Reads everything the system holds on a person, for access requests. */
   export?(refs: EraseRef[], signal: AbortSignal): Promise<ExternalRecord[]>;
+  /**
+   * Checks a webhook request before its body is read (a secret in the URL, the declared
+   * Content-Length), so that a refused sender costs no parsing. Cheap and synchronous; the HTTP
+   * surface calls it first. A connector without it takes no `urlToken`. `verify` must check
+   * the same again: callers may hand a raw webhook to the engine directly.
+   */
+  admit?(head: WebhookHead): AdmitResult;
   /**
    * Checks a webhook's authenticity over the raw request: signature over the exact body bytes,
    * compared in constant time, and a timestamp window against `raw.receivedAt` where the
@@ -330,6 +359,12 @@ export interface ConnectorDefinition<Config = unknown, Cursor = unknown> {
   withdrawOnlyFields?: readonly (string | RegExp)[];
   /** Names of config keys that hold secrets and so must come from `${env:...}`. */
   secretKeys?: readonly string[];
+  /**
+   * Rules on a config that passed `configSchema` and depend on the hub's mode, e.g. a setting
+   * production requires. `concord validate` and `concord start` report each finding at
+   * `connectors.<id>.<path>`; the message says what to do (and never shows a secret).
+   */
+  checkConfig?(config: Config, hub: { mode: 'development' | 'production' }): ConnectorConfigFinding[];
   /**
    * Builds a live instance. May throw `ConfigError` (e.g. an unreachable system named in the
    * config); should not call the external API eagerly, so that `concord validate` stays offline.

@@ -36,9 +36,9 @@ function needsRedis(url: string): boolean {
   return !WITHOUT_REDIS.test(url);
 }
 
-/** A request URL fit for logs: preference-link tokens are secrets. */
+/** A request URL fit for logs: preference-link tokens and webhook URL tokens are secrets. */
 export function redactUrl(url: string): string {
-  return url.replace(/^(\/preferences\/)[^/?#]+/, '$1[token]');
+  return url.replace(/^(\/preferences\/)[^/?#]+/, '$1[token]').replace(/^(\/webhooks\/[^/?#]+\/)[^/?#]+/, '$1[token]');
 }
 
 function requestLogFields(request: FastifyRequest): Record<string, unknown> {

@@ -1,13 +1,18 @@
 /**
- * Webhook ingress: `POST /webhooks/:connectorId`. The body is kept as raw bytes (signatures
- * cover them) and capped; the connector verifies and parses it through the engine, which
- * dedupes on the event id and enqueues. Nothing is enqueued for a refused request:
- * unknown connector 404, oversized body 413, bad signature 401, malformed body 400. The reply
- * is the connector's (e.g. a SOAP Ack), sent once the events are safely queued.
+ * Webhook ingress: `POST /webhooks/:connectorId`, or `POST /webhooks/:connectorId/:token` for
+ * senders that authenticate by a secret in the URL (Salesforce Outbound Messages). Before a
+ * byte of the body is read, the connector admits the request (`admit`: the URL token, the
+ * declared size), so a refused sender costs no parsing. The body is kept as raw bytes
+ * (signatures cover them) and capped; the connector verifies and parses it through the engine,
+ * which dedupes on the event id and enqueues. Nothing is enqueued for a refused request:
+ * unknown connector 404, oversized body 413, bad signature or URL token 401, malformed body
+ * 400. The reply is the connector's (e.g. a SOAP Ack), sent once the events are safely queued;
+ * a refusal is in the connector's format when it has one (a SOAP fault). Each refusal is logged
+ * once, with the connector's fixed reason and never the URL (it may carry the token).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { RawWebhook, WebhookReply } from '../connector/define.js';
+import type { AdmitResult, RawWebhook, WebhookReply } from '../connector/define.js';
 import type { SyncConnector } from '../sync/bind.js';
 import type { ServerEngine } from './deps.js';
 import type { HttpMetrics } from './metrics.js';
@@ -25,7 +30,16 @@ export interface WebhookRouteOptions {
 /** Seconds a sender is asked to wait before retrying a webhook the hub could not queue. */
 const RETRY_AFTER_SEC = 5;
 
-type WebhookRequest = FastifyRequest<{ Params: { connectorId: string } }>;
+type WebhookParams = { connectorId: string; token?: string };
+type Instance = Awaited<ReturnType<ServerEngine['instance']>>;
+type WebhookRequest = FastifyRequest<{ Params: WebhookParams }>;
+
+/** Whether the connector lets this request be read; without `admit`, a URL token has no place. */
+function admission(instance: Instance, request: WebhookRequest): AdmitResult | { ok: false; status: 404; reason: string } {
+  const { token } = request.params;
+  if (instance.admit) return instance.admit({ method: request.method, url: request.url, headers: request.headers, ...(token === undefined ? {} : { urlToken: token }) });
+  return token === undefined ? { ok: true } : { ok: false, status: 404, reason: 'no connector takes webhooks at this address' };
+}
 
 function problem(reply: FastifyReply, status: number, code: string, detail: string): FastifyReply {
   return reply.code(status).type('application/problem+json').send({ type: 'about:blank', title: detail, status, code });
@@ -60,8 +74,19 @@ export async function registerWebhooks(app: FastifyInstance, options: WebhookRou
       return problem(reply, 503, redisDown ? 'redis_unavailable' : 'unavailable', 'the webhook could not be queued; try again');
     });
 
-    scope.post<{ Params: { connectorId: string } }>(
-      '/webhooks/:connectorId',
+    const refuse = (reply: FastifyReply, connector: string, instance: Instance | undefined, status: number, reason: string): FastifyReply => {
+      options.metrics.webhooks.inc({ connector, status: String(status) });
+      options.logger.warn({ connector, status, reason }, 'webhook refused');
+      // Some senders expect their own error format (e.g. a SOAP fault); the connector writes it.
+      if (status !== 404 && instance?.refuse) return send(reply, instance.refuse({ status, reason }));
+      if (status === 404) return problem(reply, 404, 'unknown_connector', 'no connector takes webhooks at this address');
+      if (status === 413) return problem(reply, 413, 'body_too_large', reason);
+      const code = status === 401 ? 'bad_signature' : 'malformed_body';
+      return problem(reply, status, code, status === 401 ? 'the signature does not verify' : reason);
+    };
+
+    scope.post<{ Params: WebhookParams }>(
+      '/webhooks/:connectorId/:token?',
       {
         bodyLimit: options.bodyLimit,
         config: {
@@ -70,12 +95,16 @@ export async function registerWebhooks(app: FastifyInstance, options: WebhookRou
               ? { max: options.rateLimit, timeWindow: '1 minute', keyGenerator: (r: FastifyRequest) => `${r.ip}|${(r.params as { connectorId?: string }).connectorId ?? ''}` }
               : false,
         },
-        // Refuse unknown connectors before reading a byte of the body.
+        // Refuse unknown connectors, and requests the connector does not admit, before reading a byte of the body.
         onRequest: async (request, reply) => {
-          if (!accepting.has(request.params.connectorId)) {
+          const connector = request.params.connectorId;
+          if (!accepting.has(connector)) {
             options.metrics.webhooks.inc({ connector: 'unknown', status: '404' });
             return problem(reply, 404, 'unknown_connector', 'no connector takes webhooks at this address');
           }
+          const instance = await options.engine.instance(connector);
+          const admitted = admission(instance, request);
+          if (!admitted.ok) return refuse(reply, connector, instance, admitted.status, admitted.reason);
         },
       },
       async (request, reply) => {
@@ -84,6 +113,7 @@ export async function registerWebhooks(app: FastifyInstance, options: WebhookRou
         const raw: RawWebhook = {
           method: request.method,
           url: `${request.protocol}://${request.host}${request.url}`,
+          ...(request.params.token === undefined ? {} : { urlToken: request.params.token }),
           headers: request.headers,
           body: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
           receivedAt: new Date().toISOString(),
@@ -91,13 +121,8 @@ export async function registerWebhooks(app: FastifyInstance, options: WebhookRou
         const result = await options.engine.receiveWebhook(connector, raw);
         timer();
         if (!result.ok) {
-          options.metrics.webhooks.inc({ connector, status: String(result.status) });
-          options.logger.warn({ connector, status: result.status, reason: result.reason }, 'webhook refused');
-          // Some senders expect their own error format (e.g. a SOAP fault); the connector writes it.
           const instance = result.status === 404 ? undefined : await options.engine.instance(connector);
-          if (instance?.refuse) return send(reply, instance.refuse({ status: result.status, reason: result.reason }));
-          const code = result.status === 401 ? 'bad_signature' : result.status === 400 ? 'malformed_body' : 'unknown_connector';
-          return problem(reply, result.status, code, result.status === 401 ? 'the signature does not verify' : result.reason);
+          return refuse(reply, connector, instance, result.status, result.reason);
         }
         options.metrics.webhooks.inc({ connector, status: String(result.reply.status) });
         return send(reply, result.reply);

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type {
+  AdmitResult,
   ConnectorCapabilities,
   ConnectorDefinition,
   ConnectorInstance,
@@ -18,6 +19,7 @@ import type {
   RawWebhook,
   VerifyResult,
   WebhookEvent,
+  WebhookHead,
   WebhookReply,
 } from '../connector/define.js';
 import type { CompiledMapping } from '../connector/mapping.js';
@@ -35,6 +37,7 @@ export interface SyncInstance {
   /** Data-subject requests (privacy/): erasure and access, when the connector declares them. */
   erase?(refs: EraseRef[], signal: AbortSignal): Promise<EraseOutcome[]>;
   export?(refs: EraseRef[], signal: AbortSignal): Promise<ExternalRecord[]>;
+  admit?(head: WebhookHead): AdmitResult;
   verify?(raw: RawWebhook): VerifyResult | Promise<VerifyResult>;
   parse?(raw: RawWebhook): WebhookEvent[] | Promise<WebhookEvent[]>;
   reply?(events: WebhookEvent[]): WebhookReply;
@@ -102,6 +105,7 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
         ...(instance.read ? { read: instance.read.bind(instance) } : {}),
         ...(instance.erase ? { erase: instance.erase.bind(instance) } : {}),
         ...(instance.export ? { export: instance.export.bind(instance) } : {}),
+        ...(instance.admit ? { admit: instance.admit.bind(instance) } : {}),
         ...(instance.verify ? { verify: instance.verify.bind(instance) } : {}),
         ...(instance.parse ? { parse: instance.parse.bind(instance) } : {}),
         ...(instance.reply ? { reply: instance.reply.bind(instance) } : {}),

@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest, malformedQuery, notFound, SalesforceHttpError } from './errors.js';
 import { describeObject, findField, type ObjectDef } from './schema.js';
-import { parseSoql, runQuery, SoqlSyntaxError, type SoqlQuery } from './soql.js';
+import { parseSoql, resolveSemiJoins, runQuery, SoqlSyntaxError, type SoqlQuery } from './soql.js';
 import { SaveError, type Actor, type OrgState, type RecordError, type StoredRecord } from './state.js';
 
 /** Records per sObject Collections call. */
@@ -295,27 +295,40 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
     }
     const object = state.object(query.object);
     if (!object) throw badRequest('INVALID_TYPE', `\n${text}\nsObject type '${query.object}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name.`);
+    const noSuchColumn = (name: string, on: ObjectDef): SalesforceHttpError =>
+      badRequest('INVALID_FIELD', `\n${text}\nNo such column '${name}' on entity '${on.name}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.`);
     const named = [...query.fields, ...query.where.map((c) => c.field), ...query.orderBy.map((o) => o.field)];
     const fields: string[] = [];
     for (const name of named) {
       const def = findField(object, name);
-      if (!def) throw badRequest('INVALID_FIELD', `\n${text}\nNo such column '${name}' on entity '${object.name}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.`);
+      if (!def) throw noSuchColumn(name, object);
       if (query.fields.includes(name)) fields.push(def.name);
     }
-    const rows = runQuery(query, state.all(object.name, withDeleted), deps.now());
+    for (const cond of query.where) {
+      if (!('subquery' in cond)) continue;
+      const inner = state.object(cond.subquery.object);
+      if (!inner) throw badRequest('INVALID_TYPE', `\n${text}\nsObject type '${cond.subquery.object}' is not supported.`);
+      for (const name of [...cond.subquery.fields, ...cond.subquery.where.map((c) => c.field)]) if (!findField(inner, name)) throw noSuchColumn(name, inner);
+    }
+    const resolved = resolveSemiJoins(query, (name) => state.all(state.object(name)?.name ?? name), deps.now());
+    const rows = runQuery(resolved, state.all(object.name, withDeleted), deps.now());
     return { query, object, rows, fields };
   };
 
   /** The first page of a query (or its count), keeping a cursor for `nextRecordsUrl`. */
   const firstPage = (req: FastifyRequest, withDeleted: boolean): Record<string, unknown> => {
     const q = (req.query as { q?: string }).q;
+    const header = req.headers['sforce-query-options'];
+    return queryPage(q, withDeleted, version(req), typeof header === 'string' ? header : undefined);
+  };
+
+  const queryPage = (q: string | undefined, withDeleted: boolean, apiVersion: string, options: string | undefined): Record<string, unknown> => {
     if (!q) throw malformedQuery('q is required');
     const { query, object, rows, fields } = runSoqlText(q, withDeleted);
     if (query.count) return { totalSize: rows.length, done: true, records: [] };
-    const header = req.headers['sforce-query-options'];
-    const asked = typeof header === 'string' ? /batchSize=(\d+)/i.exec(header)?.[1] : undefined;
+    const asked = options ? /batchSize=(\d+)/i.exec(options)?.[1] : undefined;
     const batch = Math.max(200, Math.min(deps.queryBatchSize, asked ? Number(asked) : deps.queryBatchSize));
-    const cursor: QueryCursor = { object, rows, fields, offset: 0, batch: Math.min(batch, deps.queryBatchSize), version: version(req) };
+    const cursor: QueryCursor = { object, rows, fields, offset: 0, batch: Math.min(batch, deps.queryBatchSize), version: apiVersion };
     return page(cursor, `01g5e0000${String(nextLocator++).padStart(6, '0')}AAA`);
   };
 
@@ -335,6 +348,35 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
     }
     return result;
   };
+
+  // Composite: up to 25 subrequests in one call (one API call toward the limits), of which at
+  // most 5 are queries. The emulator runs query subrequests (`GET .../query?q=` and
+  // `.../queryAll?q=`), each answered on its own (allOrNone does not apply to queries).
+  // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_composite.htm
+  app.post(`${P}/composite`, async (req) => {
+    const body = (req.body ?? {}) as { compositeRequest?: unknown };
+    const subrequests = body.compositeRequest;
+    if (!Array.isArray(subrequests) || subrequests.length === 0) throw badRequest('JSON_PARSER_ERROR', 'compositeRequest: expected a non-empty array');
+    if (subrequests.length > 25) throw badRequest('LIMIT_EXCEEDED', 'A composite request can contain at most 25 subrequests');
+    const parsed = subrequests.map((sub: unknown) => {
+      const r = (sub ?? {}) as { method?: unknown; url?: unknown; referenceId?: unknown };
+      if (typeof r.url !== 'string' || typeof r.referenceId !== 'string' || typeof r.method !== 'string') throw badRequest('JSON_PARSER_ERROR', 'each subrequest needs method, url and referenceId');
+      const m = /^\/services\/data\/(v\d+\.\d)\/(query|queryAll)\/?\?q=(.*)$/.exec(r.url);
+      if (r.method.toUpperCase() !== 'GET' || !m) throw badRequest('NOT_SUPPORTED', `the emulator runs only query subrequests (got ${r.method} ${r.url.split('?')[0]})`);
+      return { referenceId: r.referenceId, apiVersion: m[1] ?? version(req), withDeleted: m[2] === 'queryAll', q: decodeURIComponent((m[3] ?? '').replace(/\+/g, ' ')) };
+    });
+    if (parsed.length > 5) throw badRequest('LIMIT_EXCEEDED', 'A composite request can contain at most 5 query operations');
+    return {
+      compositeResponse: parsed.map((sub) => {
+        try {
+          return { body: queryPage(sub.q, sub.withDeleted, sub.apiVersion, undefined), httpHeaders: {}, httpStatusCode: 200, referenceId: sub.referenceId };
+        } catch (err) {
+          if (!(err instanceof SalesforceHttpError)) throw err;
+          return { body: err.body, httpHeaders: {}, httpStatusCode: err.statusCode, referenceId: sub.referenceId };
+        }
+      }),
+    };
+  });
 
   app.get(`${P}/query`, async (req) => firstPage(req, false));
   app.get(`${P}/queryAll`, async (req) => firstPage(req, true));
@@ -365,5 +407,6 @@ export function runBulkSoql(state: OrgState, text: string, now: number): { objec
     if (query.fields.includes(name)) fields.push(def.name);
   }
   if (query.count) throw badRequest('INVALIDJOB', 'COUNT() is not supported by Bulk API 2.0 query');
-  return { object, rows: runQuery(query, state.all(object.name), now), fields };
+  const resolved = resolveSemiJoins(query, (name) => state.all(state.object(name)?.name ?? name), now);
+  return { object, rows: runQuery(resolved, state.all(object.name), now), fields };
 }

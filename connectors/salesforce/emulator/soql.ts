@@ -4,9 +4,14 @@
  * ```
  * SELECT field, field... | COUNT()  FROM Object
  *   [WHERE cond AND cond ...]          cond: field (= | != | > | < | >= | <=) literal  |  field IN (literal, ...)
+ *                                            |  field IN (SELECT idField FROM OtherObject [WHERE ...])
  *   [ORDER BY field [ASC|DESC], ...]
  *   [LIMIT n]
  * ```
+ *
+ * A semi-join (`IN (SELECT ...)`) selects one field of another object, with no ORDER BY, LIMIT
+ * or semi-join of its own, as Salesforce requires; `resolveSemiJoins` turns it into the list of
+ * values before the query runs.
  *
  * Literals: 'strings' (with \' \\ \n escapes), numbers, true/false, null, date-times
  * (`2026-01-15T09:30:00Z`, with optional fraction and offset), dates (`2026-01-15`) and the
@@ -31,7 +36,8 @@ export type SoqlOperator = '=' | '!=' | '>' | '<' | '>=' | '<=';
 
 export type SoqlCondition =
   | { field: string; op: SoqlOperator; value: SoqlLiteral }
-  | { field: string; op: 'IN'; values: SoqlLiteral[] };
+  | { field: string; op: 'IN'; values: SoqlLiteral[] }
+  | { field: string; op: 'IN'; subquery: SoqlQuery };
 
 export interface SoqlQuery {
   /** Selected field names as written; empty for `COUNT()`. */
@@ -180,6 +186,14 @@ class Parser {
   }
 
   parse(): SoqlQuery {
+    const query = this.query(false);
+    const extra = this.peek();
+    if (extra) throw new SoqlSyntaxError(`unexpected token '${extra.text}'`, extra.pos);
+    return query;
+  }
+
+  private query(nested: boolean): SoqlQuery {
+    const start = this.peek()?.pos ?? this.length;
     this.keyword('SELECT');
     const fields: string[] = [];
     let count = false;
@@ -200,10 +214,10 @@ class Parser {
     const where: SoqlCondition[] = [];
     if (this.isKeyword('WHERE')) {
       this.next('WHERE');
-      where.push(this.condition());
+      where.push(this.condition(nested, object));
       while (this.isKeyword('AND')) {
         this.next('AND');
-        where.push(this.condition());
+        where.push(this.condition(nested, object));
       }
       if (this.isKeyword('OR')) throw new SoqlSyntaxError('OR is not supported by the emulator', this.peek()?.pos ?? 0);
     }
@@ -226,16 +240,25 @@ class Parser {
       if (t.type !== 'number' || !/^\d+$/.test(t.text)) throw new SoqlSyntaxError(`LIMIT expects a whole number, found '${t.text}'`, t.pos);
       limit = Number(t.text);
     }
-    const extra = this.peek();
-    if (extra) throw new SoqlSyntaxError(`unexpected token '${extra.text}'`, extra.pos);
+    if (nested && (count || fields.length !== 1 || orderBy.length > 0 || limit !== undefined)) {
+      throw new SoqlSyntaxError('a semi-join subquery selects exactly one field, without COUNT(), ORDER BY or LIMIT', start);
+    }
     return { fields, count, object, where, orderBy, ...(limit === undefined ? {} : { limit }) };
   }
 
-  private condition(): SoqlCondition {
+  private condition(nested: boolean, object: string): SoqlCondition {
     const field = this.identifier('a field name');
     if (this.isKeyword('IN')) {
       this.next('IN');
       this.symbol('(');
+      if (this.isKeyword('SELECT')) {
+        const pos = this.peek()?.pos ?? 0;
+        if (nested) throw new SoqlSyntaxError('semi-joins cannot be nested', pos);
+        const subquery = this.query(true);
+        if (subquery.object.toLowerCase() === object.toLowerCase()) throw new SoqlSyntaxError('The inner and outer selects should not be on the same object type', pos);
+        this.symbol(')');
+        return { field, op: 'IN', subquery };
+      }
       const values = [this.literal()];
       while (this.peek()?.type === 'symbol' && this.peek()?.text === ',') {
         this.next(',');
@@ -394,13 +417,32 @@ export function fieldValue(record: Record<string, SoqlValue>, field: string): So
   return null;
 }
 
-/** Whether a record satisfies every condition of the WHERE clause. */
+/** Whether a record satisfies every condition of the WHERE clause (semi-joins resolved first). */
 export function matches(query: Pick<SoqlQuery, 'where'>, record: Record<string, SoqlValue>, now: number): boolean {
   return query.where.every((cond) => {
     const raw = fieldValue(record, cond.field);
+    if ('subquery' in cond) throw new Error('resolve semi-joins before matching (resolveSemiJoins)');
     if (cond.op === 'IN') return cond.values.some((v) => matchesOne(raw, '=', resolve(v, now)));
     return matchesOne(raw, cond.op, resolve(cond.value, now));
   });
+}
+
+/**
+ * Replaces each semi-join with the values its subquery selects from `recordsOf(object)`, so
+ * the query can run on its own object's records.
+ */
+export function resolveSemiJoins(query: SoqlQuery, recordsOf: (object: string) => Iterable<Record<string, SoqlValue>>, now: number): SoqlQuery {
+  if (!query.where.some((c) => 'subquery' in c)) return query;
+  const where = query.where.map((cond): SoqlCondition => {
+    if (!('subquery' in cond)) return cond;
+    const field = cond.subquery.fields[0] ?? '';
+    const values = runQuery(cond.subquery, recordsOf(cond.subquery.object), now)
+      .map((r) => fieldValue(r, field))
+      .filter((v): v is string => typeof v === 'string')
+      .map((value): SoqlLiteral => ({ kind: 'string', value }));
+    return { field: cond.field, op: 'IN', values };
+  });
+  return { ...query, where };
 }
 
 /** Sorts records by the ORDER BY clause (nulls first, as Salesforce's default for ASC). */

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import type { ExternalRecord, PushRecord } from '../../../src/connector/define.js';
+import type { ExternalRecord, PushRecord, WebhookEvent } from '../../../src/connector/define.js';
 import { AuthError, RateLimitedError } from '../../../src/connector/errors.js';
 import { compileMapping, mapInbound, mapOutbound } from '../../../src/connector/mapping.js';
 import { merge } from '../../../src/profile/merge.js';
@@ -342,7 +342,7 @@ describe('Salesforce pulls', () => {
 });
 
 describe('Salesforce echoes in a process that only receives webhooks', () => {
-  /** The records and changed events a fresh instance (an `api`-role process: it never pushed or pulled) makes of what the listener received. */
+  /** The events a fresh instance (an `api`-role process: it never pushed or pulled) makes of what the listener received. */
   async function parsedByFreshInstance(o: SalesforceTestOrg, overrides: Parameters<SalesforceTestOrg['instance']>[0] = {}) {
     await o.emulator.sideDoor.flushOutbound();
     const api = o.instance(overrides);
@@ -351,30 +351,39 @@ describe('Salesforce echoes in a process that only receives webhooks', () => {
     return events;
   }
 
-  it("learns the integration user on its first Outbound Message and marks the records Concord wrote as echoes", async () => {
+  /** What a fresh ingest process reads back for those events. */
+  async function readBack(o: SalesforceTestOrg, events: WebhookEvent[]): Promise<ExternalRecord[]> {
+    const ids = events.flatMap((e) => (e.kind === 'changed' ? e.externalIds : []));
+    return (await o.instance().read?.(ids, signal())) ?? [];
+  }
+
+  it('takes Outbound Messages without calling Salesforce; the read-back learns the integration user and marks the records Concord wrote as echoes', async () => {
     org = await startTestOrg({ config: CONSENTS });
     // The worker process writes; the api process only hears about it.
     await org.instance().push?.([toPush(profile(7))], signal());
+    await org.emulator.sideDoor.flushOutbound();
+    const before = org.emulator.sideDoor.calls();
     const events = await parsedByFreshInstance(org);
-    const records = events.flatMap((e) => (e.kind === 'records' ? e.records : []));
-    const changed = events.filter((e) => e.kind === 'changed');
+    // The api process made no call at all: no token, no query.
+    expect(org.emulator.sideDoor.calls()).toEqual(before);
+    expect(events.length).toBeGreaterThan(0);
+    // Only ids, to be read back and compared field by field: never marked as our echo.
+    expect(events.every((e) => e.kind === 'changed' && e.echo === undefined)).toBe(true);
+    const records = await readBack(org, events);
     expect(records.length).toBeGreaterThan(0);
-    expect(changed.length).toBeGreaterThan(0);
     expect(records.map((r) => r.echo)).toEqual(records.map(() => true));
-    // Individual and consent notifications name records to read back and compare field by
-    // field: never marked as our echo (a rep's edit saved just before our write is in them too).
-    expect(changed.map((e) => e.echo)).toEqual(changed.map(() => undefined));
 
-    // A rep's change heard by another fresh process is not an echo.
+    // A rep's change, read back by another fresh process, is not an echo.
     org.listener.received.splice(0);
     const contact = org.emulator.sideDoor.findByEmail('person-7@example.com');
     org.emulator.sideDoor.update('Contact', String(contact?.['Id']), { HasOptedOutOfEmail: true });
-    const rep = (await parsedByFreshInstance(org)).flatMap((e) => (e.kind === 'records' ? e.records : []));
+    const rep = await readBack(org, await parsedByFreshInstance(org));
     expect(rep.length).toBeGreaterThan(0);
     expect(rep.every((r) => r.echo === false)).toBe(true);
+    expect(rep.find((r) => r.externalId === contact?.['Id'])?.fields['HasOptedOutOfEmail']).toBe(true);
   });
 
-  it('still accepts Outbound Messages when it cannot log in, and does not ask again for every message', async () => {
+  it('accepts Outbound Messages when it cannot log in (it never needs to), and the read-back fails until it can', async () => {
     org = await startTestOrg({ config: CONSENTS });
     await org.instance().push?.([toPush(profile(8))], signal());
     await org.emulator.sideDoor.flushOutbound();
@@ -386,10 +395,38 @@ describe('Salesforce echoes in a process that only receives webhooks', () => {
     if (!message) return;
     const first = (await api.parse?.(org.rawWebhook(message))) ?? [];
     expect(first.length).toBeGreaterThan(0);
-    expect(first.flatMap((e) => (e.kind === 'records' ? e.records : [])).every((r) => r.echo === undefined)).toBe(true);
     // The same message again (Salesforce retries what it got no Ack for), and any others.
     for (const m of [message, ...org.listener.received.slice(1)]) expect((await api.parse?.(org.rawWebhook(m)))?.length).toBeGreaterThan(0);
-    expect(tokens() - before).toBe(1);
+    expect(tokens()).toBe(before);
+    const ids = first.flatMap((e) => (e.kind === 'changed' ? e.externalIds : []));
+    await expect(api.read?.(ids, signal())).rejects.toBeInstanceOf(AuthError);
+  });
+
+  it('reads back the records 100 notifications name in one API call, and Individual and consent notifications in one Composite call', async () => {
+    org = await startTestOrg({ config: CONSENTS, outbound: false });
+    const door = org.emulator.sideDoor;
+    const ids = Array.from({ length: 100 }, (_, i) => String(door.create('Contact', { LastName: `Person${i}`, Email: `p${i}@example.com` })['Id']));
+    const individuals = ids.slice(0, 3).map((id) => String(door.setIndividual('Contact', id, { HasOptedOutProcessing: true })['Id']));
+    const consents = ids.slice(3, 5).map((id) => String(door.setConsent('Contact', id, 'Marketing', 'Email', 'OptIn', '2026-03-01T10:00:00.000Z')['Id']));
+    const sf = org.instance();
+    await sf.read?.([ids[99] ?? ''], signal()); // the token, outside the count
+    door.resetCalls();
+    const people = (await sf.read?.(ids, signal())) ?? [];
+    expect(door.calls().total).toBe(1);
+    expect(people.map((r) => r.externalId).sort()).toEqual([...ids].sort());
+    expect(people.find((r) => r.externalId === ids[42])?.fields).toMatchObject({ LastName: 'Person42', Email: 'p42@example.com' });
+
+    door.resetCalls();
+    const rights = (await sf.read?.(individuals.map((id) => `Individual:${id}`), signal())) ?? [];
+    expect(door.calls()).toMatchObject({ total: 1, byEndpoint: { 'POST /services/data/:version/composite': 1 } });
+    expect(rights.filter((r) => r.fields['Individual.HasOptedOutProcessing'] === true).map((r) => r.externalId).sort()).toEqual(ids.slice(0, 3).sort());
+
+    door.resetCalls();
+    const granted = (await sf.read?.(consents.map((id) => `ContactPointTypeConsent:${id}`), signal())) ?? [];
+    expect(door.calls().total).toBe(1);
+    const optIns = granted.filter((r) => Object.values(r.fields).includes('OptIn'));
+    expect(optIns.map((r) => r.externalId).sort()).toEqual(ids.slice(3, 5).sort());
+    expect(optIns.every((r) => r.at === '2026-03-01T10:00:00.000Z')).toBe(true);
   });
 });
 

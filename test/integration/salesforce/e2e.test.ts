@@ -109,7 +109,7 @@ describe('Salesforce and HubSpot end to end', () => {
 
   it('answers a malformed or foreign Outbound Message with a SOAP fault and enqueues nothing', async () => {
     hub = await startCrmHub({ dialect: 'sqlite' });
-    const post = (body: string) => fetch(`${hub?.url}/webhooks/salesforce`, { method: 'POST', headers: { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: '""' }, body });
+    const post = (body: string) => fetch(hub?.outboundUrl ?? "", { method: 'POST', headers: { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: '""' }, body });
     // A well-formed message about Ada, but from another org: it would create her profile if accepted.
     const foreign = notificationsEnvelope({
       organizationId: '00D5e000000OthrAAA',

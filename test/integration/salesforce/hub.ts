@@ -25,6 +25,7 @@ import salesforce from '../../../connectors/salesforce/connector.js';
 import { SalesforceConfig, type SalesforceConfigInput } from '../../../connectors/salesforce/config.js';
 import { startSalesforceEmulator, type RunningSalesforceEmulator, type SalesforceEmulatorOptionsInput } from '../../../connectors/salesforce/emulator/index.js';
 import { salesforceMappings } from '../../../connectors/salesforce/mapping.js';
+import { outboundEndpointUrl } from '../../../connectors/salesforce/webhook.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from '../../helpers/db.js';
 import { deletePrefix, REDIS_URL, TEST_TUNING } from '../sync/harness.js';
 
@@ -33,6 +34,8 @@ const HUBSPOT_APP_ID = 8087;
 const SF_CLIENT = 'e2e-connected-app';
 const SF_SECRET = 'e2e-salesforce-secret';
 export const SF_ORG = '00D5e000000HubEEAA';
+/** The secret last path segment of the Outbound Message endpoint URL. */
+export const SF_OUTBOUND_TOKEN = 'e2e-outbound-token-0123456789abcdefghijkl';
 export const SUBSCRIPTIONS = [SubscriptionType.parse({ id: 101, consent: 'marketing.email' })];
 
 const CATALOG = Catalog.parse({
@@ -49,6 +52,8 @@ export interface CrmHub {
   app: FastifyInstance;
   /** Where the server listens. */
   url: string;
+  /** The endpoint URL the Salesforce emulator sends its Outbound Messages to. */
+  outboundUrl: string;
   hubspot: RunningHubSpotEmulator;
   salesforce: RunningSalesforceEmulator;
   /** Waits until webhooks are delivered and the engine has nothing left to do (three times in a row). */
@@ -82,6 +87,7 @@ export async function startCrmHub(options: CrmHubOptions): Promise<CrmHub> {
     clientId: SF_CLIENT,
     clientSecret: SF_SECRET,
     organizationId: SF_ORG,
+    outboundMessageToken: SF_OUTBOUND_TOKEN,
     channelFlags: { HasOptedOutOfEmail: 'marketing.email' },
     bulkPollIntervalMs: 20,
     ...options.salesforce,
@@ -121,7 +127,8 @@ export async function startCrmHub(options: CrmHubOptions): Promise<CrmHub> {
   });
   const url = await listen(app, { host: '127.0.0.1', port: 0 });
   hubspotEmulator.sideDoor.setWebhookUrl(`${url}/webhooks/hubspot`);
-  sfEmulator.sideDoor.setOutboundUrl(`${url}/webhooks/salesforce`);
+  const outboundUrl = outboundEndpointUrl(url, 'salesforce', sfConfig.outboundMessageToken);
+  sfEmulator.sideDoor.setOutboundUrl(outboundUrl);
   await engine.start();
 
   return {
@@ -129,6 +136,7 @@ export async function startCrmHub(options: CrmHubOptions): Promise<CrmHub> {
     engine,
     app,
     url,
+    outboundUrl,
     hubspot: hubspotEmulator,
     salesforce: sfEmulator,
     async settle(timeoutMs = 30_000) {
