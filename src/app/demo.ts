@@ -13,6 +13,7 @@ import { startHubSpotEmulator } from '../../connectors/hubspot/emulator/index.js
 import type { RunningHubSpotEmulator } from '../../connectors/hubspot/emulator/index.js';
 import { startSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
 import type { RunningSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
+import { outboundEndpointUrl } from '../../connectors/salesforce/webhook.js';
 import type { Config, ConnectorConfig } from '../config/schema.js';
 import type { ProfilePatch } from '../profile/schema.js';
 import { PreferenceLinks, preferenceUrl } from '../server/index.js';
@@ -175,7 +176,8 @@ export async function startDemo(loaded: Config, logger: Logger, options: DemoOpt
           clientId: stringKey(connector, 'clientId') ?? 'concord-connected-app',
           clientSecret: stringKey(connector, 'clientSecret') ?? 'dev-only',
           ...(stringKey(connector, 'organizationId') ? { organizationId: stringKey(connector, 'organizationId') } : {}),
-          outboundMessageUrl: `${publicUrl}/webhooks/${id}`,
+          // Where Salesforce is told to send them: the endpoint URL with the connector's token.
+          outboundMessageUrl: outboundEndpointUrl(publicUrl, id, stringKey(connector, 'outboundMessageToken')),
         });
         closables.push(emulator);
         emulators.salesforce ??= emulator;

@@ -412,6 +412,7 @@ describe('the example configs', () => {
       'HUBSPOT_CLIENT_SECRET',
       'SALESFORCE_CLIENT_ID',
       'SALESFORCE_CLIENT_SECRET',
+      'SALESFORCE_OM_TOKEN',
     ]);
   });
 

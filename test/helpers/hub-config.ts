@@ -2,8 +2,18 @@
  * The parts of a test `concord.yaml` that the process-level tests share: the `hub:` block with
  * its secrets from the environment (`T_SIGNING`, `T_HASH`), the marketing/newsletter catalog,
  * and the head of the two built-in connectors on their emulators (credentials from
- * `T_HS_TOKEN`, `T_HS_SECRET`, `T_SF_ID`, `T_SF_SECRET`). Each test appends its own keys.
+ * `T_HS_TOKEN`, `T_HS_SECRET`, `T_SF_ID`, `T_SF_SECRET`, and the Outbound Message URL token
+ * from `T_SF_OM_TOKEN`). Each test appends its own keys.
  */
+import { outboundEndpointUrl } from '../../connectors/salesforce/webhook.js';
+
+/** The Salesforce connector's `outboundMessageToken` in tests (give it as `T_SF_OM_TOKEN`). */
+export const TEST_SF_OUTBOUND_TOKEN = 'test-outbound-token-0123456789abcdefghijklmnop';
+
+/** Where the Salesforce emulator sends Outbound Messages for connector `salesforce` of a hub at `hubUrl` (the token as last path segment). */
+export function salesforceOutboundUrl(hubUrl: string, token: string = TEST_SF_OUTBOUND_TOKEN): string {
+  return outboundEndpointUrl(hubUrl, 'salesforce', token);
+}
 
 export interface HubYamlOptions {
   redisUrl: string;
@@ -51,7 +61,7 @@ export function hubspotYaml(o: { baseUrl: string; appId: number }): string {
 `;
 }
 
-/** `  salesforce:` on the emulator, a consent authority for marketing; the caller adds its flags. */
+/** `  salesforce:` on the emulator, a consent authority for marketing, taking Outbound Messages with a URL token; the caller adds its flags. */
 export function salesforceYaml(o: { loginUrl: string; organizationId: string }): string {
   return `  salesforce:
     type: salesforce
@@ -59,6 +69,7 @@ export function salesforceYaml(o: { loginUrl: string; organizationId: string }):
     clientId: \${env:T_SF_ID}
     clientSecret: \${env:T_SF_SECRET}
     organizationId: ${o.organizationId}
+    outboundMessageToken: \${env:T_SF_OM_TOKEN}
     priority: 1
     consentAuthority: [marketing]
 `;

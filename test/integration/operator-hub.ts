@@ -19,7 +19,7 @@ import type { HubProcess } from '../../src/app/hub.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { deletePrefix, REDIS_URL, TEST_TUNING } from './sync/harness.js';
-import { hubspotYaml, hubYaml, salesforceYaml } from '../helpers/hub-config.js';
+import { hubspotYaml, hubYaml, salesforceOutboundUrl, salesforceYaml, TEST_SF_OUTBOUND_TOKEN } from '../helpers/hub-config.js';
 
 const HUBSPOT_SECRET = 'operator-hubspot-client-secret';
 const HUBSPOT_APP_ID = 8091;
@@ -40,6 +40,7 @@ export const ENV: Record<string, string> = {
   T_HS_SECRET: HUBSPOT_SECRET,
   T_SF_ID: SF_CLIENT,
   T_SF_SECRET: SF_SECRET,
+  T_SF_OM_TOKEN: TEST_SF_OUTBOUND_TOKEN,
   T_ADMIN_KEY: KEYS.admin,
   T_READER_KEY: KEYS.reader,
 };
@@ -112,7 +113,7 @@ export async function startOperatorHub(options: OperatorHubOptions = {}): Promis
     });
     cleanup.push(() => hub.close());
     hubspot.sideDoor.setWebhookUrl(`${hub.url}/webhooks/hubspot`);
-    salesforce.sideDoor.setOutboundUrl(`${hub.url}/webhooks/salesforce`);
+    salesforce.sideDoor.setOutboundUrl(salesforceOutboundUrl(hub.url ?? ""));
     return {
       hub,
       hubspot,

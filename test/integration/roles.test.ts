@@ -23,7 +23,7 @@ import type { Config } from '../../src/config/schema.js';
 import { createTestDatabase } from '../helpers/db.js';
 import type { TestDatabase } from '../helpers/db.js';
 import { deletePrefix, REDIS_URL, TEST_TUNING, waitFor } from './sync/harness.js';
-import { hubspotYaml, hubYaml, salesforceYaml } from '../helpers/hub-config.js';
+import { hubspotYaml, hubYaml, salesforceOutboundUrl, salesforceYaml, TEST_SF_OUTBOUND_TOKEN } from '../helpers/hub-config.js';
 
 const HUBSPOT_SECRET = 'roles-hubspot-client-secret';
 const HUBSPOT_APP_ID = 8090;
@@ -39,6 +39,7 @@ const ENV = {
   T_HS_SECRET: HUBSPOT_SECRET,
   T_SF_ID: SF_CLIENT,
   T_SF_SECRET: SF_SECRET,
+  T_SF_OM_TOKEN: TEST_SF_OUTBOUND_TOKEN,
 };
 
 function configYaml(o: { databaseUrl: string; prefix: string; hubspot: string; salesforce: string }): string {
@@ -125,7 +126,7 @@ describe('hub processes with fine-grained roles', () => {
 
     // The systems deliver their webhooks to the api process.
     hubspot.sideDoor.setWebhookUrl(`${front.url}/webhooks/hubspot`);
-    salesforce.sideDoor.setOutboundUrl(`${front.url}/webhooks/salesforce`);
+    salesforce.sideDoor.setOutboundUrl(salesforceOutboundUrl(front.url ?? ""));
 
     // A marketer creates Ada in HubSpot and subscribes her: she reaches Salesforce, opted in.
     hubspot.sideDoor.createContact({ email: ADA, firstname: 'Ada', lastname: 'Lovelace' });

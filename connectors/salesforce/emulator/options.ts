@@ -29,7 +29,10 @@ export const SalesforceEmulatorOptions = z.object({
   externalIdFields: z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9_]*__c$/)).default(['Concord_Id__c']),
   /** DataUsePurpose records present from the start (by Name). */
   dataUsePurposes: z.array(z.string().min(1)).default(['Marketing', 'Analytics', 'Product updates']),
-  /** Where Outbound Messages are sent; none are sent when absent. */
+  /**
+   * The Outbound Message's endpoint URL, as configured in Salesforce: messages go exactly there
+   * (for Concord, `<hub>/webhooks/<id>/<outboundMessageToken>`); none are sent when absent.
+   */
   outboundMessageUrl: z.url().optional(),
   /** Objects whose changes send an Outbound Message (one workflow rule each). */
   outboundObjects: z.array(z.enum(['Contact', 'Lead', 'Individual', 'ContactPointTypeConsent'])).default(['Contact', 'Lead', 'Individual', 'ContactPointTypeConsent']),

@@ -74,7 +74,7 @@ export function register(program: Command): void {
     .argument('<system>', `one of: ${Object.keys(EMULATORS).join(', ')}`)
     .option('-p, --port <port>', 'port to listen on (0 picks a free one)', '4010')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--webhook-url <url>', 'where to send signed webhooks')
+    .option('--webhook-url <url>', "where to send webhooks (Salesforce: the Outbound Message endpoint URL, <hub>/webhooks/<id>/<outboundMessageToken>)")
     .option('--secret <secret>', "webhook signing secret (default: the system's env variable, e.g. HUBSPOT_CLIENT_SECRET)")
     .option('--rate-limit <n/window>', 'requests allowed per window, e.g. 100/10s')
     .action(async (system: string, opts: { port: string; host: string; webhookUrl?: string; secret?: string; rateLimit?: string }) => {

@@ -40,7 +40,7 @@ import { killableRedis } from '../../helpers/private-redis.js';
 import type { KillableRedis } from '../../helpers/private-redis.js';
 import { TOPOLOGIES } from './topologies.js';
 import type { TopologyName } from './topologies.js';
-import { hubspotYaml, hubYaml, salesforceYaml } from '../../helpers/hub-config.js';
+import { hubspotYaml, hubYaml, salesforceOutboundUrl, salesforceYaml, TEST_SF_OUTBOUND_TOKEN } from '../../helpers/hub-config.js';
 
 const HUBSPOT_SECRET = 'chaos-hubspot-client-secret';
 const HUBSPOT_APP_ID = 8091;
@@ -58,6 +58,7 @@ const ENV: Record<string, string> = {
   T_HS_SECRET: HUBSPOT_SECRET,
   T_SF_ID: SF_CLIENT,
   T_SF_SECRET: SF_SECRET,
+  T_SF_OM_TOKEN: TEST_SF_OUTBOUND_TOKEN,
   T_ADMIN_KEY: ADMIN_API_KEY,
 };
 
@@ -174,7 +175,7 @@ export class ChaosWorld {
       undo.push(() => Promise.all(world.processes.map((p) => p.kill())));
       // The systems deliver their webhooks to the api process (a fixed port: restarts keep it).
       hubspot.sideDoor.setWebhookUrl(`${url}/webhooks/hubspot`);
-      salesforce.sideDoor.setOutboundUrl(`${url}/webhooks/salesforce`);
+      salesforce.sideDoor.setOutboundUrl(salesforceOutboundUrl(url));
       // One after the other: the first opens (and migrates) the database.
       for (const p of world.processes) await p.start();
       return world;
@@ -242,7 +243,7 @@ export class ChaosWorld {
    * Outbound Message carrying the Contact as it is), and says how it was answered and how fast.
    */
   async probeWebhook(connector: 'hubspot' | 'salesforce', email: string): Promise<WebhookProbe> {
-    const url = `${this.url}/webhooks/${connector}`;
+    const url = connector === 'hubspot' ? `${this.url}/webhooks/hubspot` : salesforceOutboundUrl(this.url);
     let body: string;
     let headers: Record<string, string>;
     if (connector === 'hubspot') {
@@ -282,10 +283,10 @@ export class ChaosWorld {
     return { status: res.status, retryAfter: res.headers.get('retry-after'), ms: Date.now() - started, body: text.slice(0, 300) };
   }
 
-  /** Write calls Salesforce has received from the hub (sObject Collections, single records, Bulk API ingest). */
+  /** Write calls Salesforce has received from the hub (sObject Collections, single records, Bulk API ingest; not the Composite reads). */
   salesforceWrites(): number {
     return Object.entries(this.salesforce.sideDoor.calls().byEndpoint)
-      .filter(([endpoint]) => /^(POST|PATCH|PUT) /.test(endpoint) && /composite|sobjects|jobs\/ingest/.test(endpoint))
+      .filter(([endpoint]) => /^(POST|PATCH|PUT) /.test(endpoint) && /sobjects|jobs\/ingest/.test(endpoint))
       .reduce((sum, [, n]) => sum + n, 0);
   }
 

@@ -29,6 +29,7 @@ import { SalesforceConfig } from '../../../connectors/salesforce/config.js';
 import { startSalesforceEmulator, type RunningSalesforceEmulator, type SalesforceEmulatorOptionsInput } from '../../../connectors/salesforce/emulator/index.js';
 import { salesforceMappings } from '../../../connectors/salesforce/mapping.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from '../../helpers/db.js';
+import { salesforceOutboundUrl, TEST_SF_OUTBOUND_TOKEN } from '../../helpers/hub-config.js';
 import { deletePrefix, REDIS_URL, TEST_TUNING } from '../sync/harness.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 
@@ -123,6 +124,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
     clientId: SF_CLIENT,
     clientSecret: SF_SECRET,
     organizationId: SF_ORG,
+    outboundMessageToken: TEST_SF_OUTBOUND_TOKEN,
     channelFlags: { HasOptedOutOfEmail: 'marketing.email' },
     bulkPollIntervalMs: 20,
   });
@@ -193,7 +195,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
   });
   const url = await listen(app, { host: '127.0.0.1', port: 0 });
   hubspotEmulator.sideDoor.setWebhookUrl(`${url}/webhooks/hubspot`);
-  sfEmulator.sideDoor.setOutboundUrl(`${url}/webhooks/salesforce`);
+  sfEmulator.sideDoor.setOutboundUrl(salesforceOutboundUrl(url));
   await engine.start();
   await privacy.start(engine);
 

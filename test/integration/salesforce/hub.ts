@@ -25,8 +25,8 @@ import salesforce from '../../../connectors/salesforce/connector.js';
 import { SalesforceConfig, type SalesforceConfigInput } from '../../../connectors/salesforce/config.js';
 import { startSalesforceEmulator, type RunningSalesforceEmulator, type SalesforceEmulatorOptionsInput } from '../../../connectors/salesforce/emulator/index.js';
 import { salesforceMappings } from '../../../connectors/salesforce/mapping.js';
-import { outboundEndpointUrl } from '../../../connectors/salesforce/webhook.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from '../../helpers/db.js';
+import { salesforceOutboundUrl, TEST_SF_OUTBOUND_TOKEN } from '../../helpers/hub-config.js';
 import { deletePrefix, REDIS_URL, TEST_TUNING } from '../sync/harness.js';
 
 const HUBSPOT_SECRET = 'e2e-hubspot-client-secret';
@@ -34,8 +34,6 @@ const HUBSPOT_APP_ID = 8087;
 const SF_CLIENT = 'e2e-connected-app';
 const SF_SECRET = 'e2e-salesforce-secret';
 export const SF_ORG = '00D5e000000HubEEAA';
-/** The secret last path segment of the Outbound Message endpoint URL. */
-export const SF_OUTBOUND_TOKEN = 'e2e-outbound-token-0123456789abcdefghijkl';
 export const SUBSCRIPTIONS = [SubscriptionType.parse({ id: 101, consent: 'marketing.email' })];
 
 const CATALOG = Catalog.parse({
@@ -87,7 +85,7 @@ export async function startCrmHub(options: CrmHubOptions): Promise<CrmHub> {
     clientId: SF_CLIENT,
     clientSecret: SF_SECRET,
     organizationId: SF_ORG,
-    outboundMessageToken: SF_OUTBOUND_TOKEN,
+    outboundMessageToken: TEST_SF_OUTBOUND_TOKEN,
     channelFlags: { HasOptedOutOfEmail: 'marketing.email' },
     bulkPollIntervalMs: 20,
     ...options.salesforce,
@@ -127,7 +125,7 @@ export async function startCrmHub(options: CrmHubOptions): Promise<CrmHub> {
   });
   const url = await listen(app, { host: '127.0.0.1', port: 0 });
   hubspotEmulator.sideDoor.setWebhookUrl(`${url}/webhooks/hubspot`);
-  const outboundUrl = outboundEndpointUrl(url, 'salesforce', sfConfig.outboundMessageToken);
+  const outboundUrl = salesforceOutboundUrl(url, sfConfig.outboundMessageToken);
   sfEmulator.sideDoor.setOutboundUrl(outboundUrl);
   await engine.start();
 

@@ -1,5 +1,8 @@
 /** Webhook ingress through the real server: accepted events are processed, refused ones enqueue nothing. */
 import { afterEach, describe, expect, it } from 'vitest';
+import { redactUrl } from '../../../src/server/build.js';
+import type { ServerEngine } from '../../../src/server/deps.js';
+import type { Engine } from '../../../src/sync/engine.js';
 import { signMemoryWebhook } from '../../helpers/memory-system/signature.js';
 import { startServerHub } from './harness.js';
 import type { ServerHub } from './harness.js';
@@ -18,6 +21,19 @@ function payload(eventId: string, email: string, extra: Record<string, unknown> 
 
 function signed(body: string, at = Date.now()): Record<string, string> {
   return { 'content-type': 'application/json', 'x-memory-signature': signMemoryWebhook(SECRET, body, at) };
+}
+
+/** The engine as the server sees it, with some of its methods replaced. */
+function serverEngine(engine: Engine, overrides: Partial<ServerEngine>): ServerEngine {
+  return {
+    prefix: engine.prefix,
+    deadLetters: engine.deadLetters,
+    status: () => engine.status(),
+    receiveWebhook: (id, raw) => engine.receiveWebhook(id, raw),
+    unpark: (id) => engine.unpark(id),
+    instance: (id) => engine.instance(id),
+    ...overrides,
+  };
 }
 
 async function ingestJobs(s: ServerHub): Promise<number> {
@@ -100,17 +116,13 @@ describe('POST /webhooks/:connectorId', () => {
   it("answers a refused webhook in the sender's own format when the connector has refuse (e.g. a SOAP fault)", async () => {
     s = await startServerHub({
       roles: false,
-      engine: (engine) => ({
-        prefix: engine.prefix,
-        deadLetters: engine.deadLetters,
-        status: () => engine.status(),
-        receiveWebhook: (id, raw) => engine.receiveWebhook(id, raw),
-        unpark: (id) => engine.unpark(id),
-        instance: async (id) => ({
-          ...(await engine.instance(id)),
-          refuse: (failure) => ({ status: 500, contentType: 'text/xml', body: `<fault>${failure.status}</fault>` }),
+      engine: (engine) =>
+        serverEngine(engine, {
+          instance: async (id) => ({
+            ...(await engine.instance(id)),
+            refuse: (failure) => ({ status: 500, contentType: 'text/xml', body: `<fault>${failure.status}</fault>` }),
+          }),
         }),
-      }),
     });
     const body = payload('evt-3', 'ada@example.com');
     const refused = await s.app.inject({ method: 'POST', url: '/webhooks/crm', headers: { 'content-type': 'text/xml' }, payload: body });
@@ -118,6 +130,55 @@ describe('POST /webhooks/:connectorId', () => {
     expect(refused.headers['content-type']).toContain('text/xml');
     expect(refused.body).toBe('<fault>401</fault>');
     expect(await ingestJobs(s)).toBe(0);
+  });
+
+  it('takes a URL token only for a connector that admits by one, and refuses before reading the body when it does not admit', async () => {
+    const seen: (string | undefined)[] = [];
+    let received = 0;
+    s = await startServerHub({
+      roles: false,
+      engine: (engine) =>
+        serverEngine(engine, {
+          receiveWebhook: (id, raw) => {
+            received += 1;
+            seen.push(raw.urlToken);
+            return engine.receiveWebhook(id, raw);
+          },
+          instance: async (id) => {
+            const instance = await engine.instance(id);
+            if (id !== 'crm') return instance;
+            return {
+              ...instance,
+              admit: (head) => (head.urlToken === 'let-me-in' ? { ok: true } : { ok: false, status: 401, reason: 'wrong or missing URL token' }),
+              refuse: (failure) => ({ status: 500, contentType: 'text/xml', body: `<fault>${failure.status} ${failure.reason}</fault>` }),
+            };
+          },
+        }),
+    });
+    const body = payload('evt-token', 'ada@example.com');
+    // Refused in onRequest: the engine never sees the request.
+    for (const url of ['/webhooks/crm', '/webhooks/crm/wrong']) {
+      const refused = await s.app.inject({ method: 'POST', url, headers: signed(body), payload: body });
+      expect(refused.statusCode).toBe(500);
+      expect(refused.body).toBe('<fault>401 wrong or missing URL token</fault>');
+    }
+    expect(received).toBe(0);
+    const admitted = await s.app.inject({ method: 'POST', url: '/webhooks/crm/let-me-in', headers: signed(body), payload: body });
+    expect(admitted.statusCode).toBe(200);
+    expect(seen).toEqual(['let-me-in']);
+    // A connector that does not admit by a token has nothing at such an address.
+    const other = await s.app.inject({ method: 'POST', url: '/webhooks/shop/let-me-in', headers: signed(body), payload: body });
+    expect(other.statusCode).toBe(404);
+    expect(other.json()).toMatchObject({ code: 'unknown_connector' });
+    expect(await ingestJobs(s)).toBe(1);
+    const metrics = await s.metrics.getSingleMetricAsString('concord_http_webhooks_total');
+    expect(metrics).toMatch(/connector="crm",status="401"\} 2/);
+  });
+
+  it('keeps URL tokens out of request logs', () => {
+    expect(redactUrl('/webhooks/salesforce/s3cr3t-token?x=1')).toBe('/webhooks/salesforce/[token]?x=1');
+    expect(redactUrl('/webhooks/hubspot')).toBe('/webhooks/hubspot');
+    expect(redactUrl('/preferences/abc.def')).toBe('/preferences/[token]');
   });
 
   it('caps bodies at 1 MB by default', async () => {
