@@ -31,7 +31,8 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
   const eraser = new HubSpotEraser(api, reader, now);
   const handled = new RecentIds<number>(50_000);
   // Properties whose webhook values are ingested as they are (identities and opt-out mirrors are read).
-  const valueProperties = new Set(propertiesToRead(config).filter((p) => !['email', 'phone', 'lastmodifieddate'].includes(p)));
+  const optOut = (p: string): boolean => HUBSPOT_OPT_OUT_PROPERTIES.some((o) => (typeof o === 'string' ? o === p : o.test(p)));
+  const valueProperties = new Set(propertiesToRead(config).filter((p) => !['email', 'phone', 'lastmodifieddate'].includes(p) && !optOut(p)));
   const pending = new Map<string, number[]>();
 
   return {

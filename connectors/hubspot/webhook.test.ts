@@ -140,7 +140,7 @@ describe('HubSpot webhook events', () => {
     );
     const records = mapped.flatMap((m) => (m.event.kind === 'records' ? m.event.records : []));
     const at = new Date(NOW - 500).toISOString();
-    expect(records).toEqual([{ externalId: '5', at, fields: { lastname: 'L67' }, fieldsAt: { lastname: at } }]);
+    expect(records).toEqual([{ externalId: '5', at, fields: { lastname: 'L67' }, fieldsAt: { lastname: at }, knownOnly: true }]);
     expect(mapped.find((m) => m.event.kind === 'records')?.hubspotEventIds).toEqual([21]);
     expect(kinds(mapped.map((m) => m.event))).toEqual(['changed', 'changed', 'changed', 'records']);
   });

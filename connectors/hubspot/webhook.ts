@@ -104,7 +104,7 @@ function valueRecord(e: HubSpotWebhookEvent, valueProperties: ReadonlySet<string
   if (e.propertyValue === undefined || e.propertyValue === '') return undefined;
   const at = iso(e.occurredAt);
   return {
-    event: { kind: 'records', eventId: `value:${e.eventId}`, records: [{ externalId: String(e.objectId), at, fields: { [name]: e.propertyValue }, fieldsAt: { [name]: at } }] },
+    event: { kind: 'records', eventId: `value:${e.eventId}`, records: [{ externalId: String(e.objectId), at, fields: { [name]: e.propertyValue }, fieldsAt: { [name]: at }, knownOnly: true }] },
     hubspotEventIds: [e.eventId],
   };
 }

@@ -93,6 +93,12 @@ export interface ExternalRecord {
   /** The record was deleted at the source. */
   deleted?: boolean;
   /**
+   * The record only changes a record the hub already knows by this external id (a value a
+   * webhook carries, sent beside a read of the whole record): one it does not know is left to
+   * that read, so a profile is never made from a few fields.
+   */
+  knownOnly?: boolean;
+  /**
    * What the source says about who made the change: `true`, Concord itself (an origin
    * marker, a hint only: the record is still compared field by field with what the hub wrote,
    * since the last writer of a record is not the author of each of its values); `false`,

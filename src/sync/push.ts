@@ -198,7 +198,7 @@ export class Pusher {
     await ctx.store.recordPushes(accepted);
     // Only now may the outbox forget these changes: the system holds them (or they are dead).
     await this.settleOutbox(connector, [...delivered, ...settled, ...dead.map((d) => d.profileId)], versions);
-    if (dead.length > 0) ctx.logger.warn({ connector: connector.id, profiles: dead.map((d) => d.profileId) }, 'records dead-lettered');
+    if (dead.length > 0) ctx.logger.warn({ connector: connector.id, profiles: dead.map((d) => d.profileId), codes: dead.map((d) => d.code ?? d.kind) }, 'records dead-lettered');
     // The log must say the writes are done before the profiles are released to ingest.
     await this.writes.finish(connector.id, records.map((r) => r.profileId), externalIds);
     await Promise.all([
