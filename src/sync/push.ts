@@ -129,6 +129,8 @@ export class Pusher {
     try {
       outcomes = await this.call(connector, instance, records, slot.token, answered, signal);
     } catch (err) {
+      // A connector that stopped before its first call wrote nothing: its entries are refused writes, never echoes.
+      if (err instanceof RateLimitedError && err.nothingWritten) this.writes.settle(connector.id, new Map(records.map((r) => [r.profileId, { ok: false }])));
       await this.writes.finish(connector.id, records.map((r) => r.profileId));
       await this.putBack(connector, records, settled, versions);
       if (err instanceof RateLimitedError) {

@@ -300,6 +300,7 @@ describe('HubSpot connector: rate limits', () => {
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(err).toBeInstanceOf(RateLimitedError);
     expect((err as RateLimitedError).retryAfterMs).toBeGreaterThan(5_000);
+    expect((err as RateLimitedError).nothingWritten).toBe(true);
     expect(emu.sideDoor.getContact(contact.id)?.properties.firstname).toBe('Before');
     expect(emu.sideDoor.calls().byEndpoint['POST /crm/v3/objects/contacts/batch/update']).toBeUndefined();
   }, 30_000);
