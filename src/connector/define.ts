@@ -136,6 +136,14 @@ export interface PushRecord {
    * evidence, which HubSpot takes beside each subscription status. Never required.
    */
   profile?: Profile;
+  /**
+   * Set (on a record without `externalId`) when an earlier write of this record to this system
+   * may have landed without the hub learning its id (its push died, or its call failed without
+   * an answer): the system may hold the record already, edited since. A connector that can
+   * find it must not write over it blindly: it answers `retryable` with the `externalId` found,
+   * and the engine reads the record before writing again.
+   */
+  mayExist?: boolean;
 }
 
 /**
@@ -166,7 +174,14 @@ export type PushOutcome =
        */
       writtenAt?: Instant;
     }
-  | { status: 'retryable'; profileId: string; reason: string; retryAfterMs?: number }
+  | {
+      status: 'retryable';
+      profileId: string;
+      reason: string;
+      retryAfterMs?: number;
+      /** The record exists in the system under this id, unknown to the hub (see `PushRecord.mayExist`): read it before writing again. */
+      externalId?: string;
+    }
   | { status: 'rejected'; profileId: string; reason: string; code?: string };
 
 /** A raw inbound webhook request, with the body exactly as received (signatures cover bytes). */

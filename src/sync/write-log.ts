@@ -69,12 +69,18 @@ export class WriteLog {
     private readonly retentionMs: number,
   ) {}
 
-  /** Records the writes a push is about to make. */
+  /**
+   * Records the writes a push is about to make. Returns the profiles whose earlier write may
+   * have landed unseen: left open by a push that died (one push per profile and system runs at
+   * a time, so an open entry now is a dead one; it is closed here, its outcome unknown), or
+   * ended without an answer.
+   */
   async begin(
     connector: string,
     writes: readonly { profileId: string; fields: Record<string, Json>; prev: Record<string, Json>; after?: Record<string, Json> }[],
-  ): Promise<void> {
-    if (writes.length === 0) return;
+  ): Promise<Set<string>> {
+    const uncertain = new Set<string>();
+    if (writes.length === 0) return uncertain;
     const keys = writes.map((w) => this.keyOf(connector, w.profileId));
     const existing = await this.redis.mget(...keys);
     const now = Date.now();
@@ -82,12 +88,17 @@ export class WriteLog {
     writes.forEach((w, i) => {
       const key = keys[i] as string;
       const entries = parseEntries(existing[i] ?? null).filter((e) => (e.to ?? now) >= now - this.retentionMs);
+      for (const e of entries) {
+        if (e.ok === undefined) uncertain.add(w.profileId);
+        e.to ??= now;
+      }
       entries.push({ from: now, to: null, fields: w.fields, prev: w.prev, ...(w.after ? { after: w.after } : {}) });
       const kept = entries.slice(-MAX_ENTRIES);
       this.open.set(key, kept);
       values.push(JSON.stringify(kept));
     });
     await SET_ALL.run(this.redis, keys, [this.retentionMs, ...values]);
+    return uncertain;
   }
 
   /**
