@@ -7,6 +7,7 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
+import type { AddressInfo } from 'node:net';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import { registerApi } from './api/routes.js';
@@ -145,7 +146,24 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   return app;
 }
 
-/** Binds the server; returns the URL it listens on. */
+/** `http://<address>:<port>` of one bound socket, with IPv6 addresses in brackets (a pipe's path as it is). */
+export function addressUrl(info: Pick<AddressInfo, 'address' | 'family' | 'port'> | string): string {
+  if (typeof info === 'string') return info;
+  return `http://${info.family === 'IPv6' ? `[${info.address}]` : info.address}:${info.port}`;
+}
+
+/**
+ * The URL of every address a listening server is bound to: `localhost` may bind 127.0.0.1 and
+ * ::1, and `0.0.0.0` is every IPv4 interface, which Fastify's own answer to `listen` hides
+ * behind its first interface's address.
+ */
+export function boundUrls(app: FastifyInstance): string[] {
+  return app.addresses().map(addressUrl);
+}
+
+/** Binds the server; returns the URL of the first address it is bound to (all: `boundUrls`). */
 export async function listen(app: FastifyInstance, at: { host: string; port: number }): Promise<string> {
-  return app.listen({ host: at.host, port: at.port });
+  await app.listen({ host: at.host, port: at.port });
+  const [first = ''] = boundUrls(app);
+  return first;
 }
