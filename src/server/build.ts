@@ -5,7 +5,6 @@
  */
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { AddressInfo } from 'node:net';
 import Fastify, { LogController } from 'fastify';
@@ -24,6 +23,7 @@ import { PreferenceLinks } from './preferences/links.js';
 import { registerPreferences } from './preferences/routes.js';
 import { brandOf } from './preferences/view.js';
 import { registerQueueBoard } from './queue-board.js';
+import { registerSecurityHeaders } from './security-headers.js';
 import { registerWebhooks } from './webhooks.js';
 import { redisReady as redisUp } from '../sync/redis-health.js';
 
@@ -81,11 +81,7 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
       .send({ type: 'about:blank', title: 'Redis is unavailable; try again shortly', status: 503, code: 'redis_unavailable' });
   });
 
-  await app.register(helmet, {
-    contentSecurityPolicy: { directives: { 'form-action': ["'self'"], 'frame-ancestors': ["'none'"] } },
-    // Personal pages must not leak their URL (it carries the link token) to other sites.
-    referrerPolicy: { policy: 'no-referrer' },
-  });
+  await registerSecurityHeaders(app, { publicUrl: deps.hub.publicUrl });
   await app.register(rateLimit, { global: false });
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: options.bodyLimit });
