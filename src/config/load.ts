@@ -1,7 +1,8 @@
 /**
  * Loads `concord.yaml`: parses the YAML, resolves `${env:...}` references, enforces the
- * secrets rules (`${env:NAME}` only; in production mode the policy of `secret-policy.ts`), validates against the zod schema and the catalog references, and reports
- * every problem at once as `file:LINE:COL: message`. Bad input is returned, never thrown.
+ * secrets rules (`${env:NAME}` only; in production mode the policy of `secret-policy.ts`),
+ * validates against the zod schema and the catalog references, and reports every problem at
+ * once as `file:LINE:COL: message`. Bad input is returned, never thrown.
  */
 import { readFile } from 'node:fs/promises';
 import { LineCounter, isAlias, isScalar, parseDocument } from 'yaml';
