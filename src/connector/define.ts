@@ -352,6 +352,14 @@ export interface ConnectorDefinition<Config = unknown, Cursor = unknown> {
   /** Names of config keys that hold secrets and so must come from `${env:...}`. */
   secretKeys?: readonly string[];
   /**
+   * Those of `secretKeys` that the operator generates rather than the system issues (e.g. a
+   * token the operator puts in the webhook URL the system calls). Production mode refuses them
+   * below 256 bits of strength (`concord secret` prints one); a vendor-issued secret keeps the
+   * vendor's format, and only the values published with Concord are refused there.
+   * @defaultValue none
+   */
+  generatedSecretKeys?: readonly string[];
+  /**
    * Builds a live instance. May throw `ConfigError` (e.g. an unreachable system named in the
    * config); should not call the external API eagerly, so that `concord validate` stays offline.
    */
