@@ -289,8 +289,17 @@ export class Ingestor {
       const changed = assessed.changes;
       const known = base !== undefined || entries.length > 0;
       if (known && Object.keys(changed).length === 0) {
-        // Nothing changed, but the shadow learns what it did not know (so it is not news later either).
-        if (pid && Object.keys(assessed.learned).length > 0) await store.updateShadow(pid, item.connector.id, { values: assessed.learned });
+        // Nothing changed, but the shadow learns what it did not know (so it is not news later
+        // either), and the record's id when it had none: our own write that landed unseen (its
+        // push died) comes back as an echo, and the retry must find the record by that id.
+        const unlinked = Boolean(pid) && !shadows[i]?.externalId;
+        if (pid && (unlinked || Object.keys(assessed.learned).length > 0)) {
+          await store.updateShadow(pid, item.connector.id, {
+            // Unlinked, there is no shadow: the record as read is all that is known of the system.
+            values: unlinked ? { ...m.observed, ...assessed.learned } : assessed.learned,
+            ...(unlinked ? { externalId: item.record.externalId } : {}),
+          });
+        }
         outcomes[i] = 'echo';
         continue;
       }
