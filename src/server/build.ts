@@ -17,9 +17,11 @@ import { DownloadLinks } from './preferences/downloads.js';
 import { rightsSection } from './preferences/rights.js';
 import { ServerOptions } from './deps.js';
 import type { ServerDeps } from './deps.js';
+import { registerJsonBodyParser } from './json-body.js';
 import { httpMetrics } from './metrics.js';
 import { registerOps } from './ops.js';
 import { PreferenceLinks } from './preferences/links.js';
+import { RequestProblemError, sendProblem } from './problem.js';
 import { registerPreferences } from './preferences/routes.js';
 import { brandOf } from './preferences/view.js';
 import { registerQueueBoard } from './queue-board.js';
@@ -62,6 +64,13 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
     // Preference-link tokens travel in the path.
     routerOptions: { maxParamLength: 1_000 },
+  });
+  // Every JSON body is checked for depth before it is parsed; the refusal is a problem on every
+  // route (scopes with an error handler of their own answer it the same way).
+  registerJsonBodyParser(app, { bodyLimit: options.bodyLimit });
+  app.setErrorHandler((error, _request, reply) => {
+    if (error instanceof RequestProblemError) return sendProblem(reply, error.problem);
+    throw error;
   });
   if (options.logRequests) {
     app.addHook('onResponse', async (request, reply) => {

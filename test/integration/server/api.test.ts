@@ -148,6 +148,35 @@ describe('admin API /api/v1', () => {
       expect(missing.statusCode).toBe(404);
     });
 
+    it('400 body_too_deep, before validation, for JSON nested deeper than 32 levels on every JSON route; 32 levels still pass', async () => {
+      const nested = (depth: number): string => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+      // 2,000 levels inside an attribute value: the recursive Json schema used to overflow the stack (500).
+      const deepPatch = `{"attributes":{"note":${nested(2_000)}}}`;
+      const json = { 'content-type': 'application/json' };
+      const cases: [string, 'PATCH' | 'POST', string, string][] = [
+        ['patch', 'PATCH', `/api/v1/profiles/${adaId}`, deepPatch],
+        ['preference link', 'POST', `/api/v1/profiles/${adaId}/preference-link`, nested(2_000)],
+        ['arrays', 'PATCH', `/api/v1/profiles/${adaId}`, `{"attributes":{"note":${'['.repeat(5_000)}${']'.repeat(5_000)}}}`],
+        ['preference center', 'POST', '/preferences/x.y', nested(2_000)],
+      ];
+      for (const [name, method, url, payload] of cases) {
+        const response = await s.app.inject({ method, url, headers: { ...s.bearer('writer'), ...json }, payload });
+        expect(`${name}: ${response.statusCode}`).toBe(`${name}: 400`);
+        expect(response.headers['content-type']).toContain('application/problem+json');
+        expect(response.json()).toMatchObject({ status: 400, code: 'body_too_deep', title: 'Request body nested too deeply' });
+      }
+      // Past the depth check, a valid body meets the handler (404: no such profile). Brackets
+      // inside strings are text, not nesting; the body itself is level 1, so an attribute value
+      // may nest 30 more levels.
+      const nobody = '/api/v1/profiles/nobody';
+      const text = await s.app.inject({ method: 'PATCH', url: nobody, headers: { ...s.bearer('writer'), ...json }, payload: JSON.stringify({ attributes: { note: '{["\\'.repeat(3_000) } }) });
+      expect(text.statusCode).toBe(404);
+      const atLimit = await s.app.inject({ method: 'PATCH', url: nobody, headers: { ...s.bearer('writer'), ...json }, payload: `{"attributes":{"note":${nested(30)}}}` });
+      expect(atLimit.statusCode).toBe(404);
+      const overLimit = await s.app.inject({ method: 'PATCH', url: nobody, headers: { ...s.bearer('writer'), ...json }, payload: `{"attributes":{"note":${nested(31)}}}` });
+      expect(overLimit.json()).toMatchObject({ code: 'body_too_deep', detail: 'JSON bodies may nest at most 32 levels' });
+    });
+
     it('shows per-system sync state: external ids, last push and shadow', async () => {
       const response = await s.app.inject({ method: 'GET', url: `/api/v1/profiles/${adaId}/sync`, headers: s.bearer('reader') });
       expect(response.statusCode).toBe(200);
