@@ -131,6 +131,23 @@ describe('admin API /api/v1', () => {
       expect(entries.at(-1)).toMatchObject({ purpose: 'marketing', channel: 'email', previous: 'granted', accepted: true, state: { value: 'denied', source: 'admin' } });
     });
 
+    it('answers a key without profiles:read only the status, id and version of its write: it cannot read a profile through PATCH', async () => {
+      const empty = await s.app.inject({ method: 'PATCH', url: `/api/v1/profiles/${adaId}`, headers: s.bearer('writeOnly'), payload: {} });
+      expect(empty.statusCode).toBe(200);
+      const profile = await s.hub.store.getProfile(adaId);
+      expect(empty.json()).toEqual({ status: 'unchanged', profileId: adaId, version: profile?.version, deliveredTo: [] });
+      // A change it makes is answered without the values it replaced.
+      const change = await s.app.inject({ method: 'PATCH', url: `/api/v1/profiles/${adaId}`, headers: s.bearer('writeOnly'), payload: { attributes: { locale: 'en-GB' } } });
+      expect(change.statusCode).toBe(200);
+      const body = change.json() as Json;
+      expect(Object.keys(body).sort()).toEqual(['deliveredTo', 'profileId', 'status', 'version']);
+      expect(body).toMatchObject({ status: 'applied', profileId: adaId, version: (profile?.version ?? 0) + 1 });
+      // With profiles:read as well, the same write answers the changes and the profile.
+      const full = await s.app.inject({ method: 'PATCH', url: `/api/v1/profiles/${adaId}`, headers: s.bearer('writer'), payload: {} });
+      expect(Object.keys(full.json() as Json).sort()).toEqual(['changes', 'deliveredTo', 'ignored', 'profile', 'profileId', 'status', 'version']);
+      await s.hub.settle();
+    });
+
     it('400 for a malformed patch, 422 for an unknown purpose or topic, 404 for an unknown profile', async () => {
       const bad = await s.app.inject({ method: 'PATCH', url: `/api/v1/profiles/${adaId}`, headers: s.bearer('writer'), payload: { consents: { marketing: { email: { status: 'maybe' } } } } });
       expect(bad.statusCode).toBe(400);
@@ -312,6 +329,9 @@ describe('admin API /api/v1', () => {
       const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1] ?? '');
       for (const ref of refs) expect(doc.components.schemas[ref], ref).toBeDefined();
       expect(doc.paths['/api/v1/profiles/{profileId}']?.['patch']?.['x-required-scope']).toBe('profiles:write');
+      // A write answers the profile only to keys that may read it, and the document says so.
+      expect(doc.components.schemas['PatchProfileResponse']).toMatchObject({ required: ['status', 'profileId', 'version', 'deliveredTo'] });
+      expect(JSON.stringify(doc.components.schemas['PatchProfileResponse'])).toContain('profiles:read');
     });
 
     it('serves a docs page', async () => {

@@ -23,6 +23,7 @@ export const KEYS = {
   admin: 'admin-key-0123456789abcdef0123456789',
   reader: 'reader-key-0123456789abcdef0123456789',
   writer: 'writer-key-0123456789abcdef0123456789',
+  writeOnly: 'write-only-key-0123456789abcdef012345',
   dsr: 'dsr-key-0123456789abcdef0123456789abcd',
 } as const;
 
@@ -30,6 +31,7 @@ const API_KEYS: ApiKeyConfig[] = [
   { id: 'ops', key: KEYS.admin, scopes: ['admin'] },
   { id: 'support-read', key: KEYS.reader, scopes: ['profiles:read'] },
   { id: 'support-write', key: KEYS.writer, scopes: ['profiles:read', 'profiles:write'] },
+  { id: 'form-backend', key: KEYS.writeOnly, scopes: ['profiles:write'] },
   { id: 'privacy', key: KEYS.dsr, scopes: ['dsr'] },
 ];
 
