@@ -24,6 +24,7 @@ export const KEYS = {
   reader: 'reader-key-0123456789abcdef0123456789',
   writer: 'writer-key-0123456789abcdef0123456789',
   writeOnly: 'write-only-key-0123456789abcdef012345',
+  queues: 'queues-key-0123456789abcdef0123456789',
   dsr: 'dsr-key-0123456789abcdef0123456789abcd',
 } as const;
 
@@ -32,6 +33,7 @@ const API_KEYS: ApiKeyConfig[] = [
   { id: 'support-read', key: KEYS.reader, scopes: ['profiles:read'] },
   { id: 'support-write', key: KEYS.writer, scopes: ['profiles:read', 'profiles:write'] },
   { id: 'form-backend', key: KEYS.writeOnly, scopes: ['profiles:write'] },
+  { id: 'on-call', key: KEYS.queues, scopes: ['queues:read'] },
   { id: 'privacy', key: KEYS.dsr, scopes: ['dsr'] },
 ];
 

@@ -97,4 +97,39 @@ describe('queue board /admin/queues', () => {
     const names = (api.json() as { queues: { name: string }[] }).queues.map((q) => q.name).sort();
     expect(names).toEqual(['ingest', 'pull.crm', 'pull.shop', 'push.crm', 'push.shop', 'relay']);
   });
+
+  it('shows the board read-only to a queues:read key and refuses it every action (retry, clean, pause...); admin keeps them', async () => {
+    s = await startServerHub({ roles: false });
+    const page = await s.app.inject({ method: 'GET', url: '/admin/queues', headers: basic(KEYS.queues) });
+    expect(page.statusCode).toBe(200);
+    const list = await s.app.inject({ method: 'GET', url: '/admin/queues/api/queues?activeQueue=ingest&status=failed&page=1', headers: s.bearer('queues') });
+    expect(list.statusCode).toBe(200);
+    const queues = (list.json() as { queues: { name: string; readOnlyMode: boolean }[] }).queues;
+    expect(queues.map((q) => q.name).sort()).toEqual(['ingest', 'pull.crm', 'pull.shop', 'push.crm', 'push.shop', 'relay']);
+    // The board's own UI hides its buttons for it...
+    expect(queues.every((q) => q.readOnlyMode)).toBe(true);
+    // ...and the server refuses the actions whatever the client sends.
+    const actions: ['PUT' | 'POST' | 'PATCH', string][] = [
+      ['PUT', '/admin/queues/api/queues/ingest/retry/failed'],
+      ['PUT', '/admin/queues/api/queues/ingest/clean/failed'],
+      ['PUT', '/admin/queues/api/queues/ingest/pause'],
+      ['PUT', '/admin/queues/api/queues/pause'],
+      ['PUT', '/admin/queues/api/queues/ingest/some-job/retry'],
+      ['POST', '/admin/queues/api/queues/ingest/add'],
+      ['PATCH', '/admin/queues/api/queues/ingest/some-job/update-data'],
+    ];
+    for (const [method, url] of actions) {
+      const refused = await s.app.inject({ method, url, headers: s.bearer('queues'), payload: {} });
+      expect(`${method} ${url} -> ${refused.statusCode}`).toBe(`${method} ${url} -> 403`);
+      expect(refused.json()).toMatchObject({ code: 'forbidden' });
+    }
+    expect((await s.app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: s.bearer('queues') })).json()).toMatchObject({ queues: expect.any(Array) });
+    // An admin sees the actions and may use them.
+    const adminList = await s.app.inject({ method: 'GET', url: '/admin/queues/api/queues?activeQueue=ingest&status=failed&page=1', headers: s.bearer('admin') });
+    expect((adminList.json() as { queues: { readOnlyMode: boolean }[] }).queues.every((q) => !q.readOnlyMode)).toBe(true);
+    const retried = await s.app.inject({ method: 'PUT', url: '/admin/queues/api/queues/ingest/retry/failed', headers: s.bearer('admin') });
+    expect(retried.statusCode).toBeLessThan(300);
+    // Keys without a queue scope still see nothing.
+    expect((await s.app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: s.bearer('reader') })).statusCode).toBe(403);
+  });
 });
