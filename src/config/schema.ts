@@ -8,6 +8,7 @@ import type { ConnectorDefinition } from '../connector/define.js';
 import { MappingEntry } from '../connector/mapping-schema.js';
 import { LegalBasis, ObjectionKind, PurposePolicy } from '../profile/schema.js';
 import { Duration } from './duration.js';
+import { TrustProxy } from './network.js';
 import { credentialUrl, markSecret, secret } from './secret.js';
 
 /** Source ids the hub itself uses; no connector instance may take them. */
@@ -185,6 +186,7 @@ export const HubConfig = z
       .strict()
       .prefault({})
       .meta({ description: 'Where the HTTP server listens.' }),
+    trustProxy: TrustProxy,
     keyPrefix: z
       .string()
       .regex(/\{[^{}\s]+\}/, 'expected a Redis Cluster hash tag such as {concord}')

@@ -57,7 +57,8 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: options.trustProxy,
+    // Only these proxies' X-Forwarded-* are believed (client address for rate limits and consent evidence).
+    trustProxy: deps.hub.trustProxy !== undefined && deps.hub.trustProxy.length > 0 ? [...deps.hub.trustProxy] : false,
     bodyLimit: options.bodyLimit,
     // Webhook senders and browsers keep connections open; do not let idle ones pile up.
     keepAliveTimeout: 10_000,

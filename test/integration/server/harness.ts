@@ -67,6 +67,8 @@ export async function startServerHub(
     server?: ServerOptionsInput;
     now?: () => number;
     publicUrl?: string;
+    /** `hub.trustProxy`: the reverse proxies whose X-Forwarded-* headers are believed. */
+    trustProxy?: string[];
     redis?: Redis;
     /** Wraps the engine the server sees (e.g. to give a connector instance a `refuse`). */
     engine?: (engine: Engine) => ServerEngine;
@@ -83,6 +85,7 @@ export async function startServerHub(
       mode: 'development',
       secrets: { signing: SIGNING_SECRET, hashKey: 'k'.repeat(32) },
       preferenceCenter: { brand: 'Acme Coffee', accentColor: '#1f5f8b', linkTtl: 3_600_000, supportEmail: 'privacy@acme.example' },
+      ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
     },
     catalog: CATALOG,
     policy: hub.policy,

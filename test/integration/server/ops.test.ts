@@ -72,6 +72,56 @@ describe('operations endpoints', () => {
   });
 });
 
+describe('behind a reverse proxy (hub.trustProxy)', () => {
+  let s: ServerHub | undefined;
+  afterEach(async () => {
+    await s?.close();
+    s = undefined;
+  });
+
+  const PROXY = '10.0.0.7';
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+
+  /** Withdraws Ada's marketing e-mail consent from `remoteAddress`, saying `forwardedFor`; returns the IP recorded as evidence. */
+  async function withdrawFrom(hub: ServerHub, profileId: string, remoteAddress: string, forwardedFor: string): Promise<unknown> {
+    const issued = await hub.app.inject({ method: 'POST', url: `/api/v1/profiles/${profileId}/preference-link`, headers: hub.bearer('writer') });
+    const link = new URL((issued.json() as { url: string }).url).pathname;
+    const headers = { 'x-forwarded-for': forwardedFor };
+    const page = await hub.app.inject({ method: 'GET', url: link, remoteAddress, headers });
+    const cookie = (String(page.headers['set-cookie'] ?? '').split(';')[0] ?? '');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1] ?? '';
+    // Granted first, then withdrawn, so each call records a fresh ledger entry.
+    for (const payload of [`_csrf=${encodeURIComponent(csrf)}&consent=marketing.email`, `_csrf=${encodeURIComponent(csrf)}`]) {
+      const saved = await hub.app.inject({ method: 'POST', url: link, remoteAddress, headers: { ...headers, ...form, cookie }, payload });
+      expect(saved.statusCode).toBe(303);
+    }
+    return (await hub.hub.store.getProfile(profileId))?.consents['marketing']?.['email']?.evidence.ip;
+  }
+
+  it('takes the client address from X-Forwarded-For only when the request comes from a trusted proxy: consent evidence and rate limits', async () => {
+    s = await startServerHub({ trustProxy: [PROXY, '192.168.0.0/16'], server: { preferencesRateLimit: 3 } });
+    s.hub.systems['crm']?.change({ email: 'ada@example.com', first_name: 'Ada' });
+    await s.hub.settle();
+    const adaId = (await s.hub.store.findProfile({ kind: 'email', value: 'ada@example.com' }))?.id ?? '';
+
+    // Through the proxy, the evidence names the person's address, not the proxy's.
+    expect(await withdrawFrom(s, adaId, PROXY, '203.0.113.7')).toBe('203.0.113.7');
+    // Anyone else's X-Forwarded-For is a claim, not evidence.
+    expect(await withdrawFrom(s, adaId, '198.51.100.9', '203.0.113.8')).toBe('198.51.100.9');
+
+    // Rate limits count per client behind the proxies (each client has its own budget of 3)...
+    const page = (remoteAddress: string, client: string): Promise<number> =>
+      s!.app.inject({ method: 'GET', url: '/preferences/x.y', remoteAddress, headers: { 'x-forwarded-for': client } }).then((r) => r.statusCode);
+    const client = [await page('192.168.1.20', '203.0.113.20'), await page(PROXY, '203.0.113.20'), await page(PROXY, '203.0.113.20'), await page(PROXY, '203.0.113.20')];
+    expect(client).toEqual([403, 403, 403, 429]);
+    expect(await page(PROXY, '203.0.113.21')).toBe(403);
+    // ...and a client that is not a proxy cannot get a fresh budget by inventing addresses.
+    const liar = [];
+    for (let i = 0; i < 4; i++) liar.push(await page('198.51.100.30', `203.0.113.${30 + i}`));
+    expect(liar).toEqual([403, 403, 403, 429]);
+  });
+});
+
 describe('queue board /admin/queues', () => {
   let s: ServerHub | undefined;
   afterEach(async () => {

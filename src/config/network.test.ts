@@ -1,0 +1,38 @@
+/** The hub's network settings: `hub.trustProxy` takes proxy addresses and ranges, nothing else. */
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from './load.js';
+import type { LoadResult } from './load.js';
+import { EMPTY_CATALOG_YAML, fakeConnectors, MINIMAL_HUB_YAML, testEnv } from './test-support.js';
+
+function parse(hubExtra: string, env: Record<string, string> = {}): LoadResult {
+  return parseConfig(MINIMAL_HUB_YAML + hubExtra + EMPTY_CATALOG_YAML, 'inline.yaml', { connectors: fakeConnectors, env: { ...testEnv, ...env } });
+}
+
+function errors(hubExtra: string): string[] {
+  const result = parse(hubExtra);
+  if (result.ok) throw new Error('expected the config to be invalid');
+  return result.errors.map(String);
+}
+
+describe('hub.trustProxy', () => {
+  it('trusts no proxy by default', () => {
+    const result = parse('');
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    expect(result.config.hub.trustProxy).toEqual([]);
+  });
+
+  it('takes IP addresses, CIDR ranges and the range names loopback, linklocal and uniquelocal', () => {
+    const proxies = ['10.0.0.2', '10.0.0.0/8', '172.16.0.0/12', '::1', 'fd00::/8', '2001:db8::/32', 'loopback', 'uniquelocal'];
+    const result = parse(`  trustProxy: ${JSON.stringify(proxies)}\n`);
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    expect(result.config.hub.trustProxy).toEqual(proxies);
+  });
+
+  it('refuses host names, bad ranges and "trust everyone", each at its place', () => {
+    const expected = 'expected an IP address (10.0.0.2), a CIDR range (10.0.0.0/8, fd00::/8), or loopback, linklocal or uniquelocal';
+    expect(errors('  trustProxy: [proxy.example.com, 10.0.0.0/33, "::1/129", 10.0.0.1/8/1, 10.0.0.0/x]\n')).toEqual(
+      [16, 35, 48, 59, 73].map((col, i) => `inline.yaml:8:${col}: hub.trustProxy[${i}]: ${expected}`),
+    );
+    expect(errors('  trustProxy: true\n')).toEqual(['inline.yaml:8:15: hub.trustProxy: expected a list, got a boolean']);
+  });
+});
