@@ -6,20 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from './load.js';
 import type { LoadResult } from './load.js';
-import { fakeConnectors, testEnv } from './test-support.js';
+import { EMPTY_CATALOG_YAML, fakeConnectors, MINIMAL_HUB_YAML, testEnv } from './test-support.js';
 
-const HUB = `hub:
-  redisUrl: redis://127.0.0.1:6379
-  databaseUrl: sqlite:./data/test.db
-  publicUrl: https://hub.example.com
-  secrets:
-    signing: \${env:TEST_SIGNING_SECRET}
-    hashKey: \${env:TEST_HASH_KEY}
-`;
-const CATALOG = `catalog:
-  channels: {}
-  purposes: {}
-`;
+const HUB = MINIMAL_HUB_YAML;
+const CATALOG = EMPTY_CATALOG_YAML;
 const KEY = 'an-admin-key-that-is-long-enough-0004';
 const env = { ...testEnv, TEST_ADMIN_KEY: KEY, TEST_SHORT_KEY: 'short' };
 
