@@ -15,7 +15,7 @@ import { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { toMergePolicy } from '../config/policy.js';
 import { PrivacyService, privacyOptionsFromConfig } from '../privacy/index.js';
-import { apiKeyRecords, build, listen } from '../server/index.js';
+import { apiKeyRecords, build, buildMetricsServer, listen } from '../server/index.js';
 import type { ServerOptionsInput } from '../server/index.js';
 import { parseStoreUrl } from '../store/index.js';
 import { openConfiguredStore } from './store.js';
@@ -60,6 +60,8 @@ export interface HubProcess {
   app: FastifyInstance | null;
   /** Where the server listens, e.g. `http://127.0.0.1:8080` (only with the `api` role). */
   url: string | null;
+  /** Where /metrics has a listener of its own (`hub.metrics.listen`, with the `api` role). */
+  metricsUrl: string | null;
   close(): Promise<void>;
 }
 
@@ -131,7 +133,10 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
 
   let app: FastifyInstance | null = null;
   let url: string | null = null;
+  let metricsApp: FastifyInstance | null = null;
+  let metricsUrl: string | null = null;
   const closeAll = async (): Promise<void> => {
+    await metricsApp?.close();
     await app?.close();
     await privacy.close();
     await engine.close();
@@ -162,6 +167,12 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
       });
       url = await listen(app, config.hub.listen);
       logger.info({ url, role: roleText }, 'http server listening');
+      const metricsAt = config.hub.metrics.listen;
+      if (metricsAt) {
+        metricsApp = await buildMetricsServer({ registry: metrics, token: config.hub.metrics.token, logger });
+        metricsUrl = await listen(metricsApp, metricsAt);
+        logger.info({ url: metricsUrl }, 'metrics listening');
+      }
     }
     await waitForRedis(config.hub.redisUrl, logger);
     if (roles.has('privacy')) engine.onRedisReset(() => privacy.restoreSchedulers());
@@ -185,6 +196,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
     privacy,
     app,
     url,
+    metricsUrl,
     close() {
       closing ??= closeAll();
       return closing;

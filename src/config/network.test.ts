@@ -36,3 +36,29 @@ describe('hub.trustProxy', () => {
     expect(errors('  trustProxy: true\n')).toEqual(['inline.yaml:8:15: hub.trustProxy: expected a list, got a boolean']);
   });
 });
+
+describe('hub.metrics', () => {
+  const TOKEN = 'metrics-token-0123456789abcdef0123456789';
+
+  it('serves /metrics on the hub listener without a token by default', () => {
+    const result = parse('');
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    expect(result.config.hub.metrics).toEqual({});
+  });
+
+  it('takes a token from the environment and a listener of its own', () => {
+    const result = parse('  metrics: { token: "${env:T_METRICS}", listen: { port: 9464 } }\n', { T_METRICS: TOKEN });
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    expect(result.config.hub.metrics).toEqual({ token: TOKEN, listen: { host: '127.0.0.1', port: 9464 } });
+  });
+
+  it('refuses a literal token without showing it, and a short one', () => {
+    const literal = errors(`  metrics: { token: ${TOKEN} }\n`);
+    expect(literal).toEqual([
+      'inline.yaml:8:21: hub.metrics.token: is a secret and must be exactly one ${env:NAME} reference; a literal value is refused (the value is not shown)',
+    ]);
+    expect(literal.join('\n')).not.toContain(TOKEN);
+    const result = parse('  metrics: { token: "${env:T_METRICS}" }\n', { T_METRICS: 'short' });
+    expect(result.ok ? [] : result.errors.map(String)).toEqual(['inline.yaml:8:21: hub.metrics.token: Too small: expected string to have >=32 characters']);
+  });
+});

@@ -1,9 +1,10 @@
 /**
  * The hub's network settings beyond `listen`: which reverse proxies are trusted
- * (`hub.trustProxy`).
+ * (`hub.trustProxy`) and who may read the metrics (`hub.metrics`).
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { secret } from './secret.js';
 
 /** The names proxy-addr (Fastify's `trustProxy`) gives to address ranges. */
 const RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'] as const;
@@ -37,3 +38,26 @@ export const TrustProxy = z
     description:
       'Reverse proxies in front of the hub (IP addresses, CIDR ranges, or loopback/linklocal/uniquelocal). Only requests from them have X-Forwarded-For believed, so rate limits and the IP in consent evidence are the client’s. Default: none.',
   });
+
+/**
+ * Who may read `/metrics`. Without either key it is served on the hub's own listener to anyone
+ * who can reach it. `listen` moves it to a listener of its own (e.g. on an internal interface),
+ * and the hub's public listener stops serving it; `token` makes it ask for
+ * `Authorization: Bearer <token>`, wherever it is served.
+ */
+export const MetricsEndpoint = z
+  .object({
+    token: secret(z.string().min(32), 'A bearer token Prometheus must send to read /metrics (at least 32 characters).').optional(),
+    listen: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535),
+      })
+      .strict()
+      .optional()
+      .meta({ description: 'A listener of its own for /metrics (e.g. an internal interface); the public listener then does not serve it.' }),
+  })
+  .strict()
+  .prefault({})
+  .meta({ description: 'Who may read /metrics: a listener of its own and/or a bearer token. Default: the hub’s listener, unauthenticated.' });
+export type MetricsEndpoint = z.infer<typeof MetricsEndpoint>;

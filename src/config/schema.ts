@@ -8,7 +8,7 @@ import type { ConnectorDefinition } from '../connector/define.js';
 import { MappingEntry } from '../connector/mapping-schema.js';
 import { LegalBasis, ObjectionKind, PurposePolicy } from '../profile/schema.js';
 import { Duration } from './duration.js';
-import { TrustProxy } from './network.js';
+import { MetricsEndpoint, TrustProxy } from './network.js';
 import { credentialUrl, markSecret, secret } from './secret.js';
 
 /** Source ids the hub itself uses; no connector instance may take them. */
@@ -209,6 +209,7 @@ export const HubConfig = z
     preferenceCenter: PreferenceCenterConfig.prefault({}),
     privacy: PrivacyConfig.prefault({}),
     sync: SyncConfig.prefault({}).meta({ description: "The sync engine's recovery knobs (leases and locks held by a worker)." }),
+    metrics: MetricsEndpoint,
   })
   .strict();
 export type HubConfig = z.infer<typeof HubConfig>;

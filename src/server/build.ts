@@ -19,7 +19,7 @@ import { ServerOptions } from './deps.js';
 import type { ServerDeps } from './deps.js';
 import { registerJsonBodyParser } from './json-body.js';
 import { httpMetrics } from './metrics.js';
-import { registerOps } from './ops.js';
+import { registerMetrics, registerOps } from './ops.js';
 import { PreferenceLinks } from './preferences/links.js';
 import { RequestProblemError, sendProblem } from './problem.js';
 import { registerPreferences } from './preferences/routes.js';
@@ -102,11 +102,14 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   const metrics = httpMetrics(deps.metrics);
   const links = new PreferenceLinks(deps.hub.secrets.signing, deps.redis, deps.engine.prefix, now);
 
+  // With a listener of its own (hub.metrics.listen), /metrics is not served here at all.
+  const metricsHere = deps.hub.metrics?.listen === undefined;
   app.get('/', async () => ({
     name: 'Concord',
-    links: { docs: '/api/v1/docs', openapi: '/api/v1/openapi.json', health: '/healthz', ready: '/readyz', metrics: '/metrics', queues: '/admin/queues' },
+    links: { docs: '/api/v1/docs', openapi: '/api/v1/openapi.json', health: '/healthz', ready: '/readyz', ...(metricsHere ? { metrics: '/metrics' } : {}), queues: '/admin/queues' },
   }));
-  registerOps(app, { redis: deps.redis, redisReady, store: deps.store, metrics: deps.metrics });
+  registerOps(app, { redis: deps.redis, redisReady, store: deps.store });
+  if (metricsHere) registerMetrics(app, { registry: deps.metrics, token: deps.hub.metrics?.token });
   await registerWebhooks(app, {
     engine: deps.engine,
     connectors: deps.connectors,

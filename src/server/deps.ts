@@ -41,8 +41,11 @@ export type ServerPrivacy = Pick<PrivacyService, 'submit' | 'get' | 'list' | 'ex
 export type ServerEngine = Pick<Engine, 'receiveWebhook' | 'status' | 'deadLetters' | 'prefix' | 'instance' | 'unpark'>;
 
 export interface ServerDeps {
-  /** The hub's settings; `trustProxy` absent means no proxy is trusted. */
-  hub: Pick<HubConfig, 'publicUrl' | 'mode' | 'secrets' | 'preferenceCenter'> & Partial<Pick<HubConfig, 'trustProxy'>>;
+  /**
+   * The hub's settings; `trustProxy` absent means no proxy is trusted, `metrics` absent that
+   * /metrics is served here without a token.
+   */
+  hub: Pick<HubConfig, 'publicUrl' | 'mode' | 'secrets' | 'preferenceCenter'> & Partial<Pick<HubConfig, 'trustProxy' | 'metrics'>>;
   catalog: Catalog;
   policy: MergePolicy;
   store: Store;

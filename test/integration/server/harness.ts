@@ -69,6 +69,8 @@ export async function startServerHub(
     publicUrl?: string;
     /** `hub.trustProxy`: the reverse proxies whose X-Forwarded-* headers are believed. */
     trustProxy?: string[];
+    /** `hub.metrics`: a bearer token for /metrics. */
+    metrics?: { token?: string };
     redis?: Redis;
     /** Wraps the engine the server sees (e.g. to give a connector instance a `refuse`). */
     engine?: (engine: Engine) => ServerEngine;
@@ -86,6 +88,7 @@ export async function startServerHub(
       secrets: { signing: SIGNING_SECRET, hashKey: 'k'.repeat(32) },
       preferenceCenter: { brand: 'Acme Coffee', accentColor: '#1f5f8b', linkTtl: 3_600_000, supportEmail: 'privacy@acme.example' },
       ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
+      ...(options.metrics ? { metrics: options.metrics } : {}),
     },
     catalog: CATALOG,
     policy: hub.policy,

@@ -51,6 +51,22 @@ describe('operations endpoints', () => {
     expect(text).toContain('process_cpu_user_seconds_total');
   });
 
+  it('/metrics asks for hub.metrics.token as a bearer token when one is set (an API key is not it)', async () => {
+    const token = 'metrics-token-0123456789abcdef0123456789';
+    s = await startServerHub({ roles: false, metrics: { token } });
+    const anonymous = await s.app.inject({ method: 'GET', url: '/metrics' });
+    expect(anonymous.statusCode).toBe(401);
+    expect(anonymous.headers['www-authenticate']).toBe('Bearer realm="concord metrics"');
+    expect(anonymous.headers['content-type']).toContain('application/problem+json');
+    expect(anonymous.json()).toMatchObject({ status: 401, code: 'unauthenticated' });
+    for (const authorization of [`Bearer ${token}x`, `Bearer ${token.slice(1)}`, `Bearer ${KEYS.admin}`, `Basic ${Buffer.from(`prometheus:${token}`).toString('base64')}`]) {
+      expect((await s.app.inject({ method: 'GET', url: '/metrics', headers: { authorization } })).statusCode).toBe(401);
+    }
+    const scraped = await s.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${token}` } });
+    expect(scraped.statusCode).toBe(200);
+    expect(scraped.body).toContain('process_cpu_user_seconds_total');
+  });
+
   it('sets security headers', async () => {
     s = await startServerHub({ roles: false });
     const response = await s.app.inject({ method: 'GET', url: '/healthz' });
