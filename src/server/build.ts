@@ -112,6 +112,7 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   if (metricsHere) registerMetrics(app, { registry: deps.metrics, token: deps.hub.metrics?.token });
   await registerWebhooks(app, {
     engine: deps.engine,
+    publicUrl: deps.hub.publicUrl,
     connectors: deps.connectors,
     bodyLimit: options.webhookBodyLimit,
     rateLimit: options.webhookRateLimit,

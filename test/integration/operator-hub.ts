@@ -15,6 +15,7 @@ import type { HubSpotEmulatorOptionsInput, RunningHubSpotEmulator } from '../../
 import { startSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
 import type { RunningSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
 import { startHubProcess } from '../../src/app/hub.js';
+import { freePort } from '../../src/app/redis.js';
 import type { HubProcess } from '../../src/app/hub.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createTestDatabase } from '../helpers/db.js';
@@ -44,12 +45,12 @@ export const ENV: Record<string, string> = {
   T_READER_KEY: KEYS.reader,
 };
 
-function configYaml(o: { databaseUrl: string; prefix: string; hubspot: string; salesforce: string; extra: { hub: string; hubspot: string; salesforce: string } }): string {
+function configYaml(o: { databaseUrl: string; prefix: string; port: number; hubspot: string; salesforce: string; extra: { hub: string; hubspot: string; salesforce: string } }): string {
   const apiKeys = [
     { id: 'ops', env: 'T_ADMIN_KEY', scopes: ['admin'] },
     { id: 'reader', env: 'T_READER_KEY', scopes: ['profiles:read'] },
   ];
-  return `${hubYaml({ redisUrl: REDIS_URL, databaseUrl: o.databaseUrl, prefix: o.prefix, apiKeys, extra: o.extra.hub })}connectors:
+  return `${hubYaml({ redisUrl: REDIS_URL, databaseUrl: o.databaseUrl, prefix: o.prefix, port: o.port, apiKeys, extra: o.extra.hub })}connectors:
 ${hubspotYaml({ baseUrl: o.hubspot, appId: HUBSPOT_APP_ID })}    subscriptions: [{ id: 101, consent: marketing.email }, { id: 103, topic: newsletter }]${o.extra.hubspot}
 ${salesforceYaml({ loginUrl: o.salesforce, organizationId: SF_ORG })}    channelFlags: { HasOptedOutOfEmail: marketing.email }${o.extra.salesforce}
 `;
@@ -99,6 +100,8 @@ export async function startOperatorHub(options: OperatorHubOptions = {}): Promis
     const yaml = configYaml({
       databaseUrl: db.url,
       prefix,
+      // The hub listens at its public URL: HubSpot signs the URL it delivers to.
+      port: await freePort(),
       hubspot: hubspot.url,
       salesforce: salesforce.url,
       extra: { hub: options.extra?.hub ?? '', hubspot: options.extra?.hubspot ?? '', salesforce: options.extra?.salesforce ?? '' },
