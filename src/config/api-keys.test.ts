@@ -3,6 +3,7 @@
  * (`hub.preferenceCenter`): keys are secrets given as `${env:NAME}` (or only as a digest),
  * with scopes from a fixed list.
  */
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from './load.js';
 import type { LoadResult } from './load.js';
@@ -10,7 +11,7 @@ import { EMPTY_CATALOG_YAML, fakeConnectors, MINIMAL_HUB_YAML, testEnv } from '.
 
 const HUB = MINIMAL_HUB_YAML;
 const CATALOG = EMPTY_CATALOG_YAML;
-const KEY = 'an-admin-key-that-is-long-enough-0004';
+const KEY = randomBytes(32).toString('base64url');
 const env = { ...testEnv, TEST_ADMIN_KEY: KEY, TEST_SHORT_KEY: 'short' };
 
 function parse(hubExtra: string, mode = ''): LoadResult {

@@ -38,7 +38,15 @@ export type ConfigErrorCode =
   /** An id reserved for the hub itself. */
   | 'reserved_id'
   /** Development mode with a public URL that is not on loopback. */
-  | 'development_public_url';
+  | 'development_public_url'
+  /** Development mode, or a published development secret, with `listen.host` off loopback. */
+  | 'development_listen_host'
+  /** Production mode with a public URL that is not https. */
+  | 'production_public_url'
+  /** Production mode with a secret published with Concord for development (or its digest). */
+  | 'secret_published'
+  /** Production mode with a generated secret below 256 bits of strength. */
+  | 'secret_weak';
 
 /** A position in the file, 1-based. */
 export interface SourcePosition {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -428,8 +429,8 @@ describe('the example configs', () => {
       REDIS_URL: 'rediss://cache.internal:6380',
       DATABASE_URL: 'postgres://concord@db.internal:5432/concord',
       PUBLIC_URL: 'https://consent.example.com',
-      CONCORD_SIGNING_SECRET: 'a'.repeat(64),
-      CONCORD_HASH_KEY: 'b'.repeat(64),
+      CONCORD_SIGNING_SECRET: randomBytes(32).toString('base64url'),
+      CONCORD_HASH_KEY: randomBytes(32).toString('hex'),
     };
     const result = expectOk(await loadConfig(file, { env }));
     expect(result.config.hub).toMatchObject({ mode: 'production', skew: 120_000, listen: { host: '0.0.0.0', port: 8080 } });

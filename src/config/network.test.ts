@@ -1,4 +1,5 @@
 /** The hub's network settings: `hub.trustProxy` takes proxy addresses and ranges, nothing else. */
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from './load.js';
 import type { LoadResult } from './load.js';
@@ -38,7 +39,7 @@ describe('hub.trustProxy', () => {
 });
 
 describe('hub.metrics', () => {
-  const TOKEN = 'metrics-token-0123456789abcdef0123456789';
+  const TOKEN = randomBytes(32).toString('base64url');
 
   it('serves /metrics on the hub listener without a token by default', () => {
     const result = parse('');
@@ -52,7 +53,7 @@ describe('hub.metrics', () => {
     expect(result.config.hub.metrics).toEqual({ token: TOKEN, listen: { host: '127.0.0.1', port: 9464 } });
   });
 
-  it('refuses a literal token without showing it, and a short one', () => {
+  it('refuses a literal token without showing it, a short one and, in production, a weak one', () => {
     const literal = errors(`  metrics: { token: ${TOKEN} }\n`);
     expect(literal).toEqual([
       'inline.yaml:8:21: hub.metrics.token: is a secret and must be exactly one ${env:NAME} reference; a literal value is refused (the value is not shown)',
@@ -60,5 +61,10 @@ describe('hub.metrics', () => {
     expect(literal.join('\n')).not.toContain(TOKEN);
     const result = parse('  metrics: { token: "${env:T_METRICS}" }\n', { T_METRICS: 'short' });
     expect(result.ok ? [] : result.errors.map(String)).toEqual(['inline.yaml:8:21: hub.metrics.token: Too small: expected string to have >=32 characters']);
+    // It is a secret the operator makes: production holds it to 256 bits like the others.
+    const weak = parse('  metrics: { token: "${env:T_METRICS}" }\n', { T_METRICS: 'metrics-token-0123456789abcdef0123456789' });
+    expect(weak.ok ? [] : weak.errors.map(String)).toEqual([
+      'inline.yaml:8:21: hub.metrics.token: is too weak for production mode (too short: about 120 bits, 256 needed); set T_METRICS to 32 random bytes (`concord secret` prints one)',
+    ]);
   });
 });

@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { secret } from './secret.js';
+import { generatedSecret } from './secret.js';
 
 /** The names proxy-addr (Fastify's `trustProxy`) gives to address ranges. */
 const RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'] as const;
@@ -47,7 +47,7 @@ export const TrustProxy = z
  */
 export const MetricsEndpoint = z
   .object({
-    token: secret(z.string().min(32), 'A bearer token Prometheus must send to read /metrics (at least 32 characters).').optional(),
+    token: generatedSecret(z.string().min(32), 'A bearer token Prometheus must send to read /metrics (at least 32 characters).').optional(),
     listen: z
       .object({
         host: z.string().min(1).default('127.0.0.1'),

@@ -9,7 +9,7 @@ import { MappingEntry } from '../connector/mapping-schema.js';
 import { LegalBasis, ObjectionKind, PurposePolicy } from '../profile/schema.js';
 import { Duration } from './duration.js';
 import { MetricsEndpoint, TrustProxy } from './network.js';
-import { credentialUrl, markSecret, secret } from './secret.js';
+import { credentialUrl, generatedSecret, markSecret } from './secret.js';
 
 /** Source ids the hub itself uses; no connector instance may take them. */
 export const HUB_SOURCES = ['preference_center', 'admin'] as const;
@@ -85,7 +85,7 @@ export type ApiScope = z.infer<typeof ApiScope>;
 export const ApiKeyConfig = z
   .object({
     id: CatalogId.meta({ description: 'A name for the key, shown in logs and the audit trail (never the key).' }),
-    key: secret(z.string().min(24), 'The bearer key (at least 24 characters); the hub keeps only its SHA-256 digest.').optional(),
+    key: generatedSecret(z.string().min(24), 'The bearer key (at least 24 characters); the hub keeps only its SHA-256 digest.').optional(),
     sha256: z
       .string()
       .regex(/^[0-9a-f]{64}$/, 'expected the hex SHA-256 digest of the key (64 lower-case hex digits)')
@@ -194,8 +194,11 @@ export const HubConfig = z
       .meta({ description: 'Prefix of every Redis key; the {hash tag} keeps a queue in one Cluster slot.' }),
     secrets: z
       .object({
-        signing: secret(z.string().min(32), 'Signs preference-center links (at least 32 characters).'),
-        hashKey: secret(z.string().min(32), 'Key of the identity hashes on the suppression list (at least 32 characters).'),
+        signing: generatedSecret(z.string().min(32), 'Signs preference-center links (at least 32 characters).'),
+        hashKey: generatedSecret(
+          z.string().min(32),
+          'Key of the identity hashes on the suppression list (at least 32 characters). Changing it orphans the suppression list: erased people could come back.',
+        ),
       })
       .strict(),
     skew: Duration.prefault('5m').meta({
@@ -319,10 +322,14 @@ function connectorOption(def: ConnectorDefinition) {
       throw new ConnectorSchemaError(def.type, `configSchema key "${key}" clashes with a common connector key`);
     }
   }
+  const generated = def.generatedSecretKeys ?? [];
+  for (const key of generated) {
+    if (!(def.secretKeys ?? []).includes(key)) throw new ConnectorSchemaError(def.type, `generatedSecretKeys names "${key}", which secretKeys lacks`);
+  }
   for (const key of def.secretKeys ?? []) {
     const field = shape[key];
     if (field === undefined) throw new ConnectorSchemaError(def.type, `secretKeys names "${key}", which configSchema lacks`);
-    shape[key] = markSecret(field);
+    shape[key] = markSecret(field, { generated: generated.includes(key) });
   }
   return z.object({ ...shape, ...connectorCommonShape, type: z.literal(def.type) }).strict();
 }

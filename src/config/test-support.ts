@@ -1,4 +1,5 @@
 /** Shared by the config tests: a fake connector type and an environment with test secrets. */
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { defineConnector } from '../connector/define.js';
 import type { ConnectorDefinition } from '../connector/define.js';
@@ -30,10 +31,14 @@ export const fakeShop = defineConnector({
 
 export const fakeConnectors: readonly ConnectorDefinition[] = [fakeCrm, fakeShop];
 
-/** Secret values the tests look for in error output (they must never appear there). */
+/**
+ * Secret values the tests look for in error output (they must never appear there). The hub's
+ * own are fresh random ones, strong enough for production mode; the CRM's key is the vendor's
+ * (any format).
+ */
 export const testEnv = {
-  TEST_SIGNING_SECRET: 'test-signing-secret-that-is-long-enough-0001',
-  TEST_HASH_KEY: 'test-hash-key-that-is-long-enough-000000000002',
+  TEST_SIGNING_SECRET: randomBytes(32).toString('base64url'),
+  TEST_HASH_KEY: randomBytes(32).toString('base64url'),
   TEST_CRM_KEY: 'test-crm-key-0003',
 };
 

@@ -5,8 +5,8 @@
  */
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
+import type { AddressInfo } from 'node:net';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import { registerApi } from './api/routes.js';
@@ -25,6 +25,7 @@ import { RequestProblemError, sendProblem } from './problem.js';
 import { registerPreferences } from './preferences/routes.js';
 import { brandOf } from './preferences/view.js';
 import { registerQueueBoard } from './queue-board.js';
+import { registerSecurityHeaders } from './security-headers.js';
 import { registerWebhooks } from './webhooks.js';
 import { redisReady as redisUp } from '../sync/redis-health.js';
 
@@ -90,11 +91,7 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
       .send({ type: 'about:blank', title: 'Redis is unavailable; try again shortly', status: 503, code: 'redis_unavailable' });
   });
 
-  await app.register(helmet, {
-    contentSecurityPolicy: { directives: { 'form-action': ["'self'"], 'frame-ancestors': ["'none'"] } },
-    // Personal pages must not leak their URL (it carries the link token) to other sites.
-    referrerPolicy: { policy: 'no-referrer' },
-  });
+  await registerSecurityHeaders(app, { publicUrl: deps.hub.publicUrl });
   await app.register(rateLimit, { global: false });
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: options.bodyLimit });
@@ -159,7 +156,24 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   return app;
 }
 
-/** Binds the server; returns the URL it listens on. */
+/** `http://<address>:<port>` of one bound socket, with IPv6 addresses in brackets (a pipe's path as it is). */
+export function addressUrl(info: Pick<AddressInfo, 'address' | 'family' | 'port'> | string): string {
+  if (typeof info === 'string') return info;
+  return `http://${info.family === 'IPv6' ? `[${info.address}]` : info.address}:${info.port}`;
+}
+
+/**
+ * The URL of every address a listening server is bound to: `localhost` may bind 127.0.0.1 and
+ * ::1, and `0.0.0.0` is every IPv4 interface, which Fastify's own answer to `listen` hides
+ * behind its first interface's address.
+ */
+export function boundUrls(app: FastifyInstance): string[] {
+  return app.addresses().map(addressUrl);
+}
+
+/** Binds the server; returns the URL of the first address it is bound to (all: `boundUrls`). */
 export async function listen(app: FastifyInstance, at: { host: string; port: number }): Promise<string> {
-  return app.listen({ host: at.host, port: at.port });
+  await app.listen({ host: at.host, port: at.port });
+  const [first = ''] = boundUrls(app);
+  return first;
 }

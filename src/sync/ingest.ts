@@ -192,6 +192,10 @@ export class Ingestor {
         profileIds[i] = found[k] ?? null;
       });
     }
+    // A value for a record we do not know waits for the read of the whole record.
+    items.forEach((item, i) => {
+      if (item.record.knownOnly === true && !outcomes[i] && !profileIds[i]) outcomes[i] = 'unchanged';
+    });
     // A record we do not know by external id may belong to a known person (a push may even be
     // creating it right now): find the profile by identity, so it can be held like the others.
     for (const [i] of items.entries()) {

@@ -73,7 +73,8 @@ describe('operations endpoints', () => {
     expect(response.headers['content-security-policy']).toContain("frame-ancestors 'none'");
     expect(response.headers['x-content-type-options']).toBe('nosniff');
     expect(response.headers['referrer-policy']).toBe('no-referrer');
-    expect(response.headers['strict-transport-security']).toBeDefined();
+    // An http hub: HSTS only over https (https-headers.test.ts).
+    expect(response.headers['strict-transport-security']).toBeUndefined();
     expect(response.headers['x-frame-options']).toBe('SAMEORIGIN');
   });
 
