@@ -3,7 +3,7 @@
  * metrics, the latter optionally behind a bearer token and on a listener of its own
  * (`hub.metrics`).
  */
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
@@ -73,7 +73,11 @@ export function registerMetrics(app: FastifyInstance, options: MetricsRouteOptio
 
 /** A server of its own for `/metrics` (`hub.metrics.listen`): nothing else is served there. */
 export async function buildMetricsServer(options: MetricsRouteOptions & { logger: FastifyBaseLogger }): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: options.logger.child({ component: 'metrics-http' }), disableRequestLogging: true, return503OnClosing: true });
+  const app = Fastify({
+    loggerInstance: options.logger.child({ component: 'metrics-http' }),
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+  });
   registerMetrics(app, options);
   await app.ready();
   return app;
