@@ -46,7 +46,10 @@ function header(headers: RawWebhook['headers'], name: string): string | undefine
 
 export interface VerifyOptions {
   clientSecret: string;
-  /** The target URL configured in the HubSpot app; defaults to the URL the request arrived at. */
+  /**
+   * The target URL configured in the HubSpot app. Default: `raw.url`, which the hub derives from
+   * its configured `publicUrl` and the request's path (never from the request's Host header).
+   */
   webhookUrl?: string;
   now?: number;
 }

@@ -15,7 +15,7 @@ import { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { toMergePolicy } from '../config/policy.js';
 import { PrivacyService, privacyOptionsFromConfig } from '../privacy/index.js';
-import { apiKeyRecords, boundUrls, build, listen } from '../server/index.js';
+import { apiKeyRecords, boundUrls, build, buildMetricsServer, listen } from '../server/index.js';
 import type { ServerOptionsInput } from '../server/index.js';
 import { parseStoreUrl } from '../store/index.js';
 import { openConfiguredStore } from './store.js';
@@ -62,6 +62,8 @@ export interface HubProcess {
   url: string | null;
   /** Every address the server is bound to (empty without the `api` role). */
   urls: string[];
+  /** Where /metrics has a listener of its own (`hub.metrics.listen`, with the `api` role). */
+  metricsUrl: string | null;
   close(): Promise<void>;
 }
 
@@ -133,7 +135,10 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
 
   let app: FastifyInstance | null = null;
   let urls: string[] = [];
+  let metricsApp: FastifyInstance | null = null;
+  let metricsUrl: string | null = null;
   const closeAll = async (): Promise<void> => {
+    await metricsApp?.close();
     await app?.close();
     await privacy.close();
     await engine.close();
@@ -165,6 +170,12 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
       await listen(app, config.hub.listen);
       urls = boundUrls(app);
       logger.info({ urls, role: roleText }, 'http server listening');
+      const metricsAt = config.hub.metrics.listen;
+      if (metricsAt) {
+        metricsApp = await buildMetricsServer({ registry: metrics, token: config.hub.metrics.token, logger });
+        metricsUrl = await listen(metricsApp, metricsAt);
+        logger.info({ url: metricsUrl }, 'metrics listening');
+      }
     }
     await waitForRedis(config.hub.redisUrl, logger);
     if (roles.has('privacy')) engine.onRedisReset(() => privacy.restoreSchedulers());
@@ -189,6 +200,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
     app,
     url: urls[0] ?? null,
     urls,
+    metricsUrl,
     close() {
       closing ??= closeAll();
       return closing;

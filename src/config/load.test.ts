@@ -8,7 +8,7 @@ import type { ConfigError } from './errors.js';
 import { loadConfig, parseConfig } from './load.js';
 import type { LoadOptions, LoadResult } from './load.js';
 import { buildConfigSchema, ConnectorSchemaError } from './schema.js';
-import { fakeConnectors, fakeCrm, testEnv } from './test-support.js';
+import { EMPTY_CATALOG_YAML, fakeConnectors, fakeCrm, MINIMAL_HUB_YAML, testEnv } from './test-support.js';
 
 /** A fixture's path as a user would type it from the repository root. */
 function fixture(name: string): string {
@@ -35,18 +35,8 @@ function inlineErrors(text: string, opts: LoadOptions = options): ConfigError[] 
 }
 
 /** A valid hub section for inline cases (lines 1-7). */
-const HUB = `hub:
-  redisUrl: redis://127.0.0.1:6379
-  databaseUrl: sqlite:./data/test.db
-  publicUrl: https://hub.example.com
-  secrets:
-    signing: \${env:TEST_SIGNING_SECRET}
-    hashKey: \${env:TEST_HASH_KEY}
-`;
-const EMPTY_CATALOG = `catalog:
-  channels: {}
-  purposes: {}
-`;
+const HUB = MINIMAL_HUB_YAML;
+const EMPTY_CATALOG = EMPTY_CATALOG_YAML;
 
 describe('a valid file', () => {
   it('loads with defaults filled in, durations in ms and the connector type keys parsed', async () => {

@@ -8,6 +8,7 @@ import type { ConnectorDefinition } from '../connector/define.js';
 import { MappingEntry } from '../connector/mapping-schema.js';
 import { LegalBasis, ObjectionKind, PurposePolicy } from '../profile/schema.js';
 import { Duration } from './duration.js';
+import { MetricsEndpoint, TrustProxy } from './network.js';
 import { credentialUrl, generatedSecret, markSecret } from './secret.js';
 
 /** Source ids the hub itself uses; no connector instance may take them. */
@@ -71,9 +72,9 @@ export const HubMode = z.enum(['development', 'production']).meta({
 export type HubMode = z.infer<typeof HubMode>;
 
 /** What an admin API key may do. `admin` includes every other scope. */
-export const ApiScope = z.enum(['profiles:read', 'profiles:write', 'dsr', 'admin']).meta({
+export const ApiScope = z.enum(['profiles:read', 'profiles:write', 'dsr', 'queues:read', 'admin']).meta({
   description:
-    'profiles:read (find and read profiles, consent history, sync state), profiles:write (patch profiles, issue preference links), dsr (data-subject requests), admin (connectors, dead letters, queue board; includes every scope).',
+    'profiles:read (find and read profiles, consent history, sync state), profiles:write (patch profiles, issue preference links; a patch answers the profile only to keys that also have profiles:read), dsr (data-subject requests), queues:read (view the queue board read-only; its jobs carry record data, so grant it like profiles:read), admin (connectors, dead letters, the queue board with its actions; includes every scope).',
 });
 export type ApiScope = z.infer<typeof ApiScope>;
 
@@ -185,6 +186,7 @@ export const HubConfig = z
       .strict()
       .prefault({})
       .meta({ description: 'Where the HTTP server listens.' }),
+    trustProxy: TrustProxy,
     keyPrefix: z
       .string()
       .regex(/\{[^{}\s]+\}/, 'expected a Redis Cluster hash tag such as {concord}')
@@ -210,6 +212,7 @@ export const HubConfig = z
     preferenceCenter: PreferenceCenterConfig.prefault({}),
     privacy: PrivacyConfig.prefault({}),
     sync: SyncConfig.prefault({}).meta({ description: "The sync engine's recovery knobs (leases and locks held by a worker)." }),
+    metrics: MetricsEndpoint,
   })
   .strict();
 export type HubConfig = z.infer<typeof HubConfig>;

@@ -41,3 +41,19 @@ export const testEnv = {
   TEST_HASH_KEY: randomBytes(32).toString('base64url'),
   TEST_CRM_KEY: 'test-crm-key-0003',
 };
+
+/** A `hub:` block with only the required keys (secrets from `testEnv`); tests append their own keys to it. */
+export const MINIMAL_HUB_YAML = `hub:
+  redisUrl: redis://127.0.0.1:6379
+  databaseUrl: sqlite:./data/test.db
+  publicUrl: https://hub.example.com
+  secrets:
+    signing: \${env:TEST_SIGNING_SECRET}
+    hashKey: \${env:TEST_HASH_KEY}
+`;
+
+/** An empty catalog, the smallest valid rest of a file. */
+export const EMPTY_CATALOG_YAML = `catalog:
+  channels: {}
+  purposes: {}
+`;

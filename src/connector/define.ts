@@ -188,7 +188,10 @@ export type PushOutcome =
 export interface RawWebhook {
   /** HTTP method, upper case. */
   method: string;
-  /** Full URL as the sender addressed it (some signatures cover it). */
+  /**
+   * The URL the sender was given: `hub.publicUrl` followed by the request's path and query, never
+   * taken from the request's `Host` or `X-Forwarded-*` headers (some signatures cover it).
+   */
   url: string;
   /** Request headers with lower-case names, as Node delivers them. */
   headers: Record<string, string | string[] | undefined>;

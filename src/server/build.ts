@@ -17,9 +17,11 @@ import { DownloadLinks } from './preferences/downloads.js';
 import { rightsSection } from './preferences/rights.js';
 import { ServerOptions } from './deps.js';
 import type { ServerDeps } from './deps.js';
+import { registerJsonBodyParser } from './json-body.js';
 import { httpMetrics } from './metrics.js';
-import { registerOps } from './ops.js';
+import { registerMetrics, registerOps } from './ops.js';
 import { PreferenceLinks } from './preferences/links.js';
+import { RequestProblemError, sendProblem } from './problem.js';
 import { registerPreferences } from './preferences/routes.js';
 import { brandOf } from './preferences/view.js';
 import { registerQueueBoard } from './queue-board.js';
@@ -56,13 +58,21 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: options.trustProxy,
+    // Only these proxies' X-Forwarded-* are believed (client address for rate limits and consent evidence).
+    trustProxy: deps.hub.trustProxy !== undefined && deps.hub.trustProxy.length > 0 ? [...deps.hub.trustProxy] : false,
     bodyLimit: options.bodyLimit,
     // Webhook senders and browsers keep connections open; do not let idle ones pile up.
     keepAliveTimeout: 10_000,
     return503OnClosing: true,
     // Preference-link tokens travel in the path.
     routerOptions: { maxParamLength: 1_000 },
+  });
+  // Every JSON body is checked for depth before it is parsed; the refusal is a problem on every
+  // route (scopes with an error handler of their own answer it the same way).
+  registerJsonBodyParser(app, { bodyLimit: options.bodyLimit });
+  app.setErrorHandler((error, _request, reply) => {
+    if (error instanceof RequestProblemError) return sendProblem(reply, error.problem);
+    throw error;
   });
   if (options.logRequests) {
     app.addHook('onResponse', async (request, reply) => {
@@ -89,13 +99,17 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   const metrics = httpMetrics(deps.metrics);
   const links = new PreferenceLinks(deps.hub.secrets.signing, deps.redis, deps.engine.prefix, now);
 
+  // With a listener of its own (hub.metrics.listen), /metrics is not served here at all.
+  const metricsHere = deps.hub.metrics?.listen === undefined;
   app.get('/', async () => ({
     name: 'Concord',
-    links: { docs: '/api/v1/docs', openapi: '/api/v1/openapi.json', health: '/healthz', ready: '/readyz', metrics: '/metrics', queues: '/admin/queues' },
+    links: { docs: '/api/v1/docs', openapi: '/api/v1/openapi.json', health: '/healthz', ready: '/readyz', ...(metricsHere ? { metrics: '/metrics' } : {}), queues: '/admin/queues' },
   }));
-  registerOps(app, { redis: deps.redis, redisReady, store: deps.store, metrics: deps.metrics });
+  registerOps(app, { redis: deps.redis, redisReady, store: deps.store });
+  if (metricsHere) registerMetrics(app, { registry: deps.metrics, token: deps.hub.metrics?.token });
   await registerWebhooks(app, {
     engine: deps.engine,
+    publicUrl: deps.hub.publicUrl,
     connectors: deps.connectors,
     bodyLimit: options.webhookBodyLimit,
     rateLimit: options.webhookRateLimit,

@@ -48,7 +48,7 @@ describe('https-only headers', () => {
   });
 
   it('behind a trusted proxy, the protocol the proxy reports decides', async () => {
-    s = await startServerHub({ roles: false, publicUrl: 'http://localhost:8080', server: { trustProxy: true } });
+    s = await startServerHub({ roles: false, publicUrl: 'http://localhost:8080', trustProxy: ['127.0.0.1'] });
     const https = await s.app.inject({ method: 'GET', url: '/healthz', headers: { 'x-forwarded-proto': 'https' } });
     expect(hsts(https)).toBe('max-age=31536000; includeSubDomains');
     expect(csp(https)).toContain('upgrade-insecure-requests');
