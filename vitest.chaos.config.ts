@@ -5,18 +5,9 @@ import { defineConfig } from 'vitest/config';
  * emulators, crashes. One file at a time (the hub processes of one scenario already use both
  * cores); `npm test` leaves these files out (see vitest.config.ts).
  */
-/**
- * Scenarios that still fail now and then (issue 14 stays open until they pass): left out of
- * `npm run test:chaos` and CI, run alone by `npm run test:chaos:open`. (e), the storm: a
- * HubSpot name edit made while our push of an older value is in flight is overwritten by it.
- */
-const OPEN = ['test/chaos/storm.test.ts'];
-const openOnly = process.env['CONCORD_CHAOS_OPEN'] === '1';
-
 export default defineConfig({
   test: {
-    include: openOnly ? OPEN : ['test/chaos/**/*.test.ts'],
-    exclude: openOnly ? [] : OPEN,
+    include: ['test/chaos/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 60_000,
     maxWorkers: 1,

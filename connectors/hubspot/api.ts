@@ -146,13 +146,14 @@ export class HubSpotApi {
    * their statuses.
    */
   reserve(calls: number): Reservation {
-    this.checkDaily();
+    this.checkDaily({ nothingWritten: true });
     if (calls <= 0) return { left: 0, at: this.now() };
     const taken = this.pacer.tryTake(calls);
     if ('waitMs' in taken) {
       throw new RateLimitedError(`pacing: room for ${calls} TEN_SECONDLY_ROLLING calls in ${taken.waitMs} ms`, {
         retryAfterMs: taken.waitMs,
         policy: 'TEN_SECONDLY_ROLLING',
+        nothingWritten: true,
       });
     }
     return { left: calls, at: taken.at };
@@ -240,10 +241,11 @@ export class HubSpotApi {
     return this.pacer.take(signal);
   }
 
-  private checkDaily(): void {
+  /** `nothingWritten`: asked before the operation's first call (see `RateLimitedError.nothingWritten`). */
+  private checkDaily(options: { nothingWritten?: boolean } = {}): void {
     const now = this.now();
     if (this.dailyBlockedUntil > now) {
-      throw new RateLimitedError('HubSpot DAILY limit reached; waiting for the reset', { retryAfterMs: this.dailyBlockedUntil - now, policy: 'DAILY' });
+      throw new RateLimitedError('HubSpot DAILY limit reached; waiting for the reset', { retryAfterMs: this.dailyBlockedUntil - now, policy: 'DAILY', ...options });
     }
   }
 

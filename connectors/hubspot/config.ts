@@ -60,7 +60,10 @@ export const HubSpotConfig = z.object({
   webhookUrl: z
     .url()
     .optional()
-    .meta({ description: 'The target URL as configured in the HubSpot app; signatures cover it. Defaults to the URL the request arrived at.' }),
+    .meta({
+      description:
+        'The target URL as configured in the HubSpot app; signatures cover it. Default: hub.publicUrl followed by the path the request came to (/webhooks/<instance id>), never a URL built from the request’s Host header.',
+    }),
   requestsPer10Seconds: z
     .number()
     .int()

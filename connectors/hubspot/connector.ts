@@ -11,7 +11,7 @@ import { HubSpotEraser } from './erase.js';
 import { HUBSPOT_OPT_OUT_PROPERTIES, hubspotDefaultMappings } from './mapping.js';
 import { pullContacts } from './pull.js';
 import { HubSpotPusher } from './push.js';
-import { chunks, HubSpotReader } from './read.js';
+import { chunks, HubSpotReader, propertiesToRead } from './read.js';
 import { parseHubSpotEvents, toWebhookEvents, verifyHubSpotSignature } from './webhook.js';
 
 /** Events parsed but not yet confirmed by `reply`, bounded so a stream of failures cannot grow it. */
@@ -30,6 +30,9 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
   const pusher = new HubSpotPusher(api, reader, config);
   const eraser = new HubSpotEraser(api, reader, now);
   const handled = new RecentIds<number>(50_000);
+  // Properties whose webhook values are ingested as they are (identities and opt-out mirrors are read).
+  const optOut = (p: string): boolean => HUBSPOT_OPT_OUT_PROPERTIES.some((o) => (typeof o === 'string' ? o === p : o.test(p)));
+  const valueProperties = new Set(propertiesToRead(config).filter((p) => !['email', 'phone', 'lastmodifieddate'].includes(p) && !optOut(p)));
   const pending = new Map<string, number[]>();
 
   return {
@@ -70,7 +73,7 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
 
     parse(raw) {
       const fresh = parseHubSpotEvents(raw.body).filter((e) => !handled.has(e.eventId));
-      const mapped = toWebhookEvents(fresh, config.appId === undefined ? {} : { appId: config.appId });
+      const mapped = toWebhookEvents(fresh, { valueProperties, ...(config.appId === undefined ? {} : { appId: config.appId }) });
       for (const m of mapped) pending.set(m.event.eventId, m.hubspotEventIds);
       while (pending.size > MAX_PENDING) {
         const oldest = pending.keys().next();

@@ -86,7 +86,8 @@ describe('HubSpot signature v3', () => {
   it('drops a replayed event id once the first delivery was handled, but not before', async () => {
     const config = HubSpotConfig.parse({ accessToken: 't', webhookSecret: SECRET, baseUrl: 'http://127.0.0.1:9' });
     const instance = await createHubSpotInstance({ instanceId: 'hubspot', config, logger: pino({ enabled: false }) });
-    const raw = signed(JSON.stringify([event({ eventId: 42 }), event({ eventId: 43, objectId: 502 })]));
+    // E-mail changes: only read (a plain property's change would carry its value as well).
+    const raw = signed(JSON.stringify([event({ eventId: 42, propertyName: 'email' }), event({ eventId: 43, objectId: 502, propertyName: 'email' })]));
     expect(await instance.verify?.(raw)).toEqual({ ok: true });
     const first = (await instance.parse?.(raw)) ?? [];
     expect(first.map((e) => e.eventId).sort()).toEqual(['42', '43']);
@@ -95,7 +96,7 @@ describe('HubSpot signature v3', () => {
     instance.reply?.(first);
     expect(await instance.parse?.(raw)).toEqual([]);
     // A redelivery with one new event keeps only the new one.
-    const mixed = signed(JSON.stringify([event({ eventId: 42 }), event({ eventId: 44, objectId: 503 })]));
+    const mixed = signed(JSON.stringify([event({ eventId: 42, propertyName: 'email' }), event({ eventId: 44, objectId: 503, propertyName: 'email' })]));
     expect(((await instance.parse?.(mixed)) ?? []).map((e) => e.eventId)).toEqual(['44']);
   });
 });
@@ -122,6 +123,26 @@ describe('HubSpot webhook events', () => {
     expect(byId.get('3')?.event).not.toHaveProperty('echo');
     // Without a configured app id nothing is an echo.
     expect(toWebhookEvents([event({ ...own })], {}).every((m) => !('echo' in m.event))).toBe(true);
+  });
+
+  // Chaos (e): a marketer's lastname, made 50 ms before our push of an older value landed, was
+  // read back after the push: only our value was left to see, and the marketer's newer edit lost.
+  it('a change of a plain mapped property by someone else carries its value and time; the contact is read as well', () => {
+    const valueProperties = new Set(['firstname', 'lastname']);
+    const mapped = toWebhookEvents(
+      [
+        event({ eventId: 21, objectId: 5, propertyName: 'lastname', propertyValue: 'L67', occurredAt: NOW - 500 }),
+        event({ eventId: 22, objectId: 5, propertyName: 'email', propertyValue: 'x@example.com' }),
+        event({ eventId: 23, objectId: 6, propertyName: 'firstname', propertyValue: 'Ours', changeSource: 'INTEGRATION', sourceId: '777' }),
+        event({ eventId: 24, objectId: 7, propertyName: 'firstname', propertyValue: '' }),
+      ],
+      { appId: 777, valueProperties },
+    );
+    const records = mapped.flatMap((m) => (m.event.kind === 'records' ? m.event.records : []));
+    const at = new Date(NOW - 500).toISOString();
+    expect(records).toEqual([{ externalId: '5', at, fields: { lastname: 'L67' }, fieldsAt: { lastname: at }, knownOnly: true }]);
+    expect(mapped.find((m) => m.event.kind === 'records')?.hubspotEventIds).toEqual([21]);
+    expect(kinds(mapped.map((m) => m.event))).toEqual(['changed', 'changed', 'changed', 'records']);
   });
 
   it('maps deletion, privacyDeletion (erasure) and merge', () => {

@@ -46,7 +46,10 @@ function header(headers: RawWebhook['headers'], name: string): string | undefine
 
 export interface VerifyOptions {
   clientSecret: string;
-  /** The target URL configured in the HubSpot app; defaults to the URL the request arrived at. */
+  /**
+   * The target URL configured in the HubSpot app. Default: `raw.url`, which the hub derives from
+   * its configured `publicUrl` and the request's path (never from the request's Host header).
+   */
   webhookUrl?: string;
   now?: number;
 }
@@ -97,24 +100,43 @@ export interface MappedEvent {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** The value a propertyChange event carries, as a one-field record stamped with the event's time. */
+function valueRecord(e: HubSpotWebhookEvent, valueProperties: ReadonlySet<string> | undefined): MappedEvent | undefined {
+  const name = e.propertyName;
+  if (e.subscriptionType !== 'contact.propertyChange' || name === undefined || !valueProperties?.has(name)) return undefined;
+  if (e.propertyValue === undefined || e.propertyValue === '') return undefined;
+  const at = iso(e.occurredAt);
+  return {
+    event: { kind: 'records', eventId: `value:${e.eventId}`, records: [{ externalId: String(e.objectId), at, fields: { [name]: e.propertyValue }, fieldsAt: { [name]: at }, knownOnly: true }] },
+    hubspotEventIds: [e.eventId],
+  };
+}
+
 /**
  * Turns HubSpot events into engine events:
  * - creation, propertyChange and restore become one `changed` per contact (the engine reads
- *   the contact with `batch/read` rather than trusting single property values); it is an
- *   `echo` when every change came from our own app (`changeSource: INTEGRATION` with our app id);
+ *   the contact with `batch/read`); it is an `echo` when every change came from our own app
+ *   (`changeSource: INTEGRATION` with our app id);
+ * - a propertyChange of one of `valueProperties` (plain mapped properties, not identities nor
+ *   opt-out mirrors) made by anyone else also becomes a `records` event with that value,
+ *   stamped with the event's `occurredAt`: the read shows the contact as it is when read, and a
+ *   push of ours landing in between would hide the person's newer value for good;
  * - deletion becomes `deleted`, privacyDeletion `erase` (an erasure request), merge `merge`.
  * Other subscription types (associations, other objects) are ignored.
  */
-export function toWebhookEvents(events: readonly HubSpotWebhookEvent[], options: { appId?: number }): MappedEvent[] {
+export function toWebhookEvents(events: readonly HubSpotWebhookEvent[], options: { appId?: number; valueProperties?: ReadonlySet<string> }): MappedEvent[] {
   const out: MappedEvent[] = [];
   const changed = new Map<number, HubSpotWebhookEvent[]>();
   const ownChange = (e: HubSpotWebhookEvent): boolean =>
     options.appId !== undefined && e.changeSource === 'INTEGRATION' && e.sourceId === String(options.appId);
   for (const e of events) {
     switch (e.subscriptionType) {
-      case 'contact.creation':
       case 'contact.propertyChange':
+      case 'contact.creation':
       case 'contact.restore': {
+        const value = valueRecord(e, options.valueProperties);
+        if (value && !ownChange(e)) out.push(value);
+        // The contact is read as well: a contact the hub does not know yet is only found by reading it.
         const list = changed.get(e.objectId) ?? [];
         list.push(e);
         changed.set(e.objectId, list);

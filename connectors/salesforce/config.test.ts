@@ -1,14 +1,11 @@
 /** `concord validate` on Salesforce connectors: the Outbound Message token production requires. */
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 
-const ENV = {
-  SIGNING: 'q7Vd2Lx9Rk4Tz1Wm8Bc5Hn3Jp6Fs0Ga7Ye2Ui9Ko4',
-  HASH: 'Xw3Nb8Qe1Rt6Yu0Io5Pa2Sd7Fg4Hj9Kl3Zx8Cv1Bn6',
-  SF_ID: 'connected-app-consumer-key',
-  SF_SECRET: 'Mn4Bv9Cx2Za7Sd1Fg6Hj3Kl8Qw5Er0Ty4Ui9Op2As7',
-  SF_OM_TOKEN: 'Lk2Jh7Gf4Ds9Aq1Wz6Xe3Rc8Vt5By0Nu4Mi9Ko2Pl7',
-};
+/** Fresh secrets, as `concord secret` makes them (production refuses weaker ones). */
+const fresh = (): string => randomBytes(32).toString('base64url');
+const ENV = { SIGNING: fresh(), HASH: fresh(), SF_ID: 'connected-app-consumer-key', SF_SECRET: fresh(), SF_OM_TOKEN: fresh() };
 
 function yaml(mode: 'production' | 'development', salesforce: string): string {
   return `hub:
@@ -40,7 +37,7 @@ describe('a Salesforce connector taking Outbound Messages', () => {
     const found = errors(yaml('production', '    organizationId: 00D5e000000KQ2eEAG\n'));
     expect(found).toHaveLength(1);
     expect(found[0]).toMatch(/^concord\.yaml:\d+:\d+: connectors\.crm\.organizationId: .*outboundMessageToken/);
-    expect(found[0]).toMatch(/openssl rand/);
+    expect(found[0]).toMatch(/concord secret/);
   });
 
   it('is accepted in production with a token from the environment, and a literal token is refused', () => {
@@ -50,12 +47,19 @@ describe('a Salesforce connector taking Outbound Messages', () => {
     expect(literal.join('\n')).not.toContain(ENV.SF_OM_TOKEN);
   });
 
-  it('needs a token long and plain enough to be a URL path segment', () => {
-    const short = parseConfig(yaml('production', '    organizationId: 00D5e000000KQ2eEAG\n    outboundMessageToken: ${env:SF_OM_TOKEN}\n'), 'concord.yaml', {
-      env: { ...ENV, SF_OM_TOKEN: 'short/token' },
-    });
-    expect(short.ok).toBe(false);
-    if (!short.ok) expect(short.errors.map(String).join('\n')).toMatch(/outboundMessageToken/);
+  it('needs a token plain enough to be a URL path segment, and strong enough for production', () => {
+    const withToken = (token: string) =>
+      parseConfig(yaml('production', '    organizationId: 00D5e000000KQ2eEAG\n    outboundMessageToken: ${env:SF_OM_TOKEN}\n'), 'concord.yaml', { env: { ...ENV, SF_OM_TOKEN: token } });
+    for (const [token, reason] of [
+      ['short/token', /outboundMessageToken: expected 32 to 256 URL-safe characters/],
+      [randomBytes(32).toString('base64'), /outboundMessageToken: expected 32 to 256 URL-safe characters/],
+      ['a'.repeat(64), /outboundMessageToken: is too weak/],
+      ['dev-only-outbound-message-token-0123456789', /outboundMessageToken: is a development value/],
+    ] as const) {
+      const result = withToken(token);
+      expect(result.ok, token).toBe(false);
+      if (!result.ok) expect(result.errors.map(String).join('\n')).toMatch(reason);
+    }
   });
 
   it('needs no token without Outbound Messages (no organizationId), nor in development', () => {

@@ -65,11 +65,11 @@ export const SalesforceConfig = z.object({
    */
   outboundMessageToken: z
     .string()
-    .regex(/^[A-Za-z0-9_-]{32,256}$/, 'expected 32 to 256 URL-safe characters (A-Z a-z 0-9 _ -), e.g. from openssl rand -hex 32')
+    .regex(/^[A-Za-z0-9_-]{32,256}$/, 'expected 32 to 256 URL-safe characters (A-Z a-z 0-9 _ -), e.g. from concord secret')
     .optional()
     .meta({
       description:
-        'Secret last path segment of the Outbound Message endpoint URL (<publicUrl>/webhooks/<connector id>/<token>); requests without it are refused before their body is read. Required in production with organizationId. Generate one with openssl rand -hex 32.',
+        'Secret last path segment of the Outbound Message endpoint URL (<publicUrl>/webhooks/<connector id>/<token>); requests without it are refused before their body is read. Required in production with organizationId. Generate one with concord secret.',
     }),
   integrationUserId: SalesforceId.optional().meta({
     description: "The integration user's id: records it last modified are echoes of Concord's writes. Learned from the OAuth identity URL when absent.",

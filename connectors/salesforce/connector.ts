@@ -188,6 +188,8 @@ export default defineConnector<SalesforceConfig, SalesforceCursor>({
   // "Not opted out" is each flag's default on a new record: consent on them is withdraw-only.
   withdrawOnlyFields: CHANNEL_FLAGS,
   secretKeys: SALESFORCE_SECRET_KEYS,
+  // The consumer key and secret are Salesforce's; the URL token is the operator's own.
+  generatedSecretKeys: ['outboundMessageToken'],
   checkConfig: (config, hub) =>
     // Anyone can write an Outbound Message: in production the endpoint URL must carry a secret.
     hub.mode === 'production' && config.organizationId !== undefined && config.outboundMessageToken === undefined
@@ -195,7 +197,7 @@ export default defineConnector<SalesforceConfig, SalesforceCursor>({
           {
             path: ['organizationId'],
             message:
-              'Outbound Messages are on (organizationId is set), and production requires outboundMessageToken: set outboundMessageToken: ${env:NAME} to a random URL-safe string of 32 or more characters (e.g. openssl rand -hex 32), and make the Outbound Message endpoint URL in Salesforce <publicUrl>/webhooks/<connector id>/<that token>',
+              'Outbound Messages are on (organizationId is set), and production requires outboundMessageToken: set outboundMessageToken: ${env:NAME} to a fresh secret (concord secret prints one; or openssl rand -hex 32), and make the Outbound Message endpoint URL in Salesforce <publicUrl>/webhooks/<connector id>/<that token>',
           },
         ]
       : [],

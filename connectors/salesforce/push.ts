@@ -106,6 +106,7 @@ export class SalesforcePusher {
 
   async push(batch: readonly PushRecord[], signal: AbortSignal): Promise<PushOutcome[]> {
     const work = batch.map((record) => this.prepare(record));
+    await this.findLanded(work.filter((w) => w.id === undefined && w.record.mayExist === true && !w.failure), signal);
     if (work.length > this.config.bulkIngestThreshold) await this.writePeopleInBulk(work, signal);
     else await this.writePeople(work, signal);
     await this.writeConsentData(work.filter((w) => !w.failure && w.id !== undefined && (Object.keys(w.individual).length > 0 || w.consents.length > 0)), signal);
@@ -178,6 +179,29 @@ export class SalesforcePusher {
     if (this.config.object === 'Lead' && (fields['Company'] === undefined || fields['Company'] === null)) fields['Company'] = this.config.leadCompany;
     if (fields['LastName'] === undefined || fields['LastName'] === null) delete fields['LastName'];
     return fields;
+  }
+
+  /**
+   * People an earlier write may have created unseen (`PushRecord.mayExist`), looked up on the
+   * external id field (the hub's profile id): one found is not written over (a rep may have
+   * edited it since) but answered `retryable` with its Id, so the engine reads it first. One
+   * query per 300 such people; other pushes read nothing.
+   * https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_query.htm
+   */
+  private async findLanded(work: Work[], signal: AbortSignal): Promise<void> {
+    if (work.length === 0) return;
+    const field = this.config.externalIdField;
+    const ids = new Map<string, string>();
+    await this.api.call(signal, async (conn) => {
+      for (const part of chunks(work.map((w) => w.record.profileId), IN_CHUNK)) {
+        for (const r of await queryAll(conn, `SELECT Id, ${field} FROM ${this.config.object} WHERE ${field} IN ${inList(part)}`)) ids.set(String(r[field]), String(r['Id']));
+      }
+    });
+    for (const w of work) {
+      const id = ids.get(w.record.profileId);
+      if (id === undefined) continue;
+      w.failure = { status: 'retryable', profileId: w.record.profileId, reason: 'an earlier write created the record: reading it before writing again', retryAfterMs: 1_000, externalId: id };
+    }
   }
 
   /** sObject Collections writes of the person's own fields. */
@@ -260,7 +284,7 @@ export class SalesforcePusher {
   /** An initial load: the person's fields through Bulk API 2.0 ingest jobs. */
   private async writePeopleInBulk(work: Work[], signal: AbortSignal): Promise<void> {
     const known = work.filter((w) => w.id !== undefined && Object.keys(w.person).length > 0);
-    const unknown = work.filter((w) => w.id === undefined);
+    const unknown = work.filter((w) => w.id === undefined && !w.failure);
     if (known.length > 0) {
       const columns = ['Id', ...new Set(known.flatMap((w) => Object.keys(w.person)))];
       const rows = known.map((w) => columns.map((c) => (c === 'Id' ? (w.id ?? '') : w.person[c] === undefined ? '' : textOf(w.person[c] ?? null))));

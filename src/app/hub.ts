@@ -15,7 +15,7 @@ import { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { toMergePolicy } from '../config/policy.js';
 import { PrivacyService, privacyOptionsFromConfig } from '../privacy/index.js';
-import { apiKeyRecords, build, listen } from '../server/index.js';
+import { apiKeyRecords, boundUrls, build, buildMetricsServer, listen } from '../server/index.js';
 import type { ServerOptionsInput } from '../server/index.js';
 import { parseStoreUrl } from '../store/index.js';
 import { openConfiguredStore } from './store.js';
@@ -58,8 +58,12 @@ export interface HubProcess {
   privacy: PrivacyService;
   /** The server (only with the `api` role). */
   app: FastifyInstance | null;
-  /** Where the server listens, e.g. `http://127.0.0.1:8080` (only with the `api` role). */
+  /** Where the server listens, e.g. `http://127.0.0.1:8080` (only with the `api` role): the first of `urls`. */
   url: string | null;
+  /** Every address the server is bound to (empty without the `api` role). */
+  urls: string[];
+  /** Where /metrics has a listener of its own (`hub.metrics.listen`, with the `api` role). */
+  metricsUrl: string | null;
   close(): Promise<void>;
 }
 
@@ -130,8 +134,11 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
   privacy.attachSources(engine);
 
   let app: FastifyInstance | null = null;
-  let url: string | null = null;
+  let urls: string[] = [];
+  let metricsApp: FastifyInstance | null = null;
+  let metricsUrl: string | null = null;
   const closeAll = async (): Promise<void> => {
+    await metricsApp?.close();
     await app?.close();
     await privacy.close();
     await engine.close();
@@ -160,8 +167,15 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
         downloadLinkTtlMs: config.hub.privacy.downloadLinkTtl,
         ...(options.server ? { options: options.server } : {}),
       });
-      url = await listen(app, config.hub.listen);
-      logger.info({ url, role: roleText }, 'http server listening');
+      await listen(app, config.hub.listen);
+      urls = boundUrls(app);
+      logger.info({ urls, role: roleText }, 'http server listening');
+      const metricsAt = config.hub.metrics.listen;
+      if (metricsAt) {
+        metricsApp = await buildMetricsServer({ registry: metrics, token: config.hub.metrics.token, logger });
+        metricsUrl = await listen(metricsApp, metricsAt);
+        logger.info({ url: metricsUrl }, 'metrics listening');
+      }
     }
     await waitForRedis(config.hub.redisUrl, logger);
     if (roles.has('privacy')) engine.onRedisReset(() => privacy.restoreSchedulers());
@@ -184,7 +198,9 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
     roles,
     privacy,
     app,
-    url,
+    url: urls[0] ?? null,
+    urls,
+    metricsUrl,
     close() {
       closing ??= closeAll();
       return closing;

@@ -7,6 +7,7 @@ import * as dsr from './commands/dsr.js';
 import * as emulate from './commands/emulate.js';
 import * as migrate from './commands/migrate.js';
 import * as schema from './commands/schema.js';
+import * as secret from './commands/secret.js';
 import * as start from './commands/start.js';
 import * as unpark from './commands/unpark.js';
 import * as validate from './commands/validate.js';
@@ -17,7 +18,7 @@ export interface CommandModule {
 }
 
 /** The subcommands, in the order `concord --help` lists them. */
-export const commands: readonly CommandModule[] = [start, validate, schema, migrate, emulate, dsr, unpark];
+export const commands: readonly CommandModule[] = [start, validate, secret, schema, migrate, emulate, dsr, unpark];
 
 const program = new Command()
   .name('concord')

@@ -3,24 +3,15 @@
  * (`hub.preferenceCenter`): keys are secrets given as `${env:NAME}` (or only as a digest),
  * with scopes from a fixed list.
  */
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from './load.js';
 import type { LoadResult } from './load.js';
-import { fakeConnectors, testEnv } from './test-support.js';
+import { EMPTY_CATALOG_YAML, fakeConnectors, MINIMAL_HUB_YAML, testEnv } from './test-support.js';
 
-const HUB = `hub:
-  redisUrl: redis://127.0.0.1:6379
-  databaseUrl: sqlite:./data/test.db
-  publicUrl: https://hub.example.com
-  secrets:
-    signing: \${env:TEST_SIGNING_SECRET}
-    hashKey: \${env:TEST_HASH_KEY}
-`;
-const CATALOG = `catalog:
-  channels: {}
-  purposes: {}
-`;
-const KEY = 'an-admin-key-that-is-long-enough-0004';
+const HUB = MINIMAL_HUB_YAML;
+const CATALOG = EMPTY_CATALOG_YAML;
+const KEY = randomBytes(32).toString('base64url');
 const env = { ...testEnv, TEST_ADMIN_KEY: KEY, TEST_SHORT_KEY: 'short' };
 
 function parse(hubExtra: string, mode = ''): LoadResult {
@@ -82,7 +73,7 @@ describe('hub.apiKeys', () => {
 `),
     ).toEqual([
       'inline.yaml:10:12: hub.apiKeys[0].key: Too small: expected string to have >=24 characters',
-      'inline.yaml:11:23: hub.apiKeys[0].scopes[1]: invalid value "superuser"; expected one of: profiles:read, profiles:write, dsr, admin',
+      'inline.yaml:11:23: hub.apiKeys[0].scopes[1]: invalid value "superuser"; expected one of: profiles:read, profiles:write, dsr, queues:read, admin',
       'inline.yaml:13:15: hub.apiKeys[1].sha256: expected the hex SHA-256 digest of the key (64 lower-case hex digits)',
       'inline.yaml:14:15: hub.apiKeys[1].scopes: Too small: expected array to have >=1 items',
     ]);

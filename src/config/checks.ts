@@ -1,10 +1,12 @@
 /**
- * Rules that span several parts of the file: references into the catalog, reserved ids and
- * the development-mode guard. They read the data defensively, so they report even when
+ * Rules that span several parts of the file: references into the catalog, reserved ids, the
+ * development-mode guards (loopback) and production's https public URL. They read the data defensively, so they report even when
  * other parts of the file fail the schema (all errors are reported together).
  */
+import { formatPath } from './errors.js';
 import type { ConfigErrorCode } from './errors.js';
 import type { ConfigPath } from './locate.js';
+import { isLoopbackHost, isLoopbackUrl } from './loopback.js';
 import { HUB_SOURCES } from './schema.js';
 
 export interface CheckFinding {
@@ -31,19 +33,14 @@ function keysOf(value: unknown): string {
   return keys.length === 0 ? '(none)' : keys.join(', ');
 }
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-function isLoopbackUrl(url: string): boolean | undefined {
-  try {
-    const host = new URL(url).hostname;
-    return LOOPBACK_HOSTS.has(host) || host.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(host);
-  } catch {
-    return undefined;
-  }
+/** What the loader learned about the secrets before the cross-part rules run. */
+export interface CrossCheckContext {
+  /** Where a secret published with Concord for development is configured (any mode). */
+  publishedSecrets: readonly ConfigPath[];
 }
 
 /** Cross-part rules over the (possibly invalid) resolved data. */
-export function crossChecks(data: unknown): CheckFinding[] {
+export function crossChecks(data: unknown, context: CrossCheckContext = { publishedSecrets: [] }): CheckFinding[] {
   const findings: CheckFinding[] = [];
   const root = dict(data);
   const hub = dict(root['hub']);
@@ -142,7 +139,44 @@ export function crossChecks(data: unknown): CheckFinding[] {
     }
   });
 
-  if (hub['mode'] === 'development' && typeof hub['publicUrl'] === 'string' && isLoopbackUrl(hub['publicUrl']) === false) {
+  findings.push(...modeChecks(hub, context));
+  return findings;
+}
+
+/**
+ * Development mode accepts published secrets, so it stays on loopback (its public URL and its
+ * listen address; the latter also whenever a published secret is configured). Production mode
+ * needs an https public URL.
+ */
+function modeChecks(hub: Dict, context: CrossCheckContext): CheckFinding[] {
+  const findings: CheckFinding[] = [];
+  const mode = hub['mode'];
+  const publicUrl = hub['publicUrl'];
+  const host = dict(hub['listen'])['host'] ?? '127.0.0.1';
+  if (typeof host === 'string' && !isLoopbackHost(host) && (mode === 'development' || context.publishedSecrets.length > 0)) {
+    const why =
+      mode === 'development'
+        ? 'hub.mode is development, which accepts published secrets'
+        : `a published development secret is configured (${context.publishedSecrets.map(formatPath).join(', ')})`;
+    findings.push({
+      code: 'development_listen_host',
+      path: ['hub', 'listen', 'host'],
+      at: 'value',
+      message: `${why}, so the hub listens only on loopback (127.0.0.1, ::1, localhost); ${
+        mode === 'development' ? `set hub.mode: production to listen on ${host}` : 'set every secret to a value of your own'
+      }`,
+    });
+  }
+  if ((mode === undefined || mode === 'production') && typeof publicUrl === 'string' && URL.canParse(publicUrl) && new URL(publicUrl).protocol === 'http:') {
+    findings.push({
+      code: 'production_public_url',
+      path: ['hub', 'publicUrl'],
+      at: 'value',
+      message:
+        'hub.mode is production, so publicUrl must be an https:// URL (the preference center sets Secure cookies; put a TLS-terminating proxy in front of the hub)',
+    });
+  }
+  if (mode === 'development' && typeof publicUrl === 'string' && isLoopbackUrl(publicUrl) === false) {
     findings.push({
       code: 'development_public_url',
       path: ['hub', 'publicUrl'],

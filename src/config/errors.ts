@@ -39,6 +39,14 @@ export type ConfigErrorCode =
   | 'reserved_id'
   /** Development mode with a public URL that is not on loopback. */
   | 'development_public_url'
+  /** Development mode, or a published development secret, with `listen.host` off loopback. */
+  | 'development_listen_host'
+  /** Production mode with a public URL that is not https. */
+  | 'production_public_url'
+  /** Production mode with a secret published with Concord for development (or its digest). */
+  | 'secret_published'
+  /** Production mode with a generated secret below 256 bits of strength. */
+  | 'secret_weak'
   /** A rule of the connector's own (`checkConfig`), e.g. a setting production requires. */
   | 'connector_rule';
 

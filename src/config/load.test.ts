@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +8,7 @@ import type { ConfigError } from './errors.js';
 import { loadConfig, parseConfig } from './load.js';
 import type { LoadOptions, LoadResult } from './load.js';
 import { buildConfigSchema, ConnectorSchemaError } from './schema.js';
-import { fakeConnectors, fakeCrm, testEnv } from './test-support.js';
+import { EMPTY_CATALOG_YAML, fakeConnectors, fakeCrm, MINIMAL_HUB_YAML, testEnv } from './test-support.js';
 
 /** A fixture's path as a user would type it from the repository root. */
 function fixture(name: string): string {
@@ -34,18 +35,8 @@ function inlineErrors(text: string, opts: LoadOptions = options): ConfigError[] 
 }
 
 /** A valid hub section for inline cases (lines 1-7). */
-const HUB = `hub:
-  redisUrl: redis://127.0.0.1:6379
-  databaseUrl: sqlite:./data/test.db
-  publicUrl: https://hub.example.com
-  secrets:
-    signing: \${env:TEST_SIGNING_SECRET}
-    hashKey: \${env:TEST_HASH_KEY}
-`;
-const EMPTY_CATALOG = `catalog:
-  channels: {}
-  purposes: {}
-`;
+const HUB = MINIMAL_HUB_YAML;
+const EMPTY_CATALOG = EMPTY_CATALOG_YAML;
 
 describe('a valid file', () => {
   it('loads with defaults filled in, durations in ms and the connector type keys parsed', async () => {
@@ -439,8 +430,8 @@ describe('the example configs', () => {
       REDIS_URL: 'rediss://cache.internal:6380',
       DATABASE_URL: 'postgres://concord@db.internal:5432/concord',
       PUBLIC_URL: 'https://consent.example.com',
-      CONCORD_SIGNING_SECRET: 'a'.repeat(64),
-      CONCORD_HASH_KEY: 'b'.repeat(64),
+      CONCORD_SIGNING_SECRET: randomBytes(32).toString('base64url'),
+      CONCORD_HASH_KEY: randomBytes(32).toString('hex'),
     };
     const result = expectOk(await loadConfig(file, { env }));
     expect(result.config.hub).toMatchObject({ mode: 'production', skew: 120_000, listen: { host: '0.0.0.0', port: 8080 } });

@@ -1,7 +1,8 @@
 /**
  * Loads `concord.yaml`: parses the YAML, resolves `${env:...}` references, enforces the
- * secrets rule, validates against the zod schema and the catalog references, and reports
- * every problem at once as `file:LINE:COL: message`. Bad input is returned, never thrown.
+ * secrets rules (`${env:NAME}` only; in production mode the policy of `secret-policy.ts`),
+ * validates against the zod schema and the catalog references, and reports every problem at
+ * once as `file:LINE:COL: message`. Bad input is returned, never thrown.
  */
 import { readFile } from 'node:fs/promises';
 import { LineCounter, isAlias, isScalar, parseDocument } from 'yaml';
@@ -19,8 +20,10 @@ import type { ConfigPath } from './locate.js';
 import { buildConfigSchema } from './schema.js';
 import type { Config } from './schema.js';
 import { keysAt, layersAt, leafKind } from './schema-walk.js';
-import { secretKindOf } from './secret.js';
+import { isGeneratedSecret, secretKindOf } from './secret.js';
 import type { SecretKind } from './secret.js';
+import { isPublishedDigest, isPublishedSecret, productionSecretFindings } from './secret-policy.js';
+import type { ResolvedSecret } from './secret-policy.js';
 import { closest } from './suggest.js';
 
 export interface LoadOptions {
@@ -198,7 +201,10 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   // 2. Secrets and env-typed values, field by field, with the schema that governs each place.
   const mode = getIn(data, ['hub', 'mode']);
   const development = mode === 'development';
+  // An invalid mode is reported by the schema; only a valid (or absent) production mode gets its policy.
+  const production = mode === undefined || mode === 'production';
   const secretPaths: ConfigPath[] = [];
+  const resolvedSecrets: ResolvedSecret[] = [];
   for (const { path, node } of valueScalars(doc, { aliases: true })) {
     if (failedPaths.some((failed) => isUnder(path, failed))) continue;
     const layers = layersAt(schema, data, path);
@@ -213,13 +219,13 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     }
     if (kind === 'env') {
       secretPaths.push(path);
-      checkSecret(path, node, resolution);
+      checkSecret(path, node, resolution, layers.some(isGeneratedSecret));
     } else if (kind === 'url-credentials') {
       checkCredentialUrl(path, resolution, getIn(data, path));
     }
   }
 
-  function checkSecret(path: ConfigPath, node: unknown, resolution: Resolution | undefined): void {
+  function checkSecret(path: ConfigPath, node: unknown, resolution: Resolution | undefined, generated: boolean): void {
     const where = formatPath(path);
     // An empty value is not a literal secret; the schema reports it as missing.
     if (isScalar(node) && node.value === null) return;
@@ -237,9 +243,13 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
       return;
     }
     const segment = resolution.resolved.segments[0];
-    if (segment?.origin !== 'default') return;
-    const name = segment.name ?? '?';
+    const name = segment?.name ?? '?';
+    if (segment?.origin !== 'default') {
+      resolvedSecrets.push({ path, value: resolution.resolved.value, variable: name, generated });
+      return;
+    }
     if (development) {
+      resolvedSecrets.push({ path, value: resolution.resolved.value, variable: name, generated });
       warnings.push(
         new ConfigWarning(
           'secret_development_default',
@@ -283,14 +293,28 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
 
   // 3. The schema.
   const parsed = schema.safeParse(data);
+  const issuePaths = new Set<string>();
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const path = issue.path.map((s) => (typeof s === 'symbol' ? String(s) : s));
+      issuePaths.add(pathKey(path));
       if (failedPaths.some((failed) => isUnder(path, failed))) continue;
       const secretField = secretPaths.some((p) => pathKey(p) === pathKey(path));
       reportIssue(issue, path, secretField);
     }
   }
+
+  // 4. The production secrets policy, where the schema found nothing wrong already.
+  const digests = apiKeyDigests(data);
+  if (production) {
+    for (const finding of productionSecretFindings(resolvedSecrets, digests)) {
+      if (!issuePaths.has(pathKey(finding.path))) fail(finding.code, finding.path, 'value', `${formatPath(finding.path)}: ${finding.message}`);
+    }
+  }
+  const publishedSecrets = [
+    ...resolvedSecrets.filter((s) => isPublishedSecret(s.value)).map((s) => s.path),
+    ...digests.filter((d) => isPublishedDigest(d.hex)).map((d) => d.path),
+  ];
 
   function reportIssue(issue: z.core.$ZodIssue, path: (string | number)[], secretField: boolean): void {
     const where = formatPath(path);
@@ -345,13 +369,13 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     }
   }
 
-  // 4. References across the file.
-  for (const finding of crossChecks(data)) {
+  // 5. References across the file, and the rules of each mode.
+  for (const finding of crossChecks(data, { publishedSecrets })) {
     if (failedPaths.some((failed) => isUnder(finding.path, failed))) continue;
     fail(finding.code, finding.path, finding.at, `${formatPath(finding.path)}: ${finding.message}`);
   }
 
-  // 5. Each connector's own rules, on its valid config.
+  // 6. Each connector's own rules, on its valid config.
   if (parsed.success) {
     const definitions = options.connectors ?? builtinConnectors;
     for (const [instanceId, instance] of Object.entries(parsed.data.connectors)) {
@@ -373,6 +397,16 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     warnings,
     env: { set: [...usage.set].sort(), defaulted: [...usage.defaulted].sort() },
   };
+}
+
+/** The `sha256` digests of the admin API keys, where they are written. */
+function apiKeyDigests(data: unknown): { path: ConfigPath; hex: string }[] {
+  const keys = getIn(data, ['hub', 'apiKeys']);
+  if (!Array.isArray(keys)) return [];
+  return keys.flatMap((key: unknown, i) => {
+    const hex = typeof key === 'object' && key !== null ? (key as Record<string, unknown>)['sha256'] : undefined;
+    return typeof hex === 'string' ? [{ path: ['hub', 'apiKeys', i, 'sha256'], hex }] : [];
+  });
 }
 
 function sortAndDedupe(errors: ConfigError[]): ConfigError[] {

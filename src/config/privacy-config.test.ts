@@ -6,16 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from './load.js';
 import { toMergePolicy } from './policy.js';
 import type { LoadResult } from './load.js';
-import { fakeConnectors, testEnv } from './test-support.js';
+import { fakeConnectors, MINIMAL_HUB_YAML, testEnv } from './test-support.js';
 
-const HUB = `hub:
-  redisUrl: redis://127.0.0.1:6379
-  databaseUrl: sqlite:./data/test.db
-  publicUrl: https://hub.example.com
-  secrets:
-    signing: \${env:TEST_SIGNING_SECRET}
-    hashKey: \${env:TEST_HASH_KEY}
-`;
+const HUB = MINIMAL_HUB_YAML;
 const REST = `catalog:
   channels: {}
   purposes: {}

@@ -8,7 +8,8 @@ import type { ConnectorDefinition } from '../connector/define.js';
 import { MappingEntry } from '../connector/mapping-schema.js';
 import { LegalBasis, ObjectionKind, PurposePolicy } from '../profile/schema.js';
 import { Duration } from './duration.js';
-import { credentialUrl, markSecret, secret } from './secret.js';
+import { MetricsEndpoint, TrustProxy } from './network.js';
+import { credentialUrl, generatedSecret, markSecret } from './secret.js';
 
 /** Source ids the hub itself uses; no connector instance may take them. */
 export const HUB_SOURCES = ['preference_center', 'admin'] as const;
@@ -71,9 +72,9 @@ export const HubMode = z.enum(['development', 'production']).meta({
 export type HubMode = z.infer<typeof HubMode>;
 
 /** What an admin API key may do. `admin` includes every other scope. */
-export const ApiScope = z.enum(['profiles:read', 'profiles:write', 'dsr', 'admin']).meta({
+export const ApiScope = z.enum(['profiles:read', 'profiles:write', 'dsr', 'queues:read', 'admin']).meta({
   description:
-    'profiles:read (find and read profiles, consent history, sync state), profiles:write (patch profiles, issue preference links), dsr (data-subject requests), admin (connectors, dead letters, queue board; includes every scope).',
+    'profiles:read (find and read profiles, consent history, sync state), profiles:write (patch profiles, issue preference links; a patch answers the profile only to keys that also have profiles:read), dsr (data-subject requests), queues:read (view the queue board read-only; its jobs carry record data, so grant it like profiles:read), admin (connectors, dead letters, the queue board with its actions; includes every scope).',
 });
 export type ApiScope = z.infer<typeof ApiScope>;
 
@@ -84,7 +85,7 @@ export type ApiScope = z.infer<typeof ApiScope>;
 export const ApiKeyConfig = z
   .object({
     id: CatalogId.meta({ description: 'A name for the key, shown in logs and the audit trail (never the key).' }),
-    key: secret(z.string().min(24), 'The bearer key (at least 24 characters); the hub keeps only its SHA-256 digest.').optional(),
+    key: generatedSecret(z.string().min(24), 'The bearer key (at least 24 characters); the hub keeps only its SHA-256 digest.').optional(),
     sha256: z
       .string()
       .regex(/^[0-9a-f]{64}$/, 'expected the hex SHA-256 digest of the key (64 lower-case hex digits)')
@@ -185,6 +186,7 @@ export const HubConfig = z
       .strict()
       .prefault({})
       .meta({ description: 'Where the HTTP server listens.' }),
+    trustProxy: TrustProxy,
     keyPrefix: z
       .string()
       .regex(/\{[^{}\s]+\}/, 'expected a Redis Cluster hash tag such as {concord}')
@@ -192,8 +194,11 @@ export const HubConfig = z
       .meta({ description: 'Prefix of every Redis key; the {hash tag} keeps a queue in one Cluster slot.' }),
     secrets: z
       .object({
-        signing: secret(z.string().min(32), 'Signs preference-center links (at least 32 characters).'),
-        hashKey: secret(z.string().min(32), 'Key of the identity hashes on the suppression list (at least 32 characters).'),
+        signing: generatedSecret(z.string().min(32), 'Signs preference-center links (at least 32 characters).'),
+        hashKey: generatedSecret(
+          z.string().min(32),
+          'Key of the identity hashes on the suppression list (at least 32 characters). Changing it orphans the suppression list: erased people could come back.',
+        ),
       })
       .strict(),
     skew: Duration.prefault('5m').meta({
@@ -207,6 +212,7 @@ export const HubConfig = z
     preferenceCenter: PreferenceCenterConfig.prefault({}),
     privacy: PrivacyConfig.prefault({}),
     sync: SyncConfig.prefault({}).meta({ description: "The sync engine's recovery knobs (leases and locks held by a worker)." }),
+    metrics: MetricsEndpoint,
   })
   .strict();
 export type HubConfig = z.infer<typeof HubConfig>;
@@ -316,10 +322,14 @@ function connectorOption(def: ConnectorDefinition) {
       throw new ConnectorSchemaError(def.type, `configSchema key "${key}" clashes with a common connector key`);
     }
   }
+  const generated = def.generatedSecretKeys ?? [];
+  for (const key of generated) {
+    if (!(def.secretKeys ?? []).includes(key)) throw new ConnectorSchemaError(def.type, `generatedSecretKeys names "${key}", which secretKeys lacks`);
+  }
   for (const key of def.secretKeys ?? []) {
     const field = shape[key];
     if (field === undefined) throw new ConnectorSchemaError(def.type, `secretKeys names "${key}", which configSchema lacks`);
-    shape[key] = markSecret(field);
+    shape[key] = markSecret(field, { generated: generated.includes(key) });
   }
   return z.object({ ...shape, ...connectorCommonShape, type: z.literal(def.type) }).strict();
 }

@@ -1,4 +1,5 @@
 /** Shared by the config tests: a fake connector type and an environment with test secrets. */
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { defineConnector } from '../connector/define.js';
 import type { ConnectorDefinition } from '../connector/define.js';
@@ -30,9 +31,29 @@ export const fakeShop = defineConnector({
 
 export const fakeConnectors: readonly ConnectorDefinition[] = [fakeCrm, fakeShop];
 
-/** Secret values the tests look for in error output (they must never appear there). */
+/**
+ * Secret values the tests look for in error output (they must never appear there). The hub's
+ * own are fresh random ones, strong enough for production mode; the CRM's key is the vendor's
+ * (any format).
+ */
 export const testEnv = {
-  TEST_SIGNING_SECRET: 'test-signing-secret-that-is-long-enough-0001',
-  TEST_HASH_KEY: 'test-hash-key-that-is-long-enough-000000000002',
+  TEST_SIGNING_SECRET: randomBytes(32).toString('base64url'),
+  TEST_HASH_KEY: randomBytes(32).toString('base64url'),
   TEST_CRM_KEY: 'test-crm-key-0003',
 };
+
+/** A `hub:` block with only the required keys (secrets from `testEnv`); tests append their own keys to it. */
+export const MINIMAL_HUB_YAML = `hub:
+  redisUrl: redis://127.0.0.1:6379
+  databaseUrl: sqlite:./data/test.db
+  publicUrl: https://hub.example.com
+  secrets:
+    signing: \${env:TEST_SIGNING_SECRET}
+    hashKey: \${env:TEST_HASH_KEY}
+`;
+
+/** An empty catalog, the smallest valid rest of a file. */
+export const EMPTY_CATALOG_YAML = `catalog:
+  channels: {}
+  purposes: {}
+`;

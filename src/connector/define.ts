@@ -93,6 +93,12 @@ export interface ExternalRecord {
   /** The record was deleted at the source. */
   deleted?: boolean;
   /**
+   * The record only changes a record the hub already knows by this external id (a value a
+   * webhook carries, sent beside a read of the whole record): one it does not know is left to
+   * that read, so a profile is never made from a few fields.
+   */
+  knownOnly?: boolean;
+  /**
    * What the source says about who made the change: `true`, Concord itself (an origin
    * marker, a hint only: the record is still compared field by field with what the hub wrote,
    * since the last writer of a record is not the author of each of its values); `false`,
@@ -130,6 +136,14 @@ export interface PushRecord {
    * evidence, which HubSpot takes beside each subscription status. Never required.
    */
   profile?: Profile;
+  /**
+   * Set (on a record without `externalId`) when an earlier write of this record to this system
+   * may have landed without the hub learning its id (its push died, or its call failed without
+   * an answer): the system may hold the record already, edited since. A connector that can
+   * find it must not write over it blindly: it answers `retryable` with the `externalId` found,
+   * and the engine reads the record before writing again.
+   */
+  mayExist?: boolean;
 }
 
 /**
@@ -160,14 +174,24 @@ export type PushOutcome =
        */
       writtenAt?: Instant;
     }
-  | { status: 'retryable'; profileId: string; reason: string; retryAfterMs?: number }
+  | {
+      status: 'retryable';
+      profileId: string;
+      reason: string;
+      retryAfterMs?: number;
+      /** The record exists in the system under this id, unknown to the hub (see `PushRecord.mayExist`): read it before writing again. */
+      externalId?: string;
+    }
   | { status: 'rejected'; profileId: string; reason: string; code?: string };
 
 /** A raw inbound webhook request, with the body exactly as received (signatures cover bytes). */
 export interface RawWebhook {
   /** HTTP method, upper case. */
   method: string;
-  /** Full URL as the sender addressed it (some signatures cover it). */
+  /**
+   * The URL the sender was given: `hub.publicUrl` followed by the request's path and query, never
+   * taken from the request's `Host` or `X-Forwarded-*` headers (some signatures cover it).
+   */
   url: string;
   /**
    * The secret path segment after the connector id (`/webhooks/<id>/<token>`), for senders
@@ -359,6 +383,14 @@ export interface ConnectorDefinition<Config = unknown, Cursor = unknown> {
   withdrawOnlyFields?: readonly (string | RegExp)[];
   /** Names of config keys that hold secrets and so must come from `${env:...}`. */
   secretKeys?: readonly string[];
+  /**
+   * Those of `secretKeys` that the operator generates rather than the system issues (e.g. a
+   * token the operator puts in the webhook URL the system calls). Production mode refuses them
+   * below 256 bits of strength (`concord secret` prints one); a vendor-issued secret keeps the
+   * vendor's format, and only the values published with Concord are refused there.
+   * @defaultValue none
+   */
+  generatedSecretKeys?: readonly string[];
   /**
    * Rules on a config that passed `configSchema` and depend on the hub's mode, e.g. a setting
    * production requires. `concord validate` and `concord start` report each finding at

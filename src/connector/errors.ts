@@ -48,14 +48,21 @@ export class RateLimitedError extends ConnectorError {
   readonly retryAfterMs: number;
   /** The limit that was hit, when the API names it (e.g. HubSpot `TEN_SECONDLY_ROLLING`, `DAILY`). */
   readonly policy: string | undefined;
+  /**
+   * The connector stopped before its first call of this operation (its own pacer had no room):
+   * nothing was written, so no write of it can come back as an echo.
+   * @defaultValue false
+   */
+  readonly nothingWritten: boolean;
 
   constructor(
     message: string,
-    options: { retryAfterMs: number; policy?: string; cause?: unknown; status?: number },
+    options: { retryAfterMs: number; policy?: string; cause?: unknown; status?: number; nothingWritten?: boolean },
   ) {
     super(message, options);
     this.retryAfterMs = Math.max(0, Math.ceil(options.retryAfterMs));
     this.policy = options.policy;
+    this.nothingWritten = options.nothingWritten ?? false;
   }
 }
 

@@ -1,11 +1,15 @@
 /** What the privacy module's parts share: store, Redis, queues, options, and small helpers. */
 import { randomUUID } from 'node:crypto';
-import type { Queue } from 'bullmq';
+import type { JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Json, MergePolicy, ProfilePatch } from '../profile/schema.js';
 import type { ApplyResult, DataSubjectRequest, Store } from '../store/types.js';
 import type { SyncConnector } from '../sync/bind.js';
+import type { CallLimiter } from '../sync/call-limiter.js';
+import type { Engine } from '../sync/engine.js';
+import { callExternal } from '../sync/external-call.js';
+import type { Operation } from '../sync/external-call.js';
 import { jobId } from '../sync/keys.js';
 import { LuaScript } from '../sync/lua.js';
 import type { WorkSets } from '../sync/work-sets.js';
@@ -132,6 +136,36 @@ export async function scheduleEraseFlush(ctx: PrivacyContext, connector: string,
       attempts: 1,
     },
   );
+}
+
+/** A job of the requests queue that is tried `attempts` times with the module's backoff. */
+export function retriedJobOptions(ctx: PrivacyContext, id: string, attempts: number): JobsOptions {
+  return {
+    jobId: id,
+    attempts,
+    backoff: { type: 'exponential', delay: ctx.options.tuning.backoff.baseMs },
+    removeOnComplete: true,
+    removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
+  };
+}
+
+/** What a call to a system needs from the engine: its limiter for that system and its metrics. */
+export interface SystemCallDeps {
+  engine: Pick<Engine, 'metrics'>;
+  limiter: CallLimiter;
+}
+
+/** One call to a system through the engine's limiter for it, with the module's quick retries of transient failures. */
+export function callSystem<T>(
+  ctx: PrivacyContext,
+  deps: SystemCallDeps,
+  connector: SyncConnector,
+  operation: Operation,
+  fn: () => Promise<T>,
+  options: { signal?: AbortSignal; slot?: string } = {},
+): Promise<T> {
+  const t = ctx.options.tuning;
+  return callExternal({ limiter: deps.limiter, metrics: deps.engine.metrics, retries: t.callRetries, retryMinMs: t.callRetryMinMs }, connector, operation, fn, options);
 }
 
 const EMAIL = /[^\s@<>"'()]+@[^\s@<>"'()]+/g;

@@ -26,9 +26,9 @@ import { backoffDelay } from '../sync/backoff.js';
 import type { SyncConnector, SyncInstance } from '../sync/bind.js';
 import type { CallLimiter } from '../sync/call-limiter.js';
 import type { Engine } from '../sync/engine.js';
-import { callExternal, limitOf } from '../sync/external-call.js';
+import { limitOf } from '../sync/external-call.js';
 import type { DataSubjectRequest } from '../store/types.js';
-import { audit, encodeDetail, readDetail, reasonOf, scheduleEraseFlush, withLock } from './context.js';
+import { audit, callSystem, encodeDetail, readDetail, reasonOf, scheduleEraseFlush, withLock } from './context.js';
 import type { PrivacyContext } from './context.js';
 import type { SystemOutcome } from './schema.js';
 import { settleRequest } from './settle.js';
@@ -204,14 +204,7 @@ export class Eraser {
 
   /** One call through the engine's limiter for the system, with its quick retries of transient failures. */
   private call<T>(connector: SyncConnector, operation: 'erase' | 'export' | 'read', fn: () => Promise<T>, signal: AbortSignal, slot?: string): Promise<T> {
-    const t = this.ctx.options.tuning;
-    return callExternal(
-      { limiter: this.deps.limiter, metrics: this.deps.engine.metrics, retries: t.callRetries, retryMinMs: t.callRetryMinMs },
-      connector,
-      operation,
-      fn,
-      { signal, ...(slot === undefined ? {} : { slot }) },
-    );
+    return callSystem(this.ctx, this.deps, connector, operation, fn, { signal, ...(slot === undefined ? {} : { slot }) });
   }
 
   /** Reads the system back: which of the erased people does it still hold? */

@@ -11,8 +11,7 @@ import type { Job } from 'bullmq';
 import { jobId } from '../sync/keys.js';
 import type { CallLimiter } from '../sync/call-limiter.js';
 import type { Engine } from '../sync/engine.js';
-import { callExternal } from '../sync/external-call.js';
-import { audit, encodeDetail, readDetail, reasonOf, withLock } from './context.js';
+import { audit, callSystem, encodeDetail, readDetail, reasonOf, retriedJobOptions, withLock } from './context.js';
 import type { PrivacyContext } from './context.js';
 import { buildExport, ExportDocument } from './export/document.js';
 import type { LiveExport } from './export/document.js';
@@ -30,13 +29,7 @@ export interface ExporterDeps {
 
 /** Adds the export job of a request (one per request; a retried request adds it again). */
 export async function scheduleExport(ctx: PrivacyContext, dsrId: string, round = 0): Promise<void> {
-  await ctx.queues.requests.add('export', { dsrId } satisfies ExportJobData, {
-    jobId: jobId('export', dsrId, round),
-    attempts: ctx.options.tuning.exportAttempts,
-    backoff: { type: 'exponential', delay: ctx.options.tuning.backoff.baseMs },
-    removeOnComplete: true,
-    removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
-  });
+  await ctx.queues.requests.add('export', { dsrId } satisfies ExportJobData, retriedJobOptions(ctx, jobId('export', dsrId, round), ctx.options.tuning.exportAttempts));
 }
 
 export class Exporter {
@@ -70,15 +63,8 @@ export class Exporter {
           continue;
         }
         try {
-          const t = ctx.options.tuning;
           const abort = signal ?? new AbortController().signal;
-          const records = await callExternal(
-            { limiter: this.deps.limiter, metrics: this.deps.engine.metrics, retries: t.callRetries, retryMinMs: t.callRetryMinMs },
-            connector,
-            'export',
-            () => read(refs, abort),
-            { signal: abort },
-          );
+          const records = await callSystem(ctx, this.deps, connector, 'export', () => read(refs, abort), { signal: abort });
           live.push({ connector: system.connector, status: 'read', error: null, records: records.map((r) => ({ externalId: r.externalId, at: r.at, fields: r.fields })) });
         } catch (err) {
           // Tried again with the job; on its last attempt the export goes out without this system's records.

@@ -29,6 +29,8 @@ export const PrivacyTuning = z.object({
   trackForMs: count.default(24 * 3_600_000),
   /** Attempts of an export job (live reads from systems are retried with it). */
   exportAttempts: count.default(5),
+  /** Attempts of reading back a record a source asked to erase and the hub does not know (`source-check.ts`). */
+  sourceCheckAttempts: count.default(5),
   /** Safety net: re-drives requests whose work was lost (e.g. Redis restarted). */
   sweepEveryMs: count.default(60_000),
   /** Transient failures of one call retried at once, before the attempt counts as failed. */

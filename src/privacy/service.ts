@@ -51,6 +51,8 @@ import type { PrivacyOptionsInput } from './options.js';
 import { DsrExtension, DsrInput } from './schema.js';
 import type { DsrDetail, DsrInputData, DsrKind, DsrView, Subject } from './schema.js';
 import { settleRequest } from './settle.js';
+import { scheduleSourceCheck, SourceCheck } from './source-check.js';
+import type { SourceCheckJobData } from './source-check.js';
 import { planErasure } from './targets.js';
 import { scheduleTrack, TRACKED_KINDS, Tracker } from './tracker.js';
 import type { TrackJobData } from './tracker.js';
@@ -81,8 +83,11 @@ export interface RequestMeta {
   actor: string;
 }
 
-/** What happened to an erasure request a source system sent. */
-export type SourceRequestOutcome = 'started' | 'in_progress' | 'already_erased';
+/**
+ * What happened to an erasure request a source system sent. `checking`: the hub does not know
+ * the record, so the system is asked first whether it has it (`source-check.ts`).
+ */
+export type SourceRequestOutcome = 'started' | 'in_progress' | 'already_erased' | 'checking';
 
 /** The engine's parts the workers use. */
 export type PrivacyEngine = Pick<Engine, 'instance' | 'metrics'>;
@@ -235,9 +240,15 @@ export class PrivacyService {
   /**
    * An erasure asked for by a source system (HubSpot `contact.privacyDeletion`, Salesforce
    * `ShouldForget`), for its record `externalId`. A record of an already erased person (our own
-   * erasure echoed back) or of a person being erased starts nothing.
+   * erasure echoed back) or of a person being erased starts nothing. With `checkUnknown` (a
+   * webhook that only names the record), a record the hub does not know starts nothing yet: a
+   * job asks the system whether it has it, and starts the erasure only then.
    */
-  async requestFromSource(connector: string, ref: { externalId: string; email?: string }): Promise<SourceRequestOutcome> {
+  async requestFromSource(
+    connector: string,
+    ref: { externalId: string; email?: string },
+    options: { checkUnknown?: { eventId: string } } = {},
+  ): Promise<SourceRequestOutcome> {
     const { store } = this.ctx;
     const own: Identity = { kind: 'external', system: connector, value: ref.externalId };
     const hashes = [store.hashIdentity(own), ...(ref.email ? [store.hashIdentity({ kind: 'email', value: ref.email })] : [])];
@@ -245,6 +256,10 @@ export class PrivacyService {
     let profileId = await store.findProfileIdByExternalId(connector, ref.externalId);
     if (!profileId && ref.email) profileId = (await store.findProfile({ kind: 'email', value: ref.email }))?.id ?? null;
     if (profileId && (await this.openErasureOf(profileId))) return 'in_progress';
+    if (!profileId && options.checkUnknown) {
+      await scheduleSourceCheck(this.ctx, { connector, externalId: ref.externalId, eventId: options.checkUnknown.eventId });
+      return 'checking';
+    }
     const subject: Subject = profileId ? { profileId } : { system: connector, externalId: ref.externalId };
     const result = await this.submit({ kind: 'erase', subject }, { origin: connector, actor: connector });
     if (!result.ok) this.ctx.logger.warn({ connector, code: result.error.code }, 'erasure request from a source system not started');
@@ -253,14 +268,15 @@ export class PrivacyService {
 
   /**
    * Listens to the engine for erasure requests from source systems: webhook `erase` events
-   * (HubSpot privacy deletions) and records carrying an erasure flag (Salesforce
-   * `ShouldForget`), which start an erasure instead of being ingested.
+   * (HubSpot privacy deletions; a record the hub does not know is confirmed with the system
+   * first) and records carrying an erasure flag (Salesforce `ShouldForget`, read from the
+   * system), which start an erasure instead of being ingested.
    */
   attachSources(engine: Pick<Engine, 'setEventListener' | 'addRecordScreen'>): void {
     engine.setEventListener(async (connector: string, event: WebhookEvent) => {
       if (event.kind === 'erase') {
         for (const externalId of event.externalIds) {
-          const outcome = await this.requestFromSource(connector, { externalId });
+          const outcome = await this.requestFromSource(connector, { externalId }, { checkUnknown: { eventId: event.eventId } });
           this.ctx.logger.info({ connector, eventId: event.eventId, outcome }, 'erasure request from a source system');
         }
         return;
@@ -306,6 +322,7 @@ export class PrivacyService {
     const limiter = new CallLimiter(ctx.redis, engineKeys(ctx.prefix), t.limiterMarginMs, async (id) => (await engine.instance(id)).unpark?.());
     const eraser = new Eraser(ctx, { engine, limiter });
     const exporter = new Exporter(ctx, { engine, limiter });
+    const sourceCheck = new SourceCheck(ctx, { engine, limiter, start: (connector, externalId) => this.requestFromSource(connector, { externalId }) });
     const tracker = new Tracker(ctx);
     const base = { connection: ctx.redis, prefix: ctx.prefix };
     this.add(
@@ -313,6 +330,7 @@ export class PrivacyService {
         privacyQueues.requests,
         async (job: Job, _token?: string, signal?: AbortSignal) => {
           if (job.name === 'export') return exporter.process(job as Job<ExportJobData>, signal);
+          if (job.name === 'source-check') return sourceCheck.process(job as Job<SourceCheckJobData>, signal);
           if (job.name === 'track') return tracker.process(job as Job<TrackJobData>);
           if (job.name === 'sweep') return this.sweep();
           return null;

@@ -5,8 +5,8 @@
  */
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
+import type { AddressInfo } from 'node:net';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import { registerApi } from './api/routes.js';
@@ -17,12 +17,15 @@ import { DownloadLinks } from './preferences/downloads.js';
 import { rightsSection } from './preferences/rights.js';
 import { ServerOptions } from './deps.js';
 import type { ServerDeps } from './deps.js';
+import { registerJsonBodyParser } from './json-body.js';
 import { httpMetrics } from './metrics.js';
-import { registerOps } from './ops.js';
+import { registerMetrics, registerOps } from './ops.js';
 import { PreferenceLinks } from './preferences/links.js';
+import { RequestProblemError, sendProblem } from './problem.js';
 import { registerPreferences } from './preferences/routes.js';
 import { brandOf } from './preferences/view.js';
 import { registerQueueBoard } from './queue-board.js';
+import { registerSecurityHeaders } from './security-headers.js';
 import { registerWebhooks } from './webhooks.js';
 import { redisReady as redisUp } from '../sync/redis-health.js';
 
@@ -55,13 +58,21 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: options.trustProxy,
+    // Only these proxies' X-Forwarded-* are believed (client address for rate limits and consent evidence).
+    trustProxy: deps.hub.trustProxy !== undefined && deps.hub.trustProxy.length > 0 ? [...deps.hub.trustProxy] : false,
     bodyLimit: options.bodyLimit,
     // Webhook senders and browsers keep connections open; do not let idle ones pile up.
     keepAliveTimeout: 10_000,
     return503OnClosing: true,
     // Preference-link tokens travel in the path.
     routerOptions: { maxParamLength: 1_000 },
+  });
+  // Every JSON body is checked for depth before it is parsed; the refusal is a problem on every
+  // route (scopes with an error handler of their own answer it the same way).
+  registerJsonBodyParser(app, { bodyLimit: options.bodyLimit });
+  app.setErrorHandler((error, _request, reply) => {
+    if (error instanceof RequestProblemError) return sendProblem(reply, error.problem);
+    throw error;
   });
   if (options.logRequests) {
     app.addHook('onResponse', async (request, reply) => {
@@ -80,11 +91,7 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
       .send({ type: 'about:blank', title: 'Redis is unavailable; try again shortly', status: 503, code: 'redis_unavailable' });
   });
 
-  await app.register(helmet, {
-    contentSecurityPolicy: { directives: { 'form-action': ["'self'"], 'frame-ancestors': ["'none'"] } },
-    // Personal pages must not leak their URL (it carries the link token) to other sites.
-    referrerPolicy: { policy: 'no-referrer' },
-  });
+  await registerSecurityHeaders(app, { publicUrl: deps.hub.publicUrl });
   await app.register(rateLimit, { global: false });
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: options.bodyLimit });
@@ -92,13 +99,17 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   const metrics = httpMetrics(deps.metrics);
   const links = new PreferenceLinks(deps.hub.secrets.signing, deps.redis, deps.engine.prefix, now);
 
+  // With a listener of its own (hub.metrics.listen), /metrics is not served here at all.
+  const metricsHere = deps.hub.metrics?.listen === undefined;
   app.get('/', async () => ({
     name: 'Concord',
-    links: { docs: '/api/v1/docs', openapi: '/api/v1/openapi.json', health: '/healthz', ready: '/readyz', metrics: '/metrics', queues: '/admin/queues' },
+    links: { docs: '/api/v1/docs', openapi: '/api/v1/openapi.json', health: '/healthz', ready: '/readyz', ...(metricsHere ? { metrics: '/metrics' } : {}), queues: '/admin/queues' },
   }));
-  registerOps(app, { redis: deps.redis, redisReady, store: deps.store, metrics: deps.metrics });
+  registerOps(app, { redis: deps.redis, redisReady, store: deps.store });
+  if (metricsHere) registerMetrics(app, { registry: deps.metrics, token: deps.hub.metrics?.token });
   await registerWebhooks(app, {
     engine: deps.engine,
+    publicUrl: deps.hub.publicUrl,
     connectors: deps.connectors,
     bodyLimit: options.webhookBodyLimit,
     rateLimit: options.webhookRateLimit,
@@ -145,7 +156,24 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   return app;
 }
 
-/** Binds the server; returns the URL it listens on. */
+/** `http://<address>:<port>` of one bound socket, with IPv6 addresses in brackets (a pipe's path as it is). */
+export function addressUrl(info: Pick<AddressInfo, 'address' | 'family' | 'port'> | string): string {
+  if (typeof info === 'string') return info;
+  return `http://${info.family === 'IPv6' ? `[${info.address}]` : info.address}:${info.port}`;
+}
+
+/**
+ * The URL of every address a listening server is bound to: `localhost` may bind 127.0.0.1 and
+ * ::1, and `0.0.0.0` is every IPv4 interface, which Fastify's own answer to `listen` hides
+ * behind its first interface's address.
+ */
+export function boundUrls(app: FastifyInstance): string[] {
+  return app.addresses().map(addressUrl);
+}
+
+/** Binds the server; returns the URL of the first address it is bound to (all: `boundUrls`). */
 export async function listen(app: FastifyInstance, at: { host: string; port: number }): Promise<string> {
-  return app.listen({ host: at.host, port: at.port });
+  await app.listen({ host: at.host, port: at.port });
+  const [first = ''] = boundUrls(app);
+  return first;
 }

@@ -26,8 +26,6 @@ export const ServerOptions = z.object({
   preferencesRateLimit: z.number().int().positive().default(60),
   /** Admin API requests per minute per client address. */
   apiRateLimit: z.number().int().positive().default(600),
-  /** Trust `X-Forwarded-*` from a reverse proxy (client address, protocol, host). */
-  trustProxy: z.boolean().default(false),
   /** Serve the BullMQ dashboard at /admin/queues. */
   queueBoard: z.boolean().default(true),
   /** Fastify request logging. */
@@ -43,7 +41,11 @@ export type ServerPrivacy = Pick<PrivacyService, 'submit' | 'get' | 'list' | 'ex
 export type ServerEngine = Pick<Engine, 'receiveWebhook' | 'status' | 'deadLetters' | 'prefix' | 'instance' | 'unpark'>;
 
 export interface ServerDeps {
-  hub: Pick<HubConfig, 'publicUrl' | 'mode' | 'secrets' | 'preferenceCenter'>;
+  /**
+   * The hub's settings; `trustProxy` absent means no proxy is trusted, `metrics` absent that
+   * /metrics is served here without a token.
+   */
+  hub: Pick<HubConfig, 'publicUrl' | 'mode' | 'secrets' | 'preferenceCenter'> & Partial<Pick<HubConfig, 'trustProxy' | 'metrics'>>;
   catalog: Catalog;
   policy: MergePolicy;
   store: Store;

@@ -1,5 +1,6 @@
 /** The hub's HTTP surface. */
-export { build, listen, redactUrl } from './build.js';
+export { boundUrls, build, listen, redactUrl } from './build.js';
+export { buildMetricsServer } from './ops.js';
 export { ServerOptions } from './deps.js';
 export type { ServerDeps, ServerEngine, ServerOptionsInput } from './deps.js';
 export { apiKeyRecords } from './api-keys.js';

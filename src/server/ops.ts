@@ -1,8 +1,15 @@
-/** Operations endpoints: liveness, readiness (Redis and the database answer) and Prometheus metrics. */
-import type { FastifyInstance } from 'fastify';
+/**
+ * Operations endpoints: liveness, readiness (Redis and the database answer) and Prometheus
+ * metrics, the latter optionally behind a bearer token and on a listener of its own
+ * (`hub.metrics`).
+ */
+import Fastify, { LogController } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Store } from '../store/types.js';
+import { findApiKey, presentedKey, sha256 } from './api-keys.js';
+import { ApiProblem, sendProblem } from './problem.js';
 
 const READY_TIMEOUT_MS = 2_000;
 
@@ -23,7 +30,7 @@ async function check(name: string, probe: () => Promise<unknown>): Promise<{ nam
   }
 }
 
-export function registerOps(app: FastifyInstance, deps: { redis: Redis; redisReady: () => boolean; store: Store; metrics: Registry }): void {
+export function registerOps(app: FastifyInstance, deps: { redis: Redis; redisReady: () => boolean; store: Store }): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
@@ -38,9 +45,40 @@ export function registerOps(app: FastifyInstance, deps: { redis: Redis; redisRea
     const ok = checks.every((c) => c.ok);
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready', checks });
   });
+}
 
-  app.get('/metrics', async (_request, reply) => {
-    const text = await deps.metrics.metrics();
-    return reply.type(deps.metrics.contentType).send(text);
+export interface MetricsRouteOptions {
+  registry: Registry;
+  /** The bearer token a scrape must send; none: anyone who reaches the route reads it. */
+  token?: string | undefined;
+}
+
+/** `GET /metrics`: the Prometheus text exposition of the registry, behind the token when there is one. */
+export function registerMetrics(app: FastifyInstance, options: MetricsRouteOptions): void {
+  const tokens = options.token === undefined ? null : [{ id: 'metrics', sha256: sha256(options.token), scopes: [] }];
+  app.get('/metrics', async (request, reply) => {
+    if (tokens !== null) {
+      const authorization = request.headers.authorization;
+      // Only the Bearer form: a Basic header is not how the token is given.
+      const presented = authorization?.toLowerCase().startsWith('bearer ') ? presentedKey(authorization) : undefined;
+      if (presented === undefined || findApiKey(tokens, presented) === null) {
+        reply.header('www-authenticate', 'Bearer realm="concord metrics"');
+        return sendProblem(reply, new ApiProblem(401, 'unauthenticated', 'Unauthenticated', 'send Authorization: Bearer <hub.metrics.token>'));
+      }
+    }
+    const text = await options.registry.metrics();
+    return reply.type(options.registry.contentType).send(text);
   });
+}
+
+/** A server of its own for `/metrics` (`hub.metrics.listen`): nothing else is served there. */
+export async function buildMetricsServer(options: MetricsRouteOptions & { logger: FastifyBaseLogger }): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger.child({ component: 'metrics-http' }),
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+  });
+  registerMetrics(app, options);
+  await app.ready();
+  return app;
 }

@@ -47,3 +47,19 @@ export function sendProblem(reply: FastifyReply, problem: ApiProblem): FastifyRe
 export function zodIssues(error: z.ZodError, prefix: string): { path: string; message: string }[] {
   return error.issues.map((i) => ({ path: [prefix, ...i.path.map(String)].join('.'), message: i.message }));
 }
+
+/**
+ * A request the server refuses before any route sees it (e.g. a body nested too deeply): thrown
+ * from a body parser, answered as its problem by the error handlers.
+ */
+export class RequestProblemError extends Error {
+  readonly statusCode: number;
+  readonly code: string;
+
+  constructor(readonly problem: ApiProblem) {
+    super(problem.detail ?? problem.title);
+    this.name = 'RequestProblemError';
+    this.statusCode = problem.status;
+    this.code = problem.code;
+  }
+}

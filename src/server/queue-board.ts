@@ -1,15 +1,19 @@
 /**
- * The BullMQ dashboard (bull-board) at /admin/queues, behind an API key with the `admin`
- * scope. Browsers get a Basic challenge (the user name is ignored; the API key is the password).
+ * The BullMQ dashboard (bull-board) at /admin/queues, behind an API key. Viewing (every GET)
+ * needs `queues:read`; every action (retry, clean, promote, pause, add, edit: each board route
+ * that is not a GET) needs `admin`. A key without `admin` is shown the queues in the board's
+ * read-only mode, so its UI offers no actions. Browsers get a Basic challenge (the user name is
+ * ignored; the API key is the password).
  */
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { Queue } from 'bullmq';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { SyncConnector } from '../sync/bind.js';
 import { queueNames } from '../sync/keys.js';
+import { hasScope } from './api-keys.js';
 import type { ApiKeyRecord } from './api-keys.js';
 import { authenticate } from './api/routes.js';
 import { ApiProblem, sendProblem } from './problem.js';
@@ -24,6 +28,10 @@ export function engineQueueNames(connectors: readonly SyncConnector[]): string[]
     if (c.capabilities.pull) names.push(queueNames.pull(c.id));
   }
   return names;
+}
+
+function isQueueList(payload: unknown): payload is { queues: Record<string, unknown>[] } {
+  return typeof payload === 'object' && payload !== null && Array.isArray((payload as { queues?: unknown }).queues);
 }
 
 export async function registerQueueBoard(
@@ -41,13 +49,21 @@ export async function registerQueueBoard(
     options: { uiConfig: { boardTitle: 'Concord queues' } },
   });
 
+  const readOnly = new WeakSet<FastifyRequest>();
   await app.register(async (scope) => {
     scope.addHook('onRequest', async (request, reply) => {
-      const principal = authenticate(options.apiKeys, request, 'admin');
+      const viewing = request.method === 'GET' || request.method === 'HEAD';
+      const principal = authenticate(options.apiKeys, request, viewing ? 'queues:read' : 'admin');
       if (principal instanceof ApiProblem) {
         if (principal.status === 401) reply.header('www-authenticate', 'Basic realm="Concord queues", charset="UTF-8"');
         return sendProblem(reply, principal);
       }
+      if (!hasScope(principal.scopes, 'admin')) readOnly.add(request);
+    });
+    // The board's UI reads each queue's `readOnlyMode` from GET api/queues and hides its actions.
+    scope.addHook('preSerialization', async (request, _reply, payload: unknown) => {
+      if (!readOnly.has(request) || !isQueueList(payload)) return payload;
+      return { ...payload, queues: payload.queues.map((q) => ({ ...q, readOnlyMode: true })) };
     });
     await scope.register(adapter.registerPlugin(), { prefix: QUEUE_BOARD_PATH });
   });

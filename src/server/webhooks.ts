@@ -19,6 +19,8 @@ import type { HttpMetrics } from './metrics.js';
 
 export interface WebhookRouteOptions {
   engine: ServerEngine;
+  /** `hub.publicUrl`: the webhook URLs the senders were given start with it. */
+  publicUrl: string;
   connectors: readonly SyncConnector[];
   bodyLimit: number;
   /** Requests per minute per client address and connector; 0 means no limit. */
@@ -43,6 +45,16 @@ function admission(instance: Instance, request: WebhookRequest): AdmitResult | {
 
 function problem(reply: FastifyReply, status: number, code: string, detail: string): FastifyReply {
   return reply.code(status).type('application/problem+json').send({ type: 'about:blank', title: detail, status, code });
+}
+
+/**
+ * The URL the sender was given for a request: the hub's public URL (its path included) followed
+ * by the request's path and query, byte for byte. Never built from `Host` or `X-Forwarded-*`:
+ * signatures cover the URL (HubSpot v3), and a URL the request chooses would let a delivery
+ * signed for another endpoint of the same app (a staging hub) verify here.
+ */
+export function senderUrl(publicUrl: string, requestUrl: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}${requestUrl}`;
 }
 
 function send(reply: FastifyReply, answer: WebhookReply): FastifyReply {
@@ -112,7 +124,7 @@ export async function registerWebhooks(app: FastifyInstance, options: WebhookRou
         const timer = options.metrics.webhookSeconds.startTimer({ connector });
         const raw: RawWebhook = {
           method: request.method,
-          url: `${request.protocol}://${request.host}${request.url}`,
+          url: senderUrl(options.publicUrl, request.url),
           ...(request.params.token === undefined ? {} : { urlToken: request.params.token }),
           headers: request.headers,
           body: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../config/load.js';
 import memoryConnector from '../../test/helpers/memory-system/connector.js';
@@ -51,8 +52,8 @@ connectors:
 `;
 
 const env = {
-  SIGNING: 's'.repeat(40),
-  HASH: 'h'.repeat(40),
+  SIGNING: randomBytes(32).toString('base64url'),
+  HASH: randomBytes(32).toString('base64url'),
   CRM_SECRET: 'crm-secret',
   SHOP_SECRET: 'shop-secret',
   OLD_SECRET: 'old-secret',

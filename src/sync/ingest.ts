@@ -192,6 +192,10 @@ export class Ingestor {
         profileIds[i] = found[k] ?? null;
       });
     }
+    // A value for a record we do not know waits for the read of the whole record.
+    items.forEach((item, i) => {
+      if (item.record.knownOnly === true && !outcomes[i] && !profileIds[i]) outcomes[i] = 'unchanged';
+    });
     // A record we do not know by external id may belong to a known person (a push may even be
     // creating it right now): find the profile by identity, so it can be held like the others.
     for (const [i] of items.entries()) {
@@ -285,8 +289,17 @@ export class Ingestor {
       const changed = assessed.changes;
       const known = base !== undefined || entries.length > 0;
       if (known && Object.keys(changed).length === 0) {
-        // Nothing changed, but the shadow learns what it did not know (so it is not news later either).
-        if (pid && Object.keys(assessed.learned).length > 0) await store.updateShadow(pid, item.connector.id, { values: assessed.learned });
+        // Nothing changed, but the shadow learns what it did not know (so it is not news later
+        // either), and the record's id when it had none: our own write that landed unseen (its
+        // push died) comes back as an echo, and the retry must find the record by that id.
+        const unlinked = Boolean(pid) && !shadows[i]?.externalId;
+        if (pid && (unlinked || Object.keys(assessed.learned).length > 0)) {
+          await store.updateShadow(pid, item.connector.id, {
+            // Unlinked, there is no shadow: the record as read is all that is known of the system.
+            values: unlinked ? { ...m.observed, ...assessed.learned } : assessed.learned,
+            ...(unlinked ? { externalId: item.record.externalId } : {}),
+          });
+        }
         outcomes[i] = 'echo';
         continue;
       }

@@ -19,6 +19,8 @@ import type { DeadLetter } from './dead-letter.js';
 import { callExternal, limitOf } from './external-call.js';
 import { gateProfile } from './gate.js';
 import { errorSummary } from './ingest.js';
+import type { IngestJobData } from './ingest.js';
+import { ingestJobOptions } from './webhooks.js';
 import type { TakeResult } from './work-sets.js';
 import type { WriteLog } from './write-log.js';
 import type { OutboxSettlement, PushLogEntry } from '../store/types.js';
@@ -118,10 +120,11 @@ export class Pusher {
       await queue.rateLimit(slot.wait);
       throw Worker.RateLimitError();
     }
-    await this.writes.begin(
+    const uncertain = await this.writes.begin(
       connector.id,
       prepared.map((p) => ({ profileId: p.record.profileId, fields: p.record.fields, prev: p.prev, after: p.after })),
     );
+    for (const r of records) if (r.externalId === undefined && uncertain.has(r.profileId)) r.mayExist = true;
     await this.learnPrev(connector, prepared);
 
     let outcomes: PushOutcome[];
@@ -129,6 +132,8 @@ export class Pusher {
     try {
       outcomes = await this.call(connector, instance, records, slot.token, answered, signal);
     } catch (err) {
+      // A connector that stopped before its first call wrote nothing: its entries are refused writes, never echoes.
+      if (err instanceof RateLimitedError && err.nothingWritten) this.writes.settle(connector.id, new Map(records.map((r) => [r.profileId, { ok: false }])));
       await this.writes.finish(connector.id, records.map((r) => r.profileId));
       await this.putBack(connector, records, settled, versions);
       if (err instanceof RateLimitedError) {
@@ -161,6 +166,7 @@ export class Pusher {
     const delivered: string[] = [];
     const retry: { profileId: string; delayMs: number }[] = [];
     const dead: DeadLetter[] = [];
+    const found: string[] = [];
     const externalIds = new Map<string, string>();
     const pushedAt = new Date().toISOString();
     const accepted: PushLogEntry[] = [];
@@ -181,6 +187,7 @@ export class Pusher {
           break;
         case 'retryable':
           result.retryable++;
+          if (outcome.externalId !== undefined) found.push(outcome.externalId);
           if (tries >= ctx.tuning.profileMaxAttempts) {
             dead.push(letter(connector.id, record.profileId, 'exhausted', outcome.reason, undefined, tries));
           } else {
@@ -194,11 +201,17 @@ export class Pusher {
           break;
       }
     }
+    // Records an earlier write made unseen are read (ingested) before the retry writes to them.
+    if (found.length > 0) {
+      const data: IngestJobData = { kind: 'changed', connector: connector.id, origin: 'push:found', receivedAt: new Date().toISOString(), externalIds: found };
+      await ctx.queues.ingest.add('changed', data, ingestJobOptions(ctx));
+      ctx.logger.info({ connector: connector.id, records: found.length }, 'records an earlier write made are read before writing again');
+    }
     // Shadows and the push log of the whole batch in one transaction.
     await ctx.store.recordPushes(accepted);
     // Only now may the outbox forget these changes: the system holds them (or they are dead).
     await this.settleOutbox(connector, [...delivered, ...settled, ...dead.map((d) => d.profileId)], versions);
-    if (dead.length > 0) ctx.logger.warn({ connector: connector.id, profiles: dead.map((d) => d.profileId) }, 'records dead-lettered');
+    if (dead.length > 0) ctx.logger.warn({ connector: connector.id, profiles: dead.map((d) => d.profileId), codes: dead.map((d) => d.code ?? d.kind) }, 'records dead-lettered');
     // The log must say the writes are done before the profiles are released to ingest.
     await this.writes.finish(connector.id, records.map((r) => r.profileId), externalIds);
     await Promise.all([

@@ -33,6 +33,12 @@ describe('assessRecord', () => {
     expect(out.changes).toEqual({ a: 'first' });
   });
 
+  it('a value equal to one our refused write sent is a real change: the system never wrote it', () => {
+    // The create was refused (a required field missing); the person then sets the same value themselves.
+    const writes = [write(100, 110, { a: true, b: 'x' }, {}, { ok: false })];
+    expect(assessRecord({ a: true, b: 'x' }, { a: false, b: 'x' }, writes, ctx(140, 130)).changes).toEqual({ a: true });
+  });
+
   it('the same value stamped long after our write is a real change', () => {
     const writes = [write(100, 110, { a: 'first' }, { a: 'zero' }), write(200, 210, { a: 'second' }, { a: 'first' })];
     expect(assessRecord({ a: 'first' }, { a: 'second' }, writes, ctx(300, 5_000)).changes).toEqual({ a: 'first' });

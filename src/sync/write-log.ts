@@ -39,7 +39,11 @@ export interface WriteEntry {
   fields: Record<string, Json>;
   /** The shadow values those fields had before (fields the shadow did not know are absent). */
   prev: Record<string, Json>;
-  /** Set when the call returned: whether the system accepted this record. */
+  /**
+   * Set when the call returned: whether the system accepted this record (`false`: it says it
+   * did not write it, refused or to retry). Absent once finished when the call failed as a
+   * whole: the write may have landed.
+   */
   ok?: boolean;
   /** Set once the shadow holds the outcome. */
   shadowed?: boolean;
@@ -65,12 +69,18 @@ export class WriteLog {
     private readonly retentionMs: number,
   ) {}
 
-  /** Records the writes a push is about to make. */
+  /**
+   * Records the writes a push is about to make. Returns the profiles whose earlier write may
+   * have landed unseen: left open by a push that died (one push per profile and system runs at
+   * a time, so an open entry now is a dead one; it is closed here, its outcome unknown), or
+   * ended without an answer.
+   */
   async begin(
     connector: string,
     writes: readonly { profileId: string; fields: Record<string, Json>; prev: Record<string, Json>; after?: Record<string, Json> }[],
-  ): Promise<void> {
-    if (writes.length === 0) return;
+  ): Promise<Set<string>> {
+    const uncertain = new Set<string>();
+    if (writes.length === 0) return uncertain;
     const keys = writes.map((w) => this.keyOf(connector, w.profileId));
     const existing = await this.redis.mget(...keys);
     const now = Date.now();
@@ -78,12 +88,17 @@ export class WriteLog {
     writes.forEach((w, i) => {
       const key = keys[i] as string;
       const entries = parseEntries(existing[i] ?? null).filter((e) => (e.to ?? now) >= now - this.retentionMs);
+      for (const e of entries) {
+        if (e.ok === undefined) uncertain.add(w.profileId);
+        e.to ??= now;
+      }
       entries.push({ from: now, to: null, fields: w.fields, prev: w.prev, ...(w.after ? { after: w.after } : {}) });
       const kept = entries.slice(-MAX_ENTRIES);
       this.open.set(key, kept);
       values.push(JSON.stringify(kept));
     });
     await SET_ALL.run(this.redis, keys, [this.retentionMs, ...values]);
+    return uncertain;
   }
 
   /**
@@ -125,7 +140,6 @@ export class WriteLog {
       const last = entries?.at(-1);
       if (!entries || !last) continue;
       last.to ??= now;
-      last.ok ??= false;
       last.shadowed = true;
       done.push([key, entries]);
     }
@@ -341,7 +355,7 @@ export function assessRecord(
   // Accepted writes whose shadow update is still on its way are part of the system's state.
   const now: Record<string, Json> = { ...shadow };
   for (const w of writes) if (w.ok === true && !w.shadowed) Object.assign(now, w.fields);
-  // The writes made after this record was taken.
+  // The writes made after this record was taken (one the system refused changed nothing).
   const first = writes.findIndex((w) => ctx.receivedAt <= (w.to ?? Number.POSITIVE_INFINITY));
   const later = first >= 0 ? writes.slice(first) : [];
 
@@ -351,7 +365,7 @@ export function assessRecord(
   for (const [field, value] of Object.entries(observed)) {
     // A value the source stamps after a write began was set after it (or kept through it): no snapshot predating that write.
     const stampedAt = ctx.fieldsAt?.[field];
-    const overwrittenBy = later.find((w) => Object.hasOwn(w.fields, field) && !(stampedAt !== undefined && stampedAt >= w.from));
+    const overwrittenBy = later.find((w) => w.ok !== false && Object.hasOwn(w.fields, field) && !(stampedAt !== undefined && stampedAt >= w.from));
     // Before our write the system held `prev` (a field missing from it was not known to be there).
     let before: Json | undefined = now[field];
     if (overwrittenBy) {
@@ -363,7 +377,7 @@ export function assessRecord(
     // what we wrote (a push then makes sure of the value).
     const racedOurWrite =
       stampedAt !== undefined &&
-      writes.some((w) => Object.hasOwn(w.fields, field) && stampedAt >= w.from && stampedAt <= (w.landedAt ?? w.to ?? Number.POSITIVE_INFINITY));
+      writes.some((w) => w.ok !== false && Object.hasOwn(w.fields, field) && stampedAt >= w.from && stampedAt <= (w.landedAt ?? w.to ?? Number.POSITIVE_INFINITY));
     const record = (): void => {
       if (!overwrittenBy && !racedOurWrite) recorded[field] = value;
     };
@@ -372,7 +386,7 @@ export function assessRecord(
       continue;
     }
     // Our own value coming back (the shadow may have moved on since): the system holds what it holds now, not this.
-    if (ctx.foreign !== true && writes.some((w, k) => Object.hasOwn(w.fields, field) && jsonEqual(w.fields[field], value) && ownValueBack(field, w, writes.slice(k + 1), ctx))) continue;
+    if (ctx.foreign !== true && writes.some((w, k) => w.ok !== false && Object.hasOwn(w.fields, field) && jsonEqual(w.fields[field], value) && ownValueBack(field, w, writes.slice(k + 1), ctx))) continue;
     record();
     if (before === undefined && !overwrittenBy && leftByOurWrite(field, value, writes, ctx)) {
       learned[field] = value;

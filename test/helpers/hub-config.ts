@@ -24,6 +24,8 @@ export interface HubYamlOptions {
   port?: number;
   /** Admin API keys, each read from an environment variable. */
   apiKeys?: readonly { id: string; env: string; scopes: readonly string[] }[];
+  /** More keys of the `hub:` block, each line indented by two spaces and ending in a newline. */
+  extra?: string;
 }
 
 /** `hub:` and `catalog:`, ending where `connectors:` begins. */
@@ -40,7 +42,7 @@ export function hubYaml(o: HubYamlOptions): string {
   secrets:
     signing: \${env:T_SIGNING}
     hashKey: \${env:T_HASH}
-${keys.length > 0 ? `  apiKeys:\n${keys}` : ''}catalog:
+${keys.length > 0 ? `  apiKeys:\n${keys}` : ''}${o.extra ?? ''}catalog:
   channels: { email: { title: E-mail } }
   purposes:
     marketing: { title: Marketing communications, notice: { text: Offers, version: "2026-01" }, objection: directMarketing, channels: [email] }

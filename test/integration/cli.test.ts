@@ -63,8 +63,8 @@ describe('concord validate', () => {
       REDIS_URL: 'redis://127.0.0.1:6379',
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
       PUBLIC_URL: 'https://consent.example.com',
-      CONCORD_SIGNING_SECRET: 's'.repeat(48),
-      CONCORD_HASH_KEY: 'h'.repeat(48),
+      CONCORD_SIGNING_SECRET: randomBytes(32).toString('base64url'),
+      CONCORD_HASH_KEY: randomBytes(32).toString('base64url'),
     };
     const fromEnv = await concord(['validate'], env);
     expect(fromEnv.code).toBe(0);
@@ -242,5 +242,60 @@ describe('concord start', () => {
     }
     expect(await exited).toBe(0);
     await rm(dir, { recursive: true, force: true });
+  });
+});
+
+describe('concord secret', () => {
+  it('prints a fresh secret: 32 random bytes as base64url, each time another', async () => {
+    const runs = await Promise.all([concord(['secret']), concord(['secret'])]);
+    const values = runs.map((run) => {
+      expect(run.code).toBe(0);
+      expect(run.stderr).toBe('');
+      expect(run.stdout).toMatch(/^[A-Za-z0-9_-]{43}\n$/);
+      return run.stdout.trim();
+    });
+    expect(values[0]).not.toBe(values[1]);
+    for (const value of values) expect(Buffer.from(value, 'base64url')).toHaveLength(32);
+  });
+});
+
+describe('the production policy at validate and at start', () => {
+  /** config/examples/production.yaml's variables, with the secrets given. */
+  const productionEnv = (secrets: { signing: string; hashKey: string }, publicUrl = 'https://consent.example.com') => ({
+    CONCORD_CONFIG: 'config/examples/production.yaml',
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test',
+    PUBLIC_URL: publicUrl,
+    CONCORD_SIGNING_SECRET: secrets.signing,
+    CONCORD_HASH_KEY: secrets.hashKey,
+  });
+  const PUBLISHED = 'dev-only-signing-secret-do-not-use-in-production';
+  const WEAK = 'k'.repeat(64);
+  const file = 'config/examples/production.yaml';
+  const expected = [
+    `${file}:15:14: hub.publicUrl: hub.mode is production, so publicUrl must be an https:// URL (the preference center sets Secure cookies; put a TLS-terminating proxy in front of the hub)`,
+    `${file}:17:11: hub.listen.host: a published development secret is configured (hub.secrets.signing), so the hub listens only on loopback (127.0.0.1, ::1, localhost); set every secret to a value of your own`,
+    `${file}:21:14: hub.secrets.signing: is a development value published with Concord, refused in production mode; set CONCORD_SIGNING_SECRET to a new secret (\`concord secret\` prints one)`,
+    `${file}:22:14: hub.secrets.hashKey: is too weak for production mode (too few different characters: about 0 bits, 256 needed); set CONCORD_HASH_KEY to 32 random bytes (\`concord secret\` prints one)`,
+    '4 errors in the configuration.',
+  ];
+
+  it('validate and start refuse published and weak secrets and an http public URL, naming each setting and never the value', async () => {
+    const env = productionEnv({ signing: PUBLISHED, hashKey: WEAK }, 'http://consent.example.com');
+    for (const command of [['validate'], ['start']]) {
+      const run = await concord(command, env);
+      expect(run.code, command[0]).toBe(1);
+      expect(run.stdout, command[0]).toBe('');
+      expect(run.stderr.trimEnd().split('\n'), command[0]).toEqual(expected);
+      expect(run.stderr).not.toContain(PUBLISHED);
+      expect(run.stderr).not.toContain('kkkk');
+    }
+  });
+
+  it('validate accepts what concord secret prints', async () => {
+    const [signing, hashKey] = await Promise.all([concord(['secret']), concord(['secret'])]);
+    const run = await concord(['validate'], productionEnv({ signing: signing.stdout.trim(), hashKey: hashKey.stdout.trim() }));
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
   });
 });

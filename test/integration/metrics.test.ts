@@ -4,8 +4,9 @@
  * hubs in one process keep their metrics apart without clashing.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/app/redis.js';
 import { waitFor } from './sync/harness.js';
-import { startOperatorHub } from './operator-hub.js';
+import { KEYS, startOperatorHub } from './operator-hub.js';
 import type { OperatorHub } from './operator-hub.js';
 
 /** The value of a sample `name{instance="<instance>"}` in a Prometheus text exposition. */
@@ -62,5 +63,30 @@ describe('/metrics of a running hub', () => {
     const other = await scrape(second);
     expect(sample(other, 'concord_hubspot_daily_remaining', 'hubspot')).toBeGreaterThan(500);
     expect(sample(other, 'concord_salesforce_api_requests_remaining', 'salesforce')).toBeGreaterThan(39_000);
+  }, 60_000);
+
+  it('serves /metrics only on hub.metrics.listen, and only with its bearer token, when the YAML says so', async () => {
+    const token = 'metrics-token-0123456789abcdef0123456789';
+    const port = await freePort();
+    const op = await startOperatorHub({
+      extra: { hub: `  metrics: { token: "\${env:T_METRICS_TOKEN}", listen: { host: 127.0.0.1, port: ${port} } }\n` },
+      env: { T_METRICS_TOKEN: token },
+    });
+    hubs.push(op);
+    // Not on the public listener at all.
+    expect((await fetch(`${op.hub.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
+    expect(op.hub.metricsUrl).toBe(`http://127.0.0.1:${port}`);
+    const url = `http://127.0.0.1:${port}/metrics`;
+    const anonymous = await fetch(url);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="concord metrics"');
+    expect(await anonymous.json()).toMatchObject({ status: 401, code: 'unauthenticated' });
+    expect((await fetch(url, { headers: { authorization: 'Bearer metrics-token-0123456789abcdef012345678X' } })).status).toBe(401);
+    expect((await fetch(url, { headers: { authorization: `Bearer ${KEYS.admin}` } })).status).toBe(401);
+    const scraped = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    expect(scraped.status).toBe(200);
+    expect(await scraped.text()).toContain('# TYPE concord_http_webhooks_total counter');
+    // The metrics listener serves nothing else.
+    expect((await fetch(`http://127.0.0.1:${port}/api/v1/connectors`, { headers: { authorization: `Bearer ${KEYS.admin}` } })).status).toBe(404);
   }, 60_000);
 });

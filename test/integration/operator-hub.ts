@@ -15,6 +15,7 @@ import type { HubSpotEmulatorOptionsInput, RunningHubSpotEmulator } from '../../
 import { startSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
 import type { RunningSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
 import { startHubProcess } from '../../src/app/hub.js';
+import { freePort } from '../../src/app/redis.js';
 import type { HubProcess } from '../../src/app/hub.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createTestDatabase } from '../helpers/db.js';
@@ -45,12 +46,12 @@ export const ENV: Record<string, string> = {
   T_READER_KEY: KEYS.reader,
 };
 
-function configYaml(o: { databaseUrl: string; prefix: string; hubspot: string; salesforce: string; extra: { hubspot: string; salesforce: string } }): string {
+function configYaml(o: { databaseUrl: string; prefix: string; port: number; hubspot: string; salesforce: string; extra: { hub: string; hubspot: string; salesforce: string } }): string {
   const apiKeys = [
     { id: 'ops', env: 'T_ADMIN_KEY', scopes: ['admin'] },
     { id: 'reader', env: 'T_READER_KEY', scopes: ['profiles:read'] },
   ];
-  return `${hubYaml({ redisUrl: REDIS_URL, databaseUrl: o.databaseUrl, prefix: o.prefix, apiKeys })}connectors:
+  return `${hubYaml({ redisUrl: REDIS_URL, databaseUrl: o.databaseUrl, prefix: o.prefix, port: o.port, apiKeys, extra: o.extra.hub })}connectors:
 ${hubspotYaml({ baseUrl: o.hubspot, appId: HUBSPOT_APP_ID })}    subscriptions: [{ id: 101, consent: marketing.email }, { id: 103, topic: newsletter }]${o.extra.hubspot}
 ${salesforceYaml({ loginUrl: o.salesforce, organizationId: SF_ORG })}    channelFlags: { HasOptedOutOfEmail: marketing.email }${o.extra.salesforce}
 `;
@@ -73,8 +74,10 @@ export interface OperatorHub {
 
 export interface OperatorHubOptions {
   hubspot?: Partial<HubSpotEmulatorOptionsInput>;
-  /** Extra YAML lines (each starting with a newline and 4 spaces) under each connector. */
-  extra?: { hubspot?: string; salesforce?: string };
+  /** Extra YAML lines under each connector (each starting with a newline and 4 spaces), and in `hub:` (each indented by 2 spaces, ending in a newline). */
+  extra?: { hub?: string; hubspot?: string; salesforce?: string };
+  /** Environment variables besides `ENV` (for the config and the CLI). */
+  env?: Record<string, string>;
 }
 
 export async function startOperatorHub(options: OperatorHubOptions = {}): Promise<OperatorHub> {
@@ -98,12 +101,15 @@ export async function startOperatorHub(options: OperatorHubOptions = {}): Promis
     const yaml = configYaml({
       databaseUrl: db.url,
       prefix,
+      // The hub listens at its public URL: HubSpot signs the URL it delivers to.
+      port: await freePort(),
       hubspot: hubspot.url,
       salesforce: salesforce.url,
-      extra: { hubspot: options.extra?.hubspot ?? '', salesforce: options.extra?.salesforce ?? '' },
+      extra: { hub: options.extra?.hub ?? '', hubspot: options.extra?.hubspot ?? '', salesforce: options.extra?.salesforce ?? '' },
     });
     await writeFile(configPath, yaml);
-    const loaded = parseConfig(yaml, configPath, { env: ENV });
+    const env = { ...ENV, ...options.env };
+    const loaded = parseConfig(yaml, configPath, { env });
     if (!loaded.ok) throw new Error(loaded.errors.map(String).join('\n'));
     const hub = await startHubProcess(loaded.config, {
       role: 'all',
@@ -126,7 +132,7 @@ export async function startOperatorHub(options: OperatorHubOptions = {}): Promis
       },
       cli(args) {
         return new Promise((resolve) => {
-          execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--config', configPath], { env: { ...process.env, ...ENV } }, (error, stdout, stderr) => {
+          execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--config', configPath], { env: { ...process.env, ...env } }, (error, stdout, stderr) => {
             const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
             resolve({ code, stdout, stderr });
           });

@@ -15,6 +15,7 @@ import type { RunningHubSpotEmulator } from '../../connectors/hubspot/emulator/i
 import { startSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
 import type { RunningSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
 import { startHubProcess } from '../../src/app/hub.js';
+import { freePort } from '../../src/app/redis.js';
 import type { HubProcess } from '../../src/app/hub.js';
 import { parseRoles } from '../../src/app/roles.js';
 import type { RoleSet } from '../../src/app/roles.js';
@@ -42,8 +43,8 @@ const ENV = {
   T_SF_OM_TOKEN: TEST_SF_OUTBOUND_TOKEN,
 };
 
-function configYaml(o: { databaseUrl: string; prefix: string; hubspot: string; salesforce: string }): string {
-  return `${hubYaml({ redisUrl: REDIS_URL, databaseUrl: o.databaseUrl, prefix: o.prefix })}connectors:
+function configYaml(o: { databaseUrl: string; prefix: string; port: number; hubspot: string; salesforce: string }): string {
+  return `${hubYaml({ redisUrl: REDIS_URL, databaseUrl: o.databaseUrl, prefix: o.prefix, port: o.port })}connectors:
 ${hubspotYaml({ baseUrl: o.hubspot, appId: HUBSPOT_APP_ID })}    subscriptions: [{ id: 101, consent: marketing.email }, { id: 103, topic: newsletter }]
     mappings:
       - consent: marketing.email
@@ -100,7 +101,9 @@ describe('hub processes with fine-grained roles', () => {
     cleanup.push(() => db.drop());
     cleanup.push(() => deletePrefix(prefix));
 
-    const loaded = parseConfig(configYaml({ databaseUrl: db.url, prefix, hubspot: hubspot.url, salesforce: salesforce.url }), 'roles-test.yaml', { env: ENV });
+    // The api process listens at its public URL: HubSpot signs the URL it delivers to.
+    const port = await freePort();
+    const loaded = parseConfig(configYaml({ databaseUrl: db.url, prefix, port, hubspot: hubspot.url, salesforce: salesforce.url }), 'roles-test.yaml', { env: ENV });
     if (!loaded.ok) throw new Error(loaded.errors.map(String).join('\n'));
     const config: Config = loaded.config;
     const common = {

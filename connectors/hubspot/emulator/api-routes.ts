@@ -306,6 +306,7 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
         invalid.push(raw);
         continue;
       }
+      state.noteStatusesRead(email);
       results.push({ subscriberIdString: email, statuses: state.statusesOf(email).map((s) => statusJson(state, email, s)) });
     }
     const errors = invalid.length > 0 ? [standardError('VALIDATION_ERROR', 'Invalid email address', { ids: invalid })] : [];

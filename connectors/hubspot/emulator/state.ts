@@ -99,6 +99,12 @@ export const API_CHANGE_SOURCE = 'INTEGRATION';
 export interface IdleWrite {
   target: string;
   at: number;
+  /**
+   * A status someone else set after the app last read it through the API: the person and the
+   * app made the same choice at once, between the app's read and its write (no API can make
+   * that write conditional), not the app writing back what HubSpot had told it.
+   */
+  crossed?: boolean;
 }
 
 export class ContactConflictError extends Error {
@@ -126,6 +132,8 @@ export class HubSpotState {
    * value written): a hub that writes back what a system already holds shows up here.
    */
   readonly idleWrites: IdleWrite[] = [];
+  /** When the API last read each address's statuses (for `IdleWrite.crossed`). */
+  private readonly statusesReadAt = new Map<string, number>();
 
   constructor(
     private readonly options: HubSpotEmulatorOptions,
@@ -281,6 +289,11 @@ export class HubSpotState {
   }
 
   /** The status of one address for every definition (NOT_SPECIFIED where none was set). */
+  /** The API read these statuses now. */
+  noteStatusesRead(email: string): void {
+    this.statusesReadAt.set(email.trim().toLowerCase(), this.now());
+  }
+
   statusesOf(email: string): StoredStatus[] {
     const own = this.statuses.get(email.trim().toLowerCase());
     return this.definitions.map(
@@ -311,7 +324,12 @@ export class HubSpotState {
     const address = email.trim().toLowerCase();
     const previous = this.statusesOf(address).find((s) => s.subscriptionId === subscriptionId);
     if (previous && previous.status === status && previous.legalBasis === legalBasis) {
-      if (origin.changeSource === API_CHANGE_SOURCE) this.idleWrites.push({ target: `${address}/subscription:${subscriptionId}`, at: this.now() });
+      if (origin.changeSource === API_CHANGE_SOURCE) {
+        const crossed = previous.source !== origin.statusSource && previous.timestamp > (this.statusesReadAt.get(address) ?? Number.NEGATIVE_INFINITY);
+        this.idleWrites.push({ target: `${address}/subscription:${subscriptionId}`, at: this.now(), ...(crossed ? { crossed } : {}) });
+        // The answer tells the app the status: writing it again is no longer a crossing.
+        this.noteStatusesRead(address);
+      }
       return { status: previous, reason: 'NO_STATUS_CHANGE' };
     }
     const t = this.now();

@@ -138,7 +138,8 @@ export function register(program: Command): void {
       }
       console.log(
         `Hub running (role ${formatRoles(options.role)}): Redis ${redactUrl(config.hub.redisUrl)} (prefix ${config.hub.keyPrefix}), ` +
-          `database ${redactUrl(config.hub.databaseUrl)}${hub.url ? `, listening on ${hub.url} (public URL ${config.hub.publicUrl})` : ''}`,
+          `database ${redactUrl(config.hub.databaseUrl)}${hub.urls.length > 0 ? `, listening on ${hub.urls.join(' and ')} (public URL ${config.hub.publicUrl})` : ''}` +
+          `${hub.metricsUrl ? `, metrics on ${hub.metricsUrl}/metrics` : ''}`,
       );
       const signal = await untilSignal();
       console.log(`${signal}: stopping...`);

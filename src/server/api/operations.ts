@@ -7,6 +7,7 @@ import { asLookupKeys } from '../../profile/identities.js';
 import type { Profile, ProfilePatch } from '../../profile/schema.js';
 import { engineKeys, queueNames } from '../../sync/keys.js';
 import { readLastPull } from '../../sync/pull.js';
+import { hasScope } from '../api-keys.js';
 import type { ServerDeps } from '../deps.js';
 import { ApiProblem } from '../problem.js';
 import type { PreferenceLinks } from '../preferences/links.js';
@@ -102,7 +103,7 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
     path: '/profiles/{profileId}',
     summary: 'Change a profile',
     description:
-      'Ingested like any other source’s change (source `admin`): merged by the same rules, recorded in the consent ledger and audit log, and delivered to every connected system.',
+      'Ingested like any other source’s change (source `admin`): merged by the same rules, recorded in the consent ledger and audit log, and delivered to every connected system. The answer carries the changes and the profile only for keys that also have `profiles:read`.',
     tag: 'Profiles',
     scope: 'profiles:write',
     params: ProfileIdParams,
@@ -146,17 +147,17 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
       const result = await deps.ingestPatch(patch, { actor: `admin:${principal.keyId}` });
       if (result.status === 'suppressed') return new ApiProblem(409, 'suppressed', 'Identity suppressed', 'an identity of this change belongs to an erased person');
       if (result.status === 'no_identity') return new ApiProblem(422, 'no_identity', 'No usable identity', 'the profile has no identity the change could be resolved by');
-      const after = await load(result.profileId);
-      if (after instanceof ApiProblem) return after;
-      return {
+      const written = {
         status: result.status,
         profileId: result.profileId,
         version: result.version,
-        changes: result.status === 'applied' ? result.changes : [],
-        ignored: result.ignored,
         deliveredTo: result.status === 'applied' ? result.outbox : [],
-        profile: view(after),
       };
+      // Writing is not reading: the profile's values go only to a key that may read them.
+      if (!hasScope(principal.scopes, 'profiles:read')) return written;
+      const after = await load(result.profileId);
+      if (after instanceof ApiProblem) return after;
+      return { ...written, changes: result.status === 'applied' ? result.changes : [], ignored: result.ignored, profile: view(after) };
     },
   });
 

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiScope } from '../../config/schema.js';
 import { findApiKey, hasScope, presentedKey } from '../api-keys.js';
 import type { ApiKeyRecord, ApiPrincipal } from '../api-keys.js';
-import { ApiProblem, sendProblem, zodIssues } from '../problem.js';
+import { ApiProblem, RequestProblemError, sendProblem, zodIssues } from '../problem.js';
 import { renderDocsPage } from './docs-page.js';
 import { openApiDocument } from './openapi.js';
 import { fastifyPath } from './operation.js';
@@ -49,6 +49,7 @@ export async function registerApi(app: FastifyInstance, options: ApiRouteOptions
         void sendProblem(reply, new ApiProblem(404, 'not_found', 'Not found', 'no such API route'));
       });
       api.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, request, reply) => {
+        if (error instanceof RequestProblemError) return sendProblem(reply, error.problem);
         const status = error.statusCode ?? 500;
         if (status >= 500) request.log.error({ err: error }, 'admin API error');
         const title = status === 429 ? 'Too many requests' : status >= 500 ? 'Internal error' : 'Bad request';

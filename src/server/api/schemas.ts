@@ -80,15 +80,21 @@ export const ProfilePatchRequest = z
   .strict();
 export type ProfilePatchRequest = z.infer<typeof ProfilePatchRequest>;
 
+const ONLY_WITH_READ = 'Only for keys that also have the profiles:read scope: a write-only key learns nothing of the profile beyond its id and version.';
+
+/**
+ * What a write answers. Values of the profile (what a change replaced, the profile after it)
+ * only go to keys that may read the profile; a `profiles:write` key alone gets the minimum.
+ */
 export const PatchResult = z.object({
   status: z.enum(['applied', 'unchanged']),
   profileId: z.string(),
   version: z.number().int(),
-  changes: z.array(Change),
-  ignored: z.array(Ignored),
   /** Connectors the change will be delivered to. */
   deliveredTo: z.array(z.string()),
-  profile: ProfileView,
+  changes: z.array(Change).optional().meta({ description: `What the change changed, with the values it replaced. ${ONLY_WITH_READ}` }),
+  ignored: z.array(Ignored).optional().meta({ description: `Parts of the change recorded but not applied (e.g. not a consent authority). ${ONLY_WITH_READ}` }),
+  profile: ProfileView.optional().meta({ description: `The profile after the change. ${ONLY_WITH_READ}` }),
 });
 export type PatchResult = z.infer<typeof PatchResult>;
 

@@ -6,10 +6,14 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitForExit } from './os.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** When set, every line each hub process prints is also appended to `<dir>/<process name>.log` (with CONCORD_CHAOS_LOG_LEVEL=debug to trace a run). */
+const LOG_DIR = process.env['CONCORD_CHAOS_LOG_DIR'];
 
 export interface HubProcessSpec {
   /** A short name for reports and logs, e.g. `api` or `worker`. */
@@ -63,7 +67,7 @@ export class HubProcess {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', 'src/cli/main.ts', 'start', '--config', this.options.configFile, '--role', this.spec.roles],
-      { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...this.options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: process.env['CONCORD_CHAOS_LOG_LEVEL'] ?? 'warn', ...this.options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;
     this.starts++;
@@ -73,6 +77,7 @@ export class HubProcess {
       for (const line of chunk.toString('utf8').split('\n')) {
         if (line.length === 0) continue;
         this.lines.push(`[${this.spec.name}#${this.starts}] ${line}`);
+        if (LOG_DIR) appendFileSync(join(LOG_DIR, `${this.spec.name}.log`), `[#${this.starts}] ${line}\n`);
         if (line.startsWith('Hub running')) ready();
       }
       if (this.lines.length > KEEP_LINES) this.lines.splice(0, this.lines.length - KEEP_LINES);

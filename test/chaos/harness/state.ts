@@ -10,7 +10,8 @@
  * - disagreements: (person, field) on which the three systems do not all hold the same value;
  * - wrongWinners: (person, field) on which they agree, on a value that is not the newest;
  * - echoWrites: writes of the hub to a system that changed nothing there (the emulators'
- *   `idleWrites`).
+ *   `idleWrites`), but for `crossedWrites`: a HubSpot status a person set to the same value
+ *   between the hub's read of it and its write (`IdleWrite.crossed`), reported on their own.
  *
  * A person is known by e-mail in every system: HubSpot's and Salesforce's address field, the
  * hub's primary (newest) e-mail identity.
@@ -130,6 +131,8 @@ export interface Counts {
 
 export interface Comparison {
   counts: Counts;
+  /** HubSpot statuses a person set to the value the hub was writing, between its read and its write (not echo writes). */
+  crossedWrites: number;
   /** One line per cell that differs from the expected state (empty when all is well). */
   mismatches: string[];
 }
@@ -165,10 +168,10 @@ export function compare(world: ChaosWorld, expected: Expected, observed: Observe
       else if (got[0] !== want[field]) wrongWinners++;
     }
   }
-  const echoWrites =
-    world.hubspot.sideDoor.idleWrites().filter((w) => w.at >= since).length +
-    world.salesforce.sideDoor.idleWrites().filter((w) => Date.parse(w.at) >= since).length;
-  return { counts: { lost, duplicated, disagreements, wrongWinners, echoWrites }, mismatches };
+  const hubspotIdle = world.hubspot.sideDoor.idleWrites().filter((w) => w.at >= since);
+  const crossedWrites = hubspotIdle.filter((w) => w.crossed === true).length;
+  const echoWrites = hubspotIdle.length - crossedWrites + world.salesforce.sideDoor.idleWrites().filter((w) => Date.parse(w.at) >= since).length;
+  return { counts: { lost, duplicated, disagreements, wrongWinners, echoWrites }, crossedWrites, mismatches };
 }
 
 /** Each mismatch with the edits made to that person and field, oldest first, so a failure explains itself. */

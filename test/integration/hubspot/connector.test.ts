@@ -194,6 +194,25 @@ describe('HubSpot connector: push', () => {
     expect(String(again?.legalBasisExplanation)).toContain('Art. 6(1)(c)');
   });
 
+  it('the emulator tells a status a person set between our read and our identical write (crossed) from an echo write', async () => {
+    const { emu } = await setup();
+    emu.sideDoor.createContact({ email: 'x@example.com' });
+    emu.sideDoor.subscribe('x@example.com', 101);
+    const api = (path: string, body: unknown) =>
+      fetch(`${emu.url}/communication-preferences/v4/statuses/batch/${path}?channel=EMAIL`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer pat', 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const unsubscribe = { inputs: [{ subscriberIdString: 'x@example.com', subscriptionId: 101, channel: 'EMAIL', statusState: 'UNSUBSCRIBED' }] };
+    expect((await api('read', { inputs: ['x@example.com'] })).ok).toBe(true);
+    emu.sideDoor.unsubscribe('x@example.com', 101);
+    expect((await api('write', unsubscribe)).ok).toBe(true);
+    // Written again with nothing new in between: that one is ours to avoid.
+    expect((await api('write', unsubscribe)).ok).toBe(true);
+    expect(emu.sideDoor.idleWrites().map((w) => w.crossed ?? false)).toEqual([true, false]);
+  });
+
   // Chaos (e): an operator and a marketer made the same choice at once; the hub wrote the
   // status HubSpot already held before the marketer's webhook reached it (an echo write).
   it('does not write a subscription status HubSpot already holds, and still answers ok', async () => {
@@ -281,6 +300,7 @@ describe('HubSpot connector: rate limits', () => {
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(err).toBeInstanceOf(RateLimitedError);
     expect((err as RateLimitedError).retryAfterMs).toBeGreaterThan(5_000);
+    expect((err as RateLimitedError).nothingWritten).toBe(true);
     expect(emu.sideDoor.getContact(contact.id)?.properties.firstname).toBe('Before');
     expect(emu.sideDoor.calls().byEndpoint['POST /crm/v3/objects/contacts/batch/update']).toBeUndefined();
   }, 30_000);
@@ -376,8 +396,12 @@ describe('HubSpot connector: webhooks from the emulator', () => {
     s.emu.sideDoor.editContact(id, { lastname: 'Marketer' });
     s.emu.sideDoor.subscribe('echo@example.com', 101);
     const theirs = await delivered(s);
-    expect(theirs.events).toEqual([expect.objectContaining({ kind: 'changed', externalIds: [id] })]);
-    expect(theirs.events[0]).not.toHaveProperty('echo');
+    // The marketer's signed lastname comes with its value too; the contact is read in full all the same.
+    expect(theirs.events).toEqual([
+      expect.objectContaining({ kind: 'records', records: [expect.objectContaining({ externalId: id, fields: { lastname: 'Marketer' }, knownOnly: true })] }),
+      expect.objectContaining({ kind: 'changed', externalIds: [id] }),
+    ]);
+    expect(theirs.events[1]).not.toHaveProperty('echo');
     const [record] = (await s.instance.read?.([id], signal())) ?? [];
     expect(record?.fields).toMatchObject({ lastname: 'Marketer', 'subscription:101': 'SUBSCRIBED' });
   });

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
+import { freePort } from '../../../src/app/redis.js';
 import { Catalog } from '../../../src/config/schema.js';
 import { compileMapping } from '../../../src/connector/mapping.js';
 import { MergePolicy, type Profile } from '../../../src/profile/schema.js';
@@ -33,7 +34,7 @@ import { salesforceOutboundUrl, TEST_SF_OUTBOUND_TOKEN } from '../../helpers/hub
 import { deletePrefix, REDIS_URL, TEST_TUNING } from '../sync/harness.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 
-const HUBSPOT_SECRET = 'privacy-hubspot-client-secret';
+export const HUBSPOT_SECRET = 'privacy-hubspot-client-secret';
 const HUBSPOT_APP_ID = 8088;
 const SF_CLIENT = 'privacy-connected-app';
 const SF_SECRET = 'privacy-salesforce-secret';
@@ -168,9 +169,11 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
     },
   });
   privacy.attachSources(engine);
+  // The public URL is where the server listens: HubSpot signs the URL it was given.
+  const port = await freePort();
   const app = await build({
     hub: {
-      publicUrl: 'http://127.0.0.1',
+      publicUrl: `http://127.0.0.1:${port}`,
       mode: 'development',
       secrets: { signing: SIGNING_SECRET, hashKey: 'k'.repeat(32) },
       preferenceCenter: { brand: 'Acme', accentColor: '#1f5f8b', linkTtl: 3_600_000, supportEmail: 'privacy@acme.example' },
@@ -193,7 +196,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
     ...(options.downloadLinkTtlMs ? { downloadLinkTtlMs: options.downloadLinkTtlMs } : {}),
     options: { queueBoard: false, webhookRateLimit: 0, preferencesRateLimit: 10_000, apiRateLimit: 10_000 },
   });
-  const url = await listen(app, { host: '127.0.0.1', port: 0 });
+  const url = await listen(app, { host: '127.0.0.1', port });
   hubspotEmulator.sideDoor.setWebhookUrl(`${url}/webhooks/hubspot`);
   sfEmulator.sideDoor.setOutboundUrl(salesforceOutboundUrl(url));
   await engine.start();

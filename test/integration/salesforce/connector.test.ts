@@ -258,6 +258,21 @@ describe('Salesforce writes', () => {
     expect(org.emulator.sideDoor.idleWrites()).toEqual([]);
   });
 
+  // Chaos (c): the push process died mid-create; a rep edited the Contact it had made; the
+  // restarted push upserted the hub's whole record over the rep's LastName.
+  it('does not write over a record an earlier write may have created: answers retryable with its Id', async () => {
+    org = await startTestOrg();
+    const sf = org.instance();
+    const record = { profileId: 'p-8', fields: { Email: 'eight@example.com', LastName: 'Hub', HasOptedOutOfEmail: true } };
+    const [first] = (await sf.push?.([record], signal())) ?? [];
+    const id = first?.status === 'ok' ? first.externalId : '';
+    org.emulator.sideDoor.update('Contact', id, { LastName: 'Rep' });
+    const [again] = (await sf.push?.([{ ...record, mayExist: true }, { profileId: 'p-9', fields: { Email: 'nine@example.com', LastName: 'Nine' }, mayExist: true }], signal())) ?? [];
+    expect(again).toMatchObject({ status: 'retryable', profileId: 'p-8', externalId: id });
+    expect(org.emulator.sideDoor.findByEmail('eight@example.com')).toMatchObject({ LastName: 'Rep' });
+    expect(org.emulator.sideDoor.findByEmail('nine@example.com')).toMatchObject({ LastName: 'Nine' });
+  });
+
   it('creates a Lead with the Company placeholder when the object is Lead', async () => {
     org = await startTestOrg({ config: { object: 'Lead', leadCompany: 'Unknown company' } });
     const sf = org.instance();

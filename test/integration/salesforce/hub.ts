@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
+import { freePort } from '../../../src/app/redis.js';
 import { Catalog } from '../../../src/config/schema.js';
 import { compileMapping } from '../../../src/connector/mapping.js';
 import { MergePolicy, type Profile } from '../../../src/profile/schema.js';
@@ -104,9 +105,11 @@ export async function startCrmHub(options: CrmHubOptions): Promise<CrmHub> {
   const engine = createEngine({ redis: REDIS_URL, prefix, store, connectors, policy, logger, tuning: { ...TEST_TUNING, ...options.tuning } });
   const redis = new Redis(REDIS_URL);
   const hubIngest = new HubPatchIngest({ store, redis, prefix: engine.prefix, relayDelayMs: 5 });
+  // The public URL is where the server listens: HubSpot signs the URL it was given.
+  const port = await freePort();
   const app = await build({
     hub: {
-      publicUrl: 'http://127.0.0.1',
+      publicUrl: `http://127.0.0.1:${port}`,
       mode: 'development',
       secrets: { signing: 'e2e-signing-secret-0123456789abcdef0123456789', hashKey: 'k'.repeat(32) },
       preferenceCenter: { brand: 'Acme', accentColor: '#1f5f8b', linkTtl: 3_600_000, supportEmail: 'privacy@acme.example' },
@@ -123,7 +126,7 @@ export async function startCrmHub(options: CrmHubOptions): Promise<CrmHub> {
     logger,
     options: { queueBoard: false, webhookRateLimit: 0 },
   });
-  const url = await listen(app, { host: '127.0.0.1', port: 0 });
+  const url = await listen(app, { host: '127.0.0.1', port });
   hubspotEmulator.sideDoor.setWebhookUrl(`${url}/webhooks/hubspot`);
   const outboundUrl = salesforceOutboundUrl(url, sfConfig.outboundMessageToken);
   sfEmulator.sideDoor.setOutboundUrl(outboundUrl);

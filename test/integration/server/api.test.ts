@@ -131,6 +131,23 @@ describe('admin API /api/v1', () => {
       expect(entries.at(-1)).toMatchObject({ purpose: 'marketing', channel: 'email', previous: 'granted', accepted: true, state: { value: 'denied', source: 'admin' } });
     });
 
+    it('answers a key without profiles:read only the status, id and version of its write: it cannot read a profile through PATCH', async () => {
+      const empty = await s.app.inject({ method: 'PATCH', url: `/api/v1/profiles/${adaId}`, headers: s.bearer('writeOnly'), payload: {} });
+      expect(empty.statusCode).toBe(200);
+      const profile = await s.hub.store.getProfile(adaId);
+      expect(empty.json()).toEqual({ status: 'unchanged', profileId: adaId, version: profile?.version, deliveredTo: [] });
+      // A change it makes is answered without the values it replaced.
+      const change = await s.app.inject({ method: 'PATCH', url: `/api/v1/profiles/${adaId}`, headers: s.bearer('writeOnly'), payload: { attributes: { locale: 'en-GB' } } });
+      expect(change.statusCode).toBe(200);
+      const body = change.json() as Json;
+      expect(Object.keys(body).sort()).toEqual(['deliveredTo', 'profileId', 'status', 'version']);
+      expect(body).toMatchObject({ status: 'applied', profileId: adaId, version: (profile?.version ?? 0) + 1 });
+      // With profiles:read as well, the same write answers the changes and the profile.
+      const full = await s.app.inject({ method: 'PATCH', url: `/api/v1/profiles/${adaId}`, headers: s.bearer('writer'), payload: {} });
+      expect(Object.keys(full.json() as Json).sort()).toEqual(['changes', 'deliveredTo', 'ignored', 'profile', 'profileId', 'status', 'version']);
+      await s.hub.settle();
+    });
+
     it('400 for a malformed patch, 422 for an unknown purpose or topic, 404 for an unknown profile', async () => {
       const bad = await s.app.inject({ method: 'PATCH', url: `/api/v1/profiles/${adaId}`, headers: s.bearer('writer'), payload: { consents: { marketing: { email: { status: 'maybe' } } } } });
       expect(bad.statusCode).toBe(400);
@@ -146,6 +163,35 @@ describe('admin API /api/v1', () => {
       expect(topic.statusCode).toBe(422);
       const missing = await s.app.inject({ method: 'PATCH', url: '/api/v1/profiles/nobody', headers: s.bearer('writer'), payload: {} });
       expect(missing.statusCode).toBe(404);
+    });
+
+    it('400 body_too_deep, before validation, for JSON nested deeper than 32 levels on every JSON route; 32 levels still pass', async () => {
+      const nested = (depth: number): string => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+      // 2,000 levels inside an attribute value: the recursive Json schema used to overflow the stack (500).
+      const deepPatch = `{"attributes":{"note":${nested(2_000)}}}`;
+      const json = { 'content-type': 'application/json' };
+      const cases: [string, 'PATCH' | 'POST', string, string][] = [
+        ['patch', 'PATCH', `/api/v1/profiles/${adaId}`, deepPatch],
+        ['preference link', 'POST', `/api/v1/profiles/${adaId}/preference-link`, nested(2_000)],
+        ['arrays', 'PATCH', `/api/v1/profiles/${adaId}`, `{"attributes":{"note":${'['.repeat(5_000)}${']'.repeat(5_000)}}}`],
+        ['preference center', 'POST', '/preferences/x.y', nested(2_000)],
+      ];
+      for (const [name, method, url, payload] of cases) {
+        const response = await s.app.inject({ method, url, headers: { ...s.bearer('writer'), ...json }, payload });
+        expect(`${name}: ${response.statusCode}`).toBe(`${name}: 400`);
+        expect(response.headers['content-type']).toContain('application/problem+json');
+        expect(response.json()).toMatchObject({ status: 400, code: 'body_too_deep', title: 'Request body nested too deeply' });
+      }
+      // Past the depth check, a valid body meets the handler (404: no such profile). Brackets
+      // inside strings are text, not nesting; the body itself is level 1, so an attribute value
+      // may nest 30 more levels.
+      const nobody = '/api/v1/profiles/nobody';
+      const text = await s.app.inject({ method: 'PATCH', url: nobody, headers: { ...s.bearer('writer'), ...json }, payload: JSON.stringify({ attributes: { note: '{["\\'.repeat(3_000) } }) });
+      expect(text.statusCode).toBe(404);
+      const atLimit = await s.app.inject({ method: 'PATCH', url: nobody, headers: { ...s.bearer('writer'), ...json }, payload: `{"attributes":{"note":${nested(30)}}}` });
+      expect(atLimit.statusCode).toBe(404);
+      const overLimit = await s.app.inject({ method: 'PATCH', url: nobody, headers: { ...s.bearer('writer'), ...json }, payload: `{"attributes":{"note":${nested(31)}}}` });
+      expect(overLimit.json()).toMatchObject({ code: 'body_too_deep', detail: 'JSON bodies may nest at most 32 levels' });
     });
 
     it('shows per-system sync state: external ids, last push and shadow', async () => {
@@ -283,6 +329,9 @@ describe('admin API /api/v1', () => {
       const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1] ?? '');
       for (const ref of refs) expect(doc.components.schemas[ref], ref).toBeDefined();
       expect(doc.paths['/api/v1/profiles/{profileId}']?.['patch']?.['x-required-scope']).toBe('profiles:write');
+      // A write answers the profile only to keys that may read it, and the document says so.
+      expect(doc.components.schemas['PatchProfileResponse']).toMatchObject({ required: ['status', 'profileId', 'version', 'deliveredTo'] });
+      expect(JSON.stringify(doc.components.schemas['PatchProfileResponse'])).toContain('profiles:read');
     });
 
     it('serves a docs page', async () => {

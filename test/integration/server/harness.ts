@@ -23,6 +23,8 @@ export const KEYS = {
   admin: 'admin-key-0123456789abcdef0123456789',
   reader: 'reader-key-0123456789abcdef0123456789',
   writer: 'writer-key-0123456789abcdef0123456789',
+  writeOnly: 'write-only-key-0123456789abcdef012345',
+  queues: 'queues-key-0123456789abcdef0123456789',
   dsr: 'dsr-key-0123456789abcdef0123456789abcd',
 } as const;
 
@@ -30,6 +32,8 @@ const API_KEYS: ApiKeyConfig[] = [
   { id: 'ops', key: KEYS.admin, scopes: ['admin'] },
   { id: 'support-read', key: KEYS.reader, scopes: ['profiles:read'] },
   { id: 'support-write', key: KEYS.writer, scopes: ['profiles:read', 'profiles:write'] },
+  { id: 'form-backend', key: KEYS.writeOnly, scopes: ['profiles:write'] },
+  { id: 'on-call', key: KEYS.queues, scopes: ['queues:read'] },
   { id: 'privacy', key: KEYS.dsr, scopes: ['dsr'] },
 ];
 
@@ -63,6 +67,10 @@ export async function startServerHub(
     server?: ServerOptionsInput;
     now?: () => number;
     publicUrl?: string;
+    /** `hub.trustProxy`: the reverse proxies whose X-Forwarded-* headers are believed. */
+    trustProxy?: string[];
+    /** `hub.metrics`: a bearer token for /metrics. */
+    metrics?: { token?: string };
     redis?: Redis;
     /** Wraps the engine the server sees (e.g. to give a connector instance a `refuse`). */
     engine?: (engine: Engine) => ServerEngine;
@@ -79,6 +87,8 @@ export async function startServerHub(
       mode: 'development',
       secrets: { signing: SIGNING_SECRET, hashKey: 'k'.repeat(32) },
       preferenceCenter: { brand: 'Acme Coffee', accentColor: '#1f5f8b', linkTtl: 3_600_000, supportEmail: 'privacy@acme.example' },
+      ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
+      ...(options.metrics ? { metrics: options.metrics } : {}),
     },
     catalog: CATALOG,
     policy: hub.policy,

@@ -51,13 +51,30 @@ describe('operations endpoints', () => {
     expect(text).toContain('process_cpu_user_seconds_total');
   });
 
+  it('/metrics asks for hub.metrics.token as a bearer token when one is set (an API key is not it)', async () => {
+    const token = 'metrics-token-0123456789abcdef0123456789';
+    s = await startServerHub({ roles: false, metrics: { token } });
+    const anonymous = await s.app.inject({ method: 'GET', url: '/metrics' });
+    expect(anonymous.statusCode).toBe(401);
+    expect(anonymous.headers['www-authenticate']).toBe('Bearer realm="concord metrics"');
+    expect(anonymous.headers['content-type']).toContain('application/problem+json');
+    expect(anonymous.json()).toMatchObject({ status: 401, code: 'unauthenticated' });
+    for (const authorization of [`Bearer ${token}x`, `Bearer ${token.slice(1)}`, `Bearer ${KEYS.admin}`, `Basic ${Buffer.from(`prometheus:${token}`).toString('base64')}`]) {
+      expect((await s.app.inject({ method: 'GET', url: '/metrics', headers: { authorization } })).statusCode).toBe(401);
+    }
+    const scraped = await s.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${token}` } });
+    expect(scraped.statusCode).toBe(200);
+    expect(scraped.body).toContain('process_cpu_user_seconds_total');
+  });
+
   it('sets security headers', async () => {
     s = await startServerHub({ roles: false });
     const response = await s.app.inject({ method: 'GET', url: '/healthz' });
     expect(response.headers['content-security-policy']).toContain("frame-ancestors 'none'");
     expect(response.headers['x-content-type-options']).toBe('nosniff');
     expect(response.headers['referrer-policy']).toBe('no-referrer');
-    expect(response.headers['strict-transport-security']).toBeDefined();
+    // An http hub: HSTS only over https (https-headers.test.ts).
+    expect(response.headers['strict-transport-security']).toBeUndefined();
     expect(response.headers['x-frame-options']).toBe('SAMEORIGIN');
   });
 
@@ -69,6 +86,56 @@ describe('operations endpoints', () => {
     const api = [];
     for (let i = 0; i < 3; i++) api.push((await s.app.inject({ method: 'GET', url: '/api/v1/connectors', headers: s.bearer('admin') })).statusCode);
     expect(api).toEqual([200, 200, 429]);
+  });
+});
+
+describe('behind a reverse proxy (hub.trustProxy)', () => {
+  let s: ServerHub | undefined;
+  afterEach(async () => {
+    await s?.close();
+    s = undefined;
+  });
+
+  const PROXY = '10.0.0.7';
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+
+  /** Withdraws Ada's marketing e-mail consent from `remoteAddress`, saying `forwardedFor`; returns the IP recorded as evidence. */
+  async function withdrawFrom(hub: ServerHub, profileId: string, remoteAddress: string, forwardedFor: string): Promise<unknown> {
+    const issued = await hub.app.inject({ method: 'POST', url: `/api/v1/profiles/${profileId}/preference-link`, headers: hub.bearer('writer') });
+    const link = new URL((issued.json() as { url: string }).url).pathname;
+    const headers = { 'x-forwarded-for': forwardedFor };
+    const page = await hub.app.inject({ method: 'GET', url: link, remoteAddress, headers });
+    const cookie = (String(page.headers['set-cookie'] ?? '').split(';')[0] ?? '');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1] ?? '';
+    // Granted first, then withdrawn, so each call records a fresh ledger entry.
+    for (const payload of [`_csrf=${encodeURIComponent(csrf)}&consent=marketing.email`, `_csrf=${encodeURIComponent(csrf)}`]) {
+      const saved = await hub.app.inject({ method: 'POST', url: link, remoteAddress, headers: { ...headers, ...form, cookie }, payload });
+      expect(saved.statusCode).toBe(303);
+    }
+    return (await hub.hub.store.getProfile(profileId))?.consents['marketing']?.['email']?.evidence.ip;
+  }
+
+  it('takes the client address from X-Forwarded-For only when the request comes from a trusted proxy: consent evidence and rate limits', async () => {
+    s = await startServerHub({ trustProxy: [PROXY, '192.168.0.0/16'], server: { preferencesRateLimit: 3 } });
+    s.hub.systems['crm']?.change({ email: 'ada@example.com', first_name: 'Ada' });
+    await s.hub.settle();
+    const adaId = (await s.hub.store.findProfile({ kind: 'email', value: 'ada@example.com' }))?.id ?? '';
+
+    // Through the proxy, the evidence names the person's address, not the proxy's.
+    expect(await withdrawFrom(s, adaId, PROXY, '203.0.113.7')).toBe('203.0.113.7');
+    // Anyone else's X-Forwarded-For is a claim, not evidence.
+    expect(await withdrawFrom(s, adaId, '198.51.100.9', '203.0.113.8')).toBe('198.51.100.9');
+
+    // Rate limits count per client behind the proxies (each client has its own budget of 3)...
+    const page = (remoteAddress: string, client: string): Promise<number> =>
+      s!.app.inject({ method: 'GET', url: '/preferences/x.y', remoteAddress, headers: { 'x-forwarded-for': client } }).then((r) => r.statusCode);
+    const client = [await page('192.168.1.20', '203.0.113.20'), await page(PROXY, '203.0.113.20'), await page(PROXY, '203.0.113.20'), await page(PROXY, '203.0.113.20')];
+    expect(client).toEqual([403, 403, 403, 429]);
+    expect(await page(PROXY, '203.0.113.21')).toBe(403);
+    // ...and a client that is not a proxy cannot get a fresh budget by inventing addresses.
+    const liar = [];
+    for (let i = 0; i < 4; i++) liar.push(await page('198.51.100.30', `203.0.113.${30 + i}`));
+    expect(liar).toEqual([403, 403, 403, 429]);
   });
 });
 
@@ -96,5 +163,40 @@ describe('queue board /admin/queues', () => {
     expect(api.statusCode).toBe(200);
     const names = (api.json() as { queues: { name: string }[] }).queues.map((q) => q.name).sort();
     expect(names).toEqual(['ingest', 'pull.crm', 'pull.shop', 'push.crm', 'push.shop', 'relay']);
+  });
+
+  it('shows the board read-only to a queues:read key and refuses it every action (retry, clean, pause...); admin keeps them', async () => {
+    s = await startServerHub({ roles: false });
+    const page = await s.app.inject({ method: 'GET', url: '/admin/queues', headers: basic(KEYS.queues) });
+    expect(page.statusCode).toBe(200);
+    const list = await s.app.inject({ method: 'GET', url: '/admin/queues/api/queues?activeQueue=ingest&status=failed&page=1', headers: s.bearer('queues') });
+    expect(list.statusCode).toBe(200);
+    const queues = (list.json() as { queues: { name: string; readOnlyMode: boolean }[] }).queues;
+    expect(queues.map((q) => q.name).sort()).toEqual(['ingest', 'pull.crm', 'pull.shop', 'push.crm', 'push.shop', 'relay']);
+    // The board's own UI hides its buttons for it...
+    expect(queues.every((q) => q.readOnlyMode)).toBe(true);
+    // ...and the server refuses the actions whatever the client sends.
+    const actions: ['PUT' | 'POST' | 'PATCH', string][] = [
+      ['PUT', '/admin/queues/api/queues/ingest/retry/failed'],
+      ['PUT', '/admin/queues/api/queues/ingest/clean/failed'],
+      ['PUT', '/admin/queues/api/queues/ingest/pause'],
+      ['PUT', '/admin/queues/api/queues/pause'],
+      ['PUT', '/admin/queues/api/queues/ingest/some-job/retry'],
+      ['POST', '/admin/queues/api/queues/ingest/add'],
+      ['PATCH', '/admin/queues/api/queues/ingest/some-job/update-data'],
+    ];
+    for (const [method, url] of actions) {
+      const refused = await s.app.inject({ method, url, headers: s.bearer('queues'), payload: {} });
+      expect(`${method} ${url} -> ${refused.statusCode}`).toBe(`${method} ${url} -> 403`);
+      expect(refused.json()).toMatchObject({ code: 'forbidden' });
+    }
+    expect((await s.app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: s.bearer('queues') })).json()).toMatchObject({ queues: expect.any(Array) });
+    // An admin sees the actions and may use them.
+    const adminList = await s.app.inject({ method: 'GET', url: '/admin/queues/api/queues?activeQueue=ingest&status=failed&page=1', headers: s.bearer('admin') });
+    expect((adminList.json() as { queues: { readOnlyMode: boolean }[] }).queues.every((q) => !q.readOnlyMode)).toBe(true);
+    const retried = await s.app.inject({ method: 'PUT', url: '/admin/queues/api/queues/ingest/retry/failed', headers: s.bearer('admin') });
+    expect(retried.statusCode).toBeLessThan(300);
+    // Keys without a queue scope still see nothing.
+    expect((await s.app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: s.bearer('reader') })).statusCode).toBe(403);
   });
 });

@@ -181,6 +181,27 @@ describe('POST /webhooks/:connectorId', () => {
     expect(redactUrl('/preferences/abc.def')).toBe('/preferences/[token]');
   });
 
+  it('hands the connector the URL the sender was given, publicUrl plus the path and query, never one built from Host or X-Forwarded-* (signatures cover it)', async () => {
+    const seen: string[] = [];
+    s = await startServerHub({
+      roles: false,
+      publicUrl: 'https://hub.example.com/concord',
+      trustProxy: ['127.0.0.1'],
+      engine: (engine) =>
+        serverEngine(engine, {
+          receiveWebhook: (id, raw) => {
+            seen.push(raw.url);
+            return engine.receiveWebhook(id, raw);
+          },
+        }),
+    });
+    const body = payload('evt-url', 'ada@example.com');
+    const forged = { host: 'staging.example.net', 'x-forwarded-host': 'staging.example.net', 'x-forwarded-proto': 'http' };
+    const response = await s.app.inject({ method: 'POST', url: '/webhooks/crm?portal=42', headers: { ...signed(body), ...forged }, payload: body });
+    expect(response.statusCode).toBe(200);
+    expect(seen).toEqual(['https://hub.example.com/concord/webhooks/crm?portal=42']);
+  });
+
   it('caps bodies at 1 MB by default', async () => {
     s = await startServerHub({ roles: false });
     const big = payload('evt-huge', 'ada@example.com', { notes: 'x'.repeat(1024 * 1024) });

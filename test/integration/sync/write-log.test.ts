@@ -52,6 +52,19 @@ describe('write log shared by ingest and push', () => {
     expect(snapshot.changes).toEqual({ email_opt_out: false });
   });
 
+  it('a push finds the write a dead push left open: closes it and says its outcome is unknown', async () => {
+    // A push begins and its process dies: the entry stays open in Redis.
+    await log.begin('c', [{ profileId: 'p3', fields: { last_name: 'Hub' }, prev: {} }]);
+    const dead = new WriteLog(redis, (connector, profileId) => `${prefix}:w:${connector}:${profileId}`, (connector, externalId) => `${prefix}:p:${connector}:${externalId}`, 60_000);
+    const uncertain = await dead.begin('c', [
+      { profileId: 'p3', fields: { last_name: 'Hub' }, prev: {} },
+      { profileId: 'p4', fields: { last_name: 'New' }, prev: {} },
+    ]);
+    expect([...uncertain]).toEqual(['p3']);
+    const [entries = []] = await dead.load([{ connector: 'c', profileId: 'p3' }]);
+    expect(entries.map((e) => e.to === null)).toEqual([false, true]);
+  });
+
   it('fillPrev gives an open write the values of fields it did not know, and only those', async () => {
     await log.begin('c', [{ profileId: 'p2', fields: { newsletter: false, first_name: 'Ada' }, prev: { first_name: 'Grace' } }]);
     await log.fillPrev('c', new Map([['p2', { newsletter: true, first_name: 'Alan', email: 'x@example.com' }]]));
