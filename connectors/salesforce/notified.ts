@@ -1,11 +1,13 @@
 /**
- * Reading back the records Outbound Messages name (the engine's `read` after a `changed`
- * event), in as few calls as the API allows:
- * - the person's own ids (a Contact or Lead message): one SOQL query per `IN_CHUNK` ids, so one
- *   per message; only the person's own fields, as a notification of the person is about them;
- * - `Individual:<id>` and `ContactPointTypeConsent:<id>`: one Composite call per chunk, whose
- *   query subrequests read the people, their Individuals, the notified consents (and the
- *   DataUsePurposes, the first time) through semi-joins on the notified ids.
+ * The connector's `read`: the records behind ids a `changed` event named, in as few calls as
+ * the API allows (one per `IN_CHUNK` ids of a kind, so one per Outbound Message):
+ * - `<object>:<id>` (`Contact:`/`Lead:`, a notification of the person): one SOQL query; only
+ *   the person's own fields, as the notification is about that record;
+ * - a plain person id (any other reader, e.g. the engine reading a record an earlier write
+ *   created unseen): the person whole, in one Composite call whose query subrequests read the
+ *   person, its Individual and consents (and the DataUsePurposes, the first time);
+ * - `Individual:<id>` and `ContactPointTypeConsent:<id>`: one Composite call reading the
+ *   people, their Individuals and the notified consents through semi-joins on the ids.
  * Every record is marked by who last modified it (`echo`), as the message used to be: someone
  * else's change is never taken for our own write coming back. Ids that are not Salesforce ids
  * are left out, unknown and deleted records too.
@@ -16,9 +18,12 @@ import type { Connection } from 'jsforce';
 import type { ExternalRecord } from '../../src/connector/define.js';
 import { subrequestError, type SalesforceApi } from './api.js';
 import type { SalesforceConfig } from './config.js';
+import { RELATED_OBJECTS } from './webhook.js';
 import { allPages, chunks, CONSENT_SELECT, IN_CHUNK, INDIVIDUAL_SELECT, inList, personFields, queryAll, type QueryPage, type RawRecord, type Related, type SalesforceReader } from './read.js';
 
 const SALESFORCE_ID = /^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$/;
+
+type RelatedKind = (typeof RELATED_OBJECTS)[number];
 
 /** Salesforce's Composite resource takes at most 5 query subrequests per call. */
 const MAX_COMPOSITE_QUERIES = 5;
@@ -61,45 +66,47 @@ export class NotifiedReader {
     private readonly now: () => number,
   ) {}
 
-  /** The records behind the ids a webhook named: people's own ids, `Individual:<id>`, `ContactPointTypeConsent:<id>`. */
+  /** The records behind the ids a `changed` event named (see the module comment for the forms). */
   async read(externalIds: readonly string[], signal: AbortSignal): Promise<ExternalRecord[]> {
-    const own = new Set<string>();
-    const individuals = new Set<string>();
-    const consents = new Set<string>();
+    const byKind = new Map<string, Set<string>>();
     for (const id of externalIds) {
-      const [kind, value] = id.includes(':') ? [id.slice(0, id.indexOf(':')), id.slice(id.indexOf(':') + 1)] : ['', id];
-      if (!SALESFORCE_ID.test(value)) continue;
-      if (kind === '') own.add(value);
-      else if (kind === 'Individual') individuals.add(value);
-      else if (kind === 'ContactPointTypeConsent') consents.add(value);
+      const colon = id.indexOf(':');
+      const [kind, value] = colon < 0 ? ['', id] : [id.slice(0, colon), id.slice(colon + 1)];
+      if (!SALESFORCE_ID.test(value) || (kind !== '' && kind !== this.config.object && !(RELATED_OBJECTS as readonly string[]).includes(kind))) continue;
+      byKind.set(kind, (byKind.get(kind) ?? new Set()).add(value));
     }
     const records: ExternalRecord[] = [];
     const noRelated: Related = { individuals: new Map(), consents: new Map() };
-    for (const part of chunks([...own], IN_CHUNK)) {
+    for (const part of chunks([...(byKind.get(this.config.object) ?? [])], IN_CHUNK)) {
       const soql = `SELECT ${personFields(this.config).join(', ')} FROM ${this.config.object} WHERE Id IN ${inList(part)}`;
       const people = await this.api.call(signal, (conn) => queryAll(conn, soql));
       records.push(...people.flatMap((p) => this.reader.toRecords(p, noRelated, new Map(), { markEcho: true })));
     }
-    for (const part of chunks([...individuals], IN_CHUNK)) records.push(...(await this.readRelated('Individual', part, signal)));
-    for (const part of chunks([...consents], IN_CHUNK)) records.push(...(await this.readRelated('ContactPointTypeConsent', part, signal)));
+    for (const kind of ['', ...RELATED_OBJECTS] as const) {
+      for (const part of chunks([...(byKind.get(kind) ?? [])], IN_CHUNK)) records.push(...(await this.readWhole(kind, part, signal)));
+    }
     return records.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
   }
 
-  /** People named through their Individuals or consents, with those: one Composite call. */
-  private async readRelated(kind: 'Individual' | 'ContactPointTypeConsent', ids: readonly string[], signal: AbortSignal): Promise<ExternalRecord[]> {
+  /**
+   * People with their Individuals and consents, in one Composite call: named by their own ids
+   * (`''`), by their Individuals', or by consents of theirs.
+   */
+  private async readWhole(kind: '' | RelatedKind, ids: readonly string[], signal: AbortSignal): Promise<ExternalRecord[]> {
     const { config, reader } = this;
     const named = inList(ids);
-    // The Individuals concerned: the notified ones, or the parties of the notified consents.
-    const parties = kind === 'Individual' ? named : `(SELECT PartyId FROM ContactPointTypeConsent WHERE Id IN ${named})`;
+    // The Individuals concerned: the people's, the notified ones, or the parties of the notified consents.
+    const parties =
+      kind === '' ? `(SELECT IndividualId FROM ${config.object} WHERE Id IN ${named})` : kind === 'Individual' ? named : `(SELECT PartyId FROM ContactPointTypeConsent WHERE Id IN ${named})`;
     const known = reader.knownPurposes();
     const cached = known ? await known : undefined;
     const queries: Record<string, string> = {
-      people: `SELECT ${personFields(config).join(', ')} FROM ${config.object} WHERE IndividualId IN ${parties}`,
+      people: `SELECT ${personFields(config).join(', ')} FROM ${config.object} WHERE ${kind === '' ? 'Id' : 'IndividualId'} IN ${kind === '' ? named : parties}`,
       individuals: `SELECT ${INDIVIDUAL_SELECT.join(', ')} FROM Individual WHERE Id IN ${parties}`,
     };
     if (reader.readsConsents) {
-      // A consent notification names the consent that changed; an Individual one, all of its consents.
-      const which = kind === 'Individual' ? `PartyId IN ${named}` : `Id IN ${named}`;
+      // A consent notification names the consent that changed; otherwise all of the parties' consents.
+      const which = kind === 'ContactPointTypeConsent' ? `Id IN ${named}` : `PartyId IN ${parties}`;
       const purposes = cached && cached.size > 0 ? ` AND DataUsePurposeId IN ${inList([...cached.keys()])}` : '';
       queries['consents'] = `SELECT ${CONSENT_SELECT.join(', ')} FROM ContactPointTypeConsent WHERE ${which}${purposes}`;
       if (!cached) queries['purposes'] = reader.purposeQuery();

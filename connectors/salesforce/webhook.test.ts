@@ -96,7 +96,7 @@ describe('Outbound Messages', () => {
     expect(await sf.verify?.(raw(body))).toEqual({ ok: true });
     const events = (await sf.parse?.(raw(body))) ?? [];
     expect(events).toEqual([
-      { kind: 'changed', eventId: expect.stringMatching(/^om:[0-9a-f]{32}$/), externalIds: ['0035e0000000001AAA', '0035e0000000002AAA', '0035e0000000003AAA'], at: RECEIVED_AT },
+      { kind: 'changed', eventId: expect.stringMatching(/^om:[0-9a-f]{32}$/), externalIds: ['Contact:0035e0000000001AAA', 'Contact:0035e0000000002AAA', 'Contact:0035e0000000003AAA'], at: RECEIVED_AT },
     ]);
     // Who last modified them is for the read-back to say: the event is never marked as our echo.
     expect(events[0]).not.toHaveProperty('echo');
@@ -156,7 +156,7 @@ describe('Outbound Messages', () => {
     const mixed = message([contact(2), contact(3)], { firstId: 1 });
     const next = (await sf.parse?.(raw(mixed))) ?? [];
     expect(next).toHaveLength(1);
-    expect((next[0] as Extract<WebhookEvent, { kind: 'changed' }>).externalIds).toEqual(['0035e0000000003AAA']);
+    expect((next[0] as Extract<WebhookEvent, { kind: 'changed' }>).externalIds).toEqual(['Contact:0035e0000000003AAA']);
     // An all-duplicate message is still acknowledged, or Salesforce would keep sending it.
     expect(isAck(sf.reply?.([])?.body ?? '')).toBe(true);
   });

@@ -143,9 +143,10 @@ export const RELATED_OBJECTS = ['Individual', 'ContactPointTypeConsent'] as cons
 
 /**
  * Turns notifications into engine events that only name records, for the engine to read back:
- * the person's own notifications become one `changed` event naming their ids; Individual and
- * ContactPointTypeConsent notifications one naming them as `Individual:<id>` and
- * `ContactPointTypeConsent:<id>` (`read` finds their people). None is marked as our echo: the
+ * the person's own notifications become one `changed` event naming them as `<object>:<id>`
+ * (`read` reads that record alone); Individual and ContactPointTypeConsent notifications one
+ * naming them as `Individual:<id>` and `ContactPointTypeConsent:<id>` (`read` finds their
+ * people). None is marked as our echo: the
  * records are read and compared field by field. Event ids derive from the notification ids, so
  * a redelivery of the same notifications has the same event ids. Notifications of other
  * objects are ignored. `at` is when the hub received the message (the read decides the times).
@@ -157,7 +158,7 @@ export function toWebhookEvents(notifications: readonly OutboundNotification[], 
   if (people.length > 0) {
     const ids = people.map((n) => n.id);
     events.push({
-      event: { kind: 'changed', eventId: stableId('om', ids), externalIds: [...new Set(people.map((n) => n.recordId))], at: options.receivedAt },
+      event: { kind: 'changed', eventId: stableId('om', ids), externalIds: [...new Set(people.map((n) => `${n.object}:${n.recordId}`))], at: options.receivedAt },
       notificationIds: ids,
     });
   }

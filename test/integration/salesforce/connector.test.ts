@@ -417,6 +417,27 @@ describe('Salesforce echoes in a process that only receives webhooks', () => {
     await expect(api.read?.(ids, signal())).rejects.toBeInstanceOf(AuthError);
   });
 
+  it("reads a person by plain id whole (its Individual and consents too: the engine's read of a record a write made unseen), and a Contact notification as the Contact alone", async () => {
+    org = await startTestOrg({ config: CONSENTS, outbound: false });
+    const door = org.emulator.sideDoor;
+    const id = String(door.create('Contact', { LastName: 'Whole', Email: 'whole@example.com' })['Id']);
+    door.setIndividual('Contact', id, { HasOptedOutProfiling: true });
+    door.setConsent('Contact', id, 'Marketing', 'Email', 'OptIn', '2026-03-01T10:00:00.000Z');
+    const sf = org.instance();
+    await sf.read?.([`Contact:${id}`], signal()); // the token and the purposes, outside the count
+    door.resetCalls();
+    const whole = (await sf.read?.([id], signal())) ?? [];
+    expect(door.calls().total).toBe(1);
+    expect(whole.map((r) => Object.keys(r.fields).sort())).toEqual(
+      expect.arrayContaining([expect.arrayContaining(['LastName']), expect.arrayContaining(['Individual.HasOptedOutProfiling']), expect.arrayContaining(['ContactPointTypeConsent:Email:Marketing'])]),
+    );
+    door.resetCalls();
+    const notified = (await sf.read?.([`Contact:${id}`], signal())) ?? [];
+    expect(door.calls().total).toBe(1);
+    expect(notified).toHaveLength(1);
+    expect(notified[0]?.fields).toMatchObject({ LastName: 'Whole', Email: 'whole@example.com' });
+  });
+
   it('reads back the records 100 notifications name in one API call, and Individual and consent notifications in one Composite call', async () => {
     org = await startTestOrg({ config: CONSENTS, outbound: false });
     const door = org.emulator.sideDoor;
@@ -424,9 +445,9 @@ describe('Salesforce echoes in a process that only receives webhooks', () => {
     const individuals = ids.slice(0, 3).map((id) => String(door.setIndividual('Contact', id, { HasOptedOutProcessing: true })['Id']));
     const consents = ids.slice(3, 5).map((id) => String(door.setConsent('Contact', id, 'Marketing', 'Email', 'OptIn', '2026-03-01T10:00:00.000Z')['Id']));
     const sf = org.instance();
-    await sf.read?.([ids[99] ?? ''], signal()); // the token, outside the count
+    await sf.read?.([`Contact:${ids[99] ?? ''}`], signal()); // the token, outside the count
     door.resetCalls();
-    const people = (await sf.read?.(ids, signal())) ?? [];
+    const people = (await sf.read?.(ids.map((id) => `Contact:${id}`), signal())) ?? [];
     expect(door.calls().total).toBe(1);
     expect(people.map((r) => r.externalId).sort()).toEqual([...ids].sort());
     expect(people.find((r) => r.externalId === ids[42])?.fields).toMatchObject({ LastName: 'Person42', Email: 'p42@example.com' });
