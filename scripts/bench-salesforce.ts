@@ -5,7 +5,8 @@
  * 1. API calls per synced record at batch size 200, through the whole engine: people are
  *    created in an in-memory CRM, ingested, and pushed to the Salesforce emulator in
  *    sObject Collections batches of 200; Salesforce's Outbound Messages about those writes
- *    come back to the engine (acknowledged, changing nothing). Calls are counted per endpoint
+ *    come back to the engine (acknowledged, and read back: one query or Composite call per
+ *    message of up to 100 notifications, changing nothing). Calls are counted per endpoint
  *    by the emulator (token requests are not API calls). Two workloads: names and the
  *    HasOptedOutOfEmail flag (one upsert per 200), and the same plus a ContactPointTypeConsent
  *    per person (Individual created and linked, consent records queried and created).
