@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { freePort } from '../../../src/app/redis.js';
 import { Catalog } from '../../../src/config/schema.js';
@@ -68,6 +68,8 @@ export interface CrmHubOptions {
   tuning?: EngineTuningInput;
   /** Pull schedules are off unless asked for (webhooks carry the changes). */
   pullEveryMs?: number;
+  /** The hub's logger (engine and server); silent unless CONCORD_TEST_LOG names a level. */
+  logger?: Logger;
 }
 
 export async function startCrmHub(options: CrmHubOptions): Promise<CrmHub> {
@@ -101,7 +103,7 @@ export async function startCrmHub(options: CrmHubOptions): Promise<CrmHub> {
     }),
     bindConnector({ id: 'salesforce', definition: salesforce, config: sfConfig, mapping: compileMapping(salesforce, salesforceMappings(sfConfig)), ...schedule }),
   ];
-  const logger = pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
+  const logger = options.logger ?? pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
   const engine = createEngine({ redis: REDIS_URL, prefix, store, connectors, policy, logger, tuning: { ...TEST_TUNING, ...options.tuning } });
   const redis = new Redis(REDIS_URL);
   const hubIngest = new HubPatchIngest({ store, redis, prefix: engine.prefix, relayDelayMs: 5 });

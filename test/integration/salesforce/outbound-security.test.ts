@@ -4,6 +4,7 @@
  * its body is read; one with the token is only a hint: the hub reads the records it names back
  * from Salesforce and ingests what Salesforce holds, never what the message says.
  */
+import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { notificationsEnvelope } from '../../../connectors/salesforce/emulator/index.js';
 import { isAck } from '../../../connectors/salesforce/emulator/outbound.js';
@@ -125,6 +126,24 @@ describe('a forged Outbound Message', () => {
     // Nothing was written anywhere because of it.
     expect(h.hubspot.sideDoor.statuses('ada@example.com').find((s) => s['subscriptionId'] === 101)).toMatchObject({ status: 'SUBSCRIBED' });
     expect(h.hubspot.sideDoor.findByEmail('ada@example.com')?.properties['firstname']).toBe('Ada');
+  });
+
+  it('is logged once per refusal, with a fixed reason: no tag name, value or token the sender chose', async () => {
+    const lines: string[] = [];
+    hub = await startCrmHub({ dialect: 'sqlite', logger: pino({ level: 'info' }, { write: (line: string) => lines.push(line) }) });
+    const h = hub;
+    const chosen = forged([{ Id: '0035e0000000001AAA', Email: 'ada@example.com' }]).replace('<sf:Email>', '<evil-Chosen-Tag attr="evil-Value">').replace('</sf:Email>', '</evil-Other-Tag>');
+    const wrongToken = `${h.url}/webhooks/salesforce/evil-token-${'x'.repeat(40)}`;
+    const requests: [string, string][] = [
+      [h.outboundUrl, chosen],
+      [h.outboundUrl, forged([{ Id: '0035e0000000001AAA' }], '00D5e000000OthrAAA')],
+      [wrongToken, chosen],
+    ];
+    for (const [url, body] of requests) expect((await post(url, body)).status).toBe(500);
+    const refused = lines.filter((l) => l.includes('refused'));
+    expect(refused).toHaveLength(requests.length);
+    for (const line of refused) expect(JSON.parse(line)).toMatchObject({ msg: 'webhook refused', connector: 'salesforce', status: 401 });
+    expect(lines.join('\n')).not.toMatch(/evil|Chosen|@example/);
   });
 
   it('costs one Salesforce API call for 100 notifications', async () => {
