@@ -166,9 +166,11 @@ describe.each(TEST_DIALECTS)('crash and restart (%s)', { timeout: 120_000 }, (di
     const b = crashed.state['b'] as Record<string, Record<string, Json>>;
     expect(Object.keys(b)).toHaveLength(PEOPLE);
     expect(b['p7@example.com']).toEqual({ email: 'p7@example.com', first_name: 'First7', last_name: 'Last7', email_opt_out: false, newsletter: false });
-    // The batch that was cut off was sent again (at least once delivery), changing nothing twice.
+    // The batch that was cut off is sent again (at least once delivery) unless the system's own
+    // report of those writes (an echo, which now links the records) reached the hub first;
+    // either way nothing changes twice.
     expect(calm.hub.systems['b']?.getStats().recordsUpserted).toBe(PEOPLE);
-    expect(crashed.hub.systems['b']?.getStats().recordsUpserted).toBeGreaterThan(PEOPLE);
+    expect(crashed.hub.systems['b']?.getStats().recordsUpserted).toBeGreaterThanOrEqual(PEOPLE);
     expect(crashed.hub.systems['b']?.getStats().recordsChanged).toBe(PEOPLE);
   });
 
