@@ -160,6 +160,17 @@ describe('HubSpot webhook events', () => {
     expect(mapped.find((e) => e.kind === 'merge')).toMatchObject({ winnerId: '11', loserIds: ['12'] });
   });
 
+  it('takes our own GDPR delete coming back for no erasure request', () => {
+    const mapped = toWebhookEvents(
+      [
+        event({ eventId: 8, subscriptionType: 'contact.privacyDeletion', objectId: 10, changeSource: 'INTEGRATION', sourceId: '777' }),
+        event({ eventId: 9, subscriptionType: 'contact.privacyDeletion', objectId: 11, changeSource: 'CRM_UI', sourceId: 'userId:1' }),
+      ],
+      { appId: 777 },
+    ).map((m) => m.event);
+    expect(mapped).toEqual([expect.objectContaining({ kind: 'erase', externalIds: ['11'] })]);
+  });
+
   it('treats a merge into a new record as both old ids losing', () => {
     const [m] = toWebhookEvents([event({ subscriptionType: 'contact.merge', primaryObjectId: 1, mergedObjectIds: [2], newObjectId: 3 })], {});
     expect(m?.event).toMatchObject({ kind: 'merge', winnerId: '3', loserIds: ['2', '1'] });

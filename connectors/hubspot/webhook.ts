@@ -121,7 +121,8 @@ function valueRecord(e: HubSpotWebhookEvent, valueProperties: ReadonlySet<string
  *   opt-out mirrors) made by anyone else also becomes a `records` event with that value,
  *   stamped with the event's `occurredAt`: the read shows the contact as it is when read, and a
  *   push of ours landing in between would hide the person's newer value for good;
- * - deletion becomes `deleted`, privacyDeletion `erase` (an erasure request), merge `merge`.
+ * - deletion becomes `deleted`, privacyDeletion `erase` (an erasure request) unless our own app
+ *   made it (the hub's erasure coming back), merge `merge`.
  * Other subscription types (associations, other objects) are ignored.
  */
 export function toWebhookEvents(events: readonly HubSpotWebhookEvent[], options: { appId?: number; valueProperties?: ReadonlySet<string> }): MappedEvent[] {
@@ -146,6 +147,8 @@ export function toWebhookEvents(events: readonly HubSpotWebhookEvent[], options:
         out.push({ event: { kind: 'deleted', eventId: String(e.eventId), externalIds: [String(e.objectId)], at: iso(e.occurredAt) }, hubspotEventIds: [e.eventId] });
         break;
       case 'contact.privacyDeletion':
+        // Our own GDPR delete coming back (an erasure the hub is carrying out): nothing to request.
+        if (ownChange(e)) break;
         out.push({ event: { kind: 'erase', eventId: String(e.eventId), externalIds: [String(e.objectId)], at: iso(e.occurredAt) }, hubspotEventIds: [e.eventId] });
         break;
       case 'contact.merge': {
