@@ -8,6 +8,12 @@
  * writing, between the hub's read of it and its write, is reported as a crossed write, apart:
  * no HubSpot call can make that write conditional.
  *
+ * OPEN: `npm run test:chaos` and CI leave it out (`vitest.chaos.config.ts`); `npm run
+ * test:chaos:open` runs it. It still fails about 1 run in 6 of api+worker: a rep's Salesforce
+ * edit of a name, saved while our push of an older value of that same field is in flight, is
+ * overwritten by it, and the Outbound Message then shows our value (Salesforce collections
+ * have no conditional write; If-Unmodified-Since exists only on single-record PATCH).
+ *
  * What it caught: a HubSpot name edit overwritten by our push of an older value in flight (the
  * read-back showed only our value: webhook values are now ingested, `knownOnly`); a refused
  * Salesforce create taken for the echo of a rep's opt-out; a push parked by the HubSpot pacer
