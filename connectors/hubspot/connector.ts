@@ -3,6 +3,7 @@
  * preferences v4), both ways, with signed webhooks and GDPR deletion. Every call goes through
  * the official client, `@hubspot/api-client`. See README.md beside this file.
  */
+import { matchesFieldName } from '../../src/connector/mapping.js';
 import { RecentIds } from '../../src/connector/recent-ids.js';
 import { defineConnector, type ConnectorContext, type ConnectorInstance } from '../../src/connector/define.js';
 import { HubSpotApi } from './api.js';
@@ -31,8 +32,9 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
   const eraser = new HubSpotEraser(api, reader, now);
   const handled = new RecentIds<number>(50_000);
   // Properties whose webhook values are ingested as they are (identities and opt-out mirrors are read).
-  const optOut = (p: string): boolean => HUBSPOT_OPT_OUT_PROPERTIES.some((o) => (typeof o === 'string' ? o === p : o.test(p)));
-  const valueProperties = new Set(propertiesToRead(config).filter((p) => !['email', 'phone', 'lastmodifieddate'].includes(p) && !optOut(p)));
+  const valueProperties = new Set(
+    propertiesToRead(config).filter((p) => !['email', 'phone', 'lastmodifieddate'].includes(p) && !matchesFieldName(HUBSPOT_OPT_OUT_PROPERTIES, p)),
+  );
   const pending = new Map<string, number[]>();
 
   return {

@@ -182,12 +182,16 @@ function describeIssue(where: string, issue: { path: PropertyKey[]; message: str
  *   ambiguous);
  * - two pushed entries writing the same external field.
  */
+/** Whether a field name is one of `names` (a name, or a pattern; a pattern's `g`/`y` flags are ignored, so matching keeps no state). */
+export function matchesFieldName(names: readonly (string | RegExp)[], field: string): boolean {
+  return names.some((f) => (typeof f === 'string' ? f === field : new RegExp(f.source, f.flags.replace(/[gy]/g, '')).test(field)));
+}
+
 export function tryCompileMapping(
   definition: Pick<ConnectorDefinition, 'defaultMappings' | 'withdrawOnlyFields'>,
   yamlEntries: readonly unknown[] = [],
 ): CompileResult {
-  const optOutFlag = (external: string): boolean =>
-    (definition.withdrawOnlyFields ?? []).some((f) => (typeof f === 'string' ? f === external : new RegExp(f.source, f.flags.replace(/[gy]/g, '')).test(external)));
+  const optOutFlag = (external: string): boolean => matchesFieldName(definition.withdrawOnlyFields ?? [], external);
   const issues: string[] = [];
   const parse = (raw: readonly unknown[], origin: 'defaults' | 'yaml'): CompiledEntry[] => {
     const out: CompiledEntry[] = [];
