@@ -144,6 +144,14 @@ export interface PushRecord {
    * and the engine reads the record before writing again.
    */
   mayExist?: boolean;
+  /**
+   * What the hub last saw the system hold for the fields in `fields` (its shadow), field by
+   * field; a field absent here was never seen. A connector that reads the record before writing
+   * it must not write over a field that changed since (someone edited it after the hub's last
+   * read): it answers `retryable` with the `externalId`, and the engine reads the record before
+   * writing again, so the merge, not the order of the calls, decides which edit wins.
+   */
+  held?: Record<string, Json>;
 }
 
 /**

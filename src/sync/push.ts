@@ -323,7 +323,7 @@ export class Pusher {
         if (before !== undefined) prev[field] = before;
       }
       prepared.push({
-        record: { profileId, ...(shadow?.externalId ? { externalId: shadow.externalId } : {}), fields, profile: gated.profile },
+        record: { profileId, ...(shadow?.externalId ? { externalId: shadow.externalId, held: prev } : {}), fields, profile: gated.profile },
         prev,
         after: { ...shadow?.values, ...fields },
       });
