@@ -25,6 +25,7 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { effectiveConsent } from '../profile/effective.js';
 import { primaryIdentity } from '../profile/identities.js';
+import { purposeRule } from '../profile/merge.js';
 import type {
   ConsentEvidence,
   ConsentInput,
@@ -401,6 +402,52 @@ function canonicalValue(
         ? profile.rights.restricted?.value
         : profile.rights.objections[target.objection]?.value;
   }
+}
+
+/**
+ * When the profile's value behind a target was chosen (ms), for a consent the newest of the
+ * choice and the restriction or objection that may override it; undefined when the profile
+ * holds nothing there.
+ */
+function canonicalAt(profile: Profile, target: CanonicalTarget, policy: MergePolicy): number | undefined {
+  const times: (string | undefined)[] = [];
+  switch (target.kind) {
+    case 'field':
+      times.push(profile.attributes[target.path]?.at);
+      break;
+    case 'consent':
+      {
+        const objection = purposeRule(policy, target.purpose)?.objection;
+        times.push(profile.consents[target.purpose]?.[target.channel]?.at, profile.rights.restricted?.at, objection === undefined ? undefined : profile.rights.objections[objection]?.at);
+      }
+      break;
+    case 'topic':
+      times.push(profile.subscriptions[target.topic]?.at);
+      break;
+    case 'identity':
+      times.push(primaryIdentity(profile.identities, { kind: target.identity }, policy)?.at);
+      break;
+    case 'right':
+      times.push(target.right === 'restricted' ? profile.rights.restricted?.at : profile.rights.objections[target.objection]?.at);
+      break;
+  }
+  const ms = times.filter((t): t is string => t !== undefined).map((t) => Date.parse(t)).filter((t) => Number.isFinite(t));
+  return ms.length > 0 ? Math.max(...ms) : undefined;
+}
+
+/**
+ * When the profile's values behind the given external fields were chosen (ms), for the fields
+ * the mapping sends: what a write of them carries is that old, whatever the time of the write.
+ */
+export function outboundTimes(mapping: CompiledMapping, profile: Profile, policy: MergePolicy, fields: Iterable<string>): Record<string, number> {
+  const wanted = new Set(fields);
+  const out: Record<string, number> = {};
+  for (const e of mapping.outbound) {
+    if (!wanted.has(e.external)) continue;
+    const at = canonicalAt(profile, e.target, policy);
+    if (at !== undefined) out[e.external] = at;
+  }
+  return out;
 }
 
 /**

@@ -10,7 +10,7 @@ import type { Job, Queue } from 'bullmq';
 import { RateLimitedError, RejectedError } from '../connector/errors.js';
 import type { ConnectorError } from '../connector/errors.js';
 import type { PushOutcome, PushRecord } from '../connector/define.js';
-import { changedFields, mapOutbound } from '../connector/mapping.js';
+import { changedFields, mapOutbound, outboundTimes } from '../connector/mapping.js';
 import { backoffDelay } from './backoff.js';
 import type { SyncConnector, SyncInstance } from './bind.js';
 import { scheduleFlush } from './context.js';
@@ -47,6 +47,8 @@ interface Prepared {
   prev: Record<string, Json>;
   /** What the system will hold once the record is written (its shadow with the fields sent). */
   after: Record<string, Json>;
+  /** When the profile's values behind the fields sent were chosen (ms). */
+  valuesAt: Record<string, number>;
 }
 
 export class Pusher {
@@ -122,7 +124,7 @@ export class Pusher {
     }
     const uncertain = await this.writes.begin(
       connector.id,
-      prepared.map((p) => ({ profileId: p.record.profileId, fields: p.record.fields, prev: p.prev, after: p.after })),
+      prepared.map((p) => ({ profileId: p.record.profileId, fields: p.record.fields, prev: p.prev, after: p.after, valuesAt: p.valuesAt })),
     );
     for (const r of records) if (r.externalId === undefined && uncertain.has(r.profileId)) r.mayExist = true;
     await this.learnPrev(connector, prepared);
@@ -326,6 +328,7 @@ export class Pusher {
         record: { profileId, ...(shadow?.externalId ? { externalId: shadow.externalId, held: prev } : {}), fields, profile: gated.profile },
         prev,
         after: { ...shadow?.values, ...fields },
+        valuesAt: outboundTimes(connector.mapping, gated.profile, policy, Object.keys(fields)),
       });
     }
     return { prepared, settled };

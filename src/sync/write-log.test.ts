@@ -39,6 +39,20 @@ describe('assessRecord', () => {
     expect(assessRecord({ a: true, b: 'x' }, { a: false, b: 'x' }, writes, ctx(140, 130)).changes).toEqual({ a: true });
   });
 
+  // Chaos (e): the hub was writing UNSUBSCRIBED (a rep's opt-out at 500); a marketer
+  // unsubscribed and subscribed again at 900 while that write was on its way. Equal to the
+  // shadow, the re-subscription looked like nothing, and our write buried the newer choice.
+  it('a value stamped after the choice our open write carries is news, even equal to what the system held before', () => {
+    const open = (): WriteEntry[] => [write(1_000, null, { s: 'UNSUBSCRIBED' }, { s: 'SUBSCRIBED' }, { ok: undefined, shadowed: false, valuesAt: { s: 500 } })];
+    const stamped = (at: number) => ({ ...ctx(950, at), fieldsAt: { s: at } });
+    expect(assessRecord({ s: 'SUBSCRIBED' }, { s: 'SUBSCRIBED' }, open(), stamped(900)).changes).toEqual({ s: 'SUBSCRIBED' });
+    // Stamped before the choice we are writing: that is the old state our write replaces.
+    expect(assessRecord({ s: 'SUBSCRIBED' }, { s: 'SUBSCRIBED' }, open(), stamped(400)).changes).toEqual({});
+    // Our own earlier write of that value, stamped by its landing: an echo, not a choice.
+    const ours = [write(880, 890, { s: 'SUBSCRIBED' }, { s: 'UNSUBSCRIBED' }, { valuesAt: { s: 300 } }), ...open()];
+    expect(assessRecord({ s: 'SUBSCRIBED' }, { s: 'SUBSCRIBED' }, ours, stamped(885)).changes).toEqual({});
+  });
+
   it('the same value stamped long after our write is a real change', () => {
     const writes = [write(100, 110, { a: 'first' }, { a: 'zero' }), write(200, 210, { a: 'second' }, { a: 'first' })];
     expect(assessRecord({ a: 'first' }, { a: 'second' }, writes, ctx(300, 5_000)).changes).toEqual({ a: 'first' });
