@@ -30,7 +30,7 @@ import { SalesforceConfig } from '../connectors/salesforce/config.js';
 import { startSalesforceEmulator } from '../connectors/salesforce/emulator/index.js';
 import { salesforceMappings } from '../connectors/salesforce/mapping.js';
 import { createTestDatabase } from '../test/helpers/db.js';
-import { createMemorySystem, memoryConnector, unregisterMemorySystem } from '../test/helpers/memory-system/index.js';
+import { createMemorySystem, memoryConnector, unregisterMemorySystem } from '../connectors/memory/index.js';
 import { deletePrefix, REDIS_URL, TEST_TUNING } from '../test/integration/sync/harness.js';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 2000);

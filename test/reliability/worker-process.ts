@@ -11,7 +11,7 @@ import { openStore } from '../../src/store/index.js';
 import { createEngine } from '../../src/sync/engine.js';
 import type { EngineTuningInput } from '../../src/sync/options.js';
 import { closeOnSignals } from '../../src/sync/process.js';
-import { registerMemorySystem } from '../helpers/memory-system/index.js';
+import { registerMemorySystem } from '../../connectors/memory/index.js';
 import { memoryConnectors } from '../integration/sync/harness.js';
 import type { SystemSpec } from '../integration/sync/harness.js';
 import { bridgedSystem } from './memory-bridge.js';

@@ -17,7 +17,7 @@ import { HubSpotConfig, SubscriptionType } from '../../../connectors/hubspot/con
 import { startHubSpotEmulator, type HubSpotEmulatorOptionsInput, type RunningHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
 import { subscriptionMappings } from '../../../connectors/hubspot/mapping.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from '../../helpers/db.js';
-import { createMemorySystem, memoryConnector, unregisterMemorySystem, type MemorySystem } from '../../helpers/memory-system/index.js';
+import { createMemorySystem, memoryConnector, unregisterMemorySystem, type MemorySystem } from '../../../connectors/memory/index.js';
 import { deletePrefix, REDIS_URL, TEST_TUNING } from '../sync/harness.js';
 
 const HUBSPOT_SECRET = 'e2e-hubspot-client-secret';

@@ -21,8 +21,8 @@ import type { Engine } from '../../../src/sync/engine.js';
 import type { EngineRoles, EngineTuningInput } from '../../../src/sync/options.js';
 import { createTestDatabase } from '../../helpers/db.js';
 import type { TestDatabase, TestDialect } from '../../helpers/db.js';
-import { createMemorySystem, memoryConnector, unregisterMemorySystem } from '../../helpers/memory-system/index.js';
-import type { MemorySystem, MemorySystemOptions } from '../../helpers/memory-system/index.js';
+import { createMemorySystem, memoryConnector, unregisterMemorySystem } from '../../../connectors/memory/index.js';
+import type { MemorySystem, MemorySystemOptions } from '../../../connectors/memory/index.js';
 
 export const REDIS_URL = process.env.CONCORD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 

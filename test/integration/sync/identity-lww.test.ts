@@ -4,7 +4,7 @@
  * in. Older identities stay on the profile as lookup keys, but are never pushed again.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { MemorySystem } from '../../helpers/memory-system/index.js';
+import type { MemorySystem } from '../../../connectors/memory/index.js';
 import { TEST_DIALECTS } from '../../helpers/db.js';
 import { startHub } from './harness.js';
 import type { Hub, SystemSpec } from './harness.js';

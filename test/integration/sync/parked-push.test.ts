@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RateLimitedError } from '../../../src/connector/errors.js';
 import type { WriteEntry } from '../../../src/sync/write-log.js';
-import type { UpsertInput } from '../../helpers/memory-system/index.js';
+import type { UpsertInput } from '../../../connectors/memory/index.js';
 import { REDIS_URL, startHub } from './harness.js';
 import type { Hub } from './harness.js';
 

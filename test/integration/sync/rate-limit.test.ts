@@ -4,7 +4,7 @@
  * attempt: no request reaches the system before the wait is over.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { MemorySystem } from '../../helpers/memory-system/index.js';
+import type { MemorySystem } from '../../../connectors/memory/index.js';
 import { TEST_DIALECTS } from '../../helpers/db.js';
 import { startHub } from './harness.js';
 import type { Hub } from './harness.js';

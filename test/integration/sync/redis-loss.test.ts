@@ -15,7 +15,7 @@ import { queueNames } from '../../../src/sync/keys.js';
 import { RedisWatch } from '../../../src/sync/redis-health.js';
 import type { RedisResetEvent } from '../../../src/sync/redis-health.js';
 import { createTestDatabase, TEST_DIALECTS } from '../../helpers/db.js';
-import { signMemoryWebhook } from '../../helpers/memory-system/signature.js';
+import { signMemoryWebhook } from '../../../connectors/memory/signature.js';
 import { killableRedis } from '../../helpers/private-redis.js';
 import type { KillableRedis } from '../../helpers/private-redis.js';
 import { REDIS_URL, startHub, waitFor, WEBHOOK_SECRET } from './harness.js';
