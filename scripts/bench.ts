@@ -93,7 +93,7 @@ import type {
   UpsertInput,
   UpsertResult,
 } from '../connectors/memory/index.js';
-import { REDIS_URL, deletePrefix } from '../test/integration/sync/harness.js';
+import { REDIS_URL, deletePrefix } from '../harness/sync-hub.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -12,8 +12,8 @@ import { createEngine } from '../../src/sync/engine.js';
 import type { EngineTuningInput } from '../../src/sync/options.js';
 import { closeOnSignals } from '../../src/sync/process.js';
 import { registerMemorySystem } from '../../connectors/memory/index.js';
-import { memoryConnectors } from '../integration/sync/harness.js';
-import type { SystemSpec } from '../integration/sync/harness.js';
+import { memoryConnectors } from '../../harness/sync-hub.js';
+import type { SystemSpec } from '../../harness/sync-hub.js';
 import { bridgedSystem } from './memory-bridge.js';
 
 export interface WorkerSpec {

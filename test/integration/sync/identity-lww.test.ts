@@ -5,9 +5,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MemorySystem } from '../../../connectors/memory/index.js';
-import { TEST_DIALECTS } from '../../helpers/db.js';
-import { startHub } from './harness.js';
-import type { Hub, SystemSpec } from './harness.js';
+import { TEST_DIALECTS } from '../../../harness/db.js';
+import { startHub } from '../../../harness/sync-hub.js';
+import type { Hub, SystemSpec } from '../../../harness/sync-hub.js';
 
 const OLD_PHONE = '+14155550100';
 // Sorts after the old number: a push that takes the first phone of the profile sends the old one.
