@@ -16,7 +16,7 @@
  * (all the HubSpot requests it made, reads and verification included, at 10 per second).
  */
 import { loadavg } from 'node:os';
-import { startPrivacyHub } from '../test/integration/privacy/harness.js';
+import { startPrivacyHub } from '../harness/privacy-hub.js';
 import type { ProfilePatch } from '../src/profile/schema.js';
 
 const PEOPLE = Number(process.env.BENCH_PEOPLE ?? 1_000);

@@ -48,7 +48,7 @@ interface Session {
 }
 
 async function open(config: Config): Promise<Session> {
-  const connectors = connectorsFromConfig(config);
+  const connectors = connectorsFromConfig(config, builtinConnectors);
   const policy = toMergePolicy(config);
   const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' });
   const store = await openConfiguredStore(config, connectors, logger);

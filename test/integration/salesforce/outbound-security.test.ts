@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { notificationsEnvelope } from '../../../connectors/salesforce/emulator/index.js';
 import { isAck } from '../../../connectors/salesforce/emulator/outbound.js';
-import { SF_ORG, startCrmHub, type CrmHub } from './hub.js';
+import { SF_ORG, startCrmHub, type CrmHub } from '../../../harness/salesforce-hub.js';
 
 let hub: CrmHub | undefined;
 afterEach(async () => {
