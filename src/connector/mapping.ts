@@ -377,7 +377,38 @@ export function mapInbound(mapping: CompiledMapping, record: ExternalRecord, ctx
         break;
     }
   }
+  stampSlots(mapping, record, patch);
   return { patch, errors, observed };
+}
+
+/** The slot path a target's value takes in a profile (`ProfilePatch.slotsAt`); none for identities. */
+function slotPath(target: CanonicalTarget): string | undefined {
+  switch (target.kind) {
+    case 'field':
+      return `attributes.${target.path}`;
+    case 'consent':
+      return `consents.${target.purpose}.${target.channel}`;
+    case 'topic':
+      return `subscriptions.${target.topic}`;
+    case 'right':
+      return target.right === 'restricted' ? 'rights.restricted' : `rights.objections.${target.objection}`;
+    case 'identity':
+      return undefined;
+  }
+}
+
+/** The times the source gives single fields (`ExternalRecord.fieldsAt`), on the slots the patch sets from them. */
+function stampSlots(mapping: CompiledMapping, record: ExternalRecord, patch: ProfilePatch): void {
+  if (record.fieldsAt === undefined) return;
+  const slotsAt: Record<string, Instant> = {};
+  for (const e of mapping.inbound) {
+    const stamp = record.fieldsAt[e.external];
+    const path = slotPath(e.target);
+    if (stamp === undefined || path === undefined || !Object.hasOwn(record.fields, e.external)) continue;
+    const ms = Date.parse(stamp);
+    if (Number.isFinite(ms)) slotsAt[path] = new Date(ms).toISOString();
+  }
+  if (Object.keys(slotsAt).length > 0) patch.slotsAt = slotsAt;
 }
 
 function canonicalValue(
