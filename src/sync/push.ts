@@ -124,7 +124,7 @@ export class Pusher {
     }
     const uncertain = await this.writes.begin(
       connector.id,
-      prepared.map((p) => ({ profileId: p.record.profileId, fields: p.record.fields, prev: p.prev, after: p.after, valuesAt: p.valuesAt })),
+      prepared.map((p) => ({ profileId: p.record.profileId, fields: p.record.fields, prev: p.prev, after: p.after, valuesAt: p.valuesAt, ...(p.record.heldAt ? { knownAt: Date.parse(p.record.heldAt) } : {}) })),
     );
     for (const r of records) if (r.externalId === undefined && uncertain.has(r.profileId)) r.mayExist = true;
     await this.learnPrev(connector, prepared);
@@ -324,11 +324,18 @@ export class Pusher {
         const before = shadow?.values[field];
         if (before !== undefined) prev[field] = before;
       }
+      const valuesAt = outboundTimes(connector.mapping, gated.profile, policy, Object.keys(fields));
       prepared.push({
-        record: { profileId, ...(shadow?.externalId ? { externalId: shadow.externalId, held: prev } : {}), fields, profile: gated.profile },
+        record: {
+          profileId,
+          ...(shadow?.externalId ? { externalId: shadow.externalId, held: prev, heldAt: shadow.updatedAt } : {}),
+          fields,
+          profile: gated.profile,
+          valuesAt: Object.fromEntries(Object.entries(valuesAt).map(([field, ms]) => [field, new Date(ms).toISOString()])),
+        },
         prev,
         after: { ...shadow?.values, ...fields },
-        valuesAt: outboundTimes(connector.mapping, gated.profile, policy, Object.keys(fields)),
+        valuesAt,
       });
     }
     return { prepared, settled };

@@ -116,6 +116,16 @@ describe('assessRecord', () => {
     expect(isOwnWrite(observed, [w], { ...ctx(770, 760), toleranceMs: 1_000, fieldsAt: { sub: 300 } })).toBe(true);
   });
 
+  // Chaos (e): our write of a name was prepared from a shadow last updated at 500 (UNSUBSCRIBED);
+  // a marketer subscribed, then unsubscribed again at 600, just before our write began: equal
+  // to the stale shadow our write left, the unsubscription was taken for our own write.
+  it('a field we did not send, stamped after the shadow our write was prepared from, is not our own write', () => {
+    const w = write(640, 660, { lastname: 'L46' }, { lastname: 'L9' }, { after: { lastname: 'L46', sub: 'UNSUBSCRIBED' }, knownAt: 500 });
+    const observed = { sub: 'UNSUBSCRIBED' };
+    expect(isOwnWrite(observed, [w], { ...ctx(700, 600), toleranceMs: 1_000, fieldsAt: { sub: 600 } })).toBe(false);
+    expect(isOwnWrite(observed, [w], { ...ctx(700, 450), toleranceMs: 1_000, fieldsAt: { sub: 450 } })).toBe(true);
+  });
+
   // Chaos (e): we wrote UNSUBSCRIBED then SUBSCRIBED; the marketer unsubscribed right after the
   // second write landed, within the clock tolerance of the first.
   it('a stamped field holding our earlier value, stamped after a later write of it began, is a change', () => {

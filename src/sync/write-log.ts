@@ -55,6 +55,8 @@ export interface WriteEntry {
   landedAt?: number;
   /** When the profile's values this write sends were chosen (ms, by field): a value the system stamps later is a newer choice than ours. */
   valuesAt?: Record<string, number>;
+  /** When the hub last learned what the system held, as of the shadow the push read (ms): `after` knows nothing stamped since. */
+  knownAt?: number;
 }
 
 const MAX_ENTRIES = 8;
@@ -79,7 +81,7 @@ export class WriteLog {
    */
   async begin(
     connector: string,
-    writes: readonly { profileId: string; fields: Record<string, Json>; prev: Record<string, Json>; after?: Record<string, Json>; valuesAt?: Record<string, number> }[],
+    writes: readonly { profileId: string; fields: Record<string, Json>; prev: Record<string, Json>; after?: Record<string, Json>; valuesAt?: Record<string, number>; knownAt?: number }[],
   ): Promise<Set<string>> {
     const uncertain = new Set<string>();
     if (writes.length === 0) return uncertain;
@@ -94,7 +96,7 @@ export class WriteLog {
         if (e.ok === undefined) uncertain.add(w.profileId);
         e.to ??= now;
       }
-      entries.push({ from: now, to: null, fields: w.fields, prev: w.prev, ...(w.after ? { after: w.after } : {}), ...(w.valuesAt && Object.keys(w.valuesAt).length > 0 ? { valuesAt: w.valuesAt } : {}) });
+      entries.push({ from: now, to: null, fields: w.fields, prev: w.prev, ...(w.after ? { after: w.after } : {}), ...(w.valuesAt && Object.keys(w.valuesAt).length > 0 ? { valuesAt: w.valuesAt } : {}), ...(w.knownAt !== undefined && Number.isFinite(w.knownAt) ? { knownAt: w.knownAt } : {}) });
       const kept = entries.slice(-MAX_ENTRIES);
       this.open.set(key, kept);
       values.push(JSON.stringify(kept));
@@ -261,7 +263,8 @@ export function isOwnWrite(observed: Readonly<Record<string, Json>>, writes: rea
  * person going back to our value after the shadow moved on, which only `assessRecord` can tell.)
  * A field the source stamps itself fits a write coming back when the write sent it and it was
  * stamped while the write ran, or the write did not send it and it was stamped before the write
- * began (`after` holds the shadow as the push read it: a value stamped since is news), and in
+ * began and the shadow the push read could know it (`after` holds that shadow, as of `knownAt`:
+ * a value stamped since is news), and in
  * both cases before any later write of that field began (`laterWrites`, newer than `w`): a
  * value stamped after that is someone's choice made since, even when it equals ours.
  */
@@ -269,7 +272,7 @@ function stampFits(field: string, w: WriteEntry, laterWrites: readonly WriteEntr
   const stampedAt = ctx.fieldsAt?.[field];
   if (stampedAt === undefined) return true;
   if (laterWrites.some((l) => Object.hasOwn(l.fields, field) && stampedAt >= l.from)) return false;
-  return Object.hasOwn(w.fields, field) ? during(w, { ...ctx, recordAt: stampedAt }) : stampedAt < w.from;
+  return Object.hasOwn(w.fields, field) ? during(w, { ...ctx, recordAt: stampedAt }) : stampedAt < w.from && (w.knownAt === undefined || stampedAt <= w.knownAt);
 }
 
 /**
