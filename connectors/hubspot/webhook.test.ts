@@ -140,7 +140,7 @@ describe('HubSpot webhook events', () => {
     );
     const records = mapped.flatMap((m) => (m.event.kind === 'records' ? m.event.records : []));
     const at = new Date(NOW - 500).toISOString();
-    expect(records).toEqual([{ externalId: '5', at, fields: { lastname: 'L67' }, fieldsAt: { lastname: at }, knownOnly: true }]);
+    expect(records).toEqual([{ externalId: '5', at, fields: { lastname: 'L67' }, fieldsAt: { lastname: at }, knownOnly: true, echo: false }]);
     expect(mapped.find((m) => m.event.kind === 'records')?.hubspotEventIds).toEqual([21]);
     expect(kinds(mapped.map((m) => m.event))).toEqual(['changed', 'changed', 'changed', 'records']);
   });
@@ -160,7 +160,7 @@ describe('HubSpot webhook events', () => {
     );
     const records = mapped.flatMap((m) => (m.event.kind === 'records' ? m.event.records : []));
     const at = new Date(NOW - 300).toISOString();
-    expect(records).toEqual([{ externalId: '5', at, fields: { 'subscription:101': 'UNSUBSCRIBED' }, fieldsAt: { 'subscription:101': at }, knownOnly: true }]);
+    expect(records).toEqual([{ externalId: '5', at, fields: { 'subscription:101': 'UNSUBSCRIBED' }, fieldsAt: { 'subscription:101': at }, knownOnly: true, echo: false }]);
     expect(kinds(mapped.map((m) => m.event))).toEqual(['changed', 'changed', 'changed', 'changed', 'records']);
   });
 

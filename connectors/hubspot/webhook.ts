@@ -119,14 +119,18 @@ function valueOf(e: HubSpotWebhookEvent, options: ValueOptions): [string, string
   return undefined;
 }
 
-/** The value a propertyChange event carries, as a one-field record stamped with the event's time. */
+/**
+ * The value a propertyChange event carries, as a one-field record stamped with the event's time,
+ * made by someone else (`echo: false`; the caller drops our own app's changes): equal to a value
+ * our write in flight sends, it is still their choice, not our write coming back.
+ */
 function valueRecord(e: HubSpotWebhookEvent, options: ValueOptions): MappedEvent | undefined {
   const value = valueOf(e, options);
   if (value === undefined) return undefined;
   const [name, v] = value;
   const at = iso(e.occurredAt);
   return {
-    event: { kind: 'records', eventId: `value:${e.eventId}`, records: [{ externalId: String(e.objectId), at, fields: { [name]: v }, fieldsAt: { [name]: at }, knownOnly: true }] },
+    event: { kind: 'records', eventId: `value:${e.eventId}`, records: [{ externalId: String(e.objectId), at, fields: { [name]: v }, fieldsAt: { [name]: at }, knownOnly: true, echo: false }] },
     hubspotEventIds: [e.eventId],
   };
 }
