@@ -6,12 +6,10 @@ import { defineConfig } from 'vitest/config';
  * cores); `npm test` leaves these files out (see vitest.config.ts).
  */
 /**
- * Scenarios that still fail now and then (issue 14 stays open until they pass): left out of
- * `npm run test:chaos` and CI, run alone by `npm run test:chaos:open`. (e), the storm: a
- * rep's Salesforce name edit saved while our push of an older value of that same field is in
- * flight is overwritten by it (no conditional write; about 1 run in 6 of api+worker).
+ * Scenarios that still fail now and then, left out of `npm run test:chaos` and CI and run alone
+ * by `npm run test:chaos:open` while an issue about them is open. None today.
  */
-const OPEN = ['test/chaos/storm.test.ts'];
+const OPEN: string[] = [];
 const openOnly = process.env['CONCORD_CHAOS_OPEN'] === '1';
 
 export default defineConfig({

@@ -8,13 +8,19 @@
  * writing, between the hub's read of it and its write, is reported as a crossed write, apart:
  * no HubSpot call can make that write conditional.
  *
- * OPEN: `npm run test:chaos` and CI leave it out (`vitest.chaos.config.ts`); `npm run
- * test:chaos:open` runs it. It still fails about 1 run in 6 of api+worker: a rep's Salesforce
- * edit of a name, saved while our push of an older value of that same field is in flight, is
- * overwritten by it, and the Outbound Message then shows our value (Salesforce collections
- * have no conditional write; If-Unmodified-Since exists only on single-record PATCH).
+ * No call of either vendor makes a write conditional (sObject Collections have none; HubSpot's
+ * status writes have none), so the hub narrows the window to one call: before writing, each
+ * connector reads what the system holds and does not write over a value someone chose after
+ * the hub's (Salesforce: a field changed since the hub last saw it; HubSpot: a status stamped
+ * after the profile's value and after what the hub last knew), and a value a webhook carries
+ * with its own time is ingested with that time (per-field stamps, `ProfilePatch.slotsAt`).
  *
- * What it caught: a HubSpot name edit overwritten by our push of an older value in flight (the
+ * What it caught (session 6): a rep's Salesforce name edit overwritten by our push of an older
+ * value of the same field; a HubSpot status chosen while our write of an older one was on its
+ * way (changed and changed back: equal to the shadow); a status set before a later name edit
+ * stamped with the contact's time and winning over a newer opt-out; a marketer's
+ * unsubscription taken for our own write (equal to the stale shadow the write left, or to the
+ * value our write in flight sent). Earlier: a HubSpot name edit overwritten by our push of an older value in flight (the
  * read-back showed only our value: webhook values are now ingested, `knownOnly`); a refused
  * Salesforce create taken for the echo of a rep's opt-out; a push parked by the HubSpot pacer
  * taken for a write that may have landed (echo writes, a lost denial).
