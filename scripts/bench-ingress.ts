@@ -14,7 +14,7 @@
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
+import { createLogger } from '../src/log/logger.js';
 import { Catalog } from '../src/config/schema.js';
 import { apiKeyRecords, build, listen } from '../src/server/index.js';
 import { HubPatchIngest } from '../src/sync/hub-patch.js';
@@ -48,7 +48,7 @@ const app = await build({
   redis,
   metrics: hub.engine.metrics.registry,
   apiKeys: apiKeyRecords([]),
-  logger: pino({ level: 'warn' }),
+  logger: createLogger({ level: 'warn' }),
   options: { webhookRateLimit: 0, queueBoard: false },
 });
 const url = await listen(app, { host: '127.0.0.1', port: 0 });

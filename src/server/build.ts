@@ -21,7 +21,7 @@ import { registerJsonBodyParser } from './json-body.js';
 import { httpMetrics } from './metrics.js';
 import { registerMetrics, registerOps } from './ops.js';
 import { PreferenceLinks } from './preferences/links.js';
-import { RequestProblemError, sendProblem } from './problem.js';
+import { ApiProblem, RequestProblemError, sendProblem } from './problem.js';
 import { registerPreferences } from './preferences/routes.js';
 import { brandOf } from './preferences/view.js';
 import { registerQueueBoard } from './queue-board.js';
@@ -84,11 +84,8 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   const redisReady = deps.redisReady ?? (() => redisUp(deps.redis));
   app.addHook('onRequest', async (request, reply) => {
     if (redisReady() || !needsRedis(request.url)) return;
-    return reply
-      .code(503)
-      .header('retry-after', String(REDIS_RETRY_AFTER_SEC))
-      .type('application/problem+json')
-      .send({ type: 'about:blank', title: 'Redis is unavailable; try again shortly', status: 503, code: 'redis_unavailable' });
+    reply.header('retry-after', String(REDIS_RETRY_AFTER_SEC));
+    return sendProblem(reply, new ApiProblem(503, 'redis_unavailable', 'Redis is unavailable; try again shortly'));
   });
 
   await registerSecurityHeaders(app, { publicUrl: deps.hub.publicUrl });
@@ -114,7 +111,6 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
     bodyLimit: options.webhookBodyLimit,
     rateLimit: options.webhookRateLimit,
     metrics,
-    logger: deps.logger,
   });
   await registerApi(app, {
     operations: [...apiOperations({ deps, links, now }), ...(deps.privacy ? dsrOperations(deps.privacy) : [])],

@@ -87,6 +87,7 @@ export class Ingestor {
 
   /** The BullMQ processor of the ingest queue. */
   async process(job: Job<IngestJobData>, signal?: AbortSignal): Promise<Record<IngestOutcome, number>> {
+    const started = performance.now();
     const data = job.data;
     const connector = this.ctx.connectors.get(data.connector);
     const counts: Record<IngestOutcome, number> = { applied: 0, unchanged: 0, echo: 0, deleted: 0, suppressed: 0, no_identity: 0 };
@@ -105,6 +106,7 @@ export class Ingestor {
     const records = await this.screen(connector, read);
     const outcomes = await this.ingest(connector, records, data.receivedAt, (record) => received.get(record));
     for (const o of outcomes) counts[o]++;
+    this.ctx.logger.info({ connector: connector.id, jobId: job.id, records: read.length, ...counts, ms: Math.round(performance.now() - started) }, 'ingest batch processed');
     return counts;
   }
 
@@ -221,7 +223,7 @@ export class Ingestor {
     const held = wanted.filter((_, k) => locked[k]);
     const heldKeys = new Set(held.map((r) => `${r.connector}\u0000${r.profileId}`));
     const stop = this.ctx.work.keepLeases(() => held, this.ctx.tuning.ingestLockMs, (err) =>
-      this.ctx.logger.warn({ err: errorSummary(err) }, 'could not renew the ingest lock'),
+      this.ctx.logger.warn({ err }, 'could not renew the ingest lock'),
     );
     try {
       for (const [i, item] of items.entries()) {
@@ -493,7 +495,7 @@ export class Ingestor {
       return await this.ctx.store.applyPatches(items.map(({ patch, options }) => ({ patch, options })));
     } catch (err) {
       if (items.length === 1) throw err;
-      this.ctx.logger.warn({ err: errorSummary(err), size: items.length }, 'batch apply failed; applying one by one');
+      this.ctx.logger.warn({ err, size: items.length }, 'batch apply failed; applying one by one');
       const out: ApplyResult[] = [];
       for (const item of items) out.push(await this.ctx.store.applyPatch(item.patch, item.options));
       return out;

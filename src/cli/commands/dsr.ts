@@ -14,7 +14,6 @@ import { writeFile } from 'node:fs/promises';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { builtinConnectors } from '../../../connectors/index.js';
 import { connectorsFromConfig } from '../../sync/from-config.js';
 import { loadConfig } from '../../config/load.js';
@@ -28,6 +27,7 @@ import { openConfiguredStore } from '../../app/store.js';
 import { HubPatchIngest } from '../../sync/hub-patch.js';
 import { resolveConfigPath, withConfigOption } from '../config-path.js';
 import { printErrors, printWarnings } from '../report.js';
+import { createLogger } from '../../log/logger.js';
 
 const OBJECTIONS: Record<string, ObjectionKind> = {
   'direct-marketing': 'directMarketing',
@@ -50,7 +50,7 @@ interface Session {
 async function open(config: Config): Promise<Session> {
   const connectors = connectorsFromConfig(config);
   const policy = toMergePolicy(config);
-  const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' });
+  const logger = createLogger({ level: process.env['LOG_LEVEL'] ?? 'warn' });
   const store = await openConfiguredStore(config, connectors, logger);
   const redis = new Redis(config.hub.redisUrl, { maxRetriesPerRequest: null });
   const hubIngest = new HubPatchIngest({ store, redis, prefix: config.hub.keyPrefix });
