@@ -11,6 +11,7 @@
  * The per-client webhook rate limit is turned off for the run: all the load comes from one
  * loopback address, which the production default (6,000 per minute per sender) would throttle.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
@@ -81,7 +82,7 @@ for (;;) {
   const ingest = status.queues.find((q) => q.queue === 'ingest');
   if (ingest && ingest.wait + ingest.active + ingest.delayed === 0) break;
   if (Date.now() > deadline) break;
-  await new Promise((r) => setTimeout(r, 250));
+  await sleep(250);
 }
 const drainMs = Date.now() - drainStart;
 const ingested = (await hub.engine.metrics.changesIngested.get()).values.reduce((sum, v) => sum + v.value, 0);

@@ -17,6 +17,7 @@
  *
  * Options: BENCH_RECORDS (part 1, default 2000), BENCH_BACKFILL (part 2, default 50000).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createLogger } from '../src/log/logger.js';
@@ -107,7 +108,7 @@ async function callsPerRecord(label: string, withConsentRecords: boolean): Promi
       await crm.flushWebhooks();
       await emulator.sideDoor.flushOutbound();
       quiet = (await engine.idle()) ? quiet + 1 : 0;
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     const seconds = (Date.now() - started) / 1000;
     const calls = emulator.sideDoor.calls();

@@ -13,6 +13,7 @@
  * and commits (`lockForIngest`), so a batch running beside another is as safe as one running in
  * another worker process.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { mapInbound, mapOutbound } from '../connector/mapping.js';
@@ -139,7 +140,7 @@ export class Ingestor {
     for (let wait = 2; ; wait = Math.min(wait * 2, 100)) {
       const outcome = await this.batcher.submit(item);
       if (outcome !== 'busy') return outcome;
-      await new Promise((resolve) => setTimeout(resolve, wait));
+      await sleep(wait);
     }
   }
 

@@ -10,6 +10,7 @@
  * workers of a running hub (`concord start` with the `privacy` role: all, worker or privacy)
  * carry it out. `--wait` follows it to the end.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFile } from 'node:fs/promises';
 import { Option } from 'commander';
 import type { Command } from 'commander';
@@ -125,7 +126,7 @@ async function follow(session: Session, view: DsrView, options: Common): Promise
       console.error(`still ${current.status} after ${options.timeout ?? '2m'}: is a hub running its workers (concord start)?`);
       return current;
     }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await sleep(250);
     const next = await session.privacy.get(view.id);
     if (!next.ok) throw next.error;
     current = next.value;
