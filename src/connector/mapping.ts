@@ -25,6 +25,7 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { effectiveConsent } from '../profile/effective.js';
 import { primaryIdentity } from '../profile/identities.js';
+import { jsonEqual as profileJsonEqual } from '../profile/order.js';
 import type {
   ConsentEvidence,
   ConsentInput,
@@ -432,18 +433,13 @@ export function mapOutbound(
   return { fields, errors };
 }
 
-/** Deep equality of JSON values (object key order does not matter). */
+/**
+ * The hub's `jsonEqual` (`profile/order.ts`: key order, `-0`, `NaN` decided there) for record
+ * fields and shadows, where a member set to `undefined` counts as present: a connector that
+ * names a field said something about it, so it is not silently taken for "unchanged".
+ */
 export function jsonEqual(a: Json | undefined, b: Json | undefined): boolean {
-  if (a === b) return true;
-  if (a === null || b === null || a === undefined || b === undefined) return false;
-  if (typeof a !== 'object' || typeof b !== 'object') return false;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((v, i) => jsonEqual(v, b[i]));
-  }
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  return ka.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
+  return profileJsonEqual(a, b, { undefinedMembers: 'distinct' });
 }
 
 /**
