@@ -38,7 +38,7 @@ import type {
   SourceId,
 } from '../profile/schema.js';
 import type { ConnectorDefinition, ExternalRecord } from './define.js';
-import { ConfigError, MappingValueError } from './errors.js';
+import { ConnectorConfigError, MappingValueError } from './errors.js';
 import type { MappingValueProblem } from './errors.js';
 import { MappingEntry } from './mapping-schema.js';
 import type { MappingDirection } from './mapping-schema.js';
@@ -162,7 +162,7 @@ function targetOf(entry: MappingEntry): { target: CanonicalTarget; key: string }
     return { target: { kind: 'right', right: 'objection', objection }, key: `right:${entry.right}` };
   }
   // The schema's refine guarantees exactly one target.
-  throw new ConfigError('mapping entry without a target');
+  throw new ConnectorConfigError('mapping entry without a target');
 }
 
 function canonicalKindOf(target: CanonicalTarget): CanonicalKind {
@@ -258,13 +258,13 @@ export function tryCompileMapping(
   };
 }
 
-/** Like `tryCompileMapping`, but throws a `ConfigError` listing every issue. */
+/** Like `tryCompileMapping`, but throws a `ConnectorConfigError` listing every issue. */
 export function compileMapping(
   definition: Pick<ConnectorDefinition, 'defaultMappings' | 'withdrawOnlyFields'>,
   yamlEntries: readonly unknown[] = [],
 ): CompiledMapping {
   const result = tryCompileMapping(definition, yamlEntries);
-  if (!result.ok) throw new ConfigError('invalid mapping', { issues: result.issues });
+  if (!result.ok) throw new ConnectorConfigError('invalid mapping', { issues: result.issues });
   return result.mapping;
 }
 
