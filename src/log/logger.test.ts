@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, REDACTED, serializeError } from './logger.js';
+import { createLogger, REDACTED, redactEmails, serializeError } from './logger.js';
 
 function capture(level = 'info'): { lines: string[]; logger: ReturnType<typeof createLogger> } {
   const lines: string[] = [];
@@ -59,6 +59,11 @@ describe('createLogger', () => {
     expect(parsed.err).toMatchObject({ type: 'Error', code: 'rejected', status: 400, message: 'INVALID_EMAIL_ADDRESS: <email> is not valid', cause: { message: 'socket hang up' } });
     expect(lines[0]).not.toContain('ada@example.com');
     expect(lines[0]).not.toContain('leaked');
+  });
+
+  it('redacts e-mail addresses in free text, keeping the codes and brackets around them', () => {
+    expect(redactEmails('INVALID_EMAIL_ADDRESS: (ada@example.com) and bob@example.org;x')).toBe('INVALID_EMAIL_ADDRESS: (<email>) and <email>;x');
+    expect(redactEmails('code:grace@example.com')).toBe('code:<email>');
   });
 
   it('serializes what is thrown even when it is not an Error', () => {

@@ -57,9 +57,12 @@ export const REDACT_PATHS: readonly string[] = [
   '*.identities[*].value',
 ];
 
-/** E-mail addresses in free text (error messages may quote what a system refused). */
+/**
+ * Replaces e-mail addresses in free text that may reach logs or the dead-letter view (error
+ * messages quote what a system refused, e.g. `INVALID_EMAIL_ADDRESS: (ada@example.com)`).
+ */
 export function redactEmails(text: string): string {
-  return text.replace(/[^\s"'<>,;[\]]*@[^\s"'<>,;[\]]*/g, '<email>');
+  return text.replace(/[^\s"'<>,;:[\]()]*@[^\s"'<>,;:[\]()]*/g, '<email>');
 }
 
 /** What an error becomes in a log line: kind, stable code, message (e-mail addresses removed), status, cause; never its other properties (an HTTP client's error carries the request's headers). */
