@@ -31,5 +31,10 @@ describe('HTTP log lines', () => {
     const refusal = http.find((l) => l['msg'] === 'webhook refused');
     expect(http.filter((l) => l['reqId'] === refusal?.['reqId']).map((l) => l['msg'])).toEqual(['webhook refused', 'request']);
     expect(lines.join('\n')).not.toContain('ada@example.com');
+    // The answer names the request's id, a random one (not a counter, not the client's).
+    expect(refused.headers['x-request-id']).toBe(refusal?.['reqId']);
+    expect(refusal?.['reqId']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-/);
+    const spoofed = await s.app.inject({ method: 'GET', url: '/healthz', headers: { 'x-request-id': 'forged', 'request-id': 'forged' } });
+    expect(spoofed.headers['x-request-id']).not.toBe('forged');
   });
 });
