@@ -17,7 +17,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadavg } from 'node:os';
-import { startPrivacyHub } from '../test/integration/privacy/harness.js';
+import { startPrivacyHub } from '../harness/privacy-hub.js';
 import type { ProfilePatch } from '../src/profile/schema.js';
 
 const PEOPLE = Number(process.env.BENCH_PEOPLE ?? 1_000);

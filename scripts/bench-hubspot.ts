@@ -21,7 +21,7 @@ import type { PushRecord } from '../src/connector/define.js';
 import hubspot, { createHubSpotInstance } from '../connectors/hubspot/connector.js';
 import { HubSpotConfig } from '../connectors/hubspot/config.js';
 import { startHubSpotEmulator } from '../connectors/hubspot/emulator/index.js';
-import { SUBSCRIPTIONS, startHubSpotHub } from '../test/integration/hubspot/hub.js';
+import { SUBSCRIPTIONS, startHubSpotHub } from '../harness/hubspot-hub.js';
 
 const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 2000);
 const STEADY_WINDOWS = Number(process.env.BENCH_WINDOWS ?? 3);

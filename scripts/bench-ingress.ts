@@ -19,7 +19,7 @@ import { createLogger } from '../src/log/logger.js';
 import { Catalog } from '../src/config/schema.js';
 import { apiKeyRecords, build, listen } from '../src/server/index.js';
 import { HubPatchIngest } from '../src/sync/hub-patch.js';
-import { REDIS_URL, startHub } from '../test/integration/sync/harness.js';
+import { REDIS_URL, startHub } from '../harness/sync-hub.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

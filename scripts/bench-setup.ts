@@ -7,8 +7,8 @@ import { compileMapping } from '../src/connector/mapping.js';
 import { MergePolicy } from '../src/profile/schema.js';
 import { bindConnector } from '../src/sync/bind.js';
 import type { SyncConnector } from '../src/sync/bind.js';
-import { memoryConnector } from '../test/helpers/memory-system/index.js';
-import type { MemoryConfig, MemoryCursor } from '../test/helpers/memory-system/index.js';
+import { memoryConnector } from '../connectors/memory/index.js';
+import type { MemoryConfig, MemoryCursor } from '../connectors/memory/index.js';
 
 export const TARGETS = ['a', 'b', 'c'] as const;
 

@@ -16,7 +16,7 @@
  * the hub runs as `concord start` would: the engine with
  * its production tuning (`EngineTuning` defaults: partial batches wait up to 1 s), a fresh
  * SQLite file in a temporary directory, and a unique Redis prefix that is deleted at the end.
- * Four in-memory systems (`test/helpers/memory-system`) are connected through the `memory`
+ * Four in-memory systems (`connectors/memory`) are connected through the `memory`
  * connector, all with the same fields (e-mail, first and last name, e-mail marketing consent
  * as an opt-out flag, newsletter):
  *
@@ -80,8 +80,8 @@ import {
   createMemorySystem,
   registerMemorySystem,
   unregisterMemorySystem,
-} from '../test/helpers/memory-system/index.js';
-import { serveMemorySystems } from '../test/helpers/memory-system/remote.js';
+} from '../connectors/memory/index.js';
+import { serveMemorySystems } from '../connectors/memory/remote.js';
 import type {
   ChangesPage,
   EraseResult,
@@ -92,8 +92,8 @@ import type {
   MemorySystemApi,
   UpsertInput,
   UpsertResult,
-} from '../test/helpers/memory-system/index.js';
-import { REDIS_URL, deletePrefix } from '../test/integration/sync/harness.js';
+} from '../connectors/memory/index.js';
+import { REDIS_URL, deletePrefix } from '../harness/sync-hub.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -1,7 +1,7 @@
 /**
  * One client floods the Salesforce Outbound Message endpoint while another asks `/healthz`
  * (issue 15): how much a refused request costs the hub, and what the flood does to everyone
- * else. The hub (server, engine, both emulators; `test/integration/salesforce/hub.ts`) runs in
+ * else. The hub (server, engine, both emulators; `harness/salesforce-hub.ts`) runs in
  * this process; the flood comes from an autocannon process of its own (`--connections`, 4 by
  * default, from one address, the per-sender webhook rate limit off), and `/healthz` is asked
  * one request after the other from here. For each body it prints requests refused per second,
@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { notificationsEnvelope } from '../connectors/salesforce/emulator/index.js';
 import { OUTBOUND_LIMITS } from '../connectors/salesforce/webhook.js';
-import { SF_ORG, startCrmHub } from '../test/integration/salesforce/hub.js';
+import { SF_ORG, startCrmHub } from '../harness/salesforce-hub.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -35,6 +35,7 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
   const valueProperties = new Set(
     propertiesToRead(config).filter((p) => !['email', 'phone', 'lastmodifieddate'].includes(p) && !matchesFieldName(HUBSPOT_OPT_OUT_PROPERTIES, p)),
   );
+  const subscriptionIds = new Set(config.subscriptions.map((s) => s.id));
   const pending = new Map<string, number[]>();
 
   return {
@@ -75,7 +76,7 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
 
     parse(raw) {
       const fresh = parseHubSpotEvents(raw.body).filter((e) => !handled.has(e.eventId));
-      const mapped = toWebhookEvents(fresh, { valueProperties, ...(config.appId === undefined ? {} : { appId: config.appId }) });
+      const mapped = toWebhookEvents(fresh, { valueProperties, subscriptionIds, ...(config.appId === undefined ? {} : { appId: config.appId }) });
       for (const m of mapped) pending.set(m.event.eventId, m.hubspotEventIds);
       while (pending.size > MAX_PENDING) {
         const oldest = pending.keys().next();

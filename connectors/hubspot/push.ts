@@ -11,7 +11,7 @@ import { MalformedPayloadError } from '../../src/connector/errors.js';
 import type { HubSpotApi, Reservation } from './api.js';
 import { redactEmails } from './api.js';
 import type { HubSpotConfig, HubSpotLegalBasis, SubscriptionType } from './config.js';
-import { statusToWrite, subscriptionIdOf, toHubSpotLegalBasis, toPropertyValue, type StatusState } from './mapping.js';
+import { statusToWrite, subscriptionField, subscriptionIdOf, toHubSpotLegalBasis, toPropertyValue, type StatusState } from './mapping.js';
 import { chunks, type HubSpotReader, type StatusOf } from './read.js';
 
 interface StandardErrorLike {
@@ -89,15 +89,17 @@ export class HubSpotPusher {
         chunks(statusWork.flatMap((w) => [...w.statuses.keys()])).length,
     );
     try {
+      // What HubSpot holds before anything is written: a status someone chose after the hub's value is news, not overwritten.
+      const held = await this.heldStatuses(statusWork, signal, reservation);
       await this.upsert(creates.filter((w) => !w.failure), signal, reservation);
-      const notFound = await this.update(updates, signal, reservation);
+      const notFound = await this.update(updates.filter((w) => !w.failure), signal, reservation);
       // A contact deleted in HubSpot meanwhile is created again when we know its e-mail.
       await this.upsert(notFound.filter((w) => w.email !== undefined && !w.failure), signal, reservation);
       for (const w of notFound) {
         if (w.externalId !== undefined || w.failure) continue;
         w.failure = { status: 'rejected', profileId: w.record.profileId, reason: 'the HubSpot contact no longer exists', code: 'OBJECT_NOT_FOUND' };
       }
-      await this.writeStatuses(statusWork.filter((w) => !w.failure), signal, reservation);
+      await this.writeStatuses(statusWork.filter((w) => !w.failure), held, signal, reservation);
     } finally {
       this.api.release(reservation);
     }
@@ -198,9 +200,16 @@ export class HubSpotPusher {
     return notFound;
   }
 
-  /** https://developers.hubspot.com/docs/api-reference/communication-preferences-subscriptions-v4/subscription-status/post-communication-preferences-v4-statuses-batch-write */
-  private async writeStatuses(work: Work[], signal: AbortSignal, reservation: Reservation): Promise<void> {
-    // Known contacts whose e-mail did not change: their address comes from HubSpot.
+  /**
+   * The subscription statuses HubSpot holds for the records whose statuses this push writes
+   * (the e-mail of a known contact read first when the push does not carry it). A known contact
+   * holding a status someone chose after the hub's value (`newerChoice`) is not written at all:
+   * it is answered `retryable` with its id, the engine reads it first and the merge decides. No
+   * HubSpot call makes the write itself conditional: a choice saved between this read and the
+   * write is still overwritten.
+   * https://developers.hubspot.com/docs/api-reference/communication-preferences-subscriptions-v4/subscription-status/post-communication-preferences-v4-statuses-batch-read
+   */
+  private async heldStatuses(work: Work[], signal: AbortSignal, reservation: Reservation): Promise<Map<string, Map<number, StatusOf>>> {
     const unknownEmail = work.filter((w) => w.email === undefined && w.externalId !== undefined);
     if (unknownEmail.length > 0) {
       const { found } = await this.reader.readContacts(unknownEmail.map((w) => w.externalId ?? ''), signal, undefined, reservation);
@@ -211,6 +220,20 @@ export class HubSpotPusher {
         else w.failure = { status: 'retryable', profileId: w.record.profileId, reason: 'the HubSpot contact has no e-mail for its subscriptions' };
       }
     }
+    const asked = work.filter((w) => !w.failure && w.email !== undefined);
+    const held = asked.length > 0 ? await this.reader.statuses(asked.map((w) => w.email ?? ''), signal, reservation) : new Map<string, Map<number, StatusOf>>();
+    for (const w of asked) {
+      if (w.externalId === undefined) continue;
+      const now = held.get(w.email ?? '');
+      if ([...w.statuses].some(([id, state]) => newerChoice(w.record, subscriptionField(id), state, now?.get(id)))) {
+        w.failure = { status: 'retryable', profileId: w.record.profileId, reason: 'a subscription status was chosen in HubSpot after the hub\'s value: reading it before writing', retryAfterMs: 1_000, externalId: w.externalId };
+      }
+    }
+    return held;
+  }
+
+  /** https://developers.hubspot.com/docs/api-reference/communication-preferences-subscriptions-v4/subscription-status/post-communication-preferences-v4-statuses-batch-write */
+  private async writeStatuses(work: Work[], held: ReadonlyMap<string, Map<number, StatusOf>>, signal: AbortSignal, reservation: Reservation): Promise<void> {
     const wanted: { work: Work; input: StatusWriteInput }[] = [];
     for (const w of work) {
       if (w.failure || !w.email) continue;
@@ -218,7 +241,6 @@ export class HubSpotPusher {
     }
     // A status HubSpot already holds (someone made the same choice there before its webhook
     // reached the hub) is not written again: a write that changes nothing is an echo write.
-    const held = wanted.length > 0 ? await this.reader.statuses(wanted.map((p) => p.input.subscriberIdString), signal, reservation) : new Map<string, Map<number, StatusOf>>();
     const inputs = wanted.filter(({ input }) => {
       const now = held.get(input.subscriberIdString.toLowerCase())?.get(input.subscriptionId);
       return !(now && now.state === input.statusState && (now.legalBasis ?? undefined) === input.legalBasis);
@@ -268,4 +290,19 @@ export class HubSpotPusher {
     }
     return input;
   }
+}
+
+/**
+ * HubSpot holds a status other than the one to write, set after the profile's value was chosen
+ * (`PushRecord.valuesAt`), and not the one the hub last knew it held (`held`, as of `heldAt`):
+ * someone chose it after the hub's choice, so writing over it would bury the newer one. Our own
+ * earlier write of that status, known by then, is no such choice.
+ */
+function newerChoice(record: PushRecord, field: string, wanted: StatusState, status: StatusOf | undefined): boolean {
+  if (status === undefined || status.state === wanted || status.at === undefined) return false;
+  const setAt = Date.parse(status.at);
+  const oursAt = Date.parse(record.valuesAt?.[field] ?? '');
+  if (!Number.isFinite(setAt) || !Number.isFinite(oursAt) || setAt <= oursAt) return false;
+  const knownAt = Date.parse(record.heldAt ?? '');
+  return !(record.held?.[field] === status.state && Number.isFinite(knownAt) && setAt <= knownAt);
 }

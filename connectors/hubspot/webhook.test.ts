@@ -140,9 +140,28 @@ describe('HubSpot webhook events', () => {
     );
     const records = mapped.flatMap((m) => (m.event.kind === 'records' ? m.event.records : []));
     const at = new Date(NOW - 500).toISOString();
-    expect(records).toEqual([{ externalId: '5', at, fields: { lastname: 'L67' }, fieldsAt: { lastname: at }, knownOnly: true }]);
+    expect(records).toEqual([{ externalId: '5', at, fields: { lastname: 'L67' }, fieldsAt: { lastname: at }, knownOnly: true, echo: false }]);
     expect(mapped.find((m) => m.event.kind === 'records')?.hubspotEventIds).toEqual([21]);
     expect(kinds(mapped.map((m) => m.event))).toEqual(['changed', 'changed', 'changed', 'records']);
+  });
+
+  // Chaos (e): a marketer unsubscribed 37 ms before our push of an older SUBSCRIBED landed; the
+  // read-back showed only our value, and the unsubscription was lost everywhere.
+  it('an unsubscription by someone else (hs_email_optout_<id> turning true) carries its status and time; "false" carries nothing', () => {
+    const subscriptionIds = new Set([101]);
+    const mapped = toWebhookEvents(
+      [
+        event({ eventId: 31, objectId: 5, propertyName: 'hs_email_optout_101', propertyValue: 'true', occurredAt: NOW - 300 }),
+        event({ eventId: 32, objectId: 6, propertyName: 'hs_email_optout_101', propertyValue: 'false' }),
+        event({ eventId: 33, objectId: 7, propertyName: 'hs_email_optout_202', propertyValue: 'true' }),
+        event({ eventId: 34, objectId: 8, propertyName: 'hs_email_optout_101', propertyValue: 'true', changeSource: 'INTEGRATION', sourceId: '777' }),
+      ],
+      { appId: 777, subscriptionIds },
+    );
+    const records = mapped.flatMap((m) => (m.event.kind === 'records' ? m.event.records : []));
+    const at = new Date(NOW - 300).toISOString();
+    expect(records).toEqual([{ externalId: '5', at, fields: { 'subscription:101': 'UNSUBSCRIBED' }, fieldsAt: { 'subscription:101': at }, knownOnly: true, echo: false }]);
+    expect(kinds(mapped.map((m) => m.event))).toEqual(['changed', 'changed', 'changed', 'changed', 'records']);
   });
 
   it('maps deletion, privacyDeletion (erasure) and merge', () => {

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { RawWebhook, VerifyResult, WebhookEvent } from '../../src/connector/define.js';
 import { MalformedPayloadError } from '../../src/connector/errors.js';
 import { SIGNATURE_MAX_AGE_MS, SIGNATURE_V3_HEADER, signaturesEqual, signV3, TIMESTAMP_HEADER } from './signature.js';
+import { subscriptionField } from './mapping.js';
 
 export { canonicalUri, signV3, SIGNATURE_MAX_AGE_MS } from './signature.js';
 
@@ -100,16 +101,45 @@ export interface MappedEvent {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-/** The value a propertyChange event carries, as a one-field record stamped with the event's time. */
-function valueRecord(e: HubSpotWebhookEvent, valueProperties: ReadonlySet<string> | undefined): MappedEvent | undefined {
+const OPT_OUT_MIRROR = /^hs_email_optout_(\d+)$/;
+
+/**
+ * The field and value a propertyChange event carries, when it may be taken as it is: one of
+ * `valueProperties`, or `hs_email_optout_<id>` turning "true" for a subscription type the hub
+ * syncs (an unsubscription, as status `UNSUBSCRIBED`). "false" there is no act: HubSpot holds
+ * it for anyone who never unsubscribed, so only the read-back tells a subscription.
+ * https://developers.hubspot.com/docs/api/webhooks#webhook-subscriptions
+ */
+function valueOf(e: HubSpotWebhookEvent, options: ValueOptions): [string, string] | undefined {
   const name = e.propertyName;
-  if (e.subscriptionType !== 'contact.propertyChange' || name === undefined || !valueProperties?.has(name)) return undefined;
-  if (e.propertyValue === undefined || e.propertyValue === '') return undefined;
+  if (e.subscriptionType !== 'contact.propertyChange' || name === undefined || e.propertyValue === undefined || e.propertyValue === '') return undefined;
+  if (options.valueProperties?.has(name)) return [name, e.propertyValue];
+  const id = OPT_OUT_MIRROR.exec(name)?.[1];
+  if (id !== undefined && e.propertyValue === 'true' && options.subscriptionIds?.has(Number(id))) return [subscriptionField(Number(id)), 'UNSUBSCRIBED'];
+  return undefined;
+}
+
+/**
+ * The value a propertyChange event carries, as a one-field record stamped with the event's time,
+ * made by someone else (`echo: false`; the caller drops our own app's changes): equal to a value
+ * our write in flight sends, it is still their choice, not our write coming back.
+ */
+function valueRecord(e: HubSpotWebhookEvent, options: ValueOptions): MappedEvent | undefined {
+  const value = valueOf(e, options);
+  if (value === undefined) return undefined;
+  const [name, v] = value;
   const at = iso(e.occurredAt);
   return {
-    event: { kind: 'records', eventId: `value:${e.eventId}`, records: [{ externalId: String(e.objectId), at, fields: { [name]: e.propertyValue }, fieldsAt: { [name]: at }, knownOnly: true }] },
+    event: { kind: 'records', eventId: `value:${e.eventId}`, records: [{ externalId: String(e.objectId), at, fields: { [name]: v }, fieldsAt: { [name]: at }, knownOnly: true, echo: false }] },
     hubspotEventIds: [e.eventId],
   };
+}
+
+interface ValueOptions {
+  /** Plain mapped properties whose webhook values are taken as they are. */
+  valueProperties?: ReadonlySet<string>;
+  /** The subscription types the hub syncs: an unsubscription from one of them is taken as it is. */
+  subscriptionIds?: ReadonlySet<number>;
 }
 
 /**
@@ -118,14 +148,15 @@ function valueRecord(e: HubSpotWebhookEvent, valueProperties: ReadonlySet<string
  *   the contact with `batch/read`); it is an `echo` when every change came from our own app
  *   (`changeSource: INTEGRATION` with our app id);
  * - a propertyChange of one of `valueProperties` (plain mapped properties, not identities nor
- *   opt-out mirrors) made by anyone else also becomes a `records` event with that value,
+ *   opt-out mirrors), or an unsubscription (`hs_email_optout_<id>` turning "true", see
+ *   `valueOf`), made by anyone else also becomes a `records` event with that value,
  *   stamped with the event's `occurredAt`: the read shows the contact as it is when read, and a
  *   push of ours landing in between would hide the person's newer value for good;
  * - deletion becomes `deleted`, privacyDeletion `erase` (an erasure request) unless our own app
  *   made it (the hub's erasure coming back), merge `merge`.
  * Other subscription types (associations, other objects) are ignored.
  */
-export function toWebhookEvents(events: readonly HubSpotWebhookEvent[], options: { appId?: number; valueProperties?: ReadonlySet<string> }): MappedEvent[] {
+export function toWebhookEvents(events: readonly HubSpotWebhookEvent[], options: { appId?: number } & ValueOptions): MappedEvent[] {
   const out: MappedEvent[] = [];
   const changed = new Map<number, HubSpotWebhookEvent[]>();
   const ownChange = (e: HubSpotWebhookEvent): boolean =>
@@ -135,7 +166,7 @@ export function toWebhookEvents(events: readonly HubSpotWebhookEvent[], options:
       case 'contact.propertyChange':
       case 'contact.creation':
       case 'contact.restore': {
-        const value = valueRecord(e, options.valueProperties);
+        const value = valueRecord(e, options);
         if (value && !ownChange(e)) out.push(value);
         // The contact is read as well: a contact the hub does not know yet is only found by reading it.
         const list = changed.get(e.objectId) ?? [];

@@ -15,7 +15,7 @@ import type { ConsentState, Json, Profile } from '../../src/profile/schema.js';
 import { redactEmails, type SalesforceApi } from './api.js';
 import type { SalesforceBulk } from './bulk.js';
 import type { SalesforceConfig } from './config.js';
-import { CHANNEL_FLAGS, individualFieldOf, overrideSource, parseConsentField, type ConsentOverride } from './mapping.js';
+import { fieldValue, individualFieldOf, overrideSource, parseConsentField, type ConsentOverride } from './mapping.js';
 import { chunks, IN_CHUNK, inList, queryAll, type SalesforceReader } from './read.js';
 
 /** Records per sObject Collections call. */
@@ -213,19 +213,34 @@ export class SalesforcePusher {
   }
 
   /**
-   * Updates known people by Id; returns those Salesforce no longer has.
+   * Updates known people by Id; returns those Salesforce no longer has. Each record is read
+   * first (`current`): a field someone changed since the hub last saw it (`PushRecord.held`)
+   * is not written over, the record is answered `retryable` with its Id so the engine reads it
+   * first; fields that already hold the value sent are left out. Salesforce has no conditional
+   * write for a Contact or Lead that resolves edits within the same second (If-Unmodified-Since
+   * takes an HTTP date and exists only on single-record PATCH), so a rep's save landing between
+   * this read and the write is still overwritten: the window is one call, not the whole push.
    * https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_update.htm
    */
   private async update(work: Work[], signal: AbortSignal): Promise<Work[]> {
     const gone: Work[] = [];
-    const held = await this.heldFlags(work, signal);
+    const current = await this.current(work, signal);
     for (const all of chunks(work, COLLECTION_LIMIT)) {
-      // A record left with nothing Salesforce does not already hold is not written at all.
-      const part = all.filter((w) => Object.keys(this.toUpdate(w, held)).length > 0);
+      const part: { w: Work; fields: Record<string, Json> }[] = [];
+      for (const w of all) {
+        const now = current.get(w.id ?? '');
+        if (now && changedSince(w, now)) {
+          w.failure = { status: 'retryable', profileId: w.record.profileId, reason: 'changed in Salesforce since the hub last read it: reading it before writing', retryAfterMs: 1_000, externalId: w.id ?? '' };
+          continue;
+        }
+        // A record left with nothing Salesforce does not already hold is not written at all.
+        const fields = now ? unheld(w.person, now) : w.person;
+        if (Object.keys(fields).length > 0) part.push({ w, fields });
+      }
       if (part.length === 0) continue;
-      const records = part.map((w) => ({ Id: w.id ?? '', ...this.toUpdate(w, held) }));
+      const records = part.map(({ w, fields }) => ({ Id: w.id ?? '', ...fields }));
       const results = await this.api.call(signal, (conn) => conn.sobject(this.config.object).update(records, { allOrNone: false }));
-      part.forEach((w, i) => {
+      part.forEach(({ w }, i) => {
         const r = results[i];
         if (r?.success) return;
         const errors = errorsOf(r);
@@ -237,30 +252,21 @@ export class SalesforcePusher {
   }
 
   /**
-   * The opt-out flags Salesforce holds now for the records whose update sets one: a rep and an
-   * operator (or a marketer) often make the same choice at once, and the hub would write back
-   * what the rep just set before its Outbound Message arrived (a write that changes nothing).
-   * One query per 300 such records; other updates read nothing.
+   * What Salesforce holds now in the fields each update writes. One query per 300 records
+   * (the fields of the whole batch); a record not found is left to the update, which answers
+   * for it.
    * https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_query.htm
    */
-  private async heldFlags(work: Work[], signal: AbortSignal): Promise<Map<string, Record<string, unknown>>> {
-    const held = new Map<string, Record<string, unknown>>();
-    const flagged = work.filter((w) => w.id !== undefined && CHANNEL_FLAGS.some((f) => Object.hasOwn(w.person, f)));
-    if (flagged.length === 0) return held;
-    const fields = CHANNEL_FLAGS.filter((f) => flagged.some((w) => Object.hasOwn(w.person, f)));
+  private async current(work: Work[], signal: AbortSignal): Promise<Map<string, Record<string, unknown>>> {
+    const found = new Map<string, Record<string, unknown>>();
+    if (work.length === 0) return found;
+    const fields = [...new Set(work.flatMap((w) => Object.keys(w.person)))].filter((f) => f !== 'Id');
     await this.api.call(signal, async (conn) => {
-      for (const part of chunks([...new Set(flagged.map((w) => w.id ?? ''))], IN_CHUNK)) {
-        for (const r of await queryAll(conn, `SELECT Id, ${fields.join(', ')} FROM ${this.config.object} WHERE Id IN ${inList(part)}`)) held.set(String(r['Id']), r);
+      for (const part of chunks([...new Set(work.map((w) => w.id ?? ''))], IN_CHUNK)) {
+        for (const r of await queryAll(conn, `SELECT Id, ${fields.join(', ')} FROM ${this.config.object} WHERE Id IN ${inList(part)}`)) found.set(String(r['Id']), r);
       }
     });
-    return held;
-  }
-
-  /** The fields of an update, without the opt-out flags Salesforce already holds (`heldFlags`). */
-  private toUpdate(w: Work, held: ReadonlyMap<string, Record<string, unknown>>): Record<string, Json> {
-    const now = held.get(w.id ?? '');
-    if (!now) return w.person;
-    return Object.fromEntries(Object.entries(w.person).filter(([f, v]) => !((CHANNEL_FLAGS as readonly string[]).includes(f) && now[f] === v)));
+    return found;
   }
 
   /**
@@ -453,4 +459,20 @@ function overrideIn(profile: Profile, slot: ConsentState | undefined, now: numbe
 
 function invert(map: Map<string, string>): Map<string, string> {
   return new Map([...map].map(([k, v]) => [v, k]));
+}
+
+/** Salesforce stores an empty text as null: both are "no value". */
+function sameValue(held: Json | undefined, now: unknown): boolean {
+  return (fieldValue(held) ?? null) === (fieldValue(now) ?? null);
+}
+
+/** A field the update writes was changed in Salesforce since the hub last saw it. */
+function changedSince(w: Work, now: Record<string, unknown>): boolean {
+  const held = w.record.held ?? {};
+  return Object.keys(w.person).some((f) => Object.hasOwn(held, f) && !sameValue(held[f], now[f]) && !sameValue(w.person[f], now[f]));
+}
+
+/** The fields of an update, without those Salesforce already holds. */
+function unheld(person: Record<string, Json>, now: Record<string, unknown>): Record<string, Json> {
+  return Object.fromEntries(Object.entries(person).filter(([f, v]) => !sameValue(v, now[f])));
 }

@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
+import { builtinConnectors } from '../../connectors/index.js';
 import type { Config } from '../config/schema.js';
 import { toMergePolicy } from '../config/policy.js';
 import { PrivacyService, privacyOptionsFromConfig } from '../privacy/index.js';
@@ -101,7 +102,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
   // Said first and plainly, before the connections made below start reporting their retries.
   if (!(await redisAnswers(config.hub.redisUrl, 1_000))) reportRedisUnreachable(config.hub.redisUrl, logger);
   const policy = toMergePolicy(config);
-  const connectors = connectorsFromConfig(config);
+  const connectors = connectorsFromConfig(config, builtinConnectors);
   ensureSqliteDirectory(config.hub.databaseUrl);
   const store = await openConfiguredStore(config, connectors, logger.child({ component: 'store' }));
   const metrics = new Registry();

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from './load.js';
 import type { LoadResult } from './load.js';
-import { EMPTY_CATALOG_YAML, fakeConnectors, MINIMAL_HUB_YAML, testEnv } from './test-support.js';
+import { EMPTY_CATALOG_YAML, fakeConnectors, MINIMAL_HUB_YAML, testEnv } from './testing/support.js';
 
 const HUB = MINIMAL_HUB_YAML;
 const CATALOG = EMPTY_CATALOG_YAML;

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { builtinConnectors } from '../../connectors/index.js';
 import { configJsonSchema, configJsonSchemaText } from './json-schema.js';
-import { fakeConnectors } from './test-support.js';
+import { fakeConnectors } from './testing/support.js';
 
 type Json = Record<string, unknown>;
 function at(schema: Json, ...path: string[]): Json {

@@ -8,11 +8,11 @@ import type { ConfigError } from './errors.js';
 import { loadConfig, parseConfig } from './load.js';
 import type { LoadOptions, LoadResult } from './load.js';
 import { buildConfigSchema, ConnectorSchemaError } from './schema.js';
-import { EMPTY_CATALOG_YAML, fakeConnectors, fakeCrm, MINIMAL_HUB_YAML, testEnv } from './test-support.js';
+import { EMPTY_CATALOG_YAML, fakeConnectors, fakeCrm, MINIMAL_HUB_YAML, testEnv } from './testing/support.js';
 
 /** A fixture's path as a user would type it from the repository root. */
 function fixture(name: string): string {
-  return relative(process.cwd(), fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)));
+  return relative(process.cwd(), fileURLToPath(new URL(`../../test/fixtures/config/${name}`, import.meta.url)));
 }
 
 const options: LoadOptions = { connectors: fakeConnectors, env: testEnv };

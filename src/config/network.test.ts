@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from './load.js';
 import type { LoadResult } from './load.js';
-import { EMPTY_CATALOG_YAML, fakeConnectors, MINIMAL_HUB_YAML, testEnv } from './test-support.js';
+import { EMPTY_CATALOG_YAML, fakeConnectors, MINIMAL_HUB_YAML, testEnv } from './testing/support.js';
 
 function parse(hubExtra: string, env: Record<string, string> = {}): LoadResult {
   return parseConfig(MINIMAL_HUB_YAML + hubExtra + EMPTY_CATALOG_YAML, 'inline.yaml', { connectors: fakeConnectors, env: { ...testEnv, ...env } });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MergePolicy } from '../profile/schema.js';
 import { toMergePolicy } from './policy.js';
 import { parseConfig } from './load.js';
-import { fakeConnectors, testEnv } from './test-support.js';
+import { fakeConnectors, testEnv } from './testing/support.js';
 
 const yaml = `
 hub:

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from './load.js';
 import { toMergePolicy } from './policy.js';
 import type { LoadResult } from './load.js';
-import { fakeConnectors, MINIMAL_HUB_YAML, testEnv } from './test-support.js';
+import { fakeConnectors, MINIMAL_HUB_YAML, testEnv } from './testing/support.js';
 
 const HUB = MINIMAL_HUB_YAML;
 const REST = `catalog:

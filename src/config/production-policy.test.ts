@@ -11,7 +11,7 @@ import { defineConnector } from '../connector/define.js';
 import type { ConfigError } from './errors.js';
 import { parseConfig } from './load.js';
 import type { LoadResult } from './load.js';
-import { fakeConnectors, testEnv } from './test-support.js';
+import { fakeConnectors, testEnv } from './testing/support.js';
 
 const fresh = (): string => randomBytes(32).toString('base64url');
 

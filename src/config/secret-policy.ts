@@ -48,7 +48,7 @@ const PUBLISHED_SECRETS: readonly string[] = [
   'operator-connected-app',
   'operator-admin-key-0123456789abcdef',
   'pat-operator',
-  // test/helpers/hub-config.ts: the Salesforce Outbound Message URL token of the test hubs.
+  // harness/hub-config.ts: the Salesforce Outbound Message URL token of the test hubs.
   'test-outbound-token-0123456789abcdefghijklmnop',
 ];
 

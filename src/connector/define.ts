@@ -144,6 +144,23 @@ export interface PushRecord {
    * and the engine reads the record before writing again.
    */
   mayExist?: boolean;
+  /**
+   * What the hub last saw the system hold for the fields in `fields` (its shadow), field by
+   * field; a field absent here was never seen. A connector that reads the record before writing
+   * it must not write over a field that changed since (someone edited it after the hub's last
+   * read): it answers `retryable` with the `externalId`, and the engine reads the record before
+   * writing again, so the merge, not the order of the calls, decides which edit wins.
+   */
+  held?: Record<string, Json>;
+  /** When the hub last learned what the system holds for this record (its shadow's time, ISO 8601). */
+  heldAt?: string;
+  /**
+   * When the profile's values behind `fields` were chosen (ISO 8601, by field). A value the
+   * system says was set after that, and after `heldAt` (or different from `held`), is someone's
+   * newer choice: a connector that can tell answers `retryable` with the `externalId` instead of
+   * writing over it, as for `held`, and the merge decides.
+   */
+  valuesAt?: Record<string, string>;
 }
 
 /**

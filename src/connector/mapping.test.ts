@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { effectiveConsent } from '../profile/effective.js';
+import { merge } from '../profile/merge.js';
 import { MergePolicy } from '../profile/schema.js';
 import type { Json, Profile } from '../profile/schema.js';
 import { ConnectorConfigError, MappingValueError } from './errors.js';
@@ -94,6 +95,21 @@ describe('compileMapping', () => {
 
 describe('mapInbound', () => {
   const m = compileMapping(def);
+
+  // Chaos (e): a HubSpot contact read after a name edit (modified at 39.187) carried a status
+  // set at 38.494; stamped with the contact's time it beat a rep's later opt-out (39.177).
+  it('stamps the slots of fields the source times one by one with their own time, not the record\'s', () => {
+    const denied = profile({ consents: { marketing: { email: { value: 'denied', legalBasis: 'consent', evidence: { method: 'crm' }, at: '2026-05-01T11:59:59.000Z', source: 'sf' } } } });
+    const record = { externalId: 'r1', at, fields: { email_opt_out: false, first_name: 'Annie', newsletter: true }, fieldsAt: { email_opt_out: '2026-05-01T11:59:58.000Z', newsletter: '2026-05-01T11:00:00.000Z' } };
+    const { patch } = mapInbound(m, record, ctx);
+    expect(patch.slotsAt).toEqual({ 'consents.marketing.email': '2026-05-01T11:59:58.000Z', 'subscriptions.newsletter': '2026-05-01T11:00:00.000Z' });
+    const merged = merge(denied, patch, policy).profile;
+    expect(merged.consents['marketing']?.['email']).toMatchObject({ value: 'denied', source: 'sf' });
+    expect(merged.attributes['firstName']).toMatchObject({ value: 'Annie', at });
+    expect(merged.subscriptions['newsletter']).toMatchObject({ value: true, at: '2026-05-01T11:00:00.000Z' });
+    // Without its own stamp, the status takes the record's time and wins.
+    expect(merge(denied, mapInbound(m, { ...record, fieldsAt: {} }, ctx).patch, policy).profile.consents['marketing']?.['email']?.value).toBe('granted');
+  });
 
   it('maps a record to a patch with identities, attributes, consent, topics and rights', () => {
     const { patch, errors, observed } = mapInbound(

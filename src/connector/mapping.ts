@@ -25,6 +25,7 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { effectiveConsent } from '../profile/effective.js';
 import { primaryIdentity } from '../profile/identities.js';
+import { purposeRule } from '../profile/merge.js';
 import { jsonEqual as profileJsonEqual } from '../profile/order.js';
 import type {
   ConsentEvidence,
@@ -377,7 +378,38 @@ export function mapInbound(mapping: CompiledMapping, record: ExternalRecord, ctx
         break;
     }
   }
+  stampSlots(mapping, record, patch);
   return { patch, errors, observed };
+}
+
+/** The slot path a target's value takes in a profile (`ProfilePatch.slotsAt`); none for identities. */
+function slotPath(target: CanonicalTarget): string | undefined {
+  switch (target.kind) {
+    case 'field':
+      return `attributes.${target.path}`;
+    case 'consent':
+      return `consents.${target.purpose}.${target.channel}`;
+    case 'topic':
+      return `subscriptions.${target.topic}`;
+    case 'right':
+      return target.right === 'restricted' ? 'rights.restricted' : `rights.objections.${target.objection}`;
+    case 'identity':
+      return undefined;
+  }
+}
+
+/** The times the source gives single fields (`ExternalRecord.fieldsAt`), on the slots the patch sets from them. */
+function stampSlots(mapping: CompiledMapping, record: ExternalRecord, patch: ProfilePatch): void {
+  if (record.fieldsAt === undefined) return;
+  const slotsAt: Record<string, Instant> = {};
+  for (const e of mapping.inbound) {
+    const stamp = record.fieldsAt[e.external];
+    const path = slotPath(e.target);
+    if (stamp === undefined || path === undefined || !Object.hasOwn(record.fields, e.external)) continue;
+    const ms = Date.parse(stamp);
+    if (Number.isFinite(ms)) slotsAt[path] = new Date(ms).toISOString();
+  }
+  if (Object.keys(slotsAt).length > 0) patch.slotsAt = slotsAt;
 }
 
 function canonicalValue(
@@ -402,6 +434,52 @@ function canonicalValue(
         ? profile.rights.restricted?.value
         : profile.rights.objections[target.objection]?.value;
   }
+}
+
+/**
+ * When the profile's value behind a target was chosen (ms), for a consent the newest of the
+ * choice and the restriction or objection that may override it; undefined when the profile
+ * holds nothing there.
+ */
+function canonicalAt(profile: Profile, target: CanonicalTarget, policy: MergePolicy): number | undefined {
+  const times: (string | undefined)[] = [];
+  switch (target.kind) {
+    case 'field':
+      times.push(profile.attributes[target.path]?.at);
+      break;
+    case 'consent':
+      {
+        const objection = purposeRule(policy, target.purpose)?.objection;
+        times.push(profile.consents[target.purpose]?.[target.channel]?.at, profile.rights.restricted?.at, objection === undefined ? undefined : profile.rights.objections[objection]?.at);
+      }
+      break;
+    case 'topic':
+      times.push(profile.subscriptions[target.topic]?.at);
+      break;
+    case 'identity':
+      times.push(primaryIdentity(profile.identities, { kind: target.identity }, policy)?.at);
+      break;
+    case 'right':
+      times.push(target.right === 'restricted' ? profile.rights.restricted?.at : profile.rights.objections[target.objection]?.at);
+      break;
+  }
+  const ms = times.filter((t): t is string => t !== undefined).map((t) => Date.parse(t)).filter((t) => Number.isFinite(t));
+  return ms.length > 0 ? Math.max(...ms) : undefined;
+}
+
+/**
+ * When the profile's values behind the given external fields were chosen (ms), for the fields
+ * the mapping sends: what a write of them carries is that old, whatever the time of the write.
+ */
+export function outboundTimes(mapping: CompiledMapping, profile: Profile, policy: MergePolicy, fields: Iterable<string>): Record<string, number> {
+  const wanted = new Set(fields);
+  const out: Record<string, number> = {};
+  for (const e of mapping.outbound) {
+    if (!wanted.has(e.external)) continue;
+    const at = canonicalAt(profile, e.target, policy);
+    if (at !== undefined) out[e.external] = at;
+  }
+  return out;
 }
 
 /**

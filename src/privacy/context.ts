@@ -11,6 +11,7 @@ import type { CallLimiter } from '../sync/call-limiter.js';
 import type { Engine } from '../sync/engine.js';
 import { callExternal } from '../sync/external-call.js';
 import type { Operation } from '../sync/external-call.js';
+import { jobOptions } from '../sync/job-options.js';
 import { jobId } from '../sync/keys.js';
 import { LuaScript } from '../sync/lua.js';
 import type { WorkSets } from '../sync/work-sets.js';
@@ -130,24 +131,16 @@ export async function scheduleEraseFlush(ctx: PrivacyContext, connector: string,
     'erase',
     { connector },
     {
+      ...jobOptions.erase(),
       jobId: jobId('erase', slot),
       delay: Math.max(0, slot * NOW_SLOT_MS - now),
-      removeOnComplete: true,
-      removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
-      attempts: 1,
     },
   );
 }
 
 /** A job of the requests queue that is tried `attempts` times with the module's backoff. */
 export function retriedJobOptions(ctx: PrivacyContext, id: string, attempts: number): JobsOptions {
-  return {
-    jobId: id,
-    attempts,
-    backoff: { type: 'exponential', delay: ctx.options.tuning.backoff.baseMs },
-    removeOnComplete: true,
-    removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
-  };
+  return { ...jobOptions.dsrRetried(attempts, ctx.options.tuning.backoff.baseMs), jobId: id };
 }
 
 /** What a call to a system needs from the engine: its limiter for that system and its metrics. */

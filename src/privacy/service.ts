@@ -30,6 +30,7 @@ import type { ApplyResult, DataSubjectRequest, DsrStatus, Store } from '../store
 import type { SyncConnector } from '../sync/bind.js';
 import { CallLimiter } from '../sync/call-limiter.js';
 import type { Engine } from '../sync/engine.js';
+import { jobOptions } from '../sync/job-options.js';
 import { engineKeys, hashTagPrefix, jobId } from '../sync/keys.js';
 import { queueParkedFor } from '../sync/park.js';
 import { WorkSets } from '../sync/work-sets.js';
@@ -364,7 +365,7 @@ export class PrivacyService {
   /** (Re-)creates the sweep's job scheduler: at start, and after Redis came back empty. Idempotent. */
   async restoreSchedulers(): Promise<void> {
     const every = this.ctx.options.tuning.sweepEveryMs;
-    await this.ctx.queues.requests.upsertJobScheduler('dsr-sweep', { every }, { name: 'sweep', opts: { removeOnComplete: true, removeOnFail: { count: 100 } } });
+    await this.ctx.queues.requests.upsertJobScheduler('dsr-sweep', { every }, { name: 'sweep', opts: jobOptions.sweep() });
   }
 
   /**
@@ -407,9 +408,8 @@ export class PrivacyService {
         });
       } else if (request.status === 'in_progress') {
         await ctx.queues.requests.add('track', { dsrId: request.id, check: 0 } satisfies TrackJobData, {
+          ...jobOptions.trackRedrive(),
           jobId: jobId('track', request.id, 'sweep', Math.floor(now / ctx.options.tuning.sweepEveryMs)),
-          removeOnComplete: true,
-          removeOnFail: { age: 24 * 3600, count: 100 },
         });
       }
     }

@@ -12,6 +12,7 @@ import { changedFields, mapOutbound } from '../connector/mapping.js';
 import type { Profile } from '../profile/schema.js';
 import { DeadLetter } from '../sync/dead-letter.js';
 import { gateProfile } from '../sync/gate.js';
+import { jobOptions } from '../sync/job-options.js';
 import { engineKeys, jobId } from '../sync/keys.js';
 import type { SyncConnector } from '../sync/bind.js';
 import { audit, encodeDetail, readDetail, withLock } from './context.js';
@@ -49,12 +50,9 @@ export async function scheduleTrack(ctx: PrivacyContext, dsrId: string, check: n
   const t = ctx.options.tuning;
   const delay = delayMs ?? Math.min(t.trackMaxDelayMs, t.trackFirstDelayMs * 2 ** Math.min(check, 20));
   await ctx.queues.requests.add('track', { dsrId, check } satisfies TrackJobData, {
+    ...jobOptions.track(),
     jobId: jobId('track', dsrId, check),
     delay,
-    attempts: 5,
-    backoff: { type: 'exponential', delay: 1_000 },
-    removeOnComplete: true,
-    removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
   });
 }
 

@@ -81,6 +81,12 @@ const patchArb = fc
       restricted: fc.constantFrom(undefined, true, false),
       objections: fc.dictionary(fc.constantFrom('directMarketing', 'profiling'), fc.boolean(), { maxKeys: 2 }),
     }),
+    // Slots the source stamps one by one, at times of their own.
+    slotsAt: fc.dictionary(
+      fc.constantFrom('attributes.firstName', 'consents.marketing.email', 'subscriptions.newsletter', 'rights.restricted', 'rights.objections.profiling'),
+      fc.constantFrom(...ats),
+      { maxKeys: 3 },
+    ),
   })
   .map((fields) => ProfilePatch.parse({ id: 'generated', ...fields, rights: dropUndefined(fields.rights) }));
 

@@ -106,7 +106,11 @@ function patchAsProfile(
 ): { profile: Profile; ignored: Ignored[]; at: Instant } {
   const at = effectiveAt(patch, policy.skewMs);
   const source = patch.source;
-  const stamp = <T>(value: T): Stamped<T> => ({ value, at, source });
+  const atOf = (slot: string): Instant => {
+    const own = patch.slotsAt === undefined ? undefined : getOwn(patch.slotsAt, slot);
+    return own === undefined ? at : effectiveAt({ at: own, receivedAt: patch.receivedAt }, policy.skewMs);
+  };
+  const stampAt = <T>(slot: string, value: T): Stamped<T> => ({ value, at: atOf(slot), source });
   const profile = emptyProfile(id);
   const ignored: Ignored[] = [];
 
@@ -114,22 +118,22 @@ function patchAsProfile(
   const identities = patch.identities.map((identity) => stampIdentity(identity, identity.lookup ? UNSTAMPED : { at, source }));
   profile.identities = unionIdentities(identities, [], policy);
   for (const [path, value] of Object.entries(patch.attributes)) {
-    setOwn(profile.attributes, path, stamp(canonicalCopy(value)));
+    setOwn(profile.attributes, path, stampAt(`attributes.${path}`, canonicalCopy(value)));
   }
   for (const [topic, value] of Object.entries(patch.subscriptions)) {
-    setOwn(profile.subscriptions, topic, stamp(value));
+    setOwn(profile.subscriptions, topic, stampAt(`subscriptions.${topic}`, value));
   }
   // Only the rights authorities may lift a restriction or an objection; anyone may set one.
   const mayLift = policy.rightsAuthorities === undefined || policy.rightsAuthorities.includes(source);
   const restricted = patch.rights.restricted;
   if (restricted !== undefined) {
-    if (restricted || mayLift) profile.rights.restricted = stamp(restricted);
+    if (restricted || mayLift) profile.rights.restricted = stampAt('rights.restricted', restricted);
     else ignored.push({ kind: 'right', path: 'restricted', reason: 'not_authority', source });
   }
   for (const kind of ObjectionKinds.options) {
     const value = patch.rights.objections[kind];
     if (value === undefined) continue;
-    if (value || mayLift) profile.rights.objections[kind] = stamp(value);
+    if (value || mayLift) profile.rights.objections[kind] = stampAt(`rights.objections.${kind}`, value);
     else ignored.push({ kind: 'right', path: `objections.${kind}`, reason: 'not_authority', source });
   }
 
@@ -137,7 +141,7 @@ function patchAsProfile(
     const rule = purposeRule(policy, purpose);
     for (const [channel, input] of Object.entries(channels)) {
       const path = `${purpose}.${channel}`;
-      const state = consentStateOf(input, rule ?? OPEN_PURPOSE, at, source);
+      const state = consentStateOf(input, rule ?? OPEN_PURPOSE, atOf(`consents.${path}`), source);
       if (rule === undefined) {
         ignored.push({ kind: 'consent', path, reason: 'unknown_purpose', source, state });
         continue;

@@ -158,6 +158,13 @@ export const ProfilePatch = z.object({
     .default({ objections: {} }),
   /** Why this change was made, for the audit log (e.g. `rectification`). */
   reason: z.string().max(100).optional(),
+  /**
+   * When single slots took their value, where the source stamps them one by one and that time
+   * differs from `at` (a subscription status in a contact modified later): by slot path,
+   * `attributes.<path>`, `consents.<purpose>.<channel>`, `subscriptions.<topic>`,
+   * `rights.restricted`, `rights.objections.<kind>`. A slot not named here takes `at`.
+   */
+  slotsAt: z.record(z.string(), Instant).optional(),
 });
 export type ProfilePatch = z.infer<typeof ProfilePatch>;
 export type ProfilePatchInput = z.input<typeof ProfilePatch>;

@@ -2,18 +2,18 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { ExternalRecord } from '../connector/define.js';
 import type { MergePolicy } from '../profile/schema.js';
 import type { Store } from '../store/types.js';
 import type { SyncConnector, SyncInstance } from './bind.js';
 import type { CallLimiter } from './call-limiter.js';
 import type { DeadLetterView } from './dead-letter.js';
+import { jobOptions } from './job-options.js';
 import type { EngineKeys } from './keys.js';
 import { jobId } from './keys.js';
 import type { SyncMetrics } from './metrics.js';
 import type { EngineTuning } from './options.js';
 import type { WorkSets } from './work-sets.js';
-import type { RecordScreen } from './ingest.js';
-import { BACKOFF_TYPE } from './backoff.js';
 
 export interface EngineContext {
   redis: Redis;
@@ -38,6 +38,13 @@ export interface EngineContext {
   /** Screens every batch of records passes before ingest (see `Engine.addRecordScreen`). */
   screens: RecordScreen[];
 }
+
+/**
+ * Looks at records before they are ingested and returns those to ingest (e.g. privacy/ takes
+ * out a record that asks for an erasure and starts the request). Records left out are not
+ * ingested at all.
+ */
+export type RecordScreen = (connector: SyncConnector, records: readonly ExternalRecord[]) => Promise<ExternalRecord[]>;
 
 /** Granularity of "as soon as possible" flush jobs; adds within one slot share a job. */
 const NOW_SLOT_MS = 10;
@@ -67,12 +74,9 @@ export async function scheduleFlush(ctx: EngineContext, connector: string, when:
     'flush',
     { connector },
     {
+      ...jobOptions.flush(ctx.tuning.pushAttempts),
       jobId: id,
       delay: Math.max(0, fireAt - now),
-      attempts: ctx.tuning.pushAttempts,
-      backoff: { type: BACKOFF_TYPE },
-      removeOnComplete: true,
-      removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
     },
   );
 }
@@ -91,12 +95,9 @@ export async function addRelayJob(relay: Queue, relayDelayMs: number): Promise<v
     'relay',
     {},
     {
+      ...jobOptions.relay(),
       jobId: jobId('relay', slot),
       delay: Math.max(0, slot * step - now),
-      attempts: 10,
-      backoff: { type: BACKOFF_TYPE },
-      removeOnComplete: true,
-      removeOnFail: { age: 24 * 3600, count: 100 },
     },
   );
 }

@@ -16,14 +16,15 @@ import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ExternalRecord, RawWebhook } from '../connector/define.js';
-import { BACKOFF_TYPE, backoffDelay } from './backoff.js';
+import { backoffDelay } from './backoff.js';
 import type { SyncConnector, SyncInstance } from './bind.js';
 import { CallLimiter } from './call-limiter.js';
-import type { EngineContext } from './context.js';
+import type { EngineContext, RecordScreen } from './context.js';
 import { DeadLetterView } from './dead-letter.js';
 import { kickRelay, scheduleFlush } from './context.js';
 import { Ingestor } from './ingest.js';
-import type { IngestJobData, RecordScreen } from './ingest.js';
+import type { IngestJobData } from './ingest.js';
+import { jobOptions } from './job-options.js';
 import { assertInstanceId, engineKeys, hashTagPrefix, jobId, queueNames } from './keys.js';
 import { createSyncMetrics } from './metrics.js';
 import type { SyncMetrics } from './metrics.js';
@@ -328,7 +329,7 @@ class BullEngine implements Engine {
     if (roles.relay) {
       await queues.relay.upsertJobScheduler(SWEEP_SCHEDULER, { every: tuning.sweepEveryMs }, {
         name: 'sweep',
-        opts: { removeOnComplete: true, removeOnFail: { count: 100 } },
+        opts: jobOptions.sweep(),
       });
     }
     if (!roles.pull) return;
@@ -340,7 +341,7 @@ class BullEngine implements Engine {
         await queue.upsertJobScheduler(pullSchedulerId(c.id), repeat, {
           name: 'pull',
           data: { connector: c.id },
-          opts: { attempts: 5, backoff: { type: BACKOFF_TYPE }, removeOnComplete: true, removeOnFail: { count: 100 } },
+          opts: jobOptions.pull(),
         });
       } else {
         await queue.removeJobScheduler(pullSchedulerId(c.id));
@@ -425,13 +426,7 @@ class BullEngine implements Engine {
   async pullNow(connector: string): Promise<void> {
     const queue = this.ctx.queues.pull.get(connector);
     if (!queue) throw new Error(`connector instance ${connector} does not pull`);
-    await queue.add('pull', { connector }, {
-      jobId: jobId('pull', 'now', Date.now()),
-      attempts: 5,
-      backoff: { type: BACKOFF_TYPE },
-      removeOnComplete: true,
-      removeOnFail: { count: 100 },
-    });
+    await queue.add('pull', { connector }, { ...jobOptions.pull(), jobId: jobId('pull', 'now', Date.now()) });
   }
 
   async unpark(connector: string): Promise<UnparkResult> {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../config/load.js';
-import memoryConnector from '../../test/helpers/memory-system/connector.js';
+import memoryConnector from '../../connectors/memory/connector.js';
 import { builtinConnectors } from '../../connectors/index.js';
 import { connectorsFromConfig, engineTuningFromConfig, outboxTargets, syncSetupFromConfig, UnknownConnectorTypeError } from './from-config.js';
 import { EngineTuning } from './options.js';

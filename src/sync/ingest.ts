@@ -53,13 +53,6 @@ export interface IngestChangedJob {
 
 export type IngestJobData = IngestRecordsJob | IngestChangedJob;
 
-/**
- * Looks at records before they are ingested and returns those to ingest (e.g. privacy/ takes
- * out a record that asks for an erasure and starts the request). Records left out are not
- * ingested at all.
- */
-export type RecordScreen = (connector: SyncConnector, records: readonly ExternalRecord[]) => Promise<ExternalRecord[]>;
-
 export type IngestOutcome = 'applied' | 'unchanged' | 'echo' | 'deleted' | 'suppressed' | 'no_identity';
 /** A push of the same profile to the same system is running: try again once it is done. */
 type BatchOutcome = IngestOutcome | 'busy';

@@ -10,7 +10,7 @@ import type { Job, Queue } from 'bullmq';
 import { RateLimitedError, RejectedError } from '../connector/errors.js';
 import type { ConnectorError } from '../connector/errors.js';
 import type { PushOutcome, PushRecord } from '../connector/define.js';
-import { changedFields, mapOutbound } from '../connector/mapping.js';
+import { changedFields, mapOutbound, outboundTimes } from '../connector/mapping.js';
 import { backoffDelay } from './backoff.js';
 import type { SyncConnector, SyncInstance } from './bind.js';
 import { scheduleFlush } from './context.js';
@@ -47,6 +47,8 @@ interface Prepared {
   prev: Record<string, Json>;
   /** What the system will hold once the record is written (its shadow with the fields sent). */
   after: Record<string, Json>;
+  /** When the profile's values behind the fields sent were chosen (ms). */
+  valuesAt: Record<string, number>;
 }
 
 export class Pusher {
@@ -122,7 +124,7 @@ export class Pusher {
     }
     const uncertain = await this.writes.begin(
       connector.id,
-      prepared.map((p) => ({ profileId: p.record.profileId, fields: p.record.fields, prev: p.prev, after: p.after })),
+      prepared.map((p) => ({ profileId: p.record.profileId, fields: p.record.fields, prev: p.prev, after: p.after, valuesAt: p.valuesAt, ...(p.record.heldAt ? { knownAt: Date.parse(p.record.heldAt) } : {}) })),
     );
     for (const r of records) if (r.externalId === undefined && uncertain.has(r.profileId)) r.mayExist = true;
     await this.learnPrev(connector, prepared);
@@ -322,10 +324,18 @@ export class Pusher {
         const before = shadow?.values[field];
         if (before !== undefined) prev[field] = before;
       }
+      const valuesAt = outboundTimes(connector.mapping, gated.profile, policy, Object.keys(fields));
       prepared.push({
-        record: { profileId, ...(shadow?.externalId ? { externalId: shadow.externalId } : {}), fields, profile: gated.profile },
+        record: {
+          profileId,
+          ...(shadow?.externalId ? { externalId: shadow.externalId, held: prev, heldAt: shadow.updatedAt } : {}),
+          fields,
+          profile: gated.profile,
+          valuesAt: Object.fromEntries(Object.entries(valuesAt).map(([field, ms]) => [field, new Date(ms).toISOString()])),
+        },
         prev,
         after: { ...shadow?.values, ...fields },
+        valuesAt,
       });
     }
     return { prepared, settled };

@@ -12,8 +12,8 @@ import type { JobsOptions } from 'bullmq';
 import { MalformedPayloadError } from '../connector/errors.js';
 import type { ExternalRecord, RawWebhook, WebhookEvent, WebhookReply } from '../connector/define.js';
 import type { EngineContext } from './context.js';
-import { BACKOFF_TYPE } from './backoff.js';
 import type { IngestJobData, IngestRecordsJob } from './ingest.js';
+import { jobOptions } from './job-options.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { jobId } from './keys.js';
 
@@ -32,11 +32,8 @@ const RECORDS_PER_JOB = 200;
 
 export function ingestJobOptions(ctx: EngineContext, id?: string): JobsOptions {
   return {
+    ...jobOptions.ingest(ctx.tuning.ingestAttempts, ctx.tuning.keepIngestedForSec),
     ...(id ? { jobId: id } : {}),
-    attempts: ctx.tuning.ingestAttempts,
-    backoff: { type: BACKOFF_TYPE },
-    removeOnComplete: { age: ctx.tuning.keepIngestedForSec, count: 10_000 },
-    removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
   };
 }
 

@@ -39,6 +39,20 @@ describe('assessRecord', () => {
     expect(assessRecord({ a: true, b: 'x' }, { a: false, b: 'x' }, writes, ctx(140, 130)).changes).toEqual({ a: true });
   });
 
+  // Chaos (e): the hub was writing UNSUBSCRIBED (a rep's opt-out at 500); a marketer
+  // unsubscribed and subscribed again at 900 while that write was on its way. Equal to the
+  // shadow, the re-subscription looked like nothing, and our write buried the newer choice.
+  it('a value stamped after the choice our open write carries is news, even equal to what the system held before', () => {
+    const open = (): WriteEntry[] => [write(1_000, null, { s: 'UNSUBSCRIBED' }, { s: 'SUBSCRIBED' }, { ok: undefined, shadowed: false, valuesAt: { s: 500 } })];
+    const stamped = (at: number) => ({ ...ctx(950, at), fieldsAt: { s: at } });
+    expect(assessRecord({ s: 'SUBSCRIBED' }, { s: 'SUBSCRIBED' }, open(), stamped(900)).changes).toEqual({ s: 'SUBSCRIBED' });
+    // Stamped before the choice we are writing: that is the old state our write replaces.
+    expect(assessRecord({ s: 'SUBSCRIBED' }, { s: 'SUBSCRIBED' }, open(), stamped(400)).changes).toEqual({});
+    // Our own earlier write of that value, stamped by its landing: an echo, not a choice.
+    const ours = [write(880, 890, { s: 'SUBSCRIBED' }, { s: 'UNSUBSCRIBED' }, { valuesAt: { s: 300 } }), ...open()];
+    expect(assessRecord({ s: 'SUBSCRIBED' }, { s: 'SUBSCRIBED' }, ours, stamped(885)).changes).toEqual({});
+  });
+
   it('the same value stamped long after our write is a real change', () => {
     const writes = [write(100, 110, { a: 'first' }, { a: 'zero' }), write(200, 210, { a: 'second' }, { a: 'first' })];
     expect(assessRecord({ a: 'first' }, { a: 'second' }, writes, ctx(300, 5_000)).changes).toEqual({ a: 'first' });
@@ -100,6 +114,16 @@ describe('assessRecord', () => {
     const observed = { firstname: 'F68', sub: 'SUBSCRIBED' };
     expect(isOwnWrite(observed, [w], { ...ctx(770, 760), toleranceMs: 1_000, fieldsAt: { sub: 760 } })).toBe(false);
     expect(isOwnWrite(observed, [w], { ...ctx(770, 760), toleranceMs: 1_000, fieldsAt: { sub: 300 } })).toBe(true);
+  });
+
+  // Chaos (e): our write of a name was prepared from a shadow last updated at 500 (UNSUBSCRIBED);
+  // a marketer subscribed, then unsubscribed again at 600, just before our write began: equal
+  // to the stale shadow our write left, the unsubscription was taken for our own write.
+  it('a field we did not send, stamped after the shadow our write was prepared from, is not our own write', () => {
+    const w = write(640, 660, { lastname: 'L46' }, { lastname: 'L9' }, { after: { lastname: 'L46', sub: 'UNSUBSCRIBED' }, knownAt: 500 });
+    const observed = { sub: 'UNSUBSCRIBED' };
+    expect(isOwnWrite(observed, [w], { ...ctx(700, 600), toleranceMs: 1_000, fieldsAt: { sub: 600 } })).toBe(false);
+    expect(isOwnWrite(observed, [w], { ...ctx(700, 450), toleranceMs: 1_000, fieldsAt: { sub: 450 } })).toBe(true);
   });
 
   // Chaos (e): we wrote UNSUBSCRIBED then SUBSCRIBED; the marketer unsubscribed right after the

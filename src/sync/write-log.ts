@@ -53,6 +53,10 @@ export interface WriteEntry {
   created?: boolean;
   /** Set when the call returned and the system says so: its own stamp of the record right after this write (ms, source clock). */
   landedAt?: number;
+  /** When the profile's values this write sends were chosen (ms, by field): a value the system stamps later is a newer choice than ours. */
+  valuesAt?: Record<string, number>;
+  /** When the hub last learned what the system held, as of the shadow the push read (ms): `after` knows nothing stamped since. */
+  knownAt?: number;
 }
 
 const MAX_ENTRIES = 8;
@@ -77,7 +81,7 @@ export class WriteLog {
    */
   async begin(
     connector: string,
-    writes: readonly { profileId: string; fields: Record<string, Json>; prev: Record<string, Json>; after?: Record<string, Json> }[],
+    writes: readonly { profileId: string; fields: Record<string, Json>; prev: Record<string, Json>; after?: Record<string, Json>; valuesAt?: Record<string, number>; knownAt?: number }[],
   ): Promise<Set<string>> {
     const uncertain = new Set<string>();
     if (writes.length === 0) return uncertain;
@@ -92,7 +96,7 @@ export class WriteLog {
         if (e.ok === undefined) uncertain.add(w.profileId);
         e.to ??= now;
       }
-      entries.push({ from: now, to: null, fields: w.fields, prev: w.prev, ...(w.after ? { after: w.after } : {}) });
+      entries.push({ from: now, to: null, fields: w.fields, prev: w.prev, ...(w.after ? { after: w.after } : {}), ...(w.valuesAt && Object.keys(w.valuesAt).length > 0 ? { valuesAt: w.valuesAt } : {}), ...(w.knownAt !== undefined && Number.isFinite(w.knownAt) ? { knownAt: w.knownAt } : {}) });
       const kept = entries.slice(-MAX_ENTRIES);
       this.open.set(key, kept);
       values.push(JSON.stringify(kept));
@@ -259,7 +263,8 @@ export function isOwnWrite(observed: Readonly<Record<string, Json>>, writes: rea
  * person going back to our value after the shadow moved on, which only `assessRecord` can tell.)
  * A field the source stamps itself fits a write coming back when the write sent it and it was
  * stamped while the write ran, or the write did not send it and it was stamped before the write
- * began (`after` holds the shadow as the push read it: a value stamped since is news), and in
+ * began and the shadow the push read could know it (`after` holds that shadow, as of `knownAt`:
+ * a value stamped since is news), and in
  * both cases before any later write of that field began (`laterWrites`, newer than `w`): a
  * value stamped after that is someone's choice made since, even when it equals ours.
  */
@@ -267,7 +272,7 @@ function stampFits(field: string, w: WriteEntry, laterWrites: readonly WriteEntr
   const stampedAt = ctx.fieldsAt?.[field];
   if (stampedAt === undefined) return true;
   if (laterWrites.some((l) => Object.hasOwn(l.fields, field) && stampedAt >= l.from)) return false;
-  return Object.hasOwn(w.fields, field) ? during(w, { ...ctx, recordAt: stampedAt }) : stampedAt < w.from;
+  return Object.hasOwn(w.fields, field) ? during(w, { ...ctx, recordAt: stampedAt }) : stampedAt < w.from && (w.knownAt === undefined || stampedAt <= w.knownAt);
 }
 
 /**
@@ -381,12 +386,13 @@ export function assessRecord(
     const record = (): void => {
       if (!overwrittenBy && !racedOurWrite) recorded[field] = value;
     };
-    if (before !== undefined && jsonEqual(before, value)) {
+    // Our own value coming back (the shadow may have moved on since): the system holds what it holds now, not this.
+    const ownBack = ctx.foreign !== true && writes.some((w, k) => w.ok !== false && Object.hasOwn(w.fields, field) && jsonEqual(w.fields[field], value) && ownValueBack(field, w, writes.slice(k + 1), ctx));
+    if (before !== undefined && jsonEqual(before, value) && (ownBack || !choiceAfterOurs(field, value, writes, stampedAt))) {
       record();
       continue;
     }
-    // Our own value coming back (the shadow may have moved on since): the system holds what it holds now, not this.
-    if (ctx.foreign !== true && writes.some((w, k) => w.ok !== false && Object.hasOwn(w.fields, field) && jsonEqual(w.fields[field], value) && ownValueBack(field, w, writes.slice(k + 1), ctx))) continue;
+    if (ownBack) continue;
     record();
     if (before === undefined && !overwrittenBy && leftByOurWrite(field, value, writes, ctx)) {
       learned[field] = value;
@@ -395,6 +401,20 @@ export function assessRecord(
     changes[field] = value;
   }
   return { changes, observed: recorded, learned, state: { ...now, ...recorded }, predates: first >= 0 ? first : null };
+}
+
+/**
+ * The source stamps the field after the time of the value one of our writes (open, or not yet
+ * seen back) sends over it: someone chose it after the hub's choice was made, even when it
+ * equals what the system held before (changed and changed back while our write was on its
+ * way). Judged as a change, the merge decides; judged by the shadow, our older value would bury it.
+ */
+function choiceAfterOurs(field: string, value: Json, writes: readonly WriteEntry[], stampedAt: number | undefined): boolean {
+  if (stampedAt === undefined) return false;
+  return writes.some((w) => {
+    const ours = w.valuesAt?.[field];
+    return w.ok !== false && ours !== undefined && Object.hasOwn(w.fields, field) && !jsonEqual(w.fields[field], value) && stampedAt > ours && stampedAt <= (w.landedAt ?? w.to ?? Number.POSITIVE_INFINITY);
+  });
 }
 
 /**

@@ -18,7 +18,7 @@ import { startDemo } from '../../src/app/demo.js';
 import type { Demo } from '../../src/app/demo.js';
 import { freePort } from '../../src/app/redis.js';
 import { loadConfig } from '../../src/config/load.js';
-import { deletePrefix } from '../integration/sync/harness.js';
+import { deletePrefix } from '../../harness/sync-hub.js';
 import { createLogger } from '../../src/log/logger.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

@@ -45,7 +45,7 @@ describe('concord validate', () => {
   });
 
   it('exits 1 and prints every error as file:line:col', async () => {
-    const file = 'src/config/fixtures/bad-enum.yaml';
+    const file = 'test/fixtures/config/bad-enum.yaml';
     const run = await concord(['validate', '--config', file], testSecrets);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
@@ -206,9 +206,9 @@ describe('concord start', () => {
   }, 90_000);
 
   it('exits 1 on an invalid config and on an unknown role', async () => {
-    const bad = await concord(['start', '--config', 'src/config/fixtures/syntax-error.yaml']);
+    const bad = await concord(['start', '--config', 'test/fixtures/config/syntax-error.yaml']);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain('src/config/fixtures/syntax-error.yaml:4:3: YAML syntax error');
+    expect(bad.stderr).toContain('test/fixtures/config/syntax-error.yaml:4:3: YAML syntax error');
     const role = await concord(['start', '--role', 'everything']);
     expect(role.code).toBe(1);
     expect(role.stderr).toContain("argument 'everything' is invalid");

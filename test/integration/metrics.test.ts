@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/app/redis.js';
-import { waitFor } from './sync/harness.js';
+import { waitFor } from '../../harness/sync-hub.js';
 import { KEYS, startOperatorHub } from './operator-hub.js';
 import type { OperatorHub } from './operator-hub.js';
 

@@ -17,9 +17,9 @@ import { startHubProcess } from '../../src/app/hub.js';
 import { freePort } from '../../src/app/redis.js';
 import type { HubProcess } from '../../src/app/hub.js';
 import { parseConfig } from '../../src/config/load.js';
-import { createTestDatabase } from '../helpers/db.js';
-import { deletePrefix, REDIS_URL, TEST_TUNING } from './sync/harness.js';
-import { hubspotYaml, hubYaml, salesforceOutboundUrl, salesforceYaml, TEST_SF_OUTBOUND_TOKEN } from '../helpers/hub-config.js';
+import { createTestDatabase } from '../../harness/db.js';
+import { deletePrefix, REDIS_URL, TEST_TUNING } from '../../harness/sync-hub.js';
+import { hubspotYaml, hubYaml, salesforceOutboundUrl, salesforceYaml, TEST_SF_OUTBOUND_TOKEN } from '../../harness/hub-config.js';
 import { createLogger } from '../../src/log/logger.js';
 
 const HUBSPOT_SECRET = 'operator-hubspot-client-secret';

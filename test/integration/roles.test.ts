@@ -20,10 +20,10 @@ import { parseRoles } from '../../src/app/roles.js';
 import type { RoleSet } from '../../src/app/roles.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { createTestDatabase } from '../helpers/db.js';
-import type { TestDatabase } from '../helpers/db.js';
-import { deletePrefix, REDIS_URL, TEST_TUNING, waitFor } from './sync/harness.js';
-import { hubspotYaml, hubYaml, salesforceOutboundUrl, salesforceYaml, TEST_SF_OUTBOUND_TOKEN } from '../helpers/hub-config.js';
+import { createTestDatabase } from '../../harness/db.js';
+import type { TestDatabase } from '../../harness/db.js';
+import { deletePrefix, REDIS_URL, TEST_TUNING, waitFor } from '../../harness/sync-hub.js';
+import { hubspotYaml, hubYaml, salesforceOutboundUrl, salesforceYaml, TEST_SF_OUTBOUND_TOKEN } from '../../harness/hub-config.js';
 import { createLogger } from '../../src/log/logger.js';
 
 const HUBSPOT_SECRET = 'roles-hubspot-client-secret';

@@ -8,8 +8,8 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Json } from '../../src/profile/schema.js';
-import { MemoryApiError } from '../helpers/memory-system/index.js';
-import type { MemorySystem, MemorySystemApi } from '../helpers/memory-system/index.js';
+import { MemoryApiError } from '../../connectors/memory/index.js';
+import type { MemorySystem, MemorySystemApi } from '../../connectors/memory/index.js';
 
 type Operation = 'upsert' | 'changes' | 'read' | 'find' | 'erase';
 const OPERATIONS: readonly Operation[] = ['upsert', 'changes', 'read', 'find', 'erase'];

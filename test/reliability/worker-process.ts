@@ -10,9 +10,9 @@ import { openStore } from '../../src/store/index.js';
 import { createEngine } from '../../src/sync/engine.js';
 import type { EngineTuningInput } from '../../src/sync/options.js';
 import { closeOnSignals } from '../../src/sync/process.js';
-import { registerMemorySystem } from '../helpers/memory-system/index.js';
-import { memoryConnectors } from '../integration/sync/harness.js';
-import type { SystemSpec } from '../integration/sync/harness.js';
+import { registerMemorySystem } from '../../connectors/memory/index.js';
+import { memoryConnectors } from '../../harness/sync-hub.js';
+import type { SystemSpec } from '../../harness/sync-hub.js';
 import { bridgedSystem } from './memory-bridge.js';
 import { createLogger } from '../../src/log/logger.js';
 

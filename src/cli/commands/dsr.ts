@@ -49,7 +49,7 @@ interface Session {
 }
 
 async function open(config: Config): Promise<Session> {
-  const connectors = connectorsFromConfig(config);
+  const connectors = connectorsFromConfig(config, builtinConnectors);
   const policy = toMergePolicy(config);
   const logger = createLogger({ level: process.env['LOG_LEVEL'] ?? 'warn' });
   const store = await openConfiguredStore(config, connectors, logger);

@@ -30,7 +30,7 @@ async function unpark(id: string, options: Options): Promise<number> {
   }
   printWarnings(loaded.warnings);
   const { config } = loaded;
-  const connectors = connectorsFromConfig(config);
+  const connectors = connectorsFromConfig(config, builtinConnectors);
   if (!connectors.some((c) => c.id === id)) {
     console.error(`concord unpark: no enabled connector "${id}" in ${file} (known: ${connectors.map((c) => c.id).join(', ') || 'none'})`);
     return 1;

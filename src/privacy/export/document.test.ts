@@ -4,7 +4,7 @@ import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import { exportCsv, csvField } from './csv.js';
 import { buildExport, ExportDocument } from './document.js';
-import { sampleInput } from './fixtures.js';
+import { sampleInput } from './testing/fixtures.js';
 import { EXPORT_SCHEMA_PATH, exportJsonSchemaText } from './json-schema.js';
 import { KANTARA_VERSION } from './receipts.js';
 

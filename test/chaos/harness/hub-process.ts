@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitForExit } from './os.js';
@@ -14,6 +14,7 @@ import { waitForExit } from './os.js';
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** When set, every line each hub process prints is also appended to `<dir>/<process name>.log` (with CONCORD_CHAOS_LOG_LEVEL=debug to trace a run). */
 const LOG_DIR = process.env['CONCORD_CHAOS_LOG_DIR'];
+if (LOG_DIR) mkdirSync(LOG_DIR, { recursive: true });
 
 export interface HubProcessSpec {
   /** A short name for reports and logs, e.g. `api` or `worker`. */

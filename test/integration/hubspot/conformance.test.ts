@@ -2,7 +2,7 @@
  * The shared connector conformance suite, run against the HubSpot emulator: pull, push, read,
  * erase, export, webhooks, rate limits and a permanently rejected record.
  */
-import { runConformance, type ConformanceEnvironment } from '../../../src/connector/conformance.js';
+import { runConformance, type ConformanceEnvironment } from '../../../src/connector/testing/conformance.js';
 import hubspot from '../../../connectors/hubspot/connector.js';
 import type { HubSpotConfig, HubSpotConfigInput } from '../../../connectors/hubspot/config.js';
 import { startHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';

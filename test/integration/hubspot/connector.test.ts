@@ -232,6 +232,33 @@ describe('HubSpot connector: push', () => {
     expect(emu.sideDoor.idleWrites()).toEqual([]);
   });
 
+  // Chaos (e): the hub was to unsubscribe (an opt-out chosen at T); a marketer had unsubscribed
+  // and subscribed again in HubSpot after T; the write buried the marketer's newer choice.
+  it('does not write over a status chosen in HubSpot after the hub\'s value: answers retryable with the id, writes nothing', async () => {
+    const { emu, instance } = await setup();
+    const contact = emu.sideDoor.createContact({ email: 'late@example.com', firstname: 'Late' });
+    const oursAt = new Date(Date.now() - 1_000).toISOString();
+    const knownAt = new Date(Date.now() - 500).toISOString();
+    emu.sideDoor.subscribe('late@example.com', 101);
+    const record: PushRecord = {
+      profileId: 'p1',
+      externalId: contact.id,
+      fields: { firstname: 'Hub', 'subscription:101': 'UNSUBSCRIBED' },
+      profile: profileWith('consent'),
+      held: { firstname: 'Late', 'subscription:101': 'SUBSCRIBED' },
+      heldAt: knownAt,
+      valuesAt: { firstname: oursAt, 'subscription:101': oursAt },
+    };
+    const [outcome] = (await instance.push?.([record], signal())) ?? [];
+    expect(outcome).toMatchObject({ status: 'retryable', profileId: 'p1', externalId: contact.id });
+    expect(emu.sideDoor.statuses('late@example.com').find((s) => s.subscriptionId === 101)).toMatchObject({ status: 'SUBSCRIBED' });
+    expect(emu.sideDoor.getContact(contact.id)?.properties['firstname']).toBe('Late');
+    // Our own earlier write of that status, known since: no newer choice, the hub's value is written.
+    const [ours] = (await instance.push?.([{ ...record, heldAt: new Date(Date.now() + 1_000).toISOString() }], signal())) ?? [];
+    expect(ours).toMatchObject({ status: 'ok', profileId: 'p1' });
+    expect(emu.sideDoor.statuses('late@example.com').find((s) => s.subscriptionId === 101)).toMatchObject({ status: 'UNSUBSCRIBED' });
+  });
+
   it('updates a known contact by id (an e-mail change does not create another), and finds its e-mail for statuses', async () => {
     const { emu, instance } = await setup();
     const [created] = (await instance.push?.([{ profileId: 'p', fields: { email: 'old@example.com', firstname: 'O' } }], signal())) ?? [];

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { signV3 } from '../../../connectors/hubspot/signature.js';
-import { HUBSPOT_SECRET, startPrivacyHub, type PrivacyHub } from '../privacy/harness.js';
+import { HUBSPOT_SECRET, startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
 
 let nextEventId = 9_000_000;
 

@@ -10,7 +10,7 @@ import addFormats from 'ajv-formats';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXPORT_SCHEMA_PATH } from '../../../src/privacy/index.js';
 import type { DsrView } from '../../../src/privacy/index.js';
-import { ADMIN_KEY, DSR_KEY, READ_KEY, startPrivacyHub, type PrivacyHub } from './harness.js';
+import { ADMIN_KEY, DSR_KEY, READ_KEY, startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
 
 type Json = Record<string, unknown>;
 const ADA = 'ada@example.com';

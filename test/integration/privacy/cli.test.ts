@@ -11,8 +11,8 @@ import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPORT_SCHEMA_PATH } from '../../../src/privacy/index.js';
 import type { DsrView } from '../../../src/privacy/index.js';
-import { REDIS_URL } from '../sync/harness.js';
-import { SF_ORG, SIGNING_SECRET, startPrivacyHub, type PrivacyHub } from './harness.js';
+import { REDIS_URL } from '../../../harness/sync-hub.js';
+import { SF_ORG, SIGNING_SECRET, startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
 
 /** Each test starts several `concord` processes (each loads tsx): slow when the whole suite shares 2 cores. */
 const CLI_TEST_TIMEOUT_MS = 90_000;

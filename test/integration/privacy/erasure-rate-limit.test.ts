@@ -12,9 +12,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { msUntilMidnight } from '../../../connectors/hubspot/api.js';
 import { privacyQueues } from '../../../src/privacy/index.js';
 import type { DsrView } from '../../../src/privacy/index.js';
-import { REDIS_URL } from '../sync/harness.js';
-import type { ProxiedRequest } from './fault-proxy.js';
-import { startPrivacyHub, type PrivacyHub } from './harness.js';
+import { REDIS_URL } from '../../../harness/sync-hub.js';
+import type { ProxiedRequest } from '../../../harness/fault-proxy.js';
+import { startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
 
 /** HubSpot's limit in this test: calls per rolling 10 s, enforced by the emulator and paced by the connector. */
 const LIMIT = 8;

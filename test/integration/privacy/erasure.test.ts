@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DsrView } from '../../../src/privacy/index.js';
-import { startPrivacyHub, type PrivacyHub } from './harness.js';
+import { startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
 
 const ADA = 'ada@example.com';
 

@@ -9,7 +9,7 @@ import addFormats from 'ajv-formats';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXPORT_SCHEMA_PATH, exportCsv } from '../../../src/privacy/index.js';
 import type { ExportDocument } from '../../../src/privacy/index.js';
-import { DSR_KEY, startPrivacyHub, type PrivacyHub } from './harness.js';
+import { DSR_KEY, startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
 
 const ADA = 'ada@example.com';
 

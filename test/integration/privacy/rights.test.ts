@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DsrView } from '../../../src/privacy/index.js';
 import type { ProfilePatch } from '../../../src/profile/schema.js';
-import { startPrivacyHub, type PrivacyHub } from './harness.js';
+import { startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
 
 const ADA = 'ada@example.com';
 const done = (v: DsrView): boolean => v.status === 'completed' || v.status === 'failed';

@@ -7,8 +7,8 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PreferenceLinks } from '../../../src/server/preferences/links.js';
-import { REDIS_URL } from '../sync/harness.js';
-import { SIGNING_SECRET, startPrivacyHub, type PrivacyHub } from './harness.js';
+import { REDIS_URL } from '../../../harness/sync-hub.js';
+import { SIGNING_SECRET, startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
 
 const ADA = 'ada@example.com';
 

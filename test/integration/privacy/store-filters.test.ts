@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MergePolicy } from '../../../src/profile/schema.js';
 import { openStore, type Store } from '../../../src/store/index.js';
-import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from '../../helpers/db.js';
+import { createTestDatabase, TEST_DIALECTS, type TestDatabase } from '../../../harness/db.js';
 
 describe.each(TEST_DIALECTS)('listDsr filters (%s)', (dialect) => {
   let db: TestDatabase | undefined;

@@ -3,7 +3,7 @@
  * until the sweep finds it and drives it again, and then completes.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { startPrivacyHub, type PrivacyHub } from './harness.js';
+import { startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
 
 describe('sweep', () => {
   let hub: PrivacyHub | undefined;

@@ -6,7 +6,7 @@
  * every person is one record; consents on ContactPointTypeConsent (one more record per
  * consent, each with its own change time) are covered in connector.test.ts.
  */
-import { runConformance, type ConformanceEnvironment } from '../../../src/connector/conformance.js';
+import { runConformance, type ConformanceEnvironment } from '../../../src/connector/testing/conformance.js';
 import salesforce from '../../../connectors/salesforce/connector.js';
 import type { SalesforceConfig } from '../../../connectors/salesforce/config.js';
 import { salesforceMappings } from '../../../connectors/salesforce/mapping.js';

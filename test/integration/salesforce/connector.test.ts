@@ -273,6 +273,34 @@ describe('Salesforce writes', () => {
     expect(org.emulator.sideDoor.findByEmail('nine@example.com')).toMatchObject({ LastName: 'Nine' });
   });
 
+  // Chaos (e): a rep saved a new LastName while the hub's push of an older one was on its way;
+  // the push wrote over it and the Outbound Message then showed the hub's value.
+  it('does not write over a field changed since the hub last read it: answers retryable with its Id, writes the rest', async () => {
+    org = await startTestOrg();
+    const sf = org.instance();
+    const [o] = (await sf.push?.([{ profileId: 'p-10', fields: { Email: 'ten@example.com', LastName: 'Ten', FirstName: 'T' } }], signal())) ?? [];
+    const [p] = (await sf.push?.([{ profileId: 'p-11', fields: { Email: 'eleven@example.com', LastName: 'Eleven' } }], signal())) ?? [];
+    const id = o?.status === 'ok' ? o.externalId : '';
+    const other = p?.status === 'ok' ? p.externalId : '';
+    org.emulator.sideDoor.update('Contact', id, { LastName: 'Rep' });
+    const outcomes = await sf.push?.(
+      [
+        { profileId: 'p-10', externalId: id, fields: { LastName: 'Hub', FirstName: 'Tina' }, held: { LastName: 'Ten', FirstName: 'T' } },
+        { profileId: 'p-11', externalId: other, fields: { LastName: 'Elva' }, held: { LastName: 'Eleven' } },
+      ],
+      signal(),
+    );
+    expect(outcomes?.[0]).toMatchObject({ status: 'retryable', profileId: 'p-10', externalId: id });
+    expect(outcomes?.[1]).toEqual({ status: 'ok', profileId: 'p-11', externalId: other });
+    expect(org.emulator.sideDoor.findByEmail('ten@example.com')).toMatchObject({ LastName: 'Rep', FirstName: 'T' });
+    expect(org.emulator.sideDoor.findByEmail('eleven@example.com')).toMatchObject({ LastName: 'Elva' });
+    // The rep chose the very value the hub sends: nothing to write, nothing to wait for.
+    org.emulator.sideDoor.update('Contact', id, { LastName: 'Hub' });
+    const [same] = (await sf.push?.([{ profileId: 'p-10', externalId: id, fields: { LastName: 'Hub' }, held: { LastName: 'Rep' } }], signal())) ?? [];
+    expect(same).toEqual({ status: 'ok', profileId: 'p-10', externalId: id });
+    expect(org.emulator.sideDoor.idleWrites()).toEqual([]);
+  });
+
   it('creates a Lead with the Company placeholder when the object is Lead', async () => {
     org = await startTestOrg({ config: { object: 'Lead', leadCompany: 'Unknown company' } });
     const sf = org.instance();

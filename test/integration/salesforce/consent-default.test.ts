@@ -7,8 +7,8 @@
  * subscription, Salesforce opted out (the hub writes the consent state it knows on create).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { TestDialect } from '../../helpers/db.js';
-import { startCrmHub, type CrmHub } from './hub.js';
+import type { TestDialect } from '../../../harness/db.js';
+import { startCrmHub, type CrmHub } from '../../../harness/salesforce-hub.js';
 
 const STATUS_WRITE = 'POST /communication-preferences/v4/statuses/batch/write';
 const PEOPLE = 6;

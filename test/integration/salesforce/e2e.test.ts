@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { notificationsEnvelope } from '../../../connectors/salesforce/emulator/index.js';
-import { startCrmHub, type CrmHub } from './hub.js';
+import { startCrmHub, type CrmHub } from '../../../harness/salesforce-hub.js';
 
 const STATUS_WRITE = 'POST /communication-preferences/v4/statuses/batch/write';
 const SF_UPDATE = 'PATCH /services/data/:version/composite/sobjects';

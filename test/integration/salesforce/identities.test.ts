@@ -4,7 +4,7 @@
  * the edit in both systems, and the person stays one profile that still knows the old values.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCrmHub, type CrmHub } from './hub.js';
+import { startCrmHub, type CrmHub } from '../../../harness/salesforce-hub.js';
 
 const OLD_PHONE = '+14155550100';
 // Sorts after the old number: a push that takes the first phone of the profile sends the old one.

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notificationsEnvelope } from '../../../connectors/salesforce/emulator/index.js';
 import { isAck } from '../../../connectors/salesforce/emulator/outbound.js';
 import type { Profile } from '../../../src/profile/schema.js';
-import { SF_ORG, startCrmHub, type CrmHub } from './hub.js';
+import { SF_ORG, startCrmHub, type CrmHub } from '../../../harness/salesforce-hub.js';
 
 let hub: CrmHub;
 let contacts: string[] = [];

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { notificationsEnvelope } from '../../../connectors/salesforce/emulator/index.js';
 import { isAck } from '../../../connectors/salesforce/emulator/outbound.js';
-import { SF_ORG, startCrmHub, type CrmHub } from './hub.js';
+import { SF_ORG, startCrmHub, type CrmHub } from '../../../harness/salesforce-hub.js';
 import { createLogger } from '../../../src/log/logger.js';
 
 let hub: CrmHub | undefined;

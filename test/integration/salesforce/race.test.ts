@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Json } from '../../../src/profile/schema.js';
-import { startCrmHub, type CrmHub } from './hub.js';
+import { startCrmHub, type CrmHub } from '../../../harness/salesforce-hub.js';
 
 let hub: CrmHub | undefined;
 afterEach(async () => {

@@ -5,7 +5,7 @@
  * create's own Outbound Message, or a pull) must not take that default for the person's choice.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCrmHub, type CrmHub } from './hub.js';
+import { startCrmHub, type CrmHub } from '../../../harness/salesforce-hub.js';
 
 let hub: CrmHub | undefined;
 afterEach(async () => {

@@ -16,8 +16,8 @@ import { apiKeyRecords } from '../../../src/server/api-keys.js';
 import type { ServerEngine, ServerOptionsInput } from '../../../src/server/deps.js';
 import type { Engine } from '../../../src/sync/engine.js';
 import { HubPatchIngest } from '../../../src/sync/hub-patch.js';
-import { REDIS_URL, startHub } from '../sync/harness.js';
-import type { Hub, HubOptions } from '../sync/harness.js';
+import { REDIS_URL, startHub } from '../../../harness/sync-hub.js';
+import type { Hub, HubOptions } from '../../../harness/sync-hub.js';
 
 export const SIGNING_SECRET = 'test-signing-secret-0123456789abcdef0123456789';
 export const KEYS = {

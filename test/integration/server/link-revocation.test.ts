@@ -2,7 +2,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PreferenceLinks } from '../../../src/server/preferences/links.js';
-import { REDIS_URL } from '../sync/harness.js';
+import { REDIS_URL } from '../../../harness/sync-hub.js';
 
 describe('revoking preference links', () => {
   const redis = new Redis(REDIS_URL);

@@ -2,7 +2,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PreferenceLinks } from '../../../src/server/preferences/links.js';
-import { REDIS_URL } from '../sync/harness.js';
+import { REDIS_URL } from '../../../harness/sync-hub.js';
 import { SIGNING_SECRET, startServerHub } from './harness.js';
 import type { ServerHub } from './harness.js';
 

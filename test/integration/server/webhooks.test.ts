@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { redactUrl } from '../../../src/server/build.js';
 import type { ServerEngine } from '../../../src/server/deps.js';
 import type { Engine } from '../../../src/sync/engine.js';
-import { signMemoryWebhook } from '../../helpers/memory-system/signature.js';
+import { signMemoryWebhook } from '../../../connectors/memory/signature.js';
 import { startServerHub } from './harness.js';
 import type { ServerHub } from './harness.js';
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, TEST_DIALECTS } from '../../helpers/db.js';
-import type { TestDatabase } from '../../helpers/db.js';
+import { createTestDatabase, TEST_DIALECTS } from '../../../harness/db.js';
+import type { TestDatabase } from '../../../harness/db.js';
 import type { Store } from '../../../src/store/index.js';
 import { at, openTestStore, patch } from './fixtures.js';
 

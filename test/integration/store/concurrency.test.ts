@@ -10,8 +10,8 @@ import { emptyProfile, merge } from '../../../src/profile/merge.js';
 import type { ProfilePatch } from '../../../src/profile/schema.js';
 import { normalizeIdentities, openStore } from '../../../src/store/index.js';
 import type { ApplyResult, Store } from '../../../src/store/index.js';
-import { createTestDatabase, TEST_DIALECTS } from '../../helpers/db.js';
-import type { TestDatabase } from '../../helpers/db.js';
+import { createTestDatabase, TEST_DIALECTS } from '../../../harness/db.js';
+import type { TestDatabase } from '../../../harness/db.js';
 import { at, openTestStore, patch, POLICY, storeOptions, TARGETS } from './fixtures.js';
 
 const WRITERS = 8;

@@ -7,8 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { primaryIdentity } from '../../../src/profile/identities.js';
 import { UNSTAMPED } from '../../../src/profile/schema.js';
 import type { Store } from '../../../src/store/index.js';
-import { createTestDatabase, TEST_DIALECTS } from '../../helpers/db.js';
-import type { TestDatabase } from '../../helpers/db.js';
+import { createTestDatabase, TEST_DIALECTS } from '../../../harness/db.js';
+import type { TestDatabase } from '../../../harness/db.js';
 import { at, openTestStore, patch, POLICY } from './fixtures.js';
 
 /** Runs one write statement on the database outside the store (the store is closed meanwhile). */

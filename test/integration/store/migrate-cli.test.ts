@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { register } from '../../../src/cli/commands/migrate.js';
-import { createTestDatabase, TEST_DIALECTS } from '../../helpers/db.js';
-import type { TestDatabase } from '../../helpers/db.js';
+import { createTestDatabase, TEST_DIALECTS } from '../../../harness/db.js';
+import type { TestDatabase } from '../../../harness/db.js';
 
 async function run(...args: string[]): Promise<string[]> {
   const lines: string[] = [];

@@ -10,8 +10,8 @@
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Store } from '../../../src/store/index.js';
-import { createTestDatabase } from '../../helpers/db.js';
-import type { TestDatabase } from '../../helpers/db.js';
+import { createTestDatabase } from '../../../harness/db.js';
+import type { TestDatabase } from '../../../harness/db.js';
 import { openTestStore, patch } from './fixtures.js';
 
 describe('recordPushes racing with the first shadow of a record (postgres)', () => {

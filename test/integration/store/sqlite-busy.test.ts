@@ -5,8 +5,8 @@
  */
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../helpers/db.js';
-import type { TestDatabase } from '../../helpers/db.js';
+import { createTestDatabase } from '../../../harness/db.js';
+import type { TestDatabase } from '../../../harness/db.js';
 import { StoreError } from '../../../src/store/index.js';
 import type { Store } from '../../../src/store/index.js';
 import { openTestStore, patch } from './fixtures.js';

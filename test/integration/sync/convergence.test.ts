@@ -8,9 +8,9 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Json } from '../../../src/profile/schema.js';
-import { TEST_DIALECTS } from '../../helpers/db.js';
-import { startHub } from './harness.js';
-import type { Hub } from './harness.js';
+import { TEST_DIALECTS } from '../../../harness/db.js';
+import { startHub } from '../../../harness/sync-hub.js';
+import type { Hub } from '../../../harness/sync-hub.js';
 import { pick, seededRandom, shuffle } from './random.js';
 
 const SYSTEMS = ['a', 'b', 'c'] as const;

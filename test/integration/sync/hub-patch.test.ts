@@ -8,9 +8,9 @@ import { Registry } from 'prom-client';
 import { HubPatchIngest, NotAHubSourceError } from '../../../src/sync/hub-patch.js';
 import { createSyncMetrics } from '../../../src/sync/metrics.js';
 import type { ProfilePatch } from '../../../src/profile/schema.js';
-import { TEST_DIALECTS } from '../../helpers/db.js';
-import { REDIS_URL, startHub } from './harness.js';
-import type { Hub } from './harness.js';
+import { TEST_DIALECTS } from '../../../harness/db.js';
+import { REDIS_URL, startHub } from '../../../harness/sync-hub.js';
+import type { Hub } from '../../../harness/sync-hub.js';
 
 function denyMarketingEmail(email: string, source: string): ProfilePatch {
   const at = new Date().toISOString();

@@ -4,10 +4,10 @@
  * in. Older identities stay on the profile as lookup keys, but are never pushed again.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { MemorySystem } from '../../helpers/memory-system/index.js';
-import { TEST_DIALECTS } from '../../helpers/db.js';
-import { startHub } from './harness.js';
-import type { Hub, SystemSpec } from './harness.js';
+import type { MemorySystem } from '../../../connectors/memory/index.js';
+import { TEST_DIALECTS } from '../../../harness/db.js';
+import { startHub } from '../../../harness/sync-hub.js';
+import type { Hub, SystemSpec } from '../../../harness/sync-hub.js';
 
 const OLD_PHONE = '+14155550100';
 // Sorts after the old number: a push that takes the first phone of the profile sends the old one.

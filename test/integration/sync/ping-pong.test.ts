@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { TEST_DIALECTS } from '../../helpers/db.js';
-import { startHub } from './harness.js';
-import type { Hub } from './harness.js';
+import { TEST_DIALECTS } from '../../../harness/db.js';
+import { startHub } from '../../../harness/sync-hub.js';
+import type { Hub } from '../../../harness/sync-hub.js';
 
 describe.each(TEST_DIALECTS)('no ping-pong (%s)', (dialect) => {
   let hub: Hub | undefined;

@@ -7,12 +7,12 @@
  * was on its way, and ingested the page after the push.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { UpsertInput } from '../../helpers/memory-system/index.js';
-import type { MemorySystem } from '../../helpers/memory-system/index.js';
+import type { UpsertInput } from '../../../connectors/memory/index.js';
+import type { MemorySystem } from '../../../connectors/memory/index.js';
 import type { EngineStatus } from '../../../src/sync/engine.js';
-import { TEST_DIALECTS } from '../../helpers/db.js';
-import { startHub, waitFor } from './harness.js';
-import type { Hub } from './harness.js';
+import { TEST_DIALECTS } from '../../../harness/db.js';
+import { startHub, waitFor } from '../../../harness/sync-hub.js';
+import type { Hub } from '../../../harness/sync-hub.js';
 
 function system(hub: Hub, id: string): MemorySystem {
   const s = hub.systems[id];

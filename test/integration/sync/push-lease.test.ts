@@ -7,11 +7,11 @@
  * convergence test lost the latest change in one system this way under load (PostgreSQL).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { UpsertInput } from '../../helpers/memory-system/index.js';
-import type { MemorySystem } from '../../helpers/memory-system/index.js';
-import { TEST_DIALECTS } from '../../helpers/db.js';
-import { startHub, waitFor } from './harness.js';
-import type { Hub } from './harness.js';
+import type { UpsertInput } from '../../../connectors/memory/index.js';
+import type { MemorySystem } from '../../../connectors/memory/index.js';
+import { TEST_DIALECTS } from '../../../harness/db.js';
+import { startHub, waitFor } from '../../../harness/sync-hub.js';
+import type { Hub } from '../../../harness/sync-hub.js';
 
 function system(hub: Hub, id: string): MemorySystem {
   const s = hub.systems[id];

@@ -6,11 +6,11 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { engineKeys } from '../../../src/sync/keys.js';
 import { WorkSets } from '../../../src/sync/work-sets.js';
-import type { UpsertInput } from '../../helpers/memory-system/index.js';
-import type { MemorySystem } from '../../helpers/memory-system/index.js';
-import { TEST_DIALECTS } from '../../helpers/db.js';
-import { REDIS_URL, startHub } from './harness.js';
-import type { Hub } from './harness.js';
+import type { UpsertInput } from '../../../connectors/memory/index.js';
+import type { MemorySystem } from '../../../connectors/memory/index.js';
+import { TEST_DIALECTS } from '../../../harness/db.js';
+import { REDIS_URL, startHub } from '../../../harness/sync-hub.js';
+import type { Hub } from '../../../harness/sync-hub.js';
 
 /** Records every upsert call a system receives. */
 function recordCalls(system: MemorySystem): UpsertInput[][] {

@@ -4,10 +4,10 @@
  * attempt: no request reaches the system before the wait is over.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { MemorySystem } from '../../helpers/memory-system/index.js';
-import { TEST_DIALECTS } from '../../helpers/db.js';
-import { startHub } from './harness.js';
-import type { Hub } from './harness.js';
+import type { MemorySystem } from '../../../connectors/memory/index.js';
+import { TEST_DIALECTS } from '../../../harness/db.js';
+import { startHub } from '../../../harness/sync-hub.js';
+import type { Hub } from '../../../harness/sync-hub.js';
 
 function system(hub: Hub, id: string): MemorySystem {
   const s = hub.systems[id];

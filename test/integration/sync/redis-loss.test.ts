@@ -13,12 +13,12 @@ import { privacyQueues } from '../../../src/privacy/keys.js';
 import { queueNames } from '../../../src/sync/keys.js';
 import { RedisWatch } from '../../../src/sync/redis-health.js';
 import type { RedisResetEvent } from '../../../src/sync/redis-health.js';
-import { createTestDatabase, TEST_DIALECTS } from '../../helpers/db.js';
-import { signMemoryWebhook } from '../../helpers/memory-system/signature.js';
+import { createTestDatabase, TEST_DIALECTS } from '../../../harness/db.js';
+import { signMemoryWebhook } from '../../../connectors/memory/signature.js';
 import { killableRedis } from '../../helpers/private-redis.js';
 import type { KillableRedis } from '../../helpers/private-redis.js';
-import { REDIS_URL, startHub, waitFor, WEBHOOK_SECRET } from './harness.js';
-import type { Hub } from './harness.js';
+import { REDIS_URL, startHub, waitFor, WEBHOOK_SECRET } from '../../../harness/sync-hub.js';
+import type { Hub } from '../../../harness/sync-hub.js';
 import { silentLogger } from '../../../src/log/logger.js';
 
 const PEOPLE = Array.from({ length: 13 }, (_, i) => `person${i}@example.com`);

@@ -5,11 +5,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WebhookEvent } from '../../../src/connector/define.js';
-import { memoryConnector } from '../../helpers/memory-system/index.js';
-import type { MemorySystem } from '../../helpers/memory-system/index.js';
-import { TEST_DIALECTS } from '../../helpers/db.js';
-import { startHub, waitFor } from './harness.js';
-import type { Hub } from './harness.js';
+import { memoryConnector } from '../../../connectors/memory/index.js';
+import type { MemorySystem } from '../../../connectors/memory/index.js';
+import { TEST_DIALECTS } from '../../../harness/db.js';
+import { startHub, waitFor } from '../../../harness/sync-hub.js';
+import type { Hub } from '../../../harness/sync-hub.js';
 
 function system(hub: Hub, id: string): MemorySystem {
   const s = hub.systems[id];

@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { engineKeys } from '../../../src/sync/keys.js';
 import { WorkSets } from '../../../src/sync/work-sets.js';
-import { deletePrefix, REDIS_URL } from './harness.js';
+import { deletePrefix, REDIS_URL } from '../../../harness/sync-hub.js';
 
 const redis = new Redis(REDIS_URL);
 let prefix = '';

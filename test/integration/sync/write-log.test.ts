@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { assessRecord, WriteLog } from '../../../src/sync/write-log.js';
-import { deletePrefix, REDIS_URL } from './harness.js';
+import { deletePrefix, REDIS_URL } from '../../../harness/sync-hub.js';
 
 describe('write log shared by ingest and push', () => {
   const prefix = `{wl-${randomBytes(4).toString('hex')}}`;

@@ -16,11 +16,11 @@
  * ```
  */
 import { z } from 'zod';
-import type { ConnectorInstance, EraseOutcome, ExternalRecord, PushOutcome, WebhookEvent } from '../../../src/connector/define.js';
-import { defineConnector } from '../../../src/connector/define.js';
-import { ConnectorConfigError, MalformedPayloadError, classifyHttpError } from '../../../src/connector/errors.js';
-import type { MappingEntryInput } from '../../../src/connector/mapping-schema.js';
-import { Json } from '../../../src/profile/schema.js';
+import type { ConnectorInstance, EraseOutcome, ExternalRecord, PushOutcome, WebhookEvent } from '../../src/connector/define.js';
+import { defineConnector } from '../../src/connector/define.js';
+import { ConnectorConfigError, MalformedPayloadError, classifyHttpError } from '../../src/connector/errors.js';
+import type { MappingEntryInput } from '../../src/connector/mapping-schema.js';
+import { Json } from '../../src/profile/schema.js';
 import { getMemorySystem } from './registry.js';
 import { RemoteMemorySystem } from './remote.js';
 import { SIGNATURE_HEADER, verifyMemoryWebhook } from './signature.js';

@@ -1,8 +1,8 @@
 /** A person with something of everything, for the export tests. */
-import { MergePolicy } from '../../profile/schema.js';
-import type { Profile } from '../../profile/schema.js';
-import type { AuditEntry, LedgerEntry, PushLogEntry, Shadow } from '../../store/types.js';
-import type { ExportInput } from './document.js';
+import { MergePolicy } from '../../../profile/schema.js';
+import type { Profile } from '../../../profile/schema.js';
+import type { AuditEntry, LedgerEntry, PushLogEntry, Shadow } from '../../../store/types.js';
+import type { ExportInput } from '../document.js';
 
 export function samplePerson(): Profile {
   return {

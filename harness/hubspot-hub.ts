@@ -5,20 +5,20 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { compileMapping } from '../../../src/connector/mapping.js';
-import { MergePolicy, type Profile } from '../../../src/profile/schema.js';
-import { openStore, type Store } from '../../../src/store/index.js';
-import { bindConnector } from '../../../src/sync/bind.js';
-import { createEngine, type Engine } from '../../../src/sync/engine.js';
-import type { EngineTuningInput } from '../../../src/sync/options.js';
-import hubspot from '../../../connectors/hubspot/connector.js';
-import { HubSpotConfig, SubscriptionType } from '../../../connectors/hubspot/config.js';
-import { startHubSpotEmulator, type HubSpotEmulatorOptionsInput, type RunningHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
-import { subscriptionMappings } from '../../../connectors/hubspot/mapping.js';
-import { createTestDatabase, type TestDatabase, type TestDialect } from '../../helpers/db.js';
-import { createMemorySystem, memoryConnector, unregisterMemorySystem, type MemorySystem } from '../../helpers/memory-system/index.js';
-import { deletePrefix, REDIS_URL, TEST_TUNING } from '../sync/harness.js';
-import { createLogger } from '../../../src/log/logger.js';
+import { compileMapping } from '../src/connector/mapping.js';
+import { MergePolicy, type Profile } from '../src/profile/schema.js';
+import { openStore, type Store } from '../src/store/index.js';
+import { bindConnector } from '../src/sync/bind.js';
+import { createEngine, type Engine } from '../src/sync/engine.js';
+import type { EngineTuningInput } from '../src/sync/options.js';
+import hubspot from '../connectors/hubspot/connector.js';
+import { HubSpotConfig, SubscriptionType } from '../connectors/hubspot/config.js';
+import { startHubSpotEmulator, type HubSpotEmulatorOptionsInput, type RunningHubSpotEmulator } from '../connectors/hubspot/emulator/index.js';
+import { subscriptionMappings } from '../connectors/hubspot/mapping.js';
+import { createTestDatabase, type TestDatabase, type TestDialect } from './db.js';
+import { createMemorySystem, memoryConnector, unregisterMemorySystem, type MemorySystem } from '../connectors/memory/index.js';
+import { deletePrefix, REDIS_URL, TEST_TUNING } from './sync-hub.js';
+import { createLogger } from '../src/log/logger.js';
 
 const HUBSPOT_SECRET = 'e2e-hubspot-client-secret';
 const MEMORY_SECRET = 'e2e-memory-secret-0123456789abcdef';

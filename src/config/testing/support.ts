@@ -1,8 +1,8 @@
 /** Shared by the config tests: a fake connector type and an environment with test secrets. */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { defineConnector } from '../connector/define.js';
-import type { ConnectorDefinition } from '../connector/define.js';
+import { defineConnector } from '../../connector/define.js';
+import type { ConnectorDefinition } from '../../connector/define.js';
 
 /** A connector type with its own keys (one of them a secret), to show the schema seam. */
 export const fakeCrm = defineConnector({

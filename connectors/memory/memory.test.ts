@@ -3,9 +3,9 @@
  * both in-process and through the loopback bridge used by multi-process tests.
  */
 import { randomUUID } from 'node:crypto';
-import { runConformance } from '../../../src/connector/conformance.js';
-import type { ConformanceEnvironment } from '../../../src/connector/conformance.js';
-import type { RawWebhook } from '../../../src/connector/define.js';
+import { runConformance } from '../../src/connector/testing/conformance.js';
+import type { ConformanceEnvironment } from '../../src/connector/testing/conformance.js';
+import type { RawWebhook } from '../../src/connector/define.js';
 import memoryConnector from './connector.js';
 import type { MemoryConfig } from './connector.js';
 import { createMemorySystem, unregisterMemorySystem } from './registry.js';

@@ -1,4 +1,4 @@
-/** The in-memory external system for tests and the benchmark, and its `memory` connector. */
+/** The in-memory external system (tests, reliability tests, the benchmark) and its `memory` connector: the smallest complete connector (README.md). */
 export * from './system.js';
 export * from './registry.js';
 export * from './signature.js';

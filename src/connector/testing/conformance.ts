@@ -1,5 +1,6 @@
 /**
- * The connector conformance suite: vitest tests every connector must pass against its
+ * The connector conformance suite (the connector test kit: tests import it, production code
+ * never does): vitest tests every connector must pass against its
  * emulator. Call `runConformance({...})` at the top level of a connector's test file.
  *
  * The suite only generates tests for what the connector declares: a connector without
@@ -10,8 +11,8 @@
  * with the connector's mapping (defaults plus `mappings`), and what comes back is mapped in.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { MergePolicy } from '../profile/schema.js';
-import type { Profile } from '../profile/schema.js';
+import { MergePolicy } from '../../profile/schema.js';
+import type { Profile } from '../../profile/schema.js';
 import type {
   ConnectorDefinition,
   ConnectorInstance,
@@ -19,11 +20,11 @@ import type {
   PushRecord,
   RawWebhook,
   WebhookEvent,
-} from './define.js';
-import { MalformedPayloadError, RateLimitedError } from './errors.js';
-import { compileMapping, mapInbound, mapOutbound } from './mapping.js';
-import type { CompiledMapping } from './mapping.js';
-import { silentLogger } from '../log/logger.js';
+} from '../define.js';
+import { MalformedPayloadError, RateLimitedError } from '../errors.js';
+import { compileMapping, mapInbound, mapOutbound } from '../mapping.js';
+import type { CompiledMapping } from '../mapping.js';
+import { silentLogger } from '../../log/logger.js';
 
 /** One running emulator (fresh state) for one test. */
 export interface ConformanceEnvironment<Config> {

@@ -11,7 +11,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Json } from '../../../src/profile/schema.js';
+import type { Json } from '../../src/profile/schema.js';
 import { MemoryApiError, MemoryNetworkError } from './system.js';
 import type { ChangesPage, EraseResult, MemoryRecord, MemoryRef, MemorySystemApi, UpsertInput, UpsertResult } from './system.js';
 

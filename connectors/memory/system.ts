@@ -24,7 +24,7 @@
  * rate-limited: it is what people do in the system's UI, and what tests use to look inside.
  */
 import { randomUUID } from 'node:crypto';
-import type { Json } from '../../../src/profile/schema.js';
+import type { Json } from '../../src/profile/schema.js';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, signMemoryWebhook } from './signature.js';
 
 /** One record as the system holds it. */

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConnectorInstance, RawWebhook } from '../../../src/connector/define.js';
-import { AuthError, RateLimitedError, RejectedError, TransientError } from '../../../src/connector/errors.js';
+import type { ConnectorInstance, RawWebhook } from '../../src/connector/define.js';
+import { AuthError, RateLimitedError, RejectedError, TransientError } from '../../src/connector/errors.js';
 import memoryConnector from './connector.js';
 import type { MemoryCursor } from './connector.js';
 import { createMemorySystem, getMemorySystem, unregisterMemorySystem } from './registry.js';
