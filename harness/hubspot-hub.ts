@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { pino } from 'pino';
 import { compileMapping } from '../src/connector/mapping.js';
 import { MergePolicy, type Profile } from '../src/profile/schema.js';
 import { openStore, type Store } from '../src/store/index.js';
@@ -19,6 +18,7 @@ import { subscriptionMappings } from '../connectors/hubspot/mapping.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from './db.js';
 import { createMemorySystem, memoryConnector, unregisterMemorySystem, type MemorySystem } from '../connectors/memory/index.js';
 import { deletePrefix, REDIS_URL, TEST_TUNING } from './sync-hub.js';
+import { createLogger } from '../src/log/logger.js';
 
 const HUBSPOT_SECRET = 'e2e-hubspot-client-secret';
 const MEMORY_SECRET = 'e2e-memory-secret-0123456789abcdef';
@@ -109,7 +109,7 @@ export async function startHubSpotHub(options: HubSpotHubOptions): Promise<HubSp
     store,
     connectors,
     policy,
-    logger: pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' }),
+    logger: createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' }),
     tuning: { ...TEST_TUNING, ...options.tuning },
   });
   const refused: string[] = [];

@@ -6,7 +6,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { freePort } from '../src/app/redis.js';
 import { Catalog } from '../src/config/schema.js';
@@ -33,6 +32,7 @@ import { createTestDatabase, type TestDatabase, type TestDialect } from './db.js
 import { salesforceOutboundUrl, TEST_SF_OUTBOUND_TOKEN } from './hub-config.js';
 import { deletePrefix, REDIS_URL, TEST_TUNING } from './sync-hub.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
+import { createLogger } from '../src/log/logger.js';
 
 export const HUBSPOT_SECRET = 'privacy-hubspot-client-secret';
 const HUBSPOT_APP_ID = 8088;
@@ -147,7 +147,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
     }),
     bindConnector({ id: 'salesforce', definition: salesforce, config: sfConfig, mapping: compileMapping(salesforce, salesforceMappings(sfConfig)), ...schedule }),
   ];
-  const logger = pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
+  const logger = createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
   const engine = createEngine({ redis: REDIS_URL, prefix, store, connectors, policy, logger, tuning: { ...TEST_TUNING, ...options.tuning } });
   const redis = new Redis(REDIS_URL);
   const hubIngest = new HubPatchIngest({ store, redis, prefix: engine.prefix, relayDelayMs: 5, metrics: engine.metrics });

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { freePort } from '../src/app/redis.js';
 import { Catalog } from '../src/config/schema.js';
@@ -29,6 +29,7 @@ import { salesforceMappings } from '../connectors/salesforce/mapping.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from './db.js';
 import { salesforceOutboundUrl, TEST_SF_OUTBOUND_TOKEN } from './hub-config.js';
 import { deletePrefix, REDIS_URL, TEST_TUNING } from './sync-hub.js';
+import { createLogger } from '../src/log/logger.js';
 
 const HUBSPOT_SECRET = 'e2e-hubspot-client-secret';
 const HUBSPOT_APP_ID = 8087;
@@ -103,7 +104,7 @@ export async function startCrmHub(options: CrmHubOptions): Promise<CrmHub> {
     }),
     bindConnector({ id: 'salesforce', definition: salesforce, config: sfConfig, mapping: compileMapping(salesforce, salesforceMappings(sfConfig)), ...schedule }),
   ];
-  const logger = options.logger ?? pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
+  const logger = options.logger ?? createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
   const engine = createEngine({ redis: REDIS_URL, prefix, store, connectors, policy, logger, tuning: { ...TEST_TUNING, ...options.tuning } });
   const redis = new Redis(REDIS_URL);
   const hubIngest = new HubPatchIngest({ store, redis, prefix: engine.prefix, relayDelayMs: 5 });

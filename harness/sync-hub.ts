@@ -6,7 +6,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { compileMapping } from '../src/connector/mapping.js';
 import type { MappingEntryInput } from '../src/connector/mapping-schema.js';
 import type { ConnectorLimits } from '../src/connector/define.js';
@@ -23,6 +22,7 @@ import { createTestDatabase } from './db.js';
 import type { TestDatabase, TestDialect } from './db.js';
 import { createMemorySystem, memoryConnector, unregisterMemorySystem } from '../connectors/memory/index.js';
 import type { MemorySystem, MemorySystemOptions } from '../connectors/memory/index.js';
+import { createLogger } from '../src/log/logger.js';
 
 export const REDIS_URL = process.env.CONCORD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -122,7 +122,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     if (!options.shared) systems[spec.id] = createMemorySystem(name, { webhookSecret: WEBHOOK_SECRET, ...spec.system });
   }
   const connectors = memoryConnectors(options.systems, names);
-  const logger = pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
+  const logger = createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
   const engine = createEngine({
     redis: options.redisUrl ?? REDIS_URL,
     prefix,

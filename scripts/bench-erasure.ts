@@ -15,6 +15,7 @@
  * organised. The figure is compared with that ceiling, and with the workload's own ceiling
  * (all the HubSpot requests it made, reads and verification included, at 10 per second).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadavg } from 'node:os';
 import { startPrivacyHub } from '../harness/privacy-hub.js';
 import type { ProfilePatch } from '../src/profile/schema.js';
@@ -59,7 +60,7 @@ try {
   await hub.settle(600_000);
   hub.hubspot.sideDoor.setWebhookUrl(webhookUrl);
   // Let the seeding's own calls leave HubSpot's rolling window, so the measure starts from an empty budget.
-  await new Promise((r) => setTimeout(r, LIMIT.intervalMs + 500));
+  await sleep(LIMIT.intervalMs + 500);
   hub.hubspot.sideDoor.resetCalls();
   hub.salesforce.sideDoor.resetCalls();
   console.log(`seeded ${PEOPLE} people in HubSpot, Salesforce and the hub`);
@@ -82,7 +83,7 @@ try {
     done = (await hub.store.listDsr({ status: 'completed' })).length;
     const failed = (await hub.store.listDsr({ status: 'failed' })).length;
     if (done + failed >= PEOPLE) break;
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
   const totalMs = Date.now() - started;
   const requests = await hub.store.listDsr({});

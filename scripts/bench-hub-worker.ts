@@ -7,7 +7,7 @@
  * Configured by CONCORD_BENCH_WORKER (JSON); prints `ready` once running; exits when its
  * stdin closes or on SIGTERM.
  */
-import { pino } from 'pino';
+import { createLogger } from '../src/log/logger.js';
 import { parseRoles, toEngineRoles } from '../src/app/roles.js';
 import { openStore } from '../src/store/index.js';
 import { createEngine } from '../src/sync/engine.js';
@@ -18,7 +18,7 @@ import type { HubWorkerSpec } from './bench-setup.js';
 const spec = JSON.parse(process.env['CONCORD_BENCH_WORKER'] ?? '{}') as HubWorkerSpec;
 const parsed = parseRoles(spec.roles);
 if (!parsed.ok) throw new Error(parsed.message);
-const logger = pino({ level: process.env['CONCORD_BENCH_LOG'] ?? 'warn' }, process.stderr);
+const logger = createLogger({ level: process.env['CONCORD_BENCH_LOG'] ?? 'warn', destination: process.stderr });
 const policy = benchPolicy();
 const store = await openStore({ url: spec.dbUrl, policy, outboxTargets: [...TARGETS], hashKey: HASH_KEY });
 const engine = createEngine({

@@ -16,7 +16,7 @@
  * Options: BENCH_CONTACTS (part 1, default 2000), BENCH_WINDOWS (part 2: 10-second windows
  * measured after the burst, default 3).
  */
-import { pino } from 'pino';
+import { createLogger } from '../src/log/logger.js';
 import type { PushRecord } from '../src/connector/define.js';
 import hubspot, { createHubSpotInstance } from '../connectors/hubspot/connector.js';
 import { HubSpotConfig } from '../connectors/hubspot/config.js';
@@ -74,7 +74,7 @@ async function throughput(label: string, withStatuses: boolean): Promise<void> {
       requestsPer10Seconds: LIMIT.max,
       subscriptions: SUBSCRIPTIONS,
     });
-    const instance = await createHubSpotInstance({ instanceId: 'hubspot', config, logger: pino({ level: 'warn' }) });
+    const instance = await createHubSpotInstance({ instanceId: 'hubspot', config, logger: createLogger({ level: 'warn' }) });
     const signal = new AbortController().signal;
     const callsPerBatch = withStatuses ? 3 : 1;
     // The rolling window starts empty, so the first window is a free burst. The steady state is

@@ -11,10 +11,11 @@
  * The per-client webhook rate limit is turned off for the run: all the load comes from one
  * loopback address, which the production default (6,000 per minute per sender) would throttle.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
+import { createLogger } from '../src/log/logger.js';
 import { Catalog } from '../src/config/schema.js';
 import { apiKeyRecords, build, listen } from '../src/server/index.js';
 import { HubPatchIngest } from '../src/sync/hub-patch.js';
@@ -48,7 +49,7 @@ const app = await build({
   redis,
   metrics: hub.engine.metrics.registry,
   apiKeys: apiKeyRecords([]),
-  logger: pino({ level: 'warn' }),
+  logger: createLogger({ level: 'warn' }),
   options: { webhookRateLimit: 0, queueBoard: false },
 });
 const url = await listen(app, { host: '127.0.0.1', port: 0 });
@@ -81,7 +82,7 @@ for (;;) {
   const ingest = status.queues.find((q) => q.queue === 'ingest');
   if (ingest && ingest.wait + ingest.active + ingest.delayed === 0) break;
   if (Date.now() > deadline) break;
-  await new Promise((r) => setTimeout(r, 250));
+  await sleep(250);
 }
 const drainMs = Date.now() - drainStart;
 const ingested = (await hub.engine.metrics.changesIngested.get()).values.reduce((sum, v) => sum + v.value, 0);

@@ -17,9 +17,10 @@
  *
  * Options: BENCH_RECORDS (part 1, default 2000), BENCH_BACKFILL (part 2, default 50000).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import { pino } from 'pino';
+import { createLogger } from '../src/log/logger.js';
 import { compileMapping } from '../src/connector/mapping.js';
 import { MergePolicy } from '../src/profile/schema.js';
 import { openStore } from '../src/store/index.js';
@@ -62,7 +63,7 @@ async function callsPerRecord(label: string, withConsentRecords: boolean): Promi
     prefix,
     store,
     policy,
-    logger: pino({ level: 'warn' }),
+    logger: createLogger({ level: 'warn' }),
     // A partial batch waits up to 3 s for more profiles, so pushes go out at the full batch size of 200.
     tuning: { ...TEST_TUNING, flushDelayMs: 3_000 },
     connectors: [
@@ -107,7 +108,7 @@ async function callsPerRecord(label: string, withConsentRecords: boolean): Promi
       await crm.flushWebhooks();
       await emulator.sideDoor.flushOutbound();
       quiet = (await engine.idle()) ? quiet + 1 : 0;
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     const seconds = (Date.now() - started) / 1000;
     const calls = emulator.sideDoor.calls();
@@ -141,7 +142,7 @@ async function backfill(): Promise<void> {
     );
     console.log(`\n[backfill] seeded ${BACKFILL} contacts in ${fmt((Date.now() - seedStart) / 1000, 1)} s`);
     const config = SalesforceConfig.parse({ loginUrl: emulator.url, clientId: 'bench', clientSecret: 'bench', bulkPollIntervalMs: 50 });
-    const instance = createSalesforceInstance({ instanceId: 'salesforce', config, logger: pino({ level: 'warn' }) });
+    const instance = createSalesforceInstance({ instanceId: 'salesforce', config, logger: createLogger({ level: 'warn' }) });
     const started = Date.now();
     let records = 0;
     let pages = 0;

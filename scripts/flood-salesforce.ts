@@ -12,6 +12,7 @@
  *
  * Needs Redis (`bash scripts/services.sh`). Prints figures; asserts nothing.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -83,7 +84,7 @@ async function healthz(until: () => boolean): Promise<number[]> {
     const started = performance.now();
     await fetch(`${hub.url}/healthz`).then((r) => r.arrayBuffer());
     times.push(performance.now() - started);
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
   return times.sort((a, b) => a - b);
 }
@@ -101,7 +102,7 @@ try {
     const cpu0 = cpuMs();
     const t0 = performance.now();
     let done = false;
-    const run = url ? flood(url, body) : new Promise<undefined>((r) => setTimeout(() => r(undefined), seconds * 1000));
+    const run = url ? flood(url, body) : sleep(seconds * 1000, undefined);
     const probe = healthz(() => done);
     const result = await run;
     done = true;

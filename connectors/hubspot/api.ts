@@ -25,6 +25,7 @@ import type { ConnectorContext } from '../../src/connector/define.js';
 import { counterOn, gaugeOn } from '../../src/connector/metrics.js';
 import type { HubSpotConfig } from './config.js';
 import { Pacer } from './pacer.js';
+import { redactEmails } from '../../src/log/logger.js';
 
 const TEN_SECONDS = 10_000;
 
@@ -44,10 +45,8 @@ function apiException(err: unknown): { code: number; body: unknown; headers: Rec
   return { code: e.code, body: e.body, headers };
 }
 
-/** Replaces e-mail addresses in text that may reach logs or the dead-letter view. */
-export function redactEmails(text: string): string {
-  return text.replace(/[^\s"'<>,;[\]]*@[^\s"'<>,;[\]]*/g, '<email>');
-}
+/** The hub's one e-mail redaction, here for the modules of this connector. */
+export { redactEmails };
 
 function redactedBody(body: unknown): unknown {
   if (typeof body === 'string') return redactEmails(body);

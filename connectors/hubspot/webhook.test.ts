@@ -1,10 +1,10 @@
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { RawWebhook, WebhookEvent } from '../../src/connector/define.js';
 import { MalformedPayloadError } from '../../src/connector/errors.js';
 import { createHubSpotInstance } from './connector.js';
 import { HubSpotConfig } from './config.js';
 import { canonicalUri, parseHubSpotEvents, signV3, toWebhookEvents, verifyHubSpotSignature, type HubSpotWebhookEvent } from './webhook.js';
+import { silentLogger } from '../../src/log/logger.js';
 
 const SECRET = 'client-secret-abc';
 const URL_ = 'https://hub.example.com/webhooks/hubspot';
@@ -85,7 +85,7 @@ describe('HubSpot signature v3', () => {
 
   it('drops a replayed event id once the first delivery was handled, but not before', async () => {
     const config = HubSpotConfig.parse({ accessToken: 't', webhookSecret: SECRET, baseUrl: 'http://127.0.0.1:9' });
-    const instance = await createHubSpotInstance({ instanceId: 'hubspot', config, logger: pino({ enabled: false }) });
+    const instance = await createHubSpotInstance({ instanceId: 'hubspot', config, logger: silentLogger() });
     // E-mail changes: only read (a plain property's change would carry its value as well).
     const raw = signed(JSON.stringify([event({ eventId: 42, propertyName: 'email' }), event({ eventId: 43, objectId: 502, propertyName: 'email' })]));
     expect(await instance.verify?.(raw)).toEqual({ ok: true });

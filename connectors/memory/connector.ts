@@ -18,7 +18,7 @@
 import { z } from 'zod';
 import type { ConnectorInstance, EraseOutcome, ExternalRecord, PushOutcome, WebhookEvent } from '../../src/connector/define.js';
 import { defineConnector } from '../../src/connector/define.js';
-import { ConfigError, MalformedPayloadError, classifyHttpError } from '../../src/connector/errors.js';
+import { ConnectorConfigError, MalformedPayloadError, classifyHttpError } from '../../src/connector/errors.js';
 import type { MappingEntryInput } from '../../src/connector/mapping-schema.js';
 import { Json } from '../../src/profile/schema.js';
 import { getMemorySystem } from './registry.js';
@@ -106,7 +106,7 @@ export default defineConnector<MemoryConfig, MemoryCursor>({
   create(ctx): ConnectorInstance<MemoryCursor> {
     const config = MemoryConfig.parse(ctx.config);
     const found = config.url === undefined ? getMemorySystem(config.system) : new RemoteMemorySystem(config.url, config.system);
-    if (!found) throw new ConfigError(`no in-memory system registered as "${config.system}"`);
+    if (!found) throw new ConnectorConfigError(`no in-memory system registered as "${config.system}"`);
     const api: MemorySystemApi = found;
 
     return {

@@ -29,6 +29,7 @@ import {
   TransientError,
 } from '../../src/connector/errors.js';
 import type { SalesforceConfig } from './config.js';
+import { redactEmails } from '../../src/log/logger.js';
 
 /** Marks every write so Salesforce's logs (and the emulator) attribute it to Concord. */
 export const CALL_OPTIONS_CLIENT = 'concord';
@@ -45,10 +46,8 @@ interface ApiErrorEntry {
   error_description?: unknown;
 }
 
-/** Replaces e-mail addresses in text that may reach logs or the dead-letter view. */
-export function redactEmails(text: string): string {
-  return text.replace(/[^\s"'<>,;:[\]()]*@[^\s"'<>,;:[\]()]*/g, '<email>');
-}
+/** The hub's one e-mail redaction, here for the modules of this connector. */
+export { redactEmails };
 
 function parseBody(body: string): unknown {
   try {

@@ -1,68 +1,22 @@
 /**
- * CSV as Bulk API 2.0 speaks it (RFC 4180: comma, LF line endings, double quotes doubled).
+ * CSV as Bulk API 2.0 speaks it (RFC 4180: comma, LF line endings, double quotes doubled), written
+ * and read by the csv project's `csv-stringify` and `csv-parse` (jsforce's own choice, so one copy).
  * https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/datafiles_csv_valid_record_rows.htm
  */
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 
-function quote(value: string): string {
-  return /[",\r\n]/.test(value) || value === '' ? `"${value.replace(/"/g, '""')}"` : value;
-}
-
-/** Writes a header row and rows; `null` becomes an empty field. */
+/**
+ * Writes a header row and rows. `null` becomes an empty field; an empty string is written `""`
+ * (Bulk API reads an unquoted empty field as "leave as is", a quoted one as the empty string).
+ */
 export function toCsv(columns: readonly string[], rows: readonly (readonly (string | null)[])[]): string {
-  const lines = [columns.map(quote).join(',')];
-  for (const row of rows) lines.push(row.map((v) => (v === null ? '' : quote(v))).join(','));
-  return `${lines.join('\n')}\n`;
+  return stringify([columns, ...rows] as (string | null)[][], { record_delimiter: 'unix', quote_record_delimiter: true, quoted_match: /^$/ });
 }
 
 /** Parses CSV text into rows of fields (quoted fields may hold commas, quotes and newlines). */
 export function parseCsvRows(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  let i = 0;
-  const endField = (): void => {
-    row.push(field);
-    field = '';
-  };
-  while (i < text.length) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"') {
-        if (text[i + 1] === '"') {
-          field += '"';
-          i += 2;
-          continue;
-        }
-        quoted = false;
-        i++;
-        continue;
-      }
-      field += c;
-      i++;
-      continue;
-    }
-    if (c === '"') {
-      quoted = true;
-      i++;
-    } else if (c === ',') {
-      endField();
-      i++;
-    } else if (c === '\n' || c === '\r') {
-      endField();
-      rows.push(row);
-      row = [];
-      i += c === '\r' && text[i + 1] === '\n' ? 2 : 1;
-    } else {
-      field += c;
-      i++;
-    }
-  }
-  if (field !== '' || row.length > 0) {
-    endField();
-    rows.push(row);
-  }
-  return rows;
+  return parse(text, { relax_column_count: true, relax_quotes: true }) as string[][];
 }
 
 /** Parses CSV with a header row into objects keyed by column name. */

@@ -4,13 +4,13 @@
  * body is read; a body is read by a bounded reader that refuses anything bigger, wider, deeper
  * or stranger than a Salesforce message long before it costs 10 ms of CPU.
  */
-import { pino } from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RawWebhook } from '../../src/connector/define.js';
 import { createSalesforceInstance } from './connector.js';
 import { SalesforceConfig } from './config.js';
 import { notificationsEnvelope } from './emulator/outbound.js';
 import { OUTBOUND_LIMITS } from './outbound-xml.js';
+import { silentLogger } from '../../src/log/logger.js';
 
 const ORG = '00D5e000000KQ2eEAG';
 const TOKEN = 'om-token-0123456789abcdefghijklmnopqrstuvwxyz';
@@ -29,7 +29,7 @@ function instance(token: string | null = TOKEN) {
     organizationId: ORG,
     ...(token ? { outboundMessageToken: token } : {}),
   });
-  return createSalesforceInstance({ instanceId: 'salesforce', config, logger: pino({ level: 'silent' }) });
+  return createSalesforceInstance({ instanceId: 'salesforce', config, logger: silentLogger() });
 }
 
 /** A request as the HTTP surface hands it over; `null`: the URL has no token. */

@@ -1,4 +1,3 @@
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { RawWebhook, WebhookEvent } from '../../src/connector/define.js';
 import { MalformedPayloadError } from '../../src/connector/errors.js';
@@ -6,6 +5,7 @@ import { createSalesforceInstance } from './connector.js';
 import { SalesforceConfig } from './config.js';
 import { isAck, notificationsEnvelope } from './emulator/outbound.js';
 import { ackReply, readOutboundMessage, soapFault, toWebhookEvents, verifyOutboundMessage } from './webhook.js';
+import { silentLogger } from '../../src/log/logger.js';
 
 const ORG = '00D5e000000KQ2eEAG';
 const INTEGRATION_USER = '0055e000001IntgAAC';
@@ -55,7 +55,7 @@ const settings = (organizationId: string | undefined) => ({ token: TOKEN, organi
 
 function instance() {
   const config = SalesforceConfig.parse({ clientId: 'id', clientSecret: 'secret', loginUrl: 'http://127.0.0.1:9', organizationId: ORG, integrationUserId: INTEGRATION_USER, outboundMessageToken: TOKEN });
-  return createSalesforceInstance({ instanceId: 'salesforce', config, logger: pino({ level: 'silent' }) });
+  return createSalesforceInstance({ instanceId: 'salesforce', config, logger: silentLogger() });
 }
 
 describe('Outbound Messages', () => {

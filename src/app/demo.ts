@@ -5,6 +5,7 @@
  * systems, and the URLs to try: a preference-center link, the API docs, the queue board, the
  * metrics and the emulators' views.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -114,7 +115,7 @@ async function waitIdle(hub: HubProcess, timeoutMs: number): Promise<boolean> {
   while (Date.now() < deadline) {
     quiet = (await hub.engine.idle()) ? quiet + 1 : 0;
     if (quiet >= 3) return true;
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   return false;
 }

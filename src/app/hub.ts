@@ -9,7 +9,6 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { builtinConnectors } from '../../connectors/index.js';
@@ -31,6 +30,7 @@ import { formatRoles, runsEngineWorkers, toEngineRoles, toRoleSet } from './role
 import { logRedisTrouble, redisReady } from '../sync/redis-health.js';
 import { redisAnswers, redisUrlForLog, reportRedisUnreachable, waitForRedis } from './redis.js';
 import type { Role, RoleSet } from './roles.js';
+import { createLogger } from '../log/logger.js';
 
 export { ROLES } from './roles.js';
 export type { Role, RoleSet } from './roles.js';
@@ -97,7 +97,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
       listen: { ...loaded.hub.listen, ...(o.port !== undefined ? { port: o.port } : {}) },
     },
   };
-  const logger = options.logger ?? pino({ level: 'info' });
+  const logger = options.logger ?? createLogger({ level: 'info' });
   logger.info({ roles: [...roles], role: roleText }, 'hub process starting');
   // Said first and plainly, before the connections made below start reporting their retries.
   if (!(await redisAnswers(config.hub.redisUrl, 1_000))) reportRedisUnreachable(config.hub.redisUrl, logger);
@@ -118,7 +118,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
   });
   const redis = new Redis(config.hub.redisUrl, { maxRetriesPerRequest: 2 });
   redis.on('error', (err: Error) =>
-    logRedisTrouble(logger, { err: { name: err.name, message: err.message } }, `redis at ${redisUrlForLog(config.hub.redisUrl)} unavailable: retrying with backoff`),
+    logRedisTrouble(logger, { err }, `redis at ${redisUrlForLog(config.hub.redisUrl)} unavailable: retrying with backoff`),
   );
   const hubIngest = new HubPatchIngest({ store, redis, prefix: engine.prefix, metrics: engine.metrics, logger });
   const privacy = new PrivacyService({

@@ -2,6 +2,7 @@
  * Finding a Redis for the quickstart: use the configured one when it answers; otherwise, when
  * `redis-server` is on PATH, start a private one (no persistence) on a free loopback port.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -72,7 +73,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis | null> {
       };
     }
     if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   child.kill('SIGKILL');
   return null;
@@ -119,7 +120,7 @@ export async function waitForRedis(
     }
     if (options.signal?.aborted) throw new Error('stopped while waiting for Redis');
     reportRedisUnreachable(url, logger, { attempts, waitingMs: Date.now() - started });
-    await new Promise((resolve) => setTimeout(resolve, delay));
+    await sleep(delay);
     delay = Math.min(delay * 2, options.maxDelayMs ?? 5_000);
   }
 }

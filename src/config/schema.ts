@@ -301,7 +301,7 @@ export type ConnectorConfigInput = z.input<typeof ConnectorCommon> & { readonly 
 
 /** A connector definition whose config schema cannot plug into the YAML schema (a programming error). */
 export class ConnectorSchemaError extends Error {
-  readonly code = 'connector_schema_invalid';
+  readonly code = 'config.connector_schema_invalid';
   constructor(
     readonly connectorType: string,
     detail: string,

@@ -415,7 +415,7 @@ export interface ConnectorDefinition<Config = unknown, Cursor = unknown> {
    */
   checkConfig?(config: Config, hub: { mode: 'development' | 'production' }): ConnectorConfigFinding[];
   /**
-   * Builds a live instance. May throw `ConfigError` (e.g. an unreachable system named in the
+   * Builds a live instance. May throw `ConnectorConfigError` (e.g. an unreachable system named in the
    * config); should not call the external API eagerly, so that `concord validate` stays offline.
    */
   create(ctx: ConnectorContext<Config>): ConnectorInstance<Cursor> | Promise<ConnectorInstance<Cursor>>;

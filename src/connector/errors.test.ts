@@ -3,7 +3,7 @@ import type { InternalAxiosRequestConfig } from 'axios';
 import { describe, expect, it } from 'vitest';
 import {
   AuthError,
-  ConfigError,
+  ConnectorConfigError,
   DEFAULT_RETRY_AFTER_MS,
   RateLimitedError,
   RejectedError,
@@ -98,7 +98,7 @@ describe('classifyHttpError', () => {
     expect(classifyHttpError(new DOMException('aborted', 'AbortError'))).toBeInstanceOf(TransientError);
   });
   it('returns connector errors unchanged and wraps anything else as transient with its cause', () => {
-    const config = new ConfigError('bad', { issues: ['a', 'b'] });
+    const config = new ConnectorConfigError('bad', { issues: ['a', 'b'] });
     expect(classifyHttpError(config)).toBe(config);
     expect(config.message).toBe('bad: a; b');
     const odd = classifyHttpError('string thrown');

@@ -10,7 +10,7 @@
  * - `AuthError` (`auth`): credentials are missing, expired or lack a scope; do not retry blindly.
  * - `MalformedPayloadError` (`malformed_payload`): an inbound payload (webhook, API response)
  *   does not have the expected shape.
- * - `ConfigError` (`config`): the connector's configuration or mapping is invalid.
+ * - `ConnectorConfigError` (`config`): the connector's configuration or mapping is invalid.
  * - `MappingValueError` (`invalid_value`): one external or canonical value cannot be converted
  *   by a mapping transform. It is returned as a value by the mapping engine, never thrown.
  */
@@ -105,7 +105,7 @@ export class MalformedPayloadError extends ConnectorError {
 }
 
 /** The connector's configuration or mapping is invalid. `issues` lists every problem found. */
-export class ConfigError extends ConnectorError {
+export class ConnectorConfigError extends ConnectorError {
   readonly code = 'config' as const;
   readonly retryable = false;
   readonly issues: readonly string[];

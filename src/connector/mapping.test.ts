@@ -4,7 +4,7 @@ import { effectiveConsent } from '../profile/effective.js';
 import { merge } from '../profile/merge.js';
 import { MergePolicy } from '../profile/schema.js';
 import type { Json, Profile } from '../profile/schema.js';
-import { ConfigError, MappingValueError } from './errors.js';
+import { ConnectorConfigError, MappingValueError } from './errors.js';
 import { changedFields, compileMapping, jsonEqual, mapInbound, mapOutbound, tryCompileMapping } from './mapping.js';
 import type { MappingEntryInput, Transform } from './mapping-schema.js';
 
@@ -82,7 +82,7 @@ describe('compileMapping', () => {
     expect(r.issues.join('\n')).toMatch(/mappings\[1\]\.consent/);
     expect(r.issues.join('\n')).toMatch(/mappings\[2\].*one-to-one/);
     expect(r.issues.join('\n')).toMatch(/"first_name" is pushed by both field:firstName and field:nick/);
-    expect(() => compileMapping(def, [{ consent: 'nodot', external: 'y' }])).toThrow(ConfigError);
+    expect(() => compileMapping(def, [{ consent: 'nodot', external: 'y' }])).toThrow(ConnectorConfigError);
   });
 
   it('allows a many-to-one map on a push-only entry', () => {

@@ -26,6 +26,7 @@ import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { effectiveConsent } from '../profile/effective.js';
 import { primaryIdentity } from '../profile/identities.js';
 import { purposeRule } from '../profile/merge.js';
+import { jsonEqual as profileJsonEqual } from '../profile/order.js';
 import type {
   ConsentEvidence,
   ConsentInput,
@@ -38,7 +39,7 @@ import type {
   SourceId,
 } from '../profile/schema.js';
 import type { ConnectorDefinition, ExternalRecord } from './define.js';
-import { ConfigError, MappingValueError } from './errors.js';
+import { ConnectorConfigError, MappingValueError } from './errors.js';
 import type { MappingValueProblem } from './errors.js';
 import { MappingEntry } from './mapping-schema.js';
 import type { MappingDirection } from './mapping-schema.js';
@@ -162,7 +163,7 @@ function targetOf(entry: MappingEntry): { target: CanonicalTarget; key: string }
     return { target: { kind: 'right', right: 'objection', objection }, key: `right:${entry.right}` };
   }
   // The schema's refine guarantees exactly one target.
-  throw new ConfigError('mapping entry without a target');
+  throw new ConnectorConfigError('mapping entry without a target');
 }
 
 function canonicalKindOf(target: CanonicalTarget): CanonicalKind {
@@ -258,13 +259,13 @@ export function tryCompileMapping(
   };
 }
 
-/** Like `tryCompileMapping`, but throws a `ConfigError` listing every issue. */
+/** Like `tryCompileMapping`, but throws a `ConnectorConfigError` listing every issue. */
 export function compileMapping(
   definition: Pick<ConnectorDefinition, 'defaultMappings' | 'withdrawOnlyFields'>,
   yamlEntries: readonly unknown[] = [],
 ): CompiledMapping {
   const result = tryCompileMapping(definition, yamlEntries);
-  if (!result.ok) throw new ConfigError('invalid mapping', { issues: result.issues });
+  if (!result.ok) throw new ConnectorConfigError('invalid mapping', { issues: result.issues });
   return result.mapping;
 }
 
@@ -510,18 +511,13 @@ export function mapOutbound(
   return { fields, errors };
 }
 
-/** Deep equality of JSON values (object key order does not matter). */
+/**
+ * The hub's `jsonEqual` (`profile/order.ts`: key order, `-0`, `NaN` decided there) for record
+ * fields and shadows, where a member set to `undefined` counts as present: a connector that
+ * names a field said something about it, so it is not silently taken for "unchanged".
+ */
 export function jsonEqual(a: Json | undefined, b: Json | undefined): boolean {
-  if (a === b) return true;
-  if (a === null || b === null || a === undefined || b === undefined) return false;
-  if (typeof a !== 'object' || typeof b !== 'object') return false;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((v, i) => jsonEqual(v, b[i]));
-  }
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  return ka.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
+  return profileJsonEqual(a, b, { undefinedMembers: 'distinct' });
 }
 
 /**

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Registry, register } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createSyncMetrics } from '../sync/metrics.js';
@@ -36,5 +38,17 @@ describe('metrics on a given registry', () => {
     const first = createSyncMetrics(registry);
     const second = createSyncMetrics(registry);
     expect(second.pushes).toBe(first.pushes);
+  });
+
+  it('is the one way the hub defines metrics: no prom-client metric class is constructed anywhere else', () => {
+    const offenders: string[] = [];
+    for (const dir of ['src', 'connectors']) {
+      for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+        const path = join(entry.parentPath, entry.name);
+        if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.test.ts') || path === join('src', 'connector', 'metrics.ts')) continue;
+        if (/new (?:client\.)?(?:Counter|Gauge|Histogram|Summary)\b/.test(readFileSync(path, 'utf8'))) offenders.push(path);
+      }
+    }
+    expect(offenders).toEqual([]);
   });
 });

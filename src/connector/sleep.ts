@@ -1,18 +1,14 @@
-/** Waits `ms`; an abort rejects at once with the signal's reason (or an `Error('aborted')`). */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+import { setTimeout as wait } from 'node:timers/promises';
+
+/**
+ * Waits `ms` (`node:timers/promises`); an abort rejects at once with the signal's reason (or an
+ * `Error('aborted')`), not with the `AbortError` the timer throws, so callers see why they stopped.
+ */
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  try {
+    await wait(ms, undefined, signal === undefined ? undefined : { signal });
+  } catch (err) {
+    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
+    throw err;
+  }
 }

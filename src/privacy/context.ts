@@ -1,4 +1,5 @@
 /** What the privacy module's parts share: store, Redis, queues, options, and small helpers. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -70,7 +71,7 @@ export async function withLock<T>(ctx: PrivacyContext, dsrId: string, fn: () => 
   for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
     if ((await ctx.redis.set(key, token, 'PX', leaseMs, 'NX')) === 'OK') break;
     if (Date.now() > deadline) throw new Error(`could not lock data-subject request ${dsrId}`);
-    await new Promise((resolve) => setTimeout(resolve, wait));
+    await sleep(wait);
   }
   try {
     return await fn();

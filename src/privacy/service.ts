@@ -19,7 +19,6 @@ import { logRedisTrouble, redisAddress } from '../sync/redis-health.js';
 import { Queue, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
@@ -57,6 +56,7 @@ import type { SourceCheckJobData } from './source-check.js';
 import { planErasure } from './targets.js';
 import { scheduleTrack, TRACKED_KINDS, Tracker } from './tracker.js';
 import type { TrackJobData } from './tracker.js';
+import { silentLogger } from '../log/logger.js';
 
 export interface PrivacyServiceDeps {
   store: Store;
@@ -123,8 +123,8 @@ export class PrivacyService {
     const erase = new Map<string, Queue>();
     for (const c of deps.connectors) if (c.capabilities.erase) erase.set(c.id, new Queue(privacyQueues.erase(c.id), connection));
     this.queues = [requests, ...erase.values()];
-    const logger = (deps.logger ?? pino({ enabled: false })).child({ component: 'privacy' });
-    for (const q of this.queues) q.on('error', (err) => logRedisTrouble(logger, { queue: q.name, err: { name: err.name, message: err.message } }, `queue error (redis at ${redisAddress(deps.redis)})`));
+    const logger = (deps.logger ?? silentLogger()).child({ component: 'privacy' });
+    for (const q of this.queues) q.on('error', (err) => logRedisTrouble(logger, { queue: q.name, err }, `queue error (redis at ${redisAddress(deps.redis)})`));
     this.ctx = {
       store: deps.store,
       redis: deps.redis,
@@ -425,9 +425,9 @@ export class PrivacyService {
   }
 
   private add(worker: Worker): void {
-    worker.on('error', (err) => logRedisTrouble(this.ctx.logger, { queue: worker.name, err: { name: err.name, message: err.message } }, `worker error (redis at ${redisAddress(this.ctx.redis)})`));
+    worker.on('error', (err) => logRedisTrouble(this.ctx.logger, { queue: worker.name, err }, `worker error (redis at ${redisAddress(this.ctx.redis)})`));
     worker.on('failed', (job: Job | undefined, err: Error) =>
-      this.ctx.logger.warn({ queue: worker.name, job: job?.name, attempts: job?.attemptsMade, err: { name: err.name, message: err.message } }, 'privacy job failed'),
+      this.ctx.logger.warn({ queue: worker.name, job: job?.name, attempts: job?.attemptsMade, err }, 'privacy job failed'),
     );
     this.workers.push(worker);
   }

@@ -38,22 +38,48 @@ function canonicalize(value: unknown): unknown {
   return value;
 }
 
-/** Deep equality of JSON-like values, ignoring key order and `undefined` members (as `canonicalJson` does). */
-export function jsonEqual(a: unknown, b: unknown): boolean {
+export interface JsonEqualOptions {
+  /**
+   * `absent`: a member whose value is `undefined` is no member at all, as in JSON text.
+   * `distinct`: it is a member of its own, so `{a: 1, b: undefined}` differs from `{a: 1}`
+   * (the connector layer's contract, see `connector/mapping.ts`).
+   * @defaultValue 'absent'
+   */
+  undefinedMembers?: 'absent' | 'distinct';
+}
+
+/**
+ * The hub's one deep equality of JSON values: two values are equal when the store, which keeps
+ * JSON, could not tell them apart. So object key order does not matter; `-0` is `0`; `NaN` and
+ * `±Infinity` are `null` (as `JSON.stringify` writes them), so `NaN` equals `NaN` and `null`;
+ * an `undefined` array item is `null`; an `undefined` member is absent (unless `options` says
+ * otherwise); a top-level `undefined` equals only `undefined`. Agrees with `canonicalJson`.
+ */
+export function jsonEqual(a: unknown, b: unknown, options: JsonEqualOptions = {}): boolean {
+  return equalJson(a, b, options.undefinedMembers === 'distinct');
+}
+
+/** A number as JSON text holds it: non-finite numbers are `null`, `-0` is `0`. */
+function asJsonNumber(value: unknown): unknown {
+  if (typeof value !== 'number') return value;
+  if (!Number.isFinite(value)) return null;
+  return Object.is(value, -0) ? 0 : value;
+}
+
+function equalJson(left: unknown, right: unknown, undefinedIsMember: boolean): boolean {
+  const a = asJsonNumber(left);
+  const b = asJsonNumber(right);
   if (a === b) return true;
-  if (typeof a === 'number' && typeof b === 'number') return a === b || (Number.isNaN(a) && Number.isNaN(b));
-  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') {
-    return canonicalJson(a) === canonicalJson(b);
-  }
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
   if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((item, i) => jsonEqual(item ?? null, b[i] ?? null));
+    return a.length === b.length && a.every((item: unknown, i) => equalJson(item ?? null, b[i] ?? null, undefinedIsMember));
   }
   const x = a as Record<string, unknown>;
   const y = b as Record<string, unknown>;
-  const xKeys = Object.keys(x).filter((k) => x[k] !== undefined);
-  const yKeys = Object.keys(y).filter((k) => y[k] !== undefined);
-  return xKeys.length === yKeys.length && xKeys.every((k) => Object.hasOwn(y, k) && jsonEqual(x[k], y[k]));
+  const xKeys = Object.keys(x).filter((k) => undefinedIsMember || x[k] !== undefined);
+  const yKeys = Object.keys(y).filter((k) => undefinedIsMember || y[k] !== undefined);
+  return xKeys.length === yKeys.length && xKeys.every((k) => Object.hasOwn(y, k) && equalJson(x[k], y[k], undefinedIsMember));
 }
 
 /** A deep copy of a JSON value in canonical form (sorted keys, no `-0`, no `undefined`). */

@@ -6,6 +6,7 @@
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
@@ -21,7 +22,7 @@ import { registerJsonBodyParser } from './json-body.js';
 import { httpMetrics } from './metrics.js';
 import { registerMetrics, registerOps } from './ops.js';
 import { PreferenceLinks } from './preferences/links.js';
-import { RequestProblemError, sendProblem } from './problem.js';
+import { ApiProblem, RequestProblemError, sendProblem } from './problem.js';
 import { registerPreferences } from './preferences/routes.js';
 import { brandOf } from './preferences/view.js';
 import { registerQueueBoard } from './queue-board.js';
@@ -58,6 +59,11 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
+    // Every log line of a request carries its id (`reqId`); a random one, unique across
+    // processes and restarts, never taken from the client (it would let one forge log lines'
+    // ids). The answer names it (`X-Request-Id`) so an operator can find the request's lines.
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
     // Only these proxies' X-Forwarded-* are believed (client address for rate limits and consent evidence).
     trustProxy: deps.hub.trustProxy !== undefined && deps.hub.trustProxy.length > 0 ? [...deps.hub.trustProxy] : false,
     bodyLimit: options.bodyLimit,
@@ -70,6 +76,9 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   // Every JSON body is checked for depth before it is parsed; the refusal is a problem on every
   // route (scopes with an error handler of their own answer it the same way).
   registerJsonBodyParser(app, { bodyLimit: options.bodyLimit });
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
   app.setErrorHandler((error, _request, reply) => {
     if (error instanceof RequestProblemError) return sendProblem(reply, error.problem);
     throw error;
@@ -84,11 +93,8 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   const redisReady = deps.redisReady ?? (() => redisUp(deps.redis));
   app.addHook('onRequest', async (request, reply) => {
     if (redisReady() || !needsRedis(request.url)) return;
-    return reply
-      .code(503)
-      .header('retry-after', String(REDIS_RETRY_AFTER_SEC))
-      .type('application/problem+json')
-      .send({ type: 'about:blank', title: 'Redis is unavailable; try again shortly', status: 503, code: 'redis_unavailable' });
+    reply.header('retry-after', String(REDIS_RETRY_AFTER_SEC));
+    return sendProblem(reply, new ApiProblem(503, 'redis_unavailable', 'Redis is unavailable; try again shortly'));
   });
 
   await registerSecurityHeaders(app, { publicUrl: deps.hub.publicUrl });
@@ -114,7 +120,6 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
     bodyLimit: options.webhookBodyLimit,
     rateLimit: options.webhookRateLimit,
     metrics,
-    logger: deps.logger,
   });
   await registerApi(app, {
     operations: [...apiOperations({ deps, links, now }), ...(deps.privacy ? dsrOperations(deps.privacy) : [])],

@@ -3,6 +3,7 @@
  * metrics, the latter optionally behind a bearer token and on a listener of its own
  * (`hub.metrics`).
  */
+import { randomUUID } from 'node:crypto';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -76,6 +77,9 @@ export async function buildMetricsServer(options: MetricsRouteOptions & { logger
   const app = Fastify({
     loggerInstance: options.logger.child({ component: 'metrics-http' }),
     logController: new LogController({ disableRequestLogging: true }),
+    // Request ids as on the main server: random, never the client's.
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
     return503OnClosing: true,
   });
   registerMetrics(app, options);

@@ -11,11 +11,11 @@
  * once, with the connector's fixed reason and never the URL (it may carry the token).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
 import type { AdmitResult, RawWebhook, WebhookReply } from '../connector/define.js';
 import type { SyncConnector } from '../sync/bind.js';
 import type { ServerEngine } from './deps.js';
 import type { HttpMetrics } from './metrics.js';
+import { ApiProblem, sendProblem } from './problem.js';
 
 export interface WebhookRouteOptions {
   engine: ServerEngine;
@@ -26,7 +26,6 @@ export interface WebhookRouteOptions {
   /** Requests per minute per client address and connector; 0 means no limit. */
   rateLimit: number;
   metrics: HttpMetrics;
-  logger: Logger;
 }
 
 /** Seconds a sender is asked to wait before retrying a webhook the hub could not queue. */
@@ -43,8 +42,9 @@ function admission(instance: Instance, request: WebhookRequest): AdmitResult | {
   return token === undefined ? { ok: true } : { ok: false, status: 404, reason: 'no connector takes webhooks at this address' };
 }
 
-function problem(reply: FastifyReply, status: number, code: string, detail: string): FastifyReply {
-  return reply.code(status).type('application/problem+json').send({ type: 'about:blank', title: detail, status, code });
+/** Refusals are problem details (RFC 9457), the same format as the admin API's errors. */
+function problem(reply: FastifyReply, status: number, code: string, title: string): FastifyReply {
+  return sendProblem(reply, new ApiProblem(status, code, title));
 }
 
 /**
@@ -72,7 +72,7 @@ export async function registerWebhooks(app: FastifyInstance, options: WebhookRou
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: options.bodyLimit }, (_request, body, done) => {
       done(null, body);
     });
-    scope.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, request: WebhookRequest, reply) => {
+    scope.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request: WebhookRequest, reply) => {
       const status = error.statusCode ?? 500;
       const connector = request.params.connectorId;
       options.metrics.webhooks.inc({ connector: accepting.has(connector) ? connector : 'unknown', status: String(status >= 500 ? 503 : status) });
@@ -80,21 +80,21 @@ export async function registerWebhooks(app: FastifyInstance, options: WebhookRou
       if (status === 429) return problem(reply, 429, 'rate_limited', 'too many webhook requests');
       if (status < 500) return problem(reply, status, 'bad_request', error.message);
       // The sender retries on 5xx; nothing was acknowledged.
-      const redisDown = error.code === 'sync.redis_unavailable';
-      if (!redisDown) options.logger.error({ connector, err: { name: error.code ?? 'error', message: error.message } }, 'webhook not enqueued');
       reply.header('retry-after', String(RETRY_AFTER_SEC));
-      return problem(reply, 503, redisDown ? 'redis_unavailable' : 'unavailable', 'the webhook could not be queued; try again');
+      if (error.code === 'sync.redis_unavailable') return problem(reply, 503, 'redis_unavailable', 'the webhook could not be queued; try again');
+      request.log.error({ connector, err: error }, 'webhook not enqueued');
+      return problem(reply, 503, 'unavailable', 'the webhook could not be queued; try again');
     });
 
-    const refuse = (reply: FastifyReply, connector: string, instance: Instance | undefined, status: number, reason: string): FastifyReply => {
+    const refuse = (request: FastifyRequest, reply: FastifyReply, connector: string, instance: Instance | undefined, status: number, reason: string): FastifyReply => {
       options.metrics.webhooks.inc({ connector, status: String(status) });
-      options.logger.warn({ connector, status, reason }, 'webhook refused');
+      request.log.warn({ connector, status, reason }, 'webhook refused');
       // Some senders expect their own error format (e.g. a SOAP fault); the connector writes it.
       if (status !== 404 && instance?.refuse) return send(reply, instance.refuse({ status, reason }));
       if (status === 404) return problem(reply, 404, 'unknown_connector', 'no connector takes webhooks at this address');
       if (status === 413) return problem(reply, 413, 'body_too_large', reason);
-      const code = status === 401 ? 'bad_signature' : 'malformed_body';
-      return problem(reply, status, code, status === 401 ? 'the signature does not verify' : reason);
+      if (status === 401) return problem(reply, 401, 'bad_signature', 'the signature does not verify');
+      return problem(reply, status, 'malformed_body', reason);
     };
 
     scope.post<{ Params: WebhookParams }>(
@@ -116,7 +116,7 @@ export async function registerWebhooks(app: FastifyInstance, options: WebhookRou
           }
           const instance = await options.engine.instance(connector);
           const admitted = admission(instance, request);
-          if (!admitted.ok) return refuse(reply, connector, instance, admitted.status, admitted.reason);
+          if (!admitted.ok) return refuse(request, reply, connector, instance, admitted.status, admitted.reason);
         },
       },
       async (request, reply) => {
@@ -134,7 +134,7 @@ export async function registerWebhooks(app: FastifyInstance, options: WebhookRou
         timer();
         if (!result.ok) {
           const instance = result.status === 404 ? undefined : await options.engine.instance(connector);
-          return refuse(reply, connector, instance, result.status, result.reason);
+          return refuse(request, reply, connector, instance, result.status, result.reason);
         }
         options.metrics.webhooks.inc({ connector, status: String(result.reply.status) });
         return send(reply, result.reply);

@@ -2,11 +2,11 @@
  * The durable store: `openStore({ url, ... })` returns a `Store` over SQLite
  * (`sqlite:./data/concord.db`, `sqlite::memory:`) or PostgreSQL (`postgres://...`).
  */
-import { pino } from 'pino';
 import { createKysely } from './dialect.js';
 import { KyselyStore } from './kysely-store.js';
 import { parseStoreUrl } from './url.js';
 import type { Store, StoreOptions } from './types.js';
+import { silentLogger } from '../log/logger.js';
 
 export type * from './types.js';
 export { StoreError, WriteConflictError } from './errors.js';
@@ -18,7 +18,7 @@ export { MIGRATIONS } from './migrations.js';
 /** Opens the store and, unless `autoMigrate` is false, applies pending migrations. */
 export async function openStore(options: StoreOptions): Promise<Store> {
   const location = parseStoreUrl(options.url);
-  const logger = options.logger ?? pino({ enabled: false });
+  const logger = options.logger ?? silentLogger();
   const db = createKysely(location, {
     busyTimeoutMs: options.busyTimeoutMs ?? 10_000,
     poolSize: options.poolSize ?? 10,

@@ -14,7 +14,6 @@ import { Queue, Worker } from 'bullmq';
 import type { Job, JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
-import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { ExternalRecord, RawWebhook } from '../connector/define.js';
 import { backoffDelay } from './backoff.js';
@@ -23,7 +22,7 @@ import { CallLimiter } from './call-limiter.js';
 import type { EngineContext, RecordScreen } from './context.js';
 import { DeadLetterView } from './dead-letter.js';
 import { kickRelay, scheduleFlush } from './context.js';
-import { errorSummary, Ingestor } from './ingest.js';
+import { Ingestor } from './ingest.js';
 import type { IngestJobData } from './ingest.js';
 import { jobOptions } from './job-options.js';
 import { assertInstanceId, engineKeys, hashTagPrefix, jobId, queueNames } from './keys.js';
@@ -45,6 +44,7 @@ import { assertRedisReady, logRedisTrouble, redisAddress, redisReady, RedisWatch
 import type { RedisResetEvent } from './redis-health.js';
 import { WorkSets } from './work-sets.js';
 import { WriteLog } from './write-log.js';
+import { silentLogger } from '../log/logger.js';
 
 export interface QueueStatus {
   queue: string;
@@ -147,7 +147,7 @@ class BullEngine implements Engine {
   constructor(private readonly options: EngineOptions) {
     const tuning = EngineTuning.parse(options.tuning ?? {});
     this.prefix = hashTagPrefix(options.prefix ?? '{concord}');
-    this.logger = options.logger ?? pino({ enabled: false });
+    this.logger = options.logger ?? silentLogger();
     const connectors = new Map<string, SyncConnector>();
     for (const c of options.connectors) {
       assertInstanceId(c.id);
@@ -159,11 +159,11 @@ class BullEngine implements Engine {
       : new Redis({ ...options.redis, maxRetriesPerRequest: null });
     // Every reconnect attempt reports an error while Redis is away: logged at a bounded rate.
     const unavailable = `redis at ${redisAddress(this.redis)} unavailable: retrying with backoff`;
-    this.redis.on('error', (err) => logRedisTrouble(this.logger, { err: errorSummary(err) }, unavailable));
+    this.redis.on('error', (err) => logRedisTrouble(this.logger, { err }, unavailable));
     // Commands issued in the same tick go out in one write: a batch touches dozens of keys.
     // BullMQ keeps its own connection (its blocking and scripted commands are not pipelined).
     this.commands = this.redis.duplicate({ enableAutoPipelining: true });
-    this.commands.on('error', (err) => logRedisTrouble(this.logger, { err: errorSummary(err) }, unavailable));
+    this.commands.on('error', (err) => logRedisTrouble(this.logger, { err }, unavailable));
     const keys = engineKeys(this.prefix);
     const queueOpts = { connection: this.redis, prefix: this.prefix };
     const push = new Map<string, Queue>();
@@ -179,7 +179,7 @@ class BullEngine implements Engine {
       pull,
     };
     this.allQueues = [queues.ingest, queues.relay, ...push.values(), ...pull.values()];
-    for (const q of this.allQueues) q.on('error', (err) => logRedisTrouble(this.logger, { err: errorSummary(err), queue: q.name }, `queue error (redis at ${redisAddress(this.redis)})`));
+    for (const q of this.allQueues) q.on('error', (err) => logRedisTrouble(this.logger, { err, queue: q.name }, `queue error (redis at ${redisAddress(this.redis)})`));
 
     this.metrics = createSyncMetrics(options.metrics);
     const work = new WorkSets(this.commands, keys);
@@ -378,9 +378,9 @@ class BullEngine implements Engine {
   };
 
   private addWorker(worker: Worker): void {
-    worker.on('error', (err) => logRedisTrouble(this.logger, { err: errorSummary(err), queue: worker.name }, `worker error (redis at ${redisAddress(this.redis)})`));
+    worker.on('error', (err) => logRedisTrouble(this.logger, { err, queue: worker.name }, `worker error (redis at ${redisAddress(this.redis)})`));
     worker.on('failed', (job: Job | undefined, err: Error) => {
-      this.logger.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err: errorSummary(err) }, 'job failed');
+      this.logger.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'job failed');
     });
     this.workers.push(worker);
   }
@@ -394,7 +394,7 @@ class BullEngine implements Engine {
       await Promise.all(this.allQueues.map((q) => q.close()));
       for (const pending of this.instances.values()) {
         const instance = await pending.catch(() => null);
-        await instance?.close?.().catch((err: unknown) => this.logger.warn({ err: errorSummary(err) }, 'connector close failed'));
+        await instance?.close?.().catch((err: unknown) => this.logger.warn({ err }, 'connector close failed'));
       }
       await this.commands.quit().catch(() => this.commands.disconnect());
       await this.redis.quit().catch(() => this.redis.disconnect());

@@ -13,6 +13,7 @@
  * and commits (`lockForIngest`), so a batch running beside another is as safe as one running in
  * another worker process.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { mapInbound, mapOutbound } from '../connector/mapping.js';
@@ -80,6 +81,7 @@ export class Ingestor {
 
   /** The BullMQ processor of the ingest queue. */
   async process(job: Job<IngestJobData>, signal?: AbortSignal): Promise<Record<IngestOutcome, number>> {
+    const started = performance.now();
     const data = job.data;
     const connector = this.ctx.connectors.get(data.connector);
     const counts: Record<IngestOutcome, number> = { applied: 0, unchanged: 0, echo: 0, deleted: 0, suppressed: 0, no_identity: 0 };
@@ -98,6 +100,7 @@ export class Ingestor {
     const records = await this.screen(connector, read);
     const outcomes = await this.ingest(connector, records, data.receivedAt, (record) => received.get(record));
     for (const o of outcomes) counts[o]++;
+    this.ctx.logger.info({ connector: connector.id, jobId: job.id, records: read.length, ...counts, ms: Math.round(performance.now() - started) }, 'ingest batch processed');
     return counts;
   }
 
@@ -130,7 +133,7 @@ export class Ingestor {
     for (let wait = 2; ; wait = Math.min(wait * 2, 100)) {
       const outcome = await this.batcher.submit(item);
       if (outcome !== 'busy') return outcome;
-      await new Promise((resolve) => setTimeout(resolve, wait));
+      await sleep(wait);
     }
   }
 
@@ -214,7 +217,7 @@ export class Ingestor {
     const held = wanted.filter((_, k) => locked[k]);
     const heldKeys = new Set(held.map((r) => `${r.connector}\u0000${r.profileId}`));
     const stop = this.ctx.work.keepLeases(() => held, this.ctx.tuning.ingestLockMs, (err) =>
-      this.ctx.logger.warn({ err: errorSummary(err) }, 'could not renew the ingest lock'),
+      this.ctx.logger.warn({ err }, 'could not renew the ingest lock'),
     );
     try {
       for (const [i, item] of items.entries()) {
@@ -486,7 +489,7 @@ export class Ingestor {
       return await this.ctx.store.applyPatches(items.map(({ patch, options }) => ({ patch, options })));
     } catch (err) {
       if (items.length === 1) throw err;
-      this.ctx.logger.warn({ err: errorSummary(err), size: items.length }, 'batch apply failed; applying one by one');
+      this.ctx.logger.warn({ err, size: items.length }, 'batch apply failed; applying one by one');
       const out: ApplyResult[] = [];
       for (const item of items) out.push(await this.ctx.store.applyPatch(item.patch, item.options));
       return out;

@@ -8,6 +8,7 @@
  * completes it when the processor resolves. Locks are extended while a job runs; stalled jobs
  * of a dead process are picked up by the stalled checker as usual.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'bullmq';
 import type { Job, WorkerOptions } from 'bullmq';
@@ -50,7 +51,7 @@ export class OrderedWorker<Data> {
       } catch (err) {
         if (this.stopping) break;
         this.logger.warn({ err: err instanceof Error ? err.message : String(err), queue: this.worker.name }, 'fetching a job failed');
-        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await sleep(1000);
         continue;
       }
       if (!job) continue;

@@ -88,11 +88,12 @@ export class Puller {
   private async recordLastPull(instance: string, outcome: Omit<LastPull, 'finishedAt'>): Promise<void> {
     const last: LastPull = { finishedAt: new Date().toISOString(), ...outcome };
     await this.ctx.redis.set(this.ctx.keys.lastPull(instance), JSON.stringify(last)).catch((err: unknown) => {
-      this.ctx.logger.warn({ err: errorSummary(err), connector: instance }, 'could not record the last pull');
+      this.ctx.logger.warn({ err, connector: instance }, 'could not record the last pull');
     });
   }
 
   private async run(connector: SyncConnector, progress: { pages: number; records: number }, signal?: AbortSignal): Promise<PullResult> {
+    const started = performance.now();
     const instance = await this.ctx.instance(connector.id);
     if (!instance.pull) return { pages: 0, records: 0 };
     const saved = await this.ctx.store.getCursor(connector.id);
@@ -119,7 +120,7 @@ export class Puller {
       progress.pages = pages;
       progress.records = records;
     }
-    this.ctx.logger.debug({ connector: connector.id, pages, records }, 'pull finished');
+    this.ctx.logger.info({ connector: connector.id, pages, records, ms: Math.round(performance.now() - started) }, 'pull finished');
     return { pages, records };
   }
 }

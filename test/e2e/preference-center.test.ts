@@ -13,13 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemo } from '../../src/app/demo.js';
 import type { Demo } from '../../src/app/demo.js';
 import { freePort } from '../../src/app/redis.js';
 import { loadConfig } from '../../src/config/load.js';
 import { deletePrefix } from '../../harness/sync-hub.js';
+import { createLogger } from '../../src/log/logger.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = 'test-artifacts';
@@ -68,7 +68,7 @@ describe('preference center in Chromium (quickstart)', () => {
     if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
     dir = mkdtempSync(join(tmpdir(), 'concord-e2e-'));
     prefix = `{e2e-${randomBytes(4).toString('hex')}}`;
-    demo = await startDemo(loaded.config, pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' }), {
+    demo = await startDemo(loaded.config, createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' }), {
       databaseUrl: `sqlite:${join(dir, 'hub.db')}`,
       keyPrefix: prefix,
       port,

@@ -3,6 +3,8 @@
  * limit hits) is served on /metrics beside the engine's and the HTTP server's metrics, and two
  * hubs in one process keep their metrics apart without clashing.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/app/redis.js';
 import { waitFor } from '../../harness/sync-hub.js';
@@ -13,6 +15,23 @@ import type { OperatorHub } from './operator-hub.js';
 function sample(text: string, name: string, instance: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(`instance="${instance}"`));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+/** The names of the metrics the hub defines: every `counterOn`/`gaugeOn`/`histogramOn` call of src/ and connectors/ (emulators and tests aside). */
+function definedMetricNames(): string[] {
+  const names = new Set<string>();
+  for (const dir of ['src', 'connectors']) {
+    for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+      const path = join(entry.parentPath, entry.name);
+      if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.test.ts') || path.split(/[\\/]/).includes('emulator')) continue;
+      const text = readFileSync(path, 'utf8');
+      const found = [...text.matchAll(/\b(?:counterOn|gaugeOn|histogramOn)\(\s*[\w.]+,\s*\{\s*name: '([^']+)'/g)].map((m) => m[1] as string);
+      // A definition this reader cannot see (a name that is not a literal) would go unchecked.
+      expect(found.length, `${path}: every metric definition names its metric with a literal`).toBe([...text.matchAll(/\b(?:counterOn|gaugeOn|histogramOn)\(/g)].length);
+      for (const name of found) names.add(name);
+    }
+  }
+  return [...names].sort();
 }
 
 async function scrape(op: OperatorHub): Promise<string> {
@@ -63,6 +82,23 @@ describe('/metrics of a running hub', () => {
     const other = await scrape(second);
     expect(sample(other, 'concord_hubspot_daily_remaining', 'hubspot')).toBeGreaterThan(500);
     expect(sample(other, 'concord_salesforce_api_requests_remaining', 'salesforce')).toBeGreaterThan(39_000);
+  }, 60_000);
+
+  it('serves every metric family the code defines (names read from the definitions in src/ and connectors/)', async () => {
+    const defined = definedMetricNames();
+    expect(defined.length).toBeGreaterThan(15);
+    const op = await startOperatorHub();
+    hubs.push(op);
+    // Connector metrics are registered when an instance first exists: let both systems see a push.
+    await op.createPerson('grace@example.com', 'Hopper');
+    await waitFor(
+      () => op.hubspot.sideDoor.findByEmail('grace@example.com') !== undefined && op.salesforce.sideDoor.findByEmail('grace@example.com') !== undefined,
+      20_000,
+      'Grace in both systems',
+    );
+    const text = await scrape(op);
+    const families = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+    expect(defined.filter((name) => !families.has(name))).toEqual([]);
   }, 60_000);
 
   it('serves /metrics only on hub.metrics.listen, and only with its bearer token, when the YAML says so', async () => {

@@ -9,7 +9,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { startHubSpotEmulator } from '../../connectors/hubspot/emulator/index.js';
 import type { HubSpotEmulatorOptionsInput, RunningHubSpotEmulator } from '../../connectors/hubspot/emulator/index.js';
 import { startSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
@@ -21,6 +20,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { createTestDatabase } from '../../harness/db.js';
 import { deletePrefix, REDIS_URL, TEST_TUNING } from '../../harness/sync-hub.js';
 import { hubspotYaml, hubYaml, salesforceOutboundUrl, salesforceYaml, TEST_SF_OUTBOUND_TOKEN } from '../../harness/hub-config.js';
+import { createLogger } from '../../src/log/logger.js';
 
 const HUBSPOT_SECRET = 'operator-hubspot-client-secret';
 const HUBSPOT_APP_ID = 8091;
@@ -113,7 +113,7 @@ export async function startOperatorHub(options: OperatorHubOptions = {}): Promis
     if (!loaded.ok) throw new Error(loaded.errors.map(String).join('\n'));
     const hub = await startHubProcess(loaded.config, {
       role: 'all',
-      logger: pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' }),
+      logger: createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' }),
       tuning: TEST_TUNING,
       server: { queueBoard: false, webhookRateLimit: 0 },
     });

@@ -8,7 +8,6 @@
  * built-in ones, as in production).
  */
 import { randomBytes } from 'node:crypto';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHubSpotEmulator } from '../../connectors/hubspot/emulator/index.js';
 import type { RunningHubSpotEmulator } from '../../connectors/hubspot/emulator/index.js';
@@ -25,6 +24,7 @@ import { createTestDatabase } from '../../harness/db.js';
 import type { TestDatabase } from '../../harness/db.js';
 import { deletePrefix, REDIS_URL, TEST_TUNING, waitFor } from '../../harness/sync-hub.js';
 import { hubspotYaml, hubYaml, salesforceOutboundUrl, salesforceYaml, TEST_SF_OUTBOUND_TOKEN } from '../../harness/hub-config.js';
+import { createLogger } from '../../src/log/logger.js';
 
 const HUBSPOT_SECRET = 'roles-hubspot-client-secret';
 const HUBSPOT_APP_ID = 8090;
@@ -107,7 +107,7 @@ describe('hub processes with fine-grained roles', () => {
     if (!loaded.ok) throw new Error(loaded.errors.map(String).join('\n'));
     const config: Config = loaded.config;
     const common = {
-      logger: pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' }),
+      logger: createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' }),
       tuning: TEST_TUNING,
       server: { queueBoard: false, webhookRateLimit: 0 },
     };

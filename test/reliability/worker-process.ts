@@ -4,7 +4,6 @@
  * Configured by the JSON in CONCORD_WORKER_SPEC; prints `ready` once its workers run; closes
  * cleanly on SIGTERM like `concord start --role worker`.
  */
-import { pino } from 'pino';
 import { MergePolicy } from '../../src/profile/schema.js';
 import type { MergePolicyInput } from '../../src/profile/schema.js';
 import { openStore } from '../../src/store/index.js';
@@ -15,6 +14,7 @@ import { registerMemorySystem } from '../../connectors/memory/index.js';
 import { memoryConnectors } from '../../harness/sync-hub.js';
 import type { SystemSpec } from '../../harness/sync-hub.js';
 import { bridgedSystem } from './memory-bridge.js';
+import { createLogger } from '../../src/log/logger.js';
 
 export interface WorkerSpec {
   redisUrl: string;
@@ -32,7 +32,7 @@ process.stdin.on('end', () => process.exit(1));
 process.stdin.resume();
 
 const spec = JSON.parse(process.env['CONCORD_WORKER_SPEC'] ?? '{}') as WorkerSpec;
-const logger = pino({ level: process.env['CONCORD_TEST_LOG'] ?? 'silent' });
+const logger = createLogger({ level: process.env['CONCORD_TEST_LOG'] ?? 'silent' });
 for (const name of Object.values(spec.names)) registerMemorySystem(name, bridgedSystem(spec.bridgeUrl, name));
 const policy = MergePolicy.parse(spec.policy);
 const store = await openStore({ url: spec.dbUrl, policy, outboxTargets: spec.systems.map((s) => s.id), hashKey: 'k'.repeat(32) });

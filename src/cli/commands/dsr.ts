@@ -10,11 +10,11 @@
  * workers of a running hub (`concord start` with the `privacy` role: all, worker or privacy)
  * carry it out. `--wait` follows it to the end.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFile } from 'node:fs/promises';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { builtinConnectors } from '../../../connectors/index.js';
 import { connectorsFromConfig } from '../../sync/from-config.js';
 import { loadConfig } from '../../config/load.js';
@@ -28,6 +28,7 @@ import { openConfiguredStore } from '../../app/store.js';
 import { HubPatchIngest } from '../../sync/hub-patch.js';
 import { resolveConfigPath, withConfigOption } from '../config-path.js';
 import { printErrors, printWarnings } from '../report.js';
+import { createLogger } from '../../log/logger.js';
 
 const OBJECTIONS: Record<string, ObjectionKind> = {
   'direct-marketing': 'directMarketing',
@@ -50,7 +51,7 @@ interface Session {
 async function open(config: Config): Promise<Session> {
   const connectors = connectorsFromConfig(config, builtinConnectors);
   const policy = toMergePolicy(config);
-  const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' });
+  const logger = createLogger({ level: process.env['LOG_LEVEL'] ?? 'warn' });
   const store = await openConfiguredStore(config, connectors, logger);
   const redis = new Redis(config.hub.redisUrl, { maxRetriesPerRequest: null });
   const hubIngest = new HubPatchIngest({ store, redis, prefix: config.hub.keyPrefix });
@@ -125,7 +126,7 @@ async function follow(session: Session, view: DsrView, options: Common): Promise
       console.error(`still ${current.status} after ${options.timeout ?? '2m'}: is a hub running its workers (concord start)?`);
       return current;
     }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await sleep(250);
     const next = await session.privacy.get(view.id);
     if (!next.ok) throw next.error;
     current = next.value;

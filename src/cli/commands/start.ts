@@ -17,7 +17,6 @@
  */
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
-import { pino } from 'pino';
 import { builtinConnectors } from '../../../connectors/index.js';
 import { startDemo } from '../../app/demo.js';
 import { ROLES, startHubProcess } from '../../app/hub.js';
@@ -28,6 +27,7 @@ import { loadConfig } from '../../config/load.js';
 import { EngineTuning } from '../../sync/options.js';
 import { resolveConfigPath, withConfigOption } from '../config-path.js';
 import { printErrors, printWarnings, redactUrl, summaryLine } from '../report.js';
+import { createLogger } from '../../log/logger.js';
 
 export { ROLES };
 export type { Role };
@@ -95,7 +95,7 @@ export function register(program: Command): void {
       const { config } = result;
       if (!options.demo) printWarnings(result.warnings);
       console.log(summaryLine(file, config));
-      const logger = pino({ level: process.env.LOG_LEVEL ?? (options.demo ? 'warn' : 'info') });
+      const logger = createLogger({ level: process.env.LOG_LEVEL ?? (options.demo ? 'warn' : 'info') });
 
       if (options.demo) {
         console.log('Starting the demo: emulators, hub and demo data...');

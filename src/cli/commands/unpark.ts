@@ -5,7 +5,6 @@
  * (and erase run) of what waits is queued at once. A system still out of allowance parks again.
  */
 import type { Command } from 'commander';
-import { pino } from 'pino';
 import { builtinConnectors } from '../../../connectors/index.js';
 import { loadConfig } from '../../config/load.js';
 import { toMergePolicy } from '../../config/policy.js';
@@ -15,6 +14,7 @@ import { createEngine } from '../../sync/engine.js';
 import { connectorsFromConfig } from '../../sync/from-config.js';
 import { resolveConfigPath, withConfigOption } from '../config-path.js';
 import { printErrors, printWarnings } from '../report.js';
+import { createLogger } from '../../log/logger.js';
 
 interface Options {
   config?: string;
@@ -35,7 +35,7 @@ async function unpark(id: string, options: Options): Promise<number> {
     console.error(`concord unpark: no enabled connector "${id}" in ${file} (known: ${connectors.map((c) => c.id).join(', ') || 'none'})`);
     return 1;
   }
-  const logger = pino({ level: process.env['LOG_LEVEL'] ?? 'warn' });
+  const logger = createLogger({ level: process.env['LOG_LEVEL'] ?? 'warn' });
   const policy = toMergePolicy(config);
   const store = await openConfiguredStore(config, connectors, logger);
   const engine = createEngine({ redis: config.hub.redisUrl, prefix: config.hub.keyPrefix, store, connectors, policy, logger });

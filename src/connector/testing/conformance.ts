@@ -10,7 +10,6 @@
  * Records are built the way the engine builds them: canonical sample profiles are mapped out
  * with the connector's mapping (defaults plus `mappings`), and what comes back is mapped in.
  */
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MergePolicy } from '../../profile/schema.js';
 import type { Profile } from '../../profile/schema.js';
@@ -25,6 +24,7 @@ import type {
 import { MalformedPayloadError, RateLimitedError } from '../errors.js';
 import { compileMapping, mapInbound, mapOutbound } from '../mapping.js';
 import type { CompiledMapping } from '../mapping.js';
+import { silentLogger } from '../../log/logger.js';
 
 /** One running emulator (fresh state) for one test. */
 export interface ConformanceEnvironment<Config> {
@@ -95,7 +95,7 @@ export function defaultSampleProfile(i: number): Profile {
   };
 }
 
-const silent = pino({ level: 'silent' });
+const silent = silentLogger();
 
 function requireHook<F>(hook: F | undefined, name: string): F {
   if (hook === undefined) throw new Error(`the conformance harness declared ${name} but the environment lacks it`);

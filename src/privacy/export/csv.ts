@@ -4,6 +4,7 @@
  * attribute, consent, subscription, right, consent_receipt, system, system_value, sync (one row per
  * field sent to a system: item `connector.field`, at = when it was sent), history, live. Pure.
  */
+import { stringify } from 'csv-stringify/sync';
 import type { Json } from '../../profile/schema.js';
 import type { ExportDocument } from './document.js';
 
@@ -16,10 +17,12 @@ function text(value: Json | undefined): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
+/** How the export writes CSV: RFC 4180 with CRLF line ends; leading formula characters neutralised for spreadsheets (OWASP CSV injection). */
+const OPTIONS = { record_delimiter: 'windows', quote_record_delimiter: true, escape_formulas: true } as const;
+
 /** A CSV field, quoted when it holds a comma, quote, or line break. Leading formula characters are neutralised for spreadsheets. */
 export function csvField(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+  return stringify([[value]], { ...OPTIONS, eof: false });
 }
 
 export function exportRows(doc: ExportDocument): Row[] {
@@ -71,7 +74,7 @@ export function exportRows(doc: ExportDocument): Row[] {
   return rows;
 }
 
-/** The export as CSV text (CRLF line ends, a header row). */
+/** The export as CSV text (CRLF line ends, a header row), written by `csv-stringify`. */
 export function exportCsv(doc: ExportDocument): string {
-  return [CSV_COLUMNS.join(','), ...exportRows(doc).map((row) => row.map(csvField).join(','))].join('\r\n') + '\r\n';
+  return stringify([[...CSV_COLUMNS], ...exportRows(doc)], OPTIONS);
 }

@@ -52,9 +52,15 @@ export async function registerApi(app: FastifyInstance, options: ApiRouteOptions
         if (error instanceof RequestProblemError) return sendProblem(reply, error.problem);
         const status = error.statusCode ?? 500;
         if (status >= 500) request.log.error({ err: error }, 'admin API error');
-        const title = status === 429 ? 'Too many requests' : status >= 500 ? 'Internal error' : 'Bad request';
-        const code = status === 429 ? 'rate_limited' : status === 413 ? 'body_too_large' : status >= 500 ? 'internal' : 'bad_request';
-        void sendProblem(reply, new ApiProblem(status, code, title, status >= 500 ? undefined : error.message));
+        const problem =
+          status === 429
+            ? new ApiProblem(status, 'rate_limited', 'Too many requests', error.message)
+            : status === 413
+              ? new ApiProblem(status, 'body_too_large', 'Bad request', error.message)
+              : status >= 500
+                ? new ApiProblem(status, 'internal', 'Internal error')
+                : new ApiProblem(status, 'bad_request', 'Bad request', error.message);
+        void sendProblem(reply, problem);
       });
 
       api.get('/openapi.json', { config: { rateLimit } }, async (_request, reply) => reply.send(document));

@@ -4,7 +4,6 @@
  * changes, partial failures), the DAILY limit, and webhooks from the emulator.
  */
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConnectorInstance, ExternalRecord, PushRecord } from '../../../src/connector/define.js';
@@ -14,6 +13,7 @@ import { createHubSpotInstance } from '../../../connectors/hubspot/connector.js'
 import { HubSpotConfig, type HubSpotConfigInput, type HubSpotCursor } from '../../../connectors/hubspot/config.js';
 import { startHubSpotEmulator, type HubSpotEmulatorOptionsInput, type RunningHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
+import { createLogger, silentLogger } from '../../../src/log/logger.js';
 
 const SECRET = 'connector-test-secret';
 const APP_ID = 5150;
@@ -44,15 +44,15 @@ async function setup(
   const receiver = await startWebhookReceiver();
   const emu = await startHubSpotEmulator({ clientSecret: SECRET, webhookUrl: receiver.url, appId: APP_ID, ...emulator }, runtime);
   const logs: string[] = [];
-  const logger = pino(
-    { level: 'info' },
-    new Writable({
+  const logger = createLogger({
+    level: 'info',
+    destination: new Writable({
       write(chunk: Buffer, _enc, done) {
         logs.push(chunk.toString('utf8'));
         done();
       },
     }),
-  );
+  });
   const parsed = HubSpotConfig.parse({
     accessToken: 'pat',
     webhookSecret: SECRET,
@@ -339,7 +339,7 @@ describe('HubSpot connector: rate limits', () => {
     await first.instance.read?.([contact.id], signal());
     // A second instance with the same token (another worker process) knows nothing of those calls.
     const config = HubSpotConfig.parse({ accessToken: 'pat', webhookSecret: SECRET, baseUrl: first.emu.url });
-    const other = await createHubSpotInstance({ instanceId: 'hubspot', config, logger: pino({ enabled: false }) });
+    const other = await createHubSpotInstance({ instanceId: 'hubspot', config, logger: silentLogger() });
     const err = await other.read?.(['1'], signal()).then(
       () => undefined,
       (e: unknown) => e,

@@ -4,12 +4,12 @@
  * and a connector instance configured against it.
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import { pino } from 'pino';
 import type { ConnectorInstance, ExternalRecord, RawWebhook } from '../../../src/connector/define.js';
 import salesforce, { createSalesforceInstance, type SalesforceRuntime } from '../../../connectors/salesforce/connector.js';
 import { SalesforceConfig, type SalesforceConfigInput, type SalesforceCursor } from '../../../connectors/salesforce/config.js';
 import { startSalesforceEmulator, type EmulatorRuntime, type RunningSalesforceEmulator, type SalesforceEmulatorOptionsInput } from '../../../connectors/salesforce/emulator/index.js';
 import { ackReply } from '../../../connectors/salesforce/webhook.js';
+import { createLogger } from '../../../src/log/logger.js';
 
 export const CLIENT_ID = 'concord-test-app';
 export const CLIENT_SECRET = 'salesforce-test-secret';
@@ -64,7 +64,7 @@ export interface SalesforceTestOrg {
   close(): Promise<void>;
 }
 
-export const silentLogger = pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
+export const silentLogger = createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
 
 export async function startTestOrg(
   options: { emulator?: Partial<SalesforceEmulatorOptionsInput>; config?: Partial<SalesforceConfigInput>; outbound?: boolean; runtime?: EmulatorRuntime } = {},

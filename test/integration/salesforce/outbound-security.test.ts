@@ -4,11 +4,11 @@
  * its body is read; one with the token is only a hint: the hub reads the records it names back
  * from Salesforce and ingests what Salesforce holds, never what the message says.
  */
-import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { notificationsEnvelope } from '../../../connectors/salesforce/emulator/index.js';
 import { isAck } from '../../../connectors/salesforce/emulator/outbound.js';
 import { SF_ORG, startCrmHub, type CrmHub } from '../../../harness/salesforce-hub.js';
+import { createLogger } from '../../../src/log/logger.js';
 
 let hub: CrmHub | undefined;
 afterEach(async () => {
@@ -130,7 +130,7 @@ describe('a forged Outbound Message', () => {
 
   it('is logged once per refusal, with a fixed reason: no tag name, value or token the sender chose', async () => {
     const lines: string[] = [];
-    hub = await startCrmHub({ dialect: 'sqlite', logger: pino({ level: 'info' }, { write: (line: string) => lines.push(line) }) });
+    hub = await startCrmHub({ dialect: 'sqlite', logger: createLogger({ level: 'info', destination: { write: (line: string) => lines.push(line) } }) });
     const h = hub;
     const chosen = forged([{ Id: '0035e0000000001AAA', Email: 'ada@example.com' }]).replace('<sf:Email>', '<evil-Chosen-Tag attr="evil-Value">').replace('</sf:Email>', '</evil-Other-Tag>');
     const wrongToken = `${h.url}/webhooks/salesforce/evil-token-${'x'.repeat(40)}`;

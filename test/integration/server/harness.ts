@@ -5,11 +5,12 @@
  * is on the path of every inbound change.
  */
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import type { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { Catalog } from '../../../src/config/schema.js';
 import type { ApiKeyConfig } from '../../../src/config/schema.js';
+import { createLogger } from '../../../src/log/logger.js';
+import type { Logger } from '../../../src/log/logger.js';
 import { build } from '../../../src/server/build.js';
 import { apiKeyRecords } from '../../../src/server/api-keys.js';
 import type { ServerEngine, ServerOptionsInput } from '../../../src/server/deps.js';
@@ -74,6 +75,8 @@ export async function startServerHub(
     redis?: Redis;
     /** Wraps the engine the server sees (e.g. to give a connector instance a `refuse`). */
     engine?: (engine: Engine) => ServerEngine;
+    /** The server's logger (default: silent unless CONCORD_TEST_LOG names a level). */
+    logger?: Logger;
   } = {},
 ): Promise<ServerHub> {
   const hub = await startHub({ dialect: 'sqlite', systems: [{ id: 'crm' }, { id: 'shop' }], ...options, roles: options.roles ?? {} });
@@ -99,7 +102,7 @@ export async function startServerHub(
     redis: options.redis ?? redis,
     metrics,
     apiKeys: apiKeyRecords(API_KEYS),
-    logger: pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' }),
+    logger: options.logger ?? createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' }),
     ...(options.server ? { options: options.server } : {}),
     ...(options.now ? { now: options.now } : {}),
   });

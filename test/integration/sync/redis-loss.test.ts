@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
 import { startHubProcess } from '../../../src/app/hub.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { privacyQueues } from '../../../src/privacy/keys.js';
@@ -20,6 +19,7 @@ import { killableRedis } from '../../helpers/private-redis.js';
 import type { KillableRedis } from '../../helpers/private-redis.js';
 import { REDIS_URL, startHub, waitFor, WEBHOOK_SECRET } from '../../../harness/sync-hub.js';
 import type { Hub } from '../../../harness/sync-hub.js';
+import { silentLogger } from '../../../src/log/logger.js';
 
 const PEOPLE = Array.from({ length: 13 }, (_, i) => `person${i}@example.com`);
 const TARGETS = ['b', 'c'] as const;
@@ -118,7 +118,7 @@ describe('RedisWatch', () => {
     const redis = new Redis(REDIS_URL);
     const key = `{rw-${randomUUID()}}:sync:epoch`;
     const events: RedisResetEvent[] = [];
-    const logger = pino({ enabled: false });
+    const logger = silentLogger();
     const first = new RedisWatch(redis, key, 60_000, async (e) => void events.push(e), logger);
     const second = new RedisWatch(redis, key, 60_000, async (e) => void events.push(e), logger);
     try {
@@ -173,7 +173,7 @@ describe('a hub process after Redis loss', () => {
       { env: { T_SIGNING: 's'.repeat(40), T_HASH: 'k'.repeat(32) } },
     );
     if (!loaded.ok) throw new Error(loaded.errors.map(String).join('\n'));
-    const hub = await startHubProcess(loaded.config, { role: 'all', logger: pino({ enabled: false }), tuning: { redisCheckEveryMs: 1_000 }, server: { queueBoard: false } });
+    const hub = await startHubProcess(loaded.config, { role: 'all', logger: silentLogger(), tuning: { redisCheckEveryMs: 1_000 }, server: { queueBoard: false } });
     const sweeps = async (): Promise<string[]> => {
       const connection = new Redis(redis.url, { maxRetriesPerRequest: 1 });
       connection.on('error', () => undefined);

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger, REDACTED, redactEmails, serializeError } from './logger.js';
+
+function capture(level = 'info'): { lines: string[]; logger: ReturnType<typeof createLogger> } {
+  const lines: string[] = [];
+  const logger = createLogger({ level, component: 'test', destination: { write: (line: string) => lines.push(line) } });
+  return { lines, logger };
+}
+
+describe('createLogger', () => {
+  it('binds the component and writes one JSON line per call', () => {
+    const { lines, logger } = capture();
+    logger.info({ connector: 'crm', records: 3 }, 'batch pushed');
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] ?? '')).toMatchObject({ component: 'test', connector: 'crm', records: 3, msg: 'batch pushed' });
+  });
+
+  it('never writes an e-mail address, phone number, token, secret, cookie or authorization header it was given', () => {
+    const { lines, logger } = capture();
+    logger.info(
+      {
+        email: 'ada@example.com',
+        phone: '+441234567890',
+        token: 'tok-0123456789',
+        contact: { email: 'grace@example.com', firstName: 'Grace' },
+        config: { clientSecret: 'cs-secret-value', headers: { authorization: 'Bearer abc.def.ghi' } },
+        req: { headers: { authorization: 'Basic dXNlcjpwYXNz', cookie: 'session=s3cr3t' } },
+        identities: [{ kind: 'email', value: 'alan@example.com' }],
+        secret: 'whsec_0123',
+        apiKey: 'key-0123',
+      },
+      'something happened',
+    );
+    const line = lines.join('\n');
+    for (const leaked of ['ada@example.com', '+441234567890', 'tok-0123456789', 'grace@example.com', 'cs-secret-value', 'abc.def.ghi', 'dXNlcjpwYXNz', 's3cr3t', 'alan@example.com', 'whsec_0123', 'key-0123']) {
+      expect(line).not.toContain(leaked);
+    }
+    const parsed = JSON.parse(lines[0] ?? '') as Record<string, { firstName?: string } | string>;
+    expect(parsed['email']).toBe(REDACTED);
+    expect(parsed['contact']).toMatchObject({ email: REDACTED, firstName: 'Grace' });
+  });
+
+  it('keeps the redaction in child loggers', () => {
+    const { lines, logger } = capture();
+    logger.child({ queue: 'push.crm' }).warn({ email: 'ada@example.com' }, 'refused');
+    expect(lines.join('')).not.toContain('ada@example.com');
+  });
+
+  it("writes errors through one serializer: kind, code, message without e-mail addresses, cause; not the error's other properties", () => {
+    const { lines, logger } = capture();
+    const cause = new Error('socket hang up');
+    const err = Object.assign(new Error('INVALID_EMAIL_ADDRESS: ada@example.com is not valid', { cause }), {
+      code: 'rejected',
+      status: 400,
+      config: { headers: { authorization: 'Bearer leaked' } },
+    });
+    logger.error({ err }, 'push failed');
+    const parsed = JSON.parse(lines[0] ?? '') as { err: Record<string, unknown> };
+    expect(parsed.err).toMatchObject({ type: 'Error', code: 'rejected', status: 400, message: 'INVALID_EMAIL_ADDRESS: <email> is not valid', cause: { message: 'socket hang up' } });
+    expect(lines[0]).not.toContain('ada@example.com');
+    expect(lines[0]).not.toContain('leaked');
+  });
+
+  it('redacts e-mail addresses in free text, keeping the codes and brackets around them', () => {
+    expect(redactEmails('INVALID_EMAIL_ADDRESS: (ada@example.com) and bob@example.org;x')).toBe('INVALID_EMAIL_ADDRESS: (<email>) and <email>;x');
+    expect(redactEmails('code:grace@example.com')).toBe('code:<email>');
+  });
+
+  it('serializes what is thrown even when it is not an Error', () => {
+    expect(serializeError('boom')).toEqual({ type: 'string', message: 'boom' });
+  });
+
+  it('writes nothing at level silent', () => {
+    const { lines, logger } = capture('silent');
+    logger.error('nothing');
+    expect(lines).toEqual([]);
+  });
+});

@@ -1,0 +1,108 @@
+/**
+ * The hub's one way to log: `createLogger({ level, component })` on pino. Every logger made
+ * here censors secrets, tokens and personal data at the paths in `REDACT_PATHS` and writes
+ * errors through one `err` serializer, so a log line never carries an e-mail address, a phone
+ * number, an authorization header, a cookie, a token or a secret that a call site passed by
+ * mistake. Children (`logger.child({...})`) keep both.
+ */
+import { pino } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+/** What a censored value becomes in the log line. */
+export const REDACTED = '[redacted]';
+
+/** Keys whose value is a secret, a token or personal data, wherever they appear (top level or one object deep). */
+const SENSITIVE_KEYS = [
+  'email',
+  'emails',
+  'phone',
+  'phoneNumber',
+  'mobile',
+  'password',
+  'passphrase',
+  'secret',
+  'secrets',
+  'clientSecret',
+  'signingSecret',
+  'token',
+  'tokens',
+  'accessToken',
+  'refreshToken',
+  'sessionId',
+  'apiKey',
+  'authorization',
+  'cookie',
+  'set-cookie',
+  'x-hubspot-signature',
+  'x-hubspot-signature-v3',
+] as const;
+
+/** One key at the top level and one object deep (`{ contact: { email } }`), in fast-redact's path syntax. */
+function everywhere(key: string): string[] {
+  const step = /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `["${key}"]`;
+  return [step.slice(step.startsWith('.') ? 1 : 0), `*${step}`];
+}
+
+/** The paths pino censors (fast-redact syntax). Exported for the tests and for a reader of the docs. */
+export const REDACT_PATHS: readonly string[] = [
+  ...SENSITIVE_KEYS.flatMap(everywhere),
+  // Headers of requests and responses, however a call site nests them.
+  ...['req', 'request', 'res', 'response', 'config'].flatMap((outer) =>
+    ['authorization', 'cookie', 'set-cookie', 'proxy-authorization'].map((h) => `${outer}.headers["${h}"]`),
+  ),
+  // Identities of a profile: `{ kind, value }`, the value is an e-mail address or a phone number.
+  'identities[*].value',
+  '*.identities[*].value',
+];
+
+/**
+ * Replaces e-mail addresses in free text that may reach logs or the dead-letter view (error
+ * messages quote what a system refused, e.g. `INVALID_EMAIL_ADDRESS: (ada@example.com)`).
+ */
+export function redactEmails(text: string): string {
+  return text.replace(/[^\s"'<>,;:[\]()]*@[^\s"'<>,;:[\]()]*/g, '<email>');
+}
+
+/** What an error becomes in a log line: kind, stable code, message (e-mail addresses removed), status, cause; never its other properties (an HTTP client's error carries the request's headers). */
+export function serializeError(err: unknown, depth = 0): Record<string, unknown> {
+  if (!(err instanceof Error)) return { type: typeof err, message: redactEmails(String(err)) };
+  const e = err as Error & { code?: unknown; status?: unknown; statusCode?: unknown; cause?: unknown };
+  const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  return {
+    type: e.name,
+    ...(typeof e.code === 'string' || typeof e.code === 'number' ? { code: e.code } : {}),
+    message: redactEmails(e.message),
+    ...(status === undefined ? {} : { status }),
+    ...(e.stack === undefined ? {} : { stack: redactEmails(e.stack) }),
+    ...(e.cause !== undefined && depth < 3 ? { cause: serializeError(e.cause, depth + 1) } : {}),
+  };
+}
+
+export interface LoggerOptions {
+  /** A pino level name, or `silent`. @defaultValue `LOG_LEVEL` from the environment, else `info` */
+  level?: string;
+  /** The part of the hub that logs (`http`, `store`, `privacy`...), bound to every line. */
+  component?: string;
+  /** Where lines go. @defaultValue standard output */
+  destination?: DestinationStream;
+}
+
+/** A logger with the hub's redaction and error serializer. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const logger = pino(
+    {
+      level: options.level ?? process.env['LOG_LEVEL'] ?? 'info',
+      redact: { paths: [...REDACT_PATHS], censor: REDACTED },
+      serializers: { err: serializeError, error: serializeError },
+    },
+    options.destination,
+  );
+  return options.component === undefined ? logger : logger.child({ component: options.component });
+}
+
+/** A logger that writes nothing (defaults of libraries and tests that do not care). */
+export function silentLogger(): Logger {
+  return createLogger({ level: 'silent' });
+}
