@@ -18,7 +18,6 @@ import type { EngineContext } from './context.js';
 import type { DeadLetter } from './dead-letter.js';
 import { callExternal, limitOf } from './external-call.js';
 import { gateProfile } from './gate.js';
-import { errorSummary } from './ingest.js';
 import type { IngestJobData } from './ingest.js';
 import { ingestJobOptions } from './webhooks.js';
 import type { TakeResult } from './work-sets.js';
@@ -78,10 +77,13 @@ export class Pusher {
     const stop = ctx.work.keepLeases(
       () => [...held].map((profileId) => ({ connector: connector.id, profileId })),
       ctx.tuning.inflightLeaseMs,
-      (err) => ctx.logger.warn({ connector: connector.id, err: errorSummary(err) }, 'could not renew the in-flight lease'),
+      (err) => ctx.logger.warn({ connector: connector.id, err }, 'could not renew the in-flight lease'),
     );
+    const started = performance.now();
     try {
-      return await this.processTaken(connector, instance, queue, take, held, result, signal);
+      const done = await this.processTaken(connector, instance, queue, take, held, result, signal);
+      if (done.sent > 0) ctx.logger.info({ connector: connector.id, jobId: job.id, ...done, ms: Math.round(performance.now() - started) }, 'push batch processed');
+      return done;
     } finally {
       stop();
     }
@@ -143,7 +145,7 @@ export class Pusher {
         await queue.rateLimit(Math.max(1, err.retryAfterMs));
         throw Worker.RateLimitError();
       }
-      ctx.logger.warn({ connector: connector.id, err: errorSummary(err), records: records.length }, 'push call failed');
+      ctx.logger.warn({ connector: connector.id, err, records: records.length }, 'push call failed');
       throw err;
     }
 
