@@ -1,13 +1,5 @@
 /* global module */
 // Layer rules that `npm run lint` enforces (dependency-cruiser). docs/ARCHITECTURE.md, "Layers", says why.
-/**
- * Known exceptions to "only src/app and src/cli import connectors/", to be removed: the config
- * loader (parseConfig/loadConfig) and connectorsFromConfig default their connector list to the
- * built-in one. Every caller in src/app and src/cli passes the list; tests and test/chaos still
- * rely on the default. Making the list a required argument is the connector-registry work.
- */
-const KNOWN_DEFAULT_LIST_USERS = ['^src/config/load\\.ts$', '^src/sync/from-config\\.ts$'];
-
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -33,17 +25,9 @@ module.exports = {
         'the rest of src/ takes connector definitions as arguments.',
       from: {
         path: '^src/',
-        pathNot: ['^src/app/', '^src/cli/', '\\.test\\.ts$', ...KNOWN_DEFAULT_LIST_USERS],
+        pathNot: ['^src/app/', '^src/cli/', '\\.test\\.ts$'],
       },
       to: { path: '^connectors/' },
-    },
-    {
-      name: 'connectors-default-list-only',
-      severity: 'error',
-      comment:
-        'The known exceptions above may import the built-in list (connectors/index.ts) and nothing else under connectors/.',
-      from: { path: KNOWN_DEFAULT_LIST_USERS },
-      to: { path: '^connectors/', pathNot: '^connectors/index\\.ts$' },
     },
     {
       name: 'nothing-imports-test',

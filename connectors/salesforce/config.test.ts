@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
+import { builtinConnectors } from '../index.js';
 
 /** Fresh secrets, as `concord secret` makes them (production refuses weaker ones). */
 const fresh = (): string => randomBytes(32).toString('base64url');
@@ -28,7 +29,7 @@ ${salesforce}`;
 }
 
 function errors(text: string): string[] {
-  const result = parseConfig(text, 'concord.yaml', { env: ENV });
+  const result = parseConfig(text, 'concord.yaml', { connectors: builtinConnectors, env: ENV });
   return result.ok ? [] : result.errors.map(String);
 }
 
@@ -49,7 +50,7 @@ describe('a Salesforce connector taking Outbound Messages', () => {
 
   it('needs a token plain enough to be a URL path segment, and strong enough for production', () => {
     const withToken = (token: string) =>
-      parseConfig(yaml('production', '    organizationId: 00D5e000000KQ2eEAG\n    outboundMessageToken: ${env:SF_OM_TOKEN}\n'), 'concord.yaml', { env: { ...ENV, SF_OM_TOKEN: token } });
+      parseConfig(yaml('production', '    organizationId: 00D5e000000KQ2eEAG\n    outboundMessageToken: ${env:SF_OM_TOKEN}\n'), 'concord.yaml', { connectors: builtinConnectors, env: { ...ENV, SF_OM_TOKEN: token } });
     for (const [token, reason] of [
       ['short/token', /outboundMessageToken: expected 32 to 256 URL-safe characters/],
       [randomBytes(32).toString('base64'), /outboundMessageToken: expected 32 to 256 URL-safe characters/],

@@ -187,6 +187,8 @@ export default defineConnector<SalesforceConfig, SalesforceCursor>({
   defaultMappings: salesforceDefaultMappings,
   // "Not opted out" is each flag's default on a new record: consent on them is withdraw-only.
   withdrawOnlyFields: CHANNEL_FLAGS,
+  // A person's "forget me" is recorded on their Individual: such a record starts an erasure.
+  erasureFlag: { field: 'Individual.ShouldForget', value: true },
   secretKeys: SALESFORCE_SECRET_KEYS,
   // The consumer key and secret are Salesforce's; the URL token is the operator's own.
   generatedSecretKeys: ['outboundMessageToken'],

@@ -1,6 +1,7 @@
 /**
- * The quickstart behind `npm start`: the HubSpot and Salesforce emulators on the ports the
- * config names, the hub (API and workers) on a demo database and Redis prefix that are reset on
+ * The quickstart behind `npm start`: an emulator for each enabled connector instance (the
+ * registry's `builtinEmulators`: HubSpot's and Salesforce's today) on the port the instance's
+ * URL names, the hub (API and workers) on a demo database and Redis prefix that are reset on
  * every run (the emulators forget everything when they stop), a few demo profiles pushed to both
  * systems, and the URLs to try: a preference-center link, the API docs, the queue board, the
  * metrics and the emulators' views.
@@ -10,12 +11,10 @@ import { rmSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
-import { startHubSpotEmulator } from '../../connectors/hubspot/emulator/index.js';
-import type { RunningHubSpotEmulator } from '../../connectors/hubspot/emulator/index.js';
-import { startSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
-import type { RunningSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
-import { outboundEndpointUrl } from '../../connectors/salesforce/webhook.js';
-import type { Config, ConnectorConfig } from '../config/schema.js';
+import { builtinEmulators } from '../../connectors/index.js';
+import { portOf } from '../connector/emulator-definition.js';
+import type { DemoLink, EmulatorDefinition, RunningEmulator } from '../connector/emulator-definition.js';
+import type { Config } from '../config/schema.js';
 import type { ProfilePatch } from '../profile/schema.js';
 import { PreferenceLinks, preferenceUrl } from '../server/index.js';
 import { startHubProcess } from './hub.js';
@@ -32,11 +31,11 @@ export const DEMO_PEOPLE = [
   { email: 'hiro@example.com', firstName: 'Hiro', lastName: 'Tanaka', country: 'JP' },
 ] as const;
 
-export interface DemoLink {
-  label: string;
-  url: string;
-  note?: string;
-}
+export type { DemoLink };
+
+type BuiltinEmulator = (typeof builtinEmulators)[number];
+/** The running emulators by system: the first instance's of each type the config enables. */
+export type DemoEmulators = { [E in BuiltinEmulator as E['id']]?: Awaited<ReturnType<E['start']>> };
 
 export interface DemoOptions {
   /** Default `sqlite:./data/demo.db`; a SQLite file is deleted first when `reset` is on. */
@@ -51,10 +50,12 @@ export interface DemoOptions {
 
 export interface Demo {
   hub: HubProcess;
-  emulators: { hubspot?: RunningHubSpotEmulator; salesforce?: RunningSalesforceEmulator };
+  emulators: DemoEmulators;
   /** The preference-center link of the first demo person. */
   preferenceLink: string | null;
   links: DemoLink[];
+  /** What the started emulators' views show once Ada withdraws marketing e-mail consent (one line each). */
+  afterWithdrawal: string[];
   /** Where Redis came from: the configured one, or a private one started for the demo. */
   redis: { url: string; private: boolean };
   close(): Promise<void>;
@@ -66,17 +67,6 @@ export class DemoError extends Error {
 
 interface Closable {
   close(): Promise<void>;
-}
-
-function stringKey(connector: ConnectorConfig, key: string): string | undefined {
-  const value = connector[key];
-  return typeof value === 'string' ? value : undefined;
-}
-
-function portOf(url: string | undefined, fallback: number): number {
-  if (!url) return fallback;
-  const parsed = new URL(url);
-  return parsed.port ? Number(parsed.port) : fallback;
 }
 
 async function deletePrefix(url: string, prefix: string): Promise<void> {
@@ -157,34 +147,20 @@ export async function startDemo(loaded: Config, logger: Logger, options: DemoOpt
 
     const publicUrl = config.hub.publicUrl.replace(/\/$/, '');
     const links: DemoLink[] = [];
+    const afterWithdrawal = new Set<string>();
+    const byType = new Map<string, EmulatorDefinition>(builtinEmulators.map((e) => [e.id, e]));
+    const running: Record<string, RunningEmulator> = emulators;
     for (const [id, connector] of Object.entries(config.connectors)) {
       if (!connector.enabled) continue;
-      if (connector.type === 'hubspot') {
-        const emulator = await startHubSpotEmulator({
-          port: portOf(stringKey(connector, 'baseUrl'), 4010),
-          clientSecret: stringKey(connector, 'webhookSecret') ?? 'dev-only',
-          webhookUrl: `${publicUrl}/webhooks/${id}`,
-          ...(typeof connector['appId'] === 'number' ? { appId: connector['appId'] } : {}),
-        });
-        closables.push(emulator);
-        emulators.hubspot ??= emulator;
-        config.connectors[id] = { ...connector, baseUrl: emulator.url };
-        links.push({ label: `HubSpot emulator (${id}): contacts`, url: `${emulator.url}/_emulator/contacts` });
-        links.push({ label: `HubSpot emulator (${id}): Ada's subscriptions`, url: `${emulator.url}/_emulator/statuses?email=ada@example.com` });
-      } else if (connector.type === 'salesforce') {
-        const emulator = await startSalesforceEmulator({
-          port: portOf(stringKey(connector, 'loginUrl'), 4020),
-          clientId: stringKey(connector, 'clientId') ?? 'concord-connected-app',
-          clientSecret: stringKey(connector, 'clientSecret') ?? 'dev-only',
-          ...(stringKey(connector, 'organizationId') ? { organizationId: stringKey(connector, 'organizationId') } : {}),
-          // Where Salesforce is told to send them: the endpoint URL with the connector's token.
-          outboundMessageUrl: outboundEndpointUrl(publicUrl, id, stringKey(connector, 'outboundMessageToken')),
-        });
-        closables.push(emulator);
-        emulators.salesforce ??= emulator;
-        config.connectors[id] = { ...connector, loginUrl: emulator.url };
-        links.push({ label: `Salesforce emulator (${id}): contacts`, url: `${emulator.url}/_emulator/records/Contact` });
-      }
+      const definition = byType.get(connector.type);
+      if (!definition) continue;
+      const { urlKey } = definition.demo;
+      const emulator = await definition.demo.start({ instanceId: id, config: connector, port: portOf(connector[urlKey], definition.defaultPort), publicUrl });
+      closables.push(emulator);
+      running[definition.id] ??= emulator;
+      config.connectors[id] = { ...connector, [urlKey]: emulator.url };
+      links.push(...definition.demo.links(id, emulator));
+      if (definition.demo.afterWithdrawal) afterWithdrawal.add(definition.demo.afterWithdrawal);
     }
 
     const hub = await startHubProcess(config, {
@@ -219,6 +195,7 @@ export async function startDemo(loaded: Config, logger: Logger, options: DemoOpt
       emulators,
       preferenceLink,
       links: [...hubLinks, ...links],
+      afterWithdrawal: [...afterWithdrawal],
       redis: { url: redisUrl, private: privateRedis !== null },
       close: closeAll,
     };

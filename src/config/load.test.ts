@@ -9,6 +9,7 @@ import { loadConfig, parseConfig } from './load.js';
 import type { LoadOptions, LoadResult } from './load.js';
 import { buildConfigSchema, ConnectorSchemaError } from './schema.js';
 import { EMPTY_CATALOG_YAML, fakeConnectors, fakeCrm, MINIMAL_HUB_YAML, testEnv } from './testing/support.js';
+import { builtinConnectors } from '../../connectors/index.js';
 
 /** A fixture's path as a user would type it from the repository root. */
 function fixture(name: string): string {
@@ -390,7 +391,7 @@ describe('the connector schema seam', () => {
 
 describe('the example configs', () => {
   it('config/concord.yaml validates with no environment set, warning about its development secrets', async () => {
-    const result = expectOk(await loadConfig('config/concord.yaml', { env: {} }));
+    const result = expectOk(await loadConfig('config/concord.yaml', { connectors: builtinConnectors, env: {} }));
     expect(result.config.hub.mode).toBe('development');
     expect(result.config.hub.redisUrl).toBe('redis://127.0.0.1:6379');
     expect(result.config.hub.databaseUrl).toBe('sqlite:./data/concord.db');
@@ -409,13 +410,13 @@ describe('the example configs', () => {
 
   it('config/concord.yaml takes REDIS_URL and DATABASE_URL from the environment', async () => {
     const env = { REDIS_URL: 'redis://10.0.0.5:6379', DATABASE_URL: 'postgres://concord@127.0.0.1:5432/test' };
-    const result = expectOk(await loadConfig('config/concord.yaml', { env }));
+    const result = expectOk(await loadConfig('config/concord.yaml', { connectors: builtinConnectors, env }));
     expect(result.config.hub).toMatchObject({ redisUrl: env.REDIS_URL, databaseUrl: env.DATABASE_URL });
   });
 
   it('config/examples/production.yaml needs its variables, and validates with them', async () => {
     const file = 'config/examples/production.yaml';
-    const missing = await loadConfig(file, { env: {} });
+    const missing = await loadConfig(file, { connectors: builtinConnectors, env: {} });
     expect(missing.ok).toBe(false);
     if (!missing.ok) {
       expect(missing.errors.map((e) => e.message.replace(/^.*environment variable (\w+).*$/, '$1'))).toEqual([
@@ -433,7 +434,7 @@ describe('the example configs', () => {
       CONCORD_SIGNING_SECRET: randomBytes(32).toString('base64url'),
       CONCORD_HASH_KEY: randomBytes(32).toString('hex'),
     };
-    const result = expectOk(await loadConfig(file, { env }));
+    const result = expectOk(await loadConfig(file, { connectors: builtinConnectors, env }));
     expect(result.config.hub).toMatchObject({ mode: 'production', skew: 120_000, listen: { host: '0.0.0.0', port: 8080 } });
     expect(result.warnings).toEqual([]);
   });

@@ -9,7 +9,6 @@ import { LineCounter, isAlias, isScalar, parseDocument } from 'yaml';
 import type { Scalar } from 'yaml';
 import type { z } from 'zod';
 import type { ConnectorDefinition } from '../connector/define.js';
-import { builtinConnectors } from '../../connectors/index.js';
 import { crossChecks } from './checks.js';
 import { hasReference, parseTemplate, resolveTemplate } from './env.js';
 import type { Env, ResolvedTemplate } from './env.js';
@@ -27,8 +26,8 @@ import type { ResolvedSecret } from './secret-policy.js';
 import { closest } from './suggest.js';
 
 export interface LoadOptions {
-  /** Connector types the file may use. Default: the built-in connectors. */
-  connectors?: readonly ConnectorDefinition[];
+  /** Connector types the file may use (the CLI and the app pass the registry's `builtinConnectors`). */
+  connectors: readonly ConnectorDefinition[];
   /** Where `${env:NAME}` reads from. Default: `process.env`. */
   env?: Env;
 }
@@ -46,7 +45,7 @@ export type LoadResult =
   | { ok: false; file: string; errors: ConfigError[] };
 
 /** Reads and validates the config file at `file` (named in errors exactly as given). */
-export async function loadConfig(file: string, options: LoadOptions = {}): Promise<LoadResult> {
+export async function loadConfig(file: string, options: LoadOptions): Promise<LoadResult> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -142,9 +141,9 @@ function coerce(text: string, kind: 'number' | 'boolean'): unknown {
 }
 
 /** Validates config text. `file` is only used to name the file in errors. */
-export function parseConfig(text: string, file: string, options: LoadOptions = {}): LoadResult {
+export function parseConfig(text: string, file: string, options: LoadOptions): LoadResult {
   const env = options.env ?? process.env;
-  const schema = buildConfigSchema(options.connectors ?? builtinConnectors);
+  const schema = buildConfigSchema(options.connectors);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
 
@@ -377,7 +376,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
 
   // 6. Each connector's own rules, on its valid config.
   if (parsed.success) {
-    const definitions = options.connectors ?? builtinConnectors;
+    const definitions = options.connectors;
     for (const [instanceId, instance] of Object.entries(parsed.data.connectors)) {
       const definition = definitions.find((d) => d.type === instance.type);
       for (const finding of definition?.checkConfig?.(instance, { mode: parsed.data.hub.mode }) ?? []) {

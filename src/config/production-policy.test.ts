@@ -12,6 +12,7 @@ import type { ConfigError } from './errors.js';
 import { parseConfig } from './load.js';
 import type { LoadResult } from './load.js';
 import { fakeConnectors, testEnv } from './testing/support.js';
+import { builtinConnectors } from '../../connectors/index.js';
 
 const fresh = (): string => randomBytes(32).toString('base64url');
 
@@ -82,7 +83,7 @@ describe('production refuses the published development secrets', () => {
   it('every secret of config/concord.yaml, set through the environment, is refused in production, naming the setting and not the value', () => {
     const defaults = exampleDefaults();
     const text = readFileSync('config/concord.yaml', 'utf8').replace('mode: development', 'mode: production');
-    const result = parseConfig(text, 'config/concord.yaml', { env: { ...defaults, PUBLIC_URL: 'https://consent.example.com' } });
+    const result = parseConfig(text, 'config/concord.yaml', { connectors: builtinConnectors, env: { ...defaults, PUBLIC_URL: 'https://consent.example.com' } });
     const errors = errorsOf(result);
     expect(codesAt(errors)).toEqual([
       'secret_published hub.secrets.signing',

@@ -31,7 +31,7 @@ const PUBLISHED_SECRETS: readonly string[] = [
   'dev-only-hubspot-client-secret',
   'concord-connected-app',
   'dev-only-salesforce-client-secret',
-  // src/app/demo.ts: the emulators' secrets when the config names none.
+  // connectors/*/emulator/index.ts (the demo): the emulators' secrets when the config names none.
   'dev-only',
   // test/integration/server/harness.ts, test/chaos/harness/world.ts, test/integration/operator-hub.ts.
   'test-signing-secret-0123456789abcdef0123456789',

@@ -372,6 +372,16 @@ export type EraseOutcome =
   | { status: 'not_found'; ref: EraseRef }
   | { status: 'failed'; ref: EraseRef; reason: string; retryable: boolean };
 
+/**
+ * A value in a source record that asks for the person's erasure (Salesforce's Individual
+ * `ShouldForget: true`). `field` is an external field name as the connector's records carry it,
+ * `value` the JSON value that raises the flag (compared by `jsonEqual`).
+ */
+export interface ErasureFlag {
+  field: string;
+  value: Json;
+}
+
 /** The declaration a connector default-exports. */
 export interface ConnectorDefinition<Config = unknown, Cursor = unknown> {
   /** The connector type, as written in YAML `type:` (e.g. `hubspot`). */
@@ -398,6 +408,16 @@ export interface ConnectorDefinition<Config = unknown, Cursor = unknown> {
    * @defaultValue `[]`
    */
   withdrawOnlyFields?: readonly (string | RegExp)[];
+  /**
+   * A record field by which the system itself asks for a person's erasure, for systems that
+   * record a "forget me" request rather than sending one (Salesforce: `Individual.ShouldForget`
+   * set to `true`). The privacy service screens every record the connector reports: one whose
+   * `field` holds `value` starts an erasure of that person in every system instead of being
+   * ingested. Systems that send an erasure event instead (HubSpot's privacy deletion) emit a
+   * `WebhookEvent` of kind `erase` and leave this unset.
+   * @defaultValue none: no record asks for an erasure
+   */
+  erasureFlag?: ErasureFlag;
   /** Names of config keys that hold secrets and so must come from `${env:...}`. */
   secretKeys?: readonly string[];
   /**

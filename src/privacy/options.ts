@@ -4,7 +4,6 @@
  */
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
-import { Json } from '../profile/schema.js';
 import { BackoffPolicy } from '../sync/backoff.js';
 
 const ms = z.number().int().nonnegative();
@@ -48,9 +47,6 @@ export const PrivacyTuning = z.object({
 export type PrivacyTuning = z.infer<typeof PrivacyTuning>;
 export type PrivacyTuningInput = z.input<typeof PrivacyTuning>;
 
-/** A field value in a source record that asks for the person's erasure. */
-export const ErasureFlag = z.object({ field: z.string().min(1), value: Json });
-
 export const PrivacyOptions = z.object({
   /** Connector ids every erasure reaches, by e-mail address, even without a known record there. */
   alwaysErase: z.array(z.string()).default([]),
@@ -70,11 +66,6 @@ export const PrivacyOptions = z.object({
     .prefault({}),
   /** Purpose id -> title, for consent receipts. */
   purposeTitles: z.record(z.string(), z.string()).default({}),
-  /**
-   * Per connector type, a record field that asks for an erasure (Salesforce's Individual
-   * `ShouldForget`). Such records start an erasure instead of being ingested.
-   */
-  erasureFlags: z.record(z.string(), ErasureFlag).default({ salesforce: { field: 'Individual.ShouldForget', value: true } }),
   tuning: PrivacyTuning.prefault({}),
 });
 export type PrivacyOptions = z.infer<typeof PrivacyOptions>;

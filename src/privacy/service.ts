@@ -285,7 +285,8 @@ export class PrivacyService {
       this.ctx.logger.info({ connector, kind: event.kind, eventId: event.eventId }, 'webhook event not handled');
     });
     engine.addRecordScreen(async (connector: SyncConnector, records: readonly ExternalRecord[]) => {
-      const flag = this.ctx.options.erasureFlags[connector.type];
+      // The connector definition's flag (`ConnectorDefinition.erasureFlag`), carried by its binding.
+      const flag = connector.erasureFlag;
       if (!flag) return [...records];
       const emailField = connector.mapping.inbound.find((e) => e.target.kind === 'identity' && e.target.identity === 'email')?.external;
       const kept: ExternalRecord[] = [];

@@ -12,6 +12,7 @@ import type {
   ConnectorInstance,
   ConnectorLimits,
   EraseOutcome,
+  ErasureFlag,
   EraseRef,
   ExternalRecord,
   PushOutcome,
@@ -57,6 +58,8 @@ export interface SyncConnector {
   limits: ConnectorLimits;
   mapping: CompiledMapping;
   schedule?: PullSchedule;
+  /** The definition's erasure flag (`ConnectorDefinition.erasureFlag`), if it has one. */
+  erasureFlag?: ErasureFlag;
   /** Builds a live instance; its metrics go to `metrics` (the hub's registry). */
   create(ctx: { logger: Logger; metrics?: Registry }): Promise<SyncInstance>;
 }
@@ -91,6 +94,7 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
     limits,
     mapping: options.mapping,
     ...(options.schedule ? { schedule: options.schedule } : {}),
+    ...(definition.erasureFlag ? { erasureFlag: definition.erasureFlag } : {}),
     async create({ logger, metrics }) {
       const instance: ConnectorInstance<Cursor> = await definition.create({
         instanceId: id,

@@ -4,7 +4,6 @@
  * limits and its pull schedule), the merge policy, and the store's outbox targets. The engine
  * itself knows nothing of the YAML.
  */
-import { builtinConnectors } from '../../connectors/index.js';
 import type { ConnectorDefinition } from '../connector/define.js';
 import { compileMapping } from '../connector/mapping.js';
 import { toMergePolicy } from '../config/policy.js';
@@ -40,7 +39,7 @@ export function ownConfig(instance: ConnectorConfig): Record<string, unknown> {
 /** Every enabled connector instance of the config, bound for the engine. */
 export function connectorsFromConfig(
   config: Config,
-  definitions: readonly ConnectorDefinition[] = builtinConnectors,
+  definitions: readonly ConnectorDefinition[],
 ): SyncConnector[] {
   const out: SyncConnector[] = [];
   for (const [id, instance] of Object.entries(config.connectors)) {
@@ -83,7 +82,7 @@ export interface SyncSetup {
 }
 
 /** Everything the store and the engine need from the config (the store itself is opened by the caller). */
-export function syncSetupFromConfig(config: Config, definitions?: readonly ConnectorDefinition[]): SyncSetup {
+export function syncSetupFromConfig(config: Config, definitions: readonly ConnectorDefinition[]): SyncSetup {
   const connectors = connectorsFromConfig(config, definitions);
   return {
     connectors,

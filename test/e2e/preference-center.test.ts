@@ -20,6 +20,7 @@ import { freePort } from '../../src/app/redis.js';
 import { loadConfig } from '../../src/config/load.js';
 import { deletePrefix } from '../../harness/sync-hub.js';
 import { createLogger } from '../../src/log/logger.js';
+import { builtinConnectors } from '../../connectors/index.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = 'test-artifacts';
@@ -58,6 +59,7 @@ describe('preference center in Chromium (quickstart)', () => {
   beforeAll(async () => {
     const port = await freePort();
     const loaded = await loadConfig('config/concord.yaml', {
+      connectors: builtinConnectors,
       env: {
         PUBLIC_URL: `http://127.0.0.1:${port}`,
         HUBSPOT_BASE_URL: 'http://127.0.0.1:0',

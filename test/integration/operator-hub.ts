@@ -21,6 +21,7 @@ import { createTestDatabase } from '../../harness/db.js';
 import { deletePrefix, REDIS_URL, TEST_TUNING } from '../../harness/sync-hub.js';
 import { hubspotYaml, hubYaml, salesforceOutboundUrl, salesforceYaml, TEST_SF_OUTBOUND_TOKEN } from '../../harness/hub-config.js';
 import { createLogger } from '../../src/log/logger.js';
+import { builtinConnectors } from '../../connectors/index.js';
 
 const HUBSPOT_SECRET = 'operator-hubspot-client-secret';
 const HUBSPOT_APP_ID = 8091;
@@ -109,7 +110,7 @@ export async function startOperatorHub(options: OperatorHubOptions = {}): Promis
     });
     await writeFile(configPath, yaml);
     const env = { ...ENV, ...options.env };
-    const loaded = parseConfig(yaml, configPath, { env });
+    const loaded = parseConfig(yaml, configPath, { connectors: builtinConnectors, env });
     if (!loaded.ok) throw new Error(loaded.errors.map(String).join('\n'));
     const hub = await startHubProcess(loaded.config, {
       role: 'all',

@@ -25,6 +25,7 @@ import type { TestDatabase } from '../../harness/db.js';
 import { deletePrefix, REDIS_URL, TEST_TUNING, waitFor } from '../../harness/sync-hub.js';
 import { hubspotYaml, hubYaml, salesforceOutboundUrl, salesforceYaml, TEST_SF_OUTBOUND_TOKEN } from '../../harness/hub-config.js';
 import { createLogger } from '../../src/log/logger.js';
+import { builtinConnectors } from '../../connectors/index.js';
 
 const HUBSPOT_SECRET = 'roles-hubspot-client-secret';
 const HUBSPOT_APP_ID = 8090;
@@ -103,7 +104,7 @@ describe('hub processes with fine-grained roles', () => {
 
     // The api process listens at its public URL: HubSpot signs the URL it delivers to.
     const port = await freePort();
-    const loaded = parseConfig(configYaml({ databaseUrl: db.url, prefix, port, hubspot: hubspot.url, salesforce: salesforce.url }), 'roles-test.yaml', { env: ENV });
+    const loaded = parseConfig(configYaml({ databaseUrl: db.url, prefix, port, hubspot: hubspot.url, salesforce: salesforce.url }), 'roles-test.yaml', { connectors: builtinConnectors, env: ENV });
     if (!loaded.ok) throw new Error(loaded.errors.map(String).join('\n'));
     const config: Config = loaded.config;
     const common = {

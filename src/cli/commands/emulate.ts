@@ -1,55 +1,20 @@
 /**
- * `concord emulate <system> --port N`: runs a system's emulator standalone (for the demo and
- * manual testing) until interrupted. Adding an emulator means adding one line to `EMULATORS`.
+ * `concord emulate <system> [--port N]`: runs a system's emulator standalone (for the demo and
+ * manual testing) until interrupted. The systems are the registry's (`builtinEmulators` in
+ * `connectors/index.ts`); each emulator declares its options, secret and default port.
  */
 import type { Command } from 'commander';
-import { startHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
-import { startSalesforceEmulator } from '../../../connectors/salesforce/emulator/index.js';
+import { builtinEmulators } from '../../../connectors/index.js';
+import { EmulateOptions } from '../../connector/emulator-definition.js';
+import type { EmulatorDefinition, RunningEmulator } from '../../connector/emulator-definition.js';
 
-/** Options every emulator understands. */
-export interface EmulateOptions {
-  port: number;
-  host: string;
-  /** Where the emulator sends its signed webhooks. */
-  webhookUrl?: string;
-  /** The secret webhooks are signed with (or the system's own env variable). */
-  secret?: string;
-  /** Requests per window, e.g. `100/10s`. */
-  rateLimit?: { max: number; intervalMs: number };
-}
+export { EmulateOptions };
+export type { RunningEmulator };
 
-export interface RunningEmulator {
-  url: string;
-  close(): Promise<void>;
-}
-
-interface EmulatorEntry {
-  description: string;
-  /** Environment variable the signing secret is read from when `--secret` is absent. */
-  secretEnv: string;
-  start(options: EmulateOptions & { secret: string }): Promise<RunningEmulator>;
-}
-
-/** The emulators `concord emulate` can run, by system name. */
-export const EMULATORS: Record<string, EmulatorEntry> = {
-  hubspot: {
-    description: 'HubSpot CRM contacts v3, communication preferences v4, signed v3 webhooks; side door under /_emulator/',
-    secretEnv: 'HUBSPOT_CLIENT_SECRET',
-    start: (o) =>
-      startHubSpotEmulator({
-        port: o.port,
-        host: o.host,
-        clientSecret: o.secret,
-        ...(o.webhookUrl ? { webhookUrl: o.webhookUrl } : {}),
-        ...(o.rateLimit ? { rateLimit: { max: o.rateLimit.max, intervalMs: o.rateLimit.intervalMs } } : {}),
-      }),
-  },
-  salesforce: {
-    description: 'Salesforce OAuth client credentials, REST sObjects and Collections, SOQL, Bulk API 2.0, Outbound Messages (to --webhook-url); side door under /_emulator/',
-    secretEnv: 'SALESFORCE_CLIENT_SECRET',
-    start: (o) => startSalesforceEmulator({ port: o.port, host: o.host, clientSecret: o.secret, ...(o.webhookUrl ? { outboundMessageUrl: o.webhookUrl } : {}) }),
-  },
-};
+/** The emulators `concord emulate` can run, by system name (the registry's, keyed by id). */
+export const EMULATORS: Readonly<Record<string, EmulatorDefinition>> = Object.fromEntries(
+  builtinEmulators.map((e): [string, EmulatorDefinition] => [e.id, e]),
+);
 
 /** Parses `100/10s`, `190/10000ms`, `5/1s`. */
 export function parseRateLimit(text: string): { max: number; intervalMs: number } {
@@ -67,20 +32,38 @@ function parsePort(text: string): number {
   return port;
 }
 
+/** The `--webhook-url` help: what each emulator that sends webhooks expects there. */
+function webhookUrlHelp(): string {
+  const meanings = Object.values(EMULATORS).flatMap((e) => (e.cli.webhookUrl ? [`${e.id}: ${e.cli.webhookUrl}`] : []));
+  return `where to send webhooks (${meanings.join('; ')})`;
+}
+
+function defaultPorts(): string {
+  return Object.values(EMULATORS)
+    .map((e) => `${e.id} ${e.defaultPort}`)
+    .join(', ');
+}
+
 export function register(program: Command): void {
   program
     .command('emulate')
     .description(`run a system's emulator standalone (${Object.keys(EMULATORS).join(', ')})`)
     .argument('<system>', `one of: ${Object.keys(EMULATORS).join(', ')}`)
-    .option('-p, --port <port>', 'port to listen on (0 picks a free one)', '4010')
+    .option('-p, --port <port>', `port to listen on (0 picks a free one; default: the system's own, ${defaultPorts()})`)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--webhook-url <url>', "where to send webhooks (Salesforce: the Outbound Message endpoint URL, <hub>/webhooks/<id>/<outboundMessageToken>)")
-    .option('--secret <secret>', "webhook signing secret (default: the system's env variable, e.g. HUBSPOT_CLIENT_SECRET)")
-    .option('--rate-limit <n/window>', 'requests allowed per window, e.g. 100/10s')
-    .action(async (system: string, opts: { port: string; host: string; webhookUrl?: string; secret?: string; rateLimit?: string }) => {
+    .option('--webhook-url <url>', webhookUrlHelp())
+    .option('--secret <secret>', `webhook signing secret (default: the system's env variable, ${Object.values(EMULATORS).map((e) => e.secretEnv).join(' or ')})`)
+    .option('--rate-limit <n/window>', `requests allowed per window, e.g. 100/10s (${Object.values(EMULATORS).filter((e) => e.cli.rateLimit).map((e) => e.id).join(', ')})`)
+    .action(async (system: string, opts: { port?: string; host: string; webhookUrl?: string; secret?: string; rateLimit?: string }) => {
       const entry = EMULATORS[system];
       if (!entry) {
         console.error(`unknown system "${system}"; known: ${Object.keys(EMULATORS).join(', ')}`);
+        process.exitCode = 1;
+        return;
+      }
+      const refused = [...(opts.webhookUrl && !entry.cli.webhookUrl ? ['--webhook-url'] : []), ...(opts.rateLimit && !entry.cli.rateLimit ? ['--rate-limit'] : [])];
+      if (refused.length > 0) {
+        console.error(`the ${system} emulator does not take ${refused.join(' or ')}`);
         process.exitCode = 1;
         return;
       }
@@ -90,13 +73,19 @@ export function register(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      const running = await entry.start({
-        port: parsePort(opts.port),
+      const options = EmulateOptions.safeParse({
+        port: opts.port === undefined ? entry.defaultPort : parsePort(opts.port),
         host: opts.host,
         secret,
         ...(opts.webhookUrl ? { webhookUrl: opts.webhookUrl } : {}),
         ...(opts.rateLimit ? { rateLimit: parseRateLimit(opts.rateLimit) } : {}),
       });
+      if (!options.success) {
+        console.error(options.error.issues.map((i) => `${i.path.length > 0 ? `--${i.path.join('.').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ` : ''}${i.message}`).join('\n'));
+        process.exitCode = 1;
+        return;
+      }
+      const running = await entry.start(options.data);
       console.log(`${system} emulator listening on ${running.url} (${entry.description})`);
       await new Promise<void>((resolve) => {
         const stop = (): void => {

@@ -7,8 +7,8 @@
  * `all` (everything, the default). Processes with different roles share one Redis and one
  * database, e.g. `--role api,push` and `--role ingest,relay,pull,privacy` on a 2-core machine.
  * An unknown role exits 1 with the valid ones. `--demo` (what `npm start` runs; always every
- * role) also starts the HubSpot and Salesforce emulators, seeds demo profiles and prints the
- * URLs to try. Stops cleanly on SIGINT/SIGTERM.
+ * role) also starts an emulator for each enabled connector instance (the registry's
+ * `builtinEmulators`), seeds demo profiles and prints the URLs to try. Stops cleanly on SIGINT/SIGTERM.
  *
  * `CONCORD_ENGINE_TUNING` (JSON, the fields of `EngineTuning` in `src/sync/options.ts`) shortens
  * the engine's timings, e.g. `{"inflightLeaseMs":3000}`: the chaos suite (`test/chaos/`) runs
@@ -17,7 +17,7 @@
  */
 import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
-import { builtinConnectors } from '../../../connectors/index.js';
+import { builtinConnectors, builtinEmulators } from '../../../connectors/index.js';
 import { startDemo } from '../../app/demo.js';
 import { ROLES, startHubProcess } from '../../app/hub.js';
 import type { Role } from '../../app/hub.js';
@@ -82,7 +82,7 @@ export function register(program: Command): void {
   withConfigOption(program.command('start'))
     .description('run the hub (API server and workers); --demo adds the emulators and demo data')
     .addOption(new Option('-r, --role <roles>', `what this process runs (${ROLES.join(', ')}; see Roles below)`).argParser(roleOption).default(toRoleSet('all'), 'all'))
-    .option('--demo', 'start the HubSpot and Salesforce emulators, seed demo profiles and print the URLs (development mode only)')
+    .option('--demo', `start the emulators (${builtinEmulators.map((e) => e.id).join(', ')}), seed demo profiles and print the URLs (development mode only)`)
     .addHelpText('after', ROLES_HELP)
     .action(async (options: { config?: string; role: RoleSet; demo?: boolean }) => {
       const file = resolveConfigPath(options.config);
@@ -114,7 +114,7 @@ export function register(program: Command): void {
         for (const link of demo.links) console.log(`  ${link.label.padEnd(width)}  ${link.url}${link.note ? `  (${link.note})` : ''}`);
         console.log('');
         console.log('Try it: open the preference center, switch "E-mail" off under Marketing communications and save;');
-        console.log('then reload the two emulator views: HubSpot shows subscription 101 UNSUBSCRIBED, Salesforce HasOptedOutOfEmail true.');
+        if (demo.afterWithdrawal.length > 0) console.log(`then reload the emulator views: ${demo.afterWithdrawal.join(', ')}.`);
         console.log('Demo data lives in ./data/demo.db and the Redis prefix {concord-demo}; both are reset on every start. Ctrl-C stops.');
         const signal = await untilSignal();
         console.log(`${signal}: stopping...`);

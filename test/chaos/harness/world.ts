@@ -41,6 +41,7 @@ import type { KillableRedis } from '../../helpers/private-redis.js';
 import { TOPOLOGIES } from './topologies.js';
 import type { TopologyName } from './topologies.js';
 import { hubspotYaml, hubYaml, salesforceOutboundUrl, salesforceYaml, TEST_SF_OUTBOUND_TOKEN } from '../../helpers/hub-config.js';
+import { builtinConnectors } from '../../../connectors/index.js';
 
 const HUBSPOT_SECRET = 'chaos-hubspot-client-secret';
 const HUBSPOT_APP_ID = 8091;
@@ -168,7 +169,7 @@ export class ChaosWorld {
       const configFile = join(dir, 'concord.yaml');
       const text = configYaml({ databaseUrl: db.url, redisUrl: redis.url, prefix: `{chaos-${randomBytes(4).toString('hex')}}`, port, hubspot: hubspot.url, salesforce: salesforce.url, connectors: options.connectors });
       writeFileSync(configFile, text);
-      const loaded = parseConfig(text, configFile, { env: ENV });
+      const loaded = parseConfig(text, configFile, { connectors: builtinConnectors, env: ENV });
       if (!loaded.ok) throw new Error(loaded.errors.map(String).join('\n'));
       const url = `http://127.0.0.1:${port}`;
       const world = new ChaosWorld(options, redis, db, hubspot, salesforce, loaded.config, configFile, dir, url);
@@ -203,7 +204,7 @@ export class ChaosWorld {
   async observe(): Promise<{ store: Store; engine: Engine }> {
     if (this.observer) return this.observer;
     const policy = toMergePolicy(this.config);
-    const connectors = connectorsFromConfig(this.config);
+    const connectors = connectorsFromConfig(this.config, builtinConnectors);
     const logger = pino({ level: 'silent' });
     const store = await openStore({
       url: this.config.hub.databaseUrl,

@@ -20,6 +20,7 @@ import type { KillableRedis } from '../../helpers/private-redis.js';
 import { REDIS_URL, startHub, waitFor, WEBHOOK_SECRET } from '../../../harness/sync-hub.js';
 import type { Hub } from '../../../harness/sync-hub.js';
 import { silentLogger } from '../../../src/log/logger.js';
+import { builtinConnectors } from '../../../connectors/index.js';
 
 const PEOPLE = Array.from({ length: 13 }, (_, i) => `person${i}@example.com`);
 const TARGETS = ['b', 'c'] as const;
@@ -170,7 +171,7 @@ describe('a hub process after Redis loss', () => {
         '',
       ].join('\n'),
       'redis-loss.yaml',
-      { env: { T_SIGNING: 's'.repeat(40), T_HASH: 'k'.repeat(32) } },
+      { connectors: builtinConnectors, env: { T_SIGNING: 's'.repeat(40), T_HASH: 'k'.repeat(32) } },
     );
     if (!loaded.ok) throw new Error(loaded.errors.map(String).join('\n'));
     const hub = await startHubProcess(loaded.config, { role: 'all', logger: silentLogger(), tuning: { redisCheckEveryMs: 1_000 }, server: { queueBoard: false } });
