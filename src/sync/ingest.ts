@@ -26,7 +26,7 @@ import type { EngineContext } from './context.js';
 import { callExternal } from './external-call.js';
 import { gateProfile } from './gate.js';
 import { MicroBatcher } from './micro-batcher.js';
-import { assessRecord, isOwnWrite } from './write-log.js';
+import { assessRecord, isOwnWrite, millisOf } from './write-log.js';
 import type { WriteEntry, WriteLog } from './write-log.js';
 
 /** Records to ingest as they are (webhook with payload, pull page, preference center). */
@@ -513,16 +513,6 @@ function indexesByConnector(items: readonly IngestItem[], keep: (index: number) 
 function instant(value: string): string {
   const ms = Date.parse(value);
   return Number.isNaN(ms) ? value : new Date(ms).toISOString();
-}
-
-/** Per-field source stamps in ms (unparsable ones left out: such a field is judged like an unstamped one). */
-function millisOf(stamps: Readonly<Record<string, string>>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [field, at] of Object.entries(stamps)) {
-    const ms = Date.parse(at);
-    if (!Number.isNaN(ms)) out[field] = ms;
-  }
-  return out;
 }
 
 /** A stable patch id: the same version of the same record always gives the same id. */

@@ -21,6 +21,7 @@ import { gateProfile } from './gate.js';
 import type { IngestJobData } from './ingest.js';
 import { ingestJobOptions } from './webhooks.js';
 import type { TakeResult } from './work-sets.js';
+import { millisOf } from './write-log.js';
 import type { WriteLog } from './write-log.js';
 import type { OutboxSettlement, PushLogEntry } from '../store/types.js';
 import type { Json } from '../profile/schema.js';
@@ -46,8 +47,6 @@ interface Prepared {
   prev: Record<string, Json>;
   /** What the system will hold once the record is written (its shadow with the fields sent). */
   after: Record<string, Json>;
-  /** When the profile's values behind the fields sent were chosen (ms). */
-  valuesAt: Record<string, number>;
 }
 
 export class Pusher {
@@ -126,7 +125,7 @@ export class Pusher {
     }
     const uncertain = await this.writes.begin(
       connector.id,
-      prepared.map((p) => ({ profileId: p.record.profileId, fields: p.record.fields, prev: p.prev, after: p.after, valuesAt: p.valuesAt, ...(p.record.heldAt ? { knownAt: Date.parse(p.record.heldAt) } : {}) })),
+      prepared.map((p) => ({ profileId: p.record.profileId, fields: p.record.fields, prev: p.prev, after: p.after, valuesAt: millisOf(p.record.valuesAt), ...(p.record.heldAt ? { knownAt: Date.parse(p.record.heldAt) } : {}) })),
     );
     for (const r of records) if (r.externalId === undefined && uncertain.has(r.profileId)) r.mayExist = true;
     await this.learnPrev(connector, prepared);
@@ -337,7 +336,6 @@ export class Pusher {
         },
         prev,
         after: { ...shadow?.values, ...fields },
-        valuesAt,
       });
     }
     return { prepared, settled };

@@ -429,3 +429,13 @@ function leftByOurWrite(field: string, value: Json, writes: readonly WriteEntry[
   const hubValue = ctx.expected !== undefined && Object.hasOwn(ctx.expected, field) && jsonEqual(ctx.expected[field], value);
   return writes.some((w) => w.ok !== false && during(w, ctx) && !Object.hasOwn(w.fields, field) && (w.created === true || hubValue));
 }
+
+/** Per-field stamps in ms (unparsable ones left out: such a field is judged like an unstamped one). */
+export function millisOf(stamps: Readonly<Record<string, string>> | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [field, at] of Object.entries(stamps ?? {})) {
+    const ms = Date.parse(at);
+    if (!Number.isNaN(ms)) out[field] = ms;
+  }
+  return out;
+}
