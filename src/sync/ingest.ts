@@ -281,7 +281,7 @@ export class Ingestor {
       });
       seen.set(key, assessed.state);
       const pid = profileIds[i];
-      if (assessed.predates !== null && pid) await this.writes.store(item.connector.id, pid, entries);
+      if (assessed.predates !== null && pid) await this.writes.learnPrev(item.connector.id, pid, entries);
       const changed = assessed.changes;
       const known = base !== undefined || entries.length > 0;
       if (known && Object.keys(changed).length === 0) {
@@ -416,7 +416,7 @@ export class Ingestor {
           }
         }
       }
-      if (changed) await this.writes.store(connector, result.profileId, entries);
+      if (changed) await this.writes.learnPrev(connector, result.profileId, entries);
       if (Object.keys(values).length > 0) await this.ctx.store.updateShadow(result.profileId, connector, { values });
     }
   }

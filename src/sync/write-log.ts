@@ -16,8 +16,11 @@
  * An echo is a value, not an author: each field is compared on its own, so a record stamped
  * by our write (and named as ours by the source's origin marker) can still carry someone
  * else's edit of another field, made moments before our write landed.
- * Entries live in Redis for `retentionMs`; one push per profile and connector runs at a time,
- * so the read-modify-write of a profile's entries never races.
+ * Entries live in Redis for `retentionMs`. One push per profile and connector runs at a time,
+ * but ingest of a record whose profile it could not hold (a person's first record) learns
+ * about entries while a push runs: every update is a compare-and-set that merges into what
+ * Redis holds, so none drops what another stored meanwhile (a lost `ok` made a finished
+ * write look uncertain, and a later record was judged against the wrong values).
  */
 import type { Redis } from 'ioredis';
 import { jsonEqual } from '../connector/mapping.js';
@@ -29,6 +32,25 @@ const SET_ALL = new LuaScript(`
 for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ARGV[1]) end
 return #KEYS
 `);
+
+// KEYS: keys to set. ARGV: ttl (ms), then (expected, new) per key, '' expecting no value.
+// Sets each key that still holds what its writer read; returns 1 (set) or 0 (changed since) per key.
+const COMPARE_AND_SET = new LuaScript(`
+local out = {}
+for i = 1, #KEYS do
+  local held, expected = redis.call('GET', KEYS[i]), ARGV[2 * i]
+  if (held == false and expected == '') or held == expected then
+    redis.call('SET', KEYS[i], ARGV[2 * i + 1], 'PX', ARGV[1])
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+`);
+
+/** Attempts of one update before it gives up (each attempt fails only when another writer stored in between). */
+const MAX_ATTEMPTS = 50;
 
 export interface WriteEntry {
   /** When the push call started (ms, hub clock). */
@@ -62,8 +84,8 @@ export interface WriteEntry {
 const MAX_ENTRIES = 8;
 
 export class WriteLog {
-  /** Entries of pushes this process has begun and not finished, by key. */
-  private readonly open = new Map<string, WriteEntry[]>();
+  /** The entry of each push this process has begun and not finished, by key. */
+  private readonly open = new Map<string, WriteEntry>();
 
   constructor(
     private readonly redis: Redis,
@@ -85,23 +107,19 @@ export class WriteLog {
   ): Promise<Set<string>> {
     const uncertain = new Set<string>();
     if (writes.length === 0) return uncertain;
-    const keys = writes.map((w) => this.keyOf(connector, w.profileId));
-    const existing = await this.redis.mget(...keys);
     const now = Date.now();
-    const values: string[] = [];
-    writes.forEach((w, i) => {
-      const key = keys[i] as string;
-      const entries = parseEntries(existing[i] ?? null).filter((e) => (e.to ?? now) >= now - this.retentionMs);
+    const keys = writes.map((w) => this.keyOf(connector, w.profileId));
+    const mine = writes.map((w): WriteEntry => ({ from: now, to: null, fields: w.fields, prev: w.prev, ...(w.after ? { after: w.after } : {}), ...(w.valuesAt && Object.keys(w.valuesAt).length > 0 ? { valuesAt: w.valuesAt } : {}), ...(w.knownAt !== undefined && Number.isFinite(w.knownAt) ? { knownAt: w.knownAt } : {}) }));
+    await this.update(keys, (stored, i) => {
+      const w = writes[i] as (typeof writes)[number];
+      const entries = stored.filter((e) => (e.to ?? now) >= now - this.retentionMs);
       for (const e of entries) {
         if (e.ok === undefined) uncertain.add(w.profileId);
         e.to ??= now;
       }
-      entries.push({ from: now, to: null, fields: w.fields, prev: w.prev, ...(w.after ? { after: w.after } : {}), ...(w.valuesAt && Object.keys(w.valuesAt).length > 0 ? { valuesAt: w.valuesAt } : {}), ...(w.knownAt !== undefined && Number.isFinite(w.knownAt) ? { knownAt: w.knownAt } : {}) });
-      const kept = entries.slice(-MAX_ENTRIES);
-      this.open.set(key, kept);
-      values.push(JSON.stringify(kept));
+      return [...entries, structuredClone(mine[i] as WriteEntry)].slice(-MAX_ENTRIES);
     });
-    await SET_ALL.run(this.redis, keys, [this.retentionMs, ...values]);
+    keys.forEach((key, i) => this.open.set(key, mine[i] as WriteEntry));
     return uncertain;
   }
 
@@ -114,7 +132,7 @@ export class WriteLog {
   settle(connector: string, outcomes: ReadonlyMap<string, { ok: boolean; created?: boolean; landedAt?: number }>, answeredAt: number = Date.now()): void {
     const now = answeredAt;
     for (const [profileId, { ok, created, landedAt }] of outcomes) {
-      const last = this.open.get(this.keyOf(connector, profileId))?.at(-1);
+      const last = this.open.get(this.keyOf(connector, profileId));
       if (!last) continue;
       last.to ??= now;
       last.ok = ok;
@@ -126,33 +144,41 @@ export class WriteLog {
   /**
    * Once the shadows hold the outcomes (or the call failed as a whole). `externalIds` are the
    * ids the system gave accepted records: our own writes coming back name the record by them.
+   * The outcome is merged into the stored entry: what ingest learned about the values the
+   * write replaced meanwhile (`prev` of fields the push did not know) is kept.
    */
   async finish(connector: string, profileIds: readonly string[], externalIds: ReadonlyMap<string, string> = new Map()): Promise<void> {
     if (profileIds.length === 0) return;
-    const keys: string[] = [];
-    const values: string[] = [];
+    const pointers: string[] = [];
+    const ids: string[] = [];
     for (const [profileId, externalId] of externalIds) {
-      keys.push(this.pointerOf(connector, externalId));
-      values.push(profileId);
+      pointers.push(this.pointerOf(connector, externalId));
+      ids.push(profileId);
     }
+    if (pointers.length > 0) await SET_ALL.run(this.redis, pointers, [this.retentionMs, ...ids]);
     const now = Date.now();
-    const done: [string, WriteEntry[]][] = [];
+    const done: [string, WriteEntry][] = [];
     for (const profileId of profileIds) {
       const key = this.keyOf(connector, profileId);
-      const entries = this.open.get(key);
+      const mine = this.open.get(key);
       this.open.delete(key);
-      const last = entries?.at(-1);
-      if (!entries || !last) continue;
-      last.to ??= now;
-      last.shadowed = true;
-      done.push([key, entries]);
+      if (!mine) continue;
+      mine.to ??= now;
+      mine.shadowed = true;
+      done.push([key, mine]);
     }
-    await this.keepLearnt(done);
-    for (const [key, entries] of done) {
-      keys.push(key);
-      values.push(JSON.stringify(entries));
-    }
-    if (keys.length > 0) await SET_ALL.run(this.redis, keys, [this.retentionMs, ...values]);
+    await this.update(
+      done.map(([key]) => key),
+      (stored, i) => {
+        const mine = (done[i] as [string, WriteEntry])[1];
+        const at = stored.findIndex((e) => e.from === mine.from);
+        // Gone (Redis lost it): the push's own entry is all there is to keep.
+        if (at < 0) return [...stored, structuredClone(mine)].slice(-MAX_ENTRIES);
+        const held = stored[at] as WriteEntry;
+        stored[at] = { ...structuredClone(mine), prev: { ...held.prev, ...mine.prev } };
+        return stored;
+      },
+    );
   }
 
   /**
@@ -163,41 +189,53 @@ export class WriteLog {
    * keep it. Stored at once, so ingest sees them.
    */
   async fillPrev(connector: string, known: ReadonlyMap<string, Readonly<Record<string, Json>>>): Promise<void> {
-    const filled: [string, WriteEntry[]][] = [];
+    const filled: [string, WriteEntry][] = [];
     for (const [profileId, values] of known) {
       const key = this.keyOf(connector, profileId);
-      const entries = this.open.get(key);
-      const last = entries?.at(-1);
-      if (!entries || !last) continue;
+      const mine = this.open.get(key);
+      if (!mine) continue;
       let changed = false;
-      for (const field of Object.keys(last.fields)) {
-        if (Object.hasOwn(last.prev, field) || !Object.hasOwn(values, field)) continue;
-        last.prev[field] = values[field] as Json;
+      for (const field of Object.keys(mine.fields)) {
+        if (Object.hasOwn(mine.prev, field) || !Object.hasOwn(values, field)) continue;
+        mine.prev[field] = values[field] as Json;
         changed = true;
       }
-      if (changed) filled.push([key, entries]);
+      if (changed) filled.push([key, mine]);
     }
-    if (filled.length === 0) return;
-    await this.keepLearnt(filled);
-    await SET_ALL.run(this.redis, filled.map(([key]) => key), [this.retentionMs, ...filled.map(([, entries]) => JSON.stringify(entries))]);
+    await this.update(
+      filled.map(([key]) => key),
+      (stored, i) => {
+        const mine = (filled[i] as [string, WriteEntry])[1];
+        const held = stored.find((e) => e.from === mine.from);
+        if (!held) return null;
+        held.prev = { ...mine.prev, ...held.prev };
+        return stored;
+      },
+    );
   }
 
   /**
-   * Before open entries overwrite the stored ones: what ingest stored meanwhile about the values
-   * our writes replaced (`prev` of fields we did not know, see `repairAfterUnheld` in ingest)
-   * is kept, or a later snapshot taken before the write would count such a value as a change.
+   * Read-modify-write of each key's entries, as a compare-and-set: `change` gets what Redis
+   * holds (a fresh copy on each attempt) and returns the entries to store, or null to leave the
+   * key as it is. A key another writer stored meanwhile is read and changed again.
    */
-  private async keepLearnt(open: readonly [string, WriteEntry[]][]): Promise<void> {
-    if (open.length === 0) return;
-    const stored = await this.redis.mget(...open.map(([key]) => key));
-    open.forEach(([, entries], i) => {
-      const before = parseEntries(stored[i] ?? null);
-      for (const entry of entries) {
-        const same = before.find((b) => b.from === entry.from);
-        if (!same) continue;
-        for (const [field, value] of Object.entries(same.prev)) if (!Object.hasOwn(entry.prev, field)) entry.prev[field] = value;
-      }
-    });
+  private async update(keys: readonly string[], change: (stored: WriteEntry[], index: number) => WriteEntry[] | null): Promise<void> {
+    let pending = keys.map((key, index) => ({ key, index }));
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt === MAX_ATTEMPTS) throw new Error(`write log: ${pending.length} key(s) kept changing under ${MAX_ATTEMPTS} attempts to update them`);
+      const held = await this.redis.mget(...pending.map((p) => p.key));
+      const writes: { key: string; index: number; expected: string; value: string }[] = [];
+      pending.forEach((p, k) => {
+        const raw = held[k] ?? null;
+        const next = change(parseEntries(raw), p.index);
+        if (next !== null) writes.push({ ...p, expected: raw ?? '', value: JSON.stringify(next) });
+      });
+      if (writes.length === 0) return;
+      const args: (string | number)[] = [this.retentionMs];
+      for (const w of writes) args.push(w.expected, w.value);
+      const set = (await COMPARE_AND_SET.run(this.redis, writes.map((w) => w.key), args)) as number[];
+      pending = writes.filter((_, k) => Number(set[k]) !== 1).map(({ key, index }) => ({ key, index }));
+    }
   }
 
   /** The profiles our recent writes to these records belong to (null where there is none). */
@@ -208,9 +246,26 @@ export class WriteLog {
 
 
 
-  /** Stores entries whose `prev` a record taken before the write has updated. */
-  async store(connector: string, profileId: string, entries: readonly WriteEntry[]): Promise<void> {
-    await this.redis.set(this.keyOf(connector, profileId), JSON.stringify(entries), 'PX', this.retentionMs);
+  /**
+   * Stores what a record taken before our writes taught about the values they replaced: the
+   * `prev` of these entries (from a `load`) is merged into the stored ones, whose outcome a
+   * push may have stored since the load.
+   */
+  async learnPrev(connector: string, profileId: string, entries: readonly WriteEntry[]): Promise<void> {
+    const learnt = new Map(entries.map((e) => [e.from, e.prev]));
+    await this.update([this.keyOf(connector, profileId)], (stored) => {
+      let changed = false;
+      for (const e of stored) {
+        const prev = learnt.get(e.from);
+        if (!prev) continue;
+        for (const [field, value] of Object.entries(prev)) {
+          if (Object.hasOwn(e.prev, field) && jsonEqual(e.prev[field], value)) continue;
+          e.prev[field] = value;
+          changed = true;
+        }
+      }
+      return changed ? stored : null;
+    });
   }
 
   /** Recent writes for each (connector, profile); empty lists where there are none. */

@@ -36,7 +36,7 @@ describe('write log shared by ingest and push', () => {
     const first = entries[0];
     if (!first) throw new Error('no entry');
     first.prev['newsletter'] = true;
-    await log.store('c', 'p1', entries);
+    await log.learnPrev('c', 'p1', entries);
     // The push answers and finishes.
     log.settle('c', new Map([['p1', { ok: true }]]));
     await log.finish('c', ['p1'], new Map([['p1', 'rec_1']]));
@@ -74,5 +74,52 @@ describe('write log shared by ingest and push', () => {
     await log.finish('c', ['p2']);
     const [done = []] = await log.load([{ connector: 'c', profileId: 'p2' }]);
     expect(done[0]?.prev).toEqual({ newsletter: true, first_name: 'Grace' });
+  });
+
+  // Convergence under load (issue 14, item 4): ingest of an unheld record loaded the entries
+  // while a push ran, the push finished (ok: true, shadowed), then ingest stored its copy with
+  // the prev it learned, and the push's outcome was gone: the next push's begin then counted the
+  // write as uncertain and a later record compared against the wrong values.
+  it('what ingest learns about an entry does not erase the outcome a push stored meanwhile', async () => {
+    await log.begin('c', [{ profileId: 'p1', fields: { a: 'new' }, prev: {} }]);
+    const [loaded = []] = await log.load([{ connector: 'c', profileId: 'p1' }]);
+    log.settle('c', new Map([['p1', { ok: true }]]));
+    await log.finish('c', ['p1'], new Map([['p1', 'ext-1']]));
+
+    // Ingest learns what the record said the field held before the write.
+    (loaded[0] as { prev: Record<string, unknown> }).prev.a = 'old';
+    await log.learnPrev('c', 'p1', loaded);
+
+    const [after = []] = await log.load([{ connector: 'c', profileId: 'p1' }]);
+    expect(after).toHaveLength(1);
+    expect(after[0]).toMatchObject({ ok: true, shadowed: true, prev: { a: 'old' } });
+    expect(after[0]?.to).not.toBeNull();
+  });
+
+  it('a push finishing keeps the prev ingest learned while it ran', async () => {
+    await log.begin('c', [{ profileId: 'p1', fields: { a: 'new', b: 1 }, prev: { b: 0 } }]);
+    const [loaded = []] = await log.load([{ connector: 'c', profileId: 'p1' }]);
+    (loaded[0] as { prev: Record<string, unknown> }).prev.a = 'old';
+    await log.learnPrev('c', 'p1', loaded);
+    log.settle('c', new Map([['p1', { ok: true }]]));
+    await log.finish('c', ['p1']);
+
+    const [after = []] = await log.load([{ connector: 'c', profileId: 'p1' }]);
+    expect(after[0]).toMatchObject({ ok: true, prev: { a: 'old', b: 0 } });
+  });
+
+  it('entries a begin closed are not brought back open by a store from an older load', async () => {
+    await log.begin('c', [{ profileId: 'p1', fields: { a: 1 }, prev: {} }]);
+    log.settle('c', new Map([['p1', { ok: true }]]));
+    await log.finish('c', ['p1']);
+    const [loaded = []] = await log.load([{ connector: 'c', profileId: 'p1' }]);
+    await log.begin('c', [{ profileId: 'p1', fields: { a: 2 }, prev: { a: 1 } }]);
+    (loaded[0] as { prev: Record<string, unknown> }).prev.a = 0;
+    await log.learnPrev('c', 'p1', loaded);
+
+    const [after = []] = await log.load([{ connector: 'c', profileId: 'p1' }]);
+    expect(after).toHaveLength(2);
+    expect(after[0]).toMatchObject({ ok: true, prev: { a: 0 } });
+    expect(after[1]).toMatchObject({ to: null, fields: { a: 2 } });
   });
 });
