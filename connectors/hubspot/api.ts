@@ -24,8 +24,7 @@ import {
 import type { ConnectorContext } from '../../src/connector/define.js';
 import { counterOn, gaugeOn } from '../../src/connector/metrics.js';
 import type { HubSpotConfig } from './config.js';
-import { Pacer } from './pacer.js';
-import { redactEmails } from '../../src/log/logger.js';
+import { Pacer, redactEmails } from '../../src/connector/kit/index.js';
 
 const TEN_SECONDS = 10_000;
 
@@ -46,7 +45,6 @@ function apiException(err: unknown): { code: number; body: unknown; headers: Rec
 }
 
 /** The hub's one e-mail redaction, here for the modules of this connector. */
-export { redactEmails };
 
 function redactedBody(body: unknown): unknown {
   if (typeof body === 'string') return redactEmails(body);

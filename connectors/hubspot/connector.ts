@@ -4,7 +4,7 @@
  * the official client, `@hubspot/api-client`. See README.md beside this file.
  */
 import { matchesFieldName } from '../../src/connector/mapping.js';
-import { RecentIds } from '../../src/connector/recent-ids.js';
+import { chunks, splitRefs, uniqueBy, WebhookAcks } from '../../src/connector/kit/index.js';
 import { defineConnector, type ConnectorContext, type ConnectorInstance } from '../../src/connector/define.js';
 import { HubSpotApi } from './api.js';
 import { HUBSPOT_SECRET_KEYS, HubSpotConfig, HubSpotCursor } from './config.js';
@@ -12,7 +12,7 @@ import { HubSpotEraser } from './erase.js';
 import { HUBSPOT_OPT_OUT_PROPERTIES, hubspotDefaultMappings } from './mapping.js';
 import { pullContacts } from './pull.js';
 import { HubSpotPusher } from './push.js';
-import { chunks, HubSpotReader, propertiesToRead } from './read.js';
+import { BATCH, HubSpotReader, propertiesToRead } from './read.js';
 import { parseHubSpotEvents, toWebhookEvents, verifyHubSpotSignature } from './webhook.js';
 
 /** Events parsed but not yet confirmed by `reply`, bounded so a stream of failures cannot grow it. */
@@ -30,13 +30,12 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
   const reader = new HubSpotReader(api, config);
   const pusher = new HubSpotPusher(api, reader, config);
   const eraser = new HubSpotEraser(api, reader, now);
-  const handled = new RecentIds<number>(50_000);
+  const acks = new WebhookAcks<number>({ capacity: 50_000, maxPending: MAX_PENDING });
   // Properties whose webhook values are ingested as they are (identities and opt-out mirrors are read).
   const valueProperties = new Set(
     propertiesToRead(config).filter((p) => !['email', 'phone', 'lastmodifieddate'].includes(p) && !matchesFieldName(HUBSPOT_OPT_OUT_PROPERTIES, p)),
   );
   const subscriptionIds = new Set(config.subscriptions.map((s) => s.id));
-  const pending = new Map<string, number[]>();
 
   return {
     pull(cursor, signal) {
@@ -50,7 +49,7 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
     async read(externalIds, signal) {
       // Ids HubSpot does not know are left out; a merged-away id answers with the winner. The
       // contacts and their statuses are read back to back: one record, one moment.
-      const batches = chunks([...new Set(externalIds)]).length;
+      const batches = chunks([...new Set(externalIds)], BATCH).length;
       const reservation = await api.reserveWaiting(config.subscriptions.length > 0 ? 2 * batches : batches, signal);
       try {
         return await reader.toRecords((await reader.readContacts(externalIds, signal, undefined, reservation)).found, signal, reservation);
@@ -64,10 +63,10 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
     },
 
     async export(refs, signal) {
-      const byId = await reader.readContacts(refs.flatMap((r) => (r.externalId ? [r.externalId] : [])), signal);
-      const byEmail = await reader.readContacts(refs.flatMap((r) => (!r.externalId && r.email ? [r.email] : [])), signal, 'email');
-      const contacts = [...byId.found, ...byEmail.found.filter((c) => !byId.found.some((f) => f.id === c.id))];
-      return reader.toRecords(contacts, signal);
+      const { ids, emails } = splitRefs(refs);
+      const byId = await reader.readContacts(ids, signal);
+      const byEmail = await reader.readContacts(emails, signal, 'email');
+      return reader.toRecords(uniqueBy([byId.found, byEmail.found], (c) => c.id), signal);
     },
 
     verify(raw) {
@@ -75,23 +74,15 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
     },
 
     parse(raw) {
-      const fresh = parseHubSpotEvents(raw.body).filter((e) => !handled.has(e.eventId));
+      const fresh = acks.fresh(parseHubSpotEvents(raw.body), (e) => e.eventId);
       const mapped = toWebhookEvents(fresh, { valueProperties, subscriptionIds, ...(config.appId === undefined ? {} : { appId: config.appId }) });
-      for (const m of mapped) pending.set(m.event.eventId, m.hubspotEventIds);
-      while (pending.size > MAX_PENDING) {
-        const oldest = pending.keys().next();
-        if (oldest.done) break;
-        pending.delete(oldest.value);
-      }
+      for (const m of mapped) acks.expect(m.event.eventId, m.hubspotEventIds);
       return mapped.map((m) => m.event);
     },
 
     reply(events) {
       // The events are safely enqueued: a redelivery of them can now be dropped.
-      for (const e of events) {
-        handled.remember(pending.get(e.eventId) ?? []);
-        pending.delete(e.eventId);
-      }
+      acks.acknowledge(events.map((e) => e.eventId));
       return { status: 200 };
     },
 

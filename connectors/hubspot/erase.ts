@@ -12,7 +12,8 @@
 import { createHash } from 'node:crypto';
 import type { EraseOutcome, EraseRef } from '../../src/connector/define.js';
 import { isRetryable, RateLimitedError, RejectedError } from '../../src/connector/errors.js';
-import { redactEmails, type HubSpotApi } from './api.js';
+import { redactEmails } from '../../src/connector/kit/index.js';
+import type { HubSpotApi } from './api.js';
 import type { HubSpotReader } from './read.js';
 
 /** How long an interrupted call's outcomes are kept beyond the rate-limit wait. */

@@ -9,10 +9,10 @@
 import type { PushOutcome, PushRecord } from '../../src/connector/define.js';
 import { MalformedPayloadError } from '../../src/connector/errors.js';
 import type { HubSpotApi, Reservation } from './api.js';
-import { redactEmails } from './api.js';
 import type { HubSpotConfig, HubSpotLegalBasis, SubscriptionType } from './config.js';
 import { statusToWrite, subscriptionField, subscriptionIdOf, toHubSpotLegalBasis, toPropertyValue, type StatusState } from './mapping.js';
-import { chunks, type HubSpotReader, type StatusOf } from './read.js';
+import { chunks, redactEmails } from '../../src/connector/kit/index.js';
+import { BATCH, type HubSpotReader, type StatusOf } from './read.js';
 
 interface StandardErrorLike {
   category?: string;
@@ -82,11 +82,11 @@ export class HubSpotPusher {
     // Every call this push makes is let through at once, or none is (see `HubSpotApi.reserve`).
     const statusWork = work.filter((w) => !w.failure && w.statuses.size > 0);
     const reservation = this.api.reserve(
-      chunks(creates.filter((w) => !w.failure)).length +
-        chunks(updates).length +
-        chunks(statusWork.filter((w) => w.email === undefined)).length +
-        chunks(statusWork).length +
-        chunks(statusWork.flatMap((w) => [...w.statuses.keys()])).length,
+      chunks(creates.filter((w) => !w.failure), BATCH).length +
+        chunks(updates, BATCH).length +
+        chunks(statusWork.filter((w) => w.email === undefined), BATCH).length +
+        chunks(statusWork, BATCH).length +
+        chunks(statusWork.flatMap((w) => [...w.statuses.keys()]), BATCH).length,
     );
     try {
       // What HubSpot holds before anything is written: a status someone chose after the hub's value is news, not overwritten.
@@ -132,7 +132,7 @@ export class HubSpotPusher {
 
   /** https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/batch/post-crm-v3-objects-contacts-batch-upsert */
   private async upsert(work: Work[], signal: AbortSignal, reservation: Reservation): Promise<void> {
-    for (const part of chunks(work)) {
+    for (const part of chunks(work, BATCH)) {
       const byEmail = new Map(part.map((w) => [w.email ?? '', w]));
       const res = await this.api.call(
         'standard',
@@ -163,7 +163,7 @@ export class HubSpotPusher {
    */
   private async update(work: Work[], signal: AbortSignal, reservation: Reservation): Promise<Work[]> {
     const notFound: Work[] = [];
-    for (const part of chunks(work)) {
+    for (const part of chunks(work, BATCH)) {
       const byId = new Map(part.map((w) => [w.externalId ?? '', w]));
       const done = new Set<Work>();
       const res = await this.api.call(
@@ -245,7 +245,7 @@ export class HubSpotPusher {
       const now = held.get(input.subscriberIdString.toLowerCase())?.get(input.subscriptionId);
       return !(now && now.state === input.statusState && (now.legalBasis ?? undefined) === input.legalBasis);
     });
-    for (const part of chunks(inputs)) {
+    for (const part of chunks(inputs, BATCH)) {
       const key = (email: string, id: number | string): string => `${email.toLowerCase()}|${id}`;
       const byKey = new Map(part.map((p) => [key(p.input.subscriberIdString, p.input.subscriptionId), p.work]));
       const written = new Set<string>();

@@ -4,6 +4,7 @@
  * `ExternalRecord`s in the connector's vocabulary (see `mapping.ts`).
  */
 import type { ExternalRecord } from '../../src/connector/define.js';
+import { chunks } from '../../src/connector/kit/index.js';
 import { MalformedPayloadError } from '../../src/connector/errors.js';
 import type { Json } from '../../src/profile/schema.js';
 import type { HubSpotApi, Reservation } from './api.js';
@@ -38,13 +39,8 @@ interface StatusesReadResponse {
   results?: { subscriberIdString: string; statuses?: PublicStatus[] }[];
 }
 
-const BATCH = 100;
-
-export function chunks<T>(items: readonly T[], size = BATCH): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
+/** Records per HubSpot batch call (batch read, create, update; subscription statuses). */
+export const BATCH = 100;
 
 /** The contact properties a read asks for. */
 export function propertiesToRead(config: HubSpotConfig): string[] {
@@ -65,7 +61,7 @@ export class HubSpotReader {
     const out = new Map<string, Map<number, StatusOf>>();
     if (this.config.subscriptions.length === 0) return out;
     const unique = [...new Set(emails.map((e) => e.trim().toLowerCase()).filter((e) => e.length > 0))];
-    for (const part of chunks(unique)) {
+    for (const part of chunks(unique, BATCH)) {
       const res = await this.api.request<StatusesReadResponse>(signal, {
         method: 'POST',
         path: '/communication-preferences/v4/statuses/batch/read',
@@ -128,7 +124,7 @@ export class HubSpotReader {
   async readContacts(ids: readonly string[], signal?: AbortSignal, idProperty?: 'email', reservation?: Reservation): Promise<{ found: ContactObject[]; missing: string[] }> {
     const found: ContactObject[] = [];
     const missing: string[] = [];
-    for (const part of chunks([...new Set(ids)])) {
+    for (const part of chunks([...new Set(ids)], BATCH)) {
       const res = await this.api.call('standard', signal, () =>
         this.api.client.crm.contacts.batchApi.readWithHttpInfo({
           inputs: part.map((id) => ({ id })),

@@ -29,7 +29,7 @@ import {
   TransientError,
 } from '../../src/connector/errors.js';
 import type { SalesforceConfig } from './config.js';
-import { redactEmails } from '../../src/log/logger.js';
+import { redactEmails } from '../../src/connector/kit/index.js';
 
 /** Marks every write so Salesforce's logs (and the emulator) attribute it to Concord. */
 export const CALL_OPTIONS_CLIENT = 'concord';
@@ -47,7 +47,6 @@ interface ApiErrorEntry {
 }
 
 /** The hub's one e-mail redaction, here for the modules of this connector. */
-export { redactEmails };
 
 function parseBody(body: string): unknown {
   try {

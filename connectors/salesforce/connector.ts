@@ -3,17 +3,17 @@
  * Individual, ContactPointTypeConsent), both ways, with Outbound Messages, GDPR erasure and
  * export. Every call goes through jsforce. See README.md beside this file.
  */
-import { RecentIds } from '../../src/connector/recent-ids.js';
+import { chunks, redactEmails, splitRefs, uniqueBy, WebhookAcks } from '../../src/connector/kit/index.js';
 import { defineConnector, type ConnectorContext, type ConnectorInstance, type EraseOutcome, type RawWebhook } from '../../src/connector/define.js';
 import { isRetryable, MalformedPayloadError, RateLimitedError } from '../../src/connector/errors.js';
-import { redactEmails, SalesforceApi } from './api.js';
+import { SalesforceApi } from './api.js';
 import { SalesforceBulk } from './bulk.js';
 import { SALESFORCE_SECRET_KEYS, SalesforceConfig, SalesforceCursor } from './config.js';
 import { CHANNEL_FLAGS, salesforceDefaultMappings } from './mapping.js';
 import { pullPeople } from './pull.js';
 import { COLLECTION_LIMIT, SalesforcePusher } from './push.js';
 import { NotifiedReader } from './notified.js';
-import { chunks, SalesforceReader, type RawRecord } from './read.js';
+import { SalesforceReader, type RawRecord } from './read.js';
 import { ackReply, admitOutboundMessage, soapFault, toWebhookEvents, verifyOutboundMessage, type OutboundMessage, type OutboundSettings } from './webhook.js';
 
 /** Events parsed but not yet confirmed by `reply`, bounded so a stream of failures cannot grow it. */
@@ -32,8 +32,7 @@ export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>
   const bulk = new SalesforceBulk(api, config, now);
   const pusher = new SalesforcePusher(api, reader, bulk, config, now);
   const notified = new NotifiedReader(api, reader, config, now);
-  const handled = new RecentIds<string>(100_000);
-  const pending = new Map<string, string[]>();
+  const acks = new WebhookAcks<string>({ capacity: 100_000, maxPending: MAX_PENDING });
   const outbound: OutboundSettings = { token: config.outboundMessageToken, organizationId: config.organizationId };
   /** Messages `verify` read, for `parse` (the engine hands both the same request). */
   const verified = new WeakMap<RawWebhook, OutboundMessage>();
@@ -89,21 +88,19 @@ export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>
     },
 
     async erase(refs, signal) {
-      const byId = await reader.readPeople(refs.flatMap((r) => (r.externalId ? [r.externalId] : [])), signal);
-      const byEmail = await reader.readPeopleByEmail(refs.flatMap((r) => (!r.externalId && r.email ? [r.email] : [])), signal);
-      const targets = new Map<string, RawRecord>();
-      for (const p of [...byId, ...byEmail]) targets.set(String(p['Id']), p);
+      const { ids, emails } = splitRefs(refs);
+      const targets = uniqueBy([await reader.readPeople(ids, signal), await reader.readPeopleByEmail(emails, signal)], (p) => String(p['Id']));
       let results = new Map<string, { ok: true } | { ok: false; reason: string; retryable: boolean }>();
       let callFailure: { reason: string; retryable: boolean } | undefined;
       try {
-        results = await erasePeople([...targets.values()], signal);
+        results = await erasePeople(targets, signal);
       } catch (err) {
         // A rate limit (REQUEST_LIMIT_EXCEEDED) is thrown, so the engine parks the erase queue without spending an attempt.
         if (err instanceof RateLimitedError) throw err;
         callFailure = { reason: redactEmails(err instanceof Error ? err.message : String(err)).slice(0, 300), retryable: isRetryable(err) };
       }
       return refs.map((ref): EraseOutcome => {
-        const matches = [...targets.values()].filter((p) =>
+        const matches = targets.filter((p) =>
           ref.externalId ? String(p['Id']).slice(0, 15) === ref.externalId.slice(0, 15) : typeof p['Email'] === 'string' && p['Email'].toLowerCase() === ref.email?.trim().toLowerCase(),
         );
         if (matches.length === 0) return { status: 'not_found', ref };
@@ -115,10 +112,9 @@ export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>
     },
 
     async export(refs, signal) {
-      const byId = await reader.readPeople(refs.flatMap((r) => (r.externalId ? [r.externalId] : [])), signal);
-      const byEmail = await reader.readPeopleByEmail(refs.flatMap((r) => (!r.externalId && r.email ? [r.email] : [])), signal);
-      const unique = new Map([...byId, ...byEmail].map((p) => [String(p['Id']), p]));
-      return reader.recordsOf([...unique.values()], signal);
+      const { ids, emails } = splitRefs(refs);
+      const people = uniqueBy([await reader.readPeople(ids, signal), await reader.readPeopleByEmail(emails, signal)], (p) => String(p['Id']));
+      return reader.recordsOf(people, signal);
     },
 
     admit(head) {
@@ -141,32 +137,19 @@ export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>
         if (!result.ok) throw new MalformedPayloadError(result.reason);
         message = result.message;
       }
-      const fresh = message.notifications.filter((n) => !handled.has(n.id));
+      const fresh = acks.fresh(message.notifications, (n) => n.id);
       const { events, ignored } = toWebhookEvents(fresh, { object: config.object, receivedAt: raw.receivedAt });
       if (ignored > 0) logger.info({ connector: ctx.instanceId, ignored }, 'Outbound Message notifications of objects this connector does not read were ignored');
       // Notifications that produced no event (nothing to read) are handled as soon as they are acknowledged.
       const mappedIds = new Set(events.flatMap((e) => e.notificationIds));
-      const rest = fresh.filter((n) => !mappedIds.has(n.id)).map((n) => n.id);
-      for (const e of events) pending.set(e.event.eventId, e.notificationIds);
-      if (rest.length > 0) pending.set(`unmapped:${rest.join(',')}`, rest);
-      while (pending.size > MAX_PENDING) {
-        const oldest = pending.keys().next();
-        if (oldest.done) break;
-        pending.delete(oldest.value);
-      }
+      acks.expectNoEvent(fresh.filter((n) => !mappedIds.has(n.id)).map((n) => n.id));
+      for (const e of events) acks.expect(e.event.eventId, e.notificationIds);
       return events.map((e) => e.event);
     },
 
     reply(events) {
       // The events are safely enqueued: a redelivery of their notifications can now be dropped.
-      for (const e of events) {
-        handled.remember(pending.get(e.eventId) ?? []);
-        pending.delete(e.eventId);
-      }
-      for (const key of [...pending.keys()].filter((k) => k.startsWith('unmapped:'))) {
-        handled.remember(pending.get(key) ?? []);
-        pending.delete(key);
-      }
+      acks.acknowledge(events.map((e) => e.eventId));
       return ackReply();
     },
 

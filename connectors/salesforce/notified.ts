@@ -14,12 +14,13 @@
  * https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_composite.htm
  * https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_comparisonoperators.htm (semi-joins)
  */
+import { chunks } from '../../src/connector/kit/index.js';
 import type { Connection } from 'jsforce';
 import type { ExternalRecord } from '../../src/connector/define.js';
 import { subrequestError, type SalesforceApi } from './api.js';
 import type { SalesforceConfig } from './config.js';
 import { RELATED_OBJECTS } from './webhook.js';
-import { allPages, chunks, CONSENT_SELECT, IN_CHUNK, INDIVIDUAL_SELECT, inList, personFields, queryAll, type QueryPage, type RawRecord, type Related, type SalesforceReader } from './read.js';
+import { allPages, CONSENT_SELECT, IN_CHUNK, INDIVIDUAL_SELECT, inList, personFields, queryAll, type QueryPage, type RawRecord, type Related, type SalesforceReader } from './read.js';
 
 const SALESFORCE_ID = /^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$/;
 

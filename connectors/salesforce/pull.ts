@@ -7,13 +7,14 @@
  * after every page; a resumed run starts again at the last page's stamp (re-seeing a record is
  * harmless).
  */
+import { chunks } from '../../src/connector/kit/index.js';
 import type { Logger } from 'pino';
 import type { PullPage } from '../../src/connector/define.js';
 import type { SalesforceApi } from './api.js';
 import type { SalesforceBulk } from './bulk.js';
 import type { SalesforceConfig, SalesforceCursor } from './config.js';
 import { parseSalesforceDate, soqlDateTime } from './mapping.js';
-import { chunks, IN_CHUNK, inList, personFields, queryAll, type RawRecord, type SalesforceReader } from './read.js';
+import { IN_CHUNK, inList, personFields, queryAll, type RawRecord, type SalesforceReader } from './read.js';
 
 export interface PullDeps {
   api: SalesforceApi;

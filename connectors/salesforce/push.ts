@@ -12,11 +12,12 @@
 import type { Connection, SaveResult, UpsertResult } from 'jsforce';
 import type { PushOutcome, PushRecord } from '../../src/connector/define.js';
 import type { ConsentState, Json, Profile } from '../../src/profile/schema.js';
-import { redactEmails, type SalesforceApi } from './api.js';
+import { chunks, redactEmails } from '../../src/connector/kit/index.js';
+import type { SalesforceApi } from './api.js';
 import type { SalesforceBulk } from './bulk.js';
 import type { SalesforceConfig } from './config.js';
 import { fieldValue, individualFieldOf, overrideSource, parseConsentField, type ConsentOverride } from './mapping.js';
-import { chunks, IN_CHUNK, inList, queryAll, type SalesforceReader } from './read.js';
+import { IN_CHUNK, inList, queryAll, type SalesforceReader } from './read.js';
 
 /** Records per sObject Collections call. */
 export const COLLECTION_LIMIT = 200;

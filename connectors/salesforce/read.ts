@@ -5,6 +5,7 @@
  * that merge orders every value by when it really changed: a consent captured yesterday does
  * not make a name edited last year look new.
  */
+import { chunks } from '../../src/connector/kit/index.js';
 import type { Connection } from 'jsforce';
 import type { ExternalRecord } from '../../src/connector/define.js';
 import type { Json } from '../../src/profile/schema.js';
@@ -19,12 +20,6 @@ export type RawRecord = Record<string, unknown>;
 export const IN_CHUNK = 300;
 
 const SYSTEM_FIELDS = ['Id', 'IndividualId', 'LastModifiedDate', 'LastModifiedById', 'SystemModstamp'];
-
-export function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 export function inList(ids: readonly string[]): string {
   return `(${ids.map(soqlString).join(', ')})`;

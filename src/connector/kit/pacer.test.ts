@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RateLimitedError } from '../../src/connector/errors.js';
-import { msUntilMidnight } from './api.js';
+import { RateLimitedError } from '../errors.js';
 import { Pacer } from './pacer.js';
 
 function clock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
@@ -78,15 +77,5 @@ describe('Pacer', () => {
     pacer.block(20_000);
     c.advance(15_000);
     expect(pacer.waitMs()).toBe(5_000);
-  });
-});
-
-describe('msUntilMidnight', () => {
-  it('counts to the next midnight in the account time zone', () => {
-    const noonUtc = Date.parse('2026-11-29T12:00:00.000Z');
-    expect(msUntilMidnight(noonUtc, 'UTC')).toBe(12 * 3_600_000);
-    // 12:00 UTC is 07:00 in New York (EST): 17 hours to go.
-    expect(msUntilMidnight(noonUtc, 'America/New_York')).toBe(17 * 3_600_000);
-    expect(msUntilMidnight(Date.parse('2026-11-29T23:59:59.500Z'), 'UTC')).toBe(500);
   });
 });

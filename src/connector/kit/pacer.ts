@@ -1,10 +1,11 @@
 /**
- * Paces calls under a rolling-window limit (HubSpot counts requests over a rolling window).
- * It counts this process's own calls and folds in what HubSpot's `X-HubSpot-RateLimit-Remaining`
- * header says, so calls made elsewhere with the same token slow it down too.
+ * Paces calls under a rolling-window limit (HubSpot, Mailchimp and most SaaS APIs count
+ * requests over a rolling window). It counts this process's own calls and folds in what the
+ * vendor says is left (HubSpot's `X-HubSpot-RateLimit-Remaining`), so calls made elsewhere
+ * with the same credentials slow it down too.
  */
-import { sleep } from '../../src/connector/sleep.js';
-import { RateLimitedError } from '../../src/connector/errors.js';
+import { sleep } from '../sleep.js';
+import { RateLimitedError } from '../errors.js';
 
 export interface PacerOptions {
   max: number;

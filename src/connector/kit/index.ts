@@ -1,0 +1,12 @@
+/**
+ * The connector kit: what every connector needs and none should write again. Connectors import
+ * from here (`src/connector/kit/index.js`); see connectors/README.md, "Adding a connector".
+ */
+export { chunks } from './chunks.js';
+export { Pacer, type PacerOptions } from './pacer.js';
+export { RecentIds } from './recent-ids.js';
+export { splitRefs, uniqueBy } from './refs.js';
+export { WebhookAcks, type WebhookAcksOptions } from './webhook-acks.js';
+export { redactEmails } from '../../log/logger.js';
+export { classifyHttpError, classifyHttpStatus, parseRetryAfter, headerValue } from '../errors.js';
+export { sleep } from '../sleep.js';

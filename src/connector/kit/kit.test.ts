@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { chunks } from './chunks.js';
+import { splitRefs, uniqueBy } from './refs.js';
+import { WebhookAcks } from './webhook-acks.js';
+
+describe('WebhookAcks', () => {
+  it('drops a redelivery only once its events were acknowledged', () => {
+    const acks = new WebhookAcks<number>({ capacity: 10 });
+    const delivery = [{ id: 1 }, { id: 2 }];
+    expect(acks.fresh(delivery, (d) => d.id)).toHaveLength(2);
+    acks.expect('e1', [1, 2]);
+    // The enqueue failed: the source retries and the ids are processed again.
+    expect(acks.fresh(delivery, (d) => d.id)).toHaveLength(2);
+    acks.acknowledge(['e1']);
+    expect(acks.fresh(delivery, (d) => d.id)).toEqual([]);
+  });
+
+  it('handles ids that produced no event at the next acknowledgement', () => {
+    const acks = new WebhookAcks<string>({ capacity: 10 });
+    acks.expectNoEvent(['n1']);
+    expect(acks.fresh(['n1'], (n) => n)).toEqual(['n1']);
+    acks.acknowledge([]);
+    expect(acks.fresh(['n1'], (n) => n)).toEqual([]);
+  });
+
+  it('forgets the oldest pending events and handled ids beyond its bounds', () => {
+    const acks = new WebhookAcks<number>({ capacity: 2, maxPending: 1 });
+    acks.expect('old', [1]);
+    acks.expect('new', [2]);
+    acks.acknowledge(['old', 'new']);
+    // "old" was forgotten while pending: its id is processed again if redelivered.
+    expect(acks.fresh([1, 2], (n) => n)).toEqual([1]);
+    acks.expect('a', [3]);
+    acks.expect('b', [4]);
+    acks.acknowledge(['b']);
+    acks.expect('c', [5]);
+    acks.acknowledge(['c']);
+    // Capacity 2: 2 is the oldest handled id and is forgotten.
+    expect(acks.fresh([2, 4, 5], (n) => n)).toEqual([2]);
+  });
+});
+
+describe('erase and export refs', () => {
+  it('reads by id when known, looks up by e-mail otherwise', () => {
+    expect(splitRefs([{ externalId: 'a', email: 'x@example.com' }, { email: 'y@example.com' }, {}])).toEqual({ ids: ['a'], emails: ['y@example.com'] });
+  });
+
+  it('merges lookups, each record once, the first found kept', () => {
+    const byId = [{ id: '1', via: 'id' }];
+    const byEmail = [{ id: '2', via: 'email' }, { id: '1', via: 'email' }];
+    expect(uniqueBy([byId, byEmail], (r) => r.id)).toEqual([{ id: '1', via: 'id' }, { id: '2', via: 'email' }]);
+  });
+});
+
+describe('chunks', () => {
+  it('splits into parts of at most the size, and refuses a size that would loop for ever', () => {
+    expect(chunks([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
+    expect(chunks([], 3)).toEqual([]);
+    expect(() => chunks([1], 0)).toThrow(RangeError);
+  });
+});
