@@ -37,8 +37,13 @@ const COMPARED = ['direction', 'transform', 'withdrawOnly'] as const;
 
 type Compared = Record<(typeof COMPARED)[number], unknown>;
 
+/**
+ * What an entry says, as compiled: an opt-out flag the connector names is withdraw-only whether
+ * the entry says so or not, but an entry that says `withdrawOnly: false` says "may grant".
+ */
 function comparable(definition: Pick<ConnectorDefinition, 'withdrawOnlyFields'>, entry: MappingEntry): Compared {
-  return { direction: entry.direction, transform: entry.transform, withdrawOnly: isWithdrawOnly(definition, entry) };
+  const withdrawOnly = entry.withdrawOnly === false ? false : isWithdrawOnly(definition, entry);
+  return { direction: entry.direction, transform: entry.transform, withdrawOnly };
 }
 
 /** The identity of an entry for the merge: its canonical target and its external field. */
