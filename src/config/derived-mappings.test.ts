@@ -5,6 +5,7 @@ import { defineConnector } from '../connector/define.js';
 import type { ConnectorDefinition, DerivedMapping } from '../connector/define.js';
 import { MappingEntry } from '../connector/mapping-schema.js';
 import type { MappingEntryInput } from '../connector/mapping-schema.js';
+import { connectorsFromConfig } from '../sync/from-config.js';
 import { mergeDerivedMappings } from './derived-mappings.js';
 import { loadConfig, parseConfig } from './load.js';
 import type { LoadResult } from './load.js';
@@ -198,5 +199,10 @@ describe('the built-in connectors on config/concord.yaml', () => {
     expect(result.config.connectors['salesforce']?.mappings).toEqual([
       parsed({ consent: 'marketing.email', external: 'HasOptedOutOfEmail', transform: [{ type: 'invert' }], withdrawOnly: true }),
     ]);
+    // The engine compiles them as they are: a SUBSCRIBED status grants, the opt-out flag only withdraws.
+    const bound = connectorsFromConfig(result.config, builtinConnectors);
+    const consentOf = (id: string) => bound.find((c) => c.id === id)?.mapping.entries.filter((e) => e.key === 'consent:marketing.email');
+    expect(consentOf('hubspot')?.map((e) => [e.external, e.withdrawOnly])).toEqual([['subscription:101', false]]);
+    expect(consentOf('salesforce')?.map((e) => [e.external, e.withdrawOnly])).toEqual([['HasOptedOutOfEmail', true]]);
   });
 });
