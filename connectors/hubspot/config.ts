@@ -52,7 +52,13 @@ export const HubSpotConfig = z.object({
     .positive()
     .optional()
     .meta({ description: "The private app's id: webhooks about changes it made (changeSource INTEGRATION) are marked as echoes." }),
-  subscriptions: z.array(SubscriptionType).default([]).meta({ description: 'Subscription types read and written through communication preferences v4.' }),
+  subscriptions: z
+    .array(SubscriptionType)
+    .default([])
+    .meta({
+      description:
+        'Subscription types read and written through communication preferences v4. Each is mapped to its consent or topic (SUBSCRIBED / UNSUBSCRIBED) without a mappings entry.',
+    }),
   properties: z
     .array(z.string().min(1))
     .default([])

@@ -9,7 +9,7 @@ import { defineConnector, type ConnectorContext, type ConnectorInstance } from '
 import { HubSpotApi } from './api.js';
 import { HUBSPOT_SECRET_KEYS, HubSpotConfig, HubSpotCursor } from './config.js';
 import { HubSpotEraser } from './erase.js';
-import { HUBSPOT_OPT_OUT_PROPERTIES, hubspotDefaultMappings } from './mapping.js';
+import { derivedSubscriptionMappings, HUBSPOT_OPT_OUT_PROPERTIES, hubspotDefaultMappings } from './mapping.js';
 import { pullContacts } from './pull.js';
 import { HubSpotPusher } from './push.js';
 import { BATCH, HubSpotReader, propertiesToRead } from './read.js';
@@ -100,6 +100,8 @@ export default defineConnector<HubSpotConfig, HubSpotCursor>({
   // One push or pull page is one or two HubSpot calls; the connector paces the calls themselves.
   limits: { requestsPerWindow: 100, windowMs: 10_000, maxBatch: 100, concurrency: 2 },
   defaultMappings: hubspotDefaultMappings,
+  // Each configured subscription type maps its status to its consent or topic.
+  derivedMappings: derivedSubscriptionMappings,
   // The contact properties mirroring opt-outs read "false" for people who never chose: a consent
   // mapped on them can be withdrawn, never granted (grants come from a SUBSCRIBED status).
   withdrawOnlyFields: HUBSPOT_OPT_OUT_PROPERTIES,

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { ExternalRecord } from '../../src/connector/define.js';
 import { compileMapping, mapInbound, mapOutbound } from '../../src/connector/mapping.js';
 import { LegalBasis, MergePolicy, type Json, type Profile } from '../../src/profile/schema.js';
-import { SubscriptionType } from './config.js';
+import { HubSpotConfig, SubscriptionType } from './config.js';
+import hubspot from './connector.js';
 import {
   fromPropertyValue,
   hubspotDefaultMappings,
@@ -122,5 +123,42 @@ describe('legal basis', () => {
       if (['legal_obligation', 'vital_interest', 'public_task'].includes(basis)) expect(mapped.article).toMatch(/^GDPR Art\. 6\(1\)/);
       else expect(mapped.article).toBeUndefined();
     }
+  });
+});
+
+describe('the mapping entries the subscription types imply (derivedMappings)', () => {
+  const config = HubSpotConfig.parse({
+    accessToken: 'pat',
+    webhookSecret: 'secret',
+    subscriptions: [
+      { id: 101, consent: 'marketing.email' },
+      { id: 103, topic: 'newsletter', legalBasis: 'CONSENT_WITH_NOTICE' },
+    ],
+  });
+
+  it('map each status to its consent or topic, each at the key that names it (what the YAML wrote by hand before)', () => {
+    expect(hubspot.derivedMappings?.(config)).toEqual([
+      {
+        path: ['subscriptions', 0, 'consent'],
+        entry: { consent: 'marketing.email', external: 'subscription:101', transform: [{ type: 'map', values: { granted: 'SUBSCRIBED', denied: 'UNSUBSCRIBED' } }] },
+      },
+      {
+        path: ['subscriptions', 1, 'topic'],
+        entry: { topic: 'newsletter', external: 'subscription:103', transform: [{ type: 'map', values: { true: 'SUBSCRIBED', false: 'UNSUBSCRIBED' } }] },
+      },
+    ]);
+    expect(subscriptionMappings(config.subscriptions)).toEqual(hubspot.derivedMappings?.(config).map((d) => d.entry));
+  });
+
+  it('compile to a consent a SUBSCRIBED status grants and an UNSUBSCRIBED one withdraws', () => {
+    const derived = compileMapping(hubspot, hubspot.derivedMappings?.(config).map((d) => d.entry));
+    const consent = derived.entries.find((e) => e.external === 'subscription:101');
+    expect(consent).toMatchObject({ key: 'consent:marketing.email', direction: 'both', withdrawOnly: false });
+    expect(consent?.chain.toCanonical('SUBSCRIBED')).toEqual({ ok: true, value: true });
+    expect(consent?.chain.toCanonical('UNSUBSCRIBED')).toEqual({ ok: true, value: false });
+  });
+
+  it('are none without subscription types', () => {
+    expect(hubspot.derivedMappings?.(HubSpotConfig.parse({ accessToken: 'pat', webhookSecret: 'secret' }))).toEqual([]);
   });
 });

@@ -4,12 +4,14 @@
  * External fields are HubSpot contact property names (`email`, `firstname`...), whose values
  * HubSpot holds as strings, plus one field per configured subscription type,
  * `subscription:<id>`, valued `SUBSCRIBED` / `UNSUBSCRIBED` (`null` while `NOT_SPECIFIED`).
- * Consent and topic mappings are declared per instance in YAML, because subscription type ids
- * differ between accounts; `subscriptionMappings()` writes them from the connector config.
+ * Subscription type ids differ between accounts, so consent and topic mappings come from each
+ * instance's `subscriptions` list: `derivedSubscriptionMappings()` is the connector's
+ * `derivedMappings`, and the YAML need not repeat them under `mappings`.
  */
+import type { DerivedMapping } from '../../src/connector/define.js';
 import type { MappingEntryInput } from '../../src/connector/mapping-schema.js';
 import type { Json, LegalBasis } from '../../src/profile/schema.js';
-import type { HubSpotLegalBasis, SubscriptionType } from './config.js';
+import type { HubSpotConfig, HubSpotLegalBasis, SubscriptionType } from './config.js';
 
 /** Contact properties mapped by default (and always read). */
 export const hubspotDefaultMappings: readonly MappingEntryInput[] = [
@@ -45,21 +47,37 @@ export function subscriptionIdOf(field: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** The YAML mapping entries for the configured subscription types (consent or topic <-> status). */
-export function subscriptionMappings(subscriptions: readonly SubscriptionType[]): MappingEntryInput[] {
-  return subscriptions.map((s) =>
+/**
+ * The mapping entries the configured subscription types imply (the connector's
+ * `derivedMappings`): each type's status to its consent (`SUBSCRIBED` = granted,
+ * `UNSUBSCRIBED` = denied) or topic (`SUBSCRIBED` = true), each at the key that names it
+ * (`subscriptions[i].consent` or `.topic`).
+ */
+export function derivedSubscriptionMappings(config: Pick<HubSpotConfig, 'subscriptions'>): DerivedMapping[] {
+  return config.subscriptions.map((s, i) =>
     s.consent !== undefined
       ? {
-          consent: s.consent,
-          external: subscriptionField(s.id),
-          transform: [{ type: 'map', values: { granted: 'SUBSCRIBED', denied: 'UNSUBSCRIBED' } }],
+          path: ['subscriptions', i, 'consent'],
+          entry: {
+            consent: s.consent,
+            external: subscriptionField(s.id),
+            transform: [{ type: 'map', values: { granted: 'SUBSCRIBED', denied: 'UNSUBSCRIBED' } }],
+          },
         }
       : {
-          topic: s.topic ?? '',
-          external: subscriptionField(s.id),
-          transform: [{ type: 'map', values: { true: 'SUBSCRIBED', false: 'UNSUBSCRIBED' } }],
+          path: ['subscriptions', i, 'topic'],
+          entry: {
+            topic: s.topic ?? '',
+            external: subscriptionField(s.id),
+            transform: [{ type: 'map', values: { true: 'SUBSCRIBED', false: 'UNSUBSCRIBED' } }],
+          },
         },
   );
+}
+
+/** The mapping entries for the configured subscription types (consent or topic <-> status), for a mapping built without a config file. */
+export function subscriptionMappings(subscriptions: readonly SubscriptionType[]): MappingEntryInput[] {
+  return derivedSubscriptionMappings({ subscriptions: [...subscriptions] }).map((d) => d.entry);
 }
 
 /** A status as an external field value: `NOT_SPECIFIED` is "no value". */

@@ -43,11 +43,17 @@ export const SalesforceConfig = z.object({
     })
     .strict()
     .default({})
-    .meta({ description: 'The canonical consent (purpose.channel) each opt-out flag carries; `salesforceMappings(config)` writes the mapping entries.' }),
+    .meta({
+      description:
+        'The canonical consent (purpose.channel) each opt-out flag carries. Each flag is mapped to its consent (inverted, withdraw-only: "not opted out" grants nothing) without a mappings entry.',
+    }),
   dataUsePurposes: z
     .record(z.string(), z.string().min(1))
     .default({})
-    .meta({ description: 'Catalog purpose -> DataUsePurpose Name. Each pair with each contact point type below is one ContactPointTypeConsent.' }),
+    .meta({
+      description:
+        'Catalog purpose -> DataUsePurpose Name. Each pair with each contact point type below is one ContactPointTypeConsent; map the ones the catalog has under mappings (external "ContactPointTypeConsent:<type>:<Name>").',
+    }),
   contactPointTypes: z
     .record(z.string(), ContactPointType)
     .default({ email: 'Email', phone: 'Phone' })

@@ -9,7 +9,7 @@ import { isRetryable, MalformedPayloadError, RateLimitedError } from '../../src/
 import { SalesforceApi } from './api.js';
 import { SalesforceBulk } from './bulk.js';
 import { SALESFORCE_SECRET_KEYS, SalesforceConfig, SalesforceCursor } from './config.js';
-import { CHANNEL_FLAGS, salesforceDefaultMappings } from './mapping.js';
+import { CHANNEL_FLAGS, derivedFlagMappings, salesforceDefaultMappings } from './mapping.js';
 import { pullPeople } from './pull.js';
 import { COLLECTION_LIMIT, SalesforcePusher } from './push.js';
 import { NotifiedReader } from './notified.js';
@@ -168,6 +168,8 @@ export default defineConnector<SalesforceConfig, SalesforceCursor>({
   // Collections take 200 records per call.
   limits: { requestsPerWindow: 100, windowMs: 10_000, maxBatch: 200, concurrency: 4 },
   defaultMappings: salesforceDefaultMappings,
+  // Each opt-out flag in channelFlags maps to its consent, withdraw-only.
+  derivedMappings: derivedFlagMappings,
   // "Not opted out" is each flag's default on a new record: consent on them is withdraw-only.
   withdrawOnlyFields: CHANNEL_FLAGS,
   // A person's "forget me" is recorded on their Individual: such a record starts an erasure.

@@ -86,3 +86,30 @@ describe('Salesforce mapping', () => {
     expect(soqlString("O'Brien \\ co")).toBe("'O\\'Brien \\\\ co'");
   });
 });
+
+describe('the mapping entries the opt-out flags imply (derivedMappings)', () => {
+  it('map each flag in channelFlags to its consent, inverted and withdraw-only, at the key that names it', () => {
+    expect(salesforce.derivedMappings?.(config)).toEqual([
+      { path: ['channelFlags', 'HasOptedOutOfEmail'], entry: { consent: 'marketing.email', external: 'HasOptedOutOfEmail', transform: [{ type: 'invert' }], withdrawOnly: true } },
+      { path: ['channelFlags', 'DoNotCall'], entry: { consent: 'marketing.phone', external: 'DoNotCall', transform: [{ type: 'invert' }], withdrawOnly: true } },
+    ]);
+  });
+
+  it('leave the ContactPointTypeConsents to the YAML (not every purpose applies to every channel); salesforceMappings writes both', () => {
+    const derived = salesforce.derivedMappings?.(config).map((d) => d.entry) ?? [];
+    expect(derived.some((e) => e.external.startsWith('ContactPointTypeConsent:'))).toBe(false);
+    expect(salesforceMappings(config).slice(0, derived.length)).toEqual(derived);
+  });
+
+  it('compile withdraw-only: "not opted out" grants nothing', () => {
+    const flags = compileMapping(salesforce, salesforce.derivedMappings?.(config).map((d) => d.entry));
+    const read = (fields: Record<string, boolean>) => mapInbound(flags, { externalId: '0035e0000000001AAA', at, fields }, { source: 'salesforce', receivedAt: at, patchId: 'x' }).patch.consents;
+    expect(flags.entries.filter((e) => e.target.kind === 'consent').every((e) => e.withdrawOnly)).toBe(true);
+    expect(read({ HasOptedOutOfEmail: false, DoNotCall: false })).toEqual({});
+    expect(read({ DoNotCall: true })).toEqual({ marketing: { phone: { status: 'denied' } } });
+  });
+
+  it('are none without channelFlags', () => {
+    expect(salesforce.derivedMappings?.(SalesforceConfig.parse({ clientId: 'id', clientSecret: 'secret' }))).toEqual([]);
+  });
+});

@@ -5,10 +5,13 @@
  * (`Email`, `FirstName`, `HasOptedOutOfEmail`...); for its Individual, `Individual.<Field>`
  * (`Individual.HasOptedOutProcessing`...); for a ContactPointTypeConsent,
  * `ContactPointTypeConsent:<ContactPointType>:<DataUsePurpose Name>`, valued `OptIn` or `OptOut`
- * (Seen and NotSeen are left out: no choice was made). Consent mappings depend on the org's
- * purposes, so they are declared per instance in YAML; `salesforceMappings()` writes them from
- * the connector config.
+ * (Seen and NotSeen are left out: no choice was made). Consent mappings depend on the org:
+ * those of the opt-out flags come from the instance's `channelFlags` (`derivedFlagMappings()`
+ * is the connector's `derivedMappings`), those of the ContactPointTypeConsents are written in
+ * the YAML `mappings`; `salesforceMappings()` writes both from a config, for code that builds
+ * a mapping without a config file.
  */
+import type { DerivedMapping } from '../../src/connector/define.js';
 import type { MappingEntryInput } from '../../src/connector/mapping-schema.js';
 import type { Json } from '../../src/profile/schema.js';
 import type { ContactPointType, SalesforceConfig } from './config.js';
@@ -56,16 +59,28 @@ export function individualFieldOf(field: string): string | undefined {
 }
 
 /**
- * The YAML mapping entries for the configured consents: each opt-out flag to its consent
- * (inverted: opted out = denied), withdraw-only, since "not opted out" is also Salesforce's
- * default and grants nothing; and each (purpose, channel) pair to its ContactPointTypeConsent
- * (`OptIn` = granted, `OptOut` = denied): the positive evidence a grant needs.
+ * The mapping entries the opt-out flags imply (the connector's `derivedMappings`): each flag in
+ * `channelFlags` to its consent, inverted (opted out = denied) and withdraw-only, since "not
+ * opted out" is also Salesforce's default and grants nothing; each at `channelFlags.<flag>`.
+ */
+export function derivedFlagMappings(config: Pick<SalesforceConfig, 'channelFlags'>): DerivedMapping[] {
+  const out: DerivedMapping[] = [];
+  for (const [flag, consent] of Object.entries(config.channelFlags)) {
+    if (consent) out.push({ path: ['channelFlags', flag], entry: { consent, external: flag, transform: [{ type: 'invert' }], withdrawOnly: true } });
+  }
+  return out;
+}
+
+/**
+ * The mapping entries for the configured consents, for a mapping built without a config file:
+ * the opt-out flags' (`derivedFlagMappings`), and each (purpose, channel) pair of
+ * `dataUsePurposes` and `contactPointTypes` to its ContactPointTypeConsent (`OptIn` = granted,
+ * `OptOut` = denied): the positive evidence a grant needs. A config file writes the latter
+ * itself under `mappings`, for the pairs the catalog has (they are not derived: not every
+ * purpose applies to every channel).
  */
 export function salesforceMappings(config: Pick<SalesforceConfig, 'channelFlags' | 'dataUsePurposes' | 'contactPointTypes'>): MappingEntryInput[] {
-  const out: MappingEntryInput[] = [];
-  for (const [flag, consent] of Object.entries(config.channelFlags)) {
-    if (consent) out.push({ consent, external: flag, transform: [{ type: 'invert' }], withdrawOnly: true });
-  }
+  const out: MappingEntryInput[] = derivedFlagMappings(config).map((d) => d.entry);
   for (const [purpose, purposeName] of Object.entries(config.dataUsePurposes)) {
     for (const [channel, type] of Object.entries(config.contactPointTypes)) {
       out.push({

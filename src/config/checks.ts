@@ -47,7 +47,6 @@ export function crossChecks(data: unknown, context: CrossCheckContext = { publis
   const catalog = dict(root['catalog']);
   const purposes = dict(catalog['purposes']);
   const channels = dict(catalog['channels']);
-  const topics = dict(catalog['topics']);
 
   for (const [purposeId, purpose] of Object.entries(purposes)) {
     list(dict(purpose)['channels']).forEach((channel, i) => {
@@ -84,46 +83,7 @@ export function crossChecks(data: unknown, context: CrossCheckContext = { publis
       }
     });
     list(connector['mappings']).forEach((entry, i) => {
-      const mapping = dict(entry);
-      const consent = mapping['consent'];
-      if (typeof consent === 'string') {
-        const [purposeId, channelId, ...extra] = consent.split('.');
-        if (purposeId !== undefined && channelId !== undefined && extra.length === 0) {
-          const path = [...base, 'mappings', i, 'consent'];
-          const purpose = purposes[purposeId];
-          if (purpose === undefined) {
-            findings.push({
-              code: 'dangling_reference',
-              path,
-              at: 'value',
-              message: `purpose "${purposeId}" is not in catalog.purposes (defined: ${keysOf(purposes)})`,
-            });
-          } else if (!(channelId in channels)) {
-            findings.push({
-              code: 'dangling_reference',
-              path,
-              at: 'value',
-              message: `channel "${channelId}" is not in catalog.channels (defined: ${keysOf(channels)})`,
-            });
-          } else if (!list(dict(purpose)['channels']).includes(channelId)) {
-            findings.push({
-              code: 'dangling_reference',
-              path,
-              at: 'value',
-              message: `purpose "${purposeId}" does not apply to channel "${channelId}" (its channels: ${list(dict(purpose)['channels']).join(', ')})`,
-            });
-          }
-        }
-      }
-      const topic = mapping['topic'];
-      if (typeof topic === 'string' && !(topic in topics)) {
-        findings.push({
-          code: 'dangling_reference',
-          path: [...base, 'mappings', i, 'topic'],
-          at: 'value',
-          message: `topic "${topic}" is not in catalog.topics (defined: ${keysOf(topics)})`,
-        });
-      }
+      findings.push(...mappingReferenceFindings(entry, catalog, (key) => [...base, 'mappings', i, key]));
     });
   }
 
@@ -140,6 +100,59 @@ export function crossChecks(data: unknown, context: CrossCheckContext = { publis
   });
 
   findings.push(...modeChecks(hub, context));
+  return findings;
+}
+
+/**
+ * The catalog references of one mapping entry: its consent's purpose and channel (the purpose
+ * must apply to the channel) and its topic. `pathOf` says where each is written: under
+ * `mappings[i]` for a YAML entry, at the key a derived entry comes from (`derivedMappings`).
+ */
+export function mappingReferenceFindings(entry: unknown, catalog: unknown, pathOf: (key: 'consent' | 'topic') => ConfigPath): CheckFinding[] {
+  const findings: CheckFinding[] = [];
+  const mapping = dict(entry);
+  const purposes = dict(dict(catalog)['purposes']);
+  const channels = dict(dict(catalog)['channels']);
+  const topics = dict(dict(catalog)['topics']);
+  const consent = mapping['consent'];
+  if (typeof consent === 'string') {
+    const [purposeId, channelId, ...extra] = consent.split('.');
+    if (purposeId !== undefined && channelId !== undefined && extra.length === 0) {
+      const path = pathOf('consent');
+      const purpose = purposes[purposeId];
+      if (purpose === undefined) {
+        findings.push({
+          code: 'dangling_reference',
+          path,
+          at: 'value',
+          message: `purpose "${purposeId}" is not in catalog.purposes (defined: ${keysOf(purposes)})`,
+        });
+      } else if (!(channelId in channels)) {
+        findings.push({
+          code: 'dangling_reference',
+          path,
+          at: 'value',
+          message: `channel "${channelId}" is not in catalog.channels (defined: ${keysOf(channels)})`,
+        });
+      } else if (!list(dict(purpose)['channels']).includes(channelId)) {
+        findings.push({
+          code: 'dangling_reference',
+          path,
+          at: 'value',
+          message: `purpose "${purposeId}" does not apply to channel "${channelId}" (its channels: ${list(dict(purpose)['channels']).join(', ')})`,
+        });
+      }
+    }
+  }
+  const topic = mapping['topic'];
+  if (typeof topic === 'string' && !(topic in topics)) {
+    findings.push({
+      code: 'dangling_reference',
+      path: pathOf('topic'),
+      at: 'value',
+      message: `topic "${topic}" is not in catalog.topics (defined: ${keysOf(topics)})`,
+    });
+  }
   return findings;
 }
 

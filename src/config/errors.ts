@@ -48,7 +48,12 @@ export type ConfigErrorCode =
   /** Production mode with a generated secret below 256 bits of strength. */
   | 'secret_weak'
   /** A rule of the connector's own (`checkConfig`), e.g. a setting production requires. */
-  | 'connector_rule';
+  | 'connector_rule'
+  /**
+   * A YAML mapping entry with the same canonical target and external field as one the connector
+   * derives from its own keys (`derivedMappings`), saying something else.
+   */
+  | 'mapping_conflict';
 
 /** A position in the file, 1-based. */
 export interface SourcePosition {

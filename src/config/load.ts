@@ -1,22 +1,26 @@
 /**
  * Loads `concord.yaml`: parses the YAML, resolves `${env:...}` references, enforces the
  * secrets rules (`${env:NAME}` only; in production mode the policy of `secret-policy.ts`),
- * validates against the zod schema and the catalog references, and reports every problem at
- * once as `file:LINE:COL: message`. Bad input is returned, never thrown.
+ * validates against the zod schema and the catalog references, merges the mapping entries each
+ * connector derives from its own keys into the instance's `mappings` (`derived-mappings.ts`),
+ * and reports every problem at once as `file:LINE:COL: message`. Bad input is returned, never
+ * thrown.
  */
 import { readFile } from 'node:fs/promises';
 import { LineCounter, isAlias, isScalar, parseDocument } from 'yaml';
 import type { Scalar } from 'yaml';
 import type { z } from 'zod';
 import type { ConnectorDefinition } from '../connector/define.js';
+import { MappingEntry } from '../connector/mapping-schema.js';
 import { crossChecks } from './checks.js';
+import { mergeDerivedMappings } from './derived-mappings.js';
 import { hasReference, parseTemplate, resolveTemplate } from './env.js';
 import type { Env, ResolvedTemplate } from './env.js';
 import { ConfigError, ConfigWarning, formatPath } from './errors.js';
 import type { ConfigErrorCode } from './errors.js';
 import { positionOf, valueScalars } from './locate.js';
 import type { ConfigPath } from './locate.js';
-import { buildConfigSchema } from './schema.js';
+import { buildConfigSchema, ownConfig } from './schema.js';
 import type { Config } from './schema.js';
 import { keysAt, layersAt, leafKind } from './schema-walk.js';
 import { isGeneratedSecret, secretKindOf } from './secret.js';
@@ -65,6 +69,10 @@ const pathKey = (path: ConfigPath): string => JSON.stringify(path);
 
 function isUnder(path: ConfigPath, prefix: ConfigPath): boolean {
   return prefix.length <= path.length && prefix.every((segment, i) => String(segment) === String(path[i]));
+}
+
+function asDict(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
 function getIn(data: unknown, path: ConfigPath): unknown {
@@ -374,7 +382,28 @@ export function parseConfig(text: string, file: string, options: LoadOptions): L
     fail(finding.code, finding.path, finding.at, `${formatPath(finding.path)}: ${finding.message}`);
   }
 
-  // 6. Each connector's own rules, on its valid config.
+  // 6. The mapping entries each connector derives from its own keys, merged with the YAML's.
+  const mergedMappings = new Map<string, MappingEntry[]>();
+  for (const [instanceId, instance] of Object.entries(asDict(getIn(data, ['connectors'])))) {
+    const definition = options.connectors.find((d) => d.type === asDict(instance)['type']);
+    if (definition?.derivedMappings === undefined) continue;
+    // Derived from the instance's own keys when they are valid, even if other parts of the file are not.
+    const own = definition.configSchema.safeParse(ownConfig(asDict(instance)));
+    if (!own.success) continue;
+    const rawMappings = asDict(instance)['mappings'];
+    const yaml = (Array.isArray(rawMappings) ? rawMappings : []).map((entry: unknown) => {
+      const entryParsed = MappingEntry.safeParse(entry);
+      return entryParsed.success ? entryParsed.data : undefined;
+    });
+    const merge = mergeDerivedMappings(definition, instanceId, own.data, yaml, getIn(data, ['catalog']));
+    for (const finding of merge.findings) {
+      if (failedPaths.some((failed) => isUnder(finding.path, failed))) continue;
+      fail(finding.code, finding.path, finding.at, `${formatPath(finding.path)}: ${finding.message}`);
+    }
+    mergedMappings.set(instanceId, merge.mappings);
+  }
+
+  // 7. Each connector's own rules, on its valid config.
   if (parsed.success) {
     const definitions = options.connectors;
     for (const [instanceId, instance] of Object.entries(parsed.data.connectors)) {
@@ -388,6 +417,10 @@ export function parseConfig(text: string, file: string, options: LoadOptions): L
 
   if (errors.length > 0 || !parsed.success) {
     return { ok: false, file, errors: sortAndDedupe(errors) };
+  }
+  for (const [instanceId, mappings] of mergedMappings) {
+    const instance = parsed.data.connectors[instanceId];
+    if (instance !== undefined) instance.mappings = mappings;
   }
   return {
     ok: true,

@@ -25,6 +25,12 @@ export const CONNECTOR_COMMON_KEYS = [
   'limits',
 ] as const;
 
+/** The keys of an instance that belong to its connector type (not the common ones). */
+export function ownConfig(instance: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const common: readonly string[] = CONNECTOR_COMMON_KEYS;
+  return Object.fromEntries(Object.entries(instance).filter(([key]) => !common.includes(key)));
+}
+
 /** An id in the catalog (purpose, channel, topic). No dots: consent mappings write `purpose.channel`. */
 export const CatalogId = z
   .string()
@@ -288,7 +294,15 @@ const connectorCommonShape = {
     .array(CatalogId)
     .default([])
     .meta({ description: 'Purpose ids this system may change consent for.' }),
-  mappings: z.array(MappingEntry).default([]).meta({ description: "Field mappings on top of the connector's defaults." }),
+  /**
+   * Field mappings on top of the connector's defaults and of the entries it derives from its own
+   * keys (`derivedMappings`). Once loaded, the derived entries are merged in (see
+   * `derived-mappings.ts`): `connectorsFromConfig` compiles this list as it is.
+   */
+  mappings: z.array(MappingEntry).default([]).meta({
+    description:
+      "Field mappings on top of the connector's defaults and of the entries its own keys imply (e.g. HubSpot subscriptions, Salesforce channelFlags), which need not be written here. An entry for the same target and external field as an implied one must say the same.",
+  }),
   limits: LimitsOverride.default({}),
 };
 

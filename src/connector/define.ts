@@ -7,8 +7,11 @@
  *
  * - **Config.** The YAML block `connectors.<id>` is validated with `configSchema` (secrets
  *   named in `secretKeys` must come from `${env:NAME}`), then `create(ctx)` builds one live
- *   instance per configured id. Mappings (`defaultMappings` plus the YAML `mappings`) are
- *   compiled by the engine (`connector/mapping.ts`); the instance sees external fields only.
+ *   instance per configured id. Mappings are the connector's `defaultMappings`, then the
+ *   entries it derives from the instance's own keys (`derivedMappings`, e.g. one per HubSpot
+ *   subscription type), then the YAML `mappings` (the loader merges the last two, see
+ *   `config/derived-mappings.ts`); the engine compiles them (`connector/mapping.ts`) and the
+ *   instance sees external fields only.
  * - **Inbound.** `pull(cursor)` yields pages; the engine ingests a page, then saves its
  *   cursor, so a crash resumes from the last saved page (records may be seen twice: ingest
  *   is idempotent). Webhooks are checked with `verify(raw)` and turned into events with
@@ -37,6 +40,7 @@ import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Instant, Json, Profile } from '../profile/schema.js';
+import type { MappingEntryInput } from './mapping-schema.js';
 
 /**
  * What a connector can do. The engine only calls what is declared, and a declared
@@ -262,6 +266,20 @@ export interface ConnectorConfigFinding {
   message: string;
 }
 
+/**
+ * A mapping entry a connector derives from its own config keys (`derivedMappings`), with the
+ * key it comes from, where the loader reports a problem with it.
+ */
+export interface DerivedMapping {
+  /**
+   * Where under the instance's keys the entry's canonical target is written, e.g.
+   * `['subscriptions', 0, 'consent']` or `['channelFlags', 'HasOptedOutOfEmail']`.
+   */
+  path: readonly (string | number)[];
+  /** The entry, as a YAML `mappings` item would write it. */
+  entry: MappingEntryInput;
+}
+
 /** Result of signature verification; an expected failure is a value, not an exception. */
 export type VerifyResult = { ok: true } | { ok: false; reason: string };
 
@@ -399,6 +417,21 @@ export interface ConnectorDefinition<Config = unknown, Cursor = unknown> {
    * compiled); YAML entries are applied on top, replacing defaults with the same canonical target.
    */
   defaultMappings?: readonly unknown[];
+  /**
+   * The mapping entries an instance's own config implies, so that the YAML does not write them
+   * a second time under `mappings`: e.g. HubSpot's `subscriptions` list (each type's status
+   * to its consent or topic), Salesforce's `channelFlags` (each opt-out flag to its consent,
+   * withdraw-only). Pure and cheap: it runs on a config that passed `configSchema`, when the
+   * config loads. Each entry names the key it comes from, where catalog references are checked.
+   *
+   * The loader merges them with the YAML `mappings` (`config/derived-mappings.ts`): derived
+   * entries first, then the YAML's in the order written. A YAML entry with the same canonical
+   * target and external field as a derived one must say the same: the derived one is then
+   * dropped, so a file written before the derivation keeps working as it did. One that says
+   * something else is a config error (`mapping_conflict`): change the key it derives from.
+   * @defaultValue none
+   */
+  derivedMappings?(config: Config): readonly DerivedMapping[];
   /**
    * External fields that are opt-out flags: "not opted out" is also the value the system stores
    * by default, so it is no evidence of consent. Every consent entry on such a field is

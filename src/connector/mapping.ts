@@ -166,6 +166,11 @@ function targetOf(entry: MappingEntry): { target: CanonicalTarget; key: string }
   throw new ConnectorConfigError('mapping entry without a target');
 }
 
+/** An entry's canonical target as a stable key (`CompiledEntry.key`), e.g. `consent:marketing.email`. */
+export function targetKeyOf(entry: MappingEntry): string {
+  return targetOf(entry).key;
+}
+
 function canonicalKindOf(target: CanonicalTarget): CanonicalKind {
   return target.kind === 'consent' || target.kind === 'topic' || target.kind === 'right' ? 'boolean' : 'any';
 }
@@ -175,20 +180,29 @@ function describeIssue(where: string, issue: { path: PropertyKey[]; message: str
   return `${where}${path}: ${issue.message}`;
 }
 
-/**
- * Compiles a connector's mapping: its `defaultMappings`, then the instance's YAML entries on
- * top. A YAML entry replaces every default entry with the same canonical target (see
- * `CompiledEntry.key`). Problems are returned as values:
- * - an entry that does not match `MappingEntry`;
- * - a `map` transform that is not one-to-one on an entry that is pulled (its reverse would be
- *   ambiguous);
- * - two pushed entries writing the same external field.
- */
 /** Whether a field name is one of `names` (a name, or a pattern; a pattern's `g`/`y` flags are ignored, so matching keeps no state). */
 export function matchesFieldName(names: readonly (string | RegExp)[], field: string): boolean {
   return names.some((f) => (typeof f === 'string' ? f === field : new RegExp(f.source, f.flags.replace(/[gy]/g, '')).test(field)));
 }
 
+/**
+ * Whether an entry is withdraw-only once compiled (`CompiledEntry.withdrawOnly`): a consent
+ * entry that says so, or any consent entry on a field the connector names in `withdrawOnlyFields`.
+ */
+export function isWithdrawOnly(definition: Pick<ConnectorDefinition, 'withdrawOnlyFields'>, entry: MappingEntry): boolean {
+  return entry.consent !== undefined && (entry.withdrawOnly === true || matchesFieldName(definition.withdrawOnlyFields ?? [], entry.external));
+}
+
+/**
+ * Compiles a connector's mapping: its `defaultMappings`, then the instance's entries on top
+ * (from a loaded config: those the connector derives from its own keys, `derivedMappings`,
+ * merged with the YAML `mappings`). An instance entry replaces every default entry with the
+ * same canonical target (see `CompiledEntry.key`). Problems are returned as values:
+ * - an entry that does not match `MappingEntry`;
+ * - a `map` transform that is not one-to-one on an entry that is pulled (its reverse would be
+ *   ambiguous);
+ * - two pushed entries writing the same external field.
+ */
 export function tryCompileMapping(
   definition: Pick<ConnectorDefinition, 'defaultMappings' | 'withdrawOnlyFields'>,
   yamlEntries: readonly unknown[] = [],
@@ -224,7 +238,7 @@ export function tryCompileMapping(
         direction: entry.direction,
         chain,
         invertible: chain.invertible,
-        withdrawOnly: target.kind === 'consent' && (entry.withdrawOnly === true || flag),
+        withdrawOnly: isWithdrawOnly(definition, entry),
         origin,
         entry,
       });

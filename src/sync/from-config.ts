@@ -7,7 +7,7 @@
 import type { ConnectorDefinition } from '../connector/define.js';
 import { compileMapping } from '../connector/mapping.js';
 import { toMergePolicy } from '../config/policy.js';
-import { CONNECTOR_COMMON_KEYS } from '../config/schema.js';
+import { ownConfig } from '../config/schema.js';
 import type { Config, ConnectorConfig } from '../config/schema.js';
 import type { MergePolicy } from '../profile/schema.js';
 import { bindConnector } from './bind.js';
@@ -28,12 +28,6 @@ export function scheduleOf(instance: ConnectorConfig): PullSchedule | undefined 
   if (instance.schedule?.every !== undefined) return { every: instance.schedule.every };
   if (instance.schedule?.cron !== undefined) return { cron: instance.schedule.cron };
   return undefined;
-}
-
-/** The keys of an instance that belong to its connector type (not the common ones). */
-export function ownConfig(instance: ConnectorConfig): Record<string, unknown> {
-  const common: readonly string[] = CONNECTOR_COMMON_KEYS;
-  return Object.fromEntries(Object.entries(instance).filter(([key]) => !common.includes(key)));
 }
 
 /** Every enabled connector instance of the config, bound for the engine. */
