@@ -27,7 +27,7 @@ import { HubPatchIngest } from '../sync/hub-patch.js';
 import type { EngineTuningInput } from '../sync/options.js';
 import { connectorsFromConfig, engineTuningFromConfig } from '../sync/from-config.js';
 import { formatRoles, runsEngineWorkers, toEngineRoles, toRoleSet } from './roles.js';
-import { logRedisTrouble, redisReady } from '../sync/redis-health.js';
+import { logRedisTrouble, redisReady } from '../queue/redis-health.js';
 import { redisAnswers, redisUrlForLog, reportRedisUnreachable, waitForRedis } from './redis.js';
 import type { Role, RoleSet } from './roles.js';
 import { createLogger } from '../log/logger.js';

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { logRedisTrouble } from '../sync/redis-health.js';
+import { logRedisTrouble } from '../queue/redis-health.js';
 
 /** True when a Redis answers PING at `url` within the timeout. */
 export async function redisAnswers(url: string, timeoutMs = 1_500): Promise<boolean> {

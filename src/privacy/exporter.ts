@@ -8,8 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { Job } from 'bullmq';
-import { jobId } from '../sync/keys.js';
-import type { CallLimiter } from '../sync/call-limiter.js';
+import { jobId } from '../queue/keys.js';
+import type { CallLimiter } from '../queue/call-limiter.js';
 import type { Engine } from '../sync/engine.js';
 import { audit, callSystem, encodeDetail, readDetail, reasonOf, retriedJobOptions, withLock } from './context.js';
 import type { PrivacyContext } from './context.js';

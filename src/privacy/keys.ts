@@ -2,8 +2,8 @@
  * Queue names, Redis keys and job ids of the privacy module. They share the engine's prefix
  * (with its hash tag), so a deployment's keys stay in one Redis Cluster slot.
  */
-import { engineKeys } from '../sync/keys.js';
-import type { EngineKeys } from '../sync/keys.js';
+import { engineKeys } from '../queue/keys.js';
+import type { EngineKeys } from '../queue/keys.js';
 
 export const privacyQueues = {
   /** Request-level jobs: exports, delivery tracking, the sweep. */

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
-import { BackoffPolicy } from '../sync/backoff.js';
+import { BackoffPolicy } from '../queue/backoff.js';
 
 const ms = z.number().int().nonnegative();
 const count = z.number().int().positive();

@@ -15,7 +15,7 @@
  *
  * Every request and every step is in the audit log.
  */
-import { logRedisTrouble, redisAddress } from '../sync/redis-health.js';
+import { logRedisTrouble, redisAddress } from '../queue/redis-health.js';
 import { Queue, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -28,12 +28,12 @@ import { asLookupKeys } from '../profile/identities.js';
 import type { Identity, MergePolicy, Profile, ProfilePatch } from '../profile/schema.js';
 import type { ApplyResult, DataSubjectRequest, DsrStatus, Store } from '../store/types.js';
 import type { SyncConnector } from '../sync/bind.js';
-import { CallLimiter } from '../sync/call-limiter.js';
+import { CallLimiter } from '../queue/call-limiter.js';
 import type { Engine } from '../sync/engine.js';
-import { jobOptions } from '../sync/job-options.js';
-import { engineKeys, hashTagPrefix, jobId } from '../sync/keys.js';
-import { queueParkedFor } from '../sync/park.js';
-import { WorkSets } from '../sync/work-sets.js';
+import { jobOptions } from '../queue/job-options.js';
+import { engineKeys, hashTagPrefix, jobId } from '../queue/keys.js';
+import { queueParkedFor } from '../queue/park.js';
+import { WorkSets } from '../queue/work-sets.js';
 import { audit, encodeDetail, readDetail, scheduleEraseFlush, toView, withLock } from './context.js';
 import type { PrivacyContext } from './context.js';
 import { checkExtension, dueDate, isOverdue } from './deadline.js';

@@ -8,7 +8,7 @@
  *   deletes the profile's data from the store and keeps only the proof: the request id, the
  *   keyed hashes of the identities, the outcome per system, and the times.
  */
-import { engineKeys } from '../sync/keys.js';
+import { engineKeys } from '../queue/keys.js';
 import { audit, encodeDetail, readDetail } from './context.js';
 import type { PrivacyContext } from './context.js';
 

@@ -9,7 +9,7 @@
  */
 import type { Job } from 'bullmq';
 import type { Engine } from '../sync/engine.js';
-import { jobId } from '../sync/keys.js';
+import { jobId } from '../queue/keys.js';
 import { callSystem, retriedJobOptions } from './context.js';
 import type { PrivacyContext, SystemCallDeps } from './context.js';
 

@@ -28,7 +28,7 @@ import { brandOf } from './preferences/view.js';
 import { registerQueueBoard } from './queue-board.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { registerWebhooks } from './webhooks.js';
-import { redisReady as redisUp } from '../sync/redis-health.js';
+import { redisReady as redisUp } from '../queue/redis-health.js';
 
 /** Seconds a client is asked to wait (Retry-After) while Redis is away. */
 const REDIS_RETRY_AFTER_SEC = 5;

@@ -12,7 +12,7 @@ import { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { SyncConnector } from '../sync/bind.js';
-import { queueNames } from '../sync/keys.js';
+import { queueNames } from '../queue/keys.js';
 import { hasScope } from './api-keys.js';
 import type { ApiKeyRecord } from './api-keys.js';
 import { authenticate } from './api/routes.js';

@@ -25,7 +25,7 @@ import type {
 } from '../connector/define.js';
 import type { CompiledMapping } from '../connector/mapping.js';
 import { Json } from '../profile/schema.js';
-import { assertInstanceId } from './keys.js';
+import { assertInstanceId } from '../queue/keys.js';
 
 /** When to pull: every N ms, or on a cron pattern. */
 export type PullSchedule = { every: number } | { cron: string };

@@ -6,14 +6,14 @@ import type { ExternalRecord } from '../connector/define.js';
 import type { MergePolicy } from '../profile/schema.js';
 import type { Store } from '../store/types.js';
 import type { SyncConnector, SyncInstance } from './bind.js';
-import type { CallLimiter } from './call-limiter.js';
+import type { CallLimiter } from '../queue/call-limiter.js';
 import type { DeadLetterView } from './dead-letter.js';
-import { jobOptions } from './job-options.js';
-import type { EngineKeys } from './keys.js';
-import { jobId } from './keys.js';
+import { jobOptions } from '../queue/job-options.js';
+import type { EngineKeys } from '../queue/keys.js';
+import { jobId } from '../queue/keys.js';
 import type { SyncMetrics } from './metrics.js';
 import type { EngineTuning } from './options.js';
-import type { WorkSets } from './work-sets.js';
+import type { WorkSets } from '../queue/work-sets.js';
 
 export interface EngineContext {
   redis: Redis;

@@ -23,7 +23,7 @@ import type { ApplyOptions, ApplyResult, Shadow } from '../store/types.js';
 import type { SyncConnector } from './bind.js';
 import { kickRelay, scheduleFlush } from './context.js';
 import type { EngineContext } from './context.js';
-import { callExternal } from './external-call.js';
+import { callExternal } from '../queue/external-call.js';
 import { gateProfile } from './gate.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { assessRecord, isOwnWrite, millisOf } from './write-log.js';

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { MergePolicy } from '../profile/schema.js';
 import type { Store } from '../store/types.js';
-import { BackoffPolicy } from './backoff.js';
+import { BackoffPolicy } from '../queue/backoff.js';
 import type { SyncConnector } from './bind.js';
 
 const ms = z.number().int().nonnegative();

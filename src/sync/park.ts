@@ -7,21 +7,9 @@
  * holds in memory before its next call (see `CallLimiter.lift`), and a push runs at once.
  * If the system is still out of allowance, the next call simply parks again.
  */
-import type { Queue } from 'bullmq';
+import { queueParkedFor } from '../queue/park.js';
 import type { EngineContext } from './context.js';
 import { scheduleFlush } from './context.js';
-
-/**
- * BullMQ's `queue.rateLimit(ms)` parks a queue by setting its limiter counter to this value;
- * asking `getRateLimitTtl` with it reports such a park only, not a window of the worker's
- * own limiter that is merely in progress.
- */
-export const QUEUE_PARKED = Number.MAX_SAFE_INTEGER;
-
-/** How long a queue's park has left (ms; 0 when it is not parked). */
-export async function queueParkedFor(queue: Queue): Promise<number> {
-  return Math.max(0, await queue.getRateLimitTtl(QUEUE_PARKED));
-}
 
 /** What lifting a park found. */
 export interface UnparkResult {

@@ -6,7 +6,7 @@
  */
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { queueParkedFor } from '../../src/sync/park.js';
+import { queueParkedFor } from '../../src/queue/park.js';
 import { waitFor } from '../../harness/sync-hub.js';
 import { KEYS, startOperatorHub } from './operator-hub.js';
 import type { OperatorHub } from './operator-hub.js';

@@ -29,7 +29,7 @@ import { privacyQueues } from '../../../src/privacy/keys.js';
 import { createEngine } from '../../../src/sync/engine.js';
 import type { Engine } from '../../../src/sync/engine.js';
 import { connectorsFromConfig } from '../../../src/sync/from-config.js';
-import { queueNames } from '../../../src/sync/keys.js';
+import { queueNames } from '../../../src/queue/keys.js';
 import type { EngineTuningInput } from '../../../src/sync/options.js';
 import { createTestDatabase } from '../../helpers/db.js';
 import type { TestDatabase, TestDialect } from '../../helpers/db.js';

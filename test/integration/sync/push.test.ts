@@ -4,8 +4,8 @@
  */
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { engineKeys } from '../../../src/sync/keys.js';
-import { WorkSets } from '../../../src/sync/work-sets.js';
+import { engineKeys } from '../../../src/queue/keys.js';
+import { WorkSets } from '../../../src/queue/work-sets.js';
 import type { UpsertInput } from '../../../connectors/memory/index.js';
 import type { MemorySystem } from '../../../connectors/memory/index.js';
 import { TEST_DIALECTS } from '../../../harness/db.js';

@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { engineKeys } from '../../../src/sync/keys.js';
-import { WorkSets } from '../../../src/sync/work-sets.js';
+import { engineKeys } from '../../../src/queue/keys.js';
+import { WorkSets } from '../../../src/queue/work-sets.js';
 import { deletePrefix, REDIS_URL } from '../../../harness/sync-hub.js';
 
 const redis = new Redis(REDIS_URL);

@@ -1,7 +1,8 @@
 /**
- * Names of the engine's queues, Redis keys and job ids. Every key shares one hash tag (the
- * prefix, e.g. `{concord}`), so the keys of one deployment live in one Redis Cluster slot and
- * multi-key Lua scripts stay legal.
+ * Names of the sync engine's queues, Redis keys and job ids, in one place so no two stages'
+ * keys clash; the privacy module builds its own on them (`privacy/keys.ts`). Every key shares
+ * one hash tag (the prefix, e.g. `{concord}`), so the keys of one deployment live in one Redis
+ * Cluster slot and multi-key Lua scripts stay legal.
  */
 
 /** Connector instance ids become part of queue names and job ids: keep them plain. */

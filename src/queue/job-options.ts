@@ -12,7 +12,7 @@ const WEEK_S = 7 * DAY_S;
 /** Failed jobs kept for a week (at most 1000): the operator sees what failed and why. */
 const keptFailed = (): JobsOptions['removeOnFail'] => ({ age: WEEK_S, count: 1000 });
 
-/** The engine's retried jobs back off with jitter (sync/backoff.ts). */
+/** The engine's retried jobs back off with jitter (queue/backoff.ts). */
 const engineBackoff = (): JobsOptions['backoff'] => ({ type: BACKOFF_TYPE });
 
 export const jobOptions = {

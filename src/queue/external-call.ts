@@ -7,13 +7,24 @@
 import pRetry from 'p-retry';
 import { classifyHttpError, RateLimitedError, TransientError } from '../connector/errors.js';
 import type { ConnectorError } from '../connector/errors.js';
+import type { Counter } from 'prom-client';
 import type { CallLimiter } from './call-limiter.js';
-import type { SyncConnector } from './bind.js';
-import type { SyncMetrics } from './metrics.js';
+
+/** The system called, as the limiter knows it: its instance id and its request budget. */
+export interface CalledSystem {
+  id: string;
+  limits: { requestsPerWindow: number; windowMs: number };
+}
+
+/** The counters every call moves (the engine's `SyncMetrics` has them). */
+export interface CallMetrics {
+  apiCalls: Counter<'connector' | 'operation'>;
+  rateLimited: Counter<'connector'>;
+}
 
 export interface CallContext {
   limiter: CallLimiter;
-  metrics: SyncMetrics;
+  metrics: CallMetrics;
   retries: number;
   retryMinMs: number;
 }
@@ -23,7 +34,7 @@ export type Operation = 'push' | 'pull' | 'read' | 'erase' | 'export';
 /** Calls `fn` within the connector's limits; throws a `ConnectorError` when it finally fails. */
 export async function callExternal<T>(
   ctx: CallContext,
-  connector: SyncConnector,
+  connector: CalledSystem,
   operation: Operation,
   fn: () => Promise<T>,
   options: { signal?: AbortSignal; /** The slot the caller already took for the first attempt. */ slot?: string } = {},
@@ -64,6 +75,6 @@ export async function callExternal<T>(
 }
 
 /** The connector's request budget as the call limiter takes it. */
-export function limitOf(connector: SyncConnector): { max: number; windowMs: number } {
+export function limitOf(connector: CalledSystem): { max: number; windowMs: number } {
   return { max: connector.limits.requestsPerWindow, windowMs: connector.limits.windowMs };
 }
