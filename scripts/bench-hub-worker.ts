@@ -11,7 +11,7 @@ import { createLogger } from '../src/log/logger.js';
 import { parseRoles, toEngineRoles } from '../src/app/roles.js';
 import { openStore } from '../src/store/index.js';
 import { createEngine } from '../src/sync/engine.js';
-import { closeOnSignals } from '../src/sync/process.js';
+import { closeOnSignals } from '../src/app/process.js';
 import { benchConnectors, benchPolicy, HASH_KEY, TARGETS } from './bench-setup.js';
 import type { HubWorkerSpec } from './bench-setup.js';
 

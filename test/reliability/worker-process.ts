@@ -9,7 +9,7 @@ import type { MergePolicyInput } from '../../src/profile/schema.js';
 import { openStore } from '../../src/store/index.js';
 import { createEngine } from '../../src/sync/engine.js';
 import type { EngineTuningInput } from '../../src/sync/options.js';
-import { closeOnSignals } from '../../src/sync/process.js';
+import { closeOnSignals } from '../../src/app/process.js';
 import { registerMemorySystem } from '../../connectors/memory/index.js';
 import { memoryConnectors } from '../../harness/sync-hub.js';
 import type { SystemSpec } from '../../harness/sync-hub.js';
