@@ -18,7 +18,7 @@ import { apiKeyRecords } from '../src/server/api-keys.js';
 import { openStore, type Store } from '../src/store/index.js';
 import { bindConnector } from '../src/sync/bind.js';
 import { createEngine, type Engine } from '../src/sync/engine.js';
-import { HubPatchIngest } from '../src/sync/hub-patch.js';
+import { HubPatchIngest } from '../src/sync/inbound/hub-patch.js';
 import type { EngineTuningInput } from '../src/sync/options.js';
 import hubspot from '../connectors/hubspot/connector.js';
 import { HubSpotConfig, SubscriptionType } from '../connectors/hubspot/config.js';

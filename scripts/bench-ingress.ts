@@ -18,7 +18,7 @@ import { Redis } from 'ioredis';
 import { createLogger } from '../src/log/logger.js';
 import { Catalog } from '../src/config/schema.js';
 import { apiKeyRecords, build, listen } from '../src/server/index.js';
-import { HubPatchIngest } from '../src/sync/hub-patch.js';
+import { HubPatchIngest } from '../src/sync/inbound/hub-patch.js';
 import { REDIS_URL, startHub } from '../harness/sync-hub.js';
 
 function arg(name: string, fallback: string): string {

@@ -73,7 +73,7 @@ import type { Store } from '../src/store/index.js';
 import { createEngine } from '../src/sync/engine.js';
 import type { Engine } from '../src/sync/engine.js';
 import { EngineTuning } from '../src/sync/options.js';
-import { OrderedWorker } from '../src/sync/ordered-worker.js';
+import { OrderedWorker } from '../src/sync/inbound/ordered-worker.js';
 import { benchConnectors, benchPolicy, HASH_KEY, SOURCE, TARGETS, WEBHOOK_SECRET } from './bench-setup.js';
 import type { HubWorkerSpec } from './bench-setup.js';
 import {

@@ -23,7 +23,7 @@ import type { Store } from '../store/index.js';
 import type { SyncConnector } from '../sync/bind.js';
 import { createEngine } from '../sync/engine.js';
 import type { Engine } from '../sync/engine.js';
-import { HubPatchIngest } from '../sync/hub-patch.js';
+import { HubPatchIngest } from '../sync/inbound/hub-patch.js';
 import type { EngineTuningInput } from '../sync/options.js';
 import { connectorsFromConfig, engineTuningFromConfig } from '../sync/from-config.js';
 import { formatRoles, runsEngineWorkers, toEngineRoles, toRoleSet } from './roles.js';

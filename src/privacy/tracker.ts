@@ -10,7 +10,7 @@
 import type { Job } from 'bullmq';
 import { changedFields, mapOutbound } from '../connector/mapping.js';
 import type { Profile } from '../profile/schema.js';
-import { DeadLetter } from '../sync/dead-letter.js';
+import { DeadLetter } from '../sync/outbound/dead-letter.js';
 import { gateProfile } from '../sync/gate.js';
 import { jobOptions } from '../queue/job-options.js';
 import { engineKeys, jobId } from '../queue/keys.js';

@@ -50,7 +50,7 @@ export function engineKeys(prefix: string) {
     dead: (instance: string): string => `${prefix}:sync:dead:${instance}`,
     /** ZSET profileId -> earliest webhook receive time (ms) of an undelivered change. */
     since: (instance: string): string => `${prefix}:sync:since:${instance}`,
-    /** STRING (JSON) with a TTL: the hub's recent writes of one profile to one system (see write-log.ts). */
+    /** STRING (JSON) with a TTL: the hub's recent writes of one profile to one system (see sync/inbound/write-log.ts). */
     writes: (instance: string, profileId: string): string => `${prefix}:sync:writes:${instance}:${profileId}`,
     /** STRING with a TTL: the profile of a record our recent writes went to, by its external id. */
     writeOf: (instance: string, externalId: string): string => `${prefix}:sync:write-of:${instance}:${externalId}`,

@@ -7,7 +7,7 @@ import type { MergePolicy } from '../profile/schema.js';
 import type { Store } from '../store/types.js';
 import type { SyncConnector, SyncInstance } from './bind.js';
 import type { CallLimiter } from '../queue/call-limiter.js';
-import type { DeadLetterView } from './dead-letter.js';
+import type { DeadLetterView } from './outbound/dead-letter.js';
 import { jobOptions } from '../queue/job-options.js';
 import type { EngineKeys } from '../queue/keys.js';
 import { jobId } from '../queue/keys.js';

@@ -25,7 +25,7 @@ import { EXPORT_SCHEMA_PATH, exportCsv, exportJsonSchemaText, PrivacyService, pr
 import type { DsrInputData, DsrView, Result } from '../../privacy/index.js';
 import type { Json, ObjectionKind } from '../../profile/schema.js';
 import { openConfiguredStore } from '../../app/store.js';
-import { HubPatchIngest } from '../../sync/hub-patch.js';
+import { HubPatchIngest } from '../../sync/inbound/hub-patch.js';
 import { resolveConfigPath, withConfigOption } from '../config-path.js';
 import { printErrors, printWarnings } from '../report.js';
 import { createLogger } from '../../log/logger.js';

@@ -6,7 +6,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { asLookupKeys } from '../../profile/identities.js';
 import type { Profile, ProfilePatch } from '../../profile/schema.js';
 import { engineKeys, queueNames } from '../../queue/keys.js';
-import { readLastPull } from '../../sync/pull.js';
+import { readLastPull } from '../../sync/pull/pull.js';
 import { hasScope } from '../api-keys.js';
 import type { ServerDeps } from '../deps.js';
 import { ApiProblem } from '../problem.js';

@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProfilePatch, type LegalBasis } from '../../../src/profile/schema.js';
-import { HubPatchIngest } from '../../../src/sync/hub-patch.js';
+import { HubPatchIngest } from '../../../src/sync/inbound/hub-patch.js';
 import { startHubSpotHub, type HubSpotHub } from '../../../harness/hubspot-hub.js';
 
 const UPSERT = 'POST /crm/v3/objects/contacts/batch/upsert';

@@ -15,7 +15,7 @@ import { build } from '../../../src/server/build.js';
 import { apiKeyRecords } from '../../../src/server/api-keys.js';
 import type { ServerEngine, ServerOptionsInput } from '../../../src/server/deps.js';
 import type { Engine } from '../../../src/sync/engine.js';
-import { HubPatchIngest } from '../../../src/sync/hub-patch.js';
+import { HubPatchIngest } from '../../../src/sync/inbound/hub-patch.js';
 import { REDIS_URL, startHub } from '../../../harness/sync-hub.js';
 import type { Hub, HubOptions } from '../../../harness/sync-hub.js';
 

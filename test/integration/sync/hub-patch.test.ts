@@ -5,7 +5,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { HubPatchIngest, NotAHubSourceError } from '../../../src/sync/hub-patch.js';
+import { HubPatchIngest, NotAHubSourceError } from '../../../src/sync/inbound/hub-patch.js';
 import { createSyncMetrics } from '../../../src/sync/metrics.js';
 import type { ProfilePatch } from '../../../src/profile/schema.js';
 import { TEST_DIALECTS } from '../../../harness/db.js';

@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RateLimitedError } from '../../../src/connector/errors.js';
-import type { WriteEntry } from '../../../src/sync/write-log.js';
+import type { WriteEntry } from '../../../src/sync/inbound/write-log.js';
 import type { UpsertInput } from '../../../connectors/memory/index.js';
 import { REDIS_URL, startHub } from '../../../harness/sync-hub.js';
 import type { Hub } from '../../../harness/sync-hub.js';

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { assessRecord, WriteLog } from '../../../src/sync/write-log.js';
+import { assessRecord, WriteLog } from '../../../src/sync/inbound/write-log.js';
 import { deletePrefix, REDIS_URL } from '../../../harness/sync-hub.js';
 
 describe('write log shared by ingest and push', () => {

@@ -23,9 +23,9 @@
  * write look uncertain, and a later record was judged against the wrong values).
  */
 import type { Redis } from 'ioredis';
-import { jsonEqual } from '../connector/mapping.js';
-import type { Json } from '../profile/schema.js';
-import { LuaScript } from '../queue/lua.js';
+import { jsonEqual } from '../../connector/mapping.js';
+import type { Json } from '../../profile/schema.js';
+import { LuaScript } from '../../queue/lua.js';
 
 // KEYS: keys to set. ARGV: ttl (ms), then one value per key. One command for a whole batch.
 const SET_ALL = new LuaScript(`

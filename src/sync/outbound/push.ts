@@ -7,24 +7,24 @@
  */
 import { Worker } from 'bullmq';
 import type { Job, Queue } from 'bullmq';
-import { RateLimitedError, RejectedError } from '../connector/errors.js';
-import type { ConnectorError } from '../connector/errors.js';
-import type { PushOutcome, PushRecord } from '../connector/define.js';
-import { changedFields, mapOutbound, outboundTimes } from '../connector/mapping.js';
-import { backoffDelay } from '../queue/backoff.js';
-import type { SyncConnector, SyncInstance } from './bind.js';
-import { scheduleFlush } from './context.js';
-import type { EngineContext } from './context.js';
+import { RateLimitedError, RejectedError } from '../../connector/errors.js';
+import type { ConnectorError } from '../../connector/errors.js';
+import type { PushOutcome, PushRecord } from '../../connector/define.js';
+import { changedFields, mapOutbound, outboundTimes } from '../../connector/mapping.js';
+import { backoffDelay } from '../../queue/backoff.js';
+import type { SyncConnector, SyncInstance } from '../bind.js';
+import { scheduleFlush } from '../context.js';
+import type { EngineContext } from '../context.js';
 import type { DeadLetter } from './dead-letter.js';
-import { callExternal, limitOf } from '../queue/external-call.js';
-import { gateProfile } from './gate.js';
-import type { IngestJobData } from './ingest.js';
-import { ingestJobOptions } from './webhooks.js';
-import type { TakeResult } from '../queue/work-sets.js';
-import { millisOf } from './write-log.js';
-import type { WriteLog } from './write-log.js';
-import type { OutboxSettlement, PushLogEntry } from '../store/types.js';
-import type { Json } from '../profile/schema.js';
+import { callExternal, limitOf } from '../../queue/external-call.js';
+import { gateProfile } from '../gate.js';
+import type { IngestJobData } from '../inbound/ingest.js';
+import { ingestJobOptions } from '../inbound/webhooks.js';
+import type { TakeResult } from '../../queue/work-sets.js';
+import { millisOf } from '../inbound/write-log.js';
+import type { WriteLog } from '../inbound/write-log.js';
+import type { OutboxSettlement, PushLogEntry } from '../../store/types.js';
+import type { Json } from '../../profile/schema.js';
 
 /** Most extra takes that refill a batch whose profiles had nothing new (see `prepareFull`). */
 const TOP_UP_ROUNDS = 3;

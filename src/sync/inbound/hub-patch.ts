@@ -8,14 +8,14 @@
  */
 import { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import { logRedisTrouble, redisAddress } from '../queue/redis-health.js';
+import { logRedisTrouble, redisAddress } from '../../queue/redis-health.js';
 import type { Redis } from 'ioredis';
-import { HUB_SOURCES } from '../config/schema.js';
-import { ProfilePatch } from '../profile/schema.js';
-import type { ApplyResult, Store } from '../store/types.js';
-import { addRelayJob } from './context.js';
-import { hashTagPrefix, queueNames } from '../queue/keys.js';
-import type { SyncMetrics } from './metrics.js';
+import { HUB_SOURCES } from '../../config/schema.js';
+import { ProfilePatch } from '../../profile/schema.js';
+import type { ApplyResult, Store } from '../../store/types.js';
+import { addRelayJob } from '../context.js';
+import { hashTagPrefix, queueNames } from '../../queue/keys.js';
+import type { SyncMetrics } from '../metrics.js';
 
 export interface HubPatchIngestOptions {
   store: Store;

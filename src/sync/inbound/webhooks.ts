@@ -9,13 +9,13 @@
  * which is harmless (merge is idempotent, and a record equal to the shadow changes nothing).
  */
 import type { JobsOptions } from 'bullmq';
-import { MalformedPayloadError } from '../connector/errors.js';
-import type { ExternalRecord, RawWebhook, WebhookEvent, WebhookReply } from '../connector/define.js';
-import type { EngineContext } from './context.js';
+import { MalformedPayloadError } from '../../connector/errors.js';
+import type { ExternalRecord, RawWebhook, WebhookEvent, WebhookReply } from '../../connector/define.js';
+import type { EngineContext } from '../context.js';
 import type { IngestJobData, IngestRecordsJob } from './ingest.js';
-import { jobOptions } from '../queue/job-options.js';
+import { jobOptions } from '../../queue/job-options.js';
 import { MicroBatcher } from './micro-batcher.js';
-import { jobId } from '../queue/keys.js';
+import { jobId } from '../../queue/keys.js';
 
 export type WebhookResult =
   | { ok: true; reply: WebhookReply; events: number; enqueued: number; /** Events dropped as redeliveries. */ duplicates: number }

@@ -10,13 +10,13 @@
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'bullmq';
 import type { Job } from 'bullmq';
-import { RateLimitedError } from '../connector/errors.js';
-import type { SyncConnector } from './bind.js';
-import type { EngineContext } from './context.js';
-import { callExternal } from '../queue/external-call.js';
-import type { Ingestor } from './ingest.js';
-import { errorSummary } from './ingest.js';
-import { LuaScript } from '../queue/lua.js';
+import { RateLimitedError } from '../../connector/errors.js';
+import type { SyncConnector } from '../bind.js';
+import type { EngineContext } from '../context.js';
+import { callExternal } from '../../queue/external-call.js';
+import type { Ingestor } from '../inbound/ingest.js';
+import { errorSummary } from '../inbound/ingest.js';
+import { LuaScript } from '../../queue/lua.js';
 
 export interface PullJobData {
   connector: string;

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { Redis } from 'ioredis';
-import type { EngineKeys } from '../queue/keys.js';
+import type { EngineKeys } from '../../queue/keys.js';
 
 export const DeadLetter = z.object({
   connector: z.string(),

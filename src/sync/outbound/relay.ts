@@ -6,8 +6,8 @@
  * (`Store.settleOutbox`): if Redis loses the dirty sets, `Store.redriveOutbox` hands the rows
  * back to the relay. Many changes to one profile become one dirty entry (coalescing happens here).
  */
-import type { EngineContext } from './context.js';
-import { scheduleFlush } from './context.js';
+import type { EngineContext } from '../context.js';
+import { scheduleFlush } from '../context.js';
 
 export class Relay {
   constructor(private readonly ctx: EngineContext) {}
