@@ -129,6 +129,20 @@ export class CallLimiter {
     return Number(await LIFT.run(this.redis, [this.keys.blocked(instance), this.keys.lifts(instance)], []));
   }
 
+  /**
+   * The budget spent towards a system (for operators): the calls counted in the window that
+   * ends at `now`, slots still in flight included, and how long a block still runs (ms, 0 when
+   * calls may go).
+   */
+  async usage(instance: string, windowMs: number, now = Date.now()): Promise<{ used: number; blockedForMs: number }> {
+    const results = await this.redis
+      .pipeline()
+      .zcount(this.keys.calls(instance), now - windowMs, '+inf')
+      .pttl(this.keys.blocked(instance))
+      .exec();
+    return { used: Number(results?.[0]?.[1] ?? 0), blockedForMs: Math.max(0, Number(results?.[1]?.[1] ?? 0)) };
+  }
+
   /** Remaining block time in ms (0 when calls may go). */
   async blockedFor(instance: string): Promise<number> {
     return Math.max(0, await this.redis.pttl(this.keys.blocked(instance)));

@@ -38,7 +38,7 @@ export type ServerOptionsInput = z.input<typeof ServerOptions>;
 export type ServerPrivacy = Pick<PrivacyService, 'submit' | 'get' | 'list' | 'extend' | 'retry' | 'exportDocument' | 'recordDownload' | 'unpark'>;
 
 /** The engine as the server uses it. */
-export type ServerEngine = Pick<Engine, 'receiveWebhook' | 'status' | 'deadLetters' | 'prefix' | 'instance' | 'unpark'>;
+export type ServerEngine = Pick<Engine, 'receiveWebhook' | 'connectorStatus' | 'deadLetters' | 'prefix' | 'instance' | 'unpark'>;
 
 export interface ServerDeps {
   /**

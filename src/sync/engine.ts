@@ -30,8 +30,8 @@ import { createSyncMetrics } from './metrics.js';
 import type { SyncMetrics } from './metrics.js';
 import { EngineRoles, EngineTuning } from './options.js';
 import type { EngineOptions } from './options.js';
-import { Puller } from './pull/pull.js';
-import type { PullJobData } from './pull/pull.js';
+import { Puller, readLastPull } from './pull/pull.js';
+import type { LastPull, PullJobData } from './pull/pull.js';
 import { Pusher } from './outbound/push.js';
 import type { FlushJobData } from './outbound/push.js';
 import { Relay } from './outbound/relay.js';
@@ -67,6 +67,19 @@ export interface EngineStatus {
   connectors: ConnectorStatus[];
 }
 
+/** One connector as the engine keeps it in Redis, for operators (the admin API's connector status). */
+export interface ConnectorReport {
+  connector: string;
+  /** Depths of the connector's push and pull queues. */
+  queues: QueueStatus[];
+  /** Its work sets (profiles waiting, in flight, backing off, dead-lettered); null when it does not push. */
+  profiles: ConnectorStatus | null;
+  /** The API budget towards the system in the current window, and how long a 429 block still runs. */
+  budget: { max: number; windowMs: number; used: number; remaining: number; blockedForMs: number };
+  /** When its last pull ended, what it read, its error; null before the first. */
+  lastPull: LastPull | null;
+}
+
 export interface Engine {
   /** The key prefix (with its hash tag) of every queue and key. */
   readonly prefix: string;
@@ -86,6 +99,11 @@ export interface Engine {
   unpark(connector: string): Promise<UnparkResult>;
   /** Queue and work-set depths. */
   status(): Promise<EngineStatus>;
+  /**
+   * One connector's queues, work sets, API budget (calls counted in the window ending at `now`)
+   * and last pull: what the server reports, so it never reads the engine's keys itself.
+   */
+  connectorStatus(connector: string, now?: number): Promise<ConnectorReport>;
   /** True when no work is queued, delayed, running or waiting in any set. */
   idle(): Promise<boolean>;
   /** The live connector instance (created on first use). */
@@ -435,22 +453,34 @@ class BullEngine implements Engine {
   }
 
   async status(): Promise<EngineStatus> {
-    const queues = await Promise.all(
-      this.allQueues.map(async (q) => {
-        const c = await q.getJobCounts('wait', 'active', 'delayed', 'failed', 'prioritized');
-        return {
-          queue: q.name,
-          wait: (c['wait'] ?? 0) + (c['prioritized'] ?? 0),
-          active: c['active'] ?? 0,
-          delayed: c['delayed'] ?? 0,
-          failed: c['failed'] ?? 0,
-        };
-      }),
-    );
-    const connectors = await Promise.all(
-      [...this.ctx.queues.push.keys()].map(async (connector) => ({ connector, ...(await this.ctx.work.depths(connector)) })),
-    );
+    const queues = await Promise.all(this.allQueues.map(queueStatus));
+    const connectors = await Promise.all([...this.ctx.queues.push.keys()].map((connector) => this.workStatus(connector)));
     return { queues, connectors };
+  }
+
+  async connectorStatus(connector: string, now = Date.now()): Promise<ConnectorReport> {
+    const c = this.ctx.connectors.get(connector);
+    if (!c) throw new Error(`unknown connector instance ${connector}`);
+    const { push, pull } = this.ctx.queues;
+    const queues = [push.get(connector), pull.get(connector)].filter((q) => q !== undefined);
+    const { used, blockedForMs } = await this.ctx.limiter.usage(connector, c.limits.windowMs, now);
+    return {
+      connector,
+      queues: await Promise.all(queues.map(queueStatus)),
+      profiles: push.has(connector) ? await this.workStatus(connector) : null,
+      budget: {
+        max: c.limits.requestsPerWindow,
+        windowMs: c.limits.windowMs,
+        used,
+        remaining: Math.max(0, c.limits.requestsPerWindow - used),
+        blockedForMs,
+      },
+      lastPull: await readLastPull(this.ctx, connector),
+    };
+  }
+
+  private async workStatus(connector: string): Promise<ConnectorStatus> {
+    return { connector, ...(await this.ctx.work.depths(connector)) };
   }
 
   async idle(): Promise<boolean> {
@@ -468,4 +498,16 @@ class BullEngine implements Engine {
   }
 }
 
-export type { RedisOptions, UnparkResult };
+/** A queue's depths: waiting (prioritized included), running, delayed and failed jobs. */
+async function queueStatus(q: Queue): Promise<QueueStatus> {
+  const c = await q.getJobCounts('wait', 'active', 'delayed', 'failed', 'prioritized');
+  return {
+    queue: q.name,
+    wait: (c['wait'] ?? 0) + (c['prioritized'] ?? 0),
+    active: c['active'] ?? 0,
+    delayed: c['delayed'] ?? 0,
+    failed: c['failed'] ?? 0,
+  };
+}
+
+export type { LastPull, RedisOptions, UnparkResult };

@@ -5,8 +5,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import { asLookupKeys } from '../../profile/identities.js';
 import type { Profile, ProfilePatch } from '../../profile/schema.js';
-import { engineKeys, queueNames } from '../../queue/keys.js';
-import { readLastPull } from '../../sync/pull/pull.js';
 import { hasScope } from '../api-keys.js';
 import type { ServerDeps } from '../deps.js';
 import { ApiProblem } from '../problem.js';
@@ -221,19 +219,10 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
     scope: 'admin',
     response: ConnectorStatusList,
     async handle() {
-      const status = await deps.engine.status();
-      const keys = engineKeys(deps.engine.prefix);
       const now = ctx.now();
       const connectors = [];
       for (const c of deps.connectors) {
-        const results = await deps.redis
-          .pipeline()
-          .zcount(keys.calls(c.id), now - c.limits.windowMs, '+inf')
-          .pttl(keys.blocked(c.id))
-          .exec();
-        const usedCalls = Number(results?.[0]?.[1] ?? 0);
-        const blocked = Number(results?.[1]?.[1] ?? 0);
-        const names = new Set([queueNames.push(c.id), queueNames.pull(c.id)]);
+        const status = await deps.engine.connectorStatus(c.id, now);
         connectors.push({
           id: c.id,
           type: c.type,
@@ -241,16 +230,10 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
           limits: c.limits,
           schedule: c.schedule ?? null,
           cursor: await store.getCursor(c.id),
-          lastPull: await readLastPull({ redis: deps.redis, keys }, c.id),
-          queues: status.queues.filter((q) => names.has(q.queue)),
-          profiles: status.connectors.find((x) => x.connector === c.id) ?? null,
-          budget: {
-            max: c.limits.requestsPerWindow,
-            windowMs: c.limits.windowMs,
-            used: usedCalls,
-            remaining: Math.max(0, c.limits.requestsPerWindow - usedCalls),
-            blockedForMs: Math.max(0, blocked),
-          },
+          lastPull: status.lastPull,
+          queues: status.queues,
+          profiles: status.profiles,
+          budget: status.budget,
         });
       }
       return { connectors };

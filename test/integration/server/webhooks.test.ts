@@ -28,7 +28,7 @@ function serverEngine(engine: Engine, overrides: Partial<ServerEngine>): ServerE
   return {
     prefix: engine.prefix,
     deadLetters: engine.deadLetters,
-    status: () => engine.status(),
+    connectorStatus: (id, now) => engine.connectorStatus(id, now),
     receiveWebhook: (id, raw) => engine.receiveWebhook(id, raw),
     unpark: (id) => engine.unpark(id),
     instance: (id) => engine.instance(id),
