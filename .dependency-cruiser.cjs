@@ -1,5 +1,25 @@
 /* global module */
 // Layer rules that `npm run lint` enforces (dependency-cruiser). docs/ARCHITECTURE.md, "Layers", says why.
+
+/** Test code beside the code (`*.test.ts`, `testing/` folders) is not held to the layers of src/. */
+const TEST_CODE = ['\\.test\\.ts$', '/testing/'];
+
+/**
+ * A layer of src/: its production code (`from`, but not `fromNot`) imports nothing matching `to`
+ * (but not `toNot`).
+ * @param {{ name: string, comment: string, from: string, fromNot?: string, to: string, toNot?: string }} rule
+ * @returns {import('dependency-cruiser').IForbiddenRuleType}
+ */
+function layer({ name, comment, from, fromNot, to, toNot }) {
+  return {
+    name,
+    severity: 'error',
+    comment,
+    from: { path: from, pathNot: fromNot === undefined ? TEST_CODE : [fromNot, ...TEST_CODE] },
+    to: toNot === undefined ? { path: to } : { path: to, pathNot: toNot },
+  };
+}
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -43,6 +63,60 @@ module.exports = {
       from: { path: '^(src|connectors|bin)/' },
       to: { path: '^harness/' },
     },
+    layer({
+      name: 'foundation-below-the-engine',
+      comment:
+        'src/config, src/connector, src/store and src/log sit under the engine: they import none of ' +
+        'src/queue, src/sync, src/privacy, src/server, src/app or src/cli.',
+      from: '^src/(config|connector|store|log)/',
+      to: '^src/(queue|sync|privacy|server|app|cli)/',
+    }),
+    layer({
+      name: 'queue-is-plumbing',
+      comment:
+        'src/queue (keys, job options, backoff, work sets, call limiter, Lua scripts, Redis health) is shared by ' +
+        'sync and privacy: it imports neither, nor anything above them; only src/connector, src/log and src/profile.',
+      from: '^src/queue/',
+      to: '^(src|connectors|harness|scripts|test|bin)/',
+      toNot: '^src/(queue|connector|log|profile)/',
+    }),
+    layer({
+      name: 'sync-below-privacy-and-server',
+      comment: 'The engine (src/sync) knows nothing of the privacy module, the HTTP server, the composition root or the CLI.',
+      from: '^src/sync/',
+      to: '^src/(privacy|server|app|cli)/',
+    }),
+    layer({
+      name: 'privacy-below-server',
+      comment: 'src/privacy runs on the engine and is served by the server: it imports neither src/server, src/app nor src/cli.',
+      from: '^src/privacy/',
+      to: '^src/(server|app|cli)/',
+    }),
+    layer({
+      name: 'server-below-app',
+      comment: 'The HTTP server is handed its dependencies (ServerDeps): it imports neither src/app nor src/cli.',
+      from: '^src/server/',
+      to: '^src/(app|cli)/',
+    }),
+    layer({
+      name: 'sync-through-its-facade',
+      comment:
+        'The rest of src/ (privacy, server, app, cli) uses the engine through src/sync/index.ts only; its stages ' +
+        '(inbound/, outbound/, pull/) stay internal.',
+      from: '^src/',
+      fromNot: '^src/sync/',
+      to: '^src/sync/',
+      toNot: '^src/sync/index\\.ts$',
+    }),
+    layer({
+      name: 'server-reads-no-engine-keys',
+      comment:
+        'The server asks the engine (engine.connectorStatus, its dead letters, engineQueueNames) and never reads the ' +
+        'keys the engine keeps in Redis: of src/queue it uses only redis-health.ts (whether Redis is up).',
+      from: '^src/server/',
+      to: '^src/queue/',
+      toNot: '^src/queue/redis-health\\.ts$',
+    }),
     {
       name: 'not-to-unresolvable',
       severity: 'error',

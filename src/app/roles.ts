@@ -16,7 +16,7 @@
  */
 import { z } from 'zod';
 import { closest } from '../config/suggest.js';
-import type { EngineRoles } from '../sync/options.js';
+import type { EngineRoles } from '../sync/index.js';
 
 /** The parts of the hub one process can run. */
 export const AtomicRole = z.enum(['api', 'ingest', 'relay', 'push', 'pull', 'privacy']);

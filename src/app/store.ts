@@ -7,7 +7,7 @@ import { toMergePolicy } from '../config/policy.js';
 import type { Config } from '../config/schema.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/index.js';
-import type { SyncConnector } from '../sync/bind.js';
+import type { SyncConnector } from '../sync/index.js';
 
 export function openConfiguredStore(config: Config, connectors: readonly SyncConnector[], logger: Logger): Promise<Store> {
   return openStore({

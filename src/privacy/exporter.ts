@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { jobId } from '../queue/keys.js';
 import type { CallLimiter } from '../queue/call-limiter.js';
-import type { Engine } from '../sync/engine.js';
+import type { Engine } from '../sync/index.js';
 import { audit, callSystem, encodeDetail, readDetail, reasonOf, retriedJobOptions, withLock } from './context.js';
 import type { PrivacyContext } from './context.js';
 import { buildExport, ExportDocument } from './export/document.js';

@@ -8,7 +8,7 @@
  * so nothing starts either.
  */
 import type { Job } from 'bullmq';
-import type { Engine } from '../sync/engine.js';
+import type { Engine } from '../sync/index.js';
 import { jobId } from '../queue/keys.js';
 import { callSystem, retriedJobOptions } from './context.js';
 import type { PrivacyContext, SystemCallDeps } from './context.js';

@@ -10,11 +10,10 @@
 import type { Job } from 'bullmq';
 import { changedFields, mapOutbound } from '../connector/mapping.js';
 import type { Profile } from '../profile/schema.js';
-import { DeadLetter } from '../sync/outbound/dead-letter.js';
-import { gateProfile } from '../sync/gate.js';
+import { DeadLetter, gateProfile } from '../sync/index.js';
+import type { SyncConnector } from '../sync/index.js';
 import { jobOptions } from '../queue/job-options.js';
 import { engineKeys, jobId } from '../queue/keys.js';
-import type { SyncConnector } from '../sync/bind.js';
 import { audit, encodeDetail, readDetail, withLock } from './context.js';
 import type { PrivacyContext } from './context.js';
 import { settleRequest } from './settle.js';

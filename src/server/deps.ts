@@ -10,8 +10,7 @@ import type { Catalog, HubConfig } from '../config/schema.js';
 import type { PrivacyService } from '../privacy/index.js';
 import type { MergePolicy, ProfilePatch } from '../profile/schema.js';
 import type { ApplyResult, Store } from '../store/types.js';
-import type { SyncConnector } from '../sync/bind.js';
-import type { Engine } from '../sync/engine.js';
+import type { SyncConnector, Engine } from '../sync/index.js';
 import type { ApiKeyRecord } from './api-keys.js';
 
 /** Tunables of the HTTP surface; the defaults suit production. */

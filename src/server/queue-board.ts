@@ -11,24 +11,14 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { SyncConnector } from '../sync/bind.js';
-import { queueNames } from '../queue/keys.js';
+import { engineQueueNames } from '../sync/index.js';
+import type { SyncConnector } from '../sync/index.js';
 import { hasScope } from './api-keys.js';
 import type { ApiKeyRecord } from './api-keys.js';
 import { authenticate } from './api/routes.js';
 import { ApiProblem, sendProblem } from './problem.js';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
-
-/** The engine's queue names for these connectors. */
-export function engineQueueNames(connectors: readonly SyncConnector[]): string[] {
-  const names: string[] = [queueNames.ingest, queueNames.relay];
-  for (const c of connectors) {
-    if (c.capabilities.push) names.push(queueNames.push(c.id));
-    if (c.capabilities.pull) names.push(queueNames.pull(c.id));
-  }
-  return names;
-}
 
 function isQueueList(payload: unknown): payload is { queues: Record<string, unknown>[] } {
   return typeof payload === 'object' && payload !== null && Array.isArray((payload as { queues?: unknown }).queues);

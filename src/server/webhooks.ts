@@ -12,7 +12,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AdmitResult, RawWebhook, WebhookReply } from '../connector/define.js';
-import type { SyncConnector } from '../sync/bind.js';
+import type { SyncConnector } from '../sync/index.js';
 import type { ServerEngine } from './deps.js';
 import type { HttpMetrics } from './metrics.js';
 import { ApiProblem, sendProblem } from './problem.js';

@@ -131,6 +131,16 @@ export interface Engine {
   watchRedis(): Promise<void>;
 }
 
+/** The engine's queue names for these connectors (the queue board shows them). */
+export function engineQueueNames(connectors: readonly SyncConnector[]): string[] {
+  const names: string[] = [queueNames.ingest, queueNames.relay];
+  for (const c of connectors) {
+    if (c.capabilities.push) names.push(queueNames.push(c.id));
+    if (c.capabilities.pull) names.push(queueNames.pull(c.id));
+  }
+  return names;
+}
+
 const SWEEP_SCHEDULER = 'sweep';
 const pullSchedulerId = (connector: string): string => `pull-${connector}`;
 

@@ -16,7 +16,7 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 import { Redis } from 'ioredis';
 import { builtinConnectors } from '../../../connectors/index.js';
-import { connectorsFromConfig } from '../../sync/from-config.js';
+import { connectorsFromConfig, HubPatchIngest } from '../../sync/index.js';
 import { loadConfig } from '../../config/load.js';
 import { toMergePolicy } from '../../config/policy.js';
 import type { Config } from '../../config/schema.js';
@@ -25,7 +25,6 @@ import { EXPORT_SCHEMA_PATH, exportCsv, exportJsonSchemaText, PrivacyService, pr
 import type { DsrInputData, DsrView, Result } from '../../privacy/index.js';
 import type { Json, ObjectionKind } from '../../profile/schema.js';
 import { openConfiguredStore } from '../../app/store.js';
-import { HubPatchIngest } from '../../sync/inbound/hub-patch.js';
 import { resolveConfigPath, withConfigOption } from '../config-path.js';
 import { printErrors, printWarnings } from '../report.js';
 import { createLogger } from '../../log/logger.js';

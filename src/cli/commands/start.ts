@@ -24,7 +24,7 @@ import type { Role } from '../../app/hub.js';
 import { formatRoles, parseRoles, ROLE_DESCRIPTIONS, toRoleSet } from '../../app/roles.js';
 import type { RoleSet } from '../../app/roles.js';
 import { loadConfig } from '../../config/load.js';
-import { EngineTuning } from '../../sync/options.js';
+import { EngineTuning } from '../../sync/index.js';
 import { resolveConfigPath, withConfigOption } from '../config-path.js';
 import { printErrors, printWarnings, redactUrl, summaryLine } from '../report.js';
 import { createLogger } from '../../log/logger.js';

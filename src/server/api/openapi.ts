@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { ConsentInput, ConsentState, Identity, Json, Profile, ProfileIdentity } from '../../profile/schema.js';
-import { DeadLetter } from '../../sync/outbound/dead-letter.js';
+import { DeadLetter } from '../../sync/index.js';
 import { Problem } from '../problem.js';
 import type { Operation } from './operation.js';
 import { ProfileView } from './schemas.js';

@@ -3,7 +3,7 @@
  * validate with them and the OpenAPI document is generated from them (`openapi.ts`).
  */
 import { z } from 'zod';
-import { DeadLetter } from '../../sync/outbound/dead-letter.js';
+import { DeadLetter } from '../../sync/index.js';
 import {
   Change,
   ConsentInput,

@@ -1,0 +1,21 @@
+/**
+ * The sync engine's public surface: the rest of `src/` (privacy, server, app, cli) imports the
+ * engine from here and nowhere else inside `src/sync/` (`npm run lint` checks it). The engine's
+ * stages are internal: inbound/ (webhooks, ingest), outbound/ (relay, push), pull/.
+ */
+export { createEngine, engineQueueNames } from './engine.js';
+export type { ConnectorReport, ConnectorStatus, Engine, EngineStatus, LastPull, QueueStatus, UnparkResult } from './engine.js';
+export { bindConnector, InvalidCursorError } from './bind.js';
+export type { BindOptions, PullSchedule, SyncConnector, SyncInstance } from './bind.js';
+export { EngineRoles, EngineTuning } from './options.js';
+export type { EngineOptions, EngineTuningInput } from './options.js';
+export { connectorsFromConfig, engineTuningFromConfig, outboxTargets, syncSetupFromConfig, UnknownConnectorTypeError } from './from-config.js';
+export type { SyncSetup } from './from-config.js';
+export type { RecordScreen } from './context.js';
+export type { UnhandledEventListener, WebhookResult } from './inbound/webhooks.js';
+export { HubPatchIngest } from './inbound/hub-patch.js';
+export { DeadLetter } from './outbound/dead-letter.js';
+export type { DeadLetterView } from './outbound/dead-letter.js';
+export { gateProfile } from './gate.js';
+export type { GatedProfile } from './gate.js';
+export type { SyncMetrics } from './metrics.js';
