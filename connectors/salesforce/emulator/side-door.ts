@@ -8,24 +8,14 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { OutboundDelivery, OutboundSender, QueuedNotification } from './outbound.js';
+import type { CallCounts, CallLedger, EmulatorControls, WebhookControls, WebhookDeliveryLoop } from '../../../src/connector/emulator-kit/index.js';
+import type { OutboundDelivery, QueuedNotification } from './outbound.js';
 import { SaveError, type Actor, type ChangeEntry, type OrgState, type StoredRecord } from './state.js';
 
-export interface CallCounts {
-  total: number;
-  /** `METHOD /route` -> requests received (refused ones included). */
-  byEndpoint: Record<string, number>;
-  /** Requests refused with 429 or `REQUEST_LIMIT_EXCEEDED`. */
-  limited: number;
-}
-
-/** Mutable counters and switches the server shares with the side door. */
-export interface EmulatorControls {
-  counts: { total: number; byEndpoint: Map<string, number>; limited: number };
+/** The org's switches the server and the side door share (the calls are the kit's `CallLedger`). */
+export interface OrgControls {
   /** API requests counted against the daily allowance. */
   apiUsage: { used: number; max: number };
-  /** 429s the next calls get (with Retry-After seconds), a test hook. */
-  injected: { retryAfterSeconds: number }[];
   /** Issued access tokens -> expiry (ms, 0 = never). */
   tokens: Map<string, number>;
 }
@@ -34,13 +24,15 @@ export class SideDoorError extends Error {}
 
 export type ConsentStatus = 'OptIn' | 'OptOut' | 'Seen' | 'NotSeen';
 
-export class SideDoor {
+/** The Salesforce side door: the kit's `EmulatorControls` and `WebhookControls`, and what a rep does in the UI. */
+export class SideDoor implements EmulatorControls, WebhookControls<string, OutboundDelivery> {
   private readonly rep: Actor;
 
   constructor(
     private readonly state: OrgState,
-    private readonly outbound: OutboundSender,
-    private readonly controls: EmulatorControls,
+    private readonly outbound: WebhookDeliveryLoop<QueuedNotification, string, OutboundDelivery>,
+    private readonly ledger: CallLedger,
+    private readonly controls: OrgControls,
     repUserId: string,
   ) {
     this.rep = { userId: repUserId };
@@ -53,6 +45,11 @@ export class SideDoor {
       if (err instanceof SaveError) throw new SideDoorError(err.message);
       throw err;
     }
+  }
+
+  /** Creates a Contact with this address as a rep would (the conformance adapter's change). */
+  userChange(email: string): StoredRecord {
+    return this.create('Contact', { LastName: 'Hopper', FirstName: 'Grace', Email: email });
   }
 
   /** Creates a record as a rep would (e.g. a Contact with LastName and Email). */
@@ -186,20 +183,18 @@ export class SideDoor {
     return [...this.state.idleWrites];
   }
 
+  /** API calls so far; `rateLimited` counts calls refused with 429 or `REQUEST_LIMIT_EXCEEDED`. */
   calls(): CallCounts {
-    const c = this.controls.counts;
-    return { total: c.total, byEndpoint: Object.fromEntries(c.byEndpoint), limited: c.limited };
+    return this.ledger.calls();
   }
 
   resetCalls(): void {
-    this.controls.counts.total = 0;
-    this.controls.counts.byEndpoint.clear();
-    this.controls.counts.limited = 0;
+    this.ledger.reset();
   }
 
-  /** Answers the next API call with HTTP 429 and `Retry-After`. */
-  rateLimitNextCall(retryAfterSeconds: number): void {
-    this.controls.injected.push({ retryAfterSeconds });
+  /** Answers the next API call with HTTP 429 `REQUEST_LIMIT_EXCEEDED` (and `Retry-After` when given). */
+  rateLimitNextCall(retryAfterSeconds?: number): void {
+    this.ledger.rateLimitNextCall(retryAfterSeconds);
   }
 
   /** Sets the daily API allowance (and optionally what is already used). */
@@ -217,33 +212,36 @@ export class SideDoor {
     this.controls.tokens.clear();
   }
 
-  setOutboundUrl(url: string | undefined): void {
+  /** Sets the Outbound Message endpoint URL (`undefined`: none are sent). */
+  setWebhookUrl(url: string | undefined): void {
     this.outbound.setUrl(url);
   }
 
-  pauseOutbound(): void {
+  pauseWebhooks(): void {
     this.outbound.pause();
   }
 
-  resumeOutbound(): void {
+  resumeWebhooks(): void {
     this.outbound.resume();
   }
 
   /** Resolves once every Outbound Message is acknowledged (or has given up). */
-  flushOutbound(): Promise<void> {
+  flushWebhooks(): Promise<void> {
     return this.outbound.idle();
   }
 
-  redeliver(notificationIds: readonly string[]): void {
+  /** Sends these notifications again (same ids), one message per object, as Salesforce's retries do. */
+  redeliverWebhooks(notificationIds: readonly string[]): void {
     this.outbound.redeliver(notificationIds);
   }
 
-  deliveries(): readonly OutboundDelivery[] {
+  webhookDeliveries(): readonly OutboundDelivery[] {
     return this.outbound.log();
   }
 
+  /** Every notification queued so far (redeliverable). */
   notifications(): QueuedNotification[] {
-    return this.outbound.notifications();
+    return this.outbound.items();
   }
 
   private individualOf(object: 'Contact' | 'Lead', personId: string, create: boolean): string | undefined {
@@ -261,7 +259,7 @@ export class SideDoor {
 const Fields = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
 const Person = z.enum(['Contact', 'Lead']);
 
-/** The side door over HTTP, for the demo and for tests in another process. */
+/** Salesforce's own side-door routes over HTTP (the kit mounts calls, rate limits, poison and webhooks). */
 export function registerSideDoorRoutes(app: FastifyInstance, door: SideDoor): void {
   const P = '/_emulator';
   const run = <T>(fn: () => T): T => {
@@ -294,16 +292,7 @@ export function registerSideDoorRoutes(app: FastifyInstance, door: SideDoor): vo
   });
   app.get(`${P}/records/:object/:id/consents`, async (req) => door.consents(Person.parse(params(req.params).object), params(req.params).id));
   app.get(`${P}/changes`, async () => door.changes());
-  app.get(`${P}/calls`, async () => door.calls());
-  app.post(`${P}/calls/reset`, async (_req, reply) => {
-    door.resetCalls();
-    return reply.code(204).send();
-  });
-  app.get(`${P}/outbound`, async () => ({ deliveries: door.deliveries(), notifications: door.notifications() }));
-  app.post(`${P}/outbound/flush`, async (_req, reply) => {
-    await door.flushOutbound();
-    return reply.code(204).send();
-  });
+  app.get(`${P}/notifications`, async () => door.notifications());
   app.post(`${P}/limits`, async (req, reply) => {
     const body = z.object({ max: z.number().int().positive(), used: z.number().int().min(0).optional() }).parse(req.body);
     door.setDailyLimit(body.max, body.used);
