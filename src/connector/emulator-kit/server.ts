@@ -15,8 +15,11 @@ export const SIDE_DOOR_PREFIX = '/_emulator';
 /** How a request counts: an API call, a call listed per endpoint only, or none (side door, views). */
 export type RequestKind = 'call' | 'listed' | undefined;
 
-/** A vendor hook that refuses a request by sending the reply (and returning it), or lets it through. */
-export type RequestGate = (req: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined | Promise<FastifyReply | undefined>;
+/**
+ * A vendor hook that refuses a request by sending the reply (and returning it), or lets it
+ * through (`undefined`). Synchronous: a `FastifyReply` is thenable, so it must not be awaited.
+ */
+export type RequestGate = (req: FastifyRequest, reply: FastifyReply) => FastifyReply | undefined;
 
 export interface EmulatorServerOptions {
   host: string;
@@ -63,11 +66,11 @@ export async function startEmulatorServer(options: EmulatorServerOptions): Promi
     if (kind === undefined) return;
     ledger.count(endpointOf(req), { total: kind === 'call' });
     if (kind !== 'call') return;
-    const denied = await options.authenticate?.(req, reply);
+    const denied = options.authenticate?.(req, reply);
     if (denied) return denied;
     const forced = ledger.takeInjected();
     if (forced) return options.refuseInjected(reply, forced);
-    const refused = await options.admit?.(req, reply);
+    const refused = options.admit?.(req, reply);
     if (refused) {
       ledger.refused();
       return refused;
