@@ -5,7 +5,7 @@
  * Built on the emulator kit (`src/connector/emulator-kit/`): the server, call counting and
  * webhook delivery are the kit's; what is HubSpot's is passed in as hooks.
  */
-import { CallLedger, startEmulatorServer } from '../../../src/connector/emulator-kit/index.js';
+import { CallLedger, startEmulatorServer, type EmulatorRuntime } from '../../../src/connector/emulator-kit/index.js';
 import { errorBody } from './errors.js';
 import { registerApiRoutes, registerErrorHandling } from './api-routes.js';
 import { HubSpotEmulatorOptions, type HubSpotEmulatorOptionsInput } from './options.js';
@@ -22,12 +22,7 @@ export interface RunningHubSpotEmulator {
   close(): Promise<void>;
 }
 
-export interface EmulatorRuntime {
-  /** Clock used for timestamps and limits (tests may move time). */
-  now?: () => number;
-  /** Log requests (pino through Fastify). Off by default. */
-  logger?: boolean;
-}
+export type { EmulatorRuntime };
 
 /** Starts the emulator; `port: 0` picks a free port. */
 export async function startHubSpotEmulator(

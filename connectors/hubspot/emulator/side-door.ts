@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { RateLimitOptions } from './options.js';
-import type { CallCounts, CallLedger, EmulatorControls, WebhookControls, WebhookDeliveryLoop } from '../../../src/connector/emulator-kit/index.js';
+import { EmulatorSideDoor, SIDE_DOOR_PREFIX, SideDoorError, sideDoorAction, type CallLedger, type WebhookDeliveryLoop } from '../../../src/connector/emulator-kit/index.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { statusJson, contactJson } from './serialize.js';
 import { LEGAL_BASES, type ChangeOrigin, type HubSpotLegalBasis, type HubSpotState, type IdleWrite, type PropertyInput, type StatusState } from './state.js';
@@ -24,21 +24,20 @@ export interface ContactView {
   updatedAt: string;
 }
 
-export class SideDoorError extends Error {}
 
-/** The HubSpot side door: the kit's `EmulatorControls` and `WebhookControls`, and what a HubSpot user does. */
-export class SideDoor implements EmulatorControls, WebhookControls<number, Delivery> {
+/**
+ * The HubSpot side door: the kit's `EmulatorControls` and `WebhookControls` (calls, `rateLimitNextCall`
+ * answered with a `TEN_SECONDLY_ROLLING` 429, webhooks), and what a HubSpot user does.
+ */
+export class SideDoor extends EmulatorSideDoor<WebhookPayloadEvent, number, Delivery> {
   constructor(
     private readonly state: HubSpotState,
-    private readonly webhooks: WebhookDeliveryLoop<WebhookPayloadEvent, number, Delivery>,
+    webhooks: WebhookDeliveryLoop<WebhookPayloadEvent, number, Delivery>,
     private readonly limiter: RateLimiter,
-    private readonly ledger: CallLedger,
+    ledger: CallLedger,
     private rateLimit: RateLimitOptions,
-  ) {}
-
-  /** Answers the next API call with a `TEN_SECONDLY_ROLLING` 429 (with `Retry-After` when given). */
-  rateLimitNextCall(retryAfterSeconds?: number): void {
-    this.ledger.rateLimitNextCall(retryAfterSeconds);
+  ) {
+    super(ledger, webhooks);
   }
 
   /** Every write of this address fails from now on, as an invalid e-mail (a permanently rejected record). */
@@ -127,17 +126,9 @@ export class SideDoor implements EmulatorControls, WebhookControls<number, Deliv
     return this.state.blocklist.has(email.trim().toLowerCase());
   }
 
-  calls(): CallCounts {
-    return this.ledger.calls();
-  }
-
   /** API writes that changed nothing (every value written was already held), oldest first. */
   idleWrites(): readonly IdleWrite[] {
     return [...this.state.idleWrites];
-  }
-
-  resetCalls(): void {
-    this.ledger.reset();
   }
 
   setRateLimit(limits: Partial<RateLimitOptions>): void {
@@ -147,32 +138,6 @@ export class SideDoor implements EmulatorControls, WebhookControls<number, Deliv
 
   resetDailyLimit(): void {
     this.limiter.resetDaily();
-  }
-
-  setWebhookUrl(url: string | undefined): void {
-    this.webhooks.setUrl(url);
-  }
-
-  pauseWebhooks(): void {
-    this.webhooks.pause();
-  }
-
-  resumeWebhooks(): void {
-    this.webhooks.resume();
-  }
-
-  /** Resolves once every webhook is delivered (or has given up). */
-  flushWebhooks(): Promise<void> {
-    return this.webhooks.idle();
-  }
-
-  /** Sends events again with the same event ids, as HubSpot's retries do. */
-  redeliverWebhooks(eventIds: readonly number[]): void {
-    this.webhooks.redeliver(eventIds);
-  }
-
-  webhookDeliveries(): readonly Delivery[] {
-    return this.webhooks.log();
   }
 
   private validate(properties: PropertyInput): void {
@@ -203,15 +168,8 @@ const SubscriptionBody = z.object({
 
 /** HubSpot's own side-door routes over HTTP (the kit mounts calls, rate limits, poison and webhooks). */
 export function registerSideDoorRoutes(app: FastifyInstance, door: SideDoor): void {
-  const P = '/_emulator';
-  const run = <T>(fn: () => T): T => {
-    try {
-      return fn();
-    } catch (e) {
-      if (e instanceof SideDoorError) throw Object.assign(new Error(e.message), { statusCode: 400 });
-      throw e;
-    }
-  };
+  const P = SIDE_DOOR_PREFIX;
+  const run = sideDoorAction;
   app.get(`${P}/contacts`, async () => door.contacts());
   app.post(`${P}/contacts`, async (req) => run(() => door.createContact(Props.parse(req.body))));
   app.get(`${P}/contacts/:id`, async (req, reply) => {

@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { CallLedger, startEmulatorServer } from '../../../src/connector/emulator-kit/index.js';
+import { CallLedger, startEmulatorServer, type EmulatorRuntime } from '../../../src/connector/emulator-kit/index.js';
 import { registerBulkRoutes } from './bulk-routes.js';
 import { SalesforceHttpError } from './errors.js';
 import { SalesforceEmulatorOptions, type SalesforceEmulatorOptionsInput } from './options.js';
@@ -27,12 +27,7 @@ export interface RunningSalesforceEmulator {
   close(): Promise<void>;
 }
 
-export interface EmulatorRuntime {
-  /** Clock for record stamps, token expiry and date literals (tests may move time). */
-  now?: () => number;
-  /** Log requests (pino through Fastify). Off by default. */
-  logger?: boolean;
-}
+export type { EmulatorRuntime };
 
 const DATA_PREFIX = '/services/data/';
 const API_VERSION = '62.0';

@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { CallCounts, CallLedger, EmulatorControls, WebhookControls, WebhookDeliveryLoop } from '../../../src/connector/emulator-kit/index.js';
+import { EmulatorSideDoor, SIDE_DOOR_PREFIX, SideDoorError, sideDoorAction, type CallLedger, type WebhookDeliveryLoop } from '../../../src/connector/emulator-kit/index.js';
 import type { OutboundDelivery, QueuedNotification } from './outbound.js';
 import { SaveError, type Actor, type ChangeEntry, type OrgState, type StoredRecord } from './state.js';
 
@@ -20,21 +20,25 @@ export interface OrgControls {
   tokens: Map<string, number>;
 }
 
-export class SideDoorError extends Error {}
 
 export type ConsentStatus = 'OptIn' | 'OptOut' | 'Seen' | 'NotSeen';
 
-/** The Salesforce side door: the kit's `EmulatorControls` and `WebhookControls`, and what a rep does in the UI. */
-export class SideDoor implements EmulatorControls, WebhookControls<string, OutboundDelivery> {
+/**
+ * The Salesforce side door: the kit's `EmulatorControls` and `WebhookControls` (calls, where
+ * `rateLimited` counts 429s and `REQUEST_LIMIT_EXCEEDED`; `rateLimitNextCall` answered with a 429
+ * `REQUEST_LIMIT_EXCEEDED`; Outbound Messages as webhooks), and what a rep does in the UI.
+ */
+export class SideDoor extends EmulatorSideDoor<QueuedNotification, string, OutboundDelivery> {
   private readonly rep: Actor;
 
   constructor(
     private readonly state: OrgState,
-    private readonly outbound: WebhookDeliveryLoop<QueuedNotification, string, OutboundDelivery>,
-    private readonly ledger: CallLedger,
+    outbound: WebhookDeliveryLoop<QueuedNotification, string, OutboundDelivery>,
+    ledger: CallLedger,
     private readonly controls: OrgControls,
     repUserId: string,
   ) {
+    super(ledger, outbound);
     this.rep = { userId: repUserId };
   }
 
@@ -154,18 +158,18 @@ export class SideDoor implements EmulatorControls, WebhookControls<string, Outbo
   seed(object: string, records: Record<string, unknown>[]): string[] {
     const ids: string[] = [];
     const wasPaused = this.outboundPaused;
-    this.outbound.pause();
+    this.webhooks.pause();
     try {
       for (const r of records) ids.push(String(this.run(() => this.state.create(object, r, this.rep))['Id']));
     } finally {
-      this.outbound.dropPending();
-      if (!wasPaused) this.outbound.resume();
+      this.webhooks.dropPending();
+      if (!wasPaused) this.webhooks.resume();
     }
     return ids;
   }
 
   private get outboundPaused(): boolean {
-    return this.outbound.isPaused();
+    return this.webhooks.isPaused();
   }
 
   /** Every write of this address fails from now on (`INVALID_EMAIL_ADDRESS`), a permanently rejected record. */
@@ -183,20 +187,6 @@ export class SideDoor implements EmulatorControls, WebhookControls<string, Outbo
     return [...this.state.idleWrites];
   }
 
-  /** API calls so far; `rateLimited` counts calls refused with 429 or `REQUEST_LIMIT_EXCEEDED`. */
-  calls(): CallCounts {
-    return this.ledger.calls();
-  }
-
-  resetCalls(): void {
-    this.ledger.reset();
-  }
-
-  /** Answers the next API call with HTTP 429 `REQUEST_LIMIT_EXCEEDED` (and `Retry-After` when given). */
-  rateLimitNextCall(retryAfterSeconds?: number): void {
-    this.ledger.rateLimitNextCall(retryAfterSeconds);
-  }
-
   /** Sets the daily API allowance (and optionally what is already used). */
   setDailyLimit(max: number, used?: number): void {
     this.controls.apiUsage.max = max;
@@ -212,36 +202,9 @@ export class SideDoor implements EmulatorControls, WebhookControls<string, Outbo
     this.controls.tokens.clear();
   }
 
-  /** Sets the Outbound Message endpoint URL (`undefined`: none are sent). */
-  setWebhookUrl(url: string | undefined): void {
-    this.outbound.setUrl(url);
-  }
-
-  pauseWebhooks(): void {
-    this.outbound.pause();
-  }
-
-  resumeWebhooks(): void {
-    this.outbound.resume();
-  }
-
-  /** Resolves once every Outbound Message is acknowledged (or has given up). */
-  flushWebhooks(): Promise<void> {
-    return this.outbound.idle();
-  }
-
-  /** Sends these notifications again (same ids), one message per object, as Salesforce's retries do. */
-  redeliverWebhooks(notificationIds: readonly string[]): void {
-    this.outbound.redeliver(notificationIds);
-  }
-
-  webhookDeliveries(): readonly OutboundDelivery[] {
-    return this.outbound.log();
-  }
-
   /** Every notification queued so far (redeliverable). */
   notifications(): QueuedNotification[] {
-    return this.outbound.items();
+    return this.webhooks.items();
   }
 
   private individualOf(object: 'Contact' | 'Lead', personId: string, create: boolean): string | undefined {
@@ -261,15 +224,8 @@ const Person = z.enum(['Contact', 'Lead']);
 
 /** Salesforce's own side-door routes over HTTP (the kit mounts calls, rate limits, poison and webhooks). */
 export function registerSideDoorRoutes(app: FastifyInstance, door: SideDoor): void {
-  const P = '/_emulator';
-  const run = <T>(fn: () => T): T => {
-    try {
-      return fn();
-    } catch (e) {
-      if (e instanceof SideDoorError) throw Object.assign(new Error(e.message), { statusCode: 400 });
-      throw e;
-    }
-  };
+  const P = SIDE_DOOR_PREFIX;
+  const run = sideDoorAction;
   const params = (p: unknown): { object: string; id: string } => p as { object: string; id: string };
   app.get(`${P}/records/:object`, async (req) => door.list(params(req.params).object));
   app.post(`${P}/records/:object`, async (req) => run(() => door.create(params(req.params).object, Fields.parse(req.body))));

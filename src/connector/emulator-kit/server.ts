@@ -12,6 +12,22 @@ import { endpointOf, type CallLedger, type EmulatorControls, type InjectedRateLi
 /** Where the side door is served. */
 export const SIDE_DOOR_PREFIX = '/_emulator';
 
+/** How tests run an emulator in process. */
+export interface EmulatorRuntime {
+  /** Clock for the emulator's timestamps, limits and expiries (tests may move time). */
+  now?: () => number;
+  /** Log requests (pino through Fastify). Off by default. */
+  logger?: boolean;
+}
+
+/** How tests run an emulator in process. */
+export interface EmulatorRuntime {
+  /** Clock for the emulator's timestamps, limits and expiries (tests may move time). */
+  now?: () => number;
+  /** Log requests (pino through Fastify). Off by default. */
+  logger?: boolean;
+}
+
 /** How a request counts: an API call, a call listed per endpoint only, or none (side door, views). */
 export type RequestKind = 'call' | 'listed' | undefined;
 
