@@ -208,7 +208,8 @@ export class MemorySystem implements MemorySystemApi, EmulatorControls {
   private sink: WebhookSink | undefined;
   private readonly pending = new Set<Promise<void>>();
   private readonly sentPayloads = new Map<string, WebhookDelivery>();
-  private stats: MemoryStats = MemorySystem.emptyStats();
+  /** The stats other than the calls (those are the ledger's). */
+  private stats: Omit<MemoryStats, 'calls' | 'rateLimited'> = MemorySystem.emptyStats();
   /** API calls per operation and calls refused with 429 (the emulator kit's ledger). */
   private readonly ledger = new CallLedger();
 
@@ -220,10 +221,8 @@ export class MemorySystem implements MemorySystemApi, EmulatorControls {
     this.rateLimit = options.rateLimit;
   }
 
-  private static emptyStats(): MemoryStats {
+  private static emptyStats(): Omit<MemoryStats, 'calls' | 'rateLimited'> {
     return {
-      calls: { upsert: 0, changes: 0, read: 0, find: 0, erase: 0, total: 0 },
-      rateLimited: 0,
       recordsUpserted: 0,
       recordsChanged: 0,
       webhooksSent: 0,
@@ -400,8 +399,8 @@ export class MemorySystem implements MemorySystemApi, EmulatorControls {
   /** A copy of the counters. */
   getStats(): MemoryStats {
     const { total, byEndpoint, rateLimited } = this.ledger.calls();
-    const calls = { ...MemorySystem.emptyStats().calls, ...byEndpoint, total };
-    return structuredClone({ ...this.stats, calls, rateLimited });
+    const calls = { upsert: 0, changes: 0, read: 0, find: 0, erase: 0, ...byEndpoint, total };
+    return structuredClone({ calls, rateLimited, ...this.stats });
   }
 
   resetStats(): void {
