@@ -198,7 +198,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
   });
   const url = await listen(app, { host: '127.0.0.1', port });
   hubspotEmulator.sideDoor.setWebhookUrl(`${url}/webhooks/hubspot`);
-  sfEmulator.sideDoor.setOutboundUrl(salesforceOutboundUrl(url));
+  sfEmulator.sideDoor.setWebhookUrl(salesforceOutboundUrl(url));
   await engine.start();
   await privacy.start(engine);
 
@@ -219,7 +219,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
       while (quiet < 3) {
         if (Date.now() > deadline) throw new Error(`hub did not settle: ${JSON.stringify(await engine.status())}`);
         await hubspotEmulator.sideDoor.flushWebhooks();
-        await sfEmulator.sideDoor.flushOutbound();
+        await sfEmulator.sideDoor.flushWebhooks();
         quiet = (await engine.idle()) ? quiet + 1 : 0;
         await new Promise((r) => setTimeout(r, 80));
       }

@@ -132,7 +132,7 @@ export async function startCrmHub(options: CrmHubOptions): Promise<CrmHub> {
   const url = await listen(app, { host: '127.0.0.1', port });
   hubspotEmulator.sideDoor.setWebhookUrl(`${url}/webhooks/hubspot`);
   const outboundUrl = salesforceOutboundUrl(url, sfConfig.outboundMessageToken);
-  sfEmulator.sideDoor.setOutboundUrl(outboundUrl);
+  sfEmulator.sideDoor.setWebhookUrl(outboundUrl);
   await engine.start();
 
   return {
@@ -149,7 +149,7 @@ export async function startCrmHub(options: CrmHubOptions): Promise<CrmHub> {
       while (quiet < 3) {
         if (Date.now() > deadline) throw new Error(`hub did not settle: ${JSON.stringify(await engine.status())}`);
         await hubspotEmulator.sideDoor.flushWebhooks();
-        await sfEmulator.sideDoor.flushOutbound();
+        await sfEmulator.sideDoor.flushWebhooks();
         quiet = (await engine.idle()) ? quiet + 1 : 0;
         await new Promise((r) => setTimeout(r, 80));
       }

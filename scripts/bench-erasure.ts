@@ -101,7 +101,7 @@ try {
   console.log(`  HubSpot done at ${fmt(lastAt('hubspot') / 1000)} s, Salesforce done at ${fmt(lastAt('salesforce') / 1000)} s`);
   console.log(`  HubSpot: ${hs.total} requests (${deletes} gdpr-delete, ${hs.total - deletes} batch reads and verification), ${hs.rateLimited} answered 429`);
   for (const [endpoint, n] of Object.entries(hs.byEndpoint).sort()) console.log(`    ${endpoint}: ${n}`);
-  console.log(`  Salesforce: ${sf.total} requests, ${sf.limited} refused (429 or REQUEST_LIMIT_EXCEEDED)`);
+  console.log(`  Salesforce: ${sf.total} requests, ${sf.rateLimited} refused (429 or REQUEST_LIMIT_EXCEEDED)`);
   for (const [endpoint, n] of Object.entries(sf.byEndpoint).sort()) console.log(`    ${endpoint}: ${n}`);
   console.log(`  ceiling allowed by HubSpot's ${LIMIT.max} requests / ${LIMIT.intervalMs / 1000} s at one gdpr-delete per person: ${fmt(floorS)} s (${fmt(HUBSPOT_PER_S, 0)} people/s)`);
   console.log(`  -> measured ${fmt(totalMs / 1000)} s is ${fmt((100 * floorS) / (totalMs / 1000))} % of that ceiling's throughput`);

@@ -94,7 +94,7 @@ async function callsPerRecord(label: string, withConsentRecords: boolean): Promi
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
   const address = receiver.address();
-  emulator.sideDoor.setOutboundUrl(`http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/webhooks/salesforce`);
+  emulator.sideDoor.setWebhookUrl(`http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/webhooks/salesforce`);
   crm.onWebhook(async (delivery) => {
     await engine.receiveWebhook('crm', { method: 'POST', url: '/webhooks/crm', headers: delivery.headers, body: delivery.body, receivedAt: new Date().toISOString() });
   });
@@ -106,7 +106,7 @@ async function callsPerRecord(label: string, withConsentRecords: boolean): Promi
     while (quiet < 3) {
       if (Date.now() - started > 600_000) throw new Error('did not settle');
       await crm.flushWebhooks();
-      await emulator.sideDoor.flushOutbound();
+      await emulator.sideDoor.flushWebhooks();
       quiet = (await engine.idle()) ? quiet + 1 : 0;
       await sleep(100);
     }
@@ -118,8 +118,8 @@ async function callsPerRecord(label: string, withConsentRecords: boolean): Promi
     for (const [endpoint, n] of Object.entries(calls.byEndpoint).sort()) console.log(`  ${endpoint}: ${n}`);
     console.log(`  average batch: ${fmt(synced / Math.max(1, upserts), 1)} records per upsert`);
     console.log(`  API calls per synced record: ${fmt(calls.total / synced, 4)} (${calls.total} API calls)`);
-    const acked = emulator.sideDoor.deliveries().filter((d) => d.acked).length;
-    console.log(`  Outbound Messages: ${emulator.sideDoor.deliveries().length} deliveries, ${acked} acknowledged`);
+    const acked = emulator.sideDoor.webhookDeliveries().filter((d) => d.acked).length;
+    console.log(`  Outbound Messages: ${emulator.sideDoor.webhookDeliveries().length} deliveries, ${acked} acknowledged`);
   } finally {
     crm.onWebhook(undefined);
     await engine.close();

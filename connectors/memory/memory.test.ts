@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { runConformance } from '../../src/connector/testing/conformance.js';
 import type { ConformanceEnvironment } from '../../src/connector/testing/conformance.js';
-import type { RawWebhook } from '../../src/connector/define.js';
+import { emulatorCapabilities, emulatorEnvironment } from '../../src/connector/testing/emulator-environment.js';
 import memoryConnector from './connector.js';
 import type { MemoryConfig } from './connector.js';
 import { createMemorySystem, unregisterMemorySystem } from './registry.js';
@@ -21,33 +21,23 @@ async function start(overBridge: boolean): Promise<ConformanceEnvironment<Memory
   system.onWebhook(async (d) => {
     deliveries.push(d);
   });
-  let n = 0;
-  return {
+  return emulatorEnvironment({
     config: { system: name, webhookSecret: system.webhookSecret, ...(bridge ? { url: bridge.url } : {}) },
-    rateLimitNextCall: (seconds) => system.rateLimitNextCall(seconds),
-    poison: (email) => system.poison(email),
-    requestCount: () => system.getStats().calls.total,
-    async captureWebhook(): Promise<RawWebhook> {
-      system.change({ email: `webhook-${++n}@example.com`, first_name: 'Web', email_opt_out: false, newsletter: true });
-      await system.flushWebhooks();
-      const d = deliveries.at(-1);
-      if (!d) throw new Error('the system sent no webhook');
-      return { method: 'POST', url: 'http://127.0.0.1/webhooks/memory', headers: d.headers, body: d.body, receivedAt: new Date().toISOString() };
-    },
+    controls: system,
+    webhooks: () => deliveries.map((d) => ({ method: 'POST', url: 'http://127.0.0.1/webhooks/memory', headers: d.headers, body: d.body, receivedAt: new Date().toISOString() })),
     async stop() {
       await system.flushWebhooks();
       await bridge?.close();
       unregisterMemorySystem(name);
     },
-  };
+  });
 }
 
-runConformance({ definition: memoryConnector, canPoison: true, countsRequests: true, start: () => start(false) });
+runConformance({ definition: memoryConnector, ...emulatorCapabilities, start: () => start(false) });
 
 runConformance({
   name: 'conformance: memory over the loopback bridge',
   definition: memoryConnector,
-  canPoison: true,
-  countsRequests: true,
+  ...emulatorCapabilities,
   start: () => start(true),
 });

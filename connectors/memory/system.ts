@@ -11,7 +11,7 @@
  * - switches to reject a record permanently (poison), to fail records or whole calls with
  *   retryable errors, and a rate limit of N requests per window that answers 429 with
  *   Retry-After;
- * - call counters;
+ * - call counters (the emulator kit's `CallLedger`; the system implements its `EmulatorControls`);
  * - webhooks: every change, including changes written through the API (like HubSpot),
  *   is sent to a registered async sink as a signed JSON payload with an event id and the
  *   changed records. The origin marker (`fromApi`) is off by default, because the engine
@@ -24,6 +24,7 @@
  * rate-limited: it is what people do in the system's UI, and what tests use to look inside.
  */
 import { randomUUID } from 'node:crypto';
+import { CallLedger, type CallCounts, type EmulatorControls } from '../../src/connector/emulator-kit/index.js';
 import type { Json } from '../../src/profile/schema.js';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, signMemoryWebhook } from './signature.js';
 
@@ -185,7 +186,7 @@ function copy(record: MemoryRecord): MemoryRecord {
 }
 
 /** The in-memory system. Construct one per test (or per benchmark system). */
-export class MemorySystem implements MemorySystemApi {
+export class MemorySystem implements MemorySystemApi, EmulatorControls {
   readonly name: string;
   readonly webhookSecret: string;
   private readonly options: MemorySystemOptions;
@@ -207,7 +208,10 @@ export class MemorySystem implements MemorySystemApi {
   private sink: WebhookSink | undefined;
   private readonly pending = new Set<Promise<void>>();
   private readonly sentPayloads = new Map<string, WebhookDelivery>();
-  private stats: MemoryStats = MemorySystem.emptyStats();
+  /** The stats other than the calls (those are the ledger's). */
+  private stats: Omit<MemoryStats, 'calls' | 'rateLimited'> = MemorySystem.emptyStats();
+  /** API calls per operation and calls refused with 429 (the emulator kit's ledger). */
+  private readonly ledger = new CallLedger();
 
   constructor(options: MemorySystemOptions = {}) {
     this.options = options;
@@ -217,10 +221,8 @@ export class MemorySystem implements MemorySystemApi {
     this.rateLimit = options.rateLimit;
   }
 
-  private static emptyStats(): MemoryStats {
+  private static emptyStats(): Omit<MemoryStats, 'calls' | 'rateLimited'> {
     return {
-      calls: { upsert: 0, changes: 0, read: 0, find: 0, erase: 0, total: 0 },
-      rateLimited: 0,
       recordsUpserted: 0,
       recordsChanged: 0,
       webhooksSent: 0,
@@ -396,18 +398,35 @@ export class MemorySystem implements MemorySystemApi {
 
   /** A copy of the counters. */
   getStats(): MemoryStats {
-    return structuredClone(this.stats);
+    const { total, byEndpoint, rateLimited } = this.ledger.calls();
+    const calls = { upsert: 0, changes: 0, read: 0, find: 0, erase: 0, ...byEndpoint, total };
+    return structuredClone({ calls, rateLimited, ...this.stats });
   }
 
   resetStats(): void {
     this.stats = MemorySystem.emptyStats();
+    this.ledger.reset();
+  }
+
+  /** API calls so far, per operation (`upsert`, `changes`, ...); `EmulatorControls` naming of `getStats().calls`. */
+  calls(): CallCounts {
+    return this.ledger.calls();
+  }
+
+  /** Forgets the API calls counted so far (the other stats stay). */
+  resetCalls(): void {
+    this.ledger.reset();
+  }
+
+  /** A person creates or edits the record of this address in the UI (fires a webhook). */
+  userChange(email: string): MemoryRecord {
+    return this.change({ email, first_name: 'Web', email_opt_out: false, newsletter: true });
   }
 
   // ------------------------------------------------------------------ internals
 
   private async enter(op: Exclude<keyof MemoryStats['calls'], 'total'>): Promise<void> {
-    this.stats.calls[op] += 1;
-    this.stats.calls.total += 1;
+    this.ledger.count(op);
     if (this.options.latencyMs) await sleep(this.options.latencyMs);
     else await Promise.resolve();
     const failure = this.callFailures.shift();
@@ -420,7 +439,7 @@ export class MemorySystem implements MemorySystemApi {
   }
 
   private tooMany(seconds: number): MemoryApiError {
-    this.stats.rateLimited += 1;
+    this.ledger.refused();
     return new MemoryApiError(
       429,
       { message: 'rate limit exceeded', policyName: this.rateLimit?.mode === 'fixed' ? 'FIXED_WINDOW' : 'ROLLING_WINDOW' },

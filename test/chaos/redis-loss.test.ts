@@ -90,7 +90,7 @@ describe.each(RUNS)('chaos (d): Redis killed after a burst, back empty ($topolog
     const restartAt = Date.now();
     const refused = [
       ...w.hubspot.sideDoor.webhookDeliveries().filter((d) => d.at >= killedAt && d.at < restartAt),
-      ...w.salesforce.sideDoor.deliveries().filter((d) => d.at >= killedAt && d.at < restartAt),
+      ...w.salesforce.sideDoor.webhookDeliveries().filter((d) => d.at >= killedAt && d.at < restartAt),
     ].map((d) => d.status);
 
     await w.redis.start();

@@ -120,7 +120,7 @@ export async function startOperatorHub(options: OperatorHubOptions = {}): Promis
     });
     cleanup.push(() => hub.close());
     hubspot.sideDoor.setWebhookUrl(`${hub.url}/webhooks/hubspot`);
-    salesforce.sideDoor.setOutboundUrl(salesforceOutboundUrl(hub.url ?? ""));
+    salesforce.sideDoor.setWebhookUrl(salesforceOutboundUrl(hub.url ?? ""));
     return {
       hub,
       hubspot,

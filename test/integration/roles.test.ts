@@ -78,7 +78,7 @@ async function settle(processes: HubProcess[], hubspot: RunningHubSpotEmulator, 
   while (quiet < 3) {
     if (Date.now() > deadline) throw new Error('the hub processes did not settle');
     await hubspot.sideDoor.flushWebhooks();
-    await salesforce.sideDoor.flushOutbound();
+    await salesforce.sideDoor.flushWebhooks();
     const idle = await Promise.all(processes.map((p) => p.engine.idle()));
     quiet = idle.every(Boolean) ? quiet + 1 : 0;
     await new Promise((r) => setTimeout(r, 80));
@@ -130,7 +130,7 @@ describe('hub processes with fine-grained roles', () => {
 
     // The systems deliver their webhooks to the api process.
     hubspot.sideDoor.setWebhookUrl(`${front.url}/webhooks/hubspot`);
-    salesforce.sideDoor.setOutboundUrl(salesforceOutboundUrl(front.url ?? ""));
+    salesforce.sideDoor.setWebhookUrl(salesforceOutboundUrl(front.url ?? ""));
 
     // A marketer creates Ada in HubSpot and subscribes her: she reaches Salesforce, opted in.
     hubspot.sideDoor.createContact({ email: ADA, firstname: 'Ada', lastname: 'Lovelace' });

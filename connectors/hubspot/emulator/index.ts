@@ -4,7 +4,8 @@ import { startHubSpotEmulator } from './server.js';
 
 export { startHubSpotEmulator, type RunningHubSpotEmulator, type EmulatorRuntime } from './server.js';
 export { HubSpotEmulatorOptions, type HubSpotEmulatorOptionsInput, type RateLimitOptions } from './options.js';
-export { SideDoor, SideDoorError, UI_ORIGIN, type CallCounts, type ContactView } from './side-door.js';
+export { SideDoor, UI_ORIGIN, type ContactView } from './side-door.js';
+export { SideDoorError, type CallCounts } from '../../../src/connector/emulator-kit/index.js';
 export type { Delivery, WebhookPayloadEvent } from './webhook-sender.js';
 
 /** `concord emulate hubspot` and the demo's HubSpot (registered in `connectors/index.ts`). */

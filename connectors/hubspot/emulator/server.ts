@@ -2,13 +2,15 @@
  * The HubSpot emulator: a Fastify server with in-memory state that speaks the HubSpot API the
  * connector uses, enforces HubSpot's rate limits, sends signed webhooks for every change
  * (Concord's own writes included, as HubSpot does) and opens a side door for tests and the demo.
+ * Built on the emulator kit (`src/connector/emulator-kit/`): the server, call counting and
+ * webhook delivery are the kit's; what is HubSpot's is passed in as hooks.
  */
-import Fastify from 'fastify';
+import { CallLedger, startEmulatorServer, type EmulatorRuntime } from '../../../src/connector/emulator-kit/index.js';
 import { errorBody } from './errors.js';
 import { registerApiRoutes, registerErrorHandling } from './api-routes.js';
 import { HubSpotEmulatorOptions, type HubSpotEmulatorOptionsInput } from './options.js';
 import { RateLimiter, rateLimitBody } from './rate-limiter.js';
-import { registerSideDoorRoutes, SideDoor, type InjectedRateLimit } from './side-door.js';
+import { registerSideDoorRoutes, SideDoor } from './side-door.js';
 import { API_CHANGE_SOURCE, HubSpotState, type ChangeOrigin } from './state.js';
 import { WebhookSender } from './webhook-sender.js';
 
@@ -20,14 +22,7 @@ export interface RunningHubSpotEmulator {
   close(): Promise<void>;
 }
 
-export interface EmulatorRuntime {
-  /** Clock used for timestamps and limits (tests may move time). */
-  now?: () => number;
-  /** Log requests (pino through Fastify). Off by default. */
-  logger?: boolean;
-}
-
-const SIDE_DOOR_PREFIX = '/_emulator/';
+export type { EmulatorRuntime };
 
 /** Starts the emulator; `port: 0` picks a free port. */
 export async function startHubSpotEmulator(
@@ -48,24 +43,22 @@ export async function startHubSpotEmulator(
   });
   const state = new HubSpotState(options, now, (change) => webhooks.notify(change));
   const limiter = new RateLimiter(options.rateLimit, now);
-  const counts = { total: 0, byEndpoint: new Map<string, number>(), rateLimited: 0 };
-  const injected: InjectedRateLimit[] = [];
-  const sideDoor = new SideDoor(state, webhooks, limiter, counts, options.rateLimit, injected);
+  const ledger = new CallLedger();
+  const sideDoor = new SideDoor(state, webhooks.loop, limiter, ledger, options.rateLimit);
   // Writes through the API are attributed to the private app, which is how an integration recognises its own echo.
   const apiOrigin: ChangeOrigin = { changeSource: API_CHANGE_SOURCE, sourceId: String(options.appId), statusSource: 'Public Status API' };
 
-  const app = Fastify({ logger: runtime.logger ?? false });
-  registerErrorHandling(app);
-
-  app.addHook('onRequest', async (req, reply) => {
-    if (req.url.startsWith(SIDE_DOOR_PREFIX)) return;
-    const endpoint = `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`;
-    counts.total += 1;
-    counts.byEndpoint.set(endpoint, (counts.byEndpoint.get(endpoint) ?? 0) + 1);
-
-    const auth = req.headers.authorization;
-    const token = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : undefined;
-    if (!token || (options.accessToken !== undefined && token !== options.accessToken)) {
+  const server = await startEmulatorServer({
+    host: options.host,
+    port: options.port,
+    ...(runtime.logger === undefined ? {} : { logger: runtime.logger }),
+    ledger,
+    controls: sideDoor,
+    prepare: registerErrorHandling,
+    authenticate: (req, reply) => {
+      const auth = req.headers.authorization;
+      const token = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : undefined;
+      if (token && (options.accessToken === undefined || token === options.accessToken)) return undefined;
       return reply
         .code(401)
         .send(
@@ -74,45 +67,39 @@ export async function startHubSpotEmulator(
             'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview',
           ),
         );
-    }
-    const forced = injected.shift();
-    if (forced) {
-      counts.rateLimited += 1;
+    },
+    refuseInjected: (reply, forced) => {
       const headers: Record<string, string> = forced.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(forced.retryAfterSeconds) };
-      return reply.code(429).headers(headers).send(rateLimitBody(forced.policyName));
-    }
-    const decision = limiter.take(req.routeOptions.url?.endsWith('/search') ? 'search' : 'standard');
-    void reply.headers(decision.headers);
-    if (!decision.ok) {
-      counts.rateLimited += 1;
-      return reply.code(429).send(decision.body);
-    }
+      return reply.code(429).headers(headers).send(rateLimitBody('TEN_SECONDLY_ROLLING'));
+    },
+    admit: (req, reply) => {
+      const decision = limiter.take(req.routeOptions.url?.endsWith('/search') ? 'search' : 'standard');
+      void reply.headers(decision.headers);
+      return decision.ok ? undefined : reply.code(429).send(decision.body);
+    },
+    routes: (app) => {
+      app.addHook('onSend', async (_req, reply, payload) => {
+        if (!reply.hasHeader('x-hubspot-correlation-id')) void reply.header('X-HubSpot-Correlation-Id', crypto.randomUUID());
+        return payload;
+      });
+      registerApiRoutes(app, {
+        state,
+        now,
+        origin: apiOrigin,
+        searchResultCap: () => options.searchResultCap,
+        searchIndexLagMs: () => options.searchIndexLagMs,
+        gdprEnabled: options.gdprEnabled,
+      });
+    },
+    sideDoorRoutes: (app) => registerSideDoorRoutes(app, sideDoor),
   });
-  app.addHook('onSend', async (_req, reply, payload) => {
-    if (!reply.hasHeader('x-hubspot-correlation-id')) void reply.header('X-HubSpot-Correlation-Id', crypto.randomUUID());
-    return payload;
-  });
-
-  registerApiRoutes(app, {
-    state,
-    now,
-    origin: apiOrigin,
-    searchResultCap: () => options.searchResultCap,
-    searchIndexLagMs: () => options.searchIndexLagMs,
-    gdprEnabled: options.gdprEnabled,
-  });
-  registerSideDoorRoutes(app, sideDoor);
-
-  await app.listen({ port: options.port, host: options.host });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : options.port;
   return {
-    url: `http://${options.host}:${port}`,
-    port,
+    url: server.url,
+    port: server.port,
     sideDoor,
     async close() {
-      await webhooks.close();
-      await app.close();
+      await webhooks.loop.close();
+      await server.close();
     },
   };
 }

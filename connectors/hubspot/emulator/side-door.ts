@@ -7,10 +7,11 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { RateLimitOptions } from './options.js';
-import type { RateLimiter, RateLimitPolicy } from './rate-limiter.js';
+import { EmulatorSideDoor, SIDE_DOOR_PREFIX, SideDoorError, sideDoorAction, type CallLedger, type WebhookDeliveryLoop } from '../../../src/connector/emulator-kit/index.js';
+import type { RateLimiter } from './rate-limiter.js';
 import { statusJson, contactJson } from './serialize.js';
 import { LEGAL_BASES, type ChangeOrigin, type HubSpotLegalBasis, type HubSpotState, type IdleWrite, type PropertyInput, type StatusState } from './state.js';
-import type { Delivery, WebhookSender } from './webhook-sender.js';
+import type { Delivery, WebhookPayloadEvent } from './webhook-sender.js';
 import { propertyValuesNotValid } from './errors.js';
 
 /** Changes made through the side door look like a user working in HubSpot. */
@@ -23,44 +24,30 @@ export interface ContactView {
   updatedAt: string;
 }
 
-export interface CallCounts {
-  total: number;
-  /** `METHOD /path` -> requests received (rate-limited ones included). */
-  byEndpoint: Record<string, number>;
-  /** Requests answered 429. */
-  rateLimited: number;
-}
 
-export class SideDoorError extends Error {}
-
-/** A 429 the next API call gets regardless of the limits (a test hook). */
-export interface InjectedRateLimit {
-  policyName: RateLimitPolicy;
-  /** Sent as `Retry-After` when given. */
-  retryAfterSeconds?: number;
-}
-
-export class SideDoor {
+/**
+ * The HubSpot side door: the kit's `EmulatorControls` and `WebhookControls` (calls, `rateLimitNextCall`
+ * answered with a `TEN_SECONDLY_ROLLING` 429, webhooks), and what a HubSpot user does.
+ */
+export class SideDoor extends EmulatorSideDoor<WebhookPayloadEvent, number, Delivery> {
   constructor(
     private readonly state: HubSpotState,
-    private readonly webhooks: WebhookSender,
+    webhooks: WebhookDeliveryLoop<WebhookPayloadEvent, number, Delivery>,
     private readonly limiter: RateLimiter,
-    private readonly counts: { total: number; byEndpoint: Map<string, number>; rateLimited: number },
+    ledger: CallLedger,
     private rateLimit: RateLimitOptions,
-    private readonly injected: InjectedRateLimit[],
-  ) {}
-
-  /** Answers the next API call with a 429 of the given policy (default `TEN_SECONDLY_ROLLING`). */
-  rateLimitNextCall(options: { policyName?: RateLimitPolicy; retryAfterSeconds?: number } = {}): void {
-    this.injected.push({
-      policyName: options.policyName ?? 'TEN_SECONDLY_ROLLING',
-      ...(options.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: options.retryAfterSeconds }),
-    });
+  ) {
+    super(ledger, webhooks);
   }
 
   /** Every write of this address fails from now on, as an invalid e-mail (a permanently rejected record). */
   poison(email: string): void {
     this.state.poisoned.add(email.trim().toLowerCase());
+  }
+
+  /** Creates a contact with this address as a user would (the conformance adapter's change). */
+  userChange(email: string): ContactView {
+    return this.createContact({ email, firstname: 'Grace' });
   }
 
   /** Creates a contact as a user would (sends `contact.creation` and property changes). */
@@ -139,19 +126,9 @@ export class SideDoor {
     return this.state.blocklist.has(email.trim().toLowerCase());
   }
 
-  calls(): CallCounts {
-    return { total: this.counts.total, byEndpoint: Object.fromEntries(this.counts.byEndpoint), rateLimited: this.counts.rateLimited };
-  }
-
   /** API writes that changed nothing (every value written was already held), oldest first. */
   idleWrites(): readonly IdleWrite[] {
     return [...this.state.idleWrites];
-  }
-
-  resetCalls(): void {
-    this.counts.total = 0;
-    this.counts.byEndpoint.clear();
-    this.counts.rateLimited = 0;
   }
 
   setRateLimit(limits: Partial<RateLimitOptions>): void {
@@ -161,32 +138,6 @@ export class SideDoor {
 
   resetDailyLimit(): void {
     this.limiter.resetDaily();
-  }
-
-  setWebhookUrl(url: string | undefined): void {
-    this.webhooks.setUrl(url);
-  }
-
-  pauseWebhooks(): void {
-    this.webhooks.pause();
-  }
-
-  resumeWebhooks(): void {
-    this.webhooks.resume();
-  }
-
-  /** Resolves once every webhook is delivered (or has given up). */
-  flushWebhooks(): Promise<void> {
-    return this.webhooks.idle();
-  }
-
-  /** Sends events again with the same event ids, as HubSpot's retries do. */
-  redeliverWebhooks(eventIds: number[]): void {
-    this.webhooks.redeliver(eventIds);
-  }
-
-  webhookDeliveries(): readonly Delivery[] {
-    return this.webhooks.log();
   }
 
   private validate(properties: PropertyInput): void {
@@ -215,17 +166,10 @@ const SubscriptionBody = z.object({
   legalBasis: z.enum(LEGAL_BASES).nullable().optional(),
 });
 
-/** The side door over HTTP, for the demo and for tests in another process. */
+/** HubSpot's own side-door routes over HTTP (the kit mounts calls, rate limits, poison and webhooks). */
 export function registerSideDoorRoutes(app: FastifyInstance, door: SideDoor): void {
-  const P = '/_emulator';
-  const run = <T>(fn: () => T): T => {
-    try {
-      return fn();
-    } catch (e) {
-      if (e instanceof SideDoorError) throw Object.assign(new Error(e.message), { statusCode: 400 });
-      throw e;
-    }
-  };
+  const P = SIDE_DOOR_PREFIX;
+  const run = sideDoorAction;
   app.get(`${P}/contacts`, async () => door.contacts());
   app.post(`${P}/contacts`, async (req) => run(() => door.createContact(Props.parse(req.body))));
   app.get(`${P}/contacts/:id`, async (req, reply) => {
@@ -251,14 +195,4 @@ export function registerSideDoorRoutes(app: FastifyInstance, door: SideDoor): vo
     return reply.code(204).send();
   });
   app.get(`${P}/statuses`, async (req) => door.statuses(String((req.query as { email?: string }).email ?? '')));
-  app.get(`${P}/calls`, async () => door.calls());
-  app.post(`${P}/calls/reset`, async (_req, reply) => {
-    door.resetCalls();
-    return reply.code(204).send();
-  });
-  app.get(`${P}/webhooks`, async () => door.webhookDeliveries());
-  app.post(`${P}/webhooks/flush`, async (_req, reply) => {
-    await door.flushWebhooks();
-    return reply.code(204).send();
-  });
 }

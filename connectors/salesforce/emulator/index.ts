@@ -5,7 +5,8 @@ import { startSalesforceEmulator } from './server.js';
 
 export { startSalesforceEmulator, callOptionsClient, type RunningSalesforceEmulator, type EmulatorRuntime } from './server.js';
 export { SalesforceEmulatorOptions, type SalesforceEmulatorOptionsInput } from './options.js';
-export { SideDoor, SideDoorError, type CallCounts, type ConsentStatus } from './side-door.js';
+export { SideDoor, type ConsentStatus } from './side-door.js';
+export { SideDoorError, type CallCounts } from '../../../src/connector/emulator-kit/index.js';
 export { notificationsEnvelope, isAck, type OutboundDelivery, type QueuedNotification } from './outbound.js';
 export type { ChangeEntry, StoredRecord } from './state.js';
 export { parseSoql, runQuery, SoqlSyntaxError, type SoqlQuery } from './soql.js';

@@ -3,9 +3,11 @@
  * one object are sent together (up to 100 per SOAP `notifications` call), carrying the
  * record's current field values (a change made after queueing is what gets delivered, as in
  * Salesforce), and are sent again until the listener answers with `<Ack>true</Ack>`.
+ * Batching, retries, pause and redelivery are the emulator kit's `WebhookDeliveryLoop`.
  * https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_om_outboundmessaging_wsdl.htm
  */
 import { XMLParser } from 'fast-xml-parser';
+import { WebhookDeliveryLoop, type DeliveryRequest } from '../../../src/connector/emulator-kit/index.js';
 import type { ChangeEntry, OrgState, StoredRecord } from './state.js';
 
 export const MAX_NOTIFICATIONS_PER_MESSAGE = 100;
@@ -95,129 +97,64 @@ export function isAck(body: string): boolean {
   }
 }
 
+/**
+ * Turns org changes into Outbound Message notifications on the kit's delivery loop (one group
+ * per object); the signing hook writes the SOAP envelope with the records' current values, and
+ * a delivery counts as received only when the listener answers with `<Ack>true</Ack>`.
+ */
 export class OutboundSender {
-  private pending: QueuedNotification[] = [];
-  private timer: NodeJS.Timeout | null = null;
-  private readonly inFlight = new Set<Promise<void>>();
-  private readonly retryTimers = new Set<NodeJS.Timeout>();
-  private paused = false;
-  private closed = false;
   private nextId = 1;
-  private readonly deliveries: OutboundDelivery[] = [];
-  /** Every notification ever queued, by id, for redelivery. */
-  private readonly sent = new Map<string, QueuedNotification>();
   private readonly actionIds = new Map<string, string>();
+  readonly loop: WebhookDeliveryLoop<QueuedNotification, string, OutboundDelivery>;
 
   constructor(
     private readonly state: OrgState,
     private readonly opts: OutboundSenderOptions,
   ) {
     opts.objects.forEach((o, i) => this.actionIds.set(o, `04k5e00000${String(i + 1).padStart(5, '0')}AAA`));
-  }
-
-  setUrl(url: string | undefined): void {
-    this.opts.url = url;
+    this.loop = new WebhookDeliveryLoop<QueuedNotification, string, OutboundDelivery>({
+      url: opts.url,
+      idOf: (n) => n.id,
+      groupOf: (n) => n.object,
+      maxPerRequest: MAX_NOTIFICATIONS_PER_MESSAGE,
+      batchMs: opts.batchMs,
+      maxAttempts: opts.maxAttempts,
+      retryBaseMs: opts.retryBaseMs,
+      retryMaxMs: opts.retryMaxMs,
+      timeoutMs: REQUEST_TIMEOUT_MS,
+      sign: (group) => this.envelope(group),
+      acknowledged: (status, body) => status === 200 && isAck(body),
+      logEntry: ({ at, items, attempt, status, acked }) => ({
+        at,
+        object: items[0]?.object ?? 'Contact',
+        attempt,
+        status,
+        acked,
+        notificationIds: items.map((n) => n.id),
+      }),
+      now: opts.now,
+    });
   }
 
   notify(change: ChangeEntry): void {
-    if (!this.opts.url || this.closed || change.kind === 'deleted' || !this.opts.objects.includes(change.object)) return;
-    const n: QueuedNotification = {
+    if (!this.loop.accepting || change.kind === 'deleted' || !this.opts.objects.includes(change.object)) return;
+    this.loop.enqueue({
       id: `04l5e0000${String(this.nextId++).padStart(6, '0')}AAA`,
       object: change.object,
       recordId: change.id,
       userId: change.userId,
       ...(change.client ? { client: change.client } : {}),
-    };
-    this.sent.set(n.id, n);
-    this.pending.push(n);
-    this.schedule();
+    });
   }
 
-  pause(): void {
-    this.paused = true;
-  }
-
-  resume(): void {
-    this.paused = false;
-    this.schedule();
-  }
-
-  isPaused(): boolean {
-    return this.paused;
-  }
-
-  /** Forgets notifications not sent yet (seeding an org without announcing it). */
-  dropPending(): void {
-    for (const n of this.pending) this.sent.delete(n.id);
-    this.pending = [];
-  }
-
-  /** Sends the given notifications again in one message (same ids), as Salesforce's retries do. */
-  redeliver(ids: readonly string[]): void {
-    const list = ids.map((id) => this.sent.get(id)).filter((n): n is QueuedNotification => n !== undefined);
-    const byObject = new Map<string, QueuedNotification[]>();
-    for (const n of list) byObject.set(n.object, [...(byObject.get(n.object) ?? []), n]);
-    for (const group of byObject.values()) this.track(this.deliver(group, 1));
-  }
-
-  log(): readonly OutboundDelivery[] {
-    return this.deliveries;
-  }
-
-  notifications(): QueuedNotification[] {
-    return [...this.sent.values()];
-  }
-
-  /** Resolves once nothing is pending, in flight or waiting for a retry. */
-  async idle(): Promise<void> {
-    for (;;) {
-      if (this.timer || (this.pending.length > 0 && !this.paused)) this.flushNow();
-      if (this.inFlight.size === 0 && this.retryTimers.size === 0 && (this.pending.length === 0 || this.paused)) return;
-      await Promise.race([...this.inFlight, new Promise((r) => setTimeout(r, 10))]);
-    }
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    for (const t of this.retryTimers) clearTimeout(t);
-    this.retryTimers.clear();
-    this.pending = [];
-    await Promise.allSettled([...this.inFlight]);
-  }
-
-  private schedule(): void {
-    if (this.paused || this.timer || this.closed || this.pending.length === 0) return;
-    this.timer = setTimeout(() => this.flushNow(), this.opts.batchMs);
-  }
-
-  private flushNow(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    if (this.paused) return;
-    const byObject = new Map<string, QueuedNotification[]>();
-    for (const n of this.pending.splice(0)) byObject.set(n.object, [...(byObject.get(n.object) ?? []), n]);
-    for (const list of byObject.values()) {
-      for (let i = 0; i < list.length; i += MAX_NOTIFICATIONS_PER_MESSAGE) this.track(this.deliver(list.slice(i, i + MAX_NOTIFICATIONS_PER_MESSAGE), 1));
-    }
-  }
-
-  private track(p: Promise<void>): void {
-    this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
-  }
-
-  private async deliver(group: QueuedNotification[], attempt: number): Promise<void> {
-    const url = this.opts.url;
-    if (!url || this.closed) return;
+  /** The SOAP request for one object's notifications; the current values are sent, a record deleted meanwhile is left out. */
+  private envelope(group: readonly QueuedNotification[]): DeliveryRequest | undefined {
     const object = group[0]?.object ?? 'Contact';
-    // The current values are sent; a record deleted meanwhile is left out.
     const notifications = group.flatMap((n) => {
       const record = this.state.get(n.object, n.recordId);
       return record ? [{ id: n.id, record }] : [];
     });
-    if (notifications.length === 0) return;
+    if (notifications.length === 0) return undefined;
     const body = notificationsEnvelope({
       organizationId: this.opts.organizationId,
       actionId: this.actionIds.get(object) ?? '04k5e0000000000AAA',
@@ -226,30 +163,6 @@ export class OutboundSender {
       object,
       notifications,
     });
-    let status: number | 'error';
-    let acked = false;
-    try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: '""', 'User-Agent': 'Salesforce - Concord emulator' },
-        body,
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
-      const text = await res.text();
-      status = res.status;
-      acked = res.status === 200 && isAck(text);
-    } catch {
-      status = 'error';
-    }
-    this.deliveries.push({ at: this.opts.now(), object, attempt, status, acked, notificationIds: group.map((n) => n.id) });
-    if (this.deliveries.length > 1000) this.deliveries.shift();
-    if (!acked && attempt < this.opts.maxAttempts && !this.closed) {
-      const delay = Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** (attempt - 1));
-      const t = setTimeout(() => {
-        this.retryTimers.delete(t);
-        this.track(this.deliver(group, attempt + 1));
-      }, delay);
-      this.retryTimers.add(t);
-    }
+    return { headers: { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: '""', 'User-Agent': 'Salesforce - Concord emulator' }, body };
   }
 }

@@ -3,16 +3,19 @@
  * calls (OAuth 2.0 client credentials, REST sObjects, sObject Collections, SOQL query, Bulk API
  * 2.0), counts every call against a daily allowance (`Sforce-Limit-Info`,
  * `REQUEST_LIMIT_EXCEEDED`), sends Outbound Messages for every change (Concord's own writes
- * included, as Salesforce does) and opens a side door for tests and the demo.
+ * included, as Salesforce does) and opens a side door for tests and the demo. Built on the
+ * emulator kit (`src/connector/emulator-kit/`): the server, call counting and Outbound Message
+ * delivery are the kit's; what is Salesforce's is passed in as hooks.
  */
 import { randomBytes } from 'node:crypto';
-import Fastify, { type FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import { CallLedger, startEmulatorServer, type EmulatorRuntime } from '../../../src/connector/emulator-kit/index.js';
 import { registerBulkRoutes } from './bulk-routes.js';
 import { SalesforceHttpError } from './errors.js';
 import { SalesforceEmulatorOptions, type SalesforceEmulatorOptionsInput } from './options.js';
 import { OutboundSender } from './outbound.js';
 import { registerRestRoutes } from './rest-routes.js';
-import { registerSideDoorRoutes, SideDoor, type EmulatorControls } from './side-door.js';
+import { registerSideDoorRoutes, SideDoor, type OrgControls } from './side-door.js';
 import { OrgState, type Actor } from './state.js';
 
 export interface RunningSalesforceEmulator {
@@ -24,12 +27,7 @@ export interface RunningSalesforceEmulator {
   close(): Promise<void>;
 }
 
-export interface EmulatorRuntime {
-  /** Clock for record stamps, token expiry and date literals (tests may move time). */
-  now?: () => number;
-  /** Log requests (pino through Fastify). Off by default. */
-  logger?: boolean;
-}
+export type { EmulatorRuntime };
 
 const DATA_PREFIX = '/services/data/';
 const API_VERSION = '62.0';
@@ -61,103 +59,98 @@ export async function startSalesforceEmulator(input: SalesforceEmulatorOptionsIn
     now,
   });
   state.onChange((change) => outbound.notify(change));
-  const controls: EmulatorControls = {
-    counts: { total: 0, byEndpoint: new Map(), limited: 0 },
-    apiUsage: { used: 0, max: options.dailyApiLimit },
-    injected: [],
-    tokens: new Map(),
-  };
-  const sideDoor = new SideDoor(state, outbound, controls, options.repUserId);
+  const ledger = new CallLedger();
+  const controls: OrgControls = { apiUsage: { used: 0, max: options.dailyApiLimit }, tokens: new Map() };
+  const sideDoor = new SideDoor(state, outbound.loop, ledger, controls, options.repUserId);
   const actorOf = (req: FastifyRequest): Actor => {
     const client = callOptionsClient(req.headers['sforce-call-options']);
     return { userId: options.integrationUserId, ...(client ? { client } : {}) };
   };
 
-  const app = Fastify({ logger: runtime.logger ?? false, bodyLimit: 150 * 1024 * 1024 });
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
-    done(null, Object.fromEntries(new URLSearchParams(String(body))));
-  });
-  app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-  app.setErrorHandler((err, _req, reply) => {
-    if (err instanceof SalesforceHttpError) return reply.code(err.statusCode).send(err.body);
-    const status = typeof (err as { statusCode?: unknown }).statusCode === 'number' ? (err as { statusCode: number }).statusCode : 500;
-    if (status === 500) return reply.code(500).send([{ message: 'An unexpected error occurred. Please include this ErrorId if you contact support: emulator', errorCode: 'UNKNOWN_EXCEPTION' }]);
-    const message = err instanceof Error ? err.message : String(err);
-    return reply.code(status).send([{ message, errorCode: status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'JSON_PARSER_ERROR' }]);
-  });
-
-  app.addHook('onRequest', async (req, reply) => {
-    if (!req.url.startsWith(DATA_PREFIX) && !req.url.startsWith('/services/oauth2/')) return;
-    const endpoint = `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`;
-    controls.counts.byEndpoint.set(endpoint, (controls.counts.byEndpoint.get(endpoint) ?? 0) + 1);
+  const server = await startEmulatorServer({
+    host: options.host,
+    port: options.port,
+    ...(runtime.logger === undefined ? {} : { logger: runtime.logger }),
+    bodyLimit: 150 * 1024 * 1024,
+    ledger,
+    controls: sideDoor,
     // Token requests are listed per endpoint but are not API calls (Salesforce does not count them either).
-    if (!req.url.startsWith(DATA_PREFIX)) return;
-    controls.counts.total += 1;
-    const auth = req.headers.authorization;
-    const token = typeof auth === 'string' ? auth.replace(/^(Bearer|OAuth)\s+/i, '') : undefined;
-    const expiry = token === undefined ? undefined : controls.tokens.get(token);
-    if (expiry === undefined || (expiry !== 0 && expiry <= now())) {
+    classify: (req) => (req.url.startsWith(DATA_PREFIX) ? 'call' : req.url.startsWith('/services/oauth2/') ? 'listed' : undefined),
+    prepare: (app) => {
+      app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+        done(null, Object.fromEntries(new URLSearchParams(String(body))));
+      });
+      app.addContentTypeParser('text/csv', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+      app.setErrorHandler((err, _req, reply) => {
+        if (err instanceof SalesforceHttpError) return reply.code(err.statusCode).send(err.body);
+        const status = typeof (err as { statusCode?: unknown }).statusCode === 'number' ? (err as { statusCode: number }).statusCode : 500;
+        if (status === 500) return reply.code(500).send([{ message: 'An unexpected error occurred. Please include this ErrorId if you contact support: emulator', errorCode: 'UNKNOWN_EXCEPTION' }]);
+        const message = err instanceof Error ? err.message : String(err);
+        return reply.code(status).send([{ message, errorCode: status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'JSON_PARSER_ERROR' }]);
+      });
+    },
+    authenticate: (req, reply) => {
+      const auth = req.headers.authorization;
+      const token = typeof auth === 'string' ? auth.replace(/^(Bearer|OAuth)\s+/i, '') : undefined;
+      const expiry = token === undefined ? undefined : controls.tokens.get(token);
+      if (expiry !== undefined && (expiry === 0 || expiry > now())) return undefined;
       return reply.code(401).send([{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }]);
-    }
-    const forced = controls.injected.shift();
-    if (forced) {
-      controls.counts.limited += 1;
-      return reply
+    },
+    refuseInjected: (reply, forced) =>
+      reply
         .code(429)
-        .header('Retry-After', String(forced.retryAfterSeconds))
-        .send([{ message: 'Too many requests; retry later.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]);
-    }
-    const usage = controls.apiUsage;
-    if (usage.used >= usage.max) {
-      controls.counts.limited += 1;
-      return reply
-        .code(403)
-        .header('Sforce-Limit-Info', `api-usage=${usage.used}/${usage.max}`)
-        .send([{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]);
-    }
-    usage.used += 1;
-    void reply.header('Sforce-Limit-Info', `api-usage=${usage.used}/${usage.max}`);
+        .headers(forced.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(forced.retryAfterSeconds) })
+        .send([{ message: 'Too many requests; retry later.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]),
+    admit: (_req, reply) => {
+      const usage = controls.apiUsage;
+      if (usage.used >= usage.max) {
+        return reply
+          .code(403)
+          .header('Sforce-Limit-Info', `api-usage=${usage.used}/${usage.max}`)
+          .send([{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]);
+      }
+      usage.used += 1;
+      void reply.header('Sforce-Limit-Info', `api-usage=${usage.used}/${usage.max}`);
+      return undefined;
+    },
+    routes: (app) => {
+      // OAuth 2.0 client credentials flow.
+      // https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_client_credentials_flow.htm
+      app.post('/services/oauth2/token', async (req, reply) => {
+        const body = (req.body ?? {}) as Record<string, string | undefined>;
+        if (body['grant_type'] !== 'client_credentials') {
+          return reply.code(400).send({ error: 'unsupported_grant_type', error_description: 'grant type not supported' });
+        }
+        if (body['client_id'] !== options.clientId || body['client_secret'] !== options.clientSecret) {
+          return reply.code(400).send({ error: 'invalid_client', error_description: 'invalid client credentials' });
+        }
+        const token = `${options.organizationId}!${randomBytes(24).toString('base64url')}`;
+        controls.tokens.set(token, options.tokenTtlMs === 0 ? 0 : now() + options.tokenTtlMs);
+        return {
+          access_token: token,
+          signature: randomBytes(32).toString('base64'),
+          scope: 'api',
+          instance_url: baseUrl,
+          id: `${baseUrl}/id/${options.organizationId}/${options.integrationUserId}`,
+          token_type: 'Bearer',
+          issued_at: String(now()),
+        };
+      });
+
+      registerRestRoutes(app, { state, now, queryBatchSize: options.queryBatchSize, actorOf, limitUsage: () => ({ ...controls.apiUsage }) });
+      registerBulkRoutes(app, { state, now, jobDelayMs: options.bulkJobDelayMs, resultPageSize: options.bulkResultPageSize, actorOf });
+    },
+    sideDoorRoutes: (app) => registerSideDoorRoutes(app, sideDoor),
   });
-
-  // OAuth 2.0 client credentials flow.
-  // https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_client_credentials_flow.htm
-  app.post('/services/oauth2/token', async (req, reply) => {
-    const body = (req.body ?? {}) as Record<string, string | undefined>;
-    if (body['grant_type'] !== 'client_credentials') {
-      return reply.code(400).send({ error: 'unsupported_grant_type', error_description: 'grant type not supported' });
-    }
-    if (body['client_id'] !== options.clientId || body['client_secret'] !== options.clientSecret) {
-      return reply.code(400).send({ error: 'invalid_client', error_description: 'invalid client credentials' });
-    }
-    const token = `${options.organizationId}!${randomBytes(24).toString('base64url')}`;
-    controls.tokens.set(token, options.tokenTtlMs === 0 ? 0 : now() + options.tokenTtlMs);
-    return {
-      access_token: token,
-      signature: randomBytes(32).toString('base64'),
-      scope: 'api',
-      instance_url: baseUrl,
-      id: `${baseUrl}/id/${options.organizationId}/${options.integrationUserId}`,
-      token_type: 'Bearer',
-      issued_at: String(now()),
-    };
-  });
-
-  registerRestRoutes(app, { state, now, queryBatchSize: options.queryBatchSize, actorOf, limitUsage: () => ({ ...controls.apiUsage }) });
-  registerBulkRoutes(app, { state, now, jobDelayMs: options.bulkJobDelayMs, resultPageSize: options.bulkResultPageSize, actorOf });
-  registerSideDoorRoutes(app, sideDoor);
-
-  await app.listen({ port: options.port, host: options.host });
-  const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : options.port;
-  baseUrl = `http://${options.host}:${port}`;
+  baseUrl = server.url;
   return {
     url: baseUrl,
-    port,
+    port: server.port,
     sideDoor,
     options,
     async close() {
-      await outbound.close();
-      await app.close();
+      await outbound.loop.close();
+      await server.close();
     },
   };
 }

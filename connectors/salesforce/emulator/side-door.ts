@@ -8,41 +8,37 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { OutboundDelivery, OutboundSender, QueuedNotification } from './outbound.js';
+import { EmulatorSideDoor, SIDE_DOOR_PREFIX, SideDoorError, sideDoorAction, type CallLedger, type WebhookDeliveryLoop } from '../../../src/connector/emulator-kit/index.js';
+import type { OutboundDelivery, QueuedNotification } from './outbound.js';
 import { SaveError, type Actor, type ChangeEntry, type OrgState, type StoredRecord } from './state.js';
 
-export interface CallCounts {
-  total: number;
-  /** `METHOD /route` -> requests received (refused ones included). */
-  byEndpoint: Record<string, number>;
-  /** Requests refused with 429 or `REQUEST_LIMIT_EXCEEDED`. */
-  limited: number;
-}
-
-/** Mutable counters and switches the server shares with the side door. */
-export interface EmulatorControls {
-  counts: { total: number; byEndpoint: Map<string, number>; limited: number };
+/** The org's switches the server and the side door share (the calls are the kit's `CallLedger`). */
+export interface OrgControls {
   /** API requests counted against the daily allowance. */
   apiUsage: { used: number; max: number };
-  /** 429s the next calls get (with Retry-After seconds), a test hook. */
-  injected: { retryAfterSeconds: number }[];
   /** Issued access tokens -> expiry (ms, 0 = never). */
   tokens: Map<string, number>;
 }
 
-export class SideDoorError extends Error {}
 
 export type ConsentStatus = 'OptIn' | 'OptOut' | 'Seen' | 'NotSeen';
 
-export class SideDoor {
+/**
+ * The Salesforce side door: the kit's `EmulatorControls` and `WebhookControls` (calls, where
+ * `rateLimited` counts 429s and `REQUEST_LIMIT_EXCEEDED`; `rateLimitNextCall` answered with a 429
+ * `REQUEST_LIMIT_EXCEEDED`; Outbound Messages as webhooks), and what a rep does in the UI.
+ */
+export class SideDoor extends EmulatorSideDoor<QueuedNotification, string, OutboundDelivery> {
   private readonly rep: Actor;
 
   constructor(
     private readonly state: OrgState,
-    private readonly outbound: OutboundSender,
-    private readonly controls: EmulatorControls,
+    outbound: WebhookDeliveryLoop<QueuedNotification, string, OutboundDelivery>,
+    ledger: CallLedger,
+    private readonly controls: OrgControls,
     repUserId: string,
   ) {
+    super(ledger, outbound);
     this.rep = { userId: repUserId };
   }
 
@@ -53,6 +49,11 @@ export class SideDoor {
       if (err instanceof SaveError) throw new SideDoorError(err.message);
       throw err;
     }
+  }
+
+  /** Creates a Contact with this address as a rep would (the conformance adapter's change). */
+  userChange(email: string): StoredRecord {
+    return this.create('Contact', { LastName: 'Hopper', FirstName: 'Grace', Email: email });
   }
 
   /** Creates a record as a rep would (e.g. a Contact with LastName and Email). */
@@ -157,18 +158,18 @@ export class SideDoor {
   seed(object: string, records: Record<string, unknown>[]): string[] {
     const ids: string[] = [];
     const wasPaused = this.outboundPaused;
-    this.outbound.pause();
+    this.webhooks.pause();
     try {
       for (const r of records) ids.push(String(this.run(() => this.state.create(object, r, this.rep))['Id']));
     } finally {
-      this.outbound.dropPending();
-      if (!wasPaused) this.outbound.resume();
+      this.webhooks.dropPending();
+      if (!wasPaused) this.webhooks.resume();
     }
     return ids;
   }
 
   private get outboundPaused(): boolean {
-    return this.outbound.isPaused();
+    return this.webhooks.isPaused();
   }
 
   /** Every write of this address fails from now on (`INVALID_EMAIL_ADDRESS`), a permanently rejected record. */
@@ -186,22 +187,6 @@ export class SideDoor {
     return [...this.state.idleWrites];
   }
 
-  calls(): CallCounts {
-    const c = this.controls.counts;
-    return { total: c.total, byEndpoint: Object.fromEntries(c.byEndpoint), limited: c.limited };
-  }
-
-  resetCalls(): void {
-    this.controls.counts.total = 0;
-    this.controls.counts.byEndpoint.clear();
-    this.controls.counts.limited = 0;
-  }
-
-  /** Answers the next API call with HTTP 429 and `Retry-After`. */
-  rateLimitNextCall(retryAfterSeconds: number): void {
-    this.controls.injected.push({ retryAfterSeconds });
-  }
-
   /** Sets the daily API allowance (and optionally what is already used). */
   setDailyLimit(max: number, used?: number): void {
     this.controls.apiUsage.max = max;
@@ -217,33 +202,9 @@ export class SideDoor {
     this.controls.tokens.clear();
   }
 
-  setOutboundUrl(url: string | undefined): void {
-    this.outbound.setUrl(url);
-  }
-
-  pauseOutbound(): void {
-    this.outbound.pause();
-  }
-
-  resumeOutbound(): void {
-    this.outbound.resume();
-  }
-
-  /** Resolves once every Outbound Message is acknowledged (or has given up). */
-  flushOutbound(): Promise<void> {
-    return this.outbound.idle();
-  }
-
-  redeliver(notificationIds: readonly string[]): void {
-    this.outbound.redeliver(notificationIds);
-  }
-
-  deliveries(): readonly OutboundDelivery[] {
-    return this.outbound.log();
-  }
-
+  /** Every notification queued so far (redeliverable). */
   notifications(): QueuedNotification[] {
-    return this.outbound.notifications();
+    return this.webhooks.items();
   }
 
   private individualOf(object: 'Contact' | 'Lead', personId: string, create: boolean): string | undefined {
@@ -261,17 +222,10 @@ export class SideDoor {
 const Fields = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
 const Person = z.enum(['Contact', 'Lead']);
 
-/** The side door over HTTP, for the demo and for tests in another process. */
+/** Salesforce's own side-door routes over HTTP (the kit mounts calls, rate limits, poison and webhooks). */
 export function registerSideDoorRoutes(app: FastifyInstance, door: SideDoor): void {
-  const P = '/_emulator';
-  const run = <T>(fn: () => T): T => {
-    try {
-      return fn();
-    } catch (e) {
-      if (e instanceof SideDoorError) throw Object.assign(new Error(e.message), { statusCode: 400 });
-      throw e;
-    }
-  };
+  const P = SIDE_DOOR_PREFIX;
+  const run = sideDoorAction;
   const params = (p: unknown): { object: string; id: string } => p as { object: string; id: string };
   app.get(`${P}/records/:object`, async (req) => door.list(params(req.params).object));
   app.post(`${P}/records/:object`, async (req) => run(() => door.create(params(req.params).object, Fields.parse(req.body))));
@@ -294,16 +248,7 @@ export function registerSideDoorRoutes(app: FastifyInstance, door: SideDoor): vo
   });
   app.get(`${P}/records/:object/:id/consents`, async (req) => door.consents(Person.parse(params(req.params).object), params(req.params).id));
   app.get(`${P}/changes`, async () => door.changes());
-  app.get(`${P}/calls`, async () => door.calls());
-  app.post(`${P}/calls/reset`, async (_req, reply) => {
-    door.resetCalls();
-    return reply.code(204).send();
-  });
-  app.get(`${P}/outbound`, async () => ({ deliveries: door.deliveries(), notifications: door.notifications() }));
-  app.post(`${P}/outbound/flush`, async (_req, reply) => {
-    await door.flushOutbound();
-    return reply.code(204).send();
-  });
+  app.get(`${P}/notifications`, async () => door.notifications());
   app.post(`${P}/limits`, async (req, reply) => {
     const body = z.object({ max: z.number().int().positive(), used: z.number().int().min(0).optional() }).parse(req.body);
     door.setDailyLimit(body.max, body.used);

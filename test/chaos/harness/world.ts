@@ -176,7 +176,7 @@ export class ChaosWorld {
       undo.push(() => Promise.all(world.processes.map((p) => p.kill())));
       // The systems deliver their webhooks to the api process (a fixed port: restarts keep it).
       hubspot.sideDoor.setWebhookUrl(`${url}/webhooks/hubspot`);
-      salesforce.sideDoor.setOutboundUrl(salesforceOutboundUrl(url));
+      salesforce.sideDoor.setWebhookUrl(salesforceOutboundUrl(url));
       // One after the other: the first opens (and migrates) the database.
       for (const p of world.processes) await p.start();
       return world;
@@ -230,7 +230,7 @@ export class ChaosWorld {
     while (quiet < quietRounds) {
       if (Date.now() > deadline) throw new Error(`the hub did not settle within ${timeoutMs} ms: ${last}\n${this.output()}`);
       await this.hubspot.sideDoor.flushWebhooks();
-      await this.salesforce.sideDoor.flushOutbound();
+      await this.salesforce.sideDoor.flushWebhooks();
       const [idle, outbox] = await Promise.all([engine.idle().catch(() => false), this.db.count('outbox')]);
       last = `idle=${String(idle)} outbox=${outbox}`;
       quiet = idle && outbox === 0 ? quiet + 1 : 0;

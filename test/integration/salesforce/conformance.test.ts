@@ -7,6 +7,7 @@
  * consent, each with its own change time) are covered in connector.test.ts.
  */
 import { runConformance, type ConformanceEnvironment } from '../../../src/connector/testing/conformance.js';
+import { emulatorCapabilities, emulatorEnvironment } from '../../../src/connector/testing/emulator-environment.js';
 import salesforce from '../../../connectors/salesforce/connector.js';
 import type { SalesforceConfig } from '../../../connectors/salesforce/config.js';
 import { salesforceMappings } from '../../../connectors/salesforce/mapping.js';
@@ -14,31 +15,14 @@ import { ORG_ID, startTestOrg } from './harness.js';
 
 async function start(): Promise<ConformanceEnvironment<SalesforceConfig>> {
   const org = await startTestOrg();
-  let n = 0;
-  return {
-    config: org.config,
-    rateLimitNextCall: (seconds) => org.emulator.sideDoor.rateLimitNextCall(seconds),
-    async captureWebhook() {
-      await org.emulator.sideDoor.flushOutbound();
-      const before = org.listener.received.length;
-      org.emulator.sideDoor.create('Contact', { LastName: 'Hopper', FirstName: 'Grace', Email: `webhook-${n++}@example.com` });
-      await org.emulator.sideDoor.flushOutbound();
-      const message = org.listener.received[before];
-      if (!message) throw new Error('the emulator sent no Outbound Message');
-      return org.rawWebhook(message);
-    },
-    poison: (email) => org.emulator.sideDoor.poison(email),
-    requestCount: () => org.emulator.sideDoor.calls().total,
-    stop: () => org.close(),
-  };
+  return emulatorEnvironment({ config: org.config, controls: org.emulator.sideDoor, webhooks: () => org.listener.received.map(org.rawWebhook), stop: () => org.close() });
 }
 
 runConformance({
   definition: salesforce,
   start,
   mappings: salesforceMappings({ channelFlags: { HasOptedOutOfEmail: 'marketing.email' }, dataUsePurposes: {}, contactPointTypes: {} }),
-  canPoison: true,
-  countsRequests: true,
+  ...emulatorCapabilities,
   // One sObject Collections upsert for the whole batch.
   callsPerBatch: 1,
   forgeWebhook: (raw) => ({ ...raw, body: Buffer.from(raw.body.toString('utf8').replace(ORG_ID, '00D5e000000OthrAAA')) }),

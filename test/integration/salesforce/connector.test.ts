@@ -233,7 +233,7 @@ describe('Salesforce writes', () => {
     expect(api.length).toBeGreaterThanOrEqual(3);
     expect(api.every((c) => c.client === 'concord')).toBe(true);
     expect(changes.filter((c) => c.userId === org?.emulator.options.repUserId).every((c) => c.client === undefined)).toBe(true);
-    await org.emulator.sideDoor.flushOutbound();
+    await org.emulator.sideDoor.flushWebhooks();
     expect(org.emulator.sideDoor.notifications().some((n) => n.client === 'concord')).toBe(true);
   });
 
@@ -387,7 +387,7 @@ describe('Salesforce pulls', () => {
 describe('Salesforce echoes in a process that only receives webhooks', () => {
   /** The events a fresh instance (an `api`-role process: it never pushed or pulled) makes of what the listener received. */
   async function parsedByFreshInstance(o: SalesforceTestOrg, overrides: Parameters<SalesforceTestOrg['instance']>[0] = {}) {
-    await o.emulator.sideDoor.flushOutbound();
+    await o.emulator.sideDoor.flushWebhooks();
     const api = o.instance(overrides);
     const events = [];
     for (const m of o.listener.received) events.push(...((await api.parse?.(o.rawWebhook(m))) ?? []));
@@ -404,7 +404,7 @@ describe('Salesforce echoes in a process that only receives webhooks', () => {
     org = await startTestOrg({ config: CONSENTS });
     // The worker process writes; the api process only hears about it.
     await org.instance().push?.([toPush(profile(7))], signal());
-    await org.emulator.sideDoor.flushOutbound();
+    await org.emulator.sideDoor.flushWebhooks();
     const before = org.emulator.sideDoor.calls();
     const events = await parsedByFreshInstance(org);
     // The api process made no call at all: no token, no query.
@@ -429,7 +429,7 @@ describe('Salesforce echoes in a process that only receives webhooks', () => {
   it('accepts Outbound Messages when it cannot log in (it never needs to), and the read-back fails until it can', async () => {
     org = await startTestOrg({ config: CONSENTS });
     await org.instance().push?.([toPush(profile(8))], signal());
-    await org.emulator.sideDoor.flushOutbound();
+    await org.emulator.sideDoor.flushWebhooks();
     const tokens = (): number => org?.emulator.sideDoor.calls().byEndpoint['POST /services/oauth2/token'] ?? 0;
     const before = tokens();
     const api = org.instance({ clientSecret: 'wrong' });

@@ -56,7 +56,7 @@ describe('Salesforce and HubSpot end to end', () => {
     expect(hub.hubspot.sideDoor.calls().byEndpoint[STATUS_WRITE]).toBe(1);
     expect(salesforceWrites(hub)).toBe(0);
     // The Outbound Message was acknowledged.
-    expect(hub.salesforce.sideDoor.deliveries().every((d) => d.acked)).toBe(true);
+    expect(hub.salesforce.sideDoor.webhookDeliveries().every((d) => d.acked)).toBe(true);
 
     await new Promise((r) => setTimeout(r, 300));
     await hub.settle();
@@ -69,7 +69,7 @@ describe('Salesforce and HubSpot end to end', () => {
     const id = await seedPerson(hub, 'grace@example.com');
     hub.hubspot.sideDoor.resetCalls();
     hub.salesforce.sideDoor.resetCalls();
-    const delivered = hub.salesforce.sideDoor.deliveries().length;
+    const delivered = hub.salesforce.sideDoor.webhookDeliveries().length;
 
     hub.hubspot.sideDoor.unsubscribe('grace@example.com', 101);
     await hub.settle();
@@ -79,7 +79,7 @@ describe('Salesforce and HubSpot end to end', () => {
     expect(consent).toMatchObject({ value: 'denied', source: 'hubspot' });
     expect(hub.salesforce.sideDoor.calls().byEndpoint[SF_UPDATE]).toBe(1);
     // Salesforce announced our write (it announces every change) with client=concord recorded...
-    expect(hub.salesforce.sideDoor.deliveries().length).toBeGreaterThan(delivered);
+    expect(hub.salesforce.sideDoor.webhookDeliveries().length).toBeGreaterThan(delivered);
     expect(hub.salesforce.sideDoor.changes().at(-1)).toMatchObject({ object: 'Contact', id, client: 'concord' });
     // ...which changed nothing: HubSpot is not written again.
     await new Promise((r) => setTimeout(r, 300));

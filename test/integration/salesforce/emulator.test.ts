@@ -142,7 +142,7 @@ describe('Salesforce emulator', () => {
     // A rep's own save does not set it off.
     door.update('Contact', id, { Title: 'Rep' });
     expect(door.armedRaces()).toBe(1);
-    await door.flushOutbound();
+    await door.flushWebhooks();
     const before = org.listener.received.length;
     const res = await fetch(`${org.emulator.url}/services/data/v62.0/sobjects/Contact/${id}`, {
       method: 'PATCH',
@@ -158,7 +158,7 @@ describe('Salesforce emulator', () => {
     expect(hub).toMatchObject({ id, userId: org.emulator.options.integrationUserId, client: 'concord' });
     expect(Date.parse(rep?.at ?? '')).toBeLessThanOrEqual(Date.parse(hub?.at ?? ''));
     // The Outbound Messages carry the record as it is when sent: the rep's opt-out, under our name.
-    await door.flushOutbound();
+    await door.flushWebhooks();
     const bodies = org.listener.received.slice(before).map((m) => m.body.toString('utf8')).join('');
     expect(bodies).toContain('<sf:HasOptedOutOfEmail>true</sf:HasOptedOutOfEmail>');
     expect(bodies).not.toContain(`<sf:LastModifiedById>${org.emulator.options.repUserId}</sf:LastModifiedById>`);
@@ -170,8 +170,8 @@ describe('Salesforce emulator', () => {
     org.emulator.sideDoor.create('Contact', { LastName: 'Retry' });
     await new Promise((r) => setTimeout(r, 150));
     org.listener.answerWith(undefined);
-    await org.emulator.sideDoor.flushOutbound();
-    const deliveries = org.emulator.sideDoor.deliveries();
+    await org.emulator.sideDoor.flushWebhooks();
+    const deliveries = org.emulator.sideDoor.webhookDeliveries();
     expect(deliveries.length).toBeGreaterThanOrEqual(2);
     expect(deliveries.at(-1)?.acked).toBe(true);
     expect(deliveries.slice(0, -1).every((d) => !d.acked)).toBe(true);

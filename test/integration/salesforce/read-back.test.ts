@@ -19,7 +19,7 @@ describe('reading back a record the hub created', () => {
     { outbound: false, label: 'a pull alone' },
   ])('a default Salesforce filled in is no news: $label', async ({ outbound }) => {
     hub = await startCrmHub({ dialect: 'sqlite' });
-    if (!outbound) hub.salesforce.sideDoor.setOutboundUrl(undefined);
+    if (!outbound) hub.salesforce.sideDoor.setWebhookUrl(undefined);
     const email = 'nochoice@example.com';
     hub.hubspot.sideDoor.createContact({ email, firstname: 'No', lastname: 'Choice' });
     await hub.settle();
