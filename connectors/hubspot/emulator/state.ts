@@ -133,7 +133,14 @@ export class HubSpotState {
    */
   readonly idleWrites: IdleWrite[] = [];
   /** When the API last read each address's statuses (for `IdleWrite.crossed`). */
-  private readonly statusesReadAt = new Map<string, number>();
+  private readonly statusesReadSeq = new Map<string, number>();
+  /**
+   * Order of status reads and changes (a counter, not the clock: a person's change in the same
+   * millisecond as the app's read still comes after it).
+   */
+  private statusEvents = 0;
+  /** When (`statusEvents`) each `address/subscriptionId` status last changed. */
+  private readonly statusChangedSeq = new Map<string, number>();
 
   constructor(
     private readonly options: HubSpotEmulatorOptions,
@@ -291,7 +298,7 @@ export class HubSpotState {
   /** The status of one address for every definition (NOT_SPECIFIED where none was set). */
   /** The API read these statuses now. */
   noteStatusesRead(email: string): void {
-    this.statusesReadAt.set(email.trim().toLowerCase(), this.now());
+    this.statusesReadSeq.set(email.trim().toLowerCase(), ++this.statusEvents);
   }
 
   statusesOf(email: string): StoredStatus[] {
@@ -325,7 +332,8 @@ export class HubSpotState {
     const previous = this.statusesOf(address).find((s) => s.subscriptionId === subscriptionId);
     if (previous && previous.status === status && previous.legalBasis === legalBasis) {
       if (origin.changeSource === API_CHANGE_SOURCE) {
-        const crossed = previous.source !== origin.statusSource && previous.timestamp > (this.statusesReadAt.get(address) ?? Number.NEGATIVE_INFINITY);
+        const changedSeq = this.statusChangedSeq.get(`${address}/${subscriptionId}`) ?? Number.NEGATIVE_INFINITY;
+        const crossed = previous.source !== origin.statusSource && changedSeq > (this.statusesReadSeq.get(address) ?? Number.NEGATIVE_INFINITY);
         this.idleWrites.push({ target: `${address}/subscription:${subscriptionId}`, at: this.now(), ...(crossed ? { crossed } : {}) });
         // The answer tells the app the status: writing it again is no longer a crossing.
         this.noteStatusesRead(address);
@@ -340,6 +348,7 @@ export class HubSpotState {
       this.statuses.set(address, own);
     }
     own.set(subscriptionId, stored);
+    this.statusChangedSeq.set(`${address}/${subscriptionId}`, ++this.statusEvents);
     const contact = this.findByEmail(address);
     if (contact) {
       const optout = status === 'UNSUBSCRIBED' ? 'true' : status === 'SUBSCRIBED' ? 'false' : null;

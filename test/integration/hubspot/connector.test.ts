@@ -195,7 +195,8 @@ describe('HubSpot connector: push', () => {
   });
 
   it('the emulator tells a status a person set between our read and our identical write (crossed) from an echo write', async () => {
-    const { emu } = await setup();
+    // A stopped clock: the person's change falls in the millisecond of our read and still comes after it.
+    const { emu } = await setup({}, {}, { now: () => 1_796_000_000_000 });
     emu.sideDoor.createContact({ email: 'x@example.com' });
     emu.sideDoor.subscribe('x@example.com', 101);
     const api = (path: string, body: unknown) =>
