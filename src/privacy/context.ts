@@ -137,6 +137,16 @@ export async function scheduleEraseFlush(ctx: PrivacyContext, connector: string,
   );
 }
 
+/**
+ * Puts a request in the erase work sets of `connectors` and schedules a run of each one's queue
+ * after the batching wait (intake, retry and the sweep all start erasures this way).
+ */
+export async function enqueueErasure(ctx: PrivacyContext, dsrId: string, connectors: readonly string[]): Promise<void> {
+  if (connectors.length === 0) return;
+  await ctx.work.markDirty(new Map(connectors.map((c) => [c, [dsrId]])));
+  for (const c of connectors) await scheduleEraseFlush(ctx, c, Date.now() + ctx.options.tuning.eraseBatchWaitMs);
+}
+
 /** A job of the requests queue that is tried `attempts` times with the module's backoff. */
 export function retriedJobOptions(ctx: PrivacyContext, id: string, attempts: number): JobsOptions {
   return { ...jobOptions.dsrRetried(attempts, ctx.options.tuning.backoff.baseMs), jobId: id };

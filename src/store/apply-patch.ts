@@ -1,6 +1,6 @@
 /**
  * The store's one transactional entry point, run inside a transaction opened by the
- * caller (`kysely-store.ts`), which retries the whole transaction on a write conflict.
+ * caller (`repos/profiles.ts`), which retries the whole transaction on a write conflict.
  */
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
@@ -14,7 +14,8 @@ import type { Database } from './db-schema.js';
 import { WriteConflictError } from './errors.js';
 import { identityKey, keyedIdentityHash, normalizeIdentities } from './identity.js';
 import type { NormalizeOptions } from './identity.js';
-import type { ApplyOptions, ApplyResult, FaultInjection, Observed } from './types.js';
+import type { ApplyOptions, ApplyResult, Observed } from './contracts/profiles.js';
+import type { FaultInjection } from './types.js';
 import {
   FIND_OWNERS,
   FIND_SHADOW_OWNER,

@@ -2,17 +2,17 @@
  * What the sync benchmark's processes share: the systems, the merge policy, and how each
  * memory connector instance is bound.
  */
-import type { ConnectorDefinition } from '../src/connector/define.js';
-import { compileMapping } from '../src/connector/mapping.js';
-import { MergePolicy } from '../src/profile/schema.js';
-import { bindConnector } from '../src/sync/bind.js';
-import type { SyncConnector } from '../src/sync/bind.js';
-import { memoryConnector } from '../connectors/memory/index.js';
-import type { MemoryConfig, MemoryCursor } from '../connectors/memory/index.js';
+import type { ConnectorDefinition } from '../../src/connector/define.js';
+import { compileMapping } from '../../src/connector/mapping.js';
+import { MergePolicy } from '../../src/profile/schema.js';
+import { bindConnector } from '../../src/sync/bind.js';
+import type { SyncConnector } from '../../src/sync/bind.js';
+import { memoryConnector } from '../../connectors/memory/index.js';
+import type { MemoryConfig, MemoryCursor } from '../../connectors/memory/index.js';
 
 export const TARGETS = ['a', 'b', 'c'] as const;
 
-/** What the bench tells each of its other hub processes (`bench-hub-worker.ts`), as JSON in CONCORD_BENCH_WORKER. */
+/** What the bench tells each of its other hub processes (`hub-worker.ts`), as JSON in CONCORD_BENCH_WORKER. */
 export interface HubWorkerSpec {
   redisUrl: string;
   prefix: string;

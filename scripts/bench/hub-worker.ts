@@ -7,13 +7,13 @@
  * Configured by CONCORD_BENCH_WORKER (JSON); prints `ready` once running; exits when its
  * stdin closes or on SIGTERM.
  */
-import { createLogger } from '../src/log/logger.js';
-import { parseRoles, toEngineRoles } from '../src/app/roles.js';
-import { openStore } from '../src/store/index.js';
-import { createEngine } from '../src/sync/engine.js';
-import { closeOnSignals } from '../src/app/process.js';
-import { benchConnectors, benchPolicy, HASH_KEY, TARGETS } from './bench-setup.js';
-import type { HubWorkerSpec } from './bench-setup.js';
+import { createLogger } from '../../src/log/logger.js';
+import { parseRoles, toEngineRoles } from '../../src/app/roles.js';
+import { openStore } from '../../src/store/index.js';
+import { createEngine } from '../../src/sync/engine.js';
+import { closeOnSignals } from '../../src/app/process.js';
+import { benchConnectors, benchPolicy, HASH_KEY, TARGETS } from './setup.js';
+import type { HubWorkerSpec } from './setup.js';
 
 const spec = JSON.parse(process.env['CONCORD_BENCH_WORKER'] ?? '{}') as HubWorkerSpec;
 const parsed = parseRoles(spec.roles);

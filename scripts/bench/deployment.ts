@@ -1,0 +1,172 @@
+/**
+ * The hub under load, deployed as `--processes` says: this process (with `api`, it takes the
+ * webhooks) and child hub processes (`hub-worker.ts`) on the same Redis prefix and SQLite file,
+ * which reach the four in-memory systems over a loopback HTTP bridge. The source system sends
+ * every change as a signed webhook; the targets' APIs are wrapped to see deliveries land.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { formatRoles, toEngineRoles } from '../../src/app/roles.js';
+import { createLogger } from '../../src/log/logger.js';
+import { openStore } from '../../src/store/index.js';
+import type { Store } from '../../src/store/index.js';
+import { createEngine } from '../../src/sync/engine.js';
+import type { Engine } from '../../src/sync/engine.js';
+import { createMemorySystem, registerMemorySystem, unregisterMemorySystem } from '../../connectors/memory/index.js';
+import type { MemorySystem, MemorySystemApi } from '../../connectors/memory/index.js';
+import { serveMemorySystems } from '../../connectors/memory/remote.js';
+import { REDIS_URL } from '../../harness/sync-hub.js';
+import { DeliveryTracker, TrackedApi } from './delivery.js';
+import { CHILD_ROLES, MAX_BATCH, PROFILES, SELF_ROLES } from './options.js';
+import { benchConnectors, benchPolicy, HASH_KEY, SOURCE, TARGETS, WEBHOOK_SECRET } from './setup.js';
+import type { HubWorkerSpec } from './setup.js';
+
+export interface Bench {
+  engine: Engine;
+  /** The hub's other processes, whose CPU counts with this process's. */
+  workerPids: number[];
+  store: Store;
+  source: MemorySystem;
+  targets: MemorySystem[];
+  /** The targets' APIs as the connectors use them. */
+  apis: TrackedApi[];
+  tracker: DeliveryTracker;
+  /** Source webhooks emitted and not yet answered by the hub. */
+  outstanding: number;
+  refused: string[];
+  names: string[];
+  /** Resolves when `outstanding` drops. */
+  drained(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startBench(prefix: string, dbUrl: string): Promise<Bench> {
+  const policy = benchPolicy();
+  const store = await openStore({ url: dbUrl, policy, outboxTargets: [...TARGETS], hashKey: HASH_KEY });
+  const tracker = new DeliveryTracker(PROFILES, TARGETS.length);
+  const names = [SOURCE, ...TARGETS].map((id) => `${prefix}-${id}`);
+  const source = createMemorySystem(`${prefix}-${SOURCE}`, { webhookSecret: WEBHOOK_SECRET });
+  const apis: TrackedApi[] = [];
+  /** What the other hub processes reach over the bridge, by registry name. */
+  const served = new Map<string, MemorySystemApi>([[`${prefix}-${SOURCE}`, source]]);
+  const targets = TARGETS.map((id, t) => {
+    const name = `${prefix}-${id}`;
+    const system = createMemorySystem(name, { webhookSecret: WEBHOOK_SECRET, maxBatch: MAX_BATCH });
+    // The connector finds its system by name: give it the tracked API instead.
+    const api = new TrackedApi(system, (fields, now) => tracker.delivered(t, fields, now));
+    registerMemorySystem(name, api);
+    served.set(name, api);
+    apis.push(api);
+    return system;
+  });
+  const connectors = benchConnectors(prefix, MAX_BATCH);
+  const engine = createEngine({
+    redis: REDIS_URL,
+    prefix,
+    store,
+    connectors,
+    policy,
+    logger: createLogger({ level: process.env['CONCORD_BENCH_LOG'] ?? 'warn', destination: process.stderr }),
+  });
+
+  const refused: string[] = [];
+  let wake: (() => void) | null = null;
+  const bench: Bench = {
+    engine,
+    store,
+    source,
+    targets,
+    apis,
+    tracker,
+    outstanding: 0,
+    refused,
+    names,
+    drained: () => new Promise<void>((resolve) => (wake = resolve)),
+    workerPids: [],
+    async close() {
+      for (const s of [source, ...targets]) s.onWebhook(undefined);
+      for (const worker of workers) await worker.stop();
+      await bridge?.close();
+      await engine.close();
+      await store.close();
+      for (const name of names) unregisterMemorySystem(name);
+    },
+  };
+  const receive = async (id: string, body: Buffer, headers: Record<string, string>): Promise<void> => {
+    const result = await engine.receiveWebhook(id, {
+      method: 'POST',
+      url: `http://127.0.0.1/webhooks/${id}`,
+      headers,
+      body,
+      receivedAt: new Date().toISOString(),
+    });
+    if (!result.ok) refused.push(`${id}: ${result.reason}`);
+  };
+  source.onWebhook(async (delivery) => {
+    try {
+      await receive(SOURCE, delivery.body, delivery.headers);
+    } finally {
+      bench.outstanding--;
+      const w = wake;
+      wake = null;
+      w?.();
+    }
+  });
+  TARGETS.forEach((id, t) => targets[t]?.onWebhook((delivery) => receive(id, delivery.body, delivery.headers)));
+  // The other hub processes reach the systems over HTTP, as a hub reaches real ones.
+  const bridge = CHILD_ROLES.length > 0 ? await serveMemorySystems(served) : null;
+  const workers: ChildWorker[] = [];
+  for (const roles of CHILD_ROLES) {
+    workers.push(
+      await startHubWorker({ redisUrl: REDIS_URL, prefix, dbUrl, maxBatch: MAX_BATCH, roles: formatRoles(roles), systemsUrl: bridge?.url ?? '' }),
+    );
+  }
+  bench.workerPids = workers.map((w) => w.pid);
+  await engine.start(toEngineRoles(SELF_ROLES));
+  return bench;
+}
+
+interface ChildWorker {
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts a hub process (`hub-worker.ts`) and waits for its `ready`. */
+function startHubWorker(spec: HubWorkerSpec): Promise<ChildWorker> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./hub-worker.ts', import.meta.url))], {
+    env: { ...process.env, CONCORD_BENCH_WORKER: JSON.stringify(spec) },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`hub process (${spec.roles}) did not start`)), 30_000);
+    child.once('exit', (code) => reject(new Error(`hub process (${spec.roles}) exited with ${code}`)));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (!chunk.toString().includes('ready')) return;
+      clearTimeout(timer);
+      resolve({
+        pid: child.pid ?? 0,
+        async stop() {
+          child.stdin?.end();
+          const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          await exited;
+          clearTimeout(killer);
+        },
+      });
+    });
+  });
+}
+
+/** Waits until webhooks are answered and the engine has nothing left to do, twice in a row. */
+export async function settle(bench: Bench, timeoutMs = 30_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let quiet = 0;
+  while (quiet < 2) {
+    if (Date.now() > deadline) return false;
+    await Promise.all([bench.source, ...bench.targets].map((s) => s.flushWebhooks()));
+    quiet = (await bench.engine.idle()) ? quiet + 1 : 0;
+    await sleep(50);
+  }
+  return true;
+}

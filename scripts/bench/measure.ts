@@ -1,0 +1,206 @@
+/**
+ * What a phase measures: changes delivered and their latency, API calls per record per target,
+ * CPU of every hub process, event-loop utilisation and delay, peak RSS, and the (shared) Redis
+ * server's commands and CPU.
+ */
+import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import type { EventLoopUtilization } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import type { MemoryStats } from '../../connectors/memory/index.js';
+import { newPhase } from './delivery.js';
+import type { Phase, TrackedApi } from './delivery.js';
+import { settle } from './deployment.js';
+import type { Bench } from './deployment.js';
+import { PHASE_TIMEOUT_MS } from './options.js';
+import { TARGETS } from './setup.js';
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
+}
+
+/** Peak resident set size, sampled (the process-wide peak comes from `resourceUsage().maxRSS`). */
+export class RssSampler {
+  peak = 0;
+  private readonly timer = setInterval(() => this.sample(), 100);
+  sample(): void {
+    this.peak = Math.max(this.peak, process.memoryUsage.rss());
+  }
+  reset(): void {
+    this.peak = 0;
+    this.sample();
+  }
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/** A process's peak resident set size so far (bytes), from /proc (Linux; 0 if unknown). */
+export function peakRssOf(pid: number): number {
+  try {
+    const kb = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux). */
+export function processCpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+async function waitDelivered(phase: Phase): Promise<boolean> {
+  const deadline = performance.now() + PHASE_TIMEOUT_MS;
+  while (phase.completed < phase.issued) {
+    if (performance.now() > deadline) return false;
+    await sleep(5);
+  }
+  return true;
+}
+
+export interface CallFigures {
+  target: string;
+  upserts: number;
+  calls: number;
+  records: number;
+  /** Upserts with fewer than maxBatch records. */
+  partial: number;
+  perRecord: number;
+  allPerRecord: number;
+  echoes: number;
+}
+
+function callFigures(stats: MemoryStats[], apis: readonly TrackedApi[]): CallFigures[] {
+  return stats.map((s, t) => ({
+    target: TARGETS[t] ?? String(t),
+    upserts: s.calls.upsert,
+    calls: s.calls.total,
+    records: s.recordsUpserted,
+    partial: apis[t]?.partial ?? 0,
+    perRecord: s.calls.upsert / Math.max(1, s.recordsUpserted),
+    allPerRecord: s.calls.total / Math.max(1, s.recordsUpserted),
+    echoes: s.webhooksSent,
+  }));
+}
+
+export interface PhaseReport {
+  phase: Phase;
+  finished: boolean;
+  seconds: number;
+  perSecond: number;
+  offeredPerSecond: number;
+  calls: CallFigures[];
+  peakRss: number;
+  p50: number;
+  p99: number;
+  max: number;
+  usage: Usage;
+}
+
+export async function runPhase(
+  bench: Bench,
+  rss: RssSampler,
+  meter: UsageMeter,
+  name: string,
+  produce: (phase: Phase) => Promise<void>,
+): Promise<PhaseReport> {
+  for (const t of bench.targets) t.resetStats();
+  for (const api of bench.apis) api.partial = 0;
+  rss.reset();
+  const phase = newPhase(name);
+  bench.tracker.phase = phase;
+  await meter.start();
+  await produce(phase);
+  const finished = await waitDelivered(phase);
+  const usage = await meter.stop();
+  const seconds = (phase.lastDeliveredAt - phase.firstSentAt) / 1000;
+  // The echoes of the last pushes and any late push belong to this phase's counts.
+  const settled = finished && (await settle(bench));
+  const calls = callFigures(
+    bench.targets.map((t) => t.getStats()),
+    bench.apis,
+  );
+  const sorted = [...phase.latencies].sort((a, b) => a - b);
+  return {
+    phase,
+    finished: finished && settled,
+    seconds,
+    perSecond: phase.completed / seconds,
+    offeredPerSecond: phase.issued / ((phase.lastSentAt - phase.firstSentAt) / 1000),
+    calls,
+    peakRss: rss.peak,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted[sorted.length - 1] ?? Number.NaN,
+    usage,
+  };
+}
+
+/** This process's CPU and event loop, and the (shared) Redis server's CPU and commands. */
+export interface Usage {
+  cpuMs: number;
+  /** CPU of each hub process (this one first), in `--processes` order. */
+  cpuMsByProcess: number[];
+  /** Event loop utilisation, 0..1. */
+  elu: number;
+  loopDelayP99Ms: number;
+  redisCpuMs: number;
+  redisCommands: number;
+}
+
+export class UsageMeter {
+  private cpu = process.cpuUsage();
+  /** The hub's other processes, whose CPU counts too (see `--processes`). */
+  pids: number[] = [];
+  private workersCpuMs: number[] = [];
+  private elu: EventLoopUtilization = performance.eventLoopUtilization();
+  private readonly loop = monitorEventLoopDelay({ resolution: 10 });
+  private redisBase = { cpuMs: 0, commands: 0 };
+
+  constructor(private readonly redis: Redis) {
+    this.loop.enable();
+  }
+
+  private async redisNow(): Promise<{ cpuMs: number; commands: number }> {
+    const info = await this.redis.info();
+    const num = (name: string): number => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+    return { cpuMs: (num('used_cpu_user') + num('used_cpu_sys')) * 1000, commands: num('total_commands_processed') };
+  }
+
+  async start(): Promise<void> {
+    this.redisBase = await this.redisNow();
+    this.cpu = process.cpuUsage();
+    this.workersCpuMs = this.pids.map(processCpuMs);
+    this.elu = performance.eventLoopUtilization();
+    this.loop.reset();
+  }
+
+  async stop(): Promise<Usage> {
+    const cpu = process.cpuUsage(this.cpu);
+    const elu = performance.eventLoopUtilization(this.elu);
+    const loopDelayP99Ms = this.loop.percentile(99) / 1e6;
+    const redis = await this.redisNow();
+    const cpuMsByProcess = [(cpu.user + cpu.system) / 1000, ...this.pids.map((pid, i) => processCpuMs(pid) - (this.workersCpuMs[i] ?? 0))];
+    return {
+      cpuMs: cpuMsByProcess.reduce((sum, ms) => sum + ms, 0),
+      cpuMsByProcess,
+      elu: elu.utilization,
+      loopDelayP99Ms,
+      redisCpuMs: redis.cpuMs - this.redisBase.cpuMs,
+      redisCommands: redis.commands - this.redisBase.commands,
+    };
+  }
+
+  close(): void {
+    this.loop.disable();
+  }
+}

@@ -1,0 +1,140 @@
+/** What the benchmark prints: the run's setting, each phase's figures, the checks, the summary and the floor. */
+import { loadavg } from 'node:os';
+import { formatRoles } from '../../src/app/roles.js';
+import type { Bench } from './deployment.js';
+import { peakRssOf } from './measure.js';
+import type { PhaseReport } from './measure.js';
+import {
+  CHANGES,
+  CHILD_ROLES,
+  FLOOR_CALLS_PER_RECORD,
+  FLOOR_CHANGES_PER_S,
+  LAYOUT,
+  LAYOUT_TEXT,
+  MAX_BATCH,
+  PROFILES,
+  RAW_JOBS,
+  TUNING,
+  WINDOW,
+} from './options.js';
+
+export const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+
+/** API calls per record of each target, as `a 0.0101, b 0.0100, c 0.0102`. */
+const callsPerRecord = (r: PhaseReport): string => r.calls.map((c) => `${c.target} ${fmt(c.perRecord, 4)}`).join(', ');
+
+/** The machine's load average (1, 5, 15 min). */
+const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+
+/** The run's setting: workload, engine tuning, hub processes, machine load. */
+export function printHeader(): void {
+  console.log(
+    `Concord sync engine benchmark: ${PROFILES} profiles, ${CHANGES} changes by webhook, fan-out to 3 targets, SQLite, ` +
+      `maxBatch ${MAX_BATCH}, at most ${WINDOW} webhooks in flight; ${process.platform} ${process.arch}, Node ${process.version}`,
+  );
+  console.log(
+    `engine tuning: production defaults (ingestConcurrency ${TUNING.ingestConcurrency}, ingestBatchSize ${TUNING.ingestBatchSize}, ` +
+      `flushDelayMs ${TUNING.flushDelayMs}, relayDelayMs ${TUNING.relayDelayMs}); push concurrency 4 per target`,
+  );
+  console.log(
+    `hub processes (--processes): ${LAYOUT_TEXT}` +
+      (LAYOUT.length > 1 ? ' (the first is this process, with the systems; the others reach them over loopback HTTP)' : ' (one process, as concord start --role all)'),
+  );
+  console.log(`machine load average at start (1, 5, 15 min): ${load()} (the machine is shared: figures move with it)`);
+}
+
+/** Phase 0: no-op jobs through a plain BullMQ Worker. */
+export function printRaw(raw: { perSecond: number; seconds: number }): void {
+  console.log(
+    `\n[0. raw BullMQ] ${RAW_JOBS} no-op jobs, one Worker, concurrency ${TUNING.ingestConcurrency}: ${fmt(raw.perSecond)} jobs/s (${fmt(raw.seconds, 2)} s)`,
+  );
+}
+
+/** Phase 0: the same through the engine's ingest worker loop. */
+export function printOrdered(ordered: { perSecond: number; seconds: number }): void {
+  console.log(
+    `  the engine's ingest worker loop (OrderedWorker, in queue order, ${TUNING.ingestConcurrency} in flight), no-op jobs: ` +
+      `${fmt(ordered.perSecond)} jobs/s (${fmt(ordered.seconds, 2)} s)`,
+  );
+}
+
+export function printPhase(title: string, r: PhaseReport, unit: string): void {
+  console.log(`\n[${title}]${r.finished ? '' : '  DID NOT FINISH'}`);
+  console.log(`  ${r.phase.completed}/${r.phase.issued} ${unit} delivered to all 3 targets in ${fmt(r.seconds, 2)} s (first webhook to last delivery)`);
+  console.log(`  end to end:              ${fmt(r.perSecond)} ${unit}/s  (offered ${fmt(r.offeredPerSecond)}/s)`);
+  console.log(`  webhook-to-delivered:    p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, max ${fmt(r.max)} ms`);
+  for (const c of r.calls) {
+    console.log(
+      `  target ${c.target}: ${c.records} records in ${c.upserts} upserts = ${fmt(c.perRecord, 4)} API calls per record` +
+        ` (avg batch ${fmt(c.records / Math.max(1, c.upserts), 1)}, ${c.partial} partial; all calls ${c.calls} = ${fmt(c.allPerRecord, 4)}/record; ${c.echoes} echo webhooks)`,
+    );
+  }
+  const u = r.usage;
+  // Nothing delivered: per-change figures are n/a (fmt prints non-finite numbers so).
+  const per = r.phase.completed;
+  console.log(
+    `  cost per ${unit.replace(/s$/, '')}:         ${fmt(u.cpuMs / per, 2)} ms CPU in the hub${LAYOUT.length > 1 ? ` (its ${LAYOUT.length} processes; event loop of this one` : ' process (event loop'} ${fmt(100 * u.elu)} % busy, ` +
+      `delay p99 ${fmt(u.loopDelayP99Ms)} ms); Redis ${fmt(u.redisCommands / per, 1)} commands, ${fmt(u.redisCpuMs / per, 2)} ms CPU (shared server)`,
+  );
+  if (LAYOUT.length > 1) {
+    const seconds = r.seconds;
+    const parts = LAYOUT.map((roles, i) => {
+      const ms = u.cpuMsByProcess[i] ?? 0;
+      return `${formatRoles(roles)} ${fmt(ms / per, 2)} ms (${fmt(ms / 10 / seconds)} % of a core)`;
+    });
+    console.log(`  CPU per ${unit.replace(/s$/, '')} by process:  ${parts.join('; ')}`);
+  }
+  console.log(`  peak RSS in the phase:   ${mb(r.peakRss)}`);
+}
+
+/** Refused webhooks, pushes sent twice, older values over newer ones, records not ours. */
+export function printChecks(b: Bench): void {
+  const t = b.tracker;
+  console.log(`\n[checks] refused webhooks ${b.refused.length}, duplicate records pushed ${t.duplicates}, older-over-newer ${t.regressions}, untracked records ${t.untracked}`);
+  if (b.refused.length > 0) console.log(`  first refusal: ${b.refused[0]}`);
+}
+
+/** The run in a few lines: phase 2's throughput and calls, phase 3's latency, memory, the baseline. */
+export function printSummary(
+  b: Bench,
+  figures: { throughput: PhaseReport; paced: PhaseReport | null; raw: { perSecond: number }; idleRss: number },
+): void {
+  const { throughput, paced, raw, idleRss } = figures;
+  const ratio = throughput.perSecond / raw.perSecond;
+  const maxRss = process.resourceUsage().maxRSS * 1024;
+  const callsList = callsPerRecord(throughput);
+  console.log('\n[summary]');
+  console.log(`  changes per second end to end (phase 2):   ${fmt(throughput.perSecond)} (${fmt(throughput.usage.cpuMs / throughput.phase.completed, 2)} ms CPU per change)`);
+  if (paced) {
+    console.log(`  webhook-to-delivered at ${fmt(paced.offeredPerSecond)}/s offered:   p50 ${fmt(paced.p50)} ms, p99 ${fmt(paced.p99)} ms`);
+  }
+  console.log(`  API calls per record (phase 2):            ${callsList}`);
+  console.log(`  peak RSS (process):                        ${mb(maxRss)} (hub started and idle: ${mb(idleRss)}; includes the 4 in-memory systems)`);
+  b.workerPids.forEach((pid, i) => {
+    const roles = CHILD_ROLES[i];
+    console.log(`  peak RSS of the ${roles ? formatRoles(roles) : 'other'} process:  ${mb(peakRssOf(pid))}`);
+  });
+  console.log(`  raw BullMQ no-op jobs per second:          ${fmt(raw.perSecond)}`);
+  console.log(`  hub/raw:                                   ${fmt(ratio, 3)} (changes/s over no-op jobs/s)`);
+  console.log(`  machine load average at the end:           ${load()}`);
+}
+
+/** The floor (phase 2, SQLite): prints it and returns whether it passed and the run was clean. */
+export function printFloor(throughput: PhaseReport, cleanOk: boolean): boolean {
+  const callsList = callsPerRecord(throughput);
+  const rateOk = throughput.finished && throughput.perSecond >= FLOOR_CHANGES_PER_S;
+  const callsOk = throughput.finished && throughput.calls.every((c) => c.perRecord <= FLOOR_CALLS_PER_RECORD);
+  console.log(`\n[floor, SQLite, phase 2, hub processes ${LAYOUT_TEXT}]`);
+  console.log(`  >= ${FLOOR_CHANGES_PER_S} changes/s fanned out to 3 systems: ${fmt(throughput.perSecond)} -> ${rateOk ? 'PASS' : 'FAIL'}`);
+  console.log(`  API calls per record <= 1.05 / ${MAX_BATCH} = ${fmt(FLOOR_CALLS_PER_RECORD, 4)}: ${callsList} -> ${callsOk ? 'PASS' : 'FAIL'}`);
+  // A batch goes out full, or partial once its oldest profile has waited flushDelayMs: when a
+  // full batch takes about that long to gather, partial batches are expected.
+  const fillMs = (MAX_BATCH / throughput.perSecond) * 1000;
+  console.log(
+    `  (at ${fmt(throughput.perSecond)} changes/s a ${MAX_BATCH}-record batch gathers in ${fmt(fillMs)} ms against flushDelayMs ${TUNING.flushDelayMs}: ` +
+      `${fillMs < TUNING.flushDelayMs / 2 ? 'batches fill before the timer' : 'the timer sends partial batches'}; ${throughput.calls.map((c) => `${c.target} ${c.partial}`).join(', ')} partial)`,
+  );
+  console.log(`  FLOOR: ${rateOk && callsOk ? 'PASS' : 'FAIL'}${cleanOk ? '' : ' (and the run was not clean: see above)'}`);
+  return rateOk && callsOk && cleanOk;
+}

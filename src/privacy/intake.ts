@@ -1,0 +1,220 @@
+/**
+ * Intake: a request from the admin API, the CLI, the preference center or a source system is
+ * checked, its subject resolved to a profile, recorded with its deadline and per-system status,
+ * and started: an erasure suppresses the person at once and queues each system's part, an
+ * export schedules its job, a change (rectify, restrict, object...) becomes one hub patch whose
+ * delivery the tracker then follows.
+ */
+import { v7 as uuidv7 } from 'uuid';
+import { asLookupKeys } from '../profile/identities.js';
+import type { Identity, Profile, ProfilePatch } from '../profile/schema.js';
+import type { DataSubjectRequest } from '../store/types.js';
+import { audit, encodeDetail, enqueueErasure, readDetail, toView, withLock } from './context.js';
+import type { PrivacyContext } from './context.js';
+import { dueDate } from './deadline.js';
+import { fail, ok } from './errors.js';
+import type { Result } from './errors.js';
+import { scheduleExport } from './exporter.js';
+import { requestView } from './requests.js';
+import { DsrInput } from './schema.js';
+import type { DsrDetail, DsrInputData, DsrKind, DsrView, Subject } from './schema.js';
+import { settleRequest } from './settle.js';
+import { planErasure } from './targets.js';
+import { scheduleTrack } from './tracker.js';
+
+/** Where a request came from and who made it (kept with it, shown in status and the audit log). */
+export interface RequestMeta {
+  /** `api`, `cli`, `preference_center`, or the connector id of a system that asked. */
+  origin: string;
+  /** An API key id, `cli`, `preference_center`, or a connector id. */
+  actor: string;
+}
+
+const REASONS: Record<Exclude<DsrKind, 'erase' | 'export'>, string> = {
+  rectify: 'rectification',
+  restrict: 'restriction',
+  unrestrict: 'restriction_lifted',
+  object: 'objection',
+  withdraw_objection: 'objection_withdrawn',
+};
+
+interface Resolved {
+  profile: Profile | null;
+  /** Identities the request named itself. */
+  named: Identity[];
+}
+
+/** The person's erasure still open (received or in progress), if any. */
+export async function openErasureOf(ctx: PrivacyContext, profileId: string): Promise<DataSubjectRequest | undefined> {
+  const requests = await ctx.store.listDsr({ profileId, kind: 'erase' });
+  return requests.find((r) => r.status === 'received' || r.status === 'in_progress');
+}
+
+/** Takes new requests: checks, records and starts them. */
+export class Intake {
+  constructor(private readonly ctx: PrivacyContext) {}
+
+  /** Records a request and starts it. Expected failures (no such person...) are values. */
+  async submit(input: DsrInputData, meta: RequestMeta): Promise<Result<DsrView>> {
+    const parsed = DsrInput.safeParse(input);
+    if (!parsed.success) return fail('invalid_request', parsed.error.issues.map((i) => i.message).join('; '));
+    const request = parsed.data;
+    const resolved = await this.resolve(request.subject);
+    switch (request.kind) {
+      case 'erase':
+        return this.startErasure(resolved, meta);
+      case 'export':
+        return this.startExport(resolved, request.includeLive, meta);
+      default:
+        return this.startChange(request, resolved, meta);
+    }
+  }
+
+  private async resolve(subject: Subject): Promise<Resolved> {
+    const { store } = this.ctx;
+    if (subject.profileId !== undefined) return { profile: await store.getProfile(subject.profileId), named: [] };
+    if (subject.email !== undefined) {
+      const identity: Identity = { kind: 'email', value: subject.email.trim().toLowerCase() };
+      return { profile: await store.findProfile(identity), named: [identity] };
+    }
+    if (subject.phone !== undefined) {
+      const identity: Identity = { kind: 'phone', value: subject.phone };
+      return { profile: await store.findProfile(identity), named: [identity] };
+    }
+    const system = subject.system ?? '';
+    const externalId = subject.externalId ?? '';
+    const identity: Identity = { kind: 'external', system, value: externalId };
+    const profileId = await store.findProfileIdByExternalId(system, externalId);
+    return { profile: profileId ? await store.getProfile(profileId) : null, named: [identity] };
+  }
+
+  private async create(
+    kind: DsrKind,
+    profileId: string | null,
+    identityHashes: string[],
+    systems: string[],
+    detail: DsrDetail,
+  ): Promise<DataSubjectRequest> {
+    const { ctx } = this;
+    const receivedAt = ctx.now().toISOString();
+    const request = await ctx.store.createDsr({
+      id: uuidv7(),
+      kind,
+      status: 'received',
+      profileId,
+      identityHashes,
+      receivedAt,
+      dueAt: dueDate(receivedAt),
+      extendedTo: null,
+      subjectToldAt: null,
+      completedAt: null,
+      detail: encodeDetail(detail),
+      systems,
+    });
+    await audit(ctx, 'dsr.received', request, { origin: detail.origin, systems, dueAt: request.dueAt }, detail.actor);
+    ctx.metrics.requests.inc({ kind, origin: detail.origin });
+    ctx.logger.info({ dsrId: request.id, kind, origin: detail.origin, systems: systems.length }, 'data-subject request received');
+    return request;
+  }
+
+  private async startErasure(resolved: Resolved, meta: RequestMeta): Promise<Result<DsrView>> {
+    const { profile } = resolved;
+    if (!profile) return this.erase(resolved, meta);
+    // One erasure per person at a time, even when two arrive at once (a double click, a webhook and a request).
+    return withLock(this.ctx, `profile:${profile.id}`, async () => {
+      const existing = await openErasureOf(this.ctx, profile.id);
+      return existing ? ok(toView(existing, this.ctx.now())) : this.erase(resolved, meta);
+    });
+  }
+
+  private async erase(resolved: Resolved, meta: RequestMeta): Promise<Result<DsrView>> {
+    const { ctx } = this;
+    const { profile } = resolved;
+    const shadows = profile ? await ctx.store.shadowsByProfile(profile.id) : [];
+    const plan = planErasure({
+      profile,
+      shadows,
+      named: resolved.named,
+      connectors: [...ctx.connectors.values()],
+      alwaysErase: ctx.options.alwaysErase,
+    });
+    const hashes = [...new Set(plan.identities.map((i) => ctx.store.hashIdentity(i)))];
+    const systems = [...Object.keys(plan.refs), ...plan.manual];
+    const request = await this.create('erase', profile?.id ?? null, hashes, systems, {
+      origin: meta.origin,
+      actor: meta.actor,
+      work: plan.refs,
+      outcomes: {},
+      ...(plan.manual.length > 0 ? { manual: plan.manual } : {}),
+    });
+    // From here on nothing of theirs is ingested from any system, nor pushed to one.
+    await ctx.store.suppress(hashes, `erasure ${request.id}`);
+    await audit(ctx, 'dsr.suppressed', request, { identityHashes: hashes });
+    for (const connector of plan.manual) {
+      await ctx.store.updateDsrSystem(request.id, connector, { status: 'failed', error: 'the connector cannot erase: erase the person there by hand' });
+    }
+    await ctx.store.updateDsr(request.id, { status: 'in_progress' });
+    await enqueueErasure(ctx, request.id, Object.keys(plan.refs));
+    // With nothing to erase anywhere (or only by hand), it is settled now.
+    if (Object.keys(plan.refs).length === 0) await withLock(ctx, request.id, () => settleRequest(ctx, request.id));
+    return requestView(ctx, request.id);
+  }
+
+  private async startExport(resolved: Resolved, includeLive: boolean, meta: RequestMeta): Promise<Result<DsrView>> {
+    const { ctx } = this;
+    const { profile } = resolved;
+    const shadows = profile ? await ctx.store.shadowsByProfile(profile.id) : [];
+    const systems = includeLive ? shadows.map((s) => s.connector).filter((c) => ctx.connectors.has(c)) : [];
+    const hashes = [...new Set([...(profile?.identities ?? []), ...resolved.named].map((i) => ctx.store.hashIdentity(i)))];
+    const request = await this.create('export', profile?.id ?? null, hashes, systems, { origin: meta.origin, actor: meta.actor, includeLive, outcomes: {} });
+    await ctx.store.updateDsr(request.id, { status: 'in_progress' });
+    await scheduleExport(ctx, request.id);
+    return requestView(ctx, request.id);
+  }
+
+  private async startChange(request: Exclude<DsrInput, { kind: 'erase' | 'export' }>, resolved: Resolved, meta: RequestMeta): Promise<Result<DsrView>> {
+    const { ctx } = this;
+    const { profile } = resolved;
+    if (!profile) return fail('subject_not_found', 'no profile matches the subject');
+    const hashes = profile.identities.map((i) => ctx.store.hashIdentity(i));
+    if (await ctx.store.isSuppressed(hashes)) return fail('subject_erased', 'the person is erased, or being erased');
+    const systems = [...ctx.connectors.values()].filter((c) => c.capabilities.push).map((c) => c.id);
+    const objection = request.kind === 'object' || request.kind === 'withdraw_objection' ? request.objection : undefined;
+    const created = await this.create(request.kind, profile.id, hashes, systems, {
+      origin: meta.origin,
+      actor: meta.actor,
+      ...(objection ? { objection } : {}),
+      ...(request.kind === 'rectify' ? { attributes: Object.keys(request.attributes).sort() } : {}),
+      trackUntil: new Date(ctx.now().getTime() + ctx.options.tuning.trackForMs).toISOString(),
+      outcomes: {},
+    });
+    const patchId = `dsr:${created.id}`;
+    const reason = objection ? `${REASONS[request.kind]}:${objection}` : REASONS[request.kind];
+    const patch: ProfilePatch = {
+      id: patchId,
+      source: meta.origin === 'preference_center' ? 'preference_center' : 'admin',
+      at: created.receivedAt,
+      receivedAt: created.receivedAt,
+      identities: asLookupKeys(profile.identities),
+      attributes: request.kind === 'rectify' ? request.attributes : {},
+      consents: {},
+      subscriptions: {},
+      rights: {
+        ...(request.kind === 'restrict' ? { restricted: true } : request.kind === 'unrestrict' ? { restricted: false } : {}),
+        objections: objection ? { [objection]: request.kind === 'object' } : {},
+      },
+      reason,
+    };
+    const applied = await ctx.ingestPatch(patch, { actor: `dsr:${meta.actor}` });
+    const detail = readDetail(created);
+    if (applied.status === 'suppressed' || applied.status === 'no_identity') {
+      await ctx.store.updateDsr(created.id, { status: 'failed', detail: encodeDetail({ ...detail, patchId, failure: applied.status }) });
+      await audit(ctx, 'dsr.failed', created, { reason: applied.status });
+      return fail(applied.status === 'suppressed' ? 'subject_erased' : 'subject_not_found', `the change could not be applied (${applied.status})`);
+    }
+    await ctx.store.updateDsr(created.id, { status: 'in_progress', profileId: applied.profileId, detail: encodeDetail({ ...detail, patchId }) });
+    await audit(ctx, 'dsr.applied', created, { patchId, result: applied.status, version: applied.version, reason });
+    await scheduleTrack(ctx, created.id, 0, ctx.options.tuning.trackFirstDelayMs);
+    return requestView(ctx, created.id);
+  }
+}

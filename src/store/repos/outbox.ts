@@ -1,0 +1,98 @@
+/** The outbox repository (both dialects): claims, relayed marks, settlement and redrive. */
+import type { OutboxRepository, OutboxRow, OutboxSettlement } from '../contracts/outbox.js';
+import { chunks } from './db.js';
+import type { StoreDb } from './db.js';
+
+export class KyselyOutbox implements OutboxRepository {
+  readonly #store: StoreDb;
+
+  constructor(store: StoreDb) {
+    this.#store = store;
+  }
+
+  async claimOutbox(limit: number, leaseMs = 30_000): Promise<OutboxRow[]> {
+    if (limit <= 0) return [];
+    return this.#store.write(async (trx) => {
+      const now = new Date();
+      let query = trx
+        .selectFrom('outbox')
+        .select(['id', 'profile_id', 'connector', 'profile_version', 'created_at'])
+        .where('relayed_at', 'is', null)
+        .where((eb) => eb.or([eb('leased_until', 'is', null), eb('leased_until', '<', now.toISOString())]))
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(limit);
+      // Several relays: each skips the rows another is claiming right now.
+      if (this.#store.dialect === 'postgres') query = query.forUpdate().skipLocked();
+      const rows = await query.execute();
+      if (rows.length === 0) return [];
+      const leasedUntil = new Date(now.getTime() + leaseMs).toISOString();
+      await trx
+        .updateTable('outbox')
+        .set({ leased_until: leasedUntil })
+        .where(
+          'id',
+          'in',
+          rows.map((row) => row.id),
+        )
+        .execute();
+      return rows.map((row) => ({
+        id: row.id,
+        profileId: row.profile_id,
+        connector: row.connector,
+        profileVersion: row.profile_version,
+        createdAt: row.created_at,
+        leasedUntil,
+      }));
+    });
+  }
+
+  async ackOutbox(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.#store.write(async (trx) => {
+      for (const chunk of chunks(ids)) await trx.deleteFrom('outbox').where('id', 'in', chunk).execute();
+    });
+  }
+
+  async markRelayed(ids: readonly string[], leasedUntil: string): Promise<void> {
+    if (ids.length === 0) return;
+    const now = new Date().toISOString();
+    await this.#store.write(async (trx) => {
+      for (const chunk of chunks(ids)) {
+        await trx.updateTable('outbox').set({ relayed_at: now, leased_until: null }).where('id', 'in', chunk).where('leased_until', '=', leasedUntil).execute();
+      }
+    });
+  }
+
+  async settleOutbox(connector: string, settled: readonly OutboxSettlement[]): Promise<void> {
+    if (settled.length === 0) return;
+    await this.#store.write(async (trx) => {
+      for (const chunk of chunks(settled, 250)) {
+        await trx
+          .deleteFrom('outbox')
+          .where('connector', '=', connector)
+          .where((eb) =>
+            eb.or(
+              chunk.map((s) =>
+                s.version === null
+                  ? eb('profile_id', '=', s.profileId)
+                  : eb.and([eb('profile_id', '=', s.profileId), eb('profile_version', '<=', s.version)]),
+              ),
+            ),
+          )
+          .execute();
+      }
+    });
+  }
+
+  async redriveOutbox(): Promise<number> {
+    return this.#store.write(async (trx) => {
+      const result = await trx
+        .updateTable('outbox')
+        .set({ relayed_at: null, leased_until: null })
+        .where((eb) => eb.or([eb('relayed_at', 'is not', null), eb('leased_until', 'is not', null)]))
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
+    });
+  }
+}

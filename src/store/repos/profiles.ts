@@ -1,0 +1,133 @@
+/** The profiles repository (both dialects): patches, profiles, identities, merges, consent ledger. */
+import type { Identity, Profile, ProfilePatch } from '../../profile/schema.js';
+import { applyPatchesInTransaction, applyPatchInTransaction, insertAudit } from '../apply-patch.js';
+import { decodeConsentState, decodeProfile } from '../codec.js';
+import type { ApplyOptions, ApplyResult, LedgerEntry, ProfileRepository } from '../contracts/profiles.js';
+import { normalizeIdentity } from '../identity.js';
+import { byAskedId, chunks, oneOf } from './db.js';
+import type { StoreDb } from './db.js';
+
+export class KyselyProfiles implements ProfileRepository {
+  readonly #store: StoreDb;
+
+  constructor(store: StoreDb) {
+    this.#store = store;
+  }
+
+  applyPatch(patch: ProfilePatch, options?: ApplyOptions): Promise<ApplyResult> {
+    return this.#store.write((trx) => applyPatchInTransaction(trx, this.#store.config, patch, options));
+  }
+
+  applyPatches(items: { patch: ProfilePatch; options?: ApplyOptions }[]): Promise<ApplyResult[]> {
+    if (items.length === 0) return Promise.resolve([]);
+    return this.#store.write((trx) => applyPatchesInTransaction(trx, this.#store.config, items));
+  }
+
+  async getProfile(profileId: string): Promise<Profile | null> {
+    return (await this.getProfiles([profileId])).get(profileId) ?? null;
+  }
+
+  async getProfiles(profileIds: readonly string[]): Promise<Map<string, Profile>> {
+    const { db } = this.#store;
+    const resolved = await this.#store.resolveIds(db, profileIds);
+    const found = new Map<string, Profile>();
+    for (const chunk of chunks([...new Set(resolved.values())])) {
+      const rows = await db.selectFrom('profiles').select(['id', 'data', 'version']).where('id', 'in', chunk).execute();
+      for (const row of rows) found.set(row.id, decodeProfile(row.data, row.version));
+    }
+    return byAskedId(resolved, found);
+  }
+
+  async findProfile(identity: Identity): Promise<Profile | null> {
+    const normalized = normalizeIdentity(identity, { defaultPhoneCountry: this.#store.config.defaultPhoneCountry });
+    if (!normalized.ok) return null;
+    const { kind, value, system } = normalized.identity;
+    const row = await this.#store.db
+      .selectFrom('identities')
+      .select('profile_id')
+      .where('kind', '=', kind)
+      .where('system', '=', kind === 'external' ? (system ?? '') : '')
+      .where('value', '=', value)
+      .executeTakeFirst();
+    return row ? this.getProfile(row.profile_id) : null;
+  }
+
+  async findProfileIdByExternalId(connector: string, externalId: string): Promise<string | null> {
+    const [found = null] = await this.findProfileIdsByExternalIds(connector, [externalId]);
+    return found;
+  }
+
+  async findProfileIdsByExternalIds(connector: string, externalIds: readonly string[]): Promise<(string | null)[]> {
+    const { db } = this.#store;
+    const found = new Map<string, string>();
+    const unique = [...new Set(externalIds)];
+    for (const chunk of chunks(unique)) {
+      const rows = await db
+        .selectFrom('shadows')
+        .select(['external_id', 'profile_id'])
+        .where('connector', '=', connector)
+        .where('external_id', 'in', chunk)
+        .execute();
+      for (const row of rows) if (row.external_id !== null && !found.has(row.external_id)) found.set(row.external_id, row.profile_id);
+    }
+    const rest = unique.filter((id) => !found.has(id));
+    for (const chunk of chunks(rest)) {
+      const byTrimmed = new Map<string, string[]>();
+      for (const id of chunk) byTrimmed.set(id.trim(), [...(byTrimmed.get(id.trim()) ?? []), id]);
+      const rows = await db
+        .selectFrom('identities')
+        .select(['value', 'profile_id'])
+        .where('kind', '=', 'external')
+        .where('system', '=', connector)
+        .where('value', 'in', [...byTrimmed.keys()])
+        .execute();
+      for (const row of rows) for (const id of byTrimmed.get(row.value) ?? []) found.set(id, row.profile_id);
+    }
+    return externalIds.map((id) => found.get(id) ?? null);
+  }
+
+  async consentHistory(profileId: string): Promise<LedgerEntry[]> {
+    const { db } = this.#store;
+    const id = await this.#store.resolveId(db, profileId);
+    const rows = await db
+      .selectFrom('consent_ledger')
+      .selectAll()
+      .where('profile_id', '=', id)
+      .orderBy('recorded_at')
+      .orderBy('id')
+      .execute();
+    return rows.map((row) => ({
+      id: row.id,
+      profileId: row.profile_id,
+      purpose: row.purpose,
+      channel: row.channel,
+      state: decodeConsentState(row.state),
+      previous: row.previous === null ? null : oneOf(row.previous, ['granted', 'denied'] as const),
+      patchId: row.patch_id,
+      recordedAt: row.recorded_at,
+      accepted: Boolean(row.accepted),
+    }));
+  }
+
+  async deleteProfileData(profileId: string): Promise<void> {
+    await this.#store.write(async (trx) => {
+      const id = await this.#store.resolveId(trx, profileId);
+      await trx.deleteFrom('identities').where('profile_id', '=', id).execute();
+      await trx.deleteFrom('consent_ledger').where('profile_id', '=', id).execute();
+      await trx.deleteFrom('shadows').where('profile_id', '=', id).execute();
+      await trx.deleteFrom('outbox').where('profile_id', '=', id).execute();
+      await trx.deleteFrom('push_log').where('profile_id', '=', id).execute();
+      await trx.deleteFrom('profile_aliases').where((eb) => eb.or([eb('into_id', '=', id), eb('merged_id', '=', id)])).execute();
+      const deleted = await trx.deleteFrom('profiles').where('id', '=', id).executeTakeFirst();
+      if (deleted.numDeletedRows > 0n) {
+        await insertAudit(trx, this.#store.dialect, {
+          at: new Date().toISOString(),
+          actor: 'store',
+          action: 'profile.deleted',
+          profileId: id,
+          detail: {},
+        });
+      }
+    });
+  }
+}
