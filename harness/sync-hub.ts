@@ -23,6 +23,7 @@ import type { TestDatabase, TestDialect } from './db.js';
 import { createMemorySystem, memoryConnector, unregisterMemorySystem } from '../connectors/memory/index.js';
 import type { MemorySystem, MemorySystemOptions } from '../connectors/memory/index.js';
 import { createLogger } from '../src/log/logger.js';
+import type { Logger } from '../src/log/logger.js';
 
 export const REDIS_URL = process.env.CONCORD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -67,6 +68,8 @@ export interface HubOptions {
   redisUrl?: string;
   /** Reuse an existing database and prefix (a second "process" of the same hub). */
   shared?: { db: TestDatabase; prefix: string; names: Record<string, string> };
+  /** The engine's logger (default: silent unless CONCORD_TEST_LOG names a level). */
+  logger?: Logger;
 }
 
 export interface Hub {
@@ -122,7 +125,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     if (!options.shared) systems[spec.id] = createMemorySystem(name, { webhookSecret: WEBHOOK_SECRET, ...spec.system });
   }
   const connectors = memoryConnectors(options.systems, names);
-  const logger = createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
+  const logger = options.logger ?? createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
   const engine = createEngine({
     redis: options.redisUrl ?? REDIS_URL,
     prefix,
