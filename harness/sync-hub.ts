@@ -4,6 +4,7 @@
  * itself. The engine is built exactly as in production, from `SyncConnector`s; it knows the
  * memory systems only through the `memory` connector's definition.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { compileMapping } from '../src/connector/mapping.js';
@@ -169,7 +170,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         if (Date.now() > deadline) throw new Error(`hub did not settle: ${JSON.stringify(await engine.status())}`);
         await Promise.all(Object.values(systems).map((s) => s.flushWebhooks()));
         quiet = (await engine.idle()) ? quiet + 1 : 0;
-        await new Promise((r) => setTimeout(r, 60));
+        await sleep(60);
       }
     },
     async profiles() {
@@ -224,6 +225,6 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
+    await sleep(25);
   }
 }

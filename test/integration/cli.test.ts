@@ -4,6 +4,7 @@
  * processes (`concordProcess`, `node --import tsx src/cli/main.ts`) to keep the launcher, the
  * process's exit code, its streams and signals honest.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -140,7 +141,7 @@ describe('concord start', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
       const deadline = Date.now() + 25_000;
-      while (!/listening on (http:\/\/\S+)/.test(stdout) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while (!/listening on (http:\/\/\S+)/.test(stdout) && Date.now() < deadline) await sleep(100);
       const url = /listening on (http:\/\/\S+)/.exec(stdout)?.[1];
       expect(stdout).toContain('Hub running (role all)');
       const health = await fetch(`${url}/healthz`);
@@ -185,7 +186,7 @@ describe('concord start', () => {
         const health = await fetch(`${url}/healthz`).catch(() => null);
         if (health?.status === 200) break;
         if (Date.now() > deadline) throw new Error(`no /healthz within 25 s: ${stdout}`);
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
       const ready = await fetch(`${url}/readyz`);
       expect(ready.status).toBe(503);
@@ -198,7 +199,7 @@ describe('concord start', () => {
       expect(((await webhook.json()) as { code: string }).code).toBe('redis_unavailable');
 
       // 12 s of waiting: the first line names the address, and no more than one line per 10 s follows.
-      await new Promise((r) => setTimeout(r, 12_000));
+      await sleep(12_000);
       const lines = warnings();
       expect(lines[0]?.msg).toBe(`redis unreachable at redis://127.0.0.1:${redisPort}: retrying with backoff; workers wait for it, /healthz is up, /readyz answers 503`);
       expect(lines.length).toBeGreaterThanOrEqual(1);
@@ -209,7 +210,7 @@ describe('concord start', () => {
 
       redis = await killableRedis(redisPort);
       const upBy = Date.now() + 20_000;
-      while (!stdout.includes('Hub running') && Date.now() < upBy) await new Promise((r) => setTimeout(r, 100));
+      while (!stdout.includes('Hub running') && Date.now() < upBy) await sleep(100);
       expect(stdout).toContain('Hub running (role all)');
       expect((await fetch(`${url}/readyz`)).status).toBe(200);
     } finally {
@@ -245,7 +246,7 @@ describe('concord start', () => {
     let exited: Promise<Run> | undefined;
     try {
       const deadline = Date.now() + 25_000;
-      while (!child.stdout().includes('Hub running') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while (!child.stdout().includes('Hub running') && Date.now() < deadline) await sleep(100);
       const stdout = child.stdout();
       expect(stdout).toContain('Hub running (role ingest,relay,pull): Redis');
       expect(stdout).not.toContain('listening on');
