@@ -6,8 +6,9 @@
  * (signatures cover them) and capped; the connector verifies and parses it through the engine,
  * which dedupes on the event id and enqueues. Nothing is enqueued for a refused request:
  * unknown connector (or any other method or path under /webhooks) 404, oversized body 413, bad
- * signature or URL token 401, malformed body 400, all RFC 9457 problems. The reply is the connector's (e.g. a SOAP Ack), sent once the events are safely queued;
- * a refusal is in the connector's format when it has one (a SOAP fault). Each refusal is logged
+ * signature or URL token 401, malformed body 400, all RFC 9457 problems. The reply is the
+ * connector's (e.g. a SOAP Ack), sent once the events are safely queued; a refusal is in the
+ * connector's format when it has one (a SOAP fault). Each refusal is logged
  * once, with the connector's fixed reason and never the URL (it may carry the token).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
