@@ -3,6 +3,7 @@
  * emulator (its signed webhooks delivered over HTTP to the engine), an in-memory CRM as a
  * second system, and the engine built exactly as in production from `SyncConnector`s.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { compileMapping } from '../src/connector/mapping.js';
@@ -147,7 +148,7 @@ export async function startHubSpotHub(options: HubSpotHubOptions): Promise<HubSp
         await emulator.sideDoor.flushWebhooks();
         await crm.flushWebhooks();
         quiet = (await engine.idle()) ? quiet + 1 : 0;
-        await new Promise((r) => setTimeout(r, 80));
+        await sleep(80);
       }
     },
     profileByEmail: (email) => store.findProfile({ kind: 'email', value: email }),

@@ -4,6 +4,7 @@
  * `SyncConnector`s as in production, the privacy service on the engine's connection, and the
  * HTTP server, listening, so the emulators deliver their webhooks over HTTP.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
@@ -221,7 +222,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
         await hubspotEmulator.sideDoor.flushWebhooks();
         await sfEmulator.sideDoor.flushWebhooks();
         quiet = (await engine.idle()) ? quiet + 1 : 0;
-        await new Promise((r) => setTimeout(r, 80));
+        await sleep(80);
       }
     },
     async waitFor(id, done, timeoutMs = 30_000) {
@@ -231,7 +232,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
         if (!view.ok) throw view.error;
         if (done(view.value)) return view.value;
         if (Date.now() > deadline) throw new Error(`request ${id} did not get there: ${JSON.stringify(view.value)}`);
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
     },
     profileByEmail: (email) => store.findProfile({ kind: 'email', value: email }),

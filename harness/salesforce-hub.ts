@@ -4,6 +4,7 @@
  * listening, so the emulators deliver their webhooks (signed JSON, SOAP Outbound Messages) over
  * HTTP to `POST /webhooks/:connectorId`.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -151,7 +152,7 @@ export async function startCrmHub(options: CrmHubOptions): Promise<CrmHub> {
         await hubspotEmulator.sideDoor.flushWebhooks();
         await sfEmulator.sideDoor.flushWebhooks();
         quiet = (await engine.idle()) ? quiet + 1 : 0;
-        await new Promise((r) => setTimeout(r, 80));
+        await sleep(80);
       }
     },
     profileByEmail: (email) => store.findProfile({ kind: 'email', value: email }),

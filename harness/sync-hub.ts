@@ -4,6 +4,7 @@
  * itself. The engine is built exactly as in production, from `SyncConnector`s; it knows the
  * memory systems only through the `memory` connector's definition.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { compileMapping } from '../src/connector/mapping.js';
@@ -23,6 +24,7 @@ import type { TestDatabase, TestDialect } from './db.js';
 import { createMemorySystem, memoryConnector, unregisterMemorySystem } from '../connectors/memory/index.js';
 import type { MemorySystem, MemorySystemOptions } from '../connectors/memory/index.js';
 import { createLogger } from '../src/log/logger.js';
+import type { Logger } from '../src/log/logger.js';
 
 export const REDIS_URL = process.env.CONCORD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -67,6 +69,8 @@ export interface HubOptions {
   redisUrl?: string;
   /** Reuse an existing database and prefix (a second "process" of the same hub). */
   shared?: { db: TestDatabase; prefix: string; names: Record<string, string> };
+  /** The engine's logger (default: silent unless CONCORD_TEST_LOG names a level). */
+  logger?: Logger;
 }
 
 export interface Hub {
@@ -122,7 +126,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     if (!options.shared) systems[spec.id] = createMemorySystem(name, { webhookSecret: WEBHOOK_SECRET, ...spec.system });
   }
   const connectors = memoryConnectors(options.systems, names);
-  const logger = createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
+  const logger = options.logger ?? createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
   const engine = createEngine({
     redis: options.redisUrl ?? REDIS_URL,
     prefix,
@@ -166,7 +170,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
         if (Date.now() > deadline) throw new Error(`hub did not settle: ${JSON.stringify(await engine.status())}`);
         await Promise.all(Object.values(systems).map((s) => s.flushWebhooks()));
         quiet = (await engine.idle()) ? quiet + 1 : 0;
-        await new Promise((r) => setTimeout(r, 60));
+        await sleep(60);
       }
     },
     async profiles() {
@@ -221,6 +225,6 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
+    await sleep(25);
   }
 }

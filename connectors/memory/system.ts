@@ -23,6 +23,7 @@
  * "user" side (`change`, `remove`, the switches and the stats) is not counted and not
  * rate-limited: it is what people do in the system's UI, and what tests use to look inside.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { CallLedger, type CallCounts, type EmulatorControls } from '../../src/connector/emulator-kit/index.js';
 import type { Json } from '../../src/profile/schema.js';
@@ -170,8 +171,6 @@ export class MemoryNetworkError extends Error {
     this.name = 'MemoryNetworkError';
   }
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function normEmail(value: Json | undefined): string | undefined {
   return typeof value === 'string' && value.trim() !== '' ? value.trim().toLowerCase() : undefined;

@@ -1,6 +1,7 @@
 /** How the CLI prints config results. */
 import type { Config } from '../config/schema.js';
 import type { ConfigError, ConfigWarning } from '../config/errors.js';
+import type { CliIo } from './io.js';
 
 function count(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
@@ -17,13 +18,13 @@ export function summaryLine(file: string, config: Config): string {
   ].join(', ')}`;
 }
 
-export function printErrors(errors: readonly ConfigError[]): void {
-  for (const error of errors) console.error(error.toString());
-  console.error(`${count(errors.length, 'error', 'errors')} in the configuration.`);
+export function printErrors(io: CliIo, errors: readonly ConfigError[]): void {
+  for (const error of errors) io.error(error.toString());
+  io.error(`${count(errors.length, 'error', 'errors')} in the configuration.`);
 }
 
-export function printWarnings(warnings: readonly ConfigWarning[]): void {
-  for (const warning of warnings) console.error(warning.toString());
+export function printWarnings(io: CliIo, warnings: readonly ConfigWarning[]): void {
+  for (const warning of warnings) io.error(warning.toString());
 }
 
 /** A URL with any password replaced, safe to print. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, REDACTED, redactEmails, serializeError } from './logger.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createLogger, REDACTED, redactEmails, requestLogScope, serializeError } from './logger.js';
 
 function capture(level = 'info'): { lines: string[]; logger: ReturnType<typeof createLogger> } {
   const lines: string[] = [];
@@ -74,5 +75,29 @@ describe('createLogger', () => {
     const { lines, logger } = capture('silent');
     logger.error('nothing');
     expect(lines).toEqual([]);
+  });
+
+  it("gives the lines written inside a request's scope its id, once, and none after the request is answered", async () => {
+    const { lines, logger } = capture();
+    const scope = requestLogScope('req-1');
+    await scope.run(async () => {
+      logger.info('engine line');
+      logger.child({ reqId: 'req-1' }).info('request line');
+      await sleep(1);
+      logger.info('after an await');
+    });
+    const later = scope.run(() => sleep(5).then(() => logger.info('a timer the request left')));
+    scope.close();
+    await later;
+    logger.info('outside');
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed.map((l) => [l['msg'], l['reqId']])).toEqual([
+      ['engine line', 'req-1'],
+      ['request line', 'req-1'],
+      ['after an await', 'req-1'],
+      ['a timer the request left', undefined],
+      ['outside', undefined],
+    ]);
+    expect(lines[1]?.split('"reqId"')).toHaveLength(2);
   });
 });

@@ -5,6 +5,7 @@
  * number, an authorization header, a cookie, a token or a secret that a call site passed by
  * mistake. Children (`logger.child({...})`) keep both.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { pino } from 'pino';
 import type { DestinationStream, Logger } from 'pino';
 
@@ -80,6 +81,45 @@ export function serializeError(err: unknown, depth = 0): Record<string, unknown>
   };
 }
 
+/** A request being served, while it is: lines written inside it carry its id. */
+interface RequestScope {
+  readonly reqId: string;
+  open: boolean;
+}
+
+const requestScopes = new AsyncLocalStorage<RequestScope>();
+
+/** The request a piece of work serves (`requestLogScope`), for the lines it writes. */
+export interface RequestLogScope {
+  /** Runs `fn`, and what it starts, inside the request: every line a logger of ours writes meanwhile carries the request's id. */
+  run<T>(fn: () => T): T;
+  /** The request is answered: what it started and outlives it (a timer, a connection) writes lines without its id. */
+  close(): void;
+}
+
+/**
+ * Gives the lines written while a request is served its id (`reqId`), whichever logger writes
+ * them: the engine's, the privacy service's and a connector's as well as the request's own (the
+ * HTTP server opens one per request, `src/server/build.ts`).
+ */
+export function requestLogScope(reqId: string): RequestLogScope {
+  const scope: RequestScope = { reqId, open: true };
+  return {
+    run: (fn) => requestScopes.run(scope, fn),
+    close: () => {
+      scope.open = false;
+    },
+  };
+}
+
+/** `reqId` of the request being served, unless the logger binds one itself (fastify's request logger). */
+function requestIdMixin(_line: object, _level: number, logger: Logger): object {
+  const scope = requestScopes.getStore();
+  if (scope === undefined || !scope.open) return {};
+  const bound = (logger as unknown as Record<symbol, unknown>)[pino.symbols.chindingsSym];
+  return typeof bound === 'string' && bound.includes('"reqId":') ? {} : { reqId: scope.reqId };
+}
+
 export interface LoggerOptions {
   /** A pino level name, or `silent`. @defaultValue `LOG_LEVEL` from the environment, else `info` */
   level?: string;
@@ -89,13 +129,14 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
-/** A logger with the hub's redaction and error serializer. */
+/** A logger with the hub's redaction and error serializer; inside a request (`requestLogScope`) its lines carry the request's id. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const logger = pino(
     {
       level: options.level ?? process.env['LOG_LEVEL'] ?? 'info',
       redact: { paths: [...REDACT_PATHS], censor: REDACTED },
       serializers: { err: serializeError, error: serializeError },
+      mixin: requestIdMixin,
     },
     options.destination,
   );

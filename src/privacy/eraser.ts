@@ -68,6 +68,7 @@ export class Eraser {
 
   async process(job: Job<EraseJobData>, signal?: AbortSignal): Promise<EraseRunResult> {
     const { ctx } = this;
+    const started = performance.now();
     const result: EraseRunResult = { taken: 0, completed: 0, retried: 0, failed: 0 };
     const connector = ctx.connectors.get(job.data.connector);
     if (!connector) return result;
@@ -88,6 +89,7 @@ export class Eraser {
     } finally {
       clearInterval(renew);
     }
+    ctx.logger.info({ connector: connector.id, jobId: job.id, ...result, ms: Math.round(performance.now() - started) }, 'erase batch processed');
     const waiting = await ctx.work.dirtyState(connector.id);
     if (waiting.count >= t.eraseBatchSize) await scheduleEraseFlush(ctx, connector.id, 'now');
     else if (waiting.oldestAt !== null) await scheduleEraseFlush(ctx, connector.id, waiting.oldestAt + t.eraseBatchWaitMs);

@@ -40,6 +40,7 @@ export class Exporter {
 
   async process(job: Job<ExportJobData>, signal?: AbortSignal): Promise<{ bytes: number }> {
     const { ctx } = this;
+    const started = performance.now();
     const request = await ctx.store.getDsr(job.data.dsrId);
     if (!request || request.kind !== 'export' || request.status === 'completed') return { bytes: 0 };
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -112,6 +113,11 @@ export class Exporter {
       await audit(ctx, 'dsr.export.ready', current, { bytes: d.export.bytes, sha256: d.export.sha256, expiresAt, live: live.map((l) => `${l.connector}:${l.status}`) });
       await settleRequest(ctx, current.id);
     });
+    const systems = (status: LiveExport['status']): number => live.filter((l) => l.status === status).length;
+    ctx.logger.info(
+      { dsrId: request.id, jobId: job.id, systems: request.systems.length, read: systems('read'), failed: systems('failed'), records: live.reduce((n, l) => n + l.records.length, 0), bytes: Buffer.byteLength(text), ms: Math.round(performance.now() - started) },
+      'export prepared',
+    );
     return { bytes: Buffer.byteLength(text) };
   }
 }

@@ -61,6 +61,7 @@ export class Tracker {
   async process(job: Job<TrackJobData>): Promise<{ open: number }> {
     const { ctx } = this;
     const { dsrId, check } = job.data;
+    const started = performance.now();
     const open = await withLock(ctx, dsrId, async () => {
       const request = await ctx.store.getDsr(dsrId);
       if (!request || request.status === 'completed' || request.status === 'failed') return 0;
@@ -68,7 +69,7 @@ export class Tracker {
       const detail = readDetail(request);
       const expired = detail.trackUntil !== undefined && Date.parse(detail.trackUntil) <= ctx.now().getTime();
       let left = 0;
-      let changed = false;
+      const settled = { delivered: 0, not_held: 0, failed: 0 };
       for (const system of request.systems) {
         if (system.status !== 'pending' && system.status !== 'in_progress') continue;
         const connector = ctx.connectors.get(system.connector);
@@ -79,21 +80,24 @@ export class Tracker {
           await ctx.store.updateDsrSystem(dsrId, system.connector, { status: state.state === 'delivered' ? 'completed' : 'not_applicable', error: null });
           await audit(ctx, `dsr.${state.state}`, request, { connector: system.connector });
           ctx.metrics.systemOutcomes.inc({ kind: request.kind, connector: system.connector, outcome: state.state });
-          changed = true;
+          settled[state.state]++;
         } else if (state.state === 'failed' || expired) {
           const reason = state.state === 'failed' ? state.reason : `not confirmed within ${Math.round(ctx.options.tuning.trackForMs / 60_000)} minutes`;
           detail.outcomes[system.connector] = { outcome: 'failed', at };
           await ctx.store.updateDsrSystem(dsrId, system.connector, { status: 'failed', error: reason });
           await audit(ctx, 'dsr.delivery_failed', request, { connector: system.connector, reason });
           ctx.metrics.systemOutcomes.inc({ kind: request.kind, connector: system.connector, outcome: 'failed' });
-          changed = true;
+          settled.failed++;
         } else {
           await ctx.store.updateDsrSystem(dsrId, system.connector, { status: 'in_progress', attempts: system.attempts + 1 });
           left++;
         }
       }
-      if (changed) await ctx.store.updateDsr(dsrId, { detail: encodeDetail(detail) });
+      const changed = settled.delivered + settled.not_held + settled.failed;
+      if (changed > 0) await ctx.store.updateDsr(dsrId, { detail: encodeDetail(detail) });
       await settleRequest(ctx, dsrId);
+      // One line per check that settled systems (a check that only waits writes none).
+      if (changed > 0) ctx.logger.info({ dsrId, kind: request.kind, check, ...settled, open: left, ms: Math.round(performance.now() - started) }, 'delivery check processed');
       return left;
     });
     if (open > 0) await scheduleTrack(ctx, dsrId, check + 1);

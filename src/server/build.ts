@@ -29,6 +29,8 @@ import { registerQueueBoard } from './queue-board.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { registerWebhooks } from './webhooks.js';
 import { redisReady as redisUp } from '../queue/redis-health.js';
+import { requestLogScope } from '../log/logger.js';
+import type { RequestLogScope } from '../log/logger.js';
 
 /** Seconds a client is asked to wait (Retry-After) while Redis is away. */
 const REDIS_RETRY_AFTER_SEC = 5;
@@ -79,6 +81,25 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // What serves a request (the engine, the privacy service, a connector) logs with its id too.
+  // The body is read in the socket's own context: the scope is entered again once it is.
+  const scopes = new WeakMap<FastifyRequest, RequestLogScope>();
+  app.addHook('onRequest', (request, _reply, done) => {
+    const scope = requestLogScope(request.id);
+    scopes.set(request, scope);
+    scope.run(done);
+  });
+  app.addHook('preValidation', (request, _reply, done) => {
+    const scope = scopes.get(request);
+    if (scope) scope.run(done);
+    else done();
+  });
+  const closeScope = (request: FastifyRequest, _reply: unknown, done: () => void): void => {
+    scopes.get(request)?.close();
+    done();
+  };
+  app.addHook('onResponse', closeScope);
+  app.addHook('onRequestAbort', (request, done) => closeScope(request, undefined, done));
   app.setErrorHandler((error, _request, reply) => {
     if (error instanceof RequestProblemError) return sendProblem(reply, error.problem);
     throw error;

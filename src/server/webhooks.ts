@@ -5,9 +5,10 @@
  * declared size), so a refused sender costs no parsing. The body is kept as raw bytes
  * (signatures cover them) and capped; the connector verifies and parses it through the engine,
  * which dedupes on the event id and enqueues. Nothing is enqueued for a refused request:
- * unknown connector 404, oversized body 413, bad signature or URL token 401, malformed body
- * 400. The reply is the connector's (e.g. a SOAP Ack), sent once the events are safely queued;
- * a refusal is in the connector's format when it has one (a SOAP fault). Each refusal is logged
+ * unknown connector (or any other method or path under /webhooks) 404, oversized body 413, bad
+ * signature or URL token 401, malformed body 400, all RFC 9457 problems. The reply is the
+ * connector's (e.g. a SOAP Ack), sent once the events are safely queued; a refusal is in the
+ * connector's format when it has one (a SOAP fault). Each refusal is logged
  * once, with the connector's fixed reason and never the URL (it may carry the token).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -97,8 +98,11 @@ export async function registerWebhooks(app: FastifyInstance, options: WebhookRou
       return problem(reply, status, 'malformed_body', reason);
     };
 
+    // Any other method or path under /webhooks is no webhook address either: the same problem.
+    scope.setNotFoundHandler((_request, reply) => problem(reply, 404, 'unknown_connector', 'no connector takes webhooks at this address'));
+
     scope.post<{ Params: WebhookParams }>(
-      '/webhooks/:connectorId/:token?',
+      '/:connectorId/:token?',
       {
         bodyLimit: options.bodyLimit,
         config: {
@@ -140,5 +144,5 @@ export async function registerWebhooks(app: FastifyInstance, options: WebhookRou
         return send(reply, result.reply);
       },
     );
-  });
+  }, { prefix: '/webhooks' });
 }

@@ -6,6 +6,7 @@
  * link is refused; axe-core finds no accessibility violations; screenshots are saved under
  * test-artifacts/ (git-ignored).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -30,7 +31,7 @@ async function waitFor(check: () => boolean | Promise<boolean>, what: string, ti
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 

@@ -3,6 +3,7 @@
  * same port: the shared Redis on 6379 must never be killed. The Redis-loss tests and the chaos
  * harness use it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { freePort, redisAnswers } from '../../src/app/redis.js';
@@ -37,7 +38,7 @@ export async function killableRedis(port?: number): Promise<KillableRedis> {
       while (!(await redisAnswers(url, 200))) {
         if (!isRunning()) throw new Error(`redis-server on port ${p} exited at start`);
         if (Date.now() > deadline) throw new Error(`redis-server on port ${p} did not answer`);
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
     },
     async kill() {

@@ -1,6 +1,10 @@
 /**
- * The `concord` CLI as a user runs it: real processes, exit codes and output.
+ * The `concord` CLI as a user runs it: exit codes and output. Commands run in the test's process
+ * (`runCli`, the program `src/cli/main.ts` runs, with the environment given); a few run as real
+ * processes (`concordProcess`, `node --import tsx src/cli/main.ts`) to keep the launcher, the
+ * process's exit code, its streams and signals honest.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -8,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/app/redis.js';
+import { runConcord, startConcord } from '../helpers/cli.js';
 import { killableRedis } from '../helpers/private-redis.js';
 import type { KillableRedis } from '../helpers/private-redis.js';
 
@@ -20,11 +25,22 @@ interface Run {
 /** The variables the example configs read; unset so the tests see a fresh machine. */
 const CONFIG_VARS = ['CONCORD_CONFIG', 'REDIS_URL', 'DATABASE_URL', 'PUBLIC_URL', 'CONCORD_SIGNING_SECRET', 'CONCORD_HASH_KEY', 'PORT'];
 
-function concord(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
+/** The environment of a command: the test process's, with `extraEnv` and without the config variables it does not set. */
+function envOf(extraEnv: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
   for (const name of CONFIG_VARS) if (!(name in extraEnv)) delete env[name];
+  return env;
+}
+
+/** `concord <args>` in this process. */
+function concord(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
+  return runConcord(args, envOf(extraEnv));
+}
+
+/** `concord <args>` as a process of its own. */
+function concordProcess(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile('npx', ['tsx', 'src/cli/main.ts', ...args], { env }, (error, stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: envOf(extraEnv) }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
       resolve({ code, stdout, stderr });
     });
@@ -44,9 +60,9 @@ describe('concord validate', () => {
     expect(run.stderr).toContain('config/concord.yaml:25:14: warning: hub.secrets.signing: CONCORD_SIGNING_SECRET is not set');
   });
 
-  it('exits 1 and prints every error as file:line:col', async () => {
+  it('exits 1 and prints every error as file:line:col (a process of its own)', async () => {
     const file = 'test/fixtures/config/bad-enum.yaml';
-    const run = await concord(['validate', '--config', file], testSecrets);
+    const run = await concordProcess(['validate', '--config', file], testSecrets);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
     expect(run.stderr.trimEnd().split('\n')).toEqual([
@@ -125,7 +141,7 @@ describe('concord start', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
       const deadline = Date.now() + 25_000;
-      while (!/listening on (http:\/\/\S+)/.test(stdout) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while (!/listening on (http:\/\/\S+)/.test(stdout) && Date.now() < deadline) await sleep(100);
       const url = /listening on (http:\/\/\S+)/.exec(stdout)?.[1];
       expect(stdout).toContain('Hub running (role all)');
       const health = await fetch(`${url}/healthz`);
@@ -170,7 +186,7 @@ describe('concord start', () => {
         const health = await fetch(`${url}/healthz`).catch(() => null);
         if (health?.status === 200) break;
         if (Date.now() > deadline) throw new Error(`no /healthz within 25 s: ${stdout}`);
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
       const ready = await fetch(`${url}/readyz`);
       expect(ready.status).toBe(503);
@@ -183,7 +199,7 @@ describe('concord start', () => {
       expect(((await webhook.json()) as { code: string }).code).toBe('redis_unavailable');
 
       // 12 s of waiting: the first line names the address, and no more than one line per 10 s follows.
-      await new Promise((r) => setTimeout(r, 12_000));
+      await sleep(12_000);
       const lines = warnings();
       expect(lines[0]?.msg).toBe(`redis unreachable at redis://127.0.0.1:${redisPort}: retrying with backoff; workers wait for it, /healthz is up, /readyz answers 503`);
       expect(lines.length).toBeGreaterThanOrEqual(1);
@@ -194,7 +210,7 @@ describe('concord start', () => {
 
       redis = await killableRedis(redisPort);
       const upBy = Date.now() + 20_000;
-      while (!stdout.includes('Hub running') && Date.now() < upBy) await new Promise((r) => setTimeout(r, 100));
+      while (!stdout.includes('Hub running') && Date.now() < upBy) await sleep(100);
       expect(stdout).toContain('Hub running (role all)');
       expect((await fetch(`${url}/readyz`)).status).toBe(200);
     } finally {
@@ -226,21 +242,18 @@ describe('concord start', () => {
 
   it('runs only the given roles: --role ingest,relay,pull starts no HTTP server', async () => {
     const { dir, file } = await startConfig();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--config', file, '--role', 'ingest, relay,pull'], {
-      env: { ...process.env, LOG_LEVEL: 'silent' },
-    });
-    let stdout = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const child = startConcord(['start', '--config', file, '--role', 'ingest, relay,pull'], { ...process.env, LOG_LEVEL: 'silent' });
+    let exited: Promise<Run> | undefined;
     try {
       const deadline = Date.now() + 25_000;
-      while (!stdout.includes('Hub running') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while (!child.stdout().includes('Hub running') && Date.now() < deadline) await sleep(100);
+      const stdout = child.stdout();
       expect(stdout).toContain('Hub running (role ingest,relay,pull): Redis');
       expect(stdout).not.toContain('listening on');
     } finally {
-      child.kill('SIGTERM');
+      exited = child.stop('SIGTERM');
     }
-    expect(await exited).toBe(0);
+    expect((await exited).code).toBe(0);
     await rm(dir, { recursive: true, force: true });
   });
 });

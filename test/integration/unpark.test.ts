@@ -4,6 +4,7 @@
  * until midnight), the allowance comes back early, and `POST /api/v1/connectors/{id}/unpark`
  * or `concord unpark <id>` (another process) lets the waiting change through at once.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { queueParkedFor } from '../../src/queue/park.js';
@@ -57,7 +58,7 @@ describe('lifting a rate-limit park', () => {
 
     // The allowance comes back long before the park ends; the hub does not know.
     salesforce.sideDoor.setDailyLimit(100_000, 0);
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     expect(salesforce.sideDoor.findByEmail('grace@example.com')).toBeUndefined();
 
     const liftedAt = Date.now();
@@ -101,7 +102,7 @@ describe('lifting a rate-limit park', () => {
     await waitFor(async () => (await blockedFor(op as OperatorHub, 'hubspot')) > 60_000, 20_000, 'HubSpot parked');
 
     hubspot.sideDoor.resetDailyLimit();
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     expect(hubspot.sideDoor.findByEmail('alan@example.com')).toBeUndefined();
 
     const run = await op.cli(['unpark', 'hubspot']);

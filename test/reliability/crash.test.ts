@@ -4,6 +4,7 @@
  * sees the answer), start a new one: no change is lost, and the end state is the same as in a
  * run without the crash. And SIGTERM lets the batch in flight finish before the process exits.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -187,7 +188,7 @@ describe.each(TEST_DIALECTS)('crash and restart (%s)', { timeout: 120_000 }, (di
       signalled = true;
       worker.child.kill('SIGTERM');
       // Hold the answer a little: the worker must wait for it rather than drop it.
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       answered = true;
     };
     makeChanges(hub);

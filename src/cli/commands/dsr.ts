@@ -27,6 +27,8 @@ import type { Json, ObjectionKind } from '../../profile/schema.js';
 import { openConfiguredStore } from '../../app/store.js';
 import { resolveConfigPath, withConfigOption } from '../config-path.js';
 import { printErrors, printWarnings } from '../report.js';
+import { processIo } from '../io.js';
+import type { CliIo } from '../io.js';
 import { createLogger } from '../../log/logger.js';
 
 const OBJECTIONS: Record<string, ObjectionKind> = {
@@ -47,10 +49,10 @@ interface Session {
   close(): Promise<void>;
 }
 
-async function open(config: Config): Promise<Session> {
+async function open(io: CliIo, config: Config): Promise<Session> {
   const connectors = connectorsFromConfig(config, builtinConnectors);
   const policy = toMergePolicy(config);
-  const logger = createLogger({ level: process.env['LOG_LEVEL'] ?? 'warn' });
+  const logger = createLogger({ level: io.env['LOG_LEVEL'] ?? 'warn', ...(io.logs ? { destination: io.logs } : {}) });
   const store = await openConfiguredStore(config, connectors, logger);
   const redis = new Redis(config.hub.redisUrl, { maxRetriesPerRequest: null });
   const hubIngest = new HubPatchIngest({ store, redis, prefix: config.hub.keyPrefix });
@@ -75,21 +77,21 @@ async function open(config: Config): Promise<Session> {
   };
 }
 
-async function withSession(options: Common, fn: (session: Session) => Promise<number>): Promise<void> {
-  const file = resolveConfigPath(options.config);
-  const loaded = await loadConfig(file, { connectors: builtinConnectors });
+async function withSession(io: CliIo, options: Common, fn: (session: Session) => Promise<number>): Promise<void> {
+  const file = resolveConfigPath(options.config, io.env);
+  const loaded = await loadConfig(file, { connectors: builtinConnectors, env: io.env });
   if (!loaded.ok) {
-    printErrors(loaded.errors);
-    process.exitCode = 1;
+    printErrors(io, loaded.errors);
+    io.exit(1);
     return;
   }
-  printWarnings(loaded.warnings);
-  const session = await open(loaded.config);
+  printWarnings(io, loaded.warnings);
+  const session = await open(io, loaded.config);
   try {
-    process.exitCode = await fn(session);
+    io.exit(await fn(session));
   } catch (err) {
-    console.error(`concord dsr: ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = 1;
+    io.error(`concord dsr: ${err instanceof Error ? err.message : String(err)}`);
+    io.exit(1);
   } finally {
     await session.close();
   }
@@ -111,18 +113,18 @@ export function describe(view: DsrView): string {
   return lines.join('\n');
 }
 
-function print(view: DsrView, json: boolean | undefined): void {
-  console.log(json ? JSON.stringify(view, null, 2) : describe(view));
+function print(io: CliIo, view: DsrView, json: boolean | undefined): void {
+  io.log(json ? JSON.stringify(view, null, 2) : describe(view));
 }
 
-async function follow(session: Session, view: DsrView, options: Common): Promise<DsrView> {
+async function follow(io: CliIo, session: Session, view: DsrView, options: Common): Promise<DsrView> {
   if (!options.wait) return view;
   const timeoutMs = parseDuration(options.timeout ?? '2m') ?? 120_000;
   const deadline = Date.now() + timeoutMs;
   let current = view;
   while (current.status === 'received' || current.status === 'in_progress') {
     if (Date.now() > deadline) {
-      console.error(`still ${current.status} after ${options.timeout ?? '2m'}: is a hub running its workers (concord start)?`);
+      io.error(`still ${current.status} after ${options.timeout ?? '2m'}: is a hub running its workers (concord start)?`);
       return current;
     }
     await sleep(250);
@@ -133,13 +135,14 @@ async function follow(session: Session, view: DsrView, options: Common): Promise
   return current;
 }
 
-function report(result: Result<DsrView>): DsrView | null {
+function report(io: CliIo, result: Result<DsrView>): DsrView | null {
   if (result.ok) return result.value;
-  console.error(`${result.error.code}: ${result.error.message}`);
+  io.error(`${result.error.code}: ${result.error.message}`);
   return null;
 }
 
 function submitCommand(
+  io: CliIo,
   dsr: Command,
   name: string,
   description: string,
@@ -153,21 +156,21 @@ function submitCommand(
       .option('--timeout <duration>', 'how long --wait waits (e.g. 90s, 5m)', '2m')
       .option('--json', 'print the request as JSON'),
   ).action(async (email: string, options: Common & Record<string, unknown>) => {
-    await withSession(options, async (session) => {
-      const created = report(await session.privacy.submit(input(email, options), { origin: 'cli', actor: 'cli' }));
+    await withSession(io, options, async (session) => {
+      const created = report(io, await session.privacy.submit(input(email, options), { origin: 'cli', actor: 'cli' }));
       if (!created) return 1;
-      const view = await follow(session, created, { ...options, wait: options.wait === true || typeof options['out'] === 'string' });
-      print(view, options.json);
+      const view = await follow(io, session, created, { ...options, wait: options.wait === true || typeof options['out'] === 'string' });
+      print(io, view, options.json);
       if (name === 'export' && typeof options['out'] === 'string' && view.status !== 'received' && view.status !== 'in_progress') {
         const doc = await session.privacy.exportDocument(view.id);
         if (!doc.ok) {
-          console.error(`${doc.error.code}: ${doc.error.message}`);
+          io.error(`${doc.error.code}: ${doc.error.message}`);
           return 1;
         }
         const csv = options['format'] === 'csv';
         await session.privacy.recordDownload(view.id, 'cli', csv ? 'csv' : 'json');
         await writeFile(options['out'], csv ? exportCsv(doc.value) : `${JSON.stringify(doc.value, null, 2)}\n`);
-        console.log(`wrote ${options['out']}`);
+        io.log(`wrote ${options['out']}`);
       }
       return view.status === 'failed' ? 1 : 0;
     });
@@ -189,11 +192,12 @@ function parseSet(value: string, previous: Record<string, Json> = {}): Record<st
   return { ...previous, [key]: parsed };
 }
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo = processIo): void {
   const dsr = program.command('dsr').description('data-subject requests: erase, export, rectify, restrict, object; status and overdue lists');
 
-  submitCommand(dsr, 'erase', 'erase the person in every system and the store, and keep them erased', (email) => ({ kind: 'erase', subject: { email } }));
+  submitCommand(io, dsr, 'erase', 'erase the person in every system and the store, and keep them erased', (email) => ({ kind: 'erase', subject: { email } }));
   submitCommand(
+    io,
     dsr,
     'export',
     'export everything held on the person (JSON, or CSV with --format csv)',
@@ -205,17 +209,19 @@ export function register(program: Command): void {
         .addOption(new Option('--format <format>', 'the file format of --out').choices(['json', 'csv']).default('json')),
   );
   submitCommand(
+    io,
     dsr,
     'rectify',
     'correct attributes (wins over older values) and tell every system',
     (email, o) => ({ kind: 'rectify', subject: { email }, attributes: (o['set'] as Record<string, Json> | undefined) ?? {} }),
     (c) => c.requiredOption('--set <attribute=value>', 'an attribute to correct (repeatable; JSON values allowed)', parseSet),
   );
-  submitCommand(dsr, 'restrict', 'restrict processing: systems get only the restriction markers', (email) => ({ kind: 'restrict', subject: { email } }));
-  submitCommand(dsr, 'unrestrict', 'lift a restriction of processing', (email) => ({ kind: 'unrestrict', subject: { email } }));
+  submitCommand(io, dsr, 'restrict', 'restrict processing: systems get only the restriction markers', (email) => ({ kind: 'restrict', subject: { email } }));
+  submitCommand(io, dsr, 'unrestrict', 'lift a restriction of processing', (email) => ({ kind: 'unrestrict', subject: { email } }));
   const objection = (c: Command): Command => c.addOption(new Option('--to <use>', 'what the person objects to').choices(Object.keys(OBJECTIONS)).default('direct-marketing'));
-  submitCommand(dsr, 'object', 'record an objection (direct marketing, profiling, automated decisions)', (email, o) => ({ kind: 'object', subject: { email }, objection: OBJECTIONS[String(o['to'])] ?? 'directMarketing' }), objection);
+  submitCommand(io, dsr, 'object', 'record an objection (direct marketing, profiling, automated decisions)', (email, o) => ({ kind: 'object', subject: { email }, objection: OBJECTIONS[String(o['to'])] ?? 'directMarketing' }), objection);
   submitCommand(
+    io,
     dsr,
     'withdraw-objection',
     'withdraw an objection, at the person’s request',
@@ -229,10 +235,10 @@ export function register(program: Command): void {
     .option('--wait', 'follow the request until it completes or fails')
     .option('--timeout <duration>', 'how long --wait waits', '2m')
     .action(async (id: string, options: Common) => {
-      await withSession(options, async (session) => {
-        const found = report(await session.privacy.get(id));
+      await withSession(io, options, async (session) => {
+        const found = report(io, await session.privacy.get(id));
         if (!found) return 1;
-        print(await follow(session, found, options), options.json);
+        print(io, await follow(io, session, found, options), options.json);
         return 0;
       });
     });
@@ -243,11 +249,11 @@ export function register(program: Command): void {
     .addOption(new Option('--status <status>', 'only requests in this status').choices(['received', 'in_progress', 'completed', 'failed']))
     .option('--json', 'print as JSON')
     .action(async (options: Common & { overdue?: boolean; status?: 'received' | 'in_progress' | 'completed' | 'failed' }) => {
-      await withSession(options, async (session) => {
+      await withSession(io, options, async (session) => {
         const views = await session.privacy.list({ ...(options.overdue ? { overdue: true } : {}), ...(options.status ? { status: options.status } : {}) });
-        if (options.json) console.log(JSON.stringify(views, null, 2));
-        else if (views.length === 0) console.log(options.overdue ? 'no overdue requests' : 'no requests');
-        else console.log(views.map(describe).join('\n'));
+        if (options.json) io.log(JSON.stringify(views, null, 2));
+        else if (views.length === 0) io.log(options.overdue ? 'no overdue requests' : 'no requests');
+        else io.log(views.map(describe).join('\n'));
         return 0;
       });
     });
@@ -259,11 +265,11 @@ export function register(program: Command): void {
     .requiredOption('--reason <text>', 'why the extension is needed')
     .option('--json', 'print as JSON')
     .action(async (id: string, options: Common & { to: string; told: string; reason: string }) => {
-      await withSession(options, async (session) => {
+      await withSession(io, options, async (session) => {
         const iso = (text: string): string => new Date(text).toISOString();
-        const view = report(await session.privacy.extend(id, { extendedTo: iso(options.to), subjectToldAt: iso(options.told), reason: options.reason }, 'cli'));
+        const view = report(io, await session.privacy.extend(id, { extendedTo: iso(options.to), subjectToldAt: iso(options.told), reason: options.reason }, 'cli'));
         if (!view) return 1;
-        print(view, options.json);
+        print(io, view, options.json);
         return 0;
       });
     });
@@ -272,10 +278,10 @@ export function register(program: Command): void {
     .description('try the failed systems of a request again')
     .option('--json', 'print as JSON')
     .action(async (id: string, options: Common) => {
-      await withSession(options, async (session) => {
-        const view = report(await session.privacy.retry(id, 'cli'));
+      await withSession(io, options, async (session) => {
+        const view = report(io, await session.privacy.retry(id, 'cli'));
         if (!view) return 1;
-        print(view, options.json);
+        print(io, view, options.json);
         return 0;
       });
     });
@@ -286,10 +292,10 @@ export function register(program: Command): void {
     .option('--out <file>', 'where to write it', EXPORT_SCHEMA_PATH)
     .option('--print', 'print it instead of writing it')
     .action(async (options: { out: string; print?: boolean }) => {
-      if (options.print) process.stdout.write(exportJsonSchemaText());
+      if (options.print) io.writeOut(exportJsonSchemaText());
       else {
         await writeFile(options.out, exportJsonSchemaText());
-        console.log(`wrote ${options.out}`);
+        io.log(`wrote ${options.out}`);
       }
     });
 }

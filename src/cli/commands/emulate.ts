@@ -7,6 +7,8 @@ import type { Command } from 'commander';
 import { builtinEmulators } from '../../../connectors/index.js';
 import { EmulateOptions } from '../../connector/emulator-definition.js';
 import type { EmulatorDefinition, RunningEmulator } from '../../connector/emulator-definition.js';
+import { processIo } from '../io.js';
+import type { CliIo } from '../io.js';
 
 export { EmulateOptions };
 export type { RunningEmulator };
@@ -44,7 +46,7 @@ function defaultPorts(): string {
     .join(', ');
 }
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo = processIo): void {
   program
     .command('emulate')
     .description(`run a system's emulator standalone (${Object.keys(EMULATORS).join(', ')})`)
@@ -57,20 +59,20 @@ export function register(program: Command): void {
     .action(async (system: string, opts: { port?: string; host: string; webhookUrl?: string; secret?: string; rateLimit?: string }) => {
       const entry = EMULATORS[system];
       if (!entry) {
-        console.error(`unknown system "${system}"; known: ${Object.keys(EMULATORS).join(', ')}`);
-        process.exitCode = 1;
+        io.error(`unknown system "${system}"; known: ${Object.keys(EMULATORS).join(', ')}`);
+        io.exit(1);
         return;
       }
       const refused = [...(opts.webhookUrl && !entry.cli.webhookUrl ? ['--webhook-url'] : []), ...(opts.rateLimit && !entry.cli.rateLimit ? ['--rate-limit'] : [])];
       if (refused.length > 0) {
-        console.error(`the ${system} emulator does not take ${refused.join(' or ')}`);
-        process.exitCode = 1;
+        io.error(`the ${system} emulator does not take ${refused.join(' or ')}`);
+        io.exit(1);
         return;
       }
-      const secret = opts.secret ?? process.env[entry.secretEnv];
+      const secret = opts.secret ?? io.env[entry.secretEnv];
       if (!secret) {
-        console.error(`give the webhook signing secret with --secret or ${entry.secretEnv}`);
-        process.exitCode = 1;
+        io.error(`give the webhook signing secret with --secret or ${entry.secretEnv}`);
+        io.exit(1);
         return;
       }
       const options = EmulateOptions.safeParse({
@@ -81,21 +83,13 @@ export function register(program: Command): void {
         ...(opts.rateLimit ? { rateLimit: parseRateLimit(opts.rateLimit) } : {}),
       });
       if (!options.success) {
-        console.error(options.error.issues.map((i) => `${i.path.length > 0 ? `--${i.path.join('.').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ` : ''}${i.message}`).join('\n'));
-        process.exitCode = 1;
+        io.error(options.error.issues.map((i) => `${i.path.length > 0 ? `--${i.path.join('.').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ` : ''}${i.message}`).join('\n'));
+        io.exit(1);
         return;
       }
       const running = await entry.start(options.data);
-      console.log(`${system} emulator listening on ${running.url} (${entry.description})`);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          resolve();
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      io.log(`${system} emulator listening on ${running.url} (${entry.description})`);
+      await io.untilStopped();
       await running.close();
     });
 }

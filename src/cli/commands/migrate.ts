@@ -10,28 +10,30 @@ import { MergePolicy } from '../../profile/schema.js';
 import { openStore } from '../../store/index.js';
 import { resolveConfigPath, withConfigOption } from '../config-path.js';
 import { printErrors, printWarnings, redactUrl } from '../report.js';
+import { processIo } from '../io.js';
+import type { CliIo } from '../io.js';
 
-async function databaseUrlFrom(options: { config?: string; databaseUrl?: string }): Promise<string | undefined> {
-  const direct = options.databaseUrl ?? process.env['CONCORD_DATABASE_URL'];
+async function databaseUrlFrom(io: CliIo, options: { config?: string; databaseUrl?: string }): Promise<string | undefined> {
+  const direct = options.databaseUrl ?? io.env['CONCORD_DATABASE_URL'];
   if (direct !== undefined && direct !== '') return direct;
-  const file = resolveConfigPath(options.config);
-  const result = await loadConfig(file, { connectors: builtinConnectors });
+  const file = resolveConfigPath(options.config, io.env);
+  const result = await loadConfig(file, { connectors: builtinConnectors, env: io.env });
   if (!result.ok) {
-    printErrors(result.errors);
+    printErrors(io, result.errors);
     return undefined;
   }
-  printWarnings(result.warnings);
+  printWarnings(io, result.warnings);
   return result.config.hub.databaseUrl;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo = processIo): void {
   withConfigOption(program.command('migrate'))
     .description('apply pending database migrations (they also run when the hub starts)')
     .option('--database-url <url>', 'store URL (sqlite:..., postgres://...) instead of the config file\'s hub.databaseUrl')
     .action(async (options: { config?: string; databaseUrl?: string }) => {
-      const url = await databaseUrlFrom(options);
+      const url = await databaseUrlFrom(io, options);
       if (url === undefined) {
-        process.exitCode = 1;
+        io.exit(1);
         return;
       }
       try {
@@ -39,7 +41,7 @@ export function register(program: Command): void {
         const store = await openStore({ url, policy: MergePolicy.parse({}), outboxTargets: [], hashKey: 'unused', autoMigrate: false });
         try {
           const applied = await store.migrate();
-          console.log(
+          io.log(
             applied.length === 0
               ? `${redactUrl(url)}: schema up to date`
               : `${redactUrl(url)}: applied ${applied.join(', ')}`,
@@ -48,8 +50,8 @@ export function register(program: Command): void {
           await store.close();
         }
       } catch (error) {
-        console.error(`${redactUrl(url)}: migration failed: ${error instanceof Error ? error.message : String(error)}`);
-        process.exitCode = 1;
+        io.error(`${redactUrl(url)}: migration failed: ${error instanceof Error ? error.message : String(error)}`);
+        io.exit(1);
       }
     });
 }

@@ -3,8 +3,10 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { builtinConnectors } from '../../../connectors/index.js';
 import { configJsonSchemaText } from '../../config/json-schema.js';
+import { processIo } from '../io.js';
+import type { CliIo } from '../io.js';
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo = processIo): void {
   program
     .command('schema')
     .description('print the JSON Schema of the config file (generated from the zod schema)')
@@ -12,10 +14,10 @@ export function register(program: Command): void {
     .action(async (options: { out?: string }) => {
       const text = configJsonSchemaText(builtinConnectors);
       if (options.out === undefined) {
-        process.stdout.write(text);
+        io.writeOut(text);
         return;
       }
       await writeFile(options.out, text);
-      console.error(`wrote ${options.out}`);
+      io.error(`wrote ${options.out}`);
     });
 }

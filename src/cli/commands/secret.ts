@@ -5,12 +5,14 @@
  */
 import type { Command } from 'commander';
 import { generateSecret } from '../../config/secret-policy.js';
+import { processIo } from '../io.js';
+import type { CliIo } from '../io.js';
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo = processIo): void {
   program
     .command('secret')
     .description('print a fresh secret (32 random bytes, base64url) for hub.secrets.*, admin API keys and other secrets you generate')
     .action(() => {
-      console.log(generateSecret());
+      io.log(generateSecret());
     });
 }

@@ -27,6 +27,8 @@ import { loadConfig } from '../../config/load.js';
 import { EngineTuning } from '../../sync/index.js';
 import { resolveConfigPath, withConfigOption } from '../config-path.js';
 import { printErrors, printWarnings, redactUrl, summaryLine } from '../report.js';
+import { processIo } from '../io.js';
+import type { CliIo } from '../io.js';
 import { createLogger } from '../../log/logger.js';
 
 export { ROLES };
@@ -51,18 +53,6 @@ const ROLES_HELP = [
   '',
 ].join('\n');
 
-function untilSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const stop = (signal: string): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve(signal);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-}
-
 /** The engine timings from `CONCORD_ENGINE_TUNING` (see above); `undefined` when it is not set. */
 export function tuningFromEnv(text = process.env.CONCORD_ENGINE_TUNING): { ok: true; tuning: EngineTuning | undefined } | { ok: false; message: string } {
   if (!text) return { ok: true, tuning: undefined };
@@ -78,71 +68,71 @@ export function tuningFromEnv(text = process.env.CONCORD_ENGINE_TUNING): { ok: t
 }
 
 /** Registers `concord start` on the program. */
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo = processIo): void {
   withConfigOption(program.command('start'))
     .description('run the hub (API server and workers); --demo adds the emulators and demo data')
     .addOption(new Option('-r, --role <roles>', `what this process runs (${ROLES.join(', ')}; see Roles below)`).argParser(roleOption).default(toRoleSet('all'), 'all'))
     .option('--demo', `start the emulators (${builtinEmulators.map((e) => e.id).join(', ')}), seed demo profiles and print the URLs (development mode only)`)
     .addHelpText('after', ROLES_HELP)
     .action(async (options: { config?: string; role: RoleSet; demo?: boolean }) => {
-      const file = resolveConfigPath(options.config);
-      const result = await loadConfig(file, { connectors: builtinConnectors });
+      const file = resolveConfigPath(options.config, io.env);
+      const result = await loadConfig(file, { connectors: builtinConnectors, env: io.env });
       if (!result.ok) {
-        printErrors(result.errors);
-        process.exitCode = 1;
+        printErrors(io, result.errors);
+        io.exit(1);
         return;
       }
       const { config } = result;
-      if (!options.demo) printWarnings(result.warnings);
-      console.log(summaryLine(file, config));
-      const logger = createLogger({ level: process.env.LOG_LEVEL ?? (options.demo ? 'warn' : 'info') });
+      if (!options.demo) printWarnings(io, result.warnings);
+      io.log(summaryLine(file, config));
+      const logger = createLogger({ level: io.env['LOG_LEVEL'] ?? (options.demo ? 'warn' : 'info'), ...(io.logs ? { destination: io.logs } : {}) });
 
       if (options.demo) {
-        console.log('Starting the demo: emulators, hub and demo data...');
+        io.log('Starting the demo: emulators, hub and demo data...');
         let demo;
         try {
           demo = await startDemo(config, logger);
         } catch (err) {
-          console.error(`The demo could not start: ${err instanceof Error ? err.message : String(err)}`);
-          process.exitCode = 1;
+          io.error(`The demo could not start: ${err instanceof Error ? err.message : String(err)}`);
+          io.exit(1);
           return;
         }
         const width = Math.max(...demo.links.map((l) => l.label.length));
-        console.log('');
-        console.log(`Concord is running (Redis ${redactUrl(demo.redis.url)}${demo.redis.private ? ', a private redis-server started for the demo' : ''}).`);
-        console.log('');
-        for (const link of demo.links) console.log(`  ${link.label.padEnd(width)}  ${link.url}${link.note ? `  (${link.note})` : ''}`);
-        console.log('');
-        console.log('Try it: open the preference center, switch "E-mail" off under Marketing communications and save;');
-        if (demo.afterWithdrawal.length > 0) console.log(`then reload the emulator views: ${demo.afterWithdrawal.join(', ')}.`);
-        console.log('Demo data lives in ./data/demo.db and the Redis prefix {concord-demo}; both are reset on every start. Ctrl-C stops.');
-        const signal = await untilSignal();
-        console.log(`${signal}: stopping...`);
+        io.log('');
+        io.log(`Concord is running (Redis ${redactUrl(demo.redis.url)}${demo.redis.private ? ', a private redis-server started for the demo' : ''}).`);
+        io.log('');
+        for (const link of demo.links) io.log(`  ${link.label.padEnd(width)}  ${link.url}${link.note ? `  (${link.note})` : ''}`);
+        io.log('');
+        io.log('Try it: open the preference center, switch "E-mail" off under Marketing communications and save;');
+        if (demo.afterWithdrawal.length > 0) io.log(`then reload the emulator views: ${demo.afterWithdrawal.join(', ')}.`);
+        io.log('Demo data lives in ./data/demo.db and the Redis prefix {concord-demo}; both are reset on every start. Ctrl-C stops.');
+        const signal = await io.untilStopped();
+        io.log(`${signal}: stopping...`);
         await demo.close();
         return;
       }
 
-      const tuning = tuningFromEnv();
+      const tuning = tuningFromEnv(io.env['CONCORD_ENGINE_TUNING']);
       if (!tuning.ok) {
-        console.error(tuning.message);
-        process.exitCode = 1;
+        io.error(tuning.message);
+        io.exit(1);
         return;
       }
       let hub;
       try {
         hub = await startHubProcess(config, { role: options.role, logger, ...(tuning.tuning ? { tuning: tuning.tuning } : {}) });
       } catch (err) {
-        console.error(`The hub could not start: ${err instanceof Error ? err.message : String(err)}`);
-        process.exitCode = 1;
+        io.error(`The hub could not start: ${err instanceof Error ? err.message : String(err)}`);
+        io.exit(1);
         return;
       }
-      console.log(
+      io.log(
         `Hub running (role ${formatRoles(options.role)}): Redis ${redactUrl(config.hub.redisUrl)} (prefix ${config.hub.keyPrefix}), ` +
           `database ${redactUrl(config.hub.databaseUrl)}${hub.urls.length > 0 ? `, listening on ${hub.urls.join(' and ')} (public URL ${config.hub.publicUrl})` : ''}` +
           `${hub.metricsUrl ? `, metrics on ${hub.metricsUrl}/metrics` : ''}`,
       );
-      const signal = await untilSignal();
-      console.log(`${signal}: stopping...`);
+      const signal = await io.untilStopped();
+      io.log(`${signal}: stopping...`);
       await hub.close();
     });
 }

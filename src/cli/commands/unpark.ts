@@ -13,6 +13,8 @@ import { openConfiguredStore } from '../../app/store.js';
 import { createEngine, connectorsFromConfig } from '../../sync/index.js';
 import { resolveConfigPath, withConfigOption } from '../config-path.js';
 import { printErrors, printWarnings } from '../report.js';
+import { processIo } from '../io.js';
+import type { CliIo } from '../io.js';
 import { createLogger } from '../../log/logger.js';
 
 interface Options {
@@ -20,21 +22,21 @@ interface Options {
   json?: boolean;
 }
 
-async function unpark(id: string, options: Options): Promise<number> {
-  const file = resolveConfigPath(options.config);
-  const loaded = await loadConfig(file, { connectors: builtinConnectors });
+async function unpark(io: CliIo, id: string, options: Options): Promise<number> {
+  const file = resolveConfigPath(options.config, io.env);
+  const loaded = await loadConfig(file, { connectors: builtinConnectors, env: io.env });
   if (!loaded.ok) {
-    printErrors(loaded.errors);
+    printErrors(io, loaded.errors);
     return 1;
   }
-  printWarnings(loaded.warnings);
+  printWarnings(io, loaded.warnings);
   const { config } = loaded;
   const connectors = connectorsFromConfig(config, builtinConnectors);
   if (!connectors.some((c) => c.id === id)) {
-    console.error(`concord unpark: no enabled connector "${id}" in ${file} (known: ${connectors.map((c) => c.id).join(', ') || 'none'})`);
+    io.error(`concord unpark: no enabled connector "${id}" in ${file} (known: ${connectors.map((c) => c.id).join(', ') || 'none'})`);
     return 1;
   }
-  const logger = createLogger({ level: process.env['LOG_LEVEL'] ?? 'warn' });
+  const logger = createLogger({ level: io.env['LOG_LEVEL'] ?? 'warn', ...(io.logs ? { destination: io.logs } : {}) });
   const policy = toMergePolicy(config);
   const store = await openConfiguredStore(config, connectors, logger);
   const engine = createEngine({ redis: config.hub.redisUrl, prefix: config.hub.keyPrefix, store, connectors, policy, logger });
@@ -52,9 +54,9 @@ async function unpark(id: string, options: Options): Promise<number> {
     const lifted = await engine.unpark(id);
     const parkedForMs = Math.max(lifted.parkedForMs, await privacy.unpark(id));
     await store.appendAudit({ actor: 'cli', action: 'connector.unparked', profileId: null, detail: { connector: id, parkedForMs } });
-    if (options.json) console.log(JSON.stringify({ connector: id, parkedForMs }));
-    else if (parkedForMs > 0) console.log(`${id}: park lifted (${Math.ceil(parkedForMs / 1000)} s were left); waiting work is pushed now`);
-    else console.log(`${id}: park lifted (it was not parked); waiting work is pushed now`);
+    if (options.json) io.log(JSON.stringify({ connector: id, parkedForMs }));
+    else if (parkedForMs > 0) io.log(`${id}: park lifted (${Math.ceil(parkedForMs / 1000)} s were left); waiting work is pushed now`);
+    else io.log(`${id}: park lifted (it was not parked); waiting work is pushed now`);
     return 0;
   } finally {
     await privacy.close();
@@ -63,16 +65,16 @@ async function unpark(id: string, options: Options): Promise<number> {
   }
 }
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo = processIo): void {
   withConfigOption(program.command('unpark <id>'))
     .description("lift a connector's rate-limit park (its allowance is back early) and push what waits at once")
     .option('--json', 'print the result as JSON')
     .action(async (id: string, options: Options) => {
       try {
-        process.exitCode = await unpark(id, options);
+        io.exit(await unpark(io, id, options));
       } catch (err) {
-        console.error(`concord unpark: ${err instanceof Error ? err.message : String(err)}`);
-        process.exitCode = 1;
+        io.error(`concord unpark: ${err instanceof Error ? err.message : String(err)}`);
+        io.exit(1);
       }
     });
 }

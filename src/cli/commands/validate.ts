@@ -4,19 +4,21 @@ import { builtinConnectors } from '../../../connectors/index.js';
 import { loadConfig } from '../../config/load.js';
 import { resolveConfigPath, withConfigOption } from '../config-path.js';
 import { printErrors, printWarnings, summaryLine } from '../report.js';
+import { processIo } from '../io.js';
+import type { CliIo } from '../io.js';
 
-export function register(program: Command): void {
+export function register(program: Command, io: CliIo = processIo): void {
   withConfigOption(program.command('validate'))
     .description('check the config file: YAML, schema, env references, secrets, catalog references')
     .action(async (options: { config?: string }) => {
-      const file = resolveConfigPath(options.config);
-      const result = await loadConfig(file, { connectors: builtinConnectors });
+      const file = resolveConfigPath(options.config, io.env);
+      const result = await loadConfig(file, { connectors: builtinConnectors, env: io.env });
       if (!result.ok) {
-        printErrors(result.errors);
-        process.exitCode = 1;
+        printErrors(io, result.errors);
+        io.exit(1);
         return;
       }
-      printWarnings(result.warnings);
-      console.log(summaryLine(file, result.config));
+      printWarnings(io, result.warnings);
+      io.log(summaryLine(file, result.config));
     });
 }

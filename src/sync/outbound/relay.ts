@@ -17,6 +17,7 @@ export class Relay {
     const { store, tuning } = this.ctx;
     let total = 0;
     for (;;) {
+      const started = performance.now();
       const rows = await store.claimOutbox(tuning.relayBatchSize, tuning.outboxLeaseMs);
       if (rows.length === 0) break;
       const byConnector = new Map<string, string[]>();
@@ -41,6 +42,9 @@ export class Relay {
         const maxBatch = this.ctx.connectors.get(connector)?.limits.maxBatch ?? 1;
         await scheduleFlush(this.ctx, connector, dirty >= maxBatch ? 'now' : Date.now() + tuning.flushDelayMs);
       }
+      // One line per batch of rows, with the rows per target connector.
+      const perConnector = Object.fromEntries([...byConnector].map(([connector, ids]) => [connector, ids.length]));
+      this.ctx.logger.info({ rows: rows.length, connectors: perConnector, dropped: unknown.length, ms: Math.round(performance.now() - started) }, 'relay batch processed');
       if (rows.length < tuning.relayBatchSize) break;
     }
     return total;

@@ -3,6 +3,7 @@
  * incremental pulls (look-back, windows, the search cap), push details (legal basis, e-mail
  * changes, partial failures), the DAILY limit, and webhooks from the emulator.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -120,13 +121,13 @@ describe('HubSpot connector: pull', () => {
   it('re-reads through the look-back what was not yet searchable', async () => {
     const { emu, instance } = await setup({ searchIndexLagMs: 400 });
     emu.sideDoor.createContact({ email: 'early@example.com' });
-    await new Promise((r) => setTimeout(r, 450));
+    await sleep(450);
     const first = await pullAll(instance, { phase: 'incremental', since: Date.now() - 60_000 });
     expect(first.records.map((r) => r.fields.email)).toEqual(['early@example.com']);
     const late = emu.sideDoor.createContact({ email: 'late@example.com' });
     const second = await pullAll(instance, first.cursor);
     expect(second.records.map((r) => r.externalId)).not.toContain(late.id);
-    await new Promise((r) => setTimeout(r, 450));
+    await sleep(450);
     const third = await pullAll(instance, second.cursor);
     expect(third.records.map((r) => r.externalId)).toContain(late.id);
   });

@@ -5,6 +5,7 @@
  * with and without HubSpot's change-source marker; a consent given under contract or legitimate
  * interest reaches HubSpot with that legal basis (the engine hands the connector the profile).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProfilePatch, type LegalBasis } from '../../../src/profile/schema.js';
 import { HubPatchIngest } from '../../../src/sync/inbound/hub-patch.js';
@@ -50,7 +51,7 @@ describe.each([
     expect(profile?.version).toBe(1);
 
     // Quiet afterwards.
-    await new Promise((r) => setTimeout(r, 400));
+    await sleep(400);
     await hub.settle();
     expect(calls()[UPSERT]).toBe(1);
     expect(calls()[STATUS_WRITE]).toBe(1);

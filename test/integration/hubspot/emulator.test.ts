@@ -2,6 +2,7 @@
  * The HubSpot emulator, driven through the official client (`@hubspot/api-client` with
  * `basePath`), behaves like HubSpot's public API: shapes, status codes, limits and webhooks.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@hubspot/api-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startHubSpotEmulator, type RunningHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
@@ -58,7 +59,7 @@ describe('HubSpot emulator', () => {
     expect(ada?.properties.firstname).toBe('Ada');
     const modified = emu.sideDoor.getContact(ada?.id ?? '')?.properties.lastmodifieddate;
 
-    await new Promise((r) => setTimeout(r, 5));
+    await sleep(5);
     const same = await client.crm.contacts.batchApi.upsert({
       inputs: [{ id: 'ada@example.com', idProperty: 'email', properties: { firstname: 'Ada' } }],
     });
@@ -256,7 +257,7 @@ describe('HubSpot emulator', () => {
   it('retries failed webhook deliveries with the same event ids and a higher attemptNumber', async () => {
     receiver.respondWith(500);
     emu.sideDoor.createContact({ email: 'retry@example.com' });
-    await new Promise((r) => setTimeout(r, 150));
+    await sleep(150);
     receiver.respondWith(204);
     await emu.sideDoor.flushWebhooks();
     const attempts = receiver.received.map((r) => JSON.parse(r.body.toString('utf8')) as { eventId: number; attemptNumber: number }[]);

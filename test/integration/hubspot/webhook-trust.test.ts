@@ -4,6 +4,7 @@
  * its Host header; and a privacy deletion starts an erasure only for a contact that HubSpot has,
  * or that is gone from HubSpot and known to the hub.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { signV3 } from '../../../connectors/hubspot/signature.js';
 import { HUBSPOT_SECRET, startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
@@ -55,7 +56,7 @@ describe('HubSpot webhook signatures', () => {
       const row = (await h.store.listAudit({ limit: 1000 })).find((a) => a.action === action);
       if (row) return row.detail;
       if (Date.now() > deadline) throw new Error(`no audit row ${action}`);
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   }
 
@@ -80,7 +81,7 @@ describe('HubSpot webhook signatures', () => {
     const deadline = Date.now() + 15_000;
     let requests = await h.privacy.list({ kind: 'erase' });
     while (requests.length === 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
       requests = await h.privacy.list({ kind: 'erase' });
     }
     expect(requests).toHaveLength(1);

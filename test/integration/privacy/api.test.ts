@@ -3,6 +3,7 @@
  * creating requests and following their status per system, overdue lists and extensions,
  * retrying a failed system, and the export as JSON and CSV; the OpenAPI document covers it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -29,7 +30,7 @@ async function until(hub: PrivacyHub, id: string, done: (v: DsrView) => boolean)
     const view = r.body as unknown as DsrView;
     if (done(view)) return view;
     if (Date.now() > deadline) throw new Error(`request ${id} stuck: ${JSON.stringify(view)}`);
-    await new Promise((res) => setTimeout(res, 50));
+    await sleep(50);
   }
 }
 

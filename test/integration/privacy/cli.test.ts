@@ -1,8 +1,9 @@
 /**
- * `concord dsr` as an operator runs it, in its own process, against a running hub (the test's
- * hub runs the workers): requests are recorded and queued by the CLI and carried out by the hub.
+ * `concord dsr` as an operator runs it, against a running hub (the test's hub runs the
+ * workers): requests are recorded and queued by the CLI and carried out by the hub. The command
+ * runs in the test's process (`runCli`, what `src/cli/main.ts` runs) with its own environment,
+ * its own store and Redis connections, as it would in a process of its own.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,15 +14,11 @@ import { EXPORT_SCHEMA_PATH } from '../../../src/privacy/index.js';
 import type { DsrView } from '../../../src/privacy/index.js';
 import { REDIS_URL } from '../../../harness/sync-hub.js';
 import { SF_ORG, SIGNING_SECRET, startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
+import { runConcord } from '../../helpers/cli.js';
+import type { CliRun as Run } from '../../helpers/cli.js';
 
-/** Each test starts several `concord` processes (each loads tsx): slow when the whole suite shares 2 cores. */
+/** Each test follows requests through every system: slow when the whole suite shares 2 cores. */
 const CLI_TEST_TIMEOUT_MS = 90_000;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 const ENV = {
   T_SIGNING: SIGNING_SECRET,
@@ -34,11 +31,7 @@ const ENV = {
 };
 
 function concord(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, ...ENV } }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
-    });
-  });
+  return runConcord(args, { ...process.env, ...ENV });
 }
 
 function configYaml(hub: PrivacyHub): string {

@@ -6,6 +6,7 @@
  * with their true outcome; no rolling window carries more calls than the limit allows; and a
  * DAILY limit without Retry-After parks the queue until the account's midnight.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -118,7 +119,7 @@ describe('erasure under HubSpot rate limits', () => {
     const deadline = Date.now() + 20_000;
     while (!h.hubspotProxy.log().some((r) => r.status === 429)) {
       if (Date.now() > deadline) throw new Error('the DAILY 429 was never answered');
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
     const refusedAt = h.hubspotProxy.log().find((r) => r.status === 429)?.at ?? 0;
     redis = new Redis(REDIS_URL);
@@ -129,7 +130,7 @@ describe('erasure under HubSpot rate limits', () => {
     events.on('active', () => taken++);
     void events.run();
     await events.waitUntilReady();
-    await new Promise((r) => setTimeout(r, 2_000));
+    await sleep(2_000);
     await events.close();
     eventsConnection.disconnect();
     expect(taken).toBe(0);

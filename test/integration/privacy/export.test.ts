@@ -3,6 +3,7 @@
  * every consent receipt, every system with its record id, the history, and the live records
  * read from HubSpot and Salesforce; it validates against its own published JSON Schema.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readFile } from 'node:fs/promises';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -169,7 +170,7 @@ describe('export (access and portability)', () => {
     const result = await h.privacy.exportDocument(view.id);
     if (!result.ok) throw result.error;
     expect(result.value).toMatchObject({ subject: { profileId: null, identities: [] }, profile: null, systems: [], syncHistory: [], live: null });
-    await new Promise((r) => setTimeout(r, 1_100));
+    await sleep(1_100);
     const gone = await h.privacy.exportDocument(view.id);
     expect(gone.ok ? null : gone.error.code).toBe('export_unavailable');
     expect((await h.privacy.get(view.id)).ok && (await h.privacy.get(view.id))).toMatchObject({ value: { export: { ready: false } } });

@@ -3,6 +3,7 @@
  * emulators: each is one change from the hub, delivered to every system (Art. 19) and tracked
  * until each holds it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DsrView } from '../../../src/privacy/index.js';
 import type { ProfilePatch } from '../../../src/profile/schema.js';
@@ -74,7 +75,7 @@ describe('rectification, restriction and objection reach every system', () => {
     // An ordinary update while restricted reaches no system.
     await adminEdit(h, { lastName: 'King', firstName: 'Augusta' });
     await h.settle();
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     await h.settle();
     expect(h.salesforce.sideDoor.get('Contact', salesforceId)).toMatchObject({ LastName: 'Lovelace', FirstName: 'Ada' });
     expect(h.hubspot.sideDoor.getContact(hubspotId)?.properties).toMatchObject({ lastname: 'Lovelace', firstname: 'Ada' });
@@ -83,7 +84,7 @@ describe('rectification, restriction and objection reach every system', () => {
     // Lifting it is an explicit request: a rep clearing the flag in Salesforce does not, and is corrected.
     h.salesforce.sideDoor.setIndividual('Contact', salesforceId, { HasOptedOutProcessing: false });
     await h.settle();
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     await h.settle();
     expect((await h.profileByEmail(ADA))?.rights.restricted?.value).toBe(true);
     expect(h.salesforce.sideDoor.individual('Contact', salesforceId)).toMatchObject({ HasOptedOutProcessing: true });
@@ -113,7 +114,7 @@ describe('rectification, restriction and objection reach every system', () => {
     await h.settle();
     h.salesforce.sideDoor.update('Contact', salesforceId, { HasOptedOutOfEmail: false });
     await h.settle();
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     await h.settle();
 
     const profile = await h.profileByEmail(ADA);
@@ -126,7 +127,7 @@ describe('rectification, restriction and objection reach every system', () => {
     // Nor can a rep lift the objection itself: Salesforce is told it again.
     h.salesforce.sideDoor.setIndividual('Contact', salesforceId, { HasOptedOutSolicit: false });
     await h.settle();
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     await h.settle();
     expect((await h.profileByEmail(ADA))?.rights.objections.directMarketing?.value).toBe(true);
     expect(h.salesforce.sideDoor.individual('Contact', salesforceId)).toMatchObject({ HasOptedOutSolicit: true });

@@ -4,6 +4,7 @@
  * confirmation page; each is a data-subject request with origin `preference_center`, carried
  * out in HubSpot and Salesforce. Forms are CSRF-protected and links open only their own person.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PreferenceLinks } from '../../../src/server/preferences/links.js';
@@ -117,7 +118,7 @@ describe('preference center: self-service rights', () => {
       // While it is prepared, the page refreshes itself (no JavaScript).
       expect(response.headers['refresh']).toBe('3');
       if (Date.now() > deadline) throw new Error('the export was never offered');
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     const json = /href="(\/preferences\/download\/[^"?]+)\?format=json"/.exec(page)?.[1] ?? '';
     const file = await h.app.inject({ method: 'GET', url: `${json}?format=json` });
@@ -141,7 +142,7 @@ describe('preference center: self-service rights', () => {
     expect((await h.app.inject({ method: 'GET', url: `${grace.link}/requests/${requestId}` })).statusCode).toBe(403);
     // A changed download link, and an expired one, are refused.
     expect((await h.app.inject({ method: 'GET', url: `${json.slice(0, -3)}abc?format=json` })).statusCode).toBe(403);
-    await new Promise((r) => setTimeout(r, 1_600));
+    await sleep(1_600);
     const expired = await h.app.inject({ method: 'GET', url: `${json}?format=json` });
     expect(expired.statusCode).toBe(403);
     expect(expired.body).toContain('This download link has expired');

@@ -2,6 +2,7 @@
  * The safety net: an erasure whose queued work was lost (Redis restarted, say) stays in progress
  * until the sweep finds it and drives it again, and then completes.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
 
@@ -26,7 +27,7 @@ describe('sweep', () => {
     const prefix = h.engine.prefix;
     await h.engine.connection.del(`${prefix}:dsr:erase:waiting:hubspot`, `${prefix}:dsr:erase:taken:hubspot`, `${prefix}:dsr:erase:retry:hubspot`);
     h.hubspotProxy.recover();
-    await new Promise((r) => setTimeout(r, 1_500));
+    await sleep(1_500);
     expect((await h.privacy.get(submitted.value.id)).ok && (await h.privacy.get(submitted.value.id))).toMatchObject({ value: { status: 'in_progress' } });
 
     expect(await h.privacy.sweep()).toMatchObject({ open: 1, redriven: 1 });

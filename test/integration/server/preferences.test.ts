@@ -1,4 +1,5 @@
 /** The preference center through `inject()`: links, rendering, languages, CSRF, and changes ingested with evidence. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PreferenceLinks } from '../../../src/server/preferences/links.js';
@@ -89,7 +90,7 @@ describe('preference center', () => {
     const forged = Buffer.from(Buffer.from(body, 'base64url').toString().replace(adaId, graceId)).toString('base64url');
     const flipped = `${sig.slice(0, -2)}${sig.endsWith('AA') ? 'BB' : 'AA'}`;
     const expired = links.issue(adaId, 1).token;
-    await new Promise((r) => setTimeout(r, 5));
+    await sleep(5);
     const cases = [`/preferences/${forged}.${sig}`, `/preferences/${body}.${flipped}`, `/preferences/${expired}`, '/preferences/garbage', '/preferences'];
     for (const url of cases) {
       const response = await s.app.inject({ method: 'GET', url });

@@ -175,6 +175,17 @@ describe('POST /webhooks/:connectorId', () => {
     expect(metrics).toMatch(/connector="crm",status="401"\} 2/);
   });
 
+  it('answers any other method or path under /webhooks with the same problem document as an unknown connector', async () => {
+    s = await startServerHub({ roles: false });
+    for (const [method, url] of [['GET', '/webhooks/crm'], ['PUT', '/webhooks/crm'], ['POST', '/webhooks'], ['POST', '/webhooks/crm/a/b']] as const) {
+      const res = await s.app.inject({ method, url, ...(method === 'GET' ? {} : { headers: { 'content-type': 'application/json' }, payload: '{}' }) });
+      expect(res.statusCode, `${method} ${url}`).toBe(404);
+      expect(res.headers['content-type'], `${method} ${url}`).toContain('application/problem+json');
+      expect(res.json()).toEqual({ type: 'about:blank', title: 'no connector takes webhooks at this address', status: 404, code: 'unknown_connector' });
+    }
+    expect(await ingestJobs(s)).toBe(0);
+  });
+
   it('keeps URL tokens out of request logs', () => {
     expect(redactUrl('/webhooks/salesforce/s3cr3t-token?x=1')).toBe('/webhooks/salesforce/[token]?x=1');
     expect(redactUrl('/webhooks/hubspot')).toBe('/webhooks/hubspot');

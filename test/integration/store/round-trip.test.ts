@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_DIALECTS } from '../../../harness/db.js';
 import type { TestDatabase } from '../../../harness/db.js';
@@ -254,7 +255,7 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     await store.applyPatch(patch({ identities: [email], attributes: { n: 4 }, at: at(3) }));
     const short = await store.claimOutbox(1, 1);
     expect(short).toHaveLength(1);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     const reclaimed = await store.claimOutbox(10);
     expect(reclaimed.map((row) => row.id)).toContain(short[0]?.id);
   });

@@ -7,6 +7,7 @@
  * stamped with the record's newer time, and an older edit won everywhere (the convergence
  * test's flake under load, issue 14 item 4). The push's values must be merged over the row.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Store } from '../../../src/store/index.js';
@@ -45,7 +46,7 @@ describe('recordPushes racing with the first shadow of a record (postgres)', () 
       const pushed = store.recordPushes([
         { profileId, connector: 'salesforce', externalId: '003A', values: { HasOptedOutOfEmail: true }, pushedAt: new Date().toISOString() },
       ]);
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       await ingest.query('commit');
       await pushed;
     } finally {

@@ -3,6 +3,7 @@
  * the event loop, commits once the lock is free, and gives up with a clear error after its
  * busy timeout.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../harness/db.js';
@@ -33,7 +34,7 @@ describe('SQLite write lock held elsewhere', () => {
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 10);
     const applying = store.applyPatch(patch({ identities: [{ kind: 'email', value: 'busy@example.com' }] }));
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await sleep(400);
     const ticksWhileHeld = ticks;
     other.exec('commit');
     const result = await applying;

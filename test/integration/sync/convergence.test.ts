@@ -6,6 +6,7 @@
  * when it changed the system: one that sets the value the system already holds (because the
  * hub wrote it there first) is no change, and no system reports it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Json } from '../../../src/profile/schema.js';
 import { TEST_DIALECTS } from '../../../harness/db.js';
@@ -112,7 +113,7 @@ describe.each(DIALECTS)('convergence (%s)', (dialect) => {
         const last = ids[ids.length - 1];
         if (last) void system.redeliver(last);
       }
-      if (i % 10 === 9) await new Promise((r) => setTimeout(r, Math.floor(random() * 30)));
+      if (i % 10 === 9) await sleep(Math.floor(random() * 30));
     }
     await hub.settle(40_000);
 

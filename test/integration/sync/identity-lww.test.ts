@@ -3,6 +3,7 @@
  * win in every system, whichever system made the change and whatever order the values sort
  * in. Older identities stay on the profile as lookup keys, but are never pushed again.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MemorySystem } from '../../../connectors/memory/index.js';
 import { TEST_DIALECTS } from '../../../harness/db.js';
@@ -85,7 +86,7 @@ describe.each(TEST_DIALECTS)('identities are last-writer-wins (%s)', (dialect) =
     // b's rep edits the phone; a moment later, before the hub has told a, a's user edits the
     // first name: a's record (newer than b's edit) still carries the old phone, unchanged.
     b.change({ phone: NEW_PHONE }, { id: inB?.id ?? '' });
-    await new Promise((r) => setTimeout(r, 5));
+    await sleep(5);
     a.change({ first_name: 'Adele' }, { id: inA.id });
     await hub.settle();
     for (const s of [a, b]) {

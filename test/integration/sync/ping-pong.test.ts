@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TEST_DIALECTS } from '../../../harness/db.js';
 import { startHub } from '../../../harness/sync-hub.js';
@@ -40,7 +41,7 @@ describe.each(TEST_DIALECTS)('no ping-pong (%s)', (dialect) => {
     expect([a, b, c].map((s) => s.getStats().recordsUpserted)).toEqual([0, 2, 2]);
 
     // Quiet afterwards: nothing left bouncing around.
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     expect([a, b, c].map((s) => s.getStats().calls.upsert)).toEqual([0, 2, 2]);
     expect(hub.refused).toEqual([]);
     const profiles = await hub.profiles();

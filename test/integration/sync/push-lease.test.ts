@@ -6,6 +6,7 @@
  * shadow update came last. The system kept the older value and nothing was dirty any more: the
  * convergence test lost the latest change in one system this way under load (PostgreSQL).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { UpsertInput } from '../../../connectors/memory/index.js';
 import type { MemorySystem } from '../../../connectors/memory/index.js';
@@ -52,7 +53,7 @@ describe.each(TEST_DIALECTS)('a push outliving its lease (%s)', (dialect) => {
     await waitFor(() => calls === 1, 10_000, 'the push of Older1 to reach b');
     a.change({ first_name: 'Newer2' }, { id: created.id });
     // Several leases and relay sweeps pass while the first write is held.
-    await new Promise((r) => setTimeout(r, leaseMs * 6));
+    await sleep(leaseMs * 6);
     release();
     await hub.settle();
 

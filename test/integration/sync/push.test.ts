@@ -2,6 +2,7 @@
  * The push side: coalescing, per-record outcomes (ok, retryable, rejected -> dead letter and
  * replay), transient failures, and gating by restriction.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { engineKeys } from '../../../src/queue/keys.js';
@@ -49,7 +50,7 @@ describe.each(TEST_DIALECTS)('push (%s)', (dialect) => {
     const calls = recordCalls(b);
     for (const name of ['A1', 'A2', 'A3', 'A4', 'A5']) {
       a.change({ email: 'ada@example.com', first_name: name });
-      await new Promise((r) => setTimeout(r, 15));
+      await sleep(15);
     }
     await hub.settle();
     expect(calls).toEqual([[{ id: b.get({ email: 'ada@example.com' })?.id, fields: { first_name: 'A5' } }]]);
@@ -81,7 +82,7 @@ describe.each(TEST_DIALECTS)('push (%s)', (dialect) => {
     expect(await hub.engine.deadLetters.list('c')).toEqual([]);
 
     // The dead letter stays put until it is replayed, even through sweeps.
-    await new Promise((r) => setTimeout(r, 700));
+    await sleep(700);
     expect(b.get({ email: 'bad@example.com' })).toBeUndefined();
 
     b.unpoison('bad@example.com');
@@ -215,11 +216,11 @@ describe.each(TEST_DIALECTS)('push (%s)', (dialect) => {
       const work = new WorkSets(redis, engineKeys(first.prefix));
       await work.markDirty(new Map([['b', [ids.get('s1@example.com') ?? '', ids.get('s2@example.com') ?? '']]]));
       for (const email of emails.slice(2)) {
-        await new Promise((r) => setTimeout(r, 5));
+        await sleep(5);
         a.change({ email, first_name: 'New' });
       }
       const dirty = engineKeys(first.prefix).dirty('b');
-      for (let i = 0; i < 200 && (await redis.zcard(dirty)) < 5; i++) await new Promise((r) => setTimeout(r, 25));
+      for (let i = 0; i < 200 && (await redis.zcard(dirty)) < 5; i++) await sleep(25);
       expect(await redis.zcard(dirty)).toBe(5);
     } finally {
       await redis.quit();

@@ -3,6 +3,7 @@
  * comes back empty. Every change the hub had acknowledged still reaches every system, the job
  * schedulers come back by themselves, and webhooks are refused at once while Redis is away.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -24,7 +25,6 @@ import { builtinConnectors } from '../../../connectors/index.js';
 
 const PEOPLE = Array.from({ length: 13 }, (_, i) => `person${i}@example.com`);
 const TARGETS = ['b', 'c'] as const;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The job schedulers the engine keeps: the relay's sweep and one pull per connector. */
 async function schedulers(redisUrl: string, prefix: string): Promise<string[]> {
