@@ -56,7 +56,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       if (failing && failing.test(line)) {
         failedCount++;
         entry.status = 500;
-        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'error', message: 'internal error', correlationId: 'proxy', category: 'INTERNAL_ERROR' }));
+        res
+          .writeHead(500, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ status: 'error', message: 'internal error', correlationId: 'proxy', category: 'INTERNAL_ERROR' }));
         return;
       }
       for (const [i, l] of limits.entries()) {
@@ -68,12 +70,23 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         entry.injected = true;
         const headers: Record<string, string> = { 'content-type': 'application/json' };
         if (l.limit.retryAfterSeconds !== undefined) headers['retry-after'] = String(l.limit.retryAfterSeconds);
-        const message = l.limit.policyName === 'DAILY' ? 'You have reached your daily limit.' : 'You have reached your ten_secondly_rolling limit.';
-        res.writeHead(429, headers).end(JSON.stringify({ status: 'error', message, errorType: 'RATE_LIMIT', correlationId: 'proxy', policyName: l.limit.policyName }));
+        const message =
+          l.limit.policyName === 'DAILY' ? 'You have reached your daily limit.' : 'You have reached your ten_secondly_rolling limit.';
+        res
+          .writeHead(429, headers)
+          .end(
+            JSON.stringify({ status: 'error', message, errorType: 'RATE_LIMIT', correlationId: 'proxy', policyName: l.limit.policyName }),
+          );
         return;
       }
       const forward = httpRequest(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: req.method,
+          path: req.url,
+          headers: { ...req.headers, host: upstream.host },
+        },
         (answer) => {
           entry.status = answer.statusCode ?? 502;
           res.writeHead(answer.statusCode ?? 502, answer.headers);

@@ -31,7 +31,9 @@ export interface HubYamlOptions {
 /** `hub:` and `catalog:`, ending where `connectors:` begins. */
 export function hubYaml(o: HubYamlOptions): string {
   const port = o.port ?? 0;
-  const keys = (o.apiKeys ?? []).map((k) => `    - { id: ${k.id}, key: "\${env:${k.env}}", scopes: ${JSON.stringify(k.scopes)} }\n`).join('');
+  const keys = (o.apiKeys ?? [])
+    .map((k) => `    - { id: ${k.id}, key: "\${env:${k.env}}", scopes: ${JSON.stringify(k.scopes)} }\n`)
+    .join('');
   return `hub:
   mode: development
   redisUrl: ${o.redisUrl}

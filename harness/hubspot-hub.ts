@@ -14,7 +14,11 @@ import { createEngine, type Engine } from '../src/sync/engine.js';
 import type { EngineTuningInput } from '../src/sync/options.js';
 import hubspot from '../connectors/hubspot/connector.js';
 import { HubSpotConfig, SubscriptionType } from '../connectors/hubspot/config.js';
-import { startHubSpotEmulator, type HubSpotEmulatorOptionsInput, type RunningHubSpotEmulator } from '../connectors/hubspot/emulator/index.js';
+import {
+  startHubSpotEmulator,
+  type HubSpotEmulatorOptionsInput,
+  type RunningHubSpotEmulator,
+} from '../connectors/hubspot/emulator/index.js';
 import { subscriptionMappings } from '../connectors/hubspot/mapping.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from './db.js';
 import { createMemorySystem, memoryConnector, unregisterMemorySystem, type MemorySystem } from '../connectors/memory/index.js';
@@ -24,7 +28,10 @@ import { createLogger } from '../src/log/logger.js';
 const HUBSPOT_SECRET = 'e2e-hubspot-client-secret';
 const MEMORY_SECRET = 'e2e-memory-secret-0123456789abcdef';
 export const HUBSPOT_APP_ID = 8086;
-export const SUBSCRIPTIONS = [SubscriptionType.parse({ id: 101, consent: 'marketing.email' }), SubscriptionType.parse({ id: 103, topic: 'newsletter' })];
+export const SUBSCRIPTIONS = [
+  SubscriptionType.parse({ id: 101, consent: 'marketing.email' }),
+  SubscriptionType.parse({ id: 103, topic: 'newsletter' }),
+];
 
 export interface HubSpotHub {
   store: Store;
@@ -65,7 +72,8 @@ export async function startHubSpotHub(options: HubSpotHubOptions): Promise<HubSp
   const store = await openStore({ url: db.url, policy, outboxTargets: ['hubspot', 'crm'], hashKey: 'k'.repeat(32) });
 
   // The webhook endpoint exists before the emulator, which needs its URL; it forwards to the engine once built.
-  let deliver: (raw: { url: string; headers: Record<string, string | string[] | undefined>; body: Buffer }) => Promise<number> = async () => 503;
+  let deliver: (raw: { url: string; headers: Record<string, string | string[] | undefined>; body: Buffer }) => Promise<number> = async () =>
+    503;
   const receiver = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));

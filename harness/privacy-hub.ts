@@ -23,11 +23,19 @@ import { HubPatchIngest } from '../src/sync/inbound/hub-patch.js';
 import type { EngineTuningInput } from '../src/sync/options.js';
 import hubspot from '../connectors/hubspot/connector.js';
 import { HubSpotConfig, SubscriptionType } from '../connectors/hubspot/config.js';
-import { startHubSpotEmulator, type HubSpotEmulatorOptionsInput, type RunningHubSpotEmulator } from '../connectors/hubspot/emulator/index.js';
+import {
+  startHubSpotEmulator,
+  type HubSpotEmulatorOptionsInput,
+  type RunningHubSpotEmulator,
+} from '../connectors/hubspot/emulator/index.js';
 import { subscriptionMappings } from '../connectors/hubspot/mapping.js';
 import salesforce from '../connectors/salesforce/connector.js';
 import { SalesforceConfig } from '../connectors/salesforce/config.js';
-import { startSalesforceEmulator, type RunningSalesforceEmulator, type SalesforceEmulatorOptionsInput } from '../connectors/salesforce/emulator/index.js';
+import {
+  startSalesforceEmulator,
+  type RunningSalesforceEmulator,
+  type SalesforceEmulatorOptionsInput,
+} from '../connectors/salesforce/emulator/index.js';
 import { salesforceMappings } from '../connectors/salesforce/mapping.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from './db.js';
 import { salesforceOutboundUrl, TEST_SF_OUTBOUND_TOKEN } from './hub-config.js';
@@ -44,13 +52,26 @@ export const SIGNING_SECRET = 'privacy-signing-secret-0123456789abcdef0123456789
 export const ADMIN_KEY = 'privacy-admin-key-0123456789abcdef';
 export const DSR_KEY = 'privacy-dsr-key-0123456789abcdef';
 export const READ_KEY = 'privacy-read-key-0123456789abcdef';
-export const SUBSCRIPTIONS = [SubscriptionType.parse({ id: 101, consent: 'marketing.email' }), SubscriptionType.parse({ id: 103, topic: 'newsletter' })];
+export const SUBSCRIPTIONS = [
+  SubscriptionType.parse({ id: 101, consent: 'marketing.email' }),
+  SubscriptionType.parse({ id: 103, topic: 'newsletter' }),
+];
 
 export const CATALOG = Catalog.parse({
   channels: { email: { title: 'E-mail' } },
   purposes: {
-    marketing: { title: 'Marketing communications', notice: { text: 'We would like to send you offers.', version: '2026-01' }, objection: 'directMarketing', channels: ['email'] },
-    personalisation: { title: 'Personalised content', notice: { text: 'We tailor what we show you.', version: '2026-01' }, objection: 'profiling', channels: ['email'] },
+    marketing: {
+      title: 'Marketing communications',
+      notice: { text: 'We would like to send you offers.', version: '2026-01' },
+      objection: 'directMarketing',
+      channels: ['email'],
+    },
+    personalisation: {
+      title: 'Personalised content',
+      notice: { text: 'We tailor what we show you.', version: '2026-01' },
+      objection: 'profiling',
+      channels: ['email'],
+    },
   },
   topics: { newsletter: { title: 'Newsletter' } },
 });
@@ -117,9 +138,21 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
     rightsAuthorities: ['admin', 'preference_center'],
   });
   const store = await openStore({ url: db.url, policy, outboxTargets: ['hubspot', 'salesforce'], hashKey: 'k'.repeat(32) });
-  const hubspotEmulator = await startHubSpotEmulator({ clientSecret: HUBSPOT_SECRET, appId: HUBSPOT_APP_ID, accessToken: 'pat-privacy', webhookBatchMs: 5, ...options.hubspotEmulator });
+  const hubspotEmulator = await startHubSpotEmulator({
+    clientSecret: HUBSPOT_SECRET,
+    appId: HUBSPOT_APP_ID,
+    accessToken: 'pat-privacy',
+    webhookBatchMs: 5,
+    ...options.hubspotEmulator,
+  });
   const proxy = await startFaultProxy(hubspotEmulator.url);
-  const sfEmulator = await startSalesforceEmulator({ clientId: SF_CLIENT, clientSecret: SF_SECRET, organizationId: SF_ORG, outboundBatchMs: 5, ...options.salesforceEmulator });
+  const sfEmulator = await startSalesforceEmulator({
+    clientId: SF_CLIENT,
+    clientSecret: SF_SECRET,
+    organizationId: SF_ORG,
+    outboundBatchMs: 5,
+    ...options.salesforceEmulator,
+  });
 
   const sfConfig = SalesforceConfig.parse({
     loginUrl: sfEmulator.url,
@@ -146,10 +179,24 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
       mapping: compileMapping(hubspot, subscriptionMappings(SUBSCRIPTIONS)),
       ...schedule,
     }),
-    bindConnector({ id: 'salesforce', definition: salesforce, config: sfConfig, mapping: compileMapping(salesforce, salesforceMappings(sfConfig)), ...schedule }),
+    bindConnector({
+      id: 'salesforce',
+      definition: salesforce,
+      config: sfConfig,
+      mapping: compileMapping(salesforce, salesforceMappings(sfConfig)),
+      ...schedule,
+    }),
   ];
   const logger = createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
-  const engine = createEngine({ redis: REDIS_URL, prefix, store, connectors, policy, logger, tuning: { ...TEST_TUNING, ...options.tuning } });
+  const engine = createEngine({
+    redis: REDIS_URL,
+    prefix,
+    store,
+    connectors,
+    policy,
+    logger,
+    tuning: { ...TEST_TUNING, ...options.tuning },
+  });
   const redis = new Redis(REDIS_URL);
   const hubIngest = new HubPatchIngest({ store, redis, prefix: engine.prefix, relayDelayMs: 5, metrics: engine.metrics });
   const privacy = new PrivacyService({

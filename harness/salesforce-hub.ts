@@ -25,7 +25,11 @@ import { startHubSpotEmulator, type RunningHubSpotEmulator } from '../connectors
 import { subscriptionMappings } from '../connectors/hubspot/mapping.js';
 import salesforce from '../connectors/salesforce/connector.js';
 import { SalesforceConfig, type SalesforceConfigInput } from '../connectors/salesforce/config.js';
-import { startSalesforceEmulator, type RunningSalesforceEmulator, type SalesforceEmulatorOptionsInput } from '../connectors/salesforce/emulator/index.js';
+import {
+  startSalesforceEmulator,
+  type RunningSalesforceEmulator,
+  type SalesforceEmulatorOptionsInput,
+} from '../connectors/salesforce/emulator/index.js';
 import { salesforceMappings } from '../connectors/salesforce/mapping.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from './db.js';
 import { salesforceOutboundUrl, TEST_SF_OUTBOUND_TOKEN } from './hub-config.js';
@@ -42,7 +46,12 @@ export const SUBSCRIPTIONS = [SubscriptionType.parse({ id: 101, consent: 'market
 const CATALOG = Catalog.parse({
   channels: { email: { title: 'E-mail' } },
   purposes: {
-    marketing: { title: 'Marketing communications', notice: { text: 'We would like to send you offers.', version: '2026-01' }, objection: 'directMarketing', channels: ['email'] },
+    marketing: {
+      title: 'Marketing communications',
+      notice: { text: 'We would like to send you offers.', version: '2026-01' },
+      objection: 'directMarketing',
+      channels: ['email'],
+    },
   },
   topics: {},
 });
@@ -82,8 +91,19 @@ export async function startCrmHub(options: CrmHubOptions): Promise<CrmHub> {
     purposes: { marketing: { authorities: ['hubspot', 'salesforce', 'admin', 'preference_center'], objection: 'directMarketing' } },
   });
   const store = await openStore({ url: db.url, policy, outboxTargets: ['hubspot', 'salesforce'], hashKey: 'k'.repeat(32) });
-  const hubspotEmulator = await startHubSpotEmulator({ clientSecret: HUBSPOT_SECRET, appId: HUBSPOT_APP_ID, accessToken: 'pat-e2e', webhookBatchMs: 5 });
-  const sfEmulator = await startSalesforceEmulator({ clientId: SF_CLIENT, clientSecret: SF_SECRET, organizationId: SF_ORG, outboundBatchMs: 5, ...options.salesforceEmulator });
+  const hubspotEmulator = await startHubSpotEmulator({
+    clientSecret: HUBSPOT_SECRET,
+    appId: HUBSPOT_APP_ID,
+    accessToken: 'pat-e2e',
+    webhookBatchMs: 5,
+  });
+  const sfEmulator = await startSalesforceEmulator({
+    clientId: SF_CLIENT,
+    clientSecret: SF_SECRET,
+    organizationId: SF_ORG,
+    outboundBatchMs: 5,
+    ...options.salesforceEmulator,
+  });
 
   const sfConfig = SalesforceConfig.parse({
     loginUrl: sfEmulator.url,
@@ -100,13 +120,33 @@ export async function startCrmHub(options: CrmHubOptions): Promise<CrmHub> {
     bindConnector({
       id: 'hubspot',
       definition: hubspot,
-      config: HubSpotConfig.parse({ accessToken: 'pat-e2e', webhookSecret: HUBSPOT_SECRET, baseUrl: hubspotEmulator.url, subscriptions: SUBSCRIPTIONS, appId: HUBSPOT_APP_ID }),
+      config: HubSpotConfig.parse({
+        accessToken: 'pat-e2e',
+        webhookSecret: HUBSPOT_SECRET,
+        baseUrl: hubspotEmulator.url,
+        subscriptions: SUBSCRIPTIONS,
+        appId: HUBSPOT_APP_ID,
+      }),
       mapping: compileMapping(hubspot, subscriptionMappings(SUBSCRIPTIONS)),
     }),
-    bindConnector({ id: 'salesforce', definition: salesforce, config: sfConfig, mapping: compileMapping(salesforce, salesforceMappings(sfConfig)), ...schedule }),
+    bindConnector({
+      id: 'salesforce',
+      definition: salesforce,
+      config: sfConfig,
+      mapping: compileMapping(salesforce, salesforceMappings(sfConfig)),
+      ...schedule,
+    }),
   ];
   const logger = options.logger ?? createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
-  const engine = createEngine({ redis: REDIS_URL, prefix, store, connectors, policy, logger, tuning: { ...TEST_TUNING, ...options.tuning } });
+  const engine = createEngine({
+    redis: REDIS_URL,
+    prefix,
+    store,
+    connectors,
+    policy,
+    logger,
+    tuning: { ...TEST_TUNING, ...options.tuning },
+  });
   const redis = new Redis(REDIS_URL);
   const hubIngest = new HubPatchIngest({ store, redis, prefix: engine.prefix, relayDelayMs: 5 });
   // The public URL is where the server listens: HubSpot signs the URL it was given.

@@ -38,20 +38,44 @@ try {
   const webhookUrl = `${hub.url}/webhooks/hubspot`;
   hub.hubspot.sideDoor.setWebhookUrl(undefined);
   const emails = Array.from({ length: PEOPLE }, (_, i) => `person-${i}@example.com`);
-  const hubspotIds = emails.map((email, i) => hub.hubspot.sideDoor.createContact({ email, firstname: `First${i}`, lastname: `Last${i}` }).id);
-  const salesforceIds = hub.salesforce.sideDoor.seed('Contact', emails.map((email, i) => ({ Email: email, FirstName: `First${i}`, LastName: `Last${i}` })));
+  const hubspotIds = emails.map(
+    (email, i) => hub.hubspot.sideDoor.createContact({ email, firstname: `First${i}`, lastname: `Last${i}` }).id,
+  );
+  const salesforceIds = hub.salesforce.sideDoor.seed(
+    'Contact',
+    emails.map((email, i) => ({ Email: email, FirstName: `First${i}`, LastName: `Last${i}` })),
+  );
   const now = new Date().toISOString();
   for (let from = 0; from < PEOPLE; from += 200) {
-    const items: { patch: ProfilePatch; options: { observed: { connector: string; externalId: string; values: Record<string, string> } } }[] = [];
+    const items: {
+      patch: ProfilePatch;
+      options: { observed: { connector: string; externalId: string; values: Record<string, string> } };
+    }[] = [];
     for (let i = from; i < Math.min(PEOPLE, from + 200); i++) {
       const email = emails[i] ?? '';
       const base = { at: now, receivedAt: now, attributes: {}, consents: {}, subscriptions: {}, rights: { objections: {} } };
       items.push({
-        patch: { ...base, id: `seed:hs:${i}`, source: 'hubspot', identities: [{ kind: 'email', value: email }, { kind: 'external', system: 'hubspot', value: hubspotIds[i] ?? '' }] },
+        patch: {
+          ...base,
+          id: `seed:hs:${i}`,
+          source: 'hubspot',
+          identities: [
+            { kind: 'email', value: email },
+            { kind: 'external', system: 'hubspot', value: hubspotIds[i] ?? '' },
+          ],
+        },
         options: { observed: { connector: 'hubspot', externalId: hubspotIds[i] ?? '', values: { email } } },
       });
       items.push({
-        patch: { ...base, id: `seed:sf:${i}`, source: 'salesforce', identities: [{ kind: 'email', value: email }, { kind: 'external', system: 'salesforce', value: salesforceIds[i] ?? '' }] },
+        patch: {
+          ...base,
+          id: `seed:sf:${i}`,
+          source: 'salesforce',
+          identities: [
+            { kind: 'email', value: email },
+            { kind: 'external', system: 'salesforce', value: salesforceIds[i] ?? '' },
+          ],
+        },
         options: { observed: { connector: 'salesforce', externalId: salesforceIds[i] ?? '', values: { Email: email } } },
       });
     }
@@ -97,24 +121,36 @@ try {
 
   console.log(`\n[erasure of ${PEOPLE} people across HubSpot and Salesforce, rate limits on]`);
   console.log(`  requests recorded and queued in ${fmt(submittedMs / 1000)} s`);
-  console.log(`  all completed in ${fmt(totalMs / 1000)} s (${done} completed, ${PEOPLE - done} failed): ${fmt(PEOPLE / (totalMs / 1000), 2)} people/s`);
+  console.log(
+    `  all completed in ${fmt(totalMs / 1000)} s (${done} completed, ${PEOPLE - done} failed): ${fmt(PEOPLE / (totalMs / 1000), 2)} people/s`,
+  );
   console.log(`  HubSpot done at ${fmt(lastAt('hubspot') / 1000)} s, Salesforce done at ${fmt(lastAt('salesforce') / 1000)} s`);
-  console.log(`  HubSpot: ${hs.total} requests (${deletes} gdpr-delete, ${hs.total - deletes} batch reads and verification), ${hs.rateLimited} answered 429`);
+  console.log(
+    `  HubSpot: ${hs.total} requests (${deletes} gdpr-delete, ${hs.total - deletes} batch reads and verification), ${hs.rateLimited} answered 429`,
+  );
   for (const [endpoint, n] of Object.entries(hs.byEndpoint).sort()) console.log(`    ${endpoint}: ${n}`);
   console.log(`  Salesforce: ${sf.total} requests, ${sf.rateLimited} refused (429 or REQUEST_LIMIT_EXCEEDED)`);
   for (const [endpoint, n] of Object.entries(sf.byEndpoint).sort()) console.log(`    ${endpoint}: ${n}`);
-  console.log(`  ceiling allowed by HubSpot's ${LIMIT.max} requests / ${LIMIT.intervalMs / 1000} s at one gdpr-delete per person: ${fmt(floorS)} s (${fmt(HUBSPOT_PER_S, 0)} people/s)`);
+  console.log(
+    `  ceiling allowed by HubSpot's ${LIMIT.max} requests / ${LIMIT.intervalMs / 1000} s at one gdpr-delete per person: ${fmt(floorS)} s (${fmt(HUBSPOT_PER_S, 0)} people/s)`,
+  );
   console.log(`  -> measured ${fmt(totalMs / 1000)} s is ${fmt((100 * floorS) / (totalMs / 1000))} % of that ceiling's throughput`);
-  console.log(`  (this workload's own ${hs.total} HubSpot requests need at least ${fmt(ownFloorS)} s: ${fmt((100 * ownFloorS) / (totalMs / 1000))} % of it)`);
+  console.log(
+    `  (this workload's own ${hs.total} HubSpot requests need at least ${fmt(ownFloorS)} s: ${fmt((100 * ownFloorS) / (totalMs / 1000))} % of it)`,
+  );
   // A 429 must not count as an attempt: with none refused by HubSpot, every request should have taken one.
   const attempts = (connector: string): number[] => requests.map((r) => r.systems.find((s) => s.connector === connector)?.attempts ?? 0);
   for (const connector of ['hubspot', 'salesforce']) {
     const a = attempts(connector);
-    console.log(`  ${connector} attempts per request: max ${Math.max(...a)}, ${a.filter((n) => n > 1).length} request(s) with more than one`);
+    console.log(
+      `  ${connector} attempts per request: max ${Math.max(...a)}, ${a.filter((n) => n > 1).length} request(s) with more than one`,
+    );
   }
   const load = (l: number[]): string => l.map((n) => fmt(n, 2)).join(' / ');
   console.log(`  machine load (1 / 5 / 15 min averages) at the start ${load(loadAtStart)}, at the end ${load(loadavg())}`);
-  console.log(`  left in HubSpot: ${hub.hubspot.sideDoor.contacts().length}, in Salesforce: ${hub.salesforce.sideDoor.list('Contact').length}, profiles in the store: ${await hub.db.count('profiles')}`);
+  console.log(
+    `  left in HubSpot: ${hub.hubspot.sideDoor.contacts().length}, in Salesforce: ${hub.salesforce.sideDoor.list('Contact').length}, profiles in the store: ${await hub.db.count('profiles')}`,
+  );
 } finally {
   await hub.close();
 }

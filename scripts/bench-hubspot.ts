@@ -58,7 +58,9 @@ async function callsPerContact(label: string, withConsent: boolean): Promise<voi
     console.log(`\n[calls per contact] ${label}: ${synced} contacts synced in ${fmt(seconds, 1)} s`);
     for (const [endpoint, n] of Object.entries(calls.byEndpoint).sort()) console.log(`  ${endpoint}: ${n}`);
     console.log(`  average batch: ${fmt(synced / Math.max(1, upserts), 1)} contacts per upsert`);
-    console.log(`  API calls per synced contact: ${fmt(calls.total / synced, 4)} (${calls.total} calls, ${calls.rateLimited} answered 429)`);
+    console.log(
+      `  API calls per synced contact: ${fmt(calls.total / synced, 4)} (${calls.total} calls, ${calls.rateLimited} answered 429)`,
+    );
   } finally {
     await hub.close();
   }
@@ -95,7 +97,9 @@ async function throughput(label: string, withStatuses: boolean): Promise<void> {
             fields: {
               email: `t${i}@example.com`,
               firstname: `F${i}`,
-              ...(withStatuses ? { 'subscription:101': i % 2 === 0 ? 'SUBSCRIBED' : 'UNSUBSCRIBED', 'subscription:103': 'UNSUBSCRIBED' } : {}),
+              ...(withStatuses
+                ? { 'subscription:101': i % 2 === 0 ? 'SUBSCRIBED' : 'UNSUBSCRIBED', 'subscription:103': 'UNSUBSCRIBED' }
+                : {}),
             },
           };
         });
@@ -110,12 +114,18 @@ async function throughput(label: string, withStatuses: boolean): Promise<void> {
     const steadyRate = steadyContacts / ((steadyTo - steadyFrom) / 1000);
     const calls = emulator.sideDoor.calls();
     console.log(`\n[throughput, limit ${LIMIT.max} requests / ${LIMIT.intervalMs / 1000} s] ${label}`);
-    console.log(`  ${total} contacts in ${fmt(seconds, 1)} s, ${calls.total} requests (${hubspot.limits.concurrency} pushes in flight), ${calls.rateLimited} answered 429`);
+    console.log(
+      `  ${total} contacts in ${fmt(seconds, 1)} s, ${calls.total} requests (${hubspot.limits.concurrency} pushes in flight), ${calls.rateLimited} answered 429`,
+    );
     console.log(`  steady state over the ${STEADY_WINDOWS} windows after the first one's burst: ${fmt(steadyRate, 1)} contacts/s`);
-    console.log(`  ceiling for 100-contact requests: ${CEILING_CONTACTS_PER_S} contacts/s -> ${fmt((100 * steadyRate) / CEILING_CONTACTS_PER_S, 1)} % of it`);
+    console.log(
+      `  ceiling for 100-contact requests: ${CEILING_CONTACTS_PER_S} contacts/s -> ${fmt((100 * steadyRate) / CEILING_CONTACTS_PER_S, 1)} % of it`,
+    );
     if (callsPerBatch > 1) {
       const own = CEILING_CONTACTS_PER_S / callsPerBatch;
-      console.log(`  (${callsPerBatch} requests per 100 contacts: this workload's own ceiling is ${fmt(own, 1)} contacts/s -> ${fmt((100 * steadyRate) / own, 1)} %)`);
+      console.log(
+        `  (${callsPerBatch} requests per 100 contacts: this workload's own ceiling is ${fmt(own, 1)} contacts/s -> ${fmt((100 * steadyRate) / own, 1)} %)`,
+      );
     }
   } finally {
     await emulator.close();

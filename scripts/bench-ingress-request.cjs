@@ -13,7 +13,14 @@ module.exports = function setupRequest(request) {
     eventId: `bench-${id}`,
     occurredAt: now,
     kind: 'changed',
-    records: [{ id: `rec-${id}`, modstamp: 1, updatedAt: now, fields: { email: `bench-${id}@example.com`, first_name: 'Bench', email_opt_out: false } }],
+    records: [
+      {
+        id: `rec-${id}`,
+        modstamp: 1,
+        updatedAt: now,
+        fields: { email: `bench-${id}@example.com`, first_name: 'Bench', email_opt_out: false },
+      },
+    ],
   });
   const t = Date.now();
   const signature = createHmac('sha256', SECRET).update(`${t}.`).update(body).digest('hex');

@@ -64,13 +64,16 @@ const result = await autocannon({
   requests: [{ setupRequest: fileURLToPath(new URL('./bench-ingress-request.cjs', import.meta.url)) }],
 });
 
-
 const accepted = result['2xx'];
 const nonOk = result.non2xx + result.errors + result.timeouts;
-console.log(`\nwebhook ingress, ${seconds} s, ${connections} connections, ${dialect}, one process (server + workers), ${process.platform} ${process.arch}`);
+console.log(
+  `\nwebhook ingress, ${seconds} s, ${connections} connections, ${dialect}, one process (server + workers), ${process.platform} ${process.arch}`,
+);
 console.log(`  requests sent:            ${result.requests.total}`);
 console.log(`  accepted (2xx):           ${accepted}`);
-console.log(`  accepted per second:      ${(accepted / seconds).toFixed(0)} (mean ${result.requests.average.toFixed(0)}/s, max ${result.requests.max}/s)`);
+console.log(
+  `  accepted per second:      ${(accepted / seconds).toFixed(0)} (mean ${result.requests.average.toFixed(0)}/s, max ${result.requests.max}/s)`,
+);
 console.log(`  latency p50 / p99 / max:  ${result.latency.p50} / ${result.latency.p99} / ${result.latency.max} ms`);
 console.log(`  non-2xx, errors, timeouts: ${result.non2xx}, ${result.errors}, ${result.timeouts}`);
 
@@ -91,12 +94,17 @@ const failed = (await hub.engine.status()).queues.find((q) => q.queue === 'inges
 console.log(`  ingest backlog drained:   ${(drainMs / 1000).toFixed(1)} s after the load stopped`);
 console.log(`  changes ingested:         ${ingested}; profiles in the store: ${profiles}; failed ingest jobs: ${failed}`);
 // The server's own count: requests still in flight when the load stopped were answered after autocannon stopped counting.
-const serverAccepted = (await hub.engine.metrics.registry.getSingleMetric('concord_http_webhooks_total')?.get())?.values
-  .filter((v) => v.labels['status'] === '200')
-  .reduce((sum, v) => sum + v.value, 0) ?? 0;
+const serverAccepted =
+  (await hub.engine.metrics.registry.getSingleMetric('concord_http_webhooks_total')?.get())?.values
+    .filter((v) => v.labels['status'] === '200')
+    .reduce((sum, v) => sum + v.value, 0) ?? 0;
 console.log(`  accepted by the server:   ${serverAccepted} (incl. requests still in flight when the load stopped)`);
 const ok = serverAccepted >= accepted && ingested === serverAccepted && profiles === serverAccepted && failed === 0;
-console.log(ok ? '  every accepted event was processed: yes' : `  every accepted event was processed: NO (accepted ${serverAccepted}, ingested ${ingested}, profiles ${profiles})`);
+console.log(
+  ok
+    ? '  every accepted event was processed: yes'
+    : `  every accepted event was processed: NO (accepted ${serverAccepted}, ingested ${ingested}, profiles ${profiles})`,
+);
 
 await app.close();
 await hubIngest.close();

@@ -47,7 +47,13 @@ async function callsPerRecord(label: string, withConsentRecords: boolean): Promi
   const prefix = `{sfb-${randomBytes(4).toString('hex')}}`;
   const policy = MergePolicy.parse({ purposes: { marketing: { objection: 'directMarketing' } } });
   const store = await openStore({ url: db.url, policy, outboxTargets: ['salesforce', 'crm'], hashKey: 'k'.repeat(32) });
-  const emulator = await startSalesforceEmulator({ clientId: 'bench', clientSecret: 'bench', organizationId: ORG, outboundBatchMs: 20, dailyApiLimit: 10_000_000 });
+  const emulator = await startSalesforceEmulator({
+    clientId: 'bench',
+    clientSecret: 'bench',
+    organizationId: ORG,
+    outboundBatchMs: 20,
+    dailyApiLimit: 10_000_000,
+  });
   const crmName = `${prefix}-crm`;
   const crm = createMemorySystem(crmName, { webhookSecret: 'bench-memory-secret-0123456789abcdef' });
   const sfConfig = SalesforceConfig.parse({
@@ -67,7 +73,12 @@ async function callsPerRecord(label: string, withConsentRecords: boolean): Promi
     // A partial batch waits up to 3 s for more profiles, so pushes go out at the full batch size of 200.
     tuning: { ...TEST_TUNING, flushDelayMs: 3_000 },
     connectors: [
-      bindConnector({ id: 'salesforce', definition: salesforce, config: sfConfig, mapping: compileMapping(salesforce, salesforceMappings(sfConfig)) }),
+      bindConnector({
+        id: 'salesforce',
+        definition: salesforce,
+        config: sfConfig,
+        mapping: compileMapping(salesforce, salesforceMappings(sfConfig)),
+      }),
       bindConnector({
         id: 'crm',
         definition: memoryConnector,
@@ -82,7 +93,13 @@ async function callsPerRecord(label: string, withConsentRecords: boolean): Promi
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       engine
-        .receiveWebhook('salesforce', { method: 'POST', url: '/webhooks/salesforce', headers: req.headers, body: Buffer.concat(chunks), receivedAt: new Date().toISOString() })
+        .receiveWebhook('salesforce', {
+          method: 'POST',
+          url: '/webhooks/salesforce',
+          headers: req.headers,
+          body: Buffer.concat(chunks),
+          receivedAt: new Date().toISOString(),
+        })
         .then(
           (r) => {
             const reply = r.ok ? r.reply : { status: 500, body: '' };
@@ -96,12 +113,19 @@ async function callsPerRecord(label: string, withConsentRecords: boolean): Promi
   const address = receiver.address();
   emulator.sideDoor.setWebhookUrl(`http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/webhooks/salesforce`);
   crm.onWebhook(async (delivery) => {
-    await engine.receiveWebhook('crm', { method: 'POST', url: '/webhooks/crm', headers: delivery.headers, body: delivery.body, receivedAt: new Date().toISOString() });
+    await engine.receiveWebhook('crm', {
+      method: 'POST',
+      url: '/webhooks/crm',
+      headers: delivery.headers,
+      body: delivery.body,
+      receivedAt: new Date().toISOString(),
+    });
   });
   await engine.start();
   try {
     const started = Date.now();
-    for (let i = 0; i < RECORDS; i++) crm.change({ email: `bench-${i}@example.com`, first_name: `First${i}`, last_name: `Last${i}`, email_opt_out: i % 2 === 0 });
+    for (let i = 0; i < RECORDS; i++)
+      crm.change({ email: `bench-${i}@example.com`, first_name: `First${i}`, last_name: `Last${i}`, email_opt_out: i % 2 === 0 });
     let quiet = 0;
     while (quiet < 3) {
       if (Date.now() - started > 600_000) throw new Error('did not settle');
@@ -133,12 +157,22 @@ async function callsPerRecord(label: string, withConsentRecords: boolean): Promi
 }
 
 async function backfill(): Promise<void> {
-  const emulator = await startSalesforceEmulator({ clientId: 'bench', clientSecret: 'bench', organizationId: ORG, dailyApiLimit: 10_000_000 });
+  const emulator = await startSalesforceEmulator({
+    clientId: 'bench',
+    clientSecret: 'bench',
+    organizationId: ORG,
+    dailyApiLimit: 10_000_000,
+  });
   try {
     const seedStart = Date.now();
     emulator.sideDoor.seed(
       'Contact',
-      Array.from({ length: BACKFILL }, (_, i) => ({ FirstName: `First${i}`, LastName: `Last${i}`, Email: `backfill-${i}@example.com`, HasOptedOutOfEmail: i % 3 === 0 })),
+      Array.from({ length: BACKFILL }, (_, i) => ({
+        FirstName: `First${i}`,
+        LastName: `Last${i}`,
+        Email: `backfill-${i}@example.com`,
+        HasOptedOutOfEmail: i % 3 === 0,
+      })),
     );
     console.log(`\n[backfill] seeded ${BACKFILL} contacts in ${fmt((Date.now() - seedStart) / 1000, 1)} s`);
     const config = SalesforceConfig.parse({ loginUrl: emulator.url, clientId: 'bench', clientSecret: 'bench', bulkPollIntervalMs: 50 });

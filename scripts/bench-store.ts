@@ -124,9 +124,14 @@ async function bench(dialect: 'sqlite' | 'postgres', url: string): Promise<Row[]
       const item = mix.next();
       await store.applyPatch(item.patch, item.options);
     }
-    const single = await measure({ dialect, mode: 'single (1 patch/tx)' }, 1, async ([item]) => {
-      if (item) await store.applyPatch(item.patch, item.options);
-    }, mix);
+    const single = await measure(
+      { dialect, mode: 'single (1 patch/tx)' },
+      1,
+      async ([item]) => {
+        if (item) await store.applyPatch(item.patch, item.options);
+      },
+      mix,
+    );
     const batched = await measure({ dialect, mode: `batched (${BATCH} patches/tx)` }, BATCH, (items) => store.applyPatches(items), mix);
     return [single, batched];
   } finally {

@@ -54,12 +54,32 @@ const valid = hub.outboundUrl;
 const wrong = `${hub.url}/webhooks/salesforce/${'x'.repeat(43)}`;
 const floods: { label: string; url: string; body: string }[] = [
   { label: 'no flood', url: '', body: '' },
-  { label: `wrong URL token, ${Math.round(MAX / 1024)} KiB body of attributes`, url: wrong, body: `${OPEN.slice(0, -1)} ${attributes(40_000)}>${CLOSE}`.slice(0, MAX) },
-  { label: 'valid token, 1 MB of 100,000 attributes (over the size limit)', url: valid, body: `${OPEN.slice(0, -1)} ${attributes(100_000)}>${CLOSE}` },
-  { label: `valid token, ${Math.round(MAX / 1024)} KiB attribute bomb`, url: valid, body: `${OPEN.slice(0, -1)} ${attributes(40_000)}>${CLOSE}`.slice(0, MAX) },
+  {
+    label: `wrong URL token, ${Math.round(MAX / 1024)} KiB body of attributes`,
+    url: wrong,
+    body: `${OPEN.slice(0, -1)} ${attributes(40_000)}>${CLOSE}`.slice(0, MAX),
+  },
+  {
+    label: 'valid token, 1 MB of 100,000 attributes (over the size limit)',
+    url: valid,
+    body: `${OPEN.slice(0, -1)} ${attributes(100_000)}>${CLOSE}`,
+  },
+  {
+    label: `valid token, ${Math.round(MAX / 1024)} KiB attribute bomb`,
+    url: valid,
+    body: `${OPEN.slice(0, -1)} ${attributes(40_000)}>${CLOSE}`.slice(0, MAX),
+  },
   { label: 'valid token, 130,000 sibling elements', url: valid, body: `${OPEN}${'<x/>'.repeat(130_000)}${CLOSE}`.slice(0, MAX) },
-  { label: 'valid token, entity references everywhere', url: valid, body: `${OPEN}<OrganizationId>${SF_ORG}</OrganizationId><x>${'&amp;&#64;&#x41;'.repeat(30_000)}</x>${CLOSE}`.slice(0, MAX) },
-  { label: `valid token, largest well-formed message (${Math.round(wideMessage().length / 1024)} KiB), another org`, url: valid, body: wideMessage() },
+  {
+    label: 'valid token, entity references everywhere',
+    url: valid,
+    body: `${OPEN}<OrganizationId>${SF_ORG}</OrganizationId><x>${'&amp;&#64;&#x41;'.repeat(30_000)}</x>${CLOSE}`.slice(0, MAX),
+  },
+  {
+    label: `valid token, largest well-formed message (${Math.round(wideMessage().length / 1024)} KiB), another org`,
+    url: valid,
+    body: wideMessage(),
+  },
 ];
 
 interface Cannon {
@@ -72,9 +92,26 @@ function flood(url: string, body: string): Promise<Cannon> {
   const file = join(dir, 'body.xml');
   writeFileSync(file, body);
   const bin = join(process.cwd(), 'node_modules/.bin/autocannon');
-  const args = ['-j', '-c', String(connections), '-d', String(seconds), '-m', 'POST', '-H', 'content-type=text/xml; charset=utf-8', '-H', 'soapaction=""', '-i', file, url];
+  const args = [
+    '-j',
+    '-c',
+    String(connections),
+    '-d',
+    String(seconds),
+    '-m',
+    'POST',
+    '-H',
+    'content-type=text/xml; charset=utf-8',
+    '-H',
+    'soapaction=""',
+    '-i',
+    file,
+    url,
+  ];
   return new Promise((resolve, reject) => {
-    execFile(bin, args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout) => (error ? reject(error) : resolve(JSON.parse(stdout) as Cannon)));
+    execFile(bin, args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout) =>
+      error ? reject(error) : resolve(JSON.parse(stdout) as Cannon),
+    );
   });
 }
 
@@ -89,7 +126,8 @@ async function healthz(until: () => boolean): Promise<number[]> {
   return times.sort((a, b) => a - b);
 }
 
-const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
+const percentile = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
 const cpuMs = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
@@ -111,7 +149,9 @@ try {
     const cpu = cpuMs() - cpu0;
     if (!result) {
       idleCpuPerSecond = cpu / elapsed;
-      console.log(`\n${label}: /healthz p50 ${percentile(times, 0.5).toFixed(1)} ms, p99 ${percentile(times, 0.99).toFixed(1)} ms (${times.length} asked); hub CPU ${idleCpuPerSecond.toFixed(0)} ms/s idle`);
+      console.log(
+        `\n${label}: /healthz p50 ${percentile(times, 0.5).toFixed(1)} ms, p99 ${percentile(times, 0.99).toFixed(1)} ms (${times.length} asked); hub CPU ${idleCpuPerSecond.toFixed(0)} ms/s idle`,
+      );
       continue;
     }
     const statuses = Object.entries(result.statusCodeStats ?? {})
@@ -120,7 +160,9 @@ try {
     const perRequest = (cpu - idleCpuPerSecond * elapsed) / Math.max(1, result.requests.total);
     console.log(`\n${label}:`);
     console.log(`  ${result.requests.total} requests (${(result.requests.total / seconds).toFixed(0)}/s), answers ${statuses}`);
-    console.log(`  /healthz p50 ${percentile(times, 0.5).toFixed(1)} ms, p99 ${percentile(times, 0.99).toFixed(1)} ms (${times.length} asked)`);
+    console.log(
+      `  /healthz p50 ${percentile(times, 0.5).toFixed(1)} ms, p99 ${percentile(times, 0.99).toFixed(1)} ms (${times.length} asked)`,
+    );
     console.log(`  hub CPU per flood request: ${perRequest.toFixed(2)} ms (HTTP, body and refusal together)`);
   }
 } finally {

@@ -121,7 +121,14 @@ export class HubSpotApi {
     this.metrics = hubSpotMetrics(ctx.metrics ?? new Registry());
     // No numberOfApiCallRetries, no limiterOptions: see the module comment.
     this.client = new Client({ accessToken: config.accessToken, basePath: config.baseUrl.replace(/\/+$/, '') });
-    this.pacer = new Pacer({ max: config.requestsPer10Seconds, windowMs: TEN_SECONDS, now, marginMs: 100, maxWaitMs: 15_000, policy: 'TEN_SECONDLY_ROLLING' });
+    this.pacer = new Pacer({
+      max: config.requestsPer10Seconds,
+      windowMs: TEN_SECONDS,
+      now,
+      marginMs: 100,
+      maxWaitMs: 15_000,
+      policy: 'TEN_SECONDLY_ROLLING',
+    });
     this.searchPacer = new Pacer({ max: config.searchRequestsPerSecond, windowMs: 1_000, now, marginMs: 20, policy: 'SECONDLY' });
   }
 
@@ -174,7 +181,12 @@ export class HubSpotApi {
   }
 
   /** Runs one codegen call (`...WithHttpInfo`) within the limits (a standard call with a `reservation` uses one of its slots). */
-  async call<T>(kind: 'standard' | 'search', signal: AbortSignal | undefined, fn: () => Promise<HttpInfo<T>>, reservation?: Reservation): Promise<HttpInfo<T>> {
+  async call<T>(
+    kind: 'standard' | 'search',
+    signal: AbortSignal | undefined,
+    fn: () => Promise<HttpInfo<T>>,
+    reservation?: Reservation,
+  ): Promise<HttpInfo<T>> {
     const sentAt = await this.beforeCall(kind, signal, reservation);
     try {
       const info = await fn();
@@ -242,7 +254,11 @@ export class HubSpotApi {
   private checkDaily(options: { nothingWritten?: boolean } = {}): void {
     const now = this.now();
     if (this.dailyBlockedUntil > now) {
-      throw new RateLimitedError('HubSpot DAILY limit reached; waiting for the reset', { retryAfterMs: this.dailyBlockedUntil - now, policy: 'DAILY', ...options });
+      throw new RateLimitedError('HubSpot DAILY limit reached; waiting for the reset', {
+        retryAfterMs: this.dailyBlockedUntil - now,
+        policy: 'DAILY',
+        ...options,
+      });
     }
   }
 
@@ -272,7 +288,10 @@ export class HubSpotApi {
     if (!ex) return classifyHttpError(err);
     this.readHeaders(ex.headers, sentAt);
     if (ex.code !== 429) {
-      return classifyHttpStatus(ex.code, { headers: ex.headers, body: redactedBody(ex.body) }) ?? new TransientError(`HubSpot answered ${ex.code}`);
+      return (
+        classifyHttpStatus(ex.code, { headers: ex.headers, body: redactedBody(ex.body) }) ??
+        new TransientError(`HubSpot answered ${ex.code}`)
+      );
     }
     const body = typeof ex.body === 'object' && ex.body !== null ? (ex.body as Record<string, unknown>) : {};
     const policy = typeof body.policyName === 'string' ? body.policyName : 'TEN_SECONDLY_ROLLING';

@@ -52,31 +52,32 @@ export const HubSpotConfig = z.object({
     .positive()
     .optional()
     .meta({ description: "The private app's id: webhooks about changes it made (changeSource INTEGRATION) are marked as echoes." }),
-  subscriptions: z
-    .array(SubscriptionType)
-    .default([])
-    .meta({
-      description:
-        'Subscription types read and written through communication preferences v4. Each is mapped to its consent or topic (SUBSCRIBED / UNSUBSCRIBED) without a mappings entry.',
-    }),
+  subscriptions: z.array(SubscriptionType).default([]).meta({
+    description:
+      'Subscription types read and written through communication preferences v4. Each is mapped to its consent or topic (SUBSCRIBED / UNSUBSCRIBED) without a mappings entry.',
+  }),
   properties: z
     .array(z.string().min(1))
     .default([])
-    .meta({ description: 'Contact properties to read besides the default mapped ones (email, firstname, lastname, phone, hs_language, country).' }),
-  webhookUrl: z
-    .url()
-    .optional()
     .meta({
-      description:
-        'The target URL as configured in the HubSpot app; signatures cover it. Default: hub.publicUrl followed by the path the request came to (/webhooks/<instance id>), never a URL built from the request’s Host header.',
+      description: 'Contact properties to read besides the default mapped ones (email, firstname, lastname, phone, hs_language, country).',
     }),
+  webhookUrl: z.url().optional().meta({
+    description:
+      'The target URL as configured in the HubSpot app; signatures cover it. Default: hub.publicUrl followed by the path the request came to (/webhooks/<instance id>), never a URL built from the request’s Host header.',
+  }),
   requestsPer10Seconds: z
     .number()
     .int()
     .positive()
     .default(100)
     .meta({ description: "The account's limit per 10 seconds (100 Free/Starter, 190 Professional/Enterprise); calls are paced under it." }),
-  searchRequestsPerSecond: z.number().int().positive().default(4).meta({ description: 'CRM search pace (HubSpot allows 5 per second per account).' }),
+  searchRequestsPerSecond: z
+    .number()
+    .int()
+    .positive()
+    .default(4)
+    .meta({ description: 'CRM search pace (HubSpot allows 5 per second per account).' }),
   searchLookBackMs: z
     .number()
     .int()
@@ -96,7 +97,8 @@ export const HubSpotConfig = z.object({
    * @defaultValue until the next midnight in `accountTimeZone`, when the allowance resets
    */
   dailyLimitPark: Duration.optional().meta({
-    description: "How long the queues park after HubSpot's DAILY limit (when the answer names no Retry-After), e.g. 30m. Default: until the next midnight in accountTimeZone, when the allowance resets.",
+    description:
+      "How long the queues park after HubSpot's DAILY limit (when the answer names no Retry-After), e.g. 30m. Default: until the next midnight in accountTimeZone, when the allowance resets.",
   }),
 });
 export type HubSpotConfig = z.infer<typeof HubSpotConfig>;

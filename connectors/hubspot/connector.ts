@@ -23,7 +23,10 @@ export interface HubSpotRuntime {
   now?: () => number;
 }
 
-export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runtime: HubSpotRuntime = {}): ConnectorInstance<HubSpotCursor> {
+export function createHubSpotInstance(
+  ctx: ConnectorContext<HubSpotConfig>,
+  runtime: HubSpotRuntime = {},
+): ConnectorInstance<HubSpotCursor> {
   const { config, logger } = ctx;
   const now = runtime.now ?? Date.now;
   const api = new HubSpotApi(config, ctx, now);
@@ -33,7 +36,9 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
   const acks = new WebhookAcks<number>({ capacity: 50_000, maxPending: MAX_PENDING });
   // Properties whose webhook values are ingested as they are (identities and opt-out mirrors are read).
   const valueProperties = new Set(
-    propertiesToRead(config).filter((p) => !['email', 'phone', 'lastmodifieddate'].includes(p) && !matchesFieldName(HUBSPOT_OPT_OUT_PROPERTIES, p)),
+    propertiesToRead(config).filter(
+      (p) => !['email', 'phone', 'lastmodifieddate'].includes(p) && !matchesFieldName(HUBSPOT_OPT_OUT_PROPERTIES, p),
+    ),
   );
   const subscriptionIds = new Set(config.subscriptions.map((s) => s.id));
 
@@ -66,16 +71,26 @@ export function createHubSpotInstance(ctx: ConnectorContext<HubSpotConfig>, runt
       const { ids, emails } = splitRefs(refs);
       const byId = await reader.readContacts(ids, signal);
       const byEmail = await reader.readContacts(emails, signal, 'email');
-      return reader.toRecords(uniqueBy([byId.found, byEmail.found], (c) => c.id), signal);
+      return reader.toRecords(
+        uniqueBy([byId.found, byEmail.found], (c) => c.id),
+        signal,
+      );
     },
 
     verify(raw) {
-      return verifyHubSpotSignature(raw, { clientSecret: config.webhookSecret, ...(config.webhookUrl ? { webhookUrl: config.webhookUrl } : {}) });
+      return verifyHubSpotSignature(raw, {
+        clientSecret: config.webhookSecret,
+        ...(config.webhookUrl ? { webhookUrl: config.webhookUrl } : {}),
+      });
     },
 
     parse(raw) {
       const fresh = acks.fresh(parseHubSpotEvents(raw.body), (e) => e.eventId);
-      const mapped = toWebhookEvents(fresh, { valueProperties, subscriptionIds, ...(config.appId === undefined ? {} : { appId: config.appId }) });
+      const mapped = toWebhookEvents(fresh, {
+        valueProperties,
+        subscriptionIds,
+        ...(config.appId === undefined ? {} : { appId: config.appId }),
+      });
       for (const m of mapped) acks.expect(m.event.eventId, m.hubspotEventIds);
       return mapped.map((m) => m.event);
     },

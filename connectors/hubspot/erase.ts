@@ -54,7 +54,11 @@ export class HubSpotEraser {
     if (emails.length > 0) {
       try {
         const { found } = await this.reader.readContacts(emails, signal, 'email');
-        known = new Set(found.flatMap((c) => [c.properties.email ?? '', ...(c.properties.hs_additional_emails ?? '').split(';')]).map((e) => e.toLowerCase()));
+        known = new Set(
+          found
+            .flatMap((c) => [c.properties.email ?? '', ...(c.properties.hs_additional_emails ?? '').split(';')])
+            .map((e) => e.toLowerCase()),
+        );
       } catch (err) {
         if (err instanceof RateLimitedError || !isRetryable(err)) throw err;
       }

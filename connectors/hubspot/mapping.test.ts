@@ -140,18 +140,29 @@ describe('the mapping entries the subscription types imply (derivedMappings)', (
     expect(hubspot.derivedMappings?.(config)).toEqual([
       {
         path: ['subscriptions', 0, 'consent'],
-        entry: { consent: 'marketing.email', external: 'subscription:101', transform: [{ type: 'map', values: { granted: 'SUBSCRIBED', denied: 'UNSUBSCRIBED' } }] },
+        entry: {
+          consent: 'marketing.email',
+          external: 'subscription:101',
+          transform: [{ type: 'map', values: { granted: 'SUBSCRIBED', denied: 'UNSUBSCRIBED' } }],
+        },
       },
       {
         path: ['subscriptions', 1, 'topic'],
-        entry: { topic: 'newsletter', external: 'subscription:103', transform: [{ type: 'map', values: { true: 'SUBSCRIBED', false: 'UNSUBSCRIBED' } }] },
+        entry: {
+          topic: 'newsletter',
+          external: 'subscription:103',
+          transform: [{ type: 'map', values: { true: 'SUBSCRIBED', false: 'UNSUBSCRIBED' } }],
+        },
       },
     ]);
     expect(subscriptionMappings(config.subscriptions)).toEqual(hubspot.derivedMappings?.(config).map((d) => d.entry));
   });
 
   it('compile to a consent a SUBSCRIBED status grants and an UNSUBSCRIBED one withdraws', () => {
-    const derived = compileMapping(hubspot, hubspot.derivedMappings?.(config).map((d) => d.entry));
+    const derived = compileMapping(
+      hubspot,
+      hubspot.derivedMappings?.(config).map((d) => d.entry),
+    );
     const consent = derived.entries.find((e) => e.external === 'subscription:101');
     expect(consent).toMatchObject({ key: 'consent:marketing.email', direction: 'both', withdrawOnly: false });
     expect(consent?.chain.toCanonical('SUBSCRIBED')).toEqual({ ok: true, value: true });

@@ -36,7 +36,11 @@ export interface PullDeps {
   now: () => number;
 }
 
-export async function* pullContacts(deps: PullDeps, cursor: HubSpotCursor | undefined, signal: AbortSignal): AsyncGenerator<PullPage<HubSpotCursor>> {
+export async function* pullContacts(
+  deps: PullDeps,
+  cursor: HubSpotCursor | undefined,
+  signal: AbortSignal,
+): AsyncGenerator<PullPage<HubSpotCursor>> {
   const start: HubSpotCursor = cursor ?? { phase: 'full', startedAt: deps.now() };
   if (start.phase === 'full') {
     yield* pullFullList(deps, start, signal);
@@ -45,7 +49,11 @@ export async function* pullContacts(deps: PullDeps, cursor: HubSpotCursor | unde
   yield* pullIncremental(deps, start, signal);
 }
 
-async function* pullFullList(deps: PullDeps, cursor: Extract<HubSpotCursor, { phase: 'full' }>, signal: AbortSignal): AsyncGenerator<PullPage<HubSpotCursor>> {
+async function* pullFullList(
+  deps: PullDeps,
+  cursor: Extract<HubSpotCursor, { phase: 'full' }>,
+  signal: AbortSignal,
+): AsyncGenerator<PullPage<HubSpotCursor>> {
   const { api, reader } = deps;
   let after = cursor.after;
   for (;;) {
@@ -74,7 +82,11 @@ interface SearchWindow {
   after?: string;
 }
 
-async function* pullIncremental(deps: PullDeps, cursor: Extract<HubSpotCursor, { phase: 'incremental' }>, signal: AbortSignal): AsyncGenerator<PullPage<HubSpotCursor>> {
+async function* pullIncremental(
+  deps: PullDeps,
+  cursor: Extract<HubSpotCursor, { phase: 'incremental' }>,
+  signal: AbortSignal,
+): AsyncGenerator<PullPage<HubSpotCursor>> {
   const { config } = deps;
   // The upper bound is exclusive: +1 takes in what changed in this very millisecond.
   const end = deps.now() + 1;
@@ -89,7 +101,10 @@ async function* pullIncremental(deps: PullDeps, cursor: Extract<HubSpotCursor, {
     const next = nextWindow(win, page.results, page.nextAfter, deps.logger);
     if (next) {
       win = next;
-      yield { records, cursor: { phase: 'incremental', since: next.low, windowEnd: next.high, ...(next.after ? { after: next.after } : {}) } };
+      yield {
+        records,
+        cursor: { phase: 'incremental', since: next.low, windowEnd: next.high, ...(next.after ? { after: next.after } : {}) },
+      };
     } else {
       low = win.high;
       win = undefined;
@@ -99,11 +114,20 @@ async function* pullIncremental(deps: PullDeps, cursor: Extract<HubSpotCursor, {
 }
 
 /** Where to continue inside the window after a page, or undefined when the window is done. */
-function nextWindow(win: SearchWindow, results: readonly ContactObject[], nextAfter: string | undefined, logger: Logger): SearchWindow | undefined {
+function nextWindow(
+  win: SearchWindow,
+  results: readonly ContactObject[],
+  nextAfter: string | undefined,
+  logger: Logger,
+): SearchWindow | undefined {
   if (win.after !== undefined) {
     // Paging inside one millisecond.
     if (nextAfter !== undefined && Number(nextAfter) < SEARCH_RESULT_CAP) return { ...win, after: nextAfter };
-    if (nextAfter !== undefined) logger.warn({ at: new Date(win.low).toISOString() }, 'more than 10,000 contacts share one lastmodifieddate; the rest is read by a later pull');
+    if (nextAfter !== undefined)
+      logger.warn(
+        { at: new Date(win.low).toISOString() },
+        'more than 10,000 contacts share one lastmodifieddate; the rest is read by a later pull',
+      );
     return win.low + 1 < win.high ? { low: win.low + 1, high: win.high } : undefined;
   }
   if (results.length < SEARCH_PAGE || nextAfter === undefined) return undefined;

@@ -75,31 +75,69 @@ export class HubSpotPusher {
     const updates = work.filter((w) => !w.failure && w.externalId !== undefined && Object.keys(w.properties).length > 0);
     const emails = new Set<string>();
     for (const w of creates) {
-      if (!w.email) w.failure = { status: 'rejected', profileId: w.record.profileId, reason: 'no e-mail to create the HubSpot contact by', code: 'missing_email' };
-      else if (emails.has(w.email)) w.failure = { status: 'retryable', profileId: w.record.profileId, reason: 'another record of the batch has the same e-mail' };
+      if (!w.email)
+        w.failure = {
+          status: 'rejected',
+          profileId: w.record.profileId,
+          reason: 'no e-mail to create the HubSpot contact by',
+          code: 'missing_email',
+        };
+      else if (emails.has(w.email))
+        w.failure = { status: 'retryable', profileId: w.record.profileId, reason: 'another record of the batch has the same e-mail' };
       else emails.add(w.email);
     }
     // Every call this push makes is let through at once, or none is (see `HubSpotApi.reserve`).
     const statusWork = work.filter((w) => !w.failure && w.statuses.size > 0);
     const reservation = this.api.reserve(
-      chunks(creates.filter((w) => !w.failure), BATCH).length +
+      chunks(
+        creates.filter((w) => !w.failure),
+        BATCH,
+      ).length +
         chunks(updates, BATCH).length +
-        chunks(statusWork.filter((w) => w.email === undefined), BATCH).length +
+        chunks(
+          statusWork.filter((w) => w.email === undefined),
+          BATCH,
+        ).length +
         chunks(statusWork, BATCH).length +
-        chunks(statusWork.flatMap((w) => [...w.statuses.keys()]), BATCH).length,
+        chunks(
+          statusWork.flatMap((w) => [...w.statuses.keys()]),
+          BATCH,
+        ).length,
     );
     try {
       // What HubSpot holds before anything is written: a status someone chose after the hub's value is news, not overwritten.
       const held = await this.heldStatuses(statusWork, signal, reservation);
-      await this.upsert(creates.filter((w) => !w.failure), signal, reservation);
-      const notFound = await this.update(updates.filter((w) => !w.failure), signal, reservation);
+      await this.upsert(
+        creates.filter((w) => !w.failure),
+        signal,
+        reservation,
+      );
+      const notFound = await this.update(
+        updates.filter((w) => !w.failure),
+        signal,
+        reservation,
+      );
       // A contact deleted in HubSpot meanwhile is created again when we know its e-mail.
-      await this.upsert(notFound.filter((w) => w.email !== undefined && !w.failure), signal, reservation);
+      await this.upsert(
+        notFound.filter((w) => w.email !== undefined && !w.failure),
+        signal,
+        reservation,
+      );
       for (const w of notFound) {
         if (w.externalId !== undefined || w.failure) continue;
-        w.failure = { status: 'rejected', profileId: w.record.profileId, reason: 'the HubSpot contact no longer exists', code: 'OBJECT_NOT_FOUND' };
+        w.failure = {
+          status: 'rejected',
+          profileId: w.record.profileId,
+          reason: 'the HubSpot contact no longer exists',
+          code: 'OBJECT_NOT_FOUND',
+        };
       }
-      await this.writeStatuses(statusWork.filter((w) => !w.failure), held, signal, reservation);
+      await this.writeStatuses(
+        statusWork.filter((w) => !w.failure),
+        held,
+        signal,
+        reservation,
+      );
     } finally {
       this.api.release(reservation);
     }
@@ -212,28 +250,56 @@ export class HubSpotPusher {
   private async heldStatuses(work: Work[], signal: AbortSignal, reservation: Reservation): Promise<Map<string, Map<number, StatusOf>>> {
     const unknownEmail = work.filter((w) => w.email === undefined && w.externalId !== undefined);
     if (unknownEmail.length > 0) {
-      const { found } = await this.reader.readContacts(unknownEmail.map((w) => w.externalId ?? ''), signal, undefined, reservation);
+      const { found } = await this.reader.readContacts(
+        unknownEmail.map((w) => w.externalId ?? ''),
+        signal,
+        undefined,
+        reservation,
+      );
       const emails = new Map(found.map((c) => [c.id, c.properties.email ?? undefined]));
       for (const w of unknownEmail) {
         const email = emails.get(w.externalId ?? '');
         if (email) w.email = email.toLowerCase();
-        else w.failure = { status: 'retryable', profileId: w.record.profileId, reason: 'the HubSpot contact has no e-mail for its subscriptions' };
+        else
+          w.failure = {
+            status: 'retryable',
+            profileId: w.record.profileId,
+            reason: 'the HubSpot contact has no e-mail for its subscriptions',
+          };
       }
     }
     const asked = work.filter((w) => !w.failure && w.email !== undefined);
-    const held = asked.length > 0 ? await this.reader.statuses(asked.map((w) => w.email ?? ''), signal, reservation) : new Map<string, Map<number, StatusOf>>();
+    const held =
+      asked.length > 0
+        ? await this.reader.statuses(
+            asked.map((w) => w.email ?? ''),
+            signal,
+            reservation,
+          )
+        : new Map<string, Map<number, StatusOf>>();
     for (const w of asked) {
       if (w.externalId === undefined) continue;
       const now = held.get(w.email ?? '');
       if ([...w.statuses].some(([id, state]) => newerChoice(w.record, subscriptionField(id), state, now?.get(id)))) {
-        w.failure = { status: 'retryable', profileId: w.record.profileId, reason: 'a subscription status was chosen in HubSpot after the hub\'s value: reading it before writing', retryAfterMs: 1_000, externalId: w.externalId };
+        w.failure = {
+          status: 'retryable',
+          profileId: w.record.profileId,
+          reason: "a subscription status was chosen in HubSpot after the hub's value: reading it before writing",
+          retryAfterMs: 1_000,
+          externalId: w.externalId,
+        };
       }
     }
     return held;
   }
 
   /** https://developers.hubspot.com/docs/api-reference/communication-preferences-subscriptions-v4/subscription-status/post-communication-preferences-v4-statuses-batch-write */
-  private async writeStatuses(work: Work[], held: ReadonlyMap<string, Map<number, StatusOf>>, signal: AbortSignal, reservation: Reservation): Promise<void> {
+  private async writeStatuses(
+    work: Work[],
+    held: ReadonlyMap<string, Map<number, StatusOf>>,
+    signal: AbortSignal,
+    reservation: Reservation,
+  ): Promise<void> {
     const wanted: { work: Work; input: StatusWriteInput }[] = [];
     for (const w of work) {
       if (w.failure || !w.email) continue;
@@ -249,11 +315,15 @@ export class HubSpotPusher {
       const key = (email: string, id: number | string): string => `${email.toLowerCase()}|${id}`;
       const byKey = new Map(part.map((p) => [key(p.input.subscriberIdString, p.input.subscriptionId), p.work]));
       const written = new Set<string>();
-      const res = await this.api.request<StatusWriteResponse>(signal, {
-        method: 'POST',
-        path: '/communication-preferences/v4/statuses/batch/write',
-        body: { inputs: part.map((p) => p.input) },
-      }, reservation);
+      const res = await this.api.request<StatusWriteResponse>(
+        signal,
+        {
+          method: 'POST',
+          path: '/communication-preferences/v4/statuses/batch/write',
+          body: { inputs: part.map((p) => p.input) },
+        },
+        reservation,
+      );
       if (!res.data || !Array.isArray(res.data.results)) throw new MalformedPayloadError('statuses/batch/write answered without results');
       for (const r of res.data.results) written.add(key(r.subscriberIdString, r.subscriptionId));
       for (const e of res.data.errors ?? []) {
@@ -266,7 +336,11 @@ export class HubSpotPusher {
       }
       for (const p of part) {
         if (!written.has(key(p.input.subscriberIdString, p.input.subscriptionId)) && !p.work.failure) {
-          p.work.failure = { status: 'retryable', profileId: p.work.record.profileId, reason: 'HubSpot did not confirm a subscription status' };
+          p.work.failure = {
+            status: 'retryable',
+            profileId: p.work.record.profileId,
+            reason: 'HubSpot did not confirm a subscription status',
+          };
         }
       }
     }
@@ -284,7 +358,10 @@ export class HubSpotPusher {
       const evidence = [consent.evidence.method, consent.evidence.noticeVersion ? `notice ${consent.evidence.noticeVersion}` : undefined]
         .filter((x) => x !== undefined)
         .join(', ');
-      input.legalBasisExplanation = redactEmails(`${mapped.article ? `${mapped.article}; ` : ''}recorded by Concord (${evidence})`).slice(0, 500);
+      input.legalBasisExplanation = redactEmails(`${mapped.article ? `${mapped.article}; ` : ''}recorded by Concord (${evidence})`).slice(
+        0,
+        500,
+      );
     } else {
       input.legalBasis = type?.legalBasis ?? 'CONSENT_WITH_NOTICE';
     }

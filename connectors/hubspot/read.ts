@@ -62,18 +62,26 @@ export class HubSpotReader {
     if (this.config.subscriptions.length === 0) return out;
     const unique = [...new Set(emails.map((e) => e.trim().toLowerCase()).filter((e) => e.length > 0))];
     for (const part of chunks(unique, BATCH)) {
-      const res = await this.api.request<StatusesReadResponse>(signal, {
-        method: 'POST',
-        path: '/communication-preferences/v4/statuses/batch/read',
-        qs: { channel: 'EMAIL' },
-        body: { inputs: part },
-      }, reservation);
+      const res = await this.api.request<StatusesReadResponse>(
+        signal,
+        {
+          method: 'POST',
+          path: '/communication-preferences/v4/statuses/batch/read',
+          qs: { channel: 'EMAIL' },
+          body: { inputs: part },
+        },
+        reservation,
+      );
       if (!res.data || !Array.isArray(res.data.results)) throw new MalformedPayloadError('statuses/batch/read answered without results');
       for (const r of res.data.results) {
         const map = new Map<number, StatusOf>();
         for (const s of r.statuses ?? []) {
           const at = s.timestamp !== undefined && !Number.isNaN(Date.parse(s.timestamp)) ? new Date(s.timestamp).toISOString() : undefined;
-          map.set(s.subscriptionId, { state: s.status, ...(at === undefined ? {} : { at }), ...(s.legalBasis ? { legalBasis: s.legalBasis } : {}) });
+          map.set(s.subscriptionId, {
+            state: s.status,
+            ...(at === undefined ? {} : { at }),
+            ...(s.legalBasis ? { legalBasis: s.legalBasis } : {}),
+          });
         }
         out.set(r.subscriberIdString.toLowerCase(), map);
       }
@@ -121,17 +129,25 @@ export class HubSpotReader {
    * ids HubSpot does not know. A merged-away id answers with the winner.
    * https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/batch/post-crm-v3-objects-contacts-batch-read
    */
-  async readContacts(ids: readonly string[], signal?: AbortSignal, idProperty?: 'email', reservation?: Reservation): Promise<{ found: ContactObject[]; missing: string[] }> {
+  async readContacts(
+    ids: readonly string[],
+    signal?: AbortSignal,
+    idProperty?: 'email',
+    reservation?: Reservation,
+  ): Promise<{ found: ContactObject[]; missing: string[] }> {
     const found: ContactObject[] = [];
     const missing: string[] = [];
     for (const part of chunks([...new Set(ids)], BATCH)) {
-      const res = await this.api.call('standard', signal, () =>
-        this.api.client.crm.contacts.batchApi.readWithHttpInfo({
-          inputs: part.map((id) => ({ id })),
-          properties: [...propertiesToRead(this.config), 'hs_additional_emails'],
-          propertiesWithHistory: [],
-          ...(idProperty ? { idProperty } : {}),
-        }),
+      const res = await this.api.call(
+        'standard',
+        signal,
+        () =>
+          this.api.client.crm.contacts.batchApi.readWithHttpInfo({
+            inputs: part.map((id) => ({ id })),
+            properties: [...propertiesToRead(this.config), 'hs_additional_emails'],
+            propertiesWithHistory: [],
+            ...(idProperty ? { idProperty } : {}),
+          }),
         reservation,
       );
       found.push(...res.data.results);

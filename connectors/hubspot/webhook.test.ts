@@ -87,7 +87,9 @@ describe('HubSpot signature v3', () => {
     const config = HubSpotConfig.parse({ accessToken: 't', webhookSecret: SECRET, baseUrl: 'http://127.0.0.1:9' });
     const instance = await createHubSpotInstance({ instanceId: 'hubspot', config, logger: silentLogger() });
     // E-mail changes: only read (a plain property's change would carry its value as well).
-    const raw = signed(JSON.stringify([event({ eventId: 42, propertyName: 'email' }), event({ eventId: 43, objectId: 502, propertyName: 'email' })]));
+    const raw = signed(
+      JSON.stringify([event({ eventId: 42, propertyName: 'email' }), event({ eventId: 43, objectId: 502, propertyName: 'email' })]),
+    );
     expect(await instance.verify?.(raw)).toEqual({ ok: true });
     const first = (await instance.parse?.(raw)) ?? [];
     expect(first.map((e) => e.eventId).sort()).toEqual(['42', '43']);
@@ -96,7 +98,9 @@ describe('HubSpot signature v3', () => {
     instance.reply?.(first);
     expect(await instance.parse?.(raw)).toEqual([]);
     // A redelivery with one new event keeps only the new one.
-    const mixed = signed(JSON.stringify([event({ eventId: 42, propertyName: 'email' }), event({ eventId: 44, objectId: 503, propertyName: 'email' })]));
+    const mixed = signed(
+      JSON.stringify([event({ eventId: 42, propertyName: 'email' }), event({ eventId: 44, objectId: 503, propertyName: 'email' })]),
+    );
     expect(((await instance.parse?.(mixed)) ?? []).map((e) => e.eventId)).toEqual(['44']);
   });
 });
@@ -140,7 +144,9 @@ describe('HubSpot webhook events', () => {
     );
     const records = mapped.flatMap((m) => (m.event.kind === 'records' ? m.event.records : []));
     const at = new Date(NOW - 500).toISOString();
-    expect(records).toEqual([{ externalId: '5', at, fields: { lastname: 'L67' }, fieldsAt: { lastname: at }, knownOnly: true, echo: false }]);
+    expect(records).toEqual([
+      { externalId: '5', at, fields: { lastname: 'L67' }, fieldsAt: { lastname: at }, knownOnly: true, echo: false },
+    ]);
     expect(mapped.find((m) => m.event.kind === 'records')?.hubspotEventIds).toEqual([21]);
     expect(kinds(mapped.map((m) => m.event))).toEqual(['changed', 'changed', 'changed', 'records']);
   });
@@ -154,13 +160,29 @@ describe('HubSpot webhook events', () => {
         event({ eventId: 31, objectId: 5, propertyName: 'hs_email_optout_101', propertyValue: 'true', occurredAt: NOW - 300 }),
         event({ eventId: 32, objectId: 6, propertyName: 'hs_email_optout_101', propertyValue: 'false' }),
         event({ eventId: 33, objectId: 7, propertyName: 'hs_email_optout_202', propertyValue: 'true' }),
-        event({ eventId: 34, objectId: 8, propertyName: 'hs_email_optout_101', propertyValue: 'true', changeSource: 'INTEGRATION', sourceId: '777' }),
+        event({
+          eventId: 34,
+          objectId: 8,
+          propertyName: 'hs_email_optout_101',
+          propertyValue: 'true',
+          changeSource: 'INTEGRATION',
+          sourceId: '777',
+        }),
       ],
       { appId: 777, subscriptionIds },
     );
     const records = mapped.flatMap((m) => (m.event.kind === 'records' ? m.event.records : []));
     const at = new Date(NOW - 300).toISOString();
-    expect(records).toEqual([{ externalId: '5', at, fields: { 'subscription:101': 'UNSUBSCRIBED' }, fieldsAt: { 'subscription:101': at }, knownOnly: true, echo: false }]);
+    expect(records).toEqual([
+      {
+        externalId: '5',
+        at,
+        fields: { 'subscription:101': 'UNSUBSCRIBED' },
+        fieldsAt: { 'subscription:101': at },
+        knownOnly: true,
+        echo: false,
+      },
+    ]);
     expect(kinds(mapped.map((m) => m.event))).toEqual(['changed', 'changed', 'changed', 'changed', 'records']);
   });
 
@@ -191,7 +213,10 @@ describe('HubSpot webhook events', () => {
   });
 
   it('treats a merge into a new record as both old ids losing', () => {
-    const [m] = toWebhookEvents([event({ subscriptionType: 'contact.merge', primaryObjectId: 1, mergedObjectIds: [2], newObjectId: 3 })], {});
+    const [m] = toWebhookEvents(
+      [event({ subscriptionType: 'contact.merge', primaryObjectId: 1, mergedObjectIds: [2], newObjectId: 3 })],
+      {},
+    );
     expect(m?.event).toMatchObject({ kind: 'merge', winnerId: '3', loserIds: ['2', '1'] });
   });
 

@@ -112,10 +112,12 @@ const OPT_OUT_MIRROR = /^hs_email_optout_(\d+)$/;
  */
 function valueOf(e: HubSpotWebhookEvent, options: ValueOptions): [string, string] | undefined {
   const name = e.propertyName;
-  if (e.subscriptionType !== 'contact.propertyChange' || name === undefined || e.propertyValue === undefined || e.propertyValue === '') return undefined;
+  if (e.subscriptionType !== 'contact.propertyChange' || name === undefined || e.propertyValue === undefined || e.propertyValue === '')
+    return undefined;
   if (options.valueProperties?.has(name)) return [name, e.propertyValue];
   const id = OPT_OUT_MIRROR.exec(name)?.[1];
-  if (id !== undefined && e.propertyValue === 'true' && options.subscriptionIds?.has(Number(id))) return [subscriptionField(Number(id)), 'UNSUBSCRIBED'];
+  if (id !== undefined && e.propertyValue === 'true' && options.subscriptionIds?.has(Number(id)))
+    return [subscriptionField(Number(id)), 'UNSUBSCRIBED'];
   return undefined;
 }
 
@@ -130,7 +132,11 @@ function valueRecord(e: HubSpotWebhookEvent, options: ValueOptions): MappedEvent
   const [name, v] = value;
   const at = iso(e.occurredAt);
   return {
-    event: { kind: 'records', eventId: `value:${e.eventId}`, records: [{ externalId: String(e.objectId), at, fields: { [name]: v }, fieldsAt: { [name]: at }, knownOnly: true, echo: false }] },
+    event: {
+      kind: 'records',
+      eventId: `value:${e.eventId}`,
+      records: [{ externalId: String(e.objectId), at, fields: { [name]: v }, fieldsAt: { [name]: at }, knownOnly: true, echo: false }],
+    },
     hubspotEventIds: [e.eventId],
   };
 }
@@ -175,18 +181,33 @@ export function toWebhookEvents(events: readonly HubSpotWebhookEvent[], options:
         break;
       }
       case 'contact.deletion':
-        out.push({ event: { kind: 'deleted', eventId: String(e.eventId), externalIds: [String(e.objectId)], at: iso(e.occurredAt) }, hubspotEventIds: [e.eventId] });
+        out.push({
+          event: { kind: 'deleted', eventId: String(e.eventId), externalIds: [String(e.objectId)], at: iso(e.occurredAt) },
+          hubspotEventIds: [e.eventId],
+        });
         break;
       case 'contact.privacyDeletion':
         // Our own GDPR delete coming back (an erasure the hub is carrying out): nothing to request.
         if (ownChange(e)) break;
-        out.push({ event: { kind: 'erase', eventId: String(e.eventId), externalIds: [String(e.objectId)], at: iso(e.occurredAt) }, hubspotEventIds: [e.eventId] });
+        out.push({
+          event: { kind: 'erase', eventId: String(e.eventId), externalIds: [String(e.objectId)], at: iso(e.occurredAt) },
+          hubspotEventIds: [e.eventId],
+        });
         break;
       case 'contact.merge': {
         const winner = e.newObjectId ?? e.primaryObjectId ?? e.objectId;
-        const losers = [...(e.mergedObjectIds ?? []), ...(e.primaryObjectId !== undefined && e.primaryObjectId !== winner ? [e.primaryObjectId] : [])];
+        const losers = [
+          ...(e.mergedObjectIds ?? []),
+          ...(e.primaryObjectId !== undefined && e.primaryObjectId !== winner ? [e.primaryObjectId] : []),
+        ];
         out.push({
-          event: { kind: 'merge', eventId: String(e.eventId), winnerId: String(winner), loserIds: losers.filter((id) => id !== winner).map(String), at: iso(e.occurredAt) },
+          event: {
+            kind: 'merge',
+            eventId: String(e.eventId),
+            winnerId: String(winner),
+            loserIds: losers.filter((id) => id !== winner).map(String),
+            at: iso(e.occurredAt),
+          },
           hubspotEventIds: [e.eventId],
         });
         break;
@@ -212,4 +233,3 @@ export function toWebhookEvents(events: readonly HubSpotWebhookEvent[], options:
   }
   return out;
 }
-

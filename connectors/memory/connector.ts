@@ -38,7 +38,11 @@ export const MemoryConfig = z.object({
   /** Records per change-feed page. */
   pageSize: z.number().int().positive().max(1000).default(100),
   /** Largest accepted clock difference between the webhook signature timestamp and receipt, ms. */
-  webhookToleranceMs: z.number().int().positive().default(5 * 60_000),
+  webhookToleranceMs: z
+    .number()
+    .int()
+    .positive()
+    .default(5 * 60_000),
 });
 export type MemoryConfig = z.infer<typeof MemoryConfig>;
 
@@ -183,7 +187,8 @@ export default defineConnector<MemoryConfig, MemoryCursor>({
           throw new MalformedPayloadError('webhook body is not JSON', { cause: err });
         }
         const parsed = WirePayload.safeParse(json);
-        if (!parsed.success) throw new MalformedPayloadError(`webhook body has an unexpected shape: ${parsed.error.issues[0]?.message ?? ''}`);
+        if (!parsed.success)
+          throw new MalformedPayloadError(`webhook body has an unexpected shape: ${parsed.error.issues[0]?.message ?? ''}`);
         const p = parsed.data;
         const at = new Date(p.occurredAt).toISOString();
         if (p.kind === 'deleted') return [{ kind: 'deleted', eventId: p.eventId, externalIds: p.ids ?? [], at }];

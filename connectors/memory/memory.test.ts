@@ -24,7 +24,14 @@ async function start(overBridge: boolean): Promise<ConformanceEnvironment<Memory
   return emulatorEnvironment({
     config: { system: name, webhookSecret: system.webhookSecret, ...(bridge ? { url: bridge.url } : {}) },
     controls: system,
-    webhooks: () => deliveries.map((d) => ({ method: 'POST', url: 'http://127.0.0.1/webhooks/memory', headers: d.headers, body: d.body, receivedAt: new Date().toISOString() })),
+    webhooks: () =>
+      deliveries.map((d) => ({
+        method: 'POST',
+        url: 'http://127.0.0.1/webhooks/memory',
+        headers: d.headers,
+        body: d.body,
+        receivedAt: new Date().toISOString(),
+      })),
     async stop() {
       await system.flushWebhooks();
       await bridge?.close();

@@ -53,7 +53,9 @@ async function dispatch(api: MemorySystemApi, op: Operation, args: Record<string
 }
 
 /** Serves the given systems (name -> system) on an ephemeral loopback port. */
-export async function serveMemorySystems(systems: Record<string, MemorySystemApi> | ReadonlyMap<string, MemorySystemApi>): Promise<MemoryBridge> {
+export async function serveMemorySystems(
+  systems: Record<string, MemorySystemApi> | ReadonlyMap<string, MemorySystemApi>,
+): Promise<MemoryBridge> {
   const lookup = systems instanceof Map ? systems : new Map(Object.entries(systems));
   const server = createServer((req, res) => {
     void (async () => {

@@ -38,10 +38,15 @@ describe('MemorySystem', () => {
       { status: 'ok', id: 'rec_1', created: true, changed: true },
       { status: 'error', retryable: false, code: 'MISSING_EMAIL', message: expect.any(String) },
     ]);
-    const r2 = await sys.upsert([{ fields: { email: 'ann@example.com', last_name: 'Lee' } }, { id: 'rec_1', fields: { first_name: 'Anna' } }]);
+    const r2 = await sys.upsert([
+      { fields: { email: 'ann@example.com', last_name: 'Lee' } },
+      { id: 'rec_1', fields: { first_name: 'Anna' } },
+    ]);
     expect(r2.map((r) => r.status === 'ok' && r.created)).toEqual([false, false]);
     expect(sys.get('rec_1')?.fields).toEqual({ email: 'ann@example.com', first_name: 'Anna', last_name: 'Lee' });
-    expect(await sys.upsert([{ id: 'rec_404', fields: { a: 1 } }])).toMatchObject([{ status: 'error', code: 'NOT_FOUND', retryable: false }]);
+    expect(await sys.upsert([{ id: 'rec_404', fields: { a: 1 } }])).toMatchObject([
+      { status: 'error', code: 'NOT_FOUND', retryable: false },
+    ]);
   });
 
   it('does not bump the modstamp or send a webhook when nothing changes', async () => {
@@ -62,7 +67,9 @@ describe('MemorySystem', () => {
     const { sys } = system({ maxBatch: 2 });
     await sys.upsert([{ fields: { email: 'a@x.io' } }, { fields: { email: 'b@x.io' } }]);
     expect(await sys.upsert([{ id: 'rec_2', fields: { email: 'A@x.io' } }])).toMatchObject([{ code: 'DUPLICATE_EMAIL' }]);
-    await expect(sys.upsert([{ fields: { email: 'c@x.io' } }, { fields: { email: 'd@x.io' } }, { fields: { email: 'e@x.io' } }])).rejects.toMatchObject({ status: 400 });
+    await expect(
+      sys.upsert([{ fields: { email: 'c@x.io' } }, { fields: { email: 'd@x.io' } }, { fields: { email: 'e@x.io' } }]),
+    ).rejects.toMatchObject({ status: 400 });
   });
 
   it('keeps a change feed in strictly increasing modstamp order, paged', async () => {
@@ -223,8 +230,8 @@ describe('memory connector', () => {
     await expect(
       Promise.resolve().then(() =>
         memoryConnector.create({
-        instanceId: 'x',
-        config: memoryConnector.configSchema.parse({ system: 'nobody-registered-this', webhookSecret: 's' }),
+          instanceId: 'x',
+          config: memoryConnector.configSchema.parse({ system: 'nobody-registered-this', webhookSecret: 's' }),
           logger: pino({ level: 'silent' }),
         }),
       ),
@@ -254,7 +261,12 @@ describe('memory connector', () => {
     await expect(c.push?.([{ profileId: 'p', fields: { email: 'a@x.io' } }], signal())).rejects.toBeInstanceOf(TransientError);
     await expect(c.push?.([{ profileId: 'p', fields: { email: 'a@x.io' } }], signal())).rejects.toBeInstanceOf(TransientError);
     await expect(c.push?.([{ profileId: 'p', fields: { email: 'a@x.io' } }], signal())).rejects.toBeInstanceOf(AuthError);
-    await expect(c.push?.(Array.from({ length: 101 }, (_, i) => ({ profileId: `p${i}`, fields: { email: `${i}@x.io` } })), signal())).rejects.toBeInstanceOf(RejectedError);
+    await expect(
+      c.push?.(
+        Array.from({ length: 101 }, (_, i) => ({ profileId: `p${i}`, fields: { email: `${i}@x.io` } })),
+        signal(),
+      ),
+    ).rejects.toBeInstanceOf(RejectedError);
   });
 
   it('stops when the signal is aborted', async () => {
@@ -312,10 +324,20 @@ describe('memory connector', () => {
     await c.push?.([{ profileId: 'p', fields: { email: 'a@x.io', email_opt_out: true } }], signal());
     await c.erase?.([{ externalId: 'rec_1' }], signal());
     await sys.flushWebhooks();
-    const raws: RawWebhook[] = sent.map((d) => ({ method: 'POST', url: 'http://127.0.0.1/wh', headers: d.headers, body: d.body, receivedAt: new Date().toISOString() }));
+    const raws: RawWebhook[] = sent.map((d) => ({
+      method: 'POST',
+      url: 'http://127.0.0.1/wh',
+      headers: d.headers,
+      body: d.body,
+      receivedAt: new Date().toISOString(),
+    }));
     const [changed, deleted] = await Promise.all(raws.map(async (r) => c.parse?.(r)));
     expect(changed).toEqual([
-      { kind: 'records', eventId: sent[0]?.eventId, records: [{ externalId: 'rec_1', at: expect.any(String), fields: { email: 'a@x.io', email_opt_out: true }, echo: true }] },
+      {
+        kind: 'records',
+        eventId: sent[0]?.eventId,
+        records: [{ externalId: 'rec_1', at: expect.any(String), fields: { email: 'a@x.io', email_opt_out: true }, echo: true }],
+      },
     ]);
     expect(deleted).toEqual([{ kind: 'deleted', eventId: sent[1]?.eventId, externalIds: ['rec_1'], at: expect.any(String) }]);
   });

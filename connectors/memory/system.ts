@@ -49,8 +49,7 @@ export interface UpsertInput {
 
 /** The per-record result of an upsert, in input order. */
 export type UpsertResult =
-  | { status: 'ok'; id: string; created: boolean; changed: boolean }
-  | { status: 'error'; retryable: boolean; code: string; message: string };
+  { status: 'ok'; id: string; created: boolean; changed: boolean } | { status: 'error'; retryable: boolean; code: string; message: string };
 
 /** A reference to a record by id or e-mail. */
 export interface MemoryRef {

@@ -75,7 +75,10 @@ function messageOf(body: unknown): string {
 export function subrequestError(status: number, body: unknown, now: number): ConnectorError {
   const code = errorCodeOf(body);
   const summary = { message: messageOf(body) || `HTTP ${status}`, ...(code ? { errorCode: code } : {}) };
-  return classifyHttpStatus(status, { body: summary, now }) ?? new TransientError(`Salesforce answered HTTP ${status} to a subrequest`, { status });
+  return (
+    classifyHttpStatus(status, { body: summary, now }) ??
+    new TransientError(`Salesforce answered HTTP ${status} to a subrequest`, { status })
+  );
 }
 
 /** A 401 with `INVALID_SESSION_ID`: the token expired or was revoked. */
@@ -143,7 +146,10 @@ export class SalesforceApi {
       signal?.throwIfAborted();
       const now = this.now();
       if (this.blockedUntil > now) {
-        throw new RateLimitedError('Salesforce REQUEST_LIMIT_EXCEEDED; waiting before calling again', { retryAfterMs: this.blockedUntil - now, policy: 'REQUEST_LIMIT_EXCEEDED' });
+        throw new RateLimitedError('Salesforce REQUEST_LIMIT_EXCEEDED; waiting before calling again', {
+          retryAfterMs: this.blockedUntil - now,
+          policy: 'REQUEST_LIMIT_EXCEEDED',
+        });
       }
       const conn = await this.authorized(signal);
       try {
@@ -250,20 +256,36 @@ export class SalesforceApi {
     if (code === 'REQUEST_LIMIT_EXCEEDED') {
       const retryAfter = parseRetryAfter(headerValue(res.headers, 'retry-after'), this.now());
       if (status === 429 && retryAfter !== undefined) {
-        return new RateLimitedError(`Salesforce rate limit (HTTP 429): ${message}`, { retryAfterMs: retryAfter, policy: 'REQUEST_LIMIT_EXCEEDED', status });
+        return new RateLimitedError(`Salesforce rate limit (HTTP 429): ${message}`, {
+          retryAfterMs: retryAfter,
+          policy: 'REQUEST_LIMIT_EXCEEDED',
+          status,
+        });
       }
       const wait = retryAfter ?? this.config.requestLimitPark;
       this.blockedUntil = this.now() + wait;
       this.metrics.limitHits.inc({ instance: this.ctx.instanceId });
-      this.ctx.reportBudget?.({ remaining: 0, ...(this.lastUsage ? { max: this.lastUsage.max } : {}), resetAt: new Date(this.now() + wait).toISOString(), window: 'DAILY' });
+      this.ctx.reportBudget?.({
+        remaining: 0,
+        ...(this.lastUsage ? { max: this.lastUsage.max } : {}),
+        resetAt: new Date(this.now() + wait).toISOString(),
+        window: 'DAILY',
+      });
       this.logger.error(
         { alert: 'salesforce_request_limit_exceeded', connector: this.ctx.instanceId, retryAfterMs: wait },
         `Salesforce REQUEST_LIMIT_EXCEEDED (${message}): this instance's queues are parked`,
       );
-      return new RateLimitedError(`Salesforce REQUEST_LIMIT_EXCEEDED: ${message}`, { retryAfterMs: wait, policy: 'REQUEST_LIMIT_EXCEEDED', status });
+      return new RateLimitedError(`Salesforce REQUEST_LIMIT_EXCEEDED: ${message}`, {
+        retryAfterMs: wait,
+        policy: 'REQUEST_LIMIT_EXCEEDED',
+        status,
+      });
     }
     // The classifier reads `errorCode` and `message`; the message is passed redacted.
     const summary = { message: message || `HTTP ${status}`, ...(code ? { errorCode: code } : {}) };
-    return classifyHttpStatus(status, { headers: res.headers, body: summary, now: this.now() }) ?? new TransientError(`Salesforce answered HTTP ${status}`, { status });
+    return (
+      classifyHttpStatus(status, { headers: res.headers, body: summary, now: this.now() }) ??
+      new TransientError(`Salesforce answered HTTP ${status}`, { status })
+    );
   }
 }

@@ -53,8 +53,10 @@ export class SalesforceBulk {
     for (;;) {
       const info = await this.api.call(signal, (conn) => conn.request<QueryJobInfo>({ method: 'GET', url: `${this.base(conn)}/${jobId}` }));
       if (info.state === 'JobComplete') return;
-      if (info.state === 'Failed' || info.state === 'Aborted') throw new TransientError(`Bulk API 2.0 query job ${jobId} ended ${info.state}: ${info.errorMessage ?? ''}`.trim());
-      if (this.now() > deadline) throw new TransientError(`Bulk API 2.0 query job ${jobId} did not complete in ${this.config.bulkTimeoutMs} ms`);
+      if (info.state === 'Failed' || info.state === 'Aborted')
+        throw new TransientError(`Bulk API 2.0 query job ${jobId} ended ${info.state}: ${info.errorMessage ?? ''}`.trim());
+      if (this.now() > deadline)
+        throw new TransientError(`Bulk API 2.0 query job ${jobId} did not complete in ${this.config.bulkTimeoutMs} ms`);
       await sleep(this.config.bulkPollIntervalMs, signal);
     }
   }
@@ -64,7 +66,11 @@ export class SalesforceBulk {
    * Salesforce sends `Sforce-Locator: null`).
    * https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/query_get_job_results.htm
    */
-  async resultPage(jobId: string, locator: string | undefined, signal?: AbortSignal): Promise<{ records: RawRecord[]; next: string | undefined }> {
+  async resultPage(
+    jobId: string,
+    locator: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ records: RawRecord[]; next: string | undefined }> {
     let response: HttpResponse | undefined;
     const csv = await this.api.call(signal, (conn) => {
       const params = new URLSearchParams({ maxRecords: String(this.config.bulkQueryPageSize), ...(locator ? { locator } : {}) });
@@ -95,7 +101,10 @@ export class SalesforceBulk {
     const out = new Map<string, { ok: true; id: string; created: boolean } | { ok: false; error: string }>();
     if (rows.length === 0) return out;
     // #N/A clears a field in Bulk API CSV; an empty field leaves it as it is.
-    const csv = toCsv(columns, rows.map((r) => r.map((v) => (v === null ? '#N/A' : v))));
+    const csv = toCsv(
+      columns,
+      rows.map((r) => r.map((v) => (v === null ? '#N/A' : v))),
+    );
     await this.api.call(signal, async (conn) => {
       const job = conn.bulk2.createJob({
         object: this.config.object,
@@ -110,7 +119,8 @@ export class SalesforceBulk {
       await job.poll(this.config.bulkPollIntervalMs, this.config.bulkTimeoutMs);
       const ok = await job.getSuccessfulResults(true);
       const failed = await job.getFailedResults(true);
-      for (const r of parseCsv(ok).records) out.set(r[keyColumn] ?? '', { ok: true, id: r['sf__Id'] ?? '', created: r['sf__Created'] === 'true' });
+      for (const r of parseCsv(ok).records)
+        out.set(r[keyColumn] ?? '', { ok: true, id: r['sf__Id'] ?? '', created: r['sf__Created'] === 'true' });
       for (const r of parseCsv(failed).records) out.set(r[keyColumn] ?? '', { ok: false, error: r['sf__Error'] ?? 'failed' });
     });
     return out;

@@ -42,7 +42,9 @@ describe('a Salesforce connector taking Outbound Messages', () => {
   });
 
   it('is accepted in production with a token from the environment, and a literal token is refused', () => {
-    expect(errors(yaml('production', '    organizationId: 00D5e000000KQ2eEAG\n    outboundMessageToken: ${env:SF_OM_TOKEN}\n'))).toEqual([]);
+    expect(errors(yaml('production', '    organizationId: 00D5e000000KQ2eEAG\n    outboundMessageToken: ${env:SF_OM_TOKEN}\n'))).toEqual(
+      [],
+    );
     const literal = errors(yaml('production', `    organizationId: 00D5e000000KQ2eEAG\n    outboundMessageToken: ${ENV.SF_OM_TOKEN}\n`));
     expect(literal.join('\n')).toMatch(/outboundMessageToken: is a secret/);
     expect(literal.join('\n')).not.toContain(ENV.SF_OM_TOKEN);
@@ -50,7 +52,11 @@ describe('a Salesforce connector taking Outbound Messages', () => {
 
   it('needs a token plain enough to be a URL path segment, and strong enough for production', () => {
     const withToken = (token: string) =>
-      parseConfig(yaml('production', '    organizationId: 00D5e000000KQ2eEAG\n    outboundMessageToken: ${env:SF_OM_TOKEN}\n'), 'concord.yaml', { connectors: builtinConnectors, env: { ...ENV, SF_OM_TOKEN: token } });
+      parseConfig(
+        yaml('production', '    organizationId: 00D5e000000KQ2eEAG\n    outboundMessageToken: ${env:SF_OM_TOKEN}\n'),
+        'concord.yaml',
+        { connectors: builtinConnectors, env: { ...ENV, SF_OM_TOKEN: token } },
+      );
     for (const [token, reason] of [
       ['short/token', /outboundMessageToken: expected 32 to 256 URL-safe characters/],
       [randomBytes(32).toString('base64'), /outboundMessageToken: expected 32 to 256 URL-safe characters/],

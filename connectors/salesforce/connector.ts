@@ -4,7 +4,13 @@
  * export. Every call goes through jsforce. See README.md beside this file.
  */
 import { chunks, redactEmails, splitRefs, uniqueBy, WebhookAcks } from '../../src/connector/kit/index.js';
-import { defineConnector, type ConnectorContext, type ConnectorInstance, type EraseOutcome, type RawWebhook } from '../../src/connector/define.js';
+import {
+  defineConnector,
+  type ConnectorContext,
+  type ConnectorInstance,
+  type EraseOutcome,
+  type RawWebhook,
+} from '../../src/connector/define.js';
 import { isRetryable, MalformedPayloadError, RateLimitedError } from '../../src/connector/errors.js';
 import { SalesforceApi } from './api.js';
 import { SalesforceBulk } from './bulk.js';
@@ -14,7 +20,15 @@ import { pullPeople } from './pull.js';
 import { COLLECTION_LIMIT, SalesforcePusher } from './push.js';
 import { NotifiedReader } from './notified.js';
 import { SalesforceReader, type RawRecord } from './read.js';
-import { ackReply, admitOutboundMessage, soapFault, toWebhookEvents, verifyOutboundMessage, type OutboundMessage, type OutboundSettings } from './webhook.js';
+import {
+  ackReply,
+  admitOutboundMessage,
+  soapFault,
+  toWebhookEvents,
+  verifyOutboundMessage,
+  type OutboundMessage,
+  type OutboundSettings,
+} from './webhook.js';
 
 /** Events parsed but not yet confirmed by `reply`, bounded so a stream of failures cannot grow it. */
 const MAX_PENDING = 10_000;
@@ -24,7 +38,10 @@ export interface SalesforceRuntime {
   now?: () => number;
 }
 
-export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>, runtime: SalesforceRuntime = {}): ConnectorInstance<SalesforceCursor> {
+export function createSalesforceInstance(
+  ctx: ConnectorContext<SalesforceConfig>,
+  runtime: SalesforceRuntime = {},
+): ConnectorInstance<SalesforceCursor> {
   const { config, logger } = ctx;
   const now = runtime.now ?? Date.now;
   const api = new SalesforceApi(config, ctx, now);
@@ -37,24 +54,39 @@ export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>
   /** Messages `verify` read, for `parse` (the engine hands both the same request). */
   const verified = new WeakMap<RawWebhook, OutboundMessage>();
   if (config.organizationId && !config.outboundMessageToken) {
-    logger.warn({ connector: ctx.instanceId }, 'Outbound Messages are taken without a URL token (outboundMessageToken is not set); production requires one');
+    logger.warn(
+      { connector: ctx.instanceId },
+      'Outbound Messages are taken without a URL token (outboundMessageToken is not set); production requires one',
+    );
   }
 
   /**
    * Erasure: ShouldForget on each person's Individual, then the person is deleted.
    * https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_delete.htm
    */
-  async function erasePeople(people: RawRecord[], signal: AbortSignal): Promise<Map<string, { ok: true } | { ok: false; reason: string; retryable: boolean }>> {
+  async function erasePeople(
+    people: RawRecord[],
+    signal: AbortSignal,
+  ): Promise<Map<string, { ok: true } | { ok: false; reason: string; retryable: boolean }>> {
     const out = new Map<string, { ok: true } | { ok: false; reason: string; retryable: boolean }>();
-    const individuals = [...new Set(people.flatMap((p) => (typeof p['IndividualId'] === 'string' && p['IndividualId'] !== '' ? [p['IndividualId']] : [])))];
+    const individuals = [
+      ...new Set(people.flatMap((p) => (typeof p['IndividualId'] === 'string' && p['IndividualId'] !== '' ? [p['IndividualId']] : []))),
+    ];
     await api.call(signal, async (conn) => {
       for (const part of chunks(individuals, COLLECTION_LIMIT)) {
-        const results = await conn.sobject('Individual').update(part.map((Id) => ({ Id, ShouldForget: true })), { allOrNone: false });
+        const results = await conn.sobject('Individual').update(
+          part.map((Id) => ({ Id, ShouldForget: true })),
+          { allOrNone: false },
+        );
         results.forEach((r, i) => {
-          if (!r.success) logger.warn({ individual: part[i], errors: r.errors.map((e) => e.errorCode) }, 'could not set ShouldForget on an Individual');
+          if (!r.success)
+            logger.warn({ individual: part[i], errors: r.errors.map((e) => e.errorCode) }, 'could not set ShouldForget on an Individual');
         });
       }
-      for (const part of chunks(people.map((p) => String(p['Id'])), COLLECTION_LIMIT)) {
+      for (const part of chunks(
+        people.map((p) => String(p['Id'])),
+        COLLECTION_LIMIT,
+      )) {
         const results = await conn.sobject(config.object).destroy(part, { allOrNone: false });
         part.forEach((id, i) => {
           const r = results[i];
@@ -62,7 +94,16 @@ export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>
           else {
             const e = r?.errors[0];
             const code = e?.errorCode ?? 'UNKNOWN_EXCEPTION';
-            out.set(id, code === 'ENTITY_IS_DELETED' ? { ok: true } : { ok: false, reason: `${code}: ${redactEmails(e?.message ?? '')}`.slice(0, 300), retryable: code === 'UNABLE_TO_LOCK_ROW' });
+            out.set(
+              id,
+              code === 'ENTITY_IS_DELETED'
+                ? { ok: true }
+                : {
+                    ok: false,
+                    reason: `${code}: ${redactEmails(e?.message ?? '')}`.slice(0, 300),
+                    retryable: code === 'UNABLE_TO_LOCK_ROW',
+                  },
+            );
           }
         });
       }
@@ -89,7 +130,9 @@ export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>
 
     async erase(refs, signal) {
       const { ids, emails } = splitRefs(refs);
-      const targets = uniqueBy([await reader.readPeople(ids, signal), await reader.readPeopleByEmail(emails, signal)], (p) => String(p['Id']));
+      const targets = uniqueBy([await reader.readPeople(ids, signal), await reader.readPeopleByEmail(emails, signal)], (p) =>
+        String(p['Id']),
+      );
       let results = new Map<string, { ok: true } | { ok: false; reason: string; retryable: boolean }>();
       let callFailure: { reason: string; retryable: boolean } | undefined;
       try {
@@ -101,7 +144,9 @@ export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>
       }
       return refs.map((ref): EraseOutcome => {
         const matches = targets.filter((p) =>
-          ref.externalId ? String(p['Id']).slice(0, 15) === ref.externalId.slice(0, 15) : typeof p['Email'] === 'string' && p['Email'].toLowerCase() === ref.email?.trim().toLowerCase(),
+          ref.externalId
+            ? String(p['Id']).slice(0, 15) === ref.externalId.slice(0, 15)
+            : typeof p['Email'] === 'string' && p['Email'].toLowerCase() === ref.email?.trim().toLowerCase(),
         );
         if (matches.length === 0) return { status: 'not_found', ref };
         if (callFailure) return { status: 'failed', ref, ...callFailure };
@@ -113,7 +158,9 @@ export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>
 
     async export(refs, signal) {
       const { ids, emails } = splitRefs(refs);
-      const people = uniqueBy([await reader.readPeople(ids, signal), await reader.readPeopleByEmail(emails, signal)], (p) => String(p['Id']));
+      const people = uniqueBy([await reader.readPeople(ids, signal), await reader.readPeopleByEmail(emails, signal)], (p) =>
+        String(p['Id']),
+      );
       return reader.recordsOf(people, signal);
     },
 
@@ -139,7 +186,11 @@ export function createSalesforceInstance(ctx: ConnectorContext<SalesforceConfig>
       }
       const fresh = acks.fresh(message.notifications, (n) => n.id);
       const { events, ignored } = toWebhookEvents(fresh, { object: config.object, receivedAt: raw.receivedAt });
-      if (ignored > 0) logger.info({ connector: ctx.instanceId, ignored }, 'Outbound Message notifications of objects this connector does not read were ignored');
+      if (ignored > 0)
+        logger.info(
+          { connector: ctx.instanceId, ignored },
+          'Outbound Message notifications of objects this connector does not read were ignored',
+        );
       // Notifications that produced no event (nothing to read) are handled as soon as they are acknowledged.
       const mappedIds = new Set(events.flatMap((e) => e.notificationIds));
       acks.expectNoEvent(fresh.filter((n) => !mappedIds.has(n.id)).map((n) => n.id));

@@ -11,7 +11,11 @@ import { stringify } from 'csv-stringify/sync';
  * (Bulk API reads an unquoted empty field as "leave as is", a quoted one as the empty string).
  */
 export function toCsv(columns: readonly string[], rows: readonly (readonly (string | null)[])[]): string {
-  return stringify([columns, ...rows] as (string | null)[][], { record_delimiter: 'unix', quote_record_delimiter: true, quoted_match: /^$/ });
+  return stringify([columns, ...rows] as (string | null)[][], {
+    record_delimiter: 'unix',
+    quote_record_delimiter: true,
+    quoted_match: /^$/,
+  });
 }
 
 /** Parses CSV text into rows of fields (quoted fields may hold commas, quotes and newlines). */

@@ -39,13 +39,20 @@ describe('Salesforce mapping', () => {
       'Individual.HasOptedOutProcessing': false,
       'Individual.HasOptedOutSolicit': true,
     });
-    expect(mapOutbound(mapping, profile('denied'), MergePolicy.parse({})).fields).toMatchObject({ HasOptedOutOfEmail: true, 'ContactPointTypeConsent:Email:Marketing: EU': 'OptOut' });
+    expect(mapOutbound(mapping, profile('denied'), MergePolicy.parse({})).fields).toMatchObject({
+      HasOptedOutOfEmail: true,
+      'ContactPointTypeConsent:Email:Marketing: EU': 'OptOut',
+    });
   });
 
   it('reads them back into consents and rights', () => {
     const { patch, errors } = mapInbound(
       mapping,
-      { externalId: '0035e0000000001AAA', at, fields: { DoNotCall: true, 'ContactPointTypeConsent:Email:Marketing: EU': 'OptIn', 'Individual.HasOptedOutProfiling': true } },
+      {
+        externalId: '0035e0000000001AAA',
+        at,
+        fields: { DoNotCall: true, 'ContactPointTypeConsent:Email:Marketing: EU': 'OptIn', 'Individual.HasOptedOutProfiling': true },
+      },
       { source: 'salesforce', receivedAt: at, patchId: 'x' },
     );
     expect(errors).toEqual([]);
@@ -54,12 +61,16 @@ describe('Salesforce mapping', () => {
   });
 
   it('reads "not opted out" as no choice: the flags withdraw but never grant, the consent record grants', () => {
-    const read = (fields: Record<string, boolean | string>) => mapInbound(mapping, { externalId: '0035e0000000001AAA', at, fields }, { source: 'salesforce', receivedAt: at, patchId: 'x' }).patch.consents;
+    const read = (fields: Record<string, boolean | string>) =>
+      mapInbound(mapping, { externalId: '0035e0000000001AAA', at, fields }, { source: 'salesforce', receivedAt: at, patchId: 'x' }).patch
+        .consents;
     expect(read({ HasOptedOutOfEmail: false, DoNotCall: false })).toEqual({});
     expect(read({ HasOptedOutOfEmail: true })).toEqual({ marketing: { email: { status: 'denied' } } });
     expect(read({ 'ContactPointTypeConsent:Email:Marketing: EU': 'OptIn' })).toEqual({ marketing: { email: { status: 'granted' } } });
     // A hand-written YAML entry on a flag is withdraw-only all the same.
-    const byHand = compileMapping(salesforce, [{ consent: 'marketing.email', external: 'HasOptedOutOfEmail', transform: [{ type: 'invert' }] }]);
+    const byHand = compileMapping(salesforce, [
+      { consent: 'marketing.email', external: 'HasOptedOutOfEmail', transform: [{ type: 'invert' }] },
+    ]);
     expect(byHand.entries.find((e) => e.external === 'HasOptedOutOfEmail')?.withdrawOnly).toBe(true);
   });
 
@@ -90,8 +101,14 @@ describe('Salesforce mapping', () => {
 describe('the mapping entries the opt-out flags imply (derivedMappings)', () => {
   it('map each flag in channelFlags to its consent, inverted and withdraw-only, at the key that names it', () => {
     expect(salesforce.derivedMappings?.(config)).toEqual([
-      { path: ['channelFlags', 'HasOptedOutOfEmail'], entry: { consent: 'marketing.email', external: 'HasOptedOutOfEmail', transform: [{ type: 'invert' }], withdrawOnly: true } },
-      { path: ['channelFlags', 'DoNotCall'], entry: { consent: 'marketing.phone', external: 'DoNotCall', transform: [{ type: 'invert' }], withdrawOnly: true } },
+      {
+        path: ['channelFlags', 'HasOptedOutOfEmail'],
+        entry: { consent: 'marketing.email', external: 'HasOptedOutOfEmail', transform: [{ type: 'invert' }], withdrawOnly: true },
+      },
+      {
+        path: ['channelFlags', 'DoNotCall'],
+        entry: { consent: 'marketing.phone', external: 'DoNotCall', transform: [{ type: 'invert' }], withdrawOnly: true },
+      },
     ]);
   });
 
@@ -102,8 +119,13 @@ describe('the mapping entries the opt-out flags imply (derivedMappings)', () => 
   });
 
   it('compile withdraw-only: "not opted out" grants nothing', () => {
-    const flags = compileMapping(salesforce, salesforce.derivedMappings?.(config).map((d) => d.entry));
-    const read = (fields: Record<string, boolean>) => mapInbound(flags, { externalId: '0035e0000000001AAA', at, fields }, { source: 'salesforce', receivedAt: at, patchId: 'x' }).patch.consents;
+    const flags = compileMapping(
+      salesforce,
+      salesforce.derivedMappings?.(config).map((d) => d.entry),
+    );
+    const read = (fields: Record<string, boolean>) =>
+      mapInbound(flags, { externalId: '0035e0000000001AAA', at, fields }, { source: 'salesforce', receivedAt: at, patchId: 'x' }).patch
+        .consents;
     expect(flags.entries.filter((e) => e.target.kind === 'consent').every((e) => e.withdrawOnly)).toBe(true);
     expect(read({ HasOptedOutOfEmail: false, DoNotCall: false })).toEqual({});
     expect(read({ DoNotCall: true })).toEqual({ marketing: { phone: { status: 'denied' } } });

@@ -20,7 +20,13 @@ export const INDIVIDUAL_PREFIX = 'Individual.';
 export const CONSENT_PREFIX = 'ContactPointTypeConsent:';
 
 /** Individual fields the connector reads and writes (the rights of the person). */
-export const INDIVIDUAL_FIELDS = ['HasOptedOutProcessing', 'HasOptedOutProfiling', 'HasOptedOutSolicit', 'HasOptedOutTracking', 'ShouldForget'] as const;
+export const INDIVIDUAL_FIELDS = [
+  'HasOptedOutProcessing',
+  'HasOptedOutProfiling',
+  'HasOptedOutSolicit',
+  'HasOptedOutTracking',
+  'ShouldForget',
+] as const;
 
 /** The opt-out flags on Contact and Lead. */
 export const CHANNEL_FLAGS = ['HasOptedOutOfEmail', 'DoNotCall', 'HasOptedOutOfFax'] as const;
@@ -66,7 +72,8 @@ export function individualFieldOf(field: string): string | undefined {
 export function derivedFlagMappings(config: Pick<SalesforceConfig, 'channelFlags'>): DerivedMapping[] {
   const out: DerivedMapping[] = [];
   for (const [flag, consent] of Object.entries(config.channelFlags)) {
-    if (consent) out.push({ path: ['channelFlags', flag], entry: { consent, external: flag, transform: [{ type: 'invert' }], withdrawOnly: true } });
+    if (consent)
+      out.push({ path: ['channelFlags', flag], entry: { consent, external: flag, transform: [{ type: 'invert' }], withdrawOnly: true } });
   }
   return out;
 }
@@ -79,7 +86,9 @@ export function derivedFlagMappings(config: Pick<SalesforceConfig, 'channelFlags
  * itself under `mappings`, for the pairs the catalog has (they are not derived: not every
  * purpose applies to every channel).
  */
-export function salesforceMappings(config: Pick<SalesforceConfig, 'channelFlags' | 'dataUsePurposes' | 'contactPointTypes'>): MappingEntryInput[] {
+export function salesforceMappings(
+  config: Pick<SalesforceConfig, 'channelFlags' | 'dataUsePurposes' | 'contactPointTypes'>,
+): MappingEntryInput[] {
   const out: MappingEntryInput[] = derivedFlagMappings(config).map((d) => d.entry);
   for (const [purpose, purposeName] of Object.entries(config.dataUsePurposes)) {
     for (const [channel, type] of Object.entries(config.contactPointTypes)) {

@@ -20,7 +20,19 @@ import type { ExternalRecord } from '../../src/connector/define.js';
 import { subrequestError, type SalesforceApi } from './api.js';
 import type { SalesforceConfig } from './config.js';
 import { RELATED_OBJECTS } from './webhook.js';
-import { allPages, CONSENT_SELECT, IN_CHUNK, INDIVIDUAL_SELECT, inList, personFields, queryAll, type QueryPage, type RawRecord, type Related, type SalesforceReader } from './read.js';
+import {
+  allPages,
+  CONSENT_SELECT,
+  IN_CHUNK,
+  INDIVIDUAL_SELECT,
+  inList,
+  personFields,
+  queryAll,
+  type QueryPage,
+  type RawRecord,
+  type Related,
+  type SalesforceReader,
+} from './read.js';
 
 const SALESFORCE_ID = /^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$/;
 
@@ -40,7 +52,12 @@ interface Subresponse {
  * follows each result's further pages. jsforce never retries a POST; a failure is a connector
  * error and the engine retries the read.
  */
-export async function compositeQueries(conn: Connection, apiVersion: string, queries: Record<string, string>, now: number): Promise<Record<string, RawRecord[]>> {
+export async function compositeQueries(
+  conn: Connection,
+  apiVersion: string,
+  queries: Record<string, string>,
+  now: number,
+): Promise<Record<string, RawRecord[]>> {
   const entries = Object.entries(queries);
   if (entries.length > MAX_COMPOSITE_QUERIES) throw new Error(`at most ${MAX_COMPOSITE_QUERIES} queries per Composite call`);
   const compositeRequest = entries.map(([referenceId, soql]) => ({
@@ -73,7 +90,11 @@ export class NotifiedReader {
     for (const id of externalIds) {
       const colon = id.indexOf(':');
       const [kind, value] = colon < 0 ? ['', id] : [id.slice(0, colon), id.slice(colon + 1)];
-      if (!SALESFORCE_ID.test(value) || (kind !== '' && kind !== this.config.object && !(RELATED_OBJECTS as readonly string[]).includes(kind))) continue;
+      if (
+        !SALESFORCE_ID.test(value) ||
+        (kind !== '' && kind !== this.config.object && !(RELATED_OBJECTS as readonly string[]).includes(kind))
+      )
+        continue;
       byKind.set(kind, (byKind.get(kind) ?? new Set()).add(value));
     }
     const records: ExternalRecord[] = [];
@@ -98,7 +119,11 @@ export class NotifiedReader {
     const named = inList(ids);
     // The Individuals concerned: the people's, the notified ones, or the parties of the notified consents.
     const parties =
-      kind === '' ? `(SELECT IndividualId FROM ${config.object} WHERE Id IN ${named})` : kind === 'Individual' ? named : `(SELECT PartyId FROM ContactPointTypeConsent WHERE Id IN ${named})`;
+      kind === ''
+        ? `(SELECT IndividualId FROM ${config.object} WHERE Id IN ${named})`
+        : kind === 'Individual'
+          ? named
+          : `(SELECT PartyId FROM ContactPointTypeConsent WHERE Id IN ${named})`;
     const known = reader.knownPurposes();
     const cached = known ? await known : undefined;
     const queries: Record<string, string> = {

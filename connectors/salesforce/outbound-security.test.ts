@@ -52,7 +52,9 @@ function message(org = ORG, fields: Record<string, string> = {}): string {
     baseUrl: 'https://example.my.salesforce.com',
     apiVersion: '62.0',
     object: 'Contact',
-    notifications: [{ id: '04l5e0000000001AAA', record: { Id: '0035e0000000001AAA', Email: 'victim@example.com', HasOptedOutOfEmail: true, ...fields } }],
+    notifications: [
+      { id: '04l5e0000000001AAA', record: { Id: '0035e0000000001AAA', Email: 'victim@example.com', HasOptedOutOfEmail: true, ...fields } },
+    ],
   });
 }
 
@@ -80,7 +82,10 @@ describe('the Outbound Message endpoint is authenticated by a secret in its URL'
     const genuine = message();
     // Before the body is read: the request line and headers alone.
     expect(sf.admit?.({ method: 'POST', url: '/webhooks/salesforce', headers: {} })).toMatchObject({ ok: false, status: 401 });
-    expect(sf.admit?.({ method: 'POST', url: '/webhooks/salesforce/x', urlToken: `${TOKEN.slice(0, -1)}X`, headers: {} })).toMatchObject({ ok: false, status: 401 });
+    expect(sf.admit?.({ method: 'POST', url: '/webhooks/salesforce/x', urlToken: `${TOKEN.slice(0, -1)}X`, headers: {} })).toMatchObject({
+      ok: false,
+      status: 401,
+    });
     expect(sf.admit?.({ method: 'POST', url: '/webhooks/salesforce/x', urlToken: TOKEN, headers: {} })).toEqual({ ok: true });
     // And again when the body is there (a caller that skipped admission): the token decides first,
     // so an unreadable body gets the same answer as a readable one.
@@ -96,7 +101,10 @@ describe('the Outbound Message endpoint is authenticated by a secret in its URL'
 
   it('refuses a body larger than the limit from its Content-Length, before reading it', () => {
     const sf = instance();
-    expect(sf.admit?.({ method: 'POST', url: '/x', urlToken: TOKEN, headers: { 'content-length': String(MAX + 1) } })).toMatchObject({ ok: false, status: 413 });
+    expect(sf.admit?.({ method: 'POST', url: '/x', urlToken: TOKEN, headers: { 'content-length': String(MAX + 1) } })).toMatchObject({
+      ok: false,
+      status: 413,
+    });
     expect(sf.admit?.({ method: 'POST', url: '/x', urlToken: TOKEN, headers: { 'content-length': String(MAX) } })).toEqual({ ok: true });
   });
 
@@ -105,7 +113,10 @@ describe('the Outbound Message endpoint is authenticated by a secret in its URL'
     expect(open.admit?.({ method: 'POST', url: '/webhooks/salesforce', headers: {} })).toEqual({ ok: true });
     expect(await open.verify?.(raw(message(), null))).toEqual({ ok: true });
     // A token on a deployment that has none configured is a misconfiguration, not a pass.
-    expect(open.admit?.({ method: 'POST', url: '/webhooks/salesforce/x', urlToken: TOKEN, headers: {} })).toMatchObject({ ok: false, status: 401 });
+    expect(open.admit?.({ method: 'POST', url: '/webhooks/salesforce/x', urlToken: TOKEN, headers: {} })).toMatchObject({
+      ok: false,
+      status: 401,
+    });
   });
 });
 
@@ -114,15 +125,27 @@ describe('a body costs at most a few milliseconds before it is refused', () => {
   const cases: [string, string | Buffer][] = [
     ['oversize (the limit and one byte)', Buffer.alloc(MAX + 1, 0x20)],
     ['oversize (1 MB of attributes: 100,000 on one element)', `${ENVELOPE_OPEN.slice(0, -1)} ${attributes(100_000)}>${ENVELOPE_CLOSE}`],
-    ['an attribute bomb under the size limit (60,000 attributes on one element)', `${ENVELOPE_OPEN.slice(0, -1)} ${attributes(60_000)}>${ENVELOPE_CLOSE}`.slice(0, MAX)],
-    ['attributes spread over many elements (16 each)', `${ENVELOPE_OPEN}${`<x ${attributes(16)}/>`.repeat(10_000)}${ENVELOPE_CLOSE}`.slice(0, MAX)],
+    [
+      'an attribute bomb under the size limit (60,000 attributes on one element)',
+      `${ENVELOPE_OPEN.slice(0, -1)} ${attributes(60_000)}>${ENVELOPE_CLOSE}`.slice(0, MAX),
+    ],
+    [
+      'attributes spread over many elements (16 each)',
+      `${ENVELOPE_OPEN}${`<x ${attributes(16)}/>`.repeat(10_000)}${ENVELOPE_CLOSE}`.slice(0, MAX),
+    ],
     ['overwide (130,000 sibling elements)', `${ENVELOPE_OPEN}${'<x/>'.repeat(130_000)}${ENVELOPE_CLOSE}`.slice(0, MAX)],
     ['overwide, with text between the elements', `${ENVELOPE_OPEN}${'<a>x</a>'.repeat(60_000)}${ENVELOPE_CLOSE}`.slice(0, MAX)],
     ['overdeep (60,000 nested elements)', `${ENVELOPE_OPEN}${'<x>'.repeat(60_000)}${'</x>'.repeat(60_000)}${ENVELOPE_CLOSE}`.slice(0, MAX)],
     ['long names', `${ENVELOPE_OPEN}${`<${'n'.repeat(30_000)}/>`.repeat(16)}${ENVELOPE_CLOSE}`.slice(0, MAX)],
-    ['entity references everywhere', `${ENVELOPE_OPEN}<OrganizationId>${ORG}</OrganizationId><x>${'&amp;&#64;&#x41;'.repeat(30_000)}</x>${ENVELOPE_CLOSE}`.slice(0, MAX)],
+    [
+      'entity references everywhere',
+      `${ENVELOPE_OPEN}<OrganizationId>${ORG}</OrganizationId><x>${'&amp;&#64;&#x41;'.repeat(30_000)}</x>${ENVELOPE_CLOSE}`.slice(0, MAX),
+    ],
     ['comments everywhere', `${ENVELOPE_OPEN}${'<!---->'.repeat(80_000)}${ENVELOPE_CLOSE}`.slice(0, MAX)],
-    ['a DOCTYPE (entity expansion)', `<?xml version="1.0"?><!DOCTYPE a [${'<!ENTITY e "x">'.repeat(1_000)}]>${ENVELOPE_OPEN}${ENVELOPE_CLOSE}`],
+    [
+      'a DOCTYPE (entity expansion)',
+      `<?xml version="1.0"?><!DOCTYPE a [${'<!ENTITY e "x">'.repeat(1_000)}]>${ENVELOPE_OPEN}${ENVELOPE_CLOSE}`,
+    ],
     ['a well-formed message under the limits, from another org', wideMessage('00D5e000000OthrAAA')],
   ];
 

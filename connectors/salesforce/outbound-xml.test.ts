@@ -13,7 +13,8 @@ const ORG = '00D5e000000KQ2eEAG';
 const OPEN =
   '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><notifications xmlns="http://soap.sforce.com/2005/09/outbound">';
 const CLOSE = '</notifications></soapenv:Body></soapenv:Envelope>';
-const NOTIFICATION = '<Notification><Id>04l5e0000000001AAA</Id><sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"><sf:Id>0035e0000000001AAA</sf:Id></sObject></Notification>';
+const NOTIFICATION =
+  '<Notification><Id>04l5e0000000001AAA</Id><sObject xsi:type="sf:Contact" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"><sf:Id>0035e0000000001AAA</sf:Id></sObject></Notification>';
 
 function read(inner: string, options: { prolog?: string; after?: string } = {}) {
   return readOutboundMessage(Buffer.from(`${options.prolog ?? ''}${OPEN}${inner}${CLOSE}${options.after ?? ''}`));
@@ -35,8 +36,15 @@ describe('readOutboundMessage', () => {
   it('takes a BOM, an XML declaration, comments, CDATA in values, both quote styles and the five entities', () => {
     const inner = `<!-- sent by Salesforce --><OrganizationId> ${ORG}
 </OrganizationId><ActionId>04k5e0000000001AAA</ActionId><Notification><Id>04l5e0000000001AAA</Id><sObject xsi:type='sf:Lead' xmlns:sf="urn:x"><sf:Id>00Q5e0000000001AAA</sf:Id><sf:Note><![CDATA[<b> & </b>]]> &amp;&lt;&gt;&quot;&apos;&#64;&#x1F600; Zoë</sf:Note></sObject></Notification>`;
-    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n${OPEN}${inner}${CLOSE}\n`)]);
-    expect(readOutboundMessage(bom)).toEqual({ organizationId: ORG, actionId: '04k5e0000000001AAA', notifications: [{ id: '04l5e0000000001AAA', object: 'Lead', recordId: '00Q5e0000000001AAA' }] });
+    const bom = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n${OPEN}${inner}${CLOSE}\n`),
+    ]);
+    expect(readOutboundMessage(bom)).toEqual({
+      organizationId: ORG,
+      actionId: '04k5e0000000001AAA',
+      notifications: [{ id: '04l5e0000000001AAA', object: 'Lead', recordId: '00Q5e0000000001AAA' }],
+    });
   });
 
   it.each([
@@ -54,12 +62,42 @@ describe('readOutboundMessage', () => {
     ['text after the root', () => read(genuine, { after: 'trailing' }), /text outside/],
     ['another root element', () => readOutboundMessage(Buffer.from(`<Envelopes>${genuine}</Envelopes>`)), /not a SOAP envelope/],
     ['two OrganizationIds', () => read(`<OrganizationId>${ORG}</OrganizationId>${genuine}`), /more than one OrganizationId/],
-    ['two notifications elements', () => readOutboundMessage(Buffer.from(`${OPEN}${genuine}</notifications><notifications>${CLOSE}`)), /more than one notifications/],
+    [
+      'two notifications elements',
+      () => readOutboundMessage(Buffer.from(`${OPEN}${genuine}</notifications><notifications>${CLOSE}`)),
+      /more than one notifications/,
+    ],
     ['an element inside an id', () => read(`<OrganizationId><b>${ORG}</b></OrganizationId>`), /inside an id/],
-    ['an id with an entity in it', () => read(`<OrganizationId>${ORG.slice(0, -1)}&#65;</OrganizationId>${NOTIFICATION}`), /not a Salesforce id/],
-    ['a Notification with two sObjects', () => read(`<OrganizationId>${ORG}</OrganizationId>${NOTIFICATION.replace('</Notification>', '<sObject xsi:type="sf:Contact"><sf:Id>0035e0000000002AAA</sf:Id></sObject></Notification>')}`), /more than one sObject/],
-    ['an sObject without xsi:type', () => read(`<OrganizationId>${ORG}</OrganizationId>${NOTIFICATION.replace(' xsi:type="sf:Contact"', '')}`), /xsi:type/],
-    ['bytes that are not UTF-8', () => readOutboundMessage(Buffer.concat([Buffer.from(`${OPEN}<OrganizationId>${ORG}</OrganizationId>${NOTIFICATION}<x>`), Buffer.from([0xc3, 0x28]), Buffer.from(`</x>${CLOSE}`)])), /UTF-8/],
+    [
+      'an id with an entity in it',
+      () => read(`<OrganizationId>${ORG.slice(0, -1)}&#65;</OrganizationId>${NOTIFICATION}`),
+      /not a Salesforce id/,
+    ],
+    [
+      'a Notification with two sObjects',
+      () =>
+        read(
+          `<OrganizationId>${ORG}</OrganizationId>${NOTIFICATION.replace('</Notification>', '<sObject xsi:type="sf:Contact"><sf:Id>0035e0000000002AAA</sf:Id></sObject></Notification>')}`,
+        ),
+      /more than one sObject/,
+    ],
+    [
+      'an sObject without xsi:type',
+      () => read(`<OrganizationId>${ORG}</OrganizationId>${NOTIFICATION.replace(' xsi:type="sf:Contact"', '')}`),
+      /xsi:type/,
+    ],
+    [
+      'bytes that are not UTF-8',
+      () =>
+        readOutboundMessage(
+          Buffer.concat([
+            Buffer.from(`${OPEN}<OrganizationId>${ORG}</OrganizationId>${NOTIFICATION}<x>`),
+            Buffer.from([0xc3, 0x28]),
+            Buffer.from(`</x>${CLOSE}`),
+          ]),
+        ),
+      /UTF-8/,
+    ],
     ['a name outside ASCII', () => read(`${genuine}<zoë/>`), /malformed start tag/],
     ['a name of 129 characters', () => read(`${genuine}<${'n'.repeat(129)}/>`), /longer than 128/],
   ])('refuses %s, with fixed text', (_label, fn, reason) => {
@@ -103,7 +141,13 @@ describe('readOutboundMessage', () => {
   });
 
   it('agrees with a general XML parser on any message Salesforce could send', () => {
-    const parser = new XMLParser({ removeNSPrefix: true, ignoreAttributes: false, attributeNamePrefix: '@_', parseTagValue: false, isArray: (name) => name === 'Notification' });
+    const parser = new XMLParser({
+      removeNSPrefix: true,
+      ignoreAttributes: false,
+      attributeNamePrefix: '@_',
+      parseTagValue: false,
+      isArray: (name) => name === 'Notification',
+    });
     fc.assert(
       fc.property(anyMessage, ({ object, records }) => {
         const body = notificationsEnvelope({
@@ -115,16 +159,55 @@ describe('readOutboundMessage', () => {
           notifications: records.map((r, i) => ({ id: `04l5e0000${String(i).padStart(6, '0')}AAA`, record: { Id: r.id, ...r.fields } })),
         });
         expect(XMLValidator.validate(body)).toBe(true);
-        const doc = parser.parse(body) as { Envelope: { Body: { notifications: { OrganizationId: string; Notification: { Id: string; sObject: Record<string, unknown> }[] } } } };
-        const expected = doc.Envelope.Body.notifications.Notification.map((n) => ({ id: n.Id, object: String(n.sObject['@_type']).replace(/^.*:/, ''), recordId: String(n.sObject['Id']) }));
-        expect(readOutboundMessage(Buffer.from(body))).toEqual({ organizationId: ORG, actionId: '04k5e0000000001AAA', notifications: expected });
+        const doc = parser.parse(body) as {
+          Envelope: {
+            Body: { notifications: { OrganizationId: string; Notification: { Id: string; sObject: Record<string, unknown> }[] } };
+          };
+        };
+        const expected = doc.Envelope.Body.notifications.Notification.map((n) => ({
+          id: n.Id,
+          object: String(n.sObject['@_type']).replace(/^.*:/, ''),
+          recordId: String(n.sObject['Id']),
+        }));
+        expect(readOutboundMessage(Buffer.from(body))).toEqual({
+          organizationId: ORG,
+          actionId: '04k5e0000000001AAA',
+          notifications: expected,
+        });
       }),
       { numRuns: 300 },
     );
   });
 
   it('answers anything else with a refusal, never another error, and only takes well-formed XML', () => {
-    const parts = ['<', '>', '/', '=', '"', "'", '&', ';', '!', '?', '[', ']', '-', ' ', 'a', 'x:y', 'Id', 'Notification', 'sObject', 'OrganizationId', ORG, '&amp;', '<!--', '-->', '<![CDATA[', ']]>'];
+    const parts = [
+      '<',
+      '>',
+      '/',
+      '=',
+      '"',
+      "'",
+      '&',
+      ';',
+      '!',
+      '?',
+      '[',
+      ']',
+      '-',
+      ' ',
+      'a',
+      'x:y',
+      'Id',
+      'Notification',
+      'sObject',
+      'OrganizationId',
+      ORG,
+      '&amp;',
+      '<!--',
+      '-->',
+      '<![CDATA[',
+      ']]>',
+    ];
     const mutations = fc.oneof(
       fc.string({ unit: fc.constantFrom(...parts), maxLength: 200 }),
       fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes).toString('latin1')),

@@ -402,7 +402,10 @@ class Scanner {
     const capture = this.capture;
     if (capture) {
       const value = this.captured.trim();
-      if (!ID.test(value)) fail(`${capture === 'organizationId' ? 'an OrganizationId' : capture === 'actionId' ? 'an ActionId' : 'an Id'} that is not a Salesforce id`);
+      if (!ID.test(value))
+        fail(
+          `${capture === 'organizationId' ? 'an OrganizationId' : capture === 'actionId' ? 'an ActionId' : 'an Id'} that is not a Salesforce id`,
+        );
       if (capture === 'organizationId') this.organizationId = value;
       else if (capture === 'actionId') this.actionId = value;
       else if (capture === 'notificationId' && this.draft) this.draft.id = value;

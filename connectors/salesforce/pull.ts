@@ -27,11 +27,18 @@ export interface PullDeps {
 
 type Cursor<P extends SalesforceCursor['phase']> = Extract<SalesforceCursor, { phase: P }>;
 
-export async function* pullPeople(deps: PullDeps, cursor: SalesforceCursor | undefined, signal: AbortSignal): AsyncGenerator<PullPage<SalesforceCursor>> {
+export async function* pullPeople(
+  deps: PullDeps,
+  cursor: SalesforceCursor | undefined,
+  signal: AbortSignal,
+): AsyncGenerator<PullPage<SalesforceCursor>> {
   if (cursor === undefined) {
     const startedAt = deps.now();
     // https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_count.htm
-    const total = await deps.api.call(signal, async (conn) => (await conn.query(`SELECT COUNT() FROM ${deps.config.object}`, { autoFetch: false })).totalSize);
+    const total = await deps.api.call(
+      signal,
+      async (conn) => (await conn.query(`SELECT COUNT() FROM ${deps.config.object}`, { autoFetch: false })).totalSize,
+    );
     if (total > deps.config.bulkQueryThreshold) {
       deps.logger.info({ records: total, threshold: deps.config.bulkQueryThreshold }, 'Salesforce backfill through Bulk API 2.0 query');
       const jobId = await deps.bulk.startQuery(`SELECT ${personFields(deps.config).join(', ')} FROM ${deps.config.object}`, signal);
@@ -61,7 +68,11 @@ function lastStamp(rows: readonly RawRecord[], fallback: number): number {
 }
 
 /** Pages of a SOQL query, ordered by SystemModstamp then Id, following `nextRecordsUrl`. */
-async function* stampPages(deps: PullDeps, from: number | undefined, signal: AbortSignal): AsyncGenerator<{ rows: RawRecord[]; done: boolean }> {
+async function* stampPages(
+  deps: PullDeps,
+  from: number | undefined,
+  signal: AbortSignal,
+): AsyncGenerator<{ rows: RawRecord[]; done: boolean }> {
   const where = from === undefined ? '' : ` WHERE SystemModstamp >= ${soqlDateTime(from)}`;
   const soql = `SELECT ${personFields(deps.config).join(', ')} FROM ${deps.config.object}${where} ORDER BY SystemModstamp, Id`;
   const headers = { 'Sforce-Query-Options': `batchSize=${deps.config.queryBatchSize}` };
@@ -72,7 +83,17 @@ async function* stampPages(deps: PullDeps, from: number | undefined, signal: Abo
     yield { rows: page.records, done: next === undefined };
     if (next === undefined) return;
     // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_query_more_results.htm
-    page = await deps.api.call(signal, async (conn) => await conn.queryMore<RawRecord>(next, { headers, autoFetch: false, maxFetch: 10_000, scanAll: false, responseTarget: 'QueryResult' }));
+    page = await deps.api.call(
+      signal,
+      async (conn) =>
+        await conn.queryMore<RawRecord>(next, {
+          headers,
+          autoFetch: false,
+          maxFetch: 10_000,
+          scanAll: false,
+          responseTarget: 'QueryResult',
+        }),
+    );
   }
 }
 
@@ -99,7 +120,11 @@ async function* pullBulk(deps: PullDeps, cursor: Cursor<'bulk'>, signal: AbortSi
   }
 }
 
-async function* pullIncremental(deps: PullDeps, cursor: Cursor<'incremental'>, signal: AbortSignal): AsyncGenerator<PullPage<SalesforceCursor>> {
+async function* pullIncremental(
+  deps: PullDeps,
+  cursor: Cursor<'incremental'>,
+  signal: AbortSignal,
+): AsyncGenerator<PullPage<SalesforceCursor>> {
   const runStart = deps.now();
   const from = cursor.since - deps.config.lookBackMs;
   const seen = new Set<string>();

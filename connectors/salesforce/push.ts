@@ -107,10 +107,16 @@ export class SalesforcePusher {
 
   async push(batch: readonly PushRecord[], signal: AbortSignal): Promise<PushOutcome[]> {
     const work = batch.map((record) => this.prepare(record));
-    await this.findLanded(work.filter((w) => w.id === undefined && w.record.mayExist === true && !w.failure), signal);
+    await this.findLanded(
+      work.filter((w) => w.id === undefined && w.record.mayExist === true && !w.failure),
+      signal,
+    );
     if (work.length > this.config.bulkIngestThreshold) await this.writePeopleInBulk(work, signal);
     else await this.writePeople(work, signal);
-    await this.writeConsentData(work.filter((w) => !w.failure && w.id !== undefined && (Object.keys(w.individual).length > 0 || w.consents.length > 0)), signal);
+    await this.writeConsentData(
+      work.filter((w) => !w.failure && w.id !== undefined && (Object.keys(w.individual).length > 0 || w.consents.length > 0)),
+      signal,
+    );
     return work.map(
       (w) =>
         w.failure ??
@@ -133,7 +139,8 @@ export class SalesforcePusher {
       }
       const consent = parseConsentField(name);
       if (consent) {
-        if (value === 'OptIn' || value === 'OptOut') consents.push({ ...consent, status: value, ...this.captureOf(record, consent, value) });
+        if (value === 'OptIn' || value === 'OptOut')
+          consents.push({ ...consent, status: value, ...this.captureOf(record, consent, value) });
         continue;
       }
       person[name] = value;
@@ -149,7 +156,11 @@ export class SalesforcePusher {
    * grant's time and evidence would claim the person opted out when they opted in, and read
    * back they would compete with the grant itself.
    */
-  private captureOf(record: PushRecord, consent: { type: string; purposeName: string }, status: 'OptIn' | 'OptOut'): { capturedAt: string; source: string } {
+  private captureOf(
+    record: PushRecord,
+    consent: { type: string; purposeName: string },
+    status: 'OptIn' | 'OptOut',
+  ): { capturedAt: string; source: string } {
     const fallback = { capturedAt: new Date(this.now()).toISOString(), source: this.config.captureSource };
     const profile = record.profile;
     if (!profile) return fallback;
@@ -163,8 +174,12 @@ export class SalesforcePusher {
 
   /** The recorded consent a ContactPointTypeConsent carries (its purpose and channel, by the config). */
   private slotOf(profile: Profile, consent: { type: string; purposeName: string }): ConsentState | undefined {
-    const purposes = Object.entries(this.config.dataUsePurposes).filter(([, name]) => name === consent.purposeName).map(([p]) => p);
-    const channels = Object.entries(this.config.contactPointTypes).filter(([, type]) => type === consent.type).map(([c]) => c);
+    const purposes = Object.entries(this.config.dataUsePurposes)
+      .filter(([, name]) => name === consent.purposeName)
+      .map(([p]) => p);
+    const channels = Object.entries(this.config.contactPointTypes)
+      .filter(([, type]) => type === consent.type)
+      .map(([c]) => c);
     for (const p of purposes) {
       for (const c of channels) {
         const state = profile.consents[p]?.[c];
@@ -177,7 +192,8 @@ export class SalesforcePusher {
   /** Person fields for a record Concord may be creating (a Lead needs a Company). */
   private createFields(w: Work): Record<string, Json> {
     const fields: Record<string, Json> = { ...w.person, [this.config.externalIdField]: w.record.profileId };
-    if (this.config.object === 'Lead' && (fields['Company'] === undefined || fields['Company'] === null)) fields['Company'] = this.config.leadCompany;
+    if (this.config.object === 'Lead' && (fields['Company'] === undefined || fields['Company'] === null))
+      fields['Company'] = this.config.leadCompany;
     if (fields['LastName'] === undefined || fields['LastName'] === null) delete fields['LastName'];
     return fields;
   }
@@ -194,14 +210,24 @@ export class SalesforcePusher {
     const field = this.config.externalIdField;
     const ids = new Map<string, string>();
     await this.api.call(signal, async (conn) => {
-      for (const part of chunks(work.map((w) => w.record.profileId), IN_CHUNK)) {
-        for (const r of await queryAll(conn, `SELECT Id, ${field} FROM ${this.config.object} WHERE ${field} IN ${inList(part)}`)) ids.set(String(r[field]), String(r['Id']));
+      for (const part of chunks(
+        work.map((w) => w.record.profileId),
+        IN_CHUNK,
+      )) {
+        for (const r of await queryAll(conn, `SELECT Id, ${field} FROM ${this.config.object} WHERE ${field} IN ${inList(part)}`))
+          ids.set(String(r[field]), String(r['Id']));
       }
     });
     for (const w of work) {
       const id = ids.get(w.record.profileId);
       if (id === undefined) continue;
-      w.failure = { status: 'retryable', profileId: w.record.profileId, reason: 'an earlier write created the record: reading it before writing again', retryAfterMs: 1_000, externalId: id };
+      w.failure = {
+        status: 'retryable',
+        profileId: w.record.profileId,
+        reason: 'an earlier write created the record: reading it before writing again',
+        retryAfterMs: 1_000,
+        externalId: id,
+      };
     }
   }
 
@@ -210,7 +236,10 @@ export class SalesforcePusher {
     const updates = work.filter((w) => w.id !== undefined && Object.keys(w.person).length > 0);
     const gone = await this.update(updates, signal);
     for (const w of gone) w.id = undefined;
-    await this.upsert(work.filter((w) => w.id === undefined && !w.failure), signal);
+    await this.upsert(
+      work.filter((w) => w.id === undefined && !w.failure),
+      signal,
+    );
   }
 
   /**
@@ -231,7 +260,13 @@ export class SalesforcePusher {
       for (const w of all) {
         const now = current.get(w.id ?? '');
         if (now && changedSince(w, now)) {
-          w.failure = { status: 'retryable', profileId: w.record.profileId, reason: 'changed in Salesforce since the hub last read it: reading it before writing', retryAfterMs: 1_000, externalId: w.id ?? '' };
+          w.failure = {
+            status: 'retryable',
+            profileId: w.record.profileId,
+            reason: 'changed in Salesforce since the hub last read it: reading it before writing',
+            retryAfterMs: 1_000,
+            externalId: w.id ?? '',
+          };
           continue;
         }
         // A record left with nothing Salesforce does not already hold is not written at all.
@@ -264,7 +299,8 @@ export class SalesforcePusher {
     const fields = [...new Set(work.flatMap((w) => Object.keys(w.person)))].filter((f) => f !== 'Id');
     await this.api.call(signal, async (conn) => {
       for (const part of chunks([...new Set(work.map((w) => w.id ?? ''))], IN_CHUNK)) {
-        for (const r of await queryAll(conn, `SELECT Id, ${fields.join(', ')} FROM ${this.config.object} WHERE Id IN ${inList(part)}`)) found.set(String(r['Id']), r);
+        for (const r of await queryAll(conn, `SELECT Id, ${fields.join(', ')} FROM ${this.config.object} WHERE Id IN ${inList(part)}`))
+          found.set(String(r['Id']), r);
       }
     });
     return found;
@@ -277,7 +313,9 @@ export class SalesforcePusher {
   private async upsert(work: Work[], signal: AbortSignal): Promise<void> {
     for (const part of chunks(work, COLLECTION_LIMIT)) {
       const records = part.map((w) => this.createFields(w));
-      const results = await this.api.call(signal, (conn) => conn.sobject(this.config.object).upsert(records, this.config.externalIdField, { allOrNone: false }));
+      const results = await this.api.call(signal, (conn) =>
+        conn.sobject(this.config.object).upsert(records, this.config.externalIdField, { allOrNone: false }),
+      );
       part.forEach((w, i) => {
         const r = results[i];
         if (r?.success && typeof r.id === 'string') {
@@ -294,7 +332,9 @@ export class SalesforcePusher {
     const unknown = work.filter((w) => w.id === undefined && !w.failure);
     if (known.length > 0) {
       const columns = ['Id', ...new Set(known.flatMap((w) => Object.keys(w.person)))];
-      const rows = known.map((w) => columns.map((c) => (c === 'Id' ? (w.id ?? '') : w.person[c] === undefined ? '' : textOf(w.person[c] ?? null))));
+      const rows = known.map((w) =>
+        columns.map((c) => (c === 'Id' ? (w.id ?? '') : w.person[c] === undefined ? '' : textOf(w.person[c] ?? null))),
+      );
       const results = await this.bulk.ingest('update', columns, rows, 'Id', signal);
       for (const w of known) {
         const r = results.get(w.id ?? '');
@@ -307,7 +347,10 @@ export class SalesforcePusher {
     }
     if (unknown.length > 0) {
       const fieldsOf = unknown.map((w) => this.createFields(w));
-      const columns = [this.config.externalIdField, ...new Set(fieldsOf.flatMap((f) => Object.keys(f)).filter((c) => c !== this.config.externalIdField))];
+      const columns = [
+        this.config.externalIdField,
+        ...new Set(fieldsOf.flatMap((f) => Object.keys(f)).filter((c) => c !== this.config.externalIdField)),
+      ];
       const rows = fieldsOf.map((f) => columns.map((c) => (f[c] === undefined ? '' : textOf(f[c] ?? null))));
       const results = await this.bulk.ingest('upsert', columns, rows, this.config.externalIdField, signal);
       for (const w of unknown) {
@@ -321,7 +364,8 @@ export class SalesforcePusher {
   }
 
   private bulkFailure(w: Work, error: string | undefined): PushOutcome {
-    if (error === undefined) return { status: 'retryable', profileId: w.record.profileId, reason: 'Bulk API 2.0 reported nothing for the record' };
+    if (error === undefined)
+      return { status: 'retryable', profileId: w.record.profileId, reason: 'Bulk API 2.0 reported nothing for the record' };
     const [code = 'UNKNOWN_EXCEPTION', ...rest] = error.split(':');
     return outcomeOf(w.record.profileId, [{ statusCode: code, message: rest.join(':').replace(/\s*--\s*$/, '') }]);
   }
@@ -334,15 +378,30 @@ export class SalesforcePusher {
       // https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_individual.htm
       const people = new Map<string, Record<string, unknown>>();
       for (const part of chunks([...new Set(work.map((w) => w.id ?? ''))], IN_CHUNK)) {
-        for (const r of await queryAll(conn, `SELECT Id, IndividualId, FirstName, LastName FROM ${this.config.object} WHERE Id IN ${inList(part)}`)) people.set(String(r['Id']), r);
+        for (const r of await queryAll(
+          conn,
+          `SELECT Id, IndividualId, FirstName, LastName FROM ${this.config.object} WHERE Id IN ${inList(part)}`,
+        ))
+          people.set(String(r['Id']), r);
       }
       for (const w of work) {
         const linked = people.get(w.id ?? '')?.['IndividualId'];
         if (typeof linked === 'string' && linked !== '') w.individualId = linked;
       }
-      await this.createIndividuals(conn, work.filter((w) => w.individualId === undefined), people);
-      await this.updateIndividuals(conn, work.filter((w) => !w.failure && w.individualId !== undefined && Object.keys(w.individual).length > 0 && !w.createdIndividual));
-      await this.writeConsents(conn, work.filter((w) => !w.failure && w.individualId !== undefined && w.consents.length > 0), signal);
+      await this.createIndividuals(
+        conn,
+        work.filter((w) => w.individualId === undefined),
+        people,
+      );
+      await this.updateIndividuals(
+        conn,
+        work.filter((w) => !w.failure && w.individualId !== undefined && Object.keys(w.individual).length > 0 && !w.createdIndividual),
+      );
+      await this.writeConsents(
+        conn,
+        work.filter((w) => !w.failure && w.individualId !== undefined && w.consents.length > 0),
+        signal,
+      );
     });
   }
 
@@ -367,7 +426,10 @@ export class SalesforcePusher {
           linked.push(w);
         } else w.failure = outcomeOf(w.record.profileId, errorsOf(r));
       });
-      const links = await conn.sobject(this.config.object).update(linked.map((w) => ({ Id: w.id ?? '', IndividualId: w.individualId ?? '' })), { allOrNone: false });
+      const links = await conn.sobject(this.config.object).update(
+        linked.map((w) => ({ Id: w.id ?? '', IndividualId: w.individualId ?? '' })),
+        { allOrNone: false },
+      );
       linked.forEach((w, i) => {
         const r = links[i];
         if (!r?.success) w.failure = outcomeOf(w.record.profileId, errorsOf(r));
@@ -378,7 +440,10 @@ export class SalesforcePusher {
   private async updateIndividuals(conn: Connection, work: Work[]): Promise<void> {
     for (const part of chunks(work, COLLECTION_LIMIT)) {
       // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_update.htm
-      const results = await conn.sobject('Individual').update(part.map((w) => ({ Id: w.individualId ?? '', ...w.individual })), { allOrNone: false });
+      const results = await conn.sobject('Individual').update(
+        part.map((w) => ({ Id: w.individualId ?? '', ...w.individual })),
+        { allOrNone: false },
+      );
       part.forEach((w, i) => {
         const r = results[i];
         if (!r?.success) w.failure = outcomeOf(w.record.profileId, errorsOf(r));
@@ -401,7 +466,8 @@ export class SalesforcePusher {
     for (const part of chunks([...new Set(work.map((w) => w.individualId ?? ''))], IN_CHUNK)) {
       // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_query.htm
       const soql = `SELECT Id, PartyId, DataUsePurposeId, ContactPointType FROM ContactPointTypeConsent WHERE PartyId IN ${inList(part)}`;
-      for (const r of await queryAll(conn, soql)) existing.set(key(String(r['PartyId']), String(r['DataUsePurposeId']), String(r['ContactPointType'])), String(r['Id']));
+      for (const r of await queryAll(conn, soql))
+        existing.set(key(String(r['PartyId']), String(r['DataUsePurposeId']), String(r['ContactPointType'])), String(r['Id']));
     }
     const creates: { w: Work; record: Record<string, string> }[] = [];
     const updates: { w: Work; record: { Id: string } & Record<string, string> }[] = [];
@@ -409,7 +475,12 @@ export class SalesforcePusher {
       for (const c of w.consents) {
         const purposeId = purposeIds.get(c.purposeName);
         if (!purposeId) {
-          w.failure = { status: 'rejected', profileId: w.record.profileId, reason: `no DataUsePurpose named "${c.purposeName}" in the org`, code: 'DATA_USE_PURPOSE_MISSING' };
+          w.failure = {
+            status: 'rejected',
+            profileId: w.record.profileId,
+            reason: `no DataUsePurpose named "${c.purposeName}" in the org`,
+            code: 'DATA_USE_PURPOSE_MISSING',
+          };
           continue;
         }
         const values = { PrivacyConsentStatus: c.status, CaptureDate: c.capturedAt, CaptureSource: c.source, EffectiveFrom: c.capturedAt };
@@ -418,21 +489,34 @@ export class SalesforcePusher {
         else {
           creates.push({
             w,
-            record: { Name: `${c.purposeName} ${c.type}`.slice(0, 255), PartyId: w.individualId ?? '', DataUsePurposeId: purposeId, ContactPointType: c.type, CaptureContactPointType: 'Web', ...values },
+            record: {
+              Name: `${c.purposeName} ${c.type}`.slice(0, 255),
+              PartyId: w.individualId ?? '',
+              DataUsePurposeId: purposeId,
+              ContactPointType: c.type,
+              CaptureContactPointType: 'Web',
+              ...values,
+            },
           });
         }
       }
     }
     // https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_contactpointtypeconsent.htm
     for (const part of chunks(creates, COLLECTION_LIMIT)) {
-      const results = await conn.sobject('ContactPointTypeConsent').create(part.map((p) => p.record), { allOrNone: false });
+      const results = await conn.sobject('ContactPointTypeConsent').create(
+        part.map((p) => p.record),
+        { allOrNone: false },
+      );
       part.forEach((p, i) => {
         const r = results[i];
         if (!r?.success && !p.w.failure) p.w.failure = outcomeOf(p.w.record.profileId, errorsOf(r));
       });
     }
     for (const part of chunks(updates, COLLECTION_LIMIT)) {
-      const results = await conn.sobject('ContactPointTypeConsent').update(part.map((p) => p.record), { allOrNone: false });
+      const results = await conn.sobject('ContactPointTypeConsent').update(
+        part.map((p) => p.record),
+        { allOrNone: false },
+      );
       part.forEach((p, i) => {
         const r = results[i];
         if (!r?.success && !p.w.failure) p.w.failure = outcomeOf(p.w.record.profileId, errorsOf(r));

@@ -11,7 +11,18 @@ import type { ExternalRecord } from '../../src/connector/define.js';
 import type { Json } from '../../src/profile/schema.js';
 import type { SalesforceApi } from './api.js';
 import type { SalesforceConfig } from './config.js';
-import { CHANNEL_FLAGS, consentField, csvBoolean, DEFAULT_FIELDS, fieldValue, INDIVIDUAL_FIELDS, INDIVIDUAL_PREFIX, overrideOf, parseSalesforceDate, soqlString } from './mapping.js';
+import {
+  CHANNEL_FLAGS,
+  consentField,
+  csvBoolean,
+  DEFAULT_FIELDS,
+  fieldValue,
+  INDIVIDUAL_FIELDS,
+  INDIVIDUAL_PREFIX,
+  overrideOf,
+  parseSalesforceDate,
+  soqlString,
+} from './mapping.js';
 
 /** A record as SOQL (JSON) or Bulk API (CSV text) returns it. */
 export type RawRecord = Record<string, unknown>;
@@ -31,7 +42,18 @@ export function personFields(config: SalesforceConfig): string[] {
 }
 
 export const INDIVIDUAL_SELECT = ['Id', ...INDIVIDUAL_FIELDS, 'LastModifiedDate', 'LastModifiedById', 'SystemModstamp'];
-export const CONSENT_SELECT = ['Id', 'PartyId', 'DataUsePurposeId', 'ContactPointType', 'PrivacyConsentStatus', 'CaptureDate', 'CaptureSource', 'LastModifiedDate', 'LastModifiedById', 'SystemModstamp'];
+export const CONSENT_SELECT = [
+  'Id',
+  'PartyId',
+  'DataUsePurposeId',
+  'ContactPointType',
+  'PrivacyConsentStatus',
+  'CaptureDate',
+  'CaptureSource',
+  'LastModifiedDate',
+  'LastModifiedById',
+  'SystemModstamp',
+];
 
 const BOOLEAN_FIELDS = new Set<string>([...CHANNEL_FLAGS, ...INDIVIDUAL_FIELDS]);
 
@@ -58,7 +80,13 @@ export async function allPages(conn: Connection, first: QueryPage): Promise<RawR
   let result = first;
   const records = [...result.records];
   while (!result.done && result.nextRecordsUrl) {
-    result = await conn.queryMore<RawRecord>(result.nextRecordsUrl, { headers: {}, autoFetch: false, maxFetch: 10_000, scanAll: false, responseTarget: 'QueryResult' });
+    result = await conn.queryMore<RawRecord>(result.nextRecordsUrl, {
+      headers: {},
+      autoFetch: false,
+      maxFetch: 10_000,
+      scanAll: false,
+      responseTarget: 'QueryResult',
+    });
     records.push(...result.records);
   }
   return records;
@@ -135,7 +163,8 @@ export class SalesforceReader {
     const purposes = await this.purposeNames(signal);
     for (const part of chunks(ids, IN_CHUNK)) {
       await this.api.call(signal, async (conn) => {
-        for (const r of await queryAll(conn, `SELECT ${INDIVIDUAL_SELECT.join(', ')} FROM Individual WHERE Id IN ${inList(part)}`)) individuals.set(String(r['Id']), r);
+        for (const r of await queryAll(conn, `SELECT ${INDIVIDUAL_SELECT.join(', ')} FROM Individual WHERE Id IN ${inList(part)}`))
+          individuals.set(String(r['Id']), r);
         if (purposes.size === 0) return;
         const soql = `SELECT ${CONSENT_SELECT.join(', ')} FROM ContactPointTypeConsent WHERE PartyId IN ${inList(part)} AND DataUsePurposeId IN ${inList([...purposes.keys()])}`;
         for (const r of await queryAll(conn, soql)) {
@@ -202,7 +231,12 @@ export class SalesforceReader {
       const captured = override === undefined ? parseSalesforceDate(c['CaptureDate']) : Number.NaN;
       const at = Number.isNaN(captured) ? atOf(c) : captured;
       if (Number.isNaN(at)) continue;
-      out.push({ externalId: id, at: new Date(at).toISOString(), fields: { ...identity, [consentField(String(c['ContactPointType']), purposeName)]: status }, ...echo(c) });
+      out.push({
+        externalId: id,
+        at: new Date(at).toISOString(),
+        fields: { ...identity, [consentField(String(c['ContactPointType']), purposeName)]: status },
+        ...echo(c),
+      });
     }
     return out.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
   }
@@ -211,7 +245,9 @@ export class SalesforceReader {
   async readPeople(ids: readonly string[], signal?: AbortSignal): Promise<RawRecord[]> {
     const out: RawRecord[] = [];
     for (const part of chunks([...new Set(ids)], IN_CHUNK)) {
-      const rows = await this.api.call(signal, (conn) => queryAll(conn, `SELECT ${personFields(this.config).join(', ')} FROM ${this.config.object} WHERE Id IN ${inList(part)}`));
+      const rows = await this.api.call(signal, (conn) =>
+        queryAll(conn, `SELECT ${personFields(this.config).join(', ')} FROM ${this.config.object} WHERE Id IN ${inList(part)}`),
+      );
       out.push(...rows);
     }
     return out;
@@ -221,7 +257,9 @@ export class SalesforceReader {
   async readPeopleByEmail(emails: readonly string[], signal?: AbortSignal): Promise<RawRecord[]> {
     const out: RawRecord[] = [];
     for (const part of chunks([...new Set(emails.map((e) => e.trim().toLowerCase()))], IN_CHUNK)) {
-      const rows = await this.api.call(signal, (conn) => queryAll(conn, `SELECT ${personFields(this.config).join(', ')} FROM ${this.config.object} WHERE Email IN ${inList(part)}`));
+      const rows = await this.api.call(signal, (conn) =>
+        queryAll(conn, `SELECT ${personFields(this.config).join(', ')} FROM ${this.config.object} WHERE Email IN ${inList(part)}`),
+      );
       out.push(...rows);
     }
     return out;
@@ -230,7 +268,9 @@ export class SalesforceReader {
   /** People plus their consent data, as records. */
   async recordsOf(people: readonly RawRecord[], signal?: AbortSignal, options: { markEcho?: boolean } = {}): Promise<ExternalRecord[]> {
     // Individuals are always read: the default mappings carry the rights they hold.
-    const individualIds = people.flatMap((p) => (typeof p['IndividualId'] === 'string' && p['IndividualId'] !== '' ? [p['IndividualId']] : []));
+    const individualIds = people.flatMap((p) =>
+      typeof p['IndividualId'] === 'string' && p['IndividualId'] !== '' ? [p['IndividualId']] : [],
+    );
     const related = await this.related(individualIds, signal);
     const purposes = await this.purposeNames(signal);
     return people.flatMap((p) => this.toRecords(p, related, purposes, options)).sort((a, b) => Date.parse(a.at) - Date.parse(b.at));

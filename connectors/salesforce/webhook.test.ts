@@ -28,7 +28,10 @@ function contact(i: number, overrides: Record<string, string | boolean | null> =
   };
 }
 
-function message(records: Record<string, string | boolean | null>[], options: { org?: string; object?: string; firstId?: number } = {}): Buffer {
+function message(
+  records: Record<string, string | boolean | null>[],
+  options: { org?: string; object?: string; firstId?: number } = {},
+): Buffer {
   return Buffer.from(
     notificationsEnvelope({
       organizationId: options.org ?? ORG,
@@ -54,7 +57,14 @@ const raw = (body: Buffer): RawWebhook => ({
 const settings = (organizationId: string | undefined) => ({ token: TOKEN, organizationId });
 
 function instance() {
-  const config = SalesforceConfig.parse({ clientId: 'id', clientSecret: 'secret', loginUrl: 'http://127.0.0.1:9', organizationId: ORG, integrationUserId: INTEGRATION_USER, outboundMessageToken: TOKEN });
+  const config = SalesforceConfig.parse({
+    clientId: 'id',
+    clientSecret: 'secret',
+    loginUrl: 'http://127.0.0.1:9',
+    organizationId: ORG,
+    integrationUserId: INTEGRATION_USER,
+    outboundMessageToken: TOKEN,
+  });
   return createSalesforceInstance({ instanceId: 'salesforce', config, logger: silentLogger() });
 }
 
@@ -96,7 +106,12 @@ describe('Outbound Messages', () => {
     expect(await sf.verify?.(raw(body))).toEqual({ ok: true });
     const events = (await sf.parse?.(raw(body))) ?? [];
     expect(events).toEqual([
-      { kind: 'changed', eventId: expect.stringMatching(/^om:[0-9a-f]{32}$/), externalIds: ['Contact:0035e0000000001AAA', 'Contact:0035e0000000002AAA', 'Contact:0035e0000000003AAA'], at: RECEIVED_AT },
+      {
+        kind: 'changed',
+        eventId: expect.stringMatching(/^om:[0-9a-f]{32}$/),
+        externalIds: ['Contact:0035e0000000001AAA', 'Contact:0035e0000000002AAA', 'Contact:0035e0000000003AAA'],
+        at: RECEIVED_AT,
+      },
     ]);
     // Who last modified them is for the read-back to say: the event is never marked as our echo.
     expect(events[0]).not.toHaveProperty('echo');
@@ -121,13 +136,30 @@ describe('Outbound Messages', () => {
 
   it.each([
     ['text that is not XML', 'this is not a SOAP message'],
-    ['truncated XML', message([contact(1)]).toString('utf8').slice(0, 400)],
-    ['a DOCTYPE (entity expansion)', `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body/></soapenv:Envelope>`],
-    ['another SOAP call', '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><login/></soapenv:Body></soapenv:Envelope>'],
+    [
+      'truncated XML',
+      message([contact(1)])
+        .toString('utf8')
+        .slice(0, 400),
+    ],
+    [
+      'a DOCTYPE (entity expansion)',
+      `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body/></soapenv:Envelope>`,
+    ],
+    [
+      'another SOAP call',
+      '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><login/></soapenv:Body></soapenv:Envelope>',
+    ],
     ['no notification', message([]).toString('utf8')],
     ['JSON', '{"unexpected": true}'],
     ['an sObject without Id', message([contact(1, { Id: null })]).toString('utf8')],
-    ['a chosen tag name', message([contact(1)]).toString('utf8').replace('<sf:Email>', '<evil-Chosen-Tag>').replace('</sf:Email>', '</evil-Other-Tag>')],
+    [
+      'a chosen tag name',
+      message([contact(1)])
+        .toString('utf8')
+        .replace('<sf:Email>', '<evil-Chosen-Tag>')
+        .replace('</sf:Email>', '</evil-Other-Tag>'),
+    ],
   ])('refuses malformed input (%s): nothing is enqueued, and nothing the sender wrote is in the reason', async (_label, body) => {
     const sf = instance();
     const request = raw(Buffer.from(body));
@@ -173,8 +205,19 @@ describe('Outbound Messages', () => {
   });
 
   it('names the people behind Individual and ContactPointTypeConsent notifications (changed events, read even when all are ours)', () => {
-    const individual = { Id: '0PK5e0000000001AAA', HasOptedOutProcessing: true, LastModifiedDate: '2026-03-10T10:00:00.000Z', LastModifiedById: INTEGRATION_USER };
-    const consent = { Id: '0ZY5e0000000001AAA', PartyId: '0PK5e0000000001AAA', PrivacyConsentStatus: 'OptOut', LastModifiedDate: '2026-03-10T11:00:00.000Z', LastModifiedById: REP };
+    const individual = {
+      Id: '0PK5e0000000001AAA',
+      HasOptedOutProcessing: true,
+      LastModifiedDate: '2026-03-10T10:00:00.000Z',
+      LastModifiedById: INTEGRATION_USER,
+    };
+    const consent = {
+      Id: '0ZY5e0000000001AAA',
+      PartyId: '0PK5e0000000001AAA',
+      PrivacyConsentStatus: 'OptOut',
+      LastModifiedDate: '2026-03-10T11:00:00.000Z',
+      LastModifiedById: REP,
+    };
     const notifications = [
       ...readOutboundMessage(message([individual], { object: 'Individual' })).notifications,
       ...readOutboundMessage(message([consent], { object: 'ContactPointTypeConsent', firstId: 5 })).notifications,
@@ -184,7 +227,12 @@ describe('Outbound Messages', () => {
     const { events, ignored } = toWebhookEvents(notifications, opts);
     expect(ignored).toBe(1);
     expect(events.map((e) => e.event)).toEqual([
-      { kind: 'changed', eventId: expect.stringMatching(/^om-related:/), externalIds: ['Individual:0PK5e0000000001AAA', 'ContactPointTypeConsent:0ZY5e0000000001AAA'], at: RECEIVED_AT },
+      {
+        kind: 'changed',
+        eventId: expect.stringMatching(/^om-related:/),
+        externalIds: ['Individual:0PK5e0000000001AAA', 'ContactPointTypeConsent:0ZY5e0000000001AAA'],
+        at: RECEIVED_AT,
+      },
     ]);
     // Last modified by the integration user names the record's last writer, not each field's: a
     // rep's edit saved moments before our write is in it too, so the record is read and compared.
@@ -192,7 +240,9 @@ describe('Outbound Messages', () => {
   });
 
   it('writes the Ack and the fault as Salesforce expects them', () => {
-    expect(ackReply().body).toContain('<notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack></notificationsResponse>');
+    expect(ackReply().body).toContain(
+      '<notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack></notificationsResponse>',
+    );
     expect(soapFault('bad <xml> & more').body).toContain('<faultstring>bad &lt;xml&gt; &amp; more</faultstring>');
   });
 });

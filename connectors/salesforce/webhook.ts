@@ -18,7 +18,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AdmitResult, RawWebhook, VerifyResult, WebhookEvent, WebhookHead, WebhookReply } from '../../src/connector/define.js';
 import { headerValue } from '../../src/connector/errors.js';
-import { OUTBOUND_LIMITS, readOutboundMessage, type OutboundLimits, type OutboundMessage, type OutboundNotification } from './outbound-xml.js';
+import {
+  OUTBOUND_LIMITS,
+  readOutboundMessage,
+  type OutboundLimits,
+  type OutboundMessage,
+  type OutboundNotification,
+} from './outbound-xml.js';
 
 export { OUTBOUND_LIMITS, readOutboundMessage, type OutboundMessage, type OutboundNotification };
 
@@ -82,7 +88,10 @@ export function sameOrganization(a: string, b: string): boolean {
  * size, then reads it (bounded) and checks the org. Failure is a value with fixed text; on
  * success the message read is returned, so that `parse` does not read it again.
  */
-export function verifyOutboundMessage(raw: RawWebhook, settings: OutboundSettings): { ok: true; message: OutboundMessage } | { ok: false; reason: string } {
+export function verifyOutboundMessage(
+  raw: RawWebhook,
+  settings: OutboundSettings,
+): { ok: true; message: OutboundMessage } | { ok: false; reason: string } {
   const token = checkToken(raw.urlToken, settings.token);
   if (!token.ok) return token;
   if (!settings.organizationId) return { ok: false, reason: REFUSED.noOrganization };
@@ -92,7 +101,9 @@ export function verifyOutboundMessage(raw: RawWebhook, settings: OutboundSetting
   } catch (err) {
     return { ok: false, reason: err instanceof Error ? err.message : 'unreadable Outbound Message' };
   }
-  return sameOrganization(message.organizationId, settings.organizationId) ? { ok: true, message } : { ok: false, reason: REFUSED.otherOrganization };
+  return sameOrganization(message.organizationId, settings.organizationId)
+    ? { ok: true, message }
+    : { ok: false, reason: REFUSED.otherOrganization };
 }
 
 const SOAP_ENVELOPE = 'http://schemas.xmlsoap.org/soap/envelope/';
@@ -151,21 +162,34 @@ export const RELATED_OBJECTS = ['Individual', 'ContactPointTypeConsent'] as cons
  * a redelivery of the same notifications has the same event ids. Notifications of other
  * objects are ignored. `at` is when the hub received the message (the read decides the times).
  */
-export function toWebhookEvents(notifications: readonly OutboundNotification[], options: { object: string; receivedAt: string }): { events: MappedEvent[]; ignored: number } {
+export function toWebhookEvents(
+  notifications: readonly OutboundNotification[],
+  options: { object: string; receivedAt: string },
+): { events: MappedEvent[]; ignored: number } {
   const people = notifications.filter((n) => n.object === options.object);
   const related = notifications.filter((n) => (RELATED_OBJECTS as readonly string[]).includes(n.object));
   const events: MappedEvent[] = [];
   if (people.length > 0) {
     const ids = people.map((n) => n.id);
     events.push({
-      event: { kind: 'changed', eventId: stableId('om', ids), externalIds: [...new Set(people.map((n) => `${n.object}:${n.recordId}`))], at: options.receivedAt },
+      event: {
+        kind: 'changed',
+        eventId: stableId('om', ids),
+        externalIds: [...new Set(people.map((n) => `${n.object}:${n.recordId}`))],
+        at: options.receivedAt,
+      },
       notificationIds: ids,
     });
   }
   if (related.length > 0) {
     const ids = related.map((n) => n.id);
     events.push({
-      event: { kind: 'changed', eventId: stableId('om-related', ids), externalIds: [...new Set(related.map((n) => `${n.object}:${n.recordId}`))], at: options.receivedAt },
+      event: {
+        kind: 'changed',
+        eventId: stableId('om-related', ids),
+        externalIds: [...new Set(related.map((n) => `${n.object}:${n.recordId}`))],
+        at: options.receivedAt,
+      },
       notificationIds: ids,
     });
   }

@@ -119,7 +119,14 @@ export async function startBench(prefix: string, dbUrl: string): Promise<Bench> 
   const workers: ChildWorker[] = [];
   for (const roles of CHILD_ROLES) {
     workers.push(
-      await startHubWorker({ redisUrl: REDIS_URL, prefix, dbUrl, maxBatch: MAX_BATCH, roles: formatRoles(roles), systemsUrl: bridge?.url ?? '' }),
+      await startHubWorker({
+        redisUrl: REDIS_URL,
+        prefix,
+        dbUrl,
+        maxBatch: MAX_BATCH,
+        roles: formatRoles(roles),
+        systemsUrl: bridge?.url ?? '',
+      }),
     );
   }
   bench.workerPids = workers.map((w) => w.pid);

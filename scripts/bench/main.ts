@@ -133,7 +133,11 @@ async function main(): Promise<number> {
         })
       : null;
     if (paced) {
-      printPhase(`3. latency: ${pacedTotal} changes paced at ${fmt(LOAD * 100)} % of phase 2 (${fmt(rate)}/s for ${PACED_SECONDS} s)`, paced, 'changes');
+      printPhase(
+        `3. latency: ${pacedTotal} changes paced at ${fmt(LOAD * 100)} % of phase 2 (${fmt(rate)}/s for ${PACED_SECONDS} s)`,
+        paced,
+        'changes',
+      );
     }
 
     printChecks(b);

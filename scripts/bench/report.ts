@@ -25,7 +25,10 @@ const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 const callsPerRecord = (r: PhaseReport): string => r.calls.map((c) => `${c.target} ${fmt(c.perRecord, 4)}`).join(', ');
 
 /** The machine's load average (1, 5, 15 min). */
-const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 /** The run's setting: workload, engine tuning, hub processes, machine load. */
 export function printHeader(): void {
@@ -39,7 +42,9 @@ export function printHeader(): void {
   );
   console.log(
     `hub processes (--processes): ${LAYOUT_TEXT}` +
-      (LAYOUT.length > 1 ? ' (the first is this process, with the systems; the others reach them over loopback HTTP)' : ' (one process, as concord start --role all)'),
+      (LAYOUT.length > 1
+        ? ' (the first is this process, with the systems; the others reach them over loopback HTTP)'
+        : ' (one process, as concord start --role all)'),
   );
   console.log(`machine load average at start (1, 5, 15 min): ${load()} (the machine is shared: figures move with it)`);
 }
@@ -61,7 +66,9 @@ export function printOrdered(ordered: { perSecond: number; seconds: number }): v
 
 export function printPhase(title: string, r: PhaseReport, unit: string): void {
   console.log(`\n[${title}]${r.finished ? '' : '  DID NOT FINISH'}`);
-  console.log(`  ${r.phase.completed}/${r.phase.issued} ${unit} delivered to all 3 targets in ${fmt(r.seconds, 2)} s (first webhook to last delivery)`);
+  console.log(
+    `  ${r.phase.completed}/${r.phase.issued} ${unit} delivered to all 3 targets in ${fmt(r.seconds, 2)} s (first webhook to last delivery)`,
+  );
   console.log(`  end to end:              ${fmt(r.perSecond)} ${unit}/s  (offered ${fmt(r.offeredPerSecond)}/s)`);
   console.log(`  webhook-to-delivered:    p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, max ${fmt(r.max)} ms`);
   for (const c of r.calls) {
@@ -91,7 +98,9 @@ export function printPhase(title: string, r: PhaseReport, unit: string): void {
 /** Refused webhooks, pushes sent twice, older values over newer ones, records not ours. */
 export function printChecks(b: Bench): void {
   const t = b.tracker;
-  console.log(`\n[checks] refused webhooks ${b.refused.length}, duplicate records pushed ${t.duplicates}, older-over-newer ${t.regressions}, untracked records ${t.untracked}`);
+  console.log(
+    `\n[checks] refused webhooks ${b.refused.length}, duplicate records pushed ${t.duplicates}, older-over-newer ${t.regressions}, untracked records ${t.untracked}`,
+  );
   if (b.refused.length > 0) console.log(`  first refusal: ${b.refused[0]}`);
 }
 
@@ -105,12 +114,16 @@ export function printSummary(
   const maxRss = process.resourceUsage().maxRSS * 1024;
   const callsList = callsPerRecord(throughput);
   console.log('\n[summary]');
-  console.log(`  changes per second end to end (phase 2):   ${fmt(throughput.perSecond)} (${fmt(throughput.usage.cpuMs / throughput.phase.completed, 2)} ms CPU per change)`);
+  console.log(
+    `  changes per second end to end (phase 2):   ${fmt(throughput.perSecond)} (${fmt(throughput.usage.cpuMs / throughput.phase.completed, 2)} ms CPU per change)`,
+  );
   if (paced) {
     console.log(`  webhook-to-delivered at ${fmt(paced.offeredPerSecond)}/s offered:   p50 ${fmt(paced.p50)} ms, p99 ${fmt(paced.p99)} ms`);
   }
   console.log(`  API calls per record (phase 2):            ${callsList}`);
-  console.log(`  peak RSS (process):                        ${mb(maxRss)} (hub started and idle: ${mb(idleRss)}; includes the 4 in-memory systems)`);
+  console.log(
+    `  peak RSS (process):                        ${mb(maxRss)} (hub started and idle: ${mb(idleRss)}; includes the 4 in-memory systems)`,
+  );
   b.workerPids.forEach((pid, i) => {
     const roles = CHILD_ROLES[i];
     console.log(`  peak RSS of the ${roles ? formatRoles(roles) : 'other'} process:  ${mb(peakRssOf(pid))}`);
@@ -127,7 +140,9 @@ export function printFloor(throughput: PhaseReport, cleanOk: boolean): boolean {
   const callsOk = throughput.finished && throughput.calls.every((c) => c.perRecord <= FLOOR_CALLS_PER_RECORD);
   console.log(`\n[floor, SQLite, phase 2, hub processes ${LAYOUT_TEXT}]`);
   console.log(`  >= ${FLOOR_CHANGES_PER_S} changes/s fanned out to 3 systems: ${fmt(throughput.perSecond)} -> ${rateOk ? 'PASS' : 'FAIL'}`);
-  console.log(`  API calls per record <= 1.05 / ${MAX_BATCH} = ${fmt(FLOOR_CALLS_PER_RECORD, 4)}: ${callsList} -> ${callsOk ? 'PASS' : 'FAIL'}`);
+  console.log(
+    `  API calls per record <= 1.05 / ${MAX_BATCH} = ${fmt(FLOOR_CALLS_PER_RECORD, 4)}: ${callsList} -> ${callsOk ? 'PASS' : 'FAIL'}`,
+  );
   // A batch goes out full, or partial once its oldest profile has waited flushDelayMs: when a
   // full batch takes about that long to gather, partial batches are expected.
   const fillMs = (MAX_BATCH / throughput.perSecond) * 1000;

@@ -83,7 +83,11 @@ export class ChangeStream {
  * `Worker` with the engine's ingest concurrency (`worker`), or by the engine's own ingest
  * worker loop, which starts jobs strictly in queue order (`ordered`).
  */
-export async function rawBullmq(kind: 'worker' | 'ordered', jobs: number, concurrency: number): Promise<{ perSecond: number; seconds: number }> {
+export async function rawBullmq(
+  kind: 'worker' | 'ordered',
+  jobs: number,
+  concurrency: number,
+): Promise<{ perSecond: number; seconds: number }> {
   const prefix = `{bench-raw-${randomBytes(4).toString('hex')}}`;
   const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queue = new Queue('noop', { connection, prefix });
@@ -104,7 +108,12 @@ export async function rawBullmq(kind: 'worker' | 'ordered', jobs: number, concur
       const worker = new Worker('noop', noop, { connection, prefix, concurrency });
       close = () => worker.close();
     } else {
-      const worker = new OrderedWorker('noop', noop, { connection, prefix, maxInFlight: concurrency, lockDuration: TUNING.lockDurationMs }, silentLogger());
+      const worker = new OrderedWorker(
+        'noop',
+        noop,
+        { connection, prefix, maxInFlight: concurrency, lockDuration: TUNING.lockDurationMs },
+        silentLogger(),
+      );
       await worker.start();
       close = () => worker.close();
     }

@@ -115,7 +115,8 @@ export async function startDemo(loaded: Config, logger: Logger, options: DemoOpt
   const keyPrefix = options.keyPrefix ?? DEMO_PREFIX;
   // The connectors are pointed at the emulators as started (a port 0 in the config picks a free one).
   const config: Config = { ...loaded, connectors: { ...loaded.connectors } };
-  if (config.hub.mode !== 'development') throw new DemoError('the demo runs only with hub.mode: development (it resets its own database and Redis prefix)');
+  if (config.hub.mode !== 'development')
+    throw new DemoError('the demo runs only with hub.mode: development (it resets its own database and Redis prefix)');
   const closables: Closable[] = [];
   const closeAll = async (): Promise<void> => {
     for (const c of closables.reverse()) await c.close().catch(() => undefined);
@@ -155,7 +156,12 @@ export async function startDemo(loaded: Config, logger: Logger, options: DemoOpt
       const definition = byType.get(connector.type);
       if (!definition) continue;
       const { urlKey } = definition.demo;
-      const emulator = await definition.demo.start({ instanceId: id, config: connector, port: portOf(connector[urlKey], definition.defaultPort), publicUrl });
+      const emulator = await definition.demo.start({
+        instanceId: id,
+        config: connector,
+        port: portOf(connector[urlKey], definition.defaultPort),
+        publicUrl,
+      });
       closables.push(emulator);
       running[definition.id] ??= emulator;
       config.connectors[id] = { ...connector, [urlKey]: emulator.url };

@@ -67,7 +67,8 @@ export interface HubProcess {
 /** A SQLite file's directory must exist before the store opens it. */
 function ensureSqliteDirectory(url: string): void {
   const location = parseStoreUrl(url);
-  if (location.dialect === 'sqlite' && location.filename !== ':memory:') mkdirSync(dirname(resolve(location.filename)), { recursive: true });
+  if (location.dialect === 'sqlite' && location.filename !== ':memory:')
+    mkdirSync(dirname(resolve(location.filename)), { recursive: true });
 }
 
 /**

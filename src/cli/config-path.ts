@@ -5,10 +5,7 @@ export const DEFAULT_CONFIG_PATH = 'config/concord.yaml';
 
 /** Adds `-c, --config <file>` to a command. */
 export function withConfigOption(command: Command): Command {
-  return command.option(
-    '-c, --config <file>',
-    `config file (default: $CONCORD_CONFIG or ${DEFAULT_CONFIG_PATH})`,
-  );
+  return command.option('-c, --config <file>', `config file (default: $CONCORD_CONFIG or ${DEFAULT_CONFIG_PATH})`);
 }
 
 export function resolveConfigPath(option: string | undefined, env: NodeJS.ProcessEnv = process.env): string {

@@ -108,7 +108,11 @@ export function crossChecks(data: unknown, context: CrossCheckContext = { publis
  * must apply to the channel) and its topic. `pathOf` says where each is written: under
  * `mappings[i]` for a YAML entry, at the key a derived entry comes from (`derivedMappings`).
  */
-export function mappingReferenceFindings(entry: unknown, catalog: unknown, pathOf: (key: 'consent' | 'topic') => ConfigPath): CheckFinding[] {
+export function mappingReferenceFindings(
+  entry: unknown,
+  catalog: unknown,
+  pathOf: (key: 'consent' | 'topic') => ConfigPath,
+): CheckFinding[] {
   const findings: CheckFinding[] = [];
   const mapping = dict(entry);
   const purposes = dict(dict(catalog)['purposes']);
@@ -180,7 +184,12 @@ function modeChecks(hub: Dict, context: CrossCheckContext): CheckFinding[] {
       }`,
     });
   }
-  if ((mode === undefined || mode === 'production') && typeof publicUrl === 'string' && URL.canParse(publicUrl) && new URL(publicUrl).protocol === 'http:') {
+  if (
+    (mode === undefined || mode === 'production') &&
+    typeof publicUrl === 'string' &&
+    URL.canParse(publicUrl) &&
+    new URL(publicUrl).protocol === 'http:'
+  ) {
     findings.push({
       code: 'production_public_url',
       path: ['hub', 'publicUrl'],

@@ -74,7 +74,11 @@ function errorsOf(text: string): string[] {
 }
 
 const parsed = (entry: MappingEntryInput): MappingEntry => MappingEntry.parse(entry);
-const listConsent = parsed({ consent: 'marketing.email', external: 'list:7', transform: [{ type: 'map', values: { true: 'IN', false: 'OUT' } }] });
+const listConsent = parsed({
+  consent: 'marketing.email',
+  external: 'list:7',
+  transform: [{ type: 'map', values: { true: 'IN', false: 'OUT' } }],
+});
 const listTopic = parsed({ topic: 'newsletter', external: 'list:8', transform: [{ type: 'map', values: { true: 'IN', false: 'OUT' } }] });
 const flag = parsed({ consent: 'marketing.email', external: 'opt_out_email', transform: [{ type: 'invert' }], withdrawOnly: true });
 
@@ -176,7 +180,8 @@ describe('mergeDerivedMappings', () => {
         code: 'invalid',
         path: ['connectors', 'b', 'lists', 0],
         at: 'value',
-        message: 'connector type "broken" derives an invalid mapping entry from this key: a mapping needs exactly one of field, consent, topic, identity, right',
+        message:
+          'connector type "broken" derives an invalid mapping entry from this key: a mapping needs exactly one of field, consent, topic, identity, right',
       },
     ]);
   });
@@ -193,8 +198,16 @@ describe('the built-in connectors on config/concord.yaml', () => {
     if (!result.ok) throw new Error(result.errors.join('\n'));
     // The `mappings` the file held before its entries were derived, as written there.
     expect(result.config.connectors['hubspot']?.mappings).toEqual([
-      parsed({ consent: 'marketing.email', external: 'subscription:101', transform: [{ type: 'map', values: { granted: 'SUBSCRIBED', denied: 'UNSUBSCRIBED' } }] }),
-      parsed({ topic: 'newsletter', external: 'subscription:103', transform: [{ type: 'map', values: { true: 'SUBSCRIBED', false: 'UNSUBSCRIBED' } }] }),
+      parsed({
+        consent: 'marketing.email',
+        external: 'subscription:101',
+        transform: [{ type: 'map', values: { granted: 'SUBSCRIBED', denied: 'UNSUBSCRIBED' } }],
+      }),
+      parsed({
+        topic: 'newsletter',
+        external: 'subscription:103',
+        transform: [{ type: 'map', values: { true: 'SUBSCRIBED', false: 'UNSUBSCRIBED' } }],
+      }),
     ]);
     expect(result.config.connectors['salesforce']?.mappings).toEqual([
       parsed({ consent: 'marketing.email', external: 'HasOptedOutOfEmail', transform: [{ type: 'invert' }], withdrawOnly: true }),

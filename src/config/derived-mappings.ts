@@ -79,7 +79,12 @@ export function mergeDerivedMappings(
     if (!parsed.success) {
       // A connector bug, not the operator's: say so, at the key the entry comes from.
       const reason = parsed.error.issues.map((i) => i.message).join('; ');
-      findings.push({ code: 'invalid', path, at: 'value', message: `connector type "${definition.type}" derives an invalid mapping entry from this key: ${reason}` });
+      findings.push({
+        code: 'invalid',
+        path,
+        at: 'value',
+        message: `connector type "${definition.type}" derives an invalid mapping entry from this key: ${reason}`,
+      });
       continue;
     }
     findings.push(...mappingReferenceFindings(parsed.data, catalog, () => path));

@@ -6,9 +6,7 @@
  * - `$${` writes a literal `${`. Any other `${` is an error, so a typo never passes silently.
  */
 
-export type TemplatePart =
-  | { kind: 'text'; text: string }
-  | { kind: 'env'; name: string; fallback?: string };
+export type TemplatePart = { kind: 'text'; text: string } | { kind: 'env'; name: string; fallback?: string };
 
 export type ParsedTemplate = { ok: true; parts: TemplatePart[] } | { ok: false; message: string };
 

@@ -286,7 +286,10 @@ ${EMPTY_CATALOG}`;
   });
 
   it('a secret resolved from env still has to meet its own rules, without showing the value', () => {
-    const errors = inlineErrors(HUB + EMPTY_CATALOG, { connectors: fakeConnectors, env: { ...testEnv, TEST_SIGNING_SECRET: 'short-secret' } });
+    const errors = inlineErrors(HUB + EMPTY_CATALOG, {
+      connectors: fakeConnectors,
+      env: { ...testEnv, TEST_SIGNING_SECRET: 'short-secret' },
+    });
     expect(errors.map(String)).toEqual(['inline.yaml:6:14: hub.secrets.signing: Too small: expected string to have >=32 characters']);
   });
 
@@ -383,9 +386,7 @@ describe('the connector schema seam', () => {
     expect(() => buildConfigSchema([connector('clash', z.object({ priority: z.string() }))])).toThrow(ConnectorSchemaError);
     expect(() => buildConfigSchema([connector('scalar', z.string())])).toThrow(/must be a z.object/);
     expect(() => buildConfigSchema([fakeCrm, fakeCrm])).toThrow(/registered twice/);
-    expect(() => buildConfigSchema([connector('badsecret', z.object({ key: z.string() }), ['token'])])).toThrow(
-      /secretKeys names "token"/,
-    );
+    expect(() => buildConfigSchema([connector('badsecret', z.object({ key: z.string() }), ['token'])])).toThrow(/secretKeys names "token"/);
   });
 });
 

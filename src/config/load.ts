@@ -45,8 +45,7 @@ export interface EnvUsage {
 }
 
 export type LoadResult =
-  | { ok: true; file: string; config: Config; warnings: ConfigWarning[]; env: EnvUsage }
-  | { ok: false; file: string; errors: ConfigError[] };
+  { ok: true; file: string; config: Config; warnings: ConfigWarning[]; env: EnvUsage } | { ok: false; file: string; errors: ConfigError[] };
 
 /** Reads and validates the config file at `file` (named in errors exactly as given). */
 export async function loadConfig(file: string, options: LoadOptions): Promise<LoadResult> {
@@ -183,7 +182,12 @@ export function parseConfig(text: string, file: string, options: LoadOptions): L
     }
     const resolved = resolveTemplate(parsed.parts, env);
     for (const name of resolved.missing) {
-      fail('env_missing', path, 'value', `${formatPath(path)}: environment variable ${name} is not set (and \${env:${name}} has no default)`);
+      fail(
+        'env_missing',
+        path,
+        'value',
+        `${formatPath(path)}: environment variable ${name} is not set (and \${env:${name}} has no default)`,
+      );
     }
     if (resolved.missing.length > 0) {
       failedPaths.push(path);
@@ -315,7 +319,8 @@ export function parseConfig(text: string, file: string, options: LoadOptions): L
   const digests = apiKeyDigests(data);
   if (production) {
     for (const finding of productionSecretFindings(resolvedSecrets, digests)) {
-      if (!issuePaths.has(pathKey(finding.path))) fail(finding.code, finding.path, 'value', `${formatPath(finding.path)}: ${finding.message}`);
+      if (!issuePaths.has(pathKey(finding.path)))
+        fail(finding.code, finding.path, 'value', `${formatPath(finding.path)}: ${finding.message}`);
     }
   }
   const publishedSecrets = [

@@ -6,7 +6,10 @@ import type { LoadResult } from './load.js';
 import { EMPTY_CATALOG_YAML, fakeConnectors, MINIMAL_HUB_YAML, testEnv } from './testing/support.js';
 
 function parse(hubExtra: string, env: Record<string, string> = {}): LoadResult {
-  return parseConfig(MINIMAL_HUB_YAML + hubExtra + EMPTY_CATALOG_YAML, 'inline.yaml', { connectors: fakeConnectors, env: { ...testEnv, ...env } });
+  return parseConfig(MINIMAL_HUB_YAML + hubExtra + EMPTY_CATALOG_YAML, 'inline.yaml', {
+    connectors: fakeConnectors,
+    env: { ...testEnv, ...env },
+  });
 }
 
 function errors(hubExtra: string): string[] {
@@ -60,7 +63,9 @@ describe('hub.metrics', () => {
     ]);
     expect(literal.join('\n')).not.toContain(TOKEN);
     const result = parse('  metrics: { token: "${env:T_METRICS}" }\n', { T_METRICS: 'short' });
-    expect(result.ok ? [] : result.errors.map(String)).toEqual(['inline.yaml:8:21: hub.metrics.token: Too small: expected string to have >=32 characters']);
+    expect(result.ok ? [] : result.errors.map(String)).toEqual([
+      'inline.yaml:8:21: hub.metrics.token: Too small: expected string to have >=32 characters',
+    ]);
     // It is a secret the operator makes: production holds it to 256 bits like the others.
     const weak = parse('  metrics: { token: "${env:T_METRICS}" }\n', { T_METRICS: 'metrics-token-0123456789abcdef0123456789' });
     expect(weak.ok ? [] : weak.errors.map(String)).toEqual([

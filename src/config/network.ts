@@ -31,13 +31,10 @@ export const ProxyAddress = z
  * trusted proxy. From anyone else those headers are ignored.
  * @defaultValue `[]` (no proxy: the client address is the connection's)
  */
-export const TrustProxy = z
-  .array(ProxyAddress)
-  .default([])
-  .meta({
-    description:
-      'Reverse proxies in front of the hub (IP addresses, CIDR ranges, or loopback/linklocal/uniquelocal). Only requests from them have X-Forwarded-For believed, so rate limits and the IP in consent evidence are the client’s. Default: none.',
-  });
+export const TrustProxy = z.array(ProxyAddress).default([]).meta({
+  description:
+    'Reverse proxies in front of the hub (IP addresses, CIDR ranges, or loopback/linklocal/uniquelocal). Only requests from them have X-Forwarded-For believed, so rate limits and the IP in consent evidence are the client’s. Default: none.',
+});
 
 /**
  * Who may read `/metrics`. Without either key it is served on the hub's own listener to anyone
@@ -55,9 +52,13 @@ export const MetricsEndpoint = z
       })
       .strict()
       .optional()
-      .meta({ description: 'A listener of its own for /metrics (e.g. an internal interface); the public listener then does not serve it.' }),
+      .meta({
+        description: 'A listener of its own for /metrics (e.g. an internal interface); the public listener then does not serve it.',
+      }),
   })
   .strict()
   .prefault({})
-  .meta({ description: 'Who may read /metrics: a listener of its own and/or a bearer token. Default: the hub’s listener, unauthenticated.' });
+  .meta({
+    description: 'Who may read /metrics: a listener of its own and/or a bearer token. Default: the hub’s listener, unauthenticated.',
+  });
 export type MetricsEndpoint = z.infer<typeof MetricsEndpoint>;

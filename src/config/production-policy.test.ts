@@ -83,7 +83,10 @@ describe('production refuses the published development secrets', () => {
   it('every secret of config/concord.yaml, set through the environment, is refused in production, naming the setting and not the value', () => {
     const defaults = exampleDefaults();
     const text = readFileSync('config/concord.yaml', 'utf8').replace('mode: development', 'mode: production');
-    const result = parseConfig(text, 'config/concord.yaml', { connectors: builtinConnectors, env: { ...defaults, PUBLIC_URL: 'https://consent.example.com' } });
+    const result = parseConfig(text, 'config/concord.yaml', {
+      connectors: builtinConnectors,
+      env: { ...defaults, PUBLIC_URL: 'https://consent.example.com' },
+    });
     const errors = errorsOf(result);
     expect(codesAt(errors)).toEqual([
       'secret_published hub.secrets.signing',
@@ -108,7 +111,9 @@ describe('production refuses the published development secrets', () => {
   });
 
   it('refuses the published admin key given as its digest', () => {
-    const digest = createHash('sha256').update(exampleDefaults()['CONCORD_ADMIN_API_KEY'] ?? '').digest('hex');
+    const digest = createHash('sha256')
+      .update(exampleDefaults()['CONCORD_ADMIN_API_KEY'] ?? '')
+      .digest('hex');
     const errors = errorsOf(parse({ apiKey: `  apiKeys: [{ id: ops, sha256: ${digest}, scopes: [admin] }]\n` }));
     expect(codesAt(errors)).toEqual(['secret_published hub.apiKeys.0.sha256']);
     expect(errors[0]?.message).toContain('the digest of a development key published with Concord');
@@ -169,14 +174,24 @@ describe('production accepts good secrets', () => {
     - { id: ops, key: "\${env:T_ADMIN}", scopes: [admin] }
     - { id: reader, sha256: ${createHash('sha256').update(fresh()).digest('hex')}, scopes: [profiles:read] }
 `;
-    expectOk(parse({ apiKey }, { TEST_SIGNING_SECRET: bytes.toString('base64'), TEST_HASH_KEY: randomBytes(32).toString('hex'), T_ADMIN: fresh() }));
+    expectOk(
+      parse(
+        { apiKey },
+        { TEST_SIGNING_SECRET: bytes.toString('base64'), TEST_HASH_KEY: randomBytes(32).toString('hex'), T_ADMIN: fresh() },
+      ),
+    );
     expectOk(parse({}, { TEST_SIGNING_SECRET: fresh(), TEST_HASH_KEY: fresh() }));
   });
 });
 
 describe('development mode keeps to its published values, on loopback', () => {
   it('development mode accepts the published and weak values, on loopback', () => {
-    expectOk(parse({ mode: 'development', publicUrl: 'http://localhost:8080' }, { TEST_SIGNING_SECRET: 'dev-only-signing-secret-do-not-use-in-production', TEST_HASH_KEY: 'k'.repeat(32) }));
+    expectOk(
+      parse(
+        { mode: 'development', publicUrl: 'http://localhost:8080' },
+        { TEST_SIGNING_SECRET: 'dev-only-signing-secret-do-not-use-in-production', TEST_HASH_KEY: 'k'.repeat(32) },
+      ),
+    );
   });
 
   it('refuses a listen.host off loopback in development mode, even with good secrets', () => {

@@ -15,15 +15,7 @@ import { credentialUrl, generatedSecret, markSecret } from './secret.js';
 export const HUB_SOURCES = ['preference_center', 'admin'] as const;
 
 /** Keys every connector instance has, whatever its type. */
-export const CONNECTOR_COMMON_KEYS = [
-  'type',
-  'enabled',
-  'schedule',
-  'priority',
-  'consentAuthority',
-  'mappings',
-  'limits',
-] as const;
+export const CONNECTOR_COMMON_KEYS = ['type', 'enabled', 'schedule', 'priority', 'consentAuthority', 'mappings', 'limits'] as const;
 
 /** The keys of an instance that belong to its connector type (not the common ones). */
 export function ownConfig(instance: Readonly<Record<string, unknown>>): Record<string, unknown> {
@@ -34,10 +26,7 @@ export function ownConfig(instance: Readonly<Record<string, unknown>>): Record<s
 /** An id in the catalog (purpose, channel, topic). No dots: consent mappings write `purpose.channel`. */
 export const CatalogId = z
   .string()
-  .regex(
-    /^[A-Za-z][A-Za-z0-9_-]{0,63}$/,
-    'expected an id of letters, digits, _ or - that starts with a letter (at most 64 characters)',
-  );
+  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'expected an id of letters, digits, _ or - that starts with a letter (at most 64 characters)');
 
 /** A connector instance id, used as the source id of everything it reports. */
 export const InstanceId = CatalogId;
@@ -72,8 +61,7 @@ const HttpUrl = z
   .meta({ description: 'The URL the hub is reached at (webhooks, preference-center links).' });
 
 export const HubMode = z.enum(['development', 'production']).meta({
-  description:
-    'development allows ${env:NAME:-default} fallbacks for secrets and requires a loopback publicUrl. Default: production.',
+  description: 'development allows ${env:NAME:-default} fallbacks for secrets and requires a loopback publicUrl. Default: production.',
 });
 export type HubMode = z.infer<typeof HubMode>;
 
@@ -124,19 +112,20 @@ export type PreferenceCenterConfig = z.infer<typeof PreferenceCenterConfig>;
  */
 export const PrivacyConfig = z
   .object({
-    alwaysErase: z
-      .array(InstanceId)
-      .default([])
-      .meta({
-        description:
-          'Connector instances every erasure reaches, even when the hub knows of no record of the person there (asked by e-mail address).',
-      }),
+    alwaysErase: z.array(InstanceId).default([]).meta({
+      description:
+        'Connector instances every erasure reaches, even when the hub knows of no record of the person there (asked by e-mail address).',
+    }),
     verifyErasure: z
       .boolean()
       .default(true)
       .meta({ description: 'Read each system back after erasing, where its API allows, and retry while the person is still found.' }),
-    exportTtl: Duration.prefault('7d').meta({ description: 'How long a prepared export (access or portability request) is kept for download.' }),
-    downloadLinkTtl: Duration.prefault('15m').meta({ description: 'How long a download link the preference center hands out stays valid.' }),
+    exportTtl: Duration.prefault('7d').meta({
+      description: 'How long a prepared export (access or portability request) is kept for download.',
+    }),
+    downloadLinkTtl: Duration.prefault('15m').meta({
+      description: 'How long a download link the preference center hands out stays valid.',
+    }),
     controller: z
       .object({
         name: z.string().min(1).max(200).optional().meta({ description: 'The data controller; defaults to the preference-center brand.' }),
@@ -164,7 +153,8 @@ export const SyncConfig = z
      * @defaultValue `2m`
      */
     inflightLease: Duration.prefault('2m').meta({
-      description: 'How long profiles taken by a push stay leased to it; after a worker crash they are pushed again after this. Longer than the slowest push call. Default: 2m.',
+      description:
+        'How long profiles taken by a push stay leased to it; after a worker crash they are pushed again after this. Longer than the slowest push call. Default: 2m.',
     }),
     /**
      * How long ingest holds a profile while it commits a change; after a worker crash the
@@ -172,7 +162,8 @@ export const SyncConfig = z
      * @defaultValue `1m`
      */
     ingestLock: Duration.prefault('1m').meta({
-      description: 'How long ingest holds a profile while it commits a change; after a worker crash the profile is free again after this. Default: 1m.',
+      description:
+        'How long ingest holds a profile while it commits a change; after a worker crash the profile is free again after this. Default: 1m.',
     }),
   })
   .strict();
@@ -259,9 +250,7 @@ export const Catalog = z
   .strict();
 export type Catalog = z.infer<typeof Catalog>;
 
-const CronExpression = z
-  .string()
-  .regex(/^\s*\S+(\s+\S+){4,5}\s*$/, 'expected a cron expression with 5 or 6 fields, e.g. "*/15 * * * *"');
+const CronExpression = z.string().regex(/^\s*\S+(\s+\S+){4,5}\s*$/, 'expected a cron expression with 5 or 6 fields, e.g. "*/15 * * * *"');
 
 /** When to pull: `{every: 5m}` or `{cron: "0 3 * * *"}`. Absent: no scheduled pull. */
 export const Schedule = z
@@ -285,15 +274,8 @@ export type LimitsOverride = z.infer<typeof LimitsOverride>;
 const connectorCommonShape = {
   enabled: z.boolean().default(true),
   schedule: Schedule.optional(),
-  priority: z
-    .number()
-    .int()
-    .default(0)
-    .meta({ description: 'Breaks timestamp ties between sources: higher wins.' }),
-  consentAuthority: z
-    .array(CatalogId)
-    .default([])
-    .meta({ description: 'Purpose ids this system may change consent for.' }),
+  priority: z.number().int().default(0).meta({ description: 'Breaks timestamp ties between sources: higher wins.' }),
+  consentAuthority: z.array(CatalogId).default([]).meta({ description: 'Purpose ids this system may change consent for.' }),
   /**
    * Field mappings on top of the connector's defaults and of the entries it derives from its own
    * keys (`derivedMappings`). Once loaded, the derived entries are merged in (see
@@ -338,7 +320,8 @@ function connectorOption(def: ConnectorDefinition) {
   }
   const generated = def.generatedSecretKeys ?? [];
   for (const key of generated) {
-    if (!(def.secretKeys ?? []).includes(key)) throw new ConnectorSchemaError(def.type, `generatedSecretKeys names "${key}", which secretKeys lacks`);
+    if (!(def.secretKeys ?? []).includes(key))
+      throw new ConnectorSchemaError(def.type, `generatedSecretKeys names "${key}", which secretKeys lacks`);
   }
   for (const key of def.secretKeys ?? []) {
     const field = shape[key];
@@ -356,9 +339,7 @@ function asConnectorSchema(schema: z.ZodType): z.ZodType<ConnectorConfig, Connec
   return schema as z.ZodType<ConnectorConfig, ConnectorConfigInput>;
 }
 
-function connectorEntrySchema(
-  connectors: readonly ConnectorDefinition[],
-): z.ZodType<ConnectorConfig, ConnectorConfigInput> {
+function connectorEntrySchema(connectors: readonly ConnectorDefinition[]): z.ZodType<ConnectorConfig, ConnectorConfigInput> {
   const seen = new Set<string>();
   for (const def of connectors) {
     if (seen.has(def.type)) throw new ConnectorSchemaError(def.type, 'registered twice');
@@ -382,10 +363,7 @@ export function buildConfigSchema(connectors: readonly ConnectorDefinition[]) {
     .object({
       hub: HubConfig,
       catalog: Catalog,
-      connectors: z
-        .record(InstanceId, entry)
-        .default({})
-        .meta({ description: 'Connector instances: instance id -> {type, ...}.' }),
+      connectors: z.record(InstanceId, entry).default({}).meta({ description: 'Connector instances: instance id -> {type, ...}.' }),
     })
     .strict()
     .meta({ title: 'Concord configuration', description: 'concord.yaml: the hub, the consent catalog and the connectors.' });

@@ -91,7 +91,10 @@ const WEAKNESS_TEXT: Record<SecretWeakness, string> = {
 };
 
 /** What production mode refuses among the resolved secrets and admin key digests. */
-export function productionSecretFindings(secrets: readonly ResolvedSecret[], digests: readonly { path: ConfigPath; hex: string }[]): PolicyFinding[] {
+export function productionSecretFindings(
+  secrets: readonly ResolvedSecret[],
+  digests: readonly { path: ConfigPath; hex: string }[],
+): PolicyFinding[] {
   const findings: PolicyFinding[] = [];
   for (const s of secrets) {
     if (isPublishedSecret(s.value)) {
@@ -117,7 +120,8 @@ export function productionSecretFindings(secrets: readonly ResolvedSecret[], dig
     findings.push({
       code: 'secret_published',
       path: d.path,
-      message: 'is the digest of a development key published with Concord, refused in production mode; make a new key (`concord secret` prints one) and give its digest',
+      message:
+        'is the digest of a development key published with Concord, refused in production mode; make a new key (`concord secret` prints one) and give its digest',
     });
   }
   return findings;

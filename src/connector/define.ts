@@ -489,8 +489,6 @@ export interface ConnectorDefinition<Config = unknown, Cursor = unknown> {
  * });
  * ```
  */
-export function defineConnector<Config, Cursor>(
-  def: ConnectorDefinition<Config, Cursor>,
-): ConnectorDefinition<Config, Cursor> {
+export function defineConnector<Config, Cursor>(def: ConnectorDefinition<Config, Cursor>): ConnectorDefinition<Config, Cursor> {
   return def;
 }

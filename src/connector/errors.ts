@@ -16,14 +16,7 @@
  */
 
 /** Every stable code a connector error can carry. */
-export type ConnectorErrorCode =
-  | 'rate_limited'
-  | 'transient'
-  | 'rejected'
-  | 'auth'
-  | 'malformed_payload'
-  | 'config'
-  | 'invalid_value';
+export type ConnectorErrorCode = 'rate_limited' | 'transient' | 'rejected' | 'auth' | 'malformed_payload' | 'config' | 'invalid_value';
 
 /** Base class of all connector errors. Check `code` (stable) rather than the message. */
 export abstract class ConnectorError extends Error {
@@ -156,9 +149,7 @@ export class MappingValueError extends ConnectorError {
     valueType: string;
   }) {
     const via = details.transform ? ` (transform ${details.transform})` : '';
-    super(
-      `${details.direction} ${details.external} <-> ${details.target}${via}: ${details.problem} (got ${details.valueType})`,
-    );
+    super(`${details.direction} ${details.external} <-> ${details.target}${via}: ${details.problem} (got ${details.valueType})`);
     this.problem = details.problem;
     this.direction = details.direction;
     this.external = details.external;
@@ -313,7 +304,12 @@ export function classifyHttpError(err: unknown, options: { now?: number } = {}):
       const r = response as Record<string, unknown>;
       const status = r['status'] ?? r['statusCode'];
       if (typeof status === 'number') {
-        const classified = classifyHttpStatus(status, { headers: r['headers'], body: r['data'] ?? r['body'], now: options.now, cause: err });
+        const classified = classifyHttpStatus(status, {
+          headers: r['headers'],
+          body: r['data'] ?? r['body'],
+          now: options.now,
+          cause: err,
+        });
         if (classified) return classified;
       }
     }

@@ -56,15 +56,16 @@ export const MappingEntry = z
     /** Canonical attribute path, e.g. `firstName`. */
     field: z.string().min(1).optional(),
     /** Consent as `purpose.channel`, e.g. `marketing.email`. */
-    consent: z.string().regex(/^[^.]+\.[^.]+$/, 'expected purpose.channel').optional(),
+    consent: z
+      .string()
+      .regex(/^[^.]+\.[^.]+$/, 'expected purpose.channel')
+      .optional(),
     /** Subscription topic, e.g. `newsletter`. */
     topic: z.string().min(1).optional(),
     /** Identity kind carried by the external field. */
     identity: z.enum(['email', 'phone']).optional(),
     /** A right: `restricted` or `objections.<kind>`. */
-    right: z
-      .enum(['restricted', 'objections.directMarketing', 'objections.profiling', 'objections.automatedDecisions'])
-      .optional(),
+    right: z.enum(['restricted', 'objections.directMarketing', 'objections.profiling', 'objections.automatedDecisions']).optional(),
     /** The external field name. */
     external: z.string().min(1),
     /** `pull` (external -> canonical only), `push` (canonical -> external only) or `both`. */
@@ -89,10 +90,9 @@ export const MappingEntry = z
     }),
   })
   .strict()
-  .refine(
-    (m) => [m.field, m.consent, m.topic, m.identity, m.right].filter((x) => x !== undefined).length === 1,
-    { message: 'a mapping needs exactly one of field, consent, topic, identity, right' },
-  )
+  .refine((m) => [m.field, m.consent, m.topic, m.identity, m.right].filter((x) => x !== undefined).length === 1, {
+    message: 'a mapping needs exactly one of field, consent, topic, identity, right',
+  })
   .refine((m) => m.withdrawOnly !== true || m.consent !== undefined, {
     message: 'withdrawOnly applies to consent entries only',
     path: ['withdrawOnly'],

@@ -98,17 +98,33 @@ describe('mapInbound', () => {
 
   // Chaos (e): a HubSpot contact read after a name edit (modified at 39.187) carried a status
   // set at 38.494; stamped with the contact's time it beat a rep's later opt-out (39.177).
-  it('stamps the slots of fields the source times one by one with their own time, not the record\'s', () => {
-    const denied = profile({ consents: { marketing: { email: { value: 'denied', legalBasis: 'consent', evidence: { method: 'crm' }, at: '2026-05-01T11:59:59.000Z', source: 'sf' } } } });
-    const record = { externalId: 'r1', at, fields: { email_opt_out: false, first_name: 'Annie', newsletter: true }, fieldsAt: { email_opt_out: '2026-05-01T11:59:58.000Z', newsletter: '2026-05-01T11:00:00.000Z' } };
+  it("stamps the slots of fields the source times one by one with their own time, not the record's", () => {
+    const denied = profile({
+      consents: {
+        marketing: {
+          email: { value: 'denied', legalBasis: 'consent', evidence: { method: 'crm' }, at: '2026-05-01T11:59:59.000Z', source: 'sf' },
+        },
+      },
+    });
+    const record = {
+      externalId: 'r1',
+      at,
+      fields: { email_opt_out: false, first_name: 'Annie', newsletter: true },
+      fieldsAt: { email_opt_out: '2026-05-01T11:59:58.000Z', newsletter: '2026-05-01T11:00:00.000Z' },
+    };
     const { patch } = mapInbound(m, record, ctx);
-    expect(patch.slotsAt).toEqual({ 'consents.marketing.email': '2026-05-01T11:59:58.000Z', 'subscriptions.newsletter': '2026-05-01T11:00:00.000Z' });
+    expect(patch.slotsAt).toEqual({
+      'consents.marketing.email': '2026-05-01T11:59:58.000Z',
+      'subscriptions.newsletter': '2026-05-01T11:00:00.000Z',
+    });
     const merged = merge(denied, patch, policy).profile;
     expect(merged.consents['marketing']?.['email']).toMatchObject({ value: 'denied', source: 'sf' });
     expect(merged.attributes['firstName']).toMatchObject({ value: 'Annie', at });
     expect(merged.subscriptions['newsletter']).toMatchObject({ value: true, at: '2026-05-01T11:00:00.000Z' });
     // Without its own stamp, the status takes the record's time and wins.
-    expect(merge(denied, mapInbound(m, { ...record, fieldsAt: {} }, ctx).patch, policy).profile.consents['marketing']?.['email']?.value).toBe('granted');
+    expect(
+      merge(denied, mapInbound(m, { ...record, fieldsAt: {} }, ctx).patch, policy).profile.consents['marketing']?.['email']?.value,
+    ).toBe('granted');
   });
 
   it('maps a record to a patch with identities, attributes, consent, topics and rights', () => {
@@ -169,7 +185,11 @@ describe('mapInbound', () => {
   it('returns typed errors for bad values and still maps the rest of the record', () => {
     const { patch, errors } = mapInbound(
       m,
-      { externalId: 'r1', at, fields: { signup_ms: 'last tuesday', email_opt_out: 'maybe', newsletter: 3, email: 'not-an-email', first_name: 'Ann' } },
+      {
+        externalId: 'r1',
+        at,
+        fields: { signup_ms: 'last tuesday', email_opt_out: 'maybe', newsletter: 3, email: 'not-an-email', first_name: 'Ann' },
+      },
       ctx,
     );
     expect(patch.attributes).toEqual({ firstName: 'Ann' });
@@ -242,7 +262,11 @@ describe('mapOutbound', () => {
   });
 
   it('leaves out targets the profile holds nothing for', () => {
-    const { fields } = mapOutbound(m, profile({ identities: [], attributes: {}, consents: {}, subscriptions: {}, rights: { objections: {} } }), policy);
+    const { fields } = mapOutbound(
+      m,
+      profile({ identities: [], attributes: {}, consents: {}, subscriptions: {}, rights: { objections: {} } }),
+      policy,
+    );
     expect(fields).toEqual({});
   });
 
@@ -336,7 +360,12 @@ describe('property: profile -> external -> patch', () => {
 // ------------------------------------------------------------------------ withdraw-only
 
 describe('withdraw-only consent entries', () => {
-  const flag: MappingEntryInput = { consent: 'marketing.email', external: 'opted_out', transform: [{ type: 'invert' }], withdrawOnly: true };
+  const flag: MappingEntryInput = {
+    consent: 'marketing.email',
+    external: 'opted_out',
+    transform: [{ type: 'invert' }],
+    withdrawOnly: true,
+  };
   const consentOf = (m: ReturnType<typeof compileMapping>, value: Json) =>
     mapInbound(m, { externalId: 'x', at, fields: { opted_out: value } }, ctx).patch.consents['marketing']?.['email'];
 
@@ -351,7 +380,7 @@ describe('withdraw-only consent entries', () => {
     expect(consentOf(compileMapping({}, [{ ...flag, withdrawOnly: false }]), false)).toEqual({ status: 'granted' });
   });
 
-  it("applies to every consent entry on a field the connector names, whatever the YAML says", () => {
+  it('applies to every consent entry on a field the connector names, whatever the YAML says', () => {
     const connector = { withdrawOnlyFields: ['opted_out', /^optout_\d+$/g] };
     const m = compileMapping(connector, [
       { consent: 'marketing.email', external: 'opted_out', transform: [{ type: 'invert' }] },
@@ -380,7 +409,11 @@ describe('withdraw-only consent entries', () => {
   });
 
   it('writes the opt-out for a consent the hub does not know only when the record is being created', () => {
-    const m = compileMapping({}, [{ identity: 'email', external: 'email' }, flag, { consent: 'marketing.sms', external: 'sms', transform: [{ type: 'map', values: { granted: 'IN', denied: 'OUT' } }] }]);
+    const m = compileMapping({}, [
+      { identity: 'email', external: 'email' },
+      flag,
+      { consent: 'marketing.sms', external: 'sms', transform: [{ type: 'map', values: { granted: 'IN', denied: 'OUT' } }] },
+    ]);
     const unknown = profile({ consents: {} });
     expect(mapOutbound(m, unknown, policy, undefined, { creating: true }).fields).toEqual({ email: 'ann@example.com', opted_out: true });
     expect(mapOutbound(m, unknown, policy).fields).toEqual({ email: 'ann@example.com' });
@@ -389,7 +422,12 @@ describe('withdraw-only consent entries', () => {
   });
 
   it('law: no inbound value of a withdraw-only entry ever yields granted, whatever its transforms', () => {
-    const valueArb = fc.oneof(fc.boolean(), fc.constantFrom('true', 'false', 'Y', 'N', 'OptIn', 'OptOut', 'SUBSCRIBED', ''), fc.integer(), fc.constant(null));
+    const valueArb = fc.oneof(
+      fc.boolean(),
+      fc.constantFrom('true', 'false', 'Y', 'N', 'OptIn', 'OptOut', 'SUBSCRIBED', ''),
+      fc.integer(),
+      fc.constant(null),
+    );
     fc.assert(
       fc.property(boolChainArb, fc.array(valueArb, { minLength: 1, maxLength: 4 }), (chain, values) => {
         const m = compileMapping({}, [{ consent: 'marketing.email', external: 'v', transform: chain, withdrawOnly: true }]);

@@ -190,7 +190,9 @@ export function matchesFieldName(names: readonly (string | RegExp)[], field: str
  * entry that says so, or any consent entry on a field the connector names in `withdrawOnlyFields`.
  */
 export function isWithdrawOnly(definition: Pick<ConnectorDefinition, 'withdrawOnlyFields'>, entry: MappingEntry): boolean {
-  return entry.consent !== undefined && (entry.withdrawOnly === true || matchesFieldName(definition.withdrawOnlyFields ?? [], entry.external));
+  return (
+    entry.consent !== undefined && (entry.withdrawOnly === true || matchesFieldName(definition.withdrawOnlyFields ?? [], entry.external))
+  );
 }
 
 /**
@@ -426,12 +428,7 @@ function stampSlots(mapping: CompiledMapping, record: ExternalRecord, patch: Pro
   if (Object.keys(slotsAt).length > 0) patch.slotsAt = slotsAt;
 }
 
-function canonicalValue(
-  profile: Profile,
-  target: CanonicalTarget,
-  policy: MergePolicy,
-  now: Instant | Date | undefined,
-): Json | undefined {
+function canonicalValue(profile: Profile, target: CanonicalTarget, policy: MergePolicy, now: Instant | Date | undefined): Json | undefined {
   switch (target.kind) {
     case 'field':
       return profile.attributes[target.path]?.value;
@@ -444,9 +441,7 @@ function canonicalValue(
     case 'identity':
       return primaryIdentity(profile.identities, { kind: target.identity }, policy)?.value;
     case 'right':
-      return target.right === 'restricted'
-        ? profile.rights.restricted?.value
-        : profile.rights.objections[target.objection]?.value;
+      return target.right === 'restricted' ? profile.rights.restricted?.value : profile.rights.objections[target.objection]?.value;
   }
 }
 
@@ -464,7 +459,11 @@ function canonicalAt(profile: Profile, target: CanonicalTarget, policy: MergePol
     case 'consent':
       {
         const objection = purposeRule(policy, target.purpose)?.objection;
-        times.push(profile.consents[target.purpose]?.[target.channel]?.at, profile.rights.restricted?.at, objection === undefined ? undefined : profile.rights.objections[objection]?.at);
+        times.push(
+          profile.consents[target.purpose]?.[target.channel]?.at,
+          profile.rights.restricted?.at,
+          objection === undefined ? undefined : profile.rights.objections[objection]?.at,
+        );
       }
       break;
     case 'topic':
@@ -477,7 +476,10 @@ function canonicalAt(profile: Profile, target: CanonicalTarget, policy: MergePol
       times.push(target.right === 'restricted' ? profile.rights.restricted?.at : profile.rights.objections[target.objection]?.at);
       break;
   }
-  const ms = times.filter((t): t is string => t !== undefined).map((t) => Date.parse(t)).filter((t) => Number.isFinite(t));
+  const ms = times
+    .filter((t): t is string => t !== undefined)
+    .map((t) => Date.parse(t))
+    .filter((t) => Number.isFinite(t));
   return ms.length > 0 ? Math.max(...ms) : undefined;
 }
 
@@ -485,7 +487,12 @@ function canonicalAt(profile: Profile, target: CanonicalTarget, policy: MergePol
  * When the profile's values behind the given external fields were chosen (ms), for the fields
  * the mapping sends: what a write of them carries is that old, whatever the time of the write.
  */
-export function outboundTimes(mapping: CompiledMapping, profile: Profile, policy: MergePolicy, fields: Iterable<string>): Record<string, number> {
+export function outboundTimes(
+  mapping: CompiledMapping,
+  profile: Profile,
+  policy: MergePolicy,
+  fields: Iterable<string>,
+): Record<string, number> {
   const wanted = new Set(fields);
   const out: Record<string, number> = {};
   for (const e of mapping.outbound) {

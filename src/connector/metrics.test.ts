@@ -33,7 +33,7 @@ describe('metrics on a given registry', () => {
     expect(() => gaugeOn(registry, { name: 'concord_test_thing', help: 'A thing.' })).toThrow(MetricKindError);
   });
 
-  it("lets two engines register their metrics on one registry without throwing", () => {
+  it('lets two engines register their metrics on one registry without throwing', () => {
     const registry = new Registry();
     const first = createSyncMetrics(registry);
     const second = createSyncMetrics(registry);
@@ -45,11 +45,18 @@ describe('metrics on a given registry', () => {
     for (const dir of ['src', 'connectors']) {
       for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
         const path = join(entry.parentPath, entry.name);
-        if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.test.ts') || path === join('src', 'connector', 'metrics.ts')) continue;
+        if (
+          !entry.isFile() ||
+          !entry.name.endsWith('.ts') ||
+          entry.name.endsWith('.test.ts') ||
+          path === join('src', 'connector', 'metrics.ts')
+        )
+          continue;
         const text = readFileSync(path, 'utf8');
         if (/new (?:client\.)?(?:Counter|Gauge|Histogram|Summary)\b/.test(text)) offenders.push(path);
         // Nor on prom-client's global registry: its `register` is never imported, default metrics go on the registry given.
-        if (/import\s*\{[^}]*\bregister\b[^}]*\}\s*from 'prom-client'/.test(text) || /import \* as \w+ from 'prom-client'/.test(text)) offenders.push(path);
+        if (/import\s*\{[^}]*\bregister\b[^}]*\}\s*from 'prom-client'/.test(text) || /import \* as \w+ from 'prom-client'/.test(text))
+          offenders.push(path);
         if (/collectDefaultMetrics\((?![^)]*register:)/.test(text)) offenders.push(path);
       }
     }

@@ -7,7 +7,12 @@ import { Counter, Gauge, Histogram } from 'prom-client';
 import type { CounterConfiguration, GaugeConfiguration, HistogramConfiguration, Registry } from 'prom-client';
 
 /** A metric of that name and kind already on the registry, or the one `create` makes. */
-function metricOn<M extends Counter | Gauge | Histogram>(registry: Registry, name: string, kind: abstract new (...args: never[]) => M, create: () => M): M {
+function metricOn<M extends Counter | Gauge | Histogram>(
+  registry: Registry,
+  name: string,
+  kind: abstract new (...args: never[]) => M,
+  create: () => M,
+): M {
   const existing = registry.getSingleMetric(name);
   if (existing === undefined) return create();
   if (existing instanceof kind) return existing;

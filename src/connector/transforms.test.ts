@@ -142,9 +142,7 @@ describe('chains', () => {
 // ------------------------------------------------------------------------ properties
 
 /** A canonical ISO instant with milliseconds between years 0 and 9999. */
-const instantArb = fc
-  .integer({ min: -62_167_219_200_000, max: 253_402_300_799_999 })
-  .map((ms) => new Date(ms).toISOString());
+const instantArb = fc.integer({ min: -62_167_219_200_000, max: 253_402_300_799_999 }).map((ms) => new Date(ms).toISOString());
 const sepArb = fc.constantFrom(';', ',', '|', ' / ', '::');
 const textArb = fc.string({ unit: fc.constantFrom('a', 'B', 'é', ';', ',', '|', ' ', '/', ':', '1'), maxLength: 12 });
 const primArb = fc.oneof(fc.string({ maxLength: 6 }), fc.integer(), fc.boolean(), fc.constant(null));
@@ -189,7 +187,10 @@ function stepsArb(from: Ty, max: number): fc.Arbitrary<Step[]> {
   const next = stepArb(from);
   if (max === 0 || next === undefined) return fc.constant([]);
   return next.chain((step) =>
-    fc.oneof(fc.constant<Step[]>([step]), stepsArb(step.to, max - 1).map((rest): Step[] => [step, ...rest])),
+    fc.oneof(
+      fc.constant<Step[]>([step]),
+      stepsArb(step.to, max - 1).map((rest): Step[] => [step, ...rest]),
+    ),
   );
 }
 
@@ -215,14 +216,12 @@ const planArb: fc.Arbitrary<Plan> = fc.constantFrom<Ty>('bool', 'str', 'strs', '
     .uniqueArray(fc.tuple(textArb, textArb), { minLength: 1, maxLength: 4, selector: ([k]) => k })
     .filter((pairs) => new Set(pairs.map(([, v]) => v)).size === pairs.length)
     .chain((pairs) =>
-      fc.tuple(stepsArb('str', 3), fc.constantFrom(...pairs.map(([k]) => k))).map(
-        ([rest, value]): Plan => ({
-          kind,
-          from,
-          steps: [{ transform: { type: 'map', values: Object.fromEntries(pairs) }, to: 'str' }, ...rest],
-          value,
-        }),
-      ),
+      fc.tuple(stepsArb('str', 3), fc.constantFrom(...pairs.map(([k]) => k))).map(([rest, value]): Plan => ({
+        kind,
+        from,
+        steps: [{ transform: { type: 'map', values: Object.fromEntries(pairs) }, to: 'str' }, ...rest],
+        value,
+      })),
     );
   return fc.oneof(plain, withMap);
 });
@@ -238,7 +237,12 @@ describe('properties', () => {
   it('every listed transform of the property grammar is declared invertible', () => {
     fc.assert(
       fc.property(planArb, (plan) => {
-        expect(compileChain(plan.steps.map((s) => s.transform), plan.kind).invertible).toBe(true);
+        expect(
+          compileChain(
+            plan.steps.map((s) => s.transform),
+            plan.kind,
+          ).invertible,
+        ).toBe(true);
       }),
     );
   });

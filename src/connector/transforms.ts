@@ -35,8 +35,7 @@ import type { Transform } from './mapping-schema.js';
 
 /** The outcome of converting one value. */
 export type Converted =
-  | { ok: true; value: Json }
-  | { ok: false; problem: MappingValueProblem; valueType: string; transform?: Transform['type'] };
+  { ok: true; value: Json } | { ok: false; problem: MappingValueProblem; valueType: string; transform?: Transform['type'] };
 
 /**
  * What the canonical side of a chain holds: `boolean` for consent (true = granted), topic and
@@ -87,8 +86,7 @@ export function readBoolean(value: Json): boolean | undefined {
 
 const MIN_MS = -62_167_219_200_000; // 0000-01-01T00:00:00.000Z
 const MAX_MS = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
-const ISO_PATTERN =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|z|[+-]\d{2}:?\d{2})?)?$/;
+const ISO_PATTERN = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|z|[+-]\d{2}:?\d{2})?)?$/;
 const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
 const NUMERIC_PATTERN = /^-?\d+(\.\d+)?$/;
 
@@ -208,11 +206,7 @@ function canonicalKeyOf(value: Json): string | undefined {
   return undefined;
 }
 
-function compileMap(
-  values: Record<string, Primitive>,
-  fallback: Primitive | undefined,
-  inputKind: CanonicalKind,
-): CompiledTransform {
+function compileMap(values: Record<string, Primitive>, fallback: Primitive | undefined, inputKind: CanonicalKind): CompiledTransform {
   // For boolean inputs (consent, topic, right) `granted`/`denied` are accepted as keys for true/false.
   const forward = new Map<string, Primitive>();
   for (const [key, external] of Object.entries(values)) {

@@ -33,7 +33,19 @@ describe('createLogger', () => {
       'something happened',
     );
     const line = lines.join('\n');
-    for (const leaked of ['ada@example.com', '+441234567890', 'tok-0123456789', 'grace@example.com', 'cs-secret-value', 'abc.def.ghi', 'dXNlcjpwYXNz', 's3cr3t', 'alan@example.com', 'whsec_0123', 'key-0123']) {
+    for (const leaked of [
+      'ada@example.com',
+      '+441234567890',
+      'tok-0123456789',
+      'grace@example.com',
+      'cs-secret-value',
+      'abc.def.ghi',
+      'dXNlcjpwYXNz',
+      's3cr3t',
+      'alan@example.com',
+      'whsec_0123',
+      'key-0123',
+    ]) {
       expect(line).not.toContain(leaked);
     }
     const parsed = JSON.parse(lines[0] ?? '') as Record<string, { firstName?: string } | string>;
@@ -57,13 +69,21 @@ describe('createLogger', () => {
     });
     logger.error({ err }, 'push failed');
     const parsed = JSON.parse(lines[0] ?? '') as { err: Record<string, unknown> };
-    expect(parsed.err).toMatchObject({ type: 'Error', code: 'rejected', status: 400, message: 'INVALID_EMAIL_ADDRESS: <email> is not valid', cause: { message: 'socket hang up' } });
+    expect(parsed.err).toMatchObject({
+      type: 'Error',
+      code: 'rejected',
+      status: 400,
+      message: 'INVALID_EMAIL_ADDRESS: <email> is not valid',
+      cause: { message: 'socket hang up' },
+    });
     expect(lines[0]).not.toContain('ada@example.com');
     expect(lines[0]).not.toContain('leaked');
   });
 
   it('redacts e-mail addresses in free text, keeping the codes and brackets around them', () => {
-    expect(redactEmails('INVALID_EMAIL_ADDRESS: (ada@example.com) and bob@example.org;x')).toBe('INVALID_EMAIL_ADDRESS: (<email>) and <email>;x');
+    expect(redactEmails('INVALID_EMAIL_ADDRESS: (ada@example.com) and bob@example.org;x')).toBe(
+      'INVALID_EMAIL_ADDRESS: (<email>) and <email>;x',
+    );
     expect(redactEmails('code:grace@example.com')).toBe('code:<email>');
   });
 

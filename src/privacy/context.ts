@@ -87,7 +87,12 @@ export async function audit(
   detail: Record<string, Json> = {},
   actor = 'privacy',
 ): Promise<void> {
-  await ctx.store.appendAudit({ actor, action, profileId: request.profileId, detail: { dsrId: request.id, kind: request.kind, ...detail } });
+  await ctx.store.appendAudit({
+    actor,
+    action,
+    profileId: request.profileId,
+    detail: { dsrId: request.id, kind: request.kind, ...detail },
+  });
 }
 
 /** A request as the admin API and CLI show it. */
@@ -109,7 +114,10 @@ export function toView(request: DataSubjectRequest, now: Date): DsrView {
     objection: detail.objection ?? null,
     export:
       request.kind === 'export'
-        ? { ready: detail.export !== undefined && Date.parse(detail.export.expiresAt) > now.getTime(), expiresAt: detail.export?.expiresAt ?? null }
+        ? {
+            ready: detail.export !== undefined && Date.parse(detail.export.expiresAt) > now.getTime(),
+            expiresAt: detail.export?.expiresAt ?? null,
+          }
         : null,
     failure: detail.failure ?? null,
     systems: request.systems.map((s) => ({ ...s, outcome: detail.outcomes[s.connector] ?? null })),
@@ -168,7 +176,13 @@ export function callSystem<T>(
   options: { signal?: AbortSignal; slot?: string } = {},
 ): Promise<T> {
   const t = ctx.options.tuning;
-  return callExternal({ limiter: deps.limiter, metrics: deps.engine.metrics, retries: t.callRetries, retryMinMs: t.callRetryMinMs }, connector, operation, fn, options);
+  return callExternal(
+    { limiter: deps.limiter, metrics: deps.engine.metrics, retries: t.callRetries, retryMinMs: t.callRetryMinMs },
+    connector,
+    operation,
+    fn,
+    options,
+  );
 }
 
 const EMAIL = /[^\s@<>"'()]+@[^\s@<>"'()]+/g;

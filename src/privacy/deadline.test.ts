@@ -42,7 +42,9 @@ describe('deadlines (GDPR Art. 12(3), months counted as Regulation 1182/71 count
   it('allows an extension of at most two further months, the person told within the first month', () => {
     const request = { receivedAt: '2026-03-14T00:00:00.000Z', dueAt: '2026-04-14T00:00:00.000Z' };
     const now = new Date('2026-04-20T00:00:00.000Z');
-    expect(checkExtension(request, { extendedTo: '2026-06-14T00:00:00.000Z', subjectToldAt: '2026-04-10T00:00:00.000Z' }, now)).toEqual({ ok: true });
+    expect(checkExtension(request, { extendedTo: '2026-06-14T00:00:00.000Z', subjectToldAt: '2026-04-10T00:00:00.000Z' }, now)).toEqual({
+      ok: true,
+    });
     const refused = [
       { extendedTo: '2026-06-15T00:00:00.000Z', subjectToldAt: '2026-04-10T00:00:00.000Z' },
       { extendedTo: '2026-04-14T00:00:00.000Z', subjectToldAt: '2026-04-10T00:00:00.000Z' },

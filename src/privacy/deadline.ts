@@ -11,7 +11,17 @@ import type { DataSubjectRequest } from '../store/types.js';
 export function addMonths(instant: string, months: number): string {
   const d = new Date(instant);
   const day = d.getUTCDate();
-  const target = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + months, 1, d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds()));
+  const target = new Date(
+    Date.UTC(
+      d.getUTCFullYear(),
+      d.getUTCMonth() + months,
+      1,
+      d.getUTCHours(),
+      d.getUTCMinutes(),
+      d.getUTCSeconds(),
+      d.getUTCMilliseconds(),
+    ),
+  );
   const lastDay = new Date(Date.UTC(target.getUTCFullYear(), target.getUTCMonth() + 1, 0)).getUTCDate();
   target.setUTCDate(Math.min(day, lastDay));
   return target.toISOString();
@@ -52,13 +62,15 @@ export function checkExtension(
 ): ExtensionCheck {
   const to = Date.parse(extension.extendedTo);
   const told = Date.parse(extension.subjectToldAt);
-  if (to <= Date.parse(request.dueAt)) return { ok: false, message: `the extension must end after the original deadline (${request.dueAt})` };
+  if (to <= Date.parse(request.dueAt))
+    return { ok: false, message: `the extension must end after the original deadline (${request.dueAt})` };
   const latest = latestExtension(request.receivedAt);
   if (to > Date.parse(latest)) return { ok: false, message: `a deadline can be extended by two further months at most (until ${latest})` };
   if (told > now.getTime()) return { ok: false, message: 'the person must already have been told of the extension' };
   if (told > Date.parse(request.dueAt)) {
     return { ok: false, message: `the person must be told of an extension within the first month (by ${request.dueAt})` };
   }
-  if (told < Date.parse(request.receivedAt)) return { ok: false, message: 'the person cannot have been told before the request was received' };
+  if (told < Date.parse(request.receivedAt))
+    return { ok: false, message: 'the person cannot have been told before the request was received' };
   return { ok: true };
 }

@@ -81,15 +81,21 @@ export class Eraser {
       return result;
     }
     // Keep the lease while a long batch runs (each reference may be one call).
-    const renew = setInterval(() => {
-      ctx.work.extend(connector.id, take.profileIds, t.eraseLeaseMs).catch(() => undefined);
-    }, Math.max(1_000, t.eraseLeaseMs / 3));
+    const renew = setInterval(
+      () => {
+        ctx.work.extend(connector.id, take.profileIds, t.eraseLeaseMs).catch(() => undefined);
+      },
+      Math.max(1_000, t.eraseLeaseMs / 3),
+    );
     try {
       await this.eraseBatch(connector, take.profileIds, result, signal ?? new AbortController().signal);
     } finally {
       clearInterval(renew);
     }
-    ctx.logger.info({ connector: connector.id, jobId: job.id, ...result, ms: Math.round(performance.now() - started) }, 'erase batch processed');
+    ctx.logger.info(
+      { connector: connector.id, jobId: job.id, ...result, ms: Math.round(performance.now() - started) },
+      'erase batch processed',
+    );
     const waiting = await ctx.work.dirtyState(connector.id);
     if (waiting.count >= t.eraseBatchSize) await scheduleEraseFlush(ctx, connector.id, 'now');
     else if (waiting.oldestAt !== null) await scheduleEraseFlush(ctx, connector.id, waiting.oldestAt + t.eraseBatchWaitMs);
@@ -103,7 +109,13 @@ export class Eraser {
     for (const id of ids) {
       const request = await ctx.store.getDsr(id);
       const system = request?.systems.find((s) => s.connector === connector.id);
-      if (!request || request.kind !== 'erase' || request.status === 'completed' || !system || (system.status !== 'pending' && system.status !== 'in_progress')) {
+      if (
+        !request ||
+        request.kind !== 'erase' ||
+        request.status === 'completed' ||
+        !system ||
+        (system.status !== 'pending' && system.status !== 'in_progress')
+      ) {
         settled.push(id);
         continue;
       }
@@ -154,19 +166,25 @@ export class Eraser {
         // Those only reading back go back untouched: nothing was tried for them.
         const untried = items.filter((i) => i.verifyOnly);
         for (const item of untried) await ctx.store.updateDsrSystem(item.request.id, connector.id, { attempts: item.attempt - 1 });
-        await ctx.work.requeue(connector.id, untried.map((i) => i.request.id));
+        await ctx.work.requeue(
+          connector.id,
+          untried.map((i) => i.request.id),
+        );
         await this.callFailed(connector, toErase, err, result);
         return;
       }
 
       // Erased (or found absent) in this system; `erased` counts the records, earlier runs included.
-      const confirmed: { item: Item; erased: number }[] = items.filter((i) => i.verifyOnly).map((item) => ({ item, erased: item.erasedBefore }));
+      const confirmed: { item: Item; erased: number }[] = items
+        .filter((i) => i.verifyOnly)
+        .map((item) => ({ item, erased: item.erasedBefore }));
       let offset = 0;
       for (const item of toErase) {
         const own = outcomes.slice(offset, offset + item.refs.length);
         offset += item.refs.length;
         const failure = own.find((o): o is Extract<EraseOutcome, { status: 'failed' }> => o.status === 'failed');
-        if (own.length < item.refs.length) await this.retryOrFail(connector, item, 'the system returned no outcome for a reference', true, result);
+        if (own.length < item.refs.length)
+          await this.retryOrFail(connector, item, 'the system returned no outcome for a reference', true, result);
         else if (failure) await this.retryOrFail(connector, item, failure.reason, failure.retryable, result);
         else confirmed.push({ item, erased: item.erasedBefore + own.filter((o) => o.status === 'erased').length });
       }
@@ -176,25 +194,46 @@ export class Eraser {
       let remaining = new Map<Item, ExternalRecord[]>();
       if (ctx.options.verifyErasure) {
         try {
-          const check = await this.readBack(connector, instance, confirmed.map((c) => c.item), signal, useSlot());
+          const check = await this.readBack(
+            connector,
+            instance,
+            confirmed.map((c) => c.item),
+            signal,
+            useSlot(),
+          );
           verified = check.verified;
           remaining = check.remaining;
         } catch (err) {
           // The erase call succeeded: keep what it did, so the next run only reads back.
-          if (err instanceof RateLimitedError) for (const c of confirmed) await this.setErasing(c.item, connector.id, { records: c.erased, verifyOnly: true });
-          await this.callFailed(connector, confirmed.map((c) => c.item), err, result);
+          if (err instanceof RateLimitedError)
+            for (const c of confirmed) await this.setErasing(c.item, connector.id, { records: c.erased, verifyOnly: true });
+          await this.callFailed(
+            connector,
+            confirmed.map((c) => c.item),
+            err,
+            result,
+          );
           return;
         }
       }
       for (const { item, erased } of confirmed) {
         const left = remaining.get(item) ?? [];
         if (left.length > 0) {
-          await this.addRefs(item, connector.id, [...new Set(left.map((r) => r.externalId))].map((externalId) => ({ externalId })));
+          await this.addRefs(
+            item,
+            connector.id,
+            [...new Set(left.map((r) => r.externalId))].map((externalId) => ({ externalId })),
+          );
           if (erased > 0 || item.verifyOnly) await this.setErasing(item, connector.id, { records: erased, verifyOnly: false });
           await this.retryOrFail(connector, item, `still found after erasing: ${left.length} record(s)`, true, result);
           continue;
         }
-        await this.complete(connector, item, { outcome: erased > 0 ? 'erased' : 'not_found', records: erased, verified, at: ctx.now().toISOString() }, result);
+        await this.complete(
+          connector,
+          item,
+          { outcome: erased > 0 ? 'erased' : 'not_found', records: erased, verified, at: ctx.now().toISOString() },
+          result,
+        );
       }
     } finally {
       // A slot reserved but not used (nothing to call) goes back at once.
@@ -204,7 +243,13 @@ export class Eraser {
   }
 
   /** One call through the engine's limiter for the system, with its quick retries of transient failures. */
-  private call<T>(connector: SyncConnector, operation: 'erase' | 'export' | 'read', fn: () => Promise<T>, signal: AbortSignal, slot?: string): Promise<T> {
+  private call<T>(
+    connector: SyncConnector,
+    operation: 'erase' | 'export' | 'read',
+    fn: () => Promise<T>,
+    signal: AbortSignal,
+    slot?: string,
+  ): Promise<T> {
     return callSystem(this.ctx, this.deps, connector, operation, fn, { signal, ...(slot === undefined ? {} : { slot }) });
   }
 
@@ -266,7 +311,10 @@ export class Eraser {
    */
   private async park(connector: SyncConnector, items: readonly Item[], ms: number, why: string): Promise<never> {
     const { ctx } = this;
-    await ctx.work.requeue(connector.id, items.map((i) => i.request.id));
+    await ctx.work.requeue(
+      connector.id,
+      items.map((i) => i.request.id),
+    );
     ctx.logger.info({ connector: connector.id, requests: items.length, parkedMs: ms, why }, 'rate limited: erase queue parked');
     await ctx.queues.erase.get(connector.id)?.rateLimit(Math.max(1, Math.ceil(ms)));
     throw Worker.RateLimitError();
@@ -283,7 +331,13 @@ export class Eraser {
     });
   }
 
-  private async retryOrFail(connector: SyncConnector, item: Item, reason: string, retryable: boolean, result: EraseRunResult): Promise<void> {
+  private async retryOrFail(
+    connector: SyncConnector,
+    item: Item,
+    reason: string,
+    retryable: boolean,
+    result: EraseRunResult,
+  ): Promise<void> {
     const { ctx } = this;
     const t = ctx.options.tuning;
     if (!retryable || item.attempt >= t.eraseMaxAttempts) {
@@ -327,7 +381,12 @@ export class Eraser {
       detail.outcomes[connector.id] = outcome;
       await ctx.store.updateDsr(current.id, { detail: encodeDetail(detail) });
       await ctx.store.updateDsrSystem(current.id, connector.id, { status: 'completed', error: null });
-      await audit(ctx, 'dsr.erase.completed', current, { connector: connector.id, outcome: outcome.outcome, records: outcome.records ?? 0, verified: outcome.verified ?? 'off' });
+      await audit(ctx, 'dsr.erase.completed', current, {
+        connector: connector.id,
+        outcome: outcome.outcome,
+        records: outcome.records ?? 0,
+        verified: outcome.verified ?? 'off',
+      });
       await settleRequest(ctx, current.id);
     });
     await ctx.work.done(connector.id, [item.request.id]);

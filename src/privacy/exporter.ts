@@ -29,7 +29,11 @@ export interface ExporterDeps {
 
 /** Adds the export job of a request (one per request; a retried request adds it again). */
 export async function scheduleExport(ctx: PrivacyContext, dsrId: string, round = 0): Promise<void> {
-  await ctx.queues.requests.add('export', { dsrId } satisfies ExportJobData, retriedJobOptions(ctx, jobId('export', dsrId, round), ctx.options.tuning.exportAttempts));
+  await ctx.queues.requests.add(
+    'export',
+    { dsrId } satisfies ExportJobData,
+    retriedJobOptions(ctx, jobId('export', dsrId, round), ctx.options.tuning.exportAttempts),
+  );
 }
 
 export class Exporter {
@@ -49,12 +53,23 @@ export class Exporter {
     const shadows = profile ? await ctx.store.shadowsByProfile(profile.id) : [];
     const live: LiveExport[] = [];
     if (detail.includeLive) {
-      const plan = planErasure({ profile, shadows, named: [], connectors: [...ctx.connectors.values()].map((c) => ({ id: c.id, capabilities: { erase: c.capabilities.export } })), alwaysErase: [] });
+      const plan = planErasure({
+        profile,
+        shadows,
+        named: [],
+        connectors: [...ctx.connectors.values()].map((c) => ({ id: c.id, capabilities: { erase: c.capabilities.export } })),
+        alwaysErase: [],
+      });
       for (const system of request.systems) {
         const connector = ctx.connectors.get(system.connector);
         const refs = plan.refs[system.connector] ?? [];
         if (!connector || !connector.capabilities.export || refs.length === 0) {
-          live.push({ connector: system.connector, status: 'unsupported', error: connector?.capabilities.export === false ? 'the connector cannot export' : null, records: [] });
+          live.push({
+            connector: system.connector,
+            status: 'unsupported',
+            error: connector?.capabilities.export === false ? 'the connector cannot export' : null,
+            records: [],
+          });
           continue;
         }
         const instance = await this.deps.engine.instance(connector.id);
@@ -66,11 +81,20 @@ export class Exporter {
         try {
           const abort = signal ?? new AbortController().signal;
           const records = await callSystem(ctx, this.deps, connector, 'export', () => read(refs, abort), { signal: abort });
-          live.push({ connector: system.connector, status: 'read', error: null, records: records.map((r) => ({ externalId: r.externalId, at: r.at, fields: r.fields })) });
+          live.push({
+            connector: system.connector,
+            status: 'read',
+            error: null,
+            records: records.map((r) => ({ externalId: r.externalId, at: r.at, fields: r.fields })),
+          });
         } catch (err) {
           // Tried again with the job; on its last attempt the export goes out without this system's records.
           if (!lastAttempt) {
-            await ctx.store.updateDsrSystem(request.id, system.connector, { status: 'in_progress', attempts: job.attemptsMade + 1, error: reasonOf(err) });
+            await ctx.store.updateDsrSystem(request.id, system.connector, {
+              status: 'in_progress',
+              attempts: job.attemptsMade + 1,
+              error: reasonOf(err),
+            });
             throw err;
           }
           live.push({ connector: system.connector, status: 'failed', error: reasonOf(err), records: [] });
@@ -105,17 +129,35 @@ export class Exporter {
         const l = live.find((x) => x.connector === system.connector);
         const ok = !l || l.status !== 'failed';
         d.outcomes[system.connector] = ok ? { outcome: 'exported', records: l?.records.length ?? 0, at } : { outcome: 'failed', at };
-        await ctx.store.updateDsrSystem(current.id, system.connector, ok ? { status: 'completed', error: null } : { status: 'failed', error: l.error });
+        await ctx.store.updateDsrSystem(
+          current.id,
+          system.connector,
+          ok ? { status: 'completed', error: null } : { status: 'failed', error: l.error },
+        );
         ctx.metrics.systemOutcomes.inc({ kind: 'export', connector: system.connector, outcome: ok ? 'exported' : 'failed' });
       }
       d.export = { expiresAt, sha256: createHash('sha256').update(text).digest('hex'), bytes: Buffer.byteLength(text) };
       await ctx.store.updateDsr(current.id, { detail: encodeDetail(d) });
-      await audit(ctx, 'dsr.export.ready', current, { bytes: d.export.bytes, sha256: d.export.sha256, expiresAt, live: live.map((l) => `${l.connector}:${l.status}`) });
+      await audit(ctx, 'dsr.export.ready', current, {
+        bytes: d.export.bytes,
+        sha256: d.export.sha256,
+        expiresAt,
+        live: live.map((l) => `${l.connector}:${l.status}`),
+      });
       await settleRequest(ctx, current.id);
     });
     const systems = (status: LiveExport['status']): number => live.filter((l) => l.status === status).length;
     ctx.logger.info(
-      { dsrId: request.id, jobId: job.id, systems: request.systems.length, read: systems('read'), failed: systems('failed'), records: live.reduce((n, l) => n + l.records.length, 0), bytes: Buffer.byteLength(text), ms: Math.round(performance.now() - started) },
+      {
+        dsrId: request.id,
+        jobId: job.id,
+        systems: request.systems.length,
+        read: systems('read'),
+        failed: systems('failed'),
+        records: live.reduce((n, l) => n + l.records.length, 0),
+        bytes: Buffer.byteLength(text),
+        ms: Math.round(performance.now() - started),
+      },
       'export prepared',
     );
     return { bytes: Buffer.byteLength(text) };

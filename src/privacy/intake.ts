@@ -151,7 +151,10 @@ export class Intake {
     await ctx.store.suppress(hashes, `erasure ${request.id}`);
     await audit(ctx, 'dsr.suppressed', request, { identityHashes: hashes });
     for (const connector of plan.manual) {
-      await ctx.store.updateDsrSystem(request.id, connector, { status: 'failed', error: 'the connector cannot erase: erase the person there by hand' });
+      await ctx.store.updateDsrSystem(request.id, connector, {
+        status: 'failed',
+        error: 'the connector cannot erase: erase the person there by hand',
+      });
     }
     await ctx.store.updateDsr(request.id, { status: 'in_progress' });
     await enqueueErasure(ctx, request.id, Object.keys(plan.refs));
@@ -166,13 +169,22 @@ export class Intake {
     const shadows = profile ? await ctx.store.shadowsByProfile(profile.id) : [];
     const systems = includeLive ? shadows.map((s) => s.connector).filter((c) => ctx.connectors.has(c)) : [];
     const hashes = [...new Set([...(profile?.identities ?? []), ...resolved.named].map((i) => ctx.store.hashIdentity(i)))];
-    const request = await this.create('export', profile?.id ?? null, hashes, systems, { origin: meta.origin, actor: meta.actor, includeLive, outcomes: {} });
+    const request = await this.create('export', profile?.id ?? null, hashes, systems, {
+      origin: meta.origin,
+      actor: meta.actor,
+      includeLive,
+      outcomes: {},
+    });
     await ctx.store.updateDsr(request.id, { status: 'in_progress' });
     await scheduleExport(ctx, request.id);
     return requestView(ctx, request.id);
   }
 
-  private async startChange(request: Exclude<DsrInput, { kind: 'erase' | 'export' }>, resolved: Resolved, meta: RequestMeta): Promise<Result<DsrView>> {
+  private async startChange(
+    request: Exclude<DsrInput, { kind: 'erase' | 'export' }>,
+    resolved: Resolved,
+    meta: RequestMeta,
+  ): Promise<Result<DsrView>> {
     const { ctx } = this;
     const { profile } = resolved;
     if (!profile) return fail('subject_not_found', 'no profile matches the subject');
@@ -210,9 +222,16 @@ export class Intake {
     if (applied.status === 'suppressed' || applied.status === 'no_identity') {
       await ctx.store.updateDsr(created.id, { status: 'failed', detail: encodeDetail({ ...detail, patchId, failure: applied.status }) });
       await audit(ctx, 'dsr.failed', created, { reason: applied.status });
-      return fail(applied.status === 'suppressed' ? 'subject_erased' : 'subject_not_found', `the change could not be applied (${applied.status})`);
+      return fail(
+        applied.status === 'suppressed' ? 'subject_erased' : 'subject_not_found',
+        `the change could not be applied (${applied.status})`,
+      );
     }
-    await ctx.store.updateDsr(created.id, { status: 'in_progress', profileId: applied.profileId, detail: encodeDetail({ ...detail, patchId }) });
+    await ctx.store.updateDsr(created.id, {
+      status: 'in_progress',
+      profileId: applied.profileId,
+      detail: encodeDetail({ ...detail, patchId }),
+    });
     await audit(ctx, 'dsr.applied', created, { patchId, result: applied.status, version: applied.version, reason });
     await scheduleTrack(ctx, created.id, 0, ctx.options.tuning.trackFirstDelayMs);
     return requestView(ctx, created.id);

@@ -74,7 +74,8 @@ export function createPrivacyMetrics(registry: Registry, store: Store, now: () =
       const { open, failed } = await snapshot();
       this.reset();
       for (const r of [...open, ...failed]) {
-        for (const s of r.systems) if (s.status === 'failed' || (s.error !== null && s.status !== 'completed')) this.inc({ connector: s.connector });
+        for (const s of r.systems)
+          if (s.status === 'failed' || (s.error !== null && s.status !== 'completed')) this.inc({ connector: s.connector });
       }
     },
   });

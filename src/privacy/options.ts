@@ -81,7 +81,11 @@ export function privacyOptionsFromConfig(config: Config, tuning?: PrivacyTuningI
     controller: {
       name: p.controller.name ?? config.hub.preferenceCenter.brand,
       jurisdiction: p.controller.jurisdiction,
-      ...(p.controller.email ? { email: p.controller.email } : config.hub.preferenceCenter.supportEmail ? { email: config.hub.preferenceCenter.supportEmail } : {}),
+      ...(p.controller.email
+        ? { email: p.controller.email }
+        : config.hub.preferenceCenter.supportEmail
+          ? { email: config.hub.preferenceCenter.supportEmail }
+          : {}),
       ...(p.controller.address ? { address: p.controller.address } : {}),
       ...(p.controller.policyUrl ? { policyUrl: p.controller.policyUrl } : {}),
     },

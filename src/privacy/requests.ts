@@ -62,7 +62,13 @@ export class Requests {
         subjectToldAt: extension.subjectToldAt,
         detail: encodeDetail({ ...detail, extension: { reason: extension.reason } }),
       });
-      await audit(this.ctx, 'dsr.extended', request, { extendedTo: extension.extendedTo, subjectToldAt: extension.subjectToldAt, reason: extension.reason }, actor);
+      await audit(
+        this.ctx,
+        'dsr.extended',
+        request,
+        { extendedTo: extension.extendedTo, subjectToldAt: extension.subjectToldAt, reason: extension.reason },
+        actor,
+      );
       return this.get(id);
     });
   }
@@ -77,7 +83,8 @@ export class Requests {
     await withLock(ctx, id, async () => {
       const detail = readDetail(request);
       delete detail.failure;
-      if (TRACKED_KINDS.some((k) => k === request.kind)) detail.trackUntil = new Date(ctx.now().getTime() + ctx.options.tuning.trackForMs).toISOString();
+      if (TRACKED_KINDS.some((k) => k === request.kind))
+        detail.trackUntil = new Date(ctx.now().getTime() + ctx.options.tuning.trackForMs).toISOString();
       for (const connector of again) {
         delete detail.outcomes[connector];
         await ctx.store.updateDsrSystem(id, connector, { status: 'pending', attempts: 0 });
@@ -85,7 +92,12 @@ export class Requests {
       await ctx.store.updateDsr(id, { status: 'in_progress', detail: encodeDetail(detail) });
       await audit(ctx, 'dsr.retried', request, { systems: again }, actor);
     });
-    if (request.kind === 'erase') await enqueueErasure(ctx, id, again.filter((c) => ctx.queues.erase.has(c)));
+    if (request.kind === 'erase')
+      await enqueueErasure(
+        ctx,
+        id,
+        again.filter((c) => ctx.queues.erase.has(c)),
+      );
     else if (request.kind === 'export') await scheduleExport(ctx, id, Date.now());
     else await scheduleTrack(ctx, id, 0, 0);
     return this.get(id);
@@ -97,7 +109,8 @@ export class Requests {
     if (!request) return fail('request_not_found', `no data-subject request ${id}`);
     if (request.kind !== 'export') return fail('wrong_kind', 'only export requests have an export');
     const document = await readExport(this.ctx, id);
-    if (!document) return fail('export_unavailable', request.status === 'completed' ? 'the export is no longer kept' : 'the export is not ready yet');
+    if (!document)
+      return fail('export_unavailable', request.status === 'completed' ? 'the export is no longer kept' : 'the export is not ready yet');
     return ok(document);
   }
 

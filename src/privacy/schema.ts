@@ -36,7 +36,10 @@ const base = { subject: Subject };
 
 /** A new request. Each kind carries what it needs. */
 export const DsrInput = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('erase'), ...base }).strict().meta({ description: 'Erase the person everywhere (Art. 17), and keep them erased.' }),
+  z
+    .object({ kind: z.literal('erase'), ...base })
+    .strict()
+    .meta({ description: 'Erase the person everywhere (Art. 17), and keep them erased.' }),
   z
     .object({
       kind: z.literal('export'),
@@ -56,8 +59,14 @@ export const DsrInput = z.discriminatedUnion('kind', [
     })
     .strict()
     .meta({ description: 'Rectification (Art. 16): the corrected values win over older ones and reach every system.' }),
-  z.object({ kind: z.literal('restrict'), ...base }).strict().meta({ description: 'Restriction of processing (Art. 18).' }),
-  z.object({ kind: z.literal('unrestrict'), ...base }).strict().meta({ description: 'Lifts a restriction of processing.' }),
+  z
+    .object({ kind: z.literal('restrict'), ...base })
+    .strict()
+    .meta({ description: 'Restriction of processing (Art. 18).' }),
+  z
+    .object({ kind: z.literal('unrestrict'), ...base })
+    .strict()
+    .meta({ description: 'Lifts a restriction of processing.' }),
   z
     .object({ kind: z.literal('object'), ...base, objection: ObjectionKind })
     .strict()
@@ -114,10 +123,7 @@ export const DsrDetail = z
     outcomes: z.record(z.string(), SystemOutcome).default({}),
     /** Systems that hold the person but cannot erase (they must be erased by hand). */
     manual: z.array(z.string()).optional(),
-    export: z
-      .object({ expiresAt: Instant, sha256: z.string(), bytes: z.number().int().nonnegative() })
-      .strict()
-      .optional(),
+    export: z.object({ expiresAt: Instant, sha256: z.string(), bytes: z.number().int().nonnegative() }).strict().optional(),
     extension: z.object({ reason: z.string() }).strict().optional(),
     /** Tracking of rect./restr./objection deliveries gives up at this instant. */
     trackUntil: Instant.optional(),

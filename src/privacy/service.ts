@@ -90,7 +90,8 @@ export class PrivacyService {
     for (const c of deps.connectors) if (c.capabilities.erase) erase.set(c.id, new Queue(privacyQueues.erase(c.id), connection));
     this.queues = [requests, ...erase.values()];
     const logger = (deps.logger ?? silentLogger()).child({ component: 'privacy' });
-    for (const q of this.queues) q.on('error', (err) => logRedisTrouble(logger, { queue: q.name, err }, `queue error (redis at ${redisAddress(deps.redis)})`));
+    for (const q of this.queues)
+      q.on('error', (err) => logRedisTrouble(logger, { queue: q.name, err }, `queue error (redis at ${redisAddress(deps.redis)})`));
     this.ctx = {
       store: deps.store,
       redis: deps.redis,

@@ -64,7 +64,10 @@ export class SourceCheck {
   }
 
   private async ignore(data: SourceCheckJobData, reason: IgnoredReason): Promise<{ started: boolean }> {
-    this.ctx.logger.warn({ connector: data.connector, eventId: data.eventId, reason }, 'erasure request from a source system ignored: the record is not known');
+    this.ctx.logger.warn(
+      { connector: data.connector, eventId: data.eventId, reason },
+      'erasure request from a source system ignored: the record is not known',
+    );
     await this.ctx.store.appendAudit({
       actor: data.connector,
       action: 'dsr.source_request.ignored',

@@ -85,7 +85,10 @@ export class SourceRequests {
           continue;
         }
         const email = emailField === undefined ? undefined : record.fields[emailField];
-        const outcome = await this.requestFromSource(connector.id, { externalId: record.externalId, ...(typeof email === 'string' ? { email } : {}) });
+        const outcome = await this.requestFromSource(connector.id, {
+          externalId: record.externalId,
+          ...(typeof email === 'string' ? { email } : {}),
+        });
         this.ctx.logger.info({ connector: connector.id, outcome }, 'erasure flag in a source record');
       }
       return kept;

@@ -62,13 +62,25 @@ describe('planErasure', () => {
   });
 
   it('plans an unknown person by the address the request named', () => {
-    const plan = planErasure({ profile: null, shadows: [], named: [{ kind: 'email', value: 'Who@Example.com' }], connectors, alwaysErase: ['mailer'] });
+    const plan = planErasure({
+      profile: null,
+      shadows: [],
+      named: [{ kind: 'email', value: 'Who@Example.com' }],
+      connectors,
+      alwaysErase: ['mailer'],
+    });
     expect(plan.refs).toEqual({ mailer: [{ email: 'who@example.com' }] });
     expect(plan.identities).toEqual([{ kind: 'email', value: 'Who@Example.com' }]);
   });
 
   it('reaches a system named by a source record id even without a shadow', () => {
-    const plan = planErasure({ profile: null, shadows: [], named: [{ kind: 'external', system: 'hubspot', value: '77' }], connectors, alwaysErase: [] });
+    const plan = planErasure({
+      profile: null,
+      shadows: [],
+      named: [{ kind: 'external', system: 'hubspot', value: '77' }],
+      connectors,
+      alwaysErase: [],
+    });
     expect(plan.refs).toEqual({ hubspot: [{ externalId: '77' }] });
   });
 });

@@ -50,7 +50,10 @@ export function planErasure(input: PlanInput): ErasurePlan {
   const all = [...identities.values()];
   const emails = [...new Set(all.filter((i) => i.kind === 'email').map((i) => i.value.trim().toLowerCase()))];
 
-  const holders = new Set<string>([...input.shadows.map((s) => s.connector), ...all.flatMap((i) => (i.kind === 'external' && i.system ? [i.system] : []))]);
+  const holders = new Set<string>([
+    ...input.shadows.map((s) => s.connector),
+    ...all.flatMap((i) => (i.kind === 'external' && i.system ? [i.system] : [])),
+  ]);
   const refs: Record<string, EraseRef[]> = {};
   const manual: string[] = [];
   for (const connector of input.connectors) {

@@ -77,12 +77,16 @@ export class Tracker {
         const at = ctx.now().toISOString();
         if (state.state === 'delivered' || state.state === 'not_held') {
           detail.outcomes[system.connector] = { outcome: state.state, at };
-          await ctx.store.updateDsrSystem(dsrId, system.connector, { status: state.state === 'delivered' ? 'completed' : 'not_applicable', error: null });
+          await ctx.store.updateDsrSystem(dsrId, system.connector, {
+            status: state.state === 'delivered' ? 'completed' : 'not_applicable',
+            error: null,
+          });
           await audit(ctx, `dsr.${state.state}`, request, { connector: system.connector });
           ctx.metrics.systemOutcomes.inc({ kind: request.kind, connector: system.connector, outcome: state.state });
           settled[state.state]++;
         } else if (state.state === 'failed' || expired) {
-          const reason = state.state === 'failed' ? state.reason : `not confirmed within ${Math.round(ctx.options.tuning.trackForMs / 60_000)} minutes`;
+          const reason =
+            state.state === 'failed' ? state.reason : `not confirmed within ${Math.round(ctx.options.tuning.trackForMs / 60_000)} minutes`;
           detail.outcomes[system.connector] = { outcome: 'failed', at };
           await ctx.store.updateDsrSystem(dsrId, system.connector, { status: 'failed', error: reason });
           await audit(ctx, 'dsr.delivery_failed', request, { connector: system.connector, reason });
@@ -97,7 +101,11 @@ export class Tracker {
       if (changed > 0) await ctx.store.updateDsr(dsrId, { detail: encodeDetail(detail) });
       await settleRequest(ctx, dsrId);
       // One line per check that settled systems (a check that only waits writes none).
-      if (changed > 0) ctx.logger.info({ dsrId, kind: request.kind, check, ...settled, open: left, ms: Math.round(performance.now() - started) }, 'delivery check processed');
+      if (changed > 0)
+        ctx.logger.info(
+          { dsrId, kind: request.kind, check, ...settled, open: left, ms: Math.round(performance.now() - started) },
+          'delivery check processed',
+        );
       return left;
     });
     if (open > 0) await scheduleTrack(ctx, dsrId, check + 1);

@@ -56,10 +56,16 @@ export class PrivacyWorkers {
     const { ctx } = this;
     const t = ctx.options.tuning;
     // A lifted park (see sync/park.ts) reaches the engine's connector instances this process calls.
-    const limiter = new CallLimiter(ctx.redis, engineKeys(ctx.prefix), t.limiterMarginMs, async (id) => (await engine.instance(id)).unpark?.());
+    const limiter = new CallLimiter(ctx.redis, engineKeys(ctx.prefix), t.limiterMarginMs, async (id) =>
+      (await engine.instance(id)).unpark?.(),
+    );
     const eraser = new Eraser(ctx, { engine, limiter });
     const exporter = new Exporter(ctx, { engine, limiter });
-    const sourceCheck = new SourceCheck(ctx, { engine, limiter, start: (connector, externalId) => this.sources.requestFromSource(connector, { externalId }) });
+    const sourceCheck = new SourceCheck(ctx, {
+      engine,
+      limiter,
+      start: (connector, externalId) => this.sources.requestFromSource(connector, { externalId }),
+    });
     const tracker = new Tracker(ctx);
     const base = { connection: ctx.redis, prefix: ctx.prefix };
     this.add(
@@ -139,7 +145,10 @@ export class PrivacyWorkers {
         // The change was never applied (the values are not kept): the person has to ask again.
         await withLock(ctx, request.id, async () => {
           const detail = readDetail(request);
-          await ctx.store.updateDsr(request.id, { status: 'failed', detail: encodeDetail({ ...detail, failure: 'interrupted before the change was applied; make the request again' }) });
+          await ctx.store.updateDsr(request.id, {
+            status: 'failed',
+            detail: encodeDetail({ ...detail, failure: 'interrupted before the change was applied; make the request again' }),
+          });
           await audit(ctx, 'dsr.failed', request, { reason: 'interrupted' });
         });
       } else if (request.status === 'in_progress') {
@@ -158,7 +167,9 @@ export class PrivacyWorkers {
   }
 
   private add(worker: Worker): void {
-    worker.on('error', (err) => logRedisTrouble(this.ctx.logger, { queue: worker.name, err }, `worker error (redis at ${redisAddress(this.ctx.redis)})`));
+    worker.on('error', (err) =>
+      logRedisTrouble(this.ctx.logger, { queue: worker.name, err }, `worker error (redis at ${redisAddress(this.ctx.redis)})`),
+    );
     worker.on('failed', (job: Job | undefined, err: Error) =>
       this.ctx.logger.warn({ queue: worker.name, job: job?.name, attempts: job?.attemptsMade, err }, 'privacy job failed'),
     );

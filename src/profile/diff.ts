@@ -65,9 +65,7 @@ export function diff(a: Profile, b: Profile, by?: ChangeStamp): Change[] {
   type RightPair = [string, Stamped<boolean> | undefined, Stamped<boolean> | undefined];
   const rights: RightPair[] = [
     ['restricted', a.rights.restricted, b.rights.restricted],
-    ...ObjectionKind.options.map(
-      (kind): RightPair => [`objections.${kind}`, a.rights.objections[kind], b.rights.objections[kind]],
-    ),
+    ...ObjectionKind.options.map((kind): RightPair => [`objections.${kind}`, a.rights.objections[kind], b.rights.objections[kind]]),
   ];
   for (const [path, x, y] of rights) {
     if (same(x, y)) continue;

@@ -45,10 +45,21 @@ describe('primary identities', () => {
   });
 
   it('a lookup key finds the person but never moves a stamp; a new one counts as unstamped', () => {
-    const set = merge(emptyProfile('p'), patch({ source: 'legacy', at: T(1), identities: [{ kind: 'email', value: 'b@x.io' }] }), policy).profile;
+    const set = merge(
+      emptyProfile('p'),
+      patch({ source: 'legacy', at: T(1), identities: [{ kind: 'email', value: 'b@x.io' }] }),
+      policy,
+    ).profile;
     const looked = merge(
       set,
-      patch({ source: 'hubspot', at: T(5), identities: [{ kind: 'email', value: 'b@x.io', lookup: true }, { kind: 'email', value: 'a@x.io', lookup: true }] }),
+      patch({
+        source: 'hubspot',
+        at: T(5),
+        identities: [
+          { kind: 'email', value: 'b@x.io', lookup: true },
+          { kind: 'email', value: 'a@x.io', lookup: true },
+        ],
+      }),
       policy,
     );
     expect(looked.profile.identities).toEqual([
@@ -59,11 +70,19 @@ describe('primary identities', () => {
     // Even a source with a negative priority beats the unstamped key.
     expect(primaryIdentity(looked.profile.identities, { kind: 'email' }, policy)?.value).toBe('b@x.io');
     // Named again as a lookup key, nothing changes.
-    expect(merge(looked.profile, patch({ source: 'salesforce', at: T(6), identities: asLookupKeys(looked.profile.identities) }), policy).changes).toEqual([]);
+    expect(
+      merge(looked.profile, patch({ source: 'salesforce', at: T(6), identities: asLookupKeys(looked.profile.identities) }), policy).changes,
+    ).toEqual([]);
   });
 
   it('profiles stored before identities had stamps read as unstamped and keep their first identity as primary', () => {
-    const stored = { ...emptyProfile('p'), identities: [{ kind: 'email' as const, value: 'a@x.io' }, { kind: 'email' as const, value: 'b@x.io' }] };
+    const stored = {
+      ...emptyProfile('p'),
+      identities: [
+        { kind: 'email' as const, value: 'a@x.io' },
+        { kind: 'email' as const, value: 'b@x.io' },
+      ],
+    };
     const parsed = ProfileSchema.parse(stored);
     expect(parsed.identities).toEqual([
       { kind: 'email', value: 'a@x.io', ...UNSTAMPED },

@@ -30,13 +30,8 @@ export function primaryIdentity(
 }
 
 /** Whether `identity` is the primary one of its kind (and system) among `identities`. */
-export function isPrimaryIdentity(
-  identity: ProfileIdentity,
-  identities: readonly ProfileIdentity[],
-  policy: MergePolicy,
-): boolean {
-  const slot: IdentitySlot =
-    identity.kind === 'external' ? { kind: 'external', system: identity.system ?? '' } : { kind: identity.kind };
+export function isPrimaryIdentity(identity: ProfileIdentity, identities: readonly ProfileIdentity[], policy: MergePolicy): boolean {
+  const slot: IdentitySlot = identity.kind === 'external' ? { kind: 'external', system: identity.system ?? '' } : { kind: identity.kind };
   return primaryIdentity(identities, slot, policy) === identity;
 }
 

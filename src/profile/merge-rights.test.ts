@@ -13,13 +13,26 @@ const T = (minute: number): string => new Date(Date.UTC(2026, 0, 1, 10, minute))
 const policy = MergePolicy.parse({ rightsAuthorities: ['preference_center', 'admin'] });
 
 function patch(input: Partial<ProfilePatchInput> & Pick<ProfilePatchInput, 'source' | 'at'>): ProfilePatch {
-  return ProfilePatch.parse({ id: `${input.source}:${input.at}`, receivedAt: input.at, identities: [{ kind: 'email', value: 'ada@example.com', lookup: true }], ...input });
+  return ProfilePatch.parse({
+    id: `${input.source}:${input.at}`,
+    receivedAt: input.at,
+    identities: [{ kind: 'email', value: 'ada@example.com', lookup: true }],
+    ...input,
+  });
 }
 
 describe('rights authorities', () => {
   it('a CRM cannot lift an objection or a restriction the person made; the attempt is reported as ignored', () => {
-    const objected = merge(emptyProfile('p'), patch({ source: 'preference_center', at: T(1), rights: { restricted: true, objections: { directMarketing: true } } }), policy).profile;
-    const result = merge(objected, patch({ source: 'salesforce', at: T(2), rights: { restricted: false, objections: { directMarketing: false } } }), policy);
+    const objected = merge(
+      emptyProfile('p'),
+      patch({ source: 'preference_center', at: T(1), rights: { restricted: true, objections: { directMarketing: true } } }),
+      policy,
+    ).profile;
+    const result = merge(
+      objected,
+      patch({ source: 'salesforce', at: T(2), rights: { restricted: false, objections: { directMarketing: false } } }),
+      policy,
+    );
     expect(result.changes).toEqual([]);
     expect(result.profile.rights).toEqual(objected.rights);
     expect(result.ignored).toEqual([
@@ -38,8 +51,15 @@ describe('rights authorities', () => {
 
   it('without rightsAuthorities every source may lift (the default)', () => {
     const open = MergePolicy.parse({});
-    const objected = merge(emptyProfile('p'), patch({ source: 'admin', at: T(1), rights: { objections: { directMarketing: true } } }), open).profile;
-    expect(merge(objected, patch({ source: 'salesforce', at: T(2), rights: { objections: { directMarketing: false } } }), open).profile.rights.objections.directMarketing?.value).toBe(false);
+    const objected = merge(
+      emptyProfile('p'),
+      patch({ source: 'admin', at: T(1), rights: { objections: { directMarketing: true } } }),
+      open,
+    ).profile;
+    expect(
+      merge(objected, patch({ source: 'salesforce', at: T(2), rights: { objections: { directMarketing: false } } }), open).profile.rights
+        .objections.directMarketing?.value,
+    ).toBe(false);
   });
 
   it('stays a join: any order and repetition of the same patches give the same profile', () => {
@@ -53,20 +73,28 @@ describe('rights authorities', () => {
       { minLength: 1, maxLength: 8 },
     );
     fc.assert(
-      fc.property(arb.chain((items) => fc.tuple(fc.constant(items), fc.shuffledSubarray(items, { minLength: items.length, maxLength: items.length }))), ([items, shuffled]) => {
-        const toPatch = (i: (typeof items)[number], n: number): ProfilePatch =>
-          patch({
-            id: `g${n}`,
-            source: i.source,
-            at: i.at,
-            rights: { ...(i.restricted === undefined ? {} : { restricted: i.restricted }), objections: i.objection === undefined ? {} : { directMarketing: i.objection } },
-          });
-        const fold = (list: ProfilePatch[]): Profile => list.reduce((p, x) => merge(p, x, policy).profile, emptyProfile('p'));
-        const patches = items.map(toPatch);
-        const reordered = shuffled.map((i) => patches[items.indexOf(i)] ?? toPatch(i, 0));
-        expect(fold(reordered)).toEqual(fold(patches));
-        expect(fold([...patches, ...patches])).toEqual(fold(patches));
-      }),
+      fc.property(
+        arb.chain((items) =>
+          fc.tuple(fc.constant(items), fc.shuffledSubarray(items, { minLength: items.length, maxLength: items.length })),
+        ),
+        ([items, shuffled]) => {
+          const toPatch = (i: (typeof items)[number], n: number): ProfilePatch =>
+            patch({
+              id: `g${n}`,
+              source: i.source,
+              at: i.at,
+              rights: {
+                ...(i.restricted === undefined ? {} : { restricted: i.restricted }),
+                objections: i.objection === undefined ? {} : { directMarketing: i.objection },
+              },
+            });
+          const fold = (list: ProfilePatch[]): Profile => list.reduce((p, x) => merge(p, x, policy).profile, emptyProfile('p'));
+          const patches = items.map(toPatch);
+          const reordered = shuffled.map((i) => patches[items.indexOf(i)] ?? toPatch(i, 0));
+          expect(fold(reordered)).toEqual(fold(patches));
+          expect(fold([...patches, ...patches])).toEqual(fold(patches));
+        },
+      ),
       { numRuns: 300 },
     );
   });

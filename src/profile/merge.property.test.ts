@@ -30,17 +30,7 @@ const sources = ['crm', 'cdp', 'mail', 'pc'] as const;
 const ats = [T(0), T(1), T(2), T(3), T(4), T(120)];
 const receivedAts = [T(0), T(2), T(3)];
 
-const attributeValue = fc.constantFrom<unknown>(
-  'Ann',
-  'Bob',
-  null,
-  0,
-  1,
-  true,
-  ['x', 'y'],
-  { a: 1, b: [1, 2] },
-  { b: [1, 2], a: 1 },
-);
+const attributeValue = fc.constantFrom<unknown>('Ann', 'Bob', null, 0, 1, true, ['x', 'y'], { a: 1, b: [1, 2] }, { b: [1, 2], a: 1 });
 
 const consentInput = fc
   .record({
@@ -83,7 +73,13 @@ const patchArb = fc
     }),
     // Slots the source stamps one by one, at times of their own.
     slotsAt: fc.dictionary(
-      fc.constantFrom('attributes.firstName', 'consents.marketing.email', 'subscriptions.newsletter', 'rights.restricted', 'rights.objections.profiling'),
+      fc.constantFrom(
+        'attributes.firstName',
+        'consents.marketing.email',
+        'subscriptions.newsletter',
+        'rights.restricted',
+        'rights.objections.profiling',
+      ),
       fc.constantFrom(...ats),
       { maxKeys: 3 },
     ),
@@ -131,9 +127,16 @@ describe('merge is a join (property tests)', () => {
   it('is associative: partial merges joined with mergeProfiles, in any grouping, equal one sequential merge', () => {
     fc.assert(
       fc.property(
-        patchesArb.chain((patches) => fc.tuple(fc.constant(patches), fc.array(fc.nat(2), { minLength: patches.length, maxLength: patches.length }))),
+        patchesArb.chain((patches) =>
+          fc.tuple(fc.constant(patches), fc.array(fc.nat(2), { minLength: patches.length, maxLength: patches.length })),
+        ),
         ([patches, groupOf]) => {
-          const groups = [0, 1, 2].map((g) => fold(patches.filter((_, i) => groupOf[i] === g), `g${g}`));
+          const groups = [0, 1, 2].map((g) =>
+            fold(
+              patches.filter((_, i) => groupOf[i] === g),
+              `g${g}`,
+            ),
+          );
           const [a, b, c] = groups as [Profile, Profile, Profile];
           const expected = fold(patches);
           const left = mergeProfiles(mergeProfiles(a, b, policy).profile, c, policy).profile;

@@ -79,18 +79,14 @@ describe('merge: attributes (last writer wins)', () => {
     const clear = patch({ source: 'hubspot', at: T(2), attributes: { phoneLabel: null } });
     const result = merge(apply([set], catalog), clear, catalog);
     expect(result.profile.attributes.phoneLabel).toEqual({ value: null, at: T(2), source: 'hubspot' });
-    expect(result.changes).toEqual([
-      { kind: 'attribute', path: 'phoneLabel', from: 'work', to: null, at: T(2), source: 'hubspot' },
-    ]);
+    expect(result.changes).toEqual([{ kind: 'attribute', path: 'phoneLabel', from: 'work', to: null, at: T(2), source: 'hubspot' }]);
   });
 
   it('a later equal value from another source moves the stamp and reports it (needed to converge)', () => {
     const a = patch({ source: 'hubspot', at: T(1), attributes: { firstName: 'Ann' } });
     const b = patch({ source: 'salesforce', at: T(3), attributes: { firstName: 'Ann' } });
     const result = merge(apply([a], catalog), b, catalog);
-    expect(result.changes).toEqual([
-      { kind: 'attribute', path: 'firstName', from: 'Ann', to: 'Ann', at: T(3), source: 'salesforce' },
-    ]);
+    expect(result.changes).toEqual([{ kind: 'attribute', path: 'firstName', from: 'Ann', to: 'Ann', at: T(3), source: 'salesforce' }]);
     // Without the moved stamp, a change at T(2) would wrongly beat salesforce's T(3).
     const between = patch({ source: 'hubspot', at: T(2), attributes: { firstName: 'Bob' } });
     expect(merge(result.profile, between, catalog).profile.attributes.firstName?.value).toBe('Ann');
@@ -250,9 +246,7 @@ describe('merge: consent', () => {
       legalBasis: 'consent',
       evidence: { method: 'preference_center', reference: 'req-9' },
     };
-    expect(result.changes).toEqual([
-      { kind: 'consent', path: 'marketing.email', from, to, at: T(2), source: 'preference_center' },
-    ]);
+    expect(result.changes).toEqual([{ kind: 'consent', path: 'marketing.email', from, to, at: T(2), source: 'preference_center' }]);
   });
 });
 
@@ -416,7 +410,12 @@ describe('mergeProfiles', () => {
   );
   const two = apply(
     [
-      patch({ source: 'salesforce', at: T(2), identities: [{ kind: 'phone', value: '+49301234' }], attributes: { firstName: 'Anne', lastName: 'Lee' } }),
+      patch({
+        source: 'salesforce',
+        at: T(2),
+        identities: [{ kind: 'phone', value: '+49301234' }],
+        attributes: { firstName: 'Anne', lastName: 'Lee' },
+      }),
       patch({ source: 'preference_center', at: T(2), consents: { marketing: { email: { status: 'denied' } } } }),
     ],
     catalog,

@@ -81,12 +81,7 @@ function isMostRestrictive(policy: MergePolicy, purpose: string): boolean {
 }
 
 /** The full consent state a patch's consent input stands for. */
-function consentStateOf(
-  input: ConsentInput,
-  rule: PurposeRule,
-  at: Instant,
-  source: SourceId,
-): ConsentState {
+function consentStateOf(input: ConsentInput, rule: PurposeRule, at: Instant, source: SourceId): ConsentState {
   const state: ConsentState = {
     value: input.status,
     at,
@@ -99,11 +94,7 @@ function consentStateOf(
 }
 
 /** The profile that holds exactly what the patch says (after the rules), plus what lost on a rule. */
-function patchAsProfile(
-  id: string,
-  patch: ProfilePatch,
-  policy: MergePolicy,
-): { profile: Profile; ignored: Ignored[]; at: Instant } {
+function patchAsProfile(id: string, patch: ProfilePatch, policy: MergePolicy): { profile: Profile; ignored: Ignored[]; at: Instant } {
   const at = effectiveAt(patch, policy.skewMs);
   const source = patch.source;
   const atOf = (slot: string): Instant => {
@@ -189,12 +180,7 @@ function resolveReports(reports: Record<string, ConsentState>, policy: MergePoli
   return latestDenied ?? latest;
 }
 
-function joinSlots(
-  purpose: string,
-  a: ConsentSlot | undefined,
-  b: ConsentSlot | undefined,
-  policy: MergePolicy,
-): ConsentSlot | undefined {
+function joinSlots(purpose: string, a: ConsentSlot | undefined, b: ConsentSlot | undefined, policy: MergePolicy): ConsentSlot | undefined {
   if (isMostRestrictive(policy, purpose)) {
     const bySource = joinRecords(reportsOf(a), reportsOf(b), (_source, x, y) => maxConsent(x, y, policy));
     const resolved = resolveReports(bySource, policy);
@@ -221,16 +207,12 @@ function join(a: Profile, b: Profile, policy: MergePolicy): Profile {
   return {
     id: a.id,
     identities: unionIdentities(a.identities, b.identities, policy),
-    attributes: joinRecords<Stamped<Json>>(a.attributes, b.attributes, (_path, x, y) =>
-      maxStamped(x, y, policy, jsonTieBreak),
-    ),
+    attributes: joinRecords<Stamped<Json>>(a.attributes, b.attributes, (_path, x, y) => maxStamped(x, y, policy, jsonTieBreak)),
     consents: joinRecords(a.consents, b.consents, (purpose, x, y) => {
       const channels = joinRecords(x ?? {}, y ?? {}, (_channel, s, t) => joinSlots(purpose, s, t, policy));
       return Object.keys(channels).length === 0 ? undefined : channels;
     }),
-    subscriptions: joinRecords<Stamped<boolean>>(a.subscriptions, b.subscriptions, (_topic, x, y) =>
-      maxStamped(x, y, policy, falseWins),
-    ),
+    subscriptions: joinRecords<Stamped<boolean>>(a.subscriptions, b.subscriptions, (_topic, x, y) => maxStamped(x, y, policy, falseWins)),
     rights: joinRights(a.rights, b.rights, policy),
     version: a.version,
   };

@@ -107,16 +107,8 @@ export function priorityOf(policy: MergePolicy, source: string): number {
 }
 
 /** `(at, source priority, source id)`: the order of every last-writer-wins register. */
-export function compareStamps(
-  a: { at: string; source: string },
-  b: { at: string; source: string },
-  policy: MergePolicy,
-): number {
-  return (
-    compareInstants(a.at, b.at) ||
-    priorityOf(policy, a.source) - priorityOf(policy, b.source) ||
-    compareStrings(a.source, b.source)
-  );
+export function compareStamps(a: { at: string; source: string }, b: { at: string; source: string }, policy: MergePolicy): number {
+  return compareInstants(a.at, b.at) || priorityOf(policy, a.source) - priorityOf(policy, b.source) || compareStrings(a.source, b.source);
 }
 
 /**
@@ -180,9 +172,7 @@ export function maxConsent<S extends ConsentState>(a: S | undefined, b: S | unde
 
 /** Stable key of an identity: `kind:value`, or `kind:system:value` when namespaced. */
 export function identityKey(identity: Identity): string {
-  return identity.system === undefined
-    ? `${identity.kind}:${identity.value}`
-    : `${identity.kind}:${identity.system}:${identity.value}`;
+  return identity.system === undefined ? `${identity.kind}:${identity.value}` : `${identity.kind}:${identity.system}:${identity.value}`;
 }
 
 /** Deterministic identity order: kind, then system (none first), then value. */
@@ -227,11 +217,7 @@ export function compareIdentityStamps(a: ProfileIdentity, b: ProfileIdentity, po
  * Set union of identities, sorted deterministically; an identity in both keeps the greater
  * stamp (the latest time a source set it), so the union is a join like the other registers.
  */
-export function unionIdentities(
-  a: readonly ProfileIdentity[],
-  b: readonly ProfileIdentity[],
-  policy: MergePolicy,
-): ProfileIdentity[] {
+export function unionIdentities(a: readonly ProfileIdentity[], b: readonly ProfileIdentity[], policy: MergePolicy): ProfileIdentity[] {
   const byKey = new Map<string, ProfileIdentity>();
   for (const identity of [...a, ...b]) {
     const key = identityKey(identity);

@@ -61,14 +61,7 @@ export function Stamped<T extends z.ZodType>(value: T) {
 export type Stamped<T> = { value: T; at: Instant; source: SourceId };
 
 /** Legal bases of GDPR Art. 6(1). */
-export const LegalBasis = z.enum([
-  'consent',
-  'contract',
-  'legal_obligation',
-  'vital_interest',
-  'public_task',
-  'legitimate_interest',
-]);
+export const LegalBasis = z.enum(['consent', 'contract', 'legal_obligation', 'vital_interest', 'public_task', 'legitimate_interest']);
 export type LegalBasis = z.infer<typeof LegalBasis>;
 
 export const ConsentStatus = z.enum(['granted', 'denied']);
@@ -191,7 +184,11 @@ export const MergePolicy = z.object({
     )
     .default({}),
   /** How far in the future a source timestamp may be before it is clamped to receipt time. */
-  skewMs: z.number().int().nonnegative().default(5 * 60_000),
+  skewMs: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(5 * 60_000),
   /**
    * Sources that may lift a restriction or an objection (report it as false); absent means any
    * source may. Lifting one is the person's explicit request (GDPR Art. 18, 21), so a system

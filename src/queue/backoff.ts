@@ -8,7 +8,11 @@ export const BackoffPolicy = z.object({
   /** Delay before the first retry. */
   baseMs: z.number().int().positive().default(1_000),
   /** Upper bound of any single delay. */
-  maxMs: z.number().int().positive().default(5 * 60_000),
+  maxMs: z
+    .number()
+    .int()
+    .positive()
+    .default(5 * 60_000),
   /** Fraction of the delay that is randomised (0 = none, 1 = full jitter). */
   jitter: z.number().min(0).max(1).default(0.5),
 });

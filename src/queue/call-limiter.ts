@@ -148,4 +148,3 @@ export class CallLimiter {
     return Math.max(0, await this.redis.pttl(this.keys.blocked(instance)));
   }
 }
-

@@ -148,7 +148,9 @@ export class RedisWatch {
   /** One check at a time; a check asked for while one runs shares it. */
   check(): Promise<void> {
     this.running ??= this.checkOnce()
-      .catch((err: unknown) => logRedisTrouble(this.logger, { err: err instanceof Error ? err.message : String(err) }, 'redis check failed; retrying'))
+      .catch((err: unknown) =>
+        logRedisTrouble(this.logger, { err: err instanceof Error ? err.message : String(err) }, 'redis check failed; retrying'),
+      )
       .finally(() => {
         this.running = null;
       });
@@ -172,7 +174,8 @@ export class RedisWatch {
       this.epoch = current;
       return;
     }
-    if (!initial) this.logger.warn({ redis: redisAddress(this.redis) }, 'redis lost its data: re-creating job schedulers and re-driving the outbox');
+    if (!initial)
+      this.logger.warn({ redis: redisAddress(this.redis) }, 'redis lost its data: re-creating job schedulers and re-driving the outbox');
     await this.onReset({ created, initial });
     this.epoch = current;
   }

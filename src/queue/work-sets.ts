@@ -176,7 +176,8 @@ export class WorkSets {
   async unlockForIngest(refs: readonly { connector: string; profileId: string }[]): Promise<void> {
     if (refs.length === 0) return;
     const pipe = this.redis.pipeline();
-    for (const [connector, ids] of groupBy(refs, (r) => r.connector)) pipe.zrem(this.keys.inflight(connector), ...ids.map((r) => r.profileId));
+    for (const [connector, ids] of groupBy(refs, (r) => r.connector))
+      pipe.zrem(this.keys.inflight(connector), ...ids.map((r) => r.profileId));
     await pipe.exec();
   }
 
@@ -190,11 +191,26 @@ export class WorkSets {
    * lost there. Renewing only touches profiles still in flight, so a profile the holder settled
    * is not taken back. Returns the function that stops renewing.
    */
-  keepLeases(held: () => readonly { connector: string; profileId: string }[], leaseMs: number, onError: (err: unknown) => void): () => void {
-    const timer = setInterval(() => {
-      const refs = held();
-      void Promise.all([...groupBy(refs, (r) => r.connector)].map(([connector, list]) => this.extend(connector, list.map((r) => r.profileId), leaseMs))).catch(onError);
-    }, Math.max(1, Math.floor(leaseMs / 3)));
+  keepLeases(
+    held: () => readonly { connector: string; profileId: string }[],
+    leaseMs: number,
+    onError: (err: unknown) => void,
+  ): () => void {
+    const timer = setInterval(
+      () => {
+        const refs = held();
+        void Promise.all(
+          [...groupBy(refs, (r) => r.connector)].map(([connector, list]) =>
+            this.extend(
+              connector,
+              list.map((r) => r.profileId),
+              leaseMs,
+            ),
+          ),
+        ).catch(onError);
+      },
+      Math.max(1, Math.floor(leaseMs / 3)),
+    );
     timer.unref();
     return () => clearInterval(timer);
   }

@@ -130,7 +130,14 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   const metricsHere = deps.hub.metrics?.listen === undefined;
   app.get('/', async () => ({
     name: 'Concord',
-    links: { docs: '/api/v1/docs', openapi: '/api/v1/openapi.json', health: '/healthz', ready: '/readyz', ...(metricsHere ? { metrics: '/metrics' } : {}), queues: '/admin/queues' },
+    links: {
+      docs: '/api/v1/docs',
+      openapi: '/api/v1/openapi.json',
+      health: '/healthz',
+      ready: '/readyz',
+      ...(metricsHere ? { metrics: '/metrics' } : {}),
+      queues: '/admin/queues',
+    },
   }));
   registerOps(app, { redis: deps.redis, redisReady, store: deps.store });
   if (metricsHere) registerMetrics(app, { registry: deps.metrics, token: deps.hub.metrics?.token });

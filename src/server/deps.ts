@@ -16,9 +16,17 @@ import type { ApiKeyRecord } from './api-keys.js';
 /** Tunables of the HTTP surface; the defaults suit production. */
 export const ServerOptions = z.object({
   /** Largest webhook body accepted (bytes); larger gets 413. */
-  webhookBodyLimit: z.number().int().positive().default(1024 * 1024),
+  webhookBodyLimit: z
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
   /** Largest JSON or form body elsewhere (bytes). */
-  bodyLimit: z.number().int().positive().default(64 * 1024),
+  bodyLimit: z
+    .number()
+    .int()
+    .positive()
+    .default(64 * 1024),
   /** Webhook requests per minute per client address and connector (`0` turns the limit off). */
   webhookRateLimit: z.number().int().nonnegative().default(6_000),
   /** Preference-center requests per minute per client address. */
@@ -34,7 +42,10 @@ export type ServerOptions = z.infer<typeof ServerOptions>;
 export type ServerOptionsInput = z.input<typeof ServerOptions>;
 
 /** The data-subject request service as the server uses it (admin API and self-service). */
-export type ServerPrivacy = Pick<PrivacyService, 'submit' | 'get' | 'list' | 'extend' | 'retry' | 'exportDocument' | 'recordDownload' | 'unpark'>;
+export type ServerPrivacy = Pick<
+  PrivacyService,
+  'submit' | 'get' | 'list' | 'extend' | 'retry' | 'exportDocument' | 'recordDownload' | 'unpark'
+>;
 
 /** The engine as the server uses it. */
 export type ServerEngine = Pick<Engine, 'receiveWebhook' | 'connectorStatus' | 'deadLetters' | 'prefix' | 'instance' | 'unpark'>;

@@ -64,7 +64,10 @@ export function registerMetrics(app: FastifyInstance, options: MetricsRouteOptio
       const presented = authorization?.toLowerCase().startsWith('bearer ') ? presentedKey(authorization) : undefined;
       if (presented === undefined || findApiKey(tokens, presented) === null) {
         reply.header('www-authenticate', 'Bearer realm="concord metrics"');
-        return sendProblem(reply, new ApiProblem(401, 'unauthenticated', 'Unauthenticated', 'send Authorization: Bearer <hub.metrics.token>'));
+        return sendProblem(
+          reply,
+          new ApiProblem(401, 'unauthenticated', 'Unauthenticated', 'send Authorization: Bearer <hub.metrics.token>'),
+        );
       }
     }
     const text = await options.registry.metrics();

@@ -8,12 +8,7 @@ import { primaryIdentity } from '../profile/identities.js';
 import type { MergePolicy, Profile } from '../profile/schema.js';
 import type { ProfileView } from './api/schemas.js';
 
-export function effectiveConsents(
-  profile: Profile,
-  catalog: Catalog,
-  policy: MergePolicy,
-  now: Date,
-): ProfileView['effectiveConsents'] {
+export function effectiveConsents(profile: Profile, catalog: Catalog, policy: MergePolicy, now: Date): ProfileView['effectiveConsents'] {
   const out: ProfileView['effectiveConsents'] = {};
   for (const [purposeId, purpose] of Object.entries(catalog.purposes)) {
     const channels: ProfileView['effectiveConsents'][string] = {};
@@ -35,5 +30,9 @@ export function primaryIdentities(profile: Profile, policy: MergePolicy): Profil
 }
 
 export function profileView(profile: Profile, catalog: Catalog, policy: MergePolicy, now: Date): ProfileView {
-  return { profile, primaryIdentities: primaryIdentities(profile, policy), effectiveConsents: effectiveConsents(profile, catalog, policy, now) };
+  return {
+    profile,
+    primaryIdentities: primaryIdentities(profile, policy),
+    effectiveConsents: effectiveConsents(profile, catalog, policy, now),
+  };
 }

@@ -39,7 +39,13 @@ type WebhookRequest = FastifyRequest<{ Params: WebhookParams }>;
 /** Whether the connector lets this request be read; without `admit`, a URL token has no place. */
 function admission(instance: Instance, request: WebhookRequest): AdmitResult | { ok: false; status: 404; reason: string } {
   const { token } = request.params;
-  if (instance.admit) return instance.admit({ method: request.method, url: request.url, headers: request.headers, ...(token === undefined ? {} : { urlToken: token }) });
+  if (instance.admit)
+    return instance.admit({
+      method: request.method,
+      url: request.url,
+      headers: request.headers,
+      ...(token === undefined ? {} : { urlToken: token }),
+    });
   return token === undefined ? { ok: true } : { ok: false, status: 404, reason: 'no connector takes webhooks at this address' };
 }
 
@@ -67,82 +73,102 @@ function send(reply: FastifyReply, answer: WebhookReply): FastifyReply {
 export async function registerWebhooks(app: FastifyInstance, options: WebhookRouteOptions): Promise<void> {
   const accepting = new Set(options.connectors.filter((c) => c.capabilities.webhooks).map((c) => c.id));
 
-  await app.register(async (scope) => {
-    // Every content type is read as bytes, whatever the sender claims (JSON, SOAP XML, forms).
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: options.bodyLimit }, (_request, body, done) => {
-      done(null, body);
-    });
-    scope.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request: WebhookRequest, reply) => {
-      const status = error.statusCode ?? 500;
-      const connector = request.params.connectorId;
-      options.metrics.webhooks.inc({ connector: accepting.has(connector) ? connector : 'unknown', status: String(status >= 500 ? 503 : status) });
-      if (status === 413) return problem(reply, 413, 'body_too_large', `the body exceeds ${options.bodyLimit} bytes`);
-      if (status === 429) return problem(reply, 429, 'rate_limited', 'too many webhook requests');
-      if (status < 500) return problem(reply, status, 'bad_request', error.message);
-      // The sender retries on 5xx; nothing was acknowledged.
-      reply.header('retry-after', String(RETRY_AFTER_SEC));
-      if (error.code === 'sync.redis_unavailable') return problem(reply, 503, 'redis_unavailable', 'the webhook could not be queued; try again');
-      request.log.error({ connector, err: error }, 'webhook not enqueued');
-      return problem(reply, 503, 'unavailable', 'the webhook could not be queued; try again');
-    });
-
-    const refuse = (request: FastifyRequest, reply: FastifyReply, connector: string, instance: Instance | undefined, status: number, reason: string): FastifyReply => {
-      options.metrics.webhooks.inc({ connector, status: String(status) });
-      request.log.warn({ connector, status, reason }, 'webhook refused');
-      // Some senders expect their own error format (e.g. a SOAP fault); the connector writes it.
-      if (status !== 404 && instance?.refuse) return send(reply, instance.refuse({ status, reason }));
-      if (status === 404) return problem(reply, 404, 'unknown_connector', 'no connector takes webhooks at this address');
-      if (status === 413) return problem(reply, 413, 'body_too_large', reason);
-      if (status === 401) return problem(reply, 401, 'bad_signature', 'the signature does not verify');
-      return problem(reply, status, 'malformed_body', reason);
-    };
-
-    // Any other method or path under /webhooks is no webhook address either: the same problem.
-    scope.setNotFoundHandler((_request, reply) => problem(reply, 404, 'unknown_connector', 'no connector takes webhooks at this address'));
-
-    scope.post<{ Params: WebhookParams }>(
-      '/:connectorId/:token?',
-      {
-        bodyLimit: options.bodyLimit,
-        config: {
-          rateLimit:
-            options.rateLimit > 0
-              ? { max: options.rateLimit, timeWindow: '1 minute', keyGenerator: (r: FastifyRequest) => `${r.ip}|${(r.params as { connectorId?: string }).connectorId ?? ''}` }
-              : false,
-        },
-        // Refuse unknown connectors, and requests the connector does not admit, before reading a byte of the body.
-        onRequest: async (request, reply) => {
-          const connector = request.params.connectorId;
-          if (!accepting.has(connector)) {
-            options.metrics.webhooks.inc({ connector: 'unknown', status: '404' });
-            return problem(reply, 404, 'unknown_connector', 'no connector takes webhooks at this address');
-          }
-          const instance = await options.engine.instance(connector);
-          const admitted = admission(instance, request);
-          if (!admitted.ok) return refuse(request, reply, connector, instance, admitted.status, admitted.reason);
-        },
-      },
-      async (request, reply) => {
+  await app.register(
+    async (scope) => {
+      // Every content type is read as bytes, whatever the sender claims (JSON, SOAP XML, forms).
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: options.bodyLimit }, (_request, body, done) => {
+        done(null, body);
+      });
+      scope.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request: WebhookRequest, reply) => {
+        const status = error.statusCode ?? 500;
         const connector = request.params.connectorId;
-        const timer = options.metrics.webhookSeconds.startTimer({ connector });
-        const raw: RawWebhook = {
-          method: request.method,
-          url: senderUrl(options.publicUrl, request.url),
-          ...(request.params.token === undefined ? {} : { urlToken: request.params.token }),
-          headers: request.headers,
-          body: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
-          receivedAt: new Date().toISOString(),
-        };
-        const result = await options.engine.receiveWebhook(connector, raw);
-        timer();
-        if (!result.ok) {
-          const instance = result.status === 404 ? undefined : await options.engine.instance(connector);
-          return refuse(request, reply, connector, instance, result.status, result.reason);
-        }
-        options.metrics.webhooks.inc({ connector, status: String(result.reply.status) });
-        return send(reply, result.reply);
-      },
-    );
-  }, { prefix: '/webhooks' });
+        options.metrics.webhooks.inc({
+          connector: accepting.has(connector) ? connector : 'unknown',
+          status: String(status >= 500 ? 503 : status),
+        });
+        if (status === 413) return problem(reply, 413, 'body_too_large', `the body exceeds ${options.bodyLimit} bytes`);
+        if (status === 429) return problem(reply, 429, 'rate_limited', 'too many webhook requests');
+        if (status < 500) return problem(reply, status, 'bad_request', error.message);
+        // The sender retries on 5xx; nothing was acknowledged.
+        reply.header('retry-after', String(RETRY_AFTER_SEC));
+        if (error.code === 'sync.redis_unavailable')
+          return problem(reply, 503, 'redis_unavailable', 'the webhook could not be queued; try again');
+        request.log.error({ connector, err: error }, 'webhook not enqueued');
+        return problem(reply, 503, 'unavailable', 'the webhook could not be queued; try again');
+      });
+
+      const refuse = (
+        request: FastifyRequest,
+        reply: FastifyReply,
+        connector: string,
+        instance: Instance | undefined,
+        status: number,
+        reason: string,
+      ): FastifyReply => {
+        options.metrics.webhooks.inc({ connector, status: String(status) });
+        request.log.warn({ connector, status, reason }, 'webhook refused');
+        // Some senders expect their own error format (e.g. a SOAP fault); the connector writes it.
+        if (status !== 404 && instance?.refuse) return send(reply, instance.refuse({ status, reason }));
+        if (status === 404) return problem(reply, 404, 'unknown_connector', 'no connector takes webhooks at this address');
+        if (status === 413) return problem(reply, 413, 'body_too_large', reason);
+        if (status === 401) return problem(reply, 401, 'bad_signature', 'the signature does not verify');
+        return problem(reply, status, 'malformed_body', reason);
+      };
+
+      // Any other method or path under /webhooks is no webhook address either: the same problem.
+      scope.setNotFoundHandler((_request, reply) =>
+        problem(reply, 404, 'unknown_connector', 'no connector takes webhooks at this address'),
+      );
+
+      scope.post<{ Params: WebhookParams }>(
+        '/:connectorId/:token?',
+        {
+          bodyLimit: options.bodyLimit,
+          config: {
+            rateLimit:
+              options.rateLimit > 0
+                ? {
+                    max: options.rateLimit,
+                    timeWindow: '1 minute',
+                    keyGenerator: (r: FastifyRequest) => `${r.ip}|${(r.params as { connectorId?: string }).connectorId ?? ''}`,
+                  }
+                : false,
+          },
+          // Refuse unknown connectors, and requests the connector does not admit, before reading a byte of the body.
+          onRequest: async (request, reply) => {
+            const connector = request.params.connectorId;
+            if (!accepting.has(connector)) {
+              options.metrics.webhooks.inc({ connector: 'unknown', status: '404' });
+              return problem(reply, 404, 'unknown_connector', 'no connector takes webhooks at this address');
+            }
+            const instance = await options.engine.instance(connector);
+            const admitted = admission(instance, request);
+            if (!admitted.ok) return refuse(request, reply, connector, instance, admitted.status, admitted.reason);
+          },
+        },
+        async (request, reply) => {
+          const connector = request.params.connectorId;
+          const timer = options.metrics.webhookSeconds.startTimer({ connector });
+          const raw: RawWebhook = {
+            method: request.method,
+            url: senderUrl(options.publicUrl, request.url),
+            ...(request.params.token === undefined ? {} : { urlToken: request.params.token }),
+            headers: request.headers,
+            body: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
+            receivedAt: new Date().toISOString(),
+          };
+          const result = await options.engine.receiveWebhook(connector, raw);
+          timer();
+          if (!result.ok) {
+            const instance = result.status === 404 ? undefined : await options.engine.instance(connector);
+            return refuse(request, reply, connector, instance, result.status, result.reason);
+          }
+          options.metrics.webhooks.inc({ connector, status: String(result.reply.status) });
+          return send(reply, result.reply);
+        },
+      );
+    },
+    { prefix: '/webhooks' },
+  );
 }

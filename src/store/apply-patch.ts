@@ -69,7 +69,12 @@ function prepareIdentities(ctx: ApplyContext, patch: ProfilePatch): PreparedIden
 }
 
 /** Applies one patch in the caller's transaction. */
-export async function applyPatchInTransaction(trx: Trx, ctx: ApplyContext, patch: ProfilePatch, options: ApplyOptions = {}): Promise<ApplyResult> {
+export async function applyPatchInTransaction(
+  trx: Trx,
+  ctx: ApplyContext,
+  patch: ProfilePatch,
+  options: ApplyOptions = {},
+): Promise<ApplyResult> {
   const prepared = prepareIdentities(ctx, patch);
   return applyPrepared(trx, ctx, patch, options, prepared, await suppressedAmong(trx, prepared.hashes));
 }
@@ -84,7 +89,10 @@ export async function applyPatchesInTransaction(
   items: readonly { patch: ProfilePatch; options?: ApplyOptions }[],
 ): Promise<ApplyResult[]> {
   const prepared = items.map((item) => ({ ...item, identities: prepareIdentities(ctx, item.patch) }));
-  const suppressed = await suppressedAmong(trx, prepared.flatMap((p) => p.identities.hashes));
+  const suppressed = await suppressedAmong(
+    trx,
+    prepared.flatMap((p) => p.identities.hashes),
+  );
   const results: ApplyResult[] = [];
   for (const p of prepared) results.push(await applyPrepared(trx, ctx, p.patch, p.options ?? {}, p.identities, suppressed));
   return results;
@@ -95,7 +103,11 @@ export async function suppressedAmong(db: Kysely<Database> | Trx, hashes: readon
   const out = new Set<string>();
   const unique = [...new Set(hashes)];
   for (let i = 0; i < unique.length; i += IN_CHUNK) {
-    const rows = await db.selectFrom('suppression').select('hash').where('hash', 'in', unique.slice(i, i + IN_CHUNK)).execute();
+    const rows = await db
+      .selectFrom('suppression')
+      .select('hash')
+      .where('hash', 'in', unique.slice(i, i + IN_CHUNK))
+      .execute();
     for (const row of rows) out.add(row.hash);
   }
   return out;
@@ -289,9 +301,9 @@ async function absorbProfile(
   await trx.updateTable('push_log').set({ profile_id: intoId }).where('profile_id', '=', fromId).execute();
 
   // Shadows: the surviving profile's shadow for a connector wins; the others move over.
-  const intoConnectors = (
-    await trx.selectFrom('shadows').select('connector').where('profile_id', '=', intoId).execute()
-  ).map((row) => row.connector);
+  const intoConnectors = (await trx.selectFrom('shadows').select('connector').where('profile_id', '=', intoId).execute()).map(
+    (row) => row.connector,
+  );
   let moveShadows = trx.updateTable('shadows').set({ profile_id: intoId }).where('profile_id', '=', fromId);
   if (intoConnectors.length > 0) moveShadows = moveShadows.where('connector', 'not in', intoConnectors);
   await moveShadows.execute();
@@ -310,11 +322,7 @@ async function absorbProfile(
     now,
   );
 
-  const deleted = await trx
-    .deleteFrom('profiles')
-    .where('id', '=', fromId)
-    .where('version', '=', other.version)
-    .executeTakeFirst();
+  const deleted = await trx.deleteFrom('profiles').where('id', '=', fromId).where('version', '=', other.version).executeTakeFirst();
   if (deleted.numDeletedRows !== 1n) throw new WriteConflictError(`profile ${fromId} changed concurrently`);
 
   await trx.updateTable('profile_aliases').set({ into_id: intoId }).where('into_id', '=', fromId).execute();
@@ -486,9 +494,7 @@ export async function mergeShadow(
 }
 
 function observedUpdate(observed: Observed): ShadowUpdate {
-  return observed.externalId === null
-    ? { values: observed.values }
-    : { externalId: observed.externalId, values: observed.values };
+  return observed.externalId === null ? { values: observed.values } : { externalId: observed.externalId, values: observed.values };
 }
 
 export async function insertAudit(

@@ -57,11 +57,7 @@ const initial: Migration = {
       .addColumn('recorded_at', 'text', (c) => c.notNull())
       .addColumn('accepted', 'integer', (c) => c.notNull())
       .execute();
-    await db.schema
-      .createIndex('consent_ledger_profile')
-      .on('consent_ledger')
-      .columns(['profile_id', 'recorded_at'])
-      .execute();
+    await db.schema.createIndex('consent_ledger_profile').on('consent_ledger').columns(['profile_id', 'recorded_at']).execute();
     await db.schema.createIndex('consent_ledger_patch').on('consent_ledger').column('patch_id').execute();
 
     await db.schema
@@ -74,11 +70,7 @@ const initial: Migration = {
       .addColumn('updated_at', 'text', (c) => c.notNull())
       .addPrimaryKeyConstraint('shadows_pk', ['profile_id', 'connector'])
       .execute();
-    await db.schema
-      .createIndex('shadows_connector')
-      .on('shadows')
-      .columns(['connector', 'external_id'])
-      .execute();
+    await db.schema.createIndex('shadows_connector').on('shadows').columns(['connector', 'external_id']).execute();
 
     await db.schema
       .createTable('outbox')
@@ -211,9 +203,7 @@ export async function runMigrations(
       .addColumn('version', 'text', (c) => c.primaryKey())
       .addColumn('applied_at', 'text', (c) => c.notNull())
       .execute();
-    const done = new Set(
-      (await trx.selectFrom('concord_migrations').select('version').execute()).map((r) => r.version),
-    );
+    const done = new Set((await trx.selectFrom('concord_migrations').select('version').execute()).map((r) => r.version));
     const known = new Set(migrations.map((migration) => migration.version));
     const unknown = [...done].filter((version) => !known.has(version));
     if (unknown.length > 0) {
@@ -226,10 +216,7 @@ export async function runMigrations(
     for (const migration of [...migrations].sort((a, b) => (a.version < b.version ? -1 : 1))) {
       if (done.has(migration.version)) continue;
       await migration.up(trx);
-      await trx
-        .insertInto('concord_migrations')
-        .values({ version: migration.version, applied_at: new Date().toISOString() })
-        .execute();
+      await trx.insertInto('concord_migrations').values({ version: migration.version, applied_at: new Date().toISOString() }).execute();
       applied.push(migration.version);
     }
     return applied;

@@ -64,13 +64,7 @@ export interface FaultInjection {
  * safe to call from several processes at once.
  */
 export interface Store
-  extends ProfileRepository,
-    ShadowRepository,
-    OutboxRepository,
-    CursorRepository,
-    SuppressionRepository,
-    DsrRepository,
-    AuditRepository {
+  extends ProfileRepository, ShadowRepository, OutboxRepository, CursorRepository, SuppressionRepository, DsrRepository, AuditRepository {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs pending forward-only migrations; returns the versions applied. */
   migrate(): Promise<string[]>;

@@ -2,8 +2,7 @@ import { StoreError } from './errors.js';
 
 /** Where the store lives, parsed from `StoreOptions.url`. */
 export type StoreLocation =
-  | { dialect: 'sqlite'; /** File path, or `:memory:`. */ filename: string }
-  | { dialect: 'postgres'; connectionString: string };
+  { dialect: 'sqlite'; /** File path, or `:memory:`. */ filename: string } | { dialect: 'postgres'; connectionString: string };
 
 /**
  * Parses `sqlite:./data/concord.db`, `sqlite:/abs/path.db`, `sqlite:///abs/path.db`,

@@ -182,9 +182,10 @@ class BullEngine implements Engine {
       if (connectors.has(c.id)) throw new Error(`connector instance ${c.id} given twice`);
       connectors.set(c.id, c);
     }
-    this.redis = typeof options.redis === 'string'
-      ? new Redis(options.redis, { maxRetriesPerRequest: null })
-      : new Redis({ ...options.redis, maxRetriesPerRequest: null });
+    this.redis =
+      typeof options.redis === 'string'
+        ? new Redis(options.redis, { maxRetriesPerRequest: null })
+        : new Redis({ ...options.redis, maxRetriesPerRequest: null });
     // Every reconnect attempt reports an error while Redis is away: logged at a bounded rate.
     const unavailable = `redis at ${redisAddress(this.redis)} unavailable: retrying with backoff`;
     this.redis.on('error', (err) => logRedisTrouble(this.logger, { err }, unavailable));
@@ -207,13 +208,19 @@ class BullEngine implements Engine {
       pull,
     };
     this.allQueues = [queues.ingest, queues.relay, ...push.values(), ...pull.values()];
-    for (const q of this.allQueues) q.on('error', (err) => logRedisTrouble(this.logger, { err, queue: q.name }, `queue error (redis at ${redisAddress(this.redis)})`));
+    for (const q of this.allQueues)
+      q.on('error', (err) => logRedisTrouble(this.logger, { err, queue: q.name }, `queue error (redis at ${redisAddress(this.redis)})`));
 
     this.metrics = createSyncMetrics(options.metrics);
     const work = new WorkSets(this.commands, keys);
-    this.deadLetters = new DeadLetterView(this.commands, keys, () => [...push.keys()], async (connector) => {
-      await scheduleFlush(this.ctx, connector, 'now');
-    });
+    this.deadLetters = new DeadLetterView(
+      this.commands,
+      keys,
+      () => [...push.keys()],
+      async (connector) => {
+        await scheduleFlush(this.ctx, connector, 'now');
+      },
+    );
     this.ctx = {
       redis: this.commands,
       keys,
@@ -272,7 +279,13 @@ class BullEngine implements Engine {
 
   async watchRedis(): Promise<void> {
     if (this.watch) return;
-    this.watch = new RedisWatch(this.redis, this.ctx.keys.epoch, this.ctx.tuning.redisCheckEveryMs, (event) => this.rebuild(event), this.logger);
+    this.watch = new RedisWatch(
+      this.redis,
+      this.ctx.keys.epoch,
+      this.ctx.tuning.redisCheckEveryMs,
+      (event) => this.rebuild(event),
+      this.logger,
+    );
     await this.watch.start();
   }
 
@@ -355,10 +368,14 @@ class BullEngine implements Engine {
   private async ensureSchedulers(roles: EngineRoles): Promise<void> {
     const { tuning, queues, connectors } = this.ctx;
     if (roles.relay) {
-      await queues.relay.upsertJobScheduler(SWEEP_SCHEDULER, { every: tuning.sweepEveryMs }, {
-        name: 'sweep',
-        opts: jobOptions.sweep(),
-      });
+      await queues.relay.upsertJobScheduler(
+        SWEEP_SCHEDULER,
+        { every: tuning.sweepEveryMs },
+        {
+          name: 'sweep',
+          opts: jobOptions.sweep(),
+        },
+      );
     }
     if (!roles.pull) return;
     for (const c of connectors.values()) {
@@ -406,7 +423,9 @@ class BullEngine implements Engine {
   };
 
   private addWorker(worker: Worker): void {
-    worker.on('error', (err) => logRedisTrouble(this.logger, { err, queue: worker.name }, `worker error (redis at ${redisAddress(this.redis)})`));
+    worker.on('error', (err) =>
+      logRedisTrouble(this.logger, { err, queue: worker.name }, `worker error (redis at ${redisAddress(this.redis)})`),
+    );
     worker.on('failed', (job: Job | undefined, err: Error) => {
       this.logger.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, err }, 'job failed');
     });
@@ -434,7 +453,9 @@ class BullEngine implements Engine {
   async receiveWebhook(connector: string, raw: RawWebhook, onUnhandled?: UnhandledEventListener): Promise<WebhookResult> {
     // Refused at once while Redis is away (the sender retries later), never queued offline.
     assertRedisReady(this.redis, this.commands);
-    return withRedisDeadline(this.ctx.tuning.redisTimeoutMs, () => receiveWebhook(this.ctx, connector, raw, onUnhandled ?? this.eventListener));
+    return withRedisDeadline(this.ctx.tuning.redisTimeoutMs, () =>
+      receiveWebhook(this.ctx, connector, raw, onUnhandled ?? this.eventListener),
+    );
   }
 
   async ingest(connector: string, records: ExternalRecord[], options: { receivedAt?: string; origin?: string } = {}): Promise<void> {

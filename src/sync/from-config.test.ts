@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../config/load.js';
 import memoryConnector from '../../connectors/memory/connector.js';
 import { builtinConnectors } from '../../connectors/index.js';
-import { connectorsFromConfig, engineTuningFromConfig, outboxTargets, syncSetupFromConfig, UnknownConnectorTypeError } from './from-config.js';
+import {
+  connectorsFromConfig,
+  engineTuningFromConfig,
+  outboxTargets,
+  syncSetupFromConfig,
+  UnknownConnectorTypeError,
+} from './from-config.js';
 import { EngineTuning } from './options.js';
 
 const YAML = `
@@ -99,7 +105,7 @@ describe('connectorsFromConfig', () => {
 });
 
 describe('recovery knobs in YAML (hub.sync)', () => {
-  it('default to the engine\'s own defaults: a 2-minute in-flight lease and a 1-minute ingest lock', () => {
+  it("default to the engine's own defaults: a 2-minute in-flight lease and a 1-minute ingest lock", () => {
     const tuning = EngineTuning.parse(engineTuningFromConfig(load()));
     expect(tuning.inflightLeaseMs).toBe(120_000);
     expect(tuning.ingestLockMs).toBe(60_000);
@@ -124,10 +130,12 @@ describe('recovery knobs in YAML (hub.sync)', () => {
     const connectors = [...builtinConnectors];
     const salesforce = connectors.find((c) => c.type === 'salesforce');
     const hubspot = connectors.find((c) => c.type === 'hubspot');
-    const sf = (extra: object) => salesforce?.configSchema.parse({ clientId: 'id', clientSecret: 'secret', ...extra }) as { requestLimitPark: number };
+    const sf = (extra: object) =>
+      salesforce?.configSchema.parse({ clientId: 'id', clientSecret: 'secret', ...extra }) as { requestLimitPark: number };
     expect(sf({}).requestLimitPark).toBe(15 * 60_000);
     expect(sf({ requestLimitPark: '20s' }).requestLimitPark).toBe(20_000);
-    const hs = (extra: object) => hubspot?.configSchema.parse({ accessToken: 'pat', webhookSecret: 'secret', ...extra }) as { dailyLimitPark?: number };
+    const hs = (extra: object) =>
+      hubspot?.configSchema.parse({ accessToken: 'pat', webhookSecret: 'secret', ...extra }) as { dailyLimitPark?: number };
     expect(hs({}).dailyLimitPark).toBeUndefined();
     expect(hs({ dailyLimitPark: '30m' }).dailyLimitPark).toBe(30 * 60_000);
   });

@@ -31,10 +31,7 @@ export function scheduleOf(instance: ConnectorConfig): PullSchedule | undefined 
 }
 
 /** Every enabled connector instance of the config, bound for the engine. */
-export function connectorsFromConfig(
-  config: Config,
-  definitions: readonly ConnectorDefinition[],
-): SyncConnector[] {
+export function connectorsFromConfig(config: Config, definitions: readonly ConnectorDefinition[]): SyncConnector[] {
   const out: SyncConnector[] = [];
   for (const [id, instance] of Object.entries(config.connectors)) {
     if (!instance.enabled) continue;

@@ -9,7 +9,13 @@ export { bindConnector, InvalidCursorError } from './bind.js';
 export type { BindOptions, PullSchedule, SyncConnector, SyncInstance } from './bind.js';
 export { EngineRoles, EngineTuning } from './options.js';
 export type { EngineOptions, EngineTuningInput } from './options.js';
-export { connectorsFromConfig, engineTuningFromConfig, outboxTargets, syncSetupFromConfig, UnknownConnectorTypeError } from './from-config.js';
+export {
+  connectorsFromConfig,
+  engineTuningFromConfig,
+  outboxTargets,
+  syncSetupFromConfig,
+  UnknownConnectorTypeError,
+} from './from-config.js';
 export type { SyncSetup } from './from-config.js';
 export type { RecordScreen } from './context.js';
 export type { UnhandledEventListener, WebhookResult } from './inbound/webhooks.js';

@@ -49,9 +49,18 @@ describe.each(RUNS)('chaos (f): identity edits in two systems ($topology, $diale
     await w.settle();
     const before = compare(w, start, await observe(w), 0);
     expect(before.mismatches, 'the people before the edits').toEqual([]);
-    const ids = new Map([...start.keys()].map((email) => [email, { hubspot: w.hubspot.sideDoor.findByEmail(email)?.id, salesforce: w.salesforce.sideDoor.findByEmail(email)?.['Id'] }]));
+    const ids = new Map(
+      [...start.keys()].map((email) => [
+        email,
+        { hubspot: w.hubspot.sideDoor.findByEmail(email)?.id, salesforce: w.salesforce.sideDoor.findByEmail(email)?.['Id'] },
+      ]),
+    );
     const { store } = await w.observe();
-    const profileIds = new Map(await Promise.all([...start.keys()].map(async (email) => [email, (await store.findProfile({ kind: 'email', value: email }))?.id] as const)));
+    const profileIds = new Map(
+      await Promise.all(
+        [...start.keys()].map(async (email) => [email, (await store.findProfile({ kind: 'email', value: email }))?.id] as const),
+      ),
+    );
 
     const since = Date.now();
     const edits: Edit[] = [];
@@ -88,10 +97,16 @@ describe.each(RUNS)('chaos (f): identity edits in two systems ($topology, $diale
       const now = renamed.get(email) ?? email;
       const found = { hubspot: w.hubspot.sideDoor.findByEmail(now)?.id, salesforce: w.salesforce.sideDoor.findByEmail(now)?.['Id'] };
       if (JSON.stringify(found) !== JSON.stringify(was)) moved.push(`${email}: records ${JSON.stringify(was)} -> ${JSON.stringify(found)}`);
-      const [byOld, byNew] = await Promise.all([store.findProfile({ kind: 'email', value: email }), store.findProfile({ kind: 'email', value: now })]);
-      if (byOld?.id !== profileIds.get(email) || byNew?.id !== profileIds.get(email)) moved.push(`${email}: profile ${profileIds.get(email)} -> by old ${byOld?.id}, by new ${byNew?.id}`);
+      const [byOld, byNew] = await Promise.all([
+        store.findProfile({ kind: 'email', value: email }),
+        store.findProfile({ kind: 'email', value: now }),
+      ]);
+      if (byOld?.id !== profileIds.get(email) || byNew?.id !== profileIds.get(email))
+        moved.push(`${email}: profile ${profileIds.get(email)} -> by old ${byOld?.id}, by new ${byNew?.id}`);
     }
-    console.log(reportLine('f', w, result.counts, { people: PEOPLE, edits: edits.length, emailChanges: renamed.size, movedRecords: moved.length }));
+    console.log(
+      reportLine('f', w, result.counts, { people: PEOPLE, edits: edits.length, emailChanges: renamed.size, movedRecords: moved.length }),
+    );
     expect(explain(result.mismatches, edits), 'every system against the newest identities').toEqual([]);
     expect(moved, 'records and profiles kept').toEqual([]);
     expect(result.counts).toEqual({ lost: 0, duplicated: 0, disagreements: 0, wrongWinners: 0, echoWrites: 0 });

@@ -52,7 +52,11 @@ function raceOf(i: number, email: string): Race {
         ? { field: 'firstName', value: `RepFirst${i}`, salesforce: { FirstName: `RepFirst${i}` } }
         : { field: 'lastName', value: `RepLast${i}`, salesforce: { LastName: `RepLast${i}` } };
   const trigger: Race['trigger'] =
-    kind === 0 || kind === 2 ? { field: 'lastName', value: `HubLast${i}` } : kind === 1 ? { field: 'firstName', value: `HubFirst${i}` } : { field: 'marketingEmail', value: 'denied' };
+    kind === 0 || kind === 2
+      ? { field: 'lastName', value: `HubLast${i}` }
+      : kind === 1
+        ? { field: 'firstName', value: `HubFirst${i}` }
+        : { field: 'marketingEmail', value: 'denied' };
   return { email, contactId: '', rep, trigger };
 }
 
@@ -89,14 +93,22 @@ describe.each(RUNS)('chaos (b): a rep edit raced by the hub write ($topology, $d
     const syncMs = Date.now() - triggeredAt;
     // The rep's edits were saved when the hub's writes landed, after every trigger.
     nextMillisecond();
-    for (const race of races) edits.push({ place: 'salesforce', email: race.email, field: race.rep.field, value: race.rep.value, at: nextMillisecond() });
+    for (const race of races)
+      edits.push({ place: 'salesforce', email: race.email, field: race.rep.field, value: race.rep.value, at: nextMillisecond() });
 
     // Every race ran, and left the record under the integration user's name.
     const integrationUser = w.salesforce.options.integrationUserId;
     const raced = races.filter((r) => w.salesforce.sideDoor.get('Contact', r.contactId)?.['LastModifiedById'] === integrationUser).length;
 
     const result = compare(w, applyEdits(start, edits), await observe(w), since);
-    console.log(reportLine('b', w, result.counts, { races: RACES, racesRun: RACES - w.salesforce.sideDoor.armedRaces(), racedRecordsByIntegrationUser: raced, syncMs }));
+    console.log(
+      reportLine('b', w, result.counts, {
+        races: RACES,
+        racesRun: RACES - w.salesforce.sideDoor.armedRaces(),
+        racedRecordsByIntegrationUser: raced,
+        syncMs,
+      }),
+    );
     expect({ armed: w.salesforce.sideDoor.armedRaces(), raced }, 'every race ran').toEqual({ armed: 0, raced: RACES });
     expect(explain(result.mismatches, edits), 'every system against the rep and the marketer').toEqual([]);
     expect(result.counts).toEqual({ lost: 0, duplicated: 0, disagreements: 0, wrongWinners: 0, echoWrites: 0 });

@@ -57,7 +57,10 @@ describe.each(RUNS)('chaos (d): Redis killed after a burst, back empty ($topolog
     expect(schedulers, 'the schedulers before the kill').toHaveLength(4);
     // The probes are webhooks the hub takes while Redis is up.
     const upProbes = [await w.probeWebhook('hubspot', emailOf(0, 'd')), await w.probeWebhook('salesforce', emailOf(1, 'd'))];
-    expect(upProbes.map((p) => p.status), JSON.stringify(upProbes)).toEqual([200, 200]);
+    expect(
+      upProbes.map((p) => p.status),
+      JSON.stringify(upProbes),
+    ).toEqual([200, 200]);
 
     // The burst: every person edited once, in HubSpot or Salesforce (names; opt-outs in
     // Salesforce, consent flips in HubSpot).
@@ -126,11 +129,22 @@ describe.each(RUNS)('chaos (d): Redis killed after a burst, back empty ($topolog
       `webhooks while Redis is away: ${JSON.stringify(probes.map((p) => `${p.status} in ${p.ms} ms${p.retryAfter === null ? ', no Retry-After' : ''}`))}`,
     ).toEqual(probes.map(() => ({ status: 503, retryAfter: true, fast: true })));
     expect(refused.length, 'the systems tried to deliver while Redis was away').toBeGreaterThan(0);
-    expect(refused.filter((s) => s !== 503), 'deliveries while Redis was away answered 503').toEqual([]);
+    expect(
+      refused.filter((s) => s !== 503),
+      'deliveries while Redis was away answered 503',
+    ).toEqual([]);
     expect(schedulersNow, 'the schedulers, back by themselves').toEqual(schedulers);
     expect(schedulersBackMs, 'time from the Redis restart to the schedulers back').toBeLessThan(60_000);
-    expect(explain(result.mismatches, edits), `every system against every edit\n${(await diagnose(w, result.mismatches)).join('\n')}`).toEqual([]);
-    expect({ lost: result.counts.lost, duplicated: result.counts.duplicated, disagreements: result.counts.disagreements, wrongWinners: result.counts.wrongWinners }).toEqual({
+    expect(
+      explain(result.mismatches, edits),
+      `every system against every edit\n${(await diagnose(w, result.mismatches)).join('\n')}`,
+    ).toEqual([]);
+    expect({
+      lost: result.counts.lost,
+      duplicated: result.counts.duplicated,
+      disagreements: result.counts.disagreements,
+      wrongWinners: result.counts.wrongWinners,
+    }).toEqual({
       lost: 0,
       duplicated: 0,
       disagreements: 0,

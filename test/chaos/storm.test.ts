@@ -81,7 +81,10 @@ describe.each(RUNS)('chaos (e): a storm of conflicting edits ($topology, $dialec
     const expected = applyEdits(start, edits);
     const result = compare(w, expected, await observe(w), since);
     console.log(reportLine('e', w, result.counts, { crossedWrites: result.crossedWrites, edits: edits.length }));
-    if (result.counts.echoWrites > 0) console.log(`echo writes: ${JSON.stringify({ hubspot: w.hubspot.sideDoor.idleWrites(), salesforce: w.salesforce.sideDoor.idleWrites() })}`);
+    if (result.counts.echoWrites > 0)
+      console.log(
+        `echo writes: ${JSON.stringify({ hubspot: w.hubspot.sideDoor.idleWrites(), salesforce: w.salesforce.sideDoor.idleWrites() })}`,
+      );
     expect(explain(result.mismatches, edits), 'systems against the newest edit per field').toEqual([]);
     expect(result.counts).toEqual({ lost: 0, duplicated: 0, disagreements: 0, wrongWinners: 0, echoWrites: 0 });
   });

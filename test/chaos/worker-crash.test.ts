@@ -54,7 +54,7 @@ describe.each(RUNS)('chaos (c): the push process killed mid-batch ($topology, $d
     // the hub had already written there, if any).
     const edits: Edit[] = [];
     for (let i = 0; i < EDITS_WHILE_DOWN; i++) {
-      const email = emailOf(i * 7 % PEOPLE, 'c');
+      const email = emailOf((i * 7) % PEOPLE, 'c');
       const inSalesforce = w.salesforce.sideDoor.findByEmail(email) !== undefined;
       const place = i % 2 === 1 && inSalesforce ? 'salesforce' : 'hubspot';
       edits.push(await edit(w, place, email, i % 3 === 0 ? 'marketingEmail' : 'lastName', i % 3 === 0 ? 'flip' : `Down${i}`));
@@ -65,7 +65,13 @@ describe.each(RUNS)('chaos (c): the push process killed mid-batch ($topology, $d
     await w.settle(120_000);
     const expected = applyEdits(start, edits);
     const result = compare(w, expected, await observe(w), since);
-    console.log(reportLine('c', w, result.counts, { people: PEOPLE, killedAtSfWriteCalls: killedWith.sfWriteCalls, sfContactsAtKill: killedWith.sfContacts }));
+    console.log(
+      reportLine('c', w, result.counts, {
+        people: PEOPLE,
+        killedAtSfWriteCalls: killedWith.sfWriteCalls,
+        sfContactsAtKill: killedWith.sfContacts,
+      }),
+    );
     expect(explain(result.mismatches, edits), 'systems against what was done').toEqual([]);
     expect({ lost: result.counts.lost, duplicated: result.counts.duplicated }).toEqual({ lost: 0, duplicated: 0 });
   });

@@ -54,7 +54,17 @@ function codesInDoc(): Set<string> {
 describe('docs/ERRORS.md', () => {
   it('reads codes of every kind from the source', () => {
     const codes = codesInSource();
-    for (const sample of ['sync.redis_unavailable', 'not_found', 'bad_signature', 'write_conflict', 'subject_erased', 'yaml_syntax', 'rate_limited', 'not_a_boolean', 'missing_email']) {
+    for (const sample of [
+      'sync.redis_unavailable',
+      'not_found',
+      'bad_signature',
+      'write_conflict',
+      'subject_erased',
+      'yaml_syntax',
+      'rate_limited',
+      'not_a_boolean',
+      'missing_email',
+    ]) {
       expect(codes, sample).toContain(sample);
     }
   });

@@ -78,7 +78,16 @@ describe('preference center in Chromium (quickstart)', () => {
     });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     mkdirSync(ARTIFACTS, { recursive: true });
   }, 90_000);
@@ -97,8 +106,7 @@ describe('preference center in Chromium (quickstart)', () => {
     const salesforce = demo.emulators.salesforce;
     if (!link || !hubspot || !salesforce) throw new Error('the demo did not start both emulators');
     // Both systems hold Ada's consent from the demo seeding.
-    const hubspotStatus = (): unknown =>
-      hubspot.sideDoor.statuses('ada@example.com').find((s) => s.subscriptionId === 101)?.status;
+    const hubspotStatus = (): unknown => hubspot.sideDoor.statuses('ada@example.com').find((s) => s.subscriptionId === 101)?.status;
     const salesforceOptOut = (): unknown => salesforce.sideDoor.findByEmail('ada@example.com')?.['HasOptedOutOfEmail'];
     expect(hubspotStatus()).toBe('SUBSCRIBED');
     expect(salesforceOptOut()).toBe(false);

@@ -135,7 +135,9 @@ async function startConfig(at: { redisUrl?: string; port?: number } = {}): Promi
 describe('concord start', () => {
   it('runs the hub until SIGTERM: the server answers, then it stops cleanly', async () => {
     const { dir, file } = await startConfig();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--config', file], { env: { ...process.env, LOG_LEVEL: 'silent' } });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--config', file], {
+      env: { ...process.env, LOG_LEVEL: 'silent' },
+    });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -160,7 +162,9 @@ describe('concord start', () => {
     const redisPort = await freePort();
     const httpPort = await freePort();
     const { dir, file } = await startConfig({ redisUrl: `redis://127.0.0.1:${redisPort}`, port: httpPort });
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--config', file], { env: { ...process.env, LOG_LEVEL: 'info' } });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--config', file], {
+      env: { ...process.env, LOG_LEVEL: 'info' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -190,9 +194,19 @@ describe('concord start', () => {
       }
       const ready = await fetch(`${url}/readyz`);
       expect(ready.status).toBe(503);
-      expect(await ready.json()).toMatchObject({ status: 'not_ready', checks: [{ name: 'redis', ok: false }, { name: 'database', ok: true }] });
+      expect(await ready.json()).toMatchObject({
+        status: 'not_ready',
+        checks: [
+          { name: 'redis', ok: false },
+          { name: 'database', ok: true },
+        ],
+      });
       const started = Date.now();
-      const webhook = await fetch(`${url}/webhooks/hubspot`, { method: 'POST', body: '[]', headers: { 'content-type': 'application/json' } });
+      const webhook = await fetch(`${url}/webhooks/hubspot`, {
+        method: 'POST',
+        body: '[]',
+        headers: { 'content-type': 'application/json' },
+      });
       expect(Date.now() - started).toBeLessThan(1_000);
       expect(webhook.status).toBe(503);
       expect(webhook.headers.get('retry-after')).toBe('5');
@@ -201,7 +215,9 @@ describe('concord start', () => {
       // 12 s of waiting: the first line names the address, and no more than one line per 10 s follows.
       await sleep(12_000);
       const lines = warnings();
-      expect(lines[0]?.msg).toBe(`redis unreachable at redis://127.0.0.1:${redisPort}: retrying with backoff; workers wait for it, /healthz is up, /readyz answers 503`);
+      expect(lines[0]?.msg).toBe(
+        `redis unreachable at redis://127.0.0.1:${redisPort}: retrying with backoff; workers wait for it, /healthz is up, /readyz answers 503`,
+      );
       expect(lines.length).toBeGreaterThanOrEqual(1);
       for (let i = 1; i < lines.length; i++) expect((lines[i]?.time ?? 0) - (lines[i - 1]?.time ?? 0)).toBeGreaterThanOrEqual(10_000);
       // Nothing prints connection errors around the logger.

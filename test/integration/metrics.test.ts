@@ -23,11 +23,16 @@ function definedMetricNames(): string[] {
   for (const dir of ['src', 'connectors']) {
     for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
       const path = join(entry.parentPath, entry.name);
-      if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.test.ts') || path.split(/[\\/]/).includes('emulator')) continue;
+      if (!entry.isFile() || !entry.name.endsWith('.ts') || entry.name.endsWith('.test.ts') || path.split(/[\\/]/).includes('emulator'))
+        continue;
       const text = readFileSync(path, 'utf8');
-      const found = [...text.matchAll(/\b(?:counterOn|gaugeOn|histogramOn)\(\s*[\w.]+,\s*\{\s*name: '([^']+)'/g)].map((m) => m[1] as string);
+      const found = [...text.matchAll(/\b(?:counterOn|gaugeOn|histogramOn)\(\s*[\w.]+,\s*\{\s*name: '([^']+)'/g)].map(
+        (m) => m[1] as string,
+      );
       // A definition this reader cannot see (a name that is not a literal) would go unchecked.
-      expect(found.length, `${path}: every metric definition names its metric with a literal`).toBe([...text.matchAll(/\b(?:counterOn|gaugeOn|histogramOn)\(/g)].length);
+      expect(found.length, `${path}: every metric definition names its metric with a literal`).toBe(
+        [...text.matchAll(/\b(?:counterOn|gaugeOn|histogramOn)\(/g)].length,
+      );
       for (const name of found) names.add(name);
     }
   }
@@ -56,7 +61,9 @@ describe('/metrics of a running hub', () => {
     for (const op of [first, second]) {
       await op.createPerson('ada@example.com', 'Lovelace');
       await waitFor(
-        () => op.hubspot.sideDoor.findByEmail('ada@example.com') !== undefined && op.salesforce.sideDoor.findByEmail('ada@example.com') !== undefined,
+        () =>
+          op.hubspot.sideDoor.findByEmail('ada@example.com') !== undefined &&
+          op.salesforce.sideDoor.findByEmail('ada@example.com') !== undefined,
         20_000,
         'Ada in both systems',
       );
@@ -92,7 +99,9 @@ describe('/metrics of a running hub', () => {
     // Connector metrics are registered when an instance first exists: let both systems see a push.
     await op.createPerson('grace@example.com', 'Hopper');
     await waitFor(
-      () => op.hubspot.sideDoor.findByEmail('grace@example.com') !== undefined && op.salesforce.sideDoor.findByEmail('grace@example.com') !== undefined,
+      () =>
+        op.hubspot.sideDoor.findByEmail('grace@example.com') !== undefined &&
+        op.salesforce.sideDoor.findByEmail('grace@example.com') !== undefined,
       20_000,
       'Grace in both systems',
     );
@@ -123,6 +132,8 @@ describe('/metrics of a running hub', () => {
     expect(scraped.status).toBe(200);
     expect(await scraped.text()).toContain('# TYPE concord_http_webhooks_total counter');
     // The metrics listener serves nothing else.
-    expect((await fetch(`http://127.0.0.1:${port}/api/v1/connectors`, { headers: { authorization: `Bearer ${KEYS.admin}` } })).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${port}/api/v1/connectors`, { headers: { authorization: `Bearer ${KEYS.admin}` } })).status).toBe(
+      404,
+    );
   }, 60_000);
 });

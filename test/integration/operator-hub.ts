@@ -47,7 +47,14 @@ export const ENV: Record<string, string> = {
   T_READER_KEY: KEYS.reader,
 };
 
-function configYaml(o: { databaseUrl: string; prefix: string; port: number; hubspot: string; salesforce: string; extra: { hub: string; hubspot: string; salesforce: string } }): string {
+function configYaml(o: {
+  databaseUrl: string;
+  prefix: string;
+  port: number;
+  hubspot: string;
+  salesforce: string;
+  extra: { hub: string; hubspot: string; salesforce: string };
+}): string {
   const apiKeys = [
     { id: 'ops', env: 'T_ADMIN_KEY', scopes: ['admin'] },
     { id: 'reader', env: 'T_READER_KEY', scopes: ['profiles:read'] },
@@ -88,9 +95,20 @@ export async function startOperatorHub(options: OperatorHubOptions = {}): Promis
     cleanup.length = 0;
   };
   try {
-    const hubspot = await startHubSpotEmulator({ clientSecret: HUBSPOT_SECRET, appId: HUBSPOT_APP_ID, accessToken: ENV['T_HS_TOKEN'], webhookBatchMs: 5, ...options.hubspot });
+    const hubspot = await startHubSpotEmulator({
+      clientSecret: HUBSPOT_SECRET,
+      appId: HUBSPOT_APP_ID,
+      accessToken: ENV['T_HS_TOKEN'],
+      webhookBatchMs: 5,
+      ...options.hubspot,
+    });
     cleanup.push(() => hubspot.close());
-    const salesforce = await startSalesforceEmulator({ clientId: SF_CLIENT, clientSecret: SF_SECRET, organizationId: SF_ORG, outboundBatchMs: 5 });
+    const salesforce = await startSalesforceEmulator({
+      clientId: SF_CLIENT,
+      clientSecret: SF_SECRET,
+      organizationId: SF_ORG,
+      outboundBatchMs: 5,
+    });
     cleanup.push(() => salesforce.close());
     const db = await createTestDatabase('sqlite');
     cleanup.push(() => db.drop());
@@ -120,7 +138,7 @@ export async function startOperatorHub(options: OperatorHubOptions = {}): Promis
     });
     cleanup.push(() => hub.close());
     hubspot.sideDoor.setWebhookUrl(`${hub.url}/webhooks/hubspot`);
-    salesforce.sideDoor.setWebhookUrl(salesforceOutboundUrl(hub.url ?? ""));
+    salesforce.sideDoor.setWebhookUrl(salesforceOutboundUrl(hub.url ?? ''));
     return {
       hub,
       hubspot,
@@ -133,10 +151,15 @@ export async function startOperatorHub(options: OperatorHubOptions = {}): Promis
       },
       cli(args) {
         return new Promise((resolve) => {
-          execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--config', configPath], { env: { ...process.env, ...env } }, (error, stdout, stderr) => {
-            const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-            resolve({ code, stdout, stderr });
-          });
+          execFile(
+            process.execPath,
+            ['--import', 'tsx', 'src/cli/main.ts', ...args, '--config', configPath],
+            { env: { ...process.env, ...env } },
+            (error, stdout, stderr) => {
+              const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+              resolve({ code, stdout, stderr });
+            },
+          );
         });
       },
       async createPerson(email, lastName) {

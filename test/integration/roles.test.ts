@@ -72,7 +72,12 @@ async function counter(hub: HubProcess, name: string, labels: Record<string, str
 }
 
 /** Waits until the systems have delivered their webhooks and neither process has work left (three times in a row). */
-async function settle(processes: HubProcess[], hubspot: RunningHubSpotEmulator, salesforce: RunningSalesforceEmulator, timeoutMs = 30_000): Promise<void> {
+async function settle(
+  processes: HubProcess[],
+  hubspot: RunningHubSpotEmulator,
+  salesforce: RunningSalesforceEmulator,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let quiet = 0;
   while (quiet < 3) {
@@ -93,9 +98,19 @@ describe('hub processes with fine-grained roles', () => {
   });
 
   it('an api,push and an ingest,relay,pull process together carry a HubSpot webhook to Salesforce, each doing only its part; a push-only process delivers what waited', async () => {
-    const hubspot: RunningHubSpotEmulator = await startHubSpotEmulator({ clientSecret: HUBSPOT_SECRET, appId: HUBSPOT_APP_ID, accessToken: ENV.T_HS_TOKEN, webhookBatchMs: 5 });
+    const hubspot: RunningHubSpotEmulator = await startHubSpotEmulator({
+      clientSecret: HUBSPOT_SECRET,
+      appId: HUBSPOT_APP_ID,
+      accessToken: ENV.T_HS_TOKEN,
+      webhookBatchMs: 5,
+    });
     cleanup.push(() => hubspot.close());
-    const salesforce: RunningSalesforceEmulator = await startSalesforceEmulator({ clientId: SF_CLIENT, clientSecret: SF_SECRET, organizationId: SF_ORG, outboundBatchMs: 5 });
+    const salesforce: RunningSalesforceEmulator = await startSalesforceEmulator({
+      clientId: SF_CLIENT,
+      clientSecret: SF_SECRET,
+      organizationId: SF_ORG,
+      outboundBatchMs: 5,
+    });
     cleanup.push(() => salesforce.close());
     const db: TestDatabase = await createTestDatabase('sqlite');
     const prefix = `{roles-${randomBytes(5).toString('hex')}}`;
@@ -104,7 +119,11 @@ describe('hub processes with fine-grained roles', () => {
 
     // The api process listens at its public URL: HubSpot signs the URL it delivers to.
     const port = await freePort();
-    const loaded = parseConfig(configYaml({ databaseUrl: db.url, prefix, port, hubspot: hubspot.url, salesforce: salesforce.url }), 'roles-test.yaml', { connectors: builtinConnectors, env: ENV });
+    const loaded = parseConfig(
+      configYaml({ databaseUrl: db.url, prefix, port, hubspot: hubspot.url, salesforce: salesforce.url }),
+      'roles-test.yaml',
+      { connectors: builtinConnectors, env: ENV },
+    );
     if (!loaded.ok) throw new Error(loaded.errors.map(String).join('\n'));
     const config: Config = loaded.config;
     const common = {
@@ -130,12 +149,13 @@ describe('hub processes with fine-grained roles', () => {
 
     // The systems deliver their webhooks to the api process.
     hubspot.sideDoor.setWebhookUrl(`${front.url}/webhooks/hubspot`);
-    salesforce.sideDoor.setWebhookUrl(salesforceOutboundUrl(front.url ?? ""));
+    salesforce.sideDoor.setWebhookUrl(salesforceOutboundUrl(front.url ?? ''));
 
     // A marketer creates Ada in HubSpot and subscribes her: she reaches Salesforce, opted in.
     hubspot.sideDoor.createContact({ email: ADA, firstname: 'Ada', lastname: 'Lovelace' });
     hubspot.sideDoor.subscribe(ADA, 101);
-    const consent = async (): Promise<unknown> => (await front.store.findProfile({ kind: 'email', value: ADA }))?.consents['marketing']?.['email'];
+    const consent = async (): Promise<unknown> =>
+      (await front.store.findProfile({ kind: 'email', value: ADA }))?.consents['marketing']?.['email'];
     await waitFor(() => salesforce.sideDoor.findByEmail(ADA) !== undefined, 30_000, 'Ada in Salesforce');
     await settle([front, back], hubspot, salesforce);
     expect(await consent()).toMatchObject({ value: 'granted', source: 'hubspot' });

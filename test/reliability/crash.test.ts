@@ -80,7 +80,12 @@ function byName(hub: Hub): Record<string, NonNullable<Hub['systems'][string]>> {
 async function endState(hub: Hub): Promise<Record<string, Json>> {
   const state: Record<string, Json> = {};
   for (const [id, system] of Object.entries(hub.systems)) {
-    state[id] = Object.fromEntries(system.all().map((r) => [String(r.fields['email']), r.fields]).sort());
+    state[id] = Object.fromEntries(
+      system
+        .all()
+        .map((r) => [String(r.fields['email']), r.fields])
+        .sort(),
+    );
   }
   const profiles = await hub.profiles();
   state['store'] = Object.fromEntries(
@@ -146,11 +151,7 @@ describe.each(TEST_DIALECTS)('crash and restart (%s)', { timeout: 120_000 }, (di
       expect(dead.signal).toBe('SIGKILL');
       worker = await startWorker(hub, bridge);
     }
-    await waitFor(
-      () => ['b', 'c'].every((id) => hub.systems[id]?.size === PEOPLE),
-      30_000,
-      'every person in b and c',
-    );
+    await waitFor(() => ['b', 'c'].every((id) => hub.systems[id]?.size === PEOPLE), 30_000, 'every person in b and c');
     await hub.settle(30_000);
     const state = await endState(hub);
     worker.child.kill('SIGTERM');
@@ -166,7 +167,13 @@ describe.each(TEST_DIALECTS)('crash and restart (%s)', { timeout: 120_000 }, (di
     // And that state is every change, everywhere.
     const b = crashed.state['b'] as Record<string, Record<string, Json>>;
     expect(Object.keys(b)).toHaveLength(PEOPLE);
-    expect(b['p7@example.com']).toEqual({ email: 'p7@example.com', first_name: 'First7', last_name: 'Last7', email_opt_out: false, newsletter: false });
+    expect(b['p7@example.com']).toEqual({
+      email: 'p7@example.com',
+      first_name: 'First7',
+      last_name: 'Last7',
+      email_opt_out: false,
+      newsletter: false,
+    });
     // The batch that was cut off is sent again (at least once delivery) unless the system's own
     // report of those writes (an echo, which now links the records) reached the hub first;
     // either way nothing changes twice.

@@ -5,10 +5,26 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { HubSpotHttpError, errorBody, notFound, propertyValuesNotValid, standardError, validationError, type StandardError } from './errors.js';
+import {
+  HubSpotHttpError,
+  errorBody,
+  notFound,
+  propertyValuesNotValid,
+  standardError,
+  validationError,
+  type StandardError,
+} from './errors.js';
 import { runSearch, SearchRequest } from './search.js';
 import { batchResponse, contactJson, statusJson } from './serialize.js';
-import { ContactConflictError, isValidEmail, LEGAL_BASES, type ChangeOrigin, type HubSpotState, type PropertyInput, type StoredContact } from './state.js';
+import {
+  ContactConflictError,
+  isValidEmail,
+  LEGAL_BASES,
+  type ChangeOrigin,
+  type HubSpotState,
+  type PropertyInput,
+  type StoredContact,
+} from './state.js';
 
 const MAX_BATCH = 100;
 const PropertyValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
@@ -27,7 +43,12 @@ const UpsertBody = z.object({
 });
 const UpdateBody = z.object({
   inputs: z.array(
-    z.object({ id: z.string().min(1), idProperty: z.string().optional(), properties: Properties, objectWriteTraceId: z.string().optional() }),
+    z.object({
+      id: z.string().min(1),
+      idProperty: z.string().optional(),
+      properties: Properties,
+      objectWriteTraceId: z.string().optional(),
+    }),
   ),
 });
 const ArchiveBody = z.object({ inputs: z.array(z.object({ id: z.string().min(1) })) });
@@ -65,7 +86,10 @@ function checkBatchSize(n: number): void {
 function propertiesParam(raw: unknown): string[] | undefined {
   if (raw === undefined) return undefined;
   const list = Array.isArray(raw) ? raw : [raw];
-  return list.flatMap((x) => String(x).split(',')).map((s) => s.trim()).filter(Boolean);
+  return list
+    .flatMap((x) => String(x).split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function rejectInvalidProperties(state: HubSpotState, inputs: { properties: PropertyInput }[]): void {
@@ -130,7 +154,13 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
     }
     const errors: StandardError[] =
       missing.length > 0
-        ? [standardError('OBJECT_NOT_FOUND', 'Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.', { ids: missing })]
+        ? [
+            standardError(
+              'OBJECT_NOT_FOUND',
+              'Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.',
+              { ids: missing },
+            ),
+          ]
         : [];
     void reply.code(errors.length > 0 ? 207 : 200);
     return batchResponse(startedAt, now(), results, errors);
@@ -142,7 +172,8 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const body = parse(UpsertBody, req.body);
     checkBatchSize(body.inputs.length);
     for (const input of body.inputs) {
-      if (input.idProperty !== 'email') throw validationError(`Invalid idProperty: ${input.idProperty ?? '(missing)'}; upsert needs a unique property`);
+      if (input.idProperty !== 'email')
+        throw validationError(`Invalid idProperty: ${input.idProperty ?? '(missing)'}; upsert needs a unique property`);
     }
     const ids = body.inputs.map((i) => i.id.trim().toLowerCase());
     const dup = ids.find((id, i) => ids.indexOf(id) !== i);
@@ -154,7 +185,9 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
     for (const input of body.inputs) {
       const email = input.id.trim().toLowerCase();
       const ownEmail = input.properties.email;
-      const problems = state.validate({ email }).concat(typeof ownEmail === 'string' && ownEmail !== '' ? state.validate({ email: ownEmail }) : []);
+      const problems = state
+        .validate({ email })
+        .concat(typeof ownEmail === 'string' && ownEmail !== '' ? state.validate({ email: ownEmail }) : []);
       if (!isValidEmail(email) || problems.length > 0) {
         errors.push(standardError('VALIDATION_ERROR', propertyValuesNotValid(problems), { ids: [input.id] }));
         continue;
@@ -189,7 +222,13 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
       const resolved = input.idProperty === 'email' ? state.findByEmail(input.id)?.id : state.resolveId(input.id);
       const contact = resolved === undefined ? undefined : state.get(resolved);
       if (!contact) {
-        errors.push(standardError('OBJECT_NOT_FOUND', 'Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.', { ids: [input.id] }));
+        errors.push(
+          standardError(
+            'OBJECT_NOT_FOUND',
+            'Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.',
+            { ids: [input.id] },
+          ),
+        );
         continue;
       }
       const email = input.properties.email;
@@ -331,7 +370,9 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
       } else if (!state.definition(input.subscriptionId)) {
         errors.push(standardError('OBJECT_NOT_FOUND', `Subscription ${input.subscriptionId} does not exist`, context));
       } else if (ctx.gdprEnabled && input.statusState === 'SUBSCRIBED' && !input.legalBasis) {
-        errors.push(standardError('VALIDATION_ERROR', 'A legal basis is required to subscribe a contact when GDPR features are enabled', context));
+        errors.push(
+          standardError('VALIDATION_ERROR', 'A legal basis is required to subscribe a contact when GDPR features are enabled', context),
+        );
       } else {
         const { status, reason } = state.setStatus(
           email,
@@ -352,7 +393,8 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, _req, reply) => {
     if (err instanceof HubSpotHttpError) return reply.code(err.statusCode).send(err.body);
-    if (err instanceof z.ZodError) return reply.code(400).send(errorBody('VALIDATION_ERROR', `Invalid input: ${err.issues[0]?.message ?? ''}`));
+    if (err instanceof z.ZodError)
+      return reply.code(400).send(errorBody('VALIDATION_ERROR', `Invalid input: ${err.issues[0]?.message ?? ''}`));
     const statusCode = typeof err === 'object' && err !== null && 'statusCode' in err ? Number(err.statusCode) : 500;
     if (statusCode >= 400 && statusCode < 500) {
       const message = err instanceof Error ? err.message : 'Invalid input';

@@ -19,8 +19,7 @@ export interface RateLimitBody {
 }
 
 export type RateDecision =
-  | { ok: true; headers: Record<string, string> }
-  | { ok: false; headers: Record<string, string>; body: RateLimitBody };
+  { ok: true; headers: Record<string, string> } | { ok: false; headers: Record<string, string>; body: RateLimitBody };
 
 const MESSAGES: Record<RateLimitPolicy, string> = {
   TEN_SECONDLY_ROLLING: 'You have reached your ten_secondly_rolling limit.',
@@ -30,7 +29,14 @@ const MESSAGES: Record<RateLimitPolicy, string> = {
 
 /** HubSpot's 429 body for a policy. */
 export function rateLimitBody(policy: RateLimitPolicy): RateLimitBody {
-  return { status: 'error', message: MESSAGES[policy], errorType: 'RATE_LIMIT', correlationId: randomUUID(), policyName: policy, requestId: randomUUID() };
+  return {
+    status: 'error',
+    message: MESSAGES[policy],
+    errorType: 'RATE_LIMIT',
+    correlationId: randomUUID(),
+    policyName: policy,
+    requestId: randomUUID(),
+  };
 }
 
 function utcDay(ms: number): string {

@@ -25,12 +25,7 @@ export function contactJson(
 }
 
 /** `PublicStatus` of the communication preferences v4 API. */
-export function statusJson(
-  state: HubSpotState,
-  email: string,
-  s: StoredStatus,
-  setStatusSuccessReason?: string,
-): Record<string, unknown> {
+export function statusJson(state: HubSpotState, email: string, s: StoredStatus, setStatusSuccessReason?: string): Record<string, unknown> {
   const out: Record<string, unknown> = {
     subscriberIdString: email,
     subscriptionId: s.subscriptionId,

@@ -69,7 +69,8 @@ export async function startHubSpotEmulator(
         );
     },
     refuseInjected: (reply, forced) => {
-      const headers: Record<string, string> = forced.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(forced.retryAfterSeconds) };
+      const headers: Record<string, string> =
+        forced.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(forced.retryAfterSeconds) };
       return reply.code(429).headers(headers).send(rateLimitBody('TEN_SECONDLY_ROLLING'));
     },
     admit: (req, reply) => {

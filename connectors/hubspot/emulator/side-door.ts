@@ -7,10 +7,25 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { RateLimitOptions } from './options.js';
-import { EmulatorSideDoor, SIDE_DOOR_PREFIX, SideDoorError, sideDoorAction, type CallLedger, type WebhookDeliveryLoop } from '../../../src/connector/emulator-kit/index.js';
+import {
+  EmulatorSideDoor,
+  SIDE_DOOR_PREFIX,
+  SideDoorError,
+  sideDoorAction,
+  type CallLedger,
+  type WebhookDeliveryLoop,
+} from '../../../src/connector/emulator-kit/index.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { statusJson, contactJson } from './serialize.js';
-import { LEGAL_BASES, type ChangeOrigin, type HubSpotLegalBasis, type HubSpotState, type IdleWrite, type PropertyInput, type StatusState } from './state.js';
+import {
+  LEGAL_BASES,
+  type ChangeOrigin,
+  type HubSpotLegalBasis,
+  type HubSpotState,
+  type IdleWrite,
+  type PropertyInput,
+  type StatusState,
+} from './state.js';
 import type { Delivery, WebhookPayloadEvent } from './webhook-sender.js';
 import { propertyValuesNotValid } from './errors.js';
 
@@ -23,7 +38,6 @@ export interface ContactView {
   createdAt: string;
   updatedAt: string;
 }
-
 
 /**
  * The HubSpot side door: the kit's `EmulatorControls` and `WebhookControls` (calls, `rateLimitNextCall`

@@ -200,7 +200,12 @@ export class HubSpotState {
         problems.push(propertyValidation('PROPERTY_DOESNT_EXIST', name, `Property "${name}" does not exist`));
       } else if (READ_ONLY.has(name)) {
         problems.push(propertyValidation('READ_ONLY_VALUE', name, `"${name}" is a read only property; its value cannot be set.`));
-      } else if (name === 'email' && value !== null && value !== '' && (!isValidEmail(String(value)) || this.poisoned.has(String(value).trim().toLowerCase()))) {
+      } else if (
+        name === 'email' &&
+        value !== null &&
+        value !== '' &&
+        (!isValidEmail(String(value)) || this.poisoned.has(String(value).trim().toLowerCase()))
+      ) {
         problems.push(propertyValidation('INVALID_EMAIL', name, `Email address ${String(value)} is invalid`));
       }
     }
@@ -333,7 +338,8 @@ export class HubSpotState {
     if (previous && previous.status === status && previous.legalBasis === legalBasis) {
       if (origin.changeSource === API_CHANGE_SOURCE) {
         const changedSeq = this.statusChangedSeq.get(`${address}/${subscriptionId}`) ?? Number.NEGATIVE_INFINITY;
-        const crossed = previous.source !== origin.statusSource && changedSeq > (this.statusesReadSeq.get(address) ?? Number.NEGATIVE_INFINITY);
+        const crossed =
+          previous.source !== origin.statusSource && changedSeq > (this.statusesReadSeq.get(address) ?? Number.NEGATIVE_INFINITY);
         this.idleWrites.push({ target: `${address}/subscription:${subscriptionId}`, at: this.now(), ...(crossed ? { crossed } : {}) });
         // The answer tells the app the status: writing it again is no longer a crossing.
         this.noteStatusesRead(address);

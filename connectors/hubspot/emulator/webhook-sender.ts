@@ -9,11 +9,7 @@ import { WebhookDeliveryLoop, type DeliveryRequest } from '../../../src/connecto
 import { signV3 } from '../signature.js';
 
 export type SubscriptionType =
-  | 'contact.creation'
-  | 'contact.propertyChange'
-  | 'contact.deletion'
-  | 'contact.privacyDeletion'
-  | 'contact.merge';
+  'contact.creation' | 'contact.propertyChange' | 'contact.deletion' | 'contact.privacyDeletion' | 'contact.merge';
 
 /** A change inside the emulator that HubSpot would announce. */
 export interface ChangeNotice {
@@ -114,7 +110,9 @@ export class WebhookSender {
         'Content-Type': 'application/json',
         'X-HubSpot-Signature-v3': signV3({ clientSecret: secret, method: 'POST', uri: url, body, timestamp }),
         'X-HubSpot-Request-Timestamp': timestamp,
-        'X-HubSpot-Signature': createHash('sha256').update(secret + body).digest('hex'),
+        'X-HubSpot-Signature': createHash('sha256')
+          .update(secret + body)
+          .digest('hex'),
         'X-HubSpot-Signature-Version': 'v1',
       },
       body,

@@ -89,7 +89,14 @@ export function registerBulkRoutes(app: FastifyInstance, deps: BulkDeps): void {
     contentUrl: `services/data/${job.version}/jobs/ingest/${job.id}/batches`,
     lineEnding: 'LF',
     columnDelimiter: 'COMMA',
-    ...(job.state === 'JobComplete' ? { numberRecordsProcessed: job.success.length + job.failed.length, numberRecordsFailed: job.failed.length, retries: 0, totalProcessingTime: 0 } : {}),
+    ...(job.state === 'JobComplete'
+      ? {
+          numberRecordsProcessed: job.success.length + job.failed.length,
+          numberRecordsFailed: job.failed.length,
+          retries: 0,
+          totalProcessingTime: 0,
+        }
+      : {}),
   });
 
   const ingestJob = (req: FastifyRequest): IngestJob => {
@@ -136,7 +143,10 @@ export function registerBulkRoutes(app: FastifyInstance, deps: BulkDeps): void {
           }
           job.success.push({ id, created, row });
         } catch (err) {
-          const message = err instanceof SaveError ? err.errors.map((e) => `${e.statusCode}:${e.message}:${e.fields.join(';')} --`).join(' ') : String(err);
+          const message =
+            err instanceof SaveError
+              ? err.errors.map((e) => `${e.statusCode}:${e.message}:${e.fields.join(';')} --`).join(' ')
+              : String(err);
           job.failed.push({ id: String(input['Id'] ?? ''), error: message, row });
         }
       }
@@ -149,18 +159,26 @@ export function registerBulkRoutes(app: FastifyInstance, deps: BulkDeps): void {
     const body = (req.body ?? {}) as { object?: string; operation?: string; externalIdFieldName?: string; contentType?: string };
     const object = state.object(body.object ?? '');
     if (!object) throw badRequest('INVALIDENTITY', `Entity '${body.object ?? ''}' is not supported by the Bulk API.`);
-    if (!['insert', 'update', 'upsert', 'delete'].includes(body.operation ?? '')) throw badRequest('INVALIDJOB', `InvalidJob : Invalid operation: ${body.operation ?? ''}`);
-    if (body.operation === 'upsert' && !findField(object, body.externalIdFieldName ?? '')?.externalId && body.externalIdFieldName !== 'Id') {
+    if (!['insert', 'update', 'upsert', 'delete'].includes(body.operation ?? ''))
+      throw badRequest('INVALIDJOB', `InvalidJob : Invalid operation: ${body.operation ?? ''}`);
+    if (
+      body.operation === 'upsert' &&
+      !findField(object, body.externalIdFieldName ?? '')?.externalId &&
+      body.externalIdFieldName !== 'Id'
+    ) {
       throw badRequest('INVALIDJOB', `InvalidJob : External ID was blank for ${object.name}. An External ID must be specified for upsert.`);
     }
-    if (body.contentType !== undefined && body.contentType !== 'CSV') throw badRequest('INVALIDJOB', 'InvalidJob : contentType must be CSV');
+    if (body.contentType !== undefined && body.contentType !== 'CSV')
+      throw badRequest('INVALIDJOB', 'InvalidJob : contentType must be CSV');
     const t = isoOf(deps.now());
     const actor = deps.actorOf(req);
     const job: IngestJob = {
       id: jobId(),
       object,
       operation: body.operation as IngestOperation,
-      ...(body.externalIdFieldName ? { externalIdFieldName: findField(object, body.externalIdFieldName)?.name ?? body.externalIdFieldName } : {}),
+      ...(body.externalIdFieldName
+        ? { externalIdFieldName: findField(object, body.externalIdFieldName)?.name ?? body.externalIdFieldName }
+        : {}),
       state: 'Open',
       createdById: actor.userId,
       createdDate: t,
@@ -208,12 +226,21 @@ export function registerBulkRoutes(app: FastifyInstance, deps: BulkDeps): void {
     return reply.code(204).send();
   });
 
-  const results = (kind: 'successfulResults' | 'failedResults' | 'unprocessedrecords') =>
+  const results =
+    (kind: 'successfulResults' | 'failedResults' | 'unprocessedrecords') =>
     async (req: FastifyRequest, reply: { header(n: string, v: string): unknown; type(t: string): unknown }): Promise<string> => {
       const job = ingestJob(req);
       reply.type('text/csv');
-      if (kind === 'successfulResults') return toCsv(['sf__Id', 'sf__Created', ...job.columns], job.success.map((s) => [s.id, String(s.created), ...job.columns.map((c) => s.row[c] ?? '')]));
-      if (kind === 'failedResults') return toCsv(['sf__Id', 'sf__Error', ...job.columns], job.failed.map((f) => [f.id, f.error, ...job.columns.map((c) => f.row[c] ?? '')]));
+      if (kind === 'successfulResults')
+        return toCsv(
+          ['sf__Id', 'sf__Created', ...job.columns],
+          job.success.map((s) => [s.id, String(s.created), ...job.columns.map((c) => s.row[c] ?? '')]),
+        );
+      if (kind === 'failedResults')
+        return toCsv(
+          ['sf__Id', 'sf__Error', ...job.columns],
+          job.failed.map((f) => [f.id, f.error, ...job.columns.map((c) => f.row[c] ?? '')]),
+        );
       return toCsv(job.columns, []);
     };
   app.get(`${P}/ingest/:id/successfulResults`, results('successfulResults'));
@@ -260,7 +287,8 @@ export function registerBulkRoutes(app: FastifyInstance, deps: BulkDeps): void {
 
   app.post(`${P}/query`, async (req) => {
     const body = (req.body ?? {}) as { operation?: string; query?: string };
-    if (body.operation !== 'query' && body.operation !== 'queryAll') throw badRequest('INVALIDJOB', `InvalidJob : Invalid operation: ${body.operation ?? ''}`);
+    if (body.operation !== 'query' && body.operation !== 'queryAll')
+      throw badRequest('INVALIDJOB', `InvalidJob : Invalid operation: ${body.operation ?? ''}`);
     if (!body.query) throw badRequest('INVALIDJOB', 'InvalidJob : query is required');
     // A query that does not parse is refused at creation, as Salesforce does.
     const { object } = runBulkSoql(state, body.query, deps.now());
@@ -297,9 +325,18 @@ export function registerBulkRoutes(app: FastifyInstance, deps: BulkDeps): void {
 
   app.get(`${P}/query/:id/results`, async (req, reply) => {
     const job = queryJob(req);
-    if (job.version !== version(req)) throw new SalesforceHttpError(409, 'API_VERSION_MISMATCH', 'Use the same API version to get query results that you used to create the query.');
+    if (job.version !== version(req))
+      throw new SalesforceHttpError(
+        409,
+        'API_VERSION_MISMATCH',
+        'Use the same API version to get query results that you used to create the query.',
+      );
     if (job.state !== 'JobComplete' || !job.rows || !job.fields || !job.objectDef) {
-      throw new SalesforceHttpError(412, 'JOB_NOT_COMPLETE', `can only download query results of successfully completed bulk job with status: JOB_COMPLETE. Current status: ${job.state}`);
+      throw new SalesforceHttpError(
+        412,
+        'JOB_NOT_COMPLETE',
+        `can only download query results of successfully completed bulk job with status: JOB_COMPLETE. Current status: ${job.state}`,
+      );
     }
     const q = req.query as { locator?: string; maxRecords?: string };
     const offset = q.locator ? Number(Buffer.from(q.locator, 'base64').toString('utf8')) : 0;

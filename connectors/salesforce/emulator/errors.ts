@@ -24,6 +24,7 @@ export class SalesforceHttpError extends Error {
 }
 
 export const invalidSession = (): SalesforceHttpError => new SalesforceHttpError(401, 'INVALID_SESSION_ID', 'Session expired or invalid');
-export const notFound = (message = 'The requested resource does not exist'): SalesforceHttpError => new SalesforceHttpError(404, 'NOT_FOUND', message);
+export const notFound = (message = 'The requested resource does not exist'): SalesforceHttpError =>
+  new SalesforceHttpError(404, 'NOT_FOUND', message);
 export const malformedQuery = (message: string): SalesforceHttpError => new SalesforceHttpError(400, 'MALFORMED_QUERY', message);
 export const badRequest = (errorCode: string, message: string): SalesforceHttpError => new SalesforceHttpError(400, errorCode, message);

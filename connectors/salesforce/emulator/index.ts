@@ -16,11 +16,18 @@ const text = (value: unknown): string | undefined => (typeof value === 'string' 
 /** `concord emulate salesforce` and the demo's Salesforce (registered in `connectors/index.ts`). */
 export default defineEmulator({
   id: 'salesforce',
-  description: 'Salesforce OAuth client credentials, REST sObjects and Collections, SOQL, Bulk API 2.0, Outbound Messages (to --webhook-url); side door under /_emulator/',
+  description:
+    'Salesforce OAuth client credentials, REST sObjects and Collections, SOQL, Bulk API 2.0, Outbound Messages (to --webhook-url); side door under /_emulator/',
   secretEnv: 'SALESFORCE_CLIENT_SECRET',
   defaultPort: 4020,
   cli: { webhookUrl: 'the Outbound Message endpoint URL, <hub>/webhooks/<id>/<outboundMessageToken>' },
-  start: (o) => startSalesforceEmulator({ port: o.port, host: o.host, clientSecret: o.secret, ...(o.webhookUrl ? { outboundMessageUrl: o.webhookUrl } : {}) }),
+  start: (o) =>
+    startSalesforceEmulator({
+      port: o.port,
+      host: o.host,
+      clientSecret: o.secret,
+      ...(o.webhookUrl ? { outboundMessageUrl: o.webhookUrl } : {}),
+    }),
   demo: {
     urlKey: 'loginUrl',
     start: ({ instanceId, config, port, publicUrl }) => {

@@ -16,7 +16,11 @@ export const SalesforceEmulatorOptions = z.object({
   /** The user the side door acts as (a sales rep in the UI). */
   repUserId: SalesforceId.default('0055e000001RepXAAS'),
   /** Access tokens expire after this long (Salesforce's session timeout); 0 keeps them forever. */
-  tokenTtlMs: z.number().int().min(0).default(2 * 3_600_000),
+  tokenTtlMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(2 * 3_600_000),
   /** The org's API request allowance per 24 hours (`Sforce-Limit-Info`, `REQUEST_LIMIT_EXCEEDED`). */
   dailyApiLimit: z.number().int().positive().default(1_000_000),
   /** Records per query page unless `Sforce-Query-Options: batchSize=N` asks for fewer (200-2,000). */
@@ -35,7 +39,9 @@ export const SalesforceEmulatorOptions = z.object({
    */
   outboundMessageUrl: z.url().optional(),
   /** Objects whose changes send an Outbound Message (one workflow rule each). */
-  outboundObjects: z.array(z.enum(['Contact', 'Lead', 'Individual', 'ContactPointTypeConsent'])).default(['Contact', 'Lead', 'Individual', 'ContactPointTypeConsent']),
+  outboundObjects: z
+    .array(z.enum(['Contact', 'Lead', 'Individual', 'ContactPointTypeConsent']))
+    .default(['Contact', 'Lead', 'Individual', 'ContactPointTypeConsent']),
   /** Changes are gathered this long before a message is sent (up to 100 notifications each). */
   outboundBatchMs: z.number().int().min(0).default(20),
   /** Delivery attempts before giving up (Salesforce retries for up to 24 hours). */

@@ -71,7 +71,11 @@ export function notificationsEnvelope(options: {
     `<PartnerUrl>${escapeXml(`${baseUrl}/services/Soap/u/${apiVersion}/${organizationId}`)}</PartnerUrl>`,
   ];
   for (const n of options.notifications) {
-    parts.push('<Notification>', `<Id>${escapeXml(n.id)}</Id>`, `<sObject xsi:type="sf:${object}" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">`);
+    parts.push(
+      '<Notification>',
+      `<Id>${escapeXml(n.id)}</Id>`,
+      `<sObject xsi:type="sf:${object}" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">`,
+    );
     for (const [name, value] of Object.entries(n.record)) {
       if (name === 'IsDeleted') continue;
       parts.push(value === null ? `<sf:${name} xsi:nil="true"/>` : `<sf:${name}>${escapeXml(String(value))}</sf:${name}>`);
@@ -163,6 +167,9 @@ export class OutboundSender {
       object,
       notifications,
     });
-    return { headers: { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: '""', 'User-Agent': 'Salesforce - Concord emulator' }, body };
+    return {
+      headers: { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: '""', 'User-Agent': 'Salesforce - Concord emulator' },
+      body,
+    };
   }
 }

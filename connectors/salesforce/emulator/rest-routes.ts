@@ -28,7 +28,9 @@ export function restDateTime(iso: string): string {
 
 /** A stored record as REST JSON, with `attributes`, limited to `fields` when given. */
 export function recordJson(object: ObjectDef, record: StoredRecord, version: string, fields?: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = { attributes: { type: object.name, url: `/services/data/${version}/sobjects/${object.name}/${String(record['Id'])}` } };
+  const out: Record<string, unknown> = {
+    attributes: { type: object.name, url: `/services/data/${version}/sobjects/${object.name}/${String(record['Id'])}` },
+  };
   const names = fields ?? object.fields.map((f) => f.name);
   for (const name of names) {
     const def = findField(object, name);
@@ -48,11 +50,29 @@ interface SaveResult {
 
 function failure(err: unknown): SaveResult {
   if (err instanceof SaveError) return { id: null, success: false, errors: err.errors };
-  return { id: null, success: false, errors: [{ statusCode: 'UNKNOWN_EXCEPTION', message: err instanceof Error ? err.message : String(err), fields: [] }] };
+  return {
+    id: null,
+    success: false,
+    errors: [{ statusCode: 'UNKNOWN_EXCEPTION', message: err instanceof Error ? err.message : String(err), fields: [] }],
+  };
 }
 
 function rolledBack(results: SaveResult[]): SaveResult[] {
-  return results.map((r) => (r.success ? { id: null, success: false, errors: [{ statusCode: 'ALL_OR_NONE_OPERATION_ROLLED_BACK', message: 'Record rolled back because not all records were valid and the request was using AllOrNone header', fields: [] }] } : r));
+  return results.map((r) =>
+    r.success
+      ? {
+          id: null,
+          success: false,
+          errors: [
+            {
+              statusCode: 'ALL_OR_NONE_OPERATION_ROLLED_BACK',
+              message: 'Record rolled back because not all records were valid and the request was using AllOrNone header',
+              fields: [],
+            },
+          ],
+        }
+      : r,
+  );
 }
 
 interface CollectionBody {
@@ -63,7 +83,8 @@ interface CollectionBody {
 function collectionBody(body: unknown): { allOrNone: boolean; records: Record<string, unknown>[] } {
   const b = (body ?? {}) as CollectionBody;
   if (!Array.isArray(b.records)) throw badRequest('JSON_PARSER_ERROR', 'records: expected an array');
-  if (b.records.length > MAX_COLLECTION) throw badRequest('EXCEEDED_ID_LIMIT', `record limit reached. cannot submit more than ${MAX_COLLECTION} records into this call`);
+  if (b.records.length > MAX_COLLECTION)
+    throw badRequest('EXCEEDED_ID_LIMIT', `record limit reached. cannot submit more than ${MAX_COLLECTION} records into this call`);
   return { allOrNone: b.allOrNone === true, records: b.records };
 }
 
@@ -118,7 +139,8 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
       const record = state.create(object.name, (req.body ?? {}) as Record<string, unknown>, deps.actorOf(req));
       return reply.code(201).send({ id: record['Id'], success: true, errors: [] });
     } catch (err) {
-      if (err instanceof SaveError) return reply.code(400).send(err.errors.map((e) => ({ message: e.message, errorCode: e.statusCode, fields: e.fields })));
+      if (err instanceof SaveError)
+        return reply.code(400).send(err.errors.map((e) => ({ message: e.message, errorCode: e.statusCode, fields: e.fields })));
       throw err;
     }
   });
@@ -131,7 +153,8 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
       state.update(object.name, id, (req.body ?? {}) as Record<string, unknown>, deps.actorOf(req));
       return reply.code(204).send();
     } catch (err) {
-      if (err instanceof SaveError) return reply.code(400).send(err.errors.map((e) => ({ message: e.message, errorCode: e.statusCode, fields: e.fields })));
+      if (err instanceof SaveError)
+        return reply.code(400).send(err.errors.map((e) => ({ message: e.message, errorCode: e.statusCode, fields: e.fields })));
       throw err;
     }
   });
@@ -144,7 +167,8 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
       const { record, created } = state.upsert(object.name, field, value, (req.body ?? {}) as Record<string, unknown>, deps.actorOf(req));
       return created ? reply.code(201).send({ id: record['Id'], success: true, errors: [], created: true }) : reply.code(204).send();
     } catch (err) {
-      if (err instanceof SaveError) return reply.code(400).send(err.errors.map((e) => ({ message: e.message, errorCode: e.statusCode, fields: e.fields })));
+      if (err instanceof SaveError)
+        return reply.code(400).send(err.errors.map((e) => ({ message: e.message, errorCode: e.statusCode, fields: e.fields })));
       throw err;
     }
   });
@@ -176,7 +200,8 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
     }
     return records.map((r): SaveResult => {
       try {
-        if (r['Id'] !== undefined) throw new SaveError([{ statusCode: 'INVALID_FIELD', message: 'cannot specify Id in an insert call', fields: ['Id'] }]);
+        if (r['Id'] !== undefined)
+          throw new SaveError([{ statusCode: 'INVALID_FIELD', message: 'cannot specify Id in an insert call', fields: ['Id'] }]);
         const record = state.create(typeOf(r) ?? '', r, actor);
         return { id: String(record['Id']), success: true, errors: [] };
       } catch (err) {
@@ -194,7 +219,8 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
       const checks = records.map((r) => {
         try {
           const object = state.object(typeOf(r) ?? '');
-          if (!object || !state.get(object.name, idOf(r))) throw new SaveError([{ statusCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [] }]);
+          if (!object || !state.get(object.name, idOf(r)))
+            throw new SaveError([{ statusCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [] }]);
           state.validate(object, r, 'update');
           return { id: idOf(r), success: true, errors: [] } as SaveResult;
         } catch (err) {
@@ -238,8 +264,16 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
     return records.map((r): SaveResult => {
       try {
         const value = r[def.name];
-        if (typeof value !== 'string' || value === '') throw new SaveError([{ statusCode: 'MISSING_ARGUMENT', message: `${def.name} not specified`, fields: [def.name] }]);
-        if ((typeOf(r) ?? object.name).toLowerCase() !== object.name.toLowerCase()) throw new SaveError([{ statusCode: 'INVALID_TYPE', message: 'the list can contain objects only of the type indicated in the request URI', fields: [] }]);
+        if (typeof value !== 'string' || value === '')
+          throw new SaveError([{ statusCode: 'MISSING_ARGUMENT', message: `${def.name} not specified`, fields: [def.name] }]);
+        if ((typeOf(r) ?? object.name).toLowerCase() !== object.name.toLowerCase())
+          throw new SaveError([
+            {
+              statusCode: 'INVALID_TYPE',
+              message: 'the list can contain objects only of the type indicated in the request URI',
+              fields: [],
+            },
+          ]);
         const { record, created } = state.upsert(object.name, def.name, value, r, actor);
         return { id: String(record['Id']), success: true, errors: [], created };
       } catch (err) {
@@ -263,29 +297,56 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
   // sObject Collections: delete.
   app.delete(`${P}/composite/sobjects`, async (req) => {
     const q = req.query as { ids?: string; allOrNone?: string };
-    const ids = (q.ids ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    const ids = (q.ids ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
     if (ids.length === 0) throw badRequest('MISSING_ARGUMENT', 'ids is required');
-    if (ids.length > MAX_COLLECTION) throw badRequest('EXCEEDED_ID_LIMIT', `record limit reached. cannot submit more than ${MAX_COLLECTION} records into this call`);
+    if (ids.length > MAX_COLLECTION)
+      throw badRequest('EXCEEDED_ID_LIMIT', `record limit reached. cannot submit more than ${MAX_COLLECTION} records into this call`);
     const actor = deps.actorOf(req);
     const owners = ids.map((id) => state.objectOfId(id));
     if (q.allOrNone === 'true' && ids.some((id, i) => !owners[i] || !state.get(owners[i]?.name ?? '', id))) {
       return ids.map((id, i) =>
         owners[i] && state.get(owners[i]?.name ?? '', id)
-          ? { id: null, success: false, errors: [{ statusCode: 'ALL_OR_NONE_OPERATION_ROLLED_BACK', message: 'Record rolled back because not all records were valid and the request was using AllOrNone header', fields: [] }] }
+          ? {
+              id: null,
+              success: false,
+              errors: [
+                {
+                  statusCode: 'ALL_OR_NONE_OPERATION_ROLLED_BACK',
+                  message: 'Record rolled back because not all records were valid and the request was using AllOrNone header',
+                  fields: [],
+                },
+              ],
+            }
           : { id: null, success: false, errors: [{ statusCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [] }] },
       );
     }
     return ids.map((id, i): SaveResult => {
       const owner = owners[i];
       if (!owner || !state.get(owner.name, id)) {
-        return { id: null, success: false, errors: [{ statusCode: owner ? 'ENTITY_IS_DELETED' : 'MALFORMED_ID', message: owner ? 'entity is deleted' : `malformed id ${id}`, fields: [] }] };
+        return {
+          id: null,
+          success: false,
+          errors: [
+            {
+              statusCode: owner ? 'ENTITY_IS_DELETED' : 'MALFORMED_ID',
+              message: owner ? 'entity is deleted' : `malformed id ${id}`,
+              fields: [],
+            },
+          ],
+        };
       }
       state.delete(owner.name, id, actor);
       return { id, success: true, errors: [] };
     });
   });
 
-  const runSoqlText = (text: string, withDeleted: boolean): { query: SoqlQuery; object: ObjectDef; rows: StoredRecord[]; fields: string[] } => {
+  const runSoqlText = (
+    text: string,
+    withDeleted: boolean,
+  ): { query: SoqlQuery; object: ObjectDef; rows: StoredRecord[]; fields: string[] } => {
     let query: SoqlQuery;
     try {
       query = parseSoql(text);
@@ -294,9 +355,16 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
       throw err;
     }
     const object = state.object(query.object);
-    if (!object) throw badRequest('INVALID_TYPE', `\n${text}\nsObject type '${query.object}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name.`);
+    if (!object)
+      throw badRequest(
+        'INVALID_TYPE',
+        `\n${text}\nsObject type '${query.object}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name.`,
+      );
     const noSuchColumn = (name: string, on: ObjectDef): SalesforceHttpError =>
-      badRequest('INVALID_FIELD', `\n${text}\nNo such column '${name}' on entity '${on.name}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.`);
+      badRequest(
+        'INVALID_FIELD',
+        `\n${text}\nNo such column '${name}' on entity '${on.name}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.`,
+      );
     const named = [...query.fields, ...query.where.map((c) => c.field), ...query.orderBy.map((o) => o.field)];
     const fields: string[] = [];
     for (const name of named) {
@@ -308,7 +376,8 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
       if (!('subquery' in cond)) continue;
       const inner = state.object(cond.subquery.object);
       if (!inner) throw badRequest('INVALID_TYPE', `\n${text}\nsObject type '${cond.subquery.object}' is not supported.`);
-      for (const name of [...cond.subquery.fields, ...cond.subquery.where.map((c) => c.field)]) if (!findField(inner, name)) throw noSuchColumn(name, inner);
+      for (const name of [...cond.subquery.fields, ...cond.subquery.where.map((c) => c.field)])
+        if (!findField(inner, name)) throw noSuchColumn(name, inner);
     }
     const resolved = resolveSemiJoins(query, (name) => state.all(state.object(name)?.name ?? name), deps.now());
     const rows = runQuery(resolved, state.all(object.name, withDeleted), deps.now());
@@ -322,7 +391,12 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
     return queryPage(q, withDeleted, version(req), typeof header === 'string' ? header : undefined);
   };
 
-  const queryPage = (q: string | undefined, withDeleted: boolean, apiVersion: string, options: string | undefined): Record<string, unknown> => {
+  const queryPage = (
+    q: string | undefined,
+    withDeleted: boolean,
+    apiVersion: string,
+    options: string | undefined,
+  ): Record<string, unknown> => {
     if (!q) throw malformedQuery('q is required');
     const { query, object, rows, fields } = runSoqlText(q, withDeleted);
     if (query.count) return { totalSize: rows.length, done: true, records: [] };
@@ -356,20 +430,33 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
   app.post(`${P}/composite`, async (req) => {
     const body = (req.body ?? {}) as { compositeRequest?: unknown };
     const subrequests = body.compositeRequest;
-    if (!Array.isArray(subrequests) || subrequests.length === 0) throw badRequest('JSON_PARSER_ERROR', 'compositeRequest: expected a non-empty array');
+    if (!Array.isArray(subrequests) || subrequests.length === 0)
+      throw badRequest('JSON_PARSER_ERROR', 'compositeRequest: expected a non-empty array');
     if (subrequests.length > 25) throw badRequest('LIMIT_EXCEEDED', 'A composite request can contain at most 25 subrequests');
     const parsed = subrequests.map((sub: unknown) => {
       const r = (sub ?? {}) as { method?: unknown; url?: unknown; referenceId?: unknown };
-      if (typeof r.url !== 'string' || typeof r.referenceId !== 'string' || typeof r.method !== 'string') throw badRequest('JSON_PARSER_ERROR', 'each subrequest needs method, url and referenceId');
+      if (typeof r.url !== 'string' || typeof r.referenceId !== 'string' || typeof r.method !== 'string')
+        throw badRequest('JSON_PARSER_ERROR', 'each subrequest needs method, url and referenceId');
       const m = /^\/services\/data\/(v\d+\.\d)\/(query|queryAll)\/?\?q=(.*)$/.exec(r.url);
-      if (r.method.toUpperCase() !== 'GET' || !m) throw badRequest('NOT_SUPPORTED', `the emulator runs only query subrequests (got ${r.method} ${r.url.split('?')[0]})`);
-      return { referenceId: r.referenceId, apiVersion: m[1] ?? version(req), withDeleted: m[2] === 'queryAll', q: decodeURIComponent((m[3] ?? '').replace(/\+/g, ' ')) };
+      if (r.method.toUpperCase() !== 'GET' || !m)
+        throw badRequest('NOT_SUPPORTED', `the emulator runs only query subrequests (got ${r.method} ${r.url.split('?')[0]})`);
+      return {
+        referenceId: r.referenceId,
+        apiVersion: m[1] ?? version(req),
+        withDeleted: m[2] === 'queryAll',
+        q: decodeURIComponent((m[3] ?? '').replace(/\+/g, ' ')),
+      };
     });
     if (parsed.length > 5) throw badRequest('LIMIT_EXCEEDED', 'A composite request can contain at most 5 query operations');
     return {
       compositeResponse: parsed.map((sub) => {
         try {
-          return { body: queryPage(sub.q, sub.withDeleted, sub.apiVersion, undefined), httpHeaders: {}, httpStatusCode: 200, referenceId: sub.referenceId };
+          return {
+            body: queryPage(sub.q, sub.withDeleted, sub.apiVersion, undefined),
+            httpHeaders: {},
+            httpStatusCode: 200,
+            referenceId: sub.referenceId,
+          };
         } catch (err) {
           if (!(err instanceof SalesforceHttpError)) throw err;
           return { body: err.body, httpHeaders: {}, httpStatusCode: err.statusCode, referenceId: sub.referenceId };

@@ -70,7 +70,12 @@ export function buildObjects(externalIdFields: readonly string[]): Map<string, O
         ...PERSON,
         { name: 'Company', type: 'string', required: true },
         { name: 'Country', type: 'string' },
-        { name: 'Status', type: 'picklist', values: ['Open - Not Contacted', 'Working - Contacted', 'Closed - Converted', 'Closed - Not Converted'], defaultValue: 'Open - Not Contacted' },
+        {
+          name: 'Status',
+          type: 'picklist',
+          values: ['Open - Not Contacted', 'Working - Contacted', 'Closed - Converted', 'Closed - Not Converted'],
+          defaultValue: 'Open - Not Contacted',
+        },
         ...custom,
       ],
     },
@@ -111,7 +116,12 @@ export function buildObjects(externalIdFields: readonly string[]): Map<string, O
     {
       name: 'DataUsePurpose',
       keyPrefix: '0ZW',
-      fields: [...SYSTEM, { name: 'Name', type: 'string', required: true }, { name: 'Description', type: 'textarea' }, { name: 'CanDataSubjectOptOut', type: 'boolean', defaultValue: true }],
+      fields: [
+        ...SYSTEM,
+        { name: 'Name', type: 'string', required: true },
+        { name: 'Description', type: 'textarea' },
+        { name: 'CanDataSubjectOptOut', type: 'boolean', defaultValue: true },
+      ],
     },
   ];
   return new Map(objects.map((o) => [o.name, o]));

@@ -41,7 +41,10 @@ export function callOptionsClient(header: string | string[] | undefined): string
 }
 
 /** Starts the emulator; `port: 0` picks a free port. */
-export async function startSalesforceEmulator(input: SalesforceEmulatorOptionsInput, runtime: EmulatorRuntime = {}): Promise<RunningSalesforceEmulator> {
+export async function startSalesforceEmulator(
+  input: SalesforceEmulatorOptionsInput,
+  runtime: EmulatorRuntime = {},
+): Promise<RunningSalesforceEmulator> {
   const options = SalesforceEmulatorOptions.parse(input);
   const now = runtime.now ?? Date.now;
   let baseUrl = '';
@@ -84,7 +87,15 @@ export async function startSalesforceEmulator(input: SalesforceEmulatorOptionsIn
       app.setErrorHandler((err, _req, reply) => {
         if (err instanceof SalesforceHttpError) return reply.code(err.statusCode).send(err.body);
         const status = typeof (err as { statusCode?: unknown }).statusCode === 'number' ? (err as { statusCode: number }).statusCode : 500;
-        if (status === 500) return reply.code(500).send([{ message: 'An unexpected error occurred. Please include this ErrorId if you contact support: emulator', errorCode: 'UNKNOWN_EXCEPTION' }]);
+        if (status === 500)
+          return reply
+            .code(500)
+            .send([
+              {
+                message: 'An unexpected error occurred. Please include this ErrorId if you contact support: emulator',
+                errorCode: 'UNKNOWN_EXCEPTION',
+              },
+            ]);
         const message = err instanceof Error ? err.message : String(err);
         return reply.code(status).send([{ message, errorCode: status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'JSON_PARSER_ERROR' }]);
       });
@@ -137,7 +148,13 @@ export async function startSalesforceEmulator(input: SalesforceEmulatorOptionsIn
         };
       });
 
-      registerRestRoutes(app, { state, now, queryBatchSize: options.queryBatchSize, actorOf, limitUsage: () => ({ ...controls.apiUsage }) });
+      registerRestRoutes(app, {
+        state,
+        now,
+        queryBatchSize: options.queryBatchSize,
+        actorOf,
+        limitUsage: () => ({ ...controls.apiUsage }),
+      });
       registerBulkRoutes(app, { state, now, jobDelayMs: options.bulkJobDelayMs, resultPageSize: options.bulkResultPageSize, actorOf });
     },
     sideDoorRoutes: (app) => registerSideDoorRoutes(app, sideDoor),

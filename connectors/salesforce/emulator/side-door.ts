@@ -8,7 +8,14 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { EmulatorSideDoor, SIDE_DOOR_PREFIX, SideDoorError, sideDoorAction, type CallLedger, type WebhookDeliveryLoop } from '../../../src/connector/emulator-kit/index.js';
+import {
+  EmulatorSideDoor,
+  SIDE_DOOR_PREFIX,
+  SideDoorError,
+  sideDoorAction,
+  type CallLedger,
+  type WebhookDeliveryLoop,
+} from '../../../src/connector/emulator-kit/index.js';
 import type { OutboundDelivery, QueuedNotification } from './outbound.js';
 import { SaveError, type Actor, type ChangeEntry, type OrgState, type StoredRecord } from './state.js';
 
@@ -19,7 +26,6 @@ export interface OrgControls {
   /** Issued access tokens -> expiry (ms, 0 = never). */
   tokens: Map<string, number>;
 }
-
 
 export type ConsentStatus = 'OptIn' | 'OptOut' | 'Seen' | 'NotSeen';
 
@@ -93,7 +99,14 @@ export class SideDoor extends EmulatorSideDoor<QueuedNotification, string, Outbo
   }
 
   /** Records consent for a data use purpose and contact point type, as a rep filling the consent form. */
-  setConsent(object: 'Contact' | 'Lead', personId: string, purposeName: string, contactPointType: string, status: ConsentStatus, captureDate?: string): StoredRecord {
+  setConsent(
+    object: 'Contact' | 'Lead',
+    personId: string,
+    purposeName: string,
+    contactPointType: string,
+    status: ConsentStatus,
+    captureDate?: string,
+  ): StoredRecord {
     const partyId = this.individualOf(object, personId, true) ?? '';
     const purpose = this.state.findByField('DataUsePurpose', 'Name', purposeName)[0];
     if (!purpose) throw new SideDoorError(`no DataUsePurpose named ${purposeName}`);
@@ -139,7 +152,10 @@ export class SideDoor extends EmulatorSideDoor<QueuedNotification, string, Outbo
   }
 
   /** The person's consents as `{purpose, type, status, captureDate}`. */
-  consents(object: 'Contact' | 'Lead', personId: string): { purpose: string; type: string; status: string; captureDate: string | null; captureSource: string | null }[] {
+  consents(
+    object: 'Contact' | 'Lead',
+    personId: string,
+  ): { purpose: string; type: string; status: string; captureDate: string | null; captureSource: string | null }[] {
     const partyId = this.individualOf(object, personId, false);
     if (!partyId) return [];
     return this.state
@@ -229,24 +245,51 @@ export function registerSideDoorRoutes(app: FastifyInstance, door: SideDoor): vo
   const params = (p: unknown): { object: string; id: string } => p as { object: string; id: string };
   app.get(`${P}/records/:object`, async (req) => door.list(params(req.params).object));
   app.post(`${P}/records/:object`, async (req) => run(() => door.create(params(req.params).object, Fields.parse(req.body))));
-  app.get(`${P}/records/:object/:id`, async (req, reply) => door.get(params(req.params).object, params(req.params).id) ?? reply.code(404).send({ message: 'not found' }));
-  app.patch(`${P}/records/:object/:id`, async (req) => run(() => door.update(params(req.params).object, params(req.params).id, Fields.parse(req.body))));
+  app.get(
+    `${P}/records/:object/:id`,
+    async (req, reply) => door.get(params(req.params).object, params(req.params).id) ?? reply.code(404).send({ message: 'not found' }),
+  );
+  app.patch(`${P}/records/:object/:id`, async (req) =>
+    run(() => door.update(params(req.params).object, params(req.params).id, Fields.parse(req.body))),
+  );
   app.delete(`${P}/records/:object/:id`, async (req, reply) => {
     run(() => door.delete(params(req.params).object, params(req.params).id));
     return reply.code(204).send();
   });
   app.post(`${P}/records/:object/:id/race`, async (req, reply) => {
     const body = z.object({ fields: Fields, leadMs: z.number().int().min(0).optional() }).parse(req.body);
-    run(() => door.armRace(params(req.params).object, params(req.params).id, body.fields, body.leadMs === undefined ? {} : { leadMs: body.leadMs }));
+    run(() =>
+      door.armRace(params(req.params).object, params(req.params).id, body.fields, body.leadMs === undefined ? {} : { leadMs: body.leadMs }),
+    );
     return reply.code(204).send();
   });
   app.get(`${P}/races`, async () => ({ armed: door.armedRaces() }));
-  app.patch(`${P}/records/:object/:id/individual`, async (req) => run(() => door.setIndividual(Person.parse(params(req.params).object), params(req.params).id, Fields.parse(req.body))));
+  app.patch(`${P}/records/:object/:id/individual`, async (req) =>
+    run(() => door.setIndividual(Person.parse(params(req.params).object), params(req.params).id, Fields.parse(req.body))),
+  );
   app.post(`${P}/records/:object/:id/consents`, async (req) => {
-    const body = z.object({ purpose: z.string(), contactPointType: z.string(), status: z.enum(['OptIn', 'OptOut', 'Seen', 'NotSeen']), captureDate: z.string().optional() }).parse(req.body);
-    return run(() => door.setConsent(Person.parse(params(req.params).object), params(req.params).id, body.purpose, body.contactPointType, body.status, body.captureDate));
+    const body = z
+      .object({
+        purpose: z.string(),
+        contactPointType: z.string(),
+        status: z.enum(['OptIn', 'OptOut', 'Seen', 'NotSeen']),
+        captureDate: z.string().optional(),
+      })
+      .parse(req.body);
+    return run(() =>
+      door.setConsent(
+        Person.parse(params(req.params).object),
+        params(req.params).id,
+        body.purpose,
+        body.contactPointType,
+        body.status,
+        body.captureDate,
+      ),
+    );
   });
-  app.get(`${P}/records/:object/:id/consents`, async (req) => door.consents(Person.parse(params(req.params).object), params(req.params).id));
+  app.get(`${P}/records/:object/:id/consents`, async (req) =>
+    door.consents(Person.parse(params(req.params).object), params(req.params).id),
+  );
   app.get(`${P}/changes`, async () => door.changes());
   app.get(`${P}/notifications`, async () => door.notifications());
   app.post(`${P}/limits`, async (req, reply) => {
@@ -255,4 +298,3 @@ export function registerSideDoorRoutes(app: FastifyInstance, door: SideDoor): vo
     return reply.code(204).send();
   });
 }
-

@@ -4,17 +4,42 @@ import { matches, parseSoql, runQuery, SoqlSyntaxError, type SoqlValue } from '.
 const NOW = Date.parse('2026-03-10T12:00:00.000Z');
 
 const rows: Record<string, SoqlValue>[] = [
-  { Id: '003A', Email: 'ada@example.com', LastName: 'Lovelace', HasOptedOutOfEmail: false, SystemModstamp: '2026-03-10T09:00:00.000Z', Age: 36 },
-  { Id: '003B', Email: 'grace@example.com', LastName: 'Hopper', HasOptedOutOfEmail: true, SystemModstamp: '2026-03-09T23:59:59.000Z', Age: 85 },
+  {
+    Id: '003A',
+    Email: 'ada@example.com',
+    LastName: 'Lovelace',
+    HasOptedOutOfEmail: false,
+    SystemModstamp: '2026-03-10T09:00:00.000Z',
+    Age: 36,
+  },
+  {
+    Id: '003B',
+    Email: 'grace@example.com',
+    LastName: 'Hopper',
+    HasOptedOutOfEmail: true,
+    SystemModstamp: '2026-03-09T23:59:59.000Z',
+    Age: 85,
+  },
   { Id: '003C', Email: null, LastName: "O'Brien", HasOptedOutOfEmail: false, SystemModstamp: '2026-03-01T00:00:00.000Z', Age: 40 },
-  { Id: '003D', Email: 'alan@example.com', LastName: 'Turing', HasOptedOutOfEmail: true, SystemModstamp: '2026-03-10T09:00:00.000Z', Age: 41 },
+  {
+    Id: '003D',
+    Email: 'alan@example.com',
+    LastName: 'Turing',
+    HasOptedOutOfEmail: true,
+    SystemModstamp: '2026-03-10T09:00:00.000Z',
+    Age: 41,
+  },
 ];
 
 const ids = (soql: string): SoqlValue[] => runQuery(parseSoql(soql), rows, NOW).map((r) => r.Id ?? null);
 
 describe('parseSoql', () => {
   it('parses fields, object, conditions, ordering and limit', () => {
-    expect(parseSoql("SELECT Id, Email FROM Contact WHERE Email = 'a@b.c' AND SystemModstamp > 2026-01-01T00:00:00Z ORDER BY SystemModstamp, Id DESC LIMIT 5")).toEqual({
+    expect(
+      parseSoql(
+        "SELECT Id, Email FROM Contact WHERE Email = 'a@b.c' AND SystemModstamp > 2026-01-01T00:00:00Z ORDER BY SystemModstamp, Id DESC LIMIT 5",
+      ),
+    ).toEqual({
       fields: ['Id', 'Email'],
       count: false,
       object: 'Contact',
@@ -31,7 +56,9 @@ describe('parseSoql', () => {
   });
 
   it('accepts lower-case keywords, COUNT(), IN lists, booleans, null, numbers and date literals', () => {
-    const q = parseSoql("select count() from Lead where Id in ('00QA', '00QB') and IsDeleted = false and Email != null and Age >= 18 and CreatedDate = LAST_N_DAYS:30");
+    const q = parseSoql(
+      "select count() from Lead where Id in ('00QA', '00QB') and IsDeleted = false and Email != null and Age >= 18 and CreatedDate = LAST_N_DAYS:30",
+    );
     expect(q.count).toBe(true);
     expect(q.object).toBe('Lead');
     expect(q.where.map((c) => c.op)).toEqual(['IN', '=', '!=', '>=', '=']);
@@ -41,7 +68,11 @@ describe('parseSoql', () => {
   it('reads escaped quotes in strings and date-times with fractions and offsets', () => {
     const q = parseSoql("SELECT Id FROM Contact WHERE LastName = 'O\\'Brien' AND SystemModstamp < 2026-03-10T10:00:00.500+01:00");
     expect(q.where[0]).toEqual({ field: 'LastName', op: '=', value: { kind: 'string', value: "O'Brien" } });
-    expect(q.where[1]).toEqual({ field: 'SystemModstamp', op: '<', value: { kind: 'datetime', ms: Date.parse('2026-03-10T09:00:00.500Z') } });
+    expect(q.where[1]).toEqual({
+      field: 'SystemModstamp',
+      op: '<',
+      value: { kind: 'datetime', ms: Date.parse('2026-03-10T09:00:00.500Z') },
+    });
   });
 
   it.each([
@@ -72,7 +103,10 @@ describe('runQuery', () => {
 
   it('compares numbers and date-times, and orders by several keys', () => {
     expect(ids('SELECT Id FROM Contact WHERE Age > 40 AND Age < 85')).toEqual(['003D']);
-    expect(ids('SELECT Id FROM Contact WHERE SystemModstamp >= 2026-03-10T09:00:00Z ORDER BY SystemModstamp, Id DESC')).toEqual(['003D', '003A']);
+    expect(ids('SELECT Id FROM Contact WHERE SystemModstamp >= 2026-03-10T09:00:00Z ORDER BY SystemModstamp, Id DESC')).toEqual([
+      '003D',
+      '003A',
+    ]);
     expect(ids('SELECT Id FROM Contact WHERE SystemModstamp > 2026-03-09T23:59:59Z ORDER BY Id')).toEqual(['003A', '003D']);
     expect(ids('SELECT Id FROM Contact ORDER BY SystemModstamp DESC, Id LIMIT 3')).toEqual(['003A', '003D', '003B']);
   });

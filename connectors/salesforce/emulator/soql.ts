@@ -255,7 +255,8 @@ class Parser {
         const pos = this.peek()?.pos ?? 0;
         if (nested) throw new SoqlSyntaxError('semi-joins cannot be nested', pos);
         const subquery = this.query(true);
-        if (subquery.object.toLowerCase() === object.toLowerCase()) throw new SoqlSyntaxError('The inner and outer selects should not be on the same object type', pos);
+        if (subquery.object.toLowerCase() === object.toLowerCase())
+          throw new SoqlSyntaxError('The inner and outer selects should not be on the same object type', pos);
         this.symbol(')');
         return { field, op: 'IN', subquery };
       }
@@ -431,7 +432,11 @@ export function matches(query: Pick<SoqlQuery, 'where'>, record: Record<string, 
  * Replaces each semi-join with the values its subquery selects from `recordsOf(object)`, so
  * the query can run on its own object's records.
  */
-export function resolveSemiJoins(query: SoqlQuery, recordsOf: (object: string) => Iterable<Record<string, SoqlValue>>, now: number): SoqlQuery {
+export function resolveSemiJoins(
+  query: SoqlQuery,
+  recordsOf: (object: string) => Iterable<Record<string, SoqlValue>>,
+  now: number,
+): SoqlQuery {
   if (!query.where.some((c) => 'subquery' in c)) return query;
   const where = query.where.map((cond): SoqlCondition => {
     if (!('subquery' in cond)) return cond;

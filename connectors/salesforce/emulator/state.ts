@@ -202,7 +202,11 @@ export class OrgState {
       // The rep's save commits first, stamped a moment earlier; this write then lands on top of it.
       this.races.delete(raceKey);
       const t = isoOf(Math.max(this.now() - race.leadMs, Date.parse(String(record['SystemModstamp']))));
-      Object.assign(record, this.validate(object, race.fields, 'update'), { LastModifiedDate: t, LastModifiedById: race.actor.userId, SystemModstamp: t });
+      Object.assign(record, this.validate(object, race.fields, 'update'), {
+        LastModifiedDate: t,
+        LastModifiedById: race.actor.userId,
+        SystemModstamp: t,
+      });
       this.announce(object.name, String(record['Id']), 'updated', t, race.actor);
     }
     const t = isoOf(Math.max(this.now(), Date.parse(String(record['SystemModstamp']))));
@@ -215,11 +219,19 @@ export class OrgState {
   }
 
   /** Upserts on an external id field: `created` tells which happened. */
-  upsert(objectName: string, field: string, value: string, input: Record<string, unknown>, actor: Actor): { record: StoredRecord; created: boolean } {
+  upsert(
+    objectName: string,
+    field: string,
+    value: string,
+    input: Record<string, unknown>,
+    actor: Actor,
+  ): { record: StoredRecord; created: boolean } {
     const object = this.requireObject(objectName);
     const def = findField(object, field);
     if (!def || !(def.externalId || def.type === 'id')) {
-      throw new SaveError([{ statusCode: 'INVALID_FIELD', message: `Field ${field} is not an external id field of ${object.name}`, fields: [field] }]);
+      throw new SaveError([
+        { statusCode: 'INVALID_FIELD', message: `Field ${field} is not an external id field of ${object.name}`, fields: [field] },
+      ]);
     }
     if (def.type === 'id') {
       const record = this.get(object.name, value);
@@ -228,7 +240,13 @@ export class OrgState {
     }
     const hits = this.findByField(object.name, def.name, value);
     if (hits.length > 1) {
-      throw new SaveError([{ statusCode: 'DUPLICATE_EXTERNAL_ID', message: `${def.name}: more than one record found for external id field: [${hits.map((h) => String(h['Id'])).join(', ')}]`, fields: [def.name] }]);
+      throw new SaveError([
+        {
+          statusCode: 'DUPLICATE_EXTERNAL_ID',
+          message: `${def.name}: more than one record found for external id field: [${hits.map((h) => String(h['Id'])).join(', ')}]`,
+          fields: [def.name],
+        },
+      ]);
     }
     const existing = hits[0];
     const { [def.name]: _ignored, ...rest } = input;
@@ -258,7 +276,11 @@ export class OrgState {
         continue;
       }
       if (def.readOnly) {
-        errors.push({ statusCode: 'INVALID_FIELD_FOR_INSERT_UPDATE', message: `Unable to create/update fields: ${def.name}. Please check the security settings of this field and verify that it is read/write for your profile or permission set.`, fields: [def.name] });
+        errors.push({
+          statusCode: 'INVALID_FIELD_FOR_INSERT_UPDATE',
+          message: `Unable to create/update fields: ${def.name}. Please check the security settings of this field and verify that it is read/write for your profile or permission set.`,
+          fields: [def.name],
+        });
         continue;
       }
       const problem = this.checkValue(def, raw);
@@ -271,7 +293,11 @@ export class OrgState {
     if (mode === 'create') {
       const missing = object.fields.filter((f) => f.required && (out[f.name] === undefined || out[f.name] === null || out[f.name] === ''));
       if (missing.length > 0) {
-        errors.push({ statusCode: 'REQUIRED_FIELD_MISSING', message: `Required fields are missing: [${missing.map((f) => f.name).join(', ')}]`, fields: missing.map((f) => f.name) });
+        errors.push({
+          statusCode: 'REQUIRED_FIELD_MISSING',
+          message: `Required fields are missing: [${missing.map((f) => f.name).join(', ')}]`,
+          fields: missing.map((f) => f.name),
+        });
       }
     } else {
       for (const f of object.fields) {
@@ -285,12 +311,19 @@ export class OrgState {
   }
 
   private checkValue(def: FieldDef, raw: unknown): RecordError | undefined {
-    if (raw === null) return def.type === 'boolean' ? { statusCode: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${def.name}: value not of required type: null`, fields: [def.name] } : undefined;
+    if (raw === null)
+      return def.type === 'boolean'
+        ? { statusCode: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${def.name}: value not of required type: null`, fields: [def.name] }
+        : undefined;
     switch (def.type) {
       case 'boolean':
         return typeof raw === 'boolean' || raw === 'true' || raw === 'false'
           ? undefined
-          : { statusCode: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${def.name}: value not of required type: ${String(raw)}`, fields: [def.name] };
+          : {
+              statusCode: 'INVALID_TYPE_ON_FIELD_IN_RECORD',
+              message: `${def.name}: value not of required type: ${String(raw)}`,
+              fields: [def.name],
+            };
       case 'email': {
         const text = String(raw).trim();
         if (text === '') return undefined;
@@ -302,16 +335,26 @@ export class OrgState {
       case 'datetime':
         return typeof raw === 'string' && (raw === '' || (ISO.test(raw) && !Number.isNaN(Date.parse(raw))))
           ? undefined
-          : { statusCode: 'INVALID_TYPE_ON_FIELD_IN_RECORD', message: `${def.name}: value not of required type: ${String(raw)}`, fields: [def.name] };
+          : {
+              statusCode: 'INVALID_TYPE_ON_FIELD_IN_RECORD',
+              message: `${def.name}: value not of required type: ${String(raw)}`,
+              fields: [def.name],
+            };
       case 'picklist':
         return def.values?.includes(String(raw)) || raw === ''
           ? undefined
-          : { statusCode: 'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST', message: `${def.name}: bad value for restricted picklist field: ${String(raw)}`, fields: [def.name] };
+          : {
+              statusCode: 'INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST',
+              message: `${def.name}: bad value for restricted picklist field: ${String(raw)}`,
+              fields: [def.name],
+            };
       case 'reference': {
         const id = String(raw);
         if (id === '') return undefined;
         const target = def.referenceTo ? this.get(def.referenceTo, id) : undefined;
-        return target ? undefined : { statusCode: 'INVALID_CROSS_REFERENCE_KEY', message: `invalid cross reference id`, fields: [def.name] };
+        return target
+          ? undefined
+          : { statusCode: 'INVALID_CROSS_REFERENCE_KEY', message: `invalid cross reference id`, fields: [def.name] };
       }
       default:
         return typeof raw === 'string' || typeof raw === 'number'

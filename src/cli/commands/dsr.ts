@@ -107,7 +107,9 @@ export function describe(view: DsrView): string {
   const width = Math.max(0, ...view.systems.map((s) => s.connector.length));
   for (const s of view.systems) {
     const outcome = s.outcome ? `  ${s.outcome.outcome}${s.outcome.verified ? ` (verified: ${s.outcome.verified})` : ''}` : '';
-    lines.push(`  ${s.connector.padEnd(width)}  ${s.status.padEnd(14)} attempts ${s.attempts}${outcome}${s.error ? `  error: ${s.error}` : ''}`);
+    lines.push(
+      `  ${s.connector.padEnd(width)}  ${s.status.padEnd(14)} attempts ${s.attempts}${outcome}${s.error ? `  error: ${s.error}` : ''}`,
+    );
   }
   if (view.export) lines.push(`  export: ${view.export.ready ? `ready until ${view.export.expiresAt}` : 'not ready'}`);
   return lines.join('\n');
@@ -193,9 +195,14 @@ function parseSet(value: string, previous: Record<string, Json> = {}): Record<st
 }
 
 export function register(program: Command, io: CliIo = processIo): void {
-  const dsr = program.command('dsr').description('data-subject requests: erase, export, rectify, restrict, object; status and overdue lists');
+  const dsr = program
+    .command('dsr')
+    .description('data-subject requests: erase, export, rectify, restrict, object; status and overdue lists');
 
-  submitCommand(io, dsr, 'erase', 'erase the person in every system and the store, and keep them erased', (email) => ({ kind: 'erase', subject: { email } }));
+  submitCommand(io, dsr, 'erase', 'erase the person in every system and the store, and keep them erased', (email) => ({
+    kind: 'erase',
+    subject: { email },
+  }));
   submitCommand(
     io,
     dsr,
@@ -216,10 +223,21 @@ export function register(program: Command, io: CliIo = processIo): void {
     (email, o) => ({ kind: 'rectify', subject: { email }, attributes: (o['set'] as Record<string, Json> | undefined) ?? {} }),
     (c) => c.requiredOption('--set <attribute=value>', 'an attribute to correct (repeatable; JSON values allowed)', parseSet),
   );
-  submitCommand(io, dsr, 'restrict', 'restrict processing: systems get only the restriction markers', (email) => ({ kind: 'restrict', subject: { email } }));
+  submitCommand(io, dsr, 'restrict', 'restrict processing: systems get only the restriction markers', (email) => ({
+    kind: 'restrict',
+    subject: { email },
+  }));
   submitCommand(io, dsr, 'unrestrict', 'lift a restriction of processing', (email) => ({ kind: 'unrestrict', subject: { email } }));
-  const objection = (c: Command): Command => c.addOption(new Option('--to <use>', 'what the person objects to').choices(Object.keys(OBJECTIONS)).default('direct-marketing'));
-  submitCommand(io, dsr, 'object', 'record an objection (direct marketing, profiling, automated decisions)', (email, o) => ({ kind: 'object', subject: { email }, objection: OBJECTIONS[String(o['to'])] ?? 'directMarketing' }), objection);
+  const objection = (c: Command): Command =>
+    c.addOption(new Option('--to <use>', 'what the person objects to').choices(Object.keys(OBJECTIONS)).default('direct-marketing'));
+  submitCommand(
+    io,
+    dsr,
+    'object',
+    'record an objection (direct marketing, profiling, automated decisions)',
+    (email, o) => ({ kind: 'object', subject: { email }, objection: OBJECTIONS[String(o['to'])] ?? 'directMarketing' }),
+    objection,
+  );
   submitCommand(
     io,
     dsr,
@@ -250,7 +268,10 @@ export function register(program: Command, io: CliIo = processIo): void {
     .option('--json', 'print as JSON')
     .action(async (options: Common & { overdue?: boolean; status?: 'received' | 'in_progress' | 'completed' | 'failed' }) => {
       await withSession(io, options, async (session) => {
-        const views = await session.privacy.list({ ...(options.overdue ? { overdue: true } : {}), ...(options.status ? { status: options.status } : {}) });
+        const views = await session.privacy.list({
+          ...(options.overdue ? { overdue: true } : {}),
+          ...(options.status ? { status: options.status } : {}),
+        });
         if (options.json) io.log(JSON.stringify(views, null, 2));
         else if (views.length === 0) io.log(options.overdue ? 'no overdue requests' : 'no requests');
         else io.log(views.map(describe).join('\n'));
@@ -267,7 +288,14 @@ export function register(program: Command, io: CliIo = processIo): void {
     .action(async (id: string, options: Common & { to: string; told: string; reason: string }) => {
       await withSession(io, options, async (session) => {
         const iso = (text: string): string => new Date(text).toISOString();
-        const view = report(io, await session.privacy.extend(id, { extendedTo: iso(options.to), subjectToldAt: iso(options.told), reason: options.reason }, 'cli'));
+        const view = report(
+          io,
+          await session.privacy.extend(
+            id,
+            { extendedTo: iso(options.to), subjectToldAt: iso(options.told), reason: options.reason },
+            'cli',
+          ),
+        );
         if (!view) return 1;
         print(io, view, options.json);
         return 0;

@@ -54,8 +54,19 @@ export function register(program: Command, io: CliIo = processIo): void {
     .option('-p, --port <port>', `port to listen on (0 picks a free one; default: the system's own, ${defaultPorts()})`)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--webhook-url <url>', webhookUrlHelp())
-    .option('--secret <secret>', `webhook signing secret (default: the system's env variable, ${Object.values(EMULATORS).map((e) => e.secretEnv).join(' or ')})`)
-    .option('--rate-limit <n/window>', `requests allowed per window, e.g. 100/10s (${Object.values(EMULATORS).filter((e) => e.cli.rateLimit).map((e) => e.id).join(', ')})`)
+    .option(
+      '--secret <secret>',
+      `webhook signing secret (default: the system's env variable, ${Object.values(EMULATORS)
+        .map((e) => e.secretEnv)
+        .join(' or ')})`,
+    )
+    .option(
+      '--rate-limit <n/window>',
+      `requests allowed per window, e.g. 100/10s (${Object.values(EMULATORS)
+        .filter((e) => e.cli.rateLimit)
+        .map((e) => e.id)
+        .join(', ')})`,
+    )
     .action(async (system: string, opts: { port?: string; host: string; webhookUrl?: string; secret?: string; rateLimit?: string }) => {
       const entry = EMULATORS[system];
       if (!entry) {
@@ -63,7 +74,10 @@ export function register(program: Command, io: CliIo = processIo): void {
         io.exit(1);
         return;
       }
-      const refused = [...(opts.webhookUrl && !entry.cli.webhookUrl ? ['--webhook-url'] : []), ...(opts.rateLimit && !entry.cli.rateLimit ? ['--rate-limit'] : [])];
+      const refused = [
+        ...(opts.webhookUrl && !entry.cli.webhookUrl ? ['--webhook-url'] : []),
+        ...(opts.rateLimit && !entry.cli.rateLimit ? ['--rate-limit'] : []),
+      ];
       if (refused.length > 0) {
         io.error(`the ${system} emulator does not take ${refused.join(' or ')}`);
         io.exit(1);
@@ -83,7 +97,11 @@ export function register(program: Command, io: CliIo = processIo): void {
         ...(opts.rateLimit ? { rateLimit: parseRateLimit(opts.rateLimit) } : {}),
       });
       if (!options.success) {
-        io.error(options.error.issues.map((i) => `${i.path.length > 0 ? `--${i.path.join('.').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ` : ''}${i.message}`).join('\n'));
+        io.error(
+          options.error.issues
+            .map((i) => `${i.path.length > 0 ? `--${i.path.join('.').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ` : ''}${i.message}`)
+            .join('\n'),
+        );
         io.exit(1);
         return;
       }

@@ -29,7 +29,7 @@ async function databaseUrlFrom(io: CliIo, options: { config?: string; databaseUr
 export function register(program: Command, io: CliIo = processIo): void {
   withConfigOption(program.command('migrate'))
     .description('apply pending database migrations (they also run when the hub starts)')
-    .option('--database-url <url>', 'store URL (sqlite:..., postgres://...) instead of the config file\'s hub.databaseUrl')
+    .option('--database-url <url>', "store URL (sqlite:..., postgres://...) instead of the config file's hub.databaseUrl")
     .action(async (options: { config?: string; databaseUrl?: string }) => {
       const url = await databaseUrlFrom(io, options);
       if (url === undefined) {
@@ -41,11 +41,7 @@ export function register(program: Command, io: CliIo = processIo): void {
         const store = await openStore({ url, policy: MergePolicy.parse({}), outboxTargets: [], hashKey: 'unused', autoMigrate: false });
         try {
           const applied = await store.migrate();
-          io.log(
-            applied.length === 0
-              ? `${redactUrl(url)}: schema up to date`
-              : `${redactUrl(url)}: applied ${applied.join(', ')}`,
-          );
+          io.log(applied.length === 0 ? `${redactUrl(url)}: schema up to date` : `${redactUrl(url)}: applied ${applied.join(', ')}`);
         } finally {
           await store.close();
         }

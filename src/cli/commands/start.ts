@@ -54,7 +54,9 @@ const ROLES_HELP = [
 ].join('\n');
 
 /** The engine timings from `CONCORD_ENGINE_TUNING` (see above); `undefined` when it is not set. */
-export function tuningFromEnv(text = process.env.CONCORD_ENGINE_TUNING): { ok: true; tuning: EngineTuning | undefined } | { ok: false; message: string } {
+export function tuningFromEnv(
+  text = process.env.CONCORD_ENGINE_TUNING,
+): { ok: true; tuning: EngineTuning | undefined } | { ok: false; message: string } {
   if (!text) return { ok: true, tuning: undefined };
   let json: unknown;
   try {
@@ -63,7 +65,11 @@ export function tuningFromEnv(text = process.env.CONCORD_ENGINE_TUNING): { ok: t
     return { ok: false, message: 'CONCORD_ENGINE_TUNING is not valid JSON' };
   }
   const parsed = EngineTuning.strict().safeParse(json);
-  if (!parsed.success) return { ok: false, message: `CONCORD_ENGINE_TUNING: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` };
+  if (!parsed.success)
+    return {
+      ok: false,
+      message: `CONCORD_ENGINE_TUNING: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    };
   return { ok: true, tuning: parsed.data };
 }
 
@@ -71,8 +77,15 @@ export function tuningFromEnv(text = process.env.CONCORD_ENGINE_TUNING): { ok: t
 export function register(program: Command, io: CliIo = processIo): void {
   withConfigOption(program.command('start'))
     .description('run the hub (API server and workers); --demo adds the emulators and demo data')
-    .addOption(new Option('-r, --role <roles>', `what this process runs (${ROLES.join(', ')}; see Roles below)`).argParser(roleOption).default(toRoleSet('all'), 'all'))
-    .option('--demo', `start the emulators (${builtinEmulators.map((e) => e.id).join(', ')}), seed demo profiles and print the URLs (development mode only)`)
+    .addOption(
+      new Option('-r, --role <roles>', `what this process runs (${ROLES.join(', ')}; see Roles below)`)
+        .argParser(roleOption)
+        .default(toRoleSet('all'), 'all'),
+    )
+    .option(
+      '--demo',
+      `start the emulators (${builtinEmulators.map((e) => e.id).join(', ')}), seed demo profiles and print the URLs (development mode only)`,
+    )
     .addHelpText('after', ROLES_HELP)
     .action(async (options: { config?: string; role: RoleSet; demo?: boolean }) => {
       const file = resolveConfigPath(options.config, io.env);
@@ -85,7 +98,10 @@ export function register(program: Command, io: CliIo = processIo): void {
       const { config } = result;
       if (!options.demo) printWarnings(io, result.warnings);
       io.log(summaryLine(file, config));
-      const logger = createLogger({ level: io.env['LOG_LEVEL'] ?? (options.demo ? 'warn' : 'info'), ...(io.logs ? { destination: io.logs } : {}) });
+      const logger = createLogger({
+        level: io.env['LOG_LEVEL'] ?? (options.demo ? 'warn' : 'info'),
+        ...(io.logs ? { destination: io.logs } : {}),
+      });
 
       if (options.demo) {
         io.log('Starting the demo: emulators, hub and demo data...');
@@ -99,7 +115,9 @@ export function register(program: Command, io: CliIo = processIo): void {
         }
         const width = Math.max(...demo.links.map((l) => l.label.length));
         io.log('');
-        io.log(`Concord is running (Redis ${redactUrl(demo.redis.url)}${demo.redis.private ? ', a private redis-server started for the demo' : ''}).`);
+        io.log(
+          `Concord is running (Redis ${redactUrl(demo.redis.url)}${demo.redis.private ? ', a private redis-server started for the demo' : ''}).`,
+        );
         io.log('');
         for (const link of demo.links) io.log(`  ${link.label.padEnd(width)}  ${link.url}${link.note ? `  (${link.note})` : ''}`);
         io.log('');

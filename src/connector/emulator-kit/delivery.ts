@@ -185,7 +185,12 @@ export class WebhookDeliveryLoop<Item, Id, Delivery> {
     let status: number | 'error';
     let acked = false;
     try {
-      const res = await fetch(url, { method: 'POST', headers: request.headers, body: request.body, signal: AbortSignal.timeout(this.opts.timeoutMs) });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: request.headers,
+        body: request.body,
+        signal: AbortSignal.timeout(this.opts.timeoutMs),
+      });
       const text = await res.text();
       status = res.status;
       acked = this.opts.acknowledged ? this.opts.acknowledged(res.status, text) : res.status >= 200 && res.status < 300;

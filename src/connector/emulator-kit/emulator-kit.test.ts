@@ -43,7 +43,10 @@ function loop(url: string, overrides: { maxAttempts?: number } = {}) {
     maxAttempts: overrides.maxAttempts ?? 3,
     retryBaseMs: 1,
     timeoutMs: 2_000,
-    sign: (items, attempt) => ({ headers: { 'content-type': 'application/json' }, body: JSON.stringify({ attempt, ids: items.map((i) => i.id) }) }),
+    sign: (items, attempt) => ({
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ attempt, ids: items.map((i) => i.id) }),
+    }),
     logEntry: (a) => a,
     now: Date.now,
   });
@@ -72,10 +75,21 @@ describe('WebhookDeliveryLoop', () => {
   it('batches per group in requests of at most maxPerRequest, and retries until acknowledged', async () => {
     const r = await receiver((body) => (body === '{"attempt":1,"ids":["1","3"]}' ? 500 : 200));
     const l = loop(r.url);
-    for (const [id, group] of [['1', 'a'], ['2', 'b'], ['3', 'a'], ['4', 'a']] as const) l.enqueue({ id, group });
+    for (const [id, group] of [
+      ['1', 'a'],
+      ['2', 'b'],
+      ['3', 'a'],
+      ['4', 'a'],
+    ] as const)
+      l.enqueue({ id, group });
     await l.idle();
     const sent = r.bodies.map((b) => JSON.parse(b) as { attempt: number; ids: string[] });
-    expect(sent.filter((s) => s.attempt === 1).map((s) => s.ids).sort()).toEqual([['1', '3'], ['2'], ['4']]);
+    expect(
+      sent
+        .filter((s) => s.attempt === 1)
+        .map((s) => s.ids)
+        .sort(),
+    ).toEqual([['1', '3'], ['2'], ['4']]);
     expect(sent.filter((s) => s.attempt === 2).map((s) => s.ids)).toEqual([['1', '3']]);
     expect(l.log().map((d) => [d.attempt, d.status, d.acked])).toContainEqual([1, 500, false]);
   });

@@ -8,5 +8,13 @@
  */
 export { CallCounts, CallLedger, endpointOf, type EmulatorControls, type InjectedRateLimit, type WebhookControls } from './controls.js';
 export { WebhookDeliveryLoop, type DeliveryAttempt, type DeliveryRequest, type WebhookDeliveryOptions } from './delivery.js';
-export { startEmulatorServer, SIDE_DOOR_PREFIX, type EmulatorRuntime, type EmulatorServer, type EmulatorServerOptions, type RequestGate, type RequestKind } from './server.js';
+export {
+  startEmulatorServer,
+  SIDE_DOOR_PREFIX,
+  type EmulatorRuntime,
+  type EmulatorServer,
+  type EmulatorServerOptions,
+  type RequestGate,
+  type RequestKind,
+} from './server.js';
 export { EmulatorSideDoor, SideDoorError, sideDoorAction } from './side-door.js';

@@ -73,7 +73,8 @@ export interface EmulatorServer {
 /** Starts an emulator's HTTP server; `port: 0` picks a free port. */
 export async function startEmulatorServer(options: EmulatorServerOptions): Promise<EmulatorServer> {
   const { ledger } = options;
-  const classify = options.classify ?? ((req: FastifyRequest): RequestKind => (req.url.startsWith(`${SIDE_DOOR_PREFIX}/`) ? undefined : 'call'));
+  const classify =
+    options.classify ?? ((req: FastifyRequest): RequestKind => (req.url.startsWith(`${SIDE_DOOR_PREFIX}/`) ? undefined : 'call'));
   const app = Fastify({ logger: options.logger ?? false, ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }) });
   options.prepare?.(app);
 

@@ -42,13 +42,22 @@ describe('WebhookAcks', () => {
 
 describe('erase and export refs', () => {
   it('reads by id when known, looks up by e-mail otherwise', () => {
-    expect(splitRefs([{ externalId: 'a', email: 'x@example.com' }, { email: 'y@example.com' }, {}])).toEqual({ ids: ['a'], emails: ['y@example.com'] });
+    expect(splitRefs([{ externalId: 'a', email: 'x@example.com' }, { email: 'y@example.com' }, {}])).toEqual({
+      ids: ['a'],
+      emails: ['y@example.com'],
+    });
   });
 
   it('merges lookups, each record once, the first found kept', () => {
     const byId = [{ id: '1', via: 'id' }];
-    const byEmail = [{ id: '2', via: 'email' }, { id: '1', via: 'email' }];
-    expect(uniqueBy([byId, byEmail], (r) => r.id)).toEqual([{ id: '1', via: 'id' }, { id: '2', via: 'email' }]);
+    const byEmail = [
+      { id: '2', via: 'email' },
+      { id: '1', via: 'email' },
+    ];
+    expect(uniqueBy([byId, byEmail], (r) => r.id)).toEqual([
+      { id: '1', via: 'id' },
+      { id: '2', via: 'email' },
+    ]);
   });
 });
 

@@ -85,7 +85,10 @@ export class Pacer {
       const taken = this.tryTake(n);
       if ('at' in taken) return taken.at;
       if (this.opts.maxWaitMs !== undefined && taken.waitMs > this.opts.maxWaitMs) {
-        throw new RateLimitedError(`pacing: next ${n} ${this.opts.policy} slots in ${taken.waitMs} ms`, { retryAfterMs: taken.waitMs, policy: this.opts.policy });
+        throw new RateLimitedError(`pacing: next ${n} ${this.opts.policy} slots in ${taken.waitMs} ms`, {
+          retryAfterMs: taken.waitMs,
+          policy: this.opts.policy,
+        });
       }
       await sleep(taken.waitMs, signal);
     }

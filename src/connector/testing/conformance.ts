@@ -13,14 +13,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MergePolicy } from '../../profile/schema.js';
 import type { Profile } from '../../profile/schema.js';
-import type {
-  ConnectorDefinition,
-  ConnectorInstance,
-  ExternalRecord,
-  PushRecord,
-  RawWebhook,
-  WebhookEvent,
-} from '../define.js';
+import type { ConnectorDefinition, ConnectorInstance, ExternalRecord, PushRecord, RawWebhook, WebhookEvent } from '../define.js';
 import { MalformedPayloadError, RateLimitedError } from '../errors.js';
 import { compileMapping, mapInbound, mapOutbound } from '../mapping.js';
 import type { CompiledMapping } from '../mapping.js';
@@ -142,7 +135,10 @@ export function runConformance<Config, Cursor>(options: ConformanceOptions<Confi
   const signal = () => new AbortController().signal;
 
   async function pushOk(instance: ConnectorInstance<Cursor>, profiles: Profile[]): Promise<string[]> {
-    const outcomes = await instance.push?.(profiles.map((p) => toPush(p)), signal());
+    const outcomes = await instance.push?.(
+      profiles.map((p) => toPush(p)),
+      signal(),
+    );
     return (outcomes ?? []).map((o) => {
       if (o.status !== 'ok') throw new Error(`push of ${o.profileId} was ${o.status}: ${o.reason}`);
       return o.externalId;
@@ -192,7 +188,10 @@ export function runConformance<Config, Cursor>(options: ConformanceOptions<Confi
         it('returns one outcome per record, in input order', async () => {
           const { instance } = await setup();
           const profiles = [3, 1, 4, 0, 2].map((i) => sample(i)).slice(0, Math.max(1, Math.min(5, definition.limits.maxBatch)));
-          const outcomes = await instance.push?.(profiles.map((p) => toPush(p)), signal());
+          const outcomes = await instance.push?.(
+            profiles.map((p) => toPush(p)),
+            signal(),
+          );
           expect(outcomes?.map((o) => o.profileId)).toEqual(profiles.map((p) => p.id));
           for (const o of outcomes ?? []) {
             expect(o.status).toBe('ok');
@@ -241,8 +240,12 @@ export function runConformance<Config, Cursor>(options: ConformanceOptions<Confi
             const { env, instance } = await setup();
             const profiles = [sample(21), sample(22), sample(23)];
             await requireHook(env.poison, 'poison')(emailOf(profiles[1] as Profile));
-          const outcomes = (await instance.push?.(profiles.map((p) => toPush(p)), signal())) ?? [];
-          expect(outcomes.map((o) => o.status)).toEqual(['ok', 'rejected', 'ok']);
+            const outcomes =
+              (await instance.push?.(
+                profiles.map((p) => toPush(p)),
+                signal(),
+              )) ?? [];
+            expect(outcomes.map((o) => o.status)).toEqual(['ok', 'rejected', 'ok']);
             const rejected = outcomes[1];
             if (rejected?.status === 'rejected') expect(rejected.reason).toMatch(/.+/);
           });
@@ -385,19 +388,20 @@ export function runConformance<Config, Cursor>(options: ConformanceOptions<Confi
             expect(await instance.verify?.(raw)).toEqual({ ok: true });
             expect(await instance.verify?.(forge(raw))).toMatchObject({ ok: false });
           });
-        } else it('rejects a tampered body, missing signature headers and a stale signature', async () => {
-          const { env, instance } = await setup();
-          const raw = await captured(env);
-          const tampered = Buffer.from(raw.body);
-          const mid = Math.floor(tampered.length / 2);
-          tampered[mid] = (tampered[mid] ?? 0) ^ 0x01;
-          expect(await instance.verify?.({ ...raw, body: tampered })).toMatchObject({ ok: false });
-          expect(await instance.verify?.({ ...raw, body: Buffer.concat([raw.body, Buffer.from(' ')]) })).toMatchObject({ ok: false });
-          const headers = Object.fromEntries(Object.entries(raw.headers).map(([k]) => [k, undefined]));
-          expect(await instance.verify?.({ ...raw, headers })).toMatchObject({ ok: false });
-          const late = new Date(Date.parse(raw.receivedAt) + 24 * 3600_000).toISOString();
-          expect(await instance.verify?.({ ...raw, receivedAt: late })).toMatchObject({ ok: false });
-        });
+        } else
+          it('rejects a tampered body, missing signature headers and a stale signature', async () => {
+            const { env, instance } = await setup();
+            const raw = await captured(env);
+            const tampered = Buffer.from(raw.body);
+            const mid = Math.floor(tampered.length / 2);
+            tampered[mid] = (tampered[mid] ?? 0) ^ 0x01;
+            expect(await instance.verify?.({ ...raw, body: tampered })).toMatchObject({ ok: false });
+            expect(await instance.verify?.({ ...raw, body: Buffer.concat([raw.body, Buffer.from(' ')]) })).toMatchObject({ ok: false });
+            const headers = Object.fromEntries(Object.entries(raw.headers).map(([k]) => [k, undefined]));
+            expect(await instance.verify?.({ ...raw, headers })).toMatchObject({ ok: false });
+            const late = new Date(Date.parse(raw.receivedAt) + 24 * 3600_000).toISOString();
+            expect(await instance.verify?.({ ...raw, receivedAt: late })).toMatchObject({ ok: false });
+          });
 
         it('throws MalformedPayloadError when parsing a body of the wrong shape', async () => {
           const { env, instance } = await setup();

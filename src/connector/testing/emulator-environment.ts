@@ -39,7 +39,9 @@ export interface EmulatorEnvironmentOptions<Config> {
 }
 
 /** The options an emulator built on the kit always satisfies: it can poison a record and counts requests. */
-export const emulatorCapabilities = { canPoison: true, countsRequests: true } as const satisfies Partial<ConformanceOptions<unknown, unknown>>;
+export const emulatorCapabilities = { canPoison: true, countsRequests: true } as const satisfies Partial<
+  ConformanceOptions<unknown, unknown>
+>;
 
 /** The conformance environment of an emulator, from its `EmulatorControls`. */
 export function emulatorEnvironment<Config>(options: EmulatorEnvironmentOptions<Config>): ConformanceEnvironment<Config> {

@@ -35,7 +35,14 @@ export function exportRows(doc: ExportDocument): Row[] {
   if (doc.profile) {
     for (const a of doc.profile.attributes) rows.push(['attribute', a.path, text(a.value), a.source, a.at, '']);
     for (const c of doc.profile.consents) {
-      rows.push(['consent', `${c.purpose}.${c.channel}`, c.status, c.source, c.at, `legalBasis=${c.legalBasis}; method=${c.evidence.method}${c.expiresAt ? `; expiresAt=${c.expiresAt}` : ''}`]);
+      rows.push([
+        'consent',
+        `${c.purpose}.${c.channel}`,
+        c.status,
+        c.source,
+        c.at,
+        `legalBasis=${c.legalBasis}; method=${c.evidence.method}${c.expiresAt ? `; expiresAt=${c.expiresAt}` : ''}`,
+      ]);
     }
     for (const s of doc.profile.subscriptions) rows.push(['subscription', s.topic, String(s.subscribed), s.source, s.at, '']);
     const r = doc.profile.rights;
@@ -55,7 +62,8 @@ export function exportRows(doc: ExportDocument): Row[] {
   }
   for (const s of doc.systems) {
     rows.push(['system', s.connector, s.externalId ?? '', s.type ?? '', s.lastSentAt ?? '', `updatedAt=${s.updatedAt}`]);
-    for (const [field, value] of Object.entries(s.holds)) rows.push(['system_value', `${s.connector}.${field}`, text(value), s.connector, s.updatedAt, '']);
+    for (const [field, value] of Object.entries(s.holds))
+      rows.push(['system_value', `${s.connector}.${field}`, text(value), s.connector, s.updatedAt, '']);
   }
   // One row per field sent, so the sync history stays flat: which system, which field, what value, when.
   for (const d of doc.syncHistory) {
@@ -64,11 +72,20 @@ export function exportRows(doc: ExportDocument): Row[] {
     if (fields.length === 0) rows.push(['sync', d.connector, '', d.connector, d.sentAt, detail]);
     for (const [field, value] of fields) rows.push(['sync', `${d.connector}.${field}`, text(value), d.connector, d.sentAt, detail]);
   }
-  for (const h of doc.history) rows.push(['history', h.action, h.changes.join(' '), h.source ?? '', h.at, `actor=${h.actor}${h.reason ? `; reason=${h.reason}` : ''}`]);
+  for (const h of doc.history)
+    rows.push([
+      'history',
+      h.action,
+      h.changes.join(' '),
+      h.source ?? '',
+      h.at,
+      `actor=${h.actor}${h.reason ? `; reason=${h.reason}` : ''}`,
+    ]);
   for (const l of doc.live ?? []) {
     if (l.status !== 'read') rows.push(['live', l.connector, '', l.connector, '', `${l.status}${l.error ? `: ${l.error}` : ''}`]);
     for (const r of l.records) {
-      for (const [field, value] of Object.entries(r.fields)) rows.push(['live', `${l.connector}.${r.externalId}.${field}`, text(value), l.connector, r.at, '']);
+      for (const [field, value] of Object.entries(r.fields))
+        rows.push(['live', `${l.connector}.${r.externalId}.${field}`, text(value), l.connector, r.at, '']);
     }
   }
   return rows;

@@ -18,7 +18,9 @@ async function publishedValidator() {
 describe('the export document', () => {
   it('docs/schemas/export.schema.json is up to date (if not, run `concord dsr schema` and commit it)', async () => {
     const checkedIn = await readFile(EXPORT_SCHEMA_PATH, 'utf8');
-    expect(checkedIn === exportJsonSchemaText(), `${EXPORT_SCHEMA_PATH} is stale: run \`concord dsr schema\` and commit the result`).toBe(true);
+    expect(checkedIn === exportJsonSchemaText(), `${EXPORT_SCHEMA_PATH} is stale: run \`concord dsr schema\` and commit the result`).toBe(
+      true,
+    );
   });
 
   it('holds every field with its source and time, every consent receipt and every system, and validates against the published schema', async () => {
@@ -28,7 +30,13 @@ describe('the export document', () => {
     expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
 
     expect(doc.subject.identities).toHaveLength(4);
-    expect(doc.subject.identities[0]).toEqual({ kind: 'email', value: 'ada@example.com', source: 'hubspot', at: '2026-01-02T10:00:00.000Z', primary: true });
+    expect(doc.subject.identities[0]).toEqual({
+      kind: 'email',
+      value: 'ada@example.com',
+      source: 'hubspot',
+      at: '2026-01-02T10:00:00.000Z',
+      primary: true,
+    });
     expect(doc.profile?.attributes.map((a) => `${a.path}:${a.source}:${a.at}`)).toEqual([
       'address:admin:2026-01-03T10:00:00.000Z',
       'firstName:hubspot:2026-01-02T10:00:00.000Z',
@@ -36,11 +44,21 @@ describe('the export document', () => {
       'lastName:salesforce:2026-01-02T10:00:00.000Z',
     ]);
     expect(doc.profile?.consents).toEqual([
-      expect.objectContaining({ purpose: 'marketing', channel: 'email', status: 'granted', legalBasis: 'consent', source: 'preference_center' }),
+      expect.objectContaining({
+        purpose: 'marketing',
+        channel: 'email',
+        status: 'granted',
+        legalBasis: 'consent',
+        source: 'preference_center',
+      }),
       expect.objectContaining({ purpose: 'service', channel: 'email', legalBasis: 'contract', expiresAt: '2027-01-01T00:00:00.000Z' }),
     ]);
-    expect(doc.profile?.subscriptions).toEqual([{ topic: 'newsletter', subscribed: true, source: 'preference_center', at: '2026-01-05T09:00:00.000Z' }]);
-    expect(doc.profile?.rights.objections).toEqual([{ kind: 'profiling', value: true, source: 'salesforce', at: '2026-01-07T00:00:00.000Z' }]);
+    expect(doc.profile?.subscriptions).toEqual([
+      { topic: 'newsletter', subscribed: true, source: 'preference_center', at: '2026-01-05T09:00:00.000Z' },
+    ]);
+    expect(doc.profile?.rights.objections).toEqual([
+      { kind: 'profiling', value: true, source: 'salesforce', at: '2026-01-07T00:00:00.000Z' },
+    ]);
     expect(doc.systems.map((s) => [s.connector, s.type, s.externalId])).toEqual([
       ['hubspot', 'hubspot', '101'],
       ['salesforce', 'salesforce', '0035e000000AdaAAA'],
@@ -56,9 +74,27 @@ describe('the export document', () => {
     const validate = await publishedValidator();
     expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
     expect(doc.syncHistory).toEqual([
-      { connector: 'salesforce', type: 'salesforce', externalId: '0035e000000AdaAAA', sentAt: '2026-01-02T10:00:02.000Z', values: { Email: 'ada@example.com', LastName: 'Lovelace, "Countess"' } },
-      { connector: 'hubspot', type: 'hubspot', externalId: '101', sentAt: '2026-01-05T09:00:02.500Z', values: { 'subscription:101': 'SUBSCRIBED' } },
-      { connector: 'salesforce', type: 'salesforce', externalId: '0035e000000AdaAAA', sentAt: '2026-01-05T09:00:03.000Z', values: { HasOptedOutOfEmail: false } },
+      {
+        connector: 'salesforce',
+        type: 'salesforce',
+        externalId: '0035e000000AdaAAA',
+        sentAt: '2026-01-02T10:00:02.000Z',
+        values: { Email: 'ada@example.com', LastName: 'Lovelace, "Countess"' },
+      },
+      {
+        connector: 'hubspot',
+        type: 'hubspot',
+        externalId: '101',
+        sentAt: '2026-01-05T09:00:02.500Z',
+        values: { 'subscription:101': 'SUBSCRIBED' },
+      },
+      {
+        connector: 'salesforce',
+        type: 'salesforce',
+        externalId: '0035e000000AdaAAA',
+        sentAt: '2026-01-05T09:00:03.000Z',
+        values: { HasOptedOutOfEmail: false },
+      },
     ]);
     // A delivery without its time, or with a time that is not one, breaks the published schema.
     const raw = doc as unknown as Record<string, unknown>;
@@ -76,7 +112,10 @@ describe('the export document', () => {
       ['a.lovelace@example.com', false],
       ['ada@example.com', true],
     ]);
-    const unstamped = { ...doc, subject: { ...doc.subject, identities: doc.subject.identities.map(({ kind, value, system }) => ({ kind, value, system })) } };
+    const unstamped = {
+      ...doc,
+      subject: { ...doc.subject, identities: doc.subject.identities.map(({ kind, value, system }) => ({ kind, value, system })) },
+    };
     expect(ExportDocument.parse(unstamped).subject.identities[0]).toEqual({ kind: 'email', value: 'a.lovelace@example.com' });
   });
 
@@ -113,14 +152,26 @@ describe('the export document', () => {
         ],
       },
     ]);
-    expect(second?.concord).toMatchObject({ status: 'granted', previous: 'denied', noticeVersion: '2026-01', evidence: { ip: '203.0.113.9' } });
+    expect(second?.concord).toMatchObject({
+      status: 'granted',
+      previous: 'denied',
+      noticeVersion: '2026-01',
+      evidence: { ip: '203.0.113.9' },
+    });
   });
 
   it('exports someone the hub holds nothing on as an empty, valid document', async () => {
     const doc = buildExport({ ...sampleInput(), profile: null, ledger: [], shadows: [], pushes: [], audit: [], live: null });
     const validate = await publishedValidator();
     expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
-    expect(doc).toMatchObject({ subject: { profileId: null, identities: [] }, profile: null, consentReceipts: [], systems: [], syncHistory: [], live: null });
+    expect(doc).toMatchObject({
+      subject: { profileId: null, identities: [] },
+      profile: null,
+      consentReceipts: [],
+      systems: [],
+      syncHistory: [],
+      live: null,
+    });
   });
 
   it('the published schema refuses a document that breaks it', async () => {
@@ -142,7 +193,9 @@ describe('the CSV form', () => {
     expect(lines).toContain('attribute,lastName,"Lovelace, ""Countess""",salesforce,2026-01-02T10:00:00.000Z,');
     expect(lines).toContain(`attribute,formula,"'=HYPERLINK(""x"")",admin,2026-01-03T10:00:00.000Z,`);
     expect(lines).toContain('identity,external:hubspot,101,hubspot,2026-01-02T10:00:00.000Z,primary');
-    expect(lines).toContain('consent,marketing.email,granted,preference_center,2026-01-05T09:00:00.000Z,legalBasis=consent; method=preference_center');
+    expect(lines).toContain(
+      'consent,marketing.email,granted,preference_center,2026-01-05T09:00:00.000Z,legalBasis=consent; method=preference_center',
+    );
     expect(lines).toContain('system,salesforce,0035e000000AdaAAA,salesforce,2026-01-05T09:00:03.000Z,updatedAt=2026-01-05T09:00:03.000Z');
     expect(lines).toContain('live,salesforce,,salesforce,,failed: TransientError: 503');
     expect(lines.filter((l) => l.startsWith('consent_receipt,'))).toHaveLength(2);

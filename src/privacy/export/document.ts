@@ -24,7 +24,10 @@ export const ExportIdentity = Identity.extend({
   primary: z
     .boolean()
     .optional()
-    .meta({ description: 'True for the newest e-mail and phone (and record id per system): the ones the hub sends to systems; older ones only find the person.' }),
+    .meta({
+      description:
+        'True for the newest e-mail and phone (and record id per system): the ones the hub sends to systems; older ones only find the person.',
+    }),
 });
 export type ExportIdentity = z.infer<typeof ExportIdentity>;
 
@@ -47,7 +50,10 @@ export type LiveExport = z.infer<typeof LiveExport>;
 export const SyncDelivery = z
   .object({
     connector: z.string().meta({ description: 'The connected system (connector instance id) the hub sent to.' }),
-    type: z.string().nullable().meta({ description: 'The kind of system (connector type, e.g. hubspot); null when the connector is no longer configured.' }),
+    type: z
+      .string()
+      .nullable()
+      .meta({ description: 'The kind of system (connector type, e.g. hubspot); null when the connector is no longer configured.' }),
     externalId: z.string().nullable().meta({ description: 'The system’s id for the record written, as it answered.' }),
     sentAt: Instant.meta({ description: 'When the system accepted the delivery.' }),
     values: z.record(z.string(), Json).meta({ description: 'What was sent: the system’s own field name -> the value written.' }),
@@ -81,8 +87,13 @@ export const ExportDocument = z
         ),
         subscriptions: z.array(z.object({ topic: z.string(), subscribed: z.boolean(), ...stamp })),
         rights: z.object({
-          restricted: z.object({ value: z.boolean(), ...stamp }).nullable().meta({ description: 'Restriction of processing (Art. 18).' }),
-          objections: z.array(z.object({ kind: ObjectionKind, value: z.boolean(), ...stamp })).meta({ description: 'Objections (Art. 21, 22).' }),
+          restricted: z
+            .object({ value: z.boolean(), ...stamp })
+            .nullable()
+            .meta({ description: 'Restriction of processing (Art. 18).' }),
+          objections: z
+            .array(z.object({ kind: ObjectionKind, value: z.boolean(), ...stamp }))
+            .meta({ description: 'Objections (Art. 21, 22).' }),
         }),
       })
       .nullable()
@@ -96,14 +107,19 @@ export const ExportDocument = z
           externalId: z.string().nullable().meta({ description: 'The system’s own id for the person.' }),
           lastSentAt: z.string().nullable().meta({ description: 'When the hub last sent changes to it.' }),
           updatedAt: z.string(),
-          holds: z.record(z.string(), Json).meta({ description: 'The values the system holds as far as the hub knows: what it last sent there or read from there.' }),
+          holds: z
+            .record(z.string(), Json)
+            .meta({ description: 'The values the system holds as far as the hub knows: what it last sent there or read from there.' }),
         }),
       )
       .meta({ description: 'The connected systems holding data on the person.' }),
     syncHistory: z
       .array(SyncDelivery)
       .default([])
-      .meta({ description: 'The sync history from the hub’s push log: every delivery to every connected system, what was sent where and when, oldest first.' }),
+      .meta({
+        description:
+          'The sync history from the hub’s push log: every delivery to every connected system, what was sent where and when, oldest first.',
+      }),
     history: z
       .array(
         z.object({
@@ -147,7 +163,10 @@ export interface ExportInput {
   live: readonly LiveExport[] | null;
 }
 
-const byKey = <T>(key: (item: T) => string) => (a: T, b: T): number => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+const byKey =
+  <T>(key: (item: T) => string) =>
+  (a: T, b: T): number =>
+    key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
 
 function profileSection(profile: Profile): NonNullable<ExportDocument['profile']> {
   const consents: NonNullable<ExportDocument['profile']>['consents'] = [];
@@ -203,16 +222,14 @@ export function buildExport(input: ExportInput): ExportDocument {
     consentReceipts: [...input.ledger]
       .sort(byKey((e) => `${e.recordedAt}\u0000${e.id}`))
       .map((entry) => consentReceipt(entry, input.controller, input.purposeTitles?.[entry.purpose])),
-    systems: [...input.shadows]
-      .sort(byKey((s) => s.connector))
-      .map((s) => ({
-        connector: s.connector,
-        type: input.connectorTypes.get(s.connector) ?? null,
-        externalId: s.externalId,
-        lastSentAt: s.lastPushedAt,
-        updatedAt: s.updatedAt,
-        holds: { ...s.values },
-      })),
+    systems: [...input.shadows].sort(byKey((s) => s.connector)).map((s) => ({
+      connector: s.connector,
+      type: input.connectorTypes.get(s.connector) ?? null,
+      externalId: s.externalId,
+      lastSentAt: s.lastPushedAt,
+      updatedAt: s.updatedAt,
+      holds: { ...s.values },
+    })),
     syncHistory: [...input.pushes]
       .map((p, i) => ({ p, i }))
       // Oldest first; deliveries recorded at the same instant keep the log's order.
@@ -224,19 +241,17 @@ export function buildExport(input: ExportInput): ExportDocument {
         sentAt: p.pushedAt,
         values: { ...p.values },
       })),
-    history: [...input.audit]
-      .sort(byKey((a) => `${a.at}\u0000${a.id}`))
-      .map((a) => {
-        const changes = a.detail['changes'];
-        return {
-          at: a.at,
-          actor: a.actor,
-          action: a.action,
-          source: stringOrNull(a.detail['source']),
-          changes: Array.isArray(changes) ? changes.filter((c): c is string => typeof c === 'string') : [],
-          reason: stringOrNull(a.detail['reason']),
-        };
-      }),
+    history: [...input.audit].sort(byKey((a) => `${a.at}\u0000${a.id}`)).map((a) => {
+      const changes = a.detail['changes'];
+      return {
+        at: a.at,
+        actor: a.actor,
+        action: a.action,
+        source: stringOrNull(a.detail['source']),
+        changes: Array.isArray(changes) ? changes.filter((c): c is string => typeof c === 'string') : [],
+        reason: stringOrNull(a.detail['reason']),
+      };
+    }),
     live: input.live ? input.live.map((l) => ({ ...l, records: l.records.map((r) => ({ ...r })) })) : null,
   };
 }

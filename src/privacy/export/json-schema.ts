@@ -13,7 +13,9 @@ export const EXPORT_SCHEMA_ID = 'urn:concord:schema:export:v1';
 export function exportJsonSchema(): Record<string, unknown> {
   const schema = z.toJSONSchema(ExportDocument, { target: 'draft-2020-12', io: 'output' });
   // zod names the recursive JSON value type `__schema0`; give it a readable name.
-  const text = JSON.stringify({ $id: EXPORT_SCHEMA_ID, ...schema }).replaceAll('"__schema0"', '"JsonValue"').replaceAll('#/$defs/__schema0', '#/$defs/JsonValue');
+  const text = JSON.stringify({ $id: EXPORT_SCHEMA_ID, ...schema })
+    .replaceAll('"__schema0"', '"JsonValue"')
+    .replaceAll('#/$defs/__schema0', '#/$defs/JsonValue');
   return JSON.parse(text) as Record<string, unknown>;
 }
 

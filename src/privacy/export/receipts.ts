@@ -27,7 +27,9 @@ export const ConsentReceipt = z
     version: z.literal(KANTARA_VERSION),
     jurisdiction: z.string(),
     consentTimestamp: z.number().int().meta({ description: 'When the choice was made at its source, in seconds since the epoch.' }),
-    collectionMethod: z.string().meta({ description: 'How the choice was captured (the evidence method, e.g. preference_center, form, crm_ui).' }),
+    collectionMethod: z
+      .string()
+      .meta({ description: 'How the choice was captured (the evidence method, e.g. preference_center, form, crm_ui).' }),
     consentReceiptID: z.string().meta({ description: 'The id of the consent-ledger entry.' }),
     piiPrincipalId: z.string().meta({ description: 'The person, by the hub’s profile id.' }),
     piiControllers: z.array(
@@ -47,7 +49,9 @@ export const ConsentReceipt = z
           z.object({
             purpose: z.string(),
             purposeCategory: z.array(z.string()),
-            consentType: z.enum(['EXPLICIT', 'IMPLIED']).meta({ description: 'EXPLICIT when the legal basis is consent; IMPLIED for every other basis (see concord.legalBasis).' }),
+            consentType: z
+              .enum(['EXPLICIT', 'IMPLIED'])
+              .meta({ description: 'EXPLICIT when the legal basis is consent; IMPLIED for every other basis (see concord.legalBasis).' }),
             piiCategory: z.array(z.string()),
             primaryPurpose: z.boolean(),
             termination: z.string(),
@@ -62,7 +66,12 @@ export const ConsentReceipt = z
       .object({
         status: ConsentStatus,
         previous: ConsentStatus.nullable(),
-        accepted: z.boolean().meta({ description: 'False when the report was recorded but did not take effect (e.g. its source is not an authority for the purpose).' }),
+        accepted: z
+          .boolean()
+          .meta({
+            description:
+              'False when the report was recorded but did not take effect (e.g. its source is not an authority for the purpose).',
+          }),
         legalBasis: LegalBasis,
         source: SourceId,
         at: Instant,
@@ -76,7 +85,12 @@ export const ConsentReceipt = z
   .meta({ description: 'A consent receipt aligned with the Kantara Consent Receipt Specification v1.1.' });
 export type ConsentReceipt = z.infer<typeof ConsentReceipt>;
 
-const PII_CATEGORY: Record<string, string> = { email: 'contact: e-mail address', phone: 'contact: phone number', sms: 'contact: phone number', post: 'contact: postal address' };
+const PII_CATEGORY: Record<string, string> = {
+  email: 'contact: e-mail address',
+  phone: 'contact: phone number',
+  sms: 'contact: phone number',
+  post: 'contact: postal address',
+};
 
 export function consentReceipt(entry: LedgerEntry, controller: Controller, purposeTitle: string | undefined): ConsentReceipt {
   const state = entry.state;

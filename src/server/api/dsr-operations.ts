@@ -66,7 +66,8 @@ export function dsrOperations(privacy: ServerPrivacy): Operation<unknown, unknow
     method: 'GET',
     path: '/dsr/{dsrId}',
     summary: 'A data-subject request and its status per system',
-    description: 'Status, deadline (and extension), and per connected system: status, attempts, the last error, and the outcome kept as proof.',
+    description:
+      'Status, deadline (and extension), and per connected system: status, attempts, the last error, and the outcome kept as proof.',
     tag: 'Data-subject requests',
     scope: 'dsr',
     params: DsrIdParams,
@@ -104,7 +105,8 @@ export function dsrOperations(privacy: ServerPrivacy): Operation<unknown, unknow
     method: 'POST',
     path: '/dsr/{dsrId}/extend',
     summary: 'Extend the deadline of a request',
-    description: 'By two further months at most (Art. 12(3)), recording when the person was told, which must be within the first month, and why.',
+    description:
+      'By two further months at most (Art. 12(3)), recording when the person was told, which must be within the first month, and why.',
     tag: 'Data-subject requests',
     scope: 'dsr',
     params: DsrIdParams,

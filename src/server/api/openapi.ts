@@ -12,7 +12,17 @@ import { ProfileView } from './schemas.js';
 type JsonSchema = Record<string, unknown>;
 
 /** Named shapes that appear in several operations. */
-const SHARED: Record<string, z.ZodType> = { Json, Identity, ProfileIdentity, ConsentInput, ConsentState, Profile, ProfileView, DeadLetter, Problem };
+const SHARED: Record<string, z.ZodType> = {
+  Json,
+  Identity,
+  ProfileIdentity,
+  ConsentInput,
+  ConsentState,
+  Profile,
+  ProfileView,
+  DeadLetter,
+  Problem,
+};
 
 function unwrapDefault(schema: z.ZodType): { schema: z.ZodType; optional: boolean } {
   let current = schema;
@@ -99,7 +109,9 @@ export function openApiDocument(operations: readonly Operation[], serverUrl: str
   // A shared shape may read differently as input (defaults are optional there): such shapes get
   // an `<Name>Input` twin, and request schemas point at the twins.
   const twins = new Set(
-    Object.keys(inputs).filter((id) => !requests.has(id) && schemas[id] !== undefined && JSON.stringify(schemas[id]) !== JSON.stringify(inputs[id])),
+    Object.keys(inputs).filter(
+      (id) => !requests.has(id) && schemas[id] !== undefined && JSON.stringify(schemas[id]) !== JSON.stringify(inputs[id]),
+    ),
   );
   const refOf = (id: string): string => `#/components/schemas/${twins.has(id) ? `${id}Input` : id}`;
   for (const [id, schema] of Object.entries(inputs)) {

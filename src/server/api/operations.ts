@@ -143,8 +143,10 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
         ...(body.reason === undefined ? {} : { reason: body.reason }),
       };
       const result = await deps.ingestPatch(patch, { actor: `admin:${principal.keyId}` });
-      if (result.status === 'suppressed') return new ApiProblem(409, 'suppressed', 'Identity suppressed', 'an identity of this change belongs to an erased person');
-      if (result.status === 'no_identity') return new ApiProblem(422, 'no_identity', 'No usable identity', 'the profile has no identity the change could be resolved by');
+      if (result.status === 'suppressed')
+        return new ApiProblem(409, 'suppressed', 'Identity suppressed', 'an identity of this change belongs to an erased person');
+      if (result.status === 'no_identity')
+        return new ApiProblem(422, 'no_identity', 'No usable identity', 'the profile has no identity the change could be resolved by');
       const written = {
         status: result.status,
         profileId: result.profileId,
@@ -182,7 +184,8 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
     method: 'GET',
     path: '/profiles/{profileId}/sync',
     summary: 'Per-system sync state',
-    description: 'For each connected system: its record id, when the hub last pushed, what it is known to hold (the shadow), and any dead letter.',
+    description:
+      'For each connected system: its record id, when the hub last pushed, what it is known to hold (the shadow), and any dead letter.',
     tag: 'Profiles',
     scope: 'profiles:read',
     params: ProfileIdParams,
@@ -214,7 +217,8 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
     method: 'GET',
     path: '/connectors',
     summary: 'Connector status',
-    description: 'Per connector: capabilities, limits, pull schedule, saved cursor and last pull (time, volume, error), queue depths, profiles waiting or dead-lettered, and the API budget left.',
+    description:
+      'Per connector: capabilities, limits, pull schedule, saved cursor and last pull (time, volume, error), queue depths, profiles waiting or dead-lettered, and the API budget left.',
     tag: 'Operations',
     scope: 'admin',
     response: ConnectorStatusList,
@@ -257,7 +261,12 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
       const lifted = await deps.engine.unpark(params.id);
       const erase = (await deps.privacy?.unpark(params.id)) ?? 0;
       const parkedForMs = Math.max(lifted.parkedForMs, erase);
-      await store.appendAudit({ actor: `admin:${principal.keyId}`, action: 'connector.unparked', profileId: null, detail: { connector: params.id, parkedForMs } });
+      await store.appendAudit({
+        actor: `admin:${principal.keyId}`,
+        action: 'connector.unparked',
+        profileId: null,
+        detail: { connector: params.id, parkedForMs },
+      });
       return { connector: params.id, parkedForMs };
     },
   });
@@ -334,7 +343,12 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
       if (profile instanceof ApiProblem) return profile;
       const ttl = body.ttlSeconds !== undefined ? body.ttlSeconds * 1000 : deps.hub.preferenceCenter.linkTtl;
       const { token, expiresAt } = ctx.links.issue(profile.id, ttl);
-      await store.appendAudit({ actor: `admin:${principal.keyId}`, action: 'preference_link.issued', profileId: profile.id, detail: { expiresAt: new Date(expiresAt).toISOString() } });
+      await store.appendAudit({
+        actor: `admin:${principal.keyId}`,
+        action: 'preference_link.issued',
+        profileId: profile.id,
+        detail: { expiresAt: new Date(expiresAt).toISOString() },
+      });
       return { url: preferenceUrl(deps.hub.publicUrl, token, body.lang), expiresAt: new Date(expiresAt).toISOString() };
     },
   });
@@ -361,10 +375,18 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
     },
   });
 
-  return [findProfile, getProfile, patchProfile, consentHistory, syncState, connectorStatus, unpark, listDeadLetters, replayOne, replayAll, issueLink, revokeLinks] as Operation<
-    unknown,
-    unknown,
-    unknown,
-    unknown
-  >[];
+  return [
+    findProfile,
+    getProfile,
+    patchProfile,
+    consentHistory,
+    syncState,
+    connectorStatus,
+    unpark,
+    listDeadLetters,
+    replayOne,
+    replayAll,
+    issueLink,
+    revokeLinks,
+  ] as Operation<unknown, unknown, unknown, unknown>[];
 }

@@ -75,11 +75,20 @@ export async function registerApi(app: FastifyInstance, options: ApiRouteOptions
             const principal = authenticate(options.apiKeys, request, op.scope);
             if (principal instanceof ApiProblem) return challenge(reply, principal);
             const params = op.params ? op.params.safeParse(request.params) : { success: true as const, data: undefined };
-            if (!params.success) return sendProblem(reply, new ApiProblem(400, 'invalid_params', 'Invalid path parameters', undefined, zodIssues(params.error, 'params')));
+            if (!params.success)
+              return sendProblem(
+                reply,
+                new ApiProblem(400, 'invalid_params', 'Invalid path parameters', undefined, zodIssues(params.error, 'params')),
+              );
             const query = op.query ? op.query.safeParse(request.query) : { success: true as const, data: undefined };
-            if (!query.success) return sendProblem(reply, new ApiProblem(400, 'invalid_query', 'Invalid query', undefined, zodIssues(query.error, 'query')));
+            if (!query.success)
+              return sendProblem(reply, new ApiProblem(400, 'invalid_query', 'Invalid query', undefined, zodIssues(query.error, 'query')));
             const body = op.body ? op.body.safeParse(request.body ?? undefined) : { success: true as const, data: undefined };
-            if (!body.success) return sendProblem(reply, new ApiProblem(400, 'invalid_body', 'Invalid request body', undefined, zodIssues(body.error, 'body')));
+            if (!body.success)
+              return sendProblem(
+                reply,
+                new ApiProblem(400, 'invalid_body', 'Invalid request body', undefined, zodIssues(body.error, 'body')),
+              );
             const result = await op.handle({ params: params.data, query: query.data, body: body.data, principal, request });
             if (result instanceof ApiProblem) return sendProblem(reply, result);
             // The response schema is the contract: a handler that breaks it is a bug (500), never a silent drift.

@@ -22,7 +22,11 @@ export { Problem };
 
 /** A `{profileId}` path parameter. */
 export const ProfileIdParams = z.object({
-  profileId: z.string().min(1).max(100).meta({ description: "The hub's profile id (an id merged away resolves to the surviving profile)." }),
+  profileId: z
+    .string()
+    .min(1)
+    .max(100)
+    .meta({ description: "The hub's profile id (an id merged away resolves to the surviving profile)." }),
 });
 
 /** Exactly one identity to look a profile up by. */
@@ -34,14 +38,11 @@ export const FindProfileQuery = z
     externalId: z.string().min(1).max(320).optional().meta({ description: "The system's own record id, with system." }),
   })
   .strict()
-  .refine(
-    (q) => {
-      const kinds = [q.email !== undefined, q.phone !== undefined, q.system !== undefined || q.externalId !== undefined];
-      const external = q.system !== undefined && q.externalId !== undefined;
-      return kinds.filter(Boolean).length === 1 && (kinds[2] ? external : true);
-    },
-    'give exactly one of: email, phone, or system with externalId',
-  );
+  .refine((q) => {
+    const kinds = [q.email !== undefined, q.phone !== undefined, q.system !== undefined || q.externalId !== undefined];
+    const external = q.system !== undefined && q.externalId !== undefined;
+    return kinds.filter(Boolean).length === 1 && (kinds[2] ? external : true);
+  }, 'give exactly one of: email, phone, or system with externalId');
 export type FindProfileQuery = z.infer<typeof FindProfileQuery>;
 
 export const EffectiveConsent = z.object({
@@ -80,7 +81,8 @@ export const ProfilePatchRequest = z
   .strict();
 export type ProfilePatchRequest = z.infer<typeof ProfilePatchRequest>;
 
-const ONLY_WITH_READ = 'Only for keys that also have the profiles:read scope: a write-only key learns nothing of the profile beyond its id and version.';
+const ONLY_WITH_READ =
+  'Only for keys that also have the profiles:read scope: a write-only key learns nothing of the profile beyond its id and version.';
 
 /**
  * What a write answers. Values of the profile (what a change replaced, the profile after it)
@@ -92,8 +94,14 @@ export const PatchResult = z.object({
   version: z.number().int(),
   /** Connectors the change will be delivered to. */
   deliveredTo: z.array(z.string()),
-  changes: z.array(Change).optional().meta({ description: `What the change changed, with the values it replaced. ${ONLY_WITH_READ}` }),
-  ignored: z.array(Ignored).optional().meta({ description: `Parts of the change recorded but not applied (e.g. not a consent authority). ${ONLY_WITH_READ}` }),
+  changes: z
+    .array(Change)
+    .optional()
+    .meta({ description: `What the change changed, with the values it replaced. ${ONLY_WITH_READ}` }),
+  ignored: z
+    .array(Ignored)
+    .optional()
+    .meta({ description: `Parts of the change recorded but not applied (e.g. not a consent authority). ${ONLY_WITH_READ}` }),
   profile: ProfileView.optional().meta({ description: `The profile after the change. ${ONLY_WITH_READ}` }),
 });
 export type PatchResult = z.infer<typeof PatchResult>;
@@ -153,7 +161,9 @@ export const ConnectorStatusView = z.object({
       error: z.object({ name: z.string(), code: z.string().optional(), message: z.string() }).nullable(),
     })
     .nullable()
-    .meta({ description: 'When the last pull ended, how much it read, and its error (null when it read everything); null before the first pull.' }),
+    .meta({
+      description: 'When the last pull ended, how much it read, and its error (null when it read everything); null before the first pull.',
+    }),
   queues: z.array(QueueDepth),
   profiles: z
     .object({ dirty: z.number().int(), inflight: z.number().int(), retry: z.number().int(), dead: z.number().int() })
@@ -172,18 +182,26 @@ export const ConnectorStatusView = z.object({
 
 export const ConnectorStatusList = z.object({ connectors: z.array(ConnectorStatusView) });
 
-export const ConnectorIdParams = z.object({ id: z.string().min(1).max(100).meta({ description: 'A connector instance id (its key under `connectors` in the YAML).' }) });
+export const ConnectorIdParams = z.object({
+  id: z.string().min(1).max(100).meta({ description: 'A connector instance id (its key under `connectors` in the YAML).' }),
+});
 export const UnparkResult = z
   .object({
     connector: z.string(),
-    parkedForMs: z.number().int().nonnegative().meta({ description: 'How long the park still had to run (ms); 0 when the connector was not parked.' }),
+    parkedForMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .meta({ description: 'How long the park still had to run (ms); 0 when the connector was not parked.' }),
   })
   .meta({ description: 'The park is lifted and a push of what waits is scheduled; a system still out of allowance parks it again.' });
 
 export const DeadLetterQuery = z.object({ connector: z.string().min(1).max(100).optional() }).strict();
 export const DeadLetterParams = z.object({ connector: z.string().min(1).max(100), profileId: z.string().min(1).max(100) });
 export const DeadLetterList = z.object({ deadLetters: z.array(DeadLetter) });
-export const ReplayResult = z.object({ replayed: z.number().int().meta({ description: 'How many dead letters went back to their push queue.' }) });
+export const ReplayResult = z.object({
+  replayed: z.number().int().meta({ description: 'How many dead letters went back to their push queue.' }),
+});
 
 export const PreferenceLinkRequest = z
   .object({

@@ -16,7 +16,13 @@ const policy = MergePolicy.parse({ purposes: { marketing: { objection: 'directMa
 const T = '2026-01-01T00:00:00.000Z';
 const NOW = new Date('2026-02-01T00:00:00.000Z');
 const stamp = { at: T, source: 'crm' };
-const slot = (value: 'granted' | 'denied', extra: Record<string, string> = {}) => ({ value, ...stamp, legalBasis: 'consent' as const, evidence: { method: 'import' }, ...extra });
+const slot = (value: 'granted' | 'denied', extra: Record<string, string> = {}) => ({
+  value,
+  ...stamp,
+  legalBasis: 'consent' as const,
+  evidence: { method: 'import' },
+  ...extra,
+});
 
 function profile(over: Partial<Profile> = {}): Profile {
   return {
@@ -35,7 +41,14 @@ const evidence = { ip: '192.0.2.1', userAgent: 'UA', reference: 'preference_cent
 
 describe('preferenceChanges', () => {
   it('turns unticked granted boxes into denials and ticked new ones into grants, with the notice version as evidence', () => {
-    const changes = preferenceChanges(profile(), catalog, policy, { consents: new Set(['marketing.sms']), topics: new Set(['newsletter', 'offers']) }, evidence, NOW);
+    const changes = preferenceChanges(
+      profile(),
+      catalog,
+      policy,
+      { consents: new Set(['marketing.sms']), topics: new Set(['newsletter', 'offers']) },
+      evidence,
+      NOW,
+    );
     expect(changes.consents).toEqual({
       marketing: {
         email: { status: 'denied', evidence: { method: 'preference_center', noticeVersion: 'v7', ...evidence } },
@@ -47,20 +60,45 @@ describe('preferenceChanges', () => {
   });
 
   it('treats an unticked box for something never chosen as no change', () => {
-    const changes = preferenceChanges(profile({ consents: {}, subscriptions: {} }), catalog, policy, { consents: new Set(), topics: new Set() }, evidence, NOW);
+    const changes = preferenceChanges(
+      profile({ consents: {}, subscriptions: {} }),
+      catalog,
+      policy,
+      { consents: new Set(), topics: new Set() },
+      evidence,
+      NOW,
+    );
     expect(changes.count).toEqual({ consents: 0, topics: 0 });
   });
 
   it('leaves purposes blocked by an objection or a restriction alone', () => {
     const objecting = profile({ rights: { objections: { directMarketing: { value: true, ...stamp } } } });
-    expect(preferenceChanges(objecting, catalog, policy, { consents: new Set(), topics: new Set(['newsletter']) }, evidence, NOW).count).toEqual({ consents: 0, topics: 0 });
+    expect(
+      preferenceChanges(objecting, catalog, policy, { consents: new Set(), topics: new Set(['newsletter']) }, evidence, NOW).count,
+    ).toEqual({ consents: 0, topics: 0 });
     const restricted = profile({ rights: { restricted: { value: true, ...stamp }, objections: {} } });
-    expect(preferenceChanges(restricted, catalog, policy, { consents: new Set(['service.email']), topics: new Set(['newsletter']) }, evidence, NOW).count.consents).toBe(0);
+    expect(
+      preferenceChanges(
+        restricted,
+        catalog,
+        policy,
+        { consents: new Set(['service.email']), topics: new Set(['newsletter']) },
+        evidence,
+        NOW,
+      ).count.consents,
+    ).toBe(0);
   });
 
   it('counts a ticked box over an expired grant as a new grant', () => {
     const expired = profile({ consents: { marketing: { email: slot('granted', { expiresAt: T }) } } });
-    const changes = preferenceChanges(expired, catalog, policy, { consents: new Set(['marketing.email']), topics: new Set(['newsletter']) }, evidence, NOW);
+    const changes = preferenceChanges(
+      expired,
+      catalog,
+      policy,
+      { consents: new Set(['marketing.email']), topics: new Set(['newsletter']) },
+      evidence,
+      NOW,
+    );
     expect(changes.consents['marketing']?.['email']?.status).toBe('granted');
   });
 

@@ -18,7 +18,8 @@ const Payload = z.object({
   exp: z.number().int().nonnegative(),
 });
 
-export type DownloadCheck = { ok: true; dsrId: string; profileId: string } | { ok: false; reason: 'malformed' | 'bad_signature' | 'expired' };
+export type DownloadCheck =
+  { ok: true; dsrId: string; profileId: string } | { ok: false; reason: 'malformed' | 'bad_signature' | 'expired' };
 
 export class DownloadLinks {
   private readonly key: Buffer;

@@ -29,7 +29,10 @@ export interface Messages {
   rightsIntro: string;
   unavailable: string;
   unavailableNote(contact: string | undefined): string;
-  rights: Record<'download' | 'restrict' | 'objectMarketing' | 'objectProfiling' | 'erase', { title: string; text: string; action: string }>;
+  rights: Record<
+    'download' | 'restrict' | 'objectMarketing' | 'objectProfiling' | 'erase',
+    { title: string; text: string; action: string }
+  >;
   language: string;
   personalLink: string;
   poweredBy: string;
@@ -46,7 +49,8 @@ const en: Messages = {
   pageTitle: 'Your preferences',
   skipToContent: 'Skip to your preferences',
   heading: 'Your communication preferences',
-  intro: (brand) => `Choose what ${brand} may send you, and how. Your choices apply everywhere we keep your details, usually within a minute.`,
+  intro: (brand) =>
+    `Choose what ${brand} may send you, and how. Your choices apply everywhere we keep your details, usually within a minute.`,
   preferencesFor: 'Preferences for',
   consentsHeading: 'How we may contact you',
   consentsHint: 'Turn each channel on or off. You can change your mind at any time.',
@@ -69,16 +73,25 @@ const en: Messages = {
       : 'These requests cannot be made on this page yet. To make one now, reply to any of our e-mails.',
   rights: {
     download: { title: 'Download my data', text: 'Get a copy of the personal data we hold about you.', action: 'Request a copy' },
-    restrict: { title: 'Restrict processing', text: 'Ask us to stop using your data while a question about it is settled.', action: 'Restrict' },
+    restrict: {
+      title: 'Restrict processing',
+      text: 'Ask us to stop using your data while a question about it is settled.',
+      action: 'Restrict',
+    },
     objectMarketing: { title: 'Object to direct marketing', text: 'Stop all marketing to you, on every channel.', action: 'Object' },
     objectProfiling: { title: 'Object to profiling', text: 'Stop us personalising what we send and show you.', action: 'Object' },
-    erase: { title: 'Erase my data', text: 'Delete your personal data from all our systems. You will be asked to confirm.', action: 'Erase…' },
+    erase: {
+      title: 'Erase my data',
+      text: 'Delete your personal data from all our systems. You will be asked to confirm.',
+      action: 'Erase…',
+    },
   },
   language: 'Language',
   personalLink: 'This page is personal to you. Please do not forward its link.',
   poweredBy: 'Preferences managed with Concord',
   forbiddenTitle: 'This link cannot be opened',
-  forbiddenText: 'It may have expired, or a newer link may have replaced it. For your privacy, preference links are personal and work for a limited time only.',
+  forbiddenText:
+    'It may have expired, or a newer link may have replaced it. For your privacy, preference links are personal and work for a limited time only.',
   forbiddenHelp: (contact) =>
     contact
       ? `Use the link in our most recent e-mail, or write to ${contact} for a new one.`
@@ -93,7 +106,8 @@ const ja: Messages = {
   pageTitle: '配信設定',
   skipToContent: '設定へ移動',
   heading: 'ご連絡方法の設定',
-  intro: (brand) => `${brand}からお送りする内容と方法をお選びください。変更は、お客様の情報を保管するすべてのシステムに通常1分以内に反映されます。`,
+  intro: (brand) =>
+    `${brand}からお送りする内容と方法をお選びください。変更は、お客様の情報を保管するすべてのシステムに通常1分以内に反映されます。`,
   preferencesFor: '設定の対象',
   consentsHeading: 'ご連絡の方法',
   consentsHint: 'チャネルごとにオン・オフを切り替えられます。いつでも変更できます。',
@@ -117,15 +131,24 @@ const ja: Messages = {
   rights: {
     download: { title: 'データのダウンロード', text: '当社が保管するお客様の個人データの写しを受け取れます。', action: '写しを依頼' },
     restrict: { title: '処理の制限', text: 'データに関する問題が解決するまで、利用の停止をご依頼いただけます。', action: '制限する' },
-    objectMarketing: { title: 'ダイレクトマーケティングへの異議', text: 'すべてのチャネルでのマーケティングを停止します。', action: '異議を申し出る' },
-    objectProfiling: { title: 'プロファイリングへの異議', text: 'お送りする内容や表示のパーソナライズを停止します。', action: '異議を申し出る' },
+    objectMarketing: {
+      title: 'ダイレクトマーケティングへの異議',
+      text: 'すべてのチャネルでのマーケティングを停止します。',
+      action: '異議を申し出る',
+    },
+    objectProfiling: {
+      title: 'プロファイリングへの異議',
+      text: 'お送りする内容や表示のパーソナライズを停止します。',
+      action: '異議を申し出る',
+    },
     erase: { title: 'データの消去', text: 'すべてのシステムからお客様の個人データを削除します。確認の手順があります。', action: '消去…' },
   },
   language: '言語',
   personalLink: 'このページはお客様専用です。リンクを他の方に転送しないでください。',
   poweredBy: 'Concord による設定管理',
   forbiddenTitle: 'このリンクは開けません',
-  forbiddenText: '有効期限が切れたか、新しいリンクに置き換えられた可能性があります。プライバシー保護のため、設定ページのリンクはご本人専用で、有効期間が限られています。',
+  forbiddenText:
+    '有効期限が切れたか、新しいリンクに置き換えられた可能性があります。プライバシー保護のため、設定ページのリンクはご本人専用で、有効期間が限られています。',
   forbiddenHelp: (contact) =>
     contact
       ? `最新のメールにあるリンクをご利用いただくか、${contact} まで新しいリンクをご依頼ください。`

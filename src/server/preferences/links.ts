@@ -31,9 +31,7 @@ export interface VerifiedLink {
   nonce: string;
 }
 
-export type LinkCheck =
-  | { ok: true; link: VerifiedLink }
-  | { ok: false; reason: 'malformed' | 'bad_signature' | 'expired' | 'revoked' };
+export type LinkCheck = { ok: true; link: VerifiedLink } | { ok: false; reason: 'malformed' | 'bad_signature' | 'expired' | 'revoked' };
 
 /** A key for one purpose, derived from the signing secret (links and CSRF never share a key). */
 export function deriveKey(secret: string, purpose: string): Buffer {

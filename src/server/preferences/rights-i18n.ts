@@ -66,7 +66,8 @@ const ja: RightsMessages = {
   requestTitle: 'ご依頼',
   reference: (id) => `受付番号: ${id}`,
   exportPreparing: 'すべてのシステムからお客様のデータを集めています。このページは自動で更新されます。',
-  exportReady: (minutes) => `写しの準備ができました。リンクの有効期間は${minutes}分です。新しいリンクはこのページを再読み込みしてください。`,
+  exportReady: (minutes) =>
+    `写しの準備ができました。リンクの有効期間は${minutes}分です。新しいリンクはこのページを再読み込みしてください。`,
   downloadJson: 'ダウンロード(JSON)',
   downloadCsv: 'ダウンロード(CSV、表計算ソフト用)',
   exportFailed: '一部のシステムを読み取れませんでした。写しには集められたデータが含まれています。残りについてはお問い合わせください。',
@@ -75,7 +76,8 @@ const ja: RightsMessages = {
   requestFailed: 'ご依頼を処理できませんでした。お問い合わせください。',
   back: '設定に戻る',
   downloadExpiredTitle: 'このダウンロードリンクは有効期限切れです',
-  downloadExpiredText: 'プライバシー保護のため、ダウンロードリンクの有効期間は短く設定されています。設定ページを開き直して新しいリンクを取得してください。',
+  downloadExpiredText:
+    'プライバシー保護のため、ダウンロードリンクの有効期間は短く設定されています。設定ページを開き直して新しいリンクを取得してください。',
 };
 
 export const RIGHTS_MESSAGES: Record<Locale, RightsMessages> = { en, ja };

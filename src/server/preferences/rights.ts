@@ -72,25 +72,35 @@ export function rightsSection(): RightsSection {
       const m = MESSAGES[locale];
       const r = RIGHTS_MESSAGES[locale];
       const form = (action: RightAction, label: string, danger = false): Html =>
-        html`<form method="post" action="${withLang(`${tokenPath(token)}/rights/${action}`, lang)}"><input type="hidden" name="_csrf" value="${csrfToken}"><button type="submit" class="act${danger ? ' danger' : ''}">${label}</button></form>`;
+        html`<form method="post" action="${withLang(`${tokenPath(token)}/rights/${action}`, lang)}">
+          <input type="hidden" name="_csrf" value="${csrfToken}" /><button type="submit" class="act${danger ? ' danger' : ''}">
+            ${label}
+          </button>
+        </form>`;
       const badge = (on: boolean, text: string): Html | '' => (on ? html`<span class="state">${text}</span>` : '');
       const restricted = isRestricted(profile);
       const marketing = hasObjection(profile, 'directMarketing');
       const profiling = hasObjection(profile, 'profiling');
       const item = (key: keyof typeof m.rights, side: Html): Html =>
-        html`<li><div><h3>${m.rights[key].title}</h3><p>${m.rights[key].text}</p></div><div class="side">${side}</div></li>`;
+        html`<li>
+          <div>
+            <h3>${m.rights[key].title}</h3>
+            <p>${m.rights[key].text}</p>
+          </div>
+          <div class="side">${side}</div>
+        </li>`;
       return html`<section class="card" aria-labelledby="rights-heading">
-<h2 id="rights-heading">${m.rightsHeading}</h2>
-<p class="hint">${m.rightsIntro}</p>
-<ul class="rights">
-${item('download', form('download', m.rights.download.action))}
-${item('restrict', html`${badge(restricted, r.restrictedBadge)}${restricted ? form('unrestrict', r.restrictLift) : form('restrict', m.rights.restrict.action)}`)}
-${item('objectMarketing', html`${badge(marketing, r.objectedBadge)}${marketing ? form('withdraw-marketing', r.objectWithdraw) : form('object-marketing', m.rights.objectMarketing.action)}`)}
-${item('objectProfiling', html`${badge(profiling, r.objectedBadge)}${profiling ? form('withdraw-profiling', r.objectWithdraw) : form('object-profiling', m.rights.objectProfiling.action)}`)}
-${item('erase', html`<a class="act danger" href="${withLang(`${tokenPath(token)}/rights/erase`, lang)}">${m.rights.erase.action}</a>`)}
-</ul>
-<p class="note">${r.note}</p>
-</section>`;
+        <h2 id="rights-heading">${m.rightsHeading}</h2>
+        <p class="hint">${m.rightsIntro}</p>
+        <ul class="rights">
+          ${item('download', form('download', m.rights.download.action))}
+          ${item('restrict', html`${badge(restricted, r.restrictedBadge)}${restricted ? form('unrestrict', r.restrictLift) : form('restrict', m.rights.restrict.action)}`)}
+          ${item('objectMarketing', html`${badge(marketing, r.objectedBadge)}${marketing ? form('withdraw-marketing', r.objectWithdraw) : form('object-marketing', m.rights.objectMarketing.action)}`)}
+          ${item('objectProfiling', html`${badge(profiling, r.objectedBadge)}${profiling ? form('withdraw-profiling', r.objectWithdraw) : form('object-profiling', m.rights.objectProfiling.action)}`)}
+          ${item('erase', html`<a class="act danger" href="${withLang(`${tokenPath(token)}/rights/erase`, lang)}">${m.rights.erase.action}</a>`)}
+        </ul>
+        <p class="note">${r.note}</p>
+      </section>`;
     },
   };
 }
@@ -105,8 +115,10 @@ type TokenRequest = FastifyRequest<{ Params: { token: string }; Querystring: { l
 
 export async function registerRights(app: FastifyInstance, options: RightsOptions): Promise<void> {
   const rateLimit = { max: options.rateLimit, timeWindow: '1 minute' };
-  const localeOf = (request: FastifyRequest, explicit: unknown): Locale => (isLocale(explicit) ? explicit : negotiateLocale(request.headers['accept-language']));
-  const forbidden = (reply: FastifyReply, locale: Locale): FastifyReply => sendHtml(reply, 403, renderErrorPage({ locale, brand: options.brand, kind: 'forbidden' }));
+  const localeOf = (request: FastifyRequest, explicit: unknown): Locale =>
+    isLocale(explicit) ? explicit : negotiateLocale(request.headers['accept-language']);
+  const forbidden = (reply: FastifyReply, locale: Locale): FastifyReply =>
+    sendHtml(reply, 403, renderErrorPage({ locale, brand: options.brand, kind: 'forbidden' }));
 
   async function open(request: TokenRequest): Promise<{ link: VerifiedLink; profile: Profile } | null> {
     const check = await options.links.verify(request.params.token);
@@ -149,102 +161,167 @@ export async function registerRights(app: FastifyInstance, options: RightsOption
           body: page(
             locale,
             r.requestTitle,
-            html`<h1>${MESSAGES[locale].rights.download.title}</h1>${reference}
-<p class="lead">${r.exportReady(minutes)}</p>${view.status === 'failed' ? html`<p>${r.exportFailed}</p>` : ''}
-<p><a class="button" href="${`${PATH}/download/${dl}?format=json`}" download>${r.downloadJson}</a></p>
-<p><a href="${`${PATH}/download/${dl}?format=csv`}" download>${r.downloadCsv}</a></p>${back}`,
+            html`<h1>${MESSAGES[locale].rights.download.title}</h1>
+              ${reference}
+              <p class="lead">${r.exportReady(minutes)}</p>
+              ${view.status === 'failed' ? html`<p>${r.exportFailed}</p>` : ''}
+              <p><a class="button" href="${`${PATH}/download/${dl}?format=json`}" download>${r.downloadJson}</a></p>
+              <p><a href="${`${PATH}/download/${dl}?format=csv`}" download>${r.downloadCsv}</a></p>
+              ${back}`,
           ),
         };
       }
       const text = view.status === 'failed' ? r.requestFailed : r.exportPreparing;
-      return { body: page(locale, r.requestTitle, html`<h1>${MESSAGES[locale].rights.download.title}</h1>${reference}<p class="lead" role="status">${text}</p>${back}`), ...(view.status === 'failed' ? {} : { refresh: 3 }) };
+      return {
+        body: page(
+          locale,
+          r.requestTitle,
+          html`<h1>${MESSAGES[locale].rights.download.title}</h1>
+            ${reference}
+            <p class="lead" role="status">${text}</p>
+            ${back}`,
+        ),
+        ...(view.status === 'failed' ? {} : { refresh: 3 }),
+      };
     }
     const text = view.status === 'failed' ? r.requestFailed : view.kind === 'erase' ? r.eraseStarted : r.changeStarted;
-    return { body: page(locale, r.requestTitle, html`<h1>${r.requestTitle}</h1>${reference}<p class="lead" role="status">${text}</p>${view.kind === 'erase' ? '' : back}`) };
+    return {
+      body: page(
+        locale,
+        r.requestTitle,
+        html`<h1>${r.requestTitle}</h1>
+          ${reference}
+          <p class="lead" role="status">${text}</p>
+          ${view.kind === 'erase' ? '' : back}`,
+      ),
+    };
   }
 
   await app.register(async (scope) => {
-    scope.get<{ Params: { token: string }; Querystring: { lang?: string } }>(`${PATH}/:token/rights/erase`, { config: { rateLimit } }, async (request, reply) => {
-      const lang = isLocale(request.query.lang) ? request.query.lang : undefined;
-      const locale = localeOf(request, lang);
-      const opened = await open(request);
-      if (!opened) return forbidden(reply, locale);
-      const cookie = csrfCookie(request, reply);
-      const r = RIGHTS_MESSAGES[locale];
-      const token = request.params.token;
-      return sendHtml(
-        reply,
-        200,
-        page(
-          locale,
-          r.eraseConfirmTitle,
-          html`<h1>${r.eraseConfirmTitle}</h1><p class="lead">${r.eraseConfirmText(options.brand.name)}</p>
-<form method="post" action="${withLang(`${tokenPath(token)}/rights/erase`, lang)}"><input type="hidden" name="_csrf" value="${csrfTokenFor(options.signingSecret, cookie, opened.link)}"><input type="hidden" name="confirm" value="yes">
-<p><button type="submit" class="button">${r.eraseConfirm}</button></p></form>
-<p><a href="${withLang(tokenPath(token), lang)}">${r.cancel}</a></p>`,
-        ),
-      );
-    });
-
-    scope.post<{ Params: { token: string; action: string }; Querystring: { lang?: string } }>(`${PATH}/:token/rights/:action`, { config: { rateLimit } }, async (request, reply) => {
-      const lang = isLocale(request.query.lang) ? request.query.lang : undefined;
-      const locale = localeOf(request, lang);
-      const opened = await open(request);
-      if (!opened || !isAction(request.params.action)) return forbidden(reply, locale);
-      const form = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
-      const token = request.params.token;
-      if (!csrfOk(request, opened.link, form)) {
-        request.log.info({ reason: 'csrf' }, 'rights form refused');
-        return sendHtml(reply, 403, renderErrorPage({ locale, brand: options.brand, kind: 'session', retryUrl: withLang(tokenPath(token), lang) }));
-      }
-      const action = request.params.action;
-      if (action === 'erase' && form['confirm'] !== 'yes') return reply.code(303).redirect(withLang(`${tokenPath(token)}/rights/erase`, lang), 303);
-      const input: DsrInputData = { ...RIGHT_ACTIONS[action], subject: { profileId: opened.profile.id } };
-      const result = await options.privacy.submit(input, { origin: 'preference_center', actor: 'preference_center' });
-      if (!result.ok) {
-        request.log.info({ code: result.error.code }, 'self-service request refused');
-        return sendHtml(reply, 409, page(locale, RIGHTS_MESSAGES[locale].requestTitle, html`<p class="lead">${RIGHTS_MESSAGES[locale].requestFailed}</p>`));
-      }
-      return reply.code(303).header('cache-control', 'no-store').redirect(withLang(`${tokenPath(token)}/requests/${result.value.id}`, lang), 303);
-    });
-
-    scope.get<{ Params: { token: string; dsrId: string }; Querystring: { lang?: string } }>(`${PATH}/:token/requests/:dsrId`, { config: { rateLimit } }, async (request, reply) => {
-      const lang = isLocale(request.query.lang) ? request.query.lang : undefined;
-      const locale = localeOf(request, lang);
-      const opened = await open(request);
-      if (!opened) return forbidden(reply, locale);
-      const view = await options.privacy.get(request.params.dsrId);
-      // Only the person's own requests, and nothing that says whether another id exists.
-      if (!view.ok || view.value.profileId !== opened.profile.id) return forbidden(reply, locale);
-      const rendered = requestPage(locale, view.value, request.params.token, lang);
-      return sendHtml(reply, 200, rendered.body, rendered.refresh);
-    });
-
-    scope.get<{ Params: { download: string }; Querystring: { format?: string; lang?: string } }>(`${PATH}/download/:download`, { config: { rateLimit } }, async (request, reply) => {
-      const locale = localeOf(request, request.query.lang);
-      const check = options.downloads.verify(request.params.download);
-      const expired = (): FastifyReply => {
+    scope.get<{ Params: { token: string }; Querystring: { lang?: string } }>(
+      `${PATH}/:token/rights/erase`,
+      { config: { rateLimit } },
+      async (request, reply) => {
+        const lang = isLocale(request.query.lang) ? request.query.lang : undefined;
+        const locale = localeOf(request, lang);
+        const opened = await open(request);
+        if (!opened) return forbidden(reply, locale);
+        const cookie = csrfCookie(request, reply);
         const r = RIGHTS_MESSAGES[locale];
-        return sendHtml(reply, 403, page(locale, r.downloadExpiredTitle, html`<h1>${r.downloadExpiredTitle}</h1><p class="lead">${r.downloadExpiredText}</p>`));
-      };
-      if (!check.ok) {
-        request.log.info({ reason: check.reason }, 'download link refused');
-        return expired();
-      }
-      const view = await options.privacy.get(check.dsrId);
-      if (!view.ok || view.value.profileId !== check.profileId) return expired();
-      const doc = await options.privacy.exportDocument(check.dsrId);
-      if (!doc.ok) return expired();
-      const csv = request.query.format === 'csv';
-      await options.privacy.recordDownload(check.dsrId, 'preference_center', csv ? 'csv' : 'json');
-      const name = `my-data-${check.dsrId}.${csv ? 'csv' : 'json'}`;
-      return reply
-        .code(200)
-        .header('cache-control', 'no-store')
-        .header('content-disposition', `attachment; filename="${name}"`)
-        .type(csv ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8')
-        .send(csv ? exportCsv(doc.value) : JSON.stringify(doc.value, null, 2));
-    });
+        const token = request.params.token;
+        return sendHtml(
+          reply,
+          200,
+          page(
+            locale,
+            r.eraseConfirmTitle,
+            html`<h1>${r.eraseConfirmTitle}</h1>
+              <p class="lead">${r.eraseConfirmText(options.brand.name)}</p>
+              <form method="post" action="${withLang(`${tokenPath(token)}/rights/erase`, lang)}">
+                <input type="hidden" name="_csrf" value="${csrfTokenFor(options.signingSecret, cookie, opened.link)}" /><input
+                  type="hidden"
+                  name="confirm"
+                  value="yes"
+                />
+                <p><button type="submit" class="button">${r.eraseConfirm}</button></p>
+              </form>
+              <p><a href="${withLang(tokenPath(token), lang)}">${r.cancel}</a></p>`,
+          ),
+        );
+      },
+    );
+
+    scope.post<{ Params: { token: string; action: string }; Querystring: { lang?: string } }>(
+      `${PATH}/:token/rights/:action`,
+      { config: { rateLimit } },
+      async (request, reply) => {
+        const lang = isLocale(request.query.lang) ? request.query.lang : undefined;
+        const locale = localeOf(request, lang);
+        const opened = await open(request);
+        if (!opened || !isAction(request.params.action)) return forbidden(reply, locale);
+        const form = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
+        const token = request.params.token;
+        if (!csrfOk(request, opened.link, form)) {
+          request.log.info({ reason: 'csrf' }, 'rights form refused');
+          return sendHtml(
+            reply,
+            403,
+            renderErrorPage({ locale, brand: options.brand, kind: 'session', retryUrl: withLang(tokenPath(token), lang) }),
+          );
+        }
+        const action = request.params.action;
+        if (action === 'erase' && form['confirm'] !== 'yes')
+          return reply.code(303).redirect(withLang(`${tokenPath(token)}/rights/erase`, lang), 303);
+        const input: DsrInputData = { ...RIGHT_ACTIONS[action], subject: { profileId: opened.profile.id } };
+        const result = await options.privacy.submit(input, { origin: 'preference_center', actor: 'preference_center' });
+        if (!result.ok) {
+          request.log.info({ code: result.error.code }, 'self-service request refused');
+          return sendHtml(
+            reply,
+            409,
+            page(locale, RIGHTS_MESSAGES[locale].requestTitle, html`<p class="lead">${RIGHTS_MESSAGES[locale].requestFailed}</p>`),
+          );
+        }
+        return reply
+          .code(303)
+          .header('cache-control', 'no-store')
+          .redirect(withLang(`${tokenPath(token)}/requests/${result.value.id}`, lang), 303);
+      },
+    );
+
+    scope.get<{ Params: { token: string; dsrId: string }; Querystring: { lang?: string } }>(
+      `${PATH}/:token/requests/:dsrId`,
+      { config: { rateLimit } },
+      async (request, reply) => {
+        const lang = isLocale(request.query.lang) ? request.query.lang : undefined;
+        const locale = localeOf(request, lang);
+        const opened = await open(request);
+        if (!opened) return forbidden(reply, locale);
+        const view = await options.privacy.get(request.params.dsrId);
+        // Only the person's own requests, and nothing that says whether another id exists.
+        if (!view.ok || view.value.profileId !== opened.profile.id) return forbidden(reply, locale);
+        const rendered = requestPage(locale, view.value, request.params.token, lang);
+        return sendHtml(reply, 200, rendered.body, rendered.refresh);
+      },
+    );
+
+    scope.get<{ Params: { download: string }; Querystring: { format?: string; lang?: string } }>(
+      `${PATH}/download/:download`,
+      { config: { rateLimit } },
+      async (request, reply) => {
+        const locale = localeOf(request, request.query.lang);
+        const check = options.downloads.verify(request.params.download);
+        const expired = (): FastifyReply => {
+          const r = RIGHTS_MESSAGES[locale];
+          return sendHtml(
+            reply,
+            403,
+            page(
+              locale,
+              r.downloadExpiredTitle,
+              html`<h1>${r.downloadExpiredTitle}</h1>
+                <p class="lead">${r.downloadExpiredText}</p>`,
+            ),
+          );
+        };
+        if (!check.ok) {
+          request.log.info({ reason: check.reason }, 'download link refused');
+          return expired();
+        }
+        const view = await options.privacy.get(check.dsrId);
+        if (!view.ok || view.value.profileId !== check.profileId) return expired();
+        const doc = await options.privacy.exportDocument(check.dsrId);
+        if (!doc.ok) return expired();
+        const csv = request.query.format === 'csv';
+        await options.privacy.recordDownload(check.dsrId, 'preference_center', csv ? 'csv' : 'json');
+        const name = `my-data-${check.dsrId}.${csv ? 'csv' : 'json'}`;
+        return reply
+          .code(200)
+          .header('cache-control', 'no-store')
+          .header('content-disposition', `attachment; filename="${name}"`)
+          .type(csv ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8')
+          .send(csv ? exportCsv(doc.value) : JSON.stringify(doc.value, null, 2));
+      },
+    );
   });
 }
-

@@ -109,7 +109,8 @@ export async function registerPreferences(app: FastifyInstance, options: Prefere
     const out: Record<string, Record<string, EffectiveConsentReason>> = {};
     for (const [purposeId, purpose] of Object.entries(options.catalog.purposes)) {
       out[purposeId] = {};
-      for (const channel of purpose.channels) out[purposeId][channel] = explainConsent(profile, purposeId, channel, options.policy, now).reason;
+      for (const channel of purpose.channels)
+        out[purposeId][channel] = explainConsent(profile, purposeId, channel, options.policy, now).reason;
     }
     return out;
   }
@@ -135,7 +136,13 @@ export async function registerPreferences(app: FastifyInstance, options: Prefere
         const status = request.query.status === 'saved' || request.query.status === 'unchanged' ? request.query.status : undefined;
         const token = request.params.token;
         const rights = options.rights
-          ? await options.rights.render({ locale, profile: opened.profile, csrfToken: csrfToken(cookie, opened.link), token, lang: explicit })
+          ? await options.rights.render({
+              locale,
+              profile: opened.profile,
+              csrfToken: csrfToken(cookie, opened.link),
+              token,
+              lang: explicit,
+            })
           : undefined;
         return sendHtml(
           reply,
@@ -211,7 +218,10 @@ export async function registerPreferences(app: FastifyInstance, options: Prefere
           options.metrics.preferenceChanges.inc({ kind: 'consent' }, changes.count.consents);
           options.metrics.preferenceChanges.inc({ kind: 'topic' }, changes.count.topics);
         }
-        return reply.code(303).header('cache-control', 'no-store').redirect(pageUrl(request.params.token, { lang: explicit, status }), 303);
+        return reply
+          .code(303)
+          .header('cache-control', 'no-store')
+          .redirect(pageUrl(request.params.token, { lang: explicit, status }), 303);
       },
     );
   });

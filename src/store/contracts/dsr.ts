@@ -32,7 +32,10 @@ export interface DataSubjectRequest {
 export interface DsrRepository {
   createDsr(request: Omit<DataSubjectRequest, 'systems'> & { systems: string[] }): Promise<DataSubjectRequest>;
   getDsr(id: string): Promise<DataSubjectRequest | null>;
-  updateDsr(id: string, update: Partial<Pick<DataSubjectRequest, 'status' | 'extendedTo' | 'subjectToldAt' | 'completedAt' | 'detail' | 'profileId'>>): Promise<void>;
+  updateDsr(
+    id: string,
+    update: Partial<Pick<DataSubjectRequest, 'status' | 'extendedTo' | 'subjectToldAt' | 'completedAt' | 'detail' | 'profileId'>>,
+  ): Promise<void>;
   updateDsrSystem(id: string, connector: string, update: Partial<Omit<DsrSystemStatus, 'connector' | 'updatedAt'>>): Promise<void>;
   /** Oldest first; `overdueAt`: open and past the (extended) deadline at that instant; `profileId`, `kind`: only those. */
   listDsr(filter?: { status?: DsrStatus; overdueAt?: string; profileId?: string; kind?: DsrKind }): Promise<DataSubjectRequest[]>;

@@ -120,11 +120,7 @@ export class KyselyDsr implements DsrRepository {
     });
   }
 
-  async updateDsrSystem(
-    id: string,
-    connector: string,
-    update: Partial<Omit<DsrSystemStatus, 'connector' | 'updatedAt'>>,
-  ): Promise<void> {
+  async updateDsrSystem(id: string, connector: string, update: Partial<Omit<DsrSystemStatus, 'connector' | 'updatedAt'>>): Promise<void> {
     const now = new Date().toISOString();
     await this.#store.write(async (trx) => {
       const found = await trx.selectFrom('dsr').select('id').where('id', '=', id).executeTakeFirst();
@@ -149,7 +145,9 @@ export class KyselyDsr implements DsrRepository {
     });
   }
 
-  async listDsr(filter: { status?: DsrStatus; overdueAt?: string; profileId?: string; kind?: DsrKind } = {}): Promise<DataSubjectRequest[]> {
+  async listDsr(
+    filter: { status?: DsrStatus; overdueAt?: string; profileId?: string; kind?: DsrKind } = {},
+  ): Promise<DataSubjectRequest[]> {
     let query = this.#store.db.selectFrom('dsr').selectAll();
     if (filter.status !== undefined) query = query.where('status', '=', filter.status);
     if (filter.profileId !== undefined) query = query.where('profile_id', '=', filter.profileId);

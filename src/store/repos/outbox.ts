@@ -59,7 +59,12 @@ export class KyselyOutbox implements OutboxRepository {
     const now = new Date().toISOString();
     await this.#store.write(async (trx) => {
       for (const chunk of chunks(ids)) {
-        await trx.updateTable('outbox').set({ relayed_at: now, leased_until: null }).where('id', 'in', chunk).where('leased_until', '=', leasedUntil).execute();
+        await trx
+          .updateTable('outbox')
+          .set({ relayed_at: now, leased_until: null })
+          .where('id', 'in', chunk)
+          .where('leased_until', '=', leasedUntil)
+          .execute();
       }
     });
   }

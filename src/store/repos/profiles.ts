@@ -117,7 +117,10 @@ export class KyselyProfiles implements ProfileRepository {
       await trx.deleteFrom('shadows').where('profile_id', '=', id).execute();
       await trx.deleteFrom('outbox').where('profile_id', '=', id).execute();
       await trx.deleteFrom('push_log').where('profile_id', '=', id).execute();
-      await trx.deleteFrom('profile_aliases').where((eb) => eb.or([eb('into_id', '=', id), eb('merged_id', '=', id)])).execute();
+      await trx
+        .deleteFrom('profile_aliases')
+        .where((eb) => eb.or([eb('into_id', '=', id), eb('merged_id', '=', id)]))
+        .execute();
       const deleted = await trx.deleteFrom('profiles').where('id', '=', id).executeTakeFirst();
       if (deleted.numDeletedRows > 0n) {
         await insertAudit(trx, this.#store.dialect, {

@@ -25,12 +25,7 @@ export class KyselyShadows implements ShadowRepository {
     const resolved = await this.#store.resolveIds(db, profileIds);
     const found = new Map<string, Shadow>();
     for (const chunk of chunks([...new Set(resolved.values())])) {
-      const rows = await db
-        .selectFrom('shadows')
-        .selectAll()
-        .where('connector', '=', connector)
-        .where('profile_id', 'in', chunk)
-        .execute();
+      const rows = await db.selectFrom('shadows').selectAll().where('connector', '=', connector).where('profile_id', 'in', chunk).execute();
       for (const row of rows) found.set(row.profile_id, toShadow(row));
     }
     return byAskedId(resolved, found);
@@ -68,7 +63,10 @@ export class KyselyShadows implements ShadowRepository {
     const now = new Date().toISOString();
     const { dialect } = this.#store;
     await this.#store.write(async (trx) => {
-      const resolved = await this.#store.resolveIds(trx, entries.map((entry) => entry.profileId));
+      const resolved = await this.#store.resolveIds(
+        trx,
+        entries.map((entry) => entry.profileId),
+      );
       // Read the batch's shadows at once (PostgreSQL: locked, as mergeShadow does one by one),
       // merge in memory, write them back with one upsert per chunk.
       const merged = new Map<string, Database['shadows']>();
@@ -90,7 +88,11 @@ export class KyselyShadows implements ShadowRepository {
       for (const entry of entries) {
         const id = resolved.get(entry.profileId) ?? entry.profileId;
         const key = `${id}\u0000${entry.connector}`;
-        const update = { ...(entry.externalId !== null ? { externalId: entry.externalId } : {}), values: entry.values, pushedAt: entry.pushedAt };
+        const update = {
+          ...(entry.externalId !== null ? { externalId: entry.externalId } : {}),
+          values: entry.values,
+          pushedAt: entry.pushedAt,
+        };
         merged.set(key, { profile_id: id, connector: entry.connector, ...mergedShadow(merged.get(key), update), updated_at: now });
         touched.add(key);
         logged.push({
@@ -130,13 +132,7 @@ export class KyselyShadows implements ShadowRepository {
   async pushHistory(profileId: string): Promise<PushLogEntry[]> {
     const { db } = this.#store;
     const id = await this.#store.resolveId(db, profileId);
-    const rows = await db
-      .selectFrom('push_log')
-      .selectAll()
-      .where('profile_id', '=', id)
-      .orderBy('pushed_at')
-      .orderBy('id')
-      .execute();
+    const rows = await db.selectFrom('push_log').selectAll().where('profile_id', '=', id).orderBy('pushed_at').orderBy('id').execute();
     return rows.map((row) => ({
       profileId: row.profile_id,
       connector: row.connector,

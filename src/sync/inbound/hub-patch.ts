@@ -48,7 +48,8 @@ export class HubPatchIngest {
     this.relay = new Queue(queueNames.relay, { connection: options.redis, prefix: hashTagPrefix(options.prefix) });
     // Without a listener BullMQ prints every connection error while Redis is away.
     this.relay.on('error', (err) => {
-      if (options.logger) logRedisTrouble(options.logger, { queue: this.relay.name, err }, `queue error (redis at ${redisAddress(options.redis)})`);
+      if (options.logger)
+        logRedisTrouble(options.logger, { queue: this.relay.name, err }, `queue error (redis at ${redisAddress(options.redis)})`);
     });
     this.relayDelayMs = options.relayDelayMs ?? 20;
   }

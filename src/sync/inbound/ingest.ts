@@ -100,7 +100,10 @@ export class Ingestor {
     const records = await this.screen(connector, read);
     const outcomes = await this.ingest(connector, records, data.receivedAt, (record) => received.get(record));
     for (const o of outcomes) counts[o]++;
-    this.ctx.logger.info({ connector: connector.id, jobId: job.id, records: read.length, ...counts, ms: Math.round(performance.now() - started) }, 'ingest batch processed');
+    this.ctx.logger.info(
+      { connector: connector.id, jobId: job.id, records: read.length, ...counts, ms: Math.round(performance.now() - started) },
+      'ingest batch processed',
+    );
     return counts;
   }
 
@@ -183,7 +186,10 @@ export class Ingestor {
     // Who each record belongs to, and what its system is known to hold.
     const profileIds: (string | null)[] = items.map(() => null);
     for (const [connector, indexes] of indexesByConnector(items, (i) => !outcomes[i])) {
-      const found = await store.findProfileIdsByExternalIds(connector, indexes.map((i) => items[i]?.record.externalId ?? ''));
+      const found = await store.findProfileIdsByExternalIds(
+        connector,
+        indexes.map((i) => items[i]?.record.externalId ?? ''),
+      );
       indexes.forEach((i, k) => {
         profileIds[i] = found[k] ?? null;
       });
@@ -216,8 +222,10 @@ export class Ingestor {
     const locked = await this.ctx.work.lockForIngest(wanted, this.ctx.tuning.ingestLockMs);
     const held = wanted.filter((_, k) => locked[k]);
     const heldKeys = new Set(held.map((r) => `${r.connector}\u0000${r.profileId}`));
-    const stop = this.ctx.work.keepLeases(() => held, this.ctx.tuning.ingestLockMs, (err) =>
-      this.ctx.logger.warn({ err }, 'could not renew the ingest lock'),
+    const stop = this.ctx.work.keepLeases(
+      () => held,
+      this.ctx.tuning.ingestLockMs,
+      (err) => this.ctx.logger.warn({ err }, 'could not renew the ingest lock'),
     );
     try {
       for (const [i, item] of items.entries()) {
@@ -254,7 +262,13 @@ export class Ingestor {
     });
     const byConnector = new Map<string, Map<string, Shadow>>();
     for (const [connector, indexes] of indexesByConnector(items, (i) => !outcomes[i] && !!profileIds[i])) {
-      byConnector.set(connector, await store.getShadows(connector, indexes.map((i) => profileIds[i] ?? '')));
+      byConnector.set(
+        connector,
+        await store.getShadows(
+          connector,
+          indexes.map((i) => profileIds[i] ?? ''),
+        ),
+      );
     }
     const shadows = items.map((item, i) => {
       const pid = profileIds[i];
@@ -310,13 +324,17 @@ export class Ingestor {
       for (const e of item.connector.mapping.inbound) if (e.target.kind === 'identity') keep.add(e.external);
       const fields = Object.fromEntries(Object.entries(item.record.fields).filter(([k]) => keep.has(k)));
       const patch = known
-        ? mapInbound(item.connector.mapping, { ...item.record, fields }, {
-            source: item.connector.id,
-            receivedAt: instant(item.receivedAt),
-            patchId: patchIdOf(item.connector.id, item.record),
-            // Unchanged identities only find the person: they must not become primary again.
-            changed: new Set(Object.keys(changed)),
-          }).patch
+        ? mapInbound(
+            item.connector.mapping,
+            { ...item.record, fields },
+            {
+              source: item.connector.id,
+              receivedAt: instant(item.receivedAt),
+              patchId: patchIdOf(item.connector.id, item.record),
+              // Unchanged identities only find the person: they must not become primary again.
+              changed: new Set(Object.keys(changed)),
+            },
+          ).patch
         : m.patch;
       toApply.push({
         index: i,
@@ -441,7 +459,9 @@ export class Ingestor {
       const shadow = shadows[i]?.values;
       const entries = writes[i] ?? [];
       if (outcomes[i] || !observed || !pid || (!shadow && entries.length === 0)) return [];
-      const unknown = Object.keys(observed).some((field) => !(shadow && Object.hasOwn(shadow, field)) && !entries.some((w) => Object.hasOwn(w.fields, field)));
+      const unknown = Object.keys(observed).some(
+        (field) => !(shadow && Object.hasOwn(shadow, field)) && !entries.some((w) => Object.hasOwn(w.fields, field)),
+      );
       return unknown ? [i] : [];
     });
     if (wanted.length === 0) return out;
@@ -464,9 +484,13 @@ export class Ingestor {
     outcomes: (BatchOutcome | undefined)[],
     mapped: (ReturnType<typeof mapInbound> | null)[],
   ): Promise<void> {
-    const candidates = items.map((item, i) => ({ item, i })).filter(({ item, i }) => !outcomes[i] && mapped[i] && item.record.echo !== false);
+    const candidates = items
+      .map((item, i) => ({ item, i }))
+      .filter(({ item, i }) => !outcomes[i] && mapped[i] && item.record.echo !== false);
     if (candidates.length === 0) return;
-    const pids = await this.writes.profilesOf(candidates.map(({ item }) => ({ connector: item.connector.id, externalId: item.record.externalId })));
+    const pids = await this.writes.profilesOf(
+      candidates.map(({ item }) => ({ connector: item.connector.id, externalId: item.record.externalId })),
+    );
     const known = candidates.map((c, k) => ({ ...c, profileId: pids[k] ?? null })).filter((c) => c.profileId !== null);
     if (known.length === 0) return;
     const entries = await this.writes.load(known.map(({ item, profileId }) => ({ connector: item.connector.id, profileId })));

@@ -4,10 +4,13 @@ import { MicroBatcher } from './micro-batcher.js';
 describe('MicroBatcher', () => {
   it('groups calls made together into one batch and answers each in order', async () => {
     const calls: number[][] = [];
-    const b = new MicroBatcher<number, number>(async (xs) => {
-      calls.push(xs);
-      return xs.map((x) => x * 10);
-    }, { maxSize: 100, maxWaitMs: 5 });
+    const b = new MicroBatcher<number, number>(
+      async (xs) => {
+        calls.push(xs);
+        return xs.map((x) => x * 10);
+      },
+      { maxSize: 100, maxWaitMs: 5 },
+    );
     const out = await Promise.all([1, 2, 3].map((x) => b.submit(x)));
     expect(out).toEqual([10, 20, 30]);
     expect(calls).toEqual([[1, 2, 3]]);
@@ -15,18 +18,27 @@ describe('MicroBatcher', () => {
 
   it('flushes at maxSize without waiting', async () => {
     const calls: number[][] = [];
-    const b = new MicroBatcher<number, number>(async (xs) => {
-      calls.push(xs);
-      return xs;
-    }, { maxSize: 2, maxWaitMs: 60_000 });
+    const b = new MicroBatcher<number, number>(
+      async (xs) => {
+        calls.push(xs);
+        return xs;
+      },
+      { maxSize: 2, maxWaitMs: 60_000 },
+    );
     await Promise.all([1, 2, 3, 4].map((x) => b.submit(x)));
-    expect(calls).toEqual([[1, 2], [3, 4]]);
+    expect(calls).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
   });
 
   it('rejects every item of a failed batch', async () => {
-    const b = new MicroBatcher<number, number>(async () => {
-      throw new Error('db down');
-    }, { maxSize: 10, maxWaitMs: 1 });
+    const b = new MicroBatcher<number, number>(
+      async () => {
+        throw new Error('db down');
+      },
+      { maxSize: 10, maxWaitMs: 1 },
+    );
     const results = await Promise.allSettled([b.submit(1), b.submit(2)]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
   });
@@ -70,18 +82,25 @@ describe('MicroBatcher concurrency', () => {
     const out = await Promise.all([1, 2, 3, 4, 5, 6].map((x) => b.submit(x)));
     expect(out).toEqual([10, 20, 30, 40, 50, 60]);
     expect(seen.maxActive).toBe(2);
-    expect(seen.calls).toEqual([[1, 2], [3, 4], [5, 6]]);
+    expect(seen.calls).toEqual([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
   });
 
   it('a partial batch starts beside a running one once its wait is over', async () => {
     let release: () => void = () => undefined;
     const blocked = new Promise<void>((r) => (release = r));
     const started: number[][] = [];
-    const b = new MicroBatcher<number, number>(async (xs) => {
-      started.push(xs);
-      if (xs.includes(1)) await blocked;
-      return xs;
-    }, { maxSize: 10, maxWaitMs: 5, concurrency: 2 });
+    const b = new MicroBatcher<number, number>(
+      async (xs) => {
+        started.push(xs);
+        if (xs.includes(1)) await blocked;
+        return xs;
+      },
+      { maxSize: 10, maxWaitMs: 5, concurrency: 2 },
+    );
     const first = b.submit(1);
     await new Promise((r) => setTimeout(r, 20));
     // The first batch is still blocked; the second must not wait for it.

@@ -88,7 +88,9 @@ export async function receiveWebhook(
     records.length > 0 ? enqueuerOf(ctx).submit({ connector: connectorId, records, receivedAt: raw.receivedAt }) : undefined,
   ]);
   if (fresh.length > 0) {
-    await Promise.all(fresh.map((event) => ctx.redis.set(ctx.keys.seenEvent(connectorId, event.eventId), '1', 'PX', WEBHOOK_DEDUPE_TTL_MS)));
+    await Promise.all(
+      fresh.map((event) => ctx.redis.set(ctx.keys.seenEvent(connectorId, event.eventId), '1', 'PX', WEBHOOK_DEDUPE_TTL_MS)),
+    );
   }
   const reply = instance.reply ? instance.reply(events) : { status: 200 };
   return {
@@ -124,7 +126,14 @@ function enqueuerOf(ctx: EngineContext): MicroBatcher<Arrival, void> {
           for (const record of arrival.records) {
             let job = open.get(arrival.connector);
             if (!job || job.records.length >= RECORDS_PER_JOB) {
-              job = { kind: 'records', connector: arrival.connector, origin: 'webhooks', receivedAt: arrival.receivedAt, records: [], receivedAts: [] };
+              job = {
+                kind: 'records',
+                connector: arrival.connector,
+                origin: 'webhooks',
+                receivedAt: arrival.receivedAt,
+                records: [],
+                receivedAts: [],
+              };
               open.set(arrival.connector, job);
               jobs.push({ name: 'records', data: job, opts: ingestJobOptions(ctx) });
             }

@@ -4,7 +4,13 @@ import type { WriteEntry } from './write-log.js';
 
 const ctx = (receivedAt: number, recordAt = 0) => ({ receivedAt, recordAt, toleranceMs: 50 });
 
-function write(from: number, to: number | null, fields: WriteEntry['fields'], prev: WriteEntry['prev'], extra: Partial<WriteEntry> = {}): WriteEntry {
+function write(
+  from: number,
+  to: number | null,
+  fields: WriteEntry['fields'],
+  prev: WriteEntry['prev'],
+  extra: Partial<WriteEntry> = {},
+): WriteEntry {
   return { from, to, fields, prev, ok: true, shadowed: true, ...extra };
 }
 
@@ -43,7 +49,9 @@ describe('assessRecord', () => {
   // unsubscribed and subscribed again at 900 while that write was on its way. Equal to the
   // shadow, the re-subscription looked like nothing, and our write buried the newer choice.
   it('a value stamped after the choice our open write carries is news, even equal to what the system held before', () => {
-    const open = (): WriteEntry[] => [write(1_000, null, { s: 'UNSUBSCRIBED' }, { s: 'SUBSCRIBED' }, { ok: undefined, shadowed: false, valuesAt: { s: 500 } })];
+    const open = (): WriteEntry[] => [
+      write(1_000, null, { s: 'UNSUBSCRIBED' }, { s: 'SUBSCRIBED' }, { ok: undefined, shadowed: false, valuesAt: { s: 500 } }),
+    ];
     const stamped = (at: number) => ({ ...ctx(950, at), fieldsAt: { s: at } });
     expect(assessRecord({ s: 'SUBSCRIBED' }, { s: 'SUBSCRIBED' }, open(), stamped(900)).changes).toEqual({ s: 'SUBSCRIBED' });
     // Stamped before the choice we are writing: that is the old state our write replaces.
@@ -185,7 +193,9 @@ describe('assessRecord', () => {
     // Stamped long after the create: someone set it.
     expect(assessRecord({ name: 'Ada', optOut: false }, { name: 'Ada' }, writes, ctx(9_000, 8_000)).changes).toEqual({ optOut: false });
     // The source says someone else saved it: their value.
-    expect(assessRecord({ name: 'Ada', optOut: false }, { name: 'Ada' }, writes, { ...ctx(150, 105), foreign: true }).changes).toEqual({ optOut: false });
+    expect(assessRecord({ name: 'Ada', optOut: false }, { name: 'Ada' }, writes, { ...ctx(150, 105), foreign: true }).changes).toEqual({
+      optOut: false,
+    });
     // A write that may have matched someone else's record (the system did not say it created
     // it) leaves their values, which are news.
     const upsert = [write(100, 110, { name: 'Ada' }, {})];
@@ -219,7 +229,9 @@ describe('assessRecord', () => {
     expect(out.changes).toEqual({ last: 'L50' });
     expect(out.observed).toEqual({});
     // Stamped after the write ended: the system's state since.
-    expect(assessRecord({ last: 'L50' }, { last: 'L47' }, writes, { ...ctx(250, 230), fieldsAt: { last: 230 } }).observed).toEqual({ last: 'L50' });
+    expect(assessRecord({ last: 'L50' }, { last: 'L47' }, writes, { ...ctx(250, 230), fieldsAt: { last: 230 } }).observed).toEqual({
+      last: 'L50',
+    });
     // Stamped after the system's own stamp of our write (its answer still on the way): the state since, too.
     const landed = [write(100, 200, { last: 'L47' }, { last: 'L30' }, { landedAt: 120 })];
     const after = assessRecord({ last: 'L50' }, { last: 'L47' }, landed, { ...ctx(250, 150), fieldsAt: { last: 150 } });
@@ -238,11 +250,21 @@ describe('assessRecord', () => {
   // on), then unsubscribes again 280 ms after our write ended, within the clock tolerance.
   it('a stamped field going back to our value after the source itself moved it on is a change, not our write coming back', () => {
     const writes = [write(100, 130, { sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' })];
-    const out = assessRecord({ sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }, writes, { ...ctx(420, 410), toleranceMs: 1_000, fieldsAt: { sub: 410 } });
+    const out = assessRecord({ sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }, writes, {
+      ...ctx(420, 410),
+      toleranceMs: 1_000,
+      fieldsAt: { sub: 410 },
+    });
     expect(out.changes).toEqual({ sub: 'UNSUBSCRIBED' });
     // Moved on by a later write of ours: the earlier value stamped during the first write is its echo.
-    const two = [write(100, 130, { sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }), write(200, 230, { sub: 'SUBSCRIBED' }, { sub: 'UNSUBSCRIBED' })];
-    expect(assessRecord({ sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }, two, { ...ctx(420, 120), toleranceMs: 1_000, fieldsAt: { sub: 120 } }).changes).toEqual({});
+    const two = [
+      write(100, 130, { sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }),
+      write(200, 230, { sub: 'SUBSCRIBED' }, { sub: 'UNSUBSCRIBED' }),
+    ];
+    expect(
+      assessRecord({ sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }, two, { ...ctx(420, 120), toleranceMs: 1_000, fieldsAt: { sub: 120 } })
+        .changes,
+    ).toEqual({});
   });
 
   it('our own value stamped while our write ran is an echo, whatever the record was received', () => {

@@ -103,13 +103,28 @@ export class WriteLog {
    */
   async begin(
     connector: string,
-    writes: readonly { profileId: string; fields: Record<string, Json>; prev: Record<string, Json>; after?: Record<string, Json>; valuesAt?: Record<string, number>; knownAt?: number }[],
+    writes: readonly {
+      profileId: string;
+      fields: Record<string, Json>;
+      prev: Record<string, Json>;
+      after?: Record<string, Json>;
+      valuesAt?: Record<string, number>;
+      knownAt?: number;
+    }[],
   ): Promise<Set<string>> {
     const uncertain = new Set<string>();
     if (writes.length === 0) return uncertain;
     const now = Date.now();
     const keys = writes.map((w) => this.keyOf(connector, w.profileId));
-    const mine = writes.map((w): WriteEntry => ({ from: now, to: null, fields: w.fields, prev: w.prev, ...(w.after ? { after: w.after } : {}), ...(w.valuesAt && Object.keys(w.valuesAt).length > 0 ? { valuesAt: w.valuesAt } : {}), ...(w.knownAt !== undefined && Number.isFinite(w.knownAt) ? { knownAt: w.knownAt } : {}) }));
+    const mine = writes.map((w): WriteEntry => ({
+      from: now,
+      to: null,
+      fields: w.fields,
+      prev: w.prev,
+      ...(w.after ? { after: w.after } : {}),
+      ...(w.valuesAt && Object.keys(w.valuesAt).length > 0 ? { valuesAt: w.valuesAt } : {}),
+      ...(w.knownAt !== undefined && Number.isFinite(w.knownAt) ? { knownAt: w.knownAt } : {}),
+    }));
     await this.update(keys, (stored, i) => {
       const w = writes[i] as (typeof writes)[number];
       const entries = stored.filter((e) => (e.to ?? now) >= now - this.retentionMs);
@@ -129,7 +144,11 @@ export class WriteLog {
    * profiles, so no ingest of them reads the entries (an unheld record only reads them after
    * its commit).
    */
-  settle(connector: string, outcomes: ReadonlyMap<string, { ok: boolean; created?: boolean; landedAt?: number }>, answeredAt: number = Date.now()): void {
+  settle(
+    connector: string,
+    outcomes: ReadonlyMap<string, { ok: boolean; created?: boolean; landedAt?: number }>,
+    answeredAt: number = Date.now(),
+  ): void {
     const now = answeredAt;
     for (const [profileId, { ok, created, landedAt }] of outcomes) {
       const last = this.open.get(this.keyOf(connector, profileId));
@@ -222,7 +241,8 @@ export class WriteLog {
   private async update(keys: readonly string[], change: (stored: WriteEntry[], index: number) => WriteEntry[] | null): Promise<void> {
     let pending = keys.map((key, index) => ({ key, index }));
     for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt === MAX_ATTEMPTS) throw new Error(`write log: ${pending.length} key(s) kept changing under ${MAX_ATTEMPTS} attempts to update them`);
+      if (attempt === MAX_ATTEMPTS)
+        throw new Error(`write log: ${pending.length} key(s) kept changing under ${MAX_ATTEMPTS} attempts to update them`);
       const held = await this.redis.mget(...pending.map((p) => p.key));
       const writes: { key: string; index: number; expected: string; value: string }[] = [];
       pending.forEach((p, k) => {
@@ -233,7 +253,11 @@ export class WriteLog {
       if (writes.length === 0) return;
       const args: (string | number)[] = [this.retentionMs];
       for (const w of writes) args.push(w.expected, w.value);
-      const set = (await COMPARE_AND_SET.run(this.redis, writes.map((w) => w.key), args)) as number[];
+      const set = (await COMPARE_AND_SET.run(
+        this.redis,
+        writes.map((w) => w.key),
+        args,
+      )) as number[];
       pending = writes.filter((_, k) => Number(set[k]) !== 1).map(({ key, index }) => ({ key, index }));
     }
   }
@@ -243,8 +267,6 @@ export class WriteLog {
     if (refs.length === 0) return [];
     return this.redis.mget(...refs.map((r) => this.pointerOf(r.connector, r.externalId)));
   }
-
-
 
   /**
    * Stores what a record taken before our writes taught about the values they replaced: the
@@ -282,7 +304,6 @@ export class WriteLog {
     }
     return out;
   }
-
 }
 
 function parseEntries(raw: string | null): WriteEntry[] {
@@ -308,7 +329,11 @@ export function isOwnWrite(observed: Readonly<Record<string, Json>>, writes: rea
       w.after !== undefined &&
       during(w, ctx) &&
       Object.entries(observed).every(
-        ([field, value]) => w.after !== undefined && Object.hasOwn(w.after, field) && jsonEqual(w.after[field], value) && stampFits(field, w, writes.slice(k + 1), { ...ctx, toleranceMs: 0 }),
+        ([field, value]) =>
+          w.after !== undefined &&
+          Object.hasOwn(w.after, field) &&
+          jsonEqual(w.after[field], value) &&
+          stampFits(field, w, writes.slice(k + 1), { ...ctx, toleranceMs: 0 }),
       ),
   );
 }
@@ -327,7 +352,9 @@ function stampFits(field: string, w: WriteEntry, laterWrites: readonly WriteEntr
   const stampedAt = ctx.fieldsAt?.[field];
   if (stampedAt === undefined) return true;
   if (laterWrites.some((l) => Object.hasOwn(l.fields, field) && stampedAt >= l.from)) return false;
-  return Object.hasOwn(w.fields, field) ? during(w, { ...ctx, recordAt: stampedAt }) : stampedAt < w.from && (w.knownAt === undefined || stampedAt <= w.knownAt);
+  return Object.hasOwn(w.fields, field)
+    ? during(w, { ...ctx, recordAt: stampedAt })
+    : stampedAt < w.from && (w.knownAt === undefined || stampedAt <= w.knownAt);
 }
 
 /**
@@ -341,7 +368,10 @@ function stampFits(field: string, w: WriteEntry, laterWrites: readonly WriteEntr
 function ownValueBack(field: string, w: WriteEntry, laterWrites: readonly WriteEntry[], ctx: ChangeContext): boolean {
   const stampedAt = ctx.fieldsAt?.[field];
   if (stampedAt === undefined) return during(w, ctx);
-  return stampFits(field, w, laterWrites, ctx) && laterWrites.some((l) => Object.hasOwn(l.fields, field) && !jsonEqual(l.fields[field], w.fields[field]));
+  return (
+    stampFits(field, w, laterWrites, ctx) &&
+    laterWrites.some((l) => Object.hasOwn(l.fields, field) && !jsonEqual(l.fields[field], w.fields[field]))
+  );
 }
 
 /** Whether the record was stamped by the source while this write ran (within the clock tolerance). */
@@ -425,7 +455,9 @@ export function assessRecord(
   for (const [field, value] of Object.entries(observed)) {
     // A value the source stamps after a write began was set after it (or kept through it): no snapshot predating that write.
     const stampedAt = ctx.fieldsAt?.[field];
-    const overwrittenBy = later.find((w) => w.ok !== false && Object.hasOwn(w.fields, field) && !(stampedAt !== undefined && stampedAt >= w.from));
+    const overwrittenBy = later.find(
+      (w) => w.ok !== false && Object.hasOwn(w.fields, field) && !(stampedAt !== undefined && stampedAt >= w.from),
+    );
     // Before our write the system held `prev` (a field missing from it was not known to be there).
     let before: Json | undefined = now[field];
     if (overwrittenBy) {
@@ -437,12 +469,26 @@ export function assessRecord(
     // what we wrote (a push then makes sure of the value).
     const racedOurWrite =
       stampedAt !== undefined &&
-      writes.some((w) => w.ok !== false && Object.hasOwn(w.fields, field) && stampedAt >= w.from && stampedAt <= (w.landedAt ?? w.to ?? Number.POSITIVE_INFINITY));
+      writes.some(
+        (w) =>
+          w.ok !== false &&
+          Object.hasOwn(w.fields, field) &&
+          stampedAt >= w.from &&
+          stampedAt <= (w.landedAt ?? w.to ?? Number.POSITIVE_INFINITY),
+      );
     const record = (): void => {
       if (!overwrittenBy && !racedOurWrite) recorded[field] = value;
     };
     // Our own value coming back (the shadow may have moved on since): the system holds what it holds now, not this.
-    const ownBack = ctx.foreign !== true && writes.some((w, k) => w.ok !== false && Object.hasOwn(w.fields, field) && jsonEqual(w.fields[field], value) && ownValueBack(field, w, writes.slice(k + 1), ctx));
+    const ownBack =
+      ctx.foreign !== true &&
+      writes.some(
+        (w, k) =>
+          w.ok !== false &&
+          Object.hasOwn(w.fields, field) &&
+          jsonEqual(w.fields[field], value) &&
+          ownValueBack(field, w, writes.slice(k + 1), ctx),
+      );
     if (before !== undefined && jsonEqual(before, value) && (ownBack || !choiceAfterOurs(field, value, writes, stampedAt))) {
       record();
       continue;
@@ -468,7 +514,14 @@ function choiceAfterOurs(field: string, value: Json, writes: readonly WriteEntry
   if (stampedAt === undefined) return false;
   return writes.some((w) => {
     const ours = w.valuesAt?.[field];
-    return w.ok !== false && ours !== undefined && Object.hasOwn(w.fields, field) && !jsonEqual(w.fields[field], value) && stampedAt > ours && stampedAt <= (w.landedAt ?? w.to ?? Number.POSITIVE_INFINITY);
+    return (
+      w.ok !== false &&
+      ours !== undefined &&
+      Object.hasOwn(w.fields, field) &&
+      !jsonEqual(w.fields[field], value) &&
+      stampedAt > ours &&
+      stampedAt <= (w.landedAt ?? w.to ?? Number.POSITIVE_INFINITY)
+    );
   });
 }
 

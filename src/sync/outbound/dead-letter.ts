@@ -81,9 +81,7 @@ export class DeadLetterView {
     if (profileIds.length === 0) return 0;
     const now = Date.now();
     // Only ids that were still dead are replayed (HDEL tells which).
-    const results = await this.redis
-      .pipeline(profileIds.map((id) => ['hdel', this.keys.dead(connector), id]))
-      .exec();
+    const results = await this.redis.pipeline(profileIds.map((id) => ['hdel', this.keys.dead(connector), id])).exec();
     const moved = profileIds.filter((_, i) => Number(results?.[i]?.[1] ?? 0) > 0);
     if (moved.length === 0) return 0;
     const args: (string | number)[] = [];

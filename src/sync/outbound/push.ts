@@ -81,7 +81,11 @@ export class Pusher {
     const started = performance.now();
     try {
       const done = await this.processTaken(connector, instance, queue, take, held, result, signal);
-      if (done.sent > 0) ctx.logger.info({ connector: connector.id, jobId: job.id, ...done, ms: Math.round(performance.now() - started) }, 'push batch processed');
+      if (done.sent > 0)
+        ctx.logger.info(
+          { connector: connector.id, jobId: job.id, ...done, ms: Math.round(performance.now() - started) },
+          'push batch processed',
+        );
       return done;
     } finally {
       stop();
@@ -116,7 +120,10 @@ export class Pusher {
     // Park the queue rather than hold a worker when the system's budget is spent.
     const [slot, attempts] = await Promise.all([
       ctx.limiter.tryReserve(connector.id, limitOf(connector)),
-      ctx.work.attempts(connector.id, records.map((r) => r.profileId)),
+      ctx.work.attempts(
+        connector.id,
+        records.map((r) => r.profileId),
+      ),
     ]);
     if (slot.token === null) {
       await this.putBack(connector, records, settled, versions);
@@ -125,7 +132,14 @@ export class Pusher {
     }
     const uncertain = await this.writes.begin(
       connector.id,
-      prepared.map((p) => ({ profileId: p.record.profileId, fields: p.record.fields, prev: p.prev, after: p.after, valuesAt: millisOf(p.record.valuesAt), ...(p.record.heldAt ? { knownAt: Date.parse(p.record.heldAt) } : {}) })),
+      prepared.map((p) => ({
+        profileId: p.record.profileId,
+        fields: p.record.fields,
+        prev: p.prev,
+        after: p.after,
+        valuesAt: millisOf(p.record.valuesAt),
+        ...(p.record.heldAt ? { knownAt: Date.parse(p.record.heldAt) } : {}),
+      })),
     );
     for (const r of records) if (r.externalId === undefined && uncertain.has(r.profileId)) r.mayExist = true;
     await this.learnPrev(connector, prepared);
@@ -136,8 +150,12 @@ export class Pusher {
       outcomes = await this.call(connector, instance, records, slot.token, answered, signal);
     } catch (err) {
       // A connector that stopped before its first call wrote nothing: its entries are refused writes, never echoes.
-      if (err instanceof RateLimitedError && err.nothingWritten) this.writes.settle(connector.id, new Map(records.map((r) => [r.profileId, { ok: false }])));
-      await this.writes.finish(connector.id, records.map((r) => r.profileId));
+      if (err instanceof RateLimitedError && err.nothingWritten)
+        this.writes.settle(connector.id, new Map(records.map((r) => [r.profileId, { ok: false }])));
+      await this.writes.finish(
+        connector.id,
+        records.map((r) => r.profileId),
+      );
       await this.putBack(connector, records, settled, versions);
       if (err instanceof RateLimitedError) {
         ctx.logger.info({ connector: connector.id, retryAfterMs: err.retryAfterMs }, 'rate limited: push queue parked');
@@ -183,7 +201,13 @@ export class Pusher {
       const tries = (attempts[i] ?? 0) + 1;
       switch (outcome.status) {
         case 'ok':
-          accepted.push({ profileId: record.profileId, connector: connector.id, externalId: outcome.externalId, values: record.fields, pushedAt });
+          accepted.push({
+            profileId: record.profileId,
+            connector: connector.id,
+            externalId: outcome.externalId,
+            values: record.fields,
+            pushedAt,
+          });
           delivered.push(record.profileId);
           externalIds.set(record.profileId, outcome.externalId);
           result.ok++;
@@ -206,7 +230,13 @@ export class Pusher {
     }
     // Records an earlier write made unseen are read (ingested) before the retry writes to them.
     if (found.length > 0) {
-      const data: IngestJobData = { kind: 'changed', connector: connector.id, origin: 'push:found', receivedAt: new Date().toISOString(), externalIds: found };
+      const data: IngestJobData = {
+        kind: 'changed',
+        connector: connector.id,
+        origin: 'push:found',
+        receivedAt: new Date().toISOString(),
+        externalIds: found,
+      };
       await ctx.queues.ingest.add('changed', data, ingestJobOptions(ctx));
       ctx.logger.info({ connector: connector.id, records: found.length }, 'records an earlier write made are read before writing again');
     }
@@ -214,9 +244,17 @@ export class Pusher {
     await ctx.store.recordPushes(accepted);
     // Only now may the outbox forget these changes: the system holds them (or they are dead).
     await this.settleOutbox(connector, [...delivered, ...settled, ...dead.map((d) => d.profileId)], versions);
-    if (dead.length > 0) ctx.logger.warn({ connector: connector.id, profiles: dead.map((d) => d.profileId), codes: dead.map((d) => d.code ?? d.kind) }, 'records dead-lettered');
+    if (dead.length > 0)
+      ctx.logger.warn(
+        { connector: connector.id, profiles: dead.map((d) => d.profileId), codes: dead.map((d) => d.code ?? d.kind) },
+        'records dead-lettered',
+      );
     // The log must say the writes are done before the profiles are released to ingest.
-    await this.writes.finish(connector.id, records.map((r) => r.profileId), externalIds);
+    await this.writes.finish(
+      connector.id,
+      records.map((r) => r.profileId),
+      externalIds,
+    );
     await Promise.all([
       ctx.dead.add(dead),
       ctx.work.retryLater(connector.id, retry),
@@ -239,7 +277,10 @@ export class Pusher {
   private async learnPrev(connector: SyncConnector, prepared: readonly Prepared[]): Promise<void> {
     const unknown = prepared.filter((p) => Object.keys(p.record.fields).some((field) => !Object.hasOwn(p.prev, field)));
     if (unknown.length === 0) return;
-    const shadows = await this.ctx.store.getShadows(connector.id, unknown.map((p) => p.record.profileId));
+    const shadows = await this.ctx.store.getShadows(
+      connector.id,
+      unknown.map((p) => p.record.profileId),
+    );
     const known = new Map<string, Record<string, Json>>();
     for (const p of unknown) {
       const shadow = shadows.get(p.record.profileId);
@@ -287,7 +328,11 @@ export class Pusher {
     const settled: string[] = [];
     const [profiles, shadows] = await Promise.all([store.getProfiles(profileIds), store.getShadows(connector.id, profileIds)]);
     const hashesOf = new Map<string, string[]>();
-    for (const [id, profile] of profiles) hashesOf.set(id, profile.identities.map((identity) => store.hashIdentity(identity)));
+    for (const [id, profile] of profiles)
+      hashesOf.set(
+        id,
+        profile.identities.map((identity) => store.hashIdentity(identity)),
+      );
     const suppressed = await store.suppressedAmong([...hashesOf.values()].flat());
     for (const profileId of profileIds) {
       const profile = profiles.get(profileId);
@@ -313,7 +358,10 @@ export class Pusher {
       }
       const out = mapOutbound(connector.mapping, gated.profile, policy, now, { creating: !shadow?.externalId });
       if (out.errors.length > 0) {
-        this.ctx.logger.warn({ connector: connector.id, profileId, errors: out.errors.map((e) => e.message) }, 'some values could not be mapped out');
+        this.ctx.logger.warn(
+          { connector: connector.id, profileId, errors: out.errors.map((e) => e.message) },
+          'some values could not be mapped out',
+        );
       }
       const fields = changedFields(out.fields, shadow?.values);
       if (Object.keys(fields).length === 0) {
@@ -394,13 +442,20 @@ export class Pusher {
     settled: readonly string[],
     versions: ReadonlyMap<string, number | null>,
   ): Promise<void> {
-    await this.ctx.work.requeue(connector.id, records.map((r) => r.profileId));
+    await this.ctx.work.requeue(
+      connector.id,
+      records.map((r) => r.profileId),
+    );
     await this.settleOutbox(connector, settled, versions);
     await this.ctx.work.done(connector.id, settled);
   }
 
   /** Deletes the outbox rows a finished push covered, up to the version each profile was read at. */
-  private async settleOutbox(connector: SyncConnector, profileIds: readonly string[], versions: ReadonlyMap<string, number | null>): Promise<void> {
+  private async settleOutbox(
+    connector: SyncConnector,
+    profileIds: readonly string[],
+    versions: ReadonlyMap<string, number | null>,
+  ): Promise<void> {
     const settlements: OutboxSettlement[] = [];
     for (const profileId of new Set(profileIds)) {
       const version = versions.get(profileId);

@@ -35,7 +35,10 @@ export class Relay {
       const counts = await this.ctx.work.markDirty(byConnector);
       const unknownIds = new Set(unknown);
       // One claim, one lease: rows handed back meanwhile (Redis lost) are not marked.
-      await store.markRelayed(rows.filter((r) => !unknownIds.has(r.id)).map((r) => r.id), rows[0]?.leasedUntil ?? '');
+      await store.markRelayed(
+        rows.filter((r) => !unknownIds.has(r.id)).map((r) => r.id),
+        rows[0]?.leasedUntil ?? '',
+      );
       await store.ackOutbox(unknown);
       total += rows.length;
       for (const [connector, dirty] of counts) {
@@ -44,7 +47,10 @@ export class Relay {
       }
       // One line per batch of rows, with the rows per target connector.
       const perConnector = Object.fromEntries([...byConnector].map(([connector, ids]) => [connector, ids.length]));
-      this.ctx.logger.info({ rows: rows.length, connectors: perConnector, dropped: unknown.length, ms: Math.round(performance.now() - started) }, 'relay batch processed');
+      this.ctx.logger.info(
+        { rows: rows.length, connectors: perConnector, dropped: unknown.length, ms: Math.round(performance.now() - started) },
+        'relay batch processed',
+      );
       if (rows.length < tuning.relayBatchSize) break;
     }
     return total;

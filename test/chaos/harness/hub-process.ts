@@ -68,7 +68,11 @@ export class HubProcess {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', 'src/cli/main.ts', 'start', '--config', this.options.configFile, '--role', this.spec.roles],
-      { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: process.env['CONCORD_CHAOS_LOG_LEVEL'] ?? 'warn', ...this.options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, LOG_LEVEL: process.env['CONCORD_CHAOS_LOG_LEVEL'] ?? 'warn', ...this.options.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     this.child = child;
     this.starts++;
@@ -86,13 +90,18 @@ export class HubProcess {
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);
     const exited = new Promise<never>((_, reject) =>
-      child.once('exit', (code, signal) => reject(new Error(`hub process ${this.spec.name} exited during start (${signal ?? code}):\n${this.output()}`))),
+      child.once('exit', (code, signal) =>
+        reject(new Error(`hub process ${this.spec.name} exited during start (${signal ?? code}):\n${this.output()}`)),
+      ),
     );
     exited.catch(() => undefined);
     const timeoutMs = this.options.startTimeoutMs ?? 60_000;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`hub process ${this.spec.name} did not start within ${timeoutMs} ms:\n${this.output()}`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`hub process ${this.spec.name} did not start within ${timeoutMs} ms:\n${this.output()}`)),
+        timeoutMs,
+      );
     });
     try {
       await Promise.race([started, exited, timeout]);

@@ -47,7 +47,12 @@ export function createInHubSpot(world: ChaosWorld, count: number, tag = 'p', opt
     const email = emailOf(i, tag);
     const person: Person = { firstName: `First${i}`, lastName: `Last${i}` };
     if (options.phone) person.phone = options.phone(i);
-    world.hubspot.sideDoor.createContact({ email, firstname: person.firstName ?? null, lastname: person.lastName ?? null, ...(person.phone ? { phone: person.phone } : {}) });
+    world.hubspot.sideDoor.createContact({
+      email,
+      firstname: person.firstName ?? null,
+      lastname: person.lastName ?? null,
+      ...(person.phone ? { phone: person.phone } : {}),
+    });
     if ((options.consent ?? 'affirmative') === 'affirmative') {
       person.marketingEmail = i % 2 === 0 ? 'granted' : 'denied';
       if (person.marketingEmail === 'granted') world.hubspot.sideDoor.subscribe(email, MARKETING_SUBSCRIPTION);
@@ -59,8 +64,18 @@ export function createInHubSpot(world: ChaosWorld, count: number, tag = 'p', opt
 }
 
 /** The property (HubSpot) or field (Salesforce) that holds a followed field other than consent. */
-const HUBSPOT_PROPERTY: Record<Exclude<Field, 'marketingEmail'> | 'email', string> = { firstName: 'firstname', lastName: 'lastname', phone: 'phone', email: 'email' };
-const SALESFORCE_FIELD: Record<Exclude<Field, 'marketingEmail'> | 'email', string> = { firstName: 'FirstName', lastName: 'LastName', phone: 'Phone', email: 'Email' };
+const HUBSPOT_PROPERTY: Record<Exclude<Field, 'marketingEmail'> | 'email', string> = {
+  firstName: 'firstname',
+  lastName: 'lastname',
+  phone: 'phone',
+  email: 'email',
+};
+const SALESFORCE_FIELD: Record<Exclude<Field, 'marketingEmail'> | 'email', string> = {
+  firstName: 'FirstName',
+  lastName: 'LastName',
+  phone: 'Phone',
+  email: 'Email',
+};
 
 /** The marketing e-mail consent a place shows for a person now ('granted' / 'denied' / undefined). */
 async function consentIn(world: ChaosWorld, place: Place, email: string): Promise<string | undefined> {

@@ -170,12 +170,16 @@ export function compare(world: ChaosWorld, expected: Expected, observed: Observe
   }
   const hubspotIdle = world.hubspot.sideDoor.idleWrites().filter((w) => w.at >= since);
   const crossedWrites = hubspotIdle.filter((w) => w.crossed === true).length;
-  const echoWrites = hubspotIdle.length - crossedWrites + world.salesforce.sideDoor.idleWrites().filter((w) => Date.parse(w.at) >= since).length;
+  const echoWrites =
+    hubspotIdle.length - crossedWrites + world.salesforce.sideDoor.idleWrites().filter((w) => Date.parse(w.at) >= since).length;
   return { counts: { lost, duplicated, disagreements, wrongWinners, echoWrites }, crossedWrites, mismatches };
 }
 
 /** Each mismatch with the edits made to that person and field, oldest first, so a failure explains itself. */
-export function explain(mismatches: readonly string[], edits: readonly { place: string; email: string; field: string; value: string; at: number }[]): string[] {
+export function explain(
+  mismatches: readonly string[],
+  edits: readonly { place: string; email: string; field: string; value: string; at: number }[],
+): string[] {
   return mismatches.map((line) => {
     const [, email, field] = line.replace(':', '').split(' ');
     const history = edits
@@ -198,7 +202,11 @@ export function reportLine(scenario: string, world: ChaosWorld, counts: Counts, 
  * The views with one field rewritten per system and person, e.g. to a verdict ("not
  * subscribed") where what counts differs by system (an opt-out flag set, a status not set).
  */
-export function mapField(observed: Observed, field: Field, f: (system: SystemName, email: string, value: string | undefined) => string | undefined): Observed {
+export function mapField(
+  observed: Observed,
+  field: Field,
+  f: (system: SystemName, email: string, value: string | undefined) => string | undefined,
+): Observed {
   const out = {} as Observed;
   for (const system of SYSTEMS) {
     const view = observed[system];

@@ -88,7 +88,15 @@ function connectorExtras(o: WorldOptions['connectors']): string {
 }
 
 /** The config: both built-in connectors on the emulators, marketing e-mail consent both ways. */
-function configYaml(o: { databaseUrl: string; redisUrl: string; prefix: string; port: number; hubspot: string; salesforce: string; connectors: WorldOptions['connectors'] }): string {
+function configYaml(o: {
+  databaseUrl: string;
+  redisUrl: string;
+  prefix: string;
+  port: number;
+  hubspot: string;
+  salesforce: string;
+  connectors: WorldOptions['connectors'];
+}): string {
   const apiKeys = [{ id: 'chaos', env: 'T_ADMIN_KEY', scopes: ['admin'] }];
   return `${hubYaml({ redisUrl: o.redisUrl, databaseUrl: o.databaseUrl, prefix: o.prefix, port: o.port, apiKeys })}connectors:
 ${hubspotYaml({ baseUrl: o.hubspot, appId: HUBSPOT_APP_ID })}${connectorExtras(o.connectors)}    subscriptions: [{ id: ${MARKETING_SUBSCRIPTION}, consent: marketing.email }, { id: 103, topic: newsletter }]
@@ -161,13 +169,26 @@ export class ChaosWorld {
         webhookRetryBaseMs: 100,
       });
       undo.push(() => hubspot.close());
-      const salesforce = await startSalesforceEmulator({ clientId: SF_CLIENT, clientSecret: SF_SECRET, organizationId: SF_ORG, outboundBatchMs: 5 });
+      const salesforce = await startSalesforceEmulator({
+        clientId: SF_CLIENT,
+        clientSecret: SF_SECRET,
+        organizationId: SF_ORG,
+        outboundBatchMs: 5,
+      });
       undo.push(() => salesforce.close());
       const port = await freePort();
       const dir = mkdtempSync(join(tmpdir(), 'concord-chaos-'));
       undo.push(async () => rmSync(dir, { recursive: true, force: true }));
       const configFile = join(dir, 'concord.yaml');
-      const text = configYaml({ databaseUrl: db.url, redisUrl: redis.url, prefix: `{chaos-${randomBytes(4).toString('hex')}}`, port, hubspot: hubspot.url, salesforce: salesforce.url, connectors: options.connectors });
+      const text = configYaml({
+        databaseUrl: db.url,
+        redisUrl: redis.url,
+        prefix: `{chaos-${randomBytes(4).toString('hex')}}`,
+        port,
+        hubspot: hubspot.url,
+        salesforce: salesforce.url,
+        connectors: options.connectors,
+      });
       writeFileSync(configFile, text);
       const loaded = parseConfig(text, configFile, { connectors: builtinConnectors, env: ENV });
       if (!loaded.ok) throw new Error(loaded.errors.map(String).join('\n'));
@@ -275,7 +296,14 @@ export class ChaosWorld {
       const record = this.salesforce.sideDoor.findByEmail(email);
       if (!record) throw new Error(`${email} is not in Salesforce`);
       const id = `04l5e${randomBytes(7).toString('hex').slice(0, 13)}`;
-      body = notificationsEnvelope({ organizationId: SF_ORG, actionId: '04k5e000000ChaoSAA', baseUrl: this.salesforce.url, apiVersion: '62.0', object: 'Contact', notifications: [{ id, record }] });
+      body = notificationsEnvelope({
+        organizationId: SF_ORG,
+        actionId: '04k5e000000ChaoSAA',
+        baseUrl: this.salesforce.url,
+        apiVersion: '62.0',
+        object: 'Contact',
+        notifications: [{ id, record }],
+      });
       headers = { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' };
     }
     const started = Date.now();
@@ -304,7 +332,10 @@ export class ChaosWorld {
     const queues = names.map((name) => new Queue(name, { connection, prefix }));
     try {
       const lists = await Promise.all(queues.map((q) => q.getJobSchedulers()));
-      return lists.flat().map((s) => s.key).sort();
+      return lists
+        .flat()
+        .map((s) => s.key)
+        .sort();
     } catch {
       return [];
     } finally {

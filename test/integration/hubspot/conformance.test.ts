@@ -13,16 +13,37 @@ import { startWebhookReceiver } from './webhook-receiver.js';
 
 const SECRET = 'conformance-client-secret';
 const APP_ID = 4242;
-const subscriptions = [SubscriptionType.parse({ id: 101, consent: 'marketing.email' }), SubscriptionType.parse({ id: 103, topic: 'newsletter' })];
+const subscriptions = [
+  SubscriptionType.parse({ id: 101, consent: 'marketing.email' }),
+  SubscriptionType.parse({ id: 103, topic: 'newsletter' }),
+];
 
 async function start(): Promise<ConformanceEnvironment<HubSpotConfig>> {
   const receiver = await startWebhookReceiver();
-  const emulator = await startHubSpotEmulator({ clientSecret: SECRET, webhookUrl: receiver.url, appId: APP_ID, accessToken: 'pat-conformance' });
-  const config: HubSpotConfigInput = { accessToken: 'pat-conformance', webhookSecret: SECRET, baseUrl: emulator.url, appId: APP_ID, subscriptions };
+  const emulator = await startHubSpotEmulator({
+    clientSecret: SECRET,
+    webhookUrl: receiver.url,
+    appId: APP_ID,
+    accessToken: 'pat-conformance',
+  });
+  const config: HubSpotConfigInput = {
+    accessToken: 'pat-conformance',
+    webhookSecret: SECRET,
+    baseUrl: emulator.url,
+    appId: APP_ID,
+    subscriptions,
+  };
   return emulatorEnvironment({
     config,
     controls: emulator.sideDoor,
-    webhooks: () => receiver.received.map((r) => ({ method: r.method, url: receiver.url, headers: r.headers, body: r.body, receivedAt: new Date().toISOString() })),
+    webhooks: () =>
+      receiver.received.map((r) => ({
+        method: r.method,
+        url: receiver.url,
+        headers: r.headers,
+        body: r.body,
+        receivedAt: new Date().toISOString(),
+      })),
     async stop() {
       await emulator.close();
       await receiver.close();

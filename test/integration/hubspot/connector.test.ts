@@ -12,7 +12,11 @@ import { RateLimitedError } from '../../../src/connector/errors.js';
 import type { Profile } from '../../../src/profile/schema.js';
 import { createHubSpotInstance } from '../../../connectors/hubspot/connector.js';
 import { HubSpotConfig, type HubSpotConfigInput, type HubSpotCursor } from '../../../connectors/hubspot/config.js';
-import { startHubSpotEmulator, type HubSpotEmulatorOptionsInput, type RunningHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
+import {
+  startHubSpotEmulator,
+  type HubSpotEmulatorOptionsInput,
+  type RunningHubSpotEmulator,
+} from '../../../connectors/hubspot/emulator/index.js';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 import { createLogger, silentLogger } from '../../../src/log/logger.js';
 
@@ -72,7 +76,10 @@ async function setup(
   return s;
 }
 
-async function pullAll(instance: ConnectorInstance<HubSpotCursor>, cursor?: HubSpotCursor): Promise<{ records: ExternalRecord[]; cursor: HubSpotCursor | undefined }> {
+async function pullAll(
+  instance: ConnectorInstance<HubSpotCursor>,
+  cursor?: HubSpotCursor,
+): Promise<{ records: ExternalRecord[]; cursor: HubSpotCursor | undefined }> {
   const records: ExternalRecord[] = [];
   let last = cursor;
   for await (const page of instance.pull?.(cursor, signal()) ?? []) {
@@ -88,7 +95,9 @@ function profileWith(basis: Profile['consents'][string][string]['legalBasis']): 
     id: 'p1',
     identities: [{ kind: 'email', value: 'lb@example.com', ...stamp }],
     attributes: {},
-    consents: { marketing: { email: { value: 'granted', legalBasis: basis, evidence: { method: 'checkout', noticeVersion: 'v3' }, ...stamp } } },
+    consents: {
+      marketing: { email: { value: 'granted', legalBasis: basis, evidence: { method: 'checkout', noticeVersion: 'v3' }, ...stamp } },
+    },
     subscriptions: {},
     rights: { objections: {} },
     version: 1,
@@ -135,7 +144,11 @@ describe('HubSpot connector: pull', () => {
   it('never pages a search past the result cap: windows move by lastmodifieddate', async () => {
     let t = Date.parse('2026-11-29T08:00:00.000Z');
     const now = (): number => t;
-    const { emu, instance } = await setup({ searchResultCap: 50, rateLimit: { searchPerSecond: 1000, max: 10_000 } }, { searchRequestsPerSecond: 1000, requestsPer10Seconds: 10_000 }, { now });
+    const { emu, instance } = await setup(
+      { searchResultCap: 50, rateLimit: { searchPerSecond: 1000, max: 10_000 } },
+      { searchRequestsPerSecond: 1000, requestsPer10Seconds: 10_000 },
+      { now },
+    );
     for (let i = 0; i < 300; i++) {
       t += 7;
       emu.sideDoor.createContact({ email: `cap${i}@example.com` });
@@ -149,7 +162,11 @@ describe('HubSpot connector: pull', () => {
   it('pages with offsets inside one millisecond when a whole page shares it', async () => {
     let t = Date.parse('2026-11-29T08:00:00.000Z');
     const now = (): number => t;
-    const { emu, instance } = await setup({ rateLimit: { searchPerSecond: 1000, max: 10_000 } }, { searchRequestsPerSecond: 1000, requestsPer10Seconds: 10_000 }, { now });
+    const { emu, instance } = await setup(
+      { rateLimit: { searchPerSecond: 1000, max: 10_000 } },
+      { searchRequestsPerSecond: 1000, requestsPer10Seconds: 10_000 },
+      { now },
+    );
     emu.sideDoor.createContact({ email: 'before@example.com' });
     t += 1;
     for (let i = 0; i < 250; i++) emu.sideDoor.createContact({ email: `same${i}@example.com` });
@@ -181,7 +198,11 @@ describe('HubSpot connector: pull', () => {
 describe('HubSpot connector: push', () => {
   it('writes subscription statuses with the legal basis mapped from the canonical consent', async () => {
     const { emu, instance } = await setup();
-    const record = (profile: Profile): PushRecord => ({ profileId: 'p1', fields: { email: 'lb@example.com', 'subscription:101': 'SUBSCRIBED' }, profile });
+    const record = (profile: Profile): PushRecord => ({
+      profileId: 'p1',
+      fields: { email: 'lb@example.com', 'subscription:101': 'SUBSCRIBED' },
+      profile,
+    });
     const [ok] = (await instance.push?.([record(profileWith('contract'))], signal())) ?? [];
     expect(ok?.status).toBe('ok');
     const status = emu.sideDoor.statuses('lb@example.com').find((s) => s.subscriptionId === 101);
@@ -206,7 +227,9 @@ describe('HubSpot connector: push', () => {
         headers: { authorization: 'Bearer pat', 'content-type': 'application/json' },
         body: JSON.stringify(body),
       });
-    const unsubscribe = { inputs: [{ subscriberIdString: 'x@example.com', subscriptionId: 101, channel: 'EMAIL', statusState: 'UNSUBSCRIBED' }] };
+    const unsubscribe = {
+      inputs: [{ subscriberIdString: 'x@example.com', subscriptionId: 101, channel: 'EMAIL', statusState: 'UNSUBSCRIBED' }],
+    };
     expect((await api('read', { inputs: ['x@example.com'] })).ok).toBe(true);
     emu.sideDoor.unsubscribe('x@example.com', 101);
     expect((await api('write', unsubscribe)).ok).toBe(true);
@@ -223,20 +246,32 @@ describe('HubSpot connector: push', () => {
     emu.sideDoor.subscribe('lb@example.com', 101);
     emu.sideDoor.unsubscribe('lb@example.com', 103);
     const outcomes = await instance.push?.(
-      [{ profileId: 'p1', externalId: contact.id, fields: { 'subscription:101': 'SUBSCRIBED', 'subscription:103': 'UNSUBSCRIBED' }, profile: profileWith('consent') }],
+      [
+        {
+          profileId: 'p1',
+          externalId: contact.id,
+          fields: { 'subscription:101': 'SUBSCRIBED', 'subscription:103': 'UNSUBSCRIBED' },
+          profile: profileWith('consent'),
+        },
+      ],
       signal(),
     );
     expect(outcomes).toEqual([{ status: 'ok', profileId: 'p1', externalId: contact.id }]);
     expect(emu.sideDoor.idleWrites()).toEqual([]);
     // A different legal basis is a change worth writing.
-    await instance.push?.([{ profileId: 'p1', externalId: contact.id, fields: { 'subscription:101': 'SUBSCRIBED' }, profile: profileWith('contract') }], signal());
-    expect(emu.sideDoor.statuses('lb@example.com').find((s) => s.subscriptionId === 101)).toMatchObject({ legalBasis: 'PERFORMANCE_OF_CONTRACT' });
+    await instance.push?.(
+      [{ profileId: 'p1', externalId: contact.id, fields: { 'subscription:101': 'SUBSCRIBED' }, profile: profileWith('contract') }],
+      signal(),
+    );
+    expect(emu.sideDoor.statuses('lb@example.com').find((s) => s.subscriptionId === 101)).toMatchObject({
+      legalBasis: 'PERFORMANCE_OF_CONTRACT',
+    });
     expect(emu.sideDoor.idleWrites()).toEqual([]);
   });
 
   // Chaos (e): the hub was to unsubscribe (an opt-out chosen at T); a marketer had unsubscribed
   // and subscribed again in HubSpot after T; the write buried the marketer's newer choice.
-  it('does not write over a status chosen in HubSpot after the hub\'s value: answers retryable with the id, writes nothing', async () => {
+  it("does not write over a status chosen in HubSpot after the hub's value: answers retryable with the id, writes nothing", async () => {
     const { emu, instance } = await setup();
     const contact = emu.sideDoor.createContact({ email: 'late@example.com', firstname: 'Late' });
     const oursAt = new Date(Date.now() - 1_000).toISOString();
@@ -271,7 +306,8 @@ describe('HubSpot connector: push', () => {
     expect(emu.sideDoor.contacts()).toHaveLength(1);
     expect(emu.sideDoor.getContact(id)?.properties.email).toBe('new@example.com');
 
-    const [unsub] = (await instance.push?.([{ profileId: 'p', externalId: id, fields: { 'subscription:103': 'UNSUBSCRIBED' } }], signal())) ?? [];
+    const [unsub] =
+      (await instance.push?.([{ profileId: 'p', externalId: id, fields: { 'subscription:103': 'UNSUBSCRIBED' } }], signal())) ?? [];
     expect(unsub?.status).toBe('ok');
     expect(emu.sideDoor.statuses('new@example.com').find((s) => s.subscriptionId === 103)?.status).toBe('UNSUBSCRIBED');
   });
@@ -322,10 +358,12 @@ describe('HubSpot connector: rate limits', () => {
     await instance.read?.([contact.id], signal()); // a contact read and a statuses read: 2 of 4 slots
     const started = Date.now();
     // Properties, then the contact's e-mail for its status, then the status: 3 calls, 2 slots left.
-    const err = await instance.push?.([{ profileId: 'p', externalId: contact.id, fields: { firstname: 'After', 'subscription:101': 'UNSUBSCRIBED' } }], signal()).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const err = await instance
+      .push?.([{ profileId: 'p', externalId: contact.id, fields: { firstname: 'After', 'subscription:101': 'UNSUBSCRIBED' } }], signal())
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(err).toBeInstanceOf(RateLimitedError);
     expect((err as RateLimitedError).retryAfterMs).toBeGreaterThan(5_000);
@@ -389,7 +427,9 @@ describe('HubSpot connector: rate limits', () => {
   it('parks for dailyLimitPark on DAILY when it is set, and serves the allowance left as a gauge', async () => {
     const { instance, metrics } = await setup({ rateLimit: { daily: 2 } }, { dailyLimitPark: '20s' });
     await instance.read?.(['1'], signal());
-    const left = (await metrics.getSingleMetric('concord_hubspot_daily_remaining')?.get())?.values.find((v) => v.labels.instance === 'hubspot');
+    const left = (await metrics.getSingleMetric('concord_hubspot_daily_remaining')?.get())?.values.find(
+      (v) => v.labels.instance === 'hubspot',
+    );
     expect(left?.value).toBe(1);
     await instance.read?.(['1'], signal());
     const err = await instance.read?.(['1'], signal()).then(
@@ -416,7 +456,11 @@ describe('HubSpot connector: webhooks from the emulator', () => {
 
   it('marks our own writes as echoes, not the marketer’s, and reads changed contacts in full', async () => {
     const s = await setup();
-    const [pushed] = (await s.instance.push?.([{ profileId: 'p', fields: { email: 'echo@example.com', firstname: 'E', 'subscription:101': 'UNSUBSCRIBED' } }], signal())) ?? [];
+    const [pushed] =
+      (await s.instance.push?.(
+        [{ profileId: 'p', fields: { email: 'echo@example.com', firstname: 'E', 'subscription:101': 'UNSUBSCRIBED' } }],
+        signal(),
+      )) ?? [];
     const ours = await delivered(s);
     expect(ours.events.length).toBeGreaterThan(0);
     expect(ours.events.every((e) => e.kind === 'changed' && e.echo === true)).toBe(true);
@@ -427,7 +471,10 @@ describe('HubSpot connector: webhooks from the emulator', () => {
     const theirs = await delivered(s);
     // The marketer's signed lastname comes with its value too; the contact is read in full all the same.
     expect(theirs.events).toEqual([
-      expect.objectContaining({ kind: 'records', records: [expect.objectContaining({ externalId: id, fields: { lastname: 'Marketer' }, knownOnly: true })] }),
+      expect.objectContaining({
+        kind: 'records',
+        records: [expect.objectContaining({ externalId: id, fields: { lastname: 'Marketer' }, knownOnly: true })],
+      }),
       expect.objectContaining({ kind: 'changed', externalIds: [id] }),
     ]);
     expect(theirs.events[1]).not.toHaveProperty('echo');

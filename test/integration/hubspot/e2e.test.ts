@@ -77,7 +77,9 @@ describe.each([
             receivedAt: now,
             identities: [{ kind: 'email', value: email }],
             attributes: { firstName: 'Hiro' },
-            consents: { marketing: { email: { status: 'granted', legalBasis: basis, evidence: { method: 'admin_api', noticeVersion: '2026-01' } } } },
+            consents: {
+              marketing: { email: { status: 'granted', legalBasis: basis, evidence: { method: 'admin_api', noticeVersion: '2026-01' } } },
+            },
           }),
         );
         expect(result.status).toBe('applied');
@@ -110,7 +112,12 @@ describe.each([
     expect(consent).toMatchObject({ value: 'denied', source: 'hubspot' });
     expect(consent?.evidence.method).toMatch(/.+/);
     const history = await hub.store.consentHistory(profile?.id ?? '');
-    expect(history.at(-1)).toMatchObject({ purpose: 'marketing', channel: 'email', accepted: true, state: { value: 'denied', source: 'hubspot' } });
+    expect(history.at(-1)).toMatchObject({
+      purpose: 'marketing',
+      channel: 'email',
+      accepted: true,
+      state: { value: 'denied', source: 'hubspot' },
+    });
     // The CRM hears of it (its opt-out flag), and HubSpot is not written again.
     expect(hub.crm.get({ email: 'grace@example.com' })?.fields.email_opt_out).toBe(true);
     expect(hub.hubspot.sideDoor.calls().byEndpoint[STATUS_WRITE]).toBe(1);

@@ -14,9 +14,13 @@ describe('concord emulate', () => {
   });
 
   it('runs the HubSpot emulator standalone until SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'emulate', 'hubspot', '--port', '0', '--secret', 'cli-secret', '--rate-limit', '100/10s'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', MAIN, 'emulate', 'hubspot', '--port', '0', '--secret', 'cli-secret', '--rate-limit', '100/10s'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let out = '';
@@ -39,7 +43,9 @@ describe('concord emulate', () => {
   });
 
   it('refuses an unknown system', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'emulate', 'nosuch', '--secret', 's'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'emulate', 'nosuch', '--secret', 's'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));

@@ -158,14 +158,25 @@ describe('HubSpot emulator', () => {
       path: '/communication-preferences/v4/statuses/batch/write',
       body: {
         inputs: [
-          { subscriberIdString: 'sub@example.com', subscriptionId: 101, channel: 'EMAIL', statusState: 'SUBSCRIBED', legalBasis: 'CONSENT_WITH_NOTICE' },
+          {
+            subscriberIdString: 'sub@example.com',
+            subscriptionId: 101,
+            channel: 'EMAIL',
+            statusState: 'SUBSCRIBED',
+            legalBasis: 'CONSENT_WITH_NOTICE',
+          },
           { subscriberIdString: 'sub@example.com', subscriptionId: 103, channel: 'EMAIL', statusState: 'SUBSCRIBED' },
         ],
       },
     });
     expect(write.status).toBe(200);
-    const written = (await write.json()) as { results: { subscriptionId: number; status: string; legalBasis: string }[]; numErrors?: number };
-    expect(written.results).toEqual([expect.objectContaining({ subscriptionId: 101, status: 'SUBSCRIBED', legalBasis: 'CONSENT_WITH_NOTICE' })]);
+    const written = (await write.json()) as {
+      results: { subscriptionId: number; status: string; legalBasis: string }[];
+      numErrors?: number;
+    };
+    expect(written.results).toEqual([
+      expect.objectContaining({ subscriptionId: 101, status: 'SUBSCRIBED', legalBasis: 'CONSENT_WITH_NOTICE' }),
+    ]);
     expect(written.numErrors).toBe(1);
 
     const read = await client.apiRequest({
@@ -174,13 +185,19 @@ describe('HubSpot emulator', () => {
       qs: { channel: 'EMAIL' },
       body: { inputs: ['sub@example.com'] },
     });
-    const body = (await read.json()) as { results: { subscriberIdString: string; statuses: { subscriptionId: number; status: string }[] }[] };
+    const body = (await read.json()) as {
+      results: { subscriberIdString: string; statuses: { subscriptionId: number; status: string }[] }[];
+    };
     const statuses = body.results[0]?.statuses ?? [];
     expect(statuses.find((s) => s.subscriptionId === 101)?.status).toBe('SUBSCRIBED');
     expect(statuses.find((s) => s.subscriptionId === 103)?.status).toBe('NOT_SPECIFIED');
     expect(emu.sideDoor.findByEmail('sub@example.com')?.properties.hs_email_optout_101).toBe('false');
 
-    const noChannel = await client.apiRequest({ method: 'POST', path: '/communication-preferences/v4/statuses/batch/read', body: { inputs: [] } });
+    const noChannel = await client.apiRequest({
+      method: 'POST',
+      path: '/communication-preferences/v4/statuses/batch/read',
+      body: { inputs: [] },
+    });
     expect(noChannel.status).toBe(400);
   });
 
@@ -212,7 +229,9 @@ describe('HubSpot emulator', () => {
   });
 
   it('sends signed v3 webhooks for API writes (the echo) and for side-door changes', async () => {
-    await client.crm.contacts.batchApi.upsert({ inputs: [{ id: 'echo@example.com', idProperty: 'email', properties: { firstname: 'E' } }] });
+    await client.crm.contacts.batchApi.upsert({
+      inputs: [{ id: 'echo@example.com', idProperty: 'email', properties: { firstname: 'E' } }],
+    });
     const contact = emu.sideDoor.findByEmail('echo@example.com');
     emu.sideDoor.unsubscribe('echo@example.com', 101);
     await emu.sideDoor.flushWebhooks();

@@ -14,11 +14,23 @@ let nextEventId = 9_000_000;
 /** One HubSpot event array, signed v3 for `signedUrl` as HubSpot signs it. */
 function signedDelivery(signedUrl: string, events: Record<string, unknown>[]): { headers: Record<string, string>; body: string } {
   const body = JSON.stringify(
-    events.map((e) => ({ eventId: nextEventId++, subscriptionId: 1, portalId: 1, appId: 8088, occurredAt: Date.now(), attemptNumber: 0, changeSource: 'CRM_UI', ...e })),
+    events.map((e) => ({
+      eventId: nextEventId++,
+      subscriptionId: 1,
+      portalId: 1,
+      appId: 8088,
+      occurredAt: Date.now(),
+      attemptNumber: 0,
+      changeSource: 'CRM_UI',
+      ...e,
+    })),
   );
   const timestamp = String(Date.now());
   const signature = signV3({ clientSecret: HUBSPOT_SECRET, method: 'POST', uri: signedUrl, body, timestamp });
-  return { body, headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': signature, 'x-hubspot-request-timestamp': timestamp } };
+  return {
+    body,
+    headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': signature, 'x-hubspot-request-timestamp': timestamp },
+  };
 }
 
 describe('HubSpot webhook signatures', () => {
@@ -34,11 +46,21 @@ describe('HubSpot webhook signatures', () => {
     const event = { subscriptionType: 'contact.propertyChange', objectId: 1234, propertyName: 'firstname', propertyValue: 'Mallory' };
     // Signed for a staging hub of the same HubSpot app, replayed here with the staging Host.
     const replay = signedDelivery('http://staging.example.net/webhooks/hubspot', [event]);
-    const refused = await h.app.inject({ method: 'POST', url: '/webhooks/hubspot', headers: { ...replay.headers, host: 'staging.example.net' }, payload: replay.body });
+    const refused = await h.app.inject({
+      method: 'POST',
+      url: '/webhooks/hubspot',
+      headers: { ...replay.headers, host: 'staging.example.net' },
+      payload: replay.body,
+    });
     expect(refused.statusCode).toBe(401);
     // Signed for this hub's public URL: accepted, whatever Host the proxy in front of it sends.
     const genuine = signedDelivery(`${h.url}/webhooks/hubspot`, [event]);
-    const accepted = await h.app.inject({ method: 'POST', url: '/webhooks/hubspot', headers: { ...genuine.headers, host: 'internal-lb.local:8080' }, payload: genuine.body });
+    const accepted = await h.app.inject({
+      method: 'POST',
+      url: '/webhooks/hubspot',
+      headers: { ...genuine.headers, host: 'internal-lb.local:8080' },
+      payload: genuine.body,
+    });
     expect(accepted.statusCode).toBe(200);
   });
 
@@ -67,7 +89,11 @@ describe('HubSpot webhook signatures', () => {
     await h.settle();
     expect(await h.privacy.list({ kind: 'erase' })).toEqual([]);
     // HubSpot was read back and does not have it: the request is set aside, and said so.
-    expect(await auditRow(h, 'dsr.source_request.ignored')).toMatchObject({ connector: 'hubspot', externalId: '987654321', reason: 'unknown_record' });
+    expect(await auditRow(h, 'dsr.source_request.ignored')).toMatchObject({
+      connector: 'hubspot',
+      externalId: '987654321',
+      reason: 'unknown_record',
+    });
     expect(await h.privacy.list({ kind: 'erase' })).toEqual([]);
     expect(await h.db.count('suppression')).toBe(0);
   });

@@ -18,8 +18,18 @@ const ADA = 'ada@example.com';
 const auth = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
 
 async function call(hub: PrivacyHub, method: 'GET' | 'POST', url: string, key: string | null, payload?: unknown) {
-  const response = await hub.app.inject({ method, url: `/api/v1${url}`, headers: key ? auth(key) : {}, ...(payload === undefined ? {} : { payload: payload as Json }) });
-  return { status: response.statusCode, body: String(response.headers['content-type'] ?? '').includes('json') ? (response.json() as Json) : {}, text: response.body, headers: response.headers };
+  const response = await hub.app.inject({
+    method,
+    url: `/api/v1${url}`,
+    headers: key ? auth(key) : {},
+    ...(payload === undefined ? {} : { payload: payload as Json }),
+  });
+  return {
+    status: response.statusCode,
+    body: String(response.headers['content-type'] ?? '').includes('json') ? (response.json() as Json) : {},
+    text: response.body,
+    headers: response.headers,
+  };
 }
 
 async function until(hub: PrivacyHub, id: string, done: (v: DsrView) => boolean): Promise<DsrView> {
@@ -108,15 +118,33 @@ describe('admin API: data-subject requests', () => {
     expect((overdue.body['requests'] as DsrView[]).map((r) => [r.id, r.overdue])).toEqual([[id, true]]);
     expect(await h.engine.metrics.registry.metrics()).toMatch(/concord_dsr_overdue\{kind="erase"\} 1/);
 
-    const late = await call(h, 'POST', `/dsr/${id}/extend`, DSR_KEY, { extendedTo: '2026-04-10T09:00:00.000Z', subjectToldAt: '2026-02-11T08:00:00.000Z', reason: 'HubSpot is down' });
+    const late = await call(h, 'POST', `/dsr/${id}/extend`, DSR_KEY, {
+      extendedTo: '2026-04-10T09:00:00.000Z',
+      subjectToldAt: '2026-02-11T08:00:00.000Z',
+      reason: 'HubSpot is down',
+    });
     expect(late).toMatchObject({ status: 422, body: { code: 'invalid_extension' } });
-    const tooLong = await call(h, 'POST', `/dsr/${id}/extend`, DSR_KEY, { extendedTo: '2026-04-11T09:00:00.000Z', subjectToldAt: '2026-02-01T08:00:00.000Z', reason: 'HubSpot is down' });
+    const tooLong = await call(h, 'POST', `/dsr/${id}/extend`, DSR_KEY, {
+      extendedTo: '2026-04-11T09:00:00.000Z',
+      subjectToldAt: '2026-02-01T08:00:00.000Z',
+      reason: 'HubSpot is down',
+    });
     expect(tooLong.status).toBe(422);
-    const extended = await call(h, 'POST', `/dsr/${id}/extend`, DSR_KEY, { extendedTo: '2026-04-10T09:00:00.000Z', subjectToldAt: '2026-02-01T08:00:00.000Z', reason: 'HubSpot is down' });
+    const extended = await call(h, 'POST', `/dsr/${id}/extend`, DSR_KEY, {
+      extendedTo: '2026-04-10T09:00:00.000Z',
+      subjectToldAt: '2026-02-01T08:00:00.000Z',
+      reason: 'HubSpot is down',
+    });
     expect(extended.status).toBe(200);
-    expect(extended.body).toMatchObject({ extendedTo: '2026-04-10T09:00:00.000Z', subjectToldAt: '2026-02-01T08:00:00.000Z', overdue: false });
+    expect(extended.body).toMatchObject({
+      extendedTo: '2026-04-10T09:00:00.000Z',
+      subjectToldAt: '2026-02-01T08:00:00.000Z',
+      overdue: false,
+    });
     expect((await call(h, 'GET', '/dsr?overdue=true', DSR_KEY)).body['requests']).toEqual([]);
-    expect((await h.store.listAudit({ limit: 200 })).some((a) => a.action === 'dsr.extended' && a.detail['reason'] === 'HubSpot is down')).toBe(true);
+    expect(
+      (await h.store.listAudit({ limit: 200 })).some((a) => a.action === 'dsr.extended' && a.detail['reason'] === 'HubSpot is down'),
+    ).toBe(true);
     h.hubspotProxy.recover();
     await until(h, id, (v) => v.status === 'completed');
   });
@@ -130,7 +158,11 @@ describe('admin API: data-subject requests', () => {
     const id = String(created.body['id']);
     const failed = await until(h, id, (v) => v.status === 'failed');
     expect(failed.failure).toBe('hubspot failed');
-    expect(failed.systems.find((s) => s.connector === 'hubspot')).toMatchObject({ status: 'failed', attempts: 2, error: expect.stringContaining('gave up after 2 attempts') });
+    expect(failed.systems.find((s) => s.connector === 'hubspot')).toMatchObject({
+      status: 'failed',
+      attempts: 2,
+      error: expect.stringContaining('gave up after 2 attempts'),
+    });
     expect(failed.systems.find((s) => s.connector === 'salesforce')?.status).toBe('completed');
     // Failed, so the store still holds the person (suppressed) for the retry.
     expect(await h.profileByEmail(ADA)).not.toBeNull();
@@ -147,7 +179,9 @@ describe('admin API: data-subject requests', () => {
 
   it('documents the operations in a valid OpenAPI 3.1 document', async () => {
     hub = await startPrivacyHub({ dialect: 'sqlite' });
-    const doc = (await hub.app.inject({ method: 'GET', url: '/api/v1/openapi.json' })).json() as Json & { paths: Record<string, Record<string, Json>> };
+    const doc = (await hub.app.inject({ method: 'GET', url: '/api/v1/openapi.json' })).json() as Json & {
+      paths: Record<string, Record<string, Json>>;
+    };
     const result = await new Validator().validate(doc);
     expect(result.errors ?? []).toEqual([]);
     const operations = Object.values(doc.paths).flatMap((methods) => Object.values(methods).map((op) => op['operationId']));

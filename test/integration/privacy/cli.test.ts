@@ -90,48 +90,62 @@ describe('concord dsr', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('exports to a file that validates against the published schema, and restricts, following each to the end', async () => {
-    const out = join(dir, 'ada.json');
-    const exported = await concord(['dsr', 'export', 'ada@example.com', '--live', '--out', out, '--config', config, '--timeout', '30s']);
-    expect(exported.stderr).toBe('');
-    expect(exported.code).toBe(0);
-    expect(exported.stdout).toMatch(/export {2}completed/);
-    expect(exported.stdout).toContain(`wrote ${out}`);
-    const ajv = new Ajv2020({ strict: true });
-    addFormats.default(ajv);
-    const validate = ajv.compile(JSON.parse(await readFile(EXPORT_SCHEMA_PATH, 'utf8')) as Record<string, unknown>);
-    const doc = JSON.parse(await readFile(out, 'utf8')) as { subject: { identities: unknown[] }; live: unknown[] };
-    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
-    expect(doc.subject.identities).toContainEqual({ kind: 'email', value: 'ada@example.com', source: 'hubspot', at: expect.any(String), primary: true });
-    expect(doc.live).toHaveLength(2);
+  it(
+    'exports to a file that validates against the published schema, and restricts, following each to the end',
+    async () => {
+      const out = join(dir, 'ada.json');
+      const exported = await concord(['dsr', 'export', 'ada@example.com', '--live', '--out', out, '--config', config, '--timeout', '30s']);
+      expect(exported.stderr).toBe('');
+      expect(exported.code).toBe(0);
+      expect(exported.stdout).toMatch(/export {2}completed/);
+      expect(exported.stdout).toContain(`wrote ${out}`);
+      const ajv = new Ajv2020({ strict: true });
+      addFormats.default(ajv);
+      const validate = ajv.compile(JSON.parse(await readFile(EXPORT_SCHEMA_PATH, 'utf8')) as Record<string, unknown>);
+      const doc = JSON.parse(await readFile(out, 'utf8')) as { subject: { identities: unknown[] }; live: unknown[] };
+      expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+      expect(doc.subject.identities).toContainEqual({
+        kind: 'email',
+        value: 'ada@example.com',
+        source: 'hubspot',
+        at: expect.any(String),
+        primary: true,
+      });
+      expect(doc.live).toHaveLength(2);
 
-    const restricted = await concord(['dsr', 'restrict', 'ada@example.com', '--wait', '--json', '--config', config, '--timeout', '30s']);
-    expect(restricted.code).toBe(0);
-    const view = JSON.parse(restricted.stdout) as DsrView;
-    expect(view).toMatchObject({ kind: 'restrict', status: 'completed', origin: 'cli' });
-    expect(view.systems.map((s) => s.status)).toEqual(['completed', 'completed']);
-  }, CLI_TEST_TIMEOUT_MS);
+      const restricted = await concord(['dsr', 'restrict', 'ada@example.com', '--wait', '--json', '--config', config, '--timeout', '30s']);
+      expect(restricted.code).toBe(0);
+      const view = JSON.parse(restricted.stdout) as DsrView;
+      expect(view).toMatchObject({ kind: 'restrict', status: 'completed', origin: 'cli' });
+      expect(view.systems.map((s) => s.status)).toEqual(['completed', 'completed']);
+    },
+    CLI_TEST_TIMEOUT_MS,
+  );
 
-  it('erases, shows the status per system, lists overdue requests, and refuses an unknown person with exit code 1', async () => {
-    const erased = await concord(['dsr', 'erase', 'ada@example.com', '--wait', '--config', config, '--timeout', '30s']);
-    expect(erased.code).toBe(0);
-    expect(erased.stdout).toMatch(/erase {2}completed/);
-    expect(erased.stdout).toMatch(/hubspot +completed +attempts 1 {2}erased \(verified: yes\)/);
-    expect(erased.stdout).toMatch(/salesforce +completed +attempts 1 {2}erased \(verified: yes\)/);
-    expect(erased.stdout).not.toContain('ada@example.com');
-    const id = erased.stdout.split(/\s+/)[0] ?? '';
-    expect(hub.hubspot.sideDoor.findByEmail('ada@example.com')).toBeUndefined();
+  it(
+    'erases, shows the status per system, lists overdue requests, and refuses an unknown person with exit code 1',
+    async () => {
+      const erased = await concord(['dsr', 'erase', 'ada@example.com', '--wait', '--config', config, '--timeout', '30s']);
+      expect(erased.code).toBe(0);
+      expect(erased.stdout).toMatch(/erase {2}completed/);
+      expect(erased.stdout).toMatch(/hubspot +completed +attempts 1 {2}erased \(verified: yes\)/);
+      expect(erased.stdout).toMatch(/salesforce +completed +attempts 1 {2}erased \(verified: yes\)/);
+      expect(erased.stdout).not.toContain('ada@example.com');
+      const id = erased.stdout.split(/\s+/)[0] ?? '';
+      expect(hub.hubspot.sideDoor.findByEmail('ada@example.com')).toBeUndefined();
 
-    const status = await concord(['dsr', 'status', id, '--config', config]);
-    expect(status.code).toBe(0);
-    expect(status.stdout).toContain(`${id}  erase  completed`);
-    expect(status.stdout).toMatch(/from cli/);
+      const status = await concord(['dsr', 'status', id, '--config', config]);
+      expect(status.code).toBe(0);
+      expect(status.stdout).toContain(`${id}  erase  completed`);
+      expect(status.stdout).toMatch(/from cli/);
 
-    const overdue = await concord(['dsr', 'list', '--overdue', '--config', config]);
-    expect(overdue).toMatchObject({ code: 0, stdout: 'no overdue requests\n' });
+      const overdue = await concord(['dsr', 'list', '--overdue', '--config', config]);
+      expect(overdue).toMatchObject({ code: 0, stdout: 'no overdue requests\n' });
 
-    const unknown = await concord(['dsr', 'restrict', 'nobody@example.com', '--config', config]);
-    expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain('subject_not_found');
-  }, CLI_TEST_TIMEOUT_MS);
+      const unknown = await concord(['dsr', 'restrict', 'nobody@example.com', '--config', config]);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toContain('subject_not_found');
+    },
+    CLI_TEST_TIMEOUT_MS,
+  );
 });

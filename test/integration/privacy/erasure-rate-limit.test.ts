@@ -89,8 +89,16 @@ describe('erasure under HubSpot rate limits', () => {
       const hubspot = view.systems.find((s) => s.connector === 'hubspot');
       // One attempt: the 429s were not counted. The outcome is the true one (erased, one record,
       // verified), although the run that erased some of them was interrupted twice.
-      expect(hubspot).toMatchObject({ status: 'completed', attempts: 1, error: null, outcome: expect.objectContaining({ outcome: 'erased', records: 1, verified: 'yes' }) });
-      expect(view.systems.find((s) => s.connector === 'salesforce')).toMatchObject({ status: 'completed', outcome: expect.objectContaining({ outcome: 'erased' }) });
+      expect(hubspot).toMatchObject({
+        status: 'completed',
+        attempts: 1,
+        error: null,
+        outcome: expect.objectContaining({ outcome: 'erased', records: 1, verified: 'yes' }),
+      });
+      expect(view.systems.find((s) => s.connector === 'salesforce')).toMatchObject({
+        status: 'completed',
+        outcome: expect.objectContaining({ outcome: 'erased' }),
+      });
     }
     for (let i = 0; i < people; i++) expect(h.hubspot.sideDoor.findByEmail(emailOf(i))).toBeUndefined();
     // Each person deleted once: the deletes done before the first 429 were not sent again.
@@ -125,7 +133,11 @@ describe('erasure under HubSpot rate limits', () => {
     redis = new Redis(REDIS_URL);
     // Parked, not spinning: no erase job of HubSpot's is taken while the limit holds.
     const eventsConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    const events = new QueueEvents(privacyQueues.erase('hubspot'), { connection: eventsConnection, prefix: h.engine.prefix, autorun: false });
+    const events = new QueueEvents(privacyQueues.erase('hubspot'), {
+      connection: eventsConnection,
+      prefix: h.engine.prefix,
+      autorun: false,
+    });
     let taken = 0;
     events.on('active', () => taken++);
     void events.run();

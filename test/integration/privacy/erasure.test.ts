@@ -25,7 +25,8 @@ async function seedPerson(hub: PrivacyHub, email: string): Promise<{ hubspotId: 
 
 async function personalRows(hub: PrivacyHub): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const table of ['profiles', 'identities', 'consent_ledger', 'shadows', 'outbox', 'profile_aliases']) out[table] = await hub.db.count(table);
+  for (const table of ['profiles', 'identities', 'consent_ledger', 'shadows', 'outbox', 'profile_aliases'])
+    out[table] = await hub.db.count(table);
   return out;
 }
 
@@ -56,8 +57,18 @@ describe('erasure across every system', () => {
 
     // Every system completed, verified by reading it back.
     expect(done.systems).toEqual([
-      expect.objectContaining({ connector: 'hubspot', status: 'completed', error: null, outcome: expect.objectContaining({ outcome: 'erased', verified: 'yes' }) }),
-      expect.objectContaining({ connector: 'salesforce', status: 'completed', error: null, outcome: expect.objectContaining({ outcome: 'erased', verified: 'yes' }) }),
+      expect.objectContaining({
+        connector: 'hubspot',
+        status: 'completed',
+        error: null,
+        outcome: expect.objectContaining({ outcome: 'erased', verified: 'yes' }),
+      }),
+      expect.objectContaining({
+        connector: 'salesforce',
+        status: 'completed',
+        error: null,
+        outcome: expect.objectContaining({ outcome: 'erased', verified: 'yes' }),
+      }),
     ]);
     expect(done.completedAt).not.toBeNull();
     // Gone from both emulators (HubSpot blocklists the address; Salesforce flags the Individual ShouldForget).
@@ -80,7 +91,14 @@ describe('erasure across every system', () => {
     const auditRows = await h.db.query('select * from audit_log');
     expect(JSON.stringify([dsrRows, auditRows, await h.db.query('select * from dsr_systems')]).toLowerCase()).not.toContain('ada@');
     expect(auditRows.map((r) => r['action'])).toEqual(
-      expect.arrayContaining(['dsr.received', 'dsr.suppressed', 'dsr.erase.attempt', 'dsr.erase.completed', 'profile.deleted', 'dsr.completed']),
+      expect.arrayContaining([
+        'dsr.received',
+        'dsr.suppressed',
+        'dsr.erase.attempt',
+        'dsr.erase.completed',
+        'profile.deleted',
+        'dsr.completed',
+      ]),
     );
 
     // A lagging system sends them again: Salesforce by Outbound Message (a rep re-adds the Contact)...
@@ -95,7 +113,9 @@ describe('erasure across every system', () => {
     await h.settle();
     // ...and a record stamped a week later still changes nothing.
     const weekLater = new Date(Date.now() + 7 * 86_400_000).toISOString();
-    await h.engine.ingest('salesforce', [{ externalId: String(again['Id']), at: weekLater, fields: { Email: ADA, FirstName: 'Ada' } }], { receivedAt: weekLater });
+    await h.engine.ingest('salesforce', [{ externalId: String(again['Id']), at: weekLater, fields: { Email: ADA, FirstName: 'Ada' } }], {
+      receivedAt: weekLater,
+    });
     await h.settle();
 
     expect(await h.profileByEmail(ADA)).toBeNull();
@@ -119,7 +139,10 @@ describe('erasure across every system', () => {
     if (!submitted.ok) throw submitted.error;
     const failing = await h.waitFor(submitted.value.id, (v) => (v.systems.find((s) => s.connector === 'hubspot')?.attempts ?? 0) >= 3);
     expect(failing.status).toBe('in_progress');
-    expect(failing.systems.find((s) => s.connector === 'hubspot')).toMatchObject({ status: 'in_progress', error: expect.stringMatching(/500|Transient|internal/i) });
+    expect(failing.systems.find((s) => s.connector === 'hubspot')).toMatchObject({
+      status: 'in_progress',
+      error: expect.stringMatching(/500|Transient|internal/i),
+    });
     expect(failing.systems.find((s) => s.connector === 'salesforce')).toMatchObject({ status: 'completed' });
     expect(h.hubspot.sideDoor.getContact(hubspotId)).toBeDefined();
     expect(h.hubspotProxy.failed()).toBeGreaterThanOrEqual(2);
@@ -131,7 +154,11 @@ describe('erasure across every system', () => {
 
     h.hubspotProxy.recover();
     const done = await h.waitFor(submitted.value.id, allCompleted);
-    expect(done.systems.find((s) => s.connector === 'hubspot')).toMatchObject({ status: 'completed', error: null, outcome: expect.objectContaining({ outcome: 'erased' }) });
+    expect(done.systems.find((s) => s.connector === 'hubspot')).toMatchObject({
+      status: 'completed',
+      error: null,
+      outcome: expect.objectContaining({ outcome: 'erased' }),
+    });
     expect(h.hubspot.sideDoor.getContact(hubspotId)).toBeUndefined();
     expect(await h.profileByEmail(ADA)).toBeNull();
     const retries = (await h.store.listAudit({ limit: 1000 })).filter((a) => a.action === 'dsr.erase.retry');

@@ -44,14 +44,21 @@ describe('export (access and portability)', () => {
       receivedAt: now,
       identities: profile?.identities ?? [],
       attributes: {},
-      consents: { personalisation: { email: { status: 'granted', evidence: { method: 'preference_center', noticeVersion: '2026-01', ip: '203.0.113.7' } } } },
+      consents: {
+        personalisation: {
+          email: { status: 'granted', evidence: { method: 'preference_center', noticeVersion: '2026-01', ip: '203.0.113.7' } },
+        },
+      },
       subscriptions: {},
       rights: { objections: {} },
     });
     await h.settle();
     const sfId = String(h.salesforce.sideDoor.findByEmail(ADA)?.['Id']);
 
-    const submitted = await h.privacy.submit({ kind: 'export', subject: { email: ADA }, includeLive: true }, { origin: 'api', actor: 'test' });
+    const submitted = await h.privacy.submit(
+      { kind: 'export', subject: { email: ADA }, includeLive: true },
+      { origin: 'api', actor: 'test' },
+    );
     if (!submitted.ok) throw submitted.error;
     const view = await h.waitFor(submitted.value.id, (v) => v.status === 'completed');
     expect(view.export?.ready).toBe(true);
@@ -90,8 +97,13 @@ describe('export (access and portability)', () => {
     expect(doc.systems.find((s) => s.connector === 'salesforce')?.lastSentAt).not.toBeNull();
     expect(doc.history.some((e) => e.action === 'profile.created' && e.source === 'hubspot')).toBe(true);
     // The live records, as each system holds them now.
-    expect(doc.live?.find((l) => l.connector === 'hubspot')).toMatchObject({ status: 'read', records: [expect.objectContaining({ externalId: contact.id, fields: expect.objectContaining({ email: ADA }) })] });
-    expect(doc.live?.find((l) => l.connector === 'salesforce')?.records.some((r) => r.externalId === sfId && r.fields['Email'] === ADA)).toBe(true);
+    expect(doc.live?.find((l) => l.connector === 'hubspot')).toMatchObject({
+      status: 'read',
+      records: [expect.objectContaining({ externalId: contact.id, fields: expect.objectContaining({ email: ADA }) })],
+    });
+    expect(
+      doc.live?.find((l) => l.connector === 'salesforce')?.records.some((r) => r.externalId === sfId && r.fields['Email'] === ADA),
+    ).toBe(true);
     // And its CSV form.
     const csv = exportCsv(doc);
     expect(csv).toContain(`identity,email,${ADA}`);
@@ -114,7 +126,10 @@ describe('export (access and portability)', () => {
     const t1 = new Date().toISOString();
     const sfId = String(h.salesforce.sideDoor.findByEmail(ADA)?.['Id']);
     // A rectification reaches both systems.
-    const rectify = await h.privacy.submit({ kind: 'rectify', subject: { email: ADA }, attributes: { lastName: 'Byron' } }, { origin: 'api', actor: 'test' });
+    const rectify = await h.privacy.submit(
+      { kind: 'rectify', subject: { email: ADA }, attributes: { lastName: 'Byron' } },
+      { origin: 'api', actor: 'test' },
+    );
     if (!rectify.ok) throw rectify.error;
     await h.waitFor(rectify.value.id, (v) => v.status === 'completed');
     await h.settle();
@@ -157,19 +172,30 @@ describe('export (access and portability)', () => {
     const lines = (await csvRes.text()).split('\r\n');
     expect(lines).toContain(`sync,hubspot.lastname,Byron,hubspot,${hsRectified?.sentAt ?? ''},externalId=${contact.id}`);
     expect(lines).toContain(`sync,salesforce.LastName,Byron,salesforce,${sfRectified?.sentAt ?? ''},externalId=${sfId}`);
-    expect(lines.filter((l) => l.startsWith('sync,'))).toHaveLength(doc.syncHistory.reduce((n, d) => n + Math.max(1, Object.keys(d.values).length), 0));
+    expect(lines.filter((l) => l.startsWith('sync,'))).toHaveLength(
+      doc.syncHistory.reduce((n, d) => n + Math.max(1, Object.keys(d.values).length), 0),
+    );
   });
 
   it('answers for someone the hub holds nothing on, and says when an export is not ready or gone', async () => {
     hub = await startPrivacyHub({ dialect: 'sqlite', privacy: { exportTtlMs: 1_000 } });
     const h = hub;
-    const submitted = await h.privacy.submit({ kind: 'export', subject: { email: 'nobody@example.com' } }, { origin: 'api', actor: 'test' });
+    const submitted = await h.privacy.submit(
+      { kind: 'export', subject: { email: 'nobody@example.com' } },
+      { origin: 'api', actor: 'test' },
+    );
     if (!submitted.ok) throw submitted.error;
     expect(submitted.value.systems).toEqual([]);
     const view = await h.waitFor(submitted.value.id, (v) => v.status === 'completed');
     const result = await h.privacy.exportDocument(view.id);
     if (!result.ok) throw result.error;
-    expect(result.value).toMatchObject({ subject: { profileId: null, identities: [] }, profile: null, systems: [], syncHistory: [], live: null });
+    expect(result.value).toMatchObject({
+      subject: { profileId: null, identities: [] },
+      profile: null,
+      systems: [],
+      syncHistory: [],
+      live: null,
+    });
     await sleep(1_100);
     const gone = await h.privacy.exportDocument(view.id);
     expect(gone.ok ? null : gone.error.code).toBe('export_unavailable');

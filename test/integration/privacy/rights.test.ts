@@ -92,7 +92,11 @@ describe('rectification, restriction and objection reach every system', () => {
 
     const lifted = await submit(h, { kind: 'unrestrict', subject: { email: ADA } });
     expect(lifted.status).toBe('completed');
-    expect(h.salesforce.sideDoor.get('Contact', salesforceId)).toMatchObject({ LastName: 'King', FirstName: 'Augusta', HasOptedOutOfEmail: false });
+    expect(h.salesforce.sideDoor.get('Contact', salesforceId)).toMatchObject({
+      LastName: 'King',
+      FirstName: 'Augusta',
+      HasOptedOutOfEmail: false,
+    });
     expect(h.salesforce.sideDoor.individual('Contact', salesforceId)).toMatchObject({ HasOptedOutProcessing: false });
     expect(h.hubspot.sideDoor.getContact(hubspotId)?.properties).toMatchObject({ lastname: 'King', firstname: 'Augusta' });
     expect(hubspotStatus(h, 101)).toBe('SUBSCRIBED');
@@ -172,13 +176,19 @@ describe('rectification, restriction and objection reach every system', () => {
   it('refuses a change for someone unknown or erased, as a value', async () => {
     hub = await startPrivacyHub({ dialect: 'sqlite' });
     const h = hub;
-    const unknown = await h.privacy.submit({ kind: 'restrict', subject: { email: 'nobody@example.com' } }, { origin: 'api', actor: 'test' });
+    const unknown = await h.privacy.submit(
+      { kind: 'restrict', subject: { email: 'nobody@example.com' } },
+      { origin: 'api', actor: 'test' },
+    );
     expect(unknown.ok ? null : unknown.error.code).toBe('subject_not_found');
     await seedPerson(h);
     h.hubspotProxy.fail(/gdpr-delete/);
     const erasing = await h.privacy.submit({ kind: 'erase', subject: { email: ADA } }, { origin: 'api', actor: 'test' });
     expect(erasing.ok).toBe(true);
-    const refused = await h.privacy.submit({ kind: 'rectify', subject: { email: ADA }, attributes: { lastName: 'X' } }, { origin: 'api', actor: 'test' });
+    const refused = await h.privacy.submit(
+      { kind: 'rectify', subject: { email: ADA }, attributes: { lastName: 'X' } },
+      { origin: 'api', actor: 'test' },
+    );
     expect(refused.ok ? null : refused.error.code).toBe('subject_erased');
     h.hubspotProxy.recover();
   });

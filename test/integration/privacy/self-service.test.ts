@@ -67,12 +67,18 @@ describe('preference center: self-service rights', () => {
     const profileId = await seed(h, ADA);
     const s = await openPage(h, profileId);
     expect(s.page).not.toContain('Not available online yet');
-    for (const action of ['download', 'restrict', 'object-marketing', 'object-profiling']) expect(s.page).toContain(`${s.link}/rights/${action}"`);
+    for (const action of ['download', 'restrict', 'object-marketing', 'object-profiling'])
+      expect(s.page).toContain(`${s.link}/rights/${action}"`);
     expect(s.page).toContain(`href="${s.link}/rights/erase"`);
     expect(s.page).not.toContain('<script');
 
     // Without the CSRF token nothing happens.
-    const forged = await h.app.inject({ method: 'POST', url: `${s.link}/rights/object-marketing`, headers: { cookie: s.cookie, 'content-type': 'application/x-www-form-urlencoded' }, payload: '_csrf=nope' });
+    const forged = await h.app.inject({
+      method: 'POST',
+      url: `${s.link}/rights/object-marketing`,
+      headers: { cookie: s.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: '_csrf=nope',
+    });
     expect(forged.statusCode).toBe(403);
     expect(await h.privacy.list()).toEqual([]);
 

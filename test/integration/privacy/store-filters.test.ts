@@ -17,11 +17,27 @@ describe.each(TEST_DIALECTS)('listDsr filters (%s)', (dialect) => {
   it('lists the requests of one profile, of one kind, oldest first', async () => {
     db = await createTestDatabase(dialect);
     store = await openStore({ url: db.url, policy: MergePolicy.parse({}), outboxTargets: [], hashKey: 'k'.repeat(32) });
-    const base = { status: 'received' as const, identityHashes: [], dueAt: '2026-02-01T00:00:00.000Z', extendedTo: null, subjectToldAt: null, completedAt: null, detail: {}, systems: [] };
+    const base = {
+      status: 'received' as const,
+      identityHashes: [],
+      dueAt: '2026-02-01T00:00:00.000Z',
+      extendedTo: null,
+      subjectToldAt: null,
+      completedAt: null,
+      detail: {},
+      systems: [],
+    };
     await store.createDsr({ ...base, id: 'a', kind: 'erase', profileId: 'p1', receivedAt: '2026-01-01T00:00:00.000Z' });
     await store.createDsr({ ...base, id: 'b', kind: 'export', profileId: 'p1', receivedAt: '2026-01-02T00:00:00.000Z' });
     await store.createDsr({ ...base, id: 'c', kind: 'erase', profileId: 'p2', receivedAt: '2026-01-03T00:00:00.000Z' });
-    await store.createDsr({ ...base, id: 'd', kind: 'erase', profileId: 'p1', receivedAt: '2026-01-04T00:00:00.000Z', status: 'completed' });
+    await store.createDsr({
+      ...base,
+      id: 'd',
+      kind: 'erase',
+      profileId: 'p1',
+      receivedAt: '2026-01-04T00:00:00.000Z',
+      status: 'completed',
+    });
     expect((await store.listDsr({ profileId: 'p1' })).map((r) => r.id)).toEqual(['a', 'b', 'd']);
     expect((await store.listDsr({ profileId: 'p1', kind: 'erase' })).map((r) => r.id)).toEqual(['a', 'd']);
     expect((await store.listDsr({ profileId: 'p1', kind: 'erase', status: 'received' })).map((r) => r.id)).toEqual(['a']);

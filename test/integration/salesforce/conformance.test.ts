@@ -15,7 +15,12 @@ import { ORG_ID, startTestOrg } from './harness.js';
 
 async function start(): Promise<ConformanceEnvironment<SalesforceConfig>> {
   const org = await startTestOrg();
-  return emulatorEnvironment({ config: org.config, controls: org.emulator.sideDoor, webhooks: () => org.listener.received.map(org.rawWebhook), stop: () => org.close() });
+  return emulatorEnvironment({
+    config: org.config,
+    controls: org.emulator.sideDoor,
+    webhooks: () => org.listener.received.map(org.rawWebhook),
+    stop: () => org.close(),
+  });
 }
 
 runConformance({

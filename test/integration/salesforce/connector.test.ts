@@ -37,7 +37,15 @@ function profile(i: number, overrides: Partial<Profile> = {}): Profile {
     identities: [{ kind: 'email', value: `person-${i}@example.com`, at, source: 'hub' }],
     attributes: { firstName: { value: `First${i}`, at, source: 'hub' }, lastName: { value: `Last${i}`, at, source: 'hub' } },
     consents: {
-      marketing: { email: { value: 'granted', at, source: 'preference_center', legalBasis: 'consent', evidence: { method: 'preference_center', noticeVersion: 'v3' } } },
+      marketing: {
+        email: {
+          value: 'granted',
+          at,
+          source: 'preference_center',
+          legalBasis: 'consent',
+          evidence: { method: 'preference_center', noticeVersion: 'v3' },
+        },
+      },
     },
     subscriptions: {},
     rights: { objections: {} },
@@ -63,7 +71,10 @@ describe('Salesforce consent data model', () => {
     org = await startTestOrg({ config: CONSENTS });
     const sf = org.instance();
     const p = profile(1, {
-      rights: { restricted: { value: true, at: '2026-02-02T00:00:00.000Z', source: 'admin' }, objections: { profiling: { value: true, at: '2026-02-02T00:00:00.000Z', source: 'admin' } } },
+      rights: {
+        restricted: { value: true, at: '2026-02-02T00:00:00.000Z', source: 'admin' },
+        objections: { profiling: { value: true, at: '2026-02-02T00:00:00.000Z', source: 'admin' } },
+      },
     });
     // Restricted: nothing may be granted while it lasts (Art. 18), so the consent goes out denied.
     const [outcome] = (await sf.push?.([toPush(p)], signal())) ?? [];
@@ -71,17 +82,41 @@ describe('Salesforce consent data model', () => {
     expect(outcome).toMatchObject({ status: 'ok', profileId: 'profile-1', created: true });
     const id = outcome?.status === 'ok' ? outcome.externalId : '';
     const door = org.emulator.sideDoor;
-    expect(door.get('Contact', id)).toMatchObject({ Email: 'person-1@example.com', FirstName: 'First1', HasOptedOutOfEmail: true, Concord_Id__c: 'profile-1' });
-    expect(door.individual('Contact', id)).toMatchObject({ LastName: 'Last1', HasOptedOutProcessing: true, HasOptedOutProfiling: true, HasOptedOutSolicit: false });
+    expect(door.get('Contact', id)).toMatchObject({
+      Email: 'person-1@example.com',
+      FirstName: 'First1',
+      HasOptedOutOfEmail: true,
+      Concord_Id__c: 'profile-1',
+    });
+    expect(door.individual('Contact', id)).toMatchObject({
+      LastName: 'Last1',
+      HasOptedOutProcessing: true,
+      HasOptedOutProfiling: true,
+      HasOptedOutSolicit: false,
+    });
     // Every purpose is denied while restricted, the ones the person never chose included: captured
     // when the restriction began, and named as its effect (the person granted marketing).
     const consents = door.consents('Contact', id);
     expect(consents).toHaveLength(2);
-    expect(consents).toContainEqual({ purpose: 'Marketing', type: 'Email', status: 'OptOut', captureDate: '2026-02-02T00:00:00.000Z', captureSource: 'Concord (restriction in force)' });
-    expect(consents).toContainEqual({ purpose: 'Analytics', type: 'Email', status: 'OptOut', captureDate: '2026-02-02T00:00:00.000Z', captureSource: 'Concord (restriction in force)' });
+    expect(consents).toContainEqual({
+      purpose: 'Marketing',
+      type: 'Email',
+      status: 'OptOut',
+      captureDate: '2026-02-02T00:00:00.000Z',
+      captureSource: 'Concord (restriction in force)',
+    });
+    expect(consents).toContainEqual({
+      purpose: 'Analytics',
+      type: 'Email',
+      status: 'OptOut',
+      captureDate: '2026-02-02T00:00:00.000Z',
+      captureSource: 'Concord (restriction in force)',
+    });
 
     // The restriction is lifted: the same consent record is updated, not duplicated.
-    const lifted = profile(1, { rights: { restricted: { value: false, at: '2026-02-03T00:00:00.000Z', source: 'admin' }, objections: {} } });
+    const lifted = profile(1, {
+      rights: { restricted: { value: false, at: '2026-02-03T00:00:00.000Z', source: 'admin' }, objections: {} },
+    });
     const again = (await sf.push?.([toPush(lifted, id)], signal())) ?? [];
     expect(again).toEqual([{ status: 'ok', profileId: 'profile-1', externalId: id }]);
     expect(door.get('Contact', id)).toMatchObject({ HasOptedOutOfEmail: false });
@@ -89,12 +124,18 @@ describe('Salesforce consent data model', () => {
     const after = door.consents('Contact', id);
     expect(after).toHaveLength(2);
     // The grant goes out again as the person gave it: its time and evidence.
-    expect(after).toContainEqual({ purpose: 'Marketing', type: 'Email', status: 'OptIn', captureDate: '2026-02-01T10:00:00.000Z', captureSource: 'Concord (preference_center)' });
+    expect(after).toContainEqual({
+      purpose: 'Marketing',
+      type: 'Email',
+      status: 'OptIn',
+      captureDate: '2026-02-01T10:00:00.000Z',
+      captureSource: 'Concord (preference_center)',
+    });
     expect(door.list('Individual')).toHaveLength(1);
     expect(door.list('ContactPointTypeConsent')).toHaveLength(2);
   });
 
-  it('an objection denies a recorded grant with the objection\'s time and source, and reading it back changes no consent', async () => {
+  it("an objection denies a recorded grant with the objection's time and source, and reading it back changes no consent", async () => {
     // Consents on ContactPointTypeConsent only, so nothing but the consent record speaks for marketing.
     const config = { dataUsePurposes: { marketing: 'Marketing' }, contactPointTypes: { email: 'Email' } } as const;
     const onlyConsents = compileMapping(salesforce, salesforceMappings({ channelFlags: {}, ...config }));
@@ -110,7 +151,11 @@ describe('Salesforce consent data model', () => {
     const readBack = async (): Promise<ProfilePatch[]> => {
       const { records } = await pullAll(sf);
       return records.map((r) => {
-        const m = mapInbound(onlyConsents, r, { source: 'salesforce', receivedAt: new Date().toISOString(), patchId: `read:${r.externalId}:${r.at}` });
+        const m = mapInbound(onlyConsents, r, {
+          source: 'salesforce',
+          receivedAt: new Date().toISOString(),
+          patchId: `read:${r.externalId}:${r.at}`,
+        });
         expect(m.errors).toEqual([]);
         return m.patch;
       });
@@ -123,7 +168,9 @@ describe('Salesforce consent data model', () => {
     const id = outcome?.status === 'ok' ? outcome.externalId : '';
     expect(door.individual('Contact', id)).toMatchObject({ HasOptedOutSolicit: true });
     // OptOut, captured when the person objected and named as the objection's effect, not as the grant.
-    expect(door.consents('Contact', id)).toEqual([{ purpose: 'Marketing', type: 'Email', status: 'OptOut', captureDate: objectedAt, captureSource: 'Concord (objection in force)' }]);
+    expect(door.consents('Contact', id)).toEqual([
+      { purpose: 'Marketing', type: 'Email', status: 'OptOut', captureDate: objectedAt, captureSource: 'Concord (objection in force)' },
+    ]);
     expect(door.list('ContactPointTypeConsent')[0]).toMatchObject({ EffectiveFrom: objectedAt });
 
     // Read back, it is no consent change: the grant stays recorded as the person gave it, and denied in effect.
@@ -145,12 +192,19 @@ describe('Salesforce consent data model', () => {
     expect(corrected.consents['marketing']?.['email']).toMatchObject({ value: 'granted', source: 'salesforce' });
     expect(explainConsent(corrected, 'marketing', 'email', objecting).status).toBe('denied');
     await sf.push?.([pushOf(corrected, id)], signal());
-    expect(door.consents('Contact', id)).toEqual([{ purpose: 'Marketing', type: 'Email', status: 'OptOut', captureDate: objectedAt, captureSource: 'Concord (objection in force)' }]);
+    expect(door.consents('Contact', id)).toEqual([
+      { purpose: 'Marketing', type: 'Email', status: 'OptOut', captureDate: objectedAt, captureSource: 'Concord (objection in force)' },
+    ]);
 
     // The objection is withdrawn: the person's grant goes out again with its own time and evidence.
-    const withdrawn: Profile = { ...p, rights: { objections: { directMarketing: { value: false, at: '2026-04-01T00:00:00.000Z', source: 'preference_center' } } } };
+    const withdrawn: Profile = {
+      ...p,
+      rights: { objections: { directMarketing: { value: false, at: '2026-04-01T00:00:00.000Z', source: 'preference_center' } } },
+    };
     await sf.push?.([pushOf(withdrawn, id)], signal());
-    expect(door.consents('Contact', id)).toEqual([{ purpose: 'Marketing', type: 'Email', status: 'OptIn', captureDate: grantedAt, captureSource: 'Concord (preference_center)' }]);
+    expect(door.consents('Contact', id)).toEqual([
+      { purpose: 'Marketing', type: 'Email', status: 'OptIn', captureDate: grantedAt, captureSource: 'Concord (preference_center)' },
+    ]);
   });
 
   it('an expired consent goes out as OptOut captured at its expiry', async () => {
@@ -158,12 +212,29 @@ describe('Salesforce consent data model', () => {
     const sf = org.instance();
     const expiresAt = '2026-02-15T00:00:00.000Z';
     const expired = profile(4, {
-      consents: { marketing: { email: { value: 'granted', at: '2026-02-01T10:00:00.000Z', source: 'preference_center', legalBasis: 'consent', evidence: { method: 'preference_center' }, expiresAt } } },
+      consents: {
+        marketing: {
+          email: {
+            value: 'granted',
+            at: '2026-02-01T10:00:00.000Z',
+            source: 'preference_center',
+            legalBasis: 'consent',
+            evidence: { method: 'preference_center' },
+            expiresAt,
+          },
+        },
+      },
     });
     const out = mapOutbound(mapping, expired, policy, new Date());
     const [o] = (await sf.push?.([{ profileId: expired.id, fields: out.fields, profile: expired }], signal())) ?? [];
     const id = o?.status === 'ok' ? o.externalId : '';
-    expect(org.emulator.sideDoor.consents('Contact', id)).toContainEqual({ purpose: 'Marketing', type: 'Email', status: 'OptOut', captureDate: expiresAt, captureSource: 'Concord (consent expired)' });
+    expect(org.emulator.sideDoor.consents('Contact', id)).toContainEqual({
+      purpose: 'Marketing',
+      type: 'Email',
+      status: 'OptOut',
+      captureDate: expiresAt,
+      captureSource: 'Concord (consent expired)',
+    });
   });
 
   it('pulls consent changes a rep makes in Salesforce as canonical changes, each at its own time', async () => {
@@ -242,17 +313,17 @@ describe('Salesforce writes', () => {
   it('does not write an opt-out flag Salesforce already holds', async () => {
     org = await startTestOrg();
     const sf = org.instance();
-    const [o] = (await sf.push?.([{ profileId: 'p-7', fields: { Email: 'seven@example.com', LastName: 'Seven', HasOptedOutOfEmail: false } }], signal())) ?? [];
+    const [o] =
+      (await sf.push?.(
+        [{ profileId: 'p-7', fields: { Email: 'seven@example.com', LastName: 'Seven', HasOptedOutOfEmail: false } }],
+        signal(),
+      )) ?? [];
     const id = o?.status === 'ok' ? o.externalId : '';
     org.emulator.sideDoor.update('Contact', id, { HasOptedOutOfEmail: true });
-    const outcomes = await sf.push?.(
-      [
-        { profileId: 'p-7', externalId: id, fields: { HasOptedOutOfEmail: true } },
-      ],
-      signal(),
-    );
+    const outcomes = await sf.push?.([{ profileId: 'p-7', externalId: id, fields: { HasOptedOutOfEmail: true } }], signal());
     expect(outcomes).toEqual([{ status: 'ok', profileId: 'p-7', externalId: id }]);
-    const [named] = (await sf.push?.([{ profileId: 'p-7', externalId: id, fields: { FirstName: 'Sev', HasOptedOutOfEmail: true } }], signal())) ?? [];
+    const [named] =
+      (await sf.push?.([{ profileId: 'p-7', externalId: id, fields: { FirstName: 'Sev', HasOptedOutOfEmail: true } }], signal())) ?? [];
     expect(named?.status).toBe('ok');
     expect(org.emulator.sideDoor.findByEmail('seven@example.com')).toMatchObject({ FirstName: 'Sev', HasOptedOutOfEmail: true });
     expect(org.emulator.sideDoor.idleWrites()).toEqual([]);
@@ -267,7 +338,14 @@ describe('Salesforce writes', () => {
     const [first] = (await sf.push?.([record], signal())) ?? [];
     const id = first?.status === 'ok' ? first.externalId : '';
     org.emulator.sideDoor.update('Contact', id, { LastName: 'Rep' });
-    const [again] = (await sf.push?.([{ ...record, mayExist: true }, { profileId: 'p-9', fields: { Email: 'nine@example.com', LastName: 'Nine' }, mayExist: true }], signal())) ?? [];
+    const [again] =
+      (await sf.push?.(
+        [
+          { ...record, mayExist: true },
+          { profileId: 'p-9', fields: { Email: 'nine@example.com', LastName: 'Nine' }, mayExist: true },
+        ],
+        signal(),
+      )) ?? [];
     expect(again).toMatchObject({ status: 'retryable', profileId: 'p-8', externalId: id });
     expect(org.emulator.sideDoor.findByEmail('eight@example.com')).toMatchObject({ LastName: 'Rep' });
     expect(org.emulator.sideDoor.findByEmail('nine@example.com')).toMatchObject({ LastName: 'Nine' });
@@ -278,7 +356,8 @@ describe('Salesforce writes', () => {
   it('does not write over a field changed since the hub last read it: answers retryable with its Id, writes the rest', async () => {
     org = await startTestOrg();
     const sf = org.instance();
-    const [o] = (await sf.push?.([{ profileId: 'p-10', fields: { Email: 'ten@example.com', LastName: 'Ten', FirstName: 'T' } }], signal())) ?? [];
+    const [o] =
+      (await sf.push?.([{ profileId: 'p-10', fields: { Email: 'ten@example.com', LastName: 'Ten', FirstName: 'T' } }], signal())) ?? [];
     const [p] = (await sf.push?.([{ profileId: 'p-11', fields: { Email: 'eleven@example.com', LastName: 'Eleven' } }], signal())) ?? [];
     const id = o?.status === 'ok' ? o.externalId : '';
     const other = p?.status === 'ok' ? p.externalId : '';
@@ -296,7 +375,8 @@ describe('Salesforce writes', () => {
     expect(org.emulator.sideDoor.findByEmail('eleven@example.com')).toMatchObject({ LastName: 'Elva' });
     // The rep chose the very value the hub sends: nothing to write, nothing to wait for.
     org.emulator.sideDoor.update('Contact', id, { LastName: 'Hub' });
-    const [same] = (await sf.push?.([{ profileId: 'p-10', externalId: id, fields: { LastName: 'Hub' }, held: { LastName: 'Rep' } }], signal())) ?? [];
+    const [same] =
+      (await sf.push?.([{ profileId: 'p-10', externalId: id, fields: { LastName: 'Hub' }, held: { LastName: 'Rep' } }], signal())) ?? [];
     expect(same).toEqual({ status: 'ok', profileId: 'p-10', externalId: id });
     expect(org.emulator.sideDoor.idleWrites()).toEqual([]);
   });
@@ -306,7 +386,10 @@ describe('Salesforce writes', () => {
     const sf = org.instance();
     const [o] = (await sf.push?.([{ profileId: 'lead-1', fields: { Email: 'lead@example.com', LastName: 'Lead' } }], signal())) ?? [];
     expect(o?.status).toBe('ok');
-    expect(org.emulator.sideDoor.findByEmail('lead@example.com', 'Lead')).toMatchObject({ Company: 'Unknown company', Concord_Id__c: 'lead-1' });
+    expect(org.emulator.sideDoor.findByEmail('lead@example.com', 'Lead')).toMatchObject({
+      Company: 'Unknown company',
+      Concord_Id__c: 'lead-1',
+    });
   });
 
   it('writes a contact deleted in Salesforce again by external id', async () => {
@@ -315,7 +398,8 @@ describe('Salesforce writes', () => {
     const [o] = (await sf.push?.([{ profileId: 'p-9', fields: { Email: 'nine@example.com', LastName: 'Nine' } }], signal())) ?? [];
     const id = o?.status === 'ok' ? o.externalId : '';
     org.emulator.sideDoor.delete('Contact', id);
-    const [again] = (await sf.push?.([{ profileId: 'p-9', externalId: id, fields: { FirstName: 'Nina', LastName: 'Nine' } }], signal())) ?? [];
+    const [again] =
+      (await sf.push?.([{ profileId: 'p-9', externalId: id, fields: { FirstName: 'Nina', LastName: 'Nine' } }], signal())) ?? [];
     expect(again?.status).toBe('ok');
     expect(again?.status === 'ok' && again.externalId).not.toBe(id);
     // Without the required LastName the record cannot be created again: rejected, with the reason.
@@ -329,7 +413,10 @@ describe('Salesforce writes', () => {
     org = await startTestOrg({ config: { bulkIngestThreshold: 1_000 } });
     const sf = org.instance();
     org.emulator.sideDoor.poison('bulk-7@example.com');
-    const batch: PushRecord[] = Array.from({ length: 1_500 }, (_, i) => ({ profileId: `bulk-${i}`, fields: { Email: `bulk-${i}@example.com`, LastName: `Bulk${i}` } }));
+    const batch: PushRecord[] = Array.from({ length: 1_500 }, (_, i) => ({
+      profileId: `bulk-${i}`,
+      fields: { Email: `bulk-${i}@example.com`, LastName: `Bulk${i}` },
+    }));
     const outcomes = (await sf.push?.(batch, signal())) ?? [];
     expect(outcomes).toHaveLength(1_500);
     expect(outcomes.filter((o) => o.status === 'ok' && o.created === true)).toHaveLength(1_499);
@@ -345,7 +432,10 @@ describe('Salesforce writes', () => {
 describe('Salesforce pulls', () => {
   it('backfills 5,000 contacts through Bulk API 2.0 query, paging by Sforce-Locator, and resumes from a saved locator', async () => {
     org = await startTestOrg({ config: { bulkQueryThreshold: 1_000, bulkQueryPageSize: 2_000 }, outbound: false });
-    org.emulator.sideDoor.seed('Contact', Array.from({ length: 5_000 }, (_, i) => ({ LastName: `Seed${i}`, Email: `seed-${i}@example.com` })));
+    org.emulator.sideDoor.seed(
+      'Contact',
+      Array.from({ length: 5_000 }, (_, i) => ({ LastName: `Seed${i}`, Email: `seed-${i}@example.com` })),
+    );
     const sf = org.instance();
     const { records, cursors } = await pullAll(sf);
     expect(new Set(records.map((r) => r.externalId)).size).toBe(5_000);
@@ -361,7 +451,10 @@ describe('Salesforce pulls', () => {
 
   it('pages SOQL by nextRecordsUrl under the threshold and saves a cursor after each page', async () => {
     org = await startTestOrg({ config: { queryBatchSize: 200 }, outbound: false });
-    org.emulator.sideDoor.seed('Contact', Array.from({ length: 450 }, (_, i) => ({ LastName: `Seed${i}` })));
+    org.emulator.sideDoor.seed(
+      'Contact',
+      Array.from({ length: 450 }, (_, i) => ({ LastName: `Seed${i}` })),
+    );
     const { records, cursors } = await pullAll(org.instance());
     expect(records).toHaveLength(450);
     expect(cursors.map((c) => c.phase)).toEqual(['full', 'full', 'incremental']);
@@ -457,7 +550,11 @@ describe('Salesforce echoes in a process that only receives webhooks', () => {
     const whole = (await sf.read?.([id], signal())) ?? [];
     expect(door.calls().total).toBe(1);
     expect(whole.map((r) => Object.keys(r.fields).sort())).toEqual(
-      expect.arrayContaining([expect.arrayContaining(['LastName']), expect.arrayContaining(['Individual.HasOptedOutProfiling']), expect.arrayContaining(['ContactPointTypeConsent:Email:Marketing'])]),
+      expect.arrayContaining([
+        expect.arrayContaining(['LastName']),
+        expect.arrayContaining(['Individual.HasOptedOutProfiling']),
+        expect.arrayContaining(['ContactPointTypeConsent:Email:Marketing']),
+      ]),
     );
     door.resetCalls();
     const notified = (await sf.read?.([`Contact:${id}`], signal())) ?? [];
@@ -469,24 +566,45 @@ describe('Salesforce echoes in a process that only receives webhooks', () => {
   it('reads back the records 100 notifications name in one API call, and Individual and consent notifications in one Composite call', async () => {
     org = await startTestOrg({ config: CONSENTS, outbound: false });
     const door = org.emulator.sideDoor;
-    const ids = Array.from({ length: 100 }, (_, i) => String(door.create('Contact', { LastName: `Person${i}`, Email: `p${i}@example.com` })['Id']));
+    const ids = Array.from({ length: 100 }, (_, i) =>
+      String(door.create('Contact', { LastName: `Person${i}`, Email: `p${i}@example.com` })['Id']),
+    );
     const individuals = ids.slice(0, 3).map((id) => String(door.setIndividual('Contact', id, { HasOptedOutProcessing: true })['Id']));
-    const consents = ids.slice(3, 5).map((id) => String(door.setConsent('Contact', id, 'Marketing', 'Email', 'OptIn', '2026-03-01T10:00:00.000Z')['Id']));
+    const consents = ids
+      .slice(3, 5)
+      .map((id) => String(door.setConsent('Contact', id, 'Marketing', 'Email', 'OptIn', '2026-03-01T10:00:00.000Z')['Id']));
     const sf = org.instance();
     await sf.read?.([`Contact:${ids[99] ?? ''}`], signal()); // the token, outside the count
     door.resetCalls();
-    const people = (await sf.read?.(ids.map((id) => `Contact:${id}`), signal())) ?? [];
+    const people =
+      (await sf.read?.(
+        ids.map((id) => `Contact:${id}`),
+        signal(),
+      )) ?? [];
     expect(door.calls().total).toBe(1);
     expect(people.map((r) => r.externalId).sort()).toEqual([...ids].sort());
     expect(people.find((r) => r.externalId === ids[42])?.fields).toMatchObject({ LastName: 'Person42', Email: 'p42@example.com' });
 
     door.resetCalls();
-    const rights = (await sf.read?.(individuals.map((id) => `Individual:${id}`), signal())) ?? [];
+    const rights =
+      (await sf.read?.(
+        individuals.map((id) => `Individual:${id}`),
+        signal(),
+      )) ?? [];
     expect(door.calls()).toMatchObject({ total: 1, byEndpoint: { 'POST /services/data/:version/composite': 1 } });
-    expect(rights.filter((r) => r.fields['Individual.HasOptedOutProcessing'] === true).map((r) => r.externalId).sort()).toEqual(ids.slice(0, 3).sort());
+    expect(
+      rights
+        .filter((r) => r.fields['Individual.HasOptedOutProcessing'] === true)
+        .map((r) => r.externalId)
+        .sort(),
+    ).toEqual(ids.slice(0, 3).sort());
 
     door.resetCalls();
-    const granted = (await sf.read?.(consents.map((id) => `ContactPointTypeConsent:${id}`), signal())) ?? [];
+    const granted =
+      (await sf.read?.(
+        consents.map((id) => `ContactPointTypeConsent:${id}`),
+        signal(),
+      )) ?? [];
     expect(door.calls().total).toBe(1);
     const optIns = granted.filter((r) => Object.values(r.fields).includes('OptIn'));
     expect(optIns.map((r) => r.externalId).sort()).toEqual(ids.slice(3, 5).sort());

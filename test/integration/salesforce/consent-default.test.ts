@@ -37,7 +37,13 @@ describe.each<TestDialect>(['sqlite', 'postgres'])('consent a system stores by d
         const contact = hub?.salesforce.sideDoor.findByEmail(email);
         const status = hub?.hubspot.sideDoor.statuses(email).find((s) => s['subscriptionId'] === 101)?.['status'] ?? 'NOT_SPECIFIED';
         const consent = (await hub?.profileByEmail(email))?.consents['marketing']?.['email'];
-        return { email, created: contact !== undefined, optedOut: contact?.['HasOptedOutOfEmail'], hubspot: status, consent: consent?.value ?? 'unknown' };
+        return {
+          email,
+          created: contact !== undefined,
+          optedOut: contact?.['HasOptedOutOfEmail'],
+          hubspot: status,
+          consent: consent?.value ?? 'unknown',
+        };
       }),
     );
     const wrong = report.filter((r) => !r.created || r.optedOut !== true || r.hubspot === 'SUBSCRIBED' || r.consent === 'granted');
@@ -50,7 +56,10 @@ describe.each<TestDialect>(['sqlite', 'postgres'])('consent a system stores by d
   it('people a rep creates in Salesforce (not opted out by default) are carried to HubSpot with no consent', async () => {
     hub = await startCrmHub({ dialect });
     const emails = Array.from({ length: PEOPLE }, (_, i) => `rep${i}@example.com`);
-    hub.salesforce.sideDoor.seed('Contact', emails.map((Email) => ({ Email, LastName: 'Rep' })));
+    hub.salesforce.sideDoor.seed(
+      'Contact',
+      emails.map((Email) => ({ Email, LastName: 'Rep' })),
+    );
     for (let round = 0; round < 2; round++) {
       await hub.engine.pullNow('salesforce');
       await hub.engine.pullNow('hubspot');
@@ -61,7 +70,12 @@ describe.each<TestDialect>(['sqlite', 'postgres'])('consent a system stores by d
       emails.map(async (email) => {
         const status = hub?.hubspot.sideDoor.statuses(email).find((s) => s['subscriptionId'] === 101)?.['status'] ?? 'NOT_SPECIFIED';
         const profile = await hub?.profileByEmail(email);
-        return { email, inHubSpot: hub?.hubspot.sideDoor.findByEmail(email) !== undefined, hubspot: status, consent: profile?.consents['marketing']?.['email']?.value ?? 'unknown' };
+        return {
+          email,
+          inHubSpot: hub?.hubspot.sideDoor.findByEmail(email) !== undefined,
+          hubspot: status,
+          consent: profile?.consents['marketing']?.['email']?.value ?? 'unknown',
+        };
       }),
     );
     expect(report.filter((r) => !r.inHubSpot || r.hubspot !== 'NOT_SPECIFIED' || r.consent !== 'unknown')).toEqual([]);

@@ -15,7 +15,11 @@ const SF_UPSERT = 'PATCH /services/data/:version/composite/sobjects/:type/:field
 
 function hubspotWrites(hub: CrmHub): number {
   const calls = hub.hubspot.sideDoor.calls().byEndpoint;
-  return (calls[STATUS_WRITE] ?? 0) + (calls['POST /crm/v3/objects/contacts/batch/upsert'] ?? 0) + (calls['POST /crm/v3/objects/contacts/batch/update'] ?? 0);
+  return (
+    (calls[STATUS_WRITE] ?? 0) +
+    (calls['POST /crm/v3/objects/contacts/batch/upsert'] ?? 0) +
+    (calls['POST /crm/v3/objects/contacts/batch/update'] ?? 0)
+  );
 }
 
 function salesforceWrites(hub: CrmHub): number {
@@ -51,7 +55,9 @@ describe('Salesforce and HubSpot end to end', () => {
 
     const consent = (await hub.profileByEmail('ada@example.com'))?.consents['marketing']?.['email'];
     expect(consent).toMatchObject({ value: 'denied', source: 'salesforce' });
-    expect(hub.hubspot.sideDoor.statuses('ada@example.com').find((s) => s['subscriptionId'] === 101)).toMatchObject({ status: 'UNSUBSCRIBED' });
+    expect(hub.hubspot.sideDoor.statuses('ada@example.com').find((s) => s['subscriptionId'] === 101)).toMatchObject({
+      status: 'UNSUBSCRIBED',
+    });
     // One write to HubSpot; HubSpot's webhook about it changed nothing; Salesforce was not written back.
     expect(hub.hubspot.sideDoor.calls().byEndpoint[STATUS_WRITE]).toBe(1);
     expect(salesforceWrites(hub)).toBe(0);
@@ -103,13 +109,16 @@ describe('Salesforce and HubSpot end to end', () => {
     await hub.settle();
     const consent = (await hub.profileByEmail('ada@example.com'))?.consents['marketing']?.['email'];
     expect(consent).toMatchObject({ value: 'denied', source: 'hubspot' });
-    expect(hub.hubspot.sideDoor.statuses('ada@example.com').find((s) => s['subscriptionId'] === 101)).toMatchObject({ status: 'UNSUBSCRIBED' });
+    expect(hub.hubspot.sideDoor.statuses('ada@example.com').find((s) => s['subscriptionId'] === 101)).toMatchObject({
+      status: 'UNSUBSCRIBED',
+    });
     expect(hub.salesforce.sideDoor.get('Contact', id)).toMatchObject({ HasOptedOutOfEmail: true });
   });
 
   it('answers a malformed or foreign Outbound Message with a SOAP fault and enqueues nothing', async () => {
     hub = await startCrmHub({ dialect: 'sqlite' });
-    const post = (body: string) => fetch(hub?.outboundUrl ?? "", { method: 'POST', headers: { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: '""' }, body });
+    const post = (body: string) =>
+      fetch(hub?.outboundUrl ?? '', { method: 'POST', headers: { 'Content-Type': 'text/xml; charset=utf-8', SOAPAction: '""' }, body });
     // A well-formed message about Ada, but from another org: it would create her profile if accepted.
     const foreign = notificationsEnvelope({
       organizationId: '00D5e000000OthrAAA',
@@ -117,9 +126,18 @@ describe('Salesforce and HubSpot end to end', () => {
       baseUrl: 'https://other.my.salesforce.com',
       apiVersion: '62.0',
       object: 'Contact',
-      notifications: [{ id: '04l5e0000000001AAA', record: { Id: '0035e0000000001AAA', Email: 'ada@example.com', LastName: 'Lovelace', LastModifiedDate: new Date().toISOString() } }],
+      notifications: [
+        {
+          id: '04l5e0000000001AAA',
+          record: { Id: '0035e0000000001AAA', Email: 'ada@example.com', LastName: 'Lovelace', LastModifiedDate: new Date().toISOString() },
+        },
+      ],
     });
-    for (const body of ['<not-xml', '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body/></soapenv:Envelope>', foreign]) {
+    for (const body of [
+      '<not-xml',
+      '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body/></soapenv:Envelope>',
+      foreign,
+    ]) {
       const res = await post(body);
       expect(res.status).toBe(500);
       const text = await res.text();

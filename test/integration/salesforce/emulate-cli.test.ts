@@ -8,7 +8,9 @@ const MAIN = fileURLToPath(new URL('./fixtures/emulate-main.ts', import.meta.url
 describe('concord emulate salesforce', () => {
   it('is listed, and runs standalone until SIGTERM, issuing tokens for its client secret', async () => {
     expect(Object.keys(EMULATORS)).toContain('salesforce');
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'emulate', 'salesforce', '--port', '0', '--secret', 'cli-secret'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'emulate', 'salesforce', '--port', '0', '--secret', 'cli-secret'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let out = '';
@@ -26,7 +28,9 @@ describe('concord emulate salesforce', () => {
       });
       expect(res.status).toBe(200);
       const { access_token: token } = (await res.json()) as { access_token: string };
-      const query = await fetch(`${url}/services/data/v62.0/query?q=SELECT+COUNT()+FROM+Contact`, { headers: { Authorization: `Bearer ${token}` } });
+      const query = await fetch(`${url}/services/data/v62.0/query?q=SELECT+COUNT()+FROM+Contact`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
       expect(await query.json()).toEqual({ totalSize: 0, done: true, records: [] });
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
       child.kill('SIGTERM');

@@ -35,25 +35,44 @@ describe('Salesforce emulator', () => {
     });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toEqual({ error: 'invalid_client', error_description: 'invalid client credentials' });
-    const res = await fetch(`${org.emulator.url}/services/data/v62.0/query?q=SELECT+Id+FROM+Contact`, { headers: { Authorization: 'Bearer nope' } });
+    const res = await fetch(`${org.emulator.url}/services/data/v62.0/query?q=SELECT+Id+FROM+Contact`, {
+      headers: { Authorization: 'Bearer nope' },
+    });
     expect(res.status).toBe(401);
     expect(await res.json()).toEqual([{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }]);
   });
 
   it("answers in Salesforce's error format, counts calls in Sforce-Limit-Info and pages queries by nextRecordsUrl", async () => {
     org = await startTestOrg({ outbound: false, emulator: { dailyApiLimit: 50 } });
-    org.emulator.sideDoor.seed('Contact', Array.from({ length: 450 }, (_, i) => ({ LastName: `L${i}` })));
+    org.emulator.sideDoor.seed(
+      'Contact',
+      Array.from({ length: 450 }, (_, i) => ({ LastName: `L${i}` })),
+    );
     const auth = { Authorization: `Bearer ${await token(org)}` };
-    const get = (path: string, headers: Record<string, string> = {}) => fetch(`${org?.emulator.url}/services/data/v62.0${path}`, { headers: { ...auth, ...headers } });
+    const get = (path: string, headers: Record<string, string> = {}) =>
+      fetch(`${org?.emulator.url}/services/data/v62.0${path}`, { headers: { ...auth, ...headers } });
 
-    const first = await get(`/query?q=${encodeURIComponent('SELECT Id, LastName FROM Contact ORDER BY Id')}`, { 'Sforce-Query-Options': 'batchSize=200' });
+    const first = await get(`/query?q=${encodeURIComponent('SELECT Id, LastName FROM Contact ORDER BY Id')}`, {
+      'Sforce-Query-Options': 'batchSize=200',
+    });
     expect(first.headers.get('sforce-limit-info')).toBe('api-usage=1/50');
     const page1 = (await first.json()) as { totalSize: number; done: boolean; records: Record<string, unknown>[]; nextRecordsUrl: string };
     expect(page1).toMatchObject({ totalSize: 450, done: false });
     expect(page1.records).toHaveLength(200);
-    expect(page1.records[0]).toEqual({ attributes: { type: 'Contact', url: expect.stringMatching(/^\/services\/data\/v62\.0\/sobjects\/Contact\/003/) }, Id: expect.any(String), LastName: expect.any(String) });
-    const page2 = (await (await fetch(`${org.emulator.url}${page1.nextRecordsUrl}`, { headers: auth })).json()) as { done: boolean; nextRecordsUrl: string };
-    const page3 = (await (await fetch(`${org.emulator.url}${page2.nextRecordsUrl}`, { headers: auth })).json()) as { done: boolean; records: unknown[]; nextRecordsUrl?: string };
+    expect(page1.records[0]).toEqual({
+      attributes: { type: 'Contact', url: expect.stringMatching(/^\/services\/data\/v62\.0\/sobjects\/Contact\/003/) },
+      Id: expect.any(String),
+      LastName: expect.any(String),
+    });
+    const page2 = (await (await fetch(`${org.emulator.url}${page1.nextRecordsUrl}`, { headers: auth })).json()) as {
+      done: boolean;
+      nextRecordsUrl: string;
+    };
+    const page3 = (await (await fetch(`${org.emulator.url}${page2.nextRecordsUrl}`, { headers: auth })).json()) as {
+      done: boolean;
+      records: unknown[];
+      nextRecordsUrl?: string;
+    };
     expect(page3).toMatchObject({ done: true });
     expect(page3.records).toHaveLength(50);
     expect(page3.nextRecordsUrl).toBeUndefined();
@@ -62,21 +81,34 @@ describe('Salesforce emulator', () => {
     expect(malformed.status).toBe(400);
     expect(await malformed.json()).toEqual([{ message: expect.stringContaining('unexpected end of query'), errorCode: 'MALFORMED_QUERY' }]);
     const unknownField = await get(`/query?q=${encodeURIComponent('SELECT Nope FROM Contact')}`);
-    expect(await unknownField.json()).toEqual([{ message: expect.stringContaining("No such column 'Nope' on entity 'Contact'"), errorCode: 'INVALID_FIELD' }]);
+    expect(await unknownField.json()).toEqual([
+      { message: expect.stringContaining("No such column 'Nope' on entity 'Contact'"), errorCode: 'INVALID_FIELD' },
+    ]);
 
     const tooMany = await fetch(`${org.emulator.url}/services/data/v62.0/composite/sobjects`, {
       method: 'POST',
       headers: { ...auth, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ allOrNone: false, records: Array.from({ length: 201 }, () => ({ attributes: { type: 'Contact' }, LastName: 'X' })) }),
+      body: JSON.stringify({
+        allOrNone: false,
+        records: Array.from({ length: 201 }, () => ({ attributes: { type: 'Contact' }, LastName: 'X' })),
+      }),
     });
     expect(tooMany.status).toBe(400);
-    expect(await tooMany.json()).toEqual([{ message: expect.stringContaining('cannot submit more than 200'), errorCode: 'EXCEEDED_ID_LIMIT' }]);
+    expect(await tooMany.json()).toEqual([
+      { message: expect.stringContaining('cannot submit more than 200'), errorCode: 'EXCEEDED_ID_LIMIT' },
+    ]);
 
     const mixed = (await (
       await fetch(`${org.emulator.url}/services/data/v62.0/composite/sobjects`, {
         method: 'POST',
         headers: { ...auth, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ allOrNone: false, records: [{ attributes: { type: 'Contact' }, LastName: 'Ok' }, { attributes: { type: 'Contact' }, Email: 'not-an-address' }] }),
+        body: JSON.stringify({
+          allOrNone: false,
+          records: [
+            { attributes: { type: 'Contact' }, LastName: 'Ok' },
+            { attributes: { type: 'Contact' }, Email: 'not-an-address' },
+          ],
+        }),
       })
     ).json()) as unknown[];
     expect(mixed).toEqual([
@@ -100,10 +132,19 @@ describe('Salesforce emulator', () => {
   it('pages Bulk API 2.0 query results with Sforce-Locator, null on the last page, and refuses results before the job completes', async () => {
     let clock = Date.parse('2026-05-01T00:00:00.000Z');
     org = await startTestOrg({ outbound: false, emulator: { bulkJobDelayMs: 1_000 }, runtime: { now: () => clock } });
-    org.emulator.sideDoor.seed('Contact', Array.from({ length: 25 }, (_, i) => ({ LastName: `Bulk${i}`, Email: `b${i}@example.com` })));
+    org.emulator.sideDoor.seed(
+      'Contact',
+      Array.from({ length: 25 }, (_, i) => ({ LastName: `Bulk${i}`, Email: `b${i}@example.com` })),
+    );
     const auth = { Authorization: `Bearer ${await token(org)}` };
     const base = `${org.emulator.url}/services/data/v62.0/jobs/query`;
-    const job = (await (await fetch(base, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify({ operation: 'query', query: 'SELECT Id, Email FROM Contact' }) })).json()) as { id: string; state: string };
+    const job = (await (
+      await fetch(base, {
+        method: 'POST',
+        headers: { ...auth, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ operation: 'query', query: 'SELECT Id, Email FROM Contact' }),
+      })
+    ).json()) as { id: string; state: string };
     expect(job.state).toBe('UploadComplete');
     const early = await fetch(`${base}/${job.id}/results`, { headers: auth });
     expect(early.status).toBe(412);
@@ -152,14 +193,22 @@ describe('Salesforce emulator', () => {
     expect(res.status).toBe(204);
     expect(door.armedRaces()).toBe(0);
     const record = door.get('Contact', id);
-    expect(record).toMatchObject({ FirstName: 'Hub', HasOptedOutOfEmail: true, Title: 'Rep', LastModifiedById: org.emulator.options.integrationUserId });
+    expect(record).toMatchObject({
+      FirstName: 'Hub',
+      HasOptedOutOfEmail: true,
+      Title: 'Rep',
+      LastModifiedById: org.emulator.options.integrationUserId,
+    });
     const [rep, hub] = door.changes().slice(-2);
     expect(rep).toMatchObject({ id, userId: org.emulator.options.repUserId });
     expect(hub).toMatchObject({ id, userId: org.emulator.options.integrationUserId, client: 'concord' });
     expect(Date.parse(rep?.at ?? '')).toBeLessThanOrEqual(Date.parse(hub?.at ?? ''));
     // The Outbound Messages carry the record as it is when sent: the rep's opt-out, under our name.
     await door.flushWebhooks();
-    const bodies = org.listener.received.slice(before).map((m) => m.body.toString('utf8')).join('');
+    const bodies = org.listener.received
+      .slice(before)
+      .map((m) => m.body.toString('utf8'))
+      .join('');
     expect(bodies).toContain('<sf:HasOptedOutOfEmail>true</sf:HasOptedOutOfEmail>');
     expect(bodies).not.toContain(`<sf:LastModifiedById>${org.emulator.options.repUserId}</sf:LastModifiedById>`);
   });

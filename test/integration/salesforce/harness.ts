@@ -7,7 +7,12 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { ConnectorInstance, ExternalRecord, RawWebhook } from '../../../src/connector/define.js';
 import salesforce, { createSalesforceInstance, type SalesforceRuntime } from '../../../connectors/salesforce/connector.js';
 import { SalesforceConfig, type SalesforceConfigInput, type SalesforceCursor } from '../../../connectors/salesforce/config.js';
-import { startSalesforceEmulator, type EmulatorRuntime, type RunningSalesforceEmulator, type SalesforceEmulatorOptionsInput } from '../../../connectors/salesforce/emulator/index.js';
+import {
+  startSalesforceEmulator,
+  type EmulatorRuntime,
+  type RunningSalesforceEmulator,
+  type SalesforceEmulatorOptionsInput,
+} from '../../../connectors/salesforce/emulator/index.js';
 import { ackReply } from '../../../connectors/salesforce/webhook.js';
 import { createLogger } from '../../../src/log/logger.js';
 
@@ -67,17 +72,25 @@ export interface SalesforceTestOrg {
 export const silentLogger = createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
 
 export async function startTestOrg(
-  options: { emulator?: Partial<SalesforceEmulatorOptionsInput>; config?: Partial<SalesforceConfigInput>; outbound?: boolean; runtime?: EmulatorRuntime } = {},
+  options: {
+    emulator?: Partial<SalesforceEmulatorOptionsInput>;
+    config?: Partial<SalesforceConfigInput>;
+    outbound?: boolean;
+    runtime?: EmulatorRuntime;
+  } = {},
 ): Promise<SalesforceTestOrg> {
   const listener = await startOutboundListener();
-  const emulator = await startSalesforceEmulator({
-    clientId: CLIENT_ID,
-    clientSecret: CLIENT_SECRET,
-    organizationId: ORG_ID,
-    outboundBatchMs: 5,
-    ...(options.outbound === false ? {} : { outboundMessageUrl: listener.url }),
-    ...options.emulator,
-  }, options.runtime);
+  const emulator = await startSalesforceEmulator(
+    {
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      organizationId: ORG_ID,
+      outboundBatchMs: 5,
+      ...(options.outbound === false ? {} : { outboundMessageUrl: listener.url }),
+      ...options.emulator,
+    },
+    options.runtime,
+  );
   const config: SalesforceConfigInput = {
     loginUrl: emulator.url,
     clientId: CLIENT_ID,

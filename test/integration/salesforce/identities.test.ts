@@ -19,7 +19,12 @@ describe('identities between HubSpot and Salesforce', () => {
 
   /** A person created in HubSpot and carried to Salesforce; returns both record ids. */
   async function seed(h: CrmHub): Promise<{ hubspotId: string; salesforceId: string }> {
-    const contact = h.hubspot.sideDoor.createContact({ email: 'ada@example.com', firstname: 'Ada', lastname: 'Lovelace', phone: OLD_PHONE });
+    const contact = h.hubspot.sideDoor.createContact({
+      email: 'ada@example.com',
+      firstname: 'Ada',
+      lastname: 'Lovelace',
+      phone: OLD_PHONE,
+    });
     await h.settle();
     const inSalesforce = h.salesforce.sideDoor.findByEmail('ada@example.com');
     expect(inSalesforce).toMatchObject({ Phone: OLD_PHONE });

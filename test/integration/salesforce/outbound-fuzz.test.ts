@@ -35,7 +35,10 @@ afterAll(async () => {
 async function state(): Promise<unknown> {
   const profiles = await Promise.all(PEOPLE.map((email) => hub.profileByEmail(email)));
   return {
-    profiles: profiles.map((p: Profile | null) => p && { id: p.id, version: p.version, identities: p.identities, attributes: p.attributes, consents: p.consents }),
+    profiles: profiles.map(
+      (p: Profile | null) =>
+        p && { id: p.id, version: p.version, identities: p.identities, attributes: p.attributes, consents: p.consents },
+    ),
     salesforce: contacts.map((id) => hub.salesforce.sideDoor.get('Contact', id)),
     hubspot: PEOPLE.map((email) => [hub.hubspot.sideDoor.findByEmail(email)?.properties, hub.hubspot.sideDoor.statuses(email)]),
   };
@@ -63,7 +66,36 @@ const forgedRecord = fc.record({
   LastModifiedDate: fc.date({ min: new Date('2020-01-01'), max: new Date('2040-01-01'), noInvalidDate: true }).map((d) => d.toISOString()),
 });
 
-const markup = ['<', '>', '</', '/>', '=', '"', "'", '&', '&amp;', '&#x41;', ';', '<!--', '-->', '<![CDATA[', ']]>', '<?xml version="1.0"?>', '<!DOCTYPE a [<!ENTITY e "x">]>', ' ', 'xsi:type="sf:Contact"', 'sf:', 'Id', 'Notification', 'sObject', 'OrganizationId', SF_ORG, 'soapenv:Envelope', 'soapenv:Body', 'notifications'];
+const markup = [
+  '<',
+  '>',
+  '</',
+  '/>',
+  '=',
+  '"',
+  "'",
+  '&',
+  '&amp;',
+  '&#x41;',
+  ';',
+  '<!--',
+  '-->',
+  '<![CDATA[',
+  ']]>',
+  '<?xml version="1.0"?>',
+  '<!DOCTYPE a [<!ENTITY e "x">]>',
+  ' ',
+  'xsi:type="sf:Contact"',
+  'sf:',
+  'Id',
+  'Notification',
+  'sObject',
+  'OrganizationId',
+  SF_ORG,
+  'soapenv:Envelope',
+  'soapenv:Body',
+  'notifications',
+];
 
 /** A random XML-ish tree: names from the envelope's vocabulary or not, attributes, text, depth. */
 const tree: fc.Arbitrary<string> = fc.letrec((tie) => ({
@@ -72,11 +104,32 @@ const tree: fc.Arbitrary<string> = fc.letrec((tie) => ({
     fc.string({ maxLength: 20 }).map((t) => t.replace(/[<&]/g, '')),
     fc
       .record({
-        name: fc.oneof(fc.constantFrom('soapenv:Envelope', 'soapenv:Body', 'notifications', 'OrganizationId', 'Notification', 'Id', 'sObject', 'sf:Id', 'x'), fc.stringMatching(/^[a-z][a-z0-9:]{0,8}$/)),
-        attributes: fc.array(fc.tuple(fc.stringMatching(/^[a-z][a-z:]{0,6}$/), fc.string({ maxLength: 12 }).map((v) => v.replace(/[<&"]/g, ''))), { maxLength: 20 }),
+        name: fc.oneof(
+          fc.constantFrom(
+            'soapenv:Envelope',
+            'soapenv:Body',
+            'notifications',
+            'OrganizationId',
+            'Notification',
+            'Id',
+            'sObject',
+            'sf:Id',
+            'x',
+          ),
+          fc.stringMatching(/^[a-z][a-z0-9:]{0,8}$/),
+        ),
+        attributes: fc.array(
+          fc.tuple(
+            fc.stringMatching(/^[a-z][a-z:]{0,6}$/),
+            fc.string({ maxLength: 12 }).map((v) => v.replace(/[<&"]/g, '')),
+          ),
+          { maxLength: 20 },
+        ),
         children: fc.array(tie('node'), { maxLength: 6 }),
       })
-      .map(({ name, attributes, children }) => `<${name}${attributes.map(([a, v]) => ` ${a}="${v}"`).join('')}>${children.join('')}</${name}>`),
+      .map(
+        ({ name, attributes, children }) => `<${name}${attributes.map(([a, v]) => ` ${a}="${v}"`).join('')}>${children.join('')}</${name}>`,
+      ),
   ),
 })).node;
 
@@ -86,22 +139,39 @@ const garbage = fc.oneof(
   fc.string({ unit: fc.constantFrom(...markup), maxLength: 300 }).map((t) => Buffer.from(t)),
   tree.map((t) => Buffer.from(t)),
   fc
-    .tuple(fc.array(forgedRecord, { minLength: 1, maxLength: 5 }), fc.nat(), fc.nat(8), fc.string({ unit: fc.constantFrom(...markup), maxLength: 6 }), fc.constantFrom('Contact', 'Individual', 'Account'))
+    .tuple(
+      fc.array(forgedRecord, { minLength: 1, maxLength: 5 }),
+      fc.nat(),
+      fc.nat(8),
+      fc.string({ unit: fc.constantFrom(...markup), maxLength: 6 }),
+      fc.constantFrom('Contact', 'Individual', 'Account'),
+    )
     .map(([records, at, cut, insert, object]) => {
       // A well-formed message from another org, then cut, spliced and stuffed.
-      const whole = envelope('00D5e000000OthrAAA', records.map(({ contact, ...fields }) => ({ Id: contacts[contact] ?? '', ...fields })), object);
+      const whole = envelope(
+        '00D5e000000OthrAAA',
+        records.map(({ contact, ...fields }) => ({ Id: contacts[contact] ?? '', ...fields })),
+        object,
+      );
       const start = at % (whole.length + 1);
       return Buffer.from(whole.slice(0, start) + insert + whole.slice(start + cut));
     }),
   fc.constantFrom(
-    Buffer.from(`<soapenv:Envelope xmlns:soapenv="x"><soapenv:Body><notifications ${Array.from({ length: 20_000 }, (_, i) => `a${i}="1"`).join(' ')}/></soapenv:Body></soapenv:Envelope>`),
+    Buffer.from(
+      `<soapenv:Envelope xmlns:soapenv="x"><soapenv:Body><notifications ${Array.from({ length: 20_000 }, (_, i) => `a${i}="1"`).join(' ')}/></soapenv:Body></soapenv:Envelope>`,
+    ),
     Buffer.from(`${'<a>'.repeat(50_000)}${'</a>'.repeat(50_000)}`),
     Buffer.alloc(300_000, 0x41),
   ),
 );
 
 function post(body: Buffer | string, url = hub.outboundUrl) {
-  return hub.app.inject({ method: 'POST', url: new URL(url).pathname, headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' }, payload: body });
+  return hub.app.inject({
+    method: 'POST',
+    url: new URL(url).pathname,
+    headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' },
+    payload: body,
+  });
 }
 
 describe('fuzzing the Salesforce endpoint with a valid token', () => {
@@ -112,7 +182,8 @@ describe('fuzzing the Salesforce endpoint with a valid token', () => {
       fc.asyncProperty(garbage, async (body) => {
         const res = await post(body);
         statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
-        const fault = res.statusCode === 500 && res.body.includes('<soapenv:Fault>') && res.body.includes('<faultcode>soapenv:Client</faultcode>');
+        const fault =
+          res.statusCode === 500 && res.body.includes('<soapenv:Fault>') && res.body.includes('<faultcode>soapenv:Client</faultcode>');
         expect(fault || (res.statusCode >= 400 && res.statusCode < 500)).toBe(true);
         expect(isAck(res.body)).toBe(false);
       }),
@@ -129,7 +200,12 @@ describe('fuzzing the Salesforce endpoint with a valid token', () => {
     const before = await state();
     await fc.assert(
       fc.asyncProperty(fc.array(forgedRecord, { minLength: 1, maxLength: 10 }), async (records) => {
-        const res = await post(envelope(SF_ORG, records.map(({ contact, ...fields }) => ({ Id: contacts[contact] ?? '', LastModifiedById: '0055e000001RepXAAS', ...fields }))));
+        const res = await post(
+          envelope(
+            SF_ORG,
+            records.map(({ contact, ...fields }) => ({ Id: contacts[contact] ?? '', LastModifiedById: '0055e000001RepXAAS', ...fields })),
+          ),
+        );
         expect(res.statusCode).toBe(200);
         expect(isAck(res.body)).toBe(true);
       }),

@@ -64,7 +64,8 @@ async function sideBySide(h: CrmHub, contactId: string) {
       optedOut: contact?.['HasOptedOutOfEmail'],
     },
     hub: {
-      email: profile?.identities.find((i) => i.kind === 'email' && profile.identities.every((j) => j.kind !== 'email' || j.at <= i.at))?.value,
+      email: profile?.identities.find((i) => i.kind === 'email' && profile.identities.every((j) => j.kind !== 'email' || j.at <= i.at))
+        ?.value,
       firstName: profile?.attributes['firstName']?.value,
       lastName: profile?.attributes['lastName']?.value,
       optedOut: profile?.consents['marketing']?.['email']?.value === 'denied',
@@ -80,7 +81,9 @@ describe('a forged Outbound Message', () => {
     const h = hub;
     const { ada } = await seed(h);
     const received = vi.spyOn(h.engine, 'receiveWebhook');
-    const body = forged([{ Id: ada, Email: 'ada@example.com', HasOptedOutOfEmail: true, LastModifiedById: REP, LastModifiedDate: new Date().toISOString() }]);
+    const body = forged([
+      { Id: ada, Email: 'ada@example.com', HasOptedOutOfEmail: true, LastModifiedById: REP, LastModifiedDate: new Date().toISOString() },
+    ]);
     const genuineUrl = new URL(h.outboundUrl);
     const wrongToken = `${h.url}/webhooks/salesforce/${'x'.repeat(43)}`;
     for (const url of [`${h.url}/webhooks/salesforce`, wrongToken, `${h.url}/webhooks/salesforce/`]) {
@@ -106,8 +109,28 @@ describe('a forged Outbound Message', () => {
     const now = new Date(Date.now() + 1_000).toISOString();
     // Ada "unsubscribes"; then her Contact "takes" Bob's e-mail and a stranger's name.
     const messages = [
-      forged([{ Id: ada, Email: 'ada@example.com', FirstName: 'Ada', LastName: 'Lovelace', HasOptedOutOfEmail: true, LastModifiedById: REP, LastModifiedDate: now }]),
-      forged([{ Id: ada, Email: 'bob@example.com', FirstName: 'Mallory', LastName: 'Forger', HasOptedOutOfEmail: false, LastModifiedById: REP, LastModifiedDate: now }]),
+      forged([
+        {
+          Id: ada,
+          Email: 'ada@example.com',
+          FirstName: 'Ada',
+          LastName: 'Lovelace',
+          HasOptedOutOfEmail: true,
+          LastModifiedById: REP,
+          LastModifiedDate: now,
+        },
+      ]),
+      forged([
+        {
+          Id: ada,
+          Email: 'bob@example.com',
+          FirstName: 'Mallory',
+          LastName: 'Forger',
+          HasOptedOutOfEmail: false,
+          LastModifiedById: REP,
+          LastModifiedDate: now,
+        },
+      ]),
     ];
     for (const body of messages) {
       const res = await post(h.outboundUrl, body);
@@ -130,9 +153,14 @@ describe('a forged Outbound Message', () => {
 
   it('is logged once per refusal, with a fixed reason: no tag name, value or token the sender chose', async () => {
     const lines: string[] = [];
-    hub = await startCrmHub({ dialect: 'sqlite', logger: createLogger({ level: 'info', destination: { write: (line: string) => lines.push(line) } }) });
+    hub = await startCrmHub({
+      dialect: 'sqlite',
+      logger: createLogger({ level: 'info', destination: { write: (line: string) => lines.push(line) } }),
+    });
     const h = hub;
-    const chosen = forged([{ Id: '0035e0000000001AAA', Email: 'ada@example.com' }]).replace('<sf:Email>', '<evil-Chosen-Tag attr="evil-Value">').replace('</sf:Email>', '</evil-Other-Tag>');
+    const chosen = forged([{ Id: '0035e0000000001AAA', Email: 'ada@example.com' }])
+      .replace('<sf:Email>', '<evil-Chosen-Tag attr="evil-Value">')
+      .replace('</sf:Email>', '</evil-Other-Tag>');
     const wrongToken = `${h.url}/webhooks/salesforce/evil-token-${'x'.repeat(40)}`;
     const requests: [string, string][] = [
       [h.outboundUrl, chosen],
@@ -150,7 +178,9 @@ describe('a forged Outbound Message', () => {
     hub = await startCrmHub({ dialect: 'sqlite' });
     const h = hub;
     const door = h.salesforce.sideDoor;
-    const ids = Array.from({ length: 100 }, (_, i) => String(door.create('Contact', { LastName: `Person${i}`, Email: `p${i}@example.com` })['Id']));
+    const ids = Array.from({ length: 100 }, (_, i) =>
+      String(door.create('Contact', { LastName: `Person${i}`, Email: `p${i}@example.com` })['Id']),
+    );
     await h.settle();
     door.resetCalls();
     const res = await post(h.outboundUrl, forged(ids.map((Id) => ({ Id, LastName: 'Forged' }))));

@@ -34,6 +34,8 @@ describe('reading back a record the hub created', () => {
     expect(hub.hubspot.sideDoor.statuses(email).find((s) => s['subscriptionId'] === 101)?.['status']).not.toBe('SUBSCRIBED');
     // The default is learned: Salesforce holds it, and it is not news on the next read either.
     const shadow = profile ? await hub.store.getShadow(profile.id, 'salesforce') : null;
-    expect(shadow?.values['HasOptedOutOfEmail']).toBe(hub.salesforce.sideDoor.get('Contact', String(contact?.['Id']))?.['HasOptedOutOfEmail']);
+    expect(shadow?.values['HasOptedOutOfEmail']).toBe(
+      hub.salesforce.sideDoor.get('Contact', String(contact?.['Id']))?.['HasOptedOutOfEmail'],
+    );
   });
 });

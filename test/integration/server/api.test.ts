@@ -14,7 +14,8 @@ describe('admin API /api/v1', () => {
   beforeAll(async () => {
     s = await startServerHub();
     const crm = s.hub.systems['crm'];
-    adaCrmId = crm?.change({ email: 'ada@example.com', first_name: 'Ada', last_name: 'Lovelace', email_opt_out: false, newsletter: true }).id ?? '';
+    adaCrmId =
+      crm?.change({ email: 'ada@example.com', first_name: 'Ada', last_name: 'Lovelace', email_opt_out: false, newsletter: true }).id ?? '';
     crm?.change({ email: 'grace@example.com', first_name: 'Grace' });
     await s.hub.settle();
     const ada = await s.hub.store.findProfile({ kind: 'email', value: 'ada@example.com' });
@@ -50,7 +51,12 @@ describe('admin API /api/v1', () => {
         ['admin', 'GET', `/api/v1/profiles/${adaId}`, 200],
       ];
       for (const [key, method, url, status] of cases) {
-        const response = await s.app.inject({ method, url, headers: s.bearer(key), ...(method === 'PATCH' ? { payload: { attributes: {} } } : {}) });
+        const response = await s.app.inject({
+          method,
+          url,
+          headers: s.bearer(key),
+          ...(method === 'PATCH' ? { payload: { attributes: {} } } : {}),
+        });
         expect(`${key} ${method} ${url} -> ${response.statusCode}`).toBe(`${key} ${method} ${url} -> ${status}`);
         if (status === 403) expect(response.json()).toMatchObject({ code: 'forbidden' });
       }
@@ -68,7 +74,11 @@ describe('admin API /api/v1', () => {
       const byEmail = await s.app.inject({ method: 'GET', url: '/api/v1/profiles?email=ADA@Example.com', headers: s.bearer('reader') });
       expect(byEmail.statusCode).toBe(200);
       expect((byEmail.json() as { profile: { id: string } }).profile.id).toBe(adaId);
-      const byExternal = await s.app.inject({ method: 'GET', url: `/api/v1/profiles?system=crm&externalId=${adaCrmId}`, headers: s.bearer('reader') });
+      const byExternal = await s.app.inject({
+        method: 'GET',
+        url: `/api/v1/profiles?system=crm&externalId=${adaCrmId}`,
+        headers: s.bearer('reader'),
+      });
       expect(byExternal.statusCode).toBe(200);
       expect((byExternal.json() as { profile: { id: string } }).profile.id).toBe(adaId);
       const missing = await s.app.inject({ method: 'GET', url: '/api/v1/profiles?email=nobody@example.com', headers: s.bearer('reader') });
@@ -87,9 +97,16 @@ describe('admin API /api/v1', () => {
     it("gets a profile with each field's source and time and the consent systems are told", async () => {
       const response = await s.app.inject({ method: 'GET', url: `/api/v1/profiles/${adaId}`, headers: s.bearer('reader') });
       expect(response.statusCode).toBe(200);
-      const body = response.json() as { profile: Json & { attributes: Record<string, Json> }; primaryIdentities: Json; effectiveConsents: Json };
+      const body = response.json() as {
+        profile: Json & { attributes: Record<string, Json> };
+        primaryIdentities: Json;
+        effectiveConsents: Json;
+      };
       expect(body.profile.attributes['firstName']).toMatchObject({ value: 'Ada', source: 'crm', at: expect.any(String) });
-      expect(body.primaryIdentities).toEqual({ email: { kind: 'email', value: 'ada@example.com', source: 'crm', at: expect.any(String) }, phone: null });
+      expect(body.primaryIdentities).toEqual({
+        email: { kind: 'email', value: 'ada@example.com', source: 'crm', at: expect.any(String) },
+        phone: null,
+      });
       expect(body.effectiveConsents).toEqual({
         marketing: { email: { status: 'granted', reason: 'consent' }, sms: { status: null, reason: 'unknown' } },
       });
@@ -109,7 +126,12 @@ describe('admin API /api/v1', () => {
         },
       });
       expect(response.statusCode).toBe(200);
-      const body = response.json() as { status: string; deliveredTo: string[]; changes: Json[]; profile: { profile: { attributes: Record<string, Json>; consents: Record<string, Record<string, Json>> } } };
+      const body = response.json() as {
+        status: string;
+        deliveredTo: string[];
+        changes: Json[];
+        profile: { profile: { attributes: Record<string, Json>; consents: Record<string, Record<string, Json>> } };
+      };
       expect(body.status).toBe('applied');
       expect(body.deliveredTo.sort()).toEqual(['crm', 'shop']);
       expect(body.profile.profile.attributes['lastName']).toMatchObject({ value: 'King', source: 'admin' });
@@ -120,7 +142,11 @@ describe('admin API /api/v1', () => {
       });
       await s.hub.settle();
       for (const id of ['crm', 'shop']) {
-        expect(s.hub.systems[id]?.get({ email: 'ada@example.com' })?.fields).toMatchObject({ last_name: 'King', email_opt_out: true, newsletter: false });
+        expect(s.hub.systems[id]?.get({ email: 'ada@example.com' })?.fields).toMatchObject({
+          last_name: 'King',
+          email_opt_out: true,
+          newsletter: false,
+        });
       }
       const audit = await s.hub.store.listAudit({ profileId: adaId });
       expect(audit.some((e) => e.actor === 'admin:support-write')).toBe(true);
@@ -128,7 +154,13 @@ describe('admin API /api/v1', () => {
       const history = await s.app.inject({ method: 'GET', url: `/api/v1/profiles/${adaId}/consents/history`, headers: s.bearer('reader') });
       expect(history.statusCode).toBe(200);
       const entries = (history.json() as { entries: Json[] }).entries;
-      expect(entries.at(-1)).toMatchObject({ purpose: 'marketing', channel: 'email', previous: 'granted', accepted: true, state: { value: 'denied', source: 'admin' } });
+      expect(entries.at(-1)).toMatchObject({
+        purpose: 'marketing',
+        channel: 'email',
+        previous: 'granted',
+        accepted: true,
+        state: { value: 'denied', source: 'admin' },
+      });
     });
 
     it('answers a key without profiles:read only the status, id and version of its write: it cannot read a profile through PATCH', async () => {
@@ -137,29 +169,70 @@ describe('admin API /api/v1', () => {
       const profile = await s.hub.store.getProfile(adaId);
       expect(empty.json()).toEqual({ status: 'unchanged', profileId: adaId, version: profile?.version, deliveredTo: [] });
       // A change it makes is answered without the values it replaced.
-      const change = await s.app.inject({ method: 'PATCH', url: `/api/v1/profiles/${adaId}`, headers: s.bearer('writeOnly'), payload: { attributes: { locale: 'en-GB' } } });
+      const change = await s.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/profiles/${adaId}`,
+        headers: s.bearer('writeOnly'),
+        payload: { attributes: { locale: 'en-GB' } },
+      });
       expect(change.statusCode).toBe(200);
       const body = change.json() as Json;
       expect(Object.keys(body).sort()).toEqual(['deliveredTo', 'profileId', 'status', 'version']);
       expect(body).toMatchObject({ status: 'applied', profileId: adaId, version: (profile?.version ?? 0) + 1 });
       // With profiles:read as well, the same write answers the changes and the profile.
       const full = await s.app.inject({ method: 'PATCH', url: `/api/v1/profiles/${adaId}`, headers: s.bearer('writer'), payload: {} });
-      expect(Object.keys(full.json() as Json).sort()).toEqual(['changes', 'deliveredTo', 'ignored', 'profile', 'profileId', 'status', 'version']);
+      expect(Object.keys(full.json() as Json).sort()).toEqual([
+        'changes',
+        'deliveredTo',
+        'ignored',
+        'profile',
+        'profileId',
+        'status',
+        'version',
+      ]);
       await s.hub.settle();
     });
 
     it('400 for a malformed patch, 422 for an unknown purpose or topic, 404 for an unknown profile', async () => {
-      const bad = await s.app.inject({ method: 'PATCH', url: `/api/v1/profiles/${adaId}`, headers: s.bearer('writer'), payload: { consents: { marketing: { email: { status: 'maybe' } } } } });
+      const bad = await s.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/profiles/${adaId}`,
+        headers: s.bearer('writer'),
+        payload: { consents: { marketing: { email: { status: 'maybe' } } } },
+      });
       expect(bad.statusCode).toBe(400);
-      expect(bad.json()).toMatchObject({ code: 'invalid_body', issues: [expect.objectContaining({ path: 'body.consents.marketing.email.status' })] });
-      const extra = await s.app.inject({ method: 'PATCH', url: `/api/v1/profiles/${adaId}`, headers: s.bearer('writer'), payload: { id: 'x' } });
+      expect(bad.json()).toMatchObject({
+        code: 'invalid_body',
+        issues: [expect.objectContaining({ path: 'body.consents.marketing.email.status' })],
+      });
+      const extra = await s.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/profiles/${adaId}`,
+        headers: s.bearer('writer'),
+        payload: { id: 'x' },
+      });
       expect(extra.statusCode).toBe(400);
-      const notJson = await s.app.inject({ method: 'PATCH', url: `/api/v1/profiles/${adaId}`, headers: { ...s.bearer('writer'), 'content-type': 'application/json' }, payload: '{oops' });
+      const notJson = await s.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/profiles/${adaId}`,
+        headers: { ...s.bearer('writer'), 'content-type': 'application/json' },
+        payload: '{oops',
+      });
       expect(notJson.statusCode).toBe(400);
-      const purpose = await s.app.inject({ method: 'PATCH', url: `/api/v1/profiles/${adaId}`, headers: s.bearer('writer'), payload: { consents: { telepathy: { email: { status: 'granted' } } } } });
+      const purpose = await s.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/profiles/${adaId}`,
+        headers: s.bearer('writer'),
+        payload: { consents: { telepathy: { email: { status: 'granted' } } } },
+      });
       expect(purpose.statusCode).toBe(422);
       expect(purpose.json()).toMatchObject({ code: 'unknown_purpose' });
-      const topic = await s.app.inject({ method: 'PATCH', url: `/api/v1/profiles/${adaId}`, headers: s.bearer('writer'), payload: { subscriptions: { gossip: true } } });
+      const topic = await s.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/profiles/${adaId}`,
+        headers: s.bearer('writer'),
+        payload: { subscriptions: { gossip: true } },
+      });
       expect(topic.statusCode).toBe(422);
       const missing = await s.app.inject({ method: 'PATCH', url: '/api/v1/profiles/nobody', headers: s.bearer('writer'), payload: {} });
       expect(missing.statusCode).toBe(404);
@@ -186,11 +259,26 @@ describe('admin API /api/v1', () => {
       // inside strings are text, not nesting; the body itself is level 1, so an attribute value
       // may nest 30 more levels.
       const nobody = '/api/v1/profiles/nobody';
-      const text = await s.app.inject({ method: 'PATCH', url: nobody, headers: { ...s.bearer('writer'), ...json }, payload: JSON.stringify({ attributes: { note: '{["\\'.repeat(3_000) } }) });
+      const text = await s.app.inject({
+        method: 'PATCH',
+        url: nobody,
+        headers: { ...s.bearer('writer'), ...json },
+        payload: JSON.stringify({ attributes: { note: '{["\\'.repeat(3_000) } }),
+      });
       expect(text.statusCode).toBe(404);
-      const atLimit = await s.app.inject({ method: 'PATCH', url: nobody, headers: { ...s.bearer('writer'), ...json }, payload: `{"attributes":{"note":${nested(30)}}}` });
+      const atLimit = await s.app.inject({
+        method: 'PATCH',
+        url: nobody,
+        headers: { ...s.bearer('writer'), ...json },
+        payload: `{"attributes":{"note":${nested(30)}}}`,
+      });
       expect(atLimit.statusCode).toBe(404);
-      const overLimit = await s.app.inject({ method: 'PATCH', url: nobody, headers: { ...s.bearer('writer'), ...json }, payload: `{"attributes":{"note":${nested(31)}}}` });
+      const overLimit = await s.app.inject({
+        method: 'PATCH',
+        url: nobody,
+        headers: { ...s.bearer('writer'), ...json },
+        payload: `{"attributes":{"note":${nested(31)}}}`,
+      });
       expect(overLimit.json()).toMatchObject({ code: 'body_too_deep', detail: 'JSON bodies may nest at most 32 levels' });
     });
 
@@ -200,10 +288,19 @@ describe('admin API /api/v1', () => {
       const systems = (response.json() as { systems: Json[] }).systems;
       const crm = systems.find((x) => x['connector'] === 'crm');
       const shop = systems.find((x) => x['connector'] === 'shop');
-      expect(crm).toMatchObject({ type: 'memory', externalId: adaCrmId, shadow: expect.objectContaining({ email: 'ada@example.com' }), deadLetter: null });
+      expect(crm).toMatchObject({
+        type: 'memory',
+        externalId: adaCrmId,
+        shadow: expect.objectContaining({ email: 'ada@example.com' }),
+        deadLetter: null,
+      });
       expect(shop).toMatchObject({ type: 'memory', externalId: expect.any(String), lastPushedAt: expect.any(String) });
-      expect((await s.app.inject({ method: 'GET', url: '/api/v1/profiles/nobody/sync', headers: s.bearer('reader') })).statusCode).toBe(404);
-      expect((await s.app.inject({ method: 'GET', url: '/api/v1/profiles/nobody/consents/history', headers: s.bearer('reader') })).statusCode).toBe(404);
+      expect((await s.app.inject({ method: 'GET', url: '/api/v1/profiles/nobody/sync', headers: s.bearer('reader') })).statusCode).toBe(
+        404,
+      );
+      expect(
+        (await s.app.inject({ method: 'GET', url: '/api/v1/profiles/nobody/consents/history', headers: s.bearer('reader') })).statusCode,
+      ).toBe(404);
     });
   });
 
@@ -228,12 +325,21 @@ describe('admin API /api/v1', () => {
     });
 
     it('connector status shows the last pull: when it ended, what it read, and no error', async () => {
-      const before = (await s.app.inject({ method: 'GET', url: '/api/v1/connectors', headers: s.bearer('admin') })).json() as { connectors: Json[] };
+      const before = (await s.app.inject({ method: 'GET', url: '/api/v1/connectors', headers: s.bearer('admin') })).json() as {
+        connectors: Json[];
+      };
       expect(before.connectors.find((c) => c['id'] === 'crm')?.['lastPull']).toBeNull();
       await s.hub.engine.pullNow('crm');
       await s.hub.settle();
-      const after = (await s.app.inject({ method: 'GET', url: '/api/v1/connectors', headers: s.bearer('admin') })).json() as { connectors: Json[] };
-      const lastPull = after.connectors.find((c) => c['id'] === 'crm')?.['lastPull'] as { finishedAt: string; pages: number; records: number; error: Json } | null;
+      const after = (await s.app.inject({ method: 'GET', url: '/api/v1/connectors', headers: s.bearer('admin') })).json() as {
+        connectors: Json[];
+      };
+      const lastPull = after.connectors.find((c) => c['id'] === 'crm')?.['lastPull'] as {
+        finishedAt: string;
+        pages: number;
+        records: number;
+        error: Json;
+      } | null;
       expect(lastPull).toMatchObject({ error: null });
       expect(lastPull?.records).toBeGreaterThan(0);
       expect(Date.parse(lastPull?.finishedAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
@@ -264,7 +370,11 @@ describe('admin API /api/v1', () => {
       expect(none.statusCode).toBe(404);
 
       shop?.unpoison('grace@example.com');
-      const replay = await s.app.inject({ method: 'POST', url: `/api/v1/dead-letters/shop/${profileId}/replay`, headers: s.bearer('admin') });
+      const replay = await s.app.inject({
+        method: 'POST',
+        url: `/api/v1/dead-letters/shop/${profileId}/replay`,
+        headers: s.bearer('admin'),
+      });
       expect(replay.statusCode).toBe(202);
       expect(replay.json()).toEqual({ replayed: 1 });
       await s.hub.settle();
@@ -276,7 +386,12 @@ describe('admin API /api/v1', () => {
 
   describe('preference links', () => {
     it('issues a signed link for a profile and revokes them all', async () => {
-      const issued = await s.app.inject({ method: 'POST', url: `/api/v1/profiles/${adaId}/preference-link`, headers: s.bearer('writer'), payload: { ttlSeconds: 600, lang: 'ja' } });
+      const issued = await s.app.inject({
+        method: 'POST',
+        url: `/api/v1/profiles/${adaId}/preference-link`,
+        headers: s.bearer('writer'),
+        payload: { ttlSeconds: 600, lang: 'ja' },
+      });
       expect(issued.statusCode).toBe(201);
       const { url, expiresAt } = issued.json() as { url: string; expiresAt: string };
       expect(url).toMatch(/^http:\/\/localhost:8080\/preferences\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\?lang=ja$/);
@@ -286,11 +401,22 @@ describe('admin API /api/v1', () => {
 
       const noBody = await s.app.inject({ method: 'POST', url: `/api/v1/profiles/${adaId}/preference-link`, headers: s.bearer('writer') });
       expect(noBody.statusCode).toBe(201);
-      const badTtl = await s.app.inject({ method: 'POST', url: `/api/v1/profiles/${adaId}/preference-link`, headers: s.bearer('writer'), payload: { ttlSeconds: 5 } });
+      const badTtl = await s.app.inject({
+        method: 'POST',
+        url: `/api/v1/profiles/${adaId}/preference-link`,
+        headers: s.bearer('writer'),
+        payload: { ttlSeconds: 5 },
+      });
       expect(badTtl.statusCode).toBe(400);
-      expect((await s.app.inject({ method: 'POST', url: '/api/v1/profiles/nobody/preference-link', headers: s.bearer('writer') })).statusCode).toBe(404);
+      expect(
+        (await s.app.inject({ method: 'POST', url: '/api/v1/profiles/nobody/preference-link', headers: s.bearer('writer') })).statusCode,
+      ).toBe(404);
 
-      const revoked = await s.app.inject({ method: 'DELETE', url: `/api/v1/profiles/${adaId}/preference-links`, headers: s.bearer('writer') });
+      const revoked = await s.app.inject({
+        method: 'DELETE',
+        url: `/api/v1/profiles/${adaId}/preference-links`,
+        headers: s.bearer('writer'),
+      });
       expect(revoked.statusCode).toBe(200);
       expect((await s.app.inject({ method: 'GET', url: path })).statusCode).toBe(403);
       // A link issued after the revocation opens.

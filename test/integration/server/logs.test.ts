@@ -21,8 +21,18 @@ describe('HTTP log lines', () => {
     const lines: string[] = [];
     const logger = createLogger({ level: 'info', destination: { write: (line: string) => lines.push(line) } });
     s = await startServerHub({ roles: false, logger, server: { logRequests: true } });
-    const body = JSON.stringify({ eventId: 'e1', occurredAt: new Date().toISOString(), kind: 'changed', records: [{ id: 'r1', fields: { email: 'ada@example.com' } }] });
-    const refused = await s.app.inject({ method: 'POST', url: '/webhooks/crm', headers: { 'content-type': 'application/json', 'x-memory-signature': 'nope' }, payload: body });
+    const body = JSON.stringify({
+      eventId: 'e1',
+      occurredAt: new Date().toISOString(),
+      kind: 'changed',
+      records: [{ id: 'r1', fields: { email: 'ada@example.com' } }],
+    });
+    const refused = await s.app.inject({
+      method: 'POST',
+      url: '/webhooks/crm',
+      headers: { 'content-type': 'application/json', 'x-memory-signature': 'nope' },
+      payload: body,
+    });
     expect(refused.statusCode).toBe(401);
     expect(refused.headers['content-type']).toContain('application/problem+json');
     expect((await s.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);

@@ -20,16 +20,35 @@ describe('operations endpoints', () => {
     expect(health.json()).toEqual({ status: 'ok' });
     const ready = await s.app.inject({ method: 'GET', url: '/readyz' });
     expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toEqual({ status: 'ready', checks: [{ name: 'redis', ok: true }, { name: 'database', ok: true }] });
+    expect(ready.json()).toEqual({
+      status: 'ready',
+      checks: [
+        { name: 'redis', ok: true },
+        { name: 'database', ok: true },
+      ],
+    });
   });
 
   it('/readyz answers 503 when Redis does not', async () => {
-    const dead = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const dead = new Redis({
+      host: '127.0.0.1',
+      port: 1,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     dead.on('error', () => undefined);
     s = await startServerHub({ roles: false, redis: dead, server: { queueBoard: false } });
     const ready = await s.app.inject({ method: 'GET', url: '/readyz' });
     expect(ready.statusCode).toBe(503);
-    expect(ready.json()).toMatchObject({ status: 'not_ready', checks: [{ name: 'redis', ok: false }, { name: 'database', ok: true }] });
+    expect(ready.json()).toMatchObject({
+      status: 'not_ready',
+      checks: [
+        { name: 'redis', ok: false },
+        { name: 'database', ok: true },
+      ],
+    });
     dead.disconnect();
   });
 
@@ -59,7 +78,12 @@ describe('operations endpoints', () => {
     expect(anonymous.headers['www-authenticate']).toBe('Bearer realm="concord metrics"');
     expect(anonymous.headers['content-type']).toContain('application/problem+json');
     expect(anonymous.json()).toMatchObject({ status: 401, code: 'unauthenticated' });
-    for (const authorization of [`Bearer ${token}x`, `Bearer ${token.slice(1)}`, `Bearer ${KEYS.admin}`, `Basic ${Buffer.from(`prometheus:${token}`).toString('base64')}`]) {
+    for (const authorization of [
+      `Bearer ${token}x`,
+      `Bearer ${token.slice(1)}`,
+      `Bearer ${KEYS.admin}`,
+      `Basic ${Buffer.from(`prometheus:${token}`).toString('base64')}`,
+    ]) {
       expect((await s.app.inject({ method: 'GET', url: '/metrics', headers: { authorization } })).statusCode).toBe(401);
     }
     const scraped = await s.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${token}` } });
@@ -84,7 +108,8 @@ describe('operations endpoints', () => {
     for (let i = 0; i < 3; i++) pages.push((await s.app.inject({ method: 'GET', url: '/preferences/x.y' })).statusCode);
     expect(pages).toEqual([403, 403, 429]);
     const api = [];
-    for (let i = 0; i < 3; i++) api.push((await s.app.inject({ method: 'GET', url: '/api/v1/connectors', headers: s.bearer('admin') })).statusCode);
+    for (let i = 0; i < 3; i++)
+      api.push((await s.app.inject({ method: 'GET', url: '/api/v1/connectors', headers: s.bearer('admin') })).statusCode);
     expect(api).toEqual([200, 200, 429]);
   });
 });
@@ -101,11 +126,15 @@ describe('behind a reverse proxy (hub.trustProxy)', () => {
 
   /** Withdraws Ada's marketing e-mail consent from `remoteAddress`, saying `forwardedFor`; returns the IP recorded as evidence. */
   async function withdrawFrom(hub: ServerHub, profileId: string, remoteAddress: string, forwardedFor: string): Promise<unknown> {
-    const issued = await hub.app.inject({ method: 'POST', url: `/api/v1/profiles/${profileId}/preference-link`, headers: hub.bearer('writer') });
+    const issued = await hub.app.inject({
+      method: 'POST',
+      url: `/api/v1/profiles/${profileId}/preference-link`,
+      headers: hub.bearer('writer'),
+    });
     const link = new URL((issued.json() as { url: string }).url).pathname;
     const headers = { 'x-forwarded-for': forwardedFor };
     const page = await hub.app.inject({ method: 'GET', url: link, remoteAddress, headers });
-    const cookie = (String(page.headers['set-cookie'] ?? '').split(';')[0] ?? '');
+    const cookie = String(page.headers['set-cookie'] ?? '').split(';')[0] ?? '';
     const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1] ?? '';
     // Granted first, then withdrawn, so each call records a fresh ledger entry.
     for (const payload of [`_csrf=${encodeURIComponent(csrf)}&consent=marketing.email`, `_csrf=${encodeURIComponent(csrf)}`]) {
@@ -128,8 +157,15 @@ describe('behind a reverse proxy (hub.trustProxy)', () => {
 
     // Rate limits count per client behind the proxies (each client has its own budget of 3)...
     const page = (remoteAddress: string, client: string): Promise<number> =>
-      s!.app.inject({ method: 'GET', url: '/preferences/x.y', remoteAddress, headers: { 'x-forwarded-for': client } }).then((r) => r.statusCode);
-    const client = [await page('192.168.1.20', '203.0.113.20'), await page(PROXY, '203.0.113.20'), await page(PROXY, '203.0.113.20'), await page(PROXY, '203.0.113.20')];
+      s!.app
+        .inject({ method: 'GET', url: '/preferences/x.y', remoteAddress, headers: { 'x-forwarded-for': client } })
+        .then((r) => r.statusCode);
+    const client = [
+      await page('192.168.1.20', '203.0.113.20'),
+      await page(PROXY, '203.0.113.20'),
+      await page(PROXY, '203.0.113.20'),
+      await page(PROXY, '203.0.113.20'),
+    ];
     expect(client).toEqual([403, 403, 403, 429]);
     expect(await page(PROXY, '203.0.113.21')).toBe(403);
     // ...and a client that is not a proxy cannot get a fresh budget by inventing addresses.
@@ -159,7 +195,11 @@ describe('queue board /admin/queues', () => {
     const page = await s.app.inject({ method: 'GET', url: '/admin/queues', headers: basic(KEYS.admin) });
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('Concord queues');
-    const api = await s.app.inject({ method: 'GET', url: '/admin/queues/api/queues?activeQueue=ingest&status=latest&page=1', headers: s.bearer('admin') });
+    const api = await s.app.inject({
+      method: 'GET',
+      url: '/admin/queues/api/queues?activeQueue=ingest&status=latest&page=1',
+      headers: s.bearer('admin'),
+    });
     expect(api.statusCode).toBe(200);
     const names = (api.json() as { queues: { name: string }[] }).queues.map((q) => q.name).sort();
     expect(names).toEqual(['ingest', 'pull.crm', 'pull.shop', 'push.crm', 'push.shop', 'relay']);
@@ -169,7 +209,11 @@ describe('queue board /admin/queues', () => {
     s = await startServerHub({ roles: false });
     const page = await s.app.inject({ method: 'GET', url: '/admin/queues', headers: basic(KEYS.queues) });
     expect(page.statusCode).toBe(200);
-    const list = await s.app.inject({ method: 'GET', url: '/admin/queues/api/queues?activeQueue=ingest&status=failed&page=1', headers: s.bearer('queues') });
+    const list = await s.app.inject({
+      method: 'GET',
+      url: '/admin/queues/api/queues?activeQueue=ingest&status=failed&page=1',
+      headers: s.bearer('queues'),
+    });
     expect(list.statusCode).toBe(200);
     const queues = (list.json() as { queues: { name: string; readOnlyMode: boolean }[] }).queues;
     expect(queues.map((q) => q.name).sort()).toEqual(['ingest', 'pull.crm', 'pull.shop', 'push.crm', 'push.shop', 'relay']);
@@ -190,9 +234,15 @@ describe('queue board /admin/queues', () => {
       expect(`${method} ${url} -> ${refused.statusCode}`).toBe(`${method} ${url} -> 403`);
       expect(refused.json()).toMatchObject({ code: 'forbidden' });
     }
-    expect((await s.app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: s.bearer('queues') })).json()).toMatchObject({ queues: expect.any(Array) });
+    expect((await s.app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: s.bearer('queues') })).json()).toMatchObject({
+      queues: expect.any(Array),
+    });
     // An admin sees the actions and may use them.
-    const adminList = await s.app.inject({ method: 'GET', url: '/admin/queues/api/queues?activeQueue=ingest&status=failed&page=1', headers: s.bearer('admin') });
+    const adminList = await s.app.inject({
+      method: 'GET',
+      url: '/admin/queues/api/queues?activeQueue=ingest&status=failed&page=1',
+      headers: s.bearer('admin'),
+    });
     expect((adminList.json() as { queues: { readOnlyMode: boolean }[] }).queues.every((q) => !q.readOnlyMode)).toBe(true);
     const retried = await s.app.inject({ method: 'PUT', url: '/admin/queues/api/queues/ingest/retry/failed', headers: s.bearer('admin') });
     expect(retried.statusCode).toBeLessThan(300);

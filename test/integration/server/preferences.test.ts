@@ -52,7 +52,9 @@ describe('preference center', () => {
     expect(html).toContain('Marketing communications');
     expect(html).toContain('We would like to send you offers and news.');
     expect(html).toContain('Notice version 2025-01');
-    expect(html).toMatch(/<input type="checkbox" role="switch" id="consent-marketing-email" name="consent" value="marketing.email" checked>/);
+    expect(html).toMatch(
+      /<input type="checkbox" role="switch" id="consent-marketing-email" name="consent" value="marketing.email" checked>/,
+    );
     expect(html).toMatch(/<input type="checkbox" role="switch" id="consent-marketing-sms" name="consent" value="marketing.sms">/);
     expect(html).toMatch(/id="topic-newsletter" name="topic" value="newsletter" checked>/);
     expect(html).toMatch(/id="topic-offers" name="topic" value="offers">/);
@@ -91,7 +93,13 @@ describe('preference center', () => {
     const flipped = `${sig.slice(0, -2)}${sig.endsWith('AA') ? 'BB' : 'AA'}`;
     const expired = links.issue(adaId, 1).token;
     await sleep(5);
-    const cases = [`/preferences/${forged}.${sig}`, `/preferences/${body}.${flipped}`, `/preferences/${expired}`, '/preferences/garbage', '/preferences'];
+    const cases = [
+      `/preferences/${forged}.${sig}`,
+      `/preferences/${body}.${flipped}`,
+      `/preferences/${expired}`,
+      '/preferences/garbage',
+      '/preferences',
+    ];
     for (const url of cases) {
       const response = await s.app.inject({ method: 'GET', url });
       expect(response.statusCode, url).toBe(403);
@@ -115,14 +123,29 @@ describe('preference center', () => {
     const page = await s.app.inject({ method: 'GET', url: link });
     const cookie = cookieOf(page.headers['set-cookie']);
     const csrf = csrfOf(page.body);
-    const noCookie = await s.app.inject({ method: 'POST', url: link, payload: `_csrf=${csrf}&topic=offers`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const noCookie = await s.app.inject({
+      method: 'POST',
+      url: link,
+      payload: `_csrf=${csrf}&topic=offers`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(noCookie.statusCode).toBe(403);
     expect(noCookie.body).toContain('Please try again');
-    const wrong = await s.app.inject({ method: 'POST', url: link, payload: '_csrf=abc&topic=offers', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' } });
+    const wrong = await s.app.inject({
+      method: 'POST',
+      url: link,
+      payload: '_csrf=abc&topic=offers',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(wrong.statusCode).toBe(403);
     // A token from Grace's page does not work on another link's form.
     const other = linkFor(graceId);
-    const crossLink = await s.app.inject({ method: 'POST', url: other, payload: `_csrf=${csrf}&topic=offers`, headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' } });
+    const crossLink = await s.app.inject({
+      method: 'POST',
+      url: other,
+      payload: `_csrf=${csrf}&topic=offers`,
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(crossLink.statusCode).toBe(403);
     const profile = await s.hub.store.getProfile(graceId);
     expect(profile?.subscriptions['offers']).toBeUndefined();
@@ -147,16 +170,24 @@ describe('preference center', () => {
     expect(profile?.consents['marketing']?.['email']).toMatchObject({
       value: 'denied',
       source: 'preference_center',
-      evidence: { method: 'preference_center', noticeVersion: '2025-01', ip: '127.0.0.1', userAgent: 'TestBrowser/1.0', reference: expect.stringMatching(/^preference_center:/) },
+      evidence: {
+        method: 'preference_center',
+        noticeVersion: '2025-01',
+        ip: '127.0.0.1',
+        userAgent: 'TestBrowser/1.0',
+        reference: expect.stringMatching(/^preference_center:/),
+      },
     });
     expect(profile?.consents['marketing']?.['sms']).toMatchObject({ value: 'granted', source: 'preference_center' });
     expect(profile?.subscriptions['offers']).toMatchObject({ value: true, source: 'preference_center' });
     expect(profile?.subscriptions['newsletter']).toMatchObject({ value: true, source: 'crm' });
     const ledger = await s.hub.store.consentHistory(adaId);
-    expect(ledger.filter((e) => e.state.source === 'preference_center').map((e) => `${e.purpose}.${e.channel}:${e.state.value}`).sort()).toEqual([
-      'marketing.email:denied',
-      'marketing.sms:granted',
-    ]);
+    expect(
+      ledger
+        .filter((e) => e.state.source === 'preference_center')
+        .map((e) => `${e.purpose}.${e.channel}:${e.state.value}`)
+        .sort(),
+    ).toEqual(['marketing.email:denied', 'marketing.sms:granted']);
 
     await s.hub.settle();
     for (const id of ['crm', 'shop']) expect(s.hub.systems[id]?.get({ email: 'ada@example.com' })?.fields['email_opt_out'], id).toBe(true);
@@ -165,7 +196,12 @@ describe('preference center', () => {
     expect(after.body).toContain('Your choices are saved.');
     expect(after.body).toMatch(/value="marketing.email">/);
     // Sending the same choices again changes nothing.
-    const again = await s.app.inject({ method: 'POST', url: link, payload: form, headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' } });
+    const again = await s.app.inject({
+      method: 'POST',
+      url: link,
+      payload: form,
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(again.headers['location']).toBe(`${link}?status=unchanged`);
   });
 

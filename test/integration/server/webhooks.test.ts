@@ -84,12 +84,27 @@ describe('POST /webhooks/:connectorId', () => {
     s = await startServerHub({ roles: false, server: { webhookBodyLimit: 2_048 } });
     const body = payload('evt-2', 'ada@example.com');
 
-    const tampered = await s.app.inject({ method: 'POST', url: '/webhooks/crm', headers: signed(body), payload: body.replace('Ada', 'Eve') });
+    const tampered = await s.app.inject({
+      method: 'POST',
+      url: '/webhooks/crm',
+      headers: signed(body),
+      payload: body.replace('Ada', 'Eve'),
+    });
     expect(tampered.statusCode).toBe(401);
     expect(tampered.json()).toMatchObject({ status: 401, code: 'bad_signature' });
-    const unsigned = await s.app.inject({ method: 'POST', url: '/webhooks/crm', headers: { 'content-type': 'application/json' }, payload: body });
+    const unsigned = await s.app.inject({
+      method: 'POST',
+      url: '/webhooks/crm',
+      headers: { 'content-type': 'application/json' },
+      payload: body,
+    });
     expect(unsigned.statusCode).toBe(401);
-    const stale = await s.app.inject({ method: 'POST', url: '/webhooks/crm', headers: signed(body, Date.now() - 3_600_000), payload: body });
+    const stale = await s.app.inject({
+      method: 'POST',
+      url: '/webhooks/crm',
+      headers: signed(body, Date.now() - 3_600_000),
+      payload: body,
+    });
     expect(stale.statusCode).toBe(401);
 
     const junk = '{"not":"a webhook"}';
@@ -149,7 +164,8 @@ describe('POST /webhooks/:connectorId', () => {
             if (id !== 'crm') return instance;
             return {
               ...instance,
-              admit: (head) => (head.urlToken === 'let-me-in' ? { ok: true } : { ok: false, status: 401, reason: 'wrong or missing URL token' }),
+              admit: (head) =>
+                head.urlToken === 'let-me-in' ? { ok: true } : { ok: false, status: 401, reason: 'wrong or missing URL token' },
               refuse: (failure) => ({ status: 500, contentType: 'text/xml', body: `<fault>${failure.status} ${failure.reason}</fault>` }),
             };
           },
@@ -177,11 +193,25 @@ describe('POST /webhooks/:connectorId', () => {
 
   it('answers any other method or path under /webhooks with the same problem document as an unknown connector', async () => {
     s = await startServerHub({ roles: false });
-    for (const [method, url] of [['GET', '/webhooks/crm'], ['PUT', '/webhooks/crm'], ['POST', '/webhooks'], ['POST', '/webhooks/crm/a/b']] as const) {
-      const res = await s.app.inject({ method, url, ...(method === 'GET' ? {} : { headers: { 'content-type': 'application/json' }, payload: '{}' }) });
+    for (const [method, url] of [
+      ['GET', '/webhooks/crm'],
+      ['PUT', '/webhooks/crm'],
+      ['POST', '/webhooks'],
+      ['POST', '/webhooks/crm/a/b'],
+    ] as const) {
+      const res = await s.app.inject({
+        method,
+        url,
+        ...(method === 'GET' ? {} : { headers: { 'content-type': 'application/json' }, payload: '{}' }),
+      });
       expect(res.statusCode, `${method} ${url}`).toBe(404);
       expect(res.headers['content-type'], `${method} ${url}`).toContain('application/problem+json');
-      expect(res.json()).toEqual({ type: 'about:blank', title: 'no connector takes webhooks at this address', status: 404, code: 'unknown_connector' });
+      expect(res.json()).toEqual({
+        type: 'about:blank',
+        title: 'no connector takes webhooks at this address',
+        status: 404,
+        code: 'unknown_connector',
+      });
     }
     expect(await ingestJobs(s)).toBe(0);
   });
@@ -208,7 +238,12 @@ describe('POST /webhooks/:connectorId', () => {
     });
     const body = payload('evt-url', 'ada@example.com');
     const forged = { host: 'staging.example.net', 'x-forwarded-host': 'staging.example.net', 'x-forwarded-proto': 'http' };
-    const response = await s.app.inject({ method: 'POST', url: '/webhooks/crm?portal=42', headers: { ...signed(body), ...forged }, payload: body });
+    const response = await s.app.inject({
+      method: 'POST',
+      url: '/webhooks/crm?portal=42',
+      headers: { ...signed(body), ...forged },
+      payload: body,
+    });
     expect(response.statusCode).toBe(200);
     expect(seen).toEqual(['https://hub.example.com/concord/webhooks/crm?portal=42']);
   });

@@ -35,7 +35,7 @@ describe.each(TEST_DIALECTS)('atomicity and suppression (%s)', (dialect) => {
     await db.drop();
   });
 
-  it('leaves no row behind when a new profile\'s transaction fails before commit', async () => {
+  it("leaves no row behind when a new profile's transaction fails before commit", async () => {
     const doomed = patch({
       identities: [{ kind: 'email', value: 'doomed@example.com' }],
       attributes: { firstName: 'D' },

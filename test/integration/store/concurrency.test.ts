@@ -155,9 +155,7 @@ describe.each(TEST_DIALECTS)('concurrent writers (%s)', (dialect) => {
     store = reader;
     expect(await reader.migrate()).toEqual([]);
     const all = writers.flatMap((list, w) => list.map((planned, i) => ({ planned, result: results[w]?.[i] })));
-    expect(all.every(({ result }) => result !== undefined && (result.status === 'applied' || result.status === 'unchanged'))).toBe(
-      true,
-    );
+    expect(all.every(({ result }) => result !== undefined && (result.status === 'applied' || result.status === 'unchanged'))).toBe(true);
 
     const finalIds: string[] = [];
     for (let k = 0; k < PROFILES; k++) {

@@ -22,7 +22,7 @@ describe.each(TEST_DIALECTS)('identity resolution and profile merge (%s)', (dial
     await db.drop();
   });
 
-  it('adds a new identity to the profile that owns the patch\'s known identity', async () => {
+  it("adds a new identity to the profile that owns the patch's known identity", async () => {
     const first = applied(await store.applyPatch(patch({ identities: [{ kind: 'email', value: 'x@example.com' }] })));
     const second = applied(
       await store.applyPatch(
@@ -143,7 +143,13 @@ describe.each(TEST_DIALECTS)('identity resolution and profile merge (%s)', (dial
     // b absorbs nothing yet; link b and c first, then a with b.
     const bc = applied(
       await store.applyPatch(
-        patch({ identities: [{ kind: 'email', value: 'b@x.example' }, { kind: 'email', value: 'c@x.example' }], at: at(1) }),
+        patch({
+          identities: [
+            { kind: 'email', value: 'b@x.example' },
+            { kind: 'email', value: 'c@x.example' },
+          ],
+          at: at(1),
+        }),
       ),
     );
     expect(bc).toMatchObject({ profileId: b.profileId, mergedProfileIds: [c.profileId] });

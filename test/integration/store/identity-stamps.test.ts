@@ -22,7 +22,16 @@ async function write(db: TestDatabase, sqlText: string, parameters: unknown[]): 
     const pg = await import('pg');
     const client = new pg.default.Client({ connectionString: db.url });
     await client.connect();
-    await client.query(sqlText.replace(/\?/g, ((n) => () => `$${++n}`)(0)), parameters);
+    await client.query(
+      sqlText.replace(
+        /\?/g,
+        (
+          (n) => () =>
+            `$${++n}`
+        )(0),
+      ),
+      parameters,
+    );
     await client.end();
   }
 }
@@ -41,14 +50,19 @@ describe.each(TEST_DIALECTS)('identity stamps in the store (%s)', (dialect) => {
   });
 
   it('stores each identity with its stamp; a later address becomes primary and the old one still finds the person', async () => {
-    const first = await store.applyPatch(patch({ source: 'hubspot', at: at(0), identities: [{ kind: 'email', value: 'ada@example.com' }] }));
+    const first = await store.applyPatch(
+      patch({ source: 'hubspot', at: at(0), identities: [{ kind: 'email', value: 'ada@example.com' }] }),
+    );
     if (first.status !== 'applied') throw new Error('not applied');
     const second = await store.applyPatch(
       patch({
         source: 'salesforce',
         at: at(60),
         receivedAt: at(61),
-        identities: [{ kind: 'email', value: 'ada@example.com', lookup: true }, { kind: 'email', value: 'Zed@Example.com' }],
+        identities: [
+          { kind: 'email', value: 'ada@example.com', lookup: true },
+          { kind: 'email', value: 'Zed@Example.com' },
+        ],
       }),
     );
     expect(second).toMatchObject({ status: 'applied', profileId: first.profileId });
@@ -62,14 +76,28 @@ describe.each(TEST_DIALECTS)('identity stamps in the store (%s)', (dialect) => {
 
     // Naming both again as lookup keys changes nothing.
     const again = await store.applyPatch(
-      patch({ source: 'hubspot', at: at(120), receivedAt: at(121), identities: [{ kind: 'email', value: 'ada@example.com', lookup: true }, { kind: 'email', value: 'zed@example.com', lookup: true }] }),
+      patch({
+        source: 'hubspot',
+        at: at(120),
+        receivedAt: at(121),
+        identities: [
+          { kind: 'email', value: 'ada@example.com', lookup: true },
+          { kind: 'email', value: 'zed@example.com', lookup: true },
+        ],
+      }),
     );
     expect(again.status).toBe('unchanged');
   });
 
   it('loads a profile stored before identities had stamps, and stores the stamps on its next write', async () => {
     const created = await store.applyPatch(
-      patch({ identities: [{ kind: 'email', value: 'ada@example.com' }, { kind: 'phone', value: '+442079460958' }], attributes: { firstName: 'Ada' } }),
+      patch({
+        identities: [
+          { kind: 'email', value: 'ada@example.com' },
+          { kind: 'phone', value: '+442079460958' },
+        ],
+        attributes: { firstName: 'Ada' },
+      }),
     );
     if (created.status !== 'applied') throw new Error('not applied');
     await store.close();
@@ -94,7 +122,15 @@ describe.each(TEST_DIALECTS)('identity stamps in the store (%s)', (dialect) => {
       { kind: 'phone', value: '+442079460958', ...UNSTAMPED },
     ]);
     const next = await store.applyPatch(
-      patch({ source: 'salesforce', at: at(30), receivedAt: at(31), identities: [{ kind: 'email', value: 'ada@example.com', lookup: true }, { kind: 'phone', value: '+442079460000' }] }),
+      patch({
+        source: 'salesforce',
+        at: at(30),
+        receivedAt: at(31),
+        identities: [
+          { kind: 'email', value: 'ada@example.com', lookup: true },
+          { kind: 'phone', value: '+442079460000' },
+        ],
+      }),
     );
     expect(next).toMatchObject({ status: 'applied', profileId: created.profileId });
     const rows = await db.query<{ data: string }>(`select data from profiles where id = '${created.profileId}'`);

@@ -204,12 +204,36 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     const b = await store.applyPatch(patch({ identities: [{ kind: 'email', value: 'pb@example.com' }] }));
     if (a.status !== 'applied' || b.status !== 'applied') throw new Error('not applied');
     await store.recordPushes([
-      { profileId: a.profileId, connector: 'hubspot', externalId: 'hs-1', values: { firstname: 'Ann' }, pushedAt: '2026-03-01T00:00:00.000Z' },
-      { profileId: b.profileId, connector: 'hubspot', externalId: 'hs-2', values: { firstname: 'Bo' }, pushedAt: '2026-03-01T00:00:00.000Z' },
-      { profileId: a.profileId, connector: 'salesforce', externalId: '003A', values: { FirstName: 'Ann' }, pushedAt: '2026-03-01T00:00:01.000Z' },
+      {
+        profileId: a.profileId,
+        connector: 'hubspot',
+        externalId: 'hs-1',
+        values: { firstname: 'Ann' },
+        pushedAt: '2026-03-01T00:00:00.000Z',
+      },
+      {
+        profileId: b.profileId,
+        connector: 'hubspot',
+        externalId: 'hs-2',
+        values: { firstname: 'Bo' },
+        pushedAt: '2026-03-01T00:00:00.000Z',
+      },
+      {
+        profileId: a.profileId,
+        connector: 'salesforce',
+        externalId: '003A',
+        values: { FirstName: 'Ann' },
+        pushedAt: '2026-03-01T00:00:01.000Z',
+      },
     ]);
     await store.recordPushes([
-      { profileId: a.profileId, connector: 'hubspot', externalId: 'hs-1', values: { lastname: 'Lee' }, pushedAt: '2026-03-02T00:00:00.000Z' },
+      {
+        profileId: a.profileId,
+        connector: 'hubspot',
+        externalId: 'hs-1',
+        values: { lastname: 'Lee' },
+        pushedAt: '2026-03-02T00:00:00.000Z',
+      },
     ]);
     expect(await store.getShadow(a.profileId, 'hubspot')).toMatchObject({
       externalId: 'hs-1',
@@ -218,9 +242,27 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     });
     expect(await store.findProfileIdByExternalId('hubspot', 'hs-2')).toBe(b.profileId);
     expect(await store.pushHistory(a.profileId)).toEqual([
-      { profileId: a.profileId, connector: 'hubspot', externalId: 'hs-1', values: { firstname: 'Ann' }, pushedAt: '2026-03-01T00:00:00.000Z' },
-      { profileId: a.profileId, connector: 'salesforce', externalId: '003A', values: { FirstName: 'Ann' }, pushedAt: '2026-03-01T00:00:01.000Z' },
-      { profileId: a.profileId, connector: 'hubspot', externalId: 'hs-1', values: { lastname: 'Lee' }, pushedAt: '2026-03-02T00:00:00.000Z' },
+      {
+        profileId: a.profileId,
+        connector: 'hubspot',
+        externalId: 'hs-1',
+        values: { firstname: 'Ann' },
+        pushedAt: '2026-03-01T00:00:00.000Z',
+      },
+      {
+        profileId: a.profileId,
+        connector: 'salesforce',
+        externalId: '003A',
+        values: { FirstName: 'Ann' },
+        pushedAt: '2026-03-01T00:00:01.000Z',
+      },
+      {
+        profileId: a.profileId,
+        connector: 'hubspot',
+        externalId: 'hs-1',
+        values: { lastname: 'Lee' },
+        pushedAt: '2026-03-02T00:00:00.000Z',
+      },
     ]);
     expect(await store.pushHistory(b.profileId)).toHaveLength(1);
     await store.deleteProfileData(a.profileId);
@@ -265,7 +307,10 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     const first = await store.applyPatch(patch({ identities: [email], attributes: { n: 1 } }));
     if (first.status !== 'applied') throw new Error('not applied');
     const claimed = await store.claimOutbox(10, 60_000);
-    await store.markRelayed(claimed.map((row) => row.id), claimed[0]?.leasedUntil ?? '');
+    await store.markRelayed(
+      claimed.map((row) => row.id),
+      claimed[0]?.leasedUntil ?? '',
+    );
     // Relayed rows are neither claimed again nor gone.
     expect(await store.claimOutbox(10)).toEqual([]);
     expect(await db.count('outbox')).toBe(TARGETS.length);
@@ -278,7 +323,10 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     expect(await db.count('outbox')).toBe(TARGETS.length);
     const newer = await store.claimOutbox(10, 60_000);
     expect(newer.map((row) => row.profileVersion)).toEqual(TARGETS.map(() => 2));
-    await store.markRelayed(newer.map((row) => row.id), newer[0]?.leasedUntil ?? '');
+    await store.markRelayed(
+      newer.map((row) => row.id),
+      newer[0]?.leasedUntil ?? '',
+    );
     await store.settleOutbox(target, [{ profileId: first.profileId, version: 2 }]);
     expect(await db.count('outbox')).toBe(TARGETS.length - 1);
 
@@ -296,7 +344,10 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     const held = await store.claimOutbox(10, 60_000);
     expect(held).toHaveLength(1);
     expect(await store.redriveOutbox()).toBe(1);
-    await store.markRelayed(held.map((row) => row.id), held[0]?.leasedUntil ?? '');
+    await store.markRelayed(
+      held.map((row) => row.id),
+      held[0]?.leasedUntil ?? '',
+    );
     expect((await store.claimOutbox(10)).map((row) => row.id)).toEqual(held.map((row) => row.id));
   });
 
@@ -441,7 +492,7 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     expect(await store.listAudit({ limit: 1 })).toHaveLength(1);
   });
 
-  it('deletes a profile\'s personal data', async () => {
+  it("deletes a profile's personal data", async () => {
     const email = { kind: 'email' as const, value: 'erase@example.com' };
     const result = await store.applyPatch(
       patch({ identities: [email], attributes: { firstName: 'E' }, consents: { marketing: { email: { status: 'granted' } } } }),
@@ -454,9 +505,6 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     for (const table of ['profiles', 'identities', 'consent_ledger', 'shadows', 'outbox']) {
       expect(await db.count(table)).toBe(0);
     }
-    expect((await store.listAudit({ profileId: result.profileId })).map((e) => e.action)).toEqual([
-      'profile.deleted',
-      'profile.created',
-    ]);
+    expect((await store.listAudit({ profileId: result.profileId })).map((e) => e.action)).toEqual(['profile.deleted', 'profile.created']);
   });
 });

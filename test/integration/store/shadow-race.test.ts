@@ -28,7 +28,9 @@ describe('recordPushes racing with the first shadow of a record (postgres)', () 
   it('keeps the values ingest committed meanwhile and adds the pushed ones', async () => {
     db = await createTestDatabase('postgres');
     store = await openTestStore(db.url);
-    const created = await store.applyPatch(patch({ identities: [{ kind: 'email', value: 'ada@example.com' }], attributes: { firstName: 'Ada' } }));
+    const created = await store.applyPatch(
+      patch({ identities: [{ kind: 'email', value: 'ada@example.com' }], attributes: { firstName: 'Ada' } }),
+    );
     if (created.status !== 'applied') throw new Error('profile not created');
     const profileId = created.profileId;
 
@@ -37,14 +39,19 @@ describe('recordPushes racing with the first shadow of a record (postgres)', () 
     await ingest.connect();
     try {
       await ingest.query('begin');
-      await ingest.query(`insert into shadows (profile_id, connector, external_id, "values", updated_at) values ($1, 'salesforce', '003A', $2, $3)`, [
-        profileId,
-        JSON.stringify({ LastName: 'Lovelace', Email: 'ada@example.com' }),
-        new Date().toISOString(),
-      ]);
+      await ingest.query(
+        `insert into shadows (profile_id, connector, external_id, "values", updated_at) values ($1, 'salesforce', '003A', $2, $3)`,
+        [profileId, JSON.stringify({ LastName: 'Lovelace', Email: 'ada@example.com' }), new Date().toISOString()],
+      );
       // The push records its outcome: its read finds no row, its upsert waits for ingest's.
       const pushed = store.recordPushes([
-        { profileId, connector: 'salesforce', externalId: '003A', values: { HasOptedOutOfEmail: true }, pushedAt: new Date().toISOString() },
+        {
+          profileId,
+          connector: 'salesforce',
+          externalId: '003A',
+          values: { HasOptedOutOfEmail: true },
+          pushedAt: new Date().toISOString(),
+        },
       ]);
       await sleep(300);
       await ingest.query('commit');

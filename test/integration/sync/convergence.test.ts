@@ -29,7 +29,10 @@ interface Change {
 function randomChanges(seed: number, count: number, people: number): Change[] {
   const random = seededRandom(seed);
   const base = Date.now() - 3_600_000;
-  const ats = shuffle(random, Array.from({ length: count }, (_, i) => base + i * 1000 + Math.floor(random() * 900)));
+  const ats = shuffle(
+    random,
+    Array.from({ length: count }, (_, i) => base + i * 1000 + Math.floor(random() * 900)),
+  );
   return ats.map((at) => {
     const field = pick(random, FIELDS);
     const value: Json =
@@ -64,11 +67,16 @@ function expectedState(changes: readonly Change[]): Map<string, Record<string, J
 export function convergenceSeeds(text = process.env.CONCORD_CONVERGENCE_SEEDS): number[] {
   if (!text) return [11, 29, 7];
   if (/^\d+$/.test(text.trim())) return Array.from({ length: Number(text) }, (_, i) => i + 1);
-  return text.split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n));
+  return text
+    .split(',')
+    .map((s) => Number(s.trim()))
+    .filter((n) => Number.isInteger(n));
 }
 
 const SEEDS = convergenceSeeds();
-const DIALECTS = process.env.CONCORD_CONVERGENCE_DIALECTS ? TEST_DIALECTS.filter((d) => process.env.CONCORD_CONVERGENCE_DIALECTS?.split(',').includes(d)) : TEST_DIALECTS;
+const DIALECTS = process.env.CONCORD_CONVERGENCE_DIALECTS
+  ? TEST_DIALECTS.filter((d) => process.env.CONCORD_CONVERGENCE_DIALECTS?.split(',').includes(d))
+  : TEST_DIALECTS;
 
 describe.each(DIALECTS)('convergence (%s)', (dialect) => {
   let hub: Hub | undefined;
@@ -83,7 +91,9 @@ describe.each(DIALECTS)('convergence (%s)', (dialect) => {
   });
   afterAll(() => {
     // The report of a long run (`CONCORD_CONVERGENCE_SEEDS=50`): how many seeds ran and which failed.
-    process.stdout.write(`convergence: dialect=${dialect} seeds=${ran.length} failed=${failed.length}${failed.length ? ` (${failed.join(',')})` : ''}\n`);
+    process.stdout.write(
+      `convergence: dialect=${dialect} seeds=${ran.length} failed=${failed.length}${failed.length ? ` (${failed.join(',')})` : ''}\n`,
+    );
   });
 
   it.each(SEEDS)('three bidirectional systems converge on the merge of random changes (seed %i)', async (seed) => {
@@ -101,7 +111,7 @@ describe.each(DIALECTS)('convergence (%s)', (dialect) => {
       // otherwise start in the very millisecond one of our writes ended, which leaves the
       // order of the two undecidable. Starting each burst on a fresh millisecond keeps it
       // decidable (a real change needs longer than that after our write to reach us).
-      if (i % 10 === 0) for (const start = Date.now(); Date.now() === start; );
+      if (i % 10 === 0) for (const start = Date.now(); Date.now() === start;);
       const system = hub.systems[c.system];
       if (!system) throw new Error('no system');
       const before = system.get({ email: c.email })?.fields[c.field];
@@ -134,7 +144,9 @@ describe.each(DIALECTS)('convergence (%s)', (dialect) => {
         const got = system.get({ email })?.fields ?? {};
         for (const field of new Set([...Object.keys(want), ...Object.keys(got)])) {
           if (JSON.stringify(got[field]) !== JSON.stringify(want[field])) {
-            mismatches.push(`${id} ${email} ${field}: got ${JSON.stringify(got[field])}, want ${JSON.stringify(want[field])}; ${history(email, field)}`);
+            mismatches.push(
+              `${id} ${email} ${field}: got ${JSON.stringify(got[field])}, want ${JSON.stringify(want[field])}; ${history(email, field)}`,
+            );
           }
         }
       }

@@ -21,7 +21,9 @@ function denyMarketingEmail(email: string, source: string): ProfilePatch {
     receivedAt: at,
     identities: [{ kind: 'email', value: email }],
     attributes: {},
-    consents: { marketing: { email: { status: 'denied', evidence: { method: 'preference_center', noticeVersion: '2025-01', ip: '127.0.0.1' } } } },
+    consents: {
+      marketing: { email: { status: 'denied', evidence: { method: 'preference_center', noticeVersion: '2025-01', ip: '127.0.0.1' } } },
+    },
     subscriptions: { newsletter: false },
     rights: { objections: {} },
   };

@@ -209,7 +209,13 @@ describe.each(TEST_DIALECTS)('push (%s)', (dialect) => {
     second.systems = { a, b };
     a.onWebhook(async (delivery) => {
       const receivedAt = new Date().toISOString();
-      await second.engine.receiveWebhook('a', { method: 'POST', url: 'http://127.0.0.1/webhooks/a', headers: delivery.headers, body: delivery.body, receivedAt });
+      await second.engine.receiveWebhook('a', {
+        method: 'POST',
+        url: 'http://127.0.0.1/webhooks/a',
+        headers: delivery.headers,
+        body: delivery.body,
+        receivedAt,
+      });
     });
     const redis = new Redis(REDIS_URL);
     try {
@@ -231,7 +237,12 @@ describe.each(TEST_DIALECTS)('push (%s)', (dialect) => {
     await hub.settle();
     // One call with the three real changes, not one with f1 and another with f2 and f3.
     expect(calls).toHaveLength(1);
-    expect(calls[0]?.map((input) => input.id).sort()).toEqual(emails.slice(2).map((email) => b.get({ email })?.id).sort());
+    expect(calls[0]?.map((input) => input.id).sort()).toEqual(
+      emails
+        .slice(2)
+        .map((email) => b.get({ email })?.id)
+        .sort(),
+    );
     expect(calls[0]?.every((input) => input.fields['first_name'] === 'New')).toBe(true);
   });
 });

@@ -43,10 +43,7 @@ describe.each(TEST_DIALECTS)('rate limits (%s)', (dialect) => {
     const limit = { requests: 3, windowMs: 1_000 };
     hub = await startHub({
       dialect,
-      systems: [
-        { id: 'a' },
-        { id: 'b', system: { rateLimit: limit }, limits: { requestsPerWindow: 3, windowMs: 1_000, maxBatch: 2 } },
-      ],
+      systems: [{ id: 'a' }, { id: 'b', system: { rateLimit: limit }, limits: { requestsPerWindow: 3, windowMs: 1_000, maxBatch: 2 } }],
     });
     const a = system(hub, 'a');
     const b = system(hub, 'b');

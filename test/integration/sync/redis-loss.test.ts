@@ -30,10 +30,15 @@ const TARGETS = ['b', 'c'] as const;
 async function schedulers(redisUrl: string, prefix: string): Promise<string[]> {
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   connection.on('error', () => undefined);
-  const queues = [queueNames.relay, ...['a', 'b', 'c'].map((id) => queueNames.pull(id))].map((name) => new Queue(name, { connection, prefix }));
+  const queues = [queueNames.relay, ...['a', 'b', 'c'].map((id) => queueNames.pull(id))].map(
+    (name) => new Queue(name, { connection, prefix }),
+  );
   try {
     const lists = await Promise.all(queues.map((q) => q.getJobSchedulers()));
-    return lists.flat().map((s) => s.key).sort();
+    return lists
+      .flat()
+      .map((s) => s.key)
+      .sort();
   } finally {
     await Promise.all(queues.map((q) => q.close()));
     connection.disconnect();
@@ -55,11 +60,20 @@ describe.each(TEST_DIALECTS)('Redis loss (%s)', (dialect) => {
     redis = await killableRedis();
     // Slow targets that take one record per call: a burst waits in the dirty sets for seconds.
     const slow = { system: { latencyMs: 250 }, limits: { maxBatch: 1, concurrency: 1 }, schedule: { every: 1_000 } };
-    hub = await startHub({ dialect, redisUrl: redis.url, systems: [{ id: 'a', ...slow }, { id: 'b', ...slow }, { id: 'c', ...slow }] });
+    hub = await startHub({
+      dialect,
+      redisUrl: redis.url,
+      systems: [
+        { id: 'a', ...slow },
+        { id: 'b', ...slow },
+        { id: 'c', ...slow },
+      ],
+    });
     const { a } = hub.systems;
     if (!a) throw new Error('no system a');
     const valueIn = (id: string, email: string) => hub?.systems[id]?.get({ email })?.fields['first_name'];
-    const missing = (value: string) => PEOPLE.flatMap((email) => TARGETS.filter((id) => valueIn(id, email) !== value).map((id) => `${id}:${email}`));
+    const missing = (value: string) =>
+      PEOPLE.flatMap((email) => TARGETS.filter((id) => valueIn(id, email) !== value).map((id) => `${id}:${email}`));
 
     for (const email of PEOPLE) a.change({ email, first_name: 'Before' });
     await waitFor(() => missing('Before').length === 0, 30_000, 'the people in every system');
@@ -174,13 +188,21 @@ describe('a hub process after Redis loss', () => {
       { connectors: builtinConnectors, env: { T_SIGNING: 's'.repeat(40), T_HASH: 'k'.repeat(32) } },
     );
     if (!loaded.ok) throw new Error(loaded.errors.map(String).join('\n'));
-    const hub = await startHubProcess(loaded.config, { role: 'all', logger: silentLogger(), tuning: { redisCheckEveryMs: 1_000 }, server: { queueBoard: false } });
+    const hub = await startHubProcess(loaded.config, {
+      role: 'all',
+      logger: silentLogger(),
+      tuning: { redisCheckEveryMs: 1_000 },
+      server: { queueBoard: false },
+    });
     const sweeps = async (): Promise<string[]> => {
       const connection = new Redis(redis.url, { maxRetriesPerRequest: 1 });
       connection.on('error', () => undefined);
       const queues = [new Queue(queueNames.relay, { connection, prefix }), new Queue(privacyQueues.requests, { connection, prefix })];
       try {
-        return (await Promise.all(queues.map((q) => q.getJobSchedulers()))).flat().map((s) => s.key).sort();
+        return (await Promise.all(queues.map((q) => q.getJobSchedulers())))
+          .flat()
+          .map((s) => s.key)
+          .sort();
       } finally {
         await Promise.all(queues.map((q) => q.close()));
         connection.disconnect();

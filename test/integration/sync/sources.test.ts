@@ -28,11 +28,10 @@ const idsOnlyConnector: typeof memoryConnector = {
       ...inner,
       async parse(raw) {
         const events = parse ? await parse(raw) : [];
-        return events.map(
-          (e): WebhookEvent =>
-            e.kind === 'records'
-              ? { kind: 'changed', eventId: e.eventId, externalIds: e.records.map((r) => r.externalId), at: raw.receivedAt }
-              : e,
+        return events.map((e): WebhookEvent =>
+          e.kind === 'records'
+            ? { kind: 'changed', eventId: e.eventId, externalIds: e.records.map((r) => r.externalId), at: raw.receivedAt }
+            : e,
         );
       },
     };

@@ -36,7 +36,13 @@ describe('WorkSets.take', () => {
   it('passes over profiles in flight and fills the batch from those behind them', async () => {
     await dirty(['p1', 'p2', 'p3', 'p4', 'p5', 'p6'], 5_000);
     // p2 is being pushed, p3 is held by ingest: both are in flight.
-    await work.lockForIngest([{ connector: 't', profileId: 'p2' }, { connector: 't', profileId: 'p3' }], 60_000);
+    await work.lockForIngest(
+      [
+        { connector: 't', profileId: 'p2' },
+        { connector: 't', profileId: 'p3' },
+      ],
+      60_000,
+    );
     const taken = await work.take('t', 3, 60_000, 1_000);
     expect(taken.profileIds).toEqual(['p1', 'p4', 'p5']);
     // The passed-over ones stay dirty, at their place, for a later take.
@@ -47,14 +53,23 @@ describe('WorkSets.take', () => {
   it('waits when what can be taken is a partial batch whose oldest is fresh, even if in-flight ones fill the set', async () => {
     await dirty(['p1', 'p2'], 5_000);
     await dirty(['p3'], 0);
-    await work.lockForIngest([{ connector: 't', profileId: 'p1' }, { connector: 't', profileId: 'p2' }], 60_000);
+    await work.lockForIngest(
+      [
+        { connector: 't', profileId: 'p1' },
+        { connector: 't', profileId: 'p2' },
+      ],
+      60_000,
+    );
     const taken = await work.take('t', 2, 60_000, 1_000);
     expect(taken.profileIds).toEqual([]);
     expect(taken.waitUntil).not.toBeNull();
     expect(taken.waitUntil ?? 0).toBeGreaterThan(Date.now() + 500);
     expect(await redis.zrange(keys.dirty('t'), 0, -1)).toEqual(['p1', 'p2', 'p3']);
     // Once the in-flight ones are released, the batch is full and goes at once.
-    await work.unlockForIngest([{ connector: 't', profileId: 'p1' }, { connector: 't', profileId: 'p2' }]);
+    await work.unlockForIngest([
+      { connector: 't', profileId: 'p1' },
+      { connector: 't', profileId: 'p2' },
+    ]);
     expect((await work.take('t', 2, 60_000, 1_000)).profileIds).toEqual(['p1', 'p2']);
   });
 

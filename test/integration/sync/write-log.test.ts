@@ -55,7 +55,12 @@ describe('write log shared by ingest and push', () => {
   it('a push finds the write a dead push left open: closes it and says its outcome is unknown', async () => {
     // A push begins and its process dies: the entry stays open in Redis.
     await log.begin('c', [{ profileId: 'p3', fields: { last_name: 'Hub' }, prev: {} }]);
-    const dead = new WriteLog(redis, (connector, profileId) => `${prefix}:w:${connector}:${profileId}`, (connector, externalId) => `${prefix}:p:${connector}:${externalId}`, 60_000);
+    const dead = new WriteLog(
+      redis,
+      (connector, profileId) => `${prefix}:w:${connector}:${profileId}`,
+      (connector, externalId) => `${prefix}:p:${connector}:${externalId}`,
+      60_000,
+    );
     const uncertain = await dead.begin('c', [
       { profileId: 'p3', fields: { last_name: 'Hub' }, prev: {} },
       { profileId: 'p4', fields: { last_name: 'New' }, prev: {} },

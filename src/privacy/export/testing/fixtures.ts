@@ -30,7 +30,14 @@ export function samplePerson(): Profile {
         },
       },
       service: {
-        email: { value: 'granted', at: '2026-01-01T00:00:00.000Z', source: 'salesforce', legalBasis: 'contract', evidence: { method: 'salesforce' }, expiresAt: '2027-01-01T00:00:00.000Z' },
+        email: {
+          value: 'granted',
+          at: '2026-01-01T00:00:00.000Z',
+          source: 'salesforce',
+          legalBasis: 'contract',
+          evidence: { method: 'salesforce' },
+          expiresAt: '2027-01-01T00:00:00.000Z',
+        },
       },
     },
     subscriptions: { newsletter: { value: true, at: '2026-01-05T09:00:00.000Z', source: 'preference_center' } },
@@ -73,24 +80,70 @@ export function sampleLedger(profile: Profile): LedgerEntry[] {
 
 export function sampleShadows(profile: Profile): Shadow[] {
   return [
-    { profileId: profile.id, connector: 'salesforce', externalId: '0035e000000AdaAAA', values: { Email: 'ada@example.com', HasOptedOutOfEmail: false }, lastPushedAt: '2026-01-05T09:00:03.000Z', updatedAt: '2026-01-05T09:00:03.000Z' },
-    { profileId: profile.id, connector: 'hubspot', externalId: '101', values: { email: 'ada@example.com', 'subscription:101': 'SUBSCRIBED' }, lastPushedAt: null, updatedAt: '2026-01-02T10:00:01.000Z' },
+    {
+      profileId: profile.id,
+      connector: 'salesforce',
+      externalId: '0035e000000AdaAAA',
+      values: { Email: 'ada@example.com', HasOptedOutOfEmail: false },
+      lastPushedAt: '2026-01-05T09:00:03.000Z',
+      updatedAt: '2026-01-05T09:00:03.000Z',
+    },
+    {
+      profileId: profile.id,
+      connector: 'hubspot',
+      externalId: '101',
+      values: { email: 'ada@example.com', 'subscription:101': 'SUBSCRIBED' },
+      lastPushedAt: null,
+      updatedAt: '2026-01-02T10:00:01.000Z',
+    },
   ];
 }
 
 /** Three deliveries, given out of order: Salesforce twice, HubSpot once in between. */
 export function samplePushes(profile: Profile): PushLogEntry[] {
   return [
-    { profileId: profile.id, connector: 'salesforce', externalId: '0035e000000AdaAAA', values: { HasOptedOutOfEmail: false }, pushedAt: '2026-01-05T09:00:03.000Z' },
-    { profileId: profile.id, connector: 'salesforce', externalId: '0035e000000AdaAAA', values: { Email: 'ada@example.com', LastName: 'Lovelace, "Countess"' }, pushedAt: '2026-01-02T10:00:02.000Z' },
-    { profileId: profile.id, connector: 'hubspot', externalId: '101', values: { 'subscription:101': 'SUBSCRIBED' }, pushedAt: '2026-01-05T09:00:02.500Z' },
+    {
+      profileId: profile.id,
+      connector: 'salesforce',
+      externalId: '0035e000000AdaAAA',
+      values: { HasOptedOutOfEmail: false },
+      pushedAt: '2026-01-05T09:00:03.000Z',
+    },
+    {
+      profileId: profile.id,
+      connector: 'salesforce',
+      externalId: '0035e000000AdaAAA',
+      values: { Email: 'ada@example.com', LastName: 'Lovelace, "Countess"' },
+      pushedAt: '2026-01-02T10:00:02.000Z',
+    },
+    {
+      profileId: profile.id,
+      connector: 'hubspot',
+      externalId: '101',
+      values: { 'subscription:101': 'SUBSCRIBED' },
+      pushedAt: '2026-01-05T09:00:02.500Z',
+    },
   ];
 }
 
 export function sampleAudit(profile: Profile): AuditEntry[] {
   return [
-    { id: 'a2', at: '2026-01-05T09:00:01.000Z', actor: 'preference_center', action: 'profile.updated', profileId: profile.id, detail: { source: 'preference_center', changes: ['consent:marketing.email', 'subscription:newsletter'], identityHashes: ['ab'] } },
-    { id: 'a1', at: '2026-01-02T10:00:01.000Z', actor: 'hubspot', action: 'profile.created', profileId: profile.id, detail: { source: 'hubspot', changes: ['attribute:firstName'], reason: 'import' } },
+    {
+      id: 'a2',
+      at: '2026-01-05T09:00:01.000Z',
+      actor: 'preference_center',
+      action: 'profile.updated',
+      profileId: profile.id,
+      detail: { source: 'preference_center', changes: ['consent:marketing.email', 'subscription:newsletter'], identityHashes: ['ab'] },
+    },
+    {
+      id: 'a1',
+      at: '2026-01-02T10:00:01.000Z',
+      actor: 'hubspot',
+      action: 'profile.created',
+      profileId: profile.id,
+      detail: { source: 'hubspot', changes: ['attribute:firstName'], reason: 'import' },
+    },
   ];
 }
 
@@ -112,7 +165,14 @@ export function sampleInput(): ExportInput {
     policy: MergePolicy.parse({}),
     purposeTitles: { marketing: 'Marketing communications' },
     live: [
-      { connector: 'hubspot', status: 'read', error: null, records: [{ externalId: '101', at: '2026-01-05T09:00:02.000Z', fields: { email: 'ada@example.com', 'subscription:101': 'SUBSCRIBED' } }] },
+      {
+        connector: 'hubspot',
+        status: 'read',
+        error: null,
+        records: [
+          { externalId: '101', at: '2026-01-05T09:00:02.000Z', fields: { email: 'ada@example.com', 'subscription:101': 'SUBSCRIBED' } },
+        ],
+      },
       { connector: 'salesforce', status: 'failed', error: 'TransientError: 503', records: [] },
     ],
   };
