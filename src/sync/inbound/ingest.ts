@@ -232,7 +232,7 @@ export class Ingestor {
         const pid = profileIds[i];
         if (!outcomes[i] && pid && !heldKeys.has(`${item.connector.id}\u0000${pid}`)) outcomes[i] = 'busy';
       }
-      return await this.compareAndApply(items, outcomes, mapped, profileIds);
+      return await this.compareAndApply(items, outcomes, mapped, profileIds, heldKeys);
     } finally {
       stop();
       await this.ctx.work.unlockForIngest(held);
@@ -244,6 +244,7 @@ export class Ingestor {
     outcomes: (BatchOutcome | undefined)[],
     mapped: (ReturnType<typeof mapInbound> | null)[],
     profileIds: (string | null)[],
+    heldKeys: ReadonlySet<string>,
   ): Promise<BatchOutcome[]> {
     const { store } = this.ctx;
     // The write log first, then the shadows: a push that finishes in between is then seen in the shadow.
@@ -387,6 +388,7 @@ export class Ingestor {
       results,
       profileIds,
       new Map(toApply.map(({ index, options }) => [index, options.observed?.values ?? {}])),
+      heldKeys,
     );
     await this.ctx.work.noteReceived(received);
     if (sourceDirty.size > 0) {
@@ -402,7 +404,11 @@ export class Ingestor {
    * push to its source wrote that profile meanwhile, the record was taken before the write:
    * put the written values back in the shadow (the commit just overwrote them with the
    * record's), and give the write the record's values as what it replaced, so later records
-   * taken before the write compare against them.
+   * taken before the write compare against them. The repair itself holds the profile against
+   * pushes to that source (see `holding`): with a push still open, the log did not yet say its
+   * write landed, the repair put the write before it back, and the shadow went back to a value
+   * the system no longer held (convergence under load: a person's newer edit in that system was
+   * then taken for what the hub had already written there, and never written back).
    */
   private async repairAfterUnheld(
     items: IngestItem[],
@@ -410,33 +416,65 @@ export class Ingestor {
     results: ApplyResult[],
     profileIds: (string | null)[],
     observed: Map<number, Record<string, Json>>,
+    heldKeys: ReadonlySet<string>,
   ): Promise<void> {
     for (const [k, { index }] of toApply.entries()) {
       const result = results[k];
       const item = items[index];
       if (!item || !result || profileIds[index] || (result.status !== 'applied' && result.status !== 'unchanged')) continue;
-      const connector = item.connector.id;
-      const [entries = []] = await this.writes.load([{ connector, profileId: result.profileId }]);
-      const receivedAt = Date.parse(item.receivedAt);
-      const record = observed.get(index) ?? {};
-      const values: Record<string, Json> = {};
-      const seen = new Set<string>();
-      let changed = false;
-      for (const w of entries) {
-        if (receivedAt > (w.to ?? Number.POSITIVE_INFINITY)) continue;
-        if (w.ok === true) Object.assign(values, w.fields);
-        for (const field of Object.keys(w.fields)) {
-          if (seen.has(field)) continue;
-          seen.add(field);
-          if (!Object.hasOwn(w.prev, field) && Object.hasOwn(record, field)) {
-            w.prev[field] = record[field] as Json;
-            changed = true;
-          }
+      const ref = { connector: item.connector.id, profileId: result.profileId };
+      if (heldKeys.has(`${ref.connector}\u0000${ref.profileId}`)) await this.repairUnheld(item, ref, observed.get(index) ?? {});
+      else await this.holding(ref, () => this.repairUnheld(item, ref, observed.get(index) ?? {}));
+    }
+  }
+
+  /**
+   * Runs `fn` holding one profile against pushes to one system, waiting for a push of it to end
+   * (pushes take milliseconds; a crashed one's lease expires). After the in-flight lease it runs
+   * unheld, and says so.
+   */
+  private async holding(ref: { connector: string; profileId: string }, fn: () => Promise<void>): Promise<void> {
+    const deadline = Date.now() + this.ctx.tuning.inflightLeaseMs;
+    const take = async (): Promise<boolean> => (await this.ctx.work.lockForIngest([ref], this.ctx.tuning.ingestLockMs))[0] === true;
+    let held = await take();
+    while (!held && Date.now() < deadline) {
+      await sleep(10);
+      held = await take();
+    }
+    if (!held)
+      this.ctx.logger.warn(
+        { connector: ref.connector },
+        'a profile stayed in flight for the whole lease: its first record is repaired unheld',
+      );
+    try {
+      await fn();
+    } finally {
+      if (held) await this.ctx.work.unlockForIngest([ref]);
+    }
+  }
+
+  /** See `repairAfterUnheld`: one record, its profile held. */
+  private async repairUnheld(item: IngestItem, ref: { connector: string; profileId: string }, record: Record<string, Json>): Promise<void> {
+    const { connector, profileId } = ref;
+    const [entries = []] = await this.writes.load([{ connector, profileId }]);
+    const receivedAt = Date.parse(item.receivedAt);
+    const values: Record<string, Json> = {};
+    const seen = new Set<string>();
+    let changed = false;
+    for (const w of entries) {
+      if (receivedAt > (w.to ?? Number.POSITIVE_INFINITY)) continue;
+      if (w.ok === true) Object.assign(values, w.fields);
+      for (const field of Object.keys(w.fields)) {
+        if (seen.has(field)) continue;
+        seen.add(field);
+        if (!Object.hasOwn(w.prev, field) && Object.hasOwn(record, field)) {
+          w.prev[field] = record[field] as Json;
+          changed = true;
         }
       }
-      if (changed) await this.writes.learnPrev(connector, result.profileId, entries);
-      if (Object.keys(values).length > 0) await this.ctx.store.updateShadow(result.profileId, connector, { values });
     }
+    if (changed) await this.writes.learnPrev(connector, profileId, entries);
+    if (Object.keys(values).length > 0) await this.ctx.store.updateShadow(profileId, connector, { values });
   }
 
   /**
