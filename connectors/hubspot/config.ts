@@ -56,12 +56,9 @@ export const HubSpotConfig = z.object({
     description:
       'Subscription types read and written through communication preferences v4. Each is mapped to its consent or topic (SUBSCRIBED / UNSUBSCRIBED) without a mappings entry.',
   }),
-  properties: z
-    .array(z.string().min(1))
-    .default([])
-    .meta({
-      description: 'Contact properties to read besides the default mapped ones (email, firstname, lastname, phone, hs_language, country).',
-    }),
+  properties: z.array(z.string().min(1)).default([]).meta({
+    description: 'Contact properties to read besides the default mapped ones (email, firstname, lastname, phone, hs_language, country).',
+  }),
   webhookUrl: z.url().optional().meta({
     description:
       'The target URL as configured in the HubSpot app; signatures cover it. Default: hub.publicUrl followed by the path the request came to (/webhooks/<instance id>), never a URL built from the request’s Host header.',

@@ -13,13 +13,10 @@ const ConsentRef = z.string().regex(/^[^.]+\.[^.]+$/, 'expected purpose.channel'
 const SalesforceId = z.string().regex(/^[a-zA-Z0-9]{15}([a-zA-Z0-9]{3})?$/, 'expected a 15- or 18-character Salesforce id');
 
 export const SalesforceConfig = z.object({
-  loginUrl: z
-    .url()
-    .default('https://login.salesforce.com')
-    .meta({
-      description:
-        'Where the OAuth token is requested (`/services/oauth2/token`): login.salesforce.com, test.salesforce.com, a My Domain URL, or the emulator.',
-    }),
+  loginUrl: z.url().default('https://login.salesforce.com').meta({
+    description:
+      'Where the OAuth token is requested (`/services/oauth2/token`): login.salesforce.com, test.salesforce.com, a My Domain URL, or the emulator.',
+  }),
   clientId: z.string().min(1).meta({ description: "The connected app's consumer key (client credentials flow)." }),
   clientSecret: z.string().min(1).meta({ description: "The connected app's consumer secret." }),
   instanceUrl: z.url().optional().meta({ description: "The org's instance URL; by default the one the token response names." }),
@@ -123,15 +120,10 @@ export const SalesforceConfig = z.object({
     .positive()
     .default(10_000)
     .meta({ description: 'Rows per Bulk API 2.0 result page (maxRecords); one pull page each.' }),
-  bulkIngestThreshold: z
-    .number()
-    .int()
-    .positive()
-    .default(1_000)
-    .meta({
-      description:
-        'A push batch larger than this (raise limits.maxBatch for an initial load) writes its records through Bulk API 2.0 ingest.',
-    }),
+  bulkIngestThreshold: z.number().int().positive().default(1_000).meta({
+    description:
+      'A push batch larger than this (raise limits.maxBatch for an initial load) writes its records through Bulk API 2.0 ingest.',
+  }),
   bulkPollIntervalMs: z.number().int().positive().default(1_000).meta({ description: 'How often a Bulk API 2.0 job is checked.' }),
   bulkTimeoutMs: z
     .number()

@@ -88,14 +88,12 @@ export async function startSalesforceEmulator(
         if (err instanceof SalesforceHttpError) return reply.code(err.statusCode).send(err.body);
         const status = typeof (err as { statusCode?: unknown }).statusCode === 'number' ? (err as { statusCode: number }).statusCode : 500;
         if (status === 500)
-          return reply
-            .code(500)
-            .send([
-              {
-                message: 'An unexpected error occurred. Please include this ErrorId if you contact support: emulator',
-                errorCode: 'UNKNOWN_EXCEPTION',
-              },
-            ]);
+          return reply.code(500).send([
+            {
+              message: 'An unexpected error occurred. Please include this ErrorId if you contact support: emulator',
+              errorCode: 'UNKNOWN_EXCEPTION',
+            },
+          ]);
         const message = err instanceof Error ? err.message : String(err);
         return reply.code(status).send([{ message, errorCode: status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'JSON_PARSER_ERROR' }]);
       });

@@ -21,13 +21,10 @@ const stamp = {
 export const ExportIdentity = Identity.extend({
   source: stamp.source.optional(),
   at: Instant.optional().meta({ description: 'When it was last set at that source (1970-01-01 when not known).' }),
-  primary: z
-    .boolean()
-    .optional()
-    .meta({
-      description:
-        'True for the newest e-mail and phone (and record id per system): the ones the hub sends to systems; older ones only find the person.',
-    }),
+  primary: z.boolean().optional().meta({
+    description:
+      'True for the newest e-mail and phone (and record id per system): the ones the hub sends to systems; older ones only find the person.',
+  }),
 });
 export type ExportIdentity = z.infer<typeof ExportIdentity>;
 
@@ -113,13 +110,10 @@ export const ExportDocument = z
         }),
       )
       .meta({ description: 'The connected systems holding data on the person.' }),
-    syncHistory: z
-      .array(SyncDelivery)
-      .default([])
-      .meta({
-        description:
-          'The sync history from the hub’s push log: every delivery to every connected system, what was sent where and when, oldest first.',
-      }),
+    syncHistory: z.array(SyncDelivery).default([]).meta({
+      description:
+        'The sync history from the hub’s push log: every delivery to every connected system, what was sent where and when, oldest first.',
+    }),
     history: z
       .array(
         z.object({

@@ -66,12 +66,9 @@ export const ConsentReceipt = z
       .object({
         status: ConsentStatus,
         previous: ConsentStatus.nullable(),
-        accepted: z
-          .boolean()
-          .meta({
-            description:
-              'False when the report was recorded but did not take effect (e.g. its source is not an authority for the purpose).',
-          }),
+        accepted: z.boolean().meta({
+          description: 'False when the report was recorded but did not take effect (e.g. its source is not an authority for the purpose).',
+        }),
         legalBasis: LegalBasis,
         source: SourceId,
         at: Instant,

@@ -36,79 +36,33 @@ export function renderDocsPage(doc: Json): string {
       const requestBody = asRecord(asRecord(asRecord(asRecord(op['requestBody'])['content'])['application/json'])['schema']);
       const responses = asRecord(op['responses']);
       const list = byTag.get(tag) ?? [];
-      list.push(
-        html`<article id="${str(op['operationId'])}">
-          <h3><span class="method ${method}">${method.toUpperCase()}</span><code>${path}</code></h3>
-          <p><strong>${str(op['summary'])}</strong>. ${str(op['description'])}</p>
-          <p class="scope">Scope: <code>${str(op['x-required-scope'])}</code></p>
-          ${
-            params.length > 0
-              ? html`<table>
-                  <thead>
-                    <tr>
-                      <th>Parameter</th>
-                      <th>In</th>
-                      <th>Required</th>
-                      <th>Description</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    ${params.map(
-                      (p) =>
-                        html`<tr>
-                          <td><code>${str(p['name'])}</code></td>
-                          <td>${str(p['in'])}</td>
-                          <td>${p['required'] === true ? 'yes' : 'no'}</td>
-                          <td>${str(p['description'])}</td>
-                        </tr>`,
-                    )}
-                  </tbody>
-                </table>`
-              : ''
-          }
-          ${requestBody['$ref'] ? html`<p>Request body: <code>${str(requestBody['$ref']).replace('#/components/schemas/', '')}</code></p>` : ''}
-          <p>Responses: ${Object.keys(responses).map((code) => html`<code>${code}</code> `)}</p>
-        </article>`,
-      );
+      list.push(html`<article id="${str(op['operationId'])}">
+  <h3><span class="method ${method}">${method.toUpperCase()}</span><code>${path}</code></h3>
+  <p><strong>${str(op['summary'])}</strong>. ${str(op['description'])}</p>
+  <p class="scope">Scope: <code>${str(op['x-required-scope'])}</code></p>
+  ${
+    params.length > 0
+      ? html`<table><thead><tr><th>Parameter</th><th>In</th><th>Required</th><th>Description</th></tr></thead><tbody>${params.map(
+          (p) =>
+            html`<tr><td><code>${str(p['name'])}</code></td><td>${str(p['in'])}</td><td>${p['required'] === true ? 'yes' : 'no'}</td><td>${str(p['description'])}</td></tr>`,
+        )}</tbody></table>`
+      : ''
+  }
+  ${requestBody['$ref'] ? html`<p>Request body: <code>${str(requestBody['$ref']).replace('#/components/schemas/', '')}</code></p>` : ''}
+  <p>Responses: ${Object.keys(responses).map((code) => html`<code>${code}</code> `)}</p>
+</article>`);
       byTag.set(tag, list);
     }
   }
   const schemas = asRecord(asRecord(doc['components'])['schemas']);
   return `<!doctype html>${
-    html`<html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width,initial-scale=1" />
-        <title>${str(info['title'])}</title>
-        <style>
-          ${raw(STYLE)}
-        </style>
-      </head>
-      <body>
-        <header>
-          <h1>${str(info['title'])}</h1>
-          <p>${str(info['description'])} Machine-readable: <a href="openapi.json">openapi.json</a>.</p>
-        </header>
-        <main>
-          ${[...byTag].map(
-            ([tag, ops]) =>
-              html`<section>
-                <h2>${tag}</h2>
-                ${ops}
-              </section>`,
-          )}
-          <section>
-            <h2>Schemas</h2>
-            ${Object.entries(schemas).map(
-              ([name, schema]) =>
-                html`<details id="schema-${name}">
-                  <summary><code>${name}</code></summary>
-                  <pre>${JSON.stringify(schema, null, 2)}</pre>
-                </details>`,
-            )}
-          </section>
-        </main>
-      </body>
-    </html>`.text
+    html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${str(info['title'])}</title><style>${raw(STYLE)}</style></head>
+<body><header><h1>${str(info['title'])}</h1><p>${str(info['description'])} Machine-readable: <a href="openapi.json">openapi.json</a>.</p></header>
+<main>${[...byTag].map(([tag, ops]) => html`<section><h2>${tag}</h2>${ops}</section>`)}
+<section><h2>Schemas</h2>${Object.entries(schemas).map(
+      ([name, schema]) =>
+        html`<details id="schema-${name}"><summary><code>${name}</code></summary><pre>${JSON.stringify(schema, null, 2)}</pre></details>`,
+    )}</section></main></body></html>`.text
   }`;
 }

@@ -72,35 +72,25 @@ export function rightsSection(): RightsSection {
       const m = MESSAGES[locale];
       const r = RIGHTS_MESSAGES[locale];
       const form = (action: RightAction, label: string, danger = false): Html =>
-        html`<form method="post" action="${withLang(`${tokenPath(token)}/rights/${action}`, lang)}">
-          <input type="hidden" name="_csrf" value="${csrfToken}" /><button type="submit" class="act${danger ? ' danger' : ''}">
-            ${label}
-          </button>
-        </form>`;
+        html`<form method="post" action="${withLang(`${tokenPath(token)}/rights/${action}`, lang)}"><input type="hidden" name="_csrf" value="${csrfToken}"><button type="submit" class="act${danger ? ' danger' : ''}">${label}</button></form>`;
       const badge = (on: boolean, text: string): Html | '' => (on ? html`<span class="state">${text}</span>` : '');
       const restricted = isRestricted(profile);
       const marketing = hasObjection(profile, 'directMarketing');
       const profiling = hasObjection(profile, 'profiling');
       const item = (key: keyof typeof m.rights, side: Html): Html =>
-        html`<li>
-          <div>
-            <h3>${m.rights[key].title}</h3>
-            <p>${m.rights[key].text}</p>
-          </div>
-          <div class="side">${side}</div>
-        </li>`;
+        html`<li><div><h3>${m.rights[key].title}</h3><p>${m.rights[key].text}</p></div><div class="side">${side}</div></li>`;
       return html`<section class="card" aria-labelledby="rights-heading">
-        <h2 id="rights-heading">${m.rightsHeading}</h2>
-        <p class="hint">${m.rightsIntro}</p>
-        <ul class="rights">
-          ${item('download', form('download', m.rights.download.action))}
-          ${item('restrict', html`${badge(restricted, r.restrictedBadge)}${restricted ? form('unrestrict', r.restrictLift) : form('restrict', m.rights.restrict.action)}`)}
-          ${item('objectMarketing', html`${badge(marketing, r.objectedBadge)}${marketing ? form('withdraw-marketing', r.objectWithdraw) : form('object-marketing', m.rights.objectMarketing.action)}`)}
-          ${item('objectProfiling', html`${badge(profiling, r.objectedBadge)}${profiling ? form('withdraw-profiling', r.objectWithdraw) : form('object-profiling', m.rights.objectProfiling.action)}`)}
-          ${item('erase', html`<a class="act danger" href="${withLang(`${tokenPath(token)}/rights/erase`, lang)}">${m.rights.erase.action}</a>`)}
-        </ul>
-        <p class="note">${r.note}</p>
-      </section>`;
+<h2 id="rights-heading">${m.rightsHeading}</h2>
+<p class="hint">${m.rightsIntro}</p>
+<ul class="rights">
+${item('download', form('download', m.rights.download.action))}
+${item('restrict', html`${badge(restricted, r.restrictedBadge)}${restricted ? form('unrestrict', r.restrictLift) : form('restrict', m.rights.restrict.action)}`)}
+${item('objectMarketing', html`${badge(marketing, r.objectedBadge)}${marketing ? form('withdraw-marketing', r.objectWithdraw) : form('object-marketing', m.rights.objectMarketing.action)}`)}
+${item('objectProfiling', html`${badge(profiling, r.objectedBadge)}${profiling ? form('withdraw-profiling', r.objectWithdraw) : form('object-profiling', m.rights.objectProfiling.action)}`)}
+${item('erase', html`<a class="act danger" href="${withLang(`${tokenPath(token)}/rights/erase`, lang)}">${m.rights.erase.action}</a>`)}
+</ul>
+<p class="note">${r.note}</p>
+</section>`;
     },
   };
 }
@@ -161,13 +151,10 @@ export async function registerRights(app: FastifyInstance, options: RightsOption
           body: page(
             locale,
             r.requestTitle,
-            html`<h1>${MESSAGES[locale].rights.download.title}</h1>
-              ${reference}
-              <p class="lead">${r.exportReady(minutes)}</p>
-              ${view.status === 'failed' ? html`<p>${r.exportFailed}</p>` : ''}
-              <p><a class="button" href="${`${PATH}/download/${dl}?format=json`}" download>${r.downloadJson}</a></p>
-              <p><a href="${`${PATH}/download/${dl}?format=csv`}" download>${r.downloadCsv}</a></p>
-              ${back}`,
+            html`<h1>${MESSAGES[locale].rights.download.title}</h1>${reference}
+<p class="lead">${r.exportReady(minutes)}</p>${view.status === 'failed' ? html`<p>${r.exportFailed}</p>` : ''}
+<p><a class="button" href="${`${PATH}/download/${dl}?format=json`}" download>${r.downloadJson}</a></p>
+<p><a href="${`${PATH}/download/${dl}?format=csv`}" download>${r.downloadCsv}</a></p>${back}`,
           ),
         };
       }
@@ -176,10 +163,7 @@ export async function registerRights(app: FastifyInstance, options: RightsOption
         body: page(
           locale,
           r.requestTitle,
-          html`<h1>${MESSAGES[locale].rights.download.title}</h1>
-            ${reference}
-            <p class="lead" role="status">${text}</p>
-            ${back}`,
+          html`<h1>${MESSAGES[locale].rights.download.title}</h1>${reference}<p class="lead" role="status">${text}</p>${back}`,
         ),
         ...(view.status === 'failed' ? {} : { refresh: 3 }),
       };
@@ -189,10 +173,7 @@ export async function registerRights(app: FastifyInstance, options: RightsOption
       body: page(
         locale,
         r.requestTitle,
-        html`<h1>${r.requestTitle}</h1>
-          ${reference}
-          <p class="lead" role="status">${text}</p>
-          ${view.kind === 'erase' ? '' : back}`,
+        html`<h1>${r.requestTitle}</h1>${reference}<p class="lead" role="status">${text}</p>${view.kind === 'erase' ? '' : back}`,
       ),
     };
   }
@@ -215,17 +196,10 @@ export async function registerRights(app: FastifyInstance, options: RightsOption
           page(
             locale,
             r.eraseConfirmTitle,
-            html`<h1>${r.eraseConfirmTitle}</h1>
-              <p class="lead">${r.eraseConfirmText(options.brand.name)}</p>
-              <form method="post" action="${withLang(`${tokenPath(token)}/rights/erase`, lang)}">
-                <input type="hidden" name="_csrf" value="${csrfTokenFor(options.signingSecret, cookie, opened.link)}" /><input
-                  type="hidden"
-                  name="confirm"
-                  value="yes"
-                />
-                <p><button type="submit" class="button">${r.eraseConfirm}</button></p>
-              </form>
-              <p><a href="${withLang(tokenPath(token), lang)}">${r.cancel}</a></p>`,
+            html`<h1>${r.eraseConfirmTitle}</h1><p class="lead">${r.eraseConfirmText(options.brand.name)}</p>
+<form method="post" action="${withLang(`${tokenPath(token)}/rights/erase`, lang)}"><input type="hidden" name="_csrf" value="${csrfTokenFor(options.signingSecret, cookie, opened.link)}"><input type="hidden" name="confirm" value="yes">
+<p><button type="submit" class="button">${r.eraseConfirm}</button></p></form>
+<p><a href="${withLang(tokenPath(token), lang)}">${r.cancel}</a></p>`,
           ),
         );
       },
@@ -296,12 +270,7 @@ export async function registerRights(app: FastifyInstance, options: RightsOption
           return sendHtml(
             reply,
             403,
-            page(
-              locale,
-              r.downloadExpiredTitle,
-              html`<h1>${r.downloadExpiredTitle}</h1>
-                <p class="lead">${r.downloadExpiredText}</p>`,
-            ),
+            page(locale, r.downloadExpiredTitle, html`<h1>${r.downloadExpiredTitle}</h1><p class="lead">${r.downloadExpiredText}</p>`),
           );
         };
         if (!check.ok) {

@@ -119,39 +119,31 @@ export interface LayoutInput {
 export function layout({ locale, brand, title, switchUrl, body }: LayoutInput): string {
   const m = MESSAGES[locale];
   const languages = switchUrl
-    ? html`<nav class="lang" aria-label="${m.language}">
-        ${m.language}:${LOCALES.map((l) =>
-          l === locale
-            ? html`<span aria-current="true" lang="${l}">${MESSAGES[l].languageName}</span>`
-            : html`<a href="${switchUrl(l)}" lang="${l}" hreflang="${l}">${MESSAGES[l].languageName}</a>`,
-        )}
-      </nav>`
+    ? html`<nav class="lang" aria-label="${m.language}">${m.language}:${LOCALES.map((l) =>
+        l === locale
+          ? html`<span aria-current="true" lang="${l}">${MESSAGES[l].languageName}</span>`
+          : html`<a href="${switchUrl(l)}" lang="${l}" hreflang="${l}">${MESSAGES[l].languageName}</a>`,
+      )}</nav>`
     : '';
   return `<!doctype html>${
     html`<html lang="${locale}">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width,initial-scale=1" />
-        <meta name="robots" content="noindex,nofollow" />
-        <title>${title} · ${brand.name}</title>
-        <style>
-          ${raw(styles(brand.accent))}
-        </style>
-      </head>
-      <body>
-        <a class="skip" href="#content">${m.skipToContent}</a>
-        <header class="topbar">
-          <div class="topbar-inner">
-            <div class="brand">
-              <span class="mark" aria-hidden="true">${brand.name.charAt(0).toUpperCase()}</span><span>${brand.name}</span>
-            </div>
-            ${languages}
-          </div>
-        </header>
-        ${body}
-        <footer><span>${m.personalLink}</span><span>${m.poweredBy}</span></footer>
-      </body>
-    </html>`.text
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="robots" content="noindex,nofollow">
+<title>${title} · ${brand.name}</title>
+<style>${raw(styles(brand.accent))}</style>
+</head>
+<body>
+<a class="skip" href="#content">${m.skipToContent}</a>
+<header class="topbar"><div class="topbar-inner">
+<div class="brand"><span class="mark" aria-hidden="true">${brand.name.charAt(0).toUpperCase()}</span><span>${brand.name}</span></div>
+${languages}
+</div></header>
+${body}
+<footer><span>${m.personalLink}</span><span>${m.poweredBy}</span></footer>
+</body>
+</html>`.text
   }`;
 }
 
@@ -181,81 +173,59 @@ function blockedNote(m: Messages, reason: EffectiveConsentReason | undefined): s
 function consentSection(input: PreferencesPageInput, m: Messages): Html {
   const { catalog, profile, reasons } = input;
   return html`<section class="card" aria-labelledby="consents-heading">
-    <h2 id="consents-heading">${m.consentsHeading}</h2>
-    <p class="hint">${m.consentsHint}</p>
-    ${Object.entries(catalog.purposes).map(([purposeId, purpose]) => {
-      const notes = new Set<string>();
-      const toggles = purpose.channels.map((channel) => {
-        const id = `consent-${purposeId}-${channel}`;
-        const reason = reasons[purposeId]?.[channel];
-        const note = blockedNote(m, reason);
-        if (note) notes.add(note);
-        if (reason === 'expired') notes.add(m.blockedExpired);
-        const checked = reason === 'consent' && profile.consents[purposeId]?.[channel]?.value === 'granted';
-        const title = catalog.channels[channel]?.title ?? channel;
-        return html`<label class="toggle${note ? ' blocked' : ''}" for="${id}">
-          <input
-            type="checkbox"
-            role="switch"
-            id="${id}"
-            name="consent"
-            value="${purposeId}.${channel}"
-            ${raw(checked ? ' checked' : '')}${raw(note ? ' disabled' : '')}
-          />
-          <span>${title}</span></label
-        >`;
-      });
-      return html`<div class="purpose">
-        <fieldset>
-          <legend>${purpose.title}</legend>
-          ${purpose.description ? html`<p class="desc">${purpose.description}</p>` : ''}
-          <div class="notice"><span>${purpose.notice.text}</span><small>${m.noticeVersion(purpose.notice.version)}</small></div>
-          <div class="options">${toggles}${[...notes].map((n) => html`<p class="blocked-note">${n}</p>`)}</div>
-        </fieldset>
-      </div>`;
-    })}
-  </section>`;
+<h2 id="consents-heading">${m.consentsHeading}</h2>
+<p class="hint">${m.consentsHint}</p>
+${Object.entries(catalog.purposes).map(([purposeId, purpose]) => {
+  const notes = new Set<string>();
+  const toggles = purpose.channels.map((channel) => {
+    const id = `consent-${purposeId}-${channel}`;
+    const reason = reasons[purposeId]?.[channel];
+    const note = blockedNote(m, reason);
+    if (note) notes.add(note);
+    if (reason === 'expired') notes.add(m.blockedExpired);
+    const checked = reason === 'consent' && profile.consents[purposeId]?.[channel]?.value === 'granted';
+    const title = catalog.channels[channel]?.title ?? channel;
+    return html`<label class="toggle${note ? ' blocked' : ''}" for="${id}">
+<input type="checkbox" role="switch" id="${id}" name="consent" value="${purposeId}.${channel}"${raw(checked ? ' checked' : '')}${raw(note ? ' disabled' : '')}>
+<span>${title}</span></label>`;
+  });
+  return html`<div class="purpose"><fieldset>
+<legend>${purpose.title}</legend>
+${purpose.description ? html`<p class="desc">${purpose.description}</p>` : ''}
+<div class="notice"><span>${purpose.notice.text}</span><small>${m.noticeVersion(purpose.notice.version)}</small></div>
+<div class="options">${toggles}${[...notes].map((n) => html`<p class="blocked-note">${n}</p>`)}</div>
+</fieldset></div>`;
+})}
+</section>`;
 }
 
 function topicsSection(input: PreferencesPageInput, m: Messages): Html | '' {
   const topics = Object.entries(input.catalog.topics);
   if (topics.length === 0) return '';
   return html`<section class="card" aria-labelledby="topics-heading">
-    <h2 id="topics-heading">${m.topicsHeading}</h2>
-    <p class="hint">${m.topicsHint}</p>
-    ${topics.map(([topicId, topic]) => {
-      const id = `topic-${topicId}`;
-      const checked = input.profile.subscriptions[topicId]?.value === true;
-      return html`<label class="check" for="${id}"
-        ><input type="checkbox" id="${id}" name="topic" value="${topicId}" ${raw(checked ? ' checked' : '')} />
-        <span>${topic.title}${topic.description ? html`<small>${topic.description}</small>` : ''}</span></label
-      >`;
-    })}
-  </section>`;
+<h2 id="topics-heading">${m.topicsHeading}</h2>
+<p class="hint">${m.topicsHint}</p>
+${topics.map(([topicId, topic]) => {
+  const id = `topic-${topicId}`;
+  const checked = input.profile.subscriptions[topicId]?.value === true;
+  return html`<label class="check" for="${id}"><input type="checkbox" id="${id}" name="topic" value="${topicId}"${raw(checked ? ' checked' : '')}>
+<span>${topic.title}${topic.description ? html`<small>${topic.description}</small>` : ''}</span></label>`;
+})}
+</section>`;
 }
 
 function rightsSection(m: Messages, brand: Brand): Html {
   const order = ['download', 'restrict', 'objectMarketing', 'objectProfiling', 'erase'] as const;
   return html`<section class="card" aria-labelledby="rights-heading">
-    <h2 id="rights-heading">${m.rightsHeading}</h2>
-    <p class="hint">${m.rightsIntro}</p>
-    <ul class="rights">
-      ${order.map((key) => {
-        const right = m.rights[key];
-        return html`<li>
-          <div>
-            <h3>${right.title}</h3>
-            <p>${right.text}</p>
-          </div>
-          <div class="side">
-            <button type="button" class="ghost" disabled aria-describedby="rights-note">${right.action}</button
-            ><span class="badge">${m.unavailable}</span>
-          </div>
-        </li>`;
-      })}
-    </ul>
-    <p class="note" id="rights-note">${m.unavailableNote(brand.supportEmail)}</p>
-  </section>`;
+<h2 id="rights-heading">${m.rightsHeading}</h2>
+<p class="hint">${m.rightsIntro}</p>
+<ul class="rights">${order.map((key) => {
+    const right = m.rights[key];
+    return html`<li><div><h3>${right.title}</h3><p>${right.text}</p></div>
+<div class="side"><button type="button" class="ghost" disabled aria-describedby="rights-note">${right.action}</button><span class="badge">${m.unavailable}</span></div></li>`;
+  })}</ul>
+<p class="note" id="rights-note">${m.unavailableNote(brand.supportEmail)}</p>
+</section>`;
 }
 
 export function renderPreferencesPage(input: PreferencesPageInput): string {
@@ -269,43 +239,34 @@ export function renderPreferencesPage(input: PreferencesPageInput): string {
         ? html`<div class="banner info" role="status">${m.unchanged}</div>`
         : '';
   const body = html`<main id="content">
-    <h1>${m.heading}</h1>
-    <p class="lead">${m.intro(input.brand.name)}</p>
-    ${
-      email || typeof firstName === 'string'
-        ? html`<p class="who">
-            ${m.preferencesFor}
-            <strong
-              >${typeof firstName === 'string' ? firstName : ''}${typeof firstName === 'string' && email ? ' · ' : ''}${email ? maskEmail(email) : ''}</strong
-            >
-          </p>`
-        : ''
-    }
-    ${banner}
-    <form method="post" action="${input.formAction}">
-      <input type="hidden" name="_csrf" value="${input.csrfToken}" />
-      ${consentSection(input, m)} ${topicsSection(input, m)}
-      <div class="actions">
-        <p>${m.saveHint}</p>
-        <button type="submit" class="button">${m.save}</button>
-      </div>
-    </form>
-    ${input.rights ?? rightsSection(m, input.brand)}
-  </main>`;
+<h1>${m.heading}</h1>
+<p class="lead">${m.intro(input.brand.name)}</p>
+${
+  email || typeof firstName === 'string'
+    ? html`<p class="who">${m.preferencesFor} <strong>${typeof firstName === 'string' ? firstName : ''}${typeof firstName === 'string' && email ? ' · ' : ''}${email ? maskEmail(email) : ''}</strong></p>`
+    : ''
+}
+${banner}
+<form method="post" action="${input.formAction}">
+<input type="hidden" name="_csrf" value="${input.csrfToken}">
+${consentSection(input, m)}
+${topicsSection(input, m)}
+<div class="actions"><p>${m.saveHint}</p><button type="submit" class="button">${m.save}</button></div>
+</form>
+${input.rights ?? rightsSection(m, input.brand)}
+</main>`;
   return layout({ locale: input.locale, brand: input.brand, title: m.pageTitle, switchUrl: input.switchUrl, body });
 }
 
 export function renderErrorPage(input: { locale: Locale; brand: Brand; kind: 'forbidden' | 'session'; retryUrl?: string }): string {
   const m = MESSAGES[input.locale];
   const [title, text] = input.kind === 'forbidden' ? [m.forbiddenTitle, m.forbiddenText] : [m.expiredSessionTitle, m.expiredSessionText];
-  const body = html`<main id="content">
-    <section class="card error-card">
-      <div class="icon" aria-hidden="true">!</div>
-      <h1>${title}</h1>
-      <p class="lead">${text}</p>
-      ${input.kind === 'forbidden' ? html`<p>${m.forbiddenHelp(input.brand.supportEmail)}</p>` : ''}
-      ${input.kind === 'session' && input.retryUrl ? html`<p><a class="button" href="${input.retryUrl}">${m.reload}</a></p>` : ''}
-    </section>
-  </main>`;
+  const body = html`<main id="content"><section class="card error-card">
+<div class="icon" aria-hidden="true">!</div>
+<h1>${title}</h1>
+<p class="lead">${text}</p>
+${input.kind === 'forbidden' ? html`<p>${m.forbiddenHelp(input.brand.supportEmail)}</p>` : ''}
+${input.kind === 'session' && input.retryUrl ? html`<p><a class="button" href="${input.retryUrl}">${m.reload}</a></p>` : ''}
+</section></main>`;
   return layout({ locale: input.locale, brand: input.brand, title, body });
 }
