@@ -8,15 +8,17 @@
  * written in that same transaction). A record without real changes never reaches the store.
  * When the source's change lost the merge (or was refused), the source is marked dirty so the
  * next push corrects it. Records of one batch are compared in order, each against the state the
- * previous one left. Up to `ingestBatchConcurrency` batches run at once: the versions of one
- * source record go one after the other (`inOrder`), and a batch holds the profiles it compares
- * and commits (`lockForIngest`), so a batch running beside another is as safe as one running in
- * another worker process.
+ * previous one left. What each record changed is decided without I/O (`assess.ts`); this
+ * module loads what records are judged by and commits the decisions. Up to
+ * `ingestBatchConcurrency` batches run at once: the versions of one source record go one after
+ * the other (`inOrder`), and a batch holds the profiles it compares and commits
+ * (`lockForIngest`), so a batch running beside another is as safe as one running in another
+ * worker process.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createHash } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { mapInbound, mapOutbound } from '../../connector/mapping.js';
+import type { InboundResult } from '../../connector/mapping.js';
 import type { ExternalRecord } from '../../connector/define.js';
 import type { Json, ProfilePatch } from '../../profile/schema.js';
 import type { ApplyOptions, ApplyResult, Shadow } from '../../store/types.js';
@@ -26,7 +28,9 @@ import type { EngineContext } from '../context.js';
 import { callExternal } from '../../queue/external-call.js';
 import { gateProfile } from '../gate.js';
 import { MicroBatcher } from './micro-batcher.js';
-import { assessRecord, isOwnWrite, millisOf } from './write-log.js';
+import { assess, instant, patchIdOf } from './assess.js';
+import type { BatchAssessment, IngestItem } from './assess.js';
+import { isOwnWrite, millisOf } from './write-log.js';
 import type { WriteEntry, WriteLog } from './write-log.js';
 
 /** Records to ingest as they are (webhook with payload, pull page, preference center). */
@@ -56,12 +60,6 @@ export type IngestJobData = IngestRecordsJob | IngestChangedJob;
 export type IngestOutcome = 'applied' | 'unchanged' | 'echo' | 'deleted' | 'suppressed' | 'no_identity';
 /** A push of the same profile to the same system is running: try again once it is done. */
 type BatchOutcome = IngestOutcome | 'busy';
-
-interface IngestItem {
-  connector: SyncConnector;
-  record: ExternalRecord;
-  receivedAt: string;
-}
 
 export class Ingestor {
   private readonly batcher: MicroBatcher<IngestItem, BatchOutcome>;
@@ -239,109 +237,89 @@ export class Ingestor {
     }
   }
 
+  /**
+   * Compares the batch's records with what their systems are known to hold and applies their
+   * changes: loads the write log, the shadows and (for a few records) what the hub would write,
+   * has `assess` decide for each record (no I/O), then `commit`s its decisions.
+   */
   private async compareAndApply(
     items: IngestItem[],
     outcomes: (BatchOutcome | undefined)[],
-    mapped: (ReturnType<typeof mapInbound> | null)[],
+    mapped: (InboundResult | null)[],
     profileIds: (string | null)[],
     heldKeys: ReadonlySet<string>,
   ): Promise<BatchOutcome[]> {
-    const { store } = this.ctx;
     // The write log first, then the shadows: a push that finishes in between is then seen in the shadow.
     const loaded = await this.writes.load(
       items.map((item, i) => ({ connector: item.connector.id, profileId: outcomes[i] ? null : (profileIds[i] ?? null) })),
     );
-    // Records of one profile share its entries, so what one record teaches the next one sees.
-    const byProfile = new Map<string, WriteEntry[]>();
-    const writes = items.map((item, i) => {
-      const pid = profileIds[i];
-      if (!pid) return loaded[i] ?? [];
-      const k = `${item.connector.id}\u0000${pid}`;
-      const shared = byProfile.get(k) ?? loaded[i] ?? [];
-      byProfile.set(k, shared);
-      return shared;
+    const shadows = await this.shadowsOf(items, outcomes, profileIds);
+    const expected = await this.expectedValues(items, outcomes, mapped, profileIds, shadows, loaded);
+    const assessed = assess({
+      items,
+      outcomes,
+      mapped,
+      profileIds,
+      loaded,
+      shadows,
+      expected,
+      toleranceMs: this.ctx.tuning.echoToleranceMs,
     });
+    return this.commit(items, outcomes, profileIds, heldKeys, assessed);
+  }
+
+  /** The shadow of each record's profile in its system (null where it has none, or the record is settled or unknown). */
+  private async shadowsOf(
+    items: IngestItem[],
+    outcomes: (BatchOutcome | undefined)[],
+    profileIds: (string | null)[],
+  ): Promise<(Shadow | null)[]> {
     const byConnector = new Map<string, Map<string, Shadow>>();
     for (const [connector, indexes] of indexesByConnector(items, (i) => !outcomes[i] && !!profileIds[i])) {
       byConnector.set(
         connector,
-        await store.getShadows(
+        await this.ctx.store.getShadows(
           connector,
           indexes.map((i) => profileIds[i] ?? ''),
         ),
       );
     }
-    const shadows = items.map((item, i) => {
+    return items.map((item, i) => {
       const pid = profileIds[i];
       return pid && !outcomes[i] ? (byConnector.get(item.connector.id)?.get(pid) ?? null) : null;
     });
-    const expected = await this.expectedValues(items, outcomes, mapped, profileIds, shadows, writes);
+  }
 
-    // Earlier records of this batch are the base of later ones of the same external record.
-    const seen = new Map<string, Record<string, Json>>();
+  /**
+   * Carries out what `assess` decided, in this order: the `prev` the write log learned, the
+   * shadows echoes taught, one store transaction for the changes, then outcomes, metrics, the
+   * repair of records whose profile could not be held, and the systems to correct.
+   */
+  private async commit(
+    items: IngestItem[],
+    outcomes: (BatchOutcome | undefined)[],
+    profileIds: (string | null)[],
+    heldKeys: ReadonlySet<string>,
+    assessed: BatchAssessment,
+  ): Promise<BatchOutcome[]> {
+    const { store } = this.ctx;
+    // Nothing between the assessment and here reads the write log: storing what it learned
+    // once per profile leaves the same entries as storing it after each record did.
+    for (const { connector, profileId, entries } of assessed.learnedPrev) await this.writes.learnPrev(connector, profileId, entries);
     const toApply: { index: number; patch: ProfilePatch; options: ApplyOptions }[] = [];
-    for (const [i, item] of items.entries()) {
-      const m = mapped[i];
-      if (!m || outcomes[i]) continue;
-      const key = `${item.connector.id}\u0000${item.record.externalId}`;
-      const base = seen.get(key) ?? shadows[i]?.values;
-      const entries = writes[i] ?? [];
-      const assessed = assessRecord(m.observed, base, entries, {
-        recordAt: Date.parse(item.record.at),
-        receivedAt: Date.parse(item.receivedAt),
-        toleranceMs: this.ctx.tuning.echoToleranceMs,
-        ...(item.record.fieldsAt ? { fieldsAt: millisOf(item.record.fieldsAt) } : {}),
-        ...(item.record.echo === false ? { foreign: true } : {}),
-        ...(expected[i] ? { expected: expected[i] } : {}),
-      });
-      seen.set(key, assessed.state);
-      const pid = profileIds[i];
-      if (assessed.predates !== null && pid) await this.writes.learnPrev(item.connector.id, pid, entries);
-      const changed = assessed.changes;
-      const known = base !== undefined || entries.length > 0;
-      if (known && Object.keys(changed).length === 0) {
-        // Nothing changed, but the shadow learns what it did not know (so it is not news later
-        // either), and the record's id when it had none: our own write that landed unseen (its
-        // push died) comes back as an echo, and the retry must find the record by that id.
-        const unlinked = Boolean(pid) && !shadows[i]?.externalId;
-        if (pid && (unlinked || Object.keys(assessed.learned).length > 0)) {
-          await store.updateShadow(pid, item.connector.id, {
-            // Unlinked, there is no shadow: the record as read is all that is known of the system.
-            values: unlinked ? { ...m.observed, ...assessed.learned } : assessed.learned,
-            ...(unlinked ? { externalId: item.record.externalId } : {}),
-          });
-        }
+    for (const [i, decision] of assessed.decisions.entries()) {
+      const item = items[i];
+      if (!decision || !item) continue;
+      if (decision.kind === 'echo') {
+        const pid = profileIds[i];
+        if (pid && decision.shadow) await store.updateShadow(pid, item.connector.id, decision.shadow);
         outcomes[i] = 'echo';
         continue;
       }
-      if (m.errors.length > 0) {
-        this.ctx.logger.warn(
-          { connector: item.connector.id, errors: m.errors.map((e) => e.message) },
-          'some values of a record could not be mapped',
-        );
+      if (decision.unmapped.length > 0) {
+        this.ctx.logger.warn({ connector: item.connector.id, errors: decision.unmapped }, 'some values of a record could not be mapped');
       }
-      // Map again with only the real changes, plus identities (they resolve the profile).
-      const keep = new Set(Object.keys(changed));
-      for (const e of item.connector.mapping.inbound) if (e.target.kind === 'identity') keep.add(e.external);
-      const fields = Object.fromEntries(Object.entries(item.record.fields).filter(([k]) => keep.has(k)));
-      const patch = known
-        ? mapInbound(
-            item.connector.mapping,
-            { ...item.record, fields },
-            {
-              source: item.connector.id,
-              receivedAt: instant(item.receivedAt),
-              patchId: patchIdOf(item.connector.id, item.record),
-              // Unchanged identities only find the person: they must not become primary again.
-              changed: new Set(Object.keys(changed)),
-            },
-          ).patch
-        : m.patch;
-      toApply.push({
-        index: i,
-        patch,
-        options: { observed: { connector: item.connector.id, externalId: item.record.externalId, values: assessed.observed } },
-      });
+      toApply.push({ index: i, patch: decision.patch, options: decision.options });
     }
 
     const results = await this.applyAll(toApply);
@@ -485,7 +463,7 @@ export class Ingestor {
   private async expectedValues(
     items: IngestItem[],
     outcomes: (BatchOutcome | undefined)[],
-    mapped: (ReturnType<typeof mapInbound> | null)[],
+    mapped: (InboundResult | null)[],
     profileIds: (string | null)[],
     shadows: (Shadow | null)[],
     writes: WriteEntry[][],
@@ -520,7 +498,7 @@ export class Ingestor {
   private async settleOwnWrites(
     items: IngestItem[],
     outcomes: (BatchOutcome | undefined)[],
-    mapped: (ReturnType<typeof mapInbound> | null)[],
+    mapped: (InboundResult | null)[],
   ): Promise<void> {
     const candidates = items
       .map((item, i) => ({ item, i }))
@@ -569,18 +547,6 @@ function indexesByConnector(items: readonly IngestItem[], keep: (index: number) 
     out.set(item.connector.id, list);
   }
   return out;
-}
-
-/** An ISO instant with milliseconds, as patches require. */
-function instant(value: string): string {
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? value : new Date(ms).toISOString();
-}
-
-/** A stable patch id: the same version of the same record always gives the same id. */
-export function patchIdOf(connector: string, record: ExternalRecord): string {
-  const id = `${connector}:${record.externalId}:${record.at}`;
-  return id.length <= 200 ? id : `${connector}:${createHash('sha256').update(id).digest('hex')}`;
 }
 
 export function errorSummary(err: unknown): { name: string; message: string; code?: string } {
