@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ZodError } from 'zod';
+import { defineBuiltin } from '../src/connector/builtin.js';
 import { defineEmulator, portOf } from '../src/connector/emulator-definition.js';
 import { loadConfig } from '../src/config/load.js';
+import hubspot from './hubspot/index.js';
 import { builtinConnectors, builtinEmulators } from './index.js';
+import salesforce from './salesforce/index.js';
 
 describe('the connector registry', () => {
   it('has one emulator per connector type, each on a port of its own', () => {
@@ -28,5 +31,9 @@ describe('the connector registry', () => {
     expect(() => defineEmulator({ ...valid, id: 'Not An Id' })).toThrow(ZodError);
     expect(() => defineEmulator({ ...valid, defaultPort: 70_000 })).toThrow(ZodError);
     expect(() => defineEmulator({ ...valid, secretEnv: 'lower-case' })).toThrow(ZodError);
+  });
+
+  it('defineBuiltin refuses an emulator of another connector type', () => {
+    expect(() => defineBuiltin({ connector: hubspot.connector, emulator: salesforce.emulator })).toThrow(/does not emulate/);
   });
 });

@@ -1,16 +1,22 @@
 /**
  * The registry of built-in connectors and their emulators: the CLI, the demo and the config
- * loader loop over these lists and name no connector themselves. Adding a connector means adding
- * its folder under `connectors/` and its line here.
+ * loader loop over these lists and name no connector themselves.
+ *
+ * Adding a connector is one line here: the `import()` of its folder's bundle
+ * (`connectors/<id>/index.ts`, `defineBuiltin({ connector, emulator })`) in the list below. The
+ * import is the list entry, so there is no second place to forget; the order is the order
+ * `concord emulate` and the demo list them in. `connectors/memory` is not a built-in (its README).
  */
-import type { ConnectorDefinition } from '../src/connector/define.js';
-import hubspot from './hubspot/connector.js';
-import hubspotEmulator from './hubspot/emulator/index.js';
-import salesforce from './salesforce/connector.js';
-import salesforceEmulator from './salesforce/emulator/index.js';
+import { connectorsOf, emulatorsOf } from '../src/connector/builtin.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- definitions differ in their Config/Cursor types
-export const builtinConnectors: readonly ConnectorDefinition<any, any>[] = [hubspot, salesforce];
+const bundles = await Promise.all([
+  // One line per built-in connector (connectors/README.md, "Checklist").
+  import('./hubspot/index.js'),
+  import('./salesforce/index.js'),
+]);
+
+/** The connector types `concord.yaml` may use. */
+export const builtinConnectors = connectorsOf(bundles);
 
 /** The emulators `concord emulate` runs and the demo starts, one per built-in connector type (its `id`). */
-export const builtinEmulators = [hubspotEmulator, salesforceEmulator] as const;
+export const builtinEmulators = emulatorsOf(bundles);

@@ -9,7 +9,7 @@ import type { HubSpotConfig, HubSpotConfigInput } from '../../../connectors/hubs
 import { startHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
 import { subscriptionMappings } from '../../../connectors/hubspot/mapping.js';
 import { SubscriptionType } from '../../../connectors/hubspot/config.js';
-import { startWebhookReceiver } from './webhook-receiver.js';
+import { startWebhookReceiver } from '../../helpers/webhook-receiver.js';
 
 const SECRET = 'conformance-client-secret';
 const APP_ID = 4242;

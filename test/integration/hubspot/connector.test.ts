@@ -17,7 +17,7 @@ import {
   type HubSpotEmulatorOptionsInput,
   type RunningHubSpotEmulator,
 } from '../../../connectors/hubspot/emulator/index.js';
-import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../../helpers/webhook-receiver.js';
 import { createLogger, silentLogger } from '../../../src/log/logger.js';
 
 const SECRET = 'connector-test-secret';
