@@ -14,6 +14,7 @@ import { pullContacts } from './pull.js';
 import { HubSpotPusher } from './push.js';
 import { BATCH, HubSpotReader, propertiesToRead } from './read.js';
 import { parseHubSpotEvents, toWebhookEvents, verifyHubSpotSignature } from './webhook.js';
+import { SIGNATURE_HEADER, SIGNATURE_V3_HEADER } from './signature.js';
 
 /** Events parsed but not yet confirmed by `reply`, bounded so a stream of failures cannot grow it. */
 const MAX_PENDING = 10_000;
@@ -121,5 +122,7 @@ export default defineConnector<HubSpotConfig, HubSpotCursor>({
   // mapped on them can be withdrawn, never granted (grants come from a SUBSCRIBED status).
   withdrawOnlyFields: HUBSPOT_OPT_OUT_PROPERTIES,
   secretKeys: HUBSPOT_SECRET_KEYS,
+  // The v1/v2 and v3 webhook signatures: whoever holds one can replay that delivery.
+  sensitiveKeys: [SIGNATURE_HEADER, SIGNATURE_V3_HEADER],
   create: (ctx) => createHubSpotInstance(ctx),
 });

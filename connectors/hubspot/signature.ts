@@ -7,6 +7,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 /** Requests older than this are rejected (HubSpot's documented window). */
 export const SIGNATURE_MAX_AGE_MS = 5 * 60_000;
 
+/** The v1/v2 signature header. */
+export const SIGNATURE_HEADER = 'x-hubspot-signature';
 export const SIGNATURE_V3_HEADER = 'x-hubspot-signature-v3';
 export const TIMESTAMP_HEADER = 'x-hubspot-request-timestamp';
 

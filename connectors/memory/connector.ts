@@ -107,6 +107,7 @@ export default defineConnector<MemoryConfig, MemoryCursor>({
   limits: { requestsPerWindow: 100, windowMs: 10_000, maxBatch: 100, concurrency: 4 },
   defaultMappings: memoryDefaultMappings,
   secretKeys: ['webhookSecret'],
+  sensitiveKeys: [SIGNATURE_HEADER],
   create(ctx): ConnectorInstance<MemoryCursor> {
     const config = MemoryConfig.parse(ctx.config);
     const found = config.url === undefined ? getMemorySystem(config.system) : new RemoteMemorySystem(config.url, config.system);

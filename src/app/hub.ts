@@ -26,7 +26,7 @@ import { formatRoles, runsEngineWorkers, toEngineRoles, toRoleSet } from './role
 import { logRedisTrouble, redisReady } from '../queue/redis-health.js';
 import { redisAnswers, redisUrlForLog, reportRedisUnreachable, waitForRedis } from './redis.js';
 import type { Role, RoleSet } from './roles.js';
-import { createLogger } from '../log/logger.js';
+import { createHubLogger } from './logger.js';
 
 export { ROLES } from './roles.js';
 export type { Role, RoleSet } from './roles.js';
@@ -94,7 +94,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
       listen: { ...loaded.hub.listen, ...(o.port !== undefined ? { port: o.port } : {}) },
     },
   };
-  const logger = options.logger ?? createLogger({ level: 'info' });
+  const logger = options.logger ?? createHubLogger({ level: 'info' });
   logger.info({ roles: [...roles], role: roleText }, 'hub process starting');
   // Said first and plainly, before the connections made below start reporting their retries.
   if (!(await redisAnswers(config.hub.redisUrl, 1_000))) reportRedisUnreachable(config.hub.redisUrl, logger);

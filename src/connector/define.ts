@@ -454,6 +454,13 @@ export interface ConnectorDefinition<Config = unknown, Cursor = unknown> {
   /** Names of config keys that hold secrets and so must come from `${env:...}`. */
   secretKeys?: readonly string[];
   /**
+   * Keys (HTTP headers, fields) whose values are secrets the system sends or receives, e.g. its
+   * webhook signature header: every hub logger censors them wherever they appear (lower-case
+   * header names, as Node gives them).
+   * @defaultValue none
+   */
+  sensitiveKeys?: readonly string[];
+  /**
    * Those of `secretKeys` that the operator generates rather than the system issues (e.g. a
    * token the operator puts in the webhook URL the system calls). Production mode refuses them
    * below 256 bits of strength (`concord secret` prints one); a vendor-issued secret keeps the

@@ -9,6 +9,16 @@ function capture(level = 'info'): { lines: string[]; logger: ReturnType<typeof c
 }
 
 describe('createLogger', () => {
+  it("censors a connector's sensitive keys it is given, wherever they appear, and only when given", () => {
+    const lines: string[] = [];
+    const logger = createLogger({ sensitiveKeys: ['x-vendor-signature'], destination: { write: (line: string) => lines.push(line) } });
+    logger.info({ 'x-vendor-signature': 'sig-top', headers: { 'x-vendor-signature': 'sig-nested' } }, 'delivery');
+    expect(lines.join('\n')).not.toMatch(/sig-top|sig-nested/);
+    const { lines: plain, logger: other } = capture();
+    other.info({ 'x-vendor-signature': 'sig-top' }, 'delivery');
+    expect(plain.join('\n')).toContain('sig-top');
+  });
+
   it('binds the component and writes one JSON line per call', () => {
     const { lines, logger } = capture();
     logger.info({ connector: 'crm', records: 3 }, 'batch pushed');

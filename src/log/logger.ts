@@ -36,8 +36,6 @@ const SENSITIVE_KEYS = [
   'authorization',
   'cookie',
   'set-cookie',
-  'x-hubspot-signature',
-  'x-hubspot-signature-v3',
 ] as const;
 
 /** One key at the top level and one object deep (`{ contact: { email } }`), in fast-redact's path syntax. */
@@ -46,7 +44,15 @@ function everywhere(key: string): string[] {
   return [step.slice(step.startsWith('.') ? 1 : 0), `*${step}`];
 }
 
-/** The paths pino censors (fast-redact syntax). Exported for the tests and for a reader of the docs. */
+/**
+ * The paths pino censors (fast-redact syntax), with `extraKeys` (a connector's signature
+ * headers, from its definition's `sensitiveKeys`) censored like the hub's own.
+ */
+export function redactPaths(extraKeys: readonly string[] = []): string[] {
+  return [...new Set([...REDACT_PATHS, ...extraKeys.flatMap(everywhere)])];
+}
+
+/** The paths pino censors whatever the connectors (fast-redact syntax). Exported for the tests and for a reader of the docs. */
 export const REDACT_PATHS: readonly string[] = [
   ...SENSITIVE_KEYS.flatMap(everywhere),
   // Headers of requests and responses, however a call site nests them.
@@ -127,6 +133,12 @@ export interface LoggerOptions {
   component?: string;
   /** Where lines go. @defaultValue standard output */
   destination?: DestinationStream;
+  /**
+   * Further keys whose values are secrets, censored wherever they appear like the hub's own (the
+   * connectors' `sensitiveKeys`: their signature headers; the composition root passes them).
+   * @defaultValue none
+   */
+  sensitiveKeys?: readonly string[];
 }
 
 /** A logger with the hub's redaction and error serializer; inside a request (`requestLogScope`) its lines carry the request's id. */
@@ -134,7 +146,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const logger = pino(
     {
       level: options.level ?? process.env['LOG_LEVEL'] ?? 'info',
-      redact: { paths: [...REDACT_PATHS], censor: REDACTED },
+      redact: { paths: redactPaths(options.sensitiveKeys), censor: REDACTED },
       serializers: { err: serializeError, error: serializeError },
       mixin: requestIdMixin,
     },

@@ -29,7 +29,7 @@ import { resolveConfigPath, withConfigOption } from '../config-path.js';
 import { printErrors, printWarnings } from '../report.js';
 import { processIo } from '../io.js';
 import type { CliIo } from '../io.js';
-import { createLogger } from '../../log/logger.js';
+import { createHubLogger } from '../../app/logger.js';
 
 const OBJECTIONS: Record<string, ObjectionKind> = {
   'direct-marketing': 'directMarketing',
@@ -52,7 +52,7 @@ interface Session {
 async function open(io: CliIo, config: Config): Promise<Session> {
   const connectors = connectorsFromConfig(config, builtinConnectors);
   const policy = toMergePolicy(config);
-  const logger = createLogger({ level: io.env['LOG_LEVEL'] ?? 'warn', ...(io.logs ? { destination: io.logs } : {}) });
+  const logger = createHubLogger({ level: io.env['LOG_LEVEL'] ?? 'warn', ...(io.logs ? { destination: io.logs } : {}) });
   const store = await openConfiguredStore(config, connectors, logger);
   const redis = new Redis(config.hub.redisUrl, { maxRetriesPerRequest: null });
   const hubIngest = new HubPatchIngest({ store, redis, prefix: config.hub.keyPrefix });

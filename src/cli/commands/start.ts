@@ -29,7 +29,7 @@ import { resolveConfigPath, withConfigOption } from '../config-path.js';
 import { printErrors, printWarnings, redactUrl, summaryLine } from '../report.js';
 import { processIo } from '../io.js';
 import type { CliIo } from '../io.js';
-import { createLogger } from '../../log/logger.js';
+import { createHubLogger } from '../../app/logger.js';
 
 export { ROLES };
 export type { Role };
@@ -98,7 +98,7 @@ export function register(program: Command, io: CliIo = processIo): void {
       const { config } = result;
       if (!options.demo) printWarnings(io, result.warnings);
       io.log(summaryLine(file, config));
-      const logger = createLogger({
+      const logger = createHubLogger({
         level: io.env['LOG_LEVEL'] ?? (options.demo ? 'warn' : 'info'),
         ...(io.logs ? { destination: io.logs } : {}),
       });

@@ -15,7 +15,7 @@ import { resolveConfigPath, withConfigOption } from '../config-path.js';
 import { printErrors, printWarnings } from '../report.js';
 import { processIo } from '../io.js';
 import type { CliIo } from '../io.js';
-import { createLogger } from '../../log/logger.js';
+import { createHubLogger } from '../../app/logger.js';
 
 interface Options {
   config?: string;
@@ -36,7 +36,7 @@ async function unpark(io: CliIo, id: string, options: Options): Promise<number> 
     io.error(`concord unpark: no enabled connector "${id}" in ${file} (known: ${connectors.map((c) => c.id).join(', ') || 'none'})`);
     return 1;
   }
-  const logger = createLogger({ level: io.env['LOG_LEVEL'] ?? 'warn', ...(io.logs ? { destination: io.logs } : {}) });
+  const logger = createHubLogger({ level: io.env['LOG_LEVEL'] ?? 'warn', ...(io.logs ? { destination: io.logs } : {}) });
   const policy = toMergePolicy(config);
   const store = await openConfiguredStore(config, connectors, logger);
   const engine = createEngine({ redis: config.hub.redisUrl, prefix: config.hub.keyPrefix, store, connectors, policy, logger });
