@@ -10,7 +10,7 @@ import { compileMapping } from '../src/connector/mapping.js';
 import { MergePolicy, type Profile } from '../src/profile/schema.js';
 import { openStore, type Store } from '../src/store/index.js';
 import { bindConnector } from '../src/sync/bind.js';
-import { createEngine, type Engine } from '../src/sync/engine.js';
+import type { Engine } from '../src/sync/engine.js';
 import type { EngineTuningInput } from '../src/sync/options.js';
 import hubspot from '../connectors/hubspot/connector.js';
 import { HubSpotConfig, SubscriptionType } from '../connectors/hubspot/config.js';
@@ -22,8 +22,7 @@ import {
 import { subscriptionMappings } from '../connectors/hubspot/mapping.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from './db.js';
 import { createMemorySystem, memoryConnector, unregisterMemorySystem, type MemorySystem } from '../connectors/memory/index.js';
-import { deletePrefix, REDIS_URL, TEST_TUNING } from './sync-hub.js';
-import { createLogger } from '../src/log/logger.js';
+import { createTestEngine, deletePrefix } from './sync-hub.js';
 
 const HUBSPOT_SECRET = 'e2e-hubspot-client-secret';
 const MEMORY_SECRET = 'e2e-memory-secret-0123456789abcdef';
@@ -112,14 +111,12 @@ export async function startHubSpotHub(options: HubSpotHubOptions): Promise<HubSp
       mapping: compileMapping(memoryConnector, []),
     }),
   ];
-  const engine = createEngine({
-    redis: REDIS_URL,
+  const engine = createTestEngine({
     prefix,
     store,
     connectors,
     policy,
-    logger: createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' }),
-    tuning: { ...TEST_TUNING, ...options.tuning },
+    ...(options.tuning ? { tuning: options.tuning } : {}),
   });
   const refused: string[] = [];
   deliver = async (raw) => {

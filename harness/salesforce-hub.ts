@@ -16,7 +16,7 @@ import { MergePolicy, type Profile } from '../src/profile/schema.js';
 import { build, listen } from '../src/server/build.js';
 import { openStore, type Store } from '../src/store/index.js';
 import { bindConnector } from '../src/sync/bind.js';
-import { createEngine, type Engine } from '../src/sync/engine.js';
+import type { Engine } from '../src/sync/engine.js';
 import { HubPatchIngest } from '../src/sync/inbound/hub-patch.js';
 import type { EngineTuningInput } from '../src/sync/options.js';
 import hubspot from '../connectors/hubspot/connector.js';
@@ -33,8 +33,7 @@ import {
 import { salesforceMappings } from '../connectors/salesforce/mapping.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from './db.js';
 import { salesforceOutboundUrl, TEST_SF_OUTBOUND_TOKEN } from './hub-config.js';
-import { deletePrefix, REDIS_URL, TEST_TUNING } from './sync-hub.js';
-import { createLogger } from '../src/log/logger.js';
+import { createTestEngine, deletePrefix, REDIS_URL, testLogger } from './sync-hub.js';
 
 const HUBSPOT_SECRET = 'e2e-hubspot-client-secret';
 const HUBSPOT_APP_ID = 8087;
@@ -137,16 +136,8 @@ export async function startCrmHub(options: CrmHubOptions): Promise<CrmHub> {
       ...schedule,
     }),
   ];
-  const logger = options.logger ?? createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
-  const engine = createEngine({
-    redis: REDIS_URL,
-    prefix,
-    store,
-    connectors,
-    policy,
-    logger,
-    tuning: { ...TEST_TUNING, ...options.tuning },
-  });
+  const logger = options.logger ?? testLogger();
+  const engine = createTestEngine({ prefix, store, connectors, policy, logger, ...(options.tuning ? { tuning: options.tuning } : {}) });
   const redis = new Redis(REDIS_URL);
   const hubIngest = new HubPatchIngest({ store, redis, prefix: engine.prefix, relayDelayMs: 5 });
   // The public URL is where the server listens: HubSpot signs the URL it was given.

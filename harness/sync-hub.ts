@@ -43,6 +43,32 @@ export const TEST_TUNING: EngineTuningInput = {
   backoff: { baseMs: 50, maxMs: 1_000, jitter: 0.5 },
 };
 
+/** The logger of a test hub: silent unless `CONCORD_TEST_LOG` names a level. */
+export function testLogger(): Logger {
+  return createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
+}
+
+/** An engine for a test hub: the test timings under `tuning`, Redis at `REDIS_URL` unless told. */
+export function createTestEngine(options: {
+  prefix: string;
+  store: Store;
+  connectors: SyncConnector[];
+  policy: MergePolicy;
+  logger?: Logger;
+  tuning?: EngineTuningInput;
+  redisUrl?: string;
+}): Engine {
+  return createEngine({
+    redis: options.redisUrl ?? REDIS_URL,
+    prefix: options.prefix,
+    store: options.store,
+    connectors: options.connectors,
+    policy: options.policy,
+    logger: options.logger ?? testLogger(),
+    tuning: { ...TEST_TUNING, ...options.tuning },
+  });
+}
+
 export interface SystemSpec {
   /** Connector instance id (also the source id). */
   id: string;
@@ -126,15 +152,15 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     if (!options.shared) systems[spec.id] = createMemorySystem(name, { webhookSecret: WEBHOOK_SECRET, ...spec.system });
   }
   const connectors = memoryConnectors(options.systems, names);
-  const logger = options.logger ?? createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
-  const engine = createEngine({
-    redis: options.redisUrl ?? REDIS_URL,
+  const logger = options.logger ?? testLogger();
+  const engine = createTestEngine({
     prefix,
     store,
     connectors,
     policy,
     logger,
-    tuning: { ...TEST_TUNING, ...options.tuning },
+    ...(options.tuning ? { tuning: options.tuning } : {}),
+    ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
   });
   const refused: string[] = [];
   for (const spec of options.systems) {
