@@ -15,6 +15,24 @@ function write(
 }
 
 describe('assessRecord', () => {
+  // Chaos (e), traced: a marketer set L67 at 232; our write of an older L56 (prepared before it)
+  // began at 240 and landed at 267, so HubSpot holds L56. The webhook carrying L67 (stamped 232)
+  // was received after the write ended: it is news for the profile, but the shadow must keep L56,
+  // or the hub believes HubSpot holds L67 and never writes the newer value back.
+  it('a value the source stamps before our write of that field began was overwritten by it: news, but not the system state', () => {
+    const writes = [write(240, 280, { lastname: 'L56' }, { lastname: 'L19' }, { valuesAt: { lastname: 59 } })];
+    const out = assessRecord({ lastname: 'L67' }, { lastname: 'L56' }, writes, {
+      ...ctx(281, 232),
+      fieldsAt: { lastname: 232 },
+      foreign: true,
+    });
+    expect(out.changes).toEqual({ lastname: 'L67' });
+    expect(out.observed).toEqual({});
+    expect(out.state).toEqual({ lastname: 'L56' });
+    // Our own write coming back, stamped by its landing: the system holds it.
+    expect(assessRecord({ lastname: 'L56' }, out.state, writes, { ...ctx(282, 267), fieldsAt: { lastname: 267 } }).changes).toEqual({});
+  });
+
   it('a field equal to the shadow is no change; a different one is, and both go to the shadow', () => {
     const out = assessRecord({ a: 1, b: 'x' }, { a: 1, b: 'y' }, [], ctx(1000));
     expect(out.changes).toEqual({ b: 'x' });

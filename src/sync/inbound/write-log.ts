@@ -455,9 +455,12 @@ export function assessRecord(
   for (const [field, value] of Object.entries(observed)) {
     // A value the source stamps after a write began was set after it (or kept through it): no snapshot predating that write.
     const stampedAt = ctx.fieldsAt?.[field];
-    const overwrittenBy = later.find(
-      (w) => w.ok !== false && Object.hasOwn(w.fields, field) && !(stampedAt !== undefined && stampedAt >= w.from),
-    );
+    // A value the source stamps before one of our writes of that field began was overwritten by
+    // it, however late the record came: the system holds what the write sent (chaos (e): a
+    // webhook's value stamped just before our older write began, received after it ended).
+    const overwrittenBy =
+      later.find((w) => w.ok !== false && Object.hasOwn(w.fields, field) && !(stampedAt !== undefined && stampedAt >= w.from)) ??
+      (stampedAt === undefined ? undefined : writes.find((w) => w.ok !== false && Object.hasOwn(w.fields, field) && stampedAt < w.from));
     // Before our write the system held `prev` (a field missing from it was not known to be there).
     let before: Json | undefined = now[field];
     if (overwrittenBy) {
