@@ -149,8 +149,12 @@ export class HubSpotPusher {
               status: 'ok',
               profileId: w.record.profileId,
               externalId: w.externalId,
-              // Statuses land later than the properties: a stamp for all the fields only without them.
+              // Statuses land later than the properties: a stamp for all the fields only without
+              // them; with them, the stamp is the properties' own.
               ...(w.updatedAt !== undefined && w.statuses.size === 0 ? { writtenAt: w.updatedAt } : {}),
+              ...(w.updatedAt !== undefined && w.statuses.size > 0
+                ? { fieldsWrittenAt: propertiesWrittenAt(w.record.fields, w.updatedAt) }
+                : {}),
             }
           : { status: 'retryable', profileId: w.record.profileId, reason: 'HubSpot returned no result for the record' }),
     );
@@ -382,4 +386,13 @@ function newerChoice(record: PushRecord, field: string, wanted: StatusState, sta
   if (!Number.isFinite(setAt) || !Number.isFinite(oursAt) || setAt <= oursAt) return false;
   const knownAt = Date.parse(record.heldAt ?? '');
   return !(record.held?.[field] === status.state && Number.isFinite(knownAt) && setAt <= knownAt);
+}
+
+/** The stamp of each contact property a write sent (the fields that are not subscription statuses). */
+function propertiesWrittenAt(fields: Readonly<Record<string, unknown>>, updatedAt: string): Record<string, string> {
+  return Object.fromEntries(
+    Object.keys(fields)
+      .filter((f) => !f.startsWith('subscription:'))
+      .map((f) => [f, updatedAt]),
+  );
 }

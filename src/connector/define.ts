@@ -194,6 +194,12 @@ export type PushOutcome =
        * it was set after our write landed. Leave it unset otherwise.
        */
       writtenAt?: Instant;
+      /**
+       * The system's stamp of the fields named, when they land at a different moment than the
+       * rest of the write (HubSpot: the contact properties at its `updatedAt`, the subscription
+       * statuses later, by another call), so `writtenAt` cannot be given for the whole write.
+       */
+      fieldsWrittenAt?: Readonly<Record<string, Instant>>;
     }
   | {
       status: 'retryable';

@@ -15,6 +15,30 @@ function write(
 }
 
 describe('assessRecord', () => {
+  // Chaos (e), traced: our write of lastname L36 also carried a status, so HubSpot's stamp could
+  // not cover the whole write; a marketer's L53 stamped after the properties landed was taken for
+  // a value our write may have overwritten, and the hub wrote L53 again (an echo write).
+  it('a value stamped after the field landed (the system stamps it apart) is the system state, not raced with our write', () => {
+    const open = (): WriteEntry[] => [
+      write(246, 324, { lastname: 'L36', 'subscription:101': 'UNSUBSCRIBED' }, { lastname: 'Last1' }, { landedAtBy: { lastname: 260 } }),
+    ];
+    const after = assessRecord({ lastname: 'L53' }, { lastname: 'L36' }, open(), {
+      ...ctx(330, 301),
+      fieldsAt: { lastname: 301 },
+      foreign: true,
+    });
+    expect(after.changes).toEqual({ lastname: 'L53' });
+    expect(after.observed).toEqual({ lastname: 'L53' });
+    // Stamped before the properties landed: our write may have overwritten it, the shadow keeps ours.
+    const before = assessRecord({ lastname: 'L51' }, { lastname: 'L36' }, open(), {
+      ...ctx(330, 255),
+      fieldsAt: { lastname: 255 },
+      foreign: true,
+    });
+    expect(before.changes).toEqual({ lastname: 'L51' });
+    expect(before.observed).toEqual({});
+  });
+
   // Chaos (e), traced: a marketer set L67 at 232; our write of an older L56 (prepared before it)
   // began at 240 and landed at 267, so HubSpot holds L56. The webhook carrying L67 (stamped 232)
   // was received after the write ended: it is news for the profile, but the shadow must keep L56,

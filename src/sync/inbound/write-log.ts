@@ -75,6 +75,8 @@ export interface WriteEntry {
   created?: boolean;
   /** Set when the call returned and the system says so: its own stamp of the record right after this write (ms, source clock). */
   landedAt?: number;
+  /** Set when the call returned and the system stamps some fields apart (`PushOutcome.fieldsWrittenAt`): when each of them landed (ms, source clock). */
+  landedAtBy?: Record<string, number>;
   /** When the profile's values this write sends were chosen (ms, by field): a value the system stamps later is a newer choice than ours. */
   valuesAt?: Record<string, number>;
   /** When the hub last learned what the system held, as of the shadow the push read (ms): `after` knows nothing stamped since. */
@@ -146,17 +148,18 @@ export class WriteLog {
    */
   settle(
     connector: string,
-    outcomes: ReadonlyMap<string, { ok: boolean; created?: boolean; landedAt?: number }>,
+    outcomes: ReadonlyMap<string, { ok: boolean; created?: boolean; landedAt?: number; landedAtBy?: Record<string, number> }>,
     answeredAt: number = Date.now(),
   ): void {
     const now = answeredAt;
-    for (const [profileId, { ok, created, landedAt }] of outcomes) {
+    for (const [profileId, { ok, created, landedAt, landedAtBy }] of outcomes) {
       const last = this.open.get(this.keyOf(connector, profileId));
       if (!last) continue;
       last.to ??= now;
       last.ok = ok;
       if (ok && created === true) last.created = true;
       if (ok && landedAt !== undefined && Number.isFinite(landedAt)) last.landedAt = landedAt;
+      if (ok && landedAtBy !== undefined && Object.keys(landedAtBy).length > 0) last.landedAtBy = landedAtBy;
     }
   }
 
@@ -472,13 +475,7 @@ export function assessRecord(
     // what we wrote (a push then makes sure of the value).
     const racedOurWrite =
       stampedAt !== undefined &&
-      writes.some(
-        (w) =>
-          w.ok !== false &&
-          Object.hasOwn(w.fields, field) &&
-          stampedAt >= w.from &&
-          stampedAt <= (w.landedAt ?? w.to ?? Number.POSITIVE_INFINITY),
-      );
+      writes.some((w) => w.ok !== false && Object.hasOwn(w.fields, field) && stampedAt >= w.from && stampedAt <= landedOf(w, field));
     const record = (): void => {
       if (!overwrittenBy && !racedOurWrite) recorded[field] = value;
     };
@@ -523,7 +520,7 @@ function choiceAfterOurs(field: string, value: Json, writes: readonly WriteEntry
       Object.hasOwn(w.fields, field) &&
       !jsonEqual(w.fields[field], value) &&
       stampedAt > ours &&
-      stampedAt <= (w.landedAt ?? w.to ?? Number.POSITIVE_INFINITY)
+      stampedAt <= landedOf(w, field)
     );
   });
 }
@@ -549,4 +546,9 @@ export function millisOf(stamps: Readonly<Record<string, string>> | undefined): 
     if (!Number.isNaN(ms)) out[field] = ms;
   }
   return out;
+}
+
+/** When write `w` landed for `field` in the source's clock, as far as the system said (else when the call ended; open: not yet). */
+function landedOf(w: WriteEntry, field: string): number {
+  return w.landedAtBy?.[field] ?? w.landedAt ?? w.to ?? Number.POSITIVE_INFINITY;
 }

@@ -178,6 +178,7 @@ export class Pusher {
               ok: o?.status === 'ok',
               ...(o?.status === 'ok' && o.created === true ? { created: true } : {}),
               ...(o?.status === 'ok' && o.writtenAt !== undefined ? { landedAt: Date.parse(o.writtenAt) } : {}),
+              ...(o?.status === 'ok' && o.fieldsWrittenAt !== undefined ? { landedAtBy: millisOf(o.fieldsWrittenAt) } : {}),
             },
           ];
         }),
