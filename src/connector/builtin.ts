@@ -8,8 +8,7 @@ import type { EmulatorDefinition, RunningEmulator } from './emulator-definition.
 
 /** A built-in connector: what `connectors/<id>/index.ts` default-exports. */
 export interface BuiltinConnector<
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- definitions differ in their Config/Cursor types
-  Connector extends ConnectorDefinition<any, any> = ConnectorDefinition<any, any>,
+  Connector extends ConnectorDefinition = ConnectorDefinition,
   Emulator extends EmulatorDefinition<string, RunningEmulator> = EmulatorDefinition,
 > {
   /** `defineConnector({...})` of `connector.ts`. */
@@ -30,11 +29,9 @@ export interface BuiltinConnector<
  * export default defineBuiltin({ connector, emulator });
  * ```
  */
-export function defineBuiltin<
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- definitions differ in their Config/Cursor types
-  Connector extends ConnectorDefinition<any, any>,
-  Emulator extends EmulatorDefinition<string, RunningEmulator>,
->(bundle: BuiltinConnector<Connector, Emulator>): BuiltinConnector<Connector, Emulator> {
+export function defineBuiltin<Connector extends ConnectorDefinition, Emulator extends EmulatorDefinition<string, RunningEmulator>>(
+  bundle: BuiltinConnector<Connector, Emulator>,
+): BuiltinConnector<Connector, Emulator> {
   if (bundle.emulator.id !== bundle.connector.type) {
     throw new Error(`the emulator "${bundle.emulator.id}" does not emulate the connector type "${bundle.connector.type}"`);
   }
@@ -47,8 +44,7 @@ export type EmulatorsOf<Modules extends readonly { default: BuiltinConnector }[]
 };
 
 /** The connector definitions of the imported bundle modules, in order. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- definitions differ in their Config/Cursor types
-export function connectorsOf(modules: readonly { default: BuiltinConnector }[]): readonly ConnectorDefinition<any, any>[] {
+export function connectorsOf(modules: readonly { default: BuiltinConnector }[]): readonly ConnectorDefinition[] {
   return modules.map((m) => m.default.connector);
 }
 
