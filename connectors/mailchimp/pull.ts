@@ -1,0 +1,82 @@
+/**
+ * Pull: `GET /lists/{id}/members` sorted by `last_changed`, oldest first, `count` members a page.
+ * The first run reads the whole audience; later runs read from the saved `since` minus the
+ * look-back. A cursor is saved after every page: `since` moves to one second before the last
+ * member's `last_changed` (Mailchimp's stamps have whole seconds, and whether the bound is
+ * inclusive is not documented), and `offset` skips the members of the page already read
+ * after that bound, so a page boundary inside one second neither skips nor loops; a page that
+ * does not move `since` (a whole page in one second) pages on by offset.
+ * https://mailchimp.com/developer/marketing/api/list-members/list-members-info/
+ */
+import type { PullPage } from '../../src/connector/define.js';
+import { MalformedPayloadError } from '../../src/connector/errors.js';
+import type { MailchimpApi } from './api.js';
+import type { MailchimpCursor } from './config.js';
+import { mailchimpDate } from './mapping.js';
+import { toRecord, type Member } from './read.js';
+
+interface MembersPage {
+  members?: Member[];
+  total_items?: number;
+}
+
+/** Mailchimp's `since_last_changed` format: ISO 8601 with seconds and an offset. */
+function apiInstant(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19)}+00:00`;
+}
+
+/** When a member last changed (ms), or undefined when Mailchimp says "". */
+function changedAt(m: Member): number | undefined {
+  const iso = mailchimpDate(m.last_changed);
+  return iso === undefined ? undefined : Date.parse(iso);
+}
+
+export async function* pullMembers(
+  api: MailchimpApi,
+  cursor: MailchimpCursor | undefined,
+  signal: AbortSignal,
+  now: () => number = Date.now,
+): AsyncGenerator<PullPage<MailchimpCursor>> {
+  const { config } = api;
+  // A finished walk starts again a look-back behind; an interrupted one resumes where it stopped.
+  let since: number | undefined =
+    cursor?.since === undefined ? undefined : Date.parse(cursor.since) - (cursor.complete ? config.lookBackMs : 0);
+  let offset = cursor === undefined || cursor.complete ? 0 : cursor.offset;
+  let first = true;
+  for (;;) {
+    const res = await api.request<MembersPage>('GET', `/lists/${encodeURIComponent(config.listId)}/members`, {
+      params: {
+        count: config.pageSize,
+        offset,
+        sort_field: 'last_changed',
+        sort_dir: 'ASC',
+        exclude_fields: 'members._links,_links',
+        ...(since === undefined ? {} : { since_last_changed: apiInstant(since) }),
+      },
+      signal,
+    });
+    if (!res.data || !Array.isArray(res.data.members)) throw new MalformedPayloadError('GET /lists/{id}/members answered without members');
+    // Sorted here as well: the order of a page is the one thing the cursor relies on.
+    const members = [...res.data.members].sort((a, b) => (changedAt(a) ?? 0) - (changedAt(b) ?? 0));
+    const last = members.length > 0 ? changedAt(members[members.length - 1] as Member) : undefined;
+    const done = members.length < config.pageSize;
+    if (last !== undefined) {
+      const bound = Math.floor(last / 1000) * 1000 - 1000;
+      if (since !== undefined && bound <= since) offset += members.length;
+      else {
+        since = bound;
+        offset = members.filter((m) => (changedAt(m) ?? 0) > bound).length;
+      }
+    } else offset += members.length;
+    // Nothing changed since a finished walk: nothing to save either.
+    if (members.length === 0 && first && (cursor === undefined || cursor.complete)) return;
+    first = false;
+    const next: MailchimpCursor = {
+      ...(since === undefined ? {} : { since: new Date(since).toISOString() }),
+      offset: done ? 0 : offset,
+      complete: done,
+    };
+    yield { records: members.map((m) => toRecord(m, now)), cursor: next };
+    if (done) return;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Reading members: one member by contact_id or by e-mail hash, and the translation of a member
+ * into an `ExternalRecord` in the connector's vocabulary (`mapping.ts`).
+ * https://mailchimp.com/developer/marketing/api/list-members/get-member-info/
+ */
+import type { ExternalRecord } from '../../src/connector/define.js';
+import type { Json } from '../../src/profile/schema.js';
+import { subscriberHash, type MailchimpApi } from './api.js';
+import {
+  EMAIL_FIELD,
+  fromMergeValue,
+  interestField,
+  LANGUAGE_FIELD,
+  mailchimpDate,
+  MEMBER_STATUS_FIELD,
+  mergeField,
+  permissionField,
+  STATUS_FIELD,
+  statusFieldValue,
+  TAGS_FIELD,
+} from './mapping.js';
+
+/** A list member as the API answers it (the fields the connector reads; the rest is kept for export). */
+export interface Member {
+  id: string;
+  contact_id: string;
+  email_address: string;
+  status: string;
+  merge_fields?: Record<string, unknown>;
+  interests?: Record<string, boolean>;
+  marketing_permissions?: { marketing_permission_id: string; enabled: boolean; text?: string }[];
+  language?: string;
+  tags?: { id?: number; name: string }[];
+  last_changed?: string;
+  timestamp_opt?: string;
+  timestamp_signup?: string;
+  ip_opt?: string;
+  [key: string]: unknown;
+}
+
+/** A lookup id a webhook gives: `hash.<md5 of the lower-cased e-mail>`. */
+const HASH_REF = /^hash\.([0-9a-f]{32})$/;
+
+/** The `read` id of an address: what `parse` emits for a webhook naming it. */
+export function hashRef(email: string): string {
+  return `hash.${subscriberHash(email)}`;
+}
+
+/** The path segment a read id stands for: a contact_id, or the hash of `hash.<md5>`. */
+export function memberKey(id: string): string {
+  return HASH_REF.exec(id)?.[1] ?? id;
+}
+
+/** A member as a record: keyed by contact_id, stamped with `last_changed`, "" values absent. */
+export function toRecord(member: Member, now: () => number = Date.now): ExternalRecord {
+  const fields: Record<string, Json> = {};
+  fields[EMAIL_FIELD] = member.email_address;
+  if (typeof member.language === 'string' && member.language !== '') fields[LANGUAGE_FIELD] = member.language;
+  for (const [tag, value] of Object.entries(member.merge_fields ?? {})) {
+    const v = fromMergeValue(value);
+    if (v !== undefined) fields[mergeField(tag)] = v;
+  }
+  fields[STATUS_FIELD] = statusFieldValue(member.status);
+  fields[MEMBER_STATUS_FIELD] = member.status;
+  for (const [id, on] of Object.entries(member.interests ?? {})) if (typeof on === 'boolean') fields[interestField(id)] = on;
+  for (const p of member.marketing_permissions ?? []) {
+    if (typeof p.enabled === 'boolean') fields[permissionField(p.marketing_permission_id)] = p.enabled;
+  }
+  if (Array.isArray(member.tags)) fields[TAGS_FIELD] = member.tags.map((t) => t.name);
+  const lastChanged = mailchimpDate(member.last_changed);
+  const at = lastChanged ?? mailchimpDate(member.timestamp_opt) ?? mailchimpDate(member.timestamp_signup) ?? new Date(now()).toISOString();
+  // The opt-in act is when a subscription was given; any other status dates from the last change.
+  const optIn = member.status === 'subscribed' ? mailchimpDate(member.timestamp_opt) : undefined;
+  return { externalId: member.contact_id, at, fields, fieldsAt: { [STATUS_FIELD]: optIn ?? at } };
+}
+
+/** Fields the export adds: every other field Mailchimp holds on the member, under its own name. */
+const COVERED = new Set(['_links', 'merge_fields', 'interests', 'marketing_permissions', 'tags', 'status', 'email_address', 'language']);
+
+/** A member as an export record: the record's fields plus everything else the member carries. */
+export function toExportRecord(member: Member, now: () => number = Date.now): ExternalRecord {
+  const record = toRecord(member, now);
+  for (const [key, value] of Object.entries(member)) {
+    if (COVERED.has(key) || value === undefined) continue;
+    record.fields[key] = value as Json;
+  }
+  return record;
+}
+
+/**
+ * One member by contact_id, e-mail hash or e-mail (the API takes each where the hash goes);
+ * undefined when Mailchimp holds none (404).
+ */
+export async function getMember(api: MailchimpApi, key: string, signal?: AbortSignal): Promise<Member | undefined> {
+  const res = await api.request<Member | undefined>(
+    'GET',
+    `/lists/${encodeURIComponent(api.config.listId)}/members/${encodeURIComponent(key)}`,
+    {
+      params: { exclude_fields: '_links' },
+      signal,
+      accept: [404],
+    },
+  );
+  return res.status === 404 || !isMember(res.data) ? undefined : res.data;
+}
+
+function isMember(data: unknown): data is Member {
+  if (data === null || typeof data !== 'object') return false;
+  const m = data as Record<string, unknown>;
+  return typeof m.contact_id === 'string' && typeof m.email_address === 'string' && typeof m.status === 'string';
+}
+
+/** Members named by contact_ids or `hash.<md5>` ids, each once (in parallel, under the key's in-flight ceiling). */
+export async function readMembers(api: MailchimpApi, ids: readonly string[], signal?: AbortSignal): Promise<Member[]> {
+  const keys = [...new Set(ids.map(memberKey))];
+  const found = await Promise.all(keys.map((k) => getMember(api, k, signal)));
+  const byContact = new Map<string, Member>();
+  for (const m of found) if (m && !byContact.has(m.contact_id)) byContact.set(m.contact_id, m);
+  return [...byContact.values()];
+}
