@@ -71,6 +71,8 @@ export function untar(archive: Buffer): TarEntry[] {
     const name = longName ?? (prefix ? `${prefix}/${text(header.subarray(0, 100))}` : text(header.subarray(0, 100)));
     longName = undefined;
     if (type === 0x4c /* 'L': GNU long name of the next entry */) longName = text(data);
+    else if (type === 0x78 /* 'x': pax header of the next entry */)
+      longName = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(data.toString('utf8'))?.[1];
     else if (type === 0x30 /* '0' */ || type === 0) files.push({ name, data });
     off += 512 + Math.ceil(size / 512) * 512;
   }
