@@ -215,7 +215,8 @@ export class MailchimpApi {
       auth: { username: 'concord', password: config.apiKey },
       timeout: TIMEOUT_MS,
       validateStatus: () => true,
-      headers: { accept: 'application/json' },
+      // JSON bodies, a body-less POST included (as the official client sends it).
+      headers: { accept: 'application/json', 'content-type': 'application/json' },
     });
     // Result files are fetched from a signed link: no credentials go there.
     this.plain = axios.create({ timeout: TIMEOUT_MS, validateStatus: () => true });

@@ -1,21 +1,29 @@
 /**
  * The shared connector conformance suite, run against the Mailchimp emulator: what fails is what
- * the connector or its emulator still lacks.
+ * the connector or its emulator still lacks. Webhooks are signed (X-Mailchimp-Signature) and
+ * carry the URL secret as the hub's route gives it (`urlToken`).
  */
 import { runConformance, type ConformanceEnvironment } from '../../../src/connector/testing/conformance.js';
 import { emulatorCapabilities, emulatorEnvironment } from '../../../src/connector/testing/emulator-environment.js';
 import connector from '../../../connectors/mailchimp/connector.js';
 import type { MailchimpConfig, MailchimpConfigInput } from '../../../connectors/mailchimp/config.js';
-import { startMailchimpEmulator } from '../../../connectors/mailchimp/emulator/index.js';
+import { DEFAULT_LIST_ID, startMailchimpEmulator } from '../../../connectors/mailchimp/emulator/index.js';
 import { startWebhookReceiver } from '../../helpers/webhook-receiver.js';
 
-const SECRET = 'conformance-webhook-secret';
-const TOKEN = 'conformance-token';
+const URL_SECRET = 'conformance-url-secret-0123456789abcdef';
+const SIGNING_SECRET = 'conformance-signing-secret';
+const API_KEY = 'conformance-key-us1';
 
 async function start(): Promise<ConformanceEnvironment<MailchimpConfig>> {
-  const receiver = await startWebhookReceiver('/webhooks/mailchimp');
-  const emulator = await startMailchimpEmulator({ secret: SECRET, accessToken: TOKEN, webhookUrl: receiver.url });
-  const config: MailchimpConfigInput = { baseUrl: emulator.url, accessToken: TOKEN, webhookSecret: SECRET };
+  const receiver = await startWebhookReceiver(`/webhooks/mailchimp/${URL_SECRET}`);
+  const emulator = await startMailchimpEmulator({ apiKey: API_KEY, webhookUrl: receiver.url, webhookSigningSecret: SIGNING_SECRET });
+  const config: MailchimpConfigInput = {
+    baseUrl: emulator.apiUrl,
+    apiKey: API_KEY,
+    listId: DEFAULT_LIST_ID,
+    webhookSecret: URL_SECRET,
+    webhookSigningSecret: SIGNING_SECRET,
+  };
   return emulatorEnvironment({
     config,
     controls: emulator.sideDoor,
@@ -23,6 +31,7 @@ async function start(): Promise<ConformanceEnvironment<MailchimpConfig>> {
       receiver.received.map((r) => ({
         method: r.method,
         url: receiver.url,
+        urlToken: URL_SECRET,
         headers: r.headers,
         body: r.body,
         receivedAt: new Date().toISOString(),
@@ -38,6 +47,6 @@ runConformance({
   definition: connector,
   start,
   ...emulatorCapabilities,
-  // API calls one full push batch takes (default 1).
+  // A full batch of creates is one batch subscribe call.
   callsPerBatch: 1,
 });
