@@ -159,9 +159,9 @@ export class MailchimpPusher {
     return { record, index, email, body, status, tags };
   }
 
-  /** The hub holds the status consent as granted, and no restriction is active. */
+  /** The hub holds the status consent as granted, and no restriction or objection is active. */
   private granted(profile: Profile): boolean {
-    return profile.consents[this.purpose]?.[this.channel]?.value === 'granted' && profile.rights.restricted?.value !== true;
+    return profile.consents[this.purpose]?.[this.channel]?.value === 'granted' && !restricted(profile);
   }
 
   /** The opt-in evidence the hub holds (`ip_opt`, `timestamp_opt`), sent with a subscription. */
@@ -272,33 +272,35 @@ export class MailchimpPusher {
     const id = w.record.externalId ?? '';
     const profileId = w.record.profileId;
     const body: MemberBody = { ...w.body };
+    let held: Member | undefined;
     if (w.status !== undefined) {
       // What Mailchimp holds before a consent change is written.
-      const member = await getMember(this.api, id, signal);
-      if (member === undefined) {
+      held = await getMember(this.api, id, signal);
+      if (held === undefined) {
         w.outcome = { status: 'rejected', profileId, reason: 'the Mailchimp member no longer exists', code: 'member_not_found' };
         return;
       }
-      if (member.status === 'archived') {
-        w.outcome = {
-          status: 'rejected',
-          profileId,
-          reason: 'the member is archived in Mailchimp and stays archived',
-          code: 'member_archived',
-        };
-        return;
-      }
-      if (newerStatusChoice(w.record, member)) {
+      if (held.status === 'archived') {
+        // An archived member gets no mail: a withdrawal holds already; a subscription would resurrect it.
+        if (w.status === 'subscribed') {
+          w.outcome = {
+            status: 'rejected',
+            profileId,
+            reason: 'the member is archived in Mailchimp and stays archived',
+            code: 'member_archived',
+          };
+          return;
+        }
+      } else if (newerStatusChoice(w.record, held)) {
         w.outcome = {
           status: 'retryable',
           profileId,
           reason: "the member's status changed in Mailchimp after the hub's value: reading it before writing",
           retryAfterMs: 1_000,
-          externalId: member.contact_id,
+          externalId: held.contact_id,
         };
         return;
-      }
-      if (statusFieldValue(member.status) !== w.status) {
+      } else if (statusFieldValue(held.status) !== w.status) {
         body.status = w.status;
         if (w.status === 'subscribed') Object.assign(body, this.optIn(w.record.profile));
       }
@@ -309,7 +311,13 @@ export class MailchimpPusher {
       if (typeof res.data?.contact_id === 'string') w.externalId = res.data.contact_id;
     }
     if (w.tags !== undefined) await this.writeTags(w, w.record.held?.[TAGS_FIELD], signal);
-    if (body.status === 'unsubscribed' && this.api.config.archiveOnRestriction && restricted(w.record.profile)) {
+    if (
+      w.status === 'unsubscribed' &&
+      held?.status !== 'archived' &&
+      this.api.config.archiveOnRestriction &&
+      restricted(w.record.profile)
+    ) {
+      // A restriction or an objection to direct marketing, where the operator chose to archive too (405: cleaned, pending).
       // https://mailchimp.com/developer/marketing/api/list-members/archive-list-member/
       await this.api.request('DELETE', this.memberPath(id), { signal, accept: [404, 405] });
     }
@@ -410,9 +418,9 @@ function operationKey(w: Work): string {
   return `${w.index}-${createHash('sha256').update(w.record.profileId).digest('hex').slice(0, 16)}`;
 }
 
+/** Processing is restricted (Art. 18), or the person objects to direct marketing (Art. 21(2)). */
 function restricted(profile: Profile | undefined): boolean {
-  if (profile === undefined) return false;
-  return profile.rights.restricted?.value === true || Object.values(profile.rights.objections).some((o) => o?.value === true);
+  return profile?.rights.restricted?.value === true || profile?.rights.objections.directMarketing?.value === true;
 }
 
 /**

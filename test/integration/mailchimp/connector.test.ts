@@ -195,6 +195,22 @@ describe('updates', () => {
     expect(await outcomeCount(s.registry, 'compliance_state')).toBe(1);
   });
 
+  it('a restriction unsubscribes, and archives where the operator chose it; an archived member takes a withdrawal as it is', async () => {
+    const s = await setup({ config: { archiveOnRestriction: true } });
+    const id = await createOne(s, 'restricted@example.com', { status: 'subscribed' });
+    const gated = profile('restricted@example.com', 'granted', { restricted: { value: true, at: AT, source: 'admin' }, objections: {} });
+    const withdraw = () =>
+      s.instance.push?.([{ profileId: gated.id, externalId: id, fields: { status: 'unsubscribed' }, profile: gated }], signal());
+    expect(await withdraw()).toMatchObject([{ status: 'ok', externalId: id }]);
+    expect(memberOf(s, 'restricted@example.com')).toMatchObject({ status: 'archived' });
+    expect(await withdraw()).toMatchObject([{ status: 'ok', externalId: id }]);
+    // Without the option, the same withdrawal only unsubscribes.
+    const plain = await setup();
+    const other = await createOne(plain, 'restricted@example.com', { status: 'subscribed' });
+    await plain.instance.push?.([{ profileId: gated.id, externalId: other, fields: { status: 'unsubscribed' }, profile: gated }], signal());
+    expect(memberOf(plain, 'restricted@example.com')).toMatchObject({ status: 'unsubscribed' });
+  });
+
   it('quick unsubscribe/resubscribe churn is rejected (too_many_signups)', async () => {
     const s = await setup({ emulator: { churnFlips: 2 } });
     const id = await createOne(s, 'churn@example.com', { status: 'subscribed' });
