@@ -41,11 +41,13 @@ export function createMailchimpInstance(
     ...(config.webhookSigningSecret === undefined ? {} : { signingSecret: config.webhookSigningSecret }),
   };
   // A delivery counts as handled once the engine has enqueued its event (`reply`).
+  // Learned from the answers: whether since_last_changed takes the bound's own second.
+  const sinceBound = { inclusive: false };
   const acks = new WebhookAcks<string>({ capacity: 50_000, maxPending: 10_000 });
 
   return {
     api,
-    pull: (cursor, signal) => pullMembers(api, cursor, signal, now),
+    pull: (cursor, signal) => pullMembers(api, cursor, signal, now, sinceBound),
     push: (batch, signal) => pusher.push(batch, signal),
     async read(externalIds, signal) {
       return (await readMembers(api, externalIds, signal)).map((m) => toRecord(m, now));

@@ -3,9 +3,13 @@
  * The first run reads the whole audience; later runs read from the saved `since` minus the
  * look-back. A cursor is saved after every page: `since` moves to one second before the last
  * member's `last_changed` (Mailchimp's stamps have whole seconds, and whether the bound is
- * inclusive is not documented), and `offset` skips the members of the page already read
- * after that bound, so a page boundary inside one second neither skips nor loops; a page that
- * does not move `since` (a whole page in one second) pages on by offset.
+ * inclusive is not documented), and `offset` skips the members of the walk already read after
+ * that bound, so a page boundary inside one second neither skips nor loops; a page that does
+ * not move `since` (a whole page in one second) pages on by offset. Once an answer shows a
+ * member changed in the very second of the bound, the bound is known to be inclusive and
+ * `offset` skips that second's members too (otherwise they are read twice). As with any offset
+ * paging, a member of the boundary seconds changing during the walk can shift a neighbour past
+ * the offset; the look-back of the next pull is the safety net.
  * https://mailchimp.com/developer/marketing/api/list-members/list-members-info/
  */
 import type { PullPage } from '../../src/connector/define.js';
@@ -31,11 +35,19 @@ function changedAt(m: Member): number | undefined {
   return iso === undefined ? undefined : Date.parse(iso);
 }
 
+/** What the instance learned of `since_last_changed`: whether a member changed in the bound's own second is in the answer. */
+export interface SinceBound {
+  inclusive: boolean;
+}
+
+const secondOf = (ms: number | undefined): number => Math.floor((ms ?? 0) / 1000) * 1000;
+
 export async function* pullMembers(
   api: MailchimpApi,
   cursor: MailchimpCursor | undefined,
   signal: AbortSignal,
   now: () => number = Date.now,
+  bound: SinceBound = { inclusive: false },
 ): AsyncGenerator<PullPage<MailchimpCursor>> {
   const { config } = api;
   // A finished walk starts again a look-back behind; an interrupted one resumes where it stopped.
@@ -43,6 +55,8 @@ export async function* pullMembers(
     cursor?.since === undefined ? undefined : Date.parse(cursor.since) - (cursor.complete ? config.lookBackMs : 0);
   let offset = cursor === undefined || cursor.complete ? 0 : cursor.offset;
   let first = true;
+  /** The members read in this walk by second of `last_changed` (the last two seconds are kept; a re-read counts once). */
+  const read = new Map<number, Set<string>>();
   for (;;) {
     const res = await api.request<MembersPage>('GET', `/lists/${encodeURIComponent(config.listId)}/members`, {
       params: {
@@ -60,13 +74,23 @@ export async function* pullMembers(
     const members = [...res.data.members].sort((a, b) => (changedAt(a) ?? 0) - (changedAt(b) ?? 0));
     const last = members.length > 0 ? changedAt(members[members.length - 1] as Member) : undefined;
     const done = members.length < config.pageSize;
+    if (since !== undefined && members.some((m) => secondOf(changedAt(m)) === secondOf(since))) bound.inclusive = true;
+    for (const m of members) {
+      const second = secondOf(changedAt(m));
+      const ids = read.get(second) ?? new Set<string>();
+      ids.add(m.contact_id);
+      read.set(second, ids);
+    }
     if (last !== undefined) {
-      const bound = Math.floor(last / 1000) * 1000 - 1000;
-      if (since !== undefined && bound <= since) offset += members.length;
+      const lastSecond = secondOf(last);
+      const next = lastSecond - 1000;
+      if (since !== undefined && next <= since) offset += members.length;
       else {
-        since = bound;
-        offset = members.filter((m) => (changedAt(m) ?? 0) > bound).length;
+        // Every member of those seconds read so far comes first in the answer from the new bound.
+        since = next;
+        offset = (read.get(lastSecond)?.size ?? 0) + (bound.inclusive ? (read.get(next)?.size ?? 0) : 0);
       }
+      for (const second of read.keys()) if (second < next) read.delete(second);
     } else offset += members.length;
     // Nothing changed since a finished walk: nothing to save either.
     if (members.length === 0 && first && (cursor === undefined || cursor.complete)) return;

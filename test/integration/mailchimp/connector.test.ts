@@ -42,9 +42,14 @@ interface Setup {
   config: MailchimpConfig;
 }
 
-async function setup(options: { config?: Partial<MailchimpConfigInput>; emulator?: MailchimpEmulatorOptionsInput } = {}): Promise<Setup> {
+async function setup(
+  options: { config?: Partial<MailchimpConfigInput>; emulator?: MailchimpEmulatorOptionsInput; now?: () => number } = {},
+): Promise<Setup> {
   const receiver = await startWebhookReceiver(`/webhooks/mailchimp/${URL_SECRET}`);
-  const emulator = await startMailchimpEmulator({ apiKey: API_KEY, webhookUrl: receiver.url, ...options.emulator });
+  const emulator = await startMailchimpEmulator(
+    { apiKey: API_KEY, webhookUrl: receiver.url, ...options.emulator },
+    options.now ? { now: options.now } : {},
+  );
   open.push(async () => {
     await emulator.close();
     await receiver.close();
@@ -370,6 +375,28 @@ describe('pull', () => {
     s.emulator.sideDoor.edit('page3@example.com', { FNAME: 'Edited' });
     const later = await pullAll(s, full.cursors.at(-1));
     expect(later.records.find((r) => r.externalId === ids[3])?.fields['merge:FNAME']).toBe('Edited');
+  });
+
+  it('pages across seconds: nothing skipped, and once the bound is known to be inclusive nothing read twice', async () => {
+    let clock = Date.parse('2026-12-01T10:00:00.000Z');
+    const s = await setup({ config: { pageSize: 2 }, now: () => clock });
+    const ids: string[] = [];
+    for (const [second, count] of [
+      [0, 3],
+      [1, 3],
+      [2, 2],
+    ] as const) {
+      clock = Date.parse('2026-12-01T10:00:00.000Z') + second * 1000 + 100;
+      const out = await s.instance.push?.(
+        Array.from({ length: count }, (_, i) => record(`s${second}-${i}@example.com`)),
+        signal(),
+      );
+      ids.push(...(out ?? []).map((o) => (o.status === 'ok' ? o.externalId : '')));
+    }
+    const first = await pullAll(s);
+    expect(new Set(first.records.map((r) => r.externalId))).toEqual(new Set(ids));
+    const second = await pullAll(s);
+    expect(second.records.map((r) => r.externalId).sort()).toEqual([...ids].sort());
   });
 
   it('reads status as a grant, a withdrawal or neither, and interests and permissions as booleans', async () => {
