@@ -206,7 +206,9 @@ export class MailchimpApi {
 
   constructor(
     readonly config: MailchimpConfig,
-    private readonly ctx: Pick<ConnectorContext<MailchimpConfig>, 'instanceId' | 'metrics'>,
+    private readonly ctx: Pick<ConnectorContext<MailchimpConfig>, 'instanceId' | 'metrics'> & {
+      logger?: ConnectorContext<MailchimpConfig>['logger'];
+    },
     private readonly now: () => number = Date.now,
   ) {
     this.baseUrl = apiBaseUrl(config);
@@ -301,6 +303,10 @@ export class MailchimpApi {
       if (res.status === 429) {
         const wait = parseRetryAfter(headerValue(res.headers, 'retry-after'), now) ?? DEFAULT_RETRY_AFTER_MS;
         this.key.blockedUntil = Math.max(this.key.blockedUntil, now + wait);
+        this.ctx.logger?.warn(
+          { connector: this.ctx.instanceId, retryAfterMs: wait },
+          'Mailchimp rate limit hit: the API key is blocked until Retry-After',
+        );
         throw new RateLimitedError(`Mailchimp rate limit (HTTP 429): ${problemText(res.data)}`, { retryAfterMs: wait, status: 429 });
       }
       const error = mailchimpError(res.status, res.data, res.headers, now);
