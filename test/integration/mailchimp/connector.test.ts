@@ -21,6 +21,7 @@ import {
   type MailchimpEmulatorOptionsInput,
   type RunningMailchimpEmulator,
 } from '../../../connectors/mailchimp/emulator/index.js';
+import { setupWebhook } from '../../../connectors/mailchimp/setup.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../helpers/webhook-receiver.js';
 
 const API_KEY = 'integration-key-us1';
@@ -476,6 +477,33 @@ describe('webhooks from the emulator', () => {
     await createOne(s, 'quiet@example.com', { status: 'subscribed' });
     await s.emulator.sideDoor.flushWebhooks();
     expect(s.receiver.received).toEqual([]);
+  });
+});
+
+describe('webhook setup', () => {
+  it('registers the webhook with sources user and admin, api off; keeps a right one, replaces a wrong one', async () => {
+    const s = await setup();
+    // The emulator's pre-registered webhook is what the connector needs.
+    expect(await setupWebhook(s.instance.api, s.receiver.url)).toMatchObject({
+      action: 'kept',
+      url: expect.stringMatching(/<webhookSecret>$/),
+    });
+    const url = `${s.receiver.url.replace(URL_SECRET, 'another-url-secret-0123456789abcdefgh')}`;
+    const created = await setupWebhook(s.instance.api, url);
+    expect(created).toMatchObject({ action: 'created', signingSecret: expect.stringMatching(/.{16,}/) });
+    expect(JSON.stringify(created)).not.toContain('another-url-secret');
+    expect(await setupWebhook(s.instance.api, url)).toMatchObject({ action: 'kept', webhookId: created.webhookId });
+    // One that also fires on our own API writes (echoes) is replaced.
+    const echoing = `${s.receiver.url.replace(URL_SECRET, 'echoing-url-secret-0123456789abcdefghi')}`;
+    await s.instance.api.request('POST', `/lists/${DEFAULT_LIST_ID}/webhooks`, {
+      data: { url: echoing, events: { subscribe: true }, sources: { user: true, admin: true, api: true } },
+    });
+    expect(await setupWebhook(s.instance.api, echoing)).toMatchObject({ action: 'replaced' });
+    const hooks = await s.instance.api.request<{ webhooks: { url: string; sources: Record<string, boolean> }[] }>(
+      'GET',
+      `/lists/${DEFAULT_LIST_ID}/webhooks`,
+    );
+    expect(hooks.data.webhooks.find((w) => w.url === echoing)?.sources).toEqual({ user: true, admin: true, api: false });
   });
 });
 
