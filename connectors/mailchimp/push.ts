@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import type { PushOutcome, PushRecord } from '../../src/connector/define.js';
 import { AuthError, ConnectorConfigError, RateLimitedError } from '../../src/connector/errors.js';
 import { chunks, redactEmails } from '../../src/connector/kit/index.js';
+import { jsonEqual } from '../../src/connector/mapping.js';
 import type { Json, Profile } from '../../src/profile/schema.js';
 import { mailchimpError, memberProblemCode, permanentMemberCode, subscriberHash, type MailchimpApi, type MemberOutcome } from './api.js';
 import { runBatch, type BatchOperation, type BatchResult } from './batches.js';
@@ -291,11 +292,11 @@ export class MailchimpPusher {
           };
           return;
         }
-      } else if (newerStatusChoice(w.record, held)) {
+      } else if (newerStatusChoice(w.record, held) || changedSinceHeld(w.record, held)) {
         w.outcome = {
           status: 'retryable',
           profileId,
-          reason: "the member's status changed in Mailchimp after the hub's value: reading it before writing",
+          reason: "the member changed in Mailchimp after the hub's last view: reading it before writing",
           retryAfterMs: 1_000,
           externalId: held.contact_id,
         };
@@ -436,6 +437,25 @@ export function newerStatusChoice(record: PushRecord, member: Member): boolean {
   if (!Number.isFinite(setAt) || !Number.isFinite(oursAt) || setAt <= oursAt) return false;
   if (record.held !== undefined && Object.hasOwn(record.held, STATUS_FIELD)) return record.held[STATUS_FIELD] !== current;
   return true;
+}
+
+/**
+ * A field this write sends holds, in Mailchimp, neither what the hub last saw there (`held`) nor
+ * the value to write: someone edited it since, so it is read first and the merge decides (only
+ * checked where the member is read anyway, before a status write).
+ */
+export function changedSinceHeld(record: PushRecord, member: Member): boolean {
+  const held = record.held;
+  if (held === undefined) return false;
+  const now = toRecord(member).fields;
+  return Object.entries(record.fields).some(
+    ([field, value]) =>
+      field !== STATUS_FIELD &&
+      field !== TAGS_FIELD &&
+      Object.hasOwn(held, field) &&
+      !jsonEqual(now[field] ?? null, held[field] ?? null) &&
+      !jsonEqual(now[field] ?? null, value),
+  );
 }
 
 function outcomeLabel(outcome: PushOutcome): MemberOutcome {

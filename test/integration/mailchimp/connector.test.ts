@@ -265,6 +265,28 @@ describe('updates', () => {
     expect(memberOf(s, 'newer@example.com')).toMatchObject({ status: 'unsubscribed' });
   });
 
+  it('a field edited in Mailchimp since the hub’s last view is read before a write that reads the member', async () => {
+    const s = await setup();
+    const id = await createOne(s, 'edited@example.com', { status: 'subscribed' });
+    s.emulator.sideDoor.edit('edited@example.com', { FNAME: 'Grace' });
+    const push = (held: PushRecord['held']) =>
+      s.instance.push?.(
+        [record('edited@example.com', { status: 'unsubscribed', 'merge:FNAME': 'Bea' }, { externalId: id, held })],
+        signal(),
+      );
+    expect(await push({ status: 'subscribed', 'merge:FNAME': 'Ada' })).toMatchObject([{ status: 'retryable', externalId: id }]);
+    expect(memberOf(s, 'edited@example.com')).toMatchObject({
+      status: 'subscribed',
+      merge_fields: expect.objectContaining({ FNAME: 'Grace' }),
+    });
+    // Read back, the hub knows Grace: its write goes through.
+    expect(await push({ status: 'subscribed', 'merge:FNAME': 'Grace' })).toMatchObject([{ status: 'ok' }]);
+    expect(memberOf(s, 'edited@example.com')).toMatchObject({
+      status: 'unsubscribed',
+      merge_fields: expect.objectContaining({ FNAME: 'Bea' }),
+    });
+  });
+
   it('tags removed since the hub’s last view become inactive', async () => {
     const s = await setup();
     const id = await createOne(s, 'retag@example.com', { tags: ['vip', 'beta'] });
