@@ -287,6 +287,21 @@ describe('updates', () => {
     });
   });
 
+  it('an address change is an update of the same member (contact_id kept); an erased address is refused', async () => {
+    const s = await setup();
+    const id = await createOne(s, 'before@example.com');
+    const gone = await createOne(s, 'gone@example.com');
+    await s.instance.erase?.([{ externalId: gone }], signal());
+    expect(await s.instance.push?.([record('after@example.com', {}, { externalId: id })], signal())).toMatchObject([
+      { status: 'ok', externalId: id },
+    ]);
+    expect(memberOf(s, 'after@example.com')).toMatchObject({ contact_id: id });
+    expect(memberOf(s, 'before@example.com')).toBeUndefined();
+    expect(await s.instance.push?.([record('gone@example.com', {}, { externalId: id })], signal())).toMatchObject([
+      { status: 'rejected', code: 'forgotten_email' },
+    ]);
+  });
+
   it('tags removed since the hub’s last view become inactive', async () => {
     const s = await setup();
     const id = await createOne(s, 'retag@example.com', { tags: ['vip', 'beta'] });
