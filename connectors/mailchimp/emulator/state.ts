@@ -273,7 +273,14 @@ export class MailchimpState {
   }
 
   /** Changes a member's status (after `checkStatusChange`), stamping and announcing it. */
-  setStatus(list: StoredList, member: StoredMember, status: MemberStatus, source: ChangeSource, input: MemberInput = {}): void {
+  setStatus(
+    list: StoredList,
+    member: StoredMember,
+    status: MemberStatus,
+    source: ChangeSource,
+    input: MemberInput = {},
+    reason: 'manual' | 'abuse' = 'manual',
+  ): void {
     const now = this.now();
     member.status = status;
     member.lastChanged = now;
@@ -284,8 +291,10 @@ export class MailchimpState {
       this.stampOptIn(member, input);
       this.emit('subscribe', source, list, member);
     } else if (status === 'unsubscribed') {
-      this.emit('unsubscribe', source, list, member, { action: 'unsub', reason: 'manual' });
+      this.emit('unsubscribe', source, list, member, { action: 'unsub', reason });
     } else if (status === 'cleaned') {
+      // A bounced address can never be subscribed again through the API.
+      member.lock = 'bounced';
       this.emit('cleaned', source, list, member, { reason: 'hard' });
     } else if (status === 'archived') {
       this.emit('unsubscribe', source, list, member, { action: 'delete', reason: 'manual' });

@@ -6,6 +6,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_INTEREST_IDS, DEFAULT_LIST_ID, DEFAULT_PERMISSION_IDS, emailHash } from '../../../connectors/mailchimp/emulator/index.js';
+import definition from '../../../connectors/mailchimp/emulator/index.js';
 import { startWebhookReceiver } from '../../helpers/webhook-receiver.js';
 import {
   api,
@@ -171,6 +172,12 @@ describe('members', () => {
         'Member In Compliance State',
       );
     }
+    // A bounce reported through the API locks the address too.
+    await api(e, 'POST', `${L}/members`, { email_address: 'api-bounce@example.com', status: 'subscribed' });
+    expect((await api(e, 'PATCH', `${L}/members/api-bounce@example.com`, { status: 'cleaned' })).body.status).toBe('cleaned');
+    expect((await api<Problem>(e, 'PATCH', `${L}/members/api-bounce@example.com`, { status: 'subscribed' })).body.title).toBe(
+      'Member In Compliance State',
+    );
     // A marketer's unsubscribe is no compliance state; pending (double opt-in) is always allowed.
     await api(e, 'POST', `${L}/members`, { email_address: 'admin@example.com', status: 'subscribed' });
     e.sideDoor.unsubscribe('admin@example.com', { by: 'admin' });
@@ -478,6 +485,26 @@ describe('webhooks', () => {
     await e.sideDoor.flushWebhooks();
     expect(posts()).toHaveLength(2);
     await receiver.close();
+  });
+
+  it('concord emulate mailchimp: the definition signs the pre-registered webhook with --secret', async () => {
+    const receiver = await startWebhookReceiver('/webhooks/mc/token');
+    const running = await definition.start({ port: 0, host: '127.0.0.1', secret: 'dev-only-cli-secret', webhookUrl: receiver.url });
+    try {
+      running.sideDoor.userChange('cli@example.com');
+      running.sideDoor.unsubscribe('cli@example.com', { reason: 'abuse' });
+      await running.sideDoor.flushWebhooks();
+      const forms = receiver.received.map((r) => new URLSearchParams(r.body.toString('utf8')));
+      expect(forms.map((f) => [f.get('type'), f.get('data[reason]')])).toEqual([
+        ['subscribe', null],
+        ['unsubscribe', 'abuse'],
+      ]);
+      expect(String(receiver.received[0]?.headers['x-mailchimp-signature'])).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
+      expect((await fetch(`${running.apiUrl}/lists`, { headers: { authorization: basic('any-key-us1') } })).status).toBe(200);
+    } finally {
+      await running.close();
+      await receiver.close();
+    }
   });
 
   it('serves its side door over HTTP', async () => {
