@@ -265,6 +265,11 @@ export class MailchimpState {
       this.emit('upemail', opts.source, list, member, { old_email: oldEmail, new_email: newEmail, new_id: emailHash(newEmail) });
     }
     this.applyProfile(member, input);
+    if (!statusChanges && member.status === 'subscribed') {
+      // The opt-in evidence of a subscribed member may be written without a status change.
+      if (input.timestamp_opt !== undefined) member.timestampOpt = parseMailchimpTime(input.timestamp_opt, 'timestamp_opt');
+      if (input.ip_opt !== undefined) member.ipOpt = input.ip_opt;
+    }
     const profileChanged = JSON.stringify(this.profileOf(member)) !== before;
     if (profileChanged) member.lastChanged = this.now();
     if (statusChanges) this.setStatus(list, member, explicitStatus, opts.source, input);
@@ -428,7 +433,18 @@ export class MailchimpState {
   }
 
   private profileOf(m: StoredMember): unknown {
-    return [m.mergeFields, m.interests, m.permissions, m.language, m.emailType, m.vip, m.ipSignup, m.timestampSignup];
+    return [
+      m.mergeFields,
+      m.interests,
+      m.permissions,
+      m.language,
+      m.emailType,
+      m.vip,
+      m.ipSignup,
+      m.timestampSignup,
+      m.ipOpt,
+      m.timestampOpt,
+    ];
   }
 
   private stampOptIn(member: StoredMember, input: MemberInput): void {

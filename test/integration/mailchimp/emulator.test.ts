@@ -494,6 +494,24 @@ describe('webhooks', () => {
     await receiver.close();
   });
 
+  it('retries a failed delivery with backoff, then gives up; redelivers by id', async () => {
+    const receiver = await startWebhookReceiver('/retry');
+    receiver.respondWith(503);
+    const e = await emulator({ webhookUrl: receiver.url, webhookMaxAttempts: 2, webhookRetryBaseMs: 1 });
+    e.sideDoor.userChange('r@example.com');
+    await e.sideDoor.flushWebhooks();
+    expect(e.sideDoor.webhookDeliveries().map((d) => [d.attempt, d.status, d.types])).toEqual([
+      [1, 503, ['subscribe']],
+      [2, 503, ['subscribe']],
+    ]);
+    receiver.respondWith(200);
+    e.sideDoor.redeliverWebhooks(e.sideDoor.webhookDeliveries()[0]?.eventIds ?? []);
+    await e.sideDoor.flushWebhooks();
+    expect(e.sideDoor.webhookDeliveries().at(-1)).toMatchObject({ status: 200, acked: true });
+    expect(receiver.received).toHaveLength(3);
+    await receiver.close();
+  });
+
   it('concord emulate mailchimp: the definition signs the pre-registered webhook with --secret', async () => {
     const receiver = await startWebhookReceiver('/webhooks/mc/token');
     const running = await definition.start({ port: 0, host: '127.0.0.1', secret: 'dev-only-cli-secret', webhookUrl: receiver.url });
