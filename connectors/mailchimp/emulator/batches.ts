@@ -195,7 +195,17 @@ export class BatchRunner {
     this.later(() => this.advance(batch));
   }
 
+  /** One operation through the API's own routes; a failure to run it is a 500 result, as Mailchimp records one. */
   private async execute(batch: StoredBatch, op: Operation): Promise<OperationResult> {
+    try {
+      return await this.inject(batch, op);
+    } catch {
+      const body = JSON.stringify({ title: 'Internal Server Error', status: 500, detail: 'The operation could not be run.' });
+      return { status_code: 500, operation_id: op.operation_id ?? null, response: body };
+    }
+  }
+
+  private async inject(batch: StoredBatch, op: Operation): Promise<OperationResult> {
     const path = op.path.replace(/^\/3\.0(?=\/)/, '');
     const query = new URLSearchParams(Object.entries(op.params ?? {}).map(([k, v]): [string, string] => [k, String(v)])).toString();
     const res = await this.app.inject({

@@ -96,7 +96,11 @@ export function parseInput<T>(schema: z.ZodType<T>, value: unknown): T {
 
 /** Every error of the API routes as problem+json (Fastify's own 4xx too: a malformed JSON body, an unknown route). */
 export function registerErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((err: unknown, _req, reply) => {
+  app.setErrorHandler((err: unknown, req, reply) => {
+    if (req.url.startsWith('/_emulator/')) {
+      const status = typeof err === 'object' && err !== null && 'statusCode' in err ? Number(err.statusCode) : 400;
+      return reply.code(status).send({ message: err instanceof Error ? err.message : 'side door error' });
+    }
     if (err instanceof MailchimpError) return sendProblem(reply, err.body());
     if (err instanceof z.ZodError) return sendProblem(reply, fieldErrors(zodFieldErrors(err)).body());
     const statusCode = typeof err === 'object' && err !== null && 'statusCode' in err ? Number(err.statusCode) : 500;

@@ -17,8 +17,9 @@ const API = { source: 'api' } as const;
 const seconds = (ms: number | null): number | null => (ms === null ? null : Math.floor(ms / 1000) * 1000);
 
 function filterMembers(members: StoredMember[], q: ListMembersQuery): StoredMember[] {
+  // A `+00:00` offset sent unencoded arrives as ` 00:00`; read it as the caller meant it.
   const bound = (value: string | undefined, field: string): number | null =>
-    value === undefined || value === '' ? null : parseMailchimpTime(value, field);
+    value === undefined || value === '' ? null : parseMailchimpTime(value.replace(/(T[\d:.]+) (\d{2}:?\d{2})$/, '$1+$2'), field);
   const sinceChanged = bound(q.since_last_changed, 'since_last_changed');
   const beforeChanged = bound(q.before_last_changed, 'before_last_changed');
   const sinceOpt = bound(q.since_timestamp_opt, 'since_timestamp_opt');

@@ -57,14 +57,18 @@ export class MailchimpSideDoor extends EmulatorSideDoor<WebhookItem, string, Web
   }
 
   /**
-   * Unsubscribes: by the person (`by: 'user'`, the default: an unsubscribe link; they are then in
-   * a compliance state and the API cannot subscribe them again) or by a marketer (`'admin'`).
+   * Unsubscribes: by the person (`by: 'user'`, the default: an unsubscribe link, or a spam
+   * complaint with `reason: 'abuse'`; they are then in a compliance state and the API cannot
+   * subscribe them again) or by a marketer (`'admin'`).
    */
-  unsubscribe(email: string, options: OnList & { by?: Exclude<ChangeSource, 'api'> } = {}): Record<string, unknown> {
+  unsubscribe(
+    email: string,
+    options: OnList & { by?: Exclude<ChangeSource, 'api'>; reason?: 'manual' | 'abuse' } = {},
+  ): Record<string, unknown> {
     const by = options.by ?? 'user';
     return this.act(email, options, (list, m) => {
       if (by === 'user') m.lock = 'unsubscribed_self';
-      if (m.status !== 'unsubscribed') this.deps.state.setStatus(list, m, 'unsubscribed', by);
+      if (m.status !== 'unsubscribed') this.deps.state.setStatus(list, m, 'unsubscribed', by, {}, options.reason);
     });
   }
 
@@ -75,10 +79,7 @@ export class MailchimpSideDoor extends EmulatorSideDoor<WebhookItem, string, Web
 
   /** The address hard-bounced: cleaned (sends `cleaned`, reason hard); it cannot be subscribed again. */
   clean(email: string, on: OnList = {}): Record<string, unknown> {
-    return this.act(email, on, (list, m) => {
-      m.lock = 'bounced';
-      this.deps.state.setStatus(list, m, 'cleaned', 'admin');
-    });
+    return this.act(email, on, (list, m) => this.deps.state.setStatus(list, m, 'cleaned', 'admin'));
   }
 
   /** Mailchimp's compliance team puts the member under review: it cannot be subscribed through the API. */
@@ -203,7 +204,7 @@ export function registerSideDoorRoutes(app: FastifyInstance, door: MailchimpSide
     return run(() => door.userChange(body.email, body.merges, body));
   });
   app.post(`${P}/unsubscribe`, async (req) => {
-    const body = Email.extend({ by: z.enum(['user', 'admin']).optional() }).parse(req.body);
+    const body = Email.extend({ by: z.enum(['user', 'admin']).optional(), reason: z.enum(['manual', 'abuse']).optional() }).parse(req.body);
     return run(() => door.unsubscribe(body.email, body));
   });
   app.post(`${P}/archive`, async (req) => {

@@ -265,6 +265,11 @@ export class MailchimpState {
       this.emit('upemail', opts.source, list, member, { old_email: oldEmail, new_email: newEmail, new_id: emailHash(newEmail) });
     }
     this.applyProfile(member, input);
+    if (!statusChanges && member.status === 'subscribed') {
+      // The opt-in evidence of a subscribed member may be written without a status change.
+      if (input.timestamp_opt !== undefined) member.timestampOpt = parseMailchimpTime(input.timestamp_opt, 'timestamp_opt');
+      if (input.ip_opt !== undefined) member.ipOpt = input.ip_opt;
+    }
     const profileChanged = JSON.stringify(this.profileOf(member)) !== before;
     if (profileChanged) member.lastChanged = this.now();
     if (statusChanges) this.setStatus(list, member, explicitStatus, opts.source, input);
@@ -273,7 +278,14 @@ export class MailchimpState {
   }
 
   /** Changes a member's status (after `checkStatusChange`), stamping and announcing it. */
-  setStatus(list: StoredList, member: StoredMember, status: MemberStatus, source: ChangeSource, input: MemberInput = {}): void {
+  setStatus(
+    list: StoredList,
+    member: StoredMember,
+    status: MemberStatus,
+    source: ChangeSource,
+    input: MemberInput = {},
+    reason: 'manual' | 'abuse' = 'manual',
+  ): void {
     const now = this.now();
     member.status = status;
     member.lastChanged = now;
@@ -284,8 +296,10 @@ export class MailchimpState {
       this.stampOptIn(member, input);
       this.emit('subscribe', source, list, member);
     } else if (status === 'unsubscribed') {
-      this.emit('unsubscribe', source, list, member, { action: 'unsub', reason: 'manual' });
+      this.emit('unsubscribe', source, list, member, { action: 'unsub', reason });
     } else if (status === 'cleaned') {
+      // A bounced address can never be subscribed again through the API.
+      member.lock = 'bounced';
       this.emit('cleaned', source, list, member, { reason: 'hard' });
     } else if (status === 'archived') {
       this.emit('unsubscribe', source, list, member, { action: 'delete', reason: 'manual' });
@@ -419,7 +433,18 @@ export class MailchimpState {
   }
 
   private profileOf(m: StoredMember): unknown {
-    return [m.mergeFields, m.interests, m.permissions, m.language, m.emailType, m.vip, m.ipSignup, m.timestampSignup];
+    return [
+      m.mergeFields,
+      m.interests,
+      m.permissions,
+      m.language,
+      m.emailType,
+      m.vip,
+      m.ipSignup,
+      m.timestampSignup,
+      m.ipOpt,
+      m.timestampOpt,
+    ];
   }
 
   private stampOptIn(member: StoredMember, input: MemberInput): void {

@@ -6,6 +6,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_INTEREST_IDS, DEFAULT_LIST_ID, DEFAULT_PERMISSION_IDS, emailHash } from '../../../connectors/mailchimp/emulator/index.js';
+import definition from '../../../connectors/mailchimp/emulator/index.js';
 import { startWebhookReceiver } from '../../helpers/webhook-receiver.js';
 import {
   api,
@@ -171,6 +172,12 @@ describe('members', () => {
         'Member In Compliance State',
       );
     }
+    // A bounce reported through the API locks the address too.
+    await api(e, 'POST', `${L}/members`, { email_address: 'api-bounce@example.com', status: 'subscribed' });
+    expect((await api(e, 'PATCH', `${L}/members/api-bounce@example.com`, { status: 'cleaned' })).body.status).toBe('cleaned');
+    expect((await api<Problem>(e, 'PATCH', `${L}/members/api-bounce@example.com`, { status: 'subscribed' })).body.title).toBe(
+      'Member In Compliance State',
+    );
     // A marketer's unsubscribe is no compliance state; pending (double opt-in) is always allowed.
     await api(e, 'POST', `${L}/members`, { email_address: 'admin@example.com', status: 'subscribed' });
     e.sideDoor.unsubscribe('admin@example.com', { by: 'admin' });
@@ -239,6 +246,13 @@ describe('members', () => {
     expect(since.body.members.map((m) => m.email_address)).toEqual(['p3@example.com', 'p4@example.com']);
     const fields = await api<Page>(e, 'GET', `${L}/members?fields=members.email_address,total_items&count=1`);
     expect(fields.body).toEqual({ members: [{ email_address: 'p0@example.com' }], total_items: 5 });
+    const unencoded = await api<Page>(e, 'GET', `${L}/members?since_last_changed=2026-01-01T00:03:00+00:00`);
+    expect(unencoded.body.total_items).toBe(2);
+    const before = await api<Page>(e, 'GET', `${L}/members?before_last_changed=${encodeURIComponent('2026-01-01T00:01:00+00:00')}`);
+    expect(before.body.members.map((m) => m.email_address)).toEqual(['p0@example.com']);
+    const excluded = await api<Page>(e, 'GET', `${L}/members?exclude_fields=members._links,members.merge_fields&count=1`);
+    expect(excluded.body.members[0]).not.toHaveProperty('merge_fields');
+    expect(excluded.body.members[0]).toHaveProperty('email_address', 'p0@example.com');
     expect((await api(e, 'GET', `${L}/members?count=1001`)).status).toBe(400);
   });
 
@@ -480,6 +494,44 @@ describe('webhooks', () => {
     await receiver.close();
   });
 
+  it('retries a failed delivery with backoff, then gives up; redelivers by id', async () => {
+    const receiver = await startWebhookReceiver('/retry');
+    receiver.respondWith(503);
+    const e = await emulator({ webhookUrl: receiver.url, webhookMaxAttempts: 2, webhookRetryBaseMs: 1 });
+    e.sideDoor.userChange('r@example.com');
+    await e.sideDoor.flushWebhooks();
+    expect(e.sideDoor.webhookDeliveries().map((d) => [d.attempt, d.status, d.types])).toEqual([
+      [1, 503, ['subscribe']],
+      [2, 503, ['subscribe']],
+    ]);
+    receiver.respondWith(200);
+    e.sideDoor.redeliverWebhooks(e.sideDoor.webhookDeliveries()[0]?.eventIds ?? []);
+    await e.sideDoor.flushWebhooks();
+    expect(e.sideDoor.webhookDeliveries().at(-1)).toMatchObject({ status: 200, acked: true });
+    expect(receiver.received).toHaveLength(3);
+    await receiver.close();
+  });
+
+  it('concord emulate mailchimp: the definition signs the pre-registered webhook with --secret', async () => {
+    const receiver = await startWebhookReceiver('/webhooks/mc/token');
+    const running = await definition.start({ port: 0, host: '127.0.0.1', secret: 'dev-only-cli-secret', webhookUrl: receiver.url });
+    try {
+      running.sideDoor.userChange('cli@example.com');
+      running.sideDoor.unsubscribe('cli@example.com', { reason: 'abuse' });
+      await running.sideDoor.flushWebhooks();
+      const forms = receiver.received.map((r) => new URLSearchParams(r.body.toString('utf8')));
+      expect(forms.map((f) => [f.get('type'), f.get('data[reason]')])).toEqual([
+        ['subscribe', null],
+        ['unsubscribe', 'abuse'],
+      ]);
+      expect(String(receiver.received[0]?.headers['x-mailchimp-signature'])).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
+      expect((await fetch(`${running.apiUrl}/lists`, { headers: { authorization: basic('any-key-us1') } })).status).toBe(200);
+    } finally {
+      await running.close();
+      await receiver.close();
+    }
+  });
+
   it('serves its side door over HTTP', async () => {
     const e = await emulator();
     const post = (path: string, body: unknown) =>
@@ -488,7 +540,8 @@ describe('webhooks', () => {
     expect((await post('archive', { email: 's@example.com' })).status).toBe(200);
     const member = (await (await fetch(`${e.url}/_emulator/member?email=s@example.com`)).json()) as Member;
     expect(member.status).toBe('archived');
-    expect((await post('archive', { email: 'nobody@example.com' })).status).toBe(400);
+    const refused = await post('archive', { email: 'nobody@example.com' });
+    expect([refused.status, await refused.json()]).toEqual([400, { message: 'no such member' }]);
     await fetch(`${e.apiUrl}/lists`, { headers: { authorization: basic(KEY) } });
     expect(((await (await fetch(`${e.url}/_emulator/peak-in-flight`)).json()) as { peakInFlight: number }).peakInFlight).toBe(1);
   });
