@@ -368,6 +368,13 @@ export interface ConnectorInstance<Cursor> {
    * is 404 like any address that takes no webhooks.
    */
   validation?(head: WebhookHead): WebhookReply;
+  /**
+   * Tells the system what it must know of the hub, such as the webhook to call (at
+   * `hub.webhookUrl`, the hub's public URL of this instance's webhook endpoint; the connector adds
+   * its URL token), and returns what it did, one line each (`concord connector setup <id>`). Run
+   * twice, it does nothing more: a registration already right is kept, a wrong one corrected.
+   */
+  setup?(hub: { webhookUrl: string }, signal: AbortSignal): Promise<string[]>;
   /** The reply to send once the events are safely enqueued. */
   reply?(events: WebhookEvent[]): WebhookReply;
   /**
