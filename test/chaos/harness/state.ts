@@ -10,8 +10,9 @@
  * - disagreements: (person, field) on which the three systems do not all hold the same value;
  * - wrongWinners: (person, field) on which they agree, on a value that is not the newest;
  * - echoWrites: writes of the hub to a system that changed nothing there (the emulators'
- *   `idleWrites`), but for `crossedWrites`: a HubSpot status a person set to the same value
- *   between the hub's read of it and its write (`IdleWrite.crossed`), reported on their own.
+ *   `idleWrites`), but for `crossedWrites`: a value a person set to the one the hub was writing,
+ *   between the hub's read of it and its write (a HubSpot status, a Salesforce field;
+ *   `IdleWrite.crossed`), reported on their own.
  *
  * A person is known by e-mail in every system: HubSpot's and Salesforce's address field, the
  * hub's primary (newest) e-mail identity.
@@ -168,10 +169,12 @@ export function compare(world: ChaosWorld, expected: Expected, observed: Observe
       else if (got[0] !== want[field]) wrongWinners++;
     }
   }
-  const hubspotIdle = world.hubspot.sideDoor.idleWrites().filter((w) => w.at >= since);
-  const crossedWrites = hubspotIdle.filter((w) => w.crossed === true).length;
-  const echoWrites =
-    hubspotIdle.length - crossedWrites + world.salesforce.sideDoor.idleWrites().filter((w) => Date.parse(w.at) >= since).length;
+  const idle = [
+    ...world.hubspot.sideDoor.idleWrites().filter((w) => w.at >= since),
+    ...world.salesforce.sideDoor.idleWrites().filter((w) => Date.parse(w.at) >= since),
+  ];
+  const crossedWrites = idle.filter((w) => w.crossed === true).length;
+  const echoWrites = idle.length - crossedWrites;
   return { counts: { lost, duplicated, disagreements, wrongWinners, echoWrites }, crossedWrites, mismatches };
 }
 
