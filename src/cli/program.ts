@@ -5,6 +5,7 @@
  * pass their own and run commands in their own process).
  */
 import { Command, CommanderError } from 'commander';
+import * as connector from './commands/connector.js';
 import * as dsr from './commands/dsr.js';
 import * as emulate from './commands/emulate.js';
 import * as migrate from './commands/migrate.js';
@@ -22,7 +23,7 @@ export interface CommandModule {
 }
 
 /** The subcommands, in the order `concord --help` lists them. */
-export const commands: readonly CommandModule[] = [start, validate, secret, schema, migrate, emulate, dsr, unpark];
+export const commands: readonly CommandModule[] = [start, validate, secret, schema, migrate, emulate, dsr, unpark, connector];
 
 /** The program with every command, writing to `io`; usage errors throw (`exitOverride`) instead of exiting the process. */
 export function buildProgram(io: CliIo = processIo): Command {

@@ -361,6 +361,20 @@ export interface ConnectorInstance<Cursor> {
   verify?(raw: RawWebhook): VerifyResult | Promise<VerifyResult>;
   /** Parses a verified webhook into events. Throws `MalformedPayloadError` on bad input. */
   parse?(raw: RawWebhook): WebhookEvent[] | Promise<WebhookEvent[]>;
+  /**
+   * The answer to a sender's validation request: a GET to the webhook address, which some
+   * senders send before they save a webhook (Mailchimp, which also wants it within 10 s). Called
+   * only after `admit` let the request in; nothing is read or enqueued. Without it, such a GET
+   * is 404 like any address that takes no webhooks.
+   */
+  validation?(head: WebhookHead): WebhookReply;
+  /**
+   * Tells the system what it must know of the hub, such as the webhook to call (at
+   * `hub.webhookUrl`, the hub's public URL of this instance's webhook endpoint; the connector adds
+   * its URL token), and returns what it did, one line each (`concord connector setup <id>`). Run
+   * twice, it does nothing more: a registration already right is kept, a wrong one corrected.
+   */
+  setup?(hub: { webhookUrl: string }, signal: AbortSignal): Promise<string[]>;
   /** The reply to send once the events are safely enqueued. */
   reply?(events: WebhookEvent[]): WebhookReply;
   /**

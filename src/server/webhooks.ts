@@ -1,6 +1,7 @@
 /**
  * Webhook ingress: `POST /webhooks/:connectorId`, or `POST /webhooks/:connectorId/:token` for
- * senders that authenticate by a secret in the URL (Salesforce Outbound Messages). Before a
+ * senders that authenticate by a secret in the URL (Salesforce Outbound Messages, Mailchimp), and
+ * the `GET` some senders validate the address with (the connector's `validation`). Before a
  * byte of the body is read, the connector admits the request (`admit`: the URL token, the
  * declared size), so a refused sender costs no parsing. The body is kept as raw bytes
  * (signatures cover them) and capped; the connector verifies and parses it through the engine,
@@ -120,6 +121,21 @@ export async function registerWebhooks(app: FastifyInstance, options: WebhookRou
       scope.setNotFoundHandler((_request, reply) =>
         problem(reply, 404, 'unknown_connector', 'no connector takes webhooks at this address'),
       );
+
+      // A sender's validation GET (Mailchimp), for a connector that answers one, once admitted.
+      scope.get<{ Params: WebhookParams }>('/:connectorId/:token?', async (request, reply) => {
+        const connector = request.params.connectorId;
+        const notFound = (): FastifyReply => problem(reply, 404, 'unknown_connector', 'no connector takes webhooks at this address');
+        if (!accepting.has(connector)) return notFound();
+        const instance = await options.engine.instance(connector);
+        if (!instance.validation) return notFound();
+        const admitted = admission(instance, request);
+        if (!admitted.ok) return refuse(request, reply, connector, instance, admitted.status, admitted.reason);
+        return send(
+          reply,
+          instance.validation({ method: request.method, url: senderUrl(options.publicUrl, request.url), headers: request.headers }),
+        );
+      });
 
       scope.post<{ Params: WebhookParams }>(
         '/:connectorId/:token?',

@@ -43,6 +43,8 @@ export interface SyncInstance {
   parse?(raw: RawWebhook): WebhookEvent[] | Promise<WebhookEvent[]>;
   reply?(events: WebhookEvent[]): WebhookReply;
   refuse?(failure: { status: number; reason: string }): WebhookReply;
+  validation?(head: WebhookHead): WebhookReply;
+  setup?(hub: { webhookUrl: string }, signal: AbortSignal): Promise<string[]>;
   unpark?(): void;
   close?(): Promise<void>;
 }
@@ -114,6 +116,8 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
         ...(instance.parse ? { parse: instance.parse.bind(instance) } : {}),
         ...(instance.reply ? { reply: instance.reply.bind(instance) } : {}),
         ...(instance.refuse ? { refuse: instance.refuse.bind(instance) } : {}),
+        ...(instance.validation ? { validation: instance.validation.bind(instance) } : {}),
+        ...(instance.setup ? { setup: instance.setup.bind(instance) } : {}),
         ...(instance.unpark ? { unpark: instance.unpark.bind(instance) } : {}),
         ...(instance.close ? { close: instance.close.bind(instance) } : {}),
       };

@@ -20,6 +20,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TestDialect } from '../helpers/db.js';
 import { applyEdits, createInHubSpot, edit } from './harness/people.js';
+import { observableEdits } from './harness/observable.js';
 import type { Edit } from './harness/people.js';
 import { nextMillisecond } from './harness/os.js';
 import { compare, explain, observe, reportLine } from './harness/state.js';
@@ -100,7 +101,7 @@ describe.each(RUNS)('chaos (b): a rep edit raced by the hub write ($topology, $d
     const integrationUser = w.salesforce.options.integrationUserId;
     const raced = races.filter((r) => w.salesforce.sideDoor.get('Contact', r.contactId)?.['LastModifiedById'] === integrationUser).length;
 
-    const result = compare(w, applyEdits(start, edits), await observe(w), since);
+    const result = compare(w, applyEdits(start, edits), await observe(w), since, applyEdits(start, observableEdits(w, edits)));
     console.log(
       reportLine('b', w, result.counts, {
         races: RACES,

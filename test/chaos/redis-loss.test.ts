@@ -20,6 +20,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { TestDialect } from '../helpers/db.js';
 import { waitFor } from '../integration/sync/harness.js';
 import { applyEdits, createInHubSpot, edit, emailOf } from './harness/people.js';
+import { observableEdits } from './harness/observable.js';
 import type { Edit } from './harness/people.js';
 import { sleep } from './harness/os.js';
 import { compare, diagnose, explain, observe, reportLine } from './harness/state.js';
@@ -111,7 +112,7 @@ describe.each(RUNS)('chaos (d): Redis killed after a burst, back empty ($topolog
     const schedulersNow = await w.schedulers();
 
     await w.settle(120_000);
-    const result = compare(w, applyEdits(start, edits), await observe(w), since);
+    const result = compare(w, applyEdits(start, edits), await observe(w), since, applyEdits(start, observableEdits(w, edits)));
     console.log(
       reportLine('d', w, result.counts, {
         people: PEOPLE,

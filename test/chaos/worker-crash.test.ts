@@ -17,6 +17,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { TestDialect } from '../helpers/db.js';
 import { waitFor } from '../integration/sync/harness.js';
 import { applyEdits, createInHubSpot, edit, emailOf } from './harness/people.js';
+import { observableEdits } from './harness/observable.js';
 import type { Edit } from './harness/people.js';
 import { sleep } from './harness/os.js';
 import { compare, explain, observe, reportLine } from './harness/state.js';
@@ -64,7 +65,7 @@ describe.each(RUNS)('chaos (c): the push process killed mid-batch ($topology, $d
 
     await w.settle(120_000);
     const expected = applyEdits(start, edits);
-    const result = compare(w, expected, await observe(w), since);
+    const result = compare(w, expected, await observe(w), since, applyEdits(start, observableEdits(w, edits)));
     console.log(
       reportLine('c', w, result.counts, {
         people: PEOPLE,

@@ -129,6 +129,7 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
     const object = objectOr404(type);
     const record = state.get(object.name, id);
     if (!record) throw notFound();
+    state.noteRead(object.name, [record]);
     const fields = (req.query as { fields?: string }).fields?.split(',').map((f) => f.trim());
     return recordJson(object, record, version(req), fields);
   });
@@ -381,6 +382,7 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
     }
     const resolved = resolveSemiJoins(query, (name) => state.all(state.object(name)?.name ?? name), deps.now());
     const rows = runQuery(resolved, state.all(object.name, withDeleted), deps.now());
+    state.noteRead(object.name, rows);
     return { query, object, rows, fields };
   };
 
@@ -495,5 +497,7 @@ export function runBulkSoql(state: OrgState, text: string, now: number): { objec
   }
   if (query.count) throw badRequest('INVALIDJOB', 'COUNT() is not supported by Bulk API 2.0 query');
   const resolved = resolveSemiJoins(query, (name) => state.all(state.object(name)?.name ?? name), now);
-  return { object, rows: runQuery(resolved, state.all(object.name), now), fields };
+  const rows = runQuery(resolved, state.all(object.name), now);
+  state.noteRead(object.name, rows);
+  return { object, rows, fields };
 }

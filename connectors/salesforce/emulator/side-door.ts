@@ -17,7 +17,7 @@ import {
   type WebhookDeliveryLoop,
 } from '../../../src/connector/emulator-kit/index.js';
 import type { OutboundDelivery, QueuedNotification } from './outbound.js';
-import { SaveError, type Actor, type ChangeEntry, type OrgState, type StoredRecord } from './state.js';
+import { SaveError, type Actor, type ChangeEntry, type IdleWrite, type OrgState, type StoredRecord } from './state.js';
 
 /** The org's switches the server and the side door share (the calls are the kit's `CallLedger`). */
 export interface OrgControls {
@@ -199,7 +199,7 @@ export class SideDoor extends EmulatorSideDoor<QueuedNotification, string, Outbo
   }
 
   /** Updates by the integration user that changed no field value, oldest first. */
-  idleWrites(): readonly { object: string; id: string; at: string }[] {
+  idleWrites(): readonly IdleWrite[] {
     return [...this.state.idleWrites];
   }
 

@@ -77,6 +77,19 @@ export function isoOf(ms: number): string {
   return new Date(ms).toISOString();
 }
 
+/** An update by the integration user that changed no field value. */
+export interface IdleWrite {
+  object: string;
+  id: string;
+  at: string;
+  /**
+   * Someone else changed the record after the API last read it: a rep saved the value the hub
+   * was about to write, between the hub's read and its update (Salesforce has no conditional
+   * write), not the hub writing back what Salesforce had told it.
+   */
+  crossed?: boolean;
+}
+
 export class OrgState {
   readonly objects: Map<string, ObjectDef>;
   private readonly records = new Map<string, Map<string, StoredRecord>>();
@@ -88,7 +101,14 @@ export class OrgState {
    * Updates by the integration user that changed no field value (Salesforce stamps them all the
    * same): a hub that writes back what the org already holds shows up here.
    */
-  readonly idleWrites: { object: string; id: string; at: string }[] = [];
+  readonly idleWrites: IdleWrite[] = [];
+  /**
+   * Order of API reads and other users' changes, by record (a counter, not the clock: a rep's
+   * save in the millisecond of the read still comes after it), for `IdleWrite.crossed`.
+   */
+  private seq = 0;
+  private readonly readSeq = new Map<string, number>();
+  private readonly foreignChangeSeq = new Map<string, number>();
   private readonly listeners: ((change: ChangeEntry) => void)[] = [];
   /** Armed races by `object` and record id. */
   private readonly races = new Map<string, ArmedRace>();
@@ -211,7 +231,8 @@ export class OrgState {
     }
     const t = isoOf(Math.max(this.now(), Date.parse(String(record['SystemModstamp']))));
     if (actor.userId === this.options.integrationUserId && Object.entries(values).every(([name, value]) => record[name] === value)) {
-      this.idleWrites.push({ object: object.name, id: String(record['Id']), at: t });
+      const crossed = (this.foreignChangeSeq.get(raceKey) ?? -1) > (this.readSeq.get(raceKey) ?? -1);
+      this.idleWrites.push({ object: object.name, id: String(record['Id']), at: t, ...(crossed ? { crossed } : {}) });
     }
     Object.assign(record, values, { LastModifiedDate: t, LastModifiedById: actor.userId, SystemModstamp: t });
     this.announce(object.name, String(record['Id']), 'updated', t, actor);
@@ -397,7 +418,13 @@ export class OrgState {
     return t;
   }
 
+  /** The API returned these records (a query, a retrieve): what the caller knows of them is now current. */
+  noteRead(object: string, records: readonly StoredRecord[]): void {
+    for (const r of records) this.readSeq.set(`${object}\u0000${String(r['Id'])}`, ++this.seq);
+  }
+
   private announce(object: string, id: string, kind: ChangeEntry['kind'], at: string, actor: Actor): void {
+    if (actor.userId !== this.options.integrationUserId) this.foreignChangeSeq.set(`${object}\u0000${id}`, ++this.seq);
     const entry: ChangeEntry = { object, id, kind, at, userId: actor.userId, ...(actor.client ? { client: actor.client } : {}) };
     this.changes.push(entry);
     if (this.changes.length > 100_000) this.changes.splice(0, this.changes.length - 100_000);

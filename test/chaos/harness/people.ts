@@ -21,6 +21,10 @@ export interface Edit {
   value: string;
   /** Wall-clock ms at which it was made (distinct per edit). */
   at: number;
+  /** The Salesforce record a Salesforce edit saved. */
+  recordId?: string;
+  /** A Salesforce save the hub's update restamped before any report of it (`observableEdits`); `at` is then that stamp. */
+  masked?: boolean;
 }
 
 export const emailOf = (i: number, tag = 'p'): string => `${tag}${i}@chaos.example.com`;
@@ -111,6 +115,7 @@ export async function edit(world: ChaosWorld, asked: Place, email: string, field
     }
   }
   const at = nextMillisecond();
+  let recordId: string | undefined;
   if (place === 'hubspot') {
     if (field === 'marketingEmail') {
       if (v === 'granted') world.hubspot.sideDoor.subscribe(email, MARKETING_SUBSCRIPTION);
@@ -124,7 +129,8 @@ export async function edit(world: ChaosWorld, asked: Place, email: string, field
     const record = world.salesforce.sideDoor.findByEmail(email);
     if (!record) throw new Error(`${email} is not in Salesforce`);
     const fields = field === 'marketingEmail' ? { HasOptedOutOfEmail: v === 'denied' } : { [SALESFORCE_FIELD[field]]: v };
-    world.salesforce.sideDoor.update('Contact', String(record['Id']), fields);
+    recordId = String(record['Id']);
+    world.salesforce.sideDoor.update('Contact', recordId, fields);
   } else {
     if (field === 'phone') throw new Error('the chaos harness edits phones in HubSpot and Salesforce only');
     const { store } = await world.observe();
@@ -135,7 +141,7 @@ export async function edit(world: ChaosWorld, asked: Place, email: string, field
     if (res.status !== 200) throw new Error(`admin PATCH ${email} ${field}: ${res.status} ${JSON.stringify(res.json)}`);
   }
   nextMillisecond();
-  return { place, email, field, value: v, at };
+  return { place, email, field, value: v, at, ...(recordId === undefined ? {} : { recordId }) };
 }
 
 /**
@@ -152,6 +158,8 @@ export function changeEmail(world: ChaosWorld, place: 'hubspot' | 'salesforce', 
     const record = world.salesforce.sideDoor.findByEmail(email);
     if (!record) throw new Error(`${email} is not in Salesforce`);
     world.salesforce.sideDoor.update('Contact', String(record['Id']), { Email: to });
+    nextMillisecond();
+    return { place, email, field: 'email', value: to, at, recordId: String(record['Id']) };
   }
   nextMillisecond();
   return { place, email, field: 'email', value: to, at };

@@ -213,6 +213,35 @@ describe('Salesforce emulator', () => {
     expect(bodies).not.toContain(`<sf:LastModifiedById>${org.emulator.options.repUserId}</sf:LastModifiedById>`);
   });
 
+  // Chaos (e): a rep set the value the hub was about to write, between the hub's read of the
+  // record and its update (Salesforce has no conditional write): the idle write is "crossed",
+  // not the hub writing back what Salesforce had told it.
+  it('marks an idle write crossed when someone else changed the record after the API last read it', async () => {
+    org = await startTestOrg({ outbound: false });
+    const door = org.emulator.sideDoor;
+    const id = String(door.create('Contact', { LastName: 'Cross', Email: 'cross@example.com' })['Id']);
+    const auth = { Authorization: `Bearer ${await token(org)}`, 'Content-Type': 'application/json' };
+    const read = async (): Promise<void> => {
+      const q = encodeURIComponent(`SELECT Id, HasOptedOutOfEmail FROM Contact WHERE Id = '${id}'`);
+      expect((await fetch(`${org?.emulator.url}/services/data/v62.0/query?q=${q}`, { headers: auth })).status).toBe(200);
+    };
+    const optOut = async (): Promise<void> => {
+      const res = await fetch(`${org?.emulator.url}/services/data/v62.0/sobjects/Contact/${id}`, {
+        method: 'PATCH',
+        headers: auth,
+        body: JSON.stringify({ HasOptedOutOfEmail: true }),
+      });
+      expect(res.status).toBe(204);
+    };
+    await read();
+    door.update('Contact', id, { HasOptedOutOfEmail: true });
+    await optOut();
+    // Read since, and written again with nothing new in between: that one is the hub's to avoid.
+    await read();
+    await optOut();
+    expect(door.idleWrites().map((w) => w.crossed ?? false)).toEqual([true, false]);
+  });
+
   it('sends Outbound Messages until they are acknowledged, with the same notification ids', async () => {
     org = await startTestOrg({ emulator: { outboundRetryBaseMs: 20 } });
     org.listener.answerWith({ status: 500, body: 'down' });

@@ -191,6 +191,41 @@ describe('POST /webhooks/:connectorId', () => {
     expect(metrics).toMatch(/connector="crm",status="401"\} 2/);
   });
 
+  it("answers a sender's validation GET (Mailchimp checks the URL before it saves a webhook) only for a connector that validates, after admission", async () => {
+    let received = 0;
+    s = await startServerHub({
+      roles: false,
+      engine: (engine) =>
+        serverEngine(engine, {
+          receiveWebhook: (id, raw) => {
+            received += 1;
+            return engine.receiveWebhook(id, raw);
+          },
+          instance: async (id) => {
+            const instance = await engine.instance(id);
+            if (id !== 'crm') return instance;
+            return {
+              ...instance,
+              admit: (head) =>
+                head.urlToken === 'let-me-in' ? { ok: true } : { ok: false, status: 401, reason: 'wrong or missing URL token' },
+              validation: () => ({ status: 200, contentType: 'text/plain', body: 'ok' }),
+            };
+          },
+        }),
+    });
+    const ok = await s.app.inject({ method: 'GET', url: '/webhooks/crm/let-me-in' });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.body).toBe('ok');
+    // The URL token is checked as for a delivery: a wrong one learns nothing.
+    const wrong = await s.app.inject({ method: 'GET', url: '/webhooks/crm/wrong' });
+    expect(wrong.statusCode).toBe(401);
+    // A connector without `validation` has no GET address.
+    const other = await s.app.inject({ method: 'GET', url: '/webhooks/shop' });
+    expect(other.statusCode).toBe(404);
+    expect(received).toBe(0);
+    expect(await ingestJobs(s)).toBe(0);
+  });
+
   it('answers any other method or path under /webhooks with the same problem document as an unknown connector', async () => {
     s = await startServerHub({ roles: false });
     for (const [method, url] of [
