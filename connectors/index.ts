@@ -13,6 +13,7 @@ const bundles = await Promise.all([
   // One line per built-in connector (connectors/README.md, "Checklist").
   import('./hubspot/index.js'),
   import('./salesforce/index.js'),
+  import('./mailchimp/index.js'),
 ]);
 
 /** The connector types `concord.yaml` may use. */

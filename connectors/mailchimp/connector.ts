@@ -2,7 +2,7 @@
  * The Mailchimp connector: the members of one audience (list) with their merge fields, status
  * (the e-mail marketing consent), interests (topics) and GDPR marketing permissions (consents),
  * both ways, through the Marketing API with axios; webhooks as hints read back; erasure by
- * `delete-permanent`. See README.md beside this file and /work/notes/MAILCHIMP.md.
+ * `delete-permanent`. See README.md beside this file.
  */
 import { WebhookAcks } from '../../src/connector/kit/index.js';
 import { defineConnector, type ConnectorContext, type ConnectorInstance } from '../../src/connector/define.js';
@@ -13,11 +13,13 @@ import { derivedMailchimpMappings, mailchimpDefaultMappings } from './mapping.js
 import { pullMembers } from './pull.js';
 import { MailchimpPusher } from './push.js';
 import { readMembers, toRecord } from './read.js';
+import { setupWebhook } from './setup.js';
 import {
   admitMailchimpWebhook,
   parseMailchimpForm,
   SIGNATURE_HEADER,
   toWebhookEvents,
+  validationReply,
   verifyMailchimpWebhook,
   type WebhookSecrets,
 } from './webhook.js';
@@ -55,6 +57,18 @@ export function createMailchimpInstance(
     erase: (refs, signal) => eraseMembers(api, refs, signal),
     export: (refs, signal) => exportMembers(api, refs, signal),
     admit: (head) => admitMailchimpWebhook(head, secrets),
+    // Mailchimp GETs the URL before it saves a webhook.
+    validation: (head) => validationReply(head, secrets),
+    async setup(hub, signal) {
+      const url = `${hub.webhookUrl}/${encodeURIComponent(config.webhookSecret)}`;
+      const done = await setupWebhook(api, url, signal);
+      const lines = [
+        `webhook ${done.action} on audience ${config.listId}: ${done.url} (id ${done.webhookId}; events subscribe, unsubscribe, profile, upemail, cleaned; sources user and admin, api off)`,
+      ];
+      if (done.signingSecret !== undefined)
+        lines.push(`signing secret (Mailchimp shows it once): set webhookSigningSecret to \${env:...} holding ${done.signingSecret}`);
+      return lines;
+    },
     verify: (raw) => verifyMailchimpWebhook(raw, secrets),
     parse(raw) {
       const events = toWebhookEvents(parseMailchimpForm(raw.body), config.listId);
@@ -76,8 +90,9 @@ export default defineConnector<MailchimpConfig, MailchimpCursor>({
   cursorSchema: MailchimpCursor,
   capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true },
   // Mailchimp publishes no per-second limit, only 10 simultaneous connections per key, which the
-  // connector's own process-wide gate enforces across every call; a push of 500 is one batch call.
-  limits: { requestsPerWindow: 10, windowMs: 1_000, maxBatch: 500, concurrency: 10 },
+  // connector's own process-wide gate enforces across every request; the engine's pace (100 calls
+  // per second) only bounds a burst of webhook read-backs. A push of 500 creates is one call.
+  limits: { requestsPerWindow: 100, windowMs: 1_000, maxBatch: 500, concurrency: 10 },
   defaultMappings: mailchimpDefaultMappings,
   derivedMappings: derivedMailchimpMappings,
   secretKeys: MAILCHIMP_SECRET_KEYS,
