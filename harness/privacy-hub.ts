@@ -1,6 +1,7 @@
 /**
  * A hub under test for data-subject requests: a fresh database and Redis prefix, the HubSpot
- * and Salesforce emulators (HubSpot behind a proxy that can fail), the engine built from
+ * and Salesforce emulators (HubSpot behind a proxy that can fail), optionally Mailchimp's
+ * (`mailchimp`: the marketing tool, a third system), the engine built from
  * `SyncConnector`s as in production, the privacy service on the engine's connection, and the
  * HTTP server, listening, so the emulators deliver their webhooks over HTTP.
  */
@@ -37,6 +38,16 @@ import {
   type SalesforceEmulatorOptionsInput,
 } from '../connectors/salesforce/emulator/index.js';
 import { salesforceMappings } from '../connectors/salesforce/mapping.js';
+import mailchimp from '../connectors/mailchimp/connector.js';
+import { MailchimpConfig, type MailchimpConfigInput } from '../connectors/mailchimp/config.js';
+import {
+  DEFAULT_INTEREST_IDS,
+  DEFAULT_LIST_ID,
+  startMailchimpEmulator,
+  type MailchimpEmulatorOptionsInput,
+  type RunningMailchimpEmulator,
+} from '../connectors/mailchimp/emulator/index.js';
+import { derivedMailchimpMappings } from '../connectors/mailchimp/mapping.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from './db.js';
 import { salesforceOutboundUrl, TEST_SF_OUTBOUND_TOKEN } from './hub-config.js';
 import { createTestEngine, deletePrefix, REDIS_URL, testLogger } from './sync-hub.js';
@@ -51,6 +62,9 @@ export const SIGNING_SECRET = 'privacy-signing-secret-0123456789abcdef0123456789
 export const ADMIN_KEY = 'privacy-admin-key-0123456789abcdef';
 export const DSR_KEY = 'privacy-dsr-key-0123456789abcdef';
 export const READ_KEY = 'privacy-read-key-0123456789abcdef';
+/** The Mailchimp instance's API key and the secret in its webhook URL. */
+export const MAILCHIMP_KEY = 'privacy-mailchimp-key-us1';
+export const MAILCHIMP_URL_SECRET = 'privacy-mailchimp-url-secret-0123456789abcdef';
 export const SUBSCRIPTIONS = [
   SubscriptionType.parse({ id: 101, consent: 'marketing.email' }),
   SubscriptionType.parse({ id: 103, topic: 'newsletter' }),
@@ -99,6 +113,8 @@ export interface PrivacyHub {
   /** In front of HubSpot's API: `fail()` makes it answer 500s. */
   hubspotProxy: FaultProxy;
   salesforce: RunningSalesforceEmulator;
+  /** With `mailchimp`: its emulator (the audience `DEFAULT_LIST_ID`). */
+  mailchimp?: RunningMailchimpEmulator;
   /** Waits until webhooks are delivered and the engine has nothing left to do (three times in a row). */
   settle(timeoutMs?: number): Promise<void>;
   /** Polls a request until `done(view)` holds. */
@@ -121,14 +137,22 @@ export interface PrivacyHubOptions {
   clock?: () => number;
   /** How long preference-center download links last. */
   downloadLinkTtlMs?: number;
+  /**
+   * Mailchimp as a third system (instance `mailchimp`, a consent authority for marketing, the
+   * newsletter interest as the topic): `true`, or the connector's keys to change.
+   */
+  mailchimp?: boolean | Partial<MailchimpConfigInput>;
+  mailchimpEmulator?: Partial<MailchimpEmulatorOptionsInput>;
 }
 
 export async function startPrivacyHub(options: PrivacyHubOptions): Promise<PrivacyHub> {
   const db = await createTestDatabase(options.dialect);
   const prefix = `{dsr-${randomBytes(5).toString('hex')}}`;
-  const authorities = ['hubspot', 'salesforce', 'admin', 'preference_center'];
+  const withMailchimp = options.mailchimp !== undefined && options.mailchimp !== false;
+  const systems = withMailchimp ? ['hubspot', 'salesforce', 'mailchimp'] : ['hubspot', 'salesforce'];
+  const authorities = [...systems, 'admin', 'preference_center'];
   const policy = MergePolicy.parse({
-    priorities: { hubspot: 2, salesforce: 1 },
+    priorities: { hubspot: 2, salesforce: 1, ...(withMailchimp ? { mailchimp: 1 } : {}) },
     purposes: {
       marketing: { authorities, objection: 'directMarketing' },
       personalisation: { authorities, objection: 'profiling' },
@@ -136,7 +160,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
     // As toMergePolicy sets it: only the person, through the hub, lifts a restriction or an objection.
     rightsAuthorities: ['admin', 'preference_center'],
   });
-  const store = await openStore({ url: db.url, policy, outboxTargets: ['hubspot', 'salesforce'], hashKey: 'k'.repeat(32) });
+  const store = await openStore({ url: db.url, policy, outboxTargets: systems, hashKey: 'k'.repeat(32) });
   const hubspotEmulator = await startHubSpotEmulator({
     clientSecret: HUBSPOT_SECRET,
     appId: HUBSPOT_APP_ID,
@@ -163,6 +187,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
     bulkPollIntervalMs: 20,
   });
   const schedule = options.pullEveryMs ? { schedule: { every: options.pullEveryMs } } : {};
+  const mcEmulator = withMailchimp ? await startMailchimpEmulator({ apiKey: MAILCHIMP_KEY, ...options.mailchimpEmulator }) : undefined;
   const connectors = [
     bindConnector({
       id: 'hubspot',
@@ -186,6 +211,29 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
       ...schedule,
     }),
   ];
+  if (mcEmulator) {
+    const mcConfig = MailchimpConfig.parse({
+      apiKey: MAILCHIMP_KEY,
+      baseUrl: mcEmulator.apiUrl,
+      listId: DEFAULT_LIST_ID,
+      webhookSecret: MAILCHIMP_URL_SECRET,
+      interests: [{ id: DEFAULT_INTEREST_IDS.newsletter, topic: 'newsletter' }],
+      batchPollMs: 20,
+      ...(typeof options.mailchimp === 'object' ? options.mailchimp : {}),
+    });
+    connectors.push(
+      bindConnector({
+        id: 'mailchimp',
+        definition: mailchimp,
+        config: mcConfig,
+        mapping: compileMapping(
+          mailchimp,
+          derivedMailchimpMappings(mcConfig).map((d) => d.entry),
+        ),
+        ...schedule,
+      }),
+    );
+  }
   const logger = testLogger();
   const engine = createTestEngine({ prefix, store, connectors, policy, logger, ...(options.tuning ? { tuning: options.tuning } : {}) });
   const redis = new Redis(REDIS_URL);
@@ -238,6 +286,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
   const url = await listen(app, { host: '127.0.0.1', port });
   hubspotEmulator.sideDoor.setWebhookUrl(`${url}/webhooks/hubspot`);
   sfEmulator.sideDoor.setWebhookUrl(salesforceOutboundUrl(url));
+  mcEmulator?.sideDoor.setWebhookUrl(`${url}/webhooks/mailchimp/${MAILCHIMP_URL_SECRET}`);
   await engine.start();
   await privacy.start(engine);
 
@@ -252,6 +301,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
     hubspot: hubspotEmulator,
     hubspotProxy: proxy,
     salesforce: sfEmulator,
+    ...(mcEmulator ? { mailchimp: mcEmulator } : {}),
     async settle(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       let quiet = 0;
@@ -259,6 +309,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
         if (Date.now() > deadline) throw new Error(`hub did not settle: ${JSON.stringify(await engine.status())}`);
         await hubspotEmulator.sideDoor.flushWebhooks();
         await sfEmulator.sideDoor.flushWebhooks();
+        await mcEmulator?.sideDoor.flushWebhooks();
         quiet = (await engine.idle()) ? quiet + 1 : 0;
         await sleep(80);
       }
@@ -283,6 +334,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
       await hubspotEmulator.close();
       await proxy.close();
       await sfEmulator.close();
+      await mcEmulator?.close();
       await store.close();
       await deletePrefix(prefix);
       await db.drop();
