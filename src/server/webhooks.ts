@@ -133,7 +133,12 @@ export async function registerWebhooks(app: FastifyInstance, options: WebhookRou
         if (!admitted.ok) return refuse(request, reply, connector, instance, admitted.status, admitted.reason);
         return send(
           reply,
-          instance.validation({ method: request.method, url: senderUrl(options.publicUrl, request.url), headers: request.headers }),
+          instance.validation({
+            method: request.method,
+            url: senderUrl(options.publicUrl, request.url),
+            headers: request.headers,
+            ...(request.params.token === undefined ? {} : { urlToken: request.params.token }),
+          }),
         );
       });
 

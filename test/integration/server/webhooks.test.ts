@@ -208,14 +208,14 @@ describe('POST /webhooks/:connectorId', () => {
               ...instance,
               admit: (head) =>
                 head.urlToken === 'let-me-in' ? { ok: true } : { ok: false, status: 401, reason: 'wrong or missing URL token' },
-              validation: () => ({ status: 200, contentType: 'text/plain', body: 'ok' }),
+              validation: (head) => ({ status: 200, contentType: 'text/plain', body: `ok ${head.urlToken ?? 'no token'}` }),
             };
           },
         }),
     });
     const ok = await s.app.inject({ method: 'GET', url: '/webhooks/crm/let-me-in' });
     expect(ok.statusCode).toBe(200);
-    expect(ok.body).toBe('ok');
+    expect(ok.body).toBe('ok let-me-in');
     // The URL token is checked as for a delivery: a wrong one learns nothing.
     const wrong = await s.app.inject({ method: 'GET', url: '/webhooks/crm/wrong' });
     expect(wrong.statusCode).toBe(401);
