@@ -41,7 +41,8 @@ export const MailchimpConfig = z
      * @defaultValue `https://<dc>.api.mailchimp.com/3.0`, `<dc>` from the key's `-<dc>` suffix
      */
     baseUrl: z.url().optional().meta({
-      description: 'API base URL. Default: https://<dc>.api.mailchimp.com/3.0 from the key’s -<dc> suffix; the emulator’s URL in tests.',
+      description:
+        'API base URL. Default: https://<dc>.api.mailchimp.com/3.0 from the key’s -<dc> suffix; a URL without a path gets /3.0 (the emulator’s URL in tests and the demo).',
     }),
     /** The audience (list) this instance syncs. */
     listId: z.string().min(1).meta({ description: 'The audience (list) id this instance syncs.' }),
@@ -135,9 +136,12 @@ export type MailchimpConfigInput = z.input<typeof MailchimpConfig>;
 /** Config keys that hold secrets and must come from `${env:...}`. */
 export const MAILCHIMP_SECRET_KEYS = ['apiKey', 'webhookSecret', 'webhookSigningSecret'] as const;
 
-/** The API base URL of an instance, without a trailing slash. */
+/** The API base URL of an instance, without a trailing slash; a URL with no path is the server, and `/3.0` is added. */
 export function apiBaseUrl(config: Pick<MailchimpConfig, 'apiKey' | 'baseUrl'>): string {
-  if (config.baseUrl !== undefined) return config.baseUrl.replace(/\/+$/, '');
+  if (config.baseUrl !== undefined) {
+    const base = config.baseUrl.replace(/\/+$/, '');
+    return new URL(base).pathname === '/' ? `${base}/3.0` : base;
+  }
   return `https://${dataCenterOf(config.apiKey) ?? 'us1'}.api.mailchimp.com/3.0`;
 }
 

@@ -406,6 +406,8 @@ describe('the example configs', () => {
       'SALESFORCE_CLIENT_ID',
       'SALESFORCE_CLIENT_SECRET',
       'SALESFORCE_OM_TOKEN',
+      'MAILCHIMP_API_KEY',
+      'MAILCHIMP_WEBHOOK_SECRET',
     ]);
   });
 
