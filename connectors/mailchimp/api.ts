@@ -223,7 +223,8 @@ export class MailchimpApi {
     // Result files are fetched from a signed link: no credentials go there.
     this.plain = axios.create({ timeout: TIMEOUT_MS, validateStatus: () => true });
     this.key = keyStateFor(this.baseUrl, config.apiKey, config.maxInFlight);
-    this.outcomes = counterOn(ctx.metrics ?? new Registry(), {
+    const registry = ctx.metrics ?? new Registry();
+    this.outcomes = counterOn(registry, {
       name: 'concord_mailchimp_member_outcomes_total',
       help: 'Mailchimp member writes by outcome (ok, retryable, and each permanent per-record refusal: compliance_state, forgotten_email, ...).',
       labelNames: ['instance', 'outcome'],

@@ -99,7 +99,7 @@ describe('members as records', () => {
   it('are keyed by contact_id, stamped with last_changed, the status with the opt-in time; "" values absent', () => {
     expect(toRecord(member)).toEqual({
       externalId: 'ct_1',
-      at: '2026-11-30T10:00:05.000Z',
+      at: '2026-11-30T10:00:05.999Z',
       fields: {
         email_address: 'ada@example.com',
         'merge:FNAME': 'Ada',
@@ -111,15 +111,28 @@ describe('members as records', () => {
         'permission:perm-email': true,
         tags: ['vip'],
       },
-      fieldsAt: { status: '2026-11-01T08:00:00.000Z' },
+      fieldsAt: { status: '2026-11-01T08:00:00.999Z' },
     });
   });
 
-  it('an archived member neither grants nor withdraws; its status dates from the last change', () => {
+  // Mailchimp's stamps have whole seconds: a change stamped 10:00:05 was made up to 999 ms later,
+  // and no later than the hub read it. The latest such time is taken, so a person's unsubscribe in
+  // the second of an older grant elsewhere (stamped to the millisecond) is not taken for older.
+  it('are stamped at the latest moment of the stamp’s second that is not after the read', () => {
+    const readAt = Date.parse('2026-11-30T10:00:05.250Z');
+    const unsubscribed = toRecord({ ...member, status: 'unsubscribed' }, () => readAt);
+    expect(unsubscribed.at).toBe('2026-11-30T10:00:05.250Z');
+    expect(unsubscribed.fieldsAt).toEqual({ status: '2026-11-30T10:00:05.250Z' });
+    // A stamp with milliseconds is exact.
+    expect(toRecord({ ...member, last_changed: '2026-11-30T10:00:05.123Z' }, () => readAt).at).toBe('2026-11-30T10:00:05.123Z');
+  });
+
+  it('an archived member neither grants nor withdraws: its status is not reported, only the raw member status', () => {
     const r = toRecord({ ...member, status: 'archived' });
-    expect(r.fields.status).toBeNull();
+    expect(r.fields).not.toHaveProperty('status');
     expect(r.fields.member_status).toBe('archived');
-    expect(r.fieldsAt).toEqual({ status: '2026-11-30T10:00:05.000Z' });
+    expect(r.fieldsAt).toBeUndefined();
+    expect(toRecord({ ...member, status: 'pending' }).fields.status).toBeNull();
     expect(withdraws('cleaned')).toBe(true);
     expect(withdraws('archived')).toBe(false);
   });

@@ -60,18 +60,36 @@ export function toRecord(member: Member, now: () => number = Date.now): External
     const v = fromMergeValue(value);
     if (v !== undefined) fields[mergeField(tag)] = v;
   }
-  fields[STATUS_FIELD] = statusFieldValue(member.status);
+  // An archived member's status is not reported: archiving forgets it (Mailchimp keeps no
+  // previous status) and is neither a grant nor a withdrawal, so the hub keeps what it knew and
+  // does not try to write a status over the archive (which only a consent change may attempt).
+  if (member.status !== 'archived') fields[STATUS_FIELD] = statusFieldValue(member.status);
   fields[MEMBER_STATUS_FIELD] = member.status;
   for (const [id, on] of Object.entries(member.interests ?? {})) if (typeof on === 'boolean') fields[interestField(id)] = on;
   for (const p of member.marketing_permissions ?? []) {
     if (typeof p.enabled === 'boolean') fields[permissionField(p.marketing_permission_id)] = p.enabled;
   }
   if (Array.isArray(member.tags)) fields[TAGS_FIELD] = member.tags.map((t) => t.name);
-  const lastChanged = mailchimpDate(member.last_changed);
-  const at = lastChanged ?? mailchimpDate(member.timestamp_opt) ?? mailchimpDate(member.timestamp_signup) ?? new Date(now()).toISOString();
+  const readAt = now();
+  const stamp = (value: unknown): string | undefined => latestOfSecond(value, readAt);
+  const at = stamp(member.last_changed) ?? stamp(member.timestamp_opt) ?? stamp(member.timestamp_signup) ?? new Date(readAt).toISOString();
   // The opt-in act is when a subscription was given; any other status dates from the last change.
-  const optIn = member.status === 'subscribed' ? mailchimpDate(member.timestamp_opt) : undefined;
-  return { externalId: member.contact_id, at, fields, fieldsAt: { [STATUS_FIELD]: optIn ?? at } };
+  const optIn = member.status === 'subscribed' ? stamp(member.timestamp_opt) : undefined;
+  return { externalId: member.contact_id, at, fields, ...(STATUS_FIELD in fields ? { fieldsAt: { [STATUS_FIELD]: optIn ?? at } } : {}) };
+}
+
+/**
+ * A Mailchimp stamp as the latest instant it can stand for. Mailchimp shows whole seconds
+ * (`2026-11-30T10:00:05+00:00`): the change was made in that second, and not after the hub read
+ * it (`readAt`). Taking the start of the second would date a person's unsubscribe before a grant
+ * made elsewhere earlier in the same second (other systems stamp milliseconds), and the older
+ * choice would win; a stamp with milliseconds is taken as it is.
+ */
+function latestOfSecond(value: unknown, readAt: number): string | undefined {
+  const iso = mailchimpDate(value);
+  if (iso === undefined || (typeof value === 'string' && /\.\d+/.test(value))) return iso;
+  const start = Date.parse(iso);
+  return new Date(Math.max(start, Math.min(start + 999, readAt))).toISOString();
 }
 
 /** Fields the export adds: every other field Mailchimp holds on the member, under its own name. */

@@ -94,16 +94,18 @@ describe('/metrics of a running hub', () => {
   it('serves every metric family the code defines (names read from the definitions in src/ and connectors/)', async () => {
     const defined = definedMetricNames();
     expect(defined.length).toBeGreaterThan(15);
-    const op = await startOperatorHub();
+    // Every built-in connector, so that each one's metrics exist.
+    const op = await startOperatorHub({ mailchimp: true });
     hubs.push(op);
-    // Connector metrics are registered when an instance first exists: let both systems see a push.
+    // Connector metrics are registered when an instance first exists: let every system see a push.
     await op.createPerson('grace@example.com', 'Hopper');
     await waitFor(
       () =>
         op.hubspot.sideDoor.findByEmail('grace@example.com') !== undefined &&
-        op.salesforce.sideDoor.findByEmail('grace@example.com') !== undefined,
+        op.salesforce.sideDoor.findByEmail('grace@example.com') !== undefined &&
+        op.mailchimp?.sideDoor.member('grace@example.com') !== undefined,
       20_000,
-      'Grace in both systems',
+      'Grace in every system',
     );
     const text = await scrape(op);
     const families = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));

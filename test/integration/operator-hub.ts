@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { startHubSpotEmulator } from '../../connectors/hubspot/emulator/index.js';
 import type { HubSpotEmulatorOptionsInput, RunningHubSpotEmulator } from '../../connectors/hubspot/emulator/index.js';
 import { startSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
+import { DEFAULT_LIST_ID, startMailchimpEmulator } from '../../connectors/mailchimp/emulator/index.js';
+import type { RunningMailchimpEmulator } from '../../connectors/mailchimp/emulator/index.js';
 import type { RunningSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
 import { startHubProcess } from '../../src/app/hub.js';
 import { freePort } from '../../src/app/redis.js';
@@ -45,6 +47,8 @@ export const ENV: Record<string, string> = {
   T_SF_OM_TOKEN: TEST_SF_OUTBOUND_TOKEN,
   T_ADMIN_KEY: KEYS.admin,
   T_READER_KEY: KEYS.reader,
+  T_MC_KEY: 'operator-mailchimp-key-us1',
+  T_MC_URL_SECRET: 'operator-mailchimp-url-secret-0123456789abcdef',
 };
 
 function configYaml(o: {
@@ -53,6 +57,8 @@ function configYaml(o: {
   port: number;
   hubspot: string;
   salesforce: string;
+  /** The Mailchimp emulator's URL, when the hub has Mailchimp too. */
+  mailchimp?: string;
   extra: { hub: string; hubspot: string; salesforce: string };
 }): string {
   const apiKeys = [
@@ -62,13 +68,26 @@ function configYaml(o: {
   return `${hubYaml({ redisUrl: REDIS_URL, databaseUrl: o.databaseUrl, prefix: o.prefix, port: o.port, apiKeys, extra: o.extra.hub })}connectors:
 ${hubspotYaml({ baseUrl: o.hubspot, appId: HUBSPOT_APP_ID })}    subscriptions: [{ id: 101, consent: marketing.email }, { id: 103, topic: newsletter }]${o.extra.hubspot}
 ${salesforceYaml({ loginUrl: o.salesforce, organizationId: SF_ORG })}    channelFlags: { HasOptedOutOfEmail: marketing.email }${o.extra.salesforce}
-`;
+${
+  o.mailchimp === undefined
+    ? ''
+    : `  mailchimp:
+    type: mailchimp
+    apiKey: \${env:T_MC_KEY}
+    baseUrl: ${o.mailchimp}
+    listId: ${DEFAULT_LIST_ID}
+    webhookSecret: \${env:T_MC_URL_SECRET}
+    consentAuthority: [marketing]
+`
+}`;
 }
 
 export interface OperatorHub {
   hub: HubProcess;
   hubspot: RunningHubSpotEmulator;
   salesforce: RunningSalesforceEmulator;
+  /** With `mailchimp`: its emulator. */
+  mailchimp?: RunningMailchimpEmulator;
   /** The YAML file the hub was started from (for the CLI). */
   configPath: string;
   /** Calls the admin API with a key. */
@@ -86,6 +105,8 @@ export interface OperatorHubOptions {
   extra?: { hub?: string; hubspot?: string; salesforce?: string };
   /** Environment variables besides `ENV` (for the config and the CLI). */
   env?: Record<string, string>;
+  /** Mailchimp as a third connector (instance `mailchimp` on its emulator). */
+  mailchimp?: boolean;
 }
 
 export async function startOperatorHub(options: OperatorHubOptions = {}): Promise<OperatorHub> {
@@ -110,6 +131,8 @@ export async function startOperatorHub(options: OperatorHubOptions = {}): Promis
       outboundBatchMs: 5,
     });
     cleanup.push(() => salesforce.close());
+    const mailchimp = options.mailchimp ? await startMailchimpEmulator({ apiKey: ENV['T_MC_KEY'] }) : undefined;
+    if (mailchimp) cleanup.push(() => mailchimp.close());
     const db = await createTestDatabase('sqlite');
     cleanup.push(() => db.drop());
     const prefix = `{operator-${randomBytes(5).toString('hex')}}`;
@@ -124,6 +147,7 @@ export async function startOperatorHub(options: OperatorHubOptions = {}): Promis
       port: await freePort(),
       hubspot: hubspot.url,
       salesforce: salesforce.url,
+      ...(mailchimp ? { mailchimp: mailchimp.url } : {}),
       extra: { hub: options.extra?.hub ?? '', hubspot: options.extra?.hubspot ?? '', salesforce: options.extra?.salesforce ?? '' },
     });
     await writeFile(configPath, yaml);
@@ -139,10 +163,12 @@ export async function startOperatorHub(options: OperatorHubOptions = {}): Promis
     cleanup.push(() => hub.close());
     hubspot.sideDoor.setWebhookUrl(`${hub.url}/webhooks/hubspot`);
     salesforce.sideDoor.setWebhookUrl(salesforceOutboundUrl(hub.url ?? ''));
+    mailchimp?.sideDoor.setWebhookUrl(`${hub.url ?? ''}/webhooks/mailchimp/${ENV['T_MC_URL_SECRET'] ?? ''}`);
     return {
       hub,
       hubspot,
       salesforce,
+      ...(mailchimp ? { mailchimp } : {}),
       configPath,
       async api(method, path, key = KEYS.admin) {
         const res = await fetch(`${hub.url}${path}`, { method, headers: { authorization: `Bearer ${key}` } });

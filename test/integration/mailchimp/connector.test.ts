@@ -450,7 +450,9 @@ describe('pull', () => {
       status: 'subscribed',
       [`interest:${DEFAULT_INTEREST_IDS.newsletter}`]: true,
     });
-    expect(byEmail.get('arch@example.com')?.fields).toMatchObject({ status: null, member_status: 'archived' });
+    // Archived: no status reported (neither grant nor withdrawal), only the raw member status.
+    expect(byEmail.get('arch@example.com')?.fields).toMatchObject({ member_status: 'archived' });
+    expect(byEmail.get('arch@example.com')?.fields).not.toHaveProperty('status');
     expect(byEmail.get('clean@example.com')?.fields).toMatchObject({ status: 'unsubscribed', member_status: 'cleaned' });
   });
 });

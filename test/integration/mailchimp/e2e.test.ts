@@ -149,6 +149,8 @@ describe('Mailchimp with HubSpot and Salesforce, end to end', () => {
       status: 'archived',
       merge_fields: expect.objectContaining({ FNAME: 'Augusta' }),
     });
+    // Nothing was refused: the hub did not try to write a status over the archive.
+    expect(await outcomes(h, 'member_archived')).toBe(0);
     // Archiving is neither a grant nor a withdrawal: the consent is what it was.
     expect((await h.profileByEmail('ada@example.com'))?.consents['marketing']?.['email']).toMatchObject({ value: 'granted' });
     expect(h.salesforce.sideDoor.findByEmail('ada@example.com')).toMatchObject({ FirstName: 'Augusta', HasOptedOutOfEmail: false });
