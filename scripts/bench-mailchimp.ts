@@ -20,11 +20,13 @@
  *    b. the same in push batches of `limits.maxBatch`, above `batchOperationsAbove`, so through
  *       `POST /batches`: the start, the status polls (every `batchPollMs`) and the `.tar.gz`
  *       result download (the emulator lists it per endpoint but not as an API call) per member;
- *    c. consent changes (`status`: half the subscribed members unsubscribe, half the unknown ones
- *       subscribe with a granted consent), in BENCH_TRICKLE batches: a GET and a PATCH each.
+ *    c. consent changes (`status`) of BENCH_UPDATES members, half of them subscribed ones that
+ *       unsubscribe, half unknown ones that subscribe with a granted consent, in BENCH_TRICKLE
+ *       batches: a GET and a PATCH each.
  * 3. Full pull of the audience (`GET /lists/{id}/members`, 1,000 a page): calls, members per
  *    second, calls per member, and the distinct members read against the audience's size.
- * 4. The peak in flight over the whole run, and whether the ceiling of 10 was respected.
+ * 4. The peak in flight over the whole run, and a line "ceiling respected: yes/no" (no when the
+ *    peak exceeded 10 or any call was answered 429).
  *
  * The emulator does its work (members, sorting, tar.gz) on the same CPU as the connector, so
  * members per second are a floor for the connector, not Mailchimp's speed. The emulator finishes
@@ -278,7 +280,10 @@ try {
         pages += 1;
         for (const r of page.records) distinct.add(r.externalId);
       }
-      return [`${records} records in ${pages} pages, ${distinct.size} distinct members (audience ${MEMBERS})`];
+      return [
+        `${records} records in ${pages} pages (at least ${Math.floor(MEMBERS / config.pageSize) + 1} needed), ` +
+          `${distinct.size} distinct members (audience ${MEMBERS}), ${records - distinct.size} records read again`,
+      ];
     }),
   );
 
