@@ -9,6 +9,7 @@
  * https://mailchimp.com/developer/marketing/docs/errors/
  * https://mailchimp.com/developer/marketing/docs/fundamentals/#api-limits
  */
+import { setMaxListeners } from 'node:events';
 import { createHash } from 'node:crypto';
 import axios, { type AxiosInstance, type Method } from 'axios';
 import { Registry, type Counter } from 'prom-client';
@@ -88,6 +89,16 @@ export class Gate {
   private drain(): void {
     while (this.active < this.capacity && this.waiters.length > 0) this.waiters.shift()?.();
   }
+}
+
+/**
+ * The caller's signal, allowed as many abort listeners as requests it covers: a push of 20
+ * updates waits on the gate and calls axios 20 times with it, one listener each (each removed when
+ * its request ends), where Node warns of a leak past 10.
+ */
+export function sharedSignal(signal: AbortSignal): AbortSignal {
+  setMaxListeners(0, signal);
+  return signal;
 }
 
 /** What the process shares per API key: the in-flight gate, the pending-batch gate, a 429 block. */

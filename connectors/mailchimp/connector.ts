@@ -6,7 +6,7 @@
  */
 import { WebhookAcks } from '../../src/connector/kit/index.js';
 import { defineConnector, type ConnectorContext, type ConnectorInstance } from '../../src/connector/define.js';
-import { MailchimpApi } from './api.js';
+import { MailchimpApi, sharedSignal } from './api.js';
 import { MAILCHIMP_SECRET_KEYS, MailchimpConfig, MailchimpCursor } from './config.js';
 import { eraseMembers, exportMembers } from './erase.js';
 import { derivedMailchimpMappings, mailchimpDefaultMappings } from './mapping.js';
@@ -50,12 +50,12 @@ export function createMailchimpInstance(
   return {
     api,
     pull: (cursor, signal) => pullMembers(api, cursor, signal, now, sinceBound),
-    push: (batch, signal) => pusher.push(batch, signal),
+    push: (batch, signal) => pusher.push(batch, sharedSignal(signal)),
     async read(externalIds, signal) {
-      return (await readMembers(api, externalIds, signal)).map((m) => toRecord(m, now));
+      return (await readMembers(api, externalIds, sharedSignal(signal))).map((m) => toRecord(m, now));
     },
-    erase: (refs, signal) => eraseMembers(api, refs, signal),
-    export: (refs, signal) => exportMembers(api, refs, signal),
+    erase: (refs, signal) => eraseMembers(api, refs, sharedSignal(signal)),
+    export: (refs, signal) => exportMembers(api, refs, sharedSignal(signal)),
     admit: (head) => admitMailchimpWebhook(head, secrets),
     // Mailchimp GETs the URL before it saves a webhook.
     validation: (head) => validationReply(head, secrets),

@@ -6,8 +6,9 @@
  * inclusive is not documented), and `offset` skips the members of the walk already read after
  * that bound, so a page boundary inside one second neither skips nor loops; a page that does
  * not move `since` (a whole page in one second) pages on by offset. Once an answer shows a
- * member changed in the very second of the bound, the bound is known to be inclusive and
- * `offset` skips that second's members too (otherwise they are read twice). As with any offset
+ * member changed in the very second of the bound, the bound is known to be inclusive: that page
+ * is asked for again with `offset` past that second's members as well, and later bounds skip
+ * them too (otherwise a whole second's members, thousands after a bulk load, are read twice). As with any offset
  * paging, a member of the boundary seconds changing during the walk can shift a neighbour past
  * the offset; the look-back of the next pull is the safety net.
  * https://mailchimp.com/developer/marketing/api/list-members/list-members-info/
@@ -74,7 +75,13 @@ export async function* pullMembers(
     const members = [...res.data.members].sort((a, b) => (changedAt(a) ?? 0) - (changedAt(b) ?? 0));
     const last = members.length > 0 ? changedAt(members[members.length - 1] as Member) : undefined;
     const done = members.length < config.pageSize;
-    if (since !== undefined && members.some((m) => secondOf(changedAt(m)) === secondOf(since))) bound.inclusive = true;
+    if (since !== undefined && !bound.inclusive && members.some((m) => secondOf(changedAt(m)) === secondOf(since))) {
+      // The bound turns out inclusive: this answer starts with the bound second's members, read
+      // already, and the offset did not skip them. Ask again past them rather than read them twice.
+      bound.inclusive = true;
+      offset = (read.get(since)?.size ?? 0) + (read.get(since + 1000)?.size ?? 0);
+      continue;
+    }
     for (const m of members) {
       const second = secondOf(changedAt(m));
       const ids = read.get(second) ?? new Set<string>();
