@@ -1,5 +1,6 @@
 /** A tiny HTTP server that records raw webhook requests (body bytes and headers) for tests. */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { RawWebhook } from '../../src/connector/define.js';
 
 export interface ReceivedWebhook {
   method: string;
@@ -13,6 +14,8 @@ export interface WebhookReceiver {
   received: ReceivedWebhook[];
   /** Status to answer with (default 204). */
   respondWith(status: number): void;
+  /** What was received so far as the hub's raw webhooks (`urlToken`: the secret path segment of the hub's address). */
+  raw(urlToken?: string): RawWebhook[];
   close(): Promise<void>;
 }
 
@@ -37,6 +40,15 @@ export async function startWebhookReceiver(path = '/webhooks/hubspot'): Promise<
     respondWith(s) {
       status = s;
     },
+    raw: (urlToken) =>
+      received.map((r) => ({
+        method: r.method,
+        url: `http://127.0.0.1:${port}${path}`,
+        ...(urlToken === undefined ? {} : { urlToken }),
+        headers: r.headers,
+        body: r.body,
+        receivedAt: new Date().toISOString(),
+      })),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -4,14 +4,11 @@
  * done, one line each. Safe to run again: a registration already right is kept.
  */
 import type { Command } from 'commander';
-import { builtinConnectors } from '../../../connectors/index.js';
 import { createHubLogger } from '../../app/logger.js';
-import { loadConfig } from '../../config/load.js';
-import { connectorsFromConfig } from '../../sync/index.js';
-import { resolveConfigPath, withConfigOption } from '../config-path.js';
+import { withConfigOption } from '../config-path.js';
+import { loadConnector } from '../connector-config.js';
 import { processIo } from '../io.js';
 import type { CliIo } from '../io.js';
-import { printErrors, printWarnings } from '../report.js';
 
 interface SetupOptions {
   config?: string;
@@ -24,21 +21,9 @@ export function webhookUrlOf(publicUrl: string, id: string): string {
 }
 
 async function setup(io: CliIo, id: string, options: SetupOptions): Promise<number> {
-  const file = resolveConfigPath(options.config, io.env);
-  const loaded = await loadConfig(file, { connectors: builtinConnectors, env: io.env });
-  if (!loaded.ok) {
-    printErrors(io, loaded.errors);
-    return 1;
-  }
-  printWarnings(io, loaded.warnings);
-  const connectors = connectorsFromConfig(loaded.config, builtinConnectors);
-  const connector = connectors.find((c) => c.id === id);
-  if (!connector) {
-    io.error(
-      `concord connector setup: no enabled connector "${id}" in ${file} (known: ${connectors.map((c) => c.id).join(', ') || 'none'})`,
-    );
-    return 1;
-  }
+  const loaded = await loadConnector(io, 'concord connector setup', id, options.config);
+  if (!loaded) return 1;
+  const { connector } = loaded;
   const logger = createHubLogger({ level: io.env['LOG_LEVEL'] ?? 'warn', ...(io.logs ? { destination: io.logs } : {}) });
   const instance = await connector.create({ logger });
   try {

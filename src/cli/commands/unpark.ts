@@ -5,14 +5,12 @@
  * (and erase run) of what waits is queued at once. A system still out of allowance parks again.
  */
 import type { Command } from 'commander';
-import { builtinConnectors } from '../../../connectors/index.js';
-import { loadConfig } from '../../config/load.js';
 import { toMergePolicy } from '../../config/policy.js';
 import { PrivacyService, privacyOptionsFromConfig } from '../../privacy/index.js';
 import { openConfiguredStore } from '../../app/store.js';
-import { createEngine, connectorsFromConfig } from '../../sync/index.js';
-import { resolveConfigPath, withConfigOption } from '../config-path.js';
-import { printErrors, printWarnings } from '../report.js';
+import { createEngine } from '../../sync/index.js';
+import { withConfigOption } from '../config-path.js';
+import { loadConnector } from '../connector-config.js';
 import { processIo } from '../io.js';
 import type { CliIo } from '../io.js';
 import { createHubLogger } from '../../app/logger.js';
@@ -23,19 +21,9 @@ interface Options {
 }
 
 async function unpark(io: CliIo, id: string, options: Options): Promise<number> {
-  const file = resolveConfigPath(options.config, io.env);
-  const loaded = await loadConfig(file, { connectors: builtinConnectors, env: io.env });
-  if (!loaded.ok) {
-    printErrors(io, loaded.errors);
-    return 1;
-  }
-  printWarnings(io, loaded.warnings);
-  const { config } = loaded;
-  const connectors = connectorsFromConfig(config, builtinConnectors);
-  if (!connectors.some((c) => c.id === id)) {
-    io.error(`concord unpark: no enabled connector "${id}" in ${file} (known: ${connectors.map((c) => c.id).join(', ') || 'none'})`);
-    return 1;
-  }
+  const loaded = await loadConnector(io, 'concord unpark', id, options.config);
+  if (!loaded) return 1;
+  const { config, connectors } = loaded;
   const logger = createHubLogger({ level: io.env['LOG_LEVEL'] ?? 'warn', ...(io.logs ? { destination: io.logs } : {}) });
   const policy = toMergePolicy(config);
   const store = await openConfiguredStore(config, connectors, logger);

@@ -36,14 +36,7 @@ async function start(): Promise<ConformanceEnvironment<HubSpotConfig>> {
   return emulatorEnvironment({
     config,
     controls: emulator.sideDoor,
-    webhooks: () =>
-      receiver.received.map((r) => ({
-        method: r.method,
-        url: receiver.url,
-        headers: r.headers,
-        body: r.body,
-        receivedAt: new Date().toISOString(),
-      })),
+    webhooks: () => receiver.raw(),
     async stop() {
       await emulator.close();
       await receiver.close();

@@ -27,15 +27,7 @@ async function start(): Promise<ConformanceEnvironment<MailchimpConfig>> {
   return emulatorEnvironment({
     config,
     controls: emulator.sideDoor,
-    webhooks: () =>
-      receiver.received.map((r) => ({
-        method: r.method,
-        url: receiver.url,
-        urlToken: URL_SECRET,
-        headers: r.headers,
-        body: r.body,
-        receivedAt: new Date().toISOString(),
-      })),
+    webhooks: () => receiver.raw(URL_SECRET),
     async stop() {
       await emulator.close();
       await receiver.close();

@@ -36,6 +36,33 @@ function serverEngine(engine: Engine, overrides: Partial<ServerEngine>): ServerE
   };
 }
 
+/**
+ * A hub whose connector `crm` admits only the URL token `let-me-in`, with `more` on its instance;
+ * `seen` gets the URL token of every webhook the engine receives.
+ */
+function tokenHub(seen: (string | undefined)[], more: Partial<Awaited<ReturnType<ServerEngine['instance']>>>): Promise<ServerHub> {
+  return startServerHub({
+    roles: false,
+    engine: (engine) =>
+      serverEngine(engine, {
+        receiveWebhook: (id, raw) => {
+          seen.push(raw.urlToken);
+          return engine.receiveWebhook(id, raw);
+        },
+        instance: async (id) => {
+          const instance = await engine.instance(id);
+          if (id !== 'crm') return instance;
+          return {
+            ...instance,
+            admit: (head) =>
+              head.urlToken === 'let-me-in' ? { ok: true } : { ok: false, status: 401, reason: 'wrong or missing URL token' },
+            ...more,
+          };
+        },
+      }),
+  });
+}
+
 async function ingestJobs(s: ServerHub): Promise<number> {
   const status = await s.hub.engine.status();
   const q = status.queues.find((x) => x.queue === 'ingest');
@@ -149,27 +176,8 @@ describe('POST /webhooks/:connectorId', () => {
 
   it('takes a URL token only for a connector that admits by one, and refuses before reading the body when it does not admit', async () => {
     const seen: (string | undefined)[] = [];
-    let received = 0;
-    s = await startServerHub({
-      roles: false,
-      engine: (engine) =>
-        serverEngine(engine, {
-          receiveWebhook: (id, raw) => {
-            received += 1;
-            seen.push(raw.urlToken);
-            return engine.receiveWebhook(id, raw);
-          },
-          instance: async (id) => {
-            const instance = await engine.instance(id);
-            if (id !== 'crm') return instance;
-            return {
-              ...instance,
-              admit: (head) =>
-                head.urlToken === 'let-me-in' ? { ok: true } : { ok: false, status: 401, reason: 'wrong or missing URL token' },
-              refuse: (failure) => ({ status: 500, contentType: 'text/xml', body: `<fault>${failure.status} ${failure.reason}</fault>` }),
-            };
-          },
-        }),
+    s = await tokenHub(seen, {
+      refuse: (failure) => ({ status: 500, contentType: 'text/xml', body: `<fault>${failure.status} ${failure.reason}</fault>` }),
     });
     const body = payload('evt-token', 'ada@example.com');
     // Refused in onRequest: the engine never sees the request.
@@ -178,7 +186,7 @@ describe('POST /webhooks/:connectorId', () => {
       expect(refused.statusCode).toBe(500);
       expect(refused.body).toBe('<fault>401 wrong or missing URL token</fault>');
     }
-    expect(received).toBe(0);
+    expect(seen).toEqual([]);
     const admitted = await s.app.inject({ method: 'POST', url: '/webhooks/crm/let-me-in', headers: signed(body), payload: body });
     expect(admitted.statusCode).toBe(200);
     expect(seen).toEqual(['let-me-in']);
@@ -192,26 +200,9 @@ describe('POST /webhooks/:connectorId', () => {
   });
 
   it("answers a sender's validation GET (Mailchimp checks the URL before it saves a webhook) only for a connector that validates, after admission", async () => {
-    let received = 0;
-    s = await startServerHub({
-      roles: false,
-      engine: (engine) =>
-        serverEngine(engine, {
-          receiveWebhook: (id, raw) => {
-            received += 1;
-            return engine.receiveWebhook(id, raw);
-          },
-          instance: async (id) => {
-            const instance = await engine.instance(id);
-            if (id !== 'crm') return instance;
-            return {
-              ...instance,
-              admit: (head) =>
-                head.urlToken === 'let-me-in' ? { ok: true } : { ok: false, status: 401, reason: 'wrong or missing URL token' },
-              validation: (head) => ({ status: 200, contentType: 'text/plain', body: `ok ${head.urlToken ?? 'no token'}` }),
-            };
-          },
-        }),
+    const seen: (string | undefined)[] = [];
+    s = await tokenHub(seen, {
+      validation: (head) => ({ status: 200, contentType: 'text/plain', body: `ok ${head.urlToken ?? 'no token'}` }),
     });
     const ok = await s.app.inject({ method: 'GET', url: '/webhooks/crm/let-me-in' });
     expect(ok.statusCode).toBe(200);
@@ -222,7 +213,7 @@ describe('POST /webhooks/:connectorId', () => {
     // A connector without `validation` has no GET address.
     const other = await s.app.inject({ method: 'GET', url: '/webhooks/shop' });
     expect(other.statusCode).toBe(404);
-    expect(received).toBe(0);
+    expect(seen).toEqual([]);
     expect(await ingestJobs(s)).toBe(0);
   });
 
