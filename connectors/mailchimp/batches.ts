@@ -140,13 +140,22 @@ export async function runBatch(
       signal,
     });
     if (typeof started.data?.id !== 'string') throw new MalformedPayloadError('POST /batches answered without an id');
+    const id = encodeURIComponent(started.data.id);
     const deadline = Date.now() + batchTimeoutMs;
     let status = started.data;
-    while (status.status !== 'finished') {
-      if (Date.now() > deadline) throw new TransientError(`batch operation did not finish within ${batchTimeoutMs} ms`);
-      await sleep(batchPollMs, signal);
-      // https://mailchimp.com/developer/marketing/api/batch-operations/get-batch-operation-status/
-      status = (await api.request<BatchStatus>('GET', `/batches/${encodeURIComponent(started.data.id)}`, { signal })).data;
+    try {
+      while (status.status !== 'finished') {
+        if (Date.now() > deadline) throw new TransientError(`batch operation did not finish within ${batchTimeoutMs} ms`);
+        await sleep(batchPollMs, signal);
+        // https://mailchimp.com/developer/marketing/api/batch-operations/get-batch-operation-status/
+        status = (await api.request<BatchStatus>('GET', `/batches/${id}`, { signal })).data;
+      }
+    } catch (err) {
+      // Its records are answered retryable and written again later: a batch left running could
+      // land after that newer write and undo it. Stop it (best effort, past the caller's abort).
+      // https://mailchimp.com/developer/marketing/api/batch-operations/delete-batch-request/
+      await api.request('DELETE', `/batches/${id}`, { signal: AbortSignal.timeout(30_000), accept: [404] }).catch(() => undefined);
+      throw err;
     }
     if (!status.response_body_url) throw new MalformedPayloadError('a finished batch operation has no response_body_url');
     const url = new URL(status.response_body_url, `${api.baseUrl}/`).toString();

@@ -19,4 +19,21 @@ describe('Mailchimp config', () => {
     expect(MailchimpConfig.safeParse({ ...base, apiKey: 'no-suffix', baseUrl: 'http://127.0.0.1:4030' }).success).toBe(true);
     expect(MailchimpConfig.safeParse({ ...base, apiKey: 'k-us1', webhookSecret: 'short' }).success).toBe(false);
   });
+
+  // Review finding: with the GDPR "Email" permission mapped to marketing.email beside the status,
+  // an unsubscribed member whose permission was still ticked read as a grant.
+  it('refuses a marketing permission that carries the consent the member status already carries', () => {
+    const both = MailchimpConfig.safeParse({
+      ...base,
+      apiKey: 'k-us1',
+      marketingPermissions: [{ id: 'perm-email', consent: 'marketing.email' }],
+    });
+    expect(both.success).toBe(false);
+    expect(both.error?.issues[0]).toMatchObject({ path: ['marketingPermissions', 0, 'consent'] });
+    expect(both.error?.issues[0]?.message).toContain('already carried by the member status');
+    expect(
+      MailchimpConfig.safeParse({ ...base, apiKey: 'k-us1', marketingPermissions: [{ id: 'perm-email', consent: 'marketing.email_gdpr' }] })
+        .success,
+    ).toBe(true);
+  });
 });

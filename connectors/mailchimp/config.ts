@@ -129,6 +129,18 @@ export const MailchimpConfig = z
   .refine((c) => c.baseUrl !== undefined || dataCenterOf(c.apiKey) !== undefined, {
     message: 'the API key has no -<dc> suffix: set baseUrl',
     path: ['baseUrl'],
+  })
+  // Two fields of one member carrying one consent would each write it, and a permission still
+  // ticked would turn an unsubscribe into a grant: the status already carries statusConsent.
+  .superRefine((c, ctx) => {
+    c.marketingPermissions.forEach((p, i) => {
+      if (p.consent === c.statusConsent)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['marketingPermissions', i, 'consent'],
+          message: `${p.consent} is already carried by the member status (statusConsent): map this permission to another consent, or set statusConsent to another one`,
+        });
+    });
   });
 export type MailchimpConfig = z.infer<typeof MailchimpConfig>;
 export type MailchimpConfigInput = z.input<typeof MailchimpConfig>;

@@ -111,8 +111,16 @@ describe('members as records', () => {
         'permission:perm-email': true,
         tags: ['vip'],
       },
-      fieldsAt: { status: '2026-11-01T08:00:00.999Z' },
+      // A grant dates from the first instant of its second, a withdrawal from the latest.
+      fieldsAt: { status: '2026-11-01T08:00:00.000Z', 'permission:perm-email': '2026-11-01T08:00:00.000Z' },
     });
+  });
+
+  it('a subscribed member without opt-in evidence (no timestamp_opt, no ip_opt) neither grants nor withdraws', () => {
+    const imported = toRecord({ ...member, timestamp_opt: '', ip_opt: '' });
+    expect(imported.fields.status).toBeNull();
+    expect(imported.fields.member_status).toBe('subscribed');
+    expect(toRecord({ ...member, timestamp_opt: '', ip_opt: '198.51.100.7' }).fields.status).toBe('subscribed');
   });
 
   // Mailchimp's stamps have whole seconds: a change stamped 10:00:05 was made up to 999 ms later,
@@ -122,7 +130,13 @@ describe('members as records', () => {
     const readAt = Date.parse('2026-11-30T10:00:05.250Z');
     const unsubscribed = toRecord({ ...member, status: 'unsubscribed' }, () => readAt);
     expect(unsubscribed.at).toBe('2026-11-30T10:00:05.250Z');
-    expect(unsubscribed.fieldsAt).toEqual({ status: '2026-11-30T10:00:05.250Z' });
+    expect(unsubscribed.fieldsAt).toEqual({ status: '2026-11-30T10:00:05.250Z', 'permission:perm-email': '2026-11-01T08:00:00.000Z' });
+    // A permission withdrawn dates from the last change, at its latest.
+    const withdrawn = toRecord(
+      { ...member, marketing_permissions: [{ marketing_permission_id: 'perm-email', enabled: false, text: 'Email' }] },
+      () => readAt,
+    );
+    expect(withdrawn.fieldsAt?.['permission:perm-email']).toBe('2026-11-30T10:00:05.250Z');
     // A stamp with milliseconds is exact.
     expect(toRecord({ ...member, last_changed: '2026-11-30T10:00:05.123Z' }, () => readAt).at).toBe('2026-11-30T10:00:05.123Z');
   });
@@ -131,7 +145,7 @@ describe('members as records', () => {
     const r = toRecord({ ...member, status: 'archived' });
     expect(r.fields).not.toHaveProperty('status');
     expect(r.fields.member_status).toBe('archived');
-    expect(r.fieldsAt).toBeUndefined();
+    expect(r.fieldsAt).not.toHaveProperty('status');
     expect(toRecord({ ...member, status: 'pending' }).fields.status).toBeNull();
     expect(withdraws('cleaned')).toBe(true);
     expect(withdraws('archived')).toBe(false);

@@ -98,7 +98,12 @@ export class MailchimpPusher {
     const creates = work.filter((w) => w.record.externalId === undefined);
     const updates = work.filter((w) => w.record.externalId !== undefined);
     await this.create(creates, signal);
-    const viaBatch = updates.length > this.api.config.batchOperationsAbove ? updates.filter((w) => w.status === undefined) : [];
+    // Consent changes (a status, a GDPR permission) go one by one, after a read: never in a
+    // batch that Mailchimp may run minutes later, over a newer choice.
+    const viaBatch =
+      updates.length > this.api.config.batchOperationsAbove
+        ? updates.filter((w) => w.status === undefined && w.body.marketing_permissions === undefined)
+        : [];
     const oneByOne = updates.filter((w) => !viaBatch.includes(w));
     await Promise.all([this.updateEach(oneByOne, signal), this.updateInBatch(viaBatch, signal)]);
     // A rate limit that stopped every record is the whole call's: the engine parks the queue.

@@ -63,33 +63,48 @@ export function toRecord(member: Member, now: () => number = Date.now): External
   // An archived member's status is not reported: archiving forgets it (Mailchimp keeps no
   // previous status) and is neither a grant nor a withdrawal, so the hub keeps what it knew and
   // does not try to write a status over the archive (which only a consent change may attempt).
-  if (member.status !== 'archived') fields[STATUS_FIELD] = statusFieldValue(member.status);
+  // `subscribed` is a grant only with its opt-in evidence (`timestamp_opt` or `ip_opt`): a
+  // marketer's import or add without it is no affirmative act of the person.
+  const evidence = mailchimpDate(member.timestamp_opt) !== undefined || (typeof member.ip_opt === 'string' && member.ip_opt !== '');
+  if (member.status !== 'archived')
+    fields[STATUS_FIELD] = member.status === 'subscribed' && !evidence ? null : statusFieldValue(member.status);
   fields[MEMBER_STATUS_FIELD] = member.status;
   for (const [id, on] of Object.entries(member.interests ?? {})) if (typeof on === 'boolean') fields[interestField(id)] = on;
+  const permissions: [string, boolean][] = [];
   for (const p of member.marketing_permissions ?? []) {
-    if (typeof p.enabled === 'boolean') fields[permissionField(p.marketing_permission_id)] = p.enabled;
+    if (typeof p.enabled !== 'boolean') continue;
+    fields[permissionField(p.marketing_permission_id)] = p.enabled;
+    permissions.push([permissionField(p.marketing_permission_id), p.enabled]);
   }
   if (Array.isArray(member.tags)) fields[TAGS_FIELD] = member.tags.map((t) => t.name);
+  // Mailchimp's stamps have whole seconds. A withdrawal is dated at the latest instant of its
+  // second (not after the read), a grant at the first: within that second, a choice made
+  // elsewhere is taken for newer than a grant and older than a withdrawal (denied wins a tie).
   const readAt = now();
-  const stamp = (value: unknown): string | undefined => latestOfSecond(value, readAt);
-  const at = stamp(member.last_changed) ?? stamp(member.timestamp_opt) ?? stamp(member.timestamp_signup) ?? new Date(readAt).toISOString();
+  const latest = (value: unknown): string | undefined => ofSecond(value, readAt, 'latest');
+  const first = (value: unknown): string | undefined => ofSecond(value, readAt, 'first');
+  const at =
+    latest(member.last_changed) ?? latest(member.timestamp_opt) ?? latest(member.timestamp_signup) ?? new Date(readAt).toISOString();
+  const fieldsAt: Record<string, string> = {};
   // The opt-in act is when a subscription was given; any other status dates from the last change.
-  const optIn = member.status === 'subscribed' ? stamp(member.timestamp_opt) : undefined;
-  return { externalId: member.contact_id, at, fields, ...(STATUS_FIELD in fields ? { fieldsAt: { [STATUS_FIELD]: optIn ?? at } } : {}) };
+  if (STATUS_FIELD in fields) fieldsAt[STATUS_FIELD] = fields[STATUS_FIELD] === 'subscribed' ? (first(member.timestamp_opt) ?? at) : at;
+  // A permission granted dates no later than the opt-in (the member's last change may be any
+  // edit since, ours included); one withdrawn, from the last change.
+  const grantedAt = first(member.timestamp_opt) ?? first(member.last_changed) ?? at;
+  for (const [field, enabled] of permissions) fieldsAt[field] = enabled ? grantedAt : at;
+  return { externalId: member.contact_id, at, fields, ...(Object.keys(fieldsAt).length > 0 ? { fieldsAt } : {}) };
 }
 
 /**
- * A Mailchimp stamp as the latest instant it can stand for. Mailchimp shows whole seconds
- * (`2026-11-30T10:00:05+00:00`): the change was made in that second, and not after the hub read
- * it (`readAt`). Taking the start of the second would date a person's unsubscribe before a grant
- * made elsewhere earlier in the same second (other systems stamp milliseconds), and the older
- * choice would win; a stamp with milliseconds is taken as it is.
+ * A Mailchimp stamp as the first or the latest instant it can stand for. Mailchimp shows whole
+ * seconds (`2026-11-30T10:00:05+00:00`): the change was made in that second, and not after the
+ * hub read it (`readAt`); a stamp with milliseconds is taken as it is.
  */
-function latestOfSecond(value: unknown, readAt: number): string | undefined {
+function ofSecond(value: unknown, readAt: number, which: 'first' | 'latest'): string | undefined {
   const iso = mailchimpDate(value);
   if (iso === undefined || (typeof value === 'string' && /\.\d+/.test(value))) return iso;
   const start = Date.parse(iso);
-  return new Date(Math.max(start, Math.min(start + 999, readAt))).toISOString();
+  return which === 'first' ? iso : new Date(Math.max(start, Math.min(start + 999, readAt))).toISOString();
 }
 
 /** Fields the export adds: every other field Mailchimp holds on the member, under its own name. */

@@ -221,7 +221,7 @@ export class MailchimpState {
       statusChanges: [],
     };
     this.applyProfile(member, input);
-    if (status === 'subscribed') this.stampOptIn(member, input);
+    if (status === 'subscribed') this.stampOptIn(member, input, opts.source);
     for (const name of input.tags ?? []) this.tag(list, member, name, true);
     list.members.set(member.contactId, member);
     list.byHash.set(hash, member.contactId);
@@ -293,7 +293,7 @@ export class MailchimpState {
     member.unsubscribeReason =
       status === 'unsubscribed' ? (source === 'user' ? 'N/A (Unsubscribed by the contact)' : 'N/A (Unsubscribed by an admin)') : '';
     if (status === 'subscribed') {
-      this.stampOptIn(member, input);
+      this.stampOptIn(member, input, source);
       this.emit('subscribe', source, list, member);
     } else if (status === 'unsubscribed') {
       this.emit('unsubscribe', source, list, member, { action: 'unsub', reason });
@@ -447,8 +447,13 @@ export class MailchimpState {
     ];
   }
 
-  private stampOptIn(member: StoredMember, input: MemberInput): void {
-    member.timestampOpt = input.timestamp_opt ? parseMailchimpTime(input.timestamp_opt, 'timestamp_opt') : this.now();
+  /**
+   * The opt-in evidence of a subscription: what the call gave, else, for a person's own form
+   * sign-up, its time. A marketer's or an API's subscription that gives none carries none ("").
+   */
+  private stampOptIn(member: StoredMember, input: MemberInput, source: ChangeSource): void {
+    const given = input.timestamp_opt ? parseMailchimpTime(input.timestamp_opt, 'timestamp_opt') : null;
+    member.timestampOpt = given ?? (source === 'user' ? this.now() : null);
     member.ipOpt = input.ip_opt ?? '';
   }
 

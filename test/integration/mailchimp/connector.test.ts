@@ -17,6 +17,7 @@ import { createMailchimpInstance } from '../../../connectors/mailchimp/connector
 import {
   DEFAULT_INTEREST_IDS,
   DEFAULT_LIST_ID,
+  DEFAULT_PERMISSION_IDS,
   startMailchimpEmulator,
   type MailchimpEmulatorOptionsInput,
   type RunningMailchimpEmulator,
@@ -364,6 +365,40 @@ describe('updates', () => {
     expect(endpoints.some((k) => k.startsWith('POST') && k.endsWith('/batches'))).toBe(true);
     expect(endpoints.some((k) => k.startsWith('PATCH'))).toBe(false);
   });
+
+  // Review finding: a batch that outlived the push's wait kept running and could land after the
+  // newer writes of the same records.
+  it('a batch that does not finish in time is deleted, and its records are answered retryable', async () => {
+    const s = await setup({ config: { batchOperationsAbove: 1, batchPollMs: 10, batchTimeoutMs: 100 }, emulator: { batchStepMs: 60_000 } });
+    const created = await s.instance.push?.(
+      ['slow1@example.com', 'slow2@example.com'].map((e) => record(e)),
+      signal(),
+    );
+    const updates = (created ?? []).map((o, i) =>
+      record(`slow${i + 1}@example.com`, { 'merge:FNAME': 'Late' }, { externalId: o.status === 'ok' ? o.externalId : '' }),
+    );
+    expect(await s.instance.push?.(updates, signal())).toMatchObject([{ status: 'retryable' }, { status: 'retryable' }]);
+    const calls = s.emulator.sideDoor.calls().byEndpoint;
+    expect(calls['DELETE /3.0/batches/:batch_id']).toBe(1);
+    expect(memberOf(s, 'slow1@example.com')).toMatchObject({ merge_fields: expect.objectContaining({ FNAME: 'Ada' }) });
+  });
+
+  it('a GDPR permission change never goes through /batches', async () => {
+    const perm = DEFAULT_PERMISSION_IDS.email;
+    const s = await setup({ config: { batchOperationsAbove: 1, batchPollMs: 10 } });
+    const created = await s.instance.push?.(
+      ['p1@example.com', 'p2@example.com', 'p3@example.com'].map((e) => record(e)),
+      signal(),
+    );
+    const updates = (created ?? []).map((o, i) =>
+      record(`p${i + 1}@example.com`, i === 0 ? { [`permission:${perm}`]: false } : { 'merge:FNAME': 'B' }, {
+        externalId: o.status === 'ok' ? o.externalId : '',
+      }),
+    );
+    expect((await s.instance.push?.(updates, signal()))?.every((o) => o.status === 'ok')).toBe(true);
+    expect(s.emulator.sideDoor.calls().byEndpoint['PATCH /3.0/lists/:list_id/members/:subscriber_hash']).toBe(1);
+    expect(s.emulator.sideDoor.calls().byEndpoint['POST /3.0/batches']).toBe(1);
+  });
 });
 
 describe('limits', () => {
@@ -463,7 +498,22 @@ describe('pull', () => {
 
   it('reads status as a grant, a withdrawal or neither, and interests and permissions as booleans', async () => {
     const s = await setup({ config: { interests: [{ id: DEFAULT_INTEREST_IDS.newsletter, topic: 'newsletter' }] } });
-    await createOne(s, 'sub@example.com', { status: 'subscribed', [`interest:${DEFAULT_INTEREST_IDS.newsletter}`]: true });
+    // Subscribed with the hub's opt-in evidence (the connector sends timestamp_opt and ip_opt).
+    const [sub] =
+      (await s.instance.push?.(
+        [
+          record(
+            'sub@example.com',
+            { status: 'subscribed', [`interest:${DEFAULT_INTEREST_IDS.newsletter}`]: true },
+            { profile: profile('sub@example.com', 'granted') },
+          ),
+        ],
+        signal(),
+      )) ?? [];
+    expect(sub?.status).toBe('ok');
+    // Subscribed by a marketer's import, with no opt-in evidence: no grant.
+    s.emulator.sideDoor.userChange('form@example.com');
+    await createOne(s, 'imported@example.com', { status: 'subscribed' });
     await createOne(s, 'arch@example.com', { status: 'subscribed' });
     await createOne(s, 'clean@example.com', { status: 'subscribed' });
     s.emulator.sideDoor.archive('arch@example.com');
@@ -474,6 +524,9 @@ describe('pull', () => {
       status: 'subscribed',
       [`interest:${DEFAULT_INTEREST_IDS.newsletter}`]: true,
     });
+    expect(byEmail.get('imported@example.com')?.fields).toMatchObject({ status: null, member_status: 'subscribed' });
+    // A form sign-up carries its opt-in time: a grant.
+    expect(byEmail.get('form@example.com')?.fields).toMatchObject({ status: 'subscribed' });
     // Archived: no status reported (neither grant nor withdrawal), only the raw member status.
     expect(byEmail.get('arch@example.com')?.fields).toMatchObject({ member_status: 'archived' });
     expect(byEmail.get('arch@example.com')?.fields).not.toHaveProperty('status');
