@@ -84,7 +84,13 @@ export const MailchimpConfig = z
      * Requests in flight at once for this API key, across every instance of the process that uses it.
      * @defaultValue 10 (Mailchimp's ceiling of simultaneous connections per key)
      */
-    maxInFlight: z.number().int().min(1).max(10).default(10).meta({ description: 'Requests in flight per API key (1..10).' }),
+    maxInFlight: z
+      .number()
+      .int()
+      .min(1)
+      .max(10)
+      .default(10)
+      .meta({ description: 'Requests in flight per API key in this process (1..10); split the 10 between processes that call Mailchimp.' }),
     /**
      * How far behind the saved cursor an incremental pull starts, ms.
      * @defaultValue 300000 (5 minutes)

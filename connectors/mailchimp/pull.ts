@@ -10,7 +10,8 @@
  * is asked for again with `offset` past that second's members as well, and later bounds skip
  * them too (otherwise a whole second's members, thousands after a bulk load, are read twice). As with any offset
  * paging, a member of the boundary seconds changing during the walk can shift a neighbour past
- * the offset; the look-back of the next pull is the safety net.
+ * the offset: a member seen again in a later second than the walk first read it in shows that,
+ * and the walk's last cursor then has the next pull walk again from that member's old second.
  * https://mailchimp.com/developer/marketing/api/list-members/list-members-info/
  */
 import type { PullPage } from '../../src/connector/define.js';
@@ -58,6 +59,10 @@ export async function* pullMembers(
   let first = true;
   /** The members read in this walk by second of `last_changed` (the last two seconds are kept; a re-read counts once). */
   const read = new Map<number, Set<string>>();
+  /** The second each member was first read in, this walk: one seen again in a later second changed during the walk. */
+  const firstRead = new Map<string, number>();
+  /** The earliest such second: the offsets counted the member there, so a neighbour may have been passed over. */
+  let rewalkFrom: number | undefined;
   for (;;) {
     const res = await api.request<MembersPage>('GET', `/lists/${encodeURIComponent(config.listId)}/members`, {
       params: {
@@ -84,6 +89,9 @@ export async function* pullMembers(
     }
     for (const m of members) {
       const second = secondOf(changedAt(m));
+      const before = firstRead.get(m.contact_id);
+      if (before === undefined) firstRead.set(m.contact_id, second);
+      else if (before < second) rewalkFrom = Math.min(rewalkFrom ?? before, before);
       const ids = read.get(second) ?? new Set<string>();
       ids.add(m.contact_id);
       read.set(second, ids);
@@ -102,11 +110,15 @@ export async function* pullMembers(
     // Nothing changed since a finished walk: nothing to save either.
     if (members.length === 0 && first && (cursor === undefined || cursor.complete)) return;
     first = false;
-    const next: MailchimpCursor = {
-      ...(since === undefined ? {} : { since: new Date(since).toISOString() }),
-      offset: done ? 0 : offset,
-      complete: done,
-    };
+    // A member that moved on during the walk: the next pull walks again from its old second.
+    const next: MailchimpCursor =
+      done && rewalkFrom !== undefined
+        ? { since: new Date(rewalkFrom - 1000).toISOString(), offset: 0, complete: false }
+        : {
+            ...(since === undefined ? {} : { since: new Date(since).toISOString() }),
+            offset: done ? 0 : offset,
+            complete: done,
+          };
     yield { records: members.map((m) => toRecord(m, now)), cursor: next };
     if (done) return;
   }

@@ -496,6 +496,44 @@ describe('pull', () => {
     expect(second.records.map((r) => r.externalId).sort()).toEqual([...ids].sort());
   });
 
+  // Review finding: offsets count the members of the boundary seconds read so far; one of them
+  // changing during the walk moves to its end, every later member one place up, and the member
+  // after the offset was never read (the look-back behind the final cursor did not reach it).
+  it('a member read in the walk that changes during it costs a re-walk from its second, never a skipped neighbour', async () => {
+    let clock = Date.parse('2026-12-01T10:00:00.000Z');
+    const s = await setup({ config: { pageSize: 2, lookBackMs: 0 }, now: () => clock });
+    const ids: string[] = [];
+    for (const [second, count] of [
+      [0, 3],
+      [1, 3],
+    ] as const) {
+      clock = Date.parse('2026-12-01T10:00:00.000Z') + second * 1000 + 100;
+      const out = await s.instance.push?.(
+        Array.from({ length: count }, (_, i) => record(`m${second}-${i}@example.com`)),
+        signal(),
+      );
+      ids.push(...(out ?? []).map((o) => (o.status === 'ok' ? o.externalId : '')));
+    }
+    clock = Date.parse('2026-12-01T10:00:09.000Z');
+    const seen = new Set<string>();
+    let cursor: MailchimpCursor | undefined;
+    let edited = false;
+    for await (const page of s.instance.pull?.(undefined, signal()) ?? []) {
+      for (const r of page.records) seen.add(r.externalId);
+      cursor = page.cursor;
+      if (!edited) {
+        // The hub's own push edits a member of the first page while the walk goes on.
+        const first = page.records[0]?.fields['email_address'];
+        s.emulator.sideDoor.edit(String(first), { FNAME: 'Moved' });
+        edited = true;
+      }
+    }
+    expect(cursor?.complete).toBe(false);
+    // The next pull walks again from the moved member's second.
+    for await (const page of s.instance.pull?.(cursor, signal()) ?? []) for (const r of page.records) seen.add(r.externalId);
+    expect([...seen].sort()).toEqual([...ids].sort());
+  });
+
   it('reads status as a grant, a withdrawal or neither, and interests and permissions as booleans', async () => {
     const s = await setup({ config: { interests: [{ id: DEFAULT_INTEREST_IDS.newsletter, topic: 'newsletter' }] } });
     // Subscribed with the hub's opt-in evidence (the connector sends timestamp_opt and ip_opt).
