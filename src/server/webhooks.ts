@@ -122,8 +122,18 @@ export async function registerWebhooks(app: FastifyInstance, options: WebhookRou
         problem(reply, 404, 'unknown_connector', 'no connector takes webhooks at this address'),
       );
 
+      // Per client address and connector, for deliveries and validation GETs alike.
+      const rateLimit =
+        options.rateLimit > 0
+          ? {
+              max: options.rateLimit,
+              timeWindow: '1 minute',
+              keyGenerator: (r: FastifyRequest) => `${r.ip}|${(r.params as { connectorId?: string }).connectorId ?? ''}`,
+            }
+          : false;
+
       // A sender's validation GET (Mailchimp), for a connector that answers one, once admitted.
-      scope.get<{ Params: WebhookParams }>('/:connectorId/:token?', async (request, reply) => {
+      scope.get<{ Params: WebhookParams }>('/:connectorId/:token?', { config: { rateLimit } }, async (request, reply) => {
         const connector = request.params.connectorId;
         const notFound = (): FastifyReply => problem(reply, 404, 'unknown_connector', 'no connector takes webhooks at this address');
         if (!accepting.has(connector)) return notFound();
@@ -146,16 +156,7 @@ export async function registerWebhooks(app: FastifyInstance, options: WebhookRou
         '/:connectorId/:token?',
         {
           bodyLimit: options.bodyLimit,
-          config: {
-            rateLimit:
-              options.rateLimit > 0
-                ? {
-                    max: options.rateLimit,
-                    timeWindow: '1 minute',
-                    keyGenerator: (r: FastifyRequest) => `${r.ip}|${(r.params as { connectorId?: string }).connectorId ?? ''}`,
-                  }
-                : false,
-          },
+          config: { rateLimit },
           // Refuse unknown connectors, and requests the connector does not admit, before reading a byte of the body.
           onRequest: async (request, reply) => {
             const connector = request.params.connectorId;

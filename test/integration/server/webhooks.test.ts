@@ -40,9 +40,14 @@ function serverEngine(engine: Engine, overrides: Partial<ServerEngine>): ServerE
  * A hub whose connector `crm` admits only the URL token `let-me-in`, with `more` on its instance;
  * `seen` gets the URL token of every webhook the engine receives.
  */
-function tokenHub(seen: (string | undefined)[], more: Partial<Awaited<ReturnType<ServerEngine['instance']>>>): Promise<ServerHub> {
+function tokenHub(
+  seen: (string | undefined)[],
+  more: Partial<Awaited<ReturnType<ServerEngine['instance']>>>,
+  server?: { webhookRateLimit: number },
+): Promise<ServerHub> {
   return startServerHub({
     roles: false,
+    ...(server ? { server } : {}),
     engine: (engine) =>
       serverEngine(engine, {
         receiveWebhook: (id, raw) => {
@@ -293,5 +298,13 @@ describe('POST /webhooks/:connectorId', () => {
     expect(codes).toEqual([200, 200, 200, 429, 429]);
     const other = payload('evt-other', 'q@example.com');
     expect((await s.app.inject({ method: 'POST', url: '/webhooks/shop', headers: signed(other), payload: other })).statusCode).toBe(200);
+  });
+
+  it('rate-limits validation GETs like deliveries, so URL tokens cannot be tried at will', async () => {
+    const seen: (string | undefined)[] = [];
+    s = await tokenHub(seen, { validation: () => ({ status: 200 }) }, { webhookRateLimit: 3 });
+    const codes: number[] = [];
+    for (let i = 0; i < 5; i++) codes.push((await s.app.inject({ method: 'GET', url: `/webhooks/crm/guess-${i}` })).statusCode);
+    expect(codes).toEqual([401, 401, 401, 429, 429]);
   });
 });
