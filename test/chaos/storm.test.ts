@@ -10,7 +10,9 @@
  * of the same record restamped before Salesforce reported it is known to everyone only under the
  * hub's stamp (one stamp per record): its order against an edit made elsewhere in between is not
  * knowable, and such a cell may end on either value, the same everywhere (`maskedOrders`,
- * harness/observable.ts).
+ * harness/observable.ts). When that update wrote the very field the rep saved (a name: the hub
+ * had read the old value and wrote its own), the rep's value is gone unseen (`blindOverwrites`,
+ * reported): Salesforce keeps no trace of it for the hub to read.
  *
  * No call of either vendor makes a write conditional (sObject Collections have none; HubSpot's
  * status writes have none), so the hub narrows the window to one call: before writing, each
@@ -86,7 +88,12 @@ describe.each(RUNS)('chaos (e): a storm of conflicting edits ($topology, $dialec
     const expected = applyEdits(start, edits);
     const result = compare(w, expected, await observe(w), since, applyEdits(start, observableEdits(w, edits)));
     console.log(
-      reportLine('e', w, result.counts, { crossedWrites: result.crossedWrites, maskedOrders: result.maskedOrders, edits: edits.length }),
+      reportLine('e', w, result.counts, {
+        crossedWrites: result.crossedWrites,
+        maskedOrders: result.maskedOrders,
+        blindOverwrites: w.salesforce.sideDoor.blindOverwrites().filter((o) => Date.parse(o.at) >= since).length,
+        edits: edits.length,
+      }),
     );
     if (result.counts.echoWrites > 0)
       console.log(

@@ -17,7 +17,7 @@ import {
   type WebhookDeliveryLoop,
 } from '../../../src/connector/emulator-kit/index.js';
 import type { OutboundDelivery, QueuedNotification } from './outbound.js';
-import { SaveError, type Actor, type ChangeEntry, type IdleWrite, type OrgState, type StoredRecord } from './state.js';
+import { SaveError, type Actor, type BlindOverwrite, type ChangeEntry, type IdleWrite, type OrgState, type StoredRecord } from './state.js';
 
 /** The org's switches the server and the side door share (the calls are the kit's `CallLedger`). */
 export interface OrgControls {
@@ -196,6 +196,11 @@ export class SideDoor extends EmulatorSideDoor<QueuedNotification, string, Outbo
   /** Changes with who made them and the `client` their API call named. */
   changes(): readonly ChangeEntry[] {
     return this.state.changes;
+  }
+
+  /** Updates by the integration user over values another user set since the API last read the record, oldest first. */
+  blindOverwrites(): readonly BlindOverwrite[] {
+    return [...this.state.blindOverwrites];
   }
 
   /** Updates by the integration user that changed no field value, oldest first. */

@@ -90,6 +90,18 @@ export interface IdleWrite {
   crossed?: boolean;
 }
 
+/**
+ * An update by the integration user that changed fields another user had set since the API last
+ * read the record: that user's values are gone, unseen (Salesforce has no conditional write for
+ * sObject Collections, and its Outbound Messages carry the record as it is when sent).
+ */
+export interface BlindOverwrite {
+  object: string;
+  id: string;
+  fields: string[];
+  at: string;
+}
+
 export class OrgState {
   readonly objects: Map<string, ObjectDef>;
   private readonly records = new Map<string, Map<string, StoredRecord>>();
@@ -109,6 +121,9 @@ export class OrgState {
   private seq = 0;
   private readonly readSeq = new Map<string, number>();
   private readonly foreignChangeSeq = new Map<string, number>();
+  /** When another user last set each field, by record (the same counter). */
+  private readonly foreignFieldSeq = new Map<string, Map<string, number>>();
+  readonly blindOverwrites: BlindOverwrite[] = [];
   private readonly listeners: ((change: ChangeEntry) => void)[] = [];
   /** Armed races by `object` and record id. */
   private readonly races = new Map<string, ArmedRace>();
@@ -222,7 +237,9 @@ export class OrgState {
       // The rep's save commits first, stamped a moment earlier; this write then lands on top of it.
       this.races.delete(raceKey);
       const t = isoOf(Math.max(this.now() - race.leadMs, Date.parse(String(record['SystemModstamp']))));
-      Object.assign(record, this.validate(object, race.fields, 'update'), {
+      const raced = this.validate(object, race.fields, 'update');
+      this.noteFieldsSet(raceKey, raced, race.actor);
+      Object.assign(record, raced, {
         LastModifiedDate: t,
         LastModifiedById: race.actor.userId,
         SystemModstamp: t,
@@ -234,9 +251,26 @@ export class OrgState {
       const crossed = (this.foreignChangeSeq.get(raceKey) ?? -1) > (this.readSeq.get(raceKey) ?? -1);
       this.idleWrites.push({ object: object.name, id: String(record['Id']), at: t, ...(crossed ? { crossed } : {}) });
     }
+    if (actor.userId === this.options.integrationUserId) {
+      const readAt = this.readSeq.get(raceKey) ?? -1;
+      const setAt = this.foreignFieldSeq.get(raceKey);
+      const lost = Object.entries(values)
+        .filter(([name, value]) => record[name] !== value && (setAt?.get(name) ?? -1) > readAt)
+        .map(([name]) => name);
+      if (lost.length > 0) this.blindOverwrites.push({ object: object.name, id: String(record['Id']), fields: lost, at: t });
+    }
+    this.noteFieldsSet(raceKey, values, actor);
     Object.assign(record, values, { LastModifiedDate: t, LastModifiedById: actor.userId, SystemModstamp: t });
     this.announce(object.name, String(record['Id']), 'updated', t, actor);
     return record;
+  }
+
+  /** Another user than the integration set these fields (for `BlindOverwrite`). */
+  private noteFieldsSet(key: string, values: Record<string, unknown>, actor: Actor): void {
+    if (actor.userId === this.options.integrationUserId) return;
+    const fields = this.foreignFieldSeq.get(key) ?? new Map<string, number>();
+    for (const name of Object.keys(values)) fields.set(name, ++this.seq);
+    this.foreignFieldSeq.set(key, fields);
   }
 
   /** Upserts on an external id field: `created` tells which happened. */

@@ -12,12 +12,20 @@
  * expected state computed from those stamps is the other acceptable outcome of a cell whose
  * newest edit depends on that order (`compare`'s `alternative`): every system must still hold the
  * same value, one of the two.
+ *
+ * When that update of the hub also wrote the saved field, the save is gone unseen (a blind
+ * overwrite, `blindOverwrites()` of the emulator): the hub read the record, the rep saved, the
+ * update landed, and no report of the rep's value exists. Such a save is left out of the edits
+ * the systems could know. It can only happen to a field with more than two values: the hub
+ * writes a field only when its value differs from what the read showed, so a rep's change of a
+ * two-valued field (an opt-out flag) in that window makes it equal to the hub's (a crossed write).
  */
 import type { ChaosWorld } from './world.js';
-import type { Edit } from './people.js';
+import { SALESFORCE_FIELD, type Edit } from './people.js';
 
 /** The edits, each Salesforce save masked by a hub update restamped with that update's time. */
 export function observableEdits(world: ChaosWorld, edits: readonly Edit[]): Edit[] {
+  const overwrites = world.salesforce.sideDoor.blindOverwrites();
   const door = world.salesforce.sideDoor;
   const integration = world.salesforce.options.integrationUserId;
   const changes = door.changes();
@@ -27,16 +35,18 @@ export function observableEdits(world: ChaosWorld, edits: readonly Edit[]): Edit
       .webhookDeliveries()
       .filter((d) => d.notificationIds.some((id) => recordOf.get(id) === recordId))
       .map((d) => d.at);
-  return edits.map((e) => {
-    if (e.place !== 'salesforce' || e.recordId === undefined) return e;
+  return edits.flatMap((e): Edit[] => {
+    if (e.place !== 'salesforce' || e.recordId === undefined) return [e];
     const id = e.recordId;
     const own = changes.findIndex((c) => c.id === id && c.userId !== integration && Date.parse(c.at) >= e.at);
     const next = own < 0 ? undefined : changes.slice(own + 1).find((c) => c.id === id);
-    if (!next || next.userId !== integration) return e;
+    if (!next || next.userId !== integration) return [e];
     const savedAt = Date.parse(changes[own]?.at ?? '');
     const restampedAt = Date.parse(next.at);
     // An Outbound Message sent between the save and the hub's update carried the save's own stamp.
-    if (sentAt(id).some((t) => t >= savedAt && t < restampedAt)) return e;
-    return { ...e, at: restampedAt, masked: true };
+    if (sentAt(id).some((t) => t >= savedAt && t < restampedAt)) return [e];
+    const field = e.field === 'marketingEmail' ? 'HasOptedOutOfEmail' : SALESFORCE_FIELD[e.field];
+    if (overwrites.some((o) => o.id === id && o.at === next.at && o.fields.includes(field))) return [];
+    return [{ ...e, at: restampedAt, masked: true }];
   });
 }

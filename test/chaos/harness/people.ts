@@ -74,7 +74,7 @@ const HUBSPOT_PROPERTY: Record<Exclude<Field, 'marketingEmail'> | 'email', strin
   phone: 'phone',
   email: 'email',
 };
-const SALESFORCE_FIELD: Record<Exclude<Field, 'marketingEmail'> | 'email', string> = {
+export const SALESFORCE_FIELD: Record<Exclude<Field, 'marketingEmail'> | 'email', string> = {
   firstName: 'FirstName',
   lastName: 'LastName',
   phone: 'Phone',

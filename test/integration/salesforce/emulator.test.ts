@@ -242,6 +242,34 @@ describe('Salesforce emulator', () => {
     expect(door.idleWrites().map((w) => w.crossed ?? false)).toEqual([true, false]);
   });
 
+  // Chaos (e): the same window with another value: the rep's save is overwritten unseen.
+  it('records an update over a value another user set since the API last read the record (a blind overwrite)', async () => {
+    org = await startTestOrg({ outbound: false });
+    const door = org.emulator.sideDoor;
+    const id = String(door.create('Contact', { LastName: 'Blind', Email: 'blind@example.com' })['Id']);
+    const auth = { Authorization: `Bearer ${await token(org)}`, 'Content-Type': 'application/json' };
+    const read = async (): Promise<void> => {
+      const q = encodeURIComponent(`SELECT Id, LastName FROM Contact WHERE Id = '${id}'`);
+      expect((await fetch(`${org?.emulator.url}/services/data/v62.0/query?q=${q}`, { headers: auth })).status).toBe(200);
+    };
+    const write = async (lastName: string): Promise<void> => {
+      const res = await fetch(`${org?.emulator.url}/services/data/v62.0/sobjects/Contact/${id}`, {
+        method: 'PATCH',
+        headers: auth,
+        body: JSON.stringify({ LastName: lastName }),
+      });
+      expect(res.status).toBe(204);
+    };
+    await read();
+    door.update('Contact', id, { LastName: 'Rep' });
+    await write('Hub');
+    // Read first (the rep's value seen), then written over: an ordinary update.
+    await read();
+    door.update('Contact', id, { Title: 'Other field' });
+    await write('Hub again');
+    expect(door.blindOverwrites()).toEqual([expect.objectContaining({ id, fields: ['LastName'] })]);
+  });
+
   it('sends Outbound Messages until they are acknowledged, with the same notification ids', async () => {
     org = await startTestOrg({ emulator: { outboundRetryBaseMs: 20 } });
     org.listener.answerWith({ status: 500, body: 'down' });
