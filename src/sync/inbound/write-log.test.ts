@@ -81,6 +81,20 @@ describe('assessRecord', () => {
     expect(out.changes).toEqual({ a: 'first' });
   });
 
+  // Chaos (e), traced: our write of HasOptedOutOfEmail true ran 521-613; a rep saved FirstName at
+  // 628; the read-back began at 600 (before our write ended) and returned the record stamped 628
+  // by the rep. Our own true, still standing, was taken for the rep's opt-out at 628, newer than a
+  // marketer's re-subscribe elsewhere at 624: a grant lost.
+  it('a value our last write of the field sent, in a record stamped after that write ended, is ours standing, whoever saved the record last', () => {
+    const writes = [write(521, 613, { optOut: true }, { optOut: false })];
+    const out = assessRecord({ firstName: 'F88', optOut: true }, { firstName: 'F76', optOut: true }, writes, {
+      ...ctx(600, 628),
+      foreign: true,
+    });
+    expect(out.changes).toEqual({ firstName: 'F88' });
+    expect(out.state).toEqual({ firstName: 'F88', optOut: true });
+  });
+
   it('a value equal to one our refused write sent is a real change: the system never wrote it', () => {
     // The create was refused (a required field missing); the person then sets the same value themselves.
     const writes = [write(100, 110, { a: true, b: 'x' }, {}, { ok: false })];

@@ -458,6 +458,14 @@ export function assessRecord(
   for (const [field, value] of Object.entries(observed)) {
     // A value the source stamps after a write began was set after it (or kept through it): no snapshot predating that write.
     const stampedAt = ctx.fieldsAt?.[field];
+    // The value our last write of this field sent, in a record the source stamped after that
+    // write ended (it cannot predate it, however early its read began): ours, still standing.
+    // Whoever saved the record last saved it whole (a rep editing another field, Salesforce's
+    // LastModifiedById), not each of its values; a revert shows another value and stays news.
+    if (stampedAt === undefined && standsFromOurLastWrite(field, value, writes, ctx.recordAt)) {
+      recorded[field] = value;
+      continue;
+    }
     // A value the source stamps before one of our writes of that field began was overwritten by
     // it, however late the record came: the system holds what the write sent (chaos (e): a
     // webhook's value stamped just before our older write began, received after it ended).
@@ -523,6 +531,19 @@ function choiceAfterOurs(field: string, value: Json, writes: readonly WriteEntry
       stampedAt <= landedOf(w, field)
     );
   });
+}
+
+/** Whether `value` is what our last write of `field` sent, that write succeeded, and the record was stamped after it ended. */
+function standsFromOurLastWrite(field: string, value: Json, writes: readonly WriteEntry[], recordAt: number): boolean {
+  const last = [...writes].reverse().find((w) => w.ok !== false && Object.hasOwn(w.fields, field));
+  return (
+    last !== undefined &&
+    last.ok === true &&
+    last.to !== null &&
+    last.to !== undefined &&
+    recordAt > last.to &&
+    jsonEqual(last.fields[field], value)
+  );
 }
 
 /**
