@@ -116,12 +116,23 @@ export interface RedisResetEvent {
  * empty Redis. Checked every `everyMs` and at once whenever the connection becomes ready
  * again. Each process reacts once per new epoch (`onReset`); if that fails it is tried again
  * at the next check.
+ *
+ * A check begun before the connection was lost holds no check after it: its commands (those of
+ * `onReset` too, BullMQ's among them) may wait for a connection that is gone and never settle,
+ * and the reconnect must still rebuild at once. Such a check is left to finish on its own and
+ * records no epoch, so `onReset` may run again meanwhile: it has to be idempotent.
  */
 export class RedisWatch {
   private epoch: string | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  /** The check under way, and how many losses of the connection had been seen when it began. */
+  private running: { done: Promise<void>; losses: number } | null = null;
+  /** Losses of the connection seen since `start`. */
+  private losses = 0;
   private readonly onReady = (): void => void this.check();
+  private readonly onClose = (): void => {
+    this.losses++;
+  };
 
   constructor(
     private readonly redis: Redis,
@@ -134,6 +145,7 @@ export class RedisWatch {
   /** Reads (or writes) the epoch; resolves once the first check is done. */
   async start(): Promise<void> {
     this.redis.on('ready', this.onReady);
+    this.redis.on('close', this.onClose);
     this.timer = setInterval(() => void this.check(), this.everyMs);
     this.timer.unref();
     await this.check();
@@ -143,21 +155,30 @@ export class RedisWatch {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.redis.off('ready', this.onReady);
+    this.redis.off('close', this.onClose);
   }
 
-  /** One check at a time; a check asked for while one runs shares it. */
+  /**
+   * One check at a time; a check asked for while one runs shares it, unless the connection was
+   * lost since that one began (it is left behind, see the class).
+   */
   check(): Promise<void> {
-    this.running ??= this.checkOnce()
+    if (this.running?.losses === this.losses) return this.running.done;
+    if (this.running) this.logger.warn({ redis: redisAddress(this.redis) }, 'redis check begun before the connection was lost left behind');
+    const run = { losses: this.losses, done: Promise.resolve() };
+    run.done = this.checkOnce(() => this.running === run)
       .catch((err: unknown) =>
         logRedisTrouble(this.logger, { err: err instanceof Error ? err.message : String(err) }, 'redis check failed; retrying'),
       )
       .finally(() => {
-        this.running = null;
+        if (this.running === run) this.running = null;
       });
-    return this.running;
+    this.running = run;
+    return run.done;
   }
 
-  private async checkOnce(): Promise<void> {
+  /** `underWay`: whether this check is still the one under way (a check left behind records no epoch). */
+  private async checkOnce(underWay: () => boolean): Promise<void> {
     if (this.redis.status !== 'ready') return;
     let current = await this.redis.get(this.key);
     let created = false;
@@ -171,12 +192,12 @@ export class RedisWatch {
     const initial = this.epoch === null;
     // A first look at an existing epoch: Redis kept its data, nothing to rebuild.
     if (initial && !created) {
-      this.epoch = current;
+      if (underWay()) this.epoch = current;
       return;
     }
     if (!initial)
       this.logger.warn({ redis: redisAddress(this.redis) }, 'redis lost its data: re-creating job schedulers and re-driving the outbox');
     await this.onReset({ created, initial });
-    this.epoch = current;
+    if (underWay()) this.epoch = current;
   }
 }

@@ -399,6 +399,9 @@ class BullEngine implements Engine {
    * schedulers of this process's roles are re-created; the relay hands every relayed outbox row
    * back (the pushes they waited for are gone) and drains them into the new dirty sets; pulls
    * run at once, for webhooks whose ingest jobs were lost (their look-back covers them).
+   * Idempotent, and safe while another one runs (`RedisWatch` may leave one behind that waits
+   * for a lost connection): schedulers are upserted, and a row handed back twice only marks its
+   * profile dirty again (one entry per profile).
    */
   private async rebuild(event: RedisResetEvent): Promise<void> {
     const roles = this.roles ?? { ingest: false, relay: false, push: false, pull: false };

@@ -159,6 +159,44 @@ describe('RedisWatch', () => {
       redis.disconnect();
     }
   });
+  it('does not let a rebuild that never settles hold the checks after the connection comes back', async () => {
+    const redis = new Redis(REDIS_URL);
+    const key = `{rw-${randomUUID()}}:sync:epoch`;
+    const events: RedisResetEvent[] = [];
+    // The first rebuild after a loss hangs, as one whose Redis command was lost with its connection.
+    const watch = new RedisWatch(
+      redis,
+      key,
+      60_000,
+      (e) => {
+        events.push(e);
+        return events.length === 2 ? new Promise<void>(() => undefined) : Promise.resolve();
+      },
+      silentLogger(),
+    );
+    try {
+      await redis.ping();
+      await watch.start();
+      await redis.del(key);
+      redis.disconnect(true);
+      await waitFor(() => events.length === 2, 2_000, 'the rebuild that hangs');
+      // Redis is lost again while that rebuild hangs: the new epoch is handled at once all the same.
+      await redis.del(key);
+      redis.disconnect(true);
+      await waitFor(() => events.length === 3, 2_000, 'the rebuild of the next epoch');
+      expect(events.slice(1)).toEqual([
+        { created: true, initial: false },
+        { created: true, initial: false },
+      ]);
+      // That rebuild settled: its epoch is this process's, nothing more to rebuild.
+      await watch.check();
+      expect(events).toHaveLength(3);
+    } finally {
+      watch.stop();
+      await redis.del(key);
+      redis.disconnect();
+    }
+  });
 });
 
 describe('a hub process after Redis loss', () => {
