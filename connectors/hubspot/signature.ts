@@ -2,7 +2,7 @@
  * HubSpot request signature v3, shared by the connector (verify) and the emulator (sign).
  * https://developers.hubspot.com/docs/apps/legacy-apps/authentication/validating-requests
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 
 /** Requests older than this are rejected (HubSpot's documented window). */
 export const SIGNATURE_MAX_AGE_MS = 5 * 60_000;
@@ -49,11 +49,4 @@ export function signV3(input: SignatureInput): string {
   hmac.update(typeof input.body === 'string' ? Buffer.from(input.body, 'utf8') : input.body);
   hmac.update(String(input.timestamp), 'utf8');
   return hmac.digest('base64');
-}
-
-/** Compares two signatures in constant time (length differences are hidden by hashing both first). */
-export function signaturesEqual(a: string, b: string): boolean {
-  const ha = createHmac('sha256', 'concord-compare').update(a).digest();
-  const hb = createHmac('sha256', 'concord-compare').update(b).digest();
-  return timingSafeEqual(ha, hb) && a.length === b.length;
 }

@@ -7,7 +7,8 @@
 import { z } from 'zod';
 import type { RawWebhook, VerifyResult, WebhookEvent } from '../../src/connector/define.js';
 import { MalformedPayloadError } from '../../src/connector/errors.js';
-import { SIGNATURE_MAX_AGE_MS, SIGNATURE_V3_HEADER, signaturesEqual, signV3, TIMESTAMP_HEADER } from './signature.js';
+import { secretsEqual } from '../../src/connector/kit/index.js';
+import { SIGNATURE_MAX_AGE_MS, SIGNATURE_V3_HEADER, signV3, TIMESTAMP_HEADER } from './signature.js';
 import { subscriptionField } from './mapping.js';
 
 export { canonicalUri, signV3, SIGNATURE_MAX_AGE_MS } from './signature.js';
@@ -74,7 +75,7 @@ export function verifyHubSpotSignature(raw: RawWebhook, options: VerifyOptions):
     body: raw.body,
     timestamp,
   });
-  return signaturesEqual(signature, expected) ? { ok: true } : { ok: false, reason: 'signature mismatch' };
+  return secretsEqual(signature, expected) ? { ok: true } : { ok: false, reason: 'signature mismatch' };
 }
 
 /** Parses the JSON event array; throws `MalformedPayloadError` on anything else. */

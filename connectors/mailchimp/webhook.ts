@@ -8,10 +8,10 @@
  * cause a read. A GET to the URL is Mailchimp's validation: answer 200 (`validationReply`).
  * https://mailchimp.com/developer/marketing/guides/sync-audience-data-webhooks/
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { AdmitResult, RawWebhook, VerifyResult, WebhookEvent, WebhookHead, WebhookReply } from '../../src/connector/define.js';
 import { MalformedPayloadError } from '../../src/connector/errors.js';
-import { headerValue } from '../../src/connector/kit/index.js';
+import { headerValue, secretsEqual } from '../../src/connector/kit/index.js';
 import { mailchimpDate } from './mapping.js';
 import { hashRef } from './read.js';
 
@@ -30,13 +30,6 @@ export interface WebhookSecrets {
   urlSecret: string;
   /** The signing secret, when the webhook has one. */
   signingSecret?: string;
-}
-
-/** Compares two secrets in constant time (lengths hidden by hashing both first). */
-export function secretsEqual(a: string, b: string): boolean {
-  const ha = createHmac('sha256', 'concord-compare').update(a).digest();
-  const hb = createHmac('sha256', 'concord-compare').update(b).digest();
-  return timingSafeEqual(ha, hb) && a.length === b.length;
 }
 
 /** Before the body is read: the URL secret, and a declared size within bounds. */

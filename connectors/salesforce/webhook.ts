@@ -15,9 +15,10 @@
  * https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_om_outboundmessaging_wsdl.htm
  * https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_om_outboundmessaging_security.htm
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { AdmitResult, RawWebhook, VerifyResult, WebhookEvent, WebhookHead, WebhookReply } from '../../src/connector/define.js';
 import { headerValue } from '../../src/connector/errors.js';
+import { secretsEqual } from '../../src/connector/kit/index.js';
 import {
   OUTBOUND_LIMITS,
   readOutboundMessage,
@@ -45,13 +46,9 @@ export function outboundEndpointUrl(publicUrl: string, instanceId: string, token
   return `${publicUrl.replace(/\/$/, '')}/webhooks/${encodeURIComponent(instanceId)}${token === undefined ? '' : `/${token}`}`;
 }
 
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
-
 /** Compares a URL token with the configured one in constant time (hashed first, so lengths do not show either). */
 export function sameToken(given: string | undefined, expected: string): boolean {
-  return given !== undefined && timingSafeEqual(digest(given), digest(expected));
+  return given !== undefined && secretsEqual(given, expected);
 }
 
 /** The URL-token part of admission, shared by `admit` and `verify`. */
@@ -78,9 +75,7 @@ export function admitOutboundMessage(head: WebhookHead, settings: OutboundSettin
 
 /** Compares two org ids in constant time (15- and 18-character forms match). */
 export function sameOrganization(a: string, b: string): boolean {
-  const x = Buffer.from(a.slice(0, 15));
-  const y = Buffer.from(b.slice(0, 15));
-  return x.length === y.length && timingSafeEqual(x, y);
+  return secretsEqual(a.slice(0, 15), b.slice(0, 15));
 }
 
 /**

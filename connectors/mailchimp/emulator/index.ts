@@ -55,7 +55,7 @@ export default defineEmulator({
       {
         label: `Mailchimp emulator (${id}): Ada`,
         url: `${running.url}/_emulator/member?email=ada@example.com`,
-        note: `API key: any, e.g. ${DEV_API_KEY}`,
+        note: `API key: accepted whatever it is, e.g. ${DEV_API_KEY}`,
       },
     ],
   },

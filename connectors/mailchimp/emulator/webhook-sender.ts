@@ -8,7 +8,7 @@
  * its own.
  * https://mailchimp.com/developer/marketing/guides/sync-audience-data-webhooks/
  */
-import { createHmac } from 'node:crypto';
+import { signMailchimpWebhook } from '../webhook.js';
 import { WebhookDeliveryLoop, type DeliveryRequest } from '../../../src/connector/emulator-kit/index.js';
 import { emailHash, type MemberChange, type MergeValue, type StoredWebhook } from './state.js';
 
@@ -44,11 +44,8 @@ export interface WebhookSenderOptions {
 /** `YYYY-MM-DD HH:MM:SS` in UTC, no zone (Mailchimp's `fired_at`). */
 export const firedAt = (ms: number): string => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 
-/** The signature header value for a body at a time (seconds). */
-export function mailchimpSignature(secret: string, body: string, unixSeconds: number): string {
-  const v1 = createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex');
-  return `t=${unixSeconds},v1=${v1}`;
-}
+/** `X-Mailchimp-Signature` of a body at a time: the connector's own signer (`signMailchimpWebhook`), one definition of the scheme. */
+export const mailchimpSignature = signMailchimpWebhook;
 
 function mergeFields(form: [string, string][], tag: string, value: MergeValue): void {
   if (typeof value === 'object') {

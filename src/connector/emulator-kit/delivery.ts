@@ -47,7 +47,7 @@ export interface WebhookDeliveryOptions<Item, Id, Delivery> {
    * vendor's way; `undefined` when there is nothing to send (nothing is logged then).
    */
   sign(items: readonly Item[], attempt: number, url: string): DeliveryRequest | undefined;
-  /** Whether the receiver's answer acknowledges the request (default: any 2xx). */
+  /** Whether the receiver's answer acknowledges the request (default: every 2xx status). */
   acknowledged?(status: number, body: string): boolean;
   /** The vendor's log entry for one attempt. */
   logEntry(attempt: DeliveryAttempt<Item>): Delivery;

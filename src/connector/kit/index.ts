@@ -7,6 +7,7 @@ export { Pacer, type PacerOptions } from './pacer.js';
 export { RecentIds } from './recent-ids.js';
 export { splitRefs, uniqueBy } from './refs.js';
 export { WebhookAcks, type WebhookAcksOptions } from './webhook-acks.js';
+export { secretsEqual } from './secrets.js';
 export { redactEmails } from '../../log/logger.js';
 export { classifyHttpError, classifyHttpStatus, parseRetryAfter, headerValue } from '../errors.js';
 export { sleep } from '../sleep.js';

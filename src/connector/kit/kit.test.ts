@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chunks } from './chunks.js';
 import { splitRefs, uniqueBy } from './refs.js';
+import { secretsEqual } from './secrets.js';
 import { WebhookAcks } from './webhook-acks.js';
 
 describe('WebhookAcks', () => {
@@ -66,5 +67,14 @@ describe('chunks', () => {
     expect(chunks([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
     expect(chunks([], 3)).toEqual([]);
     expect(() => chunks([1], 0)).toThrow(RangeError);
+  });
+});
+
+describe('secretsEqual', () => {
+  it('is true only for the same secret, whatever the lengths', () => {
+    expect(secretsEqual('whsec_abc', 'whsec_abc')).toBe(true);
+    expect(secretsEqual('whsec_abc', 'whsec_abd')).toBe(false);
+    expect(secretsEqual('whsec_ab', 'whsec_abc')).toBe(false);
+    expect(secretsEqual('', 'x')).toBe(false);
   });
 });

@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@hubspot/api-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startHubSpotEmulator, type RunningHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
-import { signV3, signaturesEqual } from '../../../connectors/hubspot/signature.js';
+import { signV3 } from '../../../connectors/hubspot/signature.js';
+import { secretsEqual } from '../../../src/connector/kit/index.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../../helpers/webhook-receiver.js';
 
 const SECRET = 'test-client-secret';
@@ -239,7 +240,7 @@ describe('HubSpot emulator', () => {
     for (const r of receiver.received) {
       const timestamp = String(r.headers['x-hubspot-request-timestamp']);
       const expected = signV3({ clientSecret: SECRET, method: 'POST', uri: receiver.url, body: r.body, timestamp });
-      expect(signaturesEqual(String(r.headers['x-hubspot-signature-v3']), expected)).toBe(true);
+      expect(secretsEqual(String(r.headers['x-hubspot-signature-v3']), expected)).toBe(true);
     }
     const events = parseEvents(receiver);
     const creation = events.find((e) => e.subscriptionType === 'contact.creation');
