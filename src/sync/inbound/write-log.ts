@@ -535,15 +535,8 @@ function choiceAfterOurs(field: string, value: Json, writes: readonly WriteEntry
 
 /** Whether `value` is what our last write of `field` sent, that write succeeded, and the record was stamped after it ended. */
 function standsFromOurLastWrite(field: string, value: Json, writes: readonly WriteEntry[], recordAt: number): boolean {
-  const last = [...writes].reverse().find((w) => w.ok !== false && Object.hasOwn(w.fields, field));
-  return (
-    last !== undefined &&
-    last.ok === true &&
-    last.to !== null &&
-    last.to !== undefined &&
-    recordAt > last.to &&
-    jsonEqual(last.fields[field], value)
-  );
+  const last = writes.findLast((w) => w.ok !== false && Object.hasOwn(w.fields, field));
+  return last !== undefined && last.ok === true && last.to !== null && recordAt > last.to && jsonEqual(last.fields[field], value);
 }
 
 /**

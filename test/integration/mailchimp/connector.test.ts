@@ -473,22 +473,28 @@ describe('pull', () => {
     expect(later.records.find((r) => r.externalId === ids[3])?.fields['merge:FNAME']).toBe('Edited');
   });
 
-  it('pages across seconds: nothing skipped and nothing read twice, the first pull included', async () => {
-    let clock = Date.parse('2026-12-01T10:00:00.000Z');
-    const s = await setup({ config: { pageSize: 2 }, now: () => clock });
+  /**
+   * A clock for the emulator and the connector, and members created in whole seconds of it
+   * (`counts[i]` members in second i, named `<tag><i>-<n>@example.com`); their contact ids.
+   */
+  async function membersBySecond(config: Partial<MailchimpConfigInput>, tag: string, counts: readonly number[]) {
+    const start = Date.parse('2026-12-01T10:00:00.000Z');
+    const clock = { now: start };
+    const s = await setup({ config, now: () => clock.now });
     const ids: string[] = [];
-    for (const [second, count] of [
-      [0, 3],
-      [1, 3],
-      [2, 2],
-    ] as const) {
-      clock = Date.parse('2026-12-01T10:00:00.000Z') + second * 1000 + 100;
+    for (const [second, count] of counts.entries()) {
+      clock.now = start + second * 1000 + 100;
       const out = await s.instance.push?.(
-        Array.from({ length: count }, (_, i) => record(`s${second}-${i}@example.com`)),
+        Array.from({ length: count }, (_, i) => record(`${tag}${second}-${i}@example.com`)),
         signal(),
       );
       ids.push(...(out ?? []).map((o) => (o.status === 'ok' ? o.externalId : '')));
     }
+    return { s, ids, clock };
+  }
+
+  it('pages across seconds: nothing skipped and nothing read twice, the first pull included', async () => {
+    const { s, ids } = await membersBySecond({ pageSize: 2 }, 's', [3, 3, 2]);
     // The first pull learns that the bound is inclusive and asks that page again: no member twice.
     const first = await pullAll(s);
     expect(first.records.map((r) => r.externalId).sort()).toEqual([...ids].sort());
@@ -500,21 +506,8 @@ describe('pull', () => {
   // changing during the walk moves to its end, every later member one place up, and the member
   // after the offset was never read (the look-back behind the final cursor did not reach it).
   it('a member read in the walk that changes during it costs a re-walk from its second, never a skipped neighbour', async () => {
-    let clock = Date.parse('2026-12-01T10:00:00.000Z');
-    const s = await setup({ config: { pageSize: 2, lookBackMs: 0 }, now: () => clock });
-    const ids: string[] = [];
-    for (const [second, count] of [
-      [0, 3],
-      [1, 3],
-    ] as const) {
-      clock = Date.parse('2026-12-01T10:00:00.000Z') + second * 1000 + 100;
-      const out = await s.instance.push?.(
-        Array.from({ length: count }, (_, i) => record(`m${second}-${i}@example.com`)),
-        signal(),
-      );
-      ids.push(...(out ?? []).map((o) => (o.status === 'ok' ? o.externalId : '')));
-    }
-    clock = Date.parse('2026-12-01T10:00:09.000Z');
+    const { s, ids, clock } = await membersBySecond({ pageSize: 2, lookBackMs: 0 }, 'm', [3, 3]);
+    clock.now = Date.parse('2026-12-01T10:00:09.000Z');
     const seen = new Set<string>();
     let cursor: MailchimpCursor | undefined;
     let edited = false;

@@ -25,6 +25,25 @@ async function token(o: SalesforceTestOrg): Promise<string> {
   return body.access_token;
 }
 
+/** The integration user's API on one Contact: a SOQL read of it, and an update (each asserted to succeed). */
+async function contactApi(
+  o: SalesforceTestOrg,
+  id: string,
+): Promise<{ read(): Promise<void>; update(fields: Record<string, unknown>): Promise<void> }> {
+  const auth = { Authorization: `Bearer ${await token(o)}`, 'Content-Type': 'application/json' };
+  const base = `${o.emulator.url}/services/data/v62.0`;
+  return {
+    async read() {
+      const q = encodeURIComponent(`SELECT Id, LastName, HasOptedOutOfEmail FROM Contact WHERE Id = '${id}'`);
+      expect((await fetch(`${base}/query?q=${q}`, { headers: auth })).status).toBe(200);
+    },
+    async update(fields) {
+      const res = await fetch(`${base}/sobjects/Contact/${id}`, { method: 'PATCH', headers: auth, body: JSON.stringify(fields) });
+      expect(res.status).toBe(204);
+    },
+  };
+}
+
 describe('Salesforce emulator', () => {
   it('issues tokens for the client credentials only, and refuses calls without a valid one', async () => {
     org = await startTestOrg({ outbound: false });
@@ -220,25 +239,13 @@ describe('Salesforce emulator', () => {
     org = await startTestOrg({ outbound: false });
     const door = org.emulator.sideDoor;
     const id = String(door.create('Contact', { LastName: 'Cross', Email: 'cross@example.com' })['Id']);
-    const auth = { Authorization: `Bearer ${await token(org)}`, 'Content-Type': 'application/json' };
-    const read = async (): Promise<void> => {
-      const q = encodeURIComponent(`SELECT Id, HasOptedOutOfEmail FROM Contact WHERE Id = '${id}'`);
-      expect((await fetch(`${org?.emulator.url}/services/data/v62.0/query?q=${q}`, { headers: auth })).status).toBe(200);
-    };
-    const optOut = async (): Promise<void> => {
-      const res = await fetch(`${org?.emulator.url}/services/data/v62.0/sobjects/Contact/${id}`, {
-        method: 'PATCH',
-        headers: auth,
-        body: JSON.stringify({ HasOptedOutOfEmail: true }),
-      });
-      expect(res.status).toBe(204);
-    };
-    await read();
+    const api = await contactApi(org, id);
+    await api.read();
     door.update('Contact', id, { HasOptedOutOfEmail: true });
-    await optOut();
+    await api.update({ HasOptedOutOfEmail: true });
     // Read since, and written again with nothing new in between: that one is the hub's to avoid.
-    await read();
-    await optOut();
+    await api.read();
+    await api.update({ HasOptedOutOfEmail: true });
     expect(door.idleWrites().map((w) => w.crossed ?? false)).toEqual([true, false]);
   });
 
@@ -247,26 +254,14 @@ describe('Salesforce emulator', () => {
     org = await startTestOrg({ outbound: false });
     const door = org.emulator.sideDoor;
     const id = String(door.create('Contact', { LastName: 'Blind', Email: 'blind@example.com' })['Id']);
-    const auth = { Authorization: `Bearer ${await token(org)}`, 'Content-Type': 'application/json' };
-    const read = async (): Promise<void> => {
-      const q = encodeURIComponent(`SELECT Id, LastName FROM Contact WHERE Id = '${id}'`);
-      expect((await fetch(`${org?.emulator.url}/services/data/v62.0/query?q=${q}`, { headers: auth })).status).toBe(200);
-    };
-    const write = async (lastName: string): Promise<void> => {
-      const res = await fetch(`${org?.emulator.url}/services/data/v62.0/sobjects/Contact/${id}`, {
-        method: 'PATCH',
-        headers: auth,
-        body: JSON.stringify({ LastName: lastName }),
-      });
-      expect(res.status).toBe(204);
-    };
-    await read();
+    const api = await contactApi(org, id);
+    await api.read();
     door.update('Contact', id, { LastName: 'Rep' });
-    await write('Hub');
+    await api.update({ LastName: 'Hub' });
     // Read first (the rep's value seen), then written over: an ordinary update.
-    await read();
+    await api.read();
     door.update('Contact', id, { Title: 'Other field' });
-    await write('Hub again');
+    await api.update({ LastName: 'Hub again' });
     expect(door.blindOverwrites()).toEqual([expect.objectContaining({ id, fields: ['LastName'] })]);
   });
 
