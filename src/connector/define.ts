@@ -299,6 +299,14 @@ export type WebhookHead = Pick<RawWebhook, 'method' | 'url' | 'urlToken' | 'head
  */
 export type AdmitResult = { ok: true } | { ok: false; status: 401 | 413; reason: string };
 
+/** A record of the instance the hub holds (`ConnectorContext.knownRecords`). */
+export interface KnownRecord {
+  /** The paging key (opaque to the connector): pass the last one back as `after`. */
+  key: string;
+  /** The system's id for the record. */
+  externalId: string;
+}
+
 /** Services the engine hands a connector instance at `create`. */
 export interface ConnectorContext<Config> {
   /** The instance id from YAML (e.g. `hubspot` or `crm-eu`); also the `source` of its patches. */
@@ -314,6 +322,14 @@ export interface ConnectorContext<Config> {
    * global registry. Absent (a connector used on its own, e.g. in tests): use a private one.
    */
   metrics?: Registry;
+  /**
+   * The records of this instance the hub holds (its shadows with an external id), a page at a
+   * time in a stable order: `after` is the last `key` of the previous page. For systems without a
+   * change feed, whose pull walks the records the hub knows (Segment's Profile API reads one
+   * profile per call and lists none). A page may hold fewer than `limit` records; an empty page
+   * ends the walk. Absent (a connector used on its own): the hub knows none.
+   */
+  knownRecords?(page: { after?: string; limit: number }): Promise<KnownRecord[]>;
   /** Called by the connector whenever it reads rate-limit headers, for metrics and status. */
   reportBudget?(budget: { remaining: number; max?: number; resetAt?: Instant; window: string }): void;
 }

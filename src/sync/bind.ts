@@ -11,6 +11,7 @@ import type {
   ConnectorDefinition,
   ConnectorInstance,
   ConnectorLimits,
+  KnownRecord,
   EraseOutcome,
   ErasureFlag,
   EraseRef,
@@ -63,7 +64,7 @@ export interface SyncConnector {
   /** The definition's erasure flag (`ConnectorDefinition.erasureFlag`), if it has one. */
   erasureFlag?: ErasureFlag;
   /** Builds a live instance; its metrics go to `metrics` (the hub's registry). */
-  create(ctx: { logger: Logger; metrics?: Registry }): Promise<SyncInstance>;
+  create(ctx: { logger: Logger; metrics?: Registry; knownRecords?: (page: { after?: string; limit: number }) => Promise<KnownRecord[]> }): Promise<SyncInstance>;
 }
 
 export interface BindOptions<Config, Cursor> {
@@ -97,12 +98,13 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
     mapping: options.mapping,
     ...(options.schedule ? { schedule: options.schedule } : {}),
     ...(definition.erasureFlag ? { erasureFlag: definition.erasureFlag } : {}),
-    async create({ logger, metrics }) {
+    async create({ logger, metrics, knownRecords }) {
       const instance: ConnectorInstance<Cursor> = await definition.create({
         instanceId: id,
         config: options.config,
         logger,
         ...(metrics ? { metrics } : {}),
+        ...(knownRecords ? { knownRecords } : {}),
         reportBudget: (budget) => logger.debug({ budget }, 'rate-limit budget'),
       });
       const pull = instance.pull?.bind(instance);

@@ -15,7 +15,7 @@ import type { Job, JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import type { ExternalRecord, RawWebhook } from '../connector/define.js';
+import type { ExternalRecord, KnownRecord, RawWebhook } from '../connector/define.js';
 import { backoffDelay } from '../queue/backoff.js';
 import type { SyncConnector, SyncInstance } from './bind.js';
 import { CallLimiter } from '../queue/call-limiter.js';
@@ -294,11 +294,26 @@ class BullEngine implements Engine {
     if (!existing) {
       const connector = this.ctx.connectors.get(id);
       if (!connector) return Promise.reject(new Error(`unknown connector instance ${id}`));
-      existing = connector.create({ logger: this.logger.child({ connector: id }), metrics: this.metrics.registry });
+      existing = connector.create({
+        logger: this.logger.child({ connector: id }),
+        metrics: this.metrics.registry,
+        knownRecords: (page) => this.knownRecords(id, page),
+      });
       existing.catch(() => this.instances.delete(id));
       this.instances.set(id, existing);
     }
     return existing;
+  }
+
+  /** The records of an instance the hub holds, for its `ConnectorContext.knownRecords`: empty only at the end. */
+  private async knownRecords(id: string, page: { after?: string; limit: number }): Promise<KnownRecord[]> {
+    let after = page.after;
+    for (;;) {
+      const shadows = await this.ctx.store.shadowsByConnector(id, { limit: page.limit, ...(after === undefined ? {} : { after }) });
+      const known = shadows.flatMap((s) => (s.externalId === null ? [] : [{ key: s.profileId, externalId: s.externalId }]));
+      if (known.length > 0 || shadows.length === 0) return known;
+      after = shadows.at(-1)?.profileId;
+    }
   }
 
   /** A park was lifted: the live instance forgets the blocks it keeps in memory. */

@@ -13,7 +13,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MergePolicy } from '../../profile/schema.js';
 import type { Profile } from '../../profile/schema.js';
-import type { ConnectorDefinition, ConnectorInstance, ExternalRecord, PushRecord, RawWebhook, WebhookEvent } from '../define.js';
+import type { ConnectorDefinition, ConnectorInstance, ExternalRecord, KnownRecord, PushRecord, RawWebhook, WebhookEvent } from '../define.js';
 import { MalformedPayloadError, RateLimitedError } from '../errors.js';
 import { compileMapping, mapInbound, mapOutbound } from '../mapping.js';
 import type { CompiledMapping } from '../mapping.js';
@@ -124,10 +124,20 @@ export function runConformance<Config, Cursor>(options: ConformanceOptions<Confi
       await c.env.stop();
     }
   });
+  // What the hub would hold (its shadows) for each instance: profile id -> external id, from the pushes that succeeded.
+  const knownOf = new WeakMap<ConnectorInstance<Cursor>, Map<string, string>>();
   async function setup(): Promise<Ctx> {
     const env = await options.start();
     const config = definition.configSchema.parse(env.config);
-    const instance = await definition.create({ instanceId: `conformance-${definition.type}`, config, logger: silent });
+    const known = new Map<string, string>();
+    const knownRecords = async (page: { after?: string; limit: number }): Promise<KnownRecord[]> =>
+      [...known.entries()]
+        .filter(([profileId]) => page.after === undefined || profileId > page.after)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .slice(0, page.limit)
+        .map(([key, externalId]) => ({ key, externalId }));
+    const instance = await definition.create({ instanceId: `conformance-${definition.type}`, config, logger: silent, knownRecords });
+    knownOf.set(instance, known);
     const c = { env, instance };
     open.push(c);
     return c;
@@ -141,6 +151,7 @@ export function runConformance<Config, Cursor>(options: ConformanceOptions<Confi
     );
     return (outcomes ?? []).map((o) => {
       if (o.status !== 'ok') throw new Error(`push of ${o.profileId} was ${o.status}: ${o.reason}`);
+      knownOf.get(instance)?.set(o.profileId, o.externalId);
       return o.externalId;
     });
   }
@@ -289,6 +300,8 @@ export function runConformance<Config, Cursor>(options: ConformanceOptions<Confi
 
         it('surfaces an HTTP 429 during a pull as RateLimitedError', async () => {
           const { env, instance } = await setup();
+          // Something to read, for a system whose pull reads only the records the hub knows.
+          if (caps.push) await pushOk(instance, [sample(4)]);
           await env.rateLimitNextCall(3);
           const err = await pullAll(instance).then(
             () => undefined,

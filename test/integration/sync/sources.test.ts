@@ -4,7 +4,7 @@
  * Also the metrics the engine keeps.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { WebhookEvent } from '../../../src/connector/define.js';
+import type { KnownRecord, WebhookEvent } from '../../../src/connector/define.js';
 import { memoryConnector } from '../../../connectors/memory/index.js';
 import type { MemorySystem } from '../../../connectors/memory/index.js';
 import { TEST_DIALECTS } from '../../../harness/db.js';
@@ -100,6 +100,42 @@ describe.each(TEST_DIALECTS)('sources (%s)', (dialect) => {
     await hub.settle();
     expect(b.get({ email: 'ids@example.com' })?.fields['first_name']).toBe('Ida');
     expect(a.getStats().calls.read).toBe(1);
+  });
+
+  it('hands a connector the records the hub holds for it (knownRecords), a page at a time, skipping shadows without an id', async () => {
+    let known: ((page: { after?: string; limit: number }) => Promise<KnownRecord[]>) | undefined;
+    const capturing: typeof memoryConnector = {
+      ...memoryConnector,
+      type: 'memory-known',
+      async create(ctx) {
+        known = ctx.knownRecords?.bind(ctx);
+        return memoryConnector.create(ctx);
+      },
+    };
+    hub = await startHub({ dialect, systems: [{ id: 'a' }, { id: 'b', definition: capturing }] });
+    const a = system(hub, 'a');
+    const b = system(hub, 'b');
+    for (let i = 0; i < 5; i++) a.change({ email: `k${i}@example.com`, first_name: `K${i}` });
+    await hub.settle();
+    expect(b.size).toBe(5);
+    await hub.engine.instance('b');
+    // A shadow without an external id (a push that never learned one) is no record to walk.
+    const profiles = await hub.profiles();
+    const sorted = profiles.map((p) => p.id).sort();
+    // Two in a row: a whole page of them must not end the walk.
+    for (const id of sorted.slice(0, 2)) await hub.store.updateShadow(id, 'b', { externalId: null, values: {} });
+    const walked: KnownRecord[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = (await known?.({ ...(after === undefined ? {} : { after }), limit: 2 })) ?? [];
+      if (page.length === 0) break;
+      expect(page.length).toBeLessThanOrEqual(2);
+      walked.push(...page);
+      after = page.at(-1)?.key;
+    }
+    expect(walked.map((k) => k.key)).toEqual(sorted.slice(2));
+    const ids = new Set(b.all().map((r) => r.id));
+    for (const k of walked) expect(ids.has(k.externalId)).toBe(true);
   });
 
   it('keeps metrics: ingested changes, pushes by outcome, API calls, queue and work depths, delivery lag', async () => {

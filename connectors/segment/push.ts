@@ -1,0 +1,188 @@
+/**
+ * Writes to Segment: one `identify` per changed profile through Segment's own client,
+ * `@segment/analytics-node` (its batching, its 32 KB / 480 KB limits, its retries), at the
+ * Tracking API's `/v1/batch`.
+ * https://segment.com/docs/connections/sources/catalog/libraries/server/node/
+ *
+ * - The user id is the record's external id, else the hub's profile id (no personal data).
+ * - Traits carry the mapped fields; `consent:<Category>` fields go to
+ *   `context.consent.categoryPreferences` instead.
+ * - `messageId` is derived from the change (instance, profile, fields and the time each value was
+ *   chosen), so a retry of the same change carries the same id and Segment drops the repeat
+ *   (it dedupes on messageId for about a day, across workspaces: the id is a hash, prefixed
+ *   `concord-`, unique to this hub's write key and instance). A value chosen again later is a new
+ *   change with a new id.
+ * - A push is answered only once the client says each event was delivered (its `identify` /
+ *   `error` events, which fire with the delivery's result like the per-call callback, without
+ *   the callback's fixed 300 ms delay). A 429 is not waited out inside the client
+ *   (`maxRateLimitDuration` 0): the engine parks the queue for its Retry-After instead.
+ */
+import { createHash } from 'node:crypto';
+import { Analytics, FetchHTTPClient, type Context, type HTTPClient, type HTTPClientRequest, type HTTPResponse } from '@segment/analytics-node';
+import type { PushOutcome, PushRecord } from '../../src/connector/define.js';
+import { headerValue, parseRetryAfter } from '../../src/connector/kit/index.js';
+import { DEFAULT_RETRY_AFTER_MS, RateLimitedError } from '../../src/connector/errors.js';
+import type { Json } from '../../src/profile/schema.js';
+import type { SegmentConfig } from './config.js';
+import { categoryOf } from './mapping.js';
+
+/** The prefix of every messageId the hub sends: a webhook carrying it is the hub's own event coming back. */
+export const MESSAGE_ID_PREFIX = 'concord-';
+/** Retries of a batch after a 5xx or a network failure, inside the client (then the engine retries). */
+const CLIENT_RETRIES = 3;
+
+/** The deterministic messageId of one change (see the module comment). */
+export function messageIdOf(scope: string, record: Pick<PushRecord, 'profileId' | 'fields' | 'valuesAt'>): string {
+  const hash = createHash('sha256')
+    .update(scope)
+    .update('\u0000')
+    .update(record.profileId)
+    .update('\u0000')
+    .update(stableJson(record.fields))
+    .update('\u0000')
+    .update(stableJson(record.valuesAt ?? {}))
+    .digest('base64url');
+  return `${MESSAGE_ID_PREFIX}${hash.slice(0, 32)}`;
+}
+
+/** JSON with object keys sorted, so equal values hash equally. */
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The identify of one record: traits, consent categories, and the latest time a value was chosen. */
+export function identifyOf(
+  record: PushRecord,
+  messageId: string,
+  now: number,
+): { userId: string; messageId: string; timestamp: Date; traits: Record<string, Json>; context?: { consent: { categoryPreferences: Record<string, boolean> } } } {
+  const traits: Record<string, Json> = {};
+  const categories: Record<string, boolean> = {};
+  for (const [field, value] of Object.entries(record.fields)) {
+    const category = categoryOf(field);
+    if (category === undefined) traits[field] = value;
+    else if (typeof value === 'boolean') categories[category] = value;
+  }
+  const chosen = Object.values(record.valuesAt ?? {})
+    .map((t) => Date.parse(t))
+    .filter((t) => !Number.isNaN(t));
+  return {
+    userId: record.externalId ?? record.profileId,
+    messageId,
+    timestamp: new Date(chosen.length > 0 ? Math.max(...chosen) : now),
+    traits,
+    ...(Object.keys(categories).length > 0 ? { context: { consent: { categoryPreferences: categories } } } : {}),
+  };
+}
+
+/** Resolves when the signal fires (the push stops waiting; the client may still deliver). */
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
+
+/** The client's HTTP client, noting the answers it gets (the client keeps statuses to itself). */
+class WatchedHttpClient implements HTTPClient {
+  private readonly inner = new FetchHTTPClient();
+  /** The longest Retry-After of a 429, ms; undefined when none came. */
+  rateLimitedMs: number | undefined;
+  /** The last status that failed a request. */
+  lastFailure: number | undefined;
+
+  constructor(private readonly now: () => number) {}
+
+  async makeRequest(options: HTTPClientRequest): Promise<HTTPResponse> {
+    const response = await this.inner.makeRequest(options);
+    if (response.status >= 400) this.lastFailure = response.status;
+    if (response.status === 429) {
+      const ms = parseRetryAfter(headerValue(response.headers, 'retry-after'), this.now()) ?? DEFAULT_RETRY_AFTER_MS;
+      this.rateLimitedMs = Math.max(this.rateLimitedMs ?? 0, ms);
+    }
+    return response;
+  }
+}
+
+export class SegmentPusher {
+  private readonly live = new Set<Analytics>();
+  private readonly scope: string;
+
+  constructor(
+    private readonly config: SegmentConfig,
+    private readonly eventsHost: string,
+    instanceId: string,
+    private readonly now: () => number,
+  ) {
+    // Unique to this hub's source and instance, without the write key itself.
+    this.scope = createHash('sha256').update(`${config.writeKey}\u0000${instanceId}`).digest('hex');
+  }
+
+  async push(batch: readonly PushRecord[], signal: AbortSignal): Promise<PushOutcome[]> {
+    if (batch.length === 0) return [];
+    signal.throwIfAborted();
+    const http = new WatchedHttpClient(this.now);
+    const analytics = new Analytics({
+      writeKey: this.config.writeKey,
+      host: this.eventsHost,
+      path: '/v1/batch',
+      flushAt: batch.length,
+      flushInterval: 1_000,
+      maxRetries: CLIENT_RETRIES,
+      maxRateLimitDuration: 0,
+      httpRequestTimeout: Math.min(this.config.flushTimeoutMs, 30_000),
+      httpClient: http,
+    });
+    this.live.add(analytics);
+    const results = new Map<string, { ok: true } | { ok: false; reason: unknown }>();
+    const ids = batch.map((record) => messageIdOf(this.scope, record));
+    try {
+      const settle = (messageId: unknown, result: { ok: true } | { ok: false; reason: unknown }): void => {
+        if (typeof messageId === 'string' && !results.has(messageId)) results.set(messageId, result);
+      };
+      analytics.on('identify', (ctx: Context) => settle(ctx.event.messageId, { ok: true }));
+      analytics.on('error', (err: { code: string; reason?: unknown; ctx?: Context }) => settle(err.ctx?.event.messageId, { ok: false, reason: err.reason }));
+      batch.forEach((record, i) => analytics.identify(identifyOf(record, ids[i] as string, this.now())));
+      // Closing sends what is queued at once and resolves when every event has its result; past
+      // the deadline the client aborts, and what was not delivered is answered retryable (a
+      // retry carries the same messageIds, so an event that did land is not counted twice).
+      await Promise.race([analytics.closeAndFlush({ timeout: this.config.flushTimeoutMs }), aborted(signal)]);
+    } finally {
+      this.live.delete(analytics);
+    }
+    const outcomes = batch.map((record, i): PushOutcome => {
+      const result = results.get(ids[i] as string);
+      const userId = record.externalId ?? record.profileId;
+      if (result?.ok === true) return { status: 'ok', profileId: record.profileId, externalId: userId };
+      return this.failed(record.profileId, result?.reason, http);
+    });
+    if (http.rateLimitedMs !== undefined && outcomes.every((o) => o.status === 'retryable'))
+      throw new RateLimitedError('rate limited by the Tracking API (HTTP 429)', { retryAfterMs: http.rateLimitedMs, status: 429 });
+    return outcomes;
+  }
+
+  /** Lets what is in flight finish, up to `timeoutMs`; what is not delivered by then is answered retryable. */
+  async close(timeoutMs: number): Promise<void> {
+    await Promise.all([...this.live].map((a) => a.closeAndFlush({ timeout: timeoutMs }).catch(() => undefined)));
+  }
+
+  private failed(profileId: string, reason: unknown, http: WatchedHttpClient): PushOutcome {
+    const message = reason instanceof Error ? reason.message : 'not delivered before the deadline';
+    // The client fails an event over 32 KB before sending it, and a batch Segment answers 400: no retry changes either.
+    if (/exceeds maximum|too large|32\s?KB|\[400\]/i.test(message))
+      return { status: 'rejected', profileId, reason: `Segment refused the event: ${message.slice(0, 120)}`, code: 'segment_event_refused' };
+    return {
+      status: 'retryable',
+      profileId,
+      reason: `not delivered to Segment: ${message.slice(0, 120)}`,
+      ...(http.rateLimitedMs === undefined ? {} : { retryAfterMs: http.rateLimitedMs }),
+    };
+  }
+}
