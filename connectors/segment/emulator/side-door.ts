@@ -86,9 +86,13 @@ export class SegmentSideDoor extends EmulatorSideDoor<SegmentMessage, string, We
     return accepted.message;
   }
 
-  /** The Tracking API's next `count` calls answer `status` (e.g. 503, 500, 429 without Retry-After). */
-  failNextTrackingCalls(count: number, status = 503): void {
-    this.faults.failNext(count, status);
+  /**
+   * The Tracking API's next `count` calls answer `status` (e.g. 503, 500, 429 without Retry-After).
+   * `afterAccepting`: the calls are taken first and only the answer fails (as when a response is
+   * lost), so the client's retry is a duplicate.
+   */
+  failNextTrackingCalls(count: number, status = 503, options: { afterAccepting?: boolean } = {}): void {
+    this.faults.failNext(count, { status, afterAccepting: options.afterAccepting ?? false });
   }
 
   /** The next regulation created ends this way instead of FINISHED. */

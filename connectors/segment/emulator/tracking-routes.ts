@@ -22,21 +22,23 @@ import { MAX_BATCH_EVENTS, MAX_EVENT_BYTES, type SegmentState } from './state.js
 export const MAX_BATCH_BYTES = 500 * 1024;
 const SINGLE_CALLS = ['identify', 'track', 'page', 'screen', 'group', 'alias'] as const;
 
+/** A fault the side door queued: the status answered, and whether the call was taken first (the answer lost, not the call). */
+export interface TrackingFault {
+  status: number;
+  afterAccepting: boolean;
+}
+
 /** Faults the side door injects into the Tracking API (its next calls answer this status). */
 export class TrackingFaults {
-  private remaining = 0;
-  private status = 503;
+  private readonly queued: TrackingFault[] = [];
 
-  failNext(count: number, status: number): void {
-    this.remaining = count;
-    this.status = status;
+  failNext(count: number, fault: TrackingFault): void {
+    for (let i = 0; i < count; i++) this.queued.push({ ...fault });
   }
 
-  /** The status to fail this call with, if one is queued. */
-  take(): number | undefined {
-    if (this.remaining <= 0) return undefined;
-    this.remaining -= 1;
-    return this.status;
+  /** The fault of this call, if one is queued. */
+  take(): TrackingFault | undefined {
+    return this.queued.shift();
   }
 }
 
@@ -64,14 +66,19 @@ function admitCall(
   req: FastifyRequest,
   reply: FastifyReply,
   deps: TrackingDeps,
-): { writeKey: string; body: Record<string, unknown> } | FastifyReply {
+): { writeKey: string; body: Record<string, unknown>; fault: TrackingFault | undefined } | FastifyReply {
   const fault = deps.faults.take();
-  if (fault !== undefined) return sendTrackingError(reply, fault, 'Service Unavailable');
+  if (fault && !fault.afterAccepting) return failWith(reply, fault);
   const body: unknown = req.body;
   if (!isRecord(body)) return sendTrackingError(reply, 400, 'Invalid JSON');
   const writeKey = writeKeyOf(req, reply, deps);
-  return typeof writeKey === 'string' ? { writeKey, body } : writeKey;
+  return typeof writeKey === 'string' ? { writeKey, body, fault } : writeKey;
 }
+
+const failWith = (reply: FastifyReply, fault: TrackingFault): FastifyReply => sendTrackingError(reply, fault.status, 'Service Unavailable');
+
+/** 200 `{success: true}`, or the injected fault's status once the call was taken. */
+const answer = (reply: FastifyReply, fault: TrackingFault | undefined): FastifyReply => (fault ? failWith(reply, fault) : ok(reply));
 
 export function registerTrackingRoutes(app: FastifyInstance, deps: TrackingDeps): void {
   const { state } = deps;
@@ -79,7 +86,7 @@ export function registerTrackingRoutes(app: FastifyInstance, deps: TrackingDeps)
   app.post('/v1/batch', async (req, reply) => {
     const admitted = admitCall(req, reply, deps);
     if (!('writeKey' in admitted)) return admitted;
-    const { writeKey, body } = admitted;
+    const { writeKey, body, fault } = admitted;
     if ((deps.sizes.get(req) ?? 0) > MAX_BATCH_BYTES) return sendTrackingError(reply, 400, 'Batch exceeds the 500KB limit');
     const batch = body['batch'];
     if (!Array.isArray(batch)) return sendTrackingError(reply, 400, '`batch` must be an array');
@@ -93,20 +100,20 @@ export function registerTrackingRoutes(app: FastifyInstance, deps: TrackingDeps)
       else state.ingest(isRecord(event) ? event : {}, writeKey, { sentAt: body['sentAt'], context: body['context'] });
     }
     for (const event of batch.slice(MAX_BATCH_EVENTS)) state.drop(writeKey, 'over_batch_limit', event);
-    return ok(reply);
+    return answer(reply, fault);
   });
 
   for (const type of SINGLE_CALLS) {
     app.post(`/v1/${type}`, async (req, reply) => {
       const admitted = admitCall(req, reply, deps);
       if (!('writeKey' in admitted)) return admitted;
-      const { writeKey, body } = admitted;
+      const { writeKey, body, fault } = admitted;
       if ((deps.sizes.get(req) ?? 0) > MAX_EVENT_BYTES) {
         state.drop(writeKey, 'oversized', body);
         return sendTrackingError(reply, 400, 'Message exceeds the 32KB limit');
       }
       state.ingest({ ...body, type }, writeKey);
-      return ok(reply);
+      return answer(reply, fault);
     });
   }
 }
