@@ -20,6 +20,7 @@ export { MAX_SUBJECT_IDS } from './regulation-routes.js';
 export {
   MAX_BATCH_EVENTS,
   MAX_EVENT_BYTES,
+  MAX_PROFILE_TRAITS,
   REGULATION_TYPES,
   DESTINATION_REGULATION_TYPES,
   type SegmentMessage,

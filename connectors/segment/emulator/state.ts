@@ -28,7 +28,8 @@ export type DropReason =
   | 'missing_event' // a track call without `event`
   | 'invalid_type' // not a Segment call type
   | 'suppressed' // the userId is suppressed by a regulation
-  | 'poisoned'; // side door: identify events with this traits.email are dropped
+  | 'poisoned' // side door: identify events with this traits.email are dropped
+  | 'too_many_traits'; // an identify with 300 or more traits: accepted and delivered, but the profile (Engage) rejects it
 
 export interface AcceptedEvent {
   writeKey: string;
@@ -107,6 +108,8 @@ export interface StoredRegulation {
 
 /** Segment's size limit of one call (32 KB). */
 export const MAX_EVENT_BYTES = 32 * 1024;
+/** Engage rejects an identify with this many traits or more (the profile is not updated). */
+export const MAX_PROFILE_TRAITS = 300;
 /** Events a batch holds at most; the rest are dropped without an error. */
 export const MAX_BATCH_EVENTS = 2500;
 const CALL_TYPES = new Set(['identify', 'track', 'page', 'screen', 'group', 'alias']);
@@ -183,7 +186,8 @@ export class SegmentState {
     if (isRecord(extra.context)) message['context'] = { ...extra.context, ...(isRecord(raw['context']) ? raw['context'] : {}) };
     this.accepted.push({ writeKey, message });
     if (type === 'identify') {
-      this.identify(message, sourceIdOf(writeKey));
+      if (Object.keys(traits ?? {}).length >= MAX_PROFILE_TRAITS) this.drop(writeKey, 'too_many_traits', raw);
+      else this.identify(message, sourceIdOf(writeKey));
       this.onIdentify(message);
     }
     return 'accepted';

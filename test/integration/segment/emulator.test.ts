@@ -140,6 +140,19 @@ describe('Tracking API', () => {
     expect(e.sideDoor.dropped().map((d) => d.reason)).toEqual(['no_identity', 'missing_event', 'no_identity']);
   });
 
+  it('delivers an identify with 300 traits or more but leaves the profile as it was (Engage rejects it)', async () => {
+    const receiver = await startWebhookReceiver('/webhooks/segment');
+    closeAfterTest(receiver);
+    const e = await emulator({ webhookUrl: receiver.url });
+    await track(e, '/v1/batch', { batch: [identify('u1', { plan: 'basic' })] });
+    const many = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`k${i}`, i]));
+    expect((await track(e, '/v1/batch', { batch: [identify('u1', { ...many, plan: 'pro' })] })).status).toBe(200);
+    await e.sideDoor.flushWebhooks();
+    expect(receiver.received).toHaveLength(2);
+    expect(e.sideDoor.profile('u1')?.traits['plan']?.value).toBe('basic');
+    expect(e.sideDoor.dropped().map((d) => d.reason)).toEqual(['too_many_traits']);
+  });
+
   it('dedupes on messageId across write keys for 24 h of emulator time', async () => {
     const t = clock();
     const e = await emulator({}, { now: t.now });
