@@ -77,7 +77,8 @@ export function registerBodyParsing(app: FastifyInstance, sizes: WeakMap<object,
       case 'side-door':
         return reply.code(status === 500 ? 400 : status).send({ message });
       case 'tracking':
-        return sendTrackingError(reply, status, status >= 500 ? 'Internal Server Error' : message);
+        // A body past the server's own ceiling is, to Segment, one more oversized payload: 400.
+        return sendTrackingError(reply, status === 413 ? 400 : status, status >= 500 ? 'Internal Server Error' : message);
       case 'profiles':
         return status >= 500
           ? sendProfileError(reply, 500, 'invalid_request_error', 'Internal Server Error')

@@ -92,6 +92,8 @@ describe('Tracking API', () => {
     const big = Array.from({ length: 20 }, (_, i) => identify(`u${i}`, { bio: 'x'.repeat(30 * 1024) }));
     const tooBig = await track(e, '/v1/batch', { batch: big });
     expect(tooBig.status).toBe(400);
+    const huge = await track(e, '/v1/batch', { batch: [identify('u1', { bio: 'x'.repeat(5 * 1024 * 1024) })] });
+    expect(huge.status).toBe(400);
     expect(e.sideDoor.events()).toHaveLength(0);
   });
 
