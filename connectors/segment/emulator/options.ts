@@ -23,8 +23,11 @@ export const SegmentEmulatorOptions = z.object({
   secret: z.string().min(1),
   /** The Webhooks (Actions) destination's URL; no webhooks are sent when absent. */
   webhookUrl: z.url().optional(),
-  /** Identify events per webhook request: 1 sends one JSON object, more a JSON array (Actions batching). @defaultValue 1 */
-  webhookBatchSize: z.number().int().min(1).max(1000).default(1),
+  /**
+   * Identify events per webhook request: 1 sends one JSON object, more a JSON array (the mapping's
+   * batching: 1,000 by default when on, at most 4,000). @defaultValue 1
+   */
+  webhookBatchSize: z.number().int().min(1).max(4000).default(1),
   /** Delivery attempts per webhook request before giving up. @defaultValue 5 */
   webhookMaxAttempts: z.number().int().positive().default(5),
   /** The wait before the first webhook retry (doubled for each next one). @defaultValue 200 */

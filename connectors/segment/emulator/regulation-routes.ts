@@ -1,7 +1,6 @@
 /**
  * The Public API's regulations (`api.segmentapis.com`): `POST /regulations`,
  * `GET /regulations/:regulateId`, `GET /regulations`.
- * https://docs.segmentapis.com/tag/Deletion-and-Suppression
  * - Auth: `Authorization: Bearer <token>`; media type `application/vnd.segment.v1+json` (plain
  *   `application/json` too); answers in the media type the request used.
  * - Create: `{regulationType, subjectType: USER_ID|OBJECT_ID, subjectIds: 1..5000}` ->

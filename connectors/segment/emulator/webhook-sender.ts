@@ -4,8 +4,11 @@
  * `webhookBatchSize` > 1: a JSON array, as the destination's batching sends), signed with
  * `X-Signature: <hex HMAC-SHA1(sharedSecret, raw body)>`. There is no timestamp in the
  * signature, so receivers dedupe on messageId. Retries, pause and redelivery are the emulator
- * kit's `WebhookDeliveryLoop` (retried until a 2xx).
- * https://segment.com/docs/connections/destinations/catalog/actions-webhook/
+ * kit's `WebhookDeliveryLoop` (retried until a 2xx). In Segment the destination is connected to
+ * chosen sources; the emulator's takes every source's identify calls.
+ * https://segment.com/docs/connections/destinations/catalog/actions-webhook/ (X-Signature: "a
+ * hex-encoded SHA1 hash generated using the shared secret and the request body"; batch size 1,000
+ * by default, 4,000 at most)
  */
 import { createHmac } from 'node:crypto';
 import { WebhookDeliveryLoop } from '../../../src/connector/emulator-kit/index.js';
