@@ -1,69 +1,54 @@
 /**
- * The Segment emulator: the vendor's API as the connector uses it, with in-memory state, built
- * on the emulator kit (`src/connector/emulator-kit/`, connectors/README.md "The emulator kit"):
- * the server, call counting, injected rate limits, webhook delivery and the shared side door are
- * the kit's; what is the vendor's is passed in as hooks.
- *
- * TODO from the vendor's documentation (and checked with its official client where one exists):
- * the API routes the connector calls, their error bodies and limits (`admit`), the webhook wire
- * format and signature (`sign`), and what a user does in the vendor's UI (the side door).
+ * The Segment emulator: the three APIs the connector uses, on one server (one base URL), with
+ * in-memory state, and the Webhooks (Actions) destination that announces identify calls. Built
+ * on the emulator kit (`src/connector/emulator-kit/`): the server, call counting, injected rate
+ * limits, webhook delivery and the shared side door are the kit's; what is Segment's is passed in
+ * as hooks.
+ * - Tracking API `/v1/batch`, `/v1/identify`, ... (`tracking-routes.ts`)
+ * - Profile API `/v1/spaces/:spaceId/collections/users/profiles/...` (`profile-routes.ts`)
+ * - Public API `/regulations` (`regulation-routes.ts`)
+ * - Webhooks (Actions) destination (`webhook-sender.ts`), side door (`side-door.ts`)
  */
-import { z } from 'zod';
-import {
-  CallLedger,
-  EmulatorSideDoor,
-  startEmulatorServer,
-  WebhookDeliveryLoop,
-  type DeliveryAttempt,
-  type EmulatorRuntime,
-} from '../../../src/connector/emulator-kit/index.js';
+import type { FastifyReply } from 'fastify';
+import { CallLedger, startEmulatorServer, type EmulatorRuntime } from '../../../src/connector/emulator-kit/index.js';
+import { apiOf, registerBodyParsing, sendProfileError, sendPublicError, sendTrackingError } from './errors.js';
+import { FixedWindow, RollingWindow } from './limits.js';
+import { SegmentEmulatorOptions, type SegmentEmulatorOptionsInput } from './options.js';
+import { admitProfiles, authenticateProfiles, registerProfileRoutes } from './profile-routes.js';
+import { authenticatePublicApi, registerRegulationRoutes } from './regulation-routes.js';
+import { registerSideDoorRoutes, SegmentSideDoor } from './side-door.js';
+import { SegmentState } from './state.js';
+import { registerTrackingRoutes, TrackingFaults } from './tracking-routes.js';
+import { webhookLoop } from './webhook-sender.js';
 
-export const SegmentEmulatorOptions = z.object({
-  port: z.number().int().min(0).max(65_535).default(0),
-  host: z.string().default('127.0.0.1'),
-  /** The secret webhooks are signed with. */
-  secret: z.string().min(1),
-  /** When set, only this bearer token is accepted; otherwise any bearer token is. */
-  accessToken: z.string().min(1).optional(),
-  /** Where webhooks are sent; none are sent when absent. */
-  webhookUrl: z.url().optional(),
-});
-export type SegmentEmulatorOptionsInput = z.input<typeof SegmentEmulatorOptions>;
-
-/** One change the emulator announces by webhook. TODO the vendor's event. */
-export interface SegmentChange {
-  eventId: string;
-  recordId: string;
-  occurredAt: string;
-}
-
-type Delivery = DeliveryAttempt<SegmentChange>;
-
-/** The side door: the kit's `EmulatorControls` and `WebhookControls`, and what a Segment user does. */
-export class SegmentSideDoor extends EmulatorSideDoor<SegmentChange, string, Delivery> {
-  /** Addresses whose every API write fails (the API routes check it). */
-  readonly poisoned = new Set<string>();
-
-  constructor(ledger: CallLedger, webhooks: WebhookDeliveryLoop<SegmentChange, string, Delivery>) {
-    super(ledger, webhooks);
-  }
-
-  poison(email: string): void {
-    this.poisoned.add(email.trim().toLowerCase());
-  }
-
-  /** A user creates a record with this address (which sends a webhook). TODO. */
-  userChange(_email: string): never {
-    throw new Error('the segment emulator cannot create a record as a user yet (emulator/server.ts)');
-  }
-}
+export type { EmulatorRuntime };
 
 export interface RunningSegmentEmulator {
-  /** Base URL to give the connector as `baseUrl`, e.g. `http://127.0.0.1:41234`. */
+  /** Base URL of all three APIs, e.g. `http://127.0.0.1:41234` (the side door is `<url>/_emulator`). */
   url: string;
   port: number;
   sideDoor: SegmentSideDoor;
   close(): Promise<void>;
+}
+
+/** The 429 each API answers to a call `rateLimitNextCall` queued, with `Retry-After` when given. */
+function refuseInjected(reply: FastifyReply, retryAfterSeconds: number | undefined, now: number): FastifyReply {
+  if (retryAfterSeconds !== undefined) void reply.header('Retry-After', String(retryAfterSeconds));
+  switch (apiOf(reply.request.url)) {
+    case 'tracking':
+      // The Tracking API's 429 carries Retry-After and X-RateLimit-Reset, both in seconds (http-api/#rate-limits).
+      if (retryAfterSeconds !== undefined) void reply.header('X-RateLimit-Reset', String(retryAfterSeconds));
+      return sendTrackingError(reply, 429, 'Too Many Requests');
+    case 'profiles':
+      return sendProfileError(reply, 429, 'rate_limit_error', 'Too many requests hit the API too quickly.');
+    default: {
+      const ms = (retryAfterSeconds ?? 60) * 1000;
+      void reply.header('X-RateLimit-Remaining', '0').header('X-RateLimit-Reset', new Date(now + ms).toUTCString());
+      return sendPublicError(reply, 429, [
+        { type: 'RequestError', message: 'Too many requests', data: { msBeforeNext: ms, remainingPoints: 0, consumedPoints: 0 } },
+      ]);
+    }
+  }
 }
 
 /** Starts the emulator; `port: 0` picks a free port. */
@@ -72,41 +57,45 @@ export async function startSegmentEmulator(
   runtime: EmulatorRuntime = {},
 ): Promise<RunningSegmentEmulator> {
   const options = SegmentEmulatorOptions.parse(input);
+  const now = runtime.now ?? Date.now;
   const ledger = new CallLedger();
-  const webhooks = new WebhookDeliveryLoop<SegmentChange, string, Delivery>({
-    url: options.webhookUrl,
-    idOf: (change) => change.eventId,
-    maxPerRequest: 100,
-    batchMs: 20,
-    maxAttempts: 5,
-    retryBaseMs: 200,
-    timeoutMs: 5_000,
-    // TODO the vendor's body and signature headers, signed with `options.secret` (webhook.ts verifies them).
-    sign: (items) => ({ headers: { 'content-type': 'application/json' }, body: JSON.stringify(items) }),
-    logEntry: (attempt) => attempt,
-    now: runtime.now ?? Date.now,
-  });
-  const sideDoor = new SegmentSideDoor(ledger, webhooks);
+  const webhooks = webhookLoop(options, now);
+  const state = new SegmentState(options, now, (message) => webhooks.enqueue(message));
+  const faults = new TrackingFaults();
+  const sideDoor = new SegmentSideDoor(ledger, webhooks, state, faults);
+  const sizes = new WeakMap<object, number>();
+  const profileRate = new RollingWindow(options.profileRatePerSecond, 1000, now);
+  const creates = new FixedWindow(options.regulationCreatesPerMinute, 60_000, now);
+  const requests = new FixedWindow(options.publicApiRequestsPerMinute, 60_000, now);
+
   const server = await startEmulatorServer({
     host: options.host,
     port: options.port,
     ...(runtime.logger === undefined ? {} : { logger: runtime.logger }),
+    bodyLimit: 4 * 1024 * 1024,
     ledger,
     controls: sideDoor,
+    prepare: (app) => registerBodyParsing(app, sizes),
+    classify: (req) => (apiOf(req.url) === 'side-door' ? undefined : 'call'),
+    // The Tracking API checks its write key in the route: it may come in the body.
     authenticate: (req, reply) => {
-      const auth = req.headers.authorization;
-      const token = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : undefined;
-      if (token && (options.accessToken === undefined || token === options.accessToken)) return undefined;
-      return reply.code(401).send({ message: 'invalid token' }); // TODO the vendor's error body
+      switch (apiOf(req.url)) {
+        case 'profiles':
+          return authenticateProfiles(req, reply, options.profileToken);
+        case 'public':
+          return authenticatePublicApi(req, reply, options.publicApiToken);
+        default:
+          return undefined;
+      }
     },
-    refuseInjected: (reply, forced) => {
-      const headers: Record<string, string> =
-        forced.retryAfterSeconds === undefined ? {} : { 'retry-after': String(forced.retryAfterSeconds) };
-      return reply.code(429).headers(headers).send({ message: 'rate limit exceeded' }); // TODO the vendor's 429
+    refuseInjected: (reply, forced) => refuseInjected(reply, forced.retryAfterSeconds, now()),
+    admit: (req, reply) => (apiOf(req.url) === 'profiles' ? admitProfiles(req, reply, profileRate) : undefined),
+    routes: (app) => {
+      registerTrackingRoutes(app, { state, options, faults, sizes });
+      registerProfileRoutes(app, { state, options, rate: profileRate });
+      registerRegulationRoutes(app, { state, options, creates, requests, refused: () => ledger.refused() }, now);
     },
-    routes: () => {
-      // TODO the vendor's API routes the connector calls.
-    },
+    sideDoorRoutes: (app) => registerSideDoorRoutes(app, sideDoor),
   });
   return {
     url: server.url,
