@@ -46,6 +46,21 @@ export interface ExternalId {
   created_at?: string;
 }
 
+/** A trait as a verbose read gives it: its value and when it was last set. */
+export interface Trait {
+  value: unknown;
+  updatedAt?: string;
+}
+
+/** A verbose trait (`{value, source_id, updated_at}`); a plain value when the answer is not verbose. */
+function toTrait(verbose: unknown): Trait {
+  if (verbose !== null && typeof verbose === 'object' && !Array.isArray(verbose) && 'value' in verbose) {
+    const v = verbose as { value: unknown; updated_at?: unknown };
+    return { value: v.value, ...(typeof v.updated_at === 'string' && !Number.isNaN(Date.parse(v.updated_at)) ? { updatedAt: new Date(v.updated_at).toISOString() } : {}) };
+  }
+  return { value: verbose };
+}
+
 /** A profile's identifier in a Profile API path: `user_id:<id>` or `email:<address>`, `+` written %2B. */
 export function profileIdentifier(kind: 'user_id' | 'email', value: string): string {
   return `${kind}:${encodeURIComponent(value)}`;
@@ -128,20 +143,20 @@ export class SegmentApi {
   }
 
   /**
-   * A profile's traits (all pages), or undefined when Segment holds no such profile.
-   * `include` names the traits to read (all when empty).
+   * A profile's traits (all pages), each with the time it was last set (`verbose=true`), or
+   * undefined when Segment holds no such profile. `include` names the traits to read (all when empty).
    * https://segment.com/docs/unify/profile-api/#get-profile-traits
    */
-  async traits(identifier: string, include: readonly string[], signal: AbortSignal): Promise<Record<string, unknown> | undefined> {
-    const traits: Record<string, unknown> = {};
+  async traits(identifier: string, include: readonly string[], signal: AbortSignal): Promise<Record<string, Trait> | undefined> {
+    const traits: Record<string, Trait> = {};
     let next: string | undefined;
     do {
-      const params: Record<string, string | number> = { limit: 200, ...(include.length > 0 ? { include: include.join(',') } : {}) };
+      const params: Record<string, string | number> = { limit: 200, verbose: 'true', ...(include.length > 0 ? { include: include.join(',') } : {}) };
       if (next !== undefined) params['next'] = next;
       const response = await this.profileGet(`${identifier}/traits`, params, signal);
       if (response === undefined) return undefined;
       const body = response.data as { traits?: Record<string, unknown>; cursor?: { has_more?: boolean; next?: string } };
-      Object.assign(traits, body.traits ?? {});
+      for (const [name, verbose] of Object.entries(body.traits ?? {})) traits[name] = toTrait(verbose);
       next = body.cursor?.has_more === true && typeof body.cursor.next === 'string' && body.cursor.next !== '' ? body.cursor.next : undefined;
     } while (next !== undefined);
     return traits;
@@ -255,12 +270,13 @@ export class SegmentApi {
     const remaining = Number(headerValue(response.headers, 'x-ratelimit-remaining'));
     if (!Number.isFinite(remaining)) return;
     this.regulationPacer.observeRemaining(Math.max(0, remaining), takenAt);
-    const reset = Number(headerValue(response.headers, 'x-ratelimit-reset'));
+    // An RFC 5322 date (https://docs.segmentapis.com/tag/Rate-Limits).
+    const reset = Date.parse(headerValue(response.headers, 'x-ratelimit-reset') ?? '');
     this.ctx.reportBudget?.({
       remaining,
       max: REGULATIONS_PER_MINUTE,
       window: 'regulations_per_minute',
-      ...(Number.isFinite(reset) && reset > 0 ? { resetAt: new Date(reset < 1e12 ? reset * 1000 : reset).toISOString() } : {}),
+      ...(Number.isNaN(reset) ? {} : { resetAt: new Date(reset).toISOString() }),
     });
   }
 

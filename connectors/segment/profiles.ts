@@ -5,13 +5,12 @@
  * through the `email:` identifier, with the profile's external ids).
  * https://segment.com/docs/unify/profile-api/
  *
- * The Profile API keeps no time per trait and none per profile that a read returns, so a record
- * read is stamped with the time the read began: a value the hub has not seen changed at the
- * latest then. (A value it has seen is no news, whatever the stamp.)
+ * Traits are read verbose (`verbose=true`), each with the time it was last set: a record's fields
+ * carry those times (`fieldsAt`) and the record the latest of them.
  */
 import type { EraseRef, ExternalRecord, KnownRecord, PullPage } from '../../src/connector/define.js';
 import type { Json } from '../../src/profile/schema.js';
-import { profileIdentifier, type SegmentApi } from './api.js';
+import { profileIdentifier, type SegmentApi, type Trait } from './api.js';
 import type { SegmentCursor } from './config.js';
 
 /** Profiles read per pull page (and asked of the hub at once). */
@@ -19,16 +18,27 @@ const PAGE = 100;
 /** The field an exported record lists the profile's external ids in (`type:id`). */
 export const EXTERNAL_IDS_FIELD = 'external_ids';
 
-/** A profile's traits as record fields (JSON values only). */
-function toFields(traits: Record<string, unknown>): Record<string, Json> {
-  return JSON.parse(JSON.stringify(traits)) as Record<string, Json>;
+/**
+ * A profile as a record: its traits as fields (JSON values only), each stamped with the time it
+ * was last set, and the record with the latest of them (the read's start when none has one).
+ */
+export function toRecord(userId: string, traits: Record<string, Trait>, readAt: string): ExternalRecord {
+  const fields: Record<string, Json> = {};
+  const fieldsAt: Record<string, string> = {};
+  for (const [name, trait] of Object.entries(traits)) {
+    if (trait.value === undefined) continue;
+    fields[name] = JSON.parse(JSON.stringify(trait.value)) as Json;
+    if (trait.updatedAt !== undefined) fieldsAt[name] = trait.updatedAt;
+  }
+  const stamps = Object.values(fieldsAt).sort();
+  return { externalId: userId, at: stamps.at(-1) ?? readAt, fields, ...(stamps.length > 0 ? { fieldsAt } : {}) };
 }
 
 /** Reads one profile by user id; undefined when Segment holds none. */
 export async function readProfile(api: SegmentApi, userId: string, signal: AbortSignal, now: () => number): Promise<ExternalRecord | undefined> {
-  const at = new Date(now()).toISOString();
+  const readAt = new Date(now()).toISOString();
   const traits = await api.traits(profileIdentifier('user_id', userId), [], signal);
-  return traits === undefined ? undefined : { externalId: userId, at, fields: toFields(traits) };
+  return traits === undefined ? undefined : toRecord(userId, traits, readAt);
 }
 
 /** Reads named profiles, one call each (in order); unknown ids are left out. */

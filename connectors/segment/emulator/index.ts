@@ -36,10 +36,6 @@ export { SideDoorError, type CallCounts } from '../../../src/connector/emulator-
 
 const str = (config: Readonly<Record<string, unknown>>, key: string): string | undefined =>
   typeof config[key] === 'string' ? config[key] : undefined;
-const sub = (config: Readonly<Record<string, unknown>>, key: string): Readonly<Record<string, unknown>> => {
-  const v = config[key];
-  return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
-};
 
 /** `concord emulate segment` and the demo's Segment (registered in `connectors/index.ts`). */
 export default defineEmulator({
@@ -54,11 +50,10 @@ export default defineEmulator({
   demo: {
     urlKey: 'baseUrl',
     start: ({ instanceId, config, port, publicUrl }) => {
-      const profiles = sub(config, 'profiles');
       const writeKey = str(config, 'writeKey');
-      const spaceId = str(profiles, 'spaceId');
-      const profileToken = str(profiles, 'accessToken');
-      const publicApiToken = str(sub(config, 'publicApi'), 'token');
+      const spaceId = str(config, 'spaceId');
+      const profileToken = str(config, 'profileToken');
+      const publicApiToken = str(config, 'publicApiToken');
       return startSegmentEmulator({
         port,
         secret: str(config, 'webhookSecret') ?? 'dev-only',

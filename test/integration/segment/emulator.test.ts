@@ -502,8 +502,9 @@ describe('side door over HTTP and the definition', () => {
       config: {
         baseUrl: 'http://127.0.0.1:4040',
         writeKey: WRITE_KEY,
-        profiles: { spaceId: 'spa_x', accessToken: PROFILE_TOKEN },
-        publicApi: { token: PUBLIC_TOKEN },
+        spaceId: 'spa_x',
+        profileToken: PROFILE_TOKEN,
+        publicApiToken: PUBLIC_TOKEN,
         webhookSecret: SECRET,
       },
       port: 0,
