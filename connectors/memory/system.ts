@@ -248,6 +248,7 @@ export class MemorySystem implements MemorySystemApi, EmulatorControls {
     { ids: string[]; asked: number; steps: number; state: ErasureStatus['state']; failure?: { reason: string; retryable: boolean } }
   >();
   private readonly erasureFailures: { reason: string; retryable: boolean }[] = [];
+  private erasuresHeld = false;
 
   constructor(options: MemorySystemOptions = {}) {
     this.options = options;
@@ -342,7 +343,8 @@ export class MemorySystem implements MemorySystemApi, EmulatorControls {
     return tickets.map((ticket): ErasureStatus => {
       const t = this.tickets.get(ticket);
       if (!t) return { ticket, state: 'UNKNOWN', checkAfterMs };
-      if (t.state === 'INITIALIZED' || t.state === 'RUNNING') {
+      if (this.erasuresHeld && t.state === 'INITIALIZED') t.state = 'RUNNING';
+      else if (!this.erasuresHeld && (t.state === 'INITIALIZED' || t.state === 'RUNNING')) {
         t.asked += 1;
         t.state = t.asked < t.steps ? 'RUNNING' : t.failure ? 'FAILED' : 'FINISHED';
         if (t.state === 'FINISHED') {
@@ -369,6 +371,11 @@ export class MemorySystem implements MemorySystemApi, EmulatorControls {
   /** The next ticket `erase` gives ends `FAILED` (at its last step) with this reason, records kept. */
   failNextErasure(reason = 'erasure failed', retryable = true): void {
     this.erasureFailures.push({ reason, retryable });
+  }
+
+  /** While held, questions move no ticket past `RUNNING` (and do not count as steps); `false` lets them go on. */
+  holdErasures(hold = true): void {
+    this.erasuresHeld = hold;
   }
 
   /** The tickets given so far, oldest first, with where each stands (not counted as a question). */
