@@ -131,8 +131,8 @@ export function toView(request: DataSubjectRequest, now: Date): DsrView {
 /** An erasure the system carries out later, while it waits for the system (its tickets not yet done). */
 function progressView(state: ErasureState | undefined): DsrView['systems'][number]['progress'] {
   if (!state?.tickets?.length || state.verifyOnly) return null;
-  const at = state.checkedAt ?? state.since ?? '';
-  return { text: state.progress ?? '', tickets: state.tickets, since: state.since ?? at, checkedAt: at };
+  const at = state.reportedAt ?? state.since ?? '';
+  return { text: state.progress ?? '', tickets: state.tickets, since: state.since ?? at, reportedAt: at };
 }
 
 /** Granularity of "as soon as possible" flush jobs; adds within one slot share a job. */

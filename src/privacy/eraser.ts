@@ -357,7 +357,8 @@ export class Eraser {
    * The system carries the erasure out later: its tickets are kept on the request with its
    * progress, and the request waits for the wait the system suggests. Waiting for the system is
    * no failure: the attempt does not count (as for a rate limit), and an earlier error is
-   * cleared. Audited when the system accepts the erasure and whenever its progress changes.
+   * cleared. Stored and audited when the system accepts the erasure and whenever its progress
+   * changes; an unchanged answer writes nothing (many requests may wait for days).
    */
   private async awaitSystem(
     connector: SyncConnector,
@@ -371,22 +372,26 @@ export class Eraser {
     const tickets = [...new Set(state.answers.map((a) => a.ticket))];
     const progress = safeText([...new Set(state.answers.map((a) => a.progress))].join('; '));
     const accepted = item.tickets.length === 0;
+    const changed = accepted || progress !== item.state?.progress;
     const waitMs = Math.min(...state.answers.map((a) => (Number.isFinite(a.checkAfterMs) ? a.checkAfterMs : 0)));
     const delayMs = Math.min(t.erasePollMaxMs, Math.max(t.erasePollMinMs, waitMs));
-    await this.setErasing(item, connector.id, {
-      records: state.records,
-      verifyOnly: false,
-      tickets: accepted ? tickets : item.tickets,
-      awaiting: state.awaiting,
-      progress,
-      since: (accepted ? undefined : item.state?.since) ?? now,
-      checkedAt: now,
-      ...(item.finished.length > 0 ? { finished: item.finished } : {}),
-    });
-    await ctx.store.updateDsrSystem(item.request.id, connector.id, { status: 'in_progress', attempts: item.attempt - 1, error: null });
-    if (accepted || progress !== item.state?.progress) {
+    if (changed) {
+      await this.setErasing(item, connector.id, {
+        records: state.records,
+        verifyOnly: false,
+        tickets: accepted ? tickets : item.tickets,
+        awaiting: state.awaiting,
+        progress,
+        since: (accepted ? undefined : item.state?.since) ?? now,
+        reportedAt: now,
+        ...(item.finished.length > 0 ? { finished: item.finished } : {}),
+      });
       await audit(ctx, 'dsr.erase.pending', item.request, { connector: connector.id, tickets, progress, checkAfterMs: delayMs });
     }
+    // A new erasure gives back the attempt its run took; a question took none, but may follow a failed one.
+    const hadError = item.request.systems.some((s) => s.connector === connector.id && s.error !== null);
+    if (accepted || hadError)
+      await ctx.store.updateDsrSystem(item.request.id, connector.id, { status: 'in_progress', attempts: item.attempt - 1, error: null });
     if (accepted) ctx.metrics.systemOutcomes.inc({ kind: 'erase', connector: connector.id, outcome: 'pending' });
     await ctx.work.retryLater(connector.id, [{ profileId: item.request.id, delayMs }]);
     await scheduleEraseFlush(ctx, connector.id, Date.now() + delayMs);

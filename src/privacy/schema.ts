@@ -105,8 +105,8 @@ export type SystemOutcome = z.infer<typeof SystemOutcome>;
  *   limit interrupted reading back, or the system finished an erasure it carried out later;
  * - `tickets`: the system accepted the erasure of `awaiting` references and carries it out later
  *   (a `pending` outcome): the next run asks how it is going (`eraseProgress`) instead of erasing
- *   again; `progress` is the system's last word on it, `since` when it accepted it, `checkedAt`
- *   when it was last asked;
+ *   again; `progress` is the system's last word on it (stored only when it changes: asking
+ *   costs no write), `since` when it accepted it, `reportedAt` when the progress last changed;
  * - `finished`: tickets the system carried out, kept for the outcome (`SystemOutcome.tickets`).
  */
 export const ErasureState = z
@@ -117,7 +117,7 @@ export const ErasureState = z
     awaiting: z.number().int().nonnegative().optional(),
     progress: z.string().optional(),
     since: Instant.optional(),
-    checkedAt: Instant.optional(),
+    reportedAt: Instant.optional(),
     finished: z.array(z.string()).optional(),
   })
   .strict();
@@ -162,7 +162,7 @@ export const ErasureProgressView = z
     text: z.string().meta({ description: 'What the system last said of it, e.g. "regulation 2b4c… RUNNING".' }),
     tickets: z.array(z.string()).meta({ description: 'The system’s handles of the erasure (e.g. Segment regulation ids).' }),
     since: z.string().meta({ description: 'When the system accepted the erasure.' }),
-    checkedAt: z.string().meta({ description: 'When the system was last asked how it is going.' }),
+    reportedAt: z.string().meta({ description: 'When the system first reported this progress.' }),
   })
   .meta({ description: 'An erasure the system carries out later (e.g. a Segment regulation), while it is under way.' });
 

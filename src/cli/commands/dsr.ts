@@ -113,7 +113,7 @@ export function describe(view: DsrView): string {
     // An erasure the system carries out later (e.g. a Segment regulation), while it is under way.
     if (s.progress)
       lines.push(
-        `  ${''.padEnd(width)}  progress: ${s.progress.text} (since ${s.progress.since}, asked ${s.progress.checkedAt}; ${s.progress.tickets.join(', ')})`,
+        `  ${''.padEnd(width)}  progress: ${s.progress.text} (since ${s.progress.since}, reported ${s.progress.reportedAt}; ${s.progress.tickets.join(', ')})`,
       );
   }
   if (view.export) lines.push(`  export: ${view.export.ready ? `ready until ${view.export.expiresAt}` : 'not ready'}`);

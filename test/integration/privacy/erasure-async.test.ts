@@ -145,13 +145,18 @@ describe('erasure in a system that carries it out later', () => {
     expect(mail.get({ email: ADA })).toBeUndefined();
     // As the admin API (its response schema) and `concord dsr show` give it.
     expect(DsrViewSchema.parse(waiting).systems.find((s) => s.connector === 'crm')?.progress).toMatchObject({ tickets: ['erq_1'] });
-    expect(describeRequest(waiting)).toMatch(/crm +in_progress +attempts 0\n +progress: erasure erq_1 RUNNING \(since .+; erq_1\)/);
+    expect(describeRequest(waiting)).toMatch(
+      /crm +in_progress +attempts 0\n +progress: erasure erq_1 RUNNING \(since .+, reported .+; erq_1\)/,
+    );
 
     // The eraser keeps asking; waiting for the system spends no attempt and calls erase only once.
     const asked = crm.getStats().calls.erasures;
     await waitUntil(() => crm.getStats().calls.erasures >= asked + 2, 10_000, 'more questions about the ticket');
     const still = await h.waitFor(id, () => true);
     expect(system(still, 'crm')).toMatchObject({ status: 'in_progress', attempts: 0, error: null });
+    // An unchanged answer writes nothing: the progress is still the one first reported.
+    expect(system(still, 'crm')?.progress).toEqual(system(waiting, 'crm')?.progress);
+    expect(system(still, 'crm')?.updatedAt).toBe(system(waiting, 'crm')?.updatedAt);
     expect(crm.getStats().calls.erase).toBe(1);
     // Audited when the system accepted it and when its progress changed, not at every question.
     expect((await auditsOf(h, 'dsr.erase.pending')).map((a) => [a.detail['connector'], a.detail['progress']])).toEqual([
