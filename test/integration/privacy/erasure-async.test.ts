@@ -10,6 +10,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { describe as describeRequest } from '../../../src/cli/commands/dsr.js';
 import { DsrView as DsrViewSchema, PrivacyService } from '../../../src/privacy/index.js';
+import type { PrivacyTuningInput } from '../../../src/privacy/options.js';
 import type { DsrView } from '../../../src/privacy/index.js';
 import type { TestDialect } from '../../../harness/db.js';
 import { startHub, waitFor as waitUntil, type Hub } from '../../../harness/sync-hub.js';
@@ -42,7 +43,7 @@ interface AsyncHub {
 }
 
 /** Ada, made in the CRM (which erases later) and carried by the hub to the mailing tool. */
-async function start(dialect: TestDialect): Promise<AsyncHub> {
+async function start(dialect: TestDialect, tuning: Partial<PrivacyTuningInput> = {}): Promise<AsyncHub> {
   const hub = await startHub({
     dialect,
     systems: [{ id: 'crm', system: { asyncErase: { steps: 2, checkAfterMs: 30 } } }, { id: 'mail' }],
@@ -57,7 +58,7 @@ async function start(dialect: TestDialect): Promise<AsyncHub> {
     ingestPatch: () => Promise.reject(new Error('this test makes no hub patches')),
     metrics: hub.engine.metrics.registry,
     now: () => Date.now() + clock.offsetMs,
-    options: { tuning: TUNING },
+    options: { tuning: { ...TUNING, ...tuning } },
   });
   privacy.attachSources(hub.engine);
   await privacy.start(hub.engine);
@@ -236,5 +237,46 @@ describe('erasure in a system that carries it out later', () => {
     });
     expect(crm.get({ email: ADA })).toBeUndefined();
     expect(crm.getStats().calls.erase).toBe(2);
+  });
+
+  it('asking fails: a 503 keeps the ticket and counts an attempt with the error visible, a 429 parks without one; then done from the same ticket', async () => {
+    // A backoff long enough to see the failure before the next question.
+    h = await start('sqlite', { backoff: { baseMs: 1_500, maxMs: 3_000, jitter: 0.1 } });
+    const { crm } = h;
+    crm.holdErasures();
+    const id = await submitErasure(h);
+    await h.waitFor(id, (v) => system(v, 'crm')?.progress?.text === 'erasure erq_1 RUNNING');
+
+    // The call's quick retries fail too: the attempt counts, the ticket stays.
+    crm.failNextCalls('server_error', 'server_error', 'server_error');
+    const failing = await h.waitFor(id, (v) => system(v, 'crm')?.error !== null);
+    expect(system(failing, 'crm')).toMatchObject({
+      status: 'in_progress',
+      attempts: 1,
+      error: expect.stringMatching(/503|Transient|unavailable/i),
+      progress: { text: 'erasure erq_1 RUNNING', tickets: ['erq_1'] },
+    });
+    // The next answer, still RUNNING, clears the error; waiting spends no further attempt.
+    const recovered = await h.waitFor(id, (v) => system(v, 'crm')?.error === null, 15_000);
+    expect(system(recovered, 'crm')).toMatchObject({ status: 'in_progress', attempts: 1 });
+
+    crm.rateLimitNextCall(1);
+    await waitUntil(() => crm.getStats().rateLimited >= 1, 10_000, 'the 429');
+    // Once a later question is answered (after the park), the 429 has left no trace.
+    const asked = crm.getStats().calls.erasures;
+    await waitUntil(() => crm.getStats().calls.erasures > asked, 10_000, 'a question after the park');
+    const parked = await h.waitFor(id, () => true);
+    expect(system(parked, 'crm')).toMatchObject({ status: 'in_progress', attempts: 1, error: null, progress: { tickets: ['erq_1'] } });
+
+    crm.holdErasures(false);
+    const done = await h.waitFor(id, (v) => v.status === 'completed');
+    expect(system(done, 'crm')).toMatchObject({
+      status: 'completed',
+      attempts: 2,
+      error: null,
+      outcome: expect.objectContaining({ outcome: 'erased', verified: 'yes', tickets: ['erq_1'] }),
+    });
+    expect(crm.getStats().calls.erase).toBe(1);
+    expect(crm.get({ email: ADA })).toBeUndefined();
   });
 });
