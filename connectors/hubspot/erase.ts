@@ -68,7 +68,7 @@ export class HubSpotEraser {
       try {
         const outcome = await this.eraseOne(ref, known, signal);
         out[i] = outcome;
-        if (outcome.status !== 'failed') doneNow.push({ ref, status: outcome.status });
+        if (outcome.status === 'erased' || outcome.status === 'not_found') doneNow.push({ ref, status: outcome.status });
       } catch (err) {
         if (err instanceof RateLimitedError) {
           this.remember(doneNow, err.retryAfterMs);

@@ -16,7 +16,14 @@
  * ```
  */
 import { z } from 'zod';
-import type { ConnectorInstance, EraseOutcome, ExternalRecord, PushOutcome, WebhookEvent } from '../../src/connector/define.js';
+import type {
+  ConnectorInstance,
+  EraseOutcome,
+  ErasureProgress,
+  ExternalRecord,
+  PushOutcome,
+  WebhookEvent,
+} from '../../src/connector/define.js';
 import { defineConnector } from '../../src/connector/define.js';
 import { ConnectorConfigError, MalformedPayloadError, classifyHttpError } from '../../src/connector/errors.js';
 import type { MappingEntryInput } from '../../src/connector/mapping-schema.js';
@@ -158,7 +165,30 @@ export default defineConnector<MemoryConfig, MemoryCursor>({
         return refs.map((ref, i): EraseOutcome => {
           const result = results[i];
           if (!result) return { status: 'failed', ref, reason: 'no result for this ref', retryable: true };
+          if (result.status === 'pending') {
+            const { ticket, checkAfterMs } = result;
+            return { status: 'pending', ref, ticket, checkAfterMs, progress: `erasure ${ticket} INITIALIZED` };
+          }
           return result.status === 'erased' ? { status: 'erased', ref } : { status: 'not_found', ref };
+        });
+      },
+
+      async eraseProgress(tickets, signal) {
+        if (tickets.length === 0) return [];
+        const states = await call(signal, () => api.erasures(tickets));
+        return tickets.map((ticket, i): ErasureProgress => {
+          const s = states[i];
+          if (!s || s.state === 'UNKNOWN')
+            return { ticket, status: 'failed', reason: `erasure ${ticket} unknown to the system`, retryable: true };
+          if (s.state === 'FINISHED') return { ticket, status: 'done', progress: `erasure ${ticket} FINISHED` };
+          if (s.state === 'FAILED')
+            return {
+              ticket,
+              status: 'failed',
+              reason: `erasure ${ticket} FAILED: ${s.reason ?? 'no reason given'}`,
+              retryable: s.retryable ?? true,
+            };
+          return { ticket, status: 'pending', progress: `erasure ${ticket} ${s.state}`, checkAfterMs: s.checkAfterMs };
         });
       },
 

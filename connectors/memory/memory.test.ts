@@ -1,6 +1,7 @@
 /**
  * The memory connector passes the connector conformance suite against its in-memory system,
- * both in-process and through the loopback bridge used by multi-process tests.
+ * in-process, through the loopback bridge used by multi-process tests, and with a system that
+ * erases later (`asyncErase`: `pending` outcomes followed through `eraseProgress`).
  */
 import { randomUUID } from 'node:crypto';
 import { runConformance } from '../../src/connector/testing/conformance.js';
@@ -10,11 +11,11 @@ import memoryConnector from './connector.js';
 import type { MemoryConfig } from './connector.js';
 import { createMemorySystem, unregisterMemorySystem } from './registry.js';
 import { serveMemorySystems } from './remote.js';
-import type { WebhookDelivery } from './system.js';
+import type { MemorySystemOptions, WebhookDelivery } from './system.js';
 
-async function start(overBridge: boolean): Promise<ConformanceEnvironment<MemoryConfig>> {
+async function start(overBridge: boolean, options: MemorySystemOptions = {}): Promise<ConformanceEnvironment<MemoryConfig>> {
   const name = `conformance-${randomUUID()}`;
-  const system = createMemorySystem(name);
+  const system = createMemorySystem(name, options);
   const bridge = overBridge ? await serveMemorySystems({ [name]: system }) : undefined;
   if (bridge) unregisterMemorySystem(name); // the connector must find it through the bridge only
   const deliveries: WebhookDelivery[] = [];
@@ -47,4 +48,11 @@ runConformance({
   definition: memoryConnector,
   ...emulatorCapabilities,
   start: () => start(true),
+});
+
+runConformance({
+  name: 'conformance: memory erasing asynchronously, over the loopback bridge',
+  definition: memoryConnector,
+  ...emulatorCapabilities,
+  start: () => start(true, { asyncErase: { steps: 3, checkAfterMs: 5 } }),
 });

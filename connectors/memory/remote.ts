@@ -13,7 +13,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Json } from '../../src/profile/schema.js';
 import { MemoryApiError, MemoryNetworkError } from './system.js';
-import type { ChangesPage, EraseResult, MemoryRecord, MemoryRef, MemorySystemApi, UpsertInput, UpsertResult } from './system.js';
+import type {
+  ChangesPage,
+  EraseResult,
+  ErasureStatus,
+  MemoryRecord,
+  MemoryRef,
+  MemorySystemApi,
+  UpsertInput,
+  UpsertResult,
+} from './system.js';
 
 /** A running bridge. */
 export interface MemoryBridge {
@@ -22,8 +31,8 @@ export interface MemoryBridge {
   close(): Promise<void>;
 }
 
-type Operation = 'upsert' | 'changes' | 'read' | 'find' | 'erase';
-const OPERATIONS = new Set<string>(['upsert', 'changes', 'read', 'find', 'erase']);
+type Operation = 'upsert' | 'changes' | 'read' | 'find' | 'erase' | 'erasures';
+const OPERATIONS = new Set<string>(['upsert', 'changes', 'read', 'find', 'erase', 'erasures']);
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
@@ -49,6 +58,8 @@ async function dispatch(api: MemorySystemApi, op: Operation, args: Record<string
       return api.find(args['refs'] as MemoryRef[]);
     case 'erase':
       return api.erase(args['refs'] as MemoryRef[]);
+    case 'erasures':
+      return api.erasures(args['tickets'] as string[]);
   }
 }
 
@@ -110,6 +121,9 @@ export class RemoteMemorySystem implements MemorySystemApi {
   }
   erase(refs: MemoryRef[]): Promise<EraseResult[]> {
     return this.call('erase', { refs });
+  }
+  erasures(tickets: string[]): Promise<ErasureStatus[]> {
+    return this.call('erasures', { tickets });
   }
 
   private async call<T>(op: Operation, args: unknown): Promise<T> {

@@ -214,6 +214,37 @@ describe('MemorySystem', () => {
     expect(sys.getStats().webhooksFailed).toBe(1);
   });
 
+  it('erases later under a ticket with asyncErase: the records go at the steps-th question, a held or failing ticket keeps them', async () => {
+    const { sys } = system({ asyncErase: { steps: 2, checkAfterMs: 7 } });
+    const ann = sys.change({ email: 'ann@example.com' });
+    sys.change({ email: 'bob@example.com' });
+    expect(await sys.erase([{ id: ann.id }, { email: 'nobody@example.com' }])).toEqual([
+      { status: 'pending', ticket: 'erq_1', checkAfterMs: 7 },
+      { status: 'not_found' },
+    ]);
+    expect(await sys.erase([{ email: 'nobody@example.com' }])).toEqual([{ status: 'not_found' }]);
+    sys.holdErasures();
+    expect((await sys.erasures(['erq_1', 'erq_9'])).map((e) => e.state)).toEqual(['RUNNING', 'UNKNOWN']);
+    expect((await sys.erasures(['erq_1'])).map((e) => e.state)).toEqual(['RUNNING']);
+    sys.holdErasures(false);
+    expect((await sys.erasures(['erq_1'])).map((e) => e.state)).toEqual(['RUNNING']);
+    expect(sys.get(ann.id)).toBeDefined();
+    expect(await sys.erasures(['erq_1'])).toEqual([{ ticket: 'erq_1', state: 'FINISHED', checkAfterMs: 7 }]);
+    expect(sys.get(ann.id)).toBeUndefined();
+    sys.failNextErasure('quota exceeded', false);
+    await sys.erase([{ email: 'bob@example.com' }]);
+    await sys.erasures(['erq_2']);
+    expect(await sys.erasures(['erq_2'])).toEqual([
+      { ticket: 'erq_2', state: 'FAILED', reason: 'quota exceeded', retryable: false, checkAfterMs: 7 },
+    ]);
+    expect(sys.get({ email: 'bob@example.com' })).toBeDefined();
+    expect(sys.erasureTickets()).toEqual([
+      { ticket: 'erq_1', state: 'FINISHED', records: 1 },
+      { ticket: 'erq_2', state: 'FAILED', records: 1 },
+    ]);
+    expect(sys.getStats().calls).toMatchObject({ erase: 3, erasures: 6 });
+  });
+
   it('signatures: reject a wrong secret, a malformed header and an old timestamp', () => {
     const body = Buffer.from('{"a":1}');
     const header = signMemoryWebhook('s3cret', body, 1_000_000);
@@ -340,6 +371,25 @@ describe('memory connector', () => {
       },
     ]);
     expect(deleted).toEqual([{ kind: 'deleted', eventId: sent[1]?.eventId, externalIds: ['rec_1'], at: expect.any(String) }]);
+  });
+
+  it('maps asynchronous erasures to pending outcomes and their progress, an unknown ticket to a retryable failure', async () => {
+    const { sys, name } = system({ asyncErase: { steps: 2, checkAfterMs: 7 } });
+    const ann = sys.change({ email: 'ann@example.com' });
+    const instance = await connector(name, sys);
+    const refs = [{ externalId: ann.id }, { email: 'nobody@example.com' }];
+    expect(await instance.erase?.(refs, signal())).toEqual([
+      { status: 'pending', ref: refs[0], ticket: 'erq_1', checkAfterMs: 7, progress: 'erasure erq_1 INITIALIZED' },
+      { status: 'not_found', ref: refs[1] },
+    ]);
+    expect(await instance.eraseProgress?.(['erq_1', 'erq_7'], signal())).toEqual([
+      { ticket: 'erq_1', status: 'pending', progress: 'erasure erq_1 RUNNING', checkAfterMs: 7 },
+      { ticket: 'erq_7', status: 'failed', reason: 'erasure erq_7 unknown to the system', retryable: true },
+    ]);
+    expect(await instance.eraseProgress?.(['erq_1'], signal())).toEqual([
+      { ticket: 'erq_1', status: 'done', progress: 'erasure erq_1 FINISHED' },
+    ]);
+    expect(await instance.eraseProgress?.([], signal())).toEqual([]);
   });
 
   it('turns a rate-limited call into RateLimitedError with the Retry-After wait', async () => {

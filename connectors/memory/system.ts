@@ -12,6 +12,8 @@
  *   retryable errors, and a rate limit of N requests per window that answers 429 with
  *   Retry-After;
  * - call counters (the emulator kit's `CallLedger`; the system implements its `EmulatorControls`);
+ * - erasure at once (default), or later (`asyncErase`), as Segment's regulations: `erase` answers
+ *   a ticket, and the records go once `erasures` has been asked about it `steps` times;
  * - webhooks: every change, including changes written through the API (like HubSpot),
  *   is sent to a registered async sink as a signed JSON payload with an event id and the
  *   changed records. The origin marker (`fromApi`) is off by default, because the engine
@@ -57,7 +59,32 @@ export interface MemoryRef {
   email?: string;
 }
 
-export type EraseResult = { status: 'erased'; id: string } | { status: 'not_found' };
+/**
+ * The per-ref result of `erase`: `pending` when the system erases asynchronously (`asyncErase`):
+ * the record is found and will go when its ticket finishes (one ticket per call).
+ */
+export type EraseResult =
+  { status: 'erased'; id: string } | { status: 'not_found' } | { status: 'pending'; ticket: string; checkAfterMs: number };
+
+/** Where an asynchronous erasure stands (`erasures`), named after Segment's regulation statuses. */
+export interface ErasureStatus {
+  ticket: string;
+  /** `UNKNOWN`: the system has no such ticket. */
+  state: 'INITIALIZED' | 'RUNNING' | 'FINISHED' | 'FAILED' | 'UNKNOWN';
+  /** `FAILED`: why, and whether erasing again may help. */
+  reason?: string;
+  retryable?: boolean;
+  /** When to ask again (ms), while not finished. */
+  checkAfterMs: number;
+}
+
+/** Asynchronous erasure (`MemorySystemOptions.asyncErase`). */
+export interface AsyncErase {
+  /** The `steps`-th question about a ticket (`erasures`) finds it finished (1: the first). */
+  steps: number;
+  /** The wait the system suggests between two questions, ms (default 50). */
+  checkAfterMs?: number;
+}
 
 export interface ChangesPage {
   /** Records with `modstamp > since`, in modstamp order. */
@@ -76,8 +103,10 @@ export interface MemorySystemApi {
   read(ids: string[]): Promise<MemoryRecord[]>;
   /** Records by id or e-mail, one slot per ref (`null` when not found). */
   find(refs: MemoryRef[]): Promise<(MemoryRecord | null)[]>;
-  /** Permanently deletes records (GDPR erasure), one result per ref. */
+  /** Permanently deletes records (GDPR erasure), one result per ref; later, under a ticket, with `asyncErase`. */
   erase(refs: MemoryRef[]): Promise<EraseResult[]>;
+  /** Where asynchronous erasures stand, one status per ticket in order (each question moves a ticket one step). */
+  erasures(tickets: string[]): Promise<ErasureStatus[]>;
 }
 
 /** What the webhook sink receives: the raw body and headers, as an HTTP receiver would. */
@@ -128,6 +157,8 @@ export interface MemorySystemOptions {
   webhookRetryDelayMs?: number;
   /** Clock in ms (default `Date.now`). */
   clock?: () => number;
+  /** Erase asynchronously, under tickets (see `AsyncErase`). Off by default: `erase` deletes at once. */
+  asyncErase?: AsyncErase;
 }
 
 /** How a forced call failure looks. */
@@ -135,7 +166,7 @@ export type CallFailure = 'server_error' | 'reset' | 'rate_limited' | 'unauthori
 
 export interface MemoryStats {
   /** API calls by operation (rate-limited and failed calls included). */
-  calls: { upsert: number; changes: number; read: number; find: number; erase: number; total: number };
+  calls: { upsert: number; changes: number; read: number; find: number; erase: number; erasures: number; total: number };
   /** Calls answered with 429 by the rate limiter. */
   rateLimited: number;
   /** Records received by upsert calls. */
@@ -210,6 +241,14 @@ export class MemorySystem implements MemorySystemApi, EmulatorControls {
   private stats: Omit<MemoryStats, 'calls' | 'rateLimited'> = MemorySystem.emptyStats();
   /** API calls per operation and calls refused with 429 (the emulator kit's ledger). */
   private readonly ledger = new CallLedger();
+  private asyncErase: AsyncErase | undefined;
+  /** Asynchronous erasures by ticket: the records to delete, questions so far, and a planned failure. */
+  private readonly tickets = new Map<
+    string,
+    { ids: string[]; asked: number; steps: number; state: ErasureStatus['state']; failure?: { reason: string; retryable: boolean } }
+  >();
+  private readonly erasureFailures: { reason: string; retryable: boolean }[] = [];
+  private erasuresHeld = false;
 
   constructor(options: MemorySystemOptions = {}) {
     this.options = options;
@@ -217,6 +256,7 @@ export class MemorySystem implements MemorySystemApi, EmulatorControls {
     this.webhookSecret = options.webhookSecret ?? 'memory-webhook-secret';
     this.clock = options.clock ?? Date.now;
     this.rateLimit = options.rateLimit;
+    this.asyncErase = options.asyncErase;
   }
 
   private static emptyStats(): Omit<MemoryStats, 'calls' | 'rateLimited'> {
@@ -284,6 +324,7 @@ export class MemorySystem implements MemorySystemApi, EmulatorControls {
 
   async erase(refs: MemoryRef[]): Promise<EraseResult[]> {
     await this.enter('erase');
+    if (this.asyncErase) return this.acceptErasure(refs, this.asyncErase);
     const erased: string[] = [];
     const results = refs.map((ref): EraseResult => {
       const r = this.resolve(ref);
@@ -296,7 +337,51 @@ export class MemorySystem implements MemorySystemApi, EmulatorControls {
     return results;
   }
 
+  async erasures(tickets: string[]): Promise<ErasureStatus[]> {
+    await this.enter('erasures');
+    const checkAfterMs = this.asyncErase?.checkAfterMs ?? 50;
+    return tickets.map((ticket): ErasureStatus => {
+      const t = this.tickets.get(ticket);
+      if (!t) return { ticket, state: 'UNKNOWN', checkAfterMs };
+      if (this.erasuresHeld && t.state === 'INITIALIZED') t.state = 'RUNNING';
+      else if (!this.erasuresHeld && (t.state === 'INITIALIZED' || t.state === 'RUNNING')) {
+        t.asked += 1;
+        t.state = t.asked < t.steps ? 'RUNNING' : t.failure ? 'FAILED' : 'FINISHED';
+        if (t.state === 'FINISHED') {
+          const erased = t.ids.flatMap((id) => {
+            const r = this.records.get(id);
+            if (!r) return [];
+            this.delete(r);
+            return [id];
+          });
+          this.emitDeleted(erased, true);
+        }
+      }
+      return { ticket, state: t.state, checkAfterMs, ...(t.state === 'FAILED' ? t.failure : {}) };
+    });
+  }
+
   // ------------------------------------------------------------------ the "user" side (not counted)
+
+  /** Erase asynchronously from now on (`undefined`: at once again). Tickets already given keep going. */
+  setAsyncErase(options: AsyncErase | undefined): void {
+    this.asyncErase = options;
+  }
+
+  /** The next ticket `erase` gives ends `FAILED` (at its last step) with this reason, records kept. */
+  failNextErasure(reason = 'erasure failed', retryable = true): void {
+    this.erasureFailures.push({ reason, retryable });
+  }
+
+  /** While held, questions move no ticket past `RUNNING` (and do not count as steps); `false` lets them go on. */
+  holdErasures(hold = true): void {
+    this.erasuresHeld = hold;
+  }
+
+  /** The tickets given so far, oldest first, with where each stands (not counted as a question). */
+  erasureTickets(): { ticket: string; state: ErasureStatus['state']; records: number }[] {
+    return [...this.tickets].map(([ticket, t]) => ({ ticket, state: t.state, records: t.ids.length }));
+  }
 
   /**
    * A change made by a person in the system's UI: upsert by `id`, else by `fields.email`.
@@ -397,7 +482,7 @@ export class MemorySystem implements MemorySystemApi, EmulatorControls {
   /** A copy of the counters. */
   getStats(): MemoryStats {
     const { total, byEndpoint, rateLimited } = this.ledger.calls();
-    const calls = { upsert: 0, changes: 0, read: 0, find: 0, erase: 0, ...byEndpoint, total };
+    const calls = { upsert: 0, changes: 0, read: 0, find: 0, erase: 0, erasures: 0, ...byEndpoint, total };
     return structuredClone({ calls, rateLimited, ...this.stats });
   }
 
@@ -461,6 +546,23 @@ export class MemorySystem implements MemorySystemApi, EmulatorControls {
     this.recent.push(now);
     while (this.recent.length > 0 && (this.recent[0] ?? 0) <= now - limit.windowMs) this.recent.shift();
     this.stats.peakRequestsInWindow = Math.max(this.stats.peakRequestsInWindow, this.recent.length);
+  }
+
+  /** `erase` under `asyncErase`: the records found wait under one new ticket; the rest are not found. */
+  private acceptErasure(refs: MemoryRef[], options: AsyncErase): EraseResult[] {
+    const found = refs.map((ref) => this.resolve(ref));
+    if (found.every((r) => r === undefined)) return refs.map(() => ({ status: 'not_found' }));
+    const ticket = `erq_${this.tickets.size + 1}`;
+    const failure = this.erasureFailures.shift();
+    this.tickets.set(ticket, {
+      ids: [...new Set(found.flatMap((r) => (r ? [r.id] : [])))],
+      asked: 0,
+      steps: Math.max(1, options.steps),
+      state: 'INITIALIZED',
+      ...(failure ? { failure } : {}),
+    });
+    const checkAfterMs = options.checkAfterMs ?? 50;
+    return found.map((r): EraseResult => (r ? { status: 'pending', ticket, checkAfterMs } : { status: 'not_found' }));
   }
 
   private resolve(ref: MemoryRef): MemoryRecord | undefined {

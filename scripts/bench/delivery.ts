@@ -8,6 +8,7 @@ import type { Json } from '../../src/profile/schema.js';
 import type {
   ChangesPage,
   EraseResult,
+  ErasureStatus,
   MemoryRecord,
   MemoryRef,
   MemorySystem,
@@ -130,5 +131,8 @@ export class TrackedApi implements MemorySystemApi {
   }
   erase(refs: MemoryRef[]): Promise<EraseResult[]> {
     return this.system.erase(refs);
+  }
+  erasures(tickets: string[]): Promise<ErasureStatus[]> {
+    return this.system.erasures(tickets);
   }
 }

@@ -19,7 +19,9 @@
  * - **Outbound.** `push(batch)` receives up to `limits.maxBatch` records already mapped,
  *   reduced to the fields that differ from the shadow, and gated by consent and restriction.
  *   It returns one `PushOutcome` per record, in input order.
- * - **Privacy.** `erase(refs)` and `export(refs)` serve data-subject requests.
+ * - **Privacy.** `erase(refs)` and `export(refs)` serve data-subject requests. A system that
+ *   erases later (Segment's regulations) answers `pending` with its handle (a ticket), and the
+ *   engine asks `eraseProgress(tickets)` again after `checkAfterMs` until it is done or failed.
  *
  * ## Errors
  *
@@ -357,9 +359,18 @@ export interface ConnectorInstance<Cursor> {
   read?(externalIds: string[], signal: AbortSignal): Promise<ExternalRecord[]>;
   /**
    * Erases records by external id or identity, permanently (GDPR Art. 17); one outcome per
-   * ref, in input order (`not_found` when the system holds nothing for it).
+   * ref, in input order (`not_found` when the system holds nothing for it, `pending` when the
+   * system accepted the erasure and carries it out later).
    */
   erase?(refs: EraseRef[], signal: AbortSignal): Promise<EraseOutcome[]>;
+  /**
+   * How the erasures the system carries out later (`pending` outcomes of `erase`) are going:
+   * one `ErasureProgress` per ticket, in input order. Required of a connector whose `erase`
+   * can answer `pending` (the conformance suite checks it); absent otherwise. An unknown ticket
+   * is `failed` (`retryable: true` when erasing again would help). Throws a `ConnectorError`
+   * when the whole call fails.
+   */
+  eraseProgress?(tickets: string[], signal: AbortSignal): Promise<ErasureProgress[]>;
   /** Reads everything the system holds on a person, for access requests. */
   export?(refs: EraseRef[], signal: AbortSignal): Promise<ExternalRecord[]>;
   /**
@@ -419,12 +430,37 @@ export interface EraseRef {
 }
 /**
  * The outcome of erasing one ref: `erased`, `not_found` (nothing held, which also completes
- * the request), or `failed` with whether trying again may help.
+ * the request), `failed` with whether trying again may help, or `pending`: the system accepted
+ * the erasure and carries it out later (a Segment regulation, over minutes to days).
+ *
+ * A `pending` outcome carries the system's handle of the erasure (`ticket`; several refs may
+ * share one, e.g. one regulation for a batch), a short `progress` text for people (e.g.
+ * `regulation 2b4c… INITIALIZED`; never personal data such as e-mail addresses), and when to
+ * ask again (`checkAfterMs`). The engine keeps the ticket on the request, shows the progress,
+ * and asks `eraseProgress` after `checkAfterMs`; once the ticket is `done`, its refs count as
+ * erased and the system is read back as for any erasure. A connector that answers `pending`
+ * must implement `eraseProgress`.
  */
 export type EraseOutcome =
   | { status: 'erased'; ref: EraseRef }
   | { status: 'not_found'; ref: EraseRef }
-  | { status: 'failed'; ref: EraseRef; reason: string; retryable: boolean };
+  | { status: 'failed'; ref: EraseRef; reason: string; retryable: boolean }
+  | { status: 'pending'; ref: EraseRef; ticket: string; checkAfterMs: number; progress: string };
+
+/**
+ * What the system says of one ticket of a `pending` erasure (`eraseProgress`):
+ * - `pending`: still being carried out; ask again after `checkAfterMs`;
+ * - `done`: carried out (a Segment regulation `FINISHED`); `progress` says so in the system's
+ *   words;
+ * - `failed`: the system gave up or did only part of it (Segment `FAILED`, `PARTIAL_SUCCESS`,
+ *   `INVALID`), with `reason` (the system's status, no personal data) and whether erasing again
+ *   may help (`retryable`: the engine forgets the ticket and calls `erase` again later; not
+ *   retryable: the system's part of the request fails).
+ */
+export type ErasureProgress =
+  | { ticket: string; status: 'pending'; progress: string; checkAfterMs: number }
+  | { ticket: string; status: 'done'; progress: string }
+  | { ticket: string; status: 'failed'; reason: string; retryable: boolean };
 
 /**
  * A value in a source record that asks for the person's erasure (Salesforce's Individual

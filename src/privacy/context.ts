@@ -19,7 +19,7 @@ import type { privacyKeys } from './keys.js';
 import type { PrivacyMetrics } from './metrics.js';
 import type { PrivacyOptions } from './options.js';
 import { DsrDetail } from './schema.js';
-import type { DsrView } from './schema.js';
+import type { DsrView, ErasureState } from './schema.js';
 
 export interface PrivacyContext {
   store: Store;
@@ -120,8 +120,19 @@ export function toView(request: DataSubjectRequest, now: Date): DsrView {
           }
         : null,
     failure: detail.failure ?? null,
-    systems: request.systems.map((s) => ({ ...s, outcome: detail.outcomes[s.connector] ?? null })),
+    systems: request.systems.map((s) => ({
+      ...s,
+      outcome: detail.outcomes[s.connector] ?? null,
+      progress: progressView(detail.erasing?.[s.connector]),
+    })),
   };
+}
+
+/** An erasure the system carries out later, while it waits for the system (its tickets not yet done). */
+function progressView(state: ErasureState | undefined): DsrView['systems'][number]['progress'] {
+  if (!state?.tickets?.length || state.verifyOnly) return null;
+  const at = state.reportedAt ?? state.since ?? '';
+  return { text: state.progress ?? '', tickets: state.tickets, since: state.since ?? at, reportedAt: at };
 }
 
 /** Granularity of "as soon as possible" flush jobs; adds within one slot share a job. */
@@ -187,8 +198,12 @@ export function callSystem<T>(
 
 const EMAIL = /[^\s@<>"'()]+@[^\s@<>"'()]+/g;
 
+/** A system's text (a reason, a progress) made fit for the store and logs: short, e-mail addresses masked. */
+export function safeText(text: string): string {
+  return text.replace(EMAIL, '[email]').slice(0, 300);
+}
+
 /** An error as a short reason fit for the store and logs: e-mail addresses are masked. */
 export function reasonOf(err: unknown): string {
-  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  return text.replace(EMAIL, '[email]').slice(0, 300);
+  return safeText(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
 }

@@ -17,19 +17,31 @@
  * work set, the queue is rate limited (`queue.rateLimit`) and the job ends with
  * `Worker.RateLimitError`. When the limit interrupts reading back after the erase call
  * succeeded, what was erased is kept (`detail.erasing`) and the next run only reads back.
+ *
+ * A system that carries the erasure out later (a Segment regulation) answers `pending` with a
+ * ticket: the tickets are kept on the request (`detail.erasing`), the system stays in progress
+ * with the system's progress shown, and the request waits in the retry set for the wait the
+ * system suggests (`checkAfterMs`, within `erasePollMinMs`..`erasePollMaxMs`), spending no
+ * attempt: waiting for the system is no failure. A later run asks `eraseProgress` for the
+ * tickets of its batch in one call (through the same limiter), and per request: every ticket
+ * done, the references count as erased and the system is read back as above; still pending,
+ * the progress is updated and it waits again; a ticket failed, the reason is the request's
+ * failure in that system, tried again with a new erasure (the tickets forgotten) when
+ * retryable, else failed. The legal deadline runs on meanwhile (overdue shows as for any
+ * request). A failed call to ask keeps the tickets and is retried like a failed erase call.
  */
 import { Worker } from 'bullmq';
 import type { Job } from 'bullmq';
-import type { EraseOutcome, EraseRef, ExternalRecord } from '../connector/define.js';
+import type { EraseOutcome, EraseRef, ErasureProgress, ExternalRecord } from '../connector/define.js';
 import { RateLimitedError } from '../connector/errors.js';
 import { backoffDelay } from '../queue/backoff.js';
 import type { SyncConnector, SyncInstance, Engine } from '../sync/index.js';
 import type { CallLimiter } from '../queue/call-limiter.js';
 import { limitOf } from '../queue/external-call.js';
 import type { DataSubjectRequest } from '../store/types.js';
-import { audit, callSystem, encodeDetail, readDetail, reasonOf, scheduleEraseFlush, withLock } from './context.js';
+import { audit, callSystem, encodeDetail, readDetail, reasonOf, safeText, scheduleEraseFlush, withLock } from './context.js';
 import type { PrivacyContext } from './context.js';
-import type { SystemOutcome } from './schema.js';
+import type { ErasureState, SystemOutcome } from './schema.js';
 import { settleRequest } from './settle.js';
 
 export interface EraseJobData {
@@ -41,6 +53,8 @@ export interface EraseRunResult {
   completed: number;
   retried: number;
   failed: number;
+  /** Requests waiting for a system that carries the erasure out later. */
+  waiting: number;
 }
 
 export interface EraserDeps {
@@ -56,7 +70,18 @@ interface Item {
   erasedBefore: number;
   /** Erased already: this run only reads back. */
   verifyOnly: boolean;
+  /** The system carries the erasure out later under these tickets: this run asks how it is going. */
+  tickets: string[];
+  /** The references those tickets cover (erased once they are done). */
+  awaiting: number;
+  /** Tickets the system carried out, kept for the outcome. */
+  finished: string[];
+  /** The erasure state as stored when the run began. */
+  state: ErasureState | undefined;
 }
+
+type Pending = Extract<EraseOutcome, { status: 'pending' }>;
+type Failed = Extract<EraseOutcome, { status: 'failed' }>;
 
 const lower = (s: string): string => s.trim().toLowerCase();
 
@@ -69,7 +94,7 @@ export class Eraser {
   async process(job: Job<EraseJobData>, signal?: AbortSignal): Promise<EraseRunResult> {
     const { ctx } = this;
     const started = performance.now();
-    const result: EraseRunResult = { taken: 0, completed: 0, retried: 0, failed: 0 };
+    const result: EraseRunResult = { taken: 0, completed: 0, retried: 0, failed: 0, waiting: 0 };
     const connector = ctx.connectors.get(job.data.connector);
     if (!connector) return result;
     const t = ctx.options.tuning;
@@ -121,12 +146,17 @@ export class Eraser {
       }
       const detail = readDetail(request);
       const erasing = detail.erasing?.[connector.id];
+      const verifyOnly = erasing?.verifyOnly ?? false;
       items.push({
         request,
         refs: detail.work?.[connector.id] ?? [],
         attempt: system.attempts + 1,
         erasedBefore: erasing?.records ?? 0,
-        verifyOnly: erasing?.verifyOnly ?? false,
+        verifyOnly,
+        tickets: verifyOnly ? [] : (erasing?.tickets ?? []),
+        awaiting: erasing?.awaiting ?? 0,
+        finished: erasing?.finished ?? [],
+        state: erasing,
       });
     }
     await ctx.work.done(connector.id, settled);
@@ -152,12 +182,18 @@ export class Eraser {
       return token;
     };
     try {
+      // Asking a system how an erasure it carries out is going is no attempt (unless it ends one, see `askProgress`).
       for (const item of items) {
+        if (item.tickets.length > 0) continue;
         await ctx.store.updateDsrSystem(item.request.id, connector.id, { status: 'in_progress', attempts: item.attempt });
         await audit(ctx, 'dsr.erase.attempt', item.request, { connector: connector.id, attempt: item.attempt, refs: item.refs.length });
       }
 
-      const toErase = items.filter((item) => !item.verifyOnly);
+      // Erasures the system carries out later: ask how they are going (those done join the read-back).
+      const polled = items.filter((item) => item.tickets.length > 0);
+      if (polled.length > 0) await this.askProgress(connector, instance, items, polled, result, signal, useSlot());
+
+      const toErase = items.filter((item) => !item.verifyOnly && !polled.includes(item));
       const all = toErase.flatMap((item) => item.refs);
       let outcomes: EraseOutcome[] = [];
       try {
@@ -182,11 +218,19 @@ export class Eraser {
       for (const item of toErase) {
         const own = outcomes.slice(offset, offset + item.refs.length);
         offset += item.refs.length;
-        const failure = own.find((o): o is Extract<EraseOutcome, { status: 'failed' }> => o.status === 'failed');
+        const failure = own.find((o): o is Failed => o.status === 'failed');
+        const pending = own.filter((o): o is Pending => o.status === 'pending');
+        const erased = item.erasedBefore + own.filter((o) => o.status === 'erased').length;
         if (own.length < item.refs.length)
           await this.retryOrFail(connector, item, 'the system returned no outcome for a reference', true, result);
         else if (failure) await this.retryOrFail(connector, item, failure.reason, failure.retryable, result);
-        else confirmed.push({ item, erased: item.erasedBefore + own.filter((o) => o.status === 'erased').length });
+        else if (pending.length > 0 && !instance.eraseProgress)
+          await this.retryOrFail(connector, item, 'the system erases later, but the connector cannot tell when it is done', false, result);
+        else if (pending.length > 0)
+          // Kept only now: a crash since the call leaves no tickets, and the next run erases again
+          // (the system then holds two erasures of the person, e.g. two Segment regulations).
+          await this.awaitSystem(connector, item, { records: erased, awaiting: pending.length, answers: pending }, result);
+        else confirmed.push({ item, erased });
       }
       if (confirmed.length === 0) return;
 
@@ -206,7 +250,7 @@ export class Eraser {
         } catch (err) {
           // The erase call succeeded: keep what it did, so the next run only reads back.
           if (err instanceof RateLimitedError)
-            for (const c of confirmed) await this.setErasing(c.item, connector.id, { records: c.erased, verifyOnly: true });
+            for (const c of confirmed) await this.setErasing(c.item, connector.id, this.erasedState(c.item, c.erased, true));
           await this.callFailed(
             connector,
             confirmed.map((c) => c.item),
@@ -224,14 +268,20 @@ export class Eraser {
             connector.id,
             [...new Set(left.map((r) => r.externalId))].map((externalId) => ({ externalId })),
           );
-          if (erased > 0 || item.verifyOnly) await this.setErasing(item, connector.id, { records: erased, verifyOnly: false });
+          if (erased > 0 || item.verifyOnly) await this.setErasing(item, connector.id, this.erasedState(item, erased, false));
           await this.retryOrFail(connector, item, `still found after erasing: ${left.length} record(s)`, true, result);
           continue;
         }
         await this.complete(
           connector,
           item,
-          { outcome: erased > 0 ? 'erased' : 'not_found', records: erased, verified, at: ctx.now().toISOString() },
+          {
+            outcome: erased > 0 ? 'erased' : 'not_found',
+            records: erased,
+            verified,
+            ...(item.finished.length > 0 ? { tickets: item.finished } : {}),
+            at: ctx.now().toISOString(),
+          },
           result,
         );
       }
@@ -240,6 +290,117 @@ export class Eraser {
       const unused = useSlot();
       if (unused !== undefined) this.deps.limiter.release(connector.id, unused).catch(() => undefined);
     }
+  }
+
+  /**
+   * Asks the system how the erasures it carries out later are going, one call for the tickets
+   * of the batch. Per request: every ticket done, it only reads back from now on (kept on the
+   * request first, so a later failure does not ask again); some still pending, it waits again;
+   * one failed, the tickets are forgotten and the reason is retried (a new erasure) or fails.
+   * A failed call keeps the tickets and is retried like a failed erase call; a rate limit parks
+   * the whole batch, nothing of it tried. Only a run that ends the wait (done, failed, or the
+   * call failing) counts as an attempt.
+   */
+  private async askProgress(
+    connector: SyncConnector,
+    instance: SyncInstance,
+    items: readonly Item[],
+    polled: readonly Item[],
+    result: EraseRunResult,
+    signal: AbortSignal,
+    slot: string | undefined,
+  ): Promise<void> {
+    const eraseProgress = instance.eraseProgress;
+    if (!eraseProgress) {
+      for (const item of polled) {
+        await this.setErasing(item, connector.id, this.erasedState(item, item.erasedBefore, false));
+        await this.retryOrFail(connector, item, 'the system erases later, but the connector cannot tell when it is done', false, result);
+      }
+      return;
+    }
+    const tickets = [...new Set(polled.flatMap((item) => item.tickets))];
+    const counted = (item: Item): Promise<void> =>
+      this.ctx.store.updateDsrSystem(item.request.id, connector.id, { attempts: item.attempt });
+    let answers: ErasureProgress[];
+    try {
+      answers = await this.call(connector, 'erase', () => eraseProgress(tickets, signal), signal, slot);
+    } catch (err) {
+      if (!(err instanceof RateLimitedError)) for (const item of polled) await counted(item);
+      await this.callFailed(connector, err instanceof RateLimitedError ? items : polled, err, result);
+      return;
+    }
+    const byTicket = new Map(answers.map((a, i) => [tickets[i] === a.ticket ? a.ticket : `#${i}`, a]));
+    for (const item of polled) {
+      const own = item.tickets.map((ticket) => byTicket.get(ticket));
+      const failure = own.find((a) => a?.status === 'failed');
+      const pending = own.filter((a): a is Extract<ErasureProgress, { status: 'pending' }> => a?.status === 'pending');
+      if (own.some((a) => a === undefined) || failure !== undefined || pending.length === 0) await counted(item);
+      if (own.some((a) => a === undefined)) {
+        await this.retryOrFail(connector, item, 'the system gave no progress for an erasure it carries out', true, result);
+      } else if (failure?.status === 'failed') {
+        // The system gave up: forget its tickets, so trying again is a new erasure.
+        const retryable = own.every((a) => a?.status !== 'failed' || a.retryable);
+        await this.setErasing(item, connector.id, this.erasedState(item, item.erasedBefore, false));
+        await this.retryOrFail(connector, item, safeText(failure.reason), retryable, result);
+      } else if (pending.length > 0) {
+        await this.awaitSystem(connector, item, { records: item.erasedBefore, awaiting: item.awaiting, answers: pending }, result);
+      } else {
+        const erased = item.erasedBefore + item.awaiting;
+        Object.assign(item, { finished: [...item.finished, ...item.tickets], tickets: [], awaiting: 0 });
+        await this.setErasing(item, connector.id, this.erasedState(item, erased, true));
+        Object.assign(item, { verifyOnly: true, erasedBefore: erased });
+      }
+    }
+  }
+
+  /**
+   * The system carries the erasure out later: its tickets are kept on the request with its
+   * progress, and the request waits for the wait the system suggests. Waiting for the system is
+   * no failure: the attempt does not count (as for a rate limit), and an earlier error is
+   * cleared. Stored and audited when the system accepts the erasure and whenever its progress
+   * changes; an unchanged answer writes nothing (many requests may wait for days).
+   */
+  private async awaitSystem(
+    connector: SyncConnector,
+    item: Item,
+    state: { records: number; awaiting: number; answers: readonly { ticket: string; progress: string; checkAfterMs: number }[] },
+    result: EraseRunResult,
+  ): Promise<void> {
+    const { ctx } = this;
+    const t = ctx.options.tuning;
+    const now = ctx.now().toISOString();
+    const tickets = [...new Set(state.answers.map((a) => a.ticket))];
+    const progress = safeText([...new Set(state.answers.map((a) => a.progress))].join('; '));
+    const accepted = item.tickets.length === 0;
+    const changed = accepted || progress !== item.state?.progress;
+    const waitMs = Math.min(...state.answers.map((a) => (Number.isFinite(a.checkAfterMs) ? a.checkAfterMs : 0)));
+    const delayMs = Math.min(t.erasePollMaxMs, Math.max(t.erasePollMinMs, waitMs));
+    if (changed) {
+      await this.setErasing(item, connector.id, {
+        records: state.records,
+        verifyOnly: false,
+        tickets: accepted ? tickets : item.tickets,
+        awaiting: state.awaiting,
+        progress,
+        since: (accepted ? undefined : item.state?.since) ?? now,
+        reportedAt: now,
+        ...(item.finished.length > 0 ? { finished: item.finished } : {}),
+      });
+      await audit(ctx, 'dsr.erase.pending', item.request, { connector: connector.id, tickets, progress, checkAfterMs: delayMs });
+    }
+    // A new erasure gives back the attempt its run took; a question took none, but may follow a failed one.
+    const hadError = item.request.systems.some((s) => s.connector === connector.id && s.error !== null);
+    if (accepted || hadError)
+      await ctx.store.updateDsrSystem(item.request.id, connector.id, { status: 'in_progress', attempts: item.attempt - 1, error: null });
+    if (accepted) ctx.metrics.systemOutcomes.inc({ kind: 'erase', connector: connector.id, outcome: 'pending' });
+    await ctx.work.retryLater(connector.id, [{ profileId: item.request.id, delayMs }]);
+    await scheduleEraseFlush(ctx, connector.id, Date.now() + delayMs);
+    result.waiting++;
+  }
+
+  /** What a run keeps of an erasure that is not waiting for the system: the records erased, and the tickets it carried out. */
+  private erasedState(item: Item, records: number, verifyOnly: boolean): ErasureState {
+    return { records, verifyOnly, ...(item.finished.length > 0 ? { finished: item.finished } : {}) };
   }
 
   /** One call through the engine's limiter for the system, with its quick retries of transient failures. */
@@ -320,8 +481,8 @@ export class Eraser {
     throw Worker.RateLimitError();
   }
 
-  /** Keeps what an interrupted run erased (a count, no personal data) on the request. */
-  private async setErasing(item: Item, connector: string, state: { records: number; verifyOnly: boolean }): Promise<void> {
+  /** Keeps an erasure under way (counts and the system's handles, no personal data) on the request. */
+  private async setErasing(item: Item, connector: string, state: ErasureState): Promise<void> {
     const { ctx } = this;
     await withLock(ctx, item.request.id, async () => {
       const current = await ctx.store.getDsr(item.request.id);
@@ -379,6 +540,7 @@ export class Eraser {
       if (!current) return;
       const detail = readDetail(current);
       detail.outcomes[connector.id] = outcome;
+      delete detail.erasing?.[connector.id];
       await ctx.store.updateDsr(current.id, { detail: encodeDetail(detail) });
       await ctx.store.updateDsrSystem(current.id, connector.id, { status: 'completed', error: null });
       await audit(ctx, 'dsr.erase.completed', current, {
@@ -386,6 +548,7 @@ export class Eraser {
         outcome: outcome.outcome,
         records: outcome.records ?? 0,
         verified: outcome.verified ?? 'off',
+        ...(outcome.tickets ? { tickets: outcome.tickets } : {}),
       });
       await settleRequest(ctx, current.id);
     });

@@ -88,7 +88,7 @@ export function createPrivacyMetrics(registry: Registry, store: Store, now: () =
     }),
     systemOutcomes: counterOn(registry, {
       name: 'concord_dsr_system_outcomes_total',
-      help: 'Per-system outcomes of data-subject requests (erased, not_found, delivered, not_held, exported, failed, retry).',
+      help: 'Per-system outcomes of data-subject requests (erased, not_found, delivered, not_held, exported, failed, retry, pending: a system accepted an erasure it carries out later).',
       labelNames: ['kind', 'connector', 'outcome'] as const,
     }),
     erasureSeconds: histogramOn(registry, {

@@ -18,6 +18,12 @@ export const PrivacyTuning = z.object({
   eraseLeaseMs: count.default(120_000),
   /** Attempts of one system's erasure before it is marked failed. */
   eraseMaxAttempts: count.default(12),
+  /**
+   * A system that carries an erasure out later (a `pending` outcome) is asked how it is going
+   * after the wait it suggests (`checkAfterMs`), kept within these bounds.
+   */
+  erasePollMinMs: count.default(1_000),
+  erasePollMaxMs: count.default(3_600_000),
   /** Backoff between attempts of a failing system (exponential, with jitter). */
   backoff: BackoffPolicy.prefault({ baseMs: 2_000, maxMs: 10 * 60_000 }),
   /** Rectification, restriction, objection: first check that every system got the change. */

@@ -91,10 +91,37 @@ export const SystemOutcome = z
     records: z.number().int().nonnegative().optional(),
     /** Erasure: whether reading the system back confirmed the person is gone. */
     verified: z.enum(['yes', 'unsupported', 'off']).optional(),
+    /** Erasure the system carried out later: its handles of it (e.g. Segment regulation ids). */
+    tickets: z.array(z.string()).optional(),
     at: Instant,
   })
   .strict();
 export type SystemOutcome = z.infer<typeof SystemOutcome>;
+
+/**
+ * One system's erasure under way, as the next run of its erase queue must know it (no personal
+ * data: counts, the system's handles and its words):
+ * - `records` erased so far; `verifyOnly` while the next run only reads back, because a rate
+ *   limit interrupted reading back, or the system finished an erasure it carried out later;
+ * - `tickets`: the system accepted the erasure of `awaiting` references and carries it out later
+ *   (a `pending` outcome): the next run asks how it is going (`eraseProgress`) instead of erasing
+ *   again; `progress` is the system's last word on it (stored only when it changes: asking
+ *   costs no write), `since` when it accepted it, `reportedAt` when the progress last changed;
+ * - `finished`: tickets the system carried out, kept for the outcome (`SystemOutcome.tickets`).
+ */
+export const ErasureState = z
+  .object({
+    records: z.number().int().nonnegative(),
+    verifyOnly: z.boolean(),
+    tickets: z.array(z.string()).optional(),
+    awaiting: z.number().int().nonnegative().optional(),
+    progress: z.string().optional(),
+    since: Instant.optional(),
+    reportedAt: Instant.optional(),
+    finished: z.array(z.string()).optional(),
+  })
+  .strict();
+export type ErasureState = z.infer<typeof ErasureState>;
 
 /**
  * The request's `detail` as stored. While an erasure runs, `work` holds the references each
@@ -114,12 +141,8 @@ export const DsrDetail = z
     /** The change applied for rectify, restrict and object requests. */
     patchId: z.string().optional(),
     work: z.record(z.string(), z.array(EraseRefSchema)).optional(),
-    /**
-     * Per system, erasures done but not yet confirmed by reading back, because a rate limit
-     * interrupted the read: `records` erased so far; `verifyOnly` while the next run only
-     * reads back (no new references to erase). Removed with `work`.
-     */
-    erasing: z.record(z.string(), z.object({ records: z.number().int().nonnegative(), verifyOnly: z.boolean() }).strict()).optional(),
+    /** Per system, an erasure under way that the next run must know of (see `ErasureState`). Removed with `work`. */
+    erasing: z.record(z.string(), ErasureState).optional(),
     outcomes: z.record(z.string(), SystemOutcome).default({}),
     /** Systems that hold the person but cannot erase (they must be erased by hand). */
     manual: z.array(z.string()).optional(),
@@ -133,6 +156,16 @@ export const DsrDetail = z
   .strict();
 export type DsrDetail = z.infer<typeof DsrDetail>;
 
+/** An erasure the system carries out later, while it is under way, as shown. */
+export const ErasureProgressView = z
+  .object({
+    text: z.string().meta({ description: 'What the system last said of it, e.g. "regulation 2b4c… RUNNING".' }),
+    tickets: z.array(z.string()).meta({ description: 'The system’s handles of the erasure (e.g. Segment regulation ids).' }),
+    since: z.string().meta({ description: 'When the system accepted the erasure.' }),
+    reportedAt: z.string().meta({ description: 'When the system first reported this progress.' }),
+  })
+  .meta({ description: 'An erasure the system carries out later (e.g. a Segment regulation), while it is under way.' });
+
 /** One system's part of a request, as shown. */
 export const DsrSystemView = z.object({
   connector: z.string(),
@@ -141,6 +174,7 @@ export const DsrSystemView = z.object({
   error: z.string().nullable(),
   updatedAt: z.string(),
   outcome: SystemOutcome.nullable(),
+  progress: ErasureProgressView.nullable(),
 });
 
 /** A request as the admin API and the CLI show it. */

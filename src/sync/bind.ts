@@ -14,6 +14,7 @@ import type {
   KnownRecord,
   EraseOutcome,
   ErasureFlag,
+  ErasureProgress,
   EraseRef,
   ExternalRecord,
   PushOutcome,
@@ -38,6 +39,8 @@ export interface SyncInstance {
   read?(externalIds: string[], signal: AbortSignal): Promise<ExternalRecord[]>;
   /** Data-subject requests (privacy/): erasure and access, when the connector declares them. */
   erase?(refs: EraseRef[], signal: AbortSignal): Promise<EraseOutcome[]>;
+  /** How erasures the system carries out later are going (`ConnectorInstance.eraseProgress`). */
+  eraseProgress?(tickets: string[], signal: AbortSignal): Promise<ErasureProgress[]>;
   export?(refs: EraseRef[], signal: AbortSignal): Promise<ExternalRecord[]>;
   admit?(head: WebhookHead): AdmitResult;
   verify?(raw: RawWebhook): VerifyResult | Promise<VerifyResult>;
@@ -112,6 +115,7 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
         ...(instance.push ? { push: instance.push.bind(instance) } : {}),
         ...(instance.read ? { read: instance.read.bind(instance) } : {}),
         ...(instance.erase ? { erase: instance.erase.bind(instance) } : {}),
+        ...(instance.eraseProgress ? { eraseProgress: instance.eraseProgress.bind(instance) } : {}),
         ...(instance.export ? { export: instance.export.bind(instance) } : {}),
         ...(instance.admit ? { admit: instance.admit.bind(instance) } : {}),
         ...(instance.verify ? { verify: instance.verify.bind(instance) } : {}),

@@ -11,8 +11,8 @@ import type { Json } from '../../src/profile/schema.js';
 import { MemoryApiError } from '../../connectors/memory/index.js';
 import type { MemorySystem, MemorySystemApi } from '../../connectors/memory/index.js';
 
-type Operation = 'upsert' | 'changes' | 'read' | 'find' | 'erase';
-const OPERATIONS: readonly Operation[] = ['upsert', 'changes', 'read', 'find', 'erase'];
+type Operation = 'upsert' | 'changes' | 'read' | 'find' | 'erase' | 'erasures';
+const OPERATIONS: readonly Operation[] = ['upsert', 'changes', 'read', 'find', 'erase', 'erasures'];
 
 interface BridgeReply {
   ok?: unknown;
@@ -92,5 +92,6 @@ export function bridgedSystem(url: string, name: string): MemorySystemApi {
     read: async (ids) => (await call('read', ids)) as Awaited<ReturnType<MemorySystemApi['read']>>,
     find: async (refs) => (await call('find', refs)) as Awaited<ReturnType<MemorySystemApi['find']>>,
     erase: async (refs) => (await call('erase', refs)) as Awaited<ReturnType<MemorySystemApi['erase']>>,
+    erasures: async (tickets) => (await call('erasures', tickets)) as Awaited<ReturnType<MemorySystemApi['erasures']>>,
   };
 }

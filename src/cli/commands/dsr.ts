@@ -110,6 +110,11 @@ export function describe(view: DsrView): string {
     lines.push(
       `  ${s.connector.padEnd(width)}  ${s.status.padEnd(14)} attempts ${s.attempts}${outcome}${s.error ? `  error: ${s.error}` : ''}`,
     );
+    // An erasure the system carries out later (e.g. a Segment regulation), while it is under way.
+    if (s.progress)
+      lines.push(
+        `  ${''.padEnd(width)}  progress: ${s.progress.text} (since ${s.progress.since}, reported ${s.progress.reportedAt}; ${s.progress.tickets.join(', ')})`,
+      );
   }
   if (view.export) lines.push(`  export: ${view.export.ready ? `ready until ${view.export.expiresAt}` : 'not ready'}`);
   return lines.join('\n');

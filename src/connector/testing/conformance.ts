@@ -5,7 +5,10 @@
  *
  * The suite only generates tests for what the connector declares: a connector without
  * `erase` gets no erase tests, and optional harness hooks (`poison`, `requestCount`) add the
- * tests that need them. Nothing is skipped with `.skip`.
+ * tests that need them. Nothing is skipped with `.skip`. A connector whose `erase` answers
+ * `pending` (a system that erases later) is followed through `eraseProgress` until its tickets
+ * are done (`followErasure`, `erasure.ts`): it must then show the same final picture as one that
+ * erases at once, and answering `pending` without `eraseProgress` fails the erase test.
  *
  * Records are built the way the engine builds them: canonical sample profiles are mapped out
  * with the connector's mapping (defaults plus `mappings`), and what comes back is mapped in.
@@ -18,6 +21,7 @@ import { MalformedPayloadError, RateLimitedError } from '../errors.js';
 import { compileMapping, mapInbound, mapOutbound } from '../mapping.js';
 import type { CompiledMapping } from '../mapping.js';
 import { silentLogger } from '../../log/logger.js';
+import { followErasure } from './erasure.js';
 
 /** One running emulator (fresh state) for one test. */
 export interface ConformanceEnvironment<Config> {
@@ -189,6 +193,8 @@ export function runConformance<Config, Cursor>(options: ConformanceOptions<Confi
         expect(typeof instance.pull === 'function').toBe(caps.pull);
         expect(typeof instance.push === 'function').toBe(caps.push);
         expect(typeof instance.erase === 'function').toBe(caps.erase);
+        // Progress of erasures carried out later belongs to a connector that erases.
+        expect(typeof instance.eraseProgress !== 'function' || caps.erase).toBe(true);
         expect(typeof instance.export === 'function').toBe(caps.export);
         expect(typeof instance.verify === 'function' && typeof instance.parse === 'function').toBe(caps.webhooks);
       });
@@ -333,7 +339,10 @@ export function runConformance<Config, Cursor>(options: ConformanceOptions<Confi
           const [a, b] = [sample(11), sample(12)];
           const [idA, idB] = await pushOk(instance, [a, b]);
           const refs = [{ externalId: idA }, { email: emailOf(b) }, { email: 'conformance-nobody@example.com' }];
-          const outcomes = await instance.erase?.(refs, signal());
+          const answered = (await instance.erase?.(refs, signal())) ?? [];
+          expect(answered.map((o) => o.ref)).toEqual(refs);
+          // A system that erases later answers `pending`: follow its tickets (eraseProgress) until done.
+          const outcomes = await followErasure(instance, answered, { signal: signal() });
           expect(outcomes).toEqual([
             { status: 'erased', ref: refs[0] },
             { status: 'erased', ref: refs[1] },
