@@ -14,6 +14,7 @@ const bundles = await Promise.all([
   import('./hubspot/index.js'),
   import('./salesforce/index.js'),
   import('./mailchimp/index.js'),
+  import('./segment/index.js'),
 ]);
 
 /** The connector types `concord.yaml` may use. */

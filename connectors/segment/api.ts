@@ -56,7 +56,12 @@ export interface Trait {
 function toTrait(verbose: unknown): Trait {
   if (verbose !== null && typeof verbose === 'object' && !Array.isArray(verbose) && 'value' in verbose) {
     const v = verbose as { value: unknown; updated_at?: unknown };
-    return { value: v.value, ...(typeof v.updated_at === 'string' && !Number.isNaN(Date.parse(v.updated_at)) ? { updatedAt: new Date(v.updated_at).toISOString() } : {}) };
+    return {
+      value: v.value,
+      ...(typeof v.updated_at === 'string' && !Number.isNaN(Date.parse(v.updated_at))
+        ? { updatedAt: new Date(v.updated_at).toISOString() }
+        : {}),
+    };
   }
   return { value: verbose };
 }
@@ -151,13 +156,18 @@ export class SegmentApi {
     const traits: Record<string, Trait> = {};
     let next: string | undefined;
     do {
-      const params: Record<string, string | number> = { limit: 200, verbose: 'true', ...(include.length > 0 ? { include: include.join(',') } : {}) };
+      const params: Record<string, string | number> = {
+        limit: 200,
+        verbose: 'true',
+        ...(include.length > 0 ? { include: include.join(',') } : {}),
+      };
       if (next !== undefined) params['next'] = next;
       const response = await this.profileGet(`${identifier}/traits`, params, signal);
       if (response === undefined) return undefined;
       const body = response.data as { traits?: Record<string, unknown>; cursor?: { has_more?: boolean; next?: string } };
       for (const [name, verbose] of Object.entries(body.traits ?? {})) traits[name] = toTrait(verbose);
-      next = body.cursor?.has_more === true && typeof body.cursor.next === 'string' && body.cursor.next !== '' ? body.cursor.next : undefined;
+      next =
+        body.cursor?.has_more === true && typeof body.cursor.next === 'string' && body.cursor.next !== '' ? body.cursor.next : undefined;
     } while (next !== undefined);
     return traits;
   }
@@ -176,7 +186,8 @@ export class SegmentApi {
       if (response === undefined) return undefined;
       const body = response.data as { data?: ExternalId[]; cursor?: { has_more?: boolean; next?: string } };
       ids.push(...(body.data ?? []).filter((e) => typeof e.id === 'string' && typeof e.type === 'string'));
-      next = body.cursor?.has_more === true && typeof body.cursor.next === 'string' && body.cursor.next !== '' ? body.cursor.next : undefined;
+      next =
+        body.cursor?.has_more === true && typeof body.cursor.next === 'string' && body.cursor.next !== '' ? body.cursor.next : undefined;
     } while (next !== undefined);
     return ids;
   }
@@ -187,11 +198,18 @@ export class SegmentApi {
    */
   async createRegulation(userIds: readonly string[], signal: AbortSignal): Promise<string> {
     const api = this.requirePublicApi();
-    const path = this.config.regulationSourceId === undefined ? '/regulations' : `/regulations/sources/${encodeURIComponent(this.config.regulationSourceId)}`;
+    const path =
+      this.config.regulationSourceId === undefined
+        ? '/regulations'
+        : `/regulations/sources/${encodeURIComponent(this.config.regulationSourceId)}`;
     const takenAt = await this.regulationPacer.take(signal);
     let response: AxiosResponse;
     try {
-      response = await api.post(path, { regulationType: this.config.regulationType, subjectType: 'USER_ID', subjectIds: userIds }, { signal });
+      response = await api.post(
+        path,
+        { regulationType: this.config.regulationType, subjectType: 'USER_ID', subjectIds: userIds },
+        { signal },
+      );
     } catch (err) {
       throw classifyHttpError(err);
     }

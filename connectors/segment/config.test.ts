@@ -46,9 +46,17 @@ describe('Segment config', () => {
     expect(derivedSegmentMappings(config)).toEqual([
       { path: ['subscriptionTraits', 0, 'topic'], entry: { topic: 'newsletter', external: 'newsletter_subscribed' } },
       { path: ['consentTraits', 0, 'consent'], entry: { consent: 'marketing.email', external: 'email_consent', withdrawOnly: true } },
-      { path: ['consentCategories', 0, 'consent'], entry: { consent: 'advertising.web', external: 'consent:Advertising', direction: 'push' } },
+      {
+        path: ['consentCategories', 0, 'consent'],
+        entry: { consent: 'advertising.web', external: 'consent:Advertising', direction: 'push' },
+      },
     ]);
     // They compile beside the defaults.
-    expect(() => compileMapping(connector, derivedSegmentMappings(config).map((d) => d.entry))).not.toThrow();
+    expect(() =>
+      compileMapping(
+        connector,
+        derivedSegmentMappings(config).map((d) => d.entry),
+      ),
+    ).not.toThrow();
   });
 });

@@ -19,7 +19,11 @@ const TraitName = z
 /** The hosts of each Segment API per region (https://segment.com/docs/guides/regional-segment/). */
 export const SEGMENT_HOSTS = {
   us: { events: 'https://api.segment.io', profiles: 'https://profiles.segment.com', publicApi: 'https://api.segmentapis.com' },
-  eu: { events: 'https://events.eu1.segmentapis.com', profiles: 'https://profiles.euw1.segment.com', publicApi: 'https://eu1.api.segmentapis.com' },
+  eu: {
+    events: 'https://events.eu1.segmentapis.com',
+    profiles: 'https://profiles.euw1.segment.com',
+    publicApi: 'https://eu1.api.segmentapis.com',
+  },
 } as const;
 
 /** A subscription topic carried by a boolean trait (`true` subscribed), both ways. */
@@ -74,7 +78,13 @@ export const SegmentConfig = z
      * Profile API requests per second for this space.
      * @defaultValue 100 (Segment's limit per space)
      */
-    profileRequestsPerSecond: z.number().int().min(1).max(100).default(100).meta({ description: 'Profile API requests per second (≤ 100).' }),
+    profileRequestsPerSecond: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(100)
+      .meta({ description: 'Profile API requests per second (≤ 100).' }),
     /**
      * Profiles one scheduled pull reads before it saves its place and stops (the next resumes).
      * @defaultValue 3000

@@ -23,7 +23,10 @@ export interface SegmentRuntime {
 /** How long `close` lets pushes in flight finish. */
 const CLOSE_TIMEOUT_MS = 10_000;
 
-export function createSegmentInstance(ctx: ConnectorContext<SegmentConfig>, runtime: SegmentRuntime = {}): ConnectorInstance<SegmentCursor> {
+export function createSegmentInstance(
+  ctx: ConnectorContext<SegmentConfig>,
+  runtime: SegmentRuntime = {},
+): ConnectorInstance<SegmentCursor> {
   const config = SegmentConfig.parse(ctx.config);
   const now = runtime.now ?? Date.now;
   const api = new SegmentApi(config, ctx, now);

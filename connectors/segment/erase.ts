@@ -28,7 +28,12 @@ export function progressOf(ticket: string, status: string, pollMs: number): Eras
 
 export async function eraseUsers(api: SegmentApi, refs: readonly EraseRef[], pollMs: number, signal: AbortSignal): Promise<EraseOutcome[]> {
   if (!api.hasPublicApi)
-    return refs.map((ref) => ({ status: 'failed', ref, reason: 'erasure in Segment needs publicApiToken (a Public API token)', retryable: false }));
+    return refs.map((ref) => ({
+      status: 'failed',
+      ref,
+      reason: 'erasure in Segment needs publicApiToken (a Public API token)',
+      retryable: false,
+    }));
   // Each reference's user ids; undefined: it cannot be looked up.
   const idsOf: (string[] | undefined)[] = [];
   for (const ref of refs) {
@@ -45,7 +50,12 @@ export async function eraseUsers(api: SegmentApi, refs: readonly EraseRef[], pol
   return refs.map((ref, i): EraseOutcome => {
     const ids = idsOf[i];
     if (ids === undefined)
-      return { status: 'failed', ref, reason: 'an e-mail address is looked up through the Profile API: set spaceId and profileToken', retryable: false };
+      return {
+        status: 'failed',
+        ref,
+        reason: 'an e-mail address is looked up through the Profile API: set spaceId and profileToken',
+        retryable: false,
+      };
     if (ids.length === 0) return { status: 'not_found', ref };
     const tickets = [...new Set(ids.map((id) => ticketOf.get(id)))].filter((t): t is string => t !== undefined);
     const ticket = tickets.join(',');
@@ -54,14 +64,25 @@ export async function eraseUsers(api: SegmentApi, refs: readonly EraseRef[], pol
 }
 
 /** The status of each ticket (one regulation id, or several joined by `,` for a person in several). */
-export async function regulationProgress(api: SegmentApi, tickets: readonly string[], pollMs: number, signal: AbortSignal): Promise<ErasureProgress[]> {
+export async function regulationProgress(
+  api: SegmentApi,
+  tickets: readonly string[],
+  pollMs: number,
+  signal: AbortSignal,
+): Promise<ErasureProgress[]> {
   const out: ErasureProgress[] = [];
   for (const ticket of tickets) {
     const parts: ErasureProgress[] = [];
     for (const id of ticket.split(',')) parts.push(progressOf(id, (await api.regulation(id, signal)).overallStatus, pollMs));
     const failed = parts.find((p) => p.status === 'failed');
     const pending = parts.find((p) => p.status === 'pending');
-    out.push(failed ? { ...failed, ticket } : pending ? { ...pending, ticket } : { ticket, status: 'done', progress: parts.map((p) => p.status === 'done' ? p.progress : '').join('; ') });
+    out.push(
+      failed
+        ? { ...failed, ticket }
+        : pending
+          ? { ...pending, ticket }
+          : { ticket, status: 'done', progress: parts.map((p) => (p.status === 'done' ? p.progress : '')).join('; ') },
+    );
   }
   return out;
 }

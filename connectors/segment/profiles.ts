@@ -35,14 +35,24 @@ export function toRecord(userId: string, traits: Record<string, Trait>, readAt: 
 }
 
 /** Reads one profile by user id; undefined when Segment holds none. */
-export async function readProfile(api: SegmentApi, userId: string, signal: AbortSignal, now: () => number): Promise<ExternalRecord | undefined> {
+export async function readProfile(
+  api: SegmentApi,
+  userId: string,
+  signal: AbortSignal,
+  now: () => number,
+): Promise<ExternalRecord | undefined> {
   const readAt = new Date(now()).toISOString();
   const traits = await api.traits(profileIdentifier('user_id', userId), [], signal);
   return traits === undefined ? undefined : toRecord(userId, traits, readAt);
 }
 
 /** Reads named profiles, one call each (in order); unknown ids are left out. */
-export async function readProfiles(api: SegmentApi, userIds: readonly string[], signal: AbortSignal, now: () => number): Promise<ExternalRecord[]> {
+export async function readProfiles(
+  api: SegmentApi,
+  userIds: readonly string[],
+  signal: AbortSignal,
+  now: () => number,
+): Promise<ExternalRecord[]> {
   if (!api.hasProfiles) return [];
   const records: ExternalRecord[] = [];
   for (const userId of new Set(userIds)) {
@@ -93,7 +103,12 @@ export async function userIdsByEmail(api: SegmentApi, email: string, signal: Abo
 }
 
 /** What Segment holds on each person: the profile's traits and its external ids (`type:id`). */
-export async function exportProfiles(api: SegmentApi, refs: readonly EraseRef[], signal: AbortSignal, now: () => number): Promise<ExternalRecord[]> {
+export async function exportProfiles(
+  api: SegmentApi,
+  refs: readonly EraseRef[],
+  signal: AbortSignal,
+  now: () => number,
+): Promise<ExternalRecord[]> {
   const userIds: string[] = [];
   for (const ref of refs) {
     if (ref.externalId !== undefined) userIds.push(ref.externalId);

@@ -18,7 +18,14 @@
  *   (`maxRateLimitDuration` 0): the engine parks the queue for its Retry-After instead.
  */
 import { createHash } from 'node:crypto';
-import { Analytics, FetchHTTPClient, type Context, type HTTPClient, type HTTPClientRequest, type HTTPResponse } from '@segment/analytics-node';
+import {
+  Analytics,
+  FetchHTTPClient,
+  type Context,
+  type HTTPClient,
+  type HTTPClientRequest,
+  type HTTPResponse,
+} from '@segment/analytics-node';
 import type { PushOutcome, PushRecord } from '../../src/connector/define.js';
 import { headerValue, parseRetryAfter } from '../../src/connector/kit/index.js';
 import { DEFAULT_RETRY_AFTER_MS, RateLimitedError } from '../../src/connector/errors.js';
@@ -62,7 +69,13 @@ export function identifyOf(
   record: PushRecord,
   messageId: string,
   now: number,
-): { userId: string; messageId: string; timestamp: Date; traits: Record<string, Json>; context?: { consent: { categoryPreferences: Record<string, boolean> } } } {
+): {
+  userId: string;
+  messageId: string;
+  timestamp: Date;
+  traits: Record<string, Json>;
+  context?: { consent: { categoryPreferences: Record<string, boolean> } };
+} {
   const traits: Record<string, Json> = {};
   const categories: Record<string, boolean> = {};
   for (const [field, value] of Object.entries(record.fields)) {
@@ -148,7 +161,9 @@ export class SegmentPusher {
         if (typeof messageId === 'string' && !results.has(messageId)) results.set(messageId, result);
       };
       analytics.on('identify', (ctx: Context) => settle(ctx.event.messageId, { ok: true }));
-      analytics.on('error', (err: { code: string; reason?: unknown; ctx?: Context }) => settle(err.ctx?.event.messageId, { ok: false, reason: err.reason }));
+      analytics.on('error', (err: { code: string; reason?: unknown; ctx?: Context }) =>
+        settle(err.ctx?.event.messageId, { ok: false, reason: err.reason }),
+      );
       batch.forEach((record, i) => analytics.identify(identifyOf(record, ids[i] as string, this.now())));
       // Closing sends what is queued at once and resolves when every event has its result; past
       // the deadline the client aborts, and what was not delivered is answered retryable (a
@@ -177,7 +192,12 @@ export class SegmentPusher {
     const message = reason instanceof Error ? reason.message : 'not delivered before the deadline';
     // The client fails an event over 32 KB before sending it, and a batch Segment answers 400: no retry changes either.
     if (/exceeds maximum|too large|32\s?KB|\[400\]/i.test(message))
-      return { status: 'rejected', profileId, reason: `Segment refused the event: ${message.slice(0, 120)}`, code: 'segment_event_refused' };
+      return {
+        status: 'rejected',
+        profileId,
+        reason: `Segment refused the event: ${message.slice(0, 120)}`,
+        code: 'segment_event_refused',
+      };
     return {
       status: 'retryable',
       profileId,

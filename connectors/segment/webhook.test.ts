@@ -57,7 +57,9 @@ describe('Segment webhooks', () => {
   });
 
   it('turns identifies into records stamped with Segment’s timestamp, keyed by messageId; other types yield nothing', () => {
-    const events = toWebhookEvents(parseMessages(raw([identify(), { type: 'track', event: 'Clicked', messageId: 'ajs-3', userId: 'u-1' }]).body));
+    const events = toWebhookEvents(
+      parseMessages(raw([identify(), { type: 'track', event: 'Clicked', messageId: 'ajs-3', userId: 'u-1' }]).body),
+    );
     expect(events).toEqual([
       {
         kind: 'records',
@@ -82,10 +84,18 @@ describe('Segment webhooks', () => {
 });
 
 describe('Segment messageId', () => {
-  const record = { profileId: 'p1', fields: { firstName: 'Ada', email: 'a@example.com' }, valuesAt: { firstName: '2026-12-01T00:00:00.000Z' } };
+  const record = {
+    profileId: 'p1',
+    fields: { firstName: 'Ada', email: 'a@example.com' },
+    valuesAt: { firstName: '2026-12-01T00:00:00.000Z' },
+  };
 
   it('is the same for a retry of the same change, whatever the key order', () => {
-    const again = { profileId: 'p1', fields: { email: 'a@example.com', firstName: 'Ada' }, valuesAt: { firstName: '2026-12-01T00:00:00.000Z' } };
+    const again = {
+      profileId: 'p1',
+      fields: { email: 'a@example.com', firstName: 'Ada' },
+      valuesAt: { firstName: '2026-12-01T00:00:00.000Z' },
+    };
     expect(messageIdOf('s', again)).toBe(messageIdOf('s', record));
     expect(messageIdOf('s', record)).toMatch(/^concord-[\w-]{32}$/);
   });

@@ -59,7 +59,8 @@ export function parseMessages(body: Buffer): SegmentMessage[] {
     throw new MalformedPayloadError('the Segment webhook body is not JSON');
   }
   const list = Array.isArray(json) ? json : [json];
-  if (list.length === 0 || !list.every(isMessage)) throw new MalformedPayloadError('the Segment webhook body is not a Segment message or a list of them');
+  if (list.length === 0 || !list.every(isMessage))
+    throw new MalformedPayloadError('the Segment webhook body is not a Segment message or a list of them');
   return list;
 }
 

@@ -67,7 +67,11 @@ export interface SyncConnector {
   /** The definition's erasure flag (`ConnectorDefinition.erasureFlag`), if it has one. */
   erasureFlag?: ErasureFlag;
   /** Builds a live instance; its metrics go to `metrics` (the hub's registry). */
-  create(ctx: { logger: Logger; metrics?: Registry; knownRecords?: (page: { after?: string; limit: number }) => Promise<KnownRecord[]> }): Promise<SyncInstance>;
+  create(ctx: {
+    logger: Logger;
+    metrics?: Registry;
+    knownRecords?: (page: { after?: string; limit: number }) => Promise<KnownRecord[]>;
+  }): Promise<SyncInstance>;
 }
 
 export interface BindOptions<Config, Cursor> {

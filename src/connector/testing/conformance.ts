@@ -16,7 +16,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MergePolicy } from '../../profile/schema.js';
 import type { Profile } from '../../profile/schema.js';
-import type { ConnectorDefinition, ConnectorInstance, ExternalRecord, KnownRecord, PushRecord, RawWebhook, WebhookEvent } from '../define.js';
+import type {
+  ConnectorDefinition,
+  ConnectorInstance,
+  ExternalRecord,
+  KnownRecord,
+  PushRecord,
+  RawWebhook,
+  WebhookEvent,
+} from '../define.js';
 import { MalformedPayloadError, RateLimitedError } from '../errors.js';
 import { compileMapping, mapInbound, mapOutbound } from '../mapping.js';
 import type { CompiledMapping } from '../mapping.js';
