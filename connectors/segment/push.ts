@@ -36,7 +36,7 @@ import { categoryOf } from './mapping.js';
 /** The prefix of every messageId the hub sends: a webhook carrying it is the hub's own event coming back. */
 export const MESSAGE_ID_PREFIX = 'concord-';
 /** Retries of a batch after a 5xx or a network failure, inside the client (then the engine retries). */
-const CLIENT_RETRIES = 3;
+const CLIENT_RETRIES = 2;
 
 /** The deterministic messageId of one change (see the module comment). */
 export function messageIdOf(scope: string, record: Pick<PushRecord, 'profileId' | 'fields' | 'valuesAt'>): string {
@@ -124,6 +124,20 @@ class WatchedHttpClient implements HTTPClient {
   }
 }
 
+/**
+ * Segment's limits (https://segment.com/docs/connections/sources/catalog/libraries/server/http-api/#max-request-size),
+ * checked here in bytes: the client's own checks count something else (pieces of the URI-encoded
+ * JSON split on escapes and the letter "i"), so a 40 KB event or a 2 MB batch passes them and
+ * Segment answers 400 for the whole batch.
+ */
+export const MAX_EVENT_BYTES = 32 * 1024;
+/** Under Segment's 500 KB a batch, leaving room for the envelope and the context the client adds. */
+export const MAX_CHUNK_BYTES = 400 * 1024;
+/** What the client adds to each event (library context, type, sentAt), allowed for in the checks. */
+const CLIENT_ADDS_BYTES = 512;
+
+type Result = { ok: true } | { ok: false; reason: unknown };
+
 export class SegmentPusher {
   private readonly live = new Set<Analytics>();
   private readonly scope: string;
@@ -142,43 +156,44 @@ export class SegmentPusher {
     if (batch.length === 0) return [];
     signal.throwIfAborted();
     const http = new WatchedHttpClient(this.now);
-    const analytics = new Analytics({
-      writeKey: this.config.writeKey,
-      host: this.eventsHost,
-      path: '/v1/batch',
-      flushAt: batch.length,
-      flushInterval: 1_000,
-      maxRetries: CLIENT_RETRIES,
-      maxRateLimitDuration: 0,
-      httpRequestTimeout: Math.min(this.config.flushTimeoutMs, 30_000),
-      httpClient: http,
+    const events = batch.map((record) => identifyOf(record, messageIdOf(this.scope, record), this.now()));
+    const sizes = events.map((event) => Buffer.byteLength(JSON.stringify(event)) + CLIENT_ADDS_BYTES);
+    const results = new Map<string, Result>();
+    // Chunks of whole events under the batch limit, each one /v1/batch call.
+    let chunk: (typeof events)[number][] = [];
+    let bytes = 0;
+    const chunks: (typeof events)[number][][] = [];
+    events.forEach((event, i) => {
+      const size = sizes[i] ?? 0;
+      if (size > MAX_EVENT_BYTES) return;
+      if (chunk.length > 0 && bytes + size > MAX_CHUNK_BYTES) {
+        chunks.push(chunk);
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(event);
+      bytes += size;
     });
-    this.live.add(analytics);
-    const results = new Map<string, { ok: true } | { ok: false; reason: unknown }>();
-    const ids = batch.map((record) => messageIdOf(this.scope, record));
-    try {
-      const settle = (messageId: unknown, result: { ok: true } | { ok: false; reason: unknown }): void => {
-        if (typeof messageId === 'string' && !results.has(messageId)) results.set(messageId, result);
-      };
-      analytics.on('identify', (ctx: Context) => settle(ctx.event.messageId, { ok: true }));
-      analytics.on('error', (err: { code: string; reason?: unknown; ctx?: Context }) =>
-        settle(err.ctx?.event.messageId, { ok: false, reason: err.reason }),
-      );
-      batch.forEach((record, i) => analytics.identify(identifyOf(record, ids[i] as string, this.now())));
-      // Closing sends what is queued at once and resolves when every event has its result; past
-      // the deadline the client aborts, and what was not delivered is answered retryable (a
-      // retry carries the same messageIds, so an event that did land is not counted twice).
-      await Promise.race([analytics.closeAndFlush({ timeout: this.config.flushTimeoutMs }), aborted(signal)]);
-    } finally {
-      this.live.delete(analytics);
+    if (chunk.length > 0) chunks.push(chunk);
+    for (const part of chunks) {
+      if (signal.aborted) break;
+      await this.send(part, http, results, signal);
     }
     const outcomes = batch.map((record, i): PushOutcome => {
-      const result = results.get(ids[i] as string);
+      const event = events[i];
       const userId = record.externalId ?? record.profileId;
+      if ((sizes[i] ?? 0) > MAX_EVENT_BYTES)
+        return {
+          status: 'rejected',
+          profileId: record.profileId,
+          reason: `the identify is ${sizes[i]} bytes, over Segment's 32 KB an event: map fewer or shorter traits`,
+          code: 'segment_event_too_large',
+        };
+      const result = event === undefined ? undefined : results.get(event.messageId);
       if (result?.ok === true) return { status: 'ok', profileId: record.profileId, externalId: userId };
       return this.failed(record.profileId, result?.reason, http);
     });
-    if (http.rateLimitedMs !== undefined && outcomes.every((o) => o.status === 'retryable'))
+    if (http.rateLimitedMs !== undefined && outcomes.every((o) => o.status !== 'ok'))
       throw new RateLimitedError('rate limited by the Tracking API (HTTP 429)', { retryAfterMs: http.rateLimitedMs, status: 429 });
     return outcomes;
   }
@@ -188,16 +203,47 @@ export class SegmentPusher {
     await Promise.all([...this.live].map((a) => a.closeAndFlush({ timeout: timeoutMs }).catch(() => undefined)));
   }
 
+  /** One batch through the client, each event's result noted by its messageId. */
+  private async send(
+    events: ReturnType<typeof identifyOf>[],
+    http: WatchedHttpClient,
+    results: Map<string, Result>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const analytics = new Analytics({
+      writeKey: this.config.writeKey,
+      host: this.eventsHost,
+      path: '/v1/batch',
+      flushAt: events.length,
+      flushInterval: 1_000,
+      maxRetries: CLIENT_RETRIES,
+      maxRateLimitDuration: 0,
+      httpRequestTimeout: Math.min(this.config.flushTimeoutMs, 30_000),
+      httpClient: http,
+    });
+    this.live.add(analytics);
+    try {
+      const settle = (messageId: unknown, result: Result): void => {
+        if (typeof messageId === 'string' && !results.has(messageId)) results.set(messageId, result);
+      };
+      analytics.on('identify', (ctx: Context) => settle(ctx.event.messageId, { ok: true }));
+      analytics.on('error', (err: { code: string; reason?: unknown; ctx?: Context }) =>
+        settle(err.ctx?.event.messageId, { ok: false, reason: err.reason }),
+      );
+      for (const event of events) analytics.identify(event);
+      // Closing sends what is queued at once and resolves when every event has its result; past
+      // the deadline the client aborts, and what was not delivered is answered retryable (a
+      // retry carries the same messageIds, so an event that did land is not counted twice).
+      await Promise.race([analytics.closeAndFlush({ timeout: this.config.flushTimeoutMs }), aborted(signal)]);
+    } finally {
+      this.live.delete(analytics);
+    }
+  }
+
   private failed(profileId: string, reason: unknown, http: WatchedHttpClient): PushOutcome {
     const message = reason instanceof Error ? reason.message : 'not delivered before the deadline';
-    // The client fails an event over 32 KB before sending it, and a batch Segment answers 400: no retry changes either.
-    if (/exceeds maximum|too large|32\s?KB|\[400\]/i.test(message))
-      return {
-        status: 'rejected',
-        profileId,
-        reason: `Segment refused the event: ${message.slice(0, 120)}`,
-        code: 'segment_event_refused',
-      };
+    // A 400 is Segment refusing the batch (sizes are checked before sending): tried again, and
+    // dead-lettered by the engine when it keeps refusing.
     return {
       status: 'retryable',
       profileId,

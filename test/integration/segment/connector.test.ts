@@ -1,0 +1,248 @@
+/**
+ * The Segment connector against its emulator, beyond the conformance suite: what an identify
+ * carries, delivery through the official client's retries without doubling, pulls over the
+ * records the hub knows, exports by e-mail, and erasure followed through a regulation's life.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ConnectorInstance, KnownRecord, PushRecord } from '../../../src/connector/define.js';
+import { RateLimitedError } from '../../../src/connector/errors.js';
+import { silentLogger } from '../../../src/log/logger.js';
+import { createSegmentInstance } from '../../../connectors/segment/connector.js';
+import type { SegmentConfigInput, SegmentCursor } from '../../../connectors/segment/config.js';
+import { DEFAULT_SPACE_ID, type RunningSegmentEmulator } from '../../../connectors/segment/emulator/index.js';
+import { EXTERNAL_IDS_FIELD } from '../../../connectors/segment/profiles.js';
+import { emulator, SECRET } from './emulator-helpers.js';
+
+const signal = (): AbortSignal => new AbortController().signal;
+
+function instance(
+  e: RunningSegmentEmulator,
+  config: Partial<SegmentConfigInput> = {},
+  known: Map<string, string> = new Map(),
+): ConnectorInstance<SegmentCursor> {
+  const knownRecords = async (page: { after?: string; limit: number }): Promise<KnownRecord[]> =>
+    [...known.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .filter(([key]) => page.after === undefined || key > page.after)
+      .slice(0, page.limit)
+      .map(([key, externalId]) => ({ key, externalId }));
+  return createSegmentInstance({
+    instanceId: 'segment',
+    logger: silentLogger(),
+    knownRecords,
+    config: {
+      writeKey: 'test-write-key',
+      baseUrl: e.url,
+      spaceId: DEFAULT_SPACE_ID,
+      profileToken: 'test-profile-token',
+      publicApiToken: 'test-public-api-token',
+      webhookSecret: SECRET,
+      regulationPollMs: 20,
+      consentCategories: [{ category: 'Email Marketing', consent: 'marketing.email' }],
+      ...config,
+    } as never,
+  });
+}
+
+const record = (i: number, over: Partial<PushRecord> = {}): PushRecord => ({
+  profileId: `p-${String(i).padStart(4, '0')}`,
+  fields: { email: `person${i}@example.com`, firstName: `P${i}`, 'consent:Email Marketing': i % 2 === 0 },
+  valuesAt: { firstName: '2026-12-01T10:00:00.000Z', 'consent:Email Marketing': '2026-12-02T10:00:00.000Z' },
+  ...over,
+});
+
+describe('Segment push', () => {
+  it('sends one identify per record: traits, consent categories in context, the latest choice as timestamp, a concord messageId', async () => {
+    const e = await emulator();
+    const outcomes = await instance(e).push?.([record(1), record(2, { externalId: 'known-user' })], signal());
+    expect(outcomes).toEqual([
+      { status: 'ok', profileId: 'p-0001', externalId: 'p-0001' },
+      { status: 'ok', profileId: 'p-0002', externalId: 'known-user' },
+    ]);
+    const [first, second] = e.sideDoor.events().map((ev) => ev.message);
+    expect(first).toMatchObject({
+      type: 'identify',
+      userId: 'p-0001',
+      traits: { email: 'person1@example.com', firstName: 'P1' },
+      context: { consent: { categoryPreferences: { 'Email Marketing': false } } },
+      timestamp: '2026-12-02T10:00:00.000Z',
+    });
+    expect(first?.traits).not.toHaveProperty('consent:Email Marketing');
+    expect(first?.messageId).toMatch(/^concord-/);
+    expect(second).toMatchObject({ userId: 'known-user', context: { consent: { categoryPreferences: { 'Email Marketing': true } } } });
+    expect(e.sideDoor.calls().byEndpoint).toMatchObject({ 'POST /v1/batch': 1 });
+  });
+
+  it('a lost answer is retried by the client and Segment drops the repeat: one event, the push ok', async () => {
+    const e = await emulator();
+    e.sideDoor.failNextTrackingCalls(1, 503, { afterAccepting: true });
+    const outcomes = await instance(e).push?.([record(3)], signal());
+    expect(outcomes?.map((o) => o.status)).toEqual(['ok']);
+    expect(e.sideDoor.events()).toHaveLength(1);
+    expect(e.sideDoor.duplicates()).toBe(1);
+  });
+
+  it('past the client’s retries the records are retryable, and pushing them again sends the same messageIds', async () => {
+    const e = await emulator();
+    const segment = instance(e);
+    // The client tries 1 + 2 times; the calls are taken each time and only the answers fail.
+    e.sideDoor.failNextTrackingCalls(3, 503, { afterAccepting: true });
+    const failed = await segment.push?.([record(4), record(5)], signal());
+    expect(failed?.map((o) => o.status)).toEqual(['retryable', 'retryable']);
+    const again = await segment.push?.([record(4), record(5)], signal());
+    expect(again?.map((o) => o.status)).toEqual(['ok', 'ok']);
+    expect(e.sideDoor.events()).toHaveLength(2);
+    expect(e.sideDoor.duplicates()).toBe(6);
+    // The same value chosen again later is a new change.
+    await segment.push?.([record(4, { valuesAt: { firstName: '2026-12-03T00:00:00.000Z' } })], signal());
+    expect(e.sideDoor.events()).toHaveLength(3);
+  });
+
+  // The client's own size check counts pieces of the encoded JSON, not bytes: this event passed
+  // it, and Segment answered 400 for the whole batch, three records dead-lettered for one.
+  it('an event over 32 KB is rejected before sending and the rest of the batch goes out', async () => {
+    const e = await emulator();
+    const big = record(6, { fields: { email: 'big@example.com', notes: 'x'.repeat(40 * 1024) } });
+    const outcomes = await instance(e).push?.([record(7), big, record(8)], signal());
+    expect(outcomes?.map((o) => o.status)).toEqual(['ok', 'rejected', 'ok']);
+    expect(outcomes?.[1]).toMatchObject({ code: 'segment_event_too_large' });
+    expect(e.sideDoor.events().map((ev) => ev.message.userId)).toEqual(['p-0007', 'p-0008']);
+  });
+
+  it('a 429 is not waited out inside the client: the push throws RateLimitedError with the Retry-After', async () => {
+    const e = await emulator();
+    e.sideDoor.rateLimitNextCall(7);
+    const err = await instance(e)
+      .push?.([record(9)], signal())
+      .then(
+        () => undefined,
+        (x: unknown) => x,
+      );
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect((err as RateLimitedError).retryAfterMs).toBe(7000);
+  });
+});
+
+describe('Segment pull, read and export', () => {
+  it('walks the profiles the hub knows, profilesPerPull per run, each trait stamped with when it was set', async () => {
+    const e = await emulator();
+    const known = new Map<string, string>();
+    const segment = instance(e, { profilesPerPull: 3 }, known);
+    const batch = [1, 2, 3, 4, 5].map((i) => record(i));
+    await segment.push?.(batch, signal());
+    for (const r of batch) known.set(r.profileId, r.profileId);
+    known.set('p-9999', 'not-in-segment');
+    const runs: { ids: string[]; cursor: SegmentCursor | undefined }[] = [];
+    let cursor: SegmentCursor | undefined;
+    for (let run = 0; run < 4; run++) {
+      const ids: string[] = [];
+      for await (const page of segment.pull?.(cursor, signal()) ?? []) {
+        ids.push(...page.records.map((r) => r.externalId));
+        cursor = page.cursor;
+      }
+      runs.push({ ids, cursor });
+    }
+    expect(runs).toEqual([
+      { ids: ['p-0001', 'p-0002', 'p-0003'], cursor: { after: 'p-0003' } },
+      // A profile Segment does not hold is left out.
+      { ids: ['p-0004', 'p-0005'], cursor: { after: 'p-9999' } },
+      // The walk's end clears the cursor, and the next pull starts over.
+      { ids: [], cursor: {} },
+      { ids: ['p-0001', 'p-0002', 'p-0003'], cursor: { after: 'p-0003' } },
+    ]);
+    const [read] = (await segment.read?.(['p-0001', 'nobody'], signal())) ?? [];
+    const received = e.sideDoor.profile('p-0001')?.traits['firstName']?.updatedAt;
+    expect(read).toMatchObject({ externalId: 'p-0001', fields: { email: 'person1@example.com', firstName: 'P1' } });
+    expect(read?.fieldsAt?.['firstName']).toBe(received);
+    expect(read?.at).toBe(
+      Object.values(read?.fieldsAt ?? {})
+        .sort()
+        .at(-1),
+    );
+  });
+
+  it('exports by e-mail (the profile’s user ids through the email: identifier) with its external ids', async () => {
+    const e = await emulator();
+    const segment = instance(e);
+    await segment.push?.([record(11)], signal());
+    const byEmail = (await segment.export?.([{ email: 'person11@example.com' }, { email: 'nobody@example.com' }], signal())) ?? [];
+    expect(byEmail.map((r) => r.externalId)).toEqual(['p-0011']);
+    expect(byEmail[0]?.fields[EXTERNAL_IDS_FIELD]).toEqual(expect.arrayContaining(['user_id:p-0011', 'email:person11@example.com']));
+  });
+
+  it('without the Profile API: no read or export, and pulls yield nothing', async () => {
+    const e = await emulator();
+    const segment = instance(e, { spaceId: undefined, profileToken: undefined });
+    expect(segment.read).toBeUndefined();
+    expect(segment.export).toBeUndefined();
+    const pages = [];
+    for await (const page of segment.pull?.(undefined, signal()) ?? []) pages.push(page);
+    expect(pages).toEqual([]);
+  });
+
+  it('a Profile API 429 surfaces as RateLimitedError with its Retry-After', async () => {
+    const e = await emulator();
+    const segment = instance(e);
+    await segment.push?.([record(12)], signal());
+    e.sideDoor.rateLimitNextCall(2);
+    await expect(segment.read?.(['p-0012'], signal())).rejects.toMatchObject({ retryAfterMs: 2000 });
+  });
+});
+
+describe('Segment erasure', () => {
+  it('one regulation for the batch, pending with its id until FINISHED; an unknown address is not_found', async () => {
+    const e = await emulator({ regulationStepMs: 30 });
+    const segment = instance(e);
+    await segment.push?.([record(21), record(22)], signal());
+    const refs = [{ externalId: 'p-0021' }, { email: 'person22@example.com' }, { email: 'nobody@example.com' }];
+    const outcomes = (await segment.erase?.(refs, signal())) ?? [];
+    expect(outcomes.map((o) => o.status)).toEqual(['pending', 'pending', 'not_found']);
+    expect(e.sideDoor.regulations()).toHaveLength(1);
+    const ticket = outcomes[0]?.status === 'pending' ? outcomes[0].ticket : '';
+    expect(outcomes[1]).toMatchObject({ status: 'pending', ticket, progress: `regulation ${ticket} INITIALIZED` });
+    const seen = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const [progress] = (await segment.eraseProgress?.([ticket], signal())) ?? [];
+      seen.add(progress?.status === 'failed' ? 'failed' : (progress?.progress ?? ''));
+      if (progress?.status === 'done') break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect([...seen].at(-1)).toBe(`regulation ${ticket} FINISHED`);
+    expect(seen).toContain(`regulation ${ticket} RUNNING`);
+    expect(await segment.read?.(['p-0021', 'p-0022'], signal())).toEqual([]);
+    // SUPPRESS_WITH_DELETE, of both user ids.
+    expect(e.sideDoor.suppressed().sort()).toEqual(['p-0021', 'p-0022']);
+  });
+
+  it('a regulation that ends FAILED or PARTIAL_SUCCESS fails with that status, for a person to look at', async () => {
+    for (const outcome of ['FAILED', 'PARTIAL_SUCCESS'] as const) {
+      const e = await emulator({ regulationStepMs: 1 });
+      const segment = instance(e);
+      e.sideDoor.failNextRegulation(outcome);
+      const [pending] = (await segment.erase?.([{ externalId: 'u-1' }], signal())) ?? [];
+      const ticket = pending?.status === 'pending' ? pending.ticket : '';
+      await new Promise((r) => setTimeout(r, 20));
+      expect(await segment.eraseProgress?.([ticket], signal())).toEqual([
+        {
+          ticket,
+          status: 'failed',
+          retryable: false,
+          reason: `regulation ${ticket} ${outcome}: see the regulation's streamStatus in Segment`,
+        },
+      ]);
+    }
+  });
+
+  it('without a Public API token every reference fails for good, saying what to set', async () => {
+    const e = await emulator();
+    const outcomes = await instance(e, { publicApiToken: undefined }).erase?.([{ externalId: 'u-2' }], signal());
+    expect(outcomes).toEqual([
+      {
+        status: 'failed',
+        ref: { externalId: 'u-2' },
+        retryable: false,
+        reason: 'erasure in Segment needs publicApiToken (a Public API token)',
+      },
+    ]);
+  });
+});
