@@ -136,7 +136,8 @@ const ListQuery = z.object({
 export function registerRegulationRoutes(app: FastifyInstance, deps: RegulationDeps, now: () => number): void {
   const { state } = deps;
 
-  app.post('/regulations', async (req, reply) => {
+  // The workspace's regulations, and those scoped to one source (`/regulations/sources/{sourceId}`), alike here.
+  const create = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const input = validate(req.body);
     if (!input.ok) {
       rateHeaders(reply, deps.requests.take('reads'));
@@ -147,7 +148,9 @@ export function registerRegulationRoutes(app: FastifyInstance, deps: RegulationD
     if (refused) return refused;
     const regulation = state.createRegulation(input.value);
     return send(reply, { data: { regulateId: regulation.id } });
-  });
+  };
+  app.post('/regulations', create);
+  app.post('/regulations/sources/:sourceId', create);
 
   app.get('/regulations/:regulateId', async (req, reply) => {
     const refused = charge(reply, deps, deps.requests, 'reads', now());

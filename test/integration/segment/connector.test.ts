@@ -233,6 +233,13 @@ describe('Segment erasure', () => {
     }
   });
 
+  it('scoped to a source, the regulation is created under /regulations/sources/{id}', async () => {
+    const e = await emulator({ regulationStepMs: 1 });
+    const [pending] = (await instance(e, { regulationSourceId: 'src_web' }).erase?.([{ externalId: 'u-3' }], signal())) ?? [];
+    expect(pending?.status).toBe('pending');
+    expect(e.sideDoor.calls().byEndpoint).toMatchObject({ 'POST /regulations/sources/:sourceId': 1 });
+  });
+
   it('without a Public API token every reference fails for good, saying what to set', async () => {
     const e = await emulator();
     const outcomes = await instance(e, { publicApiToken: undefined }).erase?.([{ externalId: 'u-2' }], signal());
