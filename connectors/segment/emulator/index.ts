@@ -64,6 +64,7 @@ export default defineEmulator({
         ...(publicApiToken ? { publicApiToken } : {}),
       });
     },
+    afterWithdrawal: 'Segment received an identify for Ada with the trait email_marketing_consent false',
     links: (id, running) => [
       { label: `Segment emulator (${id}): API calls`, url: `${running.url}/_emulator/calls` },
       {
