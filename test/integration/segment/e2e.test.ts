@@ -7,7 +7,28 @@
  * Segment carries it out, and completes, verified, once the profile is gone. The hub's own
  * identifies come back through the Webhooks destination and change nothing (no echo).
  */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { builtinConnectors } from '../../../connectors/index.js';
+import { freePort } from '../../../src/app/redis.js';
+import { parseConfig } from '../../../src/config/load.js';
+import { toMergePolicy } from '../../../src/config/policy.js';
+import { openStore } from '../../../src/store/index.js';
+import { createEngine } from '../../../src/sync/engine.js';
+import { connectorsFromConfig } from '../../../src/sync/from-config.js';
+import { HubPatchIngest } from '../../../src/sync/inbound/hub-patch.js';
+import type { EngineTuningInput } from '../../../src/sync/options.js';
+import { createTestDatabase } from '../../../harness/db.js';
+import { startFaultProxy, type ProxiedRequest } from '../../../harness/fault-proxy.js';
+import { hubYaml } from '../../../harness/hub-config.js';
+import { deletePrefix, REDIS_URL, waitFor } from '../../../harness/sync-hub.js';
+import { HubProcess } from '../../chaos/harness/hub-process.js';
 import { savePreferences } from '../../../harness/preference-center.js';
 import {
   SEGMENT_CONSENT_TRAIT,
@@ -17,7 +38,7 @@ import {
   startPrivacyHub,
   type PrivacyHub,
 } from '../../../harness/privacy-hub.js';
-import type { AcceptedEvent, RunningSegmentEmulator } from '../../../connectors/segment/emulator/index.js';
+import { startSegmentEmulator, type AcceptedEvent, type RunningSegmentEmulator } from '../../../connectors/segment/emulator/index.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -176,5 +197,178 @@ describe('Segment with HubSpot and Salesforce, end to end', () => {
     // Still one regulation: asking how it went created none.
     expect(seg(h).sideDoor.regulations()).toHaveLength(1);
     expect(await h.profileByEmail('ada@example.com')).toBeNull();
+  });
+});
+
+/** The secrets the process's config reads from its environment. */
+const PROCESS_ENV: Record<string, string> = {
+  T_SIGNING: 'segment-e2e-signing-secret-0123456789abcdef0123',
+  T_HASH: 's'.repeat(32),
+  T_SEG_WRITE_KEY: 'segment-e2e-write-key',
+  T_SEG_SECRET: 'segment-e2e-webhook-secret-0123456789',
+};
+/** Engine timings of the hub process: leases and sweeps of seconds, so a stop is recovered from quickly. */
+const PROCESS_TUNING: EngineTuningInput = {
+  flushDelayMs: 50,
+  sweepEveryMs: 1_000,
+  outboxLeaseMs: 3_000,
+  inflightLeaseMs: 4_000,
+  callRetryMinMs: 50,
+  backoff: { baseMs: 100, maxMs: 1_000, jitter: 0.5 },
+};
+const BURST = 200;
+/** Records per /v1/batch call: the burst goes out in many calls, several in flight at once. */
+const BATCH = 10;
+/** How long a push waits for Segment's answer before it is answered retryable (the connector's `flushTimeoutMs`). */
+const FLUSH_TIMEOUT_MS = 1_000;
+
+/** Segment alone, on the emulator behind a proxy, its Webhooks destination pointed at the hub. */
+function processYaml(o: { databaseUrl: string; prefix: string; port: number; segment: string }): string {
+  return `${hubYaml({ redisUrl: REDIS_URL, databaseUrl: o.databaseUrl, prefix: o.prefix, port: o.port })}connectors:
+  segment:
+    type: segment
+    writeKey: \${env:T_SEG_WRITE_KEY}
+    baseUrl: ${o.segment}
+    webhookSecret: \${env:T_SEG_SECRET}
+    consentCategories: [{ category: ${SEGMENT_EMAIL_CATEGORY}, consent: marketing.email }]
+    consentAuthority: [marketing]
+    flushTimeoutMs: ${FLUSH_TIMEOUT_MS}
+    limits: { maxBatch: ${BATCH} }
+`;
+}
+
+describe('Segment behind a hub process stopped with SIGTERM during a burst', { timeout: 180_000 }, () => {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+    cleanup.length = 0;
+  });
+
+  it('loses nothing and doubles nothing: every change in Segment once, with its values', async () => {
+    const emulator = await startSegmentEmulator({
+      secret: PROCESS_ENV['T_SEG_SECRET'] ?? '',
+      // Segment retries a destination for hours: here long enough to outlive the restart.
+      webhookMaxAttempts: 12,
+      webhookRetryBaseMs: 100,
+    });
+    cleanup.push(() => emulator.close());
+    // The emulator's answers to /v1/batch are held a while: calls are in flight when the signal comes.
+    const proxy = await startFaultProxy(emulator.url);
+    cleanup.push(() => proxy.close());
+    proxy.delayAnswers(150, /^POST \/v1\/batch$/);
+    const db = await createTestDatabase('sqlite');
+    cleanup.push(() => db.drop());
+    const prefix = `{seg-e2e-${randomBytes(4).toString('hex')}}`;
+    cleanup.push(() => deletePrefix(prefix));
+    const dir = await mkdtemp(join(tmpdir(), 'concord-segment-e2e-'));
+    cleanup.push(() => rm(dir, { recursive: true, force: true }));
+    const port = await freePort();
+    const configFile = join(dir, 'concord.yaml');
+    const yaml = processYaml({ databaseUrl: db.url, prefix, port, segment: proxy.url });
+    await writeFile(configFile, yaml);
+    const loaded = parseConfig(yaml, configFile, { connectors: builtinConnectors, env: PROCESS_ENV });
+    if (!loaded.ok) throw new Error(loaded.errors.map(String).join('\n'));
+    const config = loaded.config;
+    emulator.sideDoor.setWebhookUrl(`http://127.0.0.1:${port}/webhooks/segment`);
+
+    const hub = new HubProcess(
+      { name: 'hub', roles: 'all', api: true, push: true },
+      { configFile, env: { ...PROCESS_ENV, CONCORD_ENGINE_TUNING: JSON.stringify(PROCESS_TUNING) } },
+    );
+    cleanup.push(() => hub.kill());
+    await hub.start();
+
+    // This process changes profiles as the hub's own source (admin) on the same database and
+    // Redis, and watches the hub's queues with an engine that never starts a worker.
+    const policy = toMergePolicy(config);
+    const connectors = connectorsFromConfig(config, builtinConnectors);
+    const logger = pino({ level: 'silent' });
+    const store = await openStore({ url: db.url, policy, outboxTargets: ['segment'], hashKey: config.hub.secrets.hashKey, logger });
+    cleanup.push(() => store.close());
+    const observer = createEngine({ redis: REDIS_URL, prefix: config.hub.keyPrefix, store, connectors, policy, logger });
+    cleanup.push(() => observer.close());
+    const redis = new Redis(REDIS_URL);
+    cleanup.push(async () => redis.disconnect());
+    const ingest = new HubPatchIngest({ store, redis, prefix: observer.prefix, relayDelayMs: 5 });
+    cleanup.push(() => ingest.close());
+
+    const fromHub = (): AcceptedEvent['message'][] =>
+      emulator.sideDoor
+        .events()
+        .filter((e) => e.writeKey === PROCESS_ENV['T_SEG_WRITE_KEY'] && e.message.type === 'identify')
+        .map((e) => e.message);
+    const inFlight = (): ProxiedRequest[] => proxy.log().filter((r) => r.line === 'POST /v1/batch' && r.status === 0);
+
+    // The burst: 200 people, each one change (a name and an address), one after the other.
+    const people = Array.from({ length: BURST }, (_, i) => ({
+      email: `p${i}@example.com`,
+      firstName: `First${i}`,
+      lastName: `Last${i}`,
+    }));
+    const burst = (async () => {
+      for (const p of people) {
+        const at = new Date().toISOString();
+        await ingest.ingest({
+          id: `admin:${at}:${p.email}`,
+          source: 'admin',
+          at,
+          receivedAt: at,
+          identities: [{ kind: 'email', value: p.email }],
+          attributes: { firstName: p.firstName, lastName: p.lastName },
+          consents: {},
+          subscriptions: {},
+          rights: { objections: {} },
+        });
+      }
+    })();
+
+    // SIGTERM once Segment has some of the burst and calls are in flight.
+    await waitFor(() => fromHub().length >= 4 * BATCH && inFlight().length > 0, 60_000, 'pushes in flight');
+    const held = inFlight();
+    const atSignal = fromHub().length;
+    // From now on Segment takes each call at once but its answer is lost past the push's
+    // deadline: those events are in Segment and the stopping hub does not know it.
+    proxy.delayAnswers(3 * FLUSH_TIMEOUT_MS, /^POST \/v1\/batch$/);
+    await hub.terminate();
+    proxy.delayAnswers(0);
+    const atExit = fromHub().length;
+    // The calls in flight at the signal whose answers came back before the process went.
+    const answeredAfterSignal = held.filter((r) => r.status === 200).length;
+    await burst;
+    const leftInOutbox = await db.count('outbox');
+
+    // The same hub again, on the same database and Redis.
+    await hub.start();
+    await waitFor(() => fromHub().length >= BURST, 60_000, 'the whole burst in Segment');
+    const deadline = Date.now() + 60_000;
+    for (let quiet = 0; quiet < 3;) {
+      if (Date.now() > deadline) throw new Error(`the hub did not settle:\n${hub.output()}`);
+      await emulator.sideDoor.flushWebhooks();
+      quiet = (await observer.idle()) && (await db.count('outbox')) === 0 ? quiet + 1 : 0;
+      await sleep(150);
+    }
+
+    const events = fromHub();
+    const perUser = new Map<string, number>();
+    for (const e of events) perUser.set(e.userId ?? '', (perUser.get(e.userId ?? '') ?? 0) + 1);
+    let inSegment = 0;
+    for (const p of people) {
+      const profile = await store.findProfile({ kind: 'email', value: p.email });
+      expect(profile?.attributes['lastName']?.value).toBe(p.lastName);
+      const userId = profile?.id ?? '';
+      // Once each: a change sent again after the restart carried the same messageId and was dropped as a repeat.
+      expect(perUser.get(userId)).toBe(1);
+      const traits = emulator.sideDoor.profile(userId)?.traits;
+      expect({ email: traits?.['email']?.value, firstName: traits?.['firstName']?.value, lastName: traits?.['lastName']?.value }).toEqual(
+        p,
+      );
+      inSegment++;
+    }
+    expect(events).toHaveLength(BURST);
+    expect(new Set(events.map((e) => e.messageId)).size).toBe(BURST);
+    expect(emulator.sideDoor.dropped()).toEqual([]);
+    console.log(
+      `segment SIGTERM mid-burst: changes ${BURST}, accepted at SIGTERM ${atSignal}, batch calls in flight ${held.length} (answered ${answeredAfterSignal}), accepted at exit ${atExit}, outbox rows at restart ${leftInOutbox}, accepted after restart ${events.length - atExit}, accepted in all ${events.length}, repeats dropped by messageId ${emulator.sideDoor.duplicates()}, profiles with their final values ${inSegment}/${BURST}, batch calls ${proxy.log().filter((r) => r.line === 'POST /v1/batch').length}`,
+    );
   });
 });
