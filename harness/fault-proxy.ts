@@ -1,8 +1,9 @@
 /**
  * A loopback HTTP proxy in front of an emulator that can answer with server errors instead of
  * forwarding, for the requests a test names: "the system returns 500s", then recovers. It can
- * also answer chosen requests with a HubSpot 429, and it logs every request with its time and
- * the status answered.
+ * also answer chosen requests with a HubSpot 429, hold the system's answers a while (the
+ * system has done the work, the caller has not heard), and it logs every request with its time
+ * and the status answered.
  */
 import { createServer, request as httpRequest } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -11,6 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 export interface ProxiedRequest {
   at: number;
   line: string;
+  /** 0 while the request is in flight (forwarded, not answered yet). */
   status: number;
   /** Answered by the proxy with an injected 429 (not forwarded). */
   injected: boolean;
@@ -34,6 +36,8 @@ export interface FaultProxy {
   failed(): number;
   /** Answers one chosen request with a 429 (see `InjectedLimit`). */
   rateLimit(limit: InjectedLimit): void;
+  /** Holds the system's answer to requests whose `METHOD path` matches for `ms` before passing it on (0: no more). */
+  delayAnswers(ms: number, pattern?: RegExp): void;
   /** Every request received so far, oldest first. */
   log(): readonly ProxiedRequest[];
   close(): Promise<void>;
@@ -44,6 +48,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   let failing: RegExp | null = null;
   let failedCount = 0;
   const limits: { limit: InjectedLimit; seen: number }[] = [];
+  let delay: { ms: number; pattern: RegExp } | null = null;
   const requests: ProxiedRequest[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const at = Date.now();
@@ -88,9 +93,13 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
           headers: { ...req.headers, host: upstream.host },
         },
         (answer) => {
-          entry.status = answer.statusCode ?? 502;
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
+          const pass = (): void => {
+            entry.status = answer.statusCode ?? 502;
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          };
+          if (delay && delay.ms > 0 && delay.pattern.test(line)) setTimeout(pass, delay.ms);
+          else pass();
         },
       );
       forward.on('error', () => {
@@ -114,6 +123,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     failed: () => failedCount,
     rateLimit(limit) {
       limits.push({ limit, seen: 0 });
+    },
+    delayAnswers(ms, pattern = /.*/) {
+      delay = ms > 0 ? { ms, pattern } : null;
     },
     log: () => requests,
     close: () =>

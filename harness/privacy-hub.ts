@@ -1,7 +1,8 @@
 /**
  * A hub under test for data-subject requests: a fresh database and Redis prefix, the HubSpot
  * and Salesforce emulators (HubSpot behind a proxy that can fail), optionally Mailchimp's
- * (`mailchimp`: the marketing tool, a third system), the engine built from
+ * (`mailchimp`: the marketing tool, a third system) and Segment's (`segment`: the CDP, its
+ * Webhooks destination delivering to the hub), the engine built from
  * `SyncConnector`s as in production, the privacy service on the engine's connection, and the
  * HTTP server, listening, so the emulators deliver their webhooks over HTTP.
  */
@@ -48,6 +49,16 @@ import {
   type RunningMailchimpEmulator,
 } from '../connectors/mailchimp/emulator/index.js';
 import { derivedMailchimpMappings } from '../connectors/mailchimp/mapping.js';
+import segment from '../connectors/segment/connector.js';
+import { SegmentConfig, type SegmentConfigInput } from '../connectors/segment/config.js';
+import {
+  DEFAULT_SPACE_ID,
+  startSegmentEmulator,
+  type EmulatorRuntime as SegmentEmulatorRuntime,
+  type RunningSegmentEmulator,
+  type SegmentEmulatorOptionsInput,
+} from '../connectors/segment/emulator/index.js';
+import { derivedSegmentMappings } from '../connectors/segment/mapping.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from './db.js';
 import { salesforceOutboundUrl, TEST_SF_OUTBOUND_TOKEN } from './hub-config.js';
 import { createTestEngine, deletePrefix, REDIS_URL, testLogger } from './sync-hub.js';
@@ -65,6 +76,15 @@ export const READ_KEY = 'privacy-read-key-0123456789abcdef';
 /** The Mailchimp instance's API key and the secret in its webhook URL. */
 export const MAILCHIMP_KEY = 'privacy-mailchimp-key-us1';
 export const MAILCHIMP_URL_SECRET = 'privacy-mailchimp-url-secret-0123456789abcdef';
+/** The Segment instance's write key, Profile API and Public API tokens, and its Webhooks destination's secret. */
+export const SEGMENT_WRITE_KEY = 'privacy-segment-write-key';
+export const SEGMENT_PROFILE_TOKEN = 'privacy-segment-profile-token';
+export const SEGMENT_PUBLIC_API_TOKEN = 'privacy-segment-public-api-token';
+export const SEGMENT_WEBHOOK_SECRET = 'privacy-segment-webhook-secret-0123456789';
+/** The workspace's consent category that stands for marketing e-mail, and the traits of the catalog. */
+export const SEGMENT_EMAIL_CATEGORY = 'Email Marketing';
+export const SEGMENT_CONSENT_TRAIT = 'email_marketing_consent';
+export const SEGMENT_NEWSLETTER_TRAIT = 'newsletter_subscribed';
 export const SUBSCRIPTIONS = [
   SubscriptionType.parse({ id: 101, consent: 'marketing.email' }),
   SubscriptionType.parse({ id: 103, topic: 'newsletter' }),
@@ -115,6 +135,8 @@ export interface PrivacyHub {
   salesforce: RunningSalesforceEmulator;
   /** With `mailchimp`: its emulator (the audience `DEFAULT_LIST_ID`). */
   mailchimp?: RunningMailchimpEmulator;
+  /** With `segment`: its emulator (space `DEFAULT_SPACE_ID`). */
+  segment?: RunningSegmentEmulator;
   /** Waits until webhooks are delivered and the engine has nothing left to do (three times in a row). */
   settle(timeoutMs?: number): Promise<void>;
   /** Polls a request until `done(view)` holds. */
@@ -143,16 +165,28 @@ export interface PrivacyHubOptions {
    */
   mailchimp?: boolean | Partial<MailchimpConfigInput>;
   mailchimpEmulator?: Partial<MailchimpEmulatorOptionsInput>;
+  /**
+   * Segment as another system (instance `segment`, its Profile and Public APIs, marketing e-mail
+   * as the consent category `SEGMENT_EMAIL_CATEGORY` and the trait `SEGMENT_CONSENT_TRAIT`, the
+   * newsletter as `SEGMENT_NEWSLETTER_TRAIT`; regulations asked after every 50 ms): `true`, or the
+   * connector's keys to change.
+   */
+  segment?: boolean | Partial<SegmentConfigInput>;
+  /** The Segment emulator's options (regulations step every 50 ms unless changed here). */
+  segmentEmulator?: Partial<SegmentEmulatorOptionsInput>;
+  /** The Segment emulator's clock (regulation steps, dedupe window). */
+  segmentEmulatorRuntime?: SegmentEmulatorRuntime;
 }
 
 export async function startPrivacyHub(options: PrivacyHubOptions): Promise<PrivacyHub> {
   const db = await createTestDatabase(options.dialect);
   const prefix = `{dsr-${randomBytes(5).toString('hex')}}`;
   const withMailchimp = options.mailchimp !== undefined && options.mailchimp !== false;
-  const systems = withMailchimp ? ['hubspot', 'salesforce', 'mailchimp'] : ['hubspot', 'salesforce'];
+  const withSegment = options.segment !== undefined && options.segment !== false;
+  const systems = ['hubspot', 'salesforce', ...(withMailchimp ? ['mailchimp'] : []), ...(withSegment ? ['segment'] : [])];
   const authorities = [...systems, 'admin', 'preference_center'];
   const policy = MergePolicy.parse({
-    priorities: { hubspot: 2, salesforce: 1, ...(withMailchimp ? { mailchimp: 1 } : {}) },
+    priorities: { hubspot: 2, salesforce: 1, ...(withMailchimp ? { mailchimp: 1 } : {}), ...(withSegment ? { segment: 1 } : {}) },
     purposes: {
       marketing: { authorities, objection: 'directMarketing' },
       personalisation: { authorities, objection: 'profiling' },
@@ -234,6 +268,39 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
       }),
     );
   }
+  const segmentEmulator = withSegment
+    ? await startSegmentEmulator(
+        { secret: SEGMENT_WEBHOOK_SECRET, regulationStepMs: 50, ...options.segmentEmulator },
+        options.segmentEmulatorRuntime,
+      )
+    : undefined;
+  if (segmentEmulator) {
+    const segmentConfig = SegmentConfig.parse({
+      writeKey: SEGMENT_WRITE_KEY,
+      baseUrl: segmentEmulator.url,
+      spaceId: DEFAULT_SPACE_ID,
+      profileToken: SEGMENT_PROFILE_TOKEN,
+      publicApiToken: SEGMENT_PUBLIC_API_TOKEN,
+      webhookSecret: SEGMENT_WEBHOOK_SECRET,
+      regulationPollMs: 50,
+      consentCategories: [{ category: SEGMENT_EMAIL_CATEGORY, consent: 'marketing.email' }],
+      consentTraits: [{ trait: SEGMENT_CONSENT_TRAIT, consent: 'marketing.email' }],
+      subscriptionTraits: [{ trait: SEGMENT_NEWSLETTER_TRAIT, topic: 'newsletter' }],
+      ...(typeof options.segment === 'object' ? options.segment : {}),
+    });
+    connectors.push(
+      bindConnector({
+        id: 'segment',
+        definition: segment,
+        config: segmentConfig,
+        mapping: compileMapping(
+          segment,
+          derivedSegmentMappings(segmentConfig).map((d) => d.entry),
+        ),
+        ...schedule,
+      }),
+    );
+  }
   const logger = testLogger();
   const engine = createTestEngine({ prefix, store, connectors, policy, logger, ...(options.tuning ? { tuning: options.tuning } : {}) });
   const redis = new Redis(REDIS_URL);
@@ -287,6 +354,8 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
   hubspotEmulator.sideDoor.setWebhookUrl(`${url}/webhooks/hubspot`);
   sfEmulator.sideDoor.setWebhookUrl(salesforceOutboundUrl(url));
   mcEmulator?.sideDoor.setWebhookUrl(`${url}/webhooks/mailchimp/${MAILCHIMP_URL_SECRET}`);
+  // Segment's Webhooks destination sends every identify it accepts there, the hub's own included.
+  segmentEmulator?.sideDoor.setWebhookUrl(`${url}/webhooks/segment`);
   await engine.start();
   await privacy.start(engine);
 
@@ -302,6 +371,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
     hubspotProxy: proxy,
     salesforce: sfEmulator,
     ...(mcEmulator ? { mailchimp: mcEmulator } : {}),
+    ...(segmentEmulator ? { segment: segmentEmulator } : {}),
     async settle(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       let quiet = 0;
@@ -310,6 +380,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
         await hubspotEmulator.sideDoor.flushWebhooks();
         await sfEmulator.sideDoor.flushWebhooks();
         await mcEmulator?.sideDoor.flushWebhooks();
+        await segmentEmulator?.sideDoor.flushWebhooks();
         quiet = (await engine.idle()) ? quiet + 1 : 0;
         await sleep(80);
       }
@@ -335,6 +406,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
       await proxy.close();
       await sfEmulator.close();
       await mcEmulator?.close();
+      await segmentEmulator?.close();
       await store.close();
       await deletePrefix(prefix);
       await db.drop();

@@ -7,10 +7,8 @@
  * the sync of anyone else; an erased person is never added again. No write comes back as a
  * second write anywhere (no echo).
  */
-import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PreferenceLinks } from '../../../src/server/preferences/links.js';
-import { REDIS_URL } from '../../../harness/sync-hub.js';
+import { savePreferences } from '../../../harness/preference-center.js';
 import { SIGNING_SECRET, startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
 import type { RunningMailchimpEmulator } from '../../../connectors/mailchimp/emulator/index.js';
 
@@ -48,22 +46,7 @@ async function seed(hub: PrivacyHub, email: string, subscribed = true): Promise<
 /** The person ticks or unticks marketing e-mail in the preference center (a real form post, CSRF and all). */
 async function preferenceCenter(hub: PrivacyHub, email: string, marketingEmail: boolean): Promise<void> {
   const profileId = (await hub.profileByEmail(email))?.id ?? '';
-  const redis = new Redis(REDIS_URL);
-  const link = `/preferences/${new PreferenceLinks(SIGNING_SECRET, redis, hub.engine.prefix).issue(profileId, 600_000).token}`;
-  redis.disconnect();
-  const page = await hub.app.inject({ method: 'GET', url: link });
-  expect(page.statusCode).toBe(200);
-  const cookie = (Array.isArray(page.headers['set-cookie']) ? page.headers['set-cookie'][0] : page.headers['set-cookie'])?.split(';')[0];
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1] ?? '';
-  const form = new URLSearchParams({ _csrf: csrf });
-  if (marketingEmail) form.append('consent', 'marketing.email');
-  const saved = await hub.app.inject({
-    method: 'POST',
-    url: link,
-    payload: form.toString(),
-    headers: { cookie: cookie ?? '', 'content-type': 'application/x-www-form-urlencoded' },
-  });
-  expect(saved.statusCode).toBe(303);
+  await savePreferences(hub, SIGNING_SECRET, profileId, marketingEmail ? ['marketing.email'] : []);
 }
 
 async function outcomes(hub: PrivacyHub, outcome: string): Promise<number> {
