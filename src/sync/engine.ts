@@ -453,9 +453,9 @@ class BullEngine implements Engine {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.watch?.stop();
-      // Workers first: close() waits for the jobs they are running.
-      await Promise.all(this.ordered.map((w) => w.close()));
-      await Promise.all(this.workers.map((w) => w.close()));
+      // Workers first: close() waits for the jobs they are running. All at once, so that no
+      // worker keeps taking new jobs (a push batch after another) while the others finish.
+      await Promise.all([...this.ordered.map((w) => w.close()), ...this.workers.map((w) => w.close())]);
       await Promise.all(this.allQueues.map((q) => q.close()));
       for (const pending of this.instances.values()) {
         const instance = await pending.catch(() => null);

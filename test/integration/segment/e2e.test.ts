@@ -329,7 +329,12 @@ describe('Segment behind a hub process stopped with SIGTERM during a burst', { t
     // From now on Segment takes each call at once but its answer is lost past the push's
     // deadline: those events are in Segment and the stopping hub does not know it.
     proxy.delayAnswers(3 * FLUSH_TIMEOUT_MS, /^POST \/v1\/batch$/);
+    const signalledAt = Date.now();
     await hub.terminate();
+    // A stopping hub finishes the pushes it runs and starts no new one: at most one call per
+    // push worker slot (the connector's concurrency, 4) can have been on its way at the signal.
+    const startedAfterSignal = proxy.log().filter((r) => r.line === 'POST /v1/batch' && r.at >= signalledAt).length;
+    expect(startedAfterSignal).toBeLessThanOrEqual(4);
     proxy.delayAnswers(0);
     const atExit = fromHub().length;
     // The calls in flight at the signal whose answers came back before the process went.
