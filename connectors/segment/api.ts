@@ -221,12 +221,13 @@ export class SegmentApi {
   }
 
   /**
-   * A regulation's status.
+   * A regulation's status, or undefined when the workspace has no such regulation.
    * https://docs.segmentapis.com/tag/Deletion-and-Suppression#operation/getRegulation
    */
-  async regulation(id: string, signal: AbortSignal): Promise<Regulation> {
+  async regulation(id: string, signal: AbortSignal): Promise<Regulation | undefined> {
     const api = this.requirePublicApi();
     const response = await this.withRetries(() => api.get(`/regulations/${encodeURIComponent(id)}`, { signal }), signal);
+    if (response.status === 404) return undefined;
     this.throwUnlessOk(response, this.regulationPacer);
     const regulation = (response.data as { data?: { regulation?: Regulation } } | null)?.data?.regulation;
     if (!regulation || typeof regulation.overallStatus !== 'string') throw new TransientError('the regulation answer has no overallStatus');

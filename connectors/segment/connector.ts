@@ -10,7 +10,7 @@ import { WebhookAcks } from '../../src/connector/kit/index.js';
 import { SegmentApi } from './api.js';
 import { SEGMENT_SECRET_KEYS, SegmentConfig, SegmentCursor, segmentHosts } from './config.js';
 import { eraseUsers, regulationProgress } from './erase.js';
-import { derivedSegmentMappings, segmentDefaultMappings } from './mapping.js';
+import { categoryField, derivedSegmentMappings, segmentDefaultMappings } from './mapping.js';
 import { exportProfiles, pullProfiles, readProfiles } from './profiles.js';
 import { SegmentPusher } from './push.js';
 import { parseMessages, SIGNATURE_HEADER, toWebhookEvents, verifySegmentWebhook } from './webhook.js';
@@ -75,6 +75,8 @@ export default defineConnector<SegmentConfig, SegmentCursor>({
   limits: { requestsPerWindow: 100, windowMs: 1_000, maxBatch: 500, concurrency: 4 },
   defaultMappings: segmentDefaultMappings,
   derivedMappings: derivedSegmentMappings,
+  // An identify without its consent categories reaches every destination unenforced.
+  contextFields: (config) => config.consentCategories.map((c) => categoryField(c.category)),
   secretKeys: SEGMENT_SECRET_KEYS,
   sensitiveKeys: [SIGNATURE_HEADER],
   create: (ctx) => createSegmentInstance(ctx),

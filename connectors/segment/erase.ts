@@ -13,8 +13,19 @@
  */
 import type { EraseOutcome, EraseRef, ErasureProgress } from '../../src/connector/define.js';
 import { chunks } from '../../src/connector/kit/index.js';
-import { MAX_SUBJECTS_PER_REGULATION, type SegmentApi } from './api.js';
+import { MAX_SUBJECTS_PER_REGULATION, profileIdentifier, type SegmentApi } from './api.js';
 import { userIdsByEmail } from './profiles.js';
+
+/**
+ * The user id and every other user id Segment's identity resolution merged into its profile
+ * (Profile API `external_ids`), so none of them outlives the erasure; the user id alone without
+ * the Profile API, or when Unify holds no profile for it (Segment may hold its events anyway).
+ */
+async function sameProfileUserIds(api: SegmentApi, userId: string, signal: AbortSignal): Promise<string[]> {
+  if (!api.hasProfiles) return [userId];
+  const ids = await api.externalIds(profileIdentifier('user_id', userId), signal);
+  return [...new Set([userId, ...(ids ?? []).filter((e) => e.type === 'user_id').map((e) => e.id)])];
+}
 
 /** What a regulation's overall status means for the erasure. */
 export function progressOf(ticket: string, status: string, pollMs: number): ErasureProgress {
@@ -37,7 +48,7 @@ export async function eraseUsers(api: SegmentApi, refs: readonly EraseRef[], pol
   // Each reference's user ids; undefined: it cannot be looked up.
   const idsOf: (string[] | undefined)[] = [];
   for (const ref of refs) {
-    if (ref.externalId !== undefined) idsOf.push([ref.externalId]);
+    if (ref.externalId !== undefined) idsOf.push(await sameProfileUserIds(api, ref.externalId, signal));
     else if (ref.email !== undefined && api.hasProfiles) idsOf.push(await userIdsByEmail(api, ref.email, signal));
     else idsOf.push(undefined);
   }
@@ -73,7 +84,15 @@ export async function regulationProgress(
   const out: ErasureProgress[] = [];
   for (const ticket of tickets) {
     const parts: ErasureProgress[] = [];
-    for (const id of ticket.split(',')) parts.push(progressOf(id, (await api.regulation(id, signal)).overallStatus, pollMs));
+    for (const id of ticket.split(',')) {
+      const regulation = await api.regulation(id, signal);
+      // Unknown to this workspace (its token or region changed): that erasure starts again.
+      parts.push(
+        regulation === undefined
+          ? { ticket: id, status: 'failed', reason: `regulation ${id} not found in the workspace`, retryable: true }
+          : progressOf(id, regulation.overallStatus, pollMs),
+      );
+    }
     const failed = parts.find((p) => p.status === 'failed');
     const pending = parts.find((p) => p.status === 'pending');
     out.push(

@@ -64,11 +64,15 @@ function stableJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** The identify of one record: traits, consent categories, and the latest time a value was chosen. */
+/**
+ * The identify of one record: traits, every configured consent category (one the record does not
+ * carry has no granted state: `false`), and the latest time a value was chosen.
+ */
 export function identifyOf(
   record: PushRecord,
   messageId: string,
   now: number,
+  categories: readonly string[] = [],
 ): {
   userId: string;
   messageId: string;
@@ -77,11 +81,11 @@ export function identifyOf(
   context?: { consent: { categoryPreferences: Record<string, boolean> } };
 } {
   const traits: Record<string, Json> = {};
-  const categories: Record<string, boolean> = {};
+  const preferences: Record<string, boolean> = Object.fromEntries(categories.map((c) => [c, false]));
   for (const [field, value] of Object.entries(record.fields)) {
     const category = categoryOf(field);
     if (category === undefined) traits[field] = value;
-    else if (typeof value === 'boolean') categories[category] = value;
+    else preferences[category] = value === true;
   }
   const chosen = Object.values(record.valuesAt ?? {})
     .map((t) => Date.parse(t))
@@ -91,31 +95,38 @@ export function identifyOf(
     messageId,
     timestamp: new Date(chosen.length > 0 ? Math.max(...chosen) : now),
     traits,
-    ...(Object.keys(categories).length > 0 ? { context: { consent: { categoryPreferences: categories } } } : {}),
+    ...(Object.keys(preferences).length > 0 ? { context: { consent: { categoryPreferences: preferences } } } : {}),
   };
 }
 
-/** Resolves when the signal fires (the push stops waiting; the client may still deliver). */
-function aborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
-}
-
-/** The client's HTTP client, noting the answers it gets (the client keeps statuses to itself). */
+/**
+ * The client's HTTP client for one batch: notes the answers (the client keeps statuses to
+ * itself), and sends nothing once the batch is settled or its push was aborted, so a client
+ * left retrying in the background can never deliver an old value after a newer one.
+ */
 class WatchedHttpClient implements HTTPClient {
-  private readonly inner = new FetchHTTPClient();
   /** The longest Retry-After of a 429, ms; undefined when none came. */
   rateLimitedMs: number | undefined;
-  /** The last status that failed a request. */
-  lastFailure: number | undefined;
+  private closed = false;
+  private readonly inner: FetchHTTPClient;
 
-  constructor(private readonly now: () => number) {}
+  constructor(
+    private readonly now: () => number,
+    private readonly signal: AbortSignal,
+  ) {
+    this.inner = new FetchHTTPClient(
+      (url, init) => fetch(url, { ...init, signal: AbortSignal.any([init.signal as AbortSignal, signal]) } as RequestInit) as never,
+    );
+  }
+
+  /** No request is sent from now on. */
+  close(): void {
+    this.closed = true;
+  }
 
   async makeRequest(options: HTTPClientRequest): Promise<HTTPResponse> {
+    if (this.closed || this.signal.aborted) throw new Error('the push is over: nothing more is sent');
     const response = await this.inner.makeRequest(options);
-    if (response.status >= 400) this.lastFailure = response.status;
     if (response.status === 429) {
       const ms = parseRetryAfter(headerValue(response.headers, 'retry-after'), this.now()) ?? DEFAULT_RETRY_AFTER_MS;
       this.rateLimitedMs = Math.max(this.rateLimitedMs ?? 0, ms);
@@ -137,10 +148,33 @@ export const MAX_CHUNK_BYTES = 400 * 1024;
 const CLIENT_ADDS_BYTES = 512;
 
 type Result = { ok: true } | { ok: false; reason: unknown };
+type Identify = ReturnType<typeof identifyOf>;
+
+/** Cuts events into batches of whole events under `MAX_CHUNK_BYTES`; events over `MAX_EVENT_BYTES` are left out. */
+function chunksOf(events: readonly Identify[], sizes: readonly number[]): Identify[][] {
+  const chunks: Identify[][] = [];
+  let chunk: Identify[] = [];
+  let bytes = 0;
+  events.forEach((event, i) => {
+    const size = sizes[i] ?? 0;
+    if (size > MAX_EVENT_BYTES) return;
+    if (chunk.length > 0 && bytes + size > MAX_CHUNK_BYTES) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(event);
+    bytes += size;
+  });
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
 
 export class SegmentPusher {
-  private readonly live = new Set<Analytics>();
+  /** The batches being sent, for `close` to wait on. */
+  private readonly inFlight = new Set<Promise<unknown>>();
   private readonly scope: string;
+  private readonly categories: readonly string[];
 
   constructor(
     private readonly config: SegmentConfig,
@@ -150,34 +184,31 @@ export class SegmentPusher {
   ) {
     // Unique to this hub's source and instance, without the write key itself.
     this.scope = createHash('sha256').update(`${config.writeKey}\u0000${instanceId}`).digest('hex');
+    this.categories = config.consentCategories.map((c) => c.category);
   }
 
+  /**
+   * Sends the batch and answers once each event's delivery is known. Rejects when `signal`
+   * fires: nothing of the batch is sent after that, and its records stay in the outbox.
+   */
   async push(batch: readonly PushRecord[], signal: AbortSignal): Promise<PushOutcome[]> {
     if (batch.length === 0) return [];
     signal.throwIfAborted();
-    const http = new WatchedHttpClient(this.now);
-    const events = batch.map((record) => identifyOf(record, messageIdOf(this.scope, record), this.now()));
+    const events = batch.map((record) => identifyOf(record, messageIdOf(this.scope, record), this.now(), this.categories));
     const sizes = events.map((event) => Buffer.byteLength(JSON.stringify(event)) + CLIENT_ADDS_BYTES);
     const results = new Map<string, Result>();
-    // Chunks of whole events under the batch limit, each one /v1/batch call.
-    let chunk: (typeof events)[number][] = [];
-    let bytes = 0;
-    const chunks: (typeof events)[number][][] = [];
-    events.forEach((event, i) => {
-      const size = sizes[i] ?? 0;
-      if (size > MAX_EVENT_BYTES) return;
-      if (chunk.length > 0 && bytes + size > MAX_CHUNK_BYTES) {
-        chunks.push(chunk);
-        chunk = [];
-        bytes = 0;
+    let rateLimitedMs: number | undefined;
+    for (const chunk of chunksOf(events, sizes)) {
+      // After a 429 the rest waits with it: the engine parks for the Retry-After.
+      if (rateLimitedMs !== undefined) break;
+      const sending = this.send(chunk, results, signal);
+      this.inFlight.add(sending);
+      try {
+        rateLimitedMs = await sending;
+      } finally {
+        this.inFlight.delete(sending);
       }
-      chunk.push(event);
-      bytes += size;
-    });
-    if (chunk.length > 0) chunks.push(chunk);
-    for (const part of chunks) {
-      if (signal.aborted) break;
-      await this.send(part, http, results, signal);
+      signal.throwIfAborted();
     }
     const outcomes = batch.map((record, i): PushOutcome => {
       const event = events[i];
@@ -191,25 +222,40 @@ export class SegmentPusher {
         };
       const result = event === undefined ? undefined : results.get(event.messageId);
       if (result?.ok === true) return { status: 'ok', profileId: record.profileId, externalId: userId };
-      return this.failed(record.profileId, result?.reason, http);
+      const message = result?.reason instanceof Error ? result.reason.message : 'not sent or not delivered before the deadline';
+      // A 400 is Segment refusing the batch (sizes are checked before sending): tried again, and
+      // dead-lettered by the engine when it keeps refusing.
+      return {
+        status: 'retryable',
+        profileId: record.profileId,
+        reason: `not delivered to Segment: ${message.slice(0, 120)}`,
+        ...(rateLimitedMs === undefined ? {} : { retryAfterMs: rateLimitedMs }),
+      };
     });
-    if (http.rateLimitedMs !== undefined && outcomes.every((o) => o.status !== 'ok'))
-      throw new RateLimitedError('rate limited by the Tracking API (HTTP 429)', { retryAfterMs: http.rateLimitedMs, status: 429 });
+    if (rateLimitedMs !== undefined && outcomes.every((o) => o.status !== 'ok'))
+      throw new RateLimitedError('rate limited by the Tracking API (HTTP 429)', { retryAfterMs: rateLimitedMs, status: 429 });
     return outcomes;
   }
 
-  /** Lets what is in flight finish, up to `timeoutMs`; what is not delivered by then is answered retryable. */
+  /** Waits, up to `timeoutMs`, for the batches in flight to be delivered (their pushes then answer). */
   async close(timeoutMs: number): Promise<void> {
-    await Promise.all([...this.live].map((a) => a.closeAndFlush({ timeout: timeoutMs }).catch(() => undefined)));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
+    clearTimeout(timer);
   }
 
-  /** One batch through the client, each event's result noted by its messageId. */
-  private async send(
-    events: ReturnType<typeof identifyOf>[],
-    http: WatchedHttpClient,
-    results: Map<string, Result>,
-    signal: AbortSignal,
-  ): Promise<void> {
+  /**
+   * One batch through the client, each event's result noted by its messageId; resolves with the
+   * Retry-After of a 429, if one came. Closing sends what is queued at once and resolves when
+   * every event has its result; past the deadline the client aborts, and what was not delivered
+   * is answered retryable (a retry carries the same messageIds, so an event that did land is not
+   * counted twice). Once it resolves, or the push is aborted, the client can send nothing more.
+   */
+  private async send(events: Identify[], results: Map<string, Result>, signal: AbortSignal): Promise<number | undefined> {
+    const http = new WatchedHttpClient(this.now, signal);
     const analytics = new Analytics({
       writeKey: this.config.writeKey,
       host: this.eventsHost,
@@ -218,37 +264,29 @@ export class SegmentPusher {
       flushInterval: 1_000,
       maxRetries: CLIENT_RETRIES,
       maxRateLimitDuration: 0,
-      httpRequestTimeout: Math.min(this.config.flushTimeoutMs, 30_000),
+      // Each try gets its share of the deadline, so a slow one leaves room for the retries.
+      httpRequestTimeout: Math.max(1_000, Math.floor(this.config.flushTimeoutMs / (CLIENT_RETRIES + 1))),
       httpClient: http,
     });
-    this.live.add(analytics);
-    try {
-      const settle = (messageId: unknown, result: Result): void => {
-        if (typeof messageId === 'string' && !results.has(messageId)) results.set(messageId, result);
-      };
-      analytics.on('identify', (ctx: Context) => settle(ctx.event.messageId, { ok: true }));
-      analytics.on('error', (err: { code: string; reason?: unknown; ctx?: Context }) =>
-        settle(err.ctx?.event.messageId, { ok: false, reason: err.reason }),
-      );
-      for (const event of events) analytics.identify(event);
-      // Closing sends what is queued at once and resolves when every event has its result; past
-      // the deadline the client aborts, and what was not delivered is answered retryable (a
-      // retry carries the same messageIds, so an event that did land is not counted twice).
-      await Promise.race([analytics.closeAndFlush({ timeout: this.config.flushTimeoutMs }), aborted(signal)]);
-    } finally {
-      this.live.delete(analytics);
-    }
-  }
-
-  private failed(profileId: string, reason: unknown, http: WatchedHttpClient): PushOutcome {
-    const message = reason instanceof Error ? reason.message : 'not delivered before the deadline';
-    // A 400 is Segment refusing the batch (sizes are checked before sending): tried again, and
-    // dead-lettered by the engine when it keeps refusing.
-    return {
-      status: 'retryable',
-      profileId,
-      reason: `not delivered to Segment: ${message.slice(0, 120)}`,
-      ...(http.rateLimitedMs === undefined ? {} : { retryAfterMs: http.rateLimitedMs }),
+    const settle = (messageId: unknown, result: Result): void => {
+      if (typeof messageId === 'string' && !results.has(messageId)) results.set(messageId, result);
     };
+    analytics.on('identify', (ctx: Context) => settle(ctx.event.messageId, { ok: true }));
+    analytics.on('error', (err: { code: string; reason?: unknown; ctx?: Context }) =>
+      settle(err.ctx?.event.messageId, { ok: false, reason: err.reason }),
+    );
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<void>((resolve) => {
+      onAbort = () => resolve();
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      for (const event of events) analytics.identify(event);
+      await Promise.race([analytics.closeAndFlush({ timeout: this.config.flushTimeoutMs }), aborted]);
+    } finally {
+      http.close();
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+    return http.rateLimitedMs;
   }
 }

@@ -64,7 +64,9 @@ describe('Segment webhooks', () => {
       {
         kind: 'records',
         eventId: 'ajs-1',
-        records: [{ externalId: 'u-1', at: '2026-12-04T11:59:00.000Z', fields: { email: 'a@example.com', newsletter: true } }],
+        records: [
+          { externalId: 'u-1', at: '2026-12-04T11:59:00.000Z', fields: { email: 'a@example.com', newsletter: true }, knownOnly: true },
+        ],
       },
     ]);
     // An anonymous identify names no one the hub can know.

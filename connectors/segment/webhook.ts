@@ -105,6 +105,9 @@ export function toWebhookEvents(messages: readonly SegmentMessage[]): WebhookEve
       externalId: m.userId,
       at: new Date(at).toISOString(),
       fields: { ...traits },
+      // Any source of the workspace may send an identify, a website's public write key too: it
+      // only changes a profile the hub already holds under that user id (its own profile ids).
+      knownOnly: true,
       ...(m.messageId.startsWith(MESSAGE_ID_PREFIX) ? { echo: true } : {}),
     };
     events.push({ kind: 'records', eventId: m.messageId, records: [record] });

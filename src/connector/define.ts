@@ -523,6 +523,15 @@ export interface ConnectorDefinition<Config = unknown, Cursor = unknown> {
    * @defaultValue none: no record asks for an erasure
    */
   erasureFlag?: ErasureFlag;
+  /**
+   * External fields sent with every write of a record that changes anything, whatever the
+   * shadow says the system holds: context the system needs on each event rather than state it
+   * keeps (Segment's consent categories: an event without its consent context reaches every
+   * destination unenforced). Pure, from the instance's config; a field the mapping gives no value
+   * is left to the connector.
+   * @defaultValue none
+   */
+  contextFields?(config: Config): readonly string[];
   /** Names of config keys that hold secrets and so must come from `${env:...}`. */
   secretKeys?: readonly string[];
   /**

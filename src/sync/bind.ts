@@ -66,6 +66,8 @@ export interface SyncConnector {
   schedule?: PullSchedule;
   /** The definition's erasure flag (`ConnectorDefinition.erasureFlag`), if it has one. */
   erasureFlag?: ErasureFlag;
+  /** External fields sent with every write that changes anything (`ConnectorDefinition.contextFields`). */
+  contextFields?: readonly string[];
   /** Builds a live instance; its metrics go to `metrics` (the hub's registry). */
   create(ctx: {
     logger: Logger;
@@ -105,6 +107,7 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
     mapping: options.mapping,
     ...(options.schedule ? { schedule: options.schedule } : {}),
     ...(definition.erasureFlag ? { erasureFlag: definition.erasureFlag } : {}),
+    ...(definition.contextFields ? { contextFields: definition.contextFields(options.config) } : {}),
     async create({ logger, metrics, knownRecords }) {
       const instance: ConnectorInstance<Cursor> = await definition.create({
         instanceId: id,

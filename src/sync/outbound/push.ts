@@ -369,6 +369,10 @@ export class Pusher {
         settled.push(profileId);
         continue;
       }
+      for (const field of connector.contextFields ?? []) {
+        const value = out.fields[field];
+        if (value !== undefined && !(field in fields)) fields[field] = value;
+      }
       const prev: Record<string, Json> = {};
       for (const field of Object.keys(fields)) {
         const before = shadow?.values[field];

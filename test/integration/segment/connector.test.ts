@@ -73,6 +73,46 @@ describe('Segment push', () => {
     expect(e.sideDoor.calls().byEndpoint).toMatchObject({ 'POST /v1/batch': 1 });
   });
 
+  // Review finding: a name change went out without its consent context, and Segment forwards
+  // such an event to every destination unenforced.
+  it('every identify carries every consent category: one the record does not carry has no granted state, false', async () => {
+    const e = await emulator();
+    await instance(e).push?.([record(10, { fields: { firstName: 'Only' } })], signal());
+    expect(e.sideDoor.events()[0]?.message).toMatchObject({
+      traits: { firstName: 'Only' },
+      context: { consent: { categoryPreferences: { 'Email Marketing': false } } },
+    });
+  });
+
+  it('an aborted push rejects, and its client sends nothing afterwards (no old value after a newer one)', async () => {
+    const e = await emulator();
+    e.sideDoor.failNextTrackingCalls(1, 503);
+    const abort = new AbortController();
+    const pushing = instance(e).push?.([record(13)], abort.signal);
+    await new Promise((r) => setTimeout(r, 100));
+    abort.abort(new Error('shutdown'));
+    await expect(pushing).rejects.toThrow();
+    // The client would retry after its backoff (at least 500 ms).
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(e.sideDoor.calls().byEndpoint['POST /v1/batch']).toBe(1);
+    expect(e.sideDoor.events()).toHaveLength(0);
+  });
+
+  it('close waits for a push in flight to be delivered', async () => {
+    const e = await emulator();
+    const segment = instance(e);
+    e.sideDoor.failNextTrackingCalls(1, 503);
+    let answered = false;
+    const pushing = segment.push?.([record(14)], signal()).then((o) => {
+      answered = true;
+      return o;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    await segment.close?.();
+    expect(answered).toBe(true);
+    expect((await pushing)?.map((o) => o.status)).toEqual(['ok']);
+  });
+
   it('a lost answer is retried by the client and Segment drops the repeat: one event, the push ok', async () => {
     const e = await emulator();
     e.sideDoor.failNextTrackingCalls(1, 503, { afterAccepting: true });
@@ -238,6 +278,18 @@ describe('Segment erasure', () => {
     const [pending] = (await instance(e, { regulationSourceId: 'src_web' }).erase?.([{ externalId: 'u-3' }], signal())) ?? [];
     expect(pending?.status).toBe('pending');
     expect(e.sideDoor.calls().byEndpoint).toMatchObject({ 'POST /regulations/sources/:sourceId': 1 });
+  });
+
+  it('a regulation the workspace does not know (its token or region changed) fails that ticket alone, to be tried again', async () => {
+    const e = await emulator({ regulationStepMs: 1 });
+    const segment = instance(e);
+    const [pending] = (await segment.erase?.([{ externalId: 'u-4' }], signal())) ?? [];
+    const ticket = pending?.status === 'pending' ? pending.ticket : '';
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await segment.eraseProgress?.([ticket, 'reg_unknown'], signal())).toEqual([
+      { ticket, status: 'done', progress: `regulation ${ticket} FINISHED` },
+      { ticket: 'reg_unknown', status: 'failed', retryable: true, reason: 'regulation reg_unknown not found in the workspace' },
+    ]);
   });
 
   it('without a Public API token every reference fails for good, saying what to set', async () => {

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { engineKeys } from '../../../src/queue/keys.js';
 import { WorkSets } from '../../../src/queue/work-sets.js';
-import type { UpsertInput } from '../../../connectors/memory/index.js';
+import { memoryConnector, type UpsertInput } from '../../../connectors/memory/index.js';
 import type { MemorySystem } from '../../../connectors/memory/index.js';
 import { TEST_DIALECTS } from '../../../harness/db.js';
 import { REDIS_URL, startHub } from '../../../harness/sync-hub.js';
@@ -56,6 +56,20 @@ describe.each(TEST_DIALECTS)('push (%s)', (dialect) => {
     expect(calls).toEqual([[{ id: b.get({ email: 'ada@example.com' })?.id, fields: { first_name: 'A5' } }]]);
     const [profile] = await hub.profiles();
     expect(profile?.attributes['firstName']?.value).toBe('A5');
+  });
+
+  it('context fields (ConnectorDefinition.contextFields) go with every write that changes anything, unchanged or not', async () => {
+    const withContext: typeof memoryConnector = { ...memoryConnector, type: 'memory-context', contextFields: () => ['newsletter'] };
+    hub = await startHub({ dialect, systems: [{ id: 'a' }, { id: 'b', definition: withContext }, { id: 'c' }] });
+    const { a, b, c } = systemsOf(hub, 'a', 'b', 'c');
+    a.change({ email: 'ctx@example.com', first_name: 'Ctx', newsletter: true });
+    await hub.settle();
+    const [callsB, callsC] = [recordCalls(b), recordCalls(c)];
+    a.change({ email: 'ctx@example.com', first_name: 'Ctx2' });
+    await hub.settle();
+    expect(callsB.flat().map((input) => input.fields)).toEqual([{ first_name: 'Ctx2', newsletter: true }]);
+    // Without the declaration only the change goes out.
+    expect(callsC.flat().map((input) => input.fields)).toEqual([{ first_name: 'Ctx2' }]);
   });
 
   it('a rejected record goes to the dead-letter view with its reason, the rest of its batch goes through, and replay delivers it once fixed', async () => {
