@@ -4,7 +4,7 @@
  * - a trait name is a field: `email`, `firstName`, `lastName`, `phone` (Segment's reserved
  *   traits, https://segment.com/docs/connections/spec/identify/#traits) and any other trait;
  * - `consent:<Category>`: the category's value in `context.consent.categoryPreferences`, sent on
- *   every identify, never read (Segment keeps no consent context on a profile).
+ *   every identify, changed or not (`contextFields`), never read back.
  *
  * Subscriptions and consents as boolean traits, and the consent categories, come from the
  * instance's config (`derivedSegmentMappings`, the connector's `derivedMappings`).
