@@ -36,7 +36,10 @@ export interface WebhookPayloadEvent extends ChangeNotice {
 }
 
 export interface Delivery {
+  /** When the answer came (or the request failed). */
   at: number;
+  /** When the request was sent. */
+  sentAt: number;
   attemptNumber: number;
   status: number | 'error';
   eventIds: number[];
@@ -84,7 +87,13 @@ export class WebhookSender {
       // HubSpot numbers attempts from 0; a redelivery is a retry of the first attempt.
       redeliveryAttempt: 2,
       sign: (events, attempt, url) => this.sign(events, attempt - 1, url),
-      logEntry: ({ at, items, attempt, status }) => ({ at, attemptNumber: attempt - 1, status, eventIds: items.map((e) => e.eventId) }),
+      logEntry: ({ at, sentAt, items, attempt, status }) => ({
+        at,
+        sentAt,
+        attemptNumber: attempt - 1,
+        status,
+        eventIds: items.map((e) => e.eventId),
+      }),
       now: opts.now,
     });
   }

@@ -23,7 +23,10 @@ export interface WebhookItem {
 
 /** One delivery attempt, as the side door's `webhookDeliveries()` lists it. */
 export interface WebhookDelivery {
+  /** When the answer came (or the request failed). */
   at: number;
+  /** When the request was sent. */
+  sentAt: number;
   webhookId: string;
   eventIds: string[];
   types: string[];
@@ -169,10 +172,11 @@ export class WebhookSender {
         // Gone: Mailchimp disables the webhook for good and stops retrying (since April 2021).
         return true;
       },
-      logEntry: ({ at, items, attempt, status, acked }) => {
+      logEntry: ({ at, sentAt, items, attempt, status, acked }) => {
         if (status === 410) for (const item of items) this.disable(item.webhookId);
         return {
           at,
+          sentAt,
           webhookId: items[0]?.webhookId ?? '',
           eventIds: items.map((i) => i.eventId),
           types: items.map((i) => i.type),

@@ -24,7 +24,10 @@ export interface QueuedNotification {
 }
 
 export interface OutboundDelivery {
+  /** When the answer came (or the request failed). */
   at: number;
+  /** When the request was sent. */
+  sentAt: number;
   object: string;
   attempt: number;
   status: number | 'error';
@@ -128,8 +131,9 @@ export class OutboundSender {
       timeoutMs: REQUEST_TIMEOUT_MS,
       sign: (group) => this.envelope(group),
       acknowledged: (status, body) => status === 200 && isAck(body),
-      logEntry: ({ at, items, attempt, status, acked }) => ({
+      logEntry: ({ at, sentAt, items, attempt, status, acked }) => ({
         at,
+        sentAt,
         object: items[0]?.object ?? 'Contact',
         attempt,
         status,

@@ -14,7 +14,10 @@ export interface DeliveryRequest {
 
 /** What the loop reports of one delivery attempt, for the vendor's delivery log. */
 export interface DeliveryAttempt<Item> {
+  /** When the answer came (or the request failed). */
   at: number;
+  /** When the request was sent: a receiver may have handled it well before its answer is logged. */
+  sentAt: number;
   items: readonly Item[];
   /** 1 for the first attempt. */
   attempt: number;
@@ -184,6 +187,7 @@ export class WebhookDeliveryLoop<Item, Id, Delivery> {
     if (!request) return;
     let status: number | 'error';
     let acked = false;
+    const sentAt = this.opts.now();
     try {
       const res = await fetch(url, {
         method: 'POST',
@@ -197,7 +201,7 @@ export class WebhookDeliveryLoop<Item, Id, Delivery> {
     } catch {
       status = 'error';
     }
-    this.deliveries.push(this.opts.logEntry({ at: this.opts.now(), items, attempt, status, acked }));
+    this.deliveries.push(this.opts.logEntry({ at: this.opts.now(), sentAt, items, attempt, status, acked }));
     if (this.deliveries.length > MAX_LOG) this.deliveries.shift();
     if (!acked && attempt < this.opts.maxAttempts && !this.closed) {
       const delay = Math.min(this.opts.retryMaxMs ?? Number.POSITIVE_INFINITY, this.opts.retryBaseMs * 2 ** (attempt - 1));

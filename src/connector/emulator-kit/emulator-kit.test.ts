@@ -33,7 +33,29 @@ async function receiver(status: (body: string) => number = () => 200): Promise<{
   return { url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`, bodies };
 }
 
-function loop(url: string, overrides: { maxAttempts?: number } = {}) {
+/** A receiver that holds its first request until `answer` is called; `received` resolves once the request was read. */
+async function heldReceiver(): Promise<{ url: string; received: Promise<void>; answer: (status: number) => void }> {
+  let answer: (status: number) => void = () => undefined;
+  let received: () => void = () => undefined;
+  const read = new Promise<void>((resolve) => (received = resolve));
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      answer = (status) => void res.writeHead(status).end('ok');
+      received();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  closing.push(() => new Promise((resolve) => server.close(() => resolve())));
+  return {
+    url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`,
+    received: read,
+    answer: (status) => answer(status),
+  };
+}
+
+function loop(url: string, overrides: { maxAttempts?: number; now?: () => number } = {}) {
   const l = new WebhookDeliveryLoop<Item, string, DeliveryAttempt<Item>>({
     url,
     idOf: (i) => i.id,
@@ -48,7 +70,7 @@ function loop(url: string, overrides: { maxAttempts?: number } = {}) {
       body: JSON.stringify({ attempt, ids: items.map((i) => i.id) }),
     }),
     logEntry: (a) => a,
-    now: Date.now,
+    now: overrides.now ?? Date.now,
   });
   closing.push(() => l.close());
   return l;
@@ -109,6 +131,22 @@ describe('WebhookDeliveryLoop', () => {
     l.setUrl(undefined);
     l.enqueue({ id: 'y', group: 'a' });
     expect(l.items().map((i) => i.id)).toEqual(['x']);
+  });
+
+  // Chaos (d) counted the deliveries made while Redis was away by the time their answer was
+  // logged: a delivery the hub answered 200 just before Redis died, logged just after, was
+  // taken for one answered 200 while Redis was away. The log says when each request was sent.
+  it('logs when each request was sent as well as when its answer came', async () => {
+    const r = await heldReceiver();
+    let clock = 1;
+    const l = loop(r.url, { now: () => clock });
+    l.enqueue({ id: 'a', group: 'g' });
+    await r.received;
+    // The request was handled; the clock moves on before its answer reaches the sender.
+    clock = 2;
+    r.answer(200);
+    await l.idle();
+    expect(l.log().map((d) => ({ sentAt: d.sentAt, at: d.at, status: d.status }))).toEqual([{ sentAt: 1, at: 2, status: 200 }]);
   });
 
   it('gives up after maxAttempts', async () => {

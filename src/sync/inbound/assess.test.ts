@@ -201,6 +201,23 @@ describe('assess', () => {
     expect(loaded.map((l) => l[0]?.prev)).toEqual([{ first_name: 'User' }, { first_name: 'User' }, { first_name: 'Old' }]);
   });
 
+  // The symmetric case of our value standing: a rep withdraws (sets back the value our write
+  // replaced) after our write ended; a read begun before it ended returns the record stamped by
+  // the rep. It cannot predate our write: the withdrawal is applied, and the shadow learns it.
+  it("a rep's revert after our write ended is applied, even from a read begun before it ended", () => {
+    const ours = (): WriteEntry[] => [write(521, 613, { newsletter: true }, { newsletter: false })];
+    const base = shadow({ email: 'a@example.com', newsletter: true });
+    const reverted = item({ email: 'a@example.com', newsletter: false }, 700, 600, { echo: false });
+    const out = assess(batch([reverted], { loaded: [ours()], shadows: [base] }));
+    const decision = out.decisions[0];
+    if (decision?.kind !== 'apply') throw new Error('expected a patch to apply');
+    expect(Object.keys(decision.patch.subscriptions)).toEqual(['newsletter']);
+    expect(decision.options.observed?.values).toEqual({ email: 'a@example.com', newsletter: false });
+    // Stamped within the clock tolerance of our write's end, it may be a snapshot from before it: judged as one.
+    const close = item({ email: 'a@example.com', newsletter: false }, 650, 600, { echo: false });
+    expect(assess(batch([close], { loaded: [ours()], shadows: [base] })).decisions[0]).toEqual({ kind: 'echo', shadow: null });
+  });
+
   it('a record taken after our writes teaches no prev', () => {
     const loaded = [[write(100, 110, { first_name: 'Hub' }, { first_name: 'Old' })]];
     const out = assess(batch([item({ first_name: 'Hub' }, 105, 200)], { loaded, shadows: [shadow({ first_name: 'Hub' })] }));

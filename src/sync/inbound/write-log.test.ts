@@ -95,6 +95,31 @@ describe('assessRecord', () => {
     expect(out.state).toEqual({ firstName: 'F88', optOut: true });
   });
 
+  // The symmetric case: our write of HasOptedOutOfEmail true ran 521-613; a rep set it back to
+  // false at 700; the read began at 600 (before our write ended) and returned the record stamped
+  // 700. Taken for a snapshot predating our write, the rep's false equalled what our write
+  // replaced and was dropped: an edit lost. Stamped after our write ended, the record holds the
+  // system's state since, so a value other than ours is someone's newer edit.
+  it('a value other than our last write sent, in a record stamped after that write ended, is news, however early its read began', () => {
+    const writes = (): WriteEntry[] => [write(521, 613, { optOut: true }, { optOut: false })];
+    const shadow = { firstName: 'F76', optOut: true };
+    const reverted = writes();
+    const out = assessRecord({ firstName: 'F76', optOut: false }, shadow, reverted, { ...ctx(600, 700), foreign: true });
+    expect(out.changes).toEqual({ optOut: false });
+    expect(out.observed).toEqual({ firstName: 'F76', optOut: false });
+    expect(out.state).toEqual({ firstName: 'F76', optOut: false });
+    // Not a snapshot predating the write: what the write replaced stays as it was.
+    expect(reverted[0]?.prev).toEqual({ optOut: false });
+    // Another value than the one replaced: news too, and the system's state.
+    const other = assessRecord({ status: 'C' }, { status: 'B' }, [write(521, 613, { status: 'B' }, { status: 'A' })], ctx(600, 700));
+    expect(other.changes).toEqual({ status: 'C' });
+    expect(other.observed).toEqual({ status: 'C' });
+    // Stamped within the clock tolerance of the write's end, it may still predate the write: judged as a snapshot.
+    const within = assessRecord({ firstName: 'F76', optOut: false }, shadow, writes(), { ...ctx(600, 650), foreign: true });
+    expect(within.changes).toEqual({});
+    expect(within.state).toEqual(shadow);
+  });
+
   it('a value equal to one our refused write sent is a real change: the system never wrote it', () => {
     // The create was refused (a required field missing); the person then sets the same value themselves.
     const writes = [write(100, 110, { a: true, b: 'x' }, {}, { ok: false })];

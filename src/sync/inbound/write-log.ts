@@ -377,6 +377,11 @@ function ownValueBack(field: string, w: WriteEntry, laterWrites: readonly WriteE
   );
 }
 
+/** Whether the source stamped the record after this write ended, beyond the clock tolerance: it cannot predate the write. */
+function stampedAfterEnd(w: WriteEntry, ctx: ChangeContext): boolean {
+  return w.to !== null && ctx.recordAt > w.to + ctx.toleranceMs;
+}
+
 /** Whether the record was stamped by the source while this write ran (within the clock tolerance). */
 function during(w: WriteEntry, ctx: ChangeContext): boolean {
   return ctx.recordAt >= w.from - ctx.toleranceMs && ctx.recordAt <= (w.to ?? Number.POSITIVE_INFINITY) + ctx.toleranceMs;
@@ -469,8 +474,14 @@ export function assessRecord(
     // A value the source stamps before one of our writes of that field began was overwritten by
     // it, however late the record came: the system holds what the write sent (chaos (e): a
     // webhook's value stamped just before our older write began, received after it ended).
+    // Unstamped, it was overwritten by a write that ended after its read began, unless the
+    // record itself is stamped after that write ended: then it holds the system's state since,
+    // and a value other than ours is someone's newer edit (a rep's revert), not what we replaced.
     const overwrittenBy =
-      later.find((w) => w.ok !== false && Object.hasOwn(w.fields, field) && !(stampedAt !== undefined && stampedAt >= w.from)) ??
+      later.find(
+        (w) =>
+          w.ok !== false && Object.hasOwn(w.fields, field) && (stampedAt === undefined ? !stampedAfterEnd(w, ctx) : stampedAt < w.from),
+      ) ??
       (stampedAt === undefined ? undefined : writes.find((w) => w.ok !== false && Object.hasOwn(w.fields, field) && stampedAt < w.from));
     // Before our write the system held `prev` (a field missing from it was not known to be there).
     let before: Json | undefined = now[field];
