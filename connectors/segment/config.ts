@@ -114,7 +114,7 @@ export const SegmentConfig = z
      */
     regulationPollMs: z.number().int().positive().default(3_600_000).meta({ description: 'Poll interval of a regulation, ms.' }),
     /**
-     * The shared secret of the Webhooks destination (`X-Signature`).
+     * The shared secret of the Webhooks destination (`X-Signature`), chosen by the operator: `concord secret` prints one (production wants 256 bits).
      * @defaultValue none: webhooks are refused
      */
     webhookSecret: z.string().min(1).optional().meta({ description: 'Shared secret of the Webhooks (Actions) destination.' }),

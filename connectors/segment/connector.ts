@@ -78,6 +78,8 @@ export default defineConnector<SegmentConfig, SegmentCursor>({
   // An identify without its consent categories reaches every destination unenforced.
   contextFields: (config) => config.consentCategories.map((c) => categoryField(c.category)),
   secretKeys: SEGMENT_SECRET_KEYS,
+  // The operator chooses the Webhooks destination's shared secret (`concord secret` prints one).
+  generatedSecretKeys: ['webhookSecret'],
   sensitiveKeys: [SIGNATURE_HEADER],
   create: (ctx) => createSegmentInstance(ctx),
 });

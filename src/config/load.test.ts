@@ -408,6 +408,10 @@ describe('the example configs', () => {
       'SALESFORCE_OM_TOKEN',
       'MAILCHIMP_API_KEY',
       'MAILCHIMP_WEBHOOK_SECRET',
+      'SEGMENT_WRITE_KEY',
+      'SEGMENT_PROFILE_TOKEN',
+      'SEGMENT_PUBLIC_API_TOKEN',
+      'SEGMENT_WEBHOOK_SECRET',
     ]);
   });
 

@@ -99,6 +99,10 @@ describe('production refuses the published development secrets', () => {
       'secret_published connectors.salesforce.outboundMessageToken',
       'secret_published connectors.mailchimp.apiKey',
       'secret_published connectors.mailchimp.webhookSecret',
+      'secret_published connectors.segment.writeKey',
+      'secret_published connectors.segment.profileToken',
+      'secret_published connectors.segment.publicApiToken',
+      'secret_published connectors.segment.webhookSecret',
     ]);
     expect(String(errors[0])).toBe(
       'config/concord.yaml:25:14: hub.secrets.signing: is a development value published with Concord, refused in production mode; set CONCORD_SIGNING_SECRET to a new secret (`concord secret` prints one)',
