@@ -30,7 +30,8 @@ interface StatusWriteInput {
 }
 
 interface StatusWriteResponse {
-  results?: { subscriberIdString: string; subscriptionId: number; status: string }[];
+  /** `PublicStatus`es: `timestamp` is HubSpot's stamp of the status as written. */
+  results?: { subscriberIdString: string; subscriptionId: number; status: string; timestamp?: string }[];
   errors?: StandardErrorLike[];
 }
 
@@ -45,6 +46,8 @@ interface Work {
   externalId: string | undefined;
   /** HubSpot's `updatedAt` of the contact after our properties landed. */
   updatedAt?: string;
+  /** HubSpot's stamp of each status this push leaves (by subscription id): of our write, or of the one it already held. */
+  statusesAt: Map<number, string>;
   failure?: PushOutcome;
 }
 
@@ -152,9 +155,7 @@ export class HubSpotPusher {
               // Statuses land later than the properties: a stamp for all the fields only without
               // them; with them, the stamp is the properties' own.
               ...(w.updatedAt !== undefined && w.statuses.size === 0 ? { writtenAt: w.updatedAt } : {}),
-              ...(w.updatedAt !== undefined && w.statuses.size > 0
-                ? { fieldsWrittenAt: propertiesWrittenAt(w.record.fields, w.updatedAt) }
-                : {}),
+              ...(w.statuses.size > 0 ? fieldsWrittenAt(w) : {}),
             }
           : { status: 'retryable', profileId: w.record.profileId, reason: 'HubSpot returned no result for the record' }),
     );
@@ -169,7 +170,7 @@ export class HubSpotPusher {
       else if (this.byId.has(id)) statuses.set(id, statusToWrite(value));
     }
     const email = properties.email ? properties.email.trim().toLowerCase() : undefined;
-    return { record, properties, statuses, email, externalId: record.externalId };
+    return { record, properties, statuses, email, externalId: record.externalId, statusesAt: new Map() };
   }
 
   /** https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/batch/post-crm-v3-objects-contacts-batch-upsert */
@@ -311,9 +312,12 @@ export class HubSpotPusher {
     }
     // A status HubSpot already holds (someone made the same choice there before its webhook
     // reached the hub) is not written again: a write that changes nothing is an echo write.
-    const inputs = wanted.filter(({ input }) => {
+    // Such a status has stood since HubSpot's stamp of it: that is when it landed, as far as this push goes.
+    const inputs = wanted.filter(({ work: w, input }) => {
       const now = held.get(input.subscriberIdString.toLowerCase())?.get(input.subscriptionId);
-      return !(now && now.state === input.statusState && (now.legalBasis ?? undefined) === input.legalBasis);
+      const kept = now !== undefined && now.state === input.statusState && (now.legalBasis ?? undefined) === input.legalBasis;
+      if (kept && now.at !== undefined) w.statusesAt.set(input.subscriptionId, now.at);
+      return !kept;
     });
     for (const part of chunks(inputs, BATCH)) {
       const key = (email: string, id: number | string): string => `${email.toLowerCase()}|${id}`;
@@ -329,7 +333,11 @@ export class HubSpotPusher {
         reservation,
       );
       if (!res.data || !Array.isArray(res.data.results)) throw new MalformedPayloadError('statuses/batch/write answered without results');
-      for (const r of res.data.results) written.add(key(r.subscriberIdString, r.subscriptionId));
+      for (const r of res.data.results) {
+        written.add(key(r.subscriberIdString, r.subscriptionId));
+        const w = byKey.get(key(r.subscriberIdString, r.subscriptionId));
+        if (w && r.timestamp !== undefined) w.statusesAt.set(Number(r.subscriptionId), r.timestamp);
+      }
       for (const e of res.data.errors ?? []) {
         const emails = e.context?.subscriberIdString ?? [];
         const ids = e.context?.subscriptionId ?? [];
@@ -388,11 +396,18 @@ function newerChoice(record: PushRecord, field: string, wanted: StatusState, sta
   return !(record.held?.[field] === status.state && Number.isFinite(knownAt) && setAt <= knownAt);
 }
 
-/** The stamp of each contact property a write sent (the fields that are not subscription statuses). */
-function propertiesWrittenAt(fields: Readonly<Record<string, unknown>>, updatedAt: string): Record<string, string> {
-  return Object.fromEntries(
-    Object.keys(fields)
-      .filter((f) => !f.startsWith('subscription:'))
-      .map((f) => [f, updatedAt]),
-  );
+/**
+ * When each field of a write with statuses landed, by HubSpot's stamps: the contact properties
+ * at its `updatedAt`, each status at its own `timestamp` (a status already held, not written:
+ * the stamp it had). A marketer's status stamped after ours landed is the state since, not a
+ * value our write may have overwritten (taken for one, the shadow kept our value, and the
+ * marketer's unsubscribe a moment later equalled it and was lost: storm, api+worker).
+ */
+function fieldsWrittenAt(w: Work): { fieldsWrittenAt?: Record<string, string> } {
+  const out: Record<string, string> = {};
+  if (w.updatedAt !== undefined) {
+    for (const f of Object.keys(w.record.fields)) if (!f.startsWith('subscription:')) out[f] = w.updatedAt;
+  }
+  for (const [id, at] of w.statusesAt) if (w.statuses.has(id)) out[subscriptionField(id)] = at;
+  return Object.keys(out).length > 0 ? { fieldsWrittenAt: out } : {};
 }

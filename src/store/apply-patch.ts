@@ -447,6 +447,8 @@ function splitConsentPath(patch: ProfilePatch, path: string): { purpose: string;
 export interface ShadowUpdate {
   externalId?: string | null;
   values: Record<string, Json>;
+  /** Fields whose value in the system is no longer known: removed. */
+  forget?: readonly string[];
   pushedAt?: string;
 }
 
@@ -460,8 +462,10 @@ export function mergedShadow(
   current: Pick<Database['shadows'], 'values' | 'external_id' | 'last_pushed_at'> | undefined,
   update: ShadowUpdate,
 ): Pick<Database['shadows'], 'values' | 'external_id' | 'last_pushed_at'> {
+  const values: Record<string, Json> = { ...(current ? decodeRecord(current.values) : {}), ...update.values };
+  for (const field of update.forget ?? []) delete values[field];
   return {
-    values: encodeJson({ ...(current ? decodeRecord(current.values) : {}), ...update.values }),
+    values: encodeJson(values),
     external_id: update.externalId === undefined ? (current?.external_id ?? null) : update.externalId,
     last_pushed_at: update.pushedAt ?? current?.last_pushed_at ?? null,
   };
@@ -494,7 +498,10 @@ export async function mergeShadow(
 }
 
 function observedUpdate(observed: Observed): ShadowUpdate {
-  return observed.externalId === null ? { values: observed.values } : { externalId: observed.externalId, values: observed.values };
+  const forget = observed.forget && observed.forget.length > 0 ? { forget: observed.forget } : {};
+  return observed.externalId === null
+    ? { values: observed.values, ...forget }
+    : { externalId: observed.externalId, values: observed.values, ...forget };
 }
 
 export async function insertAudit(

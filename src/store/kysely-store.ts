@@ -110,7 +110,7 @@ export class KyselyStore implements Store {
   updateShadow(
     profileId: string,
     connector: string,
-    update: { externalId?: string | null; values: Record<string, Json>; pushedAt?: string },
+    update: { externalId?: string | null; values: Record<string, Json>; forget?: readonly string[]; pushedAt?: string },
   ): Promise<void> {
     return this.#shadows.updateShadow(profileId, connector, update);
   }

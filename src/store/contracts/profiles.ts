@@ -11,6 +11,8 @@ export interface Observed {
   externalId: string | null;
   /** External values the system holds now (merged over the existing shadow values). */
   values: Record<string, Json>;
+  /** Fields the hub no longer knows the system's value of: removed from the shadow. */
+  forget?: readonly string[];
 }
 
 export interface ApplyOptions {

@@ -37,11 +37,11 @@ export interface ShadowRepository {
   getShadows(connector: string, profileIds: readonly string[]): Promise<Map<string, Shadow>>;
   shadowsByConnector(connector: string, options?: { limit?: number; after?: string }): Promise<Shadow[]>;
   shadowsByProfile(profileId: string): Promise<Shadow[]>;
-  /** Merges `values` over the stored shadow and sets the external id when given. */
+  /** Merges `values` over the stored shadow (removing the `forget` fields) and sets the external id when given. */
   updateShadow(
     profileId: string,
     connector: string,
-    update: { externalId?: string | null; values: Record<string, Json>; pushedAt?: string },
+    update: { externalId?: string | null; values: Record<string, Json>; forget?: readonly string[]; pushedAt?: string },
   ): Promise<void>;
 
   /**

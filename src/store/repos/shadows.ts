@@ -51,7 +51,7 @@ export class KyselyShadows implements ShadowRepository {
   async updateShadow(
     profileId: string,
     connector: string,
-    update: { externalId?: string | null; values: Record<string, Json>; pushedAt?: string },
+    update: { externalId?: string | null; values: Record<string, Json>; forget?: readonly string[]; pushedAt?: string },
   ): Promise<void> {
     await this.#store.write(async (trx) =>
       mergeShadow(trx, this.#store.dialect, await this.#store.resolveId(trx, profileId), connector, update, new Date().toISOString()),

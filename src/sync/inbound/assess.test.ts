@@ -154,6 +154,32 @@ describe('assess', () => {
     expect(apart.decisions.map((d) => d?.kind)).toEqual(['apply', 'apply']);
   });
 
+  // Storm (api+worker), traced: our write of a status had no landing stamp; a marketer's newer
+  // value stamped inside its window left the shadow holding ours, and the marketer taking it back
+  // a moment later equalled that shadow: no change, and a push wrote the newer value over it.
+  it('a value that raced our write of it, with no stamp of when ours landed, makes the shadow forget the field', () => {
+    const loaded = [[write(100, 200, { newsletter: false }, { newsletter: true }, { valuesAt: { newsletter: T0 + 50 } })]];
+    const raced = item({ newsletter: true }, 150, 160, { fieldsAt: { newsletter: iso(T0 + 150) }, echo: false });
+    const out = assess(batch([raced], { loaded, shadows: [shadow({ first_name: 'Ada', newsletter: false })] }));
+    const decision = out.decisions[0];
+    if (decision?.kind !== 'apply') throw new Error('expected a patch to apply');
+    expect(decision.patch.subscriptions).toEqual({ newsletter: true });
+    expect(decision.options.observed).toMatchObject({ values: {}, forget: ['newsletter'] });
+    // Taken back, the same in one batch: the later record is judged by the earlier one's state.
+    const back = item({ newsletter: false }, 700, 710, { fieldsAt: { newsletter: iso(T0 + 700) }, echo: false });
+    const both = assess(
+      batch([raced, back], {
+        loaded: [loaded[0] ?? [], loaded[0] ?? []],
+        shadows: [shadow({ newsletter: false }), shadow({ newsletter: false })],
+      }),
+    );
+    expect(both.decisions.map((d) => d?.kind)).toEqual(['apply', 'apply']);
+    // A raced record with nothing new (our write carried no time of its value) still tells the shadow to forget.
+    const untimed = [[write(100, 200, { newsletter: false }, { newsletter: true })]];
+    const same = assess(batch([raced], { loaded: untimed, shadows: [shadow({ newsletter: true })] }));
+    expect(same.decisions).toEqual([{ kind: 'echo', shadow: { values: {}, forget: ['newsletter'] } }]);
+  });
+
   it("records of one profile share its write-log entries: what one snapshot teaches about our write's prev, the next one sees", () => {
     // Two snapshots taken before our write of the name: the first carries the user's edit, the
     // second still holds it. Loaded apart (as `WriteLog.load` parses each), they are judged on one list.

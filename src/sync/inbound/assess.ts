@@ -52,8 +52,8 @@ export interface BatchState {
 export type Decision =
   | {
       kind: 'echo';
-      /** What the shadow learns (the profile's shadow in the record's system), when it learns anything. */
-      shadow: { values: Record<string, Json>; externalId?: string } | null;
+      /** What the shadow learns (the profile's shadow in the record's system), when it learns anything; `forget`: fields it no longer knows. */
+      shadow: { values: Record<string, Json>; externalId?: string; forget?: string[] } | null;
     }
   | {
       kind: 'apply';
@@ -127,7 +127,8 @@ export function assess(state: BatchState): BatchAssessment {
       // either), and the record's id when it had none: our own write that landed unseen (its
       // push died) comes back as an echo, and the retry must find the record by that id.
       const unlinked = Boolean(pid) && !shadows[i]?.externalId;
-      const teaches = Boolean(pid) && (unlinked || Object.keys(assessed.learned).length > 0);
+      const unsure = assessed.unsure.length > 0 ? { forget: assessed.unsure } : {};
+      const teaches = Boolean(pid) && (unlinked || Object.keys(assessed.learned).length > 0 || assessed.unsure.length > 0);
       decisions[i] = {
         kind: 'echo',
         shadow: teaches
@@ -135,6 +136,7 @@ export function assess(state: BatchState): BatchAssessment {
               // Unlinked, there is no shadow: the record as read is all that is known of the system.
               values: unlinked ? { ...m.observed, ...assessed.learned } : assessed.learned,
               ...(unlinked ? { externalId: item.record.externalId } : {}),
+              ...unsure,
             }
           : null,
       };
@@ -160,7 +162,14 @@ export function assess(state: BatchState): BatchAssessment {
     decisions[i] = {
       kind: 'apply',
       patch,
-      options: { observed: { connector: item.connector.id, externalId: item.record.externalId, values: assessed.observed } },
+      options: {
+        observed: {
+          connector: item.connector.id,
+          externalId: item.record.externalId,
+          values: assessed.observed,
+          ...(assessed.unsure.length > 0 ? { forget: assessed.unsure } : {}),
+        },
+      },
       unmapped: m.errors.map((e) => e.message),
     };
   }

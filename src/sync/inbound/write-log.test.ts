@@ -303,12 +303,20 @@ describe('assessRecord', () => {
   });
 
   // A value the source stamps (say a marketer's lastname) while our write of an older one
-  // was open: our write may have landed after it, so the system may hold ours.
-  it('a value stamped while our write of it was open is a change, but the shadow keeps what we wrote', () => {
+  // was open: our write may have landed after it, so the system may hold ours, or theirs.
+  it('a value stamped while our write of it was open is a change; the shadow no longer knows the field', () => {
     const writes = [write(100, 200, { last: 'L47' }, { last: 'L30' })];
     const out = assessRecord({ last: 'L50' }, { last: 'L47' }, writes, { ...ctx(250, 150), fieldsAt: { last: 150 } });
     expect(out.changes).toEqual({ last: 'L50' });
     expect(out.observed).toEqual({});
+    expect(out.unsure).toEqual(['last']);
+    expect(out.state).toEqual({});
+    // Stamped before the system's own stamp of our write: ours landed after it, the shadow keeps ours.
+    const before = [write(100, 200, { last: 'L47' }, { last: 'L30' }, { landedAtBy: { last: 160 } })];
+    const kept = assessRecord({ last: 'L50' }, { last: 'L47' }, before, { ...ctx(250, 150), fieldsAt: { last: 150 } });
+    expect(kept.changes).toEqual({ last: 'L50' });
+    expect(kept.unsure).toEqual([]);
+    expect(kept.state).toEqual({ last: 'L47' });
     // Stamped after the write ended: the system's state since.
     expect(assessRecord({ last: 'L50' }, { last: 'L47' }, writes, { ...ctx(250, 230), fieldsAt: { last: 230 } }).observed).toEqual({
       last: 'L50',
@@ -318,6 +326,28 @@ describe('assessRecord', () => {
     const after = assessRecord({ last: 'L50' }, { last: 'L47' }, landed, { ...ctx(250, 150), fieldsAt: { last: 150 } });
     expect(after.changes).toEqual({ last: 'L50' });
     expect(after.observed).toEqual({ last: 'L50' });
+  });
+
+  // Storm (api+worker), traced: we wrote UNSUBSCRIBED (open 200-300 by the hub's clock, landed
+  // at 237 by HubSpot's); a marketer subscribed at 265, inside that window, and unsubscribed again
+  // at 857. The shadow kept our UNSUBSCRIBED, so the unsubscribe equalled it (no change), and a
+  // push 7 s later, its pre-read taking HubSpot's UNSUBSCRIBED for the one the shadow knew, wrote
+  // SUBSCRIBED over the person's "no".
+  it("a marketer's choice stamped inside our write's window, then taken back: the second is news too", () => {
+    const entries = (extra: Partial<WriteEntry> = {}): WriteEntry[] => [
+      write(200, 300, { sub: 'UNSUBSCRIBED' }, { sub: 'SUBSCRIBED' }, { valuesAt: { sub: 150 }, ...extra }),
+    ];
+    const marketer = (at: number) => ({ ...ctx(at + 5, at), toleranceMs: 1_000, fieldsAt: { sub: at }, foreign: true });
+    for (const writes of [entries(), entries({ landedAtBy: { sub: 237 } })]) {
+      const subscribed = assessRecord({ sub: 'SUBSCRIBED' }, { sub: 'UNSUBSCRIBED' }, writes, marketer(265));
+      expect(subscribed.changes).toEqual({ sub: 'SUBSCRIBED' });
+      // Not our UNSUBSCRIBED as known: HubSpot's stamp says the subscribe came after it landed,
+      // and without that stamp the hub cannot tell which came last.
+      expect(subscribed.state).not.toHaveProperty('sub', 'UNSUBSCRIBED');
+      const unsubscribed = assessRecord({ sub: 'UNSUBSCRIBED' }, subscribed.state, writes, marketer(857));
+      expect(unsubscribed.changes).toEqual({ sub: 'UNSUBSCRIBED' });
+      expect(unsubscribed.state).toEqual({ sub: 'UNSUBSCRIBED' });
+    }
   });
 
   it('a value the source stamps before our write began, in a snapshot received before it ended, is still what it replaced', () => {

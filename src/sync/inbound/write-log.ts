@@ -422,7 +422,12 @@ export interface Assessment {
   observed: Record<string, Json>;
   /** Fields the shadow did not know, found to be no news (the hub's own value, or a default our create left): to record in the shadow even when nothing changed. */
   learned: Record<string, Json>;
-  /** What the system is known to hold after this record (the base for the next one). */
+  /**
+   * Fields whose value the record raced one of our writes of it with, the system not saying
+   * which landed last: the shadow must forget them (it cannot claim our value as held, nor theirs).
+   */
+  unsure: string[];
+  /** What the system is known to hold after this record (the base for the next one; `unsure` fields left out). */
   state: Record<string, Json>;
   /** The record predates this write (index in `writes`): its `prev` now holds what the record said. */
   predates: number | null;
@@ -460,6 +465,7 @@ export function assessRecord(
   const changes: Record<string, Json> = {};
   const recorded: Record<string, Json> = {};
   const learned: Record<string, Json> = {};
+  const unsure = new Set<string>();
   for (const [field, value] of Object.entries(observed)) {
     // A value the source stamps after a write began was set after it (or kept through it): no snapshot predating that write.
     const stampedAt = ctx.fieldsAt?.[field];
@@ -490,11 +496,15 @@ export function assessRecord(
       overwrittenBy.prev[field] = value;
     }
     // Stamped while one of our writes of it was open, before the system's stamp of that write
-    // when it gave one (`landedAt`): the write may have landed after it, so the shadow keeps
-    // what we wrote (a push then makes sure of the value).
-    const racedOurWrite =
-      stampedAt !== undefined &&
-      writes.some((w) => w.ok !== false && Object.hasOwn(w.fields, field) && stampedAt >= w.from && stampedAt <= landedOf(w, field));
+    // when it gave one (`landedAt`): the write may have landed after it, so the shadow does not
+    // take this value (a push then makes sure of it). Stamped before the system's stamp of our
+    // write, ours landed last and the shadow keeps it; without such a stamp, a value other than
+    // ours may be what the system holds: the shadow forgets the field (`unsure`), or a later
+    // value equal to ours would be judged no change (storm: a marketer's subscribe inside our
+    // write's window, then the unsubscribe, lost, and SUBSCRIBED written over it).
+    const raced = stampedAt === undefined ? [] : writes.filter((w) => racedBy(w, field, stampedAt));
+    const racedOurWrite = raced.length > 0;
+    if (raced.some((w) => landedStampOf(w, field) === undefined && !jsonEqual(w.fields[field], value))) unsure.add(field);
     const record = (): void => {
       if (!overwrittenBy && !racedOurWrite) recorded[field] = value;
     };
@@ -520,7 +530,14 @@ export function assessRecord(
     }
     changes[field] = value;
   }
-  return { changes, observed: recorded, learned, state: { ...now, ...recorded }, predates: first >= 0 ? first : null };
+  const state: Record<string, Json> = { ...now, ...recorded };
+  for (const field of unsure) delete state[field];
+  return { changes, observed: recorded, learned, unsure: [...unsure], state, predates: first >= 0 ? first : null };
+}
+
+/** Whether a value stamped at `stampedAt` raced write `w` of `field`: stamped after it began, no later than it landed. */
+function racedBy(w: WriteEntry, field: string, stampedAt: number): boolean {
+  return w.ok !== false && Object.hasOwn(w.fields, field) && stampedAt >= w.from && stampedAt <= landedOf(w, field);
 }
 
 /**
@@ -575,5 +592,10 @@ export function millisOf(stamps: Readonly<Record<string, string>> | undefined): 
 
 /** When write `w` landed for `field` in the source's clock, as far as the system said (else when the call ended; open: not yet). */
 function landedOf(w: WriteEntry, field: string): number {
-  return w.landedAtBy?.[field] ?? w.landedAt ?? w.to ?? Number.POSITIVE_INFINITY;
+  return landedStampOf(w, field) ?? w.to ?? Number.POSITIVE_INFINITY;
+}
+
+/** The system's own stamp of write `w` landing for `field`, when it gave one. */
+function landedStampOf(w: WriteEntry, field: string): number | undefined {
+  return w.landedAtBy?.[field] ?? w.landedAt;
 }

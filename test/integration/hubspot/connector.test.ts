@@ -256,7 +256,18 @@ describe('HubSpot connector: push', () => {
       ],
       signal(),
     );
-    expect(outcomes).toEqual([{ status: 'ok', profileId: 'p1', externalId: contact.id }]);
+    // Each status stood since HubSpot's stamp of it: that is when the hub's value landed.
+    const stamps = Object.fromEntries(
+      emu.sideDoor.statuses('lb@example.com').map((s) => [`subscription:${String(s.subscriptionId)}`, s.timestamp]),
+    );
+    expect(outcomes).toEqual([
+      {
+        status: 'ok',
+        profileId: 'p1',
+        externalId: contact.id,
+        fieldsWrittenAt: { 'subscription:101': stamps['subscription:101'], 'subscription:103': stamps['subscription:103'] },
+      },
+    ]);
     expect(emu.sideDoor.idleWrites()).toEqual([]);
     // A different legal basis is a change worth writing.
     await instance.push?.(
@@ -294,6 +305,43 @@ describe('HubSpot connector: push', () => {
     const [ours] = (await instance.push?.([{ ...record, heldAt: new Date(Date.now() + 1_000).toISOString() }], signal())) ?? [];
     expect(ours).toMatchObject({ status: 'ok', profileId: 'p1' });
     expect(emu.sideDoor.statuses('late@example.com').find((s) => s.subscriptionId === 101)).toMatchObject({ status: 'UNSUBSCRIBED' });
+  });
+
+  // Storm (api+worker), traced: our UNSUBSCRIBED landed at .237 by HubSpot's stamp; a marketer
+  // subscribed at .265, before the hub's call ended. With no stamp for the status, the hub took
+  // the subscribe for one our write may have overwritten and its shadow kept UNSUBSCRIBED; the
+  // marketer's unsubscribe at .857 then equalled that stale shadow (no change), and a later
+  // push wrote SUBSCRIBED over it. HubSpot stamps each status it writes: that is when ours landed.
+  it('says when each subscription status landed: the stamp HubSpot gave the write, or the one it already held', async () => {
+    let clock = Date.parse('2026-12-04T10:00:00.000Z');
+    const { emu, instance } = await setup({}, {}, { now: () => clock });
+    const contact = emu.sideDoor.createContact({ email: 'stamp@example.com', firstname: 'S' });
+    emu.sideDoor.unsubscribe('stamp@example.com', 103);
+    const heldAt = new Date(clock).toISOString();
+    clock += 237;
+    const [outcome] =
+      (await instance.push?.(
+        [
+          {
+            profileId: 'p1',
+            externalId: contact.id,
+            fields: { firstname: 'Hub', 'subscription:101': 'UNSUBSCRIBED', 'subscription:103': 'UNSUBSCRIBED' },
+            profile: profileWith('consent'),
+          },
+        ],
+        signal(),
+      )) ?? [];
+    const landed = emu.sideDoor.statuses('stamp@example.com').find((s) => s.subscriptionId === 101);
+    expect(landed).toMatchObject({ status: 'UNSUBSCRIBED', timestamp: new Date(clock).toISOString() });
+    expect(outcome).toMatchObject({
+      status: 'ok',
+      fieldsWrittenAt: {
+        firstname: new Date(clock).toISOString(),
+        'subscription:101': landed?.timestamp,
+        // Held already, so not written: it has stood since HubSpot's stamp of it.
+        'subscription:103': heldAt,
+      },
+    });
   });
 
   it('updates a known contact by id (an e-mail change does not create another), and finds its e-mail for statuses', async () => {

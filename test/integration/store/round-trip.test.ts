@@ -183,6 +183,9 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
       values: { firstname: 'Sam', email: 's@example.com' },
       lastPushedAt: '2026-02-01T00:00:00.000Z',
     });
+    // A field whose value in the system the hub no longer knows is forgotten.
+    await store.updateShadow(id, 'salesforce', { values: { LastName: 'S' }, forget: ['FirstName'] });
+    expect((await store.getShadow(id, 'salesforce'))?.values).toEqual({ LastName: 'S' });
     expect((await store.shadowsByProfile(id)).map((s) => s.connector)).toEqual(['hubspot', 'salesforce']);
     expect(await store.findProfileIdByExternalId('salesforce', '003X')).toBe(id);
     expect(await store.findProfileIdByExternalId('salesforce', 'hs-9')).toBeNull();
@@ -195,6 +198,13 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     expect([...page1, ...page2].map((s) => s.externalId).sort()).toEqual(['hs-10', 'hs-9']);
     expect(await store.shadowsByConnector('hubspot', { after: page2[0]?.profileId })).toEqual([]);
     expect(await store.getShadow(id, 'mailchimp')).toBeNull();
+    // A patch's observed values forget what the hub no longer knows, atomically with the merge.
+    const raced = await store.applyPatch(
+      patch({ identities: [{ kind: 'external', system: 'hubspot', value: 'hs-9' }], attributes: { firstName: 'Sa' } }),
+      { observed: { connector: 'hubspot', externalId: 'hs-9', values: { email: 's@example.com' }, forget: ['firstname'] } },
+    );
+    expect(raced.status).toBe('applied');
+    expect((await store.getShadow(id, 'hubspot'))?.values).toEqual({ email: 's@example.com' });
   });
 
   it('records accepted pushes in one go: shadows merged, external ids set, and a push log oldest first', async () => {
