@@ -13,9 +13,11 @@
  *    emulator accepted anew (should be 0) and the duplicates it counted.
  * 3. Pull: scheduled pull runs (`profilesPerPull` each, resuming from the cursor) until the walk
  *    over the profiles the hub knows (`ctx.knownRecords`, the pushed user ids) ends: profiles read
- *    per second, Profile API calls per profile, the peak requests in any one second (the calls
- *    the emulator counted, sampled every SAMPLE_MS) against Segment's 100 per second per space, and
- *    the calls answered 429 (should be 0: the connector paces itself).
+ *    per second, Profile API calls per profile, the most requests arriving at the emulator's server
+ *    within any 1,000 ms (all, and those not refused; Node's `http.server.*` diagnostics channels)
+ *    against Segment's 100 per second per space, and the calls answered 429 (should be 0: the
+ *    connector paces itself). A run stopped by a 429 is parked for its Retry-After (real time) and
+ *    the next run resumes from the last cursor a page saved, as the engine does.
  * 4. Erase: BENCH_ERASURES erasures by user id through `erase`, in batches as the privacy eraser
  *    sends them, then `eraseProgress` (the distinct tickets of each eraser batch, once the
  *    outcome's `checkAfterMs` has passed, within the eraser's 1 s .. 1 h bounds) until all are
@@ -40,7 +42,10 @@
  * requests a second 10,000 take 100 s), BENCH_SKIP_SINGLES=1 (skip the one-per-call erase
  * variant).
  */
+import { subscribe } from 'node:diagnostics_channel';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EraseOutcome, EraseRef, ErasureProgress, KnownRecord, PushOutcome, PushRecord } from '../src/connector/define.js';
 import { RateLimitedError } from '../src/connector/errors.js';
 import { chunks } from '../src/connector/kit/index.js';
@@ -56,7 +61,6 @@ const ERASURES = Number(process.env.BENCH_ERASURES ?? 10_000);
 const PULL = Math.min(PROFILES, Number(process.env.BENCH_PULL ?? PROFILES));
 const SKIP_SINGLES = process.env.BENCH_SKIP_SINGLES === '1';
 const PROFILE_CEILING = 100;
-const SAMPLE_MS = 20;
 const { maxBatch, concurrency } = segment.limits;
 const tuning = PrivacyTuning.parse({});
 const ERASE_BATCH = tuning.eraseBatchSize;
@@ -133,34 +137,55 @@ function printCalls(emulator: RunningSegmentEmulator, per: number, unit: string)
   return calls;
 }
 
-/** The most Profile API calls the emulator counted in any one second, from samples every SAMPLE_MS. */
-class PeakPerSecond {
-  private readonly samples: { at: number; calls: number }[] = [];
-  private readonly timer: NodeJS.Timeout;
+/**
+ * Profile API requests as the emulator's server received them (Node's `http.server.*`
+ * diagnostics channels: the arrival time and the status answered), for the most in any second.
+ */
+class ProfileArrivals {
+  private readonly arrivedAt = new WeakMap<object, number>();
+  readonly answered: { at: number; status: number }[] = [];
+  private recording = false;
 
-  constructor(private readonly count: () => number) {
-    this.timer = setInterval(() => this.samples.push({ at: performance.now(), calls: this.count() }), SAMPLE_MS);
+  constructor() {
+    subscribe('http.server.request.start', (message) => {
+      const { request } = message as { request: IncomingMessage };
+      if (this.recording && request.url?.includes('/v1/spaces/') === true) this.arrivedAt.set(request, performance.now());
+    });
+    subscribe('http.server.response.finish', (message) => {
+      const { request, response } = message as { request: IncomingMessage; response: ServerResponse };
+      const at = this.arrivedAt.get(request);
+      if (at !== undefined) this.answered.push({ at, status: response.statusCode });
+    });
   }
 
-  stop(): number {
-    clearInterval(this.timer);
-    this.samples.push({ at: performance.now(), calls: this.count() });
-    let peak = 0;
-    let from = 0;
-    for (const s of this.samples) {
-      while ((this.samples[from]?.at ?? s.at) < s.at - 1000) from += 1;
-      // The sample just before the window counts the calls made before it began.
-      const base = this.samples[Math.max(0, from - 1)]?.calls ?? 0;
-      peak = Math.max(peak, s.calls - base);
-    }
-    return peak;
+  start(): void {
+    this.recording = true;
+  }
+
+  stop(): void {
+    this.recording = false;
+  }
+
+  /** The most requests that arrived within any 1,000 ms (all of them, or only those not answered 429). */
+  peak(admittedOnly: boolean): number {
+    const times = this.answered
+      .filter((a) => !admittedOnly || a.status !== 429)
+      .map((a) => a.at)
+      .sort((a, b) => a - b);
+    return peakWithin(times, 1_000);
   }
 }
 
-const profileCalls = (emulator: RunningSegmentEmulator): number =>
-  Object.entries(emulator.sideDoor.calls().byEndpoint)
-    .filter(([endpoint]) => endpoint.includes('/v1/spaces/'))
-    .reduce((sum, [, n]) => sum + n, 0);
+/** The most of these times (ms, sorted) within any `windowMs`. */
+function peakWithin(sorted: readonly number[], windowMs: number): number {
+  let peak = 0;
+  let from = 0;
+  sorted.forEach((t, i) => {
+    while ((sorted[from] ?? t) <= t - windowMs) from += 1;
+    peak = Math.max(peak, i - from + 1);
+  });
+  return peak;
+}
 
 /** Calls `call` until it is not refused for a rate limit, parking (moving the clock) for each refusal's wait. */
 async function parked<T>(call: () => Promise<T>, parks: { count: number; ms: number }): Promise<T> {
@@ -180,6 +205,7 @@ interface EraseResult {
   label: string;
   batch: number;
   regulations: number;
+  peakMinute: number;
   creationMinutes: number;
   creates: number;
   reads: number;
@@ -203,7 +229,8 @@ async function eraseVariant(
   const startedReal = performance.now();
   const startedAt = clock();
   const outcomes: EraseOutcome[] = [];
-  for (const part of chunks(refs, batch)) outcomes.push(...(await parked(() => instance.erase?.(part, signal) ?? Promise.resolve([]), parks)));
+  for (const part of chunks(refs, batch))
+    outcomes.push(...(await parked(() => instance.erase?.(part, signal) ?? Promise.resolve([]), parks)));
   const createdAt = clock();
   const createSeconds = (performance.now() - startedReal) / 1000;
   const creationMinutes = (createdAt - startedAt) / 60_000;
@@ -222,16 +249,22 @@ async function eraseVariant(
   );
   console.log(
     `  creations took ${fmt(createSeconds, 2)} s real, ${fmt(creationMinutes, 2)} min virtual ` +
-      `(${parks.count} parks on the connector's pacer, ${fmt(parks.ms / 1000, 1)} s skipped)`,
+      `(${parks.count} parks: the connector's pacer refusing or a 429, ${fmt(parks.ms / 1000, 1)} s skipped)`,
   );
   console.log(
     `  share of one minute's creation quota the job needs: ${regulations} / ${REGULATIONS_PER_MINUTE} = ${pct(regulations / REGULATIONS_PER_MINUTE)}`,
   );
   // The quota is counted per minute: creations made within less than a minute used one window.
   const windowMinutes = Math.max(creationMinutes, 1);
+  const createdTimes = door
+    .regulations()
+    .slice(regulationsBefore)
+    .map((r) => Date.parse(String(r['createdAt'])))
+    .sort((a, b) => a - b);
+  const peakMinute = peakWithin(createdTimes, 60_000);
   console.log(
-    `  creations per minute used: ${fmt(regulations / windowMinutes, 1)} / ${REGULATIONS_PER_MINUTE} = ` +
-      `${pct(regulations / windowMinutes / REGULATIONS_PER_MINUTE)} of the ceiling (over ${fmt(windowMinutes, 2)} min)`,
+    `  creations per minute used: at most ${peakMinute} in any 60 s (virtual) = ${pct(peakMinute / REGULATIONS_PER_MINUTE)} of ${REGULATIONS_PER_MINUTE}/min; ` +
+      `on average ${fmt(regulations / windowMinutes, 1)} a minute over ${fmt(windowMinutes, 2)} min`,
   );
   console.log(
     `  erasures per minute achievable at the ceiling: ${REGULATIONS_PER_MINUTE} x ${perRegulation} = ${REGULATIONS_PER_MINUTE * perRegulation}; ` +
@@ -241,12 +274,14 @@ async function eraseVariant(
   // Followed as the eraser follows them: after each outcome's checkAfterMs (within its bounds),
   // one eraseProgress per eraser batch with that batch's distinct tickets, until every one is done.
   const pollStarted = performance.now();
+  const parksBefore = { ...parks };
   const statuses: ErasureProgress['status'][] = [];
   let rounds = 0;
-  let open = chunks(outcomes, ERASE_BATCH).map((group) => [
-    ...new Set(group.flatMap((o) => (o.status === 'pending' ? [o.ticket] : []))),
-  ]);
-  const waitMs = Math.min(tuning.erasePollMaxMs, Math.max(tuning.erasePollMinMs, outcomes.find((o) => o.status === 'pending')?.checkAfterMs ?? 0));
+  let open = chunks(outcomes, ERASE_BATCH).map((group) => [...new Set(group.flatMap((o) => (o.status === 'pending' ? [o.ticket] : [])))]);
+  const waitMs = Math.min(
+    tuning.erasePollMaxMs,
+    Math.max(tuning.erasePollMinMs, outcomes.find((o) => o.status === 'pending')?.checkAfterMs ?? 0),
+  );
   while (open.some((t) => t.length > 0) && rounds < 5) {
     advance(waitMs);
     rounds += 1;
@@ -259,19 +294,21 @@ async function eraseVariant(
     }
     open = still;
   }
+  const pollVirtualMs = rounds * waitMs + (parks.ms - parksBefore.ms);
   const calls = door.calls();
   const reads = calls.byEndpoint['GET /regulations/:regulateId'] ?? 0;
   console.log(
     `  progress: ${rounds} round(s) ${fmt(waitMs / 60_000, 0)} min apart, last answers ${countBy(statuses.slice(-tickets.size), (s) => s)}; ` +
-      `GET /regulations/:id ${reads} (${fmt(reads / Math.max(1, regulations), 2)} per regulation) in ${fmt((performance.now() - pollStarted) / 1000, 2)} s real`,
+      `GET /regulations/:id ${reads} (${fmt(reads / Math.max(1, regulations), 2)} per regulation) in ${fmt((performance.now() - pollStarted) / 1000, 2)} s real; ${parks.count - parksBefore.count} parks while asking, ${fmt((pollVirtualMs - rounds * waitMs) / 60_000, 2)} min virtual beyond the wait`,
   );
   console.log(
     `  Public API calls: ${calls.total} (${calls.rateLimited} answered 429); parks in all: ${parks.count}; ` +
       `regulations at the emulator: ${countBy(door.regulations().slice(regulationsBefore), (r) => String(r['overallStatus']))}`,
   );
-  return { label, batch, regulations, creationMinutes, creates, reads, rateLimited: calls.rateLimited };
+  return { label, batch, regulations, peakMinute, creationMinutes, creates, reads, rateLimited: calls.rateLimited };
 }
 
+const arrivals = new ProfileArrivals();
 const emulator = await startSegmentEmulator({ secret: 'bench-segment-webhook-secret' }, { now: clock });
 try {
   const door = emulator.sideDoor;
@@ -320,6 +357,7 @@ try {
       `(${fmt(sent.bytes / Math.max(1, sent.requests) / 1024, 1)} KB per request; an event as the emulator stores it: ${fmt(storedBytes / Math.max(1, accepted), 1)} bytes)`,
   );
   const pushCalls = printCalls(emulator, PROFILES, 'profile');
+  const bytesPerEvent = sent.bytes / Math.max(1, delivered);
 
   // 2. Retry of the same changes.
   door.resetCalls();
@@ -337,47 +375,65 @@ try {
 
   // 3. Pull: scheduled runs until the walk over the known profiles ends.
   door.resetCalls();
-  const peak = new PeakPerSecond(() => profileCalls(emulator));
+  arrivals.start();
   started = performance.now();
   let cursor: { after?: string } | undefined;
   let runs = 0;
   let records = 0;
   const distinct = new Set<string>();
+  const pullParks = { count: 0, ms: 0 };
   do {
     runs += 1;
-    for await (const page of instance.pull?.(cursor, new AbortController().signal) ?? []) {
-      records += page.records.length;
-      for (const r of page.records) distinct.add(r.externalId);
-      cursor = page.cursor as { after?: string };
+    try {
+      for await (const page of instance.pull?.(cursor, new AbortController().signal) ?? []) {
+        records += page.records.length;
+        for (const r of page.records) distinct.add(r.externalId);
+        cursor = page.cursor as { after?: string };
+      }
+    } catch (err) {
+      // As the engine does: the run stops, the queue parks for the wait, the next run resumes from the last saved cursor.
+      if (!(err instanceof RateLimitedError)) throw err;
+      pullParks.count += 1;
+      pullParks.ms += err.retryAfterMs;
+      await sleep(err.retryAfterMs);
+      if (cursor === undefined) cursor = {};
     }
-  } while (cursor?.after !== undefined && runs < 1_000);
+  } while (cursor?.after !== undefined && runs < 10_000);
   seconds = (performance.now() - started) / 1000;
-  const peakPerSecond = peak.stop();
+  arrivals.stop();
+  const pullSeconds = seconds;
+  const peakPerSecond = arrivals.peak(true);
+  const peakTried = arrivals.peak(false);
   console.log(`\n[3 pull] ${PULL} known profiles in ${runs} pull runs in ${fmt(seconds, 2)} s: ${fmt(PULL / seconds, 1)} profiles/s`);
-  console.log(`  records ${records}, distinct ${distinct.size}`);
+  console.log(
+    `  records ${records} (a run stopped by a 429 reads its last page again), distinct ${distinct.size}; ` +
+      `runs stopped by a 429 and parked: ${pullParks.count} (${fmt(pullParks.ms / 1000, 1)} s parked)`,
+  );
   const pullCalls = printCalls(emulator, PULL, 'profile');
   console.log(
-    `  peak Profile API calls in one second: ${peakPerSecond} (sampled every ${SAMPLE_MS} ms; ceiling ${PROFILE_CEILING}/s per space); ` +
+    `  peak Profile API requests arriving in any 1,000 ms: ${peakTried}, of them answered: ${peakPerSecond} (ceiling ${PROFILE_CEILING}/s per space); ` +
       `429: ${pullCalls.rateLimited}; ceiling respected: ${peakPerSecond <= PROFILE_CEILING && pullCalls.rateLimited === 0 ? 'yes' : 'no'}`,
   );
 
   // 4. Erase.
   const results: EraseResult[] = [];
   results.push(await eraseVariant(emulator, instance, `4a erase, the eraser's batch (eraseBatchSize ${ERASE_BATCH})`, ERASE_BATCH));
-  results.push(
-    await eraseVariant(emulator, instance, `4b erase, batches of ${MAX_SUBJECTS_PER_REGULATION}`, MAX_SUBJECTS_PER_REGULATION),
-  );
+  results.push(await eraseVariant(emulator, instance, `4b erase, batches of ${MAX_SUBJECTS_PER_REGULATION}`, MAX_SUBJECTS_PER_REGULATION));
   if (!SKIP_SINGLES) results.push(await eraseVariant(emulator, instance, '4c erase, one per call', 1));
 
   console.log('\n[summary]');
   console.log(
-    `  push: ${fmt(pushCalls.total / PROFILES, 4)} calls per profile, ${fmt(sent.bytes / Math.max(1, delivered), 1)} bytes per event; ` +
-      `pull: ${fmt(pullCalls.total / PULL, 4)} calls per profile, peak ${peakPerSecond}/s, ${pullCalls.rateLimited} answered 429`,
+    `  push: ${fmt(pushCalls.total / PROFILES, 4)} calls per profile, ${fmt(bytesPerEvent, 1)} bytes per event; ` +
+      `pull: ${fmt(PULL / pullSeconds, 1)} profiles/s, ${fmt(pullCalls.total / PULL, 4)} calls per profile, ` +
+      `peak ${peakTried}/s arriving (${peakPerSecond}/s answered), ${pullCalls.rateLimited} answered 429`,
   );
-  console.log('  erase batch | regulations | subjects/regulation | share of 600/min quota | creation min (virtual) | GETs | 429');
+  console.log(
+    '  erase batch | regulations | subjects/regulation | job / one minute of quota | most creations in a minute / 600 | creation min (virtual) | GETs | 429',
+  );
   for (const r of results) {
     console.log(
       `  ${r.batch} | ${r.regulations} | ${fmt(ERASURES / Math.max(1, r.regulations), 1)} | ${pct(r.regulations / REGULATIONS_PER_MINUTE)} | ` +
+        `${pct(r.peakMinute / REGULATIONS_PER_MINUTE)} | ` +
         `${fmt(r.creationMinutes, 2)} | ${r.reads} | ${r.rateLimited}`,
     );
   }
