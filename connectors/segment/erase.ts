@@ -54,9 +54,18 @@ export async function eraseUsers(api: SegmentApi, refs: readonly EraseRef[], pol
   }
   const subjects = [...new Set(idsOf.flatMap((ids) => ids ?? []))];
   const ticketOf = new Map<string, string>();
+  // When a later creation fails, the regulations made so far are kept (their ids are the
+  // outcomes of the references they cover), so trying the rest again makes no second one.
+  let unfinished: string | undefined;
   for (const chunk of chunks(subjects, MAX_SUBJECTS_PER_REGULATION)) {
-    const ticket = await api.createRegulation(chunk, signal);
-    for (const id of chunk) ticketOf.set(id, ticket);
+    try {
+      const ticket = await api.createRegulation(chunk, signal);
+      for (const id of chunk) ticketOf.set(id, ticket);
+    } catch (err) {
+      if (ticketOf.size === 0) throw err;
+      unfinished = err instanceof Error ? err.message : 'the regulation could not be created';
+      break;
+    }
   }
   return refs.map((ref, i): EraseOutcome => {
     const ids = idsOf[i];
@@ -68,6 +77,8 @@ export async function eraseUsers(api: SegmentApi, refs: readonly EraseRef[], pol
         retryable: false,
       };
     if (ids.length === 0) return { status: 'not_found', ref };
+    if (unfinished !== undefined && ids.some((id) => !ticketOf.has(id)))
+      return { status: 'failed', ref, reason: `not regulated yet: ${unfinished.slice(0, 160)}`, retryable: true };
     const tickets = [...new Set(ids.map((id) => ticketOf.get(id)))].filter((t): t is string => t !== undefined);
     const ticket = tickets.join(',');
     return { status: 'pending', ref, ticket, checkAfterMs: pollMs, progress: `regulation ${ticket} INITIALIZED` };

@@ -292,6 +292,17 @@ describe('Segment erasure', () => {
     ]);
   });
 
+  it('past 5,000 subjects: when a second regulation cannot be created, the first is kept and only the rest is tried again', async () => {
+    const e = await emulator({ regulationCreatesPerMinute: 1 });
+    const segment = instance(e, { spaceId: undefined, profileToken: undefined });
+    const refs = Array.from({ length: 5_001 }, (_, i) => ({ externalId: `u-${i}` }));
+    const outcomes = (await segment.erase?.(refs, signal())) ?? [];
+    expect(e.sideDoor.regulations()).toHaveLength(1);
+    expect(new Set(outcomes.slice(0, 5_000).map((o) => (o.status === 'pending' ? o.ticket : o.status))).size).toBe(1);
+    expect(outcomes[0]?.status).toBe('pending');
+    expect(outcomes[5_000]).toMatchObject({ status: 'failed', retryable: true });
+  });
+
   it('without a Public API token every reference fails for good, saying what to set', async () => {
     const e = await emulator();
     const outcomes = await instance(e, { publicApiToken: undefined }).erase?.([{ externalId: 'u-2' }], signal());
