@@ -149,6 +149,21 @@ describe('Segment push', () => {
     expect(e.sideDoor.events().map((ev) => ev.message.userId)).toEqual(['p-0007', 'p-0008']);
   });
 
+  it('a batch of 500 goes in one call when it fits under 500 KB, else in calls under it, never answered 400', async () => {
+    const e = await emulator();
+    const small = Array.from({ length: 500 }, (_, i) => record(1000 + i));
+    expect((await instance(e).push?.(small, signal()))?.every((o) => o.status === 'ok')).toBe(true);
+    expect(e.sideDoor.calls().byEndpoint['POST /v1/batch']).toBe(1);
+    const large = Array.from({ length: 500 }, (_, i) =>
+      record(2000 + i, { fields: { email: `l${i}@example.com`, notes: 'n'.repeat(1500) } }),
+    );
+    expect((await instance(e).push?.(large, signal()))?.every((o) => o.status === 'ok')).toBe(true);
+    // About 1.9 KB an event as sent: at least two calls, each under Segment's 500 KB.
+    expect(e.sideDoor.calls().byEndpoint['POST /v1/batch']).toBeGreaterThanOrEqual(3);
+    expect(e.sideDoor.events()).toHaveLength(1_000);
+    expect(e.sideDoor.dropped()).toEqual([]);
+  });
+
   it('a 429 is not waited out inside the client: the push throws RateLimitedError with the Retry-After', async () => {
     const e = await emulator();
     e.sideDoor.rateLimitNextCall(7);
