@@ -363,6 +363,12 @@ describe('HubSpot connector: push', () => {
     const [record] = (await instance.read?.([contact.id], signal())) ?? [];
     expect(record).toMatchObject({ at: ourAt, fields: { firstname: 'Hub', lastname: 'Marketer' } });
     expect(record?.fieldsAt).toMatchObject({ lastname: marketerAt, firstname: ourAt });
+    // A pull finds the same (search gives no history: the contacts found are read with it), the full list too.
+    const full = await pullAll(instance);
+    expect(full.records.find((r) => r.externalId === contact.id)?.fieldsAt).toMatchObject({ lastname: marketerAt, firstname: ourAt });
+    const incremental = await pullAll(instance, { phase: 'incremental', since: clock - 1_000 });
+    const pulled = incremental.records.find((r) => r.externalId === contact.id);
+    expect(pulled).toMatchObject({ at: ourAt, fields: { lastname: 'Marketer' }, fieldsAt: { lastname: marketerAt, firstname: ourAt } });
   });
 
   it('reads contacts with property history 50 per call, as HubSpot allows', async () => {
