@@ -3,7 +3,6 @@
  * preferences v4), both ways, with signed webhooks and GDPR deletion. Every call goes through
  * the official client, `@hubspot/api-client`. See README.md beside this file.
  */
-import { matchesFieldName } from '../../src/connector/mapping.js';
 import { chunks, splitRefs, uniqueBy, WebhookAcks } from '../../src/connector/kit/index.js';
 import { defineConnector, type ConnectorContext, type ConnectorInstance } from '../../src/connector/define.js';
 import { HubSpotApi } from './api.js';
@@ -12,7 +11,7 @@ import { HubSpotEraser } from './erase.js';
 import { derivedSubscriptionMappings, HUBSPOT_OPT_OUT_PROPERTIES, hubspotDefaultMappings } from './mapping.js';
 import { pullContacts } from './pull.js';
 import { HubSpotPusher } from './push.js';
-import { BATCH, HubSpotReader, propertiesToRead } from './read.js';
+import { BATCH, HISTORY_BATCH, HubSpotReader, valueProperties } from './read.js';
 import { parseHubSpotEvents, toWebhookEvents, verifyHubSpotSignature } from './webhook.js';
 import { SIGNATURE_HEADER, SIGNATURE_V3_HEADER } from './signature.js';
 
@@ -36,11 +35,7 @@ export function createHubSpotInstance(
   const eraser = new HubSpotEraser(api, reader, now);
   const acks = new WebhookAcks<number>({ capacity: 50_000, maxPending: MAX_PENDING });
   // Properties whose webhook values are ingested as they are (identities and opt-out mirrors are read).
-  const valueProperties = new Set(
-    propertiesToRead(config).filter(
-      (p) => !['email', 'phone', 'lastmodifieddate'].includes(p) && !matchesFieldName(HUBSPOT_OPT_OUT_PROPERTIES, p),
-    ),
-  );
+  const valuesTaken = new Set(valueProperties(config));
   const subscriptionIds = new Set(config.subscriptions.map((s) => s.id));
 
   return {
@@ -54,11 +49,15 @@ export function createHubSpotInstance(
 
     async read(externalIds, signal) {
       // Ids HubSpot does not know are left out; a merged-away id answers with the winner. The
-      // contacts and their statuses are read back to back: one record, one moment.
-      const batches = chunks([...new Set(externalIds)], BATCH).length;
-      const reservation = await api.reserveWaiting(config.subscriptions.length > 0 ? 2 * batches : batches, signal);
+      // contacts (with their properties' history: each value stamped when it was set) and their
+      // statuses are read back to back: one record, one moment.
+      const unique = [...new Set(externalIds)];
+      const reads = chunks(unique, HISTORY_BATCH).length;
+      const statusReads = config.subscriptions.length > 0 ? chunks(unique, BATCH).length : 0;
+      const reservation = await api.reserveWaiting(reads + statusReads, signal);
       try {
-        return await reader.toRecords((await reader.readContacts(externalIds, signal, undefined, reservation)).found, signal, reservation);
+        const { found } = await reader.readContacts(unique, signal, undefined, reservation, true);
+        return await reader.toRecords(found, signal, reservation);
       } finally {
         api.release(reservation);
       }
@@ -88,7 +87,7 @@ export function createHubSpotInstance(
     parse(raw) {
       const fresh = acks.fresh(parseHubSpotEvents(raw.body), (e) => e.eventId);
       const mapped = toWebhookEvents(fresh, {
-        valueProperties,
+        valueProperties: valuesTaken,
         subscriptionIds,
         ...(config.appId === undefined ? {} : { appId: config.appId }),
       });

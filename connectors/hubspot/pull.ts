@@ -14,9 +14,10 @@ import type { Logger } from 'pino';
 import type { PullPage } from '../../src/connector/define.js';
 import type { HubSpotApi } from './api.js';
 import type { HubSpotConfig, HubSpotCursor } from './config.js';
-import { propertiesToRead, type ContactObject, type HubSpotReader } from './read.js';
+import { HISTORY_BATCH, propertiesToRead, valueProperties, type ContactObject, type HubSpotReader } from './read.js';
 
-const LIST_PAGE = 100;
+/** A list page: the list returns at most 50 contacts with property history. */
+const LIST_PAGE = HISTORY_BATCH;
 /** A search page; 100 keeps its statuses to one `statuses/batch/read` call. */
 const SEARCH_PAGE = 100;
 /** HubSpot refuses to page a search past this many results. */
@@ -58,8 +59,9 @@ async function* pullFullList(
   let after = cursor.after;
   for (;;) {
     // https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/basic/get-crm-v3-objects-contacts
+    // With the plain properties' history, so that each value is stamped when it was set (`toRecord`).
     const res = await api.call('standard', signal, () =>
-      api.client.crm.contacts.basicApi.getPageWithHttpInfo(LIST_PAGE, after, propertiesToRead(deps.config)),
+      api.client.crm.contacts.basicApi.getPageWithHttpInfo(LIST_PAGE, after, propertiesToRead(deps.config), valueProperties(deps.config)),
     );
     const records = await reader.toRecords(res.data.results, signal);
     const next = res.data.paging?.next?.after;
@@ -97,7 +99,12 @@ async function* pullIncremental(
   while (win !== undefined || low < end) {
     win ??= { low, high: Math.min(low + config.incrementalWindowMs, end) };
     const page = await search(deps, win, signal);
-    const records = await deps.reader.toRecords(page.results, signal);
+    // Search returns no property history: the contacts found are read again with it, so that each
+    // value is stamped when it was set, not with the contact's lastmodifieddate (often a later
+    // write of ours): stamped so, a marketer's older edit beat a newer one made elsewhere.
+    const ids = page.results.map((c) => c.id);
+    const { found } = ids.length > 0 ? await deps.reader.readContacts(ids, signal, undefined, undefined, true) : { found: [] };
+    const records = await deps.reader.toRecords(found, signal);
     const next = nextWindow(win, page.results, page.nextAfter, deps.logger);
     if (next) {
       win = next;

@@ -4,12 +4,20 @@
  * `ExternalRecord`s in the connector's vocabulary (see `mapping.ts`).
  */
 import type { ExternalRecord } from '../../src/connector/define.js';
+import { matchesFieldName } from '../../src/connector/mapping.js';
 import { chunks } from '../../src/connector/kit/index.js';
 import { MalformedPayloadError } from '../../src/connector/errors.js';
 import type { Json } from '../../src/profile/schema.js';
 import type { HubSpotApi, Reservation } from './api.js';
 import type { HubSpotConfig } from './config.js';
-import { DEFAULT_PROPERTIES, fromPropertyValue, statusFieldValue, subscriptionField, type StatusState } from './mapping.js';
+import {
+  DEFAULT_PROPERTIES,
+  fromPropertyValue,
+  HUBSPOT_OPT_OUT_PROPERTIES,
+  statusFieldValue,
+  subscriptionField,
+  type StatusState,
+} from './mapping.js';
 
 /** What every contact read returns (the client's `SimplePublicObject` shapes). */
 export interface ContactObject {
@@ -17,6 +25,8 @@ export interface ContactObject {
   properties: Record<string, string | null>;
   updatedAt: Date;
   archived?: boolean;
+  /** Each asked property's versions, newest first (`propertiesWithHistory`). */
+  propertiesWithHistory?: Record<string, { value: string; timestamp: Date }[]>;
 }
 
 interface PublicStatus {
@@ -41,10 +51,22 @@ interface StatusesReadResponse {
 
 /** Records per HubSpot batch call (batch read, create, update; subscription statuses). */
 export const BATCH = 100;
+/** Records per read that asks for property history: HubSpot returns at most 50 objects with `propertiesWithHistory`. */
+export const HISTORY_BATCH = 50;
 
 /** The contact properties a read asks for. */
 export function propertiesToRead(config: HubSpotConfig): string[] {
   return [...new Set([...DEFAULT_PROPERTIES, ...config.properties, 'lastmodifieddate'])];
+}
+
+/**
+ * The plain mapped properties (not identities, not opt-out mirrors): a record stamps each with
+ * when its value was set (property history), and their webhook values are taken as they are.
+ */
+export function valueProperties(config: HubSpotConfig): string[] {
+  return propertiesToRead(config).filter(
+    (p) => !['email', 'phone', 'lastmodifieddate'].includes(p) && !matchesFieldName(HUBSPOT_OPT_OUT_PROPERTIES, p),
+  );
 }
 
 export class HubSpotReader {
@@ -99,7 +121,11 @@ export class HubSpotReader {
   /**
    * One contact as a record. Each subscription status carries its own timestamp: it becomes the
    * field's stamp (`fieldsAt`), so a status set after one of our writes began is never taken
-   * for a snapshot predating that write (see `ChangeContext.fieldsAt`).
+   * for a snapshot predating that write (see `ChangeContext.fieldsAt`). So does each plain
+   * property read with its history: its newest version's timestamp, when that version holds the
+   * value read. The contact's `lastmodifieddate` is the time of its last change of any property
+   * (often our own write): a marketer's older edit of another property stamped with it would
+   * beat a newer edit made elsewhere in between (storm, api+worker).
    */
   toRecord(contact: ContactObject, statuses: Map<string, Map<number, StatusOf>>): ExternalRecord {
     // Unset values are left out: HubSpot not knowing a value is no reason to clear the profile's.
@@ -112,6 +138,12 @@ export class HubSpotReader {
     const email = contact.properties.email?.toLowerCase();
     const own = email ? statuses.get(email) : undefined;
     const fieldsAt: Record<string, string> = {};
+    for (const [name, versions] of Object.entries(contact.propertiesWithHistory ?? {})) {
+      const newest = versions[0];
+      if (!Object.hasOwn(fields, name) || newest === undefined || newest.value !== contact.properties[name]) continue;
+      const ms = new Date(newest.timestamp).getTime();
+      if (!Number.isNaN(ms)) fieldsAt[name] = new Date(ms).toISOString();
+    }
     for (const s of this.config.subscriptions) {
       const status = own?.get(s.id);
       const value = status === undefined ? null : statusFieldValue(status.state);
@@ -125,8 +157,9 @@ export class HubSpotReader {
   }
 
   /**
-   * Reads contacts by id (or by e-mail with `idProperty: 'email'`), 100 per call, and lists the
-   * ids HubSpot does not know. A merged-away id answers with the winner.
+   * Reads contacts by id (or by e-mail with `idProperty: 'email'`), 100 per call (50 `withHistory`:
+   * the plain mapped properties with their versions, for `toRecord`), and lists the ids HubSpot
+   * does not know. A merged-away id answers with the winner.
    * https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/batch/post-crm-v3-objects-contacts-batch-read
    */
   async readContacts(
@@ -134,10 +167,12 @@ export class HubSpotReader {
     signal?: AbortSignal,
     idProperty?: 'email',
     reservation?: Reservation,
+    withHistory = false,
   ): Promise<{ found: ContactObject[]; missing: string[] }> {
     const found: ContactObject[] = [];
     const missing: string[] = [];
-    for (const part of chunks([...new Set(ids)], BATCH)) {
+    const history = withHistory ? valueProperties(this.config) : [];
+    for (const part of chunks([...new Set(ids)], history.length > 0 ? HISTORY_BATCH : BATCH)) {
       const res = await this.api.call(
         'standard',
         signal,
@@ -145,7 +180,7 @@ export class HubSpotReader {
           this.api.client.crm.contacts.batchApi.readWithHttpInfo({
             inputs: part.map((id) => ({ id })),
             properties: [...propertiesToRead(this.config), 'hs_additional_emails'],
-            propertiesWithHistory: [],
+            propertiesWithHistory: history,
             ...(idProperty ? { idProperty } : {}),
           }),
         reservation,

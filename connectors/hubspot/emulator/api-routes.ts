@@ -27,6 +27,8 @@ import {
 } from './state.js';
 
 const MAX_BATCH = 100;
+/** Objects one read returns when it asks for property history (`propertiesWithHistory`). */
+const MAX_WITH_HISTORY = 50;
 const PropertyValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const Properties = z.record(z.string(), PropertyValue);
 
@@ -114,7 +116,9 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get(C, async (req) => {
     const q = req.query as Record<string, unknown>;
     const limit = q.limit === undefined ? 10 : Number(q.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw validationError('Invalid input: limit must be between 1 and 100');
+    const withHistory = propertiesParam(q.propertiesWithHistory) ?? [];
+    const max = withHistory.length > 0 ? MAX_WITH_HISTORY : 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > max) throw validationError(`Invalid input: limit must be between 1 and ${max}`);
     const archived = q.archived === 'true';
     const props = propertiesParam(q.properties);
     const all = archived ? [...state.contacts.values()].filter((c) => c.archived) : state.list();
@@ -122,7 +126,7 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const start = after === undefined ? 0 : all.findIndex((c) => Number(c.id) >= Number(after));
     const page = start < 0 ? [] : all.slice(start, start + limit);
     const nextContact = start < 0 ? undefined : all[start + limit];
-    const body: Record<string, unknown> = { results: page.map((c) => contactJson(state, c, props)) };
+    const body: Record<string, unknown> = { results: page.map((c) => contactJson(state, c, props, { withHistory })) };
     if (nextContact) {
       body.paging = { next: { after: nextContact.id, link: `${C}?after=${nextContact.id}` } };
     }
@@ -133,7 +137,12 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post(`${C}/batch/read`, async (req, reply) => {
     const startedAt = now();
     const body = parse(BatchReadBody, req.body);
+    const withHistory = body.propertiesWithHistory ?? [];
     checkBatchSize(body.inputs.length);
+    if (withHistory.length > 0 && body.inputs.length > MAX_WITH_HISTORY)
+      throw validationError(
+        `Batch input size exceeded. Maximum inputs allowed with propertiesWithHistory: ${MAX_WITH_HISTORY}, received: ${body.inputs.length}`,
+      );
     const archived = (req.query as Record<string, unknown>).archived === 'true';
     const results: unknown[] = [];
     const missing: string[] = [];
@@ -149,7 +158,7 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if (!contact) missing.push(id);
       else if (!seen.has(contact.id)) {
         seen.add(contact.id);
-        results.push(contactJson(state, contact, body.properties));
+        results.push(contactJson(state, contact, body.properties, { withHistory }));
       }
     }
     const errors: StandardError[] =

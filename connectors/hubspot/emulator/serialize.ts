@@ -8,7 +8,7 @@ export function contactJson(
   state: HubSpotState,
   c: StoredContact,
   properties?: readonly string[],
-  options: { omitUnset?: boolean } = {},
+  options: { omitUnset?: boolean; withHistory?: readonly string[] } = {},
 ): Record<string, unknown> {
   const read = state.readProperties(c, properties);
   // `SimplePublicUpsertObject.properties` is not nullable: unset values are left out there.
@@ -21,6 +21,21 @@ export function contactJson(
     archived: c.archived,
   };
   if (c.archivedAt !== undefined) out.archivedAt = iso(c.archivedAt);
+  if (options.withHistory && options.withHistory.length > 0) {
+    // `ValueWithTimestamp`: each version of each asked property, newest first.
+    const history = state.readHistory(c, options.withHistory);
+    out.propertiesWithHistory = Object.fromEntries(
+      Object.entries(history).map(([name, versions]) => [
+        name,
+        versions.map((v) => ({
+          value: v.value,
+          timestamp: iso(v.timestamp),
+          sourceType: v.sourceType,
+          ...(v.sourceId === undefined ? {} : { sourceId: v.sourceId }),
+        })),
+      ]),
+    );
+  }
   return out;
 }
 

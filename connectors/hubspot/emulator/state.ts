@@ -26,6 +26,19 @@ export interface StoredContact {
   updatedAt: number;
   archived: boolean;
   archivedAt?: number;
+  /**
+   * Each property's values, newest first, as `propertiesWithHistory` returns them: a value, when
+   * it was set and by whom. A write that leaves a value as it was adds nothing.
+   */
+  history: Record<string, PropertyVersion[]>;
+}
+
+/** One version of a property (HubSpot's `ValueWithTimestamp`). */
+export interface PropertyVersion {
+  value: string;
+  timestamp: number;
+  sourceType: string;
+  sourceId?: string;
 }
 
 export interface StoredStatus {
@@ -78,6 +91,8 @@ const DEFAULT_PROPERTIES = [
   'createdate',
   'lastmodifieddate',
 ];
+/** Versions kept per property (HubSpot keeps many; a read needs the newest). */
+const HISTORY_KEPT = 20;
 const READ_ONLY = new Set(['hs_object_id', 'createdate', 'lastmodifieddate', 'hs_additional_emails']);
 /** What reads return when no properties are asked for. */
 export const DEFAULT_READ_PROPERTIES = ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname'];
@@ -227,6 +242,7 @@ export class HubSpotState {
       createdAt: t,
       updatedAt: t,
       archived: false,
+      history: {},
     };
     this.contacts.set(id, contact);
     this.notify({ subscriptionType: 'contact.creation', objectId: Number(id), occurredAt: t, ...this.originFields(origin) });
@@ -273,6 +289,7 @@ export class HubSpotState {
       if (READ_ONLY.has(name) || name === 'email') continue;
       if (primary.properties[name] === undefined) {
         primary.properties[name] = value;
+        primary.history[name] = secondary.history[name] ?? [];
         moved += 1;
       }
     }
@@ -377,6 +394,16 @@ export class HubSpotState {
     return out;
   }
 
+  /** The versions of the asked properties the contact has (newest first), for `propertiesWithHistory`. */
+  readHistory(contact: StoredContact, asked: readonly string[]): Record<string, PropertyVersion[]> {
+    const out: Record<string, PropertyVersion[]> = {};
+    for (const name of asked) {
+      if (!this.knownProperties.has(name)) continue;
+      out[name] = contact.history[name] ?? [];
+    }
+    return out;
+  }
+
   private applyProperties(contact: StoredContact, props: PropertyInput, origin: ChangeOrigin, creating: boolean): boolean {
     const t = this.now();
     const changed: [string, string][] = [];
@@ -391,6 +418,13 @@ export class HubSpotState {
       }
       if (value === '') delete contact.properties[name];
       else contact.properties[name] = value;
+      const version: PropertyVersion = {
+        value,
+        timestamp: t,
+        sourceType: origin.changeSource,
+        ...(origin.sourceId === undefined ? {} : { sourceId: origin.sourceId }),
+      };
+      contact.history[name] = [version, ...(contact.history[name] ?? [])].slice(0, HISTORY_KEPT);
       changed.push([name, value]);
     }
     if (changed.length === 0) {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { compileMapping, mapInbound } from '../../connector/mapping.js';
 import type { ExternalRecord } from '../../connector/define.js';
+import { emptyProfile, merge } from '../../profile/merge.js';
+import { MergePolicy, ProfilePatch } from '../../profile/schema.js';
 import type { Json } from '../../profile/schema.js';
 import type { Shadow } from '../../store/types.js';
 import type { SyncConnector } from '../bind.js';
@@ -242,6 +244,42 @@ describe('assess', () => {
     // Stamped within the clock tolerance of our write's end, it may be a snapshot from before it: judged as one.
     const close = item({ email: 'a@example.com', newsletter: false }, 650, 600, { echo: false });
     expect(assess(batch([close], { loaded: [ours()], shadows: [base] })).decisions[0]).toEqual({ kind: 'echo', shadow: null });
+  });
+
+  // Storm (api+worker), traced: a marketer set the name at .845; our write of the newsletter
+  // landed at .943 (the record's time, the system's last change); an operator set the name in
+  // the hub at .938. The value read carries its own time (HubSpot's property history): the
+  // marketer's older name is news for the shadow, but loses the merge to the operator's newer one.
+  it("a field stamped apart keeps its own time, before the record's: an older edit read after our write loses to a newer one", () => {
+    const ours = [write(900, 950, { newsletter: true }, { newsletter: false }, { landedAt: T0 + 943 })];
+    const read = item({ email: 'a@example.com', first_name: 'Marketer', newsletter: true }, 943, 960, {
+      fieldsAt: { first_name: iso(T0 + 845), newsletter: iso(T0 + 943) },
+    });
+    const base = shadow({ email: 'a@example.com', first_name: 'Before', newsletter: true });
+    const decision = assess(batch([read], { loaded: [ours], shadows: [base] })).decisions[0];
+    if (decision?.kind !== 'apply') throw new Error('expected a patch to apply');
+    expect(decision.patch.attributes).toEqual({ firstName: 'Marketer' });
+    expect(decision.patch.slotsAt).toEqual({ 'attributes.firstName': iso(T0 + 845) });
+    expect(decision.options.observed?.values).toMatchObject({ first_name: 'Marketer' });
+
+    const policy = MergePolicy.parse({});
+    const admin = merge(
+      emptyProfile('p1'),
+      ProfilePatch.parse({
+        id: 'admin:1',
+        source: 'admin',
+        at: iso(T0 + 938),
+        receivedAt: iso(T0 + 938),
+        attributes: { firstName: 'Operator' },
+      }),
+      policy,
+    ).profile;
+    expect(merge(admin, decision.patch, policy).profile.attributes['firstName']).toMatchObject({ value: 'Operator' });
+    // Stamped with the record's time (the contact's lastmodifieddate), the older edit won.
+    const unstamped = item({ email: 'a@example.com', first_name: 'Marketer', newsletter: true }, 943, 960);
+    const wrong = assess(batch([unstamped], { loaded: [ours], shadows: [base] })).decisions[0];
+    if (wrong?.kind !== 'apply') throw new Error('expected a patch to apply');
+    expect(merge(admin, wrong.patch, policy).profile.attributes['firstName']).toMatchObject({ value: 'Marketer' });
   });
 
   it('a record taken after our writes teaches no prev', () => {

@@ -344,6 +344,43 @@ describe('HubSpot connector: push', () => {
     });
   });
 
+  // Storm (api+worker), traced: a marketer set a last name at .845; our write of the first name
+  // landed at .943 (the contact's lastmodifieddate); the read of the contact stamped the
+  // marketer's name .943, so it beat an operator's newer name (.938) in the hub. A value read
+  // carries the time it was set (its newest version in the property's history), not the contact's.
+  it('reads each plain property with the time its value was set, not when the contact last changed', async () => {
+    let clock = Date.parse('2026-12-04T10:00:00.845Z');
+    const { emu, instance } = await setup({}, {}, { now: () => clock });
+    const contact = emu.sideDoor.createContact({ email: 'older@example.com', firstname: 'F', lastname: 'Before' });
+    clock += 100;
+    emu.sideDoor.editContact(contact.id, { lastname: 'Marketer' });
+    const marketerAt = new Date(clock).toISOString();
+    clock += 98;
+    const [pushed] = (await instance.push?.([{ profileId: 'p1', externalId: contact.id, fields: { firstname: 'Hub' } }], signal())) ?? [];
+    expect(pushed).toMatchObject({ status: 'ok' });
+    const ourAt = new Date(clock).toISOString();
+    clock += 20;
+    const [record] = (await instance.read?.([contact.id], signal())) ?? [];
+    expect(record).toMatchObject({ at: ourAt, fields: { firstname: 'Hub', lastname: 'Marketer' } });
+    expect(record?.fieldsAt).toMatchObject({ lastname: marketerAt, firstname: ourAt });
+    // A pull finds the same (search gives no history: the contacts found are read with it), the full list too.
+    const full = await pullAll(instance);
+    expect(full.records.find((r) => r.externalId === contact.id)?.fieldsAt).toMatchObject({ lastname: marketerAt, firstname: ourAt });
+    const incremental = await pullAll(instance, { phase: 'incremental', since: clock - 1_000 });
+    const pulled = incremental.records.find((r) => r.externalId === contact.id);
+    expect(pulled).toMatchObject({ at: ourAt, fields: { lastname: 'Marketer' }, fieldsAt: { lastname: marketerAt, firstname: ourAt } });
+  });
+
+  it('reads contacts with property history 50 per call, as HubSpot allows', async () => {
+    const { emu, instance } = await setup({}, { subscriptions: [] });
+    const ids = Array.from({ length: 60 }, (_, i) => emu.sideDoor.createContact({ email: `many${i}@example.com`, lastname: `L${i}` }).id);
+    emu.sideDoor.resetCalls();
+    const records = (await instance.read?.(ids, signal())) ?? [];
+    expect(records).toHaveLength(60);
+    expect(records.every((r) => r.fieldsAt?.['lastname'] !== undefined)).toBe(true);
+    expect(emu.sideDoor.calls().byEndpoint).toEqual({ 'POST /crm/v3/objects/contacts/batch/read': 2 });
+  });
+
   it('updates a known contact by id (an e-mail change does not create another), and finds its e-mail for statuses', async () => {
     const { emu, instance } = await setup();
     const [created] = (await instance.push?.([{ profileId: 'p', fields: { email: 'old@example.com', firstname: 'O' } }], signal())) ?? [];

@@ -152,6 +152,34 @@ describe('HubSpot emulator', () => {
     expect(errors?.[0]).toMatchObject({ category: 'OBJECT_NOT_FOUND', context: { ids: ['999999'] } });
   });
 
+  it('reads properties with their history (newest first, with time and source), at most 50 objects per read', async () => {
+    const a = emu.sideDoor.createContact({ email: 'h@example.com', lastname: 'One' });
+    await sleep(5);
+    await client.crm.contacts.batchApi.update({ inputs: [{ id: a.id, properties: { lastname: 'Two' } }] });
+    await client.crm.contacts.batchApi.update({ inputs: [{ id: a.id, properties: { lastname: 'Two', firstname: 'F' } }] });
+    const res = await client.crm.contacts.batchApi.read({
+      inputs: [{ id: a.id }],
+      properties: ['lastname'],
+      propertiesWithHistory: ['lastname'],
+    });
+    const [contact] = res.results;
+    const versions = contact?.propertiesWithHistory?.['lastname'] ?? [];
+    // Writing the value it already had added no version.
+    expect(versions.map((v) => [v.value, v.sourceType])).toEqual([
+      ['Two', 'INTEGRATION'],
+      ['One', 'CRM_UI'],
+    ]);
+    expect(versions[0]?.timestamp.getTime()).toBeGreaterThan(versions[1]?.timestamp.getTime() ?? Number.POSITIVE_INFINITY);
+    expect(contact?.propertiesWithHistory).not.toHaveProperty('firstname');
+    const page = await client.crm.contacts.basicApi.getPage(50, undefined, ['lastname'], ['lastname']);
+    expect(page.results[0]?.propertiesWithHistory?.['lastname']).toHaveLength(2);
+
+    const many = Array.from({ length: 51 }, (_, i) => ({ id: String(i + 1) }));
+    const err = await failure(client.crm.contacts.batchApi.read({ inputs: many, properties: [], propertiesWithHistory: ['lastname'] }));
+    expect(err.code).toBe(400);
+    expect((await failure(client.crm.contacts.basicApi.getPage(51, undefined, [], ['lastname']))).code).toBe(400);
+  });
+
   it('writes and reads v4 subscription statuses, and needs a legal basis to subscribe', async () => {
     emu.sideDoor.createContact({ email: 'sub@example.com' });
     const write = await client.apiRequest({
