@@ -18,14 +18,7 @@
  *   (`maxRateLimitDuration` 0): the engine parks the queue for its Retry-After instead.
  */
 import { createHash } from 'node:crypto';
-import {
-  Analytics,
-  FetchHTTPClient,
-  type Context,
-  type HTTPClient,
-  type HTTPClientRequest,
-  type HTTPResponse,
-} from '@segment/analytics-node';
+import { Analytics, type Context, type HTTPClient, type HTTPClientRequest, type HTTPResponse } from '@segment/analytics-node';
 import type { PushOutcome, PushRecord } from '../../src/connector/define.js';
 import { headerValue, parseRetryAfter } from '../../src/connector/kit/index.js';
 import { DEFAULT_RETRY_AFTER_MS, RateLimitedError } from '../../src/connector/errors.js';
@@ -108,16 +101,11 @@ class WatchedHttpClient implements HTTPClient {
   /** The longest Retry-After of a 429, ms; undefined when none came. */
   rateLimitedMs: number | undefined;
   private closed = false;
-  private readonly inner: FetchHTTPClient;
 
   constructor(
     private readonly now: () => number,
     private readonly signal: AbortSignal,
-  ) {
-    this.inner = new FetchHTTPClient(
-      (url, init) => fetch(url, { ...init, signal: AbortSignal.any([init.signal as AbortSignal, signal]) } as RequestInit) as never,
-    );
-  }
+  ) {}
 
   /** No request is sent from now on. */
   close(): void {
@@ -126,7 +114,13 @@ class WatchedHttpClient implements HTTPClient {
 
   async makeRequest(options: HTTPClientRequest): Promise<HTTPResponse> {
     if (this.closed || this.signal.aborted) throw new Error('the push is over: nothing more is sent');
-    const response = await this.inner.makeRequest(options);
+    // The client's request as its own fetch client sends it, also ended by the push's signal.
+    const response = await fetch(options.url, {
+      method: options.method,
+      headers: options.headers,
+      body: options.body,
+      signal: AbortSignal.any([AbortSignal.timeout(options.httpRequestTimeout), this.signal]),
+    });
     if (response.status === 429) {
       const ms = parseRetryAfter(headerValue(response.headers, 'retry-after'), this.now()) ?? DEFAULT_RETRY_AFTER_MS;
       this.rateLimitedMs = Math.max(this.rateLimitedMs ?? 0, ms);
