@@ -72,9 +72,7 @@ export function createMailchimpInstance(
     verify: (raw) => verifyMailchimpWebhook(raw, secrets),
     parse(raw) {
       const events = toWebhookEvents(parseMailchimpForm(raw.body), config.listId);
-      const fresh = acks.fresh(events, (e) => e.eventId);
-      for (const e of fresh) acks.expect(e.eventId, [e.eventId]);
-      return fresh;
+      return acks.freshEvents(events);
     },
     reply(events) {
       acks.acknowledge(events.map((e) => e.eventId));

@@ -50,10 +50,7 @@ export function createSegmentInstance(
     eraseProgress: (tickets, signal) => regulationProgress(api, tickets, config.regulationPollMs, signal),
     verify: (raw) => verifySegmentWebhook(config.webhookSecret, config.webhookReplayWindowMs, raw),
     parse(raw) {
-      const events = toWebhookEvents(parseMessages(raw.body));
-      const fresh = acks.fresh(events, (e) => e.eventId);
-      for (const e of fresh) acks.expect(e.eventId, [e.eventId]);
-      return fresh;
+      return acks.freshEvents(toWebhookEvents(parseMessages(raw.body)));
     },
     reply(events) {
       acks.acknowledge(events.map((e) => e.eventId));
@@ -71,7 +68,7 @@ export default defineConnector<SegmentConfig, SegmentCursor>({
   capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true },
   // The Tracking API publishes no request limit; the Profile API allows 100 requests a second per
   // space (paced in api.ts, as are the Public API's 600 regulations a minute). A push of 500
-  // identifies is one /v1/batch call (the client splits it past 480 KB).
+  // identifies is one /v1/batch call (push.ts cuts a batch past 460 KB).
   limits: { requestsPerWindow: 100, windowMs: 1_000, maxBatch: 500, concurrency: 4 },
   defaultMappings: segmentDefaultMappings,
   derivedMappings: derivedSegmentMappings,

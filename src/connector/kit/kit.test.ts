@@ -16,6 +16,14 @@ describe('WebhookAcks', () => {
     expect(acks.fresh(delivery, (d) => d.id)).toEqual([]);
   });
 
+  it('freshEvents: events keyed by their own id, dropped on redelivery once acknowledged', () => {
+    const acks = new WebhookAcks<string>({ capacity: 10 });
+    const events = [{ eventId: 'a' }, { eventId: 'b' }];
+    expect(acks.freshEvents(events)).toEqual(events);
+    acks.acknowledge(['a']);
+    expect(acks.freshEvents(events)).toEqual([{ eventId: 'b' }]);
+  });
+
   it('handles ids that produced no event at the next acknowledgement', () => {
     const acks = new WebhookAcks<string>({ capacity: 10 });
     acks.expectNoEvent(['n1']);

@@ -36,6 +36,16 @@ export class WebhookAcks<Id extends string | number> {
     return items.filter((item) => !this.handled.has(idOf(item)));
   }
 
+  /**
+   * For senders whose event id is the source id (Mailchimp, Segment): the events not handled
+   * yet, each expected under its own id.
+   */
+  freshEvents<E extends { eventId: string }>(this: WebhookAcks<string>, events: readonly E[]): E[] {
+    const fresh = this.fresh(events, (e) => e.eventId);
+    for (const e of fresh) this.expect(e.eventId, [e.eventId]);
+    return fresh;
+  }
+
   /** An event parsed from these source ids: they are handled once it is acknowledged. */
   expect(eventId: string, sourceIds: readonly Id[]): void {
     this.pending.delete(eventId);
