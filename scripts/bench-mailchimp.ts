@@ -38,6 +38,7 @@
  * per steady-state push, default 20), BENCH_LATENCY_MS (per request, default 20),
  * BENCH_POLL_MS (the connector's `batchPollMs`, default the connector's own, 2000).
  */
+import { pushConcurrently } from './bench/push-concurrently.js';
 import type { PushOutcome, PushRecord } from '../src/connector/define.js';
 import { createLogger } from '../src/log/logger.js';
 import { emptyProfile } from '../src/profile/merge.js';
@@ -148,21 +149,6 @@ async function phase(
   return { label, members, calls: calls.total, requests, seconds, peak, rateLimited: calls.rateLimited };
 }
 
-/**
- * Pushes the batches, `concurrency` at once, each with its own abort signal (as the engine runs
- * them, one job each); the outcomes in input order.
- */
-async function pushAll(instance: ReturnType<typeof createMailchimpInstance>, batches: readonly PushRecord[][]): Promise<PushOutcome[]> {
-  const results: PushOutcome[][] = new Array<PushOutcome[]>(batches.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let b = next++; b < batches.length; b = next++)
-      results[b] = (await instance.push?.(batches[b] ?? [], new AbortController().signal)) ?? [];
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return results.flat();
-}
-
 function outcomeSummary(outcomes: readonly PushOutcome[]): string {
   const by = new Map<string, number>();
   for (const o of outcomes) {
@@ -205,7 +191,7 @@ try {
   results.push(
     await phase(emulator, '1 initial load (batch subscribe)', MEMBERS, async () => {
       const records = Array.from({ length: MEMBERS }, (_, i) => newMember(i));
-      const outcomes = await pushAll(instance, batchesOf(records, maxBatch));
+      const outcomes = await pushConcurrently(instance, batchesOf(records, maxBatch), concurrency);
       outcomes.forEach((o, i) => {
         if (o.status === 'ok') externalIds[i] = o.externalId;
       });
@@ -231,7 +217,7 @@ try {
   // 2a. Attribute-only updates, a trickle.
   results.push(
     await phase(emulator, `2a attribute updates, ${TRICKLE} per push`, known.length, async () => {
-      const outcomes = await pushAll(instance, batchesOf(known.map(rename('a')), TRICKLE));
+      const outcomes = await pushConcurrently(instance, batchesOf(known.map(rename('a')), TRICKLE), concurrency);
       return [outcomeSummary(outcomes)];
     }),
   );
@@ -239,7 +225,7 @@ try {
   // 2b. The same through /batches.
   results.push(
     await phase(emulator, `2b attribute updates, ${maxBatch} per push (/batches)`, known.length, async () => {
-      const outcomes = await pushAll(instance, batchesOf(known.map(rename('b')), maxBatch));
+      const outcomes = await pushConcurrently(instance, batchesOf(known.map(rename('b')), maxBatch), concurrency);
       return [outcomeSummary(outcomes)];
     }),
   );
@@ -264,7 +250,7 @@ try {
   ];
   results.push(
     await phase(emulator, `2c consent changes (status), ${TRICKLE} per push`, changes.length, async () => {
-      const outcomes = await pushAll(instance, batchesOf(changes, TRICKLE));
+      const outcomes = await pushConcurrently(instance, batchesOf(changes, TRICKLE), concurrency);
       return [outcomeSummary(outcomes)];
     }),
   );

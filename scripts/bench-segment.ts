@@ -42,11 +42,12 @@
  * requests a second 10,000 take 100 s), BENCH_SKIP_SINGLES=1 (skip the one-per-call erase
  * variant).
  */
+import { pushConcurrently } from './bench/push-concurrently.js';
 import { subscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { EraseOutcome, EraseRef, ErasureProgress, KnownRecord, PushOutcome, PushRecord } from '../src/connector/define.js';
+import type { EraseOutcome, EraseRef, ErasureProgress, KnownRecord, PushRecord } from '../src/connector/define.js';
 import { RateLimitedError } from '../src/connector/errors.js';
 import { chunks } from '../src/connector/kit/index.js';
 import { createLogger } from '../src/log/logger.js';
@@ -110,18 +111,6 @@ function newProfile(i: number): PushRecord {
     'consent:Advertising': i % 4 === 0,
   };
   return { profileId: userId(i), fields, valuesAt: Object.fromEntries(Object.keys(fields).map((f) => [f, CHOSEN_AT])) };
-}
-
-/** Pushes the batches, `concurrency` at once (as the engine runs them, one job each); the outcomes in input order. */
-async function pushAll(instance: ReturnType<typeof createSegmentInstance>, batches: readonly PushRecord[][]): Promise<PushOutcome[]> {
-  const results: PushOutcome[][] = new Array<PushOutcome[]>(batches.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let b = next++; b < batches.length; b = next++)
-      results[b] = (await instance.push?.(batches[b] ?? [], new AbortController().signal)) ?? [];
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return results.flat();
 }
 
 function countBy<T>(items: readonly T[], key: (item: T) => string): string {
@@ -348,7 +337,7 @@ try {
   // 1. Push.
   door.resetCalls();
   let started = performance.now();
-  const outcomes = await pushAll(instance, batches);
+  const outcomes = await pushConcurrently(instance, batches, concurrency);
   let seconds = (performance.now() - started) / 1000;
   const delivered = outcomes.filter((o) => o.status === 'ok').length;
   const accepted = door.events().length;
@@ -367,7 +356,7 @@ try {
   door.resetCalls();
   const duplicatesBefore = door.duplicates();
   started = performance.now();
-  const again = await pushAll(instance, batches);
+  const again = await pushConcurrently(instance, batches, concurrency);
   seconds = (performance.now() - started) / 1000;
   console.log(`\n[2 retry] the same ${batches.length} pushes again in ${fmt(seconds, 2)} s`);
   console.log(`  outcomes: ${countBy(again, (o) => o.status)}`);
