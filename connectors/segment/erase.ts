@@ -13,8 +13,8 @@
  */
 import type { EraseOutcome, EraseRef, ErasureProgress } from '../../src/connector/define.js';
 import { chunks } from '../../src/connector/kit/index.js';
-import { MAX_SUBJECTS_PER_REGULATION, profileIdentifier, type SegmentApi } from './api.js';
-import { userIdsByEmail } from './profiles.js';
+import { MAX_SUBJECTS_PER_REGULATION, type SegmentApi } from './api.js';
+import { userIdsOf } from './profiles.js';
 
 /**
  * The user id and every other user id Segment's identity resolution merged into its profile
@@ -22,9 +22,7 @@ import { userIdsByEmail } from './profiles.js';
  * the Profile API, or when Unify holds no profile for it (Segment may hold its events anyway).
  */
 async function sameProfileUserIds(api: SegmentApi, userId: string, signal: AbortSignal): Promise<string[]> {
-  if (!api.hasProfiles) return [userId];
-  const ids = await api.externalIds(profileIdentifier('user_id', userId), signal);
-  return [...new Set([userId, ...(ids ?? []).filter((e) => e.type === 'user_id').map((e) => e.id)])];
+  return api.hasProfiles ? [...new Set([userId, ...(await userIdsOf(api, 'user_id', userId, signal))])] : [userId];
 }
 
 /** What a regulation's overall status means for the erasure. */
@@ -49,7 +47,7 @@ export async function eraseUsers(api: SegmentApi, refs: readonly EraseRef[], pol
   const idsOf: (string[] | undefined)[] = [];
   for (const ref of refs) {
     if (ref.externalId !== undefined) idsOf.push(await sameProfileUserIds(api, ref.externalId, signal));
-    else if (ref.email !== undefined && api.hasProfiles) idsOf.push(await userIdsByEmail(api, ref.email, signal));
+    else if (ref.email !== undefined && api.hasProfiles) idsOf.push(await userIdsOf(api, 'email', ref.email, signal));
     else idsOf.push(undefined);
   }
   const subjects = [...new Set(idsOf.flatMap((ids) => ids ?? []))];

@@ -96,9 +96,9 @@ export async function* pullProfiles(
   }
 }
 
-/** The user ids of the profile holding this e-mail address (none when Segment holds none). */
-export async function userIdsByEmail(api: SegmentApi, email: string, signal: AbortSignal): Promise<string[]> {
-  const ids = await api.externalIds(profileIdentifier('email', email), signal);
+/** The user ids of the profile an identifier names, every one identity resolution merged into it (none when Segment holds none). */
+export async function userIdsOf(api: SegmentApi, kind: 'user_id' | 'email', value: string, signal: AbortSignal): Promise<string[]> {
+  const ids = await api.externalIds(profileIdentifier(kind, value), signal);
   return (ids ?? []).filter((e) => e.type === 'user_id').map((e) => e.id);
 }
 
@@ -112,7 +112,7 @@ export async function exportProfiles(
   const userIds: string[] = [];
   for (const ref of refs) {
     if (ref.externalId !== undefined) userIds.push(ref.externalId);
-    else if (ref.email !== undefined) userIds.push(...(await userIdsByEmail(api, ref.email, signal)));
+    else if (ref.email !== undefined) userIds.push(...(await userIdsOf(api, 'email', ref.email, signal)));
   }
   const records: ExternalRecord[] = [];
   for (const userId of new Set(userIds)) {
