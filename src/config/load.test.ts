@@ -3,12 +3,12 @@ import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { ConnectorDefinition } from '../connector/define.js';
+import { defineConnector, type ConnectorDefinition } from '../connector/define.js';
 import type { ConfigError } from './errors.js';
 import { loadConfig, parseConfig } from './load.js';
 import type { LoadOptions, LoadResult } from './load.js';
 import { buildConfigSchema, ConnectorSchemaError } from './schema.js';
-import { EMPTY_CATALOG_YAML, fakeConnectors, fakeCrm, MINIMAL_HUB_YAML, testEnv } from './testing/support.js';
+import { EMPTY_CATALOG_YAML, fakeConnectors, fakeCrm, fakeShop, MINIMAL_HUB_YAML, testEnv } from './testing/support.js';
 import { builtinConnectors } from '../../connectors/index.js';
 
 /** A fixture's path as a user would type it from the repository root. */
@@ -335,6 +335,33 @@ ${EMPTY_CATALOG}`;
   it('a Redis URL password from a default is refused in production', () => {
     const text = HUB.replace('redis://127.0.0.1:6379', '${env:T_REDIS:-redis://:devpass@127.0.0.1:6379}');
     expect(inlineErrors(text + EMPTY_CATALOG).map((e) => e.code)).toEqual(['secret_default']);
+  });
+});
+
+describe('a connector’s own rules across its keys', () => {
+  // Its zod refinements were lost when its keys joined the common ones: a Segment instance with
+  // a space and no Profile API token validated, and failed only when the hub started.
+  it('are reported at their place in the file like any other problem', () => {
+    const paired = defineConnector({
+      ...fakeShop,
+      type: 'paired',
+      configSchema: z
+        .object({ storeUrl: z.string().min(1), spaceId: z.string().optional(), token: z.string().optional() })
+        .refine((c) => (c.spaceId === undefined) === (c.token === undefined), {
+          message: 'spaceId and token go together',
+          path: ['token'],
+        }),
+    });
+    const text = `${HUB}${EMPTY_CATALOG}connectors:
+  shop:
+    type: paired
+    storeUrl: http://127.0.0.1:9000
+    spaceId: spa_1
+`;
+    expect(inlineErrors(text, { connectors: [paired], env: testEnv }).map(String)).toEqual([
+      'inline.yaml:12:3: connectors.shop.token: spaceId and token go together',
+    ]);
+    expect(parseConfig(`${text}    token: t\n`, 'inline.yaml', { connectors: [paired], env: testEnv }).ok).toBe(true);
   });
 });
 

@@ -328,7 +328,18 @@ function connectorOption(def: ConnectorDefinition) {
     if (field === undefined) throw new ConnectorSchemaError(def.type, `secretKeys names "${key}", which configSchema lacks`);
     shape[key] = markSecret(field, { generated: generated.includes(key) });
   }
-  return z.object({ ...shape, ...connectorCommonShape, type: z.literal(def.type) }).strict();
+  // The connector's own rules across its keys (zod refinements, e.g. "these two go together")
+  // stay on its object and would be lost with the shape alone: checked again here on its keys,
+  // so they are reported at their place in the file like any other problem.
+  const ownKeys = Object.keys(own.shape);
+  return z
+    .object({ ...shape, ...connectorCommonShape, type: z.literal(def.type) })
+    .strict()
+    .superRefine((value, ctx) => {
+      const checked = own.safeParse(Object.fromEntries(Object.entries<unknown>(value).filter(([k]) => ownKeys.includes(k))));
+      if (checked.success) return;
+      for (const issue of checked.error.issues) if (issue.code === 'custom') ctx.addIssue({ ...issue, code: 'custom' });
+    });
 }
 
 /**
