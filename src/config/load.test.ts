@@ -3,6 +3,7 @@ import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { Duration } from './duration.js';
 import { defineConnector, type ConnectorDefinition } from '../connector/define.js';
 import type { ConfigError } from './errors.js';
 import { loadConfig, parseConfig } from './load.js';
@@ -362,6 +363,29 @@ describe('a connector’s own rules across its keys', () => {
       'inline.yaml:12:3: connectors.shop.token: spaceId and token go together',
     ]);
     expect(parseConfig(`${text}    token: t\n`, 'inline.yaml', { connectors: [paired], env: testEnv }).ok).toBe(true);
+  });
+
+  // They judged the value the combined schema had already parsed, with the connector's own schema
+  // again: a key with a transform (a duration, now a number) failed that second parse, and the
+  // rules never ran (the HTTP connector's unknown template placeholder validated).
+  it('run on a connector whose keys transform their value', () => {
+    const timed = defineConnector({
+      ...fakeShop,
+      type: 'timed',
+      configSchema: z
+        .object({ storeUrl: z.string().min(1), timeout: Duration.prefault('15s'), retry: Duration.optional() })
+        .refine((c) => c.retry === undefined || c.retry < c.timeout, { message: 'retry must be shorter than timeout', path: ['retry'] }),
+    });
+    const text = `${HUB}${EMPTY_CATALOG}connectors:
+  shop:
+    type: timed
+    storeUrl: http://127.0.0.1:9000
+    retry: 1m
+`;
+    expect(inlineErrors(text, { connectors: [timed], env: testEnv }).map(String)).toEqual([
+      'inline.yaml:15:12: connectors.shop.retry: retry must be shorter than timeout',
+    ]);
+    expect(parseConfig(text.replace('retry: 1m', 'retry: 5s'), 'inline.yaml', { connectors: [timed], env: testEnv }).ok).toBe(true);
   });
 });
 

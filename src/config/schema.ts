@@ -329,17 +329,10 @@ function connectorOption(def: ConnectorDefinition) {
     shape[key] = markSecret(field, { generated: generated.includes(key) });
   }
   // The connector's own rules across its keys (zod refinements, e.g. "these two go together")
-  // stay on its object and would be lost with the shape alone: checked again here on its keys,
-  // so they are reported at their place in the file like any other problem.
-  const ownKeys = Object.keys(own.shape);
-  return z
-    .object({ ...shape, ...connectorCommonShape, type: z.literal(def.type) })
-    .strict()
-    .superRefine((value, ctx) => {
-      const checked = own.safeParse(Object.fromEntries(Object.entries<unknown>(value).filter(([k]) => ownKeys.includes(k))));
-      if (checked.success) return;
-      for (const issue of checked.error.issues) if (issue.code === 'custom') ctx.addIssue({ ...issue, code: 'custom' });
-    });
+  // are checks on its object, lost with the shape alone: they join the combined object, so they
+  // run on the parsed value (defaults and transforms applied, as the connector wrote them for)
+  // and are reported at their place in the file like any other problem.
+  return own.safeExtend({ ...shape, ...connectorCommonShape, type: z.literal(def.type) }).strict();
 }
 
 /**
