@@ -334,6 +334,46 @@ export interface ConnectorContext<Config> {
   knownRecords?(page: { after?: string; limit: number }): Promise<KnownRecord[]>;
   /** Called by the connector whenever it reads rate-limit headers, for metrics and status. */
   reportBudget?(budget: { remaining: number; max?: number; resetAt?: Instant; window: string }): void;
+  /**
+   * What each external field the instance writes carries, as the canonical target's key
+   * (`consent:marketing.email`, `topic:newsletter`, `field:firstName`, `identity:email`), from the
+   * instance's compiled mapping: for connectors that report a change by its meaning (the generic
+   * HTTP connector's `consent.changed` webhooks). Absent: none known.
+   */
+  fieldTargets?: Readonly<Record<string, string>>;
+  /** The durable sender of the instance's Standard Webhooks, when its definition declares an endpoint (`outboundWebhooks`). */
+  outboundWebhooks?: OutboundWebhooks;
+}
+
+/** A Standard Webhooks endpoint an instance sends to (`ConnectorDefinition.outboundWebhooks`). */
+export interface OutboundWebhookEndpoint {
+  url: string;
+  /** `whsec_<base64>` signing secret(s); the first signs, every one signs during a rotation. */
+  secrets: readonly string[];
+  /** Delays between attempts, ms. */
+  retryScheduleMs: readonly number[];
+  timeoutMs: number;
+  allowPrivateNetwork: boolean;
+}
+
+/** One message for an endpoint. */
+export interface OutboundWebhookMessage {
+  /** webhook-id: stable, unique per endpoint, no '.' (the receiver dedupes on it). */
+  id: string;
+  /** e.g. `profile.updated`. */
+  type: string;
+  /** `data` of `{ type, timestamp, data }`. */
+  data: Json;
+  /** When the event happened (the payload's `timestamp`). */
+  at: Instant;
+}
+
+/** The hub's durable delivery of an instance's Standard Webhooks. */
+export interface OutboundWebhooks {
+  /** Stores the messages durably for delivery (idempotent on id); resolves once stored. */
+  enqueue(messages: readonly OutboundWebhookMessage[]): Promise<void>;
+  /** Delivery state per id, in input order. */
+  status(ids: readonly string[]): Promise<('pending' | 'delivered' | 'failed' | 'unknown')[]>;
 }
 
 /**
@@ -532,6 +572,12 @@ export interface ConnectorDefinition<Config = unknown, Cursor = unknown> {
    * @defaultValue none
    */
   contextFields?(config: Config): readonly string[];
+  /**
+   * The Standard Webhooks endpoint the hub sends this instance's events to, from its config; the
+   * hub then hands the instance `ConnectorContext.outboundWebhooks`.
+   * @defaultValue none
+   */
+  outboundWebhooks?(config: Config): OutboundWebhookEndpoint | undefined;
   /** Names of config keys that hold secrets and so must come from `${env:...}`. */
   secretKeys?: readonly string[];
   /**

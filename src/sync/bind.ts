@@ -115,6 +115,7 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
         logger,
         ...(metrics ? { metrics } : {}),
         ...(knownRecords ? { knownRecords } : {}),
+        fieldTargets: Object.fromEntries(options.mapping.outbound.map((entry) => [entry.external, entry.key])),
         reportBudget: (budget) => logger.debug({ budget }, 'rate-limit budget'),
       });
       const pull = instance.pull?.bind(instance);

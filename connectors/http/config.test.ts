@@ -1,0 +1,79 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import connector from './connector.js';
+import { HttpConfig } from './config.js';
+import { expandPath, expandQuery, placeholdersOf, renderBody } from './template.js';
+
+const EXAMPLES = ['config/examples/http-crm.yaml', 'config/examples/http-newsletter.yaml'];
+
+async function errorsOf(file: string, edit: (text: string) => string): Promise<string[]> {
+  const text = edit(await readFile(file, 'utf8'));
+  const result = parseConfig(text, file, { connectors: [connector], env: {} });
+  return result.ok ? [] : result.errors.map(String);
+}
+
+describe('HTTP connector config', () => {
+  it('validates both example systems as written', async () => {
+    for (const file of EXAMPLES) expect(await errorsOf(file, (t) => t)).toEqual([]);
+  });
+
+  it('reports a missing id path, an unknown template placeholder and a bad selector at file:line:col', async () => {
+    const crm = EXAMPLES[0] ?? '';
+    expect(
+      await errorsOf(crm, (t) => t.replace('record: { id: id, updatedAt: updated_at, email: email }', 'record: { updatedAt: updated_at }')),
+    ).toEqual([expect.stringMatching(/^config\/examples\/http-crm\.yaml:\d+:\d+: connectors\.crm\.record: missing required key "id"$/)]);
+    expect(await errorsOf(crm, (t) => t.replace('body: { data: "{{record}}" }, id', 'body: { data: "{{recrod}}" }, id'))).toEqual([
+      expect.stringMatching(
+        /^config\/examples\/http-crm\.yaml:\d+:\d+: connectors\.crm\.write\.create\.body: unknown placeholder recrod: this template may use record, id, email$/,
+      ),
+    ]);
+    expect(await errorsOf(crm, (t) => t.replace('records: "$.data[*]"', 'records: "$.data[*"'))).toEqual([
+      expect.stringMatching(/connectors\.crm\.read\.list\.records: expected an RFC 9535 JSONPath query/),
+    ]);
+    expect(await errorsOf(crm, (t) => t.replace('path: "/contacts/{id}", body', 'path: "/contacts", body'))).toEqual([
+      expect.stringMatching(/connectors\.crm\.write\.update\.path: write\.update\.path must name \{id\}/),
+    ]);
+  });
+
+  it('wants secrets from the environment, nested ones included', async () => {
+    const errors = await errorsOf(EXAMPLES[0] ?? '', (t) => t.replace('"${env:CRM_TOKEN:-dev-only-http-token}"', 'literal-token'));
+    expect(errors).toEqual([expect.stringMatching(/connectors\.crm\.auth\.token: .*\$\{env:NAME\}/)]);
+  });
+
+  it('needs a way to know a notified record: read.get, or an authoritative payload', () => {
+    const base = { baseUrl: 'https://crm.example.com', record: { id: 'id', updatedAt: 'u' } };
+    const webhooks = { secrets: ['whsec_MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIz'], events: [{ type: 'contact.*', id: '$.data.id' }] };
+    expect(HttpConfig.safeParse({ ...base, webhooks }).error?.issues.map((i) => i.message)).toEqual([
+      'webhooks need read.get to read a notified record back, or webhooks.authoritativeRecord',
+    ]);
+    expect(HttpConfig.safeParse({ ...base, webhooks: { ...webhooks, authoritativeRecord: '$.data' } }).success).toBe(true);
+  });
+
+  it('parses durations and keeps private targets refused by default', () => {
+    const config = HttpConfig.parse({ baseUrl: 'https://crm.example.com', record: { id: 'id', updatedAt: 'u' } });
+    expect(config.allowPrivateNetwork).toBe(false);
+    expect(config.timeout).toBe(15_000);
+    expect(config.rateLimit).toEqual({ requests: 10, per: 1_000, concurrency: 4 });
+  });
+});
+
+describe('templates', () => {
+  it('fill bodies with values only, spread a record, and leave unknown values out', () => {
+    const item = { ref: '{{ref}}', subscriber_id: '{{id}}', '...': '{{record}}', fixed: '{{ not a placeholder' };
+    expect(renderBody(item, { ref: '0', record: { a: 1 } })).toEqual({ ref: '0', a: 1, fixed: '{{ not a placeholder' });
+    expect(renderBody({ data: '{{record}}', list: ['{{id}}', 'x'] }, { record: { b: true } })).toEqual({ data: { b: true }, list: ['x'] });
+    // A value that looks like code stays a string: nothing is evaluated.
+    expect(renderBody('{{record}}', { record: '${process.exit()}' })).toBe('${process.exit()}');
+  });
+
+  it('escape path values (RFC 6570) and unescape query values once', () => {
+    expect(expandPath('/contacts/{id}', { id: 'a/b c' })).toBe('/contacts/a%2Fb%20c');
+    expect(expandQuery({ email: '{email}', limit: '10', empty: '{id}' }, { email: 'a+b@example.com' })).toEqual([
+      ['email', 'a+b@example.com'],
+      ['limit', '10'],
+    ]);
+    expect(placeholdersOf({ a: '{{items}}', b: ['{{ref}}'] })).toEqual(['items', 'ref']);
+    expect(placeholdersOf('/x/{id}{?email,limit}')).toEqual(['id', 'email', 'limit']);
+  });
+});

@@ -1,0 +1,117 @@
+/**
+ * The generic HTTP connector: any REST system declared in YAML. Reads through a list endpoint
+ * (incremental filter, declared paging) and a get-one endpoint, writes through create/update,
+ * upsert or a batch endpoint, erases and exports through declared endpoints, takes Standard
+ * Webhooks in (read back unless declared authoritative) and sends them out through the hub's
+ * durable delivery. See README.md beside this file.
+ */
+import {
+  defineConnector,
+  type ConnectorContext,
+  type ConnectorInstance,
+  type PushOutcome,
+  type PushRecord,
+} from '../../src/connector/define.js';
+import { WebhookAcks } from '../../src/connector/kit/index.js';
+import { HttpApi } from './api.js';
+import { HttpConfig, HttpCursor } from './config.js';
+import { pushMessages } from './events-out.js';
+import { HttpPrivacy } from './privacy.js';
+import { HttpPusher } from './push.js';
+import { pullRecords, readRecords } from './read.js';
+import { selectOne, toExternalRecord } from './records.js';
+import { parseStandardWebhook, verifyStandardWebhook } from './webhook.js';
+
+export interface HttpRuntime {
+  /** Clock (tests). */
+  now?: () => number;
+}
+
+export function createHttpInstance(ctx: ConnectorContext<HttpConfig>, runtime: HttpRuntime = {}): ConnectorInstance<HttpCursor> {
+  const config = HttpConfig.parse(ctx.config);
+  const now = runtime.now ?? Date.now;
+  const api = new HttpApi(config, now);
+  const pusher = new HttpPusher(api, config);
+  const privacy = new HttpPrivacy(api, config, ctx.instanceId, ctx.outboundWebhooks, now);
+  const acks = new WebhookAcks<string>({ capacity: 50_000, maxPending: 10_000 });
+  const inbound = config.webhooks;
+  const authoritative =
+    inbound?.authoritativeRecord === undefined
+      ? undefined
+      : (payload: unknown) => {
+          const record = selectOne(payload, inbound.authoritativeRecord ?? '$');
+          return record === undefined ? undefined : toExternalRecord(record, config.record);
+        };
+
+  /** Sends the push's webhooks (when declared) for the records written, before the push answers. */
+  async function announce(batch: readonly PushRecord[], outcomes: PushOutcome[]): Promise<PushOutcome[]> {
+    const out = config.webhooksOut;
+    const sender = ctx.outboundWebhooks;
+    if (out === undefined || sender === undefined) return outcomes;
+    const at = new Date(now()).toISOString();
+    const messages = batch.flatMap((record, i) => {
+      const outcome = outcomes[i];
+      if (outcome === undefined || (outcome.status !== 'ok' && pusher.writes)) return [];
+      return pushMessages(
+        ctx.instanceId,
+        record,
+        outcome.status === 'ok' ? outcome.externalId : undefined,
+        ctx.fieldTargets ?? {},
+        out.events,
+        at,
+      );
+    });
+    await sender.enqueue(messages);
+    // Without write endpoints the webhook is the write: the record is "written" once it is queued durably.
+    return pusher.writes
+      ? outcomes
+      : batch.map((r): PushOutcome => ({ status: 'ok', profileId: r.profileId, externalId: r.externalId ?? r.profileId }));
+  }
+
+  return {
+    pull: (cursor, signal) => pullRecords(api, config, cursor, signal),
+    push: async (batch, signal) =>
+      announce(batch, pusher.writes || ctx.outboundWebhooks === undefined ? await pusher.push(batch, signal) : []),
+    read: (externalIds, signal) => readRecords(api, config, externalIds, signal),
+    erase: (refs, signal) => privacy.erase(refs, signal),
+    eraseProgress: (tickets) => privacy.eraseProgress(tickets),
+    export: (refs, signal) => privacy.export(refs, signal),
+    verify: (raw) =>
+      inbound === undefined ? { ok: false, reason: 'this instance takes no webhooks' } : verifyStandardWebhook(inbound.secrets, raw),
+    parse(raw) {
+      return acks.freshEvents(parseStandardWebhook(raw, inbound?.events ?? [], authoritative));
+    },
+    reply(events) {
+      acks.acknowledge(events.map((e) => e.eventId));
+      return { status: 204 };
+    },
+    admit(head) {
+      const length = Number(head.headers['content-length'] ?? 0);
+      if (inbound !== undefined && length > inbound.maxBodyBytes) return { ok: false, status: 413, reason: 'webhook body too large' };
+      return { ok: true };
+    },
+    unpark: () => api.unpark(),
+  };
+}
+
+export default defineConnector<HttpConfig, HttpCursor>({
+  type: 'http',
+  configSchema: HttpConfig,
+  cursorSchema: HttpCursor,
+  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true },
+  // The engine's own bound per call; the instance's `rateLimit` paces every HTTP request it makes.
+  limits: { requestsPerWindow: 100, windowMs: 1_000, maxBatch: 100, concurrency: 4 },
+  secretKeys: [],
+  sensitiveKeys: ['webhook-signature', 'authorization', 'x-api-key'],
+  outboundWebhooks: (config) =>
+    config.webhooksOut === undefined
+      ? undefined
+      : {
+          url: config.webhooksOut.url,
+          secrets: config.webhooksOut.secrets,
+          retryScheduleMs: config.webhooksOut.retrySchedule,
+          timeoutMs: config.webhooksOut.timeout,
+          allowPrivateNetwork: config.allowPrivateNetwork,
+        },
+  create: (ctx) => createHttpInstance(ctx),
+});

@@ -1,0 +1,133 @@
+/**
+ * Data-subject rights on a generic system: erasure through the declared `delete` endpoint (each
+ * record the ref names, an e-mail found through `read.find`), and/or a `dsr.erasure_requested`
+ * webhook the system acts on (then `pending` until the webhook is delivered); export through the
+ * `export` endpoint (else `read.get`), with everything its answer holds.
+ */
+import { AuthError, ConnectorError, RateLimitedError, RejectedError } from '../../src/connector/errors.js';
+import type { EraseOutcome, EraseRef, ErasureProgress, ExternalRecord, OutboundWebhooks } from '../../src/connector/define.js';
+import type { HttpApi } from './api.js';
+import type { HttpConfig } from './config.js';
+import { erasureMessage } from './events-out.js';
+import { findByEmail } from './read.js';
+import { flatten, isObject, selectOne, toExternalRecord } from './records.js';
+import { expandPath, expandQuery } from './template.js';
+
+/** How often a delivery of `dsr.erasure_requested` is asked about. */
+const DELIVERY_POLL_MS = 30_000;
+
+/** The system's ids a ref names: its own id, or the records holding its e-mail. */
+async function idsOf(api: HttpApi, config: HttpConfig, ref: EraseRef, signal: AbortSignal): Promise<string[]> {
+  if (ref.externalId !== undefined) return [ref.externalId];
+  if (ref.email === undefined) return [];
+  return (await findByEmail(api, config, ref.email, signal)).map((r) => r.externalId);
+}
+
+function failure(ref: EraseRef, error: unknown): EraseOutcome {
+  if (error instanceof AuthError || error instanceof RateLimitedError || !(error instanceof ConnectorError)) throw error;
+  return { status: 'failed', ref, reason: error.message, retryable: !(error instanceof RejectedError) };
+}
+
+export class HttpPrivacy {
+  constructor(
+    private readonly api: HttpApi,
+    private readonly config: HttpConfig,
+    private readonly instanceId: string,
+    private readonly webhooks: OutboundWebhooks | undefined,
+    private readonly now: () => number,
+  ) {}
+
+  /** Whether erasure reaches the system at all (a delete endpoint, or the erasure webhook). */
+  get canErase(): boolean {
+    return this.config.delete !== undefined || this.announcesErasure;
+  }
+
+  private get announcesErasure(): boolean {
+    return this.webhooks !== undefined && (this.config.webhooksOut?.events ?? []).includes('dsr.erasure_requested');
+  }
+
+  async erase(refs: readonly EraseRef[], signal: AbortSignal): Promise<EraseOutcome[]> {
+    const outcomes: EraseOutcome[] = [];
+    for (const ref of refs) outcomes.push(await this.eraseOne(ref, signal).catch((error: unknown) => failure(ref, error)));
+    return outcomes;
+  }
+
+  private async eraseOne(ref: EraseRef, signal: AbortSignal): Promise<EraseOutcome> {
+    if (!this.canErase)
+      return {
+        status: 'failed',
+        ref,
+        reason: 'the instance declares no delete endpoint and no dsr.erasure_requested webhook',
+        retryable: false,
+      };
+    let ticket: string | undefined;
+    if (this.announcesErasure && this.webhooks !== undefined) {
+      const message = erasureMessage(this.instanceId, ref, new Date(this.now()).toISOString());
+      await this.webhooks.enqueue([message]);
+      ticket = message.id;
+    }
+    const erased = this.config.delete === undefined ? undefined : await this.deleteAll(ref, signal);
+    if (erased === false && ticket === undefined) return { status: 'not_found', ref };
+    if (ticket !== undefined && this.config.delete === undefined) {
+      return { status: 'pending', ref, ticket, checkAfterMs: DELIVERY_POLL_MS, progress: 'erasure webhook queued for delivery' };
+    }
+    return erased === false ? { status: 'not_found', ref } : { status: 'erased', ref };
+  }
+
+  /** Deletes every record the ref names; false when there was none. */
+  private async deleteAll(ref: EraseRef, signal: AbortSignal): Promise<boolean> {
+    const endpoint = this.config.delete;
+    if (endpoint === undefined) return false;
+    let any = false;
+    for (const id of await idsOf(this.api, this.config, ref, signal)) {
+      const answer = await this.api.call(
+        {
+          method: endpoint.method,
+          path: expandPath(endpoint.path, { id }),
+          query: expandQuery(endpoint.query, { id }),
+          accept: endpoint.notFound,
+        },
+        signal,
+      );
+      if (!endpoint.notFound.includes(answer.status)) any = true;
+    }
+    return any;
+  }
+
+  /** An erasure announced by webhook is done once the system acknowledged the delivery. */
+  async eraseProgress(tickets: readonly string[]): Promise<ErasureProgress[]> {
+    const states = this.webhooks === undefined ? tickets.map(() => 'unknown' as const) : await this.webhooks.status(tickets);
+    return tickets.map((ticket, i): ErasureProgress => {
+      const state = states[i];
+      if (state === 'delivered') return { ticket, status: 'done', progress: 'the system acknowledged the erasure webhook' };
+      if (state === 'pending')
+        return { ticket, status: 'pending', progress: 'erasure webhook not delivered yet', checkAfterMs: DELIVERY_POLL_MS };
+      return {
+        ticket,
+        status: 'failed',
+        reason: state === 'failed' ? 'the erasure webhook could not be delivered' : 'unknown erasure webhook',
+        retryable: state !== 'failed',
+      };
+    });
+  }
+
+  /** Everything the system holds on each ref, one record per record found. */
+  async export(refs: readonly EraseRef[], signal: AbortSignal): Promise<ExternalRecord[]> {
+    const endpoint = this.config.export ?? this.config.read.get;
+    if (endpoint === undefined) return [];
+    const ids = new Set<string>();
+    for (const ref of refs) for (const id of await idsOf(this.api, this.config, ref, signal)) ids.add(id);
+    const records: ExternalRecord[] = [];
+    for (const id of ids) {
+      const answer = await this.api.call(
+        { method: 'GET', path: expandPath(endpoint.path, { id }), query: expandQuery(endpoint.query, { id }), accept: [404, 410] },
+        signal,
+      );
+      if (answer.status === 404 || answer.status === 410) continue;
+      const record = toExternalRecord(selectOne(answer.json, endpoint.record), this.config.record);
+      // The whole answer, not only the record: an export endpoint may add notes, activity, consents.
+      records.push({ ...record, fields: isObject(answer.json) ? flatten(answer.json) : record.fields });
+    }
+    return records;
+  }
+}

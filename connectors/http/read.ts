@@ -1,0 +1,157 @@
+/**
+ * Reads: pulls over the declared list endpoint (an incremental filter with a look-back, and the
+ * declared paging: a cursor in the body, a next link in the body or the `Link` header, or offset
+ * and limit), records by id (`read.get`, the read-back after a webhook) and by e-mail (`read.find`).
+ */
+import LinkHeader from 'http-link-header';
+import { MalformedPayloadError } from '../../src/connector/errors.js';
+import type { ExternalRecord, PullPage } from '../../src/connector/define.js';
+import type { HttpApi } from './api.js';
+import type { HttpConfig, HttpCursor, ListEndpoint } from './config.js';
+import { idOf, instantTo, select, selectOne, toExternalRecord } from './records.js';
+import { expandPath, expandQuery } from './template.js';
+
+type PageState = NonNullable<HttpCursor['page']>;
+
+/** The records of one answer, oldest change first. */
+function recordsOf(json: unknown, selector: string, spec: HttpConfig['record']): ExternalRecord[] {
+  return select(json, selector)
+    .map((r) => toExternalRecord(r, spec))
+    .sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+}
+
+/** Where the next page is, from an answer, by the declared paging; undefined on the last page. */
+function nextPage(list: ListEndpoint, json: unknown, headers: Headers, state: PageState | undefined, count: number): PageState | undefined {
+  const paging = list.paging;
+  switch (paging.type) {
+    case 'none':
+      return undefined;
+    case 'cursor': {
+      const next = idOf(selectOne(json, paging.next));
+      return next === undefined || count === 0 ? undefined : { cursor: next };
+    }
+    case 'nextLink': {
+      const next = selectOne(json, paging.next);
+      return typeof next === 'string' && next !== '' && count > 0 ? { url: next } : undefined;
+    }
+    case 'linkHeader': {
+      const header = headers.get('link');
+      const next = header === null ? undefined : LinkHeader.parse(header).rel('next')[0]?.uri;
+      return next === undefined || count === 0 ? undefined : { url: next };
+    }
+    case 'offset': {
+      const offset = state !== undefined && 'offset' in state ? state.offset : 0;
+      return count < paging.pageSize ? undefined : { offset: offset + count };
+    }
+  }
+}
+
+/** The query of a list call: the fixed parameters, the incremental filter, the page state. */
+function listQuery(list: ListEndpoint, since: string | undefined, state: PageState | undefined): [string, string][] {
+  const query = expandQuery(list.query, {});
+  if (list.since !== undefined && since !== undefined) {
+    const from = new Date(Date.parse(since) - list.since.lookback).toISOString();
+    query.push([list.since.param, instantTo(from, list.since.format)]);
+  }
+  const paging = list.paging;
+  if (paging.type === 'offset') {
+    query.push(
+      [paging.limitParam, String(paging.pageSize)],
+      [paging.offsetParam, String(state !== undefined && 'offset' in state ? state.offset : 0)],
+    );
+  } else if (paging.type === 'cursor' && state !== undefined && 'cursor' in state) {
+    query.push([paging.param, state.cursor]);
+  }
+  return query;
+}
+
+const later = (a: string | undefined, b: string | undefined): string | undefined =>
+  a === undefined ? b : b === undefined ? a : Date.parse(b) > Date.parse(a) ? b : a;
+
+/**
+ * Pages of records changed since the cursor (all of them without one). Each page's cursor keeps
+ * the newest stamp seen (`since`) and, until the walk ends, where to resume it (`page`, from
+ * `walkSince`); a walk resumed after a crash goes on from its last saved page.
+ */
+export async function* pullRecords(
+  api: HttpApi,
+  config: HttpConfig,
+  cursor: HttpCursor | undefined,
+  signal: AbortSignal,
+): AsyncIterable<PullPage<HttpCursor>> {
+  const list = config.read.list;
+  if (list === undefined) return;
+  const walkSince = cursor?.page !== undefined ? cursor.walkSince : cursor?.since;
+  let state = cursor?.page;
+  let since = cursor?.since;
+  for (;;) {
+    const answer = await api.call(
+      state !== undefined && 'url' in state
+        ? { method: 'GET', url: state.url }
+        : { method: 'GET', path: expandPath(list.path, {}), query: listQuery(list, walkSince, state) },
+      signal,
+    );
+    const raw = select(answer.json, list.records);
+    const records = recordsOf(answer.json, list.records, config.record);
+    for (const r of records) since = later(since, r.at);
+    const next = nextPage(list, answer.json, answer.headers, state, raw.length);
+    const base = since === undefined ? {} : { since };
+    if (next === undefined) {
+      if (records.length > 0 || since !== cursor?.since) yield { records, cursor: base };
+      return;
+    }
+    yield { records, cursor: { ...base, ...(walkSince === undefined ? {} : { walkSince }), page: next } };
+    state = next;
+  }
+}
+
+/** Records by id through `read.get`; ids the system does not know are left out. */
+export async function readRecords(
+  api: HttpApi,
+  config: HttpConfig,
+  externalIds: readonly string[],
+  signal: AbortSignal,
+): Promise<ExternalRecord[]> {
+  const get = config.read.get;
+  if (get === undefined) return [];
+  return fetchById(api, config, get, externalIds, signal);
+}
+
+/** Records by id through a get-like endpoint (`read.get` or `export`). */
+export async function fetchById(
+  api: HttpApi,
+  config: HttpConfig,
+  endpoint: NonNullable<HttpConfig['read']['get']>,
+  externalIds: readonly string[],
+  signal: AbortSignal,
+): Promise<ExternalRecord[]> {
+  const found = await Promise.all(
+    [...new Set(externalIds)].map(async (id) => {
+      const answer = await api.call(
+        { method: 'GET', path: expandPath(endpoint.path, { id }), query: expandQuery(endpoint.query, { id }), accept: [404, 410] },
+        signal,
+      );
+      if (answer.status === 404 || answer.status === 410) return undefined;
+      const record = selectOne(answer.json, endpoint.record);
+      if (record === undefined) throw new MalformedPayloadError(`the record is not at ${endpoint.record} in the answer`);
+      return toExternalRecord(record, config.record);
+    }),
+  );
+  return found.filter((r): r is ExternalRecord => r !== undefined);
+}
+
+/** Records holding this e-mail address, through `read.find` (none without it). */
+export async function findByEmail(api: HttpApi, config: HttpConfig, email: string, signal: AbortSignal): Promise<ExternalRecord[]> {
+  const find = config.read.find;
+  if (find === undefined) return [];
+  const answer = await api.call(
+    { method: 'GET', path: expandPath(find.path, { email }), query: expandQuery(find.query, { email }) },
+    signal,
+  );
+  const wanted = email.toLowerCase();
+  // A system's search may match loosely (a prefix, another field): keep exact matches only.
+  return recordsOf(answer.json, find.records, config.record).filter((r) => {
+    const value = r.fields[config.record.email];
+    return typeof value === 'string' && value.toLowerCase() === wanted;
+  });
+}

@@ -1,0 +1,85 @@
+/**
+ * Templates an operator writes in YAML, filled without executing anything:
+ * - paths and query values are RFC 6570 URI templates (`/contacts/{id}`), expanded by `url-template`
+ *   (which escapes each value), over a fixed set of variables;
+ * - bodies are JSON in which a string that is exactly `{{name}}` is replaced by that value, and a
+ *   key `"..."` whose value is `"{{record}}"` spreads the record's fields into its object.
+ * A value that is `undefined` (an id not known yet) leaves its key out.
+ */
+import { parseTemplate } from 'url-template';
+import type { Json } from '../../src/profile/schema.js';
+
+/** The names a template may use; which ones a given template may use is checked in config.ts. */
+export const TEMPLATE_PLACEHOLDERS = ['record', 'id', 'email', 'ref', 'items'] as const;
+export type TemplatePlaceholder = (typeof TEMPLATE_PLACEHOLDERS)[number];
+
+const BODY_PLACEHOLDER = /^\{\{\s*([A-Za-z]+)\s*\}\}$/;
+const URI_EXPRESSION = /\{([^{}]*)\}/g;
+const SPREAD_KEY = '...';
+
+function isPlaceholder(name: string): name is TemplatePlaceholder {
+  return (TEMPLATE_PLACEHOLDERS as readonly string[]).includes(name);
+}
+
+/** The variable names of one URI template (`{id}`, `{?email,limit}` → id, email, limit). */
+function uriVariables(template: string): string[] {
+  const names: string[] = [];
+  for (const match of template.matchAll(URI_EXPRESSION)) {
+    const inner = (match[1] ?? '').replace(/^[+#./;?&]/, '');
+    for (const spec of inner.split(',')) names.push(spec.replace(/(:\d+|\*)$/, '').trim());
+  }
+  return names;
+}
+
+/**
+ * Every placeholder a template names: the `{{name}}` strings of a body, the `{name}` variables
+ * of a path or query value (a string holding `{{` is read as a body string).
+ */
+export function placeholdersOf(template: unknown): string[] {
+  if (typeof template === 'string') {
+    const body = BODY_PLACEHOLDER.exec(template);
+    if (body?.[1] !== undefined) return [body[1]];
+    return template.includes('{{') ? ['(malformed {{…}})'] : uriVariables(template);
+  }
+  if (Array.isArray(template)) return template.flatMap(placeholdersOf);
+  if (typeof template === 'object' && template !== null) return Object.values(template).flatMap(placeholdersOf);
+  return [];
+}
+
+/** The values a body template is filled with. */
+export type TemplateValues = Partial<Record<TemplatePlaceholder, Json | undefined>>;
+
+/** Fills a JSON body template; `undefined` values drop their key (or array item). */
+export function renderBody(template: Json, values: TemplateValues): Json | undefined {
+  if (typeof template === 'string') {
+    const name = BODY_PLACEHOLDER.exec(template)?.[1];
+    return name !== undefined && isPlaceholder(name) ? values[name] : template;
+  }
+  if (Array.isArray(template)) {
+    return template.map((item) => renderBody(item, values)).filter((item): item is Json => item !== undefined);
+  }
+  if (template === null || typeof template !== 'object') return template;
+  const out: Record<string, Json> = {};
+  for (const [key, value] of Object.entries(template)) {
+    const rendered = renderBody(value, values);
+    if (rendered === undefined) continue;
+    if (key === SPREAD_KEY && typeof rendered === 'object' && rendered !== null && !Array.isArray(rendered)) Object.assign(out, rendered);
+    else out[key] = rendered;
+  }
+  return out;
+}
+
+/** The variables a path or query template is expanded with. */
+export type UriValues = Partial<Record<'id' | 'email', string>>;
+
+/** Expands an RFC 6570 path template (`/contacts/{id}`); values are percent-encoded. */
+export function expandPath(template: string, values: UriValues): string {
+  return parseTemplate(template).expand(values);
+}
+
+/** Expands each query value's template (unescaped: the URL's search params escape it once); a value that expands to nothing is left out. */
+export function expandQuery(query: Readonly<Record<string, string>>, values: UriValues): [string, string][] {
+  return Object.entries(query)
+    .map(([key, template]): [string, string] => [key, decodeURIComponent(parseTemplate(template).expand(values))])
+    .filter(([, value]) => value !== '');
+}
