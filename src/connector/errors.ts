@@ -13,10 +13,23 @@
  * - `ConnectorConfigError` (`config`): the connector's configuration or mapping is invalid.
  * - `MappingValueError` (`invalid_value`): one external or canonical value cannot be converted
  *   by a mapping transform. It is returned as a value by the mapping engine, never thrown.
+ * - `BlockedTargetError` (`blocked_target`), `RequestTooLargeError` (`request_too_large`),
+ *   `ResponseTooLargeError` (`response_too_large`): the kit's `safeFetch` refused a call (an address
+ *   the SSRF guard blocks, a body over its limit); trying again changes nothing.
  */
 
 /** Every stable code a connector error can carry. */
-export type ConnectorErrorCode = 'rate_limited' | 'transient' | 'rejected' | 'auth' | 'malformed_payload' | 'config' | 'invalid_value';
+export type ConnectorErrorCode =
+  | 'rate_limited'
+  | 'transient'
+  | 'rejected'
+  | 'auth'
+  | 'malformed_payload'
+  | 'config'
+  | 'invalid_value'
+  | 'blocked_target'
+  | 'request_too_large'
+  | 'response_too_large';
 
 /** Base class of all connector errors. Check `code` (stable) rather than the message. */
 export abstract class ConnectorError extends Error {
@@ -106,6 +119,51 @@ export class ConnectorConfigError extends ConnectorError {
   constructor(message: string, options?: { issues?: readonly string[]; cause?: unknown }) {
     super(options?.issues?.length ? `${message}: ${options.issues.join('; ')}` : message, options);
     this.issues = options?.issues ?? [];
+  }
+}
+
+/**
+ * `safeFetch` refused a target: the URL's host is, or resolves to, an address in a range the SSRF
+ * guard blocks (private, loopback, link-local, unique-local, CGNAT, multicast, unspecified,
+ * reserved) and the connector does not allow its private network.
+ */
+export class BlockedTargetError extends ConnectorError {
+  readonly code = 'blocked_target' as const;
+  readonly retryable = false;
+  /** The refused address (as resolved or written in the URL). */
+  readonly address: string;
+  /** Its range as ipaddr.js names it (`private`, `loopback`, `linkLocal`, `carrierGradeNat`...). */
+  readonly range: string;
+
+  constructor(details: { host: string; address: string; range: string; description: string }) {
+    const target = details.host === details.address ? details.address : `${details.host} resolves to ${details.address}, which`;
+    super(`refused: ${target} is ${details.description} (allowPrivateNetwork is off)`);
+    this.address = details.address;
+    this.range = details.range;
+  }
+}
+
+/** `safeFetch` refused to send a request body larger than its limit (nothing was sent). */
+export class RequestTooLargeError extends ConnectorError {
+  readonly code = 'request_too_large' as const;
+  readonly retryable = false;
+  readonly limitBytes: number;
+
+  constructor(limitBytes: number) {
+    super(`request body over the ${limitBytes} byte limit: not sent`);
+    this.limitBytes = limitBytes;
+  }
+}
+
+/** A response body larger than `safeFetch`'s limit: reading stopped at the limit. */
+export class ResponseTooLargeError extends ConnectorError {
+  readonly code = 'response_too_large' as const;
+  readonly retryable = false;
+  readonly limitBytes: number;
+
+  constructor(limitBytes: number, options: { status: number }) {
+    super(`response body over the ${limitBytes} byte limit (HTTP ${options.status})`, options);
+    this.limitBytes = limitBytes;
   }
 }
 

@@ -11,3 +11,5 @@ export { secretsEqual } from './secrets.js';
 export { redactEmails } from '../../log/logger.js';
 export { classifyHttpError, classifyHttpStatus, parseRetryAfter, headerValue } from '../errors.js';
 export { sleep } from '../sleep.js';
+export { safeFetch, type SafeFetchOptions, type SafeRequest, type SafeResponse } from './safe-fetch.js';
+export { BlockedTargetError, RequestTooLargeError, ResponseTooLargeError } from '../errors.js';
