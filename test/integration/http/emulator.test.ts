@@ -623,6 +623,30 @@ describe('declaration and demo', () => {
     expect(Buffer.from(DEV_WEBHOOK_SECRET.slice('whsec_'.length), 'base64').toString('utf8')).toContain('dev-only');
   });
 
+  it('starts for concord emulate: --secret signs, --webhook-url is the CRM one, --rate-limit applies to each system', async () => {
+    const secret = newSecret();
+    const hook = await receiver();
+    const e = await definition.start({
+      port: 0,
+      host: '127.0.0.1',
+      secret,
+      webhookUrl: hook.url,
+      rateLimit: { max: 1, intervalMs: 60_000 },
+    });
+    try {
+      e.sideDoor.userChange('ada@example.com');
+      await e.sideDoor.flushWebhooks();
+      expect(hook.received.map((r) => verified(secret, r))).toEqual([expect.objectContaining({ type: 'contact.created' })]);
+      expect(e.sideDoor.webhookEndpoints().newsletter.url).toBeUndefined();
+      for (const ask of [() => crm(e, 'GET', '/contacts'), () => newsletter(e, 'GET', '/subscribers')]) {
+        expect((await ask()).status).toBe(200);
+        expect((await ask()).status).toBe(429);
+      }
+    } finally {
+      await e.close();
+    }
+  });
+
   it('runs one server for a CRM instance and a newsletter instance on the same port, each with its secret and webhook URL', async () => {
     const port = await freePort();
     const crmSecret = newSecret();
