@@ -12,8 +12,8 @@ export interface ReceivedWebhook {
 export interface WebhookReceiver {
   url: string;
   received: ReceivedWebhook[];
-  /** Status to answer with (default 204). */
-  respondWith(status: number): void;
+  /** Status to answer with (default 204), or a function of each request and its index (0 for the first). */
+  respondWith(status: number | ((request: ReceivedWebhook, index: number) => number)): void;
   /** What was received so far as the hub's raw webhooks (`urlToken`: the secret path segment of the hub's address). */
   raw(urlToken?: string): RawWebhook[];
   close(): Promise<void>;
@@ -21,13 +21,14 @@ export interface WebhookReceiver {
 
 export async function startWebhookReceiver(path = '/webhooks/hubspot'): Promise<WebhookReceiver> {
   const received: ReceivedWebhook[] = [];
-  let status = 204;
+  let status: number | ((request: ReceivedWebhook, index: number) => number) = 204;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      received.push({ method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks) });
-      res.statusCode = status;
+      const request = { method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks) };
+      received.push(request);
+      res.statusCode = typeof status === 'number' ? status : status(request, received.length - 1);
       res.end();
     });
   });
