@@ -15,6 +15,7 @@ const bundles = await Promise.all([
   import('./salesforce/index.js'),
   import('./mailchimp/index.js'),
   import('./segment/index.js'),
+  import('./http/index.js'),
 ]);
 
 /** The connector types `concord.yaml` may use. */

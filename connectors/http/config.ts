@@ -13,6 +13,12 @@ import { secret } from '../../src/config/secret.js';
 import { isValidJsonPath } from './webhook.js';
 import { placeholdersOf } from './template.js';
 
+/**
+ * A duration as YAML writes it (`15s`), or a number of milliseconds, so that a parsed config parses
+ * again to itself (the engine and tests hand the parsed value back to the connector).
+ */
+const Ms = z.union([Duration, z.number().int().nonnegative()]);
+
 /** A dotted path into a record: `email`, `consents.email_marketing`. */
 const FieldPath = z
   .string()
@@ -102,7 +108,7 @@ export const ListEndpoint = z
          * How far behind the cursor a pull starts, for records committed late with an older stamp.
          * @defaultValue `1m`
          */
-        lookback: Duration.prefault('1m'),
+        lookback: Ms.prefault('1m'),
       })
       .strict()
       .optional(),
@@ -233,9 +239,9 @@ export const OutboundWebhooksConfig = z
       .min(1)
       .default([...OUTBOUND_EVENT_TYPES]),
     /** Waits between attempts. @defaultValue the spec's 5s, 5m, 30m, 2h, 5h, 10h, 14h, 20h, 24h */
-    retrySchedule: z.array(Duration).min(1).max(20).prefault(SPEC_SCHEDULE),
+    retrySchedule: z.array(Ms).min(1).max(20).prefault(SPEC_SCHEDULE),
     /** @defaultValue `15s` */
-    timeout: Duration.prefault('15s'),
+    timeout: Ms.prefault('15s'),
   })
   .strict();
 export type OutboundWebhooksConfig = z.infer<typeof OutboundWebhooksConfig>;
@@ -257,7 +263,7 @@ export const HttpConfig = z
         /** @defaultValue 10 */
         requests: z.number().int().positive().default(10),
         /** @defaultValue `1s` */
-        per: Duration.prefault('1s'),
+        per: Ms.prefault('1s'),
         /** @defaultValue 4 */
         concurrency: z.number().int().positive().max(64).default(4),
       })
@@ -265,7 +271,7 @@ export const HttpConfig = z
       .prefault({})
       .meta({ description: 'The system’s published request limit; a 429 with Retry-After parks beyond it.' }),
     /** Longest wait for one call. @defaultValue `15s` */
-    timeout: Duration.prefault('15s'),
+    timeout: Ms.prefault('15s'),
     /** Largest response read. @defaultValue 5 MiB */
     maxResponseBytes: z
       .number()

@@ -14,6 +14,7 @@ import {
 } from '../../src/connector/define.js';
 import { WebhookAcks } from '../../src/connector/kit/index.js';
 import { HttpApi } from './api.js';
+import { checkConnection } from './check.js';
 import { HttpConfig, HttpCursor } from './config.js';
 import { pushMessages } from './events-out.js';
 import { HttpPrivacy } from './privacy.js';
@@ -90,6 +91,7 @@ export function createHttpInstance(ctx: ConnectorContext<HttpConfig>, runtime: H
       if (inbound !== undefined && length > inbound.maxBodyBytes) return { ok: false, status: 413, reason: 'webhook body too large' };
       return { ok: true };
     },
+    check: (signal) => checkConnection(api, config, signal),
     unpark: () => api.unpark(),
   };
 }

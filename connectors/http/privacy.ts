@@ -125,8 +125,9 @@ export class HttpPrivacy {
       );
       if (answer.status === 404 || answer.status === 410) continue;
       const record = toExternalRecord(selectOne(answer.json, endpoint.record), this.config.record);
-      // The whole answer, not only the record: an export endpoint may add notes, activity, consents.
-      records.push({ ...record, fields: isObject(answer.json) ? flatten(answer.json) : record.fields });
+      // The whole answer, not only the record: an export endpoint may add notes, activity, consents
+      // beside it (under their own paths); the record's fields keep their names.
+      records.push({ ...record, fields: { ...(isObject(answer.json) ? flatten(answer.json) : {}), ...record.fields } });
     }
     return records;
   }

@@ -5,6 +5,7 @@
  * pass their own and run commands in their own process).
  */
 import { Command, CommanderError } from 'commander';
+import * as check from './commands/check.js';
 import * as connector from './commands/connector.js';
 import * as dsr from './commands/dsr.js';
 import * as emulate from './commands/emulate.js';
@@ -23,7 +24,7 @@ export interface CommandModule {
 }
 
 /** The subcommands, in the order `concord --help` lists them. */
-export const commands: readonly CommandModule[] = [start, validate, secret, schema, migrate, emulate, dsr, unpark, connector];
+export const commands: readonly CommandModule[] = [start, validate, check, secret, schema, migrate, emulate, dsr, unpark, connector];
 
 /** The program with every command, writing to `io`; usage errors throw (`exitOverride`) instead of exiting the process. */
 export function buildProgram(io: CliIo = processIo): Command {

@@ -442,6 +442,11 @@ export interface ConnectorInstance<Cursor> {
    * twice, it does nothing more: a registration already right is kept, a wrong one corrected.
    */
   setup?(hub: { webhookUrl: string }, signal: AbortSignal): Promise<string[]>;
+  /**
+   * Checks the connection with read-only calls (the system is reachable, the credentials are
+   * accepted): one result per check, for `concord check`. Never writes anything.
+   */
+  check?(signal: AbortSignal): Promise<ConnectionCheck[]>;
   /** The reply to send once the events are safely enqueued. */
   reply?(events: WebhookEvent[]): WebhookReply;
   /**
@@ -459,6 +464,19 @@ export interface ConnectorInstance<Cursor> {
   unpark?(): void;
   /** Releases connections and timers; called once at shutdown. */
   close?(): Promise<void>;
+}
+
+/**
+ * One result of `ConnectorInstance.check`. `path` names the instance's config key to fix (e.g.
+ * `['baseUrl']`, `['auth']`), where `concord check` points at file:line:col; `fix` says what to do.
+ * Neither holds a secret.
+ */
+export interface ConnectionCheck {
+  ok: boolean;
+  /** What was checked and what came of it, e.g. `list endpoint answered (HTTP 200)`. */
+  detail: string;
+  path?: readonly (string | number)[];
+  fix?: string;
 }
 
 /** A reference to a person in one system, for erasure and export: the system's id when known, else an e-mail. */

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type {
   AdmitResult,
+  ConnectionCheck,
   ConnectorCapabilities,
   ConnectorDefinition,
   ConnectorInstance,
@@ -49,6 +50,7 @@ export interface SyncInstance {
   refuse?(failure: { status: number; reason: string }): WebhookReply;
   validation?(head: WebhookHead): WebhookReply;
   setup?(hub: { webhookUrl: string }, signal: AbortSignal): Promise<string[]>;
+  check?(signal: AbortSignal): Promise<ConnectionCheck[]>;
   unpark?(): void;
   close?(): Promise<void>;
 }
@@ -132,6 +134,7 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
         ...(instance.refuse ? { refuse: instance.refuse.bind(instance) } : {}),
         ...(instance.validation ? { validation: instance.validation.bind(instance) } : {}),
         ...(instance.setup ? { setup: instance.setup.bind(instance) } : {}),
+        ...(instance.check ? { check: instance.check.bind(instance) } : {}),
         ...(instance.unpark ? { unpark: instance.unpark.bind(instance) } : {}),
         ...(instance.close ? { close: instance.close.bind(instance) } : {}),
       };
