@@ -49,6 +49,8 @@ import {
   type RunningMailchimpEmulator,
 } from '../connectors/mailchimp/emulator/index.js';
 import { derivedMailchimpMappings } from '../connectors/mailchimp/mapping.js';
+import http from '../connectors/http/connector.js';
+import { startHttpEmulator, type RunningHttpEmulator } from '../connectors/http/emulator/index.js';
 import segment from '../connectors/segment/connector.js';
 import { SegmentConfig, type SegmentConfigInput } from '../connectors/segment/config.js';
 import {
@@ -59,6 +61,7 @@ import {
   type SegmentEmulatorOptionsInput,
 } from '../connectors/segment/emulator/index.js';
 import { derivedSegmentMappings } from '../connectors/segment/mapping.js';
+import { exampleInstance } from './http-systems.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from './db.js';
 import { salesforceOutboundUrl, TEST_SF_OUTBOUND_TOKEN } from './hub-config.js';
 import { createTestEngine, deletePrefix, REDIS_URL, testLogger } from './sync-hub.js';
@@ -137,6 +140,8 @@ export interface PrivacyHub {
   mailchimp?: RunningMailchimpEmulator;
   /** With `segment`: its emulator (space `DEFAULT_SPACE_ID`). */
   segment?: RunningSegmentEmulator;
+  /** With `http`: the HTTP emulator, whose REST CRM is instance `crm` (`config/examples/http-crm.yaml`). */
+  http?: RunningHttpEmulator;
   /** Waits until webhooks are delivered and the engine has nothing left to do (three times in a row). */
   settle(timeoutMs?: number): Promise<void>;
   /** Polls a request until `done(view)` holds. */
@@ -176,6 +181,11 @@ export interface PrivacyHubOptions {
   segmentEmulator?: Partial<SegmentEmulatorOptionsInput>;
   /** The Segment emulator's clock (regulation steps, dedupe window). */
   segmentEmulatorRuntime?: SegmentEmulatorRuntime;
+  /**
+   * The example REST CRM of the generic HTTP connector (instance `crm`, `config/examples/http-crm.yaml`
+   * as written, on the HTTP emulator: webhooks both ways, marketing consents and the newsletter).
+   */
+  http?: boolean;
 }
 
 export async function startPrivacyHub(options: PrivacyHubOptions): Promise<PrivacyHub> {
@@ -183,10 +193,23 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
   const prefix = `{dsr-${randomBytes(5).toString('hex')}}`;
   const withMailchimp = options.mailchimp !== undefined && options.mailchimp !== false;
   const withSegment = options.segment !== undefined && options.segment !== false;
-  const systems = ['hubspot', 'salesforce', ...(withMailchimp ? ['mailchimp'] : []), ...(withSegment ? ['segment'] : [])];
+  const withHttp = options.http === true;
+  const systems = [
+    'hubspot',
+    'salesforce',
+    ...(withMailchimp ? ['mailchimp'] : []),
+    ...(withSegment ? ['segment'] : []),
+    ...(withHttp ? ['crm'] : []),
+  ];
   const authorities = [...systems, 'admin', 'preference_center'];
   const policy = MergePolicy.parse({
-    priorities: { hubspot: 2, salesforce: 1, ...(withMailchimp ? { mailchimp: 1 } : {}), ...(withSegment ? { segment: 1 } : {}) },
+    priorities: {
+      hubspot: 2,
+      salesforce: 1,
+      ...(withMailchimp ? { mailchimp: 1 } : {}),
+      ...(withSegment ? { segment: 1 } : {}),
+      ...(withHttp ? { crm: 1 } : {}),
+    },
     purposes: {
       marketing: { authorities, objection: 'directMarketing' },
       personalisation: { authorities, objection: 'profiling' },
@@ -301,6 +324,13 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
       }),
     );
   }
+  const httpEmulator = withHttp ? await startHttpEmulator({ webhookRetryBaseMs: 20 }) : undefined;
+  if (httpEmulator) {
+    const crm = await exampleInstance('crm', httpEmulator.url);
+    connectors.push(
+      bindConnector({ id: 'crm', definition: http, config: crm.config, mapping: compileMapping(http, crm.mappings), ...schedule }),
+    );
+  }
   const logger = testLogger();
   const engine = createTestEngine({ prefix, store, connectors, policy, logger, ...(options.tuning ? { tuning: options.tuning } : {}) });
   const redis = new Redis(REDIS_URL);
@@ -356,6 +386,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
   mcEmulator?.sideDoor.setWebhookUrl(`${url}/webhooks/mailchimp/${MAILCHIMP_URL_SECRET}`);
   // Segment's Webhooks destination sends every identify it accepts there, the hub's own included.
   segmentEmulator?.sideDoor.setWebhookUrl(`${url}/webhooks/segment`);
+  httpEmulator?.sideDoor.setWebhookUrl(`${url}/webhooks/crm`, 'crm');
   await engine.start();
   await privacy.start(engine);
 
@@ -372,6 +403,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
     salesforce: sfEmulator,
     ...(mcEmulator ? { mailchimp: mcEmulator } : {}),
     ...(segmentEmulator ? { segment: segmentEmulator } : {}),
+    ...(httpEmulator ? { http: httpEmulator } : {}),
     async settle(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       let quiet = 0;
@@ -381,6 +413,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
         await sfEmulator.sideDoor.flushWebhooks();
         await mcEmulator?.sideDoor.flushWebhooks();
         await segmentEmulator?.sideDoor.flushWebhooks();
+        await httpEmulator?.sideDoor.flushWebhooks();
         quiet = (await engine.idle()) ? quiet + 1 : 0;
         await sleep(80);
       }
@@ -407,6 +440,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
       await sfEmulator.close();
       await mcEmulator?.close();
       await segmentEmulator?.close();
+      await httpEmulator?.close();
       await store.close();
       await deletePrefix(prefix);
       await db.drop();
