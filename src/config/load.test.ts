@@ -463,6 +463,9 @@ describe('the example configs', () => {
       'SEGMENT_PROFILE_TOKEN',
       'SEGMENT_PUBLIC_API_TOKEN',
       'SEGMENT_WEBHOOK_SECRET',
+      'CRM_TOKEN',
+      'CRM_WEBHOOK_SECRET',
+      'CRM_EVENTS_SECRET',
     ]);
   });
 

@@ -103,6 +103,9 @@ describe('production refuses the published development secrets', () => {
       'secret_published connectors.segment.profileToken',
       'secret_published connectors.segment.publicApiToken',
       'secret_published connectors.segment.webhookSecret',
+      'secret_published connectors.crm.auth.token',
+      'secret_published connectors.crm.webhooks.secrets.0',
+      'secret_published connectors.crm.webhooksOut.secrets.0',
     ]);
     expect(String(errors[0])).toBe(
       'config/concord.yaml:25:14: hub.secrets.signing: is a development value published with Concord, refused in production mode; set CONCORD_SIGNING_SECRET to a new secret (`concord secret` prints one)',

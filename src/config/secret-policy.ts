@@ -58,9 +58,14 @@ const DEVELOPMENT_MARKS = /dev-only|do-not-use/i;
 const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 const PUBLISHED_DIGESTS = new Set(PUBLISHED_SECRETS.map(sha256Hex));
 
+/** A Standard Webhooks secret (`whsec_` and base64) carries its marks in its bytes. */
+const STANDARD_WEBHOOKS_SECRET = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
+
 /** True for a value published with Concord for development (exactly, or carrying its marks). */
 export function isPublishedSecret(value: string): boolean {
-  return PUBLISHED_SECRETS.includes(value) || DEVELOPMENT_MARKS.test(value);
+  const encoded = STANDARD_WEBHOOKS_SECRET.exec(value)?.[1];
+  const decoded = encoded === undefined ? '' : Buffer.from(encoded, 'base64').toString('latin1');
+  return PUBLISHED_SECRETS.includes(value) || DEVELOPMENT_MARKS.test(value) || DEVELOPMENT_MARKS.test(decoded);
 }
 
 /** True for the hex SHA-256 digest of a published value (an admin key given as `sha256`). */

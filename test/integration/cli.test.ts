@@ -56,7 +56,7 @@ describe('concord validate', () => {
   it('exits 0 with a one-line summary for the example config (the default path)', async () => {
     const run = await concord(['validate']);
     expect(run.code).toBe(0);
-    expect(run.stdout).toBe('config/concord.yaml: OK — 4 purposes, 4 channels, 4 topics, 4 connectors\n');
+    expect(run.stdout).toBe('config/concord.yaml: OK — 4 purposes, 4 channels, 4 topics, 5 connectors\n');
     expect(run.stderr).toContain('config/concord.yaml:25:14: warning: hub.secrets.signing: CONCORD_SIGNING_SECRET is not set');
   });
 
