@@ -4,7 +4,14 @@
  * authentication, is paced under the instance's `rateLimit`, and turns a failure into a
  * `ConnectorError` (429 with its `Retry-After` parks; 5xx and timeouts retry; other 4xx reject).
  */
-import { AuthError, MalformedPayloadError, RateLimitedError, TransientError } from '../../src/connector/errors.js';
+import {
+  AuthError,
+  BlockedTargetError,
+  ConnectorConfigError,
+  MalformedPayloadError,
+  RateLimitedError,
+  TransientError,
+} from '../../src/connector/errors.js';
 import { classifyHttpStatus, Pacer, redactEmails } from '../../src/connector/kit/index.js';
 import { safeFetch, type SafeFetchOptions, type SafeResponse } from '../../src/connector/kit/safe-fetch.js';
 import type { Json } from '../../src/profile/schema.js';
@@ -27,6 +34,14 @@ export interface ApiAnswer {
   status: number;
   headers: Headers;
   json: unknown;
+}
+
+/**
+ * A failure of the instance, not of one record: the credentials refused, the target refused by the
+ * SSRF guard, a config mistake. No retry of the record can help, so the whole call fails with it.
+ */
+export function failsTheInstance(error: unknown): boolean {
+  return error instanceof AuthError || error instanceof BlockedTargetError || error instanceof ConnectorConfigError;
 }
 
 /** A longest pacing wait before a call parks instead (the engine retries it later). */

@@ -3,13 +3,13 @@
  * endpoint with an outcome per record in its answer. A failure of one record is its outcome
  * (`retryable` for 429/5xx, `rejected` for another 4xx, with the system's message, e-mail
  * addresses removed); a whole push throws only when nothing could be written (every record
- * rate-limited, or the credentials refused).
+ * rate-limited, the credentials or the target refused, a config mistake).
  */
-import { AuthError, ConnectorError, RateLimitedError, RejectedError } from '../../src/connector/errors.js';
+import { ConnectorError, RateLimitedError, RejectedError } from '../../src/connector/errors.js';
 import type { PushOutcome, PushRecord } from '../../src/connector/define.js';
 import { chunks, redactEmails } from '../../src/connector/kit/index.js';
 import type { Json } from '../../src/profile/schema.js';
-import type { HttpApi } from './api.js';
+import { failsTheInstance, type HttpApi } from './api.js';
 import type { BatchEndpoint, HttpConfig, WriteEndpoint } from './config.js';
 import { getPath, idOf, recordBody, select, selectOne } from './records.js';
 import { expandPath, expandQuery, renderBody } from './template.js';
@@ -27,7 +27,7 @@ function failedOutcome(profileId: string, error: unknown): PushOutcome {
   if (error instanceof RejectedError) {
     return { status: 'rejected', profileId, reason: redactEmails(error.message), ...(error.reasonCode ? { code: error.reasonCode } : {}) };
   }
-  if (error instanceof AuthError) throw error;
+  if (failsTheInstance(error)) throw error;
   if (error instanceof ConnectorError) return { status: 'retryable', profileId, reason: error.message };
   throw error;
 }
