@@ -91,7 +91,8 @@ export class HttpApi {
 
   /** The URL of a path below `baseUrl`, with its query. */
   urlOf(path: string, query: readonly [string, string][] = []): URL {
-    const url = new URL(this.base.href + path);
+    // A URL with no path reads back as `origin/`: without the slash, `/contacts` stays `/contacts`, not `//contacts`.
+    const url = new URL(this.base.href.replace(/\/+$/, '') + path);
     for (const [key, value] of query) url.searchParams.append(key, value);
     return url;
   }

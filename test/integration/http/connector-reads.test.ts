@@ -156,6 +156,14 @@ describe('http connector: paging', () => {
     expect(third.at(-1)?.records.at(-1)?.fields['first_name']).toBe('Ada');
   });
 
+  it('appends the declared paths to a baseUrl that is only an origin, or has a path with or without a trailing slash', async () => {
+    const server = await tinyServer((_req, res) => json(res, 200, { data: [] }));
+    for (const baseUrl of [server.origin, `${server.origin}/`, `${server.origin}/api/v2`, `${server.origin}/api/v2/`]) {
+      await pull(instanceOf(plainConfig(baseUrl)));
+    }
+    expect(server.requests.map((r) => r.url)).toEqual(['/contacts', '/contacts', '/api/v2/contacts', '/api/v2/contacts']);
+  });
+
   it('refuses a next link to another origin, and sends it nothing', async () => {
     const server = await tinyServer((req, res) =>
       json(res, 200, {
