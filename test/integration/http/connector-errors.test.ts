@@ -1,0 +1,159 @@
+/**
+ * The generic HTTP connector's failures, beyond conformance: a 429 with Retry-After on a read
+ * (and the pacer parking the instance until then), a 5xx, a create answered 409 and a record that
+ * may exist (found through `read.find` before writing), a record the batch endpoint rejects (the
+ * system's message, no e-mail address), and an answer over `maxResponseBytes`.
+ */
+import { describe, expect, it } from 'vitest';
+import { RateLimitedError, ResponseTooLargeError, TransientError } from '../../../src/connector/errors.js';
+import { exampleOnEmulator, instanceOf, json, plainConfig, pull, signal, tinyServer } from './connector-helpers.js';
+
+/** What a promise rejects with (fails the test when it resolves). */
+async function failureOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    (value) => {
+      throw new Error(`expected a failure, got ${JSON.stringify(value)}`);
+    },
+    (error: unknown) => error,
+  );
+}
+
+describe('http connector: rate limits and server errors', () => {
+  it('a 429 with Retry-After on a read is a RateLimitedError with the wait, and parks the instance until then', async () => {
+    const { emu, config } = await exampleOnEmulator('crm');
+    const crm = instanceOf(config);
+    const contact = emu.sideDoor.userChange('ada@example.com');
+    emu.sideDoor.rateLimitNextCall(120);
+
+    const error = await failureOf(crm.read([contact.id], signal()));
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect(error).toMatchObject({ retryAfterMs: 120_000 });
+
+    // The instance does not call again before the wait is over (a wait this long parks instead of sleeping).
+    const calls = emu.sideDoor.calls().total;
+    expect(await failureOf(pull(crm))).toBeInstanceOf(RateLimitedError);
+    expect(emu.sideDoor.calls().total).toBe(calls);
+    // An operator lifts the park: the next call goes out.
+    crm.unpark?.();
+    expect(await crm.read([contact.id], signal())).toMatchObject([{ externalId: contact.id }]);
+  });
+
+  it('a 5xx is a TransientError on reads and a retryable outcome on a write', async () => {
+    const server = await tinyServer((_req, res) => json(res, 503, { error: { code: 'internal', message: 'down for maintenance' } }));
+    const crm = instanceOf(plainConfig(server.origin));
+
+    expect(await failureOf(crm.read(['1'], signal()))).toBeInstanceOf(TransientError);
+    expect(await failureOf(pull(crm))).toBeInstanceOf(TransientError);
+    expect(await crm.push([{ profileId: 'p1', externalId: '1', fields: { first_name: 'Ada' } }], signal())).toEqual([
+      { status: 'retryable', profileId: 'p1', reason: 'server error (HTTP 503): down for maintenance' },
+    ]);
+  });
+});
+
+describe('http connector: a record that exists already', () => {
+  it('a create answered 409 is retryable with the existing id, found through read.find; nothing is written over', async () => {
+    const { emu, config } = await exampleOnEmulator('crm');
+    const crm = instanceOf(config);
+    const existing = emu.sideDoor.userChange('ada@example.com');
+    emu.sideDoor.resetCalls();
+
+    expect(await crm.push([{ profileId: 'p1', fields: { email: 'ada@example.com', first_name: 'Ada' } }], signal())).toEqual([
+      { status: 'retryable', profileId: 'p1', reason: 'the record exists: read it first', externalId: existing.id },
+    ]);
+    expect(emu.sideDoor.calls().byEndpoint).toEqual({ 'POST /crm/v1/contacts': 1, 'GET /crm/v1/contacts': 1 });
+    expect(emu.sideDoor.crmContacts('ada@example.com')[0]?.first_name).toBeNull();
+  });
+
+  it('a record that may exist is looked up first: found, it is not written; not found, it is created', async () => {
+    const { emu, config } = await exampleOnEmulator('crm');
+    const crm = instanceOf(config);
+    const existing = emu.sideDoor.userChange('ada@example.com');
+    emu.sideDoor.resetCalls();
+
+    const [found, created] = await crm.push(
+      [
+        { profileId: 'p1', mayExist: true, fields: { email: 'ADA@example.com', first_name: 'Ada' } },
+        { profileId: 'p2', mayExist: true, fields: { email: 'grace@example.com', first_name: 'Grace' } },
+      ],
+      signal(),
+    );
+    expect(found).toEqual({ status: 'retryable', profileId: 'p1', reason: 'the record may exist: read it first', externalId: existing.id });
+    const grace = emu.sideDoor.crmContacts('grace@example.com')[0];
+    expect(created).toEqual({ status: 'ok', profileId: 'p2', externalId: grace?.id, created: true });
+    // Two look-ups, one create (Grace's): Ada's record was not written.
+    expect(emu.sideDoor.calls().byEndpoint).toEqual({ 'GET /crm/v1/contacts': 2, 'POST /crm/v1/contacts': 1 });
+    expect(emu.sideDoor.crmContacts('ada@example.com')[0]?.first_name).toBeNull();
+  });
+});
+
+describe('http connector: rejected records', () => {
+  it('a record the batch endpoint rejects carries the system’s message; the others are written', async () => {
+    const { emu, config } = await exampleOnEmulator('newsletter');
+    const newsletter = instanceOf(config);
+    emu.sideDoor.poison('blocked@example.com');
+
+    const outcomes = await newsletter.push(
+      [
+        { profileId: 'p1', fields: { email_address: 'ada@example.com', 'name.first': 'Ada' } },
+        { profileId: 'p2', fields: { email_address: 'blocked@example.com', 'name.first': 'Bob' } },
+      ],
+      signal(),
+    );
+    expect(outcomes).toEqual([
+      { status: 'ok', profileId: 'p1', externalId: expect.any(String), created: true },
+      { status: 'rejected', profileId: 'p2', reason: 'email_address is not accepted (the address is blocked)' },
+    ]);
+    expect(emu.sideDoor.calls().byEndpoint).toEqual({ 'POST /newsletter/api/subscribers/batch': 1 });
+  });
+
+  it('keeps e-mail addresses out of a rejection’s reason, from a batch result or a single write’s 4xx', async () => {
+    const server = await tinyServer((req, res) => {
+      if (req.url === '/batch') {
+        return json(res, 200, {
+          results: [{ ref: '0', status: 'error', error: { message: 'bob@example.com is already on another list' } }],
+        });
+      }
+      return json(res, 422, { error: { code: 'invalid', message: 'bob@example.com: this address bounced' } });
+    });
+    const batch = instanceOf(
+      plainConfig(server.origin, {
+        write: {
+          batch: {
+            path: '/batch',
+            maxBatch: 100,
+            body: { operations: '{{items}}' },
+            item: { ref: '{{ref}}', '...': '{{record}}' },
+            results: '$.results[*]',
+            resultRef: 'ref',
+            resultId: 'id',
+            resultStatus: { path: 'status', ok: 'ok' },
+            resultError: 'error.message',
+          },
+        },
+      }),
+    );
+    const single = instanceOf(plainConfig(server.origin));
+    const record = { profileId: 'p1', fields: { email: 'bob@example.com' } };
+
+    const [fromBatch] = await batch.push([record], signal());
+    const [fromSingle] = await single.push([record], signal());
+    expect(fromBatch).toMatchObject({ status: 'rejected', reason: expect.stringContaining('is already on another list') });
+    expect(fromSingle).toMatchObject({ status: 'rejected', reason: expect.stringContaining('this address bounced') });
+    expect(JSON.stringify([fromBatch, fromSingle])).not.toContain('bob@example.com');
+  });
+
+  it('fails a read whose answer is over maxResponseBytes cleanly: the next call goes through', async () => {
+    const big = Array.from({ length: 100 }, (_, i) => ({ id: String(i), updated_at: '2026-11-01T10:00:00.000Z', note: 'x'.repeat(100) }));
+    const server = await tinyServer((req, res) =>
+      req.url?.startsWith('/contacts/') === true
+        ? json(res, 200, { data: { id: '1', updated_at: '2026-11-01T10:00:00.000Z' } })
+        : json(res, 200, { data: big }),
+    );
+    const crm = instanceOf({ ...plainConfig(server.origin), maxResponseBytes: 4096, rateLimit: { concurrency: 1 } });
+
+    const error = await failureOf(pull(crm));
+    expect(error).toBeInstanceOf(ResponseTooLargeError);
+    expect(error).toMatchObject({ limitBytes: 4096, retryable: false });
+    expect(await crm.read(['1'], signal())).toMatchObject([{ externalId: '1' }]);
+  });
+});
