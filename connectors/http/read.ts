@@ -97,7 +97,8 @@ export async function* pullRecords(
     const next = nextPage(list, answer.json, answer.headers, state, raw.length);
     const base = since === undefined ? {} : { since };
     if (next === undefined) {
-      if (records.length > 0 || since !== cursor?.since) yield { records, cursor: base };
+      // Past the first page, a cursor with a page to resume from is saved: the walk's end must replace it, even when this page is empty.
+      if (records.length > 0 || since !== cursor?.since || state !== undefined) yield { records, cursor: base };
       return;
     }
     yield { records, cursor: { ...base, ...(walkSince === undefined ? {} : { walkSince }), page: next } };

@@ -156,6 +156,30 @@ describe('http connector: paging', () => {
     expect(third.at(-1)?.records.at(-1)?.fields['first_name']).toBe('Ada');
   });
 
+  it('newsletter: the epoch-seconds filter with its look-back, and an incremental walk cut short resumes from where it started', async () => {
+    let now = Date.parse('2026-11-01T10:00:00.000Z');
+    const { emu, config } = await exampleOnEmulator('newsletter', { now: () => now });
+    const newsletter = instanceOf(paged(config, { type: 'offset', offsetParam: 'offset', limitParam: 'limit', pageSize: 2 }));
+    const old = emu.sideDoor.newsletterUserCreate('old@example.com');
+    now += 10 * 60_000;
+    const mid = emu.sideDoor.newsletterUserCreate('mid@example.com');
+    const first = await pull(newsletter);
+    expect(idsOf(first)).toEqual([old.subscriber_id, mid.subscriber_id]);
+    const cursor = first.at(-1)?.cursor;
+
+    now += 10 * 60_000;
+    const fresh = ['a', 'b', 'c'].map((n) => emu.sideDoor.newsletterUserCreate(`${n}@example.com`).subscriber_id);
+    emu.sideDoor.resetCalls();
+    const [cut] = await pull(newsletter, cursor, 1);
+    expect(cut?.cursor).toMatchObject({ walkSince: cursor?.since, page: { offset: 2 } });
+    const rest = await pull(newsletter, cut?.cursor);
+    // The walk starts two minutes (the look-back) behind the newest stamp it had: mid again, old not.
+    expect([...idsOf(cut === undefined ? [] : [cut]), ...idsOf(rest)].sort()).toEqual([mid.subscriber_id, ...fresh].sort());
+    const filters = Object.keys(emu.sideDoor.calls().byEndpoint);
+    expect(filters).toEqual(['GET /newsletter/api/subscribers']);
+    expect(rest.at(-1)?.cursor).toEqual({ since: new Date(Math.floor(now / 1000) * 1000).toISOString() });
+  });
+
   it('appends the declared paths to a baseUrl that is only an origin, or has a path with or without a trailing slash', async () => {
     const server = await tinyServer((_req, res) => json(res, 200, { data: [] }));
     for (const baseUrl of [server.origin, `${server.origin}/`, `${server.origin}/api/v2`, `${server.origin}/api/v2/`]) {
