@@ -188,6 +188,27 @@ describe('http connector: paging', () => {
     expect(server.requests.map((r) => r.url)).toEqual(['/contacts', '/contacts', '/api/v2/contacts', '/api/v2/contacts']);
   });
 
+  it('resolves a relative next link against the page it came in (RFC 8288 §3.2), for both link pagings', async () => {
+    const pages: Record<string, { link?: string; id: string }> = {
+      '/api/contacts': { link: '/api/contacts?page=2', id: '1' },
+      '/api/contacts?page=2': { link: '?page=3', id: '2' },
+      '/api/contacts?page=3': { link: 'contacts?page=4', id: '3' },
+      '/api/contacts?page=4': { id: '4' },
+    };
+    const page = (url: string) => pages[url] ?? { id: 'wrong' };
+    const record = (id: string) => ({ id, updated_at: '2026-11-01T10:00:00.000Z' });
+    const inBody = await tinyServer((req, res) => json(res, 200, { data: [record(page(req.url).id)], next: page(req.url).link ?? null }));
+    const inHeader = await tinyServer((req, res) => {
+      const { link, id } = page(req.url);
+      json(res, 200, { data: [record(id)] }, link === undefined ? {} : { link: `<${link}>; rel="next"` });
+    });
+
+    const bodyLinks = instanceOf(paged(HttpConfig.parse(plainConfig(`${inBody.origin}/api`)), { type: 'nextLink', next: '$.next' }));
+    const headerLinks = instanceOf(paged(HttpConfig.parse(plainConfig(`${inHeader.origin}/api`)), { type: 'linkHeader' }));
+    expect(idsOf(await pull(bodyLinks))).toEqual(['1', '2', '3', '4']);
+    expect(idsOf(await pull(headerLinks))).toEqual(['1', '2', '3', '4']);
+  });
+
   it('refuses a next link to another origin, and sends it nothing', async () => {
     const server = await tinyServer((req, res) =>
       json(res, 200, {
