@@ -5,8 +5,22 @@
  * system's message, no e-mail address), and an answer over `maxResponseBytes`.
  */
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { RateLimitedError, ResponseTooLargeError, TransientError } from '../../../src/connector/errors.js';
 import { exampleOnEmulator, instanceOf, json, plainConfig, pull, signal, tinyServer } from './connector-helpers.js';
+
+/** A batch endpoint at `/batch` with a result per operation, matched by `ref`. */
+const BATCH = {
+  path: '/batch',
+  maxBatch: 100,
+  body: { operations: '{{items}}' },
+  item: { ref: '{{ref}}', '...': '{{record}}' },
+  results: '$.results[*]',
+  resultRef: 'ref',
+  resultId: 'id',
+  resultStatus: { path: 'status', ok: 'ok' },
+  resultError: 'error.message',
+};
 
 /** What a promise rejects with (fails the test when it resolves). */
 async function failureOf(promise: Promise<unknown>): Promise<unknown> {
@@ -117,19 +131,7 @@ describe('http connector: rejected records', () => {
     });
     const batch = instanceOf(
       plainConfig(server.origin, {
-        write: {
-          batch: {
-            path: '/batch',
-            maxBatch: 100,
-            body: { operations: '{{items}}' },
-            item: { ref: '{{ref}}', '...': '{{record}}' },
-            results: '$.results[*]',
-            resultRef: 'ref',
-            resultId: 'id',
-            resultStatus: { path: 'status', ok: 'ok' },
-            resultError: 'error.message',
-          },
-        },
+        write: { batch: BATCH },
       }),
     );
     const single = instanceOf(plainConfig(server.origin));
@@ -140,6 +142,44 @@ describe('http connector: rejected records', () => {
     expect(fromBatch).toMatchObject({ status: 'rejected', reason: expect.stringContaining('is already on another list') });
     expect(fromSingle).toMatchObject({ status: 'rejected', reason: expect.stringContaining('this address bounced') });
     expect(JSON.stringify([fromBatch, fromSingle])).not.toContain('bob@example.com');
+  });
+
+  it('a batch over maxRequestBytes is split until it fits; a record too large alone is rejected, the others are written', async () => {
+    const { emu, config } = await exampleOnEmulator('newsletter');
+    const newsletter = instanceOf({ ...config, maxRequestBytes: 1500 });
+    const records = Array.from({ length: 10 }, (_, i) => ({
+      profileId: `p${i}`,
+      fields: { email_address: `n${i}@example.com`, 'name.first': i === 6 ? 'x'.repeat(2000) : `N${i}` },
+    }));
+
+    const outcomes = await newsletter.push(records, signal());
+    expect(outcomes.map((o) => o.status)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'rejected', 'ok', 'ok', 'ok']);
+    expect(outcomes[6]).toMatchObject({ reason: expect.stringContaining('1500 byte limit') });
+    expect(emu.sideDoor.newsletterSubscribers()).toHaveLength(9);
+  });
+
+  it('a batch the system refuses as a whole (a 4xx) is split until the record it refuses is alone', async () => {
+    const server = await tinyServer((req, res) => {
+      const operations = z
+        .object({ operations: z.array(z.object({ ref: z.string(), email: z.string() })) })
+        .parse(JSON.parse(req.body)).operations;
+      if (operations.some((o) => o.email.startsWith('bad'))) return json(res, 400, { message: 'operations: an address is malformed' });
+      return json(res, 200, { results: operations.map((o) => ({ ref: o.ref, status: 'ok', id: `id-${o.email}` })) });
+    });
+    const batch = instanceOf(plainConfig(server.origin, { write: { batch: BATCH } }));
+    const emails = ['a', 'b', 'bad', 'c', 'd'].map((n) => `${n}@example.com`);
+
+    const outcomes = await batch.push(
+      emails.map((email, i) => ({ profileId: `p${i}`, fields: { email } })),
+      signal(),
+    );
+    expect(outcomes).toEqual([
+      { status: 'ok', profileId: 'p0', externalId: 'id-a@example.com' },
+      { status: 'ok', profileId: 'p1', externalId: 'id-b@example.com' },
+      { status: 'rejected', profileId: 'p2', reason: 'rejected (HTTP 400): operations: an address is malformed' },
+      { status: 'ok', profileId: 'p3', externalId: 'id-c@example.com' },
+      { status: 'ok', profileId: 'p4', externalId: 'id-d@example.com' },
+    ]);
   });
 
   it('fails a read whose answer is over maxResponseBytes cleanly: the next call goes through', async () => {
