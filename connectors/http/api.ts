@@ -4,6 +4,7 @@
  * authentication, is paced under the instance's `rateLimit`, and turns a failure into a
  * `ConnectorError` (429 with its `Retry-After` parks; 5xx and timeouts retry; other 4xx reject).
  */
+import type { ConnectorError } from '../../src/connector/errors.js';
 import {
   AuthError,
   BlockedTargetError,
@@ -61,6 +62,25 @@ function errorDetail(json: unknown): { message?: string; code?: string } | undef
   };
 }
 
+/**
+ * A redirect, which is never followed (credentials would go with it). A permanent one (301, 308)
+ * will not change by waiting: a config error naming where the system went (without its query,
+ * which may carry tokens). Another may pass (a maintenance page): transient.
+ */
+function redirectError(status: number, location: string | null, from: URL): ConnectorError {
+  if (status !== 301 && status !== 308) {
+    return new TransientError(`the system answered a redirect (HTTP ${status}), which is not followed`, { status });
+  }
+  let target = 'another address';
+  try {
+    const to = new URL(location ?? '', from);
+    target = `${to.origin}${to.pathname}`;
+  } catch {
+    // An unreadable Location: the message says "another address".
+  }
+  return new ConnectorConfigError(`the system moved permanently (HTTP ${status}) to ${target}; redirects are not followed: update baseUrl`);
+}
+
 export class HttpApi {
   private readonly base: URL;
   private readonly pacer: Pacer;
@@ -113,11 +133,7 @@ export class HttpApi {
       if ((response.status >= 200 && response.status < 300) || call.accept?.includes(response.status)) {
         return { status: response.status, headers: response.headers, json };
       }
-      if (response.status >= 300 && response.status < 400) {
-        throw new TransientError(`the system answered a redirect (HTTP ${response.status}), which is not followed`, {
-          status: response.status,
-        });
-      }
+      if (response.status >= 300 && response.status < 400) throw redirectError(response.status, response.headers.get('location'), url);
       const error = classifyHttpStatus(response.status, { headers: response.headers, body: errorDetail(json), now: this.now() });
       if (error instanceof RateLimitedError) this.pacer.block(error.retryAfterMs);
       throw error ?? new TransientError(`unexpected HTTP ${response.status}`, { status: response.status });

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { RateLimitedError, ResponseTooLargeError, TransientError } from '../../../src/connector/errors.js';
+import { ConnectorConfigError, RateLimitedError, ResponseTooLargeError, TransientError } from '../../../src/connector/errors.js';
 import { exampleOnEmulator, instanceOf, json, plainConfig, pull, signal, tinyServer } from './connector-helpers.js';
 
 /** A batch endpoint at `/batch` with a result per operation, matched by `ref`. */
@@ -61,6 +61,26 @@ describe('http connector: rate limits and server errors', () => {
     expect(await crm.push([{ profileId: 'p1', externalId: '1', fields: { first_name: 'Ada' } }], signal())).toEqual([
       { status: 'retryable', profileId: 'p1', reason: 'server error (HTTP 503): down for maintenance' },
     ]);
+  });
+});
+
+describe('http connector: redirects (never followed)', () => {
+  it('a permanent redirect is a config error that check pins on baseUrl; a temporary one is transient', async () => {
+    const server = await tinyServer((req, res) => {
+      res.writeHead(req.url.startsWith('/old') ? 301 : 307, { location: `https://crm.example.com/new${req.url}?token=secret` });
+      res.end();
+    });
+    const moved = instanceOf(plainConfig(`${server.origin}/old`));
+    const error = await failureOf(pull(moved));
+    expect(error).toBeInstanceOf(ConnectorConfigError);
+    expect(error).toMatchObject({ message: expect.stringContaining('https://crm.example.com/new/old/contacts') });
+    expect(error).not.toMatchObject({ message: expect.stringContaining('secret') });
+    expect(await moved.check(signal())).toMatchObject([{ ok: false, path: ['baseUrl'] }]);
+    expect(await failureOf(moved.push([{ profileId: 'p1', fields: { email: 'a@example.com' } }], signal()))).toBeInstanceOf(
+      ConnectorConfigError,
+    );
+
+    expect(await failureOf(pull(instanceOf(plainConfig(`${server.origin}/api`))))).toBeInstanceOf(TransientError);
   });
 });
 
