@@ -256,7 +256,7 @@ describe('http connector: authentication', () => {
 
   /** A token endpoint (`/token`, client credentials) and a resource server that takes its current token. */
   async function oauthSystem() {
-    const state = { issued: 0, valid: '', resourceAlways401: false };
+    const state = { issued: 0, valid: '', resourceAlways401: false, expiresIn: 3600 };
     const server = await tinyServer((req, res) => {
       if (req.url === '/token') {
         const form = new URLSearchParams(req.body);
@@ -268,7 +268,7 @@ describe('http connector: authentication', () => {
           return json(res, 401, { error: 'invalid_client' });
         state.issued++;
         state.valid = `tok-${state.issued}`;
-        return json(res, 200, { access_token: state.valid, token_type: 'Bearer', expires_in: 3600 });
+        return json(res, 200, { access_token: state.valid, token_type: 'Bearer', expires_in: state.expiresIn });
       }
       if (state.resourceAlways401 || req.headers.authorization !== `Bearer ${state.valid}`)
         return json(res, 401, { message: 'invalid token' });
@@ -302,6 +302,20 @@ describe('http connector: authentication', () => {
     await expect(pull(crm)).rejects.toBeInstanceOf(AuthError);
     expect(state.issued).toBe(3);
     expect(resourceCalls()).toBe(6);
+  });
+
+  it('oauth2: keeps a short-lived token for most of its life, and renews it before it expires', async () => {
+    const { state, config } = await oauthSystem();
+    state.expiresIn = 30;
+    let now = Date.parse('2026-11-01T10:00:00.000Z');
+    const crm = instanceOf(config(), {}, { now: () => now });
+    await pull(crm);
+    now += 10_000;
+    await pull(crm);
+    expect(state.issued).toBe(1);
+    now += 19_000;
+    await pull(crm);
+    expect(state.issued).toBe(2);
   });
 
   it('oauth2: a client the token endpoint refuses is an AuthError, and the resource server is not called', async () => {
