@@ -216,10 +216,22 @@ export class HttpApi {
     return token;
   }
 
+  /** Takes a slot of `rateLimit.concurrency`; a caller that gives up while waiting leaves the queue at once. */
   private async acquire(signal: AbortSignal): Promise<void> {
     while (this.inFlight >= this.config.rateLimit.concurrency) {
-      signal.throwIfAborted();
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      await new Promise<void>((resolve, reject) => {
+        const aborted = () => {
+          this.waiting.splice(this.waiting.indexOf(wake), 1);
+          reject(new TransientError('request aborted by the caller'));
+        };
+        const wake = () => {
+          signal.removeEventListener('abort', aborted);
+          resolve();
+        };
+        if (signal.aborted) return reject(new TransientError('request aborted by the caller'));
+        this.waiting.push(wake);
+        signal.addEventListener('abort', aborted, { once: true });
+      });
     }
     this.inFlight++;
   }

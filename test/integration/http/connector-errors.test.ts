@@ -64,6 +64,57 @@ describe('http connector: rate limits and server errors', () => {
   });
 });
 
+describe('http connector: calls in flight', () => {
+  /** A system that holds every answer until the test lets them go, and counts calls in flight. */
+  async function heldSystem() {
+    const held: (() => void)[] = [];
+    const flight = { now: 0, max: 0 };
+    const server = await tinyServer((_req, res) => {
+      flight.now++;
+      flight.max = Math.max(flight.max, flight.now);
+      held.push(() => {
+        flight.now--;
+        json(res, 200, { data: { id: '1', updated_at: '2026-11-01T10:00:00.000Z' } });
+      });
+    });
+    const arrived = async (n: number) => {
+      while (server.requests.length < n) await new Promise((resolve) => setImmediate(resolve));
+    };
+    const releaseAll = () => held.splice(0).forEach((answer) => answer());
+    return { server, flight, arrived, releaseAll };
+  }
+
+  it('keeps at most rateLimit.concurrency calls in flight', async () => {
+    const { server, flight, arrived, releaseAll } = await heldSystem();
+    const crm = instanceOf({ ...plainConfig(server.origin), rateLimit: { concurrency: 2 } });
+    const reads = ['1', '2', '3', '4', '5'].map((id) => crm.read([id], signal()));
+    for (const n of [2, 4, 5]) {
+      await arrived(n);
+      releaseAll();
+    }
+    await Promise.all(reads);
+    expect(flight.max).toBe(2);
+  });
+
+  it('a call aborted while it waits for a slot gives its turn to the next one', async () => {
+    const { server, arrived, releaseAll } = await heldSystem();
+    const crm = instanceOf({ ...plainConfig(server.origin), rateLimit: { concurrency: 1 } });
+    const first = crm.read(['1'], signal());
+    await arrived(1);
+    const abort = new AbortController();
+    const second = crm.read(['2'], abort.signal);
+    const third = crm.read(['3'], signal());
+    abort.abort();
+    await expect(second).rejects.toThrow();
+    releaseAll();
+    await first;
+    await arrived(2);
+    releaseAll();
+    expect(await third).toHaveLength(1);
+    expect(server.requests.map((r) => r.url)).toEqual(['/contacts/1', '/contacts/3']);
+  });
+});
+
 describe('http connector: redirects (never followed)', () => {
   it('a permanent redirect is a config error that check pins on baseUrl; a temporary one is transient', async () => {
     const server = await tinyServer((req, res) => {
