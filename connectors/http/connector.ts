@@ -52,15 +52,10 @@ export function createHttpInstance(ctx: ConnectorContext<HttpConfig>, runtime: H
     const at = new Date(now()).toISOString();
     const messages = batch.flatMap((record, i) => {
       const outcome = outcomes[i];
-      if (outcome === undefined || (outcome.status !== 'ok' && pusher.writes)) return [];
-      return pushMessages(
-        ctx.instanceId,
-        record,
-        outcome.status === 'ok' ? outcome.externalId : undefined,
-        ctx.fieldTargets ?? {},
-        out.events,
-        at,
-      );
+      // With write endpoints, only what was written is announced; without, every record is (the webhook is the write).
+      if (pusher.writes && outcome?.status !== 'ok') return [];
+      const externalId = outcome?.status === 'ok' ? outcome.externalId : record.externalId;
+      return pushMessages(ctx.instanceId, record, externalId, ctx.fieldTargets ?? {}, out.events, at);
     });
     await sender.enqueue(messages);
     // Without write endpoints the webhook is the write: the record is "written" once it is queued durably.

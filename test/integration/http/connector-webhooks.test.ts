@@ -279,6 +279,18 @@ describe('http connector: Standard Webhooks out after a push', () => {
     expect(new Set(consentIds()).size).toBe(3);
   });
 
+  it('an instance without write endpoints is written by its webhooks alone: the messages are queued, then the records are ok', async () => {
+    const { emu, config } = await exampleOnEmulator('crm');
+    const outbound = new FakeOutbound();
+    const crm = instanceOf({ ...config, write: {} }, { outboundWebhooks: outbound, fieldTargets: FIELD_TARGETS });
+    emu.sideDoor.resetCalls();
+
+    const outcomes = await crm.push([record('c_9', 'denied', '2026-11-01T10:00:00.000Z')], signal());
+    expect(outcomes).toEqual([{ status: 'ok', profileId: 'p_ada', externalId: 'c_9' }]);
+    expect(outbound.messages.map((m) => m.type)).toEqual(['consent.changed', 'subscription.changed']);
+    expect(emu.sideDoor.calls().total).toBe(0);
+  });
+
   it('without a profile, the time the values were chosen (valuesAt) still keeps a retry on one id', async () => {
     const { emu, config } = await exampleOnEmulator('crm');
     const contact = emu.sideDoor.userChange('ada@example.com');
