@@ -72,8 +72,12 @@ export function createHttpInstance(ctx: ConnectorContext<HttpConfig>, runtime: H
     erase: (refs, signal) => privacy.erase(refs, signal),
     eraseProgress: (tickets) => privacy.eraseProgress(tickets),
     export: (refs, signal) => privacy.export(refs, signal),
-    verify: (raw) =>
-      inbound === undefined ? { ok: false, reason: 'this instance takes no webhooks' } : verifyStandardWebhook(inbound.secrets, raw),
+    verify(raw) {
+      if (inbound === undefined) return { ok: false, reason: 'this instance takes no webhooks' };
+      // As admit, for a raw webhook handed over without it.
+      if (raw.body.length > inbound.maxBodyBytes) return { ok: false, reason: 'webhook body too large' };
+      return verifyStandardWebhook(inbound.secrets, raw);
+    },
     parse(raw) {
       return acks.freshEvents(parseStandardWebhook(raw, inbound?.events ?? [], authoritative));
     },

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { HttpConfig } from '../../../connectors/http/config.js';
-import type { RunningHttpEmulator } from '../../../connectors/http/emulator/index.js';
+import { standardWebhookHeaders, type RunningHttpEmulator } from '../../../connectors/http/emulator/index.js';
 import type { PushRecord, RawWebhook } from '../../../src/connector/define.js';
 import { emptyProfile } from '../../../src/profile/merge.js';
 import type { Profile } from '../../../src/profile/schema.js';
@@ -51,6 +51,47 @@ describe('http connector: Standard Webhooks in, from the emulator', () => {
     ]);
     // Another secret does not verify it.
     expect(await instanceOf(withSecrets(config, [newSecret()])).verify(raw)).toEqual({ ok: false, reason: 'no matching signature' });
+  });
+
+  it('parses a contact deleted in the CRM as a deleted event; admits a body up to maxBodyBytes only', async () => {
+    const { emu, r, config, secret } = await crmWithWebhooks();
+    const crm = instanceOf(withSecrets(config, [secret]));
+    const contact = emu.sideDoor.userChange('ada@example.com');
+    emu.sideDoor.crmUserDelete(contact.id);
+    await emu.sideDoor.flushWebhooks();
+    const raw = r.raw().at(-1);
+    if (raw === undefined) throw new Error('no webhook arrived');
+
+    expect(await crm.verify(raw)).toEqual({ ok: true });
+    expect(await crm.parse(raw)).toEqual([
+      { kind: 'deleted', eventId: headerOf(raw, 'webhook-id'), externalIds: [contact.id], at: expect.any(String) },
+    ]);
+    const head = (length: number) => ({ method: 'POST', url: raw.url, headers: { ...raw.headers, 'content-length': String(length) } });
+    expect(crm.admit?.(head(256 * 1024))).toEqual({ ok: true });
+    expect(crm.admit?.(head(256 * 1024 + 1))).toEqual({ ok: false, status: 413, reason: 'webhook body too large' });
+  });
+
+  it('verify refuses a body over maxBodyBytes as admit does, even signed (a raw webhook may reach it without admit)', async () => {
+    const { config } = await exampleOnEmulator('crm');
+    const secret = newSecret();
+    const base = withSecrets(config, [secret]);
+    if (base.webhooks === undefined) throw new Error('the example declares webhooks');
+    const crm = instanceOf({ ...base, webhooks: { ...base.webhooks, maxBodyBytes: 1024 } });
+    const signed = (body: string): RawWebhook => {
+      const at = new Date();
+      return {
+        method: 'POST',
+        url: 'http://127.0.0.1/webhooks/crm',
+        headers: standardWebhookHeaders([secret], 'msg_1', at, body),
+        body: Buffer.from(body),
+        receivedAt: at.toISOString(),
+      };
+    };
+    const payload = (note: string) =>
+      JSON.stringify({ type: 'contact.updated', timestamp: new Date().toISOString(), data: { id: 'c_1', note } });
+
+    expect(await crm.verify(signed(payload('short')))).toEqual({ ok: true });
+    expect(await crm.verify(signed(payload('x'.repeat(2000))))).toEqual({ ok: false, reason: 'webhook body too large' });
   });
 
   it('accepts either secret during a rotation, on both sides', async () => {
