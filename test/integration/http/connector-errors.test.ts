@@ -1,8 +1,9 @@
 /**
  * The generic HTTP connector's failures, beyond conformance: a 429 with Retry-After on a read
- * (and the pacer parking the instance until then), a 5xx, a create answered 409 and a record that
- * may exist (found through `read.find` before writing), a record the batch endpoint rejects (the
- * system's message, no e-mail address), and an answer over `maxResponseBytes`.
+ * (and the pacer parking the instance until then), a 5xx, calls in flight (the concurrency bound,
+ * a waiter that gives up), redirects, a create answered 409 and a record that may exist (found
+ * through `read.find` before writing), records a batch endpoint rejects (its message, no e-mail
+ * address; a batch refused as a whole or too large, split), and an answer over `maxResponseBytes`.
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';

@@ -1,9 +1,10 @@
 /**
  * The generic HTTP connector's reads and reach, beyond conformance: the SSRF guard on the example
- * config (pull, push, read, check, and `concord check` naming `baseUrl` at file:line:col), every
- * paging variant against the emulator with a walk resumed from mid-way, the incremental filter
- * with its look-back, a next link to another origin, and the authentication variants (basic,
- * API key header, OAuth2 client credentials) against tiny loopback servers.
+ * config (pull, read, push, erase, export, check, and `concord check` naming `baseUrl` at
+ * file:line:col), every paging variant against the emulator with a walk resumed from mid-way, the
+ * incremental filter with its look-back, relative next links and one to another origin, a baseUrl
+ * that is only an origin, and the authentication variants (basic, API key header, OAuth2 client
+ * credentials) against tiny loopback servers.
  */
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

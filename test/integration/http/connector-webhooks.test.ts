@@ -1,9 +1,10 @@
 /**
  * The generic HTTP connector's Standard Webhooks, in and out, beyond conformance: real deliveries
- * from the emulator's CRM through the connector's own verify / parse / reply (a genuine one,
- * secret rotation, a replay outside the window, a redelivery handled once, an authoritative
- * payload against a read back); an erasure announced by `dsr.erasure_requested` alone; and the
- * `consent.changed` / `subscription.changed` messages a push gives rise to, with their ids.
+ * from the emulator's CRM through the connector's own verify / parse / reply (a genuine one, a
+ * delete, the body limit, secret rotation, a replay outside the window, a redelivery handled
+ * once, an authoritative payload against a read back); an erasure announced by
+ * `dsr.erasure_requested` alone; and the `consent.changed` / `subscription.changed` messages a
+ * push gives rise to, with their ids, also for an instance written by its webhooks alone.
  */
 import { describe, expect, it } from 'vitest';
 import type { HttpConfig } from '../../../connectors/http/config.js';
