@@ -42,9 +42,13 @@ describe('http connector: the SSRF guard', () => {
       const file = join(await mkdtemp(join(tmpdir(), 'concord-check-')), 'concord.yaml');
       await writeFile(file, text);
       const lines = text.split('\n');
-      const line = lines.findIndex((l) => l.trimStart().startsWith('baseUrl:'));
-      const col = (lines[line] ?? '').indexOf('${env:CRM_BASE_URL') + 1;
-      return { file, at: `${file}:${line + 1}:${col}: connectors.crm.baseUrl: ` };
+      /** `file:line:col: connectors.crm.<key>: ` of the value of `key` (which starts with `value`). */
+      const at = (key: string, value: string) => {
+        const line = lines.findIndex((l) => l.trimStart().startsWith(`${key}:`));
+        const col = (lines[line] ?? '').indexOf(value) + 1;
+        return `${file}:${line + 1}:${col}: connectors.crm.${key}: `;
+      };
+      return { file, at: at('baseUrl', '${env:CRM_BASE_URL'), atAuth: at('auth', '{ type: bearer') };
     }
 
     it('prints ✔ when the emulator answers with the credentials', async () => {
@@ -53,6 +57,14 @@ describe('http connector: the SSRF guard', () => {
       const run = await runConcord(['check', 'crm', '--config', file], { CRM_BASE_URL: `${emu.url}/crm/v1` });
       expect(run.stdout).toContain(`✔ crm: ${emu.url} answered the list endpoint (HTTP 200) with the credentials`);
       expect(run.code).toBe(0);
+    });
+
+    it('prints ✘ with file:line:col of auth when the system refuses the token', async () => {
+      const emu = await emulator();
+      const { file, atAuth } = await exampleCopy();
+      const run = await runConcord(['check', 'crm', '--config', file], { CRM_BASE_URL: `${emu.url}/crm/v1`, CRM_TOKEN: 'not-the-token' });
+      expect(run.stdout).toContain(`✘ crm: ${atAuth}${emu.url} refused the credentials`);
+      expect(run.code).toBe(1);
     });
 
     it('prints ✘ with file:line:col of baseUrl when nothing listens there', async () => {
@@ -321,7 +333,9 @@ describe('http connector: authentication', () => {
 
   it('oauth2: a client the token endpoint refuses is an AuthError, and the resource server is not called', async () => {
     const { config, resourceCalls } = await oauthSystem();
-    await expect(pull(instanceOf(config('wrong')))).rejects.toThrow(AuthError);
+    const refused = instanceOf(config('wrong'));
+    await expect(pull(refused)).rejects.toThrow(AuthError);
+    expect(await refused.check(signal())).toMatchObject([{ ok: false, path: ['auth'] }]);
     expect(resourceCalls()).toBe(0);
   });
 });
