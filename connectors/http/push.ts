@@ -105,7 +105,11 @@ export class HttpPusher {
         return { status: 'retryable', profileId: record.profileId, reason: 'the record exists: read it first', externalId: found };
       return { status: 'rejected', profileId: record.profileId, reason: 'the system says the record exists (HTTP 409)', code: 'duplicate' };
     }
-    const externalId = idOf(selectOne(answer.json, endpoint.id ?? `$.${this.config.record.id}`)) ?? record.externalId;
+    // An answer without the id (e.g. 204): the record landed; find it rather than write it again.
+    const externalId =
+      idOf(selectOne(answer.json, endpoint.id ?? `$.${this.config.record.id}`)) ??
+      record.externalId ??
+      (email === undefined ? undefined : await this.existing(email, signal));
     if (externalId === undefined) {
       return { status: 'retryable', profileId: record.profileId, reason: 'the system answered without the record id' };
     }

@@ -150,6 +150,26 @@ describe('http connector: a record that exists already', () => {
     expect(emu.sideDoor.crmContacts('ada@example.com')[0]?.first_name).toBeNull();
   });
 
+  it('a create answered without the record id is looked up through read.find rather than written again', async () => {
+    const held: { id: string; email: string }[] = [];
+    const server = await tinyServer((req, res) => {
+      if (req.method === 'POST') {
+        const email = z.object({ data: z.object({ email: z.string() }) }).parse(JSON.parse(req.body)).data.email;
+        held.push({ id: `id-${held.length + 1}`, email });
+        res.writeHead(204);
+        return res.end();
+      }
+      const email = new URL(req.url, 'http://x').searchParams.get('email');
+      return json(res, 200, { data: held.filter((c) => c.email === email).map((c) => ({ ...c, updated_at: '2026-11-01T10:00:00.000Z' })) });
+    });
+    const crm = instanceOf(plainConfig(server.origin));
+
+    expect(await crm.push([{ profileId: 'p1', fields: { email: 'ada@example.com' } }], signal())).toEqual([
+      { status: 'ok', profileId: 'p1', externalId: 'id-1' },
+    ]);
+    expect(held).toHaveLength(1);
+  });
+
   it('a record that may exist is looked up first: found, it is not written; not found, it is created', async () => {
     const { emu, config } = await exampleOnEmulator('crm');
     const crm = instanceOf(config);
