@@ -86,6 +86,7 @@ export class HttpApi {
   private readonly pacer: Pacer;
   private readonly fetchOptions: SafeFetchOptions;
   private token: { value: string; expiresAt: number } | undefined;
+  private tokenRequest: Promise<string> | undefined;
   private inFlight = 0;
   private readonly waiting: (() => void)[] = [];
 
@@ -187,9 +188,16 @@ export class HttpApi {
     }
   }
 
-  /** A client-credentials access token (RFC 6749 §4.4), kept until shortly before it expires. */
-  private async oauthToken(auth: Extract<HttpConfig['auth'], { type: 'oauth2' }>, signal: AbortSignal): Promise<string> {
-    if (this.token !== undefined && this.token.expiresAt > this.now()) return this.token.value;
+  /** A client-credentials access token (RFC 6749 §4.4), kept until shortly before it expires; calls made at once share one request. */
+  private oauthToken(auth: Extract<HttpConfig['auth'], { type: 'oauth2' }>, signal: AbortSignal): Promise<string> {
+    if (this.token !== undefined && this.token.expiresAt > this.now()) return Promise.resolve(this.token.value);
+    this.tokenRequest ??= this.fetchToken(auth, signal).finally(() => {
+      this.tokenRequest = undefined;
+    });
+    return this.tokenRequest;
+  }
+
+  private async fetchToken(auth: Extract<HttpConfig['auth'], { type: 'oauth2' }>, signal: AbortSignal): Promise<string> {
     const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: auth.clientId, client_secret: auth.clientSecret });
     if (auth.scope !== undefined) form.set('scope', auth.scope);
     const response = await safeFetch(

@@ -317,6 +317,14 @@ describe('http connector: authentication', () => {
     expect(resourceCalls()).toBe(6);
   });
 
+  it('oauth2: calls made at once on a fresh instance share one token request', async () => {
+    const { state, config, resourceCalls } = await oauthSystem();
+    const crm = instanceOf({ ...config(), rateLimit: { concurrency: 4 } });
+    await Promise.all(['1', '2', '3', '4'].map(() => pull(crm)));
+    expect(resourceCalls()).toBe(4);
+    expect(state.issued).toBe(1);
+  });
+
   it('oauth2: keeps a short-lived token for most of its life, and renews it before it expires', async () => {
     const { state, config } = await oauthSystem();
     state.expiresIn = 30;
