@@ -4,7 +4,15 @@
  * authentication, is paced under the instance's `rateLimit`, and turns a failure into a
  * `ConnectorError` (429 with its `Retry-After` parks; 5xx and timeouts retry; other 4xx reject).
  */
-import { AuthError, MalformedPayloadError, RateLimitedError, TransientError } from '../../src/connector/errors.js';
+import type { ConnectorError } from '../../src/connector/errors.js';
+import {
+  AuthError,
+  BlockedTargetError,
+  ConnectorConfigError,
+  MalformedPayloadError,
+  RateLimitedError,
+  TransientError,
+} from '../../src/connector/errors.js';
 import { classifyHttpStatus, Pacer, redactEmails } from '../../src/connector/kit/index.js';
 import { safeFetch, type SafeFetchOptions, type SafeResponse } from '../../src/connector/kit/safe-fetch.js';
 import type { Json } from '../../src/profile/schema.js';
@@ -29,9 +37,17 @@ export interface ApiAnswer {
   json: unknown;
 }
 
+/**
+ * A failure of the instance, not of one record: the credentials refused, the target refused by the
+ * SSRF guard, a config mistake. No retry of the record can help, so the whole call fails with it.
+ */
+export function failsTheInstance(error: unknown): boolean {
+  return error instanceof AuthError || error instanceof BlockedTargetError || error instanceof ConnectorConfigError;
+}
+
 /** A longest pacing wait before a call parks instead (the engine retries it later). */
 const MAX_PACING_WAIT_MS = 30_000;
-/** Renew an OAuth2 token this long before it expires. */
+/** Renew an OAuth2 token this long before it expires (a quarter of its life, for a token that lives under 4 minutes). */
 const TOKEN_MARGIN_MS = 60_000;
 
 /** The message and code an error body carries, without e-mail addresses. */
@@ -46,11 +62,31 @@ function errorDetail(json: unknown): { message?: string; code?: string } | undef
   };
 }
 
+/**
+ * A redirect, which is never followed (credentials would go with it). A permanent one (301, 308)
+ * will not change by waiting: a config error naming where the system went (without its query,
+ * which may carry tokens). Another may pass (a maintenance page): transient.
+ */
+function redirectError(status: number, location: string | null, from: URL): ConnectorError {
+  if (status !== 301 && status !== 308) {
+    return new TransientError(`the system answered a redirect (HTTP ${status}), which is not followed`, { status });
+  }
+  let target = 'another address';
+  try {
+    const to = new URL(location ?? '', from);
+    target = `${to.origin}${to.pathname}`;
+  } catch {
+    // An unreadable Location: the message says "another address".
+  }
+  return new ConnectorConfigError(`the system moved permanently (HTTP ${status}) to ${target}; redirects are not followed: update baseUrl`);
+}
+
 export class HttpApi {
   private readonly base: URL;
   private readonly pacer: Pacer;
   private readonly fetchOptions: SafeFetchOptions;
   private token: { value: string; expiresAt: number } | undefined;
+  private tokenRequest: Promise<string> | undefined;
   private inFlight = 0;
   private readonly waiting: (() => void)[] = [];
 
@@ -76,7 +112,8 @@ export class HttpApi {
 
   /** The URL of a path below `baseUrl`, with its query. */
   urlOf(path: string, query: readonly [string, string][] = []): URL {
-    const url = new URL(this.base.href + path);
+    // A URL with no path reads back as `origin/`: without the slash, `/contacts` stays `/contacts`, not `//contacts`.
+    const url = new URL(this.base.href.replace(/\/+$/, '') + path);
     for (const [key, value] of query) url.searchParams.append(key, value);
     return url;
   }
@@ -97,11 +134,7 @@ export class HttpApi {
       if ((response.status >= 200 && response.status < 300) || call.accept?.includes(response.status)) {
         return { status: response.status, headers: response.headers, json };
       }
-      if (response.status >= 300 && response.status < 400) {
-        throw new TransientError(`the system answered a redirect (HTTP ${response.status}), which is not followed`, {
-          status: response.status,
-        });
-      }
+      if (response.status >= 300 && response.status < 400) throw redirectError(response.status, response.headers.get('location'), url);
       const error = classifyHttpStatus(response.status, { headers: response.headers, body: errorDetail(json), now: this.now() });
       if (error instanceof RateLimitedError) this.pacer.block(error.retryAfterMs);
       throw error ?? new TransientError(`unexpected HTTP ${response.status}`, { status: response.status });
@@ -155,9 +188,16 @@ export class HttpApi {
     }
   }
 
-  /** A client-credentials access token (RFC 6749 §4.4), kept until shortly before it expires. */
-  private async oauthToken(auth: Extract<HttpConfig['auth'], { type: 'oauth2' }>, signal: AbortSignal): Promise<string> {
-    if (this.token !== undefined && this.token.expiresAt > this.now()) return this.token.value;
+  /** A client-credentials access token (RFC 6749 §4.4), kept until shortly before it expires; calls made at once share one request. */
+  private oauthToken(auth: Extract<HttpConfig['auth'], { type: 'oauth2' }>, signal: AbortSignal): Promise<string> {
+    if (this.token !== undefined && this.token.expiresAt > this.now()) return Promise.resolve(this.token.value);
+    this.tokenRequest ??= this.fetchToken(auth, signal).finally(() => {
+      this.tokenRequest = undefined;
+    });
+    return this.tokenRequest;
+  }
+
+  private async fetchToken(auth: Extract<HttpConfig['auth'], { type: 'oauth2' }>, signal: AbortSignal): Promise<string> {
     const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: auth.clientId, client_secret: auth.clientSecret });
     if (auth.scope !== undefined) form.set('scope', auth.scope);
     const response = await safeFetch(
@@ -180,14 +220,26 @@ export class HttpApi {
     const expiresIn = isObject(json) ? json['expires_in'] : undefined;
     if (typeof token !== 'string' || token === '') throw new AuthError('the token endpoint answered without an access_token');
     const lifetimeMs = typeof expiresIn === 'number' && expiresIn > 0 ? expiresIn * 1_000 : 3_600_000;
-    this.token = { value: token, expiresAt: this.now() + Math.max(0, lifetimeMs - TOKEN_MARGIN_MS) };
+    this.token = { value: token, expiresAt: this.now() + lifetimeMs - Math.min(TOKEN_MARGIN_MS, lifetimeMs / 4) };
     return token;
   }
 
+  /** Takes a slot of `rateLimit.concurrency`; a caller that gives up while waiting leaves the queue at once. */
   private async acquire(signal: AbortSignal): Promise<void> {
     while (this.inFlight >= this.config.rateLimit.concurrency) {
-      signal.throwIfAborted();
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      await new Promise<void>((resolve, reject) => {
+        const aborted = () => {
+          this.waiting.splice(this.waiting.indexOf(wake), 1);
+          reject(new TransientError('request aborted by the caller'));
+        };
+        const wake = () => {
+          signal.removeEventListener('abort', aborted);
+          resolve();
+        };
+        if (signal.aborted) return reject(new TransientError('request aborted by the caller'));
+        this.waiting.push(wake);
+        signal.addEventListener('abort', aborted, { once: true });
+      });
     }
     this.inFlight++;
   }

@@ -52,15 +52,10 @@ export function createHttpInstance(ctx: ConnectorContext<HttpConfig>, runtime: H
     const at = new Date(now()).toISOString();
     const messages = batch.flatMap((record, i) => {
       const outcome = outcomes[i];
-      if (outcome === undefined || (outcome.status !== 'ok' && pusher.writes)) return [];
-      return pushMessages(
-        ctx.instanceId,
-        record,
-        outcome.status === 'ok' ? outcome.externalId : undefined,
-        ctx.fieldTargets ?? {},
-        out.events,
-        at,
-      );
+      // With write endpoints, only what was written is announced; without, every record is (the webhook is the write).
+      if (pusher.writes && outcome?.status !== 'ok') return [];
+      const externalId = outcome?.status === 'ok' ? outcome.externalId : record.externalId;
+      return pushMessages(ctx.instanceId, record, externalId, ctx.fieldTargets ?? {}, out.events, at);
     });
     await sender.enqueue(messages);
     // Without write endpoints the webhook is the write: the record is "written" once it is queued durably.
@@ -77,8 +72,12 @@ export function createHttpInstance(ctx: ConnectorContext<HttpConfig>, runtime: H
     erase: (refs, signal) => privacy.erase(refs, signal),
     eraseProgress: (tickets) => privacy.eraseProgress(tickets),
     export: (refs, signal) => privacy.export(refs, signal),
-    verify: (raw) =>
-      inbound === undefined ? { ok: false, reason: 'this instance takes no webhooks' } : verifyStandardWebhook(inbound.secrets, raw),
+    verify(raw) {
+      if (inbound === undefined) return { ok: false, reason: 'this instance takes no webhooks' };
+      // As admit, for a raw webhook handed over without it.
+      if (raw.body.length > inbound.maxBodyBytes) return { ok: false, reason: 'webhook body too large' };
+      return verifyStandardWebhook(inbound.secrets, raw);
+    },
     parse(raw) {
       return acks.freshEvents(parseStandardWebhook(raw, inbound?.events ?? [], authoritative));
     },

@@ -4,9 +4,9 @@
  * webhook the system acts on (then `pending` until the webhook is delivered); export through the
  * `export` endpoint (else `read.get`), with everything its answer holds.
  */
-import { AuthError, ConnectorError, RateLimitedError, RejectedError } from '../../src/connector/errors.js';
+import { ConnectorError, RateLimitedError, RejectedError } from '../../src/connector/errors.js';
 import type { EraseOutcome, EraseRef, ErasureProgress, ExternalRecord, OutboundWebhooks } from '../../src/connector/define.js';
-import type { HttpApi } from './api.js';
+import { failsTheInstance, type HttpApi } from './api.js';
 import type { HttpConfig } from './config.js';
 import { erasureMessage } from './events-out.js';
 import { findByEmail } from './read.js';
@@ -24,7 +24,7 @@ async function idsOf(api: HttpApi, config: HttpConfig, ref: EraseRef, signal: Ab
 }
 
 function failure(ref: EraseRef, error: unknown): EraseOutcome {
-  if (error instanceof AuthError || error instanceof RateLimitedError || !(error instanceof ConnectorError)) throw error;
+  if (failsTheInstance(error) || error instanceof RateLimitedError || !(error instanceof ConnectorError)) throw error;
   return { status: 'failed', ref, reason: error.message, retryable: !(error instanceof RejectedError) };
 }
 

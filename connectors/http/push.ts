@@ -1,15 +1,16 @@
 /**
  * Writes: one call per record through the declared create/update (or upsert) endpoints, or a batch
  * endpoint with an outcome per record in its answer. A failure of one record is its outcome
- * (`retryable` for 429/5xx, `rejected` for another 4xx, with the system's message, e-mail
- * addresses removed); a whole push throws only when nothing could be written (every record
- * rate-limited, or the credentials refused).
+ * (`retryable` for 429/5xx, `rejected` for another 4xx or a record over `maxRequestBytes`, with the
+ * system's message, e-mail addresses removed); a batch refused as a whole is split to find the
+ * record it refuses. A whole push throws only when nothing could be written (every record
+ * rate-limited, the credentials or the target refused, a config mistake).
  */
-import { AuthError, ConnectorError, RateLimitedError, RejectedError } from '../../src/connector/errors.js';
+import { ConnectorError, RateLimitedError, RejectedError, RequestTooLargeError } from '../../src/connector/errors.js';
 import type { PushOutcome, PushRecord } from '../../src/connector/define.js';
 import { chunks, redactEmails } from '../../src/connector/kit/index.js';
 import type { Json } from '../../src/profile/schema.js';
-import type { HttpApi } from './api.js';
+import { failsTheInstance, type HttpApi } from './api.js';
 import type { BatchEndpoint, HttpConfig, WriteEndpoint } from './config.js';
 import { getPath, idOf, recordBody, select, selectOne } from './records.js';
 import { expandPath, expandQuery, renderBody } from './template.js';
@@ -27,7 +28,9 @@ function failedOutcome(profileId: string, error: unknown): PushOutcome {
   if (error instanceof RejectedError) {
     return { status: 'rejected', profileId, reason: redactEmails(error.message), ...(error.reasonCode ? { code: error.reasonCode } : {}) };
   }
-  if (error instanceof AuthError) throw error;
+  // No retry makes a record smaller.
+  if (error instanceof RequestTooLargeError) return { status: 'rejected', profileId, reason: error.message, code: 'too_large' };
+  if (failsTheInstance(error)) throw error;
   if (error instanceof ConnectorError) return { status: 'retryable', profileId, reason: error.message };
   throw error;
 }
@@ -102,7 +105,11 @@ export class HttpPusher {
         return { status: 'retryable', profileId: record.profileId, reason: 'the record exists: read it first', externalId: found };
       return { status: 'rejected', profileId: record.profileId, reason: 'the system says the record exists (HTTP 409)', code: 'duplicate' };
     }
-    const externalId = idOf(selectOne(answer.json, endpoint.id ?? `$.${this.config.record.id}`)) ?? record.externalId;
+    // An answer without the id (e.g. 204): the record landed; find it rather than write it again.
+    const externalId =
+      idOf(selectOne(answer.json, endpoint.id ?? `$.${this.config.record.id}`)) ??
+      record.externalId ??
+      (email === undefined ? undefined : await this.existing(email, signal));
     if (externalId === undefined) {
       return { status: 'retryable', profileId: record.profileId, reason: 'the system answered without the record id' };
     }
@@ -138,17 +145,35 @@ export class HttpPusher {
   private async pushBatches(batch: readonly PushRecord[], endpoint: BatchEndpoint, signal: AbortSignal): Promise<PushOutcome[]> {
     const outcomes: PushOutcome[] = [];
     const errors: unknown[] = [];
-    for (const part of chunks([...batch], endpoint.maxBatch)) {
-      try {
-        outcomes.push(...(await this.pushBatch(part, endpoint, signal)));
-      } catch (error) {
-        for (const record of part) {
-          errors.push(error);
-          outcomes.push(failedOutcome(record.profileId, error));
-        }
-      }
-    }
+    for (const part of chunks([...batch], endpoint.maxBatch)) outcomes.push(...(await this.pushPart(part, endpoint, signal, errors)));
     return parkIfAllLimited(outcomes, errors);
+  }
+
+  /**
+   * One batch call for `part`. A call refused as a whole, for its size (`maxRequestBytes`) or by a
+   * 4xx, is split in halves until the refusal is one record's, so one record never sinks the others.
+   */
+  private async pushPart(
+    part: readonly PushRecord[],
+    endpoint: BatchEndpoint,
+    signal: AbortSignal,
+    errors: unknown[],
+  ): Promise<PushOutcome[]> {
+    try {
+      return await this.pushBatch(part, endpoint, signal);
+    } catch (error) {
+      if (part.length > 1 && (error instanceof RejectedError || error instanceof RequestTooLargeError)) {
+        const half = Math.ceil(part.length / 2);
+        return [
+          ...(await this.pushPart(part.slice(0, half), endpoint, signal, errors)),
+          ...(await this.pushPart(part.slice(half), endpoint, signal, errors)),
+        ];
+      }
+      return part.map((record) => {
+        errors.push(error);
+        return failedOutcome(record.profileId, error);
+      });
+    }
   }
 
   private async pushBatch(part: readonly PushRecord[], endpoint: BatchEndpoint, signal: AbortSignal): Promise<PushOutcome[]> {

@@ -20,8 +20,23 @@ function recordsOf(json: unknown, selector: string, spec: HttpConfig['record']):
     .sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
 }
 
-/** Where the next page is, from an answer, by the declared paging; undefined on the last page. */
-function nextPage(list: ListEndpoint, json: unknown, headers: Headers, state: PageState | undefined, count: number): PageState | undefined {
+/** A next-page link as an absolute URL: a relative one is resolved against the page it came in (RFC 8288 §3.2). */
+function linkFrom(next: string, pageUrl: string): PageState {
+  try {
+    return { url: new URL(next, pageUrl).href };
+  } catch {
+    throw new MalformedPayloadError('a next-page link is not a URL');
+  }
+}
+
+/** Where the next page is, from the answer to `pageUrl`, by the declared paging; undefined on the last page. */
+function nextPage(
+  list: ListEndpoint,
+  answer: { json: unknown; headers: Headers; pageUrl: string },
+  state: PageState | undefined,
+  count: number,
+): PageState | undefined {
+  const { json, headers, pageUrl } = answer;
   const paging = list.paging;
   switch (paging.type) {
     case 'none':
@@ -32,12 +47,12 @@ function nextPage(list: ListEndpoint, json: unknown, headers: Headers, state: Pa
     }
     case 'nextLink': {
       const next = selectOne(json, paging.next);
-      return typeof next === 'string' && next !== '' && count > 0 ? { url: next } : undefined;
+      return typeof next === 'string' && next !== '' && count > 0 ? linkFrom(next, pageUrl) : undefined;
     }
     case 'linkHeader': {
       const header = headers.get('link');
       const next = header === null ? undefined : LinkHeader.parse(header).rel('next')[0]?.uri;
-      return next === undefined || count === 0 ? undefined : { url: next };
+      return next === undefined || count === 0 ? undefined : linkFrom(next, pageUrl);
     }
     case 'offset': {
       const offset = state !== undefined && 'offset' in state ? state.offset : 0;
@@ -85,19 +100,17 @@ export async function* pullRecords(
   let state = cursor?.page;
   let since = cursor?.since;
   for (;;) {
-    const answer = await api.call(
-      state !== undefined && 'url' in state
-        ? { method: 'GET', url: state.url }
-        : { method: 'GET', path: expandPath(list.path, {}), query: listQuery(list, walkSince, state) },
-      signal,
-    );
+    const pageUrl =
+      state !== undefined && 'url' in state ? state.url : api.urlOf(expandPath(list.path, {}), listQuery(list, walkSince, state)).href;
+    const answer = await api.call({ method: 'GET', url: pageUrl }, signal);
     const raw = select(answer.json, list.records);
     const records = recordsOf(answer.json, list.records, config.record);
     for (const r of records) since = later(since, r.at);
-    const next = nextPage(list, answer.json, answer.headers, state, raw.length);
+    const next = nextPage(list, { ...answer, pageUrl }, state, raw.length);
     const base = since === undefined ? {} : { since };
     if (next === undefined) {
-      if (records.length > 0 || since !== cursor?.since) yield { records, cursor: base };
+      // Past the first page, a cursor with a page to resume from is saved: the walk's end must replace it, even when this page is empty.
+      if (records.length > 0 || since !== cursor?.since || state !== undefined) yield { records, cursor: base };
       return;
     }
     yield { records, cursor: { ...base, ...(walkSince === undefined ? {} : { walkSince }), page: next } };

@@ -22,8 +22,9 @@ export function asJson(value: unknown): Json {
   throw new MalformedPayloadError('a response holds a value JSON cannot carry');
 }
 
-/** The values a JSONPath query selects (none when it selects nothing). */
+/** The values a JSONPath query selects (none when it selects nothing, or the answer had no body). */
 export function select(document: unknown, selector: string): Json[] {
+  if (document === undefined) return [];
   return query(toJsonValue(document), selector).map(asJson);
 }
 
