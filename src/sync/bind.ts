@@ -13,6 +13,8 @@ import type {
   ConnectorLimits,
   KnownRecord,
   EraseOutcome,
+  OutboundWebhookEndpoint,
+  OutboundWebhooks,
   ErasureFlag,
   ErasureProgress,
   EraseRef,
@@ -68,11 +70,15 @@ export interface SyncConnector {
   erasureFlag?: ErasureFlag;
   /** External fields sent with every write that changes anything (`ConnectorDefinition.contextFields`). */
   contextFields?: readonly string[];
+  /** The Standard Webhooks endpoint the instance sends to (`ConnectorDefinition.outboundWebhooks`), if any. */
+  outboundWebhooks?: OutboundWebhookEndpoint;
   /** Builds a live instance; its metrics go to `metrics` (the hub's registry). */
   create(ctx: {
     logger: Logger;
     metrics?: Registry;
     knownRecords?: (page: { after?: string; limit: number }) => Promise<KnownRecord[]>;
+    /** Given to instances with an outbound endpoint. */
+    outboundWebhooks?: OutboundWebhooks;
   }): Promise<SyncInstance>;
 }
 
@@ -99,6 +105,7 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
   assertInstanceId(options.id);
   const { definition, id } = options;
   const limits: ConnectorLimits = { ...definition.limits, ...stripUndefined(options.limits ?? {}) };
+  const outboundWebhooks = definition.outboundWebhooks?.(options.config);
   return {
     id,
     type: definition.type,
@@ -108,13 +115,15 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
     ...(options.schedule ? { schedule: options.schedule } : {}),
     ...(definition.erasureFlag ? { erasureFlag: definition.erasureFlag } : {}),
     ...(definition.contextFields ? { contextFields: definition.contextFields(options.config) } : {}),
-    async create({ logger, metrics, knownRecords }) {
+    ...(outboundWebhooks ? { outboundWebhooks } : {}),
+    async create({ logger, metrics, knownRecords, outboundWebhooks: outbound }) {
       const instance: ConnectorInstance<Cursor> = await definition.create({
         instanceId: id,
         config: options.config,
         logger,
         ...(metrics ? { metrics } : {}),
         ...(knownRecords ? { knownRecords } : {}),
+        ...(outbound ? { outboundWebhooks: outbound } : {}),
         reportBudget: (budget) => logger.debug({ budget }, 'rate-limit budget'),
       });
       const pull = instance.pull?.bind(instance);

@@ -11,3 +11,4 @@ export { secretsEqual } from './secrets.js';
 export { redactEmails } from '../../log/logger.js';
 export { classifyHttpError, classifyHttpStatus, parseRetryAfter, headerValue } from '../errors.js';
 export { sleep } from '../sleep.js';
+export { STANDARD_RETRY_SCHEDULE_MS, isWebhookMessageId } from './outbound-webhooks.js';

@@ -1,0 +1,270 @@
+/**
+ * The delivery worker of outbound webhooks, run by processes with the `push` role. Per endpoint
+ * it keeps up to `concurrency` attempts in flight: it claims due rows from the store under a
+ * lease (`timeoutMs` + `leaseMarginMs`), sends each (`attempt.ts`) and records the outcomes in
+ * batches. Everything lives in the store: a worker that dies leaves its claimed rows to any other
+ * after the lease, and Redis is not involved at all. Order is not promised (the spec does not).
+ */
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import type { OutboundWebhookEndpoint } from '../../connector/define.js';
+import type { ClaimedWebhookDelivery, RecordedWebhookAttempts, WebhookAttempt, WebhooksOutRepository } from '../../store/types.js';
+import { attemptDelivery, attemptOutcome, WebhookSigner } from './attempt.js';
+import type { WebhooksOutMetrics } from './metrics.js';
+
+const ms = z.number().int().nonnegative();
+const count = z.number().int().positive();
+
+export const WebhooksOutTuning = z.object({
+  /** Attempts in flight at once per endpoint. @defaultValue 8 */
+  concurrency: count.default(8),
+  /** How often an idle endpoint is asked for due messages (other processes enqueue, retries fall due). @defaultValue 1_000 */
+  pollMs: count.default(1_000),
+  /** Added to the endpoint's timeout for a claim's lease: a worker that died frees its rows after this. @defaultValue 30_000 */
+  leaseMarginMs: ms.default(30_000),
+  /** How long delivered rows are kept (their status reads `delivered` meanwhile, `unknown` after). @defaultValue 7 days */
+  retentionMs: count.default(7 * 24 * 3_600_000),
+  /** How often delivered rows past their retention are deleted. @defaultValue 1 hour */
+  purgeEveryMs: count.default(3_600_000),
+});
+export type WebhooksOutTuning = z.infer<typeof WebhooksOutTuning>;
+export type WebhooksOutTuningInput = z.input<typeof WebhooksOutTuning>;
+
+/** An endpoint to deliver to: the connector instance id and what its definition declared. */
+export interface WebhookEndpointBinding {
+  id: string;
+  endpoint: OutboundWebhookEndpoint;
+}
+
+export interface DeliveryWorkerOptions {
+  store: WebhooksOutRepository;
+  endpoints: readonly WebhookEndpointBinding[];
+  metrics: WebhooksOutMetrics;
+  logger: Logger;
+  tuning?: WebhooksOutTuningInput;
+}
+
+export class WebhookDeliveryWorker {
+  readonly #store: WebhooksOutRepository;
+  readonly #logger: Logger;
+  readonly #metrics: WebhooksOutMetrics;
+  readonly #tuning: WebhooksOutTuning;
+  readonly #lanes: EndpointLane[];
+  readonly #writer: OutcomeWriter;
+  #purge: NodeJS.Timeout | null = null;
+  #stopping: Promise<void> | null = null;
+
+  constructor(options: DeliveryWorkerOptions) {
+    this.#store = options.store;
+    this.#logger = options.logger;
+    this.#metrics = options.metrics;
+    this.#tuning = WebhooksOutTuning.parse(options.tuning ?? {});
+    this.#writer = new OutcomeWriter(this.#store, (recorded) => this.#recorded(recorded));
+    this.#lanes = options.endpoints.map(
+      (binding) => new EndpointLane(binding, this.#store, this.#writer, this.#tuning, this.#logger, this.#metrics),
+    );
+  }
+
+  /** Registers the endpoints in the store (state rows), then starts delivering. */
+  async start(): Promise<void> {
+    for (const lane of this.#lanes) await this.#store.registerWebhookEndpoint(lane.id, lane.url);
+    for (const lane of this.#lanes) lane.start();
+    this.#purge = setInterval(() => void this.#purgeDelivered(), this.#tuning.purgeEveryMs);
+    this.#purge.unref();
+    this.#logger.info({ endpoints: this.#lanes.map((lane) => lane.id) }, 'outbound webhook delivery started');
+  }
+
+  /** Messages were enqueued for `endpoint`: look for them now rather than at the next poll. */
+  nudge(endpoint: string): void {
+    this.#lanes.find((lane) => lane.id === endpoint)?.wake();
+  }
+
+  /** Claims nothing more, and waits for the attempts in flight to end and be recorded. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      if (this.#purge) clearInterval(this.#purge);
+      await Promise.all(this.#lanes.map((lane) => lane.stop()));
+      await this.#writer.drain();
+    })();
+    return this.#stopping;
+  }
+
+  #recorded(recorded: RecordedWebhookAttempts): void {
+    const now = Date.now();
+    for (const d of recorded.delivered) {
+      this.#metrics.delivered.inc({ endpoint: d.endpoint });
+      this.#metrics.latency.observe({ endpoint: d.endpoint }, Math.max(0, now - Date.parse(d.createdAt)) / 1000);
+    }
+    for (const d of recorded.dead) this.#metrics.dead.inc({ endpoint: d.endpoint });
+    for (const d of recorded.disabled)
+      this.#logger.warn(
+        { endpoint: d.endpoint, state: d.state },
+        'outbound webhook endpoint disabled: nothing more is sent until it is enabled',
+      );
+  }
+
+  async #purgeDelivered(): Promise<void> {
+    try {
+      const before = new Date(Date.now() - this.#tuning.retentionMs).toISOString();
+      const purged = await this.#store.purgeDeliveredWebhooks(before);
+      if (purged > 0) this.#logger.info({ purged }, 'delivered outbound webhooks past their retention deleted');
+    } catch (err) {
+      this.#logger.warn({ err }, 'purging delivered outbound webhooks failed');
+    }
+  }
+}
+
+/** One endpoint's loop: claims as many due rows as it has free slots, sleeps when none are due. */
+class EndpointLane {
+  readonly id: string;
+  readonly url: string;
+  readonly #endpoint: OutboundWebhookEndpoint;
+  readonly #signer: WebhookSigner;
+  readonly #inflight = new Set<Promise<void>>();
+  #loop: Promise<void> | null = null;
+  #stopped = false;
+  #wake: (() => void) | null = null;
+  /** Set when woken while not asleep, so a wake between a claim and the sleep is not lost. */
+  #woken = false;
+  /** The earliest retry this lane scheduled itself: it looks again then rather than at the next poll. */
+  #retryAt = Number.POSITIVE_INFINITY;
+
+  constructor(
+    binding: WebhookEndpointBinding,
+    private readonly store: WebhooksOutRepository,
+    private readonly writer: OutcomeWriter,
+    private readonly tuning: WebhooksOutTuning,
+    private readonly logger: Logger,
+    private readonly metrics: WebhooksOutMetrics,
+  ) {
+    this.id = binding.id;
+    this.url = binding.endpoint.url;
+    this.#endpoint = binding.endpoint;
+    this.#signer = new WebhookSigner(binding.endpoint.secrets);
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  wake(): void {
+    this.#woken = true;
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.wake();
+    await this.#loop;
+    await Promise.all(this.#inflight);
+  }
+
+  async #run(): Promise<void> {
+    const leaseMs = this.#endpoint.timeoutMs + this.tuning.leaseMarginMs;
+    while (!this.#stopped) {
+      this.#woken = false;
+      const free = this.tuning.concurrency - this.#inflight.size;
+      let claimed: ClaimedWebhookDelivery[] = [];
+      if (free > 0) {
+        try {
+          claimed = await this.store.claimWebhookDeliveries(this.id, free, leaseMs);
+        } catch (err) {
+          this.logger.warn({ err, endpoint: this.id }, 'claiming outbound webhooks failed; trying again');
+        }
+        // Rows claimed while stopping are still sent: stop() waits for them.
+        for (const delivery of claimed) this.#launch(delivery);
+        // A full claim may leave more due rows: claim again as soon as a slot frees.
+        if (claimed.length > 0 && this.#inflight.size < this.tuning.concurrency) continue;
+      }
+      if (this.#woken) continue;
+      const untilRetry = this.#retryAt - Date.now();
+      await this.#sleep(Math.max(0, Math.min(this.tuning.pollMs, untilRetry)));
+      if (Date.now() >= this.#retryAt) this.#retryAt = Number.POSITIVE_INFINITY;
+    }
+  }
+
+  #sleep(delayMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = null;
+        resolve();
+      }, delayMs);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  #launch(delivery: ClaimedWebhookDelivery): void {
+    const attempt = this.#deliver(delivery).finally(() => {
+      this.#inflight.delete(attempt);
+      this.wake();
+    });
+    this.#inflight.add(attempt);
+  }
+
+  async #deliver(delivery: ClaimedWebhookDelivery): Promise<void> {
+    const result = await attemptDelivery(this.#endpoint, this.#signer, delivery);
+    const outcome = attemptOutcome(result, delivery.attempts, this.#endpoint.retryScheduleMs);
+    if (!result.ok) {
+      this.metrics.failedAttempts.inc({ endpoint: this.id });
+      this.logger.debug(
+        { endpoint: this.id, messageId: delivery.messageId, status: result.status, outcome: outcome.kind },
+        'webhook attempt failed',
+      );
+    }
+    if (outcome.kind === 'retry') this.#retryAt = Math.min(this.#retryAt, Date.parse(outcome.nextAttemptAt));
+    try {
+      await this.writer.record({ endpoint: this.id, messageId: delivery.messageId, claimId: delivery.claimId, outcome });
+    } catch (err) {
+      // The row keeps its claim: after the lease it is sent again (the receiver dedupes on webhook-id).
+      this.logger.warn({ err, endpoint: this.id, messageId: delivery.messageId }, 'recording an outbound webhook attempt failed');
+    }
+  }
+}
+
+/** Records attempts' outcomes, all that arrived meanwhile in one transaction. */
+class OutcomeWriter {
+  #queue: { attempt: WebhookAttempt; done: (error?: unknown) => void }[] = [];
+  #flushing: Promise<void> | null = null;
+
+  constructor(
+    private readonly store: WebhooksOutRepository,
+    private readonly recorded: (recorded: RecordedWebhookAttempts) => void,
+  ) {}
+
+  record(attempt: WebhookAttempt): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ attempt, done: (error) => (error === undefined ? resolve() : reject(error)) });
+      this.#kick();
+    });
+  }
+
+  /** Resolves once everything recorded so far is written. */
+  async drain(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+  }
+
+  #kick(): void {
+    if (this.#flushing) return;
+    this.#flushing = this.#flush().finally(() => {
+      this.#flushing = null;
+      if (this.#queue.length > 0) this.#kick();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    // Outcomes of the same tick share the transaction.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const batch = this.#queue.splice(0);
+    try {
+      this.recorded(await this.store.recordWebhookAttempts(batch.map((item) => item.attempt)));
+      for (const item of batch) item.done();
+    } catch (err) {
+      for (const item of batch) item.done(err);
+    }
+  }
+}
