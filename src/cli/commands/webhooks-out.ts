@@ -34,31 +34,35 @@ async function webhooksOut(io: CliIo, id: string, options: Options): Promise<num
   const logger = createHubLogger({ level: io.env['LOG_LEVEL'] ?? 'warn', ...(io.logs ? { destination: io.logs } : {}) });
   const store = await openConfiguredStore(config, connectors, logger);
   try {
-    const admin = new WebhooksOutAdmin(store, connectors);
-    const enabledFrom = options.enable ? await admin.enable(id, 'cli') : undefined;
-    const redelivered = options.redeliver ? await admin.redeliver(id, 'cli') : undefined;
-    const report = await admin.report(id);
-    const dead = options.dead ? await admin.deadLetters(id, 1_000) : undefined;
-    if (options.json) {
-      io.log(
-        JSON.stringify({
-          ...report,
-          ...(enabledFrom ? { enabledFrom } : {}),
-          ...(redelivered === undefined ? {} : { redelivered }),
-          ...(dead ? { deadLetters: dead } : {}),
-        }),
-      );
-      return 0;
-    }
-    if (enabledFrom !== undefined)
-      io.log(enabledFrom === 'enabled' ? `${id}: the endpoint was enabled already` : `${id}: endpoint enabled (it was ${enabledFrom})`);
-    if (redelivered !== undefined) io.log(`${id}: ${redelivered} dead letter(s) pending again`);
-    printReport(io, report);
-    if (dead) printDead(io, dead);
+    await actOnWebhooksOut(io, new WebhooksOutAdmin(store, connectors), id, options);
     return 0;
   } finally {
     await store.close();
   }
+}
+
+/** What the command does once the store is open: `--enable`, then `--redeliver`, then the report (and `--dead`). */
+export async function actOnWebhooksOut(io: CliIo, admin: WebhooksOutAdmin, id: string, options: Omit<Options, 'config'>): Promise<void> {
+  const enabledFrom = options.enable ? await admin.enable(id, 'cli') : undefined;
+  const redelivered = options.redeliver ? await admin.redeliver(id, 'cli') : undefined;
+  const report = await admin.report(id);
+  const dead = options.dead ? await admin.deadLetters(id, 1_000) : undefined;
+  if (options.json) {
+    io.log(
+      JSON.stringify({
+        ...report,
+        ...(enabledFrom ? { enabledFrom } : {}),
+        ...(redelivered === undefined ? {} : { redelivered }),
+        ...(dead ? { deadLetters: dead } : {}),
+      }),
+    );
+    return;
+  }
+  if (enabledFrom !== undefined)
+    io.log(enabledFrom === 'enabled' ? `${id}: the endpoint was enabled already` : `${id}: endpoint enabled (it was ${enabledFrom})`);
+  if (redelivered !== undefined) io.log(`${id}: ${redelivered} dead letter(s) pending again`);
+  printReport(io, report);
+  if (dead) printDead(io, dead);
 }
 
 function printReport(io: CliIo, report: WebhooksOutReport): void {

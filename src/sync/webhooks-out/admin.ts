@@ -24,7 +24,7 @@ export class WebhooksOutAdmin {
       Store,
       'webhookEndpoint' | 'webhookDeadLetters' | 'redeliverWebhooks' | 'enableWebhookEndpoint' | 'appendAudit'
     >,
-    private readonly connectors: readonly SyncConnector[],
+    private readonly connectors: readonly Pick<SyncConnector, 'id' | 'outboundWebhooks'>[],
   ) {}
 
   /** Whether `connector` is an instance that sends outbound webhooks. */
