@@ -12,10 +12,9 @@ import { createTestDatabase, TEST_DIALECTS } from '../../../harness/db.js';
 import type { TestDatabase } from '../../../harness/db.js';
 import { testLogger, waitFor } from '../../../harness/sync-hub.js';
 import { openTestStore } from '../store/fixtures.js';
-import { startSignedReceiver } from './receiver.js';
+import { SECRET, startSignedReceiver } from './receiver.js';
 import type { SignedReceiver } from './receiver.js';
 
-export const SECRET = `whsec_${Buffer.from('outbound-test-secret-0123456789abcdef').toString('base64')}`;
 const NEXT_SECRET = `whsec_${Buffer.from('outbound-test-secret-rotated-0123456789').toString('base64')}`;
 const ENDPOINT_ID = 'crm';
 

@@ -7,6 +7,9 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Webhook } from 'standardwebhooks';
 
+/** The signing secret of the tests' endpoints. */
+export const SECRET = `whsec_${Buffer.from('outbound-test-secret-0123456789abcdef').toString('base64')}`;
+
 export interface ReceivedMessage {
   id: string;
   /** The `webhook-timestamp` header, seconds. */
