@@ -218,6 +218,9 @@ export class KyselyStore implements Store {
   recordWebhookAttempts(attempts: readonly WebhookAttempt[]): Promise<RecordedWebhookAttempts> {
     return this.#webhooksOut.recordWebhookAttempts(attempts);
   }
+  releaseWebhookClaims(endpoint: string, claims: readonly { messageId: string; claimId: string }[]): Promise<void> {
+    return this.#webhooksOut.releaseWebhookClaims(endpoint, claims);
+  }
   webhookEndpoint(endpoint: string): Promise<WebhookEndpointReport | null> {
     return this.#webhooksOut.webhookEndpoint(endpoint);
   }

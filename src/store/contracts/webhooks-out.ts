@@ -111,6 +111,8 @@ export interface WebhooksOutRepository {
   claimWebhookDeliveries(endpoint: string, limit: number, leaseMs: number): Promise<ClaimedWebhookDelivery[]>;
   /** Records attempts' outcomes in one transaction; an outcome whose claim no longer holds its row changes nothing. */
   recordWebhookAttempts(attempts: readonly WebhookAttempt[]): Promise<RecordedWebhookAttempts>;
+  /** Hands claimed rows back unsent (due at once), e.g. a worker's prefetched rows when it stops. */
+  releaseWebhookClaims(endpoint: string, claims: readonly { messageId: string; claimId: string }[]): Promise<void>;
   /** The endpoint's state and counts; null when it was never registered. */
   webhookEndpoint(endpoint: string): Promise<WebhookEndpointReport | null>;
   /** Pending messages per endpoint (the endpoints that have any). */

@@ -148,33 +148,55 @@ export class KyselyWebhooksOut implements WebhooksOutRepository {
 
   async recordWebhookAttempts(attempts: readonly WebhookAttempt[]): Promise<RecordedWebhookAttempts> {
     if (attempts.length === 0) return { delivered: [], dead: [], disabled: [] };
-    // Successes first: a dead letter in the same batch then sees the endpoint's latest success.
-    const ordered = [...attempts].sort((a, b) => rank(a) - rank(b));
     return this.#store.write(async (trx) => {
       const now = new Date().toISOString();
       const out: RecordedWebhookAttempts = { delivered: [], dead: [], disabled: [] };
+      // Successes first, one statement per claim and status: a dead letter in the same batch
+      // then sees the endpoint's latest success.
+      const delivered = new Map<string, { endpoint: string; claimId: string; status: number; messageIds: string[] }>();
+      for (const attempt of attempts) {
+        if (attempt.outcome.kind !== 'delivered') continue;
+        const key = JSON.stringify([attempt.endpoint, attempt.claimId, attempt.outcome.status]);
+        const group = delivered.get(key) ?? {
+          endpoint: attempt.endpoint,
+          claimId: attempt.claimId,
+          status: attempt.outcome.status,
+          messageIds: [],
+        };
+        group.messageIds.push(attempt.messageId);
+        delivered.set(key, group);
+      }
       const succeeded = new Set<string>();
-      for (const attempt of ordered) {
-        const { outcome } = attempt;
-        if (outcome.kind === 'delivered') {
-          const row = await claimed(trx, attempt)
+      for (const group of delivered.values()) {
+        for (const chunk of chunks(group.messageIds)) {
+          const rows = await trx
+            .updateTable('webhook_deliveries')
             .set((eb) => ({
               status: 'delivered',
               attempts: eb('attempts', '+', 1),
-              last_status: outcome.status,
+              last_status: group.status,
               last_error: null,
               delivered_at: now,
               claim_id: null,
             }))
-            .returning('created_at')
-            .executeTakeFirst();
-          if (!row) continue;
-          out.delivered.push({ endpoint: attempt.endpoint, messageId: attempt.messageId, createdAt: row.created_at });
-          if (!succeeded.has(attempt.endpoint)) {
-            succeeded.add(attempt.endpoint);
-            await trx.updateTable('webhook_endpoints').set({ last_success_at: now }).where('endpoint', '=', attempt.endpoint).execute();
-          }
-        } else if (outcome.kind === 'retry') {
+            .where('endpoint', '=', group.endpoint)
+            .where('claim_id', '=', group.claimId)
+            .where('status', '=', 'pending')
+            .where('message_id', 'in', chunk)
+            .returning(['message_id', 'created_at'])
+            .execute();
+          for (const row of rows) out.delivered.push({ endpoint: group.endpoint, messageId: row.message_id, createdAt: row.created_at });
+          if (rows.length > 0) succeeded.add(group.endpoint);
+        }
+      }
+      for (const endpoint of succeeded)
+        await trx.updateTable('webhook_endpoints').set({ last_success_at: now }).where('endpoint', '=', endpoint).execute();
+      // Dead letters last, after the retries and 410s.
+      const failures = attempts.filter((a) => a.outcome.kind !== 'delivered').sort((a, b) => rank(a) - rank(b));
+      for (const attempt of failures) {
+        const { outcome } = attempt;
+        if (outcome.kind === 'delivered') continue;
+        if (outcome.kind === 'retry') {
           await claimed(trx, attempt)
             .set((eb) => ({
               attempts: eb('attempts', '+', 1),
@@ -225,6 +247,25 @@ export class KyselyWebhooksOut implements WebhooksOutRepository {
         }
       }
       return out;
+    });
+  }
+
+  async releaseWebhookClaims(endpoint: string, claims: readonly { messageId: string; claimId: string }[]): Promise<void> {
+    if (claims.length === 0) return;
+    await this.#store.write(async (trx) => {
+      const now = new Date().toISOString();
+      for (const [claimId, messageIds] of byClaim(claims)) {
+        for (const chunk of chunks(messageIds)) {
+          await trx
+            .updateTable('webhook_deliveries')
+            .set({ next_attempt_at: now, claim_id: null })
+            .where('endpoint', '=', endpoint)
+            .where('claim_id', '=', claimId)
+            .where('status', '=', 'pending')
+            .where('message_id', 'in', chunk)
+            .execute();
+        }
+      }
     });
   }
 
@@ -317,9 +358,16 @@ export class KyselyWebhooksOut implements WebhooksOutRepository {
   }
 }
 
-/** Delivered first, then retries and 410s, dead letters last. */
+/** The message ids of `claims` per claim. */
+function byClaim(claims: readonly { messageId: string; claimId: string }[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const claim of claims) out.set(claim.claimId, [...(out.get(claim.claimId) ?? []), claim.messageId]);
+  return out;
+}
+
+/** Retries and 410s before dead letters. */
 function rank(attempt: WebhookAttempt): number {
-  return attempt.outcome.kind === 'delivered' ? 0 : attempt.outcome.kind === 'dead' ? 2 : 1;
+  return attempt.outcome.kind === 'dead' ? 1 : 0;
 }
 
 /** An update of the attempt's row, only while its claim still holds it. */

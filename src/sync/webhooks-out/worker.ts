@@ -1,7 +1,7 @@
 /**
  * The delivery worker of outbound webhooks, run by processes with the `push` role. Per endpoint
  * it keeps up to `concurrency` attempts in flight: it claims due rows from the store under a
- * lease (`timeoutMs` + `leaseMarginMs`), sends each (`attempt.ts`) and records the outcomes in
+ * lease (two `timeoutMs` + `leaseMarginMs`: rows are claimed a round ahead), sends each (`attempt.ts`) and records the outcomes in
  * batches. Everything lives in the store: a worker that dies leaves its claimed rows to any other
  * after the lease, and Redis is not involved at all. Order is not promised (the spec does not).
  */
@@ -20,7 +20,7 @@ export const WebhooksOutTuning = z.object({
   concurrency: count.default(8),
   /** How often an idle endpoint is asked for due messages (other processes enqueue, retries fall due). @defaultValue 1_000 */
   pollMs: count.default(1_000),
-  /** Added to the endpoint's timeout for a claim's lease: a worker that died frees its rows after this. @defaultValue 30_000 */
+  /** Added to twice the endpoint's timeout for a claim's lease: a worker that died frees its rows after this. @defaultValue 30_000 */
   leaseMarginMs: ms.default(30_000),
   /** How long delivered rows are kept (their status reads `delivered` meanwhile, `unknown` after). @defaultValue 7 days */
   retentionMs: count.default(7 * 24 * 3_600_000),
@@ -121,6 +121,8 @@ class EndpointLane {
   readonly #endpoint: OutboundWebhookEndpoint;
   readonly #signer: WebhookSigner;
   readonly #inflight = new Set<Promise<void>>();
+  /** Rows claimed ahead of the free slots. */
+  readonly #ready: ClaimedWebhookDelivery[] = [];
   #loop: Promise<void> | null = null;
   #stopped = false;
   #wake: (() => void) | null = null;
@@ -162,26 +164,53 @@ class EndpointLane {
   }
 
   async #run(): Promise<void> {
-    const leaseMs = this.#endpoint.timeoutMs + this.tuning.leaseMarginMs;
+    const concurrency = this.tuning.concurrency;
+    // A prefetched row may wait for one round of attempts before its own: two timeouts.
+    const leaseMs = 2 * this.#endpoint.timeoutMs + this.tuning.leaseMarginMs;
     while (!this.#stopped) {
       this.#woken = false;
-      const free = this.tuning.concurrency - this.#inflight.size;
-      let claimed: ClaimedWebhookDelivery[] = [];
-      if (free > 0) {
+      let claimed = 0;
+      // Claims up to two rounds ahead, and again once less than a round is left.
+      if (this.#ready.length + this.#inflight.size < concurrency) {
         try {
-          claimed = await this.store.claimWebhookDeliveries(this.id, free, leaseMs);
+          const rows = await this.store.claimWebhookDeliveries(
+            this.id,
+            2 * concurrency - this.#ready.length - this.#inflight.size,
+            leaseMs,
+          );
+          this.#ready.push(...rows);
+          claimed = rows.length;
         } catch (err) {
           this.logger.warn({ err, endpoint: this.id }, 'claiming outbound webhooks failed; trying again');
         }
-        // Rows claimed while stopping are still sent: stop() waits for them.
-        for (const delivery of claimed) this.#launch(delivery);
-        // A full claim may leave more due rows: claim again as soon as a slot frees.
-        if (claimed.length > 0 && this.#inflight.size < this.tuning.concurrency) continue;
       }
+      if (this.#stopped) break;
+      while (this.#inflight.size < concurrency) {
+        const next = this.#ready.shift();
+        if (!next) break;
+        this.#launch(next);
+      }
+      // More may be due: claim again once there is room.
+      if (claimed > 0 && this.#ready.length + this.#inflight.size < concurrency) continue;
       if (this.#woken) continue;
       const untilRetry = this.#retryAt - Date.now();
       await this.#sleep(Math.max(0, Math.min(this.tuning.pollMs, untilRetry)));
       if (Date.now() >= this.#retryAt) this.#retryAt = Number.POSITIVE_INFINITY;
+    }
+    await this.#release();
+  }
+
+  /** Hands the prefetched rows back unsent (stopping, or the endpoint was disabled). */
+  async #release(): Promise<void> {
+    const unsent = this.#ready.splice(0);
+    try {
+      await this.store.releaseWebhookClaims(
+        this.id,
+        unsent.map((row) => ({ messageId: row.messageId, claimId: row.claimId })),
+      );
+    } catch (err) {
+      // They come back after their lease.
+      this.logger.warn({ err, endpoint: this.id }, 'handing back claimed outbound webhooks failed');
     }
   }
 
@@ -217,6 +246,8 @@ class EndpointLane {
       );
     }
     if (outcome.kind === 'retry') this.#retryAt = Math.min(this.#retryAt, Date.parse(outcome.nextAttemptAt));
+    // The endpoint is off: what was claimed ahead goes back, due at once when it is enabled again.
+    if (outcome.kind === 'gone') void this.#release();
     try {
       await this.writer.record({ endpoint: this.id, messageId: delivery.messageId, claimId: delivery.claimId, outcome });
     } catch (err) {

@@ -141,6 +141,9 @@ describe.each(TEST_DIALECTS)('outbound webhooks (%s)', (dialect) => {
     expect(first?.status).toBe(429);
     // The schedule said 5 ms; the receiver asked for a second.
     expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(1_000);
+    // Signed again when sent, with its own webhook-timestamp, under the same webhook-id.
+    expect(second).toMatchObject({ id: 'msg_0', verified: true });
+    expect(second?.timestamp).toBeGreaterThan(first?.timestamp ?? Number.POSITIVE_INFINITY);
   });
 
   it('a 410 disables the endpoint: nothing more is sent until it is enabled, then everything waiting goes', async () => {
