@@ -76,6 +76,11 @@ export interface WebhookAttempt {
   endpoint: string;
   messageId: string;
   claimId: string;
+  /**
+   * When the attempt began: a 410 or a dead letter disables the endpoint only if its state did not
+   * change since (an operator who enabled it meanwhile is not overruled by an older answer).
+   */
+  startedAt: string;
   outcome: WebhookAttemptOutcome;
 }
 

@@ -217,7 +217,7 @@ export class KyselyWebhooksOut implements WebhooksOutRepository {
             }))
             .returning('message_id')
             .executeTakeFirst();
-          if (row && (await disable(trx, attempt.endpoint, 'disabled_gone', 'the receiver answered 410 Gone', now)))
+          if (row && (await disable(trx, attempt, 'disabled_gone', 'the receiver answered 410 Gone', now)))
             out.disabled.push({ endpoint: attempt.endpoint, state: 'disabled_gone' });
         } else {
           const row = await claimed(trx, attempt)
@@ -241,7 +241,7 @@ export class KyselyWebhooksOut implements WebhooksOutRepository {
           const lastSuccess = endpoint?.last_success_at ?? null;
           if (
             (lastSuccess === null || lastSuccess < row.created_at) &&
-            (await disable(trx, attempt.endpoint, 'disabled_exhausted', `every attempt of a message failed (${outcome.error})`, now))
+            (await disable(trx, attempt, 'disabled_exhausted', `every attempt of a message failed (${outcome.error})`, now))
           )
             out.disabled.push({ endpoint: attempt.endpoint, state: 'disabled_exhausted' });
         }
@@ -380,10 +380,10 @@ function claimed(trx: Transaction<Database>, attempt: WebhookAttempt) {
     .where('status', '=', 'pending');
 }
 
-/** Disables an enabled endpoint; true when this call did. */
+/** Disables the attempt's endpoint if it is enabled and was not changed since the attempt began; true when this call did. */
 async function disable(
   trx: Transaction<Database>,
-  endpoint: string,
+  attempt: WebhookAttempt,
   state: Exclude<WebhookEndpointState, 'enabled'>,
   reason: string,
   now: string,
@@ -391,8 +391,9 @@ async function disable(
   const result = await trx
     .updateTable('webhook_endpoints')
     .set({ state, disabled_at: now, reason, updated_at: now })
-    .where('endpoint', '=', endpoint)
+    .where('endpoint', '=', attempt.endpoint)
     .where('state', '=', 'enabled')
+    .where('updated_at', '<=', attempt.startedAt)
     .executeTakeFirst();
   return Number(result.numUpdatedRows) > 0;
 }

@@ -96,6 +96,7 @@ export class WebhookDeliveryWorker {
       this.#metrics.latency.observe({ endpoint: d.endpoint }, Math.max(0, now - Date.parse(d.createdAt)) / 1000);
     }
     for (const d of recorded.dead) this.#metrics.dead.inc({ endpoint: d.endpoint });
+    for (const d of recorded.disabled) this.#lanes.find((lane) => lane.id === d.endpoint)?.handBack();
     for (const d of recorded.disabled)
       this.#logger.warn(
         { endpoint: d.endpoint, state: d.state },
@@ -200,6 +201,11 @@ class EndpointLane {
     await this.#release();
   }
 
+  /** The endpoint was disabled: what was claimed ahead goes back, due at once when it is enabled again. */
+  handBack(): void {
+    void this.#release();
+  }
+
   /** Hands the prefetched rows back unsent (stopping, or the endpoint was disabled). */
   async #release(): Promise<void> {
     const unsent = this.#ready.splice(0);
@@ -236,6 +242,7 @@ class EndpointLane {
   }
 
   async #deliver(delivery: ClaimedWebhookDelivery): Promise<void> {
+    const startedAt = new Date().toISOString();
     const result = await attemptDelivery(this.#endpoint, this.#signer, delivery);
     const outcome = attemptOutcome(result, delivery.attempts, this.#endpoint.retryScheduleMs);
     if (!result.ok) {
@@ -246,10 +253,8 @@ class EndpointLane {
       );
     }
     if (outcome.kind === 'retry') this.#retryAt = Math.min(this.#retryAt, Date.parse(outcome.nextAttemptAt));
-    // The endpoint is off: what was claimed ahead goes back, due at once when it is enabled again.
-    if (outcome.kind === 'gone') void this.#release();
     try {
-      await this.writer.record({ endpoint: this.id, messageId: delivery.messageId, claimId: delivery.claimId, outcome });
+      await this.writer.record({ endpoint: this.id, messageId: delivery.messageId, claimId: delivery.claimId, startedAt, outcome });
     } catch (err) {
       // The row keeps its claim: after the lease it is sent again (the receiver dedupes on webhook-id).
       this.logger.warn({ err, endpoint: this.id, messageId: delivery.messageId }, 'recording an outbound webhook attempt failed');

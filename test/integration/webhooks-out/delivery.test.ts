@@ -171,6 +171,69 @@ describe.each(TEST_DIALECTS)('outbound webhooks (%s)', (dialect) => {
     expect(await allStatus(['first_0', 'later_0', 'later_1'])).toEqual(['delivered', 'delivered', 'delivered']);
   });
 
+  it('an attempt that began before an operator enabled the endpoint does not disable it again', async () => {
+    await store.registerWebhookEndpoint(ENDPOINT_ID, receiver.url);
+    await outbound().enqueue(messages(2));
+    const [gone, dead] = await store.claimWebhookDeliveries(ENDPOINT_ID, 2, 60_000);
+    const startedAt = new Date(Date.now() - 1_000).toISOString();
+    // Both answers came before the operator's enable, and are recorded after it.
+    await admin().enable(ENDPOINT_ID, 'test');
+    await store.recordWebhookAttempts([
+      { endpoint: ENDPOINT_ID, messageId: gone?.messageId ?? '', claimId: gone?.claimId ?? '', startedAt, outcome: { kind: 'gone' } },
+      {
+        endpoint: ENDPOINT_ID,
+        messageId: dead?.messageId ?? '',
+        claimId: dead?.claimId ?? '',
+        startedAt,
+        outcome: { kind: 'dead', status: 500, error: 'HTTP 500' },
+      },
+    ]);
+    expect((await store.webhookEndpoint(ENDPOINT_ID))?.state).toBe('enabled');
+    // The same answers to attempts begun after the enable disable it.
+    await store.redeliverWebhooks(ENDPOINT_ID);
+    const [again] = await store.claimWebhookDeliveries(ENDPOINT_ID, 1, 60_000);
+    await store.recordWebhookAttempts([
+      {
+        endpoint: ENDPOINT_ID,
+        messageId: again?.messageId ?? '',
+        claimId: again?.claimId ?? '',
+        startedAt: new Date().toISOString(),
+        outcome: { kind: 'gone' },
+      },
+    ]);
+    expect((await store.webhookEndpoint(ENDPOINT_ID))?.state).toBe('disabled_gone');
+  });
+
+  it('a new URL in the config enables an endpoint the old URL disabled', async () => {
+    receiver.answer(() => ({ status: 410 }));
+    const first = await startWorker();
+    await outbound(first).enqueue(messages(1));
+    await waitFor(async () => (await store.webhookEndpoint(ENDPOINT_ID))?.state === 'disabled_gone', 10_000, 'endpoint disabled');
+    await first.stop();
+    const moved = await startSignedReceiver([SECRET]);
+    try {
+      // A process started with the new URL registers it.
+      await startWorker(endpoint({ url: moved.url }));
+      await waitFor(async () => (await allStatus(['msg_0']))[0] === 'delivered', 10_000, 'delivered to the new URL');
+      expect(moved.delivered()).toEqual(['msg_0']);
+      expect(await store.webhookEndpoint(ENDPOINT_ID)).toMatchObject({ url: moved.url, state: 'enabled', reason: null });
+    } finally {
+      await moved.close();
+    }
+  });
+
+  it('deletes delivered rows past their retention (their status then reads unknown), never pending or dead ones', async () => {
+    receiver.answer(({ id }) => ({ status: id === 'msg_1' ? 400 : 204 }));
+    await outbound().enqueue(messages(2));
+    const worker = await startWorker(endpoint({ retryScheduleMs: [] }));
+    await waitFor(async () => (await allStatus(['msg_0', 'msg_1'])).every((st) => st !== 'pending'), 10_000, 'both settled');
+    await worker.stop();
+    await outbound().enqueue(messages(1, 'waiting'));
+    expect(await store.purgeDeliveredWebhooks(new Date(Date.now() - 60_000).toISOString())).toBe(0);
+    expect(await store.purgeDeliveredWebhooks(new Date(Date.now() + 60_000).toISOString())).toBe(1);
+    expect(await allStatus(['msg_0', 'msg_1', 'waiting_0'])).toEqual(['unknown', 'failed', 'pending']);
+  });
+
   it('never follows a redirect: a 3xx is a failed attempt', async () => {
     const elsewhere = await startSignedReceiver([SECRET]);
     try {
@@ -191,7 +254,16 @@ describe.each(TEST_DIALECTS)('outbound webhooks (%s)', (dialect) => {
     const worker = await startWorker(endpoint({ retryScheduleMs: [5, 5] }));
     await outbound(worker).enqueue(messages(2));
     await waitFor(async () => (await store.webhookEndpoint(ENDPOINT_ID))?.state === 'disabled_exhausted', 10_000, 'endpoint disabled');
-    // The first message to die disabled the endpoint: the other one waits (pending) or died in the same batch.
+    // The first message to die disabled the endpoint: the other one waits (pending) or died too.
+    // Nothing is claimed any more once the attempts in flight are recorded.
+    await waitFor(
+      async () =>
+        (await db.query<{ n: number }>('select count(*) as n from webhook_deliveries where claim_id is not null')).every(
+          (r) => Number(r.n) === 0,
+        ),
+      10_000,
+      'attempts in flight recorded',
+    );
     const dead = await store.webhookDeadLetters(ENDPOINT_ID);
     expect(dead.length).toBeGreaterThanOrEqual(1);
     for (const d of dead) expect(d).toMatchObject({ attempts: 3, lastStatus: 500, lastError: 'HTTP 500' });
@@ -265,6 +337,7 @@ describe.each(TEST_DIALECTS)('outbound webhooks (%s)', (dialect) => {
         endpoint: ENDPOINT_ID,
         messageId: c.messageId,
         claimId: c.claimId,
+        startedAt: new Date().toISOString(),
         outcome: { kind: 'dead', status: null, error: 'late' },
       })),
     );
