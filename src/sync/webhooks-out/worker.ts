@@ -96,12 +96,13 @@ export class WebhookDeliveryWorker {
       this.#metrics.latency.observe({ endpoint: d.endpoint }, Math.max(0, now - Date.parse(d.createdAt)) / 1000);
     }
     for (const d of recorded.dead) this.#metrics.dead.inc({ endpoint: d.endpoint });
-    for (const d of recorded.disabled) this.#lanes.find((lane) => lane.id === d.endpoint)?.handBack();
-    for (const d of recorded.disabled)
+    for (const d of recorded.disabled) {
+      this.#lanes.find((lane) => lane.id === d.endpoint)?.handBack();
       this.#logger.warn(
         { endpoint: d.endpoint, state: d.state },
         'outbound webhook endpoint disabled: nothing more is sent until it is enabled',
       );
+    }
   }
 
   async #purgeDelivered(): Promise<void> {
@@ -115,7 +116,7 @@ export class WebhookDeliveryWorker {
   }
 }
 
-/** One endpoint's loop: claims as many due rows as it has free slots, sleeps when none are due. */
+/** One endpoint's loop: keeps its slots busy with due rows claimed a round ahead, sleeps when none are due. */
 class EndpointLane {
   readonly id: string;
   readonly url: string;
