@@ -141,7 +141,8 @@ export interface WebhookDeliveriesTable {
 /** The state of one outbound webhook endpoint. */
 export interface WebhookEndpointsTable {
   endpoint: string;
-  url: string;
+  /** SHA-256 (hex) of the URL: a new URL enables a disabled endpoint again. */
+  url_sha256: string;
   /** `enabled`, `disabled_gone` (410) or `disabled_exhausted`. */
   state: string;
   disabled_at: string | null;

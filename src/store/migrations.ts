@@ -217,7 +217,7 @@ const webhooksOut: Migration = {
     await db.schema
       .createTable('webhook_endpoints')
       .addColumn('endpoint', 'text', (c) => c.primaryKey())
-      .addColumn('url', 'text', (c) => c.notNull())
+      .addColumn('url_sha256', 'text', (c) => c.notNull())
       .addColumn('state', 'text', (c) => c.notNull())
       .addColumn('disabled_at', 'text')
       .addColumn('reason', 'text')

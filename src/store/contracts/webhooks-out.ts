@@ -48,7 +48,8 @@ export interface ClaimedWebhookDelivery {
 
 export interface WebhookEndpointRecord {
   endpoint: string;
-  url: string;
+  /** SHA-256 (hex) of the URL it was registered with (the URL itself may carry a token). */
+  urlSha256: string;
   state: WebhookEndpointState;
   disabledAt: string | null;
   reason: string | null;

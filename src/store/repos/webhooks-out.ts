@@ -1,5 +1,5 @@
 /** The outbound webhooks repository (both dialects): messages, claims under a lease, outcomes, endpoint state. */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { WEBHOOK_DELIVERY_STATUSES, WEBHOOK_ENDPOINT_STATES } from '../contracts/webhooks-out.js';
 import type {
@@ -26,17 +26,19 @@ export class KyselyWebhooksOut implements WebhooksOutRepository {
   }
 
   async registerWebhookEndpoint(endpoint: string, url: string): Promise<WebhookEndpointRecord> {
+    // Only a digest: a receiver's URL may carry a token.
+    const digest = createHash('sha256').update(url).digest('hex');
     return this.#store.write(async (trx) => {
       const now = new Date().toISOString();
       await trx
         .insertInto('webhook_endpoints')
-        .values({ endpoint, url, state: 'enabled', disabled_at: null, reason: null, last_success_at: null, updated_at: now })
+        .values({ endpoint, url_sha256: digest, state: 'enabled', disabled_at: null, reason: null, last_success_at: null, updated_at: now })
         .onConflict((oc) => oc.column('endpoint').doNothing())
         .execute();
       const row = await trx.selectFrom('webhook_endpoints').selectAll().where('endpoint', '=', endpoint).executeTakeFirstOrThrow();
-      if (row.url === url) return endpointRecord(row);
+      if (row.url_sha256 === digest) return endpointRecord(row);
       // A 410 or a failing receiver at the old URL says nothing about the new one.
-      const changed = { url, state: 'enabled', disabled_at: null, reason: null, updated_at: now };
+      const changed = { url_sha256: digest, state: 'enabled', disabled_at: null, reason: null, updated_at: now };
       await trx.updateTable('webhook_endpoints').set(changed).where('endpoint', '=', endpoint).execute();
       return endpointRecord({ ...row, ...changed });
     });
@@ -401,7 +403,7 @@ async function disable(
 function endpointRecord(row: WebhookEndpointsTable): WebhookEndpointRecord {
   return {
     endpoint: row.endpoint,
-    url: row.url,
+    urlSha256: row.url_sha256,
     state: oneOf(row.state, WEBHOOK_ENDPOINT_STATES),
     disabledAt: row.disabled_at,
     reason: row.reason,

@@ -9,7 +9,7 @@ import type { SyncConnector } from '../bind.js';
 /** An endpoint as operators see it. */
 export interface WebhooksOutReport {
   connector: string;
-  /** The URL the config names. */
+  /** The URL the config names, without credentials, query or fragment (where tokens hide). */
   url: string;
   state: WebhookEndpointState;
   disabledAt: string | null;
@@ -34,7 +34,7 @@ export class WebhooksOutAdmin {
 
   /** The endpoint's state and counts (an endpoint no push process registered yet reads enabled and empty). */
   async report(connector: string): Promise<WebhooksOutReport> {
-    const url = this.#endpoint(connector)?.url ?? '';
+    const url = shownUrl(this.#endpoint(connector)?.url ?? '');
     const stored = await this.store.webhookEndpoint(connector);
     return {
       connector,
@@ -67,5 +67,15 @@ export class WebhooksOutAdmin {
 
   #endpoint(connector: string): { url: string } | undefined {
     return this.connectors.find((c) => c.id === connector)?.outboundWebhooks;
+  }
+}
+
+/** `url` without user info, query and fragment. */
+function shownUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return '';
   }
 }

@@ -216,7 +216,8 @@ describe.each(TEST_DIALECTS)('outbound webhooks (%s)', (dialect) => {
       await startWorker(endpoint({ url: moved.url }));
       await waitFor(async () => (await allStatus(['msg_0']))[0] === 'delivered', 10_000, 'delivered to the new URL');
       expect(moved.delivered()).toEqual(['msg_0']);
-      expect(await store.webhookEndpoint(ENDPOINT_ID)).toMatchObject({ url: moved.url, state: 'enabled', reason: null });
+      expect(await store.webhookEndpoint(ENDPOINT_ID)).toMatchObject({ state: 'enabled', reason: null });
+      expect(JSON.stringify(await db.query('select * from webhook_endpoints'))).not.toContain('127.0.0.1');
     } finally {
       await moved.close();
     }
@@ -354,6 +355,13 @@ describe.each(TEST_DIALECTS)('outbound webhooks (%s)', (dialect) => {
     await waitFor(async () => (await store.webhookEndpoint(ENDPOINT_ID))?.counts.delivered === 60, 20_000, 'every delivery');
     expect(receiver.delivered().length).toBe(60);
     expect(new Set(receiver.delivered()).size).toBe(60);
+  });
+
+  it('reports the URL without credentials, query or fragment', async () => {
+    const secretive = new WebhooksOutAdmin(store, [
+      { id: ENDPOINT_ID, outboundWebhooks: endpoint({ url: 'https://user:pw@hooks.example.com/in/concord?token=abc#frag' }) },
+    ]);
+    expect(await secretive.report(ENDPOINT_ID)).toMatchObject({ url: 'https://hooks.example.com/in/concord', state: 'enabled' });
   });
 
   it('serves the pending gauge per endpoint', async () => {
