@@ -342,7 +342,11 @@ export type OutboundWebhookStatus = 'pending' | 'delivered' | 'failed' | 'unknow
 
 /** The instance's outbound webhooks (`ConnectorContext.outboundWebhooks`), stored durably by the hub. */
 export interface OutboundWebhooks {
-  /** Stores the messages durably for delivery (idempotent on id); resolves once stored. */
+  /**
+   * Stores the messages durably for delivery (idempotent on id); resolves once stored. Throws
+   * (`sync.invalid_webhook_message`, nothing stored) on an id that is not 1-256 printable ASCII
+   * characters without space or '.', an empty type, or a body over 1 MiB.
+   */
   enqueue(messages: readonly OutboundWebhookMessage[]): Promise<void>;
   /** Delivery state per id, in input order: 'pending' | 'delivered' | 'failed' (dead letter or endpoint disabled) | 'unknown'. */
   status(ids: readonly string[]): Promise<OutboundWebhookStatus[]>;

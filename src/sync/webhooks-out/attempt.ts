@@ -54,7 +54,8 @@ export async function attemptDelivery(
         allowPrivateNetwork: endpoint.allowPrivateNetwork,
         timeoutMs: endpoint.timeoutMs,
         maxRequestBytes: MAX_WEBHOOK_BODY_BYTES,
-        maxResponseBytes: 64 * 1024,
+        // Only the status matters; a generous limit so a chatty 2xx is not taken for a failure.
+        maxResponseBytes: 1024 * 1024,
       },
     );
     const { status } = response;
