@@ -13,12 +13,10 @@ import { defineOperation } from './operation.js';
 import type { Operation } from './operation.js';
 import { ConnectorIdParams } from './schemas.js';
 
-const EndpointState = z
-  .enum(['enabled', 'disabled_gone', 'disabled_exhausted'])
-  .meta({
-    description:
-      '`disabled_gone`: the receiver answered 410; `disabled_exhausted`: every attempt of a message failed over its whole retry schedule.',
-  });
+const EndpointState = z.enum(['enabled', 'disabled_gone', 'disabled_exhausted']).meta({
+  description:
+    '`disabled_gone`: the receiver answered 410; `disabled_exhausted`: every attempt of a message failed over its whole retry schedule.',
+});
 
 export const WebhooksOutStatus = z.object({
   connector: z.string(),
