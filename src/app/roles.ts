@@ -5,7 +5,8 @@
  * - `api`: the HTTP server (webhook ingress, admin API, preference center, health, metrics);
  * - `ingest`: applies incoming changes (webhooks, pulls, the hub's own edits) to the store;
  * - `relay`: turns the store's outbox into push batches (and runs the safety-net sweep);
- * - `push`: writes changes to the connected systems (one queue per connector instance);
+ * - `push`: writes changes to the connected systems (one queue per connector instance) and
+ *   delivers outbound webhooks (`sync/webhooks-out`, from the store);
  * - `pull`: the scheduled reads of systems that are polled;
  * - `privacy`: the workers of data-subject requests (erasure, export, tracking).
  *
@@ -47,7 +48,7 @@ export const ROLE_DESCRIPTIONS: Readonly<Record<Role, string>> = {
   api: 'the HTTP server: webhook ingress, admin API, preference center, health, metrics',
   ingest: "applies incoming changes (webhooks, pulls, the hub's own edits) to the store",
   relay: 'turns stored changes into push batches, one per connected system',
-  push: 'writes the changes to the connected systems',
+  push: 'writes the changes to the connected systems and delivers outbound webhooks',
   pull: 'the scheduled reads of polled systems',
   privacy: 'the data-subject-request workers (erasure, export, tracking)',
   worker: `= ${ROLE_ALIASES.worker.join(',')}`,

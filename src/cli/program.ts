@@ -15,6 +15,7 @@ import * as secret from './commands/secret.js';
 import * as start from './commands/start.js';
 import * as unpark from './commands/unpark.js';
 import * as validate from './commands/validate.js';
+import * as webhooksOut from './commands/webhooks-out.js';
 import { processIo } from './io.js';
 import type { CliIo } from './io.js';
 
@@ -24,7 +25,7 @@ export interface CommandModule {
 }
 
 /** The subcommands, in the order `concord --help` lists them. */
-export const commands: readonly CommandModule[] = [start, validate, check, secret, schema, migrate, emulate, dsr, unpark, connector];
+export const commands: readonly CommandModule[] = [start, validate, check, secret, schema, migrate, emulate, dsr, unpark, webhooksOut, connector];
 
 /** The program with every command, writing to `io`; usage errors throw (`exitOverride`) instead of exiting the process. */
 export function buildProgram(io: CliIo = processIo): Command {

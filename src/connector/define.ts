@@ -309,6 +309,49 @@ export interface KnownRecord {
   externalId: string;
 }
 
+/**
+ * A Standard Webhooks endpoint an instance sends to (`ConnectorDefinition.outboundWebhooks`): the
+ * hub stores every message and a worker of the `push` role delivers it, signed, with retries.
+ * https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md
+ */
+export interface OutboundWebhookEndpoint {
+  url: string;
+  /** `whsec_<base64>` signing secret(s); the first signs, every one signs during a rotation. */
+  secrets: readonly string[];
+  /** Delays between attempts, ms: the spec's 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h by default. */
+  retryScheduleMs: readonly number[];
+  /** How long one attempt may take, ms. */
+  timeoutMs: number;
+  /** Private, loopback and link-local receivers allowed (`safeFetch`): tests, the demo. */
+  allowPrivateNetwork: boolean;
+}
+
+/** One message for an outbound webhook endpoint (`OutboundWebhooks.enqueue`). */
+export interface OutboundWebhookMessage {
+  /** webhook-id: stable, unique per endpoint, no '.' (the receiver dedupes on it). */
+  id: string;
+  /** e.g. profile.updated */
+  type: string;
+  /** `data` of `{ type, timestamp, data }`; timestamp = when the event happened (ISO). */
+  data: Json;
+  at: Instant;
+}
+
+/** The delivery state of one message: `failed` is a dead letter or a message of a disabled endpoint. */
+export type OutboundWebhookStatus = 'pending' | 'delivered' | 'failed' | 'unknown';
+
+/** The instance's outbound webhooks (`ConnectorContext.outboundWebhooks`), stored durably by the hub. */
+export interface OutboundWebhooks {
+  /**
+   * Stores the messages durably for delivery (idempotent on id); resolves once stored. Throws
+   * (`sync.invalid_webhook_message`, nothing stored) on an id that is not 1-256 printable ASCII
+   * characters without space or '.', an empty type, or a body over 1 MiB.
+   */
+  enqueue(messages: readonly OutboundWebhookMessage[]): Promise<void>;
+  /** Delivery state per id, in input order: 'pending' | 'delivered' | 'failed' (dead letter or endpoint disabled) | 'unknown'. */
+  status(ids: readonly string[]): Promise<OutboundWebhookStatus[]>;
+}
+
 /** Services the engine hands a connector instance at `create`. */
 export interface ConnectorContext<Config> {
   /** The instance id from YAML (e.g. `hubspot` or `crm-eu`); also the `source` of its patches. */
@@ -332,6 +375,12 @@ export interface ConnectorContext<Config> {
    * ends the walk. Absent (a connector used on its own): the hub knows none.
    */
   knownRecords?(page: { after?: string; limit: number }): Promise<KnownRecord[]>;
+  /**
+   * The instance's outbound Standard Webhooks: present when the definition's `outboundWebhooks`
+   * returns an endpoint for this instance's config. Messages are stored in the hub's database and
+   * delivered by the processes with the `push` role.
+   */
+  outboundWebhooks?: OutboundWebhooks;
   /** Called by the connector whenever it reads rate-limit headers, for metrics and status. */
   reportBudget?(budget: { remaining: number; max?: number; resetAt?: Instant; window: string }): void;
   /**
@@ -341,39 +390,6 @@ export interface ConnectorContext<Config> {
    * HTTP connector's `consent.changed` webhooks). Absent: none known.
    */
   fieldTargets?: Readonly<Record<string, string>>;
-  /** The durable sender of the instance's Standard Webhooks, when its definition declares an endpoint (`outboundWebhooks`). */
-  outboundWebhooks?: OutboundWebhooks;
-}
-
-/** A Standard Webhooks endpoint an instance sends to (`ConnectorDefinition.outboundWebhooks`). */
-export interface OutboundWebhookEndpoint {
-  url: string;
-  /** `whsec_<base64>` signing secret(s); the first signs, every one signs during a rotation. */
-  secrets: readonly string[];
-  /** Delays between attempts, ms. */
-  retryScheduleMs: readonly number[];
-  timeoutMs: number;
-  allowPrivateNetwork: boolean;
-}
-
-/** One message for an endpoint. */
-export interface OutboundWebhookMessage {
-  /** webhook-id: stable, unique per endpoint, no '.' (the receiver dedupes on it). */
-  id: string;
-  /** e.g. `profile.updated`. */
-  type: string;
-  /** `data` of `{ type, timestamp, data }`. */
-  data: Json;
-  /** When the event happened (the payload's `timestamp`). */
-  at: Instant;
-}
-
-/** The hub's durable delivery of an instance's Standard Webhooks. */
-export interface OutboundWebhooks {
-  /** Stores the messages durably for delivery (idempotent on id); resolves once stored. */
-  enqueue(messages: readonly OutboundWebhookMessage[]): Promise<void>;
-  /** Delivery state per id, in input order. */
-  status(ids: readonly string[]): Promise<('pending' | 'delivered' | 'failed' | 'unknown')[]>;
 }
 
 /**
@@ -590,12 +606,6 @@ export interface ConnectorDefinition<Config = unknown, Cursor = unknown> {
    * @defaultValue none
    */
   contextFields?(config: Config): readonly string[];
-  /**
-   * The Standard Webhooks endpoint the hub sends this instance's events to, from its config; the
-   * hub then hands the instance `ConnectorContext.outboundWebhooks`.
-   * @defaultValue none
-   */
-  outboundWebhooks?(config: Config): OutboundWebhookEndpoint | undefined;
   /** Names of config keys that hold secrets and so must come from `${env:...}`. */
   secretKeys?: readonly string[];
   /**
@@ -619,6 +629,12 @@ export interface ConnectorDefinition<Config = unknown, Cursor = unknown> {
    * `connectors.<id>.<path>`; the message says what to do (and never shows a secret).
    */
   checkConfig?(config: Config, hub: { mode: 'development' | 'production' }): ConnectorConfigFinding[];
+  /**
+   * The Standard Webhooks endpoint this instance sends to, from its config (e.g. the generic HTTP
+   * connector's `webhooksOut`); the instance then finds `ctx.outboundWebhooks`. Pure and cheap.
+   * @defaultValue none: the instance sends no outbound webhooks
+   */
+  outboundWebhooks?(config: Config): OutboundWebhookEndpoint | undefined;
   /**
    * Builds a live instance. May throw `ConnectorConfigError` (e.g. an unreachable system named in the
    * config); should not call the external API eagerly, so that `concord validate` stays offline.

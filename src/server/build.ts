@@ -13,6 +13,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify
 import { registerApi } from './api/routes.js';
 import { apiOperations } from './api/operations.js';
 import { dsrOperations } from './api/dsr-operations.js';
+import { webhooksOutOperations } from './api/webhooks-out-operations.js';
 import { registerDsrRoutes } from './dsr-routes.js';
 import { DownloadLinks } from './preferences/downloads.js';
 import { rightsSection } from './preferences/rights.js';
@@ -150,7 +151,11 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
     metrics,
   });
   await registerApi(app, {
-    operations: [...apiOperations({ deps, links, now }), ...(deps.privacy ? dsrOperations(deps.privacy) : [])],
+    operations: [
+      ...apiOperations({ deps, links, now }),
+      ...webhooksOutOperations(deps.store, deps.connectors),
+      ...(deps.privacy ? dsrOperations(deps.privacy) : []),
+    ],
     apiKeys: deps.apiKeys,
     publicUrl: deps.hub.publicUrl,
     rateLimit: options.apiRateLimit,

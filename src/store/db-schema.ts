@@ -116,6 +116,41 @@ export interface AuditLogTable {
   detail: string;
 }
 
+/** One outbound webhook message for one endpoint (connector instance), until delivered or dead. */
+export interface WebhookDeliveriesTable {
+  endpoint: string;
+  /** The `webhook-id`, unique per endpoint. */
+  message_id: string;
+  type: string;
+  /** The exact JSON text sent (`{type, timestamp, data}`): every attempt signs these bytes. */
+  body: string;
+  /** `pending`, `delivered` or `dead`. */
+  status: string;
+  attempts: number;
+  /** When the row is due; while a worker holds it, the end of that worker's lease. */
+  next_attempt_at: string;
+  /** The claim of the worker holding the row; its outcome is recorded only under that claim. */
+  claim_id: string | null;
+  last_status: number | null;
+  last_error: string | null;
+  /** When it was enqueued. */
+  created_at: string;
+  delivered_at: string | null;
+}
+
+/** The state of one outbound webhook endpoint. */
+export interface WebhookEndpointsTable {
+  endpoint: string;
+  /** SHA-256 (hex) of the URL: a new URL enables a disabled endpoint again. */
+  url_sha256: string;
+  /** `enabled`, `disabled_gone` (410) or `disabled_exhausted`. */
+  state: string;
+  disabled_at: string | null;
+  reason: string | null;
+  last_success_at: string | null;
+  updated_at: string;
+}
+
 export interface MigrationsTable {
   version: string;
   applied_at: string;
@@ -134,5 +169,7 @@ export interface Database {
   dsr: DsrTable;
   dsr_systems: DsrSystemsTable;
   audit_log: AuditLogTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_endpoints: WebhookEndpointsTable;
   concord_migrations: MigrationsTable;
 }

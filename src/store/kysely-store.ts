@@ -15,6 +15,7 @@ import { KyselyOutbox } from './repos/outbox.js';
 import { KyselyProfiles } from './repos/profiles.js';
 import { KyselyShadows } from './repos/shadows.js';
 import { KyselySuppression } from './repos/suppression.js';
+import { KyselyWebhooksOut } from './repos/webhooks-out.js';
 import { withRetry } from './retry.js';
 import type {
   ApplyOptions,
@@ -30,6 +31,15 @@ import type {
   PushLogEntry,
   Shadow,
   Store,
+  ClaimedWebhookDelivery,
+  NewWebhookDelivery,
+  RecordedWebhookAttempts,
+  WebhookAttempt,
+  WebhookDelivery,
+  WebhookDeliveryStatus,
+  WebhookEndpointRecord,
+  WebhookEndpointReport,
+  WebhookEndpointState,
 } from './types.js';
 
 export type KyselyStoreConfig = StoreDbConfig;
@@ -44,6 +54,7 @@ export class KyselyStore implements Store {
   readonly #suppression: KyselySuppression;
   readonly #dsr: KyselyDsr;
   readonly #audit: KyselyAudit;
+  readonly #webhooksOut: KyselyWebhooksOut;
 
   constructor(db: Kysely<Database>, config: KyselyStoreConfig) {
     this.#db = new StoreDb(db, config);
@@ -55,6 +66,7 @@ export class KyselyStore implements Store {
     this.#suppression = new KyselySuppression(this.#db);
     this.#dsr = new KyselyDsr(this.#db);
     this.#audit = new KyselyAudit(this.#db);
+    this.#webhooksOut = new KyselyWebhooksOut(this.#db);
   }
 
   migrate(): Promise<string[]> {
@@ -186,5 +198,45 @@ export class KyselyStore implements Store {
   }
   listAudit(filter?: { profileId?: string; limit?: number }): Promise<AuditEntry[]> {
     return this.#audit.listAudit(filter);
+  }
+  // Outbound webhooks.
+  registerWebhookEndpoint(endpoint: string, url: string): Promise<WebhookEndpointRecord> {
+    return this.#webhooksOut.registerWebhookEndpoint(endpoint, url);
+  }
+  enqueueWebhooks(endpoint: string, messages: readonly NewWebhookDelivery[]): Promise<number> {
+    return this.#webhooksOut.enqueueWebhooks(endpoint, messages);
+  }
+  webhookStatuses(
+    endpoint: string,
+    messageIds: readonly string[],
+  ): Promise<{ state: WebhookEndpointState | null; statuses: (WebhookDeliveryStatus | null)[] }> {
+    return this.#webhooksOut.webhookStatuses(endpoint, messageIds);
+  }
+  claimWebhookDeliveries(endpoint: string, limit: number, leaseMs: number): Promise<ClaimedWebhookDelivery[]> {
+    return this.#webhooksOut.claimWebhookDeliveries(endpoint, limit, leaseMs);
+  }
+  recordWebhookAttempts(attempts: readonly WebhookAttempt[]): Promise<RecordedWebhookAttempts> {
+    return this.#webhooksOut.recordWebhookAttempts(attempts);
+  }
+  releaseWebhookClaims(endpoint: string, claims: readonly { messageId: string; claimId: string }[]): Promise<void> {
+    return this.#webhooksOut.releaseWebhookClaims(endpoint, claims);
+  }
+  webhookEndpoint(endpoint: string): Promise<WebhookEndpointReport | null> {
+    return this.#webhooksOut.webhookEndpoint(endpoint);
+  }
+  pendingWebhookCounts(): Promise<Map<string, number>> {
+    return this.#webhooksOut.pendingWebhookCounts();
+  }
+  webhookDeadLetters(endpoint: string, options?: { limit?: number }): Promise<WebhookDelivery[]> {
+    return this.#webhooksOut.webhookDeadLetters(endpoint, options);
+  }
+  redeliverWebhooks(endpoint: string, messageIds?: readonly string[]): Promise<number> {
+    return this.#webhooksOut.redeliverWebhooks(endpoint, messageIds);
+  }
+  enableWebhookEndpoint(endpoint: string): Promise<WebhookEndpointState | null> {
+    return this.#webhooksOut.enableWebhookEndpoint(endpoint);
+  }
+  purgeDeliveredWebhooks(before: string): Promise<number> {
+    return this.#webhooksOut.purgeDeliveredWebhooks(before);
   }
 }

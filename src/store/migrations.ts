@@ -177,8 +177,58 @@ const outboxRelayed: Migration = {
   },
 };
 
+/**
+ * Outbound Standard Webhooks (`ConnectorContext.outboundWebhooks`): one row per message and
+ * endpoint (connector instance) until it is delivered or dead-lettered, and each endpoint's state
+ * (a 410 or a receiver failing for a whole retry schedule disables it). Due rows of an endpoint
+ * get their own partial index, so delivered and dead rows never slow the worker's claim.
+ */
+const webhooksOut: Migration = {
+  version: '0004_webhooks_out',
+  async up(db) {
+    await db.schema
+      .createTable('webhook_deliveries')
+      .addColumn('endpoint', 'text', (c) => c.notNull())
+      .addColumn('message_id', 'text', (c) => c.notNull())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull())
+      .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+      .addColumn('claim_id', 'text')
+      .addColumn('last_status', 'integer')
+      .addColumn('last_error', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('delivered_at', 'text')
+      .addPrimaryKeyConstraint('webhook_deliveries_pk', ['endpoint', 'message_id'])
+      .execute();
+    await db.schema
+      .createIndex('webhook_deliveries_due')
+      .on('webhook_deliveries')
+      .columns(['endpoint', 'next_attempt_at'])
+      .where(sql.ref('status'), '=', 'pending')
+      .execute();
+    await db.schema
+      .createIndex('webhook_deliveries_status')
+      .on('webhook_deliveries')
+      .columns(['endpoint', 'status', 'created_at'])
+      .execute();
+
+    await db.schema
+      .createTable('webhook_endpoints')
+      .addColumn('endpoint', 'text', (c) => c.primaryKey())
+      .addColumn('url_sha256', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('disabled_at', 'text')
+      .addColumn('reason', 'text')
+      .addColumn('last_success_at', 'text')
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
 /** Every migration, in order. Append only. */
-export const MIGRATIONS: readonly Migration[] = [initial, pushLog, outboxRelayed];
+export const MIGRATIONS: readonly Migration[] = [initial, pushLog, outboxRelayed, webhooksOut];
 
 /** Arbitrary constant identifying Concord's migration lock among PostgreSQL advisory locks. */
 const PG_MIGRATION_LOCK = 4_711_202_603;

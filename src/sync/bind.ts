@@ -14,6 +14,8 @@ import type {
   ConnectorLimits,
   KnownRecord,
   EraseOutcome,
+  OutboundWebhookEndpoint,
+  OutboundWebhooks,
   ErasureFlag,
   ErasureProgress,
   EraseRef,
@@ -70,11 +72,15 @@ export interface SyncConnector {
   erasureFlag?: ErasureFlag;
   /** External fields sent with every write that changes anything (`ConnectorDefinition.contextFields`). */
   contextFields?: readonly string[];
+  /** The Standard Webhooks endpoint the instance sends to (`ConnectorDefinition.outboundWebhooks`), if any. */
+  outboundWebhooks?: OutboundWebhookEndpoint;
   /** Builds a live instance; its metrics go to `metrics` (the hub's registry). */
   create(ctx: {
     logger: Logger;
     metrics?: Registry;
     knownRecords?: (page: { after?: string; limit: number }) => Promise<KnownRecord[]>;
+    /** Given to instances with an outbound endpoint. */
+    outboundWebhooks?: OutboundWebhooks;
   }): Promise<SyncInstance>;
 }
 
@@ -101,6 +107,7 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
   assertInstanceId(options.id);
   const { definition, id } = options;
   const limits: ConnectorLimits = { ...definition.limits, ...stripUndefined(options.limits ?? {}) };
+  const outboundWebhooks = definition.outboundWebhooks?.(options.config);
   return {
     id,
     type: definition.type,
@@ -110,7 +117,8 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
     ...(options.schedule ? { schedule: options.schedule } : {}),
     ...(definition.erasureFlag ? { erasureFlag: definition.erasureFlag } : {}),
     ...(definition.contextFields ? { contextFields: definition.contextFields(options.config) } : {}),
-    async create({ logger, metrics, knownRecords }) {
+    ...(outboundWebhooks ? { outboundWebhooks } : {}),
+    async create({ logger, metrics, knownRecords, outboundWebhooks: outbound }) {
       const instance: ConnectorInstance<Cursor> = await definition.create({
         instanceId: id,
         config: options.config,
@@ -118,6 +126,7 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
         ...(metrics ? { metrics } : {}),
         ...(knownRecords ? { knownRecords } : {}),
         fieldTargets: Object.fromEntries(options.mapping.outbound.map((entry) => [entry.external, entry.key])),
+        ...(outbound ? { outboundWebhooks: outbound } : {}),
         reportBudget: (budget) => logger.debug({ budget }, 'rate-limit budget'),
       });
       const pull = instance.pull?.bind(instance);

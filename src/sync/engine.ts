@@ -45,6 +45,11 @@ import type { RedisResetEvent } from '../queue/redis-health.js';
 import { WorkSets } from '../queue/work-sets.js';
 import { WriteLog } from './inbound/write-log.js';
 import { silentLogger } from '../log/logger.js';
+import { storeOutboundWebhooks } from './webhooks-out/messages.js';
+import { createWebhooksOutMetrics } from './webhooks-out/metrics.js';
+import { WebhookDeliveryWorker } from './webhooks-out/worker.js';
+import type { WebhookEndpointBinding } from './webhooks-out/worker.js';
+import type { WebhooksOutMetrics } from './webhooks-out/metrics.js';
 
 export interface QueueStatus {
   queue: string;
@@ -153,6 +158,7 @@ class BullEngine implements Engine {
   readonly metrics: SyncMetrics;
   readonly deadLetters: DeadLetterView;
   private readonly ctx: EngineContext;
+  private readonly webhooksOutMetrics: WebhooksOutMetrics;
   private readonly redis: Redis;
   /** The engine's own commands (work sets, write log, limiter, dedupe), pipelined per tick. */
   private readonly commands: Redis;
@@ -171,6 +177,10 @@ class BullEngine implements Engine {
   private roles: EngineRoles | null = null;
   private watch: RedisWatch | null = null;
   private readonly resetListeners: (() => Promise<void>)[] = [];
+  /** The outbound webhook endpoints of the instances that declare one. */
+  private readonly webhookEndpoints: WebhookEndpointBinding[];
+  /** Delivers outbound webhooks (started with the `push` role when an instance has an endpoint). */
+  private deliveries: WebhookDeliveryWorker | null = null;
 
   constructor(private readonly options: EngineOptions) {
     const tuning = EngineTuning.parse(options.tuning ?? {});
@@ -212,6 +222,14 @@ class BullEngine implements Engine {
       q.on('error', (err) => logRedisTrouble(this.logger, { err, queue: q.name }, `queue error (redis at ${redisAddress(this.redis)})`));
 
     this.metrics = createSyncMetrics(options.metrics);
+    this.webhookEndpoints = [...connectors.values()].flatMap((c) =>
+      c.outboundWebhooks ? [{ id: c.id, endpoint: c.outboundWebhooks }] : [],
+    );
+    this.webhooksOutMetrics = createWebhooksOutMetrics(
+      this.metrics.registry,
+      () => options.store.pendingWebhookCounts(),
+      this.webhookEndpoints.map((e) => e.id),
+    );
     const work = new WorkSets(this.commands, keys);
     this.deadLetters = new DeadLetterView(
       this.commands,
@@ -298,6 +316,9 @@ class BullEngine implements Engine {
         logger: this.logger.child({ connector: id }),
         metrics: this.metrics.registry,
         knownRecords: (page) => this.knownRecords(id, page),
+        ...(connector.outboundWebhooks
+          ? { outboundWebhooks: storeOutboundWebhooks(this.ctx.store, id, () => this.deliveries?.nudge(id)) }
+          : {}),
       });
       existing.catch(() => this.instances.delete(id));
       this.instances.set(id, existing);
@@ -371,6 +392,16 @@ class BullEngine implements Engine {
           }),
         );
       }
+    }
+    if (roles.push && this.webhookEndpoints.length > 0 && !this.deliveries) {
+      this.deliveries = new WebhookDeliveryWorker({
+        store: this.ctx.store,
+        endpoints: this.webhookEndpoints,
+        metrics: this.webhooksOutMetrics,
+        logger: this.logger.child({ component: 'webhooks-out' }),
+        tuning: tuning.webhooksOut,
+      });
+      await this.deliveries.start();
     }
     await this.ensureSchedulers(roles);
     this.roles = roles;
@@ -455,7 +486,11 @@ class BullEngine implements Engine {
       this.watch?.stop();
       // Workers first: close() waits for the jobs they are running. All at once, so that no
       // worker keeps taking new jobs (a push batch after another) while the others finish.
-      await Promise.all([...this.ordered.map((w) => w.close()), ...this.workers.map((w) => w.close())]);
+      await Promise.all([
+        ...this.ordered.map((w) => w.close()),
+        ...this.workers.map((w) => w.close()),
+        ...(this.deliveries ? [this.deliveries.stop()] : []),
+      ]);
       await Promise.all(this.allQueues.map((q) => q.close()));
       for (const pending of this.instances.values()) {
         const instance = await pending.catch(() => null);

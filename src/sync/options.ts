@@ -11,6 +11,7 @@ import type { MergePolicy } from '../profile/schema.js';
 import type { Store } from '../store/types.js';
 import { BackoffPolicy } from '../queue/backoff.js';
 import type { SyncConnector } from './bind.js';
+import { WebhooksOutTuning } from './webhooks-out/worker.js';
 
 const ms = z.number().int().nonnegative();
 const count = z.number().int().positive();
@@ -90,6 +91,8 @@ export const EngineTuning = z.object({
   redisCheckEveryMs: count.default(5_000),
   /** Longest wait for Redis when enqueueing a webhook or a change; then it is refused (503). */
   redisTimeoutMs: count.default(1_000),
+  /** The outbound webhooks' delivery worker (processes with the `push` role). */
+  webhooksOut: WebhooksOutTuning.prefault({}),
 });
 export type EngineTuning = z.infer<typeof EngineTuning>;
 export type EngineTuningInput = z.input<typeof EngineTuning>;

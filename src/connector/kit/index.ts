@@ -13,3 +13,4 @@ export { classifyHttpError, classifyHttpStatus, parseRetryAfter, headerValue } f
 export { sleep } from '../sleep.js';
 export { safeFetch, type SafeFetchOptions, type SafeRequest, type SafeResponse } from './safe-fetch.js';
 export { BlockedTargetError, RequestTooLargeError, ResponseTooLargeError } from '../errors.js';
+export { STANDARD_RETRY_SCHEDULE_MS, isWebhookMessageId } from './outbound-webhooks.js';
