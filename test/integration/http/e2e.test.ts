@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Contact, RunningHttpEmulator } from '../../../connectors/http/emulator/index.js';
 import { savePreferences } from '../../../harness/preference-center.js';
 import { SIGNING_SECRET, startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
+import { waitFor } from '../../../harness/sync-hub.js';
 
 function httpOf(hub: PrivacyHub): RunningHttpEmulator {
   if (!hub.http) throw new Error('the hub runs without the HTTP system');
@@ -68,6 +69,26 @@ describe('the generic HTTP connector with HubSpot and Salesforce, end to end', (
     await new Promise((r) => setTimeout(r, 300));
     await h.settle();
     expect(crmWrites(h)).toBe(writesBefore + 1);
+
+    // The CRM also received the change as a signed Standard Webhook (its inbox verifies with the
+    // standardwebhooks library): the grant when she was created, then the withdrawal, with its source.
+    const consentEvents = () =>
+      httpOf(h)
+        .sideDoor.inbox('crm')
+        .filter((m) => m.type === 'consent.changed')
+        .map((m) => m.payload);
+    await waitFor(() => consentEvents().length >= 2, 15_000, 'two consent.changed webhooks at the CRM');
+    expect(consentEvents()).toEqual([
+      expect.objectContaining({ data: expect.objectContaining({ profileId, consent: 'marketing.email', state: 'granted' }) }),
+      expect.objectContaining({
+        data: expect.objectContaining({ profileId, consent: 'marketing.email', state: 'denied', source: 'preference_center' }),
+      }),
+    ]);
+    expect(
+      httpOf(h)
+        .sideDoor.inbox('crm')
+        .every((m) => m.attempts === 1 && m.acknowledged),
+    ).toBe(true);
   });
 
   it('a withdrawal a user makes in the HTTP CRM reaches HubSpot and Salesforce, and is not written back', async () => {
