@@ -53,11 +53,11 @@ const TOKEN_MARGIN_MS = 60_000;
 /** The message and code an error body carries, without e-mail addresses. */
 function errorDetail(json: unknown): { message?: string; code?: string } | undefined {
   const inner = isObject(json) && isObject(json['error']) ? json['error'] : json;
-  if (!isObject(inner)) return typeof json === 'string' ? { message: redactEmails(json.slice(0, 200)) } : undefined;
+  if (!isObject(inner)) return typeof json === 'string' ? { message: redactEmails(json).slice(0, 200) } : undefined;
   const message = inner['message'] ?? (isObject(json) ? json['message'] : undefined);
   const code = inner['code'];
   return {
-    ...(typeof message === 'string' ? { message: redactEmails(message.slice(0, 200)) } : {}),
+    ...(typeof message === 'string' ? { message: redactEmails(message).slice(0, 200) } : {}),
     ...(typeof code === 'string' ? { code } : {}),
   };
 }
@@ -168,8 +168,15 @@ export class HttpApi {
   private parse(response: SafeResponse): unknown {
     if (response.body.length === 0) return undefined;
     const type = response.headers.get('content-type') ?? '';
-    if (!type.includes('json')) return response.text();
-    return response.json();
+    if (type.includes('json')) return response.json();
+    // Many systems label JSON text/plain: a body that is JSON is read as JSON, whatever the label.
+    const text = response.text();
+    if (!/^\s*[[{]/.test(text)) return text;
+    try {
+      return response.json();
+    } catch {
+      return text;
+    }
   }
 
   private async authHeaders(signal: AbortSignal): Promise<Record<string, string>> {

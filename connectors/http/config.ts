@@ -390,7 +390,13 @@ export const HttpCursor = z
     since: z.string().min(1).optional(),
     walkSince: z.string().min(1).optional(),
     page: z
-      .union([z.object({ cursor: z.string() }).strict(), z.object({ url: z.string() }).strict(), z.object({ offset: z.number() }).strict()])
+      .union([
+        z.object({ cursor: z.string() }).strict(),
+        z.object({ url: z.string() }).strict(),
+        z.object({ offset: z.number() }).strict(),
+        // Offset paging with an incremental filter pages by key: from this stamp, past `skip` records at it.
+        z.object({ at: z.string(), skip: z.number().int().nonnegative() }).strict(),
+      ])
       .optional(),
   })
   .strict();

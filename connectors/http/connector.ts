@@ -65,7 +65,7 @@ export function createHttpInstance(ctx: ConnectorContext<HttpConfig>, runtime: H
   }
 
   return {
-    pull: (cursor, signal) => pullRecords(api, config, cursor, signal),
+    pull: (cursor, signal) => pullRecords(api, config, cursor, signal, ctx.logger),
     push: async (batch, signal) =>
       announce(batch, pusher.writes || ctx.outboundWebhooks === undefined ? await pusher.push(batch, signal) : []),
     read: (externalIds, signal) => readRecords(api, config, externalIds, signal),

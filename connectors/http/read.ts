@@ -4,7 +4,8 @@
  * and limit), records by id (`read.get`, the read-back after a webhook) and by e-mail (`read.find`).
  */
 import LinkHeader from 'http-link-header';
-import { MalformedPayloadError } from '../../src/connector/errors.js';
+import type { Logger } from 'pino';
+import { MalformedPayloadError, RejectedError } from '../../src/connector/errors.js';
 import type { ExternalRecord, PullPage } from '../../src/connector/define.js';
 import type { HttpApi } from './api.js';
 import type { HttpConfig, HttpCursor, ListEndpoint } from './config.js';
@@ -13,11 +14,27 @@ import { expandPath, expandQuery } from './template.js';
 
 type PageState = NonNullable<HttpCursor['page']>;
 
-/** The records of one answer, oldest change first. */
-function recordsOf(json: unknown, selector: string, spec: HttpConfig['record']): ExternalRecord[] {
-  return select(json, selector)
-    .map((r) => toExternalRecord(r, spec))
-    .sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+/** An answer that should be JSON (an object or an array) and is not: the endpoint or its content type is wrong. */
+function requireJson(json: unknown, what: string): void {
+  if (typeof json !== 'object' || json === null) throw new MalformedPayloadError(`the ${what} answered no JSON object or array`);
+}
+
+/**
+ * The records of one answer, oldest change first. A record without an id or a readable change time
+ * is left out and counted (`malformed`), so one bad record does not stop every pull.
+ */
+function recordsOf(json: unknown, selector: string, spec: HttpConfig['record']): { records: ExternalRecord[]; malformed: number } {
+  const records: ExternalRecord[] = [];
+  let malformed = 0;
+  for (const raw of select(json, selector)) {
+    try {
+      records.push(toExternalRecord(raw, spec));
+    } catch (error) {
+      if (!(error instanceof MalformedPayloadError)) throw error;
+      malformed++;
+    }
+  }
+  return { records: records.sort((a, b) => Date.parse(a.at) - Date.parse(b.at)), malformed };
 }
 
 /** A next-page link as an absolute URL: a relative one is resolved against the page it came in (RFC 8288 §3.2). */
@@ -35,6 +52,7 @@ function nextPage(
   answer: { json: unknown; headers: Headers; pageUrl: string },
   state: PageState | undefined,
   count: number,
+  records: readonly ExternalRecord[],
 ): PageState | undefined {
   const { json, headers, pageUrl } = answer;
   const paging = list.paging;
@@ -55,8 +73,20 @@ function nextPage(
       return next === undefined || count === 0 ? undefined : linkFrom(next, pageUrl);
     }
     case 'offset': {
-      const offset = state !== undefined && 'offset' in state ? state.offset : 0;
-      return count < paging.pageSize ? undefined : { offset: offset + count };
+      if (count < paging.pageSize) return undefined;
+      const last = records.at(-1);
+      if (list.since === undefined || last === undefined) {
+        const offset = state !== undefined && 'offset' in state ? state.offset : 0;
+        return { offset: offset + count };
+      }
+      // Keyset: the next page starts at the last stamp read, past the records read at that stamp.
+      // An offset across the whole walk would skip records that move up when one is edited or
+      // deleted during the walk (an edited record moves to the end).
+      const format = list.since.format;
+      const stamp = instantTo(last.at, format);
+      const atStamp = records.filter((r) => instantTo(r.at, format) === stamp).length;
+      const before = state !== undefined && 'at' in state && instantTo(state.at, format) === stamp ? state.skip : 0;
+      return { at: last.at, skip: before + atStamp };
     }
   }
 }
@@ -64,16 +94,17 @@ function nextPage(
 /** The query of a list call: the fixed parameters, the incremental filter, the page state. */
 function listQuery(list: ListEndpoint, since: string | undefined, state: PageState | undefined): [string, string][] {
   const query = expandQuery(list.query, {});
-  if (list.since !== undefined && since !== undefined) {
+  const keyset = state !== undefined && 'at' in state ? state : undefined;
+  if (list.since !== undefined && keyset !== undefined) {
+    query.push([list.since.param, instantTo(keyset.at, list.since.format)]);
+  } else if (list.since !== undefined && since !== undefined) {
     const from = new Date(Date.parse(since) - list.since.lookback).toISOString();
     query.push([list.since.param, instantTo(from, list.since.format)]);
   }
   const paging = list.paging;
   if (paging.type === 'offset') {
-    query.push(
-      [paging.limitParam, String(paging.pageSize)],
-      [paging.offsetParam, String(state !== undefined && 'offset' in state ? state.offset : 0)],
-    );
+    const offset = keyset?.skip ?? (state !== undefined && 'offset' in state ? state.offset : 0);
+    query.push([paging.limitParam, String(paging.pageSize)], [paging.offsetParam, String(offset)]);
   } else if (paging.type === 'cursor' && state !== undefined && 'cursor' in state) {
     query.push([paging.param, state.cursor]);
   }
@@ -93,24 +124,41 @@ export async function* pullRecords(
   config: HttpConfig,
   cursor: HttpCursor | undefined,
   signal: AbortSignal,
+  logger?: Logger,
 ): AsyncIterable<PullPage<HttpCursor>> {
   const list = config.read.list;
   if (list === undefined) return;
   const walkSince = cursor?.page !== undefined ? cursor.walkSince : cursor?.since;
   let state = cursor?.page;
   let since = cursor?.since;
+  let resumed = state !== undefined;
   for (;;) {
     const pageUrl =
       state !== undefined && 'url' in state ? state.url : api.urlOf(expandPath(list.path, {}), listQuery(list, walkSince, state)).href;
-    const answer = await api.call({ method: 'GET', url: pageUrl }, signal);
+    let answer;
+    try {
+      answer = await api.call({ method: 'GET', url: pageUrl }, signal);
+    } catch (error) {
+      // A saved page the system no longer knows (an expired cursor or link): the walk starts again
+      // from where it began, rather than failing every pull from now on.
+      if (!resumed || !(error instanceof RejectedError)) throw error;
+      logger?.warn({ status: error.status }, 'the saved page of an interrupted pull was refused; the walk starts again');
+      resumed = false;
+      state = undefined;
+      continue;
+    }
+    resumed = false;
+    requireJson(answer.json, 'list endpoint');
     const raw = select(answer.json, list.records);
-    const records = recordsOf(answer.json, list.records, config.record);
+    const { records, malformed } = recordsOf(answer.json, list.records, config.record);
+    if (malformed > 0) logger?.warn({ malformed }, 'records without an id or a readable change time were left out of a pull');
     for (const r of records) since = later(since, r.at);
-    const next = nextPage(list, { ...answer, pageUrl }, state, raw.length);
+    const next = nextPage(list, { ...answer, pageUrl }, state, raw.length, records);
     const base = since === undefined ? {} : { since };
     if (next === undefined) {
       // Past the first page, a cursor with a page to resume from is saved: the walk's end must replace it, even when this page is empty.
-      if (records.length > 0 || since !== cursor?.since || state !== undefined) yield { records, cursor: base };
+      if (records.length > 0 || since !== cursor?.since || state !== undefined || cursor?.page !== undefined)
+        yield { records, cursor: base };
       return;
     }
     yield { records, cursor: { ...base, ...(walkSince === undefined ? {} : { walkSince }), page: next } };
@@ -145,6 +193,7 @@ export async function fetchById(
         signal,
       );
       if (answer.status === 404 || answer.status === 410) return undefined;
+      requireJson(answer.json, 'get endpoint');
       const record = selectOne(answer.json, endpoint.record);
       if (record === undefined) throw new MalformedPayloadError(`the record is not at ${endpoint.record} in the answer`);
       return toExternalRecord(record, config.record);
@@ -161,9 +210,10 @@ export async function findByEmail(api: HttpApi, config: HttpConfig, email: strin
     { method: 'GET', path: expandPath(find.path, { email }), query: expandQuery(find.query, { email }) },
     signal,
   );
+  requireJson(answer.json, 'find endpoint');
   const wanted = email.toLowerCase();
   // A system's search may match loosely (a prefix, another field): keep exact matches only.
-  return recordsOf(answer.json, find.records, config.record).filter((r) => {
+  return recordsOf(answer.json, find.records, config.record).records.filter((r) => {
     const value = r.fields[config.record.email];
     return typeof value === 'string' && value.toLowerCase() === wanted;
   });

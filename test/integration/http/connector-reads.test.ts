@@ -184,13 +184,74 @@ describe('http connector: paging', () => {
     const fresh = ['a', 'b', 'c'].map((n) => emu.sideDoor.newsletterUserCreate(`${n}@example.com`).subscriber_id);
     emu.sideDoor.resetCalls();
     const [cut] = await pull(newsletter, cursor, 1);
-    expect(cut?.cursor).toMatchObject({ walkSince: cursor?.since, page: { offset: 2 } });
+    // Offset paging under an incremental filter pages by key: the next page starts at the last stamp read.
+    expect(cut?.cursor).toMatchObject({
+      walkSince: cursor?.since,
+      page: { at: new Date(Math.floor(now / 1000) * 1000).toISOString(), skip: 1 },
+    });
     const rest = await pull(newsletter, cut?.cursor);
     // The walk starts two minutes (the look-back) behind the newest stamp it had: mid again, old not.
     expect([...idsOf(cut === undefined ? [] : [cut]), ...idsOf(rest)].sort()).toEqual([mid.subscriber_id, ...fresh].sort());
     const filters = Object.keys(emu.sideDoor.calls().byEndpoint);
     expect(filters).toEqual(['GET /newsletter/api/subscribers']);
     expect(rest.at(-1)?.cursor).toEqual({ since: new Date(Math.floor(now / 1000) * 1000).toISOString() });
+  });
+
+  // Reproduces a review finding: with plain offsets, a record edited during a walk moves to the end
+  // and the records after it move up one place, so the next offset skipped one of them for good.
+  it('newsletter: a record edited during an offset walk loses no other record', async () => {
+    let now = Date.parse('2026-11-01T10:00:00.000Z');
+    const { emu, config } = await exampleOnEmulator('newsletter', { now: () => now });
+    const newsletter = instanceOf(paged(config, { type: 'offset', offsetParam: 'offset', limitParam: 'limit', pageSize: 2 }));
+    const ids = ['r1', 'r2', 'r3', 'r4', 'r5'].map((n) => {
+      now += 5_000;
+      return emu.sideDoor.newsletterUserCreate(`${n}@example.com`).subscriber_id;
+    });
+    const [firstPage] = await pull(newsletter, undefined, 1);
+    expect(idsOf(firstPage === undefined ? [] : [firstPage])).toEqual(ids.slice(0, 2));
+    now += 5_000;
+    emu.sideDoor.newsletterUserEdit(ids[0] ?? '', { lists: { weekly: true } });
+    const rest = await pull(newsletter, firstPage?.cursor);
+    expect(new Set([...ids.slice(0, 2), ...idsOf(rest)])).toEqual(new Set(ids));
+    expect(idsOf(rest)).toContain(ids[2]);
+  });
+
+  it('skips a malformed record (counted, not fatal), reads JSON labelled text/plain, and refuses an answer that is no JSON', async () => {
+    const good = { id: '1', updated_at: '2026-11-01T10:00:00.000Z' };
+    let mode: 'mixed' | 'plain' | 'html' = 'mixed';
+    const server = await tinyServer((_req, res) => {
+      if (mode === 'mixed') json(res, 200, { data: [good, { updated_at: '2026-11-01T10:00:00.000Z' }, { id: '3', updated_at: null }] });
+      else if (mode === 'plain') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(JSON.stringify({ data: [good] }));
+      } else {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end('<html>login</html>');
+      }
+    });
+    const instance = instanceOf(plainConfig(server.origin));
+    expect(idsOf(await pull(instance))).toEqual(['1']);
+    mode = 'plain';
+    expect(idsOf(await pull(instance))).toEqual(['1']);
+    mode = 'html';
+    await expect(pull(instance)).rejects.toBeInstanceOf(MalformedPayloadError);
+  });
+
+  it('starts an interrupted walk again when the system no longer knows its saved page', async () => {
+    const record = (id: string) => ({ id, updated_at: '2026-11-01T10:00:00.000Z' });
+    const server = await tinyServer((req, res) => {
+      if (req.url.includes('cursor=expired')) json(res, 400, { message: 'cursor expired' });
+      else json(res, 200, { data: [record('1'), record('2')], next: null });
+    });
+    const config = paged(HttpConfig.parse(plainConfig(server.origin)), { type: 'cursor', next: '$.next', param: 'cursor' });
+    const resumed = await pull(instanceOf(config), {
+      since: '2026-11-01T09:00:00.000Z',
+      walkSince: '2026-11-01T09:00:00.000Z',
+      page: { cursor: 'expired' },
+    });
+    expect(idsOf(resumed)).toEqual(['1', '2']);
+    expect(resumed.at(-1)?.cursor).toEqual({ since: '2026-11-01T10:00:00.000Z' });
+    expect(server.requests.map((r) => r.url.includes('cursor=expired'))).toEqual([true, false]);
   });
 
   it('appends the declared paths to a baseUrl that is only an origin, or has a path with or without a trailing slash', async () => {
