@@ -4,6 +4,7 @@
  * authentication, is paced under the instance's `rateLimit`, and turns a failure into a
  * `ConnectorError` (429 with its `Retry-After` parks; 5xx and timeouts retry; other 4xx reject).
  */
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import type { ConnectorError } from '../../src/connector/errors.js';
 import {
   AuthError,
@@ -233,6 +234,10 @@ export class HttpApi {
 
   /** Takes a slot of `rateLimit.concurrency`; a caller that gives up while waiting leaves the queue at once. */
   private async acquire(signal: AbortSignal): Promise<void> {
+    // Every record of a push waits on the push's one signal (and each call in flight listens to it
+    // too): many listeners there are expected, not a leak.
+    const wanted = this.waiting.length + this.config.rateLimit.concurrency + 10;
+    if (getMaxListeners(signal) < wanted) setMaxListeners(wanted, signal);
     while (this.inFlight >= this.config.rateLimit.concurrency) {
       await new Promise<void>((resolve, reject) => {
         const aborted = () => {
