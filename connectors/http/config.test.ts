@@ -77,3 +77,57 @@ describe('templates', () => {
     expect(placeholdersOf('/x/{id}{?email,limit}')).toEqual(['id', 'email', 'limit']);
   });
 });
+
+describe('HTTP connector config: URLs, secrets and durations', () => {
+  const base = { baseUrl: 'https://crm.example.com', record: { id: 'id', updatedAt: 'u' } };
+  const messagesOf = (input: unknown): string[] =>
+    HttpConfig.safeParse(input).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`) ?? [];
+  const oauth2 = (tokenUrl: string) => ({ type: 'oauth2', tokenUrl, clientId: 'c', clientSecret: 's' });
+  const out = (url: string, secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw') => ({ url, secrets: [secret] });
+
+  it('takes http and https URLs only', () => {
+    for (const url of ['ftp://crm.example.com', 'file:///etc/passwd', 'javascript:alert(1)', 'mailto:a@example.com']) {
+      expect(messagesOf({ ...base, baseUrl: url })).toEqual([expect.stringMatching(/^baseUrl: /)]);
+      expect(messagesOf({ ...base, auth: oauth2(url) })).toEqual([expect.stringMatching(/^auth\.tokenUrl: /)]);
+      expect(messagesOf({ ...base, webhooksOut: out(url) })).toEqual([expect.stringMatching(/^webhooksOut\.url: /)]);
+    }
+    expect(messagesOf({ ...base, baseUrl: 'http://crm.example.com/v1', auth: oauth2('https://id.example.com/token') })).toEqual([]);
+  });
+
+  it('refuses credentials written in a URL, with what to use instead', () => {
+    const message = expect.stringContaining('credentials in the URL');
+    expect(messagesOf({ ...base, baseUrl: 'https://admin:hunter2@crm.example.com/v1' })).toEqual([message]);
+    expect(messagesOf({ ...base, baseUrl: 'https://admin@crm.example.com/v1' })).toEqual([message]);
+    expect(messagesOf({ ...base, auth: oauth2('https://c:s@id.example.com/token') })).toEqual([message]);
+    expect(messagesOf({ ...base, webhooksOut: out('https://u:p@crm.example.com/hooks') })).toEqual([message]);
+  });
+
+  it('takes a Standard Webhooks secret only as whsec_ and the base64 of 24 to 64 bytes', () => {
+    const webhooks = (secret: string) => ({ secrets: [secret], events: [{ type: 'x', id: '$.data.id' }], authoritativeRecord: '$.data' });
+    const message = expect.stringContaining('whsec_ and the base64 of 24 to 64 bytes');
+    for (const secret of [
+      'whsec_',
+      'whsec_ ',
+      'whsec_!!!',
+      'not-a-whsec-secret',
+      'whsec_AAAA',
+      `whsec_${'A'.repeat(88)}`,
+      'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaS',
+    ]) {
+      expect(messagesOf({ ...base, webhooks: webhooks(secret) })).toEqual([message]);
+      expect(messagesOf({ ...base, webhooksOut: out('https://crm.example.com/hooks', secret) })).toEqual([message]);
+    }
+    expect(messagesOf({ ...base, webhooks: webhooks('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw') })).toEqual([]);
+  });
+
+  it('refuses a duration of 0 ms given as a bare number', () => {
+    expect(messagesOf({ ...base, timeout: 0 })).toEqual([expect.stringMatching(/^timeout: /)]);
+    expect(messagesOf({ ...base, rateLimit: { per: 0 } })).toEqual([expect.stringMatching(/^rateLimit\.per: /)]);
+    expect(messagesOf({ ...base, webhooksOut: { ...out('https://crm.example.com/hooks'), retrySchedule: [1000, 0] } })).toEqual([
+      expect.stringMatching(/^webhooksOut\.retrySchedule\.1: /),
+    ]);
+    // A parsed config parses again to itself.
+    const parsed = HttpConfig.parse({ ...base, timeout: '30s' });
+    expect(HttpConfig.parse(parsed).timeout).toBe(30_000);
+  });
+});

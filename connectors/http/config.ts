@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { Duration } from '../../src/config/duration.js';
 import { secret } from '../../src/config/secret.js';
-import { isValidJsonPath } from './webhook.js';
+import { isValidJsonPath, StandardWebhooksSecret } from './webhook.js';
 import { placeholdersOf } from './template.js';
 
 /**
@@ -18,6 +18,30 @@ import { placeholdersOf } from './template.js';
  * again to itself (the engine and tests hand the parsed value back to the connector).
  */
 const Ms = z.union([Duration, z.number().int().nonnegative()]);
+
+/** A duration above zero (a timeout, a window, a wait between attempts). */
+const PositiveMs = Ms.refine((ms) => ms > 0, 'expected a duration above 0, e.g. 15s');
+
+/** Whether a URL carries no `user:password@` (`fetch` would not send it, and the file would hold a secret). */
+function withoutCredentials(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return parsed.username === '' && parsed.password === '';
+  } catch {
+    return true; // the URL check reports it
+  }
+}
+
+/** An absolute http(s) URL without credentials. */
+const HttpUrl = z
+  .url({ protocol: /^https?$/, error: 'expected an absolute http:// or https:// URL' })
+  .refine(
+    withoutCredentials,
+    'credentials in the URL (user:password@) are refused: give them through auth, with the secret as ${env:NAME}',
+  );
+
+/** A `whsec_…` secret, given as `${env:NAME}`. */
+const WebhookSecret = secret(StandardWebhooksSecret, 'A Standard Webhooks secret, whsec_ and the base64 of 24 to 64 bytes.');
 
 /** A dotted path into a record: `email`, `consents.email_marketing`. */
 const FieldPath = z
@@ -57,7 +81,7 @@ export const HttpAuth = z.discriminatedUnion('type', [
     .object({
       type: z.literal('oauth2'),
       /** The token endpoint (RFC 6749 §4.4, client credentials), an absolute URL. */
-      tokenUrl: z.url(),
+      tokenUrl: HttpUrl,
       clientId: z.string().min(1),
       clientSecret: secret('The OAuth2 client secret.'),
       /** @defaultValue none */
@@ -187,7 +211,7 @@ export const DeleteEndpoint = z
 export const InboundWebhooks = z
   .object({
     /** `whsec_…` secrets; a webhook signed by any of them is accepted (rotation: list the new one beside the old). */
-    secrets: z.array(secret('A Standard Webhooks secret, whsec_…')).min(1),
+    secrets: z.array(WebhookSecret).min(1),
     /** Event types and where each names its record. */
     events: z
       .array(
@@ -230,18 +254,18 @@ const SPEC_SCHEDULE = ['5s', '5m', '30m', '2h', '5h', '10h', '14h', '20h', '24h'
 export const OutboundWebhooksConfig = z
   .object({
     /** The system's endpoint, an absolute URL. */
-    url: z.url(),
+    url: HttpUrl,
     /** `whsec_…` secret(s): every listed secret signs each message (rotation). */
-    secrets: z.array(secret('A Standard Webhooks secret, whsec_…')).min(1),
+    secrets: z.array(WebhookSecret).min(1),
     /** @defaultValue all four */
     events: z
       .array(z.enum(OUTBOUND_EVENT_TYPES))
       .min(1)
       .default([...OUTBOUND_EVENT_TYPES]),
     /** Waits between attempts. @defaultValue the spec's 5s, 5m, 30m, 2h, 5h, 10h, 14h, 20h, 24h */
-    retrySchedule: z.array(Ms).min(1).max(20).prefault(SPEC_SCHEDULE),
+    retrySchedule: z.array(PositiveMs).min(1).max(20).prefault(SPEC_SCHEDULE),
     /** @defaultValue `15s` */
-    timeout: Ms.prefault('15s'),
+    timeout: PositiveMs.prefault('15s'),
   })
   .strict();
 export type OutboundWebhooksConfig = z.infer<typeof OutboundWebhooksConfig>;
@@ -249,7 +273,7 @@ export type OutboundWebhooksConfig = z.infer<typeof OutboundWebhooksConfig>;
 export const HttpConfig = z
   .object({
     /** The system's API root, e.g. `https://crm.example.com/api`; paths are below it. */
-    baseUrl: z.url().meta({ description: 'The API root; endpoint paths are appended to it.' }),
+    baseUrl: HttpUrl.meta({ description: 'The API root; endpoint paths are appended to it.' }),
     /**
      * Let the hub call private, loopback and link-local addresses (the emulators, an intranet system).
      * @defaultValue `false` (such targets are refused: SSRF)
@@ -263,7 +287,7 @@ export const HttpConfig = z
         /** @defaultValue 10 */
         requests: z.number().int().positive().default(10),
         /** @defaultValue `1s` */
-        per: Ms.prefault('1s'),
+        per: PositiveMs.prefault('1s'),
         /** @defaultValue 4 */
         concurrency: z.number().int().positive().max(64).default(4),
       })
@@ -271,7 +295,7 @@ export const HttpConfig = z
       .prefault({})
       .meta({ description: 'The system’s published request limit; a 429 with Retry-After parks beyond it.' }),
     /** Longest wait for one call. @defaultValue `15s` */
-    timeout: Ms.prefault('15s'),
+    timeout: PositiveMs.prefault('15s'),
     /** Largest response read. @defaultValue 5 MiB */
     maxResponseBytes: z
       .number()
