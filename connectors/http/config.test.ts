@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
@@ -7,10 +8,27 @@ import { expandPath, expandQuery, placeholdersOf, renderBody } from './template.
 
 const EXAMPLES = ['config/examples/http-crm.yaml', 'config/examples/http-newsletter.yaml'];
 
-async function errorsOf(file: string, edit: (text: string) => string): Promise<string[]> {
+async function errorsOf(file: string, edit: (text: string) => string, env: Record<string, string> = {}): Promise<string[]> {
   const text = edit(await readFile(file, 'utf8'));
-  const result = parseConfig(text, file, { connectors: [connector], env: {} });
+  const result = parseConfig(text, file, { connectors: [connector], env });
   return result.ok ? [] : result.errors.map(String);
+}
+
+/** Fresh secrets and public addresses for the CRM example run in production mode. */
+function productionEnv(): Record<string, string> {
+  const key = () => randomBytes(32).toString('base64url');
+  const whsec = () => `whsec_${randomBytes(32).toString('base64')}`;
+  return {
+    CONCORD_SIGNING_SECRET: key(),
+    CONCORD_HASH_KEY: key(),
+    CONCORD_ADMIN_API_KEY: key(),
+    CRM_TOKEN: key(),
+    CRM_WEBHOOK_SECRET: whsec(),
+    CRM_EVENTS_SECRET: whsec(),
+    PUBLIC_URL: 'https://hub.example.com',
+    CRM_BASE_URL: 'https://crm.example.com/v1',
+    CRM_EVENTS_URL: 'https://crm.example.com/hooks/concord',
+  };
 }
 
 describe('HTTP connector config', () => {
@@ -48,6 +66,19 @@ describe('HTTP connector config', () => {
       'webhooks need read.get to read a notified record back, or webhooks.authoritativeRecord',
     ]);
     expect(HttpConfig.safeParse({ ...base, webhooks: { ...webhooks, authoritativeRecord: '$.data' } }).success).toBe(true);
+  });
+
+  it('refuses allowPrivateNetwork in production mode, at its file:line:col', async () => {
+    const crm = EXAMPLES[0] ?? '';
+    const production = (t: string) => t.replace('mode: development', 'mode: production');
+    expect(await errorsOf(crm, production, productionEnv())).toEqual([
+      expect.stringMatching(
+        /^config\/examples\/http-crm\.yaml:\d+:\d+: connectors\.crm\.allowPrivateNetwork: production refuses private, loopback and link-local targets/,
+      ),
+    ]);
+    expect(
+      await errorsOf(crm, (t) => production(t).replace('allowPrivateNetwork: true', 'allowPrivateNetwork: false'), productionEnv()),
+    ).toEqual([]);
   });
 
   it('parses durations and keeps private targets refused by default', () => {

@@ -104,6 +104,17 @@ export default defineConnector<HttpConfig, HttpCursor>({
   limits: { requestsPerWindow: 100, windowMs: 1_000, maxBatch: 100, concurrency: 4 },
   secretKeys: [],
   sensitiveKeys: ['webhook-signature', 'authorization', 'x-api-key'],
+  checkConfig: (config, hub) =>
+    // The SSRF guard is what stands between a YAML typo (or a system's redirect) and the hub's own network.
+    hub.mode === 'production' && config.allowPrivateNetwork
+      ? [
+          {
+            path: ['allowPrivateNetwork'],
+            message:
+              'production refuses private, loopback and link-local targets (the SSRF guard): remove allowPrivateNetwork and give the system a public address; it is for the emulators and development only',
+          },
+        ]
+      : [],
   outboundWebhooks: (config) =>
     config.webhooksOut === undefined
       ? undefined
