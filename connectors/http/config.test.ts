@@ -81,6 +81,44 @@ describe('HTTP connector config', () => {
     ).toEqual([]);
   });
 
+  it('lets each endpoint’s path and query name only the variables that endpoint fills', () => {
+    const base = { baseUrl: 'https://crm.example.com', record: { id: 'id', updatedAt: 'u' } };
+    const messagesOf = (input: object): string[] =>
+      HttpConfig.safeParse({ ...base, ...input }).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`) ?? [];
+    const write = (method: 'POST' | 'PUT' | 'PATCH', path: string, query: Record<string, string> = {}) => ({ method, path, query });
+    const update = write('PATCH', '/contacts/{id}');
+
+    expect(messagesOf({ read: { list: { path: '/contacts/{id}', records: '$[*]' } } })).toEqual([
+      expect.stringMatching(/^read\.list\.path: unknown placeholder id: this template may use none/),
+    ]);
+    expect(messagesOf({ read: { get: { path: '/contacts/{id}', query: { x: '{email}' } } } })).toEqual([
+      expect.stringMatching(/^read\.get\.query\.x: unknown placeholder email: this template may use id/),
+    ]);
+    expect(messagesOf({ read: { find: { path: '/contacts/{id}', query: { email: '{email}' }, records: '$[*]' } } })).toEqual([
+      expect.stringMatching(/^read\.find\.path: unknown placeholder id: this template may use email/),
+    ]);
+    expect(messagesOf({ write: { create: write('POST', '/contacts/{id}'), update } })).toEqual([
+      expect.stringMatching(/^write\.create\.path: unknown placeholder id: this template may use email/),
+    ]);
+    expect(
+      messagesOf({ delete: { path: '/contacts/{id}', query: { who: '{email}' } }, export: { path: '/x/{id}', query: { y: '{idd}' } } }),
+    ).toEqual([
+      expect.stringMatching(/^export\.query\.y: unknown placeholder idd: this template may use id/),
+      expect.stringMatching(/^delete\.query\.who: unknown placeholder email: this template may use id/),
+    ]);
+    // A literal JSON value in a query is a clear error, with the way to write literal braces.
+    expect(messagesOf({ read: { list: { path: '/contacts', query: { filter: '{"status":"active"}' }, records: '$[*]' } } })).toEqual([
+      'read.list.query.filter: unknown placeholder "status":"active": this template may use none (write a literal { or } as %7B or %7D)',
+    ]);
+    expect(
+      messagesOf({
+        read: { list: { path: '/contacts', query: { filter: '%7B"status":"active"%7D' }, records: '$[*]' } },
+        write: { upsert: write('PUT', '/contacts/{id}', { email: '{email}' }) },
+      }),
+    ).toEqual([]);
+    expect(expandQuery({ filter: '%7B"status":"active"%7D' }, {})).toEqual([['filter', '{"status":"active"}']]);
+  });
+
   it('parses durations and keeps private targets refused by default', () => {
     const config = HttpConfig.parse({ baseUrl: 'https://crm.example.com', record: { id: 'id', updatedAt: 'u' } });
     expect(config.allowPrivateNetwork).toBe(false);

@@ -359,12 +359,28 @@ export const HttpConfig = z
 export type HttpConfig = z.infer<typeof HttpConfig>;
 export type HttpConfigInput = z.input<typeof HttpConfig>;
 
-const ALLOWED: Record<'write' | 'item' | 'batch' | 'path', readonly string[]> = {
+const ALLOWED: Record<'write' | 'item' | 'batch', readonly string[]> = {
   write: ['record', 'id', 'email'],
   item: ['record', 'id', 'email', 'ref'],
   batch: ['items'],
-  path: ['id', 'email'],
 };
+
+/** The variables each endpoint fills in its path and query (what the connector knows when it calls). */
+const URI_VARIABLES = {
+  list: [],
+  batch: [],
+  get: ['id'],
+  export: ['id'],
+  delete: ['id'],
+  find: ['email'],
+  // A record being created has no id yet.
+  create: ['email'],
+  update: ['id', 'email'],
+  upsert: ['id', 'email'],
+} as const satisfies Record<string, readonly string[]>;
+
+/** How to write a brace that is not a variable (RFC 6570 §2.1: literals may be pct-encoded). */
+const LITERAL_BRACES = ' (write a literal { or } as %7B or %7D)';
 
 /** The rules across keys: what each endpoint needs, and placeholders each template may name. */
 function checkEndpoints(c: HttpConfig, ctx: z.RefinementCtx): void {
@@ -374,15 +390,28 @@ function checkEndpoints(c: HttpConfig, ctx: z.RefinementCtx): void {
     problem(['write', 'create'], 'write.create needs write.update (a record the hub knows is updated)');
   if (upsert !== undefined && (create !== undefined || update !== undefined))
     problem(['write', 'upsert'], 'write.upsert replaces write.create and write.update: declare one or the other');
-  const templates: [(string | number)[], unknown, readonly string[]][] = [];
+  const templates: [(string | number)[], unknown, readonly string[], string][] = [];
+  const uri = (where: string[], endpoint: { path: string; query: Record<string, string> } | undefined, allowed: readonly string[]) => {
+    if (endpoint === undefined) return;
+    templates.push([[...where, 'path'], endpoint.path, allowed, LITERAL_BRACES]);
+    for (const [key, value] of Object.entries(endpoint.query)) templates.push([[...where, 'query', key], value, allowed, LITERAL_BRACES]);
+  };
   for (const [name, endpoint] of Object.entries({ create, update, upsert })) {
-    if (endpoint === undefined) continue;
-    templates.push([['write', name, 'body'], endpoint.body, ALLOWED.write], [['write', name, 'path'], endpoint.path, ALLOWED.path]);
+    if (endpoint !== undefined) templates.push([['write', name, 'body'], endpoint.body, ALLOWED.write, '']);
   }
+  uri(['write', 'create'], create, URI_VARIABLES.create);
+  uri(['write', 'update'], update, URI_VARIABLES.update);
+  uri(['write', 'upsert'], upsert, URI_VARIABLES.upsert);
+  uri(['write', 'batch'], batch, URI_VARIABLES.batch);
+  uri(['read', 'list'], c.read.list, URI_VARIABLES.list);
+  uri(['read', 'get'], c.read.get, URI_VARIABLES.get);
+  uri(['read', 'find'], c.read.find, URI_VARIABLES.find);
+  uri(['export'], c.export, URI_VARIABLES.export);
+  uri(['delete'], c.delete, URI_VARIABLES.delete);
   if (update !== undefined && !placeholdersOf(update.path).includes('id'))
     problem(['write', 'update', 'path'], 'write.update.path must name {id}');
   if (batch !== undefined) {
-    templates.push([['write', 'batch', 'body'], batch.body, ALLOWED.batch], [['write', 'batch', 'item'], batch.item, ALLOWED.item]);
+    templates.push([['write', 'batch', 'body'], batch.body, ALLOWED.batch, ''], [['write', 'batch', 'item'], batch.item, ALLOWED.item, '']);
     if (!placeholdersOf(batch.body).includes('items')) problem(['write', 'batch', 'body'], 'write.batch.body must contain "{{items}}"');
   }
   for (const [name, endpoint] of Object.entries({ get: c.read.get, export: c.export, delete: c.delete })) {
@@ -395,9 +424,10 @@ function checkEndpoints(c: HttpConfig, ctx: z.RefinementCtx): void {
     ![c.read.find.path, ...Object.values(c.read.find.query)].some((t) => placeholdersOf(t).includes('email'))
   )
     problem(['read', 'find'], 'read.find must name {email} in its path or query');
-  for (const [path, template, allowed] of templates) {
+  for (const [path, template, allowed, hint] of templates) {
     for (const name of placeholdersOf(template)) {
-      if (!allowed.includes(name)) problem(path, `unknown placeholder ${name}: this template may use ${allowed.join(', ')}`);
+      if (!allowed.includes(name))
+        problem(path, `unknown placeholder ${name}: this template may use ${allowed.length === 0 ? 'none' : allowed.join(', ')}${hint}`);
     }
   }
   if (c.webhooks !== undefined && c.webhooks.authoritativeRecord === undefined && c.read.get === undefined)
