@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import connector from './connector.js';
+import { RejectedError } from '../../src/connector/errors.js';
 import { HttpConfig } from './config.js';
 import { expandPath, expandQuery, placeholdersOf, renderBody } from './template.js';
 
@@ -137,13 +138,32 @@ describe('templates', () => {
   });
 
   it('escape path values (RFC 6570) and unescape query values once', () => {
-    expect(expandPath('/contacts/{id}', { id: 'a/b c' })).toBe('/contacts/a%2Fb%20c');
+    expect(expandPath('/contacts/{id}', { id: 'a b+c' })).toBe('/contacts/a%20b%2Bc');
     expect(expandQuery({ email: '{email}', limit: '10', empty: '{id}' }, { email: 'a+b@example.com' })).toEqual([
       ['email', 'a+b@example.com'],
       ['limit', '10'],
     ]);
     expect(placeholdersOf({ a: '{{items}}', b: ['{{ref}}'] })).toEqual(['items', 'ref']);
     expect(placeholdersOf('/x/{id}{?email,limit}')).toEqual(['id', 'email', 'limit']);
+  });
+
+  it('refuse a path value that would address another path (., .., a /), as a record the system cannot hold', () => {
+    for (const id of ['.', '..', '%2e%2E', 'a/b', '../admin', '%2Fadmin', 'a\\b']) {
+      for (const template of ['/contacts/{id}', '/contacts/{+id}', '/contacts{/id}']) {
+        const error = (() => {
+          try {
+            return expandPath(template, { id });
+          } catch (e) {
+            return e;
+          }
+        })();
+        expect(error, `${template} with ${id}`).toBeInstanceOf(RejectedError);
+        expect(error).toMatchObject({ retryable: false, reasonCode: 'invalid_id' });
+      }
+    }
+    expect(expandPath('/contacts/{id}', { id: 'c.1..2' })).toBe('/contacts/c.1..2');
+    // Only the values the template names: an e-mail given beside an id path is not in it.
+    expect(expandPath('/contacts/{id}', { id: 'c1', email: 'a/b@example.com' })).toBe('/contacts/c1');
   });
 });
 
