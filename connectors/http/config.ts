@@ -327,7 +327,7 @@ export const HttpConfig = z
         list: ListEndpoint.optional(),
         /** @defaultValue none: no read-back (webhooks must then be authoritative) */
         get: GetEndpoint.optional(),
-        /** @defaultValue none: erase and export by e-mail find nothing */
+        /** @defaultValue none: erase and export by e-mail are refused (an erasure webhook still carries the e-mail) */
         find: FindEndpoint.optional(),
       })
       .strict()
