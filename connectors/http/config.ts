@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { Duration } from '../../src/config/duration.js';
 import { secret } from '../../src/config/secret.js';
-import { isValidJsonPath } from './webhook.js';
+import { isValidJsonPath, StandardWebhooksSecret } from './webhook.js';
 import { placeholdersOf } from './template.js';
 
 /**
@@ -18,6 +18,30 @@ import { placeholdersOf } from './template.js';
  * again to itself (the engine and tests hand the parsed value back to the connector).
  */
 const Ms = z.union([Duration, z.number().int().nonnegative()]);
+
+/** A duration above zero (a timeout, a window, a wait between attempts). */
+const PositiveMs = Ms.refine((ms) => ms > 0, 'expected a duration above 0, e.g. 15s');
+
+/** Whether a URL carries no `user:password@` (`fetch` would not send it, and the file would hold a secret). */
+function withoutCredentials(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return parsed.username === '' && parsed.password === '';
+  } catch {
+    return true; // the URL check reports it
+  }
+}
+
+/** An absolute http(s) URL without credentials. */
+const HttpUrl = z
+  .url({ protocol: /^https?$/, error: 'expected an absolute http:// or https:// URL' })
+  .refine(
+    withoutCredentials,
+    'credentials in the URL (user:password@) are refused: give them through auth, with the secret as ${env:NAME}',
+  );
+
+/** A `whsec_…` secret, given as `${env:NAME}`. */
+const WebhookSecret = secret(StandardWebhooksSecret, 'A Standard Webhooks secret, whsec_ and the base64 of 24 to 64 bytes.');
 
 /** A dotted path into a record: `email`, `consents.email_marketing`. */
 const FieldPath = z
@@ -57,7 +81,7 @@ export const HttpAuth = z.discriminatedUnion('type', [
     .object({
       type: z.literal('oauth2'),
       /** The token endpoint (RFC 6749 §4.4, client credentials), an absolute URL. */
-      tokenUrl: z.url(),
+      tokenUrl: HttpUrl,
       clientId: z.string().min(1),
       clientSecret: secret('The OAuth2 client secret.'),
       /** @defaultValue none */
@@ -187,7 +211,7 @@ export const DeleteEndpoint = z
 export const InboundWebhooks = z
   .object({
     /** `whsec_…` secrets; a webhook signed by any of them is accepted (rotation: list the new one beside the old). */
-    secrets: z.array(secret('A Standard Webhooks secret, whsec_…')).min(1),
+    secrets: z.array(WebhookSecret).min(1),
     /** Event types and where each names its record. */
     events: z
       .array(
@@ -230,18 +254,18 @@ const SPEC_SCHEDULE = ['5s', '5m', '30m', '2h', '5h', '10h', '14h', '20h', '24h'
 export const OutboundWebhooksConfig = z
   .object({
     /** The system's endpoint, an absolute URL. */
-    url: z.url(),
+    url: HttpUrl,
     /** `whsec_…` secret(s): every listed secret signs each message (rotation). */
-    secrets: z.array(secret('A Standard Webhooks secret, whsec_…')).min(1),
+    secrets: z.array(WebhookSecret).min(1),
     /** @defaultValue all four */
     events: z
       .array(z.enum(OUTBOUND_EVENT_TYPES))
       .min(1)
       .default([...OUTBOUND_EVENT_TYPES]),
     /** Waits between attempts. @defaultValue the spec's 5s, 5m, 30m, 2h, 5h, 10h, 14h, 20h, 24h */
-    retrySchedule: z.array(Ms).min(1).max(20).prefault(SPEC_SCHEDULE),
+    retrySchedule: z.array(PositiveMs).min(1).max(20).prefault(SPEC_SCHEDULE),
     /** @defaultValue `15s` */
-    timeout: Ms.prefault('15s'),
+    timeout: PositiveMs.prefault('15s'),
   })
   .strict();
 export type OutboundWebhooksConfig = z.infer<typeof OutboundWebhooksConfig>;
@@ -249,7 +273,7 @@ export type OutboundWebhooksConfig = z.infer<typeof OutboundWebhooksConfig>;
 export const HttpConfig = z
   .object({
     /** The system's API root, e.g. `https://crm.example.com/api`; paths are below it. */
-    baseUrl: z.url().meta({ description: 'The API root; endpoint paths are appended to it.' }),
+    baseUrl: HttpUrl.meta({ description: 'The API root; endpoint paths are appended to it.' }),
     /**
      * Let the hub call private, loopback and link-local addresses (the emulators, an intranet system).
      * @defaultValue `false` (such targets are refused: SSRF)
@@ -263,7 +287,7 @@ export const HttpConfig = z
         /** @defaultValue 10 */
         requests: z.number().int().positive().default(10),
         /** @defaultValue `1s` */
-        per: Ms.prefault('1s'),
+        per: PositiveMs.prefault('1s'),
         /** @defaultValue 4 */
         concurrency: z.number().int().positive().max(64).default(4),
       })
@@ -271,7 +295,7 @@ export const HttpConfig = z
       .prefault({})
       .meta({ description: 'The system’s published request limit; a 429 with Retry-After parks beyond it.' }),
     /** Longest wait for one call. @defaultValue `15s` */
-    timeout: Ms.prefault('15s'),
+    timeout: PositiveMs.prefault('15s'),
     /** Largest response read. @defaultValue 5 MiB */
     maxResponseBytes: z
       .number()
@@ -303,7 +327,7 @@ export const HttpConfig = z
         list: ListEndpoint.optional(),
         /** @defaultValue none: no read-back (webhooks must then be authoritative) */
         get: GetEndpoint.optional(),
-        /** @defaultValue none: erase and export by e-mail find nothing */
+        /** @defaultValue none: erase and export by e-mail are refused (an erasure webhook still carries the e-mail) */
         find: FindEndpoint.optional(),
       })
       .strict()
@@ -335,12 +359,28 @@ export const HttpConfig = z
 export type HttpConfig = z.infer<typeof HttpConfig>;
 export type HttpConfigInput = z.input<typeof HttpConfig>;
 
-const ALLOWED: Record<'write' | 'item' | 'batch' | 'path', readonly string[]> = {
+const ALLOWED: Record<'write' | 'item' | 'batch', readonly string[]> = {
   write: ['record', 'id', 'email'],
   item: ['record', 'id', 'email', 'ref'],
   batch: ['items'],
-  path: ['id', 'email'],
 };
+
+/** The variables each endpoint fills in its path and query (what the connector knows when it calls). */
+const URI_VARIABLES = {
+  list: [],
+  batch: [],
+  get: ['id'],
+  export: ['id'],
+  delete: ['id'],
+  find: ['email'],
+  // A record being created has no id yet.
+  create: ['email'],
+  update: ['id', 'email'],
+  upsert: ['id', 'email'],
+} as const satisfies Record<string, readonly string[]>;
+
+/** How to write a brace that is not a variable (RFC 6570 §2.1: literals may be pct-encoded). */
+const LITERAL_BRACES = ' (write a literal { or } as %7B or %7D)';
 
 /** The rules across keys: what each endpoint needs, and placeholders each template may name. */
 function checkEndpoints(c: HttpConfig, ctx: z.RefinementCtx): void {
@@ -350,15 +390,28 @@ function checkEndpoints(c: HttpConfig, ctx: z.RefinementCtx): void {
     problem(['write', 'create'], 'write.create needs write.update (a record the hub knows is updated)');
   if (upsert !== undefined && (create !== undefined || update !== undefined))
     problem(['write', 'upsert'], 'write.upsert replaces write.create and write.update: declare one or the other');
-  const templates: [(string | number)[], unknown, readonly string[]][] = [];
+  const templates: [(string | number)[], unknown, readonly string[], string][] = [];
+  const uri = (where: string[], endpoint: { path: string; query: Record<string, string> } | undefined, allowed: readonly string[]) => {
+    if (endpoint === undefined) return;
+    templates.push([[...where, 'path'], endpoint.path, allowed, LITERAL_BRACES]);
+    for (const [key, value] of Object.entries(endpoint.query)) templates.push([[...where, 'query', key], value, allowed, LITERAL_BRACES]);
+  };
   for (const [name, endpoint] of Object.entries({ create, update, upsert })) {
-    if (endpoint === undefined) continue;
-    templates.push([['write', name, 'body'], endpoint.body, ALLOWED.write], [['write', name, 'path'], endpoint.path, ALLOWED.path]);
+    if (endpoint !== undefined) templates.push([['write', name, 'body'], endpoint.body, ALLOWED.write, '']);
   }
+  uri(['write', 'create'], create, URI_VARIABLES.create);
+  uri(['write', 'update'], update, URI_VARIABLES.update);
+  uri(['write', 'upsert'], upsert, URI_VARIABLES.upsert);
+  uri(['write', 'batch'], batch, URI_VARIABLES.batch);
+  uri(['read', 'list'], c.read.list, URI_VARIABLES.list);
+  uri(['read', 'get'], c.read.get, URI_VARIABLES.get);
+  uri(['read', 'find'], c.read.find, URI_VARIABLES.find);
+  uri(['export'], c.export, URI_VARIABLES.export);
+  uri(['delete'], c.delete, URI_VARIABLES.delete);
   if (update !== undefined && !placeholdersOf(update.path).includes('id'))
     problem(['write', 'update', 'path'], 'write.update.path must name {id}');
   if (batch !== undefined) {
-    templates.push([['write', 'batch', 'body'], batch.body, ALLOWED.batch], [['write', 'batch', 'item'], batch.item, ALLOWED.item]);
+    templates.push([['write', 'batch', 'body'], batch.body, ALLOWED.batch, ''], [['write', 'batch', 'item'], batch.item, ALLOWED.item, '']);
     if (!placeholdersOf(batch.body).includes('items')) problem(['write', 'batch', 'body'], 'write.batch.body must contain "{{items}}"');
   }
   for (const [name, endpoint] of Object.entries({ get: c.read.get, export: c.export, delete: c.delete })) {
@@ -371,9 +424,10 @@ function checkEndpoints(c: HttpConfig, ctx: z.RefinementCtx): void {
     ![c.read.find.path, ...Object.values(c.read.find.query)].some((t) => placeholdersOf(t).includes('email'))
   )
     problem(['read', 'find'], 'read.find must name {email} in its path or query');
-  for (const [path, template, allowed] of templates) {
+  for (const [path, template, allowed, hint] of templates) {
     for (const name of placeholdersOf(template)) {
-      if (!allowed.includes(name)) problem(path, `unknown placeholder ${name}: this template may use ${allowed.join(', ')}`);
+      if (!allowed.includes(name))
+        problem(path, `unknown placeholder ${name}: this template may use ${allowed.length === 0 ? 'none' : allowed.join(', ')}${hint}`);
     }
   }
   if (c.webhooks !== undefined && c.webhooks.authoritativeRecord === undefined && c.read.get === undefined)

@@ -9,9 +9,11 @@ import {
   defineConnector,
   type ConnectorContext,
   type ConnectorInstance,
+  type ExternalRecord,
   type PushOutcome,
   type PushRecord,
 } from '../../src/connector/define.js';
+import { MalformedPayloadError } from '../../src/connector/errors.js';
 import { WebhookAcks } from '../../src/connector/kit/index.js';
 import { HttpApi } from './api.js';
 import { checkConnection } from './check.js';
@@ -20,12 +22,28 @@ import { pushMessages } from './events-out.js';
 import { HttpPrivacy } from './privacy.js';
 import { HttpPusher } from './push.js';
 import { pullRecords, readRecords } from './read.js';
-import { selectOne, toExternalRecord } from './records.js';
+import { getPath, idOf, instantFrom, isObject, select, toExternalRecord } from './records.js';
 import { parseStandardWebhook, verifyStandardWebhook } from './webhook.js';
 
 export interface HttpRuntime {
   /** Clock (tests). */
   now?: () => number;
+}
+
+/**
+ * The record `id` names in an authoritative payload: among those `selector` selects, the one whose
+ * own id is `id` (an event may carry several), its change time defaulting to the payload's
+ * `timestamp`. `undefined` when there is none or it is malformed: the id is then read back.
+ */
+function authoritativeRecord(payload: unknown, id: string, selector: string, config: HttpConfig): ExternalRecord | undefined {
+  const timestamp = isObject(payload) ? instantFrom(payload['timestamp'], 'iso') : undefined;
+  try {
+    const record = select(payload, selector).find((candidate) => idOf(getPath(candidate, config.record.id)) === id);
+    return record === undefined ? undefined : toExternalRecord(record, config.record, timestamp);
+  } catch (error) {
+    if (error instanceof MalformedPayloadError) return undefined;
+    throw error;
+  }
 }
 
 export function createHttpInstance(ctx: ConnectorContext<HttpConfig>, runtime: HttpRuntime = {}): ConnectorInstance<HttpCursor> {
@@ -36,13 +54,9 @@ export function createHttpInstance(ctx: ConnectorContext<HttpConfig>, runtime: H
   const privacy = new HttpPrivacy(api, config, ctx.instanceId, ctx.outboundWebhooks, now);
   const acks = new WebhookAcks<string>({ capacity: 50_000, maxPending: 10_000 });
   const inbound = config.webhooks;
+  const selector = inbound?.authoritativeRecord;
   const authoritative =
-    inbound?.authoritativeRecord === undefined
-      ? undefined
-      : (payload: unknown) => {
-          const record = selectOne(payload, inbound.authoritativeRecord ?? '$');
-          return record === undefined ? undefined : toExternalRecord(record, config.record);
-        };
+    selector === undefined ? undefined : (payload: unknown, id: string) => authoritativeRecord(payload, id, selector, config);
 
   /** Sends the push's webhooks (when declared) for the records written, before the push answers. */
   async function announce(batch: readonly PushRecord[], outcomes: PushOutcome[]): Promise<PushOutcome[]> {
@@ -104,6 +118,17 @@ export default defineConnector<HttpConfig, HttpCursor>({
   limits: { requestsPerWindow: 100, windowMs: 1_000, maxBatch: 100, concurrency: 4 },
   secretKeys: [],
   sensitiveKeys: ['webhook-signature', 'authorization', 'x-api-key'],
+  checkConfig: (config, hub) =>
+    // The SSRF guard is what stands between a YAML typo (or a system's redirect) and the hub's own network.
+    hub.mode === 'production' && config.allowPrivateNetwork
+      ? [
+          {
+            path: ['allowPrivateNetwork'],
+            message:
+              'production refuses private, loopback and link-local targets (the SSRF guard): remove allowPrivateNetwork and give the system a public address; it is for the emulators and development only',
+          },
+        ]
+      : [],
   outboundWebhooks: (config) =>
     config.webhooksOut === undefined
       ? undefined

@@ -67,11 +67,17 @@ export function pushMessages(
   return messages;
 }
 
-/** The message announcing an erasure of one ref. */
+/**
+ * The message announcing an erasure of one ref, requested at `at` (ISO). Its id hashes the ref and
+ * the UTC date of the request: a retry the same day is the same message (the receiver dedupes it),
+ * while a later, separate erasure of the same person (who came back and asked again) is a new one,
+ * which a receiver keeping ids would otherwise drop as a duplicate of the first.
+ */
 export function erasureMessage(instanceId: string, ref: EraseRef, at: string): OutboundWebhookMessage {
   const data: Record<string, Json> = {
     ...(ref.externalId === undefined ? {} : { externalId: ref.externalId }),
     ...(ref.email === undefined ? {} : { email: ref.email }),
   };
-  return { id: messageId([instanceId, 'dsr.erasure_requested', data]), type: 'dsr.erasure_requested', data, at };
+  const day = new Date(at).toISOString().slice(0, 10);
+  return { id: messageId([instanceId, 'dsr.erasure_requested', data, day]), type: 'dsr.erasure_requested', data, at };
 }

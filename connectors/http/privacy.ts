@@ -2,7 +2,9 @@
  * Data-subject rights on a generic system: erasure through the declared `delete` endpoint (each
  * record the ref names, an e-mail found through `read.find`), and/or a `dsr.erasure_requested`
  * webhook the system acts on (then `pending` until the webhook is delivered); export through the
- * `export` endpoint (else `read.get`), with everything its answer holds.
+ * `export` endpoint (else `read.get`), with everything its answer holds. A ref known by its e-mail
+ * alone needs `read.find` (or, for erasure, the webhook): without, erasure fails (not retryable)
+ * and export is refused, rather than report nothing held.
  */
 import { ConnectorError, RateLimitedError, RejectedError } from '../../src/connector/errors.js';
 import type { EraseOutcome, EraseRef, ErasureProgress, ExternalRecord, OutboundWebhooks } from '../../src/connector/define.js';
@@ -16,10 +18,18 @@ import { expandPath, expandQuery } from './template.js';
 /** How often a delivery of `dsr.erasure_requested` is asked about. */
 const DELIVERY_POLL_MS = 30_000;
 
-/** The system's ids a ref names: its own id, or the records holding its e-mail. */
+/** Why a ref known by its e-mail alone cannot be acted on. */
+const NO_FIND = 'cannot look a record up by e-mail: declare read.find';
+
+/**
+ * The system's ids a ref names: its own id, or the records holding its e-mail. A ref known by its
+ * e-mail alone on an instance without `read.find` is a `RejectedError`: "nothing held" would be a
+ * guess, and an erasure or export must not report one.
+ */
 async function idsOf(api: HttpApi, config: HttpConfig, ref: EraseRef, signal: AbortSignal): Promise<string[]> {
   if (ref.externalId !== undefined) return [ref.externalId];
   if (ref.email === undefined) return [];
+  if (config.read.find === undefined) throw new RejectedError(NO_FIND);
   return (await findByEmail(api, config, ref.email, signal)).map((r) => r.externalId);
 }
 
@@ -66,9 +76,12 @@ export class HttpPrivacy {
       await this.webhooks.enqueue([message]);
       ticket = message.id;
     }
-    const erased = this.config.delete === undefined ? undefined : await this.deleteAll(ref, signal);
+    // A ref known by its e-mail alone, without read.find, is left to the erasure webhook when there is one (it carries the e-mail).
+    const deletes =
+      this.config.delete !== undefined && (ticket === undefined || ref.externalId !== undefined || this.config.read.find !== undefined);
+    const erased = deletes ? await this.deleteAll(ref, signal) : undefined;
     if (erased === false && ticket === undefined) return { status: 'not_found', ref };
-    if (ticket !== undefined && this.config.delete === undefined) {
+    if (ticket !== undefined && !deletes) {
       return { status: 'pending', ref, ticket, checkAfterMs: DELIVERY_POLL_MS, progress: 'erasure webhook queued for delivery' };
     }
     return erased === false ? { status: 'not_found', ref } : { status: 'erased', ref };

@@ -3,14 +3,16 @@
  * endpoint with an outcome per record in its answer. A failure of one record is its outcome
  * (`retryable` for 429/5xx, `rejected` for another 4xx or a record over `maxRequestBytes`, with the
  * system's message, e-mail addresses removed); a batch refused as a whole is split to find the
- * record it refuses. A whole push throws only when nothing could be written (every record
- * rate-limited, the credentials or the target refused, a config mistake).
+ * record it refuses. A record that may exist (`mayExist`, no id known) is looked up through
+ * `read.find` first, and so is a create that failed in transit (it may have landed): found, it is
+ * `retryable` with its id, not written. A whole push throws only when nothing could be written
+ * (every record rate-limited, the credentials or the target refused, a config mistake).
  */
-import { ConnectorError, RateLimitedError, RejectedError, RequestTooLargeError } from '../../src/connector/errors.js';
+import { ConnectorError, RateLimitedError, RejectedError, RequestTooLargeError, TransientError } from '../../src/connector/errors.js';
 import type { PushOutcome, PushRecord } from '../../src/connector/define.js';
 import { chunks, redactEmails } from '../../src/connector/kit/index.js';
 import type { Json } from '../../src/profile/schema.js';
-import { failsTheInstance, type HttpApi } from './api.js';
+import { failsTheInstance, type ApiAnswer, type HttpApi } from './api.js';
 import type { BatchEndpoint, HttpConfig, WriteEndpoint } from './config.js';
 import { getPath, idOf, recordBody, select, selectOne } from './records.js';
 import { expandPath, expandQuery, renderBody } from './template.js';
@@ -23,15 +25,22 @@ export function emailOfRecord(record: PushRecord, emailField: string): string | 
   return record.profile?.identities.find((i) => i.kind === 'email')?.value;
 }
 
+/** A system's message as a reason: e-mail addresses removed first, then cut (a cut address would escape the redaction). */
+function shortReason(message: string): string {
+  return redactEmails(message).slice(0, 200);
+}
+
 function failedOutcome(profileId: string, error: unknown): PushOutcome {
-  if (error instanceof RateLimitedError) return { status: 'retryable', profileId, reason: error.message, retryAfterMs: error.retryAfterMs };
+  if (error instanceof RateLimitedError) {
+    return { status: 'retryable', profileId, reason: redactEmails(error.message), retryAfterMs: error.retryAfterMs };
+  }
   if (error instanceof RejectedError) {
     return { status: 'rejected', profileId, reason: redactEmails(error.message), ...(error.reasonCode ? { code: error.reasonCode } : {}) };
   }
   // No retry makes a record smaller.
   if (error instanceof RequestTooLargeError) return { status: 'rejected', profileId, reason: error.message, code: 'too_large' };
   if (failsTheInstance(error)) throw error;
-  if (error instanceof ConnectorError) return { status: 'retryable', profileId, reason: error.message };
+  if (error instanceof ConnectorError) return { status: 'retryable', profileId, reason: redactEmails(error.message) };
   throw error;
 }
 
@@ -92,12 +101,20 @@ export class HttpPusher {
         code: 'no_write_endpoint',
       };
     }
-    if (record.mayExist === true && upsert === undefined && email !== undefined) {
-      const found = await this.existing(email, signal);
-      if (found !== undefined)
-        return { status: 'retryable', profileId: record.profileId, reason: 'the record may exist: read it first', externalId: found };
+    const known = await this.mayExistAs(record, email, signal);
+    if (known !== undefined) return known;
+    let answer: ApiAnswer;
+    try {
+      answer = await this.write(endpoint, record, email, signal, [409]);
+    } catch (error) {
+      // A create that failed in transit (a timeout, a 5xx, no answer) may have landed: look once before it is written again.
+      const landed =
+        upsert === undefined && error instanceof TransientError && email !== undefined
+          ? await this.existing(email, signal).catch(() => undefined)
+          : undefined;
+      if (landed === undefined) throw error;
+      return { status: 'retryable', profileId: record.profileId, reason: 'the create may have landed: read it first', externalId: landed };
     }
-    const answer = await this.write(endpoint, record, email, signal, [409]);
     if (answer.status === 409) {
       // A duplicate: someone (or an earlier attempt of ours) made the record. Read it, then write.
       const found = email === undefined ? undefined : await this.existing(email, signal);
@@ -119,6 +136,17 @@ export class HttpPusher {
       externalId,
       ...(answer.status === 201 && upsert === undefined ? { created: true } : {}),
     };
+  }
+
+  /**
+   * A record that may exist already (`PushRecord.mayExist`) with no id known, found through
+   * `read.find`: not written, `retryable` with its id, so the engine reads it before writing.
+   */
+  private async mayExistAs(record: PushRecord, email: string | undefined, signal: AbortSignal): Promise<PushOutcome | undefined> {
+    if (record.mayExist !== true || record.externalId !== undefined || email === undefined) return undefined;
+    const found = await this.existing(email, signal);
+    if (found === undefined) return undefined;
+    return { status: 'retryable', profileId: record.profileId, reason: 'the record may exist: read it first', externalId: found };
   }
 
   private async existing(email: string, signal: AbortSignal): Promise<string | undefined> {
@@ -143,9 +171,24 @@ export class HttpPusher {
   }
 
   private async pushBatches(batch: readonly PushRecord[], endpoint: BatchEndpoint, signal: AbortSignal): Promise<PushOutcome[]> {
-    const outcomes: PushOutcome[] = [];
     const errors: unknown[] = [];
-    for (const part of chunks([...batch], endpoint.maxBatch)) outcomes.push(...(await this.pushPart(part, endpoint, signal, errors)));
+    // The records that may exist and are found are left out of the batch: the engine reads them first.
+    const found = await Promise.all(
+      batch.map((record) =>
+        this.mayExistAs(record, emailOfRecord(record, this.config.record.email), signal).catch((error: unknown) => {
+          errors.push(error);
+          return failedOutcome(record.profileId, error);
+        }),
+      ),
+    );
+    const written: PushOutcome[] = [];
+    const toWrite = batch.filter((_, i) => found[i] === undefined);
+    for (const part of chunks(toWrite, endpoint.maxBatch)) written.push(...(await this.pushPart(part, endpoint, signal, errors)));
+    const inOrder = written.values();
+    const outcomes = batch.map(
+      (record, i): PushOutcome =>
+        found[i] ?? inOrder.next().value ?? { status: 'retryable', profileId: record.profileId, reason: 'no outcome for this record' },
+    );
     return parkIfAllLimited(outcomes, errors);
   }
 
@@ -198,7 +241,7 @@ export class HttpPusher {
         return { status: 'retryable', profileId: record.profileId, reason: 'the batch answer has no result for this record' };
       if (getPath(result, endpoint.resultStatus.path) !== endpoint.resultStatus.ok) {
         const message = endpoint.resultError === undefined ? undefined : getPath(result, endpoint.resultError);
-        const reason = typeof message === 'string' ? redactEmails(message.slice(0, 200)) : 'the system refused the record';
+        const reason = typeof message === 'string' ? shortReason(message) : 'the system refused the record';
         return { status: 'rejected', profileId: record.profileId, reason };
       }
       const externalId = idOf(getPath(result, endpoint.resultId)) ?? record.externalId;

@@ -7,6 +7,7 @@
  * A value that is `undefined` (an id not known yet) leaves its key out.
  */
 import { parseTemplate } from 'url-template';
+import { RejectedError } from '../../src/connector/errors.js';
 import type { Json } from '../../src/profile/schema.js';
 
 /** The names a template may use; which ones a given template may use is checked in config.ts. */
@@ -72,8 +73,39 @@ export function renderBody(template: Json, values: TemplateValues): Json | undef
 /** The variables a path or query template is expanded with. */
 export type UriValues = Partial<Record<'id' | 'email', string>>;
 
-/** Expands an RFC 6570 path template (`/contacts/{id}`); values are percent-encoded. */
+/** Decodes percent-escapes as a server would (an unreadable escape stays as written). */
+function decoded(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * Whether a value may stand in a path: not a dot segment (`.`, `..`, RFC 3986 §5.2.4) and no
+ * separator (`/`, `\`), also once decoded, since a server may decode before routing. Such a value
+ * would address another resource than the record (`/contacts/..` is the collection).
+ */
+function safeInPath(value: string): boolean {
+  const plain = decoded(value);
+  return plain !== '.' && plain !== '..' && !/[/\\]/.test(plain);
+}
+
+/**
+ * Expands an RFC 6570 path template (`/contacts/{id}`); values are percent-encoded. A value that
+ * would address another path (`.`, `..`, one holding `/` or `\`, escaped or not) is refused with a
+ * `RejectedError` (`invalid_id`): no retry makes it a record's address.
+ */
 export function expandPath(template: string, values: UriValues): string {
+  const named = uriVariables(template);
+  for (const [name, value] of Object.entries(values)) {
+    if (value !== undefined && named.includes(name) && !safeInPath(value)) {
+      throw new RejectedError(`the ${name} cannot stand in a path: ".", "..", "/" and "\\" would address another resource`, {
+        reasonCode: 'invalid_id',
+      });
+    }
+  }
   return parseTemplate(template).expand(values);
 }
 

@@ -9,6 +9,7 @@
  */
 import { query } from 'jsonpath-rfc9535';
 import { Webhook } from 'standardwebhooks';
+import { z } from 'zod';
 import type { ExternalRecord, RawWebhook, VerifyResult, WebhookEvent } from '../../src/connector/define.js';
 import { ConnectorConfigError, MalformedPayloadError } from '../../src/connector/errors.js';
 import { headerValue, secretsEqual } from '../../src/connector/kit/index.js';
@@ -26,6 +27,25 @@ export interface InboundEventRule {
 export const DEFAULT_TOLERANCE_MS = 5 * 60_000;
 
 const SIGNATURE_VERSION = 'v1,';
+
+const SECRET_PREFIX = 'whsec_';
+
+/**
+ * Whether `value` is a Standard Webhooks secret: `whsec_` and the (canonical, padded) base64 of 24
+ * to 64 random bytes. The library would take an empty or short key, with which anyone can sign.
+ * https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md#symmetric-signatures
+ */
+export function isStandardWebhooksSecret(value: string): boolean {
+  if (!value.startsWith(SECRET_PREFIX)) return false;
+  const encoded = value.slice(SECRET_PREFIX.length);
+  const bytes = Buffer.from(encoded, 'base64');
+  return bytes.toString('base64') === encoded && bytes.length >= 24 && bytes.length <= 64;
+}
+
+/** A Standard Webhooks secret (see `isStandardWebhooksSecret`). */
+export const StandardWebhooksSecret = z
+  .string()
+  .refine(isStandardWebhooksSecret, 'expected a Standard Webhooks secret: whsec_ and the base64 of 24 to 64 bytes');
 
 /** The `v1,` signatures of the header (`v1a,` ed25519 entries and unknown versions are skipped, as the library does). */
 function v1Signatures(header: string): string[] {

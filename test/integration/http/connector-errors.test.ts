@@ -2,8 +2,9 @@
  * The generic HTTP connector's failures, beyond conformance: a 429 with Retry-After on a read
  * (and the pacer parking the instance until then), a 5xx, calls in flight (the concurrency bound,
  * a waiter that gives up), redirects, a create answered 409 and a record that may exist (found
- * through `read.find` before writing), records a batch endpoint rejects (its message, no e-mail
- * address; a batch refused as a whole or too large, split), and an answer over `maxResponseBytes`.
+ * through `read.find` before writing, through create, upsert or batch), a create that failed in
+ * transit (looked up once), records a batch endpoint rejects (its message, no e-mail address, not
+ * even a cut one; a batch refused as a whole or too large, split), and an answer over `maxResponseBytes`.
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -192,6 +193,105 @@ describe('http connector: a record that exists already', () => {
   });
 });
 
+/** A contacts system that holds records by e-mail: find by `?email=`, create, upsert by e-mail, batch; `onWrite` may fail a write after it landed. */
+async function contactsSystem(onWrite: (landed: boolean) => number = () => 200, landed = true) {
+  const held = new Map<string, string>();
+  const writes: string[] = [];
+  const server = await tinyServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    if (req.method === 'GET') {
+      const email = url.searchParams.get('email') ?? '';
+      const id = held.get(email);
+      return json(res, 200, { data: id === undefined ? [] : [{ id, email, updated_at: '2026-11-01T10:00:00.000Z' }] });
+    }
+    if (url.pathname === '/batch') {
+      const { operations } = z
+        .object({ operations: z.array(z.object({ ref: z.string(), email: z.string() })) })
+        .parse(JSON.parse(req.body));
+      return json(res, 200, {
+        results: operations.map((o) => {
+          writes.push(o.email);
+          held.set(o.email, held.get(o.email) ?? `id-${held.size + 1}`);
+          return { ref: o.ref, status: 'ok', id: held.get(o.email) };
+        }),
+      });
+    }
+    const email = z.object({ data: z.object({ email: z.string() }) }).parse(JSON.parse(req.body)).data.email;
+    writes.push(email);
+    if (landed) held.set(email, held.get(email) ?? `id-${held.size + 1}`);
+    const status = onWrite(landed);
+    return json(res, status, status < 300 ? { data: { id: held.get(email) } } : { error: { message: 'upstream timed out' } });
+  });
+  return { server, held, writes };
+}
+
+const UPSERT = { upsert: { method: 'PUT' as const, path: '/contacts/by-email/{email}', body: { data: '{{record}}' }, id: '$.data.id' } };
+
+describe('http connector: a record that may exist, through upsert and batch', () => {
+  it('an upsert of a record that may exist is looked up first: found, it is not written; not found, it is written', async () => {
+    const { server, held, writes } = await contactsSystem();
+    held.set('ada@example.com', 'id-ada');
+    const crm = instanceOf(plainConfig(server.origin, { write: UPSERT }));
+
+    const outcomes = await crm.push(
+      [
+        { profileId: 'p1', mayExist: true, fields: { email: 'ada@example.com', first_name: 'Ada' } },
+        { profileId: 'p2', mayExist: true, fields: { email: 'grace@example.com', first_name: 'Grace' } },
+      ],
+      signal(),
+    );
+    expect(outcomes).toEqual([
+      { status: 'retryable', profileId: 'p1', reason: 'the record may exist: read it first', externalId: 'id-ada' },
+      { status: 'ok', profileId: 'p2', externalId: held.get('grace@example.com') },
+    ]);
+    expect(writes).toEqual(['grace@example.com']);
+  });
+
+  it('a batch leaves out the records that may exist and are found; the others are written in one call', async () => {
+    const { server, held, writes } = await contactsSystem();
+    held.set('ada@example.com', 'id-ada');
+    const batch = instanceOf(plainConfig(server.origin, { write: { batch: { ...BATCH, item: { ref: '{{ref}}', email: '{{email}}' } } } }));
+
+    const outcomes = await batch.push(
+      [
+        { profileId: 'p1', mayExist: true, fields: { email: 'ada@example.com' } },
+        { profileId: 'p2', mayExist: true, fields: { email: 'grace@example.com' } },
+        { profileId: 'p3', fields: { email: 'linus@example.com' } },
+      ],
+      signal(),
+    );
+    expect(outcomes).toEqual([
+      { status: 'retryable', profileId: 'p1', reason: 'the record may exist: read it first', externalId: 'id-ada' },
+      { status: 'ok', profileId: 'p2', externalId: held.get('grace@example.com') },
+      { status: 'ok', profileId: 'p3', externalId: held.get('linus@example.com') },
+    ]);
+    expect(writes).toEqual(['grace@example.com', 'linus@example.com']);
+    expect(server.requests.filter((r) => r.url === '/batch')).toHaveLength(1);
+  });
+});
+
+describe('http connector: a create that failed in transit', () => {
+  it('a create answered 5xx after it landed is looked up through read.find: found, retryable with its id, not written again', async () => {
+    const { server, writes } = await contactsSystem(() => 504, true);
+    const crm = instanceOf(plainConfig(server.origin));
+
+    expect(await crm.push([{ profileId: 'p1', fields: { email: 'ada@example.com' } }], signal())).toEqual([
+      { status: 'retryable', profileId: 'p1', reason: 'the create may have landed: read it first', externalId: 'id-1' },
+    ]);
+    expect(writes).toEqual(['ada@example.com']);
+  });
+
+  it('a create that did not land stays retryable with its failure, after one look-up', async () => {
+    const { server } = await contactsSystem(() => 503, false);
+    const crm = instanceOf(plainConfig(server.origin));
+
+    expect(await crm.push([{ profileId: 'p1', fields: { email: 'ada@example.com' } }], signal())).toEqual([
+      { status: 'retryable', profileId: 'p1', reason: 'server error (HTTP 503): upstream timed out' },
+    ]);
+    expect(server.requests.map((r) => r.method)).toEqual(['POST', 'GET']);
+  });
+});
+
 describe('http connector: rejected records', () => {
   it('a record the batch endpoint rejects carries the system’s message; the others are written', async () => {
     const { emu, config } = await exampleOnEmulator('newsletter');
@@ -234,6 +334,16 @@ describe('http connector: rejected records', () => {
     expect(fromBatch).toMatchObject({ status: 'rejected', reason: expect.stringContaining('is already on another list') });
     expect(fromSingle).toMatchObject({ status: 'rejected', reason: expect.stringContaining('this address bounced') });
     expect(JSON.stringify([fromBatch, fromSingle])).not.toContain('bob@example.com');
+  });
+
+  it('removes an e-mail address before cutting a long message, so the cut leaves no part of it', async () => {
+    const message = `${'x'.repeat(190)} ann.smith@example.com is invalid`;
+    const server = await tinyServer((_req, res) => json(res, 200, { results: [{ ref: '0', status: 'error', error: { message } }] }));
+    const batch = instanceOf(plainConfig(server.origin, { write: { batch: BATCH } }));
+
+    const [outcome] = await batch.push([{ profileId: 'p1', fields: { email: 'ann.smith@example.com' } }], signal());
+    expect(outcome).toMatchObject({ status: 'rejected', reason: expect.stringMatching(/^x{190} /) });
+    expect(JSON.stringify(outcome)).not.toContain('ann.smith');
   });
 
   it('a batch over maxRequestBytes is split until it fits; a record too large alone is rejected, the others are written', async () => {

@@ -239,6 +239,81 @@ describe('http connector: erasure announced by dsr.erasure_requested only', () =
   });
 });
 
+describe('http connector: erasure and export by e-mail without read.find', () => {
+  /** The CRM example without read.find (and without webhooksOut: the delete endpoint is the only way). */
+  async function crmWithoutFind() {
+    const { emu, config } = await exampleOnEmulator('crm');
+    const { find: _find, ...read } = config.read;
+    const { webhooksOut: _out, ...rest } = config;
+    return { emu, crm: instanceOf({ ...rest, read }) };
+  }
+
+  it('an erasure by e-mail fails, not retryable, instead of reporting nothing held', async () => {
+    const { emu, crm } = await crmWithoutFind();
+    emu.sideDoor.userChange('ada@example.com');
+    emu.sideDoor.resetCalls();
+
+    expect(await crm.erase([{ email: 'ada@example.com' }], signal())).toEqual([
+      {
+        status: 'failed',
+        ref: { email: 'ada@example.com' },
+        reason: 'cannot look a record up by e-mail: declare read.find',
+        retryable: false,
+      },
+    ]);
+    expect(emu.sideDoor.calls().total).toBe(0);
+    expect(emu.sideDoor.crmContacts('ada@example.com')).toHaveLength(1);
+  });
+
+  it('an erasure by e-mail with the erasure webhook is left to the webhook (it carries the e-mail)', async () => {
+    const { emu, config } = await exampleOnEmulator('crm');
+    const { find: _find, ...read } = config.read;
+    const outbound = new FakeOutbound();
+    const crm = instanceOf({ ...config, read }, { outboundWebhooks: outbound });
+    emu.sideDoor.resetCalls();
+
+    expect(await crm.erase([{ email: 'ada@example.com' }], signal())).toEqual([
+      {
+        status: 'pending',
+        ref: { email: 'ada@example.com' },
+        ticket: outbound.messages[0]?.id,
+        checkAfterMs: expect.any(Number),
+        progress: expect.any(String),
+      },
+    ]);
+    expect(emu.sideDoor.calls().total).toBe(0);
+  });
+
+  it('an export by e-mail is refused with the same reason', async () => {
+    const { crm } = await crmWithoutFind();
+    await expect(crm.export([{ email: 'ada@example.com' }], signal())).rejects.toThrow(
+      expect.objectContaining({ name: 'RejectedError', message: 'cannot look a record up by e-mail: declare read.find' }),
+    );
+  });
+});
+
+describe('http connector: the erasure message id', () => {
+  it('is the same for a retry the same (UTC) day, and another for a later, separate erasure of the same person', async () => {
+    const { config } = await exampleOnEmulator('crm');
+    const { delete: _omitted, ...rest } = config;
+    const outbound = new FakeOutbound();
+    let now = Date.parse('2026-12-01T09:00:00.000Z');
+    const crm = instanceOf(rest, { outboundWebhooks: outbound }, { now: () => now });
+    const ticketOf = async () => {
+      const [outcome] = await crm.erase([{ email: 'ada@example.com' }], signal());
+      return outcome?.status === 'pending' ? outcome.ticket : 'not pending';
+    };
+
+    const first = await ticketOf();
+    now = Date.parse('2026-12-01T23:59:00.000Z');
+    expect(await ticketOf()).toBe(first);
+    now = Date.parse('2027-03-02T08:00:00.000Z');
+    const later = await ticketOf();
+    expect(later).not.toBe(first);
+    expect(outbound.messages.map((m) => m.id)).toEqual([first, later]);
+  });
+});
+
 /** Ada's profile with marketing e-mail consent `value` (chosen at `at`) and the newsletter subscription. */
 function ada(value: 'granted' | 'denied', at: string): Profile {
   return {
