@@ -384,12 +384,12 @@ const LITERAL_BRACES = ' (write a literal { or } as %7B or %7D)';
 
 /** The rules across keys: what each endpoint needs, and placeholders each template may name. */
 function checkEndpoints(c: HttpConfig, ctx: z.RefinementCtx): void {
-  const problem = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  const report = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
   const { create, update, upsert, batch } = c.write;
   if (create !== undefined && update === undefined)
-    problem(['write', 'create'], 'write.create needs write.update (a record the hub knows is updated)');
+    report(['write', 'create'], 'write.create needs write.update (a record the hub knows is updated)');
   if (upsert !== undefined && (create !== undefined || update !== undefined))
-    problem(['write', 'upsert'], 'write.upsert replaces write.create and write.update: declare one or the other');
+    report(['write', 'upsert'], 'write.upsert replaces write.create and write.update: declare one or the other');
   const templates: [(string | number)[], unknown, readonly string[], string][] = [];
   const uri = (where: string[], endpoint: { path: string; query: Record<string, string> } | undefined, allowed: readonly string[]) => {
     if (endpoint === undefined) return;
@@ -409,29 +409,29 @@ function checkEndpoints(c: HttpConfig, ctx: z.RefinementCtx): void {
   uri(['export'], c.export, URI_VARIABLES.export);
   uri(['delete'], c.delete, URI_VARIABLES.delete);
   if (update !== undefined && !placeholdersOf(update.path).includes('id'))
-    problem(['write', 'update', 'path'], 'write.update.path must name {id}');
+    report(['write', 'update', 'path'], 'write.update.path must name {id}');
   if (batch !== undefined) {
     templates.push([['write', 'batch', 'body'], batch.body, ALLOWED.batch, ''], [['write', 'batch', 'item'], batch.item, ALLOWED.item, '']);
-    if (!placeholdersOf(batch.body).includes('items')) problem(['write', 'batch', 'body'], 'write.batch.body must contain "{{items}}"');
+    if (!placeholdersOf(batch.body).includes('items')) report(['write', 'batch', 'body'], 'write.batch.body must contain "{{items}}"');
   }
   for (const [name, endpoint] of Object.entries({ get: c.read.get, export: c.export, delete: c.delete })) {
     if (endpoint === undefined) continue;
     const where = name === 'get' ? ['read', 'get', 'path'] : [name, 'path'];
-    if (!placeholdersOf(endpoint.path).includes('id')) problem(where, `${where.join('.')} must name {id}`);
+    if (!placeholdersOf(endpoint.path).includes('id')) report(where, `${where.join('.')} must name {id}`);
   }
   if (
     c.read.find !== undefined &&
     ![c.read.find.path, ...Object.values(c.read.find.query)].some((t) => placeholdersOf(t).includes('email'))
   )
-    problem(['read', 'find'], 'read.find must name {email} in its path or query');
+    report(['read', 'find'], 'read.find must name {email} in its path or query');
   for (const [path, template, allowed, hint] of templates) {
     for (const name of placeholdersOf(template)) {
       if (!allowed.includes(name))
-        problem(path, `unknown placeholder ${name}: this template may use ${allowed.length === 0 ? 'none' : allowed.join(', ')}${hint}`);
+        report(path, `unknown placeholder ${name}: this template may use ${allowed.length === 0 ? 'none' : allowed.join(', ')}${hint}`);
     }
   }
   if (c.webhooks !== undefined && c.webhooks.authoritativeRecord === undefined && c.read.get === undefined)
-    problem(['webhooks'], 'webhooks need read.get to read a notified record back, or webhooks.authoritativeRecord');
+    report(['webhooks'], 'webhooks need read.get to read a notified record back, or webhooks.authoritativeRecord');
 }
 
 /**

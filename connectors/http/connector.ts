@@ -97,7 +97,7 @@ export function createHttpInstance(ctx: ConnectorContext<HttpConfig>, runtime: H
     },
     reply(events) {
       acks.acknowledge(events.map((e) => e.eventId));
-      return { status: 204 };
+      return { status: 200 };
     },
     admit(head) {
       const length = Number(head.headers['content-length'] ?? 0);

@@ -188,10 +188,15 @@ export async function fetchById(
 ): Promise<ExternalRecord[]> {
   const found = await Promise.all(
     [...new Set(externalIds)].map(async (id) => {
-      const answer = await api.call(
-        { method: 'GET', path: expandPath(endpoint.path, { id }), query: expandQuery(endpoint.query, { id }), accept: [404, 410] },
-        signal,
-      );
+      let path: string;
+      try {
+        path = expandPath(endpoint.path, { id });
+      } catch (error) {
+        // An id that cannot name a record (`..`, a slash) names none: left out like an unknown id.
+        if (error instanceof RejectedError && error.reasonCode === 'invalid_id') return undefined;
+        throw error;
+      }
+      const answer = await api.call({ method: 'GET', path, query: expandQuery(endpoint.query, { id }), accept: [404, 410] }, signal);
       if (answer.status === 404 || answer.status === 410) return undefined;
       requireJson(answer.json, 'get endpoint');
       const record = selectOne(answer.json, endpoint.record);

@@ -112,3 +112,16 @@ describe('classifyHttpError', () => {
     expect(isRetryable(new Error('x'))).toBe(false);
   });
 });
+
+describe('a vendor message in an error', () => {
+  // The message becomes a dead letter's reason and a log line: an address cut at 200 characters
+  // before redaction left a fragment of it.
+  it('loses its e-mail addresses before it is cut', () => {
+    const long = `${'x'.repeat(190)} ada.lovelace@example.com is already subscribed`;
+    for (const body of [long, { message: long }]) {
+      const error = classifyHttpStatus(400, { body });
+      expect(error?.message).not.toMatch(/ada\.lo|example\.com/);
+    }
+    expect(classifyHttpError(new Error(`refused for ${long}`)).message).not.toMatch(/ada\.lo|example\.com/);
+  });
+});
