@@ -47,6 +47,17 @@ describe('HTTP connector config', () => {
         /^config\/examples\/http-crm\.yaml:\d+:\d+: connectors\.crm\.write\.create\.body: unknown placeholder recrod: this template may use record, id, email$/,
       ),
     ]);
+    // A body may name one mapped field; one no mapping of the instance carries is refused.
+    expect(
+      await errorsOf(crm, (t) => t.replace('body: { data: "{{record}}" }, id', 'body: { data: { mail: "{{field:email}}" } }, id')),
+    ).toEqual([]);
+    expect(
+      await errorsOf(crm, (t) => t.replace('body: { data: "{{record}}" }, id', 'body: { data: { mail: "{{field:e_mail}}" } }, id')),
+    ).toEqual([
+      expect.stringMatching(
+        /^config\/examples\/http-crm\.yaml:\d+:\d+: connectors\.crm\.write\.create\.body: the template names the field e_mail, which no mapping of this instance carries \(mapped: email, phone, /,
+      ),
+    ]);
     expect(await errorsOf(crm, (t) => t.replace('records: "$.data[*]"', 'records: "$.data[*"'))).toEqual([
       expect.stringMatching(/connectors\.crm\.read\.list\.records: expected an RFC 9535 JSONPath query/),
     ]);
@@ -133,6 +144,9 @@ describe('templates', () => {
     const item = { ref: '{{ref}}', subscriber_id: '{{id}}', '...': '{{record}}', fixed: '{{ not a placeholder' };
     expect(renderBody(item, { ref: '0', record: { a: 1 } })).toEqual({ ref: '0', a: 1, fixed: '{{ not a placeholder' });
     expect(renderBody({ data: '{{record}}', list: ['{{id}}', 'x'] }, { record: { b: true } })).toEqual({ data: { b: true }, list: ['x'] });
+    expect(renderBody({ mail: '{{field:email}}', phone: '{{ field:phone }}' }, { fields: { email: 'a@example.com' } })).toEqual({
+      mail: 'a@example.com',
+    });
     // A value that looks like code stays a string: nothing is evaluated.
     expect(renderBody('{{record}}', { record: '${process.exit()}' })).toBe('${process.exit()}');
   });

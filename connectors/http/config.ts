@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { Duration } from '../../src/config/duration.js';
 import { secret } from '../../src/config/secret.js';
 import { isValidJsonPath, StandardWebhooksSecret } from './webhook.js';
-import { placeholdersOf } from './template.js';
+import { FIELD_PLACEHOLDER, placeholdersOf } from './template.js';
 
 /**
  * A duration as YAML writes it (`15s`), or a number of milliseconds, so that a parsed config parses
@@ -382,6 +382,19 @@ const URI_VARIABLES = {
 /** How to write a brace that is not a variable (RFC 6570 §2.1: literals may be pct-encoded). */
 const LITERAL_BRACES = ' (write a literal { or } as %7B or %7D)';
 
+/** The instance's `mappings` as the loader checks them (its common key, beside these keys). */
+const MappedExternals = z.object({ mappings: z.array(z.looseObject({ external: z.string() })) }).loose();
+
+/**
+ * The external fields the instance's mappings carry, when the value checked is a whole instance
+ * (the config loader checks these rules on it, common keys included); undefined for the
+ * connector's own keys alone, where a field placeholder cannot be judged.
+ */
+function mappedExternals(value: unknown): Set<string> | undefined {
+  const parsed = MappedExternals.safeParse(value);
+  return parsed.success ? new Set(parsed.data.mappings.map((m) => m.external)) : undefined;
+}
+
 /** The rules across keys: what each endpoint needs, and placeholders each template may name. */
 function checkEndpoints(c: HttpConfig, ctx: z.RefinementCtx): void {
   const report = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
@@ -424,9 +437,17 @@ function checkEndpoints(c: HttpConfig, ctx: z.RefinementCtx): void {
     ![c.read.find.path, ...Object.values(c.read.find.query)].some((t) => placeholdersOf(t).includes('email'))
   )
     report(['read', 'find'], 'read.find must name {email} in its path or query');
+  const mapped = mappedExternals(c);
   for (const [path, template, allowed, hint] of templates) {
     for (const name of placeholdersOf(template)) {
-      if (!allowed.includes(name))
+      if (name.startsWith(FIELD_PLACEHOLDER) && allowed.includes('record')) {
+        const field = name.slice(FIELD_PLACEHOLDER.length);
+        if (mapped !== undefined && !mapped.has(field))
+          report(
+            path,
+            `the template names the field ${field}, which no mapping of this instance carries (mapped: ${[...mapped].join(', ') || 'none'})`,
+          );
+      } else if (!allowed.includes(name))
         report(path, `unknown placeholder ${name}: this template may use ${allowed.length === 0 ? 'none' : allowed.join(', ')}${hint}`);
     }
   }

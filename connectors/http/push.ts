@@ -157,7 +157,7 @@ export class HttpPusher {
 
   private write(endpoint: WriteEndpoint, record: PushRecord, email: string | undefined, signal: AbortSignal, accept: readonly number[]) {
     const vars = { ...(record.externalId === undefined ? {} : { id: record.externalId }), ...(email === undefined ? {} : { email }) };
-    const body = renderBody(endpoint.body, { record: recordBody(record.fields), id: record.externalId, email });
+    const body = renderBody(endpoint.body, { record: recordBody(record.fields), fields: record.fields, id: record.externalId, email });
     return this.api.call(
       {
         method: endpoint.method,
@@ -223,6 +223,7 @@ export class HttpPusher {
     const items = part.map((record, i) =>
       renderBody(endpoint.item, {
         record: recordBody(record.fields),
+        fields: record.fields,
         id: record.externalId,
         email: emailOfRecord(record, this.config.record.email),
         ref: String(i),

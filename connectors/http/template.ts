@@ -2,8 +2,9 @@
  * Templates an operator writes in YAML, filled without executing anything:
  * - paths and query values are RFC 6570 URI templates (`/contacts/{id}`), expanded by `url-template`
  *   (which escapes each value), over a fixed set of variables;
- * - bodies are JSON in which a string that is exactly `{{name}}` is replaced by that value, and a
- *   key `"..."` whose value is `"{{record}}"` spreads the record's fields into its object.
+ * - bodies are JSON in which a string that is exactly `{{name}}` is replaced by that value (or
+ *   `{{field:<external field>}}` by that mapped field's value), and a key `"..."` whose value is
+ *   `"{{record}}"` spreads the record's fields into its object.
  * A value that is `undefined` (an id not known yet) leaves its key out.
  */
 import { parseTemplate } from 'url-template';
@@ -14,7 +15,9 @@ import type { Json } from '../../src/profile/schema.js';
 export const TEMPLATE_PLACEHOLDERS = ['record', 'id', 'email', 'ref', 'items'] as const;
 export type TemplatePlaceholder = (typeof TEMPLATE_PLACEHOLDERS)[number];
 
-const BODY_PLACEHOLDER = /^\{\{\s*([A-Za-z]+)\s*\}\}$/;
+const BODY_PLACEHOLDER = /^\{\{\s*([A-Za-z]+|field:[^\s{}]+)\s*\}\}$/;
+/** The prefix of a placeholder that names one mapped field (`{{field:consents.email_marketing}}`). */
+export const FIELD_PLACEHOLDER = 'field:';
 const URI_EXPRESSION = /\{([^{}]*)\}/g;
 const SPREAD_KEY = '...';
 
@@ -47,13 +50,14 @@ export function placeholdersOf(template: unknown): string[] {
   return [];
 }
 
-/** The values a body template is filled with. */
-export type TemplateValues = Partial<Record<TemplatePlaceholder, Json | undefined>>;
+/** The values a body template is filled with: the named values, and the record's mapped fields. */
+export type TemplateValues = Partial<Record<TemplatePlaceholder, Json | undefined>> & { fields?: Readonly<Record<string, Json>> };
 
 /** Fills a JSON body template; `undefined` values drop their key (or array item). */
 export function renderBody(template: Json, values: TemplateValues): Json | undefined {
   if (typeof template === 'string') {
     const name = BODY_PLACEHOLDER.exec(template)?.[1];
+    if (name?.startsWith(FIELD_PLACEHOLDER)) return values.fields?.[name.slice(FIELD_PLACEHOLDER.length)];
     return name !== undefined && isPlaceholder(name) ? values[name] : template;
   }
   if (Array.isArray(template)) {
