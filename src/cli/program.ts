@@ -25,7 +25,19 @@ export interface CommandModule {
 }
 
 /** The subcommands, in the order `concord --help` lists them. */
-export const commands: readonly CommandModule[] = [start, validate, check, secret, schema, migrate, emulate, dsr, unpark, webhooksOut, connector];
+export const commands: readonly CommandModule[] = [
+  start,
+  validate,
+  check,
+  secret,
+  schema,
+  migrate,
+  emulate,
+  dsr,
+  unpark,
+  webhooksOut,
+  connector,
+];
 
 /** The program with every command, writing to `io`; usage errors throw (`exitOverride`) instead of exiting the process. */
 export function buildProgram(io: CliIo = processIo): Command {
