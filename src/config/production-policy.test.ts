@@ -103,6 +103,8 @@ describe('production refuses the published development secrets', () => {
       'secret_published connectors.segment.profileToken',
       'secret_published connectors.segment.publicApiToken',
       'secret_published connectors.segment.webhookSecret',
+      // The demo's CRM is the emulator on loopback: production refuses private targets (SSRF).
+      'connector_rule connectors.crm.allowPrivateNetwork',
       'secret_published connectors.crm.auth.token',
       'secret_published connectors.crm.webhooks.secrets.0',
       'secret_published connectors.crm.webhooksOut.secrets.0',
