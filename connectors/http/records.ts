@@ -47,6 +47,11 @@ export function getPath(record: unknown, path: string): unknown {
   return current;
 }
 
+/** A JSON value that is an object (not an array, not null). */
+function isJsonObject(value: Json | undefined): value is { [key: string]: Json } {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Sets `value` at a dotted path, creating the objects on the way. */
 export function setPath(target: Record<string, Json>, path: string, value: Json): void {
   const keys = path.split('.');
@@ -55,7 +60,7 @@ export function setPath(target: Record<string, Json>, path: string, value: Json)
   let current = target;
   for (const key of keys) {
     const next = current[key];
-    if (isObject(next)) current = next as Record<string, Json>;
+    if (isJsonObject(next)) current = next;
     else {
       const created: Record<string, Json> = {};
       current[key] = created;
