@@ -22,7 +22,7 @@ const URI_EXPRESSION = /\{([^{}]*)\}/g;
 const SPREAD_KEY = '...';
 
 function isPlaceholder(name: string): name is TemplatePlaceholder {
-  return (TEMPLATE_PLACEHOLDERS as readonly string[]).includes(name);
+  return TEMPLATE_PLACEHOLDERS.some((placeholder) => placeholder === name);
 }
 
 /** The variable names of one URI template (`{id}`, `{?email,limit}` → id, email, limit). */
