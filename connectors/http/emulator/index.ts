@@ -116,6 +116,7 @@ export default defineEmulator({
         },
         { label: `HTTP emulator (${id}): newsletter subscribers`, url: `${origin}/_emulator/newsletter/subscribers?email=ada@example.com` },
         { label: `HTTP emulator (${id}): webhook deliveries`, url: `${origin}/_emulator/webhooks` },
+        { label: `HTTP emulator (${id}): webhooks the hub sent`, url: `${origin}/_emulator/inbox/crm` },
       ];
     },
   },
