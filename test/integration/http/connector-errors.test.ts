@@ -86,6 +86,23 @@ describe('http connector: calls in flight', () => {
     return { server, flight, arrived, releaseAll };
   }
 
+  // The window is checked on the arrival times the system saw: a slower machine only widens the
+  // gaps, so the test cannot fail for being slow.
+  it('sends at most rateLimit.requests calls in any window of rateLimit.per', async () => {
+    const arrivals: number[] = [];
+    const server = await tinyServer((_req, res) => {
+      arrivals.push(performance.now());
+      json(res, 200, { data: { id: '1', updated_at: '2026-11-01T10:00:00.000Z' } });
+    });
+    const crm = instanceOf({ ...plainConfig(server.origin), rateLimit: { requests: 2, per: 300, concurrency: 8 } });
+    await crm.read(['1', '2', '3', '4', '5', '6'], signal());
+    expect(arrivals).toHaveLength(6);
+    // Any three calls in a row are a window apart at the sender; at the system the gap shrinks by
+    // the difference in their network time (the first call also opens the connection), so it is
+    // checked at two thirds of a window. Unpaced, all six arrive within a few milliseconds.
+    for (let i = 2; i < arrivals.length; i++) expect((arrivals[i] ?? 0) - (arrivals[i - 2] ?? 0)).toBeGreaterThanOrEqual(200);
+  });
+
   it('keeps at most rateLimit.concurrency calls in flight', async () => {
     const { server, flight, arrived, releaseAll } = await heldSystem();
     const crm = instanceOf({ ...plainConfig(server.origin), rateLimit: { concurrency: 2 } });
