@@ -91,7 +91,7 @@ export class HttpPrivacy {
   private async deleteAll(ref: EraseRef, signal: AbortSignal): Promise<boolean> {
     const endpoint = this.config.delete;
     if (endpoint === undefined) return false;
-    let any = false;
+    let deleted = false;
     for (const id of await idsOf(this.api, this.config, ref, signal)) {
       const answer = await this.api.call(
         {
@@ -102,9 +102,9 @@ export class HttpPrivacy {
         },
         signal,
       );
-      if (!endpoint.notFound.includes(answer.status)) any = true;
+      if (!endpoint.notFound.includes(answer.status)) deleted = true;
     }
-    return any;
+    return deleted;
   }
 
   /** An erasure announced by webhook is done once the system acknowledged the delivery. */

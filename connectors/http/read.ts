@@ -7,6 +7,7 @@ import LinkHeader from 'http-link-header';
 import type { Logger } from 'pino';
 import { MalformedPayloadError, RejectedError } from '../../src/connector/errors.js';
 import type { ExternalRecord, PullPage } from '../../src/connector/define.js';
+import type { Json } from '../../src/profile/schema.js';
 import type { HttpApi } from './api.js';
 import type { HttpConfig, HttpCursor, ListEndpoint } from './config.js';
 import { idOf, instantTo, select, selectOne, toExternalRecord } from './records.js';
@@ -23,10 +24,10 @@ function requireJson(json: unknown, what: string): void {
  * The records of one answer, oldest change first. A record without an id or a readable change time
  * is left out and counted (`malformed`), so one bad record does not stop every pull.
  */
-function recordsOf(json: unknown, selector: string, spec: HttpConfig['record']): { records: ExternalRecord[]; malformed: number } {
+function recordsOf(selected: readonly Json[], spec: HttpConfig['record']): { records: ExternalRecord[]; malformed: number } {
   const records: ExternalRecord[] = [];
   let malformed = 0;
-  for (const raw of select(json, selector)) {
+  for (const raw of selected) {
     try {
       records.push(toExternalRecord(raw, spec));
     } catch (error) {
@@ -150,7 +151,7 @@ export async function* pullRecords(
     resumed = false;
     requireJson(answer.json, 'list endpoint');
     const raw = select(answer.json, list.records);
-    const { records, malformed } = recordsOf(answer.json, list.records, config.record);
+    const { records, malformed } = recordsOf(raw, config.record);
     if (malformed > 0) logger?.warn({ malformed }, 'records without an id or a readable change time were left out of a pull');
     for (const r of records) since = later(since, r.at);
     const next = nextPage(list, { ...answer, pageUrl }, state, raw.length, records);
@@ -218,7 +219,7 @@ export async function findByEmail(api: HttpApi, config: HttpConfig, email: strin
   requireJson(answer.json, 'find endpoint');
   const wanted = email.toLowerCase();
   // A system's search may match loosely (a prefix, another field): keep exact matches only.
-  return recordsOf(answer.json, find.records, config.record).records.filter((r) => {
+  return recordsOf(select(answer.json, find.records), config.record).records.filter((r) => {
     const value = r.fields[config.record.email];
     return typeof value === 'string' && value.toLowerCase() === wanted;
   });

@@ -4,7 +4,7 @@
  * leaves under those names, and a write sets each field at its path. Selectors into responses
  * and payloads are RFC 9535 JSONPath queries (`jsonpath-rfc9535`, which evaluates no code).
  */
-import { query, type JsonValue } from 'jsonpath-rfc9535';
+import { query } from 'jsonpath-rfc9535';
 import { MalformedPayloadError } from '../../src/connector/errors.js';
 import type { ExternalRecord } from '../../src/connector/define.js';
 import type { Json } from '../../src/profile/schema.js';
@@ -25,16 +25,13 @@ export function asJson(value: unknown): Json {
 /** The values a JSONPath query selects (none when it selects nothing, or the answer had no body). */
 export function select(document: unknown, selector: string): Json[] {
   if (document === undefined) return [];
-  return query(toJsonValue(document), selector).map(asJson);
+  // One walk narrows the parsed answer to JSON; the query's results are JSON already.
+  return query(asJson(document), selector);
 }
 
 /** The first value a JSONPath query selects. */
 export function selectOne(document: unknown, selector: string): Json | undefined {
   return select(document, selector)[0];
-}
-
-function toJsonValue(value: unknown): JsonValue {
-  return asJson(value);
 }
 
 /** The value at a dotted path, `undefined` when any step is missing. */
