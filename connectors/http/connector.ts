@@ -113,7 +113,7 @@ export default defineConnector<HttpConfig, HttpCursor>({
   type: 'http',
   configSchema: HttpConfig,
   cursorSchema: HttpCursor,
-  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true },
+  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true, find: false },
   // The engine's own bound per call; the instance's `rateLimit` paces every HTTP request it makes.
   limits: { requestsPerWindow: 100, windowMs: 1_000, maxBatch: 100, concurrency: 4 },
   secretKeys: [],

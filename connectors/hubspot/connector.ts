@@ -111,7 +111,7 @@ export default defineConnector<HubSpotConfig, HubSpotCursor>({
   type: 'hubspot',
   configSchema: HubSpotConfig,
   cursorSchema: HubSpotCursor,
-  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true },
+  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true, find: false },
   // One push or pull page is one or two HubSpot calls; the connector paces the calls themselves.
   limits: { requestsPerWindow: 100, windowMs: 10_000, maxBatch: 100, concurrency: 2 },
   defaultMappings: hubspotDefaultMappings,

@@ -86,7 +86,7 @@ export default defineConnector<MailchimpConfig, MailchimpCursor>({
   type: 'mailchimp',
   configSchema: MailchimpConfig,
   cursorSchema: MailchimpCursor,
-  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true },
+  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true, find: false },
   // Mailchimp publishes no per-second limit, only 10 simultaneous connections per key, which the
   // connector's own process-wide gate enforces across every request; the engine's pace (100 calls
   // per second) only bounds a burst of webhook read-backs. A push of 500 creates is one call.

@@ -110,7 +110,7 @@ export default defineConnector<MemoryConfig, MemoryCursor>({
   type: 'memory',
   configSchema: MemoryConfig,
   cursorSchema: MemoryCursor,
-  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true },
+  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true, find: false },
   limits: { requestsPerWindow: 100, windowMs: 10_000, maxBatch: 100, concurrency: 4 },
   defaultMappings: memoryDefaultMappings,
   secretKeys: ['webhookSecret'],

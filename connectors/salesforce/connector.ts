@@ -214,7 +214,7 @@ export default defineConnector<SalesforceConfig, SalesforceCursor>({
   type: 'salesforce',
   configSchema: SalesforceConfig,
   cursorSchema: SalesforceCursor,
-  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true },
+  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true, find: false },
   // Salesforce allows 25 long-running calls at once and an org-wide daily allowance; sObject
   // Collections take 200 records per call.
   limits: { requestsPerWindow: 100, windowMs: 10_000, maxBatch: 200, concurrency: 4 },

@@ -65,7 +65,7 @@ export default defineConnector<SegmentConfig, SegmentCursor>({
   type: 'segment',
   configSchema: SegmentConfig,
   cursorSchema: SegmentCursor,
-  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true },
+  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true, find: false },
   // The Tracking API publishes no request limit; the Profile API allows 100 requests a second per
   // space (paced in api.ts, as are the Public API's 600 regulations a minute). A push of 500
   // identifies is one /v1/batch call (push.ts cuts a batch past 460 KB).

@@ -19,7 +19,7 @@ const fakeList = defineConnector({
     optOut: z.record(z.string(), z.string()).default({}),
   }),
   cursorSchema: z.string(),
-  capabilities: { pull: true, push: true, webhooks: false, erase: false, export: false },
+  capabilities: { pull: true, push: true, webhooks: false, erase: false, export: false, find: false },
   limits: { requestsPerWindow: 10, windowMs: 1_000, maxBatch: 100, concurrency: 1 },
   withdrawOnlyFields: [/^opt_out_/],
   derivedMappings: (config) => [

@@ -21,7 +21,7 @@ const hooked = defineConnector({
   type: 'hooked',
   configSchema: z.object({ apiKey: z.string().min(1), urlToken: z.string().min(1) }),
   cursorSchema: z.string(),
-  capabilities: { pull: false, push: false, webhooks: true, erase: false, export: false },
+  capabilities: { pull: false, push: false, webhooks: true, erase: false, export: false, find: false },
   limits: { requestsPerWindow: 10, windowMs: 1_000, maxBatch: 10, concurrency: 1 },
   secretKeys: ['apiKey', 'urlToken'],
   generatedSecretKeys: ['urlToken'],

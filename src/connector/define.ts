@@ -59,6 +59,12 @@ export interface ConnectorCapabilities {
   erase: boolean;
   /** Access and portability requests through `export`. */
   export: boolean;
+  /**
+   * Data-subject requests search the system through `find` (by e-mail, phone and the system's
+   * own ids), so that a person the hub never synced is found too. Required of a connector that
+   * declares `erase` or `export` (the conformance suite checks it).
+   */
+  find: boolean;
 }
 
 /**
@@ -427,8 +433,21 @@ export interface ConnectorInstance<Cursor> {
    * when the whole call fails.
    */
   eraseProgress?(tickets: string[], signal: AbortSignal): Promise<ErasureProgress[]>;
-  /** Reads everything the system holds on a person, for access requests. */
-  export?(refs: EraseRef[], signal: AbortSignal): Promise<ExternalRecord[]>;
+  /**
+   * Reads everything the system holds on a person, for access requests (Art. 15): every
+   * non-empty field of each record, with the system's labels where it has them, and the
+   * related records it keeps on the person (subscription statuses, consent records).
+   */
+  export?(refs: EraseRef[], signal: AbortSignal): Promise<ExportedRecord[]>;
+  /**
+   * Searches the system for people: one answer per query, in input order, each listing the
+   * records that match any identity of the query (an e-mail address, a phone number, or one of
+   * the system's own ids), with what matched. A query matching nothing answers `[]`. Read-only,
+   * batched where the API allows (a batch read, one query with `IN`), and a rate limit throws
+   * `RateLimitedError` like any call. Data-subject requests resolve the person with it in every
+   * system before acting, and read erasures back with it.
+   */
+  find?(queries: FindQuery[], signal: AbortSignal): Promise<FoundRecord[][]>;
   /**
    * Checks a webhook request before its body is read (a secret in the URL, the declared
    * Content-Length), so that a refused sender costs no parsing. Cheap and synchronous; the HTTP
@@ -496,6 +515,38 @@ export interface ConnectionCheck {
 }
 
 /** A reference to a person in one system, for erasure and export: the system's id when known, else an e-mail. */
+/** What `find` searches a system by: any match of any identity finds a record. */
+export interface FindQuery {
+  /** Normalized (trimmed, lower-case) e-mail addresses. */
+  emails: string[];
+  /** Phone numbers as the hub keeps them (E.164 where known). */
+  phones: string[];
+  /** The system's own record ids. */
+  externalIds: string[];
+}
+
+/** A record `find` found, and which kinds of identity matched it. */
+export interface FoundRecord {
+  externalId: string;
+  matchedBy: Array<'email' | 'phone' | 'externalId'>;
+}
+
+/**
+ * A record as an access request shows it: the whole record as the system holds it, not only
+ * the mapped fields.
+ */
+export interface ExportedRecord extends ExternalRecord {
+  /**
+   * Every non-empty field of the record, in the system's own names (properties, fields, merge
+   * fields, traits): empty strings, `null` and empty lists are left out.
+   */
+  fields: Record<string, Json>;
+  /** The system's label of a field, where the system has labels (HubSpot property labels, Salesforce field labels, Mailchimp merge-field names). */
+  labels?: Record<string, string>;
+  /** Records the system keeps on the person beside this one, by kind (e.g. `subscriptionStatuses`, `individual`, `consents`, `tags`). */
+  related?: Record<string, Json>;
+}
+
 export interface EraseRef {
   /** The system's own id for the record. */
   externalId?: string;

@@ -13,7 +13,7 @@ export const fakeCrm = defineConnector({
     region: z.enum(['eu', 'us']).default('eu'),
   }),
   cursorSchema: z.string(),
-  capabilities: { pull: true, push: true, webhooks: false, erase: false, export: false },
+  capabilities: { pull: true, push: true, webhooks: false, erase: false, export: false, find: false },
   limits: { requestsPerWindow: 10, windowMs: 1_000, maxBatch: 100, concurrency: 1 },
   secretKeys: ['apiKey'],
   create: () => ({}),
@@ -24,7 +24,7 @@ export const fakeShop = defineConnector({
   type: 'fakeshop',
   configSchema: z.object({ storeUrl: z.string().min(1) }),
   cursorSchema: z.number(),
-  capabilities: { pull: true, push: false, webhooks: false, erase: false, export: false },
+  capabilities: { pull: true, push: false, webhooks: false, erase: false, export: false, find: false },
   limits: { requestsPerWindow: 5, windowMs: 1_000, maxBatch: 50, concurrency: 1 },
   create: () => ({}),
 });
