@@ -122,6 +122,11 @@ export class PrivacyService {
     return this.requests.get(id);
   }
 
+  /** How many workers (of hub processes with the privacy role) take this hub's requests now. */
+  async workersConnected(): Promise<number> {
+    return (await this.ctx.queues.requests.getWorkers()).length;
+  }
+
   /** Requests, oldest first: all, by status, or those overdue now. */
   list(filter?: { overdue?: boolean; status?: DsrStatus; kind?: DsrKind; profileId?: string }): Promise<DsrView[]> {
     return this.requests.list(filter);

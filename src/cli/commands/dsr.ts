@@ -8,10 +8,14 @@
  *
  * The command records the request in the store and queues its work on the hub's Redis; the
  * workers of a running hub (`concord start` with the `privacy` role: all, worker or privacy)
- * carry it out. `--wait` follows it to the end.
+ * carry it out. `--wait` follows it to the end; a request still open when `--timeout` runs out
+ * exits 2 with why (no hub works on this database and Redis prefix, or the systems it waits on).
+ * While `npm start` runs a demo of the same config file, the command works on the demo's data
+ * (its `data/demo.json`); `--no-demo` keeps to the config's own.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { Redis } from 'ioredis';
@@ -26,7 +30,9 @@ import type { DsrInputData, DsrView, Result } from '../../privacy/index.js';
 import type { Json, ObjectionKind } from '../../profile/schema.js';
 import { openConfiguredStore } from '../../app/store.js';
 import { resolveConfigPath, withConfigOption } from '../config-path.js';
-import { printErrors, printWarnings } from '../report.js';
+import { demoStateFile, runningDemo } from '../../app/demo-state.js';
+import { redisUrlForLog } from '../../app/redis.js';
+import { printErrors, printWarnings, redactUrl } from '../report.js';
 import { processIo } from '../io.js';
 import type { CliIo } from '../io.js';
 import { createHubLogger } from '../../app/logger.js';
@@ -42,11 +48,45 @@ interface Common {
   json?: boolean;
   wait?: boolean;
   timeout?: string;
+  /** `false` with `--no-demo`. */
+  demo?: boolean;
 }
 
 interface Session {
   privacy: PrivacyService;
+  /** Where the requests are recorded and queued, for hints (no credentials). */
+  where: string;
   close(): Promise<void>;
+}
+
+/** `--config`, and `--no-demo` to stay off a running demo's data. */
+function withHubOptions(command: Command): Command {
+  return withConfigOption(command).option('--no-demo', "use the config's database and Redis even while npm start runs a demo");
+}
+
+/** Exit code of a request still open when `--wait` gave up. */
+const EXIT_STILL_OPEN = 2;
+
+/**
+ * The hub the command works on: the config's database and Redis, or, when `npm start` runs a
+ * demo of the same config file (its `data/demo.json`), the demo's, unless `--no-demo`.
+ */
+function target(io: CliIo, config: Config, file: string, options: Common): Config {
+  if (options.demo === false) return config;
+  const demo = runningDemo(demoStateFile(io.env));
+  if (!demo || (demo.config !== undefined && demo.config !== resolve(file))) return config;
+  io.error(
+    `using the demo that runs now (pid ${demo.pid}): database ${demo.databaseUrl}, Redis prefix ${demo.keyPrefix}; --no-demo uses the config's`,
+  );
+  return {
+    ...config,
+    hub: {
+      ...config.hub,
+      databaseUrl: demo.databaseUrl,
+      keyPrefix: demo.keyPrefix,
+      redisUrl: demo.privateRedisUrl ?? config.hub.redisUrl,
+    },
+  };
 }
 
 async function open(io: CliIo, config: Config): Promise<Session> {
@@ -68,6 +108,7 @@ async function open(io: CliIo, config: Config): Promise<Session> {
   });
   return {
     privacy,
+    where: `database ${redactUrl(config.hub.databaseUrl)}, Redis ${redisUrlForLog(config.hub.redisUrl)} prefix ${config.hub.keyPrefix}`,
     async close() {
       await privacy.close();
       await hubIngest.close();
@@ -86,7 +127,7 @@ async function withSession(io: CliIo, options: Common, fn: (session: Session) =>
     return;
   }
   printWarnings(io, loaded.warnings);
-  const session = await open(io, loaded.config);
+  const session = await open(io, target(io, loaded.config, file, options));
   try {
     io.exit(await fn(session));
   } catch (err) {
@@ -124,22 +165,36 @@ function print(io: CliIo, view: DsrView, json: boolean | undefined): void {
   io.log(json ? JSON.stringify(view, null, 2) : describe(view));
 }
 
-async function follow(io: CliIo, session: Session, view: DsrView, options: Common): Promise<DsrView> {
-  if (!options.wait) return view;
-  const timeoutMs = parseDuration(options.timeout ?? '2m') ?? 120_000;
-  const deadline = Date.now() + timeoutMs;
+const isOpen = (view: DsrView): boolean => view.status === 'received' || view.status === 'in_progress';
+
+/** Why a request is still open after `--wait`, and what to do. */
+async function stillOpenHint(session: Session, view: DsrView, waited: string): Promise<string> {
+  const head = `request ${view.id} is still ${view.status} after ${waited}`;
+  const later = `follow it with: concord dsr status ${view.id} --wait`;
+  if ((await session.privacy.workersConnected()) === 0)
+    return `${head}: no hub works on this ${session.where}. Start one with the privacy role (concord start, or npm start for the demo) on the same database and Redis, then ${later}`;
+  const waiting = view.systems.filter((s) => s.status !== 'completed' && s.status !== 'not_applicable');
+  const detail = waiting.map((s) => `${s.connector} ${s.status}${s.error ? ` (${s.error})` : ''}`).join(', ');
+  return `${head}; a hub is working on it${detail ? `, waiting on ${detail}` : ''}. ${later}`;
+}
+
+/** Follows a request with `--wait`; answers it and whether it is still open when the time ran out. */
+async function follow(io: CliIo, session: Session, view: DsrView, options: Common): Promise<{ view: DsrView; timedOut: boolean }> {
+  if (!options.wait) return { view, timedOut: false };
+  const waited = options.timeout ?? '2m';
+  const deadline = Date.now() + (parseDuration(waited) ?? 120_000);
   let current = view;
-  while (current.status === 'received' || current.status === 'in_progress') {
+  while (isOpen(current)) {
     if (Date.now() > deadline) {
-      io.error(`still ${current.status} after ${options.timeout ?? '2m'}: is a hub running its workers (concord start)?`);
-      return current;
+      io.error(await stillOpenHint(session, current, waited));
+      return { view: current, timedOut: true };
     }
     await sleep(250);
     const next = await session.privacy.get(view.id);
     if (!next.ok) throw next.error;
     current = next.value;
   }
-  return current;
+  return { view: current, timedOut: false };
 }
 
 function report(io: CliIo, result: Result<DsrView>): DsrView | null {
@@ -157,7 +212,7 @@ function submitCommand(
   extra: (command: Command) => Command = (c) => c,
 ): void {
   extra(
-    withConfigOption(dsr.command(`${name} <email>`))
+    withHubOptions(dsr.command(`${name} <email>`))
       .description(description)
       .option('--wait', 'follow the request until it completes or fails')
       .option('--timeout <duration>', 'how long --wait waits (e.g. 90s, 5m)', '2m')
@@ -166,9 +221,14 @@ function submitCommand(
     await withSession(io, options, async (session) => {
       const created = report(io, await session.privacy.submit(input(email, options), { origin: 'cli', actor: 'cli' }));
       if (!created) return 1;
-      const view = await follow(io, session, created, { ...options, wait: options.wait === true || typeof options['out'] === 'string' });
+      const followed = await follow(io, session, created, {
+        ...options,
+        wait: options.wait === true || typeof options['out'] === 'string',
+      });
+      const { view } = followed;
       print(io, view, options.json);
-      if (name === 'export' && typeof options['out'] === 'string' && view.status !== 'received' && view.status !== 'in_progress') {
+      if (followed.timedOut) return EXIT_STILL_OPEN;
+      if (name === 'export' && typeof options['out'] === 'string' && !isOpen(view)) {
         const doc = await session.privacy.exportDocument(view.id);
         if (!doc.ok) {
           io.error(`${doc.error.code}: ${doc.error.message}`);
@@ -252,7 +312,7 @@ export function register(program: Command, io: CliIo = processIo): void {
     objection,
   );
 
-  withConfigOption(dsr.command('status <id>'))
+  withHubOptions(dsr.command('status <id>'))
     .description("a request's status per system")
     .option('--json', 'print as JSON')
     .option('--wait', 'follow the request until it completes or fails')
@@ -261,12 +321,14 @@ export function register(program: Command, io: CliIo = processIo): void {
       await withSession(io, options, async (session) => {
         const found = report(io, await session.privacy.get(id));
         if (!found) return 1;
-        print(io, await follow(io, session, found, options), options.json);
-        return 0;
+        const followed = await follow(io, session, found, options);
+        print(io, followed.view, options.json);
+        if (followed.timedOut) return EXIT_STILL_OPEN;
+        return followed.view.status === 'failed' ? 1 : 0;
       });
     });
 
-  withConfigOption(dsr.command('list'))
+  withHubOptions(dsr.command('list'))
     .description('requests, oldest first; --overdue: the open ones past their deadline')
     .option('--overdue', 'only open requests past their deadline')
     .addOption(new Option('--status <status>', 'only requests in this status').choices(['received', 'in_progress', 'completed', 'failed']))
@@ -284,7 +346,7 @@ export function register(program: Command, io: CliIo = processIo): void {
       });
     });
 
-  withConfigOption(dsr.command('extend <id>'))
+  withHubOptions(dsr.command('extend <id>'))
     .description('extend the deadline by up to two months (Art. 12(3)), recording when the person was told and why')
     .requiredOption('--to <instant>', 'the new deadline (ISO-8601)')
     .requiredOption('--told <instant>', 'when the person was told (ISO-8601)')
@@ -307,7 +369,7 @@ export function register(program: Command, io: CliIo = processIo): void {
       });
     });
 
-  withConfigOption(dsr.command('retry <id>'))
+  withHubOptions(dsr.command('retry <id>'))
     .description('try the failed systems of a request again')
     .option('--json', 'print as JSON')
     .action(async (id: string, options: Common) => {
