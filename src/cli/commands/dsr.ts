@@ -15,27 +15,16 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { Redis } from 'ioredis';
-import { builtinConnectors } from '../../../connectors/index.js';
-import { connectorsFromConfig, HubPatchIngest } from '../../sync/index.js';
-import { loadConfig } from '../../config/load.js';
-import { toMergePolicy } from '../../config/policy.js';
-import type { Config } from '../../config/schema.js';
 import { parseDuration } from '../../config/duration.js';
-import { EXPORT_SCHEMA_PATH, exportCsv, exportJsonSchemaText, PrivacyService, privacyOptionsFromConfig } from '../../privacy/index.js';
+import { EXPORT_SCHEMA_PATH, exportCsv, exportJsonSchemaText } from '../../privacy/index.js';
 import type { DsrInputData, DsrView, Result } from '../../privacy/index.js';
 import type { Json, ObjectionKind } from '../../profile/schema.js';
-import { openConfiguredStore } from '../../app/store.js';
-import { resolveConfigPath, withConfigOption } from '../config-path.js';
-import { demoStateFile, runningDemo } from '../../app/demo-state.js';
-import { redisUrlForLog } from '../../app/redis.js';
-import { printErrors, printWarnings, redactUrl } from '../report.js';
+import { withPrivacySession, withSessionOptions } from '../privacy-session.js';
+import type { Session, SessionOptions } from '../privacy-session.js';
 import { processIo } from '../io.js';
 import type { CliIo } from '../io.js';
-import { createHubLogger } from '../../app/logger.js';
 
 const OBJECTIONS: Record<string, ObjectionKind> = {
   'direct-marketing': 'directMarketing',
@@ -43,100 +32,14 @@ const OBJECTIONS: Record<string, ObjectionKind> = {
   'automated-decisions': 'automatedDecisions',
 };
 
-interface Common {
-  config?: string;
+type Common = SessionOptions & {
   json?: boolean;
   wait?: boolean;
   timeout?: string;
-  /** `false` with `--no-demo`. */
-  demo?: boolean;
-}
-
-interface Session {
-  privacy: PrivacyService;
-  /** Where the requests are recorded and queued, for hints (no credentials). */
-  where: string;
-  close(): Promise<void>;
-}
-
-/** `--config`, and `--no-demo` to stay off a running demo's data. */
-function withHubOptions(command: Command): Command {
-  return withConfigOption(command).option('--no-demo', "use the config's database and Redis even while npm start runs a demo");
-}
+};
 
 /** Exit code of a request still open when `--wait` gave up. */
 const EXIT_STILL_OPEN = 2;
-
-/**
- * The hub the command works on: the config's database and Redis, or, when `npm start` runs a
- * demo of the same config file (its `data/demo.json`), the demo's, unless `--no-demo`.
- */
-function target(io: CliIo, config: Config, file: string, options: Common): Config {
-  if (options.demo === false) return config;
-  const demo = runningDemo(demoStateFile(io.env));
-  if (!demo || (demo.config !== undefined && demo.config !== resolve(file))) return config;
-  io.error(
-    `using the demo that runs now (pid ${demo.pid}): database ${demo.databaseUrl}, Redis prefix ${demo.keyPrefix}; --no-demo uses the config's`,
-  );
-  return {
-    ...config,
-    hub: {
-      ...config.hub,
-      databaseUrl: demo.databaseUrl,
-      keyPrefix: demo.keyPrefix,
-      redisUrl: demo.privateRedisUrl ?? config.hub.redisUrl,
-    },
-  };
-}
-
-async function open(io: CliIo, config: Config): Promise<Session> {
-  const connectors = connectorsFromConfig(config, builtinConnectors);
-  const policy = toMergePolicy(config);
-  const logger = createHubLogger({ level: io.env['LOG_LEVEL'] ?? 'warn', ...(io.logs ? { destination: io.logs } : {}) });
-  const store = await openConfiguredStore(config, connectors, logger);
-  const redis = new Redis(config.hub.redisUrl, { maxRetriesPerRequest: null });
-  const hubIngest = new HubPatchIngest({ store, redis, prefix: config.hub.keyPrefix });
-  const privacy = new PrivacyService({
-    store,
-    redis,
-    prefix: config.hub.keyPrefix,
-    connectors,
-    policy,
-    ingestPatch: (patch, apply) => hubIngest.ingest(patch, apply),
-    logger,
-    options: privacyOptionsFromConfig(config),
-  });
-  return {
-    privacy,
-    where: `database ${redactUrl(config.hub.databaseUrl)}, Redis ${redisUrlForLog(config.hub.redisUrl)} prefix ${config.hub.keyPrefix}`,
-    async close() {
-      await privacy.close();
-      await hubIngest.close();
-      await redis.quit().catch(() => redis.disconnect());
-      await store.close();
-    },
-  };
-}
-
-async function withSession(io: CliIo, options: Common, fn: (session: Session) => Promise<number>): Promise<void> {
-  const file = resolveConfigPath(options.config, io.env);
-  const loaded = await loadConfig(file, { connectors: builtinConnectors, env: io.env });
-  if (!loaded.ok) {
-    printErrors(io, loaded.errors);
-    io.exit(1);
-    return;
-  }
-  printWarnings(io, loaded.warnings);
-  const session = await open(io, target(io, loaded.config, file, options));
-  try {
-    io.exit(await fn(session));
-  } catch (err) {
-    io.error(`concord dsr: ${err instanceof Error ? err.message : String(err)}`);
-    io.exit(1);
-  } finally {
-    await session.close();
-  }
-}
 
 /** The request as a few readable lines. */
 export function describe(view: DsrView): string {
@@ -212,13 +115,13 @@ function submitCommand(
   extra: (command: Command) => Command = (c) => c,
 ): void {
   extra(
-    withHubOptions(dsr.command(`${name} <email>`))
+    withSessionOptions(dsr.command(`${name} <email>`))
       .description(description)
       .option('--wait', 'follow the request until it completes or fails')
       .option('--timeout <duration>', 'how long --wait waits (e.g. 90s, 5m)', '2m')
       .option('--json', 'print the request as JSON'),
   ).action(async (email: string, options: Common & Record<string, unknown>) => {
-    await withSession(io, options, async (session) => {
+    await withPrivacySession(io, 'dsr', options, async (session) => {
       const created = report(io, await session.privacy.submit(input(email, options), { origin: 'cli', actor: 'cli' }));
       if (!created) return 1;
       const followed = await follow(io, session, created, {
@@ -312,13 +215,13 @@ export function register(program: Command, io: CliIo = processIo): void {
     objection,
   );
 
-  withHubOptions(dsr.command('status <id>'))
+  withSessionOptions(dsr.command('status <id>'))
     .description("a request's status per system")
     .option('--json', 'print as JSON')
     .option('--wait', 'follow the request until it completes or fails')
     .option('--timeout <duration>', 'how long --wait waits', '2m')
     .action(async (id: string, options: Common) => {
-      await withSession(io, options, async (session) => {
+      await withPrivacySession(io, 'dsr', options, async (session) => {
         const found = report(io, await session.privacy.get(id));
         if (!found) return 1;
         const followed = await follow(io, session, found, options);
@@ -328,13 +231,13 @@ export function register(program: Command, io: CliIo = processIo): void {
       });
     });
 
-  withHubOptions(dsr.command('list'))
+  withSessionOptions(dsr.command('list'))
     .description('requests, oldest first; --overdue: the open ones past their deadline')
     .option('--overdue', 'only open requests past their deadline')
     .addOption(new Option('--status <status>', 'only requests in this status').choices(['received', 'in_progress', 'completed', 'failed']))
     .option('--json', 'print as JSON')
     .action(async (options: Common & { overdue?: boolean; status?: 'received' | 'in_progress' | 'completed' | 'failed' }) => {
-      await withSession(io, options, async (session) => {
+      await withPrivacySession(io, 'dsr', options, async (session) => {
         const views = await session.privacy.list({
           ...(options.overdue ? { overdue: true } : {}),
           ...(options.status ? { status: options.status } : {}),
@@ -346,14 +249,14 @@ export function register(program: Command, io: CliIo = processIo): void {
       });
     });
 
-  withHubOptions(dsr.command('extend <id>'))
+  withSessionOptions(dsr.command('extend <id>'))
     .description('extend the deadline by up to two months (Art. 12(3)), recording when the person was told and why')
     .requiredOption('--to <instant>', 'the new deadline (ISO-8601)')
     .requiredOption('--told <instant>', 'when the person was told (ISO-8601)')
     .requiredOption('--reason <text>', 'why the extension is needed')
     .option('--json', 'print as JSON')
     .action(async (id: string, options: Common & { to: string; told: string; reason: string }) => {
-      await withSession(io, options, async (session) => {
+      await withPrivacySession(io, 'dsr', options, async (session) => {
         const iso = (text: string): string => new Date(text).toISOString();
         const view = report(
           io,
@@ -369,11 +272,11 @@ export function register(program: Command, io: CliIo = processIo): void {
       });
     });
 
-  withHubOptions(dsr.command('retry <id>'))
+  withSessionOptions(dsr.command('retry <id>'))
     .description('try the failed systems of a request again')
     .option('--json', 'print as JSON')
     .action(async (id: string, options: Common) => {
-      await withSession(io, options, async (session) => {
+      await withPrivacySession(io, 'dsr', options, async (session) => {
         const view = report(io, await session.privacy.retry(id, 'cli'));
         if (!view) return 1;
         print(io, view, options.json);
