@@ -35,6 +35,9 @@ export interface RetentionRuleReport {
   action: Rule['action'];
   /** Profiles last changed before this are inactive for the rule. */
   inactiveBefore: string;
+  /** How many profiles the rule selects. */
+  selectedCount: number;
+  /** The profiles selected: all of them in a dry run; in a real run those it erased or tried (at most the run's budget) or, for a `report` rule, the first `REPORT_LIST_LIMIT`. */
   selected: RetentionSelection[];
   /** Inactive profiles the rule leaves: they hold consent (or a subscription), or are restricted. */
   kept: { consent: number; restricted: number };
@@ -53,6 +56,8 @@ export interface RetentionReport {
 }
 
 const PAGE = 500;
+/** How many selected profiles a real run of a `report` rule lists (the count is always whole). */
+export const REPORT_LIST_LIMIT = 1000;
 
 /** Whether the profile holds a consent grant in force at `now`, or any subscription. Pure. */
 export function holdsConsent(profile: Profile, now: Date): boolean {
@@ -91,13 +96,13 @@ export class Retention {
     let budget = ctx.options.retention.maxErasuresPerRun;
     const reports: RetentionRuleReport[] = [];
     for (const rule of rules) {
-      const report = await this.select(rule, now);
-      if (!options.dryRun && rule.action === 'erase') {
+      const erasing = !options.dryRun && rule.action === 'erase';
+      // Only what is listed is kept in memory: a rule may select millions.
+      const limit = options.dryRun ? Infinity : erasing ? budget : REPORT_LIST_LIMIT;
+      const report = await this.select(rule, now, limit);
+      if (erasing) {
+        report.deferred = report.selectedCount - report.selected.length;
         for (const selection of report.selected) {
-          if (budget === 0) {
-            report.deferred++;
-            continue;
-          }
           const started = await this.erase(rule, selection);
           if (started === 'started') {
             report.erasuresStarted++;
@@ -106,7 +111,7 @@ export class Retention {
         }
       }
       reports.push(report);
-      ctx.metrics.retentionSelected.set({ rule: rule.id }, report.selected.length);
+      ctx.metrics.retentionSelected.set({ rule: rule.id }, report.selectedCount);
     }
     const action = options.dryRun || rules.every((r) => r.action === 'report') ? 'retention.report' : 'retention.run';
     await ctx.store.appendAudit({
@@ -119,7 +124,7 @@ export class Retention {
           rule: r.rule,
           action: r.action,
           inactiveBefore: r.inactiveBefore,
-          selected: r.selected.length,
+          selected: r.selectedCount,
           keptForConsent: r.kept.consent,
           keptRestricted: r.kept.restricted,
           erasuresStarted: r.erasuresStarted,
@@ -129,19 +134,20 @@ export class Retention {
       },
     });
     ctx.logger.info(
-      { dryRun: options.dryRun, rules: reports.map((r) => `${r.rule}:${r.selected.length}/${r.erasuresStarted}`) },
+      { dryRun: options.dryRun, rules: reports.map((r) => `${r.rule}:${r.selectedCount}/${r.erasuresStarted}`) },
       'retention rules ran',
     );
     return { at: now.toISOString(), dryRun: options.dryRun, rules: reports };
   }
 
-  private async select(rule: Rule, now: Date): Promise<RetentionRuleReport> {
+  private async select(rule: Rule, now: Date, limit: number): Promise<RetentionRuleReport> {
     const inactiveBefore = new Date(now.getTime() - rule.inactiveForMs).toISOString();
     const report: RetentionRuleReport = {
       rule: rule.id,
       description: rule.description ?? null,
       action: rule.action,
       inactiveBefore,
+      selectedCount: 0,
       selected: [],
       kept: { consent: 0, restricted: 0 },
       erasuresStarted: 0,
@@ -158,7 +164,7 @@ export class Retention {
       for (const { profile, updatedAt } of page) {
         const kept = keptBy(rule, profile, now);
         if (kept) report.kept[kept]++;
-        else report.selected.push({ profileId: profile.id, lastChangeAt: updatedAt });
+        else if (report.selectedCount++ < limit) report.selected.push({ profileId: profile.id, lastChangeAt: updatedAt });
       }
       if (page.length < PAGE) return report;
       after = page[page.length - 1]?.profile.id;
@@ -182,6 +188,6 @@ export class Retention {
 /** A run in a few numbers per rule (what a scheduled job keeps as its result). */
 export function retentionSummary(report: RetentionReport): Record<string, { selected: number; erasuresStarted: number; deferred: number }> {
   return Object.fromEntries(
-    report.rules.map((r) => [r.rule, { selected: r.selected.length, erasuresStarted: r.erasuresStarted, deferred: r.deferred }]),
+    report.rules.map((r) => [r.rule, { selected: r.selectedCount, erasuresStarted: r.erasuresStarted, deferred: r.deferred }]),
   );
 }

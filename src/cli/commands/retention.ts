@@ -17,11 +17,14 @@ function describeRule(r: RetentionRuleReport, dryRun: boolean): string[] {
   const kept = `kept: ${r.kept.consent} with consent, ${r.kept.restricted} restricted`;
   const lines = [
     `${r.rule} (${r.action}; inactive since before ${r.inactiveBefore})${r.description ? `: ${r.description}` : ''}`,
-    `  ${r.selected.length} selected; ${kept}`,
+    `  ${r.selectedCount} selected; ${kept}`,
   ];
   if (!dryRun && r.action === 'erase')
     lines.push(`  erasures started ${r.erasuresStarted}, already being erased ${r.alreadyErasing}, left for the next run ${r.deferred}`);
-  if (dryRun || r.action === 'report') for (const s of r.selected) lines.push(`  ${s.profileId}  last change ${s.lastChangeAt}`);
+  if (dryRun || r.action === 'report') {
+    for (const s of r.selected) lines.push(`  ${s.profileId}  last change ${s.lastChangeAt}`);
+    if (r.selected.length < r.selectedCount) lines.push(`  … and ${r.selectedCount - r.selected.length} more (--dry-run --json lists all)`);
+  }
   return lines;
 }
 
