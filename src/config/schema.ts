@@ -106,6 +106,47 @@ export const PreferenceCenterConfig = z
   .strict();
 export type PreferenceCenterConfig = z.infer<typeof PreferenceCenterConfig>;
 
+/** One storage-limitation rule (Art. 5(1)(e)): which profiles it selects and what it does with them. */
+export const RetentionRule = z
+  .object({
+    id: CatalogId.meta({
+      description: 'A name for the rule, shown in reports and recorded as the actor of its erasures (retention:<id>).',
+    }),
+    description: z.string().min(1).max(500).optional().meta({ description: 'Why the rule exists, for the report.' }),
+    inactiveFor: Duration.refine((ms) => ms >= 86_400_000, 'at least 1d: a retention rule erases people').meta({
+      description: 'Selects profiles that no system and no person changed for this long (their last change), e.g. 540d.',
+    }),
+    withoutConsent: z.boolean().default(true).meta({
+      description: 'Selects only profiles with no consent granted (an expired grant counts as none) and no subscription. Default: true.',
+    }),
+    action: z.enum(['report', 'erase']).default('report').meta({
+      description:
+        'report: each scheduled run only reports what the rule selects (audit row retention.report); erase: each run erases them in every system like an erasure request (origin retention). Default: report, so the first runs are dry runs.',
+    }),
+  })
+  .strict();
+export type RetentionRule = z.infer<typeof RetentionRule>;
+
+/** Storage limitation: rules run on a schedule, with a dry run first. */
+export const RetentionConfig = z
+  .object({
+    every: Duration.prefault('1d').meta({ description: 'How often the rules run. Default: 1d.' }),
+    maxErasuresPerRun: z.number().int().min(1).max(100_000).default(1000).meta({
+      description:
+        'At most this many erasures one run starts (the rest wait for the next run), so that a first run spreads over the systems’ rate limits. Default: 1000.',
+    }),
+    rules: z.array(RetentionRule).default([]).meta({ description: 'The rules; none by default (nothing is erased on a schedule).' }),
+  })
+  .strict()
+  .superRefine((retention, ctx) => {
+    const seen = new Set<string>();
+    retention.rules.forEach((rule, i) => {
+      if (seen.has(rule.id)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `rule id "${rule.id}" is used twice` });
+      seen.add(rule.id);
+    });
+  });
+export type RetentionConfig = z.infer<typeof RetentionConfig>;
+
 /**
  * Data-subject requests (GDPR Art. 15-22): which systems every erasure reaches, how long an
  * export waits for download, and the controller named in consent receipts.
@@ -137,6 +178,10 @@ export const PrivacyConfig = z
       .strict()
       .prefault({})
       .meta({ description: 'The data controller named in exports and consent receipts (Kantara Consent Receipt piiControllers).' }),
+    retention: RetentionConfig.prefault({}).meta({
+      description:
+        'Storage limitation: rules that erase profiles kept longer than needed (concord retention --dry-run shows what they select).',
+    }),
   })
   .strict();
 export type PrivacyConfig = z.infer<typeof PrivacyConfig>;

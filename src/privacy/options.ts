@@ -72,6 +72,24 @@ export const PrivacyOptions = z.object({
     .prefault({}),
   /** Purpose id -> title, for consent receipts. */
   purposeTitles: z.record(z.string(), z.string()).default({}),
+  /** Storage limitation (`hub.privacy.retention`, durations in ms). */
+  retention: z
+    .object({
+      everyMs: count.default(86_400_000),
+      maxErasuresPerRun: count.default(1000),
+      rules: z
+        .array(
+          z.object({
+            id: z.string().min(1),
+            description: z.string().optional(),
+            inactiveForMs: count,
+            withoutConsent: z.boolean().default(true),
+            action: z.enum(['report', 'erase']).default('report'),
+          }),
+        )
+        .default([]),
+    })
+    .prefault({}),
   tuning: PrivacyTuning.prefault({}),
 });
 export type PrivacyOptions = z.infer<typeof PrivacyOptions>;
@@ -96,6 +114,11 @@ export function privacyOptionsFromConfig(config: Config, tuning?: PrivacyTuningI
       ...(p.controller.policyUrl ? { policyUrl: p.controller.policyUrl } : {}),
     },
     purposeTitles: Object.fromEntries(Object.entries(config.catalog.purposes).map(([id, purpose]) => [id, purpose.title])),
+    retention: {
+      everyMs: p.retention.every,
+      maxErasuresPerRun: p.retention.maxErasuresPerRun,
+      rules: p.retention.rules.map(({ inactiveFor, ...rule }) => ({ ...rule, inactiveForMs: inactiveFor })),
+    },
     ...(tuning ? { tuning } : {}),
   };
 }

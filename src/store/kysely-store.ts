@@ -25,6 +25,7 @@ import type {
   DsrKind,
   DsrStatus,
   DsrSystemStatus,
+  IdleProfile,
   LedgerEntry,
   OutboxRow,
   OutboxSettlement,
@@ -104,6 +105,9 @@ export class KyselyStore implements Store {
   }
   deleteProfileData(profileId: string): Promise<void> {
     return this.#profiles.deleteProfileData(profileId);
+  }
+  idleProfiles(query: { before: string; after?: string; limit: number }): Promise<IdleProfile[]> {
+    return this.#profiles.idleProfiles(query);
   }
 
   // Shadows and the push log.
