@@ -6,6 +6,7 @@
 import { formatPath } from './errors.js';
 import type { ConfigErrorCode } from './errors.js';
 import type { ConfigPath } from './locate.js';
+import { canonicalLocale } from './localized.js';
 import { isLoopbackHost, isLoopbackUrl } from './loopback.js';
 import { HUB_SOURCES } from './schema.js';
 
@@ -134,7 +135,8 @@ export function localizationFindings(root: unknown): CheckFinding[] {
   const findings: CheckFinding[] = [];
   const catalog = dict(dict(root)['catalog']);
   const defaultLocale = typeof catalog['defaultLocale'] === 'string' ? catalog['defaultLocale'] : 'en';
-  const listed = list(catalog['locales']).filter((l): l is string => typeof l === 'string');
+  // Tags that are not canonical BCP 47 are reported by the schema, and are no locale here.
+  const listed = list(catalog['locales']).filter((l): l is string => typeof l === 'string' && canonicalLocale(l) === l);
   const locales = Array.isArray(catalog['locales']) ? listed : [defaultLocale];
   const fallback = catalog['fallback'] === 'defaultLocale';
   const known = locales.join(', ');
