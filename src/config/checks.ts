@@ -154,7 +154,12 @@ export function localizationFindings(root: unknown): CheckFinding[] {
     if (!isDict(text)) return;
     for (const locale of Object.keys(text)) {
       if (!locales.includes(locale))
-        findings.push({ code: 'unknown_locale', path: [...path, locale], at: 'key', message: `"${locale}" is not in catalog.locales (${known})` });
+        findings.push({
+          code: 'unknown_locale',
+          path: [...path, locale],
+          at: 'key',
+          message: `"${locale}" is not in catalog.locales (${known})`,
+        });
     }
   };
   for (const { path, text } of localizedTexts(dict(root))) {
@@ -179,7 +184,12 @@ export function localizationFindings(root: unknown): CheckFinding[] {
     unlisted(path, version);
     for (const locale of (written(notice['text']) ?? []).filter((l) => locales.includes(l))) {
       if (!(locale in version))
-        findings.push({ code: 'missing_translation', path, at: 'value', message: `no "${locale}" version (the notice has "${locale}" text)` });
+        findings.push({
+          code: 'missing_translation',
+          path,
+          at: 'value',
+          message: `no "${locale}" version (the notice has "${locale}" text)`,
+        });
     }
   }
   return findings;

@@ -383,10 +383,17 @@ export function parseConfig(text: string, file: string, options: LoadOptions): L
           }
           return;
         }
-        const expected = options.flatMap((errors) => errors.flatMap((e) => (e.code === 'invalid_type' && e.path.length === 0 ? [e.expected] : [])));
+        const expected = options.flatMap((errors) =>
+          errors.flatMap((e) => (e.code === 'invalid_type' && e.path.length === 0 ? [e.expected] : [])),
+        );
         if (options.length > 0 && expected.length === options.length) {
           const value = getIn(data, path);
-          fail('invalid_type', path, 'value', `${where}: expected ${expected.map(describeExpected).join(' or ')}, got ${describeValue(value)}`);
+          fail(
+            'invalid_type',
+            path,
+            'value',
+            `${where}: expected ${expected.map(describeExpected).join(' or ')}, got ${describeValue(value)}`,
+          );
           return;
         }
         fail('invalid', path, 'value', `${where}: ${issue.message}`);

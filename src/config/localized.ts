@@ -77,11 +77,7 @@ export interface ShownNotice extends ShownText {
 }
 
 /** The notice in `locale` (with the fallback of `textIn`) and the version of the text shown. */
-export function noticeIn(
-  notice: { text: LocalizedText; version: LocalizedVersion },
-  locale: string,
-  defaultLocale: string,
-): ShownNotice {
+export function noticeIn(notice: { text: LocalizedText; version: LocalizedVersion }, locale: string, defaultLocale: string): ShownNotice {
   const shown = textIn(notice.text, locale, defaultLocale);
   const version = typeof notice.version === 'string' ? notice.version : (notice.version[shown.locale] ?? '');
   return { ...shown, version };

@@ -16,7 +16,16 @@ import { credentialUrl, generatedSecret, markSecret } from './secret.js';
 export const HUB_SOURCES = ['preference_center', 'admin'] as const;
 
 /** Keys every connector instance has, whatever its type. */
-export const CONNECTOR_COMMON_KEYS = ['type', 'displayName', 'enabled', 'schedule', 'priority', 'consentAuthority', 'mappings', 'limits'] as const;
+export const CONNECTOR_COMMON_KEYS = [
+  'type',
+  'displayName',
+  'enabled',
+  'schedule',
+  'priority',
+  'consentAuthority',
+  'mappings',
+  'limits',
+] as const;
 
 /** The keys of an instance that belong to its connector type (not the common ones). */
 export function ownConfig(instance: Readonly<Record<string, unknown>>): Record<string, unknown> {
@@ -227,10 +236,11 @@ export const Purpose = z
       .strict()
       .meta({ description: 'The notice shown when consent is asked; its version and the locale shown are recorded as evidence.' }),
     purpose: LocalizedText.optional().meta({
-      description: 'Why the data is collected and what it is used for; shown on the preference center\'s transparency section.',
+      description: "Why the data is collected and what it is used for; shown on the preference center's transparency section.",
     }),
     retention: LocalizedText.optional().meta({
-      description: 'How long the data is kept for this purpose (e.g. "Until you withdraw consent, then 30 days"); shown on the transparency section.',
+      description:
+        'How long the data is kept for this purpose (e.g. "Until you withdraw consent, then 30 days"); shown on the transparency section.',
     }),
     defaultLegalBasis: LegalBasis.default('consent'),
     policy: PurposePolicy.default('latest'),

@@ -97,7 +97,10 @@ export function privacyOptionsFromConfig(config: Config, tuning?: PrivacyTuningI
       ...(p.controller.policyUrl ? { policyUrl: p.controller.policyUrl } : {}),
     },
     purposeTitles: Object.fromEntries(
-      Object.entries(config.catalog.purposes).map(([id, purpose]) => [id, textIn(purpose.title, config.catalog.defaultLocale, config.catalog.defaultLocale).text]),
+      Object.entries(config.catalog.purposes).map(([id, purpose]) => [
+        id,
+        textIn(purpose.title, config.catalog.defaultLocale, config.catalog.defaultLocale).text,
+      ]),
     ),
     ...(tuning ? { tuning } : {}),
   };

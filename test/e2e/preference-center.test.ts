@@ -215,7 +215,12 @@ describe('preference center in Chromium (quickstart)', () => {
     await expect(page.locator('h1').textContent()).resolves.toBe('ご連絡方法の設定');
     const text = await page.locator('body').innerText();
     expect(english.filter((t) => text.includes(t))).toEqual([]);
-    for (const t of ['マーケティングのご案内', 'メール', '特典やニュースをお送りしたいと考えています。いつでも変更できます。', '月刊ニュースレター'])
+    for (const t of [
+      'マーケティングのご案内',
+      'メール',
+      '特典やニュースをお送りしたいと考えています。いつでも変更できます。',
+      '月刊ニュースレター',
+    ])
       expect(text).toContain(t);
     // Nothing on the page is marked as being in another language than the page's.
     await expect(page.locator('body [lang]:not([lang="ja"]):not(nav [lang])').count()).resolves.toBe(0);

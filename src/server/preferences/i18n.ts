@@ -100,7 +100,8 @@ const en: Messages = {
     },
   },
   transparencyHeading: 'How we use your data',
-  transparencyHint: 'For each purpose: why we collect the data, on what legal basis, which of our systems receive it and how long we keep it.',
+  transparencyHint:
+    'For each purpose: why we collect the data, on what legal basis, which of our systems receive it and how long we keep it.',
   transparencyWhy: 'Why',
   transparencyLegalBasis: 'Legal basis',
   transparencyRecipients: 'Systems that receive it',
