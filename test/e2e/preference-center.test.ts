@@ -261,6 +261,19 @@ describe('preference center in Chromium (quickstart)', () => {
       evidence: { method: 'preference_center', noticeLocale: 'ja', noticeVersion: '2024-06-ja.1' },
     });
     await context.close();
+
+    // Under the hub's own Content-Security-Policy (no bypass), the page breaks no rule of it.
+    const strict = await browser.newContext({ locale: 'ja-JP' });
+    const strictPage = await strict.newPage();
+    const complaints: string[] = [];
+    strictPage.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) complaints.push(message.text());
+    });
+    const strictResponse = await strictPage.goto(link);
+    expect(strictResponse?.headers()['content-security-policy']).toContain("script-src 'self'");
+    await expect(strictPage.locator('#transparency-marketing').isVisible()).resolves.toBe(true);
+    expect(complaints).toEqual([]);
+    await strict.close();
   });
 
   it('refuses a tampered link with a friendly page', async () => {
