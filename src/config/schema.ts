@@ -8,6 +8,7 @@ import type { ConnectorDefinition } from '../connector/define.js';
 import { MappingEntry } from '../connector/mapping-schema.js';
 import { LegalBasis, ObjectionKind, PurposePolicy } from '../profile/schema.js';
 import { Duration } from './duration.js';
+import { LocaleFallback, LocaleTag, LocalizedText, LocalizedVersion } from './localized.js';
 import { MetricsEndpoint, TrustProxy } from './network.js';
 import { credentialUrl, generatedSecret, markSecret } from './secret.js';
 
@@ -15,7 +16,16 @@ import { credentialUrl, generatedSecret, markSecret } from './secret.js';
 export const HUB_SOURCES = ['preference_center', 'admin'] as const;
 
 /** Keys every connector instance has, whatever its type. */
-export const CONNECTOR_COMMON_KEYS = ['type', 'enabled', 'schedule', 'priority', 'consentAuthority', 'mappings', 'limits'] as const;
+export const CONNECTOR_COMMON_KEYS = [
+  'type',
+  'displayName',
+  'enabled',
+  'schedule',
+  'priority',
+  'consentAuthority',
+  'mappings',
+  'limits',
+] as const;
 
 /** The keys of an instance that belong to its connector type (not the common ones). */
 export function ownConfig(instance: Readonly<Record<string, unknown>>): Record<string, unknown> {
@@ -261,15 +271,22 @@ export type HubConfig = z.infer<typeof HubConfig>;
 
 export const Purpose = z
   .object({
-    title: z.string().min(1),
-    description: z.string().optional(),
+    title: LocalizedText,
+    description: LocalizedText.optional(),
     notice: z
       .object({
-        text: z.string().min(1),
-        version: z.string().min(1),
+        text: LocalizedText,
+        version: LocalizedVersion,
       })
       .strict()
-      .meta({ description: 'The notice shown when consent is asked; its version is recorded as evidence.' }),
+      .meta({ description: 'The notice shown when consent is asked; its version and the locale shown are recorded as evidence.' }),
+    purpose: LocalizedText.optional().meta({
+      description: "Why the data is collected and what it is used for; shown on the preference center's transparency section.",
+    }),
+    retention: LocalizedText.optional().meta({
+      description:
+        'How long the data is kept for this purpose (e.g. "Until you withdraw consent, then 30 days"); shown on the transparency section.',
+    }),
     defaultLegalBasis: LegalBasis.default('consent'),
     policy: PurposePolicy.default('latest'),
     objection: ObjectionKind.optional().meta({
@@ -280,19 +297,50 @@ export const Purpose = z
   .strict();
 export type Purpose = z.infer<typeof Purpose>;
 
-export const Channel = z.object({ title: z.string().min(1) }).strict();
+export const Channel = z.object({ title: LocalizedText }).strict();
 export type Channel = z.infer<typeof Channel>;
 
-export const Topic = z.object({ title: z.string().min(1), description: z.string().optional() }).strict();
+export const Topic = z.object({ title: LocalizedText, description: LocalizedText.optional() }).strict();
 export type Topic = z.infer<typeof Topic>;
 
 export const Catalog = z
   .object({
+    /**
+     * The languages the catalog is written in; the preference center offers exactly these.
+     * @defaultValue `[defaultLocale]`
+     */
+    locales: z
+      .array(LocaleTag)
+      .min(1)
+      .refine((tags) => new Set(tags).size === tags.length, 'a locale is listed twice')
+      .optional()
+      .meta({
+        description:
+          'The languages (BCP 47 tags) the catalog is written in; the preference center offers exactly these. The interface itself speaks en and ja; another locale gets the interface in the default locale (English when that has none). Default: [defaultLocale].',
+      }),
+    /**
+     * The language of a text written as a plain string, and of visitors whose language is not in `locales`.
+     * @defaultValue `en`
+     */
+    defaultLocale: LocaleTag.default('en').meta({
+      description:
+        'The language of a text written as a plain string, and of visitors whose language is not in locales; must be one of locales. Default: en.',
+    }),
+    /**
+     * What a text without a translation in a configured locale does: `none` makes it a
+     * validation error, `defaultLocale` shows the default locale's text.
+     * @defaultValue `none`
+     */
+    fallback: LocaleFallback.default('none').meta({
+      description:
+        "none: every text needs every locale of locales (a missing one is a validation error); defaultLocale: a missing translation shows the default locale's text. Default: none.",
+    }),
     purposes: z.record(CatalogId, Purpose),
     channels: z.record(CatalogId, Channel),
     topics: z.record(CatalogId, Topic).default({}),
   })
-  .strict();
+  .strict()
+  .transform(({ locales, ...catalog }) => ({ ...catalog, locales: locales ?? [catalog.defaultLocale] }));
 export type Catalog = z.infer<typeof Catalog>;
 
 const CronExpression = z.string().regex(/^\s*\S+(\s+\S+){4,5}\s*$/, 'expected a cron expression with 5 or 6 fields, e.g. "*/15 * * * *"');
@@ -317,6 +365,10 @@ export const LimitsOverride = z
 export type LimitsOverride = z.infer<typeof LimitsOverride>;
 
 const connectorCommonShape = {
+  displayName: LocalizedText.optional().meta({
+    description:
+      'The name people see for this system (the transparency section of the preference center lists the systems each purpose reaches); default: the instance id.',
+  }),
   enabled: z.boolean().default(true),
   schedule: Schedule.optional(),
   priority: z.number().int().default(0).meta({ description: 'Breaks timestamp ties between sources: higher wins.' }),

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
+import { textIn } from '../config/localized.js';
 import { BackoffPolicy } from '../queue/backoff.js';
 
 const ms = z.number().int().nonnegative();
@@ -113,7 +114,12 @@ export function privacyOptionsFromConfig(config: Config, tuning?: PrivacyTuningI
       ...(p.controller.address ? { address: p.controller.address } : {}),
       ...(p.controller.policyUrl ? { policyUrl: p.controller.policyUrl } : {}),
     },
-    purposeTitles: Object.fromEntries(Object.entries(config.catalog.purposes).map(([id, purpose]) => [id, purpose.title])),
+    purposeTitles: Object.fromEntries(
+      Object.entries(config.catalog.purposes).map(([id, purpose]) => [
+        id,
+        textIn(purpose.title, config.catalog.defaultLocale, config.catalog.defaultLocale).text,
+      ]),
+    ),
     retention: {
       everyMs: p.retention.every,
       maxErasuresPerRun: p.retention.maxErasuresPerRun,
