@@ -10,6 +10,10 @@
  * are done (`followErasure`, `erasure.ts`): it must then show the same final picture as one that
  * erases at once, and answering `pending` without `eraseProgress` fails the erase test.
  *
+ * A connector that declares `erase` or `export` must declare `find` (data-subject requests search
+ * every system first): its tests search pushed samples by e-mail, by the system's id and (with
+ * `findsPhones`) by phone, and bound the API calls of a batch of queries (`callsPerFind`).
+ *
  * Records are built the way the engine builds them: canonical sample profiles are mapped out
  * with the connector's mapping (defaults plus `mappings`), and what comes back is mapped in.
  */
