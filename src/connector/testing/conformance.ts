@@ -461,6 +461,19 @@ export function runConformance<Config, Cursor>(options: ConformanceOptions<Confi
           ]);
         });
 
+        it('surfaces an HTTP 429 during a find as RateLimitedError', async () => {
+          const { env, instance } = await setup();
+          const p = sample(35);
+          await pushOk(instance, [p]);
+          await env.rateLimitNextCall(2);
+          const err = await find(instance, [query({ emails: [emailOf(p)] })]).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(err).toBeInstanceOf(RateLimitedError);
+          expect((err as RateLimitedError).retryAfterMs).toBe(2000);
+        });
+
         it('answers no queries with no answers', async () => {
           const { instance } = await setup();
           await expect(find(instance, [])).resolves.toEqual([]);
