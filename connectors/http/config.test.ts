@@ -109,6 +109,11 @@ describe('HTTP connector config', () => {
     expect(messagesOf({ read: { find: { path: '/contacts/{id}', query: { email: '{email}' }, records: '$[*]' } } })).toEqual([
       expect.stringMatching(/^read\.find\.path: unknown placeholder id: this template may use email/),
     ]);
+    expect(messagesOf({ read: { findPhone: { path: '/contacts', query: { phone: '{email}' }, records: '$[*]' } } })).toEqual([
+      'read.findPhone: read.findPhone must name {phone} in its path or query',
+      expect.stringMatching(/^read\.findPhone\.query\.phone: unknown placeholder email: this template may use phone/),
+    ]);
+    expect(messagesOf({ read: { findPhone: { path: '/contacts', query: { phone: '{phone}' }, records: '$[*]' } } })).toEqual([]);
     expect(messagesOf({ write: { create: write('POST', '/contacts/{id}'), update } })).toEqual([
       expect.stringMatching(/^write\.create\.path: unknown placeholder id: this template may use email/),
     ]);

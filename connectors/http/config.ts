@@ -154,6 +154,17 @@ export const GetEndpoint = z
 /** Records by e-mail address (erase and export by e-mail, finding a record a failed create may have made): `{email}`. */
 export const FindEndpoint = z.object({ path: PathTemplate, query: Query.default({}), records: JsonPath }).strict();
 
+/** Records by phone number (`find` for data-subject requests): `{phone}`, and the field of a record that holds the number. */
+export const FindPhoneEndpoint = z
+  .object({
+    path: PathTemplate,
+    query: Query.default({}),
+    records: JsonPath,
+    /** The field of a found record holding the phone number (only records whose number equals the one asked are kept). @defaultValue `phone` */
+    field: FieldPath.default('phone'),
+  })
+  .strict();
+
 /** A write of one record. */
 export const WriteEndpoint = z
   .object({
@@ -329,6 +340,8 @@ export const HttpConfig = z
         get: GetEndpoint.optional(),
         /** @defaultValue none: erase and export by e-mail are refused (an erasure webhook still carries the e-mail) */
         find: FindEndpoint.optional(),
+        /** @defaultValue none: `find` matches no phone number */
+        findPhone: FindPhoneEndpoint.optional(),
       })
       .strict()
       .default({}),
@@ -373,6 +386,7 @@ const URI_VARIABLES = {
   export: ['id'],
   delete: ['id'],
   find: ['email'],
+  findPhone: ['phone'],
   // A record being created has no id yet.
   create: ['email'],
   update: ['id', 'email'],
@@ -419,6 +433,7 @@ function checkEndpoints(c: HttpConfig, ctx: z.RefinementCtx): void {
   uri(['read', 'list'], c.read.list, URI_VARIABLES.list);
   uri(['read', 'get'], c.read.get, URI_VARIABLES.get);
   uri(['read', 'find'], c.read.find, URI_VARIABLES.find);
+  uri(['read', 'findPhone'], c.read.findPhone, URI_VARIABLES.findPhone);
   uri(['export'], c.export, URI_VARIABLES.export);
   uri(['delete'], c.delete, URI_VARIABLES.delete);
   if (update !== undefined && !placeholdersOf(update.path).includes('id'))
@@ -437,6 +452,11 @@ function checkEndpoints(c: HttpConfig, ctx: z.RefinementCtx): void {
     ![c.read.find.path, ...Object.values(c.read.find.query)].some((t) => placeholdersOf(t).includes('email'))
   )
     report(['read', 'find'], 'read.find must name {email} in its path or query');
+  if (
+    c.read.findPhone !== undefined &&
+    ![c.read.findPhone.path, ...Object.values(c.read.findPhone.query)].some((t) => placeholdersOf(t).includes('phone'))
+  )
+    report(['read', 'findPhone'], 'read.findPhone must name {phone} in its path or query');
   const mapped = mappedExternals(c);
   for (const [path, template, allowed, hint] of templates) {
     for (const name of placeholdersOf(template)) {

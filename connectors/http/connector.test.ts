@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RawWebhook } from '../../src/connector/define.js';
+import { RejectedError } from '../../src/connector/errors.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { HttpConfig } from './config.js';
 import { createHttpInstance } from './connector.js';
@@ -73,5 +74,18 @@ describe('http connector: an authoritative webhook payload', () => {
       data: [{ id: 'a', updated_at: '2026-12-01T09:00:00.000Z' }],
     };
     expect(parse(payload, 'msg_3')).toEqual([{ kind: 'changed', eventId: 'msg_3', externalIds: ['c'], at: '2026-12-01T10:00:00.000Z' }]);
+  });
+});
+
+describe('http connector: find', () => {
+  it('refuses an e-mail without read.find (nothing found would be a guess), and answers phones with nothing without read.findPhone', async () => {
+    const config = HttpConfig.parse({ baseUrl: 'https://crm.example.com', record: { id: 'id', updatedAt: 'updated_at' } });
+    const instance = createHttpInstance({ instanceId: 'crm', logger: silentLogger(), config });
+    const signal = new AbortController().signal;
+    await expect(instance.find?.([{ emails: ['a@example.com'], phones: [], externalIds: [] }], signal)).rejects.toBeInstanceOf(
+      RejectedError,
+    );
+    // No read.get, no export, no read.findPhone: neither ids nor phones can be looked up, and no call is made.
+    await expect(instance.find?.([{ emails: [], phones: ['+15550100'], externalIds: ['x'] }], signal)).resolves.toEqual([[]]);
   });
 });

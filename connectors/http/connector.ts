@@ -20,6 +20,7 @@ import { checkConnection } from './check.js';
 import { HttpConfig, HttpCursor } from './config.js';
 import { pushMessages } from './events-out.js';
 import { HttpPrivacy } from './privacy.js';
+import { findRecords } from './find.js';
 import { HttpPusher } from './push.js';
 import { pullRecords, readRecords } from './read.js';
 import { getPath, idOf, instantFrom, isObject, select, toExternalRecord } from './records.js';
@@ -86,6 +87,7 @@ export function createHttpInstance(ctx: ConnectorContext<HttpConfig>, runtime: H
     erase: (refs, signal) => privacy.erase(refs, signal),
     eraseProgress: (tickets) => privacy.eraseProgress(tickets),
     export: (refs, signal) => privacy.export(refs, signal),
+    find: (queries, signal) => findRecords(api, config, queries, signal),
     verify(raw) {
       if (inbound === undefined) return { ok: false, reason: 'this instance takes no webhooks' };
       // As admit, for a raw webhook handed over without it.
@@ -113,7 +115,7 @@ export default defineConnector<HttpConfig, HttpCursor>({
   type: 'http',
   configSchema: HttpConfig,
   cursorSchema: HttpCursor,
-  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true, find: false },
+  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true, find: true },
   // The engine's own bound per call; the instance's `rateLimit` paces every HTTP request it makes.
   limits: { requestsPerWindow: 100, windowMs: 1_000, maxBatch: 100, concurrency: 4 },
   secretKeys: [],

@@ -6,6 +6,7 @@
 import LinkHeader from 'http-link-header';
 import type { Logger } from 'pino';
 import { MalformedPayloadError, RejectedError } from '../../src/connector/errors.js';
+import { emailKey, phoneKey } from '../../src/connector/kit/index.js';
 import type { ExternalRecord, PullPage } from '../../src/connector/define.js';
 import type { Json } from '../../src/profile/schema.js';
 import type { HttpApi } from './api.js';
@@ -212,15 +213,36 @@ export async function fetchById(
 export async function findByEmail(api: HttpApi, config: HttpConfig, email: string, signal: AbortSignal): Promise<ExternalRecord[]> {
   const find = config.read.find;
   if (find === undefined) return [];
+  return searchBy(api, config, find, ['email', email], config.record.email, emailKey, signal);
+}
+
+/** Records holding this phone number, through `read.findPhone` (none without it). */
+export async function findByPhone(api: HttpApi, config: HttpConfig, phone: string, signal: AbortSignal): Promise<ExternalRecord[]> {
+  const find = config.read.findPhone;
+  if (find === undefined) return [];
+  return searchBy(api, config, find, ['phone', phone], find.field, phoneKey, signal);
+}
+
+/** The records a search endpoint answers for one value whose `field` equals it (as `key` compares them). */
+async function searchBy(
+  api: HttpApi,
+  config: HttpConfig,
+  endpoint: { path: string; query: Record<string, string>; records: string },
+  [name, value]: ['email' | 'phone', string],
+  field: string,
+  key: (value: string) => string,
+  signal: AbortSignal,
+): Promise<ExternalRecord[]> {
+  const values = { [name]: value };
   const answer = await api.call(
-    { method: 'GET', path: expandPath(find.path, { email }), query: expandQuery(find.query, { email }) },
+    { method: 'GET', path: expandPath(endpoint.path, values), query: expandQuery(endpoint.query, values) },
     signal,
   );
   requireJson(answer.json, 'find endpoint');
-  const wanted = email.toLowerCase();
+  const wanted = key(value);
   // A system's search may match loosely (a prefix, another field): keep exact matches only.
-  return recordsOf(select(answer.json, find.records), config.record).records.filter((r) => {
-    const value = r.fields[config.record.email];
-    return typeof value === 'string' && value.toLowerCase() === wanted;
+  return recordsOf(select(answer.json, endpoint.records), config.record).records.filter((r) => {
+    const value = r.fields[field];
+    return typeof value === 'string' && key(value) === wanted;
   });
 }

@@ -75,7 +75,7 @@ export function renderBody(template: Json, values: TemplateValues): Json | undef
 }
 
 /** The variables a path or query template is expanded with. */
-export type UriValues = Partial<Record<'id' | 'email', string>>;
+export type UriValues = Partial<Record<'id' | 'email' | 'phone', string>>;
 
 /** Decodes percent-escapes as a server would (an unreadable escape stays as written). */
 function decoded(value: string): string {

@@ -8,6 +8,7 @@ import { defineConnector, type ConnectorContext, type ConnectorInstance } from '
 import { HubSpotApi } from './api.js';
 import { HUBSPOT_SECRET_KEYS, HubSpotConfig, HubSpotCursor } from './config.js';
 import { HubSpotEraser } from './erase.js';
+import { HubSpotFinder } from './find.js';
 import { derivedSubscriptionMappings, HUBSPOT_OPT_OUT_PROPERTIES, hubspotDefaultMappings } from './mapping.js';
 import { pullContacts } from './pull.js';
 import { HubSpotPusher } from './push.js';
@@ -33,6 +34,7 @@ export function createHubSpotInstance(
   const reader = new HubSpotReader(api, config);
   const pusher = new HubSpotPusher(api, reader, config);
   const eraser = new HubSpotEraser(api, reader, now);
+  const finder = new HubSpotFinder(api);
   const acks = new WebhookAcks<number>({ capacity: 50_000, maxPending: MAX_PENDING });
   // Properties whose webhook values are ingested as they are (identities and opt-out mirrors are read).
   const valuesTaken = new Set(valueProperties(config));
@@ -77,6 +79,10 @@ export function createHubSpotInstance(
       );
     },
 
+    find(queries, signal) {
+      return finder.find(queries, signal);
+    },
+
     verify(raw) {
       return verifyHubSpotSignature(raw, {
         clientSecret: config.webhookSecret,
@@ -111,7 +117,7 @@ export default defineConnector<HubSpotConfig, HubSpotCursor>({
   type: 'hubspot',
   configSchema: HubSpotConfig,
   cursorSchema: HubSpotCursor,
-  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true, find: false },
+  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true, find: true },
   // One push or pull page is one or two HubSpot calls; the connector paces the calls themselves.
   limits: { requestsPerWindow: 100, windowMs: 10_000, maxBatch: 100, concurrency: 2 },
   defaultMappings: hubspotDefaultMappings,

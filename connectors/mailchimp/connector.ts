@@ -9,6 +9,7 @@ import { defineConnector, type ConnectorContext, type ConnectorInstance } from '
 import { MailchimpApi, sharedSignal } from './api.js';
 import { MAILCHIMP_SECRET_KEYS, MailchimpConfig, MailchimpCursor } from './config.js';
 import { eraseMembers, exportMembers } from './erase.js';
+import { findMembers, phoneMergeTag } from './find.js';
 import { derivedMailchimpMappings, mailchimpDefaultMappings } from './mapping.js';
 import { pullMembers } from './pull.js';
 import { MailchimpPusher } from './push.js';
@@ -46,6 +47,8 @@ export function createMailchimpInstance(
   // Learned from the answers: whether since_last_changed takes the bound's own second.
   const sinceBound = { inclusive: false };
   const acks = new WebhookAcks<string>({ capacity: 50_000, maxPending: 10_000 });
+  // The merge field the phone identity is mapped to (find compares phones there).
+  const phoneTag = phoneMergeTag(ctx.fieldTargets);
 
   return {
     api,
@@ -56,6 +59,7 @@ export function createMailchimpInstance(
     },
     erase: (refs, signal) => eraseMembers(api, refs, sharedSignal(signal)),
     export: (refs, signal) => exportMembers(api, refs, sharedSignal(signal)),
+    find: (queries, signal) => findMembers(api, phoneTag, queries, sharedSignal(signal)),
     admit: (head) => admitMailchimpWebhook(head, secrets),
     // Mailchimp GETs the URL before it saves a webhook.
     validation: (head) => validationReply(head, secrets),
@@ -86,7 +90,7 @@ export default defineConnector<MailchimpConfig, MailchimpCursor>({
   type: 'mailchimp',
   configSchema: MailchimpConfig,
   cursorSchema: MailchimpCursor,
-  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true, find: false },
+  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true, find: true },
   // Mailchimp publishes no per-second limit, only 10 simultaneous connections per key, which the
   // connector's own process-wide gate enforces across every request; the engine's pace (100 calls
   // per second) only bounds a burst of webhook read-backs. A push of 500 creates is one call.

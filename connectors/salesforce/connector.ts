@@ -16,6 +16,7 @@ import { SalesforceApi } from './api.js';
 import { SalesforceBulk } from './bulk.js';
 import { SALESFORCE_SECRET_KEYS, SalesforceConfig, SalesforceCursor } from './config.js';
 import { CHANNEL_FLAGS, derivedFlagMappings, salesforceDefaultMappings } from './mapping.js';
+import { findPeople } from './find.js';
 import { pullPeople } from './pull.js';
 import { COLLECTION_LIMIT, SalesforcePusher } from './push.js';
 import { NotifiedReader } from './notified.js';
@@ -164,6 +165,10 @@ export function createSalesforceInstance(
       return reader.recordsOf(people, signal);
     },
 
+    find(queries, signal) {
+      return findPeople(api, config, queries, signal);
+    },
+
     admit(head) {
       return admitOutboundMessage(head, outbound);
     },
@@ -214,7 +219,7 @@ export default defineConnector<SalesforceConfig, SalesforceCursor>({
   type: 'salesforce',
   configSchema: SalesforceConfig,
   cursorSchema: SalesforceCursor,
-  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true, find: false },
+  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true, find: true },
   // Salesforce allows 25 long-running calls at once and an org-wide daily allowance; sObject
   // Collections take 200 records per call.
   limits: { requestsPerWindow: 100, windowMs: 10_000, maxBatch: 200, concurrency: 4 },

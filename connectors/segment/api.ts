@@ -69,7 +69,7 @@ function toTrait(verbose: unknown): Trait {
 }
 
 /** A profile's identifier in a Profile API path: `user_id:<id>` or `email:<address>`, `+` written %2B. */
-export function profileIdentifier(kind: 'user_id' | 'email', value: string): string {
+export function profileIdentifier(kind: string, value: string): string {
   return `${kind}:${encodeURIComponent(value)}`;
 }
 

@@ -86,6 +86,17 @@ export const SegmentConfig = z
       .default(100)
       .meta({ description: 'Profile API requests per second (≤ 100).' }),
     /**
+     * The Identity Resolution identifier of the space that holds phone numbers (a custom
+     * identifier, e.g. `phone`, set up in Unify's Identity Resolution settings from the `phone`
+     * trait): `find` looks a phone up as `<phoneIdentifier>:<number>`.
+     * @defaultValue none: phones are not searched (Segment's default identifiers have no phone)
+     */
+    phoneIdentifier: z
+      .string()
+      .regex(/^[a-z][a-z0-9_.]*$/)
+      .optional()
+      .meta({ description: 'Identity Resolution identifier holding phone numbers (e.g. phone), for find; default: none.' }),
+    /**
      * Profiles one scheduled pull reads before it saves its place and stops (the next resumes).
      * @defaultValue 3000
      */

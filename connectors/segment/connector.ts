@@ -12,6 +12,7 @@ import { SEGMENT_SECRET_KEYS, SegmentConfig, SegmentCursor, segmentHosts } from 
 import { eraseUsers, regulationProgress } from './erase.js';
 import { categoryField, derivedSegmentMappings, segmentDefaultMappings } from './mapping.js';
 import { exportProfiles, pullProfiles, readProfiles } from './profiles.js';
+import { findProfiles } from './find.js';
 import { SegmentPusher } from './push.js';
 import { parseMessages, SIGNATURE_HEADER, toWebhookEvents, verifySegmentWebhook } from './webhook.js';
 
@@ -38,12 +39,14 @@ export function createSegmentInstance(
   return {
     pull: (cursor, signal) => pullProfiles(api, knownRecords, cursor, config.profilesPerPull, signal, now),
     push: (batch, signal) => pusher.push(batch, signal),
-    // Without the Profile API nothing can be read back: read and export are not offered (a DSR
-    // export says so, and an erasure is verified by Segment's own regulation status only).
+    // Without the Profile API nothing can be read back: read, export and find are not offered (a
+    // DSR export says so, and an erasure is verified by Segment's own regulation status only).
     ...(api.hasProfiles
       ? {
           read: (externalIds: string[], signal: AbortSignal) => readProfiles(api, externalIds, signal, now),
           export: (refs: Parameters<typeof exportProfiles>[1], signal: AbortSignal) => exportProfiles(api, refs, signal, now),
+          find: (queries: Parameters<typeof findProfiles>[2], signal: AbortSignal) =>
+            findProfiles(api, config.phoneIdentifier, queries, signal),
         }
       : {}),
     erase: (refs, signal) => eraseUsers(api, refs, config.regulationPollMs, signal),
@@ -65,7 +68,7 @@ export default defineConnector<SegmentConfig, SegmentCursor>({
   type: 'segment',
   configSchema: SegmentConfig,
   cursorSchema: SegmentCursor,
-  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true, find: false },
+  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true, find: true },
   // The Tracking API publishes no request limit; the Profile API allows 100 requests a second per
   // space (paced in api.ts, as are the Public API's 600 regulations a minute). A push of 500
   // identifies is one /v1/batch call (push.ts cuts a batch past 460 KB).

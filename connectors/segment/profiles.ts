@@ -96,8 +96,8 @@ export async function* pullProfiles(
   }
 }
 
-/** The user ids of the profile an identifier names, every one identity resolution merged into it (none when Segment holds none). */
-export async function userIdsOf(api: SegmentApi, kind: 'user_id' | 'email', value: string, signal: AbortSignal): Promise<string[]> {
+/** The user ids of the profile an identifier (`user_id`, `email` or a custom one) names, every one identity resolution merged into it (none when Segment holds none). */
+export async function userIdsOf(api: SegmentApi, kind: string, value: string, signal: AbortSignal): Promise<string[]> {
   const ids = await api.externalIds(profileIdentifier(kind, value), signal);
   return (ids ?? []).filter((e) => e.type === 'user_id').map((e) => e.id);
 }

@@ -20,6 +20,7 @@ const ListQuery = z.object({
   cursor: z.string().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(CRM_MAX_PAGE).default(50),
   email: z.string().min(1).optional(),
+  phone: z.string().min(1).optional(),
 });
 const Cursor = z.tuple([z.iso.datetime(), z.string()]);
 const IdParams = z.object({ id: z.string() });
@@ -65,6 +66,7 @@ export function registerCrmRoutes(app: FastifyInstance, state: CrmState, inbox: 
         ...(q.updated_since === undefined ? {} : { since: q.updated_since }),
         ...(after === undefined ? {} : { after }),
         ...(q.email === undefined ? {} : { email: q.email }),
+        ...(q.phone === undefined ? {} : { phone: q.phone }),
       });
       const data = matching.slice(0, q.limit);
       const last = data.at(-1);

@@ -88,8 +88,8 @@ export class CrmState {
     return [...this.contacts.values()].sort(byPosition).map(copy);
   }
 
-  /** Contacts with `updated_at >= since`, after `after`, of this address, in `(updated_at, id)` order. */
-  list(filter: { since?: string; after?: ContactPosition; email?: string }): Contact[] {
+  /** Contacts with `updated_at >= since`, after `after`, of this address and phone number, in `(updated_at, id)` order. */
+  list(filter: { since?: string; after?: ContactPosition; email?: string; phone?: string }): Contact[] {
     const since = filter.since === undefined ? undefined : Date.parse(filter.since);
     const email = filter.email === undefined ? undefined : normalEmail(filter.email);
     const after = filter.after;
@@ -97,6 +97,7 @@ export class CrmState {
       (c) =>
         (since === undefined || Date.parse(c.updated_at) >= since) &&
         (email === undefined || normalEmail(c.email) === email) &&
+        (filter.phone === undefined || c.phone === filter.phone) &&
         (after === undefined || byPosition(c, { updated_at: after.updatedAt, id: after.id }) > 0),
     );
   }

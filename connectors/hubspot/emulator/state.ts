@@ -87,13 +87,14 @@ const DEFAULT_PROPERTIES = [
   'date_of_birth',
   'hs_email_optout',
   'hs_additional_emails',
+  'hs_merged_object_ids',
   'hs_object_id',
   'createdate',
   'lastmodifieddate',
 ];
 /** Versions kept per property (HubSpot keeps many; a read needs the newest). */
 const HISTORY_KEPT = 20;
-const READ_ONLY = new Set(['hs_object_id', 'createdate', 'lastmodifieddate', 'hs_additional_emails']);
+const READ_ONLY = new Set(['hs_object_id', 'createdate', 'lastmodifieddate', 'hs_additional_emails', 'hs_merged_object_ids']);
 /** What reads return when no properties are asked for. */
 export const DEFAULT_READ_PROPERTIES = ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname'];
 
@@ -297,6 +298,9 @@ export class HubSpotState {
     this.unindexEmail(secondary);
     this.contacts.delete(secondary.id);
     this.mergedInto.set(secondary.id, primary.id);
+    // The ids merged into the primary, its own earlier merges' included (HubSpot's `hs_merged_object_ids`).
+    const merged = [primary, secondary].flatMap((c) => c.properties.hs_merged_object_ids?.split(';').filter(Boolean) ?? []);
+    primary.properties.hs_merged_object_ids = [...merged, secondary.id].join(';');
     if (secondaryEmail) {
       const additional = primary.properties.hs_additional_emails?.split(';').filter(Boolean) ?? [];
       primary.properties.hs_additional_emails = [...additional, secondaryEmail].join(';');

@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest, malformedQuery, notFound, SalesforceHttpError } from './errors.js';
 import { describeObject, findField, type ObjectDef } from './schema.js';
-import { parseSoql, resolveSemiJoins, runQuery, SoqlSyntaxError, type SoqlQuery } from './soql.js';
+import { comparisons, parseSoql, resolveSemiJoins, runQuery, SoqlSyntaxError, type SoqlQuery } from './soql.js';
 import { SaveError, type Actor, type OrgState, type RecordError, type StoredRecord } from './state.js';
 
 /** Records per sObject Collections call. */
@@ -366,18 +366,18 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
         'INVALID_FIELD',
         `\n${text}\nNo such column '${name}' on entity '${on.name}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.`,
       );
-    const named = [...query.fields, ...query.where.map((c) => c.field), ...query.orderBy.map((o) => o.field)];
+    const named = [...query.fields, ...comparisons(query.where).map((c) => c.field), ...query.orderBy.map((o) => o.field)];
     const fields: string[] = [];
     for (const name of named) {
       const def = findField(object, name);
       if (!def) throw noSuchColumn(name, object);
       if (query.fields.includes(name)) fields.push(def.name);
     }
-    for (const cond of query.where) {
+    for (const cond of comparisons(query.where)) {
       if (!('subquery' in cond)) continue;
       const inner = state.object(cond.subquery.object);
       if (!inner) throw badRequest('INVALID_TYPE', `\n${text}\nsObject type '${cond.subquery.object}' is not supported.`);
-      for (const name of [...cond.subquery.fields, ...cond.subquery.where.map((c) => c.field)])
+      for (const name of [...cond.subquery.fields, ...comparisons(cond.subquery.where).map((c) => c.field)])
         if (!findField(inner, name)) throw noSuchColumn(name, inner);
     }
     const resolved = resolveSemiJoins(query, (name) => state.all(state.object(name)?.name ?? name), deps.now());
@@ -490,7 +490,7 @@ export function runBulkSoql(state: OrgState, text: string, now: number): { objec
   const object = state.object(query.object);
   if (!object) throw badRequest('INVALIDENTITY', `sObject type '${query.object}' is not supported.`);
   const fields: string[] = [];
-  for (const name of [...query.fields, ...query.where.map((c) => c.field), ...query.orderBy.map((o) => o.field)]) {
+  for (const name of [...query.fields, ...comparisons(query.where).map((c) => c.field), ...query.orderBy.map((o) => o.field)]) {
     const def = findField(object, name);
     if (!def) throw badRequest('INVALIDJOB', `No such column '${name}' on entity '${object.name}'`);
     if (query.fields.includes(name)) fields.push(def.name);

@@ -47,6 +47,7 @@ const PERSON: FieldDef[] = [
   { name: 'LastName', type: 'string', required: true },
   { name: 'Email', type: 'email' },
   { name: 'Phone', type: 'phone' },
+  { name: 'MobilePhone', type: 'phone' },
   { name: 'HasOptedOutOfEmail', type: 'boolean', defaultValue: false },
   { name: 'DoNotCall', type: 'boolean', defaultValue: false },
   { name: 'HasOptedOutOfFax', type: 'boolean', defaultValue: false },

@@ -81,7 +81,9 @@ describe('parseSoql', () => {
     ["SELECT Id FROM Contact WHERE Email = 'open", /unterminated/],
     ['SELECT Id FROM Contact WHERE Email', /operator/],
     ['SELECT Id FROM Contact WHERE Email = ', /end of query/],
-    ["SELECT Id FROM Contact WHERE Email = 'a' OR Email = 'b'", /OR/],
+    ["SELECT Id FROM Contact WHERE Email = 'a' OR Email = 'b' AND Age = 1", /parentheses/],
+    ["SELECT Id FROM Contact WHERE Email = 'a' AND (Age = 1 OR Age = 2", /'\)'/],
+    ["SELECT Id FROM Contact WHERE Email = 'a' OR IndividualId IN (SELECT Id FROM Individual)", /Semi join/],
     ['SELECT Id FROM Contact LIMIT many', /LIMIT/],
     ['SELECT Id FROM Contact ORDER Id', /BY/],
     ['SELECT Id FROM Contact extra', /unexpected token/],
@@ -117,6 +119,21 @@ describe('runQuery', () => {
     expect(ids('SELECT Id FROM Contact WHERE SystemModstamp < 2026-03-09 ORDER BY Id')).toEqual(['003C']);
     expect(ids('SELECT Id FROM Contact WHERE SystemModstamp = LAST_N_DAYS:2 ORDER BY Id')).toEqual(['003A', '003B', '003D']);
     expect(ids('SELECT Id FROM Contact WHERE SystemModstamp = TOMORROW')).toEqual([]);
+  });
+
+  it('filters with OR between terms, and parenthesised groups (SOQL needs them to mix AND and OR)', () => {
+    expect(
+      ids(
+        "SELECT Id FROM Contact WHERE Id IN ('003C') OR Email IN ('GRACE@example.com', 'nobody@x.org') OR LastName = 'Turing' ORDER BY Id",
+      ),
+    ).toEqual(['003B', '003C', '003D']);
+    expect(ids("SELECT Id FROM Contact WHERE HasOptedOutOfEmail = true AND (Age < 50 OR Email = 'grace@example.com') ORDER BY Id")).toEqual(
+      ['003B', '003D'],
+    );
+    expect(ids('SELECT Id FROM Contact WHERE (Age > 80 AND HasOptedOutOfEmail = true) OR (Age < 40) ORDER BY Id')).toEqual([
+      '003A',
+      '003B',
+    ]);
   });
 
   it('matches field names case-insensitively', () => {

@@ -3,13 +3,15 @@
  *
  * ```
  * SELECT field, field... | COUNT()  FROM Object
- *   [WHERE cond AND cond ...]          cond: field (= | != | > | < | >= | <=) literal  |  field IN (literal, ...)
+ *   [WHERE term AND term ... | term OR term ...]
+ *                                      term: cond | ( term AND term ... ) | ( term OR term ... )
+ *                                      cond: field (= | != | > | < | >= | <=) literal  |  field IN (literal, ...)
  *                                            |  field IN (SELECT idField FROM OtherObject [WHERE ...])
  *   [ORDER BY field [ASC|DESC], ...]
  *   [LIMIT n]
  * ```
  *
- * A semi-join (`IN (SELECT ...)`) selects one field of another object, with no ORDER BY, LIMIT
+ * AND and OR do not mix without parentheses, as in SOQL. A semi-join (`IN (SELECT ...)`) selects one field of another object, with no ORDER BY, LIMIT
  * or semi-join of its own, as Salesforce requires; `resolveSemiJoins` turns it into the list of
  * values before the query runs.
  *
@@ -34,10 +36,19 @@ export type SoqlLiteral =
 
 export type SoqlOperator = '=' | '!=' | '>' | '<' | '>=' | '<=';
 
-export type SoqlCondition =
+/** One comparison of a field. */
+export type SoqlComparison =
   | { field: string; op: SoqlOperator; value: SoqlLiteral }
   | { field: string; op: 'IN'; values: SoqlLiteral[] }
   | { field: string; op: 'IN'; subquery: SoqlQuery };
+
+/** A comparison, or a parenthesised group of terms joined by OR (`any`) or AND (`all`). */
+export type SoqlCondition = SoqlComparison | { op: 'OR'; any: SoqlCondition[] } | { op: 'AND'; all: SoqlCondition[] };
+
+/** Every comparison of a WHERE clause, inside groups too. */
+export function comparisons(where: readonly SoqlCondition[]): SoqlComparison[] {
+  return where.flatMap((c) => (c.op === 'OR' ? comparisons(c.any) : c.op === 'AND' ? comparisons(c.all) : [c]));
+}
 
 export interface SoqlQuery {
   /** Selected field names as written; empty for `COUNT()`. */
@@ -214,12 +225,7 @@ class Parser {
     const where: SoqlCondition[] = [];
     if (this.isKeyword('WHERE')) {
       this.next('WHERE');
-      where.push(this.condition(nested, object));
-      while (this.isKeyword('AND')) {
-        this.next('AND');
-        where.push(this.condition(nested, object));
-      }
-      if (this.isKeyword('OR')) throw new SoqlSyntaxError('OR is not supported by the emulator', this.peek()?.pos ?? 0);
+      where.push(...this.expression(nested, object));
     }
     const orderBy: SoqlQuery['orderBy'] = [];
     if (this.isKeyword('ORDER')) {
@@ -246,7 +252,35 @@ class Parser {
     return { fields, count, object, where, orderBy, ...(limit === undefined ? {} : { limit }) };
   }
 
-  private condition(nested: boolean, object: string): SoqlCondition {
+  /** `term AND term ...` (the terms) or `term OR term ...` (one OR group); SOQL wants parentheses to mix them. */
+  private expression(nested: boolean, object: string): SoqlCondition[] {
+    const terms = [this.term(nested, object)];
+    const joiner = this.isKeyword('AND') ? 'AND' : this.isKeyword('OR') ? 'OR' : undefined;
+    if (joiner === undefined) return terms;
+    while (this.isKeyword(joiner)) {
+      this.next(joiner);
+      terms.push(this.term(nested, object));
+    }
+    const other = this.peek();
+    if (this.isKeyword(joiner === 'AND' ? 'OR' : 'AND'))
+      throw new SoqlSyntaxError(`unexpected token: '${other?.text ?? ''}' (use parentheses to mix AND and OR)`, other?.pos ?? 0);
+    if (joiner === 'AND') return terms;
+    if (comparisons(terms).some((c) => 'subquery' in c))
+      throw new SoqlSyntaxError("Semi join sub-selects are not allowed with the 'OR' operator", other?.pos ?? this.length);
+    return [{ op: 'OR', any: terms }];
+  }
+
+  private term(nested: boolean, object: string): SoqlCondition {
+    const t = this.peek();
+    if (t?.type !== 'symbol' || t.text !== '(') return this.condition(nested, object);
+    this.next('(');
+    const inner = this.expression(nested, object);
+    this.symbol(')');
+    const [only] = inner;
+    return inner.length === 1 && only !== undefined ? only : { op: 'AND', all: inner };
+  }
+
+  private condition(nested: boolean, object: string): SoqlComparison {
     const field = this.identifier('a field name');
     if (this.isKeyword('IN')) {
       this.next('IN');
@@ -418,14 +452,18 @@ export function fieldValue(record: Record<string, SoqlValue>, field: string): So
   return null;
 }
 
+function holds(cond: SoqlCondition, record: Record<string, SoqlValue>, now: number): boolean {
+  if (cond.op === 'OR') return cond.any.some((c) => holds(c, record, now));
+  if (cond.op === 'AND') return cond.all.every((c) => holds(c, record, now));
+  const raw = fieldValue(record, cond.field);
+  if ('subquery' in cond) throw new Error('resolve semi-joins before matching (resolveSemiJoins)');
+  if (cond.op === 'IN') return cond.values.some((v) => matchesOne(raw, '=', resolve(v, now)));
+  return matchesOne(raw, cond.op, resolve(cond.value, now));
+}
+
 /** Whether a record satisfies every condition of the WHERE clause (semi-joins resolved first). */
 export function matches(query: Pick<SoqlQuery, 'where'>, record: Record<string, SoqlValue>, now: number): boolean {
-  return query.where.every((cond) => {
-    const raw = fieldValue(record, cond.field);
-    if ('subquery' in cond) throw new Error('resolve semi-joins before matching (resolveSemiJoins)');
-    if (cond.op === 'IN') return cond.values.some((v) => matchesOne(raw, '=', resolve(v, now)));
-    return matchesOne(raw, cond.op, resolve(cond.value, now));
-  });
+  return query.where.every((cond) => holds(cond, record, now));
 }
 
 /**
@@ -437,8 +475,10 @@ export function resolveSemiJoins(
   recordsOf: (object: string) => Iterable<Record<string, SoqlValue>>,
   now: number,
 ): SoqlQuery {
-  if (!query.where.some((c) => 'subquery' in c)) return query;
-  const where = query.where.map((cond): SoqlCondition => {
+  if (!comparisons(query.where).some((c) => 'subquery' in c)) return query;
+  const resolveOne = (cond: SoqlCondition): SoqlCondition => {
+    if (cond.op === 'OR') return { op: 'OR', any: cond.any.map(resolveOne) };
+    if (cond.op === 'AND') return { op: 'AND', all: cond.all.map(resolveOne) };
     if (!('subquery' in cond)) return cond;
     const field = cond.subquery.fields[0] ?? '';
     const values = runQuery(cond.subquery, recordsOf(cond.subquery.object), now)
@@ -446,8 +486,8 @@ export function resolveSemiJoins(
       .filter((v): v is string => typeof v === 'string')
       .map((value): SoqlLiteral => ({ kind: 'string', value }));
     return { field: cond.field, op: 'IN', values };
-  });
-  return { ...query, where };
+  };
+  return { ...query, where: query.where.map(resolveOne) };
 }
 
 /** Sorts records by the ORDER BY clause (nulls first, as Salesforce's default for ASC). */

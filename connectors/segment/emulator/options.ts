@@ -46,6 +46,12 @@ export const SegmentEmulatorOptions = z.object({
   profileToken: z.string().min(1).optional(),
   /** Profile API requests per second per space (rolling one-second window). @defaultValue 100 */
   profileRatePerSecond: z.number().int().positive().default(100),
+  /**
+   * Custom identifiers of the space's Identity Resolution, each taken from the identify trait of
+   * the same name (e.g. `phone`): a profile is found by `<name>:<value>` like by `email:`.
+   * @defaultValue [] (user_id, email and anonymous_id only)
+   */
+  customIdentifiers: z.array(z.string().regex(/^[a-z][a-z0-9_.]*$/)).default([]),
   /** The workspace regulations report. @defaultValue 'wks_dev' */
   workspaceId: z.string().min(1).default(DEFAULT_WORKSPACE_ID),
   /** When set, only this Public API bearer token is accepted; otherwise any non-empty one is. */

@@ -55,7 +55,8 @@ export interface StoredTrait {
 /** One external id of a profile, as the Profile API's `/external_ids` answers it. */
 export interface ExternalId {
   id: string;
-  type: 'user_id' | 'email' | 'anonymous_id';
+  /** The default identifiers, or a custom one the space's Identity Resolution takes from a trait (`customIdentifiers`). */
+  type: string;
   source_id: string;
   collection: 'users';
   created_at: string;
@@ -137,7 +138,8 @@ export class SegmentState {
   private nextRegulation = 1;
 
   constructor(
-    private readonly options: Pick<SegmentEmulatorOptions, 'dedupeWindowMs' | 'regulationStepMs' | 'workspaceId'>,
+    private readonly options: Pick<SegmentEmulatorOptions, 'dedupeWindowMs' | 'regulationStepMs' | 'workspaceId'> &
+      Partial<Pick<SegmentEmulatorOptions, 'customIdentifiers'>>,
     private readonly now: () => number,
     private readonly onIdentify: (message: SegmentMessage) => void,
   ) {}
@@ -303,6 +305,11 @@ export class SegmentState {
       ['user_id', message.userId],
       ['anonymous_id', message.anonymousId],
       ['email', typeof email === 'string' ? normalEmail(email) : undefined],
+      // Custom identifiers (e.g. phone) come from the trait of the same name.
+      ...(this.options.customIdentifiers ?? []).map((name): [string, unknown] => {
+        const value = message.traits?.[name];
+        return [name, typeof value === 'string' ? value : undefined];
+      }),
     ];
     for (const [type, id] of ids) {
       if (!nonEmpty(id)) continue;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { FindQuery } from '../define.js';
 import { chunks } from './chunks.js';
+import { FindHits, findIdentities } from './find.js';
 import { splitRefs, uniqueBy } from './refs.js';
 import { secretsEqual } from './secrets.js';
 import { WebhookAcks } from './webhook-acks.js';
@@ -84,5 +86,40 @@ describe('secretsEqual', () => {
     expect(secretsEqual('whsec_abc', 'whsec_abd')).toBe(false);
     expect(secretsEqual('whsec_ab', 'whsec_abc')).toBe(false);
     expect(secretsEqual('', 'x')).toBe(false);
+  });
+});
+
+describe('FindHits', () => {
+  const q = (p: Partial<FindQuery>): FindQuery => ({ emails: [], phones: [], externalIds: [], ...p });
+
+  it('lists the identities of a batch once, in their compared form', () => {
+    expect(
+      findIdentities([q({ emails: [' A@x.org'], phones: ['+1 555-0100'] }), q({ emails: ['a@x.org'], externalIds: ['7', ''] })]),
+    ).toEqual({
+      emails: ['a@x.org'],
+      phones: ['+15550100'],
+      externalIds: ['7'],
+    });
+  });
+
+  it('answers each query in input order, each record once with every kind that matched it', () => {
+    const hits = new FindHits();
+    hits.add('email', 'A@x.org', 'r1');
+    hits.add('externalId', 'r1', 'r1');
+    hits.add('phone', '+1 (555) 0100', 'r2');
+    expect(
+      hits.answer([
+        q({ phones: ['+15550100'] }),
+        q({ emails: ['a@x.org'], externalIds: ['r1'], phones: ['+15550100'] }),
+        q({ emails: ['nobody@x.org'] }),
+      ]),
+    ).toEqual([
+      [{ externalId: 'r2', matchedBy: ['phone'] }],
+      [
+        { externalId: 'r1', matchedBy: ['email', 'externalId'] },
+        { externalId: 'r2', matchedBy: ['phone'] },
+      ],
+      [],
+    ]);
   });
 });

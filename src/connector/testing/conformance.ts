@@ -10,6 +10,10 @@
  * are done (`followErasure`, `erasure.ts`): it must then show the same final picture as one that
  * erases at once, and answering `pending` without `eraseProgress` fails the erase test.
  *
+ * A connector that declares `erase` or `export` must declare `find` (data-subject requests search
+ * every system first): its tests search pushed samples by e-mail, by the system's id and (with
+ * `findsPhones`) by phone, and bound the API calls of a batch of queries (`callsPerFind`).
+ *
  * Records are built the way the engine builds them: canonical sample profiles are mapped out
  * with the connector's mapping (defaults plus `mappings`), and what comes back is mapped in.
  */
@@ -20,6 +24,8 @@ import type {
   ConnectorDefinition,
   ConnectorInstance,
   ExternalRecord,
+  FindQuery,
+  FoundRecord,
   KnownRecord,
   PushRecord,
   RawWebhook,
@@ -71,6 +77,19 @@ export interface ConformanceOptions<Config, Cursor> {
   /** Records in the "full batch" test (default `min(limits.maxBatch, 100)`). */
   fullBatchSize?: number;
   /**
+   * The system can search by phone and the mapping pushes the sample's phone: adds the
+   * find-by-phone test (the samples get a phone identity when they have none).
+   */
+  findsPhones?: boolean;
+  /**
+   * API calls one `find` of `findBatchSize` queries may take (each query an e-mail, every other
+   * one also the system's id, and a phone when `findsPhones`), checked when `countsRequests`
+   * (default 1: one batch call).
+   */
+  callsPerFind?: number;
+  /** Queries in the "batch of queries" find test (default `min(limits.maxBatch, 100)`). */
+  findBatchSize?: number;
+  /**
    * For webhook schemes without a body signature (e.g. Salesforce Outbound Messages, which name
    * the sending organization instead): turns a genuine webhook into one from another sender.
    * The suite then checks that `verify` refuses it, in place of the signature tests.
@@ -99,6 +118,26 @@ export function defaultSampleProfile(i: number): Profile {
     version: 1,
   };
 }
+
+/** A phone number for sample `i` (E.164, in a range reserved for fiction). */
+export function samplePhone(i: number): string {
+  return `+1555010${String(i % 10_000).padStart(4, '0')}`;
+}
+
+/** The sample profile with a phone identity (`samplePhone`) when it has none. */
+function withPhone(p: Profile, i: number): Profile {
+  if (p.identities.some((x) => x.kind === 'phone')) return p;
+  return { ...p, identities: [...p.identities, { kind: 'phone', value: samplePhone(i), ...STAMP }] };
+}
+
+/** What `find` answered, comparable whatever order the kinds of a match come in. */
+function sortedMatches(answers: FoundRecord[][]): FoundRecord[][] {
+  return answers.map((a) =>
+    a.map((r) => ({ externalId: r.externalId, matchedBy: [...r.matchedBy].sort() })).sort((x, y) => (x.externalId < y.externalId ? -1 : 1)),
+  );
+}
+
+const query = (q: Partial<FindQuery>): FindQuery => ({ emails: [], phones: [], externalIds: [], ...q });
 
 const silent = silentLogger();
 
@@ -196,6 +235,10 @@ export function runConformance<Config, Cursor>(options: ConformanceOptions<Confi
         expect(mapping.outbound.some((e) => e.target.kind === 'identity') || !caps.push).toBe(true);
       });
 
+      it('declares find when it declares erase or export (data-subject requests search every system first)', () => {
+        expect(caps.find || !(caps.erase || caps.export)).toBe(true);
+      });
+
       it('creates an instance that implements every declared capability', async () => {
         const { instance } = await setup();
         expect(typeof instance.pull === 'function').toBe(caps.pull);
@@ -204,6 +247,7 @@ export function runConformance<Config, Cursor>(options: ConformanceOptions<Confi
         // Progress of erasures carried out later belongs to a connector that erases.
         expect(typeof instance.eraseProgress !== 'function' || caps.erase).toBe(true);
         expect(typeof instance.export === 'function').toBe(caps.export);
+        expect(typeof instance.find === 'function').toBe(caps.find);
         expect(typeof instance.verify === 'function' && typeof instance.parse === 'function').toBe(caps.webhooks);
       });
     });
@@ -367,6 +411,9 @@ export function runConformance<Config, Cursor>(options: ConformanceOptions<Confi
           if (instance.export) {
             expect(await instance.export([{ email: emailOf(a) }, { email: emailOf(b) }], signal())).toEqual([]);
           }
+          if (instance.find) {
+            expect(await instance.find([query({ emails: [emailOf(a), emailOf(b)] })], signal())).toEqual([[]]);
+          }
         });
       });
     }
@@ -382,6 +429,94 @@ export function runConformance<Config, Cursor>(options: ConformanceOptions<Confi
           expect(inboundEmail(byEmail[0] as ExternalRecord)).toBe(emailOf(p));
           const byId = (await instance.export?.([{ externalId: id ?? '' }], signal())) ?? [];
           expect(byId.map((r) => r.externalId)).toEqual([id]);
+        });
+      });
+    }
+
+    if (caps.find && caps.push) {
+      describe('find', () => {
+        const find = async (instance: ConnectorInstance<Cursor>, queries: FindQuery[]): Promise<FoundRecord[][]> => {
+          const f = instance.find;
+          if (!f) throw new Error('connector has no find');
+          return f.call(instance, queries, signal());
+        };
+
+        it('finds pushed records by e-mail and by the system id, one answer per query in input order; unknown identities answer []', async () => {
+          const { instance } = await setup();
+          const [a, b, c] = [sample(31), sample(32), sample(33)];
+          const [idA, idB, idC] = await pushOk(instance, [a, b, c]);
+          const answers = await find(instance, [
+            query({ emails: [emailOf(b)] }),
+            query({ externalIds: [idA ?? ''] }),
+            query({ emails: ['conformance-nobody@example.com'], phones: ['+15550109999'], externalIds: ['conformance-unknown-id'] }),
+            query({ emails: [emailOf(c)], externalIds: [idC ?? ''] }),
+            query({}),
+          ]);
+          expect(sortedMatches(answers)).toEqual([
+            [{ externalId: idB, matchedBy: ['email'] }],
+            [{ externalId: idA, matchedBy: ['externalId'] }],
+            [],
+            [{ externalId: idC, matchedBy: ['email', 'externalId'] }],
+            [],
+          ]);
+        });
+
+        it('surfaces an HTTP 429 during a find as RateLimitedError', async () => {
+          const { env, instance } = await setup();
+          const p = sample(35);
+          await pushOk(instance, [p]);
+          await env.rateLimitNextCall(2);
+          const err = await find(instance, [query({ emails: [emailOf(p)] })]).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(err).toBeInstanceOf(RateLimitedError);
+          expect((err as RateLimitedError).retryAfterMs).toBe(2000);
+        });
+
+        it('answers no queries with no answers', async () => {
+          const { instance } = await setup();
+          await expect(find(instance, [])).resolves.toEqual([]);
+        });
+
+        if (options.findsPhones) {
+          it('finds a pushed record by phone', async () => {
+            const { instance } = await setup();
+            const p = withPhone(sample(34), 34);
+            const phone = samplePhone(34);
+            expect(Object.values(toPush(p).fields), 'findsPhones: the mapping must push the sample phone').toContain(phone);
+            const [id] = await pushOk(instance, [p]);
+            const answers = await find(instance, [query({ phones: [phone] }), query({ phones: [samplePhone(9999)] })]);
+            expect(sortedMatches(answers)).toEqual([[{ externalId: id, matchedBy: ['phone'] }], []]);
+          });
+        }
+
+        it(`answers a batch of queries${options.countsRequests ? ' in the declared number of API calls' : ''}`, async () => {
+          const { env, instance } = await setup();
+          const size = options.findBatchSize ?? Math.min(definition.limits.maxBatch, 100);
+          const indexes = Array.from({ length: size }, (_, i) => 200 + i);
+          const profiles = indexes.map((i) => (options.findsPhones ? withPhone(sample(i), i) : sample(i)));
+          const ids: string[] = [];
+          for (let from = 0; from < profiles.length; from += definition.limits.maxBatch) {
+            ids.push(...(await pushOk(instance, profiles.slice(from, from + definition.limits.maxBatch))));
+          }
+          const queries = profiles.map((p, k) =>
+            query({
+              emails: [emailOf(p)],
+              ...(k % 2 === 1 ? { externalIds: [ids[k] ?? ''] } : {}),
+              ...(options.findsPhones ? { phones: [samplePhone(indexes[k] ?? 0)] } : {}),
+            }),
+          );
+          const count = async () => (options.countsRequests ? await requireHook(env.requestCount, 'requestCount')() : 0);
+          const before = await count();
+          const answers = await find(instance, queries);
+          const calls = (await count()) - before;
+          expect(answers.map((a) => a.map((r) => r.externalId))).toEqual(ids.map((id) => [id]));
+          if (options.countsRequests) {
+            // A figure, not a timing: the calls one find of `size` queries cost.
+            process.stdout.write(`conformance ${definition.type}: find of ${size} queries took ${calls} API calls\n`);
+            expect(calls).toBeLessThanOrEqual(options.callsPerFind ?? 1);
+          }
         });
       });
     }

@@ -56,6 +56,10 @@ runConformance({
   ...emulatorCapabilities,
   // One call per record: the CRM has no batch endpoint.
   callsPerBatch: 100,
+  // read.findPhone: the contacts list filtered by phone.
+  findsPhones: true,
+  // 100 queries: one read.find per e-mail and one read.findPhone per phone (the ids asked beside them are found by those).
+  callsPerFind: 200,
 });
 
 runConformance({
@@ -66,4 +70,6 @@ runConformance({
   ...emulatorCapabilities,
   // One batch call for the whole batch.
   callsPerBatch: 1,
+  // 100 queries: one read.find per e-mail (no phone search: the newsletter tool keeps no phone).
+  callsPerFind: 100,
 });

@@ -53,4 +53,8 @@ runConformance({
   // again), then statuses/batch/write of 100 inputs per call: 100 contacts with two
   // subscription types each are 200 statuses, so two calls.
   callsPerBatch: 4,
+  // Phones are searched (phone IN / mobilephone IN).
+  findsPhones: true,
+  // 100 queries: one batch read by e-mail, one by id, one phone search.
+  callsPerFind: 3,
 });

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConnectorInstance, ExternalRecord, PushRecord } from '../../../src/connector/define.js';
+import type { ConnectorInstance, ExternalRecord, FindQuery, PushRecord } from '../../../src/connector/define.js';
 import { RateLimitedError } from '../../../src/connector/errors.js';
 import type { Profile } from '../../../src/profile/schema.js';
 import { createHubSpotInstance } from '../../../connectors/hubspot/connector.js';
@@ -577,5 +577,45 @@ describe('HubSpot connector: webhooks from the emulator', () => {
     const { events } = await delivered(s);
     expect(events.find((e) => e.kind === 'merge')).toMatchObject({ winnerId: a.id, loserIds: [b.id] });
     expect(events.find((e) => e.kind === 'erase')).toMatchObject({ externalIds: [a.id] });
+  });
+});
+
+describe('find', () => {
+  const query = (q: Partial<FindQuery>): FindQuery => ({ emails: [], phones: [], externalIds: [], ...q });
+
+  it('finds a merged-away id and a merged-away address in the contact they went into', async () => {
+    const { emu, instance } = await setup();
+    const winner = emu.sideDoor.createContact({ email: 'winner@example.com', firstname: 'W' });
+    const loser = emu.sideDoor.createContact({ email: 'loser@example.com', firstname: 'L' });
+    emu.sideDoor.merge(winner.id, loser.id);
+    const answers = await instance.find?.([query({ externalIds: [loser.id] }), query({ emails: ['loser@example.com'] })], signal());
+    expect(answers).toEqual([[{ externalId: winner.id, matchedBy: ['externalId'] }], [{ externalId: winner.id, matchedBy: ['email'] }]]);
+  });
+
+  it('searches phones and mobile phones 100 numbers a call, every result page', async () => {
+    const { emu, instance } = await setup();
+    const phone = (i: number): string => `+4930${String(i).padStart(6, '0')}`;
+    const ids = Array.from(
+      { length: 150 },
+      (_, i) =>
+        emu.sideDoor.createContact({ email: `p${i}@example.com`, ...(i % 2 === 0 ? { phone: phone(i) } : { mobilephone: phone(i) }) }).id,
+    );
+    emu.sideDoor.resetCalls();
+    const answers = await instance.find?.(
+      ids.map((_, i) => query({ phones: [phone(i)] })),
+      signal(),
+    );
+    expect(answers).toEqual(ids.map((id) => [{ externalId: id, matchedBy: ['phone'] }]));
+    // 150 numbers: two searches (100 and 50 numbers), each answered in one page of at most 100.
+    expect(emu.sideDoor.calls().byEndpoint).toEqual({ 'POST /crm/v3/objects/contacts/search': 2 });
+  });
+
+  it('pages through the results of a number many contacts share', async () => {
+    const { emu, instance } = await setup();
+    const ids = Array.from({ length: 130 }, (_, i) => emu.sideDoor.createContact({ email: `s${i}@example.com`, phone: '+4930999999' }).id);
+    emu.sideDoor.resetCalls();
+    const [found] = (await instance.find?.([query({ phones: ['+49 30 999999'] })], signal())) ?? [];
+    expect(found?.map((r) => r.externalId).sort()).toEqual([...ids].sort());
+    expect(emu.sideDoor.calls().byEndpoint).toEqual({ 'POST /crm/v3/objects/contacts/search': 2 });
   });
 });

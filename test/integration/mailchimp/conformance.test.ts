@@ -41,4 +41,8 @@ runConformance({
   ...emulatorCapabilities,
   // A full batch of creates is one batch subscribe call.
   callsPerBatch: 1,
+  // The PHONE merge field, read a page of 1,000 members at a time.
+  findsPhones: true,
+  // 100 queries: one member read per e-mail (the ids asked beside them are found by it), one page of the phone scan.
+  callsPerFind: 101,
 });

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { ExternalRecord, PushRecord, RawWebhook } from '../../../src/connector/define.js';
+import type { ExternalRecord, FindQuery, PushRecord, RawWebhook } from '../../../src/connector/define.js';
 import { RateLimitedError } from '../../../src/connector/errors.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import type { Profile } from '../../../src/profile/schema.js';
@@ -662,5 +662,25 @@ describe('export', () => {
     expect(r?.externalId).toBe(id);
     expect(r?.fields).toMatchObject({ member_status: 'subscribed', contact_id: id, id: md5('export@example.com') });
     expect(Object.keys(r?.fields ?? {})).toEqual(expect.arrayContaining(['ip_signup', 'timestamp_signup', 'unique_email_id']));
+  });
+});
+
+describe('find', () => {
+  const query = (q: Partial<FindQuery>): FindQuery => ({ emails: [], phones: [], externalIds: [], ...q });
+
+  it('finds a phone by reading the audience a page of 1,000 members at a time, and an e-mail by its hash', async () => {
+    const { emulator, instance } = await setup();
+    for (let i = 0; i < 1003; i++)
+      emulator.sideDoor.userChange(`m${i}@example.com`, { FNAME: `M${i}`, ...(i >= 1001 ? { PHONE: `+44 20 7946 0${i}` } : {}) });
+    const last = emulator.sideDoor.member('m1002@example.com');
+    const first = emulator.sideDoor.member('m0@example.com');
+    emulator.sideDoor.resetCalls();
+    const answers = await instance.find?.([query({ phones: ['+4420794601002'] }), query({ emails: ['M0@example.com'] })], signal());
+    expect(answers).toEqual([
+      [{ externalId: last?.['contact_id'], matchedBy: ['phone'] }],
+      [{ externalId: first?.['contact_id'], matchedBy: ['email'] }],
+    ]);
+    // Two pages of members for the phone, one member read for the e-mail.
+    expect(emulator.sideDoor.calls().total).toBe(3);
   });
 });

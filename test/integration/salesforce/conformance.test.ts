@@ -30,5 +30,9 @@ runConformance({
   ...emulatorCapabilities,
   // One sObject Collections upsert for the whole batch.
   callsPerBatch: 1,
+  // Phone and MobilePhone are searched.
+  findsPhones: true,
+  // 100 queries (e-mails, half of them with an id, and phones) fit one SOQL query of at most 12,000 encoded characters, or two.
+  callsPerFind: 2,
   forgeWebhook: (raw) => ({ ...raw, body: Buffer.from(raw.body.toString('utf8').replace(ORG_ID, '00D5e000000OthrAAA')) }),
 });

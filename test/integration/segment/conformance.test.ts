@@ -15,7 +15,12 @@ const SECRET = 'conformance-webhook-secret';
 async function start(): Promise<ConformanceEnvironment<SegmentConfig>> {
   const receiver = await startWebhookReceiver('/webhooks/segment');
   // Regulations finish in a few steps of 20 ms, so the erase test follows one to its end.
-  const emulator = await startSegmentEmulator({ secret: SECRET, webhookUrl: receiver.url, regulationStepMs: 20 });
+  const emulator = await startSegmentEmulator({
+    secret: SECRET,
+    webhookUrl: receiver.url,
+    regulationStepMs: 20,
+    customIdentifiers: ['phone'],
+  });
   const config: SegmentConfigInput = {
     writeKey: 'conformance-write-key',
     baseUrl: emulator.url,
@@ -24,6 +29,8 @@ async function start(): Promise<ConformanceEnvironment<SegmentConfig>> {
     publicApiToken: 'conformance-public-api-token',
     regulationPollMs: 20,
     webhookSecret: SECRET,
+    // The space resolves the phone trait as an identifier.
+    phoneIdentifier: 'phone',
   };
   return emulatorEnvironment({
     config,
@@ -44,4 +51,8 @@ runConformance({
   canPoison: false,
   // One /v1/batch call per push of a full batch.
   callsPerBatch: 1,
+  // Phones through the space's custom `phone` identifier.
+  findsPhones: true,
+  // 100 queries: one Profile API lookup per e-mail and per phone (the ids asked beside them are found by those).
+  callsPerFind: 200,
 });

@@ -4,7 +4,7 @@
  * records the hub knows, exports by e-mail, and erasure followed through a regulation's life.
  */
 import { describe, expect, it } from 'vitest';
-import type { ConnectorInstance, KnownRecord, PushRecord } from '../../../src/connector/define.js';
+import type { ConnectorInstance, FindQuery, KnownRecord, PushRecord } from '../../../src/connector/define.js';
 import { RateLimitedError } from '../../../src/connector/errors.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import { createSegmentInstance } from '../../../connectors/segment/connector.js';
@@ -328,6 +328,37 @@ describe('Segment erasure', () => {
         retryable: false,
         reason: 'erasure in Segment needs publicApiToken (a Public API token)',
       },
+    ]);
+  });
+});
+
+describe('Segment find', () => {
+  const query = (q: Partial<FindQuery>): FindQuery => ({ emails: [], phones: [], externalIds: [], ...q });
+
+  it('finds a profile by e-mail and user id, and a phone only through the space’s phone identifier', async () => {
+    const e = await emulator({ customIdentifiers: ['phone'] });
+    e.sideDoor.downstreamIdentify('user-a', { email: 'pat@example.com', phone: '+14155550123' });
+    e.sideDoor.downstreamIdentify('user-b', { email: 'sam@example.com' });
+    const withoutPhones = instance(e);
+    e.sideDoor.resetCalls();
+    const answers = await withoutPhones.find?.(
+      [
+        query({ emails: ['PAT@example.com'], externalIds: ['user-a'] }),
+        query({ phones: ['+14155550123'] }),
+        query({ externalIds: ['user-b', 'nobody'] }),
+      ],
+      signal(),
+    );
+    expect(answers).toEqual([
+      [{ externalId: 'user-a', matchedBy: ['email', 'externalId'] }],
+      [],
+      [{ externalId: 'user-b', matchedBy: ['externalId'] }],
+    ]);
+    // One lookup for the e-mail (which found user-a), one per other id; none for the phone.
+    expect(e.sideDoor.calls().total).toBe(3);
+    const withPhones = instance(e, { phoneIdentifier: 'phone' });
+    expect(await withPhones.find?.([query({ phones: ['+14155550123'] })], signal())).toEqual([
+      [{ externalId: 'user-a', matchedBy: ['phone'] }],
     ]);
   });
 });
