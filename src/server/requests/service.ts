@@ -169,7 +169,7 @@ export class RequesterVerifications {
       const m = REQUEST_MESSAGES[locale].mail;
       const download =
         v.kind === 'export' && this.o.downloads
-          ? `${this.o.publicUrl.replace(/\/$/, '')}${REQUESTS_PATH}/download/${this.o.downloads.issue(settled.id, '')}`
+          ? `${this.o.publicUrl.replace(/\/$/, '')}${REQUESTS_PATH}/download/${this.o.downloads.issue(settled.id, VERIFIED_META.actor)}`
           : undefined;
       await this.o.mailer.send({
         to: email,
