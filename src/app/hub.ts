@@ -127,7 +127,17 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
   );
   const hubIngest = new HubPatchIngest({ store, redis, prefix: engine.prefix, metrics: engine.metrics, logger });
   // Mail (hub.mail): the public request page's one-time links and the notices of completed requests.
-  const mail: { mailer: Mailer; catcher: MailCatcher | null } | null = config.hub.mail ? await openMailer(config.hub.mail) : null;
+  let mail: { mailer: Mailer; catcher: MailCatcher | null } | null = null;
+  try {
+    mail = config.hub.mail ? await openMailer(config.hub.mail) : null;
+  } catch (err) {
+    // E.g. the catcher's port is taken: nothing opened so far stays behind.
+    await engine.close();
+    await hubIngest.close();
+    redis.disconnect();
+    await store.close();
+    throw err;
+  }
   const noticeDownloads = new DownloadLinks(config.hub.secrets.signing, NOTICE_DOWNLOAD_TTL_MS);
   const verifications =
     mail && config.hub.mail

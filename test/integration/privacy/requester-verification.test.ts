@@ -61,8 +61,8 @@ async function seed(hub: PrivacyHub, email: string): Promise<void> {
 
 describe('requester verification: the public request page', () => {
   let hub: PrivacyHub | undefined;
-  const start = async (mail: PrivacyHubOptions['mail'] = {}): Promise<PrivacyHub> => {
-    hub = await startPrivacyHub({ dialect: 'sqlite', mail });
+  const start = async (mail: PrivacyHubOptions['mail'] = {}, dialect: PrivacyHubOptions['dialect'] = 'sqlite'): Promise<PrivacyHub> => {
+    hub = await startPrivacyHub({ dialect, mail });
     return hub;
   };
   afterEach(async () => {
@@ -157,8 +157,8 @@ describe('requester verification: the public request page', () => {
     expect(unknown.statusCode).toBe(404);
   });
 
-  it('speaks the requester’s language: a Japanese erasure, its mails in Japanese, and no address kept afterwards', async () => {
-    const h = await start();
+  it('speaks the requester’s language: a Japanese erasure, its mails in Japanese, and no address kept afterwards (PostgreSQL)', async () => {
+    const h = await start({}, 'postgres');
     const catcher = h.mailCatcher;
     if (!catcher) throw new Error('no catcher');
     await seed(h, ADA);
