@@ -3,11 +3,10 @@
  * confirmations at once, exactly one wins), not after it expires, counted per address and per
  * client, and purged once expired unless it led to a request.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, TEST_DIALECTS } from '../../../harness/db.js';
-import type { TestDatabase } from '../../../harness/db.js';
-import type { NewRequesterVerification, Store } from '../../../src/store/index.js';
-import { openTestStore } from './fixtures.js';
+import { describe, expect, it } from 'vitest';
+import { TEST_DIALECTS } from '../../../harness/db.js';
+import type { NewRequesterVerification } from '../../../src/store/index.js';
+import { storeEachTest } from './fixtures.js';
 
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -28,19 +27,10 @@ function row(n: number, over: Partial<NewRequesterVerification> = {}): NewReques
 }
 
 describe.each(TEST_DIALECTS)('requester verifications (%s)', (dialect) => {
-  let db: TestDatabase;
-  let store: Store;
-
-  beforeEach(async () => {
-    db = await createTestDatabase(dialect);
-    store = await openTestStore(db.url);
-  });
-  afterEach(async () => {
-    await store.close();
-    await db.drop();
-  });
+  const current = storeEachTest(dialect);
 
   it('consumes a link exactly once, even when confirmed many times at once, and never after it expired', async () => {
+    const store = current.store();
     await store.createVerification(row(1));
     await store.createVerification(row(2, { expiresAt: iso(T0 + 1_000) }));
     const results = await Promise.all(Array.from({ length: 8 }, () => store.consumeVerification('hash-1', iso(T0 + 10))));
@@ -55,6 +45,7 @@ describe.each(TEST_DIALECTS)('requester verifications (%s)', (dialect) => {
   });
 
   it('counts per address and per client within a window, and purges expired links that led to no request', async () => {
+    const store = current.store();
     await store.createVerification(row(1));
     await store.createVerification(row(2, { clientHash: 'client-b' }));
     await store.createVerification(row(3, { addressHash: 'address-b', expiresAt: iso(T0 + 1_000) }));
