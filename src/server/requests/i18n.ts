@@ -19,6 +19,8 @@ export interface RequestMessages {
   sentText(minutes: number): string;
   tooManyTitle: string;
   tooManyText: string;
+  mailFailedTitle: string;
+  mailFailedText: string;
   confirmTitle: string;
   confirmExport: string;
   confirmErase(brand: string): string;
@@ -61,6 +63,8 @@ const en: RequestMessages = {
     `We have sent a link to the address you entered. Open it within ${minutes} minutes to confirm your request; it works once. If no message arrives, check the address and try again.`,
   tooManyTitle: 'Too many requests',
   tooManyText: 'For everyone’s privacy we limit how many requests can be made. Please try again later.',
+  mailFailedTitle: 'We could not send the link',
+  mailFailedText: 'Our mail service is not available right now. Nothing was requested. Please try again in a few minutes.',
   confirmTitle: 'Confirm your request',
   confirmExport: 'You asked for a copy of the personal data we hold about you. Confirm to start it.',
   confirmErase: (brand) => `You asked us to erase your personal data from ${brand} and from every system we use. This cannot be undone.`,
@@ -127,6 +131,8 @@ const ja: RequestMessages = {
     `入力されたアドレスにリンクをお送りしました。${minutes}分以内にリンクを開いてご依頼を確定してください。リンクは一度だけ使えます。メールが届かない場合は、アドレスをご確認のうえもう一度お試しください。`,
   tooManyTitle: 'ご依頼が多すぎます',
   tooManyText: 'プライバシー保護のため、ご依頼の回数を制限しています。しばらくしてからもう一度お試しください。',
+  mailFailedTitle: 'リンクを送信できませんでした',
+  mailFailedText: '現在メールを送信できません。ご依頼は受け付けられていません。数分後にもう一度お試しください。',
   confirmTitle: 'ご依頼の確認',
   confirmExport: '当社が保管するお客様の個人データの写しをご依頼いただきました。確認すると手続きを開始します。',
   confirmErase: (brand) =>

@@ -161,6 +161,8 @@ ${error ? html`<p class="banner info" role="alert">${error}</p>` : ''}
         request.log.info({ reason: 'client_limit' }, 'requester verification not sent');
         return sendHtml(reply.header('retry-after', '600'), 429, message(locale, r.tooManyTitle, r.tooManyText, lang, false));
       }
+      if (outcome === 'mail_failed')
+        return sendHtml(reply.header('retry-after', '300'), 503, message(locale, r.mailFailedTitle, r.mailFailedText, lang));
       // Sent, or an address over its limit: the same answer, so no one learns which.
       const minutes = Math.max(1, Math.round(options.verifications.ttlMs / 60_000));
       return sendHtml(reply, 200, message(locale, r.sentTitle, r.sentText(minutes), lang, false));

@@ -51,7 +51,7 @@ export interface RequesterVerificationOptions {
   now(): number;
 }
 
-export type AskOutcome = 'sent' | 'invalid_email' | 'limited_client' | 'limited_address';
+export type AskOutcome = 'sent' | 'invalid_email' | 'limited_client' | 'limited_address' | 'mail_failed';
 
 export type LinkState = { status: 'valid'; kind: VerificationKind; locale: Locale } | { status: 'expired' | 'used' | 'unknown' };
 
@@ -116,12 +116,19 @@ export class RequesterVerifications {
     });
     const m = REQUEST_MESSAGES[input.locale].mail;
     const url = `${this.o.publicUrl.replace(/\/$/, '')}${REQUESTS_PATH}/confirm/${token}?lang=${input.locale}`;
-    await this.o.mailer.send({
-      to: email,
-      subject: m.verifySubject(this.o.brand.name, input.kind),
-      text: m.verifyText({ brand: this.o.brand.name, kind: input.kind, url, minutes: this.minutes() }),
-      language: input.locale,
-    });
+    try {
+      await this.o.mailer.send({
+        to: email,
+        subject: m.verifySubject(this.o.brand.name, input.kind),
+        text: m.verifyText({ brand: this.o.brand.name, kind: input.kind, url, minutes: this.minutes() }),
+        language: input.locale,
+      });
+    } catch (err) {
+      // The mail server is away: the same for every address, so saying so reveals nothing.
+      await this.o.store.deleteVerification(id);
+      this.o.logger.warn({ verificationId: id, err }, 'requester verification could not be mailed');
+      return 'mail_failed';
+    }
     this.o.logger.info({ verificationId: id, kind: input.kind }, 'requester verification sent');
     return 'sent';
   }

@@ -7,6 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CaughtMail } from '../../../src/mail/index.js';
+import { redactUrl } from '../../../src/server/build.js';
 import { startPrivacyHub, type PrivacyHub, type PrivacyHubOptions } from '../../../harness/privacy-hub.js';
 
 const ADA = 'ada@example.com';
@@ -214,5 +215,20 @@ describe('requester verification: the public request page', () => {
     expect(limited.statusCode).toBe(429);
     expect(limited.body).toContain('Too many requests');
     expect(await h.privacy.list()).toEqual([]);
+  });
+
+  it('says so when the mail server is away, and keeps nothing', async () => {
+    const h = await start();
+    await h.mailCatcher?.close();
+    const asked = await ask(h, ADA, 'export');
+    expect(asked.statusCode).toBe(503);
+    expect(asked.body).toContain('We could not send the link');
+    expect(await h.db.query('select * from requester_verifications')).toEqual([]);
+  });
+
+  it('keeps the link and download tokens out of logged URLs', () => {
+    expect(redactUrl('/requests/confirm/abcDEF_123?lang=ja')).toBe('/requests/confirm/[token]?lang=ja');
+    expect(redactUrl('/requests/download/abc.def')).toBe('/requests/download/[token]');
+    expect(redactUrl('/requests?lang=ja')).toBe('/requests?lang=ja');
   });
 });
