@@ -157,6 +157,40 @@ describe('preference center in Chromium (quickstart)', () => {
     await context.close();
   });
 
+  it('asks for a copy without a link: the Japanese request page mails a one-time link to the demo’s catcher, and confirming it makes the request; no axe violations', async () => {
+    const catcher = demo.hub.mailCatcher;
+    if (!catcher) throw new Error('the demo started no mail catcher');
+    expect(demo.links.map((l) => new URL(l.url).pathname)).toEqual(expect.arrayContaining(['/requests', '/dev/mail']));
+    const publicUrl = demo.hub.config.hub.publicUrl.replace(/\/$/, '');
+    const before = (await demo.hub.privacy.list()).length;
+    const context = await browser.newContext({ bypassCSP: true, locale: 'ja-JP', viewport: { width: 1100, height: 900 } });
+    const page = await context.newPage();
+    expect((await page.goto(`${publicUrl}/requests`))?.status()).toBe(200);
+    await expect(page.locator('h1').textContent()).resolves.toBe('データの開示・消去のご依頼');
+    expect(await axeViolations(page)).toEqual([]);
+    await page.getByLabel('メールアドレス').fill('grace@example.com');
+    await page.getByRole('button', { name: 'リンクを送信' }).click();
+    await expect(page.locator('h1').textContent()).resolves.toBe('メールをご確認ください');
+    expect(await axeViolations(page)).toEqual([]);
+
+    const mail = await catcher.waitFor((m) => m.to.includes('grace@example.com'));
+    expect(mail.language).toBe('ja');
+    const link = /(http:\/\/\S+\/requests\/confirm\/\S+)/.exec(mail.text)?.[1] ?? '';
+    expect((await page.goto(link))?.status()).toBe(200);
+    expect(await demo.hub.privacy.list()).toHaveLength(before);
+    expect(await axeViolations(page)).toEqual([]);
+    await page.getByRole('button', { name: 'ご依頼を確定する' }).click();
+    await expect(page.locator('h1').textContent()).resolves.toBe('ご依頼を受け付けました');
+    const made = (await demo.hub.privacy.list()).slice(before);
+    expect(made).toMatchObject([{ kind: 'export', origin: 'preference_center' }]);
+    await page.screenshot({ path: join(ARTIFACTS, 'request-page-ja.png'), fullPage: true });
+
+    // The demo shows the caught mail.
+    expect((await page.goto(`${publicUrl}/dev/mail`))?.status()).toBe(200);
+    await expect(page.content()).resolves.toContain('データの写しのご依頼の確認');
+    await context.close();
+  });
+
   it('refuses a tampered link with a friendly page', async () => {
     const link = demo.preferenceLink ?? '';
     const tampered = link.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A'));
