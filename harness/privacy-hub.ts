@@ -96,7 +96,10 @@ export const SUBSCRIPTIONS = [
   SubscriptionType.parse({ id: 103, topic: 'newsletter' }),
 ];
 
+/** Written in English; Japanese visitors get the Japanese interface with these English texts (an explicit fallback). */
 export const CATALOG = Catalog.parse({
+  locales: ['en', 'ja'],
+  fallback: 'defaultLocale',
   channels: { email: { title: 'E-mail' } },
   purposes: {
     marketing: {

@@ -9,6 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
@@ -18,6 +19,7 @@ import type { DemoLink, EmulatorDefinition, RunningEmulator } from '../connector
 import type { Config } from '../config/schema.js';
 import type { ProfilePatch } from '../profile/schema.js';
 import { PreferenceLinks, preferenceUrl } from '../server/index.js';
+import { recordDemo, runningDemo } from './demo-state.js';
 import { startHubProcess } from './hub.js';
 import type { HubProcess } from './hub.js';
 import { redisAnswers, startPrivateRedis } from './redis.js';
@@ -47,6 +49,14 @@ export interface DemoOptions {
   reset?: boolean;
   /** Where the hub listens (default: the config's `hub.listen.port`). */
   port?: number;
+  /**
+   * The state file that tells other commands a demo runs (`npm start` passes `data/demo.json`):
+   * the demo refuses to start while the file names a live demo, writes it once the hub runs and
+   * removes it when it stops. Absent: no state file (tests running demos side by side).
+   */
+  stateFile?: string;
+  /** The config file the demo runs, recorded in the state file (as an absolute path). */
+  configPath?: string;
 }
 
 export interface Demo {
@@ -118,6 +128,13 @@ export async function startDemo(loaded: Config, logger: Logger, options: DemoOpt
   const config: Config = { ...loaded, connectors: { ...loaded.connectors } };
   if (config.hub.mode !== 'development')
     throw new DemoError('the demo runs only with hub.mode: development (it resets its own database and Redis prefix)');
+  const { stateFile } = options;
+  const other = stateFile === undefined ? null : runningDemo(stateFile);
+  // Before anything is reset: the running demo's database and Redis keys are its own.
+  if (other)
+    throw new DemoError(
+      `a demo already runs (pid ${other.pid}${other.url ? ` at ${other.url}` : ''}, started ${other.startedAt}): use it, or stop it first (Ctrl-C in its terminal, or kill ${other.pid})`,
+    );
   const closables: Closable[] = [];
   const closeAll = async (): Promise<void> => {
     for (const c of closables.reverse()) await c.close().catch(() => undefined);
@@ -176,6 +193,21 @@ export async function startDemo(loaded: Config, logger: Logger, options: DemoOpt
       overrides: { redisUrl, databaseUrl, keyPrefix, ...(options.port !== undefined ? { port: options.port } : {}) },
     });
     closables.push(hub);
+    if (stateFile !== undefined) {
+      const forget = recordDemo(
+        {
+          pid: process.pid,
+          ...(options.configPath === undefined ? {} : { config: resolve(options.configPath) }),
+          databaseUrl,
+          keyPrefix,
+          ...(privateRedis ? { privateRedisUrl: redisUrl } : {}),
+          url: hub.url,
+          startedAt: new Date().toISOString(),
+        },
+        stateFile,
+      );
+      closables.push({ close: async () => forget() });
+    }
 
     for (const person of DEMO_PEOPLE) await hub.hubIngest.ingest(seedPatch(person), { actor: 'demo' });
     if (!(await waitIdle(hub, 60_000))) logger.warn('demo profiles are still being delivered');

@@ -198,6 +198,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
         store,
         engine,
         connectors,
+        connectorNames: Object.fromEntries(Object.entries(config.connectors).map(([id, instance]) => [id, instance.displayName])),
         ingestPatch: (patch, apply) => hubIngest.ingest(patch, apply),
         redis,
         redisReady: () => redisReady(redis) && engine.redisReady(),

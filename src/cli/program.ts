@@ -10,6 +10,7 @@ import * as connector from './commands/connector.js';
 import * as dsr from './commands/dsr.js';
 import * as emulate from './commands/emulate.js';
 import * as migrate from './commands/migrate.js';
+import * as retention from './commands/retention.js';
 import * as schema from './commands/schema.js';
 import * as secret from './commands/secret.js';
 import * as start from './commands/start.js';
@@ -34,6 +35,7 @@ export const commands: readonly CommandModule[] = [
   migrate,
   emulate,
   dsr,
+  retention,
   unpark,
   webhooksOut,
   connector,

@@ -55,7 +55,11 @@ export type ConfigErrorCode =
    * A YAML mapping entry with the same canonical target and external field as one the connector
    * derives from its own keys (`derivedMappings`), saying something else.
    */
-  | 'mapping_conflict';
+  | 'mapping_conflict'
+  /** A text (catalog item, notice, notice version, connector display name) without a locale it needs. */
+  | 'missing_translation'
+  /** A locale that `catalog.locales` does not list (a text's key, `catalog.defaultLocale`). */
+  | 'unknown_locale';
 
 /** A position in the file, 1-based. */
 export interface SourcePosition {

@@ -99,7 +99,7 @@ function describeValue(value: unknown): string {
 }
 
 function describeExpected(expected: string): string {
-  if (expected === 'object') return 'a map';
+  if (expected === 'object' || expected === 'record') return 'a map';
   if (expected === 'array') return 'a list';
   if (expected === 'int') return 'an integer';
   return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
@@ -368,6 +368,35 @@ export function parseConfig(text: string, file: string, options: LoadOptions): L
         const allowed = issue.values.map((v) => String(v)).join(', ');
         const shown = secretField ? 'value' : `value ${showValue(getIn(data, path))}`;
         fail('invalid_value', path, 'value', `${where}: invalid ${shown}; expected one of: ${allowed}`);
+        return;
+      }
+      case 'invalid_union': {
+        // A value of one option's type (a map where a text or a map of texts belongs) gets that
+        // option's own problems; a value of none of the types, what the options expect.
+        const options = issue.errors;
+        const typed = options.filter((errors) => !errors.every((e) => e.code === 'invalid_type' && e.path.length === 0));
+        const [only] = typed;
+        if (typed.length === 1 && only !== undefined) {
+          for (const nested of only) {
+            const nestedPath = [...path, ...nested.path.map((s) => (typeof s === 'symbol' ? String(s) : s))];
+            reportIssue(nested, nestedPath, secretField);
+          }
+          return;
+        }
+        const expected = options.flatMap((errors) =>
+          errors.flatMap((e) => (e.code === 'invalid_type' && e.path.length === 0 ? [e.expected] : [])),
+        );
+        if (options.length > 0 && expected.length === options.length) {
+          const value = getIn(data, path);
+          fail(
+            'invalid_type',
+            path,
+            'value',
+            `${where}: expected ${expected.map(describeExpected).join(' or ')}, got ${describeValue(value)}`,
+          );
+          return;
+        }
+        fail('invalid', path, 'value', `${where}: ${issue.message}`);
         return;
       }
       case 'invalid_key': {

@@ -33,6 +33,7 @@ describe('hub.privacy', () => {
       exportTtl: 7 * 86_400_000,
       downloadLinkTtl: 15 * 60_000,
       controller: { jurisdiction: 'EU' },
+      retention: { every: 86_400_000, maxErasuresPerRun: 1000, rules: [] },
     });
   });
 
@@ -51,7 +52,50 @@ describe('hub.privacy', () => {
       exportTtl: 2 * 86_400_000,
       downloadLinkTtl: 5 * 60_000,
       controller: { name: 'Acme Ltd', email: 'privacy@acme.example', policyUrl: 'https://acme.example/privacy', jurisdiction: 'UK' },
+      retention: { every: 86_400_000, maxErasuresPerRun: 1000, rules: [] },
     });
+  });
+
+  it('reads retention rules: a dry-run report by default, without consent by default', () => {
+    const result = parse(`  privacy:
+    retention:
+      every: 12h
+      rules:
+        - { id: dormant, inactiveFor: 540d }
+        - { id: leads, inactiveFor: 90d, withoutConsent: false, action: erase, description: Unconverted leads }
+`);
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    expect(result.config.hub.privacy.retention).toEqual({
+      every: 12 * 3_600_000,
+      maxErasuresPerRun: 1000,
+      rules: [
+        { id: 'dormant', inactiveFor: 540 * 86_400_000, withoutConsent: true, action: 'report' },
+        { id: 'leads', inactiveFor: 90 * 86_400_000, withoutConsent: false, action: 'erase', description: 'Unconverted leads' },
+      ],
+    });
+  });
+
+  it('refuses a retention rule shorter than a day, a rule id used twice, and an unknown action, at their lines', () => {
+    const result = parse(`  privacy:
+    retention:
+      rules:
+        - { id: dormant, inactiveFor: 6h }
+        - { id: dormant, inactiveFor: 30d, action: delete }
+`);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const text = result.errors.map(String).join('\n');
+    expect(text).toContain('inline.yaml:11:39: hub.privacy.retention.rules[0].inactiveFor: at least 1d');
+    expect(text).toContain('inline.yaml:12:52: hub.privacy.retention.rules[1].action: invalid value "delete"');
+    const twice = parse(`  privacy:
+    retention:
+      rules:
+        - { id: dormant, inactiveFor: 6d }
+        - { id: dormant, inactiveFor: 30d }
+`);
+    expect(twice.ok ? [] : twice.errors.map(String)).toEqual([
+      'inline.yaml:12:17: hub.privacy.retention.rules[1].id: rule id "dormant" is used twice',
+    ]);
   });
 
   it('refuses an always-erase system that is not a configured connector, and unknown keys', () => {

@@ -114,7 +114,7 @@ describe('production refuses the published development secrets', () => {
       'config/concord.yaml:25:14: hub.secrets.signing: is a development value published with Concord, refused in production mode; set CONCORD_SIGNING_SECRET to a new secret (`concord secret` prints one)',
     );
     expect(String(errors[4])).toBe(
-      'config/concord.yaml:117:18: connectors.hubspot.accessToken: is a development value published with Concord, refused in production mode; set HUBSPOT_ACCESS_TOKEN to the one the system issued',
+      'config/concord.yaml:167:18: connectors.hubspot.accessToken: is a development value published with Concord, refused in production mode; set HUBSPOT_ACCESS_TOKEN to the one the system issued',
     );
     const output = errors.join('\n');
     for (const [name, value] of Object.entries(defaults)) {

@@ -8,6 +8,7 @@ import type { ConnectorDefinition } from '../connector/define.js';
 import { MappingEntry } from '../connector/mapping-schema.js';
 import { LegalBasis, ObjectionKind, PurposePolicy } from '../profile/schema.js';
 import { Duration } from './duration.js';
+import { LocaleFallback, LocaleTag, LocalizedText, LocalizedVersion } from './localized.js';
 import { MetricsEndpoint, TrustProxy } from './network.js';
 import { credentialUrl, generatedSecret, markSecret, secret } from './secret.js';
 
@@ -15,7 +16,16 @@ import { credentialUrl, generatedSecret, markSecret, secret } from './secret.js'
 export const HUB_SOURCES = ['preference_center', 'admin'] as const;
 
 /** Keys every connector instance has, whatever its type. */
-export const CONNECTOR_COMMON_KEYS = ['type', 'enabled', 'schedule', 'priority', 'consentAuthority', 'mappings', 'limits'] as const;
+export const CONNECTOR_COMMON_KEYS = [
+  'type',
+  'displayName',
+  'enabled',
+  'schedule',
+  'priority',
+  'consentAuthority',
+  'mappings',
+  'limits',
+] as const;
 
 /** The keys of an instance that belong to its connector type (not the common ones). */
 export function ownConfig(instance: Readonly<Record<string, unknown>>): Record<string, unknown> {
@@ -106,6 +116,47 @@ export const PreferenceCenterConfig = z
   .strict();
 export type PreferenceCenterConfig = z.infer<typeof PreferenceCenterConfig>;
 
+/** One storage-limitation rule (Art. 5(1)(e)): which profiles it selects and what it does with them. */
+export const RetentionRule = z
+  .object({
+    id: CatalogId.meta({
+      description: 'A name for the rule, shown in reports and recorded as the actor of its erasures (retention:<id>).',
+    }),
+    description: z.string().min(1).max(500).optional().meta({ description: 'Why the rule exists, for the report.' }),
+    inactiveFor: Duration.refine((ms) => ms >= 86_400_000, 'at least 1d: a retention rule erases people').meta({
+      description: 'Selects profiles that no system and no person changed for this long (their last change), e.g. 540d.',
+    }),
+    withoutConsent: z.boolean().default(true).meta({
+      description: 'Selects only profiles with no consent granted (an expired grant counts as none) and no subscription. Default: true.',
+    }),
+    action: z.enum(['report', 'erase']).default('report').meta({
+      description:
+        'report: each scheduled run only reports what the rule selects (audit row retention.report); erase: each run erases them in every system like an erasure request (origin retention). Default: report, so the first runs are dry runs.',
+    }),
+  })
+  .strict();
+export type RetentionRule = z.infer<typeof RetentionRule>;
+
+/** Storage limitation: rules run on a schedule, with a dry run first. */
+export const RetentionConfig = z
+  .object({
+    every: Duration.prefault('1d').meta({ description: 'How often the rules run. Default: 1d.' }),
+    maxErasuresPerRun: z.number().int().min(1).max(100_000).default(1000).meta({
+      description:
+        'At most this many erasures one run starts (the rest wait for the next run), so that a first run spreads over the systems’ rate limits. Default: 1000.',
+    }),
+    rules: z.array(RetentionRule).default([]).meta({ description: 'The rules; none by default (nothing is erased on a schedule).' }),
+  })
+  .strict()
+  .superRefine((retention, ctx) => {
+    const seen = new Set<string>();
+    retention.rules.forEach((rule, i) => {
+      if (seen.has(rule.id)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `rule id "${rule.id}" is used twice` });
+      seen.add(rule.id);
+    });
+  });
+export type RetentionConfig = z.infer<typeof RetentionConfig>;
+
 /**
  * Data-subject requests (GDPR Art. 15-22): which systems every erasure reaches, how long an
  * export waits for download, and the controller named in consent receipts.
@@ -137,6 +188,10 @@ export const PrivacyConfig = z
       .strict()
       .prefault({})
       .meta({ description: 'The data controller named in exports and consent receipts (Kantara Consent Receipt piiControllers).' }),
+    retention: RetentionConfig.prefault({}).meta({
+      description:
+        'Storage limitation: rules that erase profiles kept longer than needed (concord retention --dry-run shows what they select).',
+    }),
   })
   .strict();
 export type PrivacyConfig = z.infer<typeof PrivacyConfig>;
@@ -275,15 +330,22 @@ export type HubConfig = z.infer<typeof HubConfig>;
 
 export const Purpose = z
   .object({
-    title: z.string().min(1),
-    description: z.string().optional(),
+    title: LocalizedText,
+    description: LocalizedText.optional(),
     notice: z
       .object({
-        text: z.string().min(1),
-        version: z.string().min(1),
+        text: LocalizedText,
+        version: LocalizedVersion,
       })
       .strict()
-      .meta({ description: 'The notice shown when consent is asked; its version is recorded as evidence.' }),
+      .meta({ description: 'The notice shown when consent is asked; its version and the locale shown are recorded as evidence.' }),
+    purpose: LocalizedText.optional().meta({
+      description: "Why the data is collected and what it is used for; shown on the preference center's transparency section.",
+    }),
+    retention: LocalizedText.optional().meta({
+      description:
+        'How long the data is kept for this purpose (e.g. "Until you withdraw consent, then 30 days"); shown on the transparency section.',
+    }),
     defaultLegalBasis: LegalBasis.default('consent'),
     policy: PurposePolicy.default('latest'),
     objection: ObjectionKind.optional().meta({
@@ -294,19 +356,50 @@ export const Purpose = z
   .strict();
 export type Purpose = z.infer<typeof Purpose>;
 
-export const Channel = z.object({ title: z.string().min(1) }).strict();
+export const Channel = z.object({ title: LocalizedText }).strict();
 export type Channel = z.infer<typeof Channel>;
 
-export const Topic = z.object({ title: z.string().min(1), description: z.string().optional() }).strict();
+export const Topic = z.object({ title: LocalizedText, description: LocalizedText.optional() }).strict();
 export type Topic = z.infer<typeof Topic>;
 
 export const Catalog = z
   .object({
+    /**
+     * The languages the catalog is written in; the preference center offers exactly these.
+     * @defaultValue `[defaultLocale]`
+     */
+    locales: z
+      .array(LocaleTag)
+      .min(1)
+      .refine((tags) => new Set(tags).size === tags.length, 'a locale is listed twice')
+      .optional()
+      .meta({
+        description:
+          'The languages (BCP 47 tags) the catalog is written in; the preference center offers exactly these. The interface itself speaks en and ja; another locale gets the interface in the default locale (English when that has none). Default: [defaultLocale].',
+      }),
+    /**
+     * The language of a text written as a plain string, and of visitors whose language is not in `locales`.
+     * @defaultValue `en`
+     */
+    defaultLocale: LocaleTag.default('en').meta({
+      description:
+        'The language of a text written as a plain string, and of visitors whose language is not in locales; must be one of locales. Default: en.',
+    }),
+    /**
+     * What a text without a translation in a configured locale does: `none` makes it a
+     * validation error, `defaultLocale` shows the default locale's text.
+     * @defaultValue `none`
+     */
+    fallback: LocaleFallback.default('none').meta({
+      description:
+        "none: every text needs every locale of locales (a missing one is a validation error); defaultLocale: a missing translation shows the default locale's text. Default: none.",
+    }),
     purposes: z.record(CatalogId, Purpose),
     channels: z.record(CatalogId, Channel),
     topics: z.record(CatalogId, Topic).default({}),
   })
-  .strict();
+  .strict()
+  .transform(({ locales, ...catalog }) => ({ ...catalog, locales: locales ?? [catalog.defaultLocale] }));
 export type Catalog = z.infer<typeof Catalog>;
 
 const CronExpression = z.string().regex(/^\s*\S+(\s+\S+){4,5}\s*$/, 'expected a cron expression with 5 or 6 fields, e.g. "*/15 * * * *"');
@@ -331,6 +424,10 @@ export const LimitsOverride = z
 export type LimitsOverride = z.infer<typeof LimitsOverride>;
 
 const connectorCommonShape = {
+  displayName: LocalizedText.optional().meta({
+    description:
+      'The name people see for this system (the transparency section of the preference center lists the systems each purpose reaches); default: the instance id.',
+  }),
   enabled: z.boolean().default(true),
   schedule: Schedule.optional(),
   priority: z.number().int().default(0).meta({ description: 'Breaks timestamp ties between sources: higher wins.' }),

@@ -15,3 +15,4 @@ export { ExportDocument, EXPORT_FORMAT, buildExport } from './export/document.js
 export { exportCsv } from './export/csv.js';
 export { exportJsonSchema, exportJsonSchemaText, EXPORT_SCHEMA_PATH } from './export/json-schema.js';
 export { privacyQueues } from './keys.js';
+export type { RetentionReport, RetentionRuleReport, RetentionSelection } from './retention.js';

@@ -3,7 +3,7 @@
  * failing requests and systems, and how long erasures take. Gauges are read from the store
  * when scraped (at most once a second).
  */
-import type { Counter, Histogram, Registry } from 'prom-client';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { counterOn, gaugeOn, histogramOn } from '../connector/metrics.js';
 import type { DataSubjectRequest, Store } from '../store/types.js';
 import { isOverdue } from './deadline.js';
@@ -13,6 +13,7 @@ export interface PrivacyMetrics {
   requests: Counter<'kind' | 'origin'>;
   systemOutcomes: Counter<'kind' | 'connector' | 'outcome'>;
   erasureSeconds: Histogram<'origin'>;
+  retentionSelected: Gauge<'rule'>;
 }
 
 interface Snapshot {
@@ -96,6 +97,11 @@ export function createPrivacyMetrics(registry: Registry, store: Store, now: () =
       help: 'Time from receiving an erasure request to every system done and the store emptied.',
       labelNames: ['origin'] as const,
       buckets: [1, 5, 15, 60, 300, 900, 3600, 6 * 3600, 86_400, 7 * 86_400],
+    }),
+    retentionSelected: gaugeOn(registry, {
+      name: 'concord_retention_selected',
+      help: 'Profiles each retention rule selected in its last run (a report rule keeps them; an erase rule erases them).',
+      labelNames: ['rule'] as const,
     }),
   };
 }

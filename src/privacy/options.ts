@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
+import { textIn } from '../config/localized.js';
 import { BackoffPolicy } from '../queue/backoff.js';
 
 const ms = z.number().int().nonnegative();
@@ -72,6 +73,24 @@ export const PrivacyOptions = z.object({
     .prefault({}),
   /** Purpose id -> title, for consent receipts. */
   purposeTitles: z.record(z.string(), z.string()).default({}),
+  /** Storage limitation (`hub.privacy.retention`, durations in ms). */
+  retention: z
+    .object({
+      everyMs: count.default(86_400_000),
+      maxErasuresPerRun: count.default(1000),
+      rules: z
+        .array(
+          z.object({
+            id: z.string().min(1),
+            description: z.string().optional(),
+            inactiveForMs: count,
+            withoutConsent: z.boolean().default(true),
+            action: z.enum(['report', 'erase']).default('report'),
+          }),
+        )
+        .default([]),
+    })
+    .prefault({}),
   tuning: PrivacyTuning.prefault({}),
 });
 export type PrivacyOptions = z.infer<typeof PrivacyOptions>;
@@ -95,7 +114,17 @@ export function privacyOptionsFromConfig(config: Config, tuning?: PrivacyTuningI
       ...(p.controller.address ? { address: p.controller.address } : {}),
       ...(p.controller.policyUrl ? { policyUrl: p.controller.policyUrl } : {}),
     },
-    purposeTitles: Object.fromEntries(Object.entries(config.catalog.purposes).map(([id, purpose]) => [id, purpose.title])),
+    purposeTitles: Object.fromEntries(
+      Object.entries(config.catalog.purposes).map(([id, purpose]) => [
+        id,
+        textIn(purpose.title, config.catalog.defaultLocale, config.catalog.defaultLocale).text,
+      ]),
+    ),
+    retention: {
+      everyMs: p.retention.every,
+      maxErasuresPerRun: p.retention.maxErasuresPerRun,
+      rules: p.retention.rules.map(({ inactiveFor, ...rule }) => ({ ...rule, inactiveForMs: inactiveFor })),
+    },
     ...(tuning ? { tuning } : {}),
   };
 }

@@ -40,6 +40,8 @@ import { createPrivacyMetrics } from './metrics.js';
 import { PrivacyOptions } from './options.js';
 import type { PrivacyOptionsInput } from './options.js';
 import { Requests } from './requests.js';
+import { Retention } from './retention.js';
+import type { RetentionReport } from './retention.js';
 import type { DsrExtension, DsrInputData, DsrKind, DsrView } from './schema.js';
 import { SourceRequests } from './source-requests.js';
 import type { SourceRequestOutcome } from './source-requests.js';
@@ -85,6 +87,7 @@ export class PrivacyService {
   private readonly requests: Requests;
   private readonly sources: SourceRequests;
   private readonly workers: PrivacyWorkers;
+  private readonly retention: Retention;
   private closing: Promise<void> | null = null;
 
   constructor(deps: PrivacyServiceDeps) {
@@ -119,7 +122,8 @@ export class PrivacyService {
     this.intake = new Intake(this.ctx);
     this.requests = new Requests(this.ctx);
     this.sources = new SourceRequests(this.ctx, this.intake);
-    this.workers = new PrivacyWorkers(this.ctx, this.sources);
+    this.retention = new Retention(this.ctx, this.intake);
+    this.workers = new PrivacyWorkers(this.ctx, this.sources, this.retention);
   }
 
   /** Records a request and starts it. Expected failures (no such person...) are values. */
@@ -129,6 +133,23 @@ export class PrivacyService {
 
   get(id: string): Promise<Result<DsrView>> {
     return this.requests.get(id);
+  }
+
+  /**
+   * Runs the retention rules now (`hub.privacy.retention`), or those named: a dry run only
+   * reports what they select; otherwise `erase` rules start erasures (the workers carry them out).
+   */
+  retentionRules(): string[] {
+    return this.ctx.options.retention.rules.map((r) => r.id);
+  }
+
+  runRetention(options: { dryRun: boolean; rules?: readonly string[] }): Promise<RetentionReport> {
+    return this.retention.run(options);
+  }
+
+  /** How many workers (of hub processes with the privacy role) take this hub's requests now. */
+  async workersConnected(): Promise<number> {
+    return (await this.ctx.queues.requests.getWorkers()).length;
   }
 
   /** Requests, oldest first: all, by status, or those overdue now. */

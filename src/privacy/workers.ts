@@ -23,6 +23,8 @@ import { settleRequest } from './settle.js';
 import { SourceCheck } from './source-check.js';
 import type { SourceCheckJobData } from './source-check.js';
 import type { SourceRequests } from './source-requests.js';
+import { retentionSummary } from './retention.js';
+import type { Retention } from './retention.js';
 import { Tracker } from './tracker.js';
 import type { TrackJobData } from './tracker.js';
 
@@ -36,6 +38,7 @@ export class PrivacyWorkers {
   constructor(
     private readonly ctx: PrivacyContext,
     private readonly sources: Pick<SourceRequests, 'requestFromSource'>,
+    private readonly retention: Pick<Retention, 'run'>,
   ) {}
 
   /**
@@ -76,6 +79,7 @@ export class PrivacyWorkers {
           if (job.name === 'source-check') return sourceCheck.process(job as Job<SourceCheckJobData>, signal);
           if (job.name === 'track') return tracker.process(job as Job<TrackJobData>);
           if (job.name === 'sweep') return this.sweep();
+          if (job.name === 'retention') return retentionSummary(await this.retention.run({ dryRun: false }));
           return null;
         },
         { ...base, concurrency: 4 },
@@ -104,10 +108,16 @@ export class PrivacyWorkers {
     ctx.logger.info({ erase: [...ctx.queues.erase.keys()] }, 'privacy workers started');
   }
 
-  /** (Re-)creates the sweep's job scheduler: at start, and after Redis came back empty. Idempotent. */
+  /**
+   * (Re-)creates the job schedulers of the sweep and of the retention rules (none without
+   * rules): at start, and after Redis came back empty. Idempotent.
+   */
   async restoreSchedulers(): Promise<void> {
-    const every = this.ctx.options.tuning.sweepEveryMs;
-    await this.ctx.queues.requests.upsertJobScheduler('dsr-sweep', { every }, { name: 'sweep', opts: jobOptions.sweep() });
+    const { requests } = this.ctx.queues;
+    const { retention, tuning } = this.ctx.options;
+    await requests.upsertJobScheduler('dsr-sweep', { every: tuning.sweepEveryMs }, { name: 'sweep', opts: jobOptions.sweep() });
+    if (retention.rules.length === 0) await requests.removeJobScheduler('retention');
+    else await requests.upsertJobScheduler('retention', { every: retention.everyMs }, { name: 'retention', opts: jobOptions.sweep() });
   }
 
   /**

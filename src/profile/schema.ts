@@ -71,6 +71,8 @@ export type ConsentStatus = z.infer<typeof ConsentStatus>;
 export const ConsentEvidence = z.object({
   method: z.string().min(1).max(100),
   noticeVersion: z.string().max(100).optional(),
+  /** The language (BCP 47 tag) of the notice shown; `noticeVersion` is that language's version. */
+  noticeLocale: z.string().max(35).optional(),
   ip: z.string().max(100).optional(),
   userAgent: z.string().max(1000).optional(),
   capturedBy: z.string().max(200).optional(),

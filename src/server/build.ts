@@ -25,6 +25,7 @@ import { registerMetrics, registerOps } from './ops.js';
 import { PreferenceLinks } from './preferences/links.js';
 import { ApiProblem, RequestProblemError, sendProblem } from './problem.js';
 import { registerPreferences } from './preferences/routes.js';
+import { recipientsByPurpose } from './preferences/transparency.js';
 import { brandOf } from './preferences/view.js';
 import { registerQueueBoard } from './queue-board.js';
 import { registerRequests } from './requests/routes.js';
@@ -168,6 +169,7 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
     links,
     store: deps.store,
     catalog: deps.catalog,
+    recipients: recipientsByPurpose(deps.connectors, deps.connectorNames),
     policy: deps.policy,
     brand: brandOf(deps.hub.preferenceCenter),
     signingSecret: deps.hub.secrets.signing,

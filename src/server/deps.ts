@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { LocalizedText } from '../config/localized.js';
 import type { Catalog, HubConfig } from '../config/schema.js';
 import type { PrivacyService } from '../privacy/index.js';
 import type { MergePolicy, ProfilePatch } from '../profile/schema.js';
@@ -65,6 +66,8 @@ export interface ServerDeps {
   engine: ServerEngine;
   /** The configured connector instances (for status, webhooks and the queue board). */
   connectors: readonly SyncConnector[];
+  /** Connector instance id -> its `displayName` from the config, for the preference center's transparency section. */
+  connectorNames?: Readonly<Record<string, LocalizedText | undefined>>;
   /**
    * Ingests a canonical patch from a hub-internal source (`admin`, `preference_center`): the
    * same store transaction as every other source (merge, ledger, audit, outbox), then the

@@ -26,6 +26,7 @@ import type {
   DsrKind,
   DsrStatus,
   DsrSystemStatus,
+  IdleProfile,
   LedgerEntry,
   OutboxRow,
   OutboxSettlement,
@@ -110,6 +111,9 @@ export class KyselyStore implements Store {
   }
   deleteProfileData(profileId: string): Promise<void> {
     return this.#profiles.deleteProfileData(profileId);
+  }
+  idleProfiles(query: { before: string; after?: string; limit: number }): Promise<IdleProfile[]> {
+    return this.#profiles.idleProfiles(query);
   }
 
   // Shadows and the push log.

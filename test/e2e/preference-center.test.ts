@@ -4,7 +4,9 @@
  * demo seeding), on free ports and a private database and Redis prefix. A customer opens their
  * link and withdraws marketing e-mail consent; HubSpot and Salesforce both receive it. A tampered
  * link is refused; axe-core finds no accessibility violations; screenshots are saved under
- * test-artifacts/ (git-ignored).
+ * test-artifacts/ (git-ignored). A Japanese visitor (Accept-Language ja-JP) sees the catalog in
+ * Japanese, with no English catalog text, and the transparency section names the systems that
+ * receive each purpose and how long its data is kept.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
@@ -17,6 +19,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemo } from '../../src/app/demo.js';
 import type { Demo } from '../../src/app/demo.js';
+import type { Config } from '../../src/config/schema.js';
 import { freePort } from '../../src/app/redis.js';
 import { loadConfig } from '../../src/config/load.js';
 import { deletePrefix } from '../../harness/sync-hub.js';
@@ -51,7 +54,38 @@ async function axeViolations(page: Page): Promise<AxeViolation[]> {
   return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) }));
 }
 
+type Text = string | Readonly<Record<string, string>> | undefined;
+
+/** A catalog text in one locale (a plain string is the default locale's). */
+function inLocale(text: Text, locale: string, defaultLocale: string): string | undefined {
+  if (text === undefined) return undefined;
+  if (typeof text === 'string') return locale === defaultLocale ? text : undefined;
+  return text[locale];
+}
+
+/** Every catalog text of the config (and each connector's display name) in one locale. */
+function catalogTexts(config: Config, locale: string): string[] {
+  const { catalog } = config;
+  const say = (text: Text): string[] => {
+    const found = inLocale(text, locale, catalog.defaultLocale);
+    return found === undefined ? [] : [found];
+  };
+  return [
+    ...Object.values(catalog.purposes).flatMap((p) => [
+      ...say(p.title),
+      ...say(p.description),
+      ...say(p.notice.text),
+      ...say(p.purpose),
+      ...say(p.retention),
+    ]),
+    ...Object.values(catalog.channels).flatMap((c) => say(c.title)),
+    ...Object.values(catalog.topics).flatMap((t) => [...say(t.title), ...say(t.description)]),
+    ...Object.values(config.connectors).flatMap((c) => say(c.displayName)),
+  ];
+}
+
 describe('preference center in Chromium (quickstart)', () => {
+  let config: Config;
   let demo: Demo;
   let browser: Browser;
   let dir: string;
@@ -69,6 +103,7 @@ describe('preference center in Chromium (quickstart)', () => {
       },
     });
     if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
+    config = loaded.config;
     dir = mkdtempSync(join(tmpdir(), 'concord-e2e-'));
     prefix = `{e2e-${randomBytes(4).toString('hex')}}`;
     demo = await startDemo(loaded.config, createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' }), {
@@ -138,7 +173,13 @@ describe('preference center in Chromium (quickstart)', () => {
     expect(profile?.consents['marketing']?.['email']).toMatchObject({
       value: 'denied',
       source: 'preference_center',
-      evidence: { method: 'preference_center', noticeVersion: '2025-01', ip: '127.0.0.1', userAgent: expect.stringContaining('Chrome') },
+      evidence: {
+        method: 'preference_center',
+        noticeVersion: '2025-01',
+        noticeLocale: 'en',
+        ip: '127.0.0.1',
+        userAgent: expect.stringContaining('Chrome'),
+      },
     });
 
     // Both systems' webhooks (HubSpot's signed v3 events, Salesforce's SOAP Outbound Messages)
@@ -189,6 +230,84 @@ describe('preference center in Chromium (quickstart)', () => {
     expect((await page.goto(`${publicUrl}/dev/mail`))?.status()).toBe(200);
     await expect(page.content()).resolves.toContain('データの写しのご依頼の確認');
     await context.close();
+  });
+
+  it('shows a Japanese visitor the catalog in Japanese only, and which systems receive each purpose and for how long', async () => {
+    const link = demo.preferenceLink;
+    if (!link) throw new Error('the demo issued no preference link');
+    const english = catalogTexts(config, 'en');
+    const japanese = catalogTexts(config, 'ja');
+    expect(english.length).toBeGreaterThan(20);
+    expect(japanese.length).toBe(english.length);
+
+    // No ?lang=: the language comes from the browser's Accept-Language.
+    const context = await browser.newContext({ bypassCSP: true, locale: 'ja-JP', viewport: { width: 1100, height: 900 } });
+    const page = await context.newPage();
+    const opened = await page.goto(link);
+    expect(opened?.status()).toBe(200);
+    await expect(page.locator('html').getAttribute('lang')).resolves.toBe('ja');
+    await expect(page.locator('h1').textContent()).resolves.toBe('ご連絡方法の設定');
+    const text = await page.locator('body').innerText();
+    expect(english.filter((t) => text.includes(t))).toEqual([]);
+    for (const t of [
+      'マーケティングのご案内',
+      'メール',
+      '特典やニュースをお送りしたいと考えています。いつでも変更できます。',
+      '月刊ニュースレター',
+    ])
+      expect(text).toContain(t);
+    // Nothing on the page is marked as being in another language than the page's.
+    await expect(page.locator('body [lang]:not([lang="ja"]):not(nav [lang])').count()).resolves.toBe(0);
+
+    // Transparency: why, legal basis, the systems (display names from the config), retention.
+    const marketing = page.locator('#transparency-marketing');
+    const marketingText = await marketing.innerText();
+    for (const t of [
+      'お客様が許可したチャネルで、特典、ニュース、イベントのご案内をお送りするため。',
+      'お客様の同意',
+      'HubSpot（顧客管理）',
+      'Salesforce（営業管理）',
+      'Mailchimp（メール配信）',
+      'Segment（分析）',
+      '自社の顧客データベース',
+      '同意を撤回されるまで。撤回後も、ご選択の記録は3年間保管します。',
+    ])
+      expect(marketingText).toContain(t);
+    const analytics = await page.locator('#transparency-analytics').innerText();
+    expect(analytics).toContain('Segment（分析）');
+    expect(analytics).toContain('26か月');
+    expect(analytics).toContain('当社の正当な利益');
+    expect(analytics).not.toContain('HubSpot');
+    await expect(page.locator('#transparency-service_updates').innerText()).resolves.toContain('連携システムへの提供はありません。');
+    // Server-rendered: the page runs no script.
+    await expect(page.locator('script').count()).resolves.toBe(0);
+    expect(await axeViolations(page)).toEqual([]);
+    await page.screenshot({ path: join(ARTIFACTS, 'preference-center-ja-transparency.png'), fullPage: true });
+
+    // A choice made on the Japanese page records the Japanese notice and its version.
+    await page.locator('#consent-analytics-web').check();
+    await page.getByRole('button', { name: '設定を保存' }).click();
+    await page.waitForURL(/status=saved/);
+    const profile = await demo.hub.store.findProfile({ kind: 'email', value: 'ada@example.com' });
+    expect(profile?.consents['analytics']?.['web']).toMatchObject({
+      value: 'granted',
+      source: 'preference_center',
+      evidence: { method: 'preference_center', noticeLocale: 'ja', noticeVersion: '2024-06-ja.1' },
+    });
+    await context.close();
+
+    // Under the hub's own Content-Security-Policy (no bypass), the page breaks no rule of it.
+    const strict = await browser.newContext({ locale: 'ja-JP' });
+    const strictPage = await strict.newPage();
+    const complaints: string[] = [];
+    strictPage.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) complaints.push(message.text());
+    });
+    const strictResponse = await strictPage.goto(link);
+    expect(strictResponse?.headers()['content-security-policy']).toContain("script-src 'self'");
+    await expect(strictPage.locator('#transparency-marketing').isVisible()).resolves.toBe(true);
+    expect(complaints).toEqual([]);
+    await strict.close();
   });
 
   it('refuses a tampered link with a friendly page', async () => {

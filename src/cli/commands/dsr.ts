@@ -8,28 +8,23 @@
  *
  * The command records the request in the store and queues its work on the hub's Redis; the
  * workers of a running hub (`concord start` with the `privacy` role: all, worker or privacy)
- * carry it out. `--wait` follows it to the end.
+ * carry it out. `--wait` follows it to the end; a request still open when `--timeout` runs out
+ * exits 2 with why (no hub works on this database and Redis prefix, or the systems it waits on).
+ * While `npm start` runs a demo of the same config file, the command works on the demo's data
+ * (its `data/demo.json`); `--no-demo` keeps to the config's own.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFile } from 'node:fs/promises';
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { Redis } from 'ioredis';
-import { builtinConnectors } from '../../../connectors/index.js';
-import { connectorsFromConfig, HubPatchIngest } from '../../sync/index.js';
-import { loadConfig } from '../../config/load.js';
-import { toMergePolicy } from '../../config/policy.js';
-import type { Config } from '../../config/schema.js';
 import { parseDuration } from '../../config/duration.js';
-import { EXPORT_SCHEMA_PATH, exportCsv, exportJsonSchemaText, PrivacyService, privacyOptionsFromConfig } from '../../privacy/index.js';
+import { EXPORT_SCHEMA_PATH, exportCsv, exportJsonSchemaText } from '../../privacy/index.js';
 import type { DsrInputData, DsrView, Result } from '../../privacy/index.js';
 import type { Json, ObjectionKind } from '../../profile/schema.js';
-import { openConfiguredStore } from '../../app/store.js';
-import { resolveConfigPath, withConfigOption } from '../config-path.js';
-import { printErrors, printWarnings } from '../report.js';
+import { withPrivacySession, withSessionOptions } from '../privacy-session.js';
+import type { Session, SessionOptions } from '../privacy-session.js';
 import { processIo } from '../io.js';
 import type { CliIo } from '../io.js';
-import { createHubLogger } from '../../app/logger.js';
 
 const OBJECTIONS: Record<string, ObjectionKind> = {
   'direct-marketing': 'directMarketing',
@@ -37,65 +32,14 @@ const OBJECTIONS: Record<string, ObjectionKind> = {
   'automated-decisions': 'automatedDecisions',
 };
 
-interface Common {
-  config?: string;
+type Common = SessionOptions & {
   json?: boolean;
   wait?: boolean;
   timeout?: string;
-}
+};
 
-interface Session {
-  privacy: PrivacyService;
-  close(): Promise<void>;
-}
-
-async function open(io: CliIo, config: Config): Promise<Session> {
-  const connectors = connectorsFromConfig(config, builtinConnectors);
-  const policy = toMergePolicy(config);
-  const logger = createHubLogger({ level: io.env['LOG_LEVEL'] ?? 'warn', ...(io.logs ? { destination: io.logs } : {}) });
-  const store = await openConfiguredStore(config, connectors, logger);
-  const redis = new Redis(config.hub.redisUrl, { maxRetriesPerRequest: null });
-  const hubIngest = new HubPatchIngest({ store, redis, prefix: config.hub.keyPrefix });
-  const privacy = new PrivacyService({
-    store,
-    redis,
-    prefix: config.hub.keyPrefix,
-    connectors,
-    policy,
-    ingestPatch: (patch, apply) => hubIngest.ingest(patch, apply),
-    logger,
-    options: privacyOptionsFromConfig(config),
-  });
-  return {
-    privacy,
-    async close() {
-      await privacy.close();
-      await hubIngest.close();
-      await redis.quit().catch(() => redis.disconnect());
-      await store.close();
-    },
-  };
-}
-
-async function withSession(io: CliIo, options: Common, fn: (session: Session) => Promise<number>): Promise<void> {
-  const file = resolveConfigPath(options.config, io.env);
-  const loaded = await loadConfig(file, { connectors: builtinConnectors, env: io.env });
-  if (!loaded.ok) {
-    printErrors(io, loaded.errors);
-    io.exit(1);
-    return;
-  }
-  printWarnings(io, loaded.warnings);
-  const session = await open(io, loaded.config);
-  try {
-    io.exit(await fn(session));
-  } catch (err) {
-    io.error(`concord dsr: ${err instanceof Error ? err.message : String(err)}`);
-    io.exit(1);
-  } finally {
-    await session.close();
-  }
-}
+/** Exit code of a request still open when `--wait` gave up. */
+const EXIT_STILL_OPEN = 2;
 
 /** The request as a few readable lines. */
 export function describe(view: DsrView): string {
@@ -124,22 +68,36 @@ function print(io: CliIo, view: DsrView, json: boolean | undefined): void {
   io.log(json ? JSON.stringify(view, null, 2) : describe(view));
 }
 
-async function follow(io: CliIo, session: Session, view: DsrView, options: Common): Promise<DsrView> {
-  if (!options.wait) return view;
-  const timeoutMs = parseDuration(options.timeout ?? '2m') ?? 120_000;
-  const deadline = Date.now() + timeoutMs;
+const isOpen = (view: DsrView): boolean => view.status === 'received' || view.status === 'in_progress';
+
+/** Why a request is still open after `--wait`, and what to do. */
+async function stillOpenHint(session: Session, view: DsrView, waited: string): Promise<string> {
+  const head = `request ${view.id} is still ${view.status} after ${waited}`;
+  const later = `follow it with: concord dsr status ${view.id} --wait`;
+  if ((await session.privacy.workersConnected()) === 0)
+    return `${head}: no hub works on this ${session.where}. Start one with the privacy role (concord start, or npm start for the demo) on the same database and Redis, then ${later}`;
+  const waiting = view.systems.filter((s) => s.status !== 'completed' && s.status !== 'not_applicable');
+  const detail = waiting.map((s) => `${s.connector} ${s.status}${s.error ? ` (${s.error})` : ''}`).join(', ');
+  return `${head}; a hub is working on it${detail ? `, waiting on ${detail}` : ''}. ${later}`;
+}
+
+/** Follows a request with `--wait`; answers it and whether it is still open when the time ran out. */
+async function follow(io: CliIo, session: Session, view: DsrView, options: Common): Promise<{ view: DsrView; timedOut: boolean }> {
+  if (!options.wait) return { view, timedOut: false };
+  const waited = options.timeout ?? '2m';
+  const deadline = Date.now() + (parseDuration(waited) ?? 120_000);
   let current = view;
-  while (current.status === 'received' || current.status === 'in_progress') {
+  while (isOpen(current)) {
     if (Date.now() > deadline) {
-      io.error(`still ${current.status} after ${options.timeout ?? '2m'}: is a hub running its workers (concord start)?`);
-      return current;
+      io.error(await stillOpenHint(session, current, waited));
+      return { view: current, timedOut: true };
     }
     await sleep(250);
     const next = await session.privacy.get(view.id);
     if (!next.ok) throw next.error;
     current = next.value;
   }
-  return current;
+  return { view: current, timedOut: false };
 }
 
 function report(io: CliIo, result: Result<DsrView>): DsrView | null {
@@ -157,18 +115,23 @@ function submitCommand(
   extra: (command: Command) => Command = (c) => c,
 ): void {
   extra(
-    withConfigOption(dsr.command(`${name} <email>`))
+    withSessionOptions(dsr.command(`${name} <email>`))
       .description(description)
       .option('--wait', 'follow the request until it completes or fails')
       .option('--timeout <duration>', 'how long --wait waits (e.g. 90s, 5m)', '2m')
       .option('--json', 'print the request as JSON'),
   ).action(async (email: string, options: Common & Record<string, unknown>) => {
-    await withSession(io, options, async (session) => {
+    await withPrivacySession(io, 'dsr', options, async (session) => {
       const created = report(io, await session.privacy.submit(input(email, options), { origin: 'cli', actor: 'cli' }));
       if (!created) return 1;
-      const view = await follow(io, session, created, { ...options, wait: options.wait === true || typeof options['out'] === 'string' });
+      const followed = await follow(io, session, created, {
+        ...options,
+        wait: options.wait === true || typeof options['out'] === 'string',
+      });
+      const { view } = followed;
       print(io, view, options.json);
-      if (name === 'export' && typeof options['out'] === 'string' && view.status !== 'received' && view.status !== 'in_progress') {
+      if (followed.timedOut) return EXIT_STILL_OPEN;
+      if (name === 'export' && typeof options['out'] === 'string' && !isOpen(view)) {
         const doc = await session.privacy.exportDocument(view.id);
         if (!doc.ok) {
           io.error(`${doc.error.code}: ${doc.error.message}`);
@@ -252,27 +215,29 @@ export function register(program: Command, io: CliIo = processIo): void {
     objection,
   );
 
-  withConfigOption(dsr.command('status <id>'))
+  withSessionOptions(dsr.command('status <id>'))
     .description("a request's status per system")
     .option('--json', 'print as JSON')
     .option('--wait', 'follow the request until it completes or fails')
     .option('--timeout <duration>', 'how long --wait waits', '2m')
     .action(async (id: string, options: Common) => {
-      await withSession(io, options, async (session) => {
+      await withPrivacySession(io, 'dsr', options, async (session) => {
         const found = report(io, await session.privacy.get(id));
         if (!found) return 1;
-        print(io, await follow(io, session, found, options), options.json);
-        return 0;
+        const followed = await follow(io, session, found, options);
+        print(io, followed.view, options.json);
+        if (followed.timedOut) return EXIT_STILL_OPEN;
+        return followed.view.status === 'failed' ? 1 : 0;
       });
     });
 
-  withConfigOption(dsr.command('list'))
+  withSessionOptions(dsr.command('list'))
     .description('requests, oldest first; --overdue: the open ones past their deadline')
     .option('--overdue', 'only open requests past their deadline')
     .addOption(new Option('--status <status>', 'only requests in this status').choices(['received', 'in_progress', 'completed', 'failed']))
     .option('--json', 'print as JSON')
     .action(async (options: Common & { overdue?: boolean; status?: 'received' | 'in_progress' | 'completed' | 'failed' }) => {
-      await withSession(io, options, async (session) => {
+      await withPrivacySession(io, 'dsr', options, async (session) => {
         const views = await session.privacy.list({
           ...(options.overdue ? { overdue: true } : {}),
           ...(options.status ? { status: options.status } : {}),
@@ -284,14 +249,14 @@ export function register(program: Command, io: CliIo = processIo): void {
       });
     });
 
-  withConfigOption(dsr.command('extend <id>'))
+  withSessionOptions(dsr.command('extend <id>'))
     .description('extend the deadline by up to two months (Art. 12(3)), recording when the person was told and why')
     .requiredOption('--to <instant>', 'the new deadline (ISO-8601)')
     .requiredOption('--told <instant>', 'when the person was told (ISO-8601)')
     .requiredOption('--reason <text>', 'why the extension is needed')
     .option('--json', 'print as JSON')
     .action(async (id: string, options: Common & { to: string; told: string; reason: string }) => {
-      await withSession(io, options, async (session) => {
+      await withPrivacySession(io, 'dsr', options, async (session) => {
         const iso = (text: string): string => new Date(text).toISOString();
         const view = report(
           io,
@@ -307,11 +272,11 @@ export function register(program: Command, io: CliIo = processIo): void {
       });
     });
 
-  withConfigOption(dsr.command('retry <id>'))
+  withSessionOptions(dsr.command('retry <id>'))
     .description('try the failed systems of a request again')
     .option('--json', 'print as JSON')
     .action(async (id: string, options: Common) => {
-      await withSession(io, options, async (session) => {
+      await withPrivacySession(io, 'dsr', options, async (session) => {
         const view = report(io, await session.privacy.retry(id, 'cli'));
         if (!view) return 1;
         print(io, view, options.json);

@@ -19,6 +19,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { builtinConnectors, builtinEmulators } from '../../../connectors/index.js';
 import { startDemo } from '../../app/demo.js';
+import { demoStateFile } from '../../app/demo-state.js';
 import { ROLES, startHubProcess } from '../../app/hub.js';
 import type { Role } from '../../app/hub.js';
 import { formatRoles, parseRoles, ROLE_DESCRIPTIONS, toRoleSet } from '../../app/roles.js';
@@ -107,7 +108,7 @@ export function register(program: Command, io: CliIo = processIo): void {
         io.log('Starting the demo: emulators, hub and demo data...');
         let demo;
         try {
-          demo = await startDemo(config, logger);
+          demo = await startDemo(config, logger, { stateFile: demoStateFile(io.env), configPath: file });
         } catch (err) {
           io.error(`The demo could not start: ${err instanceof Error ? err.message : String(err)}`);
           io.exit(1);
@@ -124,6 +125,7 @@ export function register(program: Command, io: CliIo = processIo): void {
         io.log('Try it: open the preference center, switch "E-mail" off under Marketing communications and save;');
         if (demo.afterWithdrawal.length > 0) io.log(`then reload the emulator views: ${demo.afterWithdrawal.join(', ')}.`);
         io.log('Demo data lives in ./data/demo.db and the Redis prefix {concord-demo}; both are reset on every start. Ctrl-C stops.');
+        io.log('`npm run concord -- dsr …` in another terminal works on this demo (it finds it through data/demo.json).');
         const signal = await io.untilStopped();
         io.log(`${signal}: stopping...`);
         await demo.close();

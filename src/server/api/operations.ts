@@ -9,6 +9,7 @@ import { hasScope } from '../api-keys.js';
 import type { ServerDeps } from '../deps.js';
 import { ApiProblem } from '../problem.js';
 import type { PreferenceLinks } from '../preferences/links.js';
+import { requestedLocale } from '../preferences/i18n.js';
 import { profileView } from '../profile-view.js';
 import { defineOperation } from './operation.js';
 import type { Operation } from './operation.js';
@@ -337,10 +338,19 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
     body: PreferenceLinkRequest.default({}),
     status: 201,
     response: PreferenceLink,
-    errors: [404],
+    errors: [404, 422],
     async handle({ params, body, principal }) {
       const profile = await load(params.profileId);
       if (profile instanceof ApiProblem) return profile;
+      const lang = body.lang === undefined ? undefined : requestedLocale(body.lang, catalog.locales);
+      if (body.lang !== undefined && lang === undefined) {
+        return new ApiProblem(
+          422,
+          'unknown_locale',
+          'Unknown locale',
+          `"${body.lang}" is not in catalog.locales (${catalog.locales.join(', ')})`,
+        );
+      }
       const ttl = body.ttlSeconds !== undefined ? body.ttlSeconds * 1000 : deps.hub.preferenceCenter.linkTtl;
       const { token, expiresAt } = ctx.links.issue(profile.id, ttl);
       await store.appendAudit({
@@ -349,7 +359,7 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
         profileId: profile.id,
         detail: { expiresAt: new Date(expiresAt).toISOString() },
       });
-      return { url: preferenceUrl(deps.hub.publicUrl, token, body.lang), expiresAt: new Date(expiresAt).toISOString() };
+      return { url: preferenceUrl(deps.hub.publicUrl, token, lang), expiresAt: new Date(expiresAt).toISOString() };
     },
   });
 

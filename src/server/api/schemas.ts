@@ -212,7 +212,12 @@ export const PreferenceLinkRequest = z
       .max(90 * 86_400)
       .optional()
       .meta({ description: 'How long the link stays valid (default: hub.preferenceCenter.linkTtl).' }),
-    lang: z.enum(['en', 'ja']).optional().meta({ description: 'The language the page opens in (default: the browser’s).' }),
+    lang: z
+      .string()
+      .min(2)
+      .max(35)
+      .optional()
+      .meta({ description: 'The language the page opens in, one of catalog.locales (default: the browser’s).' }),
   })
   .strict();
 

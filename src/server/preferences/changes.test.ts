@@ -51,12 +51,35 @@ describe('preferenceChanges', () => {
     );
     expect(changes.consents).toEqual({
       marketing: {
-        email: { status: 'denied', evidence: { method: 'preference_center', noticeVersion: 'v7', ...evidence } },
-        sms: { status: 'granted', evidence: { method: 'preference_center', noticeVersion: 'v7', ...evidence } },
+        email: { status: 'denied', evidence: { method: 'preference_center', noticeVersion: 'v7', noticeLocale: 'en', ...evidence } },
+        sms: { status: 'granted', evidence: { method: 'preference_center', noticeVersion: 'v7', noticeLocale: 'en', ...evidence } },
       },
     });
     expect(changes.subscriptions).toEqual({ offers: true });
     expect(changes.count).toEqual({ consents: 2, topics: 1 });
+  });
+
+  it("records the notice the person read: the page's locale and that locale's version, or the default one where it has no translation", () => {
+    const bilingual = Catalog.parse({
+      locales: ['en', 'ja'],
+      fallback: 'defaultLocale',
+      channels: { email: { title: 'E-mail' } },
+      purposes: {
+        marketing: { title: 'M', notice: { text: { en: 'n', ja: 'お知らせ' }, version: { en: 'v7', ja: 'v7-ja' } }, channels: ['email'] },
+        service: { title: 'S', notice: { text: 'n', version: 's1' }, channels: ['email'] },
+      },
+    });
+    const changes = preferenceChanges(
+      profile({ consents: {}, subscriptions: {} }),
+      bilingual,
+      policy,
+      { consents: new Set(['marketing.email', 'service.email']), topics: new Set() },
+      evidence,
+      NOW,
+      'ja',
+    );
+    expect(changes.consents['marketing']?.['email']?.evidence).toMatchObject({ noticeLocale: 'ja', noticeVersion: 'v7-ja' });
+    expect(changes.consents['service']?.['email']?.evidence).toMatchObject({ noticeLocale: 'en', noticeVersion: 's1' });
   });
 
   it('treats an unticked box for something never chosen as no change', () => {

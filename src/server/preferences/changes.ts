@@ -2,8 +2,11 @@
  * What a preference-center form submission changes. Pure: the profile, the catalog and the
  * submitted choices in, the consents and subscriptions that differ out. Choices the person
  * cannot change here (blocked by a restriction or an objection) are left alone, and an
- * unticked box for something never chosen is not a change.
+ * unticked box for something never chosen is not a change. Each consent's evidence names the
+ * notice the person saw: its locale (the page's, or the default locale's where the notice has no
+ * translation) and that locale's version.
  */
+import { noticeIn } from '../../config/localized.js';
 import type { Catalog } from '../../config/schema.js';
 import { explainConsent } from '../../profile/effective.js';
 import type { ConsentEvidence, ConsentInput, MergePolicy, Profile } from '../../profile/schema.js';
@@ -38,11 +41,14 @@ export function preferenceChanges(
   catalog: Catalog,
   policy: MergePolicy,
   form: PreferenceForm,
-  evidence: Omit<ConsentEvidence, 'noticeVersion' | 'method'>,
+  evidence: Omit<ConsentEvidence, 'noticeVersion' | 'noticeLocale' | 'method'>,
   now: Date,
+  /** The language the page showed the catalog in (one of `catalog.locales`). Default: the catalog's default locale. */
+  locale: string = catalog.defaultLocale,
 ): PreferenceChanges {
   const out: PreferenceChanges = { consents: {}, subscriptions: {}, count: { consents: 0, topics: 0 } };
   for (const [purposeId, purpose] of Object.entries(catalog.purposes)) {
+    const notice = noticeIn(purpose.notice, locale, catalog.defaultLocale);
     for (const channel of purpose.channels) {
       if (!isEditable(profile, purposeId, channel, policy)) continue;
       const slot = profile.consents[purposeId]?.[channel];
@@ -53,7 +59,7 @@ export function preferenceChanges(
       out.consents[purposeId] ??= {};
       out.consents[purposeId][channel] = {
         status: wanted,
-        evidence: { method: 'preference_center', noticeVersion: purpose.notice.version, ...evidence },
+        evidence: { method: 'preference_center', noticeVersion: notice.version, noticeLocale: notice.locale, ...evidence },
       };
       out.count.consents += 1;
     }

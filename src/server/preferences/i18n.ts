@@ -1,8 +1,12 @@
 /**
  * The preference center's own words in English and Japanese. Catalog texts (purpose titles,
- * notices) come from the YAML as written. The language is `?lang=`, else the best match of
- * `Accept-Language`, else English.
+ * notices, topics) come from the YAML in each of `catalog.locales`. The page's language is
+ * `?lang=` when it is one of the catalog's locales, else the best match of `Accept-Language`
+ * among them, else the catalog's default locale. The interface speaks that language when it has
+ * messages for it (en, ja), else the default locale's, else English.
  */
+import type { LegalBasis } from '../../profile/schema.js';
+
 export const LOCALES = ['en', 'ja'] as const;
 export type Locale = (typeof LOCALES)[number];
 
@@ -33,6 +37,15 @@ export interface Messages {
     'download' | 'restrict' | 'objectMarketing' | 'objectProfiling' | 'erase',
     { title: string; text: string; action: string }
   >;
+  transparencyHeading: string;
+  transparencyHint: string;
+  transparencyWhy: string;
+  transparencyLegalBasis: string;
+  transparencyRecipients: string;
+  transparencyRetention: string;
+  noRecipients: string;
+  retentionNotStated: string;
+  legalBases: Record<LegalBasis, string>;
   language: string;
   personalLink: string;
   poweredBy: string;
@@ -85,6 +98,23 @@ const en: Messages = {
       text: 'Delete your personal data from all our systems. You will be asked to confirm.',
       action: 'Erase…',
     },
+  },
+  transparencyHeading: 'How we use your data',
+  transparencyHint:
+    'For each purpose: why we collect the data, on what legal basis, which of our systems receive it and how long we keep it.',
+  transparencyWhy: 'Why',
+  transparencyLegalBasis: 'Legal basis',
+  transparencyRecipients: 'Systems that receive it',
+  transparencyRetention: 'How long we keep it',
+  noRecipients: 'No connected system receives it.',
+  retentionNotStated: 'Not stated. Ask us and we will tell you.',
+  legalBases: {
+    consent: 'Your consent (GDPR Art. 6(1)(a))',
+    contract: 'Performing our contract with you (GDPR Art. 6(1)(b))',
+    legal_obligation: 'A legal obligation we have (GDPR Art. 6(1)(c))',
+    vital_interest: 'Protecting vital interests (GDPR Art. 6(1)(d))',
+    public_task: 'A task in the public interest (GDPR Art. 6(1)(e))',
+    legitimate_interest: 'Our legitimate interests (GDPR Art. 6(1)(f))',
   },
   language: 'Language',
   personalLink: 'This page is personal to you. Please do not forward its link.',
@@ -143,6 +173,22 @@ const ja: Messages = {
     },
     erase: { title: 'データの消去', text: 'すべてのシステムからお客様の個人データを削除します。確認の手順があります。', action: '消去…' },
   },
+  transparencyHeading: 'データの利用について',
+  transparencyHint: '目的ごとに、データを収集する理由、法的根拠、データを受け取る当社のシステム、保存期間を示します。',
+  transparencyWhy: '利用目的',
+  transparencyLegalBasis: '法的根拠',
+  transparencyRecipients: 'データを受け取るシステム',
+  transparencyRetention: '保存期間',
+  noRecipients: '連携システムへの提供はありません。',
+  retentionNotStated: '記載がありません。お問い合わせいただければお知らせします。',
+  legalBases: {
+    consent: 'お客様の同意（GDPR 第6条1項(a)）',
+    contract: 'お客様との契約の履行（GDPR 第6条1項(b)）',
+    legal_obligation: '当社の法的義務（GDPR 第6条1項(c)）',
+    vital_interest: '生命に関わる利益の保護（GDPR 第6条1項(d)）',
+    public_task: '公共の利益のための業務（GDPR 第6条1項(e)）',
+    legitimate_interest: '当社の正当な利益（GDPR 第6条1項(f)）',
+  },
   language: '言語',
   personalLink: 'このページはお客様専用です。リンクを他の方に転送しないでください。',
   poweredBy: 'Concord による設定管理',
@@ -164,18 +210,81 @@ export function isLocale(value: unknown): value is Locale {
   return typeof value === 'string' && (LOCALES as readonly string[]).includes(value);
 }
 
-/** The best supported language of an `Accept-Language` header (q-values honoured), else English. */
-export function negotiateLocale(acceptLanguage: string | undefined): Locale {
-  if (!acceptLanguage) return 'en';
-  const ranked = acceptLanguage
+interface RankedRange {
+  tag: string;
+  quality: number;
+  index: number;
+}
+
+/** The language ranges of an `Accept-Language` header, best first (q-values honoured, q=0 and `*` left out). */
+function ranges(acceptLanguage: string): string[] {
+  return acceptLanguage
     .split(',')
-    .map((part, index) => {
+    .map((part, index): RankedRange => {
       const [tag = '', ...params] = part.trim().split(';');
       const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
       const quality = q === undefined ? 1 : Number(q.slice(2));
-      return { base: tag.toLowerCase().split('-')[0] ?? '', quality: Number.isFinite(quality) ? quality : 0, index };
+      return { tag: tag.trim().toLowerCase(), quality: Number.isFinite(quality) ? quality : 0, index };
     })
-    .filter((entry) => entry.quality > 0)
-    .sort((a, b) => b.quality - a.quality || a.index - b.index);
-  return ranked.map((entry) => entry.base).find(isLocale) ?? 'en';
+    .filter((entry) => entry.quality > 0 && entry.tag !== '' && entry.tag !== '*')
+    .sort((a, b) => b.quality - a.quality || a.index - b.index)
+    .map((entry) => entry.tag);
+}
+
+/**
+ * The best of `available` for one language range (RFC 4647 lookup: the range, then the range
+ * with its last subtags cut off), else the first available locale of the same language
+ * (`pt` finds `pt-BR`).
+ */
+function lookup(range: string, available: readonly string[]): string | undefined {
+  const lower = available.map((l) => l.toLowerCase());
+  const parts = range.split('-');
+  for (let n = parts.length; n > 0; n -= 1) {
+    const at = lower.indexOf(parts.slice(0, n).join('-'));
+    if (at !== -1) return available[at];
+  }
+  const at = lower.findIndex((l) => l.split('-')[0] === parts[0]);
+  return at === -1 ? undefined : available[at];
+}
+
+/** The best of `available` for an `Accept-Language` header (q-values honoured), else `fallback`. */
+export function negotiate(acceptLanguage: string | undefined, available: readonly string[], fallback: string): string {
+  if (!acceptLanguage) return fallback;
+  for (const range of ranges(acceptLanguage)) {
+    const found = lookup(range, available);
+    if (found !== undefined) return found;
+  }
+  return fallback;
+}
+
+/** The best interface language of an `Accept-Language` header (q-values honoured), else English. */
+export function negotiateLocale(acceptLanguage: string | undefined): Locale {
+  const found = negotiate(acceptLanguage, LOCALES, 'en');
+  return isLocale(found) ? found : 'en';
+}
+
+/** One of `available` named by `?lang=` (compared case-insensitively), else undefined. */
+export function requestedLocale(value: unknown, available: readonly string[]): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  return available.find((l) => l.toLowerCase() === value.toLowerCase());
+}
+
+/**
+ * The interface language for a page in `locale`: that language when the interface has messages
+ * for it, else the default locale's, else English.
+ */
+export function interfaceLocale(locale: string, defaultLocale: string): Locale {
+  const base = (tag: string): string => tag.toLowerCase().split('-')[0] ?? '';
+  return LOCALES.find((l) => l === base(locale)) ?? LOCALES.find((l) => l === base(defaultLocale)) ?? 'en';
+}
+
+/** A language's own name (`日本語`, `Français`), for the language switch. */
+export function languageName(locale: string): string {
+  if (isLocale(locale)) return MESSAGES[locale].languageName;
+  try {
+    const name = new Intl.DisplayNames([locale], { type: 'language' }).of(locale);
+    return name === undefined ? locale : name.charAt(0).toLocaleUpperCase(locale) + name.slice(1);
+  } catch {
+    return locale;
+  }
 }

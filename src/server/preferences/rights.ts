@@ -47,7 +47,7 @@ function isAction(value: string): value is RightAction {
   return Object.hasOwn(RIGHT_ACTIONS, value);
 }
 
-function withLang(path: string, lang: Locale | undefined, extra: Record<string, string> = {}): string {
+function withLang(path: string, lang: string | undefined, extra: Record<string, string> = {}): string {
   const search = new URLSearchParams({ ...(lang ? { lang } : {}), ...extra }).toString();
   return search ? `${path}?${search}` : path;
 }

@@ -1,8 +1,11 @@
 /**
  * The self-service preference center: `GET /preferences/:token` shows the person's choices,
  * `POST /preferences/:token` records changed ones as a `preference_center` patch with evidence
- * (time, IP, user agent, notice version) and ingests it like any other source's change, then
- * redirects back (post/redirect/get). A tampered, expired or revoked link gets a friendly 403
+ * (time, IP, user agent, the notice's locale and version) and ingests it like any other source's
+ * change, then redirects back (post/redirect/get). The page speaks the visitor's language
+ * (`?lang=`, else `Accept-Language`, among `catalog.locales`), catalog texts included, and shows
+ * per purpose why data is collected, its legal basis, the systems that receive it and how long it
+ * is kept. A tampered, expired or revoked link gets a friendly 403
  * page that says nothing about whose link it was. Forms carry a CSRF token bound to a cookie
  * and to the link.
  */
@@ -18,12 +21,13 @@ import type { MergePolicy, Profile, ProfilePatch } from '../../profile/schema.js
 import type { ApplyResult, Store } from '../../store/types.js';
 import type { HttpMetrics } from '../metrics.js';
 import { formValues, preferenceChanges } from './changes.js';
-import { isLocale, negotiateLocale } from './i18n.js';
+import { interfaceLocale, negotiate, requestedLocale } from './i18n.js';
 import type { Locale } from './i18n.js';
 import { deriveKey } from './links.js';
 import type { PreferenceLinks, VerifiedLink } from './links.js';
 import { renderErrorPage, renderPreferencesPage } from './view.js';
 import type { Brand } from './view.js';
+import type { Recipient } from './transparency.js';
 import type { Html } from '../html.js';
 
 export const CSRF_COOKIE = 'concord_pc';
@@ -36,13 +40,15 @@ export function csrfTokenFor(signingSecret: string, cookie: string, link: Verifi
 
 /** What the page needs to show the person's rights as real actions (privacy/ is configured). */
 export interface RightsSection {
-  render(input: { locale: Locale; profile: Profile; csrfToken: string; token: string; lang: Locale | undefined }): Promise<Html>;
+  render(input: { locale: Locale; profile: Profile; csrfToken: string; token: string; lang: string | undefined }): Promise<Html>;
 }
 
 export interface PreferenceRouteOptions {
   links: PreferenceLinks;
   store: Store;
   catalog: Catalog;
+  /** Purpose id -> the systems that receive its data (`recipientsByPurpose`). Default: none. */
+  recipients?: Readonly<Record<string, readonly Recipient[]>>;
   policy: MergePolicy;
   brand: Brand;
   signingSecret: string;
@@ -57,8 +63,9 @@ export interface PreferenceRouteOptions {
 
 type TokenRequest = FastifyRequest<{ Params: { token: string }; Querystring: { lang?: string; status?: string } }>;
 
-function localeOf(request: FastifyRequest, explicit: unknown): Locale {
-  return isLocale(explicit) ? explicit : negotiateLocale(request.headers['accept-language']);
+/** The page's language: `?lang=` (one of the catalog's locales), else `Accept-Language`'s best match, else the default. */
+function catalogLocaleOf(request: FastifyRequest, catalog: Catalog, explicit: string | undefined): string {
+  return explicit ?? negotiate(request.headers['accept-language'], catalog.locales, catalog.defaultLocale);
 }
 
 function pageUrl(token: string, params: Record<string, string | undefined>): string {
@@ -83,6 +90,13 @@ export async function registerPreferences(app: FastifyInstance, options: Prefere
 
   const forbidden = (request: FastifyRequest, reply: FastifyReply, locale: Locale): FastifyReply =>
     sendHtml(reply, 403, renderErrorPage({ locale, brand: options.brand, kind: 'forbidden' }));
+
+  /** The visitor's language for the catalog and for the interface, and the `lang` the URLs keep. */
+  const languageOf = (request: FastifyRequest, lang: unknown): { explicit: string | undefined; catalogLocale: string; locale: Locale } => {
+    const explicit = requestedLocale(lang, options.catalog.locales);
+    const catalogLocale = catalogLocaleOf(request, options.catalog, explicit);
+    return { explicit, catalogLocale, locale: interfaceLocale(catalogLocale, options.catalog.defaultLocale) };
+  };
 
   /** The link's profile, or null when the link must not open (the reason is logged, never shown). */
   async function open(request: TokenRequest): Promise<{ link: VerifiedLink; profile: Profile } | null> {
@@ -117,15 +131,14 @@ export async function registerPreferences(app: FastifyInstance, options: Prefere
 
   await app.register(async (scope) => {
     scope.get(PATH, { config: { rateLimit } }, async (request, reply) =>
-      forbidden(request, reply, localeOf(request, (request.query as { lang?: string }).lang)),
+      forbidden(request, reply, languageOf(request, (request.query as { lang?: string }).lang).locale),
     );
 
     scope.get<{ Params: { token: string }; Querystring: { lang?: string; status?: string } }>(
       `${PATH}/:token`,
       { config: { rateLimit } },
       async (request, reply) => {
-        const explicit = isLocale(request.query.lang) ? request.query.lang : undefined;
-        const locale = localeOf(request, explicit);
+        const { explicit, catalogLocale, locale } = languageOf(request, request.query.lang);
         const opened = await open(request);
         if (!opened) return forbidden(request, reply, locale);
         let cookie = request.cookies[CSRF_COOKIE];
@@ -149,8 +162,10 @@ export async function registerPreferences(app: FastifyInstance, options: Prefere
           200,
           renderPreferencesPage({
             locale,
+            catalogLocale,
             brand: options.brand,
             catalog: options.catalog,
+            recipients: options.recipients ?? {},
             profile: opened.profile,
             policy: options.policy,
             reasons: reasonsOf(opened.profile),
@@ -168,8 +183,7 @@ export async function registerPreferences(app: FastifyInstance, options: Prefere
       `${PATH}/:token`,
       { config: { rateLimit } },
       async (request, reply) => {
-        const explicit = isLocale(request.query.lang) ? request.query.lang : undefined;
-        const locale = localeOf(request, explicit);
+        const { explicit, catalogLocale, locale } = languageOf(request, request.query.lang);
         const opened = await open(request);
         if (!opened) return forbidden(request, reply, locale);
         const form = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
@@ -195,6 +209,8 @@ export async function registerPreferences(app: FastifyInstance, options: Prefere
           { consents: formValues(form['consent']), topics: formValues(form['topic']) },
           { ip: request.ip, ...(userAgent ? { userAgent: userAgent.slice(0, 1000) } : {}), reference: patchId },
           now,
+          // The language the form was shown in (the notices the person read), else the request's.
+          requestedLocale(form['_locale'], options.catalog.locales) ?? catalogLocale,
         );
         let status: 'saved' | 'unchanged' = 'unchanged';
         if (changes.count.consents + changes.count.topics > 0) {

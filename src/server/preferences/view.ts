@@ -3,14 +3,17 @@
  * error pages. No JavaScript; every control is a labelled form field, keyboard-operable,
  * with visible focus and colours of at least 4.5:1 contrast.
  */
+import { noticeIn, textIn } from '../../config/localized.js';
+import type { LocalizedText } from '../../config/localized.js';
 import type { Catalog, PreferenceCenterConfig } from '../../config/schema.js';
 import type { EffectiveConsentReason } from '../../profile/effective.js';
 import { primaryIdentity } from '../../profile/identities.js';
 import type { MergePolicy, Profile } from '../../profile/schema.js';
 import { html, raw } from '../html.js';
 import type { Html } from '../html.js';
-import { LOCALES, MESSAGES } from './i18n.js';
+import { languageName, LOCALES, MESSAGES } from './i18n.js';
 import type { Locale, Messages } from './i18n.js';
+import type { Recipient } from './transparency.js';
 
 export interface Brand {
   name: string;
@@ -93,6 +96,12 @@ legend{font-weight:650;font-size:1.05rem;padding:0;margin-bottom:4px}
 .ghost{appearance:none;font:inherit;font-size:.9rem;padding:7px 14px;border-radius:9px;border:1px solid var(--line);background:#f1f3f6;color:#6b7480}
 .badge{font-size:.78rem;color:var(--muted);white-space:nowrap}
 .note{margin:14px 0 0;font-size:.9rem;color:var(--muted)}
+.purpose>h3{font-size:1.05rem;margin:0 0 8px}
+.facts{display:grid;grid-template-columns:minmax(140px,max-content) 1fr;gap:6px 16px;margin:0}
+.facts dt{font-weight:600;color:var(--muted);font-size:.93rem}
+.facts dd{margin:0}
+.systems{margin:0;padding:0;list-style:none}
+@media (max-width:560px){.facts{grid-template-columns:1fr}.facts dd{margin-bottom:8px}}
 footer{max-width:760px;margin:0 auto;padding:0 24px 40px;color:var(--muted);font-size:.85rem;display:flex;justify-content:space-between;gap:16px;flex-wrap:wrap}
 .error-card{text-align:center;padding:40px 28px}
 .error-card .icon{width:56px;height:56px;border-radius:50%;margin:0 auto 16px;display:grid;place-items:center;background:#eef1f5;color:var(--ink);font-size:1.6rem;font-weight:700}
@@ -108,23 +117,28 @@ export function maskEmail(email: string): string {
 }
 
 export interface LayoutInput {
+  /** The interface language (also the page's `<html lang>`). */
   locale: Locale;
   brand: Brand;
   title: string;
-  /** The current URL without `lang`, for the language switch. */
-  switchUrl?: (locale: Locale) => string;
+  /** The current URL with `lang` set to a locale, for the language switch. */
+  switchUrl?: (locale: string) => string;
+  /** The languages the switch offers and the one shown. Default: the interface's languages. */
+  languages?: { available: readonly string[]; current: string };
   body: Html;
 }
 
-export function layout({ locale, brand, title, switchUrl, body }: LayoutInput): string {
+export function layout({ locale, brand, title, switchUrl, languages: offered, body }: LayoutInput): string {
   const m = MESSAGES[locale];
-  const languages = switchUrl
-    ? html`<nav class="lang" aria-label="${m.language}">${m.language}:${LOCALES.map((l) =>
-        l === locale
-          ? html`<span aria-current="true" lang="${l}">${MESSAGES[l].languageName}</span>`
-          : html`<a href="${switchUrl(l)}" lang="${l}" hreflang="${l}">${MESSAGES[l].languageName}</a>`,
-      )}</nav>`
-    : '';
+  const { available, current } = offered ?? { available: LOCALES, current: locale };
+  const languages =
+    switchUrl && available.length > 1
+      ? html`<nav class="lang" aria-label="${m.language}">${m.language}:${available.map((l) =>
+          l === current
+            ? html`<span aria-current="true" lang="${l}">${languageName(l)}</span>`
+            : html`<a href="${switchUrl(l)}" lang="${l}" hreflang="${l}">${languageName(l)}</a>`,
+        )}</nav>`
+      : '';
   return `<!doctype html>${
     html`<html lang="${locale}">
 <head>
@@ -148,9 +162,14 @@ ${body}
 }
 
 export interface PreferencesPageInput {
+  /** The interface language. */
   locale: Locale;
+  /** The language of the catalog texts (one of `catalog.locales`); a text without it shows the default locale's. */
+  catalogLocale: string;
   brand: Brand;
   catalog: Catalog;
+  /** Purpose id -> the systems that receive its data (`recipientsByPurpose`). */
+  recipients: Readonly<Record<string, readonly Recipient[]>>;
   profile: Profile;
   /** Decides which of the person's e-mail addresses is the primary one, the one shown. */
   policy: MergePolicy;
@@ -159,7 +178,7 @@ export interface PreferencesPageInput {
   formAction: string;
   csrfToken: string;
   status?: 'saved' | 'unchanged';
-  switchUrl: (locale: Locale) => string;
+  switchUrl: (locale: string) => string;
   /** The rights section with working actions (privacy/ configured); otherwise they show as unavailable. */
   rights?: Html;
 }
@@ -170,7 +189,17 @@ function blockedNote(m: Messages, reason: EffectiveConsentReason | undefined): s
   return undefined;
 }
 
-function consentSection(input: PreferencesPageInput, m: Messages): Html {
+/** Reads catalog texts in the page's language; a text in another language carries its own `lang`. */
+type Say = (text: LocalizedText) => Html;
+
+function sayer(input: PreferencesPageInput): Say {
+  return (text) => {
+    const shown = textIn(text, input.catalogLocale, input.catalog.defaultLocale);
+    return shown.locale === input.locale ? html`${shown.text}` : html`<span lang="${shown.locale}">${shown.text}</span>`;
+  };
+}
+
+function consentSection(input: PreferencesPageInput, m: Messages, say: Say): Html {
   const { catalog, profile, reasons } = input;
   return html`<section class="card" aria-labelledby="consents-heading">
 <h2 id="consents-heading">${m.consentsHeading}</h2>
@@ -184,22 +213,24 @@ ${Object.entries(catalog.purposes).map(([purposeId, purpose]) => {
     if (note) notes.add(note);
     if (reason === 'expired') notes.add(m.blockedExpired);
     const checked = reason === 'consent' && profile.consents[purposeId]?.[channel]?.value === 'granted';
-    const title = catalog.channels[channel]?.title ?? channel;
+    const channelTitle = catalog.channels[channel]?.title;
+    const title = channelTitle === undefined ? channel : say(channelTitle);
     return html`<label class="toggle${note ? ' blocked' : ''}" for="${id}">
 <input type="checkbox" role="switch" id="${id}" name="consent" value="${purposeId}.${channel}"${raw(checked ? ' checked' : '')}${raw(note ? ' disabled' : '')}>
 <span>${title}</span></label>`;
   });
+  const notice = noticeIn(purpose.notice, input.catalogLocale, catalog.defaultLocale);
   return html`<div class="purpose"><fieldset>
-<legend>${purpose.title}</legend>
-${purpose.description ? html`<p class="desc">${purpose.description}</p>` : ''}
-<div class="notice"><span>${purpose.notice.text}</span><small>${m.noticeVersion(purpose.notice.version)}</small></div>
+<legend>${say(purpose.title)}</legend>
+${purpose.description ? html`<p class="desc">${say(purpose.description)}</p>` : ''}
+<div class="notice"><span${notice.locale === input.locale ? '' : html` lang="${notice.locale}"`}>${notice.text}</span><small>${m.noticeVersion(notice.version)}</small></div>
 <div class="options">${toggles}${[...notes].map((n) => html`<p class="blocked-note">${n}</p>`)}</div>
 </fieldset></div>`;
 })}
 </section>`;
 }
 
-function topicsSection(input: PreferencesPageInput, m: Messages): Html | '' {
+function topicsSection(input: PreferencesPageInput, m: Messages, say: Say): Html | '' {
   const topics = Object.entries(input.catalog.topics);
   if (topics.length === 0) return '';
   return html`<section class="card" aria-labelledby="topics-heading">
@@ -209,7 +240,37 @@ ${topics.map(([topicId, topic]) => {
   const id = `topic-${topicId}`;
   const checked = input.profile.subscriptions[topicId]?.value === true;
   return html`<label class="check" for="${id}"><input type="checkbox" id="${id}" name="topic" value="${topicId}"${raw(checked ? ' checked' : '')}>
-<span>${topic.title}${topic.description ? html`<small>${topic.description}</small>` : ''}</span></label>`;
+<span>${say(topic.title)}${topic.description ? html`<small>${say(topic.description)}</small>` : ''}</span></label>`;
+})}
+</section>`;
+}
+
+/** A system's name: its display name, else its instance id (with its type when that differs). */
+function recipientName(recipient: Recipient, say: Say): Html {
+  if (recipient.displayName !== undefined) return say(recipient.displayName);
+  return recipient.id === recipient.type ? html`${recipient.id}` : html`${recipient.id} (${recipient.type})`;
+}
+
+/** Per purpose: why the data is collected, the legal basis, the systems that receive it, how long it is kept. */
+function transparencySection(input: PreferencesPageInput, m: Messages, say: Say): Html {
+  return html`<section class="card" aria-labelledby="transparency-heading">
+<h2 id="transparency-heading">${m.transparencyHeading}</h2>
+<p class="hint">${m.transparencyHint}</p>
+${Object.entries(input.catalog.purposes).map(([purposeId, purpose]) => {
+  const recipients = input.recipients[purposeId] ?? [];
+  return html`<div class="purpose" id="transparency-${purposeId}">
+<h3>${say(purpose.title)}</h3>
+<dl class="facts">
+<dt>${m.transparencyWhy}</dt><dd>${say(purpose.purpose ?? purpose.description ?? purpose.notice.text)}</dd>
+<dt>${m.transparencyLegalBasis}</dt><dd>${m.legalBases[purpose.defaultLegalBasis]}</dd>
+<dt>${m.transparencyRecipients}</dt><dd>${
+    recipients.length === 0
+      ? m.noRecipients
+      : html`<ul class="systems">${recipients.map((r) => html`<li>${recipientName(r, say)}</li>`)}</ul>`
+  }</dd>
+<dt>${m.transparencyRetention}</dt><dd>${purpose.retention ? say(purpose.retention) : m.retentionNotStated}</dd>
+</dl>
+</div>`;
 })}
 </section>`;
 }
@@ -230,6 +291,7 @@ function rightsSection(m: Messages, brand: Brand): Html {
 
 export function renderPreferencesPage(input: PreferencesPageInput): string {
   const m = MESSAGES[input.locale];
+  const say = sayer(input);
   const email = primaryIdentity(input.profile.identities, { kind: 'email' }, input.policy)?.value;
   const firstName = input.profile.attributes['firstName']?.value;
   const banner =
@@ -249,13 +311,22 @@ ${
 ${banner}
 <form method="post" action="${input.formAction}">
 <input type="hidden" name="_csrf" value="${input.csrfToken}">
-${consentSection(input, m)}
-${topicsSection(input, m)}
+<input type="hidden" name="_locale" value="${input.catalogLocale}">
+${consentSection(input, m, say)}
+${topicsSection(input, m, say)}
 <div class="actions"><p>${m.saveHint}</p><button type="submit" class="button">${m.save}</button></div>
 </form>
+${transparencySection(input, m, say)}
 ${input.rights ?? rightsSection(m, input.brand)}
 </main>`;
-  return layout({ locale: input.locale, brand: input.brand, title: m.pageTitle, switchUrl: input.switchUrl, body });
+  return layout({
+    locale: input.locale,
+    brand: input.brand,
+    title: m.pageTitle,
+    switchUrl: input.switchUrl,
+    languages: { available: input.catalog.locales, current: input.catalogLocale },
+    body,
+  });
 }
 
 export function renderErrorPage(input: { locale: Locale; brand: Brand; kind: 'forbidden' | 'session'; retryUrl?: string }): string {

@@ -50,7 +50,7 @@ export interface RequestRouteOptions {
 
 type Form = Record<string, unknown>;
 
-function withLang(path: string, lang: Locale | undefined): string {
+function withLang(path: string, lang: string | undefined): string {
   return lang ? `${path}?lang=${lang}` : path;
 }
 
@@ -99,7 +99,7 @@ export async function registerRequests(app: FastifyInstance, options: RequestRou
     return cookie !== undefined && given.length === expected.length && timingSafeEqual(given, expected);
   }
 
-  function page(locale: Locale, title: string, body: Html, switchUrl?: (l: Locale) => string): string {
+  function page(locale: Locale, title: string, body: Html, switchUrl?: (l: string) => string): string {
     return layout({
       locale,
       brand,

@@ -85,4 +85,15 @@ export interface ProfileRepository {
 
   /** Deletes a profile's personal data (identities, attributes, ledger, shadows, outbox). */
   deleteProfileData(profileId: string): Promise<void>;
+  /**
+   * Profiles no source changed since `before` (their last change, from any system or the
+   * person), a page at a time in id order: ids after `after`, at most `limit`.
+   */
+  idleProfiles(query: { before: string; after?: string; limit: number }): Promise<IdleProfile[]>;
+}
+
+/** A profile with the time of its last change, as retention judges it. */
+export interface IdleProfile {
+  profile: Profile;
+  updatedAt: string;
 }

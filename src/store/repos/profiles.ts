@@ -2,7 +2,7 @@
 import type { Identity, Profile, ProfilePatch } from '../../profile/schema.js';
 import { applyPatchesInTransaction, applyPatchInTransaction, insertAudit } from '../apply-patch.js';
 import { decodeConsentState, decodeProfile } from '../codec.js';
-import type { ApplyOptions, ApplyResult, LedgerEntry, ProfileRepository } from '../contracts/profiles.js';
+import type { ApplyOptions, ApplyResult, IdleProfile, LedgerEntry, ProfileRepository } from '../contracts/profiles.js';
 import { normalizeIdentity } from '../identity.js';
 import { byAskedId, chunks, oneOf } from './db.js';
 import type { StoreDb } from './db.js';
@@ -36,6 +36,16 @@ export class KyselyProfiles implements ProfileRepository {
       for (const row of rows) found.set(row.id, decodeProfile(row.data, row.version));
     }
     return byAskedId(resolved, found);
+  }
+
+  async idleProfiles(query: { before: string; after?: string; limit: number }): Promise<IdleProfile[]> {
+    let select = this.#store.db
+      .selectFrom('profiles')
+      .select(['id', 'data', 'version', 'updated_at'])
+      .where('updated_at', '<', query.before);
+    if (query.after !== undefined) select = select.where('id', '>', query.after);
+    const rows = await select.orderBy('id').limit(query.limit).execute();
+    return rows.map((row) => ({ profile: decodeProfile(row.data, row.version), updatedAt: row.updated_at }));
   }
 
   async findProfile(identity: Identity): Promise<Profile | null> {

@@ -395,6 +395,15 @@ describe('admin API /api/v1', () => {
       expect(issued.statusCode).toBe(201);
       const { url, expiresAt } = issued.json() as { url: string; expiresAt: string };
       expect(url).toMatch(/^http:\/\/localhost:8080\/preferences\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\?lang=ja$/);
+      // Only a language of catalog.locales.
+      const unknown = await s.app.inject({
+        method: 'POST',
+        url: `/api/v1/profiles/${adaId}/preference-link`,
+        headers: s.bearer('writer'),
+        payload: { lang: 'fr' },
+      });
+      expect(unknown.statusCode).toBe(422);
+      expect(unknown.json()).toMatchObject({ code: 'unknown_locale' });
       expect(Date.parse(expiresAt) - Date.now()).toBeGreaterThan(590_000);
       const path = new URL(url).pathname;
       expect((await s.app.inject({ method: 'GET', url: path })).statusCode).toBe(200);

@@ -38,13 +38,24 @@ const API_KEYS: ApiKeyConfig[] = [
   { id: 'privacy', key: KEYS.dsr, scopes: ['dsr'] },
 ];
 
+/**
+ * English and Japanese; the Japanese texts are partial on purpose (`fallback: defaultLocale`):
+ * the SMS channel, the description and the topics show their English text.
+ */
 export const CATALOG = Catalog.parse({
-  channels: { email: { title: 'E-mail' }, sms: { title: 'SMS' } },
+  locales: ['en', 'ja'],
+  fallback: 'defaultLocale',
+  channels: { email: { title: { en: 'E-mail', ja: 'メール' } }, sms: { title: 'SMS' } },
   purposes: {
     marketing: {
-      title: 'Marketing communications',
+      title: { en: 'Marketing communications', ja: 'マーケティングのご案内' },
       description: 'Offers and news.',
-      notice: { text: 'We would like to send you offers and news.', version: '2025-01' },
+      notice: {
+        text: { en: 'We would like to send you offers and news.', ja: '特典やニュースをお送りしたいと考えています。' },
+        version: { en: '2025-01', ja: '2025-01-ja' },
+      },
+      purpose: { en: 'To send you offers and news.', ja: '特典やニュースをお送りするため。' },
+      retention: { en: 'Until you withdraw your consent.', ja: '同意を撤回されるまで。' },
       objection: 'directMarketing',
       channels: ['email', 'sms'],
     },

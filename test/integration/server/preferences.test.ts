@@ -77,13 +77,60 @@ describe('preference center', () => {
     const ja = await s.app.inject({ method: 'GET', url: link, headers: { 'accept-language': 'ja-JP,ja;q=0.9,en;q=0.5' } });
     expect(ja.body).toContain('<html lang="ja">');
     expect(ja.body).toContain('ご連絡方法の設定');
-    expect(ja.body).toContain('通知バージョン 2025-01');
+    // The catalog in Japanese where it has Japanese texts; the rest in English, marked as such.
+    expect(ja.body).toContain('<legend>マーケティングのご案内</legend>');
+    expect(ja.body).toContain('<span>特典やニュースをお送りしたいと考えています。</span><small>通知バージョン 2025-01-ja</small>');
+    expect(ja.body).toContain('<span>メール</span>');
+    expect(ja.body).toContain('<span lang="en">SMS</span>');
+    expect(ja.body).toContain('<p class="desc"><span lang="en">Offers and news.</span></p>');
+    expect(ja.body).not.toContain('Marketing communications');
+    expect(ja.body).not.toContain('We would like to send you offers and news.');
+    expect(ja.body).toContain('name="_locale" value="ja"');
     expect(ja.body).toContain(`href="${link}?lang=en"`);
     const en = await s.app.inject({ method: 'GET', url: `${link}?lang=en`, headers: { 'accept-language': 'ja' } });
     expect(en.body).toContain('<html lang="en">');
     expect(en.body).toContain('Your communication preferences');
+    expect(en.body).toContain('<legend>Marketing communications</legend>');
     const unsupported = await s.app.inject({ method: 'GET', url: link, headers: { 'accept-language': 'fr-FR,de;q=0.8' } });
     expect(unsupported.body).toContain('<html lang="en">');
+    expect(unsupported.body).toContain('<legend>Marketing communications</legend>');
+  });
+
+  it('shows per purpose why, the legal basis, the systems that receive it and how long it is kept', async () => {
+    const page = await s.app.inject({ method: 'GET', url: linkFor(adaId), headers: { 'accept-language': 'ja' } });
+    const section = /<div class="purpose" id="transparency-marketing">[\s\S]*?<\/dl>/.exec(page.body)?.[0] ?? '';
+    expect(section).toContain('<dt>利用目的</dt><dd>特典やニュースをお送りするため。</dd>');
+    expect(section).toContain('<dt>法的根拠</dt><dd>お客様の同意（GDPR 第6条1項(a)）</dd>');
+    // The harness's memory systems map marketing consents; no display names: the instance id, then the type.
+    expect(section).toMatch(/<dt>データを受け取るシステム<\/dt><dd><ul class="systems"><li>crm \(memory\)<\/li>/);
+    expect(section).toContain('<dt>保存期間</dt><dd>同意を撤回されるまで。</dd>');
+    expect(page.body).not.toContain('<script');
+  });
+
+  it('records the notice the person read: the Japanese notice and its version', async () => {
+    const link = linkFor(graceId);
+    const page = await s.app.inject({ method: 'GET', url: link, headers: { 'accept-language': 'ja' } });
+    const cookie = cookieOf(page.headers['set-cookie']);
+    // Accept-Language changed between the page and the post: the form says which language was shown.
+    const response = await s.app.inject({
+      method: 'POST',
+      url: link,
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded', 'accept-language': 'en' },
+      // Her e-mail consent stays as it is; SMS is granted.
+      payload: new URLSearchParams([
+        ['_csrf', csrfOf(page.body)],
+        ['_locale', 'ja'],
+        ['consent', 'marketing.email'],
+        ['consent', 'marketing.sms'],
+      ]).toString(),
+    });
+    expect(response.statusCode).toBe(303);
+    const grace = await s.hub.store.getProfile(graceId);
+    expect(grace?.consents['marketing']?.['sms']).toMatchObject({
+      value: 'granted',
+      source: 'preference_center',
+      evidence: { method: 'preference_center', noticeLocale: 'ja', noticeVersion: '2025-01-ja' },
+    });
   });
 
   it('refuses tampered, expired, revoked and missing links with a friendly 403 page that names nobody', async () => {
@@ -173,6 +220,7 @@ describe('preference center', () => {
       evidence: {
         method: 'preference_center',
         noticeVersion: '2025-01',
+        noticeLocale: 'en',
         ip: '127.0.0.1',
         userAgent: 'TestBrowser/1.0',
         reference: expect.stringMatching(/^preference_center:/),
