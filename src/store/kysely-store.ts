@@ -272,7 +272,7 @@ export class KyselyStore implements Store {
   deleteVerification(id: string): Promise<void> {
     return this.#verifications.deleteVerification(id);
   }
-  purgeVerifications(before: string): Promise<number> {
-    return this.#verifications.purgeVerifications(before);
+  purgeVerifications(before: string, requestsBefore: string): Promise<number> {
+    return this.#verifications.purgeVerifications(before, requestsBefore);
   }
 }

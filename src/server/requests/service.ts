@@ -35,6 +35,12 @@ export const VERIFIED_META = { origin: 'preference_center', actor: 'verified_ema
 
 const Email = z.email().max(320);
 
+/**
+ * How long the sealed address of a confirmed request that never completed is kept for its
+ * notice: past the longest extended deadline (three months after receipt) and then some.
+ */
+const KEEP_UNSETTLED_MS = 120 * 86_400_000;
+
 export interface RequesterVerificationOptions {
   store: Store;
   mailer: Mailer;
@@ -99,8 +105,9 @@ export class RequesterVerifications {
       this.o.logger.info({ reason: 'address_limit' }, 'requester verification not sent');
       return 'limited_address';
     }
-    // Rows of links that expired unused before the window are no longer needed, even to count.
-    await this.o.store.purgeVerifications(since);
+    // Rows of links that expired unused before the window are no longer needed, even to count;
+    // nor are those of requests confirmed longer ago than any deadline (three months at most).
+    await this.o.store.purgeVerifications(since, new Date(now - KEEP_UNSETTLED_MS).toISOString());
     const token = randomBytes(32).toString('base64url');
     const id = uuidv7();
     await this.o.store.createVerification({

@@ -60,7 +60,9 @@ export interface RequesterVerificationRepository {
   deleteVerification(id: string): Promise<void>;
   /**
    * Deletes rows that expired before `before` and led to no request (unused links, and used ones
-   * whose request could not be made); returns how many.
+   * whose request could not be made), and rows whose request was confirmed before
+   * `requestsBefore` and never completed (so the person is never told, but their address is not
+   * kept for ever either); returns how many.
    */
-  purgeVerifications(before: string): Promise<number>;
+  purgeVerifications(before: string, requestsBefore: string): Promise<number>;
 }

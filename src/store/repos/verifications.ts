@@ -104,9 +104,17 @@ export class KyselyVerifications implements RequesterVerificationRepository {
     await this.#store.write((trx) => trx.deleteFrom('requester_verifications').where('id', '=', id).execute());
   }
 
-  async purgeVerifications(before: string): Promise<number> {
+  async purgeVerifications(before: string, requestsBefore: string): Promise<number> {
     const result = await this.#store.write((trx) =>
-      trx.deleteFrom('requester_verifications').where('expires_at', '<', before).where('dsr_id', 'is', null).executeTakeFirst(),
+      trx
+        .deleteFrom('requester_verifications')
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('expires_at', '<', before), eb('dsr_id', 'is', null)]),
+            eb.and([eb('dsr_id', 'is not', null), eb('consumed_at', '<', requestsBefore)]),
+          ]),
+        )
+        .executeTakeFirst(),
     );
     return Number(result.numDeletedRows);
   }

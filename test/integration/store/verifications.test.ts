@@ -55,9 +55,18 @@ describe.each(TEST_DIALECTS)('requester verifications (%s)', (dialect) => {
     expect(await store.countVerifications({ clientHash: 'client-a', since: iso(T0) })).toBe(3);
 
     await store.attachVerificationDsr('v4', 'dsr-4');
-    expect(await store.purgeVerifications(iso(T0 + 2_000))).toBe(1);
+    await store.consumeVerification('hash-4', iso(T0 + 500));
+    expect(await store.purgeVerifications(iso(T0 + 2_000), iso(T0 + 500))).toBe(1);
     expect(await store.getVerification('v3')).toBeNull();
     expect(await store.getVerification('v4')).toMatchObject({ dsrId: 'dsr-4' });
+    // A request confirmed before the second cutoff that never completed: its row goes too.
+    await store.createVerification(row(5, { addressHash: 'address-d', clientHash: 'client-d' }));
+    await store.consumeVerification('hash-5', iso(T0 + 600));
+    await store.attachVerificationDsr('v5', 'dsr-5');
+    expect(await store.purgeVerifications(iso(T0), iso(T0 + 601))).toBe(2);
+    expect(await store.getVerification('v5')).toBeNull();
+    await store.createVerification(row(4, { addressHash: 'address-c', expiresAt: iso(T0 + 1_000) }));
+    await store.attachVerificationDsr('v4', 'dsr-4');
     await store.deleteVerification('v4');
     expect(await store.getVerification('v4')).toBeNull();
     expect(await store.countVerifications({ clientHash: 'client-a', since: iso(T0) })).toBe(1);
