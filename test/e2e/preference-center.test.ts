@@ -230,6 +230,20 @@ describe('preference center in Chromium (quickstart)', () => {
     expect((await page.goto(`${publicUrl}/dev/mail`))?.status()).toBe(200);
     await expect(page.content()).resolves.toContain('データの写しのご依頼の確認');
     await context.close();
+
+    // Under the hub's own Content-Security-Policy (no bypass), the form breaks no rule of it.
+    const strict = await browser.newContext({ locale: 'en-GB' });
+    const strictPage = await strict.newPage();
+    const complaints: string[] = [];
+    strictPage.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) complaints.push(message.text());
+    });
+    const response = await strictPage.goto(`${publicUrl}/requests`);
+    expect(response?.headers()['content-security-policy']).toContain("form-action 'self'");
+    await expect(strictPage.locator('script').count()).resolves.toBe(0);
+    await expect(strictPage.getByLabel('E-mail address').isVisible()).resolves.toBe(true);
+    expect(complaints).toEqual([]);
+    await strict.close();
   });
 
   it('shows a Japanese visitor the catalog in Japanese only, and which systems receive each purpose and for how long', async () => {
