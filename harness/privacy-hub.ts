@@ -17,6 +17,9 @@ import { MergePolicy, type Profile } from '../src/profile/schema.js';
 import { PrivacyService } from '../src/privacy/index.js';
 import type { DsrView, PrivacyOptionsInput } from '../src/privacy/index.js';
 import { build, listen } from '../src/server/build.js';
+import { startMailCatcher, smtpMailer, type MailCatcher } from '../src/mail/index.js';
+import { DownloadLinks } from '../src/server/preferences/downloads.js';
+import { RequesterVerifications } from '../src/server/requests/service.js';
 import { apiKeyRecords } from '../src/server/api-keys.js';
 import { openStore, type Store } from '../src/store/index.js';
 import { bindConnector } from '../src/sync/bind.js';
@@ -145,6 +148,8 @@ export interface PrivacyHub {
   segment?: RunningSegmentEmulator;
   /** With `http`: the HTTP emulator, whose REST CRM is instance `crm` (`config/examples/http-crm.yaml`). */
   http?: RunningHttpEmulator;
+  /** With `mail`: the SMTP catcher the hub's mails (nodemailer over SMTP) arrive at. */
+  mailCatcher?: MailCatcher;
   /** Waits until webhooks are delivered and the engine has nothing left to do (three times in a row). */
   settle(timeoutMs?: number): Promise<void>;
   /** Polls a request until `done(view)` holds. */
@@ -189,6 +194,12 @@ export interface PrivacyHubOptions {
    * as written, on the HTTP emulator: webhooks both ways, marketing consents and the newsletter).
    */
   http?: boolean;
+  /**
+   * The public request page and its mails: an SMTP catcher on a free port, nodemailer sending to
+   * it, links valid `ttlMs` (default 1 h) by the `clock` given (default the real one), and the
+   * limits per address and per client.
+   */
+  mail?: { ttlMs?: number; clock?: () => number; limits?: { perAddress?: number; perClient?: number; windowMs?: number } };
 }
 
 export async function startPrivacyHub(options: PrivacyHubOptions): Promise<PrivacyHub> {
@@ -335,6 +346,28 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
     );
   }
   const logger = testLogger();
+  const catcher = options.mail ? await startMailCatcher() : undefined;
+  const mailer = catcher
+    ? smtpMailer({ from: 'Acme Privacy <privacy@acme.example>', target: { host: catcher.host, port: catcher.port, secure: false } })
+    : undefined;
+  const noticeDownloads = new DownloadLinks(SIGNING_SECRET, 24 * 3_600_000);
+  // The public URL is where the server listens: HubSpot signs the URL it was given.
+  const port = await freePort();
+  const verifications =
+    mailer && options.mail
+      ? new RequesterVerifications({
+          store,
+          mailer,
+          signingSecret: SIGNING_SECRET,
+          publicUrl: `http://127.0.0.1:${port}`,
+          brand: { name: 'Acme', accent: '#1f5f8b', supportEmail: 'privacy@acme.example' },
+          ttlMs: options.mail.ttlMs ?? 3_600_000,
+          limits: { perAddress: 3, perClient: 10, windowMs: 3_600_000, ...options.mail.limits },
+          downloads: noticeDownloads,
+          logger,
+          now: options.mail.clock ?? Date.now,
+        })
+      : undefined;
   const engine = createTestEngine({ prefix, store, connectors, policy, logger, ...(options.tuning ? { tuning: options.tuning } : {}) });
   const redis = new Redis(REDIS_URL);
   const hubIngest = new HubPatchIngest({ store, redis, prefix: engine.prefix, relayDelayMs: 5, metrics: engine.metrics });
@@ -354,10 +387,9 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
       ...options.privacy,
       tuning: { ...PRIVACY_TUNING, ...options.privacy?.tuning },
     },
+    ...(verifications ? { onSettled: (settled) => verifications.notify(settled) } : {}),
   });
   privacy.attachSources(engine);
-  // The public URL is where the server listens: HubSpot signs the URL it was given.
-  const port = await freePort();
   const app = await build({
     hub: {
       publicUrl: `http://127.0.0.1:${port}`,
@@ -381,6 +413,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
     logger,
     privacy,
     ...(options.downloadLinkTtlMs ? { downloadLinkTtlMs: options.downloadLinkTtlMs } : {}),
+    ...(verifications && catcher ? { requests: { verifications, downloads: noticeDownloads, catcher } } : {}),
     options: { queueBoard: false, webhookRateLimit: 0, preferencesRateLimit: 10_000, apiRateLimit: 10_000 },
   });
   const url = await listen(app, { host: '127.0.0.1', port });
@@ -407,6 +440,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
     ...(mcEmulator ? { mailchimp: mcEmulator } : {}),
     ...(segmentEmulator ? { segment: segmentEmulator } : {}),
     ...(httpEmulator ? { http: httpEmulator } : {}),
+    ...(catcher ? { mailCatcher: catcher } : {}),
     async settle(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       let quiet = 0;
@@ -444,6 +478,8 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
       await mcEmulator?.close();
       await segmentEmulator?.close();
       await httpEmulator?.close();
+      mailer?.close();
+      await catcher?.close();
       await store.close();
       await deletePrefix(prefix);
       await db.drop();

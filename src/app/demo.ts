@@ -3,8 +3,9 @@
  * registry's `builtinEmulators`: HubSpot's and Salesforce's today) on the port the instance's
  * URL names, the hub (API and workers) on a demo database and Redis prefix that are reset on
  * every run (the emulators forget everything when they stop), a few demo profiles pushed to both
- * systems, and the URLs to try: a preference-center link, the API docs, the queue board, the
- * metrics and the emulators' views.
+ * systems, and the URLs to try: a preference-center link, the public request page and the mail
+ * the development SMTP catcher caught (with `hub.mail.transport: catcher`), the API docs, the
+ * queue board, the metrics and the emulators' views.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { rmSync } from 'node:fs';
@@ -221,6 +222,12 @@ export async function startDemo(loaded: Config, logger: Logger, options: DemoOpt
       const { token } = preferenceLinks.issue(ada.id, config.hub.preferenceCenter.linkTtl);
       preferenceLink = preferenceUrl(publicUrl, token);
       hubLinks.push({ label: 'Preference center for Ada Lovelace', url: preferenceLink });
+    }
+    if (hub.mailCatcher) {
+      hubLinks.push(
+        { label: 'Ask for your data without a link (mails a one-time link)', url: `${publicUrl}/requests` },
+        { label: 'Mail caught by the development SMTP catcher', url: `${publicUrl}/dev/mail` },
+      );
     }
     hubLinks.push(
       { label: 'Admin API docs', url: `${publicUrl}/api/v1/docs` },

@@ -15,7 +15,10 @@ import { builtinConnectors } from '../../connectors/index.js';
 import type { Config } from '../config/schema.js';
 import { toMergePolicy } from '../config/policy.js';
 import { PrivacyService, privacyOptionsFromConfig } from '../privacy/index.js';
-import { apiKeyRecords, boundUrls, build, buildMetricsServer, listen } from '../server/index.js';
+import { openMailer } from '../mail/index.js';
+import type { MailCatcher, Mailer } from '../mail/index.js';
+import { apiKeyRecords, boundUrls, build, buildMetricsServer, DownloadLinks, listen, RequesterVerifications } from '../server/index.js';
+import { brandOf } from '../server/preferences/view.js';
 import type { ServerOptionsInput } from '../server/index.js';
 import { parseStoreUrl } from '../store/index.js';
 import { openConfiguredStore } from './store.js';
@@ -29,6 +32,9 @@ import type { Role, RoleSet } from './roles.js';
 import { createHubLogger } from './logger.js';
 
 export { ROLES } from './roles.js';
+
+/** How long the download link in an export's completion notice works (24 hours). */
+const NOTICE_DOWNLOAD_TTL_MS = 24 * 3_600_000;
 export type { Role, RoleSet } from './roles.js';
 
 export interface HubProcessOptions {
@@ -61,6 +67,8 @@ export interface HubProcess {
   urls: string[];
   /** Where /metrics has a listener of its own (`hub.metrics.listen`, with the `api` role). */
   metricsUrl: string | null;
+  /** The embedded mail catcher (`hub.mail.transport: catcher`, development mode), if any. */
+  mailCatcher: MailCatcher | null;
   close(): Promise<void>;
 }
 
@@ -118,6 +126,38 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
     logRedisTrouble(logger, { err }, `redis at ${redisUrlForLog(config.hub.redisUrl)} unavailable: retrying with backoff`),
   );
   const hubIngest = new HubPatchIngest({ store, redis, prefix: engine.prefix, metrics: engine.metrics, logger });
+  // Mail (hub.mail): the public request page's one-time links and the notices of completed requests.
+  let mail: { mailer: Mailer; catcher: MailCatcher | null } | null = null;
+  try {
+    mail = config.hub.mail ? await openMailer(config.hub.mail) : null;
+  } catch (err) {
+    // E.g. the catcher's port is taken: nothing opened so far stays behind.
+    await engine.close();
+    await hubIngest.close();
+    redis.disconnect();
+    await store.close();
+    throw err;
+  }
+  const noticeDownloads = new DownloadLinks(config.hub.secrets.signing, NOTICE_DOWNLOAD_TTL_MS);
+  const verifications =
+    mail && config.hub.mail
+      ? new RequesterVerifications({
+          store,
+          mailer: mail.mailer,
+          signingSecret: config.hub.secrets.signing,
+          publicUrl: config.hub.publicUrl,
+          brand: brandOf(config.hub.preferenceCenter),
+          ttlMs: config.hub.mail.verificationTtl,
+          limits: {
+            perAddress: config.hub.mail.limits.perAddress,
+            perClient: config.hub.mail.limits.perClient,
+            windowMs: config.hub.mail.limits.window,
+          },
+          downloads: noticeDownloads,
+          logger: logger.child({ component: 'requests' }),
+          now: Date.now,
+        })
+      : null;
   const privacy = new PrivacyService({
     store,
     redis: engine.connection,
@@ -128,6 +168,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
     metrics,
     logger,
     options: privacyOptionsFromConfig(config),
+    ...(verifications ? { onSettled: (settled) => verifications.notify(settled) } : {}),
   });
   privacy.attachSources(engine);
 
@@ -143,6 +184,8 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
     await hubIngest.close();
     await redis.quit().catch(() => redis.disconnect());
     await store.close();
+    mail?.mailer.close();
+    await mail?.catcher?.close();
   };
   try {
     // The server comes first: /healthz answers while the process waits for Redis, and /readyz
@@ -164,6 +207,9 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
         logger,
         privacy,
         downloadLinkTtlMs: config.hub.privacy.downloadLinkTtl,
+        ...(verifications
+          ? { requests: { verifications, downloads: noticeDownloads, ...(mail?.catcher ? { catcher: mail.catcher } : {}) } }
+          : {}),
         ...(options.server ? { options: options.server } : {}),
       });
       await listen(app, config.hub.listen);
@@ -200,6 +246,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
     url: urls[0] ?? null,
     urls,
     metricsUrl,
+    mailCatcher: mail?.catcher ?? null,
     close() {
       closing ??= closeAll();
       return closing;

@@ -290,6 +290,15 @@ function modeChecks(hub: Dict, context: CrossCheckContext): CheckFinding[] {
         'hub.mode is production, so publicUrl must be an https:// URL (the preference center sets Secure cookies; put a TLS-terminating proxy in front of the hub)',
     });
   }
+  if ((mode === undefined || mode === 'production') && dict(hub['mail'])['transport'] === 'catcher') {
+    findings.push({
+      code: 'production_mail_catcher',
+      path: ['hub', 'mail', 'transport'],
+      at: 'value',
+      message:
+        'hub.mode is production, so mail must go through a real SMTP server: set hub.mail.transport: smtp with smtp.url or smtp.host',
+    });
+  }
   if (mode === 'development' && typeof publicUrl === 'string' && isLoopbackUrl(publicUrl) === false) {
     findings.push({
       code: 'development_public_url',

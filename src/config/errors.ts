@@ -43,6 +43,8 @@ export type ConfigErrorCode =
   | 'development_listen_host'
   /** Production mode with a public URL that is not https. */
   | 'production_public_url'
+  /** Production mode with the embedded mail catcher instead of an SMTP server. */
+  | 'production_mail_catcher'
   /** Production mode with a secret published with Concord for development (or its digest). */
   | 'secret_published'
   /** Production mode with a generated secret below 256 bits of strength. */

@@ -92,6 +92,7 @@ describe('production refuses the published development secrets', () => {
       'secret_published hub.secrets.signing',
       'secret_published hub.secrets.hashKey',
       'secret_published hub.apiKeys.0.key',
+      'production_mail_catcher hub.mail.transport',
       'secret_published connectors.hubspot.accessToken',
       'secret_published connectors.hubspot.webhookSecret',
       'secret_published connectors.salesforce.clientId',
@@ -112,8 +113,8 @@ describe('production refuses the published development secrets', () => {
     expect(String(errors[0])).toBe(
       'config/concord.yaml:25:14: hub.secrets.signing: is a development value published with Concord, refused in production mode; set CONCORD_SIGNING_SECRET to a new secret (`concord secret` prints one)',
     );
-    expect(String(errors[3])).toBe(
-      'config/concord.yaml:158:18: connectors.hubspot.accessToken: is a development value published with Concord, refused in production mode; set HUBSPOT_ACCESS_TOKEN to the one the system issued',
+    expect(String(errors[4])).toBe(
+      'config/concord.yaml:167:18: connectors.hubspot.accessToken: is a development value published with Concord, refused in production mode; set HUBSPOT_ACCESS_TOKEN to the one the system issued',
     );
     const output = errors.join('\n');
     for (const [name, value] of Object.entries(defaults)) {
@@ -247,5 +248,26 @@ describe('production requires an https public URL', () => {
   it('accepts https in production and http on loopback in development', () => {
     expectOk(parse({ publicUrl: 'https://consent.example.com/concord' }));
     expectOk(parse({ mode: 'development', publicUrl: 'http://127.0.0.1:8080' }));
+  });
+});
+
+describe('production sends mail through a real SMTP server', () => {
+  const catcher = '  mail: { transport: catcher, from: "Acme <privacy@acme.example>" }\n';
+  const smtp =
+    '  mail: { from: "Acme <privacy@acme.example>", smtp: { host: mail.example.com, port: 465, secure: true, user: acme, password: "${env:T_SMTP}" } }\n';
+
+  it('refuses the embedded catcher in production', () => {
+    expect(codesAt(errorsOf(parse({ apiKey: catcher })))).toEqual(['production_mail_catcher hub.mail.transport']);
+  });
+
+  it('accepts the catcher in development and SMTP (password from the environment) in production', () => {
+    expectOk(parse({ mode: 'development', publicUrl: 'http://127.0.0.1:8080', apiKey: catcher }));
+    expectOk(parse({ apiKey: smtp }, { T_SMTP: 'smtp-password' }));
+  });
+
+  it('refuses SMTP without a server, and a literal password', () => {
+    expect(codesAt(errorsOf(parse({ apiKey: '  mail: { from: "Acme <privacy@acme.example>" }\n' })))).toEqual(['invalid hub.mail.smtp']);
+    const literal = smtp.replace('${env:T_SMTP}', 'hunter2');
+    expect(errorsOf(parse({ apiKey: literal })).map((e) => e.code)).toContain('secret_literal');
   });
 });

@@ -10,7 +10,7 @@ import { LegalBasis, ObjectionKind, PurposePolicy } from '../profile/schema.js';
 import { Duration } from './duration.js';
 import { LocaleFallback, LocaleTag, LocalizedText, LocalizedVersion } from './localized.js';
 import { MetricsEndpoint, TrustProxy } from './network.js';
-import { credentialUrl, generatedSecret, markSecret } from './secret.js';
+import { credentialUrl, generatedSecret, markSecret, secret } from './secret.js';
 
 /** Source ids the hub itself uses; no connector instance may take them. */
 export const HUB_SOURCES = ['preference_center', 'admin'] as const;
@@ -196,6 +196,62 @@ export const PrivacyConfig = z
   .strict();
 export type PrivacyConfig = z.infer<typeof PrivacyConfig>;
 
+const SmtpUrl = credentialUrl(
+  z.string().refine((v) => isUrl(v, ['smtp:', 'smtps:']), 'expected an smtp:// or smtps:// URL'),
+  'SMTP server as a URL, e.g. smtps://user:${env:SMTP_PASSWORD}@mail.example.com:465 (instead of host, port, secure, auth).',
+);
+
+/**
+ * Outgoing mail (the one-time links of the public request page, the notice when a request
+ * completes): an SMTP server, or in development mode an embedded catcher that keeps the mails
+ * in memory and shows them at /dev/mail.
+ */
+export const MailConfig = z
+  .object({
+    transport: z.enum(['smtp', 'catcher']).default('smtp').meta({
+      description:
+        'smtp: send through the SMTP server below. catcher: an embedded SMTP server that keeps mails in memory (development mode only).',
+    }),
+    from: z.string().min(3).max(320).meta({ description: 'The From address, e.g. "Acme Privacy <privacy@acme.example>".' }),
+    smtp: z
+      .object({
+        url: SmtpUrl.optional(),
+        host: z.string().min(1).optional(),
+        port: z.number().int().min(1).max(65_535).default(587),
+        secure: z
+          .boolean()
+          .default(false)
+          .meta({ description: 'TLS from the start (port 465); false upgrades with STARTTLS when offered.' }),
+        user: z.string().min(1).optional(),
+        password: secret('SMTP password.').optional(),
+      })
+      .strict()
+      .refine((s) => s.url === undefined || s.host === undefined, 'give url or host, not both')
+      .optional(),
+    catcher: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535).default(0).meta({ description: 'Port of the embedded catcher; 0 picks a free one.' }),
+      })
+      .strict()
+      .prefault({}),
+    verificationTtl: Duration.prefault('1h').meta({ description: 'How long a one-time link of the public request page stays valid.' }),
+    limits: z
+      .object({
+        perAddress: z.number().int().positive().default(3).meta({ description: 'Links mailed to one address per window.' }),
+        perClient: z.number().int().positive().default(10).meta({ description: 'Requests from one client address per window.' }),
+        window: Duration.prefault('1h'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .refine((m) => m.transport !== 'smtp' || m.smtp?.url !== undefined || m.smtp?.host !== undefined, {
+    message: 'transport smtp needs smtp.url or smtp.host',
+    path: ['smtp'],
+  });
+export type MailConfig = z.infer<typeof MailConfig>;
+
 /**
  * The sync engine's recovery knobs: how long a crashed worker's holds keep profiles blocked.
  * (Each connector's rate-limit park is its own setting, e.g. Salesforce `requestLimitPark`.)
@@ -263,6 +319,9 @@ export const HubConfig = z
       .meta({ description: 'Bearer keys of the admin API (/api/v1) and the queue board, each with its scopes.' }),
     preferenceCenter: PreferenceCenterConfig.prefault({}),
     privacy: PrivacyConfig.prefault({}),
+    mail: MailConfig.optional().meta({
+      description: 'Outgoing mail; without it the public request page (/requests) is not served.',
+    }),
     sync: SyncConfig.prefault({}).meta({ description: "The sync engine's recovery knobs (leases and locks held by a worker)." }),
     metrics: MetricsEndpoint,
   })

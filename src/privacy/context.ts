@@ -38,6 +38,18 @@ export interface PrivacyContext {
   /** Erasures waiting, taken and backing off, per connector (members are request ids). */
   work: WorkSets;
   ingestPatch(patch: ProfilePatch, options?: { actor?: string }): Promise<ApplyResult>;
+  /** Told of each request that completes (see `PrivacyServiceDeps.onSettled`). */
+  onSettled?: (settled: SettledRequest) => void | Promise<void>;
+}
+
+/** A request that just completed, as `onSettled` is told of it. */
+export interface SettledRequest {
+  id: string;
+  kind: DataSubjectRequest['kind'];
+  status: 'completed';
+  origin: string;
+  /** The reference the request was made with (`RequestMeta.notify`), if any. */
+  notify?: string;
 }
 
 const EMPTY_DETAIL: DsrDetail = { origin: 'unknown', actor: 'unknown', outcomes: {} };

@@ -3,7 +3,7 @@
  * access and portability, rectification, restriction and objection. See `service.ts`.
  */
 export { PrivacyService, overdueNow } from './service.js';
-export type { PrivacyServiceDeps, RequestMeta, SourceRequestOutcome, PrivacyEngine } from './service.js';
+export type { PrivacyServiceDeps, RequestMeta, SettledRequest, SourceRequestOutcome, PrivacyEngine } from './service.js';
 export { PrivacyOptions, PrivacyTuning, privacyOptionsFromConfig } from './options.js';
 export type { PrivacyOptionsInput, PrivacyTuningInput } from './options.js';
 export { DsrInput, DsrView, DsrExtension, DsrKind, Subject } from './schema.js';

@@ -26,8 +26,13 @@ import { scheduleTrack } from './tracker.js';
 export interface RequestMeta {
   /** `api`, `cli`, `preference_center`, or the connector id of a system that asked. */
   origin: string;
-  /** An API key id, `cli`, `preference_center`, or a connector id. */
+  /** An API key id, `cli`, `preference_center`, `verified_email`, or a connector id. */
   actor: string;
+  /**
+   * An opaque reference the `onSettled` callback is handed when the request completes (e.g. the
+   * verification that holds the person's contact address). Never personal data itself.
+   */
+  notify?: string;
 }
 
 const REASONS: Record<Exclude<DsrKind, 'erase' | 'export'>, string> = {
@@ -143,6 +148,7 @@ export class Intake {
     const request = await this.create('erase', profile?.id ?? null, hashes, systems, {
       origin: meta.origin,
       actor: meta.actor,
+      ...(meta.notify !== undefined ? { notify: meta.notify } : {}),
       work: plan.refs,
       outcomes: {},
       ...(plan.manual.length > 0 ? { manual: plan.manual } : {}),
@@ -172,6 +178,7 @@ export class Intake {
     const request = await this.create('export', profile?.id ?? null, hashes, systems, {
       origin: meta.origin,
       actor: meta.actor,
+      ...(meta.notify !== undefined ? { notify: meta.notify } : {}),
       includeLive,
       outcomes: {},
     });
@@ -195,6 +202,7 @@ export class Intake {
     const created = await this.create(request.kind, profile.id, hashes, systems, {
       origin: meta.origin,
       actor: meta.actor,
+      ...(meta.notify !== undefined ? { notify: meta.notify } : {}),
       ...(objection ? { objection } : {}),
       ...(request.kind === 'rectify' ? { attributes: Object.keys(request.attributes).sort() } : {}),
       trackUntil: new Date(ctx.now().getTime() + ctx.options.tuning.trackForMs).toISOString(),

@@ -152,6 +152,8 @@ export const DsrDetail = z
     trackUntil: Instant.optional(),
     /** Why the request failed as a whole, when it did. */
     failure: z.string().optional(),
+    /** The opaque reference handed to `onSettled` on completion (see `RequestMeta.notify`); dropped then. */
+    notify: z.string().max(200).optional(),
   })
   .strict();
 export type DsrDetail = z.infer<typeof DsrDetail>;

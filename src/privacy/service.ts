@@ -30,7 +30,7 @@ import { hashTagPrefix } from '../queue/keys.js';
 import { WorkSets } from '../queue/work-sets.js';
 import type { ApplyResult, DsrStatus, Store } from '../store/types.js';
 import type { Engine, SyncConnector } from '../sync/index.js';
-import type { PrivacyContext } from './context.js';
+import type { PrivacyContext, SettledRequest } from './context.js';
 import type { Result } from './errors.js';
 import type { ExportDocument } from './export/document.js';
 import { Intake } from './intake.js';
@@ -51,6 +51,7 @@ import { silentLogger } from '../log/logger.js';
 
 export { overdueNow } from './requests.js';
 export type { RequestMeta } from './intake.js';
+export type { SettledRequest } from './context.js';
 export type { SourceRequestOutcome } from './source-requests.js';
 export type { PrivacyEngine } from './workers.js';
 
@@ -70,6 +71,13 @@ export interface PrivacyServiceDeps {
   options?: PrivacyOptionsInput;
   /** Clock (tests). */
   now?: () => number;
+  /**
+   * Told of each request that completes, after its proof is stored (and an erasure's data
+   * deleted), with the opaque reference it was made with (`RequestMeta.notify`). Not awaited
+   * by the request; a failure is logged. The composition root wires the notice mail here, so
+   * privacy/ knows nothing of mail.
+   */
+  onSettled?: (settled: SettledRequest) => void | Promise<void>;
 }
 
 export class PrivacyService {
@@ -109,6 +117,7 @@ export class PrivacyService {
       queues: { requests, erase },
       work: new WorkSets(deps.redis, eraseWorkKeys(prefix)),
       ingestPatch: deps.ingestPatch,
+      ...(deps.onSettled ? { onSettled: deps.onSettled } : {}),
     };
     this.intake = new Intake(this.ctx);
     this.requests = new Requests(this.ctx);

@@ -7,10 +7,14 @@
  * - Every system completed or not applicable: the request is `completed`. An erasure then
  *   deletes the profile's data from the store and keeps only the proof: the request id, the
  *   keyed hashes of the identities, the outcome per system, and the times.
+ *
+ * A completed request is then handed to the `onSettled` callback, if any (e.g. the notice mail
+ * to a person who made it through the public request page), with the opaque `notify`
+ * reference it was made with; the proof keeps no such reference.
  */
 import { engineKeys } from '../queue/keys.js';
 import { audit, encodeDetail, readDetail } from './context.js';
-import type { PrivacyContext } from './context.js';
+import type { PrivacyContext, SettledRequest } from './context.js';
 
 export async function settleRequest(ctx: PrivacyContext, dsrId: string): Promise<void> {
   const request = await ctx.store.getDsr(dsrId);
@@ -34,6 +38,7 @@ export async function settleRequest(ctx: PrivacyContext, dsrId: string): Promise
   delete proof.work;
   delete proof.erasing;
   delete proof.failure;
+  delete proof.notify;
   if (request.kind === 'erase') {
     if (request.profileId) {
       await ctx.store.deleteProfileData(request.profileId);
@@ -55,4 +60,23 @@ export async function settleRequest(ctx: PrivacyContext, dsrId: string): Promise
     systems: request.systems.map((s) => `${s.connector}:${proof.outcomes[s.connector]?.outcome ?? s.status}`),
   });
   ctx.logger.info({ dsrId, kind: request.kind }, 'data-subject request completed');
+  notifySettled(ctx, {
+    id: dsrId,
+    kind: request.kind,
+    status: 'completed',
+    origin: detail.origin,
+    ...(detail.notify ? { notify: detail.notify } : {}),
+  });
+}
+
+/**
+ * Hands the completed request to `onSettled` without waiting for it (it may send mail; the
+ * request's lock is held here): its failure is logged, never the request's.
+ */
+function notifySettled(ctx: PrivacyContext, settled: SettledRequest): void {
+  const { onSettled } = ctx;
+  if (!onSettled) return;
+  void Promise.resolve()
+    .then(() => onSettled(settled))
+    .catch((err: unknown) => ctx.logger.warn({ dsrId: settled.id, err }, 'onSettled callback failed'));
 }

@@ -28,6 +28,7 @@ import { registerPreferences } from './preferences/routes.js';
 import { recipientsByPurpose } from './preferences/transparency.js';
 import { brandOf } from './preferences/view.js';
 import { registerQueueBoard } from './queue-board.js';
+import { registerRequests } from './requests/routes.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { registerWebhooks } from './webhooks.js';
 import { redisReady as redisUp } from '../queue/redis-health.js';
@@ -46,7 +47,10 @@ function needsRedis(url: string): boolean {
 
 /** A request URL fit for logs: preference-link tokens and webhook URL tokens are secrets. */
 export function redactUrl(url: string): string {
-  return url.replace(/^(\/preferences\/)[^/?#]+/, '$1[token]').replace(/^(\/webhooks\/[^/?#]+\/)[^/?#]+/, '$1[token]');
+  return url
+    .replace(/^(\/preferences\/)[^/?#]+/, '$1[token]')
+    .replace(/^(\/requests\/(?:confirm|download)\/)[^/?#]+/, '$1[token]')
+    .replace(/^(\/webhooks\/[^/?#]+\/)[^/?#]+/, '$1[token]');
 }
 
 function requestLogFields(request: FastifyRequest): Record<string, unknown> {
@@ -188,6 +192,19 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
       signingSecret: deps.hub.secrets.signing,
       secureCookies: deps.hub.publicUrl.startsWith('https:'),
       preferencesRateLimit: options.preferencesRateLimit,
+    });
+  }
+  if (deps.privacy && deps.requests) {
+    await registerRequests(app, {
+      verifications: deps.requests.verifications,
+      privacy: deps.privacy,
+      brand: brandOf(deps.hub.preferenceCenter),
+      signingSecret: deps.hub.secrets.signing,
+      secureCookies: deps.hub.publicUrl.startsWith('https:'),
+      rateLimit: options.preferencesRateLimit,
+      downloads: deps.requests.downloads,
+      // The caught mails are shown only on a development hub.
+      ...(deps.requests.catcher && deps.hub.mode === 'development' ? { catcher: deps.requests.catcher } : {}),
     });
   }
   if (options.queueBoard) {

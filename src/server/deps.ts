@@ -12,7 +12,10 @@ import type { PrivacyService } from '../privacy/index.js';
 import type { MergePolicy, ProfilePatch } from '../profile/schema.js';
 import type { ApplyResult, Store } from '../store/types.js';
 import type { SyncConnector, Engine } from '../sync/index.js';
+import type { MailCatcher } from '../mail/index.js';
 import type { ApiKeyRecord } from './api-keys.js';
+import type { DownloadLinks } from './preferences/downloads.js';
+import type { RequesterVerifications } from './requests/service.js';
 
 /** Tunables of the HTTP surface; the defaults suit production. */
 export const ServerOptions = z.object({
@@ -90,6 +93,12 @@ export interface ServerDeps {
   privacy?: ServerPrivacy;
   /** How long the preference center's download links last (ms; hub.privacy.downloadLinkTtl). */
   downloadLinkTtlMs?: number;
+  /**
+   * The public request page (`/requests`, with `privacy` and `hub.mail`): the one-time links it
+   * mails, the download links of completion notices, and in development mode the mail catcher
+   * whose mails `/dev/mail` shows (loopback clients only).
+   */
+  requests?: { verifications: RequesterVerifications; downloads: DownloadLinks; catcher?: MailCatcher };
   logger: Logger;
   options?: ServerOptionsInput;
   /** Clock (tests). */

@@ -7,3 +7,5 @@ export { apiKeyRecords } from './api-keys.js';
 export type { ApiKeyRecord } from './api-keys.js';
 export { PreferenceLinks } from './preferences/links.js';
 export { preferenceUrl } from './api/operations.js';
+export { DownloadLinks } from './preferences/downloads.js';
+export { RequesterVerifications, REQUESTS_PATH } from './requests/service.js';

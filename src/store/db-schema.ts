@@ -151,6 +151,24 @@ export interface WebhookEndpointsTable {
   updated_at: string;
 }
 
+/** One-time links of the public request page (see `contracts/verifications.ts`). */
+export interface RequesterVerificationsTable {
+  id: string;
+  /** SHA-256 (hex) of the link's token; the token itself is never stored. */
+  token_hash: string;
+  address_hash: string;
+  client_hash: string;
+  /** `export` or `erase`. */
+  kind: string;
+  locale: string;
+  /** The address, encrypted (AES-256-GCM) by the caller. */
+  sealed_address: string;
+  created_at: string;
+  expires_at: string;
+  consumed_at: string | null;
+  dsr_id: string | null;
+}
+
 export interface MigrationsTable {
   version: string;
   applied_at: string;
@@ -171,5 +189,6 @@ export interface Database {
   audit_log: AuditLogTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_endpoints: WebhookEndpointsTable;
+  requester_verifications: RequesterVerificationsTable;
   concord_migrations: MigrationsTable;
 }

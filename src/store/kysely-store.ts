@@ -15,6 +15,7 @@ import { KyselyOutbox } from './repos/outbox.js';
 import { KyselyProfiles } from './repos/profiles.js';
 import { KyselyShadows } from './repos/shadows.js';
 import { KyselySuppression } from './repos/suppression.js';
+import { KyselyVerifications } from './repos/verifications.js';
 import { KyselyWebhooksOut } from './repos/webhooks-out.js';
 import { withRetry } from './retry.js';
 import type {
@@ -41,6 +42,9 @@ import type {
   WebhookEndpointRecord,
   WebhookEndpointReport,
   WebhookEndpointState,
+  NewRequesterVerification,
+  RequesterVerification,
+  VerificationConsumption,
 } from './types.js';
 
 export type KyselyStoreConfig = StoreDbConfig;
@@ -56,6 +60,7 @@ export class KyselyStore implements Store {
   readonly #dsr: KyselyDsr;
   readonly #audit: KyselyAudit;
   readonly #webhooksOut: KyselyWebhooksOut;
+  readonly #verifications: KyselyVerifications;
 
   constructor(db: Kysely<Database>, config: KyselyStoreConfig) {
     this.#db = new StoreDb(db, config);
@@ -68,6 +73,7 @@ export class KyselyStore implements Store {
     this.#dsr = new KyselyDsr(this.#db);
     this.#audit = new KyselyAudit(this.#db);
     this.#webhooksOut = new KyselyWebhooksOut(this.#db);
+    this.#verifications = new KyselyVerifications(this.#db);
   }
 
   migrate(): Promise<string[]> {
@@ -242,5 +248,31 @@ export class KyselyStore implements Store {
   }
   purgeDeliveredWebhooks(before: string): Promise<number> {
     return this.#webhooksOut.purgeDeliveredWebhooks(before);
+  }
+
+  // Requester verifications (the public request page's one-time links).
+  createVerification(verification: NewRequesterVerification): Promise<void> {
+    return this.#verifications.createVerification(verification);
+  }
+  countVerifications(filter: { addressHash: string; since: string } | { clientHash: string; since: string }): Promise<number> {
+    return this.#verifications.countVerifications(filter);
+  }
+  findVerification(tokenHash: string): Promise<RequesterVerification | null> {
+    return this.#verifications.findVerification(tokenHash);
+  }
+  getVerification(id: string): Promise<RequesterVerification | null> {
+    return this.#verifications.getVerification(id);
+  }
+  consumeVerification(tokenHash: string, at: string): Promise<VerificationConsumption> {
+    return this.#verifications.consumeVerification(tokenHash, at);
+  }
+  attachVerificationDsr(id: string, dsrId: string): Promise<void> {
+    return this.#verifications.attachVerificationDsr(id, dsrId);
+  }
+  deleteVerification(id: string): Promise<void> {
+    return this.#verifications.deleteVerification(id);
+  }
+  purgeVerifications(before: string, requestsBefore: string): Promise<number> {
+    return this.#verifications.purgeVerifications(before, requestsBefore);
   }
 }

@@ -227,8 +227,39 @@ const webhooksOut: Migration = {
   },
 };
 
+const requesterVerifications: Migration = {
+  version: '0005_requester_verifications',
+  async up(db) {
+    await db.schema
+      .createTable('requester_verifications')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('address_hash', 'text', (c) => c.notNull())
+      .addColumn('client_hash', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('locale', 'text', (c) => c.notNull())
+      .addColumn('sealed_address', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'text', (c) => c.notNull())
+      .addColumn('consumed_at', 'text')
+      .addColumn('dsr_id', 'text')
+      .execute();
+    await db.schema
+      .createIndex('requester_verifications_address')
+      .on('requester_verifications')
+      .columns(['address_hash', 'created_at'])
+      .execute();
+    await db.schema
+      .createIndex('requester_verifications_client')
+      .on('requester_verifications')
+      .columns(['client_hash', 'created_at'])
+      .execute();
+    await db.schema.createIndex('requester_verifications_expiry').on('requester_verifications').column('expires_at').execute();
+  },
+};
+
 /** Every migration, in order. Append only. */
-export const MIGRATIONS: readonly Migration[] = [initial, pushLog, outboxRelayed, webhooksOut];
+export const MIGRATIONS: readonly Migration[] = [initial, pushLog, outboxRelayed, webhooksOut, requesterVerifications];
 
 /** Arbitrary constant identifying Concord's migration lock among PostgreSQL advisory locks. */
 const PG_MIGRATION_LOCK = 4_711_202_603;

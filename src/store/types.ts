@@ -5,7 +5,7 @@
  *
  * `Store` is a facade over one repository per aggregate (`contracts/`): profiles (with
  * identities, merges and the consent ledger), shadows (with the push log), outbox, cursors,
- * suppression, data-subject requests, audit and outbound webhooks. A caller that needs one aggregate may take
+ * suppression, data-subject requests, audit, outbound webhooks and requester verifications. A caller that needs one aggregate may take
  * its interface instead of the whole store.
  */
 import type { CountryCode } from 'libphonenumber-js';
@@ -18,6 +18,7 @@ import type { OutboxRepository } from './contracts/outbox.js';
 import type { ProfileRepository } from './contracts/profiles.js';
 import type { ShadowRepository } from './contracts/shadows.js';
 import type { SuppressionRepository } from './contracts/suppression.js';
+import type { RequesterVerificationRepository } from './contracts/verifications.js';
 import type { WebhooksOutRepository } from './contracts/webhooks-out.js';
 
 export type * from './contracts/audit.js';
@@ -27,6 +28,7 @@ export type * from './contracts/outbox.js';
 export type * from './contracts/profiles.js';
 export type * from './contracts/shadows.js';
 export type * from './contracts/suppression.js';
+export type * from './contracts/verifications.js';
 export type * from './contracts/webhooks-out.js';
 
 export interface StoreOptions {
@@ -74,7 +76,8 @@ export interface Store
     SuppressionRepository,
     DsrRepository,
     AuditRepository,
-    WebhooksOutRepository {
+    WebhooksOutRepository,
+    RequesterVerificationRepository {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs pending forward-only migrations; returns the versions applied. */
   migrate(): Promise<string[]>;

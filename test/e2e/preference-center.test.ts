@@ -198,6 +198,54 @@ describe('preference center in Chromium (quickstart)', () => {
     await context.close();
   });
 
+  it('asks for a copy without a link: the Japanese request page mails a one-time link to the demo’s catcher, and confirming it makes the request; no axe violations', async () => {
+    const catcher = demo.hub.mailCatcher;
+    if (!catcher) throw new Error('the demo started no mail catcher');
+    expect(demo.links.map((l) => new URL(l.url).pathname)).toEqual(expect.arrayContaining(['/requests', '/dev/mail']));
+    const publicUrl = demo.hub.config.hub.publicUrl.replace(/\/$/, '');
+    const before = (await demo.hub.privacy.list()).length;
+    const context = await browser.newContext({ bypassCSP: true, locale: 'ja-JP', viewport: { width: 1100, height: 900 } });
+    const page = await context.newPage();
+    expect((await page.goto(`${publicUrl}/requests`))?.status()).toBe(200);
+    await expect(page.locator('h1').textContent()).resolves.toBe('データの開示・消去のご依頼');
+    expect(await axeViolations(page)).toEqual([]);
+    await page.getByLabel('メールアドレス').fill('grace@example.com');
+    await page.getByRole('button', { name: 'リンクを送信' }).click();
+    await expect(page.locator('h1').textContent()).resolves.toBe('メールをご確認ください');
+    expect(await axeViolations(page)).toEqual([]);
+
+    const mail = await catcher.waitFor((m) => m.to.includes('grace@example.com'));
+    expect(mail.language).toBe('ja');
+    const link = /(http:\/\/\S+\/requests\/confirm\/\S+)/.exec(mail.text)?.[1] ?? '';
+    expect((await page.goto(link))?.status()).toBe(200);
+    expect(await demo.hub.privacy.list()).toHaveLength(before);
+    expect(await axeViolations(page)).toEqual([]);
+    await page.getByRole('button', { name: 'ご依頼を確定する' }).click();
+    await expect(page.locator('h1').textContent()).resolves.toBe('ご依頼を受け付けました');
+    const made = (await demo.hub.privacy.list()).slice(before);
+    expect(made).toMatchObject([{ kind: 'export', origin: 'preference_center' }]);
+    await page.screenshot({ path: join(ARTIFACTS, 'request-page-ja.png'), fullPage: true });
+
+    // The demo shows the caught mail.
+    expect((await page.goto(`${publicUrl}/dev/mail`))?.status()).toBe(200);
+    await expect(page.content()).resolves.toContain('データの写しのご依頼の確認');
+    await context.close();
+
+    // Under the hub's own Content-Security-Policy (no bypass), the form breaks no rule of it.
+    const strict = await browser.newContext({ locale: 'en-GB' });
+    const strictPage = await strict.newPage();
+    const complaints: string[] = [];
+    strictPage.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) complaints.push(message.text());
+    });
+    const response = await strictPage.goto(`${publicUrl}/requests`);
+    expect(response?.headers()['content-security-policy']).toContain("form-action 'self'");
+    await expect(strictPage.locator('script').count()).resolves.toBe(0);
+    await expect(strictPage.getByLabel('E-mail address').isVisible()).resolves.toBe(true);
+    expect(complaints).toEqual([]);
+    await strict.close();
+  });
+
   it('shows a Japanese visitor the catalog in Japanese only, and which systems receive each purpose and for how long', async () => {
     const link = demo.preferenceLink;
     if (!link) throw new Error('the demo issued no preference link');

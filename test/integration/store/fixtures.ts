@@ -1,4 +1,7 @@
 /** Shared fixtures of the store's integration tests. */
+import { afterEach, beforeEach } from 'vitest';
+import { createTestDatabase } from '../../../harness/db.js';
+import type { TestDatabase, TestDialect } from '../../../harness/db.js';
 import { MergePolicy, ProfilePatch } from '../../../src/profile/schema.js';
 import type { ProfilePatchInput } from '../../../src/profile/schema.js';
 import { openStore } from '../../../src/store/index.js';
@@ -22,6 +25,28 @@ export function storeOptions(url: string, overrides: Partial<StoreOptions> = {})
 
 export function openTestStore(url: string, overrides: Partial<StoreOptions> = {}): Promise<Store> {
   return openStore(storeOptions(url, overrides));
+}
+
+/**
+ * A fresh database and store of the dialect for each test of the enclosing `describe`
+ * (registers its `beforeEach` and `afterEach`): `store()` is the current test's.
+ */
+export function storeEachTest(dialect: TestDialect, overrides: Partial<StoreOptions> = {}): { store(): Store; db(): TestDatabase } {
+  let db: TestDatabase | undefined;
+  let store: Store | undefined;
+  beforeEach(async () => {
+    db = await createTestDatabase(dialect);
+    store = await openTestStore(db.url, overrides);
+  });
+  afterEach(async () => {
+    await store?.close();
+    await db?.drop();
+  });
+  const need = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('no store outside a test');
+    return value;
+  };
+  return { store: () => need(store), db: () => need(db) };
 }
 
 let counter = 0;

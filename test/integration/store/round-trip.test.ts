@@ -22,7 +22,13 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     expect(store.dialect).toBe(dialect);
     expect(await store.migrate()).toEqual([]);
     const rows = await db.query<{ version: string }>('select version from concord_migrations');
-    expect(rows.map((r) => r.version)).toEqual(['0001_initial', '0002_push_log', '0003_outbox_relayed', '0004_webhooks_out']);
+    expect(rows.map((r) => r.version)).toEqual([
+      '0001_initial',
+      '0002_push_log',
+      '0003_outbox_relayed',
+      '0004_webhooks_out',
+      '0005_requester_verifications',
+    ]);
   });
 
   it('refuses a database migrated by a newer version', async () => {
