@@ -19,6 +19,7 @@ import { requestView } from './requests.js';
 import { DsrInput } from './schema.js';
 import type { DsrDetail, DsrInputData, DsrKind, DsrView, Subject } from './schema.js';
 import { settleRequest } from './settle.js';
+import { searchMethod, searchSubject } from './search.js';
 import { planErasure } from './targets.js';
 import { scheduleTrack } from './tracker.js';
 
@@ -139,11 +140,18 @@ export class Intake {
       alwaysErase: ctx.options.alwaysErase,
     });
     const hashes = [...new Set(plan.identities.map((i) => ctx.store.hashIdentity(i)))];
-    const systems = [...Object.keys(plan.refs), ...plan.manual];
+    // Every system that can erase and be searched is searched for the person (find before you
+    // act), whether the hub knows it holds them or not; the others only where the hub knows it.
+    const erasing = [...ctx.connectors.values()]
+      .filter((c) => plan.refs[c.id] !== undefined || (c.capabilities.erase && searchMethod(c) !== null))
+      .map((c) => c.id);
+    const work = Object.fromEntries(erasing.map((c) => [c, plan.refs[c] ?? []]));
+    const systems = [...erasing, ...plan.manual];
     const request = await this.create('erase', profile?.id ?? null, hashes, systems, {
       origin: meta.origin,
       actor: meta.actor,
-      work: plan.refs,
+      work,
+      search: searchSubject(plan.identities),
       outcomes: {},
       ...(plan.manual.length > 0 ? { manual: plan.manual } : {}),
     });
@@ -157,9 +165,9 @@ export class Intake {
       });
     }
     await ctx.store.updateDsr(request.id, { status: 'in_progress' });
-    await enqueueErasure(ctx, request.id, Object.keys(plan.refs));
+    await enqueueErasure(ctx, request.id, erasing);
     // With nothing to erase anywhere (or only by hand), it is settled now.
-    if (Object.keys(plan.refs).length === 0) await withLock(ctx, request.id, () => settleRequest(ctx, request.id));
+    if (erasing.length === 0) await withLock(ctx, request.id, () => settleRequest(ctx, request.id));
     return requestView(ctx, request.id);
   }
 
@@ -167,12 +175,20 @@ export class Intake {
     const { ctx } = this;
     const { profile } = resolved;
     const shadows = profile ? await ctx.store.shadowsByProfile(profile.id) : [];
-    const systems = includeLive ? shadows.map((s) => s.connector).filter((c) => ctx.connectors.has(c)) : [];
+    // With live records: every system holding the person, and every system that can be searched for them.
+    const holders = new Set(shadows.map((s) => s.connector));
+    const systems = includeLive
+      ? [...ctx.connectors.values()]
+          .filter((c) => holders.has(c.id) || (c.capabilities.export && searchMethod(c) !== null))
+          .map((c) => c.id)
+      : [];
+    const { identities } = planErasure({ profile, shadows, named: resolved.named, connectors: [], alwaysErase: [] });
     const hashes = [...new Set([...(profile?.identities ?? []), ...resolved.named].map((i) => ctx.store.hashIdentity(i)))];
     const request = await this.create('export', profile?.id ?? null, hashes, systems, {
       origin: meta.origin,
       actor: meta.actor,
       includeLive,
+      ...(includeLive ? { search: searchSubject(identities) } : {}),
       outcomes: {},
     });
     await ctx.store.updateDsr(request.id, { status: 'in_progress' });
