@@ -99,6 +99,7 @@ export class Exporter {
             status: 'read',
             error: null,
             records: (records ?? []).map((r) => ({ externalId: r.externalId, at: r.at, fields: r.fields })),
+            ...(found?.evidence.searched ? { search: found.evidence.searched } : {}),
           });
         } catch (err) {
           // A rate limit is no failure: the job waits for the system without spending an attempt.

@@ -123,7 +123,10 @@ describe('find before you act (HubSpot and Salesforce emulators)', () => {
     expect(hubspotLive?.status).toBe('read');
     expect(hubspotLive?.records.map((r) => r.externalId)).toEqual([contactId]);
     expect(hubspotLive?.records[0]?.fields).toMatchObject({ email: GRACE, firstname: 'Grace', lastname: 'Hopper' });
-    expect(live.find((l) => l.connector === 'salesforce')).toMatchObject({ status: 'read', records: [] });
+    // The export says how each system was searched (keyed hashes, never the address).
+    const emailHash = h.store.hashIdentity({ kind: 'email', value: GRACE });
+    expect(hubspotLive?.search).toMatchObject({ via: 'export', identities: [{ kind: 'email', hash: emailHash }], found: 1 });
+    expect(live.find((l) => l.connector === 'salesforce')).toMatchObject({ status: 'read', records: [], search: { found: 0 } });
   });
 });
 
