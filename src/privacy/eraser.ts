@@ -1,8 +1,12 @@
 /**
  * Erasure in one system, batched: a run of `dsr-erase.<connector>` takes up to
- * `eraseBatchSize` waiting erasures, erases all their references in one `erase` call (through
- * the engine's limiter for that system), then reads the system back (`export`, else `read`)
- * to verify the person is gone. Per request and system:
+ * `eraseBatchSize` waiting erasures, searches the system for those not yet searched there in one
+ * call (`find`, else `export`: find before you act, `search.ts`), erases all their references in
+ * one `erase` call (through the engine's limiter for that system), then reads the system back
+ * (`find` by the same identities, else `export`, else `read`) to verify the person is gone. A
+ * request whose search finds nothing, where the hub knows nothing either, completes as "searched,
+ * not found". Each request's evidence (calls, search, read-back) goes into its outcome. Per
+ * request and system:
  *
  * - erased or not found, and not found again on reading back: completed (the outcome is kept
  *   as proof); the request is settled, which empties the store once every system is done;
@@ -429,10 +433,12 @@ export class Eraser {
 
   /**
    * Searches the system for the requests of the batch not yet searched there, in one call
-   * (`find`, else `export` by ids and addresses). Per request: nothing found, the system's part
-   * completes as "searched, not found" (the search is its read-back); records found become its
-   * references (by id, with the person's first address), their ids go on the suppression list,
-   * and the erasure goes on in this run. A rate limit parks the whole batch, nothing of it
+   * (`find`, else `export` by ids and addresses). Per request: nothing found and nothing the hub
+   * knows there, the system's part completes as "searched, not found" (the search is its
+   * read-back); records found join its references (by id, with the person's first address; the
+   * hub's own references stay, so a search that misses a record the hub knows, or an always-erase
+   * address, is still erased), their ids go on the suppression list, and the erasure goes on in
+   * this run. A rate limit parks the whole batch, nothing of it
    * counted; another failure retries the requests searched (the rest go on). Returns the
    * requests this run is done with.
    */
@@ -476,15 +482,21 @@ export class Eraser {
         found: ids.length,
         records: hashedRecords(ctx, connector.id, ids),
       };
-      if (ids.length === 0) {
+      if (ids.length === 0 && item.refs.length === 0) {
         done.add(item);
         await this.complete(connector, item, { outcome: 'not_found', records: 0, verified: 'yes', evidence: item.evidence, at }, result);
         continue;
       }
-      item.refs = ids.map((externalId) => (item.email === undefined ? { externalId } : { externalId, email: item.email }));
-      // What the search found becomes the request's references there.
+      if (ids.length === 0) continue;
+      // Every record found joins the references the hub had (its known ids, an always-erase address).
+      const known = new Set(item.refs.flatMap((r) => (r.externalId ? [r.externalId] : [])));
+      const added = ids.filter((id) => !known.has(id));
+      item.refs = [
+        ...item.refs,
+        ...added.map((externalId) => (item.email === undefined ? { externalId } : { externalId, email: item.email })),
+      ];
       await this.keep(item, connector.id, (detail) => ({ work: { ...detail.work, [connector.id]: item.refs } }));
-      await ctx.store.suppress(hashedRecords(ctx, connector.id, ids), `erasure ${item.request.id}`);
+      await ctx.store.suppress(hashedRecords(ctx, connector.id, added), `erasure ${item.request.id}`);
     }
     return done;
   }

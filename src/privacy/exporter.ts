@@ -2,7 +2,10 @@
  * Access and portability requests: the export job gathers the profile with each field's source
  * and time, the consent ledger as receipts, the systems holding data with their ids, the sync
  * history from the store's push log (what was sent where and when), the audit trail, and
- * (when asked) the records each system holds now, read through the engine's limiter. The
+ * (when asked) the records each system holds now, read through the engine's limiter: each
+ * system is searched for the person first (`search.ts`: `find`, else `export` by ids and
+ * addresses), so records the hub never synced are read too, and a system holding nothing is
+ * recorded as searched, not found. A rate limit delays the job without spending an attempt. The
  * document is checked against its schema and kept in Redis for `exportTtlMs`; the request keeps
  * only its size and digest as proof.
  */

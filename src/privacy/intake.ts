@@ -1,8 +1,10 @@
 /**
  * Intake: a request from the admin API, the CLI, the preference center or a source system is
  * checked, its subject resolved to a profile, recorded with its deadline and per-system status,
- * and started: an erasure suppresses the person at once and queues each system's part, an
- * export schedules its job, a change (rectify, restrict, object...) becomes one hub patch whose
+ * and started: an erasure suppresses the person at once and queues each system's part (every
+ * system that can erase and be searched, which the erase run searches first, and those the hub
+ * knows hold the person), an export schedules its job (with live records, every system holding
+ * the person or able to be searched), a change (rectify, restrict, object...) becomes one hub patch whose
  * delivery the tracker then follows.
  */
 import { v7 as uuidv7 } from 'uuid';
