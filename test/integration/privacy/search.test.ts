@@ -225,4 +225,40 @@ describe('find before you act (in-memory systems that find)', () => {
     expect(crm.getStats().rateLimited).toBe(1);
     expect(crm.get({ email: GRACE })).toBeUndefined();
   });
+  it('exports a person only one system holds, found with find and read; a rate limit delays the export without spending an attempt', async () => {
+    h = await start();
+    const { crm, mail, privacy } = h;
+    const grace = crm.change({ email: GRACE, phone: PHONE, first_name: 'Grace' });
+    crm.resetCalls();
+    mail.resetCalls();
+    crm.rateLimitNextCall(1);
+    const submitted = await privacy.submit(
+      { kind: 'export', subject: { email: GRACE }, includeLive: true },
+      { origin: 'api', actor: 'test' },
+    );
+    if (!submitted.ok) throw submitted.error;
+    expect(submitted.value.systems.map((s) => s.connector)).toEqual(['crm', 'mail']);
+    const done = await waitDone(privacy, submitted.value.id);
+    expect(done.status).toBe('completed');
+    expect(system(done, 'crm')).toMatchObject({
+      status: 'completed',
+      attempts: 0,
+      error: null,
+      outcome: {
+        outcome: 'exported',
+        records: 1,
+        evidence: { searched: { via: 'find', found: 1 }, calls: { find: { count: 1 }, export: { count: 1 } } },
+      },
+    });
+    expect(system(done, 'mail')?.outcome).toMatchObject({ outcome: 'not_found', records: 0, evidence: { searched: { found: 0 } } });
+    expect(crm.getStats().rateLimited).toBe(1);
+    // The refused search, the search again, then the record read by its id.
+    expect(crm.calls().byEndpoint).toEqual({ search: 2, find: 1 });
+    expect(mail.calls().byEndpoint).toEqual({ search: 1 });
+    const doc = await privacy.exportDocument(done.id);
+    if (!doc.ok) throw doc.error;
+    expect(doc.value.live?.find((l) => l.connector === 'crm')?.records).toEqual([
+      expect.objectContaining({ externalId: grace.id, fields: expect.objectContaining({ email: GRACE, phone: PHONE }) }),
+    ]);
+  });
 });
