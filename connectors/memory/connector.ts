@@ -21,6 +21,7 @@ import type {
   EraseOutcome,
   ErasureProgress,
   ExternalRecord,
+  FoundRecord,
   PushOutcome,
   WebhookEvent,
 } from '../../src/connector/define.js';
@@ -110,7 +111,7 @@ export default defineConnector<MemoryConfig, MemoryCursor>({
   type: 'memory',
   configSchema: MemoryConfig,
   cursorSchema: MemoryCursor,
-  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true, find: false },
+  capabilities: { pull: true, push: true, webhooks: true, erase: true, export: true, find: true },
   limits: { requestsPerWindow: 100, windowMs: 10_000, maxBatch: 100, concurrency: 4 },
   defaultMappings: memoryDefaultMappings,
   secretKeys: ['webhookSecret'],
@@ -198,6 +199,17 @@ export default defineConnector<MemoryConfig, MemoryCursor>({
           api.find(refs.map((ref) => (ref.externalId !== undefined ? { id: ref.externalId } : { email: ref.email ?? '' }))),
         );
         return found.filter((r): r is MemoryRecord => r !== null).map((r) => toExternal(r));
+      },
+
+      async find(queries, signal) {
+        if (queries.length === 0) return [];
+        const hits = await call(signal, () => api.search(queries.map((q) => ({ emails: q.emails, phones: q.phones, ids: q.externalIds }))));
+        return queries.map((_, i) =>
+          (hits[i] ?? []).map((hit): FoundRecord => ({
+            externalId: hit.id,
+            matchedBy: hit.matchedBy.map((m) => (m === 'id' ? 'externalId' : m)),
+          })),
+        );
       },
 
       verify(raw) {

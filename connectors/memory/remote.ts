@@ -20,6 +20,8 @@ import type {
   MemoryRecord,
   MemoryRef,
   MemorySystemApi,
+  SearchHit,
+  SearchQuery,
   UpsertInput,
   UpsertResult,
 } from './system.js';
@@ -31,8 +33,8 @@ export interface MemoryBridge {
   close(): Promise<void>;
 }
 
-type Operation = 'upsert' | 'changes' | 'read' | 'find' | 'erase' | 'erasures';
-const OPERATIONS = new Set<string>(['upsert', 'changes', 'read', 'find', 'erase', 'erasures']);
+type Operation = 'upsert' | 'changes' | 'read' | 'find' | 'search' | 'erase' | 'erasures';
+const OPERATIONS = new Set<string>(['upsert', 'changes', 'read', 'find', 'search', 'erase', 'erasures']);
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
@@ -56,6 +58,8 @@ async function dispatch(api: MemorySystemApi, op: Operation, args: Record<string
       return api.read(args['ids'] as string[]);
     case 'find':
       return api.find(args['refs'] as MemoryRef[]);
+    case 'search':
+      return api.search(args['queries'] as SearchQuery[]);
     case 'erase':
       return api.erase(args['refs'] as MemoryRef[]);
     case 'erasures':
@@ -118,6 +122,9 @@ export class RemoteMemorySystem implements MemorySystemApi {
   }
   find(refs: MemoryRef[]): Promise<(MemoryRecord | null)[]> {
     return this.call('find', { refs });
+  }
+  search(queries: SearchQuery[]): Promise<SearchHit[][]> {
+    return this.call('search', { queries });
   }
   erase(refs: MemoryRef[]): Promise<EraseResult[]> {
     return this.call('erase', { refs });

@@ -392,6 +392,32 @@ describe('memory connector', () => {
     expect(await instance.eraseProgress?.([], signal())).toEqual([]);
   });
 
+  it('finds records by e-mail, phone and id, one answer per query with what matched, in one call, also over the bridge', async () => {
+    const { sys, name } = system();
+    const ann = sys.change({ email: 'Ann@Example.com', phone: '+44 20 7946 0000' });
+    const bob = sys.change({ email: 'bob@example.com' });
+    const bridge = await serveMemorySystems({ [name]: sys });
+    try {
+      for (const c of [await connector(name, sys), await connector(name, sys, { url: bridge.url })]) {
+        sys.resetCalls();
+        const queries = [
+          { emails: ['ann@example.com'], phones: ['+442079460000'], externalIds: [] },
+          { emails: [], phones: [], externalIds: [bob.id, 'rec_404'] },
+          { emails: ['nobody@example.com'], phones: ['+15550000'], externalIds: ['rec_404'] },
+        ];
+        expect(await c.find?.(queries, signal())).toEqual([
+          [{ externalId: ann.id, matchedBy: ['email', 'phone'] }],
+          [{ externalId: bob.id, matchedBy: ['externalId'] }],
+          [],
+        ]);
+        expect(await c.find?.([], signal())).toEqual([]);
+        expect(sys.calls().byEndpoint).toEqual({ search: 1 });
+      }
+    } finally {
+      await bridge.close();
+    }
+  });
+
   it('turns a rate-limited call into RateLimitedError with the Retry-After wait', async () => {
     const { sys, name } = system({ rateLimit: { requests: 1, windowMs: 60_000 } });
     const c = await connector(name, sys);

@@ -59,6 +59,22 @@ export interface MemoryRef {
   email?: string;
 }
 
+/** One person to search for (`search`): any match of any identity finds a record. */
+export interface SearchQuery {
+  /** E-mail addresses (compared lower-cased). */
+  emails: string[];
+  /** Phone numbers, compared with the record's `phone` field, digits and a leading `+` only. */
+  phones: string[];
+  /** Record ids. */
+  ids: string[];
+}
+
+/** A record `search` found, and by which kinds of identity. */
+export interface SearchHit {
+  id: string;
+  matchedBy: Array<'email' | 'phone' | 'id'>;
+}
+
 /**
  * The per-ref result of `erase`: `pending` when the system erases asynchronously (`asyncErase`):
  * the record is found and will go when its ticket finishes (one ticket per call).
@@ -103,6 +119,8 @@ export interface MemorySystemApi {
   read(ids: string[]): Promise<MemoryRecord[]>;
   /** Records by id or e-mail, one slot per ref (`null` when not found). */
   find(refs: MemoryRef[]): Promise<(MemoryRecord | null)[]>;
+  /** Searches records by e-mail, phone and id: one list of hits per query, in order (`[]` when nothing matches). */
+  search(queries: SearchQuery[]): Promise<SearchHit[][]>;
   /** Permanently deletes records (GDPR erasure), one result per ref; later, under a ticket, with `asyncErase`. */
   erase(refs: MemoryRef[]): Promise<EraseResult[]>;
   /** Where asynchronous erasures stand, one status per ticket in order (each question moves a ticket one step). */
@@ -166,7 +184,7 @@ export type CallFailure = 'server_error' | 'reset' | 'rate_limited' | 'unauthori
 
 export interface MemoryStats {
   /** API calls by operation (rate-limited and failed calls included). */
-  calls: { upsert: number; changes: number; read: number; find: number; erase: number; erasures: number; total: number };
+  calls: { upsert: number; changes: number; read: number; find: number; search: number; erase: number; erasures: number; total: number };
   /** Calls answered with 429 by the rate limiter. */
   rateLimited: number;
   /** Records received by upsert calls. */
@@ -204,6 +222,12 @@ export class MemoryNetworkError extends Error {
 
 function normEmail(value: Json | undefined): string | undefined {
   return typeof value === 'string' && value.trim() !== '' ? value.trim().toLowerCase() : undefined;
+}
+
+/** A phone number as `search` compares it: digits, and a leading `+`. */
+function normPhone(value: string): string {
+  const trimmed = value.trim();
+  return (trimmed.startsWith('+') ? '+' : '') + trimmed.replace(/\D/g, '');
 }
 
 function jsonEqual(a: Json | undefined, b: Json | undefined): boolean {
@@ -319,6 +343,26 @@ export class MemorySystem implements MemorySystemApi, EmulatorControls {
     return refs.map((ref) => {
       const r = this.resolve(ref);
       return r ? copy(r) : null;
+    });
+  }
+
+  async search(queries: SearchQuery[]): Promise<SearchHit[][]> {
+    await this.enter('search');
+    return queries.map((query) => {
+      const emails = new Set(query.emails.map((e) => e.trim().toLowerCase()));
+      const phones = new Set(query.phones.map(normPhone).filter((p) => p !== ''));
+      const ids = new Set(query.ids);
+      const hits: SearchHit[] = [];
+      for (const record of this.records.values()) {
+        const matchedBy: SearchHit['matchedBy'] = [];
+        const email = normEmail(record.fields['email']);
+        const phone = record.fields['phone'];
+        if (email !== undefined && emails.has(email)) matchedBy.push('email');
+        if (typeof phone === 'string' && phones.has(normPhone(phone))) matchedBy.push('phone');
+        if (ids.has(record.id)) matchedBy.push('id');
+        if (matchedBy.length > 0) hits.push({ id: record.id, matchedBy });
+      }
+      return hits;
     });
   }
 
@@ -482,7 +526,7 @@ export class MemorySystem implements MemorySystemApi, EmulatorControls {
   /** A copy of the counters. */
   getStats(): MemoryStats {
     const { total, byEndpoint, rateLimited } = this.ledger.calls();
-    const calls = { upsert: 0, changes: 0, read: 0, find: 0, erase: 0, erasures: 0, ...byEndpoint, total };
+    const calls = { upsert: 0, changes: 0, read: 0, find: 0, search: 0, erase: 0, erasures: 0, ...byEndpoint, total };
     return structuredClone({ calls, rateLimited, ...this.stats });
   }
 

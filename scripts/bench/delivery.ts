@@ -11,6 +11,8 @@ import type {
   ErasureStatus,
   MemoryRecord,
   MemoryRef,
+  SearchHit,
+  SearchQuery,
   MemorySystem,
   MemorySystemApi,
   UpsertInput,
@@ -128,6 +130,9 @@ export class TrackedApi implements MemorySystemApi {
   }
   find(refs: MemoryRef[]): Promise<(MemoryRecord | null)[]> {
     return this.system.find(refs);
+  }
+  search(queries: SearchQuery[]): Promise<SearchHit[][]> {
+    return this.system.search(queries);
   }
   erase(refs: MemoryRef[]): Promise<EraseResult[]> {
     return this.system.erase(refs);

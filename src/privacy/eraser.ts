@@ -1,8 +1,12 @@
 /**
  * Erasure in one system, batched: a run of `dsr-erase.<connector>` takes up to
- * `eraseBatchSize` waiting erasures, erases all their references in one `erase` call (through
- * the engine's limiter for that system), then reads the system back (`export`, else `read`)
- * to verify the person is gone. Per request and system:
+ * `eraseBatchSize` waiting erasures, searches the system for those not yet searched there in one
+ * call (`find`, else `export`: find before you act, `search.ts`), erases all their references in
+ * one `erase` call (through the engine's limiter for that system), then reads the system back
+ * (`find` by the same identities, else `export`, else `read`) to verify the person is gone. A
+ * request whose search finds nothing, where the hub knows nothing either, completes as "searched,
+ * not found". Each request's evidence (calls, search, read-back) goes into its outcome. Per
+ * request and system:
  *
  * - erased or not found, and not found again on reading back: completed (the outcome is kept
  *   as proof); the request is settled, which empties the store once every system is done;
@@ -32,7 +36,7 @@
  */
 import { Worker } from 'bullmq';
 import type { Job } from 'bullmq';
-import type { EraseOutcome, EraseRef, ErasureProgress, ExternalRecord } from '../connector/define.js';
+import type { EraseOutcome, EraseRef, ErasureProgress, FindQuery } from '../connector/define.js';
 import { RateLimitedError } from '../connector/errors.js';
 import { backoffDelay } from '../queue/backoff.js';
 import type { SyncConnector, SyncInstance, Engine } from '../sync/index.js';
@@ -41,7 +45,8 @@ import { limitOf } from '../queue/external-call.js';
 import type { DataSubjectRequest } from '../store/types.js';
 import { audit, callSystem, encodeDetail, readDetail, reasonOf, safeText, scheduleEraseFlush, withLock } from './context.js';
 import type { PrivacyContext } from './context.js';
-import type { ErasureState, SystemOutcome } from './schema.js';
+import type { DsrDetail, ErasureState, SystemEvidence, SystemOutcome } from './schema.js';
+import { hashedRecords, matching, noteCall, queryFor, searchedIdentities, searchMethod, searchSystem } from './search.js';
 import { settleRequest } from './settle.js';
 
 export interface EraseJobData {
@@ -78,6 +83,23 @@ interface Item {
   finished: string[];
   /** The erasure state as stored when the run began. */
   state: ErasureState | undefined;
+  /** Whom to search the system for (the person's addresses, phone numbers and known ids); `null` for a request made before searching. */
+  query: FindQuery | null;
+  /** The person's first address, given with each record id erased (a system may erase by it too). */
+  email: string | undefined;
+  /** What was called, the search and the read-back so far (kept in the outcome). */
+  evidence: SystemEvidence;
+}
+
+/** One run of a system's erase queue: the system, the requests taken, those waiting for the system. */
+interface BatchRun {
+  connector: SyncConnector;
+  instance: SyncInstance;
+  items: readonly Item[];
+  /** Requests whose erasure the system carries out later: this run asks how it is going. */
+  polled: readonly Item[];
+  result: EraseRunResult;
+  signal: AbortSignal;
 }
 
 type Pending = Extract<EraseOutcome, { status: 'pending' }>;
@@ -157,6 +179,9 @@ export class Eraser {
         awaiting: erasing?.awaiting ?? 0,
         finished: erasing?.finished ?? [],
         state: erasing,
+        query: detail.search ? queryFor(detail.search, connector.id) : null,
+        email: detail.search?.emails[0],
+        evidence: structuredClone(detail.evidence?.[connector.id] ?? { calls: {} }),
       });
     }
     await ctx.work.done(connector.id, settled);
@@ -191,9 +216,13 @@ export class Eraser {
 
       // Erasures the system carries out later: ask how they are going (those done join the read-back).
       const polled = items.filter((item) => item.tickets.length > 0);
-      if (polled.length > 0) await this.askProgress(connector, instance, items, polled, result, signal, useSlot());
+      const run: BatchRun = { connector, instance, items, polled, result, signal };
+      if (polled.length > 0) await this.askProgress(run, useSlot());
 
-      const toErase = items.filter((item) => !item.verifyOnly && !polled.includes(item));
+      // Find before acting: the requests not yet searched here are searched in one call.
+      const done = await this.search(run, useSlot);
+
+      const toErase = items.filter((item) => !item.verifyOnly && !polled.includes(item) && !done.has(item));
       const all = toErase.flatMap((item) => item.refs);
       let outcomes: EraseOutcome[] = [];
       try {
@@ -210,9 +239,12 @@ export class Eraser {
         return;
       }
 
+      const calledAt = ctx.now().toISOString();
+      if (all.length > 0) for (const item of toErase) noteCall(item.evidence, 'erase', calledAt);
+
       // Erased (or found absent) in this system; `erased` counts the records, earlier runs included.
       const confirmed: { item: Item; erased: number }[] = items
-        .filter((i) => i.verifyOnly)
+        .filter((i) => i.verifyOnly && !done.has(i))
         .map((item) => ({ item, erased: item.erasedBefore }));
       let offset = 0;
       for (const item of toErase) {
@@ -235,7 +267,7 @@ export class Eraser {
       if (confirmed.length === 0) return;
 
       let verified: SystemOutcome['verified'] = 'off';
-      let remaining = new Map<Item, ExternalRecord[]>();
+      let remaining = new Map<Item, string[]>();
       if (ctx.options.verifyErasure) {
         try {
           const check = await this.readBack(
@@ -266,7 +298,7 @@ export class Eraser {
           await this.addRefs(
             item,
             connector.id,
-            [...new Set(left.map((r) => r.externalId))].map((externalId) => ({ externalId })),
+            left.map((externalId) => ({ externalId })),
           );
           if (erased > 0 || item.verifyOnly) await this.setErasing(item, connector.id, this.erasedState(item, erased, false));
           await this.retryOrFail(connector, item, `still found after erasing: ${left.length} record(s)`, true, result);
@@ -280,6 +312,7 @@ export class Eraser {
             records: erased,
             verified,
             ...(item.finished.length > 0 ? { tickets: item.finished } : {}),
+            evidence: item.evidence,
             at: ctx.now().toISOString(),
           },
           result,
@@ -301,15 +334,8 @@ export class Eraser {
    * the whole batch, nothing of it tried. Only a run that ends the wait (done, failed, or the
    * call failing) counts as an attempt.
    */
-  private async askProgress(
-    connector: SyncConnector,
-    instance: SyncInstance,
-    items: readonly Item[],
-    polled: readonly Item[],
-    result: EraseRunResult,
-    signal: AbortSignal,
-    slot: string | undefined,
-  ): Promise<void> {
+  private async askProgress(run: BatchRun, slot: string | undefined): Promise<void> {
+    const { connector, instance, items, polled, result, signal } = run;
     const eraseProgress = instance.eraseProgress;
     if (!eraseProgress) {
       for (const item of polled) {
@@ -329,6 +355,8 @@ export class Eraser {
       await this.callFailed(connector, err instanceof RateLimitedError ? items : polled, err, result);
       return;
     }
+    const askedAt = this.ctx.now().toISOString();
+    for (const item of polled) noteCall(item.evidence, 'eraseProgress', askedAt);
     const byTicket = new Map(answers.map((a, i) => [tickets[i] === a.ticket ? a.ticket : `#${i}`, a]));
     for (const item of polled) {
       const own = item.tickets.map((ticket) => byTicket.get(ticket));
@@ -403,6 +431,92 @@ export class Eraser {
     return { records, verifyOnly, ...(item.finished.length > 0 ? { finished: item.finished } : {}) };
   }
 
+  /**
+   * Searches the system for the requests of the batch not yet searched there, in one call
+   * (`find`, else `export` by ids and addresses). Per request: nothing found and nothing the hub
+   * knows there, the system's part completes as "searched, not found" (the search is its
+   * read-back); records found join its references (by id, with the person's first address; the
+   * hub's own references stay, so a search that misses a record the hub knows, or an always-erase
+   * address, is still erased), their ids go on the suppression list, and the erasure goes on in
+   * this run. A rate limit parks the whole batch, nothing of it
+   * counted; another failure retries the requests searched (the rest go on). Returns the
+   * requests this run is done with.
+   */
+  private async search(run: BatchRun, useSlot: () => string | undefined): Promise<Set<Item>> {
+    const { connector, instance, items, polled, result, signal } = run;
+    const { ctx } = this;
+    const done = new Set<Item>();
+    const method = searchMethod(connector, instance);
+    const toSearch = items.filter(
+      (item) => method !== null && item.query !== null && !item.verifyOnly && !polled.includes(item) && !item.evidence.searched,
+    );
+    if (method === null || toSearch.length === 0) return done;
+    let found: string[][];
+    try {
+      found = (
+        await searchSystem(
+          ctx,
+          this.deps,
+          connector,
+          instance,
+          toSearch.map((item) => item.query ?? { emails: [], phones: [], externalIds: [] }),
+          signal,
+          useSlot(),
+        )
+      ).found;
+    } catch (err) {
+      // A rate limit parks the whole batch (and ends the run); any other failure retries those searched.
+      await this.callFailed(connector, err instanceof RateLimitedError ? items : toSearch, err, result);
+      for (const item of toSearch) done.add(item);
+      return done;
+    }
+    const at = ctx.now().toISOString();
+    for (const [i, item] of toSearch.entries()) {
+      const ids = found[i] ?? [];
+      const query = item.query ?? { emails: [], phones: [], externalIds: [] };
+      noteCall(item.evidence, method, at);
+      item.evidence.searched = {
+        at,
+        via: method,
+        identities: searchedIdentities(ctx, connector.id, query, method),
+        found: ids.length,
+        records: hashedRecords(ctx, connector.id, ids),
+      };
+      if (ids.length === 0 && item.refs.length === 0) {
+        done.add(item);
+        await this.complete(connector, item, { outcome: 'not_found', records: 0, verified: 'yes', evidence: item.evidence, at }, result);
+        continue;
+      }
+      if (ids.length === 0) continue;
+      // Every record found joins the references the hub had (its known ids, an always-erase address).
+      const known = new Set(item.refs.flatMap((r) => (r.externalId ? [r.externalId] : [])));
+      const added = ids.filter((id) => !known.has(id));
+      item.refs = [
+        ...item.refs,
+        ...added.map((externalId) => (item.email === undefined ? { externalId } : { externalId, email: item.email })),
+      ];
+      await this.keep(item, connector.id, (detail) => ({ work: { ...detail.work, [connector.id]: item.refs } }));
+      await ctx.store.suppress(hashedRecords(ctx, connector.id, added), `erasure ${item.request.id}`);
+    }
+    return done;
+  }
+
+  /**
+   * Keeps on the request the evidence gathered so far in the system (the calls made, the search,
+   * the read-back), with what `change` sets in its detail beside it.
+   */
+  private async keep(item: Item, connector: string, change: (detail: DsrDetail) => Partial<DsrDetail> = () => ({})): Promise<void> {
+    const { ctx } = this;
+    await withLock(ctx, item.request.id, async () => {
+      const current = await ctx.store.getDsr(item.request.id);
+      if (!current) return;
+      const detail = readDetail(current);
+      await ctx.store.updateDsr(current.id, {
+        detail: encodeDetail({ ...detail, ...change(detail), evidence: { ...detail.evidence, [connector]: item.evidence } }),
+      });
+    });
+  }
+
   /** One call through the engine's limiter for the system, with its quick retries of transient failures. */
   private call<T>(
     connector: SyncConnector,
@@ -414,38 +528,48 @@ export class Eraser {
     return callSystem(this.ctx, this.deps, connector, operation, fn, { signal, ...(slot === undefined ? {} : { slot }) });
   }
 
-  /** Reads the system back: which of the erased people does it still hold? */
+  /**
+   * Reads the system back: which of the erased people does it still hold? With `find`, by the
+   * same identities the search used and the ids erased; else by `export` (ids and addresses
+   * apart, so a duplicate record with the same address is found too), else `read` by ids. Notes
+   * the call and what it returned in each request's evidence.
+   */
   private async readBack(
     connector: SyncConnector,
     instance: SyncInstance,
     items: readonly Item[],
     signal: AbortSignal,
     slot: string | undefined,
-  ): Promise<{ verified: SystemOutcome['verified']; remaining: Map<Item, ExternalRecord[]> }> {
-    const ids = [...new Set(items.flatMap((i) => i.refs.flatMap((r) => (r.externalId ? [r.externalId] : []))))];
-    const emails = [...new Set(items.flatMap((i) => i.refs.flatMap((r) => (r.email ? [lower(r.email)] : []))))];
-    let found: ExternalRecord[];
-    const exporter = instance.export;
+  ): Promise<{ verified: SystemOutcome['verified']; remaining: Map<Item, string[]> }> {
+    const { ctx } = this;
+    const idsOf = (item: Item): string[] => item.refs.flatMap((r) => (r.externalId ? [r.externalId] : []));
+    const queries = items.map((item): FindQuery => ({
+      emails: [...new Set([...(item.query?.emails ?? []), ...item.refs.flatMap((r) => (r.email ? [lower(r.email)] : []))])],
+      phones: item.query?.phones ?? [],
+      externalIds: [...new Set([...(item.query?.externalIds ?? []), ...idsOf(item)])],
+    }));
     const reader = instance.read;
-    if (exporter) {
-      // Ids and addresses apart: a duplicate record with the same address is found too.
-      const refs: EraseRef[] = [...ids.map((externalId) => ({ externalId })), ...emails.map((email) => ({ email }))];
-      found = refs.length === 0 ? [] : await this.call(connector, 'export', () => exporter(refs, signal), signal, slot);
+    let found: string[][];
+    let via: 'find' | 'export' | 'read';
+    if (searchMethod(connector, instance) !== null) {
+      const answer = await searchSystem(ctx, this.deps, connector, instance, queries, signal, slot);
+      via = answer.method;
+      found = answer.found;
     } else if (reader) {
-      found = ids.length === 0 ? [] : await this.call(connector, 'read', () => reader(ids, signal), signal, slot);
+      const ids = [...new Set(items.flatMap(idsOf))];
+      const records = ids.length === 0 ? [] : await this.call(connector, 'read', () => reader(ids, signal), signal, slot);
+      via = 'read';
+      found = queries.map((query) => matching(records, query).map((r) => r.externalId));
     } else {
       return { verified: 'unsupported', remaining: new Map() };
     }
-    const remaining = new Map<Item, ExternalRecord[]>();
-    for (const item of items) {
-      const itemIds = new Set(item.refs.flatMap((r) => (r.externalId ? [r.externalId] : [])));
-      const itemEmails = new Set(item.refs.flatMap((r) => (r.email ? [lower(r.email)] : [])));
-      const mine = found.filter(
-        (record) =>
-          itemIds.has(record.externalId) ||
-          Object.values(record.fields).some((value) => typeof value === 'string' && itemEmails.has(lower(value))),
-      );
-      if (mine.length > 0) remaining.set(item, mine);
+    const at = ctx.now().toISOString();
+    const remaining = new Map<Item, string[]>();
+    for (const [i, item] of items.entries()) {
+      const left = found[i] ?? [];
+      noteCall(item.evidence, via, at);
+      item.evidence.readBack = { at, via, found: left.length, records: hashedRecords(ctx, connector.id, left) };
+      if (left.length > 0) remaining.set(item, left);
     }
     return { verified: 'yes', remaining };
   }
@@ -482,14 +606,8 @@ export class Eraser {
   }
 
   /** Keeps an erasure under way (counts and the system's handles, no personal data) on the request. */
-  private async setErasing(item: Item, connector: string, state: ErasureState): Promise<void> {
-    const { ctx } = this;
-    await withLock(ctx, item.request.id, async () => {
-      const current = await ctx.store.getDsr(item.request.id);
-      if (!current) return;
-      const detail = readDetail(current);
-      await ctx.store.updateDsr(current.id, { detail: encodeDetail({ ...detail, erasing: { ...detail.erasing, [connector]: state } }) });
-    });
+  private setErasing(item: Item, connector: string, state: ErasureState): Promise<void> {
+    return this.keep(item, connector, (detail) => ({ erasing: { ...detail.erasing, [connector]: state } }));
   }
 
   private async retryOrFail(
@@ -506,6 +624,7 @@ export class Eraser {
       return;
     }
     const delayMs = backoffDelay(item.attempt, t.backoff);
+    if (Object.keys(item.evidence.calls).length > 0) await this.keep(item, connector.id);
     await ctx.work.retryLater(connector.id, [{ profileId: item.request.id, delayMs }]);
     // It stays in progress, with the failure visible, until it succeeds or gives up.
     await ctx.store.updateDsrSystem(item.request.id, connector.id, { status: 'in_progress', error: reason });
@@ -522,7 +641,8 @@ export class Eraser {
       const current = await ctx.store.getDsr(item.request.id);
       if (!current) return;
       const detail = readDetail(current);
-      detail.outcomes[connector.id] = { outcome: 'failed', at: ctx.now().toISOString() };
+      detail.outcomes[connector.id] = { outcome: 'failed', evidence: item.evidence, at: ctx.now().toISOString() };
+      delete detail.evidence?.[connector.id];
       await ctx.store.updateDsr(current.id, { detail: encodeDetail(detail) });
       await ctx.store.updateDsrSystem(current.id, connector.id, { status: 'failed', error: reason });
       await audit(ctx, 'dsr.erase.failed', current, { connector: connector.id, attempt: item.attempt, reason });
@@ -541,6 +661,7 @@ export class Eraser {
       const detail = readDetail(current);
       detail.outcomes[connector.id] = outcome;
       delete detail.erasing?.[connector.id];
+      delete detail.evidence?.[connector.id];
       await ctx.store.updateDsr(current.id, { detail: encodeDetail(detail) });
       await ctx.store.updateDsrSystem(current.id, connector.id, { status: 'completed', error: null });
       await audit(ctx, 'dsr.erase.completed', current, {

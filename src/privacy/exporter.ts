@@ -2,19 +2,27 @@
  * Access and portability requests: the export job gathers the profile with each field's source
  * and time, the consent ledger as receipts, the systems holding data with their ids, the sync
  * history from the store's push log (what was sent where and when), the audit trail, and
- * (when asked) the records each system holds now, read through the engine's limiter. The
+ * (when asked) the records each system holds now, read through the engine's limiter: each
+ * system is searched for the person first (`search.ts`: `find`, else `export` by ids and
+ * addresses), so records the hub never synced are read too, and a system holding nothing is
+ * recorded as searched, not found. A rate limit delays the job without spending an attempt. The
  * document is checked against its schema and kept in Redis for `exportTtlMs`; the request keeps
  * only its size and digest as proof.
  */
 import { createHash } from 'node:crypto';
+import { DelayedError } from 'bullmq';
 import type { Job } from 'bullmq';
+import type { ExternalRecord, FindQuery } from '../connector/define.js';
+import { RateLimitedError } from '../connector/errors.js';
 import { jobId } from '../queue/keys.js';
 import type { CallLimiter } from '../queue/call-limiter.js';
-import type { Engine } from '../sync/index.js';
+import type { Engine, SyncConnector, SyncInstance } from '../sync/index.js';
 import { audit, callSystem, encodeDetail, readDetail, reasonOf, retriedJobOptions, withLock } from './context.js';
 import type { PrivacyContext } from './context.js';
 import { buildExport, ExportDocument } from './export/document.js';
 import type { LiveExport } from './export/document.js';
+import type { SystemEvidence } from './schema.js';
+import { freshEvidence, hashedRecords, noteCall, queryFor, searchedIdentities, searchSystem } from './search.js';
 import { planErasure } from './targets.js';
 import { settleRequest } from './settle.js';
 
@@ -42,7 +50,7 @@ export class Exporter {
     private readonly deps: ExporterDeps,
   ) {}
 
-  async process(job: Job<ExportJobData>, signal?: AbortSignal): Promise<{ bytes: number }> {
+  async process(job: Job<ExportJobData>, signal?: AbortSignal, token?: string): Promise<{ bytes: number }> {
     const { ctx } = this;
     const started = performance.now();
     const request = await ctx.store.getDsr(job.data.dsrId);
@@ -52,6 +60,7 @@ export class Exporter {
     const profile = request.profileId ? await ctx.store.getProfile(request.profileId) : null;
     const shadows = profile ? await ctx.store.shadowsByProfile(profile.id) : [];
     const live: LiveExport[] = [];
+    const evidence = new Map<string, SystemEvidence>();
     if (detail.includeLive) {
       const plan = planErasure({
         profile,
@@ -62,32 +71,46 @@ export class Exporter {
       });
       for (const system of request.systems) {
         const connector = ctx.connectors.get(system.connector);
-        const refs = plan.refs[system.connector] ?? [];
-        if (!connector || !connector.capabilities.export || refs.length === 0) {
+        const instance = connector?.capabilities.export ? await this.deps.engine.instance(connector.id) : undefined;
+        const read = instance?.export;
+        if (!connector || !instance || !read) {
           live.push({
             connector: system.connector,
             status: 'unsupported',
-            error: connector?.capabilities.export === false ? 'the connector cannot export' : null,
+            error: connector ? 'the connector cannot export' : null,
             records: [],
           });
           continue;
         }
-        const instance = await this.deps.engine.instance(connector.id);
-        const read = instance.export;
-        if (!read) {
-          live.push({ connector: system.connector, status: 'unsupported', error: 'the connector cannot export', records: [] });
-          continue;
-        }
+        const abort = signal ?? new AbortController().signal;
         try {
-          const abort = signal ?? new AbortController().signal;
-          const records = await callSystem(ctx, this.deps, connector, 'export', () => read(refs, abort), { signal: abort });
+          // Find before reading: the person's records in the system, whether the hub knows them or not.
+          const found = detail.search ? await this.search(connector, instance, queryFor(detail.search, connector.id), abort) : null;
+          if (found) evidence.set(connector.id, found.evidence);
+          const refs = found ? found.ids.map((externalId) => ({ externalId })) : (plan.refs[system.connector] ?? []);
+          let records = found?.records;
+          if (records === undefined && refs.length > 0) {
+            records = await callSystem(ctx, this.deps, connector, 'export', () => read(refs, abort), { signal: abort });
+            if (found) noteCall(found.evidence, 'export', ctx.now().toISOString());
+          }
+          if (records === undefined && !found) {
+            live.push({ connector: system.connector, status: 'unsupported', error: null, records: [] });
+            continue;
+          }
           live.push({
             connector: system.connector,
             status: 'read',
             error: null,
-            records: records.map((r) => ({ externalId: r.externalId, at: r.at, fields: r.fields })),
+            records: (records ?? []).map((r) => ({ externalId: r.externalId, at: r.at, fields: r.fields })),
+            ...(found?.evidence.searched ? { search: found.evidence.searched } : {}),
           });
         } catch (err) {
+          // A rate limit is no failure: the job waits for the system without spending an attempt.
+          if (err instanceof RateLimitedError && token !== undefined) {
+            ctx.logger.info({ dsrId: request.id, connector: connector.id, waitMs: err.retryAfterMs }, 'rate limited: export waits');
+            await job.moveToDelayed(Date.now() + Math.max(1, err.retryAfterMs), token);
+            throw new DelayedError();
+          }
           // Tried again with the job; on its last attempt the export goes out without this system's records.
           if (!lastAttempt) {
             await ctx.store.updateDsrSystem(request.id, system.connector, {
@@ -128,14 +151,24 @@ export class Exporter {
       for (const system of current.systems) {
         const l = live.find((x) => x.connector === system.connector);
         const ok = !l || l.status !== 'failed';
-        d.outcomes[system.connector] = ok ? { outcome: 'exported', records: l?.records.length ?? 0, at } : { outcome: 'failed', at };
+        const proof = evidence.get(system.connector);
+        // Searched and not found: recorded as such, not left out.
+        const outcome = !ok ? 'failed' : proof?.searched?.found === 0 ? 'not_found' : 'exported';
+        d.outcomes[system.connector] = {
+          outcome,
+          ...(ok ? { records: l?.records.length ?? 0 } : {}),
+          ...(proof ? { evidence: proof } : {}),
+          at,
+        };
         await ctx.store.updateDsrSystem(
           current.id,
           system.connector,
           ok ? { status: 'completed', error: null } : { status: 'failed', error: l.error },
         );
-        ctx.metrics.systemOutcomes.inc({ kind: 'export', connector: system.connector, outcome: ok ? 'exported' : 'failed' });
+        ctx.metrics.systemOutcomes.inc({ kind: 'export', connector: system.connector, outcome });
       }
+      delete d.search;
+      delete d.evidence;
       d.export = { expiresAt, sha256: createHash('sha256').update(text).digest('hex'), bytes: Buffer.byteLength(text) };
       await ctx.store.updateDsr(current.id, { detail: encodeDetail(d) });
       await audit(ctx, 'dsr.export.ready', current, {
@@ -161,6 +194,34 @@ export class Exporter {
       'export prepared',
     );
     return { bytes: Buffer.byteLength(text) };
+  }
+
+  /**
+   * Searches one system for the person (`find`, else `export` by ids and addresses), with the
+   * evidence of it: the record ids found and, when the search read them already (`export`), the
+   * records.
+   */
+  private async search(
+    connector: SyncConnector,
+    instance: SyncInstance,
+    query: FindQuery,
+    signal: AbortSignal,
+  ): Promise<{ ids: string[]; records?: ExternalRecord[]; evidence: SystemEvidence }> {
+    const { ctx } = this;
+    const result = await searchSystem(ctx, this.deps, connector, instance, [query], signal);
+    const ids = result.found[0] ?? [];
+    const at = ctx.now().toISOString();
+    const evidence = freshEvidence();
+    noteCall(evidence, result.method, at);
+    evidence.searched = {
+      at,
+      via: result.method,
+      identities: searchedIdentities(ctx, connector.id, query, result.method),
+      found: ids.length,
+      records: hashedRecords(ctx, connector.id, ids),
+    };
+    const records = result.records?.[0];
+    return { ids, ...(records ? { records } : {}), evidence };
   }
 }
 

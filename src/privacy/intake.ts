@@ -1,8 +1,10 @@
 /**
  * Intake: a request from the admin API, the CLI, the preference center or a source system is
  * checked, its subject resolved to a profile, recorded with its deadline and per-system status,
- * and started: an erasure suppresses the person at once and queues each system's part, an
- * export schedules its job, a change (rectify, restrict, object...) becomes one hub patch whose
+ * and started: an erasure suppresses the person at once and queues each system's part (every
+ * system that can erase and be searched, which the erase run searches first, and those the hub
+ * knows hold the person), an export schedules its job (with live records, every system holding
+ * the person or able to be searched), a change (rectify, restrict, object...) becomes one hub patch whose
  * delivery the tracker then follows.
  */
 import { v7 as uuidv7 } from 'uuid';
@@ -19,6 +21,7 @@ import { requestView } from './requests.js';
 import { DsrInput } from './schema.js';
 import type { DsrDetail, DsrInputData, DsrKind, DsrView, Subject } from './schema.js';
 import { settleRequest } from './settle.js';
+import { searchMethod, searchSubject } from './search.js';
 import { planErasure } from './targets.js';
 import { scheduleTrack } from './tracker.js';
 
@@ -144,12 +147,19 @@ export class Intake {
       alwaysErase: ctx.options.alwaysErase,
     });
     const hashes = [...new Set(plan.identities.map((i) => ctx.store.hashIdentity(i)))];
-    const systems = [...Object.keys(plan.refs), ...plan.manual];
+    // Every system that can erase and be searched is searched for the person (find before you
+    // act), whether the hub knows it holds them or not; the others only where the hub knows it.
+    const erasing = [...ctx.connectors.values()]
+      .filter((c) => plan.refs[c.id] !== undefined || (c.capabilities.erase && searchMethod(c) !== null))
+      .map((c) => c.id);
+    const work = Object.fromEntries(erasing.map((c) => [c, plan.refs[c] ?? []]));
+    const systems = [...erasing, ...plan.manual];
     const request = await this.create('erase', profile?.id ?? null, hashes, systems, {
       origin: meta.origin,
       actor: meta.actor,
       ...(meta.notify !== undefined ? { notify: meta.notify } : {}),
-      work: plan.refs,
+      work,
+      search: searchSubject(plan.identities),
       outcomes: {},
       ...(plan.manual.length > 0 ? { manual: plan.manual } : {}),
     });
@@ -163,9 +173,9 @@ export class Intake {
       });
     }
     await ctx.store.updateDsr(request.id, { status: 'in_progress' });
-    await enqueueErasure(ctx, request.id, Object.keys(plan.refs));
+    await enqueueErasure(ctx, request.id, erasing);
     // With nothing to erase anywhere (or only by hand), it is settled now.
-    if (Object.keys(plan.refs).length === 0) await withLock(ctx, request.id, () => settleRequest(ctx, request.id));
+    if (erasing.length === 0) await withLock(ctx, request.id, () => settleRequest(ctx, request.id));
     return requestView(ctx, request.id);
   }
 
@@ -173,13 +183,21 @@ export class Intake {
     const { ctx } = this;
     const { profile } = resolved;
     const shadows = profile ? await ctx.store.shadowsByProfile(profile.id) : [];
-    const systems = includeLive ? shadows.map((s) => s.connector).filter((c) => ctx.connectors.has(c)) : [];
+    // With live records: every system holding the person, and every system that can be searched for them.
+    const holders = new Set(shadows.map((s) => s.connector));
+    const systems = includeLive
+      ? [...ctx.connectors.values()]
+          .filter((c) => holders.has(c.id) || (c.capabilities.export && searchMethod(c) !== null))
+          .map((c) => c.id)
+      : [];
+    const { identities } = planErasure({ profile, shadows, named: resolved.named, connectors: [], alwaysErase: [] });
     const hashes = [...new Set([...(profile?.identities ?? []), ...resolved.named].map((i) => ctx.store.hashIdentity(i)))];
     const request = await this.create('export', profile?.id ?? null, hashes, systems, {
       origin: meta.origin,
       actor: meta.actor,
       ...(meta.notify !== undefined ? { notify: meta.notify } : {}),
       includeLive,
+      ...(includeLive ? { search: searchSubject(identities) } : {}),
       outcomes: {},
     });
     await ctx.store.updateDsr(request.id, { status: 'in_progress' });

@@ -82,10 +82,64 @@ export type DsrInputData = z.input<typeof DsrInput>;
 /** A reference to the person in one system, as `erase` and `export` take it. */
 export const EraseRefSchema = z.object({ externalId: z.string().optional(), email: z.string().optional() }).strict();
 
+/** An identity a system was searched by, as kept in the proof: its kind and keyed hash (HMAC-SHA256), never the value. */
+export const SearchedIdentity = z
+  .object({
+    kind: z.enum(['email', 'phone', 'external']),
+    hash: z.string(),
+  })
+  .strict();
+export type SearchedIdentity = z.infer<typeof SearchedIdentity>;
+
+/** How a system was searched or read back: `find` (the connector's search), `export` (by ids and addresses), `read` (by ids). */
+export const SearchVia = z.enum(['find', 'export', 'read']);
+
+/**
+ * What one system's part of a request did, as evidence (no personal data: keyed hashes and counts):
+ * the calls it took part in, the search before acting, and the read-back after erasing.
+ */
+export const SystemEvidence = z
+  .object({
+    /** Per operation (`find`, `export`, `read`, `erase`, `eraseProgress`): calls that carried this request, the first and the last. */
+    calls: z.record(z.string(), z.object({ count: z.number().int().positive(), first: Instant, last: Instant }).strict()),
+    /** The search before acting: when, how, by which identities, and the records found (keyed hashes of their ids). */
+    searched: z
+      .object({
+        at: Instant,
+        via: SearchVia,
+        identities: z.array(SearchedIdentity),
+        found: z.number().int().nonnegative(),
+        records: z.array(z.string()),
+      })
+      .strict()
+      .optional(),
+    /** The read-back after erasing: when, how, and what it still found (keyed hashes of record ids; empty when verified). */
+    readBack: z
+      .object({ at: Instant, via: SearchVia, found: z.number().int().nonnegative(), records: z.array(z.string()) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type SystemEvidence = z.infer<typeof SystemEvidence>;
+
+/**
+ * Whom a request searches every system for, while it runs (personal data: removed with `work`
+ * when the request completes): the person's addresses and phone numbers, and per system the
+ * record ids the hub knows there.
+ */
+export const SearchSubject = z
+  .object({
+    emails: z.array(z.string()),
+    phones: z.array(z.string()),
+    externalIds: z.record(z.string(), z.array(z.string())),
+  })
+  .strict();
+export type SearchSubject = z.infer<typeof SearchSubject>;
+
 /** What one system did for a request, kept as proof (no personal data). */
 export const SystemOutcome = z
   .object({
-    /** `erased`: records deleted; `not_found`: the system held nothing; `delivered`: the change reached it; `not_held`: it holds no record, so nothing was sent; `exported`: its live records were read. */
+    /** `erased`: records deleted; `not_found`: the system was searched and held nothing; `delivered`: the change reached it; `not_held`: it holds no record, so nothing was sent; `exported`: its live records were read. */
     outcome: z.enum(['erased', 'not_found', 'delivered', 'not_held', 'exported', 'failed']),
     /** Records affected (erased or read). */
     records: z.number().int().nonnegative().optional(),
@@ -93,6 +147,8 @@ export const SystemOutcome = z
     verified: z.enum(['yes', 'unsupported', 'off']).optional(),
     /** Erasure the system carried out later: its handles of it (e.g. Segment regulation ids). */
     tickets: z.array(z.string()).optional(),
+    /** What was called, when, what the search found and what the read-back returned (keyed hashes and counts). */
+    evidence: SystemEvidence.optional(),
     at: Instant,
   })
   .strict();
@@ -141,6 +197,10 @@ export const DsrDetail = z
     /** The change applied for rectify, restrict and object requests. */
     patchId: z.string().optional(),
     work: z.record(z.string(), z.array(EraseRefSchema)).optional(),
+    /** Whom every system is searched for (see `SearchSubject`). Removed with `work`. */
+    search: SearchSubject.optional(),
+    /** Per system, the evidence gathered so far (see `SystemEvidence`); it goes into the system's outcome when it is done. */
+    evidence: z.record(z.string(), SystemEvidence).optional(),
     /** Per system, an erasure under way that the next run must know of (see `ErasureState`). Removed with `work`. */
     erasing: z.record(z.string(), ErasureState).optional(),
     outcomes: z.record(z.string(), SystemOutcome).default({}),

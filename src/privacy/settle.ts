@@ -36,6 +36,8 @@ export async function settleRequest(ctx: PrivacyContext, dsrId: string): Promise
   const now = ctx.now();
   const proof = { ...detail };
   delete proof.work;
+  delete proof.search;
+  delete proof.evidence;
   delete proof.erasing;
   delete proof.failure;
   delete proof.notify;

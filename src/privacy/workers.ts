@@ -74,8 +74,8 @@ export class PrivacyWorkers {
     this.add(
       new Worker(
         privacyQueues.requests,
-        async (job: Job, _token?: string, signal?: AbortSignal) => {
-          if (job.name === 'export') return exporter.process(job as Job<ExportJobData>, signal);
+        async (job: Job, token?: string, signal?: AbortSignal) => {
+          if (job.name === 'export') return exporter.process(job as Job<ExportJobData>, signal, token);
           if (job.name === 'source-check') return sourceCheck.process(job as Job<SourceCheckJobData>, signal);
           if (job.name === 'track') return tracker.process(job as Job<TrackJobData>);
           if (job.name === 'sweep') return this.sweep();

@@ -29,7 +29,7 @@ export interface CallContext {
   retryMinMs: number;
 }
 
-export type Operation = 'push' | 'pull' | 'read' | 'erase' | 'export';
+export type Operation = 'push' | 'pull' | 'read' | 'erase' | 'export' | 'find';
 
 /** Calls `fn` within the connector's limits; throws a `ConnectorError` when it finally fails. */
 export async function callExternal<T>(

@@ -20,6 +20,8 @@ import type {
   ErasureProgress,
   EraseRef,
   ExternalRecord,
+  FindQuery,
+  FoundRecord,
   PushOutcome,
   PushRecord,
   RawWebhook,
@@ -45,6 +47,8 @@ export interface SyncInstance {
   /** How erasures the system carries out later are going (`ConnectorInstance.eraseProgress`). */
   eraseProgress?(tickets: string[], signal: AbortSignal): Promise<ErasureProgress[]>;
   export?(refs: EraseRef[], signal: AbortSignal): Promise<ExternalRecord[]>;
+  /** Searches the system for people by e-mail, phone and its own ids (`ConnectorInstance.find`). */
+  find?(queries: FindQuery[], signal: AbortSignal): Promise<FoundRecord[][]>;
   admit?(head: WebhookHead): AdmitResult;
   verify?(raw: RawWebhook): VerifyResult | Promise<VerifyResult>;
   parse?(raw: RawWebhook): WebhookEvent[] | Promise<WebhookEvent[]>;
@@ -136,6 +140,7 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
         ...(instance.erase ? { erase: instance.erase.bind(instance) } : {}),
         ...(instance.eraseProgress ? { eraseProgress: instance.eraseProgress.bind(instance) } : {}),
         ...(instance.export ? { export: instance.export.bind(instance) } : {}),
+        ...(instance.find ? { find: instance.find.bind(instance) } : {}),
         ...(instance.admit ? { admit: instance.admit.bind(instance) } : {}),
         ...(instance.verify ? { verify: instance.verify.bind(instance) } : {}),
         ...(instance.parse ? { parse: instance.parse.bind(instance) } : {}),

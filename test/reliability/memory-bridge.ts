@@ -11,8 +11,8 @@ import type { Json } from '../../src/profile/schema.js';
 import { MemoryApiError } from '../../connectors/memory/index.js';
 import type { MemorySystem, MemorySystemApi } from '../../connectors/memory/index.js';
 
-type Operation = 'upsert' | 'changes' | 'read' | 'find' | 'erase' | 'erasures';
-const OPERATIONS: readonly Operation[] = ['upsert', 'changes', 'read', 'find', 'erase', 'erasures'];
+type Operation = 'upsert' | 'changes' | 'read' | 'find' | 'search' | 'erase' | 'erasures';
+const OPERATIONS: readonly Operation[] = ['upsert', 'changes', 'read', 'find', 'search', 'erase', 'erasures'];
 
 interface BridgeReply {
   ok?: unknown;
@@ -91,6 +91,7 @@ export function bridgedSystem(url: string, name: string): MemorySystemApi {
     changes: async (query) => (await call('changes', query)) as Awaited<ReturnType<MemorySystemApi['changes']>>,
     read: async (ids) => (await call('read', ids)) as Awaited<ReturnType<MemorySystemApi['read']>>,
     find: async (refs) => (await call('find', refs)) as Awaited<ReturnType<MemorySystemApi['find']>>,
+    search: async (queries) => (await call('search', queries)) as Awaited<ReturnType<MemorySystemApi['search']>>,
     erase: async (refs) => (await call('erase', refs)) as Awaited<ReturnType<MemorySystemApi['erase']>>,
     erasures: async (tickets) => (await call('erasures', tickets)) as Awaited<ReturnType<MemorySystemApi['erasures']>>,
   };

@@ -54,6 +54,8 @@ export function describe(view: DsrView): string {
     lines.push(
       `  ${s.connector.padEnd(width)}  ${s.status.padEnd(14)} attempts ${s.attempts}${outcome}${s.error ? `  error: ${s.error}` : ''}`,
     );
+    const evidence = s.outcome?.evidence;
+    if (evidence) lines.push(...evidenceLines(evidence).map((line) => `  ${''.padEnd(width)}  ${line}`));
     // An erasure the system carries out later (e.g. a Segment regulation), while it is under way.
     if (s.progress)
       lines.push(
@@ -62,6 +64,27 @@ export function describe(view: DsrView): string {
   }
   if (view.export) lines.push(`  export: ${view.export.ready ? `ready until ${view.export.expiresAt}` : 'not ready'}`);
   return lines.join('\n');
+}
+
+type Evidence = NonNullable<NonNullable<DsrView['systems'][number]['outcome']>['evidence']>;
+
+/** A system's evidence, one line each: the search, the read-back, the calls (hashes shortened). */
+function evidenceLines(evidence: Evidence): string[] {
+  const short = (hash: string): string => hash.slice(0, 12);
+  const lines: string[] = [];
+  const { searched, readBack } = evidence;
+  if (searched) {
+    const by = searched.identities.map((i) => `${i.kind} ${short(i.hash)}`).join(', ') || 'nothing to search by';
+    const found = searched.found === 0 ? 'not found' : `${searched.found} record(s) ${searched.records.map(short).join(', ')}`;
+    lines.push(`searched ${searched.at} by ${searched.via} (${by}): ${found}`);
+  }
+  if (readBack) {
+    const left = readBack.found === 0 ? 'none left' : `${readBack.found} still found ${readBack.records.map(short).join(', ')}`;
+    lines.push(`read back ${readBack.at} by ${readBack.via}: ${left}`);
+  }
+  const calls = Object.entries(evidence.calls).map(([op, c]) => `${op} ×${c.count} (${c.first}${c.count > 1 ? ` .. ${c.last}` : ''})`);
+  if (calls.length > 0) lines.push(`calls: ${calls.join(', ')}`);
+  return lines;
 }
 
 function print(io: CliIo, view: DsrView, json: boolean | undefined): void {

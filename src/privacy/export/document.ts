@@ -8,6 +8,7 @@ import { ConsentEvidence, ConsentStatus, Identity, Instant, Json, LegalBasis, Ob
 import type { MergePolicy, Profile } from '../../profile/schema.js';
 import { isPrimaryIdentity } from '../../profile/identities.js';
 import type { AuditEntry, LedgerEntry, PushLogEntry, Shadow } from '../../store/types.js';
+import { SystemEvidence } from '../schema.js';
 import { ConsentReceipt, Controller, consentReceipt } from './receipts.js';
 
 export const EXPORT_FORMAT = 'concord.export/v1';
@@ -40,6 +41,10 @@ export const LiveExport = z.object({
   status: z.enum(['read', 'failed', 'unsupported']),
   error: z.string().nullable(),
   records: z.array(LiveRecord),
+  search: SystemEvidence.shape.searched.meta({
+    description:
+      'How the system was searched for the person before reading: when, how, by which identities (keyed hashes) and how many records it found.',
+  }),
 });
 export type LiveExport = z.infer<typeof LiveExport>;
 

@@ -68,8 +68,9 @@ describe('erasure under HubSpot rate limits', () => {
     await seed(h, people);
 
     // The second delete is refused (rolling limit, 1 s); then the read-back by id of the next run (DAILY, reset in 2 s).
+    // Contact batch reads before it: the search (by id, by address), then each erase run's check of the addresses.
     h.hubspotProxy.rateLimit({ pattern: /gdpr-delete/, nth: 2, policyName: 'TEN_SECONDLY_ROLLING', retryAfterSeconds: 1 });
-    h.hubspotProxy.rateLimit({ pattern: /contacts\/batch\/read/, nth: 3, policyName: 'DAILY', retryAfterSeconds: 2 });
+    h.hubspotProxy.rateLimit({ pattern: /contacts\/batch\/read/, nth: 5, policyName: 'DAILY', retryAfterSeconds: 2 });
     const ids: string[] = [];
     for (let i = 0; i < people; i++) {
       const submitted = await h.privacy.submit({ kind: 'erase', subject: { email: emailOf(i) } }, { origin: 'api', actor: 'test' });

@@ -209,7 +209,11 @@ describe('erasure across every system', () => {
     if (!submitted.ok) throw submitted.error;
     const done = await h.waitFor(submitted.value.id, allCompleted);
     expect(done.profileId).toBeNull();
-    expect(done.systems.map((s) => [s.connector, s.outcome?.outcome])).toEqual([['hubspot', 'erased']]);
+    // HubSpot erased her; Salesforce was searched too and holds nothing of her.
+    expect(done.systems.map((s) => [s.connector, s.outcome?.outcome])).toEqual([
+      ['hubspot', 'erased'],
+      ['salesforce', 'not_found'],
+    ]);
     expect(h.hubspot.sideDoor.getContact(contact.id)).toBeUndefined();
     // The webhooks HubSpot held back arrive now: nothing of Grace is ingested.
     h.hubspot.sideDoor.resumeWebhooks();

@@ -1,0 +1,264 @@
+/**
+ * Find before you act: an erasure or an export searches every connected system for the person
+ * (by e-mail, phone and the system's own ids), so a person the hub never synced (created
+ * directly in one system) is found and erased or exported there; a system that holds nothing is
+ * recorded as "searched, not found" with when and by which identities (keyed hashes), never left
+ * out. Each system's erasure completes only after a read-back shows the records gone, and the
+ * outcome keeps the evidence: the calls made, the search and the read-back.
+ *
+ * HubSpot and Salesforce (emulators) search through the `export` fallback until their
+ * connectors declare `find`; the in-memory systems search through `find`.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { describe as describeRequest } from '../../../src/cli/commands/dsr.js';
+import { DsrView as DsrViewSchema, PrivacyService } from '../../../src/privacy/index.js';
+import type { DsrView } from '../../../src/privacy/index.js';
+import { DSR_KEY, startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
+import { startHub, waitFor as waitUntil, type Hub } from '../../../harness/sync-hub.js';
+import type { MemorySystem } from '../../../connectors/memory/index.js';
+
+const GRACE = 'grace@example.com';
+const ADA = 'ada@example.com';
+const PHONE = '+44 20 7946 0018';
+
+const system = (view: DsrView, connector: string) => view.systems.find((s) => s.connector === connector);
+
+describe('find before you act (HubSpot and Salesforce emulators)', () => {
+  let hub: PrivacyHub | undefined;
+  afterEach(async () => {
+    await hub?.close();
+    hub = undefined;
+  });
+
+  /** Grace, created by a user in HubSpot while its webhooks to the hub are off: the hub never hears of her. */
+  function unknownInHubSpot(h: PrivacyHub): string {
+    h.hubspot.sideDoor.setWebhookUrl(undefined);
+    const contact = h.hubspot.sideDoor.createContact({ email: GRACE, firstname: 'Grace', lastname: 'Hopper', city: 'Arlington' });
+    return contact.id;
+  }
+
+  it('erases a person only HubSpot holds: found by search, erased, read back; Salesforce searched, not found', async () => {
+    hub = await startPrivacyHub({ dialect: 'sqlite' });
+    const h = hub;
+    const contactId = unknownInHubSpot(h);
+    expect(await h.profileByEmail(GRACE)).toBeNull();
+
+    const submitted = await h.privacy.submit({ kind: 'erase', subject: { email: GRACE } }, { origin: 'api', actor: 'test' });
+    if (!submitted.ok) throw submitted.error;
+    expect(submitted.value.systems.map((s) => s.connector).sort()).toEqual(['hubspot', 'salesforce']);
+    const done = await h.waitFor(submitted.value.id, (v) => v.status === 'completed' || v.status === 'failed');
+    expect(done.status).toBe('completed');
+
+    // Gone from HubSpot.
+    expect(h.hubspot.sideDoor.getContact(contactId)).toBeUndefined();
+    expect(h.hubspot.sideDoor.findByEmail(GRACE)).toBeUndefined();
+
+    const emailHash = h.store.hashIdentity({ kind: 'email', value: GRACE });
+    const idHash = h.store.hashIdentity({ kind: 'external', system: 'hubspot', value: contactId });
+    expect(system(done, 'hubspot')).toMatchObject({
+      status: 'completed',
+      error: null,
+      outcome: {
+        outcome: 'erased',
+        records: 1,
+        verified: 'yes',
+        evidence: {
+          searched: { via: 'export', identities: [{ kind: 'email', hash: emailHash }], found: 1, records: [idHash] },
+          calls: { export: expect.objectContaining({ count: 2 }), erase: expect.objectContaining({ count: 1 }) },
+          readBack: { via: 'export', found: 0, records: [] },
+        },
+      },
+    });
+    expect(system(done, 'salesforce')).toMatchObject({
+      status: 'completed',
+      error: null,
+      outcome: {
+        outcome: 'not_found',
+        records: 0,
+        evidence: {
+          searched: { via: 'export', identities: [{ kind: 'email', hash: emailHash }], found: 0, records: [] },
+          calls: { export: expect.objectContaining({ count: 1 }) },
+        },
+      },
+    });
+    // Salesforce was only searched: nothing erased there.
+    expect(system(done, 'salesforce')?.outcome?.evidence?.calls['erase']).toBeUndefined();
+    // The view as the admin API gives it (through its response schema) and `concord dsr show` prints it.
+    const response = await h.app.inject({ method: 'GET', url: `/api/v1/dsr/${done.id}`, headers: { authorization: `Bearer ${DSR_KEY}` } });
+    expect(response.statusCode).toBe(200);
+    expect(DsrViewSchema.parse(response.json()).systems.map((s) => s.outcome?.evidence?.searched?.found)).toEqual([1, 0]);
+    expect(describeRequest(done)).toMatch(/salesforce +completed .*\n +searched .*email .*: not found/);
+    expect(describeRequest(done)).toMatch(/hubspot +completed .*\n +searched .*: 1 record\(s\)[\s\S]*read back .*: none left/);
+
+    // The proof holds no address: keyed hashes only.
+    const rows = [
+      await h.db.query('select * from dsr'),
+      await h.db.query('select * from audit_log'),
+      await h.db.query('select * from dsr_systems'),
+    ];
+    expect(JSON.stringify(rows).toLowerCase()).not.toContain('grace@');
+    // Her HubSpot record id is suppressed too: a late webhook about it is dropped.
+    expect(await h.store.isSuppressed([idHash])).toBe(true);
+  });
+
+  it('exports a person only HubSpot holds: their record read from HubSpot; Salesforce searched, not found', async () => {
+    hub = await startPrivacyHub({ dialect: 'postgres' });
+    const h = hub;
+    const contactId = unknownInHubSpot(h);
+
+    const submitted = await h.privacy.submit(
+      { kind: 'export', subject: { email: GRACE }, includeLive: true },
+      { origin: 'api', actor: 'test' },
+    );
+    if (!submitted.ok) throw submitted.error;
+    const done = await h.waitFor(submitted.value.id, (v) => v.status === 'completed' || v.status === 'failed');
+    expect(done.status).toBe('completed');
+    expect(done.systems.map((s) => [s.connector, s.status, s.outcome?.outcome])).toEqual([
+      ['hubspot', 'completed', 'exported'],
+      ['salesforce', 'completed', 'not_found'],
+    ]);
+    expect(system(done, 'salesforce')?.outcome?.evidence?.searched).toMatchObject({ found: 0 });
+    const doc = await h.privacy.exportDocument(done.id);
+    if (!doc.ok) throw doc.error;
+    const live = doc.value.live ?? [];
+    const hubspotLive = live.find((l) => l.connector === 'hubspot');
+    expect(hubspotLive?.status).toBe('read');
+    expect(hubspotLive?.records.map((r) => r.externalId)).toEqual([contactId]);
+    expect(hubspotLive?.records[0]?.fields).toMatchObject({ email: GRACE, firstname: 'Grace', lastname: 'Hopper' });
+    // The export says how each system was searched (keyed hashes, never the address).
+    const emailHash = h.store.hashIdentity({ kind: 'email', value: GRACE });
+    expect(hubspotLive?.search).toMatchObject({ via: 'export', identities: [{ kind: 'email', hash: emailHash }], found: 1 });
+    expect(live.find((l) => l.connector === 'salesforce')).toMatchObject({ status: 'read', records: [], search: { found: 0 } });
+  });
+});
+
+describe('find before you act (in-memory systems that find)', () => {
+  let h: { hub: Hub; privacy: PrivacyService; crm: MemorySystem; mail: MemorySystem } | undefined;
+  afterEach(async () => {
+    await h?.privacy.close();
+    await h?.hub.close();
+    h = undefined;
+  });
+
+  async function start(): Promise<NonNullable<typeof h>> {
+    const hub = await startHub({ dialect: 'sqlite', systems: [{ id: 'crm', webhooks: false }, { id: 'mail' }] });
+    const privacy = new PrivacyService({
+      store: hub.store,
+      redis: hub.engine.connection,
+      prefix: hub.engine.prefix,
+      connectors: hub.connectors,
+      policy: hub.policy,
+      ingestPatch: () => Promise.reject(new Error('this test makes no hub patches')),
+      metrics: hub.engine.metrics.registry,
+      options: {
+        tuning: { eraseBatchWaitMs: 20, backoff: { baseMs: 50, maxMs: 300, jitter: 0.2 }, callRetryMinMs: 10, limiterMarginMs: 10 },
+      },
+    });
+    await privacy.start(hub.engine);
+    return { hub, privacy, crm: hub.systems['crm'] as MemorySystem, mail: hub.systems['mail'] as MemorySystem };
+  }
+
+  async function waitDone(privacy: PrivacyService, id: string): Promise<DsrView> {
+    let last: DsrView | undefined;
+    await waitUntil(
+      async () => {
+        const view = await privacy.get(id);
+        if (!view.ok) throw view.error;
+        last = view.value;
+        return view.value.status === 'completed' || view.value.status === 'failed';
+      },
+      20_000,
+      `request ${id}`,
+    );
+    if (!last) throw new Error('no view');
+    return last;
+  }
+
+  it('erases by phone a person only one system holds, several requests searched in one find call, read back with find', async () => {
+    h = await start();
+    const { crm, mail, privacy } = h;
+    // Made in the CRM, whose webhooks the hub does not receive: the hub never hears of them.
+    const grace = crm.change({ email: GRACE, phone: PHONE, first_name: 'Grace' });
+    const ada = crm.change({ email: ADA, first_name: 'Ada' });
+    crm.resetCalls();
+    mail.resetCalls();
+
+    const byPhone = await privacy.submit({ kind: 'erase', subject: { phone: '+442079460018' } }, { origin: 'api', actor: 'test' });
+    const byEmail = await privacy.submit({ kind: 'erase', subject: { email: ADA } }, { origin: 'api', actor: 'test' });
+    if (!byPhone.ok) throw byPhone.error;
+    if (!byEmail.ok) throw byEmail.error;
+    expect(byPhone.value.systems.map((s) => s.connector)).toEqual(['crm', 'mail']);
+    const [one, two] = [await waitDone(privacy, byPhone.value.id), await waitDone(privacy, byEmail.value.id)];
+    expect([one.status, two.status]).toEqual(['completed', 'completed']);
+    expect(crm.get(grace.id)).toBeUndefined();
+    expect(crm.get(ada.id)).toBeUndefined();
+
+    const phoneHash = h.hub.store.hashIdentity({ kind: 'phone', value: '+442079460018' });
+    expect(system(one, 'crm')?.outcome).toMatchObject({
+      outcome: 'erased',
+      records: 1,
+      verified: 'yes',
+      evidence: {
+        searched: { via: 'find', identities: [{ kind: 'phone', hash: phoneHash }], found: 1 },
+        calls: { find: expect.objectContaining({ count: 2 }), erase: expect.objectContaining({ count: 1 }) },
+        readBack: { via: 'find', found: 0, records: [] },
+      },
+    });
+    expect(system(one, 'mail')?.outcome).toMatchObject({
+      outcome: 'not_found',
+      evidence: { searched: { via: 'find', identities: [{ kind: 'phone', hash: phoneHash }], found: 0 } },
+    });
+    // Both requests were searched, erased and read back together: one call each per system.
+    expect(crm.calls().byEndpoint).toEqual({ search: 2, erase: 1 });
+    expect(mail.calls().byEndpoint).toEqual({ search: 1 });
+  });
+
+  it('a rate limit while searching parks the erase queue without spending an attempt, then the search goes on', async () => {
+    h = await start();
+    const { crm, privacy } = h;
+    crm.change({ email: GRACE, first_name: 'Grace' });
+    crm.rateLimitNextCall(1);
+    const submitted = await privacy.submit({ kind: 'erase', subject: { email: GRACE } }, { origin: 'api', actor: 'test' });
+    if (!submitted.ok) throw submitted.error;
+    const done = await waitDone(privacy, submitted.value.id);
+    expect(system(done, 'crm')).toMatchObject({ status: 'completed', attempts: 1, outcome: { outcome: 'erased' } });
+    expect(crm.getStats().rateLimited).toBe(1);
+    expect(crm.get({ email: GRACE })).toBeUndefined();
+  });
+  it('exports a person only one system holds, found with find and read; a rate limit delays the export without spending an attempt', async () => {
+    h = await start();
+    const { crm, mail, privacy } = h;
+    const grace = crm.change({ email: GRACE, phone: PHONE, first_name: 'Grace' });
+    crm.resetCalls();
+    mail.resetCalls();
+    crm.rateLimitNextCall(1);
+    const submitted = await privacy.submit(
+      { kind: 'export', subject: { email: GRACE }, includeLive: true },
+      { origin: 'api', actor: 'test' },
+    );
+    if (!submitted.ok) throw submitted.error;
+    expect(submitted.value.systems.map((s) => s.connector)).toEqual(['crm', 'mail']);
+    const done = await waitDone(privacy, submitted.value.id);
+    expect(done.status).toBe('completed');
+    expect(system(done, 'crm')).toMatchObject({
+      status: 'completed',
+      attempts: 0,
+      error: null,
+      outcome: {
+        outcome: 'exported',
+        records: 1,
+        evidence: { searched: { via: 'find', found: 1 }, calls: { find: { count: 1 }, export: { count: 1 } } },
+      },
+    });
+    expect(system(done, 'mail')?.outcome).toMatchObject({ outcome: 'not_found', records: 0, evidence: { searched: { found: 0 } } });
+    expect(crm.getStats().rateLimited).toBe(1);
+    // The refused search, the search again, then the record read by its id.
+    expect(crm.calls().byEndpoint).toEqual({ search: 2, find: 1 });
+    expect(mail.calls().byEndpoint).toEqual({ search: 1 });
+    const doc = await privacy.exportDocument(done.id);
+    if (!doc.ok) throw doc.error;
+    expect(doc.value.live?.find((l) => l.connector === 'crm')?.records).toEqual([
+      expect.objectContaining({ externalId: grace.id, fields: expect.objectContaining({ email: GRACE, phone: PHONE }) }),
+    ]);
+  });
+});
