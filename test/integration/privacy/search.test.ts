@@ -6,8 +6,8 @@
  * out. Each system's erasure completes only after a read-back shows the records gone, and the
  * outcome keeps the evidence: the calls made, the search and the read-back.
  *
- * HubSpot and Salesforce (emulators) search through the `export` fallback until their
- * connectors declare `find`; the in-memory systems search through `find`.
+ * Every connector searches through `find` (HubSpot's batch reads by e-mail, Salesforce's SOQL);
+ * `search.test.ts` in src/privacy covers the `export` fallback of a connector without it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { describe as describeRequest } from '../../../src/cli/commands/dsr.js';
@@ -63,9 +63,9 @@ describe('find before you act (HubSpot and Salesforce emulators)', () => {
         records: 1,
         verified: 'yes',
         evidence: {
-          searched: { via: 'export', identities: [{ kind: 'email', hash: emailHash }], found: 1, records: [idHash] },
-          calls: { export: expect.objectContaining({ count: 2 }), erase: expect.objectContaining({ count: 1 }) },
-          readBack: { via: 'export', found: 0, records: [] },
+          searched: { via: 'find', identities: [{ kind: 'email', hash: emailHash }], found: 1, records: [idHash] },
+          calls: { find: expect.objectContaining({ count: 2 }), erase: expect.objectContaining({ count: 1 }) },
+          readBack: { via: 'find', found: 0, records: [] },
         },
       },
     });
@@ -76,8 +76,8 @@ describe('find before you act (HubSpot and Salesforce emulators)', () => {
         outcome: 'not_found',
         records: 0,
         evidence: {
-          searched: { via: 'export', identities: [{ kind: 'email', hash: emailHash }], found: 0, records: [] },
-          calls: { export: expect.objectContaining({ count: 1 }) },
+          searched: { via: 'find', identities: [{ kind: 'email', hash: emailHash }], found: 0, records: [] },
+          calls: { find: expect.objectContaining({ count: 1 }) },
         },
       },
     });
@@ -127,7 +127,7 @@ describe('find before you act (HubSpot and Salesforce emulators)', () => {
     expect(hubspotLive?.records[0]?.fields).toMatchObject({ email: GRACE, firstname: 'Grace', lastname: 'Hopper' });
     // The export says how each system was searched (keyed hashes, never the address).
     const emailHash = h.store.hashIdentity({ kind: 'email', value: GRACE });
-    expect(hubspotLive?.search).toMatchObject({ via: 'export', identities: [{ kind: 'email', hash: emailHash }], found: 1 });
+    expect(hubspotLive?.search).toMatchObject({ via: 'find', identities: [{ kind: 'email', hash: emailHash }], found: 1 });
     expect(live.find((l) => l.connector === 'salesforce')).toMatchObject({ status: 'read', records: [], search: { found: 0 } });
   });
 });
