@@ -44,7 +44,10 @@ export const DsrInput = z.discriminatedUnion('kind', [
     .object({
       kind: z.literal('export'),
       ...base,
-      includeLive: z.boolean().default(false).meta({ description: 'Also read the records each connected system holds now.' }),
+      includeLive: z.boolean().default(true).meta({
+        description:
+          'Search every connected system for the person and include the whole record each holds now (Art. 15 covers all their data). Default: true; false exports only what the hub keeps.',
+      }),
     })
     .strict()
     .meta({ description: 'Access and portability (Art. 15, 20): a JSON and CSV export.' }),

@@ -199,10 +199,11 @@ export function register(program: Command, io: CliIo = processIo): void {
     dsr,
     'export',
     'export everything held on the person (JSON, or CSV with --format csv)',
-    (email, o) => ({ kind: 'export', subject: { email }, includeLive: o['live'] === true }),
+    (email, o) => ({ kind: 'export', subject: { email }, includeLive: o['live'] !== false }),
     (c) =>
       c
-        .option('--live', "also read each system's live records")
+        .option('--live', 'search every system and include the records each holds now (the default)')
+        .option('--no-live', 'export only what the hub keeps, asking no system')
         .option('--out <file>', 'write the export here once ready (implies waiting with --wait)')
         .addOption(new Option('--format <format>', 'the file format of --out').choices(['json', 'csv']).default('json')),
   );

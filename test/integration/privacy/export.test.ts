@@ -177,7 +177,7 @@ describe('export (access and portability)', () => {
     );
   });
 
-  it('answers for someone the hub holds nothing on, and says when an export is not ready or gone', async () => {
+  it('searches every system for someone the hub holds nothing on, and says when an export is not ready or gone', async () => {
     hub = await startPrivacyHub({ dialect: 'sqlite', privacy: { exportTtlMs: 1_000 } });
     const h = hub;
     const submitted = await h.privacy.submit(
@@ -185,17 +185,23 @@ describe('export (access and portability)', () => {
       { origin: 'api', actor: 'test' },
     );
     if (!submitted.ok) throw submitted.error;
-    expect(submitted.value.systems).toEqual([]);
+    // Not "completed with no systems": every system is asked (find before you act).
+    expect(submitted.value.systems.map((s) => [s.connector, s.status])).toEqual([
+      ['hubspot', 'pending'],
+      ['salesforce', 'pending'],
+    ]);
     const view = await h.waitFor(submitted.value.id, (v) => v.status === 'completed');
+    expect(view.systems.map((s) => [s.connector, s.status])).toEqual([
+      ['hubspot', 'completed'],
+      ['salesforce', 'completed'],
+    ]);
     const result = await h.privacy.exportDocument(view.id);
     if (!result.ok) throw result.error;
-    expect(result.value).toMatchObject({
-      subject: { profileId: null, identities: [] },
-      profile: null,
-      systems: [],
-      syncHistory: [],
-      live: null,
-    });
+    expect(result.value).toMatchObject({ subject: { profileId: null }, profile: null, systems: [], syncHistory: [] });
+    expect(result.value.live?.map((l) => [l.connector, l.status, l.records.length, l.search?.found])).toEqual([
+      ['hubspot', 'read', 0, 0],
+      ['salesforce', 'read', 0, 0],
+    ]);
     await sleep(1_100);
     const gone = await h.privacy.exportDocument(view.id);
     expect(gone.ok ? null : gone.error.code).toBe('export_unavailable');
