@@ -6,6 +6,7 @@ export { chunks } from './chunks.js';
 export { Pacer, type PacerOptions } from './pacer.js';
 export { RecentIds } from './recent-ids.js';
 export { splitRefs, uniqueBy } from './refs.js';
+export { nonEmpty, nonEmptyFields } from './exported.js';
 export { WebhookAcks, type WebhookAcksOptions } from './webhook-acks.js';
 export { secretsEqual } from './secrets.js';
 export { redactEmails } from '../../log/logger.js';
