@@ -15,6 +15,7 @@ import { audit, callSystem, encodeDetail, readDetail, reasonOf, retriedJobOption
 import type { PrivacyContext } from './context.js';
 import { buildExport, ExportDocument } from './export/document.js';
 import type { LiveExport } from './export/document.js';
+import { recipientSources, retentionOf } from './export/recipients.js';
 import { planErasure } from './targets.js';
 import { settleRequest } from './settle.js';
 
@@ -85,7 +86,14 @@ export class Exporter {
             connector: system.connector,
             status: 'read',
             error: null,
-            records: records.map((r) => ({ externalId: r.externalId, at: r.at, fields: r.fields })),
+            // The whole record: every non-empty field, the system's labels and its related records.
+            records: records.map((r) => ({
+              externalId: r.externalId,
+              at: r.at,
+              fields: r.fields,
+              ...(r.labels && Object.keys(r.labels).length > 0 ? { labels: r.labels } : {}),
+              ...(r.related && Object.keys(r.related).length > 0 ? { related: r.related } : {}),
+            })),
           });
         } catch (err) {
           // Tried again with the job; on its last attempt the export goes out without this system's records.
@@ -101,6 +109,7 @@ export class Exporter {
         }
       }
     }
+    const expiresAt = new Date(ctx.now().getTime() + ctx.options.exportTtlMs).toISOString();
     const document = ExportDocument.parse(
       buildExport({
         requestId: request.id,
@@ -115,10 +124,11 @@ export class Exporter {
         policy: ctx.policy,
         purposeTitles: ctx.options.purposeTitles,
         live: detail.includeLive ? live : null,
+        recipientSources: recipientSources(ctx.connectors.values(), ctx.policy),
+        retention: retentionOf(ctx.options, expiresAt),
       }),
     );
     const text = JSON.stringify(document);
-    const expiresAt = new Date(ctx.now().getTime() + ctx.options.exportTtlMs).toISOString();
     await ctx.redis.set(ctx.keys.export(request.id), text, 'PX', ctx.options.exportTtlMs);
     await withLock(ctx, request.id, async () => {
       const current = await ctx.store.getDsr(request.id);

@@ -19,6 +19,7 @@ import type {
   ErasureFlag,
   ErasureProgress,
   EraseRef,
+  ExportedRecord,
   ExternalRecord,
   PushOutcome,
   PushRecord,
@@ -44,7 +45,7 @@ export interface SyncInstance {
   erase?(refs: EraseRef[], signal: AbortSignal): Promise<EraseOutcome[]>;
   /** How erasures the system carries out later are going (`ConnectorInstance.eraseProgress`). */
   eraseProgress?(tickets: string[], signal: AbortSignal): Promise<ErasureProgress[]>;
-  export?(refs: EraseRef[], signal: AbortSignal): Promise<ExternalRecord[]>;
+  export?(refs: EraseRef[], signal: AbortSignal): Promise<ExportedRecord[]>;
   admit?(head: WebhookHead): AdmitResult;
   verify?(raw: RawWebhook): VerifyResult | Promise<VerifyResult>;
   parse?(raw: RawWebhook): WebhookEvent[] | Promise<WebhookEvent[]>;
