@@ -21,6 +21,7 @@ import { loadConfig } from '../../config/load.js';
 import { toMergePolicy } from '../../config/policy.js';
 import type { Config } from '../../config/schema.js';
 import { parseDuration } from '../../config/duration.js';
+import { exportHtml } from '../../server/export-html.js';
 import { EXPORT_SCHEMA_PATH, exportCsv, exportJsonSchemaText, PrivacyService, privacyOptionsFromConfig } from '../../privacy/index.js';
 import type { DsrInputData, DsrView, Result } from '../../privacy/index.js';
 import type { Json, ObjectionKind } from '../../profile/schema.js';
@@ -174,9 +175,11 @@ function submitCommand(
           io.error(`${doc.error.code}: ${doc.error.message}`);
           return 1;
         }
-        const csv = options['format'] === 'csv';
-        await session.privacy.recordDownload(view.id, 'cli', csv ? 'csv' : 'json');
-        await writeFile(options['out'], csv ? exportCsv(doc.value) : `${JSON.stringify(doc.value, null, 2)}\n`);
+        const format = options['format'] === 'csv' || options['format'] === 'html' ? options['format'] : 'json';
+        await session.privacy.recordDownload(view.id, 'cli', format);
+        const text =
+          format === 'csv' ? exportCsv(doc.value) : format === 'html' ? exportHtml(doc.value) : `${JSON.stringify(doc.value, null, 2)}\n`;
+        await writeFile(options['out'], text);
         io.log(`wrote ${options['out']}`);
       }
       return view.status === 'failed' ? 1 : 0;
@@ -212,13 +215,13 @@ export function register(program: Command, io: CliIo = processIo): void {
     io,
     dsr,
     'export',
-    'export everything held on the person (JSON, or CSV with --format csv)',
+    'export everything held on the person (JSON, or CSV or a readable HTML page with --format csv|html)',
     (email, o) => ({ kind: 'export', subject: { email }, includeLive: o['live'] === true }),
     (c) =>
       c
         .option('--live', "also read each system's live records")
         .option('--out <file>', 'write the export here once ready (implies waiting with --wait)')
-        .addOption(new Option('--format <format>', 'the file format of --out').choices(['json', 'csv']).default('json')),
+        .addOption(new Option('--format <format>', 'the file format of --out').choices(['json', 'csv', 'html']).default('json')),
   );
   submitCommand(
     io,
