@@ -36,6 +36,28 @@ function labelsOf(fields: Record<string, Json>, described: DescribedObject): Rec
   return out;
 }
 
+/** Characters of field names per query: with an IN list of `IN_CHUNK` ids, the URI stays well under 16,384. */
+export const FIELDS_CHARS = 6_000;
+
+/** The fields in groups short enough for one query each, `Id` in every group (to merge the rows). */
+export function fieldGroups(fields: readonly string[]): string[][] {
+  const groups: string[][] = [];
+  let current: string[] = ['Id'];
+  let length = 2;
+  for (const name of fields) {
+    if (name === 'Id') continue;
+    if (length + name.length + 2 > FIELDS_CHARS && current.length > 1) {
+      groups.push(current);
+      current = ['Id'];
+      length = 2;
+    }
+    current.push(name);
+    length += name.length + 2;
+  }
+  groups.push(current);
+  return groups;
+}
+
 export class SalesforceExporter {
   /** Describes, once per object and instance (a failed one is asked again). */
   private readonly described = new Map<string, Promise<DescribedObject>>();
@@ -124,7 +146,11 @@ export class SalesforceExporter {
     return { object, fields, labels: labelsOf(fields, described) };
   }
 
-  /** Records of an object whose `field` is one of `values`, with every described field. */
+  /**
+   * Records of an object whose `field` is one of `values`, with every described field. A query
+   * is a GET whose URI Salesforce caps at 16,384 characters: an object with many fields is read
+   * in several queries of up to `FIELDS_CHARS` characters of field names each, merged by Id.
+   */
   private async query(
     object: string,
     described: DescribedObject,
@@ -132,12 +158,16 @@ export class SalesforceExporter {
     values: readonly string[],
     signal: AbortSignal,
   ): Promise<RawRecord[]> {
-    const out: RawRecord[] = [];
+    const byId = new Map<string, RawRecord>();
     for (const part of chunks([...new Set(values)], IN_CHUNK)) {
-      const soql = `SELECT ${described.fields.join(', ')} FROM ${object} WHERE ${field} IN ${inList(part)}`;
-      const rows = await this.api.call(signal, (conn) => queryAll(conn, soql));
-      out.push(...rows);
+      for (const names of fieldGroups(described.fields)) {
+        const soql = `SELECT ${names.join(', ')} FROM ${object} WHERE ${field} IN ${inList(part)}`;
+        for (const row of await this.api.call(signal, (conn) => queryAll(conn, soql))) {
+          const id = String(row['Id']);
+          byId.set(id, { ...byId.get(id), ...row });
+        }
+      }
     }
-    return out;
+    return [...byId.values()];
   }
 }

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ExportedRecord } from '../../../src/connector/define.js';
+import { FIELDS_CHARS, fieldGroups } from '../../../connectors/salesforce/export.js';
 import { startTestOrg, type SalesforceTestOrg } from './harness.js';
 
 const CONSENTS = {
@@ -105,6 +106,24 @@ describe('Salesforce export', () => {
       );
     }
     expect(JSON.stringify(byId)).not.toMatch(/grace|Hopper/);
+  });
+
+  it('reads an object with many fields in several queries (each URI under Salesforce’s limit), merged into one record', async () => {
+    const custom = Array.from({ length: 250 }, (_, i) => `Custom_Field_Number_${String(i).padStart(4, '0')}__c`);
+    expect(fieldGroups(['Id', ...custom]).length).toBeGreaterThan(1);
+    for (const group of fieldGroups(['Id', ...custom])) {
+      expect(group[0]).toBe('Id');
+      expect(group.join(', ').length).toBeLessThanOrEqual(FIELDS_CHARS);
+    }
+    org = await startTestOrg({ emulator: { externalIdFields: ['Concord_Id__c', ...custom] } });
+    const sf = org.instance();
+    const door = org.emulator.sideDoor;
+    const values = Object.fromEntries(custom.map((name, i) => [name, `v${i}`]));
+    const ada = door.create('Contact', { LastName: 'Lovelace', Email: 'ada@example.com', ...values });
+    const [record] = (await sf.export?.([{ externalId: String(ada['Id']) }], signal())) ?? [];
+    expectSameFields(record?.fields, held(door.get('Contact', String(ada['Id']))));
+    expect(record?.fields).toMatchObject({ Custom_Field_Number_0000__c: 'v0', Custom_Field_Number_0249__c: 'v249' });
+    expect(org.emulator.sideDoor.calls().byEndpoint['GET /services/data/:version/query']).toBeGreaterThan(1);
   });
 
   it('describes each object once per instance', async () => {
