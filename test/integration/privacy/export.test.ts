@@ -158,8 +158,9 @@ describe('export (access and portability)', () => {
     });
     expect(doc.recipients.find((r) => r.connector === 'salesforce')?.deliveries).toBeGreaterThan(0);
     expect(doc.retention).toMatchObject({ rules: [], export: { expiresAt: expect.any(String) } });
-    // Her audit history is there.
+    // Her audit history is there: changes received, and this very request.
     expect(doc.history.some((e) => e.action === 'profile.created')).toBe(true);
+    expect(doc.history.some((e) => e.action === 'dsr.received')).toBe(true);
 
     const json = JSON.stringify(doc);
     const csv = exportCsv(doc);
