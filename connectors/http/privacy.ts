@@ -2,17 +2,19 @@
  * Data-subject rights on a generic system: erasure through the declared `delete` endpoint (each
  * record the ref names, an e-mail found through `read.find`), and/or a `dsr.erasure_requested`
  * webhook the system acts on (then `pending` until the webhook is delivered); export through the
- * `export` endpoint (else `read.get`), with everything its answer holds. A ref known by its e-mail
+ * `export` endpoint (else `read.get`), with everything its answer holds (the record whole, the rest as related). A ref known by its e-mail
  * alone needs `read.find` (or, for erasure, the webhook): without, erasure fails (not retryable)
  * and export is refused, rather than report nothing held.
  */
 import { ConnectorError, RateLimitedError, RejectedError } from '../../src/connector/errors.js';
-import type { EraseOutcome, EraseRef, ErasureProgress, ExternalRecord, OutboundWebhooks } from '../../src/connector/define.js';
+import { isDeepStrictEqual } from 'node:util';
+import type { EraseOutcome, EraseRef, ErasureProgress, ExportedRecord, OutboundWebhooks } from '../../src/connector/define.js';
+import { nonEmptyFields } from '../../src/connector/kit/index.js';
 import { failsTheInstance, type HttpApi } from './api.js';
 import type { HttpConfig } from './config.js';
 import { erasureMessage } from './events-out.js';
 import { findByEmail } from './read.js';
-import { flatten, isObject, selectOne, toExternalRecord } from './records.js';
+import { asJson, isObject, selectOne, toExternalRecord } from './records.js';
 import { expandPath, expandQuery } from './template.js';
 
 /** How often a delivery of `dsr.erasure_requested` is asked about. */
@@ -124,23 +126,35 @@ export class HttpPrivacy {
     });
   }
 
-  /** Everything the system holds on each ref, one record per record found. */
-  async export(refs: readonly EraseRef[], signal: AbortSignal): Promise<ExternalRecord[]> {
+  /**
+   * Everything the system holds on each ref, one record per record found: the record as the
+   * system returns it (nested as it is, empty values left out), and beside it (`related`) the
+   * answer's other top-level members, such as the notes, activity or consents an export endpoint
+   * adds next to the record.
+   */
+  async export(refs: readonly EraseRef[], signal: AbortSignal): Promise<ExportedRecord[]> {
     const endpoint = this.config.export ?? this.config.read.get;
     if (endpoint === undefined) return [];
     const ids = new Set<string>();
     for (const ref of refs) for (const id of await idsOf(this.api, this.config, ref, signal)) ids.add(id);
-    const records: ExternalRecord[] = [];
+    const records: ExportedRecord[] = [];
     for (const id of ids) {
       const answer = await this.api.call(
         { method: 'GET', path: expandPath(endpoint.path, { id }), query: expandQuery(endpoint.query, { id }), accept: [404, 410] },
         signal,
       );
       if (answer.status === 404 || answer.status === 410) continue;
-      const record = toExternalRecord(selectOne(answer.json, endpoint.record), this.config.record);
-      // The whole answer, not only the record: an export endpoint may add notes, activity, consents
-      // beside it (under their own paths); the record's fields keep their names.
-      records.push({ ...record, fields: { ...(isObject(answer.json) ? flatten(answer.json) : {}), ...record.fields } });
+      const selected = selectOne(answer.json, endpoint.record);
+      const record = toExternalRecord(selected, this.config.record);
+      const related = isObject(answer.json)
+        ? nonEmptyFields(Object.fromEntries(Object.entries(answer.json).filter(([, value]) => !isDeepStrictEqual(asJson(value), selected))))
+        : {};
+      records.push({
+        externalId: record.externalId,
+        at: record.at,
+        fields: isObject(selected) ? nonEmptyFields(selected) : {},
+        ...(Object.keys(related).length > 0 ? { related } : {}),
+      });
     }
     return records;
   }

@@ -3,12 +3,13 @@
  * preferences v4), both ways, with signed webhooks and GDPR deletion. Every call goes through
  * the official client, `@hubspot/api-client`. See README.md beside this file.
  */
-import { chunks, splitRefs, uniqueBy, WebhookAcks } from '../../src/connector/kit/index.js';
+import { chunks, WebhookAcks } from '../../src/connector/kit/index.js';
 import { defineConnector, type ConnectorContext, type ConnectorInstance } from '../../src/connector/define.js';
 import { HubSpotApi } from './api.js';
 import { HUBSPOT_SECRET_KEYS, HubSpotConfig, HubSpotCursor } from './config.js';
 import { HubSpotEraser } from './erase.js';
 import { HubSpotFinder } from './find.js';
+import { HubSpotExporter } from './export.js';
 import { derivedSubscriptionMappings, HUBSPOT_OPT_OUT_PROPERTIES, hubspotDefaultMappings } from './mapping.js';
 import { pullContacts } from './pull.js';
 import { HubSpotPusher } from './push.js';
@@ -35,6 +36,7 @@ export function createHubSpotInstance(
   const pusher = new HubSpotPusher(api, reader, config);
   const eraser = new HubSpotEraser(api, reader, now);
   const finder = new HubSpotFinder(api);
+  const exporter = new HubSpotExporter(api);
   const acks = new WebhookAcks<number>({ capacity: 50_000, maxPending: MAX_PENDING });
   // Properties whose webhook values are ingested as they are (identities and opt-out mirrors are read).
   const valuesTaken = new Set(valueProperties(config));
@@ -69,14 +71,8 @@ export function createHubSpotInstance(
       return eraser.erase(refs, signal);
     },
 
-    async export(refs, signal) {
-      const { ids, emails } = splitRefs(refs);
-      const byId = await reader.readContacts(ids, signal);
-      const byEmail = await reader.readContacts(emails, signal, 'email');
-      return reader.toRecords(
-        uniqueBy([byId.found, byEmail.found], (c) => c.id),
-        signal,
-      );
+    export(refs, signal) {
+      return exporter.export(refs, signal);
     },
 
     find(queries, signal) {

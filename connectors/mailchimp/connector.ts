@@ -8,7 +8,8 @@ import { WebhookAcks } from '../../src/connector/kit/index.js';
 import { defineConnector, type ConnectorContext, type ConnectorInstance } from '../../src/connector/define.js';
 import { MailchimpApi, sharedSignal } from './api.js';
 import { MAILCHIMP_SECRET_KEYS, MailchimpConfig, MailchimpCursor } from './config.js';
-import { eraseMembers, exportMembers } from './erase.js';
+import { eraseMembers } from './erase.js';
+import { MailchimpExporter } from './export.js';
 import { findMembers, phoneMergeTag } from './find.js';
 import { derivedMailchimpMappings, mailchimpDefaultMappings } from './mapping.js';
 import { pullMembers } from './pull.js';
@@ -39,6 +40,7 @@ export function createMailchimpInstance(
   const now = runtime.now ?? Date.now;
   const api = new MailchimpApi(config, ctx, now);
   const pusher = new MailchimpPusher(api);
+  const exporter = new MailchimpExporter(api);
   const secrets: WebhookSecrets = {
     urlSecret: config.webhookSecret,
     ...(config.webhookSigningSecret === undefined ? {} : { signingSecret: config.webhookSigningSecret }),
@@ -58,7 +60,7 @@ export function createMailchimpInstance(
       return (await readMembers(api, externalIds, sharedSignal(signal))).map((m) => toRecord(m, now));
     },
     erase: (refs, signal) => eraseMembers(api, refs, sharedSignal(signal)),
-    export: (refs, signal) => exportMembers(api, refs, sharedSignal(signal)),
+    export: (refs, signal) => exporter.export(refs, sharedSignal(signal)),
     find: (queries, signal) => findMembers(api, phoneTag, queries, sharedSignal(signal)),
     admit: (head) => admitMailchimpWebhook(head, secrets),
     // Mailchimp GETs the URL before it saves a webhook.

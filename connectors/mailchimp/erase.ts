@@ -1,16 +1,13 @@
 /**
  * Data-subject rights in Mailchimp. Erasure is `delete-permanent` (the member is gone for good,
  * and Mailchimp refuses any later add of the address by API: "Forgotten Email Not Subscribed";
- * the hub keeps its own tombstone as well). Export is the member as Mailchimp holds it, every
- * field. A reference is the contact_id when the hub knows it, else the e-mail (its hash).
+ * the hub keeps its own tombstone as well); export is in `export.ts`. A reference is the contact_id when the hub knows it, else the e-mail (its hash).
  * https://mailchimp.com/developer/marketing/api/list-members/delete-list-member/
- * https://mailchimp.com/developer/marketing/api/list-members/get-member-info/
  */
-import type { EraseOutcome, EraseRef, ExternalRecord } from '../../src/connector/define.js';
+import type { EraseOutcome, EraseRef } from '../../src/connector/define.js';
 import { isRetryable, RateLimitedError, AuthError } from '../../src/connector/errors.js';
-import { redactEmails, uniqueBy } from '../../src/connector/kit/index.js';
+import { redactEmails } from '../../src/connector/kit/index.js';
 import { subscriberHash, type MailchimpApi } from './api.js';
-import { getMember, toExportRecord, type Member } from './read.js';
 
 /** The member keys a reference may be found under: its contact_id, then its address's hash. */
 function keysOf(ref: EraseRef): string[] {
@@ -40,18 +37,4 @@ export async function eraseMembers(api: MailchimpApi, refs: readonly EraseRef[],
       }
     }),
   );
-}
-
-/** What Mailchimp holds on each person: the member with every field, each member once. */
-export async function exportMembers(api: MailchimpApi, refs: readonly EraseRef[], signal: AbortSignal): Promise<ExternalRecord[]> {
-  const found = await Promise.all(
-    refs.map(async (ref): Promise<Member[]> => {
-      for (const key of keysOf(ref)) {
-        const member = await getMember(api, key, signal);
-        if (member) return [member];
-      }
-      return [];
-    }),
-  );
-  return uniqueBy(found, (m) => m.contact_id).map((m) => toExportRecord(m));
 }

@@ -3,7 +3,7 @@ import { compileMapping, mapInbound } from '../../src/connector/mapping.js';
 import { MailchimpConfig } from './config.js';
 import mailchimp from './connector.js';
 import { fromMergeValue, mailchimpDate, statusFieldValue, toMailchimpTimestamp, toMergeValue, withdraws } from './mapping.js';
-import { toExportRecord, toRecord, type Member } from './read.js';
+import { toRecord, type Member } from './read.js';
 
 const SECRET = 'x'.repeat(32);
 const base = { apiKey: 'key-us21', listId: 'list1', webhookSecret: SECRET };
@@ -149,13 +149,6 @@ describe('members as records', () => {
     expect(toRecord({ ...member, status: 'pending' }).fields.status).toBeNull();
     expect(withdraws('cleaned')).toBe(true);
     expect(withdraws('archived')).toBe(false);
-  });
-
-  it('exports every other field under its own name', () => {
-    const r = toExportRecord(member);
-    expect(r.fields.member_rating).toBe(2);
-    expect(r.fields.ip_signup).toBe('');
-    expect(r.fields.contact_id).toBe('ct_1');
   });
 });
 

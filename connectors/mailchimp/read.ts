@@ -107,19 +107,6 @@ function ofSecond(value: unknown, readAt: number, which: 'first' | 'latest'): st
   return which === 'first' ? iso : new Date(Math.max(start, Math.min(start + 999, readAt))).toISOString();
 }
 
-/** Fields the export adds: every other field Mailchimp holds on the member, under its own name. */
-const COVERED = new Set(['_links', 'merge_fields', 'interests', 'marketing_permissions', 'tags', 'status', 'email_address', 'language']);
-
-/** A member as an export record: the record's fields plus everything else the member carries. */
-export function toExportRecord(member: Member, now: () => number = Date.now): ExternalRecord {
-  const record = toRecord(member, now);
-  for (const [key, value] of Object.entries(member)) {
-    if (COVERED.has(key) || value === undefined) continue;
-    record.fields[key] = value as Json;
-  }
-  return record;
-}
-
 /**
  * One member by contact_id, e-mail hash or e-mail (the API takes each where the hash goes);
  * undefined when Mailchimp holds none (404).

@@ -26,6 +26,7 @@ import type {
   WebhookEvent,
 } from '../../src/connector/define.js';
 import { defineConnector } from '../../src/connector/define.js';
+import { nonEmptyFields } from '../../src/connector/kit/index.js';
 import { ConnectorConfigError, MalformedPayloadError, classifyHttpError } from '../../src/connector/errors.js';
 import type { MappingEntryInput } from '../../src/connector/mapping-schema.js';
 import { Json } from '../../src/profile/schema.js';
@@ -198,7 +199,10 @@ export default defineConnector<MemoryConfig, MemoryCursor>({
         const found = await call(signal, () =>
           api.find(refs.map((ref) => (ref.externalId !== undefined ? { id: ref.externalId } : { email: ref.email ?? '' }))),
         );
-        return found.filter((r): r is MemoryRecord => r !== null).map((r) => toExternal(r));
+        // The whole record, empty values left out (the memory system has no labels nor related records).
+        return found
+          .filter((r): r is MemoryRecord => r !== null)
+          .map((r) => ({ externalId: r.id, at: new Date(r.updatedAt).toISOString(), fields: nonEmptyFields(r.fields) }));
       },
 
       async find(queries, signal) {

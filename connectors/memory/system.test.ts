@@ -444,3 +444,20 @@ describe('memory connector', () => {
     }
   });
 });
+
+describe('export', () => {
+  it('answers the whole record with every non-empty field', async () => {
+    const { sys, name } = system();
+    const held = sys.change({ email: 'ada@example.com', firstName: 'Ada', nickname: '', fax: null, tags: [], plan: { tier: 'gold' } });
+    sys.change({ email: 'grace@example.com', firstName: 'Grace' });
+    const instance = await connector(name, sys);
+    const records = (await instance.export?.([{ externalId: held.id }], signal())) ?? [];
+    expect(records).toEqual([
+      {
+        externalId: held.id,
+        at: new Date(held.updatedAt).toISOString(),
+        fields: { email: 'ada@example.com', firstName: 'Ada', plan: { tier: 'gold' } },
+      },
+    ]);
+  });
+});

@@ -21,6 +21,7 @@ import { pullPeople } from './pull.js';
 import { COLLECTION_LIMIT, SalesforcePusher } from './push.js';
 import { NotifiedReader } from './notified.js';
 import { SalesforceReader, type RawRecord } from './read.js';
+import { SalesforceExporter } from './export.js';
 import {
   ackReply,
   admitOutboundMessage,
@@ -47,6 +48,7 @@ export function createSalesforceInstance(
   const now = runtime.now ?? Date.now;
   const api = new SalesforceApi(config, ctx, now);
   const reader = new SalesforceReader(api, config);
+  const exporter = new SalesforceExporter(api, config, reader.readsConsents);
   const bulk = new SalesforceBulk(api, config, now);
   const pusher = new SalesforcePusher(api, reader, bulk, config, now);
   const notified = new NotifiedReader(api, reader, config, now);
@@ -157,12 +159,8 @@ export function createSalesforceInstance(
       });
     },
 
-    async export(refs, signal) {
-      const { ids, emails } = splitRefs(refs);
-      const people = uniqueBy([await reader.readPeople(ids, signal), await reader.readPeopleByEmail(emails, signal)], (p) =>
-        String(p['Id']),
-      );
-      return reader.recordsOf(people, signal);
+    export(refs, signal) {
+      return exporter.export(refs, signal);
     },
 
     find(queries, signal) {

@@ -2,21 +2,20 @@
  * Reading Segment: Unify's Profile API reads one profile per call and lists none, so a pull
  * walks the profiles the hub knows (`ConnectorContext.knownRecords`), `profilesPerPull` at a
  * time, and reads each one's traits; `read` and `export` read named profiles (export by e-mail
- * through the `email:` identifier, with the profile's external ids).
+ * through the `email:` identifier, with the profile's external ids as related).
  * https://segment.com/docs/unify/profile-api/
  *
  * Traits are read verbose (`verbose=true`), each with the time it was last set: a record's fields
  * carry those times (`fieldsAt`) and the record the latest of them.
  */
-import type { EraseRef, ExternalRecord, KnownRecord, PullPage } from '../../src/connector/define.js';
+import type { EraseRef, ExportedRecord, ExternalRecord, KnownRecord, PullPage } from '../../src/connector/define.js';
+import { nonEmpty, nonEmptyFields } from '../../src/connector/kit/index.js';
 import type { Json } from '../../src/profile/schema.js';
 import { profileIdentifier, type SegmentApi, type Trait } from './api.js';
 import type { SegmentCursor } from './config.js';
 
 /** Profiles read per pull page (and asked of the hub at once). */
 const PAGE = 100;
-/** The field an exported record lists the profile's external ids in (`type:id`). */
-export const EXTERNAL_IDS_FIELD = 'external_ids';
 
 /**
  * A profile as a record: its traits as fields (JSON values only), each stamped with the time it
@@ -102,24 +101,34 @@ export async function userIdsOf(api: SegmentApi, kind: string, value: string, si
   return (ids ?? []).filter((e) => e.type === 'user_id').map((e) => e.id);
 }
 
-/** What Segment holds on each person: the profile's traits and its external ids (`type:id`). */
+/**
+ * What Segment holds on each person (access requests): every trait with a value, in Segment's
+ * names, and beside it (`related.externalIds`) the profile's external ids as the Profile API
+ * answers them (user_id, email, anonymous_id... with when each was first seen). Traits have no
+ * labels in Segment.
+ */
 export async function exportProfiles(
   api: SegmentApi,
   refs: readonly EraseRef[],
   signal: AbortSignal,
   now: () => number,
-): Promise<ExternalRecord[]> {
+): Promise<ExportedRecord[]> {
   const userIds: string[] = [];
   for (const ref of refs) {
     if (ref.externalId !== undefined) userIds.push(ref.externalId);
     else if (ref.email !== undefined) userIds.push(...(await userIdsOf(api, 'email', ref.email, signal)));
   }
-  const records: ExternalRecord[] = [];
+  const records: ExportedRecord[] = [];
   for (const userId of new Set(userIds)) {
     const record = await readProfile(api, userId, signal, now);
     if (!record) continue;
-    const ids = (await api.externalIds(profileIdentifier('user_id', userId), signal)) ?? [];
-    records.push({ ...record, fields: { ...record.fields, [EXTERNAL_IDS_FIELD]: ids.map((e) => `${e.type}:${e.id}`) } });
+    const ids = nonEmpty((await api.externalIds(profileIdentifier('user_id', userId), signal)) ?? []);
+    records.push({
+      externalId: record.externalId,
+      at: record.at,
+      fields: nonEmptyFields(record.fields),
+      ...(ids === undefined ? {} : { related: { externalIds: ids } }),
+    });
   }
   return records;
 }

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { DelayedError } from 'bullmq';
 import type { Job } from 'bullmq';
-import type { ExternalRecord, FindQuery } from '../connector/define.js';
+import type { ExportedRecord, FindQuery } from '../connector/define.js';
 import { RateLimitedError } from '../connector/errors.js';
 import { jobId } from '../queue/keys.js';
 import type { CallLimiter } from '../queue/call-limiter.js';
@@ -23,6 +23,7 @@ import { buildExport, ExportDocument } from './export/document.js';
 import type { LiveExport } from './export/document.js';
 import type { SystemEvidence } from './schema.js';
 import { freshEvidence, hashedRecords, noteCall, queryFor, searchedIdentities, searchSystem } from './search.js';
+import { recipientSources, retentionOf } from './export/recipients.js';
 import { planErasure } from './targets.js';
 import { settleRequest } from './settle.js';
 
@@ -101,7 +102,14 @@ export class Exporter {
             connector: system.connector,
             status: 'read',
             error: null,
-            records: (records ?? []).map((r) => ({ externalId: r.externalId, at: r.at, fields: r.fields })),
+            // The whole record: every non-empty field, the system's labels and its related records.
+            records: (records ?? []).map((r) => ({
+              externalId: r.externalId,
+              at: r.at,
+              fields: r.fields,
+              ...(r.labels && Object.keys(r.labels).length > 0 ? { labels: r.labels } : {}),
+              ...(r.related && Object.keys(r.related).length > 0 ? { related: r.related } : {}),
+            })),
             ...(found?.evidence.searched ? { search: found.evidence.searched } : {}),
           });
         } catch (err) {
@@ -124,6 +132,7 @@ export class Exporter {
         }
       }
     }
+    const expiresAt = new Date(ctx.now().getTime() + ctx.options.exportTtlMs).toISOString();
     const document = ExportDocument.parse(
       buildExport({
         requestId: request.id,
@@ -138,10 +147,11 @@ export class Exporter {
         policy: ctx.policy,
         purposeTitles: ctx.options.purposeTitles,
         live: detail.includeLive ? live : null,
+        recipientSources: recipientSources(ctx.connectors.values(), ctx.policy),
+        retention: retentionOf(ctx.options, expiresAt),
       }),
     );
     const text = JSON.stringify(document);
-    const expiresAt = new Date(ctx.now().getTime() + ctx.options.exportTtlMs).toISOString();
     await ctx.redis.set(ctx.keys.export(request.id), text, 'PX', ctx.options.exportTtlMs);
     await withLock(ctx, request.id, async () => {
       const current = await ctx.store.getDsr(request.id);
@@ -206,7 +216,7 @@ export class Exporter {
     instance: SyncInstance,
     query: FindQuery,
     signal: AbortSignal,
-  ): Promise<{ ids: string[]; records?: ExternalRecord[]; evidence: SystemEvidence }> {
+  ): Promise<{ ids: string[]; records?: ExportedRecord[]; evidence: SystemEvidence }> {
     const { ctx } = this;
     const result = await searchSystem(ctx, this.deps, connector, instance, [query], signal);
     const ids = result.found[0] ?? [];

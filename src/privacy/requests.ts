@@ -115,7 +115,7 @@ export class Requests {
   }
 
   /** Records in the audit log that an export was handed out (to whom, in which format). */
-  async recordDownload(id: string, actor: string, format: 'json' | 'csv'): Promise<void> {
+  async recordDownload(id: string, actor: string, format: 'json' | 'csv' | 'html'): Promise<void> {
     const request = await this.ctx.store.getDsr(id);
     if (!request) return;
     await audit(this.ctx, 'dsr.export.downloaded', request, { format }, actor);

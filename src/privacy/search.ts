@@ -12,7 +12,7 @@
  * their keyed hashes (`Store.hashIdentity`), the number of records found and the keyed hashes of
  * their ids, and per operation how many calls carried the request and when.
  */
-import type { ExternalRecord, FindQuery } from '../connector/define.js';
+import type { ExportedRecord, ExternalRecord, FindQuery } from '../connector/define.js';
 import type { Identity } from '../profile/schema.js';
 import type { SyncConnector, SyncInstance } from '../sync/index.js';
 import { callSystem } from './context.js';
@@ -87,7 +87,7 @@ export interface SearchResult {
   /** The record ids found, per query. */
   found: string[][];
   /** With `export`: the records themselves, per query (an export needs no second read). */
-  records?: ExternalRecord[][];
+  records?: ExportedRecord[][];
 }
 
 /**

@@ -173,7 +173,7 @@ export class PrivacyService {
   }
 
   /** Records in the audit log that an export was handed out (to whom, in which format). */
-  recordDownload(id: string, actor: string, format: 'json' | 'csv'): Promise<void> {
+  recordDownload(id: string, actor: string, format: 'json' | 'csv' | 'html'): Promise<void> {
     return this.requests.recordDownload(id, actor, format);
   }
 

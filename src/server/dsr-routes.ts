@@ -1,10 +1,12 @@
 /**
- * The HTTP routes of data-subject requests besides the admin API's operation table: the CSV
- * form of an export (`GET /api/v1/dsr/:dsrId/export.csv`, scope `dsr`) and the preference
+ * The HTTP routes of data-subject requests besides the admin API's operation table: the CSV and
+ * HTML forms of an export (`GET /api/v1/dsr/:dsrId/export.csv|.html`, scope `dsr`; the HTML page
+ * with its own strict Content-Security-Policy) and the preference
  * center's working rights (`preferences/rights.ts`).
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { exportCsv } from '../privacy/index.js';
+import { EXPORT_HTML_CSP, exportHtml } from './export-html.js';
 import type { Store } from '../store/types.js';
 import { API_PREFIX, authenticate } from './api/routes.js';
 import { problemOf } from './api/dsr-operations.js';
@@ -30,26 +32,33 @@ export interface DsrRouteOptions {
 }
 
 export async function registerDsrRoutes(app: FastifyInstance, options: DsrRouteOptions): Promise<void> {
+  const formats = {
+    csv: { type: 'text/csv; charset=utf-8', render: exportCsv },
+    html: { type: 'text/html; charset=utf-8', render: exportHtml },
+  } as const;
   await app.register(async (scope) => {
-    scope.get<{ Params: { dsrId: string } }>(
-      `${API_PREFIX}/dsr/:dsrId/export.csv`,
-      { config: { rateLimit: { max: options.apiRateLimit, timeWindow: '1 minute' } } },
-      async (request, reply): Promise<FastifyReply> => {
-        const principal = authenticate(options.apiKeys, request, 'dsr');
-        if (principal instanceof ApiProblem) {
-          if (principal.status === 401) reply.header('www-authenticate', 'Bearer realm="concord"');
-          return sendProblem(reply, principal);
-        }
-        const result = await options.privacy.exportDocument(request.params.dsrId);
-        if (!result.ok) return sendProblem(reply, problemOf(result.error));
-        await options.privacy.recordDownload(request.params.dsrId, `api-key:${principal.keyId}`, 'csv');
-        return reply
-          .header('cache-control', 'no-store')
-          .header('content-disposition', `attachment; filename="export-${request.params.dsrId}.csv"`)
-          .type('text/csv; charset=utf-8')
-          .send(exportCsv(result.value));
-      },
-    );
+    for (const [format, { type, render }] of Object.entries(formats)) {
+      scope.get<{ Params: { dsrId: string } }>(
+        `${API_PREFIX}/dsr/:dsrId/export.${format}`,
+        { config: { rateLimit: { max: options.apiRateLimit, timeWindow: '1 minute' } } },
+        async (request, reply): Promise<FastifyReply> => {
+          const principal = authenticate(options.apiKeys, request, 'dsr');
+          if (principal instanceof ApiProblem) {
+            if (principal.status === 401) reply.header('www-authenticate', 'Bearer realm="concord"');
+            return sendProblem(reply, principal);
+          }
+          const result = await options.privacy.exportDocument(request.params.dsrId);
+          if (!result.ok) return sendProblem(reply, problemOf(result.error));
+          await options.privacy.recordDownload(request.params.dsrId, `api-key:${principal.keyId}`, format === 'csv' ? 'csv' : 'html');
+          if (format === 'html') reply.header('content-security-policy', EXPORT_HTML_CSP);
+          return reply
+            .header('cache-control', 'no-store')
+            .header('content-disposition', `attachment; filename="export-${request.params.dsrId}.${format}"`)
+            .type(type)
+            .send(render(result.value));
+        },
+      );
+    }
   });
   await registerRights(app, {
     privacy: options.privacy,

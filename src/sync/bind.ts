@@ -19,6 +19,7 @@ import type {
   ErasureFlag,
   ErasureProgress,
   EraseRef,
+  ExportedRecord,
   ExternalRecord,
   FindQuery,
   FoundRecord,
@@ -46,7 +47,7 @@ export interface SyncInstance {
   erase?(refs: EraseRef[], signal: AbortSignal): Promise<EraseOutcome[]>;
   /** How erasures the system carries out later are going (`ConnectorInstance.eraseProgress`). */
   eraseProgress?(tickets: string[], signal: AbortSignal): Promise<ErasureProgress[]>;
-  export?(refs: EraseRef[], signal: AbortSignal): Promise<ExternalRecord[]>;
+  export?(refs: EraseRef[], signal: AbortSignal): Promise<ExportedRecord[]>;
   /** Searches the system for people by e-mail, phone and its own ids (`ConnectorInstance.find`). */
   find?(queries: FindQuery[], signal: AbortSignal): Promise<FoundRecord[][]>;
   admit?(head: WebhookHead): AdmitResult;

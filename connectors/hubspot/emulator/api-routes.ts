@@ -307,6 +307,34 @@ export function registerApiRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return reply.code(204).send();
   });
 
+  // https://developers.hubspot.com/docs/api-reference/crm-properties-v3/core/get-crm-v3-properties-objectType
+  app.get('/crm/v3/properties/:objectType', async (req) => {
+    const { objectType } = req.params as { objectType: string };
+    if (objectType !== 'contacts' && objectType !== '0-1') throw validationError(`Unable to infer object type from: ${objectType}`);
+    const at = new Date(0).toISOString();
+    return {
+      results: state.propertyDefinitions().map((p, i) => ({
+        updatedAt: at,
+        createdAt: at,
+        name: p.name,
+        label: p.label,
+        type: 'string',
+        fieldType: 'text',
+        description: '',
+        groupName: 'contactinformation',
+        options: [],
+        displayOrder: i,
+        calculated: false,
+        externalOptions: false,
+        hasUniqueValue: p.name === 'hs_object_id',
+        hidden: false,
+        hubspotDefined: p.hubspotDefined,
+        modificationMetadata: { archivable: !p.hubspotDefined, readOnlyDefinition: p.hubspotDefined, readOnlyValue: p.readOnlyValue },
+        formField: !p.readOnlyValue,
+      })),
+    };
+  });
+
   const P = '/communication-preferences/v4';
 
   // https://developers.hubspot.com/docs/api-reference/communication-preferences-subscriptions-v4/subscription-definitions/get-communication-preferences-v4-definitions

@@ -67,31 +67,40 @@ export interface ChangeOrigin {
   statusSource: string;
 }
 
-/** HubSpot's default contact properties (a representative subset) that the emulator knows. */
-const DEFAULT_PROPERTIES = [
-  'email',
-  'firstname',
-  'lastname',
-  'phone',
-  'mobilephone',
-  'company',
-  'jobtitle',
-  'website',
-  'address',
-  'city',
-  'state',
-  'zip',
-  'country',
-  'hs_language',
-  'lifecyclestage',
-  'date_of_birth',
-  'hs_email_optout',
-  'hs_additional_emails',
-  'hs_merged_object_ids',
-  'hs_object_id',
-  'createdate',
-  'lastmodifieddate',
-];
+/** HubSpot's default contact properties (a representative subset) that the emulator knows, with their labels. */
+const DEFAULT_PROPERTY_LABELS: Record<string, string> = {
+  email: 'Email',
+  firstname: 'First Name',
+  lastname: 'Last Name',
+  phone: 'Phone Number',
+  mobilephone: 'Mobile Phone Number',
+  company: 'Company Name',
+  jobtitle: 'Job Title',
+  website: 'Website URL',
+  address: 'Street Address',
+  city: 'City',
+  state: 'State/Region',
+  zip: 'Postal Code',
+  country: 'Country/Region',
+  hs_language: 'Preferred language',
+  lifecyclestage: 'Lifecycle Stage',
+  date_of_birth: 'Date of birth',
+  hs_email_optout: 'Unsubscribed from all email',
+  hs_additional_emails: 'Additional email addresses',
+  hs_merged_object_ids: 'Merged Record IDs',
+  hs_object_id: 'Record ID',
+  createdate: 'Create Date',
+  lastmodifieddate: 'Last Modified Date',
+};
+const DEFAULT_PROPERTIES = Object.keys(DEFAULT_PROPERTY_LABELS);
+
+/** A contact property's definition (`GET /crm/v3/properties/contacts`). */
+export interface PropertyDefinition {
+  name: string;
+  label: string;
+  readOnlyValue: boolean;
+  hubspotDefined: boolean;
+}
 /** Versions kept per property (HubSpot keeps many; a read needs the newest). */
 const HISTORY_KEPT = 20;
 const READ_ONLY = new Set(['hs_object_id', 'createdate', 'lastmodifieddate', 'hs_additional_emails', 'hs_merged_object_ids']);
@@ -170,6 +179,21 @@ export class HubSpotState {
       ...options.extraProperties,
       ...this.definitions.map((d) => `hs_email_optout_${d.id}`),
     ]);
+  }
+
+  /** The contact properties the account defines: HubSpot's defaults, the account's own, one opt-out per subscription type. */
+  propertyDefinitions(): PropertyDefinition[] {
+    return [...this.knownProperties].map((name) => {
+      const optout = /^hs_email_optout_(\d+)$/.exec(name);
+      const definition = optout ? this.definition(Number(optout[1])) : undefined;
+      const label = DEFAULT_PROPERTY_LABELS[name] ?? (definition ? `Opted out of email: ${definition.name}` : name);
+      return {
+        name,
+        label,
+        readOnlyValue: READ_ONLY.has(name),
+        hubspotDefined: name in DEFAULT_PROPERTY_LABELS || definition !== undefined,
+      };
+    });
   }
 
   isKnownProperty(name: string): boolean {

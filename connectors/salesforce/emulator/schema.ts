@@ -134,11 +134,54 @@ export function findField(object: ObjectDef, name: string): FieldDef | undefined
   return object.fields.find((f) => f.name.toLowerCase() === lower);
 }
 
+/** Salesforce's labels of the standard fields the emulator knows (per object where they differ). */
+const LABELS: Record<string, string> = {
+  IsDeleted: 'Deleted',
+  CreatedDate: 'Created Date',
+  CreatedById: 'Created By ID',
+  LastModifiedDate: 'Last Modified Date',
+  LastModifiedById: 'Last Modified By ID',
+  SystemModstamp: 'System Modstamp',
+  FirstName: 'First Name',
+  LastName: 'Last Name',
+  HasOptedOutOfEmail: 'Email Opt Out',
+  DoNotCall: 'Do Not Call',
+  HasOptedOutOfFax: 'Fax Opt Out',
+  IndividualId: 'Individual ID',
+  MailingCountry: 'Mailing Country',
+  HasOptedOutProcessing: "Don't Process",
+  HasOptedOutProfiling: "Don't Profile",
+  HasOptedOutSolicit: "Don't Solicit",
+  HasOptedOutTracking: "Don't Track",
+  ShouldForget: 'Forget this Individual',
+  SendIndividualData: "Export Individual's Data",
+  CanStorePiiElsewhere: 'OK to Store PII Data Elsewhere',
+  Name: 'Name',
+  PartyId: 'Party ID',
+  ContactPointType: 'Contact Point Type',
+  DataUsePurposeId: 'Data Use Purpose ID',
+  PrivacyConsentStatus: 'Privacy Consent Status',
+  CaptureContactPointType: 'Capture Contact Point Type',
+  CaptureDate: 'Capture Date',
+  CaptureSource: 'Capture Source',
+  EffectiveFrom: 'Effective From',
+  EffectiveTo: 'Effective To',
+  DoubleConsentCaptureDate: 'Double Consent Capture Date',
+  CanDataSubjectOptOut: 'Can Data Subject Opt Out',
+};
+
+/** A field's label: Salesforce's for standard fields, the API name without `__c` and underscores for custom ones. */
+function labelOf(object: ObjectDef, field: FieldDef): string {
+  if (field.name === 'Id') return `${object.name} ID`;
+  if (object.name === 'Contact' && field.name === 'Phone') return 'Business Phone';
+  return LABELS[field.name] ?? field.name.replace(/__c$/, '').replaceAll('_', ' ');
+}
+
 /** The describe result of an object (the subset jsforce and the connector read). */
 export function describeObject(object: ObjectDef): Record<string, unknown> {
   return {
     name: object.name,
-    label: object.name,
+    label: object.name.replace(/(?<=[a-z])(?=[A-Z])/g, ' '),
     keyPrefix: object.keyPrefix,
     createable: true,
     updateable: true,
@@ -146,7 +189,7 @@ export function describeObject(object: ObjectDef): Record<string, unknown> {
     queryable: true,
     fields: object.fields.map((f) => ({
       name: f.name,
-      label: f.name,
+      label: labelOf(object, f),
       type: f.type,
       externalId: f.externalId ?? false,
       idLookup: f.type === 'id' || (f.externalId ?? false),

@@ -18,6 +18,7 @@ import { writeFile } from 'node:fs/promises';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { parseDuration } from '../../config/duration.js';
+import { exportHtml } from '../../server/export-html.js';
 import { EXPORT_SCHEMA_PATH, exportCsv, exportJsonSchemaText } from '../../privacy/index.js';
 import type { DsrInputData, DsrView, Result } from '../../privacy/index.js';
 import type { Json, ObjectionKind } from '../../profile/schema.js';
@@ -160,9 +161,11 @@ function submitCommand(
           io.error(`${doc.error.code}: ${doc.error.message}`);
           return 1;
         }
-        const csv = options['format'] === 'csv';
-        await session.privacy.recordDownload(view.id, 'cli', csv ? 'csv' : 'json');
-        await writeFile(options['out'], csv ? exportCsv(doc.value) : `${JSON.stringify(doc.value, null, 2)}\n`);
+        const format = options['format'] === 'csv' || options['format'] === 'html' ? options['format'] : 'json';
+        await session.privacy.recordDownload(view.id, 'cli', format);
+        const text =
+          format === 'csv' ? exportCsv(doc.value) : format === 'html' ? exportHtml(doc.value) : `${JSON.stringify(doc.value, null, 2)}\n`;
+        await writeFile(options['out'], text);
         io.log(`wrote ${options['out']}`);
       }
       return view.status === 'failed' ? 1 : 0;
@@ -198,14 +201,14 @@ export function register(program: Command, io: CliIo = processIo): void {
     io,
     dsr,
     'export',
-    'export everything held on the person (JSON, or CSV with --format csv)',
+    'export everything held on the person (JSON, or CSV or a readable HTML page with --format csv|html)',
     (email, o) => ({ kind: 'export', subject: { email }, includeLive: o['live'] !== false }),
     (c) =>
       c
         .option('--live', 'search every system and include the records each holds now (the default)')
         .option('--no-live', 'export only what the hub keeps, asking no system')
         .option('--out <file>', 'write the export here once ready (implies waiting with --wait)')
-        .addOption(new Option('--format <format>', 'the file format of --out').choices(['json', 'csv']).default('json')),
+        .addOption(new Option('--format <format>', 'the file format of --out').choices(['json', 'csv', 'html']).default('json')),
   );
   submitCommand(
     io,

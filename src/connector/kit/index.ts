@@ -7,6 +7,7 @@ export { Pacer, type PacerOptions } from './pacer.js';
 export { RecentIds } from './recent-ids.js';
 export { splitRefs, uniqueBy } from './refs.js';
 export { emailKey, FindHits, findIdentities, phoneKey } from './find.js';
+export { nonEmpty, nonEmptyFields } from './exported.js';
 export { WebhookAcks, type WebhookAcksOptions } from './webhook-acks.js';
 export { secretsEqual } from './secrets.js';
 export { redactEmails } from '../../log/logger.js';

@@ -429,6 +429,14 @@ export function runConformance<Config, Cursor>(options: ConformanceOptions<Confi
           expect(inboundEmail(byEmail[0] as ExternalRecord)).toBe(emailOf(p));
           const byId = (await instance.export?.([{ externalId: id ?? '' }], signal())) ?? [];
           expect(byId.map((r) => r.externalId)).toEqual([id]);
+          // The whole record holds values only: empty strings, null and empty lists are left out.
+          for (const [name, value] of Object.entries(byId[0]?.fields ?? {}))
+            expect(value === '' || value === null || (Array.isArray(value) && value.length === 0), `${name} is empty`).toBe(false);
+          // Labels name fields the record holds (or a path into one, e.g. Mailchimp's merge_fields.FNAME).
+          for (const name of Object.keys(byId[0]?.labels ?? {}))
+            expect(Object.hasOwn(byId[0]?.fields ?? {}, name) || Object.hasOwn(byId[0]?.fields ?? {}, name.split('.')[0] ?? ''), name).toBe(
+              true,
+            );
         });
       });
     }

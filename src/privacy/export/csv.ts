@@ -2,7 +2,10 @@
  * The flat CSV form of an export (RFC 4180): one row per fact, with the columns
  * `section,item,value,source,at,detail`. Sections: request, controller, subject, identity,
  * attribute, consent, subscription, right, consent_receipt, system, system_value, sync (one row per
- * field sent to a system: item `connector.field`, at = when it was sent), history, live. Pure.
+ * field sent to a system: item `connector.field`, at = when it was sent), history, live (one row
+ * per field of each whole record, the system's label in `detail`), live_related (one row per kind
+ * of related record, the value as JSON), recipient (one row per purpose a system receives, and
+ * one for the data it receives), retention. Pure.
  */
 import { stringify } from 'csv-stringify/sync';
 import type { Json } from '../../profile/schema.js';
@@ -84,9 +87,40 @@ export function exportRows(doc: ExportDocument): Row[] {
   for (const l of doc.live ?? []) {
     if (l.status !== 'read') rows.push(['live', l.connector, '', l.connector, '', `${l.status}${l.error ? `: ${l.error}` : ''}`]);
     for (const r of l.records) {
-      for (const [field, value] of Object.entries(r.fields))
-        rows.push(['live', `${l.connector}.${r.externalId}.${field}`, text(value), l.connector, r.at, '']);
+      for (const [field, value] of Object.entries(r.fields)) {
+        const label = r.labels?.[field];
+        rows.push(['live', `${l.connector}.${r.externalId}.${field}`, text(value), l.connector, r.at, label ? `label=${label}` : '']);
+      }
+      for (const [kind, value] of Object.entries(r.related ?? {}))
+        rows.push(['live_related', `${l.connector}.${r.externalId}.${kind}`, text(value), l.connector, r.at, '']);
     }
+  }
+  for (const r of doc.recipients) {
+    const sent = `deliveries=${r.deliveries}; first=${r.firstSentAt ?? ''}`;
+    rows.push(['recipient', `${r.connector}.data`, r.data.join(' '), r.type ?? '', r.lastSentAt ?? '', sent]);
+    for (const p of r.purposes)
+      rows.push([
+        'recipient',
+        `${r.connector}.purpose.${p.purpose}`,
+        p.channels.join(' '),
+        r.type ?? '',
+        r.lastSentAt ?? '',
+        `${p.title ? `title=${p.title}; ` : ''}consentAuthority=${p.consentAuthority}`,
+      ]);
+  }
+  const t = doc.retention;
+  if (t) {
+    rows.push(['retention', 'export', t.export.expiresAt, '', '', `ttlMs=${t.export.ttlMs}`]);
+    rows.push(['retention', 'rules', t.rules.map((r) => r.id).join(' '), '', '', t.rules.length === 0 ? 'none configured' : '']);
+    rows.push(['retention', 'profile', t.profile, '', '', '']);
+    rows.push([
+      'retention',
+      'erasure',
+      t.erasure.keptAfterErasure,
+      '',
+      '',
+      `verified=${t.erasure.verified}; alwaysErase=${t.erasure.alwaysErase.join(' ')}`,
+    ]);
   }
   return rows;
 }

@@ -216,3 +216,53 @@ describe('the CSV form', () => {
     expect(csvField('@home')).toBe("'@home");
   });
 });
+
+describe('the whole records, recipients and retention', () => {
+  it('keeps each live record whole, with the system’s labels and related records, and validates against the published schema', async () => {
+    const doc = buildExport(sampleInput());
+    const validate = await publishedValidator();
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+    expect(doc.live?.[0]?.records[0]).toMatchObject({
+      labels: { email: 'Email' },
+      related: { subscriptionStatuses: [{ subscriptionId: 101, status: 'SUBSCRIBED' }] },
+    });
+  });
+
+  it('names as recipients the systems the push log shows deliveries to, with the purposes and data the config sends there', () => {
+    const doc = buildExport(sampleInput());
+    // Mailchimp is configured but received nothing of this person: no recipient.
+    expect(doc.recipients.map((r) => r.connector)).toEqual(['hubspot', 'salesforce']);
+    expect(doc.recipients[0]).toEqual({
+      connector: 'hubspot',
+      type: 'hubspot',
+      purposes: [{ purpose: 'marketing', title: 'Marketing communications', channels: ['email'], consentAuthority: true }],
+      data: ['consent:marketing.email', 'identity:email'],
+      deliveries: 1,
+      firstSentAt: '2026-01-05T09:00:02.500Z',
+      lastSentAt: '2026-01-05T09:00:02.500Z',
+    });
+    expect(doc.recipients[1]).toMatchObject({
+      connector: 'salesforce',
+      purposes: [],
+      deliveries: 2,
+      firstSentAt: '2026-01-02T10:00:02.000Z',
+    });
+  });
+
+  it('states the retention honestly: the export’s expiry, no retention rule configured, the erasure policy', () => {
+    const doc = buildExport(sampleInput());
+    expect(doc.retention).toMatchObject({ export: { expiresAt: '2026-02-08T00:00:00.000Z', ttlMs: 604_800_000 }, rules: [] });
+    expect(doc.retention?.profile).toMatch(/^No retention rule is configured/);
+  });
+
+  it('the CSV has the labels, related records, recipients and retention', () => {
+    const lines = exportCsv(buildExport(sampleInput())).split('\r\n');
+    expect(lines).toContain('live,hubspot.101.firstname,Ada,hubspot,2026-01-05T09:00:02.000Z,label=First <Name>');
+    expect(lines).toContain(`live,hubspot.101.favourite_colour,"'=HYPERLINK(""x"")",hubspot,2026-01-05T09:00:02.000Z,`);
+    expect(lines.some((l) => l.startsWith('live_related,hubspot.101.subscriptionStatuses,'))).toBe(true);
+    expect(lines).toContain(
+      'recipient,hubspot.purpose.marketing,email,hubspot,2026-01-05T09:00:02.500Z,title=Marketing communications; consentAuthority=true',
+    );
+    expect(lines).toContain('retention,rules,,,,none configured');
+  });
+});

@@ -32,7 +32,17 @@ export type ExportIdentity = z.infer<typeof ExportIdentity>;
 export const LiveRecord = z.object({
   externalId: z.string(),
   at: z.string(),
-  fields: z.record(z.string(), Json).meta({ description: 'The record as the system holds it, in its own field names.' }),
+  fields: z
+    .record(z.string(), Json)
+    .meta({ description: 'The whole record as the system holds it: every field with a value, in the system’s own names.' }),
+  labels: z
+    .record(z.string(), z.string())
+    .optional()
+    .meta({ description: 'The system’s label of each field, where the system has labels (e.g. HubSpot property labels).' }),
+  related: z.record(z.string(), Json).optional().meta({
+    description:
+      'Records the system keeps on the person beside this one, by kind: subscription statuses, consent records, tags, interests, notes.',
+  }),
 });
 export type LiveRecord = z.infer<typeof LiveRecord>;
 
@@ -62,6 +72,71 @@ export const SyncDelivery = z
   })
   .meta({ description: 'One delivery the system accepted: what was sent there and when.' });
 export type SyncDelivery = z.infer<typeof SyncDelivery>;
+
+/** A system the person's data went to, with the purposes it serves. */
+export const Recipient = z
+  .object({
+    connector: z.string().meta({ description: 'The connected system (connector instance id).' }),
+    type: z.string().nullable().meta({ description: 'The kind of system (connector type); null when no longer configured.' }),
+    purposes: z
+      .array(
+        z.object({
+          purpose: z.string(),
+          title: z.string().optional(),
+          channels: z.array(z.string()).meta({ description: 'The channels whose consent is sent to the system for this purpose.' }),
+          consentAuthority: z
+            .boolean()
+            .meta({ description: 'Whether the system may also change this consent (the config’s consentAuthority).' }),
+        }),
+      )
+      .meta({
+        description: 'The purposes whose consent the system receives or may change, from the config’s mappings and consentAuthority.',
+      }),
+    data: z.array(z.string()).meta({
+      description:
+        'What the hub sends there, from the config’s mappings: field:<path>, identity:<kind>, topic:<id>, consent:<purpose>.<channel>, right:<kind>.',
+    }),
+    deliveries: z.number().int().nonnegative().meta({ description: 'Deliveries of this person’s data in the push log.' }),
+    firstSentAt: Instant.nullable(),
+    lastSentAt: Instant.nullable(),
+  })
+  .meta({ description: 'A recipient (Art. 15(1)(c)): a system the hub sent this person’s data to.' });
+export type Recipient = z.infer<typeof Recipient>;
+
+/** What the config says a connector receives: derived from its outbound mappings and consentAuthority. */
+export interface RecipientSource {
+  type: string;
+  /** Purpose -> channels whose consent is mapped outbound. */
+  purposes: Readonly<Record<string, readonly string[]>>;
+  /** Purposes the connector may change consent for. */
+  authorityFor: readonly string[];
+  /** Canonical keys mapped outbound, e.g. `field:firstName`. */
+  data: readonly string[];
+}
+
+/** How long data is kept: the export itself, and the hub's rules as configured. */
+export const Retention = z
+  .object({
+    export: z
+      .object({
+        expiresAt: Instant.meta({ description: 'When this export is deleted from the hub (it can be downloaded until then).' }),
+        ttlMs: z.number().int().positive(),
+      })
+      .meta({ description: 'This export is kept for download for ttlMs, then deleted.' }),
+    rules: z
+      .array(z.object({ id: z.string(), description: z.string() }))
+      .meta({ description: 'The retention rules configured in the hub; empty when none is configured.' }),
+    profile: z.string().meta({ description: 'How long the hub keeps the profile, in plain words, from the configuration.' }),
+    erasure: z
+      .object({
+        verified: z.boolean().meta({ description: 'Whether each system is read back after an erasure (hub.privacy.verifyErasure).' }),
+        alwaysErase: z.array(z.string()).meta({ description: 'Systems every erasure reaches (hub.privacy.alwaysErase).' }),
+        keptAfterErasure: z.string().meta({ description: 'What the hub keeps after an erasure, and why.' }),
+      })
+      .meta({ description: 'The hub’s erasure policy as configured.' }),
+  })
+  .meta({ description: 'The retention that applies (Art. 15(1)(d)).' });
+export type Retention = z.infer<typeof Retention>;
 
 export const ExportDocument = z
   .object({
@@ -134,7 +209,11 @@ export const ExportDocument = z
     live: z
       .array(LiveExport)
       .nullable()
-      .meta({ description: 'The records each system holds now, read for this export; null when not asked for.' }),
+      .meta({ description: 'The whole records each system holds now, read for this export; null when not asked for.' }),
+    recipients: z.array(Recipient).default([]).meta({
+      description: 'The systems the hub sent this person’s data to, with the purposes each serves (from the config and the push log).',
+    }),
+    retention: Retention.optional(),
   })
   .meta({
     title: 'Concord export',
@@ -160,6 +239,9 @@ export interface ExportInput {
   /** Purpose id -> its title in the catalog. */
   purposeTitles?: Readonly<Record<string, string>>;
   live: readonly LiveExport[] | null;
+  /** Connector id -> what the config says it receives (`recipientSources`). */
+  recipientSources?: ReadonlyMap<string, RecipientSource>;
+  retention?: Retention;
 }
 
 const byKey =
@@ -203,6 +285,48 @@ function profileSection(profile: Profile): NonNullable<ExportDocument['profile']
 
 function stringOrNull(value: Json | undefined): string | null {
   return typeof value === 'string' ? value : null;
+}
+
+/**
+ * The recipients: each system the push log shows a delivery of the person's data to (or whose
+ * record the hub last wrote, per its shadow), with what the config says the system receives.
+ */
+function recipientsOf(input: ExportInput): Recipient[] {
+  const sent = new Map<string, { deliveries: number; first: string | null; last: string | null }>();
+  const note = (connector: string, at: string | null, count: number): void => {
+    const s = sent.get(connector) ?? { deliveries: 0, first: null, last: null };
+    s.deliveries += count;
+    if (at !== null) {
+      if (s.first === null || at < s.first) s.first = at;
+      if (s.last === null || at > s.last) s.last = at;
+    }
+    sent.set(connector, s);
+  };
+  for (const p of input.pushes) note(p.connector, p.pushedAt, 1);
+  for (const s of input.shadows) if (s.lastPushedAt !== null) note(s.connector, s.lastPushedAt, 0);
+  return [...sent.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([connector, s]) => {
+      const source = input.recipientSources?.get(connector);
+      const purposeIds = [...new Set([...Object.keys(source?.purposes ?? {}), ...(source?.authorityFor ?? [])])].sort();
+      return {
+        connector,
+        type: source?.type ?? input.connectorTypes.get(connector) ?? null,
+        purposes: purposeIds.map((purpose) => {
+          const title = input.purposeTitles?.[purpose];
+          return {
+            purpose,
+            ...(title === undefined ? {} : { title }),
+            channels: [...(source?.purposes[purpose] ?? [])],
+            consentAuthority: source?.authorityFor.includes(purpose) ?? false,
+          };
+        }),
+        data: [...(source?.data ?? [])],
+        deliveries: s.deliveries,
+        firstSentAt: s.first,
+        lastSentAt: s.last,
+      };
+    });
 }
 
 /** Builds the export document. */
@@ -252,5 +376,7 @@ export function buildExport(input: ExportInput): ExportDocument {
       };
     }),
     live: input.live ? input.live.map((l) => ({ ...l, records: l.records.map((r) => ({ ...r })) })) : null,
+    recipients: recipientsOf(input),
+    ...(input.retention ? { retention: input.retention } : {}),
   };
 }

@@ -142,13 +142,27 @@ export function dsrOperations(privacy: ServerPrivacy): Operation<unknown, unknow
     path: '/dsr/{dsrId}/export',
     summary: 'The export of an export request (JSON)',
     description:
-      'Structured and documented (its JSON Schema is docs/schemas/export.schema.json): the profile with each field’s source and time, consent receipts, the systems holding data, the history, and live records when asked for. ' +
-      'The flat CSV form is at /dsr/{dsrId}/export.csv.',
+      'Structured and documented (its JSON Schema is docs/schemas/export.schema.json): the profile with each field’s source and time, consent receipts, the systems holding data, the recipients, the retention that applies, the history, and, when asked for, the whole records each system holds (every non-empty field with the system’s labels, and its related records). ' +
+      'The flat CSV form is at /dsr/{dsrId}/export.csv, a readable HTML page at /dsr/{dsrId}/export.html.',
     tag: 'Data-subject requests',
     scope: 'dsr',
     params: DsrIdParams,
     response: ExportDocument,
     errors: [404, 409],
+    renditions: [
+      {
+        id: 'getDsrExportCsv',
+        suffix: '.csv',
+        mediaType: 'text/csv',
+        summary: 'The export of an export request (flat CSV, one row per fact)',
+      },
+      {
+        id: 'getDsrExportHtml',
+        suffix: '.html',
+        mediaType: 'text/html',
+        summary: 'The export of an export request (one readable, self-contained HTML page)',
+      },
+    ],
     async handle({ params, principal }) {
       const result = await privacy.exportDocument(params.dsrId);
       if (!result.ok) return problemOf(result.error);

@@ -150,6 +150,24 @@ export function openApiDocument(operations: readonly Operation[], serverUrl: str
     };
     const path = `/api/v1${op.path}`;
     paths[path] = { ...paths[path], [op.method.toLowerCase()]: operation };
+    for (const r of op.renditions ?? []) {
+      paths[`${path}${r.suffix}`] = {
+        get: {
+          operationId: r.id,
+          summary: r.summary,
+          tags: [op.tag],
+          security: [{ apiKey: [op.scope] }],
+          'x-required-scope': op.scope,
+          parameters: parameters(op.params, 'path'),
+          responses: {
+            '200': { description: 'Success.', content: { [r.mediaType]: { schema: { type: 'string' } } } },
+            ...Object.fromEntries(
+              errorCodes.map((code) => [String(code), { description: ERROR_TEXT[code] ?? 'Error.', content: problem }]),
+            ),
+          },
+        },
+      };
+    }
   }
 
   return {

@@ -36,7 +36,21 @@ export interface Operation<P = unknown, Q = unknown, B = unknown, R = unknown> {
   response: z.ZodType<R>;
   /** Error statuses this operation may answer besides 400, 401, 403 and 429. */
   errors?: readonly number[];
+  /**
+   * The same resource in other media types, served by routes of their own at the path plus a
+   * suffix (e.g. an export's `.csv` and `.html`); the OpenAPI document lists each as a GET.
+   */
+  renditions?: readonly Rendition[];
   handle(input: OperationInput<P, Q, B>): Promise<R | ApiProblem>;
+}
+
+/** Another media type of an operation's resource, at `<path><suffix>` (see `Operation.renditions`). */
+export interface Rendition {
+  /** OpenAPI operationId. */
+  id: string;
+  suffix: string;
+  mediaType: string;
+  summary: string;
 }
 
 /** Fixes an operation's types from its schemas. */

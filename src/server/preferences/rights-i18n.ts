@@ -17,6 +17,7 @@ export interface RightsMessages {
   exportReady(minutes: number): string;
   downloadJson: string;
   downloadCsv: string;
+  downloadHtml: string;
   exportFailed: string;
   eraseStarted: string;
   changeStarted: string;
@@ -43,6 +44,7 @@ const en: RightsMessages = {
   exportReady: (minutes) => `Your copy is ready. These links work for ${minutes} minutes; reload this page for new ones.`,
   downloadJson: 'Download (JSON)',
   downloadCsv: 'Download (CSV, for spreadsheets)',
+  downloadHtml: 'Download (a page to read)',
   exportFailed: 'We could not read every system. Your copy holds what we could gather; please contact us for the rest.',
   eraseStarted: 'We are erasing your data from every system. Once that is done, this page will stop working.',
   changeStarted: 'Your request is recorded and is being passed on to every system that keeps your details.',
@@ -70,6 +72,7 @@ const ja: RightsMessages = {
     `写しの準備ができました。リンクの有効期間は${minutes}分です。新しいリンクはこのページを再読み込みしてください。`,
   downloadJson: 'ダウンロード(JSON)',
   downloadCsv: 'ダウンロード(CSV、表計算ソフト用)',
+  downloadHtml: 'ダウンロード(読みやすいページ)',
   exportFailed: '一部のシステムを読み取れませんでした。写しには集められたデータが含まれています。残りについてはお問い合わせください。',
   eraseStarted: 'すべてのシステムからお客様のデータを消去しています。完了すると、このページは使えなくなります。',
   changeStarted: 'ご依頼を受け付けました。お客様の情報を保管するすべてのシステムに反映しています。',

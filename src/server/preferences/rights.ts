@@ -12,6 +12,7 @@ import type {} from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DsrInputData, DsrView } from '../../privacy/index.js';
 import { exportCsv } from '../../privacy/index.js';
+import { EXPORT_HTML_CSP, exportHtml } from '../export-html.js';
 import { hasObjection, isRestricted } from '../../profile/effective.js';
 import type { Profile } from '../../profile/schema.js';
 import type { Store } from '../../store/types.js';
@@ -154,7 +155,8 @@ export async function registerRights(app: FastifyInstance, options: RightsOption
             html`<h1>${MESSAGES[locale].rights.download.title}</h1>${reference}
 <p class="lead">${r.exportReady(minutes)}</p>${view.status === 'failed' ? html`<p>${r.exportFailed}</p>` : ''}
 <p><a class="button" href="${`${PATH}/download/${dl}?format=json`}" download>${r.downloadJson}</a></p>
-<p><a href="${`${PATH}/download/${dl}?format=csv`}" download>${r.downloadCsv}</a></p>${back}`,
+<p><a href="${`${PATH}/download/${dl}?format=csv`}" download>${r.downloadCsv}</a></p>
+<p><a href="${`${PATH}/download/${dl}?format=html`}" download>${r.downloadHtml}</a></p>${back}`,
           ),
         };
       }
@@ -281,15 +283,24 @@ export async function registerRights(app: FastifyInstance, options: RightsOption
         if (!view.ok || view.value.profileId !== check.profileId) return expired();
         const doc = await options.privacy.exportDocument(check.dsrId);
         if (!doc.ok) return expired();
-        const csv = request.query.format === 'csv';
-        await options.privacy.recordDownload(check.dsrId, 'preference_center', csv ? 'csv' : 'json');
-        const name = `my-data-${check.dsrId}.${csv ? 'csv' : 'json'}`;
+        const format = request.query.format === 'csv' || request.query.format === 'html' ? request.query.format : 'json';
+        await options.privacy.recordDownload(check.dsrId, 'preference_center', format);
+        const body =
+          format === 'csv' ? exportCsv(doc.value) : format === 'html' ? exportHtml(doc.value) : JSON.stringify(doc.value, null, 2);
+        // The readable page runs nothing and loads nothing: its own policy allows its style block only.
+        if (format === 'html') reply.header('content-security-policy', EXPORT_HTML_CSP);
         return reply
           .code(200)
           .header('cache-control', 'no-store')
-          .header('content-disposition', `attachment; filename="${name}"`)
-          .type(csv ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8')
-          .send(csv ? exportCsv(doc.value) : JSON.stringify(doc.value, null, 2));
+          .header('content-disposition', `attachment; filename="my-data-${check.dsrId}.${format}"`)
+          .type(
+            format === 'csv'
+              ? 'text/csv; charset=utf-8'
+              : format === 'html'
+                ? 'text/html; charset=utf-8'
+                : 'application/json; charset=utf-8',
+          )
+          .send(body);
       },
     );
   });

@@ -86,6 +86,12 @@ describe('admin API: data-subject requests', () => {
     expect(csv.text.split('\r\n')[0]).toBe('section,item,value,source,at,detail');
     expect(csv.text).toContain(`identity,email,${ADA}`);
     expect((await call(h, 'GET', `/dsr/${exportId}/export.csv`, READ_KEY)).status).toBe(403);
+    const page = await call(h, 'GET', `/dsr/${exportId}/export.html`, DSR_KEY);
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toContain('text/html');
+    expect(page.text).toContain(ADA);
+    expect((await call(h, 'GET', `/dsr/${exportId}/export.html`, READ_KEY)).status).toBe(403);
+    expect((await call(h, 'GET', `/dsr/${exportId}/export.html`, null)).status).toBe(401);
 
     const erased = await call(h, 'POST', '/dsr', DSR_KEY, { kind: 'erase', subject: { email: ADA } });
     expect(erased.status).toBe(202);
@@ -185,7 +191,24 @@ describe('admin API: data-subject requests', () => {
     const result = await new Validator().validate(doc);
     expect(result.errors ?? []).toEqual([]);
     const operations = Object.values(doc.paths).flatMap((methods) => Object.values(methods).map((op) => op['operationId']));
-    expect(operations).toEqual(expect.arrayContaining(['createDsr', 'getDsr', 'listDsr', 'extendDsr', 'retryDsr', 'getDsrExport']));
+    expect(operations).toEqual(
+      expect.arrayContaining([
+        'createDsr',
+        'getDsr',
+        'listDsr',
+        'extendDsr',
+        'retryDsr',
+        'getDsrExport',
+        'getDsrExportCsv',
+        'getDsrExportHtml',
+      ]),
+    );
+    // The export's renditions: the same resource, in CSV and as a readable page.
+    expect(doc.paths['/api/v1/dsr/{dsrId}/export.html']?.['get']).toMatchObject({
+      'x-required-scope': 'dsr',
+      responses: { '200': { content: { 'text/html': { schema: { type: 'string' } } } } },
+    });
+    expect(doc.paths['/api/v1/dsr/{dsrId}/export.csv']?.['get']).toMatchObject({ responses: { '200': { content: { 'text/csv': {} } } } });
     expect(doc.paths['/api/v1/dsr']?.['post']).toMatchObject({ security: [{ apiKey: ['dsr'] }], 'x-required-scope': 'dsr' });
   });
 });

@@ -112,6 +112,25 @@ describe('concord dsr', () => {
         primary: true,
       });
       expect(doc.live).toHaveLength(2);
+      // The readable page of the same request kind.
+      const page = join(dir, 'ada.html');
+      const readable = await concord([
+        'dsr',
+        'export',
+        'ada@example.com',
+        '--out',
+        page,
+        '--format',
+        'html',
+        '--config',
+        config,
+        '--timeout',
+        '30s',
+      ]);
+      expect(readable.code).toBe(0);
+      const text = await readFile(page, 'utf8');
+      expect(text).toMatch(/^<!doctype html>/);
+      expect(text).toContain('ada@example.com');
 
       const restricted = await concord(['dsr', 'restrict', 'ada@example.com', '--wait', '--json', '--config', config, '--timeout', '30s']);
       expect(restricted.code).toBe(0);

@@ -10,7 +10,8 @@ import addFormats from 'ajv-formats';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXPORT_SCHEMA_PATH, exportCsv } from '../../../src/privacy/index.js';
 import type { ExportDocument } from '../../../src/privacy/index.js';
-import { DSR_KEY, startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
+import { ADMIN_KEY, DSR_KEY, HUBSPOT_SECRET, SIGNING_SECRET, startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
+import { EXPORT_HTML_CSP } from '../../../src/server/export-html.js';
 
 const ADA = 'ada@example.com';
 
@@ -113,6 +114,72 @@ describe('export (access and portability)', () => {
     const row = await h.store.getDsr(view.id);
     expect(JSON.stringify(row)).not.toContain(ADA);
     expect(row?.detail['export']).toMatchObject({ bytes: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+  });
+
+  it('holds each system’s whole record with labels and related records, the recipients and the retention, in JSON, CSV and HTML; no secret and nobody else’s data', async () => {
+    hub = await startPrivacyHub({ dialect: 'sqlite' });
+    const h = hub;
+    const contact = h.hubspot.sideDoor.createContact({
+      email: ADA,
+      firstname: 'Ada',
+      lastname: 'Lovelace',
+      jobtitle: 'Analyst',
+      city: 'London',
+    });
+    h.hubspot.sideDoor.subscribe(ADA, 101);
+    h.hubspot.sideDoor.createContact({ email: 'grace@example.com', firstname: 'Grace', lastname: 'Hopper', city: 'Arlington' });
+    await h.settle();
+    const submitted = await h.privacy.submit(
+      { kind: 'export', subject: { email: ADA }, includeLive: true },
+      { origin: 'api', actor: 'test' },
+    );
+    if (!submitted.ok) throw submitted.error;
+    const view = await h.waitFor(submitted.value.id, (v) => v.status === 'completed');
+    const result = await h.privacy.exportDocument(view.id);
+    if (!result.ok) throw result.error;
+    const doc = result.value;
+    const validate = await validator();
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+
+    // HubSpot's whole contact: unmapped properties too, with their labels, and the subscription statuses.
+    const hubspot = doc.live?.find((l) => l.connector === 'hubspot')?.records.find((r) => r.externalId === contact.id);
+    expect(hubspot?.fields).toMatchObject({ jobtitle: 'Analyst', city: 'London', hs_object_id: contact.id });
+    expect(hubspot?.labels).toMatchObject({ jobtitle: 'Job Title', city: 'City' });
+    expect(hubspot?.related?.['subscriptionStatuses']).toEqual(
+      expect.arrayContaining([expect.objectContaining({ subscriptionId: 101, status: 'SUBSCRIBED' })]),
+    );
+    const salesforce = doc.live?.find((l) => l.connector === 'salesforce')?.records[0];
+    expect(salesforce?.labels).toMatchObject({ Email: 'Email', LastName: 'Last Name' });
+    // The hub created her in Salesforce: a recipient, with what its mappings send.
+    expect(doc.recipients.find((r) => r.connector === 'salesforce')).toMatchObject({
+      type: 'salesforce',
+      deliveries: expect.any(Number),
+      data: expect.arrayContaining(['identity:email']),
+    });
+    expect(doc.recipients.find((r) => r.connector === 'salesforce')?.deliveries).toBeGreaterThan(0);
+    expect(doc.retention).toMatchObject({ rules: [], export: { expiresAt: expect.any(String) } });
+    // Her audit history is there: changes received, and this very request.
+    expect(doc.history.some((e) => e.action === 'profile.created')).toBe(true);
+    expect(doc.history.some((e) => e.action === 'dsr.received')).toBe(true);
+
+    const json = JSON.stringify(doc);
+    const csv = exportCsv(doc);
+    const page = await h.app.inject({
+      method: 'GET',
+      url: `/api/v1/dsr/${view.id}/export.html`,
+      headers: { authorization: `Bearer ${DSR_KEY}` },
+    });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toContain('text/html');
+    expect(page.headers['content-security-policy']).toBe(EXPORT_HTML_CSP);
+    expect(page.body).toContain('Job Title');
+    for (const text of [json, csv, page.body]) {
+      // Nobody else's data: Grace lives in the same systems.
+      expect(text).not.toMatch(/grace|Hopper|Arlington/i);
+      // No secret of the hub or its connectors.
+      for (const secret of [HUBSPOT_SECRET, 'pat-privacy', SIGNING_SECRET, DSR_KEY, ADMIN_KEY, 'k'.repeat(32), 'privacy-salesforce-secret'])
+        expect(text).not.toContain(secret);
+    }
   });
 
   it('gives the sync history: every push to each system, what was sent and when, in the JSON (schema-valid) and CSV downloads', async () => {

@@ -4,6 +4,7 @@
  * confirmation page; each is a data-subject request with origin `preference_center`, carried
  * out in HubSpot and Salesforce. Forms are CSRF-protected and links open only their own person.
  */
+import { EXPORT_HTML_CSP } from '../../../src/server/export-html.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -134,11 +135,14 @@ describe('preference center: self-service rights', () => {
     expect(doc).toMatchObject({ format: 'concord.export/v1', subject: { profileId } });
     expect(doc.live).toHaveLength(2);
     const csv = await h.app.inject({ method: 'GET', url: `${json}?format=csv` });
+    expect(page).toContain(`${json}?format=html`);
+    const readable = await h.app.inject({ method: 'GET', url: `${json}?format=html` });
+    expect(readable.headers['content-type']).toContain('text/html');
+    expect(readable.headers['content-security-policy']).toBe(EXPORT_HTML_CSP);
+    expect(readable.body).toContain(ADA);
     const downloads = (await h.store.listAudit({ profileId, limit: 500 })).filter((a) => a.action === 'dsr.export.downloaded');
-    expect(downloads.map((a) => [a.actor, a.detail['format']])).toEqual([
-      ['preference_center', 'csv'],
-      ['preference_center', 'json'],
-    ]);
+    expect(downloads.map((a) => a.detail['format']).sort()).toEqual(['csv', 'html', 'json']);
+    expect(downloads.every((a) => a.actor === 'preference_center')).toBe(true);
     expect(csv.headers['content-type']).toContain('text/csv');
     expect(csv.body).toContain(`identity,email,${ADA}`);
 

@@ -10,7 +10,6 @@ import { silentLogger } from '../../../src/log/logger.js';
 import { createSegmentInstance } from '../../../connectors/segment/connector.js';
 import type { SegmentConfigInput, SegmentCursor } from '../../../connectors/segment/config.js';
 import { DEFAULT_SPACE_ID, type RunningSegmentEmulator } from '../../../connectors/segment/emulator/index.js';
-import { EXTERNAL_IDS_FIELD } from '../../../connectors/segment/profiles.js';
 import { emulator, SECRET } from './emulator-helpers.js';
 
 const signal = (): AbortSignal => new AbortController().signal;
@@ -222,7 +221,12 @@ describe('Segment pull, read and export', () => {
     await segment.push?.([record(11)], signal());
     const byEmail = (await segment.export?.([{ email: 'person11@example.com' }, { email: 'nobody@example.com' }], signal())) ?? [];
     expect(byEmail.map((r) => r.externalId)).toEqual(['p-0011']);
-    expect(byEmail[0]?.fields[EXTERNAL_IDS_FIELD]).toEqual(expect.arrayContaining(['user_id:p-0011', 'email:person11@example.com']));
+    expect(byEmail[0]?.related?.externalIds).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'user_id', id: 'p-0011' }),
+        expect.objectContaining({ type: 'email', id: 'person11@example.com' }),
+      ]),
+    );
   });
 
   it('without the Profile API: no read or export, and pulls yield nothing', async () => {

@@ -1,8 +1,9 @@
 /** A person with something of everything, for the export tests. */
+import { retentionOf } from '../recipients.js';
 import { MergePolicy } from '../../../profile/schema.js';
 import type { Profile } from '../../../profile/schema.js';
 import type { AuditEntry, LedgerEntry, PushLogEntry, Shadow } from '../../../store/types.js';
-import type { ExportInput } from '../document.js';
+import type { ExportInput, RecipientSource } from '../document.js';
 
 export function samplePerson(): Profile {
   return {
@@ -164,13 +165,33 @@ export function sampleInput(): ExportInput {
     ]),
     policy: MergePolicy.parse({}),
     purposeTitles: { marketing: 'Marketing communications' },
+    recipientSources: new Map<string, RecipientSource>([
+      [
+        'hubspot',
+        {
+          type: 'hubspot',
+          purposes: { marketing: ['email'] },
+          authorityFor: ['marketing'],
+          data: ['consent:marketing.email', 'identity:email'],
+        },
+      ],
+      ['salesforce', { type: 'salesforce', purposes: {}, authorityFor: [], data: ['field:lastName', 'identity:email'] }],
+      ['mailchimp', { type: 'mailchimp', purposes: { marketing: ['email'] }, authorityFor: [], data: ['consent:marketing.email'] }],
+    ]),
+    retention: retentionOf({ exportTtlMs: 604_800_000, verifyErasure: true, alwaysErase: [] }, '2026-02-08T00:00:00.000Z'),
     live: [
       {
         connector: 'hubspot',
         status: 'read',
         error: null,
         records: [
-          { externalId: '101', at: '2026-01-05T09:00:02.000Z', fields: { email: 'ada@example.com', 'subscription:101': 'SUBSCRIBED' } },
+          {
+            externalId: '101',
+            at: '2026-01-05T09:00:02.000Z',
+            fields: { email: 'ada@example.com', firstname: 'Ada', favourite_colour: '=HYPERLINK("x")' },
+            labels: { email: 'Email', firstname: 'First <Name>' },
+            related: { subscriptionStatuses: [{ subscriptionId: 101, status: 'SUBSCRIBED', legalBasis: 'CONSENT_WITH_NOTICE' }] },
+          },
         ],
       },
       { connector: 'salesforce', status: 'failed', error: 'TransientError: 503', records: [] },
