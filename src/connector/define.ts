@@ -449,6 +449,15 @@ export interface ConnectorInstance<Cursor> {
    */
   find?(queries: FindQuery[], signal: AbortSignal): Promise<FoundRecord[][]>;
   /**
+   * The kinds of identity this instance's `find` can search by, when it cannot search by all
+   * three (e.g. a system whose API has no phone lookup, or an HTTP instance without a `read.find`
+   * endpoint). `find` ignores identities of other kinds (it never refuses a query for them), and
+   * a data-subject request records them as not searchable in that system, never as "searched,
+   * not found".
+   * @defaultValue every kind: `['email', 'phone', 'externalId']`
+   */
+  findsBy?: readonly FindKind[];
+  /**
    * Checks a webhook request before its body is read (a secret in the URL, the declared
    * Content-Length), so that a refused sender costs no parsing. Cheap and synchronous; the HTTP
    * surface calls it first. A connector without it takes no `urlToken`. `verify` must check
@@ -525,10 +534,13 @@ export interface FindQuery {
   externalIds: string[];
 }
 
+/** A kind of identity `find` searches by. */
+export type FindKind = 'email' | 'phone' | 'externalId';
+
 /** A record `find` found, and which kinds of identity matched it. */
 export interface FoundRecord {
   externalId: string;
-  matchedBy: Array<'email' | 'phone' | 'externalId'>;
+  matchedBy: FindKind[];
 }
 
 /**

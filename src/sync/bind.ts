@@ -22,6 +22,7 @@ import type {
   ExportedRecord,
   ExternalRecord,
   FindQuery,
+  FindKind,
   FoundRecord,
   PushOutcome,
   PushRecord,
@@ -50,6 +51,8 @@ export interface SyncInstance {
   export?(refs: EraseRef[], signal: AbortSignal): Promise<ExportedRecord[]>;
   /** Searches the system for people by e-mail, phone and its own ids (`ConnectorInstance.find`). */
   find?(queries: FindQuery[], signal: AbortSignal): Promise<FoundRecord[][]>;
+  /** The kinds of identity `find` searches by (`ConnectorInstance.findsBy`; absent: all). */
+  findsBy?: readonly FindKind[];
   admit?(head: WebhookHead): AdmitResult;
   verify?(raw: RawWebhook): VerifyResult | Promise<VerifyResult>;
   parse?(raw: RawWebhook): WebhookEvent[] | Promise<WebhookEvent[]>;
@@ -142,6 +145,7 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
         ...(instance.eraseProgress ? { eraseProgress: instance.eraseProgress.bind(instance) } : {}),
         ...(instance.export ? { export: instance.export.bind(instance) } : {}),
         ...(instance.find ? { find: instance.find.bind(instance) } : {}),
+        ...(instance.findsBy ? { findsBy: instance.findsBy } : {}),
         ...(instance.admit ? { admit: instance.admit.bind(instance) } : {}),
         ...(instance.verify ? { verify: instance.verify.bind(instance) } : {}),
         ...(instance.parse ? { parse: instance.parse.bind(instance) } : {}),
