@@ -20,7 +20,7 @@ import { checkConnection } from './check.js';
 import { HttpConfig, HttpCursor } from './config.js';
 import { pushMessages } from './events-out.js';
 import { HttpPrivacy } from './privacy.js';
-import { findRecords } from './find.js';
+import { findRecords, httpFindsBy } from './find.js';
 import { HttpPusher } from './push.js';
 import { pullRecords, readRecords } from './read.js';
 import { getPath, idOf, instantFrom, isObject, select, toExternalRecord } from './records.js';
@@ -88,6 +88,7 @@ export function createHttpInstance(ctx: ConnectorContext<HttpConfig>, runtime: H
     eraseProgress: (tickets) => privacy.eraseProgress(tickets),
     export: (refs, signal) => privacy.export(refs, signal),
     find: (queries, signal) => findRecords(api, config, queries, signal),
+    findsBy: httpFindsBy(config),
     verify(raw) {
       if (inbound === undefined) return { ok: false, reason: 'this instance takes no webhooks' };
       // As admit, for a raw webhook handed over without it.

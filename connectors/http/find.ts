@@ -2,15 +2,24 @@
  * `find` on a generic system: each e-mail through `read.find` (one call), each phone through
  * `read.findPhone` when declared (one call; without it a phone finds nothing), and each id not
  * already among those records through `read.get` (else `export`; one call, a 404 or 410 finds
- * nothing). A query with an e-mail on an instance without `read.find` is refused
- * (`RejectedError`), as erasure and export by e-mail are: "nothing found" would be a guess.
+ * nothing). What the instance cannot search by (e-mails without `read.find`, phones without
+ * `read.findPhone`, ids without `read.get` or `export`) is left out of `findsBy` and ignored here:
+ * a data-subject request then says it was not searchable there, never "not found".
  */
-import type { FindQuery, FoundRecord } from '../../src/connector/define.js';
-import { RejectedError } from '../../src/connector/errors.js';
+import type { FindKind, FindQuery, FoundRecord } from '../../src/connector/define.js';
 import { FindHits, findIdentities } from '../../src/connector/kit/index.js';
 import type { HttpApi } from './api.js';
 import type { HttpConfig } from './config.js';
 import { fetchById, findByEmail, findByPhone } from './read.js';
+
+/** The kinds of identity the instance's endpoints can search by (`ConnectorInstance.findsBy`). */
+export function httpFindsBy(config: HttpConfig): FindKind[] {
+  const kinds: FindKind[] = [];
+  if (config.read.find !== undefined) kinds.push('email');
+  if (config.read.findPhone !== undefined) kinds.push('phone');
+  if ((config.read.get ?? config.export) !== undefined) kinds.push('externalId');
+  return kinds;
+}
 
 /** One answer per query, in input order (see `ConnectorInstance.find`). */
 export async function findRecords(
@@ -19,8 +28,10 @@ export async function findRecords(
   queries: readonly FindQuery[],
   signal: AbortSignal,
 ): Promise<FoundRecord[][]> {
-  const { emails, phones, externalIds } = findIdentities(queries);
-  if (emails.length > 0 && config.read.find === undefined) throw new RejectedError('cannot look a record up by e-mail: declare read.find');
+  const identities = findIdentities(queries);
+  const emails = config.read.find === undefined ? [] : identities.emails;
+  const phones = config.read.findPhone === undefined ? [] : identities.phones;
+  const { externalIds } = identities;
   const hits = new FindHits();
   const seen = new Set<string>();
   const searches = [

@@ -62,6 +62,8 @@ export function createMailchimpInstance(
     erase: (refs, signal) => eraseMembers(api, refs, sharedSignal(signal)),
     export: (refs, signal) => exporter.export(refs, sharedSignal(signal)),
     find: (queries, signal) => findMembers(api, phoneTag, queries, sharedSignal(signal)),
+    // No merge field carries the phone identity: phones cannot be searched.
+    ...(phoneTag === undefined ? { findsBy: ['email', 'externalId'] } : {}),
     admit: (head) => admitMailchimpWebhook(head, secrets),
     // Mailchimp GETs the URL before it saves a webhook.
     validation: (head) => validationReply(head, secrets),

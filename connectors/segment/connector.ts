@@ -5,7 +5,7 @@
  * (Actions) destination signed with `X-Signature`; erasure by Public API regulations, followed
  * until Segment finishes them. See README.md beside this file.
  */
-import { defineConnector, type ConnectorContext, type ConnectorInstance } from '../../src/connector/define.js';
+import { defineConnector, type ConnectorContext, type ConnectorInstance, type FindKind } from '../../src/connector/define.js';
 import { WebhookAcks } from '../../src/connector/kit/index.js';
 import { SegmentApi } from './api.js';
 import { SEGMENT_SECRET_KEYS, SegmentConfig, SegmentCursor, segmentHosts } from './config.js';
@@ -15,6 +15,9 @@ import { exportProfiles, pullProfiles, readProfiles } from './profiles.js';
 import { findProfiles } from './find.js';
 import { SegmentPusher } from './push.js';
 import { parseMessages, SIGNATURE_HEADER, toWebhookEvents, verifySegmentWebhook } from './webhook.js';
+
+const EVERY_KIND: readonly FindKind[] = ['email', 'phone', 'externalId'];
+const WITHOUT_PHONE: readonly FindKind[] = ['email', 'externalId'];
 
 export interface SegmentRuntime {
   /** Clock (tests). */
@@ -47,6 +50,8 @@ export function createSegmentInstance(
           export: (refs: Parameters<typeof exportProfiles>[1], signal: AbortSignal) => exportProfiles(api, refs, signal, now),
           find: (queries: Parameters<typeof findProfiles>[2], signal: AbortSignal) =>
             findProfiles(api, config.phoneIdentifier, queries, signal),
+          // Segment's default identifiers hold no phone: only a custom one makes phones searchable.
+          findsBy: config.phoneIdentifier === undefined ? WITHOUT_PHONE : EVERY_KIND,
         }
       : {}),
     erase: (refs, signal) => eraseUsers(api, refs, config.regulationPollMs, signal),

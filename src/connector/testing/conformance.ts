@@ -453,6 +453,9 @@ export function runConformance<Config, Cursor>(options: ConformanceOptions<Confi
           const { instance } = await setup();
           const [a, b, c] = [sample(31), sample(32), sample(33)];
           const [idA, idB, idC] = await pushOk(instance, [a, b, c]);
+          expect(instance.findsBy ?? ['email', 'externalId'], 'findsBy must name what this test finds by').toEqual(
+            expect.arrayContaining(['email', 'externalId']),
+          );
           const answers = await find(instance, [
             query({ emails: [emailOf(b)] }),
             query({ externalIds: [idA ?? ''] }),
@@ -493,6 +496,7 @@ export function runConformance<Config, Cursor>(options: ConformanceOptions<Confi
             const p = withPhone(sample(34), 34);
             const phone = samplePhone(34);
             expect(Object.values(toPush(p).fields), 'findsPhones: the mapping must push the sample phone').toContain(phone);
+            expect(instance.findsBy ?? ['phone'], 'findsBy must name the phone it finds by').toContain('phone');
             const [id] = await pushOk(instance, [p]);
             const answers = await find(instance, [query({ phones: [phone] }), query({ phones: [samplePhone(9999)] })]);
             expect(sortedMatches(answers)).toEqual([[{ externalId: id, matchedBy: ['phone'] }], []]);

@@ -284,6 +284,24 @@ describe('http connector: erasure and export by e-mail without read.find', () =>
     expect(emu.sideDoor.calls().total).toBe(0);
   });
 
+  it('find says it cannot search by e-mail and ignores addresses, still finding by id and phone', async () => {
+    const { emu, crm } = await crmWithoutFind();
+    const { id } = emu.sideDoor.userChange('ada@example.com');
+    expect(crm.findsBy).toEqual(['phone', 'externalId']);
+    emu.sideDoor.resetCalls();
+    expect(
+      await crm.find?.(
+        [
+          { emails: ['ada@example.com'], phones: [], externalIds: [id] },
+          { emails: ['ada@example.com'], phones: [], externalIds: [] },
+        ],
+        signal(),
+      ),
+    ).toEqual([[{ externalId: id, matchedBy: ['externalId'] }], []]);
+    // Only the read by id: no lookup by e-mail was attempted.
+    expect(emu.sideDoor.calls().total).toBe(1);
+  });
+
   it('an export by e-mail is refused with the same reason', async () => {
     const { crm } = await crmWithoutFind();
     await expect(crm.export([{ email: 'ada@example.com' }], signal())).rejects.toThrow(
