@@ -14,7 +14,7 @@ import {
   RateLimitedError,
   TransientError,
 } from '../../src/connector/errors.js';
-import { classifyHttpStatus, Pacer, redactEmails } from '../../src/connector/kit/index.js';
+import { classifyHttpStatus, Pacer, redactContacts } from '../../src/connector/kit/index.js';
 import { safeFetch, type SafeFetchOptions, type SafeResponse } from '../../src/connector/kit/safe-fetch.js';
 import type { Json } from '../../src/profile/schema.js';
 import type { HttpConfig } from './config.js';
@@ -54,11 +54,11 @@ const TOKEN_MARGIN_MS = 60_000;
 /** The message and code an error body carries, without e-mail addresses. */
 function errorDetail(json: unknown): { message?: string; code?: string } | undefined {
   const inner = isObject(json) && isObject(json['error']) ? json['error'] : json;
-  if (!isObject(inner)) return typeof json === 'string' ? { message: redactEmails(json).slice(0, 200) } : undefined;
+  if (!isObject(inner)) return typeof json === 'string' ? { message: redactContacts(json).slice(0, 200) } : undefined;
   const message = inner['message'] ?? (isObject(json) ? json['message'] : undefined);
   const code = inner['code'];
   return {
-    ...(typeof message === 'string' ? { message: redactEmails(message).slice(0, 200) } : {}),
+    ...(typeof message === 'string' ? { message: redactContacts(message).slice(0, 200) } : {}),
     ...(typeof code === 'string' ? { code } : {}),
   };
 }

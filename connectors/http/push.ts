@@ -10,7 +10,7 @@
  */
 import { ConnectorError, RateLimitedError, RejectedError, RequestTooLargeError, TransientError } from '../../src/connector/errors.js';
 import type { PushOutcome, PushRecord } from '../../src/connector/define.js';
-import { chunks, redactEmails } from '../../src/connector/kit/index.js';
+import { chunks, redactContacts } from '../../src/connector/kit/index.js';
 import type { Json } from '../../src/profile/schema.js';
 import { failsTheInstance, type ApiAnswer, type HttpApi } from './api.js';
 import type { BatchEndpoint, HttpConfig, WriteEndpoint } from './config.js';
@@ -27,20 +27,25 @@ export function emailOfRecord(record: PushRecord, emailField: string): string | 
 
 /** A system's message as a reason: e-mail addresses removed first, then cut (a cut address would escape the redaction). */
 function shortReason(message: string): string {
-  return redactEmails(message).slice(0, 200);
+  return redactContacts(message).slice(0, 200);
 }
 
 function failedOutcome(profileId: string, error: unknown): PushOutcome {
   if (error instanceof RateLimitedError) {
-    return { status: 'retryable', profileId, reason: redactEmails(error.message), retryAfterMs: error.retryAfterMs };
+    return { status: 'retryable', profileId, reason: redactContacts(error.message), retryAfterMs: error.retryAfterMs };
   }
   if (error instanceof RejectedError) {
-    return { status: 'rejected', profileId, reason: redactEmails(error.message), ...(error.reasonCode ? { code: error.reasonCode } : {}) };
+    return {
+      status: 'rejected',
+      profileId,
+      reason: redactContacts(error.message),
+      ...(error.reasonCode ? { code: error.reasonCode } : {}),
+    };
   }
   // No retry makes a record smaller.
   if (error instanceof RequestTooLargeError) return { status: 'rejected', profileId, reason: error.message, code: 'too_large' };
   if (failsTheInstance(error)) throw error;
-  if (error instanceof ConnectorError) return { status: 'retryable', profileId, reason: redactEmails(error.message) };
+  if (error instanceof ConnectorError) return { status: 'retryable', profileId, reason: redactContacts(error.message) };
   throw error;
 }
 

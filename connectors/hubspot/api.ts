@@ -24,7 +24,7 @@ import {
 import type { ConnectorContext } from '../../src/connector/define.js';
 import { counterOn, gaugeOn } from '../../src/connector/metrics.js';
 import type { HubSpotConfig } from './config.js';
-import { Pacer, redactEmails } from '../../src/connector/kit/index.js';
+import { Pacer, redactContacts } from '../../src/connector/kit/index.js';
 
 const TEN_SECONDS = 10_000;
 
@@ -47,10 +47,10 @@ function apiException(err: unknown): { code: number; body: unknown; headers: Rec
 /** The hub's one e-mail redaction, here for the modules of this connector. */
 
 function redactedBody(body: unknown): unknown {
-  if (typeof body === 'string') return redactEmails(body);
+  if (typeof body === 'string') return redactContacts(body);
   if (body === null || typeof body !== 'object') return body;
   const b = body as Record<string, unknown>;
-  return typeof b.message === 'string' ? { ...b, message: redactEmails(b.message) } : body;
+  return typeof b.message === 'string' ? { ...b, message: redactContacts(b.message) } : body;
 }
 
 /** Milliseconds until the next midnight in `timeZone` (when HubSpot's daily limit resets). */

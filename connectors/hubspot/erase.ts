@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { EraseOutcome, EraseRef } from '../../src/connector/define.js';
 import { isRetryable, RateLimitedError, RejectedError } from '../../src/connector/errors.js';
-import { redactEmails } from '../../src/connector/kit/index.js';
+import { redactContacts } from '../../src/connector/kit/index.js';
 import type { HubSpotApi } from './api.js';
 import type { HubSpotReader } from './read.js';
 
@@ -74,7 +74,7 @@ export class HubSpotEraser {
           this.remember(doneNow, err.retryAfterMs);
           throw err;
         }
-        const reason = redactEmails(err instanceof Error ? err.message : String(err)).slice(0, 300);
+        const reason = redactContacts(err instanceof Error ? err.message : String(err)).slice(0, 300);
         out[i] = { status: 'failed', ref, reason, retryable: isRetryable(err) };
       }
     }

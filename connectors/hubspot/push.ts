@@ -11,7 +11,7 @@ import { MalformedPayloadError } from '../../src/connector/errors.js';
 import type { HubSpotApi, Reservation } from './api.js';
 import type { HubSpotConfig, HubSpotLegalBasis, SubscriptionType } from './config.js';
 import { statusToWrite, subscriptionField, subscriptionIdOf, toHubSpotLegalBasis, toPropertyValue, type StatusState } from './mapping.js';
-import { chunks, redactEmails } from '../../src/connector/kit/index.js';
+import { chunks, redactContacts } from '../../src/connector/kit/index.js';
 import { BATCH, type HubSpotReader, type StatusOf } from './read.js';
 
 interface StandardErrorLike {
@@ -52,7 +52,7 @@ interface Work {
 }
 
 function reasonOf(e: StandardErrorLike): string {
-  return `${e.category ?? 'ERROR'}: ${redactEmails(e.message ?? 'no message').slice(0, 300)}`;
+  return `${e.category ?? 'ERROR'}: ${redactContacts(e.message ?? 'no message').slice(0, 300)}`;
 }
 
 function outcomeOf(profileId: string, e: StandardErrorLike): PushOutcome {
@@ -370,7 +370,7 @@ export class HubSpotPusher {
       const evidence = [consent.evidence.method, consent.evidence.noticeVersion ? `notice ${consent.evidence.noticeVersion}` : undefined]
         .filter((x) => x !== undefined)
         .join(', ');
-      input.legalBasisExplanation = redactEmails(`${mapped.article ? `${mapped.article}; ` : ''}recorded by Concord (${evidence})`).slice(
+      input.legalBasisExplanation = redactContacts(`${mapped.article ? `${mapped.article}; ` : ''}recorded by Concord (${evidence})`).slice(
         0,
         500,
       );

@@ -24,7 +24,7 @@ import {
   TransientError,
   type ConnectorError,
 } from '../../src/connector/errors.js';
-import { parseRetryAfter, redactEmails, sleep } from '../../src/connector/kit/index.js';
+import { parseRetryAfter, redactContacts, sleep } from '../../src/connector/kit/index.js';
 import { counterOn } from '../../src/connector/metrics.js';
 import { apiBaseUrl, type MailchimpConfig } from './config.js';
 
@@ -157,7 +157,7 @@ export function problemText(body: unknown): string {
   const parts = [p.title, p.detail].filter((s): s is string => typeof s === 'string' && s !== '');
   const fields = (p.errors ?? []).map((e) => `${e.field ?? ''} ${e.message ?? ''}`.trim()).filter((s) => s !== '');
   const text = [...parts, ...fields].join(': ') || (typeof body === 'string' ? body : '');
-  return redactEmails(text).slice(0, 300);
+  return redactContacts(text).slice(0, 300);
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import type { EraseOutcome, EraseRef } from '../../src/connector/define.js';
 import { isRetryable, RateLimitedError, AuthError } from '../../src/connector/errors.js';
-import { redactEmails } from '../../src/connector/kit/index.js';
+import { redactContacts } from '../../src/connector/kit/index.js';
 import { subscriberHash, type MailchimpApi } from './api.js';
 
 /** The member keys a reference may be found under: its contact_id, then its address's hash. */
@@ -32,7 +32,7 @@ export async function eraseMembers(api: MailchimpApi, refs: readonly EraseRef[],
         return { status: 'not_found', ref };
       } catch (err) {
         if (err instanceof RateLimitedError || err instanceof AuthError) throw err;
-        const reason = redactEmails(err instanceof Error ? err.message : String(err)).slice(0, 300);
+        const reason = redactContacts(err instanceof Error ? err.message : String(err)).slice(0, 300);
         return { status: 'failed', ref, reason, retryable: isRetryable(err) };
       }
     }),

@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import type { PushOutcome, PushRecord } from '../../src/connector/define.js';
 import { AuthError, ConnectorConfigError, RateLimitedError } from '../../src/connector/errors.js';
-import { chunks, redactEmails } from '../../src/connector/kit/index.js';
+import { chunks, redactContacts } from '../../src/connector/kit/index.js';
 import { jsonEqual } from '../../src/connector/mapping.js';
 import type { Json, Profile } from '../../src/profile/schema.js';
 import { mailchimpError, memberProblemCode, permanentMemberCode, subscriberHash, type MailchimpApi, type MemberOutcome } from './api.js';
@@ -187,7 +187,7 @@ export class MailchimpPusher {
       return;
     }
     const code = permanentMemberCode(err);
-    const reason = redactEmails(err instanceof Error ? err.message : String(err)).slice(0, 300);
+    const reason = redactContacts(err instanceof Error ? err.message : String(err)).slice(0, 300);
     w.outcome = code !== undefined ? { status: 'rejected', profileId, reason, code } : { status: 'retryable', profileId, reason };
   }
 
@@ -234,7 +234,7 @@ export class MailchimpPusher {
     for (const e of res.data?.errors ?? []) {
       const w = byEmail.get(String(e.email_address ?? '').toLowerCase());
       if (!w || w.externalId !== undefined) continue;
-      const message = redactEmails(e.error ?? 'refused').slice(0, 300);
+      const message = redactContacts(e.error ?? 'refused').slice(0, 300);
       if (e.error_code === 'ERROR_CONTACT_EXISTS') exists.push(w);
       else {
         const code = memberProblemCode(message) ?? 'invalid_member';
@@ -355,7 +355,7 @@ export class MailchimpPusher {
       w.outcome = {
         status: 'retryable',
         profileId: w.record.profileId,
-        reason: `tags not written: ${redactEmails(err instanceof Error ? err.message : String(err)).slice(0, 200)}`,
+        reason: `tags not written: ${redactContacts(err instanceof Error ? err.message : String(err)).slice(0, 200)}`,
         externalId: w.externalId,
       };
     }

@@ -29,7 +29,7 @@ import {
   TransientError,
 } from '../../src/connector/errors.js';
 import type { SalesforceConfig } from './config.js';
-import { redactEmails } from '../../src/connector/kit/index.js';
+import { redactContacts } from '../../src/connector/kit/index.js';
 
 /** Marks every write so Salesforce's logs (and the emulator) attribute it to Concord. */
 export const CALL_OPTIONS_CLIENT = 'concord';
@@ -66,9 +66,9 @@ export function errorCodeOf(body: unknown): string | undefined {
 
 function messageOf(body: unknown): string {
   const first = (Array.isArray(body) ? body[0] : body) as ApiErrorEntry | string | undefined;
-  if (typeof first === 'string') return redactEmails(first.slice(0, 300));
+  if (typeof first === 'string') return redactContacts(first.slice(0, 300));
   const m = first?.message ?? first?.error_description;
-  return typeof m === 'string' ? redactEmails(m.slice(0, 300)) : '';
+  return typeof m === 'string' ? redactContacts(m.slice(0, 300)) : '';
 }
 
 /** A Composite subrequest's failure as a connector error, classified by its status and Salesforce's `errorCode`. */

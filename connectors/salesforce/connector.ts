@@ -3,7 +3,7 @@
  * Individual, ContactPointTypeConsent), both ways, with Outbound Messages, GDPR erasure and
  * export. Every call goes through jsforce. See README.md beside this file.
  */
-import { chunks, redactEmails, splitRefs, uniqueBy, WebhookAcks } from '../../src/connector/kit/index.js';
+import { chunks, redactContacts, splitRefs, uniqueBy, WebhookAcks } from '../../src/connector/kit/index.js';
 import {
   defineConnector,
   type ConnectorContext,
@@ -103,7 +103,7 @@ export function createSalesforceInstance(
                 ? { ok: true }
                 : {
                     ok: false,
-                    reason: `${code}: ${redactEmails(e?.message ?? '')}`.slice(0, 300),
+                    reason: `${code}: ${redactContacts(e?.message ?? '')}`.slice(0, 300),
                     retryable: code === 'UNABLE_TO_LOCK_ROW',
                   },
             );
@@ -143,7 +143,10 @@ export function createSalesforceInstance(
       } catch (err) {
         // A rate limit (REQUEST_LIMIT_EXCEEDED) is thrown, so the engine parks the erase queue without spending an attempt.
         if (err instanceof RateLimitedError) throw err;
-        callFailure = { reason: redactEmails(err instanceof Error ? err.message : String(err)).slice(0, 300), retryable: isRetryable(err) };
+        callFailure = {
+          reason: redactContacts(err instanceof Error ? err.message : String(err)).slice(0, 300),
+          retryable: isRetryable(err),
+        };
       }
       return refs.map((ref): EraseOutcome => {
         const matches = targets.filter((p) =>

@@ -12,7 +12,7 @@
 import type { Connection, SaveResult, UpsertResult } from 'jsforce';
 import type { PushOutcome, PushRecord } from '../../src/connector/define.js';
 import type { ConsentState, Json, Profile } from '../../src/profile/schema.js';
-import { chunks, redactEmails } from '../../src/connector/kit/index.js';
+import { chunks, redactContacts } from '../../src/connector/kit/index.js';
 import type { SalesforceApi } from './api.js';
 import type { SalesforceBulk } from './bulk.js';
 import type { SalesforceConfig } from './config.js';
@@ -80,7 +80,7 @@ function codeOf(e: SaveErrorLike): string {
 function outcomeOf(profileId: string, errors: readonly SaveErrorLike[]): PushOutcome {
   const first = errors[0] ?? {};
   const code = codeOf(first);
-  const reason = `${code}: ${redactEmails(first.message ?? 'no message').slice(0, 300)}`;
+  const reason = `${code}: ${redactContacts(first.message ?? 'no message').slice(0, 300)}`;
   return PERMANENT.has(code) ? { status: 'rejected', profileId, reason, code } : { status: 'retryable', profileId, reason };
 }
 

@@ -15,7 +15,7 @@
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import type { ConnectorContext } from '../../src/connector/define.js';
 import { classifyHttpError, classifyHttpStatus, headerValue, RateLimitedError, TransientError } from '../../src/connector/errors.js';
-import { Pacer, redactEmails, sleep } from '../../src/connector/kit/index.js';
+import { Pacer, redactContacts, sleep } from '../../src/connector/kit/index.js';
 import { segmentHosts, type SegmentConfig } from './config.js';
 
 const TIMEOUT_MS = 30_000;
@@ -81,7 +81,7 @@ function errorBody(data: unknown): { message?: string; code?: string } {
   if (!first) return {};
   const code = 'code' in first ? first.code : 'type' in first ? first.type : undefined;
   return {
-    ...(typeof first.message === 'string' ? { message: redactEmails(first.message).slice(0, 200) } : {}),
+    ...(typeof first.message === 'string' ? { message: redactContacts(first.message).slice(0, 200) } : {}),
     ...(typeof code === 'string' ? { code } : {}),
   };
 }

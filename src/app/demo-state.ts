@@ -4,8 +4,9 @@
  * runs, and its process id. `concord dsr …` uses it to reach the demo's data, and a second
  * `npm start` uses it to refuse before touching the running demo's database and keys.
  *
- * The file holds no secret: the configured Redis URL (which may carry a password) is not
- * written, only a private loopback Redis the demo started itself.
+ * The configured Redis URL (which may carry a password) is not written, only a private loopback
+ * Redis the demo started itself. `npm start` runs the demo on its SQLite file; a demo started
+ * with a database URL that carries a password writes it, readable by its owner only (0600).
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

@@ -44,7 +44,7 @@ function target(io: CliIo, config: Config, file: string, options: SessionOptions
   const demo = runningDemo(demoStateFile(io.env));
   if (!demo || (demo.config !== undefined && demo.config !== resolve(file))) return config;
   io.error(
-    `using the demo that runs now (pid ${demo.pid}): database ${demo.databaseUrl}, Redis prefix ${demo.keyPrefix}; --no-demo uses the config's`,
+    `using the demo that runs now (pid ${demo.pid}): database ${redactUrl(demo.databaseUrl)}, Redis prefix ${demo.keyPrefix}; --no-demo uses the config's`,
   );
   return {
     ...config,

@@ -17,7 +17,7 @@
  *   `ResponseTooLargeError` (`response_too_large`): the kit's `safeFetch` refused a call (an address
  *   the SSRF guard blocks, a body over its limit); trying again changes nothing.
  */
-import { redactEmails } from '../log/logger.js';
+import { redactContacts } from '../log/logger.js';
 
 /** Every stable code a connector error can carry. */
 export type ConnectorErrorCode =
@@ -287,11 +287,11 @@ function policyFromBody(body: unknown): string | undefined {
 }
 
 function messageFromBody(body: unknown): string | undefined {
-  if (typeof body === 'string') return redactEmails(body).slice(0, 200);
+  if (typeof body === 'string') return redactContacts(body).slice(0, 200);
   if (body === null || typeof body !== 'object') return undefined;
   if (Array.isArray(body)) return messageFromBody(body[0]);
   const m = (body as Record<string, unknown>)['message'];
-  return typeof m === 'string' ? redactEmails(m).slice(0, 200) : undefined;
+  return typeof m === 'string' ? redactContacts(m).slice(0, 200) : undefined;
 }
 
 function reasonCodeFromBody(body: unknown): string | undefined {
@@ -385,7 +385,7 @@ export function classifyHttpError(err: unknown, options: { now?: number } = {}):
       return new TransientError('request aborted', { cause: err });
     }
     const message = typeof e['message'] === 'string' ? e['message'] : 'unknown error';
-    return new TransientError(`unexpected error: ${redactEmails(message).slice(0, 200)}`, { cause: err });
+    return new TransientError(`unexpected error: ${redactContacts(message).slice(0, 200)}`, { cause: err });
   }
   return new TransientError('unexpected non-error value thrown', { cause: err });
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLogger, REDACTED, redactEmails, requestLogScope, serializeError } from './logger.js';
+import { createLogger, REDACTED, redactContacts, requestLogScope, serializeError } from './logger.js';
 
 function capture(level = 'info'): { lines: string[]; logger: ReturnType<typeof createLogger> } {
   const lines: string[] = [];
@@ -91,10 +91,13 @@ describe('createLogger', () => {
   });
 
   it('redacts e-mail addresses in free text, keeping the codes and brackets around them', () => {
-    expect(redactEmails('INVALID_EMAIL_ADDRESS: (ada@example.com) and bob@example.org;x')).toBe(
+    expect(redactContacts('INVALID_EMAIL_ADDRESS: (ada@example.com) and bob@example.org;x')).toBe(
       'INVALID_EMAIL_ADDRESS: (<email>) and <email>;x',
     );
-    expect(redactEmails('code:grace@example.com')).toBe('code:<email>');
+    expect(redactContacts('code:grace@example.com')).toBe('code:<email>');
+    expect(
+      redactContacts("INVALID_FIELD: WHERE Phone IN ('+15550100123', '+44 20 7946 0958') at 2026-12-05T10:00:00Z, id 0035e00000AbCdE"),
+    ).toBe("INVALID_FIELD: WHERE Phone IN ('<phone>', '<phone>') at 2026-12-05T10:00:00Z, id 0035e00000AbCdE");
   });
 
   it('serializes what is thrown even when it is not an Error', () => {

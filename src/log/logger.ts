@@ -65,24 +65,26 @@ export const REDACT_PATHS: readonly string[] = [
 ];
 
 /**
- * Replaces e-mail addresses in free text that may reach logs or the dead-letter view (error
- * messages quote what a system refused, e.g. `INVALID_EMAIL_ADDRESS: (ada@example.com)`).
+ * Replaces e-mail addresses and international phone numbers (`+` and 7 to 15 digits, as the hub
+ * keeps them) in free text that may reach logs, audit rows or the dead-letter view: error
+ * messages quote what a system refused (`INVALID_EMAIL_ADDRESS: (ada@example.com)`) or the query
+ * it could not run (a SOQL `Phone IN ('+15550100')`).
  */
-export function redactEmails(text: string): string {
-  return text.replace(/[^\s"'<>,;:[\]()]*@[^\s"'<>,;:[\]()]*/g, '<email>');
+export function redactContacts(text: string): string {
+  return text.replace(/[^\s"'<>,;:[\]()]*@[^\s"'<>,;:[\]()]*/g, '<email>').replace(/\+\d[\d ]{5,17}\d/g, '<phone>');
 }
 
 /** What an error becomes in a log line: kind, stable code, message (e-mail addresses removed), status, cause; never its other properties (an HTTP client's error carries the request's headers). */
 export function serializeError(err: unknown, depth = 0): Record<string, unknown> {
-  if (!(err instanceof Error)) return { type: typeof err, message: redactEmails(String(err)) };
+  if (!(err instanceof Error)) return { type: typeof err, message: redactContacts(String(err)) };
   const e = err as Error & { code?: unknown; status?: unknown; statusCode?: unknown; cause?: unknown };
   const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;
   return {
     type: e.name,
     ...(typeof e.code === 'string' || typeof e.code === 'number' ? { code: e.code } : {}),
-    message: redactEmails(e.message),
+    message: redactContacts(e.message),
     ...(status === undefined ? {} : { status }),
-    ...(e.stack === undefined ? {} : { stack: redactEmails(e.stack) }),
+    ...(e.stack === undefined ? {} : { stack: redactContacts(e.stack) }),
     ...(e.cause !== undefined && depth < 3 ? { cause: serializeError(e.cause, depth + 1) } : {}),
   };
 }

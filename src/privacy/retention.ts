@@ -8,14 +8,15 @@
  * A rule selects a profile that no source changed for `inactiveFor` (the store's time of its
  * last change) and, with `withoutConsent`, that holds no consent (no grant in force) and no
  * subscription. A restricted profile is never selected: the person asked to keep the data
- * while processing is restricted (Art. 18). One run starts at most `maxErasuresPerRun`
- * erasures; the rest are selected again by the next run.
+ * while processing is restricted (Art. 18); nor is one with a request open (its erasure is under
+ * way, or an export or a change is answered first) or whose erasure failed (an operator retries
+ * it). One run starts at most `maxErasuresPerRun` erasures; the rest are selected again by the
+ * next run.
  */
 import type { Profile } from '../profile/schema.js';
 import { isRestricted } from '../profile/effective.js';
 import type { IdleProfile } from '../store/types.js';
 import type { PrivacyContext } from './context.js';
-import { openErasureOf } from './intake.js';
 import type { Intake } from './intake.js';
 import type { PrivacyOptions } from './options.js';
 
@@ -39,12 +40,14 @@ export interface RetentionRuleReport {
   selectedCount: number;
   /** The profiles selected: all of them in a dry run; in a real run those it erased or tried (at most the run's budget) or, for a `report` rule, the first `REPORT_LIST_LIMIT`. */
   selected: RetentionSelection[];
-  /** Inactive profiles the rule leaves: they hold consent (or a subscription), or are restricted. */
-  kept: { consent: number; restricted: number };
+  /**
+   * Inactive profiles the rule leaves: they hold consent (or a subscription), are restricted,
+   * have a request open (an erasure under way is not started twice; an export or a change is
+   * answered first), or an erasure of theirs failed (`concord dsr retry` drives it again).
+   */
+  kept: { consent: number; restricted: number; openRequest: number; failedErasure: number };
   /** Erasures started by this run (0 in a dry run and for `report` rules). */
   erasuresStarted: number;
-  /** Selected profiles already being erased (their open request is kept). */
-  alreadyErasing: number;
   /** Selected profiles left for the next run by `maxErasuresPerRun`. */
   deferred: number;
 }
@@ -94,20 +97,20 @@ export class Retention {
     const now = ctx.now();
     const rules = this.rules.filter((r) => options.rules === undefined || options.rules.includes(r.id));
     let budget = ctx.options.retention.maxErasuresPerRun;
+    const held = await this.heldProfiles();
     const reports: RetentionRuleReport[] = [];
     for (const rule of rules) {
       const erasing = !options.dryRun && rule.action === 'erase';
       // Only what is listed is kept in memory: a rule may select millions.
       const limit = options.dryRun ? Infinity : erasing ? budget : REPORT_LIST_LIMIT;
-      const report = await this.select(rule, now, limit);
+      const report = await this.select(rule, now, limit, held);
       if (erasing) {
         report.deferred = report.selectedCount - report.selected.length;
         for (const selection of report.selected) {
-          const started = await this.erase(rule, selection);
-          if (started === 'started') {
+          if (await this.erase(rule, selection)) {
             report.erasuresStarted++;
             budget--;
-          } else if (started === 'already') report.alreadyErasing++;
+          }
         }
       }
       reports.push(report);
@@ -127,8 +130,9 @@ export class Retention {
           selected: r.selectedCount,
           keptForConsent: r.kept.consent,
           keptRestricted: r.kept.restricted,
+          keptOpenRequest: r.kept.openRequest,
+          keptFailedErasure: r.kept.failedErasure,
           erasuresStarted: r.erasuresStarted,
-          alreadyErasing: r.alreadyErasing,
           deferred: r.deferred,
         })),
       },
@@ -140,7 +144,22 @@ export class Retention {
     return { at: now.toISOString(), dryRun: options.dryRun, rules: reports };
   }
 
-  private async select(rule: Rule, now: Date, limit: number): Promise<RetentionRuleReport> {
+  /** Profiles a run leaves alone whatever the rules say: a request is open for them, or their erasure failed. */
+  private async heldProfiles(): Promise<Map<string, 'openRequest' | 'failedErasure'>> {
+    const { store } = this.ctx;
+    const held = new Map<string, 'openRequest' | 'failedErasure'>();
+    for (const r of await store.listDsr({ kind: 'erase', status: 'failed' })) if (r.profileId) held.set(r.profileId, 'failedErasure');
+    for (const status of ['received', 'in_progress'] as const)
+      for (const r of await store.listDsr({ status })) if (r.profileId) held.set(r.profileId, 'openRequest');
+    return held;
+  }
+
+  private async select(
+    rule: Rule,
+    now: Date,
+    limit: number,
+    held: ReadonlyMap<string, 'openRequest' | 'failedErasure'>,
+  ): Promise<RetentionRuleReport> {
     const inactiveBefore = new Date(now.getTime() - rule.inactiveForMs).toISOString();
     const report: RetentionRuleReport = {
       rule: rule.id,
@@ -149,9 +168,8 @@ export class Retention {
       inactiveBefore,
       selectedCount: 0,
       selected: [],
-      kept: { consent: 0, restricted: 0 },
+      kept: { consent: 0, restricted: 0, openRequest: 0, failedErasure: 0 },
       erasuresStarted: 0,
-      alreadyErasing: 0,
       deferred: 0,
     };
     let after: string | undefined;
@@ -162,7 +180,7 @@ export class Retention {
         ...(after === undefined ? {} : { after }),
       });
       for (const { profile, updatedAt } of page) {
-        const kept = keptBy(rule, profile, now);
+        const kept = held.get(profile.id) ?? keptBy(rule, profile, now);
         if (kept) report.kept[kept]++;
         else if (report.selectedCount++ < limit) report.selected.push({ profileId: profile.id, lastChangeAt: updatedAt });
       }
@@ -171,17 +189,17 @@ export class Retention {
     }
   }
 
-  private async erase(rule: Rule, selection: RetentionSelection): Promise<'started' | 'already' | 'failed'> {
-    if (await openErasureOf(this.ctx, selection.profileId)) return 'already';
+  /** Starts the erasure of a selected profile; false when it could not be started (logged). */
+  private async erase(rule: Rule, selection: RetentionSelection): Promise<boolean> {
     const result = await this.intake.submit(
       { kind: 'erase', subject: { profileId: selection.profileId } },
       { origin: 'retention', actor: `retention:${rule.id}` },
     );
     if (!result.ok) {
       this.ctx.logger.warn({ rule: rule.id, profileId: selection.profileId, code: result.error.code }, 'retention erasure not started');
-      return 'failed';
+      return false;
     }
-    return 'started';
+    return true;
   }
 }
 

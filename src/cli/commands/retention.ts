@@ -14,13 +14,12 @@ import type { CliIo } from '../io.js';
 type Options = SessionOptions & { dryRun?: boolean; rule?: string[]; json?: boolean };
 
 function describeRule(r: RetentionRuleReport, dryRun: boolean): string[] {
-  const kept = `kept: ${r.kept.consent} with consent, ${r.kept.restricted} restricted`;
+  const kept = `kept: ${r.kept.consent} with consent, ${r.kept.restricted} restricted, ${r.kept.openRequest} with a request open, ${r.kept.failedErasure} whose erasure failed`;
   const lines = [
     `${r.rule} (${r.action}; inactive since before ${r.inactiveBefore})${r.description ? `: ${r.description}` : ''}`,
     `  ${r.selectedCount} selected; ${kept}`,
   ];
-  if (!dryRun && r.action === 'erase')
-    lines.push(`  erasures started ${r.erasuresStarted}, already being erased ${r.alreadyErasing}, left for the next run ${r.deferred}`);
+  if (!dryRun && r.action === 'erase') lines.push(`  erasures started ${r.erasuresStarted}, left for the next run ${r.deferred}`);
   if (dryRun || r.action === 'report') {
     for (const s of r.selected) lines.push(`  ${s.profileId}  last change ${s.lastChangeAt}`);
     if (r.selected.length < r.selectedCount) lines.push(`  … and ${r.selectedCount - r.selected.length} more (--dry-run --json lists all)`);

@@ -10,7 +10,7 @@ export { emailKey, FindHits, findIdentities, phoneKey } from './find.js';
 export { nonEmpty, nonEmptyFields } from './exported.js';
 export { WebhookAcks, type WebhookAcksOptions } from './webhook-acks.js';
 export { secretsEqual } from './secrets.js';
-export { redactEmails } from '../../log/logger.js';
+export { redactContacts } from '../../log/logger.js';
 export { classifyHttpError, classifyHttpStatus, parseRetryAfter, headerValue } from '../errors.js';
 export { sleep } from '../sleep.js';
 export { safeFetch, type SafeFetchOptions, type SafeRequest, type SafeResponse } from './safe-fetch.js';

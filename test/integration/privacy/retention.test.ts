@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProfilePatch } from '../../../src/profile/schema.js';
+import type { DataSubjectRequest } from '../../../src/store/types.js';
 import { startPrivacyHub } from '../../../harness/privacy-hub.js';
 import type { PrivacyHub } from '../../../harness/privacy-hub.js';
 import { REDIS_URL } from '../../../harness/sync-hub.js';
@@ -35,6 +36,25 @@ const PEOPLE: Record<string, Person> = {
   restricted: { email: 'restricted@example.com', restricted: true },
   denied: { email: 'denied@example.com', consents: { marketing: { email: { status: 'denied' } } } },
 };
+
+/** A request row as the store keeps it (the test stands in for one the hub is working on). */
+function request(id: string, profileId: string, kind: 'export' | 'erase', status: 'in_progress' | 'failed') {
+  const at = new Date().toISOString();
+  return {
+    id: `00000000-0000-7000-8000-${id.padStart(12, '0').slice(-12)}`,
+    kind,
+    status,
+    profileId,
+    identityHashes: [],
+    receivedAt: at,
+    dueAt: at,
+    extendedTo: null,
+    subjectToldAt: null,
+    completedAt: null,
+    detail: { origin: 'api', actor: 'test', outcomes: {} },
+    systems: [],
+  };
+}
 
 async function seed(hub: PrivacyHub, person: Person): Promise<string> {
   const now = new Date().toISOString();
@@ -112,8 +132,26 @@ describe('retention rules', () => {
     expect(audit.find((a) => a.action === 'retention.report')?.detail).toMatchObject({ dryRun: true });
   });
 
+  it('leaves alone a person with a request open, and one whose erasure failed', async () => {
+    const open = await hub.store.createDsr(request('open', ids['denied'] ?? '', 'export', 'in_progress'));
+    const failed = await hub.store.createDsr(request('failed', ids['silent'] ?? '', 'erase', 'failed'));
+    const report = await hub.privacy.runRetention({ dryRun: true });
+    expect(report.rules.find((r) => r.rule === 'dormant')).toMatchObject({
+      selected: [{ profileId: ids['expired'] }],
+      kept: { consent: 2, restricted: 1, openRequest: 1, failedErasure: 1 },
+    });
+    // Answered, and retried and given up: the rule selects them again.
+    await hub.store.updateDsr(open.id, { status: 'completed' });
+    await hub.store.updateDsr(failed.id, { status: 'completed' });
+  });
+
+  /** The erasures retention started (not the rows the test made itself). */
+  async function retentionErasures(): Promise<DataSubjectRequest[]> {
+    return (await hub.store.listDsr({ kind: 'erase' })).filter((r) => r.detail['origin'] === 'retention');
+  }
+
   async function settleErasures(): Promise<void> {
-    for (const request of await hub.store.listDsr({ kind: 'erase' })) {
+    for (const request of await retentionErasures()) {
       const view = await hub.waitFor(request.id, (v) => v.status === 'completed' || v.status === 'failed');
       expect(view).toMatchObject({ status: 'completed', origin: 'retention' });
     }
@@ -130,7 +168,7 @@ describe('retention rules', () => {
     const second = await hub.privacy.runRetention({ dryRun: false });
     expect(second.rules.find((r) => r.rule === 'dormant')).toMatchObject({ selectedCount: 1, erasuresStarted: 1, deferred: 0 });
     await settleErasures();
-    const requests = await hub.store.listDsr({ kind: 'erase' });
+    const requests = await retentionErasures();
     expect(requests.map((r) => r.profileId).sort()).toEqual([ids['silent'], ids['expired'], ids['denied']].sort());
     const inHubSpot = (): string[] => hub.hubspot.sideDoor.contacts().map((c) => c.properties['email'] ?? '');
     for (const name of ['silent', 'expired', 'denied']) {
