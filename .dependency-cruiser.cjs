@@ -118,6 +118,22 @@ module.exports = {
       toNot: '^src/queue/redis-health\\.ts$',
     }),
     {
+      name: 'runtime-without-dev-dependencies',
+      severity: 'error',
+      comment:
+        'What the package runs (src/, connectors/ and bin/, test code aside) imports no devDependency: ' +
+        '`npm install` of the packed tarball installs only dependencies (tsx, vitest and the like are absent).',
+      from: { path: '^(src|connectors|bin)/', pathNot: TEST_CODE },
+      to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'runtime-without-scripts',
+      severity: 'error',
+      comment: 'What the package runs imports nothing of scripts/ (benchmarks, generators): dist/ leaves it out.',
+      from: { path: '^(src|connectors|bin)/' },
+      to: { path: '^scripts/' },
+    },
+    {
       name: 'not-to-unresolvable',
       severity: 'error',
       comment: 'Every import resolves (a moved file left no importer behind).',

@@ -18,6 +18,7 @@ import * as unpark from './commands/unpark.js';
 import * as validate from './commands/validate.js';
 import * as webhooksOut from './commands/webhooks-out.js';
 import { processIo } from './io.js';
+import { packageVersion } from './version.js';
 import type { CliIo } from './io.js';
 
 /** A subcommand module. */
@@ -46,6 +47,7 @@ export function buildProgram(io: CliIo = processIo): Command {
   const program = new Command()
     .name('concord')
     .description('Concord: one living profile per customer, kept in agreement with every connected system.')
+    .version(packageVersion(), '-V, --version', "print Concord's version")
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (text) => io.writeOut(text), writeErr: (text) => io.writeErr(text) });
