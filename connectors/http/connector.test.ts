@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import type { RawWebhook } from '../../src/connector/define.js';
-import { RejectedError } from '../../src/connector/errors.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { HttpConfig } from './config.js';
 import { createHttpInstance } from './connector.js';
@@ -78,14 +77,15 @@ describe('http connector: an authoritative webhook payload', () => {
 });
 
 describe('http connector: find', () => {
-  it('refuses an e-mail without read.find (nothing found would be a guess), and answers phones with nothing without read.findPhone', async () => {
+  it('says it can search by nothing without read.find, read.findPhone, read.get or export, and makes no call', async () => {
     const config = HttpConfig.parse({ baseUrl: 'https://crm.example.com', record: { id: 'id', updatedAt: 'updated_at' } });
     const instance = createHttpInstance({ instanceId: 'crm', logger: silentLogger(), config });
     const signal = new AbortController().signal;
-    await expect(instance.find?.([{ emails: ['a@example.com'], phones: [], externalIds: [] }], signal)).rejects.toBeInstanceOf(
-      RejectedError,
-    );
-    // No read.get, no export, no read.findPhone: neither ids nor phones can be looked up, and no call is made.
-    await expect(instance.find?.([{ emails: [], phones: ['+15550100'], externalIds: ['x'] }], signal)).resolves.toEqual([[]]);
+    // A data-subject request then records these identities as not searchable here, never as "not found".
+    expect(instance.findsBy).toEqual([]);
+    // baseUrl is not reachable from a test: any call would fail instead of answering.
+    await expect(instance.find?.([{ emails: ['a@example.com'], phones: ['+15550100'], externalIds: ['x'] }], signal)).resolves.toEqual([
+      [],
+    ]);
   });
 });
