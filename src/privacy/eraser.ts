@@ -45,8 +45,9 @@ import { limitOf } from '../queue/external-call.js';
 import type { DataSubjectRequest } from '../store/types.js';
 import { audit, callSystem, encodeDetail, readDetail, reasonOf, safeText, scheduleEraseFlush, withLock } from './context.js';
 import type { PrivacyContext } from './context.js';
+import type { SearchScope } from './search.js';
 import type { DsrDetail, ErasureState, SystemEvidence, SystemOutcome } from './schema.js';
-import { hashedRecords, matching, noteCall, queryFor, searchedIdentities, searchMethod, searchSystem } from './search.js';
+import { hashedRecords, matching, noteCall, queryFor, searchMethod, searchScope, searchSystem, withFound } from './search.js';
 import { settleRequest } from './settle.js';
 
 export interface EraseJobData {
@@ -447,10 +448,26 @@ export class Eraser {
     const { ctx } = this;
     const done = new Set<Item>();
     const method = searchMethod(connector, instance);
-    const toSearch = items.filter(
+    const candidates = items.filter(
       (item) => method !== null && item.query !== null && !item.verifyOnly && !polled.includes(item) && !item.evidence.searched,
     );
-    if (method === null || toSearch.length === 0) return done;
+    if (method === null || candidates.length === 0) return done;
+    const toSearch: Item[] = [];
+    const scopes: SearchScope[] = [];
+    for (const item of candidates) {
+      const scope = searchScope(ctx, connector, instance, item.query ?? { emails: [], phones: [], externalIds: [] });
+      if (scope.unsearchable.length > 0) item.evidence.unsearchable = scope.unsearchable;
+      else delete item.evidence.unsearchable;
+      // Nothing of theirs can be searched here and the hub knows no record: no "searched, not found".
+      if (scope.byHand !== null && item.refs.length === 0) {
+        done.add(item);
+        await this.fail(connector, item, scope.byHand, result);
+        continue;
+      }
+      toSearch.push(item);
+      scopes.push(scope);
+    }
+    if (toSearch.length === 0) return done;
     let found: string[][];
     try {
       found = (
@@ -459,26 +476,25 @@ export class Eraser {
           this.deps,
           connector,
           instance,
-          toSearch.map((item) => item.query ?? { emails: [], phones: [], externalIds: [] }),
+          scopes.map((scope) => scope.query),
           signal,
           useSlot(),
         )
       ).found;
     } catch (err) {
       // A rate limit parks the whole batch (and ends the run); any other failure retries those searched.
-      await this.callFailed(connector, err instanceof RateLimitedError ? items : toSearch, err, result);
+      await this.callFailed(connector, err instanceof RateLimitedError ? items.filter((i) => !done.has(i)) : toSearch, err, result);
       for (const item of toSearch) done.add(item);
       return done;
     }
     const at = ctx.now().toISOString();
     for (const [i, item] of toSearch.entries()) {
       const ids = found[i] ?? [];
-      const query = item.query ?? { emails: [], phones: [], externalIds: [] };
       noteCall(item.evidence, method, at);
       item.evidence.searched = {
         at,
         via: method,
-        identities: searchedIdentities(ctx, connector.id, query, method),
+        identities: scopes[i]?.identities ?? [],
         found: ids.length,
         records: hashedRecords(ctx, connector.id, ids),
       };
@@ -489,12 +505,9 @@ export class Eraser {
       }
       if (ids.length === 0) continue;
       // Every record found joins the references the hub had (its known ids, an always-erase address).
-      const known = new Set(item.refs.flatMap((r) => (r.externalId ? [r.externalId] : [])));
-      const added = ids.filter((id) => !known.has(id));
-      item.refs = [
-        ...item.refs,
-        ...added.map((externalId) => (item.email === undefined ? { externalId } : { externalId, email: item.email })),
-      ];
+      const merged = withFound(item.refs, ids, item.email);
+      const added = merged.added;
+      item.refs = merged.refs;
       await this.keep(item, connector.id, (detail) => ({ work: { ...detail.work, [connector.id]: item.refs } }));
       await ctx.store.suppress(hashedRecords(ctx, connector.id, added), `erasure ${item.request.id}`);
     }

@@ -116,6 +116,13 @@ export const SystemEvidence = z
       })
       .strict()
       .optional(),
+    /**
+     * The person's identities the system cannot be searched by (its `find` does not search by
+     * their kind, or `export` by phone), keyed hashes: not found by them is no claim. With none
+     * of the person's identities searchable and no record known to the hub there, the system's
+     * part fails, to be checked by hand.
+     */
+    unsearchable: z.array(SearchedIdentity).optional(),
     /** The read-back after erasing: when, how, and what it still found (keyed hashes of record ids; empty when verified). */
     readBack: z
       .object({ at: Instant, via: SearchVia, found: z.number().int().nonnegative(), records: z.array(z.string()) })

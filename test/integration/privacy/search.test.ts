@@ -16,6 +16,7 @@ import type { DsrView } from '../../../src/privacy/index.js';
 import { DSR_KEY, startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
 import { startHub, waitFor as waitUntil, type Hub } from '../../../harness/sync-hub.js';
 import type { MemorySystem } from '../../../connectors/memory/index.js';
+import type { FindKind } from '../../../src/connector/define.js';
 
 const GRACE = 'grace@example.com';
 const ADA = 'ada@example.com';
@@ -140,8 +141,15 @@ describe('find before you act (in-memory systems that find)', () => {
     h = undefined;
   });
 
-  async function start(): Promise<NonNullable<typeof h>> {
-    const hub = await startHub({ dialect: 'sqlite', systems: [{ id: 'crm', webhooks: false }, { id: 'mail' }] });
+  /** `findsBy`: the kinds each system's find searches by (absent: all). */
+  async function start(findsBy: { crm?: FindKind[]; mail?: FindKind[] } = {}): Promise<NonNullable<typeof h>> {
+    const hub = await startHub({
+      dialect: 'sqlite',
+      systems: [
+        { id: 'crm', webhooks: false, ...(findsBy.crm ? { config: { findsBy: findsBy.crm } } : {}) },
+        { id: 'mail', ...(findsBy.mail ? { config: { findsBy: findsBy.mail } } : {}) },
+      ],
+    });
     const privacy = new PrivacyService({
       store: hub.store,
       redis: hub.engine.connection,
@@ -260,5 +268,68 @@ describe('find before you act (in-memory systems that find)', () => {
     expect(doc.value.live?.find((l) => l.connector === 'crm')?.records).toEqual([
       expect.objectContaining({ externalId: grace.id, fields: expect.objectContaining({ email: GRACE, phone: PHONE }) }),
     ]);
+  });
+
+  it('a system that cannot search by the person’s phone is no "searched, not found": it fails, to be checked by hand', async () => {
+    h = await start({ crm: ['email', 'externalId'] });
+    const { crm, privacy } = h;
+    // Held by the CRM, whose find cannot search by phone: it would not find her.
+    const grace = crm.change({ email: GRACE, phone: PHONE, first_name: 'Grace' });
+    crm.resetCalls();
+    const submitted = await privacy.submit({ kind: 'erase', subject: { phone: '+442079460018' } }, { origin: 'api', actor: 'test' });
+    if (!submitted.ok) throw submitted.error;
+    const done = await waitDone(privacy, submitted.value.id);
+    expect(done.status).toBe('failed');
+    const phoneHash = h.hub.store.hashIdentity({ kind: 'phone', value: '+442079460018' });
+    expect(system(done, 'crm')).toMatchObject({
+      status: 'failed',
+      error: "cannot be searched by the person's identities (phone): check by hand",
+      outcome: { outcome: 'failed', evidence: { unsearchable: [{ kind: 'phone', hash: phoneHash }] } },
+    });
+    expect(system(done, 'crm')?.outcome?.evidence?.searched).toBeUndefined();
+    // Not asked by what it cannot search by, and not claimed erased.
+    expect(crm.calls().byEndpoint).toEqual({});
+    expect(crm.get(grace.id)).toBeDefined();
+    // The mail system searches by phone: searched, not found, nothing unsearchable.
+    expect(system(done, 'mail')?.outcome).toMatchObject({
+      outcome: 'not_found',
+      evidence: { searched: { via: 'find', identities: [{ kind: 'phone', hash: phoneHash }], found: 0 } },
+    });
+    expect(system(done, 'mail')?.outcome?.evidence?.unsearchable).toBeUndefined();
+    expect(describeRequest(done)).toMatch(/crm +failed .*\n[\s\S]*not searchable here: phone /);
+  });
+
+  it('an export holds the records the hub knows even where the search misses them, and fails where nothing can be searched', async () => {
+    // The mail system's find searches by phone only: it cannot find Grace by her address nor by her id.
+    h = await start({ mail: ['phone'] });
+    const { mail, privacy } = h;
+    const grace = mail.change({ email: GRACE, first_name: 'Grace' });
+    await h.hub.settle();
+    const known = await privacy.submit({ kind: 'export', subject: { email: GRACE }, includeLive: true }, { origin: 'api', actor: 'test' });
+    if (!known.ok) throw known.error;
+    const done = await waitDone(privacy, known.value.id);
+    expect(done.status).toBe('completed');
+    expect(system(done, 'mail')?.outcome).toMatchObject({ outcome: 'exported', records: 1 });
+    expect(
+      system(done, 'mail')
+        ?.outcome?.evidence?.unsearchable?.map((i) => i.kind)
+        .sort(),
+    ).toEqual(['email', 'external']);
+    const doc = await privacy.exportDocument(done.id);
+    if (!doc.ok) throw doc.error;
+    const live = doc.value.live?.find((l) => l.connector === 'mail');
+    expect(live?.records.map((r) => r.externalId)).toEqual([grace.id]);
+    expect(live?.unsearchable?.map((i) => i.kind).sort()).toEqual(['email', 'external']);
+
+    // Ada, unknown to the hub: the mail system cannot be searched by her address, so it is no "not found".
+    const unknown = await privacy.submit({ kind: 'export', subject: { email: ADA }, includeLive: true }, { origin: 'api', actor: 'test' });
+    if (!unknown.ok) throw unknown.error;
+    const failed = await waitDone(privacy, unknown.value.id);
+    expect(failed.status).toBe('failed');
+    expect(system(failed, 'mail')).toMatchObject({
+      status: 'failed',
+      error: "cannot be searched by the person's identities (email): check by hand",
+    });
+    expect(system(failed, 'crm')?.outcome).toMatchObject({ outcome: 'not_found' });
   });
 });
