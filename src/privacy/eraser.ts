@@ -691,18 +691,27 @@ export class Eraser {
     result.completed++;
   }
 
-  /** Adds references found on reading back, so the next attempt erases them too. */
+  /**
+   * Adds references found on reading back, so the next attempt erases them too, and puts their
+   * ids on the suppression list like those found by searching (keyed hashes).
+   */
   private async addRefs(item: Item, connector: string, refs: EraseRef[]): Promise<void> {
     const { ctx } = this;
+    const added: string[] = [];
     await withLock(ctx, item.request.id, async () => {
       const current = await ctx.store.getDsr(item.request.id);
       if (!current) return;
       const detail = readDetail(current);
       const work = { ...(detail.work ?? {}) };
       const list = [...(work[connector] ?? [])];
-      for (const ref of refs) if (!list.some((r) => r.externalId === ref.externalId)) list.push(ref);
+      for (const ref of refs)
+        if (!list.some((r) => r.externalId === ref.externalId)) {
+          list.push(ref);
+          if (ref.externalId !== undefined) added.push(ref.externalId);
+        }
       work[connector] = list;
       await ctx.store.updateDsr(current.id, { detail: encodeDetail({ ...detail, work }) });
     });
+    if (added.length > 0) await ctx.store.suppress(hashedRecords(ctx, connector, added), `erasure ${item.request.id}`);
   }
 }

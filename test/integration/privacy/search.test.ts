@@ -15,7 +15,7 @@ import { DsrView as DsrViewSchema, PrivacyService } from '../../../src/privacy/i
 import type { DsrView } from '../../../src/privacy/index.js';
 import { DSR_KEY, startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
 import { startHub, waitFor as waitUntil, type Hub } from '../../../harness/sync-hub.js';
-import type { MemorySystem } from '../../../connectors/memory/index.js';
+import type { MemorySystem, MemorySystemOptions } from '../../../connectors/memory/index.js';
 import type { FindKind } from '../../../src/connector/define.js';
 
 const GRACE = 'grace@example.com';
@@ -142,11 +142,19 @@ describe('find before you act (in-memory systems that find)', () => {
   });
 
   /** `findsBy`: the kinds each system's find searches by (absent: all). */
-  async function start(findsBy: { crm?: FindKind[]; mail?: FindKind[] } = {}): Promise<NonNullable<typeof h>> {
+  async function start(
+    findsBy: { crm?: FindKind[]; mail?: FindKind[] } = {},
+    crmSystem?: MemorySystemOptions,
+  ): Promise<NonNullable<typeof h>> {
     const hub = await startHub({
       dialect: 'sqlite',
       systems: [
-        { id: 'crm', webhooks: false, ...(findsBy.crm ? { config: { findsBy: findsBy.crm } } : {}) },
+        {
+          id: 'crm',
+          webhooks: false,
+          ...(findsBy.crm ? { config: { findsBy: findsBy.crm } } : {}),
+          ...(crmSystem ? { system: crmSystem } : {}),
+        },
         { id: 'mail', ...(findsBy.mail ? { config: { findsBy: findsBy.mail } } : {}) },
       ],
     });
@@ -331,5 +339,33 @@ describe('find before you act (in-memory systems that find)', () => {
       error: "cannot be searched by the person's identities (email): check by hand",
     });
     expect(system(failed, 'crm')?.outcome).toMatchObject({ outcome: 'not_found' });
+  });
+
+  it('a record found only on reading back is erased on the next attempt and suppressed like those found by searching', async () => {
+    h = await start({}, { asyncErase: { steps: 1, checkAfterMs: 30 } });
+    const { crm, privacy } = h;
+    const grace = crm.change({ email: GRACE, first_name: 'Grace' });
+    crm.holdErasures();
+    const submitted = await privacy.submit({ kind: 'erase', subject: { email: GRACE } }, { origin: 'api', actor: 'test' });
+    if (!submitted.ok) throw submitted.error;
+    await waitUntil(
+      async () => {
+        const view = await privacy.get(submitted.value.id);
+        return view.ok && system(view.value, 'crm')?.progress !== undefined && system(view.value, 'crm')?.progress !== null;
+      },
+      10_000,
+      'the CRM erasing later',
+    );
+    // While the CRM is erasing her, a user deletes her record and makes a new one: only the read-back finds it.
+    crm.remove({ id: grace.id });
+    const late = crm.change({ email: GRACE, first_name: 'Grace (2)' });
+    expect(late.id).not.toBe(grace.id);
+    crm.holdErasures(false);
+    const done = await waitDone(privacy, submitted.value.id);
+    expect(done.status).toBe('completed');
+    expect(crm.get(late.id)).toBeUndefined();
+    const hashOf = (id: string) => h?.hub.store.hashIdentity({ kind: 'external', system: 'crm', value: id }) ?? '';
+    expect(await h.hub.store.isSuppressed([hashOf(grace.id)])).toBe(true);
+    expect(await h.hub.store.isSuppressed([hashOf(late.id)])).toBe(true);
   });
 });
