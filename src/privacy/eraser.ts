@@ -101,6 +101,10 @@ interface BatchRun {
   polled: readonly Item[];
   result: EraseRunResult;
   signal: AbortSignal;
+  /** Requests this run makes an attempt for (those not waiting for the system). */
+  attempted: readonly Item[];
+  /** Their attempts are audited (once the search passed: a run parked by a rate limit writes none). */
+  audited: boolean;
 }
 
 type Pending = Extract<EraseOutcome, { status: 'pending' }>;
@@ -209,19 +213,18 @@ export class Eraser {
     };
     try {
       // Asking a system how an erasure it carries out is going is no attempt (unless it ends one, see `askProgress`).
-      for (const item of items) {
-        if (item.tickets.length > 0) continue;
+      const attempted = items.filter((item) => item.tickets.length === 0);
+      for (const item of attempted)
         await ctx.store.updateDsrSystem(item.request.id, connector.id, { status: 'in_progress', attempts: item.attempt });
-        await audit(ctx, 'dsr.erase.attempt', item.request, { connector: connector.id, attempt: item.attempt, refs: item.refs.length });
-      }
 
       // Erasures the system carries out later: ask how they are going (those done join the read-back).
       const polled = items.filter((item) => item.tickets.length > 0);
-      const run: BatchRun = { connector, instance, items, polled, result, signal };
+      const run: BatchRun = { connector, instance, items, polled, result, signal, attempted, audited: false };
       if (polled.length > 0) await this.askProgress(run, useSlot());
 
       // Find before acting: the requests not yet searched here are searched in one call.
       const done = await this.search(run, useSlot);
+      await this.auditAttempts(run);
 
       const toErase = items.filter((item) => !item.verifyOnly && !polled.includes(item) && !done.has(item));
       const all = toErase.flatMap((item) => item.refs);
@@ -460,6 +463,7 @@ export class Eraser {
       else delete item.evidence.unsearchable;
       // Nothing of theirs can be searched here and the hub knows no record: no "searched, not found".
       if (scope.byHand !== null && item.refs.length === 0) {
+        await this.auditAttempts(run);
         done.add(item);
         await this.fail(connector, item, scope.byHand, result);
         continue;
@@ -483,10 +487,12 @@ export class Eraser {
       ).found;
     } catch (err) {
       // A rate limit parks the whole batch (and ends the run); any other failure retries those searched.
+      if (!(err instanceof RateLimitedError)) await this.auditAttempts(run);
       await this.callFailed(connector, err instanceof RateLimitedError ? items.filter((i) => !done.has(i)) : toSearch, err, result);
       for (const item of toSearch) done.add(item);
       return done;
     }
+    await this.auditAttempts(run);
     const at = ctx.now().toISOString();
     for (const [i, item] of toSearch.entries()) {
       const ids = found[i] ?? [];
@@ -503,7 +509,11 @@ export class Eraser {
         await this.complete(connector, item, { outcome: 'not_found', records: 0, verified: 'yes', evidence: item.evidence, at }, result);
         continue;
       }
-      if (ids.length === 0) continue;
+      // Kept, so that a run parked later (e.g. on the erase call) does not search again.
+      if (ids.length === 0) {
+        await this.keep(item, connector.id);
+        continue;
+      }
       // Every record found joins the references the hub had (its known ids, an always-erase address).
       const merged = withFound(item.refs, ids, item.email);
       const added = merged.added;
@@ -512,6 +522,18 @@ export class Eraser {
       await ctx.store.suppress(hashedRecords(ctx, connector.id, added), `erasure ${item.request.id}`);
     }
     return done;
+  }
+
+  /** Audits the attempt of each request the run makes one for, once per run. */
+  private async auditAttempts(run: BatchRun): Promise<void> {
+    if (run.audited) return;
+    run.audited = true;
+    for (const item of run.attempted)
+      await audit(this.ctx, 'dsr.erase.attempt', item.request, {
+        connector: run.connector.id,
+        attempt: item.attempt,
+        refs: item.refs.length,
+      });
   }
 
   /**

@@ -240,6 +240,11 @@ describe('find before you act (in-memory systems that find)', () => {
     expect(system(done, 'crm')).toMatchObject({ status: 'completed', attempts: 1, outcome: { outcome: 'erased' } });
     expect(crm.getStats().rateLimited).toBe(1);
     expect(crm.get({ email: GRACE })).toBeUndefined();
+    // One attempt, audited once: the parked run wrote none.
+    const attempts = (await h.hub.store.listAudit({ limit: 1000 })).filter(
+      (a) => a.action === 'dsr.erase.attempt' && a.detail['connector'] === 'crm',
+    );
+    expect(attempts.map((a) => a.detail['attempt'])).toEqual([1]);
   });
   it('exports a person only one system holds, found with find and read; a rate limit delays the export without spending an attempt', async () => {
     h = await start();
