@@ -224,6 +224,11 @@ export const DsrDetail = z
     failure: z.string().optional(),
     /** The opaque reference handed to `onSettled` on completion (see `RequestMeta.notify`); dropped then. */
     notify: z.string().max(200).optional(),
+    /**
+     * References of further requesters of the same erasure (one asked again while it was open,
+     * so they were handed this request): each is handed to `onSettled` too; dropped then.
+     */
+    alsoNotify: z.array(z.string().max(200)).max(50).optional(),
   })
   .strict();
 export type DsrDetail = z.infer<typeof DsrDetail>;

@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { describe as describeRequest } from '../../../src/cli/commands/dsr.js';
 import { DsrView as DsrViewSchema, PrivacyService } from '../../../src/privacy/index.js';
 import type { DsrView } from '../../../src/privacy/index.js';
+import type { SettledRequest } from '../../../src/privacy/context.js';
 import { DSR_KEY, startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
 import { startHub, waitFor as waitUntil, type Hub } from '../../../harness/sync-hub.js';
 import type { MemorySystem, MemorySystemOptions } from '../../../connectors/memory/index.js';
@@ -145,6 +146,7 @@ describe('find before you act (in-memory systems that find)', () => {
   async function start(
     findsBy: { crm?: FindKind[]; mail?: FindKind[] } = {},
     crmSystem?: MemorySystemOptions,
+    onSettled?: (settled: SettledRequest) => void,
   ): Promise<NonNullable<typeof h>> {
     const hub = await startHub({
       dialect: 'sqlite',
@@ -165,6 +167,7 @@ describe('find before you act (in-memory systems that find)', () => {
       connectors: hub.connectors,
       policy: hub.policy,
       ingestPatch: () => Promise.reject(new Error('this test makes no hub patches')),
+      ...(onSettled ? { onSettled } : {}),
       metrics: hub.engine.metrics.registry,
       options: {
         tuning: { eraseBatchWaitMs: 20, backoff: { baseMs: 50, maxMs: 300, jitter: 0.2 }, callRetryMinMs: 10, limiterMarginMs: 10 },
@@ -372,5 +375,55 @@ describe('find before you act (in-memory systems that find)', () => {
     const hashOf = (id: string) => h?.hub.store.hashIdentity({ kind: 'external', system: 'crm', value: id }) ?? '';
     expect(await h.hub.store.isSuppressed([hashOf(grace.id)])).toBe(true);
     expect(await h.hub.store.isSuppressed([hashOf(late.id)])).toBe(true);
+  });
+
+  it('tells onSettled of a failed request too, and of an open erasure asked for again, once per requester', async () => {
+    const settled: SettledRequest[] = [];
+    h = await start({ crm: ['email', 'externalId'] }, { asyncErase: { steps: 1, checkAfterMs: 30 } }, (s) => settled.push(s));
+    const { crm, mail, privacy } = h;
+    // Failed: the CRM cannot be searched by phone (see above).
+    const byPhone = await privacy.submit(
+      { kind: 'erase', subject: { phone: '+442079460018' } },
+      { origin: 'api', actor: 'test', notify: 'n-phone' },
+    );
+    if (!byPhone.ok) throw byPhone.error;
+    expect((await waitDone(privacy, byPhone.value.id)).status).toBe('failed');
+    await waitUntil(() => settled.length === 1, 5_000, 'the failure notice');
+    expect(settled[0]).toMatchObject({ id: byPhone.value.id, status: 'failed', notify: 'n-phone' });
+
+    // Grace, known to the hub (from the mail system) and held by the CRM, which erases later.
+    crm.change({ email: GRACE, first_name: 'Grace' });
+    mail.change({ email: GRACE, first_name: 'Grace' });
+    await h.hub.settle();
+    crm.holdErasures();
+    const meta = { origin: 'preference_center', actor: 'verified_email' };
+    const first = await privacy.submit({ kind: 'erase', subject: { email: GRACE } }, { ...meta, notify: 'n-1' });
+    if (!first.ok) throw first.error;
+    await waitUntil(
+      async () => {
+        const view = await privacy.get(first.value.id);
+        return view.ok && (system(view.value, 'crm')?.progress ?? null) !== null;
+      },
+      10_000,
+      'the CRM erasing later',
+    );
+    // Asked again while it is open: the same request, and this requester is told too.
+    const again = await privacy.submit({ kind: 'erase', subject: { email: GRACE } }, { ...meta, notify: 'n-2' });
+    if (!again.ok) throw again.error;
+    expect(again.value.id).toBe(first.value.id);
+    crm.holdErasures(false);
+    expect((await waitDone(privacy, first.value.id)).status).toBe('completed');
+    await waitUntil(() => settled.length === 3, 5_000, 'both completion notices');
+    expect(
+      settled
+        .slice(1)
+        .map((s) => [s.id, s.status, s.notify])
+        .sort(),
+    ).toEqual([
+      [first.value.id, 'completed', 'n-1'],
+      [first.value.id, 'completed', 'n-2'],
+    ]);
+    // The proof keeps no reference.
+    expect(JSON.stringify(await h.hub.store.getDsr(first.value.id))).not.toMatch(/n-[12]/);
   });
 });
