@@ -103,8 +103,8 @@ interface BatchRun {
   signal: AbortSignal;
   /** Requests this run makes an attempt for (those not waiting for the system). */
   attempted: readonly Item[];
-  /** Their attempts are audited (once the search passed: a run parked by a rate limit writes none). */
-  audited: boolean;
+  /** Those whose attempt is audited (once the search passed: a run parked by a rate limit writes none). */
+  audited: Set<Item>;
 }
 
 type Pending = Extract<EraseOutcome, { status: 'pending' }>;
@@ -219,7 +219,7 @@ export class Eraser {
 
       // Erasures the system carries out later: ask how they are going (those done join the read-back).
       const polled = items.filter((item) => item.tickets.length > 0);
-      const run: BatchRun = { connector, instance, items, polled, result, signal, attempted, audited: false };
+      const run: BatchRun = { connector, instance, items, polled, result, signal, attempted, audited: new Set() };
       if (polled.length > 0) await this.askProgress(run, useSlot());
 
       // Find before acting: the requests not yet searched here are searched in one call.
@@ -463,7 +463,7 @@ export class Eraser {
       else delete item.evidence.unsearchable;
       // Nothing of theirs can be searched here and the hub knows no record: no "searched, not found".
       if (scope.byHand !== null && item.refs.length === 0) {
-        await this.auditAttempts(run);
+        await this.auditAttempts(run, [item]);
         done.add(item);
         await this.fail(connector, item, scope.byHand, result);
         continue;
@@ -524,16 +524,17 @@ export class Eraser {
     return done;
   }
 
-  /** Audits the attempt of each request the run makes one for, once per run. */
-  private async auditAttempts(run: BatchRun): Promise<void> {
-    if (run.audited) return;
-    run.audited = true;
-    for (const item of run.attempted)
+  /** Audits the attempt of each request (of `items`) the run makes one for, once per run. */
+  private async auditAttempts(run: BatchRun, items: readonly Item[] = run.attempted): Promise<void> {
+    for (const item of items) {
+      if (run.audited.has(item) || !run.attempted.includes(item)) continue;
+      run.audited.add(item);
       await audit(this.ctx, 'dsr.erase.attempt', item.request, {
         connector: run.connector.id,
         attempt: item.attempt,
         refs: item.refs.length,
       });
+    }
   }
 
   /**
