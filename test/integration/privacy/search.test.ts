@@ -426,4 +426,30 @@ describe('find before you act (in-memory systems that find)', () => {
     // The proof keeps no reference.
     expect(JSON.stringify(await h.hub.store.getDsr(first.value.id))).not.toMatch(/n-[12]/);
   });
+
+  it('a search that found nothing is kept, so a run parked later (on the erase call) does not search again', async () => {
+    // The mail system's find cannot search by her address nor her id: its search finds nothing,
+    // and it answers one call per window, so the erase call after it is refused (429) and parks.
+    h = await start({ mail: ['phone'] });
+    const { mail, privacy } = h;
+    const grace = mail.change({ email: GRACE, first_name: 'Grace' });
+    await h.hub.settle();
+    mail.setRateLimit({ requests: 1, windowMs: 300 });
+    const submitted = await privacy.submit({ kind: 'erase', subject: { email: GRACE } }, { origin: 'api', actor: 'test' });
+    if (!submitted.ok) throw submitted.error;
+    const done = await waitDone(privacy, submitted.value.id);
+    mail.setRateLimit(undefined);
+    expect(done.status).toBe('completed');
+    expect(mail.get(grace.id)).toBeUndefined();
+    expect(mail.getStats().rateLimited).toBeGreaterThan(0);
+    const searched = system(done, 'mail')?.outcome?.evidence?.searched;
+    expect(searched).toMatchObject({ found: 0 });
+    // Parked at least once after searching (two runs' attempts), and searched in the first run only.
+    const attempts = (await h.hub.store.listAudit({ limit: 1000 }))
+      .filter((a) => a.action === 'dsr.erase.attempt' && a.detail['connector'] === 'mail')
+      .map((a) => Date.parse(a.at))
+      .sort((a, b) => a - b);
+    expect(attempts.length).toBeGreaterThanOrEqual(2);
+    expect(Date.parse(searched?.at ?? '')).toBeLessThan(attempts[1] ?? 0);
+  });
 });
