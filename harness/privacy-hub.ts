@@ -150,6 +150,8 @@ export interface PrivacyHub {
   http?: RunningHttpEmulator;
   /** With `mail`: the SMTP catcher the hub's mails (nodemailer over SMTP) arrive at. */
   mailCatcher?: MailCatcher;
+  /** The public request page's verifications (with `mail`): its `notify` is the privacy service's `onSettled`. */
+  verifications?: RequesterVerifications;
   /** Waits until webhooks are delivered and the engine has nothing left to do (three times in a row). */
   settle(timeoutMs?: number): Promise<void>;
   /** Polls a request until `done(view)` holds. */
@@ -441,6 +443,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
     ...(segmentEmulator ? { segment: segmentEmulator } : {}),
     ...(httpEmulator ? { http: httpEmulator } : {}),
     ...(catcher ? { mailCatcher: catcher } : {}),
+    ...(verifications ? { verifications } : {}),
     async settle(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       let quiet = 0;

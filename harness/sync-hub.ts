@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { compileMapping } from '../src/connector/mapping.js';
 import type { MappingEntryInput } from '../src/connector/mapping-schema.js';
-import type { ConnectorLimits } from '../src/connector/define.js';
+import type { ConnectorLimits, FindKind } from '../src/connector/define.js';
 import { MergePolicy } from '../src/profile/schema.js';
 import type { MergePolicyInput, Profile } from '../src/profile/schema.js';
 import { openStore } from '../src/store/index.js';
@@ -79,7 +79,7 @@ export interface SystemSpec {
   /** Deliver this system's webhooks to the engine (default true). */
   webhooks?: boolean;
   /** Connector config overrides (e.g. `lookBackMs`, `pageSize`). */
-  config?: { lookBackMs?: number; pageSize?: number };
+  config?: { lookBackMs?: number; pageSize?: number; findsBy?: FindKind[] };
   /** Another definition of the memory connector (e.g. one whose webhooks only name ids). */
   definition?: typeof memoryConnector;
 }

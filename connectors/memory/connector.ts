@@ -21,6 +21,7 @@ import type {
   EraseOutcome,
   ErasureProgress,
   ExternalRecord,
+  FindKind,
   FoundRecord,
   PushOutcome,
   WebhookEvent,
@@ -52,6 +53,11 @@ export const MemoryConfig = z.object({
     .int()
     .positive()
     .default(5 * 60_000),
+  /**
+   * The kinds of identity `find` searches by (`ConnectorInstance.findsBy`), for tests of a system
+   * that cannot search by all three: `find` ignores the other kinds. Absent: every kind.
+   */
+  findsBy: z.array(z.enum(['email', 'phone', 'externalId'])).optional(),
 });
 export type MemoryConfig = z.infer<typeof MemoryConfig>;
 
@@ -207,7 +213,16 @@ export default defineConnector<MemoryConfig, MemoryCursor>({
 
       async find(queries, signal) {
         if (queries.length === 0) return [];
-        const hits = await call(signal, () => api.search(queries.map((q) => ({ emails: q.emails, phones: q.phones, ids: q.externalIds }))));
+        const by = new Set<FindKind>(config.findsBy ?? ['email', 'phone', 'externalId']);
+        const hits = await call(signal, () =>
+          api.search(
+            queries.map((q) => ({
+              emails: by.has('email') ? q.emails : [],
+              phones: by.has('phone') ? q.phones : [],
+              ids: by.has('externalId') ? q.externalIds : [],
+            })),
+          ),
+        );
         return queries.map((_, i) =>
           (hits[i] ?? []).map((hit): FoundRecord => ({
             externalId: hit.id,
@@ -215,6 +230,8 @@ export default defineConnector<MemoryConfig, MemoryCursor>({
           })),
         );
       },
+
+      ...(config.findsBy ? { findsBy: config.findsBy } : {}),
 
       verify(raw) {
         return verifyMemoryWebhook(

@@ -38,15 +38,16 @@ export interface PrivacyContext {
   /** Erasures waiting, taken and backing off, per connector (members are request ids). */
   work: WorkSets;
   ingestPatch(patch: ProfilePatch, options?: { actor?: string }): Promise<ApplyResult>;
-  /** Told of each request that completes (see `PrivacyServiceDeps.onSettled`). */
+  /** Told of each request that completes or fails (see `PrivacyServiceDeps.onSettled`). */
   onSettled?: (settled: SettledRequest) => void | Promise<void>;
 }
 
-/** A request that just completed, as `onSettled` is told of it. */
+/** A request that just completed or failed, as `onSettled` is told of it. */
 export interface SettledRequest {
   id: string;
   kind: DataSubjectRequest['kind'];
-  status: 'completed';
+  /** `failed`: some system failed for good; the controller follows it up (it can be retried). */
+  status: 'completed' | 'failed';
   origin: string;
   /** The reference the request was made with (`RequestMeta.notify`), if any. */
   notify?: string;

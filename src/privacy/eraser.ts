@@ -45,8 +45,9 @@ import { limitOf } from '../queue/external-call.js';
 import type { DataSubjectRequest } from '../store/types.js';
 import { audit, callSystem, encodeDetail, readDetail, reasonOf, safeText, scheduleEraseFlush, withLock } from './context.js';
 import type { PrivacyContext } from './context.js';
+import type { SearchScope } from './search.js';
 import type { DsrDetail, ErasureState, SystemEvidence, SystemOutcome } from './schema.js';
-import { hashedRecords, matching, noteCall, queryFor, searchedIdentities, searchMethod, searchSystem } from './search.js';
+import { hashedRecords, matching, noteCall, queryFor, searchMethod, searchScope, searchSystem, withFound } from './search.js';
 import { settleRequest } from './settle.js';
 
 export interface EraseJobData {
@@ -100,6 +101,10 @@ interface BatchRun {
   polled: readonly Item[];
   result: EraseRunResult;
   signal: AbortSignal;
+  /** Requests this run makes an attempt for (those not waiting for the system). */
+  attempted: readonly Item[];
+  /** Those whose attempt is audited (once the search passed: a run parked by a rate limit writes none). */
+  audited: Set<Item>;
 }
 
 type Pending = Extract<EraseOutcome, { status: 'pending' }>;
@@ -208,19 +213,18 @@ export class Eraser {
     };
     try {
       // Asking a system how an erasure it carries out is going is no attempt (unless it ends one, see `askProgress`).
-      for (const item of items) {
-        if (item.tickets.length > 0) continue;
+      const attempted = items.filter((item) => item.tickets.length === 0);
+      for (const item of attempted)
         await ctx.store.updateDsrSystem(item.request.id, connector.id, { status: 'in_progress', attempts: item.attempt });
-        await audit(ctx, 'dsr.erase.attempt', item.request, { connector: connector.id, attempt: item.attempt, refs: item.refs.length });
-      }
 
       // Erasures the system carries out later: ask how they are going (those done join the read-back).
       const polled = items.filter((item) => item.tickets.length > 0);
-      const run: BatchRun = { connector, instance, items, polled, result, signal };
+      const run: BatchRun = { connector, instance, items, polled, result, signal, attempted, audited: new Set() };
       if (polled.length > 0) await this.askProgress(run, useSlot());
 
       // Find before acting: the requests not yet searched here are searched in one call.
       const done = await this.search(run, useSlot);
+      await this.auditAttempts(run);
 
       const toErase = items.filter((item) => !item.verifyOnly && !polled.includes(item) && !done.has(item));
       const all = toErase.flatMap((item) => item.refs);
@@ -447,10 +451,27 @@ export class Eraser {
     const { ctx } = this;
     const done = new Set<Item>();
     const method = searchMethod(connector, instance);
-    const toSearch = items.filter(
+    const candidates = items.filter(
       (item) => method !== null && item.query !== null && !item.verifyOnly && !polled.includes(item) && !item.evidence.searched,
     );
-    if (method === null || toSearch.length === 0) return done;
+    if (method === null || candidates.length === 0) return done;
+    const toSearch: Item[] = [];
+    const scopes: SearchScope[] = [];
+    for (const item of candidates) {
+      const scope = searchScope(ctx, connector, instance, item.query ?? { emails: [], phones: [], externalIds: [] });
+      if (scope.unsearchable.length > 0) item.evidence.unsearchable = scope.unsearchable;
+      else delete item.evidence.unsearchable;
+      // Nothing of theirs can be searched here and the hub knows no record: no "searched, not found".
+      if (scope.byHand !== null && item.refs.length === 0) {
+        await this.auditAttempts(run, [item]);
+        done.add(item);
+        await this.fail(connector, item, scope.byHand, result);
+        continue;
+      }
+      toSearch.push(item);
+      scopes.push(scope);
+    }
+    if (toSearch.length === 0) return done;
     let found: string[][];
     try {
       found = (
@@ -459,26 +480,27 @@ export class Eraser {
           this.deps,
           connector,
           instance,
-          toSearch.map((item) => item.query ?? { emails: [], phones: [], externalIds: [] }),
+          scopes.map((scope) => scope.query),
           signal,
           useSlot(),
         )
       ).found;
     } catch (err) {
       // A rate limit parks the whole batch (and ends the run); any other failure retries those searched.
-      await this.callFailed(connector, err instanceof RateLimitedError ? items : toSearch, err, result);
+      if (!(err instanceof RateLimitedError)) await this.auditAttempts(run);
+      await this.callFailed(connector, err instanceof RateLimitedError ? items.filter((i) => !done.has(i)) : toSearch, err, result);
       for (const item of toSearch) done.add(item);
       return done;
     }
+    await this.auditAttempts(run);
     const at = ctx.now().toISOString();
     for (const [i, item] of toSearch.entries()) {
       const ids = found[i] ?? [];
-      const query = item.query ?? { emails: [], phones: [], externalIds: [] };
       noteCall(item.evidence, method, at);
       item.evidence.searched = {
         at,
         via: method,
-        identities: searchedIdentities(ctx, connector.id, query, method),
+        identities: scopes[i]?.identities ?? [],
         found: ids.length,
         records: hashedRecords(ctx, connector.id, ids),
       };
@@ -487,18 +509,32 @@ export class Eraser {
         await this.complete(connector, item, { outcome: 'not_found', records: 0, verified: 'yes', evidence: item.evidence, at }, result);
         continue;
       }
-      if (ids.length === 0) continue;
+      // Kept, so that a run parked later (e.g. on the erase call) does not search again.
+      if (ids.length === 0) {
+        await this.keep(item, connector.id);
+        continue;
+      }
       // Every record found joins the references the hub had (its known ids, an always-erase address).
-      const known = new Set(item.refs.flatMap((r) => (r.externalId ? [r.externalId] : [])));
-      const added = ids.filter((id) => !known.has(id));
-      item.refs = [
-        ...item.refs,
-        ...added.map((externalId) => (item.email === undefined ? { externalId } : { externalId, email: item.email })),
-      ];
+      const merged = withFound(item.refs, ids, item.email);
+      const added = merged.added;
+      item.refs = merged.refs;
       await this.keep(item, connector.id, (detail) => ({ work: { ...detail.work, [connector.id]: item.refs } }));
       await ctx.store.suppress(hashedRecords(ctx, connector.id, added), `erasure ${item.request.id}`);
     }
     return done;
+  }
+
+  /** Audits the attempt of each request (of `items`) the run makes one for, once per run. */
+  private async auditAttempts(run: BatchRun, items: readonly Item[] = run.attempted): Promise<void> {
+    for (const item of items) {
+      if (run.audited.has(item) || !run.attempted.includes(item)) continue;
+      run.audited.add(item);
+      await audit(this.ctx, 'dsr.erase.attempt', item.request, {
+        connector: run.connector.id,
+        attempt: item.attempt,
+        refs: item.refs.length,
+      });
+    }
   }
 
   /**
@@ -678,18 +714,27 @@ export class Eraser {
     result.completed++;
   }
 
-  /** Adds references found on reading back, so the next attempt erases them too. */
+  /**
+   * Adds references found on reading back, so the next attempt erases them too, and puts their
+   * ids on the suppression list like those found by searching (keyed hashes).
+   */
   private async addRefs(item: Item, connector: string, refs: EraseRef[]): Promise<void> {
     const { ctx } = this;
+    const added: string[] = [];
     await withLock(ctx, item.request.id, async () => {
       const current = await ctx.store.getDsr(item.request.id);
       if (!current) return;
       const detail = readDetail(current);
       const work = { ...(detail.work ?? {}) };
       const list = [...(work[connector] ?? [])];
-      for (const ref of refs) if (!list.some((r) => r.externalId === ref.externalId)) list.push(ref);
+      for (const ref of refs)
+        if (!list.some((r) => r.externalId === ref.externalId)) {
+          list.push(ref);
+          if (ref.externalId !== undefined) added.push(ref.externalId);
+        }
       work[connector] = list;
       await ctx.store.updateDsr(current.id, { detail: encodeDetail({ ...detail, work }) });
     });
+    if (added.length > 0) await ctx.store.suppress(hashedRecords(ctx, connector, added), `erasure ${item.request.id}`);
   }
 }

@@ -22,7 +22,7 @@ import type { PrivacyContext } from './context.js';
 import { buildExport, ExportDocument } from './export/document.js';
 import type { LiveExport } from './export/document.js';
 import type { SystemEvidence } from './schema.js';
-import { freshEvidence, hashedRecords, noteCall, queryFor, searchedIdentities, searchSystem } from './search.js';
+import { freshEvidence, hashedRecords, noteCall, queryFor, searchScope, searchSystem, withFound } from './search.js';
 import { recipientSources, retentionOf } from './export/recipients.js';
 import { planErasure } from './targets.js';
 import { settleRequest } from './settle.js';
@@ -73,8 +73,8 @@ export class Exporter {
       for (const system of request.systems) {
         const connector = ctx.connectors.get(system.connector);
         const instance = connector?.capabilities.export ? await this.deps.engine.instance(connector.id) : undefined;
-        const read = instance?.export;
-        if (!connector || !instance || !read) {
+        const exporter = instance?.export;
+        if (!connector || !instance || !exporter) {
           live.push({
             connector: system.connector,
             status: 'unsupported',
@@ -85,13 +85,30 @@ export class Exporter {
         }
         const abort = signal ?? new AbortController().signal;
         try {
+          const known = plan.refs[system.connector] ?? [];
           // Find before reading: the person's records in the system, whether the hub knows them or not.
           const found = detail.search ? await this.search(connector, instance, queryFor(detail.search, connector.id), abort) : null;
           if (found) evidence.set(connector.id, found.evidence);
-          const refs = found ? found.ids.map((externalId) => ({ externalId })) : (plan.refs[system.connector] ?? []);
+          // Nothing of theirs can be searched here and the hub knows no record: no "searched, not found".
+          if (found?.byHand && known.length === 0) {
+            live.push({
+              connector: system.connector,
+              status: 'failed',
+              error: found.byHand,
+              records: [],
+              ...(found.evidence.unsearchable ? { unsearchable: found.evidence.unsearchable } : {}),
+            });
+            continue;
+          }
+          // The records found and those the hub knows, as an erasure takes them (`withFound`).
+          const refs = found ? withFound(known, found.ids).refs : known;
+          // A search by `export` read the records it found already: only the others are read.
+          const readAlready = new Set((found?.records ?? []).map((r) => r.externalId));
+          const toRead = found?.records ? refs.filter((r) => r.externalId !== undefined && !readAlready.has(r.externalId)) : refs;
           let records = found?.records;
-          if (records === undefined && refs.length > 0) {
-            records = await callSystem(ctx, this.deps, connector, 'export', () => read(refs, abort), { signal: abort });
+          if (toRead.length > 0) {
+            const read = await callSystem(ctx, this.deps, connector, 'export', () => exporter(toRead, abort), { signal: abort });
+            records = [...(records ?? []), ...read];
             if (found) noteCall(found.evidence, 'export', ctx.now().toISOString());
           }
           if (records === undefined && !found) {
@@ -111,6 +128,7 @@ export class Exporter {
               ...(r.related && Object.keys(r.related).length > 0 ? { related: r.related } : {}),
             })),
             ...(found?.evidence.searched ? { search: found.evidence.searched } : {}),
+            ...(found?.evidence.unsearchable ? { unsearchable: found.evidence.unsearchable } : {}),
           });
         } catch (err) {
           // A rate limit is no failure: the job waits for the system without spending an attempt.
@@ -163,7 +181,7 @@ export class Exporter {
         const ok = !l || l.status !== 'failed';
         const proof = evidence.get(system.connector);
         // Searched and not found: recorded as such, not left out.
-        const outcome = !ok ? 'failed' : proof?.searched?.found === 0 ? 'not_found' : 'exported';
+        const outcome = !ok ? 'failed' : proof?.searched && l?.records.length === 0 ? 'not_found' : 'exported';
         d.outcomes[system.connector] = {
           outcome,
           ...(ok ? { records: l?.records.length ?? 0 } : {}),
@@ -216,17 +234,20 @@ export class Exporter {
     instance: SyncInstance,
     query: FindQuery,
     signal: AbortSignal,
-  ): Promise<{ ids: string[]; records?: ExportedRecord[]; evidence: SystemEvidence }> {
+  ): Promise<{ ids: string[]; records?: ExportedRecord[]; evidence: SystemEvidence; byHand?: string }> {
     const { ctx } = this;
-    const result = await searchSystem(ctx, this.deps, connector, instance, [query], signal);
+    const scope = searchScope(ctx, connector, instance, query);
+    const evidence = freshEvidence();
+    if (scope.unsearchable.length > 0) evidence.unsearchable = scope.unsearchable;
+    if (scope.byHand !== null) return { ids: [], evidence, byHand: scope.byHand };
+    const result = await searchSystem(ctx, this.deps, connector, instance, [scope.query], signal);
     const ids = result.found[0] ?? [];
     const at = ctx.now().toISOString();
-    const evidence = freshEvidence();
     noteCall(evidence, result.method, at);
     evidence.searched = {
       at,
       via: result.method,
-      identities: searchedIdentities(ctx, connector.id, query, result.method),
+      identities: scope.identities,
       found: ids.length,
       records: hashedRecords(ctx, connector.id, ids),
     };

@@ -125,13 +125,30 @@ export class Intake {
     return request;
   }
 
+  /** Adds a requester's notice reference to an open request (under its lock), so `onSettled` is handed it too. */
+  private async alsoNotify(dsrId: string, notify: string): Promise<void> {
+    const { ctx } = this;
+    await withLock(ctx, dsrId, async () => {
+      const current = await ctx.store.getDsr(dsrId);
+      if (!current || current.status === 'completed') return;
+      const detail = readDetail(current);
+      const also = detail.alsoNotify ?? [];
+      // Bounded like its schema: a flood of repeat requests adds no more.
+      if (detail.notify === notify || also.includes(notify) || also.length >= 50) return;
+      await ctx.store.updateDsr(dsrId, { detail: encodeDetail({ ...detail, alsoNotify: [...also, notify] }) });
+    });
+  }
+
   private async startErasure(resolved: Resolved, meta: RequestMeta): Promise<Result<DsrView>> {
     const { profile } = resolved;
     if (!profile) return this.erase(resolved, meta);
     // One erasure per person at a time, even when two arrive at once (a double click, a webhook and a request).
     return withLock(this.ctx, `profile:${profile.id}`, async () => {
       const existing = await openErasureOf(this.ctx, profile.id);
-      return existing ? ok(toView(existing, this.ctx.now())) : this.erase(resolved, meta);
+      if (!existing) return this.erase(resolved, meta);
+      // Asked again while it is open: this requester is told when it settles too.
+      if (meta.notify !== undefined) await this.alsoNotify(existing.id, meta.notify);
+      return ok(toView(existing, this.ctx.now()));
     });
   }
 

@@ -116,6 +116,13 @@ export const SystemEvidence = z
       })
       .strict()
       .optional(),
+    /**
+     * The person's identities the system cannot be searched by (its `find` does not search by
+     * their kind, or `export` by phone), keyed hashes: not found by them is no claim. With none
+     * of the person's identities searchable and no record known to the hub there, the system's
+     * part fails, to be checked by hand.
+     */
+    unsearchable: z.array(SearchedIdentity).optional(),
     /** The read-back after erasing: when, how, and what it still found (keyed hashes of record ids; empty when verified). */
     readBack: z
       .object({ at: Instant, via: SearchVia, found: z.number().int().nonnegative(), records: z.array(z.string()) })
@@ -217,6 +224,11 @@ export const DsrDetail = z
     failure: z.string().optional(),
     /** The opaque reference handed to `onSettled` on completion (see `RequestMeta.notify`); dropped then. */
     notify: z.string().max(200).optional(),
+    /**
+     * References of further requesters of the same erasure (one asked again while it was open,
+     * so they were handed this request): each is handed to `onSettled` too; dropped then.
+     */
+    alsoNotify: z.array(z.string().max(200)).max(50).optional(),
   })
   .strict();
 export type DsrDetail = z.infer<typeof DsrDetail>;

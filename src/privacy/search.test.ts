@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import type { ExternalRecord } from '../connector/define.js';
-import { freshEvidence, matching, noteCall, queryFor, searchMethod, searchSubject } from './search.js';
+import {
+  freshEvidence,
+  isEmptyQuery,
+  matching,
+  noteCall,
+  queryFor,
+  searchableQuery,
+  searchKinds,
+  searchMethod,
+  searchSubject,
+  unsearchableReason,
+  withFound,
+} from './search.js';
 
 const caps = (find: boolean, exportable: boolean) => ({
   capabilities: { pull: false, push: false, webhooks: false, erase: true, export: exportable, find },
@@ -60,5 +72,33 @@ describe('search', () => {
       find: { count: 2, first: '2026-01-01T00:00:00.000Z', last: '2026-01-01T00:00:02.000Z' },
       erase: { count: 1, first: '2026-01-01T00:00:01.000Z', last: '2026-01-01T00:00:01.000Z' },
     });
+  });
+
+  it('searches a system only by the kinds it can: find by those it declares (all when undeclared), export never by phone', () => {
+    expect(searchKinds('find')).toEqual(['email', 'phone', 'externalId']);
+    expect(searchKinds('find', { findsBy: ['email'] })).toEqual(['email']);
+    expect(searchKinds('export', { findsBy: ['phone'] })).toEqual(['email', 'externalId']);
+    const query = { emails: ['ada@example.com'], phones: ['+442071234567'], externalIds: ['101'] };
+    expect(searchableQuery(query, ['email', 'externalId'])).toEqual({ emails: ['ada@example.com'], phones: [], externalIds: ['101'] });
+    expect(isEmptyQuery(searchableQuery(query, ['phone']))).toBe(false);
+    expect(isEmptyQuery(searchableQuery({ ...query, phones: [] }, ['phone']))).toBe(true);
+    expect(
+      unsearchableReason([
+        { kind: 'phone', hash: 'a' },
+        { kind: 'phone', hash: 'b' },
+        { kind: 'email', hash: 'c' },
+      ]),
+    ).toBe("cannot be searched by the person's identities (phone, email): check by hand");
+  });
+
+  it('acts on the records the hub knows and those found, each once, for an erasure and an export alike', () => {
+    const known = [{ externalId: '101' }, { email: 'ada@example.com' }];
+    expect(withFound(known, ['102', '101', '102'])).toEqual({
+      refs: [{ externalId: '101' }, { email: 'ada@example.com' }, { externalId: '102' }],
+      added: ['102'],
+    });
+    expect(withFound([], ['7'], 'ada@example.com').refs).toEqual([{ externalId: '7', email: 'ada@example.com' }]);
+    // A search that misses a record the hub knows keeps it.
+    expect(withFound(known, []).refs).toEqual(known);
   });
 });

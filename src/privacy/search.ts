@@ -12,7 +12,7 @@
  * their keyed hashes (`Store.hashIdentity`), the number of records found and the keyed hashes of
  * their ids, and per operation how many calls carried the request and when.
  */
-import type { ExportedRecord, ExternalRecord, FindQuery } from '../connector/define.js';
+import type { EraseRef, ExportedRecord, ExternalRecord, FindKind, FindQuery } from '../connector/define.js';
 import type { Identity } from '../profile/schema.js';
 import type { SyncConnector, SyncInstance } from '../sync/index.js';
 import { callSystem } from './context.js';
@@ -55,14 +55,94 @@ export function queryFor(subject: SearchSubject | undefined, connector: string, 
   };
 }
 
-/** The identities a query searches a system by, as the proof keeps them (kind and keyed hash). */
-export function searchedIdentities(ctx: PrivacyContext, connector: string, query: FindQuery, method: SearchMethod): SearchedIdentity[] {
+const ALL_KINDS: readonly FindKind[] = ['email', 'phone', 'externalId'];
+
+/**
+ * The kinds of identity a system can be searched by: with `find`, those its instance declares
+ * (`findsBy`; absent: all); with `export`, e-mail addresses and record ids (never phone numbers).
+ */
+export function searchKinds(method: SearchMethod, instance?: Pick<SyncInstance, 'findsBy'>): readonly FindKind[] {
+  if (method === 'export') return ['email', 'externalId'];
+  return instance?.findsBy ?? ALL_KINDS;
+}
+
+/** The part of a query a system can search by (`kinds`); the rest is left out. */
+export function searchableQuery(query: FindQuery, kinds: readonly FindKind[]): FindQuery {
+  return {
+    emails: kinds.includes('email') ? query.emails : [],
+    phones: kinds.includes('phone') ? query.phones : [],
+    externalIds: kinds.includes('externalId') ? query.externalIds : [],
+  };
+}
+
+/** Whether a query holds no identity to search by. */
+export function isEmptyQuery(query: FindQuery): boolean {
+  return query.emails.length === 0 && query.phones.length === 0 && query.externalIds.length === 0;
+}
+
+/** The identities of a query, as the proof keeps them (kind and keyed hash). */
+function hashedIdentities(ctx: PrivacyContext, connector: string, query: FindQuery): SearchedIdentity[] {
   const hash = (identity: Identity): SearchedIdentity => ({ kind: identity.kind, hash: ctx.store.hashIdentity(identity) });
   return [
     ...query.emails.map((value) => hash({ kind: 'email', value })),
-    ...(method === 'find' ? query.phones.map((value) => hash({ kind: 'phone', value })) : []),
+    ...query.phones.map((value) => hash({ kind: 'phone', value })),
     ...query.externalIds.map((value) => hash({ kind: 'external', system: connector, value })),
   ];
+}
+
+/** What a system is searched by and what it cannot be searched by, apart. */
+export interface SearchScope {
+  /** The part of the query the system can search by. */
+  query: FindQuery;
+  /** The identities it searches by (kind and keyed hash). */
+  identities: SearchedIdentity[];
+  /** The person's identities it cannot search by (kind and keyed hash): never "searched, not found" by them. */
+  unsearchable: SearchedIdentity[];
+  /** With none of the person's identities searchable there: why it must be checked by hand. */
+  byHand: string | null;
+}
+
+/**
+ * Splits a query into what the system can search by (`searchKinds`) and what it cannot, as the
+ * proof keeps them; `byHand`, when none of the person's identities can be searched there, is why
+ * the system must be checked by hand (unless the hub knows a record there).
+ */
+export function searchScope(ctx: PrivacyContext, connector: SyncConnector, instance: SyncInstance, query: FindQuery): SearchScope {
+  const kinds = searchKinds(searchMethod(connector, instance) ?? 'export', instance);
+  const searchable = searchableQuery(query, kinds);
+  const rest: FindQuery = {
+    emails: kinds.includes('email') ? [] : query.emails,
+    phones: kinds.includes('phone') ? [] : query.phones,
+    externalIds: kinds.includes('externalId') ? [] : query.externalIds,
+  };
+  const unsearchable = hashedIdentities(ctx, connector.id, rest);
+  return {
+    query: searchable,
+    identities: hashedIdentities(ctx, connector.id, searchable),
+    unsearchable,
+    byHand: isEmptyQuery(searchable) && unsearchable.length > 0 ? unsearchableReason(unsearchable) : null,
+  };
+}
+
+/** Why a system none of the person's identities can be searched in, where the hub knows no record, is checked by hand. */
+export function unsearchableReason(unsearchable: readonly SearchedIdentity[]): string {
+  const kinds = unique(unsearchable.map((i) => i.kind)).join(', ');
+  return `cannot be searched by the person's identities (${kinds}): check by hand`;
+}
+
+/**
+ * The references to act on in a system, for an erasure and an export alike: those the hub knows
+ * (its record ids, an always-erase address), so a record the search misses is still acted on,
+ * and the records the search found, each once (given with `email`, when given, as a system may
+ * act by it too). `added`: the ids found that the hub did not know.
+ */
+export function withFound(known: readonly EraseRef[], found: readonly string[], email?: string): { refs: EraseRef[]; added: string[] } {
+  const ids = new Set(known.flatMap((r) => (r.externalId ? [r.externalId] : [])));
+  const added = unique(found).filter((id) => !ids.has(id));
+  return {
+    refs: [...known, ...added.map((externalId) => (email === undefined ? { externalId } : { externalId, email }))],
+    added,
+  };
 }
 
 /** Keyed hashes of a system's record ids, for the proof. */
@@ -109,7 +189,9 @@ export async function searchSystem(
   const method = searchMethod(connector, instance);
   const find = instance.find;
   if (method === 'find' && find) {
-    const answers = queries.length === 0 ? [] : await callSystem(ctx, deps, connector, 'find', () => find([...queries], signal), options);
+    // Only by the kinds it can search by (`findsBy`).
+    const asked = queries.map((q) => searchableQuery(q, searchKinds(method, instance)));
+    const answers = asked.length === 0 ? [] : await callSystem(ctx, deps, connector, 'find', () => find(asked, signal), options);
     return { method, found: queries.map((_, i) => unique((answers[i] ?? []).map((r) => r.externalId))) };
   }
   const exporter = instance.export;

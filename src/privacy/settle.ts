@@ -8,13 +8,15 @@
  *   deletes the profile's data from the store and keeps only the proof: the request id, the
  *   keyed hashes of the identities, the outcome per system, and the times.
  *
- * A completed request is then handed to the `onSettled` callback, if any (e.g. the notice mail
- * to a person who made it through the public request page), with the opaque `notify`
- * reference it was made with; the proof keeps no such reference.
+ * A completed or failed request is then handed to the `onSettled` callback, if any (e.g. the
+ * notice mail to a person who made it through the public request page), once per opaque
+ * reference it was made with (`notify`, and `alsoNotify` for those who asked again while it was
+ * open); the proof keeps no such reference.
  */
 import { engineKeys } from '../queue/keys.js';
 import { audit, encodeDetail, readDetail } from './context.js';
 import type { PrivacyContext, SettledRequest } from './context.js';
+import type { DsrDetail } from './schema.js';
 
 export async function settleRequest(ctx: PrivacyContext, dsrId: string): Promise<void> {
   const request = await ctx.store.getDsr(dsrId);
@@ -31,6 +33,7 @@ export async function settleRequest(ctx: PrivacyContext, dsrId: string): Promise
     await ctx.store.updateDsr(dsrId, { status: 'failed', detail: encodeDetail({ ...detail, failure }) });
     await audit(ctx, 'dsr.failed', request, { systems: failed.map((s) => s.connector), errors: failed.map((s) => s.error ?? '') });
     ctx.logger.warn({ dsrId, kind: request.kind, systems: failed.map((s) => s.connector) }, 'data-subject request failed');
+    notifySettled(ctx, { id: dsrId, kind: request.kind, status: 'failed', origin: detail.origin }, detail);
     return;
   }
   const now = ctx.now();
@@ -41,6 +44,7 @@ export async function settleRequest(ctx: PrivacyContext, dsrId: string): Promise
   delete proof.erasing;
   delete proof.failure;
   delete proof.notify;
+  delete proof.alsoNotify;
   if (request.kind === 'erase') {
     if (request.profileId) {
       await ctx.store.deleteProfileData(request.profileId);
@@ -62,23 +66,20 @@ export async function settleRequest(ctx: PrivacyContext, dsrId: string): Promise
     systems: request.systems.map((s) => `${s.connector}:${proof.outcomes[s.connector]?.outcome ?? s.status}`),
   });
   ctx.logger.info({ dsrId, kind: request.kind }, 'data-subject request completed');
-  notifySettled(ctx, {
-    id: dsrId,
-    kind: request.kind,
-    status: 'completed',
-    origin: detail.origin,
-    ...(detail.notify ? { notify: detail.notify } : {}),
-  });
+  notifySettled(ctx, { id: dsrId, kind: request.kind, status: 'completed', origin: detail.origin }, detail);
 }
 
 /**
- * Hands the completed request to `onSettled` without waiting for it (it may send mail; the
- * request's lock is held here): its failure is logged, never the request's.
+ * Hands the settled request to `onSettled` without waiting for it (it may send mail; the
+ * request's lock is held here), once per reference it carries (none: once, without one): its
+ * failure is logged, never the request's.
  */
-function notifySettled(ctx: PrivacyContext, settled: SettledRequest): void {
+function notifySettled(ctx: PrivacyContext, settled: SettledRequest, detail: Pick<DsrDetail, 'notify' | 'alsoNotify'>): void {
   const { onSettled } = ctx;
   if (!onSettled) return;
-  void Promise.resolve()
-    .then(() => onSettled(settled))
-    .catch((err: unknown) => ctx.logger.warn({ dsrId: settled.id, err }, 'onSettled callback failed'));
+  const refs = [...new Set([...(detail.notify ? [detail.notify] : []), ...(detail.alsoNotify ?? [])])];
+  for (const notify of refs.length > 0 ? refs : [undefined])
+    void Promise.resolve()
+      .then(() => onSettled(notify === undefined ? settled : { ...settled, notify }))
+      .catch((err: unknown) => ctx.logger.warn({ dsrId: settled.id, err }, 'onSettled callback failed'));
 }

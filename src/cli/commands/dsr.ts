@@ -79,6 +79,9 @@ function evidenceLines(evidence: Evidence): string[] {
     const found = searched.found === 0 ? 'not found' : `${searched.found} record(s) ${searched.records.map(short).join(', ')}`;
     lines.push(`searched ${searched.at} by ${searched.via} (${by}): ${found}`);
   }
+  // Identities the system cannot be searched by: not found by them is no claim.
+  if (evidence.unsearchable && evidence.unsearchable.length > 0)
+    lines.push(`not searchable here: ${evidence.unsearchable.map((i) => `${i.kind} ${short(i.hash)}`).join(', ')}`);
   if (readBack) {
     const left = readBack.found === 0 ? 'none left' : `${readBack.found} still found ${readBack.records.map(short).join(', ')}`;
     lines.push(`read back ${readBack.at} by ${readBack.via}: ${left}`);

@@ -55,6 +55,10 @@ export const LiveExport = z.object({
     description:
       'How the system was searched for the person before reading: when, how, by which identities (keyed hashes) and how many records it found.',
   }),
+  unsearchable: SystemEvidence.shape.unsearchable.meta({
+    description:
+      'The person’s identities (kind and keyed hash) the system cannot be searched by: not being found by them says nothing about what the system holds.',
+  }),
 });
 export type LiveExport = z.infer<typeof LiveExport>;
 

@@ -43,6 +43,9 @@ export interface RequestMessages {
     verifyText(input: { brand: string; kind: 'export' | 'erase'; url: string; minutes: number }): string;
     noticeSubject(brand: string, kind: 'export' | 'erase'): string;
     noticeText(input: { brand: string; kind: 'export' | 'erase'; reference: string; download?: string }): string;
+    /** The notice of a request that failed: the controller follows it up. */
+    failedSubject(brand: string, kind: 'export' | 'erase'): string;
+    failedText(input: { brand: string; kind: 'export' | 'erase'; reference: string }): string;
   };
 }
 
@@ -111,6 +114,21 @@ const en: RequestMessages = {
         '',
         `Reference: ${reference}`,
       ].join('\n'),
+    failedSubject: (brand, kind) =>
+      kind === 'erase'
+        ? `${brand}: your erasure request could not be completed yet`
+        : `${brand}: your copy of your data could not be prepared yet`,
+    failedText: ({ brand, kind, reference }) =>
+      [
+        'Hello,',
+        '',
+        kind === 'erase'
+          ? `${brand} could not yet erase your personal data from every system, as you asked: the request failed in at least one of them.`
+          : `${brand} could not yet prepare the copy of your personal data you asked for: the request failed.`,
+        `${brand} will follow it up and contact you; you need not ask again.`,
+        '',
+        `Reference: ${reference}`,
+      ].join('\n'),
   },
 };
 
@@ -176,6 +194,19 @@ const ja: RequestMessages = {
           ? `ご依頼のとおり、${brand}はすべてのシステムからお客様の個人データを消去しました。消去を行った記録のみを、お客様の情報を含まない形で保管します。`
           : `ご依頼いただいた${brand}が保管する個人データの写しの準備ができました。`,
         ...(download ? ['', 'こちらからダウンロードできます(リンクの有効期間は24時間です)。', download] : []),
+        '',
+        `受付番号: ${reference}`,
+      ].join('\n'),
+    failedSubject: (brand, kind) =>
+      kind === 'erase' ? `${brand}:データの消去を完了できませんでした` : `${brand}:データの写しを準備できませんでした`,
+    failedText: ({ brand, kind, reference }) =>
+      [
+        'こんにちは。',
+        '',
+        kind === 'erase'
+          ? `ご依頼いただいた個人データの消去について、${brand}は一部のシステムで消去を完了できませんでした。`
+          : `ご依頼いただいた個人データの写しについて、${brand}は準備を完了できませんでした。`,
+        `${brand}が引き続き対応し、ご連絡いたします。改めてご依頼いただく必要はありません。`,
         '',
         `受付番号: ${reference}`,
       ].join('\n'),

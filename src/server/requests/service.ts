@@ -171,7 +171,9 @@ export class RequesterVerifications {
 
   /**
    * `PrivacyService`'s `onSettled`: a request made through a link completed, so the person is
-   * told in their language, and then the row (their sealed address) is deleted.
+   * told in their language, and then the row (their sealed address) is deleted; or it failed,
+   * so they are told it failed and that the controller follows it up, and the row is kept (a
+   * retry that completes tells them again; unsettled rows are swept after `KEEP_UNSETTLED_MS`).
    */
   async notify(settled: SettledRequest): Promise<void> {
     if (settled.notify === undefined) return;
@@ -181,17 +183,22 @@ export class RequesterVerifications {
     if (email !== null) {
       const locale: Locale = isLocale(v.locale) ? v.locale : 'en';
       const m = REQUEST_MESSAGES[locale].mail;
+      const failed = settled.status === 'failed';
       const download =
-        v.kind === 'export' && this.o.downloads
+        !failed && v.kind === 'export' && this.o.downloads
           ? `${this.o.publicUrl.replace(/\/$/, '')}${REQUESTS_PATH}/download/${this.o.downloads.issue(settled.id, VERIFIED_META.actor)}`
           : undefined;
+      const brand = this.o.brand.name;
       await this.o.mailer.send({
         to: email,
-        subject: m.noticeSubject(this.o.brand.name, v.kind),
-        text: m.noticeText({ brand: this.o.brand.name, kind: v.kind, reference: settled.id, ...(download ? { download } : {}) }),
+        subject: failed ? m.failedSubject(brand, v.kind) : m.noticeSubject(brand, v.kind),
+        text: failed
+          ? m.failedText({ brand, kind: v.kind, reference: settled.id })
+          : m.noticeText({ brand, kind: v.kind, reference: settled.id, ...(download ? { download } : {}) }),
         language: locale,
       });
-      this.o.logger.info({ dsrId: settled.id, verificationId: v.id }, 'request completion notice sent');
+      this.o.logger.info({ dsrId: settled.id, verificationId: v.id, status: settled.status }, 'request notice sent');
+      if (failed) return;
     }
     await this.o.store.deleteVerification(v.id);
   }

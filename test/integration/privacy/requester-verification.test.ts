@@ -189,6 +189,28 @@ describe('requester verification: the public request page', () => {
     expect(rows).toEqual([]);
   });
 
+  it('tells the requester when their request failed, in their language, and keeps the row for a retry’s notice', async () => {
+    const h = await start();
+    const catcher = h.mailCatcher;
+    const verifications = h.verifications;
+    if (!catcher || !verifications) throw new Error('no catcher');
+    await ask(h, ADA, 'erase', 'ja');
+    await catcher.waitFor((m) => m.to.includes(ADA));
+    const rows = await h.db.query('select id from requester_verifications');
+    const id = String((rows[0] as { id?: unknown } | undefined)?.id ?? '');
+    expect(id).not.toBe('');
+    // As the privacy service hands it over when the request settles as failed.
+    await verifications.notify({ id: 'dsr-1', kind: 'erase', status: 'failed', origin: 'preference_center', notify: id });
+    const notice = await catcher.waitFor((m) => m.subject === 'Acme:データの消去を完了できませんでした');
+    expect(notice.to).toEqual([ADA]);
+    expect(notice.language).toBe('ja');
+    expect(notice.text).toContain('引き続き対応し');
+    expect(notice.text).toContain('受付番号: dsr-1');
+    expect(notice.text).not.toContain('消去しました');
+    // Kept: a retry that completes tells them again.
+    expect(await h.db.query('select id from requester_verifications')).toHaveLength(1);
+  });
+
   it('answers every address alike and limits links per address and requests per client', async () => {
     const h = await start({ limits: { perAddress: 2, perClient: 3 } });
     const catcher = h.mailCatcher;

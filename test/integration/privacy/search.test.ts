@@ -13,9 +13,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { describe as describeRequest } from '../../../src/cli/commands/dsr.js';
 import { DsrView as DsrViewSchema, PrivacyService } from '../../../src/privacy/index.js';
 import type { DsrView } from '../../../src/privacy/index.js';
+import type { SettledRequest } from '../../../src/privacy/context.js';
 import { DSR_KEY, startPrivacyHub, type PrivacyHub } from '../../../harness/privacy-hub.js';
 import { startHub, waitFor as waitUntil, type Hub } from '../../../harness/sync-hub.js';
-import type { MemorySystem } from '../../../connectors/memory/index.js';
+import type { MemorySystem, MemorySystemOptions } from '../../../connectors/memory/index.js';
+import type { FindKind } from '../../../src/connector/define.js';
 
 const GRACE = 'grace@example.com';
 const ADA = 'ada@example.com';
@@ -140,8 +142,24 @@ describe('find before you act (in-memory systems that find)', () => {
     h = undefined;
   });
 
-  async function start(): Promise<NonNullable<typeof h>> {
-    const hub = await startHub({ dialect: 'sqlite', systems: [{ id: 'crm', webhooks: false }, { id: 'mail' }] });
+  /** `findsBy`: the kinds each system's find searches by (absent: all). */
+  async function start(
+    findsBy: { crm?: FindKind[]; mail?: FindKind[] } = {},
+    crmSystem?: MemorySystemOptions,
+    onSettled?: (settled: SettledRequest) => void,
+  ): Promise<NonNullable<typeof h>> {
+    const hub = await startHub({
+      dialect: 'sqlite',
+      systems: [
+        {
+          id: 'crm',
+          webhooks: false,
+          ...(findsBy.crm ? { config: { findsBy: findsBy.crm } } : {}),
+          ...(crmSystem ? { system: crmSystem } : {}),
+        },
+        { id: 'mail', ...(findsBy.mail ? { config: { findsBy: findsBy.mail } } : {}) },
+      ],
+    });
     const privacy = new PrivacyService({
       store: hub.store,
       redis: hub.engine.connection,
@@ -149,6 +167,7 @@ describe('find before you act (in-memory systems that find)', () => {
       connectors: hub.connectors,
       policy: hub.policy,
       ingestPatch: () => Promise.reject(new Error('this test makes no hub patches')),
+      ...(onSettled ? { onSettled } : {}),
       metrics: hub.engine.metrics.registry,
       options: {
         tuning: { eraseBatchWaitMs: 20, backoff: { baseMs: 50, maxMs: 300, jitter: 0.2 }, callRetryMinMs: 10, limiterMarginMs: 10 },
@@ -224,6 +243,11 @@ describe('find before you act (in-memory systems that find)', () => {
     expect(system(done, 'crm')).toMatchObject({ status: 'completed', attempts: 1, outcome: { outcome: 'erased' } });
     expect(crm.getStats().rateLimited).toBe(1);
     expect(crm.get({ email: GRACE })).toBeUndefined();
+    // One attempt, audited once: the parked run wrote none.
+    const attempts = (await h.hub.store.listAudit({ limit: 1000 })).filter(
+      (a) => a.action === 'dsr.erase.attempt' && a.detail['connector'] === 'crm',
+    );
+    expect(attempts.map((a) => a.detail['attempt'])).toEqual([1]);
   });
   it('exports a person only one system holds, found with find and read; a rate limit delays the export without spending an attempt', async () => {
     h = await start();
@@ -260,5 +284,172 @@ describe('find before you act (in-memory systems that find)', () => {
     expect(doc.value.live?.find((l) => l.connector === 'crm')?.records).toEqual([
       expect.objectContaining({ externalId: grace.id, fields: expect.objectContaining({ email: GRACE, phone: PHONE }) }),
     ]);
+  });
+
+  it('a system that cannot search by the person’s phone is no "searched, not found": it fails, to be checked by hand', async () => {
+    h = await start({ crm: ['email', 'externalId'] });
+    const { crm, privacy } = h;
+    // Held by the CRM, whose find cannot search by phone: it would not find her.
+    const grace = crm.change({ email: GRACE, phone: PHONE, first_name: 'Grace' });
+    crm.resetCalls();
+    const submitted = await privacy.submit({ kind: 'erase', subject: { phone: '+442079460018' } }, { origin: 'api', actor: 'test' });
+    if (!submitted.ok) throw submitted.error;
+    const done = await waitDone(privacy, submitted.value.id);
+    expect(done.status).toBe('failed');
+    const phoneHash = h.hub.store.hashIdentity({ kind: 'phone', value: '+442079460018' });
+    expect(system(done, 'crm')).toMatchObject({
+      status: 'failed',
+      error: "cannot be searched by the person's identities (phone): check by hand",
+      outcome: { outcome: 'failed', evidence: { unsearchable: [{ kind: 'phone', hash: phoneHash }] } },
+    });
+    expect(system(done, 'crm')?.outcome?.evidence?.searched).toBeUndefined();
+    // Not asked by what it cannot search by, and not claimed erased.
+    expect(crm.calls().byEndpoint).toEqual({});
+    expect(crm.get(grace.id)).toBeDefined();
+    // The mail system searches by phone: searched, not found, nothing unsearchable.
+    expect(system(done, 'mail')?.outcome).toMatchObject({
+      outcome: 'not_found',
+      evidence: { searched: { via: 'find', identities: [{ kind: 'phone', hash: phoneHash }], found: 0 } },
+    });
+    expect(system(done, 'mail')?.outcome?.evidence?.unsearchable).toBeUndefined();
+    expect(describeRequest(done)).toMatch(/crm +failed .*\n[\s\S]*not searchable here: phone /);
+  });
+
+  it('an export holds the records the hub knows even where the search misses them, and fails where nothing can be searched', async () => {
+    // The mail system's find searches by phone only: it cannot find Grace by her address nor by her id.
+    h = await start({ mail: ['phone'] });
+    const { mail, privacy } = h;
+    const grace = mail.change({ email: GRACE, first_name: 'Grace' });
+    await h.hub.settle();
+    const known = await privacy.submit({ kind: 'export', subject: { email: GRACE }, includeLive: true }, { origin: 'api', actor: 'test' });
+    if (!known.ok) throw known.error;
+    const done = await waitDone(privacy, known.value.id);
+    expect(done.status).toBe('completed');
+    expect(system(done, 'mail')?.outcome).toMatchObject({ outcome: 'exported', records: 1 });
+    expect(
+      system(done, 'mail')
+        ?.outcome?.evidence?.unsearchable?.map((i) => i.kind)
+        .sort(),
+    ).toEqual(['email', 'external']);
+    const doc = await privacy.exportDocument(done.id);
+    if (!doc.ok) throw doc.error;
+    const live = doc.value.live?.find((l) => l.connector === 'mail');
+    expect(live?.records.map((r) => r.externalId)).toEqual([grace.id]);
+    expect(live?.unsearchable?.map((i) => i.kind).sort()).toEqual(['email', 'external']);
+
+    // Ada, unknown to the hub: the mail system cannot be searched by her address, so it is no "not found".
+    const unknown = await privacy.submit({ kind: 'export', subject: { email: ADA }, includeLive: true }, { origin: 'api', actor: 'test' });
+    if (!unknown.ok) throw unknown.error;
+    const failed = await waitDone(privacy, unknown.value.id);
+    expect(failed.status).toBe('failed');
+    expect(system(failed, 'mail')).toMatchObject({
+      status: 'failed',
+      error: "cannot be searched by the person's identities (email): check by hand",
+    });
+    expect(system(failed, 'crm')?.outcome).toMatchObject({ outcome: 'not_found' });
+  });
+
+  it('a record found only on reading back is erased on the next attempt and suppressed like those found by searching', async () => {
+    h = await start({}, { asyncErase: { steps: 1, checkAfterMs: 30 } });
+    const { crm, privacy } = h;
+    const grace = crm.change({ email: GRACE, first_name: 'Grace' });
+    crm.holdErasures();
+    const submitted = await privacy.submit({ kind: 'erase', subject: { email: GRACE } }, { origin: 'api', actor: 'test' });
+    if (!submitted.ok) throw submitted.error;
+    await waitUntil(
+      async () => {
+        const view = await privacy.get(submitted.value.id);
+        return view.ok && system(view.value, 'crm')?.progress !== undefined && system(view.value, 'crm')?.progress !== null;
+      },
+      10_000,
+      'the CRM erasing later',
+    );
+    // While the CRM is erasing her, a user deletes her record and makes a new one: only the read-back finds it.
+    crm.remove({ id: grace.id });
+    const late = crm.change({ email: GRACE, first_name: 'Grace (2)' });
+    expect(late.id).not.toBe(grace.id);
+    crm.holdErasures(false);
+    const done = await waitDone(privacy, submitted.value.id);
+    expect(done.status).toBe('completed');
+    expect(crm.get(late.id)).toBeUndefined();
+    const hashOf = (id: string) => h?.hub.store.hashIdentity({ kind: 'external', system: 'crm', value: id }) ?? '';
+    expect(await h.hub.store.isSuppressed([hashOf(grace.id)])).toBe(true);
+    expect(await h.hub.store.isSuppressed([hashOf(late.id)])).toBe(true);
+  });
+
+  it('tells onSettled of a failed request too, and of an open erasure asked for again, once per requester', async () => {
+    const settled: SettledRequest[] = [];
+    h = await start({ crm: ['email', 'externalId'] }, { asyncErase: { steps: 1, checkAfterMs: 30 } }, (s) => settled.push(s));
+    const { crm, mail, privacy } = h;
+    // Failed: the CRM cannot be searched by phone (see above).
+    const byPhone = await privacy.submit(
+      { kind: 'erase', subject: { phone: '+442079460018' } },
+      { origin: 'api', actor: 'test', notify: 'n-phone' },
+    );
+    if (!byPhone.ok) throw byPhone.error;
+    expect((await waitDone(privacy, byPhone.value.id)).status).toBe('failed');
+    await waitUntil(() => settled.length === 1, 5_000, 'the failure notice');
+    expect(settled[0]).toMatchObject({ id: byPhone.value.id, status: 'failed', notify: 'n-phone' });
+
+    // Grace, known to the hub (from the mail system) and held by the CRM, which erases later.
+    crm.change({ email: GRACE, first_name: 'Grace' });
+    mail.change({ email: GRACE, first_name: 'Grace' });
+    await h.hub.settle();
+    crm.holdErasures();
+    const meta = { origin: 'preference_center', actor: 'verified_email' };
+    const first = await privacy.submit({ kind: 'erase', subject: { email: GRACE } }, { ...meta, notify: 'n-1' });
+    if (!first.ok) throw first.error;
+    await waitUntil(
+      async () => {
+        const view = await privacy.get(first.value.id);
+        return view.ok && (system(view.value, 'crm')?.progress ?? null) !== null;
+      },
+      10_000,
+      'the CRM erasing later',
+    );
+    // Asked again while it is open: the same request, and this requester is told too.
+    const again = await privacy.submit({ kind: 'erase', subject: { email: GRACE } }, { ...meta, notify: 'n-2' });
+    if (!again.ok) throw again.error;
+    expect(again.value.id).toBe(first.value.id);
+    crm.holdErasures(false);
+    expect((await waitDone(privacy, first.value.id)).status).toBe('completed');
+    await waitUntil(() => settled.length === 3, 5_000, 'both completion notices');
+    expect(
+      settled
+        .slice(1)
+        .map((s) => [s.id, s.status, s.notify])
+        .sort(),
+    ).toEqual([
+      [first.value.id, 'completed', 'n-1'],
+      [first.value.id, 'completed', 'n-2'],
+    ]);
+    // The proof keeps no reference.
+    expect(JSON.stringify(await h.hub.store.getDsr(first.value.id))).not.toMatch(/n-[12]/);
+  });
+
+  it('a search that found nothing is kept, so a run parked later (on the erase call) does not search again', async () => {
+    // The mail system's find cannot search by her address nor her id: its search finds nothing,
+    // and it answers one call per window, so the erase call after it is refused (429) and parks.
+    h = await start({ mail: ['phone'] });
+    const { mail, privacy } = h;
+    const grace = mail.change({ email: GRACE, first_name: 'Grace' });
+    await h.hub.settle();
+    mail.setRateLimit({ requests: 1, windowMs: 300 });
+    const submitted = await privacy.submit({ kind: 'erase', subject: { email: GRACE } }, { origin: 'api', actor: 'test' });
+    if (!submitted.ok) throw submitted.error;
+    const done = await waitDone(privacy, submitted.value.id);
+    mail.setRateLimit(undefined);
+    expect(done.status).toBe('completed');
+    expect(mail.get(grace.id)).toBeUndefined();
+    expect(mail.getStats().rateLimited).toBeGreaterThan(0);
+    const searched = system(done, 'mail')?.outcome?.evidence?.searched;
+    expect(searched).toMatchObject({ found: 0 });
+    // Parked at least once after searching (two runs' attempts), and searched in the first run only.
+    const attempts = (await h.hub.store.listAudit({ limit: 1000 }))
+      .filter((a) => a.action === 'dsr.erase.attempt' && a.detail['connector'] === 'mail')
+      .map((a) => Date.parse(a.at))
+      .sort((a, b) => a - b);
+    expect(attempts.length).toBeGreaterThanOrEqual(2);
+    expect(Date.parse(searched?.at ?? '')).toBeLessThan(attempts[1] ?? 0);
   });
 });
