@@ -202,7 +202,8 @@ function invertibility(schema: Schema, root: Schema): string {
     const p = unwrap(param, root);
     if (Array.isArray(p['enum'])) {
       const base = variants.splice(0);
-      for (const v of base) for (const value of p['enum']) variants.push({ label: `${key} ${code(String(value))}`, input: { ...v.input, [key]: value } });
+      for (const v of base)
+        for (const value of p['enum']) variants.push({ label: `with ${key} ${code(String(value))}`, input: { ...v.input, [key]: value } });
     } else if (text(p['type']) === 'object') {
       const base = variants.splice(0);
       for (const v of base) {
@@ -268,7 +269,11 @@ export function renderConfigDoc(connectors: readonly ConnectorDefinition[] = bui
   const sections: string[] = [INTRO, '## Contents'];
   const contents = ['- [`hub`](#hub)', '- [`catalog`](#catalog)', '- [Connector instances: common keys](#connector-instances-common-keys)'];
   for (const def of connectors) contents.push(`- [Connector type \`${def.type}\`](#connector-type-${def.type})`);
-  contents.push('- [Mapping entries](#mapping-entries)', '- [Transforms](#transforms)', '- [Worked example: map a custom HubSpot property / Salesforce field](#worked-example-map-a-custom-hubspot-property--salesforce-field)');
+  contents.push(
+    '- [Mapping entries](#mapping-entries)',
+    '- [Transforms](#transforms)',
+    '- [Worked example: map a custom HubSpot property / Salesforce field](#worked-example-map-a-custom-hubspot-property--salesforce-field)',
+  );
   sections.push(contents.join('\n'));
 
   const hub = property(root, 'hub');

@@ -38,12 +38,9 @@ export const Transform = z.discriminatedUnion('type', [
           'Canonical value -> external value. On consent, topic and right entries the keys may be granted / denied (or true / false). Must be one-to-one on a pulled entry.',
       }),
       /** External value used when a canonical value is not in the map (push only). */
-      default: z
-        .union([z.string(), z.number(), z.boolean(), z.null()])
-        .optional()
-        .meta({
-          description: 'External value pushed when a canonical value is not in the map (push only; without it such a value is an error).',
-        }),
+      default: z.union([z.string(), z.number(), z.boolean(), z.null()]).optional().meta({
+        description: 'External value pushed when a canonical value is not in the map (push only; without it such a value is an error).',
+      }),
     })
     .strict()
     .meta({ description: 'Value map canonical -> external; pull uses the reverse map, derived from values.' }),
