@@ -9,6 +9,8 @@ export const WORKED_EXAMPLE_YAML = `connectors:
     type: hubspot
     accessToken: \${env:HUBSPOT_ACCESS_TOKEN}
     webhookSecret: \${env:HUBSPOT_CLIENT_SECRET}
+    # A custom property is read only when listed here (reads ask for the listed properties).
+    properties: [loyalty_tier]
     mappings:
       # A custom contact property (a dropdown with the internal values GOLD, SILVER, BRONZE),
       # kept in the hub as the attribute loyaltyTier (gold, silver, bronze). The map is
@@ -25,6 +27,8 @@ export const WORKED_EXAMPLE_YAML = `connectors:
     clientSecret: \${env:SALESFORCE_CLIENT_SECRET}
     organizationId: 00D5e000000KQ2eEAG
     outboundMessageToken: \${env:SALESFORCE_OM_TOKEN}
+    # Custom fields are read only when listed here (queries select the listed fields).
+    fields: [Loyalty_Tier__c, Member_Since__c]
     mappings:
       # A custom field on Contact (a picklist Gold, Silver, Bronze) into the same attribute.
       # direction: pull reads it and never writes it back (HubSpot stays the system that sets it).
@@ -51,9 +55,12 @@ field name as \`external\`. The entry adds to the connector's default mappings (
 canonical target the connector already maps replaces the default one).
 
 - HubSpot: \`external\` is the contact property's internal name (Settings > Properties > the
-  property > "Internal name"), e.g. \`loyalty_tier\`, not its label.
-- Salesforce: \`external\` is the field's API name on Contact, with its \`__c\` suffix, e.g.
-  \`Loyalty_Tier__c\`. The integration user needs field-level read (and, to push, edit) access.
+  property > "Internal name"), e.g. \`loyalty_tier\`, not its label. List it under \`properties\` as
+  well: reads ask only for the default properties and the listed ones.
+- Salesforce: \`external\` is the field's API name on Contact (or Lead), with its \`__c\` suffix,
+  e.g. \`Loyalty_Tier__c\`. List it under \`fields\` as well: queries select only the default
+  fields and the listed ones. The integration user needs field-level read (and, to push, edit)
+  access.
 
 \`\`\`yaml
 ${yaml.trimEnd()}

@@ -60,6 +60,9 @@ function unwrap(schema: Schema, root: Schema): Schema {
   return schema;
 }
 
+/** The JSON Schema pattern of a `Duration` (`src/config/duration.ts`). */
+const DURATION_PATTERN = '^(\\d+)(ms|s|m|h|d)$';
+
 function withoutKey(schema: Schema, key: string): Schema {
   return Object.fromEntries(Object.entries(schema).filter(([k]) => k !== key));
 }
@@ -80,6 +83,7 @@ function typeOf(schema: Schema, root: Schema): string {
     return `list of ${typeOf(items, root)}`;
   }
   if (type === 'object') return isSchema(s['additionalProperties']) ? 'map' : 'object';
+  if (type === 'string' && s['pattern'] === DURATION_PATTERN) return 'duration';
   if (type === 'string' && text(s['format']) !== undefined) return `string (${text(s['format'])})`;
   if (type !== undefined) return type;
   const alternatives = [...schemaList(s['anyOf']), ...schemaList(s['oneOf'])];
@@ -99,18 +103,19 @@ function allowedOf(schema: Schema, root: Schema): string {
   const parts: string[] = [];
   const min = s['minimum'] ?? s['exclusiveMinimum'];
   if (typeof min === 'number' || typeof s['maximum'] === 'number') {
-    const low = typeof min === 'number' ? `${s['exclusiveMinimum'] !== undefined ? '>' : '≥'} ${min}` : '';
+    const low = typeof min === 'number' && min > Number.MIN_SAFE_INTEGER ? `${s['exclusiveMinimum'] !== undefined ? '>' : '≥'} ${min}` : '';
     const high = typeof s['maximum'] === 'number' && s['maximum'] < Number.MAX_SAFE_INTEGER ? `≤ ${s['maximum']}` : '';
     parts.push([low, high].filter((p) => p !== '').join(', '));
   }
   if (typeof s['minLength'] === 'number' && s['minLength'] > 1) parts.push(`at least ${s['minLength']} characters`);
   if (typeof s['maxLength'] === 'number') parts.push(`at most ${s['maxLength']} characters`);
-  if (typeof s['pattern'] === 'string') parts.push(`matches ${code(s['pattern'])}`);
+  if (s['pattern'] === DURATION_PATTERN) parts.push('e.g. `30s`, `5m`, `1h`, `7d`');
+  else if (typeof s['pattern'] === 'string') parts.push(`matches ${code(s['pattern'])}`);
   if (typeof s['minItems'] === 'number' && s['minItems'] > 0) parts.push(`at least ${s['minItems']} item(s)`);
   return parts.filter((p) => p !== '').join('; ');
 }
 
-const DEFAULT_IN_TEXT = /Default: ([^.]+(?:\.\d[^.]*)?)\./;
+const DEFAULT_IN_TEXT = /Default: (.+?)\.(?=\s|$)/;
 
 function defaultOf(schema: Schema, root: Schema): string {
   const s = unwrap(schema, root);

@@ -70,6 +70,23 @@ describe('the worked example', () => {
     );
   });
 
+  it('lists every custom field it maps among the fields the connector reads', () => {
+    const result = parseConfig(`${MINIMAL_HUB_YAML}${catalog}${WORKED_EXAMPLE_YAML}`, 'example.yaml', {
+      connectors: builtinConnectors,
+      env,
+    });
+    if (!result.ok) expect.fail(result.errors.map(String).join('\n'));
+    const read = {
+      hubspot: result.config.connectors['hubspot']?.['properties'],
+      salesforce: result.config.connectors['salesforce']?.['fields'],
+    };
+    for (const [id, listed] of Object.entries(read)) {
+      const custom = (result.config.connectors[id]?.mappings ?? []).map((m) => m.external).filter((e) => /loyalty|member/i.test(e));
+      expect(custom.length).toBeGreaterThan(0);
+      expect(listed, id).toEqual(expect.arrayContaining(custom));
+    }
+  });
+
   it('would fail to load with a mistake in it (the check is real)', () => {
     const broken = WORKED_EXAMPLE_YAML.replace('type: map', 'type: mapp');
     const result = parseConfig(`${MINIMAL_HUB_YAML}${catalog}${broken}`, 'example.yaml', { connectors: builtinConnectors, env });
