@@ -167,10 +167,46 @@ function walk(schema: Schema, prefix: string, root: Schema, options: WalkOptions
   if (s['recursive'] !== undefined) return rows;
   if (isSchema(s['additionalProperties'])) return walk(s['additionalProperties'], `${prefix}.<id>`, root, options, rows);
   if (text(s['type']) === 'array' && isSchema(s['items'])) return walk(s['items'], `${prefix}[]`, root, options, rows);
-  for (const alternative of [...schemaList(s['anyOf']), ...schemaList(s['oneOf'])]) {
-    if (text(unwrap(alternative, root)['type']) === 'object') walk(alternative, prefix, root, options, rows);
+  // A union of objects (e.g. the http connector's auth): one row per key, the alternatives'
+  // values together, and a key only some alternatives have says which (by their `type`).
+  const alternatives = [...schemaList(s['anyOf']), ...schemaList(s['oneOf'])].filter((a) => text(unwrap(a, root)['type']) === 'object');
+  const walked = alternatives.map((alternative) => ({ variant: variantOf(alternative), rows: walk(alternative, prefix, root, options) }));
+  const merged = new Map<string, { row: Row; variants: string[] }>();
+  for (const { variant, rows: own } of walked) {
+    for (const row of own) {
+      const seen = merged.get(row.key);
+      merged.set(
+        row.key,
+        seen === undefined ? { row, variants: [variant] } : { row: mergeRows(seen.row, row), variants: [...seen.variants, variant] },
+      );
+    }
+  }
+  for (const { row, variants } of merged.values()) {
+    const named = variants.filter((v) => v !== '');
+    const partial = variants.length < walked.length && named.length === variants.length;
+    rows.push(
+      partial ? { ...row, description: `${row.description} Only with ${named.map((v) => code(`type: ${v}`)).join(' or ')}.`.trim() } : row,
+    );
   }
   return rows;
+}
+
+/** The `type` constant that tells an alternative of a union apart, or `''`. */
+function variantOf(alternative: Schema): string {
+  const properties = isSchema(alternative['properties']) ? alternative['properties'] : {};
+  const type = properties['type'];
+  return isSchema(type) && typeof type['const'] === 'string' ? type['const'] : '';
+}
+
+function mergeRows(a: Row, b: Row): Row {
+  const join = (x: string, y: string, separator: string): string => [...new Set([x, y].filter((v) => v !== ''))].join(separator);
+  return {
+    key: a.key,
+    type: join(a.type, b.type, ' or '),
+    default: join(a.default, b.default, ' or '),
+    allowed: join(a.allowed, b.allowed, ', '),
+    description: join(a.description, b.description, ' '),
+  };
 }
 
 function table(rows: readonly Row[]): string {
