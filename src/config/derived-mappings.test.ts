@@ -213,6 +213,7 @@ describe('the built-in connectors on config/concord.yaml', () => {
     ]);
     expect(result.config.connectors['salesforce']?.mappings).toEqual([
       parsed({ consent: 'marketing.email', external: 'HasOptedOutOfEmail', transform: [{ type: 'invert' }], withdrawOnly: true }),
+      parsed({ field: 'country', external: 'MailingCountry' }),
     ]);
     // The engine compiles them as they are: a SUBSCRIBED status grants, the opt-out flag only withdraws.
     const bound = connectorsFromConfig(result.config, builtinConnectors);
