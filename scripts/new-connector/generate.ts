@@ -103,7 +103,7 @@ export async function newConnector(options: NewConnectorOptions): Promise<NewCon
       `Add this line to the list in connectors/index.ts:  import('./${id}/index.js'),`,
       `Write the emulator from the vendor's documentation (connectors/${id}/emulator/server.ts: routes, errors, limits, webhook signature, the side door's userChange), and check it with the vendor's official client where one exists.`,
       `Replace each "not implemented" stub in connectors/${id}/connector.ts (and webhook.ts, config.ts, mapping.ts); set a capability the vendor lacks to false and delete its method. npx vitest run test/integration/${id} lists what is left.`,
-      'npm run schema (regenerates config/concord.schema.json; commit it with the connector).',
+      'npm run schema and npm run docs:config (regenerate config/concord.schema.json and docs/CONFIG.md; commit both with the connector).',
       `Fill in connectors/${id}/README.md; tests for what conformance does not cover; then npm run typecheck, npm run lint, duplicates --change.`,
     ],
   };

@@ -208,14 +208,21 @@ describe('the built-in connectors on config/concord.yaml', () => {
         external: 'subscription:103',
         transform: [{ type: 'map', values: { true: 'SUBSCRIBED', false: 'UNSUBSCRIBED' } }],
       }),
+      // The file's own attribute mapping, after the derived entries.
+      parsed({ field: 'city', external: 'city' }),
     ]);
     expect(result.config.connectors['salesforce']?.mappings).toEqual([
       parsed({ consent: 'marketing.email', external: 'HasOptedOutOfEmail', transform: [{ type: 'invert' }], withdrawOnly: true }),
+      parsed({ field: 'country', external: 'MailingCountry' }),
     ]);
     // The engine compiles them as they are: a SUBSCRIBED status grants, the opt-out flag only withdraws.
     const bound = connectorsFromConfig(result.config, builtinConnectors);
     const consentOf = (id: string) => bound.find((c) => c.id === id)?.mapping.entries.filter((e) => e.key === 'consent:marketing.email');
     expect(consentOf('hubspot')?.map((e) => [e.external, e.withdrawOnly])).toEqual([['subscription:101', false]]);
     expect(consentOf('salesforce')?.map((e) => [e.external, e.withdrawOnly])).toEqual([['HasOptedOutOfEmail', true]]);
+    // The attribute mapping joins HubSpot's defaults, and the property it names is read.
+    const hubspot = bound.find((c) => c.id === 'hubspot');
+    expect(hubspot?.mapping.entries.filter((e) => e.external === 'city').map((e) => e.key)).toEqual(['field:city']);
+    expect(result.config.connectors['hubspot']?.['properties']).toEqual(['city']);
   });
 });

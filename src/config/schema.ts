@@ -95,7 +95,7 @@ export const ApiKeyConfig = z
       .regex(/^[0-9a-f]{64}$/, 'expected the hex SHA-256 digest of the key (64 lower-case hex digits)')
       .optional()
       .meta({ description: 'The hex SHA-256 digest of the key, so the plain key need not be in the environment at all.' }),
-    scopes: z.array(ApiScope).min(1),
+    scopes: z.array(ApiScope).min(1).meta({ description: 'What the key may do (at least one scope).' }),
   })
   .strict()
   .refine((k) => (k.key === undefined) !== (k.sha256 === undefined), 'an API key needs exactly one of key, sha256');
@@ -288,8 +288,12 @@ export const HubConfig = z
     publicUrl: HttpUrl,
     listen: z
       .object({
-        host: z.string().min(1).default('127.0.0.1'),
-        port: z.number().int().min(0).max(65_535).default(8080),
+        host: z
+          .string()
+          .min(1)
+          .default('127.0.0.1')
+          .meta({ description: 'The address to listen on; 0.0.0.0 for every interface (production mode only).' }),
+        port: z.number().int().min(0).max(65_535).default(8080).meta({ description: 'The port; 0 picks a free one.' }),
       })
       .strict()
       .prefault({})
@@ -308,7 +312,8 @@ export const HubConfig = z
           'Key of the identity hashes on the suppression list (at least 32 characters). Changing it orphans the suppression list: erased people could come back.',
         ),
       })
-      .strict(),
+      .strict()
+      .meta({ description: "The hub's own secrets, each given as ${env:NAME} (`concord secret` prints a new one)." }),
     skew: Duration.prefault('5m').meta({
       description: 'How far in the future a source timestamp may be before it is clamped to receipt time.',
     }),
@@ -317,8 +322,12 @@ export const HubConfig = z
       .refine((keys) => new Set(keys.map((k) => k.id)).size === keys.length, 'API key ids must be unique')
       .default([])
       .meta({ description: 'Bearer keys of the admin API (/api/v1) and the queue board, each with its scopes.' }),
-    preferenceCenter: PreferenceCenterConfig.prefault({}),
-    privacy: PrivacyConfig.prefault({}),
+    preferenceCenter: PreferenceCenterConfig.prefault({}).meta({
+      description: 'How the self-service preference center looks and how long its links last.',
+    }),
+    privacy: PrivacyConfig.prefault({}).meta({
+      description: 'Data-subject requests: which systems every erasure reaches, exports, the controller, retention rules.',
+    }),
     mail: MailConfig.optional().meta({
       description: 'Outgoing mail; without it the public request page (/requests) is not served.',
     }),
@@ -394,9 +403,11 @@ export const Catalog = z
       description:
         "none: every text needs every locale of locales (a missing one is a validation error); defaultLocale: a missing translation shows the default locale's text. Default: none.",
     }),
-    purposes: z.record(CatalogId, Purpose),
-    channels: z.record(CatalogId, Channel),
-    topics: z.record(CatalogId, Topic).default({}),
+    purposes: z.record(CatalogId, Purpose).meta({
+      description: 'Purpose id -> purpose: what consent is asked for, per channel (consent mappings write purpose.channel).',
+    }),
+    channels: z.record(CatalogId, Channel).meta({ description: 'Channel id -> channel (e.g. email, sms, web).' }),
+    topics: z.record(CatalogId, Topic).default({}).meta({ description: 'Topic id -> subscription topic (e.g. a newsletter).' }),
   })
   .strict()
   .transform(({ locales, ...catalog }) => ({ ...catalog, locales: locales ?? [catalog.defaultLocale] }));
@@ -428,8 +439,10 @@ const connectorCommonShape = {
     description:
       'The name people see for this system (the transparency section of the preference center lists the systems each purpose reaches); default: the instance id.',
   }),
-  enabled: z.boolean().default(true),
-  schedule: Schedule.optional(),
+  enabled: z.boolean().default(true).meta({ description: 'false keeps the instance configured but never synced.' }),
+  schedule: Schedule.optional().meta({
+    description: 'When to pull: {every: 5m} or {cron: "0 3 * * *"} (exactly one). Absent: no scheduled pull.',
+  }),
   priority: z.number().int().default(0).meta({ description: 'Breaks timestamp ties between sources: higher wins.' }),
   consentAuthority: z.array(CatalogId).default([]).meta({ description: 'Purpose ids this system may change consent for.' }),
   /**
@@ -441,7 +454,7 @@ const connectorCommonShape = {
     description:
       "Field mappings on top of the connector's defaults and of the entries its own keys imply (e.g. HubSpot subscriptions, Salesforce channelFlags), which need not be written here. An entry for the same target and external field as an implied one must say the same.",
   }),
-  limits: LimitsOverride.default({}),
+  limits: LimitsOverride.default({}).meta({ description: "Overrides of the connector type's declared rate limits and batch size." }),
 };
 
 /** The keys every connector instance has; each type's own keys join these. */
