@@ -43,11 +43,11 @@ export type SoqlComparison =
   | { field: string; op: 'IN'; subquery: SoqlQuery };
 
 /** A comparison, or a parenthesised group of terms joined by OR (`any`) or AND (`all`). */
-export type SoqlCondition = SoqlComparison | { op: 'OR'; any: SoqlCondition[] } | { op: 'AND'; all: SoqlCondition[] };
+export type SoqlCondition = SoqlComparison | { op: 'OR'; anyOf: SoqlCondition[] } | { op: 'AND'; allOf: SoqlCondition[] };
 
 /** Every comparison of a WHERE clause, inside groups too. */
 export function comparisons(where: readonly SoqlCondition[]): SoqlComparison[] {
-  return where.flatMap((c) => (c.op === 'OR' ? comparisons(c.any) : c.op === 'AND' ? comparisons(c.all) : [c]));
+  return where.flatMap((c) => (c.op === 'OR' ? comparisons(c.anyOf) : c.op === 'AND' ? comparisons(c.allOf) : [c]));
 }
 
 export interface SoqlQuery {
@@ -267,7 +267,7 @@ class Parser {
     if (joiner === 'AND') return terms;
     if (comparisons(terms).some((c) => 'subquery' in c))
       throw new SoqlSyntaxError("Semi join sub-selects are not allowed with the 'OR' operator", other?.pos ?? this.length);
-    return [{ op: 'OR', any: terms }];
+    return [{ op: 'OR', anyOf: terms }];
   }
 
   private term(nested: boolean, object: string): SoqlCondition {
@@ -277,7 +277,7 @@ class Parser {
     const inner = this.expression(nested, object);
     this.symbol(')');
     const [only] = inner;
-    return inner.length === 1 && only !== undefined ? only : { op: 'AND', all: inner };
+    return inner.length === 1 && only !== undefined ? only : { op: 'AND', allOf: inner };
   }
 
   private condition(nested: boolean, object: string): SoqlComparison {
@@ -453,8 +453,8 @@ export function fieldValue(record: Record<string, SoqlValue>, field: string): So
 }
 
 function holds(cond: SoqlCondition, record: Record<string, SoqlValue>, now: number): boolean {
-  if (cond.op === 'OR') return cond.any.some((c) => holds(c, record, now));
-  if (cond.op === 'AND') return cond.all.every((c) => holds(c, record, now));
+  if (cond.op === 'OR') return cond.anyOf.some((c) => holds(c, record, now));
+  if (cond.op === 'AND') return cond.allOf.every((c) => holds(c, record, now));
   const raw = fieldValue(record, cond.field);
   if ('subquery' in cond) throw new Error('resolve semi-joins before matching (resolveSemiJoins)');
   if (cond.op === 'IN') return cond.values.some((v) => matchesOne(raw, '=', resolve(v, now)));
@@ -477,8 +477,8 @@ export function resolveSemiJoins(
 ): SoqlQuery {
   if (!comparisons(query.where).some((c) => 'subquery' in c)) return query;
   const resolveOne = (cond: SoqlCondition): SoqlCondition => {
-    if (cond.op === 'OR') return { op: 'OR', any: cond.any.map(resolveOne) };
-    if (cond.op === 'AND') return { op: 'AND', all: cond.all.map(resolveOne) };
+    if (cond.op === 'OR') return { op: 'OR', anyOf: cond.anyOf.map(resolveOne) };
+    if (cond.op === 'AND') return { op: 'AND', allOf: cond.allOf.map(resolveOne) };
     if (!('subquery' in cond)) return cond;
     const field = cond.subquery.fields[0] ?? '';
     const values = runQuery(cond.subquery, recordsOf(cond.subquery.object), now)
