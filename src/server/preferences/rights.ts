@@ -28,6 +28,7 @@ import { CSRF_COOKIE, csrfTokenFor } from './routes.js';
 import type { RightsSection } from './routes.js';
 import { layout, renderErrorPage } from './view.js';
 import type { Brand } from './view.js';
+import { sendHtml } from '../send-html.js';
 
 const PATH = '/preferences';
 
@@ -94,12 +95,6 @@ ${item('erase', html`<a class="act danger" href="${withLang(`${tokenPath(token)}
 </section>`;
     },
   };
-}
-
-function sendHtml(reply: FastifyReply, status: number, body: string, refreshSeconds?: number): FastifyReply {
-  reply.code(status).header('cache-control', 'no-store').header('x-robots-tag', 'noindex, nofollow').type('text/html; charset=utf-8');
-  if (refreshSeconds !== undefined) reply.header('refresh', String(refreshSeconds));
-  return reply.send(body);
 }
 
 type TokenRequest = FastifyRequest<{ Params: { token: string }; Querystring: { lang?: string } }>;

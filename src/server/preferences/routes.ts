@@ -29,6 +29,7 @@ import { renderErrorPage, renderPreferencesPage } from './view.js';
 import type { Brand } from './view.js';
 import type { Recipient } from './transparency.js';
 import type { Html } from '../html.js';
+import { sendHtml } from '../send-html.js';
 
 export const CSRF_COOKIE = 'concord_pc';
 const PATH = '/preferences';
@@ -73,15 +74,6 @@ function pageUrl(token: string, params: Record<string, string | undefined>): str
   for (const [k, v] of Object.entries(params)) if (v !== undefined) search.set(k, v);
   const query = search.toString();
   return `${PATH}/${encodeURIComponent(token)}${query ? `?${query}` : ''}`;
-}
-
-function sendHtml(reply: FastifyReply, status: number, body: string): FastifyReply {
-  return reply
-    .code(status)
-    .header('cache-control', 'no-store')
-    .header('x-robots-tag', 'noindex, nofollow')
-    .type('text/html; charset=utf-8')
-    .send(body);
 }
 
 export async function registerPreferences(app: FastifyInstance, options: PreferenceRouteOptions): Promise<void> {

@@ -31,6 +31,7 @@ import { REQUEST_MESSAGES } from './i18n.js';
 import type { RequestMessages } from './i18n.js';
 import { REQUESTS_PATH, tokenHash, VERIFIED_META } from './service.js';
 import type { RequesterVerifications } from './service.js';
+import { sendHtml } from '../send-html.js';
 
 export const REQUEST_CSRF_COOKIE = 'concord_rq';
 
@@ -52,15 +53,6 @@ type Form = Record<string, unknown>;
 
 function withLang(path: string, lang: string | undefined): string {
   return lang ? `${path}?lang=${lang}` : path;
-}
-
-function sendHtml(reply: FastifyReply, status: number, body: string): FastifyReply {
-  return reply
-    .code(status)
-    .header('cache-control', 'no-store')
-    .header('x-robots-tag', 'noindex, nofollow')
-    .type('text/html; charset=utf-8')
-    .send(body);
 }
 
 function formOf(request: FastifyRequest): Form {
