@@ -17,7 +17,7 @@ import { MergePolicy, type Profile } from '../src/profile/schema.js';
 import { PrivacyService } from '../src/privacy/index.js';
 import type { DsrView, PrivacyOptionsInput } from '../src/privacy/index.js';
 import { build, listen } from '../src/server/build.js';
-import { startMailCatcher, smtpMailer, type MailCatcher } from '../src/mail/index.js';
+import { startMailCatcher, smtpMailer, type MailCatcher, type MailTexts } from '../src/mail/index.js';
 import { DownloadLinks } from '../src/server/preferences/downloads.js';
 import { RequesterVerifications } from '../src/server/requests/service.js';
 import { apiKeyRecords } from '../src/server/api-keys.js';
@@ -201,7 +201,15 @@ export interface PrivacyHubOptions {
    * it, links valid `ttlMs` (default 1 h) by the `clock` given (default the real one), and the
    * limits per address and per client.
    */
-  mail?: { ttlMs?: number; clock?: () => number; limits?: { perAddress?: number; perClient?: number; windowMs?: number } };
+  mail?: {
+    ttlMs?: number;
+    clock?: () => number;
+    limits?: { perAddress?: number; perClient?: number; windowMs?: number };
+    /** The YAML's `hub.mail.texts`. */
+    texts?: MailTexts;
+  };
+  /** The catalog (locales, texts) the pages and mails use; `CATALOG` by default. */
+  catalog?: Catalog;
 }
 
 export async function startPrivacyHub(options: PrivacyHubOptions): Promise<PrivacyHub> {
@@ -348,6 +356,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
     );
   }
   const logger = testLogger();
+  const catalog = options.catalog ?? CATALOG;
   const catcher = options.mail ? await startMailCatcher() : undefined;
   const mailer = catcher
     ? smtpMailer({ from: 'Acme Privacy <privacy@acme.example>', target: { host: catcher.host, port: catcher.port, secure: false } })
@@ -363,6 +372,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
           signingSecret: SIGNING_SECRET,
           publicUrl: `http://127.0.0.1:${port}`,
           brand: { name: 'Acme', accent: '#1f5f8b', supportEmail: 'privacy@acme.example' },
+          mailTexts: { ...(options.mail.texts ? { texts: options.mail.texts } : {}), defaultLocale: catalog.defaultLocale },
           ttlMs: options.mail.ttlMs ?? 3_600_000,
           limits: { perAddress: 3, perClient: 10, windowMs: 3_600_000, ...options.mail.limits },
           downloads: noticeDownloads,
@@ -399,7 +409,7 @@ export async function startPrivacyHub(options: PrivacyHubOptions): Promise<Priva
       secrets: { signing: SIGNING_SECRET, hashKey: 'k'.repeat(32) },
       preferenceCenter: { brand: 'Acme', accentColor: '#1f5f8b', linkTtl: 3_600_000, supportEmail: 'privacy@acme.example' },
     },
-    catalog: CATALOG,
+    catalog,
     policy,
     store,
     engine,

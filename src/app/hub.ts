@@ -147,6 +147,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
           signingSecret: config.hub.secrets.signing,
           publicUrl: config.hub.publicUrl,
           brand: brandOf(config.hub.preferenceCenter),
+          mailTexts: { ...(config.hub.mail.texts ? { texts: config.hub.mail.texts } : {}), defaultLocale: config.catalog.defaultLocale },
           ttlMs: config.hub.mail.verificationTtl,
           limits: {
             perAddress: config.hub.mail.limits.perAddress,

@@ -4,35 +4,14 @@
  * other parts of the file fail the schema (all errors are reported together).
  */
 import { formatPath } from './errors.js';
-import type { ConfigErrorCode } from './errors.js';
 import type { ConfigPath } from './locate.js';
-import { canonicalLocale } from './localized.js';
+import { dict, keysOf, list } from './check-kit.js';
+import type { CheckFinding, Dict } from './check-kit.js';
+import { localizationFindings } from './localization-checks.js';
 import { isLoopbackHost, isLoopbackUrl } from './loopback.js';
 import { HUB_SOURCES } from './schema.js';
 
-export interface CheckFinding {
-  code: ConfigErrorCode;
-  path: ConfigPath;
-  /** Point at the key (e.g. a map key that is wrong) or at the value. */
-  at: 'key' | 'value';
-  message: string;
-}
-
-type Dict = Record<string, unknown>;
-
-function isDict(value: unknown): value is Dict {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-function dict(value: unknown): Dict {
-  return isDict(value) ? value : {};
-}
-function list(value: unknown): unknown[] {
-  return Array.isArray(value) ? value : [];
-}
-function keysOf(value: unknown): string {
-  const keys = Object.keys(dict(value));
-  return keys.length === 0 ? '(none)' : keys.join(', ');
-}
+export type { CheckFinding } from './check-kit.js';
 
 /** What the loader learned about the secrets before the cross-part rules run. */
 export interface CrossCheckContext {
@@ -102,96 +81,6 @@ export function crossChecks(data: unknown, context: CrossCheckContext = { publis
 
   findings.push(...localizationFindings(root));
   findings.push(...modeChecks(hub, context));
-  return findings;
-}
-
-/** Where the file writes a text per locale: every catalog text and each connector's display name. */
-function localizedTexts(root: Dict): { path: ConfigPath; text: unknown }[] {
-  const catalog = dict(root['catalog']);
-  const out: { path: ConfigPath; text: unknown }[] = [];
-  const add = (path: ConfigPath, owner: Dict, key: string): void => {
-    if (owner[key] !== undefined) out.push({ path: [...path, key], text: owner[key] });
-  };
-  for (const [id, purpose] of Object.entries(dict(catalog['purposes']))) {
-    const base = ['catalog', 'purposes', id];
-    for (const key of ['title', 'description']) add(base, dict(purpose), key);
-    add([...base, 'notice'], dict(dict(purpose)['notice']), 'text');
-    for (const key of ['purpose', 'retention']) add(base, dict(purpose), key);
-  }
-  for (const [id, channel] of Object.entries(dict(catalog['channels']))) add(['catalog', 'channels', id], dict(channel), 'title');
-  for (const [id, topic] of Object.entries(dict(catalog['topics']))) {
-    for (const key of ['title', 'description']) add(['catalog', 'topics', id], dict(topic), key);
-  }
-  for (const [id, instance] of Object.entries(dict(root['connectors']))) add(['connectors', id], dict(instance), 'displayName');
-  return out;
-}
-
-/**
- * Every text has every locale of `catalog.locales` (with `fallback: defaultLocale`, at least the
- * default locale's), no text names a locale the catalog does not list, and a notice versioned
- * per locale has a version for each locale its text is written in.
- */
-export function localizationFindings(root: unknown): CheckFinding[] {
-  const findings: CheckFinding[] = [];
-  const catalog = dict(dict(root)['catalog']);
-  const defaultLocale = typeof catalog['defaultLocale'] === 'string' ? catalog['defaultLocale'] : 'en';
-  // Tags that are not canonical BCP 47 are reported by the schema, and are no locale here.
-  const listed = list(catalog['locales']).filter((l): l is string => typeof l === 'string' && canonicalLocale(l) === l);
-  const locales = Array.isArray(catalog['locales']) ? listed : [defaultLocale];
-  const fallback = catalog['fallback'] === 'defaultLocale';
-  const known = locales.join(', ');
-  if (!locales.includes(defaultLocale)) {
-    findings.push({
-      code: 'unknown_locale',
-      path: ['catalog', 'defaultLocale'],
-      at: 'value',
-      message: `"${defaultLocale}" is not in catalog.locales (${known})`,
-    });
-  }
-  const written = (text: unknown): string[] | undefined =>
-    typeof text === 'string' ? [defaultLocale] : isDict(text) ? Object.keys(text) : undefined;
-  const unlisted = (path: ConfigPath, text: unknown): void => {
-    if (!isDict(text)) return;
-    for (const locale of Object.keys(text)) {
-      if (!locales.includes(locale))
-        findings.push({
-          code: 'unknown_locale',
-          path: [...path, locale],
-          at: 'key',
-          message: `"${locale}" is not in catalog.locales (${known})`,
-        });
-    }
-  };
-  for (const { path, text } of localizedTexts(dict(root))) {
-    const has = written(text);
-    if (has === undefined) continue;
-    unlisted(path, text);
-    const missing = fallback ? (has.includes(defaultLocale) ? [] : [defaultLocale]) : locales.filter((l) => !has.includes(l));
-    for (const locale of missing) {
-      findings.push({
-        code: 'missing_translation',
-        path,
-        at: 'value',
-        message: `no "${locale}" text${fallback ? ' (the default locale, shown where a translation is missing)' : ''}`,
-      });
-    }
-  }
-  for (const [id, purpose] of Object.entries(dict(catalog['purposes']))) {
-    const notice = dict(dict(purpose)['notice']);
-    const version = notice['version'];
-    if (!isDict(version)) continue;
-    const path = ['catalog', 'purposes', id, 'notice', 'version'];
-    unlisted(path, version);
-    for (const locale of (written(notice['text']) ?? []).filter((l) => locales.includes(l))) {
-      if (!(locale in version))
-        findings.push({
-          code: 'missing_translation',
-          path,
-          at: 'value',
-          message: `no "${locale}" version (the notice has "${locale}" text)`,
-        });
-    }
-  }
   return findings;
 }
 

@@ -59,7 +59,9 @@ export type ConfigErrorCode =
   /** A text (catalog item, notice, notice version, connector display name) without a locale it needs. */
   | 'missing_translation'
   /** A locale that `catalog.locales` does not list (a text's key, `catalog.defaultLocale`). */
-  | 'unknown_locale';
+  | 'unknown_locale'
+  /** A mail text uses a placeholder that mail does not have. */
+  | 'unknown_placeholder';
 
 /** A position in the file, 1-based. */
 export interface SourcePosition {

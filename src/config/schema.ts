@@ -9,6 +9,7 @@ import { MappingEntry } from '../connector/mapping-schema.js';
 import { LegalBasis, ObjectionKind, PurposePolicy } from '../profile/schema.js';
 import { Duration } from './duration.js';
 import { LocaleFallback, LocaleTag, LocalizedText, LocalizedVersion } from './localized.js';
+import type { MailKind } from '../mail/texts.js';
 import { MetricsEndpoint, TrustProxy } from './network.js';
 import { credentialUrl, generatedSecret, markSecret, secret } from './secret.js';
 
@@ -201,6 +202,24 @@ const SmtpUrl = credentialUrl(
   'SMTP server as a URL, e.g. smtps://user:${env:SMTP_PASSWORD}@mail.example.com:465 (instead of host, port, secure, auth).',
 );
 
+const MailPartsConfig = z.object({ subject: LocalizedText.optional(), body: LocalizedText.optional() }).strict();
+
+/** The mails' words per locale, over the English and Japanese texts Concord ships. */
+const MailTextsConfig = z
+  .object({
+    verifyExport: MailPartsConfig.optional(),
+    verifyErase: MailPartsConfig.optional(),
+    completedExport: MailPartsConfig.optional(),
+    completedErase: MailPartsConfig.optional(),
+    failedExport: MailPartsConfig.optional(),
+    failedErase: MailPartsConfig.optional(),
+  } satisfies Record<MailKind, z.ZodType>)
+  .strict()
+  .meta({
+    description:
+      'The texts of the mails to data subjects, per mail (verifyExport, verifyErase: the one-time link; completedExport, completedErase: the notice when done; failedExport, failedErase: the notice when it failed) and part (subject, body), each one string (catalog.defaultLocale) or a map locale -> text. Placeholders: {brand}, and {url} {minutes} (verify*), {reference} (completed*, failed*), {download} (completedExport; a body line whose placeholder has no value is left out). Concord ships en and ja texts; every other locale of catalog.locales needs its texts here unless catalog.fallback is defaultLocale.',
+  });
+
 /**
  * Outgoing mail (the one-time links of the public request page, the notice when a request
  * completes): an SMTP server, or in development mode an embedded catcher that keeps the mails
@@ -235,6 +254,7 @@ export const MailConfig = z
       })
       .strict()
       .prefault({}),
+    texts: MailTextsConfig.optional(),
     verificationTtl: Duration.prefault('1h').meta({ description: 'How long a one-time link of the public request page stays valid.' }),
     limits: z
       .object({

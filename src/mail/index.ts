@@ -9,6 +9,8 @@ export { startMailCatcher } from './catcher.js';
 export type { CaughtMail, MailCatcher } from './catcher.js';
 export { smtpMailer, smtpTargetOf } from './mailer.js';
 export type { MailMessage, Mailer, SmtpTarget } from './mailer.js';
+export { MAIL_KINDS, renderMail } from './texts.js';
+export type { MailKind, MailTextSource, MailTexts, RenderedMail } from './texts.js';
 
 /**
  * The mailer `hub.mail` asks for: SMTP, or (development) the embedded catcher started on

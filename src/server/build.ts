@@ -203,6 +203,7 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
       secureCookies: deps.hub.publicUrl.startsWith('https:'),
       rateLimit: options.preferencesRateLimit,
       downloads: deps.requests.downloads,
+      languages: { locales: deps.catalog.locales, defaultLocale: deps.catalog.defaultLocale },
       // The caught mails are shown only on a development hub.
       ...(deps.requests.catcher && deps.hub.mode === 'development' ? { catcher: deps.requests.catcher } : {}),
     });

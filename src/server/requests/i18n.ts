@@ -1,6 +1,7 @@
 /**
- * The public request page's words and its mails, in English and Japanese (the preference
- * center's locales). The mails follow the language of the page the person used.
+ * The public request page's own words, in English and Japanese (the preference center's
+ * interface languages; a page in another catalog locale shows the default locale's words, else
+ * English). The mails' words are in `src/mail/texts.ts` and the YAML (`hub.mail.texts`).
  */
 import type { Locale } from '../preferences/i18n.js';
 
@@ -38,15 +39,6 @@ export interface RequestMessages {
   startAgain: string;
   sessionTitle: string;
   sessionText: string;
-  mail: {
-    verifySubject(brand: string, kind: 'export' | 'erase'): string;
-    verifyText(input: { brand: string; kind: 'export' | 'erase'; url: string; minutes: number }): string;
-    noticeSubject(brand: string, kind: 'export' | 'erase'): string;
-    noticeText(input: { brand: string; kind: 'export' | 'erase'; reference: string; download?: string }): string;
-    /** The notice of a request that failed: the controller follows it up. */
-    failedSubject(brand: string, kind: 'export' | 'erase'): string;
-    failedText(input: { brand: string; kind: 'export' | 'erase'; reference: string }): string;
-  };
 }
 
 const en: RequestMessages = {
@@ -85,51 +77,6 @@ const en: RequestMessages = {
   startAgain: 'Ask for a new link',
   sessionTitle: 'Please try again',
   sessionText: 'For your security this form expired before it was sent. Open the page again and send it once more.',
-  mail: {
-    verifySubject: (brand, kind) =>
-      kind === 'erase' ? `${brand}: confirm the erasure of your data` : `${brand}: confirm your request for a copy of your data`,
-    verifyText: ({ brand, kind, url, minutes }) =>
-      [
-        'Hello,',
-        '',
-        kind === 'erase'
-          ? `someone, probably you, asked ${brand} to erase the personal data held for this address.`
-          : `someone, probably you, asked ${brand} for a copy of the personal data held for this address.`,
-        '',
-        `To confirm, open this link within ${minutes} minutes and press the button on the page:`,
-        url,
-        '',
-        'If you did not ask for this, ignore this message: nothing happens without your confirmation.',
-      ].join('\n'),
-    noticeSubject: (brand, kind) =>
-      kind === 'erase' ? `${brand}: your data has been erased` : `${brand}: your copy of your data is ready`,
-    noticeText: ({ brand, kind, reference, download }) =>
-      [
-        'Hello,',
-        '',
-        kind === 'erase'
-          ? `${brand} has erased your personal data from every system, as you asked. We keep only a record that the erasure was carried out, without your details.`
-          : `the copy of your personal data you asked ${brand} for is ready.`,
-        ...(download ? ['', `Download it here (the link works for 24 hours):`, download] : []),
-        '',
-        `Reference: ${reference}`,
-      ].join('\n'),
-    failedSubject: (brand, kind) =>
-      kind === 'erase'
-        ? `${brand}: your erasure request could not be completed yet`
-        : `${brand}: your copy of your data could not be prepared yet`,
-    failedText: ({ brand, kind, reference }) =>
-      [
-        'Hello,',
-        '',
-        kind === 'erase'
-          ? `${brand} could not yet erase your personal data from every system, as you asked: the request failed in at least one of them.`
-          : `${brand} could not yet prepare the copy of your personal data you asked for: the request failed.`,
-        `${brand} will follow it up and contact you; you need not ask again.`,
-        '',
-        `Reference: ${reference}`,
-      ].join('\n'),
-  },
 };
 
 const ja: RequestMessages = {
@@ -170,47 +117,6 @@ const ja: RequestMessages = {
   startAgain: '新しいリンクを依頼',
   sessionTitle: 'もう一度お試しください',
   sessionText: 'セキュリティのため、送信前にフォームの有効期限が切れました。ページを開き直して、もう一度送信してください。',
-  mail: {
-    verifySubject: (brand, kind) => (kind === 'erase' ? `${brand}:データ消去のご確認` : `${brand}:データの写しのご依頼の確認`),
-    verifyText: ({ brand, kind, url, minutes }) =>
-      [
-        'こんにちは。',
-        '',
-        kind === 'erase'
-          ? `このメールアドレスについて、${brand}が保管する個人データの消去のご依頼がありました。`
-          : `このメールアドレスについて、${brand}が保管する個人データの写しのご依頼がありました。`,
-        '',
-        `ご依頼を確定するには、${minutes}分以内に次のリンクを開き、ページのボタンを押してください。`,
-        url,
-        '',
-        'お心当たりのない場合は、このメールを無視してください。確認がない限り、何も行われません。',
-      ].join('\n'),
-    noticeSubject: (brand, kind) => (kind === 'erase' ? `${brand}:データの消去が完了しました` : `${brand}:データの写しの準備ができました`),
-    noticeText: ({ brand, kind, reference, download }) =>
-      [
-        'こんにちは。',
-        '',
-        kind === 'erase'
-          ? `ご依頼のとおり、${brand}はすべてのシステムからお客様の個人データを消去しました。消去を行った記録のみを、お客様の情報を含まない形で保管します。`
-          : `ご依頼いただいた${brand}が保管する個人データの写しの準備ができました。`,
-        ...(download ? ['', 'こちらからダウンロードできます(リンクの有効期間は24時間です)。', download] : []),
-        '',
-        `受付番号: ${reference}`,
-      ].join('\n'),
-    failedSubject: (brand, kind) =>
-      kind === 'erase' ? `${brand}:データの消去を完了できませんでした` : `${brand}:データの写しを準備できませんでした`,
-    failedText: ({ brand, kind, reference }) =>
-      [
-        'こんにちは。',
-        '',
-        kind === 'erase'
-          ? `ご依頼いただいた個人データの消去について、${brand}は一部のシステムで消去を完了できませんでした。`
-          : `ご依頼いただいた個人データの写しについて、${brand}は準備を完了できませんでした。`,
-        `${brand}が引き続き対応し、ご連絡いたします。改めてご依頼いただく必要はありません。`,
-        '',
-        `受付番号: ${reference}`,
-      ].join('\n'),
-  },
 };
 
 export const REQUEST_MESSAGES: Record<Locale, RequestMessages> = { en, ja };

@@ -1,7 +1,7 @@
 /**
  * The public request page (`/requests`): a person without a preference link asks for a copy of
- * their data or its erasure. Server-rendered, no JavaScript, CSP-clean, English and Japanese
- * like the preference center; every form carries a CSRF token bound to a cookie (and, on the
+ * their data or its erasure. Server-rendered, no JavaScript, CSP-clean; in the visitor's language
+ * among the catalog's locales like the preference center (its mails too); every form carries a CSRF token bound to a cookie (and, on the
  * confirmation page, to the link). Opening a link (GET) changes nothing: mail scanners fetch
  * links; only the confirmation form (POST) uses it and makes the request.
  *
@@ -22,7 +22,7 @@ import type { ServerPrivacy } from '../deps.js';
 import { html } from '../html.js';
 import type { Html } from '../html.js';
 import type { DownloadLinks } from '../preferences/downloads.js';
-import { isLocale, negotiateLocale } from '../preferences/i18n.js';
+import { interfaceLocale, negotiate, requestedLocale } from '../preferences/i18n.js';
 import type { Locale } from '../preferences/i18n.js';
 import { deriveKey } from '../preferences/links.js';
 import { layout } from '../preferences/view.js';
@@ -47,6 +47,19 @@ export interface RequestRouteOptions {
   downloads: DownloadLinks;
   /** Development mode's catcher: its mails are shown at /dev/mail. */
   catcher?: MailCatcher;
+  /** The catalog's languages: the page and its mails speak the visitor's one among them. */
+  languages: { locales: readonly string[]; defaultLocale: string };
+}
+
+/**
+ * The language of one page: `lang` is the `?lang=` asked for (kept in links), `current` the
+ * catalog locale the visitor gets (their mails are written in it), `ui` the language of the
+ * page's own words (`current` where Concord has them, else the default locale's, else English).
+ */
+interface PageLanguage {
+  lang: string | undefined;
+  current: string;
+  ui: Locale;
 }
 
 type Form = Record<string, unknown>;
@@ -67,12 +80,15 @@ export async function registerRequests(app: FastifyInstance, options: RequestRou
     createHmac('sha256', csrfKey).update(`${cookie}.${context}`).digest('base64url');
   const { brand } = options;
 
-  const localeOf = (request: FastifyRequest, lang: Locale | undefined): Locale =>
-    lang ?? negotiateLocale(request.headers['accept-language']);
-  const langOf = (request: FastifyRequest): Locale | undefined => {
+  const { locales, defaultLocale } = options.languages;
+  /** The page's language: `?lang=`, else `stored` (the language a link was asked in), else the best of `Accept-Language`. */
+  const languageOf = (request: FastifyRequest, stored?: string): PageLanguage => {
     const query: unknown = request.query;
-    const lang = typeof query === 'object' && query !== null && 'lang' in query ? query.lang : undefined;
-    return isLocale(lang) ? lang : undefined;
+    const lang = requestedLocale(typeof query === 'object' && query !== null && 'lang' in query ? query.lang : undefined, locales);
+    const current =
+      lang ??
+      (stored !== undefined && locales.includes(stored) ? stored : negotiate(request.headers['accept-language'], locales, defaultLocale));
+    return { lang, current, ui: interfaceLocale(current, defaultLocale) };
   };
 
   function cookieOf(request: FastifyRequest, reply: FastifyReply): string {
@@ -91,32 +107,34 @@ export async function registerRequests(app: FastifyInstance, options: RequestRou
     return cookie !== undefined && given.length === expected.length && timingSafeEqual(given, expected);
   }
 
-  function page(locale: Locale, title: string, body: Html, switchUrl?: (l: string) => string): string {
+  function page(language: PageLanguage, title: string, body: Html, switchUrl?: (l: string) => string): string {
     return layout({
-      locale,
+      locale: language.ui,
       brand,
       title,
+      languages: { available: locales, current: language.current },
       body: html`<main id="content"><section class="card">${body}</section></main>`,
       ...(switchUrl ? { switchUrl } : {}),
     });
   }
 
-  function message(locale: Locale, title: string, text: string, lang: Locale | undefined, again = true): string {
-    const r = REQUEST_MESSAGES[locale];
+  function message(language: PageLanguage, title: string, text: string, again = true): string {
+    const r = REQUEST_MESSAGES[language.ui];
     return page(
-      locale,
+      language,
       title,
-      html`<h1>${title}</h1><p class="lead" role="status">${text}</p>${again ? html`<p><a href="${withLang(REQUESTS_PATH, lang)}">${r.startAgain}</a></p>` : ''}`,
+      html`<h1>${title}</h1><p class="lead" role="status">${text}</p>${again ? html`<p><a href="${withLang(REQUESTS_PATH, language.lang)}">${r.startAgain}</a></p>` : ''}`,
     );
   }
 
-  function formPage(locale: Locale, lang: Locale | undefined, csrf: string, error?: string, email = ''): string {
-    const r: RequestMessages = REQUEST_MESSAGES[locale];
+  function formPage(language: PageLanguage, csrf: string, error?: string, email = ''): string {
+    const r: RequestMessages = REQUEST_MESSAGES[language.ui];
+    const { lang } = language;
     const option = (value: 'export' | 'erase', text: { title: string; text: string }, checked: boolean): Html =>
       html`<label class="check" for="kind-${value}"><input type="radio" id="kind-${value}" name="kind" value="${value}"${checked ? html` checked` : ''}>
 <span>${text.title}<small>${text.text}</small></span></label>`;
     return page(
-      locale,
+      language,
       r.pageTitle,
       html`<h1>${r.heading}</h1><p class="lead">${r.intro(brand.name)}</p>
 <form method="post" action="${withLang(REQUESTS_PATH, lang)}"><input type="hidden" name="_csrf" value="${csrf}">
@@ -130,49 +148,45 @@ ${error ? html`<p class="banner info" role="alert">${error}</p>` : ''}
 
   await app.register(async (scope) => {
     scope.get(REQUESTS_PATH, { config: { rateLimit } }, async (request, reply) => {
-      const lang = langOf(request);
-      const locale = localeOf(request, lang);
-      return sendHtml(reply, 200, formPage(locale, lang, csrfFor(cookieOf(request, reply), 'form')));
+      return sendHtml(reply, 200, formPage(languageOf(request), csrfFor(cookieOf(request, reply), 'form')));
     });
 
     scope.post(REQUESTS_PATH, { config: { rateLimit } }, async (request, reply) => {
-      const lang = langOf(request);
-      const locale = localeOf(request, lang);
-      const r = REQUEST_MESSAGES[locale];
+      const language = languageOf(request);
+      const r = REQUEST_MESSAGES[language.ui];
       const form = formOf(request);
       if (!csrfOk(request, form, 'form')) {
         request.log.info({ reason: 'csrf' }, 'request form refused');
-        return sendHtml(reply, 403, message(locale, r.sessionTitle, r.sessionText, lang));
+        return sendHtml(reply, 403, message(language, r.sessionTitle, r.sessionText));
       }
       const email = typeof form['email'] === 'string' ? form['email'].slice(0, 400) : '';
       const kind = form['kind'] === 'erase' ? 'erase' : 'export';
-      const outcome = await options.verifications.ask({ email, kind, locale, client: request.ip });
+      const outcome = await options.verifications.ask({ email, kind, locale: language.current, client: request.ip });
       if (outcome === 'invalid_email')
-        return sendHtml(reply, 400, formPage(locale, lang, csrfFor(cookieOf(request, reply), 'form'), r.invalidEmail, email));
+        return sendHtml(reply, 400, formPage(language, csrfFor(cookieOf(request, reply), 'form'), r.invalidEmail, email));
       if (outcome === 'limited_client') {
         request.log.info({ reason: 'client_limit' }, 'requester verification not sent');
-        return sendHtml(reply.header('retry-after', '600'), 429, message(locale, r.tooManyTitle, r.tooManyText, lang, false));
+        return sendHtml(reply.header('retry-after', '600'), 429, message(language, r.tooManyTitle, r.tooManyText, false));
       }
       if (outcome === 'mail_failed')
-        return sendHtml(reply.header('retry-after', '300'), 503, message(locale, r.mailFailedTitle, r.mailFailedText, lang));
+        return sendHtml(reply.header('retry-after', '300'), 503, message(language, r.mailFailedTitle, r.mailFailedText));
       // Sent, or an address over its limit: the same answer, so no one learns which.
       const minutes = Math.max(1, Math.round(options.verifications.ttlMs / 60_000));
-      return sendHtml(reply, 200, message(locale, r.sentTitle, r.sentText(minutes), lang, false));
+      return sendHtml(reply, 200, message(language, r.sentTitle, r.sentText(minutes), false));
     });
 
     scope.get<{ Params: { token: string } }>(`${REQUESTS_PATH}/confirm/:token`, { config: { rateLimit } }, async (request, reply) => {
-      const lang = langOf(request);
       const state = await options.verifications.inspect(request.params.token);
-      const locale = lang ?? (state.status === 'valid' ? state.locale : localeOf(request, undefined));
-      const r = REQUEST_MESSAGES[locale];
-      if (state.status !== 'valid') return linkProblem(reply, locale, state.status, lang);
+      const language = languageOf(request, state.status === 'valid' ? state.locale : undefined);
+      const r = REQUEST_MESSAGES[language.ui];
+      if (state.status !== 'valid') return linkProblem(reply, language, state.status);
       const csrf = csrfFor(cookieOf(request, reply), tokenHash(request.params.token));
-      const action = withLang(`${REQUESTS_PATH}/confirm/${encodeURIComponent(request.params.token)}`, lang);
+      const action = withLang(`${REQUESTS_PATH}/confirm/${encodeURIComponent(request.params.token)}`, language.lang);
       return sendHtml(
         reply,
         200,
         page(
-          locale,
+          language,
           r.confirmTitle,
           html`<h1>${r.confirmTitle}</h1><p class="lead">${state.kind === 'erase' ? r.confirmErase(brand.name) : r.confirmExport}</p>
 <form method="post" action="${action}"><input type="hidden" name="_csrf" value="${csrf}"><p><button type="submit" class="button">${r.confirmButton}</button></p></form>`,
@@ -181,12 +195,11 @@ ${error ? html`<p class="banner info" role="alert">${error}</p>` : ''}
     });
 
     scope.post<{ Params: { token: string } }>(`${REQUESTS_PATH}/confirm/:token`, { config: { rateLimit } }, async (request, reply) => {
-      const lang = langOf(request);
-      const locale = localeOf(request, lang);
-      const r = REQUEST_MESSAGES[locale];
+      const language = languageOf(request);
+      const r = REQUEST_MESSAGES[language.ui];
       if (!csrfOk(request, formOf(request), tokenHash(request.params.token))) {
         request.log.info({ reason: 'csrf' }, 'request confirmation refused');
-        return sendHtml(reply, 403, message(locale, r.sessionTitle, r.sessionText, lang));
+        return sendHtml(reply, 403, message(language, r.sessionTitle, r.sessionText));
       }
       const outcome = await options.verifications.confirm(request.params.token, (input, meta) => options.privacy.submit(input, meta));
       if (outcome.status === 'created')
@@ -194,25 +207,24 @@ ${error ? html`<p class="banner info" role="alert">${error}</p>` : ''}
           reply,
           200,
           page(
-            locale,
+            language,
             r.doneTitle,
             html`<h1>${r.doneTitle}</h1><p class="hint">${r.reference(outcome.request.id)}</p><p class="lead" role="status">${r.doneText}</p>`,
           ),
         );
-      if (outcome.status === 'failed') return sendHtml(reply, 409, message(locale, r.doneTitle, r.failedText, lang));
-      return linkProblem(reply, locale, outcome.status, lang);
+      if (outcome.status === 'failed') return sendHtml(reply, 409, message(language, r.doneTitle, r.failedText));
+      return linkProblem(reply, language, outcome.status);
     });
 
     scope.get<{ Params: { token: string }; Querystring: { format?: string } }>(
       `${REQUESTS_PATH}/download/:token`,
       { config: { rateLimit } },
       async (request, reply) => {
-        const lang = langOf(request);
-        const locale = localeOf(request, lang);
-        const r = REQUEST_MESSAGES[locale];
+        const language = languageOf(request);
+        const r = REQUEST_MESSAGES[language.ui];
         const check = options.downloads.verify(request.params.token);
         const doc = check.ok ? await options.privacy.exportDocument(check.dsrId) : null;
-        if (!check.ok || !doc?.ok) return sendHtml(reply, 410, message(locale, r.expiredTitle, r.expiredText, lang));
+        if (!check.ok || !doc?.ok) return sendHtml(reply, 410, message(language, r.expiredTitle, r.expiredText));
         const csv = request.query.format === 'csv';
         await options.privacy.recordDownload(check.dsrId, VERIFIED_META.actor, csv ? 'csv' : 'json');
         return reply
@@ -247,19 +259,14 @@ ${mails.map(
     }
   });
 
-  function linkProblem(
-    reply: FastifyReply,
-    locale: Locale,
-    status: 'expired' | 'used' | 'unknown',
-    lang: Locale | undefined,
-  ): FastifyReply {
-    const r = REQUEST_MESSAGES[locale];
+  function linkProblem(reply: FastifyReply, language: PageLanguage, status: 'expired' | 'used' | 'unknown'): FastifyReply {
+    const r = REQUEST_MESSAGES[language.ui];
     const [title, text, code] =
       status === 'expired'
         ? [r.expiredTitle, r.expiredText, 410]
         : status === 'used'
           ? [r.usedTitle, r.usedText, 410]
           : [r.unknownTitle, r.unknownText, 404];
-    return sendHtml(reply, code, message(locale, title, text, lang));
+    return sendHtml(reply, code, message(language, title, text));
   }
 }

@@ -22,12 +22,11 @@ import type { Mailer } from '../../mail/index.js';
 import type { DsrView, RequestMeta, Result, SettledRequest } from '../../privacy/index.js';
 import type { DsrInputData } from '../../privacy/index.js';
 import type { Store, VerificationKind } from '../../store/types.js';
-import { isLocale } from '../preferences/i18n.js';
-import type { Locale } from '../preferences/i18n.js';
 import { deriveKey } from '../preferences/links.js';
 import type { Brand } from '../preferences/view.js';
 import type { DownloadLinks } from '../preferences/downloads.js';
-import { REQUEST_MESSAGES } from './i18n.js';
+import { renderMail } from '../../mail/index.js';
+import type { MailTextSource } from '../../mail/index.js';
 
 export const REQUESTS_PATH = '/requests';
 /** The origin and actor of requests made through a verified link. */
@@ -48,6 +47,8 @@ export interface RequesterVerificationOptions {
   signingSecret: string;
   publicUrl: string;
   brand: Brand;
+  /** The mails' words (the YAML's `hub.mail.texts` over the shipped ones) and the catalog's default locale. */
+  mailTexts: MailTextSource;
   /** How long a link stays valid (ms). */
   ttlMs: number;
   limits: { perAddress: number; perClient: number; windowMs: number };
@@ -59,7 +60,7 @@ export interface RequesterVerificationOptions {
 
 export type AskOutcome = 'sent' | 'invalid_email' | 'limited_client' | 'limited_address' | 'mail_failed';
 
-export type LinkState = { status: 'valid'; kind: VerificationKind; locale: Locale } | { status: 'expired' | 'used' | 'unknown' };
+export type LinkState = { status: 'valid'; kind: VerificationKind; locale: string } | { status: 'expired' | 'used' | 'unknown' };
 
 export type ConfirmOutcome =
   | { status: 'created'; request: DsrView; kind: VerificationKind }
@@ -92,7 +93,8 @@ export class RequesterVerifications {
    * gets the same outcome (`sent`) whether or not the hub knows it; `limited_address` is told
    * to the page only to count it, and must be shown as `sent`.
    */
-  async ask(input: { email: string; kind: VerificationKind; locale: Locale; client: string }): Promise<AskOutcome> {
+  /** `locale` is one of the catalog's locales: the page's language, and the mails'. */
+  async ask(input: { email: string; kind: VerificationKind; locale: string; client: string }): Promise<AskOutcome> {
     const parsed = Email.safeParse(input.email.trim().toLowerCase());
     if (!parsed.success) return 'invalid_email';
     const email = parsed.data;
@@ -121,15 +123,14 @@ export class RequesterVerifications {
       createdAt: new Date(now).toISOString(),
       expiresAt: new Date(now + this.o.ttlMs).toISOString(),
     });
-    const m = REQUEST_MESSAGES[input.locale].mail;
-    const url = `${this.o.publicUrl.replace(/\/$/, '')}${REQUESTS_PATH}/confirm/${token}?lang=${input.locale}`;
+    const url = `${this.o.publicUrl.replace(/\/$/, '')}${REQUESTS_PATH}/confirm/${token}?lang=${encodeURIComponent(input.locale)}`;
+    const mail = renderMail(this.o.mailTexts, input.kind === 'erase' ? 'verifyErase' : 'verifyExport', input.locale, {
+      brand: this.o.brand.name,
+      url,
+      minutes: String(this.minutes()),
+    });
     try {
-      await this.o.mailer.send({
-        to: email,
-        subject: m.verifySubject(this.o.brand.name, input.kind),
-        text: m.verifyText({ brand: this.o.brand.name, kind: input.kind, url, minutes: this.minutes() }),
-        language: input.locale,
-      });
+      await this.o.mailer.send({ to: email, subject: mail.subject, text: mail.text, language: mail.locale });
     } catch (err) {
       // The mail server is away: the same for every address, so saying so reveals nothing.
       await this.o.store.deleteVerification(id);
@@ -147,7 +148,7 @@ export class RequesterVerifications {
     if (!row) return { status: 'unknown' };
     if (row.consumedAt !== null) return { status: 'used' };
     if (Date.parse(row.expiresAt) <= this.o.now()) return { status: 'expired' };
-    return { status: 'valid', kind: row.kind, locale: isLocale(row.locale) ? row.locale : 'en' };
+    return { status: 'valid', kind: row.kind, locale: row.locale };
   }
 
   /** Uses the link (once) and makes the request it stands for. */
@@ -181,22 +182,20 @@ export class RequesterVerifications {
     if (!v) return;
     const email = this.unseal(v.sealedAddress);
     if (email !== null) {
-      const locale: Locale = isLocale(v.locale) ? v.locale : 'en';
-      const m = REQUEST_MESSAGES[locale].mail;
       const failed = settled.status === 'failed';
       const download =
         !failed && v.kind === 'export' && this.o.downloads
           ? `${this.o.publicUrl.replace(/\/$/, '')}${REQUESTS_PATH}/download/${this.o.downloads.issue(settled.id, VERIFIED_META.actor)}`
           : undefined;
-      const brand = this.o.brand.name;
-      await this.o.mailer.send({
-        to: email,
-        subject: failed ? m.failedSubject(brand, v.kind) : m.noticeSubject(brand, v.kind),
-        text: failed
-          ? m.failedText({ brand, kind: v.kind, reference: settled.id })
-          : m.noticeText({ brand, kind: v.kind, reference: settled.id, ...(download ? { download } : {}) }),
-        language: locale,
-      });
+      const kind = failed
+        ? v.kind === 'erase'
+          ? 'failedErase'
+          : 'failedExport'
+        : v.kind === 'erase'
+          ? 'completedErase'
+          : 'completedExport';
+      const mail = renderMail(this.o.mailTexts, kind, v.locale, { brand: this.o.brand.name, reference: settled.id, download });
+      await this.o.mailer.send({ to: email, subject: mail.subject, text: mail.text, language: mail.locale });
       this.o.logger.info({ dsrId: settled.id, verificationId: v.id, status: settled.status }, 'request notice sent');
       if (failed) return;
     }

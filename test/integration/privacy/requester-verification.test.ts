@@ -8,7 +8,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CaughtMail } from '../../../src/mail/index.js';
 import { redactUrl } from '../../../src/server/build.js';
-import { startPrivacyHub, type PrivacyHub, type PrivacyHubOptions } from '../../../harness/privacy-hub.js';
+import { CATALOG, startPrivacyHub, type PrivacyHub, type PrivacyHubOptions } from '../../../harness/privacy-hub.js';
+import { Catalog } from '../../../src/config/schema.js';
 
 const ADA = 'ada@example.com';
 
@@ -187,6 +188,57 @@ describe('requester verification: the public request page', () => {
     expect(JSON.stringify(stored)).not.toContain(ADA);
     const rows = await h.db.query('select * from requester_verifications');
     expect(rows).toEqual([]);
+  });
+
+  it('writes the mails in an operator’s locale from the YAML, the page following the visitor’s Accept-Language', async () => {
+    const catalog = Catalog.parse({ ...CATALOG, locales: ['en', 'ja', 'de'] });
+    hub = await startPrivacyHub({
+      dialect: 'sqlite',
+      catalog,
+      mail: {
+        texts: {
+          verifyErase: {
+            subject: { de: '{brand}: Bitte bestätigen Sie die Löschung' },
+            body: { de: 'Hallo,\n\nbitte öffnen Sie diesen Link innerhalb von {minutes} Minuten:\n{url}' },
+          },
+          completedErase: {
+            subject: { de: '{brand}: Ihre Daten wurden gelöscht' },
+            body: { de: 'Vorgang {reference} ist abgeschlossen.' },
+          },
+        },
+      },
+    });
+    const h = hub;
+    const catcher = h.mailCatcher;
+    if (!catcher) throw new Error('no catcher');
+    await seed(h, ADA);
+    const page = await h.app.inject({ method: 'GET', url: '/requests', headers: { 'accept-language': 'de-DE,de;q=0.9,en;q=0.5' } });
+    // Concord has no German interface words: the page speaks the default locale's, and offers Deutsch.
+    expect(page.body).toContain('<html lang="en">');
+    expect(page.body).toMatch(/<span aria-current="true" lang="de">Deutsch<\/span>/);
+    const cookie = cookieOf(page.headers['set-cookie']);
+    const f = form({ _csrf: csrfOf(page.body), email: ADA, kind: 'erase' });
+    const asked = await h.app.inject({
+      method: 'POST',
+      url: '/requests',
+      headers: { ...f.headers, cookie, 'accept-language': 'de-DE,de;q=0.9,en;q=0.5' },
+      payload: f.payload,
+    });
+    expect(asked.statusCode).toBe(200);
+    const mail = await catcher.waitFor((m) => m.to.includes(ADA));
+    expect(mail.subject).toBe('Acme: Bitte bestätigen Sie die Löschung');
+    expect(mail.language).toBe('de');
+    expect(mail.text).toContain('innerhalb von 60 Minuten');
+    const link = linkIn(mail);
+    expect(link).toContain('lang=de');
+    const opened = await open(h, link);
+    const confirmed = await confirm(h, link, opened);
+    expect(confirmed.statusCode).toBe(200);
+    const [request] = await h.privacy.list();
+    await h.waitFor(request?.id ?? '', (v) => v.status === 'completed');
+    const notice = await catcher.waitFor((m) => m.subject === 'Acme: Ihre Daten wurden gelöscht');
+    expect(notice.text.trim()).toBe(`Vorgang ${request?.id ?? ''} ist abgeschlossen.`);
+    expect(notice.language).toBe('de');
   });
 
   it('tells the requester when their request failed, in their language, and keeps the row for a retry’s notice', async () => {
