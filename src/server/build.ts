@@ -192,6 +192,7 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
       signingSecret: deps.hub.secrets.signing,
       secureCookies: deps.hub.publicUrl.startsWith('https:'),
       preferencesRateLimit: options.preferencesRateLimit,
+      languages: { locales: deps.catalog.locales, defaultLocale: deps.catalog.defaultLocale },
     });
   }
   if (deps.privacy && deps.requests) {

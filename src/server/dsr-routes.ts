@@ -4,6 +4,7 @@
  * with its own strict Content-Security-Policy) and the preference
  * center's working rights (`preferences/rights.ts`).
  */
+import type { PageLanguages } from './preferences/i18n.js';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { exportCsv } from '../privacy/index.js';
 import { EXPORT_HTML_CSP, exportHtml } from './export-html.js';
@@ -29,6 +30,8 @@ export interface DsrRouteOptions {
   signingSecret: string;
   secureCookies: boolean;
   preferencesRateLimit: number;
+  /** The catalog's languages (the rights pages follow the visitor's). */
+  languages: PageLanguages;
 }
 
 export async function registerDsrRoutes(app: FastifyInstance, options: DsrRouteOptions): Promise<void> {
@@ -69,5 +72,6 @@ export async function registerDsrRoutes(app: FastifyInstance, options: DsrRouteO
     signingSecret: options.signingSecret,
     secureCookies: options.secureCookies,
     rateLimit: options.preferencesRateLimit,
+    languages: options.languages,
   });
 }

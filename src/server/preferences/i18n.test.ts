@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { interfaceLocale, languageName, MESSAGES, negotiate, negotiateLocale, requestedLocale } from './i18n.js';
+import { interfaceLocale, languageName, MESSAGES, negotiate, pageLanguage, requestedLocale } from './i18n.js';
 
-describe('negotiateLocale', () => {
+describe('negotiate among the interface languages', () => {
   it.each([
     [undefined, 'en'],
     ['ja', 'ja'],
@@ -12,7 +12,7 @@ describe('negotiateLocale', () => {
     ['en;q=0.2, ja;q=0.7', 'ja'],
     ['ja;q=0, en', 'en'],
   ])('%s -> %s', (header, locale) => {
-    expect(negotiateLocale(header)).toBe(locale);
+    expect(negotiate(header, ['en', 'ja'], 'en')).toBe(locale);
   });
 
   it('has every message in both languages', () => {
@@ -57,5 +57,23 @@ describe('the interface language of a page', () => {
     expect(languageName('en')).toBe('English');
     expect(languageName('fr')).toBe('Français');
     expect(languageName('pt-BR')).toBe('Português (Brasil)');
+  });
+});
+
+describe('pageLanguage', () => {
+  const languages = { locales: ['en', 'ja', 'de'], defaultLocale: 'ja' };
+  it('takes ?lang=, then the stored language, then Accept-Language, and speaks the default locale’s words where Concord has none', () => {
+    expect(pageLanguage(languages, { lang: 'DE', acceptLanguage: 'en' })).toEqual({ lang: 'de', current: 'de', ui: 'ja' });
+    expect(pageLanguage(languages, { lang: 'fr', acceptLanguage: undefined, stored: 'en' })).toEqual({
+      lang: undefined,
+      current: 'en',
+      ui: 'en',
+    });
+    expect(pageLanguage(languages, { lang: undefined, acceptLanguage: 'de-AT,en;q=0.5', stored: 'xx' })).toEqual({
+      lang: undefined,
+      current: 'de',
+      ui: 'ja',
+    });
+    expect(pageLanguage(languages, { lang: undefined, acceptLanguage: 'fr' })).toEqual({ lang: undefined, current: 'ja', ui: 'ja' });
   });
 });

@@ -257,12 +257,6 @@ export function negotiate(acceptLanguage: string | undefined, available: readonl
   return fallback;
 }
 
-/** The best interface language of an `Accept-Language` header (q-values honoured), else English. */
-export function negotiateLocale(acceptLanguage: string | undefined): Locale {
-  const found = negotiate(acceptLanguage, LOCALES, 'en');
-  return isLocale(found) ? found : 'en';
-}
-
 /** One of `available` named by `?lang=` (compared case-insensitively), else undefined. */
 export function requestedLocale(value: unknown, available: readonly string[]): string | undefined {
   if (typeof value !== 'string') return undefined;
@@ -287,4 +281,32 @@ export function languageName(locale: string): string {
   } catch {
     return locale;
   }
+}
+
+/** The catalog's languages, which the pages and mails choose among. */
+export interface PageLanguages {
+  locales: readonly string[];
+  defaultLocale: string;
+}
+
+/**
+ * The language of one page: `lang` is the `?lang=` asked for (kept in the page's links),
+ * `current` the catalog locale the visitor gets (catalog texts and mails are in it), `ui` the
+ * language of the page's own words (`interfaceLocale` of `current`).
+ */
+export interface PageLanguage {
+  lang: string | undefined;
+  current: string;
+  ui: Locale;
+}
+
+/** `?lang=` when it names a catalog locale, else `stored` (e.g. the language a link was asked in), else the best of `Accept-Language`. */
+export function pageLanguage(
+  languages: PageLanguages,
+  asked: { lang: unknown; acceptLanguage: string | undefined; stored?: string },
+): PageLanguage {
+  const lang = requestedLocale(asked.lang, languages.locales);
+  const stored = asked.stored !== undefined && languages.locales.includes(asked.stored) ? asked.stored : undefined;
+  const current = lang ?? stored ?? negotiate(asked.acceptLanguage, languages.locales, languages.defaultLocale);
+  return { lang, current, ui: interfaceLocale(current, languages.defaultLocale) };
 }

@@ -20,8 +20,8 @@ import type { ServerPrivacy } from '../deps.js';
 import { html } from '../html.js';
 import type { Html } from '../html.js';
 import type { DownloadLinks } from './downloads.js';
-import { isLocale, MESSAGES, negotiateLocale } from './i18n.js';
-import type { Locale } from './i18n.js';
+import { MESSAGES, pageLanguage } from './i18n.js';
+import type { Locale, PageLanguage, PageLanguages } from './i18n.js';
 import type { PreferenceLinks, VerifiedLink } from './links.js';
 import { RIGHTS_MESSAGES } from './rights-i18n.js';
 import { CSRF_COOKIE, csrfTokenFor } from './routes.js';
@@ -65,6 +65,8 @@ export interface RightsOptions {
   signingSecret: string;
   secureCookies: boolean;
   rateLimit: number;
+  /** The catalog's languages (the pages follow the visitor's, like the preference center). */
+  languages: PageLanguages;
 }
 
 /** The rights section of the preferences page, with working actions. */
@@ -101,8 +103,8 @@ type TokenRequest = FastifyRequest<{ Params: { token: string }; Querystring: { l
 
 export async function registerRights(app: FastifyInstance, options: RightsOptions): Promise<void> {
   const rateLimit = { max: options.rateLimit, timeWindow: '1 minute' };
-  const localeOf = (request: FastifyRequest, explicit: unknown): Locale =>
-    isLocale(explicit) ? explicit : negotiateLocale(request.headers['accept-language']);
+  const languageOf = (request: FastifyRequest, lang: unknown): PageLanguage =>
+    pageLanguage(options.languages, { lang, acceptLanguage: request.headers['accept-language'] });
   const forbidden = (reply: FastifyReply, locale: Locale): FastifyReply =>
     sendHtml(reply, 403, renderErrorPage({ locale, brand: options.brand, kind: 'forbidden' }));
 
@@ -135,7 +137,7 @@ export async function registerRights(app: FastifyInstance, options: RightsOption
     return layout({ locale, brand: options.brand, title, body: html`<main id="content"><section class="card">${body}</section></main>` });
   }
 
-  function requestPage(locale: Locale, view: DsrView, token: string, lang: Locale | undefined): { body: string; refresh?: number } {
+  function requestPage(locale: Locale, view: DsrView, token: string, lang: string | undefined): { body: string; refresh?: number } {
     const r = RIGHTS_MESSAGES[locale];
     const back = html`<p><a href="${withLang(tokenPath(token), lang)}">${r.back}</a></p>`;
     const reference = html`<p class="hint">${r.reference(view.id)}</p>`;
@@ -180,8 +182,7 @@ export async function registerRights(app: FastifyInstance, options: RightsOption
       `${PATH}/:token/rights/erase`,
       { config: { rateLimit } },
       async (request, reply) => {
-        const lang = isLocale(request.query.lang) ? request.query.lang : undefined;
-        const locale = localeOf(request, lang);
+        const { lang, ui: locale } = languageOf(request, request.query.lang);
         const opened = await open(request);
         if (!opened) return forbidden(reply, locale);
         const cookie = csrfCookie(request, reply);
@@ -206,8 +207,7 @@ export async function registerRights(app: FastifyInstance, options: RightsOption
       `${PATH}/:token/rights/:action`,
       { config: { rateLimit } },
       async (request, reply) => {
-        const lang = isLocale(request.query.lang) ? request.query.lang : undefined;
-        const locale = localeOf(request, lang);
+        const { lang, ui: locale } = languageOf(request, request.query.lang);
         const opened = await open(request);
         if (!opened || !isAction(request.params.action)) return forbidden(reply, locale);
         const form = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
@@ -244,8 +244,7 @@ export async function registerRights(app: FastifyInstance, options: RightsOption
       `${PATH}/:token/requests/:dsrId`,
       { config: { rateLimit } },
       async (request, reply) => {
-        const lang = isLocale(request.query.lang) ? request.query.lang : undefined;
-        const locale = localeOf(request, lang);
+        const { lang, ui: locale } = languageOf(request, request.query.lang);
         const opened = await open(request);
         if (!opened) return forbidden(reply, locale);
         const view = await options.privacy.get(request.params.dsrId);
@@ -260,7 +259,7 @@ export async function registerRights(app: FastifyInstance, options: RightsOption
       `${PATH}/download/:download`,
       { config: { rateLimit } },
       async (request, reply) => {
-        const locale = localeOf(request, request.query.lang);
+        const { ui: locale } = languageOf(request, request.query.lang);
         const check = options.downloads.verify(request.params.download);
         const expired = (): FastifyReply => {
           const r = RIGHTS_MESSAGES[locale];

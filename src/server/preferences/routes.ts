@@ -21,7 +21,7 @@ import type { MergePolicy, Profile, ProfilePatch } from '../../profile/schema.js
 import type { ApplyResult, Store } from '../../store/types.js';
 import type { HttpMetrics } from '../metrics.js';
 import { formValues, preferenceChanges } from './changes.js';
-import { interfaceLocale, negotiate, requestedLocale } from './i18n.js';
+import { pageLanguage, requestedLocale } from './i18n.js';
 import type { Locale } from './i18n.js';
 import { deriveKey } from './links.js';
 import type { PreferenceLinks, VerifiedLink } from './links.js';
@@ -64,11 +64,6 @@ export interface PreferenceRouteOptions {
 
 type TokenRequest = FastifyRequest<{ Params: { token: string }; Querystring: { lang?: string; status?: string } }>;
 
-/** The page's language: `?lang=` (one of the catalog's locales), else `Accept-Language`'s best match, else the default. */
-function catalogLocaleOf(request: FastifyRequest, catalog: Catalog, explicit: string | undefined): string {
-  return explicit ?? negotiate(request.headers['accept-language'], catalog.locales, catalog.defaultLocale);
-}
-
 function pageUrl(token: string, params: Record<string, string | undefined>): string {
   const search = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined) search.set(k, v);
@@ -85,9 +80,8 @@ export async function registerPreferences(app: FastifyInstance, options: Prefere
 
   /** The visitor's language for the catalog and for the interface, and the `lang` the URLs keep. */
   const languageOf = (request: FastifyRequest, lang: unknown): { explicit: string | undefined; catalogLocale: string; locale: Locale } => {
-    const explicit = requestedLocale(lang, options.catalog.locales);
-    const catalogLocale = catalogLocaleOf(request, options.catalog, explicit);
-    return { explicit, catalogLocale, locale: interfaceLocale(catalogLocale, options.catalog.defaultLocale) };
+    const page = pageLanguage(options.catalog, { lang, acceptLanguage: request.headers['accept-language'] });
+    return { explicit: page.lang, catalogLocale: page.current, locale: page.ui };
   };
 
   /** The link's profile, or null when the link must not open (the reason is logged, never shown). */

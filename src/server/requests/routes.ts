@@ -22,8 +22,8 @@ import type { ServerPrivacy } from '../deps.js';
 import { html } from '../html.js';
 import type { Html } from '../html.js';
 import type { DownloadLinks } from '../preferences/downloads.js';
-import { interfaceLocale, negotiate, requestedLocale } from '../preferences/i18n.js';
-import type { Locale } from '../preferences/i18n.js';
+import { pageLanguage } from '../preferences/i18n.js';
+import type { PageLanguage, PageLanguages } from '../preferences/i18n.js';
 import { deriveKey } from '../preferences/links.js';
 import { layout } from '../preferences/view.js';
 import type { Brand } from '../preferences/view.js';
@@ -48,18 +48,7 @@ export interface RequestRouteOptions {
   /** Development mode's catcher: its mails are shown at /dev/mail. */
   catcher?: MailCatcher;
   /** The catalog's languages: the page and its mails speak the visitor's one among them. */
-  languages: { locales: readonly string[]; defaultLocale: string };
-}
-
-/**
- * The language of one page: `lang` is the `?lang=` asked for (kept in links), `current` the
- * catalog locale the visitor gets (their mails are written in it), `ui` the language of the
- * page's own words (`current` where Concord has them, else the default locale's, else English).
- */
-interface PageLanguage {
-  lang: string | undefined;
-  current: string;
-  ui: Locale;
+  languages: PageLanguages;
 }
 
 type Form = Record<string, unknown>;
@@ -80,15 +69,11 @@ export async function registerRequests(app: FastifyInstance, options: RequestRou
     createHmac('sha256', csrfKey).update(`${cookie}.${context}`).digest('base64url');
   const { brand } = options;
 
-  const { locales, defaultLocale } = options.languages;
-  /** The page's language: `?lang=`, else `stored` (the language a link was asked in), else the best of `Accept-Language`. */
+  const { locales } = options.languages;
   const languageOf = (request: FastifyRequest, stored?: string): PageLanguage => {
     const query: unknown = request.query;
-    const lang = requestedLocale(typeof query === 'object' && query !== null && 'lang' in query ? query.lang : undefined, locales);
-    const current =
-      lang ??
-      (stored !== undefined && locales.includes(stored) ? stored : negotiate(request.headers['accept-language'], locales, defaultLocale));
-    return { lang, current, ui: interfaceLocale(current, defaultLocale) };
+    const lang = typeof query === 'object' && query !== null && 'lang' in query ? query.lang : undefined;
+    return pageLanguage(options.languages, { lang, acceptLanguage: request.headers['accept-language'], ...(stored ? { stored } : {}) });
   };
 
   function cookieOf(request: FastifyRequest, reply: FastifyReply): string {
