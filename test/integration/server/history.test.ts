@@ -19,7 +19,7 @@ describe.each(TEST_DIALECTS)('profile history and audit log (%s)', (dialect) => 
 
   beforeAll(async () => {
     s = await startServerHub({ dialect });
-    const ingest = async (connector: string, externalId: string, at: string, fields: Record<string, unknown>) => {
+    const ingest = async (connector: string, externalId: string, at: string, fields: Record<string, string>) => {
       await s.hub.engine.ingest(connector, [{ externalId, at, fields }]);
       await s.hub.settle();
     };
