@@ -98,7 +98,11 @@ function consentStateOf(input: ConsentInput, rule: PurposeRule, at: Instant, sou
  * rule, and the patch's effective time. Each register carries the stamp merge compares
  * (`explain.ts` reads them to say why each one won or lost).
  */
-export function patchAsProfile(id: string, patch: ProfilePatch, policy: MergePolicy): { profile: Profile; ignored: Ignored[]; at: Instant } {
+export function patchAsProfile(
+  id: string,
+  patch: ProfilePatch,
+  policy: MergePolicy,
+): { profile: Profile; ignored: Ignored[]; at: Instant } {
   const at = effectiveAt(patch, policy.skewMs);
   const source = patch.source;
   const atOf = (slot: string): Instant => {
