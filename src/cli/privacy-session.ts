@@ -39,7 +39,7 @@ export function withSessionOptions(command: Command): Command {
 }
 
 /** The hub the command works on: the config's, or the running demo's of the same config file. */
-function target(io: CliIo, config: Config, file: string, options: SessionOptions): Config {
+export function targetConfig(io: CliIo, config: Config, file: string, options: SessionOptions): Config {
   if (options.demo === false) return config;
   const demo = runningDemo(demoStateFile(io.env));
   if (!demo || (demo.config !== undefined && demo.config !== resolve(file))) return config;
@@ -100,7 +100,7 @@ export async function withPrivacySession(
     return;
   }
   printWarnings(io, loaded.warnings);
-  const session = await open(io, target(io, loaded.config, file, options));
+  const session = await open(io, targetConfig(io, loaded.config, file, options));
   try {
     io.exit(await fn(session));
   } catch (err) {

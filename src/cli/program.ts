@@ -10,6 +10,7 @@ import * as connector from './commands/connector.js';
 import * as dsr from './commands/dsr.js';
 import * as emulate from './commands/emulate.js';
 import * as migrate from './commands/migrate.js';
+import * as profile from './commands/profile.js';
 import * as retention from './commands/retention.js';
 import * as schema from './commands/schema.js';
 import * as secret from './commands/secret.js';
@@ -36,6 +37,7 @@ export const commands: readonly CommandModule[] = [
   migrate,
   emulate,
   dsr,
+  profile,
   retention,
   unpark,
   webhooksOut,

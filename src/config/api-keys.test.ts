@@ -73,7 +73,7 @@ describe('hub.apiKeys', () => {
 `),
     ).toEqual([
       'inline.yaml:10:12: hub.apiKeys[0].key: Too small: expected string to have >=24 characters',
-      'inline.yaml:11:23: hub.apiKeys[0].scopes[1]: invalid value "superuser"; expected one of: profiles:read, profiles:write, dsr, queues:read, admin',
+      'inline.yaml:11:23: hub.apiKeys[0].scopes[1]: invalid value "superuser"; expected one of: profiles:read, profiles:write, dsr, queues:read, audit:read, admin',
       'inline.yaml:13:15: hub.apiKeys[1].sha256: expected the hex SHA-256 digest of the key (64 lower-case hex digits)',
       'inline.yaml:14:15: hub.apiKeys[1].scopes: Too small: expected array to have >=1 items',
     ]);

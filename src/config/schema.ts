@@ -77,9 +77,9 @@ export const HubMode = z.enum(['development', 'production']).meta({
 export type HubMode = z.infer<typeof HubMode>;
 
 /** What an admin API key may do. `admin` includes every other scope. */
-export const ApiScope = z.enum(['profiles:read', 'profiles:write', 'dsr', 'queues:read', 'admin']).meta({
+export const ApiScope = z.enum(['profiles:read', 'profiles:write', 'dsr', 'queues:read', 'audit:read', 'admin']).meta({
   description:
-    'profiles:read (find and read profiles, consent history, sync state), profiles:write (patch profiles, issue preference links; a patch answers the profile only to keys that also have profiles:read), dsr (data-subject requests), queues:read (view the queue board read-only; its jobs carry record data, so grant it like profiles:read), admin (connectors, dead letters, the queue board with its actions; includes every scope).',
+    'profiles:read (find and read profiles, their history of values, consent history, sync state), profiles:write (patch profiles, issue preference links; a patch answers the profile only to keys that also have profiles:read), dsr (data-subject requests), queues:read (view the queue board read-only; its jobs carry record data, so grant it like profiles:read), audit:read (the audit log: who changed what and when, without values), admin (connectors, dead letters, the queue board with its actions; includes every scope).',
 });
 export type ApiScope = z.infer<typeof ApiScope>;
 

@@ -160,6 +160,7 @@ export class Exporter {
         ledger: profile ? await ctx.store.consentHistory(profile.id) : [],
         shadows,
         pushes: profile ? await ctx.store.pushHistory(profile.id) : [],
+        valueHistory: profile ? await ctx.store.profileHistory(profile.id) : [],
         audit: profile ? await ctx.store.listAudit({ profileId: profile.id, limit: 100_000 }) : [],
         connectorTypes: new Map([...ctx.connectors.values()].map((c) => [c.id, c.type])),
         policy: ctx.policy,

@@ -7,7 +7,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { primaryIdentity } from './identities.js';
+import { explainMerge } from './explain.js';
 import { effectiveAt, emptyProfile, merge, mergeProfiles } from './merge.js';
+import { identityKey } from './order.js';
 import type { Profile } from './schema.js';
 import { MergePolicy, Profile as ProfileSchema, ProfilePatch } from './schema.js';
 
@@ -226,6 +228,42 @@ describe('merge is a join (property tests)', () => {
             if (ignored.reason === 'unknown_purpose') expect(rule).toBeUndefined();
             else expect(rule?.authorities).not.toContain(patch.source);
             expect(ignored.state?.source).toBe(patch.source);
+          }
+          profile = result.profile;
+        }
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+/** The slot a verdict names, as the profile holds it: `{value, at, source}` or undefined. */
+function slotOf(profile: Profile, kind: string, path: string): { value: unknown; at: string; source: string } | undefined {
+  const pick = (s: { value: unknown; at: string; source: string } | undefined) => s && { value: s.value, at: s.at, source: s.source };
+  if (kind === 'attribute') return pick(profile.attributes[path]);
+  if (kind === 'subscription') return pick(profile.subscriptions[path]);
+  if (kind === 'right')
+    return pick(path === 'restricted' ? profile.rights.restricted : profile.rights.objections[path.slice(11) as 'profiling']);
+  if (kind === 'identity') return pick(profile.identities.find((i) => identityKey(i) === path));
+  const [purpose = '', channel = ''] = path.split('.');
+  return pick(profile.consents[purpose]?.[channel]);
+}
+
+describe('explainMerge says what merge did (property test)', () => {
+  it('a won value is what the profile holds after the patch; a lost one left the slot as it was', () => {
+    fc.assert(
+      fc.property(patchesArb, (patches) => {
+        let profile = emptyProfile('p');
+        for (const patch of patches) {
+          const result = merge(profile, patch, policy);
+          for (const v of explainMerge(profile, patch, policy, result)) {
+            const after = slotOf(result.profile, v.kind, v.path);
+            const before = slotOf(profile, v.kind, v.path);
+            expect(before ?? null).toEqual(v.previous);
+            if (v.outcome === 'won') expect(after).toEqual(v.offered);
+            // A most-restrictive report that lost to another authority's denial is still the source's report.
+            else if (v.reason !== 'outvoted') expect(after).toEqual(before);
+            else expect(after).not.toEqual(v.offered);
           }
           profile = result.profile;
         }

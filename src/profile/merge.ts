@@ -93,8 +93,16 @@ function consentStateOf(input: ConsentInput, rule: PurposeRule, at: Instant, sou
   return state;
 }
 
-/** The profile that holds exactly what the patch says (after the rules), plus what lost on a rule. */
-function patchAsProfile(id: string, patch: ProfilePatch, policy: MergePolicy): { profile: Profile; ignored: Ignored[]; at: Instant } {
+/**
+ * The profile that holds exactly what the patch says (after the rules), plus what lost on a
+ * rule, and the patch's effective time. Each register carries the stamp merge compares
+ * (`explain.ts` reads them to say why each one won or lost).
+ */
+export function patchAsProfile(
+  id: string,
+  patch: ProfilePatch,
+  policy: MergePolicy,
+): { profile: Profile; ignored: Ignored[]; at: Instant } {
   const at = effectiveAt(patch, policy.skewMs);
   const source = patch.source;
   const atOf = (slot: string): Instant => {

@@ -6,6 +6,8 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import { newId } from './ids.js';
 import { diff } from '../profile/diff.js';
+import { explainMerge } from '../profile/explain.js';
+import type { Verdict } from '../profile/explain.js';
 import { emptyProfile, merge, mergeProfiles } from '../profile/merge.js';
 import { ConsentState } from '../profile/schema.js';
 import type { Change, Identity, Ignored, Json, MergePolicy, Profile, ProfilePatch } from '../profile/schema.js';
@@ -138,11 +140,14 @@ async function applyPrepared(
   let base: Profile = survivor?.profile ?? emptyProfile(newId());
   for (const other of absorbed) base = mergeProfiles(base, other.profile, ctx.policy).profile;
 
-  const result = merge(base, { ...patch, identities }, ctx.policy);
+  const merged: ProfilePatch = { ...patch, identities };
+  const result = merge(base, merged, ctx.policy);
+  const verdicts = explainMerge(base, merged, ctx.policy, result);
   const profileId = base.id;
+  const actor = options.actor ?? patch.source;
 
   if (!created && absorbed.length === 0 && result.changes.length === 0) {
-    if (options.observed || result.ignored.length > 0) {
+    if (options.observed || result.ignored.length > 0 || verdicts.length > 0) {
       // Serialise with other writers of this profile (PostgreSQL) before the side writes.
       // Merge only grows a profile, so "unchanged" stays true whatever they commit.
       if (ctx.dialect === 'postgres') {
@@ -150,6 +155,7 @@ async function applyPrepared(
         if (!locked) throw new WriteConflictError(`profile ${profileId} was merged away`);
       }
       await recordIgnoredConsents(trx, profileId, patch, result.ignored, now);
+      await recordHistory(trx, profileId, patch.id, actor, verdicts, now);
       if (options.observed) {
         await mergeShadow(trx, ctx.dialect, profileId, options.observed.connector, observedUpdate(options.observed), now);
       }
@@ -174,7 +180,7 @@ async function applyPrepared(
     await absorbProfile(trx, ctx.dialect, other, profileId, version, now);
     await insertAudit(trx, ctx.dialect, {
       at: now,
-      actor: options.actor ?? patch.source,
+      actor,
       action: 'profile.merged',
       profileId,
       detail: { mergedFrom: other.profile.id, patchId: patch.id, source: patch.source },
@@ -199,6 +205,7 @@ async function applyPrepared(
 
   await recordConsentChanges(trx, profileId, patch, result.changes, now);
   await recordIgnoredConsents(trx, profileId, patch, result.ignored, now);
+  await recordHistory(trx, profileId, patch.id, actor, verdicts, now);
   const outbox = await writeOutbox(trx, ctx.dialect, profileId, ctx.outboxTargets, version, now);
   if (options.observed) {
     await mergeShadow(trx, ctx.dialect, profileId, options.observed.connector, observedUpdate(options.observed), now);
@@ -208,7 +215,7 @@ async function applyPrepared(
   const changes = survivor && absorbed.length > 0 ? diff(survivor.profile, result.profile) : result.changes;
   await insertAudit(trx, ctx.dialect, {
     at: now,
-    actor: options.actor ?? patch.source,
+    actor,
     action: created ? 'profile.created' : 'profile.updated',
     profileId,
     detail: auditDetail(patch, version, changes, result.ignored, hashes, prepared.rejected),
@@ -297,6 +304,7 @@ async function absorbProfile(
   const fromId = other.profile.id;
   await trx.updateTable('identities').set({ profile_id: intoId }).where('profile_id', '=', fromId).execute();
   await trx.updateTable('consent_ledger').set({ profile_id: intoId }).where('profile_id', '=', fromId).execute();
+  await trx.updateTable('profile_history').set({ profile_id: intoId }).where('profile_id', '=', fromId).execute();
   await trx.updateTable('dsr').set({ profile_id: intoId }).where('profile_id', '=', fromId).execute();
   await trx.updateTable('push_log').set({ profile_id: intoId }).where('profile_id', '=', fromId).execute();
 
@@ -431,6 +439,48 @@ async function recordIgnoredConsents(
     });
   }
   if (rows.length > 0) await trx.insertInto('consent_ledger').values(rows).execute();
+}
+
+/**
+ * History rows: why each slot of the patch won or lost, with the values. A replayed patch
+ * adds nothing: its wins are full ties (left out by `explainMerge`), and a part that loses now
+ * is not recorded again when the patch already has a row for that slot.
+ */
+async function recordHistory(
+  trx: Trx,
+  profileId: string,
+  patchId: string,
+  actor: string,
+  verdicts: readonly Verdict[],
+  now: string,
+): Promise<void> {
+  if (verdicts.length === 0) return;
+  let recorded = new Set<string>();
+  if (verdicts.some((v) => v.outcome === 'lost')) {
+    const existing = await trx
+      .selectFrom('profile_history')
+      .select(['kind', 'path'])
+      .where('patch_id', '=', patchId)
+      .where('profile_id', '=', profileId)
+      .execute();
+    recorded = new Set(existing.map((row) => `${row.kind}\u0000${row.path}`));
+  }
+  const rows: Database['profile_history'][] = verdicts
+    .filter((v) => v.outcome === 'won' || !recorded.has(`${v.kind}\u0000${v.path}`))
+    .map((v) => ({
+      id: newId(),
+      profile_id: profileId,
+      patch_id: patchId,
+      actor,
+      kind: v.kind,
+      path: v.path,
+      outcome: v.outcome,
+      reason: v.reason,
+      offered: encodeJson(v.offered),
+      previous: v.previous === null ? null : encodeJson(v.previous),
+      recorded_at: now,
+    }));
+  if (rows.length > 0) await trx.insertInto('profile_history').values(rows).execute();
 }
 
 /** `purpose.channel` back to its parts, using the patch's own keys (either part may contain dots). */

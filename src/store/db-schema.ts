@@ -116,6 +116,28 @@ export interface AuditLogTable {
   detail: string;
 }
 
+/**
+ * Why each value of a profile won or lost: one row per slot of each patch merged into it
+ * (`profile/explain.ts`), with the values (JSON text of `StampedValue`). Personal data like the
+ * profile: moved with it on an identity merge, deleted with it on erasure.
+ */
+export interface ProfileHistoryTable {
+  id: string;
+  profile_id: string;
+  patch_id: string;
+  /** Who made the change (the audit log's actor: the source, `admin:<key>`, ...). */
+  actor: string;
+  /** `identity`, `attribute`, `consent`, `subscription` or `right`. */
+  kind: string;
+  path: string;
+  /** `won` or `lost`. */
+  outcome: string;
+  reason: string;
+  offered: string;
+  previous: string | null;
+  recorded_at: string;
+}
+
 /** One outbound webhook message for one endpoint (connector instance), until delivered or dead. */
 export interface WebhookDeliveriesTable {
   endpoint: string;
@@ -187,6 +209,7 @@ export interface Database {
   dsr: DsrTable;
   dsr_systems: DsrSystemsTable;
   audit_log: AuditLogTable;
+  profile_history: ProfileHistoryTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_endpoints: WebhookEndpointsTable;
   requester_verifications: RequesterVerificationsTable;

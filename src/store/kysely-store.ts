@@ -22,11 +22,13 @@ import type {
   ApplyOptions,
   ApplyResult,
   AuditEntry,
+  AuditFilter,
   DataSubjectRequest,
   DsrKind,
   DsrStatus,
   DsrSystemStatus,
   IdleProfile,
+  HistoryEntry,
   LedgerEntry,
   OutboxRow,
   OutboxSettlement,
@@ -108,6 +110,9 @@ export class KyselyStore implements Store {
   }
   consentHistory(profileId: string): Promise<LedgerEntry[]> {
     return this.#profiles.consentHistory(profileId);
+  }
+  profileHistory(profileId: string, options?: { limit?: number }): Promise<HistoryEntry[]> {
+    return this.#profiles.profileHistory(profileId, options);
   }
   deleteProfileData(profileId: string): Promise<void> {
     return this.#profiles.deleteProfileData(profileId);
@@ -206,7 +211,7 @@ export class KyselyStore implements Store {
   appendAudit(entry: Omit<AuditEntry, 'id' | 'at'> & { at?: string }): Promise<void> {
     return this.#audit.appendAudit(entry);
   }
-  listAudit(filter?: { profileId?: string; limit?: number }): Promise<AuditEntry[]> {
+  listAudit(filter?: AuditFilter): Promise<AuditEntry[]> {
     return this.#audit.listAudit(filter);
   }
   // Outbound webhooks.

@@ -258,8 +258,36 @@ const requesterVerifications: Migration = {
   },
 };
 
+/**
+ * Why each value won or lost (`profile_history`, see `contracts/profiles.ts`), and indexes for
+ * the audit endpoint's filters by actor and action.
+ */
+const profileHistory: Migration = {
+  version: '0007_profile_history',
+  async up(db) {
+    await db.schema
+      .createTable('profile_history')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('profile_id', 'text', (c) => c.notNull().references('profiles.id'))
+      .addColumn('patch_id', 'text', (c) => c.notNull())
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('path', 'text', (c) => c.notNull())
+      .addColumn('outcome', 'text', (c) => c.notNull())
+      .addColumn('reason', 'text', (c) => c.notNull())
+      .addColumn('offered', 'text', (c) => c.notNull())
+      .addColumn('previous', 'text')
+      .addColumn('recorded_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('profile_history_profile').on('profile_history').columns(['profile_id', 'recorded_at']).execute();
+    await db.schema.createIndex('profile_history_patch').on('profile_history').columns(['patch_id', 'profile_id']).execute();
+    await db.schema.createIndex('audit_log_actor').on('audit_log').columns(['actor', 'at']).execute();
+    await db.schema.createIndex('audit_log_action').on('audit_log').columns(['action', 'at']).execute();
+  },
+};
+
 /** Every migration, in order. Append only. */
-export const MIGRATIONS: readonly Migration[] = [initial, pushLog, outboxRelayed, webhooksOut, requesterVerifications];
+export const MIGRATIONS: readonly Migration[] = [initial, pushLog, outboxRelayed, webhooksOut, requesterVerifications, profileHistory];
 
 /** Arbitrary constant identifying Concord's migration lock among PostgreSQL advisory locks. */
 const PG_MIGRATION_LOCK = 4_711_202_603;

@@ -30,6 +30,11 @@ describe('the export document', () => {
     expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
 
     expect(doc.subject.identities).toHaveLength(4);
+    // Every value any system sent, taken or not and why, oldest first.
+    expect(doc.valueHistory.map((e) => `${e.path}:${e.value}:${e.source}:${e.outcome}:${e.reason}`)).toEqual([
+      'firstName:Adele:salesforce:lost:older_than_current',
+      'firstName:Ada:hubspot:won:new',
+    ]);
     expect(doc.subject.identities[0]).toEqual({
       kind: 'email',
       value: 'ada@example.com',

@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { ConsentEvidence, ConsentStatus, Identity, Instant, Json, LegalBasis, ObjectionKind, SourceId } from '../../profile/schema.js';
 import type { MergePolicy, Profile } from '../../profile/schema.js';
 import { isPrimaryIdentity } from '../../profile/identities.js';
-import type { AuditEntry, LedgerEntry, PushLogEntry, Shadow } from '../../store/types.js';
+import { HistoryKind, HistoryOutcome, HistoryReason } from '../../profile/explain.js';
+import type { AuditEntry, HistoryEntry, LedgerEntry, PushLogEntry, Shadow } from '../../store/types.js';
 import { SystemEvidence } from '../schema.js';
 import { ConsentReceipt, Controller, consentReceipt } from './receipts.js';
 
@@ -198,6 +199,24 @@ export const ExportDocument = z
       description:
         'The sync history from the hub’s push log: every delivery to every connected system, what was sent where and when, oldest first.',
     }),
+    valueHistory: z
+      .array(
+        z.object({
+          kind: HistoryKind,
+          path: z.string(),
+          value: Json.meta({ description: 'The value the source sent (a consent: its status).' }),
+          source: z.string(),
+          at: z.string().meta({ description: 'When it changed at the source.' }),
+          recordedAt: z.string().meta({ description: 'When the hub received and merged it.' }),
+          outcome: HistoryOutcome,
+          reason: HistoryReason,
+        }),
+      )
+      .default([])
+      .meta({
+        description:
+          'Every value any system sent about the person, whether it was taken (won) or not (lost), and why (e.g. newer, older_than_current, lower_priority, not_authority), oldest first.',
+      }),
     history: z
       .array(
         z.object({
@@ -234,6 +253,8 @@ export interface ExportInput {
   shadows: readonly Shadow[];
   /** The profile's push log (what was sent where and when), any order. */
   pushes: readonly PushLogEntry[];
+  /** The profile's history of values (`profileHistory`), any order. */
+  valueHistory?: readonly HistoryEntry[];
   /** Audit entries of the profile, any order. */
   audit: readonly AuditEntry[];
   /** Connector id -> connector type. */
@@ -368,6 +389,16 @@ export function buildExport(input: ExportInput): ExportDocument {
         sentAt: p.pushedAt,
         values: { ...p.values },
       })),
+    valueHistory: [...(input.valueHistory ?? [])].sort(byKey((e) => `${e.recordedAt}\u0000${e.id}`)).map((e) => ({
+      kind: e.kind,
+      path: e.path,
+      value: e.offered.value,
+      source: e.offered.source,
+      at: e.offered.at,
+      recordedAt: e.recordedAt,
+      outcome: e.outcome,
+      reason: e.reason,
+    })),
     history: [...input.audit].sort(byKey((a) => `${a.at}\u0000${a.id}`)).map((a) => {
       const changes = a.detail['changes'];
       return {

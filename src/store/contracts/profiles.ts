@@ -3,6 +3,7 @@
  * merged away, and the append-only consent ledger. `applyPatch` is the store's one
  * transactional entry point; it also writes the outbox, the source's shadow and the audit row.
  */
+import type { Verdict } from '../../profile/explain.js';
 import type { Change, ConsentState, Identity, Ignored, Json, Profile, ProfilePatch } from '../../profile/schema.js';
 
 /** What a source reported alongside a patch, to be recorded as its shadow in the same transaction. */
@@ -59,6 +60,20 @@ export interface LedgerEntry {
   accepted: boolean;
 }
 
+/**
+ * One slot of one patch as the profile's history keeps it: what the source said, what the
+ * profile held, who won and why (`profile/explain.ts`). Written by `applyPatch` in its
+ * transaction, won and lost alike; kept while the profile lives, deleted with it.
+ */
+export interface HistoryEntry extends Verdict {
+  id: string;
+  profileId: string;
+  patchId: string;
+  /** Who made the change: the source, or e.g. `admin:<key id>` (as in the audit log). */
+  actor: string;
+  recordedAt: string;
+}
+
 /** Profiles, their identities, merges and consent ledger. */
 export interface ProfileRepository {
   /**
@@ -82,8 +97,13 @@ export interface ProfileRepository {
   /** `findProfileIdByExternalId` for several ids of one system in one read, in the order asked. */
   findProfileIdsByExternalIds(connector: string, externalIds: readonly string[]): Promise<(string | null)[]>;
   consentHistory(profileId: string): Promise<LedgerEntry[]>;
+  /**
+   * Why each value won or lost, oldest first (following merges). With `limit`, the newest
+   * `limit` entries (still oldest first).
+   */
+  profileHistory(profileId: string, options?: { limit?: number }): Promise<HistoryEntry[]>;
 
-  /** Deletes a profile's personal data (identities, attributes, ledger, shadows, outbox). */
+  /** Deletes a profile's personal data (identities, attributes, ledger, history, shadows, outbox). */
   deleteProfileData(profileId: string): Promise<void>;
   /**
    * Profiles no source changed since `before` (their last change, from any system or the

@@ -1,7 +1,7 @@
 /** The audit repository (both dialects): the audit log. */
 import { insertAudit } from '../apply-patch.js';
 import { decodeJson, JsonRecord } from '../codec.js';
-import type { AuditEntry, AuditRepository } from '../contracts/audit.js';
+import type { AuditEntry, AuditFilter, AuditRepository } from '../contracts/audit.js';
 import type { StoreDb } from './db.js';
 
 export class KyselyAudit implements AuditRepository {
@@ -23,9 +23,17 @@ export class KyselyAudit implements AuditRepository {
     );
   }
 
-  async listAudit(filter: { profileId?: string; limit?: number } = {}): Promise<AuditEntry[]> {
+  async listAudit(filter: AuditFilter = {}): Promise<AuditEntry[]> {
     let query = this.#store.db.selectFrom('audit_log').selectAll();
     if (filter.profileId !== undefined) query = query.where('profile_id', '=', filter.profileId);
+    if (filter.actor !== undefined) query = query.where('actor', '=', filter.actor);
+    if (filter.action !== undefined) query = query.where('action', '=', filter.action);
+    if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
+    if (filter.until !== undefined) query = query.where('at', '<', filter.until);
+    const after = filter.after;
+    if (after !== undefined) {
+      query = query.where((eb) => eb.or([eb('at', '<', after.at), eb.and([eb('at', '=', after.at), eb('id', '<', after.id)])]));
+    }
     const rows = await query
       .orderBy('at', 'desc')
       .orderBy('id', 'desc')

@@ -1,8 +1,9 @@
 /** The profiles repository (both dialects): patches, profiles, identities, merges, consent ledger. */
+import { HistoryKind, HistoryOutcome, HistoryReason, StampedValue } from '../../profile/explain.js';
 import type { Identity, Profile, ProfilePatch } from '../../profile/schema.js';
 import { applyPatchesInTransaction, applyPatchInTransaction, insertAudit } from '../apply-patch.js';
-import { decodeConsentState, decodeProfile } from '../codec.js';
-import type { ApplyOptions, ApplyResult, IdleProfile, LedgerEntry, ProfileRepository } from '../contracts/profiles.js';
+import { decodeConsentState, decodeJson, decodeProfile } from '../codec.js';
+import type { ApplyOptions, ApplyResult, HistoryEntry, IdleProfile, LedgerEntry, ProfileRepository } from '../contracts/profiles.js';
 import { normalizeIdentity } from '../identity.js';
 import { byAskedId, chunks, oneOf } from './db.js';
 import type { StoreDb } from './db.js';
@@ -119,11 +120,38 @@ export class KyselyProfiles implements ProfileRepository {
     }));
   }
 
+  async profileHistory(profileId: string, options: { limit?: number } = {}): Promise<HistoryEntry[]> {
+    const { db } = this.#store;
+    const id = await this.#store.resolveId(db, profileId);
+    let query = db
+      .selectFrom('profile_history')
+      .selectAll()
+      .where('profile_id', '=', id)
+      .orderBy('recorded_at', 'desc')
+      .orderBy('id', 'desc');
+    if (options.limit !== undefined) query = query.limit(options.limit);
+    const rows = (await query.execute()).reverse();
+    return rows.map((row) => ({
+      id: row.id,
+      profileId: row.profile_id,
+      patchId: row.patch_id,
+      actor: row.actor,
+      kind: HistoryKind.parse(row.kind),
+      path: row.path,
+      outcome: HistoryOutcome.parse(row.outcome),
+      reason: HistoryReason.parse(row.reason),
+      offered: decodeJson(row.offered, StampedValue),
+      previous: row.previous === null ? null : decodeJson(row.previous, StampedValue),
+      recordedAt: row.recorded_at,
+    }));
+  }
+
   async deleteProfileData(profileId: string): Promise<void> {
     await this.#store.write(async (trx) => {
       const id = await this.#store.resolveId(trx, profileId);
       await trx.deleteFrom('identities').where('profile_id', '=', id).execute();
       await trx.deleteFrom('consent_ledger').where('profile_id', '=', id).execute();
+      await trx.deleteFrom('profile_history').where('profile_id', '=', id).execute();
       await trx.deleteFrom('shadows').where('profile_id', '=', id).execute();
       await trx.deleteFrom('outbox').where('profile_id', '=', id).execute();
       await trx.deleteFrom('push_log').where('profile_id', '=', id).execute();

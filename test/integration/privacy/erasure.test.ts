@@ -23,10 +23,12 @@ async function seedPerson(hub: PrivacyHub, email: string): Promise<{ hubspotId: 
   return { hubspotId: contact.id, salesforceId: String(sf?.['Id']) };
 }
 
+const PERSONAL_TABLES = ['profiles', 'identities', 'consent_ledger', 'shadows', 'outbox', 'profile_aliases', 'profile_history'];
+const NOTHING_PERSONAL = Object.fromEntries(PERSONAL_TABLES.map((table) => [table, 0]));
+
 async function personalRows(hub: PrivacyHub): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const table of ['profiles', 'identities', 'consent_ledger', 'shadows', 'outbox', 'profile_aliases'])
-    out[table] = await hub.db.count(table);
+  for (const table of PERSONAL_TABLES) out[table] = await hub.db.count(table);
   return out;
 }
 
@@ -49,6 +51,8 @@ describe('erasure across every system', () => {
     const h = hub;
     const { hubspotId, salesforceId } = await seedPerson(h, ADA);
     const profileId = (await h.profileByEmail(ADA))?.id ?? '';
+    // Its history of values is personal data like the profile: there before, gone after.
+    expect(await h.db.count('profile_history')).toBeGreaterThan(0);
 
     const submitted = await h.privacy.submit({ kind: 'erase', subject: { email: 'Ada@Example.com' } }, { origin: 'api', actor: 'test' });
     if (!submitted.ok) throw submitted.error;
@@ -80,7 +84,7 @@ describe('erasure across every system', () => {
     // The store holds nothing of them.
     expect(await h.profileByEmail(ADA)).toBeNull();
     expect(await h.store.getProfile(profileId)).toBeNull();
-    expect(await personalRows(h)).toEqual({ profiles: 0, identities: 0, consent_ledger: 0, shadows: 0, outbox: 0, profile_aliases: 0 });
+    expect(await personalRows(h)).toEqual(NOTHING_PERSONAL);
 
     // Only the proof: id, keyed hashes, outcome per system and times; no address anywhere.
     const row = await h.store.getDsr(done.id);
@@ -119,7 +123,7 @@ describe('erasure across every system', () => {
     await h.settle();
 
     expect(await h.profileByEmail(ADA)).toBeNull();
-    expect(await personalRows(h)).toEqual({ profiles: 0, identities: 0, consent_ledger: 0, shadows: 0, outbox: 0, profile_aliases: 0 });
+    expect(await personalRows(h)).toEqual(NOTHING_PERSONAL);
     expect(await suppressedCount(h, 'salesforce')).toBeGreaterThan(suppressedBefore);
     expect(await suppressedCount(h, 'hubspot')).toBeGreaterThan(0);
     // The hub pushed nothing anywhere: each system has only the one record its user made.

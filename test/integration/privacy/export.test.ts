@@ -217,6 +217,12 @@ describe('export (access and portability)', () => {
     expect(log.length).toBeGreaterThanOrEqual(2);
     expect(doc.syncHistory.map((d) => [d.connector, d.sentAt, d.values])).toEqual(log.map((e) => [e.connector, e.pushedAt, e.values]));
     expect(doc.syncHistory.map((d) => d.sentAt)).toEqual(doc.syncHistory.map((d) => d.sentAt).sort());
+    // And every value systems sent about her, as her profile's history holds it.
+    const values = await h.store.profileHistory(profile?.id ?? '');
+    expect(values.length).toBeGreaterThan(0);
+    expect(doc.valueHistory.map((e) => [e.kind, e.path, e.value, e.outcome])).toEqual(
+      values.map((e) => [e.kind, e.path, e.offered.value, e.outcome]),
+    );
     const to = (connector: string) => doc.syncHistory.filter((d) => d.connector === connector);
     // Salesforce: created with her e-mail after she appeared in HubSpot, then given the corrected name.
     expect(to('salesforce')[0]).toMatchObject({ type: 'salesforce', externalId: sfId, values: expect.objectContaining({ Email: ADA }) });

@@ -457,6 +457,8 @@ describe('admin API /api/v1', () => {
           'listWebhooksOutDeadLetters',
           'redeliverWebhooksOut',
           'enableWebhooksOut',
+          'getProfileHistory',
+          'listAudit',
           'listDeadLetters',
           'replayDeadLetter',
           'replayDeadLetters',

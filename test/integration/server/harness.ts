@@ -27,6 +27,7 @@ export const KEYS = {
   writeOnly: 'write-only-key-0123456789abcdef012345',
   queues: 'queues-key-0123456789abcdef0123456789',
   dsr: 'dsr-key-0123456789abcdef0123456789abcd',
+  auditor: 'auditor-key-0123456789abcdef01234567',
 } as const;
 
 const API_KEYS: ApiKeyConfig[] = [
@@ -36,6 +37,7 @@ const API_KEYS: ApiKeyConfig[] = [
   { id: 'form-backend', key: KEYS.writeOnly, scopes: ['profiles:write'] },
   { id: 'on-call', key: KEYS.queues, scopes: ['queues:read'] },
   { id: 'privacy', key: KEYS.dsr, scopes: ['dsr'] },
+  { id: 'compliance', key: KEYS.auditor, scopes: ['audit:read'] },
 ];
 
 /**

@@ -114,8 +114,8 @@ describe.each(TEST_DIALECTS)('identity resolution and profile merge (%s)', (dial
     expect(await store.findProfileIdByExternalId('salesforce', '003A')).toBe(older.profileId);
     expect((await store.findProfile({ kind: 'phone', value: '+442079460958' }))?.id).toBe(older.profileId);
 
-    // Identities, ledger, shadows, outbox and DSRs all point at the survivor.
-    for (const table of ['identities', 'consent_ledger', 'shadows', 'outbox']) {
+    // Identities, ledger, history, shadows, outbox and DSRs all point at the survivor.
+    for (const table of ['identities', 'consent_ledger', 'profile_history', 'shadows', 'outbox']) {
       const rows = await db.query<{ profile_id: string }>(`select distinct profile_id from ${table}`);
       expect(rows.map((r) => r.profile_id)).toEqual([older.profileId]);
     }
@@ -124,6 +124,9 @@ describe.each(TEST_DIALECTS)('identity resolution and profile merge (%s)', (dial
       'marketing.email',
       'marketing.sms',
     ]);
+    // The history of both profiles is the survivor's: the absorbed one's first name is there too.
+    const names = (await store.profileHistory(newer.profileId)).filter((e) => e.path === 'firstName').map((e) => e.offered.value);
+    expect(names.length).toBeGreaterThanOrEqual(2);
     // The survivor's shadow wins for a connector both had; the other connector's shadow moved over.
     expect((await store.getShadow(older.profileId, 'hubspot'))?.externalId).toBe('hs-1');
     expect((await store.getShadow(older.profileId, 'salesforce'))?.externalId).toBe('003A');

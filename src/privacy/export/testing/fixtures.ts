@@ -2,7 +2,7 @@
 import { retentionOf } from '../recipients.js';
 import { MergePolicy } from '../../../profile/schema.js';
 import type { Profile } from '../../../profile/schema.js';
-import type { AuditEntry, LedgerEntry, PushLogEntry, Shadow } from '../../../store/types.js';
+import type { AuditEntry, HistoryEntry, LedgerEntry, PushLogEntry, Shadow } from '../../../store/types.js';
 import type { ExportInput, RecipientSource } from '../document.js';
 
 export function samplePerson(): Profile {
@@ -148,6 +148,27 @@ export function sampleAudit(profile: Profile): AuditEntry[] {
   ];
 }
 
+/** An older first name that lost to the one in force, then the one in force. */
+export function sampleValueHistory(profile: Profile): HistoryEntry[] {
+  const entry = (id: string, at: string, source: string, value: string, won: boolean): HistoryEntry => ({
+    id,
+    profileId: profile.id,
+    patchId: `${source}:${id}`,
+    actor: source,
+    kind: 'attribute',
+    path: 'firstName',
+    outcome: won ? 'won' : 'lost',
+    reason: won ? 'new' : 'older_than_current',
+    offered: { value, at, source },
+    previous: won ? null : { value: 'Ada', at: '2026-01-02T10:00:00.000Z', source: 'hubspot' },
+    recordedAt: at.replace('T10', 'T11'),
+  });
+  return [
+    entry('h2', '2026-01-01T10:00:00.000Z', 'salesforce', 'Adele', false),
+    entry('h1', '2026-01-02T10:00:00.000Z', 'hubspot', 'Ada', true),
+  ];
+}
+
 export function sampleInput(): ExportInput {
   const profile = samplePerson();
   return {
@@ -159,6 +180,7 @@ export function sampleInput(): ExportInput {
     shadows: sampleShadows(profile),
     pushes: samplePushes(profile),
     audit: sampleAudit(profile),
+    valueHistory: sampleValueHistory(profile),
     connectorTypes: new Map([
       ['hubspot', 'hubspot'],
       ['salesforce', 'salesforce'],
