@@ -10,10 +10,12 @@ import * as connector from './commands/connector.js';
 import * as dsr from './commands/dsr.js';
 import * as emulate from './commands/emulate.js';
 import * as migrate from './commands/migrate.js';
+import * as push from './commands/push.js';
 import * as retention from './commands/retention.js';
 import * as schema from './commands/schema.js';
 import * as secret from './commands/secret.js';
 import * as start from './commands/start.js';
+import * as sync from './commands/sync.js';
 import * as unpark from './commands/unpark.js';
 import * as validate from './commands/validate.js';
 import * as webhooksOut from './commands/webhooks-out.js';
@@ -38,6 +40,8 @@ export const commands: readonly CommandModule[] = [
   dsr,
   retention,
   unpark,
+  sync,
+  push,
   webhooksOut,
   connector,
 ];
