@@ -63,7 +63,9 @@ describe('progress', () => {
     c.advance(1_000);
     progress.update(30);
     progress.finish('30 records read');
-    expect(stream.out).toBe(['hubspot: pull 10 records, 10/s, 1s', 'hubspot: pull 30 records, 10/s, 3s', 'hubspot: pull 30 records read in 3s', ''].join('\n'));
+    expect(stream.out).toBe(
+      ['hubspot: pull 10 records, 10/s, 1s', 'hubspot: pull 30 records, 10/s, 3s', 'hubspot: pull 30 records read in 3s', ''].join('\n'),
+    );
     expect(stream.out).not.toContain('\r');
     expect(stream.out).not.toContain('\x1b');
   });

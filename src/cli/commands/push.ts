@@ -54,7 +54,10 @@ async function push(io: CliIo, session: HubSession, ref: string, options: Option
   // What each system holds now, or why it does not (a dead letter).
   const dead = await engine.deadLetters.list();
   const outcome = Object.fromEntries(
-    queued.map((c) => [c, pending.includes(c) ? 'pending' : dead.some((d) => d.connector === c && d.profileId === profile.id) ? 'dead-lettered' : 'done']),
+    queued.map((c) => [
+      c,
+      pending.includes(c) ? 'pending' : dead.some((d) => d.connector === c && d.profileId === profile.id) ? 'dead-lettered' : 'done',
+    ]),
   );
   if (options.json) io.log(JSON.stringify({ profileId: profile.id, queued, outcome }));
   else for (const [c, state] of Object.entries(outcome)) io.log(`${profile.id} -> ${c}: ${state}`);

@@ -65,7 +65,7 @@ async function sync(io: CliIo, session: HubSession, id: string, options: Options
 
 export function register(program: Command, io: CliIo = processIo): void {
   withSessionOptions(program.command('sync <id>'))
-    .description("pull a connector now (through its queue and rate limits) and wait for it; --full re-reads everything")
+    .description('pull a connector now (through its queue and rate limits) and wait for it; --full re-reads everything')
     .option('--full', 'read every record from the start, not from the saved cursor (no echoes, erased people stay erased)')
     .option('--no-wait', 'queue the pull and return (the hub runs it)')
     .option('--json', 'print the result as JSON')

@@ -302,7 +302,15 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
         profileId: null,
         detail: { connector: params.id, full: body.full, jobId },
       });
-      return { connector: params.id, jobId, full: body.full, state: 'queued' as const, progress: { pages: 0, records: 0 }, result: null, error: null };
+      return {
+        connector: params.id,
+        jobId,
+        full: body.full,
+        state: 'queued' as const,
+        progress: { pages: 0, records: 0 },
+        result: null,
+        error: null,
+      };
     },
   });
 
@@ -311,7 +319,8 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
     method: 'GET',
     path: '/connectors/{id}/sync/{jobId}',
     summary: 'Progress of a pull',
-    description: 'Where a pull queued by `POST /connectors/{id}/sync` stands: its state, the pages and records read so far, its outcome. Kept for an hour after it ends.',
+    description:
+      'Where a pull queued by `POST /connectors/{id}/sync` stands: its state, the pages and records read so far, its outcome. Kept for an hour after it ends.',
     tag: 'Operations',
     scope: 'admin',
     params: SyncJobParams,

@@ -209,17 +209,30 @@ export const SyncRequest = z
   .meta({ description: 'What to pull.' });
 const PullCounts = {
   pages: z.number().int().nonnegative().meta({ description: 'Pages read so far.' }),
-  records: z.number().int().nonnegative().meta({ description: 'Records read so far (echoes and erased people included; ingest drops them).' }),
+  records: z
+    .number()
+    .int()
+    .nonnegative()
+    .meta({ description: 'Records read so far (echoes and erased people included; ingest drops them).' }),
 };
 export const SyncJob = z
   .object({
     connector: z.string(),
-    jobId: z.string().meta({ description: 'The pull job (BullMQ job id on the connector’s pull queue); its state at `GET /connectors/{id}/sync/{jobId}`.' }),
+    jobId: z
+      .string()
+      .meta({
+        description: 'The pull job (BullMQ job id on the connector’s pull queue); its state at `GET /connectors/{id}/sync/{jobId}`.',
+      }),
     full: z.boolean(),
     state: z.enum(['queued', 'waiting', 'active', 'delayed', 'completed', 'failed']),
     progress: z.object({
       ...PullCounts,
-      expected: z.number().int().nonnegative().optional().meta({ description: 'For a full pull: the records of the system the hub knows (an estimate of what it reads).' }),
+      expected: z
+        .number()
+        .int()
+        .nonnegative()
+        .optional()
+        .meta({ description: 'For a full pull: the records of the system the hub knows (an estimate of what it reads).' }),
     }),
     result: z.object({ ...PullCounts, skipped: z.literal('running').optional() }).nullable(),
     error: z.string().nullable(),

@@ -157,7 +157,10 @@ export class Puller {
       progress.records = records;
       await how.report();
     }
-    this.ctx.logger.info({ connector: connector.id, full: how.fromStart, pages, records, ms: Math.round(performance.now() - started) }, 'pull finished');
+    this.ctx.logger.info(
+      { connector: connector.id, full: how.fromStart, pages, records, ms: Math.round(performance.now() - started) },
+      'pull finished',
+    );
     return { pages, records };
   }
 }
