@@ -230,6 +230,34 @@ describe('push a profile again', () => {
     expect(unknown.stderr).not.toContain('nobody@');
   }, 120_000);
 
+  it('with no hub process working the queues, concord sync and concord push --wait run the workers in their own process', async () => {
+    op = await startOperatorHub();
+    await seed(op);
+    await op.hub.close();
+    const grace = op.salesforce.sideDoor.findByEmail('grace@example.com');
+    op.salesforce.sideDoor.update('Contact', String(grace?.['Id']), { FirstName: 'Gracie' });
+    const changes = await op.db.count("audit_log where action like 'profile.%'");
+
+    const sync = await concord(op, ['sync', 'salesforce']);
+    expect(sync.code).toBe(0);
+    expect(sync.stderr).toContain('no hub process works pull.salesforce: running the pull workers in this process');
+    expect(recordsRead(sync.stdout)).toBeGreaterThanOrEqual(1);
+    expect(await op.db.count("audit_log where action like 'profile.%'")).toBeGreaterThan(changes);
+
+    const pushLog = await op.db.count('push_log');
+    const push = await concord(op, ['push', 'alan@example.com', '--wait', '--json']);
+    expect(push.code).toBe(0);
+    expect(push.stderr).toContain('no hub process works push.hubspot, push.salesforce: running the push workers in this process');
+    expect(JSON.parse(push.stdout)).toMatchObject({ queued: ['hubspot', 'salesforce'], outcome: { hubspot: 'done', salesforce: 'done' } });
+    expect(await op.db.count('push_log')).toBe(pushLog + 2);
+
+    // Without waiting, the pull is only queued.
+    const queued = await concord(op, ['sync', 'hubspot', '--full', '--no-wait']);
+    expect(queued.code).toBe(0);
+    expect(queued.stdout).toMatch(/^hubspot: full pull queued \(job pull-full-[^)]+\)\n$/);
+    expect(queued.stderr).toBe('');
+  }, 120_000);
+
   it("through the admin API: 202 with the systems it was queued for; HubSpot (written without a read first) gets the hub's values back", async () => {
     op = await startOperatorHub();
     await seed(op);
