@@ -177,10 +177,20 @@ describe('run now and full resync', () => {
     await settled(op);
     expect(await footprint(op)).toEqual(before);
 
-    // No body: an incremental pull.
+    // No body: an incremental pull. While another pull of the system runs (its lock held), the
+    // operator's waits for it instead of being skipped as a scheduled one would be.
+    const lock = `${op.hub.engine.prefix}:sync:pull-lock:salesforce`;
+    await op.hub.engine.connection.set(lock, 'another-pull', 'PX', 30_000);
     const plain = await op.api('POST', '/api/v1/connectors/salesforce/sync');
     expect(plain.status).toBe(202);
     expect(plain.body).toMatchObject({ connector: 'salesforce', full: false });
+    const plainJob = `/api/v1/connectors/salesforce/sync/${(plain.body as { jobId: string }).jobId}`;
+    const stateOf = async (): Promise<{ state: string; result: unknown }> =>
+      (await (op as OperatorHub).api('GET', plainJob)).body as { state: string; result: unknown };
+    await waitFor(async () => (await stateOf()).state === 'delayed', 10_000, 'the pull waiting');
+    await op.hub.engine.connection.del(lock);
+    await waitFor(async () => (await stateOf()).state === 'completed', 10_000, 'the pull done');
+    expect((await stateOf()).result).not.toHaveProperty('skipped');
 
     expect((await op.api('POST', '/api/v1/connectors/nosuch/sync')).status).toBe(404);
     expect((await op.api('GET', '/api/v1/connectors/hubspot/sync/pull-now-0-nosuch')).status).toBe(404);

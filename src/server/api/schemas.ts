@@ -218,11 +218,9 @@ const PullCounts = {
 export const SyncJob = z
   .object({
     connector: z.string(),
-    jobId: z
-      .string()
-      .meta({
-        description: 'The pull job (BullMQ job id on the connector’s pull queue); its state at `GET /connectors/{id}/sync/{jobId}`.',
-      }),
+    jobId: z.string().meta({
+      description: 'The pull job (BullMQ job id on the connector’s pull queue); its state at `GET /connectors/{id}/sync/{jobId}`.',
+    }),
     full: z.boolean(),
     state: z.enum(['queued', 'waiting', 'active', 'delayed', 'completed', 'failed']),
     progress: z.object({
