@@ -5,6 +5,14 @@
  */
 import type { DestinationStream } from 'pino';
 
+/** Where progress goes (see `progress.ts`): a terminal (`isTTY`, `columns`) or not; `process.stderr` is one. */
+export interface ProgressStream {
+  readonly isTTY?: boolean;
+  /** The terminal's width in characters. */
+  readonly columns?: number;
+  write(text: string): unknown;
+}
+
 export interface CliIo {
   /** Where the config's `${env:NAME}`, `CONCORD_CONFIG`, `LOG_LEVEL` and the like are read. */
   readonly env: NodeJS.ProcessEnv;
@@ -22,12 +30,17 @@ export interface CliIo {
   untilStopped(): Promise<string>;
   /** Where the loggers of a command write; standard output (pino's default) when absent. */
   readonly logs?: DestinationStream;
+  /** Where long commands draw their progress (a bar on a terminal); plain lines on `writeErr` when absent. */
+  readonly progress?: ProgressStream;
 }
 
 /** The process's own: console, `process.env`, `process.exitCode`, SIGINT and SIGTERM. */
 export const processIo: CliIo = {
   get env() {
     return process.env;
+  },
+  get progress() {
+    return process.stderr;
   },
   log: (line) => console.log(line),
   error: (line) => console.error(line),

@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import { builtinConnectors } from '../../connectors/index.js';
 import { demoStateFile, runningDemo } from '../app/demo-state.js';
 import { createHubLogger } from '../app/logger.js';
@@ -39,7 +40,7 @@ export function withSessionOptions(command: Command): Command {
 }
 
 /** The hub the command works on: the config's, or the running demo's of the same config file. */
-export function targetConfig(io: CliIo, config: Config, file: string, options: SessionOptions): Config {
+function target(io: CliIo, config: Config, file: string, options: SessionOptions): Config {
   if (options.demo === false) return config;
   const demo = runningDemo(demoStateFile(io.env));
   if (!demo || (demo.config !== undefined && demo.config !== resolve(file))) return config;
@@ -57,9 +58,14 @@ export function targetConfig(io: CliIo, config: Config, file: string, options: S
   };
 }
 
+/** The logger of a command: `LOG_LEVEL` (warn by default), to the io's log destination. */
+export function commandLogger(io: CliIo): Logger {
+  return createHubLogger({ level: io.env['LOG_LEVEL'] ?? 'warn', ...(io.logs ? { destination: io.logs } : {}) });
+}
+
 async function open(io: CliIo, config: Config): Promise<Session> {
   const connectors = connectorsFromConfig(config, builtinConnectors);
-  const logger = createHubLogger({ level: io.env['LOG_LEVEL'] ?? 'warn', ...(io.logs ? { destination: io.logs } : {}) });
+  const logger = commandLogger(io);
   const store = await openConfiguredStore(config, connectors, logger);
   const redis = new Redis(config.hub.redisUrl, { maxRetriesPerRequest: null });
   const hubIngest = new HubPatchIngest({ store, redis, prefix: config.hub.keyPrefix });
@@ -85,22 +91,38 @@ async function open(io: CliIo, config: Config): Promise<Session> {
   };
 }
 
-/** Loads the config, opens the session, runs `fn` and exits with its code (1 on an error, named after `command`). */
-export async function withPrivacySession(
-  io: CliIo,
-  command: string,
-  options: SessionOptions,
-  fn: (session: Session) => Promise<number>,
-): Promise<void> {
+/**
+ * Loads the config (its problems printed) and picks the hub the command works on (see
+ * `target`); undefined when the config is invalid.
+ */
+export async function loadSessionConfig(io: CliIo, options: SessionOptions): Promise<Config | undefined> {
   const file = resolveConfigPath(options.config, io.env);
   const loaded = await loadConfig(file, { connectors: builtinConnectors, env: io.env });
   if (!loaded.ok) {
     printErrors(io, loaded.errors);
+    return undefined;
+  }
+  printWarnings(io, loaded.warnings);
+  return target(io, loaded.config, file, options);
+}
+
+/**
+ * Runs a command on a session: loads the config, opens the session with `openSession`, runs
+ * `fn` and exits with its code (1 on an error, named after `command`), closing the session.
+ */
+export async function runSession<S extends { close(): Promise<void> }>(
+  io: CliIo,
+  command: string,
+  options: SessionOptions,
+  openSession: (config: Config) => Promise<S>,
+  fn: (session: S) => Promise<number>,
+): Promise<void> {
+  const config = await loadSessionConfig(io, options);
+  if (!config) {
     io.exit(1);
     return;
   }
-  printWarnings(io, loaded.warnings);
-  const session = await open(io, targetConfig(io, loaded.config, file, options));
+  const session = await openSession(config);
   try {
     io.exit(await fn(session));
   } catch (err) {
@@ -109,4 +131,14 @@ export async function withPrivacySession(
   } finally {
     await session.close();
   }
+}
+
+/** Loads the config, opens the session, runs `fn` and exits with its code (1 on an error, named after `command`). */
+export async function withPrivacySession(
+  io: CliIo,
+  command: string,
+  options: SessionOptions,
+  fn: (session: Session) => Promise<number>,
+): Promise<void> {
+  await runSession(io, command, options, (config) => open(io, config), fn);
 }

@@ -11,10 +11,12 @@ import * as dsr from './commands/dsr.js';
 import * as emulate from './commands/emulate.js';
 import * as migrate from './commands/migrate.js';
 import * as profile from './commands/profile.js';
+import * as push from './commands/push.js';
 import * as retention from './commands/retention.js';
 import * as schema from './commands/schema.js';
 import * as secret from './commands/secret.js';
 import * as start from './commands/start.js';
+import * as sync from './commands/sync.js';
 import * as unpark from './commands/unpark.js';
 import * as validate from './commands/validate.js';
 import * as webhooksOut from './commands/webhooks-out.js';
@@ -40,6 +42,8 @@ export const commands: readonly CommandModule[] = [
   profile,
   retention,
   unpark,
+  sync,
+  push,
   webhooksOut,
   connector,
 ];

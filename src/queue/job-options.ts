@@ -40,12 +40,20 @@ export const jobOptions = {
     removeOnFail: { age: DAY_S, count: 100 },
   }),
 
-  /** `pull.<connector>` queue: a scheduled pull and `pullNow`. */
+  /** `pull.<connector>` queue: a scheduled pull. */
   pull: (): JobsOptions => ({
     attempts: 5,
     backoff: engineBackoff(),
     removeOnComplete: true,
     removeOnFail: { count: 100 },
+  }),
+
+  /** `pull.<connector>` queue: an operator's pull (`pullNow`), kept an hour after it ends so its outcome can be read. */
+  pullNow: (): JobsOptions => ({
+    attempts: 5,
+    backoff: engineBackoff(),
+    removeOnComplete: { age: 3_600, count: 100 },
+    removeOnFail: { age: 3_600, count: 100 },
   }),
 
   /** Periodic sweeps (the relay's and the privacy requests'): tried once, the next one comes anyway. */

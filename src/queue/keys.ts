@@ -48,6 +48,8 @@ export function engineKeys(prefix: string) {
     attempts: (instance: string): string => `${prefix}:sync:attempts:${instance}`,
     /** HASH profileId -> JSON dead letter. */
     dead: (instance: string): string => `${prefix}:sync:dead:${instance}`,
+    /** SET of profileIds an operator asked to push again whole (`concord push`): their next push ignores the shadow. */
+    repush: (instance: string): string => `${prefix}:sync:repush:${instance}`,
     /** ZSET profileId -> earliest webhook receive time (ms) of an undelivered change. */
     since: (instance: string): string => `${prefix}:sync:since:${instance}`,
     /** STRING (JSON) with a TTL: the hub's recent writes of one profile to one system (see sync/inbound/write-log.ts). */

@@ -236,6 +236,7 @@ export class WorkSets {
       .zrem(this.keys.since(instance), ...profileIds)
       .zrem(this.keys.inflight(instance), ...profileIds)
       .hdel(this.keys.attempts(instance), ...profileIds)
+      .srem(this.keys.repush(instance), ...profileIds)
       .exec();
     const scores = (results?.[0]?.[1] ?? []) as (string | null)[];
     return profileIds.map((_, i) => (scores[i] == null ? null : Number(scores[i])));
@@ -288,6 +289,24 @@ export class WorkSets {
   }
 
   /** Counts per set, for metrics and status. */
+  /**
+   * Marks profiles to be pushed again whole to one connector (an operator's `concord push`):
+   * dirty now, and their next push sends every mapped field, not only what differs from the
+   * shadow. The mark goes when a push finishes with them (`done`); a retry keeps it.
+   */
+  async repush(instance: string, profileIds: readonly string[]): Promise<void> {
+    if (profileIds.length === 0) return;
+    await this.redis.sadd(this.keys.repush(instance), ...profileIds);
+    await this.markDirty(new Map([[instance, profileIds]]));
+  }
+
+  /** Which of `profileIds` still wait to be pushed again whole to the connector (see `repush`). */
+  async repushing(instance: string, profileIds: readonly string[]): Promise<Set<string>> {
+    if (profileIds.length === 0) return new Set();
+    const marks = await this.redis.smismember(this.keys.repush(instance), ...profileIds);
+    return new Set(profileIds.filter((_, i) => marks[i] === 1));
+  }
+
   async depths(instance: string): Promise<{ dirty: number; inflight: number; retry: number; dead: number }> {
     const results = await this.redis
       .pipeline()

@@ -131,6 +131,9 @@ export class KyselyStore implements Store {
   shadowsByConnector(connector: string, options?: { limit?: number; after?: string }): Promise<Shadow[]> {
     return this.#shadows.shadowsByConnector(connector, options);
   }
+  countKnownRecords(connector: string): Promise<number> {
+    return this.#shadows.countKnownRecords(connector);
+  }
   shadowsByProfile(profileId: string): Promise<Shadow[]> {
     return this.#shadows.shadowsByProfile(profileId);
   }

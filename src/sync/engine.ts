@@ -10,8 +10,9 @@
  * outside Redis and the store, so any number of worker processes can share one Redis and one
  * database. Every job is idempotent (stable job ids, effects keyed by profile).
  */
-import { Queue, Worker } from 'bullmq';
-import type { Job, JobsOptions } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import { Job, Queue, Worker } from 'bullmq';
+import type { JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
@@ -31,7 +32,7 @@ import type { SyncMetrics } from './metrics.js';
 import { EngineRoles, EngineTuning } from './options.js';
 import type { EngineOptions } from './options.js';
 import { Puller, readLastPull } from './pull/pull.js';
-import type { LastPull, PullJobData } from './pull/pull.js';
+import type { LastPull, PullJobData, PullProgressData, PullResult } from './pull/pull.js';
 import { Pusher } from './outbound/push.js';
 import type { FlushJobData } from './outbound/push.js';
 import { Relay } from './outbound/relay.js';
@@ -85,6 +86,19 @@ export interface ConnectorReport {
   lastPull: LastPull | null;
 }
 
+/** A pull job as `pullProgress` reports it. */
+export interface PullJobView {
+  jobId: string;
+  state: 'waiting' | 'active' | 'delayed' | 'completed' | 'failed';
+  full: boolean;
+  /** Pages and records read so far (and, for a full pull, the records the hub expects). */
+  progress: PullProgressData;
+  /** When completed: what it read, or that it was skipped. */
+  result: PullResult | null;
+  /** When failed for good: the error message. */
+  error: string | null;
+}
+
 export interface Engine {
   /** The key prefix (with its hash tag) of every queue and key. */
   readonly prefix: string;
@@ -98,8 +112,27 @@ export interface Engine {
   receiveWebhook(connector: string, raw: RawWebhook, onUnhandled?: UnhandledEventListener): Promise<WebhookResult>;
   /** Enqueues records reported by a connector (or a hub-internal source with its own connector id). */
   ingest(connector: string, records: ExternalRecord[], options?: { receivedAt?: string; origin?: string }): Promise<void>;
-  /** Runs a pull of the connector now (besides its schedule). */
-  pullNow(connector: string): Promise<void>;
+  /**
+   * Enqueues a pull of the connector now (besides its schedule), on its pull queue: the same
+   * workers, queue limiter and call budget as scheduled pulls. It waits for a pull already
+   * running rather than being skipped. `full` reads everything from the start (the saved cursor
+   * is ignored, then replaced page by page); echoes and erased people are dropped by ingest as
+   * always. Returns the BullMQ job id (see `pullProgress`).
+   */
+  pullNow(connector: string, options?: { full?: boolean }): Promise<string>;
+  /** Where a pull enqueued by `pullNow` stands; null once the job is gone (kept an hour after it ends). */
+  pullProgress(connector: string, jobId: string): Promise<PullJobView | null>;
+  /**
+   * Pushes a profile again, whole, to every connector that pushes (an operator's `concord
+   * push`): it is marked dirty with a mark that makes its next push send every mapped field, not
+   * only what differs from the shadow, and is delivered by the normal push workers. Returns the
+   * connectors it was queued for.
+   */
+  pushAgain(profileId: string): Promise<string[]>;
+  /** The connectors a `pushAgain` of the profile has not finished with yet (delivered, dead-lettered or nothing to send). */
+  pushAgainPending(profileId: string): Promise<string[]>;
+  /** How many workers (of any process) serve the connector's push or pull queue now. */
+  queueWorkers(connector: string, stage: 'push' | 'pull'): Promise<number>;
   /** Lifts a rate-limit park of the connector's push and pull queues and calls (see `park.ts`). */
   unpark(connector: string): Promise<UnparkResult>;
   /** Queue and work-set depths. */
@@ -385,7 +418,7 @@ class BullEngine implements Engine {
       }
       if (roles.pull && c.capabilities.pull) {
         this.addWorker(
-          new Worker<PullJobData>(queueNames.pull(c.id), (job, _token, signal) => this.puller.process(job, signal), {
+          new Worker<PullJobData>(queueNames.pull(c.id), (job, token, signal) => this.puller.process(job, signal, token), {
             ...base,
             concurrency: 1,
             limiter: { max: c.limits.requestsPerWindow, duration: c.limits.windowMs },
@@ -525,10 +558,58 @@ class BullEngine implements Engine {
     await withRedisDeadline(this.ctx.tuning.redisTimeoutMs, () => this.ctx.queues.ingest.add('records', data, opts));
   }
 
-  async pullNow(connector: string): Promise<void> {
+  async pullNow(connector: string, options: { full?: boolean } = {}): Promise<string> {
     const queue = this.ctx.queues.pull.get(connector);
     if (!queue) throw new Error(`connector instance ${connector} does not pull`);
-    await queue.add('pull', { connector }, { ...jobOptions.pull(), jobId: jobId('pull', 'now', Date.now()) });
+    const full = options.full === true;
+    const data: PullJobData = { connector, requested: true, ...(full ? { full } : {}) };
+    const id = jobId('pull', full ? 'full' : 'now', Date.now(), randomUUID().slice(0, 8));
+    await queue.add('pull', data, { ...jobOptions.pullNow(), jobId: id });
+    this.logger.info({ connector, jobId: id, full }, 'pull requested');
+    return id;
+  }
+
+  async pullProgress(connector: string, id: string): Promise<PullJobView | null> {
+    const queue = this.ctx.queues.pull.get(connector);
+    const job = queue ? await Job.fromId<PullJobData, PullResult>(queue, id) : undefined;
+    if (!job) return null;
+    const state = await job.getState();
+    const progress = typeof job.progress === 'object' ? (job.progress as Partial<PullProgressData>) : {};
+    return {
+      jobId: id,
+      state: state === 'completed' || state === 'failed' || state === 'active' || state === 'delayed' ? state : 'waiting',
+      full: job.data.full === true,
+      progress: {
+        pages: progress.pages ?? 0,
+        records: progress.records ?? 0,
+        ...(progress.expected === undefined ? {} : { expected: progress.expected }),
+      },
+      result: state === 'completed' ? (job.returnvalue ?? null) : null,
+      error: state === 'failed' ? job.failedReason : null,
+    };
+  }
+
+  async pushAgain(profileId: string): Promise<string[]> {
+    const queued: string[] = [];
+    for (const connector of this.ctx.queues.push.keys()) {
+      await this.ctx.work.repush(connector, [profileId]);
+      await scheduleFlush(this.ctx, connector, 'now');
+      queued.push(connector);
+    }
+    this.logger.info({ profileId, connectors: queued }, 'profile queued to be pushed again');
+    return queued;
+  }
+
+  async pushAgainPending(profileId: string): Promise<string[]> {
+    const pending: string[] = [];
+    for (const connector of this.ctx.queues.push.keys())
+      if ((await this.ctx.work.repushing(connector, [profileId])).size > 0) pending.push(connector);
+    return pending;
+  }
+
+  async queueWorkers(connector: string, stage: 'push' | 'pull'): Promise<number> {
+    const queue = this.ctx.queues[stage].get(connector);
+    return queue ? queue.getWorkersCount() : 0;
   }
 
   async unpark(connector: string): Promise<UnparkResult> {
@@ -594,4 +675,4 @@ async function queueStatus(q: Queue): Promise<QueueStatus> {
   };
 }
 
-export type { LastPull, RedisOptions, UnparkResult };
+export type { LastPull, PullProgressData, PullResult, RedisOptions, UnparkResult };

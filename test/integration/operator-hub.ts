@@ -20,6 +20,7 @@ import { freePort } from '../../src/app/redis.js';
 import type { HubProcess } from '../../src/app/hub.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createTestDatabase } from '../../harness/db.js';
+import type { TestDatabase, TestDialect } from '../../harness/db.js';
 import { deletePrefix, REDIS_URL, TEST_TUNING } from '../../harness/sync-hub.js';
 import { hubspotYaml, hubYaml, salesforceOutboundUrl, salesforceYaml, TEST_SF_OUTBOUND_TOKEN } from '../../harness/hub-config.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -90,8 +91,10 @@ export interface OperatorHub {
   mailchimp?: RunningMailchimpEmulator;
   /** The YAML file the hub was started from (for the CLI). */
   configPath: string;
-  /** Calls the admin API with a key. */
-  api(method: string, path: string, key?: string): Promise<{ status: number; type: string | null; body: unknown }>;
+  /** The hub's database (to count rows). */
+  db: TestDatabase;
+  /** Calls the admin API with a key (and a JSON body). */
+  api(method: string, path: string, key?: string, body?: unknown): Promise<{ status: number; type: string | null; body: unknown }>;
   /** Runs `concord <args>` against this hub's config, as a separate process. */
   cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Creates a person through the hub's own ingest (source `admin`), to be delivered to both systems. */
@@ -107,6 +110,8 @@ export interface OperatorHubOptions {
   env?: Record<string, string>;
   /** Mailchimp as a third connector (instance `mailchimp` on its emulator). */
   mailchimp?: boolean;
+  /** The hub's database. @defaultValue 'sqlite' */
+  dialect?: TestDialect;
 }
 
 export async function startOperatorHub(options: OperatorHubOptions = {}): Promise<OperatorHub> {
@@ -133,7 +138,7 @@ export async function startOperatorHub(options: OperatorHubOptions = {}): Promis
     cleanup.push(() => salesforce.close());
     const mailchimp = options.mailchimp ? await startMailchimpEmulator({ apiKey: ENV['T_MC_KEY'] }) : undefined;
     if (mailchimp) cleanup.push(() => mailchimp.close());
-    const db = await createTestDatabase('sqlite');
+    const db = await createTestDatabase(options.dialect ?? 'sqlite');
     cleanup.push(() => db.drop());
     const prefix = `{operator-${randomBytes(5).toString('hex')}}`;
     cleanup.push(() => deletePrefix(prefix));
@@ -170,8 +175,13 @@ export async function startOperatorHub(options: OperatorHubOptions = {}): Promis
       salesforce,
       ...(mailchimp ? { mailchimp } : {}),
       configPath,
-      async api(method, path, key = KEYS.admin) {
-        const res = await fetch(`${hub.url}${path}`, { method, headers: { authorization: `Bearer ${key}` } });
+      db,
+      async api(method, path, key = KEYS.admin, body?: unknown) {
+        const res = await fetch(`${hub.url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
         const text = await res.text();
         return { status: res.status, type: res.headers.get('content-type'), body: text === '' ? null : JSON.parse(text) };
       },

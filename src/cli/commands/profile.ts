@@ -13,7 +13,6 @@ import type { Command } from 'commander';
 import { builtinConnectors } from '../../../connectors/index.js';
 import { createHubLogger } from '../../app/logger.js';
 import { openConfiguredStore } from '../../app/store.js';
-import { loadConfig } from '../../config/load.js';
 import { toMergePolicy } from '../../config/policy.js';
 import { isPrimaryIdentity } from '../../profile/identities.js';
 import type { Json, MergePolicy, Profile } from '../../profile/schema.js';
@@ -21,12 +20,10 @@ import { groupHistory } from '../../server/api/history-operations.js';
 import type { HistoryEntryView, ProfileHistory } from '../../server/api/history-operations.js';
 import type { Store } from '../../store/index.js';
 import { connectorsFromConfig } from '../../sync/index.js';
-import { resolveConfigPath } from '../config-path.js';
 import { processIo } from '../io.js';
 import type { CliIo } from '../io.js';
-import { targetConfig, withSessionOptions } from '../privacy-session.js';
+import { loadSessionConfig, withSessionOptions } from '../privacy-session.js';
 import type { SessionOptions } from '../privacy-session.js';
-import { printErrors, printWarnings } from '../report.js';
 
 type Options = SessionOptions & { history?: boolean; json?: boolean; reveal?: boolean };
 
@@ -95,14 +92,8 @@ function describeHistory(history: ProfileHistory): string[] {
 }
 
 async function run(io: CliIo, who: string, options: Options): Promise<number> {
-  const file = resolveConfigPath(options.config, io.env);
-  const loaded = await loadConfig(file, { connectors: builtinConnectors, env: io.env });
-  if (!loaded.ok) {
-    printErrors(io, loaded.errors);
-    return 1;
-  }
-  printWarnings(io, loaded.warnings);
-  const config = targetConfig(io, loaded.config, file, options);
+  const config = await loadSessionConfig(io, options);
+  if (!config) return 1;
   const logger = createHubLogger({ level: io.env['LOG_LEVEL'] ?? 'warn', ...(io.logs ? { destination: io.logs } : {}) });
   const store = await openConfiguredStore(config, connectorsFromConfig(config, builtinConnectors), logger);
   try {

@@ -29,6 +29,10 @@ import {
   ProfileView,
   ReplayResult,
   RevokedLinks,
+  PushAgainResult,
+  SyncJob,
+  SyncJobParams,
+  SyncRequest,
   SyncState,
   UnparkResult,
 } from './schemas.js';
@@ -272,6 +276,90 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
     },
   });
 
+  const syncConnector = defineOperation({
+    id: 'syncConnector',
+    method: 'POST',
+    path: '/connectors/{id}/sync',
+    summary: 'Pull a connector now (sync now, full resync)',
+    description:
+      'Queues a pull of the connector on its pull queue, run by the hub’s pull workers within the queue’s limiter and the call budget like a scheduled pull (it waits for a pull already running). With `full`, it reads every record from the start instead of from the saved cursor; values equal to what the hub wrote are echoes and erased people stay erased, as with any pull. Answers at once with the job; its progress at `GET /connectors/{id}/sync/{jobId}`.',
+    tag: 'Operations',
+    scope: 'admin',
+    params: ConnectorIdParams,
+    body: SyncRequest.default({ full: false }),
+    status: 202,
+    response: SyncJob,
+    errors: [404, 409],
+    async handle({ params, body, principal }) {
+      const connector = deps.connectors.find((c) => c.id === params.id);
+      if (!connector) return notFound('connector');
+      if (!connector.capabilities.pull)
+        return new ApiProblem(409, 'does_not_pull', 'Connector does not pull', `connector ${params.id} only receives changes from the hub`);
+      const jobId = await deps.engine.pullNow(params.id, { full: body.full });
+      await store.appendAudit({
+        actor: `admin:${principal.keyId}`,
+        action: 'connector.sync_requested',
+        profileId: null,
+        detail: { connector: params.id, full: body.full, jobId },
+      });
+      return {
+        connector: params.id,
+        jobId,
+        full: body.full,
+        state: 'queued' as const,
+        progress: { pages: 0, records: 0 },
+        result: null,
+        error: null,
+      };
+    },
+  });
+
+  const syncJob = defineOperation({
+    id: 'getSyncJob',
+    method: 'GET',
+    path: '/connectors/{id}/sync/{jobId}',
+    summary: 'Progress of a pull',
+    description:
+      'Where a pull queued by `POST /connectors/{id}/sync` stands: its state, the pages and records read so far, its outcome. Kept for an hour after it ends.',
+    tag: 'Operations',
+    scope: 'admin',
+    params: SyncJobParams,
+    response: SyncJob,
+    errors: [404],
+    async handle({ params }) {
+      if (!deps.connectors.some((c) => c.id === params.id)) return notFound('connector');
+      const view = await deps.engine.pullProgress(params.id, params.jobId);
+      return view ? { connector: params.id, ...view } : notFound('pull job');
+    },
+  });
+
+  const pushProfile = defineOperation({
+    id: 'pushProfile',
+    method: 'POST',
+    path: '/profiles/{profileId}/push',
+    summary: 'Push a profile again to every system',
+    description:
+      'Queues the profile for every connector that pushes; the normal push workers deliver it (consent gate, restriction, erasure and rate limits as always), sending every mapped field rather than only what differs from what the hub believes the system holds. Its state per system at `GET /profiles/{profileId}/sync`.',
+    tag: 'Operations',
+    scope: 'admin',
+    params: ProfileIdParams,
+    status: 202,
+    response: PushAgainResult,
+    errors: [404],
+    async handle({ params, principal }) {
+      const profile = await load(params.profileId);
+      if (profile instanceof ApiProblem) return profile;
+      const queued = await deps.engine.pushAgain(profile.id);
+      await store.appendAudit({
+        actor: `admin:${principal.keyId}`,
+        action: 'profile.push_requested',
+        profileId: profile.id,
+        detail: { connectors: queued },
+      });
+      return { profileId: profile.id, queued };
+    },
+  });
+
   const listDeadLetters = defineOperation({
     id: 'listDeadLetters',
     method: 'GET',
@@ -393,6 +481,9 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
     syncState,
     connectorStatus,
     unpark,
+    syncConnector,
+    syncJob,
+    pushProfile,
     listDeadLetters,
     replayOne,
     replayAll,

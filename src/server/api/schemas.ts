@@ -199,6 +199,53 @@ export const UnparkResult = z
 export const DeadLetterQuery = z.object({ connector: z.string().min(1).max(100).optional() }).strict();
 export const DeadLetterParams = z.object({ connector: z.string().min(1).max(100), profileId: z.string().min(1).max(100) });
 export const DeadLetterList = z.object({ deadLetters: z.array(DeadLetter) });
+export const SyncRequest = z
+  .object({
+    full: z
+      .boolean()
+      .default(false)
+      .meta({ description: 'Read every record from the start instead of from the saved cursor (a full resync).' }),
+  })
+  .meta({ description: 'What to pull.' });
+const PullCounts = {
+  pages: z.number().int().nonnegative().meta({ description: 'Pages read so far.' }),
+  records: z
+    .number()
+    .int()
+    .nonnegative()
+    .meta({ description: 'Records read so far (echoes and erased people included; ingest drops them).' }),
+};
+export const SyncJob = z
+  .object({
+    connector: z.string(),
+    jobId: z.string().meta({
+      description: 'The pull job (BullMQ job id on the connector’s pull queue); its state at `GET /connectors/{id}/sync/{jobId}`.',
+    }),
+    full: z.boolean(),
+    state: z.enum(['queued', 'waiting', 'active', 'delayed', 'completed', 'failed']),
+    progress: z.object({
+      ...PullCounts,
+      expected: z
+        .number()
+        .int()
+        .nonnegative()
+        .optional()
+        .meta({ description: 'For a full pull: the records of the system the hub knows (an estimate of what it reads).' }),
+    }),
+    result: z.object({ ...PullCounts, skipped: z.literal('running').optional() }).nullable(),
+    error: z.string().nullable(),
+  })
+  .meta({ description: 'A pull of the connector: queued on its pull queue, run by the hub’s pull workers within its rate limits.' });
+export const SyncJobParams = ConnectorIdParams.extend({
+  jobId: z.string().min(1).max(200).meta({ description: 'A pull job id, as `POST /connectors/{id}/sync` answered it.' }),
+});
+export const PushAgainResult = z
+  .object({
+    profileId: z.string(),
+    queued: z.array(z.string()).meta({ description: 'The connectors the profile was queued for (every one that pushes).' }),
+  })
+  .meta({ description: 'The profile is queued; the push workers deliver it, whole, to each system.' });
+
 export const ReplayResult = z.object({
   replayed: z.number().int().meta({ description: 'How many dead letters went back to their push queue.' }),
 });

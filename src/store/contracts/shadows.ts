@@ -36,6 +36,8 @@ export interface ShadowRepository {
   /** The shadows of several profiles in one system, keyed by the id asked for (following merges). */
   getShadows(connector: string, profileIds: readonly string[]): Promise<Map<string, Shadow>>;
   shadowsByConnector(connector: string, options?: { limit?: number; after?: string }): Promise<Shadow[]>;
+  /** How many records of the system the hub knows (shadows with an external id): what a full pull should read about. */
+  countKnownRecords(connector: string): Promise<number>;
   shadowsByProfile(profileId: string): Promise<Shadow[]>;
   /** Merges `values` over the stored shadow (removing the `forget` fields) and sets the external id when given. */
   updateShadow(

@@ -41,6 +41,16 @@ export class KyselyShadows implements ShadowRepository {
     return rows.map(toShadow);
   }
 
+  async countKnownRecords(connector: string): Promise<number> {
+    const row = await this.#store.db
+      .selectFrom('shadows')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('connector', '=', connector)
+      .where('external_id', 'is not', null)
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
   async shadowsByProfile(profileId: string): Promise<Shadow[]> {
     const { db } = this.#store;
     const id = await this.#store.resolveId(db, profileId);

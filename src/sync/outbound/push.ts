@@ -327,7 +327,11 @@ export class Pusher {
     const now = new Date().toISOString();
     const prepared: Prepared[] = [];
     const settled: string[] = [];
-    const [profiles, shadows] = await Promise.all([store.getProfiles(profileIds), store.getShadows(connector.id, profileIds)]);
+    const [profiles, shadows, repush] = await Promise.all([
+      store.getProfiles(profileIds),
+      store.getShadows(connector.id, profileIds),
+      this.ctx.work.repushing(connector.id, profileIds),
+    ]);
     const hashesOf = new Map<string, string[]>();
     for (const [id, profile] of profiles)
       hashesOf.set(
@@ -364,7 +368,8 @@ export class Pusher {
           'some values could not be mapped out',
         );
       }
-      const fields = changedFields(out.fields, shadow?.values);
+      // Pushed again on an operator's request (`concord push`): every field, whatever the shadow says.
+      const fields = changedFields(out.fields, repush.has(profileId) ? undefined : shadow?.values);
       if (Object.keys(fields).length === 0) {
         settled.push(profileId);
         continue;

@@ -8,7 +8,7 @@
  * changes nothing.
  */
 import { randomUUID } from 'node:crypto';
-import { Worker } from 'bullmq';
+import { DelayedError, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
 import { RateLimitedError } from '../../connector/errors.js';
 import type { SyncConnector } from '../bind.js';
@@ -20,6 +20,13 @@ import { LuaScript } from '../../queue/lua.js';
 
 export interface PullJobData {
   connector: string;
+  /**
+   * Read everything from the start (`concord sync --full`): the saved cursor is ignored on the
+   * first attempt and replaced page by page, so a retry resumes where the full pull stopped.
+   */
+  full?: boolean;
+  /** Asked for by an operator (`pullNow`): waits for a pull already running instead of being skipped. */
+  requested?: boolean;
 }
 
 export interface PullResult {
@@ -27,6 +34,17 @@ export interface PullResult {
   records: number;
   skipped?: 'running';
 }
+
+/** What a running pull job reports after each page (`job.progress`). */
+export interface PullProgressData {
+  pages: number;
+  records: number;
+  /** For a full pull: how many records of the system the hub knows, an estimate of what it reads. */
+  expected?: number;
+}
+
+/** How long an operator's pull waits before it looks again at a pull already running. */
+const BUSY_RECHECK_MS = 1_000;
 
 const RELEASE = new LuaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -56,19 +74,32 @@ export class Puller {
     private readonly ingestor: Ingestor,
   ) {}
 
-  async process(job: Job<PullJobData>, signal?: AbortSignal): Promise<PullResult> {
+  async process(job: Job<PullJobData>, signal?: AbortSignal, jobToken?: string): Promise<PullResult> {
     const connector = this.ctx.connectors.get(job.data.connector);
     if (!connector) return { pages: 0, records: 0 };
     const lockKey = this.ctx.keys.pullLock(connector.id);
     const token = randomUUID();
     const locked = await this.ctx.redis.set(lockKey, token, 'PX', LOCK_MS, 'NX');
-    if (locked !== 'OK') return { pages: 0, records: 0, skipped: 'running' };
+    if (locked !== 'OK') {
+      // A scheduled pull is covered by the one running; an operator's (a full one above all) is not.
+      if (!job.data.requested || jobToken === undefined) return { pages: 0, records: 0, skipped: 'running' };
+      await job.moveToDelayed(Date.now() + BUSY_RECHECK_MS, jobToken);
+      throw new DelayedError();
+    }
     const renew = setInterval(() => {
       this.ctx.redis.pexpire(lockKey, LOCK_MS).catch(() => undefined);
     }, LOCK_MS / 3);
     const progress = { pages: 0, records: 0 };
     try {
-      const result = await this.run(connector, progress, signal);
+      const full = job.data.full === true;
+      const expected = full ? await this.ctx.store.countKnownRecords(connector.id) : undefined;
+      const report = async (): Promise<void> => {
+        const data: PullProgressData = { ...progress, ...(expected === undefined ? {} : { expected }) };
+        await job.updateProgress({ ...data });
+      };
+      await report();
+      // A retry of a full pull resumes from the cursor its pages saved.
+      const result = await this.run(connector, progress, { fromStart: full && job.attemptsMade === 0, report }, signal);
       await this.recordLastPull(connector.id, { ...progress, error: null });
       return result;
     } catch (err) {
@@ -92,11 +123,16 @@ export class Puller {
     });
   }
 
-  private async run(connector: SyncConnector, progress: { pages: number; records: number }, signal?: AbortSignal): Promise<PullResult> {
+  private async run(
+    connector: SyncConnector,
+    progress: { pages: number; records: number },
+    how: { fromStart: boolean; report: () => Promise<void> },
+    signal?: AbortSignal,
+  ): Promise<PullResult> {
     const started = performance.now();
     const instance = await this.ctx.instance(connector.id);
     if (!instance.pull) return { pages: 0, records: 0 };
-    const saved = await this.ctx.store.getCursor(connector.id);
+    const saved = how.fromStart ? null : await this.ctx.store.getCursor(connector.id);
     const abort = signal ?? new AbortController().signal;
     const iterator = instance.pull(saved ?? undefined, abort)[Symbol.asyncIterator]();
     const callCtx = { limiter: this.ctx.limiter, metrics: this.ctx.metrics, retries: 0, retryMinMs: 0 };
@@ -119,8 +155,12 @@ export class Puller {
       records += page.records.length;
       progress.pages = pages;
       progress.records = records;
+      await how.report();
     }
-    this.ctx.logger.info({ connector: connector.id, pages, records, ms: Math.round(performance.now() - started) }, 'pull finished');
+    this.ctx.logger.info(
+      { connector: connector.id, full: how.fromStart, pages, records, ms: Math.round(performance.now() - started) },
+      'pull finished',
+    );
     return { pages, records };
   }
 }

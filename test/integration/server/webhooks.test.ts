@@ -32,6 +32,9 @@ function serverEngine(engine: Engine, overrides: Partial<ServerEngine>): ServerE
     receiveWebhook: (id, raw) => engine.receiveWebhook(id, raw),
     unpark: (id) => engine.unpark(id),
     instance: (id) => engine.instance(id),
+    pullNow: (id, options) => engine.pullNow(id, options),
+    pullProgress: (id, jobId) => engine.pullProgress(id, jobId),
+    pushAgain: (profileId) => engine.pushAgain(profileId),
     ...overrides,
   };
 }

@@ -204,6 +204,9 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     const page2 = await store.shadowsByConnector('hubspot', { limit: 1, after: page1[0]?.profileId });
     expect([...page1, ...page2].map((s) => s.externalId).sort()).toEqual(['hs-10', 'hs-9']);
     expect(await store.shadowsByConnector('hubspot', { after: page2[0]?.profileId })).toEqual([]);
+    // The records a full pull should read about: shadows with an external id only.
+    await store.updateShadow(other.profileId, 'mailchimp', { values: { email: 't@example.com' } });
+    expect([await store.countKnownRecords('hubspot'), await store.countKnownRecords('mailchimp')]).toEqual([2, 0]);
     expect(await store.getShadow(id, 'mailchimp')).toBeNull();
     // A patch's observed values forget what the hub no longer knows, atomically with the merge.
     const raced = await store.applyPatch(
