@@ -457,6 +457,7 @@ describe('admin API /api/v1', () => {
           'listWebhooksOutDeadLetters',
           'redeliverWebhooksOut',
           'enableWebhooksOut',
+          'listConnectorRuns',
           'listDeadLetters',
           'replayDeadLetter',
           'replayDeadLetters',
