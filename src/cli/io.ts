@@ -32,6 +32,8 @@ export interface CliIo {
   readonly logs?: DestinationStream;
   /** Where long commands draw their progress (a bar on a terminal); plain lines on `writeErr` when absent. */
   readonly progress?: ProgressStream;
+  /** Standard output is a terminal (tables and bars for people); false or absent: plain lines for machines. */
+  readonly isTTY?: boolean;
 }
 
 /** The process's own: console, `process.env`, `process.exitCode`, SIGINT and SIGTERM. */
@@ -48,6 +50,9 @@ export const processIo: CliIo = {
   writeErr: (text) => void process.stderr.write(text),
   exit: (code) => {
     process.exitCode = code;
+  },
+  get isTTY() {
+    return process.stdout.isTTY === true;
   },
   untilStopped: () =>
     new Promise((resolve) => {

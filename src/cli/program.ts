@@ -13,6 +13,7 @@ import * as migrate from './commands/migrate.js';
 import * as profile from './commands/profile.js';
 import * as push from './commands/push.js';
 import * as retention from './commands/retention.js';
+import * as runs from './commands/runs.js';
 import * as schema from './commands/schema.js';
 import * as secret from './commands/secret.js';
 import * as start from './commands/start.js';
@@ -44,6 +45,7 @@ export const commands: readonly CommandModule[] = [
   unpark,
   sync,
   push,
+  runs,
   webhooksOut,
   connector,
 ];

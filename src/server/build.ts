@@ -15,6 +15,7 @@ import { apiOperations } from './api/operations.js';
 import { dsrOperations } from './api/dsr-operations.js';
 import { webhooksOutOperations } from './api/webhooks-out-operations.js';
 import { historyOperations } from './api/history-operations.js';
+import { runsOperations } from './api/runs-operations.js';
 import { registerDsrRoutes } from './dsr-routes.js';
 import { DownloadLinks } from './preferences/downloads.js';
 import { rightsSection } from './preferences/rights.js';
@@ -161,6 +162,7 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
       ...apiOperations({ deps, links, now }),
       ...webhooksOutOperations(deps.store, deps.connectors),
       ...historyOperations(deps.store),
+      ...runsOperations(deps.store, deps.connectors),
       ...(deps.privacy ? dsrOperations(deps.privacy) : []),
     ],
     apiKeys: deps.apiKeys,

@@ -40,6 +40,8 @@ import { ingestJobOptions, receiveWebhook } from './inbound/webhooks.js';
 import type { UnhandledEventListener, WebhookResult } from './inbound/webhooks.js';
 import { OrderedWorker } from './inbound/ordered-worker.js';
 import { liftPark } from './park.js';
+import { runOrigin } from './runs.js';
+import type { RunTrigger } from '../store/types.js';
 import type { UnparkResult } from './park.js';
 import { assertRedisReady, logRedisTrouble, redisAddress, redisReady, RedisWatch, withRedisDeadline } from '../queue/redis-health.js';
 import type { RedisResetEvent } from '../queue/redis-health.js';
@@ -117,9 +119,10 @@ export interface Engine {
    * workers, queue limiter and call budget as scheduled pulls. It waits for a pull already
    * running rather than being skipped. `full` reads everything from the start (the saved cursor
    * is ignored, then replaced page by page); echoes and erased people are dropped by ingest as
-   * always. Returns the BullMQ job id (see `pullProgress`).
+   * always. Its run's trigger and request id default to the HTTP request being served (`api`
+   * and its id), else `manual` and a new id. Returns the BullMQ job id (see `pullProgress`).
    */
-  pullNow(connector: string, options?: { full?: boolean }): Promise<string>;
+  pullNow(connector: string, options?: { full?: boolean; trigger?: RunTrigger; requestId?: string }): Promise<string>;
   /** Where a pull enqueued by `pullNow` stands; null once the job is gone (kept an hour after it ends). */
   pullProgress(connector: string, jobId: string): Promise<PullJobView | null>;
   /**
@@ -492,7 +495,9 @@ class BullEngine implements Engine {
     }
     if (event.initial) return;
     if (roles.pull) {
-      for (const [id, c] of this.ctx.connectors) if (c.schedule && this.ctx.queues.pull.has(id)) await this.pullNow(id);
+      for (const [id, c] of this.ctx.connectors) {
+        if (c.schedule && this.ctx.queues.pull.has(id)) await this.pullNow(id, { trigger: 'schedule' });
+      }
     }
     for (const listener of this.resetListeners) await listener();
     this.logger.info({ roles }, 'rebuilt after redis lost its data');
@@ -558,11 +563,18 @@ class BullEngine implements Engine {
     await withRedisDeadline(this.ctx.tuning.redisTimeoutMs, () => this.ctx.queues.ingest.add('records', data, opts));
   }
 
-  async pullNow(connector: string, options: { full?: boolean } = {}): Promise<string> {
+  async pullNow(connector: string, options: { full?: boolean; trigger?: RunTrigger; requestId?: string } = {}): Promise<string> {
     const queue = this.ctx.queues.pull.get(connector);
     if (!queue) throw new Error(`connector instance ${connector} does not pull`);
     const full = options.full === true;
-    const data: PullJobData = { connector, requested: true, ...(full ? { full } : {}) };
+    const origin = runOrigin();
+    const data: PullJobData = {
+      connector,
+      requested: true,
+      ...(full ? { full, kind: 'full-pull' } : {}),
+      trigger: options.trigger ?? origin.trigger,
+      requestId: options.requestId ?? origin.requestId,
+    };
     const id = jobId('pull', full ? 'full' : 'now', Date.now(), randomUUID().slice(0, 8));
     await queue.add('pull', data, { ...jobOptions.pullNow(), jobId: id });
     this.logger.info({ connector, jobId: id, full }, 'pull requested');

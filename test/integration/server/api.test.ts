@@ -462,6 +462,7 @@ describe('admin API /api/v1', () => {
           'enableWebhooksOut',
           'getProfileHistory',
           'listAudit',
+          'listConnectorRuns',
           'listDeadLetters',
           'replayDeadLetter',
           'replayDeadLetters',
