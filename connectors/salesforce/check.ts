@@ -6,7 +6,7 @@
  * DataUsePurposes exist; Outbound Messages come from the org the token belongs to. Whether the
  * Outbound Message itself points at the hub cannot be asked through the REST API: a neutral line.
  */
-import { cannotCheck, checkFailure, failedAt, passed, type CheckContext } from '../../src/connector/kit/index.js';
+import { cannotCheck, checkFailure, failedAt, passed, writtenExternals, type CheckContext } from '../../src/connector/kit/index.js';
 import type { ConnectionCheck } from '../../src/connector/define.js';
 import type { SalesforceApi } from './api.js';
 import type { SalesforceConfig } from './config.js';
@@ -21,12 +21,6 @@ interface DescribedField {
 }
 
 const FLS_FIX = 'in Setup, give the integration user’s profile or permission set';
-
-/** The external fields the instance writes: its mapping's (`fieldTargets`), else the defaults. */
-function writtenFields(fieldTargets: Readonly<Record<string, string>> | undefined): string[] {
-  if (fieldTargets !== undefined) return Object.keys(fieldTargets);
-  return salesforceDefaultMappings.flatMap((e) => (typeof e.external === 'string' ? [e.external] : []));
-}
 
 /** Lines for one described object: `reads` must be visible, `writes` updateable. */
 function fieldLines(
@@ -76,7 +70,7 @@ export async function checkSalesforce(
     rejectedPath: ['object'],
   };
   const lines: ConnectionCheck[] = [];
-  const written = writtenFields(fieldTargets);
+  const written = writtenExternals(fieldTargets, salesforceDefaultMappings);
   const personWrites = written.filter((f) => !f.includes(':') && !f.startsWith(INDIVIDUAL_PREFIX));
   const individualWrites = written.filter((f) => f.startsWith(INDIVIDUAL_PREFIX)).map((f) => f.slice(INDIVIDUAL_PREFIX.length));
   let person: { fields: DescribedField[] };

@@ -68,28 +68,19 @@ export function checkFailure(error: unknown, what: string, ctx: CheckContext): C
   };
 }
 
-/**
- * Runs one check: its lines, or the failure line of the call that threw. `then` runs only after
- * `first` succeeded (a check that needs the credentials accepted).
- */
-export async function probe<T>(
-  what: string,
-  ctx: CheckContext,
-  call: () => Promise<T>,
-  judge: (answer: T) => ConnectionCheck[] | Promise<ConnectionCheck[]>,
-): Promise<{ ok: boolean; lines: ConnectionCheck[] }> {
-  let answer: T;
-  try {
-    answer = await call();
-  } catch (error) {
-    const line = checkFailure(error, what, ctx);
-    return { ok: line.ok, lines: [line] };
-  }
-  const lines = await judge(answer);
-  return { ok: lines.every((l) => l.ok), lines };
-}
-
 /** True when no line is a ✘. */
 export function allPassed(lines: readonly ConnectionCheck[]): boolean {
   return lines.every((l) => l.ok);
+}
+
+/**
+ * The external fields an instance writes: its compiled mapping's (`ConnectorContext.fieldTargets`),
+ * else (a connector used on its own) the external fields of its default mappings.
+ */
+export function writtenExternals(
+  fieldTargets: Readonly<Record<string, string>> | undefined,
+  defaults: readonly { external?: unknown }[],
+): string[] {
+  if (fieldTargets !== undefined) return Object.keys(fieldTargets);
+  return defaults.flatMap((e) => (typeof e.external === 'string' ? [e.external] : []));
 }
