@@ -453,6 +453,7 @@ describe('admin API /api/v1', () => {
           'getSyncState',
           'listConnectors',
           'unparkConnector',
+          'checkConnector',
           'getWebhooksOut',
           'listWebhooksOutDeadLetters',
           'redeliverWebhooksOut',
