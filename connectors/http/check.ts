@@ -12,7 +12,8 @@ import { expandPath, expandQuery } from './template.js';
 /** An id no system holds: its read answers 404 when the system is there and lets us in. */
 const PROBE_ID = 'concord-connection-check';
 
-export async function checkConnection(api: HttpApi, config: HttpConfig, signal: AbortSignal): Promise<ConnectionCheck[]> {
+/** The list endpoint's first page, else a read of an id no system holds. */
+async function reachSystem(api: HttpApi, config: HttpConfig, signal: AbortSignal): Promise<ConnectionCheck[]> {
   const origin = new URL(config.baseUrl).origin;
   const ctx: CheckContext = {
     system: origin,
@@ -41,4 +42,13 @@ export async function checkConnection(api: HttpApi, config: HttpConfig, signal: 
   } catch (error) {
     return [checkFailure(error, list !== undefined ? 'the list endpoint' : 'a read', ctx)];
   }
+}
+
+export async function checkConnection(api: HttpApi, config: HttpConfig, signal: AbortSignal): Promise<ConnectionCheck[]> {
+  const lines = await reachSystem(api, config, signal);
+  // A generic system offers no way to ask where it sends its webhooks.
+  if (config.webhooks !== undefined) {
+    lines.push(cannotCheck('where the system sends its webhooks cannot be checked from here: it must call the hub’s /webhooks/<id>'));
+  }
+  return lines;
 }
