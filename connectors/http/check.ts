@@ -3,7 +3,7 @@
  * reachable at `baseUrl` and accepts the credentials (the list endpoint's first page, else a read
  * of an id that cannot exist). Each failure names the key to fix.
  */
-import { AuthError, BlockedTargetError, ConnectorError, RateLimitedError, RejectedError } from '../../src/connector/errors.js';
+import { cannotCheck, checkFailure, passed, type CheckContext } from '../../src/connector/kit/index.js';
 import type { ConnectionCheck } from '../../src/connector/define.js';
 import type { HttpApi } from './api.js';
 import type { HttpConfig } from './config.js';
@@ -12,48 +12,23 @@ import { expandPath, expandQuery } from './template.js';
 /** An id no system holds: its read answers 404 when the system is there and lets us in. */
 const PROBE_ID = 'concord-connection-check';
 
-function failed(error: unknown, origin: string): ConnectionCheck {
-  if (error instanceof BlockedTargetError) {
-    return {
-      ok: false,
-      detail: error.message,
-      path: ['baseUrl'],
-      fix: 'use the system’s public address, or set allowPrivateNetwork: true for an intranet system',
-    };
-  }
-  if (error instanceof AuthError) {
-    return {
-      ok: false,
-      detail: `${origin} refused the credentials (${error.message})`,
-      path: ['auth'],
-      fix: 'check the token, key or client credentials in the environment',
-    };
-  }
-  if (error instanceof RateLimitedError) return { ok: true, detail: `${origin} is reachable and rate-limits us now (HTTP 429)` };
-  if (error instanceof RejectedError) {
-    return {
-      ok: false,
-      detail: `${origin} answered ${error.message}`,
-      path: ['read'],
-      fix: 'check the endpoint paths and query parameters',
-    };
-  }
-  const reason = error instanceof Error ? error.message : String(error);
-  return {
-    ok: false,
-    detail: `cannot reach ${origin}: ${reason}`,
-    path: ['baseUrl'],
-    fix: error instanceof ConnectorError ? 'check baseUrl and that the system is up and reachable from the hub' : undefined,
-  };
-}
-
-export async function checkConnection(api: HttpApi, config: HttpConfig, signal: AbortSignal): Promise<ConnectionCheck[]> {
+/** The list endpoint's first page, else a read of an id no system holds. */
+async function reachSystem(api: HttpApi, config: HttpConfig, signal: AbortSignal): Promise<ConnectionCheck[]> {
   const origin = new URL(config.baseUrl).origin;
+  const ctx: CheckContext = {
+    system: origin,
+    credentials: ['auth'],
+    credentialsFix: 'check the token, key or client credentials in the environment',
+    address: ['baseUrl'],
+    blockedFix: 'use the system’s public address, or set allowPrivateNetwork: true for an intranet system',
+    rejectedPath: ['read'],
+    rejectedFix: 'check the endpoint paths and query parameters',
+  };
   const { list, get } = config.read;
   try {
     if (list !== undefined) {
       const answer = await api.call({ method: 'GET', path: expandPath(list.path, {}), query: expandQuery(list.query, {}) }, signal);
-      return [{ ok: true, detail: `${origin} answered the list endpoint (HTTP ${answer.status}) with the credentials` }];
+      return [passed(`${origin} answered the list endpoint (HTTP ${answer.status}) with the credentials`)];
     }
     if (get !== undefined) {
       const vars = { id: PROBE_ID };
@@ -61,10 +36,19 @@ export async function checkConnection(api: HttpApi, config: HttpConfig, signal: 
         { method: 'GET', path: expandPath(get.path, vars), query: expandQuery(get.query, vars), accept: [404, 410] },
         signal,
       );
-      return [{ ok: true, detail: `${origin} answered a read (HTTP ${answer.status}) with the credentials` }];
+      return [passed(`${origin} answered a read (HTTP ${answer.status}) with the credentials`)];
     }
-    return [{ ok: true, detail: 'no read endpoint declared: nothing to check without writing' }];
+    return [cannotCheck('no read endpoint declared: the credentials cannot be checked without writing')];
   } catch (error) {
-    return [failed(error, origin)];
+    return [checkFailure(error, list !== undefined ? 'the list endpoint' : 'a read', ctx)];
   }
+}
+
+export async function checkConnection(api: HttpApi, config: HttpConfig, signal: AbortSignal): Promise<ConnectionCheck[]> {
+  const lines = await reachSystem(api, config, signal);
+  // A generic system offers no way to ask where it sends its webhooks.
+  if (config.webhooks !== undefined) {
+    lines.push(cannotCheck('where the system sends its webhooks cannot be checked from here: it must call the hub’s /webhooks/<id>'));
+  }
+  return lines;
 }

@@ -16,6 +16,7 @@ import { HubSpotPusher } from './push.js';
 import { BATCH, HISTORY_BATCH, HubSpotReader, valueProperties } from './read.js';
 import { parseHubSpotEvents, toWebhookEvents, verifyHubSpotSignature } from './webhook.js';
 import { SIGNATURE_HEADER, SIGNATURE_V3_HEADER } from './signature.js';
+import { checkHubSpot } from './check.js';
 
 /** Events parsed but not yet confirmed by `reply`, bounded so a stream of failures cannot grow it. */
 const MAX_PENDING = 10_000;
@@ -101,6 +102,10 @@ export function createHubSpotInstance(
       // The events are safely enqueued: a redelivery of them can now be dropped.
       acks.acknowledge(events.map((e) => e.eventId));
       return { status: 200 };
+    },
+
+    check(signal) {
+      return checkHubSpot(api, config, signal);
     },
 
     unpark() {

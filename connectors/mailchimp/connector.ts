@@ -11,6 +11,7 @@ import { MAILCHIMP_SECRET_KEYS, MailchimpConfig, MailchimpCursor } from './confi
 import { eraseMembers } from './erase.js';
 import { MailchimpExporter } from './export.js';
 import { findMembers, phoneMergeTag } from './find.js';
+import { checkMailchimp } from './check.js';
 import { derivedMailchimpMappings, mailchimpDefaultMappings } from './mapping.js';
 import { pullMembers } from './pull.js';
 import { MailchimpPusher } from './push.js';
@@ -77,6 +78,7 @@ export function createMailchimpInstance(
         lines.push(`signing secret (Mailchimp shows it once): set webhookSigningSecret to \${env:...} holding ${done.signingSecret}`);
       return lines;
     },
+    check: (signal, hub) => checkMailchimp(api, config, ctx.fieldTargets, hub, sharedSignal(signal)),
     verify: (raw) => verifyMailchimpWebhook(raw, secrets),
     parse(raw) {
       const events = toWebhookEvents(parseMailchimpForm(raw.body), config.listId);

@@ -15,7 +15,7 @@ export const WEBHOOK_EVENTS = { subscribe: true, unsubscribe: true, profile: tru
 /** Who may fire it: a person (forms, links) and a marketer (the UI), never the API (our writes). */
 export const WEBHOOK_SOURCES = { user: true, admin: true, api: false } as const;
 
-interface ListWebhook {
+export interface ListWebhook {
   id: string;
   url: string;
   events?: Record<string, boolean>;
@@ -37,7 +37,8 @@ export function maskedUrl(url: string): string {
   return url.replace(/\/[^/]+\/?$/, '/<webhookSecret>');
 }
 
-function fits(hook: ListWebhook): boolean {
+/** The webhook has exactly the events and sources the connector needs. */
+export function listedWebhookFits(hook: ListWebhook): boolean {
   const same = (want: Record<string, boolean>, have: Record<string, boolean> | undefined): boolean =>
     Object.entries(want).every(([k, v]) => (have?.[k] ?? false) === v);
   return same(WEBHOOK_EVENTS, hook.events) && same(WEBHOOK_SOURCES, hook.sources);
@@ -49,7 +50,7 @@ export async function setupWebhook(api: MailchimpApi, url: string, signal?: Abor
   // https://mailchimp.com/developer/marketing/api/list-webhooks/list-webhooks/
   const listed = await api.request<{ webhooks?: ListWebhook[] }>('GET', path, { signal });
   const existing = (listed.data?.webhooks ?? []).find((w) => w.url === url);
-  if (existing && fits(existing)) return { action: 'kept', webhookId: existing.id, url: maskedUrl(url) };
+  if (existing && listedWebhookFits(existing)) return { action: 'kept', webhookId: existing.id, url: maskedUrl(url) };
   if (existing) {
     // https://mailchimp.com/developer/marketing/api/list-webhooks/delete-webhook/
     await api.request('DELETE', `${path}/${encodeURIComponent(existing.id)}`, { signal, accept: [404] });

@@ -27,7 +27,7 @@ import type {
   WebhookEvent,
 } from '../../src/connector/define.js';
 import { defineConnector } from '../../src/connector/define.js';
-import { nonEmptyFields } from '../../src/connector/kit/index.js';
+import { checkFailure, nonEmptyFields } from '../../src/connector/kit/index.js';
 import { ConnectorConfigError, MalformedPayloadError, classifyHttpError } from '../../src/connector/errors.js';
 import type { MappingEntryInput } from '../../src/connector/mapping-schema.js';
 import { Json } from '../../src/profile/schema.js';
@@ -130,6 +130,22 @@ export default defineConnector<MemoryConfig, MemoryCursor>({
     const api: MemorySystemApi = found;
 
     return {
+      // No credentials: the system is reached when a read answers.
+      async check(signal) {
+        try {
+          await call(signal, () => api.read([]));
+          return [{ ok: true, detail: `the in-memory system ${config.system} answers` }];
+        } catch (error) {
+          return [
+            checkFailure(error, 'a read', {
+              system: `the in-memory system ${config.system}`,
+              credentials: ['system'],
+              credentialsFix: 'name a registered system',
+              address: config.url === undefined ? ['system'] : ['url'],
+            }),
+          ];
+        }
+      },
       async *pull(cursor, signal) {
         let since = cursor ? Math.max(0, cursor.modstamp - config.lookBackMs) : 0;
         let high = cursor?.modstamp ?? 0;

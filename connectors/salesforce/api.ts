@@ -116,6 +116,8 @@ export class SalesforceApi {
    * any call was made, so records read back can be marked by who last modified them.
    */
   integrationUserId: string | undefined;
+  /** The org the token belongs to, from its identity URL: known once any call was made. */
+  organizationId: string | undefined;
   /** API calls used and allowed, from the last `Sforce-Limit-Info`. */
   lastUsage: { used: number; max: number } | undefined;
 
@@ -196,6 +198,7 @@ export class SalesforceApi {
     }
     const identity = parseIdentityUrl(token.id);
     this.integrationUserId ??= identity.userId;
+    this.organizationId = identity.organizationId;
     const conn = new Connection({
       instanceUrl: this.config.instanceUrl ?? token.instance_url,
       accessToken: token.access_token,

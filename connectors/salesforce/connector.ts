@@ -22,6 +22,7 @@ import { COLLECTION_LIMIT, SalesforcePusher } from './push.js';
 import { NotifiedReader } from './notified.js';
 import { SalesforceReader, type RawRecord } from './read.js';
 import { SalesforceExporter } from './export.js';
+import { checkSalesforce } from './check.js';
 import {
   ackReply,
   admitOutboundMessage,
@@ -115,6 +116,8 @@ export function createSalesforceInstance(
   }
 
   return {
+    check: (signal) => checkSalesforce(api, config, ctx.fieldTargets, signal),
+
     unpark() {
       api.unpark();
     },

@@ -258,6 +258,30 @@ export class SegmentApi {
     return regulation;
   }
 
+  /**
+   * For `check`: the Profile API accepts the token (a profile no one has answers 404, which is
+   * fine); throws the refusal as a connector error.
+   */
+  async probeProfiles(signal: AbortSignal): Promise<void> {
+    await this.profileGet(`${profileIdentifier('user_id', 'concord-connection-check')}/traits`, { limit: 1 }, signal);
+  }
+
+  /**
+   * For `check`: the Public API accepts the token (the first regulation of the list is read);
+   * throws the refusal as a connector error.
+   * https://docs.segmentapis.com/tag/Deletion-and-Suppression#operation/listWorkspaceRegulations
+   */
+  async probePublicApi(signal: AbortSignal): Promise<void> {
+    const api = this.requirePublicApi();
+    const response = await this.withRetries(async () => {
+      const takenAt = await this.regulationReadPacer.take(signal);
+      const answer = await api.get('/regulations', { params: { 'pagination.count': 1 }, signal });
+      this.regulationReadPacer.answered(takenAt, this.now());
+      return answer;
+    }, signal);
+    this.throwUnlessOk(response, this.regulationReadPacer);
+  }
+
   private async profileGet(path: string, params: Record<string, string | number>, signal: AbortSignal): Promise<AxiosResponse | undefined> {
     const api = this.profiles;
     if (api === undefined || this.spacePath === undefined) throw new Error('the Profile API is not configured');

@@ -5,6 +5,7 @@
  * (Actions) destination signed with `X-Signature`; erasure by Public API regulations, followed
  * until Segment finishes them. See README.md beside this file.
  */
+import { checkSegment } from './check.js';
 import { defineConnector, type ConnectorContext, type ConnectorInstance, type FindKind } from '../../src/connector/define.js';
 import { WebhookAcks } from '../../src/connector/kit/index.js';
 import { SegmentApi } from './api.js';
@@ -64,6 +65,7 @@ export function createSegmentInstance(
       acks.acknowledge(events.map((e) => e.eventId));
       return { status: 200 };
     },
+    check: (signal) => checkSegment(api, config, signal),
     unpark: () => api.unpark(),
     close: () => pusher.close(CLOSE_TIMEOUT_MS),
   };

@@ -487,10 +487,15 @@ export interface ConnectorInstance<Cursor> {
    */
   setup?(hub: { webhookUrl: string }, signal: AbortSignal): Promise<string[]>;
   /**
-   * Checks the connection with read-only calls (the system is reachable, the credentials are
-   * accepted): one result per check, for `concord check`. Never writes anything.
+   * Checks the connection with read-only calls: the system is reachable, the credentials are
+   * accepted, the scopes or permissions the connector needs are granted, and (where the system
+   * lets us ask) the webhook is registered at `hub.webhookUrl` (the hub's public URL of this
+   * instance's webhook endpoint, as for `setup`; absent when the caller does not know it). One
+   * result per check, for `concord check` and `POST /api/v1/connectors/{id}/check`. Never writes
+   * anything, and never throws for a failed call: a failure is a result with `ok: false`.
+   * Required of every connector (the conformance suite checks a good and a wrong credential).
    */
-  check?(signal: AbortSignal): Promise<ConnectionCheck[]>;
+  check?(signal: AbortSignal, hub?: { webhookUrl: string }): Promise<ConnectionCheck[]>;
   /** The reply to send once the events are safely enqueued. */
   reply?(events: WebhookEvent[]): WebhookReply;
   /**
@@ -517,6 +522,11 @@ export interface ConnectorInstance<Cursor> {
  */
 export interface ConnectionCheck {
   ok: boolean;
+  /**
+   * Nothing could be checked: the system offers no way to ask from here (e.g. HubSpot private-app
+   * webhook subscriptions). Printed as a neutral line (`–`), never a failure; `ok` is true.
+   */
+  neutral?: boolean;
   /** What was checked and what came of it, e.g. `list endpoint answered (HTTP 200)`. */
   detail: string;
   path?: readonly (string | number)[];

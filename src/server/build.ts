@@ -13,6 +13,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify
 import { registerApi } from './api/routes.js';
 import { apiOperations } from './api/operations.js';
 import { dsrOperations } from './api/dsr-operations.js';
+import { checkOperations } from './api/check-operation.js';
 import { webhooksOutOperations } from './api/webhooks-out-operations.js';
 import { historyOperations } from './api/history-operations.js';
 import { runsOperations } from './api/runs-operations.js';
@@ -163,6 +164,7 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
       ...webhooksOutOperations(deps.store, deps.connectors),
       ...historyOperations(deps.store),
       ...runsOperations(deps.store, deps.connectors),
+      ...checkOperations(deps.connectors, deps.hub, deps.logger),
       ...(deps.privacy ? dsrOperations(deps.privacy) : []),
     ],
     apiKeys: deps.apiKeys,

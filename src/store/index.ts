@@ -45,3 +45,4 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   }
   return store;
 }
+export { databaseStatus, type DatabaseStatus } from './status.js';

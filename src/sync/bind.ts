@@ -60,7 +60,7 @@ export interface SyncInstance {
   refuse?(failure: { status: number; reason: string }): WebhookReply;
   validation?(head: WebhookHead): WebhookReply;
   setup?(hub: { webhookUrl: string }, signal: AbortSignal): Promise<string[]>;
-  check?(signal: AbortSignal): Promise<ConnectionCheck[]>;
+  check?(signal: AbortSignal, hub?: { webhookUrl: string }): Promise<ConnectionCheck[]>;
   unpark?(): void;
   close?(): Promise<void>;
 }

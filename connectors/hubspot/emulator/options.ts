@@ -30,6 +30,21 @@ export const HubSpotEmulatorOptions = z.object({
   webhookUrl: z.url().optional(),
   /** When set, only this bearer token is accepted; otherwise any bearer token is. */
   accessToken: z.string().min(1).optional(),
+  /**
+   * The scopes the private app's token was granted, answered by the access-token-info call
+   * (`POST /oauth/v2/private-apps/get/access-token-info`). Default: every scope the connector uses.
+   */
+  scopes: z
+    .array(z.string().min(1))
+    .default([
+      'oauth',
+      'crm.objects.contacts.read',
+      'crm.objects.contacts.write',
+      'crm.schemas.contacts.read',
+      'communication_preferences.read',
+      'communication_preferences.statuses.batch.read',
+      'communication_preferences.statuses.batch.write',
+    ]),
   /** The id of the (private) app: webhooks carry it, and API writes record it as their change source id. */
   appId: z.number().int().positive().default(1_234_567),
   portalId: z.number().int().positive().default(62_515),

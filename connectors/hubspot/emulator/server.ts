@@ -13,6 +13,7 @@ import { RateLimiter, rateLimitBody } from './rate-limiter.js';
 import { registerSideDoorRoutes, SideDoor } from './side-door.js';
 import { API_CHANGE_SOURCE, HubSpotState, type ChangeOrigin } from './state.js';
 import { WebhookSender } from './webhook-sender.js';
+import { ACCESS_TOKEN_INFO_PATH, registerTokenRoutes } from './token-routes.js';
 
 export interface RunningHubSpotEmulator {
   /** Base URL to hand the client as `basePath`, e.g. `http://127.0.0.1:41234`. */
@@ -56,6 +57,8 @@ export async function startHubSpotEmulator(
     controls: sideDoor,
     prepare: registerErrorHandling,
     authenticate: (req, reply) => {
+      // The token to introspect travels in the body: that call needs no Authorization header.
+      if (req.url === ACCESS_TOKEN_INFO_PATH) return undefined;
       const auth = req.headers.authorization;
       const token = typeof auth === 'string' && auth.startsWith('Bearer ') ? auth.slice(7) : undefined;
       if (token && (options.accessToken === undefined || token === options.accessToken)) return undefined;
@@ -90,6 +93,12 @@ export async function startHubSpotEmulator(
         searchResultCap: () => options.searchResultCap,
         searchIndexLagMs: () => options.searchIndexLagMs,
         gdprEnabled: options.gdprEnabled,
+      });
+      registerTokenRoutes(app, {
+        accessToken: options.accessToken,
+        appId: options.appId,
+        portalId: options.portalId,
+        scopes: () => options.scopes,
       });
     },
     sideDoorRoutes: (app) => registerSideDoorRoutes(app, sideDoor),

@@ -135,6 +135,8 @@ export async function startMailchimpEmulator(
             if (requestDelayMs > 0) await sleep(requestDelayMs);
             if (hold) await hold.promise;
           });
+          // https://mailchimp.com/developer/marketing/api/ping/ping/ (a health check that needs a valid key)
+          api.get('/ping', async () => ({ health_status: "Everything's Chimpy!" }));
           registerMemberRoutes(api, state);
           registerBatchSubscribe(api, state);
           registerWebhookRoutes(api, state, sender, options);

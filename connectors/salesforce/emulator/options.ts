@@ -31,6 +31,12 @@ export const SalesforceEmulatorOptions = z.object({
   bulkJobDelayMs: z.number().int().min(0).default(0),
   /** Custom fields the org defines on top of the standard ones, per object (text, external id). */
   externalIdFields: z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9_]*__c$/)).default(['Concord_Id__c']),
+  /**
+   * Field-level security of the integration user's profile, by `Object.Field`: `hidden` fields are
+   * left out of the object's describe (as Salesforce leaves out fields the user cannot see),
+   * `readOnly` fields are described as neither createable nor updateable. Describe only.
+   */
+  fieldSecurity: z.record(z.string().regex(/^[A-Za-z]+\.[A-Za-z][A-Za-z0-9_]*$/), z.enum(['hidden', 'readOnly'])).default({}),
   /** DataUsePurpose records present from the start (by Name). */
   dataUsePurposes: z.array(z.string().min(1)).default(['Marketing', 'Analytics', 'Product updates']),
   /**

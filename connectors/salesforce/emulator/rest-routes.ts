@@ -19,6 +19,8 @@ export interface RestDeps {
   actorOf(req: FastifyRequest): Actor;
   /** The org's API usage against its daily allowance. */
   limitUsage(): { used: number; max: number };
+  /** Field-level security of the integration user (`Object.Field` -> hidden | readOnly), applied to describes. */
+  fieldSecurity?: Readonly<Record<string, 'hidden' | 'readOnly'>>;
 }
 
 /** A Salesforce date-time as the REST API writes it (`2026-01-15T09:30:00.000+0000`). */
@@ -122,7 +124,9 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
     return { DailyApiRequests: { Max: usage.max, Remaining: Math.max(0, usage.max - usage.used) } };
   });
 
-  app.get(`${P}/sobjects/:type/describe`, async (req) => describeObject(objectOr404((req.params as { type: string }).type)));
+  app.get(`${P}/sobjects/:type/describe`, async (req) =>
+    describeObject(objectOr404((req.params as { type: string }).type), deps.fieldSecurity),
+  );
 
   app.get(`${P}/sobjects/:type/:id`, async (req) => {
     const { type, id } = req.params as { type: string; id: string };

@@ -178,7 +178,8 @@ function labelOf(object: ObjectDef, field: FieldDef): string {
 }
 
 /** The describe result of an object (the subset jsforce and the connector read). */
-export function describeObject(object: ObjectDef): Record<string, unknown> {
+export function describeObject(object: ObjectDef, security: Readonly<Record<string, 'hidden' | 'readOnly'>> = {}): Record<string, unknown> {
+  const access = (f: FieldDef) => security[`${object.name}.${f.name}`];
   return {
     name: object.name,
     label: object.name.replace(/(?<=[a-z])(?=[A-Z])/g, ' '),
@@ -187,19 +188,22 @@ export function describeObject(object: ObjectDef): Record<string, unknown> {
     updateable: true,
     deletable: true,
     queryable: true,
-    fields: object.fields.map((f) => ({
-      name: f.name,
-      label: labelOf(object, f),
-      type: f.type,
-      externalId: f.externalId ?? false,
-      idLookup: f.type === 'id' || (f.externalId ?? false),
-      nillable: !f.required && f.type !== 'boolean' && !f.readOnly,
-      createable: !f.readOnly,
-      updateable: !f.readOnly,
-      defaultedOnCreate: f.defaultValue !== undefined || f.readOnly === true,
-      referenceTo: f.referenceTo ? [f.referenceTo] : [],
-      picklistValues: (f.values ?? []).map((value) => ({ value, label: value, active: true, defaultValue: value === f.defaultValue })),
-    })),
+    fields: object.fields
+      .filter((f) => access(f) !== 'hidden')
+      .map((f) => ({ ...f, readOnly: f.readOnly === true || access(f) === 'readOnly' }))
+      .map((f) => ({
+        name: f.name,
+        label: labelOf(object, f),
+        type: f.type,
+        externalId: f.externalId ?? false,
+        idLookup: f.type === 'id' || (f.externalId ?? false),
+        nillable: !f.required && f.type !== 'boolean' && !f.readOnly,
+        createable: !f.readOnly,
+        updateable: !f.readOnly,
+        defaultedOnCreate: f.defaultValue !== undefined || f.readOnly === true,
+        referenceTo: f.referenceTo ? [f.referenceTo] : [],
+        picklistValues: (f.values ?? []).map((value) => ({ value, label: value, active: true, defaultValue: value === f.defaultValue })),
+      })),
     urls: { sobject: `/services/data/vXX.X/sobjects/${object.name}` },
   };
 }

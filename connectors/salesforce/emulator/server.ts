@@ -152,6 +152,7 @@ export async function startSalesforceEmulator(
         queryBatchSize: options.queryBatchSize,
         actorOf,
         limitUsage: () => ({ ...controls.apiUsage }),
+        fieldSecurity: options.fieldSecurity,
       });
       registerBulkRoutes(app, { state, now, jobDelayMs: options.bulkJobDelayMs, resultPageSize: options.bulkResultPageSize, actorOf });
     },

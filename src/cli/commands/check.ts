@@ -1,8 +1,10 @@
 /**
- * `concord check [connector]`: the config is valid, and each connector instance (or the one
- * named) reaches its system with its credentials, by read-only calls (`ConnectorInstance.check`).
- * One line per check, ✔ or ✘; a ✘ names the config key to fix at file:line:col and what to do.
- * Exit 1 on any ✘.
+ * `concord check [connector]`: the config is valid; Redis answers and the database is reachable
+ * with its schema current (without a connector named); and each connector instance (or the one
+ * named) reaches its system with its credentials, has the scopes or permissions it needs, and its
+ * webhook registered where the system lets us ask, by read-only calls (`ConnectorInstance.check`).
+ * One line per check, ✔, ✘ or – (cannot be checked from here); a ✘ names the config key to fix at
+ * file:line:col and what to do. Exit 1 on any ✘.
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
@@ -10,7 +12,9 @@ import { LineCounter, parseDocument } from 'yaml';
 import { builtinConnectors } from '../../../connectors/index.js';
 import { loadConfig } from '../../config/load.js';
 import { positionOf } from '../../config/locate.js';
+import { checkDatabase, checkRedis } from '../../app/check.js';
 import type { ConnectionCheck } from '../../connector/define.js';
+import { webhookUrlOf } from '../../connector/webhook-url.js';
 import { silentLogger } from '../../log/logger.js';
 import { connectorsFromConfig } from '../../sync/index.js';
 import { resolveConfigPath, withConfigOption } from '../config-path.js';
@@ -37,28 +41,34 @@ async function check(io: CliIo, only: string | undefined, configOption: string |
   }
   const lines = new LineCounter();
   const doc = parseDocument(await readFile(file, 'utf8'), { lineCounter: lines });
-  const where = (id: string, result: ConnectionCheck): string => {
-    const path = ['connectors', id, ...(result.path ?? [])];
-    const { line, col } = positionOf(doc, lines, path, 'value');
-    return `${file}:${line}:${col}: ${path.join('.')}: `;
-  };
   let failures = 0;
+  /** Prints one line; `prefix` is the config path its `path` is relative to. */
+  const print = (subject: string, prefix: readonly (string | number)[], result: ConnectionCheck): void => {
+    if (result.ok) {
+      io.log(`${result.neutral ? '–' : '✔'} ${subject}: ${result.detail}`);
+      return;
+    }
+    failures++;
+    const path = [...prefix, ...(result.path ?? [])];
+    const { line, col } = positionOf(doc, lines, path, 'value');
+    io.log(
+      `✘ ${subject}: ${file}:${line}:${col}: ${path.join('.')}: ${result.detail}${result.fix === undefined ? '' : `. Fix: ${result.fix}`}`,
+    );
+  };
+  if (only === undefined) {
+    for (const result of await checkRedis(loaded.config.hub.redisUrl)) print('redis', [], result);
+    for (const result of await checkDatabase(loaded.config.hub.databaseUrl)) print('database', [], result);
+  }
   for (const connector of connectors) {
     const instance = await connector.create({ logger: silentLogger() });
     try {
       if (instance.check === undefined) {
-        io.log(`- ${connector.id}: the ${connector.type} connector has no connection check yet`);
+        io.log(`– ${connector.id}: the ${connector.type} connector has no connection check`);
         continue;
       }
-      for (const result of await instance.check(AbortSignal.timeout(CHECK_TIMEOUT_MS))) {
-        if (result.ok) io.log(`✔ ${connector.id}: ${result.detail}`);
-        else {
-          failures++;
-          io.log(
-            `✘ ${connector.id}: ${where(connector.id, result)}${result.detail}${result.fix === undefined ? '' : `. Fix: ${result.fix}`}`,
-          );
-        }
-      }
+      const hub = { webhookUrl: webhookUrlOf(loaded.config.hub.publicUrl, connector.id) };
+      for (const result of await instance.check(AbortSignal.timeout(CHECK_TIMEOUT_MS), hub))
+        print(connector.id, ['connectors', connector.id], result);
     } finally {
       await instance.close?.();
     }
@@ -68,7 +78,9 @@ async function check(io: CliIo, only: string | undefined, configOption: string |
 
 export function register(program: Command, io: CliIo = processIo): void {
   withConfigOption(program.command('check [connector]'))
-    .description('check the config and, with read-only calls, that each connector reaches its system with its credentials')
+    .description(
+      'check the config, Redis and the database, and (with read-only calls) that each connector reaches its system with its credentials, scopes and webhook',
+    )
     .action(async (connector: string | undefined, options: { config?: string }) => {
       try {
         io.exit(await check(io, connector, options.config));

@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { createHubLogger } from '../../app/logger.js';
+import { webhookUrlOf } from '../../connector/webhook-url.js';
 import { withConfigOption } from '../config-path.js';
 import { loadConnector } from '../connector-config.js';
 import { processIo } from '../io.js';
@@ -13,11 +14,6 @@ import type { CliIo } from '../io.js';
 interface SetupOptions {
   config?: string;
   publicUrl?: string;
-}
-
-/** The hub's webhook address of an instance: the public URL the system can reach, then `/webhooks/<id>`. */
-export function webhookUrlOf(publicUrl: string, id: string): string {
-  return `${publicUrl.replace(/\/+$/, '')}/webhooks/${encodeURIComponent(id)}`;
 }
 
 async function setup(io: CliIo, id: string, options: SetupOptions): Promise<number> {

@@ -16,3 +16,4 @@ export { sleep } from '../sleep.js';
 export { safeFetch, type SafeFetchOptions, type SafeRequest, type SafeResponse } from './safe-fetch.js';
 export { BlockedTargetError, RequestTooLargeError, ResponseTooLargeError } from '../errors.js';
 export { STANDARD_RETRY_SCHEDULE_MS, isWebhookMessageId } from './outbound-webhooks.js';
+export { allPassed, cannotCheck, checkFailure, failedAt, passed, writtenExternals, type CheckContext } from './check.js';

@@ -95,6 +95,13 @@ export interface ConformanceOptions<Config, Cursor> {
    * The suite then checks that `verify` refuses it, in place of the signature tests.
    */
   forgeWebhook?(raw: RawWebhook): RawWebhook;
+  /**
+   * Config keys that make a credential wrong (e.g. `{ accessToken: 'wrong' }`), merged over the
+   * environment's config: `check` must then answer a ✘ naming a config key and a fix. `'none'`
+   * only for a system that takes no credentials (an in-process test double). Required: every
+   * connector implements `check`, and the suite runs it with good and wrong credentials.
+   */
+  wrongCredentials: Record<string, unknown> | 'none';
 }
 
 const STAMP = { at: '2026-01-15T09:30:00.000Z', source: 'conformance' };
@@ -177,9 +184,9 @@ export function runConformance<Config, Cursor>(options: ConformanceOptions<Confi
   });
   // What the hub would hold (its shadows) for each instance: profile id -> external id, from the pushes that succeeded.
   const knownOf = new WeakMap<ConnectorInstance<Cursor>, Map<string, string>>();
-  async function setup(): Promise<Ctx> {
+  async function setup(overrides: Record<string, unknown> = {}): Promise<Ctx> {
     const env = await options.start();
-    const config = definition.configSchema.parse(env.config);
+    const config = definition.configSchema.parse({ ...env.config, ...overrides });
     const known = new Map<string, string>();
     const knownRecords = async (page: { after?: string; limit: number }): Promise<KnownRecord[]> =>
       [...known.entries()]
@@ -250,6 +257,41 @@ export function runConformance<Config, Cursor>(options: ConformanceOptions<Confi
         expect(typeof instance.find === 'function').toBe(caps.find);
         expect(typeof instance.verify === 'function' && typeof instance.parse === 'function').toBe(caps.webhooks);
       });
+    });
+
+    describe('check', () => {
+      const secretsOf = (config: Record<string, unknown>): string[] =>
+        (definition.secretKeys ?? []).flatMap((k) => {
+          const v = config[k];
+          return typeof v === 'string' && v.length >= 8 ? [v] : [];
+        });
+
+      it('passes with the environment’s credentials: one line per check, no ✘, no secret in any line', async () => {
+        const { env, instance } = await setup();
+        expect(instance.check, 'every connector implements check').toBeTypeOf('function');
+        const lines = (await instance.check?.(signal())) ?? [];
+        expect(lines.length).toBeGreaterThan(0);
+        expect(lines.filter((l) => !l.ok)).toEqual([]);
+        for (const l of lines) expect(l.detail).toMatch(/.+/);
+        const text = JSON.stringify(lines);
+        for (const secret of secretsOf(env.config as Record<string, unknown>)) expect(text).not.toContain(secret);
+      });
+
+      const wrong = options.wrongCredentials;
+      if (wrong !== 'none') {
+        it('answers a ✘ naming the config key and a fix with a wrong credential (and does not throw)', async () => {
+          const { instance } = await setup(wrong);
+          const lines = (await instance.check?.(signal())) ?? [];
+          const failed = lines.filter((l) => !l.ok);
+          expect(failed.length).toBeGreaterThan(0);
+          for (const l of failed) {
+            expect(l.path?.length ?? 0, l.detail).toBeGreaterThan(0);
+            expect(l.fix, l.detail).toMatch(/.+/);
+          }
+          expect(failed.some((l) => Object.hasOwn(wrong, String(l.path?.[0])))).toBe(true);
+          for (const secret of Object.values(wrong)) if (typeof secret === 'string') expect(JSON.stringify(lines)).not.toContain(secret);
+        });
+      }
     });
 
     if (caps.push) {

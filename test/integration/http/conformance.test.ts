@@ -51,6 +51,7 @@ const newsletterMappings = (await exampleInstance('newsletter', 'http://127.0.0.
 runConformance({
   name: 'conformance: http (the REST CRM example)',
   definition: connector,
+  wrongCredentials: { auth: { type: 'bearer', token: 'conformance-wrong-http-token' } },
   start: () => start('crm'),
   mappings: crmMappings,
   ...emulatorCapabilities,
@@ -65,6 +66,7 @@ runConformance({
 runConformance({
   name: 'conformance: http (the newsletter tool example, batch endpoint)',
   definition: connector,
+  wrongCredentials: { auth: { type: 'apiKey', header: 'X-API-Key', key: 'conformance-wrong-api-key' } },
   start: () => start('newsletter'),
   mappings: newsletterMappings,
   ...emulatorCapabilities,

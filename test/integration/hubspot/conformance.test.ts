@@ -46,6 +46,7 @@ async function start(): Promise<ConformanceEnvironment<HubSpotConfig>> {
 
 runConformance({
   definition: hubspot,
+  wrongCredentials: { accessToken: 'pat-conformance-wrong-token' },
   start,
   mappings: subscriptionMappings(subscriptions),
   ...emulatorCapabilities,

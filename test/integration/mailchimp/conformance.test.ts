@@ -37,6 +37,7 @@ async function start(): Promise<ConformanceEnvironment<MailchimpConfig>> {
 
 runConformance({
   definition: connector,
+  wrongCredentials: { apiKey: 'conformance-wrong-key-us1' },
   start,
   ...emulatorCapabilities,
   // A full batch of creates is one batch subscribe call.

@@ -25,6 +25,7 @@ async function start(): Promise<ConformanceEnvironment<SalesforceConfig>> {
 
 runConformance({
   definition: salesforce,
+  wrongCredentials: { clientSecret: 'conformance-wrong-client-secret' },
   start,
   mappings: salesforceMappings({ channelFlags: { HasOptedOutOfEmail: 'marketing.email' }, dataUsePurposes: {}, contactPointTypes: {} }),
   ...emulatorCapabilities,

@@ -20,6 +20,9 @@ async function start(): Promise<ConformanceEnvironment<SegmentConfig>> {
     webhookUrl: receiver.url,
     regulationStepMs: 20,
     customIdentifiers: ['phone'],
+    writeKey: 'conformance-write-key',
+    profileToken: 'conformance-profile-token',
+    publicApiToken: 'conformance-public-api-token',
   });
   const config: SegmentConfigInput = {
     writeKey: 'conformance-write-key',
@@ -45,6 +48,7 @@ async function start(): Promise<ConformanceEnvironment<SegmentConfig>> {
 
 runConformance({
   definition: connector,
+  wrongCredentials: { writeKey: 'conformance-wrong-write-key' },
   start,
   ...emulatorCapabilities,
   // Segment has no per-record error: a poisoned address's events are dropped with a 200.

@@ -456,6 +456,7 @@ describe('admin API /api/v1', () => {
           'syncConnector',
           'getSyncJob',
           'pushProfile',
+          'checkConnector',
           'getWebhooksOut',
           'listWebhooksOutDeadLetters',
           'redeliverWebhooksOut',
