@@ -20,7 +20,7 @@ import { rightsSection } from './preferences/rights.js';
 import { ServerOptions } from './deps.js';
 import type { ServerDeps } from './deps.js';
 import { registerJsonBodyParser } from './json-body.js';
-import { httpMetrics } from './metrics.js';
+import { httpMetrics, registerStateMetrics } from './metrics.js';
 import { registerMetrics, registerOps } from './ops.js';
 import { PreferenceLinks } from './preferences/links.js';
 import { ApiProblem, RequestProblemError, sendProblem } from './problem.js';
@@ -130,6 +130,7 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(formbody, { bodyLimit: options.bodyLimit });
 
   const metrics = httpMetrics(deps.metrics);
+  registerStateMetrics(deps.metrics, { connectors: deps.connectors, engine: deps.engine, redisReady, now });
   const links = new PreferenceLinks(deps.hub.secrets.signing, deps.redis, deps.engine.prefix, now);
 
   // With a listener of its own (hub.metrics.listen), /metrics is not served here at all.
