@@ -20,6 +20,16 @@ import { ApiProblem, sendProblem } from './problem.js';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
 
+/**
+ * bull-board's page links a remote stylesheet (Google Fonts, IBM Plex): the hub serves the page
+ * without any `<link>` to another host, so the board uses the system's fonts and opening it
+ * sends no request (nor the operator's address) anywhere but the hub. The hub's CSP allows no
+ * remote styles or fonts either (`security-headers.ts`).
+ */
+export function withoutRemoteLinks(html: string): string {
+  return html.replace(/<link\b[^>]*\bhref=["']?(?:https?:)?\/\/[^>]*>\s*/gi, '');
+}
+
 function isQueueList(payload: unknown): payload is { queues: Record<string, unknown>[] } {
   return typeof payload === 'object' && payload !== null && Array.isArray((payload as { queues?: unknown }).queues);
 }
@@ -49,6 +59,12 @@ export async function registerQueueBoard(
         return sendProblem(reply, principal);
       }
       if (!hasScope(principal.scopes, 'admin')) readOnly.add(request);
+    });
+    scope.addHook('onSend', async (_request, reply, payload) => {
+      const type = reply.getHeader('content-type');
+      return typeof payload === 'string' && typeof type === 'string' && type.startsWith('text/html')
+        ? withoutRemoteLinks(payload)
+        : payload;
     });
     // The board's UI reads each queue's `readOnlyMode` from GET api/queues and hides its actions.
     scope.addHook('preSerialization', async (request, _reply, payload: unknown) => {

@@ -107,6 +107,8 @@ export interface OperatorHubOptions {
   env?: Record<string, string>;
   /** Mailchimp as a third connector (instance `mailchimp` on its emulator). */
   mailchimp?: boolean;
+  /** Serve the queue board at /admin/queues (off by default). */
+  queueBoard?: boolean;
 }
 
 export async function startOperatorHub(options: OperatorHubOptions = {}): Promise<OperatorHub> {
@@ -158,7 +160,7 @@ export async function startOperatorHub(options: OperatorHubOptions = {}): Promis
       role: 'all',
       logger: createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' }),
       tuning: TEST_TUNING,
-      server: { queueBoard: false, webhookRateLimit: 0 },
+      server: { queueBoard: options.queueBoard ?? false, webhookRateLimit: 0 },
     });
     cleanup.push(() => hub.close());
     hubspot.sideDoor.setWebhookUrl(`${hub.url}/webhooks/hubspot`);
