@@ -27,7 +27,8 @@ import { ApiProblem, RequestProblemError, sendProblem } from './problem.js';
 import { registerPreferences } from './preferences/routes.js';
 import { recipientsByPurpose } from './preferences/transparency.js';
 import { brandOf } from './preferences/view.js';
-import { registerQueueBoard } from './queue-board.js';
+import { QUEUE_BOARD_PATH, registerQueueBoard } from './queue-board.js';
+import { registerAdminPage } from './admin/routes.js';
 import { registerRequests } from './requests/routes.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { registerWebhooks } from './webhooks.js';
@@ -144,6 +145,7 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
       ready: '/readyz',
       ...(metricsHere ? { metrics: '/metrics' } : {}),
       queues: '/admin/queues',
+      operations: '/admin',
     },
   }));
   registerOps(app, { redis: deps.redis, redisReady, store: deps.store });
@@ -211,6 +213,15 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   if (options.queueBoard) {
     await registerQueueBoard(app, { redis: deps.redis, prefix: deps.engine.prefix, connectors: deps.connectors, apiKeys: deps.apiKeys });
   }
+  registerAdminPage(app, {
+    connectors: deps.connectors,
+    connectorNames: deps.connectorNames,
+    engine: deps.engine,
+    apiKeys: deps.apiKeys,
+    queueBoard: options.queueBoard ? QUEUE_BOARD_PATH : null,
+    apiDocs: '/api/v1/docs',
+    now,
+  });
   return app;
 }
 

@@ -52,7 +52,10 @@ export type ServerPrivacy = Pick<
 >;
 
 /** The engine as the server uses it. */
-export type ServerEngine = Pick<Engine, 'receiveWebhook' | 'connectorStatus' | 'deadLetters' | 'prefix' | 'instance' | 'unpark'>;
+export type ServerEngine = Pick<
+  Engine,
+  'receiveWebhook' | 'connectorStatus' | 'changesPerMinute' | 'deadLetters' | 'prefix' | 'instance' | 'unpark'
+>;
 
 export interface ServerDeps {
   /**

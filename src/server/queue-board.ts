@@ -15,8 +15,7 @@ import { engineQueueNames } from '../sync/index.js';
 import type { SyncConnector } from '../sync/index.js';
 import { hasScope } from './api-keys.js';
 import type { ApiKeyRecord } from './api-keys.js';
-import { authenticate } from './api/routes.js';
-import { ApiProblem, sendProblem } from './problem.js';
+import { authenticatePage } from './page-auth.js';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
 
@@ -53,11 +52,8 @@ export async function registerQueueBoard(
   await app.register(async (scope) => {
     scope.addHook('onRequest', async (request, reply) => {
       const viewing = request.method === 'GET' || request.method === 'HEAD';
-      const principal = authenticate(options.apiKeys, request, viewing ? 'queues:read' : 'admin');
-      if (principal instanceof ApiProblem) {
-        if (principal.status === 401) reply.header('www-authenticate', 'Basic realm="Concord queues", charset="UTF-8"');
-        return sendProblem(reply, principal);
-      }
+      const principal = await authenticatePage(options.apiKeys, request, reply, viewing ? 'queues:read' : 'admin', 'Concord queues');
+      if (principal === null) return reply;
       if (!hasScope(principal.scopes, 'admin')) readOnly.add(request);
     });
     scope.addHook('onSend', async (_request, reply, payload) => {

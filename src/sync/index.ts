@@ -4,7 +4,16 @@
  * stages are internal: inbound/ (webhooks, ingest), outbound/ (relay, push), pull/.
  */
 export { createEngine, engineQueueNames } from './engine.js';
-export type { ConnectorReport, ConnectorStatus, Engine, EngineStatus, LastPull, QueueStatus, UnparkResult } from './engine.js';
+export type {
+  ConnectorReport,
+  ConnectorStatus,
+  Engine,
+  EngineStatus,
+  LastPull,
+  MinuteCounts,
+  QueueStatus,
+  UnparkResult,
+} from './engine.js';
 export { bindConnector, InvalidCursorError } from './bind.js';
 export type { BindOptions, PullSchedule, SyncConnector, SyncInstance } from './bind.js';
 export { EngineRoles, EngineTuning } from './options.js';
