@@ -22,6 +22,8 @@ export interface CliIo {
   untilStopped(): Promise<string>;
   /** Where the loggers of a command write; standard output (pino's default) when absent. */
   readonly logs?: DestinationStream;
+  /** Standard output is a terminal (tables and bars for people); false or absent: plain lines for machines. */
+  readonly isTTY?: boolean;
 }
 
 /** The process's own: console, `process.env`, `process.exitCode`, SIGINT and SIGTERM. */
@@ -35,6 +37,9 @@ export const processIo: CliIo = {
   writeErr: (text) => void process.stderr.write(text),
   exit: (code) => {
     process.exitCode = code;
+  },
+  get isTTY() {
+    return process.stdout.isTTY === true;
   },
   untilStopped: () =>
     new Promise((resolve) => {

@@ -11,6 +11,7 @@ import * as dsr from './commands/dsr.js';
 import * as emulate from './commands/emulate.js';
 import * as migrate from './commands/migrate.js';
 import * as retention from './commands/retention.js';
+import * as runs from './commands/runs.js';
 import * as schema from './commands/schema.js';
 import * as secret from './commands/secret.js';
 import * as start from './commands/start.js';
@@ -38,6 +39,7 @@ export const commands: readonly CommandModule[] = [
   dsr,
   retention,
   unpark,
+  runs,
   webhooksOut,
   connector,
 ];

@@ -276,6 +276,17 @@ export const SyncConfig = z
       description:
         'How long ingest holds a profile while it commits a change; after a worker crash the profile is free again after this. Default: 1m.',
     }),
+    /**
+     * How long finished sync runs (pulls, push batches, backfills) are kept for
+     * `GET /api/v1/connectors/{id}/runs` and `concord runs`.
+     * @defaultValue `30d`
+     */
+    runRetention: Duration.prefault('30d')
+      .refine((ms) => ms >= 3_600_000, 'at least 1h')
+      .meta({
+        description:
+          'How long finished sync runs (pulls, push batches, backfills) are kept for the runs API and `concord runs`. Default: 30d.',
+      }),
   })
   .strict();
 export type SyncConfig = z.infer<typeof SyncConfig>;

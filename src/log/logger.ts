@@ -120,6 +120,12 @@ export function requestLogScope(reqId: string): RequestLogScope {
   };
 }
 
+/** The id of the request being served (`requestLogScope`) while it is open, else undefined. */
+export function currentRequestId(): string | undefined {
+  const scope = requestScopes.getStore();
+  return scope?.open === true ? scope.reqId : undefined;
+}
+
 /** `reqId` of the request being served, unless the logger binds one itself (fastify's request logger). */
 function requestIdMixin(_line: object, _level: number, logger: Logger): object {
   const scope = requestScopes.getStore();

@@ -14,6 +14,7 @@ import { registerApi } from './api/routes.js';
 import { apiOperations } from './api/operations.js';
 import { dsrOperations } from './api/dsr-operations.js';
 import { webhooksOutOperations } from './api/webhooks-out-operations.js';
+import { runsOperations } from './api/runs-operations.js';
 import { registerDsrRoutes } from './dsr-routes.js';
 import { DownloadLinks } from './preferences/downloads.js';
 import { rightsSection } from './preferences/rights.js';
@@ -162,6 +163,7 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
     operations: [
       ...apiOperations({ deps, links, now }),
       ...webhooksOutOperations(deps.store, deps.connectors),
+      ...runsOperations(deps.store, deps.connectors),
       ...(deps.privacy ? dsrOperations(deps.privacy) : []),
     ],
     apiKeys: deps.apiKeys,

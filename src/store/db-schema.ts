@@ -169,6 +169,33 @@ export interface RequesterVerificationsTable {
   dsr_id: string | null;
 }
 
+/** One sync run (see `contracts/runs.ts`). */
+export interface SyncRunsTable {
+  id: string;
+  connector: string;
+  /** `RunKind`. */
+  kind: string;
+  /** `RunTrigger`. */
+  triggered_by: string;
+  /** `RunStatus`. */
+  status: string;
+  started_at: string;
+  ended_at: string | null;
+  /** While running: abandoned once this instant passes. */
+  leased_until: string | null;
+  read_count: number;
+  changed_count: number;
+  written_count: number;
+  skipped_count: number;
+  failed_count: number;
+  error_count: number;
+  /** `RunRowError[]` as JSON (at most `MAX_RUN_ERRORS`). */
+  errors: string;
+  /** `RunFailure` as JSON, or null. */
+  failure: string | null;
+  request_id: string;
+}
+
 export interface MigrationsTable {
   version: string;
   applied_at: string;
@@ -190,5 +217,6 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_endpoints: WebhookEndpointsTable;
   requester_verifications: RequesterVerificationsTable;
+  sync_runs: SyncRunsTable;
   concord_migrations: MigrationsTable;
 }

@@ -1,6 +1,6 @@
 /** Errors the store throws for unexpected failures. Expected outcomes are `ApplyResult` values. */
 
-export type StoreErrorCode = 'invalid_url' | 'schema_too_new' | 'write_conflict' | 'profile_not_found' | 'dsr_not_found';
+export type StoreErrorCode = 'invalid_url' | 'schema_too_new' | 'write_conflict' | 'profile_not_found' | 'dsr_not_found' | 'invalid_cursor';
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;

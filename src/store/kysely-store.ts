@@ -13,6 +13,7 @@ import type { StoreDbConfig } from './repos/db.js';
 import { KyselyDsr } from './repos/dsr.js';
 import { KyselyOutbox } from './repos/outbox.js';
 import { KyselyProfiles } from './repos/profiles.js';
+import { KyselyRuns } from './repos/runs.js';
 import { KyselyShadows } from './repos/shadows.js';
 import { KyselySuppression } from './repos/suppression.js';
 import { KyselyVerifications } from './repos/verifications.js';
@@ -45,6 +46,11 @@ import type {
   NewRequesterVerification,
   RequesterVerification,
   VerificationConsumption,
+  NewSyncRun,
+  RunOutcome,
+  RunPage,
+  RunQuery,
+  SyncRun,
 } from './types.js';
 
 export type KyselyStoreConfig = StoreDbConfig;
@@ -61,6 +67,7 @@ export class KyselyStore implements Store {
   readonly #audit: KyselyAudit;
   readonly #webhooksOut: KyselyWebhooksOut;
   readonly #verifications: KyselyVerifications;
+  readonly #runs: KyselyRuns;
 
   constructor(db: Kysely<Database>, config: KyselyStoreConfig) {
     this.#db = new StoreDb(db, config);
@@ -74,6 +81,7 @@ export class KyselyStore implements Store {
     this.#audit = new KyselyAudit(this.#db);
     this.#webhooksOut = new KyselyWebhooksOut(this.#db);
     this.#verifications = new KyselyVerifications(this.#db);
+    this.#runs = new KyselyRuns(this.#db);
   }
 
   migrate(): Promise<string[]> {
@@ -274,5 +282,28 @@ export class KyselyStore implements Store {
   }
   purgeVerifications(before: string, requestsBefore: string): Promise<number> {
     return this.#verifications.purgeVerifications(before, requestsBefore);
+  }
+
+  // Sync runs.
+  startRun(run: NewSyncRun): Promise<SyncRun> {
+    return this.#runs.startRun(run);
+  }
+  renewRun(id: string, leasedUntil: string): Promise<boolean> {
+    return this.#runs.renewRun(id, leasedUntil);
+  }
+  finishRun(id: string, outcome: RunOutcome): Promise<boolean> {
+    return this.#runs.finishRun(id, outcome);
+  }
+  getRun(id: string): Promise<SyncRun | null> {
+    return this.#runs.getRun(id);
+  }
+  listRuns(query?: RunQuery): Promise<RunPage> {
+    return this.#runs.listRuns(query);
+  }
+  failAbandonedRuns(now: string): Promise<number> {
+    return this.#runs.failAbandonedRuns(now);
+  }
+  purgeRuns(before: string): Promise<number> {
+    return this.#runs.purgeRuns(before);
   }
 }

@@ -258,8 +258,48 @@ const requesterVerifications: Migration = {
   },
 };
 
+/**
+ * Sync runs (`contracts/runs.ts`): one row per pull, push batch, backfill or erasure pass, with
+ * its counts and a bounded JSON list of row errors. Listed newest first per connector; the sweep
+ * finds running rows by lease, the retention purge finished rows by end.
+ */
+const syncRuns: Migration = {
+  version: '0006_sync_runs',
+  async up(db) {
+    await db.schema
+      .createTable('sync_runs')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('connector', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('triggered_by', 'text', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('started_at', 'text', (c) => c.notNull())
+      .addColumn('ended_at', 'text')
+      .addColumn('leased_until', 'text')
+      .addColumn('read_count', 'integer', (c) => c.notNull())
+      .addColumn('changed_count', 'integer', (c) => c.notNull())
+      .addColumn('written_count', 'integer', (c) => c.notNull())
+      .addColumn('skipped_count', 'integer', (c) => c.notNull())
+      .addColumn('failed_count', 'integer', (c) => c.notNull())
+      .addColumn('error_count', 'integer', (c) => c.notNull())
+      .addColumn('errors', 'text', (c) => c.notNull())
+      .addColumn('failure', 'text')
+      .addColumn('request_id', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('sync_runs_connector').on('sync_runs').columns(['connector', 'started_at', 'id']).execute();
+    await db.schema.createIndex('sync_runs_started').on('sync_runs').columns(['started_at', 'id']).execute();
+    await db.schema
+      .createIndex('sync_runs_running')
+      .on('sync_runs')
+      .column('leased_until')
+      .where(sql.ref('status'), '=', 'running')
+      .execute();
+    await db.schema.createIndex('sync_runs_ended').on('sync_runs').column('ended_at').execute();
+  },
+};
+
 /** Every migration, in order. Append only. */
-export const MIGRATIONS: readonly Migration[] = [initial, pushLog, outboxRelayed, webhooksOut, requesterVerifications];
+export const MIGRATIONS: readonly Migration[] = [initial, pushLog, outboxRelayed, webhooksOut, requesterVerifications, syncRuns];
 
 /** Arbitrary constant identifying Concord's migration lock among PostgreSQL advisory locks. */
 const PG_MIGRATION_LOCK = 4_711_202_603;

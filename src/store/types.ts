@@ -5,7 +5,7 @@
  *
  * `Store` is a facade over one repository per aggregate (`contracts/`): profiles (with
  * identities, merges and the consent ledger), shadows (with the push log), outbox, cursors,
- * suppression, data-subject requests, audit, outbound webhooks and requester verifications. A caller that needs one aggregate may take
+ * suppression, data-subject requests, audit, outbound webhooks, requester verifications and sync runs. A caller that needs one aggregate may take
  * its interface instead of the whole store.
  */
 import type { CountryCode } from 'libphonenumber-js';
@@ -16,6 +16,7 @@ import type { CursorRepository } from './contracts/cursors.js';
 import type { DsrRepository } from './contracts/dsr.js';
 import type { OutboxRepository } from './contracts/outbox.js';
 import type { ProfileRepository } from './contracts/profiles.js';
+import type { RunRepository } from './contracts/runs.js';
 import type { ShadowRepository } from './contracts/shadows.js';
 import type { SuppressionRepository } from './contracts/suppression.js';
 import type { RequesterVerificationRepository } from './contracts/verifications.js';
@@ -26,6 +27,7 @@ export type * from './contracts/cursors.js';
 export type * from './contracts/dsr.js';
 export type * from './contracts/outbox.js';
 export type * from './contracts/profiles.js';
+export type * from './contracts/runs.js';
 export type * from './contracts/shadows.js';
 export type * from './contracts/suppression.js';
 export type * from './contracts/verifications.js';
@@ -77,7 +79,8 @@ export interface Store
     DsrRepository,
     AuditRepository,
     WebhooksOutRepository,
-    RequesterVerificationRepository {
+    RequesterVerificationRepository,
+    RunRepository {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs pending forward-only migrations; returns the versions applied. */
   migrate(): Promise<string[]>;

@@ -41,6 +41,8 @@ import { ingestJobOptions, receiveWebhook } from './inbound/webhooks.js';
 import type { UnhandledEventListener, WebhookResult } from './inbound/webhooks.js';
 import { OrderedWorker } from './inbound/ordered-worker.js';
 import { liftPark } from './park.js';
+import { runOrigin } from './runs.js';
+import type { RunTrigger } from '../store/types.js';
 import type { UnparkResult } from './park.js';
 import { assertRedisReady, logRedisTrouble, redisAddress, redisReady, RedisWatch, withRedisDeadline } from '../queue/redis-health.js';
 import type { RedisResetEvent } from '../queue/redis-health.js';
@@ -100,8 +102,11 @@ export interface Engine {
   receiveWebhook(connector: string, raw: RawWebhook, onUnhandled?: UnhandledEventListener): Promise<WebhookResult>;
   /** Enqueues records reported by a connector (or a hub-internal source with its own connector id). */
   ingest(connector: string, records: ExternalRecord[], options?: { receivedAt?: string; origin?: string }): Promise<void>;
-  /** Runs a pull of the connector now (besides its schedule). */
-  pullNow(connector: string): Promise<void>;
+  /**
+   * Runs a pull of the connector now (besides its schedule). Its run's trigger and request id
+   * default to the HTTP request being served (`api` and its id), else `manual` and a new id.
+   */
+  pullNow(connector: string, run?: { trigger?: RunTrigger; requestId?: string }): Promise<void>;
   /** Lifts a rate-limit park of the connector's push and pull queues and calls (see `park.ts`). */
   unpark(connector: string): Promise<UnparkResult>;
   /** Queue and work-set depths. */
@@ -464,7 +469,9 @@ class BullEngine implements Engine {
     }
     if (event.initial) return;
     if (roles.pull) {
-      for (const [id, c] of this.ctx.connectors) if (c.schedule && this.ctx.queues.pull.has(id)) await this.pullNow(id);
+      for (const [id, c] of this.ctx.connectors) {
+        if (c.schedule && this.ctx.queues.pull.has(id)) await this.pullNow(id, { trigger: 'schedule' });
+      }
     }
     for (const listener of this.resetListeners) await listener();
     this.logger.info({ roles }, 'rebuilt after redis lost its data');
@@ -530,10 +537,12 @@ class BullEngine implements Engine {
     await withRedisDeadline(this.ctx.tuning.redisTimeoutMs, () => this.ctx.queues.ingest.add('records', data, opts));
   }
 
-  async pullNow(connector: string): Promise<void> {
+  async pullNow(connector: string, run: { trigger?: RunTrigger; requestId?: string } = {}): Promise<void> {
     const queue = this.ctx.queues.pull.get(connector);
     if (!queue) throw new Error(`connector instance ${connector} does not pull`);
-    await queue.add('pull', { connector }, { ...jobOptions.pull(), jobId: jobId('pull', 'now', Date.now()) });
+    const origin = runOrigin();
+    const data: PullJobData = { connector, trigger: run.trigger ?? origin.trigger, requestId: run.requestId ?? origin.requestId };
+    await queue.add('pull', data, { ...jobOptions.pull(), jobId: jobId('pull', 'now', Date.now()) });
   }
 
   async unpark(connector: string): Promise<UnparkResult> {

@@ -111,13 +111,19 @@ describe('recovery knobs in YAML (hub.sync)', () => {
     expect(tuning.ingestLockMs).toBe(60_000);
     expect(EngineTuning.parse({}).inflightLeaseMs).toBe(120_000);
     expect(EngineTuning.parse({}).ingestLockMs).toBe(60_000);
+    expect(tuning.runRetentionMs).toBe(30 * 86_400_000);
+    expect(EngineTuning.parse({}).runRetentionMs).toBe(30 * 86_400_000);
   });
 
   it('take durations from hub.sync into the engine tuning', () => {
-    const yaml = YAML.replace('  keyPrefix: "{acme}"\n', '  keyPrefix: "{acme}"\n  sync: { inflightLease: 15s, ingestLock: 20s }\n');
+    const yaml = YAML.replace(
+      '  keyPrefix: "{acme}"\n',
+      '  keyPrefix: "{acme}"\n  sync: { inflightLease: 15s, ingestLock: 20s, runRetention: 7d }\n',
+    );
     const tuning = EngineTuning.parse(engineTuningFromConfig(load(yaml)));
     expect(tuning.inflightLeaseMs).toBe(15_000);
     expect(tuning.ingestLockMs).toBe(20_000);
+    expect(tuning.runRetentionMs).toBe(7 * 86_400_000);
   });
 
   it('refuses what is not a duration', () => {

@@ -56,7 +56,8 @@ export function connectorsFromConfig(config: Config, definitions: readonly Conne
 
 /** The engine tuning the YAML sets (`hub.sync`); everything else keeps the engine's defaults. */
 export function engineTuningFromConfig(config: Config): EngineTuningInput {
-  return { inflightLeaseMs: config.hub.sync.inflightLease, ingestLockMs: config.hub.sync.ingestLock };
+  const { inflightLease, ingestLock, runRetention } = config.hub.sync;
+  return { inflightLeaseMs: inflightLease, ingestLockMs: ingestLock, runRetentionMs: runRetention };
 }
 
 /** The connectors that receive outbox rows: those that can be pushed to. */

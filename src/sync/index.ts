@@ -32,6 +32,8 @@ export { HubPatchIngest } from './inbound/hub-patch.js';
 export { DeadLetter } from './outbound/dead-letter.js';
 export type { DeadLetterView } from './outbound/dead-letter.js';
 export { gateProfile } from './gate.js';
+export { asRun, changePaths, runOrigin, RunRecorder, startRun, sweepRuns } from './runs.js';
+export type { RunDeps, RunStart } from './runs.js';
 export type { GatedProfile } from './gate.js';
 export type { SyncMetrics } from './metrics.js';
 export { WebhooksOutAdmin } from './webhooks-out/admin.js';

@@ -91,6 +91,22 @@ export const EngineTuning = z.object({
   redisCheckEveryMs: count.default(5_000),
   /** Longest wait for Redis when enqueueing a webhook or a change; then it is refused (503). */
   redisTimeoutMs: count.default(1_000),
+  /**
+   * Lease of a sync run (`RunRecorder`), renewed at a third of it while the run works: a run
+   * whose process died is marked failed by the sweep once it passes.
+   * @defaultValue 60_000 (1 minute)
+   */
+  runLeaseMs: count.default(60_000),
+  /**
+   * How long finished sync runs are kept. YAML: `hub.sync.runRetention`.
+   * @defaultValue 2_592_000_000 (30 days)
+   */
+  runRetentionMs: count.default(30 * 86_400_000),
+  /**
+   * How often the relay's sweep also sweeps the runs (abandoned ones failed, old ones deleted).
+   * @defaultValue 60_000
+   */
+  runSweepEveryMs: count.default(60_000),
   /** The outbound webhooks' delivery worker (processes with the `push` role). */
   webhooksOut: WebhooksOutTuning.prefault({}),
 });

@@ -56,3 +56,19 @@ export function startConcord(args: readonly string[], env: NodeJS.ProcessEnv): R
 export function runConcord(args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
   return startConcord(args, env).done;
 }
+
+/** An io that keeps what a command's code writes (both streams, in order), for calling a command's functions directly. */
+export function captureIo(options: { isTTY?: boolean } = {}): { io: CliIo; out(): string } {
+  let out = '';
+  const io: CliIo = {
+    env: {},
+    ...(options.isTTY === undefined ? {} : { isTTY: options.isTTY }),
+    log: (line) => void (out += `${line}\n`),
+    error: (line) => void (out += `${line}\n`),
+    writeOut: (text) => void (out += text),
+    writeErr: (text) => void (out += text),
+    exit: () => undefined,
+    untilStopped: () => new Promise(() => undefined),
+  };
+  return { io, out: () => out };
+}

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { mapInbound } from '../../connector/mapping.js';
 import type { InboundResult } from '../../connector/mapping.js';
 import type { ExternalRecord } from '../../connector/define.js';
-import type { Json, ProfilePatch } from '../../profile/schema.js';
+import type { Change, Json, ProfilePatch } from '../../profile/schema.js';
 import type { ApplyOptions, Shadow } from '../../store/types.js';
 import type { SyncConnector } from '../bind.js';
 import { assessRecord, millisOf } from './write-log.js';
@@ -27,6 +27,16 @@ export interface IngestItem {
   record: ExternalRecord;
   /** When the hub received it (ISO). */
   receivedAt: string;
+  /** Told what the store made of the record's changes (a run counts and logs them). */
+  report?: (event: IngestReport) => void;
+}
+
+/** What the store made of a record that carried changes: applied, or lost the merge (`applied: false`). */
+export interface IngestReport {
+  profileId: string;
+  applied: boolean;
+  /** The profile's changes (empty when nothing was applied). */
+  changes: readonly Change[];
 }
 
 /** What `assess` judges a batch by, one element per record of `items` in each list. */

@@ -29,7 +29,7 @@ import { callExternal } from '../../queue/external-call.js';
 import { gateProfile } from '../gate.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { assess, instant, patchIdOf } from './assess.js';
-import type { BatchAssessment, IngestItem } from './assess.js';
+import type { BatchAssessment, IngestItem, IngestReport } from './assess.js';
 import { isOwnWrite, millisOf } from './write-log.js';
 import type { WriteEntry, WriteLog } from './write-log.js';
 
@@ -121,10 +121,16 @@ export class Ingestor {
     records: readonly ExternalRecord[],
     receivedAt: string,
     receivedAtOf?: (record: ExternalRecord) => string | undefined,
+    report?: (record: ExternalRecord, event: IngestReport) => void,
   ): Promise<IngestOutcome[]> {
     return Promise.all(
       records.map((record) => {
-        const item = { connector, record, receivedAt: receivedAtOf?.(record) ?? receivedAt };
+        const item: IngestItem = {
+          connector,
+          record,
+          receivedAt: receivedAtOf?.(record) ?? receivedAt,
+          ...(report ? { report: (event: IngestReport) => report(record, event) } : {}),
+        };
         return this.inOrder(`${connector.id}\u0000${record.externalId}`, () => this.submit(item));
       }),
     );
@@ -334,6 +340,7 @@ export class Ingestor {
       switch (result.status) {
         case 'applied': {
           outcomes[index] = 'applied';
+          item.report?.({ profileId: result.profileId, applied: true, changes: result.changes });
           anyApplied = true;
           this.ctx.metrics.changesIngested.inc({ connector: source.id });
           const receivedAtMs = Date.parse(item.receivedAt);
@@ -342,6 +349,7 @@ export class Ingestor {
         }
         case 'unchanged':
           outcomes[index] = 'unchanged';
+          item.report?.({ profileId: result.profileId, applied: false, changes: [] });
           // The source holds values that lost (or were refused): correct it on the next push.
           if (this.ctx.queues.push.has(source.id)) {
             const list = sourceDirty.get(source.id) ?? [];

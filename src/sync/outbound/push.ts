@@ -25,6 +25,9 @@ import { millisOf } from '../inbound/write-log.js';
 import type { WriteLog } from '../inbound/write-log.js';
 import type { OutboxSettlement, PushLogEntry } from '../../store/types.js';
 import type { Json } from '../../profile/schema.js';
+import type { RunRowError } from '../../store/types.js';
+import { startRun } from '../runs.js';
+import type { RunRecorder } from '../runs.js';
 
 /** Most extra takes that refill a batch whose profiles had nothing new (see `prepareFull`). */
 const TOP_UP_ROUNDS = 3;
@@ -78,15 +81,8 @@ export class Pusher {
       ctx.tuning.inflightLeaseMs,
       (err) => ctx.logger.warn({ connector: connector.id, err }, 'could not renew the in-flight lease'),
     );
-    const started = performance.now();
     try {
-      const done = await this.processTaken(connector, instance, queue, take, held, result, signal);
-      if (done.sent > 0)
-        ctx.logger.info(
-          { connector: connector.id, jobId: job.id, ...done, ms: Math.round(performance.now() - started) },
-          'push batch processed',
-        );
-      return done;
+      return await this.processTaken(connector, instance, queue, take, held, result, signal);
     } finally {
       stop();
     }
@@ -130,6 +126,41 @@ export class Pusher {
       await queue.rateLimit(slot.wait);
       throw Worker.RateLimitError();
     }
+    // The batch is a run from here (see `runs.ts`): what it read, sent, wrote, skipped, and each failed record.
+    const run = await startRun(
+      { store: ctx.store, logger: ctx.logger, leaseMs: ctx.tuning.runLeaseMs },
+      { connector: connector.id, kind: 'push', trigger: 'schedule' },
+    );
+    Object.assign(run.counts, { read: result.taken, changed: records.length, skipped: settled.length });
+    try {
+      await this.send(connector, instance, queue, { prepared, settled, versions, attempts, slot: slot.token }, result, run, signal);
+    } catch (err) {
+      await run.finish(err);
+      throw err;
+    }
+    await run.finish();
+    return result;
+  }
+
+  /** Sends a prepared batch (its call slot reserved) and handles each record's outcome. */
+  private async send(
+    connector: SyncConnector,
+    instance: SyncInstance,
+    queue: Queue,
+    batch: {
+      prepared: readonly Prepared[];
+      settled: readonly string[];
+      versions: ReadonlyMap<string, number | null>;
+      attempts: readonly (number | undefined)[];
+      slot: string;
+    },
+    result: FlushResult,
+    run: RunRecorder,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const { ctx } = this;
+    const { prepared, settled, versions, attempts } = batch;
+    const records = prepared.map((p) => p.record);
     const uncertain = await this.writes.begin(
       connector.id,
       prepared.map((p) => ({
@@ -147,7 +178,7 @@ export class Pusher {
     let outcomes: PushOutcome[];
     const answered = { at: 0 };
     try {
-      outcomes = await this.call(connector, instance, records, slot.token, answered, signal);
+      outcomes = await this.call(connector, instance, records, batch.slot, answered, signal);
     } catch (err) {
       // A connector that stopped before its first call wrote nothing: its entries are refused writes, never echoes.
       if (err instanceof RateLimitedError && err.nothingWritten)
@@ -157,6 +188,8 @@ export class Pusher {
         records.map((r) => r.profileId),
       );
       await this.putBack(connector, records, settled, versions);
+      // The run ends with the system's answer, not with the queue's park that follows.
+      await run.finish(err);
       if (err instanceof RateLimitedError) {
         ctx.logger.info({ connector: connector.id, retryAfterMs: err.retryAfterMs }, 'rate limited: push queue parked');
         await queue.rateLimit(Math.max(1, err.retryAfterMs));
@@ -202,6 +235,11 @@ export class Pusher {
       const tries = (attempts[i] ?? 0) + 1;
       switch (outcome.status) {
         case 'ok':
+          run.counts.written++;
+          run.change(record.profileId, Object.keys(record.fields), {
+            ref: outcome.externalId,
+            ...(outcome.created ? { created: true } : {}),
+          });
           accepted.push({
             profileId: record.profileId,
             connector: connector.id,
@@ -215,6 +253,7 @@ export class Pusher {
           break;
         case 'retryable':
           result.retryable++;
+          run.failRow(rowError(record, outcome.reason, 'retryable', outcome.externalId));
           if (outcome.externalId !== undefined) found.push(outcome.externalId);
           if (tries >= ctx.tuning.profileMaxAttempts) {
             dead.push(letter(connector.id, record.profileId, 'exhausted', outcome.reason, undefined, tries));
@@ -225,6 +264,7 @@ export class Pusher {
           break;
         case 'rejected':
           result.rejected++;
+          run.failRow(rowError(record, outcome.reason, outcome.code ?? 'rejected'));
           dead.push(letter(connector.id, record.profileId, 'rejected', outcome.reason, outcome.code, tries - 1));
           break;
       }
@@ -267,7 +307,6 @@ export class Pusher {
     ]);
     await this.chain(connector);
     if (retry.length > 0) await scheduleFlush(ctx, connector.id, Date.now() + Math.min(...retry.map((r) => r.delayMs)));
-    return result;
   }
 
   /**
@@ -489,6 +528,11 @@ export class Pusher {
     if (dirty.count >= connector.limits.maxBatch) await scheduleFlush(this.ctx, connector.id, 'now');
     else if (dirty.oldestAt !== null) await scheduleFlush(this.ctx, connector.id, dirty.oldestAt + this.ctx.tuning.flushDelayMs);
   }
+}
+
+/** A record that failed, as its run keeps it: the system's record id, the profile, the code (no values). */
+function rowError(record: PushRecord, reason: string, code: string, externalId?: string): RunRowError {
+  return { ref: record.externalId ?? externalId ?? null, profileId: record.profileId, code, message: reason };
 }
 
 function letter(

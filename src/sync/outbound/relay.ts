@@ -8,8 +8,12 @@
  */
 import type { EngineContext } from '../context.js';
 import { scheduleFlush } from '../context.js';
+import { sweepRuns } from '../runs.js';
 
 export class Relay {
+  /** When this process last swept the sync runs (they need it far less often than the outbox). */
+  private runsSweptAt = 0;
+
   constructor(private readonly ctx: EngineContext) {}
 
   /** Drains the outbox; returns how many rows were relayed. */
@@ -59,10 +63,16 @@ export class Relay {
   /**
    * The safety net, run on a schedule: drains the outbox (rows whose lease expired after a
    * crash come back here), returns expired in-flight profiles and due retries to dirty, and
-   * makes sure every connector with dirty profiles has a push scheduled.
+   * makes sure every connector with dirty profiles has a push scheduled. Every `runSweepEveryMs`
+   * it also sweeps the sync runs (`sweepRuns`: abandoned runs failed, old ones deleted).
    */
   async sweep(): Promise<void> {
     await this.drain();
+    const now = Date.now();
+    if (now - this.runsSweptAt >= this.ctx.tuning.runSweepEveryMs) {
+      this.runsSweptAt = now;
+      await sweepRuns(this.ctx.store, this.ctx.logger, this.ctx.tuning.runRetentionMs, now);
+    }
     for (const connector of this.ctx.queues.push.keys()) {
       const taken = await this.ctx.work.take(connector, 0, this.ctx.tuning.inflightLeaseMs);
       if (taken.dirtyLeft > 0) await scheduleFlush(this.ctx, connector, 'now');

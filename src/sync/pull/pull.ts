@@ -17,9 +17,20 @@ import { callExternal } from '../../queue/external-call.js';
 import type { Ingestor } from '../inbound/ingest.js';
 import { errorSummary } from '../inbound/ingest.js';
 import { LuaScript } from '../../queue/lua.js';
+import type { ExternalRecord } from '../../connector/define.js';
+import type { RunTrigger } from '../../store/types.js';
+import type { IngestReport } from '../inbound/assess.js';
+import { changePaths, startRun } from '../runs.js';
+import type { RunRecorder } from '../runs.js';
 
 export interface PullJobData {
   connector: string;
+  /** What asked for the pull; a scheduled pull's job has none (`schedule`). */
+  trigger?: RunTrigger;
+  /** The request id of its run (the HTTP request's when one asked for it); generated when absent. */
+  requestId?: string;
+  /** The run's kind. @defaultValue `pull` */
+  kind?: 'pull' | 'full-pull';
 }
 
 export interface PullResult {
@@ -69,11 +80,22 @@ export class Puller {
       this.ctx.redis.pexpire(lockKey, LOCK_MS).catch(() => undefined);
     }, LOCK_MS / 3);
     const progress = { pages: 0, records: 0 };
+    const run = await startRun(
+      { store: this.ctx.store, logger: this.ctx.logger, leaseMs: this.ctx.tuning.runLeaseMs },
+      {
+        connector: connector.id,
+        kind: job.data.kind ?? 'pull',
+        trigger: job.data.trigger ?? 'schedule',
+        ...(job.data.requestId ? { requestId: job.data.requestId } : {}),
+      },
+    );
     try {
-      const result = await this.run(connector, progress, signal);
+      const result = await this.run(connector, progress, run, signal);
       await this.recordLastPull(connector.id, { ...progress, error: null });
+      await run.finish();
       return result;
     } catch (err) {
+      await run.finish(err);
       const { name, code, message } = errorSummary(err);
       await this.recordLastPull(connector.id, { ...progress, error: { name, ...(code ? { code } : {}), message: message.slice(0, 300) } });
       if (err instanceof RateLimitedError) {
@@ -97,8 +119,12 @@ export class Puller {
     });
   }
 
-  private async run(connector: SyncConnector, progress: { pages: number; records: number }, signal?: AbortSignal): Promise<PullResult> {
-    const started = performance.now();
+  private async run(
+    connector: SyncConnector,
+    progress: { pages: number; records: number },
+    run: RunRecorder,
+    signal?: AbortSignal,
+  ): Promise<PullResult> {
     const instance = await this.ctx.instance(connector.id);
     if (!instance.pull) return { pages: 0, records: 0 };
     const saved = await this.ctx.store.getCursor(connector.id);
@@ -118,14 +144,33 @@ export class Puller {
       if (next.done) break;
       const page = next.value;
       const kept = await this.ingestor.screen(connector, page.records);
-      if (kept.length > 0) await this.ingestor.ingest(connector, kept, readAt);
+      run.counts.read += page.records.length;
+      run.counts.skipped += page.records.length - kept.length;
+      if (kept.length > 0) {
+        // Records that carried changes to the store (applied, or lost the merge): the others are skipped.
+        const reported = new Set<ExternalRecord>();
+        const report = (record: ExternalRecord, event: IngestReport): void => {
+          reported.add(record);
+          run.counts.changed++;
+          if (!event.applied) return;
+          run.counts.written++;
+          run.change(event.profileId, changePaths(event.changes), { ref: record.externalId });
+        };
+        const outcomes = await this.ingestor.ingest(connector, kept, readAt, undefined, report);
+        outcomes.forEach((outcome, i) => {
+          const record = kept[i];
+          if (!record || reported.has(record)) return;
+          if (outcome === 'no_identity') {
+            run.failRow({ ref: record.externalId, profileId: null, code: 'no_identity', message: 'the record carries no usable identity' });
+          } else run.counts.skipped++;
+        });
+      }
       await this.ctx.store.setCursor(connector.id, page.cursor);
       pages++;
       records += page.records.length;
       progress.pages = pages;
       progress.records = records;
     }
-    this.ctx.logger.info({ connector: connector.id, pages, records, ms: Math.round(performance.now() - started) }, 'pull finished');
     return { pages, records };
   }
 }

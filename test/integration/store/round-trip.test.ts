@@ -28,6 +28,7 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
       '0003_outbox_relayed',
       '0004_webhooks_out',
       '0005_requester_verifications',
+      '0006_sync_runs',
     ]);
   });
 

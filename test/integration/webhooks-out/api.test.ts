@@ -10,11 +10,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import memoryConnector from '../../../connectors/memory/connector.js';
 import type { OutboundWebhookEndpoint, OutboundWebhooks } from '../../../src/connector/define.js';
 import { actOnWebhooksOut } from '../../../src/cli/commands/webhooks-out.js';
-import type { CliIo } from '../../../src/cli/io.js';
 import { WebhooksOutAdmin } from '../../../src/sync/index.js';
 import { hubYaml, hubspotYaml } from '../../../harness/hub-config.js';
 import { REDIS_URL, waitFor } from '../../../harness/sync-hub.js';
-import { runConcord } from '../../helpers/cli.js';
+import { captureIo as capture, runConcord } from '../../helpers/cli.js';
 import { startServerHub } from '../server/harness.js';
 import type { ServerHub } from '../server/harness.js';
 import { SECRET, startSignedReceiver } from './receiver.js';
@@ -188,17 +187,3 @@ describe('concord webhooks-out', () => {
     expect(unknown.stderr).toContain('no enabled connector "nosuch"');
   });
 });
-
-function capture(): { io: CliIo; out(): string } {
-  let out = '';
-  const io: CliIo = {
-    env: {},
-    log: (line) => void (out += `${line}\n`),
-    error: (line) => void (out += `${line}\n`),
-    writeOut: (text) => void (out += text),
-    writeErr: (text) => void (out += text),
-    exit: () => undefined,
-    untilStopped: () => new Promise(() => undefined),
-  };
-  return { io, out: () => out };
-}

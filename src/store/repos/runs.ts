@@ -1,0 +1,199 @@
+/** The sync runs repository (both dialects): runs with counts and bounded row errors, the sweep, the purge. */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { decodeJson, encodeJson } from '../codec.js';
+import { MAX_RUN_ERRORS, RUN_KINDS, RUN_STATUSES, RUN_TRIGGERS } from '../contracts/runs.js';
+import type {
+  NewSyncRun,
+  RunErrorCode,
+  RunFailure,
+  RunOutcome,
+  RunPage,
+  RunQuery,
+  RunRepository,
+  RunRowError,
+  SyncRun,
+} from '../contracts/runs.js';
+import type { SyncRunsTable } from '../db-schema.js';
+import { StoreError } from '../errors.js';
+import { oneOf } from './db.js';
+import type { StoreDb } from './db.js';
+
+const RowErrors = z.array(
+  z.object({ ref: z.string().nullable(), profileId: z.string().nullable(), code: z.string(), message: z.string() }),
+);
+const Failure = z.object({ code: z.string(), message: z.string() });
+const Cursor = z.tuple([z.string(), z.string()]);
+
+const DEFAULT_LIMIT = 50;
+const MAX_LIMIT = 500;
+
+export class KyselyRuns implements RunRepository {
+  readonly #store: StoreDb;
+
+  constructor(store: StoreDb) {
+    this.#store = store;
+  }
+
+  async startRun(run: NewSyncRun): Promise<SyncRun> {
+    const row: SyncRunsTable = {
+      id: run.id ?? randomUUID(),
+      connector: run.connector,
+      kind: run.kind,
+      triggered_by: run.trigger,
+      status: 'running',
+      started_at: run.startedAt ?? new Date().toISOString(),
+      ended_at: null,
+      leased_until: run.leasedUntil,
+      read_count: 0,
+      changed_count: 0,
+      written_count: 0,
+      skipped_count: 0,
+      failed_count: 0,
+      error_count: 0,
+      errors: '[]',
+      failure: null,
+      request_id: run.requestId,
+    };
+    await this.#store.write((trx) => trx.insertInto('sync_runs').values(row).execute());
+    return runOf(row);
+  }
+
+  async renewRun(id: string, leasedUntil: string): Promise<boolean> {
+    const result = await this.#store.write((trx) =>
+      trx
+        .updateTable('sync_runs')
+        .set({ leased_until: leasedUntil })
+        .where('id', '=', id)
+        .where('status', '=', 'running')
+        .executeTakeFirst(),
+    );
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async finishRun(id: string, outcome: RunOutcome): Promise<boolean> {
+    const { counts } = outcome;
+    const result = await this.#store.write((trx) =>
+      trx
+        .updateTable('sync_runs')
+        .set({
+          status: outcome.status,
+          ended_at: outcome.endedAt ?? new Date().toISOString(),
+          leased_until: null,
+          read_count: counts.read,
+          changed_count: counts.changed,
+          written_count: counts.written,
+          skipped_count: counts.skipped,
+          failed_count: counts.failed,
+          error_count: outcome.errorCount ?? outcome.errors.length,
+          errors: encodeJson(outcome.errors.slice(0, MAX_RUN_ERRORS)),
+          failure: outcome.failure ? encodeJson(outcome.failure) : null,
+        })
+        .where('id', '=', id)
+        .where('status', '=', 'running')
+        .executeTakeFirst(),
+    );
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async getRun(id: string): Promise<SyncRun | null> {
+    const row = await this.#store.db.selectFrom('sync_runs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? runOf(row) : null;
+  }
+
+  async listRuns(query: RunQuery = {}): Promise<RunPage> {
+    const limit = Math.min(Math.max(1, Math.trunc(query.limit ?? DEFAULT_LIMIT)), MAX_LIMIT);
+    let select = this.#store.db.selectFrom('sync_runs').selectAll();
+    if (query.connector !== undefined) select = select.where('connector', '=', query.connector);
+    if (query.kind !== undefined) select = select.where('kind', '=', query.kind);
+    if (query.status !== undefined) select = select.where('status', '=', query.status);
+    if (query.cursor !== undefined) {
+      const [startedAt, id] = decodeCursor(query.cursor);
+      select = select.where((eb) =>
+        eb.or([eb('started_at', '<', startedAt), eb.and([eb('started_at', '=', startedAt), eb('id', '<', id)])]),
+      );
+    }
+    const rows = await select
+      .orderBy('started_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit + 1)
+      .execute();
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return { runs: page.map(runOf), next: rows.length > limit && last ? encodeCursor(last.started_at, last.id) : null };
+  }
+
+  async failAbandonedRuns(now: string): Promise<number> {
+    const code: RunErrorCode = 'run_abandoned';
+    const failure: RunFailure = { code, message: 'the process running it stopped before it finished (lease expired)' };
+    // A read first: with nothing abandoned, the sweep never takes SQLite's write lock.
+    const any = await this.#store.db
+      .selectFrom('sync_runs')
+      .select('id')
+      .where('status', '=', 'running')
+      .where('leased_until', '<', now)
+      .limit(1)
+      .executeTakeFirst();
+    if (!any) return 0;
+    const result = await this.#store.write((trx) =>
+      trx
+        .updateTable('sync_runs')
+        .set((eb) => ({ status: 'failed', ended_at: eb.ref('leased_until'), leased_until: null, failure: encodeJson(failure) }))
+        .where('status', '=', 'running')
+        .where('leased_until', '<', now)
+        .executeTakeFirst(),
+    );
+    return Number(result.numUpdatedRows);
+  }
+
+  async purgeRuns(before: string): Promise<number> {
+    const any = await this.#store.db
+      .selectFrom('sync_runs')
+      .select('id')
+      .where('status', '!=', 'running')
+      .where('ended_at', '<', before)
+      .limit(1)
+      .executeTakeFirst();
+    if (!any) return 0;
+    const result = await this.#store.write((trx) =>
+      trx.deleteFrom('sync_runs').where('status', '!=', 'running').where('ended_at', '<', before).executeTakeFirst(),
+    );
+    return Number(result.numDeletedRows);
+  }
+}
+
+function runOf(row: SyncRunsTable): SyncRun {
+  return {
+    id: row.id,
+    connector: row.connector,
+    kind: oneOf(row.kind, RUN_KINDS),
+    trigger: oneOf(row.triggered_by, RUN_TRIGGERS),
+    status: oneOf(row.status, RUN_STATUSES),
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    counts: {
+      read: row.read_count,
+      changed: row.changed_count,
+      written: row.written_count,
+      skipped: row.skipped_count,
+      failed: row.failed_count,
+    },
+    errors: decodeJson<RunRowError[]>(row.errors, RowErrors),
+    errorCount: row.error_count,
+    failure: row.failure === null ? null : decodeJson(row.failure, Failure),
+    requestId: row.request_id,
+    leasedUntil: row.leased_until,
+  };
+}
+
+function encodeCursor(startedAt: string, id: string): string {
+  return Buffer.from(JSON.stringify([startedAt, id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  try {
+    return Cursor.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+  } catch {
+    throw new StoreError('invalid_cursor', 'the runs cursor is malformed: use the `next` value of a previous page');
+  }
+}

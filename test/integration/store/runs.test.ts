@@ -1,0 +1,106 @@
+/**
+ * The sync runs repository on both dialects: a run starts running and finishes once, keeps only
+ * the first row errors (with the total), lists newest first with filters and a cursor, the sweep
+ * fails runs whose lease passed (and a late finish does not undo it), the purge drops old finished runs.
+ */
+import { describe, expect, it } from 'vitest';
+import { TEST_DIALECTS } from '../../../harness/db.js';
+import { MAX_RUN_ERRORS } from '../../../src/store/contracts/runs.js';
+import type { NewSyncRun, RunCounts, RunRowError } from '../../../src/store/index.js';
+import { StoreError } from '../../../src/store/index.js';
+import { storeEachTest } from './fixtures.js';
+
+const T0 = Date.parse('2026-03-01T10:00:00.000Z');
+const iso = (ms: number): string => new Date(ms).toISOString();
+const COUNTS: RunCounts = { read: 10, changed: 4, written: 3, skipped: 6, failed: 1 };
+
+function run(n: number, over: Partial<NewSyncRun> = {}): NewSyncRun {
+  return {
+    id: `run-${String(n).padStart(3, '0')}`,
+    connector: 'hubspot',
+    kind: 'pull',
+    trigger: 'schedule',
+    requestId: `req-${n}`,
+    startedAt: iso(T0 + n * 1_000),
+    leasedUntil: iso(T0 + n * 1_000 + 60_000),
+    ...over,
+  };
+}
+
+const rowError = (n: number): RunRowError => ({ ref: `rec-${n}`, profileId: `p-${n}`, code: 'http_400', message: 'rejected' });
+
+describe.each(TEST_DIALECTS)('sync runs (%s)', (dialect) => {
+  const current = storeEachTest(dialect);
+
+  it('starts a run running and finishes it once with its counts and its first row errors', async () => {
+    const store = current.store();
+    const started = await store.startRun(run(1, { kind: 'push', trigger: 'api' }));
+    expect(started).toMatchObject({ status: 'running', endedAt: null, errors: [], errorCount: 0, failure: null, requestId: 'req-1' });
+    expect(started.counts).toEqual({ read: 0, changed: 0, written: 0, skipped: 0, failed: 0 });
+
+    const errors = Array.from({ length: MAX_RUN_ERRORS + 5 }, (_, i) => rowError(i));
+    expect(await store.renewRun('run-001', iso(T0 + 120_000))).toBe(true);
+    expect(await store.finishRun('run-001', { status: 'partial', counts: COUNTS, errors, endedAt: iso(T0 + 5_000) })).toBe(true);
+    const finished = await store.getRun('run-001');
+    expect(finished).toMatchObject({ kind: 'push', trigger: 'api', status: 'partial', endedAt: iso(T0 + 5_000), leasedUntil: null });
+    expect(finished?.counts).toEqual(COUNTS);
+    expect(finished?.errors).toHaveLength(MAX_RUN_ERRORS);
+    expect(finished?.errors[0]).toEqual(rowError(0));
+    expect(finished?.errorCount).toBe(MAX_RUN_ERRORS + 5);
+
+    expect(await store.finishRun('run-001', { status: 'succeeded', counts: COUNTS, errors: [] })).toBe(false);
+    expect(await store.renewRun('run-001', iso(T0 + 200_000))).toBe(false);
+    expect((await store.getRun('run-001'))?.status).toBe('partial');
+    expect(await store.getRun('run-999')).toBeNull();
+  });
+
+  it('lists newest first, filtered, one page at a time', async () => {
+    const store = current.store();
+    for (let n = 1; n <= 7; n++) {
+      await store.startRun(run(n, { connector: n % 2 === 0 ? 'salesforce' : 'hubspot', kind: n === 3 ? 'backfill' : 'pull' }));
+    }
+    // Two runs started in the same millisecond are ordered by id.
+    await store.startRun(run(8, { startedAt: iso(T0 + 7_000) }));
+    await store.finishRun('run-005', { status: 'failed', counts: COUNTS, errors: [], failure: { code: 'http_500', message: 'down' } });
+
+    const ids = (page: { runs: { id: string }[] }): string[] => page.runs.map((r) => r.id);
+    const first = await store.listRuns({ limit: 3 });
+    expect(ids(first)).toEqual(['run-008', 'run-007', 'run-006']);
+    const second = await store.listRuns({ limit: 3, cursor: first.next ?? undefined });
+    expect(ids(second)).toEqual(['run-005', 'run-004', 'run-003']);
+    const third = await store.listRuns({ limit: 3, cursor: second.next ?? undefined });
+    expect(ids(third)).toEqual(['run-002', 'run-001']);
+    expect(third.next).toBeNull();
+
+    expect(ids(await store.listRuns({ connector: 'salesforce' }))).toEqual(['run-006', 'run-004', 'run-002']);
+    expect(ids(await store.listRuns({ connector: 'hubspot', kind: 'backfill' }))).toEqual(['run-003']);
+    const failed = await store.listRuns({ status: 'failed' });
+    expect(failed.runs).toMatchObject([{ id: 'run-005', failure: { code: 'http_500', message: 'down' } }]);
+    await expect(store.listRuns({ cursor: 'not-a-cursor' })).rejects.toThrow(StoreError);
+  });
+
+  it('sweeps runs whose lease passed into failed, and purges finished runs past the retention', async () => {
+    const store = current.store();
+    await store.startRun(run(1, { leasedUntil: iso(T0 + 10_000) }));
+    await store.startRun(run(2, { leasedUntil: iso(T0 + 90_000) }));
+    expect(await store.failAbandonedRuns(iso(T0 + 30_000))).toBe(1);
+    expect(await store.getRun('run-001')).toMatchObject({
+      status: 'failed',
+      endedAt: iso(T0 + 10_000),
+      failure: { code: 'run_abandoned' },
+      leasedUntil: null,
+    });
+    expect((await store.getRun('run-002'))?.status).toBe('running');
+    // The process that held it comes back late: the sweep's verdict stands.
+    expect(await store.finishRun('run-001', { status: 'succeeded', counts: COUNTS, errors: [] })).toBe(false);
+
+    await store.finishRun('run-002', { status: 'succeeded', counts: COUNTS, errors: [], endedAt: iso(T0 + 50_000) });
+    await store.startRun(run(3));
+    expect(await store.purgeRuns(iso(T0 + 40_000))).toBe(1);
+    expect(await store.getRun('run-001')).toBeNull();
+    expect((await store.getRun('run-002'))?.status).toBe('succeeded');
+    // A running run is never purged, however old.
+    expect(await store.purgeRuns(iso(T0 + 10_000_000))).toBe(1);
+    expect((await store.getRun('run-003'))?.status).toBe('running');
+  });
+});
