@@ -29,7 +29,7 @@ import { registerPreferences } from './preferences/routes.js';
 import { recipientsByPurpose } from './preferences/transparency.js';
 import { brandOf } from './preferences/view.js';
 import { QUEUE_BOARD_PATH, registerQueueBoard } from './queue-board.js';
-import { registerAdminPage } from './admin/routes.js';
+import { registerAdminPage, runView } from './admin/routes.js';
 import { registerRequests } from './requests/routes.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { registerWebhooks } from './webhooks.js';
@@ -222,6 +222,7 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
     apiKeys: deps.apiKeys,
     queueBoard: options.queueBoard ? QUEUE_BOARD_PATH : null,
     apiDocs: '/api/v1/docs',
+    recentRuns: async (connector, limit) => (await deps.store.listRuns({ connector, limit })).runs.map(runView),
     now,
   });
   return app;

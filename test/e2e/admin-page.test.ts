@@ -75,6 +75,11 @@ describe('the operations page in a browser', () => {
     const errors = await salesforce.locator('ul.errors').textContent();
     expect(errors).toContain(deadProfile);
     expect(errors).toContain('rejected');
+    // The push batch that met the refusal is a run with a failed row, listed with the recent runs.
+    expect(errors).toMatch(/push run, .*partial: 1 row error/);
+    const runs = await salesforce.locator('table.runs tbody tr').allTextContents();
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    expect(runs.some((r) => r.startsWith('push') && r.includes('partial'))).toBe(true);
     // The charts: HubSpot sent a change in; Salesforce took changes out.
     const legend = async (id: string): Promise<{ in: number; out: number }> => {
       const text = (await page.locator(`#connector-${id} .legend`).textContent()) ?? '';

@@ -7,6 +7,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { LocalizedText } from '../../config/localized.js';
+import type { SyncRun } from '../../store/types.js';
 import type { SyncConnector } from '../../sync/index.js';
 import type { ApiKeyRecord } from '../api-keys.js';
 import type { ServerEngine } from '../deps.js';
@@ -33,6 +34,17 @@ export interface AdminPageOptions {
   /** The connector's newest runs, newest first; absent when the hub keeps no run history. */
   recentRuns?: (connector: string, limit: number) => Promise<RunView[]>;
   now(): number;
+}
+
+/** A stored run as the page lists it: its failure, else how many rows failed and the first one's code. */
+export function runView(run: SyncRun): RunView {
+  const first = run.errors[0];
+  const error = run.failure
+    ? `${run.failure.code}: ${run.failure.message}`
+    : run.errorCount > 0
+      ? `${run.errorCount} row error${run.errorCount === 1 ? '' : 's'}${first ? `, first ${first.code}: ${first.message}` : ''}`
+      : null;
+  return { kind: run.kind, status: run.status, startedAt: run.startedAt, endedAt: run.endedAt, counts: { ...run.counts }, error };
 }
 
 /** A display name in one string: the name itself, or the first of its translations. */

@@ -115,6 +115,9 @@ describe('the operations page', () => {
     expect(page).toContain('2026-12-05 12:01:30 UTC</time> <span class="muted">(in 1 min 30 s)</span>');
     expect(page).toContain('<dt>Pull lag</dt><dd>1 h <span class="muted">(every 5 min)</span>');
     expect(page).toContain('<td>failed: <span class="muted">HTTP 503</span></td><td>read 40, changed 3</td>');
+    expect(page).toMatch(
+      /<li>pull run, <time[^>]*>2026-12-05 11:57:50 UTC<\/time> <span class="muted">\(2 min 10 s ago\)<\/span>, failed: HTTP 503<\/li>/,
+    );
     expect(page).toContain('<td class="n">7 / 3</td>');
     expect(page).toContain('<a href="/admin/queues">Queue board</a>');
     expect(page).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg)/);

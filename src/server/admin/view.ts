@@ -155,7 +155,7 @@ function queuesTable(r: ConnectorReport): Html {
 function runsTable(runs: readonly RunView[] | null, now: number): Html {
   if (runs === null) return html`<p class="muted">This hub keeps no run history.</p>`;
   if (runs.length === 0) return html`<p class="muted">No runs yet.</p>`;
-  return html`<table><thead><tr><th>Run</th><th>Started</th><th>Took</th><th>Status</th><th>Counts</th></tr></thead><tbody>${runs.map(
+  return html`<table class="runs"><thead><tr><th>Run</th><th>Started</th><th>Took</th><th>Status</th><th>Counts</th></tr></thead><tbody>${runs.map(
     (run) =>
       html`<tr><td>${run.kind}</td><td>${time(run.startedAt, now)}</td><td>${
         run.endedAt === null ? 'running' : duration(Date.parse(run.endedAt) - Date.parse(run.startedAt))
@@ -173,6 +173,8 @@ function errorsList(c: ConnectorPageData, now: number): Html {
     items.push(
       html`<li>Last pull, ${time(pull.finishedAt, now)}: <code>${pull.error.code ?? pull.error.name}</code> ${pull.error.message}</li>`,
     );
+  for (const run of c.runs ?? [])
+    if (run.error !== null) items.push(html`<li>${run.kind} run, ${time(run.startedAt, now)}, ${run.status}: ${run.error}</li>`);
   for (const d of c.deadLetters)
     items.push(
       html`<li>Dead letter, ${time(d.at, now)}: profile <code>${d.profileId}</code> ${d.kind}${d.code ? html` (<code>${d.code}</code>)` : ''}: ${d.reason}</li>`,
