@@ -39,10 +39,11 @@ import type { Job } from 'bullmq';
 import type { EraseOutcome, EraseRef, ErasureProgress, FindQuery } from '../connector/define.js';
 import { RateLimitedError } from '../connector/errors.js';
 import { backoffDelay } from '../queue/backoff.js';
+import { startRun } from '../sync/index.js';
 import type { SyncConnector, SyncInstance, Engine } from '../sync/index.js';
 import type { CallLimiter } from '../queue/call-limiter.js';
 import { limitOf } from '../queue/external-call.js';
-import type { DataSubjectRequest } from '../store/types.js';
+import type { DataSubjectRequest, RunRowError } from '../store/types.js';
 import { audit, callSystem, encodeDetail, readDetail, reasonOf, safeText, scheduleEraseFlush, withLock } from './context.js';
 import type { PrivacyContext } from './context.js';
 import type { SearchScope } from './search.js';
@@ -61,6 +62,8 @@ export interface EraseRunResult {
   failed: number;
   /** Requests waiting for a system that carries the erasure out later. */
   waiting: number;
+  /** The requests that failed or will be retried, for the batch's sync run (no personal data). */
+  rowErrors: RunRowError[];
 }
 
 export interface EraserDeps {
@@ -120,8 +123,7 @@ export class Eraser {
 
   async process(job: Job<EraseJobData>, signal?: AbortSignal): Promise<EraseRunResult> {
     const { ctx } = this;
-    const started = performance.now();
-    const result: EraseRunResult = { taken: 0, completed: 0, retried: 0, failed: 0, waiting: 0 };
+    const result: EraseRunResult = { taken: 0, completed: 0, retried: 0, failed: 0, waiting: 0, rowErrors: [] };
     const connector = ctx.connectors.get(job.data.connector);
     if (!connector) return result;
     const t = ctx.options.tuning;
@@ -139,15 +141,28 @@ export class Eraser {
       },
       Math.max(1_000, t.eraseLeaseMs / 3),
     );
+    // The batch is a sync run (kind `erase`): its one info line replaces a line of its own.
+    const run = await startRun(
+      { store: ctx.store, logger: ctx.logger, leaseMs: t.eraseLeaseMs },
+      { connector: connector.id, kind: 'erase', trigger: 'schedule' },
+    );
     try {
       await this.eraseBatch(connector, take.profileIds, result, signal ?? new AbortController().signal);
+    } catch (err) {
+      await run.finish(err);
+      throw err;
     } finally {
       clearInterval(renew);
     }
-    ctx.logger.info(
-      { connector: connector.id, jobId: job.id, ...result, ms: Math.round(performance.now() - started) },
-      'erase batch processed',
-    );
+    const acted = result.completed + result.failed + result.retried;
+    Object.assign(run.counts, {
+      read: result.taken,
+      changed: result.completed,
+      written: result.completed,
+      skipped: Math.max(0, result.taken - acted),
+    });
+    for (const error of result.rowErrors) run.failRow(error);
+    await run.finish();
     const waiting = await ctx.work.dirtyState(connector.id);
     if (waiting.count >= t.eraseBatchSize) await scheduleEraseFlush(ctx, connector.id, 'now');
     else if (waiting.oldestAt !== null) await scheduleEraseFlush(ctx, connector.id, waiting.oldestAt + t.eraseBatchWaitMs);
@@ -668,6 +683,7 @@ export class Eraser {
     ctx.metrics.systemOutcomes.inc({ kind: 'erase', connector: connector.id, outcome: 'retry' });
     await scheduleEraseFlush(ctx, connector.id, Date.now() + delayMs);
     result.retried++;
+    result.rowErrors.push(requestError(item, 'erase_retry', reason));
   }
 
   private async fail(connector: SyncConnector, item: Item, reason: string, result: EraseRunResult): Promise<void> {
@@ -687,6 +703,7 @@ export class Eraser {
     ctx.metrics.systemOutcomes.inc({ kind: 'erase', connector: connector.id, outcome: 'failed' });
     ctx.logger.warn({ dsrId: item.request.id, connector: connector.id, reason }, 'erasure failed in one system');
     result.failed++;
+    result.rowErrors.push(requestError(item, 'erase_failed', reason));
   }
 
   private async complete(connector: SyncConnector, item: Item, outcome: SystemOutcome, result: EraseRunResult): Promise<void> {
@@ -737,4 +754,9 @@ export class Eraser {
     });
     if (added.length > 0) await ctx.store.suppress(hashedRecords(ctx, connector, added), `erasure ${item.request.id}`);
   }
+}
+
+/** A request of an erase batch that failed (or will be retried), as its sync run keeps it: the request id, the profile, why. */
+function requestError(item: Item, code: string, reason: string): RunRowError {
+  return { ref: `dsr:${item.request.id}`, profileId: item.request.profileId, code, message: reason };
 }

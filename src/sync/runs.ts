@@ -186,6 +186,9 @@ export async function sweepRuns(store: RunRepository, logger: Logger, retentionM
 
 /** A stable code and a redacted message for what failed a run. */
 function failureOf(error: unknown): { code: string; message: string } {
+  // BullMQ's park of a rate-limited queue (the system's 429 came before it).
+  if (error instanceof Error && error.name === 'RateLimitError')
+    return { code: 'rate_limited', message: 'the queue is parked by a rate limit' };
   const code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : String(error);
   return { code: typeof code === 'string' ? code : 'internal', message: redactContacts(message).slice(0, 300) };

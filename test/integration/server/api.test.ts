@@ -477,6 +477,7 @@ describe('admin API /api/v1', () => {
           'listWebhooksOutDeadLetters',
           'redeliverWebhooksOut',
           'enableWebhooksOut',
+          'listConnectorRuns',
           'listDeadLetters',
           'replayDeadLetter',
           'replayDeadLetters',
