@@ -2,8 +2,9 @@
  * The queue board (/admin/queues, bull-board) in Chromium: it loads and shows the hub's queues
  * with no request leaving for another host (bull-board's page links Google Fonts; the hub
  * serves it without that link, and its CSP allows no remote styles or fonts) and no CSP
- * violation.
+ * violation. A screenshot goes to test-artifacts/queue-board.png (git-ignored).
  */
+import { mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,6 +40,8 @@ describe('the queue board in a browser', () => {
     expect(watch.requests.length).toBeGreaterThan(3);
     expect(watch.external()).toEqual([]);
     expect(watch.violations).toEqual([]);
+    mkdirSync('test-artifacts', { recursive: true });
+    await page.screenshot({ path: 'test-artifacts/queue-board.png' });
     await context.close();
   }, 60_000);
 });
