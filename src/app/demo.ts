@@ -231,6 +231,7 @@ export async function startDemo(loaded: Config, logger: Logger, options: DemoOpt
     }
     hubLinks.push(
       { label: 'Admin API docs', url: `${publicUrl}/api/v1/docs` },
+      { label: 'Operations page', url: `${publicUrl}/admin`, note: 'user: anything; password: an admin API key' },
       { label: 'Queue dashboard', url: `${publicUrl}/admin/queues`, note: 'user: anything; password: an admin API key' },
       { label: 'Metrics (Prometheus)', url: `${publicUrl}/metrics` },
       { label: 'Health', url: `${publicUrl}/readyz` },

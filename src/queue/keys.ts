@@ -66,6 +66,8 @@ export function engineKeys(prefix: string) {
     lifts: (instance: string): string => `${prefix}:sync:lifts:${instance}`,
     /** STRING (JSON `LastPull`): when the last pull of the instance ended, what it read, its error. */
     lastPull: (instance: string): string => `${prefix}:sync:last-pull:${instance}`,
+    /** HASH `in:<instance>` / `out:<instance>` -> changes of one minute (epoch minute), kept 2 h (change-counts.ts). */
+    changesOfMinute: (minute: number): string => `${prefix}:sync:changes:${minute}`,
     /** STRING: the epoch id of this Redis's data; a Redis without it lost its data (see redis-health.ts). */
     epoch: `${prefix}:sync:epoch`,
     /** STRING with a TTL: a webhook event id already enqueued (redeliveries are dropped). */

@@ -23,14 +23,15 @@ import { rightsSection } from './preferences/rights.js';
 import { ServerOptions } from './deps.js';
 import type { ServerDeps } from './deps.js';
 import { registerJsonBodyParser } from './json-body.js';
-import { httpMetrics } from './metrics.js';
+import { httpMetrics, registerStateMetrics } from './metrics.js';
 import { registerMetrics, registerOps } from './ops.js';
 import { PreferenceLinks } from './preferences/links.js';
 import { ApiProblem, RequestProblemError, sendProblem } from './problem.js';
 import { registerPreferences } from './preferences/routes.js';
 import { recipientsByPurpose } from './preferences/transparency.js';
 import { brandOf } from './preferences/view.js';
-import { registerQueueBoard } from './queue-board.js';
+import { QUEUE_BOARD_PATH, registerQueueBoard } from './queue-board.js';
+import { registerAdminPage, runView } from './admin/routes.js';
 import { registerRequests } from './requests/routes.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { registerWebhooks } from './webhooks.js';
@@ -133,6 +134,7 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(formbody, { bodyLimit: options.bodyLimit });
 
   const metrics = httpMetrics(deps.metrics);
+  registerStateMetrics(deps.metrics, { connectors: deps.connectors, engine: deps.engine, redisReady, now });
   const links = new PreferenceLinks(deps.hub.secrets.signing, deps.redis, deps.engine.prefix, now);
 
   // With a listener of its own (hub.metrics.listen), /metrics is not served here at all.
@@ -146,6 +148,7 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
       ready: '/readyz',
       ...(metricsHere ? { metrics: '/metrics' } : {}),
       queues: '/admin/queues',
+      operations: '/admin',
     },
   }));
   registerOps(app, { redis: deps.redis, redisReady, store: deps.store });
@@ -218,6 +221,16 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
   if (options.queueBoard) {
     await registerQueueBoard(app, { redis: deps.redis, prefix: deps.engine.prefix, connectors: deps.connectors, apiKeys: deps.apiKeys });
   }
+  registerAdminPage(app, {
+    connectors: deps.connectors,
+    connectorNames: deps.connectorNames,
+    engine: deps.engine,
+    apiKeys: deps.apiKeys,
+    queueBoard: options.queueBoard ? QUEUE_BOARD_PATH : null,
+    apiDocs: '/api/v1/docs',
+    recentRuns: async (connector, limit) => (await deps.store.listRuns({ connector, limit })).runs.map(runView),
+    now,
+  });
   return app;
 }
 

@@ -54,7 +54,16 @@ export type ServerPrivacy = Pick<
 /** The engine as the server uses it. */
 export type ServerEngine = Pick<
   Engine,
-  'receiveWebhook' | 'connectorStatus' | 'deadLetters' | 'prefix' | 'instance' | 'unpark' | 'pullNow' | 'pullProgress' | 'pushAgain'
+  | 'receiveWebhook'
+  | 'connectorStatus'
+  | 'changesPerMinute'
+  | 'deadLetters'
+  | 'prefix'
+  | 'instance'
+  | 'unpark'
+  | 'pullNow'
+  | 'pullProgress'
+  | 'pushAgain'
 >;
 
 export interface ServerDeps {

@@ -15,10 +15,19 @@ import { engineQueueNames } from '../sync/index.js';
 import type { SyncConnector } from '../sync/index.js';
 import { hasScope } from './api-keys.js';
 import type { ApiKeyRecord } from './api-keys.js';
-import { authenticate } from './api/routes.js';
-import { ApiProblem, sendProblem } from './problem.js';
+import { authenticatePage } from './page-auth.js';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
+
+/**
+ * bull-board's page links a remote stylesheet (Google Fonts, IBM Plex): the hub serves the page
+ * without any `<link>` to another host, so the board uses the system's fonts and opening it
+ * sends no request (nor the operator's address) anywhere but the hub. The hub's CSP allows no
+ * remote styles or fonts either (`security-headers.ts`).
+ */
+export function withoutRemoteLinks(html: string): string {
+  return html.replace(/<link\b[^>]*\bhref=["']?(?:https?:)?\/\/[^>]*>\s*/gi, '');
+}
 
 function isQueueList(payload: unknown): payload is { queues: Record<string, unknown>[] } {
   return typeof payload === 'object' && payload !== null && Array.isArray((payload as { queues?: unknown }).queues);
@@ -43,12 +52,15 @@ export async function registerQueueBoard(
   await app.register(async (scope) => {
     scope.addHook('onRequest', async (request, reply) => {
       const viewing = request.method === 'GET' || request.method === 'HEAD';
-      const principal = authenticate(options.apiKeys, request, viewing ? 'queues:read' : 'admin');
-      if (principal instanceof ApiProblem) {
-        if (principal.status === 401) reply.header('www-authenticate', 'Basic realm="Concord queues", charset="UTF-8"');
-        return sendProblem(reply, principal);
-      }
+      const principal = await authenticatePage(options.apiKeys, request, reply, viewing ? 'queues:read' : 'admin', 'Concord queues');
+      if (principal === null) return reply;
       if (!hasScope(principal.scopes, 'admin')) readOnly.add(request);
+    });
+    scope.addHook('onSend', async (_request, reply, payload) => {
+      const type = reply.getHeader('content-type');
+      return typeof payload === 'string' && typeof type === 'string' && type.startsWith('text/html')
+        ? withoutRemoteLinks(payload)
+        : payload;
     });
     // The board's UI reads each queue's `readOnlyMode` from GET api/queues and hides its actions.
     scope.addHook('preSerialization', async (request, _reply, payload: unknown) => {

@@ -34,7 +34,15 @@ export function servedOverHttps(request: FastifyRequest, publicUrlIsHttps: boole
 export async function registerSecurityHeaders(app: FastifyInstance, options: { publicUrl: string }): Promise<void> {
   await app.register(helmet, {
     contentSecurityPolicy: {
-      directives: { 'form-action': ["'self'"], 'frame-ancestors': ["'none'"], 'upgrade-insecure-requests': null },
+      // No remote styles or fonts (helmet's defaults allow any https: source for both): every
+      // page of the hub, the queue board included, uses what the hub serves and the system's fonts.
+      directives: {
+        'form-action': ["'self'"],
+        'frame-ancestors': ["'none'"],
+        'style-src': ["'self'", "'unsafe-inline'"],
+        'font-src': ["'self'", 'data:'],
+        'upgrade-insecure-requests': null,
+      },
     },
     // Personal pages must not leak their URL (it carries the link token) to other sites.
     referrerPolicy: { policy: 'no-referrer' },

@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { budgetMetrics } from './metrics.js';
 import type {
   AdmitResult,
   ConnectionCheck,
@@ -127,6 +128,7 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
     ...(definition.contextFields ? { contextFields: definition.contextFields(options.config) } : {}),
     ...(outboundWebhooks ? { outboundWebhooks } : {}),
     async create({ logger, metrics, knownRecords, outboundWebhooks: outbound }) {
+      const budgets = metrics ? budgetMetrics(metrics) : null;
       const instance: ConnectorInstance<Cursor> = await definition.create({
         instanceId: id,
         config: options.config,
@@ -135,7 +137,12 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
         ...(knownRecords ? { knownRecords } : {}),
         fieldTargets: Object.fromEntries(options.mapping.outbound.map((entry) => [entry.external, entry.key])),
         ...(outbound ? { outboundWebhooks: outbound } : {}),
-        reportBudget: (budget) => logger.debug({ budget }, 'rate-limit budget'),
+        reportBudget: (budget) => {
+          logger.debug({ budget }, 'rate-limit budget');
+          if (!budgets) return;
+          budgets.remaining.set({ connector: id, window: budget.window }, budget.remaining);
+          if (budget.max !== undefined) budgets.limit.set({ connector: id, window: budget.window }, budget.max);
+        },
       });
       const pull = instance.pull?.bind(instance);
       const bound: SyncInstance = {

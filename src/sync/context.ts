@@ -1,4 +1,5 @@
 /** What the engine's stages share: connections, stores, queues and the scheduling helpers. */
+import type { ChangeCounts } from '../queue/change-counts.js';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -37,6 +38,8 @@ export interface EngineContext {
   };
   /** Screens every batch of records passes before ingest (see `Engine.addRecordScreen`). */
   screens: RecordScreen[];
+  /** Changes per minute in and out, per connector (the operations page's chart). */
+  changes: ChangeCounts;
 }
 
 /**

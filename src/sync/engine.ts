@@ -20,6 +20,8 @@ import type { ExternalRecord, KnownRecord, RawWebhook } from '../connector/defin
 import { backoffDelay } from '../queue/backoff.js';
 import type { SyncConnector, SyncInstance } from './bind.js';
 import { CallLimiter } from '../queue/call-limiter.js';
+import { ChangeCounts } from '../queue/change-counts.js';
+import type { MinuteCounts } from '../queue/change-counts.js';
 import type { EngineContext, RecordScreen } from './context.js';
 import { DeadLetterView } from './outbound/dead-letter.js';
 import { kickRelay, scheduleFlush } from './context.js';
@@ -145,6 +147,8 @@ export interface Engine {
    * and last pull: what the server reports, so it never reads the engine's keys itself.
    */
   connectorStatus(connector: string, now?: number): Promise<ConnectorReport>;
+  /** Changes in and out per connector for each of the last `minutes` minutes up to `now`, oldest first. */
+  changesPerMinute(minutes: number, now?: number): Promise<MinuteCounts[]>;
   /** True when no work is queued, delayed, running or waiting in any set. */
   idle(): Promise<boolean>;
   /** The live connector instance (created on first use). */
@@ -290,6 +294,7 @@ class BullEngine implements Engine {
       dead: this.deadLetters,
       queues,
       screens: [],
+      changes: new ChangeCounts(this.commands, keys),
     };
     const writes = new WriteLog(this.commands, keys.writes, keys.writeOf, tuning.writeLogRetentionMs);
     this.ingestor = new Ingestor(this.ctx, writes);
@@ -656,6 +661,10 @@ class BullEngine implements Engine {
     };
   }
 
+  changesPerMinute(minutes: number, now = Date.now()): Promise<MinuteCounts[]> {
+    return this.ctx.changes.lastMinutes(minutes, now);
+  }
+
   private async workStatus(connector: string): Promise<ConnectorStatus> {
     return { connector, ...(await this.ctx.work.depths(connector)) };
   }
@@ -687,4 +696,4 @@ async function queueStatus(q: Queue): Promise<QueueStatus> {
   };
 }
 
-export type { LastPull, PullProgressData, PullResult, RedisOptions, UnparkResult };
+export type { LastPull, MinuteCounts, PullProgressData, PullResult, RedisOptions, UnparkResult };

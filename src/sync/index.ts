@@ -10,6 +10,7 @@ export type {
   Engine,
   EngineStatus,
   LastPull,
+  MinuteCounts,
   PullJobView,
   PullProgressData,
   PullResult,

@@ -101,3 +101,25 @@ export function createSyncMetrics(registry: Registry = new Registry()): SyncMetr
     },
   };
 }
+
+/** The rate-limit budgets connectors report from their systems' answers (`ConnectorContext.reportBudget`). */
+export interface BudgetMetrics {
+  remaining: Gauge<'connector' | 'window'>;
+  limit: Gauge<'connector' | 'window'>;
+}
+
+/** The budget gauges on `registry` (created on first use, shared by every instance). */
+export function budgetMetrics(registry: Registry): BudgetMetrics {
+  return {
+    remaining: gaugeOn(registry, {
+      name: 'concord_connector_budget_remaining',
+      help: "Calls left in a system's own rate-limit window as it last reported (window: DAILY, TEN_SECONDLY_ROLLING...), per connector.",
+      labelNames: ['connector', 'window'] as const,
+    }),
+    limit: gaugeOn(registry, {
+      name: 'concord_connector_budget_limit',
+      help: "Calls a system's rate-limit window allows as it last reported, per connector and window (absent when the system does not say).",
+      labelNames: ['connector', 'window'] as const,
+    }),
+  };
+}

@@ -112,6 +112,8 @@ export interface OperatorHubOptions {
   mailchimp?: boolean;
   /** The hub's database. @defaultValue 'sqlite' */
   dialect?: TestDialect;
+  /** Serve the queue board at /admin/queues (off by default). */
+  queueBoard?: boolean;
 }
 
 export async function startOperatorHub(options: OperatorHubOptions = {}): Promise<OperatorHub> {
@@ -163,7 +165,7 @@ export async function startOperatorHub(options: OperatorHubOptions = {}): Promis
       role: 'all',
       logger: createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' }),
       tuning: TEST_TUNING,
-      server: { queueBoard: false, webhookRateLimit: 0 },
+      server: { queueBoard: options.queueBoard ?? false, webhookRateLimit: 0 },
     });
     cleanup.push(() => hub.close());
     hubspot.sideDoor.setWebhookUrl(`${hub.url}/webhooks/hubspot`);

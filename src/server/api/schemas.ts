@@ -159,6 +159,10 @@ export const ConnectorStatusView = z.object({
       pages: z.number().int(),
       records: z.number().int(),
       error: z.object({ name: z.string(), code: z.string().optional(), message: z.string() }).nullable(),
+      succeededAt: z
+        .string()
+        .optional()
+        .meta({ description: 'When the last pull that read everything ended (absent before one did): the pull lag counts from it.' }),
     })
     .nullable()
     .meta({

@@ -377,12 +377,20 @@ export class Ingestor {
       heldKeys,
     );
     await this.ctx.work.noteReceived(received);
+    await this.countChanges(items.filter((_, i) => outcomes[i] === 'applied').map((item) => item.connector.id));
     if (sourceDirty.size > 0) {
       await this.ctx.work.markDirty(sourceDirty);
       for (const connector of sourceDirty.keys()) await scheduleFlush(this.ctx, connector, Date.now() + this.ctx.tuning.flushDelayMs);
     }
     if (anyApplied) await kickRelay(this.ctx);
     return outcomes.map((o) => o ?? 'unchanged');
+  }
+
+  /** Counts the records that changed a profile, per source, for the operations page (best effort). */
+  private async countChanges(sources: readonly string[]): Promise<void> {
+    const counts = new Map<string, number>();
+    for (const id of sources) counts.set(id, (counts.get(id) ?? 0) + 1);
+    await this.ctx.changes.add('in', counts).catch((err: unknown) => this.ctx.logger.debug({ err }, 'changes per minute not counted'));
   }
 
   /**

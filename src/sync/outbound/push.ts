@@ -283,6 +283,9 @@ export class Pusher {
     }
     // Shadows and the push log of the whole batch in one transaction.
     await ctx.store.recordPushes(accepted);
+    await ctx.changes
+      .add('out', new Map([[connector.id, accepted.length]]))
+      .catch((err: unknown) => ctx.logger.debug({ err }, 'changes per minute not counted'));
     // Only now may the outbox forget these changes: the system holds them (or they are dead).
     await this.settleOutbox(connector, [...delivered, ...settled, ...dead.map((d) => d.profileId)], versions);
     if (dead.length > 0)

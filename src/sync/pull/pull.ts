@@ -71,6 +71,8 @@ export interface LastPull {
   records: number;
   /** `null` when the pull read everything; else the error (name, code and message; no record data). */
   error: { name: string; code?: string; message: string } | null;
+  /** When the last pull that read everything ended (this one, or an earlier one when this one failed); absent before one did. */
+  succeededAt?: string;
 }
 
 /** Reads the outcome of the last pull of `instance`, or `null` before the first one. */
@@ -139,7 +141,10 @@ export class Puller {
   }
 
   private async recordLastPull(instance: string, outcome: Omit<LastPull, 'finishedAt'>): Promise<void> {
-    const last: LastPull = { finishedAt: new Date().toISOString(), ...outcome };
+    const finishedAt = new Date().toISOString();
+    // A failed pull keeps the time of the last one that read everything: the pull lag counts from it.
+    const succeededAt = outcome.error === null ? finishedAt : (await readLastPull(this.ctx, instance).catch(() => null))?.succeededAt;
+    const last: LastPull = { finishedAt, ...outcome, ...(succeededAt === undefined ? {} : { succeededAt }) };
     await this.ctx.redis.set(this.ctx.keys.lastPull(instance), JSON.stringify(last)).catch((err: unknown) => {
       this.ctx.logger.warn({ err, connector: instance }, 'could not record the last pull');
     });

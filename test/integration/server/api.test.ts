@@ -3,6 +3,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServerHub } from './harness.js';
 import type { ServerHub } from './harness.js';
+import { waitFor } from '../../../harness/sync-hub.js';
 
 type Json = Record<string, unknown>;
 
@@ -343,6 +344,25 @@ describe('admin API /api/v1', () => {
       expect(lastPull).toMatchObject({ error: null });
       expect(lastPull?.records).toBeGreaterThan(0);
       expect(Date.parse(lastPull?.finishedAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
+      expect(lastPull?.['succeededAt' as keyof typeof lastPull]).toBe(lastPull?.finishedAt);
+
+      // A failed pull is the last pull, but the pull lag still counts from the last complete one.
+      s.hub.systems['crm']?.failNextCalls(...Array<'unauthorized'>(5).fill('unauthorized'));
+      await s.hub.engine.pullNow('crm');
+      let last: { finishedAt: string; error: Json; succeededAt?: string } | undefined;
+      await waitFor(
+        async () => {
+          const listed = (await s.app.inject({ method: 'GET', url: '/api/v1/connectors', headers: s.bearer('admin') })).json() as {
+            connectors: { id: string; lastPull: { finishedAt: string; error: Json; succeededAt?: string } }[];
+          };
+          last = listed.connectors.find((c) => c.id === 'crm')?.lastPull;
+          return last?.error !== null;
+        },
+        10_000,
+        'a failed pull',
+      );
+      expect(last?.finishedAt).not.toBe(lastPull?.finishedAt);
+      expect(last?.succeededAt).toBe(lastPull?.finishedAt);
     });
 
     it('lists dead letters and replays them', async () => {

@@ -29,6 +29,7 @@ function serverEngine(engine: Engine, overrides: Partial<ServerEngine>): ServerE
     prefix: engine.prefix,
     deadLetters: engine.deadLetters,
     connectorStatus: (id, now) => engine.connectorStatus(id, now),
+    changesPerMinute: (minutes, now) => engine.changesPerMinute(minutes, now),
     receiveWebhook: (id, raw) => engine.receiveWebhook(id, raw),
     unpark: (id) => engine.unpark(id),
     instance: (id) => engine.instance(id),
