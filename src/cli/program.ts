@@ -10,6 +10,7 @@ import * as connector from './commands/connector.js';
 import * as dsr from './commands/dsr.js';
 import * as emulate from './commands/emulate.js';
 import * as migrate from './commands/migrate.js';
+import * as plan from './commands/plan.js';
 import * as retention from './commands/retention.js';
 import * as schema from './commands/schema.js';
 import * as secret from './commands/secret.js';
@@ -31,6 +32,7 @@ export const commands: readonly CommandModule[] = [
   start,
   validate,
   check,
+  plan,
   secret,
   schema,
   migrate,

@@ -17,6 +17,9 @@ import { callExternal } from '../../queue/external-call.js';
 import type { Ingestor } from '../inbound/ingest.js';
 import { errorSummary } from '../inbound/ingest.js';
 import { LuaScript } from '../../queue/lua.js';
+import { linkRecords } from '../inbound/link.js';
+import { scheduleFlush } from '../context.js';
+import { firstPullLinksOnly, firstPullPending, markFirstPullDone, markFirstPullStarted, waitsForFirstPull } from '../initial-sync.js';
 
 export interface PullJobData {
   connector: string;
@@ -97,6 +100,10 @@ export class Puller {
     const instance = await this.ctx.instance(connector.id);
     if (!instance.pull) return { pages: 0, records: 0 };
     const saved = await this.ctx.store.getCursor(connector.id);
+    // The first pull of a pull-only or push-only instance (`initial-sync.ts`).
+    const linksOnly = firstPullLinksOnly(connector);
+    const first = (linksOnly || waitsForFirstPull(connector)) && (await firstPullPending(this.ctx.store, connector.id));
+    if (first && saved === null) await markFirstPullStarted(this.ctx.store, connector.id);
     const abort = signal ?? new AbortController().signal;
     const iterator = instance.pull(saved ?? undefined, abort)[Symbol.asyncIterator]();
     const callCtx = { limiter: this.ctx.limiter, metrics: this.ctx.metrics, retries: 0, retryMinMs: 0 };
@@ -113,12 +120,21 @@ export class Puller {
       if (next.done) break;
       const page = next.value;
       const kept = await this.ingestor.screen(connector, page.records);
-      if (kept.length > 0) await this.ingestor.ingest(connector, kept, readAt);
+      if (kept.length > 0) {
+        if (first && linksOnly) await linkRecords(this.ctx, connector, kept, readAt);
+        else await this.ingestor.ingest(connector, kept, readAt);
+      }
       await this.ctx.store.setCursor(connector.id, page.cursor);
       pages++;
       records += page.records.length;
       progress.pages = pages;
       progress.records = records;
+    }
+    if (first) {
+      await markFirstPullDone(this.ctx.store, connector.id);
+      // What waited for the first pull (pull-only) goes now.
+      if (waitsForFirstPull(connector)) await scheduleFlush(this.ctx, connector.id, 'now');
+      this.ctx.logger.info({ connector: connector.id, initialSync: connector.initialSync }, 'first full pull finished');
     }
     this.ctx.logger.info({ connector: connector.id, pages, records, ms: Math.round(performance.now() - started) }, 'pull finished');
     return { pages, records };
