@@ -25,7 +25,7 @@ import type { Config } from '../../../src/config/schema.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import type { Store } from '../../../src/store/index.js';
 import { connectorsFromConfig } from '../../../src/sync/index.js';
-import type { Engine } from '../../../src/sync/index.js';
+import type { Engine, EngineRoles } from '../../../src/sync/index.js';
 import type { CallCounts } from '../../../src/connector/emulator-kit/controls.js';
 import { runConcord } from '../../helpers/cli.js';
 import type { CliRun } from '../../helpers/cli.js';
@@ -77,8 +77,8 @@ export interface PlanHub {
   cli(args: readonly string[]): Promise<CliRun>;
   /** The store, opened (and migrated) as the hub opens it. */
   store(): Promise<Store>;
-  /** An engine on the config's connectors, started with every role (close it before `close`). */
-  engine(store: Store): Promise<Engine>;
+  /** An engine on the config's connectors, started with these roles (default all; close it before `close`). */
+  engine(store: Store, roles?: Partial<EngineRoles>): Promise<Engine>;
   /** Keys under the prefix in Redis. */
   redisKeys(): Promise<string[]>;
   close(): Promise<void>;
@@ -97,11 +97,12 @@ export async function startPlanHub(extra: { hubspot?: string; salesforce?: strin
   const dir = await mkdtemp(join(tmpdir(), 'concord-plan-'));
   cleanup.push(() => rm(dir, { recursive: true, force: true }));
   const configPath = join(dir, 'concord.yaml');
+  // No schedule: the tests pull when they say (a scheduled pull runs when the engine starts).
   const yaml = `${hubYaml({ redisUrl: REDIS_URL, databaseUrl: db.url, prefix })}connectors:
 ${hubspotYaml({ baseUrl: hubspot.url, appId: HS_APP })}    subscriptions: [{ id: 101, consent: marketing.email }]
-    schedule: { every: 1h }${extra.hubspot ?? ''}
+${extra.hubspot ?? ''}
 ${salesforceYaml({ loginUrl: salesforce.url, organizationId: SF_ORG })}    channelFlags: { HasOptedOutOfEmail: marketing.email }
-    schedule: { every: 1h }${extra.salesforce ?? ''}
+${extra.salesforce ?? ''}
 `;
   await writeFile(configPath, yaml);
   const loaded = parseConfig(yaml, configPath, { connectors: builtinConnectors, env: ENV });
@@ -118,14 +119,14 @@ ${salesforceYaml({ loginUrl: salesforce.url, organizationId: SF_ORG })}    chann
     config,
     cli: (args) => runConcord([...args, '--config', configPath], ENV),
     store: () => openConfiguredStore(config, connectorsFromConfig(config, builtinConnectors), silentLogger()),
-    async engine(store) {
+    async engine(store, roles) {
       const engine = createTestEngine({
         prefix,
         store,
         connectors: connectorsFromConfig(config, builtinConnectors),
         policy: toMergePolicy(config),
       });
-      await engine.start();
+      await engine.start(roles);
       return engine;
     },
     redisKeys: () => redis.keys(`${prefix}*`),
