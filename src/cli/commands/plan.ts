@@ -68,7 +68,7 @@ function progressPrinter(io: CliIo): { page(e: { connector: string; pages: numbe
 }
 
 function sourceLine(s: PlanSource): string {
-  const read = `${s.records} records in ${s.pages} pages, ${s.calls} calls`;
+  const read = `${s.records} records in ${s.pages} pages, ${s.calls} calls, ${(s.ms / 1000).toFixed(1)} s`;
   const first = s.firstPull ? `first pull, initialSync ${s.initialSync}` : 'from its cursor';
   if (s.firstPull && s.initialSync === 'push-only') {
     return `reads ${s.connector} (${first}): ${read}; not ingested: ${s.linked} linked to known people, ${s.notLinked} left alone`;

@@ -103,10 +103,12 @@ async function readSource(
   const initialSync = connector.initialSync ?? 'both';
   const firstPull = await firstPullPending(options.store, connector.id);
   const linksOnly = firstPull && initialSync === 'push-only';
+  const started = performance.now();
   const counts: SourceCounts = {
     pages: 0,
     records: 0,
     calls: 0,
+    ms: 0,
     created: 0,
     updated: 0,
     unchanged: 0,
@@ -126,7 +128,10 @@ async function readSource(
       for (;;) {
         const readAt = new Date().toISOString();
         const next = await callExternal(options.callCtx, connector, 'pull', () => iterator.next(), { signal: options.signal });
-        if (next.done) return { connector: connector.id, type: connector.type, initialSync, firstPull, ...counts };
+        if (next.done) {
+          counts.ms = Math.round(performance.now() - started);
+          return { connector: connector.id, type: connector.type, initialSync, firstPull, ...counts };
+        }
         for (const record of next.value.records) {
           if (linksOnly) await linkRecord(connector, record, readAt, state, counts);
           else await judgeRecord(connector, record, readAt, state, counts, options.policy);

@@ -20,6 +20,8 @@ export const PlanSource = z.object({
   records: count,
   /** API calls the plan made to read it (pull pages; a page may take more than one request). */
   calls: count,
+  /** How long reading and judging its records took, ms. */
+  ms: count,
   /** Records that would create a hub profile. */
   created: count,
   /** Records that would change a hub profile. */
