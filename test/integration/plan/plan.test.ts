@@ -67,13 +67,22 @@ describe('concord plan', () => {
       await engine.pullNow('salesforce');
       await waitFor(() => hub.salesforce.sideDoor.list('Contact').length === 4 && hub.hubspot.sideDoor.contacts().length === 4);
       await waitFor(() => hub.hubspot.sideDoor.findByEmail('ada@example.com')?.properties['firstname'] === 'Augusta');
+      await waitFor(async () => (await store.getCursor('salesforce')) !== null);
     } finally {
       await engine.close();
       await store.close();
     }
+
+    // The next sync, from the saved cursors: one edit in HubSpot is one update in Salesforce.
+    const bob = hub.hubspot.sideDoor.findByEmail('bob@example.com');
+    hub.hubspot.sideDoor.editContact(bob?.id ?? '', { lastname: 'Marley' });
+    const next = PlanReport.parse(JSON.parse((await hub.cli(['plan', '--json'])).stdout));
+    expect(next.sources.find((s) => s.connector === 'hubspot')).toMatchObject({ firstPull: false, created: 0, updated: 1 });
+    expect(next.targets.find((t) => t.connector === 'salesforce')).toMatchObject({ create: 0, update: 1, fields: { LastName: 1 } });
+    expect(next.targets.find((t) => t.connector === 'hubspot')).toMatchObject({ create: 0, update: 0 });
   });
 
-  it('writes nothing: no write call to any system, the database and cursors unchanged, no Redis key', async () => {
+  it('writes nothing, a 429 met on the way: no write call to any system, the database and cursors unchanged, no Redis key', async () => {
     await seed(hub);
     // A hub that ran before: a profile in the store (and the database migrated).
     const store = await hub.store();
@@ -93,6 +102,8 @@ describe('concord plan', () => {
     hub.hubspot.sideDoor.resetCalls();
     hub.salesforce.sideDoor.resetCalls();
 
+    // A 429 on the way: the plan waits for its Retry-After and reads the page again.
+    hub.hubspot.sideDoor.rateLimitNextCall(1);
     const text = await hub.cli(['plan']);
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/writes hubspot: create 1, update 1, leave alone 2/);
@@ -105,6 +116,7 @@ describe('concord plan', () => {
     const sf = hub.salesforce.sideDoor.calls();
     expect(hs.total).toBeGreaterThan(0);
     expect(sf.total).toBeGreaterThan(0);
+    expect(hs.rateLimited).toBe(1);
     expect(writeCalls(hs)).toEqual({});
     expect(writeCalls(sf)).toEqual({});
     expect(await tableCounts(hub)).toEqual(before);
