@@ -12,6 +12,7 @@ import * as emulate from './commands/emulate.js';
 import * as migrate from './commands/migrate.js';
 import * as profile from './commands/profile.js';
 import * as push from './commands/push.js';
+import * as plan from './commands/plan.js';
 import * as retention from './commands/retention.js';
 import * as runs from './commands/runs.js';
 import * as schema from './commands/schema.js';
@@ -35,6 +36,7 @@ export const commands: readonly CommandModule[] = [
   start,
   validate,
   check,
+  plan,
   secret,
   schema,
   migrate,

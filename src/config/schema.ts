@@ -26,6 +26,7 @@ export const CONNECTOR_COMMON_KEYS = [
   'consentAuthority',
   'mappings',
   'limits',
+  'initialSync',
 ] as const;
 
 /** The keys of an instance that belong to its connector type (not the common ones). */
@@ -465,6 +466,10 @@ export const LimitsOverride = z
   .strict();
 export type LimitsOverride = z.infer<typeof LimitsOverride>;
 
+/** Which way the first sync with a system goes (`initialSync`). */
+export const InitialSync = z.enum(['pull-only', 'push-only', 'both']);
+export type InitialSync = z.infer<typeof InitialSync>;
+
 const connectorCommonShape = {
   displayName: LocalizedText.optional().meta({
     description:
@@ -486,6 +491,14 @@ const connectorCommonShape = {
       "Field mappings on top of the connector's defaults and of the entries its own keys imply (e.g. HubSpot subscriptions, Salesforce channelFlags), which need not be written here. An entry for the same target and external field as an implied one must say the same.",
   }),
   limits: LimitsOverride.default({}).meta({ description: "Overrides of the connector type's declared rate limits and batch size." }),
+  /**
+   * Which way the first sync with this system goes.
+   * @defaultValue both
+   */
+  initialSync: InitialSync.default('both').meta({
+    description:
+      "Which way the first sync goes, until the instance's first full pull has finished. pull-only: the hub is filled from this system first and nothing is pushed to it (its outbox rows wait, and are delivered once the first pull finished). push-only: the first pull takes none of the system's values, it only links the records of people the hub knows (their ids and what they hold, so pushes update them) and saves the cursor, so later pulls are incremental; the hub's values are then pushed. both: the first pull is ingested and pushes start at once. `concord plan` honours it.",
+  }),
 };
 
 /** The keys every connector instance has; each type's own keys join these. */

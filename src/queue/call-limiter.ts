@@ -65,6 +65,9 @@ export interface CallLimit {
   windowMs: number;
 }
 
+/** What `callExternal` needs of a limiter: a slot per call, its release, and a block on a 429. */
+export type CallSlots = Pick<CallLimiter, 'acquire' | 'release' | 'block'>;
+
 export class CallLimiter {
   /** The lift counter of each system as this process last saw it. */
   private readonly seenLifts = new Map<string, number>();

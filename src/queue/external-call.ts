@@ -8,7 +8,7 @@ import pRetry from 'p-retry';
 import { classifyHttpError, RateLimitedError, TransientError } from '../connector/errors.js';
 import type { ConnectorError } from '../connector/errors.js';
 import type { Counter } from 'prom-client';
-import type { CallLimiter } from './call-limiter.js';
+import type { CallSlots } from './call-limiter.js';
 
 /** The system called, as the limiter knows it: its instance id and its request budget. */
 export interface CalledSystem {
@@ -23,7 +23,8 @@ export interface CallMetrics {
 }
 
 export interface CallContext {
-  limiter: CallLimiter;
+  /** The engine's shared limiter, or an in-process one (`LocalCallLimiter`, for `concord plan`). */
+  limiter: CallSlots;
   metrics: CallMetrics;
   retries: number;
   retryMinMs: number;

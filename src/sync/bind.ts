@@ -37,6 +37,13 @@ import type { CompiledMapping } from '../connector/mapping.js';
 import { Json } from '../profile/schema.js';
 import { assertInstanceId } from '../queue/keys.js';
 
+/**
+ * Which way the first sync with the system goes (YAML `initialSync`), until the instance's first
+ * full pull has finished (`initial-sync.ts`): `pull-only` pushes nothing to it, `push-only` takes
+ * none of its values, `both` does both at once.
+ */
+export type InitialSyncMode = 'pull-only' | 'push-only' | 'both';
+
 /** When to pull: every N ms, or on a cron pattern. */
 export type PullSchedule = { every: number } | { cron: string };
 
@@ -77,6 +84,11 @@ export interface SyncConnector {
   limits: ConnectorLimits;
   mapping: CompiledMapping;
   schedule?: PullSchedule;
+  /**
+   * Which way the first sync goes (see `InitialSyncMode`).
+   * @defaultValue both
+   */
+  initialSync?: InitialSyncMode;
   /** The definition's erasure flag (`ConnectorDefinition.erasureFlag`), if it has one. */
   erasureFlag?: ErasureFlag;
   /** External fields sent with every write that changes anything (`ConnectorDefinition.contextFields`). */
@@ -101,6 +113,8 @@ export interface BindOptions<Config, Cursor> {
   mapping: CompiledMapping;
   limits?: Partial<ConnectorLimits>;
   schedule?: PullSchedule;
+  /** @defaultValue both */
+  initialSync?: InitialSyncMode;
 }
 
 /** Thrown when a stored cursor no longer matches the connector's cursor schema. */
@@ -123,6 +137,7 @@ export function bindConnector<Config, Cursor>(options: BindOptions<Config, Curso
     capabilities: definition.capabilities,
     limits,
     mapping: options.mapping,
+    initialSync: options.initialSync ?? 'both',
     ...(options.schedule ? { schedule: options.schedule } : {}),
     ...(definition.erasureFlag ? { erasureFlag: definition.erasureFlag } : {}),
     ...(definition.contextFields ? { contextFields: definition.contextFields(options.config) } : {}),

@@ -16,7 +16,7 @@ import type { JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import type { ExternalRecord, KnownRecord, RawWebhook } from '../connector/define.js';
+import type { ExternalRecord, RawWebhook } from '../connector/define.js';
 import { backoffDelay } from '../queue/backoff.js';
 import type { SyncConnector, SyncInstance } from './bind.js';
 import { CallLimiter } from '../queue/call-limiter.js';
@@ -34,6 +34,7 @@ import type { SyncMetrics } from './metrics.js';
 import { EngineRoles, EngineTuning } from './options.js';
 import type { EngineOptions } from './options.js';
 import { Puller, readLastPull } from './pull/pull.js';
+import { knownRecordsOf } from './known-records.js';
 import type { LastPull, PullJobData, PullProgressData, PullResult } from './pull/pull.js';
 import { Pusher } from './outbound/push.js';
 import type { FlushJobData } from './outbound/push.js';
@@ -356,7 +357,7 @@ class BullEngine implements Engine {
       existing = connector.create({
         logger: this.logger.child({ connector: id }),
         metrics: this.metrics.registry,
-        knownRecords: (page) => this.knownRecords(id, page),
+        knownRecords: (page) => knownRecordsOf(this.ctx.store, id, page),
         ...(connector.outboundWebhooks
           ? { outboundWebhooks: storeOutboundWebhooks(this.ctx.store, id, () => this.deliveries?.nudge(id)) }
           : {}),
@@ -365,17 +366,6 @@ class BullEngine implements Engine {
       this.instances.set(id, existing);
     }
     return existing;
-  }
-
-  /** The records of an instance the hub holds, for its `ConnectorContext.knownRecords`: empty only at the end. */
-  private async knownRecords(id: string, page: { after?: string; limit: number }): Promise<KnownRecord[]> {
-    let after = page.after;
-    for (;;) {
-      const shadows = await this.ctx.store.shadowsByConnector(id, { limit: page.limit, ...(after === undefined ? {} : { after }) });
-      const known = shadows.flatMap((s) => (s.externalId === null ? [] : [{ key: s.profileId, externalId: s.externalId }]));
-      if (known.length > 0 || shadows.length === 0) return known;
-      after = shadows.at(-1)?.profileId;
-    }
   }
 
   /** A park was lifted: the live instance forgets the blocks it keeps in memory. */

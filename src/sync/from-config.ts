@@ -47,6 +47,7 @@ export function connectorsFromConfig(config: Config, definitions: readonly Conne
         config: ownConfig(instance),
         mapping: compileMapping(definition, instance.mappings),
         limits: instance.limits,
+        initialSync: instance.initialSync,
         ...(schedule ? { schedule } : {}),
       }),
     );

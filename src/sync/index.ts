@@ -18,7 +18,7 @@ export type {
   UnparkResult,
 } from './engine.js';
 export { bindConnector, InvalidCursorError } from './bind.js';
-export type { BindOptions, PullSchedule, SyncConnector, SyncInstance } from './bind.js';
+export type { BindOptions, InitialSyncMode, PullSchedule, SyncConnector, SyncInstance } from './bind.js';
 export { EngineRoles, EngineTuning } from './options.js';
 export type { EngineOptions, EngineTuningInput } from './options.js';
 export {
@@ -46,3 +46,7 @@ export { createWebhooksOutMetrics } from './webhooks-out/metrics.js';
 export type { WebhooksOutMetrics } from './webhooks-out/metrics.js';
 export { WebhookDeliveryWorker, WebhooksOutTuning } from './webhooks-out/worker.js';
 export type { DeliveryWorkerOptions, WebhookEndpointBinding, WebhooksOutTuningInput } from './webhooks-out/worker.js';
+export { planSync } from './plan/plan.js';
+export type { PlanOptions } from './plan/plan.js';
+export type { PlanStore } from './plan/state.js';
+export { PlanExample, PlanReport, PlanSource, PlanTarget } from './plan/report.js';

@@ -10,14 +10,14 @@ import type { Job, Queue } from 'bullmq';
 import { RateLimitedError, RejectedError } from '../../connector/errors.js';
 import type { ConnectorError } from '../../connector/errors.js';
 import type { PushOutcome, PushRecord } from '../../connector/define.js';
-import { changedFields, mapOutbound, outboundTimes } from '../../connector/mapping.js';
+import { outboundTimes } from '../../connector/mapping.js';
+import { outboundChange } from './outbound-change.js';
 import { backoffDelay } from '../../queue/backoff.js';
 import type { SyncConnector, SyncInstance } from '../bind.js';
 import { scheduleFlush } from '../context.js';
 import type { EngineContext } from '../context.js';
 import type { DeadLetter } from './dead-letter.js';
 import { callExternal, limitOf } from '../../queue/external-call.js';
-import { gateProfile } from '../gate.js';
 import type { IngestJobData } from '../inbound/ingest.js';
 import { ingestJobOptions } from '../inbound/webhooks.js';
 import type { TakeResult } from '../../queue/work-sets.js';
@@ -28,6 +28,7 @@ import type { Json } from '../../profile/schema.js';
 import type { RunRowError } from '../../store/types.js';
 import { startRun } from '../runs.js';
 import type { RunRecorder } from '../runs.js';
+import { firstPullPending, waitsForFirstPull } from '../initial-sync.js';
 
 /** Most extra takes that refill a batch whose profiles had nothing new (see `prepareFull`). */
 const TOP_UP_ROUNDS = 3;
@@ -53,6 +54,9 @@ interface Prepared {
 }
 
 export class Pusher {
+  /** Pull-only instances whose first full pull this process saw finished (it stays finished). */
+  private readonly released = new Set<string>();
+
   constructor(
     private readonly ctx: EngineContext,
     private readonly writes: WriteLog,
@@ -66,6 +70,9 @@ export class Pusher {
     if (!connector || !queue) return result;
     const instance = await ctx.instance(connector.id);
     if (!instance.push) return result;
+    // Pull-only until the first full pull finished: what is dirty stays dirty (its outbox rows
+    // stay too), and the end of that pull queues a flush (`initial-sync.ts`).
+    if (await this.waitsForFirstPull(connector)) return result;
 
     const take = await ctx.work.take(connector.id, connector.limits.maxBatch, ctx.tuning.inflightLeaseMs, ctx.tuning.flushDelayMs);
     if (take.profileIds.length === 0) {
@@ -86,6 +93,13 @@ export class Pusher {
     } finally {
       stop();
     }
+  }
+
+  private async waitsForFirstPull(connector: SyncConnector): Promise<boolean> {
+    if (!waitsForFirstPull(connector) || this.released.has(connector.id)) return false;
+    if (await firstPullPending(this.ctx.store, connector.id)) return true;
+    this.released.add(connector.id);
+    return false;
   }
 
   private async processTaken(
@@ -397,29 +411,19 @@ export class Pusher {
         continue;
       }
       const shadow = shadows.get(profileId);
-      const gated = gateProfile(profile);
-      // While processing is restricted, no new record is created anywhere.
-      if (gated.restricted && !shadow?.externalId) {
-        settled.push(profileId);
-        continue;
-      }
-      const out = mapOutbound(connector.mapping, gated.profile, policy, now, { creating: !shadow?.externalId });
-      if (out.errors.length > 0) {
+      // Pushed again on an operator's request (`concord push`): every field, whatever the shadow says.
+      const change = outboundChange(connector, profile, shadow, policy, now, { everyField: repush.has(profileId) });
+      if (change.kind !== 'restricted' && change.out.errors.length > 0) {
         this.ctx.logger.warn(
-          { connector: connector.id, profileId, errors: out.errors.map((e) => e.message) },
+          { connector: connector.id, profileId, errors: change.out.errors.map((e) => e.message) },
           'some values could not be mapped out',
         );
       }
-      // Pushed again on an operator's request (`concord push`): every field, whatever the shadow says.
-      const fields = changedFields(out.fields, repush.has(profileId) ? undefined : shadow?.values);
-      if (Object.keys(fields).length === 0) {
+      if (change.kind !== 'send') {
         settled.push(profileId);
         continue;
       }
-      for (const field of connector.contextFields ?? []) {
-        const value = out.fields[field];
-        if (value !== undefined && !(field in fields)) fields[field] = value;
-      }
+      const { fields, gated } = change;
       const prev: Record<string, Json> = {};
       for (const field of Object.keys(fields)) {
         const before = shadow?.values[field];

@@ -22,6 +22,9 @@ import type { RunTrigger } from '../../store/types.js';
 import type { IngestReport } from '../inbound/assess.js';
 import { changePaths, startRun } from '../runs.js';
 import type { RunRecorder } from '../runs.js';
+import { linkRecords } from '../inbound/link.js';
+import { scheduleFlush } from '../context.js';
+import { firstPullLinksOnly, firstPullPending, markFirstPullDone, markFirstPullStarted, waitsForFirstPull } from '../initial-sync.js';
 
 export interface PullJobData {
   connector: string;
@@ -160,6 +163,10 @@ export class Puller {
     const instance = await this.ctx.instance(connector.id);
     if (!instance.pull) return { pages: 0, records: 0 };
     const saved = how.fromStart ? null : await this.ctx.store.getCursor(connector.id);
+    // The first pull of a pull-only or push-only instance (`initial-sync.ts`).
+    const linksOnly = firstPullLinksOnly(connector);
+    const first = (linksOnly || waitsForFirstPull(connector)) && (await firstPullPending(this.ctx.store, connector.id));
+    if (first && saved === null) await markFirstPullStarted(this.ctx.store, connector.id);
     const abort = signal ?? new AbortController().signal;
     const iterator = instance.pull(saved ?? undefined, abort)[Symbol.asyncIterator]();
     const callCtx = { limiter: this.ctx.limiter, metrics: this.ctx.metrics, retries: 0, retryMinMs: 0 };
@@ -178,7 +185,11 @@ export class Puller {
       const kept = await this.ingestor.screen(connector, page.records);
       run.counts.read += page.records.length;
       run.counts.skipped += page.records.length - kept.length;
-      if (kept.length > 0) {
+      if (kept.length > 0 && first && linksOnly) {
+        // A push-only first pull links the records of people the hub knows and ingests nothing.
+        await linkRecords(this.ctx, connector, kept, readAt);
+        run.counts.skipped += kept.length;
+      } else if (kept.length > 0) {
         // Records that carried changes to the store (applied, or lost the merge): the others are skipped.
         const reported = new Set<ExternalRecord>();
         const report = (record: ExternalRecord, event: IngestReport): void => {
@@ -203,6 +214,12 @@ export class Puller {
       progress.pages = pages;
       progress.records = records;
       await how.report();
+    }
+    if (first) {
+      await markFirstPullDone(this.ctx.store, connector.id);
+      // What waited for the first pull (pull-only) goes now.
+      if (waitsForFirstPull(connector)) await scheduleFlush(this.ctx, connector.id, 'now');
+      this.ctx.logger.info({ connector: connector.id, initialSync: connector.initialSync }, 'first full pull finished');
     }
     return { pages, records };
   }

@@ -1,0 +1,116 @@
+/**
+ * `initialSync` per connector, against the HubSpot and Salesforce emulators and a SQLite hub:
+ * pull-only holds pushes to the system (its outbox rows stay) until its first full pull finished,
+ * then delivers them; push-only takes none of the system's values on the first pull, links the
+ * records of people the hub knows (so the push updates them, no duplicate) and pulls
+ * incrementally afterwards; `concord plan` honours both. (`both`, the default, is the first sync
+ * of plan.test.ts.)
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ProfilePatch } from '../../../src/profile/schema.js';
+import type { Store } from '../../../src/store/index.js';
+import { PlanReport } from '../../../src/sync/index.js';
+import type { Engine } from '../../../src/sync/index.js';
+import { startPlanHub } from './setup.js';
+import type { PlanHub } from './setup.js';
+
+let hub: PlanHub | undefined;
+const open: { engine?: Engine; store?: Store } = {};
+
+afterEach(async () => {
+  await open.engine?.close();
+  await open.store?.close();
+  delete open.engine;
+  delete open.store;
+  await hub?.close();
+  hub = undefined;
+});
+
+/** A person the hub knows, from its own admin source, stamped `at`. */
+function adminPatch(email: string, lastName: string, at = new Date().toISOString()): ProfilePatch {
+  return ProfilePatch.parse({
+    id: `admin:${email}:${at}`,
+    source: 'admin',
+    at,
+    receivedAt: at,
+    identities: [{ kind: 'email', value: email }],
+    attributes: { lastName },
+  });
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await sleep(50);
+  }
+}
+
+async function firstPullDone(store: Store, instance: string): Promise<boolean> {
+  const marker = (await store.getCursor(`${instance}:initial-pull`)) as { phase?: string } | null;
+  return marker?.phase === 'done';
+}
+
+describe('initialSync', () => {
+  it('pull-only: nothing is pushed to the system until its first pull finished; what waited is then delivered', async () => {
+    const h = (hub = await startPlanHub({ salesforce: '\n    initialSync: pull-only' }));
+    h.salesforce.sideDoor.create('Contact', { Email: 'sam@example.com', FirstName: 'Sam', LastName: 'Force' });
+    const store = (open.store = await h.store());
+    await store.applyPatch(adminPatch('eve@example.com', 'Hub'));
+
+    const planned = PlanReport.parse(JSON.parse((await h.cli(['plan', '--json'])).stdout));
+    expect(planned.targets.find((t) => t.connector === 'salesforce')).toMatchObject({ waitsForFirstPull: true });
+    expect(planned.targets.find((t) => t.connector === 'hubspot')).toMatchObject({ waitsForFirstPull: false, create: 1 });
+
+    const engine = (open.engine = await h.engine(store));
+    // HubSpot gets Eve at once; Salesforce does not, and its outbox row stays.
+    await waitFor(() => h.hubspot.sideDoor.findByEmail('eve@example.com') !== undefined);
+    await sleep(1_000);
+    expect(h.salesforce.sideDoor.findByEmail('eve@example.com')).toBeUndefined();
+    expect(await h.db.count(`outbox where connector = 'salesforce'`)).toBe(1);
+
+    await engine.pullNow('salesforce');
+    await waitFor(() => firstPullDone(store, 'salesforce'));
+    // The pull was ingested (Sam reaches HubSpot), and what waited goes to Salesforce now.
+    await waitFor(() => h.salesforce.sideDoor.findByEmail('eve@example.com') !== undefined);
+    await waitFor(() => h.hubspot.sideDoor.findByEmail('sam@example.com') !== undefined);
+  });
+
+  it('push-only: the first pull takes no value of the system, links known people, and later pulls are incremental', async () => {
+    const h = (hub = await startPlanHub({ hubspot: '\n    initialSync: push-only' }));
+    const store = (open.store = await h.store());
+    await store.applyPatch(adminPatch('eve@example.com', 'Hub'));
+    await sleep(20);
+    // HubSpot holds Eve with a newer last name (with `both` it would win) and Zed, unknown to the hub.
+    h.hubspot.sideDoor.createContact({ email: 'eve@example.com', firstname: 'Eve', lastname: 'Spot' });
+    const zed = h.hubspot.sideDoor.createContact({ email: 'zed@example.com', firstname: 'Zed', lastname: 'Zulu' });
+
+    const planned = PlanReport.parse(JSON.parse((await h.cli(['plan', 'hubspot', '--json'])).stdout));
+    expect(planned.sources[0]).toMatchObject({ connector: 'hubspot', firstPull: true, linked: 1, notLinked: 1, created: 0, updated: 0 });
+    expect(planned.targets.find((t) => t.connector === 'hubspot')).toMatchObject({ create: 0, update: 1, fields: { lastname: 1 } });
+
+    // The first pull, without pushes: nothing ingested, Eve linked.
+    let engine = (open.engine = await h.engine(store, { ingest: true, relay: true, pull: true, push: false }));
+    await engine.pullNow('hubspot');
+    await waitFor(() => firstPullDone(store, 'hubspot'));
+    expect(await store.findProfile({ kind: 'email', value: 'zed@example.com' })).toBeNull();
+    const eve = await store.findProfile({ kind: 'email', value: 'eve@example.com' });
+    expect(eve?.attributes['lastName']?.value).toBe('Hub');
+    expect((await store.getShadow(eve?.id ?? '', 'hubspot'))?.externalId).toBe(h.hubspot.sideDoor.findByEmail('eve@example.com')?.id);
+    await engine.close();
+
+    // Pushes: Eve's record in HubSpot is updated with the hub's value, not duplicated.
+    engine = open.engine = await h.engine(store);
+    await waitFor(() => h.hubspot.sideDoor.findByEmail('eve@example.com')?.properties['lastname'] === 'Hub');
+    expect(h.hubspot.sideDoor.contacts()).toHaveLength(2);
+
+    // A change made in HubSpot after the first pull is taken by the next (incremental) pull.
+    await sleep(20);
+    h.hubspot.sideDoor.editContact(zed.id, { lastname: 'Zebra' });
+    await engine.pullNow('hubspot');
+    await waitFor(
+      async () => (await store.findProfile({ kind: 'email', value: 'zed@example.com' }))?.attributes['lastName']?.value === 'Zebra',
+    );
+  });
+});
