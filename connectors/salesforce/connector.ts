@@ -16,7 +16,7 @@ import { SalesforceApi } from './api.js';
 import { SalesforceBulk } from './bulk.js';
 import { SALESFORCE_SECRET_KEYS, SalesforceConfig, SalesforceCursor } from './config.js';
 import { CHANNEL_FLAGS, derivedFlagMappings, salesforceDefaultMappings } from './mapping.js';
-import { findPeople } from './find.js';
+import { findPeople, PHONE_FIELDS } from './find.js';
 import { pullPeople } from './pull.js';
 import { COLLECTION_LIMIT, SalesforcePusher } from './push.js';
 import { NotifiedReader } from './notified.js';
@@ -169,8 +169,16 @@ export function createSalesforceInstance(
       return exporter.export(refs, signal);
     },
 
-    find(queries, signal) {
-      return findPeople(api, config, queries, signal);
+    async find(queries, signal) {
+      // Only the phone fields the integration user can see: SOQL knows no hidden column.
+      const visible = new Set((await exporter.describe(config.object, signal)).fields);
+      return findPeople(
+        api,
+        config,
+        queries,
+        signal,
+        PHONE_FIELDS.filter((f) => visible.has(f)),
+      );
     },
 
     admit(head) {

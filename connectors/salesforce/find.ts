@@ -1,7 +1,8 @@
 /**
  * `find` in Salesforce: one SOQL query per batch of identities on the configured object
  * (Contact or Lead), `WHERE Id IN (...) OR Email IN (...) OR Phone IN (...) OR MobilePhone IN
- * (...)`, split so that each query stays under `MAX_FIND_SOQL` characters once URL-encoded
+ * (...)` (only the phone fields the describe shows: a field hidden by field-level security is no
+ * column to SOQL), split so that each query stays under `MAX_FIND_SOQL` characters once URL-encoded
  * (a query goes in the URL of `GET /query`). E-mail comparisons ignore case, as SOQL's do; a
  * phone matches only as the field holds it (E.164 finds a number stored as E.164, not
  * "(555) 010-0100"). A value that cannot be a Salesforce id (15 or 18 letters and digits)
@@ -18,7 +19,8 @@ import { inList, queryAll, sameId } from './read.js';
 export const MAX_FIND_SOQL = 12_000;
 
 const ID = /^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$/;
-const PHONE_FIELDS = ['Phone', 'MobilePhone'] as const;
+/** The Contact and Lead fields a phone number is searched in (those the integration user can see). */
+export const PHONE_FIELDS: readonly string[] = ['Phone', 'MobilePhone'];
 
 /** The identities one query asks for. */
 interface Part {
@@ -28,20 +30,20 @@ interface Part {
 }
 
 /** The SOQL of one part. */
-export function findSoql(object: string, part: Part): string {
+export function findSoql(object: string, part: Part, phoneFields: readonly string[] = PHONE_FIELDS): string {
   const terms = [
     ...(part.ids.length > 0 ? [`Id IN ${inList(part.ids)}`] : []),
     ...(part.emails.length > 0 ? [`Email IN ${inList(part.emails)}`] : []),
-    ...(part.phones.length > 0 ? PHONE_FIELDS.map((f) => `${f} IN ${inList(part.phones)}`) : []),
+    ...(part.phones.length > 0 ? phoneFields.map((f) => `${f} IN ${inList(part.phones)}`) : []),
   ];
-  return `SELECT Id, Email, ${PHONE_FIELDS.join(', ')} FROM ${object} WHERE ${terms.join(' OR ')}`;
+  return `SELECT ${['Id', 'Email', ...phoneFields].join(', ')} FROM ${object} WHERE ${terms.join(' OR ')}`;
 }
 
 /** Splits the identities into parts whose SOQL stays within `max` characters once URL-encoded. */
-export function findParts(object: string, identities: Part, max = MAX_FIND_SOQL): Part[] {
+export function findParts(object: string, identities: Part, max = MAX_FIND_SOQL, phoneFields: readonly string[] = PHONE_FIELDS): Part[] {
   const parts: Part[] = [];
   let current: Part = { ids: [], emails: [], phones: [] };
-  const size = (p: Part): number => encodeURIComponent(findSoql(object, p)).length;
+  const size = (p: Part): number => encodeURIComponent(findSoql(object, p, phoneFields)).length;
   const items = [
     ...identities.ids.map((v) => ['ids', v] as const),
     ...identities.emails.map((v) => ['emails', v] as const),
@@ -66,19 +68,22 @@ export async function findPeople(
   config: Pick<SalesforceConfig, 'object'>,
   queries: readonly FindQuery[],
   signal: AbortSignal,
+  phoneFields: readonly string[] = PHONE_FIELDS,
 ): Promise<FoundRecord[][]> {
-  const { emails, phones, externalIds } = findIdentities(queries);
+  const { emails, externalIds } = findIdentities(queries);
+  // No phone field visible: a phone cannot be searched (the kinds `findsBy` names say so).
+  const phones = phoneFields.length > 0 ? findIdentities(queries).phones : [];
   const ids = externalIds.filter((id) => ID.test(id));
   const hits = new FindHits();
-  for (const part of findParts(config.object, { ids, emails, phones })) {
-    const rows = await api.call(signal, (conn) => queryAll(conn, findSoql(config.object, part)));
+  for (const part of findParts(config.object, { ids, emails, phones }, MAX_FIND_SOQL, phoneFields)) {
+    const rows = await api.call(signal, (conn) => queryAll(conn, findSoql(config.object, part, phoneFields)));
     for (const r of rows) {
       const id = String(r['Id']);
       // A 15-character id asked for finds the record its 18-character form names.
       for (const asked of part.ids) if (sameId(asked, id)) hits.add('externalId', asked, id);
       const email = r['Email'];
       if (typeof email === 'string' && part.emails.includes(emailKey(email))) hits.add('email', email, id);
-      for (const f of PHONE_FIELDS) {
+      for (const f of phoneFields) {
         const phone = r[f];
         if (typeof phone === 'string' && phone !== '') hits.add('phone', phone, id);
       }

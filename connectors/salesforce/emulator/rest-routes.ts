@@ -19,7 +19,7 @@ export interface RestDeps {
   actorOf(req: FastifyRequest): Actor;
   /** The org's API usage against its daily allowance. */
   limitUsage(): { used: number; max: number };
-  /** Field-level security of the integration user (`Object.Field` -> hidden | readOnly), applied to describes. */
+  /** Field-level security of the integration user (`Object.Field` -> hidden | readOnly): describes leave hidden fields out, SOQL knows no such column. */
   fieldSecurity?: Readonly<Record<string, 'hidden' | 'readOnly'>>;
 }
 
@@ -371,9 +371,14 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
         `\n${text}\nNo such column '${name}' on entity '${on.name}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.`,
       );
     const named = [...query.fields, ...comparisons(query.where).map((c) => c.field), ...query.orderBy.map((o) => o.field)];
+    // A field hidden from the user by field-level security is, to SOQL, no column at all.
+    const visible = (on: ObjectDef, name: string) => {
+      const def = findField(on, name);
+      return def && deps.fieldSecurity?.[`${on.name}.${def.name}`] !== 'hidden' ? def : undefined;
+    };
     const fields: string[] = [];
     for (const name of named) {
-      const def = findField(object, name);
+      const def = visible(object, name);
       if (!def) throw noSuchColumn(name, object);
       if (query.fields.includes(name)) fields.push(def.name);
     }
@@ -382,7 +387,7 @@ export function registerRestRoutes(app: FastifyInstance, deps: RestDeps): void {
       const inner = state.object(cond.subquery.object);
       if (!inner) throw badRequest('INVALID_TYPE', `\n${text}\nsObject type '${cond.subquery.object}' is not supported.`);
       for (const name of [...cond.subquery.fields, ...comparisons(cond.subquery.where).map((c) => c.field)])
-        if (!findField(inner, name)) throw noSuchColumn(name, inner);
+        if (!visible(inner, name)) throw noSuchColumn(name, inner);
     }
     const resolved = resolveSemiJoins(query, (name) => state.all(state.object(name)?.name ?? name), deps.now());
     const rows = runQuery(resolved, state.all(object.name, withDeleted), deps.now());

@@ -61,6 +61,17 @@ describe('Salesforce emulator', () => {
     expect(await res.json()).toEqual([{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }]);
   });
 
+  it('treats a field hidden by field-level security as no column in SOQL, as Salesforce does', async () => {
+    org = await startTestOrg({ outbound: false, emulator: { fieldSecurity: { 'Contact.MobilePhone': 'hidden' } } });
+    const auth = { Authorization: `Bearer ${await token(org)}` };
+    const query = (soql: string) =>
+      fetch(`${org?.emulator.url}/services/data/v62.0/query?q=${encodeURIComponent(soql)}`, { headers: auth });
+    const hidden = await query("SELECT Id FROM Contact WHERE MobilePhone IN ('+15550100')");
+    expect(hidden.status).toBe(400);
+    expect(await hidden.json()).toEqual([expect.objectContaining({ errorCode: 'INVALID_FIELD' })]);
+    expect((await query('SELECT Id, Phone FROM Contact')).status).toBe(200);
+  });
+
   it("answers in Salesforce's error format, counts calls in Sforce-Limit-Info and pages queries by nextRecordsUrl", async () => {
     org = await startTestOrg({ outbound: false, emulator: { dailyApiLimit: 50 } });
     org.emulator.sideDoor.seed(
