@@ -141,7 +141,9 @@ export class PlanRunner {
   private async run(view: PlanView, only: string | undefined, signal: AbortSignal): Promise<void> {
     const logger = this.o.logger.child({ planId: view.planId });
     const renew = setInterval(() => {
-      this.o.redis.eval(IF_OURS, 1, this.lockKey, view.planId, String(LOCK_MS)).catch((err: unknown) => logger.warn({ err }, 'plan: lock not renewed'));
+      this.o.redis
+        .eval(IF_OURS, 1, this.lockKey, view.planId, String(LOCK_MS))
+        .catch((err: unknown) => logger.warn({ err }, 'plan: lock not renewed'));
     }, RENEW_MS);
     renew.unref();
     let lastWrite = 0;
@@ -165,7 +167,13 @@ export class PlanRunner {
           writing = writing.then(() => this.write(snapshot)).catch((err: unknown) => logger.warn({ err }, 'plan: progress not saved'));
         },
       });
-      end = { ...view, state: 'done', endedAt: new Date().toISOString(), progress: [...progress.values()], report: PlanReport.parse(report) };
+      end = {
+        ...view,
+        state: 'done',
+        endedAt: new Date().toISOString(),
+        progress: [...progress.values()],
+        report: PlanReport.parse(report),
+      };
       logger.info({ ms: report.ms }, 'plan done');
     } catch (err) {
       const message = redactContacts(err instanceof Error ? err.message : String(err));

@@ -45,7 +45,12 @@ beforeEach(async () => {
   redis = new Redis(REDIS_URL);
   const { config } = hub;
   app = await build({
-    hub: { publicUrl: config.hub.publicUrl, mode: config.hub.mode, secrets: config.hub.secrets, preferenceCenter: config.hub.preferenceCenter },
+    hub: {
+      publicUrl: config.hub.publicUrl,
+      mode: config.hub.mode,
+      secrets: config.hub.secrets,
+      preferenceCenter: config.hub.preferenceCenter,
+    },
     catalog: config.catalog,
     policy: toMergePolicy(config),
     store,
@@ -116,7 +121,12 @@ describe('POST /api/v1/plans, GET /api/v1/plans/{planId}', () => {
     expect(view.endedAt).not.toBeNull();
     const report = view.report;
     expect(report?.sources.find((s) => s.connector === 'hubspot')).toMatchObject({ firstPull: true, records: 2, created: 2 });
-    expect(report?.sources.find((s) => s.connector === 'salesforce')).toMatchObject({ firstPull: true, records: 2, created: 1, updated: 1 });
+    expect(report?.sources.find((s) => s.connector === 'salesforce')).toMatchObject({
+      firstPull: true,
+      records: 2,
+      created: 1,
+      updated: 1,
+    });
     // HubSpot: Dan is new there, Ada's first name changes; Salesforce: Bob is new there.
     expect(report?.targets.find((t) => t.connector === 'hubspot')).toMatchObject({ create: 1, update: 1, unchanged: 1 });
     expect(report?.targets.find((t) => t.connector === 'salesforce')).toMatchObject({ create: 1, update: 0, unchanged: 2 });
@@ -183,7 +193,9 @@ describe('POST /api/v1/plans, GET /api/v1/plans/{planId}', () => {
       components: { schemas: Record<string, unknown> };
     }>();
     expect(doc.paths['/api/v1/plans']?.['post']?.operationId).toBe('startPlan');
-    expect(Object.keys(doc.paths['/api/v1/plans']?.['post']?.responses ?? {})).toEqual(expect.arrayContaining(['202', '403', '404', '409']));
+    expect(Object.keys(doc.paths['/api/v1/plans']?.['post']?.responses ?? {})).toEqual(
+      expect.arrayContaining(['202', '403', '404', '409']),
+    );
     expect(doc.paths['/api/v1/plans/{planId}']?.['get']?.operationId).toBe('getPlan');
     expect(JSON.stringify(doc.components.schemas['GetPlanResponse'])).toContain('#/components/schemas/PlanReport');
     expect(JSON.stringify(doc.components.schemas['PlanReport'])).toContain('waitsForFirstPull');
