@@ -152,6 +152,28 @@ describe('POST /api/v1/plans, GET /api/v1/plans/{planId}', () => {
     expect(await redis.pttl(added[0] ?? '')).toBeGreaterThan(0);
   });
 
+  it('answers running while the plan waits out a 429, refuses a second plan meanwhile, and ends plan_interrupted when the server shuts down', async () => {
+    // HubSpot asks to wait 60 s: the plan waits (it is read first), running.
+    hub.hubspot.sideDoor.rateLimitNextCall(60);
+    const started = await call('POST', '/api/v1/plans');
+    expect(started.status).toBe(202);
+    const { planId } = started.body as { planId: string };
+    const deadline = Date.now() + 20_000;
+    while (hub.hubspot.sideDoor.calls().rateLimited === 0) {
+      if (Date.now() > deadline) throw new Error('no 429 met');
+      await sleep(20);
+    }
+    expect((await call('GET', `/api/v1/plans/${planId}`)).body).toMatchObject({ planId, state: 'running', endedAt: null, report: null });
+    const second = await call('POST', '/api/v1/plans', { connector: 'salesforce' });
+    expect(second).toMatchObject({ status: 409, body: { code: 'plan_running', detail: expect.stringContaining(planId) } });
+
+    await app.close();
+    const view = PlanView.parse(JSON.parse((await redis.get(`${hub.prefix}:plan:${planId}`)) ?? 'null'));
+    expect(view).toMatchObject({ state: 'failed', error: { code: 'plan_interrupted' } });
+    expect(await redis.exists(`${hub.prefix}:plan-lock`)).toBe(0);
+    expect(writeCalls(hub.hubspot.sideDoor.calls())).toEqual({});
+  });
+
   it('answers 409 plan_running while another process of the hub makes a plan', async () => {
     await redis.set(`${hub.prefix}:plan-lock`, 'elsewhere', 'PX', 60_000);
     const res = await call('POST', '/api/v1/plans');
