@@ -17,6 +17,8 @@ import { checkOperations } from './api/check-operation.js';
 import { webhooksOutOperations } from './api/webhooks-out-operations.js';
 import { historyOperations } from './api/history-operations.js';
 import { runsOperations } from './api/runs-operations.js';
+import { planOperations } from './api/plan-operations.js';
+import { PlanRunner } from './plans.js';
 import { registerDsrRoutes } from './dsr-routes.js';
 import { DownloadLinks } from './preferences/downloads.js';
 import { rightsSection } from './preferences/rights.js';
@@ -161,6 +163,15 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
     rateLimit: options.webhookRateLimit,
     metrics,
   });
+  const plans = new PlanRunner({
+    redis: deps.redis,
+    prefix: deps.engine.prefix,
+    connectors: deps.connectors,
+    store: deps.store,
+    policy: deps.policy,
+    logger: deps.logger,
+  });
+  app.addHook('onClose', () => plans.close());
   await registerApi(app, {
     operations: [
       ...apiOperations({ deps, links, now }),
@@ -168,6 +179,7 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
       ...historyOperations(deps.store),
       ...runsOperations(deps.store, deps.connectors),
       ...checkOperations(deps.connectors, deps.hub, deps.logger),
+      ...planOperations(plans, deps.connectors),
       ...(deps.privacy ? dsrOperations(deps.privacy) : []),
     ],
     apiKeys: deps.apiKeys,

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { ConsentInput, ConsentState, Identity, Json, Profile, ProfileIdentity } from '../../profile/schema.js';
-import { DeadLetter } from '../../sync/index.js';
+import { DeadLetter, PlanReport } from '../../sync/index.js';
 import { Problem } from '../problem.js';
 import type { Operation } from './operation.js';
 import { ProfileView } from './schemas.js';
@@ -21,6 +21,7 @@ const SHARED: Record<string, z.ZodType> = {
   Profile,
   ProfileView,
   DeadLetter,
+  PlanReport,
   Problem,
 };
 

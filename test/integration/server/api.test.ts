@@ -477,6 +477,8 @@ describe('admin API /api/v1', () => {
           'getSyncJob',
           'pushProfile',
           'checkConnector',
+          'startPlan',
+          'getPlan',
           'getWebhooksOut',
           'listWebhooksOutDeadLetters',
           'redeliverWebhooksOut',
