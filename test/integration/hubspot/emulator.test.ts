@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@hubspot/api-client';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startHubSpotEmulator, type RunningHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
 import { signV3 } from '../../../connectors/hubspot/signature.js';
 import { secretsEqual } from '../../../src/connector/kit/index.js';
@@ -305,7 +305,8 @@ describe('HubSpot emulator', () => {
   it('retries failed webhook deliveries with the same event ids and a higher attemptNumber', async () => {
     receiver.respondWith(500);
     emu.sideDoor.createContact({ email: 'retry@example.com' });
-    await sleep(150);
+    // The first delivery (refused with 500) must have happened before the receiver recovers.
+    await vi.waitFor(() => expect(receiver.received.length).toBeGreaterThanOrEqual(1), { timeout: 5_000, interval: 20 });
     receiver.respondWith(204);
     await emu.sideDoor.flushWebhooks();
     const attempts = receiver.received.map((r) => JSON.parse(r.body.toString('utf8')) as { eventId: number; attemptNumber: number }[]);
