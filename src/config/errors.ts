@@ -61,7 +61,9 @@ export type ConfigErrorCode =
   /** A locale that `catalog.locales` does not list (a text's key, `catalog.defaultLocale`). */
   | 'unknown_locale'
   /** A mail text uses a placeholder that mail does not have. */
-  | 'unknown_placeholder';
+  | 'unknown_placeholder'
+  /** A mail text lacks a placeholder it must carry (a link mail's `{url}`). */
+  | 'missing_placeholder';
 
 /** A position in the file, 1-based. */
 export interface SourcePosition {

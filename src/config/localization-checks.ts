@@ -7,7 +7,7 @@ import { dict, isDict, list } from './check-kit.js';
 import type { CheckFinding, Dict } from './check-kit.js';
 import type { ConfigPath } from './locate.js';
 import { canonicalLocale } from './localized.js';
-import { MAIL_KINDS, MAIL_PARTS, MAIL_PLACEHOLDERS, hasBuiltinMailTexts, placeholdersIn } from '../mail/texts.js';
+import { MAIL_KINDS, MAIL_PARTS, MAIL_PLACEHOLDERS, MAIL_REQUIRED, hasBuiltinMailTexts, placeholdersIn } from '../mail/texts.js';
 
 /** Where the file writes a text per locale: every catalog text and each connector's display name. */
 function localizedTexts(root: Dict): { path: ConfigPath; text: unknown }[] {
@@ -131,7 +131,19 @@ function mailTextFindings(
             message: `no "${locale}" text for the ${part} of the mail ${kind}${catalog.fallback ? '' : ' (or set catalog.fallback: defaultLocale)'}`,
           });
       }
-      const templates = typeof text === 'string' ? [text] : Object.values(dict(text)).filter((t): t is string => typeof t === 'string');
+      const written = typeof text === 'string' ? { [catalog.defaultLocale]: text } : dict(text);
+      const templates = Object.values(written).filter((t): t is string => typeof t === 'string');
+      for (const name of part === 'body' ? (MAIL_REQUIRED[kind] ?? []) : []) {
+        for (const [locale, template] of Object.entries(written)) {
+          if (typeof template === 'string' && !placeholdersIn(template).includes(name))
+            findings.push({
+              code: 'missing_placeholder',
+              path: typeof text === 'string' ? path : [...path, locale],
+              at: 'value',
+              message: `the ${kind} mail must carry {${name}} (without it the person cannot confirm)`,
+            });
+        }
+      }
       const allowed = MAIL_PLACEHOLDERS[kind];
       for (const name of new Set(templates.flatMap(placeholdersIn))) {
         if (!allowed.includes(name))

@@ -39,7 +39,8 @@ describe('mail texts per locale', () => {
       'inline.yaml:8:3: hub.mail: no "de" texts for the mails (Concord ships en and ja): write hub.mail.texts.<mail>.<part>.de for verifyExport.subject, verifyExport.body, verifyErase.subject, verifyErase.body, completedExport.subject, completedExport.body, completedErase.subject, completedErase.body, failedExport.subject, failedExport.body, failedErase.subject, failedErase.body, or set catalog.fallback: defaultLocale',
       'inline.yaml:14:31: catalog.channels.email.title: no "de" text',
     ]);
-    const parts = (kind: string): string => `      ${kind}: { subject: { de: "{brand}: Betreff" }, body: { de: "Hallo {brand}" } }\n`;
+    const parts = (kind: string): string =>
+      `      ${kind}: { subject: { de: "{brand}: Betreff" }, body: { de: "Hallo ${kind.startsWith('verify') ? '{url}' : '{brand}'}" } }\n`;
     const kinds = ['verifyExport', 'verifyErase', 'completedExport', 'completedErase', 'failedExport', 'failedErase'];
     const written = parseConfig(
       `${MINIMAL_HUB_YAML}  mail:\n    transport: smtp\n    from: a@b.example\n    smtp: { host: mail.acme.example }\n    texts:\n${kinds.map(parts).join('')}catalog:\n  locales: [en, de]\n${channel}  purposes: {}\n`,
@@ -63,6 +64,7 @@ describe('mail texts per locale', () => {
     );
     expect(errors).toEqual([
       'inline.yaml:14:44: hub.mail.texts.verifyErase.subject.fr: "fr" is not in catalog.locales (en, ja)',
+      'inline.yaml:15:15: hub.mail.texts.verifyErase.body: the verifyErase mail must carry {url} (without it the person cannot confirm)',
       'inline.yaml:15:15: hub.mail.texts.verifyErase.body: the verifyErase mail has no placeholder {link} (it has {brand}, {url}, {minutes})',
     ]);
   });

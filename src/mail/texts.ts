@@ -25,6 +25,12 @@ export const MAIL_PLACEHOLDERS: Record<MailKind, readonly string[]> = {
   failedErase: ['brand', 'reference'],
 };
 
+/** The placeholders a mail's body must use: a link mail without its link confirms nothing. */
+export const MAIL_REQUIRED: Partial<Record<MailKind, readonly string[]>> = {
+  verifyExport: ['url'],
+  verifyErase: ['url'],
+};
+
 /** A text per locale (`{ en: ..., ja: ... }`) or one string, the default locale's. */
 export type MailText = string | Record<string, string>;
 

@@ -166,7 +166,8 @@ ${error ? html`<p class="banner info" role="alert">${error}</p>` : ''}
       const r = REQUEST_MESSAGES[language.ui];
       if (state.status !== 'valid') return linkProblem(reply, language, state.status);
       const csrf = csrfFor(cookieOf(request, reply), tokenHash(request.params.token));
-      const action = withLang(`${REQUESTS_PATH}/confirm/${encodeURIComponent(request.params.token)}`, language.lang);
+      // The result page speaks the language the link was asked in, even when the link lost its ?lang=.
+      const action = withLang(`${REQUESTS_PATH}/confirm/${encodeURIComponent(request.params.token)}`, language.lang ?? language.current);
       return sendHtml(
         reply,
         200,

@@ -241,6 +241,28 @@ describe('requester verification: the public request page', () => {
     expect(notice.language).toBe('de');
   });
 
+  it('keeps the language the link was asked in through the confirmation, even when the link lost its ?lang=', async () => {
+    const h = await start();
+    const catcher = h.mailCatcher;
+    if (!catcher) throw new Error('no catcher');
+    await seed(h, ADA);
+    await ask(h, ADA, 'export', 'ja');
+    const bare = linkIn(await catcher.waitFor((m) => m.to.includes(ADA))).split('?')[0] ?? '';
+    const english = { 'accept-language': 'en' };
+    const page = await h.app.inject({ method: 'GET', url: bare, headers: english });
+    expect(page.body).toContain('ご依頼を確定する');
+    const action = (/<form method="post" action="([^"]+)"/.exec(page.body)?.[1] ?? '').replaceAll('&amp;', '&');
+    const f = form({ _csrf: csrfOf(page.body) });
+    const done = await h.app.inject({
+      method: 'POST',
+      url: action,
+      headers: { ...f.headers, ...english, cookie: cookieOf(page.headers['set-cookie']) },
+      payload: f.payload,
+    });
+    expect(done.statusCode).toBe(200);
+    expect(done.body).toContain('ご依頼を受け付けました');
+  });
+
   it('tells the requester when their request failed, in their language, and keeps the row for a retry’s notice', async () => {
     const h = await start();
     const catcher = h.mailCatcher;
