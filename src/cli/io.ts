@@ -34,6 +34,8 @@ export interface CliIo {
   readonly progress?: ProgressStream;
   /** Standard output is a terminal (tables and bars for people); false or absent: plain lines for machines. */
   readonly isTTY?: boolean;
+  /** All of standard input (`concord key hash`); absent: the command has no input. */
+  readStdin?(): Promise<string>;
 }
 
 /** The process's own: console, `process.env`, `process.exitCode`, SIGINT and SIGTERM. */
@@ -53,6 +55,11 @@ export const processIo: CliIo = {
   },
   get isTTY() {
     return process.stdout.isTTY === true;
+  },
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+    return Buffer.concat(chunks).toString('utf8');
   },
   untilStopped: () =>
     new Promise((resolve) => {

@@ -9,6 +9,7 @@ import * as check from './commands/check.js';
 import * as connector from './commands/connector.js';
 import * as dsr from './commands/dsr.js';
 import * as emulate from './commands/emulate.js';
+import * as key from './commands/key.js';
 import * as migrate from './commands/migrate.js';
 import * as profile from './commands/profile.js';
 import * as push from './commands/push.js';
@@ -38,6 +39,7 @@ export const commands: readonly CommandModule[] = [
   check,
   plan,
   secret,
+  key,
   schema,
   migrate,
   emulate,

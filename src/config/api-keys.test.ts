@@ -109,6 +109,85 @@ describe('hub.apiKeys', () => {
   });
 });
 
+describe('hub.apiKeys rotation and production warnings', () => {
+  const NEW = 'ab'.repeat(32);
+  const OLD = 'cd'.repeat(32);
+  /** `apiKeys:` with key ops rotating from OLD to NEW until `until`. */
+  const rotating = (until: string): string => `  apiKeys:
+    - id: ops
+      sha256: ${NEW}
+      previous:
+        sha256: ${OLD}
+        until: ${until}
+      scopes: [admin]
+`;
+
+  it('keeps a previous digest with its until beside the current one', () => {
+    const result = parse(rotating('2999-01-01T00:00:00Z'));
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    expect(result.config.hub.apiKeys).toEqual([
+      { id: 'ops', sha256: NEW, previous: { sha256: OLD, until: '2999-01-01T00:00:00Z' }, scopes: ['admin'] },
+    ]);
+    expect(result.warnings).toEqual([]);
+  });
+
+  it('refuses a previous key without until, with a date that is not ISO 8601, or with a malformed digest', () => {
+    expect(
+      errors(`  apiKeys:
+    - id: ops
+      sha256: ${NEW}
+      previous:
+        sha256: ${OLD}
+      scopes: [admin]
+    - id: other
+      sha256: ${NEW}
+      previous:
+        sha256: XYZ
+        until: next tuesday
+      scopes: [admin]
+`),
+    ).toEqual([
+      'inline.yaml:11:7: hub.apiKeys[0].previous: missing required key "until"',
+      'inline.yaml:17:17: hub.apiKeys[1].previous.sha256: expected the hex SHA-256 digest of the key (64 lower-case hex digits)',
+      'inline.yaml:18:16: hub.apiKeys[1].previous.until: expected an ISO 8601 date-time such as 2026-12-31T00:00:00Z',
+    ]);
+  });
+
+  it('warns about a previous key whose until has passed (it is refused) and, in production, about a plain key', () => {
+    const result = parse(`${rotating('2020-01-01T00:00:00Z')}    - id: legacy
+      key: \${env:TEST_ADMIN_KEY}
+      scopes: [dsr]
+`);
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    expect(result.warnings.map((w) => [w.code, String(w)])).toEqual([
+      [
+        'api_key_previous_expired',
+        'inline.yaml:13:16: warning: hub.apiKeys[0].previous: the previous key of "ops" expired at 2020-01-01T00:00:00Z and is refused; remove previous',
+      ],
+      [
+        'api_key_plain',
+        'inline.yaml:16:12: warning: hub.apiKeys[1].key: key "legacy" is given in clear through the environment; in production give only its digest as sha256 (`concord key hash` reads the key on stdin and prints it)',
+      ],
+    ]);
+    expect(result.warnings.join('\n')).not.toContain(KEY);
+  });
+
+  it('does not warn about a plain key in development mode', () => {
+    const hub = HUB.replace('https://hub.example.com', 'http://localhost:8080') + '  mode: development\n';
+    const result = parseConfig(
+      `${hub}  apiKeys:
+    - id: legacy
+      key: \${env:TEST_ADMIN_KEY}
+      scopes: [dsr]
+${CATALOG}`,
+      'inline.yaml',
+      { connectors: fakeConnectors, env },
+    );
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    expect(result.warnings.filter((w) => w.code === 'api_key_plain')).toEqual([]);
+  });
+});
+
 describe('hub.preferenceCenter', () => {
   it('takes a brand, an accent colour, a link lifetime and a support address', () => {
     const result = parse(`  preferenceCenter:

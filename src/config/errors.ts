@@ -94,7 +94,7 @@ export class ConfigError {
 /** A warning: the file is valid, but something deserves attention (e.g. development defaults). */
 export class ConfigWarning {
   constructor(
-    readonly code: 'secret_development_default',
+    readonly code: 'secret_development_default' | 'api_key_plain' | 'api_key_previous_expired',
     readonly file: string,
     readonly position: SourcePosition | undefined,
     readonly message: string,

@@ -452,6 +452,11 @@ export function parseConfig(text: string, file: string, options: LoadOptions): L
   if (errors.length > 0 || !parsed.success) {
     return { ok: false, file, errors: sortAndDedupe(errors) };
   }
+  warnings.push(
+    ...apiKeyWarnings(parsed.data, Date.now()).map(
+      (w) => new ConfigWarning(w.code, file, positionOf(doc, lines, w.path, 'value'), w.message),
+    ),
+  );
   for (const [instanceId, mappings] of mergedMappings) {
     const instance = parsed.data.connectors[instanceId];
     if (instance !== undefined) instance.mappings = mappings;
@@ -470,9 +475,42 @@ function apiKeyDigests(data: unknown): { path: ConfigPath; hex: string }[] {
   const keys = getIn(data, ['hub', 'apiKeys']);
   if (!Array.isArray(keys)) return [];
   return keys.flatMap((key: unknown, i) => {
-    const hex = typeof key === 'object' && key !== null ? (key as Record<string, unknown>)['sha256'] : undefined;
-    return typeof hex === 'string' ? [{ path: ['hub', 'apiKeys', i, 'sha256'], hex }] : [];
+    const record = typeof key === 'object' && key !== null ? (key as Record<string, unknown>) : {};
+    const previous = record['previous'];
+    const old = typeof previous === 'object' && previous !== null ? (previous as Record<string, unknown>)['sha256'] : undefined;
+    return [
+      ...(typeof record['sha256'] === 'string' ? [{ path: ['hub', 'apiKeys', i, 'sha256'], hex: record['sha256'] }] : []),
+      ...(typeof old === 'string' ? [{ path: ['hub', 'apiKeys', i, 'previous', 'sha256'], hex: old }] : []),
+    ];
   });
+}
+
+/**
+ * What a valid config's admin keys deserve a warning for: a plain key in production mode (the
+ * environment then holds the key; `sha256` keeps only its digest), and a previous key whose
+ * `until` has passed (no longer accepted; remove it).
+ */
+export function apiKeyWarnings(config: Config, now: number): { code: ConfigWarning['code']; path: ConfigPath; message: string }[] {
+  return config.hub.apiKeys.flatMap((key, i) => [
+    ...(key.key !== undefined && config.hub.mode === 'production'
+      ? [
+          {
+            code: 'api_key_plain' as const,
+            path: ['hub', 'apiKeys', i, 'key'],
+            message: `hub.apiKeys[${i}].key: key "${key.id}" is given in clear through the environment; in production give only its digest as sha256 (\`concord key hash\` reads the key on stdin and prints it)`,
+          },
+        ]
+      : []),
+    ...(key.previous !== undefined && Date.parse(key.previous.until) <= now
+      ? [
+          {
+            code: 'api_key_previous_expired' as const,
+            path: ['hub', 'apiKeys', i, 'previous', 'until'],
+            message: `hub.apiKeys[${i}].previous: the previous key of "${key.id}" expired at ${key.previous.until} and is refused; remove previous`,
+          },
+        ]
+      : []),
+  ]);
 }
 
 function sortAndDedupe(errors: ConfigError[]): ConfigError[] {

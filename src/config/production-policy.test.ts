@@ -131,6 +131,17 @@ describe('production refuses the published development secrets', () => {
     expect(errors[0]?.message).toContain('the digest of a development key published with Concord');
   });
 
+  it('refuses the published admin key as the previous key of a rotation too', () => {
+    const digest = createHash('sha256')
+      .update(exampleDefaults()['CONCORD_ADMIN_API_KEY'] ?? '')
+      .digest('hex');
+    const previous = `{ sha256: ${digest}, until: '2999-01-01T00:00:00Z' }`;
+    const errors = errorsOf(
+      parse({ apiKey: `  apiKeys: [{ id: ops, sha256: ${'ab'.repeat(32)}, previous: ${previous}, scopes: [admin] }]\n` }),
+    );
+    expect(codesAt(errors)).toEqual(['secret_published hub.apiKeys.0.previous.sha256']);
+  });
+
   it('refuses a value carrying the development marker, whatever follows it', () => {
     const errors = errorsOf(parse({}, { TEST_HASH_KEY: `dev-only-${fresh()}` }));
     expect(codesAt(errors)).toEqual(['secret_published hub.secrets.hashKey']);

@@ -84,19 +84,49 @@ export const ApiScope = z.enum(['profiles:read', 'profiles:write', 'dsr', 'queue
 });
 export type ApiScope = z.infer<typeof ApiScope>;
 
+const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected the hex SHA-256 digest of the key (64 lower-case hex digits)');
+
+const UNTIL_FORMAT = 'expected an ISO 8601 date-time such as 2026-12-31T00:00:00Z';
+
 /**
- * One admin API key. The hub keeps only its SHA-256 digest: give the key itself as
- * `key: ${env:NAME}` (hashed when the config loads), or only its digest as `sha256`.
+ * The key an admin key replaces, still accepted until `until` so clients can switch without
+ * downtime (see docs/DEPLOY.md, "Rotating an admin API key").
+ */
+export const PreviousApiKeyConfig = z
+  .object({
+    sha256: Sha256Hex.meta({ description: 'The hex SHA-256 digest of the old key (the `sha256` the key had before).' }),
+    until: z
+      .string()
+      .regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/, UNTIL_FORMAT)
+      .refine((value) => !Number.isNaN(Date.parse(value)), UNTIL_FORMAT)
+      .meta({
+        description:
+          'When the old key stops being accepted (an ISO 8601 date-time such as 2026-12-31T00:00:00Z), checked on every request: no restart needed for it to lapse.',
+      }),
+  })
+  .strict();
+export type PreviousApiKeyConfig = z.infer<typeof PreviousApiKeyConfig>;
+
+/**
+ * One admin API key. The hub keeps only its SHA-256 digest: give only its digest as `sha256`
+ * (`concord key create` prints a key and its digest), or the key itself as `key: ${env:NAME}`
+ * (hashed when the config loads; production mode warns). `previous` keeps the old key valid
+ * for a while during a rotation.
  */
 export const ApiKeyConfig = z
   .object({
     id: CatalogId.meta({ description: 'A name for the key, shown in logs and the audit trail (never the key).' }),
-    key: generatedSecret(z.string().min(24), 'The bearer key (at least 24 characters); the hub keeps only its SHA-256 digest.').optional(),
-    sha256: z
-      .string()
-      .regex(/^[0-9a-f]{64}$/, 'expected the hex SHA-256 digest of the key (64 lower-case hex digits)')
-      .optional()
-      .meta({ description: 'The hex SHA-256 digest of the key, so the plain key need not be in the environment at all.' }),
+    key: generatedSecret(
+      z.string().min(24),
+      'The bearer key (at least 24 characters); the hub keeps only its SHA-256 digest. Production mode warns: prefer sha256.',
+    ).optional(),
+    sha256: Sha256Hex.optional().meta({
+      description:
+        'The hex SHA-256 digest of the key (`concord key create` prints one), so the plain key need not be in the environment at all.',
+    }),
+    previous: PreviousApiKeyConfig.optional().meta({
+      description: 'During a rotation: the old key of this id, accepted beside the new one until `until`.',
+    }),
     scopes: z.array(ApiScope).min(1).meta({ description: 'What the key may do (at least one scope).' }),
   })
   .strict()

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apiKeyRecords, findApiKey, hasScope, presentedKey, sha256 } from './api-keys.js';
+import { apiKeyRecords, findApiKey, hasScope, matchApiKey, presentedKey, sha256 } from './api-keys.js';
 
 describe('API keys', () => {
   const records = apiKeyRecords([
@@ -13,6 +13,23 @@ describe('API keys', () => {
     expect(findApiKey(records, 'reader-key-0123456789abcdef0')?.id).toBe('ro');
     expect(findApiKey(records, 'ops-key-0123456789abcdef0123')).toBeNull();
     expect(findApiKey(records, '')).toBeNull();
+  });
+
+  it('accepts a previous key beside the current one until its until, then only the current one', () => {
+    const until = '2030-06-01T12:00:00Z';
+    const rotating = apiKeyRecords([
+      {
+        id: 'ops',
+        sha256: sha256('new-key-0123456789abcdef012345').toString('hex'),
+        previous: { sha256: sha256('old-key-0123456789abcdef012345').toString('hex'), until },
+        scopes: ['admin'],
+      },
+    ]);
+    const before = Date.parse(until) - 1;
+    expect(matchApiKey(rotating, 'new-key-0123456789abcdef012345', before)).toMatchObject({ record: { id: 'ops' }, previous: false });
+    expect(matchApiKey(rotating, 'old-key-0123456789abcdef012345', before)).toMatchObject({ record: { id: 'ops' }, previous: true });
+    expect(matchApiKey(rotating, 'old-key-0123456789abcdef012345', Date.parse(until))).toBeNull();
+    expect(findApiKey(rotating, 'new-key-0123456789abcdef012345', Date.parse(until) + 1)?.id).toBe('ops');
   });
 
   it('admin grants every scope; others only their own', () => {

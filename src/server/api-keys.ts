@@ -11,12 +11,20 @@ export interface ApiKeyRecord {
   id: string;
   sha256: Buffer;
   scopes: readonly ApiScope[];
+  /** During a rotation: the old key's digest, accepted until `until` (epoch milliseconds). */
+  previous?: { sha256: Buffer; until: number };
 }
 
 /** Who made an authenticated request. */
 export interface ApiPrincipal {
   keyId: string;
   scopes: readonly ApiScope[];
+}
+
+/** The record a presented key matched, and whether it was the record's previous (rotated-out) key. */
+export interface ApiKeyMatch {
+  record: ApiKeyRecord;
+  previous: boolean;
 }
 
 export function sha256(text: string): Buffer {
@@ -29,17 +37,33 @@ export function apiKeyRecords(keys: readonly ApiKeyConfig[]): ApiKeyRecord[] {
     id: k.id,
     sha256: k.key !== undefined ? sha256(k.key) : Buffer.from(k.sha256 ?? '', 'hex'),
     scopes: [...k.scopes],
+    ...(k.previous ? { previous: { sha256: Buffer.from(k.previous.sha256, 'hex'), until: Date.parse(k.previous.until) } } : {}),
   }));
 }
 
-/** The key's record, or null. Compares against every record so timing does not tell which matched. */
-export function findApiKey(records: readonly ApiKeyRecord[], presented: string): ApiKeyRecord | null {
+function sameDigest(known: Buffer, digest: Buffer): boolean {
+  return known.length === digest.length && timingSafeEqual(known, digest);
+}
+
+/**
+ * The match of a presented key, or null: a record's current key, or its previous key while
+ * `now` is before the previous key's `until`. Compares against every digest (current and
+ * previous, expired or not) so timing does not tell which matched.
+ */
+export function matchApiKey(records: readonly ApiKeyRecord[], presented: string, now: number = Date.now()): ApiKeyMatch | null {
   const digest = sha256(presented);
-  let found: ApiKeyRecord | null = null;
+  let found: ApiKeyMatch | null = null;
   for (const record of records) {
-    if (record.sha256.length === digest.length && timingSafeEqual(record.sha256, digest) && found === null) found = record;
+    const current = sameDigest(record.sha256, digest);
+    const previous = record.previous !== undefined && sameDigest(record.previous.sha256, digest) && now < record.previous.until;
+    if (found === null && (current || previous)) found = { record, previous: !current };
   }
   return found;
+}
+
+/** The key's record, or null (see `matchApiKey`). */
+export function findApiKey(records: readonly ApiKeyRecord[], presented: string, now: number = Date.now()): ApiKeyRecord | null {
+  return matchApiKey(records, presented, now)?.record ?? null;
 }
 
 /** True when the scopes grant `needed` (`admin` grants everything). */

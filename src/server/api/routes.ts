@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiScope } from '../../config/schema.js';
-import { findApiKey, hasScope, presentedKey } from '../api-keys.js';
+import { hasScope, matchApiKey, presentedKey } from '../api-keys.js';
 import type { ApiKeyRecord, ApiPrincipal } from '../api-keys.js';
 import { ApiProblem, RequestProblemError, sendProblem, zodIssues } from '../problem.js';
 import { renderDocsPage } from './docs-page.js';
@@ -18,8 +18,16 @@ export const API_PREFIX = '/api/v1';
 export function authenticate(records: readonly ApiKeyRecord[], request: FastifyRequest, scope: ApiScope): ApiPrincipal | ApiProblem {
   const key = presentedKey(request.headers.authorization);
   if (key === undefined) return new ApiProblem(401, 'unauthenticated', 'Unauthenticated', 'send Authorization: Bearer <api key>');
-  const record = findApiKey(records, key);
-  if (record === null) return new ApiProblem(401, 'unauthenticated', 'Unauthenticated', 'the API key is not valid');
+  const match = matchApiKey(records, key);
+  if (match === null) return new ApiProblem(401, 'unauthenticated', 'Unauthenticated', 'the API key is not valid');
+  const { record } = match;
+  if (match.previous) {
+    // A client still on the rotated-out key: the operator switches it before `until`.
+    request.log.info(
+      { keyId: record.id, previousUntil: new Date(record.previous?.until ?? 0).toISOString() },
+      'admin API key used through its previous key',
+    );
+  }
   if (!hasScope(record.scopes, scope)) {
     return new ApiProblem(403, 'forbidden', 'Forbidden', `this operation needs the ${scope} scope`);
   }

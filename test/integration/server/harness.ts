@@ -90,6 +90,8 @@ export async function startServerHub(
     engine?: (engine: Engine) => ServerEngine;
     /** The server's logger (default: silent unless CONCORD_TEST_LOG names a level). */
     logger?: Logger;
+    /** `hub.apiKeys` (default: one key of each scope, `KEYS`). */
+    apiKeys?: ApiKeyConfig[];
   } = {},
 ): Promise<ServerHub> {
   const hub = await startHub({ dialect: 'sqlite', systems: [{ id: 'crm' }, { id: 'shop' }], ...options, roles: options.roles ?? {} });
@@ -114,7 +116,7 @@ export async function startServerHub(
     ingestPatch: (patch, o) => hubIngest.ingest(patch, o),
     redis: options.redis ?? redis,
     metrics,
-    apiKeys: apiKeyRecords(API_KEYS),
+    apiKeys: apiKeyRecords(options.apiKeys ?? API_KEYS),
     logger: options.logger ?? createLogger({ level: process.env.CONCORD_TEST_LOG ?? 'silent' }),
     ...(options.server ? { options: options.server } : {}),
     ...(options.now ? { now: options.now } : {}),
