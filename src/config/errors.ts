@@ -91,10 +91,13 @@ export class ConfigError {
   }
 }
 
+/** What a config warning is about. */
+export type ConfigWarningErrorCode = 'secret_development_default' | 'api_key_plain' | 'api_key_previous_expired';
+
 /** A warning: the file is valid, but something deserves attention (e.g. development defaults). */
 export class ConfigWarning {
   constructor(
-    readonly code: 'secret_development_default' | 'api_key_plain' | 'api_key_previous_expired',
+    readonly code: ConfigWarningErrorCode,
     readonly file: string,
     readonly position: SourcePosition | undefined,
     readonly message: string,
