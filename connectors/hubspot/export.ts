@@ -5,7 +5,7 @@
  * subscription statuses (every subscription type, not only the mapped ones) are `related`.
  */
 import type { ExportedRecord, EraseRef } from '../../src/connector/define.js';
-import { chunks, nonEmpty, nonEmptyFields, splitRefs, uniqueBy } from '../../src/connector/kit/index.js';
+import { chunks, ExpiringCache, nonEmpty, nonEmptyFields, SCHEMA_TTL_MS, splitRefs, uniqueBy } from '../../src/connector/kit/index.js';
 import { MalformedPayloadError } from '../../src/connector/errors.js';
 import type { Json } from '../../src/profile/schema.js';
 import type { HubSpotApi } from './api.js';
@@ -22,8 +22,8 @@ interface StatusesResponse {
 }
 
 export class HubSpotExporter {
-  /** Read once per instance: an account's property list changes seldom, and a DSR must not read it per person. */
-  private properties: Promise<ContactProperties> | undefined;
+  /** Read again every `SCHEMA_TTL_MS`: an account's property list changes seldom, and a DSR must not read it per person. */
+  private readonly properties = new ExpiringCache<'contacts', ContactProperties>(SCHEMA_TTL_MS);
 
   constructor(private readonly api: HubSpotApi) {}
 
@@ -32,18 +32,15 @@ export class HubSpotExporter {
    * https://developers.hubspot.com/docs/api-reference/crm-properties-v3/core/get-crm-v3-properties-objectType
    */
   contactProperties(signal?: AbortSignal): Promise<ContactProperties> {
-    this.properties ??= this.api
-      .call('standard', signal, () => this.api.client.crm.properties.coreApi.getAllWithHttpInfo('contacts', false))
-      .then((res) => {
-        const labels: Record<string, string> = {};
-        for (const p of res.data.results) labels[p.name] = p.label;
-        return { names: Object.keys(labels), labels };
-      })
-      .catch((err: unknown) => {
-        this.properties = undefined;
-        throw err;
-      });
-    return this.properties;
+    return this.properties.get('contacts', () =>
+      this.api
+        .call('standard', signal, () => this.api.client.crm.properties.coreApi.getAllWithHttpInfo('contacts', false))
+        .then((res) => {
+          const labels: Record<string, string> = {};
+          for (const p of res.data.results) labels[p.name] = p.label;
+          return { names: Object.keys(labels), labels };
+        }),
+    );
   }
 
   /** The contacts the refs name (by id, and by e-mail for refs without one), whole. */

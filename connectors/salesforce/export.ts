@@ -6,7 +6,7 @@
  * ContactPointTypeConsent of that Individual are `related`, each read whole the same way.
  */
 import type { EraseRef, ExportedRecord } from '../../src/connector/define.js';
-import { chunks, nonEmptyFields, splitRefs, uniqueBy } from '../../src/connector/kit/index.js';
+import { chunks, ExpiringCache, nonEmptyFields, SCHEMA_TTL_MS, splitRefs, uniqueBy } from '../../src/connector/kit/index.js';
 import type { Json } from '../../src/profile/schema.js';
 import type { SalesforceApi } from './api.js';
 import type { SalesforceConfig } from './config.js';
@@ -59,8 +59,8 @@ export function fieldGroups(fields: readonly string[]): string[][] {
 }
 
 export class SalesforceExporter {
-  /** Describes, once per object and instance (a failed one is asked again). */
-  private readonly described = new Map<string, Promise<DescribedObject>>();
+  /** Describes per object, read again every `SCHEMA_TTL_MS` (field-level security and fields change). */
+  private readonly described = new ExpiringCache<string, DescribedObject>(SCHEMA_TTL_MS);
 
   constructor(
     private readonly api: SalesforceApi,
@@ -74,19 +74,15 @@ export class SalesforceExporter {
    * https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_sobject_describe.htm
    */
   describe(object: string, signal?: AbortSignal): Promise<DescribedObject> {
-    let described = this.described.get(object);
-    if (!described) {
-      described = this.api
+    return this.described.get(object, () =>
+      this.api
         .call(signal, (conn) => conn.sobject(object).describe())
         .then((d) => {
           const labels: Record<string, string> = {};
           for (const f of d.fields) if (!COMPOUND_TYPES.has(String(f.type))) labels[f.name] = f.label;
           return { fields: Object.keys(labels), labels };
-        });
-      described.catch(() => this.described.delete(object));
-      this.described.set(object, described);
-    }
-    return described;
+        }),
+    );
   }
 
   async export(refs: readonly EraseRef[], signal: AbortSignal): Promise<ExportedRecord[]> {

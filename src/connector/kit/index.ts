@@ -3,6 +3,7 @@
  * from here (`src/connector/kit/index.js`); see connectors/README.md, "Adding a connector".
  */
 export { chunks } from './chunks.js';
+export { ExpiringCache, SCHEMA_TTL_MS } from './expiring-cache.js';
 export { Pacer, type PacerOptions } from './pacer.js';
 export { RecentIds } from './recent-ids.js';
 export { splitRefs, uniqueBy } from './refs.js';
