@@ -268,6 +268,18 @@ describe('push a profile again', () => {
     expect(queued.stderr).toBe('');
   }, 120_000);
 
+  it('concord push --wait does not wait for a pull-only system still waiting for its first pull: it says the push is held until then', async () => {
+    op = await startOperatorHub({ extra: { salesforce: '\n    initialSync: pull-only' } });
+    await op.createPerson('ada@example.com', 'Lovelace');
+    await waitFor(() => op?.hubspot.sideDoor.findByEmail('ada@example.com') !== undefined, 30_000, 'Ada in HubSpot');
+    const profile = await op.hub.store.findProfile({ kind: 'email', value: 'ada@example.com' });
+
+    const run = await concord(op, ['push', 'ada@example.com', '--wait']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`${profile?.id} -> hubspot: done\n${profile?.id} -> salesforce: held until its first pull\n`);
+    expect(op.salesforce.sideDoor.findByEmail('ada@example.com')).toBeUndefined();
+  }, 120_000);
+
   it("through the admin API: 202 with the systems it was queued for; HubSpot (written without a read first) gets the hub's values back", async () => {
     op = await startOperatorHub();
     await seed(op);
