@@ -114,6 +114,12 @@ describe('run now and full resync', () => {
     await seed(op);
     expect((await concord(op, ['sync', 'salesforce'])).code).toBe(0);
     const ada = await op.hub.store.findProfile({ kind: 'email', value: 'ada@example.com' });
+    // A `concord push` mark not pushed yet (as when the push workers are down): the erasure drops it.
+    const redis = op.hub.engine.connection;
+    const repush = `${op.hub.engine.prefix}:sync:repush:hubspot`;
+    const origin = `${op.hub.engine.prefix}:sync:repush-origin:hubspot`;
+    await redis.sadd(repush, ada?.id ?? '');
+    await redis.hset(origin, ada?.id ?? '', JSON.stringify({ trigger: 'manual', requestId: 'r' }));
     const submitted = await op.hub.privacy.submit(
       { kind: 'erase', subject: { email: 'ada@example.com' } },
       { origin: 'api', actor: 'test' },
@@ -128,6 +134,8 @@ describe('run now and full resync', () => {
       'the erasure',
     );
     expect(await op.hub.store.getProfile(ada?.id ?? '')).toBeNull();
+    expect(await redis.sismember(repush, ada?.id ?? '')).toBe(0);
+    expect(await redis.hexists(origin, ada?.id ?? '')).toBe(0);
 
     // Salesforce gets her back unannounced (a restore from backup); an incremental pull reads
     // her once, after which only a full pull reads her again.
