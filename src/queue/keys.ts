@@ -50,6 +50,8 @@ export function engineKeys(prefix: string) {
     dead: (instance: string): string => `${prefix}:sync:dead:${instance}`,
     /** SET of profileIds an operator asked to push again whole (`concord push`): their next push ignores the shadow. */
     repush: (instance: string): string => `${prefix}:sync:repush:${instance}`,
+    /** HASH profileId -> JSON `{trigger, requestId}`: who asked for a `repush`, for the push run's record. */
+    repushOrigin: (instance: string): string => `${prefix}:sync:repush-origin:${instance}`,
     /** ZSET profileId -> earliest webhook receive time (ms) of an undelivered change. */
     since: (instance: string): string => `${prefix}:sync:since:${instance}`,
     /** STRING (JSON) with a TTL: the hub's recent writes of one profile to one system (see sync/inbound/write-log.ts). */

@@ -10,6 +10,12 @@ import type { Redis } from 'ioredis';
 import { LuaScript, NOW_MS_LUA } from './lua.js';
 import type { EngineKeys } from './keys.js';
 
+/** What asked for a profile to be pushed again (`engine.pushAgain`): its push run records it. */
+export interface RepushOrigin {
+  trigger: 'manual' | 'api';
+  requestId: string;
+}
+
 // KEYS: dirty, inflight, retry. ARGV: count, leaseMs, maxWaitMs.
 // Takes the `count` oldest dirty profiles that are not in flight (a profile in flight, pushed
 // or held by ingest, stays dirty for a later take). Takes nothing while fewer than `count` can
@@ -237,6 +243,7 @@ export class WorkSets {
       .zrem(this.keys.inflight(instance), ...profileIds)
       .hdel(this.keys.attempts(instance), ...profileIds)
       .srem(this.keys.repush(instance), ...profileIds)
+      .hdel(this.keys.repushOrigin(instance), ...profileIds)
       .exec();
     const scores = (results?.[0]?.[1] ?? []) as (string | null)[];
     return profileIds.map((_, i) => (scores[i] == null ? null : Number(scores[i])));
@@ -294,10 +301,20 @@ export class WorkSets {
    * dirty now, and their next push sends every mapped field, not only what differs from the
    * shadow. The mark goes when a push finishes with them (`done`); a retry keeps it.
    */
-  async repush(instance: string, profileIds: readonly string[]): Promise<void> {
+  async repush(instance: string, profileIds: readonly string[], origin?: RepushOrigin): Promise<void> {
     if (profileIds.length === 0) return;
-    await this.redis.sadd(this.keys.repush(instance), ...profileIds);
+    const multi = this.redis.multi().sadd(this.keys.repush(instance), ...profileIds);
+    if (origin) for (const id of profileIds) multi.hset(this.keys.repushOrigin(instance), id, JSON.stringify(origin));
+    await multi.exec();
     await this.markDirty(new Map([[instance, profileIds]]));
+  }
+
+  /** Who asked to push the first of `profileIds` that waits to be pushed again (see `repush`), if any. */
+  async repushOrigin(instance: string, profileIds: readonly string[]): Promise<RepushOrigin | null> {
+    if (profileIds.length === 0) return null;
+    const values = await this.redis.hmget(this.keys.repushOrigin(instance), ...profileIds);
+    const first = values.find((v) => v !== null);
+    return first == null ? null : (JSON.parse(first) as RepushOrigin);
   }
 
   /** Which of `profileIds` still wait to be pushed again whole to the connector (see `repush`). */

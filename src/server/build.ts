@@ -178,7 +178,11 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
       ...webhooksOutOperations(deps.store, deps.connectors),
       ...historyOperations(deps.store),
       ...runsOperations(deps.store, deps.connectors),
-      ...checkOperations(deps.connectors, deps.hub, deps.logger),
+      ...checkOperations(deps.connectors, deps.hub, deps.logger, {
+        redis: deps.redis,
+        prefix: deps.engine.prefix,
+        blockedForMs: async (id) => (await deps.engine.connectorStatus(id)).budget.blockedForMs,
+      }),
       ...planOperations(plans, deps.connectors),
       ...(deps.privacy ? dsrOperations(deps.privacy) : []),
     ],

@@ -64,6 +64,7 @@ export type ServerEngine = Pick<
   | 'pullNow'
   | 'pullProgress'
   | 'pushAgain'
+  | 'pushHeld'
 >;
 
 export interface ServerDeps {

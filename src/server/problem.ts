@@ -25,6 +25,8 @@ export class ApiProblem {
     readonly title: string,
     readonly detail?: string,
     readonly issues?: { path: string; message: string }[],
+    /** Response headers to send with it (e.g. `Retry-After` on a 429). */
+    readonly headers?: Record<string, string>,
   ) {}
 
   toJSON(): Problem {
@@ -40,6 +42,7 @@ export class ApiProblem {
 }
 
 export function sendProblem(reply: FastifyReply, problem: ApiProblem): FastifyReply {
+  if (problem.headers) void reply.headers(problem.headers);
   return reply.code(problem.status).type('application/problem+json').send(problem.toJSON());
 }
 

@@ -44,6 +44,7 @@ import type { UnhandledEventListener, WebhookResult } from './inbound/webhooks.j
 import { OrderedWorker } from './inbound/ordered-worker.js';
 import { liftPark } from './park.js';
 import { runOrigin } from './runs.js';
+import { firstPullPending, waitsForFirstPull } from './initial-sync.js';
 import type { RunTrigger } from '../store/types.js';
 import type { UnparkResult } from './park.js';
 import { assertRedisReady, logRedisTrouble, redisAddress, redisReady, RedisWatch, withRedisDeadline } from '../queue/redis-health.js';
@@ -137,6 +138,11 @@ export interface Engine {
   pushAgain(profileId: string): Promise<string[]>;
   /** The connectors a `pushAgain` of the profile has not finished with yet (delivered, dead-lettered or nothing to send). */
   pushAgainPending(profileId: string): Promise<string[]>;
+  /**
+   * The connectors that push nothing yet: `initialSync: pull-only` instances still waiting for
+   * their first full pull. A `pushAgain` queues the profile there too, but it goes only after it.
+   */
+  pushHeld(): Promise<string[]>;
   /** How many workers (of any process) serve the connector's push or pull queue now. */
   queueWorkers(connector: string, stage: 'push' | 'pull'): Promise<number>;
   /** Lifts a rate-limit park of the connector's push and pull queues and calls (see `park.ts`). */
@@ -598,8 +604,11 @@ class BullEngine implements Engine {
 
   async pushAgain(profileId: string): Promise<string[]> {
     const queued: string[] = [];
+    // Its push runs record who asked (`concord push`: manual; the API: the HTTP request's id).
+    const asked = runOrigin();
+    const origin = { trigger: asked.trigger === 'api' ? ('api' as const) : ('manual' as const), requestId: asked.requestId };
     for (const connector of this.ctx.queues.push.keys()) {
-      await this.ctx.work.repush(connector, [profileId]);
+      await this.ctx.work.repush(connector, [profileId], origin);
       await scheduleFlush(this.ctx, connector, 'now');
       queued.push(connector);
     }
@@ -612,6 +621,15 @@ class BullEngine implements Engine {
     for (const connector of this.ctx.queues.push.keys())
       if ((await this.ctx.work.repushing(connector, [profileId])).size > 0) pending.push(connector);
     return pending;
+  }
+
+  async pushHeld(): Promise<string[]> {
+    const held: string[] = [];
+    for (const connector of this.ctx.queues.push.keys()) {
+      const c = this.ctx.connectors.get(connector);
+      if (c && waitsForFirstPull(c) && (await firstPullPending(this.ctx.store, connector))) held.push(connector);
+    }
+    return held;
   }
 
   async queueWorkers(connector: string, stage: 'push' | 'pull'): Promise<number> {

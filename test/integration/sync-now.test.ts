@@ -114,6 +114,12 @@ describe('run now and full resync', () => {
     await seed(op);
     expect((await concord(op, ['sync', 'salesforce'])).code).toBe(0);
     const ada = await op.hub.store.findProfile({ kind: 'email', value: 'ada@example.com' });
+    // A `concord push` mark not pushed yet (as when the push workers are down): the erasure drops it.
+    const redis = op.hub.engine.connection;
+    const repush = `${op.hub.engine.prefix}:sync:repush:hubspot`;
+    const origin = `${op.hub.engine.prefix}:sync:repush-origin:hubspot`;
+    await redis.sadd(repush, ada?.id ?? '');
+    await redis.hset(origin, ada?.id ?? '', JSON.stringify({ trigger: 'manual', requestId: 'r' }));
     const submitted = await op.hub.privacy.submit(
       { kind: 'erase', subject: { email: 'ada@example.com' } },
       { origin: 'api', actor: 'test' },
@@ -128,6 +134,8 @@ describe('run now and full resync', () => {
       'the erasure',
     );
     expect(await op.hub.store.getProfile(ada?.id ?? '')).toBeNull();
+    expect(await redis.sismember(repush, ada?.id ?? '')).toBe(0);
+    expect(await redis.hexists(origin, ada?.id ?? '')).toBe(0);
 
     // Salesforce gets her back unannounced (a restore from backup); an incremental pull reads
     // her once, after which only a full pull reads her again.
@@ -266,6 +274,18 @@ describe('push a profile again', () => {
     expect(queued.code).toBe(0);
     expect(queued.stdout).toMatch(/^hubspot: full pull queued \(job pull-full-[^)]+\)\n$/);
     expect(queued.stderr).toBe('');
+  }, 120_000);
+
+  it('concord push --wait does not wait for a pull-only system still waiting for its first pull: it says the push is held until then', async () => {
+    op = await startOperatorHub({ extra: { salesforce: '\n    initialSync: pull-only' } });
+    await op.createPerson('ada@example.com', 'Lovelace');
+    await waitFor(() => op?.hubspot.sideDoor.findByEmail('ada@example.com') !== undefined, 30_000, 'Ada in HubSpot');
+    const profile = await op.hub.store.findProfile({ kind: 'email', value: 'ada@example.com' });
+
+    const run = await concord(op, ['push', 'ada@example.com', '--wait']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`${profile?.id} -> hubspot: done\n${profile?.id} -> salesforce: held until its first pull\n`);
+    expect(op.salesforce.sideDoor.findByEmail('ada@example.com')).toBeUndefined();
   }, 120_000);
 
   it("through the admin API: 202 with the systems it was queued for; HubSpot (written without a read first) gets the hub's values back", async () => {

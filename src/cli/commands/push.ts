@@ -17,6 +17,8 @@ import { processIo } from '../io.js';
 import type { CliIo } from '../io.js';
 import { Progress, progressStream } from '../progress.js';
 
+const HELD = 'held until its first pull';
+
 interface Options extends SessionOptions {
   wait?: boolean;
   json?: boolean;
@@ -37,28 +39,32 @@ async function push(io: CliIo, session: HubSession, ref: string, options: Option
   const pushing = session.connectors.filter((c) => c.capabilities.push).map((c) => c.id);
   if (options.wait) await ensureWorkers(io, session, 'push', pushing);
   const queued = await engine.pushAgain(profile.id);
+  // A pull-only connector still waiting for its first pull pushes it only after that pull: not waited for.
+  const held = await engine.pushHeld();
+  const waited = queued.filter((c) => !held.includes(c));
   await store.appendAudit({ actor: 'cli', action: 'profile.push_requested', profileId: profile.id, detail: { connectors: queued } });
   if (!options.wait || queued.length === 0) {
-    if (options.json) io.log(JSON.stringify({ profileId: profile.id, queued }));
+    if (options.json) io.log(JSON.stringify({ profileId: profile.id, queued, ...(held.length > 0 ? { held } : {}) }));
     else io.log(`${profile.id}: queued to be pushed again to ${queued.join(', ') || 'no system (none pushes)'}`);
+    for (const c of options.json ? [] : held) io.log(`${profile.id} -> ${c}: ${HELD}`);
     return 0;
   }
   const progress = new Progress(progressStream(io), { label: `${profile.id}: push`, unit: 'systems' });
-  let pending = queued;
+  let pending = waited;
   const ended = await pollUntil(io, async () => {
-    pending = await engine.pushAgainPending(profile.id);
-    progress.update(queued.length - pending.length, queued.length);
+    pending = (await engine.pushAgainPending(profile.id)).filter((c) => waited.includes(c));
+    progress.update(waited.length - pending.length, waited.length);
     return pending.length === 0;
   });
-  progress.finish(ended ? `done: ${queued.length} systems` : `stopped waiting; ${pending.join(', ')} still to go`);
+  progress.finish(ended ? `done: ${waited.length} systems` : `stopped waiting; ${pending.join(', ')} still to go`);
   // What each system holds now, or why it does not (a dead letter).
   const dead = await engine.deadLetters.list();
-  const outcome = Object.fromEntries(
-    queued.map((c) => [
-      c,
-      pending.includes(c) ? 'pending' : dead.some((d) => d.connector === c && d.profileId === profile.id) ? 'dead-lettered' : 'done',
-    ]),
-  );
+  const state = (c: string): string => {
+    if (held.includes(c)) return HELD;
+    if (pending.includes(c)) return 'pending';
+    return dead.some((d) => d.connector === c && d.profileId === profile.id) ? 'dead-lettered' : 'done';
+  };
+  const outcome = Object.fromEntries(queued.map((c) => [c, state(c)]));
   if (options.json) io.log(JSON.stringify({ profileId: profile.id, queued, outcome }));
   else for (const [c, state] of Object.entries(outcome)) io.log(`${profile.id} -> ${c}: ${state}`);
   return ended ? (Object.values(outcome).includes('dead-lettered') ? 1 : 0) : 130;

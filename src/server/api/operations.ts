@@ -356,7 +356,8 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
         profileId: profile.id,
         detail: { connectors: queued },
       });
-      return { profileId: profile.id, queued };
+      const held = await deps.engine.pushHeld();
+      return { profileId: profile.id, queued, ...(held.length > 0 ? { held } : {}) };
     },
   });
 

@@ -247,6 +247,10 @@ export const PushAgainResult = z
   .object({
     profileId: z.string(),
     queued: z.array(z.string()).meta({ description: 'The connectors the profile was queued for (every one that pushes).' }),
+    held: z
+      .array(z.string())
+      .optional()
+      .meta({ description: 'Of those, the ones held until their first pull (`initialSync: pull-only`): the push goes after it.' }),
   })
   .meta({ description: 'The profile is queued; the push workers deliver it, whole, to each system.' });
 

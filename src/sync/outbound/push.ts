@@ -128,9 +128,13 @@ export class Pusher {
     result.sent = records.length;
 
     // Park the queue rather than hold a worker when the system's budget is spent.
-    const [slot, attempts] = await Promise.all([
+    const [slot, attempts, asked] = await Promise.all([
       ctx.limiter.tryReserve(connector.id, limitOf(connector)),
       ctx.work.attempts(
+        connector.id,
+        records.map((r) => r.profileId),
+      ),
+      ctx.work.repushOrigin(
         connector.id,
         records.map((r) => r.profileId),
       ),
@@ -143,7 +147,8 @@ export class Pusher {
     // The batch is a run from here (see `runs.ts`): what it read, sent, wrote, skipped, and each failed record.
     const run = await startRun(
       { store: ctx.store, logger: ctx.logger, leaseMs: ctx.tuning.runLeaseMs },
-      { connector: connector.id, kind: 'push', trigger: 'schedule' },
+      // A batch carrying a profile an operator asked to push again (`pushAgain`) is theirs.
+      { connector: connector.id, kind: 'push', ...(asked ?? { trigger: 'schedule' }) },
     );
     Object.assign(run.counts, { read: result.taken, changed: records.length, skipped: settled.length });
     try {

@@ -29,8 +29,9 @@ import { firstPullLinksOnly, firstPullPending, markFirstPullDone, markFirstPullS
 export interface PullJobData {
   connector: string;
   /**
-   * Read everything from the start (`concord sync --full`): the saved cursor is ignored on the
-   * first attempt and replaced page by page, so a retry resumes where the full pull stopped.
+   * Read everything from the start (`concord sync --full`): the saved cursor is ignored until
+   * the first page is saved and replaced page by page, so a retry resumes where the full pull
+   * stopped (`resumeFromSaved`).
    */
   full?: boolean;
   /** Asked for by an operator (`pullNow`): waits for a pull already running instead of being skipped. */
@@ -41,6 +42,11 @@ export interface PullJobData {
   requestId?: string;
   /** The run's kind. @defaultValue `pull` */
   kind?: 'pull' | 'full-pull';
+  /**
+   * Set on a full pull once its first page saved the cursor: a later try (a retry, or the same
+   * attempt re-queued by a 429 parking the queue) resumes from that cursor instead of page 1.
+   */
+  resumeFromSaved?: boolean;
 }
 
 export interface PullResult {
@@ -123,8 +129,11 @@ export class Puller {
         await job.updateProgress({ ...data });
       };
       await report();
-      // A retry of a full pull resumes from the cursor its pages saved.
-      const result = await this.run(connector, progress, run, { fromStart: full && job.attemptsMade === 0, report }, signal);
+      // A full pull reads from the start until its first page is saved; after that, any later try
+      // (a retry, or a 429 re-queueing it without spending an attempt) resumes from the cursor.
+      const fromStart = full && job.data.resumeFromSaved !== true;
+      const saved = fromStart ? async (): Promise<void> => job.updateData({ ...job.data, resumeFromSaved: true }) : undefined;
+      const result = await this.run(connector, progress, run, { fromStart, report, ...(saved ? { saved } : {}) }, signal);
       await this.recordLastPull(connector.id, { ...progress, error: null });
       await run.finish();
       return result;
@@ -157,7 +166,7 @@ export class Puller {
     connector: SyncConnector,
     progress: { pages: number; records: number },
     run: RunRecorder,
-    how: { fromStart: boolean; report: () => Promise<void> },
+    how: { fromStart: boolean; report: () => Promise<void>; saved?: () => Promise<void> },
     signal?: AbortSignal,
   ): Promise<PullResult> {
     const instance = await this.ctx.instance(connector.id);
@@ -209,6 +218,7 @@ export class Puller {
         });
       }
       await this.ctx.store.setCursor(connector.id, page.cursor);
+      if (pages === 0) await how.saved?.();
       pages++;
       records += page.records.length;
       progress.pages = pages;

@@ -1,7 +1,7 @@
 /**
  * `POST /api/v1/connectors/{id}/check` on a running hub (real listen) against the emulators: the
  * connector's check lines as JSON, a ✘ naming the key and the fix, and the problems for an unknown
- * connector and a key without the admin scope.
+ * connector, a key without the admin scope, and a check repeated within 10 s (429).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEYS, startOperatorHub, type OperatorHub } from '../operator-hub.js';
@@ -40,6 +40,21 @@ describe('POST /api/v1/connectors/{id}/check', () => {
     expect(answer.checks.at(-1)?.detail).toMatch(
       /^the audience’s webhook points at http:\/\/127\.0\.0\.1:\d+\/webhooks\/mailchimp\/<webhookSecret>/,
     );
+  });
+
+  it('answers 429 with Retry-After for a second check of a connector within 10 s, without calling the system', async () => {
+    // Salesforce was checked by the test before.
+    const calls = op.salesforce.sideDoor.apiUsage().used;
+    const res = await fetch(`${op.hub.url ?? ''}/api/v1/connectors/salesforce/check`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEYS.admin}` },
+    });
+    expect(res.status).toBe(429);
+    const retryAfter = Number(res.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(10);
+    expect(await res.json()).toMatchObject({ status: 429, code: 'rate_limited' });
+    expect(op.salesforce.sideDoor.apiUsage().used).toBe(calls);
   });
 
   it('answers ok: false with a ✘ at accessToken naming the missing scopes and the fix (still HTTP 200)', async () => {
