@@ -3,7 +3,8 @@
  * with every value's source and time, the history that says why an older change lost and a
  * newer one won, e-mail addresses masked unless `--reveal`.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -117,5 +118,15 @@ connectors: {}
     const run = await concord('nobody@example.com');
     expect(run.code).toBe(1);
     expect(run.stderr).toBe('no profile for n***@example.com\n');
+  });
+
+  it('is read-only: a database path where none is gets no file, and no migration runs', async () => {
+    const missing = join(dir, 'typo.db');
+    const other = join(dir, 'typo.yaml');
+    await writeFile(other, (await readFile(config, 'utf8')).replace(db.url, `sqlite:${missing}`));
+    const run = await runConcord(['profile', 'ada@example.com', '--config', other, '--no-demo'], { ...process.env, ...ENV });
+    expect(run.stderr).toBe('no profile for a***@example.com\n');
+    expect(run.code).toBe(1);
+    expect(existsSync(missing)).toBe(false);
   });
 });

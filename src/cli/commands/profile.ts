@@ -2,7 +2,8 @@
  * `concord profile <email|phone|id> [--history] [--json] [--reveal]`: one person's profile as
  * the hub holds it, every value with the source that set it and when; with `--history`, every
  * change any system sent and why it won or lost (the same explanation as
- * `GET /api/v1/profiles/{id}/history`). Read-only: it opens the database and nothing else.
+ * `GET /api/v1/profiles/{id}/history`). Read-only: it opens the database and nothing else (no migration runs; a SQLite file that
+ * does not exist is not created).
  *
  * Standard output is not a log, but a terminal is scrolled back, pasted into tickets and
  * recorded: e-mail addresses and phone numbers are masked (`a***@example.com`, `+44******00`)
@@ -11,8 +12,7 @@
  */
 import type { Command } from 'commander';
 import { builtinConnectors } from '../../../connectors/index.js';
-import { createHubLogger } from '../../app/logger.js';
-import { openConfiguredStore } from '../../app/store.js';
+import { openStoreForReading } from '../../app/store.js';
 import { toMergePolicy } from '../../config/policy.js';
 import { isPrimaryIdentity } from '../../profile/identities.js';
 import type { Json, MergePolicy, Profile } from '../../profile/schema.js';
@@ -22,7 +22,7 @@ import type { Store } from '../../store/index.js';
 import { connectorsFromConfig } from '../../sync/index.js';
 import { processIo } from '../io.js';
 import type { CliIo } from '../io.js';
-import { loadSessionConfig, withSessionOptions } from '../privacy-session.js';
+import { commandLogger, loadSessionConfig, withSessionOptions } from '../privacy-session.js';
 import type { SessionOptions } from '../privacy-session.js';
 
 type Options = SessionOptions & { history?: boolean; json?: boolean; reveal?: boolean };
@@ -94,8 +94,7 @@ function describeHistory(history: ProfileHistory): string[] {
 async function run(io: CliIo, who: string, options: Options): Promise<number> {
   const config = await loadSessionConfig(io, options);
   if (!config) return 1;
-  const logger = createHubLogger({ level: io.env['LOG_LEVEL'] ?? 'warn', ...(io.logs ? { destination: io.logs } : {}) });
-  const store = await openConfiguredStore(config, connectorsFromConfig(config, builtinConnectors), logger);
+  const { store } = await openStoreForReading(config, connectorsFromConfig(config, builtinConnectors), commandLogger(io));
   try {
     const profile = await findProfile(store, who);
     if (!profile) {
