@@ -6,7 +6,8 @@
  * - at `info`, exactly one line per run when it ends (`sync run finished`: kind, trigger, status,
  *   counts, row errors, duration in ms);
  * - at `debug`, one line per change (`sync run change`: the profile id and the changed field
- *   paths, never a value; an identity's path names only its kind).
+ *   paths, never a value; an identity's path names only its kind; the record's id with e-mail
+ *   addresses and phone numbers redacted).
  *
  * Recording never fails the sync: a store error while recording is logged and the work goes on.
  * A run is held under a lease renewed while it works; a process that dies leaves it `running`
@@ -112,9 +113,13 @@ export class RunRecorder {
     if (this.#errors.length < KEPT_ERRORS) this.#errors.push({ ...error, message: redactContacts(error.message).slice(0, 300) });
   }
 
-  /** One change the run made (debug line): the profile and the field paths, no values. */
+  /**
+   * One change the run made (debug line): the profile and the field paths, no values; the
+   * record's id (`ref`) with any e-mail address or phone number redacted (a Segment `userId` may be one).
+   */
   change(profileId: string, fields: readonly string[], detail: Record<string, string | number | boolean> = {}): void {
-    this.log.debug({ profileId, fields, ...detail }, 'sync run change');
+    const ref = typeof detail['ref'] === 'string' ? { ref: redactContacts(detail['ref']) } : {};
+    this.log.debug({ profileId, fields, ...detail, ...ref }, 'sync run change');
   }
 
   /**
