@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { currentRequestId, redactContacts } from '../log/logger.js';
 import type { Change } from '../profile/schema.js';
-import type { RunCounts, RunKind, RunRepository, RunRowError, RunTrigger } from '../store/types.js';
+import type { ProfileRepository, RunCounts, RunKind, RunRepository, RunRowError, RunTrigger } from '../store/types.js';
 
 /** Row errors a run keeps in memory (the store keeps as many); the count goes on. */
 const KEPT_ERRORS = 100;
@@ -176,14 +176,22 @@ export async function asRun<T>(deps: RunDeps, start: RunStart, work: (run: RunRe
 
 /**
  * The runs' upkeep, on the relay's sweep: runs whose lease passed are marked failed (their process
- * died), and finished runs older than the retention are deleted. Logged, never thrown.
+ * died), finished runs older than their retention are deleted, and so are profile history entries
+ * older than theirs. Logged, never thrown.
  */
-export async function sweepRuns(store: RunRepository, logger: Logger, retentionMs: number, now = Date.now()): Promise<void> {
+export async function sweepRuns(
+  store: RunRepository & Pick<ProfileRepository, 'purgeProfileHistory'>,
+  logger: Logger,
+  retention: { runsMs: number; historyMs: number },
+  now = Date.now(),
+): Promise<void> {
   try {
     const abandoned = await store.failAbandonedRuns(new Date(now).toISOString());
     if (abandoned > 0) logger.warn({ runs: abandoned }, 'sync runs abandoned by a stopped process marked failed');
-    const purged = await store.purgeRuns(new Date(now - retentionMs).toISOString());
+    const purged = await store.purgeRuns(new Date(now - retention.runsMs).toISOString());
     if (purged > 0) logger.info({ runs: purged }, 'sync runs past their retention deleted');
+    const entries = await store.purgeProfileHistory(new Date(now - retention.historyMs).toISOString());
+    if (entries > 0) logger.info({ entries }, 'profile history entries past their retention deleted');
   } catch (err) {
     logger.warn({ err }, 'sweeping sync runs failed');
   }
