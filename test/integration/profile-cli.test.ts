@@ -114,6 +114,20 @@ connectors: {}
     expect(masked.stdout).not.toContain('"history"');
   });
 
+  it('--history shows the newest entries up to --limit (200 by default) and says when older ones were left out', async () => {
+    const all = await concord('ada@example.com', '--history');
+    expect(all.stdout).not.toContain('left out');
+    const run = await concord('ada@example.com', '--history', '--limit', '1');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('(older entries left out: --limit 1 shows the newest 1; raise it to see more)');
+    expect(run.stdout).toContain(`    ${T(20)}  shop  "Ada L."  won newer`);
+    expect(run.stdout).not.toContain(`${T(10)}  crm  "Ada"  won new`);
+    const json = JSON.parse((await concord('ada@example.com', '--history', '--json', '--limit', '1')).stdout) as {
+      history: { truncated: boolean };
+    };
+    expect(json.history.truncated).toBe(true);
+  });
+
   it('exits 1 when nobody matches, without printing the address', async () => {
     const run = await concord('nobody@example.com');
     expect(run.code).toBe(1);
