@@ -5,22 +5,11 @@
  */
 import { Redis } from 'ioredis';
 import type { ConnectionCheck } from '../connector/define.js';
+import { redactUrlSecrets } from '../log/logger.js';
 import { databaseStatus } from '../store/index.js';
 
 /** How long each hub check may take. */
 const TIMEOUT_MS = 5_000;
-
-/** The URL with its password masked, for printing. */
-function redacted(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password === '') return url;
-    parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
-}
 
 const reason = (error: unknown): string => (error instanceof Error ? error.message : String(error)) || 'no answer';
 
@@ -35,7 +24,7 @@ export async function checkRedis(url: string): Promise<ConnectionCheck[]> {
     enableOfflineQueue: false,
   });
   redis.on('error', () => undefined);
-  const where = redacted(url);
+  const where = redactUrlSecrets(url);
   try {
     await redis.connect();
     await redis.ping();
@@ -74,7 +63,7 @@ export async function checkRedis(url: string): Promise<ConnectionCheck[]> {
 
 /** The database answers and has every migration of this version (and none newer). */
 export async function checkDatabase(url: string): Promise<ConnectionCheck[]> {
-  const where = redacted(url);
+  const where = redactUrlSecrets(url);
   const path = ['hub', 'databaseUrl'];
   let status;
   try {

@@ -11,6 +11,7 @@ import { delimiter, join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { logRedisTrouble } from '../queue/redis-health.js';
+import { redactUrlSecrets } from '../log/logger.js';
 
 /** True when a Redis answers PING at `url` within the timeout. */
 export async function redisAnswers(url: string, timeoutMs = 1_500): Promise<boolean> {
@@ -87,15 +88,9 @@ export async function startPrivateRedis(): Promise<PrivateRedis | null> {
   return null;
 }
 
-/** A `redis://` URL without its password, for logs. */
+/** A `redis://` URL without its credentials, for logs. */
 export function redisUrlForLog(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'redis (unparsable URL)';
-  }
+  return URL.canParse(url) ? redactUrlSecrets(url) : 'redis (unparsable URL)';
 }
 
 /** Says that Redis does not answer and what the process does meanwhile (at the bounded Redis log rate). */

@@ -27,14 +27,5 @@ export function printWarnings(io: CliIo, warnings: readonly ConfigWarning[]): vo
   for (const warning of warnings) io.error(warning.toString());
 }
 
-/** A URL with any password replaced, safe to print. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password === '') return url;
-    parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
-  }
-}
+/** A database or Redis URL with its credentials masked, safe to print (the one helper: `redactUrlSecrets`). */
+export { redactUrlSecrets as redactUrl } from '../log/logger.js';

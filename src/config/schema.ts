@@ -338,6 +338,17 @@ export const SyncConfig = z
         description:
           'How long finished sync runs (pulls, push batches, backfills) are kept for the runs API and `concord runs`. Default: 30d.',
       }),
+    /**
+     * How long a profile's history entries (why each change won or lost: the history API,
+     * `concord profile --history`) are kept; older ones are deleted by the sweep that deletes old runs.
+     * @defaultValue `400d`
+     */
+    historyRetention: Duration.prefault('400d')
+      .refine((ms) => ms >= 86_400_000, 'at least 1d')
+      .meta({
+        description:
+          "How long a profile's history entries (why each change won or lost, for the history API and `concord profile --history`) are kept; the runs' sweep deletes older ones. Default: 400d.",
+      }),
   })
   .strict();
 export type SyncConfig = z.infer<typeof SyncConfig>;

@@ -74,6 +74,28 @@ export function redactContacts(text: string): string {
   return text.replace(/[^\s"'<>,;:[\]()]*@[^\s"'<>,;:[\]()]*/g, '<email>').replace(/\+\d[\d ]{5,17}\d/g, '<phone>');
 }
 
+/** Query parameters of a URL that hold a credential (`password`, `sslpassword`, `auth_token`, `client_secret`...). */
+const SECRET_PARAM = /password|secret|token/i;
+
+/**
+ * A database or Redis URL fit to print: the password of `user:password@` and every query
+ * parameter whose name holds `password`, `secret` or `token` (PostgreSQL takes
+ * `?password=` and `?sslpassword=`) become `***`. An unparsable URL is returned as it is.
+ */
+export function redactUrlSecrets(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url;
+  }
+  const params = [...parsed.searchParams.keys()].filter((k) => SECRET_PARAM.test(k));
+  if (parsed.password === '' && params.length === 0) return url;
+  if (parsed.password !== '') parsed.password = '***';
+  for (const k of params) parsed.searchParams.set(k, '***');
+  return parsed.toString();
+}
+
 /** What an error becomes in a log line: kind, stable code, message (e-mail addresses removed), status, cause; never its other properties (an HTTP client's error carries the request's headers). */
 export function serializeError(err: unknown, depth = 0): Record<string, unknown> {
   if (!(err instanceof Error)) return { type: typeof err, message: redactContacts(String(err)) };

@@ -122,6 +122,10 @@ export class KyselyStore implements Store {
   profileHistory(profileId: string, options?: { limit?: number }): Promise<HistoryEntry[]> {
     return this.#profiles.profileHistory(profileId, options);
   }
+
+  purgeProfileHistory(before: string): Promise<number> {
+    return this.#profiles.purgeProfileHistory(before);
+  }
   deleteProfileData(profileId: string): Promise<void> {
     return this.#profiles.deleteProfileData(profileId);
   }

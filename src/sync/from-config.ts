@@ -57,8 +57,8 @@ export function connectorsFromConfig(config: Config, definitions: readonly Conne
 
 /** The engine tuning the YAML sets (`hub.sync`); everything else keeps the engine's defaults. */
 export function engineTuningFromConfig(config: Config): EngineTuningInput {
-  const { inflightLease, ingestLock, runRetention } = config.hub.sync;
-  return { inflightLeaseMs: inflightLease, ingestLockMs: ingestLock, runRetentionMs: runRetention };
+  const { inflightLease, ingestLock, runRetention, historyRetention } = config.hub.sync;
+  return { inflightLeaseMs: inflightLease, ingestLockMs: ingestLock, runRetentionMs: runRetention, historyRetentionMs: historyRetention };
 }
 
 /** The connectors that receive outbox rows: those that can be pushed to. */

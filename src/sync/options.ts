@@ -103,6 +103,11 @@ export const EngineTuning = z.object({
    */
   runRetentionMs: count.default(30 * 86_400_000),
   /**
+   * How long profile history entries are kept (deleted by the runs' sweep). YAML: `hub.sync.historyRetention`.
+   * @defaultValue 34_560_000_000 (400 days)
+   */
+  historyRetentionMs: count.default(400 * 86_400_000),
+  /**
    * How often the relay's sweep also sweeps the runs (abandoned ones failed, old ones deleted).
    * @defaultValue 60_000
    */

@@ -6,7 +6,8 @@
  * - at `info`, exactly one line per run when it ends (`sync run finished`: kind, trigger, status,
  *   counts, row errors, duration in ms);
  * - at `debug`, one line per change (`sync run change`: the profile id and the changed field
- *   paths, never a value; an identity's path names only its kind).
+ *   paths, never a value; an identity's path names only its kind; the record's id with e-mail
+ *   addresses and phone numbers redacted).
  *
  * Recording never fails the sync: a store error while recording is logged and the work goes on.
  * A run is held under a lease renewed while it works; a process that dies leaves it `running`
@@ -16,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { currentRequestId, redactContacts } from '../log/logger.js';
 import type { Change } from '../profile/schema.js';
-import type { RunCounts, RunKind, RunRepository, RunRowError, RunTrigger } from '../store/types.js';
+import type { ProfileRepository, RunCounts, RunKind, RunRepository, RunRowError, RunTrigger } from '../store/types.js';
 
 /** Row errors a run keeps in memory (the store keeps as many); the count goes on. */
 const KEPT_ERRORS = 100;
@@ -112,9 +113,13 @@ export class RunRecorder {
     if (this.#errors.length < KEPT_ERRORS) this.#errors.push({ ...error, message: redactContacts(error.message).slice(0, 300) });
   }
 
-  /** One change the run made (debug line): the profile and the field paths, no values. */
+  /**
+   * One change the run made (debug line): the profile and the field paths, no values; the
+   * record's id (`ref`) with any e-mail address or phone number redacted (a Segment `userId` may be one).
+   */
   change(profileId: string, fields: readonly string[], detail: Record<string, string | number | boolean> = {}): void {
-    this.log.debug({ profileId, fields, ...detail }, 'sync run change');
+    const ref = typeof detail['ref'] === 'string' ? { ref: redactContacts(detail['ref']) } : {};
+    this.log.debug({ profileId, fields, ...detail, ...ref }, 'sync run change');
   }
 
   /**
@@ -171,14 +176,22 @@ export async function asRun<T>(deps: RunDeps, start: RunStart, work: (run: RunRe
 
 /**
  * The runs' upkeep, on the relay's sweep: runs whose lease passed are marked failed (their process
- * died), and finished runs older than the retention are deleted. Logged, never thrown.
+ * died), finished runs older than their retention are deleted, and so are profile history entries
+ * older than theirs. Logged, never thrown.
  */
-export async function sweepRuns(store: RunRepository, logger: Logger, retentionMs: number, now = Date.now()): Promise<void> {
+export async function sweepRuns(
+  store: RunRepository & Pick<ProfileRepository, 'purgeProfileHistory'>,
+  logger: Logger,
+  retention: { runsMs: number; historyMs: number },
+  now = Date.now(),
+): Promise<void> {
   try {
     const abandoned = await store.failAbandonedRuns(new Date(now).toISOString());
     if (abandoned > 0) logger.warn({ runs: abandoned }, 'sync runs abandoned by a stopped process marked failed');
-    const purged = await store.purgeRuns(new Date(now - retentionMs).toISOString());
+    const purged = await store.purgeRuns(new Date(now - retention.runsMs).toISOString());
     if (purged > 0) logger.info({ runs: purged }, 'sync runs past their retention deleted');
+    const entries = await store.purgeProfileHistory(new Date(now - retention.historyMs).toISOString());
+    if (entries > 0) logger.info({ entries }, 'profile history entries past their retention deleted');
   } catch (err) {
     logger.warn({ err }, 'sweeping sync runs failed');
   }

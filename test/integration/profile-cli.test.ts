@@ -3,7 +3,8 @@
  * with every value's source and time, the history that says why an older change lost and a
  * newer one won, e-mail addresses masked unless `--reveal`.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,9 +114,33 @@ connectors: {}
     expect(masked.stdout).not.toContain('"history"');
   });
 
+  it('--history shows the newest entries up to --limit (200 by default) and says when older ones were left out', async () => {
+    const all = await concord('ada@example.com', '--history');
+    expect(all.stdout).not.toContain('left out');
+    const run = await concord('ada@example.com', '--history', '--limit', '1');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('(older entries left out: --limit 1 shows the newest 1; raise it to see more)');
+    expect(run.stdout).toContain(`    ${T(20)}  shop  "Ada L."  won newer`);
+    expect(run.stdout).not.toContain(`${T(10)}  crm  "Ada"  won new`);
+    const json = JSON.parse((await concord('ada@example.com', '--history', '--json', '--limit', '1')).stdout) as {
+      history: { truncated: boolean };
+    };
+    expect(json.history.truncated).toBe(true);
+  });
+
   it('exits 1 when nobody matches, without printing the address', async () => {
     const run = await concord('nobody@example.com');
     expect(run.code).toBe(1);
     expect(run.stderr).toBe('no profile for n***@example.com\n');
+  });
+
+  it('is read-only: a database path where none is gets no file, and no migration runs', async () => {
+    const missing = join(dir, 'typo.db');
+    const other = join(dir, 'typo.yaml');
+    await writeFile(other, (await readFile(config, 'utf8')).replace(db.url, `sqlite:${missing}`));
+    const run = await runConcord(['profile', 'ada@example.com', '--config', other, '--no-demo'], { ...process.env, ...ENV });
+    expect(run.stderr).toBe('no profile for a***@example.com\n');
+    expect(run.code).toBe(1);
+    expect(existsSync(missing)).toBe(false);
   });
 });

@@ -8,17 +8,14 @@
  * from an empty hub), Redis is not used, and the systems get only reads. Progress goes to stderr.
  * Exit 1 on an invalid config, an unknown connector or a failed read.
  */
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { builtinConnectors } from '../../../connectors/index.js';
+import { openStoreForReading } from '../../app/store.js';
 import { toMergePolicy } from '../../config/policy.js';
 import { loadConfig } from '../../config/load.js';
-import type { Config } from '../../config/schema.js';
 import { silentLogger } from '../../log/logger.js';
-import { openStore, parseStoreUrl } from '../../store/index.js';
-import type { Store } from '../../store/index.js';
-import { connectorsFromConfig, outboxTargets, planSync, PlanReport } from '../../sync/index.js';
-import type { PlanSource, PlanTarget, SyncConnector } from '../../sync/index.js';
+import { connectorsFromConfig, planSync, PlanReport } from '../../sync/index.js';
+import type { PlanSource, PlanTarget } from '../../sync/index.js';
 import { resolveConfigPath, withConfigOption } from '../config-path.js';
 import { processIo } from '../io.js';
 import type { CliIo } from '../io.js';
@@ -26,23 +23,6 @@ import { printErrors, printWarnings } from '../report.js';
 
 /** At most one progress line per this many ms when stderr is not a terminal. */
 const PLAIN_PROGRESS_MS = 2_000;
-
-/**
- * The hub's store, read-only: no migration runs, and a SQLite file that does not exist yet is
- * not created (an empty in-memory database stands for it: the plan of a first sync).
- */
-async function openForReading(config: Config, connectors: readonly SyncConnector[]): Promise<{ store: Store; empty: boolean }> {
-  const location = parseStoreUrl(config.hub.databaseUrl);
-  const empty = location.dialect === 'sqlite' && location.filename !== ':memory:' && !existsSync(location.filename);
-  const store = await openStore({
-    url: empty ? 'sqlite::memory:' : config.hub.databaseUrl,
-    policy: toMergePolicy(config),
-    outboxTargets: outboxTargets(connectors),
-    hashKey: config.hub.secrets.hashKey,
-    autoMigrate: empty,
-  });
-  return { store, empty };
-}
 
 /** Progress lines on stderr: one line rewritten in place on a terminal, plain lines at most every 2 s otherwise. */
 function progressPrinter(io: CliIo): { page(e: { connector: string; pages: number; records: number }): void; end(): void } {
@@ -112,7 +92,7 @@ async function plan(io: CliIo, only: string | undefined, options: { config?: str
     io.error(`concord plan: no enabled connector "${only}" in ${file}`);
     return 1;
   }
-  const { store, empty } = await openForReading(loaded.config, connectors);
+  const { store, empty } = await openStoreForReading(loaded.config, connectors);
   const progress = progressPrinter(io);
   try {
     if (empty) io.error(`plan: the database does not exist yet: planning the first sync into an empty hub`);

@@ -1,18 +1,19 @@
 /**
- * `concord profile <email|phone|id> [--history] [--json] [--reveal]`: one person's profile as
+ * `concord profile <email|phone|id> [--history [--limit N]] [--json] [--reveal]`: one person's profile as
  * the hub holds it, every value with the source that set it and when; with `--history`, every
  * change any system sent and why it won or lost (the same explanation as
- * `GET /api/v1/profiles/{id}/history`). Read-only: it opens the database and nothing else.
+ * `GET /api/v1/profiles/{id}/history`), the newest 200 entries unless `--limit N`. Read-only: it opens the database and nothing else (no migration runs; a SQLite file that
+ * does not exist is not created).
  *
  * Standard output is not a log, but a terminal is scrolled back, pasted into tickets and
  * recorded: e-mail addresses and phone numbers are masked (`a***@example.com`, `+44******00`)
  * wherever they appear, identities and values alike, unless `--reveal`. The lookup itself takes
  * the address in full.
  */
+import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 import { builtinConnectors } from '../../../connectors/index.js';
-import { createHubLogger } from '../../app/logger.js';
-import { openConfiguredStore } from '../../app/store.js';
+import { openStoreForReading } from '../../app/store.js';
 import { toMergePolicy } from '../../config/policy.js';
 import { isPrimaryIdentity } from '../../profile/identities.js';
 import type { Json, MergePolicy, Profile } from '../../profile/schema.js';
@@ -22,10 +23,13 @@ import type { Store } from '../../store/index.js';
 import { connectorsFromConfig } from '../../sync/index.js';
 import { processIo } from '../io.js';
 import type { CliIo } from '../io.js';
-import { loadSessionConfig, withSessionOptions } from '../privacy-session.js';
+import { commandLogger, loadSessionConfig, withSessionOptions } from '../privacy-session.js';
 import type { SessionOptions } from '../privacy-session.js';
 
-type Options = SessionOptions & { history?: boolean; json?: boolean; reveal?: boolean };
+type Options = SessionOptions & { history?: boolean; json?: boolean; reveal?: boolean; limit: number };
+
+/** History entries `--history` shows by default (the newest). */
+const DEFAULT_HISTORY_LIMIT = 200;
 
 /** `ada@example.com` -> `a***@example.com`; `+4930123456` -> `+49*******56`, wherever they appear in `text`. */
 export function maskContacts(text: string): string {
@@ -75,9 +79,9 @@ function describeEntry(e: HistoryEntryView): string {
   return `    ${e.at}  ${e.source}  ${show(e.value)}  ${e.outcome} ${e.reason}${why}${e.actor === e.source ? '' : `  by ${e.actor}`}`;
 }
 
-function describeHistory(history: ProfileHistory): string[] {
+function describeHistory(history: ProfileHistory, limit: number): string[] {
   const lines = ['history: every change, the source and time it happened at, and why it won or lost (oldest first)'];
-  if (history.truncated) lines.push('  (older entries left out)');
+  if (history.truncated) lines.push(`  (older entries left out: --limit ${limit} shows the newest ${limit}; raise it to see more)`);
   const groups = [
     ['identity', history.identities],
     ['attribute', history.attributes],
@@ -91,11 +95,17 @@ function describeHistory(history: ProfileHistory): string[] {
   return lines;
 }
 
+/** The newest `limit` history entries, grouped as the API does (`truncated` when there were more). */
+async function historyOf(store: Store, profileId: string, limit: number): Promise<ProfileHistory> {
+  const entries = await store.profileHistory(profileId, { limit: limit + 1 });
+  const truncated = entries.length > limit;
+  return groupHistory(profileId, truncated ? entries.slice(1) : entries, truncated);
+}
+
 async function run(io: CliIo, who: string, options: Options): Promise<number> {
   const config = await loadSessionConfig(io, options);
   if (!config) return 1;
-  const logger = createHubLogger({ level: io.env['LOG_LEVEL'] ?? 'warn', ...(io.logs ? { destination: io.logs } : {}) });
-  const store = await openConfiguredStore(config, connectorsFromConfig(config, builtinConnectors), logger);
+  const { store } = await openStoreForReading(config, connectorsFromConfig(config, builtinConnectors), commandLogger(io));
   try {
     const profile = await findProfile(store, who);
     if (!profile) {
@@ -103,15 +113,22 @@ async function run(io: CliIo, who: string, options: Options): Promise<number> {
       return 1;
     }
     const policy = toMergePolicy(config);
-    const history = options.history ? groupHistory(profile.id, await store.profileHistory(profile.id), false) : undefined;
+    const history = options.history ? await historyOf(store, profile.id, options.limit) : undefined;
     const text = options.json
       ? JSON.stringify({ profile, ...(history ? { history } : {}) }, null, 2)
-      : [...describeProfile(profile, policy), ...(history ? describeHistory(history) : [])].join('\n');
+      : [...describeProfile(profile, policy), ...(history ? describeHistory(history, options.limit) : [])].join('\n');
     io.log(options.reveal ? text : maskContacts(text));
     return 0;
   } finally {
     await store.close();
   }
+}
+
+/** `--limit`: 1 to 10 000, as the history API's `limit`. */
+function historyLimit(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new InvalidArgumentError('expected a whole number from 1 to 10000');
+  return n;
 }
 
 export function register(program: Command, io: CliIo = processIo): void {
@@ -120,6 +137,12 @@ export function register(program: Command, io: CliIo = processIo): void {
       'print a profile (by e-mail, phone or id): every value with its source and time; --history says why each change won or lost',
     )
     .option('--history', 'every change any system sent, and why it won or lost')
+    .option(
+      '--limit <n>',
+      `with --history, at most this many entries, the newest (default ${DEFAULT_HISTORY_LIMIT})`,
+      historyLimit,
+      DEFAULT_HISTORY_LIMIT,
+    )
     .option('--json', 'print as JSON (the history as GET /api/v1/profiles/{id}/history answers it)')
     .option('--reveal', 'print e-mail addresses and phone numbers in full (masked by default)')
     .action(async (who: string, options: Options) => {

@@ -103,7 +103,10 @@ export interface ProfileRepository {
    */
   profileHistory(profileId: string, options?: { limit?: number }): Promise<HistoryEntry[]>;
 
-  /** Deletes a profile's personal data (identities, attributes, ledger, history, shadows, outbox). */
+  /** Deletes the history entries recorded before `before` (ISO time; the retention `hub.sync.historyRetention`); answers how many. */
+  purgeProfileHistory(before: string): Promise<number>;
+
+  /** Deletes a profile's personal data (identities, attributes, ledger, history, shadows, outbox, and its row errors in sync runs). */
   deleteProfileData(profileId: string): Promise<void>;
   /**
    * Profiles no source changed since `before` (their last change, from any system or the

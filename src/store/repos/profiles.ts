@@ -7,6 +7,7 @@ import type { ApplyOptions, ApplyResult, HistoryEntry, IdleProfile, LedgerEntry,
 import { normalizeIdentity } from '../identity.js';
 import { byAskedId, chunks, oneOf } from './db.js';
 import type { StoreDb } from './db.js';
+import { eraseRunErrors } from './runs.js';
 
 export class KyselyProfiles implements ProfileRepository {
   readonly #store: StoreDb;
@@ -146,9 +147,29 @@ export class KyselyProfiles implements ProfileRepository {
     }));
   }
 
+  async purgeProfileHistory(before: string): Promise<number> {
+    const any = await this.#store.db
+      .selectFrom('profile_history')
+      .select('id')
+      .where('recorded_at', '<', before)
+      .limit(1)
+      .executeTakeFirst();
+    if (!any) return 0;
+    const result = await this.#store.write((trx) => trx.deleteFrom('profile_history').where('recorded_at', '<', before).executeTakeFirst());
+    return Number(result.numDeletedRows);
+  }
+
   async deleteProfileData(profileId: string): Promise<void> {
     await this.#store.write(async (trx) => {
       const id = await this.#store.resolveId(trx, profileId);
+      const merged = await trx.selectFrom('profile_aliases').select('merged_id').where('into_id', '=', id).execute();
+      const identities = await trx.selectFrom('identities').select('value').where('profile_id', '=', id).execute();
+      const records = await trx.selectFrom('shadows').select('external_id').where('profile_id', '=', id).execute();
+      await eraseRunErrors(
+        trx,
+        [id, profileId, ...merged.map((m) => m.merged_id)],
+        [...identities.map((i) => i.value), ...records.flatMap((r) => (r.external_id === null ? [] : [r.external_id]))],
+      );
       await trx.deleteFrom('identities').where('profile_id', '=', id).execute();
       await trx.deleteFrom('consent_ledger').where('profile_id', '=', id).execute();
       await trx.deleteFrom('profile_history').where('profile_id', '=', id).execute();

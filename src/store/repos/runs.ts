@@ -17,11 +17,32 @@ import type {
 import type { SyncRunsTable } from '../db-schema.js';
 import { StoreError } from '../errors.js';
 import { oneOf } from './db.js';
-import type { StoreDb } from './db.js';
+import type { Executor, StoreDb } from './db.js';
 
 const RowErrors = z.array(
   z.object({ ref: z.string().nullable(), profileId: z.string().nullable(), code: z.string(), message: z.string() }),
 );
+/**
+ * Erasure: removes from every run's kept row errors those of a profile (`profileIds`: its id and
+ * the ids merged into it) or naming one of its records (`refs`: its identities and the external ids
+ * systems gave it; a Segment `userId` may be its e-mail address). The counts stay.
+ */
+export async function eraseRunErrors(trx: Executor, profileIds: readonly string[], refs: readonly string[]): Promise<void> {
+  const ids = new Set(profileIds);
+  const named = new Set(refs);
+  const rows = await trx.selectFrom('sync_runs').select(['id', 'errors']).where('errors', '<>', '[]').execute();
+  for (const row of rows) {
+    const errors = decodeJson<RunRowError[]>(row.errors, RowErrors);
+    const left = errors.filter((e) => !(e.profileId !== null && ids.has(e.profileId)) && !(e.ref !== null && named.has(e.ref)));
+    if (left.length === errors.length) continue;
+    await trx
+      .updateTable('sync_runs')
+      .set({ errors: encodeJson(left) })
+      .where('id', '=', row.id)
+      .execute();
+  }
+}
+
 const Failure = z.object({ code: z.string(), message: z.string() });
 const Cursor = z.tuple([z.string(), z.string()]);
 

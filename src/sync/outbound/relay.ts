@@ -71,7 +71,12 @@ export class Relay {
     const now = Date.now();
     if (now - this.runsSweptAt >= this.ctx.tuning.runSweepEveryMs) {
       this.runsSweptAt = now;
-      await sweepRuns(this.ctx.store, this.ctx.logger, this.ctx.tuning.runRetentionMs, now);
+      await sweepRuns(
+        this.ctx.store,
+        this.ctx.logger,
+        { runsMs: this.ctx.tuning.runRetentionMs, historyMs: this.ctx.tuning.historyRetentionMs },
+        now,
+      );
     }
     for (const connector of this.ctx.queues.push.keys()) {
       const taken = await this.ctx.work.take(connector, 0, this.ctx.tuning.inflightLeaseMs);

@@ -288,15 +288,18 @@ async function planTarget(connector: SyncConnector, state: PlanState, options: P
     target[action]++;
     for (const field of Object.keys(change.fields)) fields.set(field, (fields.get(field) ?? 0) + 1);
     if (target.examples.filter((e) => e.action === action).length < wanted) {
-      target.examples.push(example(action, shadow?.externalId ?? undefined, change.fields, shadow?.values));
+      target.examples.push(planExample(action, shadow?.externalId ?? undefined, change.fields, shadow?.values));
     }
   }
   target.fields = Object.fromEntries([...fields].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)));
   return target;
 }
 
-/** One planned write with e-mail addresses and phone numbers redacted. */
-function example(
+/**
+ * One planned write with e-mail addresses and phone numbers redacted, the record's id too (a
+ * Segment `userId`, say, may be an e-mail address).
+ */
+export function planExample(
   action: 'create' | 'update',
   externalId: string | undefined,
   fields: Record<string, Json>,
@@ -305,7 +308,7 @@ function example(
   const show = (value: Json): string => redactContacts(JSON.stringify(value)).slice(0, 200);
   return {
     action,
-    ...(externalId === undefined ? {} : { externalId }),
+    ...(externalId === undefined ? {} : { externalId: redactContacts(externalId) }),
     fields: Object.fromEntries(
       Object.entries(fields).map(([field, to]) => {
         const from = held?.[field];

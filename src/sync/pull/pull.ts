@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { DelayedError, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
 import { RateLimitedError } from '../../connector/errors.js';
+import { redactContacts } from '../../log/logger.js';
 import type { SyncConnector } from '../bind.js';
 import type { EngineContext } from '../context.js';
 import { callExternal } from '../../queue/external-call.js';
@@ -84,6 +85,12 @@ export interface LastPull {
   succeededAt?: string;
 }
 
+/** What a failed pull's last-pull record keeps of its error: no e-mail address or phone number (a system's message may quote one), 300 characters at most. */
+export function lastPullError(err: unknown): NonNullable<LastPull['error']> {
+  const { name, code, message } = errorSummary(err);
+  return { name, ...(code ? { code } : {}), message: redactContacts(message).slice(0, 300) };
+}
+
 /** Reads the outcome of the last pull of `instance`, or `null` before the first one. */
 export async function readLastPull(ctx: Pick<EngineContext, 'redis' | 'keys'>, instance: string): Promise<LastPull | null> {
   const raw = await ctx.redis.get(ctx.keys.lastPull(instance));
@@ -139,8 +146,7 @@ export class Puller {
       return result;
     } catch (err) {
       await run.finish(err);
-      const { name, code, message } = errorSummary(err);
-      await this.recordLastPull(connector.id, { ...progress, error: { name, ...(code ? { code } : {}), message: message.slice(0, 300) } });
+      await this.recordLastPull(connector.id, { ...progress, error: lastPullError(err) });
       if (err instanceof RateLimitedError) {
         await this.ctx.queues.pull.get(connector.id)?.rateLimit(Math.max(1, err.retryAfterMs));
         throw Worker.RateLimitError();

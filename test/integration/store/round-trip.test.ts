@@ -528,4 +528,50 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     }
     expect((await store.listAudit({ profileId: result.profileId })).map((e) => e.action)).toEqual(['profile.deleted', 'profile.created']);
   });
+
+  it('purges history entries recorded before a time, and only those', async () => {
+    const email = { kind: 'email' as const, value: 'h@example.com' };
+    const first = await store.applyPatch(patch({ identities: [email], attributes: { firstName: 'Old' } }));
+    if (first.status !== 'applied') throw new Error('not applied');
+    const before = (await store.profileHistory(first.profileId)).length;
+    expect(before).toBeGreaterThan(0);
+    const cut = new Date(Date.now() + 2).toISOString();
+    await sleep(10);
+    await store.applyPatch(patch({ identities: [email], attributes: { firstName: 'New' }, at: at(1) }));
+    const all = await store.profileHistory(first.profileId);
+    expect(await store.purgeProfileHistory('2000-01-01T00:00:00.000Z')).toBe(0);
+    expect(await store.purgeProfileHistory(cut)).toBe(before);
+    const left = await store.profileHistory(first.profileId);
+    expect(left).toEqual(all.slice(before));
+    expect(left.map((e) => e.offered.value)).toEqual(['New']);
+  });
+
+  it("removes an erased profile's row errors from sync runs (by profile id, or by a record id of it), keeping others'", async () => {
+    const email = { kind: 'email' as const, value: 'gone@example.com' };
+    const result = await store.applyPatch(patch({ identities: [email], attributes: { firstName: 'G' } }), {
+      observed: { connector: 'hubspot', externalId: 'hs-gone', values: { firstname: 'G' } },
+    });
+    if (result.status !== 'applied') throw new Error('not applied');
+    const run = await store.startRun({ connector: 'segment', kind: 'pull', trigger: 'manual', requestId: 'r1', leasedUntil: at(60) });
+    const kept = { ref: 'other@example.org', profileId: 'someone-else', code: 'mapping_failed', message: 'kept' };
+    const errors = [
+      { ref: 'gone@example.com', profileId: result.profileId, code: 'mapping_failed', message: 'bad' },
+      { ref: 'hs-gone', profileId: null, code: 'rejected', message: 'refused' },
+      { ref: 'gone@example.com', profileId: null, code: 'rejected', message: 'refused' },
+      kept,
+    ];
+    await store.finishRun(run.id, {
+      status: 'partial',
+      counts: { read: 4, changed: 0, written: 0, skipped: 0, failed: 4 },
+      errors,
+      errorCount: 4,
+      failure: null,
+    });
+    await store.deleteProfileData(result.profileId);
+    const raw = JSON.stringify(await db.query('select * from sync_runs'));
+    expect(raw).not.toContain('gone@');
+    expect(raw).not.toContain('hs-gone');
+    expect(raw).not.toContain(result.profileId);
+    expect((await store.getRun(run.id))?.errors).toEqual([kept]);
+  });
 });

@@ -237,11 +237,16 @@ describe('sync runs of the engine', () => {
       startedAt: new Date(now - 120_000).toISOString(),
       leasedUntil: new Date(now - 60_000).toISOString(),
     });
-    await sweepRuns(h.store, createLogger({ level: 'silent' }), 30 * 86_400_000, now);
+    await sweepRuns(h.store, createLogger({ level: 'silent' }), { runsMs: 30 * 86_400_000, historyMs: 400 * 86_400_000 }, now);
     expect(await h.store.getRun('dead-run')).toMatchObject({ status: 'failed', failure: { code: 'run_abandoned' } });
-    // The retention: finished runs older than it are deleted.
-    await sweepRuns(h.store, createLogger({ level: 'silent' }), 1, now + 10_000);
+    const ada = (await h.store.findProfile({ kind: 'email', value: 'ada@example.com' }))?.id ?? '';
+    expect(await h.store.profileHistory(ada)).not.toEqual([]);
+    // The retentions: finished runs, and history entries, older than theirs are deleted (the history's kept here).
+    await sweepRuns(h.store, createLogger({ level: 'silent' }), { runsMs: 1, historyMs: 400 * 86_400_000 }, now + 10_000);
     expect(await h.store.getRun('dead-run')).toBeNull();
     expect(await h.store.getRun(run?.id ?? '')).toBeNull();
+    expect(await h.store.profileHistory(ada)).not.toEqual([]);
+    await sweepRuns(h.store, createLogger({ level: 'silent' }), { runsMs: 1, historyMs: 1 }, now + 10_000);
+    expect(await h.store.profileHistory(ada)).toEqual([]);
   });
 });
