@@ -167,19 +167,14 @@ describe('erasure across every system', () => {
     expect(await h.profileByEmail(ADA)).toBeNull();
     const retries = (await h.store.listAudit({ limit: 1000 })).filter((a) => a.action === 'dsr.erase.retry');
     expect(retries.length).toBeGreaterThanOrEqual(2);
-    // Each erase batch is a sync run: the failing ones partial with the request as a row error, the last one wrote it.
+    // Each erase batch is a sync run: the failing ones partial, each counting the request as a
+    // failed row; the last one wrote it. The row errors named the erased profile, so the erasure
+    // removed them with the rest of the person's data; the counts stay.
     const runs = (await h.store.listRuns({ connector: 'hubspot', kind: 'erase' })).runs;
     expect(runs[0]).toMatchObject({ status: 'succeeded', counts: { read: 1, written: 1, failed: 0 } });
     const partial = runs.filter((r) => r.status === 'partial');
     expect(partial.length).toBeGreaterThanOrEqual(2);
-    expect(partial[0]?.errors).toEqual([
-      {
-        ref: `dsr:${submitted.value.id}`,
-        profileId: expect.any(String) as string,
-        code: 'erase_retry',
-        message: expect.any(String) as string,
-      },
-    ]);
+    expect(partial[0]).toMatchObject({ counts: { failed: 1 }, errorCount: 1, errors: [] });
     expect(JSON.stringify(runs)).not.toContain(ADA);
   });
 

@@ -43,6 +43,14 @@ describe('Salesforce find', () => {
       [{ externalId: id, matchedBy: ['email'] }],
       [],
     ]);
+    // One query, after the object's describe (which phone fields the user can see), kept 15 minutes.
+    expect(org.emulator.sideDoor.calls().byEndpoint).toEqual({
+      'POST /services/oauth2/token': 1,
+      'GET /services/data/:version/sobjects/:type/describe': 1,
+      'GET /services/data/:version/query': 1,
+    });
+    org.emulator.sideDoor.resetCalls();
+    await instance.find?.([query({ phones: ['+353 86 123 4567'] })], signal());
     expect(org.emulator.sideDoor.calls().total).toBe(1);
   });
 
