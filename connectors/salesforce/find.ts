@@ -70,9 +70,9 @@ export async function findPeople(
   signal: AbortSignal,
   phoneFields: readonly string[] = PHONE_FIELDS,
 ): Promise<FoundRecord[][]> {
-  const { emails, externalIds } = findIdentities(queries);
-  // No phone field visible: a phone cannot be searched (the kinds `findsBy` names say so).
-  const phones = phoneFields.length > 0 ? findIdentities(queries).phones : [];
+  const { emails, externalIds, phones: asked } = findIdentities(queries);
+  // No phone field visible: a phone cannot be searched.
+  const phones = phoneFields.length > 0 ? asked : [];
   const ids = externalIds.filter((id) => ID.test(id));
   const hits = new FindHits();
   for (const part of findParts(config.object, { ids, emails, phones }, MAX_FIND_SOQL, phoneFields)) {

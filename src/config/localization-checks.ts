@@ -118,7 +118,8 @@ function mailTextFindings(
     for (const part of MAIL_PARTS) {
       const path = ['hub', 'mail', 'texts', kind, part];
       const text = dict(texts[kind])[part];
-      const has = typeof text === 'string' ? [catalog.defaultLocale] : isDict(text) ? Object.keys(text) : [];
+      const written = typeof text === 'string' ? { [catalog.defaultLocale]: text } : dict(text);
+      const has = Object.keys(written);
       unlisted(path, text);
       const lacking = needed.filter((locale) => !has.includes(locale) && !hasBuiltinMailTexts(locale));
       for (const locale of lacking) {
@@ -131,7 +132,6 @@ function mailTextFindings(
             message: `no "${locale}" text for the ${part} of the mail ${kind}${catalog.fallback ? '' : ' (or set catalog.fallback: defaultLocale)'}`,
           });
       }
-      const written = typeof text === 'string' ? { [catalog.defaultLocale]: text } : dict(text);
       const templates = Object.values(written).filter((t): t is string => typeof t === 'string');
       for (const name of part === 'body' ? (MAIL_REQUIRED[kind] ?? []) : []) {
         for (const [locale, template] of Object.entries(written)) {

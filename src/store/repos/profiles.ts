@@ -148,13 +148,13 @@ export class KyselyProfiles implements ProfileRepository {
   }
 
   async purgeProfileHistory(before: string): Promise<number> {
-    const any = await this.#store.db
+    const first = await this.#store.db
       .selectFrom('profile_history')
       .select('id')
       .where('recorded_at', '<', before)
       .limit(1)
       .executeTakeFirst();
-    if (!any) return 0;
+    if (!first) return 0;
     const result = await this.#store.write((trx) => trx.deleteFrom('profile_history').where('recorded_at', '<', before).executeTakeFirst());
     return Number(result.numDeletedRows);
   }

@@ -148,14 +148,14 @@ export class KyselyRuns implements RunRepository {
     const code: RunErrorCode = 'run_abandoned';
     const failure: RunFailure = { code, message: 'the process running it stopped before it finished (lease expired)' };
     // A read first: with nothing abandoned, the sweep never takes SQLite's write lock.
-    const any = await this.#store.db
+    const first = await this.#store.db
       .selectFrom('sync_runs')
       .select('id')
       .where('status', '=', 'running')
       .where('leased_until', '<', now)
       .limit(1)
       .executeTakeFirst();
-    if (!any) return 0;
+    if (!first) return 0;
     const result = await this.#store.write((trx) =>
       trx
         .updateTable('sync_runs')
@@ -168,14 +168,14 @@ export class KyselyRuns implements RunRepository {
   }
 
   async purgeRuns(before: string): Promise<number> {
-    const any = await this.#store.db
+    const first = await this.#store.db
       .selectFrom('sync_runs')
       .select('id')
       .where('status', '!=', 'running')
       .where('ended_at', '<', before)
       .limit(1)
       .executeTakeFirst();
-    if (!any) return 0;
+    if (!first) return 0;
     const result = await this.#store.write((trx) =>
       trx.deleteFrom('sync_runs').where('status', '!=', 'running').where('ended_at', '<', before).executeTakeFirst(),
     );
