@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { compileMapping } from '../src/connector/mapping.js';
+import type { MappingEntryInput } from '../src/connector/mapping-schema.js';
 import { MergePolicy, type Profile } from '../src/profile/schema.js';
 import { openStore, type Store } from '../src/store/index.js';
 import { bindConnector } from '../src/sync/bind.js';
@@ -53,6 +54,8 @@ export interface HubSpotHubOptions {
   emulator?: Partial<HubSpotEmulatorOptionsInput>;
   /** Engine tuning on top of the test defaults. */
   tuning?: EngineTuningInput;
+  /** Mapping entries of the in-memory CRM on top of its defaults (e.g. its phone). */
+  crmMappings?: MappingEntryInput[];
 }
 
 async function listen(server: Server): Promise<number> {
@@ -108,7 +111,7 @@ export async function startHubSpotHub(options: HubSpotHubOptions): Promise<HubSp
       id: 'crm',
       definition: memoryConnector,
       config: memoryConnector.configSchema.parse({ system: crmName, webhookSecret: MEMORY_SECRET }),
-      mapping: compileMapping(memoryConnector, []),
+      mapping: compileMapping(memoryConnector, options.crmMappings ?? []),
     }),
   ];
   const engine = createTestEngine({

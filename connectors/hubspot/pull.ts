@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { PullPage } from '../../src/connector/define.js';
 import type { HubSpotApi } from './api.js';
 import type { HubSpotConfig, HubSpotCursor } from './config.js';
-import { HISTORY_BATCH, propertiesToRead, valueProperties, type ContactObject, type HubSpotReader } from './read.js';
+import { HISTORY_BATCH, historyProperties, propertiesToRead, type ContactObject, type HubSpotReader } from './read.js';
 
 /** A list page: the list returns at most 50 contacts with property history. */
 const LIST_PAGE = HISTORY_BATCH;
@@ -59,9 +59,9 @@ async function* pullFullList(
   let after = cursor.after;
   for (;;) {
     // https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/basic/get-crm-v3-objects-contacts
-    // With the plain properties' history, so that each value is stamped when it was set (`toRecord`).
+    // With the properties' history, so that each value is stamped when it was set (`toRecord`).
     const res = await api.call('standard', signal, () =>
-      api.client.crm.contacts.basicApi.getPageWithHttpInfo(LIST_PAGE, after, propertiesToRead(deps.config), valueProperties(deps.config)),
+      api.client.crm.contacts.basicApi.getPageWithHttpInfo(LIST_PAGE, after, propertiesToRead(deps.config), historyProperties(deps.config)),
     );
     const records = await reader.toRecords(res.data.results, signal);
     const next = res.data.paging?.next?.after;

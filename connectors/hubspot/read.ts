@@ -60,13 +60,21 @@ export function propertiesToRead(config: HubSpotConfig): string[] {
 }
 
 /**
- * The plain mapped properties (not identities, not opt-out mirrors): a record stamps each with
- * when its value was set (property history), and their webhook values are taken as they are.
+ * The properties a read asks the history of (`propertiesWithHistory`), all but the opt-out
+ * mirrors: a record stamps each with when its value was set (`fieldsAt`), identities (`email`,
+ * `phone`) included, so an older address or number is not stamped with a later change of the
+ * contact (`lastmodifieddate`).
+ */
+export function historyProperties(config: HubSpotConfig): string[] {
+  return propertiesToRead(config).filter((p) => p !== 'lastmodifieddate' && !matchesFieldName(HUBSPOT_OPT_OUT_PROPERTIES, p));
+}
+
+/**
+ * The plain mapped properties (not identities, not opt-out mirrors): their webhook values are
+ * taken as they are (identities are read).
  */
 export function valueProperties(config: HubSpotConfig): string[] {
-  return propertiesToRead(config).filter(
-    (p) => !['email', 'phone', 'lastmodifieddate'].includes(p) && !matchesFieldName(HUBSPOT_OPT_OUT_PROPERTIES, p),
-  );
+  return historyProperties(config).filter((p) => !['email', 'phone'].includes(p));
 }
 
 export class HubSpotReader {
@@ -121,11 +129,12 @@ export class HubSpotReader {
   /**
    * One contact as a record. Each subscription status carries its own timestamp: it becomes the
    * field's stamp (`fieldsAt`), so a status set after one of our writes began is never taken
-   * for a snapshot predating that write (see `ChangeContext.fieldsAt`). So does each plain
-   * property read with its history: its newest version's timestamp, when that version holds the
-   * value read. The contact's `lastmodifieddate` is the time of its last change of any property
-   * (often our own write): a marketer's older edit of another property stamped with it would
-   * beat a newer edit made elsewhere in between (storm, api+worker).
+   * for a snapshot predating that write (see `ChangeContext.fieldsAt`). So does each property
+   * read with its history (`historyProperties`, e-mail and phone included): its newest
+   * version's timestamp, when that version holds the value read. The contact's
+   * `lastmodifieddate` is the time of its last change of any property (often our own write): a
+   * marketer's older edit of another property (or of the phone) stamped with it would beat a
+   * newer edit made elsewhere in between (storm, api+worker).
    */
   toRecord(contact: ContactObject, statuses: Map<string, Map<number, StatusOf>>): ExternalRecord {
     // Unset values are left out: HubSpot not knowing a value is no reason to clear the profile's.
@@ -158,7 +167,7 @@ export class HubSpotReader {
 
   /**
    * Reads contacts by id (or by e-mail with `idProperty: 'email'`), 100 per call (50 `withHistory`:
-   * the plain mapped properties with their versions, for `toRecord`), and lists the ids HubSpot
+   * the `historyProperties` with their versions, for `toRecord`), and lists the ids HubSpot
    * does not know. A merged-away id answers with the winner.
    * https://developers.hubspot.com/docs/api-reference/crm-contacts-v3/batch/post-crm-v3-objects-contacts-batch-read
    */
@@ -171,7 +180,7 @@ export class HubSpotReader {
   ): Promise<{ found: ContactObject[]; missing: string[] }> {
     const found: ContactObject[] = [];
     const missing: string[] = [];
-    const history = withHistory ? valueProperties(this.config) : [];
+    const history = withHistory ? historyProperties(this.config) : [];
     for (const part of chunks([...new Set(ids)], history.length > 0 ? HISTORY_BATCH : BATCH)) {
       const res = await this.api.call(
         'standard',

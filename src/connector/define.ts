@@ -97,9 +97,11 @@ export interface ExternalRecord {
   fields: Record<string, Json>;
   /**
    * When each of these fields took its value at the source, for sources that stamp values one
-   * by one (HubSpot's subscription status timestamps). A field stamped after one of our writes
-   * to the record began is the system's state after that write, never a snapshot taken before
-   * it; fields without a stamp are judged by the record's `at` and when it was received.
+   * by one (HubSpot's subscription status timestamps and property history). A field stamped
+   * after one of our writes to the record began is the system's state after that write, never a
+   * snapshot taken before it; fields without a stamp are judged by the record's `at` and when it
+   * was received. The stamp is also the time of the value it maps to: a slot's
+   * (`ProfilePatch.slotsAt`), an identity's (`PatchIdentity.at`), instead of the record's `at`.
    */
   fieldsAt?: Record<string, Instant>;
   /** The record was deleted at the source. */

@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { effectiveConsent } from '../profile/effective.js';
+import { primaryIdentity } from '../profile/identities.js';
 import { merge } from '../profile/merge.js';
 import { MergePolicy } from '../profile/schema.js';
-import type { Json, Profile } from '../profile/schema.js';
+import type { Json, Profile, ProfileIdentity } from '../profile/schema.js';
 import { ConnectorConfigError, MappingValueError } from './errors.js';
 import { changedFields, compileMapping, jsonEqual, mapInbound, mapOutbound, tryCompileMapping } from './mapping.js';
 import type { MappingEntryInput, Transform } from './mapping-schema.js';
@@ -221,6 +222,33 @@ describe('mapInbound', () => {
       { kind: 'phone', value: '+442079460958' },
     ]);
     expect(mapInbound(pm, record, ctx).patch.identities.some((i) => i.lookup)).toBe(false);
+  });
+
+  // HubSpot, traced in the issue: a phone set in HubSpot at t1, the contact modified by our write
+  // of another property at t3, a phone set in Salesforce at t2: stamped t3, HubSpot's older
+  // number won the merge.
+  it("stamps an identity the source times apart with its own time, not the record's; a lookup key with none", () => {
+    const pm = compileMapping(def, [{ identity: 'phone', external: 'mobile' }]);
+    const t1 = '2026-05-01T11:00:00.000Z';
+    const record = {
+      externalId: 'r1',
+      at,
+      fields: { email: 'ann@example.com', mobile: '+44 20 7946 0958' },
+      fieldsAt: { mobile: t1, email: t1 },
+    };
+    const { patch } = mapInbound(pm, record, { ...ctx, changed: new Set(['mobile']) });
+    expect(patch.identities).toEqual([
+      { kind: 'external', system: 'crm', value: 'r1', lookup: true },
+      { kind: 'email', value: 'ann@example.com', lookup: true },
+      { kind: 'phone', value: '+442079460958', at: t1 },
+    ]);
+    const newer: ProfileIdentity = { kind: 'phone', value: '+442079460999', at: '2026-05-01T11:30:00.000Z', source: 'sf' };
+    const merged = merge(profile({ identities: [newer] }), patch, policy).profile;
+    expect(primaryIdentity(merged.identities, { kind: 'phone' }, policy)).toEqual(newer);
+    expect(merged.identities).toContainEqual({ kind: 'phone', value: '+442079460958', at: t1, source: 'crm' });
+    // Without its own stamp it takes the record's time and wins.
+    const unstamped = merge(profile({ identities: [newer] }), mapInbound(pm, { ...record, fieldsAt: {} }, ctx).patch, policy).profile;
+    expect(primaryIdentity(unstamped.identities, { kind: 'phone' }, policy)?.value).toBe('+442079460958');
   });
 });
 

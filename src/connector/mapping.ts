@@ -365,9 +365,16 @@ export function mapInbound(mapping: CompiledMapping, record: ExternalRecord, ctx
         continue;
       }
       const lookup = ctx.changed !== undefined && !ctx.changed.has(e.external);
+      // The time the source gives this field apart, if any (a lookup key claims no time).
+      const at = lookup ? undefined : fieldAt(record, e.external);
       const same = patch.identities.find((i) => i.kind === target.identity && i.value === normalized);
-      if (same === undefined) patch.identities.push({ kind: target.identity, value: normalized, ...(lookup ? { lookup } : {}) });
-      else if (!lookup) delete same.lookup;
+      if (same === undefined)
+        patch.identities.push({ kind: target.identity, value: normalized, ...(lookup ? { lookup } : {}), ...(at ? { at } : {}) });
+      else if (!lookup) {
+        delete same.lookup;
+        // Held in two fields: set when the later of them was.
+        if (at !== undefined && (same.at === undefined || at > same.at)) same.at = at;
+      }
       continue;
     }
     const flag = readBoolean(value);
@@ -419,13 +426,19 @@ function stampSlots(mapping: CompiledMapping, record: ExternalRecord, patch: Pro
   if (record.fieldsAt === undefined) return;
   const slotsAt: Record<string, Instant> = {};
   for (const e of mapping.inbound) {
-    const stamp = record.fieldsAt[e.external];
+    const stamp = fieldAt(record, e.external);
     const path = slotPath(e.target);
-    if (stamp === undefined || path === undefined || !Object.hasOwn(record.fields, e.external)) continue;
-    const ms = Date.parse(stamp);
-    if (Number.isFinite(ms)) slotsAt[path] = new Date(ms).toISOString();
+    if (stamp !== undefined && path !== undefined) slotsAt[path] = stamp;
   }
   if (Object.keys(slotsAt).length > 0) patch.slotsAt = slotsAt;
+}
+
+/** When the source says a field the record carries took its value (`ExternalRecord.fieldsAt`), as an instant; undefined when it does not say. */
+function fieldAt(record: ExternalRecord, external: string): Instant | undefined {
+  const stamp = record.fieldsAt?.[external];
+  if (stamp === undefined || !Object.hasOwn(record.fields, external)) return undefined;
+  const ms = Date.parse(stamp);
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
 }
 
 function canonicalValue(profile: Profile, target: CanonicalTarget, policy: MergePolicy, now: Instant | Date | undefined): Json | undefined {

@@ -105,16 +105,19 @@ export function patchAsProfile(
 ): { profile: Profile; ignored: Ignored[]; at: Instant } {
   const at = effectiveAt(patch, policy.skewMs);
   const source = patch.source;
-  const atOf = (slot: string): Instant => {
-    const own = patch.slotsAt === undefined ? undefined : getOwn(patch.slotsAt, slot);
-    return own === undefined ? at : effectiveAt({ at: own, receivedAt: patch.receivedAt }, policy.skewMs);
-  };
+  // A time the source gives one value apart (clamped like `at`), else the patch's.
+  const ownAt = (own: Instant | undefined): Instant =>
+    own === undefined ? at : effectiveAt({ at: own, receivedAt: patch.receivedAt }, policy.skewMs);
+  const atOf = (slot: string): Instant => ownAt(patch.slotsAt === undefined ? undefined : getOwn(patch.slotsAt, slot));
   const stampAt = <T>(slot: string, value: T): Stamped<T> => ({ value, at: atOf(slot), source });
   const profile = emptyProfile(id);
   const ignored: Ignored[] = [];
 
-  // A lookup key claims no time: it must not take over as primary by the patch's `at`.
-  const identities = patch.identities.map((identity) => stampIdentity(identity, identity.lookup ? UNSTAMPED : { at, source }));
+  // A lookup key claims no time: it must not take over as primary by the patch's `at`. An
+  // identity the source stamps apart (`PatchIdentity.at`) takes that time.
+  const identities = patch.identities.map((identity) =>
+    stampIdentity(identity, identity.lookup ? UNSTAMPED : { at: ownAt(identity.at), source }),
+  );
   profile.identities = unionIdentities(identities, [], policy);
   for (const [path, value] of Object.entries(patch.attributes)) {
     setOwn(profile.attributes, path, stampAt(`attributes.${path}`, canonicalCopy(value)));

@@ -49,9 +49,12 @@ export type ProfileIdentity = z.infer<typeof ProfileIdentity>;
  * An identity as a patch names it. `lookup: true` says the source holds it unchanged (for
  * example a record field equal to what the system held before): it finds the person but does
  * not claim to be newer than what the profile has, so it never takes over as primary by the
- * patch's time (it counts as `UNSTAMPED`).
+ * patch's time (it counts as `UNSTAMPED`). `at`: when the source set this identity, where it
+ * stamps the field apart from the record (HubSpot's property history): the identity takes it
+ * instead of the patch's `at` (clamped like it), so a contact modified later for another
+ * reason does not make an older address or number look new. Ignored on a lookup key.
  */
-export const PatchIdentity = Identity.extend({ lookup: z.boolean().optional() });
+export const PatchIdentity = Identity.extend({ lookup: z.boolean().optional(), at: Instant.optional() });
 export type PatchIdentity = z.infer<typeof PatchIdentity>;
 
 /** A value together with when it changed at its source and which source changed it. */

@@ -32,10 +32,18 @@ export type NormalizeResult = { ok: true; identity: PatchIdentity } | { ok: fals
 
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
-/** Normalizes one identity; a patch identity's `lookup` flag is kept. */
+/** Normalizes one identity; a patch identity's `lookup` flag and its own `at` are kept. */
 export function normalizeIdentity(identity: PatchIdentity, options: NormalizeOptions = {}): NormalizeResult {
   const result = normalizeValue(identity, options);
-  return result.ok && identity.lookup === true ? { ok: true, identity: { ...result.identity, lookup: true } } : result;
+  if (!result.ok || (identity.lookup !== true && identity.at === undefined)) return result;
+  return {
+    ok: true,
+    identity: {
+      ...result.identity,
+      ...(identity.lookup === true ? { lookup: true } : {}),
+      ...(identity.at === undefined ? {} : { at: identity.at }),
+    },
+  };
 }
 
 function normalizeValue(identity: Identity, options: NormalizeOptions): NormalizeResult {

@@ -348,12 +348,15 @@ describe('HubSpot connector: push', () => {
   // landed at .943 (the contact's lastmodifieddate); the read of the contact stamped the
   // marketer's name .943, so it beat an operator's newer name (.938) in the hub. A value read
   // carries the time it was set (its newest version in the property's history), not the contact's.
-  it('reads each plain property with the time its value was set, not when the contact last changed', async () => {
+  // The same for identities: a phone edited in HubSpot, then a later write of ours of another
+  // property, stamped the phone with our write and beat a newer phone edited elsewhere.
+  it('reads each property, e-mail and phone included, with the time its value was set, not when the contact last changed', async () => {
     let clock = Date.parse('2026-12-04T10:00:00.845Z');
     const { emu, instance } = await setup({}, {}, { now: () => clock });
-    const contact = emu.sideDoor.createContact({ email: 'older@example.com', firstname: 'F', lastname: 'Before' });
+    const contact = emu.sideDoor.createContact({ email: 'older@example.com', firstname: 'F', lastname: 'Before', phone: '+14155550100' });
+    const createdAt = new Date(clock).toISOString();
     clock += 100;
-    emu.sideDoor.editContact(contact.id, { lastname: 'Marketer' });
+    emu.sideDoor.editContact(contact.id, { lastname: 'Marketer', phone: '+14155550111' });
     const marketerAt = new Date(clock).toISOString();
     clock += 98;
     const [pushed] = (await instance.push?.([{ profileId: 'p1', externalId: contact.id, fields: { firstname: 'Hub' } }], signal())) ?? [];
@@ -362,13 +365,14 @@ describe('HubSpot connector: push', () => {
     clock += 20;
     const [record] = (await instance.read?.([contact.id], signal())) ?? [];
     expect(record).toMatchObject({ at: ourAt, fields: { firstname: 'Hub', lastname: 'Marketer' } });
-    expect(record?.fieldsAt).toMatchObject({ lastname: marketerAt, firstname: ourAt });
+    const stamps = { lastname: marketerAt, phone: marketerAt, email: createdAt, firstname: ourAt };
+    expect(record?.fieldsAt).toMatchObject(stamps);
     // A pull finds the same (search gives no history: the contacts found are read with it), the full list too.
     const full = await pullAll(instance);
-    expect(full.records.find((r) => r.externalId === contact.id)?.fieldsAt).toMatchObject({ lastname: marketerAt, firstname: ourAt });
+    expect(full.records.find((r) => r.externalId === contact.id)?.fieldsAt).toMatchObject(stamps);
     const incremental = await pullAll(instance, { phase: 'incremental', since: clock - 1_000 });
     const pulled = incremental.records.find((r) => r.externalId === contact.id);
-    expect(pulled).toMatchObject({ at: ourAt, fields: { lastname: 'Marketer' }, fieldsAt: { lastname: marketerAt, firstname: ourAt } });
+    expect(pulled).toMatchObject({ at: ourAt, fields: { lastname: 'Marketer' }, fieldsAt: stamps });
   });
 
   it('reads contacts with property history 50 per call, as HubSpot allows', async () => {
