@@ -377,8 +377,16 @@ function ownValueBack(field: string, w: WriteEntry, laterWrites: readonly WriteE
   );
 }
 
-/** Whether the source stamped the record after this write ended, beyond the clock tolerance: it cannot predate the write. */
-function stampedAfterEnd(w: WriteEntry, ctx: ChangeContext): boolean {
+/**
+ * Whether the source stamped the record after this write of `field` landed: it cannot predate
+ * the write. When the system stamped the write itself (`landedAtBy`, `landedAt`: its own clock,
+ * like the record's), a later stamp decides, with no clock tolerance; else a stamp beyond the
+ * tolerance after the call ended (a source clock ahead of ours can stamp a snapshot taken before
+ * the write up to the tolerance after the call ended).
+ */
+function stampedAfterEnd(w: WriteEntry, field: string, ctx: ChangeContext): boolean {
+  const landed = landedStampOf(w, field);
+  if (landed !== undefined) return ctx.recordAt > landed;
   return w.to !== null && ctx.recordAt > w.to + ctx.toleranceMs;
 }
 
@@ -481,12 +489,15 @@ export function assessRecord(
     // it, however late the record came: the system holds what the write sent (chaos (e): a
     // webhook's value stamped just before our older write began, received after it ended).
     // Unstamped, it was overwritten by a write that ended after its read began, unless the
-    // record itself is stamped after that write ended: then it holds the system's state since,
-    // and a value other than ours is someone's newer edit (a rep's revert), not what we replaced.
+    // record itself is stamped after that write landed (`stampedAfterEnd`): then it holds the
+    // system's state since, and a value other than ours is someone's newer edit (a rep's revert),
+    // not what we replaced.
     const overwrittenBy =
       later.find(
         (w) =>
-          w.ok !== false && Object.hasOwn(w.fields, field) && (stampedAt === undefined ? !stampedAfterEnd(w, ctx) : stampedAt < w.from),
+          w.ok !== false &&
+          Object.hasOwn(w.fields, field) &&
+          (stampedAt === undefined ? !stampedAfterEnd(w, field, ctx) : stampedAt < w.from),
       ) ??
       (stampedAt === undefined ? undefined : writes.find((w) => w.ok !== false && Object.hasOwn(w.fields, field) && stampedAt < w.from));
     // Before our write the system held `prev` (a field missing from it was not known to be there).
