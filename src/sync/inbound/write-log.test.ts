@@ -215,6 +215,26 @@ describe('assessRecord', () => {
     expect(isOwnWrite(observed, [w], { ...ctx(700, 450), toleranceMs: 1_000, fieldsAt: { sub: 450 } })).toBe(true);
   });
 
+  // Issue 14 leftover: the shadow learnt UNSUBSCRIBED at 300; the first name refreshed the row at
+  // 500; a marketer re-unsubscribed at 450. Judged by the row's time, 450 looked known to the
+  // shadow: the field's own time (300) says the shadow never saw that choice.
+  it("a field we did not send, stamped after the shadow learnt that field, is not our own write, whatever the row's time", () => {
+    const w = write(
+      640,
+      660,
+      { lastname: 'L46' },
+      { lastname: 'L9' },
+      {
+        after: { lastname: 'L46', sub: 'UNSUBSCRIBED' },
+        knownAt: 500,
+        knownAtBy: { lastname: 500, sub: 300 },
+      },
+    );
+    const observed = { sub: 'UNSUBSCRIBED' };
+    expect(isOwnWrite(observed, [w], { ...ctx(700, 450), toleranceMs: 1_000, fieldsAt: { sub: 450 } })).toBe(false);
+    expect(isOwnWrite(observed, [w], { ...ctx(700, 250), toleranceMs: 1_000, fieldsAt: { sub: 250 } })).toBe(true);
+  });
+
   // Chaos (e): we wrote UNSUBSCRIBED then SUBSCRIBED; the marketer unsubscribed right after the
   // second write landed, within the clock tolerance of the first.
   it('a stamped field holding our earlier value, stamped after a later write of it began, is a change', () => {
