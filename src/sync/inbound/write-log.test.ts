@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assessRecord, isOwnWrite } from './write-log.js';
+import { assessRecord, isOwnWrite, repairOfUnheld } from './write-log.js';
 import type { WriteEntry } from './write-log.js';
 
 const ctx = (receivedAt: number, recordAt = 0) => ({ receivedAt, recordAt, toleranceMs: 50 });
@@ -402,5 +402,41 @@ describe('assessRecord', () => {
     const writes = [write(100, 200, { sub: 'SUBSCRIBED' }, { sub: 'UNSUBSCRIBED' })];
     const out = assessRecord({ sub: 'SUBSCRIBED' }, { sub: 'SUBSCRIBED' }, writes, { ...ctx(150, 120), fieldsAt: { sub: 120 } });
     expect(out.changes).toEqual({});
+  });
+});
+
+describe('repairOfUnheld', () => {
+  // A person's first record, ingested unheld, read (received) while our write ran: a snapshot
+  // from before the write, its commit put the values our write replaced in the shadow.
+  it('a record taken before our write: the values the write left go back to the shadow, the record gives the write its prev', () => {
+    const writes = [write(1000, 1100, { LastName: 'Hub' }, {})];
+    expect(repairOfUnheld({ LastName: 'Old', FirstName: 'X' }, writes, ctx(1050, 990))).toEqual({
+      values: { LastName: 'Hub' },
+      learnedPrev: true,
+    });
+    expect(writes[0]?.prev).toEqual({ LastName: 'Old' });
+    // Stamped within the clock tolerance of the write's end: it may still be a snapshot.
+    const near = [write(1000, 1100, { LastName: 'Hub' }, {})];
+    expect(repairOfUnheld({ LastName: 'Old' }, near, ctx(1050, 1120)).values).toEqual({ LastName: 'Hub' });
+  });
+
+  // Issue 14 leftover: the record's read began before our write ended, but the system stamped it
+  // after the write landed (a rep's edit since): it is the system's state, not a snapshot. Taken
+  // for one, the shadow went back to our value while the system held the rep's, the rep's value
+  // was written again (an extra write), and the write's prev became a value it never replaced.
+  it('a record the system stamped after our write ended is not taken for a snapshot from before it', () => {
+    const writes = [write(1000, 1100, { LastName: 'Hub' }, {})];
+    expect(repairOfUnheld({ LastName: 'Rep' }, writes, ctx(1050, 2000))).toEqual({ values: {}, learnedPrev: false });
+    expect(writes[0]?.prev).toEqual({});
+  });
+
+  it("a field's own stamp decides for that field: after our write landed it is the state since, before the write began a snapshot", () => {
+    const writes = [write(1000, 1100, { LastName: 'Hub', sub: 'UNSUBSCRIBED' }, {}, { landedAtBy: { sub: 1040 } })];
+    const out = repairOfUnheld({ LastName: 'Old', sub: 'SUBSCRIBED' }, writes, {
+      ...ctx(1050, 1500),
+      fieldsAt: { LastName: 990, sub: 1060 },
+    });
+    expect(out).toEqual({ values: { LastName: 'Hub' }, learnedPrev: true });
+    expect(writes[0]?.prev).toEqual({ LastName: 'Old' });
   });
 });

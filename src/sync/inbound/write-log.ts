@@ -381,6 +381,53 @@ function ownValueBack(field: string, w: WriteEntry, laterWrites: readonly WriteE
   );
 }
 
+/**
+ * The repair of a record ingested unheld (see `Ingestor.repairAfterUnheld`): the values our
+ * writes left, to put back in the shadow the record's commit overwrote, for the writes the
+ * record was taken before; and each such write's `prev` of a field it sent, filled in from the
+ * record where unknown (updated in place; `learnedPrev` says so). Taken before a write means
+ * received before it ended and, per field, not stamped by the source after it landed
+ * (`snapshotOf`), as `assessRecord` judges: a record read while our write ran but stamped after
+ * it ended holds the system's state since (a rep's edit), not what the write replaced; taken
+ * for a snapshot, the shadow went back to our value and the rep's was written again.
+ */
+export function repairOfUnheld(
+  record: Readonly<Record<string, Json>>,
+  writes: WriteEntry[],
+  ctx: ChangeContext,
+): { values: Record<string, Json>; learnedPrev: boolean } {
+  const values: Record<string, Json> = {};
+  const seen = new Set<string>();
+  let learnedPrev = false;
+  for (const w of writes) {
+    if (ctx.receivedAt > (w.to ?? Number.POSITIVE_INFINITY)) continue;
+    for (const [field, sent] of Object.entries(w.fields)) {
+      const reported = Object.hasOwn(record, field);
+      if (reported && !snapshotOf(field, w, ctx)) continue;
+      if (w.ok === true) values[field] = sent;
+      if (seen.has(field)) continue;
+      seen.add(field);
+      const stampedAt = ctx.fieldsAt?.[field];
+      // Stamped while the write ran, the value was not the one it replaced.
+      if (!Object.hasOwn(w.prev, field) && reported && (stampedAt === undefined || stampedAt < w.from)) {
+        w.prev[field] = record[field] as Json;
+        learnedPrev = true;
+      }
+    }
+  }
+  return { values, learnedPrev };
+}
+
+/**
+ * Whether a record's value of `field` may predate write `w` landing: unstamped, unless the
+ * record was stamped after the write ended (beyond the clock tolerance, `stampedAfterEnd`);
+ * stamped on its own, no later than the write landed for it.
+ */
+function snapshotOf(field: string, w: WriteEntry, ctx: ChangeContext): boolean {
+  const stampedAt = ctx.fieldsAt?.[field];
+  return stampedAt === undefined ? !stampedAfterEnd(w, ctx) : stampedAt <= landedOf(w, field);
+}
+
 /** Whether the source stamped the record after this write ended, beyond the clock tolerance: it cannot predate the write. */
 function stampedAfterEnd(w: WriteEntry, ctx: ChangeContext): boolean {
   return w.to !== null && ctx.recordAt > w.to + ctx.toleranceMs;
