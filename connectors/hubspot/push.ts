@@ -383,16 +383,18 @@ export class HubSpotPusher {
 
 /**
  * HubSpot holds a status other than the one to write, set after the profile's value was chosen
- * (`PushRecord.valuesAt`), and not the one the hub last knew it held (`held`, as of `heldAt`):
- * someone chose it after the hub's choice, so writing over it would bury the newer one. Our own
- * earlier write of that status, known by then, is no such choice.
+ * (`PushRecord.valuesAt`), and not the one the hub last knew it held (`held`, as of when the hub
+ * learnt that field, `heldFieldsAt`, else the row's `heldAt`): someone chose it after the hub's
+ * choice, so writing over it would bury the newer one. Our own earlier write of that status,
+ * known by then, is no such choice. (Judged by the row's time, a status re-chosen in HubSpot
+ * after the hub last learnt it, before another field refreshed the row, passed for the known one.)
  */
 function newerChoice(record: PushRecord, field: string, wanted: StatusState, status: StatusOf | undefined): boolean {
   if (status === undefined || status.state === wanted || status.at === undefined) return false;
   const setAt = Date.parse(status.at);
   const oursAt = Date.parse(record.valuesAt?.[field] ?? '');
   if (!Number.isFinite(setAt) || !Number.isFinite(oursAt) || setAt <= oursAt) return false;
-  const knownAt = Date.parse(record.heldAt ?? '');
+  const knownAt = Date.parse(record.heldFieldsAt?.[field] ?? record.heldAt ?? '');
   return !(record.held?.[field] === status.state && Number.isFinite(knownAt) && setAt <= knownAt);
 }
 

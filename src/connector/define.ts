@@ -166,11 +166,17 @@ export interface PushRecord {
    * writing again, so the merge, not the order of the calls, decides which edit wins.
    */
   held?: Record<string, Json>;
-  /** When the hub last learned what the system holds for this record (its shadow's time, ISO 8601). */
+  /** When the hub last learned anything of what the system holds for this record (its shadow row's time, ISO 8601). */
   heldAt?: string;
   /**
+   * When the hub learned each value of `held` (ISO 8601, by field): a row refreshed by another
+   * field does not make this one known any later. Judge a field by its own time here, by
+   * `heldAt` only when it has none.
+   */
+  heldFieldsAt?: Record<string, string>;
+  /**
    * When the profile's values behind `fields` were chosen (ISO 8601, by field). A value the
-   * system says was set after that, and after `heldAt` (or different from `held`), is someone's
+   * system says was set after that, and after `heldFieldsAt` (or different from `held`), is someone's
    * newer choice: a connector that can tell answers `retryable` with the `externalId` instead of
    * writing over it, as for `held`, and the merge decides.
    */

@@ -12,7 +12,7 @@ const connectors = [
 ];
 
 function shadow(connector: string, externalId: string | null): Shadow {
-  return { profileId: 'p1', connector, externalId, values: {}, lastPushedAt: null, updatedAt: '2026-01-01T00:00:00.000Z' };
+  return { profileId: 'p1', connector, externalId, values: {}, valuesAt: {}, lastPushedAt: null, updatedAt: '2026-01-01T00:00:00.000Z' };
 }
 
 function person(): Profile {

@@ -502,25 +502,49 @@ export interface ShadowUpdate {
   pushedAt?: string;
 }
 
+type ShadowColumns = Pick<Database['shadows'], 'values' | 'values_at' | 'external_id' | 'last_pushed_at'>;
+
 /**
- * Read-modify-write of one shadow. PostgreSQL locks the row; two writers creating the
- * same shadow at once make the loser retry (its insert does nothing) instead of
- * overwriting the winner's values.
+ * `update` merged over a stored shadow (or none), written at `now`: the one merge rule of every
+ * shadow write. Each field written takes `now` as its time (`values_at`); the others keep theirs,
+ * or, in a row written before field times, the row's `updated_at` (what they were known as of).
  */
-/** `update` merged over a stored shadow (or none): the one merge rule of every shadow write. */
 export function mergedShadow(
-  current: Pick<Database['shadows'], 'values' | 'external_id' | 'last_pushed_at'> | undefined,
+  current: (ShadowColumns & Pick<Database['shadows'], 'updated_at'>) | undefined,
   update: ShadowUpdate,
-): Pick<Database['shadows'], 'values' | 'external_id' | 'last_pushed_at'> {
+  now: string,
+): ShadowColumns {
   const values: Record<string, Json> = { ...(current ? decodeRecord(current.values) : {}), ...update.values };
-  for (const field of update.forget ?? []) delete values[field];
+  const times: Record<string, string> = current ? fieldTimes(current) : {};
+  for (const field of Object.keys(update.values)) times[field] = now;
+  for (const field of update.forget ?? []) {
+    delete values[field];
+    delete times[field];
+  }
   return {
     values: encodeJson(values),
+    values_at: encodeJson(times),
     external_id: update.externalId === undefined ? (current?.external_id ?? null) : update.externalId,
     last_pushed_at: update.pushedAt ?? current?.last_pushed_at ?? null,
   };
 }
 
+/** When each field of a stored shadow was last written or observed; a field without a time (a row older than field times) takes the row's. */
+export function fieldTimes(row: Pick<Database['shadows'], 'values' | 'values_at' | 'updated_at'>): Record<string, string> {
+  const stored = row.values_at === null ? {} : decodeRecord(row.values_at);
+  const times: Record<string, string> = {};
+  for (const field of Object.keys(decodeRecord(row.values))) {
+    const at = stored[field];
+    times[field] = typeof at === 'string' ? at : row.updated_at;
+  }
+  return times;
+}
+
+/**
+ * Read-modify-write of one shadow. PostgreSQL locks the row; two writers creating the
+ * same shadow at once make the loser retry (its insert does nothing) instead of
+ * overwriting the winner's values.
+ */
 export async function mergeShadow(
   trx: Trx,
   dialect: Dialect,
@@ -530,19 +554,35 @@ export async function mergeShadow(
   now: string,
 ): Promise<void> {
   const select = dialect === 'postgres' ? SELECT_SHADOW_FOR_UPDATE : SELECT_SHADOW;
-  const { rows } = await trx.executeQuery<Pick<Database['shadows'], 'values' | 'external_id' | 'last_pushed_at'>>(
+  const { rows } = await trx.executeQuery<ShadowColumns & Pick<Database['shadows'], 'updated_at'>>(
     fixedQuery(dialect, select, [profileId, connector]),
   );
   const current = rows[0];
-  const merged = mergedShadow(current, update);
+  const merged = mergedShadow(current, update, now);
   if (current) {
     await trx.executeQuery(
-      fixedQuery(dialect, UPDATE_SHADOW, [merged.values, merged.external_id, merged.last_pushed_at, now, profileId, connector]),
+      fixedQuery(dialect, UPDATE_SHADOW, [
+        merged.values,
+        merged.values_at,
+        merged.external_id,
+        merged.last_pushed_at,
+        now,
+        profileId,
+        connector,
+      ]),
     );
     return;
   }
   const inserted = await trx.executeQuery(
-    fixedQuery(dialect, INSERT_SHADOW, [profileId, connector, merged.values, merged.external_id, merged.last_pushed_at, now]),
+    fixedQuery(dialect, INSERT_SHADOW, [
+      profileId,
+      connector,
+      merged.values,
+      merged.values_at,
+      merged.external_id,
+      merged.last_pushed_at,
+      now,
+    ]),
   );
   if (inserted.numAffectedRows !== 1n) throw new WriteConflictError(`shadow ${connector} of ${profileId} created concurrently`);
 }

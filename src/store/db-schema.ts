@@ -46,6 +46,8 @@ export interface ShadowsTable {
   connector: string;
   external_id: string | null;
   values: string;
+  /** JSON: field -> when its value was last written or observed (ISO); null on rows written before `0008_shadow_values_at`. */
+  values_at: string | null;
   last_pushed_at: string | null;
   updated_at: string;
 }

@@ -71,15 +71,16 @@ export const UPSERT_OUTBOX = byCount(
     '"updated_at" = excluded."updated_at", "leased_until" = null, "relayed_at" = null',
 );
 
-export const SELECT_SHADOW = 'select "values", "external_id", "last_pushed_at" from "shadows" where "profile_id" = ? and "connector" = ?';
+export const SELECT_SHADOW =
+  'select "values", "values_at", "external_id", "last_pushed_at", "updated_at" from "shadows" where "profile_id" = ? and "connector" = ?';
 export const SELECT_SHADOW_FOR_UPDATE = `${SELECT_SHADOW} for update`;
 
 export const UPDATE_SHADOW =
-  'update "shadows" set "values" = ?, "external_id" = ?, "last_pushed_at" = ?, "updated_at" = ? where "profile_id" = ? and "connector" = ?';
+  'update "shadows" set "values" = ?, "values_at" = ?, "external_id" = ?, "last_pushed_at" = ?, "updated_at" = ? where "profile_id" = ? and "connector" = ?';
 
 /** Inserts a shadow unless one exists (0 rows changed then). */
 export const INSERT_SHADOW =
-  'insert into "shadows" ("profile_id", "connector", "values", "external_id", "last_pushed_at", "updated_at") values (?, ?, ?, ?, ?, ?) ' +
+  'insert into "shadows" ("profile_id", "connector", "values", "values_at", "external_id", "last_pushed_at", "updated_at") values (?, ?, ?, ?, ?, ?, ?) ' +
   'on conflict ("profile_id", "connector") do nothing';
 
 export const INSERT_AUDIT = 'insert into "audit_log" ("id", "at", "actor", "action", "profile_id", "detail") values (?, ?, ?, ?, ?, ?)';

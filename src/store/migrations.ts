@@ -326,6 +326,18 @@ const profileHistory: Migration = {
   },
 };
 
+/**
+ * When each field of a shadow was last written or observed (`values_at`, JSON: field -> ISO
+ * time, hub clock). A row written before this migration has none: its fields count as known as
+ * of the row's `updated_at` (see `Shadow.valuesAt`), and its first update seeds them so.
+ */
+const shadowValuesAt: Migration = {
+  version: '0008_shadow_values_at',
+  async up(db) {
+    await db.schema.alterTable('shadows').addColumn('values_at', 'text').execute();
+  },
+};
+
 /** Every migration, in order. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   initial,
@@ -335,6 +347,7 @@ export const MIGRATIONS: readonly Migration[] = [
   requesterVerifications,
   syncRuns,
   profileHistory,
+  shadowValuesAt,
 ];
 
 /** Arbitrary constant identifying Concord's migration lock among PostgreSQL advisory locks. */

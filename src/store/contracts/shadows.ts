@@ -11,8 +11,15 @@ export interface Shadow {
   externalId: string | null;
   /** External field name -> value that system holds (what we last wrote to it or read from it). */
   values: Record<string, Json>;
+  /**
+   * When the hub last wrote or observed each field of `values` (ISO 8601, hub clock): a field
+   * another field's refresh did not touch keeps its older time. Fields of a row written before
+   * field times were kept take the row's `updatedAt`.
+   */
+  valuesAt: Record<string, string>;
   /** When the hub last pushed to this system for this profile. */
   lastPushedAt: string | null;
+  /** When the row last changed (any field). */
   updatedAt: string;
 }
 

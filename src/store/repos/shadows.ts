@@ -1,7 +1,7 @@
 /** The shadows repository (both dialects): what each system holds per profile, and the push log. */
 import { sql } from 'kysely';
 import type { Json } from '../../profile/schema.js';
-import { mergeShadow, mergedShadow } from '../apply-patch.js';
+import { fieldTimes, mergeShadow, mergedShadow } from '../apply-patch.js';
 import { decodeRecord, encodeJson } from '../codec.js';
 import type { PushLogEntry, Shadow, ShadowRepository } from '../contracts/shadows.js';
 import type { Database } from '../db-schema.js';
@@ -103,7 +103,7 @@ export class KyselyShadows implements ShadowRepository {
           values: entry.values,
           pushedAt: entry.pushedAt,
         };
-        merged.set(key, { profile_id: id, connector: entry.connector, ...mergedShadow(merged.get(key), update), updated_at: now });
+        merged.set(key, { profile_id: id, connector: entry.connector, ...mergedShadow(merged.get(key), update, now), updated_at: now });
         touched.add(key);
         logged.push({
           id: newId(),
@@ -128,6 +128,10 @@ export class KyselyShadows implements ShadowRepository {
                 dialect === 'postgres'
                   ? sql<string>`(${sql.ref('shadows.values')}::jsonb || ${sql.ref('excluded.values')}::jsonb)::text`
                   : eb.ref('excluded.values'),
+              values_at:
+                dialect === 'postgres'
+                  ? sql<string>`(coalesce(${sql.ref('shadows.values_at')}, '{}')::jsonb || ${sql.ref('excluded.values_at')}::jsonb)::text`
+                  : eb.ref('excluded.values_at'),
               external_id: eb.fn.coalesce('excluded.external_id', 'shadows.external_id'),
               last_pushed_at: eb.ref('excluded.last_pushed_at'),
               updated_at: eb.ref('excluded.updated_at'),
@@ -159,6 +163,7 @@ function toShadow(row: Database['shadows']): Shadow {
     connector: row.connector,
     externalId: row.external_id,
     values: decodeRecord(row.values),
+    valuesAt: fieldTimes(row),
     lastPushedAt: row.last_pushed_at,
     updatedAt: row.updated_at,
   };

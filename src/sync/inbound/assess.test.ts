@@ -38,7 +38,15 @@ function item(fields: Record<string, Json>, at: number, received: number, extra:
 }
 
 function shadow(values: Record<string, Json>, externalId: string | null = 'r1'): Shadow {
-  return { profileId: 'p1', connector: 'crm', externalId, values, lastPushedAt: null, updatedAt: iso(T0) };
+  return {
+    profileId: 'p1',
+    connector: 'crm',
+    externalId,
+    values,
+    valuesAt: Object.fromEntries(Object.keys(values).map((field) => [field, iso(T0)])),
+    lastPushedAt: null,
+    updatedAt: iso(T0),
+  };
 }
 
 /** An accepted write of ours between T0 + `from` and T0 + `to` (null: still open), its outcome in the shadow. */

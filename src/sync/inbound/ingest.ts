@@ -30,7 +30,7 @@ import { gateProfile } from '../gate.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { assess, instant, patchIdOf } from './assess.js';
 import type { BatchAssessment, IngestItem, IngestReport } from './assess.js';
-import { isOwnWrite, millisOf } from './write-log.js';
+import { isOwnWrite, millisOf, repairOfUnheld } from './write-log.js';
 import type { WriteEntry, WriteLog } from './write-log.js';
 
 /** Records to ingest as they are (webhook with payload, pull page, preference center). */
@@ -395,8 +395,9 @@ export class Ingestor {
 
   /**
    * A record whose profile was not known beforehand could not be held against pushes. If a
-   * push to its source wrote that profile meanwhile, the record was taken before the write:
-   * put the written values back in the shadow (the commit just overwrote them with the
+   * push to its source wrote that profile meanwhile, the record may have been taken before the
+   * write (received before it ended, and not stamped by the source after it landed: see
+   * `repairOfUnheld`): put the written values back in the shadow (the commit just overwrote them with the
    * record's), and give the write the record's values as what it replaced, so later records
    * taken before the write compare against them. The repair itself holds the profile against
    * pushes to that source (see `holding`): with a push still open, the log did not yet say its
@@ -451,23 +452,13 @@ export class Ingestor {
   private async repairUnheld(item: IngestItem, ref: { connector: string; profileId: string }, record: Record<string, Json>): Promise<void> {
     const { connector, profileId } = ref;
     const [entries = []] = await this.writes.load([{ connector, profileId }]);
-    const receivedAt = Date.parse(item.receivedAt);
-    const values: Record<string, Json> = {};
-    const seen = new Set<string>();
-    let changed = false;
-    for (const w of entries) {
-      if (receivedAt > (w.to ?? Number.POSITIVE_INFINITY)) continue;
-      if (w.ok === true) Object.assign(values, w.fields);
-      for (const field of Object.keys(w.fields)) {
-        if (seen.has(field)) continue;
-        seen.add(field);
-        if (!Object.hasOwn(w.prev, field) && Object.hasOwn(record, field)) {
-          w.prev[field] = record[field] as Json;
-          changed = true;
-        }
-      }
-    }
-    if (changed) await this.writes.learnPrev(connector, profileId, entries);
+    const { values, learnedPrev } = repairOfUnheld(record, entries, {
+      recordAt: Date.parse(item.record.at),
+      receivedAt: Date.parse(item.receivedAt),
+      toleranceMs: this.ctx.tuning.echoToleranceMs,
+      ...(item.record.fieldsAt ? { fieldsAt: millisOf(item.record.fieldsAt) } : {}),
+    });
+    if (learnedPrev) await this.writes.learnPrev(connector, profileId, entries);
     if (Object.keys(values).length > 0) await this.ctx.store.updateShadow(profileId, connector, { values });
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assessRecord, isOwnWrite } from './write-log.js';
+import { assessRecord, isOwnWrite, repairOfUnheld } from './write-log.js';
 import type { WriteEntry } from './write-log.js';
 
 const ctx = (receivedAt: number, recordAt = 0) => ({ receivedAt, recordAt, toleranceMs: 50 });
@@ -254,6 +254,26 @@ describe('assessRecord', () => {
     expect(isOwnWrite(observed, [w], { ...ctx(700, 450), toleranceMs: 1_000, fieldsAt: { sub: 450 } })).toBe(true);
   });
 
+  // Issue 14 leftover: the shadow learnt UNSUBSCRIBED at 300; the first name refreshed the row at
+  // 500; a marketer re-unsubscribed at 450. Judged by the row's time, 450 looked known to the
+  // shadow: the field's own time (300) says the shadow never saw that choice.
+  it("a field we did not send, stamped after the shadow learnt that field, is not our own write, whatever the row's time", () => {
+    const w = write(
+      640,
+      660,
+      { lastname: 'L46' },
+      { lastname: 'L9' },
+      {
+        after: { lastname: 'L46', sub: 'UNSUBSCRIBED' },
+        knownAt: 500,
+        knownAtBy: { lastname: 500, sub: 300 },
+      },
+    );
+    const observed = { sub: 'UNSUBSCRIBED' };
+    expect(isOwnWrite(observed, [w], { ...ctx(700, 450), toleranceMs: 1_000, fieldsAt: { sub: 450 } })).toBe(false);
+    expect(isOwnWrite(observed, [w], { ...ctx(700, 250), toleranceMs: 1_000, fieldsAt: { sub: 250 } })).toBe(true);
+  });
+
   // Chaos (e): we wrote UNSUBSCRIBED then SUBSCRIBED; the marketer unsubscribed right after the
   // second write landed, within the clock tolerance of the first.
   it('a stamped field holding our earlier value, stamped after a later write of it began, is a change', () => {
@@ -438,5 +458,41 @@ describe('assessRecord', () => {
     const writes = [write(100, 200, { sub: 'SUBSCRIBED' }, { sub: 'UNSUBSCRIBED' })];
     const out = assessRecord({ sub: 'SUBSCRIBED' }, { sub: 'SUBSCRIBED' }, writes, { ...ctx(150, 120), fieldsAt: { sub: 120 } });
     expect(out.changes).toEqual({});
+  });
+});
+
+describe('repairOfUnheld', () => {
+  // A person's first record, ingested unheld, read (received) while our write ran: a snapshot
+  // from before the write, its commit put the values our write replaced in the shadow.
+  it('a record taken before our write: the values the write left go back to the shadow, the record gives the write its prev', () => {
+    const writes = [write(1000, 1100, { LastName: 'Hub' }, {})];
+    expect(repairOfUnheld({ LastName: 'Old', FirstName: 'X' }, writes, ctx(1050, 990))).toEqual({
+      values: { LastName: 'Hub' },
+      learnedPrev: true,
+    });
+    expect(writes[0]?.prev).toEqual({ LastName: 'Old' });
+    // Stamped within the clock tolerance of the write's end: it may still be a snapshot.
+    const near = [write(1000, 1100, { LastName: 'Hub' }, {})];
+    expect(repairOfUnheld({ LastName: 'Old' }, near, ctx(1050, 1120)).values).toEqual({ LastName: 'Hub' });
+  });
+
+  // Issue 14 leftover: the record's read began before our write ended, but the system stamped it
+  // after the write landed (a rep's edit since): it is the system's state, not a snapshot. Taken
+  // for one, the shadow went back to our value while the system held the rep's, the rep's value
+  // was written again (an extra write), and the write's prev became a value it never replaced.
+  it('a record the system stamped after our write ended is not taken for a snapshot from before it', () => {
+    const writes = [write(1000, 1100, { LastName: 'Hub' }, {})];
+    expect(repairOfUnheld({ LastName: 'Rep' }, writes, ctx(1050, 2000))).toEqual({ values: {}, learnedPrev: false });
+    expect(writes[0]?.prev).toEqual({});
+  });
+
+  it("a field's own stamp decides for that field: after our write landed it is the state since, before the write began a snapshot", () => {
+    const writes = [write(1000, 1100, { LastName: 'Hub', sub: 'UNSUBSCRIBED' }, {}, { landedAtBy: { sub: 1040 } })];
+    const out = repairOfUnheld({ LastName: 'Old', sub: 'SUBSCRIBED' }, writes, {
+      ...ctx(1050, 1500),
+      fieldsAt: { LastName: 990, sub: 1060 },
+    });
+    expect(out).toEqual({ values: { LastName: 'Hub' }, learnedPrev: true });
+    expect(writes[0]?.prev).toEqual({ LastName: 'Old' });
   });
 });

@@ -81,6 +81,8 @@ export interface WriteEntry {
   valuesAt?: Record<string, number>;
   /** When the hub last learned what the system held, as of the shadow the push read (ms): `after` knows nothing stamped since. */
   knownAt?: number;
+  /** When that shadow learnt each of its fields (ms, by field; `Shadow.valuesAt`): a field's own time beats the row's `knownAt`. */
+  knownAtBy?: Record<string, number>;
 }
 
 const MAX_ENTRIES = 8;
@@ -112,6 +114,7 @@ export class WriteLog {
       after?: Record<string, Json>;
       valuesAt?: Record<string, number>;
       knownAt?: number;
+      knownAtBy?: Record<string, number>;
     }[],
   ): Promise<Set<string>> {
     const uncertain = new Set<string>();
@@ -126,6 +129,7 @@ export class WriteLog {
       ...(w.after ? { after: w.after } : {}),
       ...(w.valuesAt && Object.keys(w.valuesAt).length > 0 ? { valuesAt: w.valuesAt } : {}),
       ...(w.knownAt !== undefined && Number.isFinite(w.knownAt) ? { knownAt: w.knownAt } : {}),
+      ...(w.knownAtBy && Object.keys(w.knownAtBy).length > 0 ? { knownAtBy: w.knownAtBy } : {}),
     }));
     await this.update(keys, (stored, i) => {
       const w = writes[i] as (typeof writes)[number];
@@ -346,8 +350,8 @@ export function isOwnWrite(observed: Readonly<Record<string, Json>>, writes: rea
  * person going back to our value after the shadow moved on, which only `assessRecord` can tell.)
  * A field the source stamps itself fits a write coming back when the write sent it and it was
  * stamped while the write ran, or the write did not send it and it was stamped before the write
- * began and the shadow the push read could know it (`after` holds that shadow, as of `knownAt`:
- * a value stamped since is news), and in
+ * began and the shadow the push read could know it (`after` holds that shadow, each field as of
+ * when it learnt it, `knownAtBy`, else the row's `knownAt`: a value stamped since is news), and in
  * both cases before any later write of that field began (`laterWrites`, newer than `w`): a
  * value stamped after that is someone's choice made since, even when it equals ours.
  */
@@ -357,7 +361,7 @@ function stampFits(field: string, w: WriteEntry, laterWrites: readonly WriteEntr
   if (laterWrites.some((l) => Object.hasOwn(l.fields, field) && stampedAt >= l.from)) return false;
   return Object.hasOwn(w.fields, field)
     ? during(w, { ...ctx, recordAt: stampedAt })
-    : stampedAt < w.from && (w.knownAt === undefined || stampedAt <= w.knownAt);
+    : stampedAt < w.from && stampedAt <= (w.knownAtBy?.[field] ?? w.knownAt ?? Number.POSITIVE_INFINITY);
 }
 
 /**
@@ -375,6 +379,53 @@ function ownValueBack(field: string, w: WriteEntry, laterWrites: readonly WriteE
     stampFits(field, w, laterWrites, ctx) &&
     laterWrites.some((l) => Object.hasOwn(l.fields, field) && !jsonEqual(l.fields[field], w.fields[field]))
   );
+}
+
+/**
+ * The repair of a record ingested unheld (see `Ingestor.repairAfterUnheld`): the values our
+ * writes left, to put back in the shadow the record's commit overwrote, for the writes the
+ * record was taken before; and each such write's `prev` of a field it sent, filled in from the
+ * record where unknown (updated in place; `learnedPrev` says so). Taken before a write means
+ * received before it ended and, per field, not stamped by the source after it landed
+ * (`snapshotOf`), as `assessRecord` judges: a record read while our write ran but stamped after
+ * it ended holds the system's state since (a rep's edit), not what the write replaced; taken
+ * for a snapshot, the shadow went back to our value and the rep's was written again.
+ */
+export function repairOfUnheld(
+  record: Readonly<Record<string, Json>>,
+  writes: WriteEntry[],
+  ctx: ChangeContext,
+): { values: Record<string, Json>; learnedPrev: boolean } {
+  const values: Record<string, Json> = {};
+  const seen = new Set<string>();
+  let learnedPrev = false;
+  for (const w of writes) {
+    if (ctx.receivedAt > (w.to ?? Number.POSITIVE_INFINITY)) continue;
+    for (const [field, sent] of Object.entries(w.fields)) {
+      const reported = Object.hasOwn(record, field);
+      if (reported && !snapshotOf(field, w, ctx)) continue;
+      if (w.ok === true) values[field] = sent;
+      if (seen.has(field)) continue;
+      seen.add(field);
+      const stampedAt = ctx.fieldsAt?.[field];
+      // Stamped while the write ran, the value was not the one it replaced.
+      if (!Object.hasOwn(w.prev, field) && reported && (stampedAt === undefined || stampedAt < w.from)) {
+        w.prev[field] = record[field] as Json;
+        learnedPrev = true;
+      }
+    }
+  }
+  return { values, learnedPrev };
+}
+
+/**
+ * Whether a record's value of `field` may predate write `w` landing: unstamped, unless the
+ * record was stamped after the write ended (beyond the clock tolerance, `stampedAfterEnd`);
+ * stamped on its own, no later than the write landed for it.
+ */
+function snapshotOf(field: string, w: WriteEntry, ctx: ChangeContext): boolean {
+  const stampedAt = ctx.fieldsAt?.[field];
+  return stampedAt === undefined ? !stampedAfterEnd(w, field, ctx) : stampedAt <= landedOf(w, field);
 }
 
 /**

@@ -51,6 +51,8 @@ interface Prepared {
   prev: Record<string, Json>;
   /** What the system will hold once the record is written (its shadow with the fields sent). */
   after: Record<string, Json>;
+  /** When the shadow learnt each field it held (ms, `Shadow.valuesAt`). */
+  knownAtBy: Record<string, number>;
 }
 
 export class Pusher {
@@ -189,6 +191,7 @@ export class Pusher {
         after: p.after,
         valuesAt: millisOf(p.record.valuesAt),
         ...(p.record.heldAt ? { knownAt: Date.parse(p.record.heldAt) } : {}),
+        knownAtBy: p.knownAtBy,
       })),
     );
     for (const r of records) if (r.externalId === undefined && uncertain.has(r.profileId)) r.mayExist = true;
@@ -430,21 +433,26 @@ export class Pusher {
       }
       const { fields, gated } = change;
       const prev: Record<string, Json> = {};
+      const prevAt: Record<string, string> = {};
       for (const field of Object.keys(fields)) {
         const before = shadow?.values[field];
-        if (before !== undefined) prev[field] = before;
+        if (before === undefined) continue;
+        prev[field] = before;
+        const at = shadow?.valuesAt[field];
+        if (at !== undefined) prevAt[field] = at;
       }
       const valuesAt = outboundTimes(connector.mapping, gated.profile, policy, Object.keys(fields));
       prepared.push({
         record: {
           profileId,
-          ...(shadow?.externalId ? { externalId: shadow.externalId, held: prev, heldAt: shadow.updatedAt } : {}),
+          ...(shadow?.externalId ? { externalId: shadow.externalId, held: prev, heldAt: shadow.updatedAt, heldFieldsAt: prevAt } : {}),
           fields,
           profile: gated.profile,
           valuesAt: Object.fromEntries(Object.entries(valuesAt).map(([field, ms]) => [field, new Date(ms).toISOString()])),
         },
         prev,
         after: { ...shadow?.values, ...fields },
+        knownAtBy: millisOf(shadow?.valuesAt),
       });
     }
     return { prepared, settled };

@@ -110,16 +110,23 @@ export class PlanState {
   ): Promise<void> {
     const pid = this.current(profileId);
     const before = await this.shadow(connector, pid);
+    const now = this.now();
     const values: Record<string, Json> = { ...before?.values, ...update.values };
-    for (const field of update.forget ?? []) delete values[field];
+    const valuesAt: Record<string, string> = { ...before?.valuesAt };
+    for (const field of Object.keys(update.values)) valuesAt[field] = now;
+    for (const field of update.forget ?? []) {
+      delete values[field];
+      delete valuesAt[field];
+    }
     const externalId = update.externalId ?? before?.externalId ?? null;
     this.shadows.set(pair(connector, pid), {
       profileId: pid,
       connector,
       externalId,
       values,
+      valuesAt,
       lastPushedAt: before?.lastPushedAt ?? null,
-      updatedAt: this.now(),
+      updatedAt: now,
     });
     if (externalId !== null) this.byExternal.set(pair(connector, externalId), pid);
   }

@@ -307,6 +307,41 @@ describe('HubSpot connector: push', () => {
     expect(emu.sideDoor.statuses('late@example.com').find((s) => s.subscriptionId === 101)).toMatchObject({ status: 'UNSUBSCRIBED' });
   });
 
+  // Issue 14 leftover: the hub wrote UNSUBSCRIBED (T1); a rep's grant reached the hub (chosen
+  // T1.5); a marketer unsubscribed again in HubSpot (T2); the shadow row was refreshed by the
+  // first name (T3) before the status's webhook came. Judged by the row's time, HubSpot's
+  // UNSUBSCRIBED at T2 looked like the one the hub knew, and SUBSCRIBED was written over the
+  // marketer's newer "no". The hub knew that status only as of T1: its own time decides.
+  it('judges a held status by when the hub learnt that field, not when the shadow row last changed', async () => {
+    let clock = Date.parse('2026-12-04T10:00:00.000Z');
+    const { emu, instance } = await setup({}, {}, { now: () => clock });
+    const contact = emu.sideDoor.createContact({ email: 'field-time@example.com', firstname: 'F' });
+    const t1 = new Date(clock).toISOString();
+    clock += 100;
+    const chosenAt = new Date(clock).toISOString();
+    clock += 100;
+    emu.sideDoor.unsubscribe('field-time@example.com', 101);
+    clock += 100;
+    const rowAt = new Date(clock).toISOString();
+    const record: PushRecord = {
+      profileId: 'p1',
+      externalId: contact.id,
+      fields: { 'subscription:101': 'SUBSCRIBED' },
+      profile: profileWith('consent'),
+      held: { 'subscription:101': 'UNSUBSCRIBED' },
+      heldAt: rowAt,
+      heldFieldsAt: { 'subscription:101': t1 },
+      valuesAt: { 'subscription:101': chosenAt },
+    };
+    const [outcome] = (await instance.push?.([record], signal())) ?? [];
+    expect(outcome).toMatchObject({ status: 'retryable', profileId: 'p1', externalId: contact.id });
+    expect(emu.sideDoor.statuses('field-time@example.com').find((s) => s.subscriptionId === 101)).toMatchObject({ status: 'UNSUBSCRIBED' });
+    // Known since (the field's own time is after HubSpot's stamp): the hub's newer value is written.
+    const [known] = (await instance.push?.([{ ...record, heldFieldsAt: { 'subscription:101': rowAt } }], signal())) ?? [];
+    expect(known).toMatchObject({ status: 'ok', profileId: 'p1' });
+    expect(emu.sideDoor.statuses('field-time@example.com').find((s) => s.subscriptionId === 101)).toMatchObject({ status: 'SUBSCRIBED' });
+  });
+
   // Storm (api+worker), traced: our UNSUBSCRIBED landed at .237 by HubSpot's stamp; a marketer
   // subscribed at .265, before the hub's call ended. With no stamp for the status, the hub took
   // the subscribe for one our write may have overwritten and its shadow kept UNSUBSCRIBED; the

@@ -30,6 +30,7 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
       '0005_requester_verifications',
       '0006_sync_runs',
       '0007_profile_history',
+      '0008_shadow_values_at',
     ]);
   });
 

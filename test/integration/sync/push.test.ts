@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { engineKeys } from '../../../src/queue/keys.js';
 import { WorkSets } from '../../../src/queue/work-sets.js';
 import { memoryConnector, type UpsertInput } from '../../../connectors/memory/index.js';
+import type { PushRecord } from '../../../src/connector/define.js';
 import type { MemorySystem } from '../../../connectors/memory/index.js';
 import { TEST_DIALECTS } from '../../../harness/db.js';
 import { REDIS_URL, startHub } from '../../../harness/sync-hub.js';
@@ -70,6 +71,49 @@ describe.each(TEST_DIALECTS)('push (%s)', (dialect) => {
     expect(callsB.flat().map((input) => input.fields)).toEqual([{ first_name: 'Ctx2', newsletter: true }]);
     // Without the declaration only the change goes out.
     expect(callsC.flat().map((input) => input.fields)).toEqual([{ first_name: 'Ctx2' }]);
+  });
+
+  // A connector that reads before writing judges each held field by when the hub learnt it: a
+  // push of another field refreshes the shadow row, not what the hub knows of this one.
+  it("gives each held field the time the shadow learnt it (heldFieldsAt), not the row's latest time", async () => {
+    const pushed: PushRecord[] = [];
+    const capturing: typeof memoryConnector = {
+      ...memoryConnector,
+      type: 'memory-capturing',
+      async create(ctx) {
+        const instance = await memoryConnector.create(ctx);
+        const push = instance.push?.bind(instance);
+        return push === undefined
+          ? instance
+          : {
+              ...instance,
+              push: async (batch, signal) => {
+                pushed.push(...structuredClone(batch));
+                return push(batch, signal);
+              },
+            };
+      },
+    };
+    hub = await startHub({ dialect, systems: [{ id: 'a' }, { id: 'b', definition: capturing }] });
+    const { a } = systemsOf(hub, 'a');
+    a.change({ email: 'times@example.com', first_name: 'F1', last_name: 'L1' });
+    await hub.settle();
+    await sleep(20);
+    a.change({ email: 'times@example.com', first_name: 'F2' });
+    await hub.settle();
+    const [profile] = await hub.profiles();
+    const shadow = profile ? await hub.store.getShadow(profile.id, 'b') : null;
+    expect(shadow?.valuesAt['last_name']).toBeDefined();
+    expect(Date.parse(shadow?.valuesAt['last_name'] ?? '')).toBeLessThan(Date.parse(shadow?.valuesAt['first_name'] ?? ''));
+    pushed.length = 0;
+    a.change({ email: 'times@example.com', last_name: 'L2' });
+    await hub.settle();
+    const record = pushed.find((r) => Object.hasOwn(r.fields, 'last_name'));
+    expect(record).toMatchObject({
+      held: { last_name: 'L1' },
+      heldAt: shadow?.updatedAt,
+      heldFieldsAt: { last_name: shadow?.valuesAt['last_name'] },
+    });
   });
 
   it('a rejected record goes to the dead-letter view with its reason, the rest of its batch goes through, and replay delivers it once fixed', async () => {
