@@ -270,7 +270,8 @@ class BullEngine implements Engine {
       pull,
       read,
     };
-    this.allQueues = [queues.ingest, queues.relay, ...push.values(), ...pull.values(), ...read.values()];
+    // Upstream stages first: `idle` counts them in this order, so a job handing work downstream is seen on one side.
+    this.allQueues = [...read.values(), queues.ingest, queues.relay, ...push.values(), ...pull.values()];
     for (const q of this.allQueues)
       q.on('error', (err) => logRedisTrouble(this.logger, { err, queue: q.name }, `queue error (redis at ${redisAddress(this.redis)})`));
 
@@ -694,6 +695,8 @@ class BullEngine implements Engine {
   }
 
   async idle(): Promise<boolean> {
+    // The changed sets feed the read queues: looked at before them.
+    for (const id of this.ctx.queues.read.keys()) if ((await this.ctx.redis.zcard(this.ctx.keys.changed(id))) > 0) return false;
     const status = await this.status();
     for (const q of status.queues) {
       if (q.wait > 0 || q.active > 0) return false;
@@ -704,7 +707,6 @@ class BullEngine implements Engine {
         if (delayed.some((job) => !job.repeatJobKey)) return false;
       }
     }
-    for (const id of this.ctx.queues.read.keys()) if ((await this.ctx.redis.zcard(this.ctx.keys.changed(id))) > 0) return false;
     return status.connectors.every((c) => c.dirty === 0 && c.inflight === 0 && c.retry === 0);
   }
 }
