@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHubSpotHub, type HubSpotHub } from '../../../harness/hubspot-hub.js';
 import { waitFor } from '../../../harness/sync-hub.js';
+import { startCrmHub, type CrmHub } from '../../../harness/salesforce-hub.js';
 
 const READ = 'POST /crm/v3/objects/contacts/batch/read';
 const STATUS_READ = 'POST /communication-preferences/v4/statuses/batch/read';
@@ -18,9 +19,12 @@ const WINDOW_MS = 2_000;
 
 describe('HubSpot intake', () => {
   let hub: HubSpotHub | undefined;
+  let crmHub: CrmHub | undefined;
   afterEach(async () => {
     await hub?.close();
     hub = undefined;
+    await crmHub?.close();
+    crmHub = undefined;
   });
 
   /** Creates contacts as a user would, their webhooks held, then delivers them all early in one read window. */
@@ -77,5 +81,18 @@ describe('HubSpot intake', () => {
     // HubSpot's backlog is still waiting.
     expect(await h.profileByEmail('backlog-299@example.com')).toBeNull();
     expect(await h.engine.idle()).toBe(false);
+  });
+
+  it("a Salesforce change (an Outbound Message over HTTP) is ingested while HubSpot's reads wait on its rate limit", async () => {
+    crmHub = await startCrmHub({ dialect: 'sqlite' });
+    const h = crmHub;
+    h.hubspot.sideDoor.setRateLimit({ max: 1, intervalMs: 10_000 });
+    for (let i = 0; i < 300; i++) h.hubspot.sideDoor.createContact({ email: `sf-backlog-${i}@example.com` });
+    await h.hubspot.sideDoor.flushWebhooks();
+    await waitFor(async () => (h.hubspot.sideDoor.calls().byEndpoint[READ] ?? 0) > 0, 15_000, 'the first HubSpot read');
+
+    h.salesforce.sideDoor.create('Contact', { LastName: 'Rep', Email: 'sf-person@example.com' });
+    await waitFor(async () => (await h.profileByEmail('sf-person@example.com')) !== null, 5_000, 'the Salesforce change');
+    expect(await h.profileByEmail('sf-backlog-299@example.com')).toBeNull();
   });
 });
