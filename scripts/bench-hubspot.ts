@@ -166,6 +166,9 @@ async function intake(n: number): Promise<void> {
       }
     }
     const seconds = (Date.now() - started) / 1000;
+    const deliveries = hub.hubspot.sideDoor.webhookDeliveries();
+    const lastDelivered = Math.max(...deliveries.map((d) => d.at));
+    const events = deliveries.reduce((sum, d) => sum + d.eventIds.length, 0);
     await hub.settle(600_000);
     const missing = (await Promise.all(Array.from({ length: n }, (_, i) => hub.profileByEmail(`in-${i}@example.com`)))).filter(
       (p) => !p,
@@ -183,6 +186,9 @@ async function intake(n: number): Promise<void> {
       `  read calls per changed contact: ${fmt(reads / n, 4)} (${reads} reads; all calls ${calls.total}, ${calls.rateLimited} answered 429)`,
     );
     console.log(`  all ${n} ingested in ${fmt(seconds, 1)} s (${missing} missing after settling)`);
+    console.log(
+      `  the emulator announced them in ${events} events, ${deliveries.length} requests, the last answered after ${fmt((lastDelivered - started) / 1000, 1)} s`,
+    );
     console.log(`  ceiling time N / ${CEILING_CONTACTS_PER_S} contacts/s = ${fmt(ceiling, 1)} s -> ${fmt(seconds / ceiling, 2)}x of it`);
     if (floor > 0)
       console.log(

@@ -8,7 +8,8 @@
  * the webhooks of one window share one job, delayed to the window's end. The job takes the
  * oldest ids in batches of the connector's `maxBatch` (`ZPOPMIN`, so jobs running at once take
  * different ids), reads each batch with one `read` (the connector splits it into its own calls)
- * and ingests it, until the set is empty. Under a backlog (the vendor's rate limit) ids gather
+ * and ingests it, two batches at once (one is read while the other is ingested), until the set
+ * is empty. Under a backlog (the vendor's rate limit) ids gather
  * in the set while a read waits, so every read is a full batch.
  *
  * Nothing is lost: a batch whose read or ingest fails goes back into the set (with its receive
@@ -27,6 +28,9 @@ import type { EngineContext } from '../context.js';
 import { jobId } from '../../queue/keys.js';
 import { jobOptions } from '../../queue/job-options.js';
 import type { Ingestor, IngestOutcome } from './ingest.js';
+
+/** Batches one read job reads at once (each its own loop taking the oldest ids). */
+const LOOPS_PER_JOB = 2;
 
 /** A read job's data: only the connector; the ids are in the `changed` set. */
 export interface ChangedReadJob {
@@ -82,11 +86,11 @@ export class ChangedReader {
     const counts = { applied: 0, unchanged: 0, echo: 0, deleted: 0, suppressed: 0, no_identity: 0, reads: 0 };
     if (!connector) return counts;
     const key = this.ctx.keys.changed(connector.id);
-    try {
+    const loop = async (): Promise<void> => {
       for (;;) {
-        if (signal?.aborted) break;
+        if (signal?.aborted) return;
         const popped = await this.ctx.redis.zpopmin(key, connector.limits.maxBatch);
-        if (popped.length === 0) break;
+        if (popped.length === 0) return;
         const taken = pairs(popped);
         try {
           const outcomes = await this.readBatch(connector, taken, signal);
@@ -98,6 +102,12 @@ export class ChangedReader {
           throw err;
         }
       }
+    };
+    try {
+      // One batch read while the previous batch is ingested: the vendor's budget, not our store, sets the pace.
+      const settled = await Promise.allSettled(Array.from({ length: LOOPS_PER_JOB }, loop));
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     } finally {
       // Ids added after the last look, or put back by a failure, get a job of a later window.
       if ((await this.ctx.redis.zcard(key)) > 0) await addWindowJob(this.ctx, connector.id, Date.now() + this.ctx.tuning.changedReadWaitMs);
