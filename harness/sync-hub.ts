@@ -34,6 +34,7 @@ export const TEST_TUNING: EngineTuningInput = {
   relayDelayMs: 5,
   sweepEveryMs: 500,
   ingestBatchWaitMs: 2,
+  changedReadWaitMs: 50,
   outboxLeaseMs: 2_000,
   inflightLeaseMs: 3_000,
   lockDurationMs: 3_000,

@@ -13,9 +13,20 @@
  *    after the first one (the rolling window starts empty, so the first 100 requests are a
  *    free burst).
  *
+ * 3. Intake: BENCH_INTAKE contacts created in the emulator (limited to 100 requests per 10 s) as a
+ *    user would, each announced by webhooks (creation + property changes), read back by the hub:
+ *    API calls per changed contact and the time until every one is a profile, against the
+ *    ceiling time. The ceiling is what the limit allows when one call carries 100 contacts:
+ *    N / (100 requests / 10 s x 100 contacts per request) = N / 1,000 s (10 s for 10,000).
+ *    Reads with property history carry at most 50 contacts (HubSpot's limit), and each 100
+ *    contacts' statuses cost one more call: the connector's own floor is
+ *    (ceil(N/50) + ceil(N/100) - 100 free burst calls) / 10 calls per s.
+ *
  * Options: BENCH_CONTACTS (part 1, default 2000), BENCH_WINDOWS (part 2: 10-second windows
- * measured after the burst, default 3).
+ * measured after the burst, default 3), BENCH_INTAKE (part 3, default 10000; 0 skips it),
+ * BENCH_PARTS (comma-separated: calls,throughput,intake; default all).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../src/log/logger.js';
 import type { PushRecord } from '../src/connector/define.js';
 import hubspot, { createHubSpotInstance } from '../connectors/hubspot/connector.js';
@@ -132,8 +143,69 @@ async function throughput(label: string, withStatuses: boolean): Promise<void> {
   }
 }
 
-await callsPerContact('names only (one batch/upsert per 100)', false);
-await callsPerContact('names + marketing consent + newsletter (upsert + v4 status writes)', true);
-await throughput('contacts only', false);
-await throughput('contacts + 2 subscription statuses each', true);
+const INTAKE = Number(process.env.BENCH_INTAKE ?? 10_000);
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'calls,throughput,intake').split(','));
+
+async function intake(n: number): Promise<void> {
+  const hub = await startHubSpotHub({
+    dialect: 'sqlite',
+    echoMarker: true,
+    emulator: { rateLimit: { ...LIMIT, daily: 10_000_000 } },
+  });
+  try {
+    const started = Date.now();
+    for (let i = 0; i < n; i++) hub.hubspot.sideDoor.createContact({ email: `in-${i}@example.com`, firstname: `In${i}` });
+    // Every contact is a profile once the last one is: created in order, read (about) in order.
+    let last = 0;
+    while (!(await hub.profileByEmail(`in-${n - 1}@example.com`)) || !(await hub.profileByEmail(`in-0@example.com`))) {
+      await hub.hubspot.sideDoor.flushWebhooks();
+      await sleep(100);
+      if (Date.now() - last > 10_000) {
+        last = Date.now();
+        console.log(`  ... ${((Date.now() - started) / 1000).toFixed(0)} s, ${hub.hubspot.sideDoor.calls().total} calls`);
+      }
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const deliveries = hub.hubspot.sideDoor.webhookDeliveries();
+    const lastDelivered = Math.max(...deliveries.map((d) => d.at));
+    const events = deliveries.reduce((sum, d) => sum + d.eventIds.length, 0);
+    await hub.settle(600_000);
+    const missing = (await Promise.all(Array.from({ length: n }, (_, i) => hub.profileByEmail(`in-${i}@example.com`)))).filter(
+      (p) => !p,
+    ).length;
+    const calls = hub.hubspot.sideDoor.calls();
+    const reads =
+      (calls.byEndpoint['POST /crm/v3/objects/contacts/batch/read'] ?? 0) +
+      (calls.byEndpoint['POST /communication-preferences/v4/statuses/batch/read'] ?? 0);
+    const ceiling = n / CEILING_CONTACTS_PER_S;
+    const floorCalls = Math.ceil(n / 50) + Math.ceil(n / 100);
+    const floor = Math.max(0, floorCalls - LIMIT.max) / (LIMIT.max / (LIMIT.intervalMs / 1000));
+    console.log(`\n[intake, limit ${LIMIT.max} requests / ${LIMIT.intervalMs / 1000} s] ${n} contacts created in HubSpot`);
+    for (const [endpoint, k] of Object.entries(calls.byEndpoint).sort()) console.log(`  ${endpoint}: ${k}`);
+    console.log(
+      `  read calls per changed contact: ${fmt(reads / n, 4)} (${reads} reads; all calls ${calls.total}, ${calls.rateLimited} answered 429)`,
+    );
+    console.log(`  all ${n} ingested in ${fmt(seconds, 1)} s (${missing} missing after settling)`);
+    console.log(
+      `  the emulator announced them in ${events} events, ${deliveries.length} requests, the last answered after ${fmt((lastDelivered - started) / 1000, 1)} s`,
+    );
+    console.log(`  ceiling time N / ${CEILING_CONTACTS_PER_S} contacts/s = ${fmt(ceiling, 1)} s -> ${fmt(seconds / ceiling, 2)}x of it`);
+    if (floor > 0)
+      console.log(
+        `  floor with 50 per history read + 1 status read per 100: (${floorCalls} - ${LIMIT.max} burst) / 10 per s = ${fmt(floor, 1)} s -> ${fmt(seconds / floor, 2)}x of it`,
+      );
+  } finally {
+    await hub.close();
+  }
+}
+
+if (PARTS.has('calls')) {
+  await callsPerContact('names only (one batch/upsert per 100)', false);
+  await callsPerContact('names + marketing consent + newsletter (upsert + v4 status writes)', true);
+}
+if (PARTS.has('throughput')) {
+  await throughput('contacts only', false);
+  await throughput('contacts + 2 subscription statuses each', true);
+}
+if (PARTS.has('intake') && INTAKE > 0) await intake(INTAKE);
 process.exit(0);

@@ -24,6 +24,17 @@ export const jobOptions = {
     removeOnFail: { age: WEEK_S, count: 10_000 },
   }),
 
+  /**
+   * `read.<connector>` queue: the batch read of one window's changed records. Removed once done,
+   * so a window's id can be used again; the ids it read stay in Redis until they are ingested.
+   */
+  read: (attempts: number): JobsOptions => ({
+    attempts,
+    backoff: engineBackoff(),
+    removeOnComplete: true,
+    removeOnFail: keptFailed(),
+  }),
+
   /** `push.<connector>` queue: a flush of the connector's dirty profiles. */
   flush: (attempts: number): JobsOptions => ({
     attempts,

@@ -33,6 +33,8 @@ export const queueNames = {
   relay: 'relay',
   push: (instance: string): string => `push.${instance}`,
   pull: (instance: string): string => `pull.${instance}`,
+  /** The batch reads of records webhooks named (changed, values not carried), one queue per connector. */
+  read: (instance: string): string => `read.${instance}`,
 } as const;
 
 /** The engine's own Redis keys (BullMQ builds its keys from the same prefix). */
@@ -72,6 +74,11 @@ export function engineKeys(prefix: string) {
     changesOfMinute: (minute: number): string => `${prefix}:sync:changes:${minute}`,
     /** STRING: the epoch id of this Redis's data; a Redis without it lost its data (see redis-health.ts). */
     epoch: `${prefix}:sync:epoch`,
+    /**
+     * ZSET externalId -> earliest receive time (ms): records webhooks named as changed, waiting
+     * for a batch read (`read.<instance>` queue). A hint only: the next pull finds them too.
+     */
+    changed: (instance: string): string => `${prefix}:sync:changed:${instance}`,
     /** STRING with a TTL: a webhook event id already enqueued (redeliveries are dropped). */
     seenEvent: (instance: string, eventId: string): string => `${prefix}:sync:seen:${instance}:${eventId}`,
   };

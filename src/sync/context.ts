@@ -35,6 +35,8 @@ export interface EngineContext {
     relay: Queue;
     push: ReadonlyMap<string, Queue>;
     pull: ReadonlyMap<string, Queue>;
+    /** Per connector that takes webhooks and reads records: the batch reads of changed records. */
+    read: ReadonlyMap<string, Queue>;
   };
   /** Screens every batch of records passes before ingest (see `Engine.addRecordScreen`). */
   screens: RecordScreen[];

@@ -42,6 +42,7 @@ import { Relay } from './outbound/relay.js';
 import { ingestJobOptions, receiveWebhook } from './inbound/webhooks.js';
 import type { UnhandledEventListener, WebhookResult } from './inbound/webhooks.js';
 import { OrderedWorker } from './inbound/ordered-worker.js';
+import { ChangedReader, type ChangedReadJob } from './inbound/changed-reads.js';
 import { liftPark } from './park.js';
 import { runOrigin } from './runs.js';
 import { firstPullPending, waitsForFirstPull } from './initial-sync.js';
@@ -189,6 +190,7 @@ export function engineQueueNames(connectors: readonly SyncConnector[]): string[]
   for (const c of connectors) {
     if (c.capabilities.push) names.push(queueNames.push(c.id));
     if (c.capabilities.pull) names.push(queueNames.pull(c.id));
+    if (c.capabilities.webhooks) names.push(queueNames.read(c.id));
   }
   return names;
 }
@@ -217,6 +219,7 @@ class BullEngine implements Engine {
   private readonly relay: Relay;
   private readonly pusher: Pusher;
   private readonly puller: Puller;
+  private readonly changedReader: ChangedReader;
   private readonly allQueues: Queue[];
   private closing: Promise<void> | null = null;
   private eventListener: UnhandledEventListener | undefined;
@@ -254,17 +257,21 @@ class BullEngine implements Engine {
     const queueOpts = { connection: this.redis, prefix: this.prefix };
     const push = new Map<string, Queue>();
     const pull = new Map<string, Queue>();
+    const read = new Map<string, Queue>();
     for (const c of connectors.values()) {
       if (c.capabilities.push) push.set(c.id, new Queue(queueNames.push(c.id), queueOpts));
       if (c.capabilities.pull) pull.set(c.id, new Queue(queueNames.pull(c.id), queueOpts));
+      if (c.capabilities.webhooks) read.set(c.id, new Queue(queueNames.read(c.id), queueOpts));
     }
     const queues = {
       ingest: new Queue(queueNames.ingest, queueOpts),
       relay: new Queue(queueNames.relay, queueOpts),
       push,
       pull,
+      read,
     };
-    this.allQueues = [queues.ingest, queues.relay, ...push.values(), ...pull.values()];
+    // Upstream stages first: `idle` counts them in this order, so a job handing work downstream is seen on one side.
+    this.allQueues = [...read.values(), queues.ingest, queues.relay, ...push.values(), ...pull.values()];
     for (const q of this.allQueues)
       q.on('error', (err) => logRedisTrouble(this.logger, { err, queue: q.name }, `queue error (redis at ${redisAddress(this.redis)})`));
 
@@ -308,6 +315,7 @@ class BullEngine implements Engine {
     this.relay = new Relay(this.ctx);
     this.pusher = new Pusher(this.ctx, writes);
     this.puller = new Puller(this.ctx, this.ingestor);
+    this.changedReader = new ChangedReader(this.ctx, this.ingestor);
     this.metrics.setDepthSource(async () => {
       // A scrape while Redis is away answers without depths rather than waiting for it.
       if (!this.redisReady()) return { queues: [], work: [] };
@@ -417,6 +425,15 @@ class BullEngine implements Engine {
             ...base,
             concurrency: c.limits.concurrency,
             limiter: { max: c.limits.requestsPerWindow, duration: c.limits.windowMs },
+          }),
+        );
+      }
+      if (roles.ingest && c.capabilities.webhooks) {
+        // Its own queue per connector: reads waiting on one vendor's limit never hold the shared ingest queue.
+        this.addWorker(
+          new Worker<ChangedReadJob>(queueNames.read(c.id), (job, _token, signal) => this.changedReader.process(job, signal), {
+            ...base,
+            concurrency: c.limits.concurrency,
           }),
         );
       }
@@ -678,6 +695,8 @@ class BullEngine implements Engine {
   }
 
   async idle(): Promise<boolean> {
+    // The changed sets feed the read queues: looked at before them.
+    for (const id of this.ctx.queues.read.keys()) if ((await this.ctx.redis.zcard(this.ctx.keys.changed(id))) > 0) return false;
     const status = await this.status();
     for (const q of status.queues) {
       if (q.wait > 0 || q.active > 0) return false;

@@ -38,6 +38,13 @@ export const EngineTuning = z.object({
   ingestLockMs: count.default(60_000),
   /** How long the records of arriving webhooks wait for others to share one ingest job. */
   webhookBatchWaitMs: ms.default(2),
+  /**
+   * How long the records webhooks name as changed (without their values) gather before one
+   * batch read takes them: the read of a connector's window waits this long after its first
+   * webhook (`read.<connector>` queue). Under a backlog the reads take full batches anyway.
+   * @defaultValue 1_000
+   */
+  changedReadWaitMs: ms.default(1_000),
   /** Attempts of an ingest job (a store outage, a failed read after a webhook). */
   ingestAttempts: count.default(20),
   /** Outbox rows claimed per relay round. */

@@ -105,6 +105,21 @@ export class Ingestor {
     return counts;
   }
 
+  /**
+   * Reads records a webhook named (the connector's `read`, with its call limiter and retries),
+   * passes them through the screens and ingests them; resolves once they are durable.
+   */
+  async readAndIngest(
+    connector: SyncConnector,
+    externalIds: string[],
+    receivedAt: string,
+    receivedAtOf?: (record: ExternalRecord) => string | undefined,
+    signal?: AbortSignal,
+  ): Promise<IngestOutcome[]> {
+    const records = await this.screen(connector, await this.read(connector, externalIds, signal));
+    return this.ingest(connector, records, receivedAt, receivedAtOf);
+  }
+
   /** Passes records through the engine's screens; returns those to ingest. */
   async screen(connector: SyncConnector, records: readonly ExternalRecord[]): Promise<ExternalRecord[]> {
     let kept = [...records];

@@ -1,9 +1,9 @@
 /**
  * Turning a verified webhook into ingest jobs. The HTTP surface (server/) calls
  * `Engine.receiveWebhook` with the raw request; the answer tells it what to reply, once the
- * events are safely in the queue. Records of webhooks arriving together share one job (see
- * `enqueuerOf`); events that only name records get a job each, with an id derived from the
- * event id. Event ids are remembered for `WEBHOOK_DEDUPE_TTL_MS` once enqueued, and a
+ * events are safely in Redis. Records of webhooks arriving together share one job (see
+ * `enqueuerOf`); the records events only name are gathered per connector and read in batches
+ * (`changed-reads.ts`: one read job per connector and short window). Event ids are remembered for `WEBHOOK_DEDUPE_TTL_MS` once enqueued, and a
  * redelivery within that time is dropped. They are marked only after the enqueue succeeded, so
  * a failure never loses an event; two deliveries racing each other may both be enqueued,
  * which is harmless (merge is idempotent, and a record equal to the shadow changes nothing).
@@ -15,7 +15,7 @@ import type { EngineContext } from '../context.js';
 import type { IngestJobData, IngestRecordsJob } from './ingest.js';
 import { jobOptions } from '../../queue/job-options.js';
 import { MicroBatcher } from './micro-batcher.js';
-import { jobId } from '../../queue/keys.js';
+import { noteChanged } from './changed-reads.js';
 
 export type WebhookResult =
   | { ok: true; reply: WebhookReply; events: number; enqueued: number; /** Events dropped as redeliveries. */ duplicates: number }
@@ -62,29 +62,25 @@ export async function receiveWebhook(
   // webhooks arriving together share one round trip.
   const seenReplies = await Promise.all(events.map((event) => ctx.redis.exists(ctx.keys.seenEvent(connectorId, event.eventId))));
   const fresh = events.filter((_, i) => seenReplies[i] !== 1);
-  const jobs: { name: string; data: IngestJobData; opts: JobsOptions }[] = [];
+  const changed: string[] = [];
   const records: ExternalRecord[] = [];
   for (const event of fresh) {
-    const origin = `webhook:${event.eventId}`;
     switch (event.kind) {
       case 'records':
         records.push(...event.records);
         break;
       case 'changed':
         if (event.echo) break;
-        jobs.push({
-          name: 'changed',
-          data: { kind: 'changed', connector: connectorId, origin, receivedAt: raw.receivedAt, externalIds: event.externalIds },
-          opts: ingestJobOptions(ctx, jobId('wh', connectorId, event.eventId)),
-        });
+        changed.push(...event.externalIds);
         break;
       default:
         if (onUnhandled) await onUnhandled(connectorId, event);
         else ctx.logger.info({ connector: connectorId, kind: event.kind, eventId: event.eventId }, 'webhook event not handled by sync');
     }
   }
+  const receivedAtMs = Date.parse(raw.receivedAt);
   await Promise.all([
-    jobs.length > 0 ? ctx.queues.ingest.addBulk(jobs) : undefined,
+    changed.length > 0 ? noteChanged(ctx, connectorId, changed, Number.isNaN(receivedAtMs) ? Date.now() : receivedAtMs) : undefined,
     records.length > 0 ? enqueuerOf(ctx).submit({ connector: connectorId, records, receivedAt: raw.receivedAt }) : undefined,
   ]);
   if (fresh.length > 0) {
@@ -97,7 +93,7 @@ export async function receiveWebhook(
     ok: true,
     reply,
     events: events.length,
-    enqueued: jobs.length + (records.length > 0 ? 1 : 0),
+    enqueued: (changed.length > 0 ? 1 : 0) + (records.length > 0 ? 1 : 0),
     duplicates: events.length - fresh.length,
   };
 }

@@ -202,7 +202,7 @@ describe('queue board /admin/queues', () => {
     });
     expect(api.statusCode).toBe(200);
     const names = (api.json() as { queues: { name: string }[] }).queues.map((q) => q.name).sort();
-    expect(names).toEqual(['ingest', 'pull.crm', 'pull.shop', 'push.crm', 'push.shop', 'relay']);
+    expect(names).toEqual(['ingest', 'pull.crm', 'pull.shop', 'push.crm', 'push.shop', 'read.crm', 'read.shop', 'relay']);
   });
 
   it('shows the board read-only to a queues:read key and refuses it every action (retry, clean, pause...); admin keeps them', async () => {
@@ -216,7 +216,16 @@ describe('queue board /admin/queues', () => {
     });
     expect(list.statusCode).toBe(200);
     const queues = (list.json() as { queues: { name: string; readOnlyMode: boolean }[] }).queues;
-    expect(queues.map((q) => q.name).sort()).toEqual(['ingest', 'pull.crm', 'pull.shop', 'push.crm', 'push.shop', 'relay']);
+    expect(queues.map((q) => q.name).sort()).toEqual([
+      'ingest',
+      'pull.crm',
+      'pull.shop',
+      'push.crm',
+      'push.shop',
+      'read.crm',
+      'read.shop',
+      'relay',
+    ]);
     // The board's own UI hides its buttons for it...
     expect(queues.every((q) => q.readOnlyMode)).toBe(true);
     // ...and the server refuses the actions whatever the client sends.

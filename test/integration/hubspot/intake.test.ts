@@ -1,0 +1,98 @@
+/**
+ * HubSpot intake through the whole engine: the contacts webhooks name are gathered per
+ * connector and window and read back in batches (50 contacts per read with property history,
+ * HubSpot's limit, and 100 per statuses read), a read that fails is tried again with nothing
+ * lost, and another system's change is ingested while HubSpot's reads wait on its rate limit.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startHubSpotHub, type HubSpotHub } from '../../../harness/hubspot-hub.js';
+import { waitFor } from '../../../harness/sync-hub.js';
+import { startCrmHub, type CrmHub } from '../../../harness/salesforce-hub.js';
+
+const READ = 'POST /crm/v3/objects/contacts/batch/read';
+const STATUS_READ = 'POST /communication-preferences/v4/statuses/batch/read';
+/** Contacts per read with `propertiesWithHistory` (HubSpot's limit) and per statuses read. */
+const HISTORY_LIMIT = 50;
+const STATUS_LIMIT = 100;
+const WINDOW_MS = 2_000;
+
+describe('HubSpot intake', () => {
+  let hub: HubSpotHub | undefined;
+  let crmHub: CrmHub | undefined;
+  afterEach(async () => {
+    await hub?.close();
+    hub = undefined;
+    await crmHub?.close();
+    crmHub = undefined;
+  });
+
+  /** Creates contacts as a user would, their webhooks held, then delivers them all early in one read window. */
+  async function createAndDeliver(h: HubSpotHub, n: number, prefix: string): Promise<void> {
+    h.hubspot.sideDoor.pauseWebhooks();
+    for (let i = 0; i < n; i++) h.hubspot.sideDoor.createContact({ email: `${prefix}-${i}@example.com`, firstname: `F${i}` });
+    // Deliveries take far less than a window: start them at a window's beginning, so one read job takes them all.
+    while (Date.now() % WINDOW_MS > 100) await sleep(10);
+    h.hubspot.sideDoor.resumeWebhooks();
+    await h.hubspot.sideDoor.flushWebhooks();
+  }
+
+  it('N webhook events for N contacts cost ceil(N/50) contact reads and ceil(N/100) statuses reads', async () => {
+    hub = await startHubSpotHub({ dialect: 'sqlite', echoMarker: true, tuning: { changedReadWaitMs: WINDOW_MS } });
+    const n = 230;
+    await createAndDeliver(hub, n, 'batch');
+    const events = hub.hubspot.sideDoor.webhookDeliveries().reduce((sum, d) => sum + d.eventIds.length, 0);
+    expect(events).toBeGreaterThanOrEqual(n);
+    await hub.settle(30_000);
+
+    const calls = hub.hubspot.sideDoor.calls().byEndpoint;
+    expect(calls[READ]).toBe(Math.ceil(n / HISTORY_LIMIT));
+    expect(calls[STATUS_READ]).toBe(Math.ceil(n / STATUS_LIMIT));
+    for (const i of [0, 117, n - 1]) expect(await hub.profileByEmail(`batch-${i}@example.com`)).not.toBeNull();
+    expect(hub.refused).toEqual([]);
+  });
+
+  it('a read that fails is tried again: every contact arrives, the refused read is the only extra call', async () => {
+    hub = await startHubSpotHub({ dialect: 'sqlite', echoMarker: true, tuning: { changedReadWaitMs: WINDOW_MS, callRetries: 0 } });
+    const n = 60;
+    // The first read of the window answers 429: the job fails, its ids go back, the retry reads them.
+    hub.hubspot.sideDoor.rateLimitNextCall(1);
+    await createAndDeliver(hub, n, 'retry');
+    await hub.settle(30_000);
+    const missing = [];
+    for (let i = 0; i < n; i++) if (!(await hub.profileByEmail(`retry-${i}@example.com`))) missing.push(i);
+    expect(missing).toEqual([]);
+    const calls = hub.hubspot.sideDoor.calls();
+    expect(calls.rateLimited).toBe(1);
+    expect(calls.byEndpoint[READ]).toBe(Math.ceil(n / HISTORY_LIMIT) + 1);
+  });
+
+  it("another system's change is ingested while HubSpot's reads wait on its rate limit", async () => {
+    hub = await startHubSpotHub({ dialect: 'sqlite', echoMarker: true });
+    const h = hub;
+    // HubSpot answers one request per 10 s: 300 changed contacts need 9 reads, a backlog of over a minute.
+    h.hubspot.sideDoor.setRateLimit({ max: 1, intervalMs: 10_000 });
+    for (let i = 0; i < 300; i++) h.hubspot.sideDoor.createContact({ email: `backlog-${i}@example.com` });
+    await h.hubspot.sideDoor.flushWebhooks();
+    await waitFor(async () => (h.hubspot.sideDoor.calls().byEndpoint[READ] ?? 0) > 0, 15_000, 'the first HubSpot read');
+
+    h.crm.change({ email: 'crm-person@example.com', first_name: 'Grace' });
+    await waitFor(async () => (await h.profileByEmail('crm-person@example.com')) !== null, 5_000, 'the CRM change');
+    // HubSpot's backlog is still waiting.
+    expect(await h.profileByEmail('backlog-299@example.com')).toBeNull();
+    expect(await h.engine.idle()).toBe(false);
+  });
+
+  it("a Salesforce change (an Outbound Message over HTTP) is ingested while HubSpot's reads wait on its rate limit", async () => {
+    crmHub = await startCrmHub({ dialect: 'sqlite' });
+    const h = crmHub;
+    h.hubspot.sideDoor.setRateLimit({ max: 1, intervalMs: 10_000 });
+    for (let i = 0; i < 300; i++) h.hubspot.sideDoor.createContact({ email: `sf-backlog-${i}@example.com` });
+    await h.hubspot.sideDoor.flushWebhooks();
+    await waitFor(async () => (h.hubspot.sideDoor.calls().byEndpoint[READ] ?? 0) > 0, 15_000, 'the first HubSpot read');
+
+    h.salesforce.sideDoor.create('Contact', { LastName: 'Rep', Email: 'sf-person@example.com' });
+    await waitFor(async () => (await h.profileByEmail('sf-person@example.com')) !== null, 5_000, 'the Salesforce change');
+    expect(await h.profileByEmail('sf-backlog-299@example.com')).toBeNull();
+  });
+});
