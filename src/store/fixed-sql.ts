@@ -83,3 +83,91 @@ export const INSERT_SHADOW =
   'on conflict ("profile_id", "connector") do nothing';
 
 export const INSERT_AUDIT = 'insert into "audit_log" ("id", "at", "actor", "action", "profile_id", "detail") values (?, ?, ?, ?, ?, ?)';
+
+/** `n` terms `(a = ? and b = ? ...)` joined by `or`, for the columns given. */
+function anyOf(columns: readonly string[], n: number): string {
+  const term = `(${columns.map((column) => `${column} = ?`).join(' and ')})`;
+  return Array.from({ length: n }, () => term).join(' or ');
+}
+
+/**
+ * A batch's owners in one statement: the profiles owning any of `identities` (kind, system,
+ * value) triples (`via` = 'i'), then those whose shadow holds any of `records` (connector,
+ * external id) pairs (`via` = 's'; `kind` is the connector, `value` the external id).
+ */
+export function FIND_BATCH_OWNERS(identities: number, records: number): string {
+  const key = `${identities}:${records}`;
+  let text = batchOwners.get(key);
+  if (text === undefined) {
+    const profile = 'p."id", p."version", p."data", p."created_at"';
+    const parts: string[] = [];
+    if (identities > 0) {
+      parts.push(
+        `select 'i' as "via", i."kind", i."system", i."value", ${profile} ` +
+          'from "identities" i inner join "profiles" p on p."id" = i."profile_id" where ' +
+          anyOf(['i."kind"', 'i."system"', 'i."value"'], identities),
+      );
+    }
+    if (records > 0) {
+      parts.push(
+        `select 's' as "via", s."connector", '', s."external_id", ${profile} ` +
+          'from "shadows" s inner join "profiles" p on p."id" = s."profile_id" where ' +
+          anyOf(['s."connector"', 's."external_id"'], records),
+      );
+    }
+    text = parts.join(' union all ');
+    batchOwners.set(key, text);
+  }
+  return text;
+}
+const batchOwners = new Map<string, string>();
+
+/**
+ * Compare-and-swap of `n` profiles in one statement: rows (id, version, data, updated_at,
+ * expected version); returns the ids it changed (a missing one lost a race).
+ */
+export const UPDATE_PROFILES = byCount(
+  (n) =>
+    'update "profiles" set "version" = v.column2, "data" = v.column3, "updated_at" = v.column4 from (values ' +
+    Array.from({ length: n }, () => '(?, cast(? as integer), ?, ?, cast(? as integer))').join(', ') +
+    ') as v where "profiles"."id" = v.column1 and "profiles"."version" = v.column5 returning "profiles"."id"',
+);
+
+/** The patches' earlier side rows that a replay must not write again (history rows, not-accepted ledger rows). */
+export const SELECT_REPLAYED = byCount((n) => {
+  const ids = Array.from({ length: n }, () => '?').join(', ');
+  return (
+    `select 'h' as "tbl", "patch_id", "profile_id", "kind" as "a", "path" as "b" from "profile_history" where "patch_id" in (${ids}) ` +
+    `union all select 'l', "patch_id", "profile_id", "purpose", "channel" from "consent_ledger" where "patch_id" in (${ids}) and "accepted" = 0`
+  );
+});
+
+/** `n` shadows by (profile_id, connector); PostgreSQL appends `for update`. */
+export const SELECT_SHADOWS = byCount(
+  (n) =>
+    'select "profile_id", "connector", "values", "external_id", "last_pushed_at" from "shadows" where ' +
+    anyOf(['"profile_id"', '"connector"'], n),
+);
+
+const SHADOW_VALUES = (n: number): string =>
+  'insert into "shadows" ("profile_id", "connector", "values", "external_id", "last_pushed_at", "updated_at") values ' +
+  Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?)').join(', ');
+
+/** `n` shadows the transaction holds locked: written over. */
+export const UPSERT_SHADOWS = byCount(
+  (n) =>
+    `${SHADOW_VALUES(n)} on conflict ("profile_id", "connector") do update set "values" = excluded."values", ` +
+    '"external_id" = excluded."external_id", "last_pushed_at" = excluded."last_pushed_at", "updated_at" = excluded."updated_at"',
+);
+
+/** `n` new shadows; returns the ones inserted (a missing one was created concurrently). */
+export const INSERT_SHADOWS = byCount(
+  (n) => `${SHADOW_VALUES(n)} on conflict ("profile_id", "connector") do nothing returning "profile_id", "connector"`,
+);
+
+/** `n` audit rows (id, at, actor, action, profile_id, detail). */
+export const INSERT_AUDITS = byCount(
+  (n) =>
+    'insert into "audit_log" ("id", "at", "actor", "action", "profile_id", "detail") values ' +
+    Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?)').join(', '),
+);
