@@ -417,7 +417,7 @@ class Segment {
     type ShadowRow = Pick<Database['shadows'], 'values' | 'external_id' | 'last_pushed_at'>;
     const current = new Map<string, ShadowRow>();
     for (const chunk of chunks([...keys.values()], ROWS)) {
-      const text = SELECT_SHADOWS(chunk.length) + (dialect === 'postgres' ? ' for update' : '');
+      const text = SELECT_SHADOWS(chunk.length) + (dialect === 'postgres' ? ' for update of s' : '');
       const { rows } = await trx.executeQuery<ShadowRow & Pick<Database['shadows'], 'profile_id' | 'connector'>>(
         fixedQuery(dialect, text, chunk.flat()),
       );
