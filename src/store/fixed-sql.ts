@@ -84,14 +84,23 @@ export const INSERT_SHADOW =
 
 export const INSERT_AUDIT = 'insert into "audit_log" ("id", "at", "actor", "action", "profile_id", "detail") values (?, ?, ?, ?, ?, ?)';
 
+/** Up to this many keys, a lookup is a plain `or` of terms: cheaper to plan than a joined list. */
+const FEW_KEYS = 8;
+
 /**
- * `n` rows of `columns` placeholders as a table `k` (`k.column1`, ...): joined to an indexed
- * table, both dialects look each row up by the index (a long `or` of terms cost PostgreSQL
- * tens of milliseconds of planning per batch).
+ * The rows of `table` (as `alias`) whose `columns` match one of `n` keys of placeholders, as a
+ * `from` (to join further tables to) and a `where`. Beyond a few keys, the keys are a
+ * `(values ...)` table joined to the indexed table, which both dialects look up by the index:
+ * a long `or` cost PostgreSQL tens of milliseconds of planning per 100-patch batch.
  */
-function valuesTable(columns: number, n: number): string {
-  const row = `(${Array.from({ length: columns }, () => '?').join(', ')})`;
-  return `(values ${Array.from({ length: n }, () => row).join(', ')}) as k`;
+function keyedRows(table: string, alias: string, columns: readonly string[], n: number): { from: string; where: string } {
+  if (n <= FEW_KEYS) {
+    const term = `(${columns.map((column) => `${alias}."${column}" = ?`).join(' and ')})`;
+    return { from: `"${table}" ${alias}`, where: ` where ${Array.from({ length: n }, () => term).join(' or ')}` };
+  }
+  const row = `(${columns.map(() => '?').join(', ')})`;
+  const on = columns.map((column, i) => `${alias}."${column}" = k.column${i + 1}`).join(' and ');
+  return { from: `(values ${Array.from({ length: n }, () => row).join(', ')}) as k inner join "${table}" ${alias} on ${on}`, where: '' };
 }
 
 /**
@@ -106,17 +115,15 @@ export function FIND_BATCH_OWNERS(identities: number, records: number): string {
     const profile = 'p."id", p."version", p."data", p."created_at"';
     const parts: string[] = [];
     if (identities > 0) {
+      const { from, where } = keyedRows('identities', 'i', ['kind', 'system', 'value'], identities);
       parts.push(
-        `select 'i' as "via", i."kind", i."system", i."value", ${profile} from ${valuesTable(3, identities)} ` +
-          'inner join "identities" i on i."kind" = k.column1 and i."system" = k.column2 and i."value" = k.column3 ' +
-          'inner join "profiles" p on p."id" = i."profile_id"',
+        `select 'i' as "via", i."kind", i."system", i."value", ${profile} from ${from} inner join "profiles" p on p."id" = i."profile_id"${where}`,
       );
     }
     if (records > 0) {
+      const { from, where } = keyedRows('shadows', 's', ['connector', 'external_id'], records);
       parts.push(
-        `select 's' as "via", s."connector", '', s."external_id", ${profile} from ${valuesTable(2, records)} ` +
-          'inner join "shadows" s on s."connector" = k.column1 and s."external_id" = k.column2 ' +
-          'inner join "profiles" p on p."id" = s."profile_id"',
+        `select 's' as "via", s."connector", '', s."external_id", ${profile} from ${from} inner join "profiles" p on p."id" = s."profile_id"${where}`,
       );
     }
     text = parts.join(' union all ');
@@ -147,11 +154,10 @@ export const SELECT_REPLAYED = byCount((n) => {
 });
 
 /** `n` shadows by (profile_id, connector), the table `s`; PostgreSQL appends `for update of s`. */
-export const SELECT_SHADOWS = byCount(
-  (n) =>
-    `select s."profile_id", s."connector", s."values", s."external_id", s."last_pushed_at" from ${valuesTable(2, n)} ` +
-    'inner join "shadows" s on s."profile_id" = k.column1 and s."connector" = k.column2',
-);
+export const SELECT_SHADOWS = byCount((n) => {
+  const { from, where } = keyedRows('shadows', 's', ['profile_id', 'connector'], n);
+  return `select s."profile_id", s."connector", s."values", s."external_id", s."last_pushed_at" from ${from}${where}`;
+});
 
 const SHADOW_VALUES = (n: number): string =>
   'insert into "shadows" ("profile_id", "connector", "values", "external_id", "last_pushed_at", "updated_at") values ' +
