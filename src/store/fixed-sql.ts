@@ -11,6 +11,18 @@ type Dialect = 'sqlite' | 'postgres';
 
 const postgresText = new Map<string, string>();
 
+/**
+ * Statement texts kept per cache: batches of every size would otherwise keep a text per size
+ * (and per pair of sizes) for the life of the process. Dropping everything when full is cheaper
+ * than tracking recency, and refills at once.
+ */
+const CACHED_TEXTS = 256;
+
+function remember<K>(cache: Map<K, string>, key: K, text: string): void {
+  if (cache.size >= CACHED_TEXTS) cache.clear();
+  cache.set(key, text);
+}
+
 /** `text` with `?` placeholders, as the dialect wants it (PostgreSQL numbers them). */
 function dialectText(dialect: Dialect, text: string): string {
   if (dialect === 'sqlite') return text;
@@ -18,7 +30,7 @@ function dialectText(dialect: Dialect, text: string): string {
   if (out === undefined) {
     let n = 0;
     out = text.replace(/\?/g, () => `$${++n}`);
-    postgresText.set(text, out);
+    remember(postgresText, text, out);
   }
   return out;
 }
@@ -35,7 +47,7 @@ function byCount(build: (n: number) => string): (n: number) => string {
     let text = texts.get(n);
     if (text === undefined) {
       text = build(n);
-      texts.set(n, text);
+      remember(texts, n, text);
     }
     return text;
   };
@@ -127,7 +139,7 @@ export function FIND_BATCH_OWNERS(identities: number, records: number): string {
       );
     }
     text = parts.join(' union all ');
-    batchOwners.set(key, text);
+    remember(batchOwners, key, text);
   }
   return text;
 }
