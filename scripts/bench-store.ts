@@ -2,12 +2,14 @@
  * Store benchmark: patches per second and latency percentiles on SQLite and PostgreSQL,
  * one patch per transaction and 100 patches per transaction (`applyPatches`).
  *
- *   npm run bench:store [-- --seconds 6 --batch 100 --pg postgres://postgres@127.0.0.1:5432/test]
+ *   npm run bench:store [-- --seconds 6 --batch 100 --dialect both --pg postgres://postgres@127.0.0.1:5432/test]
  *
  * The patch mix: 30% create a new profile, 70% update an existing one; about a third carry
  * a consent change, a quarter a subscription change, half a shadow observation; every
  * applied patch writes outbox rows for 3 target connectors. Each dialect runs on a fresh
  * database (a temporary SQLite file, a throw-away PostgreSQL database) that is dropped after.
+ * `stmts/patch` counts the statements sent per patch (BEGIN and COMMIT included): on
+ * PostgreSQL each is a network round trip, on SQLite a call into the library.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { countStatements } from '../harness/statement-count.js';
+import type { StatementCounter } from '../harness/statement-count.js';
 import { MergePolicy, ProfilePatch } from '../src/profile/schema.js';
 import { openStore } from '../src/store/index.js';
 import type { ApplyOptions, Store } from '../src/store/index.js';
@@ -23,11 +27,14 @@ const { values: args } = parseArgs({
   options: {
     seconds: { type: 'string', default: '6' },
     batch: { type: 'string', default: '100' },
+    dialect: { type: 'string', default: 'both' },
     pg: { type: 'string', default: process.env.CONCORD_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
   },
 });
 const SECONDS = Number(args.seconds);
 const BATCH = Number(args.batch);
+const DIALECTS = args.dialect === 'both' ? ['sqlite', 'postgres'] : [args.dialect];
+if (!DIALECTS.every((d) => d === 'sqlite' || d === 'postgres')) throw new Error('--dialect is sqlite, postgres or both');
 
 const POLICY = MergePolicy.parse({
   priorities: { salesforce: 20, hubspot: 10, segment: 5 },
@@ -91,6 +98,7 @@ interface Row {
   perSecond: number;
   p50: number;
   p99: number;
+  statementsPerPatch: number;
 }
 
 async function measure(
@@ -98,8 +106,10 @@ async function measure(
   size: number,
   step: (items: { patch: ProfilePatch; options?: ApplyOptions }[]) => Promise<unknown>,
   mix: PatchMix,
+  counter: StatementCounter,
 ): Promise<Row> {
   const latencies: number[] = [];
+  counter.reset();
   let patches = 0;
   const started = performance.now();
   const deadline = started + SECONDS * 1000;
@@ -112,11 +122,20 @@ async function measure(
   }
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { ...label, patches, perSecond: patches / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  const statementsPerPatch = counter.count / patches;
+  return {
+    ...label,
+    patches,
+    perSecond: patches / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    statementsPerPatch,
+  };
 }
 
 async function bench(dialect: 'sqlite' | 'postgres', url: string): Promise<Row[]> {
   const store: Store = await openStore({ url, policy: POLICY, outboxTargets: TARGETS, hashKey: 'bench-hash-key' });
+  const counter = countStatements();
   try {
     const mix = new PatchMix();
     // Warm up (JIT, statement caches, some existing profiles for the update share).
@@ -131,10 +150,18 @@ async function bench(dialect: 'sqlite' | 'postgres', url: string): Promise<Row[]
         if (item) await store.applyPatch(item.patch, item.options);
       },
       mix,
+      counter,
     );
-    const batched = await measure({ dialect, mode: `batched (${BATCH} patches/tx)` }, BATCH, (items) => store.applyPatches(items), mix);
+    const batched = await measure(
+      { dialect, mode: `batched (${BATCH} patches/tx)` },
+      BATCH,
+      (items) => store.applyPatches(items),
+      mix,
+      counter,
+    );
     return [single, batched];
   } finally {
+    counter.stop();
     await store.close();
   }
 }
@@ -156,18 +183,28 @@ async function withPgDatabase<T>(adminUrl: string, fn: (url: string) => Promise<
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
-  const dir = mkdtempSync(join(tmpdir(), 'concord-bench-'));
-  try {
-    rows.push(...(await bench('sqlite', `sqlite:${join(dir, 'bench.db')}`)));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  if (DIALECTS.includes('sqlite')) {
+    const dir = mkdtempSync(join(tmpdir(), 'concord-bench-'));
+    try {
+      rows.push(...(await bench('sqlite', `sqlite:${join(dir, 'bench.db')}`)));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
-  rows.push(...(await withPgDatabase(args.pg, (url) => bench('postgres', url))));
+  if (DIALECTS.includes('postgres')) rows.push(...(await withPgDatabase(args.pg, (url) => bench('postgres', url))));
 
   console.log(`\nConcord store benchmark (${SECONDS}s per run, mix: 30% new profiles, ~35% consent changes, 3 outbox targets)`);
   console.log('latency = one transaction (a single patch, or a whole batch)\n');
-  const header = ['dialect', 'mode', 'patches', 'patches/s', 'p50 ms', 'p99 ms'];
-  const table = rows.map((r) => [r.dialect, r.mode, String(r.patches), r.perSecond.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2)]);
+  const header = ['dialect', 'mode', 'patches', 'patches/s', 'p50 ms', 'p99 ms', 'stmts/patch'];
+  const table = rows.map((r) => [
+    r.dialect,
+    r.mode,
+    String(r.patches),
+    r.perSecond.toFixed(0),
+    r.p50.toFixed(2),
+    r.p99.toFixed(2),
+    r.statementsPerPatch.toFixed(2),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]?.length ?? 0)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
   console.log(line(header));

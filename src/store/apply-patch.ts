@@ -1,6 +1,8 @@
 /**
- * The store's one transactional entry point, run inside a transaction opened by the
- * caller (`repos/profiles.ts`), which retries the whole transaction on a write conflict.
+ * One patch applied statement by statement in the caller's transaction (`repos/profiles.ts`
+ * opens it and retries the whole transaction on a write conflict). `apply-batch.ts` runs a
+ * batch with a bounded number of statements and hands a patch that merges profiles to
+ * `applyPrepared`; the row builders here serve both.
  */
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
@@ -42,7 +44,7 @@ export interface ApplyContext {
   logger: Logger;
 }
 
-interface LoadedProfile {
+export interface LoadedProfile {
   profile: Profile;
   version: number;
   createdAt: string;
@@ -55,49 +57,19 @@ type Dialect = ApplyContext['dialect'];
 const IN_CHUNK = 500;
 
 /** A patch's identities, normalized and hashed once. */
-interface PreparedIdentities {
+export interface PreparedIdentities {
   identities: Identity[];
   hashes: string[];
   rejected: number;
 }
 
-function prepareIdentities(ctx: ApplyContext, patch: ProfilePatch): PreparedIdentities {
+export function prepareIdentities(ctx: ApplyContext, patch: ProfilePatch): PreparedIdentities {
   const normalized = normalizeIdentities(patch.identities, { defaultPhoneCountry: ctx.defaultPhoneCountry, defaultSystem: patch.source });
   if (normalized.rejected.length > 0) {
     ctx.logger.warn({ patchId: patch.id, source: patch.source, rejected: normalized.rejected }, 'identities rejected');
   }
   const hashes = normalized.identities.map((identity) => keyedIdentityHash(identity, ctx.hashKey));
   return { identities: normalized.identities, hashes, rejected: normalized.rejected.length };
-}
-
-/** Applies one patch in the caller's transaction. */
-export async function applyPatchInTransaction(
-  trx: Trx,
-  ctx: ApplyContext,
-  patch: ProfilePatch,
-  options: ApplyOptions = {},
-): Promise<ApplyResult> {
-  const prepared = prepareIdentities(ctx, patch);
-  return applyPrepared(trx, ctx, patch, options, prepared, await suppressedAmong(trx, prepared.hashes));
-}
-
-/**
- * Applies patches in order in the caller's transaction. The suppression list is read once
- * for the whole batch: a patch cannot suppress anyone, so the set holds for every patch.
- */
-export async function applyPatchesInTransaction(
-  trx: Trx,
-  ctx: ApplyContext,
-  items: readonly { patch: ProfilePatch; options?: ApplyOptions }[],
-): Promise<ApplyResult[]> {
-  const prepared = items.map((item) => ({ ...item, identities: prepareIdentities(ctx, item.patch) }));
-  const suppressed = await suppressedAmong(
-    trx,
-    prepared.flatMap((p) => p.identities.hashes),
-  );
-  const results: ApplyResult[] = [];
-  for (const p of prepared) results.push(await applyPrepared(trx, ctx, p.patch, p.options ?? {}, p.identities, suppressed));
-  return results;
 }
 
 /** Which of `hashes` are on the suppression list. */
@@ -115,7 +87,8 @@ export async function suppressedAmong(db: Kysely<Database> | Trx, hashes: readon
   return out;
 }
 
-async function applyPrepared(
+/** Applies one prepared patch (any case, merges included) statement by statement. */
+export async function applyPrepared(
   trx: Trx,
   ctx: ApplyContext,
   patch: ProfilePatch,
@@ -373,6 +346,17 @@ async function recordConsentChanges(
   changes: readonly Change[],
   now: string,
 ): Promise<void> {
+  const rows = consentChangeRows(profileId, patch, changes, now);
+  if (rows.length > 0) await trx.insertInto('consent_ledger').values(rows).execute();
+}
+
+/** The ledger rows of `recordConsentChanges`. */
+export function consentChangeRows(
+  profileId: string,
+  patch: ProfilePatch,
+  changes: readonly Change[],
+  now: string,
+): Database['consent_ledger'][] {
   const rows: Database['consent_ledger'][] = [];
   for (const change of changes) {
     if (change.kind !== 'consent') continue;
@@ -397,7 +381,7 @@ async function recordConsentChanges(
       accepted: outvoted ? 0 : 1,
     });
   }
-  if (rows.length > 0) await trx.insertInto('consent_ledger').values(rows).execute();
+  return rows;
 }
 
 /**
@@ -411,8 +395,7 @@ async function recordIgnoredConsents(
   ignored: readonly Ignored[],
   now: string,
 ): Promise<void> {
-  const candidates = ignored.filter((entry) => entry.kind === 'consent' && entry.reason === 'not_authority');
-  if (candidates.length === 0) return;
+  if (!ignored.some(isIgnoredConsent)) return;
   const existing = await trx
     .selectFrom('consent_ledger')
     .select(['purpose', 'channel'])
@@ -420,11 +403,33 @@ async function recordIgnoredConsents(
     .where('profile_id', '=', profileId)
     .where('accepted', '=', 0)
     .execute();
-  const recorded = new Set(existing.map((row) => `${row.purpose}\u0000${row.channel}`));
+  const recorded = new Set(existing.map((row) => ledgerSlotKey(row.purpose, row.channel)));
+  const rows = ignoredConsentRows(profileId, patch, ignored, now, recorded);
+  if (rows.length > 0) await trx.insertInto('consent_ledger').values(rows).execute();
+}
+
+/** A consent report from a source that is not an authority for the purpose: recorded, not accepted. */
+export function isIgnoredConsent(entry: Ignored): boolean {
+  return entry.kind === 'consent' && entry.reason === 'not_authority';
+}
+
+/** The key of a ledger slot in the `recorded` sets. */
+export function ledgerSlotKey(purpose: string, channel: string): string {
+  return `${purpose}\u0000${channel}`;
+}
+
+/** The ledger rows of `recordIgnoredConsents`, leaving out the slots in `recorded` (the patch's rows so far). */
+export function ignoredConsentRows(
+  profileId: string,
+  patch: ProfilePatch,
+  ignored: readonly Ignored[],
+  now: string,
+  recorded: ReadonlySet<string>,
+): Database['consent_ledger'][] {
   const rows: Database['consent_ledger'][] = [];
-  for (const entry of candidates) {
+  for (const entry of ignored.filter(isIgnoredConsent)) {
     const slot = splitConsentPath(patch, entry.path);
-    if (!slot || recorded.has(`${slot.purpose}\u0000${slot.channel}`)) continue;
+    if (!slot || recorded.has(ledgerSlotKey(slot.purpose, slot.channel))) continue;
     if (entry.state === undefined) continue;
     rows.push({
       id: newId(),
@@ -438,7 +443,7 @@ async function recordIgnoredConsents(
       accepted: 0,
     });
   }
-  if (rows.length > 0) await trx.insertInto('consent_ledger').values(rows).execute();
+  return rows;
 }
 
 /**
@@ -463,10 +468,28 @@ async function recordHistory(
       .where('patch_id', '=', patchId)
       .where('profile_id', '=', profileId)
       .execute();
-    recorded = new Set(existing.map((row) => `${row.kind}\u0000${row.path}`));
+    recorded = new Set(existing.map((row) => historySlotKey(row.kind, row.path)));
   }
-  const rows: Database['profile_history'][] = verdicts
-    .filter((v) => v.outcome === 'won' || !recorded.has(`${v.kind}\u0000${v.path}`))
+  const rows = historyRows(profileId, patchId, actor, verdicts, now, recorded);
+  if (rows.length > 0) await trx.insertInto('profile_history').values(rows).execute();
+}
+
+/** The key of a history slot in the `recorded` sets. */
+export function historySlotKey(kind: string, path: string): string {
+  return `${kind}\u0000${path}`;
+}
+
+/** The rows of `recordHistory`, leaving out lost slots in `recorded` (the patch's rows so far). */
+export function historyRows(
+  profileId: string,
+  patchId: string,
+  actor: string,
+  verdicts: readonly Verdict[],
+  now: string,
+  recorded: ReadonlySet<string>,
+): Database['profile_history'][] {
+  return verdicts
+    .filter((v) => v.outcome === 'won' || !recorded.has(historySlotKey(v.kind, v.path)))
     .map((v) => ({
       id: newId(),
       profile_id: profileId,
@@ -480,7 +503,6 @@ async function recordHistory(
       previous: v.previous === null ? null : encodeJson(v.previous),
       recorded_at: now,
     }));
-  if (rows.length > 0) await trx.insertInto('profile_history').values(rows).execute();
 }
 
 /** `purpose.channel` back to its parts, using the patch's own keys (either part may contain dots). */
@@ -587,7 +609,7 @@ export async function mergeShadow(
   if (inserted.numAffectedRows !== 1n) throw new WriteConflictError(`shadow ${connector} of ${profileId} created concurrently`);
 }
 
-function observedUpdate(observed: Observed): ShadowUpdate {
+export function observedUpdate(observed: Observed): ShadowUpdate {
   const forget = observed.forget && observed.forget.length > 0 ? { forget: observed.forget } : {};
   return observed.externalId === null
     ? { values: observed.values, ...forget }
@@ -605,7 +627,7 @@ export async function insertAudit(
 }
 
 /** What the audit log says about a patch: paths and kinds, keyed hashes of identities, never values. */
-function auditDetail(
+export function auditDetail(
   patch: ProfilePatch,
   version: number,
   changes: readonly Change[],

@@ -11,6 +11,18 @@ type Dialect = 'sqlite' | 'postgres';
 
 const postgresText = new Map<string, string>();
 
+/**
+ * Statement texts kept per cache: batches of every size would otherwise keep a text per size
+ * (and per pair of sizes) for the life of the process. Dropping everything when full is cheaper
+ * than tracking recency, and refills at once.
+ */
+const CACHED_TEXTS = 256;
+
+function remember<K>(cache: Map<K, string>, key: K, text: string): void {
+  if (cache.size >= CACHED_TEXTS) cache.clear();
+  cache.set(key, text);
+}
+
 /** `text` with `?` placeholders, as the dialect wants it (PostgreSQL numbers them). */
 function dialectText(dialect: Dialect, text: string): string {
   if (dialect === 'sqlite') return text;
@@ -18,7 +30,7 @@ function dialectText(dialect: Dialect, text: string): string {
   if (out === undefined) {
     let n = 0;
     out = text.replace(/\?/g, () => `$${++n}`);
-    postgresText.set(text, out);
+    remember(postgresText, text, out);
   }
   return out;
 }
@@ -35,7 +47,7 @@ function byCount(build: (n: number) => string): (n: number) => string {
     let text = texts.get(n);
     if (text === undefined) {
       text = build(n);
-      texts.set(n, text);
+      remember(texts, n, text);
     }
     return text;
   };
@@ -84,3 +96,101 @@ export const INSERT_SHADOW =
   'on conflict ("profile_id", "connector") do nothing';
 
 export const INSERT_AUDIT = 'insert into "audit_log" ("id", "at", "actor", "action", "profile_id", "detail") values (?, ?, ?, ?, ?, ?)';
+
+/** Up to this many keys, a lookup is a plain `or` of terms: cheaper to plan than a joined list. */
+const FEW_KEYS = 8;
+
+/**
+ * The rows of `table` (as `alias`) whose `columns` match one of `n` keys of placeholders, as a
+ * `from` (to join further tables to) and a `where`. Beyond a few keys, the keys are a
+ * `(values ...)` table joined to the indexed table, which both dialects look up by the index:
+ * a long `or` cost PostgreSQL tens of milliseconds of planning per 100-patch batch.
+ */
+function keyedRows(table: string, alias: string, columns: readonly string[], n: number): { from: string; where: string } {
+  if (n <= FEW_KEYS) {
+    const term = `(${columns.map((column) => `${alias}."${column}" = ?`).join(' and ')})`;
+    return { from: `"${table}" ${alias}`, where: ` where ${Array.from({ length: n }, () => term).join(' or ')}` };
+  }
+  const row = `(${columns.map(() => '?').join(', ')})`;
+  const on = columns.map((column, i) => `${alias}."${column}" = k.column${i + 1}`).join(' and ');
+  return { from: `(values ${Array.from({ length: n }, () => row).join(', ')}) as k inner join "${table}" ${alias} on ${on}`, where: '' };
+}
+
+/**
+ * A batch's owners in one statement: the profiles owning any of `identities` (kind, system,
+ * value) triples (`via` = 'i'), then those whose shadow holds any of `records` (connector,
+ * external id) pairs (`via` = 's'; `kind` is the connector, `value` the external id).
+ */
+export function FIND_BATCH_OWNERS(identities: number, records: number): string {
+  const key = `${identities}:${records}`;
+  let text = batchOwners.get(key);
+  if (text === undefined) {
+    const profile = 'p."id", p."version", p."data", p."created_at"';
+    const parts: string[] = [];
+    if (identities > 0) {
+      const { from, where } = keyedRows('identities', 'i', ['kind', 'system', 'value'], identities);
+      parts.push(
+        `select 'i' as "via", i."kind", i."system", i."value", ${profile} from ${from} inner join "profiles" p on p."id" = i."profile_id"${where}`,
+      );
+    }
+    if (records > 0) {
+      const { from, where } = keyedRows('shadows', 's', ['connector', 'external_id'], records);
+      parts.push(
+        `select 's' as "via", s."connector", '', s."external_id", ${profile} from ${from} inner join "profiles" p on p."id" = s."profile_id"${where}`,
+      );
+    }
+    text = parts.join(' union all ');
+    remember(batchOwners, key, text);
+  }
+  return text;
+}
+const batchOwners = new Map<string, string>();
+
+/**
+ * Compare-and-swap of `n` profiles in one statement: rows (id, version, data, updated_at,
+ * expected version); returns the ids it changed (a missing one lost a race).
+ */
+export const UPDATE_PROFILES = byCount(
+  (n) =>
+    'update "profiles" set "version" = v.column2, "data" = v.column3, "updated_at" = v.column4 from (values ' +
+    Array.from({ length: n }, () => '(?, cast(? as integer), ?, ?, cast(? as integer))').join(', ') +
+    ') as v where "profiles"."id" = v.column1 and "profiles"."version" = v.column5 returning "profiles"."id"',
+);
+
+/** The patches' earlier side rows that a replay must not write again (history rows, not-accepted ledger rows). */
+export const SELECT_REPLAYED = byCount((n) => {
+  const ids = Array.from({ length: n }, () => '?').join(', ');
+  return (
+    `select 'h' as "tbl", "patch_id", "profile_id", "kind" as "a", "path" as "b" from "profile_history" where "patch_id" in (${ids}) ` +
+    `union all select 'l', "patch_id", "profile_id", "purpose", "channel" from "consent_ledger" where "patch_id" in (${ids}) and "accepted" = 0`
+  );
+});
+
+/** `n` shadows by (profile_id, connector), the table `s`; PostgreSQL appends `for update of s`. */
+export const SELECT_SHADOWS = byCount((n) => {
+  const { from, where } = keyedRows('shadows', 's', ['profile_id', 'connector'], n);
+  return `select s."profile_id", s."connector", s."values", s."values_at", s."external_id", s."last_pushed_at", s."updated_at" from ${from}${where}`;
+});
+
+const SHADOW_VALUES = (n: number): string =>
+  'insert into "shadows" ("profile_id", "connector", "values", "values_at", "external_id", "last_pushed_at", "updated_at") values ' +
+  Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ');
+
+/** `n` shadows the transaction holds locked: written over. */
+export const UPSERT_SHADOWS = byCount(
+  (n) =>
+    `${SHADOW_VALUES(n)} on conflict ("profile_id", "connector") do update set "values" = excluded."values", "values_at" = excluded."values_at", ` +
+    '"external_id" = excluded."external_id", "last_pushed_at" = excluded."last_pushed_at", "updated_at" = excluded."updated_at"',
+);
+
+/** `n` new shadows; returns the ones inserted (a missing one was created concurrently). */
+export const INSERT_SHADOWS = byCount(
+  (n) => `${SHADOW_VALUES(n)} on conflict ("profile_id", "connector") do nothing returning "profile_id", "connector"`,
+);
+
+/** `n` audit rows (id, at, actor, action, profile_id, detail). */
+export const INSERT_AUDITS = byCount(
+  (n) =>
+    'insert into "audit_log" ("id", "at", "actor", "action", "profile_id", "detail") values ' +
+    Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?)').join(', '),
+);

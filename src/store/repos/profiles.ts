@@ -1,7 +1,8 @@
 /** The profiles repository (both dialects): patches, profiles, identities, merges, consent ledger. */
 import { HistoryKind, HistoryOutcome, HistoryReason, StampedValue } from '../../profile/explain.js';
 import type { Identity, Profile, ProfilePatch } from '../../profile/schema.js';
-import { applyPatchesInTransaction, applyPatchInTransaction, insertAudit } from '../apply-patch.js';
+import { applyPatchesInTransaction } from '../apply-batch.js';
+import { insertAudit } from '../apply-patch.js';
 import { decodeConsentState, decodeJson, decodeProfile } from '../codec.js';
 import type { ApplyOptions, ApplyResult, HistoryEntry, IdleProfile, LedgerEntry, ProfileRepository } from '../contracts/profiles.js';
 import { normalizeIdentity } from '../identity.js';
@@ -16,8 +17,10 @@ export class KyselyProfiles implements ProfileRepository {
     this.#store = store;
   }
 
-  applyPatch(patch: ProfilePatch, options?: ApplyOptions): Promise<ApplyResult> {
-    return this.#store.write((trx) => applyPatchInTransaction(trx, this.#store.config, patch, options));
+  async applyPatch(patch: ProfilePatch, options?: ApplyOptions): Promise<ApplyResult> {
+    const [result] = await this.applyPatches([options ? { patch, options } : { patch }]);
+    if (result === undefined) throw new Error('applyPatches returned no result');
+    return result;
   }
 
   applyPatches(items: { patch: ProfilePatch; options?: ApplyOptions }[]): Promise<ApplyResult[]> {

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { createTestDatabase, TEST_DIALECTS } from '../../../harness/db.js';
+import type { TestDatabase, TestDialect } from '../../../harness/db.js';
+import { countStatements } from '../../../harness/statement-count.js';
+import type { ProfilePatch } from '../../../src/profile/schema.js';
+import type { ApplyOptions, ApplyResult, Store } from '../../../src/store/index.js';
+import { at, openTestStore, patch } from './fixtures.js';
+
+type Item = { patch: ProfilePatch; options?: ApplyOptions };
+
+/** Statements a batch may send whatever its size (BEGIN and COMMIT included). */
+const BATCH_STATEMENTS = 18;
+
+/**
+ * A batch touching `people` people: new profiles, updates from sources of several priorities,
+ * consents from an authority and from a source that is not one, observed shadows (a record
+ * id that changes), and a patch replayed within the batch.
+ */
+function mixedBatch(tag: string, people: number, size: number): Item[] {
+  const items: Item[] = [];
+  const sources = ['hubspot', 'salesforce', 'segment'];
+  for (let n = 0; n < size; n++) {
+    const person = n % people;
+    const source = sources[n % sources.length] ?? 'hubspot';
+    const item: Item = {
+      patch: patch({
+        source,
+        at: at(n),
+        identities: [
+          { kind: 'email', value: `${tag}-${person}@example.com` },
+          ...(n < people ? [{ kind: 'external' as const, value: `${source}-${tag}-${person}` }] : []),
+        ],
+        attributes: { firstName: `F${n % 7}`, score: n },
+        consents: n % 4 === 0 ? { marketing: { email: { status: n % 8 === 0 ? 'granted' : 'denied' } } } : {},
+        subscriptions: n % 5 === 0 ? { newsletter: n % 10 === 0 } : {},
+      }),
+    };
+    if (n % 2 === 0) item.options = { observed: { connector: source, externalId: `rec-${person}-${n % 3}`, values: { n } } };
+    items.push(item);
+    if (n % 9 === 4) items.push(item);
+  }
+  return items;
+}
+
+/** Results without the random profile ids. */
+function comparable(results: readonly ApplyResult[]): unknown[] {
+  return results.map((result) => {
+    if (result.status === 'applied') return { ...result, profileId: '*', mergedProfileIds: result.mergedProfileIds.length };
+    return 'profileId' in result ? { ...result, profileId: '*' } : result;
+  });
+}
+
+/** What the store holds about `email`, without ids and times a second run cannot repeat. */
+async function holdings(store: Store, email: string): Promise<unknown> {
+  const profile = await store.findProfile({ kind: 'email', value: email });
+  if (!profile) return null;
+  const shadows = await store.shadowsByProfile(profile.id);
+  const ledger = await store.consentHistory(profile.id);
+  const history = await store.profileHistory(profile.id);
+  const audit = await store.listAudit({ profileId: profile.id, limit: 1000 });
+  return {
+    profile: { ...profile, id: '*' },
+    shadows: shadows.map((s) => ({
+      ...s,
+      profileId: '*',
+      updatedAt: '*',
+      valuesAt: Object.fromEntries(Object.keys(s.valuesAt).map((field) => [field, '*'])),
+    })),
+    ledger: ledger.map((e) => ({ ...e, id: '*', profileId: '*', recordedAt: '*' })),
+    history: history.map((e) => ({ ...e, id: '*', profileId: '*', recordedAt: '*' })),
+    audit: audit.map((e) => ({ ...e, id: '*', at: '*', profileId: '*', detail: { ...e.detail, mergedFrom: '*' } })).reverse(),
+  };
+}
+
+async function withStore<T>(dialect: TestDialect, fn: (store: Store, db: TestDatabase) => Promise<T>): Promise<T> {
+  const db = await createTestDatabase(dialect);
+  const store = await openTestStore(db.url);
+  try {
+    return await fn(store, db);
+  } finally {
+    await store.close();
+    await db.drop();
+  }
+}
+
+describe.each(TEST_DIALECTS)('applyPatches as one batch (%s)', (dialect) => {
+  it('sends a bounded number of statements, whatever the size of the batch', async () => {
+    await withStore(dialect, async (store) => {
+      const counts: number[] = [];
+      for (const size of [10, 100]) {
+        await store.applyPatches(mixedBatch(`seed${size}`, size / 2, size / 2));
+        const counter = countStatements();
+        try {
+          const results = await store.applyPatches(mixedBatch(`seed${size}`, size / 2, size));
+          expect(results.filter((r) => r.status === 'applied').length).toBeGreaterThan(size / 4);
+        } finally {
+          counter.stop();
+        }
+        expect(counter.count, counter.texts.join('\n')).toBeLessThanOrEqual(BATCH_STATEMENTS);
+        counts.push(counter.count);
+      }
+      expect(counts[1]).toBeLessThanOrEqual((counts[0] ?? 0) + 2);
+    });
+  });
+
+  it('gives the results and rows that applying the patches one by one gives, identity merges included', async () => {
+    const tag = 'same';
+    const items = mixedBatch(tag, 6, 40);
+    // Mid-batch, one patch links two people: their profiles merge, and later patches see the merge.
+    items.splice(20, 0, {
+      patch: patch({
+        source: 'salesforce',
+        at: at(100),
+        identities: [
+          { kind: 'email', value: `${tag}-1@example.com` },
+          { kind: 'email', value: `${tag}-2@example.com` },
+        ],
+        attributes: { lastName: 'Linked' },
+      }),
+      options: { observed: { connector: 'salesforce', externalId: 'rec-linked', values: { linked: true } } },
+    });
+    const emails = Array.from({ length: 6 }, (_, person) => `${tag}-${person}@example.com`);
+    const oneByOne = await withStore(dialect, async (store) => {
+      const results: ApplyResult[] = [];
+      for (const item of items) results.push(await store.applyPatch(item.patch, item.options));
+      return { results: comparable(results), held: await Promise.all(emails.map((email) => holdings(store, email))) };
+    });
+    const batched = await withStore(dialect, async (store) => {
+      const results = await store.applyPatches(items);
+      return { results: comparable(results), held: await Promise.all(emails.map((email) => holdings(store, email))) };
+    });
+    expect(batched.results).toEqual(oneByOne.results);
+    expect(batched.held).toEqual(oneByOne.held);
+    expect(oneByOne.results).toContainEqual(expect.objectContaining({ status: 'applied', mergedProfileIds: 1 }));
+  });
+});
