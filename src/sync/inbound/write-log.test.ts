@@ -95,6 +95,26 @@ describe('assessRecord', () => {
     expect(out.state).toEqual({ firstName: 'F88', optOut: true });
   });
 
+  // A reviewer's case: our write of HasOptedOutOfEmail true ran 521-613; a rep then set it false
+  // (5000, ingested: the shadow and the profile hold false); later, still within the write log's
+  // retention, a rep set it true again (9000). Equal to our last write and stamped after it ended,
+  // the rep's true was taken for ours still standing and dropped: the profile stayed false.
+  it('our last value again, after the system was seen holding another value since that write, is news, not ours standing', () => {
+    const writes = [write(521, 613, { optOut: true }, { optOut: false })];
+    const optedIn = assessRecord({ firstName: 'F76', optOut: false }, { firstName: 'F76', optOut: true }, writes, {
+      ...ctx(5_010, 5_000),
+      foreign: true,
+    });
+    expect(optedIn.changes).toEqual({ optOut: false });
+    expect(optedIn.state).toEqual({ firstName: 'F76', optOut: false });
+    for (const foreign of [true, false]) {
+      const back = assessRecord({ firstName: 'F76', optOut: true }, optedIn.state, writes, { ...ctx(9_010, 9_000), foreign });
+      expect(back.changes).toEqual({ optOut: true });
+      expect(back.observed).toEqual({ firstName: 'F76', optOut: true });
+      expect(back.state).toEqual({ firstName: 'F76', optOut: true });
+    }
+  });
+
   // The symmetric case: our write of HasOptedOutOfEmail true ran 521-613; a rep set it back to
   // false at 700; the read began at 600 (before our write ended) and returned the record stamped
   // 700. Taken for a snapshot predating our write, the rep's false equalled what our write

@@ -532,7 +532,9 @@ export function assessRecord(
     // write ended (it cannot predate it, however early its read began): ours, still standing.
     // Whoever saved the record last saved it whole (a rep editing another field, Salesforce's
     // LastModifiedById), not each of its values; a revert shows another value and stays news.
-    if (stampedAt === undefined && standsFromOurLastWrite(field, value, writes, ctx.recordAt)) {
+    // Only while the hub has not seen the system hold another value since (`now`): a rep who
+    // moved the field away and then set our value again made a newer edit, not ours standing.
+    if (stampedAt === undefined && standsFromOurLastWrite(field, value, writes, ctx.recordAt, now)) {
       recorded[field] = value;
       continue;
     }
@@ -623,10 +625,30 @@ function choiceAfterOurs(field: string, value: Json, writes: readonly WriteEntry
   });
 }
 
-/** Whether `value` is what our last write of `field` sent, that write succeeded, and the record was stamped after it ended. */
-function standsFromOurLastWrite(field: string, value: Json, writes: readonly WriteEntry[], recordAt: number): boolean {
+/**
+ * Whether `value` is what our last write of `field` sent, that write succeeded, the record was
+ * stamped after it ended, and the system is not known to hold another value since (`known`: the
+ * shadow with the accepted writes not yet in it). A shadow holding another value learnt it from a
+ * record that ingest did not take for a snapshot predating that write: the system moved the field
+ * away from our value, and our value again is someone setting it back, news (the merge decides by
+ * the record's time). A shadow that does not know the field tells nothing either way.
+ */
+function standsFromOurLastWrite(
+  field: string,
+  value: Json,
+  writes: readonly WriteEntry[],
+  recordAt: number,
+  known: Readonly<Record<string, Json>>,
+): boolean {
   const last = writes.findLast((w) => w.ok !== false && Object.hasOwn(w.fields, field));
-  return last !== undefined && last.ok === true && last.to !== null && recordAt > last.to && jsonEqual(last.fields[field], value);
+  return (
+    last !== undefined &&
+    last.ok === true &&
+    last.to !== null &&
+    recordAt > last.to &&
+    jsonEqual(last.fields[field], value) &&
+    (!Object.hasOwn(known, field) || jsonEqual(known[field], value))
+  );
 }
 
 /**
