@@ -76,15 +76,11 @@ export async function scheduleFlush(ctx: EngineContext, connector: string, when:
     id = jobId('flush', 'w', slot);
     fireAt = slot * step;
   }
-  await queue.add(
-    'flush',
-    when === 'eager' ? { connector, eager: true } : { connector },
-    {
-      ...jobOptions.flush(ctx.tuning.pushAttempts),
-      jobId: id,
-      delay: Math.max(0, fireAt - now),
-    },
-  );
+  await queue.add('flush', when === 'eager' ? { connector, eager: true } : { connector }, {
+    ...jobOptions.flush(ctx.tuning.pushAttempts),
+    jobId: id,
+    delay: Math.max(0, fireAt - now),
+  });
 }
 
 /**

@@ -80,7 +80,12 @@ export class Pusher {
     if (await this.waitsForFirstPull(connector)) return result;
 
     const eager = job.data.eager === true;
-    const take = await ctx.work.take(connector.id, connector.limits.maxBatch, ctx.tuning.inflightLeaseMs, eager ? 0 : ctx.tuning.flushDelayMs);
+    const take = await ctx.work.take(
+      connector.id,
+      connector.limits.maxBatch,
+      ctx.tuning.inflightLeaseMs,
+      eager ? 0 : ctx.tuning.flushDelayMs,
+    );
     if (take.profileIds.length === 0) {
       if (take.waitUntil !== null) await scheduleFlush(ctx, connector.id, take.waitUntil);
       // Eager, but what is dirty is held (a push or an ingest of it is running): it waits as a partial batch does.
