@@ -14,7 +14,7 @@
  * one Node process per core. `all` is one process (`concord start`), which uses one core.
  * CPU figures add up every hub process. In every layout
  * the hub runs as `concord start` would: the engine with
- * its production tuning (`EngineTuning` defaults: partial batches wait up to 1 s), a fresh
+ * its production tuning (`EngineTuning` defaults: partial batches wait up to 1 s while busy, the first change of an idle stage goes at once), a fresh
  * SQLite file in a temporary directory, and a unique Redis prefix that is deleted at the end.
  * Four in-memory systems (`connectors/memory`) are connected through the `memory`
  * connector, all with the same fields (e-mail, first and last name, e-mail marketing consent

@@ -107,7 +107,10 @@ export interface TakeResult {
 export interface DirtyMark {
   /** Profiles dirty now. */
   dirty: number;
-  /** Nothing had been marked dirty for the connector for `idleAfterMs` before this mark (its push stage was idle). */
+  /**
+   * The mark found the connector's push stage idle: nothing dirty (waiting for a batch to fill)
+   * and nothing marked dirty for it in the last `idleAfterMs`.
+   */
   idle: boolean;
 }
 
@@ -120,7 +123,8 @@ export class WorkSets {
   /**
    * Marks profiles dirty for each connector; returns, per connector, how many are dirty
    * afterwards and, when `idleAfterMs` is given, whether the mark found its push stage idle
-   * (nothing marked for it in the last `idleAfterMs`; the mark itself makes it busy for as long).
+   * (nothing dirty before it, and nothing marked in the last `idleAfterMs`; the mark itself
+   * makes the stage busy for as long).
    */
   async markDirty(byInstance: ReadonlyMap<string, readonly string[]>, idleAfterMs?: number): Promise<Map<string, DirtyMark>> {
     const now = Date.now();
@@ -141,9 +145,14 @@ export class WorkSets {
     if (order.length === 0) return marks;
     const results = await pipe.exec();
     order.forEach((instance, i) => {
+      const added = results?.[i * stride];
       const entry = results?.[i * stride + 1];
       const last = idleAfterMs === undefined ? undefined : results?.[i * stride + 2];
-      if (entry && !entry[0]) marks.set(instance, { dirty: Number(entry[1]), idle: last !== undefined && !last[0] && last[1] === null });
+      if (!entry || entry[0]) return;
+      const dirty = Number(entry[1]);
+      // Dirty now are only the profiles this mark added, and the last mark is older than the window.
+      const idle = last !== undefined && !last[0] && last[1] === null && !added?.[0] && Number(added?.[1]) === dirty;
+      marks.set(instance, { dirty, idle });
     });
     return marks;
   }

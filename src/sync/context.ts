@@ -86,9 +86,10 @@ export async function scheduleFlush(ctx: EngineContext, connector: string, when:
 /**
  * Marks profiles dirty for their connectors and schedules each connector's push, "flush
  * immediately when idle, batch when busy" (like Nagle's algorithm): a full batch goes at once;
- * the first change that finds the connector's push stage idle (nothing marked dirty for it
- * for `idleAfterMs`) goes at once too, as a partial batch; the changes that follow it while
- * the stage is busy gather until a batch is full or its oldest has waited `flushDelayMs`.
+ * the first change that finds the connector's push stage idle (nothing dirty for it, and
+ * nothing marked dirty for it for `idleAfterMs`) goes at once too, as a partial batch; the
+ * changes that follow it while the stage is busy gather until a batch is full or its oldest
+ * has waited `flushDelayMs`.
  */
 export async function markDirtyAndFlush(ctx: EngineContext, byConnector: ReadonlyMap<string, readonly string[]>): Promise<void> {
   await flushMarked(ctx, await ctx.work.markDirty(byConnector, ctx.tuning.idleAfterMs));

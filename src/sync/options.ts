@@ -65,7 +65,8 @@ export const EngineTuning = z.object({
   flushDelayMs: ms.default(1_000),
   /**
    * "Flush immediately when idle, batch when busy" (like Nagle's algorithm): a connector's push
-   * stage counts as idle when nothing was marked dirty for it for this long. The first change
+   * stage counts as idle when nothing is dirty for it (no partial batch waiting to fill) and
+   * nothing was marked dirty for it for this long. The first change
    * that finds it idle is pushed at once, alone or with whatever is dirty; the changes that
    * follow it within this time gather into batches (`maxBatch`, or `flushDelayMs`). A lone
    * change so reaches the system without the flush delay, while under load, when changes come
