@@ -2,7 +2,7 @@
  * Sync engine benchmark (issue 4, "Measure"). Prints figures and checks the floor; asserts
  * nothing else. Needs Redis on 127.0.0.1:6379 (`bash scripts/services.sh`).
  *
- *   npm run bench [-- --profiles 2500 --changes 6000 --paced-seconds 10 --load 0.5 --raw-jobs 20000 --processes api,push/ingest,relay,pull]
+ *   npm run bench [-- --profiles 2500 --changes 6000 --paced-seconds 10 --load 0.5 --isolated 20 --raw-jobs 20000 --processes api,push/ingest,relay,pull]
  *   node --cpu-prof --import tsx scripts/bench/main.ts   # where the CPU goes (open the .cpuprofile in DevTools)
  *
  * `--processes` is the hub's deployment: the roles of each hub process (`concord start
@@ -14,7 +14,7 @@
  * one Node process per core. `all` is one process (`concord start`), which uses one core.
  * CPU figures add up every hub process. In every layout
  * the hub runs as `concord start` would: the engine with
- * its production tuning (`EngineTuning` defaults: partial batches wait up to 1 s), a fresh
+ * its production tuning (`EngineTuning` defaults: partial batches wait up to 1 s while busy, the first change of an idle stage goes at once), a fresh
  * SQLite file in a temporary directory, and a unique Redis prefix that is deleted at the end.
  * Four in-memory systems (`connectors/memory`) are connected through the `memory`
  * connector, all with the same fields (e-mail, first and last name, e-mail marketing consent
@@ -43,6 +43,9 @@
  * 3. Latency: changes paced at `--load` x the throughput of phase 2 for `--paced-seconds`,
  *    each to a person not changed earlier in the phase; webhook-to-delivered (all three
  *    targets) percentiles.
+ * 4. Isolated changes (`--isolated`, `isolated.ts`): single changes, each once the previous one
+ *    was delivered and `--isolated-gap-ms` passed; webhook-to-delivered percentiles of a change
+ *    that meets an idle hub.
  * API calls per record = upsert calls / records upserted, per target (every call the target
  * counted, including reads and pulls, is printed beside it). Each phase also prints what it
  * cost per change: CPU of this process, event-loop utilisation and delay, and the commands
@@ -70,7 +73,8 @@ import { deletePrefix, REDIS_URL } from '../../harness/sync-hub.js';
 import { startBench } from './deployment.js';
 import type { Bench } from './deployment.js';
 import { RssSampler, runPhase, UsageMeter } from './measure.js';
-import { CHANGES, LOAD, PACED_SECONDS, PROFILES, RAW_JOBS, SEED, TUNING } from './options.js';
+import { offerIsolated } from './isolated.js';
+import { CHANGES, ISOLATED, LOAD, PACED_SECONDS, PROFILES, RAW_JOBS, SEED, TUNING } from './options.js';
 import { fmt, printChecks, printFloor, printHeader, printOrdered, printPhase, printRaw, printSummary } from './report.js';
 import { ChangeStream, rawBullmq } from './workload.js';
 
@@ -140,9 +144,17 @@ async function main(): Promise<number> {
       );
     }
 
+    const isolated =
+      paced?.finished && ISOLATED > 0 ? await runPhase(b, rss, meter, 'isolated', (phase) => offerIsolated(stream, phase)) : null;
+    if (isolated) printPhase(`4. isolated: ${ISOLATED} single changes, each to an idle hub`, isolated, 'changes');
+
     printChecks(b);
     printSummary(b, { throughput, paced, raw, idleRss });
-    const cleanOk = b.refused.length === 0 && b.tracker.regressions === 0 && (paced?.finished ?? false);
+    const cleanOk =
+      b.refused.length === 0 &&
+      b.tracker.regressions === 0 &&
+      (paced?.finished ?? false) &&
+      (ISOLATED === 0 || (isolated?.finished ?? false));
     return printFloor(throughput, cleanOk) ? 0 : 1;
   } finally {
     rss.stop();

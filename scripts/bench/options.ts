@@ -19,6 +19,8 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '42' },
     'phase-timeout': { type: 'string', default: '90' },
     processes: { type: 'string', default: 'api,push/ingest,relay,pull' },
+    isolated: { type: 'string', default: '20' },
+    'isolated-gap-ms': { type: 'string', default: '500' },
   },
 });
 export const PROFILES = Number(args.profiles);
@@ -29,6 +31,10 @@ export const RAW_JOBS = Number(args['raw-jobs']);
 export const MAX_BATCH = Number(args['max-batch']);
 export const WINDOW = Number(args.window);
 export const PHASE_TIMEOUT_MS = Number(args['phase-timeout']) * 1000;
+/** `--isolated`: single changes of phase 4, each offered to an idle hub (0: no phase 4). */
+export const ISOLATED = Number(args.isolated);
+/** `--isolated-gap-ms`: the pause before each isolated change, after the previous one was delivered. */
+export const ISOLATED_GAP_MS = Number(args['isolated-gap-ms']);
 /** `--processes`: the roles of this process (which takes the webhooks) and of the others. */
 function parseLayout(text: string): { self: RoleSet; children: RoleSet[] } {
   const sets = text.split('/').map((part, i) => {

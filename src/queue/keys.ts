@@ -54,6 +54,12 @@ export function engineKeys(prefix: string) {
     repush: (instance: string): string => `${prefix}:sync:repush:${instance}`,
     /** HASH profileId -> JSON `{trigger, requestId}`: who asked for a `repush`, for the push run's record. */
     repushOrigin: (instance: string): string => `${prefix}:sync:repush-origin:${instance}`,
+    /**
+     * STRING with a TTL of `idleAfterMs`: when profiles were last marked dirty for the instance
+     * (ms). While it exists the instance's push stage is busy and partial batches wait; a mark
+     * that finds it gone is the first change of an idle stage and is pushed at once.
+     */
+    lastDirty: (instance: string): string => `${prefix}:sync:last-dirty:${instance}`,
     /** ZSET profileId -> earliest webhook receive time (ms) of an undelivered change. */
     since: (instance: string): string => `${prefix}:sync:since:${instance}`,
     /** STRING (JSON) with a TTL: the hub's recent writes of one profile to one system (see sync/inbound/write-log.ts). */

@@ -103,33 +103,58 @@ export interface TakeResult {
   waitUntil: number | null;
 }
 
+/** A connector's dirty set after a `markDirty`. */
+export interface DirtyMark {
+  /** Profiles dirty now. */
+  dirty: number;
+  /**
+   * The mark found the connector's push stage idle: nothing dirty (waiting for a batch to fill)
+   * and nothing marked dirty for it in the last `idleAfterMs`.
+   */
+  idle: boolean;
+}
+
 export class WorkSets {
   constructor(
     private readonly redis: Redis,
     private readonly keys: EngineKeys,
   ) {}
 
-  /** Marks profiles dirty for each connector; returns how many are dirty per connector afterwards. */
-  async markDirty(byInstance: ReadonlyMap<string, readonly string[]>): Promise<Map<string, number>> {
+  /**
+   * Marks profiles dirty for each connector; returns, per connector, how many are dirty
+   * afterwards and, when `idleAfterMs` is given, whether the mark found its push stage idle
+   * (nothing dirty before it, and nothing marked in the last `idleAfterMs`; the mark itself
+   * makes the stage busy for as long).
+   */
+  async markDirty(byInstance: ReadonlyMap<string, readonly string[]>, idleAfterMs?: number): Promise<Map<string, DirtyMark>> {
     const now = Date.now();
     const pipe = this.redis.pipeline();
     const order: string[] = [];
+    const stride = idleAfterMs === undefined ? 2 : 3;
     for (const [instance, ids] of byInstance) {
       if (ids.length === 0) continue;
       const args: (string | number)[] = [];
       for (const id of ids) args.push(now, id);
       pipe.zadd(this.keys.dirty(instance), 'NX', ...args);
       pipe.zcard(this.keys.dirty(instance));
+      // The previous mark's time, if it is recent: SET ... GET answers it and renews the window.
+      if (idleAfterMs !== undefined) pipe.set(this.keys.lastDirty(instance), now, 'PX', Math.max(1, idleAfterMs), 'GET');
       order.push(instance);
     }
-    const counts = new Map<string, number>();
-    if (order.length === 0) return counts;
+    const marks = new Map<string, DirtyMark>();
+    if (order.length === 0) return marks;
     const results = await pipe.exec();
     order.forEach((instance, i) => {
-      const entry = results?.[i * 2 + 1];
-      if (entry && !entry[0]) counts.set(instance, Number(entry[1]));
+      const added = results?.[i * stride];
+      const entry = results?.[i * stride + 1];
+      const last = idleAfterMs === undefined ? undefined : results?.[i * stride + 2];
+      if (!entry || entry[0]) return;
+      const dirty = Number(entry[1]);
+      // Dirty now are only the profiles this mark added, and the last mark is older than the window.
+      const idle = last !== undefined && !last[0] && last[1] === null && !added?.[0] && Number(added?.[1]) === dirty;
+      marks.set(instance, { dirty, idle });
     });
-    return counts;
+    return marks;
   }
 
   /**

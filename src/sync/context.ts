@@ -14,7 +14,7 @@ import type { EngineKeys } from '../queue/keys.js';
 import { jobId } from '../queue/keys.js';
 import type { SyncMetrics } from './metrics.js';
 import type { EngineTuning } from './options.js';
-import type { WorkSets } from '../queue/work-sets.js';
+import type { DirtyMark, WorkSets } from '../queue/work-sets.js';
 
 export interface EngineContext {
   redis: Redis;
@@ -57,17 +57,20 @@ const NOW_SLOT_MS = 10;
 /**
  * Schedules a push of the connector's dirty profiles. Job ids name a future time slot, so
  * adds within one slot collapse into one job, and a job that is already running never
- * swallows an add meant for work that arrived after it started.
+ * swallows an add meant for work that arrived after it started. `now` pushes full batches at
+ * once (a partial one still waits until its oldest profile has waited `flushDelayMs`);
+ * `eager` pushes what is dirty at once, full or not (the first change of an idle stage, see
+ * `markDirtyAndFlush`); a time pushes what is due then.
  */
-export async function scheduleFlush(ctx: EngineContext, connector: string, when: 'now' | number): Promise<void> {
+export async function scheduleFlush(ctx: EngineContext, connector: string, when: 'now' | 'eager' | number): Promise<void> {
   const queue = ctx.queues.push.get(connector);
   if (!queue) return;
   const now = Date.now();
   let id: string;
   let fireAt: number;
-  if (when === 'now' || ctx.tuning.flushDelayMs === 0 || when <= now) {
+  if (when === 'now' || when === 'eager' || ctx.tuning.flushDelayMs === 0 || when <= now) {
     const slot = Math.floor(now / NOW_SLOT_MS) + 1;
-    id = jobId('flush', 'n', slot);
+    id = jobId('flush', when === 'eager' ? 'e' : 'n', slot);
     fireAt = slot * NOW_SLOT_MS;
   } else {
     const step = ctx.tuning.flushDelayMs;
@@ -75,15 +78,34 @@ export async function scheduleFlush(ctx: EngineContext, connector: string, when:
     id = jobId('flush', 'w', slot);
     fireAt = slot * step;
   }
-  await queue.add(
-    'flush',
-    { connector },
-    {
-      ...jobOptions.flush(ctx.tuning.pushAttempts),
-      jobId: id,
-      delay: Math.max(0, fireAt - now),
-    },
-  );
+  await queue.add('flush', when === 'eager' ? { connector, eager: true } : { connector }, {
+    ...jobOptions.flush(ctx.tuning.pushAttempts),
+    jobId: id,
+    delay: Math.max(0, fireAt - now),
+  });
+}
+
+/**
+ * Marks profiles dirty for their connectors and schedules each connector's push, "flush
+ * immediately when idle, batch when busy" (like Nagle's algorithm): a full batch goes at once;
+ * the first change that finds the connector's push stage idle (nothing dirty for it, and
+ * nothing marked dirty for it for `idleAfterMs`) goes at once too, as a partial batch; the
+ * changes that follow it while the stage is busy gather until a batch is full or its oldest
+ * has waited `flushDelayMs`.
+ */
+export async function markDirtyAndFlush(ctx: EngineContext, byConnector: ReadonlyMap<string, readonly string[]>): Promise<void> {
+  await flushMarked(ctx, await ctx.work.markDirty(byConnector, ctx.tuning.idleAfterMs));
+}
+
+/** Schedules the pushes of a `markDirty` (given `idleAfterMs`), as `markDirtyAndFlush` does. */
+export async function flushMarked(ctx: EngineContext, marks: ReadonlyMap<string, DirtyMark>): Promise<void> {
+  for (const [connector, mark] of marks) {
+    const maxBatch = ctx.connectors.get(connector)?.limits.maxBatch ?? 1;
+    let when: 'now' | 'eager' | number = Date.now() + ctx.tuning.flushDelayMs;
+    if (mark.dirty >= maxBatch) when = 'now';
+    else if (mark.idle) when = 'eager';
+    await scheduleFlush(ctx, connector, when);
+  }
 }
 
 /** Schedules the outbox relay shortly after a change (debounced by time slot). */

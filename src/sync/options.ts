@@ -21,7 +21,10 @@ export const EngineTuning = z.object({
   ingestConcurrency: count.default(64),
   /** Most records applied in one store transaction. */
   ingestBatchSize: count.default(256),
-  /** How long an ingest batch waits for more records before it is applied. */
+  /**
+   * How long an ingest batch waits for more records before it is applied.
+   * @defaultValue 5
+   */
   ingestBatchWaitMs: ms.default(5),
   /**
    * Ingest batches in flight at once per process. The reads and checks of one overlap the
@@ -36,7 +39,10 @@ export const EngineTuning = z.object({
    * @defaultValue 60_000 (1 minute)
    */
   ingestLockMs: count.default(60_000),
-  /** How long the records of arriving webhooks wait for others to share one ingest job. */
+  /**
+   * How long the records of arriving webhooks wait for others to share one ingest job.
+   * @defaultValue 2
+   */
   webhookBatchWaitMs: ms.default(2),
   /**
    * How long the records webhooks name as changed (without their values) gather before one
@@ -51,10 +57,31 @@ export const EngineTuning = z.object({
   relayBatchSize: count.default(1_000),
   /** How long claimed outbox rows stay hidden; after a crash they come back after this. */
   outboxLeaseMs: ms.default(30_000),
-  /** The relay runs this long after the first change it is kicked for (debounce). */
+  /**
+   * The relay runs at most this long after the first change it is kicked for (debounce: the
+   * kicks of one slot of this length share one relay run).
+   * @defaultValue 20
+   */
   relayDelayMs: ms.default(20),
-  /** A partial batch is pushed once its oldest profile has waited this long. */
+  /**
+   * A partial batch is pushed once its oldest profile has waited this long (a full batch goes
+   * at once). Only while the connector's push stage is busy: the first change that finds it
+   * idle goes at once (see `idleAfterMs`).
+   * @defaultValue 1_000
+   */
   flushDelayMs: ms.default(1_000),
+  /**
+   * "Flush immediately when idle, batch when busy" (like Nagle's algorithm): a connector's push
+   * stage counts as idle when nothing is dirty for it (no partial batch waiting to fill) and
+   * nothing was marked dirty for it for this long. The first change
+   * that finds it idle is pushed at once, alone or with whatever is dirty; the changes that
+   * follow it within this time gather into batches (`maxBatch`, or `flushDelayMs`). A lone
+   * change so reaches the system without the flush delay, while under load, when changes come
+   * closer together than this, batches fill as before; the pushes sent at once add at most one
+   * call per system per `idleAfterMs`.
+   * @defaultValue 250
+   */
+  idleAfterMs: count.default(250),
   /**
    * Lease of profiles taken by a push; a crashed push's profiles come back after this.
    * YAML: `hub.sync.inflightLease`.

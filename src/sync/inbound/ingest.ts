@@ -23,7 +23,7 @@ import type { ExternalRecord } from '../../connector/define.js';
 import type { Json, ProfilePatch } from '../../profile/schema.js';
 import type { ApplyOptions, ApplyResult, Shadow } from '../../store/types.js';
 import type { SyncConnector } from '../bind.js';
-import { kickRelay, scheduleFlush } from '../context.js';
+import { kickRelay, markDirtyAndFlush } from '../context.js';
 import type { EngineContext } from '../context.js';
 import { callExternal } from '../../queue/external-call.js';
 import { gateProfile } from '../gate.js';
@@ -394,8 +394,7 @@ export class Ingestor {
     await this.ctx.work.noteReceived(received);
     await this.countChanges(items.filter((_, i) => outcomes[i] === 'applied').map((item) => item.connector.id));
     if (sourceDirty.size > 0) {
-      await this.ctx.work.markDirty(sourceDirty);
-      for (const connector of sourceDirty.keys()) await scheduleFlush(this.ctx, connector, Date.now() + this.ctx.tuning.flushDelayMs);
+      await markDirtyAndFlush(this.ctx, sourceDirty);
     }
     if (anyApplied) await kickRelay(this.ctx);
     return outcomes.map((o) => o ?? 'unchanged');

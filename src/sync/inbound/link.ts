@@ -8,7 +8,7 @@
 import type { ExternalRecord } from '../../connector/define.js';
 import { mapInbound } from '../../connector/mapping.js';
 import type { SyncConnector } from '../bind.js';
-import { scheduleFlush } from '../context.js';
+import { markDirtyAndFlush } from '../context.js';
 import type { EngineContext } from '../context.js';
 import { instant, patchIdOf } from './assess.js';
 
@@ -54,8 +54,7 @@ export async function linkRecords(
     await ctx.work.unlockForIngest(held);
   }
   if (ctx.queues.push.has(connector.id)) {
-    await ctx.work.markDirty(new Map([[connector.id, refs.map((r) => r.profileId)]]));
-    await scheduleFlush(ctx, connector.id, Date.now() + ctx.tuning.flushDelayMs);
+    await markDirtyAndFlush(ctx, new Map([[connector.id, refs.map((r) => r.profileId)]]));
   }
   return links.length;
 }

@@ -35,6 +35,11 @@ const TOP_UP_ROUNDS = 3;
 
 export interface FlushJobData {
   connector: string;
+  /**
+   * The first change of an idle stage (`markDirtyAndFlush`): what is dirty goes now, a partial
+   * batch too. Without it a partial batch waits until its oldest profile has waited `flushDelayMs`.
+   */
+  eager?: boolean;
 }
 
 export interface FlushResult {
@@ -76,9 +81,17 @@ export class Pusher {
     // stay too), and the end of that pull queues a flush (`initial-sync.ts`).
     if (await this.waitsForFirstPull(connector)) return result;
 
-    const take = await ctx.work.take(connector.id, connector.limits.maxBatch, ctx.tuning.inflightLeaseMs, ctx.tuning.flushDelayMs);
+    const eager = job.data.eager === true;
+    const take = await ctx.work.take(
+      connector.id,
+      connector.limits.maxBatch,
+      ctx.tuning.inflightLeaseMs,
+      eager ? 0 : ctx.tuning.flushDelayMs,
+    );
     if (take.profileIds.length === 0) {
       if (take.waitUntil !== null) await scheduleFlush(ctx, connector.id, take.waitUntil);
+      // Eager, but what is dirty is held (a push or an ingest of it is running): it waits as a partial batch does.
+      if (eager && take.dirtyLeft > 0) await scheduleFlush(ctx, connector.id, Date.now() + ctx.tuning.flushDelayMs);
       if (take.nextRetryAt !== null) await scheduleFlush(ctx, connector.id, take.nextRetryAt);
       return result;
     }

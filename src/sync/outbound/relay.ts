@@ -7,7 +7,7 @@
  * back to the relay. Many changes to one profile become one dirty entry (coalescing happens here).
  */
 import type { EngineContext } from '../context.js';
-import { scheduleFlush } from '../context.js';
+import { flushMarked, scheduleFlush } from '../context.js';
 import { sweepRuns } from '../runs.js';
 
 export class Relay {
@@ -36,7 +36,7 @@ export class Relay {
         byConnector.set(row.connector, list);
       }
       if (unknown.length > 0) this.ctx.logger.warn({ rows: unknown.length }, 'outbox rows for connectors without a push queue dropped');
-      const counts = await this.ctx.work.markDirty(byConnector);
+      const marks = await this.ctx.work.markDirty(byConnector, tuning.idleAfterMs);
       const unknownIds = new Set(unknown);
       // One claim, one lease: rows handed back meanwhile (Redis lost) are not marked.
       await store.markRelayed(
@@ -45,10 +45,7 @@ export class Relay {
       );
       await store.ackOutbox(unknown);
       total += rows.length;
-      for (const [connector, dirty] of counts) {
-        const maxBatch = this.ctx.connectors.get(connector)?.limits.maxBatch ?? 1;
-        await scheduleFlush(this.ctx, connector, dirty >= maxBatch ? 'now' : Date.now() + tuning.flushDelayMs);
-      }
+      await flushMarked(this.ctx, marks);
       // One line per batch of rows, with the rows per target connector.
       const perConnector = Object.fromEntries([...byConnector].map(([connector, ids]) => [connector, ids.length]));
       this.ctx.logger.info(

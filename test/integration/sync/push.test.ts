@@ -44,7 +44,8 @@ describe.each(TEST_DIALECTS)('push (%s)', (dialect) => {
   });
 
   it('coalesces: five changes to one profile before a flush make one record in one call', async () => {
-    hub = await startHub({ dialect, systems: [{ id: 'a' }, { id: 'b' }, { id: 'c' }], tuning: { flushDelayMs: 600 } });
+    // The five come within idleAfterMs of Ada's change: the stage is busy and they wait as a batch.
+    hub = await startHub({ dialect, systems: [{ id: 'a' }, { id: 'b' }, { id: 'c' }], tuning: { flushDelayMs: 600, idleAfterMs: 60_000 } });
     const { a, b } = systemsOf(hub, 'a', 'b');
     a.change({ email: 'ada@example.com', first_name: 'Ada' });
     await hub.settle();

@@ -91,3 +91,24 @@ describe('WorkSets.take', () => {
     expect(await redis.zcard(keys.dirty('t'))).toBe(5_900);
   });
 });
+
+describe('WorkSets.markDirty', () => {
+  it('tells whether the mark found the push stage idle: the first mark does, marks within idleAfterMs of the last one do not', async () => {
+    const first = await work.markDirty(new Map([['t', ['p1']]]), 60_000);
+    expect(first.get('t')).toEqual({ dirty: 1, idle: true });
+    const second = await work.markDirty(new Map([['t', ['p2', 'p3']]]), 60_000);
+    expect(second.get('t')).toEqual({ dirty: 3, idle: false });
+    // The window runs from the last mark; once it is gone (expired) the stage is idle again, if
+    // nothing waits in the dirty set (a partial batch waiting to fill keeps it busy).
+    expect(await redis.pttl(keys.lastDirty('t'))).toBeGreaterThan(0);
+    await redis.del(keys.lastDirty('t'));
+    expect((await work.markDirty(new Map([['t', ['p4']]]), 60_000)).get('t')).toEqual({ dirty: 4, idle: false });
+    await redis.del(keys.lastDirty('t'), keys.dirty('t'));
+    expect((await work.markDirty(new Map([['t', ['p5']]]), 60_000)).get('t')).toEqual({ dirty: 1, idle: true });
+  });
+
+  it('without idleAfterMs (the erase work sets) it counts only and leaves the idle window alone', async () => {
+    expect((await work.markDirty(new Map([['t', ['p1']]]))).get('t')).toEqual({ dirty: 1, idle: false });
+    expect(await redis.exists(keys.lastDirty('t'))).toBe(0);
+  });
+});
