@@ -7,7 +7,11 @@
  * from the outbox).
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
+import { redisTargetAddress } from './redis-client.js';
+
+/** The hub's Redis client type, for layers that may only know `redis-health.ts` (the server). */
+export type { RedisClient } from './redis-client.js';
 import type { Logger } from 'pino';
 
 /** Redis is not connected: nothing was queued, the caller should try again later. */
@@ -25,11 +29,11 @@ export class RedisUnavailableError extends Error {
 const DOWN = new Set(['reconnecting', 'close', 'end']);
 
 /** Connections that lost Redis and have not been ready since. */
-const lost = new WeakSet<Redis>();
+const lost = new WeakSet<RedisClient>();
 /** Connections whose losses and recoveries are followed (from the first `redisReady` on them). */
-const followed = new WeakSet<Redis>();
+const followed = new WeakSet<RedisClient>();
 
-function follow(connection: Redis): void {
+function follow(connection: RedisClient): void {
   if (followed.has(connection)) return;
   followed.add(connection);
   connection.on('close', () => lost.add(connection));
@@ -44,7 +48,7 @@ function follow(connection: Redis): void {
  * `connecting` and `connect`, which would otherwise let a request in to wait for the deadline
  * (against an unreachable host, for the whole connect timeout of every attempt).
  */
-export function redisReady(...connections: readonly Redis[]): boolean {
+export function redisReady(...connections: readonly RedisClient[]): boolean {
   return connections.every((c) => {
     follow(c);
     if (DOWN.has(c.status)) lost.add(c);
@@ -53,7 +57,7 @@ export function redisReady(...connections: readonly Redis[]): boolean {
 }
 
 /** Throws `RedisUnavailableError` when a connection is known to be down. */
-export function assertRedisReady(...connections: readonly Redis[]): void {
+export function assertRedisReady(...connections: readonly RedisClient[]): void {
   if (!redisReady(...connections)) throw new RedisUnavailableError();
 }
 
@@ -98,9 +102,8 @@ export function logRedisTrouble(logger: Logger, fields: Record<string, unknown>,
 }
 
 /** A Redis connection's address for logs (never its password). */
-export function redisAddress(redis: Redis): string {
-  const { host, port, path } = redis.options;
-  return path ? String(path) : `${host ?? 'localhost'}:${port ?? 6379}`;
+export function redisAddress(redis: RedisClient): string {
+  return redisTargetAddress(redis);
 }
 
 export interface RedisResetEvent {
@@ -135,7 +138,7 @@ export class RedisWatch {
   };
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: string,
     private readonly everyMs: number,
     private readonly onReset: (event: RedisResetEvent) => Promise<void>,

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-health.js';
 import type { Registry } from 'prom-client';
 import type { Store } from '../store/types.js';
 import { findApiKey, presentedKey, sha256 } from './api-keys.js';
@@ -31,7 +31,7 @@ async function check(name: string, probe: () => Promise<unknown>): Promise<{ nam
   }
 }
 
-export function registerOps(app: FastifyInstance, deps: { redis: Redis; redisReady: () => boolean; store: Store }): void {
+export function registerOps(app: FastifyInstance, deps: { redis: RedisClient; redisReady: () => boolean; store: Store }): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
