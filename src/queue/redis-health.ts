@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from './redis-client.js';
-import { redisTargetAddress } from './redis-client.js';
+import { isClusterClient, redisTargetAddress } from './redis-client.js';
 
 /** The hub's Redis client type, for layers that may only know `redis-health.ts` (the server). */
 export type { RedisClient } from './redis-client.js';
@@ -70,7 +70,9 @@ export async function withRedisDeadline<T>(timeoutMs: number, work: () => Promis
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
-      work(),
+      work().catch((err: unknown) => {
+        throw clusterTransient(err) ?? err;
+      }),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new RedisUnavailableError(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
       }),
@@ -78,6 +80,33 @@ export async function withRedisDeadline<T>(timeoutMs: number, work: () => Promis
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Answers of a Redis Cluster that mean "not now" (a slot moving or unserved): `TRYAGAIN` (a
+ * multi-key command while its keys are split by a migration), `CLUSTERDOWN`, and `MOVED`/`ASK`
+ * left over once ioredis's redirections ran out
+ * (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#redirection-and-resharding).
+ */
+const CLUSTER_TRANSIENT = /^(TRYAGAIN|CLUSTERDOWN|MOVED|ASK)\b/;
+
+/** The `RedisUnavailableError` a cluster's "not now" answer means; undefined for any other error. */
+export function clusterTransient(err: unknown): RedisUnavailableError | undefined {
+  if (!(err instanceof Error) || !CLUSTER_TRANSIENT.test(err.message)) return undefined;
+  return new RedisUnavailableError(`Redis Cluster: ${err.message.split(' ')[0] ?? 'unavailable'}`);
+}
+
+/**
+ * Throws unless a Redis Cluster can serve the slots of `keys` now: `CLUSTER INFO` says
+ * `cluster_state:ok` and each key's slot answers (`EXISTS`, routed to the slot's owner, fails
+ * with `CLUSTERDOWN` when the slot is unassigned). A single node or Sentinel client passes.
+ */
+export async function assertClusterServes(client: RedisClient, keys: readonly string[]): Promise<void> {
+  if (!isClusterClient(client)) return;
+  const info = String(await client.cluster('INFO'));
+  const state = /cluster_state:(\w+)/.exec(info)?.[1];
+  if (state !== 'ok') throw new Error(`cluster state ${state ?? 'unknown'}`);
+  for (const key of keys) await client.exists(key);
 }
 
 /** At most one line about Redis trouble per this many ms, for the whole process. */
