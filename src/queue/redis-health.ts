@@ -85,15 +85,15 @@ export async function withRedisDeadline<T>(timeoutMs: number, work: () => Promis
 /**
  * Answers of a Redis Cluster that mean "not now" (a slot moving or unserved): `TRYAGAIN` (a
  * multi-key command while its keys are split by a migration), `CLUSTERDOWN`, and `MOVED`/`ASK`
- * left over once ioredis's redirections ran out
+ * left over, and ioredis's own `Too many Cluster redirections` once its redirections ran out
  * (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#redirection-and-resharding).
  */
-const CLUSTER_TRANSIENT = /^(TRYAGAIN|CLUSTERDOWN|MOVED|ASK)\b/;
+const CLUSTER_TRANSIENT = /^(TRYAGAIN|CLUSTERDOWN|MOVED|ASK|Too many Cluster redirections)\b/;
 
 /** The `RedisUnavailableError` a cluster's "not now" answer means; undefined for any other error. */
 export function clusterTransient(err: unknown): RedisUnavailableError | undefined {
   if (!(err instanceof Error) || !CLUSTER_TRANSIENT.test(err.message)) return undefined;
-  return new RedisUnavailableError(`Redis Cluster: ${err.message.split(' ')[0] ?? 'unavailable'}`);
+  return new RedisUnavailableError(`Redis Cluster: ${err.message.slice(0, 60)}`);
 }
 
 /**

@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -42,7 +42,10 @@ export function clusterToolsInstalled(): boolean {
 }
 
 function connect(node: { port: number }): Redis {
-  return new Redis({ host: '127.0.0.1', port: node.port, lazyConnect: false, maxRetriesPerRequest: 1 });
+  const redis = new Redis({ host: '127.0.0.1', port: node.port, maxRetriesPerRequest: 1 });
+  // A node still starting refuses connections: the caller's command fails and is tried again.
+  redis.on('error', () => undefined);
+  return redis;
 }
 
 async function withNode<T>(node: { port: number }, fn: (redis: Redis) => Promise<T>): Promise<T> {
@@ -169,5 +172,47 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs = 20_000): Pro
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error('the local cluster did not come up');
     await sleep(100);
+  }
+}
+
+export interface LocalSentinel {
+  /** The master group name the sentinel monitors. */
+  name: string;
+  sentinel: { host: string; port: number };
+  stop(): Promise<void>;
+}
+
+/** A private master and one sentinel monitoring it (quorum 1), on loopback. */
+export async function startLocalSentinel(name = 'concord-test'): Promise<LocalSentinel> {
+  const dir = mkdtempSync(join(tmpdir(), 'concord-sentinel-'));
+  const [masterPort, sentinelPort] = [await freePort(), await freePort()];
+  const master = spawn('redis-server', ['--port', String(masterPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+    cwd: dir,
+  });
+  writeFileSync(
+    join(dir, 'sentinel.conf'),
+    [`port ${sentinelPort}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${masterPort} 1`, ''].join('\n'),
+  );
+  const sentinel = spawn('redis-server', [join(dir, 'sentinel.conf'), '--sentinel'], { stdio: 'ignore', cwd: dir });
+  const stop = async (): Promise<void> => {
+    for (const child of [sentinel, master])
+      await new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      });
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitUntil(() =>
+      withNode({ port: sentinelPort }, async (r) => Array.isArray(await r.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name))).catch(
+        () => false,
+      ),
+    );
+    return { name, sentinel: { host: '127.0.0.1', port: sentinelPort }, stop };
+  } catch (err) {
+    await stop();
+    throw err;
   }
 }

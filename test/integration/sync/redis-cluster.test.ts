@@ -15,7 +15,7 @@ import type { UpsertInput } from '../../../connectors/memory/index.js';
 import type { MemorySystem } from '../../../connectors/memory/index.js';
 import { startHub } from '../../../harness/sync-hub.js';
 import type { Hub } from '../../../harness/sync-hub.js';
-import { clusterToolsInstalled, startLocalCluster } from '../../helpers/redis-cluster.js';
+import { clusterToolsInstalled, startLocalCluster, startLocalSentinel } from '../../helpers/redis-cluster.js';
 import type { LocalCluster } from '../../helpers/redis-cluster.js';
 
 const PEOPLE = 150;
@@ -52,7 +52,7 @@ describe.skipIf(!clusterToolsInstalled())('sync on a Redis Cluster', () => {
       } finally {
         direct.disconnect();
       }
-      await expect(assertClusterServes(client, [key])).rejects.toThrow(/cluster state fail|CLUSTERDOWN/);
+      await expect(assertClusterServes(client, [key])).rejects.toThrow(/cluster state fail|CLUSTERDOWN|Too many Cluster redirections/);
     } finally {
       client.disconnect();
     }
@@ -143,11 +143,31 @@ describe.skipIf(!clusterToolsInstalled())('sync on a Redis Cluster', () => {
     console.info(
       `redis cluster: slot ${slot} (${moved.keys} keys) moved ${from.port} -> ${to.port} in ${moveMs} ms under load; ` +
         `people ${PEOPLE}, lost ${lost}, duplicated records ${duplicated}, wrong values ${wrong}, same value pushed twice ${pushedTwice}; ` +
-        `webhooks taken ${answers.taken}, refused unavailable (503) ${answers.unavailable}, other errors ${answers.other.length}; refused by the engine ${h.refused.length}`,
+        `webhooks taken ${answers.taken}, refused unavailable (503) ${answers.unavailable}, other errors ${answers.other.length} ${JSON.stringify([...new Set(answers.other)])}; refused by the engine ${h.refused.length}`,
     );
     expect(moved.keys).toBeGreaterThan(0);
     expect({ lost, duplicated, wrong, pushedTwice }).toEqual({ lost: 0, duplicated: 0, wrong: 0, pushedTwice: 0 });
-    expect(answers.other).toEqual([]);
+    expect([...new Set(answers.other)]).toEqual([]);
     expect(h.refused).toEqual([]);
   }, 240_000);
+});
+
+describe.skipIf(!clusterToolsInstalled())('sync through Redis Sentinel (smoke)', () => {
+  it('the hub finds the master through the sentinel and syncs a change', async () => {
+    const sentinel = await startLocalSentinel();
+    let hub: Hub | undefined;
+    try {
+      hub = await startHub({
+        dialect: 'sqlite',
+        systems: [{ id: 'a' }, { id: 'b' }],
+        redisUrl: { sentinel: { sentinels: [sentinel.sentinel], name: sentinel.name } },
+      });
+      system(hub, 'a').change({ email: 'sentinel@example.com', first_name: 'Senti' });
+      await hub.settle(30_000);
+      expect(system(hub, 'b').get({ email: 'sentinel@example.com' })?.fields['first_name']).toBe('Senti');
+    } finally {
+      await hub?.close();
+      await sentinel.stop();
+    }
+  }, 60_000);
 });
