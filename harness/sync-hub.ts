@@ -19,6 +19,7 @@ import type { PullSchedule, SyncConnector } from '../src/sync/bind.js';
 import { createEngine } from '../src/sync/engine.js';
 import type { Engine } from '../src/sync/engine.js';
 import type { EngineRoles, EngineTuningInput } from '../src/sync/options.js';
+import type { RedisTarget } from '../src/queue/redis-client.js';
 import { createTestDatabase } from './db.js';
 import type { TestDatabase, TestDialect } from './db.js';
 import { createMemorySystem, memoryConnector, unregisterMemorySystem } from '../connectors/memory/index.js';
@@ -57,7 +58,7 @@ export function createTestEngine(options: {
   policy: MergePolicy;
   logger?: Logger;
   tuning?: EngineTuningInput;
-  redisUrl?: string;
+  redisUrl?: RedisTarget;
 }): Engine {
   return createEngine({
     redis: options.redisUrl ?? REDIS_URL,
@@ -92,8 +93,8 @@ export interface HubOptions {
   tuning?: EngineTuningInput;
   /** Start the engine's workers (default: all roles). `false`: do not start. */
   roles?: Partial<EngineRoles> | false;
-  /** The Redis to use (default: the shared test Redis). */
-  redisUrl?: string;
+  /** The Redis to use (default: the shared test Redis); a Cluster or Sentinel target too. */
+  redisUrl?: RedisTarget;
   /** Reuse an existing database and prefix (a second "process" of the same hub). */
   shared?: { db: TestDatabase; prefix: string; names: Record<string, string> };
   /** The engine's logger (default: silent unless CONCORD_TEST_LOG names a level). */

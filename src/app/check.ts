@@ -3,9 +3,10 @@
  * `maxmemory-policy noeviction`), the database is reachable and its schema current. Each is one
  * line, ✔ or ✘, a ✘ naming the config key and the fix; nothing is written anywhere.
  */
-import { Redis } from 'ioredis';
 import type { ConnectionCheck } from '../connector/define.js';
-import { redactUrlSecrets } from '../log/logger.js';
+import { createRedisClient } from '../queue/redis-client.js';
+import type { RedisTarget } from '../queue/redis-client.js';
+import { redisUrlForLog } from './redis.js';
 import { databaseStatus } from '../store/index.js';
 
 /** How long each hub check may take. */
@@ -14,8 +15,8 @@ const TIMEOUT_MS = 5_000;
 const reason = (error: unknown): string => (error instanceof Error ? error.message : String(error)) || 'no answer';
 
 /** Redis answers PING, and does not evict keys (queued jobs would vanish). */
-export async function checkRedis(url: string): Promise<ConnectionCheck[]> {
-  const redis = new Redis(url, {
+export async function checkRedis(url: RedisTarget): Promise<ConnectionCheck[]> {
+  const redis = createRedisClient(url, {
     lazyConnect: true,
     connectTimeout: TIMEOUT_MS,
     commandTimeout: TIMEOUT_MS,
@@ -24,7 +25,7 @@ export async function checkRedis(url: string): Promise<ConnectionCheck[]> {
     enableOfflineQueue: false,
   });
   redis.on('error', () => undefined);
-  const where = redactUrlSecrets(url);
+  const where = redisUrlForLog(url);
   try {
     await redis.connect();
     await redis.ping();
@@ -63,7 +64,7 @@ export async function checkRedis(url: string): Promise<ConnectionCheck[]> {
 
 /** The database answers and has every migration of this version (and none newer). */
 export async function checkDatabase(url: string): Promise<ConnectionCheck[]> {
-  const where = redactUrlSecrets(url);
+  const where = redisUrlForLog(url);
   const path = ['hub', 'databaseUrl'];
   let status;
   try {

@@ -140,7 +140,11 @@ export async function startDemo(loaded: Config, logger: Logger, options: DemoOpt
     for (const c of closables.reverse()) await c.close().catch(() => undefined);
   };
   try {
-    // Redis: the configured one, or a private one.
+    // Redis: the configured one, or a private one. The demo runs on one node only.
+    if (typeof config.hub.redisUrl !== 'string')
+      throw new DemoError(
+        'the demo runs on a single Redis: set hub.redisUrl to a redis:// URL (a Cluster or Sentinel is for `concord start`)',
+      );
     let redisUrl = config.hub.redisUrl;
     let privateRedis: PrivateRedis | null = null;
     if (!(await redisAnswers(redisUrl))) {

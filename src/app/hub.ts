@@ -8,7 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
+import { createRedisClient } from '../queue/redis-client.js';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { builtinConnectors } from '../../connectors/index.js';
@@ -121,7 +121,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
     metrics,
     tuning: { ...engineTuningFromConfig(config), ...options.tuning },
   });
-  const redis = new Redis(config.hub.redisUrl, { maxRetriesPerRequest: 2 });
+  const redis = createRedisClient(config.hub.redisUrl, { maxRetriesPerRequest: 2 });
   redis.on('error', (err: Error) =>
     logRedisTrouble(logger, { err }, `redis at ${redisUrlForLog(config.hub.redisUrl)} unavailable: retrying with backoff`),
   );

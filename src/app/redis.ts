@@ -8,14 +8,15 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
-import { Redis } from 'ioredis';
+import { createRedisClient } from '../queue/redis-client.js';
+import type { RedisTarget } from '../queue/redis-client.js';
 import type { Logger } from 'pino';
 import { logRedisTrouble } from '../queue/redis-health.js';
 import { redactUrlSecrets } from '../log/logger.js';
 
-/** True when a Redis answers PING at `url` within the timeout. */
-export async function redisAnswers(url: string, timeoutMs = 1_500): Promise<boolean> {
-  const redis = new Redis(url, {
+/** True when a Redis (a Cluster: a node) answers PING at `target` within the timeout. */
+export async function redisAnswers(target: RedisTarget, timeoutMs = 1_500): Promise<boolean> {
+  const redis = createRedisClient(target, {
     lazyConnect: true,
     connectTimeout: timeoutMs,
     maxRetriesPerRequest: 0,
@@ -88,13 +89,18 @@ export async function startPrivateRedis(): Promise<PrivateRedis | null> {
   return null;
 }
 
-/** A `redis://` URL without its credentials, for logs. */
-export function redisUrlForLog(url: string): string {
-  return URL.canParse(url) ? redactUrlSecrets(url) : 'redis (unparsable URL)';
+/** Where Redis is, without credentials, for logs: a URL, a Cluster's seed nodes or a Sentinel group. */
+export function redisUrlForLog(target: RedisTarget): string {
+  const url = (u: string): string => (URL.canParse(u) ? redactUrlSecrets(u) : 'redis (unparsable URL)');
+  if (typeof target === 'string') return url(target);
+  if ('cluster' in target) return `cluster via ${target.cluster.nodes.map(url).join(', ')}`;
+  if ('sentinel' in target)
+    return `sentinel master ${target.sentinel.name} via ${target.sentinel.sentinels.map((s) => `${s.host}:${s.port}`).join(', ')}`;
+  return `${target.host ?? 'localhost'}:${target.port ?? 6379}`;
 }
 
 /** Says that Redis does not answer and what the process does meanwhile (at the bounded Redis log rate). */
-export function reportRedisUnreachable(url: string, logger: Logger, fields: Record<string, unknown> = {}): void {
+export function reportRedisUnreachable(url: RedisTarget, logger: Logger, fields: Record<string, unknown> = {}): void {
   logRedisTrouble(
     logger,
     { redis: redisUrlForLog(url), ...fields },
@@ -108,7 +114,7 @@ export function reportRedisUnreachable(url: string, logger: Logger, fields: Reco
  * whole process (together with the connections' own errors). Resolves at once when it answers.
  */
 export async function waitForRedis(
-  url: string,
+  url: RedisTarget,
   logger: Logger,
   options: { firstDelayMs?: number; maxDelayMs?: number; signal?: AbortSignal } = {},
 ): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { Redis } from 'ioredis';
+import { createRedisClient } from '../queue/redis-client.js';
 import type { Logger } from 'pino';
 import { builtinConnectors } from '../../connectors/index.js';
 import { demoStateFile, runningDemo } from '../app/demo-state.js';
@@ -67,7 +67,7 @@ async function open(io: CliIo, config: Config): Promise<Session> {
   const connectors = connectorsFromConfig(config, builtinConnectors);
   const logger = commandLogger(io);
   const store = await openConfiguredStore(config, connectors, logger);
-  const redis = new Redis(config.hub.redisUrl, { maxRetriesPerRequest: null });
+  const redis = createRedisClient(config.hub.redisUrl, { maxRetriesPerRequest: null });
   const hubIngest = new HubPatchIngest({ store, redis, prefix: config.hub.keyPrefix });
   const privacy = new PrivacyService({
     store,

@@ -339,6 +339,46 @@ ${EMPTY_CATALOG}`;
   });
 });
 
+describe('hub.redisUrl: a URL, a Redis Cluster or a Sentinel group', () => {
+  const cluster = `  redisUrl:
+    cluster:
+      nodes: [redis://10.0.0.1:7000, redis://10.0.0.2:7000]
+      natMap: { '10.0.0.1:7000': { host: 127.0.0.1, port: 17000 } }
+      options: { slotsRefreshTimeout: 2000 }
+`;
+  it('a cluster of seed nodes, with natMap and ioredis options passed through', () => {
+    const { config } = expectOk(
+      parseConfig(HUB.replace('  redisUrl: redis://127.0.0.1:6379\n', cluster) + EMPTY_CATALOG, 'inline.yaml', options),
+    );
+    expect(config.hub.redisUrl).toEqual({
+      cluster: {
+        nodes: ['redis://10.0.0.1:7000', 'redis://10.0.0.2:7000'],
+        natMap: { '10.0.0.1:7000': { host: '127.0.0.1', port: 17000 } },
+        options: { slotsRefreshTimeout: 2000 },
+      },
+    });
+  });
+
+  it('a sentinel group', () => {
+    const sentinel = `  redisUrl:\n    sentinel: { name: mymaster, sentinels: [{ host: 127.0.0.1, port: 26379 }] }\n`;
+    const { config } = expectOk(
+      parseConfig(HUB.replace('  redisUrl: redis://127.0.0.1:6379\n', sentinel) + EMPTY_CATALOG, 'inline.yaml', options),
+    );
+    expect(config.hub.redisUrl).toEqual({ sentinel: { name: 'mymaster', sentinels: [{ host: '127.0.0.1', port: 26379 }] } });
+  });
+
+  it('a literal password in a seed node URL or in the options is refused', () => {
+    const withUrl = cluster.replace('redis://10.0.0.1:7000,', 'redis://:pw@10.0.0.1:7000,');
+    expect(inlineErrors(HUB.replace('  redisUrl: redis://127.0.0.1:6379\n', withUrl) + EMPTY_CATALOG).map((e) => e.code)).toEqual([
+      'credentials_literal',
+    ]);
+    const withOption = cluster.replace('slotsRefreshTimeout: 2000', 'password: hunter2');
+    expect(inlineErrors(HUB.replace('  redisUrl: redis://127.0.0.1:6379\n', withOption) + EMPTY_CATALOG).map((e) => e.code)).toEqual([
+      'secret_literal',
+    ]);
+  });
+});
+
 describe('a connector’s own rules across its keys', () => {
   // Its zod refinements were lost when its keys joined the common ones: a Segment instance with
   // a space and no Profile API token validated, and failed only when the hub started.

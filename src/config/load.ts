@@ -371,6 +371,11 @@ export function parseConfig(text: string, file: string, options: LoadOptions): L
         return;
       }
       case 'invalid_union': {
+        if (getIn(data, path) === undefined) {
+          const key = path[path.length - 1];
+          fail('missing_key', path, 'value', `${formatPath(path.slice(0, -1))}: missing required key "${String(key)}"`);
+          return;
+        }
         // A value of one option's type (a map where a text or a map of texts belongs) gets that
         // option's own problems; a value of none of the types, what the options expect.
         const options = issue.errors;

@@ -39,10 +39,26 @@ function unwrap(schema: z.ZodType, value: unknown, layers: z.ZodType[]): z.ZodTy
       });
       if (option === undefined) return current;
       current = option;
+    } else if (current instanceof z.ZodUnion) {
+      const option = unionOptionFor(current.options as readonly z.ZodType[], value);
+      if (option === undefined) return current;
+      current = option;
     } else {
       return current;
     }
   }
+}
+
+/**
+ * The option of a plain union that a value is of: a text for a string option, a map for the
+ * object option that has each of its keys (e.g. `hub.redisUrl`: a URL, `{cluster}` or `{sentinel}`).
+ */
+function unionOptionFor(options: readonly z.ZodType[], value: unknown): z.ZodType | undefined {
+  return options.find((option) => {
+    const base = unwrap(option, value, []);
+    if (typeof value === 'string') return base instanceof z.ZodString;
+    return isRecord(value) && base instanceof z.ZodObject && Object.keys(value).every((key) => key in base.shape);
+  });
 }
 
 function child(schema: z.ZodType, segment: string | number): z.ZodType | undefined {

@@ -56,6 +56,64 @@ const RedisUrl = credentialUrl(
   'Redis connection URL.',
 );
 
+const HostPort = z
+  .object({
+    host: z.string().min(1).meta({ description: 'Host name or address.' }),
+    port: z.number().int().min(1).max(65_535).meta({ description: 'TCP port.' }),
+  })
+  .strict();
+
+/**
+ * Options handed to ioredis as they are (`RedisOptions` / `ClusterOptions`: TLS, timeouts,
+ * `username`…). A password must come from `${env:NAME}` like every other secret.
+ */
+const RedisClientOptions = z
+  .object({ password: secret('Password of the Redis nodes (AUTH).').optional() })
+  .catchall(z.unknown())
+  .meta({ description: 'Options passed through to ioredis (https://redis.github.io/ioredis/interfaces/CommonRedisOptions.html).' });
+
+/** A Redis Cluster: seed nodes, the rest is discovered (`CLUSTER SLOTS`). */
+export const RedisClusterConfig = z
+  .object({
+    cluster: z
+      .object({
+        nodes: z.array(RedisUrl).min(1).meta({ description: 'Seed nodes (redis:// URLs); the other nodes are discovered from them.' }),
+        natMap: z
+          .record(z.string(), HostPort)
+          .optional()
+          .meta({ description: "Maps the addresses the nodes announce ('host:port') to ones the hub can reach (ioredis natMap)." }),
+        options: RedisClientOptions.optional().meta({
+          description: 'ioredis ClusterOptions passed through (https://redis.github.io/ioredis/interfaces/ClusterOptions.html).',
+        }),
+      })
+      .strict(),
+  })
+  .strict();
+export type RedisClusterConfig = z.infer<typeof RedisClusterConfig>;
+
+/** A Redis watched by Sentinel: the hub asks the sentinels where the master of `name` is. */
+export const RedisSentinelConfig = z
+  .object({
+    sentinel: z
+      .object({
+        sentinels: z.array(HostPort).min(1).meta({ description: 'The sentinels to ask.' }),
+        name: z.string().min(1).meta({ description: 'The master group name the sentinels monitor.' }),
+        sentinelPassword: secret('Password of the sentinels.').optional(),
+        options: RedisClientOptions.optional().meta({
+          description: 'ioredis RedisOptions passed through (https://redis.github.io/ioredis/interfaces/SentinelConnectionOptions.html).',
+        }),
+      })
+      .strict(),
+  })
+  .strict();
+export type RedisSentinelConfig = z.infer<typeof RedisSentinelConfig>;
+
+/** Where Redis is: one URL, a Cluster or a Sentinel group. */
+export const RedisConnection = z.union([RedisUrl, RedisClusterConfig, RedisSentinelConfig]).meta({
+  description: 'Redis: a redis:// URL, { cluster: { nodes, natMap?, options? } } or { sentinel: { sentinels, name, options? } }.',
+});
+export type RedisConnection = z.infer<typeof RedisConnection>;
+
 /** `sqlite:<file>`, `sqlite::memory:`, or a `postgres://` / `postgresql://` URL. */
 const DatabaseUrl = credentialUrl(
   z
@@ -356,7 +414,7 @@ export type SyncConfig = z.infer<typeof SyncConfig>;
 export const HubConfig = z
   .object({
     mode: HubMode.default('production'),
-    redisUrl: RedisUrl,
+    redisUrl: RedisConnection,
     databaseUrl: DatabaseUrl,
     publicUrl: HttpUrl,
     listen: z

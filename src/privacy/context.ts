@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-client.js';
 import type { Logger } from 'pino';
 import type { Json, MergePolicy, ProfilePatch } from '../profile/schema.js';
 import type { ApplyResult, DataSubjectRequest, Store } from '../store/types.js';
@@ -24,7 +24,7 @@ import type { DsrView, ErasureState } from './schema.js';
 export interface PrivacyContext {
   store: Store;
   /** A BullMQ-ready connection (`maxRetriesPerRequest: null`), normally the engine's. */
-  redis: Redis;
+  redis: RedisClient;
   /** The engine's key prefix, with its hash tag. */
   prefix: string;
   connectors: ReadonlyMap<string, SyncConnector>;

@@ -21,7 +21,7 @@
  * `workers.ts` (workers, sweep, parks).
  */
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-client.js';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { MergePolicy, ProfilePatch } from '../profile/schema.js';
@@ -58,7 +58,7 @@ export type { PrivacyEngine } from './workers.js';
 export interface PrivacyServiceDeps {
   store: Store;
   /** A BullMQ-ready Redis connection (`maxRetriesPerRequest: null`): the engine's `connection`. */
-  redis: Redis;
+  redis: RedisClient;
   /** The engine's key prefix. */
   prefix: string;
   connectors: readonly SyncConnector[];

@@ -18,7 +18,7 @@
  */
 import { sleep } from '../connector/sleep.js';
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import { LuaScript, NOW_MS_LUA } from './lua.js';
 import type { EngineKeys } from './keys.js';
 
@@ -73,7 +73,7 @@ export class CallLimiter {
   private readonly seenLifts = new Map<string, number>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: EngineKeys,
     /** Added to every window, to absorb the delay between acquiring and the request arriving. */
     private readonly marginMs: number,

@@ -7,7 +7,7 @@
  * could not be written (Redis going away) is missing from the chart, never retried, and Redis
  * lost is an empty chart for the hour that follows.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import type { EngineKeys } from './keys.js';
 
 export type ChangeDirection = 'in' | 'out';
@@ -25,7 +25,7 @@ export interface MinuteCounts {
 
 export class ChangeCounts {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Pick<EngineKeys, 'changesOfMinute'>,
   ) {}
 

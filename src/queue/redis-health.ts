@@ -7,7 +7,11 @@
  * from the outbox).
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
+import { isClusterClient, redisTargetAddress } from './redis-client.js';
+
+/** The hub's Redis client type, for layers that may only know `redis-health.ts` (the server). */
+export type { RedisClient } from './redis-client.js';
 import type { Logger } from 'pino';
 
 /** Redis is not connected: nothing was queued, the caller should try again later. */
@@ -25,11 +29,11 @@ export class RedisUnavailableError extends Error {
 const DOWN = new Set(['reconnecting', 'close', 'end']);
 
 /** Connections that lost Redis and have not been ready since. */
-const lost = new WeakSet<Redis>();
+const lost = new WeakSet<RedisClient>();
 /** Connections whose losses and recoveries are followed (from the first `redisReady` on them). */
-const followed = new WeakSet<Redis>();
+const followed = new WeakSet<RedisClient>();
 
-function follow(connection: Redis): void {
+function follow(connection: RedisClient): void {
   if (followed.has(connection)) return;
   followed.add(connection);
   connection.on('close', () => lost.add(connection));
@@ -44,7 +48,7 @@ function follow(connection: Redis): void {
  * `connecting` and `connect`, which would otherwise let a request in to wait for the deadline
  * (against an unreachable host, for the whole connect timeout of every attempt).
  */
-export function redisReady(...connections: readonly Redis[]): boolean {
+export function redisReady(...connections: readonly RedisClient[]): boolean {
   return connections.every((c) => {
     follow(c);
     if (DOWN.has(c.status)) lost.add(c);
@@ -53,7 +57,7 @@ export function redisReady(...connections: readonly Redis[]): boolean {
 }
 
 /** Throws `RedisUnavailableError` when a connection is known to be down. */
-export function assertRedisReady(...connections: readonly Redis[]): void {
+export function assertRedisReady(...connections: readonly RedisClient[]): void {
   if (!redisReady(...connections)) throw new RedisUnavailableError();
 }
 
@@ -66,7 +70,9 @@ export async function withRedisDeadline<T>(timeoutMs: number, work: () => Promis
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
-      work(),
+      work().catch((err: unknown) => {
+        throw clusterTransient(err) ?? err;
+      }),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new RedisUnavailableError(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
       }),
@@ -74,6 +80,33 @@ export async function withRedisDeadline<T>(timeoutMs: number, work: () => Promis
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Answers of a Redis Cluster that mean "not now" (a slot moving or unserved): `TRYAGAIN` (a
+ * multi-key command while its keys are split by a migration), `CLUSTERDOWN`, and `MOVED`/`ASK`
+ * left over, and ioredis's own `Too many Cluster redirections` once its redirections ran out
+ * (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#redirection-and-resharding).
+ */
+const CLUSTER_TRANSIENT = /^(TRYAGAIN|CLUSTERDOWN|MOVED|ASK|Too many Cluster redirections)\b/;
+
+/** The `RedisUnavailableError` a cluster's "not now" answer means; undefined for any other error. */
+export function clusterTransient(err: unknown): RedisUnavailableError | undefined {
+  if (!(err instanceof Error) || !CLUSTER_TRANSIENT.test(err.message)) return undefined;
+  return new RedisUnavailableError(`Redis Cluster: ${err.message.slice(0, 60)}`);
+}
+
+/**
+ * Throws unless a Redis Cluster can serve the slots of `keys` now: `CLUSTER INFO` says
+ * `cluster_state:ok` and each key's slot answers (`EXISTS`, routed to the slot's owner, fails
+ * with `CLUSTERDOWN` when the slot is unassigned). A single node or Sentinel client passes.
+ */
+export async function assertClusterServes(client: RedisClient, keys: readonly string[]): Promise<void> {
+  if (!isClusterClient(client)) return;
+  const info = String(await client.cluster('INFO'));
+  const state = /cluster_state:(\w+)/.exec(info)?.[1];
+  if (state !== 'ok') throw new Error(`cluster state ${state ?? 'unknown'}`);
+  for (const key of keys) await client.exists(key);
 }
 
 /** At most one line about Redis trouble per this many ms, for the whole process. */
@@ -98,9 +131,8 @@ export function logRedisTrouble(logger: Logger, fields: Record<string, unknown>,
 }
 
 /** A Redis connection's address for logs (never its password). */
-export function redisAddress(redis: Redis): string {
-  const { host, port, path } = redis.options;
-  return path ? String(path) : `${host ?? 'localhost'}:${port ?? 6379}`;
+export function redisAddress(redis: RedisClient): string {
+  return redisTargetAddress(redis);
 }
 
 export interface RedisResetEvent {
@@ -135,7 +167,7 @@ export class RedisWatch {
   };
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: string,
     private readonly everyMs: number,
     private readonly onReset: (event: RedisResetEvent) => Promise<void>,

@@ -6,7 +6,7 @@
  * crashed push leaves its profiles in flight until the lease expires; the next take moves
  * them back to dirty, so nothing is lost.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.js';
 import { LuaScript, NOW_MS_LUA } from './lua.js';
 import type { EngineKeys } from './keys.js';
 
@@ -116,7 +116,7 @@ export interface DirtyMark {
 
 export class WorkSets {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: EngineKeys,
   ) {}
 

@@ -153,7 +153,7 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
       operations: '/admin',
     },
   }));
-  registerOps(app, { redis: deps.redis, redisReady, store: deps.store });
+  registerOps(app, { redis: deps.redis, redisReady, store: deps.store, slotKeys: [`${deps.engine.prefix}:readyz`] });
   if (metricsHere) registerMetrics(app, { registry: deps.metrics, token: deps.hub.metrics?.token });
   await registerWebhooks(app, {
     engine: deps.engine,

@@ -3,7 +3,7 @@
  * tests can hand it a real store and engine on a private Redis prefix and call `inject()`.
  */
 import { z } from 'zod';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-health.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { LocalizedText } from '../config/localized.js';
@@ -88,7 +88,7 @@ export interface ServerDeps {
    */
   ingestPatch(patch: ProfilePatch, options?: { actor?: string }): Promise<ApplyResult>;
   /** A Redis connection for readiness, link revocations and the queue board. */
-  redis: Redis;
+  redis: RedisClient;
   /**
    * False while Redis is known to be unreachable: every route that needs it answers 503 with
    * Retry-After at once instead of waiting. Default: `redis` is not down.

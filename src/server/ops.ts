@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import { assertClusterServes } from '../queue/redis-health.js';
+import type { RedisClient } from '../queue/redis-health.js';
 import type { Registry } from 'prom-client';
 import type { Store } from '../store/types.js';
 import { findApiKey, presentedKey, sha256 } from './api-keys.js';
@@ -31,7 +32,16 @@ async function check(name: string, probe: () => Promise<unknown>): Promise<{ nam
   }
 }
 
-export function registerOps(app: FastifyInstance, deps: { redis: Redis; redisReady: () => boolean; store: Store }): void {
+export function registerOps(
+  app: FastifyInstance,
+  deps: {
+    redis: RedisClient;
+    redisReady: () => boolean;
+    store: Store;
+    /** Keys in each hash tag the hub uses: in a Redis Cluster their slots must be served. */
+    slotKeys?: readonly string[];
+  },
+): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
@@ -40,6 +50,7 @@ export function registerOps(app: FastifyInstance, deps: { redis: Redis; redisRea
         if (!deps.redisReady()) throw new Error('not connected');
         const pong = await deps.redis.ping();
         if (pong !== 'PONG') throw new Error(`unexpected answer ${pong}`);
+        await assertClusterServes(deps.redis, deps.slotKeys ?? []);
       }),
       check('database', () => deps.store.getCursor('__readyz__')),
     ]);

@@ -8,7 +8,7 @@
  * two keys are all that is written, and only to Redis.
  */
 import { v7 as uuidv7 } from 'uuid';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-health.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { redactContacts } from '../log/logger.js';
@@ -60,7 +60,7 @@ export const PlanView = z
 export type PlanView = z.infer<typeof PlanView>;
 
 export interface PlanRunnerOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** The hub's key prefix (with its hash tag). */
   prefix: string;
   connectors: readonly SyncConnector[];

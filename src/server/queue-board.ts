@@ -10,7 +10,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-health.js';
 import { engineQueueNames } from '../sync/index.js';
 import type { SyncConnector } from '../sync/index.js';
 import { hasScope } from './api-keys.js';
@@ -35,7 +35,7 @@ function isQueueList(payload: unknown): payload is { queues: Record<string, unkn
 
 export async function registerQueueBoard(
   app: FastifyInstance,
-  options: { redis: Redis; prefix: string; connectors: readonly SyncConnector[]; apiKeys: readonly ApiKeyRecord[] },
+  options: { redis: RedisClient; prefix: string; connectors: readonly SyncConnector[]; apiKeys: readonly ApiKeyRecord[] },
 ): Promise<void> {
   const queues = engineQueueNames(options.connectors).map((name) => new Queue(name, { connection: options.redis, prefix: options.prefix }));
   // The connection's owner logs its errors; without a listener BullMQ would print each one while Redis is away.

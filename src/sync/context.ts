@@ -1,7 +1,7 @@
 /** What the engine's stages share: connections, stores, queues and the scheduling helpers. */
 import type { ChangeCounts } from '../queue/change-counts.js';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-client.js';
 import type { Logger } from 'pino';
 import type { ExternalRecord } from '../connector/define.js';
 import type { MergePolicy } from '../profile/schema.js';
@@ -17,7 +17,7 @@ import type { EngineTuning } from './options.js';
 import type { DirtyMark, WorkSets } from '../queue/work-sets.js';
 
 export interface EngineContext {
-  redis: Redis;
+  redis: RedisClient;
   keys: EngineKeys;
   store: Store;
   policy: MergePolicy;

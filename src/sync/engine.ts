@@ -13,7 +13,8 @@
 import { randomUUID } from 'node:crypto';
 import { Job, Queue, Worker } from 'bullmq';
 import type { JobsOptions } from 'bullmq';
-import { Redis } from 'ioredis';
+import { createRedisClient, duplicateRedisClient } from '../queue/redis-client.js';
+import type { RedisClient } from '../queue/redis-client.js';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ExternalRecord, RawWebhook } from '../connector/define.js';
@@ -162,7 +163,7 @@ export interface Engine {
   /** The live connector instance (created on first use). */
   instance(connector: string): Promise<SyncInstance>;
   /** The engine's Redis connection (BullMQ-ready), for other stages' queues on the same prefix. */
-  readonly connection: Redis;
+  readonly connection: RedisClient;
   /**
    * Receives the webhook events the engine does not handle itself (erasure requests, deletions,
    * merges) whenever `receiveWebhook` is called without its own listener; `undefined` removes it.
@@ -208,9 +209,9 @@ class BullEngine implements Engine {
   readonly deadLetters: DeadLetterView;
   private readonly ctx: EngineContext;
   private readonly webhooksOutMetrics: WebhooksOutMetrics;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   /** The engine's own commands (work sets, write log, limiter, dedupe), pipelined per tick. */
-  private readonly commands: Redis;
+  private readonly commands: RedisClient;
   private readonly logger: Logger;
   private readonly workers: Worker[] = [];
   private readonly ordered: OrderedWorker<IngestJobData>[] = [];
@@ -242,16 +243,14 @@ class BullEngine implements Engine {
       if (connectors.has(c.id)) throw new Error(`connector instance ${c.id} given twice`);
       connectors.set(c.id, c);
     }
-    this.redis =
-      typeof options.redis === 'string'
-        ? new Redis(options.redis, { maxRetriesPerRequest: null })
-        : new Redis({ ...options.redis, maxRetriesPerRequest: null });
+    // BullMQ workers need `maxRetriesPerRequest: null` (https://docs.bullmq.io/guide/connections).
+    this.redis = createRedisClient(options.redis, { maxRetriesPerRequest: null });
     // Every reconnect attempt reports an error while Redis is away: logged at a bounded rate.
     const unavailable = `redis at ${redisAddress(this.redis)} unavailable: retrying with backoff`;
     this.redis.on('error', (err) => logRedisTrouble(this.logger, { err }, unavailable));
     // Commands issued in the same tick go out in one write: a batch touches dozens of keys.
     // BullMQ keeps its own connection (its blocking and scripted commands are not pipelined).
-    this.commands = this.redis.duplicate({ enableAutoPipelining: true });
+    this.commands = duplicateRedisClient(this.redis, { enableAutoPipelining: true });
     this.commands.on('error', (err) => logRedisTrouble(this.logger, { err }, unavailable));
     const keys = engineKeys(this.prefix);
     const queueOpts = { connection: this.redis, prefix: this.prefix };
@@ -331,7 +330,7 @@ class BullEngine implements Engine {
     });
   }
 
-  get connection(): Redis {
+  get connection(): RedisClient {
     return this.redis;
   }
 

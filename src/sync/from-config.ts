@@ -13,6 +13,7 @@ import type { MergePolicy } from '../profile/schema.js';
 import { bindConnector } from './bind.js';
 import type { PullSchedule, SyncConnector } from './bind.js';
 import type { EngineTuningInput } from './options.js';
+import type { RedisTarget } from '../queue/redis-client.js';
 
 /** A connector instance names a type no definition provides (the loader normally catches this). */
 export class UnknownConnectorTypeError extends Error {
@@ -70,7 +71,8 @@ export interface SyncSetup {
   connectors: SyncConnector[];
   policy: MergePolicy;
   outboxTargets: string[];
-  redis: string;
+  /** `hub.redisUrl`: a URL, a Cluster or a Sentinel group. */
+  redis: RedisTarget;
   prefix: string;
 }
 

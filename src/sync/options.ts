@@ -4,7 +4,7 @@
  * suit production and are shortened by tests.
  */
 import { z } from 'zod';
-import type { RedisOptions } from 'ioredis';
+import type { RedisTarget } from '../queue/redis-client.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { MergePolicy } from '../profile/schema.js';
@@ -162,8 +162,8 @@ export const EngineRoles = z.object({
 export type EngineRoles = z.infer<typeof EngineRoles>;
 
 export interface EngineOptions {
-  /** A `redis://` URL or ioredis options. */
-  redis: string | RedisOptions;
+  /** A `redis://` URL, ioredis options, a Cluster (seed nodes) or a Sentinel group (see `queue/redis-client.ts`). */
+  redis: RedisTarget;
   /** Key prefix of every queue and key; wrapped in a hash tag (`{concord}`) when it has none. */
   prefix?: string;
   store: Store;

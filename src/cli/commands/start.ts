@@ -31,6 +31,7 @@ import { printErrors, printWarnings, redactUrl, summaryLine } from '../report.js
 import { processIo } from '../io.js';
 import type { CliIo } from '../io.js';
 import { createHubLogger } from '../../app/logger.js';
+import { redisUrlForLog } from '../../app/redis.js';
 
 export { ROLES };
 export type { Role };
@@ -147,7 +148,7 @@ export function register(program: Command, io: CliIo = processIo): void {
         return;
       }
       io.log(
-        `Hub running (role ${formatRoles(options.role)}): Redis ${redactUrl(config.hub.redisUrl)} (prefix ${config.hub.keyPrefix}), ` +
+        `Hub running (role ${formatRoles(options.role)}): Redis ${redisUrlForLog(config.hub.redisUrl)} (prefix ${config.hub.keyPrefix}), ` +
           `database ${redactUrl(config.hub.databaseUrl)}${hub.urls.length > 0 ? `, listening on ${hub.urls.join(' and ')} (public URL ${config.hub.publicUrl})` : ''}` +
           `${hub.metricsUrl ? `, metrics on ${hub.metricsUrl}/metrics` : ''}`,
       );

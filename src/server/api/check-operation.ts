@@ -6,7 +6,7 @@
  * system's quota like any other: one check per connector per `CHECK_EVERY_MS` (across the hub's
  * processes, a Redis key), none while the connector is parked; 429 with Retry-After otherwise.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis-health.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { ConnectionCheck } from '../../connector/define.js';
@@ -25,7 +25,7 @@ export const CHECK_EVERY_MS = 10_000;
 
 /** What the check route needs to keep within a connector's call budget. */
 export interface CheckBudget {
-  redis: Redis;
+  redis: RedisClient;
   /** The engine's Redis key prefix. */
   prefix: string;
   /** How long the connector stays parked (a 429 Retry-After or a spent allowance); 0 when not parked. */

@@ -9,7 +9,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { signatureMatches } from './signature.js';
 import { z } from 'zod';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis-health.js';
 
 const Payload = z.object({
   v: z.literal(1),
@@ -43,7 +43,7 @@ export class PreferenceLinks {
 
   constructor(
     signingSecret: string,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly now: () => number = Date.now,
   ) {

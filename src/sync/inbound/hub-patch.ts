@@ -9,7 +9,7 @@
 import { Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { logRedisTrouble, redisAddress } from '../../queue/redis-health.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis-client.js';
 import { HUB_SOURCES } from '../../config/schema.js';
 import { ProfilePatch } from '../../profile/schema.js';
 import type { ApplyResult, Store } from '../../store/types.js';
@@ -20,7 +20,7 @@ import type { SyncMetrics } from '../metrics.js';
 export interface HubPatchIngestOptions {
   store: Store;
   /** A Redis connection; it is not closed by `close()`. */
-  redis: Redis;
+  redis: RedisClient;
   /** The engine's key prefix. */
   prefix: string;
   /** The engine's metrics, so hub changes count in `concord_sync_changes_ingested_total`. */

@@ -22,7 +22,7 @@
  * Redis holds, so none drops what another stored meanwhile (a lost `ok` made a finished
  * write look uncertain, and a later record was judged against the wrong values).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis-client.js';
 import { jsonEqual } from '../../connector/mapping.js';
 import type { Json } from '../../profile/schema.js';
 import { LuaScript } from '../../queue/lua.js';
@@ -92,7 +92,7 @@ export class WriteLog {
   private readonly open = new Map<string, WriteEntry>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keyOf: (connector: string, profileId: string) => string,
     /** Key of the pointer from a record's external id to its profile, while its writes are logged. */
     private readonly pointerOf: (connector: string, externalId: string) => string,

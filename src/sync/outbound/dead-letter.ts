@@ -5,7 +5,7 @@
  * still differs from the shadow, after the cause has been fixed.
  */
 import { z } from 'zod';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../queue/redis-client.js';
 import type { EngineKeys } from '../../queue/keys.js';
 
 export const DeadLetter = z.object({
@@ -25,7 +25,7 @@ export type DeadLetter = z.infer<typeof DeadLetter>;
 
 export class DeadLetterView {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: EngineKeys,
     private readonly connectors: () => readonly string[],
     /** Called after a replay so the connector's push runs soon. */

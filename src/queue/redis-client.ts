@@ -1,0 +1,132 @@
+/**
+ * One factory for the hub's Redis clients: a single node (a `redis://` URL or ioredis options),
+ * a Redis Cluster (seed nodes, `natMap` and options passed through to ioredis `Cluster`) or a
+ * Sentinel group (ioredis asks the sentinels for the master). Every caller gets a `RedisClient`
+ * and never needs to know which one it talks to: a Cluster client follows `MOVED` and `ASK`
+ * redirections itself (https://redis.github.io/ioredis/classes/Cluster.html).
+ *
+ * In a Cluster every multi-key command, MULTI, pipeline and Lua script must touch keys of one
+ * slot: the hub's keys all start with the configured hash tag (see `keys.ts`), and BullMQ's
+ * prefix must be hash-tagged too (https://docs.bullmq.io/bull/patterns/redis-cluster).
+ */
+import { Cluster, Redis } from 'ioredis';
+import type { ClusterOptions, RedisOptions } from 'ioredis';
+
+/** A client of a single Redis, of a Sentinel group, or of a Redis Cluster. */
+export type RedisClient = Redis | Cluster;
+
+/** A Redis Cluster given by seed nodes (the structure of `hub.redisUrl`'s cluster form). */
+export interface RedisClusterTarget {
+  cluster: {
+    /** Seed nodes as `redis://` URLs. */
+    nodes: readonly string[];
+    /** Announced `host:port` -> an address the hub reaches (ioredis `natMap`). */
+    natMap?: Record<string, { host: string; port: number }>;
+    /** ioredis `ClusterOptions`, passed through. */
+    options?: Record<string, unknown>;
+  };
+}
+
+/** A Redis found through Sentinel (the structure of `hub.redisUrl`'s sentinel form). */
+export interface RedisSentinelTarget {
+  sentinel: {
+    sentinels: readonly { host: string; port: number }[];
+    /** The master group name. */
+    name: string;
+    sentinelPassword?: string;
+    /** ioredis `RedisOptions`, passed through. */
+    options?: Record<string, unknown>;
+  };
+}
+
+/** Where Redis is: a URL, ioredis options for one node, a Cluster or a Sentinel group. */
+export type RedisTarget = string | RedisOptions | RedisClusterTarget | RedisSentinelTarget;
+
+function isCluster(target: RedisTarget): target is RedisClusterTarget {
+  return typeof target === 'object' && 'cluster' in target;
+}
+
+function isSentinel(target: RedisTarget): target is RedisSentinelTarget {
+  return typeof target === 'object' && 'sentinel' in target;
+}
+
+/** A seed node URL as ioredis `Cluster` takes it (`{host, port}`; credentials go to `redisOptions`). */
+function seedNode(url: string): { host: string; port: number } {
+  const u = new URL(url);
+  return { host: u.hostname, port: u.port ? Number(u.port) : 6379 };
+}
+
+/** Credentials and TLS of the first seed URL, as node options of the Cluster. */
+function nodeOptionsOf(url: string | undefined): RedisOptions {
+  if (url === undefined) return {};
+  const u = new URL(url);
+  return {
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
+/**
+ * Makes the client for `target`, with `overrides` (ioredis options such as
+ * `maxRetriesPerRequest: null`, which BullMQ needs for workers) applied to every node's
+ * connection. For a Cluster, `overrides` go to each node (`redisOptions`); `lazyConnect`,
+ * `enableOfflineQueue` and `enableAutoPipelining` are Cluster options and are set on both.
+ */
+export function createRedisClient(target: RedisTarget, overrides: RedisOptions = {}): RedisClient {
+  if (isCluster(target)) {
+    const { nodes, natMap, options } = target.cluster;
+    const passed: ClusterOptions = { ...options };
+    const clusterOptions: ClusterOptions = {
+      ...passed,
+      ...(natMap ? { natMap } : {}),
+      ...pick(overrides, ['lazyConnect', 'enableOfflineQueue', 'enableAutoPipelining', 'enableReadyCheck']),
+      redisOptions: { ...nodeOptionsOf(nodes[0]), ...passed.redisOptions, ...overrides },
+    };
+    return new Cluster(nodes.map(seedNode), clusterOptions);
+  }
+  if (isSentinel(target)) {
+    const { sentinels, name, sentinelPassword, options } = target.sentinel;
+    return new Redis({
+      ...options,
+      sentinels: sentinels.map((s) => ({ ...s })),
+      name,
+      ...(sentinelPassword !== undefined ? { sentinelPassword } : {}),
+      ...overrides,
+    });
+  }
+  return typeof target === 'string' ? new Redis(target, overrides) : new Redis({ ...target, ...overrides });
+}
+
+/** A second connection to the same Redis (or Cluster) as `client`, with `overrides`. */
+export function duplicateRedisClient(client: RedisClient, overrides: RedisOptions = {}): RedisClient {
+  if (client instanceof Cluster) {
+    return client.duplicate(undefined, {
+      ...pick(overrides, ['lazyConnect', 'enableOfflineQueue', 'enableAutoPipelining', 'enableReadyCheck']),
+      redisOptions: { ...client.options.redisOptions, ...overrides },
+    });
+  }
+  return client.duplicate(overrides);
+}
+
+/** True for a Redis Cluster client. */
+export function isClusterClient(client: RedisClient): client is Cluster {
+  return client instanceof Cluster;
+}
+
+/** The client's address for logs (never its password): the first seed node of a Cluster. */
+export function redisTargetAddress(client: RedisClient): string {
+  if (client instanceof Cluster) {
+    const known = client.nodes('master').map((n) => `${n.options.host ?? 'localhost'}:${n.options.port ?? 6379}`);
+    return `cluster (${known.length > 0 ? known.join(',') : 'no node known yet'})`;
+  }
+  const { host, port, path, sentinels, name } = client.options;
+  if (sentinels && sentinels.length > 0) return `sentinel master ${name ?? ''}`;
+  return path ? String(path) : `${host ?? 'localhost'}:${port ?? 6379}`;
+}
+
+function pick(options: RedisOptions, names: readonly (keyof RedisOptions & keyof ClusterOptions)[]): Partial<ClusterOptions> {
+  const out: Partial<ClusterOptions> = {};
+  for (const name of names) if (options[name] !== undefined) Object.assign(out, { [name]: options[name] });
+  return out;
+}
