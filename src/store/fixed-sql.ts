@@ -134,9 +134,10 @@ export function FIND_BATCH_OWNERS(identities: number, records: number): string {
       );
     }
     if (records > 0) {
+      // Named as the identities' columns: a statement of records alone takes its names from here.
       const { from, where } = keyedRows('shadows', 's', ['connector', 'external_id'], records);
       parts.push(
-        `select 's' as "via", s."connector", '', s."external_id", ${profile} from ${from} inner join "profiles" p on p."id" = s."profile_id"${where}`,
+        `select 's' as "via", s."connector" as "kind", '' as "system", s."external_id" as "value", ${profile} from ${from} inner join "profiles" p on p."id" = s."profile_id"${where}`,
       );
     }
     text = parts.join(' union all ');

@@ -133,4 +133,31 @@ describe.each(TEST_DIALECTS)('applyPatches as one batch (%s)', (dialect) => {
     expect(batched.held).toEqual(oneByOne.held);
     expect(oneByOne.results).toContainEqual(expect.objectContaining({ status: 'applied', mergedProfileIds: 1 }));
   });
+
+  it('finds the owner of a record by its shadow in a statement of records alone (more records than identities)', async () => {
+    await withStore(dialect, async (store) => {
+      const [known] = await store.applyPatches([
+        {
+          patch: patch({ source: 'crm', at: at(1), identities: [{ kind: 'email', value: 'known@example.com' }] }),
+          options: { observed: { connector: 'crm', externalId: 'rec-known', values: { n: 1 } } },
+        },
+      ]);
+      // 250 records of one person fill the first lookup statement with records; the known
+      // record, now reported with a new address, falls into a statement of records alone.
+      const fillers = Array.from({ length: 250 }, (_, n) => ({
+        patch: patch({ source: 'crm', at: at(2), identities: [{ kind: 'email' as const, value: 'filler@example.com' }] }),
+        options: { observed: { connector: 'crm', externalId: `rec-filler-${n}`, values: { n } } },
+      }));
+      const results = await store.applyPatches([
+        ...fillers,
+        {
+          patch: patch({ source: 'crm', at: at(3), identities: [{ kind: 'email', value: 'moved@example.com' }] }),
+          options: { observed: { connector: 'crm', externalId: 'rec-known', values: { n: 2 } } },
+        },
+      ]);
+      const knownId = known && 'profileId' in known ? known.profileId : 'none';
+      expect(results.at(-1)).toMatchObject({ status: 'applied', profileId: knownId });
+      expect((await store.findProfile({ kind: 'email', value: 'moved@example.com' }))?.id).toBe(knownId);
+    });
+  });
 });
