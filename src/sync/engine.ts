@@ -49,7 +49,15 @@ import { runOrigin } from './runs.js';
 import { firstPullPending, waitsForFirstPull } from './initial-sync.js';
 import type { RunTrigger } from '../store/types.js';
 import type { UnparkResult } from './park.js';
-import { assertRedisReady, logRedisTrouble, redisAddress, redisReady, RedisWatch, withRedisDeadline } from '../queue/redis-health.js';
+import {
+  assertRedisReady,
+  logRedisTrouble,
+  redisAddress,
+  redisReady,
+  RedisUnavailableError,
+  RedisWatch,
+  withRedisDeadline,
+} from '../queue/redis-health.js';
 import type { RedisResetEvent } from '../queue/redis-health.js';
 import { WorkSets } from '../queue/work-sets.js';
 import { WriteLog } from './inbound/write-log.js';
@@ -563,7 +571,13 @@ class BullEngine implements Engine {
     assertRedisReady(this.redis, this.commands);
     return withRedisDeadline(this.ctx.tuning.redisTimeoutMs, () =>
       receiveWebhook(this.ctx, connector, raw, onUnhandled ?? this.eventListener),
-    );
+    ).catch((err: unknown) => {
+      // Answered 503: said in the log too (at a bounded rate), so a lasting cause (a slot left
+      // half-migrated, a wrong natMap) shows beside /readyz and the webhook metric.
+      if (err instanceof RedisUnavailableError)
+        logRedisTrouble(this.logger, { connector, err: err.message }, 'a webhook was answered 503: redis cannot take it now');
+      throw err;
+    });
   }
 
   async ingest(connector: string, records: ExternalRecord[], options: { receivedAt?: string; origin?: string } = {}): Promise<void> {
