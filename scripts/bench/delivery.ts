@@ -33,10 +33,21 @@ export interface Phase {
   lastDeliveredAt: number;
   /** Webhook-to-delivered (all targets), ms, per completed change. */
   latencies: number[];
+  /** Records pushed in the phase that a target had already received (see `DeliveryTracker.duplicates`). */
+  duplicates: number;
 }
 
 export function newPhase(name: string): Phase {
-  return { name, issued: 0, completed: 0, firstSentAt: Number.NaN, lastSentAt: Number.NaN, lastDeliveredAt: Number.NaN, latencies: [] };
+  return {
+    name,
+    issued: 0,
+    completed: 0,
+    firstSentAt: Number.NaN,
+    lastSentAt: Number.NaN,
+    lastDeliveredAt: Number.NaN,
+    latencies: [],
+    duplicates: 0,
+  };
 }
 
 /**
@@ -46,9 +57,15 @@ export function newPhase(name: string): Phase {
  */
 export class DeliveryTracker {
   private readonly held: Int32Array[];
+  /** Per target, every change number it has received (change numbers are unique across profiles). */
+  private readonly received: Set<number>[];
   private readonly pending = new Map<number, { seq: number; sentAt: number; phase: Phase }[]>();
   phase: Phase = newPhase('none');
-  /** Records a target received with a value it already held (a push sent twice). */
+  /**
+   * Duplicate pushes: records carrying a (profile, change) value the target had already
+   * received, at any time before (a push sent twice, by one process or by two). Coalescing
+   * is not a duplicate: a change overtaken by a later one of the same person is never sent.
+   */
   duplicates = 0;
   /** Records that set an older value over a newer one (must stay 0). */
   regressions = 0;
@@ -57,6 +74,7 @@ export class DeliveryTracker {
 
   constructor(profiles: number, targets: number) {
     this.held = Array.from({ length: targets }, () => new Int32Array(profiles).fill(-1));
+    this.received = Array.from({ length: targets }, () => new Set<number>());
   }
 
   issue(p: number, seq: number, sentAt: number): void {
@@ -72,14 +90,18 @@ export class DeliveryTracker {
     const name = fields['first_name'];
     const m = typeof name === 'string' ? NAME.exec(name) : null;
     const held = this.held[target];
-    if (!m || !held) {
+    const received = this.received[target];
+    if (!m || !held || !received) {
       this.untracked++;
       return;
     }
     const p = Number(m[1]);
     const seq = Number(m[2]);
     const before = held[p] ?? -1;
-    if (seq === before) this.duplicates++;
+    if (received.has(seq)) {
+      this.duplicates++;
+      this.phase.duplicates++;
+    } else received.add(seq);
     if (seq < before) this.regressions++;
     if (seq <= before) return;
     held[p] = seq;

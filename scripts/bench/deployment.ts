@@ -1,6 +1,6 @@
 /**
- * The hub under load, deployed as `--processes` says: this process (with `api`, it takes the
- * webhooks) and child hub processes (`hub-worker.ts`) on the same Redis prefix and SQLite file,
+ * The hub under load, deployed as `--processes` or `--workers` says: this process (with `api`, it
+ * takes the webhooks) and child hub processes (`hub-worker.ts`) on the same Redis prefix and database,
  * which reach the four in-memory systems over a loopback HTTP bridge. The source system sends
  * every change as a signed webhook; the targets' APIs are wrapped to see deliveries land.
  */
@@ -18,11 +18,14 @@ import type { MemorySystem, MemorySystemApi } from '../../connectors/memory/inde
 import { serveMemorySystems } from '../../connectors/memory/remote.js';
 import { REDIS_URL } from '../../harness/sync-hub.js';
 import { DeliveryTracker, TrackedApi } from './delivery.js';
-import { CHILD_ROLES, MAX_BATCH, PROFILES, SELF_ROLES } from './options.js';
+import type { Layout } from './args.js';
+import { MAX_BATCH, PROFILES } from './options.js';
 import { benchConnectors, benchPolicy, HASH_KEY, SOURCE, TARGETS, WEBHOOK_SECRET } from './setup.js';
 import type { HubWorkerSpec } from './setup.js';
 
 export interface Bench {
+  /** The hub's processes (`--processes` or `--workers`). */
+  layout: Layout;
   engine: Engine;
   /** The hub's other processes, whose CPU counts with this process's. */
   workerPids: number[];
@@ -41,7 +44,7 @@ export interface Bench {
   close(): Promise<void>;
 }
 
-export async function startBench(prefix: string, dbUrl: string): Promise<Bench> {
+export async function startBench(prefix: string, dbUrl: string, layout: Layout): Promise<Bench> {
   const policy = benchPolicy();
   const store = await openStore({ url: dbUrl, policy, outboxTargets: [...TARGETS], hashKey: HASH_KEY });
   const tracker = new DeliveryTracker(PROFILES, TARGETS.length);
@@ -73,6 +76,7 @@ export async function startBench(prefix: string, dbUrl: string): Promise<Bench> 
   const refused: string[] = [];
   let wake: (() => void) | null = null;
   const bench: Bench = {
+    layout,
     engine,
     store,
     source,
@@ -115,9 +119,9 @@ export async function startBench(prefix: string, dbUrl: string): Promise<Bench> 
   });
   TARGETS.forEach((id, t) => targets[t]?.onWebhook((delivery) => receive(id, delivery.body, delivery.headers)));
   // The other hub processes reach the systems over HTTP, as a hub reaches real ones.
-  const bridge = CHILD_ROLES.length > 0 ? await serveMemorySystems(served) : null;
+  const bridge = layout.children.length > 0 ? await serveMemorySystems(served) : null;
   const workers: ChildWorker[] = [];
-  for (const roles of CHILD_ROLES) {
+  for (const roles of layout.children) {
     workers.push(
       await startHubWorker({
         redisUrl: REDIS_URL,
@@ -130,7 +134,7 @@ export async function startBench(prefix: string, dbUrl: string): Promise<Bench> 
     );
   }
   bench.workerPids = workers.map((w) => w.pid);
-  await engine.start(toEngineRoles(SELF_ROLES));
+  await engine.start(toEngineRoles(layout.self));
   return bench;
 }
 
