@@ -71,6 +71,8 @@ export class DeliveryTracker {
   regressions = 0;
   /** Pushed records without a first name of ours (must stay 0: every change sets one). */
   untracked = 0;
+  /** The field names of the first untracked record (its values are not kept: they may hold an e-mail). */
+  untrackedFields: string[] | null = null;
 
   constructor(profiles: number, targets: number) {
     this.held = Array.from({ length: targets }, () => new Int32Array(profiles).fill(-1));
@@ -93,6 +95,7 @@ export class DeliveryTracker {
     const received = this.received[target];
     if (!m || !held || !received) {
       this.untracked++;
+      this.untrackedFields ??= Object.keys(fields);
       return;
     }
     const p = Number(m[1]);

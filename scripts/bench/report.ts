@@ -105,6 +105,7 @@ export function printChecks(b: Bench): void {
     `\n[checks] refused webhooks ${b.refused.length}, duplicate records pushed ${t.duplicates}, older-over-newer ${t.regressions}, untracked records ${t.untracked}`,
   );
   if (b.refused.length > 0) console.log(`  first refusal: ${b.refused[0]}`);
+  if (t.untrackedFields) console.log(`  first untracked record's fields: ${t.untrackedFields.join(', ') || '(none)'}`);
 }
 
 /** The run in a few lines: phase 2's throughput and calls, phase 3's latency, memory, the baseline. */
