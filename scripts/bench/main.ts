@@ -165,7 +165,10 @@ async function run(dialect: Dialect, layout: Layout, rss: RssSampler, meter: Usa
   let db: TestDatabase | null = null;
   let bench: Bench | null = null;
   try {
-    db = await createTestDatabase(dialect);
+    db = await createTestDatabase(dialect).catch((err: unknown) => {
+      const hint = dialect === 'postgres' ? ' (is PostgreSQL up? bash scripts/services.sh; or --dialect sqlite)' : '';
+      throw new Error(`no ${dialect} database for the run${hint}: ${err instanceof Error ? err.message : String(err)}`);
+    });
     bench = await startBench(prefix, db.url, layout);
     const b = bench;
     meter.pids = b.workerPids;
