@@ -18,7 +18,6 @@ import type {
   UpsertInput,
   UpsertResult,
 } from '../../connectors/memory/index.js';
-import { MAX_BATCH } from './options.js';
 
 /** The first name of change `seq` of profile `p`: what the targets receive tells us both. */
 export const nameOf = (p: number, seq: number): string => `P${p}.${seq}`;
@@ -35,6 +34,8 @@ export interface Phase {
   latencies: number[];
   /** Records pushed in the phase that a target had already received (see `DeliveryTracker.duplicates`). */
   duplicates: number;
+  /** Records pushed in the phase that changed nothing at the target (see `DeliveryTracker.unchanged`). */
+  unchanged: number;
 }
 
 export function newPhase(name: string): Phase {
@@ -47,6 +48,7 @@ export function newPhase(name: string): Phase {
     lastDeliveredAt: Number.NaN,
     latencies: [],
     duplicates: 0,
+    unchanged: 0,
   };
 }
 
@@ -69,7 +71,13 @@ export class DeliveryTracker {
   duplicates = 0;
   /** Records that set an older value over a newer one (must stay 0). */
   regressions = 0;
-  /** Pushed records without a first name of ours (must stay 0: every change sets one). */
+  /**
+   * Pushed records that changed nothing at the target: it already held every value they carry.
+   * Includes the duplicates, and also records without a first name (so without a change of
+   * ours, see `untracked`) that wrote values the target held: wasted pushes either way.
+   */
+  unchanged = 0;
+  /** Pushed records without a first name of ours (a change always sets one; other fields alone are pushed when the first name was already there). */
   untracked = 0;
   /** The field names of the first untracked record (its values are not kept: they may hold an e-mail). */
   untrackedFields: string[] | null = null;
@@ -88,7 +96,12 @@ export class DeliveryTracker {
     this.phase.lastSentAt = sentAt;
   }
 
-  delivered(target: number, fields: Record<string, Json>, now: number): void {
+  /** A record a target took: its fields, when, and whether it changed anything there. */
+  delivered(target: number, fields: Record<string, Json>, now: number, changed = true): void {
+    if (!changed) {
+      this.unchanged++;
+      this.phase.unchanged++;
+    }
     const name = fields['first_name'];
     const m = typeof name === 'string' ? NAME.exec(name) : null;
     const held = this.held[target];
@@ -134,16 +147,18 @@ export class TrackedApi implements MemorySystemApi {
 
   constructor(
     private readonly system: MemorySystem,
-    private readonly onWritten: (fields: Record<string, Json>, now: number) => void,
+    /** The targets' batch size: an upsert with fewer records is partial. */
+    private readonly maxBatch: number,
+    private readonly onWritten: (fields: Record<string, Json>, now: number, changed: boolean) => void,
   ) {}
 
   async upsert(inputs: UpsertInput[]): Promise<UpsertResult[]> {
-    if (inputs.length < MAX_BATCH) this.partial++;
+    if (inputs.length < this.maxBatch) this.partial++;
     const results = await this.system.upsert(inputs);
     const now = performance.now();
     results.forEach((r, i) => {
       const input = inputs[i];
-      if (r.status === 'ok' && input) this.onWritten(input.fields, now);
+      if (r.status === 'ok' && input) this.onWritten(input.fields, now, r.created || r.changed);
     });
     return results;
   }

@@ -57,7 +57,7 @@ export async function startBench(prefix: string, dbUrl: string, layout: Layout):
     const name = `${prefix}-${id}`;
     const system = createMemorySystem(name, { webhookSecret: WEBHOOK_SECRET, maxBatch: MAX_BATCH });
     // The connector finds its system by name: give it the tracked API instead.
-    const api = new TrackedApi(system, (fields, now) => tracker.delivered(t, fields, now));
+    const api = new TrackedApi(system, MAX_BATCH, (fields, now, changed) => tracker.delivered(t, fields, now, changed));
     registerMemorySystem(name, api);
     served.set(name, api);
     apis.push(api);

@@ -200,6 +200,7 @@ async function run(dialect: Dialect, layout: Layout, rss: RssSampler, meter: Usa
       checks: {
         refused: b.refused.length,
         duplicates: b.tracker.duplicates,
+        unchanged: b.tracker.unchanged,
         regressions: b.tracker.regressions,
         untracked: b.tracker.untracked,
       },

@@ -94,7 +94,9 @@ export function printPhase(layout: Layout, title: string, r: PhaseReport, unit: 
     });
     console.log(`  CPU per ${unit.replace(/s$/, '')} by process:  ${parts.join('; ')}`);
   }
-  if (r.phase.duplicates > 0) console.log(`  duplicate pushes:        ${r.phase.duplicates}`);
+  if (r.phase.duplicates + r.phase.unchanged > 0) {
+    console.log(`  duplicate pushes:        ${r.phase.duplicates} (records that changed nothing at the target: ${r.phase.unchanged})`);
+  }
   console.log(`  peak RSS in the phase:   ${mb(r.peakRss)}`);
 }
 
@@ -102,7 +104,8 @@ export function printPhase(layout: Layout, title: string, r: PhaseReport, unit: 
 export function printChecks(b: Bench): void {
   const t = b.tracker;
   console.log(
-    `\n[checks] refused webhooks ${b.refused.length}, duplicate records pushed ${t.duplicates}, older-over-newer ${t.regressions}, untracked records ${t.untracked}`,
+    `\n[checks] refused webhooks ${b.refused.length}, duplicate records pushed ${t.duplicates}, records that changed nothing at the target ${t.unchanged}, ` +
+      `older-over-newer ${t.regressions}, untracked records ${t.untracked}`,
   );
   if (b.refused.length > 0) console.log(`  first refusal: ${b.refused[0]}`);
   if (t.untrackedFields) console.log(`  first untracked record's fields: ${t.untrackedFields.join(', ') || '(none)'}`);

@@ -50,6 +50,8 @@ export const PhaseJson = z.object({
   p99: Figure,
   max: Figure,
   duplicates: z.number(),
+  /** Records that changed nothing at the target (duplicates included). */
+  unchanged: z.number(),
   cpuMsPerChange: Figure,
   peakRssBytes: Figure,
   calls: z.array(CallsJson),
@@ -71,7 +73,14 @@ export const RunJson = z.object({
   seed: PhaseJson.nullable(),
   throughput: PhaseJson.nullable(),
   paced: z.array(PhaseJson),
-  checks: z.object({ refused: z.number(), duplicates: z.number(), regressions: z.number(), untracked: z.number() }),
+  checks: z.object({
+    refused: z.number(),
+    duplicates: z.number(),
+    /** Records that changed nothing at the target (duplicates included). */
+    unchanged: z.number(),
+    regressions: z.number(),
+    untracked: z.number(),
+  }),
   /** Phase 2 figures and phase 3's latency (first load). */
   summary: z.object({
     changesPerSecond: Figure,
@@ -167,6 +176,7 @@ export function phaseJson(r: PhaseReport, load: number | null): PhaseJson {
     p99: figure(r.p99),
     max: figure(r.max),
     duplicates: r.phase.duplicates,
+    unchanged: r.phase.unchanged,
     cpuMsPerChange: figure(u.cpuMs / r.phase.completed),
     peakRssBytes: figure(r.peakRss),
     calls: r.calls.map((c) => ({ ...c, perRecord: figure(c.perRecord), allPerRecord: figure(c.allPerRecord) })),

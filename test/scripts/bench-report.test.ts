@@ -6,6 +6,7 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { BenchArgsError, DEFAULT_PROCESSES, MAX_WORKERS, parseBenchArgs } from '../../scripts/bench/args.js';
+import { DeliveryTracker, nameOf, newPhase } from '../../scripts/bench/delivery.js';
 import { chartsFrom } from '../../scripts/bench/plots.js';
 import { BENCH_FORMAT, BenchFile } from '../../scripts/bench/results.js';
 import type { BenchFileInput, PhaseJson, RunJson } from '../../scripts/bench/results.js';
@@ -62,6 +63,52 @@ describe('bench command line', () => {
   });
 });
 
+describe('delivery tracker', () => {
+  const at = (p: number, seq: number): Record<string, string> => ({ first_name: nameOf(p, seq) });
+
+  it('a change is delivered once every target holds it or a later one; coalescing is no duplicate', () => {
+    const tracker = new DeliveryTracker(2, 2);
+    tracker.phase = newPhase('t');
+    tracker.issue(0, 0, 0);
+    tracker.issue(0, 1, 5);
+    tracker.issue(1, 2, 5);
+    // Target 0 gets change 0 then 1; target 1 gets only change 1 (0 coalesced into it).
+    tracker.delivered(0, at(0, 0), 10);
+    tracker.delivered(0, at(0, 1), 20);
+    expect(tracker.phase.completed).toBe(0);
+    tracker.delivered(1, at(0, 1), 30);
+    expect(tracker.phase.completed).toBe(2);
+    expect(tracker.phase.latencies).toEqual([30, 25]);
+    expect([tracker.duplicates, tracker.regressions, tracker.unchanged]).toEqual([0, 0, 0]);
+  });
+
+  it('counts a (profile, change) value a target receives twice, the latest or an older one, in the phase too', () => {
+    const tracker = new DeliveryTracker(1, 1);
+    tracker.phase = newPhase('t');
+    tracker.delivered(0, at(0, 3), 1);
+    tracker.delivered(0, at(0, 3), 2, false); // the same value again: changes nothing
+    tracker.delivered(0, at(0, 4), 3);
+    tracker.delivered(0, at(0, 3), 4); // an older value again, over a newer one
+    tracker.delivered(0, at(0, 2), 5); // an older value never received: not a duplicate
+    expect(tracker.duplicates).toBe(2);
+    expect(tracker.phase.duplicates).toBe(2);
+    expect(tracker.regressions).toBe(2);
+    expect(tracker.unchanged).toBe(1);
+  });
+
+  it('records without a change of ours are untracked; those that change nothing count as unchanged', () => {
+    const tracker = new DeliveryTracker(1, 1);
+    tracker.phase = newPhase('t');
+    tracker.delivered(0, { newsletter: true }, 1, false);
+    tracker.delivered(0, { email_opt_out: false }, 2, true);
+    expect(tracker.untracked).toBe(2);
+    expect(tracker.untrackedFields).toEqual(['newsletter']);
+    expect(tracker.unchanged).toBe(1);
+    expect(tracker.phase.unchanged).toBe(1);
+    expect(tracker.duplicates).toBe(0);
+  });
+});
+
 function phase(name: string, over: Partial<PhaseJson> = {}): PhaseJson {
   return {
     name,
@@ -77,6 +124,7 @@ function phase(name: string, over: Partial<PhaseJson> = {}): PhaseJson {
     p99: 30,
     max: 40,
     duplicates: 0,
+    unchanged: 0,
     cpuMsPerChange: 1.5,
     peakRssBytes: 100 * 1024 * 1024,
     calls: [{ target: 'a', upserts: 1, calls: 2, records: 100, partial: 0, perRecord: 0.01, allPerRecord: 0.02, echoes: 1 }],
@@ -99,7 +147,7 @@ function run(dialect: RunJson['dialect'], workers: number | null, changesPerSeco
       phase('paced 0.25', { load: 0.25, offeredPerSecond: changesPerSecond / 4, p50: 300, p90: 500, p99: 900 }),
       phase('paced 0.5', { load: 0.5, offeredPerSecond: changesPerSecond / 2, p50: 400, p90: 700, p99: null }),
     ],
-    checks: { refused: 0, duplicates: workers ?? 0, regressions: 0, untracked: 0 },
+    checks: { refused: 0, duplicates: workers ?? 0, unchanged: 2 * (workers ?? 0), regressions: 0, untracked: 0 },
     summary: { changesPerSecond, hubRaw: changesPerSecond / 10_000, cpuMsPerChange: 1.5, callsPerRecordMax: 0.0101, p50: 300, p99: 900 },
     peakRssBytes: { api: 1, children: [2] },
     floor: dialect === 'sqlite' ? { rateOk: changesPerSecond >= 1000, callsOk: true, pass: changesPerSecond >= 1000 } : null,
@@ -141,7 +189,7 @@ describe('runs side by side', () => {
     expect(row('hub/raw')).toEqual(['0.120', '0.045']);
     expect(row('latency p50 / p99 ms at 25 % load')).toEqual(['300 / 900 (300/s)', '300 / 900 (113/s)']);
     expect(row('latency p50 / p99 ms at 50 % load')).toEqual(['400 / n/a (600/s)', '400 / n/a (225/s)']);
-    expect(row('duplicate pushes')).toEqual(['1', '1']);
+    expect(row('duplicate pushes (records changing nothing)')).toEqual(['1 (2)', '1 (2)']);
     expect(row('floor (SQLite)')).toEqual(['PASS', '-']);
     expect(new Set(lines.map((l) => l.length)).size).toBe(1);
   });
