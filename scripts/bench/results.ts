@@ -50,8 +50,8 @@ export const PhaseJson = z.object({
   p99: Figure,
   max: Figure,
   duplicates: z.number(),
-  /** Records that changed nothing at the target (duplicates included). */
-  unchanged: z.number(),
+  /** Records that changed nothing at the target (duplicates included); absent from files written before it was counted. */
+  unchanged: z.number().optional(),
   cpuMsPerChange: Figure,
   peakRssBytes: Figure,
   calls: z.array(CallsJson),
@@ -76,8 +76,8 @@ export const RunJson = z.object({
   checks: z.object({
     refused: z.number(),
     duplicates: z.number(),
-    /** Records that changed nothing at the target (duplicates included). */
-    unchanged: z.number(),
+    /** Records that changed nothing at the target (duplicates included); absent from files written before it was counted. */
+    unchanged: z.number().optional(),
     regressions: z.number(),
     untracked: z.number(),
   }),
