@@ -18,6 +18,7 @@ import type { MemorySystem, MemorySystemApi } from '../../connectors/memory/inde
 import { serveMemorySystems } from '../../connectors/memory/remote.js';
 import { REDIS_URL } from '../../harness/sync-hub.js';
 import { DeliveryTracker, TrackedApi } from './delivery.js';
+import { LogTally } from './log-tally.js';
 import type { Layout } from './args.js';
 import { MAX_BATCH, PROFILES } from './options.js';
 import { benchConnectors, benchPolicy, HASH_KEY, SOURCE, TARGETS, WEBHOOK_SECRET } from './setup.js';
@@ -35,6 +36,8 @@ export interface Bench {
   /** The targets' APIs as the connectors use them. */
   apis: TrackedApi[];
   tracker: DeliveryTracker;
+  /** The warnings and errors every hub process logged. */
+  logs: LogTally;
   /** Source webhooks emitted and not yet answered by the hub. */
   outstanding: number;
   refused: string[];
@@ -48,6 +51,7 @@ export async function startBench(prefix: string, dbUrl: string, layout: Layout):
   const policy = benchPolicy();
   const store = await openStore({ url: dbUrl, policy, outboxTargets: [...TARGETS], hashKey: HASH_KEY });
   const tracker = new DeliveryTracker(PROFILES, TARGETS.length);
+  const logs = new LogTally();
   const names = [SOURCE, ...TARGETS].map((id) => `${prefix}-${id}`);
   const source = createMemorySystem(`${prefix}-${SOURCE}`, { webhookSecret: WEBHOOK_SECRET });
   const apis: TrackedApi[] = [];
@@ -70,7 +74,7 @@ export async function startBench(prefix: string, dbUrl: string, layout: Layout):
     store,
     connectors,
     policy,
-    logger: createLogger({ level: process.env['CONCORD_BENCH_LOG'] ?? 'warn', destination: process.stderr }),
+    logger: createLogger({ level: process.env['CONCORD_BENCH_LOG'] ?? 'warn', destination: logs.destination() }),
   });
 
   const refused: string[] = [];
@@ -83,6 +87,7 @@ export async function startBench(prefix: string, dbUrl: string, layout: Layout):
     targets,
     apis,
     tracker,
+    logs,
     outstanding: 0,
     refused,
     names,
@@ -123,14 +128,17 @@ export async function startBench(prefix: string, dbUrl: string, layout: Layout):
   const workers: ChildWorker[] = [];
   for (const roles of layout.children) {
     workers.push(
-      await startHubWorker({
-        redisUrl: REDIS_URL,
-        prefix,
-        dbUrl,
-        maxBatch: MAX_BATCH,
-        roles: formatRoles(roles),
-        systemsUrl: bridge?.url ?? '',
-      }),
+      await startHubWorker(
+        {
+          redisUrl: REDIS_URL,
+          prefix,
+          dbUrl,
+          maxBatch: MAX_BATCH,
+          roles: formatRoles(roles),
+          systemsUrl: bridge?.url ?? '',
+        },
+        logs,
+      ),
     );
   }
   bench.workerPids = workers.map((w) => w.pid);
@@ -144,10 +152,16 @@ interface ChildWorker {
 }
 
 /** Starts a hub process (`hub-worker.ts`) and waits for its `ready`. */
-function startHubWorker(spec: HubWorkerSpec): Promise<ChildWorker> {
+function startHubWorker(spec: HubWorkerSpec, logs: LogTally): Promise<ChildWorker> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./hub-worker.ts', import.meta.url))], {
     env: { ...process.env, CONCORD_BENCH_WORKER: JSON.stringify(spec) },
-    stdio: ['pipe', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  // Its log lines (standard error) are passed on, and its warnings counted.
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    logs.add(chunk);
+    process.stderr.write(chunk);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {

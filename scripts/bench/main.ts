@@ -203,6 +203,7 @@ async function run(dialect: Dialect, layout: Layout, rss: RssSampler, meter: Usa
         unchanged: b.tracker.unchanged,
         regressions: b.tracker.regressions,
         untracked: b.tracker.untracked,
+        logged: Object.fromEntries(b.logs.byKind),
       },
       summary: {
         changesPerSecond: figure(throughput?.perSecond ?? Number.NaN),

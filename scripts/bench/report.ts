@@ -108,6 +108,7 @@ export function printChecks(b: Bench): void {
       `older-over-newer ${t.regressions}, untracked records ${t.untracked}`,
   );
   if (b.refused.length > 0) console.log(`  first refusal: ${b.refused[0]}`);
+  console.log(`  hub warnings and errors logged: ${b.logs.total}${b.logs.total > 0 ? ` (${b.logs.summary()})` : ''}`);
   if (t.untrackedFields) console.log(`  first untracked record's fields: ${t.untrackedFields.join(', ') || '(none)'}`);
 }
 

@@ -80,6 +80,8 @@ export const RunJson = z.object({
     unchanged: z.number().optional(),
     regressions: z.number(),
     untracked: z.number(),
+    /** Warnings and errors the hub processes logged, by `message (error code)`; absent from older files. */
+    logged: z.record(z.string(), z.number()).optional(),
   }),
   /** Phase 2 figures and phase 3's latency (first load). */
   summary: z.object({

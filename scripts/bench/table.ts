@@ -31,6 +31,10 @@ function rows(runs: readonly RunJson[]): [string, ...string[]][] {
     ]),
     ['CPU ms per change (all hub processes)', ...cell((r) => num(r.summary.cpuMsPerChange, 2))],
     ['duplicate pushes (records changing nothing)', ...cell((r) => `${r.checks.duplicates} (${r.checks.unchanged ?? 'n/a'})`)],
+    [
+      'hub warnings and errors logged',
+      ...cell((r) => (r.checks.logged ? String(Object.values(r.checks.logged).reduce((a, b) => a + b, 0)) : 'n/a')),
+    ],
     ['older-over-newer, refused webhooks', ...cell((r) => `${r.checks.regressions}, ${r.checks.refused}`)],
     ['floor (SQLite)', ...cell((r) => (r.floor === null ? '-' : r.floor.pass ? 'PASS' : 'FAIL'))],
   ];

@@ -3,10 +3,12 @@
  * side-by-side table (`table.ts`), the JSON schema (`results.ts`) and the SVG charts drawn from
  * it (`plots.ts`, `svg.ts`). No bench is run here.
  */
+import { PassThrough } from 'node:stream';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { BenchArgsError, DEFAULT_PROCESSES, MAX_WORKERS, parseBenchArgs } from '../../scripts/bench/args.js';
 import { DeliveryTracker, nameOf, newPhase } from '../../scripts/bench/delivery.js';
+import { LogTally } from '../../scripts/bench/log-tally.js';
 import { chartsFrom } from '../../scripts/bench/plots.js';
 import { BENCH_FORMAT, BenchFile } from '../../scripts/bench/results.js';
 import type { BenchFileInput, PhaseJson, RunJson } from '../../scripts/bench/results.js';
@@ -109,6 +111,29 @@ describe('delivery tracker', () => {
   });
 });
 
+describe('log tally', () => {
+  it('counts the lines at warn or above by message and error code, lines split over chunks included', () => {
+    const tally = new LogTally();
+    const conflict = JSON.stringify({ level: 40, msg: 'job failed', err: { code: 'write_conflict', message: 'x' } });
+    tally.add(`${JSON.stringify({ level: 30, msg: 'started' })}\n${conflict.slice(0, 20)}`);
+    tally.add(`${conflict.slice(20)}\nnot json\n{broken\n`);
+    tally.add(`${JSON.stringify({ level: 50, msg: 'boom' })}\n${conflict}\n`);
+    expect(Object.fromEntries(tally.byKind)).toEqual({ 'job failed (write_conflict)': 2, boom: 1 });
+    expect(tally.total).toBe(3);
+    expect(tally.summary()).toBe('job failed (write_conflict) x2; boom x1');
+  });
+
+  it('as a pino destination it passes every line on', () => {
+    const tally = new LogTally();
+    const out = new PassThrough({ encoding: 'utf8' });
+    const destination = tally.destination(out);
+    const line = `${JSON.stringify({ level: 40, msg: 'slow' })}\n`;
+    destination.write(line);
+    expect(out.read()).toBe(line);
+    expect(tally.total).toBe(1);
+  });
+});
+
 function phase(name: string, over: Partial<PhaseJson> = {}): PhaseJson {
   return {
     name,
@@ -177,7 +202,11 @@ function file(runs: RunJson[], extra: Partial<BenchFileInput> = {}): BenchFile {
 
 describe('runs side by side', () => {
   it('one column per run, one row per figure, latency per load', () => {
-    const lines = comparisonTable([run('sqlite', 1, 1200), run('postgres', 1, 450)]);
+    const logged = {
+      ...run('postgres', 1, 450),
+      checks: { ...run('postgres', 1, 450).checks, logged: { 'job failed (write_conflict)': 3, boom: 1 } },
+    };
+    const lines = comparisonTable([run('sqlite', 1, 1200), logged]);
     expect(lines[0]).toMatch(/^\| +\| +SQLite, 1 worker \| PostgreSQL, 1 worker \|$/);
     expect(lines[1]).toMatch(/^\|-+\|-+:\|-+:\|$/);
     const row = (title: string): string[] =>
@@ -190,6 +219,7 @@ describe('runs side by side', () => {
     expect(row('latency p50 / p99 ms at 25 % load')).toEqual(['300 / 900 (300/s)', '300 / 900 (113/s)']);
     expect(row('latency p50 / p99 ms at 50 % load')).toEqual(['400 / n/a (600/s)', '400 / n/a (225/s)']);
     expect(row('duplicate pushes (records changing nothing)')).toEqual(['1 (2)', '1 (2)']);
+    expect(row('hub warnings and errors logged')).toEqual(['n/a', '4']);
     expect(row('floor (SQLite)')).toEqual(['PASS', '-']);
     expect(new Set(lines.map((l) => l.length)).size).toBe(1);
   });
