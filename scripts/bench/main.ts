@@ -19,7 +19,8 @@
  * `--workers N` (or a list, `1,2,4`) deploys an api-only process (this one) and N processes
  * with every other engine role (`ingest,relay,push,pull`), all on the same Redis prefix and
  * database: the scale-out layout. Duplicate pushes (a target receiving a (profile, change)
- * value it had already received) are counted in every run and printed.
+ * value it had already received), records that changed nothing at the target, and the warnings
+ * and errors every hub process logged (`log-tally.ts`) are counted in every run and printed.
  *
  * `--processes` is the hub's deployment: the roles of each hub process (`concord start
  * --role ...`), separated by `/`. The first is this process, which must have `api`: it takes
