@@ -18,7 +18,6 @@ import type {
   UpsertInput,
   UpsertResult,
 } from '../../connectors/memory/index.js';
-import { MAX_BATCH } from './options.js';
 
 /** The first name of change `seq` of profile `p`: what the targets receive tells us both. */
 export const nameOf = (p: number, seq: number): string => `P${p}.${seq}`;
@@ -33,10 +32,24 @@ export interface Phase {
   lastDeliveredAt: number;
   /** Webhook-to-delivered (all targets), ms, per completed change. */
   latencies: number[];
+  /** Records pushed in the phase that a target had already received (see `DeliveryTracker.duplicates`). */
+  duplicates: number;
+  /** Records pushed in the phase that changed nothing at the target (see `DeliveryTracker.unchanged`). */
+  unchanged: number;
 }
 
 export function newPhase(name: string): Phase {
-  return { name, issued: 0, completed: 0, firstSentAt: Number.NaN, lastSentAt: Number.NaN, lastDeliveredAt: Number.NaN, latencies: [] };
+  return {
+    name,
+    issued: 0,
+    completed: 0,
+    firstSentAt: Number.NaN,
+    lastSentAt: Number.NaN,
+    lastDeliveredAt: Number.NaN,
+    latencies: [],
+    duplicates: 0,
+    unchanged: 0,
+  };
 }
 
 /**
@@ -46,17 +59,32 @@ export function newPhase(name: string): Phase {
  */
 export class DeliveryTracker {
   private readonly held: Int32Array[];
+  /** Per target, every change number it has received (change numbers are unique across profiles). */
+  private readonly received: Set<number>[];
   private readonly pending = new Map<number, { seq: number; sentAt: number; phase: Phase }[]>();
   phase: Phase = newPhase('none');
-  /** Records a target received with a value it already held (a push sent twice). */
+  /**
+   * Duplicate pushes: records carrying a (profile, change) value the target had already
+   * received, at any time before (a push sent twice, by one process or by two). Coalescing
+   * is not a duplicate: a change overtaken by a later one of the same person is never sent.
+   */
   duplicates = 0;
   /** Records that set an older value over a newer one (must stay 0). */
   regressions = 0;
-  /** Pushed records without a first name of ours (must stay 0: every change sets one). */
+  /**
+   * Pushed records that changed nothing at the target: it already held every value they carry.
+   * Includes the duplicates, and also records without a first name (so without a change of
+   * ours, see `untracked`) that wrote values the target held: wasted pushes either way.
+   */
+  unchanged = 0;
+  /** Pushed records without a first name of ours (a change always sets one; other fields alone are pushed when the first name was already there). */
   untracked = 0;
+  /** The field names of the first untracked record (its values are not kept: they may hold an e-mail). */
+  untrackedFields: string[] | null = null;
 
   constructor(profiles: number, targets: number) {
     this.held = Array.from({ length: targets }, () => new Int32Array(profiles).fill(-1));
+    this.received = Array.from({ length: targets }, () => new Set<number>());
   }
 
   issue(p: number, seq: number, sentAt: number): void {
@@ -68,18 +96,28 @@ export class DeliveryTracker {
     this.phase.lastSentAt = sentAt;
   }
 
-  delivered(target: number, fields: Record<string, Json>, now: number): void {
+  /** A record a target took: its fields, when, and whether it changed anything there. */
+  delivered(target: number, fields: Record<string, Json>, now: number, changed = true): void {
+    if (!changed) {
+      this.unchanged++;
+      this.phase.unchanged++;
+    }
     const name = fields['first_name'];
     const m = typeof name === 'string' ? NAME.exec(name) : null;
     const held = this.held[target];
-    if (!m || !held) {
+    const received = this.received[target];
+    if (!m || !held || !received) {
       this.untracked++;
+      this.untrackedFields ??= Object.keys(fields);
       return;
     }
     const p = Number(m[1]);
     const seq = Number(m[2]);
     const before = held[p] ?? -1;
-    if (seq === before) this.duplicates++;
+    if (received.has(seq)) {
+      this.duplicates++;
+      this.phase.duplicates++;
+    } else received.add(seq);
     if (seq < before) this.regressions++;
     if (seq <= before) return;
     held[p] = seq;
@@ -109,16 +147,18 @@ export class TrackedApi implements MemorySystemApi {
 
   constructor(
     private readonly system: MemorySystem,
-    private readonly onWritten: (fields: Record<string, Json>, now: number) => void,
+    /** The targets' batch size: an upsert with fewer records is partial. */
+    private readonly maxBatch: number,
+    private readonly onWritten: (fields: Record<string, Json>, now: number, changed: boolean) => void,
   ) {}
 
   async upsert(inputs: UpsertInput[]): Promise<UpsertResult[]> {
-    if (inputs.length < MAX_BATCH) this.partial++;
+    if (inputs.length < this.maxBatch) this.partial++;
     const results = await this.system.upsert(inputs);
     const now = performance.now();
     results.forEach((r, i) => {
       const input = inputs[i];
-      if (r.status === 'ok' && input) this.onWritten(input.fields, now);
+      if (r.status === 'ok' && input) this.onWritten(input.fields, now, r.created || r.changed);
     });
     return results;
   }

@@ -1,6 +1,6 @@
 /**
- * The hub under load, deployed as `--processes` says: this process (with `api`, it takes the
- * webhooks) and child hub processes (`hub-worker.ts`) on the same Redis prefix and SQLite file,
+ * The hub under load, deployed as `--processes` or `--workers` says: this process (with `api`, it
+ * takes the webhooks) and child hub processes (`hub-worker.ts`) on the same Redis prefix and database,
  * which reach the four in-memory systems over a loopback HTTP bridge. The source system sends
  * every change as a signed webhook; the targets' APIs are wrapped to see deliveries land.
  */
@@ -18,11 +18,15 @@ import type { MemorySystem, MemorySystemApi } from '../../connectors/memory/inde
 import { serveMemorySystems } from '../../connectors/memory/remote.js';
 import { REDIS_URL } from '../../harness/sync-hub.js';
 import { DeliveryTracker, TrackedApi } from './delivery.js';
-import { CHILD_ROLES, MAX_BATCH, PROFILES, SELF_ROLES } from './options.js';
+import { LogTally } from './log-tally.js';
+import type { Layout } from './args.js';
+import { MAX_BATCH, PROFILES } from './options.js';
 import { benchConnectors, benchPolicy, HASH_KEY, SOURCE, TARGETS, WEBHOOK_SECRET } from './setup.js';
 import type { HubWorkerSpec } from './setup.js';
 
 export interface Bench {
+  /** The hub's processes (`--processes` or `--workers`). */
+  layout: Layout;
   engine: Engine;
   /** The hub's other processes, whose CPU counts with this process's. */
   workerPids: number[];
@@ -32,6 +36,8 @@ export interface Bench {
   /** The targets' APIs as the connectors use them. */
   apis: TrackedApi[];
   tracker: DeliveryTracker;
+  /** The warnings and errors every hub process logged. */
+  logs: LogTally;
   /** Source webhooks emitted and not yet answered by the hub. */
   outstanding: number;
   refused: string[];
@@ -41,10 +47,11 @@ export interface Bench {
   close(): Promise<void>;
 }
 
-export async function startBench(prefix: string, dbUrl: string): Promise<Bench> {
+export async function startBench(prefix: string, dbUrl: string, layout: Layout): Promise<Bench> {
   const policy = benchPolicy();
   const store = await openStore({ url: dbUrl, policy, outboxTargets: [...TARGETS], hashKey: HASH_KEY });
   const tracker = new DeliveryTracker(PROFILES, TARGETS.length);
+  const logs = new LogTally();
   const names = [SOURCE, ...TARGETS].map((id) => `${prefix}-${id}`);
   const source = createMemorySystem(`${prefix}-${SOURCE}`, { webhookSecret: WEBHOOK_SECRET });
   const apis: TrackedApi[] = [];
@@ -54,7 +61,7 @@ export async function startBench(prefix: string, dbUrl: string): Promise<Bench> 
     const name = `${prefix}-${id}`;
     const system = createMemorySystem(name, { webhookSecret: WEBHOOK_SECRET, maxBatch: MAX_BATCH });
     // The connector finds its system by name: give it the tracked API instead.
-    const api = new TrackedApi(system, (fields, now) => tracker.delivered(t, fields, now));
+    const api = new TrackedApi(system, MAX_BATCH, (fields, now, changed) => tracker.delivered(t, fields, now, changed));
     registerMemorySystem(name, api);
     served.set(name, api);
     apis.push(api);
@@ -67,18 +74,20 @@ export async function startBench(prefix: string, dbUrl: string): Promise<Bench> 
     store,
     connectors,
     policy,
-    logger: createLogger({ level: process.env['CONCORD_BENCH_LOG'] ?? 'warn', destination: process.stderr }),
+    logger: createLogger({ level: process.env['CONCORD_BENCH_LOG'] ?? 'warn', destination: logs.destination() }),
   });
 
   const refused: string[] = [];
   let wake: (() => void) | null = null;
   const bench: Bench = {
+    layout,
     engine,
     store,
     source,
     targets,
     apis,
     tracker,
+    logs,
     outstanding: 0,
     refused,
     names,
@@ -115,22 +124,25 @@ export async function startBench(prefix: string, dbUrl: string): Promise<Bench> 
   });
   TARGETS.forEach((id, t) => targets[t]?.onWebhook((delivery) => receive(id, delivery.body, delivery.headers)));
   // The other hub processes reach the systems over HTTP, as a hub reaches real ones.
-  const bridge = CHILD_ROLES.length > 0 ? await serveMemorySystems(served) : null;
+  const bridge = layout.children.length > 0 ? await serveMemorySystems(served) : null;
   const workers: ChildWorker[] = [];
-  for (const roles of CHILD_ROLES) {
+  for (const roles of layout.children) {
     workers.push(
-      await startHubWorker({
-        redisUrl: REDIS_URL,
-        prefix,
-        dbUrl,
-        maxBatch: MAX_BATCH,
-        roles: formatRoles(roles),
-        systemsUrl: bridge?.url ?? '',
-      }),
+      await startHubWorker(
+        {
+          redisUrl: REDIS_URL,
+          prefix,
+          dbUrl,
+          maxBatch: MAX_BATCH,
+          roles: formatRoles(roles),
+          systemsUrl: bridge?.url ?? '',
+        },
+        logs,
+      ),
     );
   }
   bench.workerPids = workers.map((w) => w.pid);
-  await engine.start(toEngineRoles(SELF_ROLES));
+  await engine.start(toEngineRoles(layout.self));
   return bench;
 }
 
@@ -140,10 +152,16 @@ interface ChildWorker {
 }
 
 /** Starts a hub process (`hub-worker.ts`) and waits for its `ready`. */
-function startHubWorker(spec: HubWorkerSpec): Promise<ChildWorker> {
+function startHubWorker(spec: HubWorkerSpec, logs: LogTally): Promise<ChildWorker> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./hub-worker.ts', import.meta.url))], {
     env: { ...process.env, CONCORD_BENCH_WORKER: JSON.stringify(spec) },
-    stdio: ['pipe', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  // Its log lines (standard error) are passed on, and its warnings counted.
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    logs.add(chunk);
+    process.stderr.write(chunk);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return new Promise((resolve, reject) => {

@@ -1,6 +1,6 @@
 /**
  * A hub process of the sync benchmark (`npm run bench -- --processes ...`): the engine with
- * the roles it is given, on the bench's Redis prefix and SQLite file, as `concord start
+ * the roles it is given, on the bench's Redis prefix and database (SQLite file or PostgreSQL database), as `concord start
  * --role <roles>` would run it. With `push` (or `pull`) it reaches the bench's in-memory
  * systems over their loopback HTTP bridge (`serveMemorySystems`), as a hub reaches real
  * systems; webhook records carry their values, so ingest never calls a system.

@@ -101,6 +101,7 @@ export interface PhaseReport {
   calls: CallFigures[];
   peakRss: number;
   p50: number;
+  p90: number;
   p99: number;
   max: number;
   usage: Usage;
@@ -139,6 +140,7 @@ export async function runPhase(
     calls,
     peakRss: rss.peak,
     p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
     p99: percentile(sorted, 99),
     max: sorted[sorted.length - 1] ?? Number.NaN,
     usage,

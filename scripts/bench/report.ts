@@ -4,19 +4,8 @@ import { formatRoles } from '../../src/app/roles.js';
 import type { Bench } from './deployment.js';
 import { peakRssOf } from './measure.js';
 import type { PhaseReport } from './measure.js';
-import {
-  CHANGES,
-  CHILD_ROLES,
-  FLOOR_CALLS_PER_RECORD,
-  FLOOR_CHANGES_PER_S,
-  LAYOUT,
-  LAYOUT_TEXT,
-  MAX_BATCH,
-  PROFILES,
-  RAW_JOBS,
-  TUNING,
-  WINDOW,
-} from './options.js';
+import type { Dialect, Layout } from './args.js';
+import { ARGS, CHANGES, FLOOR_CALLS_PER_RECORD, FLOOR_CHANGES_PER_S, MAX_BATCH, PROFILES, RAW_JOBS, TUNING, WINDOW } from './options.js';
 
 export const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
@@ -30,23 +19,35 @@ const load = (): string =>
     .map((l) => l.toFixed(2))
     .join(' ');
 
-/** The run's setting: workload, engine tuning, hub processes, machine load. */
+const DIALECT_NAMES: Record<Dialect, string> = { sqlite: 'SQLite', postgres: 'PostgreSQL' };
+
+/** The bench's setting: workload, engine tuning, dialects and hub processes, machine load. */
 export function printHeader(): void {
   console.log(
-    `Concord sync engine benchmark: ${PROFILES} profiles, ${CHANGES} changes by webhook, fan-out to 3 targets, SQLite, ` +
+    `Concord sync engine benchmark: ${PROFILES} profiles, ${CHANGES} changes by webhook, fan-out to 3 targets, ` +
+      `${ARGS.dialects.map((d) => DIALECT_NAMES[d]).join(' and ')}, ` +
       `maxBatch ${MAX_BATCH}, at most ${WINDOW} webhooks in flight; ${process.platform} ${process.arch}, Node ${process.version}`,
   );
   console.log(
     `engine tuning: production defaults (ingestConcurrency ${TUNING.ingestConcurrency}, ingestBatchSize ${TUNING.ingestBatchSize}, ` +
       `flushDelayMs ${TUNING.flushDelayMs}, relayDelayMs ${TUNING.relayDelayMs}); push concurrency 4 per target`,
   );
-  console.log(
-    `hub processes (--processes): ${LAYOUT_TEXT}` +
-      (LAYOUT.length > 1
-        ? ' (the first is this process, with the systems; the others reach them over loopback HTTP)'
-        : ' (one process, as concord start --role all)'),
-  );
   console.log(`machine load average at start (1, 5, 15 min): ${load()} (the machine is shared: figures move with it)`);
+}
+
+/** A run's title: its dialect and hub processes. */
+export function runTitle(dialect: Dialect, layout: Layout): string {
+  return `${DIALECT_NAMES[dialect]}, ${layout.workers === null ? '' : `${layout.workers} worker${layout.workers === 1 ? '' : 's'}, `}hub processes ${layout.text}`;
+}
+
+/** Where a run starts: its dialect and hub processes. */
+export function printRunHeader(dialect: Dialect, layout: Layout): void {
+  console.log(`\n===== ${runTitle(dialect, layout)} =====`);
+  console.log(
+    layout.children.length > 0
+      ? '(the first process is this one, with the systems; the others reach them over loopback HTTP)'
+      : '(one process, as concord start --role all)',
+  );
 }
 
 /** Phase 0: no-op jobs through a plain BullMQ Worker. */
@@ -64,7 +65,8 @@ export function printOrdered(ordered: { perSecond: number; seconds: number }): v
   );
 }
 
-export function printPhase(title: string, r: PhaseReport, unit: string): void {
+export function printPhase(layout: Layout, title: string, r: PhaseReport, unit: string): void {
+  const processes = [layout.self, ...layout.children];
   console.log(`\n[${title}]${r.finished ? '' : '  DID NOT FINISH'}`);
   console.log(
     `  ${r.phase.completed}/${r.phase.issued} ${unit} delivered to all 3 targets in ${fmt(r.seconds, 2)} s (first webhook to last delivery)`,
@@ -81,16 +83,19 @@ export function printPhase(title: string, r: PhaseReport, unit: string): void {
   // Nothing delivered: per-change figures are n/a (fmt prints non-finite numbers so).
   const per = r.phase.completed;
   console.log(
-    `  cost per ${unit.replace(/s$/, '')}:         ${fmt(u.cpuMs / per, 2)} ms CPU in the hub${LAYOUT.length > 1 ? ` (its ${LAYOUT.length} processes; event loop of this one` : ' process (event loop'} ${fmt(100 * u.elu)} % busy, ` +
+    `  cost per ${unit.replace(/s$/, '')}:         ${fmt(u.cpuMs / per, 2)} ms CPU in the hub${processes.length > 1 ? ` (its ${processes.length} processes; event loop of this one` : ' process (event loop'} ${fmt(100 * u.elu)} % busy, ` +
       `delay p99 ${fmt(u.loopDelayP99Ms)} ms); Redis ${fmt(u.redisCommands / per, 1)} commands, ${fmt(u.redisCpuMs / per, 2)} ms CPU (shared server)`,
   );
-  if (LAYOUT.length > 1) {
+  if (processes.length > 1) {
     const seconds = r.seconds;
-    const parts = LAYOUT.map((roles, i) => {
+    const parts = processes.map((roles, i) => {
       const ms = u.cpuMsByProcess[i] ?? 0;
       return `${formatRoles(roles)} ${fmt(ms / per, 2)} ms (${fmt(ms / 10 / seconds)} % of a core)`;
     });
     console.log(`  CPU per ${unit.replace(/s$/, '')} by process:  ${parts.join('; ')}`);
+  }
+  if (r.phase.duplicates + r.phase.unchanged > 0) {
+    console.log(`  duplicate pushes:        ${r.phase.duplicates} (records that changed nothing at the target: ${r.phase.unchanged})`);
   }
   console.log(`  peak RSS in the phase:   ${mb(r.peakRss)}`);
 }
@@ -99,9 +104,12 @@ export function printPhase(title: string, r: PhaseReport, unit: string): void {
 export function printChecks(b: Bench): void {
   const t = b.tracker;
   console.log(
-    `\n[checks] refused webhooks ${b.refused.length}, duplicate records pushed ${t.duplicates}, older-over-newer ${t.regressions}, untracked records ${t.untracked}`,
+    `\n[checks] refused webhooks ${b.refused.length}, duplicate records pushed ${t.duplicates}, records that changed nothing at the target ${t.unchanged}, ` +
+      `older-over-newer ${t.regressions}, untracked records ${t.untracked}`,
   );
   if (b.refused.length > 0) console.log(`  first refusal: ${b.refused[0]}`);
+  console.log(`  hub warnings and errors logged: ${b.logs.total}${b.logs.total > 0 ? ` (${b.logs.summary()})` : ''}`);
+  if (t.untrackedFields) console.log(`  first untracked record's fields: ${t.untrackedFields.join(', ') || '(none)'}`);
 }
 
 /** The run in a few lines: phase 2's throughput and calls, phase 3's latency, memory, the baseline. */
@@ -125,7 +133,7 @@ export function printSummary(
     `  peak RSS (process):                        ${mb(maxRss)} (hub started and idle: ${mb(idleRss)}; includes the 4 in-memory systems)`,
   );
   b.workerPids.forEach((pid, i) => {
-    const roles = CHILD_ROLES[i];
+    const roles = b.layout.children[i];
     console.log(`  peak RSS of the ${roles ? formatRoles(roles) : 'other'} process:  ${mb(peakRssOf(pid))}`);
   });
   console.log(`  raw BullMQ no-op jobs per second:          ${fmt(raw.perSecond)}`);
@@ -133,12 +141,16 @@ export function printSummary(
   console.log(`  machine load average at the end:           ${load()}`);
 }
 
-/** The floor (phase 2, SQLite): prints it and returns whether it passed and the run was clean. */
-export function printFloor(throughput: PhaseReport, cleanOk: boolean): boolean {
+/** The floor (phase 2, SQLite): prints it and returns what passed. */
+export function printFloor(
+  layout: Layout,
+  throughput: PhaseReport,
+  cleanOk: boolean,
+): { rateOk: boolean; callsOk: boolean; pass: boolean } {
   const callsList = callsPerRecord(throughput);
   const rateOk = throughput.finished && throughput.perSecond >= FLOOR_CHANGES_PER_S;
   const callsOk = throughput.finished && throughput.calls.every((c) => c.perRecord <= FLOOR_CALLS_PER_RECORD);
-  console.log(`\n[floor, SQLite, phase 2, hub processes ${LAYOUT_TEXT}]`);
+  console.log(`\n[floor, SQLite, phase 2, hub processes ${layout.text}]`);
   console.log(`  >= ${FLOOR_CHANGES_PER_S} changes/s fanned out to 3 systems: ${fmt(throughput.perSecond)} -> ${rateOk ? 'PASS' : 'FAIL'}`);
   console.log(
     `  API calls per record <= 1.05 / ${MAX_BATCH} = ${fmt(FLOOR_CALLS_PER_RECORD, 4)}: ${callsList} -> ${callsOk ? 'PASS' : 'FAIL'}`,
@@ -151,5 +163,5 @@ export function printFloor(throughput: PhaseReport, cleanOk: boolean): boolean {
       `${fillMs < TUNING.flushDelayMs / 2 ? 'batches fill before the timer' : 'the timer sends partial batches'}; ${throughput.calls.map((c) => `${c.target} ${c.partial}`).join(', ')} partial)`,
   );
   console.log(`  FLOOR: ${rateOk && callsOk ? 'PASS' : 'FAIL'}${cleanOk ? '' : ' (and the run was not clean: see above)'}`);
-  return rateOk && callsOk && cleanOk;
+  return { rateOk, callsOk, pass: rateOk && callsOk && cleanOk };
 }

@@ -117,7 +117,8 @@ export async function rawBullmq(
       await worker.start();
       close = () => worker.close();
     }
-    await Promise.race([all, sleep(PHASE_TIMEOUT_MS)]);
+    // Unref: the timeout must not keep the process alive once the jobs are done.
+    await Promise.race([all, sleep(PHASE_TIMEOUT_MS, undefined, { ref: false })]);
     const seconds = (performance.now() - started) / 1000;
     return { perSecond: completed / seconds, seconds };
   } finally {
