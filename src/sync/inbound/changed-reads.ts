@@ -71,7 +71,11 @@ for i = 2, #ARGV, 2 do
 end
 return 0`);
 
-/** KEYS changed, taken, takenAt. Puts ids whose lease expired back into `changed`; returns how many, and the next expiry (ms) or false. */
+/**
+ * KEYS changed, taken, takenAt. Puts ids whose lease expired back into `changed`; returns how
+ * many, and the next expiry (ms, as text) or nil when no id is taken (a Lua `false` reaches the
+ * client as nil too: https://redis.io/docs/latest/develop/interact/programmability/lua-api/#lua-to-resp2-type-conversion).
+ */
 const RECOVER = new LuaScript(`${NOW_MS_LUA}
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
 for _, id in ipairs(expired) do
@@ -191,9 +195,9 @@ export class ChangedReader {
     } finally {
       // Ids added after the last look, or put back by a failure, get a job of a later window;
       // ids another job holds under lease, one at the lease's end (it may have died with them).
-      const [, leaseEnds] = (await RECOVER.run(redis, sets, [])) as [number, string | false];
+      const [, leaseEnds] = (await RECOVER.run(redis, sets, [])) as [number, string | null];
       if ((await redis.zcard(sets[0] ?? '')) > 0) await addWindowJob(this.ctx, connector.id, Date.now() + tuning.changedReadWaitMs);
-      else if (leaseEnds !== false) await addWindowJob(this.ctx, connector.id, Number(leaseEnds));
+      else if (leaseEnds !== null) await addWindowJob(this.ctx, connector.id, Number(leaseEnds));
     }
     this.ctx.logger.info({ connector: connector.id, jobId: job.id, ...counts }, 'changed records read');
     return counts;

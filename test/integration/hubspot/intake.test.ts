@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startHubSpotHub, type HubSpotHub } from '../../../harness/hubspot-hub.js';
 import { REDIS_URL, waitFor } from '../../../harness/sync-hub.js';
 import { Redis } from 'ioredis';
-import { engineKeys } from '../../../src/queue/keys.js';
+import { QueueEvents } from 'bullmq';
+import { engineKeys, queueNames } from '../../../src/queue/keys.js';
 import { startCrmHub, type CrmHub } from '../../../harness/salesforce-hub.js';
 
 const READ = 'POST /crm/v3/objects/contacts/batch/read';
@@ -125,5 +126,25 @@ describe('HubSpot intake', () => {
     await h.settle(30_000);
     for (const i of [0, 1, 2]) expect(await h.profileByEmail(`died-${i}@example.com`), `died-${i}`).not.toBeNull();
     expect(await h.profileByEmail('later@example.com')).not.toBeNull();
+  });
+
+  it('a read job that leaves no id behind, taken or not, queues no other read job', async () => {
+    hub = await startHubSpotHub({ dialect: 'sqlite', echoMarker: true });
+    const h = hub;
+    const events = new QueueEvents(queueNames.read('hubspot'), { connection: { url: REDIS_URL }, prefix: h.engine.prefix });
+    const added: string[] = [];
+    events.on('added', ({ jobId }) => added.push(jobId));
+    try {
+      await events.waitUntilReady();
+      h.hubspot.sideDoor.createContact({ email: 'alone@example.com' });
+      await h.hubspot.sideDoor.flushWebhooks();
+      await h.settle(30_000);
+      expect(await h.profileByEmail('alone@example.com')).not.toBeNull();
+      // Its read ran at once (the read stage was idle) and left nothing for a later one.
+      expect(added).toHaveLength(1);
+      expect(added[0]).toMatch(/^read-hubspot-now-/);
+    } finally {
+      await events.close();
+    }
   });
 });
