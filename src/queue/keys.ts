@@ -85,6 +85,14 @@ export function engineKeys(prefix: string) {
      * for a batch read (`read.<instance>` queue). A hint only: the next pull finds them too.
      */
     changed: (instance: string): string => `${prefix}:sync:changed:${instance}`,
+    /** ZSET externalId -> lease expiry (ms): changed records a read job took and has not ingested yet; back in `changed` after a crash. */
+    changedTaken: (instance: string): string => `${prefix}:sync:changed-taken:${instance}`,
+    /** HASH externalId -> receive time (ms) of each record in `changedTaken`. */
+    changedTakenAt: (instance: string): string => `${prefix}:sync:changed-taken-at:${instance}`,
+    /** HASH externalId -> 1: changed records whose batch a connector refused (not retryable); each is read alone next. */
+    changedSuspect: (instance: string): string => `${prefix}:sync:changed-suspect:${instance}`,
+    /** STRING with a TTL of `idleAfterMs`: a webhook named changed records lately (the read stage is not idle). */
+    lastChanged: (instance: string): string => `${prefix}:sync:last-changed:${instance}`,
     /** STRING with a TTL: a webhook event id already enqueued (redeliveries are dropped). */
     seenEvent: (instance: string, eventId: string): string => `${prefix}:sync:seen:${instance}:${eventId}`,
   };

@@ -709,7 +709,10 @@ class BullEngine implements Engine {
 
   async idle(): Promise<boolean> {
     // The changed sets feed the read queues: looked at before them.
-    for (const id of this.ctx.queues.read.keys()) if ((await this.ctx.redis.zcard(this.ctx.keys.changed(id))) > 0) return false;
+    for (const id of this.ctx.queues.read.keys()) {
+      const { changed, changedTaken } = this.ctx.keys;
+      if ((await this.ctx.redis.zcard(changed(id))) + (await this.ctx.redis.zcard(changedTaken(id))) > 0) return false;
+    }
     const status = await this.status();
     for (const q of status.queues) {
       if (q.wait > 0 || q.active > 0) return false;

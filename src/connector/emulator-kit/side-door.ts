@@ -40,6 +40,11 @@ export abstract class EmulatorSideDoor<Item, EventId, Delivery> implements Emula
     this.ledger.rateLimitNextCall(retryAfterSeconds);
   }
 
+  /** Where webhooks go (none while unset: changes then send none). */
+  get webhookUrl(): string | undefined {
+    return this.webhooks.url;
+  }
+
   setWebhookUrl(url: string | undefined): void {
     this.webhooks.setUrl(url);
   }

@@ -7,7 +7,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHubSpotHub, type HubSpotHub } from '../../../harness/hubspot-hub.js';
-import { waitFor } from '../../../harness/sync-hub.js';
+import { REDIS_URL, waitFor } from '../../../harness/sync-hub.js';
+import { Redis } from 'ioredis';
+import { QueueEvents } from 'bullmq';
+import { engineKeys, queueNames } from '../../../src/queue/keys.js';
 import { startCrmHub, type CrmHub } from '../../../harness/salesforce-hub.js';
 
 const READ = 'POST /crm/v3/objects/contacts/batch/read';
@@ -94,5 +97,54 @@ describe('HubSpot intake', () => {
     h.salesforce.sideDoor.create('Contact', { LastName: 'Rep', Email: 'sf-person@example.com' });
     await waitFor(async () => (await h.profileByEmail('sf-person@example.com')) !== null, 5_000, 'the Salesforce change');
     expect(await h.profileByEmail('sf-backlog-299@example.com')).toBeNull();
+  });
+
+  it('a batch a read job took and never ingested (its process died) is read again once its lease ends', async () => {
+    hub = await startHubSpotHub({ dialect: 'sqlite', echoMarker: true, tuning: { changedReadWaitMs: 200, inflightLeaseMs: 1_500 } });
+    const h = hub;
+    // Contacts whose webhooks a read job took before its process was killed: their ids sit
+    // under that job's lease, as the take script left them, and nobody will ingest them.
+    const url = h.hubspot.sideDoor.webhookUrl;
+    h.hubspot.sideDoor.setWebhookUrl(undefined);
+    const lost = [0, 1, 2].map((i) => h.hubspot.sideDoor.createContact({ email: `died-${i}@example.com` }));
+    const keys = engineKeys(h.engine.prefix);
+    const redis = new Redis(REDIS_URL);
+    try {
+      const receivedAt = Date.now();
+      const leaseEnds = receivedAt + 1_500;
+      for (const c of lost) {
+        await redis.zadd(keys.changedTaken('hubspot'), leaseEnds, c.id);
+        await redis.hset(keys.changedTakenAt('hubspot'), c.id, String(receivedAt));
+      }
+    } finally {
+      await redis.quit();
+    }
+    // Another change afterwards runs a read job of the connector.
+    h.hubspot.sideDoor.setWebhookUrl(url);
+    h.hubspot.sideDoor.createContact({ email: 'later@example.com' });
+    await h.hubspot.sideDoor.flushWebhooks();
+    await h.settle(30_000);
+    for (const i of [0, 1, 2]) expect(await h.profileByEmail(`died-${i}@example.com`), `died-${i}`).not.toBeNull();
+    expect(await h.profileByEmail('later@example.com')).not.toBeNull();
+  });
+
+  it('a read job that leaves no id behind, taken or not, queues no other read job', async () => {
+    hub = await startHubSpotHub({ dialect: 'sqlite', echoMarker: true });
+    const h = hub;
+    const events = new QueueEvents(queueNames.read('hubspot'), { connection: { url: REDIS_URL }, prefix: h.engine.prefix });
+    const added: string[] = [];
+    events.on('added', ({ jobId }) => added.push(jobId));
+    try {
+      await events.waitUntilReady();
+      h.hubspot.sideDoor.createContact({ email: 'alone@example.com' });
+      await h.hubspot.sideDoor.flushWebhooks();
+      await h.settle(30_000);
+      expect(await h.profileByEmail('alone@example.com')).not.toBeNull();
+      // Its read ran at once (the read stage was idle) and left nothing for a later one.
+      expect(added).toHaveLength(1);
+      expect(added[0]).toMatch(/^read-hubspot-now-/);
+    } finally {
+      await events.close();
+    }
   });
 });
