@@ -23,7 +23,7 @@ import type { ServerOptionsInput } from '../server/index.js';
 import { parseStoreUrl } from '../store/index.js';
 import { openConfiguredStore } from './store.js';
 import type { Store } from '../store/index.js';
-import { createEngine, HubPatchIngest, connectorsFromConfig, engineTuningFromConfig } from '../sync/index.js';
+import { engineFromConfig, HubPatchIngest, connectorsFromConfig } from '../sync/index.js';
 import type { SyncConnector, Engine, EngineTuningInput } from '../sync/index.js';
 import { formatRoles, runsEngineWorkers, toEngineRoles, toRoleSet } from './roles.js';
 import { logRedisTrouble, redisReady } from '../queue/redis-health.js';
@@ -111,15 +111,13 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
   ensureSqliteDirectory(config.hub.databaseUrl);
   const store = await openConfiguredStore(config, connectors, logger.child({ component: 'store' }));
   const metrics = new Registry();
-  const engine = createEngine({
-    redis: config.hub.redisUrl,
-    prefix: config.hub.keyPrefix,
+  const engine = engineFromConfig(config, {
     store,
     connectors,
     policy,
     logger: logger.child({ component: 'sync' }),
     metrics,
-    tuning: { ...engineTuningFromConfig(config), ...options.tuning },
+    ...(options.tuning ? { tuning: options.tuning } : {}),
   });
   const redis = createRedisClient(config.hub.redisUrl, { maxRetriesPerRequest: 2 });
   redis.on('error', (err: Error) =>

@@ -10,7 +10,7 @@ import { toMergePolicy } from '../config/policy.js';
 import type { Config } from '../config/schema.js';
 import { PrivacyService, privacyOptionsFromConfig } from '../privacy/index.js';
 import type { Store } from '../store/types.js';
-import { connectorsFromConfig, createEngine, engineTuningFromConfig } from '../sync/index.js';
+import { connectorsFromConfig, engineFromConfig } from '../sync/index.js';
 import type { Engine, SyncConnector } from '../sync/index.js';
 import type { CliIo } from './io.js';
 import { commandLogger, runSession } from './privacy-session.js';
@@ -34,15 +34,7 @@ async function openHub(io: CliIo, command: string, config: Config): Promise<HubS
   const policy = toMergePolicy(config);
   const store = await openConfiguredStore(config, connectors, logger);
   // The hub's own tuning (leases, park durations, timeouts): the workers this process may run behave as the hub's do.
-  const engine = createEngine({
-    redis: config.hub.redisUrl,
-    prefix: config.hub.keyPrefix,
-    store,
-    connectors,
-    policy,
-    logger,
-    tuning: engineTuningFromConfig(config),
-  });
+  const engine = engineFromConfig(config, { store, connectors, policy, logger });
   const privacy = new PrivacyService({
     store,
     redis: engine.connection,

@@ -12,7 +12,9 @@ import type { Config, ConnectorConfig } from '../config/schema.js';
 import type { MergePolicy } from '../profile/schema.js';
 import { bindConnector } from './bind.js';
 import type { PullSchedule, SyncConnector } from './bind.js';
-import type { EngineTuningInput } from './options.js';
+import type { EngineOptions, EngineTuningInput } from './options.js';
+import { createEngine } from './engine.js';
+import type { Engine } from './engine.js';
 import type { RedisTarget } from '../queue/redis-client.js';
 
 /** A connector instance names a type no definition provides (the loader normally catches this). */
@@ -86,4 +88,21 @@ export function syncSetupFromConfig(config: Config, definitions: readonly Connec
     redis: config.hub.redisUrl,
     prefix: config.hub.keyPrefix,
   };
+}
+
+/**
+ * The engine `concord start` and the CLI commands open: on the hub's Redis and key prefix, with
+ * the YAML's tuning (`hub.sync`) under any `tuning` given.
+ */
+export function engineFromConfig(
+  config: Config,
+  parts: Pick<EngineOptions, 'store' | 'connectors' | 'policy' | 'logger' | 'metrics'> & { tuning?: EngineTuningInput },
+): Engine {
+  const { tuning, ...rest } = parts;
+  return createEngine({
+    redis: config.hub.redisUrl,
+    prefix: config.hub.keyPrefix,
+    ...rest,
+    tuning: { ...engineTuningFromConfig(config), ...tuning },
+  });
 }

@@ -24,6 +24,7 @@ export type { EngineOptions, EngineTuningInput } from './options.js';
 export {
   connectorsFromConfig,
   engineTuningFromConfig,
+  engineFromConfig,
   outboxTargets,
   syncSetupFromConfig,
   UnknownConnectorTypeError,
