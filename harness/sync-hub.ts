@@ -23,7 +23,7 @@ import type { RedisTarget } from '../src/queue/redis-client.js';
 import { createTestDatabase } from './db.js';
 import type { TestDatabase, TestDialect } from './db.js';
 import { createMemorySystem, memoryConnector, unregisterMemorySystem } from '../connectors/memory/index.js';
-import type { MemorySystem, MemorySystemOptions } from '../connectors/memory/index.js';
+import type { MemorySystem, MemorySystemOptions, WebhookDelivery } from '../connectors/memory/index.js';
 import { createLogger } from '../src/log/logger.js';
 import type { Logger } from '../src/log/logger.js';
 
@@ -169,13 +169,7 @@ export async function startHub(options: HubOptions): Promise<Hub> {
     const system = systems[spec.id];
     if (!system || spec.webhooks === false) continue;
     system.onWebhook(async (delivery) => {
-      const result = await engine.receiveWebhook(spec.id, {
-        method: 'POST',
-        url: `http://127.0.0.1/webhooks/${spec.id}`,
-        headers: delivery.headers,
-        body: delivery.body,
-        receivedAt: sentAt(delivery.headers),
-      });
+      const result = await deliverWebhook(engine, spec.id, delivery);
       if (!result.ok) refused.push(`${spec.id}: ${result.reason}`);
     });
   }
@@ -229,6 +223,17 @@ export async function startHub(options: HubOptions): Promise<Hub> {
  * and hand webhooks over through timers; a server on loopback would receive each at once, so
  * that is the receipt time the hub sees.
  */
+/** Hands one of a memory system's webhooks to the engine, as the HTTP route would (received when signed). */
+export function deliverWebhook(engine: Engine, id: string, delivery: WebhookDelivery): ReturnType<Engine['receiveWebhook']> {
+  return engine.receiveWebhook(id, {
+    method: 'POST',
+    url: `http://127.0.0.1/webhooks/${id}`,
+    headers: delivery.headers,
+    body: delivery.body,
+    receivedAt: sentAt(delivery.headers),
+  });
+}
+
 function sentAt(headers: Record<string, string>): string {
   const t = /(?:^|,)\s*t=(\d+)/.exec(headers['x-memory-signature'] ?? '')?.[1];
   return new Date(t ? Number(t) : Date.now()).toISOString();

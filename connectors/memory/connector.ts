@@ -79,6 +79,7 @@ const WireRecord = z.object({
   modstamp: z.number(),
   updatedAt: z.iso.datetime({ offset: false }),
   fields: z.record(z.string(), Json),
+  version: z.number().int().positive().optional(),
 });
 const WirePayload = z.object({
   eventId: z.string().min(1),
@@ -94,6 +95,7 @@ function toExternal(record: MemoryRecord, echo?: boolean): ExternalRecord {
     externalId: record.id,
     at: new Date(record.updatedAt).toISOString(),
     fields: record.fields,
+    ...(record.version === undefined ? {} : { version: record.version }),
     ...(echo === undefined ? {} : { echo }),
   };
 }

@@ -367,7 +367,9 @@ describe('memory connector', () => {
       {
         kind: 'records',
         eventId: sent[0]?.eventId,
-        records: [{ externalId: 'rec_1', at: expect.any(String), fields: { email: 'a@x.io', email_opt_out: true }, echo: true }],
+        records: [
+          { externalId: 'rec_1', at: expect.any(String), fields: { email: 'a@x.io', email_opt_out: true }, version: 1, echo: true },
+        ],
       },
     ]);
     expect(deleted).toEqual([{ kind: 'deleted', eventId: sent[1]?.eventId, externalIds: ['rec_1'], at: expect.any(String) }]);

@@ -41,6 +41,8 @@ export interface MemoryRecord {
   updatedAt: string;
   /** Free-form fields; `email` is the upsert key (compared lower-cased). */
   fields: Record<string, Json>;
+  /** The record's version: 1 when created, one more with each change (`ExternalRecord.version`). */
+  version?: number;
 }
 
 /** One record to upsert: by `id` when given, else by `fields.email`. Fields are merged in. */
@@ -677,7 +679,7 @@ export class MemorySystem implements MemorySystemApi, EmulatorControls {
     // The change time is the clock's (a busy system does not run ahead of it), after the
     // record's previous change: the modstamp is only the change feed's strictly increasing cursor.
     const stampedAt = at ?? Math.max(this.clock() - commitLagMs, record ? Date.parse(record.updatedAt) + 1 : 0);
-    const next: MemoryRecord = { id, modstamp, updatedAt: new Date(stampedAt).toISOString(), fields };
+    const next: MemoryRecord = { id, modstamp, updatedAt: new Date(stampedAt).toISOString(), fields, version: (record?.version ?? 0) + 1 };
     if (record) this.delete(record);
     this.records.set(id, next);
     const newEmail = normEmail(fields['email']);

@@ -104,6 +104,14 @@ export interface ExternalRecord {
    * (`ProfilePatch.slotsAt`), an identity's (`PatchIdentity.at`), instead of the record's `at`.
    */
   fieldsAt?: Record<string, Instant>;
+  /**
+   * The record's version at the source, when the system numbers them (increasing with each
+   * change of the record, whatever its `at` says). A version lower than one the hub already
+   * ingested of the same record is older news: the fields that newer version carried are
+   * dropped (webhooks delivered, or ingested by several hub processes, out of order; see
+   * `sync/inbound/record-order.ts`). Absent, versions are not compared.
+   */
+  version?: number;
   /** The record was deleted at the source. */
   deleted?: boolean;
   /**

@@ -66,6 +66,8 @@ export function engineKeys(prefix: string) {
     writes: (instance: string, profileId: string): string => `${prefix}:sync:writes:${instance}:${profileId}`,
     /** STRING with a TTL: the profile of a record our recent writes went to, by its external id. */
     writeOf: (instance: string, externalId: string): string => `${prefix}:sync:write-of:${instance}:${externalId}`,
+    /** STRING JSON field -> newest stamp ingested (ms), with a TTL: one external record's versions in order (`RecordOrder`). */
+    order: (instance: string, externalId: string): string => `${prefix}:sync:order:${instance}:${externalId}`,
     /** STRING lock held while one pull of the instance runs. */
     pullLock: (instance: string): string => `${prefix}:sync:pull-lock:${instance}`,
     /** ZSET of recent API call times (sliding-window limiter). */

@@ -32,6 +32,8 @@ import { assess, instant, patchIdOf } from './assess.js';
 import type { BatchAssessment, IngestItem, IngestReport } from './assess.js';
 import { isOwnWrite, millisOf, repairOfUnheld } from './write-log.js';
 import type { WriteEntry, WriteLog } from './write-log.js';
+import { RecordOrder, dropStale } from './record-order.js';
+import type { FieldMarks } from './record-order.js';
 
 /** Records to ingest as they are (webhook with payload, pull page, preference center). */
 export interface IngestRecordsJob {
@@ -63,6 +65,8 @@ type BatchOutcome = IngestOutcome | 'busy';
 
 export class Ingestor {
   private readonly batcher: MicroBatcher<IngestItem, BatchOutcome>;
+  /** When the newest version of each record ingested stamped each field (see `record-order.ts`). */
+  private readonly order: RecordOrder;
   /** Per external record, the last submission: records of one source record go in order. */
   private readonly chains = new Map<string, Promise<unknown>>();
 
@@ -70,6 +74,7 @@ export class Ingestor {
     private readonly ctx: EngineContext,
     private readonly writes: WriteLog,
   ) {
+    this.order = new RecordOrder(ctx.redis, ctx.keys.order, ctx.tuning.writeLogRetentionMs);
     this.batcher = new MicroBatcher((items) => this.applyBatch(items), {
       maxSize: ctx.tuning.ingestBatchSize,
       maxWaitMs: ctx.tuning.ingestBatchWaitMs,
@@ -275,18 +280,52 @@ export class Ingestor {
       items.map((item, i) => ({ connector: item.connector.id, profileId: outcomes[i] ? null : (profileIds[i] ?? null) })),
     );
     const shadows = await this.shadowsOf(items, outcomes, profileIds);
-    const expected = await this.expectedValues(items, outcomes, mapped, profileIds, shadows, loaded);
+    const { fresh, marks } = await this.inOrderOfStamps(items, outcomes, mapped, profileIds);
+    const expected = await this.expectedValues(items, outcomes, fresh, profileIds, shadows, loaded);
     const assessed = assess({
       items,
       outcomes,
-      mapped,
+      mapped: fresh,
       profileIds,
       loaded,
       shadows,
       expected,
       toleranceMs: this.ctx.tuning.echoToleranceMs,
     });
-    return this.commit(items, outcomes, profileIds, heldKeys, assessed);
+    const done = await this.commit(items, outcomes, profileIds, heldKeys, assessed);
+    await this.order.save(marks);
+    return done;
+  }
+
+  /**
+   * Drops the fields a newer version of the same record, ingested before (by another batch or
+   * hub process, see `record-order.ts`), already carried: what they say is older than what the
+   * hub knows of that system. Returns the records so trimmed and the marks to store once committed.
+   */
+  private async inOrderOfStamps(
+    items: IngestItem[],
+    outcomes: (BatchOutcome | undefined)[],
+    mapped: (InboundResult | null)[],
+    profileIds: (string | null)[],
+  ): Promise<{ fresh: (InboundResult | null)[]; marks: { connector: string; externalId: string; marks: FieldMarks }[] }> {
+    const judged = items.flatMap((item, i) => (!outcomes[i] && profileIds[i] && mapped[i] && item.record.version !== undefined ? [i] : []));
+    const keys = [...new Set(judged.map((i) => `${items[i]?.connector.id ?? ''}\u0000${items[i]?.record.externalId ?? ''}`))];
+    const refs = keys.map((key) => {
+      const [connector = '', externalId = ''] = key.split('\u0000');
+      return { connector, externalId };
+    });
+    const loaded = await this.order.load(refs);
+    const byKey = new Map(keys.map((key, k) => [key, loaded[k] ?? {}]));
+    const fresh = [...mapped];
+    for (const i of judged) {
+      const item = items[i];
+      const m = mapped[i];
+      const marks = byKey.get(`${item?.connector.id ?? ''}\u0000${item?.record.externalId ?? ''}`);
+      if (!item || !m || !marks) continue;
+      const kept = dropStale(m.observed, marks, item.record.version);
+      if (kept.stale.length > 0) fresh[i] = { ...m, observed: kept.fresh };
+    }
+    return { fresh, marks: refs.map((ref, k) => ({ ...ref, marks: byKey.get(keys[k] ?? '') ?? {} })) };
   }
 
   /** The shadow of each record's profile in its system (null where it has none, or the record is settled or unknown). */

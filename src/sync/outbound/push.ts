@@ -5,6 +5,7 @@
  * rejected goes to the dead-letter view. A 429 parks the whole queue without spending an
  * attempt; any other failure of the call puts the batch back and lets BullMQ retry the job.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'bullmq';
 import type { Job, Queue } from 'bullmq';
 import { RateLimitedError, RejectedError } from '../../connector/errors.js';
@@ -24,6 +25,7 @@ import type { TakeResult } from '../../queue/work-sets.js';
 import { millisOf } from '../inbound/write-log.js';
 import type { WriteLog } from '../inbound/write-log.js';
 import type { OutboxSettlement, PushLogEntry } from '../../store/types.js';
+import { StoreError } from '../../store/index.js';
 import type { Json } from '../../profile/schema.js';
 import type { RunRowError } from '../../store/types.js';
 import { startRun } from '../runs.js';
@@ -32,6 +34,9 @@ import { firstPullPending, waitsForFirstPull } from '../initial-sync.js';
 
 /** Most extra takes that refill a batch whose profiles had nothing new (see `prepareFull`). */
 const TOP_UP_ROUNDS = 3;
+
+/** Attempts at recording the outcome of a call the system answered (see `recordOutcome`). */
+const OUTCOME_ATTEMPTS = 5;
 
 export interface FlushJobData {
   connector: string;
@@ -317,7 +322,7 @@ export class Pusher {
       ctx.logger.info({ connector: connector.id, records: found.length }, 'records an earlier write made are read before writing again');
     }
     // Shadows and the push log of the whole batch in one transaction.
-    await ctx.store.recordPushes(accepted);
+    await this.recordOutcome(connector, accepted);
     await ctx.changes
       .add('out', new Map([[connector.id, accepted.length]]))
       .catch((err: unknown) => ctx.logger.debug({ err }, 'changes per minute not counted'));
@@ -342,6 +347,30 @@ export class Pusher {
     ]);
     await this.chain(connector);
     if (retry.length > 0) await scheduleFlush(ctx, connector.id, Date.now() + Math.min(...retry.map((r) => r.delayMs)));
+  }
+
+  /**
+   * Records what the system took (shadows and push log). The call has reached the system, so a
+   * write conflict here (SQLite's `database is locked` past the store's own retries, several hub
+   * processes on one file) is retried after a backoff pause, up to `OUTCOME_ATTEMPTS` times:
+   * failing the job instead would leave the shadows without these values and the retried job
+   * would send the same batch again (duplicate pushes). Other errors fail the job at once.
+   */
+  private async recordOutcome(connector: SyncConnector, accepted: readonly PushLogEntry[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.ctx.store.recordPushes(accepted);
+        return;
+      } catch (err) {
+        if (!(err instanceof StoreError && err.code === 'write_conflict') || attempt >= OUTCOME_ATTEMPTS) throw err;
+        const delayMs = backoffDelay(attempt, this.ctx.tuning.backoff);
+        this.ctx.logger.warn(
+          { connector: connector.id, err, records: accepted.length, attempt, delayMs },
+          'could not record what the system took: retrying, not sending again',
+        );
+        await sleep(delayMs);
+      }
+    }
   }
 
   /**

@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { engineKeys } from '../../../src/queue/keys.js';
 import { WorkSets } from '../../../src/queue/work-sets.js';
+import { StoreError } from '../../../src/store/index.js';
 import { memoryConnector, type UpsertInput } from '../../../connectors/memory/index.js';
 import type { PushRecord } from '../../../src/connector/define.js';
 import type { MemorySystem } from '../../../connectors/memory/index.js';
@@ -215,6 +216,30 @@ describe.each(TEST_DIALECTS)('push (%s)', (dialect) => {
     expect(b.getStats().calls.upsert).toBe(2 + 4);
     const status = await hub.engine.status();
     expect(status.queues.find((q) => q.queue === 'push.b')?.failed).toBe(0);
+  });
+
+  it('a write conflict recording the outcome of a call the system took is retried: the batch is not sent again', async () => {
+    hub = await startHub({ dialect, systems: [{ id: 'a' }, { id: 'b' }] });
+    const { a, b } = systemsOf(hub, 'a', 'b');
+    a.change({ email: 'lock@example.com', first_name: 'L' });
+    await hub.settle();
+    // The next outcome to record loses against another writer (SQLite: `database is locked`
+    // past the store's own retries), as with several hub processes on one file.
+    const store = hub.store;
+    const record = store.recordPushes.bind(store);
+    let failures = 0;
+    store.recordPushes = async (entries) => {
+      if (failures++ === 0) throw new StoreError('write_conflict', 'transaction still conflicting after 5 attempts');
+      return record(entries);
+    };
+    const calls = recordCalls(b);
+    a.change({ email: 'lock@example.com', first_name: 'L2' });
+    await hub.settle();
+    expect(failures).toBeGreaterThan(1);
+    expect(b.get({ email: 'lock@example.com' })?.fields['first_name']).toBe('L2');
+    expect(calls.flat().map((input) => input.fields)).toEqual([{ first_name: 'L2' }]);
+    const [profile] = await hub.profiles();
+    expect((await hub.store.getShadow(profile?.id ?? '', 'b'))?.values['first_name']).toBe('L2');
   });
 
   it('a restricted profile: only consent and rights go out, to records that exist; none is created', async () => {
