@@ -58,16 +58,24 @@ describe('concord plan', () => {
     expect(run.stdout).not.toMatch(/@example\.com|\+1555/);
     expect(JSON.stringify(target('salesforce')?.examples)).toContain('<email>');
 
-    // The real sync does what the plan said.
+    // The real sync does what the plan said. The plan models a first sync that pulls both
+    // systems before it pushes: so does this one (pushes start once both pulls are in). Under
+    // `initialSync: both` a push that reaches a system before its first pull creates again a
+    // person the system holds unlinked (Salesforce has no unique e-mail): `pull-only` avoids it.
     const store = await hub.store();
+    const puller = await hub.engine(store, { push: false });
+    try {
+      await puller.pullNow('hubspot');
+      await waitFor(async () => (await store.listAudit({ limit: 1000 })).length >= 3);
+      await puller.pullNow('salesforce');
+      await waitFor(async () => (await store.getCursor('salesforce')) !== null);
+    } finally {
+      await puller.close();
+    }
     const engine = await hub.engine(store);
     try {
-      await engine.pullNow('hubspot');
-      await waitFor(async () => (await store.listAudit({ limit: 1000 })).length >= 3);
-      await engine.pullNow('salesforce');
       await waitFor(() => hub.salesforce.sideDoor.list('Contact').length === 4 && hub.hubspot.sideDoor.contacts().length === 4);
       await waitFor(() => hub.hubspot.sideDoor.findByEmail('ada@example.com')?.properties['firstname'] === 'Augusta');
-      await waitFor(async () => (await store.getCursor('salesforce')) !== null);
     } finally {
       await engine.close();
       await store.close();
