@@ -32,7 +32,6 @@ export function configJsonSchema(connectors: readonly ConnectorDefinition[]): Js
   return z.toJSONSchema(buildConfigSchema(connectors), {
     target: 'draft-07',
     io: 'input',
-    unrepresentable: 'any',
     override: (ctx) => {
       // Map keys (propertyNames) are ids written literally, never env references.
       if (ctx.path.includes('propertyNames')) return;

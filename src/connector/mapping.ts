@@ -172,7 +172,7 @@ export function targetKeyOf(entry: MappingEntry): string {
 }
 
 function canonicalKindOf(target: CanonicalTarget): CanonicalKind {
-  return target.kind === 'consent' || target.kind === 'topic' || target.kind === 'right' ? 'boolean' : 'any';
+  return target.kind === 'consent' || target.kind === 'topic' || target.kind === 'right' ? 'boolean' : 'json';
 }
 
 function describeIssue(where: string, issue: { path: PropertyKey[]; message: string }): string {

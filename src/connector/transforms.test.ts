@@ -209,7 +209,7 @@ function valueArb(from: Ty): fc.Arbitrary<Json> {
 
 /** Invertible chains (with an optional leading string->string map) and a canonical value for each. */
 const planArb: fc.Arbitrary<Plan> = fc.constantFrom<Ty>('bool', 'str', 'strs', 'instant').chain((from): fc.Arbitrary<Plan> => {
-  const kind: CanonicalKind = from === 'bool' ? 'boolean' : 'any';
+  const kind: CanonicalKind = from === 'bool' ? 'boolean' : 'json';
   const plain = fc.tuple(stepsArb(from, 4), valueArb(from)).map(([steps, value]): Plan => ({ kind, from, steps, value }));
   if (from !== 'str') return plain;
   const withMap = fc
@@ -257,7 +257,7 @@ describe('properties', () => {
         for (const tr of transforms) {
           if (tr.type === 'join') fc.pre(joinDomain(current, tr.separator));
           current = value(compileTransform(tr, kind).toExternal(current));
-          kind = kind === 'boolean' && tr.type === 'invert' ? 'boolean' : 'any';
+          kind = kind === 'boolean' && tr.type === 'invert' ? 'boolean' : 'json';
         }
         const chain = compileChain(transforms, plan.kind);
         const out = chain.toExternal(plan.value);

@@ -39,9 +39,9 @@ export type Converted =
 
 /**
  * What the canonical side of a chain holds: `boolean` for consent (true = granted), topic and
- * right entries, `any` JSON for attributes and identities.
+ * right entries, `json` (any JSON value) for attributes and identities.
  */
-export type CanonicalKind = 'boolean' | 'any';
+export type CanonicalKind = 'boolean' | 'json';
 
 /** A transform ready to run in both directions. */
 export interface CompiledTransform {
@@ -326,7 +326,7 @@ const INVERT: CompiledTransform = {
  * Compiles one transform. `inputKind` is what the transform receives on its canonical side
  * (it matters only to `map`, whose keys are then `true`/`false`, or `granted`/`denied`).
  */
-export function compileTransform(transform: Transform, inputKind: CanonicalKind = 'any'): CompiledTransform {
+export function compileTransform(transform: Transform, inputKind: CanonicalKind = 'json'): CompiledTransform {
   switch (transform.type) {
     case 'lowercase':
       return LOWERCASE;
@@ -349,13 +349,13 @@ export function isInvertible(transform: Transform): boolean {
 }
 
 /** Compiles a chain. `canonicalKind` is what the chain's canonical end holds. */
-export function compileChain(transforms: readonly Transform[], canonicalKind: CanonicalKind = 'any'): CompiledChain {
+export function compileChain(transforms: readonly Transform[], canonicalKind: CanonicalKind = 'json'): CompiledChain {
   const compiled: CompiledTransform[] = [];
   let kind: CanonicalKind = canonicalKind;
   for (const t of transforms) {
     compiled.push(compileTransform(t, kind));
     // Only `invert` keeps a boolean a boolean; after anything else the map keys are plain strings.
-    kind = kind === 'boolean' && t.type === 'invert' ? 'boolean' : 'any';
+    kind = kind === 'boolean' && t.type === 'invert' ? 'boolean' : 'json';
   }
   const reversed = [...compiled].reverse();
   return {

@@ -47,7 +47,6 @@ function components(named: Map<string, z.ZodType>, io: 'input' | 'output'): Reco
   const { schemas } = z.toJSONSchema(registry, {
     target: 'draft-2020-12',
     io,
-    unrepresentable: 'any',
     uri: (id) => `#/components/schemas/${id}`,
   });
   const out: Record<string, JsonSchema> = {};
@@ -59,7 +58,7 @@ function components(named: Map<string, z.ZodType>, io: 'input' | 'output'): Reco
 }
 
 function inlineSchema(schema: z.ZodType): JsonSchema {
-  const { $schema: _s, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as JsonSchema;
+  const { $schema: _s, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input' }) as JsonSchema;
   return rest;
 }
 
