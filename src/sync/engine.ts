@@ -714,10 +714,12 @@ class BullEngine implements Engine {
       if ((await this.ctx.redis.zcard(changed(id))) + (await this.ctx.redis.zcard(changedTaken(id))) > 0) return false;
     }
     const status = await this.status();
+    const readQueues = new Set([...this.ctx.queues.read.values()].map((q) => q.name));
     for (const q of status.queues) {
       if (q.wait > 0 || q.active > 0) return false;
-      // Job schedulers keep one delayed job each; any other delayed job is pending work.
-      if (q.delayed > 0) {
+      // Job schedulers keep one delayed job each; any other delayed job is pending work, but for
+      // a read queue's window jobs: the changed sets (empty here) are their work.
+      if (q.delayed > 0 && !readQueues.has(q.queue)) {
         const queue = this.allQueues.find((x) => x.name === q.queue);
         const delayed = (await queue?.getDelayed(0, 1000)) ?? [];
         if (delayed.some((job) => !job.repeatJobKey)) return false;

@@ -9,9 +9,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startHubSpotHub, type HubSpotHub } from '../../../harness/hubspot-hub.js';
 import { REDIS_URL, waitFor } from '../../../harness/sync-hub.js';
 import { Redis } from 'ioredis';
-import { QueueEvents } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import { engineKeys, queueNames } from '../../../src/queue/keys.js';
 import { startCrmHub, type CrmHub } from '../../../harness/salesforce-hub.js';
+import { readJobId } from '../../../src/sync/inbound/changed-reads.js';
 
 const READ = 'POST /crm/v3/objects/contacts/batch/read';
 const STATUS_READ = 'POST /communication-preferences/v4/statuses/batch/read';
@@ -145,6 +146,28 @@ describe('HubSpot intake', () => {
       expect(added[0]).toMatch(/^read-hubspot-now-/);
     } finally {
       await events.close();
+    }
+  });
+  it("a read window's job still delayed after an earlier job read its ids is no pending work: the engine is idle", async () => {
+    hub = await startHubSpotHub({ dialect: 'sqlite', echoMarker: true, tuning: { changedReadWaitMs: 20_000 } });
+    const h = hub;
+    h.hubspot.sideDoor.createContact({ email: 'read-early@example.com' });
+    await h.hubspot.sideDoor.flushWebhooks();
+    await h.settle(30_000);
+    // The window's job a later webhook added, as it was when the earlier job took that webhook's id too.
+    const queue = new Queue(queueNames.read('hubspot'), { connection: { url: REDIS_URL }, prefix: h.engine.prefix });
+    const redis = new Redis(REDIS_URL);
+    try {
+      const window = Math.floor(Date.now() / 20_000);
+      await queue.add('read', { connector: 'hubspot' }, { jobId: readJobId('hubspot', window), delay: 15_000 });
+      expect(await queue.getDelayedCount()).toBe(1);
+      expect(await h.engine.idle()).toBe(true);
+      // An id in the changed set is pending work, whichever job will read it.
+      await redis.zadd(engineKeys(h.engine.prefix).changed('hubspot'), Date.now(), 'not-read-yet');
+      expect(await h.engine.idle()).toBe(false);
+    } finally {
+      await redis.quit();
+      await queue.close();
     }
   });
 });
