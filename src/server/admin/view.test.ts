@@ -10,7 +10,7 @@ function report(over: Partial<ConnectorReport> = {}): ConnectorReport {
   return {
     connector: 'crm',
     queues: [{ queue: 'push.crm', wait: 3, active: 1, delayed: 0, failed: 2 }],
-    profiles: { connector: 'crm', dirty: 3, inflight: 1, retry: 0, dead: 0 },
+    profiles: { connector: 'crm', dirty: 3, inflight: 1, retry: 0, dead: 0, held: 0 },
     budget: { max: 100, windowMs: 10_000, used: 10, remaining: 90, blockedForMs: 0 },
     lastPull: null,
     ...over,
@@ -51,9 +51,11 @@ describe('the operations page', () => {
     };
     expect(connectorState(report({ budget: { ...report().budget, blockedForMs: 5 }, lastPull: failing })).text).toBe('parked');
     expect(
-      connectorState(report({ lastPull: failing, profiles: { connector: 'crm', dirty: 0, inflight: 0, retry: 0, dead: 2 } })).text,
+      connectorState(report({ lastPull: failing, profiles: { connector: 'crm', dirty: 0, inflight: 0, retry: 0, dead: 2, held: 0 } })).text,
     ).toBe('pull failing');
-    expect(connectorState(report({ profiles: { connector: 'crm', dirty: 0, inflight: 0, retry: 0, dead: 2 } })).text).toBe('dead letters');
+    expect(connectorState(report({ profiles: { connector: 'crm', dirty: 0, inflight: 0, retry: 0, dead: 2, held: 0 } })).text).toBe(
+      'dead letters',
+    );
     expect(connectorState(report()).text).toBe('ok');
   });
 
