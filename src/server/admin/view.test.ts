@@ -125,6 +125,17 @@ describe('the operations page', () => {
     expect(page).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
   });
 
+  it('says how many creates wait for the first pull, only when some do', () => {
+    const page = (held: number) =>
+      renderAdminPage({
+        now: NOW,
+        links: { queueBoard: null, apiDocs: '/api/v1/docs' },
+        connectors: [connector({ report: report({ profiles: { connector: 'crm', dirty: 3, inflight: 1, retry: 0, dead: 0, held } }) })],
+      });
+    expect(page(2)).toContain('<dd>3 waiting, 1 in flight, 0 retrying, 2 to create after the first pull</dd>');
+    expect(page(0)).toContain('<dd>3 waiting, 1 in flight, 0 retrying</dd>');
+  });
+
   it('allows its own style by hash and nothing else', () => {
     expect(ADMIN_PAGE_CSP).toMatch(/^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/]+=*'; base-uri 'none'; form-action 'none'/);
     expect(ADMIN_PAGE_CSP).not.toContain('script-src');

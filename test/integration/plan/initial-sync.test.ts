@@ -164,6 +164,9 @@ describe('initialSync', () => {
       const ada = await store.findProfile({ kind: 'email', value: 'ada@example.com' });
       expect(await h.db.count(`outbox where connector = 'salesforce' and profile_id = '${ada?.id ?? ''}'`)).toBeGreaterThan(0);
       expect((await engine.status()).connectors.find((c) => c.connector === 'salesforce')).toMatchObject({ held: 1, dirty: 0 });
+      // `concord push` of Ada would be held there too; Sam's would not.
+      expect(await engine.pushHeld(ada?.id ?? '')).toEqual(['salesforce']);
+      expect(await engine.pushHeld(sam?.id ?? '')).toEqual([]);
 
       // The first pull ends: it links Ada to the record Salesforce holds, and what waited goes.
       await h.redis.del(lock);
@@ -182,6 +185,7 @@ describe('initialSync', () => {
       expect(adas()).toHaveLength(1);
       expect((await store.getShadow(ada?.id ?? '', 'salesforce'))?.externalId).toBe(adaSf['Id']);
       expect((await engine.status()).connectors.find((c) => c.connector === 'salesforce')).toMatchObject({ held: 0 });
+      expect(await engine.pushHeld(ada?.id ?? '')).toEqual([]);
       expect(h.salesforce.sideDoor.list('Contact')).toHaveLength(2);
     },
   );
