@@ -596,7 +596,7 @@ const connectorCommonShape = {
    */
   initialSync: InitialSync.default('both').meta({
     description:
-      "Which way the first sync goes, until the instance's first full pull has finished. pull-only: the hub is filled from this system first and nothing is pushed to it (its outbox rows wait, and are delivered once the first pull finished). push-only: the first pull takes none of the system's values, it only links the records of people the hub knows (their ids and what they hold, so pushes update them) and saves the cursor, so later pulls are incremental; the hub's values are then pushed. both: the first pull is ingested and pushes start at once. `concord plan` honours it.",
+      "Which way the first sync goes, until the instance's first full pull has finished. pull-only: the hub is filled from this system first and nothing is pushed to it (its outbox rows wait, and are delivered once the first pull finished). push-only: the first pull takes none of the system's values, it only links the records of people the hub knows (their ids and what they hold, so pushes update them) and saves the cursor, so later pulls are incremental; the hub's values are then pushed. both: the first pull is ingested and pushes start at once. With both and push-only, on an instance with a schedule, pushes create no record in the system until that pull finished (it links the records of people the hub knows; a create before it could duplicate one), while updates of linked records go at once. `concord plan` honours it.",
   }),
 };
 

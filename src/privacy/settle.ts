@@ -56,6 +56,7 @@ export async function settleRequest(ctx: PrivacyContext, dsrId: string): Promise
         pipe.hdel(keys.attempts(connector), request.profileId);
         pipe.zrem(keys.dirty(connector), request.profileId);
         pipe.zrem(keys.retry(connector), request.profileId);
+        pipe.zrem(keys.held(connector), request.profileId);
         // A `concord push` mark that will never be pushed.
         pipe.srem(keys.repush(connector), request.profileId);
         pipe.hdel(keys.repushOrigin(connector), request.profileId);

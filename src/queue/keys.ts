@@ -46,6 +46,11 @@ export function engineKeys(prefix: string) {
     inflight: (instance: string): string => `${prefix}:sync:inflight:${instance}`,
     /** ZSET profileId -> when to retry (ms); profiles backing off after a retryable outcome. */
     retry: (instance: string): string => `${prefix}:sync:retry:${instance}`,
+    /**
+     * ZSET profileId -> when it was held (ms); profiles a push would create in the system, held
+     * until the instance's first full pull finished (`initialSync` both or push-only), then dirty again.
+     */
+    held: (instance: string): string => `${prefix}:sync:held:${instance}`,
     /** HASH profileId -> retryable outcomes so far. */
     attempts: (instance: string): string => `${prefix}:sync:attempts:${instance}`,
     /** HASH profileId -> JSON dead letter. */

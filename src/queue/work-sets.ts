@@ -1,7 +1,8 @@
 /**
  * The per-connector sets that carry profiles from the outbox to a push, in Redis:
  * `dirty` (waiting, scored by when they became dirty), `inflight` (taken by a push, scored by
- * lease expiry) and `retry` (backing off, scored by when they are due). A profile is never in
+ * lease expiry), `retry` (backing off, scored by when they are due) and `held` (creates waiting
+ * for the instance's first full pull, see `sync/initial-sync.ts`). A profile is never in
  * flight twice for one connector, so two pushes of one profile to one system never race. A
  * crashed push leaves its profiles in flight until the lease expires; the next take moves
  * them back to dirty, so nothing is lost.
@@ -276,6 +277,19 @@ export class WorkSets {
 
   /** Puts profiles back to dirty at once (the call failed as a whole or was rate limited). */
   async requeue(instance: string, profileIds: readonly string[]): Promise<void> {
+    await this.outOfFlight(instance, profileIds, this.keys.dirty(instance));
+  }
+
+  /**
+   * Moves profiles a push took out of flight into the held set: records it would create in a
+   * system whose first full pull has not finished. No take sees them until `releaseHeld`.
+   */
+  async hold(instance: string, profileIds: readonly string[]): Promise<void> {
+    await this.outOfFlight(instance, profileIds, this.keys.held(instance));
+  }
+
+  /** Moves profiles from the in-flight set into `target` (scored now, an earlier score kept). */
+  private async outOfFlight(instance: string, profileIds: readonly string[], target: string): Promise<void> {
     if (profileIds.length === 0) return;
     const now = Date.now();
     const args: (string | number)[] = [];
@@ -283,8 +297,21 @@ export class WorkSets {
     await this.redis
       .multi()
       .zrem(this.keys.inflight(instance), ...profileIds)
-      .zadd(this.keys.dirty(instance), 'NX', ...args)
+      .zadd(target, 'NX', ...args)
       .exec();
+  }
+
+  /** Makes every held profile dirty again (the earlier time kept when it is dirty already); returns how many were held. */
+  async releaseHeld(instance: string): Promise<number> {
+    const held = this.keys.held(instance);
+    const dirty = this.keys.dirty(instance);
+    const results = await this.redis.multi().zcard(held).zunionstore(dirty, 2, dirty, held, 'AGGREGATE', 'MIN').del(held).exec();
+    return Number(results?.[0]?.[1] ?? 0);
+  }
+
+  /** How many profiles are held (see `hold`). */
+  async heldCount(instance: string): Promise<number> {
+    return this.redis.zcard(this.keys.held(instance));
   }
 
   /** How many retryable outcomes each profile has had so far. */
@@ -320,7 +347,6 @@ export class WorkSets {
     await pipe.exec();
   }
 
-  /** Counts per set, for metrics and status. */
   /**
    * Marks profiles to be pushed again whole to one connector (an operator's `concord push`):
    * dirty now, and their next push sends every mapped field, not only what differs from the
@@ -349,15 +375,17 @@ export class WorkSets {
     return new Set(profileIds.filter((_, i) => marks[i] === 1));
   }
 
-  async depths(instance: string): Promise<{ dirty: number; inflight: number; retry: number; dead: number }> {
+  /** Counts per set, for status. */
+  async depths(instance: string): Promise<{ dirty: number; inflight: number; retry: number; dead: number; held: number }> {
     const results = await this.redis
       .pipeline()
       .zcard(this.keys.dirty(instance))
       .zcard(this.keys.inflight(instance))
       .zcard(this.keys.retry(instance))
       .hlen(this.keys.dead(instance))
+      .zcard(this.keys.held(instance))
       .exec();
     const n = (i: number): number => Number(results?.[i]?.[1] ?? 0);
-    return { dirty: n(0), inflight: n(1), retry: n(2), dead: n(3) };
+    return { dirty: n(0), inflight: n(1), retry: n(2), dead: n(3), held: n(4) };
   }
 }

@@ -46,7 +46,7 @@ import { OrderedWorker } from './inbound/ordered-worker.js';
 import { ChangedReader, type ChangedReadJob } from './inbound/changed-reads.js';
 import { liftPark } from './park.js';
 import { runOrigin } from './runs.js';
-import { firstPullPending, waitsForFirstPull } from './initial-sync.js';
+import { firstPullPending, holdsCreates, waitsForFirstPull } from './initial-sync.js';
 import type { RunTrigger } from '../store/types.js';
 import type { UnparkResult } from './park.js';
 import {
@@ -82,6 +82,11 @@ export interface ConnectorStatus {
   inflight: number;
   retry: number;
   dead: number;
+  /**
+   * Profiles whose record a push would create, held until the instance's first full pull
+   * finished (`initialSync` both or push-only). Not work `idle` waits for: that pull's is.
+   */
+  held: number;
 }
 
 export interface EngineStatus {
@@ -149,10 +154,12 @@ export interface Engine {
   /** The connectors a `pushAgain` of the profile has not finished with yet (delivered, dead-lettered or nothing to send). */
   pushAgainPending(profileId: string): Promise<string[]>;
   /**
-   * The connectors that push nothing yet: `initialSync: pull-only` instances still waiting for
-   * their first full pull. A `pushAgain` queues the profile there too, but it goes only after it.
+   * The connectors that would not push the profile yet: `initialSync: pull-only` instances still
+   * waiting for their first full pull, and instances that hold creates until it (`holdsCreates`)
+   * where the profile has no record linked. A `pushAgain` queues the profile there too, but it
+   * goes only after that pull.
    */
-  pushHeld(): Promise<string[]>;
+  pushHeld(profileId: string): Promise<string[]>;
   /** How many workers (of any process) serve the connector's push or pull queue now. */
   queueWorkers(connector: string, stage: 'push' | 'pull'): Promise<number>;
   /** Lifts a rate-limit park of the connector's push and pull queues and calls (see `park.ts`). */
@@ -653,11 +660,13 @@ class BullEngine implements Engine {
     return pending;
   }
 
-  async pushHeld(): Promise<string[]> {
+  async pushHeld(profileId: string): Promise<string[]> {
     const held: string[] = [];
     for (const connector of this.ctx.queues.push.keys()) {
       const c = this.ctx.connectors.get(connector);
-      if (c && waitsForFirstPull(c) && (await firstPullPending(this.ctx.store, connector))) held.push(connector);
+      if (!c || !(waitsForFirstPull(c) || holdsCreates(c)) || !(await firstPullPending(this.ctx.store, connector))) continue;
+      if (!waitsForFirstPull(c) && (await this.ctx.store.getShadow(profileId, connector))?.externalId) continue;
+      held.push(connector);
     }
     return held;
   }
@@ -725,6 +734,7 @@ class BullEngine implements Engine {
         if (delayed.some((job) => !job.repeatJobKey)) return false;
       }
     }
+    // Held creates wait for a pull, whose job is looked at above.
     return status.connectors.every((c) => c.dirty === 0 && c.inflight === 0 && c.retry === 0);
   }
 }

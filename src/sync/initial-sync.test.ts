@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Json } from '../profile/schema.js';
-import { firstPullPending, initialPullKey, markFirstPullDone, markFirstPullStarted, waitsForFirstPull } from './initial-sync.js';
+import {
+  firstPullPending,
+  holdsCreates,
+  initialPullKey,
+  markFirstPullDone,
+  markFirstPullStarted,
+  waitsForFirstPull,
+} from './initial-sync.js';
 
 function cursors(initial: Record<string, Json> = {}) {
   const rows = new Map<string, Json>(Object.entries(initial));
@@ -32,5 +39,17 @@ describe('the first pull', () => {
     expect(waitsForFirstPull({ initialSync: 'pull-only', capabilities: { ...can, pull: false } })).toBe(false);
     expect(waitsForFirstPull({ initialSync: 'both', capabilities: can })).toBe(false);
     expect(waitsForFirstPull({ capabilities: can })).toBe(false);
+  });
+
+  it('holds creates for both and push-only instances that pull on a schedule (else no pull may ever come)', () => {
+    const can = { pull: true, push: true, webhooks: false, erase: false, export: false, find: false };
+    const schedule = { every: 60_000 };
+    expect(holdsCreates({ initialSync: 'both', capabilities: can, schedule })).toBe(true);
+    expect(holdsCreates({ capabilities: can, schedule })).toBe(true);
+    expect(holdsCreates({ initialSync: 'push-only', capabilities: can, schedule: { cron: '0 3 * * *' } })).toBe(true);
+    expect(holdsCreates({ initialSync: 'both', capabilities: can })).toBe(false);
+    expect(holdsCreates({ initialSync: 'both', capabilities: { ...can, pull: false }, schedule })).toBe(false);
+    // pull-only holds everything instead (`waitsForFirstPull`).
+    expect(holdsCreates({ initialSync: 'pull-only', capabilities: can, schedule })).toBe(false);
   });
 });

@@ -8,6 +8,12 @@
  *   them instead of creating duplicates) and saves the cursor, so later pulls are incremental;
  * - `both`: the first pull is ingested and pushes start at once.
  *
+ * Under `both` and `push-only` a push creates no record in the system until then (`holdsCreates`):
+ * the system may hold the person already, unlinked (a rep created them, and a system such as
+ * Salesforce has no unique e-mail), and only that pull links the record; a create now would be a
+ * duplicate. Those profiles wait in the push stage's held set (their outbox rows stay) and are
+ * made dirty again when the pull finished; updates of records already linked go at once.
+ *
  * Whether the first pull has finished is a marker kept beside the cursors (`<instance>:initial-pull`,
  * no migration: instance ids cannot hold `:`): `running` from the moment a pull starts without a
  * cursor, `done` once a pull ran to its end. An instance with a cursor and no marker (pulled before
@@ -48,6 +54,15 @@ export async function markFirstPullDone(store: Pick<CursorRepository, 'setCursor
 /** Pushes to this instance wait for its first full pull (`pull-only`, on a connector that pulls). */
 export function waitsForFirstPull(connector: Pick<SyncConnector, 'initialSync' | 'capabilities'>): boolean {
   return connector.initialSync === 'pull-only' && connector.capabilities.pull;
+}
+
+/**
+ * Pushes to this instance create no record until its first full pull finished (`both`,
+ * `push-only`). Only on an instance whose pulls run on a `schedule`: without one no pull may ever
+ * come (pulls then run only when an operator asks), and creates would wait for good.
+ */
+export function holdsCreates(connector: Pick<SyncConnector, 'initialSync' | 'capabilities' | 'schedule'>): boolean {
+  return connector.initialSync !== 'pull-only' && connector.capabilities.pull && connector.schedule !== undefined;
 }
 
 /** The first pull of this instance links records only (`push-only`). */

@@ -68,7 +68,11 @@ function printTarget(io: CliIo, t: PlanTarget): void {
   );
   io.log(
     `writes ${t.connector}: create ${t.create}, update ${t.update}, leave alone ${t.unchanged}${skipped.length > 0 ? ` (skipped: ${skipped.join(', ')})` : ''}${
-      t.waitsForFirstPull ? ` — held until ${t.connector}'s first pull finished (initialSync pull-only)` : ''
+      t.waitsForFirstPull
+        ? ` — held until ${t.connector}'s first pull finished (initialSync pull-only)`
+        : t.createsWaitForFirstPull && t.create > 0
+          ? ` — the creates held until ${t.connector}'s first pull finished (initialSync ${t.initialSync})`
+          : ''
     }`,
   );
   const fields = Object.entries(t.fields);

@@ -39,8 +39,8 @@ async function push(io: CliIo, session: HubSession, ref: string, options: Option
   const pushing = session.connectors.filter((c) => c.capabilities.push).map((c) => c.id);
   if (options.wait) await ensureWorkers(io, session, 'push', pushing);
   const queued = await engine.pushAgain(profile.id);
-  // A pull-only connector still waiting for its first pull pushes it only after that pull: not waited for.
-  const held = await engine.pushHeld();
+  // A connector still waiting for its first pull (pull-only, or a create held) pushes it only after that pull: not waited for.
+  const held = await engine.pushHeld(profile.id);
   const waited = queued.filter((c) => !held.includes(c));
   await store.appendAudit({ actor: 'cli', action: 'profile.push_requested', profileId: profile.id, detail: { connectors: queued } });
   if (!options.wait || queued.length === 0) {

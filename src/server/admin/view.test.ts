@@ -10,7 +10,7 @@ function report(over: Partial<ConnectorReport> = {}): ConnectorReport {
   return {
     connector: 'crm',
     queues: [{ queue: 'push.crm', wait: 3, active: 1, delayed: 0, failed: 2 }],
-    profiles: { connector: 'crm', dirty: 3, inflight: 1, retry: 0, dead: 0 },
+    profiles: { connector: 'crm', dirty: 3, inflight: 1, retry: 0, dead: 0, held: 0 },
     budget: { max: 100, windowMs: 10_000, used: 10, remaining: 90, blockedForMs: 0 },
     lastPull: null,
     ...over,
@@ -51,9 +51,11 @@ describe('the operations page', () => {
     };
     expect(connectorState(report({ budget: { ...report().budget, blockedForMs: 5 }, lastPull: failing })).text).toBe('parked');
     expect(
-      connectorState(report({ lastPull: failing, profiles: { connector: 'crm', dirty: 0, inflight: 0, retry: 0, dead: 2 } })).text,
+      connectorState(report({ lastPull: failing, profiles: { connector: 'crm', dirty: 0, inflight: 0, retry: 0, dead: 2, held: 0 } })).text,
     ).toBe('pull failing');
-    expect(connectorState(report({ profiles: { connector: 'crm', dirty: 0, inflight: 0, retry: 0, dead: 2 } })).text).toBe('dead letters');
+    expect(connectorState(report({ profiles: { connector: 'crm', dirty: 0, inflight: 0, retry: 0, dead: 2, held: 0 } })).text).toBe(
+      'dead letters',
+    );
     expect(connectorState(report()).text).toBe('ok');
   });
 
@@ -121,6 +123,17 @@ describe('the operations page', () => {
     expect(page).toContain('<td class="n">7 / 3</td>');
     expect(page).toContain('<a href="/admin/queues">Queue board</a>');
     expect(page).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+  });
+
+  it('says how many creates wait for the first pull, only when some do', () => {
+    const page = (held: number) =>
+      renderAdminPage({
+        now: NOW,
+        links: { queueBoard: null, apiDocs: '/api/v1/docs' },
+        connectors: [connector({ report: report({ profiles: { connector: 'crm', dirty: 3, inflight: 1, retry: 0, dead: 0, held } }) })],
+      });
+    expect(page(2)).toContain('<dd>3 waiting, 1 in flight, 0 retrying, 2 to create after the first pull</dd>');
+    expect(page(0)).toContain('<dd>3 waiting, 1 in flight, 0 retrying</dd>');
   });
 
   it('allows its own style by hash and nothing else', () => {

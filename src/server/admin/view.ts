@@ -135,7 +135,9 @@ ${
 }
 ${
   p
-    ? html`<dt>Profiles to push</dt><dd>${p.dirty} waiting, ${p.inflight} in flight, ${p.retry} retrying</dd>
+    ? html`<dt>Profiles to push</dt><dd>${p.dirty} waiting, ${p.inflight} in flight, ${p.retry} retrying${
+        p.held > 0 ? html`, ${p.held} to create after the first pull` : ''
+      }</dd>
 <dt>Dead letters</dt><dd>${p.dead}</dd>`
     : ''
 }

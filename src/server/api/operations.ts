@@ -356,7 +356,7 @@ export function apiOperations(ctx: OperationContext): Operation<unknown, unknown
         profileId: profile.id,
         detail: { connectors: queued },
       });
-      const held = await deps.engine.pushHeld();
+      const held = await deps.engine.pushHeld(profile.id);
       return { profileId: profile.id, queued, ...(held.length > 0 ? { held } : {}) };
     },
   });

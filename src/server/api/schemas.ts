@@ -170,9 +170,18 @@ export const ConnectorStatusView = z.object({
     }),
   queues: z.array(QueueDepth),
   profiles: z
-    .object({ dirty: z.number().int(), inflight: z.number().int(), retry: z.number().int(), dead: z.number().int() })
+    .object({
+      dirty: z.number().int(),
+      inflight: z.number().int(),
+      retry: z.number().int(),
+      dead: z.number().int(),
+      held: z.number().int().meta({
+        description:
+          'Profiles whose record a push would create, held until the first full pull of the system finished (initialSync both or push-only).',
+      }),
+    })
     .nullable()
-    .meta({ description: 'Profiles waiting to be pushed, in flight, backing off and dead-lettered (push connectors).' }),
+    .meta({ description: 'Profiles waiting to be pushed, in flight, backing off, dead-lettered and held (push connectors).' }),
   budget: z
     .object({
       max: z.number().int(),
@@ -247,10 +256,10 @@ export const PushAgainResult = z
   .object({
     profileId: z.string(),
     queued: z.array(z.string()).meta({ description: 'The connectors the profile was queued for (every one that pushes).' }),
-    held: z
-      .array(z.string())
-      .optional()
-      .meta({ description: 'Of those, the ones held until their first pull (`initialSync: pull-only`): the push goes after it.' }),
+    held: z.array(z.string()).optional().meta({
+      description:
+        'Of those, the ones held until their first pull (`initialSync: pull-only`, or a create under both and push-only): the push goes after it.',
+    }),
   })
   .meta({ description: 'The profile is queued; the push workers deliver it, whole, to each system.' });
 

@@ -30,7 +30,7 @@ import type { Json } from '../../profile/schema.js';
 import type { RunRowError } from '../../store/types.js';
 import { startRun } from '../runs.js';
 import type { RunRecorder } from '../runs.js';
-import { firstPullPending, waitsForFirstPull } from '../initial-sync.js';
+import { firstPullPending, holdsCreates, waitsForFirstPull } from '../initial-sync.js';
 
 /** Most extra takes that refill a batch whose profiles had nothing new (see `prepareFull`). */
 const TOP_UP_ROUNDS = 3;
@@ -53,6 +53,18 @@ export interface FlushResult {
   ok: number;
   retryable: number;
   rejected: number;
+  /** Records it would have created, held until the system's first full pull finished. */
+  held: number;
+}
+
+/**
+ * Taken profiles sorted: records to send, profiles with nothing to send, and profiles whose record
+ * would be created but is held (the system's first full pull has not finished).
+ */
+interface PreparedBatch {
+  prepared: Prepared[];
+  settled: string[];
+  creates: string[];
 }
 
 /** A record to push with the shadow values its fields replace. */
@@ -66,7 +78,7 @@ interface Prepared {
 }
 
 export class Pusher {
-  /** Pull-only instances whose first full pull this process saw finished (it stays finished). */
+  /** Instances whose first full pull this process saw finished (it stays finished): nothing is held for them. */
   private readonly released = new Set<string>();
 
   constructor(
@@ -78,13 +90,15 @@ export class Pusher {
     const { ctx } = this;
     const connector = ctx.connectors.get(job.data.connector);
     const queue = ctx.queues.push.get(job.data.connector);
-    const result: FlushResult = { taken: 0, sent: 0, ok: 0, retryable: 0, rejected: 0 };
+    const result: FlushResult = { taken: 0, sent: 0, ok: 0, retryable: 0, rejected: 0, held: 0 };
     if (!connector || !queue) return result;
     const instance = await ctx.instance(connector.id);
     if (!instance.push) return result;
-    // Pull-only until the first full pull finished: what is dirty stays dirty (its outbox rows
-    // stay too), and the end of that pull queues a flush (`initial-sync.ts`).
-    if (await this.waitsForFirstPull(connector)) return result;
+    // Until the first full pull finished (`initial-sync.ts`), pull-only pushes nothing: what is
+    // dirty stays dirty (its outbox rows stay too); both and push-only create nothing (`prepare`).
+    // The end of that pull queues a flush.
+    const holds = await this.heldUntilFirstPull(connector);
+    if (holds === 'everything') return result;
 
     const eager = job.data.eager === true;
     const take = await ctx.work.take(
@@ -102,32 +116,53 @@ export class Pusher {
     }
 
     // The profiles stay ours however long this push runs (see `keepLeases`).
-    const held = new Set(take.profileIds);
+    const leased = new Set(take.profileIds);
     const stop = ctx.work.keepLeases(
-      () => [...held].map((profileId) => ({ connector: connector.id, profileId })),
+      () => [...leased].map((profileId) => ({ connector: connector.id, profileId })),
       ctx.tuning.inflightLeaseMs,
       (err) => ctx.logger.warn({ connector: connector.id, err }, 'could not renew the in-flight lease'),
     );
     try {
-      return await this.processTaken(connector, instance, queue, take, held, result, signal);
+      return await this.processTaken(connector, instance, queue, { take, leased, holdCreates: holds === 'creates' }, result, signal);
     } finally {
       stop();
     }
   }
 
-  private async waitsForFirstPull(connector: SyncConnector): Promise<boolean> {
-    if (!waitsForFirstPull(connector) || this.released.has(connector.id)) return false;
-    if (await firstPullPending(this.ctx.store, connector.id)) return true;
+  /**
+   * What pushes to the instance hold back until its first full pull finished: everything
+   * (pull-only), the records they would create (both, push-only; see `holdsCreates`), or nothing.
+   */
+  private async heldUntilFirstPull(connector: SyncConnector): Promise<'everything' | 'creates' | null> {
+    const holds = waitsForFirstPull(connector) ? 'everything' : holdsCreates(connector) ? 'creates' : null;
+    if (holds === null || this.released.has(connector.id)) return null;
+    if (await firstPullPending(this.ctx.store, connector.id)) return holds;
     this.released.add(connector.id);
-    return false;
+    // The pull released what was held when it finished; this covers a pull that stopped in between.
+    if (holds === 'creates' && (await this.ctx.work.releaseHeld(connector.id)) > 0) await scheduleFlush(this.ctx, connector.id, 'now');
+    return null;
+  }
+
+  /**
+   * Holds the profiles whose records a push would create in a system whose first full pull has
+   * not finished: out of flight and out of the dirty set, so no flush takes them again (their
+   * outbox rows stay). The pull makes them dirty when it finished; if it finished since this flush
+   * looked, that release may have run before this hold, so they are released here.
+   */
+  private async holdCreates(connector: SyncConnector, profileIds: readonly string[], leased: Set<string>): Promise<void> {
+    await this.ctx.work.hold(connector.id, profileIds);
+    for (const id of profileIds) leased.delete(id);
+    this.ctx.logger.debug({ connector: connector.id, profiles: profileIds.length }, 'creates held until the first full pull finished');
+    if (await firstPullPending(this.ctx.store, connector.id)) return;
+    await this.ctx.work.releaseHeld(connector.id);
+    await scheduleFlush(this.ctx, connector.id, 'now');
   }
 
   private async processTaken(
     connector: SyncConnector,
     instance: SyncInstance,
     queue: Queue,
-    take: TakeResult,
-    held: Set<string>,
+    taken: { take: TakeResult; leased: Set<string>; holdCreates: boolean },
     result: FlushResult,
     signal?: AbortSignal,
   ): Promise<FlushResult> {
@@ -135,8 +170,10 @@ export class Pusher {
     // The profile version each taken profile was read at: a finished push settles the outbox rows
     // up to it (null: the profile is gone).
     const versions = new Map<string, number | null>();
-    const { prepared, settled } = await this.prepareFull(connector, take, versions, held);
-    // Every profile taken, the top-ups included, is either prepared or settled.
+    const { prepared, settled, creates } = await this.prepareFull(connector, taken, versions);
+    if (creates.length > 0) await this.holdCreates(connector, creates, taken.leased);
+    result.held = creates.length;
+    // Every profile taken, the top-ups included, is prepared, settled or held (counted apart).
     result.taken = prepared.length + settled.length;
     const records = prepared.map((p) => p.record);
     if (records.length === 0) {
@@ -396,7 +433,6 @@ export class Pusher {
     await this.writes.fillPrev(connector.id, known);
   }
 
-  /** Loads, gates and maps the profiles; splits them into records to send and profiles with nothing to send. */
   /**
    * Prepares the taken profiles; when some turn out to have nothing new for the system (a
    * push already carried their latest change, which coalescing cannot know when it marks them
@@ -404,11 +440,10 @@ export class Pusher {
    */
   private async prepareFull(
     connector: SyncConnector,
-    take: TakeResult,
+    { take, leased, holdCreates }: { take: TakeResult; leased: Set<string>; holdCreates: boolean },
     versions: Map<string, number | null>,
-    held: Set<string>,
-  ): Promise<{ prepared: Prepared[]; settled: string[] }> {
-    const out = await this.prepare(connector, take.profileIds, versions);
+  ): Promise<PreparedBatch> {
+    const out = await this.prepare(connector, take.profileIds, versions, holdCreates);
     let dirtyLeft = take.dirtyLeft;
     for (let round = 0; round < TOP_UP_ROUNDS && dirtyLeft > 0; round++) {
       const missing = connector.limits.maxBatch - out.prepared.length;
@@ -416,23 +451,30 @@ export class Pusher {
       const more = await this.ctx.work.take(connector.id, missing, this.ctx.tuning.inflightLeaseMs, 0);
       dirtyLeft = more.dirtyLeft;
       if (more.profileIds.length === 0) break;
-      for (const id of more.profileIds) held.add(id);
-      const next = await this.prepare(connector, more.profileIds, versions);
+      for (const id of more.profileIds) leased.add(id);
+      const next = await this.prepare(connector, more.profileIds, versions, holdCreates);
       out.prepared.push(...next.prepared);
       out.settled.push(...next.settled);
+      out.creates.push(...next.creates);
     }
     return out;
   }
 
+  /**
+   * Loads, gates and maps the profiles; splits them into records to send, profiles with nothing
+   * to send and, when `holdCreates`, profiles whose record the push would create (no link yet).
+   */
   private async prepare(
     connector: SyncConnector,
     profileIds: readonly string[],
     versions: Map<string, number | null>,
-  ): Promise<{ prepared: Prepared[]; settled: string[] }> {
+    holdCreates: boolean,
+  ): Promise<PreparedBatch> {
     const { store, policy } = this.ctx;
     const now = new Date().toISOString();
     const prepared: Prepared[] = [];
     const settled: string[] = [];
+    const creates: string[] = [];
     const [profiles, shadows, repush] = await Promise.all([
       store.getProfiles(profileIds),
       store.getShadows(connector.id, profileIds),
@@ -473,6 +515,10 @@ export class Pusher {
         settled.push(profileId);
         continue;
       }
+      if (holdCreates && !shadow?.externalId) {
+        creates.push(profileId);
+        continue;
+      }
       const { fields, gated } = change;
       const prev: Record<string, Json> = {};
       const prevAt: Record<string, string> = {};
@@ -497,7 +543,7 @@ export class Pusher {
         knownAtBy: millisOf(shadow?.valuesAt),
       });
     }
-    return { prepared, settled };
+    return { prepared, settled, creates };
   }
 
   /**

@@ -60,7 +60,8 @@ export class Relay {
   /**
    * The safety net, run on a schedule: drains the outbox (rows whose lease expired after a
    * crash come back here), returns expired in-flight profiles and due retries to dirty, and
-   * makes sure every connector with dirty profiles has a push scheduled. Every `runSweepEveryMs`
+   * makes sure every connector with dirty or held profiles has a push scheduled (a push releases
+   * held creates once the first pull finished, should the pull have stopped before it did). Every `runSweepEveryMs`
    * it also sweeps the sync runs (`sweepRuns`: abandoned runs failed, old ones deleted).
    */
   async sweep(): Promise<void> {
@@ -77,7 +78,7 @@ export class Relay {
     }
     for (const connector of this.ctx.queues.push.keys()) {
       const taken = await this.ctx.work.take(connector, 0, this.ctx.tuning.inflightLeaseMs);
-      if (taken.dirtyLeft > 0) await scheduleFlush(this.ctx, connector, 'now');
+      if (taken.dirtyLeft > 0 || (await this.ctx.work.heldCount(connector)) > 0) await scheduleFlush(this.ctx, connector, 'now');
       if (taken.nextRetryAt !== null) await scheduleFlush(this.ctx, connector, taken.nextRetryAt);
     }
   }

@@ -22,7 +22,7 @@ import { LocalCallLimiter } from '../../queue/local-limiter.js';
 import type { SyncConnector, SyncInstance } from '../bind.js';
 import { gateProfile } from '../gate.js';
 import { assess, instant, patchIdOf } from '../inbound/assess.js';
-import { firstPullPending } from '../initial-sync.js';
+import { firstPullPending, holdsCreates, waitsForFirstPull } from '../initial-sync.js';
 import { knownRecordsOf } from '../known-records.js';
 import { createSyncMetrics } from '../metrics.js';
 import { outboundChange } from '../outbound/outbound-change.js';
@@ -248,13 +248,14 @@ async function judgeRecord(
 /** What a push to `connector` would do with every profile it would take. */
 async function planTarget(connector: SyncConnector, state: PlanState, options: PlanOptions): Promise<PlanTarget> {
   const initialSync = connector.initialSync ?? 'both';
-  const waits = initialSync === 'pull-only' && connector.capabilities.pull && (await firstPullPending(options.store, connector.id));
+  const waiting = (waitsForFirstPull(connector) || holdsCreates(connector)) && (await firstPullPending(options.store, connector.id));
   const wanted = options.examples ?? 3;
   const target: PlanTarget = {
     connector: connector.id,
     type: connector.type,
     initialSync,
-    waitsForFirstPull: waits,
+    waitsForFirstPull: waiting && waitsForFirstPull(connector),
+    createsWaitForFirstPull: waiting && holdsCreates(connector),
     considered: 0,
     create: 0,
     update: 0,

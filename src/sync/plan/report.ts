@@ -60,6 +60,11 @@ export const PlanTarget = z.object({
   initialSync: InitialSyncMode,
   /** pull-only and the first pull has not finished: these writes wait for it. */
   waitsForFirstPull: z.boolean(),
+  /**
+   * both or push-only on an instance that pulls on a schedule, and the first pull has not
+   * finished: the creates wait for it (the updates of records already linked do not).
+   */
+  createsWaitForFirstPull: z.boolean(),
   /** Profiles a push would consider (changed by the reads, or holding values that lost). */
   considered: count,
   create: count,

@@ -25,7 +25,14 @@ import { changePaths, startRun } from '../runs.js';
 import type { RunRecorder } from '../runs.js';
 import { linkRecords } from '../inbound/link.js';
 import { scheduleFlush } from '../context.js';
-import { firstPullLinksOnly, firstPullPending, markFirstPullDone, markFirstPullStarted, waitsForFirstPull } from '../initial-sync.js';
+import {
+  firstPullLinksOnly,
+  firstPullPending,
+  holdsCreates,
+  markFirstPullDone,
+  markFirstPullStarted,
+  waitsForFirstPull,
+} from '../initial-sync.js';
 
 export interface PullJobData {
   connector: string;
@@ -178,9 +185,10 @@ export class Puller {
     const instance = await this.ctx.instance(connector.id);
     if (!instance.pull) return { pages: 0, records: 0 };
     const saved = how.fromStart ? null : await this.ctx.store.getCursor(connector.id);
-    // The first pull of a pull-only or push-only instance (`initial-sync.ts`).
+    // The first pull of an instance whose pushes wait for it, or that only links (`initial-sync.ts`).
     const linksOnly = firstPullLinksOnly(connector);
-    const first = (linksOnly || waitsForFirstPull(connector)) && (await firstPullPending(this.ctx.store, connector.id));
+    const holds = waitsForFirstPull(connector) || holdsCreates(connector);
+    const first = (linksOnly || holds) && (await firstPullPending(this.ctx.store, connector.id));
     if (first && saved === null) await markFirstPullStarted(this.ctx.store, connector.id);
     const abort = signal ?? new AbortController().signal;
     const iterator = instance.pull(saved ?? undefined, abort)[Symbol.asyncIterator]();
@@ -233,8 +241,9 @@ export class Puller {
     }
     if (first) {
       await markFirstPullDone(this.ctx.store, connector.id);
-      // What waited for the first pull (pull-only) goes now.
-      if (waitsForFirstPull(connector)) await scheduleFlush(this.ctx, connector.id, 'now');
+      // What waited for the first pull goes now: everything (pull-only), or the creates held (both, push-only).
+      if (holdsCreates(connector)) await this.ctx.work.releaseHeld(connector.id);
+      if (holds) await scheduleFlush(this.ctx, connector.id, 'now');
       this.ctx.logger.info({ connector: connector.id, initialSync: connector.initialSync }, 'first full pull finished');
     }
     return { pages, records };

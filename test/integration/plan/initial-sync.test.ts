@@ -3,12 +3,15 @@
  * pull-only holds pushes to the system (its outbox rows stay) until its first full pull finished,
  * then delivers them; push-only takes none of the system's values on the first pull, links the
  * records of people the hub knows (so the push updates them, no duplicate) and pulls
- * incrementally afterwards; `concord plan` honours both. (`both`, the default, is the first sync
- * of plan.test.ts.)
+ * incrementally afterwards; `both` (the default) and push-only create nobody in a system whose
+ * first pull is under way (a person it holds unlinked would be created again), but update the
+ * records already linked at once; `concord plan` honours all three. (`both` is also the first
+ * sync of plan.test.ts.)
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProfilePatch } from '../../../src/profile/schema.js';
+import { engineKeys } from '../../../src/queue/keys.js';
 import type { Store } from '../../../src/store/index.js';
 import { PlanReport } from '../../../src/sync/index.js';
 import type { Engine } from '../../../src/sync/index.js';
@@ -113,4 +116,77 @@ describe('initialSync', () => {
       async () => (await store.findProfile({ kind: 'email', value: 'zed@example.com' }))?.attributes['lastName']?.value === 'Zebra',
     );
   });
+
+  it.each(['both', 'push-only'] as const)(
+    '%s: while the first pull of Salesforce is under way no push creates anyone there (no second Ada); linked records are updated at once',
+    async (mode) => {
+      const h = (hub = await startPlanHub({ salesforce: `\n    schedule: { every: 1h }\n    initialSync: ${mode}` }));
+      h.hubspot.sideDoor.createContact({ email: 'ada@example.com', firstname: 'Ada', lastname: 'Lovelace' });
+      await sleep(20);
+      // A rep created Ada in Salesforce (newer first name); Sam is there too.
+      const adaSf = h.salesforce.sideDoor.create('Contact', { Email: 'ada@example.com', FirstName: 'Augusta', LastName: 'Lovelace' });
+      const samSf = h.salesforce.sideDoor.create('Contact', { Email: 'sam@example.com', FirstName: 'Sam', LastName: 'Force' });
+      const adas = () => h.salesforce.sideDoor.list('Contact').filter((c) => c['Email'] === 'ada@example.com');
+      const store = (open.store = await h.store());
+      // The hub knows Sam and his Salesforce record already (as a webhook of it would have linked him).
+      await store.applyPatch(adminPatch('sam@example.com', 'Hub'));
+      const sam = await store.findProfile({ kind: 'email', value: 'sam@example.com' });
+      await store.recordPushes([
+        {
+          profileId: sam?.id ?? '',
+          connector: 'salesforce',
+          externalId: String(samSf['Id']),
+          values: { Email: 'sam@example.com', LastName: 'Force' },
+          pushedAt: new Date().toISOString(),
+        },
+      ]);
+      const planned = PlanReport.parse(JSON.parse((await h.cli(['plan', '--json'])).stdout));
+      expect(planned.targets.find((t) => t.connector === 'salesforce')).toMatchObject({
+        createsWaitForFirstPull: true,
+        waitsForFirstPull: false,
+      });
+      // HubSpot pulls on no schedule here: nothing waits for a pull that may never come.
+      expect(planned.targets.find((t) => t.connector === 'hubspot')).toMatchObject({ createsWaitForFirstPull: false });
+      // Salesforce's first pull runs elsewhere (another hub process holds its pull lock, a long read):
+      // the pull its schedule starts here is skipped, and pushes start at once.
+      const lock = engineKeys(h.prefix).pullLock('salesforce');
+      await h.redis.set(lock, 'another-process');
+
+      const engine = (open.engine = await h.engine(store));
+      await engine.pullNow('hubspot');
+      // Sam's record is linked: his change goes at once.
+      await waitFor(() => h.salesforce.sideDoor.get('Contact', String(samSf['Id']))?.['LastName'] === 'Hub');
+      await waitFor(async () => (await store.findProfile({ kind: 'email', value: 'ada@example.com' })) !== null);
+      // Idle: no flush is queued again and again for what is held.
+      await waitFor(() => engine.idle());
+      // Ada, known from HubSpot and not linked to Salesforce's record yet, is not created there: she waits.
+      expect(adas()).toHaveLength(1);
+      const ada = await store.findProfile({ kind: 'email', value: 'ada@example.com' });
+      expect(await h.db.count(`outbox where connector = 'salesforce' and profile_id = '${ada?.id ?? ''}'`)).toBeGreaterThan(0);
+      expect((await engine.status()).connectors.find((c) => c.connector === 'salesforce')).toMatchObject({ held: 1, dirty: 0 });
+      // `concord push` of Ada would be held there too; Sam's would not.
+      expect(await engine.pushHeld(ada?.id ?? '')).toEqual(['salesforce']);
+      expect(await engine.pushHeld(sam?.id ?? '')).toEqual([]);
+
+      // The first pull ends: it links Ada to the record Salesforce holds, and what waited goes.
+      await h.redis.del(lock);
+      await engine.pullNow('salesforce');
+      await waitFor(() => firstPullDone(store, 'salesforce'));
+      if (mode === 'both') {
+        // Ingested: Salesforce's newer first name reaches HubSpot.
+        await waitFor(() => h.hubspot.sideDoor.findByEmail('ada@example.com')?.properties['firstname'] === 'Augusta');
+      } else {
+        // Linked only: the hub's value is pushed to the record Salesforce holds.
+        await waitFor(() => h.salesforce.sideDoor.get('Contact', String(adaSf['Id']))?.['FirstName'] === 'Ada');
+        expect(h.hubspot.sideDoor.findByEmail('ada@example.com')?.properties['firstname']).toBe('Ada');
+      }
+      await waitFor(async () => (await h.db.count(`outbox where connector = 'salesforce'`)) === 0);
+      await waitFor(() => engine.idle());
+      expect(adas()).toHaveLength(1);
+      expect((await store.getShadow(ada?.id ?? '', 'salesforce'))?.externalId).toBe(adaSf['Id']);
+      expect((await engine.status()).connectors.find((c) => c.connector === 'salesforce')).toMatchObject({ held: 0 });
+      expect(await engine.pushHeld(ada?.id ?? '')).toEqual([]);
+      expect(h.salesforce.sideDoor.list('Contact')).toHaveLength(2);
+    },
+  );
 });

@@ -81,6 +81,8 @@ export interface PlanHub {
   engine(store: Store, roles?: Partial<EngineRoles>): Promise<Engine>;
   /** Keys under the prefix in Redis. */
   redisKeys(): Promise<string[]>;
+  /** A connection to the hub's Redis. */
+  redis: Redis;
   close(): Promise<void>;
 }
 
@@ -130,6 +132,7 @@ ${extra.salesforce ?? ''}
       return engine;
     },
     redisKeys: () => redis.keys(`${prefix}*`),
+    redis,
     async close() {
       for (const step of cleanup.reverse()) await step().catch(() => undefined);
     },

@@ -36,7 +36,7 @@ function serverEngine(engine: Engine, overrides: Partial<ServerEngine>): ServerE
     pullNow: (id, options) => engine.pullNow(id, options),
     pullProgress: (id, jobId) => engine.pullProgress(id, jobId),
     pushAgain: (profileId) => engine.pushAgain(profileId),
-    pushHeld: () => engine.pushHeld(),
+    pushHeld: (profileId) => engine.pushHeld(profileId),
     ...overrides,
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Taking a push batch from the dirty set (real Redis): profiles in flight are passed over, the
  * batch is filled from the ones behind them, and a batch that cannot be filled waits for its
- * oldest profile's flush delay.
+ * oldest profile's flush delay; held profiles (creates waiting for a first pull) are out of
+ * every take until released.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -110,5 +111,30 @@ describe('WorkSets.markDirty', () => {
   it('without idleAfterMs (the erase work sets) it counts only and leaves the idle window alone', async () => {
     expect((await work.markDirty(new Map([['t', ['p1']]]))).get('t')).toEqual({ dirty: 1, idle: false });
     expect(await redis.exists(keys.lastDirty('t'))).toBe(0);
+  });
+});
+
+describe('WorkSets.hold', () => {
+  it('keeps held profiles out of every take until released; release makes them dirty again, a dirty one keeping its earlier time', async () => {
+    await dirty(['p1', 'p2', 'p3'], 5_000);
+    const taken = await work.take('t', 3, 60_000);
+    expect(taken.profileIds).toEqual(['p1', 'p2', 'p3']);
+    await work.hold('t', ['p1', 'p2']);
+    expect(await redis.zrange(keys.inflight('t'), 0, -1)).toEqual(['p3']);
+    await work.done('t', ['p3']);
+    // Held: nothing to take, nothing dirty (a flush finding only held profiles schedules nothing).
+    const again = await work.take('t', 3, 60_000);
+    expect(again).toMatchObject({ profileIds: [], dirtyLeft: 0 });
+    expect(await work.heldCount('t')).toBe(2);
+    expect((await work.depths('t')).held).toBe(2);
+
+    // p2 changes meanwhile (dirty again, older than the release).
+    const changedAt = Date.now() - 1_000;
+    await redis.zadd(keys.dirty('t'), changedAt, 'p2');
+    expect(await work.releaseHeld('t')).toBe(2);
+    expect(await work.heldCount('t')).toBe(0);
+    expect(await redis.zrange(keys.dirty('t'), 0, -1)).toEqual(['p2', 'p1']);
+    expect(Number(await redis.zscore(keys.dirty('t'), 'p2'))).toBe(changedAt);
+    expect(await work.releaseHeld('t')).toBe(0);
   });
 });
