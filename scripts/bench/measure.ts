@@ -15,6 +15,8 @@ import { settle } from './deployment.js';
 import type { Bench } from './deployment.js';
 import { PHASE_TIMEOUT_MS } from './options.js';
 import { TARGETS } from './setup.js';
+import { sumWaits, waitsBetween } from './waits.js';
+import type { WaitTotals } from './waits.js';
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -157,6 +159,9 @@ export interface Usage {
   loopDelayP99Ms: number;
   redisCpuMs: number;
   redisCommands: number;
+  /** With `--waits`: the hub processes' waits on Redis, the store and the vendors, added up, and by process. */
+  waits: WaitTotals | null;
+  waitsByProcess: WaitTotals[] | null;
 }
 
 export class UsageMeter {
@@ -167,6 +172,9 @@ export class UsageMeter {
   private elu: EventLoopUtilization = performance.eventLoopUtilization();
   private readonly loop = monitorEventLoopDelay({ resolution: 10 });
   private redisBase = { cpuMs: 0, commands: 0 };
+  /** With `--waits`: every hub process's waits so far (see `Bench.waits`). */
+  waits: (() => Promise<WaitTotals[] | null>) | null = null;
+  private waitsBase: WaitTotals[] | null = null;
 
   constructor(private readonly redis: Redis) {
     this.loop.enable();
@@ -180,6 +188,7 @@ export class UsageMeter {
 
   async start(): Promise<void> {
     this.redisBase = await this.redisNow();
+    this.waitsBase = (await this.waits?.()) ?? null;
     this.cpu = process.cpuUsage();
     this.workersCpuMs = this.pids.map(processCpuMs);
     this.elu = performance.eventLoopUtilization();
@@ -191,6 +200,9 @@ export class UsageMeter {
     const elu = performance.eventLoopUtilization(this.elu);
     const loopDelayP99Ms = this.loop.percentile(99) / 1e6;
     const redis = await this.redisNow();
+    const waitsNow = (await this.waits?.()) ?? null;
+    const base = this.waitsBase;
+    const waitsByProcess = waitsNow && base ? waitsNow.map((w, i) => (base[i] ? waitsBetween(base[i], w) : w)) : null;
     const cpuMsByProcess = [(cpu.user + cpu.system) / 1000, ...this.pids.map((pid, i) => processCpuMs(pid) - (this.workersCpuMs[i] ?? 0))];
     return {
       cpuMs: cpuMsByProcess.reduce((sum, ms) => sum + ms, 0),
@@ -199,6 +211,8 @@ export class UsageMeter {
       loopDelayP99Ms,
       redisCpuMs: redis.cpuMs - this.redisBase.cpuMs,
       redisCommands: redis.commands - this.redisBase.commands,
+      waits: waitsByProcess ? sumWaits(waitsByProcess) : null,
+      waitsByProcess,
     };
   }
 
