@@ -190,6 +190,15 @@ async function run(dialect: Dialect, layout: Layout, rss: RssSampler, meter: Usa
     const b = bench;
     meter.pids = b.workerPids;
     meter.waits = () => b.waits();
+    const stats = db;
+    meter.deadlocks =
+      dialect === 'postgres'
+        ? async () =>
+            Number(
+              (await stats.query<{ n: string }>('select deadlocks as n from pg_stat_database where datname = current_database()'))[0]?.n ??
+                Number.NaN,
+            )
+        : null;
     const idleRss = process.memoryUsage.rss();
     const { seed, throughput, paced, isolated } = await phases(b, rss, meter);
     const firstPaced = paced[0]?.report ?? null;
@@ -241,6 +250,8 @@ async function run(dialect: Dialect, layout: Layout, rss: RssSampler, meter: Usa
       clean,
     };
   } finally {
+    meter.waits = null;
+    meter.deadlocks = null;
     await bench?.close();
     await deletePrefix(prefix);
     await db?.drop();

@@ -162,6 +162,8 @@ export interface Usage {
   /** With `--waits`: the hub processes' waits on Redis, the store and the vendors, added up, and by process. */
   waits: WaitTotals | null;
   waitsByProcess: WaitTotals[] | null;
+  /** PostgreSQL: deadlocks the server broke in the run's database (its statistics lag up to a second); null on SQLite. */
+  deadlocks: number | null;
 }
 
 export class UsageMeter {
@@ -175,6 +177,9 @@ export class UsageMeter {
   /** With `--waits`: every hub process's waits so far (see `Bench.waits`). */
   waits: (() => Promise<WaitTotals[] | null>) | null = null;
   private waitsBase: WaitTotals[] | null = null;
+  /** PostgreSQL: the run database's deadlock count so far (`pg_stat_database`). */
+  deadlocks: (() => Promise<number>) | null = null;
+  private deadlocksBase = 0;
 
   constructor(private readonly redis: Redis) {
     this.loop.enable();
@@ -189,6 +194,7 @@ export class UsageMeter {
   async start(): Promise<void> {
     this.redisBase = await this.redisNow();
     this.waitsBase = (await this.waits?.()) ?? null;
+    this.deadlocksBase = (await this.deadlocks?.()) ?? 0;
     this.cpu = process.cpuUsage();
     this.workersCpuMs = this.pids.map(processCpuMs);
     this.elu = performance.eventLoopUtilization();
@@ -201,6 +207,7 @@ export class UsageMeter {
     const loopDelayP99Ms = this.loop.percentile(99) / 1e6;
     const redis = await this.redisNow();
     const waitsNow = (await this.waits?.()) ?? null;
+    const deadlocksNow = (await this.deadlocks?.()) ?? null;
     const base = this.waitsBase;
     const waitsByProcess = waitsNow && base ? waitsNow.map((w, i) => (base[i] ? waitsBetween(base[i], w) : w)) : null;
     const cpuMsByProcess = [(cpu.user + cpu.system) / 1000, ...this.pids.map((pid, i) => processCpuMs(pid) - (this.workersCpuMs[i] ?? 0))];
@@ -213,6 +220,7 @@ export class UsageMeter {
       redisCommands: redis.commands - this.redisBase.commands,
       waits: waitsByProcess ? sumWaits(waitsByProcess) : null,
       waitsByProcess,
+      deadlocks: deadlocksNow === null ? null : deadlocksNow - this.deadlocksBase,
     };
   }
 

@@ -95,6 +95,8 @@ export function printPhase(layout: Layout, title: string, r: PhaseReport, unit: 
         `vendors ${each('vendor', 'calls')}; ${w.retries} store transactions retried (time with a call in flight, all processes)`,
     );
   }
+  if (u.deadlocks !== null && u.deadlocks > 0)
+    console.log(`  PostgreSQL deadlocks:    ${u.deadlocks} (each held its locks for deadlock_timeout, 1 s by default)`);
   if (processes.length > 1) {
     const seconds = r.seconds;
     const parts = processes.map((roles, i) => {

@@ -38,6 +38,8 @@ export const UsageJson = z.object({
   waits: WaitTotals.nullable().optional(),
   /** The same by process, this one first. */
   waitsByProcess: z.array(WaitTotals).nullable().optional(),
+  /** PostgreSQL: deadlocks in the run's database during the phase; null on SQLite (absent from older files). */
+  deadlocks: Figure.optional(),
 });
 
 export const PhaseJson = z.object({
@@ -198,6 +200,7 @@ export function phaseJson(r: PhaseReport, load: number | null): PhaseJson {
       redisCommands: figure(u.redisCommands),
       waits: u.waits,
       waitsByProcess: u.waitsByProcess,
+      deadlocks: u.deadlocks,
     },
   };
 }

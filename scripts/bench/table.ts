@@ -50,6 +50,9 @@ function rows(runs: readonly RunJson[]): [string, ...string[]][] {
     ]),
     ['CPU ms per change (all hub processes)', ...cell((r) => num(r.summary.cpuMsPerChange, 2))],
     ...waitRows(runs),
+    ...(runs.some((r) => typeof r.throughput?.usage.deadlocks === 'number')
+      ? [['PostgreSQL deadlocks (phase 2)', ...cell((r) => num(r.throughput?.usage.deadlocks))] satisfies [string, ...string[]]]
+      : []),
     ['duplicate pushes (records changing nothing)', ...cell((r) => `${r.checks.duplicates} (${r.checks.unchanged ?? 'n/a'})`)],
     [
       'hub warnings and errors logged',

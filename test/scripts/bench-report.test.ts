@@ -230,7 +230,7 @@ describe('runs side by side', () => {
     expect(row('hub warnings and errors logged')).toEqual(['n/a', '4']);
     expect(row('floor (SQLite)')).toEqual(['PASS', '-']);
     expect(new Set(lines.map((l) => l.length)).size).toBe(1);
-    expect(lines.some((l) => l.includes('waiting'))).toBe(false);
+    expect(lines.some((l) => l.includes('waiting') || l.includes('deadlocks'))).toBe(false);
   });
 
   it('with --waits: phase 2 ms waiting and calls per change on Redis, the store and the vendors, and retries', () => {
@@ -243,13 +243,14 @@ describe('runs side by side', () => {
     const timed = run('postgres', 2, 300);
     const withWaits: RunJson = {
       ...timed,
-      throughput: phase('throughput', { usage: { ...phase('x').usage, waits, waitsByProcess: [waits] } }),
+      throughput: phase('throughput', { usage: { ...phase('x').usage, waits, waitsByProcess: [waits], deadlocks: 3 } }),
     };
     const lines = comparisonTable([run('sqlite', 2, 900), withWaits]);
     const row = (title: string): string[] => cellsOf(lines, title);
     expect(row('ms waiting per change: Redis / store / vendors')).toEqual(['n/a', '2.50 / 4.00 / 0.10']);
     expect(row('calls per change: Redis / store / vendors')).toEqual(['n/a', '6.00 / 3.00 / 0.03']);
     expect(row('store transactions retried (phase 2)')).toEqual(['n/a', '7']);
+    expect(row('PostgreSQL deadlocks (phase 2)')).toEqual(['n/a', '3']);
   });
 });
 
