@@ -54,6 +54,8 @@ export interface BenchArgs {
   layouts: Layout[];
   /** `--json <file>`: where every figure of the run is written; null for none. @defaultValue null */
   json: string | null;
+  /** `--waits`: time every call to Redis, the store and the vendors in every hub process (`waits.ts`). @defaultValue false */
+  waits: boolean;
 }
 
 export class BenchArgsError extends Error {
@@ -142,6 +144,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         workers: { type: 'string' },
         dialect: { type: 'string', default: 'both' },
         json: { type: 'string' },
+        waits: { type: 'boolean', default: false },
       },
     }));
   } catch (err) {
@@ -172,5 +175,6 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     dialects: parseDialects(values.dialect),
     layouts,
     json: values.json ?? null,
+    waits: values.waits,
   };
 }

@@ -23,6 +23,8 @@ import type { Layout } from './args.js';
 import { MAX_BATCH, PROFILES } from './options.js';
 import { benchConnectors, benchPolicy, HASH_KEY, SOURCE, TARGETS, WEBHOOK_SECRET } from './setup.js';
 import type { HubWorkerSpec } from './setup.js';
+import { retryCountingLogger, timeConnectors, timeRedis, timeStore, WaitClock, WaitsMessage } from './waits.js';
+import type { WaitTotals } from './waits.js';
 
 export interface Bench {
   /** The hub's processes (`--processes` or `--workers`). */
@@ -44,12 +46,23 @@ export interface Bench {
   names: string[];
   /** Resolves when `outstanding` drops. */
   drained(): Promise<void>;
+  /** With `--waits`: each hub process's waits so far (this one first); null without. */
+  waits(): Promise<WaitTotals[] | null>;
   close(): Promise<void>;
 }
 
-export async function startBench(prefix: string, dbUrl: string, layout: Layout): Promise<Bench> {
+export async function startBench(prefix: string, dbUrl: string, layout: Layout, waits: boolean): Promise<Bench> {
   const policy = benchPolicy();
-  const store = await openStore({ url: dbUrl, policy, outboxTargets: [...TARGETS], hashKey: HASH_KEY });
+  const clock = waits ? new WaitClock() : null;
+  if (clock) timeRedis(clock);
+  const opened = await openStore({
+    url: dbUrl,
+    policy,
+    outboxTargets: [...TARGETS],
+    hashKey: HASH_KEY,
+    ...(clock ? { logger: retryCountingLogger(clock) } : {}),
+  });
+  const store = clock ? timeStore(opened, clock) : opened;
   const tracker = new DeliveryTracker(PROFILES, TARGETS.length);
   const logs = new LogTally();
   const names = [SOURCE, ...TARGETS].map((id) => `${prefix}-${id}`);
@@ -67,7 +80,7 @@ export async function startBench(prefix: string, dbUrl: string, layout: Layout):
     apis.push(api);
     return system;
   });
-  const connectors = benchConnectors(prefix, MAX_BATCH);
+  const connectors = clock ? timeConnectors(benchConnectors(prefix, MAX_BATCH), clock) : benchConnectors(prefix, MAX_BATCH);
   const engine = createEngine({
     redis: REDIS_URL,
     prefix,
@@ -93,6 +106,10 @@ export async function startBench(prefix: string, dbUrl: string, layout: Layout):
     names,
     drained: () => new Promise<void>((resolve) => (wake = resolve)),
     workerPids: [],
+    async waits() {
+      if (!clock) return null;
+      return [clock.snapshot(), ...(await Promise.all(workers.map((w) => w.waits())))];
+    },
     async close() {
       for (const s of [source, ...targets]) s.onWebhook(undefined);
       for (const worker of workers) await worker.stop();
@@ -136,6 +153,7 @@ export async function startBench(prefix: string, dbUrl: string, layout: Layout):
           maxBatch: MAX_BATCH,
           roles: formatRoles(roles),
           systemsUrl: bridge?.url ?? '',
+          waits,
         },
         logs,
       ),
@@ -149,13 +167,15 @@ export async function startBench(prefix: string, dbUrl: string, layout: Layout):
 interface ChildWorker {
   pid: number;
   stop(): Promise<void>;
+  /** Its waits so far (asked over IPC; only with `spec.waits`). */
+  waits(): Promise<WaitTotals>;
 }
 
 /** Starts a hub process (`hub-worker.ts`) and waits for its `ready`. */
 function startHubWorker(spec: HubWorkerSpec, logs: LogTally): Promise<ChildWorker> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./hub-worker.ts', import.meta.url))], {
     env: { ...process.env, CONCORD_BENCH_WORKER: JSON.stringify(spec) },
-    stdio: ['pipe', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe', 'ipc'],
   });
   // Its log lines (standard error) are passed on, and its warnings counted.
   child.stderr?.setEncoding('utf8');
@@ -172,7 +192,18 @@ function startHubWorker(spec: HubWorkerSpec, logs: LogTally): Promise<ChildWorke
       clearTimeout(timer);
       resolve({
         pid: child.pid ?? 0,
+        waits() {
+          return new Promise<WaitTotals>((answer, fail) => {
+            child.once('message', (message: unknown) => {
+              const parsed = WaitsMessage.safeParse(message);
+              if (parsed.success) answer(parsed.data.waits);
+              else fail(new Error(`hub process (${spec.roles}) sent no waits`));
+            });
+            child.send('waits');
+          });
+        },
         async stop() {
+          if (child.connected) child.disconnect();
           child.stdin?.end();
           const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
           await exited;

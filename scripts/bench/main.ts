@@ -5,7 +5,7 @@
  * postgres://postgres@127.0.0.1:5432/test, where each run creates its own database).
  *
  *   npm run bench [-- --dialect both --profiles 2500 --changes 6000 --paced-seconds 10 --load 0.5 --isolated 20 --raw-jobs 20000
- *                     --processes api,push/ingest,relay,pull | --workers 1,2,4  --json bench.json]
+ *                     --processes api,push/ingest,relay,pull | --workers 1,2,4  --json bench.json  --waits]
  *   node --cpu-prof --import tsx scripts/bench/main.ts   # where the CPU goes (open the .cpuprofile in DevTools)
  *
  * A bench is one run per layout (`--processes`, or each of `--workers`) and dialect
@@ -67,7 +67,10 @@
  * API calls per record = upsert calls / records upserted, per target (every call the target
  * counted, including reads and pulls, is printed beside it). Each phase also prints what it
  * cost per change: CPU of this process, event-loop utilisation and delay, and the commands
- * and CPU of the Redis server (shared with whatever else runs on it). The hub is one Node
+ * and CPU of the Redis server (shared with whatever else runs on it). With `--waits`, also the
+ * time every hub process spent waiting on Redis, the store and the vendors per change, the
+ * calls made, and the store transactions retried (`waits.ts`; it wraps those boundaries, so it
+ * is off by default). The hub is one Node
  * process, so its CPU per change bounds its throughput on one core.
  *
  * Floor (checked on phase 2 of every SQLite run, not on PostgreSQL): at least 1,000 changes per
@@ -183,9 +186,19 @@ async function run(dialect: Dialect, layout: Layout, rss: RssSampler, meter: Usa
       const hint = dialect === 'postgres' ? ' (is PostgreSQL up? bash scripts/services.sh; or --dialect sqlite)' : '';
       throw new Error(`no ${dialect} database for the run${hint}: ${err instanceof Error ? err.message : String(err)}`);
     });
-    bench = await startBench(prefix, db.url, layout);
+    bench = await startBench(prefix, db.url, layout, ARGS.waits);
     const b = bench;
     meter.pids = b.workerPids;
+    meter.waits = () => b.waits();
+    const stats = db;
+    meter.deadlocks =
+      dialect === 'postgres'
+        ? async () =>
+            Number(
+              (await stats.query<{ n: string }>('select deadlocks as n from pg_stat_database where datname = current_database()'))[0]?.n ??
+                Number.NaN,
+            )
+        : null;
     const idleRss = process.memoryUsage.rss();
     const { seed, throughput, paced, isolated } = await phases(b, rss, meter);
     const firstPaced = paced[0]?.report ?? null;
@@ -237,6 +250,8 @@ async function run(dialect: Dialect, layout: Layout, rss: RssSampler, meter: Usa
       clean,
     };
   } finally {
+    meter.waits = null;
+    meter.deadlocks = null;
     await bench?.close();
     await deletePrefix(prefix);
     await db?.drop();

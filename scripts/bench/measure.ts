@@ -15,6 +15,8 @@ import { settle } from './deployment.js';
 import type { Bench } from './deployment.js';
 import { PHASE_TIMEOUT_MS } from './options.js';
 import { TARGETS } from './setup.js';
+import { sumWaits, waitsBetween } from './waits.js';
+import type { WaitTotals } from './waits.js';
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -157,6 +159,11 @@ export interface Usage {
   loopDelayP99Ms: number;
   redisCpuMs: number;
   redisCommands: number;
+  /** With `--waits`: the hub processes' waits on Redis, the store and the vendors, added up, and by process. */
+  waits: WaitTotals | null;
+  waitsByProcess: WaitTotals[] | null;
+  /** PostgreSQL: deadlocks the server broke in the run's database (its statistics lag up to a second); null on SQLite. */
+  deadlocks: number | null;
 }
 
 export class UsageMeter {
@@ -167,6 +174,12 @@ export class UsageMeter {
   private elu: EventLoopUtilization = performance.eventLoopUtilization();
   private readonly loop = monitorEventLoopDelay({ resolution: 10 });
   private redisBase = { cpuMs: 0, commands: 0 };
+  /** With `--waits`: every hub process's waits so far (see `Bench.waits`). */
+  waits: (() => Promise<WaitTotals[] | null>) | null = null;
+  private waitsBase: WaitTotals[] | null = null;
+  /** PostgreSQL: the run database's deadlock count so far (`pg_stat_database`). */
+  deadlocks: (() => Promise<number>) | null = null;
+  private deadlocksBase = 0;
 
   constructor(private readonly redis: Redis) {
     this.loop.enable();
@@ -180,6 +193,8 @@ export class UsageMeter {
 
   async start(): Promise<void> {
     this.redisBase = await this.redisNow();
+    this.waitsBase = (await this.waits?.()) ?? null;
+    this.deadlocksBase = (await this.deadlocks?.()) ?? 0;
     this.cpu = process.cpuUsage();
     this.workersCpuMs = this.pids.map(processCpuMs);
     this.elu = performance.eventLoopUtilization();
@@ -191,6 +206,10 @@ export class UsageMeter {
     const elu = performance.eventLoopUtilization(this.elu);
     const loopDelayP99Ms = this.loop.percentile(99) / 1e6;
     const redis = await this.redisNow();
+    const waitsNow = (await this.waits?.()) ?? null;
+    const deadlocksNow = (await this.deadlocks?.()) ?? null;
+    const base = this.waitsBase;
+    const waitsByProcess = waitsNow && base ? waitsNow.map((w, i) => (base[i] ? waitsBetween(base[i], w) : w)) : null;
     const cpuMsByProcess = [(cpu.user + cpu.system) / 1000, ...this.pids.map((pid, i) => processCpuMs(pid) - (this.workersCpuMs[i] ?? 0))];
     return {
       cpuMs: cpuMsByProcess.reduce((sum, ms) => sum + ms, 0),
@@ -199,6 +218,9 @@ export class UsageMeter {
       loopDelayP99Ms,
       redisCpuMs: redis.cpuMs - this.redisBase.cpuMs,
       redisCommands: redis.commands - this.redisBase.commands,
+      waits: waitsByProcess ? sumWaits(waitsByProcess) : null,
+      waitsByProcess,
+      deadlocks: deadlocksNow === null ? null : deadlocksNow - this.deadlocksBase,
     };
   }
 

@@ -86,6 +86,17 @@ export function printPhase(layout: Layout, title: string, r: PhaseReport, unit: 
     `  cost per ${unit.replace(/s$/, '')}:         ${fmt(u.cpuMs / per, 2)} ms CPU in the hub${processes.length > 1 ? ` (its ${processes.length} processes; event loop of this one` : ' process (event loop'} ${fmt(100 * u.elu)} % busy, ` +
       `delay p99 ${fmt(u.loopDelayP99Ms)} ms); Redis ${fmt(u.redisCommands / per, 1)} commands, ${fmt(u.redisCpuMs / per, 2)} ms CPU (shared server)`,
   );
+  if (u.waits) {
+    const w = u.waits;
+    const each = (kind: 'redis' | 'store' | 'vendor', calls: string): string =>
+      `${fmt(w[kind].busyMs / per, 2)} ms (${fmt(w[kind].calls / per, 2)} ${calls})`;
+    console.log(
+      `  waiting per ${unit.replace(/s$/, '')}:       Redis ${each('redis', 'commands')}, store ${each('store', 'calls')}, ` +
+        `vendors ${each('vendor', 'calls')}; ${w.retries} store transactions retried (time with a call in flight, all processes)`,
+    );
+  }
+  if (u.deadlocks !== null && u.deadlocks > 0)
+    console.log(`  PostgreSQL deadlocks:    ${u.deadlocks} (each held its locks for deadlock_timeout, 1 s by default)`);
   if (processes.length > 1) {
     const seconds = r.seconds;
     const parts = processes.map((roles, i) => {

@@ -11,6 +11,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { z } from 'zod';
 import { Dialect } from './args.js';
 import type { PhaseReport } from './measure.js';
+import { WaitTotals } from './waits.js';
 
 /** A measured number; `null` when it could not be measured (JSON has no NaN). */
 const Figure = z.number().nullable();
@@ -33,6 +34,12 @@ export const UsageJson = z.object({
   loopDelayP99Ms: Figure,
   redisCpuMs: Figure,
   redisCommands: Figure,
+  /** `--waits`: the hub processes' calls to Redis, the store and the vendors, added up (absent without it, and from older files). */
+  waits: WaitTotals.nullable().optional(),
+  /** The same by process, this one first. */
+  waitsByProcess: z.array(WaitTotals).nullable().optional(),
+  /** PostgreSQL: deadlocks in the run's database during the phase; null on SQLite (absent from older files). */
+  deadlocks: Figure.optional(),
 });
 
 export const PhaseJson = z.object({
@@ -191,6 +198,9 @@ export function phaseJson(r: PhaseReport, load: number | null): PhaseJson {
       loopDelayP99Ms: figure(u.loopDelayP99Ms),
       redisCpuMs: figure(u.redisCpuMs),
       redisCommands: figure(u.redisCommands),
+      waits: u.waits,
+      waitsByProcess: u.waitsByProcess,
+      deadlocks: u.deadlocks,
     },
   };
 }

@@ -22,6 +22,8 @@ export interface HubWorkerSpec {
   roles: string;
   /** The systems' loopback bridge. */
   systemsUrl: string;
+  /** `--waits`: time the calls to Redis, the store and the vendors, and answer `waits` messages with them. */
+  waits: boolean;
 }
 export const SOURCE = 'src';
 export const WEBHOOK_SECRET = 'bench-webhook-secret-0123456789abcdef';

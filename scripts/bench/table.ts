@@ -3,6 +3,8 @@
  * per figure, as a Markdown table that reads in a terminal and pastes into docs/PERFORMANCE.md.
  */
 import type { RunJson } from './results.js';
+import { WAIT_KINDS } from './waits.js';
+import type { WaitTotals } from './waits.js';
 
 const num = (n: number | null | undefined, digits = 0): string => (n === null || n === undefined ? 'n/a' : n.toFixed(digits));
 
@@ -11,6 +13,23 @@ export function runLabel(run: RunJson): string {
   const dialect = run.dialect === 'sqlite' ? 'SQLite' : 'PostgreSQL';
   if (run.workers !== null) return `${dialect}, ${run.workers} worker${run.workers === 1 ? '' : 's'}`;
   return `${dialect}, ${run.processes} process${run.processes === 1 ? '' : 'es'}`;
+}
+
+/** A cell from phase 2's waits (`--waits`), per change; n/a without them. */
+function waitsCell(run: RunJson, f: (waits: WaitTotals, changes: number) => string): string {
+  const phase = run.throughput;
+  return phase?.usage.waits && phase.completed > 0 ? f(phase.usage.waits, phase.completed) : 'n/a';
+}
+
+/** Phase 2's waits (`--waits`), when a run has them. */
+function waitRows(runs: readonly RunJson[]): [string, ...string[]][] {
+  if (!runs.some((r) => r.throughput?.usage.waits)) return [];
+  const cell = (f: (waits: WaitTotals, changes: number) => string): string[] => runs.map((r) => waitsCell(r, f));
+  return [
+    ['ms waiting per change: Redis / store / vendors', ...cell((w, n) => WAIT_KINDS.map((k) => num(w[k].busyMs / n, 2)).join(' / '))],
+    ['calls per change: Redis / store / vendors', ...cell((w, n) => WAIT_KINDS.map((k) => num(w[k].calls / n, 2)).join(' / '))],
+    ['store transactions retried (phase 2)', ...cell((w) => String(w.retries))],
+  ];
 }
 
 /** The rows of the table: a title and one cell per run. */
@@ -30,6 +49,10 @@ function rows(runs: readonly RunJson[]): [string, ...string[]][] {
       }),
     ]),
     ['CPU ms per change (all hub processes)', ...cell((r) => num(r.summary.cpuMsPerChange, 2))],
+    ...waitRows(runs),
+    ...(runs.some((r) => typeof r.throughput?.usage.deadlocks === 'number')
+      ? [['PostgreSQL deadlocks (phase 2)', ...cell((r) => num(r.throughput?.usage.deadlocks))] satisfies [string, ...string[]]]
+      : []),
     ['duplicate pushes (records changing nothing)', ...cell((r) => `${r.checks.duplicates} (${r.checks.unchanged ?? 'n/a'})`)],
     [
       'hub warnings and errors logged',

@@ -354,7 +354,11 @@ class Segment {
     const { ledger, history } = await this.#sideRows(trx);
     for (const chunk of chunks(ledger, ROWS)) await trx.insertInto('consent_ledger').values(chunk).execute();
     for (const chunk of chunks(history, ROWS)) await trx.insertInto('profile_history').values(chunk).execute();
-    for (const chunk of chunks([...this.#outbox.values()], ROWS)) {
+    // In the order every outbox writer locks its rows (profile, then connector: see `repos/outbox.ts`),
+    // so that two transactions never hold each other's rows crosswise: a deadlock PostgreSQL breaks
+    // only after `deadlock_timeout` (1 s), failing one of them.
+    const outbox = [...this.#outbox.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
+    for (const chunk of chunks(outbox, ROWS)) {
       await trx.executeQuery(fixedQuery(dialect, UPSERT_OUTBOX(chunk.length), chunk.flat()));
     }
     await this.#writeShadows(trx);

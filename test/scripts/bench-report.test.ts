@@ -13,6 +13,7 @@ import { chartsFrom } from '../../scripts/bench/plots.js';
 import { BENCH_FORMAT, BenchFile } from '../../scripts/bench/results.js';
 import type { BenchFileInput, PhaseJson, RunJson } from '../../scripts/bench/results.js';
 import { barChart, escapeXml, lineChart, niceTicks } from '../../scripts/bench/svg.js';
+import { sumWaits, WaitClock, waitsBetween } from '../../scripts/bench/waits.js';
 import { comparisonTable } from '../../scripts/bench/table.js';
 
 describe('bench command line', () => {
@@ -23,6 +24,8 @@ describe('bench command line', () => {
     expect(args.layouts[0]?.text).toBe('api,push / ingest,relay,pull');
     expect(args.layouts[0]?.workers).toBeNull();
     expect(args.json).toBeNull();
+    expect(args.waits).toBe(false);
+    expect(parseBenchArgs(['--waits']).waits).toBe(true);
     expect(args).toMatchObject({ profiles: 2500, changes: 6000, pacedSeconds: 10, loads: [0.5], phaseTimeoutMs: 90_000 });
     expect(parseBenchArgs(['--processes', DEFAULT_PROCESSES]).layouts[0]?.text).toBe(args.layouts[0]?.text);
   });
@@ -201,6 +204,14 @@ function file(runs: RunJson[], extra: Partial<BenchFileInput> = {}): BenchFile {
   });
 }
 
+/** The cells of a table row after its title. */
+function cellsOf(lines: readonly string[], title: string): string[] {
+  return (lines.find((l) => l.startsWith(`| ${title}`)) ?? '')
+    .split('|')
+    .slice(2, -1)
+    .map((c) => c.trim());
+}
+
 describe('runs side by side', () => {
   it('one column per run, one row per figure, latency per load', () => {
     const logged = {
@@ -210,11 +221,7 @@ describe('runs side by side', () => {
     const lines = comparisonTable([run('sqlite', 1, 1200), logged]);
     expect(lines[0]).toMatch(/^\| +\| +SQLite, 1 worker \| PostgreSQL, 1 worker \|$/);
     expect(lines[1]).toMatch(/^\|-+\|-+:\|-+:\|$/);
-    const row = (title: string): string[] =>
-      (lines.find((l) => l.startsWith(`| ${title}`)) ?? '')
-        .split('|')
-        .slice(2, -1)
-        .map((c) => c.trim());
+    const row = (title: string): string[] => cellsOf(lines, title);
     expect(row('changes/s end to end')).toEqual(['1200', '450']);
     expect(row('hub/raw')).toEqual(['0.120', '0.045']);
     expect(row('latency p50 / p99 ms at 25 % load')).toEqual(['300 / 900 (300/s)', '300 / 900 (113/s)']);
@@ -223,6 +230,50 @@ describe('runs side by side', () => {
     expect(row('hub warnings and errors logged')).toEqual(['n/a', '4']);
     expect(row('floor (SQLite)')).toEqual(['PASS', '-']);
     expect(new Set(lines.map((l) => l.length)).size).toBe(1);
+    expect(lines.some((l) => l.includes('waiting') || l.includes('deadlocks'))).toBe(false);
+  });
+
+  it('with --waits: phase 2 ms waiting and calls per change on Redis, the store and the vendors, and retries', () => {
+    const figures = (calls: number, busyMs: number): { calls: number; callMs: number; busyMs: number } => ({
+      calls,
+      callMs: busyMs * 2,
+      busyMs,
+    });
+    const waits = { redis: figures(600, 250), store: figures(300, 400), vendor: figures(3, 10), retries: 7 };
+    const timed = run('postgres', 2, 300);
+    const withWaits: RunJson = {
+      ...timed,
+      throughput: phase('throughput', { usage: { ...phase('x').usage, waits, waitsByProcess: [waits], deadlocks: 3 } }),
+    };
+    const lines = comparisonTable([run('sqlite', 2, 900), withWaits]);
+    const row = (title: string): string[] => cellsOf(lines, title);
+    expect(row('ms waiting per change: Redis / store / vendors')).toEqual(['n/a', '2.50 / 4.00 / 0.10']);
+    expect(row('calls per change: Redis / store / vendors')).toEqual(['n/a', '6.00 / 3.00 / 0.03']);
+    expect(row('store transactions retried (phase 2)')).toEqual(['n/a', '7']);
+    expect(row('PostgreSQL deadlocks (phase 2)')).toEqual(['n/a', '3']);
+  });
+});
+
+describe('wait clock', () => {
+  it('counts every call, adds their times, and counts overlapping calls of one kind once as waiting', async () => {
+    const clock = new WaitClock();
+    let release = (): void => undefined;
+    const slow = clock.time('store', () => new Promise<void>((resolve) => (release = resolve)));
+    const endRedis = clock.begin('redis');
+    const quick = clock.time('store', () => Promise.resolve());
+    await quick;
+    release();
+    await slow;
+    endRedis();
+    expect(clock.time('vendor', () => 42)).toBe(42);
+    const w = clock.snapshot();
+    expect(w.store.calls).toBe(2);
+    expect(w.store.busyMs).toBeLessThanOrEqual(w.store.callMs);
+    expect(w.redis.calls).toBe(1);
+    expect(w.vendor).toMatchObject({ calls: 1 });
+    const later = waitsBetween(w, { ...w, store: { ...w.store, calls: 5 }, retries: 3 });
+    expect(later).toMatchObject({ store: { calls: 3, callMs: 0, busyMs: 0 }, retries: 3 });
+    expect(sumWaits([w, w]).store.calls).toBe(4);
   });
 });
 

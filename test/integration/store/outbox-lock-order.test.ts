@@ -1,0 +1,110 @@
+/**
+ * PostgreSQL: every writer of the outbox locks its rows in one order, (profile, connector), so
+ * that an ingest batch upserting outbox rows and a push settling them never hold each other's
+ * rows crosswise. Such a deadlock is broken only after `deadlock_timeout` (1 s) by failing one
+ * transaction, which is then retried whole: a 4-worker bench met 34 of them in a minute.
+ *
+ * Each test holds the row of the later profile from another connection, starts the writer, and
+ * checks that the writer took the earlier profile's row before it waited: in heap order (what the
+ * plan gives) it would wait first, holding nothing the other side could want next.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import pg from 'pg';
+import type { Store } from '../../../src/store/index.js';
+import { createTestDatabase } from '../../../harness/db.js';
+import type { TestDatabase } from '../../../harness/db.js';
+import { openTestStore, patch } from './fixtures.js';
+
+describe('outbox rows locked in (profile, connector) order (postgres)', () => {
+  let db: TestDatabase;
+  let store: Store;
+  let holder: pg.Client;
+  let prober: pg.Client;
+  /** The profile whose id sorts first, and the other. */
+  let first: string;
+  let second: string;
+
+  beforeEach(async () => {
+    db = await createTestDatabase('postgres');
+    store = await openTestStore(db.url);
+    holder = new pg.Client({ connectionString: db.url });
+    prober = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    await prober.connect();
+    const created = async (email: string): Promise<string> => {
+      const result = await store.applyPatch(patch({ identities: [{ kind: 'email', value: email }], attributes: { n: 1 } }));
+      if (result.status !== 'applied') throw new Error(`not created: ${result.status}`);
+      return result.profileId;
+    };
+    const a = await created('a@lock.example');
+    const b = await created('b@lock.example');
+    [first = '', second = ''] = [a, b].sort();
+    // A change of the first profile rewrites its outbox rows at the end of the heap: heap order is now second, first.
+    await store.applyPatch(
+      patch({ identities: [{ kind: 'email', value: first === a ? 'a@lock.example' : 'b@lock.example' }], attributes: { n: 2 } }),
+    );
+  });
+
+  afterEach(async () => {
+    await holder.end();
+    await prober.end();
+    await store.close();
+    await db.drop();
+  });
+
+  /** Locks the second profile's hubspot row from another connection (until `release`). */
+  async function holdSecond(): Promise<void> {
+    await holder.query('begin');
+    await holder.query(`select id from outbox where profile_id = $1 and connector = 'hubspot' for update`, [second]);
+  }
+
+  async function release(): Promise<void> {
+    await holder.query('rollback');
+  }
+
+  /** Resolves once a statement waits for a row lock. */
+  async function someoneWaits(): Promise<void> {
+    await vi.waitFor(
+      async () => {
+        const rows = await db.query<{ n: string }>(`select count(*) as n from pg_locks where not granted and locktype = 'transactionid'`);
+        expect(Number(rows[0]?.n)).toBeGreaterThan(0);
+      },
+      { timeout: 10_000, interval: 20 },
+    );
+  }
+
+  /** Tries to lock the first profile's hubspot row at once. */
+  function probeFirst(): Promise<unknown> {
+    return prober.query(`select id from outbox where profile_id = $1 and connector = 'hubspot' for update nowait`, [first]);
+  }
+
+  it('settleOutbox takes the first profile before it waits for the second', async () => {
+    await holdSecond();
+    const settling = store.settleOutbox('hubspot', [
+      { profileId: second, version: null },
+      { profileId: first, version: null },
+    ]);
+    await someoneWaits();
+    await expect(probeFirst()).rejects.toMatchObject({ code: '55P03' });
+    await release();
+    await settling;
+    const left = await db.query<{ profile_id: string }>(`select profile_id from outbox where connector = 'hubspot'`);
+    expect(left).toEqual([]);
+  });
+
+  it('an ingest batch upserts the first profile before it waits for the second', async () => {
+    await holdSecond();
+    const emailOf = async (id: string): Promise<string> => (await store.getProfile(id))?.identities[0]?.value ?? '';
+    const [firstEmail, secondEmail] = [await emailOf(first), await emailOf(second)];
+    // The batch names the second profile first.
+    const applying = store.applyPatches([
+      { patch: patch({ identities: [{ kind: 'email', value: secondEmail }], attributes: { n: 3 } }) },
+      { patch: patch({ identities: [{ kind: 'email', value: firstEmail }], attributes: { n: 3 } }) },
+    ]);
+    await someoneWaits();
+    await expect(probeFirst()).rejects.toMatchObject({ code: '55P03' });
+    await release();
+    const results = await applying;
+    expect(results.map((r) => r.status)).toEqual(['applied', 'applied']);
+  });
+});
