@@ -334,7 +334,8 @@ async function writeOutbox(
   now: string,
 ): Promise<string[]> {
   const connectors = [...new Set(targets)];
-  await upsertOutbox(trx, dialect, profileId, connectors, version, now);
+  // In (profile, connector) order, as every writer of outbox rows locks them (`repos/outbox.ts`).
+  await upsertOutbox(trx, dialect, profileId, [...connectors].sort(), version, now);
   return connectors;
 }
 

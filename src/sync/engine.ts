@@ -734,7 +734,7 @@ class BullEngine implements Engine {
         if (delayed.some((job) => !job.repeatJobKey)) return false;
       }
     }
-    // Held creates wait for a pull, whose job is looked at above.
+    // Held creates are no work of their own: they wait for the first pull, which may be a schedule's next run hours away.
     return status.connectors.every((c) => c.dirty === 0 && c.inflight === 0 && c.retry === 0);
   }
 }

@@ -56,6 +56,7 @@ export class KyselyOutbox implements OutboxRepository {
   async ackOutbox(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     await this.#store.write(async (trx) => {
+      await this.#lockIds(trx, ids);
       for (const chunk of chunks(ids)) await trx.deleteFrom('outbox').where('id', 'in', chunk).execute();
     });
   }
@@ -64,6 +65,7 @@ export class KyselyOutbox implements OutboxRepository {
     if (ids.length === 0) return;
     const now = new Date().toISOString();
     await this.#store.write(async (trx) => {
+      await this.#lockIds(trx, ids);
       for (const chunk of chunks(ids)) {
         const mine = (eb: OutboxFilter): OutboxCondition => eb.and([eb('id', 'in', chunk), eb('leased_until', '=', leasedUntil)]);
         await trx
@@ -78,7 +80,9 @@ export class KyselyOutbox implements OutboxRepository {
   async settleOutbox(connector: string, settled: readonly OutboxSettlement[]): Promise<void> {
     if (settled.length === 0) return;
     await this.#store.write(async (trx) => {
-      for (const chunk of chunks(settled, 250)) {
+      // Chunks of profiles in lock order: a later chunk never locks a row that sorts before one an earlier chunk holds.
+      const ordered = [...settled].sort((a, b) => (a.profileId < b.profileId ? -1 : a.profileId > b.profileId ? 1 : 0));
+      for (const chunk of chunks(ordered, 250)) {
         const settledRows = (eb: OutboxFilter): OutboxCondition =>
           eb.and([
             eb('connector', '=', connector),
@@ -115,6 +119,18 @@ export class KyselyOutbox implements OutboxRepository {
       .orderBy(sql`"connector" collate "C"`)
       .forUpdate();
     return eb('id', 'in', locked);
+  }
+
+  /**
+   * On PostgreSQL, locks the rows of `ids` in (profile, connector) order in one statement (an
+   * array parameter, whatever their number), before a write that goes through them in chunks
+   * of the caller's order.
+   */
+  async #lockIds(trx: Transaction<Database>, ids: readonly string[]): Promise<void> {
+    if (this.#store.dialect !== 'postgres') return;
+    await sql`select id from outbox where id = any(${[...ids]}) order by profile_id collate "C", connector collate "C" for update`.execute(
+      trx,
+    );
   }
 
   async redriveOutbox(): Promise<number> {

@@ -135,11 +135,13 @@ export class Pusher {
    */
   private async heldUntilFirstPull(connector: SyncConnector): Promise<'everything' | 'creates' | null> {
     const holds = waitsForFirstPull(connector) ? 'everything' : holdsCreates(connector) ? 'creates' : null;
-    if (holds === null || this.released.has(connector.id)) return null;
-    if (await firstPullPending(this.ctx.store, connector.id)) return holds;
+    if (this.released.has(connector.id)) return null;
+    if (holds !== null && (await firstPullPending(this.ctx.store, connector.id))) return holds;
     this.released.add(connector.id);
-    // The pull released what was held when it finished; this covers a pull that stopped in between.
-    if (holds === 'creates' && (await this.ctx.work.releaseHeld(connector.id)) > 0) await scheduleFlush(this.ctx, connector.id, 'now');
+    // The pull released what was held when it finished; this covers a pull that stopped in
+    // between, and an instance that holds nothing any more (its schedule removed, now pull-only
+    // after its first pull, no pull at all): what an earlier hold left is pushed now, once per process.
+    if ((await this.ctx.work.releaseHeld(connector.id)) > 0) await scheduleFlush(this.ctx, connector.id, 'now');
     return null;
   }
 

@@ -242,7 +242,7 @@ export class Puller {
     if (first) {
       await markFirstPullDone(this.ctx.store, connector.id);
       // What waited for the first pull goes now: everything (pull-only), or the creates held (both, push-only).
-      if (holdsCreates(connector)) await this.ctx.work.releaseHeld(connector.id);
+      await this.ctx.work.releaseHeld(connector.id);
       if (holds) await scheduleFlush(this.ctx, connector.id, 'now');
       this.ctx.logger.info({ connector: connector.id, initialSync: connector.initialSync }, 'first full pull finished');
     }

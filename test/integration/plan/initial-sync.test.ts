@@ -189,4 +189,29 @@ describe('initialSync', () => {
       expect(h.salesforce.sideDoor.list('Contact')).toHaveLength(2);
     },
   );
+  it('creates held under both go once the first pull finished, the hub restarted as pull-only meanwhile', async () => {
+    const h = (hub = await startPlanHub({ salesforce: `\n    schedule: { every: 1h }` }));
+    h.hubspot.sideDoor.createContact({ email: 'ada@example.com', firstname: 'Ada', lastname: 'Lovelace' });
+    const adaSf = h.salesforce.sideDoor.create('Contact', { Email: 'ada@example.com', FirstName: 'Augusta', LastName: 'Lovelace' });
+    const store = (open.store = await h.store());
+    const lock = engineKeys(h.prefix).pullLock('salesforce');
+    await h.redis.set(lock, 'another-process');
+    let engine = (open.engine = await h.engine(store));
+    await engine.pullNow('hubspot');
+    await waitFor(async () => (await engine.status()).connectors.find((c) => c.connector === 'salesforce')?.held === 1);
+    await engine.close();
+
+    // The operator switches Salesforce to pull-only and restarts: pull-only holds everything until that pull.
+    engine = open.engine = await h.engine(store, undefined, (c) => (c.id === 'salesforce' ? { ...c, initialSync: 'pull-only' } : c));
+    await h.redis.del(lock);
+    await engine.pullNow('salesforce');
+    await waitFor(() => firstPullDone(store, 'salesforce'));
+    // What the both-era hold left is released with the rest: nothing stays held, the outbox empties.
+    await waitFor(async () => (await h.db.count(`outbox where connector = 'salesforce'`)) === 0);
+    await waitFor(() => engine.idle());
+    expect((await engine.status()).connectors.find((c) => c.connector === 'salesforce')).toMatchObject({ held: 0, dirty: 0 });
+    const ada = await store.findProfile({ kind: 'email', value: 'ada@example.com' });
+    expect((await store.getShadow(ada?.id ?? '', 'salesforce'))?.externalId).toBe(adaSf['Id']);
+    expect(h.salesforce.sideDoor.list('Contact')).toHaveLength(1);
+  });
 });

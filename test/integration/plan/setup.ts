@@ -25,6 +25,7 @@ import type { Config } from '../../../src/config/schema.js';
 import { silentLogger } from '../../../src/log/logger.js';
 import type { Store } from '../../../src/store/index.js';
 import { connectorsFromConfig } from '../../../src/sync/index.js';
+import type { SyncConnector } from '../../../src/sync/index.js';
 import type { Engine, EngineRoles } from '../../../src/sync/index.js';
 import type { CallCounts } from '../../../src/connector/emulator-kit/controls.js';
 import { runConcord } from '../../helpers/cli.js';
@@ -77,8 +78,11 @@ export interface PlanHub {
   cli(args: readonly string[]): Promise<CliRun>;
   /** The store, opened (and migrated) as the hub opens it. */
   store(): Promise<Store>;
-  /** An engine on the config's connectors, started with these roles (default all; close it before `close`). */
-  engine(store: Store, roles?: Partial<EngineRoles>): Promise<Engine>;
+  /**
+   * An engine on the config's connectors, started with these roles (default all; close it before
+   * `close`); `restartedWith` changes a connector as a restart with an edited config would.
+   */
+  engine(store: Store, roles?: Partial<EngineRoles>, restartedWith?: (connector: SyncConnector) => SyncConnector): Promise<Engine>;
   /** Keys under the prefix in Redis. */
   redisKeys(): Promise<string[]>;
   /** A connection to the hub's Redis. */
@@ -121,11 +125,11 @@ ${extra.salesforce ?? ''}
     config,
     cli: (args) => runConcord([...args, '--config', configPath], ENV),
     store: () => openConfiguredStore(config, connectorsFromConfig(config, builtinConnectors), silentLogger()),
-    async engine(store, roles) {
+    async engine(store, roles, restartedWith = (c) => c) {
       const engine = createTestEngine({
         prefix,
         store,
-        connectors: connectorsFromConfig(config, builtinConnectors),
+        connectors: connectorsFromConfig(config, builtinConnectors).map(restartedWith),
         policy: toMergePolicy(config),
       });
       await engine.start(roles);

@@ -107,4 +107,22 @@ describe('outbox rows locked in (profile, connector) order (postgres)', () => {
     const results = await applying;
     expect(results.map((r) => r.status)).toEqual(['applied', 'applied']);
   });
+  it('settleOutbox over several chunks holds no later profile while it waits for an earlier one', async () => {
+    // Another writer in lock order holds the first profile's row, and will want the second's next.
+    await holder.query('begin');
+    await holder.query(`select id from outbox where profile_id = $1 and connector = 'hubspot' for update`, [first]);
+    // The push names the second profile first and the first after 249 others: in the order given,
+    // the first would fall in a second chunk of 250, the second already locked by the first chunk.
+    const others = Array.from({ length: 249 }, (_, i) => ({ profileId: `zz-none-${i}`, version: null }));
+    const settling = store.settleOutbox('hubspot', [{ profileId: second, version: null }, ...others, { profileId: first, version: null }]);
+    await someoneWaits();
+    // The settle waits for the first profile holding nothing: the other writer takes the second (a deadlock, else).
+    await holder.query(`select id from outbox where profile_id = $1 and connector = 'hubspot' for update`, [second]);
+    await holder.query('rollback');
+    await settling;
+    const left = await db.query<{ profile_id: string }>(`select profile_id from outbox where connector = 'hubspot'`);
+    expect(left).toEqual([]);
+    const stats = await db.query<{ deadlocks: string }>(`select deadlocks from pg_stat_database where datname = current_database()`);
+    expect(Number(stats[0]?.deadlocks)).toBe(0);
+  });
 });
