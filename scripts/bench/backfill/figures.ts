@@ -44,18 +44,17 @@ const orNull = (n: number | undefined): number | null => (n !== undefined && Num
 
 /**
  * Peak RSS, RSS when 25/50/75/100 % of `profiles` were stored (the first sample at or past
- * each), and the slope of RSS over records stored in the second half (MB per 100,000; records
- * `interpolated` within a page).
+ * each), and the slope of RSS over records stored in the second half (MB per 100,000), with the
+ * records `interpolated` within a page.
  */
 export function backfillFigures(
   samples: readonly RssSample[],
   end: { profiles: number; seconds: number; linked: number; finished: boolean },
 ): Figures {
+  const spread = interpolated(samples);
   const at = (share: number): number | null =>
-    orNull(samples.find((s) => s.records >= share * end.profiles)?.rssBytes ?? (share === 1 ? samples.at(-1)?.rssBytes : undefined));
-  const secondHalf = interpolated(samples)
-    .filter((s) => s.records >= end.profiles / 2)
-    .map((s) => ({ x: s.records, y: s.rssBytes / MB }));
+    orNull(spread.find((s) => s.records >= share * end.profiles)?.rssBytes ?? (share === 1 ? samples.at(-1)?.rssBytes : undefined));
+  const secondHalf = spread.filter((s) => s.records >= end.profiles / 2).map((s) => ({ x: s.records, y: s.rssBytes / MB }));
   return {
     profiles: end.profiles,
     seconds: orNull(end.seconds),
