@@ -105,6 +105,7 @@ function rssOverBackfill(files: readonly BenchFile[]): Chart | null {
       yLabel: 'resident set size, MB',
       series: backfills.map((b) => ({
         name: b.dialect ? `${b.label} (${DIALECT_NAMES[b.dialect]})` : b.label,
+        markers: false,
         points: byRecords
           ? interpolated(b.samples.map((s) => ({ ...s, records: s.records ?? 0 }))).map((s) => ({
               x: s.records / 1000,
