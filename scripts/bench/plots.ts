@@ -6,9 +6,11 @@
  *   (runs at the same dialect and worker count, from several files, are averaged);
  * - `latency-vs-load.svg`: webhook-to-delivered p50 / p90 / p99 against the offered rate of the
  *   latency phases, per dialect and worker count;
- * - `rss-backfill.svg`: RSS sampled over a backfill (`backfills`), against the 400 MB goal;
+ * - `rss-backfill.svg`: RSS sampled over a backfill (`backfills`), against the 400 MB goal, over
+ *   the profiles stored when the samples count them (`npm run bench:backfill`), else over time;
  * - `calls-per-record.svg`: API calls per record per vendor against its ceiling (`vendorCalls`).
  */
+import { interpolated } from './backfill/figures.js';
 import type { BenchFile, RunJson } from './results.js';
 import { barChart, lineChart } from './svg.js';
 import type { Point, Series } from './svg.js';
@@ -92,15 +94,24 @@ function latencyVsLoad(runs: readonly RunJson[]): Chart | null {
 function rssOverBackfill(files: readonly BenchFile[]): Chart | null {
   const backfills = files.flatMap((f) => f.backfills ?? []).filter((b) => b.samples.length > 0);
   if (backfills.length === 0) return null;
+  // Against the records stored when every backfill counts them (`npm run bench:backfill`), so that
+  // runs of different rates line up; else against time.
+  const byRecords = backfills.every((b) => b.samples.every((s) => s.records !== undefined));
   return {
     file: 'rss-backfill.svg',
     svg: lineChart({
       title: 'RSS over a backfill',
-      xLabel: 'seconds since the backfill started',
+      xLabel: byRecords ? 'profiles stored, thousands' : 'seconds since the backfill started',
       yLabel: 'resident set size, MB',
       series: backfills.map((b) => ({
         name: b.dialect ? `${b.label} (${DIALECT_NAMES[b.dialect]})` : b.label,
-        points: b.samples.map((s) => ({ x: s.seconds, y: s.rssBytes / 1024 / 1024 })),
+        markers: false,
+        points: byRecords
+          ? interpolated(b.samples.map((s) => ({ ...s, records: s.records ?? 0 }))).map((s) => ({
+              x: s.records / 1000,
+              y: s.rssBytes / 1024 / 1024,
+            }))
+          : b.samples.map((s) => ({ x: s.seconds, y: s.rssBytes / 1024 / 1024 })),
       })),
       references: [{ y: RSS_GOAL_MB, label: `goal ${RSS_GOAL_MB} MB` }],
     }),

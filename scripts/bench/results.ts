@@ -127,8 +127,34 @@ export type MachineJson = z.infer<typeof MachineJson>;
 export const BackfillJson = z.object({
   label: z.string(),
   dialect: Dialect.optional(),
-  samples: z.array(z.object({ seconds: z.number(), rssBytes: z.number() })),
+  samples: z.array(
+    z.object({
+      seconds: z.number(),
+      rssBytes: z.number(),
+      /** Records stored by then (`npm run bench:backfill`). */
+      records: z.number().optional(),
+      /** The V8 heap in use, as the hub last reported it (`npm run bench:backfill`). */
+      heapUsedBytes: z.number().optional(),
+    }),
+  ),
+  /** The backfill's figures (`npm run bench:backfill`; `backfill/figures.ts`). */
+  figures: z
+    .object({
+      profiles: z.number(),
+      seconds: Figure,
+      profilesPerSecond: Figure,
+      peakRssBytes: Figure,
+      /** RSS when 25, 50, 75 and 100 % of the records were stored. */
+      rssAtBytes: z.array(Figure),
+      /** RSS growth over the second half of the records, MB per 100,000 (least squares): flat is about 0. */
+      slopeMbPer100k: Figure,
+      /** Records of the system the hub links to a profile at the end. */
+      linked: z.number(),
+      finished: z.boolean(),
+    })
+    .optional(),
 });
+export type BackfillJson = z.infer<typeof BackfillJson>;
 
 /** API calls per record of one vendor against its ceiling (for the connector benches to fill; charted when present). */
 export const VendorCallsJson = z.object({

@@ -17,6 +17,8 @@ export interface Series {
   dash?: Dash;
   /** Series of one group share a colour (e.g. the percentiles of one run). @defaultValue the series' name */
   group?: string;
+  /** A dot on each point; a dense series (RSS sampled every second) goes without, as a thin line. @defaultValue true */
+  markers?: boolean;
 }
 
 export type Dash = 'solid' | 'dashed' | 'dotted';
@@ -161,8 +163,8 @@ export function lineChart(spec: LineChartSpec): string {
     const d = sorted.map((p, k) => `${k === 0 ? 'M' : 'L'}${fixed(x(p.x))},${fixed(axis.y(p.y))}`).join(' ');
     body.push(
       `<g data-series="${escapeXml(s.name)}">`,
-      ...(d ? [`<path d="${d}" fill="none" stroke="${colour}" stroke-width="2"${DASH_ARRAY[dash]}/>`] : []),
-      ...sorted.map(
+      ...(d ? [`<path d="${d}" fill="none" stroke="${colour}" stroke-width="${s.markers === false ? 1 : 2}"${DASH_ARRAY[dash]}/>`] : []),
+      ...(s.markers === false ? [] : sorted).map(
         (p) =>
           `<circle cx="${fixed(x(p.x))}" cy="${fixed(axis.y(p.y))}" r="3.5" fill="${colour}"><title>${escapeXml(`${s.name}: ${tickLabel(p.x)}, ${tickLabel(p.y)}`)}</title></circle>`,
       ),

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { BenchArgsError, DEFAULT_PROCESSES, MAX_WORKERS, parseBenchArgs } from '../../scripts/bench/args.js';
 import { DeliveryTracker, nameOf, newPhase } from '../../scripts/bench/delivery.js';
 import { LogTally } from '../../scripts/bench/log-tally.js';
+import { backfillFigures, interpolated } from '../../scripts/bench/backfill/figures.js';
 import { chartsFrom } from '../../scripts/bench/plots.js';
 import { BENCH_FORMAT, BenchFile } from '../../scripts/bench/results.js';
 import type { BenchFileInput, PhaseJson, RunJson } from '../../scripts/bench/results.js';
@@ -353,6 +354,33 @@ describe('charts from bench JSON', () => {
     expect(calls.match(/data-ceiling="0.02"/g)).toHaveLength(2);
     // Over its ceiling: drawn in the warning colour.
     expect(/<g data-series="salesforce">\s*<rect [^>]*fill="#D55E00"/.test(calls)).toBe(true);
+  });
+
+  it('the RSS chart is drawn over the profiles stored when the samples count them', () => {
+    const samples = [
+      { seconds: 0, rssBytes: 100 * 1024 * 1024, records: 0 },
+      { seconds: 10, rssBytes: 180 * 1024 * 1024, records: 10_000 },
+    ];
+    const rss = chartsFrom([file([], { backfills: [{ label: '10k', samples }] })])[0]?.svg ?? '';
+    parseSvg(rss);
+    expect(rss).toContain('profiles stored, thousands');
+  });
+
+  it("a backfill's figures: records spread over each page's time, RSS at 25/50/75/100 %, the second half's slope", () => {
+    const MB = 1024 * 1024;
+    // The pull reports 10,000 records once a page is stored: at 10 s, then at 20 s.
+    const samples = [0, 5, 10, 15, 20].map((seconds, i) => ({
+      seconds,
+      rssBytes: (100 + 10 * i) * MB,
+      records: seconds < 10 ? 0 : seconds < 20 ? 10_000 : 20_000,
+    }));
+    expect(interpolated(samples).map((s) => s.records)).toEqual([0, 5_000, 10_000, 15_000, 20_000]);
+    const figures = backfillFigures(samples, { profiles: 20_000, seconds: 20, linked: 20_000, finished: true });
+    expect(figures.peakRssBytes).toBe(140 * MB);
+    expect(figures.rssAtBytes).toEqual([110 * MB, 120 * MB, 130 * MB, 140 * MB]);
+    expect(figures.profilesPerSecond).toBe(1_000);
+    // 10 MB per 5,000 records over the second half.
+    expect(figures.slopeMbPer100k).toBeCloseTo(200);
   });
 
   it('no figures, no chart; a file that is not a bench file is refused by the schema', () => {

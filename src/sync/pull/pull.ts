@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { DelayedError, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
 import { RateLimitedError } from '../../connector/errors.js';
+import { chunks } from '../../connector/kit/chunks.js';
 import { redactContacts } from '../../log/logger.js';
 import type { SyncConnector } from '../bind.js';
 import type { EngineContext } from '../context.js';
@@ -222,14 +223,24 @@ export class Puller {
           run.counts.written++;
           run.change(event.profileId, changePaths(event.changes), { ref: record.externalId });
         };
-        const outcomes = await this.ingestor.ingest(connector, kept, readAt, undefined, report);
-        outcomes.forEach((outcome, i) => {
-          const record = kept[i];
-          if (!record || reported.has(record)) return;
-          if (outcome === 'no_identity') {
-            run.failRow({ ref: record.externalId, profileId: null, code: 'no_identity', message: 'the record carries no usable identity' });
-          } else run.counts.skipped++;
-        });
+        // A slice at a time, as many records as the ingest batches in flight take: what a
+        // record's ingest holds is bounded by that, not by the page (a Bulk API page is 10,000).
+        const t = this.ctx.tuning;
+        for (const slice of chunks(kept, t.ingestBatchSize * t.ingestBatchConcurrency)) {
+          const outcomes = await this.ingestor.ingest(connector, slice, readAt, undefined, report);
+          outcomes.forEach((outcome, i) => {
+            const record = slice[i];
+            if (!record || reported.has(record)) return;
+            if (outcome === 'no_identity') {
+              run.failRow({
+                ref: record.externalId,
+                profileId: null,
+                code: 'no_identity',
+                message: 'the record carries no usable identity',
+              });
+            } else run.counts.skipped++;
+          });
+        }
       }
       await this.ctx.store.setCursor(connector.id, page.cursor);
       if (pages === 0) await how.saved?.();
