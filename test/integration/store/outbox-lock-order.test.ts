@@ -125,4 +125,15 @@ describe('outbox rows locked in (profile, connector) order (postgres)', () => {
     const stats = await db.query<{ deadlocks: string }>(`select deadlocks from pg_stat_database where datname = current_database()`);
     expect(Number(stats[0]?.deadlocks)).toBe(0);
   });
+
+  it('redriveOutbox takes the first profile before it waits for the second', async () => {
+    // Rewrites every row in heap order (second, first): all relayed, as after a Redis loss.
+    await db.query(`update outbox set relayed_at = '2026-01-01T00:00:00.000Z'`);
+    await holdSecond();
+    const redriving = store.redriveOutbox();
+    await someoneWaits();
+    await expect(probeFirst()).rejects.toMatchObject({ code: '55P03' });
+    await release();
+    expect(await redriving).toBe(6);
+  });
 });
