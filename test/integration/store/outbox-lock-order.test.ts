@@ -136,4 +136,32 @@ describe('outbox rows locked in (profile, connector) order (postgres)', () => {
     await release();
     expect(await redriving).toBe(6);
   });
+
+  it('an erasure locks the profile before its outbox rows, as ingest does', async () => {
+    // Ingest holds the profile row (its compare-and-swap) and will want its outbox rows next.
+    await holder.query('begin');
+    await holder.query(`select id from profiles where id = $1 for update`, [first]);
+    const erasing = store.deleteProfileData(first);
+    await someoneWaits();
+    // The erasure waits for the profile holding none of its outbox rows (a deadlock, else).
+    await probeFirst();
+    await release();
+    await erasing;
+    expect((await prober.query(`select id from outbox where profile_id = $1`, [first])).rows).toEqual([]);
+    expect(await store.getProfile(first)).toBeNull();
+  });
+
+  it("an erasure takes the profile's outbox rows in connector order", async () => {
+    // Heap order of the first profile's rows is now mailchimp, salesforce, hubspot. (The plan takes
+    // the (profile, connector) index here, so this held before the explicit lock too; a guard.)
+    await prober.query(`update outbox set relayed_at = null where profile_id = $1 and connector = 'hubspot'`, [first]);
+    await holder.query('begin');
+    await holder.query(`select id from outbox where profile_id = $1 and connector = 'salesforce' for update`, [first]);
+    const erasing = store.deleteProfileData(first);
+    await someoneWaits();
+    await expect(probeFirst()).rejects.toMatchObject({ code: '55P03' });
+    await release();
+    await erasing;
+    expect((await prober.query(`select id from outbox where profile_id = $1`, [first])).rows).toEqual([]);
+  });
 });
