@@ -150,6 +150,8 @@ export async function applyPrepared(
     if (updated.numAffectedRows !== 1n) throw new WriteConflictError(`profile ${profileId} changed concurrently`);
   }
 
+  // The absorbed profiles' rows are deleted and the survivor's upserted: all locked first, in order.
+  if (absorbed.length > 0) await lockOutboxOf(trx, ctx.dialect, [profileId, ...absorbed.map((other) => other.profile.id)]);
   for (const other of absorbed) {
     await absorbProfile(trx, ctx.dialect, other, profileId, version, now);
     await insertAudit(trx, ctx.dialect, {

@@ -164,4 +164,25 @@ describe('outbox rows locked in (profile, connector) order (postgres)', () => {
     await erasing;
     expect((await prober.query(`select id from outbox where profile_id = $1`, [first])).rows).toEqual([]);
   });
+
+  it("an identity merge takes the survivor's rows before it waits for the absorbed profile's", async () => {
+    await holdSecond();
+    const emailOf = async (id: string): Promise<string> => (await store.getProfile(id))?.identities[0]?.value ?? '';
+    const [firstEmail, secondEmail] = [await emailOf(first), await emailOf(second)];
+    // Both identities in one patch: the first profile (created first) survives and absorbs the second.
+    const merging = store.applyPatch(
+      patch({
+        identities: [
+          { kind: 'email', value: secondEmail },
+          { kind: 'email', value: firstEmail },
+        ],
+        attributes: { n: 3 },
+      }),
+    );
+    await someoneWaits();
+    await expect(probeFirst()).rejects.toMatchObject({ code: '55P03' });
+    await release();
+    expect(await merging).toMatchObject({ status: 'applied', profileId: first });
+    expect((await prober.query(`select profile_id from outbox where profile_id = $1`, [second])).rows).toEqual([]);
+  });
 });
