@@ -185,4 +185,31 @@ describe('outbox rows locked in (profile, connector) order (postgres)', () => {
     expect(await merging).toMatchObject({ status: 'applied', profileId: first });
     expect((await prober.query(`select profile_id from outbox where profile_id = $1`, [second])).rows).toEqual([]);
   });
+
+  it('a batch split around a merge holds no later profile while it waits for an earlier one', async () => {
+    // Another writer in lock order holds the first profile's row.
+    await holder.query('begin');
+    await holder.query(`select id from outbox where profile_id = $1 and connector = 'hubspot' for update`, [first]);
+    const emailOf = async (id: string): Promise<string> => (await store.getProfile(id))?.identities[0]?.value ?? '';
+    const [firstEmail, secondEmail] = [await emailOf(first), await emailOf(second)];
+    // The first segment changes the second profile; the merge of both follows in its own step.
+    const applying = store.applyPatches([
+      { patch: patch({ identities: [{ kind: 'email', value: secondEmail }], attributes: { n: 3 } }) },
+      {
+        patch: patch({
+          identities: [
+            { kind: 'email', value: firstEmail },
+            { kind: 'email', value: secondEmail },
+          ],
+          attributes: { n: 4 },
+        }),
+      },
+    ]);
+    await someoneWaits();
+    // The batch waits for the first profile holding none of the second's rows (a deadlock, else).
+    await prober.query(`select id from outbox where profile_id = $1 and connector = 'hubspot' for update nowait`, [second]);
+    await holder.query('rollback');
+    const results = await applying;
+    expect(results.map((r) => r.status)).toEqual(['applied', 'applied']);
+  });
 });
