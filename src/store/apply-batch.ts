@@ -11,6 +11,7 @@
  * two profiles (an identity merge, rare) ends the segment: the writes so far are flushed, the
  * patch goes through `applyPrepared`, and the rest of the batch starts a new segment.
  */
+import { sql } from 'kysely';
 import type { Transaction } from 'kysely';
 import { explainMerge } from '../profile/explain.js';
 import type { Verdict } from '../profile/explain.js';
@@ -25,6 +26,7 @@ import {
   ignoredConsentRows,
   isIgnoredConsent,
   ledgerSlotKey,
+  lockOutboxOf,
   mergedShadow,
   observedUpdate,
   prepareIdentities,
@@ -81,6 +83,7 @@ export async function applyPatchesInTransaction(
     prepared.flatMap((p) => p.identities.hashes),
   );
   const results: ApplyResult[] = [];
+  let lockedAhead = false;
   while (results.length < prepared.length) {
     const segment = new Segment(ctx);
     await segment.load(trx, prepared.slice(results.length));
@@ -92,6 +95,12 @@ export async function applyPatchesInTransaction(
         break;
       }
       results.push(planned);
+    }
+    if (merging && !lockedAhead) {
+      // The segments after a merge would lock their rows after this one's: lock every row the
+      // rest of the batch can touch now, in order, before this segment writes any.
+      await segment.lockAhead(trx);
+      lockedAhead = true;
     }
     await segment.flush(trx);
     if (merging) results.push(await applyPrepared(trx, ctx, merging.patch, merging.options, merging.identities, suppressed));
@@ -194,6 +203,19 @@ class Segment {
         }
       }
     }
+  }
+
+  /**
+   * On PostgreSQL, locks the rows of every stored profile loaded (the owners of the identities
+   * and records of the rest of the batch), then their outbox rows, each in the order ingest
+   * takes them: a batch split around a merge then writes only rows it holds already or creates.
+   */
+  async lockAhead(trx: Trx): Promise<void> {
+    if (this.#ctx.dialect !== 'postgres') return;
+    const ids = [...this.#profiles.entries()].flatMap(([id, p]) => (p.stored === undefined ? [] : [id]));
+    if (ids.length === 0) return;
+    await sql`select id from profiles where id = any(${ids}) order by id collate "C" for update`.execute(trx);
+    await lockOutboxOf(trx, this.#ctx.dialect, ids);
   }
 
   /** Merges one patch in memory and queues its writes; `'merge'` when it links two profiles. */

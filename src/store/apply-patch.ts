@@ -4,6 +4,7 @@
  * batch with a bounded number of statements and hands a patch that merges profiles to
  * `applyPrepared`; the row builders here serve both.
  */
+import { sql } from 'kysely';
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import { newId } from './ids.js';
@@ -149,6 +150,8 @@ export async function applyPrepared(
     if (updated.numAffectedRows !== 1n) throw new WriteConflictError(`profile ${profileId} changed concurrently`);
   }
 
+  // The absorbed profiles' rows are deleted and the survivor's upserted: all locked first, in order.
+  if (absorbed.length > 0) await lockOutboxOf(trx, ctx.dialect, [profileId, ...absorbed.map((other) => other.profile.id)]);
   for (const other of absorbed) {
     await absorbProfile(trx, ctx.dialect, other, profileId, version, now);
     await insertAudit(trx, ctx.dialect, {
@@ -323,6 +326,18 @@ async function upsertOutbox(
   // On conflict the row gets a new id: an ack for the row as it was claimed before this change deletes nothing.
   const parameters = unique.flatMap((connector) => [newId(), profileId, connector, version, now, now]);
   await trx.executeQuery(fixedQuery(dialect, UPSERT_OUTBOX(unique.length), parameters));
+}
+
+/**
+ * On PostgreSQL, locks the outbox rows of `profileIds` in (profile, connector) order, the order
+ * every writer of outbox rows takes them in (`repos/outbox.ts`), before a write that would go
+ * through them in the plan's order.
+ */
+export async function lockOutboxOf(trx: Trx, dialect: Dialect, profileIds: readonly string[]): Promise<void> {
+  if (dialect !== 'postgres' || profileIds.length === 0) return;
+  await sql`select id from outbox where profile_id = any(${[...profileIds]}) order by profile_id collate "C", connector collate "C" for update`.execute(
+    trx,
+  );
 }
 
 async function writeOutbox(

@@ -138,7 +138,9 @@ export class KyselyOutbox implements OutboxRepository {
       const result = await trx
         .updateTable('outbox')
         .set({ relayed_at: null, leased_until: null })
-        .where((eb) => eb.or([eb('relayed_at', 'is not', null), eb('leased_until', 'is not', null)]))
+        .where((eb) =>
+          this.#inLockOrder(trx, eb, (inner) => inner.or([inner('relayed_at', 'is not', null), inner('leased_until', 'is not', null)])),
+        )
         .executeTakeFirst();
       return Number(result.numUpdatedRows);
     });

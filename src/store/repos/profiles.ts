@@ -2,7 +2,7 @@
 import { HistoryKind, HistoryOutcome, HistoryReason, StampedValue } from '../../profile/explain.js';
 import type { Identity, Profile, ProfilePatch } from '../../profile/schema.js';
 import { applyPatchesInTransaction } from '../apply-batch.js';
-import { insertAudit } from '../apply-patch.js';
+import { insertAudit, lockOutboxOf } from '../apply-patch.js';
 import { decodeConsentState, decodeJson, decodeProfile } from '../codec.js';
 import type { ApplyOptions, ApplyResult, HistoryEntry, IdleProfile, LedgerEntry, ProfileRepository } from '../contracts/profiles.js';
 import { normalizeIdentity } from '../identity.js';
@@ -165,6 +165,11 @@ export class KyselyProfiles implements ProfileRepository {
   async deleteProfileData(profileId: string): Promise<void> {
     await this.#store.write(async (trx) => {
       const id = await this.#store.resolveId(trx, profileId);
+      if (this.#store.dialect === 'postgres') {
+        // Ingest's order: the profile row (its compare-and-swap), then its outbox rows by connector.
+        await trx.selectFrom('profiles').select('id').where('id', '=', id).forUpdate().execute();
+        await lockOutboxOf(trx, this.#store.dialect, [id]);
+      }
       const merged = await trx.selectFrom('profile_aliases').select('merged_id').where('into_id', '=', id).execute();
       const identities = await trx.selectFrom('identities').select('value').where('profile_id', '=', id).execute();
       const records = await trx.selectFrom('shadows').select('external_id').where('profile_id', '=', id).execute();

@@ -125,4 +125,91 @@ describe('outbox rows locked in (profile, connector) order (postgres)', () => {
     const stats = await db.query<{ deadlocks: string }>(`select deadlocks from pg_stat_database where datname = current_database()`);
     expect(Number(stats[0]?.deadlocks)).toBe(0);
   });
+
+  it('redriveOutbox takes the first profile before it waits for the second', async () => {
+    // Rewrites every row in heap order (second, first): all relayed, as after a Redis loss.
+    await db.query(`update outbox set relayed_at = '2026-01-01T00:00:00.000Z'`);
+    await holdSecond();
+    const redriving = store.redriveOutbox();
+    await someoneWaits();
+    await expect(probeFirst()).rejects.toMatchObject({ code: '55P03' });
+    await release();
+    expect(await redriving).toBe(6);
+  });
+
+  it('an erasure locks the profile before its outbox rows, as ingest does', async () => {
+    // Ingest holds the profile row (its compare-and-swap) and will want its outbox rows next.
+    await holder.query('begin');
+    await holder.query(`select id from profiles where id = $1 for update`, [first]);
+    const erasing = store.deleteProfileData(first);
+    await someoneWaits();
+    // The erasure waits for the profile holding none of its outbox rows (a deadlock, else).
+    await probeFirst();
+    await release();
+    await erasing;
+    expect((await prober.query(`select id from outbox where profile_id = $1`, [first])).rows).toEqual([]);
+    expect(await store.getProfile(first)).toBeNull();
+  });
+
+  it("an erasure takes the profile's outbox rows in connector order", async () => {
+    // Heap order of the first profile's rows is now mailchimp, salesforce, hubspot. (The plan takes
+    // the (profile, connector) index here, so this held before the explicit lock too; a guard.)
+    await prober.query(`update outbox set relayed_at = null where profile_id = $1 and connector = 'hubspot'`, [first]);
+    await holder.query('begin');
+    await holder.query(`select id from outbox where profile_id = $1 and connector = 'salesforce' for update`, [first]);
+    const erasing = store.deleteProfileData(first);
+    await someoneWaits();
+    await expect(probeFirst()).rejects.toMatchObject({ code: '55P03' });
+    await release();
+    await erasing;
+    expect((await prober.query(`select id from outbox where profile_id = $1`, [first])).rows).toEqual([]);
+  });
+
+  it("an identity merge takes the survivor's rows before it waits for the absorbed profile's", async () => {
+    await holdSecond();
+    const emailOf = async (id: string): Promise<string> => (await store.getProfile(id))?.identities[0]?.value ?? '';
+    const [firstEmail, secondEmail] = [await emailOf(first), await emailOf(second)];
+    // Both identities in one patch: the first profile (created first) survives and absorbs the second.
+    const merging = store.applyPatch(
+      patch({
+        identities: [
+          { kind: 'email', value: secondEmail },
+          { kind: 'email', value: firstEmail },
+        ],
+        attributes: { n: 3 },
+      }),
+    );
+    await someoneWaits();
+    await expect(probeFirst()).rejects.toMatchObject({ code: '55P03' });
+    await release();
+    expect(await merging).toMatchObject({ status: 'applied', profileId: first });
+    expect((await prober.query(`select profile_id from outbox where profile_id = $1`, [second])).rows).toEqual([]);
+  });
+
+  it('a batch split around a merge holds no later profile while it waits for an earlier one', async () => {
+    // Another writer in lock order holds the first profile's row.
+    await holder.query('begin');
+    await holder.query(`select id from outbox where profile_id = $1 and connector = 'hubspot' for update`, [first]);
+    const emailOf = async (id: string): Promise<string> => (await store.getProfile(id))?.identities[0]?.value ?? '';
+    const [firstEmail, secondEmail] = [await emailOf(first), await emailOf(second)];
+    // The first segment changes the second profile; the merge of both follows in its own step.
+    const applying = store.applyPatches([
+      { patch: patch({ identities: [{ kind: 'email', value: secondEmail }], attributes: { n: 3 } }) },
+      {
+        patch: patch({
+          identities: [
+            { kind: 'email', value: firstEmail },
+            { kind: 'email', value: secondEmail },
+          ],
+          attributes: { n: 4 },
+        }),
+      },
+    ]);
+    await someoneWaits();
+    // The batch waits for the first profile holding none of the second's rows (a deadlock, else).
+    await prober.query(`select id from outbox where profile_id = $1 and connector = 'hubspot' for update nowait`, [second]);
+    await holder.query('rollback');
+    const results = await applying;
+    expect(results.map((r) => r.status)).toEqual(['applied', 'applied']);
+  });
 });
