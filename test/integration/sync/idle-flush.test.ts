@@ -50,7 +50,8 @@ describe('push scheduling when idle and when busy', () => {
       dialect: 'sqlite',
       systems: [{ id: 'a' }, { id: 'b' }],
       roles: { push: false },
-      tuning: { flushDelayMs: 60_000, idleAfterMs: 60_000 },
+      // No safety-net sweep in the test's life: it schedules a flush at once for what is dirty (b's, here).
+      tuning: { flushDelayMs: 60_000, idleAfterMs: 60_000, sweepEveryMs: 600_000 },
     });
     const b = new Queue(queueNames.push('b'), { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix: hub.prefix });
     queue = b;
@@ -78,7 +79,8 @@ describe('push scheduling when idle and when busy', () => {
     hub = await startHub({
       dialect: 'sqlite',
       systems: [{ id: 'a' }, { id: 'b', limits: { maxBatch: 10 } }],
-      tuning: { flushDelayMs: 60_000, idleAfterMs: 60_000 },
+      // Nor here: a sweep would push a partial batch of what is dirty at once.
+      tuning: { flushDelayMs: 60_000, idleAfterMs: 60_000, sweepEveryMs: 600_000 },
     });
     const a = system(hub, 'a');
     const b = system(hub, 'b');
