@@ -20,6 +20,7 @@ COPY connectors ./connectors
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+# No NODE_OPTIONS heap cap here: `concord plan` needs more than a worker (docs/DEPLOY.md, "Memory").
 ENV NODE_ENV=production \
   PORT=8080 \
   CONCORD_CONFIG=/etc/concord/concord.yaml

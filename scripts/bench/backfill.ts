@@ -12,7 +12,9 @@
  * pull, which goes through a Bulk API 2.0 query paged by `Sforce-Locator` (10,000 rows a page,
  * over the 10,000-record threshold); this process reads the hub's RSS from
  * `/proc/<pid>/status` (VmRSS) every `--sample-ms` (500), beside the records the pull has stored
- * (its progress, which the hub prints).
+ * (its progress, which the hub prints). `--heap-mb <MB>` runs the hub with
+ * `--max-old-space-size=<MB>` (V8's old space capped, as docs/DEPLOY.md "Memory" advises for a
+ * process that pulls), printed and written as `heapMb`.
  *
  * Printed per dialect: profiles/s (records linked at the end over the pull's duration), peak
  * RSS, RSS at 25/50/75/100 % of the records, the slope of RSS over the records of the second
@@ -40,8 +42,8 @@ import type { BackfillJson, BenchFileInput } from './results.js';
 
 const MB = 1024 * 1024;
 
-function spawnScript(file: string, env: unknown): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(file, import.meta.url))], {
+function spawnScript(file: string, env: unknown, nodeArgs: string[] = []): ChildProcess {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', fileURLToPath(new URL(file, import.meta.url))], {
     env: { ...process.env, CONCORD_BENCH_BACKFILL: JSON.stringify(env) },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -65,11 +67,17 @@ function vmRss(pid: number): number | null {
   }
 }
 
-async function backfill(dialect: Dialect, profiles: number, loginUrl: string, sampleMs: number): Promise<BackfillJson> {
+async function backfill(
+  dialect: Dialect,
+  profiles: number,
+  loginUrl: string,
+  sampleMs: number,
+  heapMb: number | undefined,
+): Promise<BackfillJson> {
   const db = await createTestDatabase(dialect);
   const prefix = `{bf-${randomBytes(4).toString('hex')}}`;
   const spec: BackfillHubSpec = { redisUrl: REDIS_URL, prefix, dbUrl: db.url, loginUrl, sampleMs };
-  const hub = spawnScript('./backfill/hub.ts', spec);
+  const hub = spawnScript('./backfill/hub.ts', spec, heapMb === undefined ? [] : [`--max-old-space-size=${heapMb}`]);
   const samples: RssSample[] = [];
   let records = 0;
   let heapUsedBytes = 0;
@@ -106,7 +114,8 @@ async function backfill(dialect: Dialect, profiles: number, loginUrl: string, sa
     finished: end?.state === 'completed',
   });
   if (end?.error) console.log(`  the pull failed: ${end.error}`);
-  return { label: `${profiles.toLocaleString('en')} profiles`, dialect, samples, figures };
+  const label = `${profiles.toLocaleString('en')} profiles${heapMb === undefined ? '' : `, old space ${heapMb} MB`}`;
+  return { label, dialect, ...(heapMb === undefined ? {} : { heapMb }), samples, figures };
 }
 
 function report(b: BackfillJson): void {
@@ -114,6 +123,7 @@ function report(b: BackfillJson): void {
   if (!f) return;
   const mb = (n: number | null | undefined): string => (n === null || n === undefined ? '-' : `${(n / MB).toFixed(0)} MB`);
   console.log(`\n[backfill] ${b.label}, ${b.dialect ?? ''}${f.finished ? '' : ' (NOT FINISHED)'}`);
+  if (b.heapMb !== undefined) console.log(`  hub run with --max-old-space-size=${b.heapMb}`);
   console.log(`  duration ${f.seconds?.toFixed(1) ?? '-'} s, ${f.profilesPerSecond?.toFixed(0) ?? '-'} profiles/s`);
   console.log(`  linked at the end: ${f.linked} of ${f.profiles}${f.linked === f.profiles ? '' : ' (MISSING SOME)'}`);
   console.log(`  peak RSS ${mb(f.peakRssBytes)}; at 25/50/75/100 %: ${f.rssAtBytes.map(mb).join(' / ')}`);
@@ -127,14 +137,19 @@ async function main(): Promise<number> {
       dialect: { type: 'string', default: 'both' },
       json: { type: 'string' },
       'sample-ms': { type: 'string', default: '500' },
+      'heap-mb': { type: 'string' },
     },
   });
   const profiles = Number(values.profiles);
   const sampleMs = Number(values['sample-ms']);
+  const heapMb = values['heap-mb'] === undefined ? undefined : Number(values['heap-mb']);
   const one = Dialect.safeParse(values.dialect).data;
   const dialects: Dialect[] | undefined = values.dialect === 'both' ? [...Dialect.options] : one && [one];
-  if (!Number.isInteger(profiles) || profiles <= 0 || !dialects || !(sampleMs > 0)) {
-    console.error('npm run bench:backfill -- [--profiles N] [--dialect sqlite|postgres|both] [--sample-ms 500] [--json file]');
+  const heapOk = heapMb === undefined || (Number.isInteger(heapMb) && heapMb > 0);
+  if (!Number.isInteger(profiles) || profiles <= 0 || !dialects || !(sampleMs > 0) || !heapOk) {
+    console.error(
+      'npm run bench:backfill -- [--profiles N] [--dialect sqlite|postgres|both] [--sample-ms 500] [--heap-mb MB] [--json file]',
+    );
     return 2;
   }
   const machine = machineInfo();
@@ -145,7 +160,7 @@ async function main(): Promise<number> {
     if (!first) throw new Error('the emulator did not start');
     console.log(`[emulator] ${profiles} contacts seeded in ${first.seconds.toFixed(1)} s at ${first.url}`);
     for (const dialect of dialects) {
-      const b = await backfill(dialect, profiles, first.url, sampleMs);
+      const b = await backfill(dialect, profiles, first.url, sampleMs, heapMb);
       report(b);
       backfills.push(b);
     }
@@ -156,7 +171,7 @@ async function main(): Promise<number> {
     const file: BenchFileInput = {
       format: BENCH_FORMAT,
       machine: { ...machine, loadAverageEnd: loadavg() },
-      options: { profiles, dialect: values.dialect, sampleMs },
+      options: { profiles, dialect: values.dialect, sampleMs, ...(heapMb === undefined ? {} : { heapMb }) },
       runs: [],
       backfills,
     };

@@ -127,6 +127,8 @@ export type MachineJson = z.infer<typeof MachineJson>;
 export const BackfillJson = z.object({
   label: z.string(),
   dialect: Dialect.optional(),
+  /** The hub's V8 old space limit (`--max-old-space-size`, MB) when the bench set one (`--heap-mb`). */
+  heapMb: z.number().int().positive().optional(),
   samples: z.array(
     z.object({
       seconds: z.number(),
