@@ -214,7 +214,7 @@ class Segment {
     if (this.#ctx.dialect !== 'postgres') return;
     const ids = [...this.#profiles.entries()].flatMap(([id, p]) => (p.stored === undefined ? [] : [id]));
     if (ids.length === 0) return;
-    await sql`select id from profiles where id = any(${ids}) order by id collate "C" for update`.execute(trx);
+    await sql`select id from profiles where id in (select unnest(${ids}::text[])) order by id collate "C" for update`.execute(trx);
     await lockOutboxOf(trx, this.#ctx.dialect, ids);
   }
 

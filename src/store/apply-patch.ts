@@ -335,7 +335,7 @@ async function upsertOutbox(
  */
 export async function lockOutboxOf(trx: Trx, dialect: Dialect, profileIds: readonly string[]): Promise<void> {
   if (dialect !== 'postgres' || profileIds.length === 0) return;
-  await sql`select id from outbox where profile_id = any(${[...profileIds]}) order by profile_id collate "C", connector collate "C" for update`.execute(
+  await sql`select id from outbox where profile_id in (select unnest(${[...profileIds]}::text[])) order by profile_id collate "C", connector collate "C" for update`.execute(
     trx,
   );
 }

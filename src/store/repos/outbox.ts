@@ -128,7 +128,7 @@ export class KyselyOutbox implements OutboxRepository {
    */
   async #lockIds(trx: Transaction<Database>, ids: readonly string[]): Promise<void> {
     if (this.#store.dialect !== 'postgres') return;
-    await sql`select id from outbox where id = any(${[...ids]}) order by profile_id collate "C", connector collate "C" for update`.execute(
+    await sql`select id from outbox where id in (select unnest(${[...ids]}::text[])) order by profile_id collate "C", connector collate "C" for update`.execute(
       trx,
     );
   }
