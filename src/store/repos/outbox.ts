@@ -65,13 +65,13 @@ export class KyselyOutbox implements OutboxRepository {
     if (ids.length === 0) return;
     const now = new Date().toISOString();
     await this.#store.write(async (trx) => {
+      // Every row locked in order first: the chunks write rows this transaction holds already.
       await this.#lockIds(trx, ids);
       for (const chunk of chunks(ids)) {
-        const mine = (eb: OutboxFilter): OutboxCondition => eb.and([eb('id', 'in', chunk), eb('leased_until', '=', leasedUntil)]);
         await trx
           .updateTable('outbox')
           .set({ relayed_at: now, leased_until: null })
-          .where((eb) => this.#inLockOrder(trx, eb, mine))
+          .where((eb) => eb.and([eb('id', 'in', chunk), eb('leased_until', '=', leasedUntil)]))
           .execute();
       }
     });
