@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { redisReady } from './redis-health.js';
+import { clusterTransient, redisReady, RedisUnavailableError } from './redis-health.js';
 
 /** What `redisReady` reads of an ioredis connection: its status, and the status events ioredis emits. */
 class FakeConnection extends EventEmitter {
@@ -51,5 +51,30 @@ describe('redisReady', () => {
     down.set('reconnecting');
     expect(redisReady(asRedis(up), asRedis(down))).toBe(false);
     expect(redisReady(asRedis(up))).toBe(true);
+  });
+});
+
+describe('clusterTransient', () => {
+  const withPrevious = (message: string, previous: string[]): Error =>
+    Object.assign(new Error(message), { previousErrors: previous.map((m) => new Error(m)) });
+
+  it("takes a slot's 'not now' answers for unavailable, and nothing else", () => {
+    for (const message of [
+      'TRYAGAIN Multiple keys request during rehashing of slot',
+      'NOSCRIPT No matching script. Please use EVAL.',
+      'ASK 15891 127.0.0.1:7001',
+    ])
+      expect(clusterTransient(new Error(message))).toBeInstanceOf(RedisUnavailableError);
+    expect(clusterTransient(new Error('WRONGTYPE Operation against a key holding the wrong kind of value'))).toBeUndefined();
+    expect(clusterTransient('TRYAGAIN')).toBeUndefined();
+  });
+
+  it('takes a transaction discarded only for such answers for unavailable', () => {
+    const execAbort = 'EXECABORT Transaction discarded because of previous errors.';
+    expect(clusterTransient(withPrevious(execAbort, ['TRYAGAIN Multiple keys request during rehashing of slot']))).toBeInstanceOf(
+      RedisUnavailableError,
+    );
+    expect(clusterTransient(withPrevious(execAbort, ['TRYAGAIN x', 'ERR wrong number of arguments for command']))).toBeUndefined();
+    expect(clusterTransient(withPrevious(execAbort, []))).toBeUndefined();
   });
 });

@@ -87,12 +87,25 @@ export async function withRedisDeadline<T>(timeoutMs: number, work: () => Promis
  * multi-key command while its keys are split by a migration), `CLUSTERDOWN`, and `MOVED`/`ASK`
  * left over, and ioredis's own `Too many Cluster redirections` once its redirections ran out
  * (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#redirection-and-resharding).
+ *
+ * `NOSCRIPT` too: ioredis sends a script's source (EVAL) the first time a connection runs it and
+ * its hash (EVALSHA) after that, even when the node refused that EVAL (a `TRYAGAIN` or a redirect
+ * while a slot moved to it), so a pipelined script (BullMQ's job adds) is answered `NOSCRIPT` once
+ * on the slot's new owner; ioredis then forgets the script on that connection and the next try
+ * sends the source. An `EXECABORT` whose queued commands were refused only so is "not now" too.
  */
-const CLUSTER_TRANSIENT = /^(TRYAGAIN|CLUSTERDOWN|MOVED|ASK|Too many Cluster redirections)\b/;
+const CLUSTER_TRANSIENT = /^(TRYAGAIN|CLUSTERDOWN|MOVED|ASK|NOSCRIPT|Too many Cluster redirections)\b/;
+
+function transientAnswer(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (CLUSTER_TRANSIENT.test(err.message)) return true;
+  const previous: unknown = Reflect.get(err, 'previousErrors');
+  return err.message.startsWith('EXECABORT') && Array.isArray(previous) && previous.length > 0 && previous.every(transientAnswer);
+}
 
 /** The `RedisUnavailableError` a cluster's "not now" answer means; undefined for any other error. */
 export function clusterTransient(err: unknown): RedisUnavailableError | undefined {
-  if (!(err instanceof Error) || !CLUSTER_TRANSIENT.test(err.message)) return undefined;
+  if (!(err instanceof Error) || !transientAnswer(err)) return undefined;
   return new RedisUnavailableError(`Redis Cluster: ${err.message.slice(0, 60)}`);
 }
 
