@@ -93,6 +93,10 @@ export const SalesforceConfig = z.object({
     description:
       "The integration user's id: records it last modified are echoes of Concord's writes. Learned from the OAuth identity URL when absent.",
   }),
+  fieldHistory: z.boolean().default(false).meta({
+    description:
+      "Read the object's field history (ContactHistory/LeadHistory) with each notified record, in the same Composite call, so a field changed by an earlier save than the record's last one keeps its own time. Needs Field History Tracking on the mapped fields; without it a read record's fields all carry its LastModifiedDate.",
+  }),
   lookBackMs: z
     .number()
     .int()

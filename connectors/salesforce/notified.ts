@@ -8,6 +8,8 @@
  *   person, its Individual and consents (and the DataUsePurposes, the first time);
  * - `Individual:<id>` and `ContactPointTypeConsent:<id>`: one Composite call reading the
  *   people, their Individuals and the notified consents through semi-joins on the ids.
+ * With `fieldHistory`, the people's field history rides along (a Composite subrequest, so still
+ * one call): a field an earlier save changed keeps that save's time (`field-history.ts`).
  * Every record is marked by who last modified it (`echo`), as the message used to be: someone
  * else's change is never taken for our own write coming back. Ids that are not Salesforce ids
  * are left out, unknown and deleted records too.
@@ -20,6 +22,7 @@ import type { ExternalRecord } from '../../src/connector/define.js';
 import { subrequestError, type SalesforceApi } from './api.js';
 import type { SalesforceConfig } from './config.js';
 import { RELATED_OBJECTS } from './webhook.js';
+import { historyQuery, lastChanges } from './field-history.js';
 import {
   allPages,
   CONSENT_SELECT,
@@ -28,6 +31,7 @@ import {
   inList,
   personFields,
   queryAll,
+  type FieldChanges,
   type QueryPage,
   type RawRecord,
   type Related,
@@ -101,8 +105,21 @@ export class NotifiedReader {
     const noRelated: Related = { individuals: new Map(), consents: new Map() };
     for (const part of chunks([...(byKind.get(this.config.object) ?? [])], IN_CHUNK)) {
       const soql = `SELECT ${personFields(this.config).join(', ')} FROM ${this.config.object} WHERE Id IN ${inList(part)}`;
-      const people = await this.api.call(signal, (conn) => queryAll(conn, soql));
-      records.push(...people.flatMap((p) => this.reader.toRecords(p, noRelated, new Map(), { markEcho: true })));
+      const { config } = this;
+      const [people, history] = config.fieldHistory
+        ? await this.api.call(signal, async (conn) => {
+            const rows = await compositeQueries(
+              conn,
+              config.apiVersion,
+              { people: soql, history: historyQuery(config, part, this.now()) },
+              this.now(),
+            );
+            return [rows['people'] ?? [], lastChanges(config, rows['history'] ?? [])] as const;
+          })
+        : [await this.api.call(signal, (conn) => queryAll(conn, soql)), new Map<string, FieldChanges>()];
+      records.push(
+        ...people.flatMap((p) => this.reader.toRecords(p, noRelated, new Map(), { markEcho: true, history: history.get(String(p['Id'])) })),
+      );
     }
     for (const kind of ['', ...RELATED_OBJECTS] as const) {
       for (const part of chunks([...(byKind.get(kind) ?? [])], IN_CHUNK)) records.push(...(await this.readWhole(kind, part, signal)));
@@ -130,6 +147,7 @@ export class NotifiedReader {
       people: `SELECT ${personFields(config).join(', ')} FROM ${config.object} WHERE ${kind === '' ? 'Id' : 'IndividualId'} IN ${kind === '' ? named : parties}`,
       individuals: `SELECT ${INDIVIDUAL_SELECT.join(', ')} FROM Individual WHERE Id IN ${parties}`,
     };
+    if (kind === '' && config.fieldHistory) queries['history'] = historyQuery(config, ids, this.now());
     if (reader.readsConsents) {
       // A consent notification names the consent that changed; otherwise all of the parties' consents.
       const which = kind === 'ContactPointTypeConsent' ? `Id IN ${named}` : `PartyId IN ${parties}`;
@@ -144,6 +162,9 @@ export class NotifiedReader {
       const party = String(c['PartyId']);
       related.consents.set(party, [...(related.consents.get(party) ?? []), c]);
     }
-    return (rows['people'] ?? []).flatMap((p) => reader.toRecords(p, related, purposes, { markEcho: true }));
+    const history = lastChanges(config, rows['history'] ?? []);
+    return (rows['people'] ?? []).flatMap((p) =>
+      reader.toRecords(p, related, purposes, { markEcho: true, history: history.get(String(p['Id'])) }),
+    );
   }
 }

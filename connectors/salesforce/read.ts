@@ -27,6 +27,16 @@ import {
 /** A record as SOQL (JSON) or Bulk API (CSV text) returns it. */
 export type RawRecord = Record<string, unknown>;
 
+/** The last change of one field (Field History Tracking, `field-history.ts`): when, by whom, to what. */
+export interface FieldChange {
+  at: number;
+  by: string;
+  value: unknown;
+}
+
+/** A record's fields' last changes, by field API name. */
+export type FieldChanges = Map<string, FieldChange>;
+
 /** Ids per IN list, keeping each query URL well under Salesforce's URI length limit. */
 export const IN_CHUNK = 300;
 
@@ -184,7 +194,12 @@ export class SalesforceReader {
    * field's, so ingest still compares every field: a rep's edit saved moments before our write
    * landed is in the record too.
    */
-  toRecords(person: RawRecord, related: Related, purposes: Map<string, string>, options: { markEcho?: boolean } = {}): ExternalRecord[] {
+  toRecords(
+    person: RawRecord,
+    related: Related,
+    purposes: Map<string, string>,
+    options: { markEcho?: boolean; history?: FieldChanges } = {},
+  ): ExternalRecord[] {
     const id = String(person['Id']);
     const email = fieldValue(person['Email']);
     const identity: Record<string, Json> = email === undefined ? {} : { Email: email };
@@ -204,7 +219,22 @@ export class SalesforceReader {
       if (v !== undefined) fields[name] = v;
     }
     const personAt = atOf(person);
-    if (!Number.isNaN(personAt)) out.push({ externalId: id, at: new Date(personAt).toISOString(), fields, ...echo(person) });
+    if (!Number.isNaN(personAt)) {
+      // A field whose last change (field history) came before the record's last save keeps its own time and author.
+      const earlier = new Map<number, { fields: Record<string, Json>; by: string }>();
+      for (const [name, change] of options.history ?? []) {
+        const value = fields[name];
+        if (name === 'Email' || value === undefined || change.at >= personAt) continue;
+        if (JSON.stringify(valueOf(name, change.value)) !== JSON.stringify(value)) continue;
+        const group = earlier.get(change.at) ?? { fields: { ...identity }, by: change.by };
+        group.fields[name] = value;
+        earlier.set(change.at, group);
+        delete fields[name];
+      }
+      for (const [at, group] of earlier)
+        out.push({ externalId: id, at: new Date(at).toISOString(), fields: group.fields, ...echo({ LastModifiedById: group.by }) });
+      out.push({ externalId: id, at: new Date(personAt).toISOString(), fields, ...echo(person) });
+    }
 
     const individualId = typeof person['IndividualId'] === 'string' ? person['IndividualId'] : undefined;
     const individual = individualId ? related.individuals.get(individualId) : undefined;

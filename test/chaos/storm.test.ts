@@ -21,6 +21,12 @@
  * after the profile's value and after what the hub last knew), and a value a webhook carries
  * with its own time is ingested with that time (per-field stamps, `ProfilePatch.slotsAt`).
  *
+ * What it caught (session 15): a rep's Salesforce name edit, then the same rep's edit of another
+ * field before the hub read the record back, dated the name at the second save and beat an admin
+ * edit made between the two (5 runs of 12): the connector now reads the field history with the
+ * record (`fieldHistory`, on in the chaos world). A failure prints each wrong cell's story
+ * (`harness/trace.ts`).
+ *
  * What it caught (session 6): a rep's Salesforce name edit overwritten by our push of an older
  * value of the same field; a HubSpot status chosen while our write of an older one was on its
  * way (changed and changed back: equal to the shadow); a status set before a later name edit
@@ -45,6 +51,7 @@ import type { Edit } from './harness/people.js';
 import { sleep } from './harness/os.js';
 import { compare, explain, FIELDS, observe, reportLine } from './harness/state.js';
 import type { TopologyName } from './harness/topologies.js';
+import { traceCells } from './harness/trace.js';
 import { ChaosWorld } from './harness/world.js';
 import type { TestDialect } from '../helpers/db.js';
 
@@ -99,6 +106,7 @@ describe.each(RUNS)('chaos (e): a storm of conflicting edits ($topology, $dialec
       console.log(
         `echo writes: ${JSON.stringify({ hubspot: w.hubspot.sideDoor.idleWrites(), salesforce: w.salesforce.sideDoor.idleWrites() })}`,
       );
+    if (result.mismatches.length > 0) console.log((await traceCells(w, result.mismatches, observableEdits(w, edits))).join('\n'));
     expect(explain(result.mismatches, edits), 'systems against the newest edit per field').toEqual([]);
     expect(result.counts).toEqual({ lost: 0, duplicated: 0, disagreements: 0, wrongWinners: 0, echoWrites: 0 });
   });

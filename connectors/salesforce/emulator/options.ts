@@ -37,6 +37,12 @@ export const SalesforceEmulatorOptions = z.object({
    * `readOnly` fields are described as neither createable nor updateable. Describe only.
    */
   fieldSecurity: z.record(z.string().regex(/^[A-Za-z]+\.[A-Za-z][A-Za-z0-9_]*$/), z.enum(['hidden', 'readOnly'])).default({}),
+  /**
+   * Fields of Contact and Lead with Field History Tracking on (Setup > Object Manager > Fields &
+   * Relationships > Set History Tracking): each change of one is a `ContactHistory`/`LeadHistory`
+   * row. None by default, and then those objects do not exist (a query of them is INVALID_TYPE).
+   */
+  fieldHistory: z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/)).default([]),
   /** DataUsePurpose records present from the start (by Name). */
   dataUsePurposes: z.array(z.string().min(1)).default(['Marketing', 'Analytics', 'Product updates']),
   /**

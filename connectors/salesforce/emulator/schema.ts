@@ -4,7 +4,7 @@
  * https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_contactpointtypeconsent.htm
  */
 
-export type FieldType = 'id' | 'string' | 'email' | 'phone' | 'boolean' | 'datetime' | 'reference' | 'picklist' | 'textarea';
+export type FieldType = 'id' | 'string' | 'email' | 'phone' | 'boolean' | 'datetime' | 'reference' | 'picklist' | 'textarea' | 'anyType';
 
 export interface FieldDef {
   name: string;
@@ -28,6 +28,36 @@ export interface ObjectDef {
   /** The 3-character key prefix of its ids. */
   keyPrefix: string;
   fields: FieldDef[];
+  /** A history object (`ContactHistory`): rows written by the org itself, never by the API. */
+  readOnly?: boolean;
+}
+
+/** The objects whose fields Field History Tracking can follow here. */
+export const TRACKABLE_OBJECTS = ['Contact', 'Lead'] as const;
+export type TrackableObject = (typeof TRACKABLE_OBJECTS)[number];
+
+/**
+ * The history object of a tracked object (`ContactHistory`, `LeadHistory`): one row per change
+ * of a tracked field, and a `created` row per new record; read-only.
+ * https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_contacthistory.htm
+ */
+export function historyObject(parent: TrackableObject): ObjectDef {
+  return {
+    name: `${parent}History`,
+    keyPrefix: '017',
+    readOnly: true,
+    fields: [
+      { name: 'Id', type: 'id', readOnly: true },
+      { name: 'IsDeleted', type: 'boolean', readOnly: true },
+      { name: `${parent}Id`, type: 'reference', readOnly: true, referenceTo: parent },
+      { name: 'CreatedById', type: 'reference', readOnly: true, referenceTo: 'User' },
+      { name: 'CreatedDate', type: 'datetime', readOnly: true },
+      { name: 'Field', type: 'picklist', readOnly: true },
+      { name: 'DataType', type: 'picklist', readOnly: true },
+      { name: 'OldValue', type: 'anyType', readOnly: true },
+      { name: 'NewValue', type: 'anyType', readOnly: true },
+    ],
+  };
 }
 
 const SYSTEM: FieldDef[] = [
@@ -54,8 +84,11 @@ const PERSON: FieldDef[] = [
   { name: 'IndividualId', type: 'reference', referenceTo: 'Individual' },
 ];
 
-/** Builds the org's objects; `externalIdFields` are added to Contact and Lead. */
-export function buildObjects(externalIdFields: readonly string[]): Map<string, ObjectDef> {
+/**
+ * Builds the org's objects; `externalIdFields` are added to Contact and Lead, and the history
+ * object of Contact and Lead when `trackedFields` names any field (Field History Tracking on).
+ */
+export function buildObjects(externalIdFields: readonly string[], trackedFields: readonly string[] = []): Map<string, ObjectDef> {
   const custom: FieldDef[] = externalIdFields.map((name) => ({ name, type: 'string', externalId: true }));
   const objects: ObjectDef[] = [
     {
@@ -125,6 +158,7 @@ export function buildObjects(externalIdFields: readonly string[]): Map<string, O
       ],
     },
   ];
+  if (trackedFields.length > 0) objects.push(...TRACKABLE_OBJECTS.map(historyObject));
   return new Map(objects.map((o) => [o.name, o]));
 }
 
@@ -184,9 +218,9 @@ export function describeObject(object: ObjectDef, security: Readonly<Record<stri
     name: object.name,
     label: object.name.replace(/(?<=[a-z])(?=[A-Z])/g, ' '),
     keyPrefix: object.keyPrefix,
-    createable: true,
-    updateable: true,
-    deletable: true,
+    createable: object.readOnly !== true,
+    updateable: object.readOnly !== true,
+    deletable: object.readOnly !== true,
     queryable: true,
     fields: object.fields
       .filter((f) => access(f) !== 'hidden')

@@ -132,7 +132,7 @@ export class OrgState {
     private readonly options: SalesforceEmulatorOptions,
     private readonly now: () => number,
   ) {
-    this.objects = buildObjects(options.externalIdFields);
+    this.objects = buildObjects(options.externalIdFields, options.fieldHistory);
     for (const name of this.objects.keys()) this.records.set(name, new Map());
     // Setup data comes from an administrator, not from the integration user.
     const system: Actor = { userId: ADMIN_USER_ID };
@@ -189,7 +189,7 @@ export class OrgState {
   }
 
   create(objectName: string, input: Record<string, unknown>, actor: Actor): StoredRecord {
-    const object = this.requireObject(objectName);
+    const object = this.writableObject(objectName, 'insert');
     const values = this.validate(object, input, 'create');
     const t = isoOf(this.now());
     const record: StoredRecord = {};
@@ -204,6 +204,7 @@ export class OrgState {
       SystemModstamp: t,
     });
     this.table(object.name).set(String(record['Id']), record);
+    this.noteHistory(object, record, 'created', t, actor);
     this.announce(object.name, String(record['Id']), 'created', t, actor);
     return record;
   }
@@ -227,7 +228,7 @@ export class OrgState {
 
   /** Updates a record; as in Salesforce, every update stamps it, even with unchanged values. */
   update(objectName: string, id: string, input: Record<string, unknown>, actor: Actor): StoredRecord {
-    const object = this.requireObject(objectName);
+    const object = this.writableObject(objectName, 'update');
     const record = this.get(object.name, id);
     if (!record) throw new SaveError([{ statusCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [] }]);
     const values = this.validate(object, input, 'update');
@@ -239,6 +240,7 @@ export class OrgState {
       const t = isoOf(Math.max(this.now() - race.leadMs, Date.parse(String(record['SystemModstamp']))));
       const raced = this.validate(object, race.fields, 'update');
       this.noteFieldsSet(raceKey, raced, race.actor);
+      this.noteHistory(object, record, raced, t, race.actor);
       Object.assign(record, raced, {
         LastModifiedDate: t,
         LastModifiedById: race.actor.userId,
@@ -260,6 +262,7 @@ export class OrgState {
       if (lost.length > 0) this.blindOverwrites.push({ object: object.name, id: String(record['Id']), fields: lost, at: t });
     }
     this.noteFieldsSet(raceKey, values, actor);
+    this.noteHistory(object, record, values, t, actor);
     Object.assign(record, values, { LastModifiedDate: t, LastModifiedById: actor.userId, SystemModstamp: t });
     this.announce(object.name, String(record['Id']), 'updated', t, actor);
     return record;
@@ -311,7 +314,7 @@ export class OrgState {
 
   /** Moves a record to the recycle bin. */
   delete(objectName: string, id: string, actor: Actor): void {
-    const object = this.requireObject(objectName);
+    const object = this.writableObject(objectName, 'delete');
     const record = this.get(object.name, id);
     if (!record) throw new SaveError([{ statusCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [] }]);
     const t = isoOf(this.now());
@@ -437,6 +440,45 @@ export class OrgState {
   /** A 15-character id is accepted wherever an 18-character one is. */
   private normalizeId(id: string): string {
     return id.length === 15 ? to18(id) : id;
+  }
+
+  /**
+   * Field History Tracking: a row of the object's history object per tracked field this save
+   * changes (old and new value), or a `created` row for a new record; stamped like the save.
+   */
+  private noteHistory(object: ObjectDef, record: StoredRecord, values: StoredRecord | 'created', at: string, actor: Actor): void {
+    const history = this.object(`${object.name}History`);
+    if (!history?.readOnly) return;
+    const row = (field: string, oldValue: SoqlValue | undefined, newValue: SoqlValue | undefined): void => {
+      const id = this.newId(history);
+      this.table(history.name).set(id, {
+        Id: id,
+        IsDeleted: false,
+        [`${object.name}Id`]: record['Id'] ?? null,
+        CreatedById: actor.userId,
+        CreatedDate: at,
+        Field: field,
+        DataType: field === 'created' ? null : (findField(object, field)?.type ?? null),
+        OldValue: oldValue ?? null,
+        NewValue: newValue ?? null,
+      });
+    };
+    if (values === 'created') return row('created', null, null);
+    for (const field of this.options.fieldHistory) {
+      const def = findField(object, field);
+      if (!def || !(def.name in values) || values[def.name] === record[def.name]) continue;
+      row(def.name, record[def.name], values[def.name]);
+    }
+  }
+
+  /** The object, if the API may write it (history objects are the org's own). */
+  private writableObject(name: string, operation: 'insert' | 'update' | 'delete'): ObjectDef {
+    const object = this.requireObject(name);
+    if (object.readOnly)
+      throw new SaveError([
+        { statusCode: 'INVALID_TYPE_FOR_OPERATION', message: `entity type ${object.name} does not support ${operation}`, fields: [] },
+      ]);
+    return object;
   }
 
   private requireObject(name: string): ObjectDef {

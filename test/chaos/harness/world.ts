@@ -104,7 +104,8 @@ ${hubspotYaml({ baseUrl: o.hubspot, appId: HUBSPOT_APP_ID })}${connectorExtras(o
       - consent: marketing.email
         external: "subscription:${MARKETING_SUBSCRIPTION}"
         transform: [{ type: map, values: { granted: SUBSCRIBED, denied: UNSUBSCRIBED } }]
-${salesforceYaml({ loginUrl: o.salesforce, organizationId: SF_ORG })}${connectorExtras(o.connectors)}    channelFlags: { HasOptedOutOfEmail: marketing.email }
+${salesforceYaml({ loginUrl: o.salesforce, organizationId: SF_ORG })}${connectorExtras(o.connectors)}    fieldHistory: true
+    channelFlags: { HasOptedOutOfEmail: marketing.email }
     mappings:
       - { consent: marketing.email, external: HasOptedOutOfEmail, transform: [{ type: invert }] }
 `;
@@ -174,6 +175,8 @@ export class ChaosWorld {
         clientSecret: SF_SECRET,
         organizationId: SF_ORG,
         outboundBatchMs: 5,
+        // Field History Tracking on the fields the hub maps: a read dates each field by its own change.
+        fieldHistory: ['FirstName', 'LastName', 'Email', 'Phone', 'HasOptedOutOfEmail'],
       });
       undo.push(() => salesforce.close());
       const port = await freePort();

@@ -1,0 +1,96 @@
+/**
+ * Field History Tracking. The emulator: a tracked field's change is a `ContactHistory` row (old
+ * and new value, who, when), read with jsforce; the history object cannot be written and does not
+ * exist while no field is tracked. The connector (`fieldHistory: true`): a record read after two
+ * saves gives a field only the first save changed that save's time (the chaos storm's lost admin
+ * edit: a rep's name edit, then the same rep's other edit, read back together, took the second
+ * time and beat an edit made between them elsewhere).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Connection } from 'jsforce';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ExternalRecord } from '../../../src/connector/define.js';
+import { CLIENT_ID, CLIENT_SECRET, startTestOrg, type SalesforceTestOrg } from './harness.js';
+
+let org: SalesforceTestOrg | undefined;
+afterEach(async () => {
+  await org?.close();
+  org = undefined;
+});
+
+const TRACKED = ['FirstName', 'LastName', 'HasOptedOutOfEmail'];
+
+async function jsforce(o: SalesforceTestOrg): Promise<Connection> {
+  const conn = new Connection({
+    loginUrl: o.emulator.url,
+    version: '62.0',
+    oauth2: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, loginUrl: o.emulator.url },
+  });
+  await conn.authorize({ grant_type: 'client_credentials' });
+  return conn;
+}
+
+/** When each field of the record was last said to change, by the records a read gave. */
+function fieldTimes(records: readonly ExternalRecord[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const r of records) for (const name of Object.keys(r.fields)) out[name] = r.at;
+  return out;
+}
+
+describe('Salesforce field history', () => {
+  it('the emulator keeps a ContactHistory row per tracked field change, read-only, only while a field is tracked', async () => {
+    org = await startTestOrg({ outbound: false, emulator: { fieldHistory: TRACKED } });
+    const conn = await jsforce(org);
+    const created = await conn.sobject('Contact').create({ LastName: 'Hopper', FirstName: 'Grace', Email: 'grace@example.com' });
+    if (!created.success) throw new Error('create failed');
+    org.emulator.sideDoor.update('Contact', created.id, { FirstName: 'Amazing', Title: 'Rear Admiral' });
+    await conn.sobject('Contact').update({ Id: created.id, HasOptedOutOfEmail: true });
+    const rows = await conn.query<Record<string, unknown>>(
+      `SELECT ContactId, Field, OldValue, NewValue, CreatedById FROM ContactHistory WHERE ContactId = '${created.id}' ORDER BY CreatedDate, Id`,
+    );
+    const { integrationUserId, repUserId } = org.emulator.options;
+    expect(rows.records.map(({ attributes: _a, ...r }) => r)).toEqual([
+      { ContactId: created.id, Field: 'created', OldValue: null, NewValue: null, CreatedById: integrationUserId },
+      // Title is not tracked.
+      { ContactId: created.id, Field: 'FirstName', OldValue: 'Grace', NewValue: 'Amazing', CreatedById: repUserId },
+      { ContactId: created.id, Field: 'HasOptedOutOfEmail', OldValue: false, NewValue: true, CreatedById: integrationUserId },
+    ]);
+    await expect(conn.sobject('ContactHistory').create({ ContactId: created.id, Field: 'FirstName' })).rejects.toMatchObject({
+      errorCode: 'INVALID_TYPE_FOR_OPERATION',
+    });
+
+    const untracked = await startTestOrg({ outbound: false });
+    try {
+      await expect((await jsforce(untracked)).query('SELECT Id FROM ContactHistory')).rejects.toThrow(/ContactHistory/);
+    } finally {
+      await untracked.close();
+    }
+  });
+
+  it('a field an earlier save changed keeps its time when the record is read after a later save', async () => {
+    org = await startTestOrg({ outbound: false, emulator: { fieldHistory: TRACKED } });
+    const door = org.emulator.sideDoor;
+    const id = String(door.create('Contact', { LastName: 'Hopper', FirstName: 'Grace', Email: 'grace@example.com' })['Id']);
+    await sleep(5);
+    const firstSave = String(door.update('Contact', id, { FirstName: 'F74' })['LastModifiedDate']);
+    await sleep(20);
+    const secondSave = String(door.update('Contact', id, { LastName: 'L80' })['LastModifiedDate']);
+    expect(Date.parse(secondSave)).toBeGreaterThan(Date.parse(firstSave));
+
+    const signal = new AbortController().signal;
+    const withHistory = (await org.instance({ fieldHistory: true }).read?.([`Contact:${id}`], signal)) ?? [];
+    expect(fieldTimes(withHistory)).toMatchObject({
+      FirstName: new Date(firstSave).toISOString(),
+      LastName: new Date(secondSave).toISOString(),
+    });
+    // Each record names the person, and none of it is our echo (a rep made both saves).
+    expect(withHistory.every((r) => r.fields['Email'] === 'grace@example.com' && r.echo === false)).toBe(true);
+
+    // Without it, the record's one stamp is all there is.
+    const without = (await org.instance().read?.([`Contact:${id}`], signal)) ?? [];
+    expect(fieldTimes(without)).toMatchObject({
+      FirstName: new Date(secondSave).toISOString(),
+      LastName: new Date(secondSave).toISOString(),
+    });
+  });
+});
