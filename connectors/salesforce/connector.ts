@@ -52,7 +52,12 @@ export function createSalesforceInstance(
   const exporter = new SalesforceExporter(api, config, reader.readsConsents);
   const bulk = new SalesforceBulk(api, config, now);
   const pusher = new SalesforcePusher(api, reader, bulk, config, now);
-  const notified = new NotifiedReader(api, reader, config, now);
+  const notified = new NotifiedReader(api, reader, config, now, (message) =>
+    logger.warn(
+      { error: message },
+      'fieldHistory is on but the field history could not be read: records keep their own time (is Field History Tracking on for the object, and may the integration user read it?)',
+    ),
+  );
   const acks = new WebhookAcks<string>({ capacity: 100_000, maxPending: MAX_PENDING });
   const outbound: OutboundSettings = { token: config.outboundMessageToken, organizationId: config.organizationId };
   /** Messages `verify` read, for `parse` (the engine hands both the same request). */

@@ -9,7 +9,8 @@
  * - `Individual:<id>` and `ContactPointTypeConsent:<id>`: one Composite call reading the
  *   people, their Individuals and the notified consents through semi-joins on the ids.
  * With `fieldHistory`, the people's field history rides along (a Composite subrequest, so still
- * one call): a field an earlier save changed keeps that save's time (`field-history.ts`).
+ * one call): a field an earlier save changed keeps that save's time (`field-history.ts`); a
+ * history that cannot be read (tracking off, no access) is logged once and the read goes on.
  * Every record is marked by who last modified it (`echo`), as the message used to be: someone
  * else's change is never taken for our own write coming back. Ids that are not Salesforce ids
  * are left out, unknown and deleted records too.
@@ -61,6 +62,8 @@ export async function compositeQueries(
   apiVersion: string,
   queries: Record<string, string>,
   now: number,
+  /** Subrequests whose failure is reported here and leaves their rows out, instead of failing the call. */
+  optional: { ids: readonly string[]; failed: (referenceId: string, error: Error) => void } = { ids: [], failed: () => undefined },
 ): Promise<Record<string, RawRecord[]>> {
   const entries = Object.entries(queries);
   if (entries.length > MAX_COMPOSITE_QUERIES) throw new Error(`at most ${MAX_COMPOSITE_QUERIES} queries per Composite call`);
@@ -74,7 +77,12 @@ export async function compositeQueries(
   for (const [referenceId] of entries) {
     const sub = answer.compositeResponse?.find((r) => r.referenceId === referenceId);
     if (!sub) throw subrequestError(502, [{ errorCode: 'MISSING_SUBRESPONSE', message: 'the Composite answer lacks a subrequest' }], now);
-    if (sub.httpStatusCode >= 400) throw subrequestError(sub.httpStatusCode, sub.body, now);
+    if (sub.httpStatusCode >= 400) {
+      const error = subrequestError(sub.httpStatusCode, sub.body, now);
+      if (!optional.ids.includes(referenceId)) throw error;
+      optional.failed(referenceId, error);
+      continue;
+    }
     out[referenceId] = await allPages(conn, sub.body as QueryPage);
   }
   return out;
@@ -86,7 +94,21 @@ export class NotifiedReader {
     private readonly reader: SalesforceReader,
     private readonly config: SalesforceConfig,
     private readonly now: () => number,
+    /** Told (once per distinct message) when the field history could not be read; the read goes on without it. */
+    private readonly historyUnread: (message: string) => void = () => undefined,
   ) {}
+
+  private readonly historyErrors = new Set<string>();
+
+  /** The optional history subrequest: a failure is reported once and leaves each field the record's time. */
+  private readonly optionalHistory = {
+    ids: ['history'],
+    failed: (_ref: string, error: Error): void => {
+      if (this.historyErrors.has(error.message)) return;
+      this.historyErrors.add(error.message);
+      this.historyUnread(error.message);
+    },
+  };
 
   /** The records behind the ids a `changed` event named (see the module comment for the forms). */
   async read(externalIds: readonly string[], signal: AbortSignal): Promise<ExternalRecord[]> {
@@ -113,6 +135,7 @@ export class NotifiedReader {
               config.apiVersion,
               { people: soql, history: historyQuery(config, part, this.now()) },
               this.now(),
+              this.optionalHistory,
             );
             return [rows['people'] ?? [], lastChanges(config, rows['history'] ?? [])] as const;
           })
@@ -155,7 +178,9 @@ export class NotifiedReader {
       queries['consents'] = `SELECT ${CONSENT_SELECT.join(', ')} FROM ContactPointTypeConsent WHERE ${which}${purposes}`;
       if (!cached) queries['purposes'] = reader.purposeQuery();
     }
-    const rows = await this.api.call(signal, (conn) => compositeQueries(conn, config.apiVersion, queries, this.now()));
+    const rows = await this.api.call(signal, (conn) =>
+      compositeQueries(conn, config.apiVersion, queries, this.now(), this.optionalHistory),
+    );
     const purposes = rows['purposes'] ? reader.rememberPurposes(rows['purposes']) : (cached ?? new Map<string, string>());
     const related: Related = { individuals: new Map((rows['individuals'] ?? []).map((r) => [String(r['Id']), r])), consents: new Map() };
     for (const c of rows['consents'] ?? []) {

@@ -77,6 +77,22 @@ function atOf(record: RawRecord): number {
   return Number.isNaN(at) ? parseSalesforceDate(record['SystemModstamp']) : at;
 }
 
+/**
+ * Each field's own time from field history: the last change of a field whose new value is the
+ * value read (a field whose history says otherwise, or none, keeps the record's time). Undefined
+ * without history.
+ */
+function fieldTimes(fields: Record<string, Json>, recordAt: number, history: FieldChanges | undefined): Record<string, string> | undefined {
+  if (!history) return undefined;
+  const out: Record<string, string> = {};
+  for (const [name, change] of history) {
+    const value = fields[name];
+    if (value === undefined || change.at > recordAt) continue;
+    if (JSON.stringify(valueOf(name, change.value)) === JSON.stringify(value)) out[name] = new Date(change.at).toISOString();
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
 /** A page of a SOQL query result. */
 export interface QueryPage {
   records: RawRecord[];
@@ -220,20 +236,8 @@ export class SalesforceReader {
     }
     const personAt = atOf(person);
     if (!Number.isNaN(personAt)) {
-      // A field whose last change (field history) came before the record's last save keeps its own time and author.
-      const earlier = new Map<number, { fields: Record<string, Json>; by: string }>();
-      for (const [name, change] of options.history ?? []) {
-        const value = fields[name];
-        if (name === 'Email' || value === undefined || change.at >= personAt) continue;
-        if (JSON.stringify(valueOf(name, change.value)) !== JSON.stringify(value)) continue;
-        const group = earlier.get(change.at) ?? { fields: { ...identity }, by: change.by };
-        group.fields[name] = value;
-        earlier.set(change.at, group);
-        delete fields[name];
-      }
-      for (const [at, group] of earlier)
-        out.push({ externalId: id, at: new Date(at).toISOString(), fields: group.fields, ...echo({ LastModifiedById: group.by }) });
-      out.push({ externalId: id, at: new Date(personAt).toISOString(), fields, ...echo(person) });
+      const fieldsAt = fieldTimes(fields, personAt, options.history);
+      out.push({ externalId: id, at: new Date(personAt).toISOString(), fields, ...(fieldsAt ? { fieldsAt } : {}), ...echo(person) });
     }
 
     const individualId = typeof person['IndividualId'] === 'string' ? person['IndividualId'] : undefined;

@@ -284,7 +284,7 @@ export class OrgState {
     input: Record<string, unknown>,
     actor: Actor,
   ): { record: StoredRecord; created: boolean } {
-    const object = this.requireObject(objectName);
+    const object = this.writableObject(objectName, 'upsert');
     const def = findField(object, field);
     if (!def || !(def.externalId || def.type === 'id')) {
       throw new SaveError([
@@ -472,7 +472,7 @@ export class OrgState {
   }
 
   /** The object, if the API may write it (history objects are the org's own). */
-  private writableObject(name: string, operation: 'insert' | 'update' | 'delete'): ObjectDef {
+  private writableObject(name: string, operation: 'insert' | 'update' | 'upsert' | 'delete'): ObjectDef {
     const object = this.requireObject(name);
     if (object.readOnly)
       throw new SaveError([

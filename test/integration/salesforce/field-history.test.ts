@@ -2,9 +2,10 @@
  * Field History Tracking. The emulator: a tracked field's change is a `ContactHistory` row (old
  * and new value, who, when), read with jsforce; the history object cannot be written and does not
  * exist while no field is tracked. The connector (`fieldHistory: true`): a record read after two
- * saves gives a field only the first save changed that save's time (the chaos storm's lost admin
- * edit: a rep's name edit, then the same rep's other edit, read back together, took the second
- * time and beat an edit made between them elsewhere).
+ * saves stamps a field only the first save changed with that save's time (`fieldsAt`; the chaos
+ * storm's lost admin edit: a rep's name edit, then the same rep's other edit, read back together,
+ * took the second time and beat an edit made between them elsewhere), and reads on without the
+ * history when the org cannot give it.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from 'jsforce';
@@ -30,10 +31,10 @@ async function jsforce(o: SalesforceTestOrg): Promise<Connection> {
   return conn;
 }
 
-/** When each field of the record was last said to change, by the records a read gave. */
+/** When each field of the person took its value, by the records a read gave (a field's own stamp, else its record's). */
 function fieldTimes(records: readonly ExternalRecord[]): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const r of records) for (const name of Object.keys(r.fields)) out[name] = r.at;
+  for (const r of records) for (const name of Object.keys(r.fields)) out[name] = r.fieldsAt?.[name] ?? r.at;
   return out;
 }
 
@@ -68,29 +69,40 @@ describe('Salesforce field history', () => {
   });
 
   it('a field an earlier save changed keeps its time when the record is read after a later save', async () => {
-    org = await startTestOrg({ outbound: false, emulator: { fieldHistory: TRACKED } });
+    org = await startTestOrg({ outbound: false, emulator: { fieldHistory: [...TRACKED, 'Email'] } });
     const door = org.emulator.sideDoor;
     const id = String(door.create('Contact', { LastName: 'Hopper', FirstName: 'Grace', Email: 'grace@example.com' })['Id']);
     await sleep(5);
     const firstSave = String(door.update('Contact', id, { FirstName: 'F74' })['LastModifiedDate']);
     await sleep(20);
-    const secondSave = String(door.update('Contact', id, { LastName: 'L80' })['LastModifiedDate']);
+    const secondSave = String(door.update('Contact', id, { LastName: 'L80', Email: 'g.hopper@example.com' })['LastModifiedDate']);
     expect(Date.parse(secondSave)).toBeGreaterThan(Date.parse(firstSave));
+    const iso = (t: string): string => new Date(t).toISOString();
 
     const signal = new AbortController().signal;
     const withHistory = (await org.instance({ fieldHistory: true }).read?.([`Contact:${id}`], signal)) ?? [];
-    expect(fieldTimes(withHistory)).toMatchObject({
-      FirstName: new Date(firstSave).toISOString(),
-      LastName: new Date(secondSave).toISOString(),
-    });
-    // Each record names the person, and none of it is our echo (a rep made both saves).
-    expect(withHistory.every((r) => r.fields['Email'] === 'grace@example.com' && r.echo === false)).toBe(true);
+    // One record, stamped with its last save; each field with its own change (the e-mail too).
+    expect(withHistory).toHaveLength(1);
+    expect(withHistory[0]).toMatchObject({ at: iso(secondSave), echo: false, fields: { Email: 'g.hopper@example.com' } });
+    expect(fieldTimes(withHistory)).toMatchObject({ FirstName: iso(firstSave), LastName: iso(secondSave), Email: iso(secondSave) });
 
     // Without it, the record's one stamp is all there is.
     const without = (await org.instance().read?.([`Contact:${id}`], signal)) ?? [];
-    expect(fieldTimes(without)).toMatchObject({
-      FirstName: new Date(secondSave).toISOString(),
-      LastName: new Date(secondSave).toISOString(),
-    });
+    expect(fieldTimes(without)).toMatchObject({ FirstName: iso(secondSave), LastName: iso(secondSave) });
+    expect(without[0]?.fieldsAt).toBeUndefined();
+  });
+
+  it('reads on without the history when the org tracks no field', async () => {
+    org = await startTestOrg({ outbound: false });
+    const id = String(
+      org.emulator.sideDoor.create('Contact', { LastName: 'Hopper', FirstName: 'Grace', Email: 'grace@example.com' })['Id'],
+    );
+    const instance = org.instance({ fieldHistory: true });
+    const signal = new AbortController().signal;
+    for (const ids of [[`Contact:${id}`], [id]]) {
+      const records = (await instance.read?.(ids, signal)) ?? [];
+      expect(records.find((r) => r.fields['FirstName'] !== undefined)).toMatchObject({ externalId: id, fields: { FirstName: 'Grace' } });
+      expect(records.every((r) => r.fieldsAt === undefined)).toBe(true);
+    }
   });
 });
