@@ -103,10 +103,13 @@ function transientAnswer(err: unknown): boolean {
   return err.message.startsWith('EXECABORT') && Array.isArray(previous) && previous.length > 0 && previous.every(transientAnswer);
 }
 
-/** The `RedisUnavailableError` a cluster's "not now" answer means; undefined for any other error. */
+/**
+ * The `RedisUnavailableError` a "not now" answer means (a cluster's, or a single node's one
+ * `NOSCRIPT` per connection after `SCRIPT FLUSH`); undefined for any other error.
+ */
 export function clusterTransient(err: unknown): RedisUnavailableError | undefined {
   if (!(err instanceof Error) || !transientAnswer(err)) return undefined;
-  return new RedisUnavailableError(`Redis Cluster: ${err.message.slice(0, 60)}`);
+  return new RedisUnavailableError(`Redis cannot take it now: ${err.message.slice(0, 60)}`);
 }
 
 /**
