@@ -1,5 +1,5 @@
 /**
- * The generic HTTP connector's own YAML keys: any REST system declared in YAML (an instance with
+ * The generic HTTP connector's own YAML keys, for a REST system declared in YAML (an instance with
  * `type: http`), and its pull cursor. The JSON Schema of `config/concord.yaml` derives from it
  * (`npm run schema`). Nothing here executes: paths are RFC 6570 URI templates, selectors are
  * RFC 9535 JSONPath queries, bodies are JSON templates with named placeholders only.

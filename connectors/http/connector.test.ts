@@ -83,7 +83,7 @@ describe('http connector: find', () => {
     const signal = new AbortController().signal;
     // A data-subject request then records these identities as not searchable here, never as "not found".
     expect(instance.findsBy).toEqual([]);
-    // baseUrl is not reachable from a test: any call would fail instead of answering.
+    // baseUrl is not reachable from a test (a call would fail instead of answering).
     await expect(instance.find?.([{ emails: ['a@example.com'], phones: ['+15550100'], externalIds: ['x'] }], signal)).resolves.toEqual([
       [],
     ]);

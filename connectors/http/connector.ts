@@ -1,5 +1,5 @@
 /**
- * The generic HTTP connector: any REST system declared in YAML. Reads through a list endpoint
+ * The generic HTTP connector, for a REST system declared in YAML. Reads through a list endpoint
  * (incremental filter, declared paging) and a get-one endpoint, writes through create/update,
  * upsert or a batch endpoint, erases and exports through declared endpoints, takes Standard
  * Webhooks in (read back unless declared authoritative) and sends them out through the hub's

@@ -66,7 +66,7 @@ function expectedSignature(secret: string, id: string, sentAt: Date, body: Buffe
 }
 
 /**
- * Verifies a Standard Webhooks message against each configured secret (rotation: any secret, any
+ * Verifies a Standard Webhooks message against each configured secret (rotation: whichever secret, whichever
  * `v1` entry of the header matches). The signature is the `standardwebhooks` library's, compared in
  * constant time; the timestamp is judged against `raw.receivedAt` (not the clock, as the library's
  * `verify` would): more than `toleranceMs` either way is refused. Missing headers and a

@@ -61,7 +61,7 @@ export interface MemoryRef {
   email?: string;
 }
 
-/** One person to search for (`search`): any match of any identity finds a record. */
+/** One person to search for (`search`; a match of one identity, whichever, finds a record). */
 export interface SearchQuery {
   /** E-mail addresses (compared lower-cased). */
   emails: string[];

@@ -31,7 +31,7 @@ export const categoryOf = (field: string): string | undefined => CATEGORY.exec(f
 
 /**
  * The entries the instance's own keys imply: each subscription trait <-> its topic, each consent
- * trait <-> its consent (withdraw-only: any tool of the workspace may set a trait, which is no
+ * trait <-> its consent (withdraw-only, since every tool of the workspace may set a trait, which is no
  * record of a person's choice), each consent category <- its consent (push only).
  */
 export function derivedSegmentMappings(

@@ -550,7 +550,7 @@ export interface ConnectionCheck {
 }
 
 /** A reference to a person in one system, for erasure and export: the system's id when known, else an e-mail. */
-/** What `find` searches a system by: any match of any identity finds a record. */
+/** What `find` searches a system by (a match of one identity, whichever, finds a record). */
 export interface FindQuery {
   /** Normalized (trimmed, lower-case) e-mail addresses. */
   emails: string[];

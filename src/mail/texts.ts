@@ -34,7 +34,7 @@ export const MAIL_REQUIRED: Partial<Record<MailKind, readonly string[]>> = {
 /** A text per locale (`{ en: ..., ja: ... }`) or one string, the default locale's. */
 export type MailText = string | Record<string, string>;
 
-/** Mail texts as written in the YAML: any mail, any part, any locale. */
+/** Mail texts as written in the YAML, for every mail, part and locale. */
 export type MailTexts = Partial<Record<MailKind, Partial<Record<MailPart, MailText>>>>;
 
 type Builtin = Record<MailKind, Record<MailPart, Record<string, string>>>;

@@ -62,7 +62,7 @@ describe('rights authorities', () => {
     ).toBe(false);
   });
 
-  it('stays a join: any order and repetition of the same patches give the same profile', () => {
+  it('stays a join: every order and repetition of the same patches give the same profile', () => {
     const arb = fc.array(
       fc.record({
         source: fc.constantFrom('salesforce', 'hubspot', 'admin', 'preference_center'),

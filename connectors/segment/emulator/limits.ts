@@ -24,7 +24,7 @@ export function bearerToken(req: FastifyRequest): string | undefined {
   return token === '' ? undefined : token;
 }
 
-/** Whether a presented key is accepted: any non-empty one, or exactly the configured one. */
+/** Whether a presented key is accepted (a non-empty one, or exactly the configured one). */
 export const accepts = (presented: string | undefined, required: string | undefined): presented is string =>
   presented !== undefined && (required === undefined || presented === required);
 

@@ -12,7 +12,7 @@
  *   the notice is sent, and unused rows are purged after they expire. The request itself (and
  *   an erasure's proof) never holds it beyond what the erasure needs while it runs.
  * - Limits per address and per client (keyed hashes of each, counted in the same table over a
- *   window); a limited address gets the same answer as any other, and no mail.
+ *   window); a limited address gets the same answer as every other, and no mail.
  */
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
