@@ -63,7 +63,7 @@ export async function compositeQueries(
   queries: Record<string, string>,
   now: number,
   /** Subrequests whose failure is reported here and leaves their rows out, instead of failing the call. */
-  optional: { ids: readonly string[]; failed: (referenceId: string, error: Error) => void } = { ids: [], failed: () => undefined },
+  optional?: { ids: readonly string[]; failed: (error: Error) => void },
 ): Promise<Record<string, RawRecord[]>> {
   const entries = Object.entries(queries);
   if (entries.length > MAX_COMPOSITE_QUERIES) throw new Error(`at most ${MAX_COMPOSITE_QUERIES} queries per Composite call`);
@@ -79,8 +79,8 @@ export async function compositeQueries(
     if (!sub) throw subrequestError(502, [{ errorCode: 'MISSING_SUBRESPONSE', message: 'the Composite answer lacks a subrequest' }], now);
     if (sub.httpStatusCode >= 400) {
       const error = subrequestError(sub.httpStatusCode, sub.body, now);
-      if (!optional.ids.includes(referenceId)) throw error;
-      optional.failed(referenceId, error);
+      if (!optional?.ids.includes(referenceId)) throw error;
+      optional.failed(error);
       continue;
     }
     out[referenceId] = await allPages(conn, sub.body as QueryPage);
@@ -103,7 +103,7 @@ export class NotifiedReader {
   /** The optional history subrequest: a failure is reported once and leaves each field the record's time. */
   private readonly optionalHistory = {
     ids: ['history'],
-    failed: (_ref: string, error: Error): void => {
+    failed: (error: Error): void => {
       if (this.historyErrors.has(error.message)) return;
       this.historyErrors.add(error.message);
       this.historyUnread(error.message);

@@ -27,10 +27,9 @@ import {
 /** A record as SOQL (JSON) or Bulk API (CSV text) returns it. */
 export type RawRecord = Record<string, unknown>;
 
-/** The last change of one field (Field History Tracking, `field-history.ts`): when, by whom, to what. */
+/** The last change of one field (Field History Tracking, `field-history.ts`): when, and to what. */
 export interface FieldChange {
   at: number;
-  by: string;
   value: unknown;
 }
 

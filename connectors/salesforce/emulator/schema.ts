@@ -33,15 +33,15 @@ export interface ObjectDef {
 }
 
 /** The objects whose fields Field History Tracking can follow here. */
-export const TRACKABLE_OBJECTS = ['Contact', 'Lead'] as const;
-export type TrackableObject = (typeof TRACKABLE_OBJECTS)[number];
+const TRACKABLE_OBJECTS = ['Contact', 'Lead'] as const;
+type TrackableObject = (typeof TRACKABLE_OBJECTS)[number];
 
 /**
  * The history object of a tracked object (`ContactHistory`, `LeadHistory`): one row per change
  * of a tracked field, and a `created` row per new record; read-only.
  * https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_contacthistory.htm
  */
-export function historyObject(parent: TrackableObject): ObjectDef {
+function historyObject(parent: TrackableObject): ObjectDef {
   return {
     name: `${parent}History`,
     keyPrefix: '017',
