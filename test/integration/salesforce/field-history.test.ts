@@ -11,7 +11,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from 'jsforce';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ExternalRecord } from '../../../src/connector/define.js';
-import { CLIENT_ID, CLIENT_SECRET, startTestOrg, type SalesforceTestOrg } from './harness.js';
+import { SalesforceApi } from '../../../connectors/salesforce/api.js';
+import { SalesforceConfig } from '../../../connectors/salesforce/config.js';
+import { SalesforceReader, type FieldChanges } from '../../../connectors/salesforce/read.js';
+import { CLIENT_ID, CLIENT_SECRET, silentLogger, startTestOrg, type SalesforceTestOrg } from './harness.js';
 
 let org: SalesforceTestOrg | undefined;
 afterEach(async () => {
@@ -104,5 +107,31 @@ describe('Salesforce field history', () => {
       expect(records.find((r) => r.fields['FirstName'] !== undefined)).toMatchObject({ externalId: id, fields: { FirstName: 'Grace' } });
       expect(records.every((r) => r.fieldsAt === undefined)).toBe(true);
     }
+  });
+
+  it('gives a field the time of its last change only when that change set the value read, no later than the record', () => {
+    const config = SalesforceConfig.parse({ loginUrl: 'http://127.0.0.1:1', clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
+    const reader = new SalesforceReader(new SalesforceApi(config, { instanceId: 'salesforce', logger: silentLogger }), config);
+    const record = {
+      Id: '0035e00000AbCdEAAZ',
+      FirstName: 'Ada',
+      LastName: 'Lovelace',
+      Email: 'ada@example.com',
+      HasOptedOutOfEmail: true,
+      LastModifiedDate: '2026-12-06T10:00:00.000Z',
+    };
+    const history: FieldChanges = new Map([
+      // Set the value read: stamped.
+      ['FirstName', { at: Date.parse('2026-12-06T09:00:00.000Z'), value: 'Ada' }],
+      // Another value than the one read (a change the history does not show came after it): not stamped.
+      ['LastName', { at: Date.parse('2026-12-06T09:10:00.000Z'), value: 'Byron' }],
+      // A boolean's history value as text: stamped.
+      ['HasOptedOutOfEmail', { at: Date.parse('2026-12-06T09:20:00.000Z'), value: 'true' }],
+      // After the record's own stamp (a save after the read): not stamped.
+      ['Email', { at: Date.parse('2026-12-06T11:00:00.000Z'), value: 'ada@example.com' }],
+    ]);
+    const [person] = reader.toRecords(record, { individuals: new Map(), consents: new Map() }, new Map(), { history });
+    expect(person?.at).toBe('2026-12-06T10:00:00.000Z');
+    expect(person?.fieldsAt).toEqual({ FirstName: '2026-12-06T09:00:00.000Z', HasOptedOutOfEmail: '2026-12-06T09:20:00.000Z' });
   });
 });
