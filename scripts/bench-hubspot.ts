@@ -22,9 +22,15 @@
  *    contacts' statuses cost one more call: the connector's own floor is
  *    (ceil(N/50) + ceil(N/100) - 100 free burst calls) / 10 calls per s.
  *
+ * 4. Edits (steady state): BENCH_EDITS contacts the hub already knows, each edited once in HubSpot
+ *    (names; every 1/BENCH_EMAIL_SHARE-th also its e-mail), under the same limit: read calls per
+ *    changed contact and the time until every edit is in the store, against the same ceiling time.
+ *    A signed propertyChange of a plain property carries its value: only e-mail changes are read.
+ *
  * Options: BENCH_CONTACTS (part 1, default 2000), BENCH_WINDOWS (part 2: 10-second windows
  * measured after the burst, default 3), BENCH_INTAKE (part 3, default 10000; 0 skips it),
- * BENCH_PARTS (comma-separated: calls,throughput,intake; default all).
+ * BENCH_EDITS (part 4, default 10000), BENCH_EMAIL_SHARE (part 4, default 0.1),
+ * BENCH_PARTS (comma-separated: calls,throughput,intake,edits; default all).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../src/log/logger.js';
@@ -144,7 +150,7 @@ async function throughput(label: string, withStatuses: boolean): Promise<void> {
 }
 
 const INTAKE = Number(process.env.BENCH_INTAKE ?? 10_000);
-const PARTS = new Set((process.env.BENCH_PARTS ?? 'calls,throughput,intake').split(','));
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'calls,throughput,intake,edits').split(','));
 
 async function intake(n: number): Promise<void> {
   const hub = await startHubSpotHub({
@@ -199,6 +205,70 @@ async function intake(n: number): Promise<void> {
   }
 }
 
+const EDITS = Number(process.env.BENCH_EDITS ?? 10_000);
+const EMAIL_SHARE = Number(process.env.BENCH_EMAIL_SHARE ?? 0.1);
+
+/**
+ * Steady state: N contacts the hub already knows, each edited once in HubSpot as a marketer
+ * would (first and last name; a share of them also get a new e-mail address), under the
+ * 100-requests-per-10-s limit. A signed propertyChange of a plain property carries its value,
+ * so a known contact's edit needs no read; an e-mail change is read (with statuses).
+ */
+async function edits(n: number): Promise<void> {
+  const hub = await startHubSpotHub({
+    dialect: 'sqlite',
+    echoMarker: true,
+    emulator: { rateLimit: { max: 100_000, daily: 10_000_000 } },
+  });
+  try {
+    const door = hub.hubspot.sideDoor;
+    const contacts = Array.from({ length: n }, (_, i) => door.createContact({ email: `ed-${i}@example.com`, firstname: `Ed${i}` }));
+    await hub.settle(600_000);
+    // The limit applies from here on, over an empty window.
+    door.setRateLimit({ ...LIMIT, daily: 10_000_000 });
+    await sleep(LIMIT.intervalMs + 100);
+    const before = door.calls();
+    const changesEmail = (i: number): boolean => EMAIL_SHARE > 0 && i % Math.round(1 / EMAIL_SHARE) === 0;
+    const emailOf = (i: number): string => (changesEmail(i) ? `ed-${i}-new@example.com` : `ed-${i}@example.com`);
+    const started = Date.now();
+    contacts.forEach((c, i) =>
+      door.editContact(c.id, { firstname: `New${i}`, lastname: `Last${i}`, ...(changesEmail(i) ? { email: emailOf(i) } : {}) }),
+    );
+    const done = async (i: number): Promise<boolean> => (await hub.profileByEmail(emailOf(i)))?.attributes.lastName?.value === `Last${i}`;
+    let last = 0;
+    while (!(await done(n - 1)) || !(await done(0))) {
+      await door.flushWebhooks();
+      await sleep(50);
+      if (Date.now() - last > 10_000) {
+        last = Date.now();
+        console.log(`  ... ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      }
+    }
+    const seconds = (Date.now() - started) / 1000;
+    await hub.settle(600_000);
+    const missing = (await Promise.all(Array.from({ length: n }, (_, i) => done(i)))).filter((ok) => !ok).length;
+    const after = door.calls();
+    const delta = (endpoint: string): number => (after.byEndpoint[endpoint] ?? 0) - (before.byEndpoint[endpoint] ?? 0);
+    const reads = delta('POST /crm/v3/objects/contacts/batch/read') + delta('POST /communication-preferences/v4/statuses/batch/read');
+    const emailChanges = Array.from({ length: n }, (_, i) => i).filter(changesEmail).length;
+    const ceiling = n / CEILING_CONTACTS_PER_S;
+    console.log(
+      `\n[edits, limit ${LIMIT.max} requests / ${LIMIT.intervalMs / 1000} s] ${n} known contacts edited in HubSpot (${emailChanges} with a new e-mail)`,
+    );
+    for (const [endpoint, k] of Object.entries(after.byEndpoint).sort()) {
+      const d = k - (before.byEndpoint[endpoint] ?? 0);
+      if (d > 0) console.log(`  ${endpoint}: ${d}`);
+    }
+    console.log(
+      `  read calls per changed contact: ${fmt(reads / n, 4)} (${reads} reads; all calls ${after.total - before.total}, ${after.rateLimited - before.rateLimited} answered 429)`,
+    );
+    console.log(`  all ${n} edits in the store in ${fmt(seconds, 1)} s (${missing} missing after settling)`);
+    console.log(`  ceiling time N / ${CEILING_CONTACTS_PER_S} contacts/s = ${fmt(ceiling, 1)} s -> ${fmt(seconds / ceiling, 2)}x of it`);
+  } finally {
+    await hub.close();
+  }
+}
+
 if (PARTS.has('calls')) {
   await callsPerContact('names only (one batch/upsert per 100)', false);
   await callsPerContact('names + marketing consent + newsletter (upsert + v4 status writes)', true);
@@ -208,4 +278,5 @@ if (PARTS.has('throughput')) {
   await throughput('contacts + 2 subscription statuses each', true);
 }
 if (PARTS.has('intake') && INTAKE > 0) await intake(INTAKE);
+if (PARTS.has('edits') && EDITS > 0) await edits(EDITS);
 process.exit(0);

@@ -131,7 +131,7 @@ describe('HubSpot webhook events', () => {
 
   // Chaos (e): a marketer's lastname, made 50 ms before our push of an older value landed, was
   // read back after the push: only our value was left to see, and the marketer's newer edit lost.
-  it('a change of a plain mapped property by someone else carries its value and time; the contact is read as well', () => {
+  it('a change of a plain mapped property by someone else carries its value and time; the contact is named changed as well', () => {
     const valueProperties = new Set(['firstname', 'lastname']);
     const mapped = toWebhookEvents(
       [
@@ -149,6 +149,41 @@ describe('HubSpot webhook events', () => {
     ]);
     expect(mapped.find((m) => m.event.kind === 'records')?.hubspotEventIds).toEqual([21]);
     expect(kinds(mapped.map((m) => m.event))).toEqual(['changed', 'changed', 'changed', 'records']);
+  });
+
+  it('asks for a read only of unknown contacts when every change carries its value; any other change reads the contact', () => {
+    const valueProperties = new Set(['firstname', 'lastname']);
+    const own = { changeSource: 'INTEGRATION', sourceId: '777' };
+    const mapped = toWebhookEvents(
+      [
+        // 1: two plain properties by someone else; 2: one of them with our own change of the e-mail.
+        event({ eventId: 41, objectId: 1, propertyName: 'firstname', propertyValue: 'Ada' }),
+        event({ eventId: 42, objectId: 1, propertyName: 'lastname', propertyValue: 'Lovelace' }),
+        event({ eventId: 43, objectId: 2, propertyName: 'firstname', propertyValue: 'Grace' }),
+        event({ eventId: 44, objectId: 2, propertyName: 'email', propertyValue: 'g@example.com', ...own }),
+        // 3: an identity; 4: a plain property cleared (no value to carry); 5: a creation; 6: an opt-in mirror turning "false".
+        event({ eventId: 45, objectId: 3, propertyName: 'firstname', propertyValue: 'Alan' }),
+        event({ eventId: 46, objectId: 3, propertyName: 'email', propertyValue: 'a@example.com' }),
+        event({ eventId: 47, objectId: 4, propertyName: 'lastname', propertyValue: '' }),
+        event({ eventId: 48, objectId: 5, subscriptionType: 'contact.creation' }),
+        event({ eventId: 49, objectId: 5, propertyName: 'firstname', propertyValue: 'New' }),
+        event({ eventId: 50, objectId: 6, propertyName: 'hs_email_optout_101', propertyValue: 'false' }),
+      ],
+      { appId: 777, valueProperties, subscriptionIds: new Set([101]) },
+    ).map((m) => m.event);
+    const changed = new Map(mapped.flatMap((e) => (e.kind === 'changed' ? [[e.externalIds[0], e] as const] : [])));
+    expect(changed.get('1')).toMatchObject({ readIfUnknown: true });
+    expect(changed.get('2')).toMatchObject({ readIfUnknown: true });
+    for (const id of ['3', '4', '5', '6']) expect(changed.get(id)).not.toHaveProperty('readIfUnknown');
+    // Their values come with the webhook: Ada's two, Grace's (not our e-mail), Alan's and New's first names.
+    const values = mapped.flatMap((e) => (e.kind === 'records' ? e.records.map((r) => [r.externalId, r.fields] as const) : []));
+    expect(values).toEqual([
+      ['1', { firstname: 'Ada' }],
+      ['1', { lastname: 'Lovelace' }],
+      ['2', { firstname: 'Grace' }],
+      ['3', { firstname: 'Alan' }],
+      ['5', { firstname: 'New' }],
+    ]);
   });
 
   // Chaos (e): a marketer unsubscribed 37 ms before our push of an older SUBSCRIBED landed; the

@@ -153,7 +153,9 @@ interface ValueOptions {
  * Turns HubSpot events into engine events:
  * - creation, propertyChange and restore become one `changed` per contact (the engine reads
  *   the contact with `batch/read`); it is an `echo` when every change came from our own app
- *   (`changeSource: INTEGRATION` with our app id);
+ *   (`changeSource: INTEGRATION` with our app id), and `readIfUnknown` when every other change
+ *   is a propertyChange carrying its value (below): the engine reads only a contact it does not
+ *   link yet (the request is signed with the app's secret, so the values are HubSpot's);
  * - a propertyChange of one of `valueProperties` (plain mapped properties, not identities nor
  *   opt-out mirrors), or an unsubscription (`hs_email_optout_<id>` turning "true", see
  *   `valueOf`), made by anyone else also becomes a `records` event with that value,
@@ -220,6 +222,8 @@ export function toWebhookEvents(events: readonly HubSpotWebhookEvent[], options:
   for (const [objectId, list] of changed) {
     const ids = list.map((e) => e.eventId).sort((a, b) => a - b);
     const echo = list.every(ownChange);
+    // Every change either ours or carried with its value: a contact the hub knows needs no read.
+    const carried = list.every((e) => ownChange(e) || valueOf(e, options) !== undefined);
     out.push({
       event: {
         kind: 'changed',
@@ -227,7 +231,7 @@ export function toWebhookEvents(events: readonly HubSpotWebhookEvent[], options:
         eventId: ids.length === 1 ? String(ids[0]) : `${ids[0]}+${ids.length - 1}:${objectId}`,
         externalIds: [String(objectId)],
         at: iso(Math.max(...list.map((e) => e.occurredAt))),
-        ...(echo ? { echo: true } : {}),
+        ...(echo ? { echo: true } : carried ? { readIfUnknown: true } : {}),
       },
       hubspotEventIds: ids,
     });

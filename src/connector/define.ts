@@ -271,8 +271,12 @@ export type WebhookEvent =
    * source attributes every change this event reports, value by value, to Concord (HubSpot's
    * change source per property), so there is nothing to read; any other change arrives in an
    * event of its own. A source that can only name a record's last writer must not set it.
+   * `readIfUnknown`: every change this event reports came with its value, in a `records` event
+   * of the same verified webhook (signed with a secret only the vendor and the hub hold), so a
+   * record the hub already links is not read again; one it does not know yet is read, to learn
+   * who it is.
    */
-  | { kind: 'changed'; eventId: string; externalIds: string[]; at: Instant; echo?: boolean }
+  | { kind: 'changed'; eventId: string; externalIds: string[]; at: Instant; echo?: boolean; readIfUnknown?: boolean }
   /** Records were deleted at the source (not an erasure request: the person may still exist elsewhere). */
   | { kind: 'deleted'; eventId: string; externalIds: string[]; at: Instant }
   /** The source asks for an erasure (e.g. HubSpot privacyDeletion). */

@@ -63,6 +63,7 @@ export async function receiveWebhook(
   const seenReplies = await Promise.all(events.map((event) => ctx.redis.exists(ctx.keys.seenEvent(connectorId, event.eventId))));
   const fresh = events.filter((_, i) => seenReplies[i] !== 1);
   const changed: string[] = [];
+  const ifUnknown: string[] = [];
   const records: ExternalRecord[] = [];
   for (const event of fresh) {
     switch (event.kind) {
@@ -71,13 +72,14 @@ export async function receiveWebhook(
         break;
       case 'changed':
         if (event.echo) break;
-        changed.push(...event.externalIds);
+        (event.readIfUnknown ? ifUnknown : changed).push(...event.externalIds);
         break;
       default:
         if (onUnhandled) await onUnhandled(connectorId, event);
         else ctx.logger.info({ connector: connectorId, kind: event.kind, eventId: event.eventId }, 'webhook event not handled by sync');
     }
   }
+  changed.push(...(await unknownOf(ctx, connectorId, ifUnknown)));
   const receivedAtMs = Date.parse(raw.receivedAt);
   await Promise.all([
     changed.length > 0 ? noteChanged(ctx, connectorId, changed, Number.isNaN(receivedAtMs) ? Date.now() : receivedAtMs) : undefined,
@@ -96,6 +98,18 @@ export async function receiveWebhook(
     enqueued: (changed.length > 0 ? 1 : 0) + (records.length > 0 ? 1 : 0),
     duplicates: events.length - fresh.length,
   };
+}
+
+/**
+ * The records the hub links to no profile yet, of those a webhook named with their values
+ * (`readIfUnknown`): the linked ones' values are ingested from the webhook itself, so only the
+ * others need a read (one store query per webhook).
+ */
+async function unknownOf(ctx: EngineContext, connector: string, externalIds: readonly string[]): Promise<string[]> {
+  if (externalIds.length === 0) return [];
+  const unique = [...new Set(externalIds)];
+  const profiles = await ctx.store.findProfileIdsByExternalIds(connector, unique);
+  return unique.filter((_, i) => profiles[i] === null);
 }
 
 interface Arrival {

@@ -56,6 +56,44 @@ describe('HubSpot intake', () => {
     expect(hub.refused).toEqual([]);
   });
 
+  it('edits of contacts the hub knows cost no read (their values come signed with the webhook); an e-mail change and an unknown contact are read', async () => {
+    hub = await startHubSpotHub({ dialect: 'sqlite', echoMarker: true });
+    const h = hub;
+    const door = h.hubspot.sideDoor;
+    const reads = (): [number, number] => [door.calls().byEndpoint[READ] ?? 0, door.calls().byEndpoint[STATUS_READ] ?? 0];
+    const n = 40;
+    const known = Array.from({ length: n }, (_, i) => door.createContact({ email: `known-${i}@example.com`, firstname: `F${i}` }));
+    // A contact whose webhooks never reached the hub.
+    const url = door.webhookUrl;
+    door.setWebhookUrl(undefined);
+    const stranger = door.createContact({ email: 'stranger@example.com', firstname: 'S1' });
+    door.setWebhookUrl(url);
+    await h.settle(30_000);
+    expect(await h.profileByEmail('stranger@example.com')).toBeNull();
+    const before = reads();
+
+    known.forEach((c, i) => door.editContact(c.id, { firstname: `Edited${i}`, lastname: `L${i}` }));
+    await h.settle(30_000);
+    expect(reads()).toEqual(before);
+    for (const i of [0, 17, n - 1]) {
+      const record = h.crm.get({ email: `known-${i}@example.com` });
+      expect(record?.fields).toMatchObject({ first_name: `Edited${i}`, last_name: `L${i}` });
+    }
+
+    // A plain property of a contact the hub does not know: read, to learn who it is.
+    door.editContact(stranger.id, { firstname: 'S2' });
+    await h.settle(30_000);
+    expect(reads()).toEqual([before[0] + 1, before[1] + 1]);
+    expect(h.crm.get({ email: 'stranger@example.com' })?.fields).toMatchObject({ first_name: 'S2' });
+
+    // An identity is read (its subscriptions are another address's).
+    door.editContact(known[3]?.id ?? '', { email: 'known-3-new@example.com' });
+    await h.settle(30_000);
+    expect(reads()).toEqual([before[0] + 2, before[1] + 2]);
+    expect(await h.profileByEmail('known-3-new@example.com')).not.toBeNull();
+    expect(h.refused).toEqual([]);
+  });
+
   it('a read that fails is tried again: every contact arrives, the refused read is the only extra call', async () => {
     hub = await startHubSpotHub({ dialect: 'sqlite', echoMarker: true, tuning: { changedReadWaitMs: WINDOW_MS, callRetries: 0 } });
     const n = 60;
