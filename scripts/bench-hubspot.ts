@@ -30,8 +30,12 @@
  * Options: BENCH_CONTACTS (part 1, default 2000), BENCH_WINDOWS (part 2: 10-second windows
  * measured after the burst, default 3), BENCH_INTAKE (part 3, default 10000; 0 skips it),
  * BENCH_EDITS (part 4, default 10000), BENCH_EMAIL_SHARE (part 4, default 0.1),
- * BENCH_PARTS (comma-separated: calls,throughput,intake,edits; default all).
+ * BENCH_PARTS (comma-separated: calls,throughput,intake,edits; default all), BENCH_JSON (a file
+ * to write the calls per record to, `vendorCalls` of `npm run bench:charts`: the push against
+ * one call per 100 contacts, intake against the 0.02 goal).
  */
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../src/log/logger.js';
 import type { PushRecord } from '../src/connector/define.js';
@@ -39,8 +43,14 @@ import hubspot, { createHubSpotInstance } from '../connectors/hubspot/connector.
 import { HubSpotConfig } from '../connectors/hubspot/config.js';
 import { startHubSpotEmulator } from '../connectors/hubspot/emulator/index.js';
 import { SUBSCRIPTIONS, startHubSpotHub } from '../harness/hubspot-hub.js';
+import { BENCH_FORMAT, BenchFile, machineInfo, type BenchFileInput } from './bench/results.js';
 
 const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 2000);
+const JSON_OUT = process.env.BENCH_JSON;
+/** Intake's goal (issue 22): at most 0.02 calls per changed contact (a contacts read and a statuses read per 100). */
+const INTAKE_GOAL = 0.02;
+/** What each part measured, for `BENCH_JSON` (the calls-per-record chart of `npm run bench:charts`). */
+const vendorCalls: { vendor: string; callsPerRecord: number; ceilingPerRecord: number }[] = [];
 const STEADY_WINDOWS = Number(process.env.BENCH_WINDOWS ?? 3);
 const LIMIT = { max: 100, intervalMs: 10_000 };
 const CEILING_CONTACTS_PER_S = (LIMIT.max / (LIMIT.intervalMs / 1000)) * 100;
@@ -78,6 +88,8 @@ async function callsPerContact(label: string, withConsent: boolean): Promise<voi
     console.log(
       `  API calls per synced contact: ${fmt(calls.total / synced, 4)} (${calls.total} calls, ${calls.rateLimited} answered 429)`,
     );
+    // Names only: one batch/upsert of 100 is HubSpot's best.
+    if (!withConsent) vendorCalls.push({ vendor: 'HubSpot push', callsPerRecord: calls.total / synced, ceilingPerRecord: 1 / 100 });
   } finally {
     await hub.close();
   }
@@ -192,6 +204,7 @@ async function intake(n: number): Promise<void> {
       `  read calls per changed contact: ${fmt(reads / n, 4)} (${reads} reads; all calls ${calls.total}, ${calls.rateLimited} answered 429)`,
     );
     console.log(`  all ${n} ingested in ${fmt(seconds, 1)} s (${missing} missing after settling)`);
+    vendorCalls.push({ vendor: 'HubSpot intake, creations', callsPerRecord: reads / n, ceilingPerRecord: INTAKE_GOAL });
     console.log(
       `  the emulator announced them in ${events} events, ${deliveries.length} requests, the last answered after ${fmt((lastDelivered - started) / 1000, 1)} s`,
     );
@@ -263,12 +276,14 @@ async function edits(n: number): Promise<void> {
       `  read calls per changed contact: ${fmt(reads / n, 4)} (${reads} reads; all calls ${after.total - before.total}, ${after.rateLimited - before.rateLimited} answered 429)`,
     );
     console.log(`  all ${n} edits in the store in ${fmt(seconds, 1)} s (${missing} missing after settling)`);
+    vendorCalls.push({ vendor: 'HubSpot intake, edits', callsPerRecord: reads / n, ceilingPerRecord: INTAKE_GOAL });
     console.log(`  ceiling time N / ${CEILING_CONTACTS_PER_S} contacts/s = ${fmt(ceiling, 1)} s -> ${fmt(seconds / ceiling, 2)}x of it`);
   } finally {
     await hub.close();
   }
 }
 
+const machine = machineInfo();
 if (PARTS.has('calls')) {
   await callsPerContact('names only (one batch/upsert per 100)', false);
   await callsPerContact('names + marketing consent + newsletter (upsert + v4 status writes)', true);
@@ -279,4 +294,15 @@ if (PARTS.has('throughput')) {
 }
 if (PARTS.has('intake') && INTAKE > 0) await intake(INTAKE);
 if (PARTS.has('edits') && EDITS > 0) await edits(EDITS);
+if (JSON_OUT) {
+  const file: BenchFileInput = {
+    format: BENCH_FORMAT,
+    machine: { ...machine, loadAverageEnd: loadavg() },
+    options: { parts: [...PARTS], contacts: CONTACTS, intake: INTAKE, edits: EDITS, emailShare: EMAIL_SHARE },
+    runs: [],
+    vendorCalls,
+  };
+  writeFileSync(JSON_OUT, `${JSON.stringify(BenchFile.parse(file), null, 2)}\n`);
+  console.log(`\nwrote ${JSON_OUT}`);
+}
 process.exit(0);

@@ -152,7 +152,7 @@ describe('HubSpot webhook events', () => {
   });
 
   it('asks for a read only of unknown contacts when every change carries its value; any other change reads the contact', () => {
-    const valueProperties = new Set(['firstname', 'lastname']);
+    const valueProperties = new Set(['firstname', 'lastname', 'renewal_date']);
     const own = { changeSource: 'INTEGRATION', sourceId: '777' };
     const mapped = toWebhookEvents(
       [
@@ -168,14 +168,20 @@ describe('HubSpot webhook events', () => {
         event({ eventId: 48, objectId: 5, subscriptionType: 'contact.creation' }),
         event({ eventId: 49, objectId: 5, propertyName: 'firstname', propertyValue: 'New' }),
         event({ eventId: 50, objectId: 6, propertyName: 'hs_email_optout_101', propertyValue: 'false' }),
+        // 7: an unsubscription; 8: a restore; 9: an account's own property (a date, formatted
+        // otherwise in webhooks); 10: an unsubscription from a type the hub does not sync.
+        event({ eventId: 51, objectId: 7, propertyName: 'hs_email_optout_101', propertyValue: 'true' }),
+        event({ eventId: 52, objectId: 8, subscriptionType: 'contact.restore' }),
+        event({ eventId: 53, objectId: 9, propertyName: 'renewal_date', propertyValue: '1430438400000' }),
+        event({ eventId: 54, objectId: 10, propertyName: 'hs_email_optout_202', propertyValue: 'true' }),
       ],
       { appId: 777, valueProperties, subscriptionIds: new Set([101]) },
     ).map((m) => m.event);
     const changed = new Map(mapped.flatMap((e) => (e.kind === 'changed' ? [[e.externalIds[0], e] as const] : [])));
-    expect(changed.get('1')).toMatchObject({ readIfUnknown: true });
-    expect(changed.get('2')).toMatchObject({ readIfUnknown: true });
-    for (const id of ['3', '4', '5', '6']) expect(changed.get(id)).not.toHaveProperty('readIfUnknown');
-    // Their values come with the webhook: Ada's two, Grace's (not our e-mail), Alan's and New's first names.
+    for (const id of ['1', '2', '7']) expect(changed.get(id), id).toMatchObject({ readIfUnknown: true });
+    for (const id of ['3', '4', '5', '6', '8', '9', '10']) expect(changed.get(id), id).not.toHaveProperty('readIfUnknown');
+    // Their values come with the webhook: Ada's two, Grace's (not our e-mail), Alan's and New's
+    // first names, the unsubscription and the date (carried as before, and read).
     const values = mapped.flatMap((e) => (e.kind === 'records' ? e.records.map((r) => [r.externalId, r.fields] as const) : []));
     expect(values).toEqual([
       ['1', { firstname: 'Ada' }],
@@ -183,6 +189,8 @@ describe('HubSpot webhook events', () => {
       ['2', { firstname: 'Grace' }],
       ['3', { firstname: 'Alan' }],
       ['5', { firstname: 'New' }],
+      ['7', { 'subscription:101': 'UNSUBSCRIBED' }],
+      ['9', { renewal_date: '1430438400000' }],
     ]);
   });
 

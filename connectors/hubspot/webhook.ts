@@ -142,6 +142,20 @@ function valueRecord(e: HubSpotWebhookEvent, options: ValueOptions): MappedEvent
   };
 }
 
+/**
+ * HubSpot's own contact properties of type string or enumeration among the default mapped ones:
+ * a webhook's `propertyValue` is exactly what a read returns. Other properties (an account's own,
+ * possibly dates or numbers, whose webhook values HubSpot formats otherwise) are carried too,
+ * and still read.
+ */
+const TEXT_PROPERTIES: ReadonlySet<string> = new Set(['firstname', 'lastname', 'hs_language', 'country']);
+
+/** A change that needs no read of a contact the hub knows: its value came with it, as a read would give it. */
+function carriedWhole(e: HubSpotWebhookEvent, options: ValueOptions): boolean {
+  const value = valueOf(e, options);
+  return value !== undefined && (TEXT_PROPERTIES.has(value[0]) || OPT_OUT_MIRROR.test(e.propertyName ?? ''));
+}
+
 interface ValueOptions {
   /** Plain mapped properties whose webhook values are taken as they are. */
   valueProperties?: ReadonlySet<string>;
@@ -154,8 +168,9 @@ interface ValueOptions {
  * - creation, propertyChange and restore become one `changed` per contact (the engine reads
  *   the contact with `batch/read`); it is an `echo` when every change came from our own app
  *   (`changeSource: INTEGRATION` with our app id), and `readIfUnknown` when every other change
- *   is a propertyChange carrying its value (below): the engine reads only a contact it does not
- *   link yet (the request is signed with the app's secret, so the values are HubSpot's);
+ *   is a propertyChange carrying its value as a read would give it (a default text property or
+ *   an unsubscription, `carriedWhole`): the engine reads only a contact it does not link yet
+ *   (the request is signed with the app's secret, so the values are HubSpot's);
  * - a propertyChange of one of `valueProperties` (plain mapped properties, not identities nor
  *   opt-out mirrors), or an unsubscription (`hs_email_optout_<id>` turning "true", see
  *   `valueOf`), made by anyone else also becomes a `records` event with that value,
@@ -222,8 +237,8 @@ export function toWebhookEvents(events: readonly HubSpotWebhookEvent[], options:
   for (const [objectId, list] of changed) {
     const ids = list.map((e) => e.eventId).sort((a, b) => a - b);
     const echo = list.every(ownChange);
-    // Every change either ours or carried with its value: a contact the hub knows needs no read.
-    const carried = list.every((e) => ownChange(e) || valueOf(e, options) !== undefined);
+    // Every change either ours or carried whole: a contact the hub knows needs no read.
+    const carried = list.every((e) => ownChange(e) || carriedWhole(e, options));
     out.push({
       event: {
         kind: 'changed',

@@ -271,10 +271,11 @@ export type WebhookEvent =
    * source attributes every change this event reports, value by value, to Concord (HubSpot's
    * change source per property), so there is nothing to read; any other change arrives in an
    * event of its own. A source that can only name a record's last writer must not set it.
-   * `readIfUnknown`: every change this event reports came with its value, in a `records` event
-   * of the same verified webhook (signed with a secret only the vendor and the hub hold), so a
-   * record the hub already links is not read again; one it does not know yet is read, to learn
-   * who it is.
+   * `readIfUnknown`: every change this event reports either came with its value, as a read
+   * would give it, in a `records` event of the same verified webhook (signed with a secret only
+   * the vendor and the hub hold), or was the hub's own write; so a record the hub already links
+   * is not read again, and one it does not know yet is read, to learn who it is. Fields the
+   * source sends no webhook for are left to the next pull, as for any lost webhook.
    */
   | { kind: 'changed'; eventId: string; externalIds: string[]; at: Instant; echo?: boolean; readIfUnknown?: boolean }
   /** Records were deleted at the source (not an erasure request: the person may still exist elsewhere). */

@@ -70,7 +70,7 @@ describe('HubSpot intake', () => {
     door.setWebhookUrl(url);
     await h.settle(30_000);
     expect(await h.profileByEmail('stranger@example.com')).toBeNull();
-    const before = reads();
+    const before = [...reads()];
 
     known.forEach((c, i) => door.editContact(c.id, { firstname: `Edited${i}`, lastname: `L${i}` }));
     await h.settle(30_000);
@@ -79,6 +79,19 @@ describe('HubSpot intake', () => {
       const record = h.crm.get({ email: `known-${i}@example.com` });
       expect(record?.fields).toMatchObject({ first_name: `Edited${i}`, last_name: `L${i}` });
     }
+
+    // An unsubscription comes whole with its webhook too (hs_email_optout_101 turning "true").
+    const consentOf = async (email: string): Promise<unknown> => (await h.profileByEmail(email))?.consents.marketing?.email?.value;
+    door.subscribe('known-5@example.com', 101);
+    await h.settle(30_000);
+    expect(await consentOf('known-5@example.com')).toBe('granted');
+    const afterGrant = reads();
+    door.unsubscribe('known-5@example.com', 101);
+    await h.settle(30_000);
+    expect(await consentOf('known-5@example.com')).toBe('denied');
+    expect(reads()).toEqual(afterGrant);
+    before[0] = afterGrant[0];
+    before[1] = afterGrant[1];
 
     // A plain property of a contact the hub does not know: read, to learn who it is.
     door.editContact(stranger.id, { firstname: 'S2' });
