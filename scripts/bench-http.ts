@@ -15,7 +15,12 @@
  * (the examples declare 40 and 15 requests a second, which would measure the limit, not the
  * connector); the time the same calls take at the declared limit is printed beside them. The
  * emulator works on the same CPU, so the rates are a floor for the connector.
- * Options: BENCH_RECORDS (default 5000).
+ * Options: BENCH_RECORDS (default 5000), BENCH_JSON (a file to write the calls per record to,
+ * `vendorCalls` of `npm run bench:charts`): the pushes (creates and updates together) of each run,
+ * "HTTP CRM push (no batch)" against a ceiling of 1 (no batch endpoint: a call per record is the
+ * best), and "HTTP newsletter push, batches of 100" and "... of 500" against 1/500, the most
+ * records the example's batch endpoint takes a call (`write.batch.maxBatch` in its YAML). The
+ * pulls are left out: their page sizes are the examples' choice, not a vendor's limit.
  */
 import { performance } from 'node:perf_hooks';
 import type { ConnectorInstance, PushRecord } from '../src/connector/define.js';
@@ -28,8 +33,11 @@ import type { HttpConfig, HttpCursor } from '../connectors/http/config.js';
 import { startHttpEmulator, type RunningHttpEmulator } from '../connectors/http/emulator/index.js';
 import { exampleInstance, type ExampleSystem } from '../harness/http-systems.js';
 import { pushConcurrently } from './bench/push-concurrently.js';
+import { machineInfo, type VendorCallsJson } from './bench/results.js';
+import { writeVendorCalls } from './bench/vendor-calls.js';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 5_000);
+const JSON_OUT = process.env.BENCH_JSON;
 const UNLIMITED = { max: 1_000_000_000, intervalMs: 1_000 };
 const STAMP = { at: '2026-12-01T09:00:00.000Z', source: 'bench' };
 
@@ -83,7 +91,13 @@ async function measure(
   return { label, records, calls: emulator.sideDoor.calls().total, ms, declaredPerSecond: declared };
 }
 
-async function benchSystem(emulator: RunningHttpEmulator, system: ExampleSystem, maxBatch: number): Promise<Phase[]> {
+interface SystemResult {
+  phases: Phase[];
+  /** The fewest calls a record can cost: 1 / the batch endpoint's `maxBatch`, or 1 without one. */
+  ceilingPerRecord: number;
+}
+
+async function benchSystem(emulator: RunningHttpEmulator, system: ExampleSystem, maxBatch: number): Promise<SystemResult> {
   const example = await exampleInstance(system, emulator.url);
   const declared = example.config.rateLimit.requests / (example.config.rateLimit.per / 1_000);
   const config: HttpConfig = { ...example.config, rateLimit: { requests: 1_000_000_000, per: 1_000, concurrency: 16 } };
@@ -120,10 +134,13 @@ async function benchSystem(emulator: RunningHttpEmulator, system: ExampleSystem,
     }),
   ];
   await instance.close?.();
-  return phases;
+  return { phases, ceilingPerRecord: 1 / (example.config.write.batch?.maxBatch ?? 1) };
 }
 
 async function main(): Promise<void> {
+  const machine = machineInfo();
+  /** The pushes of each run, for `BENCH_JSON` (the calls-per-record chart of `npm run bench:charts`). */
+  const vendorCalls: VendorCallsJson[] = [];
   console.log(
     `generic HTTP connector benchmark: ${RECORDS.toLocaleString('en-US')} records per system, concurrency ${http.limits.concurrency}`,
   );
@@ -135,7 +152,17 @@ async function main(): Promise<void> {
   ] as const) {
     const emulator = await startHttpEmulator({ rateLimit: { crm: UNLIMITED, newsletter: UNLIMITED } });
     try {
-      results.push(...(await benchSystem(emulator, system, maxBatch)));
+      const { phases, ceilingPerRecord } = await benchSystem(emulator, system, maxBatch);
+      results.push(...phases);
+      // Creates and updates: the pushes, not the pull.
+      const pushes = phases.filter((p) => !p.label.endsWith('pull everything'));
+      const calls = pushes.reduce((sum, p) => sum + p.calls, 0);
+      const records = pushes.reduce((sum, p) => sum + p.records, 0);
+      vendorCalls.push({
+        vendor: system === 'crm' ? 'HTTP CRM push (no batch)' : `HTTP newsletter push, batches of ${maxBatch}`,
+        callsPerRecord: calls / records,
+        ceilingPerRecord,
+      });
     } finally {
       await emulator.close();
     }
@@ -149,6 +176,7 @@ async function main(): Promise<void> {
         `${(batched.records / batched.ms / (single.records / single.ms)).toFixed(1)}x the records/s`,
     );
   }
+  if (JSON_OUT) writeVendorCalls(JSON_OUT, machine, { records: RECORDS }, vendorCalls);
 }
 
 await main();

@@ -34,8 +34,6 @@
  * to write the calls per record to, `vendorCalls` of `npm run bench:charts`: the push against
  * one call per 100 contacts, intake against the 0.02 goal).
  */
-import { writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../src/log/logger.js';
 import type { PushRecord } from '../src/connector/define.js';
@@ -43,14 +41,15 @@ import hubspot, { createHubSpotInstance } from '../connectors/hubspot/connector.
 import { HubSpotConfig } from '../connectors/hubspot/config.js';
 import { startHubSpotEmulator } from '../connectors/hubspot/emulator/index.js';
 import { SUBSCRIPTIONS, startHubSpotHub } from '../harness/hubspot-hub.js';
-import { BENCH_FORMAT, BenchFile, machineInfo, type BenchFileInput } from './bench/results.js';
+import { machineInfo, type VendorCallsJson } from './bench/results.js';
+import { writeVendorCalls } from './bench/vendor-calls.js';
 
 const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 2000);
 const JSON_OUT = process.env.BENCH_JSON;
 /** Intake's goal (issue 22): at most 0.02 calls per changed contact (a contacts read and a statuses read per 100). */
 const INTAKE_GOAL = 0.02;
 /** What each part measured, for `BENCH_JSON` (the calls-per-record chart of `npm run bench:charts`). */
-const vendorCalls: { vendor: string; callsPerRecord: number; ceilingPerRecord: number }[] = [];
+const vendorCalls: VendorCallsJson[] = [];
 const STEADY_WINDOWS = Number(process.env.BENCH_WINDOWS ?? 3);
 const LIMIT = { max: 100, intervalMs: 10_000 };
 const CEILING_CONTACTS_PER_S = (LIMIT.max / (LIMIT.intervalMs / 1000)) * 100;
@@ -294,15 +293,11 @@ if (PARTS.has('throughput')) {
 }
 if (PARTS.has('intake') && INTAKE > 0) await intake(INTAKE);
 if (PARTS.has('edits') && EDITS > 0) await edits(EDITS);
-if (JSON_OUT) {
-  const file: BenchFileInput = {
-    format: BENCH_FORMAT,
-    machine: { ...machine, loadAverageEnd: loadavg() },
-    options: { parts: [...PARTS], contacts: CONTACTS, intake: INTAKE, edits: EDITS, emailShare: EMAIL_SHARE },
-    runs: [],
+if (JSON_OUT)
+  writeVendorCalls(
+    JSON_OUT,
+    machine,
+    { parts: [...PARTS], contacts: CONTACTS, intake: INTAKE, edits: EDITS, emailShare: EMAIL_SHARE },
     vendorCalls,
-  };
-  writeFileSync(JSON_OUT, `${JSON.stringify(BenchFile.parse(file), null, 2)}\n`);
-  console.log(`\nwrote ${JSON_OUT}`);
-}
+  );
 process.exit(0);

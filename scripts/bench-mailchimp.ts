@@ -36,9 +36,16 @@
  *
  * Options: BENCH_MEMBERS (default 50000), BENCH_UPDATES (default 2000), BENCH_TRICKLE (records
  * per steady-state push, default 20), BENCH_LATENCY_MS (per request, default 20),
- * BENCH_POLL_MS (the connector's `batchPollMs`, default the connector's own, 2000).
+ * BENCH_POLL_MS (the connector's `batchPollMs`, default the connector's own, 2000), BENCH_JSON (a
+ * file to write the calls per record to, `vendorCalls` of `npm run bench:charts`): phase 1 as
+ * "Mailchimp batch subscribe", API calls per member against a ceiling of 1/500 (batch subscribe
+ * takes at most 500 members a call), and phase 3 as "Mailchimp pull" against 1/1000 (`count` is
+ * at most 1,000 members a page). The updates are left out: 2a and 2c are trickles (a push carries
+ * BENCH_TRICKLE records), and 2b's status polls depend on the emulator finishing a batch in ~50 ms.
  */
 import { pushConcurrently } from './bench/push-concurrently.js';
+import { machineInfo, type VendorCallsJson } from './bench/results.js';
+import { writeVendorCalls } from './bench/vendor-calls.js';
 import type { PushOutcome, PushRecord } from '../src/connector/define.js';
 import { createLogger } from '../src/log/logger.js';
 import { emptyProfile } from '../src/profile/merge.js';
@@ -58,6 +65,11 @@ const UPDATES = Math.min(MEMBERS, Number(process.env.BENCH_UPDATES ?? 2_000));
 const TRICKLE = Number(process.env.BENCH_TRICKLE ?? 20);
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 20);
 const POLL_MS = process.env.BENCH_POLL_MS === undefined ? undefined : Number(process.env.BENCH_POLL_MS);
+const JSON_OUT = process.env.BENCH_JSON;
+/** Batch subscribe (`POST /lists/{id}`): at most 500 members a call. */
+const BATCH_SUBSCRIBE_MAX = 500;
+/** `GET /lists/{id}/members`: `count` at most 1,000 members a page. */
+const PAGE_MAX = 1000;
 const CEILING = 10;
 const API_KEY = 'bench-mailchimp-key-us1';
 const NEWSLETTER = DEFAULT_INTEREST_IDS.newsletter;
@@ -167,6 +179,9 @@ async function audienceStats(emulator: RunningMailchimpEmulator): Promise<Record
   return body.stats ?? {};
 }
 
+const machine = machineInfo();
+/** What phases 1 and 3 measured, for `BENCH_JSON` (the calls-per-record chart of `npm run bench:charts`). */
+const vendorCalls: VendorCallsJson[] = [];
 const emulator = await startMailchimpEmulator({ apiKey: API_KEY, validateWebhookUrl: false });
 try {
   emulator.sideDoor.setRequestDelayMs(LATENCY_MS);
@@ -188,16 +203,20 @@ try {
   const externalIds: string[] = [];
 
   // 1. Initial load.
-  results.push(
-    await phase(emulator, '1 initial load (batch subscribe)', MEMBERS, async () => {
-      const records = Array.from({ length: MEMBERS }, (_, i) => newMember(i));
-      const outcomes = await pushConcurrently(instance, batchesOf(records, maxBatch), concurrency);
-      outcomes.forEach((o, i) => {
-        if (o.status === 'ok') externalIds[i] = o.externalId;
-      });
-      return [outcomeSummary(outcomes)];
-    }),
-  );
+  const load = await phase(emulator, '1 initial load (batch subscribe)', MEMBERS, async () => {
+    const records = Array.from({ length: MEMBERS }, (_, i) => newMember(i));
+    const outcomes = await pushConcurrently(instance, batchesOf(records, maxBatch), concurrency);
+    outcomes.forEach((o, i) => {
+      if (o.status === 'ok') externalIds[i] = o.externalId;
+    });
+    return [outcomeSummary(outcomes)];
+  });
+  results.push(load);
+  vendorCalls.push({
+    vendor: 'Mailchimp batch subscribe',
+    callsPerRecord: load.calls / load.members,
+    ceilingPerRecord: 1 / BATCH_SUBSCRIBE_MAX,
+  });
   const stats = await audienceStats(emulator);
   const held = stats.total_contacts ?? 0;
   console.log(
@@ -256,22 +275,22 @@ try {
   );
 
   // 3. Full pull.
-  results.push(
-    await phase(emulator, '3 full pull', MEMBERS, async () => {
-      let records = 0;
-      let pages = 0;
-      const distinct = new Set<string>();
-      for await (const page of instance.pull?.(undefined, new AbortController().signal) ?? []) {
-        records += page.records.length;
-        pages += 1;
-        for (const r of page.records) distinct.add(r.externalId);
-      }
-      return [
-        `${records} records in ${pages} pages (at least ${Math.floor(MEMBERS / config.pageSize) + 1} needed), ` +
-          `${distinct.size} distinct members (audience ${MEMBERS}), ${records - distinct.size} records read again`,
-      ];
-    }),
-  );
+  const pull = await phase(emulator, '3 full pull', MEMBERS, async () => {
+    let records = 0;
+    let pages = 0;
+    const distinct = new Set<string>();
+    for await (const page of instance.pull?.(undefined, new AbortController().signal) ?? []) {
+      records += page.records.length;
+      pages += 1;
+      for (const r of page.records) distinct.add(r.externalId);
+    }
+    return [
+      `${records} records in ${pages} pages (at least ${Math.floor(MEMBERS / config.pageSize) + 1} needed), ` +
+        `${distinct.size} distinct members (audience ${MEMBERS}), ${records - distinct.size} records read again`,
+    ];
+  });
+  results.push(pull);
+  vendorCalls.push({ vendor: 'Mailchimp pull', callsPerRecord: pull.calls / pull.members, ceilingPerRecord: 1 / PAGE_MAX });
 
   // 4. The whole run.
   const peak = Math.max(...results.map((r) => r.peak));
@@ -292,4 +311,11 @@ try {
 } finally {
   await emulator.close();
 }
+if (JSON_OUT)
+  writeVendorCalls(
+    JSON_OUT,
+    machine,
+    { members: MEMBERS, updates: UPDATES, trickle: TRICKLE, latencyMs: LATENCY_MS, pollMs: POLL_MS ?? null },
+    vendorCalls,
+  );
 process.exit(0);

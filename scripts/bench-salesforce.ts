@@ -15,7 +15,13 @@
  *    2.0 query job paged by Sforce-Locator, 10,000 rows per page), records drained as the
  *    engine would take them page by page.
  *
- * Options: BENCH_RECORDS (part 1, default 2000), BENCH_BACKFILL (part 2, default 50000).
+ * Options: BENCH_RECORDS (part 1, default 2000), BENCH_BACKFILL (part 2, default 50000), BENCH_JSON
+ * (a file to write the calls per record to, `vendorCalls` of `npm run bench:charts`): part 1's
+ * names workload as "Salesforce push", all API calls per synced record (the Outbound Messages'
+ * read-backs included), against a ceiling of 1/200, one sObject Collections upsert per 200
+ * records (Salesforce's most per call, and `limits.maxBatch`). The consent workload is left out
+ * (its floor depends on the records each person needs), as is the backfill (Bulk API jobs, no
+ * per-call record limit to compare with).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
@@ -33,10 +39,17 @@ import { salesforceMappings } from '../connectors/salesforce/mapping.js';
 import { createTestDatabase } from '../harness/db.js';
 import { createMemorySystem, memoryConnector, unregisterMemorySystem } from '../connectors/memory/index.js';
 import { deletePrefix, REDIS_URL, TEST_TUNING } from '../harness/sync-hub.js';
+import { machineInfo, type VendorCallsJson } from './bench/results.js';
+import { writeVendorCalls } from './bench/vendor-calls.js';
 
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 2000);
 const BACKFILL = Number(process.env.BENCH_BACKFILL ?? 50_000);
 const ORG = '00D5e000000BnchEAA';
+const JSON_OUT = process.env.BENCH_JSON;
+/** sObject Collections: at most 200 records a call. */
+const COLLECTION_SIZE = 200;
+/** What part 1 measured, for `BENCH_JSON` (the calls-per-record chart of `npm run bench:charts`). */
+const vendorCalls: VendorCallsJson[] = [];
 
 function fmt(n: number, digits = 3): string {
   return n.toFixed(digits);
@@ -142,6 +155,9 @@ async function callsPerRecord(label: string, withConsentRecords: boolean): Promi
     for (const [endpoint, n] of Object.entries(calls.byEndpoint).sort()) console.log(`  ${endpoint}: ${n}`);
     console.log(`  average batch: ${fmt(synced / Math.max(1, upserts), 1)} records per upsert`);
     console.log(`  API calls per synced record: ${fmt(calls.total / synced, 4)} (${calls.total} API calls)`);
+    // Names and the flag only: one upsert per 200 records is Salesforce's best.
+    if (!withConsentRecords)
+      vendorCalls.push({ vendor: 'Salesforce push', callsPerRecord: calls.total / synced, ceilingPerRecord: 1 / COLLECTION_SIZE });
     const acked = emulator.sideDoor.webhookDeliveries().filter((d) => d.acked).length;
     console.log(`  Outbound Messages: ${emulator.sideDoor.webhookDeliveries().length} deliveries, ${acked} acknowledged`);
   } finally {
@@ -194,7 +210,9 @@ async function backfill(): Promise<void> {
   }
 }
 
+const machine = machineInfo();
 await callsPerRecord('names + HasOptedOutOfEmail', false);
 await callsPerRecord('names + HasOptedOutOfEmail + a ContactPointTypeConsent each', true);
 await backfill();
+if (JSON_OUT) writeVendorCalls(JSON_OUT, machine, { records: RECORDS, backfill: BACKFILL }, vendorCalls);
 process.exit(0);

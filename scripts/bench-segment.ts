@@ -40,9 +40,17 @@
  * connector, not Segment's speed. Options: BENCH_PROFILES (default 10000), BENCH_ERASURES
  * (default 10000), BENCH_PULL (profiles the pull walk covers, default BENCH_PROFILES; at 100
  * requests a second 10,000 take 100 s), BENCH_SKIP_SINGLES=1 (skip the one-per-call erase
- * variant).
+ * variant), BENCH_JSON (a file to write the calls per record to, `vendorCalls` of
+ * `npm run bench:charts`): part 1 as "Segment push", API calls per profile, against the fewest
+ * `/v1/batch` calls Segment's limits allow for events of the size measured: a batch holds at most
+ * 500 KB and 2,500 events, so the ceiling is 1 / min(2,500, 500 KB / bytes per event). The
+ * connector sends one call per push of `limits.maxBatch` (500), so with events of under ~1 KB the
+ * bar stands above that ceiling. The pull (one Profile API call per profile by design) and the
+ * erasures (regulations, not records per call) are left out.
  */
 import { pushConcurrently } from './bench/push-concurrently.js';
+import { machineInfo, type VendorCallsJson } from './bench/results.js';
+import { writeVendorCalls } from './bench/vendor-calls.js';
 import { subscribe } from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -55,12 +63,19 @@ import { PrivacyTuning } from '../src/privacy/options.js';
 import { SegmentConfig } from '../connectors/segment/config.js';
 import segment, { createSegmentInstance } from '../connectors/segment/connector.js';
 import { MAX_SUBJECTS_PER_REGULATION, REGULATIONS_PER_MINUTE } from '../connectors/segment/api.js';
-import { DEFAULT_SPACE_ID, startSegmentEmulator, type RunningSegmentEmulator } from '../connectors/segment/emulator/index.js';
+import {
+  DEFAULT_SPACE_ID,
+  MAX_BATCH_BYTES,
+  MAX_BATCH_EVENTS,
+  startSegmentEmulator,
+  type RunningSegmentEmulator,
+} from '../connectors/segment/emulator/index.js';
 
 const PROFILES = Number(process.env.BENCH_PROFILES ?? 10_000);
 const ERASURES = Number(process.env.BENCH_ERASURES ?? 10_000);
 const PULL = Math.min(PROFILES, Number(process.env.BENCH_PULL ?? PROFILES));
 const SKIP_SINGLES = process.env.BENCH_SKIP_SINGLES === '1';
+const JSON_OUT = process.env.BENCH_JSON;
 const PROFILE_CEILING = 100;
 const { maxBatch, concurrency } = segment.limits;
 const tuning = PrivacyTuning.parse({});
@@ -297,6 +312,9 @@ async function eraseVariant(
   return { label, batch, regulations, peakMinute, creationMinutes, creates, reads, rateLimited: calls.rateLimited };
 }
 
+const machine = machineInfo();
+/** What part 1 measured, for `BENCH_JSON` (the calls-per-record chart of `npm run bench:charts`). */
+const vendorCalls: VendorCallsJson[] = [];
 const arrivals = new ProfileArrivals();
 const emulator = await startSegmentEmulator({ secret: 'bench-segment-webhook-secret' }, { now: clock });
 try {
@@ -351,6 +369,12 @@ try {
   );
   const pushCalls = printCalls(emulator, PROFILES, 'profile');
   const bytesPerEvent = sent.bytes / Math.max(1, delivered);
+  // Segment's best for events of this size: as many as 500 KB holds, at most 2,500 a batch.
+  const bestPerCall = Math.max(1, Math.min(MAX_BATCH_EVENTS, Math.floor(MAX_BATCH_BYTES / Math.max(1, bytesPerEvent))));
+  console.log(
+    `  Segment's limits allow ${bestPerCall} such events a /v1/batch call (500 KB, at most ${MAX_BATCH_EVENTS}): ceiling ${fmt(1 / bestPerCall, 4)} calls per profile`,
+  );
+  vendorCalls.push({ vendor: 'Segment push', callsPerRecord: pushCalls.total / PROFILES, ceilingPerRecord: 1 / bestPerCall });
 
   // 2. Retry of the same changes.
   door.resetCalls();
@@ -434,4 +458,6 @@ try {
 } finally {
   await emulator.close();
 }
+if (JSON_OUT)
+  writeVendorCalls(JSON_OUT, machine, { profiles: PROFILES, erasures: ERASURES, pull: PULL, skipSingles: SKIP_SINGLES }, vendorCalls);
 process.exit(0);

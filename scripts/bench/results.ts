@@ -164,6 +164,7 @@ export const VendorCallsJson = z.object({
   callsPerRecord: z.number(),
   ceilingPerRecord: z.number(),
 });
+export type VendorCallsJson = z.infer<typeof VendorCallsJson>;
 
 export const BENCH_FORMAT = 'concord-bench/1';
 

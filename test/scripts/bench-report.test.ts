@@ -1,17 +1,22 @@
 /**
  * The sync benchmark's non-measuring logic: its command line (`scripts/bench/args.ts`), the
- * side-by-side table (`table.ts`), the JSON schema (`results.ts`) and the SVG charts drawn from
- * it (`plots.ts`, `svg.ts`). No bench is run here.
+ * side-by-side table (`table.ts`), the JSON schema (`results.ts`), the connector benches' file of
+ * vendor calls (`vendor-calls.ts`) and the SVG charts drawn from it (`plots.ts`, `svg.ts`). No bench
+ * is run here.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { BenchArgsError, DEFAULT_PROCESSES, MAX_WORKERS, parseBenchArgs } from '../../scripts/bench/args.js';
 import { DeliveryTracker, nameOf, newPhase } from '../../scripts/bench/delivery.js';
 import { LogTally } from '../../scripts/bench/log-tally.js';
 import { backfillFigures, interpolated } from '../../scripts/bench/backfill/figures.js';
 import { chartsFrom } from '../../scripts/bench/plots.js';
-import { BENCH_FORMAT, BenchFile } from '../../scripts/bench/results.js';
+import { BENCH_FORMAT, BenchFile, machineInfo } from '../../scripts/bench/results.js';
+import { writeVendorCalls } from '../../scripts/bench/vendor-calls.js';
 import type { BenchFileInput, PhaseJson, RunJson } from '../../scripts/bench/results.js';
 import { barChart, escapeXml, lineChart, niceTicks } from '../../scripts/bench/svg.js';
 import { sumWaits, WaitClock, waitsBetween } from '../../scripts/bench/waits.js';
@@ -386,6 +391,28 @@ describe('charts from bench JSON', () => {
   it('no figures, no chart; a file that is not a bench file is refused by the schema', () => {
     expect(chartsFrom([file([])])).toEqual([]);
     expect(BenchFile.safeParse({ format: 'other', runs: [] }).success).toBe(false);
+  });
+
+  it("a connector bench's BENCH_JSON file holds only its vendor calls, and draws the calls-per-record chart", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vendor-calls-'));
+    try {
+      const path = join(dir, 'calls.json');
+      const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+      writeVendorCalls(path, machineInfo(), { records: 2000 }, [
+        { vendor: 'Salesforce push', callsPerRecord: 0.015, ceilingPerRecord: 1 / 200 },
+      ]);
+      log.mockRestore();
+      const written = BenchFile.parse(JSON.parse(readFileSync(path, 'utf8')));
+      expect(written).toMatchObject({ format: BENCH_FORMAT, options: { records: 2000 }, runs: [] });
+      expect(written.machine.loadAverageEnd).toHaveLength(3);
+      const charts = chartsFrom([written]);
+      expect(charts.map((c) => c.file)).toEqual(['calls-per-record.svg']);
+      expect(seriesOf(charts[0]?.svg ?? '')).toEqual(['Salesforce push']);
+      // A figure the schema refuses (JSON has no NaN) is not written.
+      expect(() => writeVendorCalls(path, machineInfo(), {}, [{ vendor: 'x', callsPerRecord: Number.NaN, ceilingPerRecord: 1 }])).toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
