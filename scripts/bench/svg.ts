@@ -176,6 +176,17 @@ export function lineChart(spec: LineChartSpec): string {
 }
 
 /** One bar per entry, with its ceiling marked across it (red when the bar passes it). */
+/** A label's words in lines that fit `width` px (about 6 px per character at 11 px), so neighbours' labels do not overlap. */
+function wrapped(label: string, width: number): string[] {
+  const lines: string[] = [];
+  for (const word of label.split(' ')) {
+    const last = lines.at(-1);
+    if (last !== undefined && (last.length + 1 + word.length) * 6 <= width - 4) lines[lines.length - 1] = `${last} ${word}`;
+    else lines.push(word);
+  }
+  return lines;
+}
+
 export function barChart(spec: BarChartSpec): string {
   const values = spec.bars.flatMap((b) => [b.value, b.ceiling ?? 0]).filter(Number.isFinite);
   const axis = yAxis(niceTicks(0, Math.max(...values, 0)), spec.yLabel);
@@ -194,7 +205,9 @@ export function barChart(spec: BarChartSpec): string {
         : [
             `<line data-ceiling="${b.ceiling}" x1="${fixed(cx - width / 2 - 8)}" x2="${fixed(cx + width / 2 + 8)}" y1="${fixed(axis.y(b.ceiling))}" y2="${fixed(axis.y(b.ceiling))}" stroke="#B00020" stroke-width="2.5"/>`,
           ]),
-      `<text x="${fixed(cx)}" y="${MARGIN.top + PLOT_H + 18}" text-anchor="middle">${escapeXml(b.label)}</text>`,
+      `<text x="${fixed(cx)}" y="${MARGIN.top + PLOT_H + 16}" text-anchor="middle" font-size="11">${wrapped(b.label, slot)
+        .map((line, k) => `<tspan x="${fixed(cx)}" dy="${k === 0 ? 0 : 12}">${escapeXml(line)}</tspan>`)
+        .join('')}</text>`,
       '</g>',
     );
   });
