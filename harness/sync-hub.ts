@@ -19,6 +19,7 @@ import type { PullSchedule, SyncConnector } from '../src/sync/bind.js';
 import { createEngine } from '../src/sync/engine.js';
 import type { Engine } from '../src/sync/engine.js';
 import type { EngineRoles, EngineTuningInput } from '../src/sync/options.js';
+import { prefixPatterns } from '../src/queue/keys.js';
 import type { RedisTarget } from '../src/queue/redis-client.js';
 import { createTestDatabase } from './db.js';
 import type { TestDatabase, TestDialect } from './db.js';
@@ -239,16 +240,18 @@ function sentAt(headers: Record<string, string>): string {
   return new Date(t ? Number(t) : Date.now()).toISOString();
 }
 
-/** Removes every Redis key of a test prefix. */
+/** Removes every Redis key of a test prefix: the engine's and every queue's (`prefixPatterns`). */
 export async function deletePrefix(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    for (const pattern of prefixPatterns(prefix)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.del(...keys);
+      } while (cursor !== '0');
+    }
   } finally {
     redis.disconnect();
   }

@@ -18,6 +18,7 @@ import { portOf } from '../connector/emulator-definition.js';
 import type { DemoLink, EmulatorDefinition, RunningEmulator } from '../connector/emulator-definition.js';
 import type { Config } from '../config/schema.js';
 import type { ProfilePatch } from '../profile/schema.js';
+import { prefixPatterns } from '../queue/keys.js';
 import { PreferenceLinks, preferenceUrl } from '../server/index.js';
 import { recordDemo, runningDemo } from './demo-state.js';
 import { startHubProcess } from './hub.js';
@@ -83,12 +84,14 @@ interface Closable {
 async function deletePrefix(url: string, prefix: string): Promise<void> {
   const redis = new Redis(url);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    for (const pattern of prefixPatterns(prefix)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await redis.del(...keys);
+      } while (cursor !== '0');
+    }
   } finally {
     redis.disconnect();
   }

@@ -1,6 +1,7 @@
 /**
- * Queue names, Redis keys and job ids of the privacy module. They share the engine's prefix
- * (with its hash tag), so a deployment's keys stay in one Redis Cluster slot.
+ * Queue names, Redis keys and job ids of the privacy module. The keys share the engine's prefix
+ * (with its hash tag), so they stay in the engine keys' Redis Cluster slot; each queue has a
+ * hash tag of its own (`queuePrefix`).
  */
 import { engineKeys } from '../queue/keys.js';
 import type { EngineKeys } from '../queue/keys.js';

@@ -26,7 +26,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { MergePolicy, ProfilePatch } from '../profile/schema.js';
 import { logRedisTrouble, redisAddress } from '../queue/redis-health.js';
-import { hashTagPrefix } from '../queue/keys.js';
+import { hashTagPrefix, queuePrefix } from '../queue/keys.js';
 import { WorkSets } from '../queue/work-sets.js';
 import type { ApplyResult, DsrStatus, Store } from '../store/types.js';
 import type { Engine, SyncConnector } from '../sync/index.js';
@@ -95,10 +95,10 @@ export class PrivacyService {
     const prefix = hashTagPrefix(deps.prefix);
     const clock = deps.now ?? Date.now;
     const now = (): Date => new Date(clock());
-    const connection = { connection: deps.redis, prefix };
-    const requests = new Queue(privacyQueues.requests, connection);
+    const queue = (name: string): Queue => new Queue(name, { connection: deps.redis, prefix: queuePrefix(prefix, name) });
+    const requests = queue(privacyQueues.requests);
     const erase = new Map<string, Queue>();
-    for (const c of deps.connectors) if (c.capabilities.erase) erase.set(c.id, new Queue(privacyQueues.erase(c.id), connection));
+    for (const c of deps.connectors) if (c.capabilities.erase) erase.set(c.id, queue(privacyQueues.erase(c.id)));
     this.queues = [requests, ...erase.values()];
     const logger = (deps.logger ?? silentLogger()).child({ component: 'privacy' });
     for (const q of this.queues)

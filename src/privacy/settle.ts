@@ -17,6 +17,7 @@ import { engineKeys } from '../queue/keys.js';
 import { audit, encodeDetail, readDetail } from './context.js';
 import type { PrivacyContext, SettledRequest } from './context.js';
 import type { DsrDetail } from './schema.js';
+import { execAll } from '../queue/redis-health.js';
 
 export async function settleRequest(ctx: PrivacyContext, dsrId: string): Promise<void> {
   const request = await ctx.store.getDsr(dsrId);
@@ -61,7 +62,7 @@ export async function settleRequest(ctx: PrivacyContext, dsrId: string): Promise
         pipe.srem(keys.repush(connector), request.profileId);
         pipe.hdel(keys.repushOrigin(connector), request.profileId);
       }
-      await pipe.exec();
+      await execAll(pipe);
     }
     ctx.metrics.erasureSeconds.observe({ origin: detail.origin }, (now.getTime() - Date.parse(request.receivedAt)) / 1000);
   }

@@ -9,9 +9,9 @@ import type { Job } from 'bullmq';
 import type { Engine } from '../sync/index.js';
 import { CallLimiter } from '../queue/call-limiter.js';
 import { jobOptions } from '../queue/job-options.js';
-import { engineKeys, jobId } from '../queue/keys.js';
+import { engineKeys, jobId, queuePrefix } from '../queue/keys.js';
 import { queueParkedFor } from '../queue/park.js';
-import { logRedisTrouble, redisAddress } from '../queue/redis-health.js';
+import { execAll, logRedisTrouble, redisAddress } from '../queue/redis-health.js';
 import { audit, encodeDetail, enqueueErasure, readDetail, scheduleEraseFlush, withLock } from './context.js';
 import type { PrivacyContext } from './context.js';
 import { Eraser } from './eraser.js';
@@ -70,7 +70,7 @@ export class PrivacyWorkers {
       start: (connector, externalId) => this.sources.requestFromSource(connector, { externalId }),
     });
     const tracker = new Tracker(ctx);
-    const base = { connection: ctx.redis, prefix: ctx.prefix };
+    const base = { connection: ctx.redis };
     this.add(
       new Worker(
         privacyQueues.requests,
@@ -82,7 +82,7 @@ export class PrivacyWorkers {
           if (job.name === 'retention') return retentionSummary(await this.retention.run({ dryRun: false }));
           return null;
         },
-        { ...base, concurrency: 4 },
+        { ...base, prefix: queuePrefix(ctx.prefix, privacyQueues.requests), concurrency: 4 },
       ),
     );
     for (const connector of ctx.queues.erase.keys()) {
@@ -96,6 +96,7 @@ export class PrivacyWorkers {
       this.add(
         new Worker<EraseJobData>(privacyQueues.erase(connector), (job, _token, signal) => eraser.process(job, signal), {
           ...base,
+          prefix: queuePrefix(ctx.prefix, privacyQueues.erase(connector)),
           concurrency,
           limiter,
           // A parked queue asks again this often, so a lifted park is noticed (see `unpark`).
@@ -188,12 +189,13 @@ export class PrivacyWorkers {
 
   private async isQueued(connector: string, dsrId: string): Promise<boolean> {
     const keys = eraseWorkKeys(this.ctx.prefix);
-    const scores = await this.ctx.redis
-      .pipeline()
-      .zscore(keys.dirty(connector), dsrId)
-      .zscore(keys.inflight(connector), dsrId)
-      .zscore(keys.retry(connector), dsrId)
-      .exec();
+    const scores = await execAll(
+      this.ctx.redis
+        .pipeline()
+        .zscore(keys.dirty(connector), dsrId)
+        .zscore(keys.inflight(connector), dsrId)
+        .zscore(keys.retry(connector), dsrId),
+    );
     return (scores ?? []).some(([, score]) => score !== null);
   }
 }

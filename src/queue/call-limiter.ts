@@ -21,6 +21,7 @@ import { randomUUID } from 'node:crypto';
 import type { RedisClient } from './redis-client.js';
 import { LuaScript, NOW_MS_LUA } from './lua.js';
 import type { EngineKeys } from './keys.js';
+import { execAll } from './redis-health.js';
 
 // KEYS: calls. ARGV: token. Moves the token's slot to now (when the call ended).
 const RELEASE = new LuaScript(`
@@ -138,11 +139,12 @@ export class CallLimiter {
    * calls may go).
    */
   async usage(instance: string, windowMs: number, now = Date.now()): Promise<{ used: number; blockedForMs: number }> {
-    const results = await this.redis
-      .pipeline()
-      .zcount(this.keys.calls(instance), now - windowMs, '+inf')
-      .pttl(this.keys.blocked(instance))
-      .exec();
+    const results = await execAll(
+      this.redis
+        .pipeline()
+        .zcount(this.keys.calls(instance), now - windowMs, '+inf')
+        .pttl(this.keys.blocked(instance)),
+    );
     return { used: Number(results?.[0]?.[1] ?? 0), blockedForMs: Math.max(0, Number(results?.[1]?.[1] ?? 0)) };
   }
 

@@ -9,6 +9,7 @@
  */
 import type { RedisClient } from './redis-client.js';
 import type { EngineKeys } from './keys.js';
+import { execAll } from './redis-health.js';
 
 export type ChangeDirection = 'in' | 'out';
 
@@ -37,7 +38,7 @@ export class ChangeCounts {
     const multi = this.redis.multi();
     for (const [connector, n] of entries) multi.hincrby(key, `${direction}:${connector}`, n);
     multi.pexpire(key, KEEP_MS);
-    await multi.exec();
+    await execAll(multi);
   }
 
   /** The counts of the `minutes` minutes that end with the minute of `now`, oldest first (minutes without changes included). */

@@ -1,8 +1,9 @@
 /**
  * Names of the sync engine's queues, Redis keys and job ids, in one place so no two stages'
- * keys clash; the privacy module builds its own on them (`privacy/keys.ts`). Every key shares
- * one hash tag (the prefix, e.g. `{concord}`), so the keys of one deployment live in one Redis
- * Cluster slot and multi-key Lua scripts stay legal.
+ * keys clash; the privacy module builds its own on them (`privacy/keys.ts`). The engine's own
+ * keys share one hash tag (the prefix, e.g. `{concord}`), so its multi-key Lua scripts stay
+ * legal in a Redis Cluster; every BullMQ queue has a hash tag of its own (`queuePrefix`), so
+ * the queues spread over the cluster's slots and a cluster adds capacity.
  */
 
 /** Connector instance ids become part of queue names and job ids: keep them plain. */
@@ -28,6 +29,42 @@ export function hashTagPrefix(prefix: string): string {
   return /\{[^}]+\}/.test(prefix) ? prefix : `{${prefix}}`;
 }
 
+/** The first hash tag of a prefix as Redis Cluster reads it: `{`, then a non-empty run up to the next `}`. */
+const HASH_TAG = /\{([^}]+)\}/;
+
+/**
+ * The BullMQ prefix of one queue: the deployment's prefix with the queue's name added inside
+ * its hash tag (`{concord}` and `push.hubspot` give `{concord.push.hubspot}`; `myapp:{concord}`
+ * gives `myapp:{concord.push.hubspot}`). BullMQ keys are `<prefix>:<queueName>:<suffix>` and its
+ * scripts touch one queue's keys only, so each queue lives in a slot of its own while the
+ * engine's keys (`engineKeys`) stay on the deployment's tag. Every `Queue`, `Worker`,
+ * `QueueEvents` or `FlowProducer` on a hub's queues must be opened with this prefix.
+ */
+export function queuePrefix(prefix: string, queueName: string): string {
+  return hashTagPrefix(prefix).replace(HASH_TAG, (_, tag: string) => `{${tag}.${queueName}}`);
+}
+
+/** Escapes the characters Redis glob patterns treat specially (`*`, `?`, `[`, `]`, `\`). */
+function globLiteral(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/**
+ * The SCAN/KEYS `MATCH` patterns of every key of one deployment: the engine's keys under the
+ * prefix itself and every queue's keys under its `queuePrefix`. Exact: the deployment `{ct-a}`
+ * matches neither `{ct-ab}` nor `{ct-a-b}` (only a tag that starts with this one and a dot,
+ * which is a queue's).
+ */
+export function prefixPatterns(prefix: string): string[] {
+  const tagged = hashTagPrefix(prefix);
+  const m = HASH_TAG.exec(tagged);
+  if (!m) return [`${globLiteral(tagged)}*`];
+  const before = globLiteral(tagged.slice(0, m.index));
+  const after = globLiteral(tagged.slice(m.index + m[0].length));
+  const tag = globLiteral(m[1] ?? '');
+  return [`${before}{${tag}}${after}*`, `${before}{${tag}.*}${after}*`];
+}
+
 export const queueNames = {
   ingest: 'ingest',
   relay: 'relay',
@@ -37,7 +74,7 @@ export const queueNames = {
   read: (instance: string): string => `read.${instance}`,
 } as const;
 
-/** The engine's own Redis keys (BullMQ builds its keys from the same prefix). */
+/** The engine's own Redis keys, all on the deployment's hash tag (BullMQ's are on each queue's, see `queuePrefix`). */
 export function engineKeys(prefix: string) {
   return {
     /** ZSET profileId -> when it became dirty (ms); profiles waiting to be pushed. */

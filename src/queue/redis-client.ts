@@ -6,8 +6,9 @@
  * redirections itself (https://redis.github.io/ioredis/classes/Cluster.html).
  *
  * In a Cluster every multi-key command, MULTI, pipeline and Lua script must touch keys of one
- * slot: the hub's keys all start with the configured hash tag (see `keys.ts`), and BullMQ's
- * prefix must be hash-tagged too (https://docs.bullmq.io/bull/patterns/redis-cluster).
+ * slot: the engine's keys all start with the configured hash tag, and each BullMQ queue's
+ * prefix carries a hash tag of its own (`queuePrefix` in `keys.ts`;
+ * https://docs.bullmq.io/bull/patterns/redis-cluster).
  */
 import { Cluster, Redis } from 'ioredis';
 import type { ClusterOptions, RedisOptions } from 'ioredis';

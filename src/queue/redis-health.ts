@@ -112,6 +112,24 @@ export function clusterTransient(err: unknown): RedisUnavailableError | undefine
   return new RedisUnavailableError(`Redis cannot take it now: ${err.message.slice(0, 60)}`);
 }
 
+/** What `exec()` of an ioredis pipeline or MULTI answers: per command, its error or its result. */
+type ExecResults = [error: Error | null, result: unknown][] | null;
+
+/**
+ * Runs a pipeline or MULTI and throws when any of its commands failed: ioredis answers each
+ * command's error in the results instead of rejecting, so a command refused while a Cluster
+ * slot migrates (`TRYAGAIN`, `ASK`/`MOVED` a pipeline cannot follow) would otherwise pass
+ * silently. The error is `RedisUnavailableError` when it is a "not now" answer (as in
+ * `withRedisDeadline`); a MULTI Redis aborted (`null`) throws too. Every caller's effects are
+ * idempotent, so the work that threw is simply done again.
+ */
+export async function execAll(batch: { exec(): Promise<ExecResults> }): Promise<[error: Error | null, result: unknown][]> {
+  const results = await batch.exec();
+  if (results === null) throw new RedisUnavailableError('Redis aborted the transaction');
+  for (const [err] of results) if (err) throw clusterTransient(err) ?? err;
+  return results;
+}
+
 /**
  * Throws unless a Redis Cluster can serve the slots of `keys` now: `CLUSTER INFO` says
  * `cluster_state:ok` and each key's slot answers (`EXISTS`, routed to the slot's owner, fails

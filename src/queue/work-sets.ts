@@ -8,6 +8,7 @@
  * them back to dirty, so nothing is lost.
  */
 import type { RedisClient } from './redis-client.js';
+import { execAll } from './redis-health.js';
 import { LuaScript, NOW_MS_LUA } from './lua.js';
 import type { EngineKeys } from './keys.js';
 
@@ -144,7 +145,7 @@ export class WorkSets {
     }
     const marks = new Map<string, DirtyMark>();
     if (order.length === 0) return marks;
-    const results = await pipe.exec();
+    const results = await execAll(pipe);
     order.forEach((instance, i) => {
       const added = results?.[i * stride];
       const entry = results?.[i * stride + 1];
@@ -180,11 +181,9 @@ export class WorkSets {
 
   /** How many profiles are dirty now, and since when the oldest is (ms). */
   async dirtyState(instance: string): Promise<{ count: number; oldestAt: number | null }> {
-    const results = await this.redis
-      .pipeline()
-      .zcard(this.keys.dirty(instance))
-      .zrange(this.keys.dirty(instance), 0, 0, 'WITHSCORES')
-      .exec();
+    const results = await execAll(
+      this.redis.pipeline().zcard(this.keys.dirty(instance)).zrange(this.keys.dirty(instance), 0, 0, 'WITHSCORES'),
+    );
     const oldest = results?.[1]?.[1] as string[] | undefined;
     return { count: Number(results?.[0]?.[1] ?? 0), oldestAt: oldest?.[1] === undefined ? null : Number(oldest[1]) };
   }
@@ -210,7 +209,7 @@ export class WorkSets {
     const pipe = this.redis.pipeline();
     for (const [connector, ids] of groupBy(refs, (r) => r.connector))
       pipe.zrem(this.keys.inflight(connector), ...ids.map((r) => r.profileId));
-    await pipe.exec();
+    await execAll(pipe);
   }
 
   /**
@@ -262,15 +261,16 @@ export class WorkSets {
    */
   async done(instance: string, profileIds: readonly string[]): Promise<(number | null)[]> {
     if (profileIds.length === 0) return [];
-    const results = await this.redis
-      .multi()
-      .zmscore(this.keys.since(instance), ...profileIds)
-      .zrem(this.keys.since(instance), ...profileIds)
-      .zrem(this.keys.inflight(instance), ...profileIds)
-      .hdel(this.keys.attempts(instance), ...profileIds)
-      .srem(this.keys.repush(instance), ...profileIds)
-      .hdel(this.keys.repushOrigin(instance), ...profileIds)
-      .exec();
+    const results = await execAll(
+      this.redis
+        .multi()
+        .zmscore(this.keys.since(instance), ...profileIds)
+        .zrem(this.keys.since(instance), ...profileIds)
+        .zrem(this.keys.inflight(instance), ...profileIds)
+        .hdel(this.keys.attempts(instance), ...profileIds)
+        .srem(this.keys.repush(instance), ...profileIds)
+        .hdel(this.keys.repushOrigin(instance), ...profileIds),
+    );
     const scores = (results?.[0]?.[1] ?? []) as (string | null)[];
     return profileIds.map((_, i) => (scores[i] == null ? null : Number(scores[i])));
   }
@@ -294,18 +294,19 @@ export class WorkSets {
     const now = Date.now();
     const args: (string | number)[] = [];
     for (const id of profileIds) args.push(now, id);
-    await this.redis
-      .multi()
-      .zrem(this.keys.inflight(instance), ...profileIds)
-      .zadd(target, 'NX', ...args)
-      .exec();
+    await execAll(
+      this.redis
+        .multi()
+        .zrem(this.keys.inflight(instance), ...profileIds)
+        .zadd(target, 'NX', ...args),
+    );
   }
 
   /** Makes every held profile dirty again (the earlier time kept when it is dirty already); returns how many were held. */
   async releaseHeld(instance: string): Promise<number> {
     const held = this.keys.held(instance);
     const dirty = this.keys.dirty(instance);
-    const results = await this.redis.multi().zcard(held).zunionstore(dirty, 2, dirty, held, 'AGGREGATE', 'MIN').del(held).exec();
+    const results = await execAll(this.redis.multi().zcard(held).zunionstore(dirty, 2, dirty, held, 'AGGREGATE', 'MIN').del(held));
     return Number(results?.[0]?.[1] ?? 0);
   }
 
@@ -332,7 +333,7 @@ export class WorkSets {
       multi.zadd(this.keys.retry(instance), now + item.delayMs, item.profileId);
       multi.hincrby(this.keys.attempts(instance), item.profileId, 1);
     }
-    await multi.exec();
+    await execAll(multi);
   }
 
   /** Remembers the earliest receive time of undelivered changes, per target and profile. */
@@ -344,7 +345,7 @@ export class WorkSets {
       for (const e of list) args.push(e.receivedAtMs, e.profileId);
       pipe.zadd(this.keys.since(instance), 'LT', ...args);
     }
-    await pipe.exec();
+    await execAll(pipe);
   }
 
   /**
@@ -356,7 +357,7 @@ export class WorkSets {
     if (profileIds.length === 0) return;
     const multi = this.redis.multi().sadd(this.keys.repush(instance), ...profileIds);
     if (origin) for (const id of profileIds) multi.hset(this.keys.repushOrigin(instance), id, JSON.stringify(origin));
-    await multi.exec();
+    await execAll(multi);
     await this.markDirty(new Map([[instance, profileIds]]));
   }
 
@@ -377,14 +378,15 @@ export class WorkSets {
 
   /** Counts per set, for status. */
   async depths(instance: string): Promise<{ dirty: number; inflight: number; retry: number; dead: number; held: number }> {
-    const results = await this.redis
-      .pipeline()
-      .zcard(this.keys.dirty(instance))
-      .zcard(this.keys.inflight(instance))
-      .zcard(this.keys.retry(instance))
-      .hlen(this.keys.dead(instance))
-      .zcard(this.keys.held(instance))
-      .exec();
+    const results = await execAll(
+      this.redis
+        .pipeline()
+        .zcard(this.keys.dirty(instance))
+        .zcard(this.keys.inflight(instance))
+        .zcard(this.keys.retry(instance))
+        .hlen(this.keys.dead(instance))
+        .zcard(this.keys.held(instance)),
+    );
     const n = (i: number): number => Number(results?.[i]?.[1] ?? 0);
     return { dirty: n(0), inflight: n(1), retry: n(2), dead: n(3), held: n(4) };
   }

@@ -38,6 +38,7 @@ import { registerRequests } from './requests/routes.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { registerWebhooks } from './webhooks.js';
 import { redisReady as redisUp } from '../queue/redis-health.js';
+import { engineQueueNames, queuePrefix } from '../sync/index.js';
 import { requestLogScope } from '../log/logger.js';
 import type { RequestLogScope } from '../log/logger.js';
 
@@ -153,7 +154,11 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
       operations: '/admin',
     },
   }));
-  registerOps(app, { redis: deps.redis, redisReady, store: deps.store, slotKeys: [`${deps.engine.prefix}:readyz`] });
+  // The engine's hash tag and each queue's (see `queuePrefix`): every slot the hub works in must be served.
+  const slotKeys = [deps.engine.prefix, ...engineQueueNames(deps.connectors).map((name) => queuePrefix(deps.engine.prefix, name))].map(
+    (prefix) => `${prefix}:readyz`,
+  );
+  registerOps(app, { redis: deps.redis, redisReady, store: deps.store, slotKeys });
   if (metricsHere) registerMetrics(app, { registry: deps.metrics, token: deps.hub.metrics?.token });
   await registerWebhooks(app, {
     engine: deps.engine,

@@ -11,7 +11,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RedisClient } from '../queue/redis-health.js';
-import { engineQueueNames } from '../sync/index.js';
+import { engineQueueNames, queuePrefix } from '../sync/index.js';
 import type { SyncConnector } from '../sync/index.js';
 import { hasScope } from './api-keys.js';
 import type { ApiKeyRecord } from './api-keys.js';
@@ -37,7 +37,9 @@ export async function registerQueueBoard(
   app: FastifyInstance,
   options: { redis: RedisClient; prefix: string; connectors: readonly SyncConnector[]; apiKeys: readonly ApiKeyRecord[] },
 ): Promise<void> {
-  const queues = engineQueueNames(options.connectors).map((name) => new Queue(name, { connection: options.redis, prefix: options.prefix }));
+  const queues = engineQueueNames(options.connectors).map(
+    (name) => new Queue(name, { connection: options.redis, prefix: queuePrefix(options.prefix, name) }),
+  );
   // The connection's owner logs its errors; without a listener BullMQ would print each one while Redis is away.
   for (const q of queues) q.on('error', () => undefined);
   const adapter = new FastifyAdapter();

@@ -29,7 +29,7 @@ import { kickRelay, scheduleFlush } from './context.js';
 import { Ingestor } from './inbound/ingest.js';
 import type { IngestJobData } from './inbound/ingest.js';
 import { jobOptions } from '../queue/job-options.js';
-import { assertInstanceId, engineKeys, hashTagPrefix, jobId, queueNames } from '../queue/keys.js';
+import { assertInstanceId, engineKeys, hashTagPrefix, jobId, queueNames, queuePrefix } from '../queue/keys.js';
 import { createSyncMetrics } from './metrics.js';
 import type { SyncMetrics } from './metrics.js';
 import { EngineRoles, EngineTuning } from './options.js';
@@ -121,7 +121,7 @@ export interface PullJobView {
 }
 
 export interface Engine {
-  /** The key prefix (with its hash tag) of every queue and key. */
+  /** The key prefix (with its hash tag) of the engine's keys; each queue's is `queuePrefix(prefix, name)`. */
   readonly prefix: string;
   readonly metrics: SyncMetrics;
   readonly deadLetters: DeadLetterView;
@@ -268,18 +268,19 @@ class BullEngine implements Engine {
     this.commands = duplicateRedisClient(this.redis, { enableAutoPipelining: true });
     this.commands.on('error', (err) => logRedisTrouble(this.logger, { err }, unavailable));
     const keys = engineKeys(this.prefix);
-    const queueOpts = { connection: this.redis, prefix: this.prefix };
+    // Each queue on a hash tag of its own (see `queuePrefix`).
+    const queue = (name: string): Queue => new Queue(name, { connection: this.redis, prefix: queuePrefix(this.prefix, name) });
     const push = new Map<string, Queue>();
     const pull = new Map<string, Queue>();
     const read = new Map<string, Queue>();
     for (const c of connectors.values()) {
-      if (c.capabilities.push) push.set(c.id, new Queue(queueNames.push(c.id), queueOpts));
-      if (c.capabilities.pull) pull.set(c.id, new Queue(queueNames.pull(c.id), queueOpts));
-      if (c.capabilities.webhooks) read.set(c.id, new Queue(queueNames.read(c.id), queueOpts));
+      if (c.capabilities.push) push.set(c.id, queue(queueNames.push(c.id)));
+      if (c.capabilities.pull) pull.set(c.id, queue(queueNames.pull(c.id)));
+      if (c.capabilities.webhooks) read.set(c.id, queue(queueNames.read(c.id)));
     }
     const queues = {
-      ingest: new Queue(queueNames.ingest, queueOpts),
-      relay: new Queue(queueNames.relay, queueOpts),
+      ingest: queue(queueNames.ingest),
+      relay: queue(queueNames.relay),
       push,
       pull,
       read,
@@ -407,7 +408,6 @@ class BullEngine implements Engine {
     const { tuning, connectors } = this.ctx;
     const base = {
       connection: this.redis,
-      prefix: this.prefix,
       lockDuration: tuning.lockDurationMs,
       stalledInterval: tuning.stalledIntervalMs,
       maximumRateLimitDelay: tuning.parkRecheckMs,
@@ -417,7 +417,7 @@ class BullEngine implements Engine {
       const ordered = new OrderedWorker<IngestJobData>(
         queueNames.ingest,
         (job) => this.ingestor.process(job),
-        { ...base, maxInFlight: tuning.ingestConcurrency },
+        { ...base, prefix: queuePrefix(this.prefix, queueNames.ingest), maxInFlight: tuning.ingestConcurrency },
         this.logger,
       );
       this.addWorker(ordered.worker);
@@ -428,6 +428,7 @@ class BullEngine implements Engine {
       this.addWorker(
         new Worker(queueNames.relay, async (job) => (job.name === 'sweep' ? this.relay.sweep() : this.relay.drain()), {
           ...base,
+          prefix: queuePrefix(this.prefix, queueNames.relay),
           concurrency: 1,
         }),
       );
@@ -437,6 +438,7 @@ class BullEngine implements Engine {
         this.addWorker(
           new Worker<FlushJobData>(queueNames.push(c.id), (job, _token, signal) => this.pusher.process(job, signal), {
             ...base,
+            prefix: queuePrefix(this.prefix, queueNames.push(c.id)),
             concurrency: c.limits.concurrency,
             limiter: { max: c.limits.requestsPerWindow, duration: c.limits.windowMs },
           }),
@@ -447,6 +449,7 @@ class BullEngine implements Engine {
         this.addWorker(
           new Worker<ChangedReadJob>(queueNames.read(c.id), (job, _token, signal) => this.changedReader.process(job, signal), {
             ...base,
+            prefix: queuePrefix(this.prefix, queueNames.read(c.id)),
             concurrency: c.limits.concurrency,
           }),
         );
@@ -455,6 +458,7 @@ class BullEngine implements Engine {
         this.addWorker(
           new Worker<PullJobData>(queueNames.pull(c.id), (job, token, signal) => this.puller.process(job, signal, token), {
             ...base,
+            prefix: queuePrefix(this.prefix, queueNames.pull(c.id)),
             concurrency: 1,
             limiter: { max: c.limits.requestsPerWindow, duration: c.limits.windowMs },
           }),

@@ -4,6 +4,8 @@
  * stages are internal: inbound/ (webhooks, ingest), outbound/ (relay, push), pull/.
  */
 export { createEngine, engineQueueNames } from './engine.js';
+/** The BullMQ prefix of one of the engine's queues (its own hash tag), for those that open them (the queue board). */
+export { queuePrefix } from '../queue/keys.js';
 export type {
   ConnectorReport,
   ConnectorStatus,

@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
+import { queuePrefix } from '../../src/queue/keys.js';
 import { queueParkedFor } from '../../src/queue/park.js';
 import { waitFor } from '../../harness/sync-hub.js';
 import { KEYS, startOperatorHub } from './operator-hub.js';
@@ -26,7 +27,7 @@ async function blockedFor(op: OperatorHub, id: string): Promise<number> {
 
 /** What the park of a queue has left (ms; 0 when not parked). */
 async function parkedFor(op: OperatorHub, queueName: string): Promise<number> {
-  const queue = new Queue(queueName, { connection: op.hub.engine.connection, prefix: op.hub.engine.prefix });
+  const queue = new Queue(queueName, { connection: op.hub.engine.connection, prefix: queuePrefix(op.hub.engine.prefix, queueName) });
   try {
     return await queueParkedFor(queue);
   } finally {
@@ -51,7 +52,10 @@ describe('lifting a rate-limit park', () => {
     expect(await parkedFor(op, 'push.salesforce')).toBeGreaterThan(60_000);
 
     // An erasure run waiting for the same allowance parks the erase queue too.
-    const erase = new Queue('dsr-erase.salesforce', { connection: op.hub.engine.connection, prefix: op.hub.engine.prefix });
+    const erase = new Queue('dsr-erase.salesforce', {
+      connection: op.hub.engine.connection,
+      prefix: queuePrefix(op.hub.engine.prefix, 'dsr-erase.salesforce'),
+    });
     await erase.rateLimit(15 * 60_000);
     await erase.close();
     expect(await parkedFor(op, 'dsr-erase.salesforce')).toBeGreaterThan(60_000);

@@ -35,6 +35,7 @@ import { jobOptions } from '../../queue/job-options.js';
 import { LuaScript, NOW_MS_LUA } from '../../queue/lua.js';
 import type { Ingestor, IngestOutcome } from './ingest.js';
 import { ConnectorError } from '../../connector/errors.js';
+import { execAll } from '../../queue/redis-health.js';
 
 /** Batches one read job reads at once (each its own loop taking the oldest ids). */
 const LOOPS_PER_JOB = 2;
@@ -108,11 +109,12 @@ export async function noteChanged(
   if (externalIds.length === 0) return;
   const args = externalIds.flatMap((id) => [receivedAtMs, id]);
   const [, last] =
-    (await ctx.redis
-      .multi()
-      .zadd(ctx.keys.changed(connector), 'NX', ...args)
-      .set(ctx.keys.lastChanged(connector), Date.now(), 'PX', Math.max(1, ctx.tuning.idleAfterMs), 'GET')
-      .exec()) ?? [];
+    (await execAll(
+      ctx.redis
+        .multi()
+        .zadd(ctx.keys.changed(connector), 'NX', ...args)
+        .set(ctx.keys.lastChanged(connector), Date.now(), 'PX', Math.max(1, ctx.tuning.idleAfterMs), 'GET'),
+    )) ?? [];
   if (last && !last[0] && last[1] === null) {
     const data: ChangedReadJob = { connector, once: true };
     await queue.add('read', data, { ...jobOptions.read(ctx.tuning.ingestAttempts), jobId: jobId('read', connector, 'now', Date.now()) });

@@ -14,7 +14,7 @@ import { HUB_SOURCES } from '../../config/schema.js';
 import { ProfilePatch } from '../../profile/schema.js';
 import type { ApplyResult, Store } from '../../store/types.js';
 import { addRelayJob } from '../context.js';
-import { hashTagPrefix, queueNames } from '../../queue/keys.js';
+import { queueNames, queuePrefix } from '../../queue/keys.js';
 import type { SyncMetrics } from '../metrics.js';
 
 export interface HubPatchIngestOptions {
@@ -45,7 +45,7 @@ export class HubPatchIngest {
   private readonly relayDelayMs: number;
 
   constructor(private readonly options: HubPatchIngestOptions) {
-    this.relay = new Queue(queueNames.relay, { connection: options.redis, prefix: hashTagPrefix(options.prefix) });
+    this.relay = new Queue(queueNames.relay, { connection: options.redis, prefix: queuePrefix(options.prefix, queueNames.relay) });
     // Without a listener BullMQ prints every connection error while Redis is away.
     this.relay.on('error', (err) => {
       if (options.logger)

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import type { RedisClient } from '../../queue/redis-client.js';
 import type { EngineKeys } from '../../queue/keys.js';
+import { execAll } from '../../queue/redis-health.js';
 
 export const DeadLetter = z.object({
   connector: z.string(),
@@ -37,7 +38,7 @@ export class DeadLetterView {
     if (letters.length === 0) return;
     const pipe = this.redis.pipeline();
     for (const l of letters) pipe.hset(this.keys.dead(l.connector), l.profileId, JSON.stringify(l));
-    await pipe.exec();
+    await execAll(pipe);
   }
 
   /** Removes dead letters of profiles that have since been delivered. */
@@ -81,16 +82,17 @@ export class DeadLetterView {
     if (profileIds.length === 0) return 0;
     const now = Date.now();
     // Only ids that were still dead are replayed (HDEL tells which).
-    const results = await this.redis.pipeline(profileIds.map((id) => ['hdel', this.keys.dead(connector), id])).exec();
+    const results = await execAll(this.redis.pipeline(profileIds.map((id) => ['hdel', this.keys.dead(connector), id])));
     const moved = profileIds.filter((_, i) => Number(results?.[i]?.[1] ?? 0) > 0);
     if (moved.length === 0) return 0;
     const args: (string | number)[] = [];
     for (const id of moved) args.push(now, id);
-    await this.redis
-      .multi()
-      .hdel(this.keys.attempts(connector), ...moved)
-      .zadd(this.keys.dirty(connector), 'NX', ...args)
-      .exec();
+    await execAll(
+      this.redis
+        .multi()
+        .hdel(this.keys.attempts(connector), ...moved)
+        .zadd(this.keys.dirty(connector), 'NX', ...args),
+    );
     await this.onReplay(connector);
     return moved.length;
   }

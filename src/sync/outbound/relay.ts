@@ -6,9 +6,31 @@
  * (`Store.settleOutbox`): if Redis loses the dirty sets, `Store.redriveOutbox` hands the rows
  * back to the relay. Many changes to one profile become one dirty entry (coalescing happens here).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RedisUnavailableError } from '../../queue/redis-health.js';
 import type { EngineContext } from '../context.js';
 import { flushMarked, scheduleFlush } from '../context.js';
 import { sweepRuns } from '../runs.js';
+
+/** How often, and how far apart (ms), the relay asks again when Redis refuses its dirty marks for now. */
+const MARK_TRIES = 20;
+const MARK_PAUSE_MS = 100;
+
+/**
+ * Runs `mark` (the dirty marks of claimed rows) and asks again while Redis answers "not now"
+ * (`RedisUnavailableError`: a Cluster slot migrating, a failover): the claimed rows would
+ * otherwise wait out their whole lease (`outboxLeaseMs`) before a sweep relays them.
+ */
+async function markWhileRefused<T>(mark: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await mark();
+    } catch (err) {
+      if (!(err instanceof RedisUnavailableError) || tries >= MARK_TRIES) throw err;
+      await sleep(MARK_PAUSE_MS);
+    }
+  }
+}
 
 export class Relay {
   /** When this process last swept the sync runs (they need it far less often than the outbox). */
@@ -36,7 +58,7 @@ export class Relay {
         byConnector.set(row.connector, list);
       }
       if (unknown.length > 0) this.ctx.logger.warn({ rows: unknown.length }, 'outbox rows for connectors without a push queue dropped');
-      const marks = await this.ctx.work.markDirty(byConnector, tuning.idleAfterMs);
+      const marks = await markWhileRefused(() => this.ctx.work.markDirty(byConnector, tuning.idleAfterMs));
       const unknownIds = new Set(unknown);
       // One claim, one lease: rows handed back meanwhile (Redis lost) are not marked.
       await store.markRelayed(

@@ -29,7 +29,7 @@ import { privacyQueues } from '../../../src/privacy/keys.js';
 import { createEngine } from '../../../src/sync/engine.js';
 import type { Engine } from '../../../src/sync/engine.js';
 import { connectorsFromConfig } from '../../../src/sync/from-config.js';
-import { queueNames } from '../../../src/queue/keys.js';
+import { queueNames, queuePrefix } from '../../../src/queue/keys.js';
 import type { EngineTuningInput } from '../../../src/sync/options.js';
 import { createTestDatabase } from '../../helpers/db.js';
 import type { TestDatabase, TestDialect } from '../../helpers/db.js';
@@ -332,7 +332,7 @@ export class ChaosWorld {
     connection.on('error', () => undefined);
     const prefix = this.config.hub.keyPrefix;
     const names = [queueNames.relay, privacyQueues.requests, ...Object.keys(this.config.connectors).map((id) => queueNames.pull(id))];
-    const queues = names.map((name) => new Queue(name, { connection, prefix }));
+    const queues = names.map((name) => new Queue(name, { connection, prefix: queuePrefix(prefix, name) }));
     try {
       const lists = await Promise.all(queues.map((q) => q.getJobSchedulers()));
       return lists

@@ -10,7 +10,7 @@ import { startHubSpotHub, type HubSpotHub } from '../../../harness/hubspot-hub.j
 import { REDIS_URL, waitFor } from '../../../harness/sync-hub.js';
 import { Redis } from 'ioredis';
 import { Queue, QueueEvents } from 'bullmq';
-import { engineKeys, queueNames } from '../../../src/queue/keys.js';
+import { engineKeys, queueNames, queuePrefix } from '../../../src/queue/keys.js';
 import { startCrmHub, type CrmHub } from '../../../harness/salesforce-hub.js';
 import { readJobId } from '../../../src/sync/inbound/changed-reads.js';
 
@@ -183,7 +183,10 @@ describe('HubSpot intake', () => {
   it('a read job that leaves no id behind, taken or not, queues no other read job', async () => {
     hub = await startHubSpotHub({ dialect: 'sqlite', echoMarker: true });
     const h = hub;
-    const events = new QueueEvents(queueNames.read('hubspot'), { connection: { url: REDIS_URL }, prefix: h.engine.prefix });
+    const events = new QueueEvents(queueNames.read('hubspot'), {
+      connection: { url: REDIS_URL },
+      prefix: queuePrefix(h.engine.prefix, queueNames.read('hubspot')),
+    });
     const added: string[] = [];
     events.on('added', ({ jobId }) => added.push(jobId));
     try {
@@ -206,7 +209,10 @@ describe('HubSpot intake', () => {
     await h.hubspot.sideDoor.flushWebhooks();
     await h.settle(30_000);
     // The window's job a later webhook added, as it was when the earlier job took that webhook's id too.
-    const queue = new Queue(queueNames.read('hubspot'), { connection: { url: REDIS_URL }, prefix: h.engine.prefix });
+    const queue = new Queue(queueNames.read('hubspot'), {
+      connection: { url: REDIS_URL },
+      prefix: queuePrefix(h.engine.prefix, queueNames.read('hubspot')),
+    });
     const redis = new Redis(REDIS_URL);
     try {
       const window = Math.floor(Date.now() / 20_000);

@@ -17,6 +17,7 @@ import { silentLogger } from '../../../src/log/logger.js';
 import { apiKeyRecords } from '../../../src/server/api-keys.js';
 import { build } from '../../../src/server/build.js';
 import { PlanView } from '../../../src/server/plans.js';
+import { queueNames, queuePrefix } from '../../../src/queue/keys.js';
 import type { Store } from '../../../src/store/index.js';
 import { connectorsFromConfig } from '../../../src/sync/index.js';
 import type { Engine } from '../../../src/sync/index.js';
@@ -147,7 +148,9 @@ describe('POST /api/v1/plans, GET /api/v1/plans/{planId}', () => {
     expect(await tableCounts()).toEqual(before);
     expect(await hub.db.query('select * from cursors')).toEqual(cursorsBefore);
     // The engine's own relay sweep schedules its next run (a BullMQ repeat job) on the clock: not the plan's.
-    const added = (await hub.redisKeys()).filter((k) => !keysBefore.has(k) && !k.startsWith(`${hub.prefix}:relay:repeat:`)).sort();
+    const added = (await hub.redisKeys())
+      .filter((k) => !keysBefore.has(k) && !k.startsWith(`${queuePrefix(hub.prefix, queueNames.relay)}:relay:repeat:`))
+      .sort();
     expect(added).toEqual([`${hub.prefix}:plan:${planId}`, `${hub.prefix}:plan:${second.planId}`].sort());
     expect(await redis.pttl(added[0] ?? '')).toBeGreaterThan(0);
   });

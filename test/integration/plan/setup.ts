@@ -23,6 +23,7 @@ import { parseConfig } from '../../../src/config/load.js';
 import { toMergePolicy } from '../../../src/config/policy.js';
 import type { Config } from '../../../src/config/schema.js';
 import { silentLogger } from '../../../src/log/logger.js';
+import { prefixPatterns } from '../../../src/queue/keys.js';
 import type { Store } from '../../../src/store/index.js';
 import { connectorsFromConfig } from '../../../src/sync/index.js';
 import type { SyncConnector } from '../../../src/sync/index.js';
@@ -83,7 +84,7 @@ export interface PlanHub {
    * `close`); `restartedWith` changes a connector as a restart with an edited config would.
    */
   engine(store: Store, roles?: Partial<EngineRoles>, restartedWith?: (connector: SyncConnector) => SyncConnector): Promise<Engine>;
-  /** Keys under the prefix in Redis. */
+  /** Every key of the hub in Redis: the engine's and its queues' (`prefixPatterns`). */
   redisKeys(): Promise<string[]>;
   /** A connection to the hub's Redis. */
   redis: Redis;
@@ -135,7 +136,7 @@ ${extra.salesforce ?? ''}
       await engine.start(roles);
       return engine;
     },
-    redisKeys: () => redis.keys(`${prefix}*`),
+    redisKeys: async () => (await Promise.all(prefixPatterns(prefix).map((p) => redis.keys(p)))).flat(),
     redis,
     async close() {
       for (const step of cleanup.reverse()) await step().catch(() => undefined);

@@ -16,6 +16,7 @@ import { freePort } from '../../../src/app/redis.js';
 import type { Demo } from '../../../src/app/demo.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { createLogger } from '../../../src/log/logger.js';
+import { prefixPatterns } from '../../../src/queue/keys.js';
 import { REDIS_URL } from '../../../harness/sync-hub.js';
 import { runConcord } from '../../helpers/cli.js';
 
@@ -24,7 +25,7 @@ const CONFIG = 'config/concord.yaml';
 async function deletePrefix(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL);
   try {
-    const keys = await redis.keys(`${prefix}*`);
+    const keys = (await Promise.all(prefixPatterns(prefix).map((p) => redis.keys(p)))).flat();
     if (keys.length > 0) await redis.del(...keys);
   } finally {
     redis.disconnect();

@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { msUntilMidnight } from '../../../connectors/hubspot/api.js';
 import { privacyQueues } from '../../../src/privacy/index.js';
+import { queuePrefix } from '../../../src/queue/keys.js';
 import type { DsrView } from '../../../src/privacy/index.js';
 import { REDIS_URL } from '../../../harness/sync-hub.js';
 import type { ProxiedRequest } from '../../../harness/fault-proxy.js';
@@ -136,7 +137,7 @@ describe('erasure under HubSpot rate limits', () => {
     const eventsConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
     const events = new QueueEvents(privacyQueues.erase('hubspot'), {
       connection: eventsConnection,
-      prefix: h.engine.prefix,
+      prefix: queuePrefix(h.engine.prefix, privacyQueues.erase('hubspot')),
       autorun: false,
     });
     let taken = 0;
@@ -148,7 +149,10 @@ describe('erasure under HubSpot rate limits', () => {
     eventsConnection.disconnect();
     expect(taken).toBe(0);
 
-    const queue = new Queue(privacyQueues.erase('hubspot'), { connection: redis, prefix: h.engine.prefix });
+    const queue = new Queue(privacyQueues.erase('hubspot'), {
+      connection: redis,
+      prefix: queuePrefix(h.engine.prefix, privacyQueues.erase('hubspot')),
+    });
     const ttl = await queue.getRateLimitTtl(1);
     await queue.close();
     // Parked until the reset (UTC midnight, the account's default time zone), give or take the time since.

@@ -7,6 +7,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { queuePrefix } from '../../../src/queue/keys.js';
 import { createRedisClient } from '../../../src/queue/redis-client.js';
 import type { RedisClient } from '../../../src/queue/redis-client.js';
 import { RedisUnavailableError, withRedisDeadline } from '../../../src/queue/redis-health.js';
@@ -34,11 +35,13 @@ describe.skipIf(!clusterToolsInstalled())('BullMQ on a Redis Cluster while a slo
   it('a job add is refused as unavailable while the slot moves and just after, then taken', async () => {
     const c = (cluster = await startLocalCluster(3));
     const redis = (client = createRedisClient({ cluster: { nodes: c.nodes.map((n) => n.url) } }, { maxRetriesPerRequest: null }));
-    const queue = new Queue('ingest', { connection: redis, prefix: '{noscript-test}' });
+    // The queue's own hash tag, as the hub opens its queues.
+    const prefix = queuePrefix('{noscript-test}', 'ingest');
+    const queue = new Queue('ingest', { connection: redis, prefix });
     const add = (): Promise<unknown> => queue.addBulk([{ name: 'records', data: { n: 1 } }]);
     expect(await outcome(add)).toBe('taken');
 
-    const slot = await c.slotOf('{noscript-test}');
+    const slot = await c.slotOf(prefix);
     const from = await c.ownerOf(slot);
     const to = c.nodes.find((n) => n.id !== from.id);
     if (!to) throw new Error('no other master');

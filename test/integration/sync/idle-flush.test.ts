@@ -8,7 +8,7 @@ import { Queue } from 'bullmq';
 import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { engineKeys, queueNames } from '../../../src/queue/keys.js';
+import { engineKeys, queueNames, queuePrefix } from '../../../src/queue/keys.js';
 import type { UpsertInput } from '../../../connectors/memory/index.js';
 import type { MemorySystem } from '../../../connectors/memory/index.js';
 import { REDIS_URL, startHub } from '../../../harness/sync-hub.js';
@@ -53,7 +53,10 @@ describe('push scheduling when idle and when busy', () => {
       // No safety-net sweep in the test's life: it schedules a flush at once for what is dirty (b's, here).
       tuning: { flushDelayMs: 60_000, idleAfterMs: 60_000, sweepEveryMs: 600_000 },
     });
-    const b = new Queue(queueNames.push('b'), { connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }), prefix: hub.prefix });
+    const b = new Queue(queueNames.push('b'), {
+      connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }),
+      prefix: queuePrefix(hub.prefix, queueNames.push('b')),
+    });
     queue = b;
     const flushJobs = async (): Promise<Job<FlushJobData>[]> => b.getJobs(['delayed', 'waiting', 'prioritized']);
 

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startHubProcess } from '../../../src/app/hub.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { privacyQueues } from '../../../src/privacy/keys.js';
-import { queueNames } from '../../../src/queue/keys.js';
+import { queueNames, queuePrefix } from '../../../src/queue/keys.js';
 import { RedisWatch } from '../../../src/queue/redis-health.js';
 import type { RedisResetEvent } from '../../../src/queue/redis-health.js';
 import { createTestDatabase, TEST_DIALECTS } from '../../../harness/db.js';
@@ -31,7 +31,7 @@ async function schedulers(redisUrl: string, prefix: string): Promise<string[]> {
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   connection.on('error', () => undefined);
   const queues = [queueNames.relay, ...['a', 'b', 'c'].map((id) => queueNames.pull(id))].map(
-    (name) => new Queue(name, { connection, prefix }),
+    (name) => new Queue(name, { connection, prefix: queuePrefix(prefix, name) }),
   );
   try {
     const lists = await Promise.all(queues.map((q) => q.getJobSchedulers()));
@@ -235,7 +235,9 @@ describe('a hub process after Redis loss', () => {
     const sweeps = async (): Promise<string[]> => {
       const connection = new Redis(redis.url, { maxRetriesPerRequest: 1 });
       connection.on('error', () => undefined);
-      const queues = [new Queue(queueNames.relay, { connection, prefix }), new Queue(privacyQueues.requests, { connection, prefix })];
+      const queues = [queueNames.relay, privacyQueues.requests].map(
+        (name) => new Queue(name, { connection, prefix: queuePrefix(prefix, name) }),
+      );
       try {
         return (await Promise.all(queues.map((q) => q.getJobSchedulers())))
           .flat()
