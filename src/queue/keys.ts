@@ -51,9 +51,10 @@ function globLiteral(text: string): string {
 
 /**
  * The SCAN/KEYS `MATCH` patterns of every key of one deployment: the engine's keys under the
- * prefix itself and every queue's keys under its `queuePrefix`. Exact: the deployment `{ct-a}`
- * matches neither `{ct-ab}` nor `{ct-a-b}` (only a tag that starts with this one and a dot,
- * which is a queue's).
+ * prefix itself and every queue's keys under its `queuePrefix`. The deployment `{ct-a}` matches
+ * neither `{ct-ab}` nor `{ct-a-b}`; it does match another deployment's whose tag starts with
+ * this one's and a dot (`{ct-a.staging}`), as a queue's would: give deployments sharing a Redis
+ * prefixes that do not nest that way.
  */
 export function prefixPatterns(prefix: string): string[] {
   const tagged = hashTagPrefix(prefix);
@@ -124,6 +125,8 @@ export function engineKeys(prefix: string) {
     changesOfMinute: (minute: number): string => `${prefix}:sync:changes:${minute}`,
     /** STRING: the epoch id of this Redis's data; a Redis without it lost its data (see redis-health.ts). */
     epoch: `${prefix}:sync:epoch`,
+    /** STRING: the same for one queue's hash tag: a Cluster node that restarts empty loses only the tags it serves. */
+    queueEpoch: (queueName: string): string => `${queuePrefix(prefix, queueName)}:sync:epoch`,
     /**
      * ZSET externalId -> earliest receive time (ms): records webhooks named as changed, waiting
      * for a batch read (`read.<instance>` queue). A hint only: the next pull finds them too.

@@ -124,7 +124,10 @@ type ExecResults = [error: Error | null, result: unknown][] | null;
  * idempotent, so the work that threw is simply done again.
  */
 export async function execAll(batch: { exec(): Promise<ExecResults> }): Promise<[error: Error | null, result: unknown][]> {
-  const results = await batch.exec();
+  // A MULTI Redis refused as a whole (`EXECABORT` after `TRYAGAIN`) rejects: the same "not now".
+  const results = await batch.exec().catch((err: unknown) => {
+    throw clusterTransient(err) ?? err;
+  });
   if (results === null) throw new RedisUnavailableError('Redis aborted the transaction');
   for (const [err] of results) if (err) throw clusterTransient(err) ?? err;
   return results;
@@ -189,7 +192,9 @@ export interface RedisResetEvent {
  * records no epoch, so `onReset` may run again meanwhile: it has to be idempotent.
  */
 export class RedisWatch {
-  private epoch: string | null = null;
+  /** The epoch last seen under each key (one per hash tag of the hub). */
+  private readonly epochs = new Map<string, string>();
+  private readonly keys: readonly string[];
   private timer: NodeJS.Timeout | null = null;
   /** The check under way, and how many losses of the connection had been seen when it began. */
   private running: { done: Promise<void>; losses: number } | null = null;
@@ -200,13 +205,19 @@ export class RedisWatch {
     this.losses++;
   };
 
+  /**
+   * `keys`: the epoch keys, one per hash tag the hub's data lives on (the engine's and each
+   * queue's): in a Redis Cluster a node that restarts empty loses only the tags it serves.
+   */
   constructor(
     private readonly redis: RedisClient,
-    private readonly key: string,
+    keys: string | readonly string[],
     private readonly everyMs: number,
     private readonly onReset: (event: RedisResetEvent) => Promise<void>,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.keys = typeof keys === 'string' ? [keys] : keys;
+  }
 
   /** Reads (or writes) the epoch; resolves once the first check is done. */
   async start(): Promise<void> {
@@ -243,27 +254,43 @@ export class RedisWatch {
     return run.done;
   }
 
-  /** `underWay`: whether this check is still the one under way (a check left behind records no epoch). */
+  /** The epoch under `key`, written when there is none; `created` when this process wrote it. */
+  private async epochOf(key: string): Promise<{ current: string; created: boolean } | null> {
+    const current = await this.redis.get(key);
+    if (current !== null) return { current, created: false };
+    const mine = randomUUID();
+    if ((await this.redis.set(key, mine, 'NX')) === 'OK') return { current: mine, created: true };
+    const other = await this.redis.get(key);
+    return other === null ? null : { current: other, created: false };
+  }
+
+  /**
+   * `underWay`: whether this check is still the one under way (a check left behind records no
+   * epoch). One rebuild however many keys changed: `initial` when this process sees them all for
+   * the first time.
+   */
   private async checkOnce(underWay: () => boolean): Promise<void> {
     if (this.redis.status !== 'ready') return;
-    let current = await this.redis.get(this.key);
-    let created = false;
-    if (current === null) {
-      const mine = randomUUID();
-      created = (await this.redis.set(this.key, mine, 'NX')) === 'OK';
-      current = created ? mine : await this.redis.get(this.key);
-      if (current === null) return;
+    const changed: { key: string; current: string; created: boolean; initial: boolean }[] = [];
+    for (const key of this.keys) {
+      const epoch = await this.epochOf(key);
+      if (epoch === null) return;
+      const known = this.epochs.get(key);
+      if (epoch.current !== known) changed.push({ key, ...epoch, initial: known === undefined });
     }
-    if (current === this.epoch) return;
-    const initial = this.epoch === null;
+    const remember = (): void => {
+      if (underWay()) for (const c of changed) this.epochs.set(c.key, c.current);
+    };
     // A first look at an existing epoch: Redis kept its data, nothing to rebuild.
-    if (initial && !created) {
-      if (underWay()) this.epoch = current;
-      return;
-    }
+    const lost = changed.filter((c) => !c.initial || c.created);
+    if (lost.length === 0) return remember();
+    const initial = lost.every((c) => c.initial);
     if (!initial)
-      this.logger.warn({ redis: redisAddress(this.redis) }, 'redis lost its data: re-creating job schedulers and re-driving the outbox');
-    await this.onReset({ created, initial });
-    if (underWay()) this.epoch = current;
+      this.logger.warn(
+        { redis: redisAddress(this.redis), tags: lost.length, of: this.keys.length },
+        'redis lost its data: re-creating job schedulers and re-driving the outbox',
+      );
+    await this.onReset({ created: lost.some((c) => c.created), initial });
+    remember();
   }
 }

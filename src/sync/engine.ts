@@ -334,7 +334,12 @@ class BullEngine implements Engine {
     this.metrics.setDepthSource(async () => {
       // A scrape while Redis is away answers without depths rather than waiting for it.
       if (!this.redisReady()) return { queues: [], work: [] };
-      const status = await this.status();
+      // Nor does one while a Cluster slot moves ("not now" answers): the other metrics still go out.
+      const status = await this.status().catch((err: unknown) => {
+        if (err instanceof RedisUnavailableError) return null;
+        throw err;
+      });
+      if (status === null) return { queues: [], work: [] };
       return {
         queues: status.queues.flatMap((q) =>
           (['wait', 'active', 'delayed', 'failed'] as const).map((state) => ({ queue: q.queue, state, count: q[state] })),
@@ -370,7 +375,7 @@ class BullEngine implements Engine {
     if (this.watch) return;
     this.watch = new RedisWatch(
       this.redis,
-      this.ctx.keys.epoch,
+      [this.ctx.keys.epoch, ...engineQueueNames([...this.ctx.connectors.values()]).map((q) => this.ctx.keys.queueEpoch(q))],
       this.ctx.tuning.redisCheckEveryMs,
       (event) => this.rebuild(event),
       this.logger,

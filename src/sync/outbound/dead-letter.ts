@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import type { RedisClient } from '../../queue/redis-client.js';
 import type { EngineKeys } from '../../queue/keys.js';
+import { LuaScript } from '../../queue/lua.js';
 import { execAll } from '../../queue/redis-health.js';
 
 export const DeadLetter = z.object({
@@ -23,6 +24,23 @@ export const DeadLetter = z.object({
   attempts: z.number().int().nonnegative(),
 });
 export type DeadLetter = z.infer<typeof DeadLetter>;
+
+/**
+ * KEYS dead, attempts, dirty; ARGV now, then profile ids. Moves each id still dead to the dirty
+ * set (its retry count cleared) in one step: a replay refused half way (a Cluster slot moving)
+ * never leaves a letter deleted and not dirty. Returns the ids moved.
+ */
+const MOVE = new LuaScript(`
+local moved = {}
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  if redis.call('HDEL', KEYS[1], id) > 0 then
+    redis.call('HDEL', KEYS[2], id)
+    redis.call('ZADD', KEYS[3], 'NX', ARGV[1], id)
+    moved[#moved + 1] = id
+  end
+end
+return moved`);
 
 export class DeadLetterView {
   constructor(
@@ -80,19 +98,13 @@ export class DeadLetterView {
 
   private async move(connector: string, profileIds: readonly string[]): Promise<number> {
     if (profileIds.length === 0) return 0;
-    const now = Date.now();
-    // Only ids that were still dead are replayed (HDEL tells which).
-    const results = await execAll(this.redis.pipeline(profileIds.map((id) => ['hdel', this.keys.dead(connector), id])));
-    const moved = profileIds.filter((_, i) => Number(results?.[i]?.[1] ?? 0) > 0);
+    // Only ids that were still dead are replayed.
+    const moved = (await MOVE.run(
+      this.redis,
+      [this.keys.dead(connector), this.keys.attempts(connector), this.keys.dirty(connector)],
+      [Date.now(), ...profileIds],
+    )) as string[];
     if (moved.length === 0) return 0;
-    const args: (string | number)[] = [];
-    for (const id of moved) args.push(now, id);
-    await execAll(
-      this.redis
-        .multi()
-        .hdel(this.keys.attempts(connector), ...moved)
-        .zadd(this.keys.dirty(connector), 'NX', ...args),
-    );
     await this.onReplay(connector);
     return moved.length;
   }

@@ -159,6 +159,38 @@ describe('RedisWatch', () => {
       redis.disconnect();
     }
   });
+  it("rebuilds when only one hash tag's data is lost (a Cluster node restarted empty), once for all the tags", async () => {
+    const redis = new Redis(REDIS_URL);
+    const tag = `rw-${randomUUID()}`;
+    const keys = [`{${tag}}:sync:epoch`, `{${tag}.ingest}:sync:epoch`, `{${tag}.relay}:sync:epoch`];
+    const events: RedisResetEvent[] = [];
+    const watch = new RedisWatch(redis, keys, 60_000, async (e) => void events.push(e), silentLogger());
+    try {
+      // An engine key's epoch from before the queues had tags of their own: the queues' are new, nothing was lost.
+      await redis.set(keys[0] ?? '', 'kept');
+      await watch.start();
+      expect(events).toEqual([{ created: true, initial: true }]);
+      await watch.check();
+      expect(events).toHaveLength(1);
+      // The node serving the relay queue's tag comes back empty; the engine's epoch is still there.
+      await redis.del(keys[2] ?? '');
+      await watch.check();
+      expect(events).toEqual([
+        { created: true, initial: true },
+        { created: true, initial: false },
+      ]);
+      // Two tags lost at once: one rebuild.
+      await redis.del(keys[1] ?? '', keys[2] ?? '');
+      await watch.check();
+      expect(events).toHaveLength(3);
+      await watch.check();
+      expect(events).toHaveLength(3);
+    } finally {
+      watch.stop();
+      await redis.del(...keys);
+      redis.disconnect();
+    }
+  });
   it('does not let a rebuild that never settles hold the checks after the connection comes back', async () => {
     const redis = new Redis(REDIS_URL);
     const key = `{rw-${randomUUID()}}:sync:epoch`;
