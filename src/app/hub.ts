@@ -222,7 +222,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
       }
     }
     await waitForRedis(config.hub.redisUrl, logger);
-    if (roles.has('privacy')) engine.onRedisReset(() => privacy.restoreSchedulers());
+    if (roles.has('privacy')) engine.onRedisReset(() => privacy.restoreSchedulers(), privacy.queueNames());
     if (runsEngineWorkers(roles)) await engine.start(toEngineRoles(roles));
     else await engine.watchRedis();
     if (roles.has('privacy')) await privacy.start(engine);

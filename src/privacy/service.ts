@@ -205,6 +205,11 @@ export class PrivacyService {
   }
 
   /** (Re-)creates the sweep's job scheduler: at start, and after Redis came back empty. Idempotent. */
+  /** The names of the privacy module's queues (each on a hash tag of its own, see `queuePrefix`). */
+  queueNames(): string[] {
+    return this.queues.map((q) => q.name);
+  }
+
   restoreSchedulers(): Promise<void> {
     return this.workers.restoreSchedulers();
   }

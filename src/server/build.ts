@@ -155,9 +155,8 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
     },
   }));
   // The engine's hash tag and each queue's (see `queuePrefix`): every slot the hub works in must be served.
-  const slotKeys = [deps.engine.prefix, ...engineQueueNames(deps.connectors).map((name) => queuePrefix(deps.engine.prefix, name))].map(
-    (prefix) => `${prefix}:readyz`,
-  );
+  const queues = [...engineQueueNames(deps.connectors), ...(deps.privacy?.queueNames() ?? [])];
+  const slotKeys = [deps.engine.prefix, ...queues.map((name) => queuePrefix(deps.engine.prefix, name))].map((prefix) => `${prefix}:readyz`);
   registerOps(app, { redis: deps.redis, redisReady, store: deps.store, slotKeys });
   if (metricsHere) registerMetrics(app, { registry: deps.metrics, token: deps.hub.metrics?.token });
   await registerWebhooks(app, {

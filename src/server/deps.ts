@@ -48,7 +48,7 @@ export type ServerOptionsInput = z.input<typeof ServerOptions>;
 /** The data-subject request service as the server uses it (admin API and self-service). */
 export type ServerPrivacy = Pick<
   PrivacyService,
-  'submit' | 'get' | 'list' | 'extend' | 'retry' | 'exportDocument' | 'recordDownload' | 'unpark'
+  'submit' | 'get' | 'list' | 'extend' | 'retry' | 'exportDocument' | 'recordDownload' | 'unpark' | 'queueNames'
 >;
 
 /** The engine as the server uses it. */

@@ -191,8 +191,9 @@ export interface Engine {
   /**
    * Called after the engine noticed that Redis came back empty and rebuilt its own work
    * (schedulers, outbox), so other stages on the same Redis (privacy) re-create theirs.
+   * `queueNames`: those stages' queues, whose hash tags are watched too (call before `start`).
    */
-  onRedisReset(listener: () => Promise<void>): void;
+  onRedisReset(listener: () => Promise<void>, queueNames?: readonly string[]): void;
   /**
    * Watches Redis for a loss of its data without starting any worker (`start` does it too):
    * for a process whose other stages (privacy) keep work in Redis.
@@ -243,6 +244,8 @@ class BullEngine implements Engine {
   private roles: EngineRoles | null = null;
   private watch: RedisWatch | null = null;
   private readonly resetListeners: (() => Promise<void>)[] = [];
+  /** Other stages' queues whose hash tags the Redis watch covers (`onRedisReset`). */
+  private readonly watchedQueues: string[] = [];
   /** The outbound webhook endpoints of the instances that declare one. */
   private readonly webhookEndpoints: WebhookEndpointBinding[];
   /** Delivers outbound webhooks (started with the `push` role when an instance has an endpoint). */
@@ -367,15 +370,19 @@ class BullEngine implements Engine {
     return redisReady(this.redis, this.commands);
   }
 
-  onRedisReset(listener: () => Promise<void>): void {
+  onRedisReset(listener: () => Promise<void>, queueNames: readonly string[] = []): void {
     this.resetListeners.push(listener);
+    this.watchedQueues.push(...queueNames);
   }
 
   async watchRedis(): Promise<void> {
     if (this.watch) return;
     this.watch = new RedisWatch(
       this.redis,
-      [this.ctx.keys.epoch, ...engineQueueNames([...this.ctx.connectors.values()]).map((q) => this.ctx.keys.queueEpoch(q))],
+      [
+        this.ctx.keys.epoch,
+        ...[...engineQueueNames([...this.ctx.connectors.values()]), ...this.watchedQueues].map((q) => this.ctx.keys.queueEpoch(q)),
+      ],
       this.ctx.tuning.redisCheckEveryMs,
       (event) => this.rebuild(event),
       this.logger,

@@ -128,6 +128,28 @@ describe.each(TEST_DIALECTS)('Redis loss (%s)', (dialect) => {
   }, 150_000);
 });
 
+describe('engine: Redis loss per hash tag', () => {
+  it("rebuilds when only a queue's hash tag lost its data (a Cluster node serving it restarted empty)", async () => {
+    const hub = await startHub({ dialect: 'sqlite', systems: [{ id: 'crm' }], tuning: { redisCheckEveryMs: 100 } });
+    const redis = new Redis(REDIS_URL);
+    let rebuilds = 0;
+    hub.engine.onRedisReset(async () => void rebuilds++);
+    try {
+      const relayEpoch = `${queuePrefix(hub.prefix, queueNames.relay)}:sync:epoch`;
+      await waitFor(async () => (await redis.exists(relayEpoch)) === 1, 2_000, "the relay queue's epoch");
+      await sleep(300);
+      expect(rebuilds).toBe(0);
+      // The engine's own epoch stays: only the relay queue's tag is gone.
+      await redis.del(relayEpoch);
+      await waitFor(() => rebuilds === 1, 2_000, 'the rebuild');
+      expect(await redis.exists(`${hub.prefix}:sync:epoch`)).toBe(1);
+    } finally {
+      redis.disconnect();
+      await hub.close();
+    }
+  });
+});
+
 describe('RedisWatch', () => {
   it('rebuilds once per lost epoch: not for a Redis that kept its data, at once when a connection is ready again', async () => {
     const redis = new Redis(REDIS_URL);
