@@ -19,7 +19,7 @@ import type { PullSchedule, SyncConnector } from '../src/sync/bind.js';
 import { createEngine } from '../src/sync/engine.js';
 import type { Engine } from '../src/sync/engine.js';
 import type { EngineRoles, EngineTuningInput } from '../src/sync/options.js';
-import { prefixPatterns } from '../src/queue/keys.js';
+import { deleteDeploymentKeys } from '../src/queue/delete-keys.js';
 import type { RedisTarget } from '../src/queue/redis-client.js';
 import { createTestDatabase } from './db.js';
 import type { TestDatabase, TestDialect } from './db.js';
@@ -244,14 +244,7 @@ function sentAt(headers: Record<string, string>): string {
 export async function deletePrefix(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL);
   try {
-    for (const pattern of prefixPatterns(prefix)) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== '0');
-    }
+    await deleteDeploymentKeys(redis, prefix);
   } finally {
     redis.disconnect();
   }

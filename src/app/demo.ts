@@ -18,7 +18,7 @@ import { portOf } from '../connector/emulator-definition.js';
 import type { DemoLink, EmulatorDefinition, RunningEmulator } from '../connector/emulator-definition.js';
 import type { Config } from '../config/schema.js';
 import type { ProfilePatch } from '../profile/schema.js';
-import { prefixPatterns } from '../queue/keys.js';
+import { deleteDeploymentKeys } from '../queue/delete-keys.js';
 import { PreferenceLinks, preferenceUrl } from '../server/index.js';
 import { recordDemo, runningDemo } from './demo-state.js';
 import { startHubProcess } from './hub.js';
@@ -84,14 +84,7 @@ interface Closable {
 async function deletePrefix(url: string, prefix: string): Promise<void> {
   const redis = new Redis(url);
   try {
-    for (const pattern of prefixPatterns(prefix)) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== '0');
-    }
+    await deleteDeploymentKeys(redis, prefix);
   } finally {
     redis.disconnect();
   }
