@@ -173,7 +173,10 @@ interface ChildWorker {
 
 /** Starts a hub process (`hub-worker.ts`) and waits for its `ready`. */
 function startHubWorker(spec: HubWorkerSpec, logs: LogTally): Promise<ChildWorker> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./hub-worker.ts', import.meta.url))], {
+  // `node --cpu-prof ... main.ts` profiles every hub process, not only this one.
+  const profiling = process.execArgv.filter((flag) => flag.startsWith('--cpu-prof'));
+  const worker = fileURLToPath(new URL('./hub-worker.ts', import.meta.url));
+  const child = spawn(process.execPath, [...profiling, '--import', 'tsx', worker], {
     env: { ...process.env, CONCORD_BENCH_WORKER: JSON.stringify(spec) },
     stdio: ['pipe', 'pipe', 'pipe', 'ipc'],
   });
