@@ -98,6 +98,8 @@ export interface HubOptions {
   redisUrl?: RedisTarget;
   /** Reuse an existing database and prefix (a second "process" of the same hub). */
   shared?: { db: TestDatabase; prefix: string; names: Record<string, string> };
+  /** The key prefix of a new hub (default: a random `{ct-...}`); its keys are deleted at the end all the same. */
+  prefix?: string;
   /** The engine's logger (default: silent unless CONCORD_TEST_LOG names a level). */
   logger?: Logger;
 }
@@ -144,7 +146,7 @@ export const WEBHOOK_SECRET = 'test-webhook-secret-0123456789abcdef';
 export async function startHub(options: HubOptions): Promise<Hub> {
   const ids = options.systems.map((s) => s.id);
   const db = options.shared?.db ?? (await createTestDatabase(options.dialect));
-  const prefix = options.shared?.prefix ?? `{ct-${randomBytes(5).toString('hex')}}`;
+  const prefix = options.shared?.prefix ?? options.prefix ?? `{ct-${randomBytes(5).toString('hex')}}`;
   const policy = MergePolicy.parse(options.policy ?? DEFAULT_POLICY(ids));
   const store = await openStore({ url: db.url, policy, outboxTargets: ids, hashKey: 'k'.repeat(32) });
   const systems: Record<string, MemorySystem> = {};

@@ -51,8 +51,9 @@ export async function settleRequest(ctx: PrivacyContext, dsrId: string): Promise
       await ctx.store.deleteProfileData(request.profileId);
       // The engine's per-profile leftovers in Redis (dead letters, retry counts) go too.
       const keys = engineKeys(ctx.prefix);
-      const pipe = ctx.redis.pipeline();
+      // One pipeline per connector: each connector's keys are on a hash tag of their own.
       for (const connector of ctx.connectors.keys()) {
+        const pipe = ctx.redis.pipeline();
         pipe.hdel(keys.dead(connector), request.profileId);
         pipe.hdel(keys.attempts(connector), request.profileId);
         pipe.zrem(keys.dirty(connector), request.profileId);
@@ -61,8 +62,8 @@ export async function settleRequest(ctx: PrivacyContext, dsrId: string): Promise
         // A `concord push` mark that will never be pushed.
         pipe.srem(keys.repush(connector), request.profileId);
         pipe.hdel(keys.repushOrigin(connector), request.profileId);
+        await execAll(pipe);
       }
-      await execAll(pipe);
     }
     ctx.metrics.erasureSeconds.observe({ origin: detail.origin }, (now.getTime() - Date.parse(request.receivedAt)) / 1000);
   }

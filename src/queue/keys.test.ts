@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { engineKeys, prefixPatterns, queueNames, queuePrefix } from './keys.js';
+import { connectorPrefix, engineKeys, prefixPatterns, queueNames, queuePrefix } from './keys.js';
 
 /** Redis's glob as SCAN MATCH reads these patterns: `*`, `?` and `\` escapes (no classes used here). */
 function globMatches(pattern: string, key: string): boolean {
@@ -36,7 +36,45 @@ describe('queuePrefix', () => {
     const tags = names.map((name) => hashTag(`${queuePrefix(prefix, name)}:${name}:wait`));
     expect(new Set(tags).size).toBe(names.length);
     expect(tags).not.toContain(hashTag(engineKeys(prefix).dirty('a')));
-    expect(hashTag(engineKeys(prefix).dirty('a'))).toBe('concord');
+    expect(hashTag(engineKeys(prefix).epoch)).toBe('concord');
+  });
+
+  it("puts each connector's engine keys on a hash tag of its own, all of them on one", () => {
+    for (const prefix of ['{concord}', 'myapp:{concord}:eu']) {
+      const keys = engineKeys(prefix);
+      const ofA = [
+        keys.dirty('a'),
+        keys.inflight('a'),
+        keys.retry('a'),
+        keys.held('a'),
+        keys.attempts('a'),
+        keys.dead('a'),
+        keys.repush('a'),
+        keys.repushOrigin('a'),
+        keys.lastDirty('a'),
+        keys.since('a'),
+        keys.writes('a', 'p1'),
+        keys.writeOf('a', 'x1'),
+        keys.order('a', 'x1'),
+        keys.pullLock('a'),
+        keys.calls('a'),
+        keys.blocked('a'),
+        keys.lifts('a'),
+        keys.lastPull('a'),
+        keys.changed('a'),
+        keys.changedTaken('a'),
+        keys.changedTakenAt('a'),
+        keys.changedSuspect('a'),
+        keys.lastChanged('a'),
+        keys.seenEvent('a', 'e1'),
+      ];
+      expect(new Set(ofA.map(hashTag))).toEqual(new Set(['concord.sync.a']));
+      expect(ofA.every((key) => key.startsWith(connectorPrefix(prefix, 'a')))).toBe(true);
+      expect(hashTag(keys.dirty('b'))).toBe('concord.sync.b');
+      // The deployment-wide keys stay on the deployment's tag, apart from every queue's and connector's.
+      expect([keys.epoch, keys.changesOfMinute(1)].map(hashTag)).toEqual(['concord', 'concord']);
+      expect(hashTag(`${queuePrefix(prefix, queueNames.push('a'))}:push.a:wait`)).not.toBe(hashTag(keys.dirty('a')));
+    }
   });
 });
 
@@ -46,12 +84,14 @@ describe('prefixPatterns', () => {
       const patterns = prefixPatterns(prefix);
       const mine = [
         engineKeys(prefix).epoch,
+        engineKeys(prefix).dirty('b'),
         `${queuePrefix(prefix, 'push.b')}:push.b:wait`,
         `${queuePrefix(prefix, 'ingest')}:ingest:meta`,
       ];
       const other = prefix.replace('ct-a', 'ct-ab');
       const theirs = [
         engineKeys(other).epoch,
+        engineKeys(other).dirty('b'),
         `${queuePrefix(other, 'ingest')}:ingest:meta`,
         `${queuePrefix(prefix.replace('ct-a', 'ct-a-b'), 'ingest')}:ingest:meta`,
       ];

@@ -74,12 +74,12 @@ for _, m in ipairs(taken) do result[#result + 1] = m end
 return result
 `);
 
-// KEYS: the in-flight sets. ARGV: until, then (key index, member) pairs. Returns 1/0 per pair.
+// KEYS: one connector's in-flight set. ARGV: until, then members. Returns 1/0 per member.
 const LOCK = new LuaScript(`
 local leaseEnd = ARGV[1]
 local out = {}
-for i = 2, #ARGV, 2 do
-  out[#out + 1] = redis.call('ZADD', KEYS[tonumber(ARGV[i])], 'NX', leaseEnd, ARGV[i + 1])
+for i = 2, #ARGV do
+  out[#out + 1] = redis.call('ZADD', KEYS[1], 'NX', leaseEnd, ARGV[i])
 end
 return out
 `);
@@ -130,32 +130,27 @@ export class WorkSets {
    */
   async markDirty(byInstance: ReadonlyMap<string, readonly string[]>, idleAfterMs?: number): Promise<Map<string, DirtyMark>> {
     const now = Date.now();
-    const pipe = this.redis.pipeline();
-    const order: string[] = [];
-    const stride = idleAfterMs === undefined ? 2 : 3;
-    for (const [instance, ids] of byInstance) {
-      if (ids.length === 0) continue;
-      const args: (string | number)[] = [];
-      for (const id of ids) args.push(now, id);
-      pipe.zadd(this.keys.dirty(instance), 'NX', ...args);
-      pipe.zcard(this.keys.dirty(instance));
-      // The previous mark's time, if it is recent: SET ... GET answers it and renews the window.
-      if (idleAfterMs !== undefined) pipe.set(this.keys.lastDirty(instance), now, 'PX', Math.max(1, idleAfterMs), 'GET');
-      order.push(instance);
-    }
     const marks = new Map<string, DirtyMark>();
-    if (order.length === 0) return marks;
-    const results = await execAll(pipe);
-    order.forEach((instance, i) => {
-      const added = results?.[i * stride];
-      const entry = results?.[i * stride + 1];
-      const last = idleAfterMs === undefined ? undefined : results?.[i * stride + 2];
-      if (!entry || entry[0]) return;
-      const dirty = Number(entry[1]);
-      // Dirty now are only the profiles this mark added, and the last mark is older than the window.
-      const idle = last !== undefined && !last[0] && last[1] === null && !added?.[0] && Number(added?.[1]) === dirty;
-      marks.set(instance, { dirty, idle });
-    });
+    // One pipeline per connector: each connector's keys are on a hash tag of their own.
+    await Promise.all(
+      [...byInstance].map(async ([instance, ids]) => {
+        if (ids.length === 0) return;
+        const args: (string | number)[] = [];
+        for (const id of ids) args.push(now, id);
+        const pipe = this.redis
+          .pipeline()
+          .zadd(this.keys.dirty(instance), 'NX', ...args)
+          .zcard(this.keys.dirty(instance));
+        // The previous mark's time, if it is recent: SET ... GET answers it and renews the window.
+        if (idleAfterMs !== undefined) pipe.set(this.keys.lastDirty(instance), now, 'PX', Math.max(1, idleAfterMs), 'GET');
+        const [added, entry, last] = (await execAll(pipe)) ?? [];
+        if (!entry || entry[0]) return;
+        const dirty = Number(entry[1]);
+        // Dirty now are only the profiles this mark added, and the last mark is older than the window.
+        const idle = last !== undefined && !last[0] && last[1] === null && !added?.[0] && Number(added?.[1]) === dirty;
+        marks.set(instance, { dirty, idle });
+      }),
+    );
     return marks;
   }
 
@@ -196,20 +191,30 @@ export class WorkSets {
   async lockForIngest(refs: readonly { connector: string; profileId: string }[], leaseMs: number): Promise<boolean[]> {
     if (refs.length === 0) return [];
     const until = Date.now() + leaseMs;
-    // One script for the whole batch: each ref names its set by index into KEYS.
-    const keys = [...new Set(refs.map((r) => this.keys.inflight(r.connector)))];
-    const args: (string | number)[] = [until];
-    for (const r of refs) args.push(keys.indexOf(this.keys.inflight(r.connector)) + 1, r.profileId);
-    const taken = (await LOCK.run(this.redis, keys, args)) as number[];
-    return refs.map((_, i) => Number(taken[i]) === 1);
+    const taken: boolean[] = refs.map(() => false);
+    // One script per connector (its in-flight set is on the connector's hash tag), all at once.
+    const byConnector = groupBy(
+      refs.map((ref, i) => ({ ...ref, i })),
+      (r) => r.connector,
+    );
+    await Promise.all(
+      [...byConnector].map(async ([connector, list]) => {
+        const args: (string | number)[] = [until];
+        for (const r of list) args.push(r.profileId);
+        const answers = (await LOCK.run(this.redis, [this.keys.inflight(connector)], args)) as number[];
+        list.forEach((r, k) => (taken[r.i] = Number(answers[k]) === 1));
+      }),
+    );
+    return taken;
   }
 
   async unlockForIngest(refs: readonly { connector: string; profileId: string }[]): Promise<void> {
     if (refs.length === 0) return;
-    const pipe = this.redis.pipeline();
-    for (const [connector, ids] of groupBy(refs, (r) => r.connector))
-      pipe.zrem(this.keys.inflight(connector), ...ids.map((r) => r.profileId));
-    await execAll(pipe);
+    await Promise.all(
+      [...groupBy(refs, (r) => r.connector)].map(([connector, ids]) =>
+        this.redis.zrem(this.keys.inflight(connector), ...ids.map((r) => r.profileId)),
+      ),
+    );
   }
 
   /**
@@ -339,13 +344,13 @@ export class WorkSets {
   /** Remembers the earliest receive time of undelivered changes, per target and profile. */
   async noteReceived(entries: readonly { instance: string; profileId: string; receivedAtMs: number }[]): Promise<void> {
     if (entries.length === 0) return;
-    const pipe = this.redis.pipeline();
-    for (const [instance, list] of groupBy(entries, (e) => e.instance)) {
-      const args: (string | number)[] = [];
-      for (const e of list) args.push(e.receivedAtMs, e.profileId);
-      pipe.zadd(this.keys.since(instance), 'LT', ...args);
-    }
-    await execAll(pipe);
+    await Promise.all(
+      [...groupBy(entries, (e) => e.instance)].map(([instance, list]) => {
+        const args: (string | number)[] = [];
+        for (const e of list) args.push(e.receivedAtMs, e.profileId);
+        return this.redis.zadd(this.keys.since(instance), 'LT', ...args);
+      }),
+    );
   }
 
   /**

@@ -38,7 +38,7 @@ import { registerRequests } from './requests/routes.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { registerWebhooks } from './webhooks.js';
 import { redisReady as redisUp } from '../queue/redis-health.js';
-import { engineQueueNames, queuePrefix } from '../sync/index.js';
+import { engineHashTags, queuePrefix } from '../sync/index.js';
 import { requestLogScope } from '../log/logger.js';
 import type { RequestLogScope } from '../log/logger.js';
 
@@ -154,9 +154,9 @@ export async function build(deps: ServerDeps): Promise<FastifyInstance> {
       operations: '/admin',
     },
   }));
-  // The engine's hash tag and each queue's (see `queuePrefix`): every slot the hub works in must be served.
-  const queues = [...engineQueueNames(deps.connectors), ...(deps.privacy?.queueNames() ?? [])];
-  const slotKeys = [deps.engine.prefix, ...queues.map((name) => queuePrefix(deps.engine.prefix, name))].map((prefix) => `${prefix}:readyz`);
+  // The deployment's hash tag, each queue's and each connector's (see `queuePrefix`): every slot the hub works in must be served.
+  const tags = [...engineHashTags(deps.connectors), ...(deps.privacy?.queueNames() ?? [])];
+  const slotKeys = [deps.engine.prefix, ...tags.map((tag) => queuePrefix(deps.engine.prefix, tag))].map((prefix) => `${prefix}:readyz`);
   registerOps(app, { redis: deps.redis, redisReady, store: deps.store, slotKeys });
   if (metricsHere) registerMetrics(app, { registry: deps.metrics, token: deps.hub.metrics?.token });
   await registerWebhooks(app, {

@@ -29,7 +29,8 @@ import { kickRelay, scheduleFlush } from './context.js';
 import { Ingestor } from './inbound/ingest.js';
 import type { IngestJobData } from './inbound/ingest.js';
 import { jobOptions } from '../queue/job-options.js';
-import { assertInstanceId, engineKeys, hashTagPrefix, jobId, queueNames, queuePrefix } from '../queue/keys.js';
+import { moveLegacyConnectorKeys } from '../queue/legacy-keys.js';
+import { assertInstanceId, connectorTag, engineKeys, hashTagPrefix, jobId, queueNames, queuePrefix } from '../queue/keys.js';
 import { createSyncMetrics } from './metrics.js';
 import type { SyncMetrics } from './metrics.js';
 import { EngineRoles, EngineTuning } from './options.js';
@@ -212,6 +213,15 @@ export function engineQueueNames(connectors: readonly SyncConnector[]): string[]
   return names;
 }
 
+/**
+ * The hash tags the engine's data lives on besides the deployment's (see `queuePrefix`): each
+ * queue's and each connector's (`connectorTag`). Redis loss is watched, and `/readyz` checks
+ * the slot, on each of them.
+ */
+export function engineHashTags(connectors: readonly SyncConnector[]): string[] {
+  return [...engineQueueNames(connectors), ...connectors.map((c) => connectorTag(c.id))];
+}
+
 const SWEEP_SCHEDULER = 'sweep';
 const pullSchedulerId = (connector: string): string => `pull-${connector}`;
 
@@ -381,7 +391,7 @@ class BullEngine implements Engine {
       this.redis,
       [
         this.ctx.keys.epoch,
-        ...[...engineQueueNames([...this.ctx.connectors.values()]), ...this.watchedQueues].map((q) => this.ctx.keys.queueEpoch(q)),
+        ...[...engineHashTags([...this.ctx.connectors.values()]), ...this.watchedQueues].map((tag) => this.ctx.keys.queueEpoch(tag)),
       ],
       this.ctx.tuning.redisCheckEveryMs,
       (event) => this.rebuild(event),
@@ -418,6 +428,7 @@ class BullEngine implements Engine {
   async start(rolesInput: Partial<EngineRoles> = {}): Promise<void> {
     const roles = EngineRoles.parse(rolesInput);
     const { tuning, connectors } = this.ctx;
+    await moveLegacyConnectorKeys(this.ctx.redis, this.prefix, this.ctx.keys, [...connectors.keys()], this.logger);
     const base = {
       connection: this.redis,
       lockDuration: tuning.lockDurationMs,

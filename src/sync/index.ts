@@ -3,7 +3,7 @@
  * engine from here and nowhere else inside `src/sync/` (`npm run lint` checks it). The engine's
  * stages are internal: inbound/ (webhooks, ingest), outbound/ (relay, push), pull/.
  */
-export { createEngine, engineQueueNames } from './engine.js';
+export { createEngine, engineHashTags, engineQueueNames } from './engine.js';
 /** The BullMQ prefix of one of the engine's queues (its own hash tag), for those that open them (the queue board). */
 export { queuePrefix } from '../queue/keys.js';
 export type {

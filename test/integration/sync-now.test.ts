@@ -16,6 +16,7 @@ import { runConcord } from '../helpers/cli.js';
 import { ENV, KEYS, startOperatorHub } from './operator-hub.js';
 import type { OperatorHub } from './operator-hub.js';
 import { EngineTuning } from '../../src/sync/index.js';
+import { engineKeys } from '../../src/queue/keys.js';
 
 const PEOPLE = [
   ['ada@example.com', 'Lovelace'],
@@ -118,8 +119,8 @@ describe('run now and full resync', () => {
     const ada = await op.hub.store.findProfile({ kind: 'email', value: 'ada@example.com' });
     // A `concord push` mark not pushed yet (as when the push workers are down): the erasure drops it.
     const redis = op.hub.engine.connection;
-    const repush = `${op.hub.engine.prefix}:sync:repush:hubspot`;
-    const origin = `${op.hub.engine.prefix}:sync:repush-origin:hubspot`;
+    const repush = engineKeys(op.hub.engine.prefix).repush('hubspot');
+    const origin = engineKeys(op.hub.engine.prefix).repushOrigin('hubspot');
     await redis.sadd(repush, ada?.id ?? '');
     await redis.hset(origin, ada?.id ?? '', JSON.stringify({ trigger: 'manual', requestId: 'r' }));
     const submitted = await op.hub.privacy.submit(
@@ -189,7 +190,7 @@ describe('run now and full resync', () => {
 
     // No body: an incremental pull. While another pull of the system runs (its lock held), the
     // operator's waits for it instead of being skipped as a scheduled one would be.
-    const lock = `${op.hub.engine.prefix}:sync:pull-lock:salesforce`;
+    const lock = engineKeys(op.hub.engine.prefix).pullLock('salesforce');
     await op.hub.engine.connection.set(lock, 'another-pull', 'PX', 30_000);
     const plain = await op.api('POST', '/api/v1/connectors/salesforce/sync');
     expect(plain.status).toBe(202);

@@ -13,6 +13,7 @@
  */
 import type { Json } from '../../profile/schema.js';
 import type { RedisClient } from '../../queue/redis-client.js';
+import { mgetByTag } from '../../queue/mget-by-tag.js';
 
 /** Field -> the newest version of the record ingested that carried it. */
 export type FieldMarks = Record<string, number>;
@@ -29,7 +30,10 @@ export class RecordOrder {
   /** The marks of each record (`{}` when none is kept), in order. */
   async load(refs: readonly { connector: string; externalId: string }[]): Promise<FieldMarks[]> {
     if (refs.length === 0) return [];
-    const raw = await this.redis.mget(...refs.map((r) => this.keyOf(r.connector, r.externalId)));
+    const raw = await mgetByTag(
+      this.redis,
+      refs.map((r) => ({ key: this.keyOf(r.connector, r.externalId), tag: r.connector })),
+    );
     return raw.map((value) => parseMarks(value));
   }
 

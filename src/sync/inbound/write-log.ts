@@ -26,6 +26,7 @@ import type { RedisClient } from '../../queue/redis-client.js';
 import { jsonEqual } from '../../connector/mapping.js';
 import type { Json } from '../../profile/schema.js';
 import { LuaScript } from '../../queue/lua.js';
+import { mgetByTag } from '../../queue/mget-by-tag.js';
 
 // KEYS: keys to set. ARGV: ttl (ms), then one value per key. One command for a whole batch.
 const SET_ALL = new LuaScript(`
@@ -243,7 +244,8 @@ export class WriteLog {
   /**
    * Read-modify-write of each key's entries, as a compare-and-set: `change` gets what Redis
    * holds (a fresh copy on each attempt) and returns the entries to store, or null to leave the
-   * key as it is. A key another writer stored meanwhile is read and changed again.
+   * key as it is. A key another writer stored meanwhile is read and changed again. `keys` are
+   * one connector's (its hash tag).
    */
   private async update(keys: readonly string[], change: (stored: WriteEntry[], index: number) => WriteEntry[] | null): Promise<void> {
     let pending = keys.map((key, index) => ({ key, index }));
@@ -272,7 +274,10 @@ export class WriteLog {
   /** The profiles our recent writes to these records belong to (null where there is none). */
   async profilesOf(refs: readonly { connector: string; externalId: string }[]): Promise<(string | null)[]> {
     if (refs.length === 0) return [];
-    return this.redis.mget(...refs.map((r) => this.pointerOf(r.connector, r.externalId)));
+    return mgetByTag(
+      this.redis,
+      refs.map((r) => ({ key: this.pointerOf(r.connector, r.externalId), tag: r.connector })),
+    );
   }
 
   /**
@@ -299,16 +304,11 @@ export class WriteLog {
 
   /** Recent writes for each (connector, profile); empty lists where there are none. */
   async load(refs: readonly { connector: string; profileId: string | null }[]): Promise<WriteEntry[][]> {
-    const asked = refs.map((r, i) => ({ i, key: r.profileId ? this.keyOf(r.connector, r.profileId) : null }));
-    const keys = asked.filter((a) => a.key !== null).map((a) => a.key as string);
+    const asked = refs.flatMap((r, i) => (r.profileId ? [{ i, key: this.keyOf(r.connector, r.profileId), tag: r.connector }] : []));
     const out: WriteEntry[][] = refs.map(() => []);
-    if (keys.length === 0) return out;
-    const values = await this.redis.mget(...keys);
-    let k = 0;
-    for (const a of asked) {
-      if (a.key === null) continue;
-      out[a.i] = parseEntries(values[k++] ?? null);
-    }
+    if (asked.length === 0) return out;
+    const values = await mgetByTag(this.redis, asked);
+    asked.forEach((a, k) => (out[a.i] = parseEntries(values[k] ?? null)));
     return out;
   }
 }

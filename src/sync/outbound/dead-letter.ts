@@ -8,7 +8,6 @@ import { z } from 'zod';
 import type { RedisClient } from '../../queue/redis-client.js';
 import type { EngineKeys } from '../../queue/keys.js';
 import { LuaScript } from '../../queue/lua.js';
-import { execAll } from '../../queue/redis-health.js';
 
 export const DeadLetter = z.object({
   connector: z.string(),
@@ -54,9 +53,14 @@ export class DeadLetterView {
   /** Records dead letters (one per profile and connector; a newer one replaces an older one). */
   async add(letters: readonly DeadLetter[]): Promise<void> {
     if (letters.length === 0) return;
-    const pipe = this.redis.pipeline();
-    for (const l of letters) pipe.hset(this.keys.dead(l.connector), l.profileId, JSON.stringify(l));
-    await execAll(pipe);
+    // One HSET per connector: each connector's keys are on a hash tag of their own.
+    const byConnector = new Map<string, string[]>();
+    for (const l of letters) {
+      const fields = byConnector.get(l.connector) ?? [];
+      fields.push(l.profileId, JSON.stringify(l));
+      byConnector.set(l.connector, fields);
+    }
+    await Promise.all([...byConnector].map(([connector, fields]) => this.redis.hset(this.keys.dead(connector), ...fields)));
   }
 
   /** Removes dead letters of profiles that have since been delivered. */

@@ -11,6 +11,7 @@ import type { WriteEntry } from '../../../src/sync/inbound/write-log.js';
 import type { UpsertInput } from '../../../connectors/memory/index.js';
 import { REDIS_URL, startHub } from '../../../harness/sync-hub.js';
 import type { Hub } from '../../../harness/sync-hub.js';
+import { engineKeys } from '../../../src/queue/keys.js';
 
 describe('a push parked before its first call', () => {
   let hub: Hub | undefined;
@@ -41,7 +42,7 @@ describe('a push parked before its first call', () => {
     const profile = await hub.store.findProfile({ kind: 'email', value: 'parked@example.com' });
     const redis = new Redis(REDIS_URL);
     try {
-      const raw = await redis.get(`${hub.prefix}:sync:writes:b:${profile?.id ?? ''}`);
+      const raw = await redis.get(engineKeys(hub.prefix).writes('b', profile?.id ?? ''));
       const entries = JSON.parse(raw ?? '[]') as WriteEntry[];
       const grace = entries.filter((e) => e.fields['first_name'] === 'Grace').map((e) => e.ok);
       expect(grace).toEqual([false, true]);

@@ -8,6 +8,7 @@ import { startHub, waitFor } from '../../../harness/sync-hub.js';
 import type { Hub } from '../../../harness/sync-hub.js';
 import { requestLogScope } from '../../../src/log/logger.js';
 import type { SyncRun } from '../../../src/store/index.js';
+import { engineKeys } from '../../../src/queue/keys.js';
 
 async function pushRuns(hub: Hub, count: number): Promise<SyncRun[]> {
   let runs: SyncRun[] = [];
@@ -52,6 +53,6 @@ describe('push again: the run records who asked', () => {
     expect(api).toMatchObject({ trigger: 'api', requestId: 'req-push-again' });
 
     const redis = hub.engine.connection;
-    expect(await redis.exists(`${hub.prefix}:sync:repush:b`, `${hub.prefix}:sync:repush-origin:b`)).toBe(0);
+    expect(await redis.exists(engineKeys(hub.prefix).repush('b'), engineKeys(hub.prefix).repushOrigin('b'))).toBe(0);
   });
 });

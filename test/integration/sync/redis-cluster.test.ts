@@ -1,15 +1,17 @@
 /**
  * The sync on a Redis Cluster: a local 3-master cluster (loopback, no replicas), the hub's
- * Redis given as `{ cluster: { nodes } }`, people created and edited in one system while the
- * slots that hold the engine's keys (the prefix's hash tag) and the busiest queue's (ingest, on
- * its own tag, see `queuePrefix`) are migrated to other masters, key by key, in the middle. Every webhook is answered (taken, or refused as Redis being unavailable, which
+ * Redis given as `{ cluster: { nodes } }`, each connector's engine keys on a different master,
+ * people created and edited in one system while the slots that hold a push target's engine keys
+ * (its hash tag, see `connectorPrefix`) and the busiest queue's (ingest, see `queuePrefix`) are
+ * migrated to other masters, key by key, in the middle. Every webhook is answered (taken, or refused as Redis being unavailable, which
  * the HTTP layer answers 503 with Retry-After and the sender retries); at the end each other
  * system holds each person once with the latest edit. The counts are printed.
  */
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { assertClusterServes, RedisUnavailableError } from '../../../src/queue/redis-health.js';
-import { queueNames, queuePrefix } from '../../../src/queue/keys.js';
+import { connectorPrefix, queueNames, queuePrefix } from '../../../src/queue/keys.js';
 import { createRedisClient } from '../../../src/queue/redis-client.js';
 import { Redis } from 'ioredis';
 import type { UpsertInput } from '../../../connectors/memory/index.js';
@@ -64,10 +66,22 @@ describe.skipIf(!clusterToolsInstalled())('sync on a Redis Cluster', () => {
     cluster = c;
     // The sender retries a refused webhook (as after a 503), long enough to outlast the move.
     const retrying = { webhookAttempts: 200, webhookRetryDelayMs: 50 };
+    // A prefix whose three connectors' engine keys sit on three different masters: a pipeline,
+    // MULTI, MGET or script of the engine that mixed two connectors' keys would fail here.
+    let prefix = '';
+    for (let tries = 0; prefix === ''; tries++) {
+      if (tries === 200) throw new Error('no prefix spreads the connectors over the masters');
+      const candidate = `{ct-${randomBytes(5).toString('hex')}}`;
+      const owners = await Promise.all(
+        ['a', 'b', 'c'].map(async (id) => (await c.ownerOf(await c.slotOf(connectorPrefix(candidate, id)))).id),
+      );
+      if (new Set(owners).size === 3) prefix = candidate;
+    }
     const h = await startHub({
       dialect: 'sqlite',
       systems: [{ id: 'a', system: retrying }, { id: 'b' }, { id: 'c' }],
       redisUrl: { cluster: { nodes: c.nodes.map((n) => n.url) } },
+      prefix,
     });
     hub = h;
     const answers = { taken: 0, unavailable: 0, other: [] as string[] };
@@ -93,15 +107,16 @@ describe.skipIf(!clusterToolsInstalled())('sync on a Redis Cluster', () => {
       };
     }
 
-    // The hub's keys are spread: each queue on its own hash tag, the engine's keys on the prefix's.
+    // The hub's keys are spread: each queue on its own hash tag, each connector's engine keys on theirs.
     const queueSlots = await Promise.all(
       [queueNames.ingest, queueNames.relay, queueNames.push('b'), queueNames.push('c')].map((name) =>
         c.slotOf(queuePrefix(h.prefix, name)),
       ),
     );
-    const engineSlot = await c.slotOf(h.prefix);
-    expect(new Set([engineSlot, ...queueSlots]).size).toBeGreaterThanOrEqual(3);
-    // The engine's keys (webhook receipts, work sets) and the ingest queue's (every webhook adds a job) move.
+    const connectorSlots = await Promise.all(['a', 'b', 'c'].map((id) => c.slotOf(connectorPrefix(h.prefix, id))));
+    expect(new Set([await c.slotOf(h.prefix), ...queueSlots, ...connectorSlots]).size).toBeGreaterThanOrEqual(5);
+    // A push target's engine keys (work sets, write log) and the ingest queue's (every webhook adds a job) move.
+    const engineSlot = connectorSlots[1] ?? 0;
     const slots = [...new Set([engineSlot, queueSlots[0] ?? engineSlot])];
     const owners = await Promise.all(slots.map((slot) => c.ownerOf(slot)));
     // One target owning neither slot: two MIGRATEs between the same two nodes in opposite
