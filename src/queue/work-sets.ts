@@ -197,7 +197,7 @@ export class WorkSets {
       refs.map((ref, i) => ({ ...ref, i })),
       (r) => r.connector,
     );
-    await Promise.all(
+    const settled = await Promise.allSettled(
       [...byConnector].map(async ([connector, list]) => {
         const args: (string | number)[] = [until];
         for (const r of list) args.push(r.profileId);
@@ -205,6 +205,13 @@ export class WorkSets {
         list.forEach((r, k) => (taken[r.i] = Number(answers[k]) === 1));
       }),
     );
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) {
+      // All or nothing, as one script was: what the other connectors' scripts took is let go,
+      // or it would hold those profiles against pushes until the lease ran out.
+      await this.unlockForIngest(refs.filter((_, i) => taken[i])).catch(() => undefined);
+      throw failed.reason;
+    }
     return taken;
   }
 

@@ -64,6 +64,39 @@ describe("an earlier version's engine keys", () => {
     }
   });
 
+  it('keeps when taken changed records were received, the rest of a 429 wait and lifted parks; two processes starting at once move once', async () => {
+    const prefix = `{lk-${randomBytes(5).toString('hex')}}`;
+    const keys = engineKeys(prefix);
+    try {
+      const old = (name: string): string => `${prefix}:sync:${name}:b`;
+      await redis.zadd(old('changed-taken'), Date.now() + 60_000, 'x1', Date.now() + 60_000, 'x2');
+      await redis.hset(old('changed-taken-at'), 'x1', '1000');
+      await redis.zadd(old('changed'), 3000, 'x3');
+      await redis.set(old('blocked'), '1', 'PX', 30_000);
+      await redis.set(old('lifts'), '2');
+      await redis.set(keys.lifts('b'), '1');
+      for (let i = 0; i < 2_500; i++) await redis.hset(old('dead'), `p${i}`, '{}');
+
+      const before = Date.now();
+      const both = await Promise.all([1, 2].map(() => moveLegacyConnectorKeys(redis, prefix, keys, ['b'], silent)));
+      expect(both.sort()).toEqual([0, 6]);
+
+      const changed = await redis.zrange(keys.changed('b'), 0, -1, 'WITHSCORES');
+      expect(changed.slice(0, 4)).toEqual(['x1', '1000', 'x3', '3000']);
+      expect(changed[4]).toBe('x2');
+      expect(Number(changed[5])).toBeGreaterThanOrEqual(before);
+      const ttl = await redis.pttl(keys.blocked('b'));
+      expect(ttl).toBeGreaterThan(20_000);
+      expect(ttl).toBeLessThanOrEqual(30_000);
+      expect(await redis.get(keys.lifts('b'))).toBe('3');
+      expect(await redis.hlen(keys.dead('b'))).toBe(2_500);
+      const leftover = ['changed-taken', 'changed-taken-at', 'changed', 'blocked', 'lifts', 'dead'].map(old);
+      expect(await redis.exists(...leftover, `${prefix}:sync:upgrade-lock`)).toBe(0);
+    } finally {
+      await deletePrefix(prefix);
+    }
+  });
+
   it('a dead letter left by the earlier version is in the dead-letter view once the engine started', async () => {
     const prefix = `{lk-${randomBytes(5).toString('hex')}}`;
     const hub = await startHub({ dialect: 'sqlite', systems: [{ id: 'a' }, { id: 'b' }], roles: false, prefix });
