@@ -140,42 +140,20 @@ describe('WorkSets.hold', () => {
 });
 
 describe('WorkSets.lockForIngest', () => {
+  /** Refs from `connector:profile` pairs. */
+  const refs = (...pairs: string[]) =>
+    pairs.map((pair) => {
+      const [connector = '', profileId = ''] = pair.split(':');
+      return { connector, profileId };
+    });
+
   it("takes each connector's profiles on its own tag; one connector refused lets go of what the others took and throws", async () => {
-    expect(
-      await work.lockForIngest(
-        [
-          { connector: 't', profileId: 'p1' },
-          { connector: 'u', profileId: 'p1' },
-        ],
-        60_000,
-      ),
-    ).toEqual([true, true]);
-    expect(
-      await work.lockForIngest(
-        [
-          { connector: 't', profileId: 'p1' },
-          { connector: 'u', profileId: 'p2' },
-        ],
-        60_000,
-      ),
-    ).toEqual([false, true]);
-    await work.unlockForIngest([
-      { connector: 't', profileId: 'p1' },
-      { connector: 'u', profileId: 'p1' },
-      { connector: 'u', profileId: 'p2' },
-    ]);
+    expect(await work.lockForIngest(refs('t:p1', 'u:p1'), 60_000)).toEqual([true, true]);
+    expect(await work.lockForIngest(refs('t:p1', 'u:p2'), 60_000)).toEqual([false, true]);
+    await work.unlockForIngest(refs('t:p1', 'u:p1', 'u:p2'));
     // A key of the wrong type stands in for a slot that refuses (a Cluster node mid-move).
     await redis.set(keys.inflight('bad'), 'x');
-    await expect(
-      work.lockForIngest(
-        [
-          { connector: 't', profileId: 'p3' },
-          { connector: 'bad', profileId: 'p4' },
-          { connector: 'u', profileId: 'p5' },
-        ],
-        60_000,
-      ),
-    ).rejects.toThrow(/WRONGTYPE/);
+    await expect(work.lockForIngest(refs('t:p3', 'bad:p4', 'u:p5'), 60_000)).rejects.toThrow(/WRONGTYPE/);
     expect(await redis.zcard(keys.inflight('t'))).toBe(0);
     expect(await redis.zcard(keys.inflight('u'))).toBe(0);
   });
