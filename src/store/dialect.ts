@@ -8,6 +8,8 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Database } from './db-schema.js';
 import type { StoreLocation } from './url.js';
+import { WalCheckpointer, walCheckpointPragmas } from './wal-checkpoint.js';
+import type { WalCheckpointOptions } from './wal-checkpoint.js';
 
 /**
  * Write transactions on SQLite begin IMMEDIATE: they take the write lock up front, so two
@@ -22,26 +24,42 @@ import type { StoreLocation } from './url.js';
  * of the waiting process's event loop.
  */
 class ImmediateSqliteDriver extends SqliteDriver {
-  readonly #begin: () => void;
-  constructor(config: ConstructorParameters<typeof SqliteDriver>[0], begin: () => void) {
+  readonly #hooks: SqliteHooks;
+  constructor(config: ConstructorParameters<typeof SqliteDriver>[0], hooks: SqliteHooks) {
     super(config);
-    this.#begin = begin;
+    this.#hooks = hooks;
   }
   override async beginTransaction(_connection: DatabaseConnection): Promise<void> {
-    this.#begin();
+    this.#hooks.begin();
   }
+  override async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await super.commitTransaction(connection);
+    this.#hooks.committed?.();
+  }
+  override async destroy(): Promise<void> {
+    await super.destroy();
+    await this.#hooks.destroyed?.();
+  }
+}
+
+interface SqliteHooks {
+  begin: () => void;
+  /** After each committed transaction. */
+  committed?: () => void;
+  /** After the connection is closed. */
+  destroyed?: () => Promise<void>;
 }
 
 class ImmediateSqliteDialect extends SqliteDialect {
   readonly #config: ConstructorParameters<typeof SqliteDialect>[0];
-  readonly #begin: () => void;
-  constructor(config: ConstructorParameters<typeof SqliteDialect>[0], begin: () => void) {
+  readonly #hooks: SqliteHooks;
+  constructor(config: ConstructorParameters<typeof SqliteDialect>[0], hooks: SqliteHooks) {
     super(config);
     this.#config = config;
-    this.#begin = begin;
+    this.#hooks = hooks;
   }
   override createDriver(): Driver {
-    return new ImmediateSqliteDriver(this.#config, this.#begin);
+    return new ImmediateSqliteDriver(this.#config, this.#hooks);
   }
 }
 
@@ -95,8 +113,14 @@ export interface DialectOptions {
   /** Maximum connections in the PostgreSQL pool. */
   poolSize: number;
   logger: Logger;
+  /** WAL checkpointing of a SQLite file (`wal-checkpoint.ts`); the defaults suit production. */
+  walCheckpoint?: WalCheckpointOptions;
 }
 
+/**
+ * Opens the database: SQLite (WAL, and for a file a checkpoint thread, stopped by `destroy()`)
+ * or a PostgreSQL pool.
+ */
 export function createKysely(location: StoreLocation, options: DialectOptions): Kysely<Database> {
   if (location.dialect === 'sqlite') {
     const memory = location.filename === ':memory:';
@@ -107,15 +131,22 @@ export function createKysely(location: StoreLocation, options: DialectOptions): 
     database.pragma('foreign_keys = ON');
     // WAL + NORMAL is durable against application crashes and much faster than FULL.
     database.pragma('synchronous = NORMAL');
-    // Checkpoint every ~40 MB of WAL rather than SQLite's default ~4 MB: a hot page (a profile
-    // changed again and again) is copied back once per checkpoint, not once per few commits.
-    // That took a quarter off the store's time in the sync benchmark.
-    database.pragma('wal_autocheckpoint = 10000');
+    // A file's WAL is checkpointed by a thread every ~40 MB, off the event loop; this
+    // connection's own automatic checkpoint is only the safety net (see wal-checkpoint.ts).
+    let checkpointer: WalCheckpointer | undefined;
+    if (!memory) {
+      const pageSize = Number(database.pragma('page_size', { simple: true }));
+      for (const pragma of walCheckpointPragmas(pageSize, options.walCheckpoint)) database.pragma(pragma);
+      checkpointer = new WalCheckpointer(location.filename, pageSize, options.logger, options.walCheckpoint);
+    }
     // SQLite waits for a lock by sleeping in the calling thread, which here is the event loop.
     // From now on it waits only briefly, and never for the write lock (`ImmediateSqliteDriver`).
     database.pragma(`busy_timeout = ${SYNC_BUSY_WAIT_MS}`);
+    const hooks: SqliteHooks = checkpointer
+      ? { begin: beginImmediateNoWait(database), committed: () => checkpointer.committed(), destroyed: () => checkpointer.stop() }
+      : { begin: beginImmediateNoWait(database) };
     return new Kysely<Database>({
-      dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }, beginImmediateNoWait(database)),
+      dialect: new ImmediateSqliteDialect({ database: withStatementCache(database) }, hooks),
     });
   }
   const pool = new pg.Pool({ connectionString: location.connectionString, max: options.poolSize });
