@@ -7,10 +7,10 @@ import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Database } from './db-schema.js';
-import { createKysely } from './dialect.js';
-import { withRetry } from './retry.js';
-import type { WalCheckpointOptions } from './wal-checkpoint.js';
+import type { Database } from '../../../src/store/db-schema.js';
+import { createKysely } from '../../../src/store/dialect.js';
+import { withRetry } from '../../../src/store/retry.js';
+import type { WalCheckpointOptions } from '../../../src/store/wal-checkpoint.js';
 
 const PAGE = 4096;
 const MB = 1024 * 1024;
