@@ -10,8 +10,12 @@
  *
  * The per-client webhook rate limit is turned off for the run: all the load comes from one
  * loopback address, which the production default (6,000 per minute per sender) would throttle.
+ * The process's memory is sampled every 250 ms through the load and the drain (peak RSS and heap
+ * used, with V8's heap limit): run it under `node --max-old-space-size=256 --import tsx ...` to
+ * see an `api` process under the cap the compose file gives workers.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { getHeapStatistics } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
@@ -54,6 +58,15 @@ const app = await build({
 });
 const url = await listen(app, { host: '127.0.0.1', port: 0 });
 
+const MB = 1024 * 1024;
+const memory = { peakRss: 0, peakHeapUsed: 0, startRss: process.memoryUsage().rss };
+const sampler = setInterval(() => {
+  const { rss, heapUsed } = process.memoryUsage();
+  memory.peakRss = Math.max(memory.peakRss, rss);
+  memory.peakHeapUsed = Math.max(memory.peakHeapUsed, heapUsed);
+}, 250);
+sampler.unref();
+
 const result = await autocannon({
   url: `${url}/webhooks/crm`,
   method: 'POST',
@@ -88,6 +101,7 @@ for (;;) {
   await sleep(250);
 }
 const drainMs = Date.now() - drainStart;
+clearInterval(sampler);
 const ingested = (await hub.engine.metrics.changesIngested.get()).values.reduce((sum, v) => sum + v.value, 0);
 const profiles = await hub.db.count('profiles');
 const failed = (await hub.engine.status()).queues.find((q) => q.queue === 'ingest')?.failed ?? 0;
@@ -99,6 +113,10 @@ const serverAccepted =
     .filter((v) => v.labels['status'] === '200')
     .reduce((sum, v) => sum + v.value, 0) ?? 0;
 console.log(`  accepted by the server:   ${serverAccepted} (incl. requests still in flight when the load stopped)`);
+console.log(
+  `  memory (load + drain):    peak RSS ${(memory.peakRss / MB).toFixed(0)} MB (${(memory.startRss / MB).toFixed(0)} MB before the load), ` +
+    `peak heap used ${(memory.peakHeapUsed / MB).toFixed(0)} MB, V8 heap limit ${(getHeapStatistics().heap_size_limit / MB).toFixed(0)} MB`,
+);
 const ok = serverAccepted >= accepted && ingested === serverAccepted && profiles === serverAccepted && failed === 0;
 console.log(
   ok

@@ -58,6 +58,11 @@ describe('deploy/compose.yaml', () => {
       expect(service(name).depends_on?.['migrate']?.condition, name).toBe('service_completed_successfully');
   });
 
+  it("caps V8's old space of the api and worker services, each with a variable to change it", () => {
+    expect(service('api').environment?.['NODE_OPTIONS']).toBe('--max-old-space-size=${CONCORD_API_HEAP_MB:-384}');
+    expect(service('worker').environment?.['NODE_OPTIONS']).toBe('--max-old-space-size=${CONCORD_WORKER_HEAP_MB:-256}');
+  });
+
   it('gives Redis AOF persistence and Redis and PostgreSQL named volumes', () => {
     const redis = service('redis').command?.join(' ') ?? '';
     expect(redis).toMatch(/--appendonly yes/);
