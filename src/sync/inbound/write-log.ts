@@ -22,6 +22,7 @@
  * Redis holds, so none drops what another stored meanwhile (a lost `ok` made a finished
  * write look uncertain, and a later record was judged against the wrong values).
  */
+import { createHash } from 'node:crypto';
 import type { RedisClient } from '../../queue/redis-client.js';
 import { jsonEqual } from '../../connector/mapping.js';
 import type { Json } from '../../profile/schema.js';
@@ -34,13 +35,15 @@ for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ARGV[1]) end
 return #KEYS
 `);
 
-// KEYS: keys to set. ARGV: ttl (ms), then (expected, new) per key, '' expecting no value.
+// KEYS: keys to set. ARGV: ttl (ms), then (expected, new) per key: the SHA-1 (hex) of the value
+// its writer read, '' expecting no value. The digest, not the value: the value would go to Redis
+// twice in every update, and the log's values are most of the bytes the hub sends it.
 // Sets each key that still holds what its writer read; returns 1 (set) or 0 (changed since) per key.
 const COMPARE_AND_SET = new LuaScript(`
 local out = {}
 for i = 1, #KEYS do
   local held, expected = redis.call('GET', KEYS[i]), ARGV[2 * i]
-  if (held == false and expected == '') or held == expected then
+  if (held == false and expected == '') or (held ~= false and redis.sha1hex(held) == expected) then
     redis.call('SET', KEYS[i], ARGV[2 * i + 1], 'PX', ARGV[1])
     out[i] = 1
   else
@@ -257,7 +260,7 @@ export class WriteLog {
       pending.forEach((p, k) => {
         const raw = held[k] ?? null;
         const next = change(parseEntries(raw), p.index);
-        if (next !== null) writes.push({ ...p, expected: raw ?? '', value: JSON.stringify(next) });
+        if (next !== null) writes.push({ ...p, expected: raw === null ? '' : sha1Hex(raw), value: JSON.stringify(next) });
       });
       if (writes.length === 0) return;
       const args: (string | number)[] = [this.retentionMs];
@@ -311,6 +314,10 @@ export class WriteLog {
     asked.forEach((a, k) => (out[a.i] = parseEntries(values[k] ?? null)));
     return out;
   }
+}
+
+function sha1Hex(value: string): string {
+  return createHash('sha1').update(value, 'utf8').digest('hex');
 }
 
 function parseEntries(raw: string | null): WriteEntry[] {

@@ -101,6 +101,28 @@ describe('write log shared by ingest and push', () => {
     expect(after[0]?.to).not.toBeNull();
   });
 
+  it('two updates of one entry at once both land: the second compare-and-set finds the value changed and updates again', async () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `r${i}`);
+    await log.begin(
+      'c',
+      ids.map((profileId) => ({ profileId, fields: { a: 'new' }, prev: {} })),
+    );
+    const loaded = await log.load(ids.map((profileId) => ({ connector: 'c', profileId })));
+    log.settle('c', new Map(ids.map((id) => [id, { ok: true }])));
+    // Both read the entries before either writes: one of the two sets must fail and retry.
+    await Promise.all([
+      log.finish('c', ids),
+      ...ids.map((id, i) => {
+        const entries = loaded[i] ?? [];
+        (entries[0] as { prev: Record<string, unknown> }).prev.a = `old-${id}`;
+        return log.learnPrev('c', id, entries);
+      }),
+    ]);
+    const after = await log.load(ids.map((profileId) => ({ connector: 'c', profileId })));
+    expect(after.map((entries) => entries.length)).toEqual(ids.map(() => 1));
+    after.forEach((entries, i) => expect(entries[0]).toMatchObject({ ok: true, shadowed: true, prev: { a: `old-${ids[i]}` } }));
+  });
+
   it('a push finishing keeps the prev ingest learned while it ran', async () => {
     await log.begin('c', [{ profileId: 'p1', fields: { a: 'new', b: 1 }, prev: { b: 0 } }]);
     const [loaded = []] = await log.load([{ connector: 'c', profileId: 'p1' }]);
