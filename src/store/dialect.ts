@@ -137,7 +137,9 @@ export function createKysely(location: StoreLocation, options: DialectOptions): 
     if (!memory) {
       const pageSize = Number(database.pragma('page_size', { simple: true }));
       for (const pragma of walCheckpointPragmas(pageSize, options.walCheckpoint)) database.pragma(pragma);
-      checkpointer = new WalCheckpointer(location.filename, pageSize, options.logger, options.walCheckpoint);
+      checkpointer = new WalCheckpointer(location.filename, pageSize, options.logger, options.walCheckpoint, (pages) =>
+        database.pragma(`wal_autocheckpoint = ${pages}`),
+      );
     }
     // SQLite waits for a lock by sleeping in the calling thread, which here is the event loop.
     // From now on it waits only briefly, and never for the write lock (`ImmediateSqliteDriver`).

@@ -55,6 +55,7 @@ const THREAD_SOURCE = `'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
 const { statSync } = require('node:fs');
 const { driverPath, filename, thresholdBytes, pollMs } = workerData;
+const LEFT_FOR_TRUNCATE = 1000;
 const Database = require(driverPath);
 const db = new Database(filename, { fileMustExist: true });
 db.pragma('synchronous = NORMAL');
@@ -63,8 +64,15 @@ db.pragma('synchronous = NORMAL');
 db.pragma('busy_timeout = 20');
 const passive = db.prepare('pragma wal_checkpoint(PASSIVE)');
 const truncate = db.prepare('pragma wal_checkpoint(TRUNCATE)');
+// Polls to skip after a TRUNCATE that could not finish (doubling, at most 20: ~5 s).
+let skip = 0;
+let backoff = 0;
 const timer = setInterval(() => {
   try {
+    if (skip > 0) {
+      skip--;
+      return;
+    }
     const wal = statSync(filename + '-wal', { throwIfNoEntry: false });
     if (wal === undefined || wal.size < thresholdBytes) return;
     // PASSIVE copies the bulk without blocking anyone, then what came in meanwhile. Under steady
@@ -72,8 +80,17 @@ const timer = setInterval(() => {
     // restarted (it would grow to the safety net): TRUNCATE copies the last frames holding the
     // write lock (writers meet SQLITE_BUSY and retry asynchronously), waits up to 20 ms for the
     // lock and for readers, and empties the WAL.
-    if (passive.get().busy !== 0 || passive.get().busy !== 0) return;
-    truncate.get();
+    passive.get();
+    const last = passive.get();
+    // Frames a reader still needs cannot be copied: TRUNCATE would only hold writers up waiting
+    // for it. Left to a later poll.
+    if (last.busy !== 0 || last.log - last.checkpointed > LEFT_FOR_TRUNCATE) return;
+    if (truncate.get().busy === 0) {
+      backoff = 0;
+    } else {
+      backoff = Math.min(backoff === 0 ? 1 : backoff * 2, 20);
+      skip = backoff;
+    }
   } catch (error) {
     parentPort.postMessage({ error: String(error && error.message) });
   }
@@ -115,8 +132,23 @@ export class WalCheckpointer {
   #exited: Promise<void> = Promise.resolve();
   #state: 'idle' | 'running' | 'failed' | 'stopped' = 'idle';
 
-  constructor(filename: string, pageSize: number, logger: Logger, options: WalCheckpointOptions = {}) {
+  readonly #fallback: (pages: number) => void;
+  readonly #pages: number;
+
+  /**
+   * `fallback`: gives the connection its own checkpoint back at `pages` (as before the thread)
+   * when the thread fails, rather than leaving the WAL to grow to the safety net.
+   */
+  constructor(
+    filename: string,
+    pageSize: number,
+    logger: Logger,
+    options: WalCheckpointOptions = {},
+    fallback: (pages: number) => void = () => {},
+  ) {
     const pages = options.pages ?? CHECKPOINT_PAGES;
+    this.#fallback = fallback;
+    this.#pages = pages;
     // Absolute: the thread must find the same file if the process changes directory.
     filename = resolve(filename);
     this.#filename = filename;
@@ -169,9 +201,14 @@ export class WalCheckpointer {
   #fail(error: unknown): void {
     if (this.#state === 'failed' || this.#state === 'stopped') return;
     this.#state = 'failed';
+    try {
+      this.#fallback(this.#pages);
+    } catch {
+      // The safety net's threshold stays: still bounded.
+    }
     this.#logger.warn(
       { err: error instanceof Error ? error.message : String(error), file: this.#filename },
-      "SQLite checkpoint thread failed; the connection's own checkpoint (the safety net) keeps the WAL bounded",
+      'SQLite checkpoint thread failed; the connection checkpoints the WAL itself again',
     );
   }
 
@@ -180,6 +217,9 @@ export class WalCheckpointer {
     this.#state = 'stopped';
     const worker = this.#worker;
     if (worker) {
+      // Held alive until it has closed its connection: an unref'd thread lets the process end
+      // while `stop` waits, and the code after `await store.close()` would never run.
+      worker.ref();
       worker.postMessage('stop');
       const timer = setTimeout(() => void worker.terminate(), 5_000);
       timer.unref();

@@ -1,4 +1,6 @@
-import { mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,13 +72,14 @@ describe('SQLite WAL checkpoints in a thread', () => {
     }
   });
 
-  it('leaves the WAL to the safety net when the thread cannot start, logging that once', async () => {
-    const db = open({ pages: 200, startPages: 40, pollMs: 5, safetyNetPages: 300, driverPath: join(dir, 'missing-driver.js') });
+  it('gives the connection its own checkpoint back when the thread cannot start, logging that once', async () => {
+    // The safety net alone would let the WAL grow to 1,000,000 frames.
+    const db = open({ pages: 200, startPages: 40, pollMs: 5, safetyNetPages: 1_000_000, driverPath: join(dir, 'missing-driver.js') });
     try {
       await write(db, 300);
       expect(warnings).toHaveLength(1);
       expect(JSON.parse(warnings[0] ?? '{}')).toMatchObject({ level: 40, msg: expect.stringContaining('checkpoint thread failed') });
-      // The connection checkpointed on its own every ~300 frames: rows in the file, WAL bounded.
+      // The connection checkpointed on its own every ~200 frames: rows in the file, WAL bounded.
       expect(size(file)).toBeGreaterThan(10 * MB);
       expect(size(`${file}-wal`)).toBeLessThan(4 * MB);
     } finally {
@@ -93,6 +96,36 @@ describe('SQLite WAL checkpoints in a thread', () => {
     } finally {
       await db.destroy();
     }
+  });
+
+  it('a process with nothing else to do still finishes closing the store (the thread does not let it end first)', async () => {
+    // An .mts file outside the project: ESM, importing nothing but the store's dialect module.
+    const script = join(dir, 'close.mts');
+    const dialect = fileURLToPath(new URL('../../../src/store/dialect.ts', import.meta.url));
+    await writeFile(
+      script,
+      [
+        `import { createKysely } from ${JSON.stringify(dialect)};`,
+        `const logger = { warn: (...args) => console.error(...args), info() {}, debug() {} };`,
+        `const walCheckpoint = { pages: 200, startPages: 40, pollMs: 5 };`,
+        // Five stores one after the other: each close races the process's end without the fix.
+        `for (let round = 0; round < 5; round++) {`,
+        `  const db = createKysely({ dialect: 'sqlite', filename: ${JSON.stringify(file)} }, { busyTimeoutMs: 1_000, poolSize: 1, logger, walCheckpoint });`,
+        `  await db.schema.createTable('t').ifNotExists().addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('b', 'blob').execute();`,
+        `  const rows = [{ b: Buffer.alloc(4000, 1) }, { b: Buffer.alloc(4000, 2) }];`,
+        `  for (let i = 0; i < 60; i++) await db.transaction().execute((trx) => trx.insertInto('t').values(rows).execute());`,
+        `  await new Promise((resolve) => setTimeout(resolve, 50));`,
+        `  await db.destroy();`,
+        `  console.log('closed');`,
+        `}`,
+      ].join('\n'),
+    );
+    const child = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: process.cwd(), encoding: 'utf8', timeout: 30_000 });
+    expect({ status: child.status, stdout: child.stdout.trim(), stderr: child.stderr.trim() }).toEqual({
+      status: 0,
+      stdout: Array(5).fill('closed').join('\n'),
+      stderr: '',
+    });
   });
 
   /** Open descriptors of this process on the database file: one per connection. */
