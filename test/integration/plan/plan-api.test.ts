@@ -147,9 +147,10 @@ describe('POST /api/v1/plans, GET /api/v1/plans/{planId}', () => {
     expect(writeCalls(hub.salesforce.sideDoor.calls())).toEqual({});
     expect(await tableCounts()).toEqual(before);
     expect(await hub.db.query('select * from cursors')).toEqual(cursorsBefore);
-    // The engine's own relay sweep schedules its next run (a BullMQ repeat job) on the clock: not the plan's.
+    // The engine's own relay sweep runs on the clock (a BullMQ repeat job: its next run, and while
+    // one runs the queue's `active` list and `marker`): not the plan's. Seen in CI on a loaded machine.
     const added = (await hub.redisKeys())
-      .filter((k) => !keysBefore.has(k) && !k.startsWith(`${queuePrefix(hub.prefix, queueNames.relay)}:relay:repeat:`))
+      .filter((k) => !keysBefore.has(k) && !k.startsWith(`${queuePrefix(hub.prefix, queueNames.relay)}:relay:`))
       .sort();
     expect(added).toEqual([`${hub.prefix}:plan:${planId}`, `${hub.prefix}:plan:${second.planId}`].sort());
     expect(await redis.pttl(added[0] ?? '')).toBeGreaterThan(0);
