@@ -1,4 +1,5 @@
 import type { RedisClient } from './redis-client.js';
+import { groupBy } from './group-by.js';
 
 /**
  * MGET of keys that may sit on several hash tags (each connector's engine keys have their own,
@@ -7,16 +8,14 @@ import type { RedisClient } from './redis-client.js';
  */
 export async function mgetByTag(redis: RedisClient, keys: readonly { key: string; tag: string }[]): Promise<(string | null)[]> {
   const out: (string | null)[] = keys.map(() => null);
-  const groups = new Map<string, number[]>();
-  keys.forEach(({ tag }, i) => {
-    const group = groups.get(tag);
-    if (group) group.push(i);
-    else groups.set(tag, [i]);
-  });
+  const groups = groupBy(
+    keys.map((k, i) => ({ ...k, i })),
+    (k) => k.tag,
+  );
   await Promise.all(
-    [...groups.values()].map(async (indexes) => {
-      const values = await redis.mget(...indexes.map((i) => (keys[i] as { key: string }).key));
-      indexes.forEach((i, k) => (out[i] = values[k] ?? null));
+    [...groups.values()].map(async (group) => {
+      const values = await redis.mget(...group.map((k) => k.key));
+      group.forEach((k, n) => (out[k.i] = values[n] ?? null));
     }),
   );
   return out;

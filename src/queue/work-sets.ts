@@ -9,6 +9,7 @@
  */
 import type { RedisClient } from './redis-client.js';
 import { execAll } from './redis-health.js';
+import { groupBy } from './group-by.js';
 import { LuaScript, NOW_MS_LUA } from './lua.js';
 import type { EngineKeys } from './keys.js';
 
@@ -83,17 +84,6 @@ for i = 2, #ARGV do
 end
 return out
 `);
-
-function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const list = out.get(k);
-    if (list) list.push(item);
-    else out.set(k, [item]);
-  }
-  return out;
-}
 
 export interface TakeResult {
   profileIds: string[];

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { RedisClient } from '../../queue/redis-client.js';
 import type { EngineKeys } from '../../queue/keys.js';
 import { LuaScript } from '../../queue/lua.js';
+import { groupBy } from '../../queue/group-by.js';
 
 export const DeadLetter = z.object({
   connector: z.string(),
@@ -54,13 +55,11 @@ export class DeadLetterView {
   async add(letters: readonly DeadLetter[]): Promise<void> {
     if (letters.length === 0) return;
     // One HSET per connector: each connector's keys are on a hash tag of their own.
-    const byConnector = new Map<string, string[]>();
-    for (const l of letters) {
-      const fields = byConnector.get(l.connector) ?? [];
-      fields.push(l.profileId, JSON.stringify(l));
-      byConnector.set(l.connector, fields);
-    }
-    await Promise.all([...byConnector].map(([connector, fields]) => this.redis.hset(this.keys.dead(connector), ...fields)));
+    await Promise.all(
+      [...groupBy(letters, (l) => l.connector)].map(([connector, list]) =>
+        this.redis.hset(this.keys.dead(connector), ...list.flatMap((l) => [l.profileId, JSON.stringify(l)])),
+      ),
+    );
   }
 
   /** Removes dead letters of profiles that have since been delivered. */
