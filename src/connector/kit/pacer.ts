@@ -20,7 +20,10 @@ export interface PacerOptions {
 }
 
 export class Pacer {
+  /** The slots held in the window: each call's, from when it was taken until its answer (`answered`), in order. */
   private times: number[] = [];
+  /** When each call known in the window was sent (ours, and those the vendor reported made elsewhere), in order. */
+  private sent: number[] = [];
   private blockedUntil = 0;
 
   constructor(private readonly opts: PacerOptions) {}
@@ -28,7 +31,7 @@ export class Pacer {
   /** How long the next call would have to wait (0 when it may go now). */
   waitMs(): number {
     const now = this.opts.now();
-    this.times = this.times.filter((t) => t > now - this.opts.windowMs);
+    this.prune(now);
     const blocked = Math.max(0, this.blockedUntil - now);
     if (this.times.length < this.opts.max) return blocked;
     const oldest = this.times[this.times.length - this.opts.max] ?? now;
@@ -47,6 +50,7 @@ export class Pacer {
     }
     const at = this.opts.now();
     this.times.push(at);
+    this.sent.push(at);
     return at;
   }
 
@@ -56,7 +60,7 @@ export class Pacer {
    */
   tryTake(n: number): { at: number } | { waitMs: number } {
     const now = this.opts.now();
-    this.times = this.times.filter((t) => t > now - this.opts.windowMs);
+    this.prune(now);
     const wanted = Math.min(Math.max(1, n), this.opts.max);
     let wait = Math.max(0, this.blockedUntil - now);
     const excess = this.times.length + wanted - this.opts.max;
@@ -66,7 +70,10 @@ export class Pacer {
       wait = Math.max(wait, freeing + this.opts.windowMs + (this.opts.marginMs ?? 0) - now);
     }
     if (wait > 0) return { waitMs: wait };
-    for (let i = 0; i < wanted; i++) this.times.push(now);
+    for (let i = 0; i < wanted; i++) {
+      this.times.push(now);
+      this.sent.push(now);
+    }
     return { at: now };
   }
 
@@ -76,6 +83,8 @@ export class Pacer {
       const k = this.times.lastIndexOf(at);
       if (k < 0) return;
       this.times.splice(k, 1);
+      const j = this.sent.lastIndexOf(at);
+      if (j >= 0) this.sent.splice(j, 1);
     }
   }
 
@@ -109,14 +118,26 @@ export class Pacer {
   /**
    * Folds in the server's view: after the request taken at `sentAt`, `remaining` calls were
    * left in its window. Calls the server counted that this process did not make are added at
-   * `sentAt` (not at the time the answer arrived, which would push the window forward).
+   * `sentAt` (not at the time the answer arrived, which would push the window forward). The
+   * calls it made are counted by when they were sent: a slot held until its answer is still a
+   * call the server may have counted (one of a reservation's, all taken at `sentAt`, is).
    */
   observeRemaining(remaining: number, sentAt: number): void {
     const used = this.opts.max - remaining;
-    const counted = this.times.filter((t) => t > sentAt - this.opts.windowMs && t <= sentAt).length;
+    const counted = this.sent.filter((t) => t > sentAt - this.opts.windowMs && t <= sentAt).length;
     if (used <= counted) return;
-    for (let i = counted; i < used; i++) this.times.push(sentAt);
+    for (let i = counted; i < used; i++) {
+      this.times.push(sentAt);
+      this.sent.push(sentAt);
+    }
     this.times.sort((a, b) => a - b);
+    this.sent.sort((a, b) => a - b);
+  }
+
+  /** Forgets what has left the window. */
+  private prune(now: number): void {
+    this.times = this.times.filter((t) => t > now - this.opts.windowMs);
+    this.sent = this.sent.filter((t) => t > now - this.opts.windowMs);
   }
 
   /** No call before `now + ms` (after a 429). */
