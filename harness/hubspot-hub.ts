@@ -54,6 +54,8 @@ export interface HubSpotHubOptions {
   emulator?: Partial<HubSpotEmulatorOptionsInput>;
   /** Engine tuning on top of the test defaults. */
   tuning?: EngineTuningInput;
+  /** The connector's pace (`requestsPer10Seconds`; its default, HubSpot's Free/Starter limit, otherwise). */
+  requestsPer10Seconds?: number;
   /** Mapping entries of the in-memory CRM on top of its defaults (e.g. its phone). */
   crmMappings?: MappingEntryInput[];
 }
@@ -102,6 +104,7 @@ export async function startHubSpotHub(options: HubSpotHubOptions): Promise<HubSp
     accessToken: 'pat-e2e',
     webhookSecret: HUBSPOT_SECRET,
     baseUrl: emulator.url,
+    ...(options.requestsPer10Seconds === undefined ? {} : { requestsPer10Seconds: options.requestsPer10Seconds }),
     subscriptions: SUBSCRIPTIONS,
     ...(options.echoMarker ? { appId: HUBSPOT_APP_ID } : {}),
   });

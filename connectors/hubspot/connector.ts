@@ -13,7 +13,7 @@ import { HubSpotExporter } from './export.js';
 import { derivedSubscriptionMappings, HUBSPOT_OPT_OUT_PROPERTIES, hubspotDefaultMappings } from './mapping.js';
 import { pullContacts } from './pull.js';
 import { HubSpotPusher } from './push.js';
-import { BATCH, HISTORY_BATCH, HubSpotReader, valueProperties } from './read.js';
+import { BATCH, HubSpotReader, valueProperties } from './read.js';
 import { parseHubSpotEvents, toWebhookEvents, verifyHubSpotSignature } from './webhook.js';
 import { SIGNATURE_HEADER, SIGNATURE_V3_HEADER } from './signature.js';
 import { checkHubSpot } from './check.js';
@@ -54,14 +54,13 @@ export function createHubSpotInstance(
 
     async read(externalIds, signal) {
       // Ids HubSpot does not know are left out; a merged-away id answers with the winner. The
-      // contacts (with their properties' history: each value stamped when it was set) and their
-      // statuses are read back to back: one record, one moment.
+      // contacts (each value stamped when it was set: `readStamped`) and their statuses are read
+      // back to back: one record, one moment.
       const unique = [...new Set(externalIds)];
-      const reads = chunks(unique, HISTORY_BATCH).length;
       const statusReads = config.subscriptions.length > 0 ? chunks(unique, BATCH).length : 0;
-      const reservation = await api.reserveWaiting(reads + statusReads, signal);
+      const reservation = await api.reserveWaiting(reader.stampedReadCalls(unique.length) + statusReads, signal);
       try {
-        const { found } = await reader.readContacts(unique, signal, undefined, reservation, true);
+        const found = await reader.readStamped(unique, signal, reservation);
         return await reader.toRecords(found, signal, reservation);
       } finally {
         api.release(reservation);

@@ -18,11 +18,14 @@ import {
   subscriptionField,
   type StatusState,
 } from './mapping.js';
+import { ReadPlanner, untouchedSinceCreation } from './read-plan.js';
 
 /** What every contact read returns (the client's `SimplePublicObject` shapes). */
 export interface ContactObject {
   id: string;
   properties: Record<string, string | null>;
+  /** When the contact was created (HubSpot's `createdate`). */
+  createdAt?: Date;
   updatedAt: Date;
   archived?: boolean;
   /** Each asked property's versions, newest first (`propertiesWithHistory`). */
@@ -78,6 +81,8 @@ export function valueProperties(config: HubSpotConfig): string[] {
 }
 
 export class HubSpotReader {
+  private readonly plan = new ReadPlanner(BATCH, HISTORY_BATCH);
+
   constructor(
     private readonly api: HubSpotApi,
     private readonly config: HubSpotConfig,
@@ -163,6 +168,40 @@ export class HubSpotReader {
     const modified = contact.properties.lastmodifieddate;
     const at = modified && !Number.isNaN(Date.parse(modified)) ? new Date(modified) : contact.updatedAt;
     return { externalId: contact.id, at: at.toISOString(), fields, ...(Object.keys(fieldsAt).length > 0 ? { fieldsAt } : {}) };
+  }
+
+  /** The calls `readStamped` will make for `count` contacts, those it may read again aside. */
+  stampedReadCalls(count: number): number {
+    return Math.ceil(count / (this.plan.valuesFirst(count) ? BATCH : HISTORY_BATCH));
+  }
+
+  /**
+   * Reads contacts by id with what `toRecord` needs to stamp each value with when it was set:
+   * values first, then those changed since their creation again with their history; or all
+   * with their history, when that costs no more calls (`ReadPlanner`).
+   */
+  async readStamped(ids: readonly string[], signal?: AbortSignal, reservation?: Reservation): Promise<ContactObject[]> {
+    const valuesFirst = this.plan.valuesFirst(new Set(ids).size);
+    const { found } = await this.readContacts(ids, signal, undefined, reservation, !valuesFirst);
+    this.plan.observe(found.length, found.filter((c) => !untouchedSinceCreation(c)).length);
+    return valuesFirst ? this.withHistoryWhereChanged(found, signal, reservation) : found;
+  }
+
+  /**
+   * Contacts read without history (a batch read, a search): those changed since their creation
+   * are read again with it, 50 per call; the others are kept as they are (`untouchedSinceCreation`).
+   */
+  async withHistoryWhereChanged(
+    contacts: readonly ContactObject[],
+    signal?: AbortSignal,
+    reservation?: Reservation,
+  ): Promise<ContactObject[]> {
+    const untouched = contacts.filter(untouchedSinceCreation);
+    if (untouched.length === contacts.length) return [...contacts];
+    const changed = contacts.filter((c) => !untouchedSinceCreation(c)).map((c) => c.id);
+    // A contact deleted in between is left out; one merged in between answers with the winner.
+    const { found } = await this.readContacts(changed, signal, undefined, reservation, true);
+    return [...untouched, ...found];
   }
 
   /**

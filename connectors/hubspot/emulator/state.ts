@@ -271,7 +271,8 @@ export class HubSpotState {
     };
     this.contacts.set(id, contact);
     this.notify({ subscriptionType: 'contact.creation', objectId: Number(id), occurredAt: t, ...this.originFields(origin) });
-    this.applyProperties(contact, props, origin, true);
+    // The values set with the contact carry its creation time, as in HubSpot.
+    this.applyProperties(contact, props, origin, t);
     return contact;
   }
 
@@ -282,7 +283,7 @@ export class HubSpotState {
       const other = this.findByEmail(email);
       if (other && other.id !== contact.id) throw new ContactConflictError(other.id);
     }
-    return this.applyProperties(contact, props, origin, false);
+    return this.applyProperties(contact, props, origin);
   }
 
   archive(contact: StoredContact, origin: ChangeOrigin): void {
@@ -405,7 +406,7 @@ export class HubSpotState {
       const optout = status === 'UNSUBSCRIBED' ? 'true' : status === 'SUBSCRIBED' ? 'false' : null;
       const property = `hs_email_optout_${subscriptionId}`;
       // Only a new legal basis: the status changed, its mirror property did not (no idle write of the contact).
-      if ((contact.properties[property] ?? '') !== (optout ?? '')) this.applyProperties(contact, { [property]: optout }, origin, false);
+      if ((contact.properties[property] ?? '') !== (optout ?? '')) this.applyProperties(contact, { [property]: optout }, origin);
     }
     const reason = previous?.status === 'UNSUBSCRIBED' && status === 'SUBSCRIBED' ? 'RESUBSCRIBE_OCCURRED' : 'REQUESTED_CHANGE_OCCURRED';
     return { status: stored, reason };
@@ -432,8 +433,10 @@ export class HubSpotState {
     return out;
   }
 
-  private applyProperties(contact: StoredContact, props: PropertyInput, origin: ChangeOrigin, creating: boolean): boolean {
-    const t = this.now();
+  /** `createdAt`: the properties come with the contact's creation, at that time. */
+  private applyProperties(contact: StoredContact, props: PropertyInput, origin: ChangeOrigin, createdAt?: number): boolean {
+    const creating = createdAt !== undefined;
+    const t = createdAt ?? this.now();
     const changed: [string, string][] = [];
     for (const [name, raw] of Object.entries(props)) {
       let value = raw === null ? '' : String(raw);

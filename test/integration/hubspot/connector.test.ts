@@ -120,11 +120,20 @@ describe('HubSpot connector: pull', () => {
 
     const c = emu.sideDoor.findByEmail('full3@example.com');
     emu.sideDoor.editContact(c?.id ?? '', { lastname: 'Changed' });
+    emu.sideDoor.resetCalls();
     const second = await pullAll(instance, first.cursor);
-    // The look-back re-reads recent contacts; the changed one is among them with its new value.
-    expect(second.records.find((r) => r.externalId === c?.id)?.fields.lastname).toBe('Changed');
-    const searches = emu.sideDoor.calls().byEndpoint['POST /crm/v3/objects/contacts/search'] ?? 0;
-    expect(searches).toBeGreaterThan(0);
+    // The look-back re-reads recent contacts; the changed one is among them with its new value,
+    // each value stamped with its own time (search gives no history: the changed contacts are
+    // read again with it); the contacts untouched since their creation are not read again.
+    const changed = second.records.find((r) => r.externalId === c?.id);
+    expect(changed?.fields.lastname).toBe('Changed');
+    expect(changed?.fieldsAt?.['lastname']).toBeDefined();
+    expect(second.records.find((r) => r.fields.email === 'full100@example.com')).toMatchObject({ fields: { firstname: 'F100' } });
+    expect(second.records.find((r) => r.fields.email === 'full100@example.com')?.fieldsAt).toBeUndefined();
+    const calls = emu.sideDoor.calls().byEndpoint;
+    expect(calls['POST /crm/v3/objects/contacts/search'] ?? 0).toBeGreaterThan(0);
+    // full3 and full7 (its unsubscription set an opt-out mirror property) changed since their creation.
+    expect(calls['POST /crm/v3/objects/contacts/batch/read']).toBe(1);
   });
 
   it('re-reads through the look-back what was not yet searchable', async () => {
@@ -410,14 +419,46 @@ describe('HubSpot connector: push', () => {
     expect(pulled).toMatchObject({ at: ourAt, fields: { lastname: 'Marketer' }, fieldsAt: stamps });
   });
 
-  it('reads contacts with property history 50 per call, as HubSpot allows', async () => {
-    const { emu, instance } = await setup({}, { subscriptions: [] });
-    const ids = Array.from({ length: 60 }, (_, i) => emu.sideDoor.createContact({ email: `many${i}@example.com`, lastname: `L${i}` }).id);
+  it('reads contacts untouched since their creation 100 per call without history, and those changed since again with it (50 per call)', async () => {
+    let clock = Date.parse('2026-12-06T10:00:00.000Z');
+    const { emu, instance } = await setup({}, { subscriptions: [] }, { now: () => clock });
+    const READ = 'POST /crm/v3/objects/contacts/batch/read';
+    const ids = Array.from({ length: 160 }, (_, i) => {
+      clock += 1;
+      return emu.sideDoor.createContact({ email: `many${i}@example.com`, firstname: `F${i}`, lastname: `L${i}` }).id;
+    });
+    const createdAt = (i: number): string => new Date(Date.parse('2026-12-06T10:00:00.000Z') + i + 1).toISOString();
     emu.sideDoor.resetCalls();
-    const records = (await instance.read?.(ids, signal())) ?? [];
-    expect(records).toHaveLength(60);
-    expect(records.every((r) => r.fieldsAt?.['lastname'] !== undefined)).toBe(true);
-    expect(emu.sideDoor.calls().byEndpoint).toEqual({ 'POST /crm/v3/objects/contacts/batch/read': 2 });
+    const fresh = (await instance.read?.(ids.slice(0, 60), signal())) ?? [];
+    expect(fresh).toHaveLength(60);
+    // Every value was set when the contact was created: its creation stamps them all.
+    expect(fresh.find((r) => r.externalId === ids[7])).toMatchObject({ at: createdAt(7), fields: { firstname: 'F7', lastname: 'L7' } });
+    expect(fresh.every((r) => r.fieldsAt === undefined)).toBe(true);
+    expect(emu.sideDoor.calls().byEndpoint).toEqual({ [READ]: 1 });
+
+    // A last name edited since: that contact's values carry their own times (its history).
+    clock += 1_000;
+    const edited = [61, 62, 155].map((i) => ids[i] ?? '');
+    for (const id of edited) emu.sideDoor.editContact(id, { lastname: 'Edited' });
+    const editedAt = new Date(clock).toISOString();
+    clock += 1_000;
+    emu.sideDoor.resetCalls();
+    const mixed = (await instance.read?.(ids.slice(60), signal())) ?? [];
+    expect(mixed).toHaveLength(100);
+    expect(emu.sideDoor.calls().byEndpoint).toEqual({ [READ]: 2 });
+    expect(mixed.find((r) => r.externalId === ids[61])).toMatchObject({
+      at: editedAt,
+      fields: { firstname: 'F61', lastname: 'Edited' },
+      fieldsAt: { firstname: createdAt(61), lastname: editedAt },
+    });
+    expect(mixed.find((r) => r.externalId === ids[70])).toMatchObject({ at: createdAt(70), fields: { lastname: 'L70' } });
+    expect(mixed.find((r) => r.externalId === ids[70])?.fieldsAt).toBeUndefined();
+
+    // 50 contacts or fewer are one call either way: read with their history at once.
+    emu.sideDoor.resetCalls();
+    const few = (await instance.read?.(edited, signal())) ?? [];
+    expect(emu.sideDoor.calls().byEndpoint).toEqual({ [READ]: 1 });
+    expect(few.every((r) => r.fieldsAt?.['lastname'] === editedAt)).toBe(true);
   });
 
   it('updates a known contact by id (an e-mail change does not create another), and finds its e-mail for statuses', async () => {

@@ -1,7 +1,7 @@
 /**
  * HubSpot intake through the whole engine: the contacts webhooks name are gathered per
- * connector and window and read back in batches (50 contacts per read with property history,
- * HubSpot's limit, and 100 per statuses read), a read that fails is tried again with nothing
+ * connector and window and read back in batches (contacts untouched since their creation 100
+ * per read, without property history, and 100 per statuses read), a read that fails is tried again with nothing
  * lost, and another system's change is ingested while HubSpot's reads wait on its rate limit.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,8 +16,8 @@ import { readJobId } from '../../../src/sync/inbound/changed-reads.js';
 
 const READ = 'POST /crm/v3/objects/contacts/batch/read';
 const STATUS_READ = 'POST /communication-preferences/v4/statuses/batch/read';
-/** Contacts per read with `propertiesWithHistory` (HubSpot's limit) and per statuses read. */
-const HISTORY_LIMIT = 50;
+/** Contacts per read without `propertiesWithHistory` (HubSpot's limit) and per statuses read. */
+const READ_LIMIT = 100;
 const STATUS_LIMIT = 100;
 const WINDOW_MS = 2_000;
 
@@ -41,7 +41,7 @@ describe('HubSpot intake', () => {
     await h.hubspot.sideDoor.flushWebhooks();
   }
 
-  it('N webhook events for N contacts cost ceil(N/50) contact reads and ceil(N/100) statuses reads', async () => {
+  it('N webhook events for N contacts created in HubSpot cost ceil(N/100) contact reads and ceil(N/100) statuses reads', async () => {
     hub = await startHubSpotHub({ dialect: 'sqlite', echoMarker: true, tuning: { changedReadWaitMs: WINDOW_MS } });
     const n = 230;
     await createAndDeliver(hub, n, 'batch');
@@ -50,7 +50,7 @@ describe('HubSpot intake', () => {
     await hub.settle(30_000);
 
     const calls = hub.hubspot.sideDoor.calls().byEndpoint;
-    expect(calls[READ]).toBe(Math.ceil(n / HISTORY_LIMIT));
+    expect(calls[READ]).toBe(Math.ceil(n / READ_LIMIT));
     expect(calls[STATUS_READ]).toBe(Math.ceil(n / STATUS_LIMIT));
     for (const i of [0, 117, n - 1]) expect(await hub.profileByEmail(`batch-${i}@example.com`)).not.toBeNull();
     expect(hub.refused).toEqual([]);
@@ -119,7 +119,7 @@ describe('HubSpot intake', () => {
     expect(missing).toEqual([]);
     const calls = hub.hubspot.sideDoor.calls();
     expect(calls.rateLimited).toBe(1);
-    expect(calls.byEndpoint[READ]).toBe(Math.ceil(n / HISTORY_LIMIT) + 1);
+    expect(calls.byEndpoint[READ]).toBe(Math.ceil(n / READ_LIMIT) + 1);
   });
 
   it("another system's change is ingested while HubSpot's reads wait on its rate limit", async () => {
