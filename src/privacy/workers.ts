@@ -8,6 +8,7 @@ import { Worker } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Engine } from '../sync/index.js';
 import { CallLimiter } from '../queue/call-limiter.js';
+import { moveLegacyQueueJobs } from '../queue/legacy-queues.js';
 import { jobOptions } from '../queue/job-options.js';
 import { engineKeys, jobId, queuePrefix } from '../queue/keys.js';
 import { queueParkedFor } from '../queue/park.js';
@@ -58,6 +59,8 @@ export class PrivacyWorkers {
   async start(engine: PrivacyEngine): Promise<void> {
     const { ctx } = this;
     const t = ctx.options.tuning;
+    const queues = [ctx.queues.requests, ...ctx.queues.erase.values()];
+    await moveLegacyQueueJobs(ctx.redis, ctx.prefix, queues, ctx.logger);
     // A lifted park (see sync/park.ts) reaches the engine's connector instances this process calls.
     const limiter = new CallLimiter(ctx.redis, engineKeys(ctx.prefix), t.limiterMarginMs, async (id) =>
       (await engine.instance(id)).unpark?.(),

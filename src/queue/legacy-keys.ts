@@ -11,12 +11,11 @@
  * go on writing the old keys). Short-lived keys (write log, webhook receipts, limiter window)
  * are left to expire.
  */
-import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { RedisClient } from './redis-client.js';
 import { execAll } from './redis-health.js';
 import type { EngineKeys } from './keys.js';
+import { withUpgradeLock } from './upgrade-lock.js';
 
 type Kind = 'zset' | 'hash' | 'set' | 'counter' | 'string' | 'expiring';
 
@@ -56,8 +55,6 @@ const MOVED: readonly Moved[] = [
 
 /** Members or fields read and written per command. */
 const CHUNK = 1_000;
-/** How long the moving process may hold the lock; one that dies lets the next one move. */
-const LOCK_MS = 120_000;
 
 /**
  * Merges the earlier version's keys of these connectors into their current ones and deletes
@@ -77,23 +74,22 @@ export async function moveLegacyConnectorKeys(
   // The old keys and the lock all share the deployment's tag: one command asks for them all.
   const old = candidates.map((c) => c.from);
   if (old.length === 0 || (await redis.exists(...old)) === 0) return 0;
-  const lock = `${deployment}:sync:upgrade-lock`;
-  const token = randomUUID();
-  while ((await redis.set(lock, token, 'PX', LOCK_MS, 'NX')) !== 'OK') {
-    await sleep(100);
-    if ((await redis.exists(...old)) === 0) return 0;
-  }
-  try {
-    let moved = 0;
-    for (const c of candidates) {
-      if (await moveOne(redis, c.from, c.into?.(keys, c.instance) ?? null, c, `${deployment}:sync:changed-taken-at:${c.instance}`)) moved++;
-    }
-    if (moved > 0)
-      logger.info({ keys: moved, connectors: instances.length }, "moved an earlier version's engine keys onto each connector's hash tag");
-    return moved;
-  } finally {
-    if ((await redis.get(lock)) === token) await redis.del(lock);
-  }
+  const moved = await withUpgradeLock(
+    redis,
+    `${deployment}:sync:upgrade-lock`,
+    async () => (await redis.exists(...old)) > 0,
+    async () => {
+      let count = 0;
+      for (const c of candidates) {
+        if (await moveOne(redis, c.from, c.into?.(keys, c.instance) ?? null, c, `${deployment}:sync:changed-taken-at:${c.instance}`))
+          count++;
+      }
+      return count;
+    },
+  );
+  if (moved !== undefined && moved > 0)
+    logger.info({ keys: moved, connectors: instances.length }, "moved an earlier version's engine keys onto each connector's hash tag");
+  return moved ?? 0;
 }
 
 async function moveOne(redis: RedisClient, from: string, to: string | null, m: Moved, takenAtKey: string): Promise<boolean> {

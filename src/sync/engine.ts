@@ -30,6 +30,7 @@ import { Ingestor } from './inbound/ingest.js';
 import type { IngestJobData } from './inbound/ingest.js';
 import { jobOptions } from '../queue/job-options.js';
 import { moveLegacyConnectorKeys } from '../queue/legacy-keys.js';
+import { moveLegacyQueueJobs } from '../queue/legacy-queues.js';
 import { assertInstanceId, connectorTag, engineKeys, hashTagPrefix, jobId, queueNames, queuePrefix } from '../queue/keys.js';
 import { createSyncMetrics } from './metrics.js';
 import type { SyncMetrics } from './metrics.js';
@@ -429,6 +430,13 @@ class BullEngine implements Engine {
     const roles = EngineRoles.parse(rolesInput);
     const { tuning, connectors } = this.ctx;
     await moveLegacyConnectorKeys(this.ctx.redis, this.prefix, this.ctx.keys, [...connectors.keys()], this.logger);
+    const { queues } = this.ctx;
+    await moveLegacyQueueJobs(
+      this.ctx.redis,
+      this.prefix,
+      [queues.ingest, queues.relay, ...queues.push.values(), ...queues.pull.values(), ...queues.read.values()],
+      this.logger,
+    );
     const base = {
       connection: this.redis,
       lockDuration: tuning.lockDurationMs,

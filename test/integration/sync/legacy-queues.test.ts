@@ -1,0 +1,137 @@
+/**
+ * Upgrading from the layout where every BullMQ queue shared the deployment's hash tag
+ * (`{p}:ingest:wait`) to one tag per queue (`{p.ingest}:ingest:wait`): at start the jobs left
+ * under the old keys move to the queue of the same name (waiting ones in order, delayed ones
+ * with what is left of their delay, failed ones tried again; active ones only once their
+ * worker's lock expired), and the old job schedulers go. Real Redis and BullMQ.
+ */
+import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { queueNames, queuePrefix } from '../../../src/queue/keys.js';
+import { moveLegacyQueueJobs } from '../../../src/queue/legacy-queues.js';
+import type { IngestRecordsJob } from '../../../src/sync/inbound/ingest.js';
+import { deletePrefix, REDIS_URL, startHub, waitFor } from '../../../harness/sync-hub.js';
+
+const redis = new Redis(REDIS_URL);
+const silent = pino({ level: 'silent' });
+
+afterAll(async () => {
+  await redis.quit();
+});
+
+/** The earlier layout's queue of this name, and the current one. */
+function queues(prefix: string, name: string): { old: Queue; current: Queue } {
+  return {
+    old: new Queue(name, { connection: redis, prefix }),
+    current: new Queue(name, { connection: redis, prefix: queuePrefix(prefix, name) }),
+  };
+}
+
+describe("an earlier version's queued jobs", () => {
+  it('move to the queue of the same name: waiting in order, delays kept, failed tried again, schedulers dropped; a second start finds nothing', async () => {
+    const prefix = `{lq-${randomBytes(5).toString('hex')}}`;
+    const { old, current } = queues(prefix, 'work');
+    try {
+      // Numbered by BullMQ (1, 2, 3), one with an id of its own, one delayed a minute.
+      for (const n of [1, 2, 3]) await old.add('step', { n });
+      await old.add('named', { n: 4 }, { jobId: 'read-hubspot-7', attempts: 5, backoff: { type: 'exponential', delay: 100 } });
+      await old.add('later', { n: 5 }, { delay: 60_000 });
+      await old.upsertJobScheduler('sweep', { every: 5_000 }, { name: 'sweep', data: {} });
+      // One failed for good under the earlier version (as BullMQ leaves it: in the failed set).
+      await old.add('broken', { n: 6 }, { jobId: 'broken-1' });
+      await redis.lrem(`${prefix}:work:wait`, 0, 'broken-1');
+      await redis.zadd(`${prefix}:work:failed`, Date.now(), 'broken-1');
+      await redis.hset(`${prefix}:work:broken-1`, 'failedReason', 'gave up', 'finishedOn', String(Date.now()));
+      expect(await old.getJobState('broken-1')).toBe('failed');
+      // Another job already in the new queue under one of the ids: it is kept, not doubled.
+      await current.add('named', { n: 40 }, { jobId: 'read-hubspot-7' });
+
+      const started = Date.now();
+      expect(await moveLegacyQueueJobs(redis, prefix, [current], silent)).toBe(6);
+
+      const waiting = await current.getJobs(['wait'], 0, -1, true);
+      expect(waiting.map((j) => [j.name, j.data, j.id])).toEqual([
+        ['named', { n: 40 }, 'read-hubspot-7'],
+        ['step', { n: 1 }, 'upgraded-1'],
+        ['step', { n: 2 }, 'upgraded-2'],
+        ['step', { n: 3 }, 'upgraded-3'],
+        ['broken', { n: 6 }, 'broken-1'],
+      ]);
+      const [later] = await current.getJobs(['delayed']);
+      expect(later?.data).toEqual({ n: 5 });
+      expect((later?.timestamp ?? 0) + (later?.delay ?? 0)).toBeGreaterThan(started + 55_000);
+      expect((later?.timestamp ?? 0) + (later?.delay ?? 0)).toBeLessThanOrEqual(Date.now() + 60_000);
+      expect(await current.getJobSchedulers()).toEqual([]);
+      expect(await old.getJobSchedulers()).toEqual([]);
+      const states = ['wait', 'delayed', 'prioritized', 'failed', 'active'].map((s) => `${prefix}:work:${s}`);
+      expect(await redis.exists(...states)).toBe(0);
+      expect(await moveLegacyQueueJobs(redis, prefix, [current], silent)).toBe(0);
+    } finally {
+      await old.close();
+      await current.close();
+      await deletePrefix(prefix);
+    }
+  });
+
+  it("leave an active job to the earlier version's worker while it holds its lock; two processes starting at once move each job once", async () => {
+    const prefix = `{lq-${randomBytes(5).toString('hex')}}`;
+    const { old, current } = queues(prefix, 'work');
+    try {
+      for (let n = 0; n < 40; n++) await old.add('step', { n });
+      // Taken by a worker of the earlier version that still runs (its lock is held).
+      const held = await old.add('held', { n: 99 }, { jobId: 'held-1' });
+      await redis.lrem(`${prefix}:work:wait`, 0, 'held-1');
+      await redis.lpush(`${prefix}:work:active`, 'held-1');
+      await redis.set(`${prefix}:work:held-1:lock`, 'a-worker-token', 'PX', 60_000);
+
+      const moved = await Promise.all([
+        moveLegacyQueueJobs(redis, prefix, [current], silent),
+        moveLegacyQueueJobs(redis, prefix, [current], silent),
+      ]);
+      expect(moved[0] + moved[1]).toBe(40);
+      const waiting = await current.getJobs(['wait'], 0, -1, true);
+      expect(waiting.map((j) => (j.data as { n: number }).n)).toEqual(Array.from({ length: 40 }, (_, n) => n));
+      expect(await old.getJobState(held.id ?? '')).toBe('active');
+
+      // Its worker is gone (the lock expired): the next start moves it.
+      await redis.del(`${prefix}:work:held-1:lock`);
+      expect(await moveLegacyQueueJobs(redis, prefix, [current], silent)).toBe(1);
+      expect((await current.getJob('held-1'))?.data).toEqual({ n: 99 });
+    } finally {
+      await old.close();
+      await current.close();
+      await deletePrefix(prefix);
+    }
+  });
+
+  it('a webhook record left waiting in the ingest queue by the earlier version is ingested once the engine starts', async () => {
+    const prefix = `{lq-${randomBytes(5).toString('hex')}}`;
+    const hub = await startHub({ dialect: 'sqlite', systems: [{ id: 'a' }, { id: 'b' }], roles: false, prefix });
+    const old = new Queue(queueNames.ingest, { connection: redis, prefix });
+    try {
+      const at = new Date().toISOString();
+      const job: IngestRecordsJob = {
+        kind: 'records',
+        connector: 'a',
+        origin: 'webhooks',
+        receivedAt: at,
+        records: [{ externalId: 'a-1', at, fields: { email: 'queued@example.com', first_name: 'Queued' } }],
+      };
+      await old.add('records', job);
+      await hub.engine.start();
+      await waitFor(async () => (await hub.profiles()).length === 1, 15_000);
+      const [profile] = await hub.profiles();
+      expect(profile?.identities.map((i) => i.value)).toContain('queued@example.com');
+      // And it reaches the other system.
+      await hub.settle();
+      expect(hub.systems.b?.get({ email: 'queued@example.com' })?.fields).toMatchObject({ first_name: 'Queued' });
+      expect(await redis.exists(`${prefix}:ingest:wait`)).toBe(0);
+    } finally {
+      await old.close();
+      await hub.close();
+    }
+  });
+});
