@@ -187,7 +187,7 @@ export class HubSpotApi {
     fn: () => Promise<HttpInfo<T>>,
     reservation?: Reservation,
   ): Promise<HttpInfo<T>> {
-    const sentAt = await this.beforeCall(kind, signal, reservation);
+    const { slot, sentAt } = await this.beforeCall(kind, signal, reservation);
     try {
       const info = await fn();
       this.readHeaders(info.headers, sentAt);
@@ -195,15 +195,15 @@ export class HubSpotApi {
     } catch (err) {
       throw this.toConnectorError(err, sentAt);
     } finally {
-      this.answered(kind, sentAt);
+      this.answered(kind, slot);
     }
   }
 
   /** HubSpot counted the call somewhere between sending and answering: hold its slot until the answer. */
-  private answered(kind: 'standard' | 'search', sentAt: number): void {
+  private answered(kind: 'standard' | 'search', slot: number): void {
     const at = this.now();
-    this.pacer.answered(sentAt, at);
-    if (kind === 'search') this.searchPacer.answered(sentAt, at);
+    this.pacer.answered(slot, at);
+    if (kind === 'search') this.searchPacer.answered(slot, at);
   }
 
   /** Runs one raw request through the client's `apiRequest` (for APIs the client does not wrap). */
@@ -212,14 +212,14 @@ export class HubSpotApi {
     options: { method: string; path: string; qs?: Record<string, string>; body?: unknown },
     reservation?: Reservation,
   ): Promise<{ status: number; data: T }> {
-    const sentAt = await this.beforeCall('standard', signal, reservation);
+    const { slot, sentAt } = await this.beforeCall('standard', signal, reservation);
     let res: Awaited<ReturnType<Client['apiRequest']>>;
     try {
       res = await this.client.apiRequest(options);
     } catch (err) {
       throw classifyHttpError(err);
     } finally {
-      this.answered('standard', sentAt);
+      this.answered('standard', slot);
     }
     const headers: Record<string, string> = {};
     res.headers.forEach((value, name) => {
@@ -238,16 +238,24 @@ export class HubSpotApi {
     return { status: res.status, data: data as T };
   }
 
-  /** Waits for the pacers (or uses a slot of the reservation); returns when the call was let through. */
-  private async beforeCall(kind: 'standard' | 'search', signal: AbortSignal | undefined, reservation?: Reservation): Promise<number> {
+  /**
+   * Waits for the pacers (or uses a slot of the reservation); returns the slot's time (what
+   * `answered` holds) and when the call goes out (what the vendor's remaining budget is read against).
+   */
+  private async beforeCall(
+    kind: 'standard' | 'search',
+    signal: AbortSignal | undefined,
+    reservation?: Reservation,
+  ): Promise<{ slot: number; sentAt: number }> {
     signal?.throwIfAborted();
     this.checkDaily();
     if (kind === 'standard' && reservation && reservation.left > 0) {
       reservation.left -= 1;
-      return reservation.at;
+      return { slot: reservation.at, sentAt: this.pacer.sending() };
     }
     if (kind === 'search') await this.searchPacer.take(signal);
-    return this.pacer.take(signal);
+    const slot = await this.pacer.take(signal);
+    return { slot, sentAt: slot };
   }
 
   /** `nothingWritten`: asked before the operation's first call (see `RateLimitedError.nothingWritten`). */

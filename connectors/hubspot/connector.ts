@@ -58,9 +58,11 @@ export function createHubSpotInstance(
       // back to back: one record, one moment.
       const unique = [...new Set(externalIds)];
       const statusReads = config.subscriptions.length > 0 ? chunks(unique, BATCH).length : 0;
-      const reservation = await api.reserveWaiting(reader.stampedReadCalls(unique.length) + statusReads, signal);
+      const plan = reader.planStampedRead(unique.length);
+      // The most calls the read may make: those it does not are given back at once.
+      const reservation = await api.reserveWaiting(plan.maxCalls + statusReads, signal);
       try {
-        const found = await reader.readStamped(unique, signal, reservation);
+        const found = await reader.readStamped(unique, signal, reservation, plan.valuesFirst);
         return await reader.toRecords(found, signal, reservation);
       } finally {
         api.release(reservation);

@@ -99,11 +99,12 @@ async function* pullIncremental(
   while (win !== undefined || low < end) {
     win ??= { low, high: Math.min(low + config.incrementalWindowMs, end) };
     const page = await search(deps, win, signal);
-    // Search returns no property history: the contacts found changed since their creation are
-    // read again with it, so that each value is stamped when it was set, not with the contact's
-    // lastmodifieddate (often a later write of ours): stamped so, a marketer's older edit beat a
-    // newer one made elsewhere. A contact untouched since its creation needs none.
-    const found = await deps.reader.withHistoryWhereChanged(page.results, signal);
+    // Search returns no property history (and its index may lag): the contacts found are read
+    // again, those changed since their creation with their history, so that each value is
+    // stamped when it was set, not with the contact's lastmodifieddate (often a later write of
+    // ours): stamped so, a marketer's older edit beat a newer one made elsewhere.
+    const ids = page.results.map((c) => c.id);
+    const found = ids.length > 0 ? await deps.reader.readStamped(ids, signal) : [];
     const records = await deps.reader.toRecords(found, signal);
     const next = nextWindow(win, page.results, page.nextAfter, deps.logger);
     if (next) {

@@ -170,38 +170,38 @@ export class HubSpotReader {
     return { externalId: contact.id, at: at.toISOString(), fields, ...(Object.keys(fieldsAt).length > 0 ? { fieldsAt } : {}) };
   }
 
-  /** The calls `readStamped` will make for `count` contacts, those it may read again aside. */
-  stampedReadCalls(count: number): number {
-    return Math.ceil(count / (this.plan.valuesFirst(count) ? BATCH : HISTORY_BATCH));
+  /**
+   * How `readStamped` should read `count` contacts (`ReadPlanner`), and the most calls it may
+   * make so: values first, every contact may have changed since its creation and be read again.
+   */
+  planStampedRead(count: number): { valuesFirst: boolean; maxCalls: number } {
+    const valuesFirst = this.plan.valuesFirst(count);
+    const withHistory = Math.ceil(count / HISTORY_BATCH);
+    return { valuesFirst, maxCalls: valuesFirst ? Math.ceil(count / BATCH) + withHistory : withHistory };
   }
 
   /**
    * Reads contacts by id with what `toRecord` needs to stamp each value with when it was set:
    * values first, then those changed since their creation again with their history; or all
-   * with their history, when that costs no more calls (`ReadPlanner`).
+   * with their history, when that costs no more calls (`planStampedRead`).
    */
-  async readStamped(ids: readonly string[], signal?: AbortSignal, reservation?: Reservation): Promise<ContactObject[]> {
-    const valuesFirst = this.plan.valuesFirst(new Set(ids).size);
-    const { found } = await this.readContacts(ids, signal, undefined, reservation, !valuesFirst);
-    this.plan.observe(found.length, found.filter((c) => !untouchedSinceCreation(c)).length);
-    return valuesFirst ? this.withHistoryWhereChanged(found, signal, reservation) : found;
-  }
-
-  /**
-   * Contacts read without history (a batch read, a search): those changed since their creation
-   * are read again with it, 50 per call; the others are kept as they are (`untouchedSinceCreation`).
-   */
-  async withHistoryWhereChanged(
-    contacts: readonly ContactObject[],
+  async readStamped(
+    ids: readonly string[],
     signal?: AbortSignal,
     reservation?: Reservation,
+    valuesFirst = this.planStampedRead(new Set(ids).size).valuesFirst,
   ): Promise<ContactObject[]> {
-    const untouched = contacts.filter(untouchedSinceCreation);
-    if (untouched.length === contacts.length) return [...contacts];
-    const changed = contacts.filter((c) => !untouchedSinceCreation(c)).map((c) => c.id);
-    // A contact deleted in between is left out; one merged in between answers with the winner.
-    const { found } = await this.readContacts(changed, signal, undefined, reservation, true);
-    return [...untouched, ...found];
+    const { found } = await this.readContacts(ids, signal, undefined, reservation, !valuesFirst);
+    this.plan.observe(found.length, found.filter((c) => !untouchedSinceCreation(c)).length);
+    if (!valuesFirst) return found;
+    const untouched = found.filter(untouchedSinceCreation);
+    if (untouched.length === found.length) return found;
+    const changed = found.filter((c) => !untouchedSinceCreation(c)).map((c) => c.id);
+    // A contact deleted in between is left out; one merged in between answers with the winner,
+    // which replaces the winner's own earlier snapshot.
+    const again = (await this.readContacts(changed, signal, undefined, reservation, true)).found;
+    const reread = new Set(again.map((c) => c.id));
+    return [...untouched.filter((c) => !reread.has(c.id)), ...again];
   }
 
   /**

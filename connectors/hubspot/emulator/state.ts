@@ -271,7 +271,7 @@ export class HubSpotState {
     };
     this.contacts.set(id, contact);
     this.notify({ subscriptionType: 'contact.creation', objectId: Number(id), occurredAt: t, ...this.originFields(origin) });
-    // The values set with the contact carry its creation time, as in HubSpot.
+    // The values set with the contact carry its creation time: one moment for the contact and them.
     this.applyProperties(contact, props, origin, t);
     return contact;
   }

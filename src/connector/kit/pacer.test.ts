@@ -77,25 +77,45 @@ describe('Pacer', () => {
     const c = clock();
     const pacer = new Pacer({ max: 3, windowMs: 10_000, now: c.now, policy: 'TEN_SECONDLY_ROLLING' });
     const at = await pacer.takeMany(2);
+    pacer.sending();
     c.advance(50);
     pacer.answered(at, c.now());
-    c.advance(50);
     // The second call of the reservation: the server counted both.
-    pacer.observeRemaining(1, at);
+    const second = pacer.sending();
+    c.advance(50);
+    pacer.observeRemaining(1, second);
     pacer.answered(at, c.now());
     expect(pacer.waitMs()).toBe(0);
     // The same for two calls taken one by one at the same moment and answered in turn.
     const other = new Pacer({ max: 3, windowMs: 10_000, now: c.now, policy: 'TEN_SECONDLY_ROLLING' });
     const first = await other.take();
-    const second = await other.take();
+    const next = await other.take();
     c.advance(40);
     other.answered(first, c.now());
-    other.observeRemaining(1, second);
-    other.answered(second, c.now());
+    other.observeRemaining(1, next);
+    other.answered(next, c.now());
     expect(other.waitMs()).toBe(0);
     // A call that was made elsewhere still counts.
-    other.observeRemaining(0, second);
+    other.observeRemaining(0, next);
     expect(other.waitMs()).toBeGreaterThan(0);
+  });
+
+  // Review: a reservation's slots were counted as sent when taken, so the first answer took a
+  // call made elsewhere for the reservation's second; releasing that unused slot lost it.
+  it('counts a call made elsewhere against the calls sent, not the slots reserved and given back', async () => {
+    const c = clock();
+    const pacer = new Pacer({ max: 4, windowMs: 10_000, now: c.now, policy: 'TEN_SECONDLY_ROLLING' });
+    const at = await pacer.takeMany(2);
+    const sent = pacer.sending();
+    c.advance(50);
+    pacer.answered(at, c.now());
+    // Our call and one made elsewhere.
+    pacer.observeRemaining(2, sent);
+    pacer.release(at, 1);
+    // Two of the four are used: two more go, the third waits.
+    await pacer.take();
+    await pacer.take();
+    expect(pacer.waitMs()).toBeGreaterThan(0);
   });
 
   it('parks the caller with a RateLimitedError instead of sleeping past maxWaitMs', async () => {

@@ -22,7 +22,11 @@ export interface PacerOptions {
 export class Pacer {
   /** The slots held in the window: each call's, from when it was taken until its answer (`answered`), in order. */
   private times: number[] = [];
-  /** When each call known in the window was sent (ours, and those the vendor reported made elsewhere), in order. */
+  /**
+   * When each call known in the window was sent (ours, and those the vendor reported made
+   * elsewhere), in order: a slot taken with `take` is sent at once; one of `tryTake`/`takeMany`
+   * when its caller says so (`sending`), and never when it is given back unused.
+   */
   private sent: number[] = [];
   private blockedUntil = 0;
 
@@ -70,11 +74,15 @@ export class Pacer {
       wait = Math.max(wait, freeing + this.opts.windowMs + (this.opts.marginMs ?? 0) - now);
     }
     if (wait > 0) return { waitMs: wait };
-    for (let i = 0; i < wanted; i++) {
-      this.times.push(now);
-      this.sent.push(now);
-    }
+    for (let i = 0; i < wanted; i++) this.times.push(now);
     return { at: now };
+  }
+
+  /** One call of slots taken with `tryTake`/`takeMany` goes out now; returns the time. */
+  sending(): number {
+    const at = this.opts.now();
+    this.sent.push(at);
+    return at;
   }
 
   /** Gives back `n` slots taken at `at` and not used. */
@@ -83,8 +91,6 @@ export class Pacer {
       const k = this.times.lastIndexOf(at);
       if (k < 0) return;
       this.times.splice(k, 1);
-      const j = this.sent.lastIndexOf(at);
-      if (j >= 0) this.sent.splice(j, 1);
     }
   }
 
@@ -119,8 +125,9 @@ export class Pacer {
    * Folds in the server's view: after the request taken at `sentAt`, `remaining` calls were
    * left in its window. Calls the server counted that this process did not make are added at
    * `sentAt` (not at the time the answer arrived, which would push the window forward). The
-   * calls it made are counted by when they were sent: a slot held until its answer is still a
-   * call the server may have counted (one of a reservation's, all taken at `sentAt`, is).
+   * calls it made are counted by when they were sent (a slot held until its answer is still a
+   * call the server may have counted; a slot reserved and not yet used is not). Calls sent at
+   * once may be counted in either order: one made elsewhere can go unseen until a later answer.
    */
   observeRemaining(remaining: number, sentAt: number): void {
     const used = this.opts.max - remaining;

@@ -11,6 +11,8 @@ import type { ConnectorInstance, ExternalRecord, FindQuery, PushRecord } from '.
 import { RateLimitedError } from '../../../src/connector/errors.js';
 import type { Profile } from '../../../src/profile/schema.js';
 import { createHubSpotInstance } from '../../../connectors/hubspot/connector.js';
+import { HubSpotApi } from '../../../connectors/hubspot/api.js';
+import { HubSpotReader } from '../../../connectors/hubspot/read.js';
 import { HubSpotConfig, type HubSpotConfigInput, type HubSpotCursor } from '../../../connectors/hubspot/config.js';
 import {
   startHubSpotEmulator,
@@ -31,6 +33,8 @@ interface Setup {
   logs: string[];
   /** The registry the instance's metrics are on. */
   metrics: Registry;
+  /** The instance's config, parsed. */
+  config: HubSpotConfig;
 }
 
 const open: Setup[] = [];
@@ -71,7 +75,7 @@ async function setup(
   });
   const metrics = new Registry();
   const instance = await createHubSpotInstance({ instanceId: 'hubspot', config: parsed, logger, metrics }, runtime);
-  const s = { emu, receiver, instance, logs, metrics };
+  const s = { emu, receiver, instance, logs, metrics, config: parsed };
   open.push(s);
   return s;
 }
@@ -120,20 +124,19 @@ describe('HubSpot connector: pull', () => {
 
     const c = emu.sideDoor.findByEmail('full3@example.com');
     emu.sideDoor.editContact(c?.id ?? '', { lastname: 'Changed' });
-    emu.sideDoor.resetCalls();
     const second = await pullAll(instance, first.cursor);
     // The look-back re-reads recent contacts; the changed one is among them with its new value,
-    // each value stamped with its own time (search gives no history: the changed contacts are
-    // read again with it); the contacts untouched since their creation are not read again.
+    // each value stamped with its own time (search gives no history: the contacts found are read
+    // again, 100 per call, and the changed ones once more with their history).
     const changed = second.records.find((r) => r.externalId === c?.id);
     expect(changed?.fields.lastname).toBe('Changed');
     expect(changed?.fieldsAt?.['lastname']).toBeDefined();
-    expect(second.records.find((r) => r.fields.email === 'full100@example.com')).toMatchObject({ fields: { firstname: 'F100' } });
-    expect(second.records.find((r) => r.fields.email === 'full100@example.com')?.fieldsAt).toBeUndefined();
-    const calls = emu.sideDoor.calls().byEndpoint;
-    expect(calls['POST /crm/v3/objects/contacts/search'] ?? 0).toBeGreaterThan(0);
-    // full3 and full7 (its unsubscription set an opt-out mirror property) changed since their creation.
-    expect(calls['POST /crm/v3/objects/contacts/batch/read']).toBe(1);
+    // A contact untouched since its creation: its values stamped with its creation, read with history or not.
+    const hundred = second.records.find((r) => r.fields.email === 'full100@example.com');
+    expect(hundred).toMatchObject({ fields: { firstname: 'F100' } });
+    expect(hundred?.fieldsAt?.['firstname'] ?? hundred?.at).toBe(emu.sideDoor.findByEmail('full100@example.com')?.createdAt);
+    const searches = emu.sideDoor.calls().byEndpoint['POST /crm/v3/objects/contacts/search'] ?? 0;
+    expect(searches).toBeGreaterThan(0);
   });
 
   it('re-reads through the look-back what was not yet searchable', async () => {
@@ -459,6 +462,42 @@ describe('HubSpot connector: push', () => {
     const few = (await instance.read?.(edited, signal())) ?? [];
     expect(emu.sideDoor.calls().byEndpoint).toEqual({ [READ]: 1 });
     expect(few.every((r) => r.fieldsAt?.['lastname'] === editedAt)).toBe(true);
+  });
+
+  it('reads an untouched contact with the same stamps with its history or without; a contact merged between the two reads comes back once, as the winner', async () => {
+    let clock = Date.parse('2026-12-06T11:00:00.000Z');
+    const { emu, instance, config } = await setup({}, { subscriptions: [] }, { now: () => clock });
+    const ids = Array.from({ length: 70 }, (_, i) => {
+      clock += 1;
+      return emu.sideDoor.createContact({ email: `same${i}@example.com`, firstname: `F${i}`, phone: `+1415555${String(1000 + i)}` }).id;
+    });
+    clock += 1_000;
+    const stamps = (r: ExternalRecord | undefined): Record<string, string | undefined> =>
+      Object.fromEntries(Object.keys(r?.fields ?? {}).map((f) => [f, r?.fieldsAt?.[f] ?? r?.at]));
+    const valuesFirst = (await instance.read?.(ids.slice(0, 60), signal())) ?? [];
+    const withHistory = (await instance.read?.(ids.slice(0, 10), signal())) ?? [];
+    expect(withHistory.every((r) => r.fieldsAt !== undefined)).toBe(true);
+    for (const r of withHistory) {
+      expect(stamps(r)).toEqual(stamps(valuesFirst.find((v) => v.externalId === r.externalId)));
+    }
+
+    // The values read finds contact 61 changed; before its history read, HubSpot merges it into 62.
+    const [winner, loser] = [ids[62] ?? '', ids[61] ?? ''];
+    emu.sideDoor.editContact(loser, { lastname: 'Loser' });
+    class MergingReader extends HubSpotReader {
+      private reads = 0;
+      override async readContacts(...args: Parameters<HubSpotReader['readContacts']>): ReturnType<HubSpotReader['readContacts']> {
+        const read = await super.readContacts(...args);
+        if (++this.reads === 1) emu.sideDoor.merge(winner, loser);
+        return read;
+      }
+    }
+    const api = new HubSpotApi(config, { instanceId: 'hubspot', logger: silentLogger() }, () => clock);
+    const found = await new MergingReader(api, config).readStamped(ids.slice(0, 70));
+    expect(found.filter((c) => c.id === winner)).toHaveLength(1);
+    expect(found.find((c) => c.id === winner)?.propertiesWithHistory).toBeDefined();
+    expect(found.find((c) => c.id === loser)).toBeUndefined();
+    expect(found).toHaveLength(69);
   });
 
   it('updates a known contact by id (an e-mail change does not create another), and finds its e-mail for statuses', async () => {
