@@ -162,6 +162,8 @@ export interface PrivacyHub {
 
 export interface PrivacyHubOptions {
   dialect: TestDialect;
+  /** The deployment's Redis prefix (a fresh one otherwise). */
+  prefix?: string;
   privacy?: PrivacyOptionsInput;
   hubspotEmulator?: Partial<HubSpotEmulatorOptionsInput>;
   salesforceEmulator?: Partial<SalesforceEmulatorOptionsInput>;
@@ -214,7 +216,7 @@ export interface PrivacyHubOptions {
 
 export async function startPrivacyHub(options: PrivacyHubOptions): Promise<PrivacyHub> {
   const db = await createTestDatabase(options.dialect);
-  const prefix = `{dsr-${randomBytes(5).toString('hex')}}`;
+  const prefix = options.prefix ?? `{dsr-${randomBytes(5).toString('hex')}}`;
   const withMailchimp = options.mailchimp !== undefined && options.mailchimp !== false;
   const withSegment = options.segment !== undefined && options.segment !== false;
   const withHttp = options.http === true;

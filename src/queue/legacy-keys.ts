@@ -78,9 +78,10 @@ export async function moveLegacyConnectorKeys(
     redis,
     `${deployment}:sync:upgrade-lock`,
     async () => (await redis.exists(...old)) > 0,
-    async () => {
+    async (renew) => {
       let count = 0;
       for (const c of candidates) {
+        await renew();
         if (await moveOne(redis, c.from, c.into?.(keys, c.instance) ?? null, c, `${deployment}:sync:changed-taken-at:${c.instance}`))
           count++;
       }

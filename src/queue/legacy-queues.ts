@@ -5,27 +5,56 @@
  * an earlier one left queued: webhooks' records waiting to be ingested, reads, pulls someone
  * asked for, data-subject requests' exports and erasure batches. At start, the jobs of each
  * queue the process opens are added to the queue of the same name under the new layout (name,
- * data and options; a delayed job keeps what is left of its delay) and removed from the old
- * one: those waiting, delayed, prioritized or failed (a job that had failed for good is
- * tried once more, and shows on the queue board if it fails again), and the active ones whose
- * lock expired (their process is gone; one still locked is left to it, and moved by a later
- * start). Job schedulers (the relay sweep, the pulls' schedules) are removed: the new version
+ * data and options; a delayed job keeps its due time) and deleted from the old one, oldest
+ * first: the active ones whose lock expired (their process is gone: BullMQ would put them back
+ * first), then those waiting, prioritized, delayed, and failed (a job that had failed for good is
+ * tried once more, and shows on the queue board if it fails again). A job is claimed atomically
+ * (out of its state into a staging list, only while no worker holds its lock), so a worker of
+ * the earlier version still running keeps what it took and never runs a moved job; a process
+ * dying mid-move leaves the claimed jobs in the staging list, which the next start finishes
+ * first. Job schedulers (the relay sweep, the pulls' schedules) are removed: the new version
  * schedules its own. One process moves at a time (`withUpgradeLock`); the old queues are never
  * obliterated, since the privacy module's own keys share the old `dsr` queue's prefix.
  */
-import { Queue, type Job, type JobsOptions, type JobType } from 'bullmq';
+import { Job, Queue, type JobsOptions } from 'bullmq';
 import type { Logger } from 'pino';
+import { LuaScript } from './lua.js';
 import type { RedisClient } from './redis-client.js';
-import { withUpgradeLock } from './upgrade-lock.js';
+import { withUpgradeLock, type RenewLock } from './upgrade-lock.js';
 
-/** The states whose jobs move (each also the name of the BullMQ key holding them). */
-const MOVED_STATES: readonly JobType[] = ['wait', 'prioritized', 'delayed', 'failed', 'active'];
-/** Jobs read and moved per round. */
-const PAGE = 500;
+/** The states whose jobs move, in the order they move, and the kind of BullMQ key holding each. */
+const MOVED_STATES = [
+  { state: 'active', kind: 'list' },
+  { state: 'wait', kind: 'list' },
+  { state: 'prioritized', kind: 'zset' },
+  { state: 'delayed', kind: 'zset' },
+  { state: 'failed', kind: 'zset' },
+] as const;
+/** Where claimed jobs wait until they are in the new queue (a list of the old queue's). */
+const STAGING = 'upgrading';
+/** Job ids read per round. */
+const PAGE = 200;
+
+/**
+ * KEYS state, staging, job lock; ARGV id, 'list' | 'zset'. Takes the job out of its state into
+ * the staging list unless a worker holds its lock: -1 held, 0 no longer there, else 1 (a list)
+ * or its score (a sorted set: a delayed job's due time is in it).
+ */
+const CLAIM = new LuaScript(`if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+local score = false
+if ARGV[2] == 'list' then
+  if redis.call('LREM', KEYS[1], 0, ARGV[1]) == 0 then return 0 end
+else
+  score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+  if not score then return 0 end
+  redis.call('ZREM', KEYS[1], ARGV[1])
+end
+redis.call('LPUSH', KEYS[2], ARGV[1])
+return score or 1`);
 
 /**
  * Moves the jobs the earlier layout holds for the queues of these names into them (see the
- * module). One EXISTS when there is nothing to move. Returns how many jobs moved.
+ * module). One EXISTS when there is nothing to move. Returns how many jobs were added.
  */
 export async function moveLegacyQueueJobs(
   redis: RedisClient,
@@ -33,17 +62,16 @@ export async function moveLegacyQueueJobs(
   targets: readonly Queue[],
   logger: Logger,
 ): Promise<number> {
-  const names = targets.map((q) => q.name);
   // The old queues' keys all share the deployment's tag: one command asks for them all.
-  const probes = names.flatMap((name) => MOVED_STATES.map((state) => `${deployment}:${name}:${state}`));
+  const probes = targets.flatMap((q) => [...MOVED_STATES.map((s) => s.state), STAGING].map((state) => `${deployment}:${q.name}:${state}`));
   const anything = async (): Promise<boolean> => probes.length > 0 && (await redis.exists(...probes)) > 0;
   if (!(await anything())) return 0;
-  const counts = await withUpgradeLock(redis, `${deployment}:queues:upgrade-lock`, anything, async () => {
+  const counts = await withUpgradeLock(redis, `${deployment}:queues:upgrade-lock`, anything, async (renew) => {
     const moved: Record<string, number> = {};
     for (const into of targets) {
       const old = new Queue(into.name, { connection: redis, prefix: deployment });
       try {
-        const n = await moveQueue(old, into, redis, `${deployment}:${into.name}`);
+        const n = await new QueueMove(redis, old, into, `${deployment}:${into.name}`, renew).run();
         if (n > 0) moved[into.name] = n;
       } finally {
         await old.close();
@@ -56,39 +84,76 @@ export async function moveLegacyQueueJobs(
   return total;
 }
 
-async function moveQueue(old: Queue, into: Queue, redis: RedisClient, keyPrefix: string): Promise<number> {
-  for (const scheduler of await old.getJobSchedulers()) {
-    if (scheduler.key) await old.removeJobScheduler(scheduler.key);
-  }
-  let moved = 0;
-  const skipped = new Set<string>();
-  for (;;) {
-    // Oldest first, so the new queue takes them in the order they were added.
-    const page = (await old.getJobs([...MOVED_STATES], 0, PAGE - 1 + skipped.size, true)).filter(
-      (job): job is Job => job !== undefined && job.id !== undefined && !skipped.has(job.id),
-    );
-    if (page.length === 0) return moved;
-    for (const job of page) {
-      const id = job.id ?? '';
-      // Still held by a worker of the earlier version: left to it.
-      if ((await job.isActive()) && (await redis.exists(`${keyPrefix}:${id}:lock`)) > 0) {
-        skipped.add(id);
-        continue;
+class QueueMove {
+  private added = 0;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly old: Queue,
+    private readonly into: Queue,
+    private readonly keyPrefix: string,
+    private readonly renew: RenewLock,
+  ) {}
+
+  async run(): Promise<number> {
+    for (const scheduler of await this.old.getJobSchedulers()) {
+      if (scheduler.key) await this.old.removeJobScheduler(scheduler.key);
+    }
+    // Claimed by a process that died before it finished them.
+    for (const id of (await this.redis.lrange(this.key(STAGING), 0, -1)).reverse()) await this.finish(id, {});
+    for (const { state, kind } of MOVED_STATES) {
+      const held = new Set<string>();
+      for (;;) {
+        await this.renew();
+        const ids = await this.page(state, kind, held.size);
+        const fresh = ids.filter((id) => !held.has(id));
+        if (fresh.length === 0) break;
+        for (const id of fresh) {
+          const claimed = Number(await CLAIM.run(this.redis, [this.key(state), this.key(STAGING), this.key(`${id}:lock`)], [id, kind]));
+          if (claimed === -1) held.add(id);
+          if (claimed === -1 || claimed === 0) continue;
+          // A delayed job's score is its due time times 4096 (BullMQ orders jobs due together by a counter).
+          await this.finish(id, { failed: state === 'failed', ...(state === 'delayed' ? { dueAt: Math.floor(claimed / 0x1000) } : {}) });
+        }
       }
-      if (job.repeatJobKey === undefined) {
-        await into.add(job.name, job.data, movedOptions(job));
-        moved++;
+    }
+    return this.added;
+  }
+
+  /** The oldest ids of a state (lists take from their tail), past the ones a worker holds. */
+  private async page(state: string, kind: 'list' | 'zset', skip: number): Promise<string[]> {
+    if (kind === 'zset') return this.redis.zrange(this.key(state), 0, PAGE + skip - 1);
+    return (await this.redis.lrange(this.key(state), -(PAGE + skip), -1)).reverse();
+  }
+
+  /** Adds a claimed job to the new queue (unless a job of its id is there), then deletes it and its staging entry. */
+  private async finish(id: string, how: { failed?: boolean; dueAt?: number }): Promise<void> {
+    const job = await Job.fromId(this.old, id);
+    if (job) {
+      // A scheduler's next run is not moved: the new version schedules its own.
+      const opts = job.repeatJobKey === undefined ? movedOptions(job, how) : undefined;
+      if (opts?.jobId !== undefined && !(await this.into.getJob(opts.jobId))) {
+        await this.into.add(job.name, job.data, opts);
+        this.added++;
       }
       await job.remove();
     }
+    await this.redis.lrem(this.key(STAGING), 0, id);
+  }
+
+  private key(suffix: string): string {
+    return `${this.keyPrefix}:${suffix}`;
   }
 }
 
-/** A job's options under the new layout: its own, what is left of its delay, an id the new queue cannot have given another job. */
-function movedOptions(job: Job): JobsOptions {
+/**
+ * A job's options under the new layout: its own, its due time if delayed, one more attempt if it
+ * had failed for good, an id the new queue cannot have given another job.
+ */
+function movedOptions(job: Job, how: { failed?: boolean; dueAt?: number }): JobsOptions {
   const { delay: _delay, jobId: _id, ...opts } = job.opts;
-  const left = job.delay > 0 ? Math.max(0, job.timestamp + job.delay - Date.now()) : 0;
+  const left = how.dueAt === undefined ? 0 : Math.max(0, how.dueAt - Date.now());
   // BullMQ numbers jobs added without an id: such a number may already be taken in the new queue.
   const id = /^\d+$/.test(job.id ?? '') ? `upgraded-${job.id ?? ''}` : (job.id ?? '');
-  return { ...opts, jobId: id, ...(left > 0 ? { delay: left } : {}) };
+  return { ...opts, jobId: id, ...(left > 0 ? { delay: left } : {}), ...(how.failed ? { attempts: 1 } : {}) };
 }
