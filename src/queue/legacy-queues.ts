@@ -9,10 +9,11 @@
  * first: the active ones whose lock expired (their process is gone: BullMQ would put them back
  * first), then those waiting, prioritized, delayed, and failed (a job that had failed for good is
  * tried once more, and shows on the queue board if it fails again). A job is claimed atomically
- * (out of its state into a staging list, only while no worker holds its lock), so a worker of
- * the earlier version still running keeps what it took and never runs a moved job; a process
+ * (out of its state into a staging list, with the state it had, only while no worker holds
+ * its lock), so a worker of the earlier version still running keeps what it took and never runs
+ * a moved job (what it holds, or retries after the move, stays for a later start); a process
  * dying mid-move leaves the claimed jobs in the staging list, which the next start finishes
- * first. Job schedulers (the relay sweep, the pulls' schedules) are removed: the new version
+ * first. A moved job starts its attempts afresh. Job schedulers (the relay sweep, the pulls' schedules) are removed: the new version
  * schedules its own. One process moves at a time (`withUpgradeLock`); the old queues are never
  * obliterated, since the privacy module's own keys share the old `dsr` queue's prefix.
  */
@@ -30,18 +31,19 @@ const MOVED_STATES = [
   { state: 'delayed', kind: 'zset' },
   { state: 'failed', kind: 'zset' },
 ] as const;
-/** Where claimed jobs wait until they are in the new queue (a list of the old queue's). */
+/** Where claimed jobs wait until they are in the new queue (a list of the old queue's), and what each was (a hash). */
 const STAGING = 'upgrading';
+const STAGED_FROM = 'upgrading-from';
 /** Job ids read per round. */
 const PAGE = 200;
 
 /**
- * KEYS state, staging, job lock; ARGV id, 'list' | 'zset'. Takes the job out of its state into
- * the staging list unless a worker holds its lock: -1 held, 0 no longer there, else 1 (a list)
- * or its score (a sorted set: a delayed job's due time is in it).
+ * KEYS state, staging, job lock, staged-from; ARGV id, 'list' | 'zset', state. Takes the job
+ * out of its state into the staging list unless a worker holds its lock, noting the state and
+ * score it had (a delayed job's due time is in its score): -1 held, 0 no longer there, else 1.
  */
 const CLAIM = new LuaScript(`if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
-local score = false
+local score = ''
 if ARGV[2] == 'list' then
   if redis.call('LREM', KEYS[1], 0, ARGV[1]) == 0 then return 0 end
 else
@@ -49,8 +51,9 @@ else
   if not score then return 0 end
   redis.call('ZREM', KEYS[1], ARGV[1])
 end
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[3] .. ' ' .. score)
 redis.call('LPUSH', KEYS[2], ARGV[1])
-return score or 1`);
+return 1`);
 
 /**
  * Moves the jobs the earlier layout holds for the queues of these names into them (see the
@@ -100,7 +103,7 @@ class QueueMove {
       if (scheduler.key) await this.old.removeJobScheduler(scheduler.key);
     }
     // Claimed by a process that died before it finished them.
-    for (const id of (await this.redis.lrange(this.key(STAGING), 0, -1)).reverse()) await this.finish(id, {});
+    for (const id of (await this.redis.lrange(this.key(STAGING), 0, -1)).reverse()) await this.finish(id);
     for (const { state, kind } of MOVED_STATES) {
       const held = new Set<string>();
       for (;;) {
@@ -109,11 +112,10 @@ class QueueMove {
         const fresh = ids.filter((id) => !held.has(id));
         if (fresh.length === 0) break;
         for (const id of fresh) {
-          const claimed = Number(await CLAIM.run(this.redis, [this.key(state), this.key(STAGING), this.key(`${id}:lock`)], [id, kind]));
+          const keys = [this.key(state), this.key(STAGING), this.key(`${id}:lock`), this.key(STAGED_FROM)];
+          const claimed = Number(await CLAIM.run(this.redis, keys, [id, kind, state]));
           if (claimed === -1) held.add(id);
-          if (claimed === -1 || claimed === 0) continue;
-          // A delayed job's score is its due time times 4096 (BullMQ orders jobs due together by a counter).
-          await this.finish(id, { failed: state === 'failed', ...(state === 'delayed' ? { dueAt: Math.floor(claimed / 0x1000) } : {}) });
+          if (claimed === 1) await this.finish(id);
         }
       }
     }
@@ -126,8 +128,11 @@ class QueueMove {
     return (await this.redis.lrange(this.key(state), -(PAGE + skip), -1)).reverse();
   }
 
-  /** Adds a claimed job to the new queue (unless a job of its id is there), then deletes it and its staging entry. */
-  private async finish(id: string, how: { failed?: boolean; dueAt?: number }): Promise<void> {
+  /** Adds a claimed job to the new queue (unless a job of its id is there), then deletes it and its staging entries. */
+  private async finish(id: string): Promise<void> {
+    const [state, score] = ((await this.redis.hget(this.key(STAGED_FROM), id)) ?? '').split(' ');
+    // A delayed job's score is its due time times 4096 (BullMQ orders jobs due together by a counter).
+    const how = { failed: state === 'failed', ...(state === 'delayed' && score ? { dueAt: Math.floor(Number(score) / 0x1000) } : {}) };
     const job = await Job.fromId(this.old, id);
     if (job) {
       // A scheduler's next run is not moved: the new version schedules its own.
@@ -139,6 +144,7 @@ class QueueMove {
       await job.remove();
     }
     await this.redis.lrem(this.key(STAGING), 0, id);
+    await this.redis.hdel(this.key(STAGED_FROM), id);
   }
 
   private key(suffix: string): string {

@@ -11,11 +11,20 @@ import { LuaScript } from './lua.js';
 /** How long the moving process holds the lock from its last renewal; one that dies lets the next one move. */
 const LOCK_MS = 120_000;
 
-/** KEYS lock; ARGV token, ms. Extends the lock while this token holds it; 0 when it does not. */
-const RENEW = new LuaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+/**
+ * KEYS lock; ARGV token, ms. Extends the lock while this token holds it, takes it again when it
+ * expired and nobody took it; 0 when another process holds it.
+ */
+const RENEW = new LuaScript(`local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if not holder then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return 0`);
 
-/** Extends the lock; throws when another process holds it now (this one's expired). */
+/** KEYS lock; ARGV token. Deletes the lock if this token holds it. */
+const RELEASE = new LuaScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`);
+
+/** Extends the lock; throws when another process holds it now (this one's expired and was taken). */
 export type RenewLock = () => Promise<void>;
 
 /**
@@ -39,6 +48,6 @@ export async function withUpgradeLock<T>(
   try {
     return await move(renew);
   } finally {
-    if ((await redis.get(lock)) === token) await redis.del(lock);
+    await RELEASE.run(redis, [lock], [token]);
   }
 }

@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { queueNames, queuePrefix } from '../../../src/queue/keys.js';
 import { moveLegacyQueueJobs } from '../../../src/queue/legacy-queues.js';
+import { withUpgradeLock } from '../../../src/queue/upgrade-lock.js';
 import type { IngestRecordsJob } from '../../../src/sync/inbound/ingest.js';
 import { deletePrefix, REDIS_URL, startHub, waitFor } from '../../../harness/sync-hub.js';
 import { startPrivacyHub } from '../../../harness/privacy-hub.js';
@@ -157,6 +158,57 @@ describe("an earlier version's queued jobs", () => {
       await old.close();
       await current.close();
       await deletePrefix(prefix);
+    }
+  });
+
+  // Re-review: a job a dead mover had claimed was finished as a plain waiting job.
+  it('a job a mover claimed before it died keeps its state: delayed stays due when it was due, failed is tried once', async () => {
+    const prefix = `{lq-${randomBytes(5).toString('hex')}}`;
+    const { old, current } = queues(prefix, 'work');
+    try {
+      const later = await old.add('later', { n: 1 }, { jobId: 'later-1', delay: 3_600_000 });
+      const broken = await old.add('broken', { n: 2 }, { jobId: 'broken-2', attempts: 5 });
+      await redis.lrem(`${prefix}:work:wait`, 0, 'broken-2');
+      await redis.zadd(`${prefix}:work:failed`, Date.now(), 'broken-2');
+      // What the claim script leaves when the process dies right after it.
+      const score = await redis.zscore(`${prefix}:work:delayed`, later.id ?? '');
+      await redis.zrem(`${prefix}:work:delayed`, later.id ?? '');
+      await redis.zrem(`${prefix}:work:failed`, broken.id ?? '');
+      await redis.hset(`${prefix}:work:upgrading-from`, 'later-1', `delayed ${score ?? ''}`, 'broken-2', `failed ${Date.now()}`);
+      await redis.lpush(`${prefix}:work:upgrading`, 'later-1', 'broken-2');
+
+      expect(await moveLegacyQueueJobs(redis, prefix, [current], silent)).toBe(2);
+      expect(await current.getJobState('later-1')).toBe('delayed');
+      const moved = await current.getJob('later-1');
+      expect((moved?.timestamp ?? 0) + (moved?.delay ?? 0)).toBeGreaterThan(Date.now() + 3_500_000);
+      expect((await current.getJob('broken-2'))?.opts.attempts).toBe(1);
+      expect(await redis.exists(`${prefix}:work:upgrading`, `${prefix}:work:upgrading-from`)).toBe(0);
+    } finally {
+      await old.close();
+      await current.close();
+      await deletePrefix(prefix);
+    }
+  });
+
+  it('a mover whose lock expired takes it again if nobody did, and stops if another process holds it', async () => {
+    const lock = `{lq-${randomBytes(5).toString('hex')}}:queues:upgrade-lock`;
+    try {
+      await withUpgradeLock(
+        redis,
+        lock,
+        async () => true,
+        async (renew) => {
+          await redis.del(lock);
+          await renew();
+          expect(await redis.pttl(lock)).toBeGreaterThan(60_000);
+          await redis.set(lock, 'another-process');
+          await expect(renew()).rejects.toThrow(/lost the upgrade lock/);
+        },
+      );
+      // It leaves the other process's lock alone.
+      expect(await redis.get(lock)).toBe('another-process');
+    } finally {
+      await redis.del(lock);
     }
   });
 
