@@ -17,7 +17,7 @@ const HISTORY_HORIZON_MS = 24 * 3_600_000;
 export function historyQuery(config: SalesforceConfig, ids: readonly string[], now: number): string {
   const parent = `${config.object}Id`;
   return (
-    `SELECT ${parent}, Field, NewValue, CreatedDate FROM ${config.object}History ` +
+    `SELECT ${parent}, Field, NewValue, CreatedDate, CreatedById FROM ${config.object}History ` +
     `WHERE ${parent} IN ${inList(ids)} AND CreatedDate >= ${soqlDateTime(now - HISTORY_HORIZON_MS)} ORDER BY CreatedDate, Id`
   );
 }
@@ -31,7 +31,8 @@ export function lastChanges(config: SalesforceConfig, rows: readonly RawRecord[]
     const at = parseSalesforceDate(row['CreatedDate']);
     if (typeof id !== 'string' || typeof field !== 'string' || field === 'created' || Number.isNaN(at)) continue;
     const changes = out.get(id) ?? new Map<string, FieldChange>();
-    changes.set(field, { at, value: row['NewValue'] });
+    const by = row['CreatedById'];
+    changes.set(field, { at, value: row['NewValue'], ...(typeof by === 'string' ? { by } : {}) });
     out.set(id, changes);
   }
   return out;

@@ -31,6 +31,8 @@ export type RawRecord = Record<string, unknown>;
 export interface FieldChange {
   at: number;
   value: unknown;
+  /** Who made the change (the history row's `CreatedById`). */
+  by?: string;
 }
 
 /** A record's fields' last changes, by field API name. */
@@ -236,7 +238,21 @@ export class SalesforceReader {
     const personAt = atOf(person);
     if (!Number.isNaN(personAt)) {
       const fieldsAt = fieldTimes(fields, personAt, options.history);
-      out.push({ externalId: id, at: new Date(personAt).toISOString(), fields, ...(fieldsAt ? { fieldsAt } : {}), ...echo(person) });
+      const author = echo(person);
+      // Someone else saved the record last, perhaps another field: a field whose last change
+      // (the one its stamp comes from) our integration user made is still ours coming back.
+      const ours =
+        author.echo === false && fieldsAt
+          ? Object.keys(fieldsAt).filter((name) => sameId(options.history?.get(name)?.by ?? '', this.api.integrationUserId ?? ''))
+          : [];
+      out.push({
+        externalId: id,
+        at: new Date(personAt).toISOString(),
+        fields,
+        ...(fieldsAt ? { fieldsAt } : {}),
+        ...author,
+        ...(ours.length > 0 ? { echoFields: ours } : {}),
+      });
     }
 
     const individualId = typeof person['IndividualId'] === 'string' ? person['IndividualId'] : undefined;

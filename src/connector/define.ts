@@ -128,6 +128,13 @@ export interface ExternalRecord {
    * equal one); absent, the source does not say.
    */
   echo?: boolean;
+  /**
+   * With `echo: false`: the fields whose last change the source attributes to Concord all the
+   * same (Salesforce's field history names each change's author, while `LastModifiedById` names
+   * whoever saved the record last, perhaps another field). They are compared with what the hub
+   * wrote, as the fields of a record whose author is not known.
+   */
+  echoFields?: string[];
 }
 
 /**

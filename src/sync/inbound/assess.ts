@@ -122,6 +122,7 @@ export function assess(state: BatchState): BatchAssessment {
       toleranceMs: state.toleranceMs,
       ...(item.record.fieldsAt ? { fieldsAt: millisOf(item.record.fieldsAt) } : {}),
       ...(item.record.echo === false ? { foreign: true } : {}),
+      ...(item.record.echo === false && item.record.echoFields?.length ? { ourFields: new Set(item.record.echoFields) } : {}),
       ...(expected[i] ? { expected: expected[i] } : {}),
     });
     seen.set(key, assessed.state);

@@ -201,6 +201,24 @@ describe('assessRecord', () => {
     expect(assessRecord({ s: 'SUBSCRIBED' }, { s: 'SUBSCRIBED' }, ours, stamped(885)).changes).toEqual({});
   });
 
+  // Chaos (e), traced (session 18): our write of LastName L38 landed at 546 (Salesforce's field
+  // history: a change by our integration user); a rep then saved another field (575), so the
+  // record read back was last modified by the rep (`echo: false`) while our L65 write (a choice
+  // made at 520) was open. L38 stamped 546 was taken for a choice newer than L65, and won
+  // everywhere. The field's own author says it is our write coming back.
+  it('a field the source attributes to us, in a record someone else saved last, is our write coming back', () => {
+    const writes = (): WriteEntry[] => [
+      write(540, 550, { last: 'L38' }, { last: 'L6' }, { landedAt: 546, valuesAt: { last: 219 } }),
+      write(1_060, null, { last: 'L65' }, { last: 'L38' }, { ok: undefined, shadowed: false, valuesAt: { last: 520 } }),
+    ];
+    const record = { ...ctx(1_050, 575), fieldsAt: { last: 546 }, foreign: true };
+    const observed = { last: 'L38', first: 'Rep' };
+    const shadow = { last: 'L38', first: 'F' };
+    expect(assessRecord(observed, shadow, writes(), { ...record, ourFields: new Set(['last']) }).changes).toEqual({ first: 'Rep' });
+    // Without the field's author, the record's says someone else: news.
+    expect(assessRecord(observed, shadow, writes(), record).changes).toEqual({ last: 'L38', first: 'Rep' });
+  });
+
   it('the same value stamped long after our write is a real change', () => {
     const writes = [write(100, 110, { a: 'first' }, { a: 'zero' }), write(200, 210, { a: 'second' }, { a: 'first' })];
     expect(assessRecord({ a: 'first' }, { a: 'second' }, writes, ctx(300, 5_000)).changes).toEqual({ a: 'first' });

@@ -471,8 +471,13 @@ export interface ChangeContext {
    * open it may have been overwritten by it: it does not go to the shadow).
    */
   fieldsAt?: Readonly<Record<string, number>>;
-  /** The source says someone else made this change (`ExternalRecord.echo === false`): none of it is our write coming back. */
+  /** The source says someone else made this change (`ExternalRecord.echo === false`): none of it is our write coming back... */
   foreign?: boolean;
+  /**
+   * ...but these fields: the source names us as the author of their last change (`ExternalRecord.echoFields`,
+   * Salesforce's field history), so they are compared with what the hub wrote.
+   */
+  ourFields?: ReadonlySet<string>;
   /**
    * What the hub would write to this system now (the profile mapped out, in the system's field
    * names), when known: a field the shadow never knew that holds this value, in a record stamped
@@ -581,7 +586,7 @@ export function assessRecord(
     };
     // Our own value coming back (the shadow may have moved on since): the system holds what it holds now, not this.
     const ownBack =
-      ctx.foreign !== true &&
+      !foreignField(field, ctx) &&
       writes.some(
         (w, k) =>
           w.ok !== false &&
@@ -666,9 +671,14 @@ function standsFromOurLastWrite(
  * later moves its time.
  */
 function leftByOurWrite(field: string, value: Json, writes: readonly WriteEntry[], ctx: ChangeContext): boolean {
-  if (ctx.foreign === true) return false;
+  if (foreignField(field, ctx)) return false;
   const hubValue = ctx.expected !== undefined && Object.hasOwn(ctx.expected, field) && jsonEqual(ctx.expected[field], value);
   return writes.some((w) => w.ok !== false && during(w, ctx) && !Object.hasOwn(w.fields, field) && (w.created === true || hubValue));
+}
+
+/** Whether the source says someone else made this field's change (the record's author, unless it names us for the field). */
+function foreignField(field: string, ctx: ChangeContext): boolean {
+  return ctx.foreign === true && ctx.ourFields?.has(field) !== true;
 }
 
 /** Per-field stamps in ms (unparsable ones left out: such a field is judged like an unstamped one). */

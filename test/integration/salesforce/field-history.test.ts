@@ -95,6 +95,29 @@ describe('Salesforce field history', () => {
     expect(without[0]?.fieldsAt).toBeUndefined();
   });
 
+  // Chaos (e), traced (session 18): our save of LastName, then a rep's save of another field; the
+  // record read back was the rep's (`echo: false`), and our own LastName, stamped by our save, was
+  // taken for someone's newer choice. The field's history row names its author.
+  it("names the fields whose last change was the integration user's in a record someone else saved last", async () => {
+    org = await startTestOrg({ outbound: false, emulator: { fieldHistory: TRACKED } });
+    const door = org.emulator.sideDoor;
+    const id = String(door.create('Contact', { LastName: 'Hopper', FirstName: 'Grace', Email: 'grace@example.com' })['Id']);
+    const signal = new AbortController().signal;
+    const instance = org.instance({ fieldHistory: true });
+    const [pushed] = (await instance.push?.([{ profileId: 'p1', externalId: id, fields: { LastName: 'L38' } }], signal)) ?? [];
+    expect(pushed).toMatchObject({ status: 'ok' });
+    await sleep(5);
+    door.update('Contact', id, { FirstName: 'Rep' });
+
+    const [record] = (await instance.read?.([`Contact:${id}`], signal)) ?? [];
+    expect(record).toMatchObject({ echo: false, fields: { LastName: 'L38', FirstName: 'Rep' }, echoFields: ['LastName'] });
+    // Once the rep changes that field too, it is theirs.
+    door.update('Contact', id, { LastName: 'L40' });
+    const [again] = (await instance.read?.([`Contact:${id}`], signal)) ?? [];
+    expect(again?.echo).toBe(false);
+    expect(again?.echoFields).toBeUndefined();
+  });
+
   it('reads on without the history when the org tracks no field', async () => {
     org = await startTestOrg({ outbound: false });
     const id = String(
