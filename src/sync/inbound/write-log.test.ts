@@ -217,6 +217,12 @@ describe('assessRecord', () => {
     expect(assessRecord(observed, shadow, writes(), { ...record, ourFields: new Set(['last']) }).changes).toEqual({ first: 'Rep' });
     // Without the field's author, the record's says someone else: news.
     expect(assessRecord(observed, shadow, writes(), record).changes).toEqual({ last: 'L38', first: 'Rep' });
+    // The log no longer holds the write that saved it (retention, or more writes since): the
+    // stamp is still our save's, nobody's choice newer than the open write's.
+    const [, open] = writes();
+    expect(assessRecord(observed, shadow, open ? [open] : [], { ...record, ourFields: new Set(['last']) }).changes).toEqual({
+      first: 'Rep',
+    });
   });
 
   it('the same value stamped long after our write is a real change', () => {

@@ -594,7 +594,9 @@ export function assessRecord(
           jsonEqual(w.fields[field], value) &&
           ownValueBack(field, w, writes.slice(k + 1), ctx),
       );
-    if (before !== undefined && jsonEqual(before, value) && (ownBack || !choiceAfterOurs(field, value, writes, stampedAt))) {
+    // A field the source says we changed last was stamped by our own save: nobody's choice.
+    const choice = ctx.ourFields?.has(field) !== true && choiceAfterOurs(field, value, writes, stampedAt);
+    if (before !== undefined && jsonEqual(before, value) && (ownBack || !choice)) {
       record();
       continue;
     }
