@@ -192,14 +192,22 @@ export class HubSpotReader {
     valuesFirst = this.planStampedRead(new Set(ids).size).valuesFirst,
   ): Promise<ContactObject[]> {
     const { found } = await this.readContacts(ids, signal, undefined, reservation, !valuesFirst);
-    this.plan.observe(found.length, found.filter((c) => !untouchedSinceCreation(c)).length);
-    if (!valuesFirst) return found;
-    const untouched = found.filter(untouchedSinceCreation);
-    if (untouched.length === found.length) return found;
-    const changed = found.filter((c) => !untouchedSinceCreation(c)).map((c) => c.id);
+    const untouched: ContactObject[] = [];
+    const changed: ContactObject[] = [];
+    for (const c of found) (untouchedSinceCreation(c) ? untouched : changed).push(c);
+    this.plan.observe(found.length, changed.length);
+    if (!valuesFirst || changed.length === 0) return found;
     // A contact deleted in between is left out; one merged in between answers with the winner,
     // which replaces the winner's own earlier snapshot.
-    const again = (await this.readContacts(changed, signal, undefined, reservation, true)).found;
+    const again = (
+      await this.readContacts(
+        changed.map((c) => c.id),
+        signal,
+        undefined,
+        reservation,
+        true,
+      )
+    ).found;
     const reread = new Set(again.map((c) => c.id));
     return [...untouched.filter((c) => !reread.has(c.id)), ...again];
   }

@@ -595,7 +595,7 @@ export function assessRecord(
           ownValueBack(field, w, writes.slice(k + 1), ctx),
       );
     // A field the source says we changed last was stamped by our own save: nobody's choice.
-    const choice = ctx.ourFields?.has(field) !== true && choiceAfterOurs(field, value, writes, stampedAt);
+    const choice = !namedOurs(field, ctx) && choiceAfterOurs(field, value, writes, stampedAt);
     if (before !== undefined && jsonEqual(before, value) && (ownBack || !choice)) {
       record();
       continue;
@@ -680,7 +680,12 @@ function leftByOurWrite(field: string, value: Json, writes: readonly WriteEntry[
 
 /** Whether the source says someone else made this field's change (the record's author, unless it names us for the field). */
 function foreignField(field: string, ctx: ChangeContext): boolean {
-  return ctx.foreign === true && ctx.ourFields?.has(field) !== true;
+  return ctx.foreign === true && !namedOurs(field, ctx);
+}
+
+/** Whether the source names us as the author of this field's last change (`ChangeContext.ourFields`). */
+function namedOurs(field: string, ctx: ChangeContext): boolean {
+  return ctx.ourFields?.has(field) === true;
 }
 
 /** Per-field stamps in ms (unparsable ones left out: such a field is judged like an unstamped one). */
