@@ -91,9 +91,21 @@ export interface WriteEntry {
 
 const MAX_ENTRIES = 8;
 
+/** A key's entries as this process stored them, and their stored text. */
+interface Stored {
+  value: string;
+  entries: WriteEntry[];
+}
+
 export class WriteLog {
   /** The entry of each push this process has begun and not finished, by key. */
   private readonly open = new Map<string, WriteEntry>();
+  /**
+   * What this process last stored under each open key: `finish` changes it without reading it
+   * back from Redis, and reads it only when another writer stored meanwhile (its digest no
+   * longer matches what Redis holds).
+   */
+  private readonly stored = new Map<string, Stored>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -135,7 +147,7 @@ export class WriteLog {
       ...(w.knownAt !== undefined && Number.isFinite(w.knownAt) ? { knownAt: w.knownAt } : {}),
       ...(w.knownAtBy && Object.keys(w.knownAtBy).length > 0 ? { knownAtBy: w.knownAtBy } : {}),
     }));
-    await this.update(keys, (stored, i) => {
+    const written = await this.update(keys, (stored, i) => {
       const w = writes[i] as (typeof writes)[number];
       const entries = stored.filter((e) => (e.to ?? now) >= now - this.retentionMs);
       for (const e of entries) {
@@ -145,6 +157,7 @@ export class WriteLog {
       return [...entries, structuredClone(mine[i] as WriteEntry)].slice(-MAX_ENTRIES);
     });
     keys.forEach((key, i) => this.open.set(key, mine[i] as WriteEntry));
+    this.remember(written);
     return uncertain;
   }
 
@@ -188,11 +201,15 @@ export class WriteLog {
     if (pointers.length > 0) await SET_ALL.run(this.redis, pointers, [this.retentionMs, ...ids]);
     const now = Date.now();
     const done: [string, WriteEntry][] = [];
+    const assumed = new Map<string, Stored>();
     for (const profileId of profileIds) {
       const key = this.keyOf(connector, profileId);
       const mine = this.open.get(key);
+      const stored = this.stored.get(key);
       this.open.delete(key);
+      this.stored.delete(key);
       if (!mine) continue;
+      if (stored) assumed.set(key, stored);
       mine.to ??= now;
       mine.shadowed = true;
       done.push([key, mine]);
@@ -208,6 +225,7 @@ export class WriteLog {
         stored[at] = { ...structuredClone(mine), prev: { ...held.prev, ...mine.prev } };
         return stored;
       },
+      assumed,
     );
   }
 
@@ -232,7 +250,7 @@ export class WriteLog {
       }
       if (changed) filled.push([key, mine]);
     }
-    await this.update(
+    const written = await this.update(
       filled.map(([key]) => key),
       (stored, i) => {
         const mine = (filled[i] as [string, WriteEntry])[1];
@@ -242,27 +260,48 @@ export class WriteLog {
         return stored;
       },
     );
+    this.remember(written);
+  }
+
+  /** Keeps what was just stored under keys still open, for their `finish`. */
+  private remember(written: ReadonlyMap<string, Stored>): void {
+    for (const [key, stored] of written) if (this.open.has(key)) this.stored.set(key, stored);
   }
 
   /**
    * Read-modify-write of each key's entries, as a compare-and-set: `change` gets what Redis
    * holds (a fresh copy on each attempt) and returns the entries to store, or null to leave the
    * key as it is. A key another writer stored meanwhile is read and changed again. `keys` are
-   * one connector's (its hash tag).
+   * one connector's (its hash tag). `assumed`: what this process believes a key holds, tried
+   * first without reading it (`change` then gets a copy of the list, not of its entries: it
+   * must not change them in place). Returns what it stored, by key.
    */
-  private async update(keys: readonly string[], change: (stored: WriteEntry[], index: number) => WriteEntry[] | null): Promise<void> {
+  private async update(
+    keys: readonly string[],
+    change: (stored: WriteEntry[], index: number) => WriteEntry[] | null,
+    assumed: ReadonlyMap<string, Stored> = new Map(),
+  ): Promise<Map<string, Stored>> {
+    const written = new Map<string, Stored>();
     let pending = keys.map((key, index) => ({ key, index }));
     for (let attempt = 0; pending.length > 0; attempt++) {
       if (attempt === MAX_ATTEMPTS)
         throw new Error(`write log: ${pending.length} key(s) kept changing under ${MAX_ATTEMPTS} attempts to update them`);
-      const held = await this.redis.mget(...pending.map((p) => p.key));
-      const writes: { key: string; index: number; expected: string; value: string }[] = [];
-      pending.forEach((p, k) => {
+      const guessed = attempt === 0 ? pending.filter((p) => assumed.has(p.key)) : [];
+      const toRead = guessed.length === 0 ? pending : pending.filter((p) => !assumed.has(p.key));
+      const held = toRead.length === 0 ? [] : await this.redis.mget(...toRead.map((p) => p.key));
+      const writes: { key: string; index: number; expected: string; value: string; entries: WriteEntry[] }[] = [];
+      const add = (p: { key: string; index: number }, expected: string, next: WriteEntry[] | null): void => {
+        if (next !== null) writes.push({ ...p, expected, value: JSON.stringify(next), entries: next });
+      };
+      for (const p of guessed) {
+        const was = assumed.get(p.key) as Stored;
+        add(p, sha1Hex(was.value), change([...was.entries], p.index));
+      }
+      toRead.forEach((p, k) => {
         const raw = held[k] ?? null;
-        const next = change(parseEntries(raw), p.index);
-        if (next !== null) writes.push({ ...p, expected: raw === null ? '' : sha1Hex(raw), value: JSON.stringify(next) });
+        add(p, raw === null ? '' : sha1Hex(raw), change(parseEntries(raw), p.index));
       });
-      if (writes.length === 0) return;
+      if (writes.length === 0) return written;
       const args: (string | number)[] = [this.retentionMs];
       for (const w of writes) args.push(w.expected, w.value);
       const set = (await COMPARE_AND_SET.run(
@@ -270,8 +309,12 @@ export class WriteLog {
         writes.map((w) => w.key),
         args,
       )) as number[];
+      writes.forEach((w, k) => {
+        if (Number(set[k]) === 1) written.set(w.key, { value: w.value, entries: w.entries });
+      });
       pending = writes.filter((_, k) => Number(set[k]) !== 1).map(({ key, index }) => ({ key, index }));
     }
+    return written;
   }
 
   /** The profiles our recent writes to these records belong to (null where there is none). */

@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { assessRecord, WriteLog } from '../../../src/sync/inbound/write-log.js';
 import { deletePrefix, REDIS_URL } from '../../../harness/sync-hub.js';
 
@@ -148,5 +148,59 @@ describe('write log shared by ingest and push', () => {
     expect(after).toHaveLength(2);
     expect(after[0]).toMatchObject({ ok: true, prev: { a: 0 } });
     expect(after[1]).toMatchObject({ to: null, fields: { a: 2 } });
+  });
+
+  it('a push finishes without reading its entries back when nobody stored since its begin', async () => {
+    const ids = Array.from({ length: 5 }, (_, i) => `q${i}`);
+    await log.begin('c', ids.map((profileId) => ({ profileId, fields: { a: 1 }, prev: {} })));
+    log.settle('c', new Map(ids.map((id) => [id, { ok: true }])));
+    await log.finish('c', ids);
+    await log.begin('c', ids.map((profileId) => ({ profileId, fields: { a: 2 }, prev: { a: 1 } })));
+    log.settle('c', new Map(ids.map((id) => [id, { ok: true }])));
+    const reads = vi.spyOn(redis, 'mget');
+    try {
+      await log.finish('c', ids);
+      expect(reads).not.toHaveBeenCalled();
+    } finally {
+      reads.mockRestore();
+    }
+    const after = await log.load(ids.map((profileId) => ({ connector: 'c', profileId })));
+    for (const entries of after) {
+      expect(entries).toHaveLength(2);
+      expect(entries.map((e) => [e.fields, e.ok, e.shadowed])).toEqual([
+        [{ a: 1 }, true, true],
+        [{ a: 2 }, true, true],
+      ]);
+    }
+  });
+
+  it('a push whose entries Redis lost since its begin stores its own entry again', async () => {
+    await log.begin('c', [{ profileId: 'p1', fields: { a: 1 }, prev: {} }]);
+    await redis.del(`${prefix}:w:c:p1`);
+    log.settle('c', new Map([['p1', { ok: true }]]));
+    await log.finish('c', ['p1']);
+    const [after = []] = await log.load([{ connector: 'c', profileId: 'p1' }]);
+    expect(after).toHaveLength(1);
+    expect(after[0]).toMatchObject({ fields: { a: 1 }, ok: true, shadowed: true });
+  });
+
+  it('a finish after another writer stored reads the entries again and keeps both changes', async () => {
+    await log.begin('c', [{ profileId: 'p1', fields: { a: 1 }, prev: {} }]);
+    // Another process (a second push's dead-entry check) closes and adds to the key meanwhile.
+    const other = new WriteLog(
+      redis,
+      (connector, profileId) => `${prefix}:w:${connector}:${profileId}`,
+      (connector, externalId) => `${prefix}:p:${connector}:${externalId}`,
+      60_000,
+    );
+    await other.fillPrev('c', new Map());
+    const [loaded = []] = await log.load([{ connector: 'c', profileId: 'p1' }]);
+    (loaded[0] as { prev: Record<string, unknown> }).prev.a = 0;
+    await other.learnPrev('c', 'p1', loaded);
+    log.settle('c', new Map([['p1', { ok: true }]]));
+    await log.finish('c', ['p1']);
+    const [after = []] = await log.load([{ connector: 'c', profileId: 'p1' }]);
+    expect(after).toHaveLength(1);
+    expect(after[0]).toMatchObject({ fields: { a: 1 }, ok: true, shadowed: true, prev: { a: 0 } });
   });
 });
