@@ -91,6 +91,13 @@ export interface WriteEntry {
 
 const MAX_ENTRIES = 8;
 
+/**
+ * Keys whose stored entries a process keeps for their push's `finish` (a key's value is a few
+ * KB): more than the pushes in flight hold; past it the oldest is dropped (its finish reads
+ * the key again), so a push that died before its finish does not keep its entries for good.
+ */
+const MAX_REMEMBERED = 4_096;
+
 /** A key's entries as this process stored them, and their stored text. */
 interface Stored {
   value: string;
@@ -222,7 +229,9 @@ export class WriteLog {
         // Gone (Redis lost it): the push's own entry is all there is to keep.
         if (at < 0) return [...stored, structuredClone(mine)].slice(-MAX_ENTRIES);
         const held = stored[at] as WriteEntry;
-        stored[at] = { ...structuredClone(mine), prev: { ...held.prev, ...mine.prev } };
+        // Ingest's `prev` of a field the push also filled in (`fillPrev`, from the shadow) wins,
+        // as `fillPrev` stored it: ingest took it from the record the write replaced.
+        stored[at] = { ...structuredClone(mine), prev: { ...mine.prev, ...held.prev } };
         return stored;
       },
       assumed,
@@ -265,7 +274,15 @@ export class WriteLog {
 
   /** Keeps what was just stored under keys still open, for their `finish`. */
   private remember(written: ReadonlyMap<string, Stored>): void {
-    for (const [key, stored] of written) if (this.open.has(key)) this.stored.set(key, stored);
+    for (const [key, stored] of written) {
+      if (!this.open.has(key)) continue;
+      this.stored.delete(key);
+      if (this.stored.size >= MAX_REMEMBERED) {
+        const oldest = this.stored.keys().next();
+        if (!oldest.done) this.stored.delete(oldest.value);
+      }
+      this.stored.set(key, stored);
+    }
   }
 
   /**

@@ -152,10 +152,16 @@ describe('write log shared by ingest and push', () => {
 
   it('a push finishes without reading its entries back when nobody stored since its begin', async () => {
     const ids = Array.from({ length: 5 }, (_, i) => `q${i}`);
-    await log.begin('c', ids.map((profileId) => ({ profileId, fields: { a: 1 }, prev: {} })));
+    await log.begin(
+      'c',
+      ids.map((profileId) => ({ profileId, fields: { a: 1 }, prev: {} })),
+    );
     log.settle('c', new Map(ids.map((id) => [id, { ok: true }])));
     await log.finish('c', ids);
-    await log.begin('c', ids.map((profileId) => ({ profileId, fields: { a: 2 }, prev: { a: 1 } })));
+    await log.begin(
+      'c',
+      ids.map((profileId) => ({ profileId, fields: { a: 2 }, prev: { a: 1 } })),
+    );
     log.settle('c', new Map(ids.map((id) => [id, { ok: true }])));
     const reads = vi.spyOn(redis, 'mget');
     try {
@@ -186,15 +192,14 @@ describe('write log shared by ingest and push', () => {
 
   it('a finish after another writer stored reads the entries again and keeps both changes', async () => {
     await log.begin('c', [{ profileId: 'p1', fields: { a: 1 }, prev: {} }]);
-    // Another process (a second push's dead-entry check) closes and adds to the key meanwhile.
+    // Ingest, in another process, learns what the write replaced meanwhile.
     const other = new WriteLog(
       redis,
       (connector, profileId) => `${prefix}:w:${connector}:${profileId}`,
       (connector, externalId) => `${prefix}:p:${connector}:${externalId}`,
       60_000,
     );
-    await other.fillPrev('c', new Map());
-    const [loaded = []] = await log.load([{ connector: 'c', profileId: 'p1' }]);
+    const [loaded = []] = await other.load([{ connector: 'c', profileId: 'p1' }]);
     (loaded[0] as { prev: Record<string, unknown> }).prev.a = 0;
     await other.learnPrev('c', 'p1', loaded);
     log.settle('c', new Map([['p1', { ok: true }]]));
@@ -202,5 +207,64 @@ describe('write log shared by ingest and push', () => {
     const [after = []] = await log.load([{ connector: 'c', profileId: 'p1' }]);
     expect(after).toHaveLength(1);
     expect(after[0]).toMatchObject({ fields: { a: 1 }, ok: true, shadowed: true, prev: { a: 0 } });
+  });
+
+  it("a finish after its own fillPrev takes the fast path, and keeps ingest's prev of a field both filled in", async () => {
+    await log.begin('c', [
+      { profileId: 'p1', fields: { a: 'new', b: 'new' }, prev: {} },
+      { profileId: 'p2', fields: { a: 'neu', b: 'neu' }, prev: {} },
+    ]);
+    // Ingest learns p1's `a` from the record the write replaced; then the push fills in both
+    // profiles' unknown fields from the shadows.
+    const [loaded = []] = await log.load([{ connector: 'c', profileId: 'p1' }]);
+    (loaded[0] as { prev: Record<string, unknown> }).prev.a = 'ingest';
+    await log.learnPrev('c', 'p1', loaded);
+    await log.fillPrev(
+      'c',
+      new Map([
+        ['p1', { a: 'shadow', b: 'shadow' }],
+        ['p2', { a: 'Zoë', b: '李雷 🙂' }],
+      ]),
+    );
+    log.settle(
+      'c',
+      new Map([
+        ['p1', { ok: true }],
+        ['p2', { ok: true }],
+      ]),
+    );
+    const reads = vi.spyOn(redis, 'mget');
+    try {
+      await log.finish('c', ['p2']);
+      expect(reads).not.toHaveBeenCalled();
+      await log.finish('c', ['p1']);
+    } finally {
+      reads.mockRestore();
+    }
+    const [p1 = [], p2 = []] = await log.load([
+      { connector: 'c', profileId: 'p1' },
+      { connector: 'c', profileId: 'p2' },
+    ]);
+    expect(p1[0]).toMatchObject({ ok: true, shadowed: true, prev: { a: 'ingest', b: 'shadow' } });
+    expect(p2[0]).toMatchObject({ ok: true, shadowed: true, prev: { a: 'Zoë', b: '李雷 🙂' } });
+  });
+
+  it('remembers a bounded number of keys: a finish whose entries were dropped reads them again', async () => {
+    const ids = Array.from({ length: 4_200 }, (_, i) => `m${i}`);
+    await log.begin(
+      'c',
+      ids.map((profileId) => ({ profileId, fields: { a: 1 }, prev: {} })),
+    );
+    log.settle('c', new Map(ids.map((id) => [id, { ok: true }])));
+    const reads = vi.spyOn(redis, 'mget');
+    try {
+      await log.finish('c', ids);
+      // The oldest 104 were dropped to keep 4,096: only they are read.
+      expect(reads.mock.calls.flat()).toEqual(ids.slice(0, 104).map((id) => `${prefix}:w:c:${id}`));
+    } finally {
+      reads.mockRestore();
+    }
+    const after = await log.load(ids.map((profileId) => ({ connector: 'c', profileId })));
+    expect(after.every((entries) => entries.length === 1 && entries[0]?.ok === true && entries[0]?.shadowed === true)).toBe(true);
   });
 });
