@@ -67,7 +67,8 @@
  * API calls per record = upsert calls / records upserted, per target (every call the target
  * counted, including reads and pulls, is printed beside it). Each phase also prints what it
  * cost per change: CPU of this process, event-loop utilisation and delay, and the commands
- * and CPU of the Redis server (shared with whatever else runs on it). With `--waits`, also the
+ * and CPU of the Redis server (shared with whatever else runs on it), and the machine's busy
+ * cores with the hub's, the local PostgreSQL server's and Redis's share of them (`measure.ts`). With `--waits`, also the
  * time every hub process spent waiting on Redis, the store and the vendors per change, the
  * calls made, and the store transactions retried (`waits.ts`; it wraps those boundaries, so it
  * is off by default). The hub is one Node

@@ -3,7 +3,7 @@
  * CPU of every hub process, event-loop utilisation and delay, peak RSS, and the (shared) Redis
  * server's commands and CPU.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -58,6 +58,41 @@ export function processCpuMs(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * The whole machine's busy CPU so far (ms, every core; /proc/stat: all but idle and iowait, in
+ * clock ticks of 10 ms), or NaN off Linux.
+ */
+export function machineCpuMs(): number {
+  try {
+    const ticks = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = ticks;
+    return (user + nice + system + irq + softirq + steal) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU so far (ms) of each PostgreSQL server process running on this machine, by pid (none when the server is elsewhere). */
+export function postgresCpuMs(): Map<number, number> {
+  const out = new Map<number, number>();
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return out;
+  }
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
+      out.set(Number(pid), processCpuMs(Number(pid)));
+    } catch {
+      continue;
+    }
+  }
+  return out;
 }
 
 async function waitDelivered(phase: Phase): Promise<boolean> {
@@ -164,6 +199,10 @@ export interface Usage {
   waitsByProcess: WaitTotals[] | null;
   /** PostgreSQL: deadlocks the server broke in the run's database (its statistics lag up to a second); null on SQLite. */
   deadlocks: number | null;
+  /** Busy CPU of the whole machine in the phase (every process, every core; NaN off Linux). */
+  machineCpuMs: number;
+  /** CPU of the PostgreSQL server's processes on this machine in the phase (every database: shared like Redis; 0 on SQLite and for a server elsewhere). */
+  postgresCpuMs: number;
 }
 
 export class UsageMeter {
@@ -180,6 +219,8 @@ export class UsageMeter {
   /** PostgreSQL: the run database's deadlock count so far (`pg_stat_database`). */
   deadlocks: (() => Promise<number>) | null = null;
   private deadlocksBase = 0;
+  private machineBase = 0;
+  private postgresBase = new Map<number, number>();
 
   constructor(private readonly redis: Redis) {
     this.loop.enable();
@@ -195,6 +236,8 @@ export class UsageMeter {
     this.redisBase = await this.redisNow();
     this.waitsBase = (await this.waits?.()) ?? null;
     this.deadlocksBase = (await this.deadlocks?.()) ?? 0;
+    this.postgresBase = postgresCpuMs();
+    this.machineBase = machineCpuMs();
     this.cpu = process.cpuUsage();
     this.workersCpuMs = this.pids.map(processCpuMs);
     this.elu = performance.eventLoopUtilization();
@@ -203,6 +246,10 @@ export class UsageMeter {
 
   async stop(): Promise<Usage> {
     const cpu = process.cpuUsage(this.cpu);
+    const machineMs = machineCpuMs() - this.machineBase;
+    // A server process that ended in the phase is missed; one that began counts from its start.
+    let postgresMs = 0;
+    for (const [pid, ms] of postgresCpuMs()) postgresMs += ms - (this.postgresBase.get(pid) ?? 0);
     const elu = performance.eventLoopUtilization(this.elu);
     const loopDelayP99Ms = this.loop.percentile(99) / 1e6;
     const redis = await this.redisNow();
@@ -221,6 +268,8 @@ export class UsageMeter {
       waits: waitsByProcess ? sumWaits(waitsByProcess) : null,
       waitsByProcess,
       deadlocks: deadlocksNow === null ? null : deadlocksNow - this.deadlocksBase,
+      machineCpuMs: machineMs,
+      postgresCpuMs: postgresMs,
     };
   }
 

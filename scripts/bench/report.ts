@@ -1,5 +1,5 @@
 /** What the benchmark prints: the run's setting, each phase's figures, the checks, the summary and the floor. */
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { formatRoles } from '../../src/app/roles.js';
 import type { Bench } from './deployment.js';
 import { peakRssOf } from './measure.js';
@@ -93,6 +93,14 @@ export function printPhase(layout: Layout, title: string, r: PhaseReport, unit: 
     console.log(
       `  waiting per ${unit.replace(/s$/, '')}:       Redis ${each('redis', 'commands')}, store ${each('store', 'calls')}, ` +
         `vendors ${each('vendor', 'calls')}; ${w.retries} store transactions retried (time with a call in flight, all processes)`,
+    );
+  }
+  if (Number.isFinite(u.machineCpuMs)) {
+    const cores = (ms: number): string => fmt(ms / 1000 / r.seconds, 2);
+    const rest = Math.max(0, u.machineCpuMs - u.cpuMs - u.postgresCpuMs - u.redisCpuMs);
+    console.log(
+      `  machine:                 ${fmt((100 * u.machineCpuMs) / 1000 / r.seconds / availableParallelism())} % of its ${availableParallelism()} cores busy, in cores: ` +
+        `hub ${cores(u.cpuMs)}, PostgreSQL server ${cores(u.postgresCpuMs)}, Redis ${cores(u.redisCpuMs)}, the rest ${cores(rest)}`,
     );
   }
   if (u.deadlocks !== null && u.deadlocks > 0)

@@ -40,6 +40,10 @@ export const UsageJson = z.object({
   waitsByProcess: z.array(WaitTotals).nullable().optional(),
   /** PostgreSQL: deadlocks in the run's database during the phase; null on SQLite (absent from older files). */
   deadlocks: Figure.optional(),
+  /** Busy CPU of the whole machine in the phase, every process (absent from older files). */
+  machineCpuMs: Figure.optional(),
+  /** CPU of the PostgreSQL server's processes on this machine in the phase (absent from older files). */
+  postgresCpuMs: Figure.optional(),
 });
 
 export const PhaseJson = z.object({
@@ -230,6 +234,8 @@ export function phaseJson(r: PhaseReport, load: number | null): PhaseJson {
       waits: u.waits,
       waitsByProcess: u.waitsByProcess,
       deadlocks: u.deadlocks,
+      machineCpuMs: figure(u.machineCpuMs),
+      postgresCpuMs: figure(u.postgresCpuMs),
     },
   };
 }

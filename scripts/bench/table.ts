@@ -49,6 +49,20 @@ function rows(runs: readonly RunJson[]): [string, ...string[]][] {
       }),
     ]),
     ['CPU ms per change (all hub processes)', ...cell((r) => num(r.summary.cpuMsPerChange, 2))],
+    ...(runs.some((r) => typeof r.throughput?.usage.machineCpuMs === 'number')
+      ? [
+          [
+            'cores busy in phase 2: machine (hub, PostgreSQL, Redis)',
+            ...cell((r) => {
+              const u = r.throughput?.usage;
+              const seconds = r.throughput?.seconds;
+              if (!u || typeof u.machineCpuMs !== 'number' || !seconds) return 'n/a';
+              const cores = (ms: number | null | undefined): string => num((ms ?? Number.NaN) / 1000 / seconds, 2);
+              return `${cores(u.machineCpuMs)} (${cores(u.cpuMs)}, ${cores(u.postgresCpuMs)}, ${cores(u.redisCpuMs)})`;
+            }),
+          ] satisfies [string, ...string[]],
+        ]
+      : []),
     ...waitRows(runs),
     ...(runs.some((r) => typeof r.throughput?.usage.deadlocks === 'number')
       ? [['PostgreSQL deadlocks (phase 2)', ...cell((r) => num(r.throughput?.usage.deadlocks))] satisfies [string, ...string[]]]

@@ -236,7 +236,17 @@ describe('runs side by side', () => {
     expect(row('hub warnings and errors logged')).toEqual(['n/a', '4']);
     expect(row('floor (SQLite)')).toEqual(['PASS', '-']);
     expect(new Set(lines.map((l) => l.length)).size).toBe(1);
-    expect(lines.some((l) => l.includes('waiting') || l.includes('deadlocks'))).toBe(false);
+    expect(lines.some((l) => l.includes('waiting') || l.includes('deadlocks') || l.includes('cores busy'))).toBe(false);
+  });
+
+  it("phase 2's busy cores: the machine's, and the hub's, PostgreSQL's and Redis's among them (files before it: n/a)", () => {
+    const measured = run('postgres', 1, 800);
+    const throughput = phase('throughput', {
+      seconds: 10,
+      usage: { ...phase('x').usage, cpuMs: 12_000, machineCpuMs: 17_000, postgresCpuMs: 4_000, redisCpuMs: 1_000 },
+    });
+    const lines = comparisonTable([run('sqlite', 1, 900), { ...measured, throughput }]);
+    expect(cellsOf(lines, 'cores busy in phase 2')).toEqual(['n/a', '1.70 (1.20, 0.40, 0.10)']);
   });
 
   it('with --waits: phase 2 ms waiting and calls per change on Redis, the store and the vendors, and retries', () => {
