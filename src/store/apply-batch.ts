@@ -58,26 +58,32 @@ type Trx = Transaction<Database>;
 /** Rows per multi-row statement: at most 11 parameters a row stays far below both dialects' limits. */
 const ROWS = 500;
 
-interface Item {
-  patch: ProfilePatch;
-  options: ApplyOptions;
-  identities: PreparedIdentities;
+/** A patch with its identities normalised and hashed (`preparePatches`). */
+export interface PreparedPatch {
+  readonly patch: ProfilePatch;
+  readonly options: ApplyOptions;
+  readonly identities: PreparedIdentities;
+}
+type Item = PreparedPatch;
+
+/**
+ * What a batch needs that no row decides: each patch's identities normalised and hashed.
+ * Done before the transaction, so a SQLite writer does not hold the write lock for it (nor
+ * log a rejected identity again when the transaction is retried).
+ */
+export function preparePatches(ctx: ApplyContext, items: readonly { patch: ProfilePatch; options?: ApplyOptions }[]): PreparedPatch[] {
+  return items.map((item) => ({
+    patch: item.patch,
+    options: item.options ?? {},
+    identities: prepareIdentities(ctx, item.patch),
+  }));
 }
 
 /**
  * Applies patches in order in the caller's transaction. The suppression list is read once
  * for the whole batch: a patch cannot suppress anyone, so the set holds for every patch.
  */
-export async function applyPatchesInTransaction(
-  trx: Trx,
-  ctx: ApplyContext,
-  items: readonly { patch: ProfilePatch; options?: ApplyOptions }[],
-): Promise<ApplyResult[]> {
-  const prepared: Item[] = items.map((item) => ({
-    patch: item.patch,
-    options: item.options ?? {},
-    identities: prepareIdentities(ctx, item.patch),
-  }));
+export async function applyPatchesInTransaction(trx: Trx, ctx: ApplyContext, prepared: readonly PreparedPatch[]): Promise<ApplyResult[]> {
   const suppressed = await suppressedAmong(
     trx,
     prepared.flatMap((p) => p.identities.hashes),

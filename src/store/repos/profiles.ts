@@ -1,7 +1,7 @@
 /** The profiles repository (both dialects): patches, profiles, identities, merges, consent ledger. */
 import { HistoryKind, HistoryOutcome, HistoryReason, StampedValue } from '../../profile/explain.js';
 import type { Identity, Profile, ProfilePatch } from '../../profile/schema.js';
-import { applyPatchesInTransaction } from '../apply-batch.js';
+import { applyPatchesInTransaction, preparePatches } from '../apply-batch.js';
 import { insertAudit, lockOutboxOf } from '../apply-patch.js';
 import { decodeConsentState, decodeJson, decodeProfile } from '../codec.js';
 import type { ApplyOptions, ApplyResult, HistoryEntry, IdleProfile, LedgerEntry, ProfileRepository } from '../contracts/profiles.js';
@@ -25,7 +25,8 @@ export class KyselyProfiles implements ProfileRepository {
 
   applyPatches(items: { patch: ProfilePatch; options?: ApplyOptions }[]): Promise<ApplyResult[]> {
     if (items.length === 0) return Promise.resolve([]);
-    return this.#store.write((trx) => applyPatchesInTransaction(trx, this.#store.config, items));
+    const prepared = preparePatches(this.#store.config, items);
+    return this.#store.write((trx) => applyPatchesInTransaction(trx, this.#store.config, prepared));
   }
 
   async getProfile(profileId: string): Promise<Profile | null> {

@@ -1,8 +1,10 @@
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_DIALECTS } from '../../../harness/db.js';
 import type { TestDatabase, TestDialect } from '../../../harness/db.js';
 import { countStatements } from '../../../harness/statement-count.js';
 import type { ProfilePatch } from '../../../src/profile/schema.js';
+import { WriteConflictError } from '../../../src/store/index.js';
 import type { ApplyOptions, ApplyResult, Store } from '../../../src/store/index.js';
 import { at, openTestStore, patch } from './fixtures.js';
 
@@ -84,6 +86,38 @@ async function withStore<T>(dialect: TestDialect, fn: (store: Store, db: TestDat
 }
 
 describe.each(TEST_DIALECTS)('applyPatches as one batch (%s)', (dialect) => {
+  it('normalises identities before its transaction: a retried batch logs a rejected identity once', async () => {
+    const db = await createTestDatabase(dialect);
+    const lines: string[] = [];
+    let conflicts = 1;
+    const store = await openTestStore(db.url, {
+      logger: pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) }),
+      faultInjection: {
+        beforeCommit: () => {
+          if (conflicts-- > 0) throw new WriteConflictError('injected');
+        },
+      },
+    });
+    try {
+      const [result] = await store.applyPatches([
+        {
+          patch: patch({
+            identities: [
+              { kind: 'email', value: 'kept@example.com' },
+              { kind: 'email', value: 'not an address' },
+            ],
+          }),
+        },
+      ]);
+      expect(result).toMatchObject({ status: 'applied' });
+      expect(conflicts).toBe(-1);
+      expect(lines.filter((line) => line.includes('identities rejected'))).toHaveLength(1);
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  });
+
   it('sends a bounded number of statements, whatever the size of the batch', async () => {
     await withStore(dialect, async (store) => {
       const counts: number[] = [];
