@@ -43,6 +43,23 @@ export async function eraseRunErrors(trx: Executor, profileIds: readonly string[
   }
 }
 
+/**
+ * An erase run's row errors less those of profiles erased while it ran (neither a profile nor
+ * an id merged into one): an erasure removes the errors runs kept (`eraseRunErrors`), and a
+ * failing erase batch whose retry completed the erasure before the batch recorded its run must
+ * not bring them back. The count of errors stays.
+ */
+async function withoutErased(trx: Executor, errors: readonly RunRowError[]): Promise<RunRowError[]> {
+  const named = [...new Set(errors.flatMap((e) => (e.profileId === null ? [] : [e.profileId])))];
+  if (named.length === 0) return [...errors];
+  const [profiles, merged] = await Promise.all([
+    trx.selectFrom('profiles').select('id').where('id', 'in', named).execute(),
+    trx.selectFrom('profile_aliases').select('merged_id').where('merged_id', 'in', named).execute(),
+  ]);
+  const known = new Set([...profiles.map((r) => r.id), ...merged.map((r) => r.merged_id)]);
+  return errors.filter((e) => e.profileId === null || known.has(e.profileId));
+}
+
 const Failure = z.object({ code: z.string(), message: z.string() });
 const Cursor = z.tuple([z.string(), z.string()]);
 
@@ -94,8 +111,11 @@ export class KyselyRuns implements RunRepository {
 
   async finishRun(id: string, outcome: RunOutcome): Promise<boolean> {
     const { counts } = outcome;
-    const result = await this.#store.write((trx) =>
-      trx
+    const result = await this.#store.write(async (trx) => {
+      const kept = outcome.errors.slice(0, MAX_RUN_ERRORS);
+      const run = await trx.selectFrom('sync_runs').select('kind').where('id', '=', id).executeTakeFirst();
+      const errors = run?.kind === 'erase' ? await withoutErased(trx, kept) : kept;
+      return trx
         .updateTable('sync_runs')
         .set({
           status: outcome.status,
@@ -107,13 +127,13 @@ export class KyselyRuns implements RunRepository {
           skipped_count: counts.skipped,
           failed_count: counts.failed,
           error_count: outcome.errorCount ?? outcome.errors.length,
-          errors: encodeJson(outcome.errors.slice(0, MAX_RUN_ERRORS)),
+          errors: encodeJson(errors),
           failure: outcome.failure ? encodeJson(outcome.failure) : null,
         })
         .where('id', '=', id)
         .where('status', '=', 'running')
-        .executeTakeFirst(),
-    );
+        .executeTakeFirst();
+    });
     return Number(result.numUpdatedRows) > 0;
   }
 

@@ -8,7 +8,7 @@ import { TEST_DIALECTS } from '../../../harness/db.js';
 import { MAX_RUN_ERRORS } from '../../../src/store/contracts/runs.js';
 import type { NewSyncRun, RunCounts, RunRowError } from '../../../src/store/index.js';
 import { StoreError } from '../../../src/store/index.js';
-import { storeEachTest } from './fixtures.js';
+import { patch, storeEachTest } from './fixtures.js';
 
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -27,7 +27,12 @@ function run(n: number, over: Partial<NewSyncRun> = {}): NewSyncRun {
   };
 }
 
-const rowError = (n: number): RunRowError => ({ ref: `rec-${n}`, profileId: `p-${n}`, code: 'http_400', message: 'rejected' });
+const rowError = (n: number, profileId: string | null = `p-${n}`): RunRowError => ({
+  ref: `rec-${n}`,
+  profileId,
+  code: 'http_400',
+  message: 'rejected',
+});
 
 describe.each(TEST_DIALECTS)('sync runs (%s)', (dialect) => {
   const current = storeEachTest(dialect);
@@ -52,6 +57,28 @@ describe.each(TEST_DIALECTS)('sync runs (%s)', (dialect) => {
     expect(await store.renewRun('run-001', iso(T0 + 200_000))).toBe(false);
     expect((await store.getRun('run-001'))?.status).toBe('partial');
     expect(await store.getRun('run-999')).toBeNull();
+  });
+
+  it("an erase run drops the row errors of profiles erased while it ran (the count stays); a merged profile's are kept", async () => {
+    const store = current.store();
+    const profileOf = async (...emails: string[]): Promise<string> => {
+      const result = await store.applyPatch(patch({ identities: emails.map((value) => ({ kind: 'email' as const, value })) }));
+      if (!('profileId' in result)) throw new Error(`no profile: ${result.status}`);
+      return result.profileId;
+    };
+    const kept = await profileOf('kept@example.com');
+    const a = await profileOf('a@example.com');
+    const b = await profileOf('b@example.com');
+    // One source record names both: the two profiles merge, one id lives on as an alias.
+    await profileOf('a@example.com', 'b@example.com');
+    const gone = await profileOf('gone@example.com');
+    await store.startRun(run(1, { kind: 'erase' }));
+    await store.deleteProfileData(gone);
+    const errors = [rowError(1, kept), rowError(2, a), rowError(3, b), rowError(4, gone), rowError(5, null)];
+    expect(await store.finishRun('run-001', { status: 'partial', counts: COUNTS, errors })).toBe(true);
+    const finished = await store.getRun('run-001');
+    expect(finished?.errors.map((e) => e.ref)).toEqual(['rec-1', 'rec-2', 'rec-3', 'rec-5']);
+    expect(finished?.errorCount).toBe(5);
   });
 
   it('lists newest first, filtered, one page at a time', async () => {
