@@ -23,8 +23,8 @@ export class KyselyProfiles implements ProfileRepository {
     return result;
   }
 
-  applyPatches(items: { patch: ProfilePatch; options?: ApplyOptions }[]): Promise<ApplyResult[]> {
-    if (items.length === 0) return Promise.resolve([]);
+  async applyPatches(items: { patch: ProfilePatch; options?: ApplyOptions }[]): Promise<ApplyResult[]> {
+    if (items.length === 0) return [];
     const prepared = preparePatches(this.#store.config, items);
     return this.#store.write((trx) => applyPatchesInTransaction(trx, this.#store.config, prepared));
   }

@@ -49,15 +49,21 @@ export async function eraseRunErrors(trx: Executor, profileIds: readonly string[
  * failing erase batch whose retry completed the erasure before the batch recorded its run must
  * not bring them back. The count of errors stays.
  */
-async function withoutErased(trx: Executor, errors: readonly RunRowError[]): Promise<RunRowError[]> {
+async function withoutErased(trx: Executor, dialect: StoreDb['dialect'], errors: readonly RunRowError[]): Promise<RunRowError[]> {
   const named = [...new Set(errors.flatMap((e) => (e.profileId === null ? [] : [e.profileId])))];
   if (named.length === 0) return [...errors];
-  const [profiles, merged] = await Promise.all([
-    trx.selectFrom('profiles').select('id').where('id', 'in', named).execute(),
-    trx.selectFrom('profile_aliases').select('merged_id').where('merged_id', 'in', named).execute(),
-  ]);
-  const known = new Set([...profiles.map((r) => r.id), ...merged.map((r) => r.merged_id)]);
-  return errors.filter((e) => e.profileId === null || known.has(e.profileId));
+  const aliases = await trx.selectFrom('profile_aliases').select(['merged_id', 'into_id']).where('merged_id', 'in', named).execute();
+  const ownerOf = new Map(aliases.map((a) => [a.merged_id, a.into_id]));
+  const owner = (id: string): string => ownerOf.get(id) ?? id;
+  let select = trx
+    .selectFrom('profiles')
+    .select('id')
+    .where('id', 'in', [...new Set(named.map(owner))]);
+  // PostgreSQL: held against an erasure, which locks the profile row before it removes the run
+  // errors naming it: it either ends first (the row is gone here) or waits for this commit.
+  if (dialect === 'postgres') select = select.forKeyShare();
+  const alive = new Set((await select.execute()).map((r) => r.id));
+  return errors.filter((e) => e.profileId === null || alive.has(owner(e.profileId)));
 }
 
 const Failure = z.object({ code: z.string(), message: z.string() });
@@ -114,7 +120,7 @@ export class KyselyRuns implements RunRepository {
     const result = await this.#store.write(async (trx) => {
       const kept = outcome.errors.slice(0, MAX_RUN_ERRORS);
       const run = await trx.selectFrom('sync_runs').select('kind').where('id', '=', id).executeTakeFirst();
-      const errors = run?.kind === 'erase' ? await withoutErased(trx, kept) : kept;
+      const errors = run?.kind === 'erase' ? await withoutErased(trx, this.#store.dialect, kept) : kept;
       return trx
         .updateTable('sync_runs')
         .set({

@@ -3,6 +3,7 @@
  * the first row errors (with the total), lists newest first with filters and a cursor, the sweep
  * fails runs whose lease passed (and a late finish does not undo it), the purge drops old finished runs.
  */
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { TEST_DIALECTS } from '../../../harness/db.js';
 import { MAX_RUN_ERRORS } from '../../../src/store/contracts/runs.js';
@@ -80,6 +81,34 @@ describe.each(TEST_DIALECTS)('sync runs (%s)', (dialect) => {
     expect(finished?.errors.map((e) => e.ref)).toEqual(['rec-1', 'rec-2', 'rec-3', 'rec-5']);
     expect(finished?.errorCount).toBe(5);
   });
+
+  it.runIf(dialect === 'postgres')(
+    "an erasure while an erase run records its row errors waits for it, then removes the erased profile's",
+    async () => {
+      const store = current.store();
+      const result = await store.applyPatch(patch({ identities: [{ kind: 'email', value: 'erased@example.com' }] }));
+      if (!('profileId' in result)) throw new Error(result.status);
+      await store.startRun(run(1, { kind: 'erase' }));
+      // The run's update waits 300 ms inside its transaction, after it looked the profile up.
+      const admin = new pg.Client({ connectionString: current.db().url });
+      await admin.connect();
+      try {
+        await admin.query(
+          'create function slow_run_update() returns trigger language plpgsql as $$ begin perform pg_sleep(0.3); return new; end $$',
+        );
+        await admin.query('create trigger slow_run_update before update on sync_runs for each row execute function slow_run_update()');
+      } finally {
+        await admin.end();
+      }
+      const finishing = store.finishRun('run-001', { status: 'partial', counts: COUNTS, errors: [rowError(1, result.profileId)] });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await store.deleteProfileData(result.profileId);
+      expect(await finishing).toBe(true);
+      const finished = await store.getRun('run-001');
+      expect(finished?.errors).toEqual([]);
+      expect(finished?.errorCount).toBe(1);
+    },
+  );
 
   it('lists newest first, filtered, one page at a time', async () => {
     const store = current.store();
