@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { deletePrefix, REDIS_URL } from '../harness/sync-hub.js';
 import { WriteLog } from '../src/sync/inbound/write-log.js';
 
 const { values: args } = parseArgs({
@@ -29,7 +30,7 @@ const ENTRIES = Number(args.entries);
 const ROUNDS = Number(args.rounds);
 const RUNS = Number(args.runs);
 
-const redis = new Redis(process.env.CONCORD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
+const redis = new Redis(REDIS_URL);
 const prefix = `{bench-wl-${randomBytes(4).toString('hex')}}`;
 const log = new WriteLog(
   redis,
@@ -83,11 +84,6 @@ try {
     );
   }
 } finally {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+  await deletePrefix(prefix);
   redis.disconnect();
 }

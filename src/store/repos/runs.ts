@@ -119,7 +119,10 @@ export class KyselyRuns implements RunRepository {
     const { counts } = outcome;
     const result = await this.#store.write(async (trx) => {
       const kept = outcome.errors.slice(0, MAX_RUN_ERRORS);
-      const run = await trx.selectFrom('sync_runs').select('kind').where('id', '=', id).executeTakeFirst();
+      // Only an erase run's errors naming a profile are checked (most runs name none).
+      const run = kept.some((e) => e.profileId !== null)
+        ? await trx.selectFrom('sync_runs').select('kind').where('id', '=', id).executeTakeFirst()
+        : undefined;
       const errors = run?.kind === 'erase' ? await withoutErased(trx, this.#store.dialect, kept) : kept;
       return trx
         .updateTable('sync_runs')

@@ -16,12 +16,23 @@ import { deletePrefix, REDIS_URL } from '../../../harness/sync-hub.js';
 describe('write log shared by ingest and push', () => {
   const prefix = `{wl-${randomBytes(4).toString('hex')}}`;
   const redis = new Redis(REDIS_URL);
-  const log = new WriteLog(
-    redis,
-    (connector, profileId) => `${prefix}:w:${connector}:${profileId}`,
-    (connector, externalId) => `${prefix}:p:${connector}:${externalId}`,
-    60_000,
-  );
+  /** A write log on the test's prefix: a process of its own, as far as the log's memory goes. */
+  const newLog = (): WriteLog =>
+    new WriteLog(
+      redis,
+      (connector, profileId) => `${prefix}:w:${connector}:${profileId}`,
+      (connector, externalId) => `${prefix}:p:${connector}:${externalId}`,
+      60_000,
+    );
+  const log = newLog();
+  /** `log` begins a write of `a: 1` to each profile and the system accepts them all. */
+  const beginAccepted = async (ids: readonly string[]): Promise<void> => {
+    await log.begin(
+      'c',
+      ids.map((profileId) => ({ profileId, fields: { a: 1 }, prev: {} })),
+    );
+    log.settle('c', new Map(ids.map((id) => [id, { ok: true }])));
+  };
   afterEach(async () => {
     await deletePrefix(prefix);
   });
@@ -55,12 +66,7 @@ describe('write log shared by ingest and push', () => {
   it('a push finds the write a dead push left open: closes it and says its outcome is unknown', async () => {
     // A push begins and its process dies: the entry stays open in Redis.
     await log.begin('c', [{ profileId: 'p3', fields: { last_name: 'Hub' }, prev: {} }]);
-    const dead = new WriteLog(
-      redis,
-      (connector, profileId) => `${prefix}:w:${connector}:${profileId}`,
-      (connector, externalId) => `${prefix}:p:${connector}:${externalId}`,
-      60_000,
-    );
+    const dead = newLog();
     const uncertain = await dead.begin('c', [
       { profileId: 'p3', fields: { last_name: 'Hub' }, prev: {} },
       { profileId: 'p4', fields: { last_name: 'New' }, prev: {} },
@@ -152,11 +158,7 @@ describe('write log shared by ingest and push', () => {
 
   it('a push finishes without reading its entries back when nobody stored since its begin', async () => {
     const ids = Array.from({ length: 5 }, (_, i) => `q${i}`);
-    await log.begin(
-      'c',
-      ids.map((profileId) => ({ profileId, fields: { a: 1 }, prev: {} })),
-    );
-    log.settle('c', new Map(ids.map((id) => [id, { ok: true }])));
+    await beginAccepted(ids);
     await log.finish('c', ids);
     await log.begin(
       'c',
@@ -193,12 +195,7 @@ describe('write log shared by ingest and push', () => {
   it('a finish after another writer stored reads the entries again and keeps both changes', async () => {
     await log.begin('c', [{ profileId: 'p1', fields: { a: 1 }, prev: {} }]);
     // Ingest, in another process, learns what the write replaced meanwhile.
-    const other = new WriteLog(
-      redis,
-      (connector, profileId) => `${prefix}:w:${connector}:${profileId}`,
-      (connector, externalId) => `${prefix}:p:${connector}:${externalId}`,
-      60_000,
-    );
+    const other = newLog();
     const [loaded = []] = await other.load([{ connector: 'c', profileId: 'p1' }]);
     (loaded[0] as { prev: Record<string, unknown> }).prev.a = 0;
     await other.learnPrev('c', 'p1', loaded);
@@ -251,11 +248,7 @@ describe('write log shared by ingest and push', () => {
 
   it('remembers a bounded number of keys: a finish whose entries were dropped reads them again', async () => {
     const ids = Array.from({ length: 4_200 }, (_, i) => `m${i}`);
-    await log.begin(
-      'c',
-      ids.map((profileId) => ({ profileId, fields: { a: 1 }, prev: {} })),
-    );
-    log.settle('c', new Map(ids.map((id) => [id, { ok: true }])));
+    await beginAccepted(ids);
     const reads = vi.spyOn(redis, 'mget');
     try {
       await log.finish('c', ids);
