@@ -123,25 +123,29 @@ describe("an earlier version's queued jobs", () => {
     const { prefix, old, current } = queues('work');
     const n = 1_000;
     const runs = new Map<number, number>();
-    const count = async (job: Job): Promise<void> => {
-      const k = (job.data as { n: number }).n;
-      runs.set(k, (runs.get(k) ?? 0) + 1);
-      await sleep(2);
-    };
+    // The old worker is slow (10 jobs at a time, 20 ms each: 2 s for all), so that jobs are still
+    // waiting when the move runs even on a loaded machine (a Node 24 CI run found none left).
+    const count =
+      (ms: number) =>
+      async (job: Job): Promise<void> => {
+        const k = (job.data as { n: number }).n;
+        runs.set(k, (runs.get(k) ?? 0) + 1);
+        await sleep(ms);
+      };
     const connections: Redis[] = [];
-    const worker = (queue: string, p: string): Worker => {
+    const worker = (queue: string, p: string, ms: number): Worker => {
       const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
       connections.push(connection);
-      return new Worker(queue, count, { connection, prefix: p, concurrency: 10 });
+      return new Worker(queue, count(ms), { connection, prefix: p, concurrency: 10 });
     };
     let oldWorker: Worker | undefined;
     let newWorker: Worker | undefined;
     try {
       await old.addBulk(Array.from({ length: n }, (_, k) => ({ name: 'step', data: { n: k } })));
-      oldWorker = worker('work', prefix);
+      oldWorker = worker('work', prefix, 20);
       await waitFor(() => runs.size > 20, 10_000);
       const moved = await moveLegacyQueueJobs(redis, prefix, [current], silent);
-      newWorker = worker('work', queuePrefix(prefix, 'work'));
+      newWorker = worker('work', queuePrefix(prefix, 'work'), 2);
       await waitFor(() => runs.size === n, 30_000, 'every job run');
       await sleep(200);
       expect([...runs.values()].filter((r) => r !== 1)).toEqual([]);
