@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import { freePort } from '../src/app/redis.js';
+import { freePort } from '../src/app/free-port.js';
 import { Catalog } from '../src/config/schema.js';
 import { compileMapping } from '../src/connector/mapping.js';
 import { MergePolicy, type Profile } from '../src/profile/schema.js';

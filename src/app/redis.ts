@@ -6,13 +6,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { createRedisClient } from '../queue/redis-client.js';
 import type { RedisTarget } from '../queue/redis-client.js';
 import type { Logger } from 'pino';
 import { logRedisTrouble } from '../queue/redis-health.js';
 import { redactUrlSecrets } from '../log/logger.js';
+import { freePort } from './free-port.js';
 
 /** True when a Redis (a Cluster: a node) answers PING at `target` within the timeout. */
 export async function redisAnswers(target: RedisTarget, timeoutMs = 1_500): Promise<boolean> {
@@ -41,19 +41,6 @@ export function onPath(name: string): string | undefined {
     if (dir && existsSync(candidate)) return candidate;
   }
   return undefined;
-}
-
-/** A TCP port free on loopback right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface PrivateRedis {

@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemo } from '../../src/app/demo.js';
 import type { Demo } from '../../src/app/demo.js';
 import type { Config } from '../../src/config/schema.js';
-import { freePort } from '../../src/app/redis.js';
+import { freePort } from '../../src/app/free-port.js';
 import { loadConfig } from '../../src/config/load.js';
 import { deletePrefix } from '../../harness/sync-hub.js';
 import { createLogger } from '../../src/log/logger.js';

@@ -6,7 +6,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { freePort, redisAnswers } from '../../src/app/redis.js';
+import { freePort } from '../../src/app/free-port.js';
+import { redisAnswers } from '../../src/app/redis.js';
 
 export interface KillableRedis {
   readonly port: number;

@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { freePort, onPath } from '../../src/app/redis.js';
+import { freePort } from '../../src/app/free-port.js';
+import { onPath } from '../../src/app/redis.js';
 
 const run = promisify(execFile);
 

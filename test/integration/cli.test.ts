@@ -11,7 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '../../src/app/redis.js';
+import { freePort } from '../../src/app/free-port.js';
 import { runConcord, startConcord } from '../helpers/cli.js';
 import { killableRedis } from '../helpers/private-redis.js';
 import type { KillableRedis } from '../helpers/private-redis.js';

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/app/redis.js';
+import { freePort } from '../../src/app/free-port.js';
 import { waitFor } from '../../harness/sync-hub.js';
 import { KEYS, startOperatorHub } from './operator-hub.js';
 import type { OperatorHub } from './operator-hub.js';

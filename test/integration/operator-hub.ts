@@ -16,7 +16,7 @@ import { DEFAULT_LIST_ID, startMailchimpEmulator } from '../../connectors/mailch
 import type { RunningMailchimpEmulator } from '../../connectors/mailchimp/emulator/index.js';
 import type { RunningSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
 import { startHubProcess } from '../../src/app/hub.js';
-import { freePort } from '../../src/app/redis.js';
+import { freePort } from '../../src/app/free-port.js';
 import type { HubProcess } from '../../src/app/hub.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createTestDatabase } from '../../harness/db.js';

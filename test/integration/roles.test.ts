@@ -14,7 +14,7 @@ import type { RunningHubSpotEmulator } from '../../connectors/hubspot/emulator/i
 import { startSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
 import type { RunningSalesforceEmulator } from '../../connectors/salesforce/emulator/index.js';
 import { startHubProcess } from '../../src/app/hub.js';
-import { freePort } from '../../src/app/redis.js';
+import { freePort } from '../../src/app/free-port.js';
 import type { HubProcess } from '../../src/app/hub.js';
 import { parseRoles } from '../../src/app/roles.js';
 import type { RoleSet } from '../../src/app/roles.js';

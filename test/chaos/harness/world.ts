@@ -34,7 +34,7 @@ import type { EngineTuningInput } from '../../../src/sync/options.js';
 import { createTestDatabase } from '../../helpers/db.js';
 import type { TestDatabase, TestDialect } from '../../helpers/db.js';
 import { HubProcess } from './hub-process.js';
-import { freePort } from '../../../src/app/redis.js';
+import { freePort } from '../../../src/app/free-port.js';
 import { sleep } from './os.js';
 import { killableRedis } from '../../helpers/private-redis.js';
 import type { KillableRedis } from '../../helpers/private-redis.js';

@@ -10,7 +10,7 @@ import { MergePolicy } from '../../../src/profile/schema.js';
 import { openStore } from '../../../src/store/index.js';
 import { startHubSpotEmulator, type RunningHubSpotEmulator } from '../../../connectors/hubspot/emulator/index.js';
 import { runConcord } from '../../helpers/cli.js';
-import { freePort } from '../../../src/app/redis.js';
+import { freePort } from '../../../src/app/free-port.js';
 import { hubspotYaml, hubYaml } from '../../helpers/hub-config.js';
 
 const ENV = {

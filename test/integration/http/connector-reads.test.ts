@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HttpConfig, type Paging } from '../../../connectors/http/config.js';
-import { freePort } from '../../../src/app/redis.js';
+import { freePort } from '../../../src/app/free-port.js';
 import { AuthError, BlockedTargetError, MalformedPayloadError } from '../../../src/connector/errors.js';
 import { runConcord } from '../../helpers/cli.js';
 import { exampleOnEmulator, idsOf, instanceOf, json, plainConfig, pull, signal, tinyServer } from './connector-helpers.js';

@@ -8,7 +8,7 @@
  * the `concord-events` inboxes (verification, dedupe, answer status); the `/_emulator` side door;
  * the emulator's declaration and the demo's shared server.
  */
-import { createServer } from 'node:net';
+import { freePort } from '../../../src/app/free-port.js';
 import { describe, expect, it } from 'vitest';
 import definition, {
   DEV_WEBHOOK_SECRET,
@@ -686,12 +686,3 @@ describe('declaration and demo', () => {
     }
   });
 });
-
-/** A port nothing listens on (the demo is given a real port, as from its instance's baseUrl). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address !== null ? address.port : 0;
-}

@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinConnectors } from '../../../connectors/index.js';
 import { startDemo } from '../../../src/app/demo.js';
-import { freePort } from '../../../src/app/redis.js';
+import { freePort } from '../../../src/app/free-port.js';
 import type { Demo } from '../../../src/app/demo.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { createLogger } from '../../../src/log/logger.js';

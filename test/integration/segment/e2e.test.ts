@@ -16,7 +16,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { builtinConnectors } from '../../../connectors/index.js';
-import { freePort } from '../../../src/app/redis.js';
+import { freePort } from '../../../src/app/free-port.js';
 import { parseConfig } from '../../../src/config/load.js';
 import { toMergePolicy } from '../../../src/config/policy.js';
 import { openStore } from '../../../src/store/index.js';
