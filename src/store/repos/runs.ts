@@ -1,5 +1,6 @@
 /** The sync runs repository (both dialects): runs with counts and bounded row errors, the sweep, the purge. */
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import { z } from 'zod';
 import { decodeJson, encodeJson } from '../codec.js';
 import { MAX_RUN_ERRORS, RUN_KINDS, RUN_STATUSES, RUN_TRIGGERS } from '../contracts/runs.js';
@@ -44,10 +45,11 @@ export async function eraseRunErrors(trx: Executor, profileIds: readonly string[
 }
 
 /**
- * An erase run's row errors less those of profiles erased while it ran (neither a profile nor
- * an id merged into one): an erasure removes the errors runs kept (`eraseRunErrors`), and a
- * failing erase batch whose retry completed the erasure before the batch recorded its run must
- * not bring them back. The count of errors stays.
+ * A run's row errors less those of profiles erased while it ran (neither a profile nor an id
+ * merged into one): an erasure removes the errors runs kept (`eraseRunErrors`), and a run that
+ * records its errors after it (a push that failed a record of the profile, a failing erase batch
+ * whose retry completed the erasure) must not bring them back, with the record's external id
+ * (a Segment `userId` may be an e-mail address). The count of errors stays.
  */
 async function withoutErased(trx: Executor, dialect: StoreDb['dialect'], errors: readonly RunRowError[]): Promise<RunRowError[]> {
   const named = [...new Set(errors.flatMap((e) => (e.profileId === null ? [] : [e.profileId])))];
@@ -60,8 +62,9 @@ async function withoutErased(trx: Executor, dialect: StoreDb['dialect'], errors:
     .select('id')
     .where('id', 'in', [...new Set(named.map(owner))]);
   // PostgreSQL: held against an erasure, which locks the profile row before it removes the run
-  // errors naming it: it either ends first (the row is gone here) or waits for this commit.
-  if (dialect === 'postgres') select = select.forKeyShare();
+  // errors naming it: it either ends first (the row is gone here) or waits for this commit. Taken
+  // in the order a patch batch locks its profiles in, so the two never wait on each other crosswise.
+  if (dialect === 'postgres') select = select.orderBy(sql`id collate "C"`).forKeyShare();
   const alive = new Set((await select.execute()).map((r) => r.id));
   return errors.filter((e) => e.profileId === null || alive.has(owner(e.profileId)));
 }
@@ -119,11 +122,7 @@ export class KyselyRuns implements RunRepository {
     const { counts } = outcome;
     const result = await this.#store.write(async (trx) => {
       const kept = outcome.errors.slice(0, MAX_RUN_ERRORS);
-      // Only an erase run's errors naming a profile are checked (most runs name none).
-      const run = kept.some((e) => e.profileId !== null)
-        ? await trx.selectFrom('sync_runs').select('kind').where('id', '=', id).executeTakeFirst()
-        : undefined;
-      const errors = run?.kind === 'erase' ? await withoutErased(trx, this.#store.dialect, kept) : kept;
+      const errors = await withoutErased(trx, this.#store.dialect, kept);
       return trx
         .updateTable('sync_runs')
         .set({

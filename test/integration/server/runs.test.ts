@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { printRuns } from '../../../src/cli/commands/runs.js';
-import { MergePolicy } from '../../../src/profile/schema.js';
+import { MergePolicy, ProfilePatch } from '../../../src/profile/schema.js';
 import { runList } from '../../../src/server/index.js';
 import { openStore } from '../../../src/store/index.js';
 import type { NewSyncRun, RunOutcome, Store } from '../../../src/store/index.js';
@@ -21,8 +21,21 @@ import type { ServerHub } from './harness.js';
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-/** Three runs of `connector`: a pull, a partial push (one row error), a pull still running; one of `other`. */
-async function seedRuns(store: Store, connector: string, other: string): Promise<void> {
+/**
+ * Three runs of `connector`: a pull, a partial push (one row error, naming a profile it makes), a
+ * pull still running; one of `other`. Gives the profile's id.
+ */
+async function seedRuns(store: Store, connector: string, other: string): Promise<string> {
+  const made = await store.applyPatch(
+    ProfilePatch.parse({
+      id: 'seed-1',
+      source: connector,
+      at: iso(T0),
+      receivedAt: iso(T0),
+      identities: [{ kind: 'email', value: 'runs@example.com' }],
+    }),
+  );
+  if (made.status !== 'applied') throw new Error(made.status);
   const run = (n: number, over: Partial<NewSyncRun>): NewSyncRun => ({
     id: `run-${n}`,
     connector,
@@ -45,11 +58,12 @@ async function seedRuns(store: Store, connector: string, other: string): Promise
     ended(2, {
       status: 'partial',
       counts: { read: 2, changed: 2, written: 1, skipped: 0, failed: 1 },
-      errors: [{ ref: null, profileId: 'p-2', code: 'invalid', message: 'rejected (HTTP 422)' }],
+      errors: [{ ref: null, profileId: made.profileId, code: 'invalid', message: 'rejected (HTTP 422)' }],
     }),
   );
   await store.startRun(run(3, {}));
   await store.startRun(run(4, { connector: other }));
+  return made.profileId;
 }
 
 describe('GET /api/v1/connectors/{id}/runs', () => {
@@ -67,7 +81,7 @@ describe('GET /api/v1/connectors/{id}/runs', () => {
   };
 
   it('lists newest first with counts and row errors, a page at a time, filtered; 404, 403 and 400 where due', async () => {
-    await seedRuns(s.hub.store, 'crm', 'shop');
+    const profileId = await seedRuns(s.hub.store, 'crm', 'shop');
     const first = await get('crm/runs?limit=2');
     expect(first.status).toBe(200);
     expect(first.body).toMatchObject({
@@ -81,7 +95,7 @@ describe('GET /api/v1/connectors/{id}/runs', () => {
           status: 'partial',
           durationMs: 1_500,
           counts: { read: 2, changed: 2, written: 1, skipped: 0, failed: 1 },
-          errors: [{ ref: null, profileId: 'p-2', code: 'invalid', message: 'rejected (HTTP 422)' }],
+          errors: [{ ref: null, profileId, code: 'invalid', message: 'rejected (HTTP 422)' }],
           errorCount: 1,
           failure: null,
           requestId: 'req-2',

@@ -554,7 +554,9 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
     });
     if (result.status !== 'applied') throw new Error('not applied');
     const run = await store.startRun({ connector: 'segment', kind: 'pull', trigger: 'manual', requestId: 'r1', leasedUntil: at(60) });
-    const kept = { ref: 'other@example.org', profileId: 'someone-else', code: 'mapping_failed', message: 'kept' };
+    const other = await store.applyPatch(patch({ identities: [{ kind: 'email', value: 'other@example.org' }] }));
+    if (other.status !== 'applied') throw new Error('not applied');
+    const kept = { ref: 'other@example.org', profileId: other.profileId, code: 'mapping_failed', message: 'kept' };
     const errors = [
       { ref: 'gone@example.com', profileId: result.profileId, code: 'mapping_failed', message: 'bad' },
       { ref: 'hs-gone', profileId: null, code: 'rejected', message: 'refused' },

@@ -28,7 +28,7 @@ function run(n: number, over: Partial<NewSyncRun> = {}): NewSyncRun {
   };
 }
 
-const rowError = (n: number, profileId: string | null = `p-${n}`): RunRowError => ({
+const rowError = (n: number, profileId: string | null = null): RunRowError => ({
   ref: `rec-${n}`,
   profileId,
   code: 'http_400',
@@ -60,27 +60,30 @@ describe.each(TEST_DIALECTS)('sync runs (%s)', (dialect) => {
     expect(await store.getRun('run-999')).toBeNull();
   });
 
-  it("an erase run drops the row errors of profiles erased while it ran (the count stays); a merged profile's are kept", async () => {
-    const store = current.store();
-    const profileOf = async (...emails: string[]): Promise<string> => {
-      const result = await store.applyPatch(patch({ identities: emails.map((value) => ({ kind: 'email' as const, value })) }));
-      if (!('profileId' in result)) throw new Error(`no profile: ${result.status}`);
-      return result.profileId;
-    };
-    const kept = await profileOf('kept@example.com');
-    const a = await profileOf('a@example.com');
-    const b = await profileOf('b@example.com');
-    // One source record names both: the two profiles merge, one id lives on as an alias.
-    await profileOf('a@example.com', 'b@example.com');
-    const gone = await profileOf('gone@example.com');
-    await store.startRun(run(1, { kind: 'erase' }));
-    await store.deleteProfileData(gone);
-    const errors = [rowError(1, kept), rowError(2, a), rowError(3, b), rowError(4, gone), rowError(5, null)];
-    expect(await store.finishRun('run-001', { status: 'partial', counts: COUNTS, errors })).toBe(true);
-    const finished = await store.getRun('run-001');
-    expect(finished?.errors.map((e) => e.ref)).toEqual(['rec-1', 'rec-2', 'rec-3', 'rec-5']);
-    expect(finished?.errorCount).toBe(5);
-  });
+  it.each(['erase', 'push'] as const)(
+    "%s run: drops the row errors of profiles erased while it ran (the count stays); a merged profile's are kept",
+    async (kind) => {
+      const store = current.store();
+      const profileOf = async (...emails: string[]): Promise<string> => {
+        const result = await store.applyPatch(patch({ identities: emails.map((value) => ({ kind: 'email' as const, value })) }));
+        if (!('profileId' in result)) throw new Error(`no profile: ${result.status}`);
+        return result.profileId;
+      };
+      const kept = await profileOf('kept@example.com');
+      const a = await profileOf('a@example.com');
+      const b = await profileOf('b@example.com');
+      // One source record names both: the two profiles merge, one id lives on as an alias.
+      await profileOf('a@example.com', 'b@example.com');
+      const gone = await profileOf('gone@example.com');
+      await store.startRun(run(1, { kind }));
+      await store.deleteProfileData(gone);
+      const errors = [rowError(1, kept), rowError(2, a), rowError(3, b), rowError(4, gone), rowError(5, null)];
+      expect(await store.finishRun('run-001', { status: 'partial', counts: COUNTS, errors })).toBe(true);
+      const finished = await store.getRun('run-001');
+      expect(finished?.errors.map((e) => e.ref)).toEqual(['rec-1', 'rec-2', 'rec-3', 'rec-5']);
+      expect(finished?.errorCount).toBe(5);
+    },
+  );
 
   it.runIf(dialect === 'postgres')(
     "an erasure while an erase run records its row errors waits for it, then removes the erased profile's",
