@@ -194,6 +194,8 @@ export interface Usage {
   loopDelayP99Ms: number;
   redisCpuMs: number;
   redisCommands: number;
+  /** Redis's commands by name in the phase (`INFO commandstats`: calls, and the server's microseconds in them), busiest first. */
+  redisByCommand?: RedisCommandStat[];
   /** With `--waits`: the hub processes' waits on Redis, the store and the vendors, added up, and by process. */
   waits: WaitTotals | null;
   waitsByProcess: WaitTotals[] | null;
@@ -205,6 +207,32 @@ export interface Usage {
   postgresCpuMs: number;
 }
 
+/** One Redis command's calls and server time (a script's own calls count under their names too). */
+export interface RedisCommandStat {
+  command: string;
+  calls: number;
+  usec: number;
+}
+
+/** `INFO commandstats` as command → calls and microseconds. */
+export function parseCommandStats(info: string): Map<string, { calls: number; usec: number }> {
+  const stats = new Map<string, { calls: number; usec: number }>();
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    stats.set(match[1]!, { calls: Number(match[2]), usec: Number(match[3]) });
+  }
+  return stats;
+}
+
+function commandsBetween(
+  base: Map<string, { calls: number; usec: number }>,
+  now: Map<string, { calls: number; usec: number }>,
+): RedisCommandStat[] {
+  return [...now]
+    .map(([command, s]) => ({ command, calls: s.calls - (base.get(command)?.calls ?? 0), usec: s.usec - (base.get(command)?.usec ?? 0) }))
+    .filter((s) => s.calls > 0)
+    .sort((a, b) => b.usec - a.usec);
+}
+
 export class UsageMeter {
   private cpu = process.cpuUsage();
   /** The hub's other processes, whose CPU counts too (see `--processes`). */
@@ -212,7 +240,7 @@ export class UsageMeter {
   private workersCpuMs: number[] = [];
   private elu: EventLoopUtilization = performance.eventLoopUtilization();
   private readonly loop = monitorEventLoopDelay({ resolution: 10 });
-  private redisBase = { cpuMs: 0, commands: 0 };
+  private redisBase = { cpuMs: 0, commands: 0, byCommand: new Map<string, { calls: number; usec: number }>() };
   /** With `--waits`: every hub process's waits so far (see `Bench.waits`). */
   waits: (() => Promise<WaitTotals[] | null>) | null = null;
   private waitsBase: WaitTotals[] | null = null;
@@ -226,10 +254,14 @@ export class UsageMeter {
     this.loop.enable();
   }
 
-  private async redisNow(): Promise<{ cpuMs: number; commands: number }> {
-    const info = await this.redis.info();
+  private async redisNow(): Promise<{ cpuMs: number; commands: number; byCommand: Map<string, { calls: number; usec: number }> }> {
+    const info = await this.redis.info('everything');
     const num = (name: string): number => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
-    return { cpuMs: (num('used_cpu_user') + num('used_cpu_sys')) * 1000, commands: num('total_commands_processed') };
+    return {
+      cpuMs: (num('used_cpu_user') + num('used_cpu_sys')) * 1000,
+      commands: num('total_commands_processed'),
+      byCommand: parseCommandStats(info),
+    };
   }
 
   async start(): Promise<void> {
@@ -265,6 +297,7 @@ export class UsageMeter {
       loopDelayP99Ms,
       redisCpuMs: redis.cpuMs - this.redisBase.cpuMs,
       redisCommands: redis.commands - this.redisBase.commands,
+      redisByCommand: commandsBetween(this.redisBase.byCommand, redis.byCommand),
       waits: waitsByProcess ? sumWaits(waitsByProcess) : null,
       waitsByProcess,
       deadlocks: deadlocksNow === null ? null : deadlocksNow - this.deadlocksBase,

@@ -86,6 +86,13 @@ export function printPhase(layout: Layout, title: string, r: PhaseReport, unit: 
     `  cost per ${unit.replace(/s$/, '')}:         ${fmt(u.cpuMs / per, 2)} ms CPU in the hub${processes.length > 1 ? ` (its ${processes.length} processes; event loop of this one` : ' process (event loop'} ${fmt(100 * u.elu)} % busy, ` +
       `delay p99 ${fmt(u.loopDelayP99Ms)} ms); Redis ${fmt(u.redisCommands / per, 1)} commands, ${fmt(u.redisCpuMs / per, 2)} ms CPU (shared server)`,
   );
+  if (u.redisByCommand?.length) {
+    const top = u.redisByCommand
+      .slice(0, 8)
+      .map((c) => `${c.command} ${fmt(c.calls / per, 2)} (${fmt(c.usec / per)} us)`)
+      .join(', ');
+    console.log(`  Redis per ${unit.replace(/s$/, '')}:         ${top} (busiest first; a script's commands count under their names too)`);
+  }
   if (u.waits) {
     const w = u.waits;
     const each = (kind: 'redis' | 'store' | 'vendor', calls: string): string =>

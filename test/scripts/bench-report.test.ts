@@ -13,6 +13,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { BenchArgsError, DEFAULT_PROCESSES, MAX_WORKERS, parseBenchArgs } from '../../scripts/bench/args.js';
 import { DeliveryTracker, nameOf, newPhase } from '../../scripts/bench/delivery.js';
 import { LogTally } from '../../scripts/bench/log-tally.js';
+import { parseCommandStats } from '../../scripts/bench/measure.js';
 import { backfillFigures, interpolated } from '../../scripts/bench/backfill/figures.js';
 import { chartsFrom } from '../../scripts/bench/plots.js';
 import { BENCH_FORMAT, BenchFile, machineInfo } from '../../scripts/bench/results.js';
@@ -267,6 +268,24 @@ describe('runs side by side', () => {
     expect(row('calls per change: Redis / store / vendors')).toEqual(['n/a', '6.00 / 3.00 / 0.03']);
     expect(row('store transactions retried (phase 2)')).toEqual(['n/a', '7']);
     expect(row('PostgreSQL deadlocks (phase 2)')).toEqual(['n/a', '3']);
+  });
+});
+
+describe('Redis commands by name', () => {
+  it("reads INFO commandstats' calls and microseconds per command, subcommands included, and nothing else", () => {
+    const info = [
+      '# Commandstats',
+      'cmdstat_evalsha:calls=120,usec=4800,usec_per_call=40.00,rejected_calls=0,failed_calls=1',
+      'cmdstat_client|setname:calls=3,usec=6,usec_per_call=2.00,rejected_calls=0,failed_calls=0',
+      'cmdstat_hset:calls=7,usec=14,usec_per_call=2.00,rejected_calls=0,failed_calls=0',
+      '# Keyspace',
+      'db0:keys=12,expires=0,avg_ttl=0',
+    ].join('\r\n');
+    expect([...parseCommandStats(info)]).toEqual([
+      ['evalsha', { calls: 120, usec: 4800 }],
+      ['client|setname', { calls: 3, usec: 6 }],
+      ['hset', { calls: 7, usec: 14 }],
+    ]);
   });
 });
 
