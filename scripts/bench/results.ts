@@ -44,6 +44,8 @@ export const UsageJson = z.object({
   machineCpuMs: Figure.optional(),
   /** CPU of the PostgreSQL server's processes on this machine in the phase (absent from older files). */
   postgresCpuMs: Figure.optional(),
+  /** Redis's commands by name in the phase, busiest first (`INFO commandstats`; absent from older files). */
+  redisByCommand: z.array(z.object({ command: z.string(), calls: z.number(), usec: z.number() })).optional(),
 });
 
 export const PhaseJson = z.object({
@@ -236,6 +238,7 @@ export function phaseJson(r: PhaseReport, load: number | null): PhaseJson {
       deadlocks: u.deadlocks,
       machineCpuMs: figure(u.machineCpuMs),
       postgresCpuMs: figure(u.postgresCpuMs),
+      ...(u.redisByCommand ? { redisByCommand: u.redisByCommand } : {}),
     },
   };
 }
