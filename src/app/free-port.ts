@@ -10,6 +10,8 @@ const DEFAULT_EPHEMERAL: readonly [number, number] = [32768, 60999];
 /** The lowest port handed out; below it sit the well-known and commonly configured ones. */
 const LOWEST = 10_000;
 const ATTEMPTS = 200;
+/** Fewer ports than this outside the ephemeral range: the kernel picks (the race comes back, rarely). */
+const MIN_BAND = 1_000;
 
 /**
  * The range the kernel picks ports from, both for `listen(0)` and for every outgoing connection's
@@ -35,8 +37,12 @@ export function ephemeralPortRange(): readonly [number, number] {
  */
 export async function freePort(): Promise<number> {
   const [ephemeralLow, ephemeralHigh] = ephemeralPortRange();
-  const [low, high] = ephemeralLow - 1 > LOWEST ? [LOWEST, ephemeralLow - 1] : [ephemeralHigh + 1, 65535];
-  for (let attempt = 0; attempt < ATTEMPTS && low <= high; attempt++) {
+  // The larger of the bands below and above the range; too small a band makes collisions likely.
+  const below: [number, number] = [LOWEST, ephemeralLow - 1];
+  const above: [number, number] = [Math.max(LOWEST, ephemeralHigh + 1), 65535];
+  const [low, high] = below[1] - below[0] >= above[1] - above[0] ? below : above;
+  if (high - low + 1 < MIN_BAND) return kernelPicked();
+  for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const port = low + Math.floor(Math.random() * (high - low + 1));
     if (await bindable(port)) return port;
   }

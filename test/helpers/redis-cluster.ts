@@ -64,6 +64,8 @@ export async function startLocalCluster(masters = 3): Promise<LocalCluster> {
   const ports: number[] = [];
   for (let i = 0; i < masters; i++) {
     const port = await freePort();
+    // The cluster bus port, by default port + 10000, which no one checked was free.
+    const busPort = await freePort();
     ports.push(port);
     children.push(
       spawn(
@@ -75,6 +77,8 @@ export async function startLocalCluster(masters = 3): Promise<LocalCluster> {
           '127.0.0.1',
           '--cluster-enabled',
           'yes',
+          '--cluster-port',
+          String(busPort),
           '--cluster-config-file',
           `nodes-${port}.conf`,
           '--cluster-node-timeout',

@@ -52,22 +52,35 @@ export async function eraseRunErrors(trx: Executor, profileIds: readonly string[
  * (a Segment `userId` may be an e-mail address). The count of errors stays.
  */
 async function withoutErased(trx: Executor, dialect: StoreDb['dialect'], errors: readonly RunRowError[]): Promise<RunRowError[]> {
-  const named = [...new Set(errors.flatMap((e) => (e.profileId === null ? [] : [e.profileId])))];
-  if (named.length === 0) return [...errors];
-  const aliases = await trx.selectFrom('profile_aliases').select(['merged_id', 'into_id']).where('merged_id', 'in', named).execute();
-  const ownerOf = new Map(aliases.map((a) => [a.merged_id, a.into_id]));
+  const ownerOf = new Map<string, string>();
   const owner = (id: string): string => ownerOf.get(id) ?? id;
-  let select = trx
-    .selectFrom('profiles')
-    .select('id')
-    .where('id', 'in', [...new Set(named.map(owner))]);
-  // PostgreSQL: held against an erasure, which locks the profile row before it removes the run
-  // errors naming it: it either ends first (the row is gone here) or waits for this commit. Taken
-  // in the order a patch batch locks its profiles in, so the two never wait on each other crosswise.
-  if (dialect === 'postgres') select = select.orderBy(sql`id collate "C"`).forKeyShare();
-  const alive = new Set((await select.execute()).map((r) => r.id));
+  const alive = new Set<string>();
+  let pending = [...new Set(errors.flatMap((e) => (e.profileId === null ? [] : [e.profileId])))];
+  for (let round = 0; pending.length > 0 && round < MAX_OWNER_ROUNDS; round++) {
+    const before = new Map(pending.map((id) => [id, owner(id)]));
+    const aliases = await trx.selectFrom('profile_aliases').select(['merged_id', 'into_id']).where('merged_id', 'in', pending).execute();
+    for (const alias of aliases) ownerOf.set(alias.merged_id, alias.into_id);
+    // After the first round only ids whose owner changed are looked at again (see below).
+    const asked = round === 0 ? pending : pending.filter((id) => owner(id) !== before.get(id));
+    if (asked.length === 0) break;
+    let select = trx
+      .selectFrom('profiles')
+      .select('id')
+      .where('id', 'in', [...new Set(asked.map(owner))]);
+    // PostgreSQL: held against an erasure, which locks the profile row before it removes the run
+    // errors naming it: it either ends first (the row is gone here) or waits for this commit. Taken
+    // in the order a patch batch locks its profiles in, so the two never wait on each other crosswise.
+    if (dialect === 'postgres') select = select.orderBy(sql`id collate "C"`).forKeyShare();
+    for (const row of await select.execute()) alive.add(row.id);
+    // An owner not found was erased, or (PostgreSQL) merged into another profile by a transaction
+    // that committed while this one read: its alias, written with the delete, is visible now.
+    pending = asked.filter((id) => !alive.has(owner(id)));
+  }
   return errors.filter((e) => e.profileId === null || alive.has(owner(e.profileId)));
 }
+
+/** Rounds of alias lookups for profiles merged while a run finishes (one more merge each). */
+const MAX_OWNER_ROUNDS = 5;
 
 const Failure = z.object({ code: z.string(), message: z.string() });
 const Cursor = z.tuple([z.string(), z.string()]);

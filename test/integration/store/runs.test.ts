@@ -113,6 +113,45 @@ describe.each(TEST_DIALECTS)('sync runs (%s)', (dialect) => {
     },
   );
 
+  it.runIf(dialect === 'postgres')(
+    "a run finishing while a profile it names merges into another keeps that profile's row errors (merged is not erased)",
+    async () => {
+      const store = current.store();
+      const profileOf = async (email: string): Promise<string> => {
+        const result = await store.applyPatch(patch({ identities: [{ kind: 'email', value: email }] }));
+        if (!('profileId' in result)) throw new Error(result.status);
+        return result.profileId;
+      };
+      const first = await profileOf('first@example.com');
+      const second = await profileOf('second@example.com');
+      await store.startRun(run(1, { kind: 'push' }));
+      // The merge deletes the absorbed profile's row, then waits 400 ms before it records the alias.
+      const admin = new pg.Client({ connectionString: current.db().url });
+      await admin.connect();
+      try {
+        await admin.query(
+          'create function slow_alias() returns trigger language plpgsql as $$ begin perform pg_sleep(0.4); return new; end $$',
+        );
+        await admin.query('create trigger slow_alias before insert on profile_aliases for each row execute function slow_alias()');
+      } finally {
+        await admin.end();
+      }
+      const merging = store.applyPatch(
+        patch({
+          identities: [
+            { kind: 'email', value: 'first@example.com' },
+            { kind: 'email', value: 'second@example.com' },
+          ],
+        }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const errors = [rowError(1, first), rowError(2, second)];
+      expect(await store.finishRun('run-001', { status: 'partial', counts: COUNTS, errors })).toBe(true);
+      await merging;
+      expect((await store.getRun('run-001'))?.errors.map((e) => e.ref)).toEqual(['rec-1', 'rec-2']);
+    },
+  );
+
   it('lists newest first, filtered, one page at a time', async () => {
     const store = current.store();
     for (let n = 1; n <= 7; n++) {
