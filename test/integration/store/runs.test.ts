@@ -35,6 +35,20 @@ const rowError = (n: number, profileId: string | null = null): RunRowError => ({
   message: 'rejected',
 });
 
+/** PostgreSQL: every row `event` (e.g. `before update on sync_runs`) waits `seconds` inside its transaction. */
+async function slowDown(url: string, event: string, seconds: number): Promise<void> {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await admin.query(
+      `create function slow_down() returns trigger language plpgsql as $$ begin perform pg_sleep(${seconds}); return new; end $$`,
+    );
+    await admin.query(`create trigger slow_down ${event} for each row execute function slow_down()`);
+  } finally {
+    await admin.end();
+  }
+}
+
 describe.each(TEST_DIALECTS)('sync runs (%s)', (dialect) => {
   const current = storeEachTest(dialect);
 
@@ -93,16 +107,7 @@ describe.each(TEST_DIALECTS)('sync runs (%s)', (dialect) => {
       if (!('profileId' in result)) throw new Error(result.status);
       await store.startRun(run(1, { kind: 'erase' }));
       // The run's update waits 300 ms inside its transaction, after it looked the profile up.
-      const admin = new pg.Client({ connectionString: current.db().url });
-      await admin.connect();
-      try {
-        await admin.query(
-          'create function slow_run_update() returns trigger language plpgsql as $$ begin perform pg_sleep(0.3); return new; end $$',
-        );
-        await admin.query('create trigger slow_run_update before update on sync_runs for each row execute function slow_run_update()');
-      } finally {
-        await admin.end();
-      }
+      await slowDown(current.db().url, 'before update on sync_runs', 0.3);
       const finishing = store.finishRun('run-001', { status: 'partial', counts: COUNTS, errors: [rowError(1, result.profileId)] });
       await new Promise((resolve) => setTimeout(resolve, 100));
       await store.deleteProfileData(result.profileId);
@@ -126,16 +131,7 @@ describe.each(TEST_DIALECTS)('sync runs (%s)', (dialect) => {
       const second = await profileOf('second@example.com');
       await store.startRun(run(1, { kind: 'push' }));
       // The merge deletes the absorbed profile's row, then waits 400 ms before it records the alias.
-      const admin = new pg.Client({ connectionString: current.db().url });
-      await admin.connect();
-      try {
-        await admin.query(
-          'create function slow_alias() returns trigger language plpgsql as $$ begin perform pg_sleep(0.4); return new; end $$',
-        );
-        await admin.query('create trigger slow_alias before insert on profile_aliases for each row execute function slow_alias()');
-      } finally {
-        await admin.end();
-      }
+      await slowDown(current.db().url, 'before insert on profile_aliases', 0.4);
       const merging = store.applyPatch(
         patch({
           identities: [
