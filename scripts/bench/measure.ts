@@ -65,12 +65,25 @@ export function processCpuMs(pid: number): number {
  * clock ticks of 10 ms), or NaN off Linux.
  */
 export function machineCpuMs(): number {
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = cpuTicks();
+  return (user + nice + system + irq + softirq + steal) * 10;
+}
+
+/**
+ * CPU the hypervisor gave other guests while this machine's cores wanted it, so far (ms, every
+ * core; /proc/stat `steal`), or NaN off Linux: on a shared virtual machine, the part of "busy"
+ * that no process here used.
+ */
+export function stolenCpuMs(): number {
+  return (cpuTicks()[7] ?? Number.NaN) * 10;
+}
+
+/** /proc/stat's first line: user, nice, system, idle, iowait, irq, softirq, steal, ... (NaN each off Linux). */
+function cpuTicks(): number[] {
   try {
-    const ticks = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-    const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = ticks;
-    return (user + nice + system + irq + softirq + steal) * 10;
+    return (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
   } catch {
-    return Number.NaN;
+    return Array.from({ length: 8 }, () => Number.NaN);
   }
 }
 
@@ -203,6 +216,8 @@ export interface Usage {
   deadlocks: number | null;
   /** Busy CPU of the whole machine in the phase (every process, every core; NaN off Linux). */
   machineCpuMs: number;
+  /** Of it, CPU the hypervisor gave other guests (steal; NaN off Linux). */
+  stolenCpuMs: number;
   /** CPU of the PostgreSQL server's processes on this machine in the phase (every database: shared like Redis; 0 on SQLite and for a server elsewhere). */
   postgresCpuMs: number;
 }
@@ -248,6 +263,7 @@ export class UsageMeter {
   deadlocks: (() => Promise<number>) | null = null;
   private deadlocksBase = 0;
   private machineBase = 0;
+  private stolenBase = 0;
   private postgresBase = new Map<number, number>();
 
   constructor(private readonly redis: Redis) {
@@ -270,6 +286,7 @@ export class UsageMeter {
     this.deadlocksBase = (await this.deadlocks?.()) ?? 0;
     this.postgresBase = postgresCpuMs();
     this.machineBase = machineCpuMs();
+    this.stolenBase = stolenCpuMs();
     this.cpu = process.cpuUsage();
     this.workersCpuMs = this.pids.map(processCpuMs);
     this.elu = performance.eventLoopUtilization();
@@ -279,6 +296,7 @@ export class UsageMeter {
   async stop(): Promise<Usage> {
     const cpu = process.cpuUsage(this.cpu);
     const machineMs = machineCpuMs() - this.machineBase;
+    const stolenMs = stolenCpuMs() - this.stolenBase;
     // A server process that ended in the phase is missed; one that began counts from its start.
     let postgresMs = 0;
     for (const [pid, ms] of postgresCpuMs()) postgresMs += ms - (this.postgresBase.get(pid) ?? 0);
@@ -302,6 +320,7 @@ export class UsageMeter {
       waitsByProcess,
       deadlocks: deadlocksNow === null ? null : deadlocksNow - this.deadlocksBase,
       machineCpuMs: machineMs,
+      stolenCpuMs: stolenMs,
       postgresCpuMs: postgresMs,
     };
   }

@@ -104,10 +104,12 @@ export function printPhase(layout: Layout, title: string, r: PhaseReport, unit: 
   }
   if (Number.isFinite(u.machineCpuMs)) {
     const cores = (ms: number): string => fmt(ms / 1000 / r.seconds, 2);
-    const rest = Math.max(0, u.machineCpuMs - u.cpuMs - u.postgresCpuMs - u.redisCpuMs);
+    const stolen = Number.isFinite(u.stolenCpuMs) ? u.stolenCpuMs : 0;
+    const rest = Math.max(0, u.machineCpuMs - u.cpuMs - u.postgresCpuMs - u.redisCpuMs - stolen);
     console.log(
       `  machine:                 ${fmt((100 * u.machineCpuMs) / 1000 / r.seconds / availableParallelism())} % of its ${availableParallelism()} cores busy, in cores: ` +
-        `hub ${cores(u.cpuMs)}, PostgreSQL server ${cores(u.postgresCpuMs)}, Redis ${cores(u.redisCpuMs)}, the rest ${cores(rest)}`,
+        `hub ${cores(u.cpuMs)}, PostgreSQL server ${cores(u.postgresCpuMs)}, Redis ${cores(u.redisCpuMs)}, ` +
+        `taken by the host for other guests (steal) ${cores(stolen)}, the rest ${cores(rest)}`,
     );
   }
   if (u.deadlocks !== null && u.deadlocks > 0)

@@ -42,6 +42,8 @@ export const UsageJson = z.object({
   deadlocks: Figure.optional(),
   /** Busy CPU of the whole machine in the phase, every process (absent from older files). */
   machineCpuMs: Figure.optional(),
+  /** Of it, CPU the hypervisor gave other guests (steal; absent from older files). */
+  stolenCpuMs: Figure.optional(),
   /** CPU of the PostgreSQL server's processes on this machine in the phase (absent from older files). */
   postgresCpuMs: Figure.optional(),
   /** Redis's commands by name in the phase, busiest first (`INFO commandstats`; absent from older files). */
@@ -237,6 +239,7 @@ export function phaseJson(r: PhaseReport, load: number | null): PhaseJson {
       waitsByProcess: u.waitsByProcess,
       deadlocks: u.deadlocks,
       machineCpuMs: figure(u.machineCpuMs),
+      stolenCpuMs: figure(u.stolenCpuMs),
       postgresCpuMs: figure(u.postgresCpuMs),
       ...(u.redisByCommand ? { redisByCommand: u.redisByCommand } : {}),
     },

@@ -52,13 +52,13 @@ function rows(runs: readonly RunJson[]): [string, ...string[]][] {
     ...(runs.some((r) => typeof r.throughput?.usage.machineCpuMs === 'number')
       ? [
           [
-            'cores busy in phase 2: machine (hub, PostgreSQL, Redis)',
+            'cores busy in phase 2: machine (hub, PostgreSQL, Redis, steal)',
             ...cell((r) => {
               const u = r.throughput?.usage;
               const seconds = r.throughput?.seconds;
               if (!u || typeof u.machineCpuMs !== 'number' || !seconds) return 'n/a';
-              const cores = (ms: number | null | undefined): string => num((ms ?? Number.NaN) / 1000 / seconds, 2);
-              return `${cores(u.machineCpuMs)} (${cores(u.cpuMs)}, ${cores(u.postgresCpuMs)}, ${cores(u.redisCpuMs)})`;
+              const cores = (ms: number | null | undefined): string => (typeof ms === 'number' ? num(ms / 1000 / seconds, 2) : 'n/a');
+              return `${cores(u.machineCpuMs)} (${cores(u.cpuMs)}, ${cores(u.postgresCpuMs)}, ${cores(u.redisCpuMs)}, ${cores(u.stolenCpuMs)})`;
             }),
           ] satisfies [string, ...string[]],
         ]

@@ -240,14 +240,13 @@ describe('runs side by side', () => {
     expect(lines.some((l) => l.includes('waiting') || l.includes('deadlocks') || l.includes('cores busy'))).toBe(false);
   });
 
-  it("phase 2's busy cores: the machine's, and the hub's, PostgreSQL's and Redis's among them (files before it: n/a)", () => {
+  it("phase 2's busy cores: the machine's, and the hub's, PostgreSQL's, Redis's and the host's steal among them (files before them: n/a)", () => {
     const measured = run('postgres', 1, 800);
-    const throughput = phase('throughput', {
-      seconds: 10,
-      usage: { ...phase('x').usage, cpuMs: 12_000, machineCpuMs: 17_000, postgresCpuMs: 4_000, redisCpuMs: 1_000 },
-    });
-    const lines = comparisonTable([run('sqlite', 1, 900), { ...measured, throughput }]);
-    expect(cellsOf(lines, 'cores busy in phase 2')).toEqual(['n/a', '1.70 (1.20, 0.40, 0.10)']);
+    const usage = { ...phase('x').usage, cpuMs: 12_000, machineCpuMs: 17_000, postgresCpuMs: 4_000, redisCpuMs: 1_000 };
+    const throughput = phase('throughput', { seconds: 10, usage: { ...usage, stolenCpuMs: 500 } });
+    const noSteal = phase('throughput', { seconds: 10, usage });
+    const lines = comparisonTable([run('sqlite', 1, 900), { ...measured, throughput }, { ...measured, throughput: noSteal }]);
+    expect(cellsOf(lines, 'cores busy in phase 2')).toEqual(['n/a', '1.70 (1.20, 0.40, 0.10, 0.05)', '1.70 (1.20, 0.40, 0.10, n/a)']);
   });
 
   it('with --waits: phase 2 ms waiting and calls per change on Redis, the store and the vendors, and retries', () => {
