@@ -8,6 +8,7 @@ import type { ApplyOptions, ApplyResult, HistoryEntry, IdleProfile, LedgerEntry,
 import { normalizeIdentity } from '../identity.js';
 import { byAskedId, chunks, oneOf } from './db.js';
 import type { StoreDb } from './db.js';
+import { WriteConflictError } from '../errors.js';
 import { eraseRunErrors } from './runs.js';
 
 export class KyselyProfiles implements ProfileRepository {
@@ -168,7 +169,12 @@ export class KyselyProfiles implements ProfileRepository {
       const id = await this.#store.resolveId(trx, profileId);
       if (this.#store.dialect === 'postgres') {
         // Ingest's order: the profile row (its compare-and-swap), then its outbox rows by connector.
-        await trx.selectFrom('profiles').select('id').where('id', '=', id).forUpdate().execute();
+        const locked = await trx.selectFrom('profiles').select('id').where('id', '=', id).forUpdate().executeTakeFirst();
+        // A merge that committed after the id was resolved moved the person into another profile:
+        // the attempt starts again and resolves to it (nothing left: erased before, nothing to do).
+        if (!locked && (await this.#store.resolveId(trx, profileId)) !== id) {
+          throw new WriteConflictError(`profile ${id} merged into another while it was being erased`);
+        }
         await lockOutboxOf(trx, this.#store.dialect, [id]);
       }
       const merged = await trx.selectFrom('profile_aliases').select('merged_id').where('into_id', '=', id).execute();

@@ -16,7 +16,7 @@ import type {
   SyncRun,
 } from '../contracts/runs.js';
 import type { SyncRunsTable } from '../db-schema.js';
-import { StoreError } from '../errors.js';
+import { StoreError, WriteConflictError } from '../errors.js';
 import { oneOf } from './db.js';
 import type { Executor, StoreDb } from './db.js';
 
@@ -69,12 +69,17 @@ async function withoutErased(trx: Executor, dialect: StoreDb['dialect'], errors:
       .where('id', 'in', [...new Set(asked.map(owner))]);
     // PostgreSQL: held against an erasure, which locks the profile row before it removes the run
     // errors naming it: it either ends first (the row is gone here) or waits for this commit. Taken
-    // in the order a patch batch locks its profiles in, so the two never wait on each other crosswise.
+    // in the order a patch batch locks its profiles in (within a round), so the two do not wait on
+    // each other crosswise.
     if (dialect === 'postgres') select = select.orderBy(sql`id collate "C"`).forKeyShare();
     for (const row of await select.execute()) alive.add(row.id);
     // An owner not found was erased, or (PostgreSQL) merged into another profile by a transaction
     // that committed while this one read: its alias, written with the delete, is visible now.
     pending = asked.filter((id) => !alive.has(owner(id)));
+    // Still moving after the last round: start the transaction again rather than drop a live one's errors.
+    if (round === MAX_OWNER_ROUNDS - 1 && pending.length > 0) {
+      throw new WriteConflictError('profiles named by a run kept merging while it finished');
+    }
   }
   return errors.filter((e) => e.profileId === null || alive.has(owner(e.profileId)));
 }

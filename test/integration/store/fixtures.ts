@@ -1,4 +1,5 @@
 /** Shared fixtures of the store's integration tests. */
+import pg from 'pg';
 import { afterEach, beforeEach } from 'vitest';
 import { createTestDatabase } from '../../../harness/db.js';
 import type { TestDatabase, TestDialect } from '../../../harness/db.js';
@@ -66,4 +67,18 @@ export function patch(input: Partial<ProfilePatchInput> & { source?: string }): 
 /** `2026-01-01T10:00:00.000Z` plus `seconds`. */
 export function at(seconds: number): string {
   return new Date(Date.parse('2026-01-01T10:00:00.000Z') + seconds * 1000).toISOString();
+}
+
+/** PostgreSQL: every row `event` (e.g. `before update on sync_runs`) waits `seconds` inside its transaction. */
+export async function slowDown(url: string, event: string, seconds: number): Promise<void> {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await admin.query(
+      `create function slow_down() returns trigger language plpgsql as $$ begin perform pg_sleep(${seconds}); return new; end $$`,
+    );
+    await admin.query(`create trigger slow_down ${event} for each row execute function slow_down()`);
+  } finally {
+    await admin.end();
+  }
 }

@@ -3,13 +3,12 @@
  * the first row errors (with the total), lists newest first with filters and a cursor, the sweep
  * fails runs whose lease passed (and a late finish does not undo it), the purge drops old finished runs.
  */
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { TEST_DIALECTS } from '../../../harness/db.js';
 import { MAX_RUN_ERRORS } from '../../../src/store/contracts/runs.js';
 import type { NewSyncRun, RunCounts, RunRowError } from '../../../src/store/index.js';
 import { StoreError } from '../../../src/store/index.js';
-import { patch, storeEachTest } from './fixtures.js';
+import { patch, slowDown, storeEachTest } from './fixtures.js';
 
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -34,20 +33,6 @@ const rowError = (n: number, profileId: string | null = null): RunRowError => ({
   code: 'http_400',
   message: 'rejected',
 });
-
-/** PostgreSQL: every row `event` (e.g. `before update on sync_runs`) waits `seconds` inside its transaction. */
-async function slowDown(url: string, event: string, seconds: number): Promise<void> {
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  try {
-    await admin.query(
-      `create function slow_down() returns trigger language plpgsql as $$ begin perform pg_sleep(${seconds}); return new; end $$`,
-    );
-    await admin.query(`create trigger slow_down ${event} for each row execute function slow_down()`);
-  } finally {
-    await admin.end();
-  }
-}
 
 describe.each(TEST_DIALECTS)('sync runs (%s)', (dialect) => {
   const current = storeEachTest(dialect);
