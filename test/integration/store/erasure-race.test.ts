@@ -4,30 +4,18 @@
  * another profile, which the erasure must follow rather than erase nothing.
  */
 import { describe, expect, it } from 'vitest';
-import { patch, slowDown, storeEachTest } from './fixtures.js';
+import { profileOf, slowDown, storeEachTest } from './fixtures.js';
 
 describe('an erasure racing a merge (postgres)', () => {
   const current = storeEachTest('postgres');
 
   it('erases the profile the erased one merged into while the erasure resolved it', async () => {
     const store = current.store();
-    const profileOf = async (email: string): Promise<string> => {
-      const result = await store.applyPatch(patch({ identities: [{ kind: 'email', value: email }] }));
-      if (!('profileId' in result)) throw new Error(result.status);
-      return result.profileId;
-    };
-    const first = await profileOf('first@example.com');
-    const second = await profileOf('second@example.com');
+    const first = await profileOf(store, 'first@example.com');
+    const second = await profileOf(store, 'second@example.com');
     // The merge deletes the absorbed profile's row, then waits 400 ms before it records the alias.
     await slowDown(current.db().url, 'before insert on profile_aliases', 0.4);
-    const merging = store.applyPatch(
-      patch({
-        identities: [
-          { kind: 'email', value: 'first@example.com' },
-          { kind: 'email', value: 'second@example.com' },
-        ],
-      }),
-    );
+    const merging = profileOf(store, 'first@example.com', 'second@example.com');
     await new Promise((resolve) => setTimeout(resolve, 150));
     // The newer profile is the one absorbed; erasing it after the merge erases the merged person.
     await store.deleteProfileData(second);

@@ -82,3 +82,10 @@ export async function slowDown(url: string, event: string, seconds: number): Pro
     await admin.end();
   }
 }
+
+/** A profile holding these e-mail addresses (a new one, or the one they merge into); its id. */
+export async function profileOf(store: Store, ...emails: string[]): Promise<string> {
+  const result = await store.applyPatch(patch({ identities: emails.map((value) => ({ kind: 'email' as const, value })) }));
+  if (!('profileId' in result)) throw new Error(`no profile: ${result.status}`);
+  return result.profileId;
+}

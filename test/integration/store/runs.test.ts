@@ -8,7 +8,7 @@ import { TEST_DIALECTS } from '../../../harness/db.js';
 import { MAX_RUN_ERRORS } from '../../../src/store/contracts/runs.js';
 import type { NewSyncRun, RunCounts, RunRowError } from '../../../src/store/index.js';
 import { StoreError } from '../../../src/store/index.js';
-import { patch, slowDown, storeEachTest } from './fixtures.js';
+import { patch, profileOf, slowDown, storeEachTest } from './fixtures.js';
 
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -63,17 +63,12 @@ describe.each(TEST_DIALECTS)('sync runs (%s)', (dialect) => {
     "%s run: drops the row errors of profiles erased while it ran (the count stays); a merged profile's are kept",
     async (kind) => {
       const store = current.store();
-      const profileOf = async (...emails: string[]): Promise<string> => {
-        const result = await store.applyPatch(patch({ identities: emails.map((value) => ({ kind: 'email' as const, value })) }));
-        if (!('profileId' in result)) throw new Error(`no profile: ${result.status}`);
-        return result.profileId;
-      };
-      const kept = await profileOf('kept@example.com');
-      const a = await profileOf('a@example.com');
-      const b = await profileOf('b@example.com');
+      const kept = await profileOf(store, 'kept@example.com');
+      const a = await profileOf(store, 'a@example.com');
+      const b = await profileOf(store, 'b@example.com');
       // One source record names both: the two profiles merge, one id lives on as an alias.
-      await profileOf('a@example.com', 'b@example.com');
-      const gone = await profileOf('gone@example.com');
+      await profileOf(store, 'a@example.com', 'b@example.com');
+      const gone = await profileOf(store, 'gone@example.com');
       await store.startRun(run(1, { kind }));
       await store.deleteProfileData(gone);
       const errors = [rowError(1, kept), rowError(2, a), rowError(3, b), rowError(4, gone), rowError(5, null)];
@@ -107,24 +102,12 @@ describe.each(TEST_DIALECTS)('sync runs (%s)', (dialect) => {
     "a run finishing while a profile it names merges into another keeps that profile's row errors (merged is not erased)",
     async () => {
       const store = current.store();
-      const profileOf = async (email: string): Promise<string> => {
-        const result = await store.applyPatch(patch({ identities: [{ kind: 'email', value: email }] }));
-        if (!('profileId' in result)) throw new Error(result.status);
-        return result.profileId;
-      };
-      const first = await profileOf('first@example.com');
-      const second = await profileOf('second@example.com');
+      const first = await profileOf(store, 'first@example.com');
+      const second = await profileOf(store, 'second@example.com');
       await store.startRun(run(1, { kind: 'push' }));
       // The merge deletes the absorbed profile's row, then waits 400 ms before it records the alias.
       await slowDown(current.db().url, 'before insert on profile_aliases', 0.4);
-      const merging = store.applyPatch(
-        patch({
-          identities: [
-            { kind: 'email', value: 'first@example.com' },
-            { kind: 'email', value: 'second@example.com' },
-          ],
-        }),
-      );
+      const merging = profileOf(store, 'first@example.com', 'second@example.com');
       await new Promise((resolve) => setTimeout(resolve, 150));
       const errors = [rowError(1, first), rowError(2, second)];
       expect(await store.finishRun('run-001', { status: 'partial', counts: COUNTS, errors })).toBe(true);
