@@ -17,6 +17,7 @@ import { PHASE_TIMEOUT_MS } from './options.js';
 import { TARGETS } from './setup.js';
 import { sumWaits, waitsBetween } from './waits.js';
 import type { WaitTotals } from './waits.js';
+import type { RedisCommandStat } from './results.js';
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -208,7 +209,7 @@ export interface Usage {
   redisCpuMs: number;
   redisCommands: number;
   /** Redis's commands by name in the phase (`INFO commandstats`: calls, and the server's microseconds in them), busiest first. */
-  redisByCommand?: RedisCommandStat[];
+  redisByCommand: RedisCommandStat[];
   /** With `--waits`: the hub processes' waits on Redis, the store and the vendors, added up, and by process. */
   waits: WaitTotals | null;
   waitsByProcess: WaitTotals[] | null;
@@ -222,26 +223,18 @@ export interface Usage {
   postgresCpuMs: number;
 }
 
-/** One Redis command's calls and server time (a script's own calls count under their names too). */
-export interface RedisCommandStat {
-  command: string;
-  calls: number;
-  usec: number;
-}
+type CommandCounts = Map<string, Omit<RedisCommandStat, 'command'>>;
 
 /** `INFO commandstats` as command → calls and microseconds. */
-export function parseCommandStats(info: string): Map<string, { calls: number; usec: number }> {
-  const stats = new Map<string, { calls: number; usec: number }>();
+export function parseCommandStats(info: string): CommandCounts {
+  const stats: CommandCounts = new Map();
   for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
     stats.set(match[1]!, { calls: Number(match[2]), usec: Number(match[3]) });
   }
   return stats;
 }
 
-function commandsBetween(
-  base: Map<string, { calls: number; usec: number }>,
-  now: Map<string, { calls: number; usec: number }>,
-): RedisCommandStat[] {
+function commandsBetween(base: CommandCounts, now: CommandCounts): RedisCommandStat[] {
   return [...now]
     .map(([command, s]) => ({ command, calls: s.calls - (base.get(command)?.calls ?? 0), usec: s.usec - (base.get(command)?.usec ?? 0) }))
     .filter((s) => s.calls > 0)
@@ -255,7 +248,7 @@ export class UsageMeter {
   private workersCpuMs: number[] = [];
   private elu: EventLoopUtilization = performance.eventLoopUtilization();
   private readonly loop = monitorEventLoopDelay({ resolution: 10 });
-  private redisBase = { cpuMs: 0, commands: 0, byCommand: new Map<string, { calls: number; usec: number }>() };
+  private redisBase: { cpuMs: number; commands: number; byCommand: CommandCounts } = { cpuMs: 0, commands: 0, byCommand: new Map() };
   /** With `--waits`: every hub process's waits so far (see `Bench.waits`). */
   waits: (() => Promise<WaitTotals[] | null>) | null = null;
   private waitsBase: WaitTotals[] | null = null;
@@ -270,7 +263,7 @@ export class UsageMeter {
     this.loop.enable();
   }
 
-  private async redisNow(): Promise<{ cpuMs: number; commands: number; byCommand: Map<string, { calls: number; usec: number }> }> {
+  private async redisNow(): Promise<{ cpuMs: number; commands: number; byCommand: CommandCounts }> {
     const info = await this.redis.info('everything');
     const num = (name: string): number => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
     return {

@@ -86,7 +86,7 @@ export function printPhase(layout: Layout, title: string, r: PhaseReport, unit: 
     `  cost per ${unit.replace(/s$/, '')}:         ${fmt(u.cpuMs / per, 2)} ms CPU in the hub${processes.length > 1 ? ` (its ${processes.length} processes; event loop of this one` : ' process (event loop'} ${fmt(100 * u.elu)} % busy, ` +
       `delay p99 ${fmt(u.loopDelayP99Ms)} ms); Redis ${fmt(u.redisCommands / per, 1)} commands, ${fmt(u.redisCpuMs / per, 2)} ms CPU (shared server)`,
   );
-  if (u.redisByCommand?.length) {
+  if (u.redisByCommand.length > 0) {
     const top = u.redisByCommand
       .slice(0, 8)
       .map((c) => `${c.command} ${fmt(c.calls / per, 2)} (${fmt(c.usec / per)} us)`)

@@ -27,6 +27,10 @@ export const CallsJson = z.object({
   echoes: z.number(),
 });
 
+/** One Redis command's calls and server time in a phase (a script's own calls count under their names too). */
+export const RedisCommandStat = z.object({ command: z.string(), calls: z.number(), usec: z.number() });
+export type RedisCommandStat = z.infer<typeof RedisCommandStat>;
+
 export const UsageJson = z.object({
   cpuMs: Figure,
   cpuMsByProcess: z.array(Figure),
@@ -47,7 +51,7 @@ export const UsageJson = z.object({
   /** CPU of the PostgreSQL server's processes on this machine in the phase (absent from older files). */
   postgresCpuMs: Figure.optional(),
   /** Redis's commands by name in the phase, busiest first (`INFO commandstats`; absent from older files). */
-  redisByCommand: z.array(z.object({ command: z.string(), calls: z.number(), usec: z.number() })).optional(),
+  redisByCommand: z.array(RedisCommandStat).optional(),
 });
 
 export const PhaseJson = z.object({
@@ -241,7 +245,7 @@ export function phaseJson(r: PhaseReport, load: number | null): PhaseJson {
       machineCpuMs: figure(u.machineCpuMs),
       stolenCpuMs: figure(u.stolenCpuMs),
       postgresCpuMs: figure(u.postgresCpuMs),
-      ...(u.redisByCommand ? { redisByCommand: u.redisByCommand } : {}),
+      redisByCommand: u.redisByCommand,
     },
   };
 }
