@@ -17,7 +17,8 @@ import { PHASE_TIMEOUT_MS } from './options.js';
 import { TARGETS } from './setup.js';
 import { sumWaits, waitsBetween } from './waits.js';
 import type { WaitTotals } from './waits.js';
-import type { RedisCommandStat } from './results.js';
+import { commandsBetween, parseCommandStats } from './redis-commands.js';
+import type { CommandCounts, RedisCommandStat } from './redis-commands.js';
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -221,24 +222,6 @@ export interface Usage {
   stolenCpuMs: number;
   /** CPU of the PostgreSQL server's processes on this machine in the phase (every database: shared like Redis; 0 on SQLite and for a server elsewhere). */
   postgresCpuMs: number;
-}
-
-type CommandCounts = Map<string, Omit<RedisCommandStat, 'command'>>;
-
-/** `INFO commandstats` as command → calls and microseconds. */
-export function parseCommandStats(info: string): CommandCounts {
-  const stats: CommandCounts = new Map();
-  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
-    stats.set(match[1]!, { calls: Number(match[2]), usec: Number(match[3]) });
-  }
-  return stats;
-}
-
-function commandsBetween(base: CommandCounts, now: CommandCounts): RedisCommandStat[] {
-  return [...now]
-    .map(([command, s]) => ({ command, calls: s.calls - (base.get(command)?.calls ?? 0), usec: s.usec - (base.get(command)?.usec ?? 0) }))
-    .filter((s) => s.calls > 0)
-    .sort((a, b) => b.usec - a.usec);
 }
 
 export class UsageMeter {

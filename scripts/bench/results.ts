@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { Dialect } from './args.js';
 import type { PhaseReport } from './measure.js';
 import { WaitTotals } from './waits.js';
+import { RedisCommandStat } from './redis-commands.js';
 
 /** A measured number; `null` when it could not be measured (JSON has no NaN). */
 const Figure = z.number().nullable();
@@ -26,10 +27,6 @@ export const CallsJson = z.object({
   allPerRecord: Figure,
   echoes: z.number(),
 });
-
-/** One Redis command's calls and server time in a phase (a script's own calls count under their names too). */
-export const RedisCommandStat = z.object({ command: z.string(), calls: z.number(), usec: z.number() });
-export type RedisCommandStat = z.infer<typeof RedisCommandStat>;
 
 export const UsageJson = z.object({
   cpuMs: Figure,

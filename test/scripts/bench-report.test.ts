@@ -13,7 +13,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { BenchArgsError, DEFAULT_PROCESSES, MAX_WORKERS, parseBenchArgs } from '../../scripts/bench/args.js';
 import { DeliveryTracker, nameOf, newPhase } from '../../scripts/bench/delivery.js';
 import { LogTally } from '../../scripts/bench/log-tally.js';
-import { parseCommandStats } from '../../scripts/bench/measure.js';
+import { parseCommandStats } from '../../scripts/bench/redis-commands.js';
 import { backfillFigures, interpolated } from '../../scripts/bench/backfill/figures.js';
 import { chartsFrom } from '../../scripts/bench/plots.js';
 import { BENCH_FORMAT, BenchFile, machineInfo } from '../../scripts/bench/results.js';
