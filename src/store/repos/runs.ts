@@ -20,6 +20,9 @@ import { StoreError, WriteConflictError } from '../errors.js';
 import { oneOf } from './db.js';
 import type { Executor, StoreDb } from './db.js';
 
+/** `'running'` written into the statement: SQLite uses a partial index only for a literal. */
+const RUNNING = sql.lit('running');
+
 const RowErrors = z.array(
   z.object({ ref: z.string().nullable(), profileId: z.string().nullable(), code: z.string(), message: z.string() }),
 );
@@ -193,11 +196,12 @@ export class KyselyRuns implements RunRepository {
   async failAbandonedRuns(now: string): Promise<number> {
     const code: RunErrorCode = 'run_abandoned';
     const failure: RunFailure = { code, message: 'the process running it stopped before it finished (lease expired)' };
-    // A read first: with nothing abandoned, the sweep never takes SQLite's write lock.
+    // A read first: with nothing abandoned, the sweep never takes SQLite's write lock. The
+    // status is a literal so that both look runs up in the partial index of running ones.
     const first = await this.#store.db
       .selectFrom('sync_runs')
       .select('id')
-      .where('status', '=', 'running')
+      .where('status', '=', RUNNING)
       .where('leased_until', '<', now)
       .limit(1)
       .executeTakeFirst();
@@ -206,7 +210,7 @@ export class KyselyRuns implements RunRepository {
       trx
         .updateTable('sync_runs')
         .set((eb) => ({ status: 'failed', ended_at: eb.ref('leased_until'), leased_until: null, failure: encodeJson(failure) }))
-        .where('status', '=', 'running')
+        .where('status', '=', RUNNING)
         .where('leased_until', '<', now)
         .executeTakeFirst(),
     );
