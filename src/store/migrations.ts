@@ -338,6 +338,17 @@ const shadowValuesAt: Migration = {
   },
 };
 
+/**
+ * The runs that kept row errors, for an erasure to find the ones naming the person without
+ * reading every run of the history (most runs keep none).
+ */
+const syncRunsWithErrors: Migration = {
+  version: '0009_sync_runs_with_errors',
+  async up(db) {
+    await db.schema.createIndex('sync_runs_with_errors').on('sync_runs').column('id').where(sql.ref('errors'), '<>', '[]').execute();
+  },
+};
+
 /** Every migration, in order. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   initial,
@@ -348,6 +359,7 @@ export const MIGRATIONS: readonly Migration[] = [
   syncRuns,
   profileHistory,
   shadowValuesAt,
+  syncRunsWithErrors,
 ];
 
 /** Arbitrary constant identifying Concord's migration lock among PostgreSQL advisory locks. */

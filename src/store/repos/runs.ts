@@ -20,7 +20,7 @@ import { StoreError, WriteConflictError } from '../errors.js';
 import { oneOf } from './db.js';
 import type { Executor, StoreDb } from './db.js';
 
-/** `'running'` written into the statement: SQLite uses a partial index only for a literal. */
+/** `'running'` written into the statement: a partial index serves only a literal (both dialects). */
 const RUNNING = sql.lit('running');
 
 const RowErrors = z.array(
@@ -34,7 +34,8 @@ const RowErrors = z.array(
 export async function eraseRunErrors(trx: Executor, profileIds: readonly string[], refs: readonly string[]): Promise<void> {
   const ids = new Set(profileIds);
   const named = new Set(refs);
-  const rows = await trx.selectFrom('sync_runs').select(['id', 'errors']).where('errors', '<>', '[]').execute();
+  // A literal, so that the partial index of runs with errors serves it.
+  const rows = await trx.selectFrom('sync_runs').select(['id', 'errors']).where('errors', '<>', sql.lit('[]')).execute();
   for (const row of rows) {
     const errors = decodeJson<RunRowError[]>(row.errors, RowErrors);
     const left = errors.filter((e) => !(e.profileId !== null && ids.has(e.profileId)) && !(e.ref !== null && named.has(e.ref)));
