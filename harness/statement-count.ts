@@ -12,11 +12,18 @@ export interface StatementCounter {
   readonly count: number;
   /** The text of each statement counted, in order (for a failing test's message). */
   readonly texts: readonly string[];
+  /** The values bound to each statement counted, in the same order as `texts`. */
+  readonly parameters: readonly (readonly unknown[])[];
   reset(): void;
   stop(): void;
 }
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
+
+function valuesOf(value: unknown): unknown[] {
+  if (typeof value === 'object' && value !== null && 'values' in value && Array.isArray(value.values)) return value.values;
+  return [];
+}
 
 function textOf(value: unknown): string {
   if (typeof value === 'string') return value;
@@ -27,19 +34,33 @@ function textOf(value: unknown): string {
 /** Starts counting statements on both drivers. */
 export function countStatements(): StatementCounter {
   const texts: string[] = [];
+  const parameters: unknown[][] = [];
   const restore: (() => void)[] = [];
-  const wrap = (target: Record<string, unknown>, name: string, text: (self: unknown, args: unknown[]) => string | undefined): void => {
+  const wrap = (
+    target: Record<string, unknown>,
+    name: string,
+    text: (self: unknown, args: unknown[]) => string | undefined,
+    values: (args: unknown[]) => unknown[],
+  ): void => {
     const original = target[name] as Method;
     target[name] = function (this: unknown, ...args: unknown[]): unknown {
       const counted = text(this, args);
-      if (counted !== undefined) texts.push(counted);
+      if (counted !== undefined) {
+        texts.push(counted);
+        parameters.push(values(args));
+      }
       return original.apply(this, args);
     };
     restore.push(() => {
       target[name] = original;
     });
   };
-  wrap(pg.Client.prototype as unknown as Record<string, unknown>, 'query', (_self, args) => textOf(args[0]));
+  wrap(
+    pg.Client.prototype as unknown as Record<string, unknown>,
+    'query',
+    (_self, args) => textOf(args[0]),
+    (args) => (Array.isArray(args[1]) ? args[1] : valuesOf(args[0])),
+  );
   const probe = new BetterSqlite3(':memory:');
   const statementPrototype = Object.getPrototypeOf(probe.prepare('select 1')) as Record<string, unknown>;
   probe.close();
@@ -47,14 +68,16 @@ export function countStatements(): StatementCounter {
     const source = textOf({ text: (self as { source?: unknown }).source });
     return /^\s*pragma\b/i.test(source) ? undefined : source;
   };
-  for (const name of ['run', 'get', 'all', 'iterate']) wrap(statementPrototype, name, sqliteText);
+  for (const name of ['run', 'get', 'all', 'iterate']) wrap(statementPrototype, name, sqliteText, (args) => args);
   return {
     get count() {
       return texts.length;
     },
     texts,
+    parameters,
     reset: () => {
       texts.length = 0;
+      parameters.length = 0;
     },
     stop: () => {
       for (const undo of restore.reverse()) undo();

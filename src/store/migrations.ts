@@ -339,13 +339,22 @@ const shadowValuesAt: Migration = {
 };
 
 /**
- * The runs that kept row errors, for an erasure to find the ones naming the person without
- * reading every run of the history (most runs keep none).
+ * Indexes for lookups that read a whole table without them: the runs that kept row errors (an
+ * erasure looks for the ones naming the person; most runs keep none), one system's shadows in
+ * profile order (a full pull pages through them; without it each page sorted them all), and the
+ * request links whose request was made (purged after a while, at every new request).
  */
-const syncRunsWithErrors: Migration = {
-  version: '0009_sync_runs_with_errors',
+const lookupIndexes: Migration = {
+  version: '0009_lookup_indexes',
   async up(db) {
     await db.schema.createIndex('sync_runs_with_errors').on('sync_runs').column('id').where(sql.ref('errors'), '<>', '[]').execute();
+    await db.schema.createIndex('shadows_connector_profile').on('shadows').columns(['connector', 'profile_id']).execute();
+    await db.schema
+      .createIndex('requester_verifications_confirmed')
+      .on('requester_verifications')
+      .column('consumed_at')
+      .where(sql.ref('dsr_id'), 'is not', null)
+      .execute();
   },
 };
 
@@ -359,7 +368,7 @@ export const MIGRATIONS: readonly Migration[] = [
   syncRuns,
   profileHistory,
   shadowValuesAt,
-  syncRunsWithErrors,
+  lookupIndexes,
 ];
 
 /** Arbitrary constant identifying Concord's migration lock among PostgreSQL advisory locks. */

@@ -31,7 +31,7 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
       '0006_sync_runs',
       '0007_profile_history',
       '0008_shadow_values_at',
-      '0009_sync_runs_with_errors',
+      '0009_lookup_indexes',
     ]);
   });
 
