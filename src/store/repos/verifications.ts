@@ -105,19 +105,17 @@ export class KyselyVerifications implements RequesterVerificationRepository {
   }
 
   async purgeVerifications(before: string, requestsBefore: string): Promise<number> {
-    // Two statements, each served by an index (runs at every request the page takes).
-    return this.#store.write(async (trx) => {
-      const unused = await trx
+    const result = await this.#store.write((trx) =>
+      trx
         .deleteFrom('requester_verifications')
-        .where('expires_at', '<', before)
-        .where('dsr_id', 'is', null)
-        .executeTakeFirst();
-      const unsettled = await trx
-        .deleteFrom('requester_verifications')
-        .where('dsr_id', 'is not', null)
-        .where('consumed_at', '<', requestsBefore)
-        .executeTakeFirst();
-      return Number(unused.numDeletedRows) + Number(unsettled.numDeletedRows);
-    });
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('expires_at', '<', before), eb('dsr_id', 'is', null)]),
+            eb.and([eb('dsr_id', 'is not', null), eb('consumed_at', '<', requestsBefore)]),
+          ]),
+        )
+        .executeTakeFirst(),
+    );
+    return Number(result.numDeletedRows);
   }
 }
