@@ -2,8 +2,11 @@
  * Store benchmark: patches per second and latency percentiles on SQLite and PostgreSQL,
  * one patch per transaction and 100 patches per transaction (`applyPatches`).
  *
- *   npm run bench:store [-- --seconds 6 --batch 100 --dialect both --pg postgres://postgres@127.0.0.1:5432/test]
+ *   npm run bench:store [-- --seconds 6 --batch 100 --dialect both --profiles 200 --pg postgres://postgres@127.0.0.1:5432/test]
  *
+ * `--profiles N`: the store holds N people before the measured runs (created in batches of
+ * 500 after the warm-up), so that updates land in a table of that size: a statement whose
+ * cost grows with its table shows here, not at the default 200.
  * The patch mix: 30% create a new profile, 70% update an existing one; about a third carry
  * a consent change, a quarter a subscription change, half a shadow observation; every
  * applied patch writes outbox rows for 3 target connectors. Each dialect runs on a fresh
@@ -28,11 +31,14 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '6' },
     batch: { type: 'string', default: '100' },
     dialect: { type: 'string', default: 'both' },
+    profiles: { type: 'string', default: '200' },
     pg: { type: 'string', default: process.env.CONCORD_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
   },
 });
 const SECONDS = Number(args.seconds);
 const BATCH = Number(args.batch);
+const PROFILES = Number(args.profiles);
+if (!Number.isInteger(PROFILES) || PROFILES < 0) throw new Error('--profiles is a whole number');
 const DIALECTS = args.dialect === 'both' ? ['sqlite', 'postgres'] : [args.dialect];
 if (!DIALECTS.every((d) => d === 'sqlite' || d === 'postgres')) throw new Error('--dialect is sqlite, postgres or both');
 
@@ -53,10 +59,16 @@ class PatchMix {
   #clock = Date.parse('2026-01-01T00:00:00.000Z');
   readonly #tag = randomBytes(3).toString('hex');
 
-  next(): { patch: ProfilePatch; options?: ApplyOptions } {
+  /** People created so far. */
+  get known(): number {
+    return this.#known.length;
+  }
+
+  /** The next patch of the mix; `create`: a new person. */
+  next(create = false): { patch: ProfilePatch; options?: ApplyOptions } {
     this.#n += 1;
     this.#clock += 1000;
-    const existing = this.#known.length > 0 && Math.random() < 0.7;
+    const existing = !create && this.#known.length > 0 && Math.random() < 0.7;
     const email = existing
       ? (this.#known[Math.floor(Math.random() * this.#known.length)] ?? '')
       : `person${this.#n}.${this.#tag}@bench.example`;
@@ -143,6 +155,12 @@ async function bench(dialect: 'sqlite' | 'postgres', url: string): Promise<Row[]
       const item = mix.next();
       await store.applyPatch(item.patch, item.options);
     }
+    const seeding = performance.now();
+    while (mix.known < PROFILES) {
+      const size = Math.min(500, PROFILES - mix.known);
+      await store.applyPatches(Array.from({ length: size }, () => mix.next(true)));
+    }
+    if (PROFILES > 200) console.log(`${dialect}: ${mix.known} people stored in ${((performance.now() - seeding) / 1000).toFixed(1)} s`);
     const single = await measure(
       { dialect, mode: 'single (1 patch/tx)' },
       1,
@@ -193,7 +211,9 @@ async function main(): Promise<void> {
   }
   if (DIALECTS.includes('postgres')) rows.push(...(await withPgDatabase(args.pg, (url) => bench('postgres', url))));
 
-  console.log(`\nConcord store benchmark (${SECONDS}s per run, mix: 30% new profiles, ~35% consent changes, 3 outbox targets)`);
+  console.log(
+    `\nConcord store benchmark (${SECONDS}s per run, ${PROFILES} people stored first, mix: 30% new profiles, ~35% consent changes, 3 outbox targets)`,
+  );
   console.log('latency = one transaction (a single patch, or a whole batch)\n');
   const header = ['dialect', 'mode', 'patches', 'patches/s', 'p50 ms', 'p99 ms', 'stmts/patch'];
   const table = rows.map((r) => [
