@@ -150,7 +150,7 @@ const batchOwners = new Map<string, string>();
 /**
  * Compare-and-swap of `n` profiles in one statement: rows (id, version, data, updated_at,
  * expected version); returns the ids it changed (a missing one lost a race). The unary `+`
- * keeps SQLite from indexing the list by version: from about 250 rows it did, and then read
+ * keeps SQLite from indexing the list by version: from about 210 rows it did, and then read
  * every profile of the table to match each against the list (`query-plans.test.ts`).
  */
 export const UPDATE_PROFILES = byCount(

@@ -20,7 +20,7 @@ import { StoreError, WriteConflictError } from '../errors.js';
 import { oneOf } from './db.js';
 import type { Executor, StoreDb } from './db.js';
 
-/** `'running'` written into the statement: a partial index serves only a literal (both dialects). */
+/** `'running'` written into the statement: the partial index serves it whatever a driver does with bound values. */
 const RUNNING = sql.lit('running');
 
 const RowErrors = z.array(
@@ -34,7 +34,7 @@ const RowErrors = z.array(
 export async function eraseRunErrors(trx: Executor, profileIds: readonly string[], refs: readonly string[]): Promise<void> {
   const ids = new Set(profileIds);
   const named = new Set(refs);
-  // A literal, so that the partial index of runs with errors serves it.
+  // A literal: the partial index of runs with errors serves it whatever a driver does with bound values.
   const rows = await trx.selectFrom('sync_runs').select(['id', 'errors']).where('errors', '<>', sql.lit('[]')).execute();
   for (const row of rows) {
     const errors = decodeJson<RunRowError[]>(row.errors, RowErrors);
@@ -198,7 +198,7 @@ export class KyselyRuns implements RunRepository {
     const code: RunErrorCode = 'run_abandoned';
     const failure: RunFailure = { code, message: 'the process running it stopped before it finished (lease expired)' };
     // A read first: with nothing abandoned, the sweep never takes SQLite's write lock. The
-    // status is a literal so that both look runs up in the partial index of running ones.
+    // status is a literal, so both look runs up in the partial index of running ones (see RUNNING).
     const first = await this.#store.db
       .selectFrom('sync_runs')
       .select('id')

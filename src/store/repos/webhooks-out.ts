@@ -291,7 +291,7 @@ export class KyselyWebhooksOut implements WebhooksOutRepository {
     const rows = await this.#store.db
       .selectFrom('webhook_deliveries')
       .select((eb) => ['endpoint', eb.fn.countAll<number | string | bigint>().as('n')])
-      // A literal: the partial index of pending rows serves it (metrics read it at every scrape).
+      // A literal: the partial index of pending rows serves it whatever a driver does with bound values (read at every scrape).
       .where('status', '=', sql.lit('pending'))
       .groupBy('endpoint')
       .execute();

@@ -102,6 +102,24 @@ async function syncPath(store: Store, size: number): Promise<void> {
   });
   await store.startRun({ connector: 'hubspot', kind: 'pull', trigger: 'schedule', requestId: 'r-2', leasedUntil: at(10) });
 
+  // One record at a time: a webhook's single patch, an echo's shadow, lookups by record id.
+  await store.applyPatch(people('a', 1, 3)[0]?.patch ?? patch({}));
+  const [one] = ids;
+  if (one) {
+    await store.updateShadow(one, 'hubspot', { externalId: 'hs-a-0', values: { n: 0 }, forget: ['second'], pushedAt: at(4) });
+    await store.getShadow(one, 'hubspot');
+    await store.getProfile(one);
+  }
+  await store.getProfiles(ids);
+  await store.findProfileIdByExternalId('hubspot', 'hs-a-0');
+  await store.setCursor('hubspot', { after: 'x' });
+  await store.getCursor('hubspot');
+  const hashes = ids.slice(0, 3).map((id) => store.hashIdentity({ kind: 'email', value: `${id}@example.com` }));
+  await store.suppress(hashes, 'erased');
+  await store.isSuppressed(hashes);
+  await store.appendAudit({ actor: 'hubspot', action: 'profile.viewed', profileId: one ?? null, detail: {} });
+  await store.getRun(run.id);
+
   await store.failAbandonedRuns(at(3600));
   await store.purgeRuns(at(7200));
   await store.redriveOutbox();
