@@ -20,9 +20,6 @@ import { StoreError, WriteConflictError } from '../errors.js';
 import { oneOf } from './db.js';
 import type { Executor, StoreDb } from './db.js';
 
-/** `'running'` written into the statement: the partial index serves it whatever a driver does with bound values. */
-const RUNNING = sql.lit('running');
-
 const RowErrors = z.array(
   z.object({ ref: z.string().nullable(), profileId: z.string().nullable(), code: z.string(), message: z.string() }),
 );
@@ -34,8 +31,7 @@ const RowErrors = z.array(
 export async function eraseRunErrors(trx: Executor, profileIds: readonly string[], refs: readonly string[]): Promise<void> {
   const ids = new Set(profileIds);
   const named = new Set(refs);
-  // A literal: the partial index of runs with errors serves it whatever a driver does with bound values.
-  const rows = await trx.selectFrom('sync_runs').select(['id', 'errors']).where('errors', '<>', sql.lit('[]')).execute();
+  const rows = await trx.selectFrom('sync_runs').select(['id', 'errors']).where('errors', '<>', '[]').execute();
   for (const row of rows) {
     const errors = decodeJson<RunRowError[]>(row.errors, RowErrors);
     const left = errors.filter((e) => !(e.profileId !== null && ids.has(e.profileId)) && !(e.ref !== null && named.has(e.ref)));
@@ -197,12 +193,11 @@ export class KyselyRuns implements RunRepository {
   async failAbandonedRuns(now: string): Promise<number> {
     const code: RunErrorCode = 'run_abandoned';
     const failure: RunFailure = { code, message: 'the process running it stopped before it finished (lease expired)' };
-    // A read first: with nothing abandoned, the sweep never takes SQLite's write lock. The
-    // status is a literal, so both look runs up in the partial index of running ones (see RUNNING).
+    // A read first: with nothing abandoned, the sweep never takes SQLite's write lock.
     const first = await this.#store.db
       .selectFrom('sync_runs')
       .select('id')
-      .where('status', '=', RUNNING)
+      .where('status', '=', 'running')
       .where('leased_until', '<', now)
       .limit(1)
       .executeTakeFirst();
@@ -211,7 +206,7 @@ export class KyselyRuns implements RunRepository {
       trx
         .updateTable('sync_runs')
         .set((eb) => ({ status: 'failed', ended_at: eb.ref('leased_until'), leased_until: null, failure: encodeJson(failure) }))
-        .where('status', '=', RUNNING)
+        .where('status', '=', 'running')
         .where('leased_until', '<', now)
         .executeTakeFirst(),
     );

@@ -1,6 +1,5 @@
 /** The outbound webhooks repository (both dialects): messages, claims under a lease, outcomes, endpoint state. */
 import { createHash, randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
 import type { Transaction } from 'kysely';
 import { WEBHOOK_DELIVERY_STATUSES, WEBHOOK_ENDPOINT_STATES } from '../contracts/webhooks-out.js';
 import type {
@@ -291,8 +290,7 @@ export class KyselyWebhooksOut implements WebhooksOutRepository {
     const rows = await this.#store.db
       .selectFrom('webhook_deliveries')
       .select((eb) => ['endpoint', eb.fn.countAll<number | string | bigint>().as('n')])
-      // A literal: the partial index of pending rows serves it whatever a driver does with bound values (read at every scrape).
-      .where('status', '=', sql.lit('pending'))
+      .where('status', '=', 'pending')
       .groupBy('endpoint')
       .execute();
     return new Map(rows.map((row) => [row.endpoint, Number(row.n)]));
