@@ -40,15 +40,19 @@ import { WriteConflictError } from './errors.js';
 import {
   FIND_BATCH_OWNERS,
   fixedQuery,
-  INSERT_AUDITS,
+  INSERT_AUDIT_ROWS,
+  INSERT_HISTORY,
+  INSERT_IDENTITIES,
+  INSERT_LEDGER,
   INSERT_SHADOWS,
   SELECT_REPLAYED,
   SELECT_SHADOWS,
   UPDATE_PROFILE,
   UPDATE_PROFILES,
-  UPSERT_OUTBOX,
+  UPSERT_OUTBOX_ROWS,
   UPSERT_SHADOWS,
 } from './fixed-sql.js';
+import type { BatchInsert } from './fixed-sql.js';
 import { identityKey } from './identity.js';
 import { newId } from './ids.js';
 import { chunks } from './repos/db.js';
@@ -57,6 +61,16 @@ type Trx = Transaction<Database>;
 
 /** Rows per multi-row statement: at most 11 parameters a row stays far below both dialects' limits. */
 const ROWS = 500;
+
+/** Inserts `rows` with `statement`, `ROWS` at a time (an empty list sends nothing). */
+async function insertAll<Row>(
+  trx: Trx,
+  dialect: ApplyContext['dialect'],
+  statement: BatchInsert<Row>,
+  rows: readonly Row[],
+): Promise<void> {
+  for (const chunk of chunks(rows, ROWS)) await trx.executeQuery(statement.query(dialect, chunk));
+}
 
 /** A patch with its identities normalised and hashed (`preparePatches`). */
 export interface PreparedPatch {
@@ -154,7 +168,7 @@ class Segment {
   readonly #externalIds = new Map<string, string>();
   readonly #identities: Database['identities'][] = [];
   readonly #sides: SideWrites[] = [];
-  readonly #outbox = new Map<string, unknown[]>();
+  readonly #outbox = new Map<string, Omit<Database['outbox'], 'relayed_at'>>();
   readonly #shadows: PendingShadow[] = [];
   /** Profiles an unchanged patch writes side rows for (PostgreSQL locks them, as `applyPrepared` does). */
   readonly #locks = new Set<string>();
@@ -300,7 +314,15 @@ class Segment {
     const outbox = [...new Set(this.#ctx.outboxTargets)];
     for (const connector of outbox) {
       // On conflict the row gets a new id: an ack for the row as it was claimed before this change deletes nothing.
-      this.#outbox.set(`${profileId}\u0000${connector}`, [newId(), profileId, connector, version, now, now]);
+      this.#outbox.set(`${profileId}\u0000${connector}`, {
+        id: newId(),
+        profile_id: profileId,
+        connector,
+        profile_version: version,
+        created_at: now,
+        updated_at: now,
+        leased_until: null,
+      });
     }
     if (options.observed) this.#queueShadow(profileId, options.observed.connector, observedUpdate(options.observed), now);
     this.#sides.push({
@@ -378,22 +400,31 @@ class Segment {
       }
     }
 
-    for (const chunk of chunks(this.#identities, ROWS)) await trx.insertInto('identities').values(chunk).execute();
+    await insertAll(trx, dialect, INSERT_IDENTITIES, this.#identities);
     const { ledger, history } = await this.#sideRows(trx);
-    for (const chunk of chunks(ledger, ROWS)) await trx.insertInto('consent_ledger').values(chunk).execute();
-    for (const chunk of chunks(history, ROWS)) await trx.insertInto('profile_history').values(chunk).execute();
+    await insertAll(trx, dialect, INSERT_LEDGER, ledger);
+    await insertAll(trx, dialect, INSERT_HISTORY, history);
     // In the order every outbox writer locks its rows (profile, then connector: see `repos/outbox.ts`),
     // so that two transactions never hold each other's rows crosswise: a deadlock PostgreSQL breaks
     // only after `deadlock_timeout` (1 s), failing one of them.
     const outbox = [...this.#outbox.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
-    for (const chunk of chunks(outbox, ROWS)) {
-      await trx.executeQuery(fixedQuery(dialect, UPSERT_OUTBOX(chunk.length), chunk.flat()));
-    }
+    await insertAll(trx, dialect, UPSERT_OUTBOX_ROWS, outbox);
     await this.#writeShadows(trx);
     const audits = this.#sides.flatMap((side) =>
-      side.audit ? [[newId(), side.now, side.actor, side.audit.action, side.profileId, side.audit.detail]] : [],
+      side.audit
+        ? [
+            {
+              id: newId(),
+              at: side.now,
+              actor: side.actor,
+              action: side.audit.action,
+              profile_id: side.profileId,
+              detail: side.audit.detail,
+            },
+          ]
+        : [],
     );
-    for (const chunk of chunks(audits, ROWS)) await trx.executeQuery(fixedQuery(dialect, INSERT_AUDITS(chunk.length), chunk.flat()));
+    await insertAll(trx, dialect, INSERT_AUDIT_ROWS, audits);
 
     for (const commit of this.#commits) await this.#ctx.faultInjection?.beforeCommit?.(commit);
   }

@@ -168,6 +168,50 @@ describe.each(TEST_DIALECTS)('applyPatches as one batch (%s)', (dialect) => {
     expect(oneByOne.results).toContainEqual(expect.objectContaining({ status: 'applied', mergedProfileIds: 1 }));
   });
 
+  it('stores values a list of bound values must escape as they came (quotes, backslashes, braces, NULL, unicode)', async () => {
+    const awkward = [
+      'a"b',
+      'back\\slash\\',
+      '{braces}',
+      'comma, here',
+      'NULL',
+      '',
+      'line\nbreak\ttab',
+      'ünï 😀',
+      "it's",
+      ' spaced ',
+      '\\"',
+    ];
+    const items: Item[] = awkward.map((value, n) => ({
+      patch: patch({
+        source: n % 2 === 0 ? 'hubspot' : 'salesforce',
+        at: at(n),
+        identities: [
+          { kind: 'email', value: `awkward-${n % 3}@example.com` },
+          { kind: 'external', value: `ext-${value}-${n}` },
+        ],
+        attributes: { firstName: value, [`note${n}`]: { text: value, list: [value, null] } },
+        consents: n % 2 === 0 ? { marketing: { email: { status: n % 4 === 0 ? 'granted' : 'denied' } } } : {},
+      }),
+      options: { observed: { connector: 'hubspot', externalId: `rec-${value}-${n}`, values: { firstname: value } } },
+    }));
+    const emails = [0, 1, 2].map((n) => `awkward-${n}@example.com`);
+    const run = (batched: boolean): Promise<{ results: unknown[]; held: unknown[] }> =>
+      withStore(dialect, async (store) => {
+        const results: ApplyResult[] = [];
+        if (batched) results.push(...(await store.applyPatches(items)));
+        else for (const item of items) results.push(await store.applyPatch(item.patch, item.options));
+        return { results: comparable(results), held: await Promise.all(emails.map((email) => holdings(store, email))) };
+      });
+    const oneByOne = await run(false);
+    const batched = await run(true);
+    expect(batched).toEqual(oneByOne);
+    // The values themselves, not only both paths alike: the last patch of each person holds.
+    const [held] = batched.held as { profile: { attributes: Record<string, { value: unknown }> }; history: { offered: unknown }[] }[];
+    expect(held?.profile.attributes.note9?.value).toEqual({ text: awkward[9], list: [awkward[9], null] });
+    expect(held?.history.map((entry) => entry.offered)).toContainEqual(expect.objectContaining({ value: awkward[0] }));
+  });
+
   it('finds the owner of a record by its shadow in a statement of records alone (more records than identities)', async () => {
     await withStore(dialect, async (store) => {
       const [known] = await store.applyPatches([
