@@ -358,6 +358,18 @@ const lookupIndexes: Migration = {
   },
 };
 
+/**
+ * The outbox's lease index goes: no statement reads it since the claim uses `outbox_unrelayed`,
+ * and while it indexed `leased_until` every lease written was a new row version with an entry
+ * in each index, where PostgreSQL can now update the row in place (a HOT update).
+ */
+const outboxLeaseIndex: Migration = {
+  version: '0010_outbox_lease_index',
+  async up(db) {
+    await db.schema.dropIndex('outbox_claim').execute();
+  },
+};
+
 /** Every migration, in order. Append only. */
 export const MIGRATIONS: readonly Migration[] = [
   initial,
@@ -369,6 +381,7 @@ export const MIGRATIONS: readonly Migration[] = [
   profileHistory,
   shadowValuesAt,
   lookupIndexes,
+  outboxLeaseIndex,
 ];
 
 /** Arbitrary constant identifying Concord's migration lock among PostgreSQL advisory locks. */

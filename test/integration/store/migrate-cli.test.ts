@@ -33,7 +33,7 @@ describe.each(TEST_DIALECTS)('concord migrate (%s)', (dialect) => {
 
   it('applies pending migrations once, then reports the schema up to date', async () => {
     expect(await run('--database-url', db.url)).toEqual([
-      `${db.url}: applied 0001_initial, 0002_push_log, 0003_outbox_relayed, 0004_webhooks_out, 0005_requester_verifications, 0006_sync_runs, 0007_profile_history, 0008_shadow_values_at, 0009_lookup_indexes`,
+      `${db.url}: applied 0001_initial, 0002_push_log, 0003_outbox_relayed, 0004_webhooks_out, 0005_requester_verifications, 0006_sync_runs, 0007_profile_history, 0008_shadow_values_at, 0009_lookup_indexes, 0010_outbox_lease_index`,
     ]);
     expect(await run('--database-url', db.url)).toEqual([`${db.url}: schema up to date`]);
     expect(process.exitCode).toBeUndefined();

@@ -32,6 +32,7 @@ describe.each(TEST_DIALECTS)('store round trips (%s)', (dialect) => {
       '0007_profile_history',
       '0008_shadow_values_at',
       '0009_lookup_indexes',
+      '0010_outbox_lease_index',
     ]);
   });
 
