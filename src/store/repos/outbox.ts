@@ -20,6 +20,11 @@ export class KyselyOutbox implements OutboxRepository {
     if (limit <= 0) return [];
     return this.#store.write(async (trx) => {
       const now = new Date();
+      // PostgreSQL: no bitmap scan for the claim. The planner took one under load, and it visits
+      // every row version `outbox_unrelayed` still lists (each write of a row leaves one until a
+      // vacuum) without marking the dead ones as it goes, as an index scan in order does: 5-10 ms
+      // a claim over ~70,000 of them with nothing to claim (the sync bench; 0.8 ms without).
+      if (this.#store.dialect === 'postgres') await sql`set local enable_bitmapscan = off`.execute(trx);
       let query = trx
         .selectFrom('outbox')
         .select(['id', 'profile_id', 'connector', 'profile_version', 'created_at'])
@@ -83,6 +88,10 @@ export class KyselyOutbox implements OutboxRepository {
       // Chunks of profiles in lock order: a later chunk never locks a row that sorts before one an earlier chunk holds.
       const ordered = [...settled].sort((a, b) => (a.profileId < b.profileId ? -1 : a.profileId > b.profileId ? 1 : 0));
       for (const chunk of chunks(ordered, 250)) {
+        if (this.#store.dialect === 'postgres') {
+          await this.#settlePostgres(trx, connector, chunk);
+          continue;
+        }
         const settledRows = (eb: OutboxFilter): OutboxCondition =>
           eb.and([
             eb('connector', '=', connector),
@@ -100,6 +109,22 @@ export class KyselyOutbox implements OutboxRepository {
           .execute();
       }
     });
+  }
+
+  /**
+   * PostgreSQL's settlement of one chunk: the (profile, version) pairs bound as two arrays and
+   * joined to the outbox by its (profile, connector) key, locked in (profile, connector) order
+   * as `#inLockOrder` does. An `or` of one term per profile cost 2.5-3.3 ms of planning at 100
+   * profiles (a bitmap scan per term); the join plans in 0.25 ms and looks each key up by index.
+   */
+  async #settlePostgres(trx: Transaction<Database>, connector: string, chunk: readonly OutboxSettlement[]): Promise<void> {
+    const profiles = chunk.map((s) => s.profileId);
+    const versions = chunk.map((s) => s.version);
+    await sql`delete from outbox where id in (
+      select o.id from unnest(${profiles}::text[], ${versions}::integer[]) as k(profile_id, version)
+      inner join outbox o on o.connector = ${connector} and o.profile_id = k.profile_id
+      where k.version is null or o.profile_version <= k.version
+      order by o.profile_id collate "C", o.connector collate "C" for update of o)`.execute(trx);
   }
 
   /**
