@@ -216,12 +216,12 @@ function batchInsert<Row>(table: string, columns: readonly BatchColumn<Row>[], t
   const head = `insert into "${table}" (${names}) `;
   const row = `(${columns.map(() => '?').join(', ')})`;
   const sqliteText = byCount((n) => `${head}values ${Array.from({ length: n }, () => row).join(', ')}${tail}`);
-  const postgresText = `${head}select * from unnest(${columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')})${tail}`;
+  const unnestText = `${head}select * from unnest(${columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ')})${tail}`;
   return {
     query(dialect, rows) {
       if (dialect === 'postgres') {
         return CompiledQuery.raw(
-          postgresText,
+          unnestText,
           columns.map(([name]) => rows.map((r) => r[name])),
         );
       }

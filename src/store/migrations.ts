@@ -11,7 +11,8 @@ import { StoreError } from './errors.js';
 export interface Migration {
   /** Sorts lexicographically in application order, e.g. `0001_initial`. */
   version: string;
-  up(db: Transaction<Database>): Promise<void>;
+  /** `dialect`: for what only one of them has (a table's storage parameters on PostgreSQL). */
+  up(db: Transaction<Database>, dialect: 'sqlite' | 'postgres'): Promise<void>;
 }
 
 const initial: Migration = {
@@ -360,13 +361,17 @@ const lookupIndexes: Migration = {
 
 /**
  * The outbox's lease index goes: no statement reads it since the claim uses `outbox_unrelayed`,
- * and while it indexed `leased_until` every lease written was a new row version with an entry
- * in each index, where PostgreSQL can now update the row in place (a HOT update).
+ * and while it indexed `leased_until` every lease written was a row version with an entry in
+ * each of the outbox's indexes. On PostgreSQL a lease can now be a HOT update (the new version
+ * on the row's page, no index entry), if the page has room: the outbox's pages are filled to
+ * half (`fillfactor`), as a queue's rows are written several times in a short life. With the
+ * default (full pages) 1 % of the leases were HOT in `outbox-churn.test.ts`, 92 % at half.
  */
 const outboxLeaseIndex: Migration = {
   version: '0010_outbox_lease_index',
-  async up(db) {
-    await db.schema.dropIndex('outbox_claim').execute();
+  async up(db, dialect) {
+    await db.schema.dropIndex('outbox_claim').ifExists().execute();
+    if (dialect === 'postgres') await sql`alter table outbox set (fillfactor = 50)`.execute(db);
   },
 };
 
@@ -419,7 +424,7 @@ export async function runMigrations(
     const applied: string[] = [];
     for (const migration of [...migrations].sort((a, b) => (a.version < b.version ? -1 : 1))) {
       if (done.has(migration.version)) continue;
-      await migration.up(trx);
+      await migration.up(trx, dialect);
       await trx.insertInto('concord_migrations').values({ version: migration.version, applied_at: new Date().toISOString() }).execute();
       applied.push(migration.version);
     }

@@ -21,9 +21,9 @@ export class KyselyOutbox implements OutboxRepository {
     return this.#store.write(async (trx) => {
       const now = new Date();
       // PostgreSQL: no bitmap scan for the claim. The planner took one under load, and it visits
-      // every row version `outbox_unrelayed` still lists (each write of a row leaves one until a
-      // vacuum) without marking the dead ones as it goes, as an index scan in order does: 5-10 ms
-      // a claim over ~70,000 of them with nothing to claim (the sync bench; 0.8 ms without).
+      // every row version `outbox_unrelayed` still lists (each version written outside a HOT
+      // update leaves one until a vacuum) without marking the dead ones as an index scan does:
+      // 5-10 ms a claim over ~70,000 of them with nothing to claim (the sync bench; 0.8 ms without).
       if (this.#store.dialect === 'postgres') await sql`set local enable_bitmapscan = off`.execute(trx);
       let query = trx
         .selectFrom('outbox')

@@ -182,34 +182,53 @@ describe.each(TEST_DIALECTS)('applyPatches as one batch (%s)', (dialect) => {
       ' spaced ',
       '\\"',
     ];
+    // A bare `NULL` as a whole element: an external id and an attribute's name (a history path).
+    const externalId = (value: string, n: number): string => (value === 'NULL' ? value : `ext-${value}-${n}`);
+    const sourceOf = (n: number): string => (n % 2 === 0 ? 'hubspot' : 'salesforce');
     const items: Item[] = awkward.map((value, n) => ({
       patch: patch({
-        source: n % 2 === 0 ? 'hubspot' : 'salesforce',
+        id: `patch-${value}-${n}`,
+        source: sourceOf(n),
         at: at(n),
         identities: [
           { kind: 'email', value: `awkward-${n % 3}@example.com` },
-          { kind: 'external', value: `ext-${value}-${n}` },
+          { kind: 'external', value: externalId(value, n), system: sourceOf(n) },
         ],
-        attributes: { firstName: value, [`note${n}`]: { text: value, list: [value, null] } },
+        attributes: { firstName: value, [value === 'NULL' ? value : `note${n}`]: { text: value, list: [value, null] } },
         consents: n % 2 === 0 ? { marketing: { email: { status: n % 4 === 0 ? 'granted' : 'denied' } } } : {},
       }),
       options: { observed: { connector: 'hubspot', externalId: `rec-${value}-${n}`, values: { firstname: value } } },
     }));
     const emails = [0, 1, 2].map((n) => `awkward-${n}@example.com`);
-    const run = (batched: boolean): Promise<{ results: unknown[]; held: unknown[] }> =>
+    const run = (batched: boolean): Promise<{ results: unknown[]; held: unknown[]; found: boolean[] }> =>
       withStore(dialect, async (store) => {
         const results: ApplyResult[] = [];
         if (batched) results.push(...(await store.applyPatches(items)));
         else for (const item of items) results.push(await store.applyPatch(item.patch, item.options));
-        return { results: comparable(results), held: await Promise.all(emails.map((email) => holdings(store, email))) };
+        // Each person found by each external id stored: the identity rows hold the values as sent.
+        const owners = await Promise.all(
+          awkward.map((value, n) => store.findProfile({ kind: 'external', value: externalId(value, n), system: sourceOf(n) })),
+        );
+        const byEmail = await Promise.all(emails.map((email) => store.findProfile({ kind: 'email', value: email })));
+        const found = owners.map((owner, n) => owner !== null && owner.id === byEmail[n % 3]?.id);
+        return { results: comparable(results), held: await Promise.all(emails.map((email) => holdings(store, email))), found };
       });
     const oneByOne = await run(false);
     const batched = await run(true);
     expect(batched).toEqual(oneByOne);
+    expect(batched.found).toEqual(awkward.map(() => true));
     // The values themselves, not only both paths alike: the last patch of each person holds.
-    const [held] = batched.held as { profile: { attributes: Record<string, { value: unknown }> }; history: { offered: unknown }[] }[];
+    type Held = {
+      profile: { attributes: Record<string, { value: unknown }> };
+      history: { patchId: string; path: string; offered: unknown }[];
+      ledger: { patchId: string }[];
+    };
+    const [held, second] = batched.held as Held[];
     expect(held?.profile.attributes.note9?.value).toEqual({ text: awkward[9], list: [awkward[9], null] });
     expect(held?.history.map((entry) => entry.offered)).toContainEqual(expect.objectContaining({ value: awkward[0] }));
+    expect(second?.history.map((entry) => entry.path)).toContain('NULL');
+    expect(held?.ledger.map((entry) => entry.patchId)).toContain(`patch-${awkward[0] ?? ''}-0`);
+    expect(second?.history.map((entry) => entry.patchId)).toContain(`patch-${awkward[10] ?? ''}-10`);
   });
 
   it('finds the owner of a record by its shadow in a statement of records alone (more records than identities)', async () => {

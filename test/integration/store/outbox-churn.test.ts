@@ -1,8 +1,9 @@
 /**
  * The outbox is a queue table: every change writes row versions (the upsert, the lease, the
  * relayed mark) that a delete ends. On PostgreSQL a version that changes an indexed column gets
- * an entry in every index, which stays until a vacuum and which scans visit; a lease indexed by
- * nothing is written over the row in place (a HOT update).
+ * an entry in every index, which stays until a vacuum and which scans visit. A lease changes
+ * no indexed column, so on a page with room PostgreSQL writes it as a HOT update (the new
+ * version on the same page, no index entry).
  */
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -42,7 +43,7 @@ async function churn(store: Store): Promise<void> {
 }
 
 describe('the outbox under churn (postgres)', () => {
-  it('writes a lease over the row in place (a HOT update: no index lists the lease)', async () => {
+  it('writes most leases as HOT updates (no index lists the lease, and pages keep room for it)', async () => {
     const database = await createTestDatabase('postgres');
     try {
       const store = await openTestStore(database.url);
@@ -60,7 +61,8 @@ describe('the outbox under churn (postgres)', () => {
         const [stats] = rows;
         // Each claimed row is written twice (its lease, its relayed mark) besides its upserts.
         expect(Number(stats?.updates)).toBeGreaterThanOrEqual(2 * PEOPLE * TARGETS.length * ROUNDS);
-        expect(Number(stats?.hot), JSON.stringify(stats)).toBeGreaterThan(0);
+        // Most leases find room on their page (with full pages 1 % did).
+        expect(Number(stats?.hot), JSON.stringify(stats)).toBeGreaterThanOrEqual(0.5 * PEOPLE * TARGETS.length * ROUNDS);
       } finally {
         await admin.end();
       }
