@@ -22,7 +22,7 @@
  * Redis holds, so none drops what another stored meanwhile (a lost `ok` made a finished
  * write look uncertain, and a later record was judged against the wrong values).
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { RedisClient } from '../../queue/redis-client.js';
 import { jsonEqual } from '../../connector/mapping.js';
 import type { Json } from '../../profile/schema.js';
@@ -57,6 +57,12 @@ return out
 const MAX_ATTEMPTS = 50;
 
 export interface WriteEntry {
+  /**
+   * This write's identity, unique across processes (absent in entries stored before it
+   * existed: those are told apart by `from`). Not the start time: two pushes of one profile
+   * can begin in the same millisecond.
+   */
+  id?: string;
   /** When the push call started (ms, hub clock). */
   from: number;
   /** When it finished, or null while in flight. */
@@ -90,6 +96,14 @@ export interface WriteEntry {
 }
 
 const MAX_ENTRIES = 8;
+
+/** Entry ids: this process's random tag and a counter, a few bytes per entry. */
+const PROCESS_TAG = randomBytes(6).toString('base64url');
+let entrySeq = 0;
+const nextEntryId = (): string => `${PROCESS_TAG}${(entrySeq++).toString(36)}`;
+
+/** Whether two copies of entries (one stored, one in memory or loaded) are the same write. */
+const sameWrite = (a: WriteEntry, b: WriteEntry): boolean => (a.id !== undefined || b.id !== undefined ? a.id === b.id : a.from === b.from);
 
 /**
  * Keys whose stored entries a process keeps for their push's `finish` (a key's value is a few
@@ -145,6 +159,7 @@ export class WriteLog {
     const now = Date.now();
     const keys = writes.map((w) => this.keyOf(connector, w.profileId));
     const mine = writes.map((w): WriteEntry => ({
+      id: nextEntryId(),
       from: now,
       to: null,
       fields: w.fields,
@@ -225,7 +240,7 @@ export class WriteLog {
       done.map(([key]) => key),
       (stored, i) => {
         const mine = (done[i] as [string, WriteEntry])[1];
-        const at = stored.findIndex((e) => e.from === mine.from);
+        const at = stored.findIndex((e) => sameWrite(e, mine));
         // Gone (Redis lost it): the push's own entry is all there is to keep.
         if (at < 0) return [...stored, structuredClone(mine)].slice(-MAX_ENTRIES);
         const held = stored[at] as WriteEntry;
@@ -263,7 +278,7 @@ export class WriteLog {
       filled.map(([key]) => key),
       (stored, i) => {
         const mine = (filled[i] as [string, WriteEntry])[1];
-        const held = stored.find((e) => e.from === mine.from);
+        const held = stored.find((e) => sameWrite(e, mine));
         if (!held) return null;
         held.prev = { ...mine.prev, ...held.prev };
         return stored;
@@ -349,11 +364,10 @@ export class WriteLog {
    * push may have stored since the load.
    */
   async learnPrev(connector: string, profileId: string, entries: readonly WriteEntry[]): Promise<void> {
-    const learnt = new Map(entries.map((e) => [e.from, e.prev]));
     await this.update([this.keyOf(connector, profileId)], (stored) => {
       let changed = false;
       for (const e of stored) {
-        const prev = learnt.get(e.from);
+        const prev = entries.find((l) => sameWrite(l, e))?.prev;
         if (!prev) continue;
         for (const [field, value] of Object.entries(prev)) {
           if (Object.hasOwn(e.prev, field) && jsonEqual(e.prev[field], value)) continue;

@@ -182,6 +182,32 @@ describe('write log shared by ingest and push', () => {
     }
   });
 
+  it('two pushes of one profile begun in the same millisecond each finish and learn into their own entry', async () => {
+    // The Node 24 CI run began both within one millisecond: the second finish found the first
+    // entry by its start time, overwrote it with its own and left its own without an outcome.
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(1_800_000_000_000);
+    try {
+      await beginAccepted(['s1']);
+      await log.finish('c', ['s1']);
+      await log.begin('c', [{ profileId: 's1', fields: { a: 2 }, prev: { a: 1 } }]);
+      // Ingest, in another process, learns what the second write replaced.
+      const other = newLog();
+      const [loaded = []] = await other.load([{ connector: 'c', profileId: 's1' }]);
+      expect(loaded).toHaveLength(2);
+      (loaded[1] as { prev: Record<string, unknown> }).prev.b = 'old';
+      await other.learnPrev('c', 's1', loaded);
+      log.settle('c', new Map([['s1', { ok: true }]]));
+      await log.finish('c', ['s1']);
+    } finally {
+      clock.mockRestore();
+    }
+    const [after = []] = await log.load([{ connector: 'c', profileId: 's1' }]);
+    expect(after.map((e) => [e.fields, e.prev, e.ok, e.shadowed])).toEqual([
+      [{ a: 1 }, {}, true, true],
+      [{ a: 2 }, { a: 1, b: 'old' }, true, true],
+    ]);
+  });
+
   it('a push whose entries Redis lost since its begin stores its own entry again', async () => {
     await log.begin('c', [{ profileId: 'p1', fields: { a: 1 }, prev: {} }]);
     await redis.del(`${prefix}:w:c:p1`);
