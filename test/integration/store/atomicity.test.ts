@@ -1,12 +1,42 @@
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_DIALECTS } from '../../../harness/db.js';
 import type { TestDatabase } from '../../../harness/db.js';
 import type { Store } from '../../../src/store/index.js';
 import { at, openTestStore, patch } from './fixtures.js';
 
+const TARGETS_PER_PATCH = 3;
 const TABLES = ['profiles', 'profile_aliases', 'identities', 'consent_ledger', 'shadows', 'outbox', 'audit_log', 'suppression'];
 
 class InjectedFailure extends Error {}
+
+/** Makes the database refuse inserts into `table` of rows matching `when` (SQL over `new`), with a message naming the table. */
+async function refuseInserts(db: TestDatabase, table: string, when: string): Promise<void> {
+  if (db.dialect === 'sqlite') {
+    const sqlite = new BetterSqlite3(db.url.replace(/^sqlite:/, ''));
+    try {
+      sqlite.exec(
+        `create trigger refuse_${table} before insert on ${table} when ${when} begin select raise(abort, 'refused by ${table}'); end`,
+      );
+    } finally {
+      sqlite.close();
+    }
+    return;
+  }
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    await client.query(
+      `create function refuse_${table}() returns trigger language plpgsql as $$ begin raise exception 'refused by ${table}'; end $$`,
+    );
+    await client.query(
+      `create trigger refuse_${table} before insert on ${table} for each row when (${when}) execute function refuse_${table}()`,
+    );
+  } finally {
+    await client.end();
+  }
+}
 
 describe.each(TEST_DIALECTS)('atomicity and suppression (%s)', (dialect) => {
   let db: TestDatabase;
@@ -88,6 +118,55 @@ describe.each(TEST_DIALECTS)('atomicity and suppression (%s)', (dialect) => {
     const results = await store.applyPatches([{ patch: ok }, { patch: doomed }, { patch: ok }]);
     expect(results.map((r) => r.status)).toEqual(['applied', 'applied', 'unchanged']);
   });
+
+  // A statement failing amid a batch's writes (a constraint, a trigger, a full disk): the error
+  // reported is that statement's (on PostgreSQL every later statement meets "current transaction
+  // is aborted"), nothing of the batch stays behind, and the connection goes back usable.
+  it.each([
+    ['identities', "new.kind = 'phone'"],
+    ['profile_history', "new.actor = 'segment'"],
+    ['audit_log', "new.actor = 'segment'"],
+  ])(
+    'a batch whose %s insert fails amid its writes reports that failure, leaves no row behind and the store goes on',
+    async (table, when) => {
+      const batch = (): {
+        patch: ReturnType<typeof patch>;
+        options?: { observed: { connector: string; externalId: string; values: Record<string, number> } };
+      }[] => [
+        ...Array.from({ length: 30 }, (_, i) => ({
+          patch: patch({
+            identities: [{ kind: 'email', value: `amid-${i}@example.com` }],
+            attributes: { n: i },
+            consents: { marketing: { email: { status: 'granted' } } },
+          }),
+          options: { observed: { connector: 'hubspot', externalId: `hs-amid-${i}`, values: { n: i } } },
+        })),
+        {
+          patch: patch({
+            source: 'segment',
+            identities: [
+              { kind: 'email', value: 'amid-doomed@example.com' },
+              { kind: 'phone', value: '+14155550177' },
+            ],
+            attributes: { n: 99 },
+          }),
+        },
+        ...Array.from({ length: 30 }, (_, i) => ({
+          patch: patch({ identities: [{ kind: 'email', value: `amid-after-${i}@example.com` }], attributes: { n: i } }),
+          options: { observed: { connector: 'salesforce', externalId: `sf-amid-${i}`, values: { n: i } } },
+        })),
+      ];
+      await refuseInserts(db, table, when);
+      await expect(store.applyPatches(batch())).rejects.toThrow(`refused by ${table}`);
+      for (const t of TABLES) expect(await db.count(t)).toBe(0);
+
+      // The same transaction's connection and the store still work: without the doomed patch all is stored.
+      const results = await store.applyPatches(batch().filter((item) => item.patch.source !== 'segment'));
+      expect(results.every((r) => r.status === 'applied')).toBe(true);
+      expect(await db.count('profiles')).toBe(60);
+      expect(await db.count('outbox')).toBe(60 * TARGETS_PER_PATCH);
+    },
+  );
 
   it('writes nothing for a patch carrying a suppressed identity, however it is spelt', async () => {
     await store.suppress([store.hashIdentity({ kind: 'email', value: 'erased@example.com' })], 'erasure');
