@@ -23,6 +23,8 @@ export interface TestDatabase {
   count(table: string): Promise<number>;
   /** Runs a read-only query through a separate connection. */
   query<T extends Record<string, unknown>>(sqlText: string): Promise<T[]>;
+  /** Runs one writing statement (DDL included) through a separate connection. */
+  exec(sqlText: string): Promise<void>;
   drop(): Promise<void>;
 }
 
@@ -58,6 +60,14 @@ export async function createTestDatabase(dialect: TestDialect): Promise<TestData
       dialect,
       url: `sqlite:${file}`,
       query,
+      async exec(sqlText) {
+        const db = new BetterSqlite3(file, { fileMustExist: true });
+        try {
+          db.exec(sqlText);
+        } finally {
+          db.close();
+        }
+      },
       async count(table) {
         const rows = await query<{ n: number }>(`select count(*) as n from ${table}`);
         return Number(rows[0]?.n ?? 0);
@@ -77,6 +87,9 @@ export async function createTestDatabase(dialect: TestDialect): Promise<TestData
     dialect,
     url,
     query,
+    async exec(sqlText) {
+      await withPgClient(url, (client) => client.query(sqlText));
+    },
     async count(table) {
       const rows = await query<{ n: string }>(`select count(*) as n from ${table}`);
       return Number(rows[0]?.n ?? 0);

@@ -1,5 +1,3 @@
-import BetterSqlite3 from 'better-sqlite3';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_DIALECTS } from '../../../harness/db.js';
 import type { TestDatabase } from '../../../harness/db.js';
@@ -14,28 +12,15 @@ class InjectedFailure extends Error {}
 /** Makes the database refuse inserts into `table` of rows matching `when` (SQL over `new`), with a message naming the table. */
 async function refuseInserts(db: TestDatabase, table: string, when: string): Promise<void> {
   if (db.dialect === 'sqlite') {
-    const sqlite = new BetterSqlite3(db.url.replace(/^sqlite:/, ''));
-    try {
-      sqlite.exec(
-        `create trigger refuse_${table} before insert on ${table} when ${when} begin select raise(abort, 'refused by ${table}'); end`,
-      );
-    } finally {
-      sqlite.close();
-    }
+    await db.exec(
+      `create trigger refuse_${table} before insert on ${table} when ${when} begin select raise(abort, 'refused by ${table}'); end`,
+    );
     return;
   }
-  const client = new pg.Client({ connectionString: db.url });
-  await client.connect();
-  try {
-    await client.query(
-      `create function refuse_${table}() returns trigger language plpgsql as $$ begin raise exception 'refused by ${table}'; end $$`,
-    );
-    await client.query(
-      `create trigger refuse_${table} before insert on ${table} for each row when (${when}) execute function refuse_${table}()`,
-    );
-  } finally {
-    await client.end();
-  }
+  await db.exec(
+    `create function refuse_${table}() returns trigger language plpgsql as $$ begin raise exception 'refused by ${table}'; end $$`,
+  );
+  await db.exec(`create trigger refuse_${table} before insert on ${table} for each row when (${when}) execute function refuse_${table}()`);
 }
 
 describe.each(TEST_DIALECTS)('atomicity and suppression (%s)', (dialect) => {

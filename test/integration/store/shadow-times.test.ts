@@ -5,32 +5,9 @@
  * field refreshed the row, was taken for one the hub knew, and written over (issue 14).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import BetterSqlite3 from 'better-sqlite3';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { TEST_DIALECTS } from '../../../harness/db.js';
-import type { TestDatabase } from '../../../harness/db.js';
 import { patch, storeEachTest } from './fixtures.js';
-
-/** Runs a write statement on the test database through a separate connection (a row as an older version left it). */
-async function exec(db: TestDatabase, sqlText: string): Promise<void> {
-  if (db.dialect === 'sqlite') {
-    const conn = new BetterSqlite3(db.url.slice('sqlite:'.length));
-    try {
-      conn.prepare(sqlText).run();
-    } finally {
-      conn.close();
-    }
-    return;
-  }
-  const client = new pg.Client({ connectionString: db.url });
-  await client.connect();
-  try {
-    await client.query(sqlText);
-  } finally {
-    await client.end();
-  }
-}
 
 describe.each(TEST_DIALECTS)('shadow field times (%s)', (dialect) => {
   const t = storeEachTest(dialect);
@@ -71,12 +48,12 @@ describe.each(TEST_DIALECTS)('shadow field times (%s)', (dialect) => {
     const store = t.store();
     const id = await profile();
     const legacyAt = '2026-01-01T00:00:00.000Z';
-    await exec(t.db(), `update shadows set values_at = null, updated_at = '${legacyAt}'`);
+    await t.db().exec(`update shadows set values_at = null, updated_at = '${legacyAt}'`);
     expect((await store.getShadow(id, 'hubspot'))?.valuesAt).toEqual({ firstname: legacyAt, 'subscription:101': legacyAt });
     await store.updateShadow(id, 'hubspot', { values: { firstname: 'Tom' } });
     const after = await store.getShadow(id, 'hubspot');
     expect(after?.valuesAt).toEqual({ firstname: after?.updatedAt, 'subscription:101': legacyAt });
-    await exec(t.db(), `update shadows set values_at = null, updated_at = '${legacyAt}'`);
+    await t.db().exec(`update shadows set values_at = null, updated_at = '${legacyAt}'`);
     await store.recordPushes([
       { profileId: id, connector: 'hubspot', externalId: 'hs-1', values: { firstname: 'Tim' }, pushedAt: legacyAt },
     ]);
