@@ -182,15 +182,17 @@ describe('write log shared by ingest and push', () => {
     }
   });
 
-  it('two pushes of one profile begun in the same millisecond each finish and learn into their own entry', async () => {
+  it('two pushes of one profile begun in the same millisecond each finish, fill and learn into their own entry', async () => {
     // The Node 24 CI run began both within one millisecond: the second finish found the first
     // entry by its start time, overwrote it with its own and left its own without an outcome.
     const clock = vi.spyOn(Date, 'now').mockReturnValue(1_800_000_000_000);
     try {
       await beginAccepted(['s1']);
       await log.finish('c', ['s1']);
-      await log.begin('c', [{ profileId: 's1', fields: { a: 2 }, prev: { a: 1 } }]);
-      // Ingest, in another process, learns what the second write replaced.
+      await log.begin('c', [{ profileId: 's1', fields: { a: 2, c: 'new' }, prev: { a: 1 } }]);
+      // The push learns the value of a field it did not know (`fillPrev`), ingest in another
+      // process what the second write replaced (`learnPrev`): both into the second entry.
+      await log.fillPrev('c', new Map([['s1', { c: 'shadow' }]]));
       const other = newLog();
       const [loaded = []] = await other.load([{ connector: 'c', profileId: 's1' }]);
       expect(loaded).toHaveLength(2);
@@ -204,7 +206,7 @@ describe('write log shared by ingest and push', () => {
     const [after = []] = await log.load([{ connector: 'c', profileId: 's1' }]);
     expect(after.map((e) => [e.fields, e.prev, e.ok, e.shadowed])).toEqual([
       [{ a: 1 }, {}, true, true],
-      [{ a: 2 }, { a: 1, b: 'old' }, true, true],
+      [{ a: 2, c: 'new' }, { a: 1, b: 'old', c: 'shadow' }, true, true],
     ]);
   });
 
