@@ -5,7 +5,17 @@ import type { Store } from '../../../src/store/index.js';
 import { at, openTestStore, patch } from './fixtures.js';
 
 const TARGETS_PER_PATCH = 3;
-const TABLES = ['profiles', 'profile_aliases', 'identities', 'consent_ledger', 'shadows', 'outbox', 'audit_log', 'suppression'];
+const TABLES = [
+  'profiles',
+  'profile_aliases',
+  'identities',
+  'consent_ledger',
+  'profile_history',
+  'shadows',
+  'outbox',
+  'audit_log',
+  'suppression',
+];
 
 class InjectedFailure extends Error {}
 
