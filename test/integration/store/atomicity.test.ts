@@ -2,9 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_DIALECTS } from '../../../harness/db.js';
 import type { TestDatabase } from '../../../harness/db.js';
 import type { Store } from '../../../src/store/index.js';
-import { at, openTestStore, patch } from './fixtures.js';
+import { at, openTestStore, patch, TARGETS } from './fixtures.js';
 
-const TARGETS_PER_PATCH = 3;
 const TABLES = [
   'profiles',
   'profile_aliases',
@@ -124,10 +123,7 @@ describe.each(TEST_DIALECTS)('atomicity and suppression (%s)', (dialect) => {
   ])(
     'a batch whose %s insert fails amid its writes reports that failure, leaves no row behind and the store goes on',
     async (table, when) => {
-      const batch = (): {
-        patch: ReturnType<typeof patch>;
-        options?: { observed: { connector: string; externalId: string; values: Record<string, number> } };
-      }[] => [
+      const batch = (): Parameters<Store['applyPatches']>[0] => [
         ...Array.from({ length: 30 }, (_, i) => ({
           patch: patch({
             identities: [{ kind: 'email', value: `amid-${i}@example.com` }],
@@ -159,7 +155,7 @@ describe.each(TEST_DIALECTS)('atomicity and suppression (%s)', (dialect) => {
       const results = await store.applyPatches(batch().filter((item) => item.patch.source !== 'segment'));
       expect(results.every((r) => r.status === 'applied')).toBe(true);
       expect(await db.count('profiles')).toBe(60);
-      expect(await db.count('outbox')).toBe(60 * TARGETS_PER_PATCH);
+      expect(await db.count('outbox')).toBe(60 * TARGETS.length);
     },
   );
 
