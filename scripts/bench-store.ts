@@ -4,6 +4,12 @@
  *
  *   npm run bench:store [-- --seconds 6 --batch 100 --dialect both --profiles 200 --pg postgres://postgres@127.0.0.1:5432/test]
  *
+ * `--callers N`: N transactions in flight at once (default 1), each caller starting its next as its
+ * last one ends, each with people of its own (the hub's ingest keeps one record's changes in one
+ * lane; `ingestBatchConcurrency`, 4, batches at once), so `--callers 4` is the store as the hub
+ * drives it. SQLite takes one writer at a time (the others wait for its lock); PostgreSQL runs
+ * them side by side, so one caller's planning overlaps another's statements. `retried` counts the
+ * transactions the store began again after losing a race (its `store transaction retried` line).
  * `--profiles N`: the store holds at least N people before the measured runs (the warm-up's,
  * then new ones in batches of 500), so that updates land in a table of that size: a statement whose
  * cost grows with its table shows here, not at the default 200.
@@ -22,6 +28,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { countStatements } from '../harness/statement-count.js';
 import type { StatementCounter } from '../harness/statement-count.js';
+import { createLogger } from '../src/log/logger.js';
 import { MergePolicy, ProfilePatch } from '../src/profile/schema.js';
 import { openStore } from '../src/store/index.js';
 import type { ApplyOptions, Store } from '../src/store/index.js';
@@ -32,12 +39,15 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '100' },
     dialect: { type: 'string', default: 'both' },
     profiles: { type: 'string', default: '200' },
+    callers: { type: 'string', default: '1' },
     pg: { type: 'string', default: process.env.CONCORD_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
   },
 });
 const SECONDS = Number(args.seconds);
 const BATCH = Number(args.batch);
 const PROFILES = Number(args.profiles);
+const CALLERS = Number(args.callers);
+if (!/^[1-9]\d*$/.test(args.callers) || !Number.isSafeInteger(CALLERS)) throw new Error('--callers is a whole number, 1 or more');
 if (!/^\d+$/.test(args.profiles) || !Number.isSafeInteger(PROFILES)) throw new Error('--profiles is a whole number');
 const DIALECTS = args.dialect === 'both' ? ['sqlite', 'postgres'] : [args.dialect];
 if (!DIALECTS.every((d) => d === 'sqlite' || d === 'postgres')) throw new Error('--dialect is sqlite, postgres or both');
@@ -76,7 +86,7 @@ class PatchMix {
     const source = SOURCES[this.#n % SOURCES.length] ?? 'hubspot';
     const at = new Date(this.#clock).toISOString();
     const identities: ProfilePatch['identities'] = [{ kind: 'email', value: email }];
-    if (!existing && Math.random() < 0.5) identities.push({ kind: 'external', value: `ext-${this.#n}`, system: source });
+    if (!existing && Math.random() < 0.5) identities.push({ kind: 'external', value: `ext-${this.#tag}-${this.#n}`, system: source });
     const patch = ProfilePatch.parse({
       id: `bench-${this.#tag}-${this.#n}`,
       source,
@@ -111,27 +121,33 @@ interface Row {
   p50: number;
   p99: number;
   statementsPerPatch: number;
+  retried: number;
 }
 
 async function measure(
   label: { dialect: string; mode: string },
   size: number,
   step: (items: { patch: ProfilePatch; options?: ApplyOptions }[]) => Promise<unknown>,
-  mix: PatchMix,
+  mixes: readonly PatchMix[],
   counter: StatementCounter,
+  retries: { count: number },
 ): Promise<Row> {
   const latencies: number[] = [];
   counter.reset();
+  retries.count = 0;
   let patches = 0;
   const started = performance.now();
   const deadline = started + SECONDS * 1000;
-  while (performance.now() < deadline) {
-    const items = Array.from({ length: size }, () => mix.next());
-    const t0 = performance.now();
-    await step(items);
-    latencies.push(performance.now() - t0);
-    patches += size;
-  }
+  const caller = async (mix: PatchMix): Promise<void> => {
+    while (performance.now() < deadline) {
+      const items = Array.from({ length: size }, () => mix.next());
+      const t0 = performance.now();
+      await step(items);
+      latencies.push(performance.now() - t0);
+      patches += size;
+    }
+  };
+  await Promise.all(mixes.map(caller));
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const statementsPerPatch = counter.count / patches;
@@ -142,26 +158,36 @@ async function measure(
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     statementsPerPatch,
+    retried: retries.count,
   };
 }
 
 async function bench(dialect: 'sqlite' | 'postgres', url: string): Promise<Row[]> {
-  const store: Store = await openStore({ url, policy: POLICY, outboxTargets: TARGETS, hashKey: 'bench-hash-key' });
+  const retries = { count: 0 };
+  const destination = {
+    write(line: string): void {
+      if (line.includes('store transaction retried')) retries.count += 1;
+    },
+  };
+  const logger = createLogger({ level: 'debug', destination });
+  const store: Store = await openStore({ url, policy: POLICY, outboxTargets: TARGETS, hashKey: 'bench-hash-key', logger });
   const counter = countStatements();
   try {
-    const mix = new PatchMix();
+    const mixes = Array.from({ length: CALLERS }, () => new PatchMix());
+    const known = (): number => mixes.reduce((sum, mix) => sum + mix.known, 0);
     // Warm up (JIT, statement caches, some existing profiles for the update share).
     for (let i = 0; i < 200; i++) {
-      const item = mix.next();
-      await store.applyPatch(item.patch, item.options);
+      const item = mixes[i % CALLERS]?.next();
+      if (item) await store.applyPatch(item.patch, item.options);
     }
     const seeding = performance.now();
-    while (mix.known < PROFILES) {
-      const size = Math.min(500, PROFILES - mix.known);
-      await store.applyPatches(Array.from({ length: size }, () => mix.next(true)));
+    for (let i = 0; known() < PROFILES; i++) {
+      const mix = mixes[i % CALLERS];
+      const size = Math.min(500, PROFILES - known());
+      if (mix) await store.applyPatches(Array.from({ length: size }, () => mix.next(true)));
     }
     console.log(
-      `${dialect}: ${mix.known} people stored before the runs (${((performance.now() - seeding) / 1000).toFixed(1)} s to store them)`,
+      `${dialect}: ${known()} people stored before the runs (${((performance.now() - seeding) / 1000).toFixed(1)} s to store them)`,
     );
     const single = await measure(
       { dialect, mode: 'single (1 patch/tx)' },
@@ -169,15 +195,17 @@ async function bench(dialect: 'sqlite' | 'postgres', url: string): Promise<Row[]
       async ([item]) => {
         if (item) await store.applyPatch(item.patch, item.options);
       },
-      mix,
+      mixes,
       counter,
+      retries,
     );
     const batched = await measure(
       { dialect, mode: `batched (${BATCH} patches/tx)` },
       BATCH,
       (items) => store.applyPatches(items),
-      mix,
+      mixes,
       counter,
+      retries,
     );
     return [single, batched];
   } finally {
@@ -214,10 +242,10 @@ async function main(): Promise<void> {
   if (DIALECTS.includes('postgres')) rows.push(...(await withPgDatabase(args.pg, (url) => bench('postgres', url))));
 
   console.log(
-    `\nConcord store benchmark (${SECONDS}s per run, at least ${PROFILES} people stored first, mix: 30% new profiles, ~35% consent changes, 3 outbox targets)`,
+    `\nConcord store benchmark (${SECONDS}s per run, ${CALLERS} caller${CALLERS === 1 ? '' : 's'}, at least ${PROFILES} people stored first, mix: 30% new profiles, ~35% consent changes, 3 outbox targets)`,
   );
   console.log('latency = one transaction (a single patch, or a whole batch)\n');
-  const header = ['dialect', 'mode', 'patches', 'patches/s', 'p50 ms', 'p99 ms', 'stmts/patch'];
+  const header = ['dialect', 'mode', 'patches', 'patches/s', 'p50 ms', 'p99 ms', 'stmts/patch', 'retried'];
   const table = rows.map((r) => [
     r.dialect,
     r.mode,
@@ -226,6 +254,7 @@ async function main(): Promise<void> {
     r.p50.toFixed(2),
     r.p99.toFixed(2),
     r.statementsPerPatch.toFixed(2),
+    String(r.retried),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]?.length ?? 0)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
