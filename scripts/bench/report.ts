@@ -33,6 +33,8 @@ export function printHeader(): void {
       `flushDelayMs ${TUNING.flushDelayMs}, relayDelayMs ${TUNING.relayDelayMs}); push concurrency 4 per target`,
   );
   console.log(`machine load average at start (1, 5, 15 min): ${load()} (the machine is shared: figures move with it)`);
+  // V8's heap flags move the figures (docs/DEPLOY.md, "Memory"); every hub process inherits them.
+  console.log(`NODE_OPTIONS: ${process.env['NODE_OPTIONS'] || "none (Node's defaults; the compose file sets --max-semi-space-size=32)"}`);
 }
 
 /** A run's title: its dialect and hub processes. */

@@ -129,6 +129,8 @@ export const MachineJson = z.object({
   date: z.string(),
   loadAverageStart: z.array(z.number()),
   loadAverageEnd: z.array(z.number()),
+  /** `NODE_OPTIONS` of the run (hub processes inherit it: V8's heap flags, docs/DEPLOY.md "Memory"); absent before session 24. */
+  nodeOptions: z.string().optional(),
 });
 export type MachineJson = z.infer<typeof MachineJson>;
 
@@ -202,6 +204,7 @@ export function machineInfo(date = new Date()): MachineJson {
     date: date.toISOString(),
     loadAverageStart: loadavg(),
     loadAverageEnd: [],
+    nodeOptions: process.env['NODE_OPTIONS'] ?? '',
   };
 }
 

@@ -58,9 +58,13 @@ describe('deploy/compose.yaml', () => {
       expect(service(name).depends_on?.['migrate']?.condition, name).toBe('service_completed_successfully');
   });
 
-  it("caps V8's old space of the api and worker services, each with a variable to change it", () => {
-    expect(service('api').environment?.['NODE_OPTIONS']).toBe('--max-old-space-size=${CONCORD_API_HEAP_MB:-384}');
-    expect(service('worker').environment?.['NODE_OPTIONS']).toBe('--max-old-space-size=${CONCORD_WORKER_HEAP_MB:-256}');
+  it("caps V8's old space of the api and worker services and doubles their young generation, each with a variable to change it", () => {
+    expect(service('api').environment?.['NODE_OPTIONS']).toBe(
+      '--max-old-space-size=${CONCORD_API_HEAP_MB:-384} --max-semi-space-size=${CONCORD_SEMI_SPACE_MB:-32}',
+    );
+    expect(service('worker').environment?.['NODE_OPTIONS']).toBe(
+      '--max-old-space-size=${CONCORD_WORKER_HEAP_MB:-256} --max-semi-space-size=${CONCORD_SEMI_SPACE_MB:-32}',
+    );
   });
 
   it('gives Redis AOF persistence and Redis and PostgreSQL named volumes', () => {
