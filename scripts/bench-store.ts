@@ -6,10 +6,12 @@
  *
  * `--callers N`: N transactions in flight at once (default 1), each caller starting its next as its
  * last one ends, each with people of its own (the hub's ingest keeps one record's changes in one
- * lane; `ingestBatchConcurrency`, 4, batches at once), so `--callers 4` is the store as the hub
- * drives it. SQLite takes one writer at a time (the others wait for its lock); PostgreSQL runs
- * them side by side, so one caller's planning overlaps another's statements. `retried` counts the
- * transactions the store began again after losing a race (its `store transaction retried` line).
+ * lane; `ingestBatchConcurrency`, 4, batches at once), so `--callers 4` approximates the ingest's
+ * concurrency (the relay's and the pushes' transactions are not here). SQLite takes one writer at
+ * a time (in one process the callers queue for the store's one connection); PostgreSQL runs them
+ * side by side, so one caller's planning overlaps another's statements. A transaction's latency
+ * includes that queueing. `retried` counts the attempts the store began again after losing a race
+ * (its `store transaction retried` line; SQLite's checkpointer holding the write lock counts too).
  * `--profiles N`: the store holds at least N people before the measured runs (the warm-up's,
  * then new ones in batches of 500), so that updates land in a table of that size: a statement whose
  * cost grows with its table shows here, not at the default 200.
@@ -138,16 +140,25 @@ async function measure(
   let patches = 0;
   const started = performance.now();
   const deadline = started + SECONDS * 1000;
+  let failed = false;
   const caller = async (mix: PatchMix): Promise<void> => {
-    while (performance.now() < deadline) {
+    while (!failed && performance.now() < deadline) {
       const items = Array.from({ length: size }, () => mix.next());
       const t0 = performance.now();
-      await step(items);
+      try {
+        await step(items);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
       latencies.push(performance.now() - t0);
       patches += size;
     }
   };
-  await Promise.all(mixes.map(caller));
+  // Every caller ends before the store may close: one's failure stops the others' next step.
+  const ended = await Promise.allSettled(mixes.map(caller));
+  const failure = ended.find((e) => e.status === 'rejected');
+  if (failure) throw failure.reason;
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const statementsPerPatch = counter.count / patches;
@@ -244,7 +255,9 @@ async function main(): Promise<void> {
   console.log(
     `\nConcord store benchmark (${SECONDS}s per run, ${CALLERS} caller${CALLERS === 1 ? '' : 's'}, at least ${PROFILES} people stored first, mix: 30% new profiles, ~35% consent changes, 3 outbox targets)`,
   );
-  console.log('latency = one transaction (a single patch, or a whole batch)\n');
+  console.log(
+    `latency = one transaction (a single patch, or a whole batch)${CALLERS > 1 ? ', its wait for a connection included' : ''}; retried = attempts begun again\n`,
+  );
   const header = ['dialect', 'mode', 'patches', 'patches/s', 'p50 ms', 'p99 ms', 'stmts/patch', 'retried'];
   const table = rows.map((r) => [
     r.dialect,

@@ -129,7 +129,7 @@ export const MachineJson = z.object({
   date: z.string(),
   loadAverageStart: z.array(z.number()),
   loadAverageEnd: z.array(z.number()),
-  /** `NODE_OPTIONS` of the run (hub processes inherit it: V8's heap flags, docs/DEPLOY.md "Memory"); absent before session 24. */
+  /** `NODE_OPTIONS` of the run (hub processes inherit it: V8's heap flags, docs/DEPLOY.md "Memory"); absent in files written before it was added (session24-default.json included). */
   nodeOptions: z.string().optional(),
 });
 export type MachineJson = z.infer<typeof MachineJson>;
