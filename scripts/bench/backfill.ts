@@ -14,7 +14,8 @@
  * `/proc/<pid>/status` (VmRSS) every `--sample-ms` (500), beside the records the pull has stored
  * (its progress, which the hub prints). `--heap-mb <MB>` runs the hub with
  * `--max-old-space-size=<MB>` (V8's old space capped, as docs/DEPLOY.md "Memory" advises for a
- * process that pulls), printed and written as `heapMb`.
+ * process that pulls), printed and written as `heapMb`. A `--max-semi-space-size` in `NODE_OPTIONS`
+ * (the compose worker's young generation), which the hub inherits, is named in the label.
  *
  * Printed per dialect: profiles/s (records linked at the end over the pull's duration), peak
  * RSS, RSS at 25/50/75/100 % of the records, the slope of RSS over the records of the second
@@ -114,7 +115,10 @@ async function backfill(
     finished: end?.state === 'completed',
   });
   if (end?.error) console.log(`  the pull failed: ${end.error}`);
-  const label = `${profiles.toLocaleString('en')} profiles${heapMb === undefined ? '' : `, old space ${heapMb} MB`}`;
+  const semiSpaceMb = /--max-semi-space-size[= ](\d+)/.exec(process.env['NODE_OPTIONS'] ?? '')?.[1];
+  const label =
+    `${profiles.toLocaleString('en')} profiles${heapMb === undefined ? '' : `, old space ${heapMb} MB`}` +
+    (semiSpaceMb === undefined ? '' : `, semi-space ${semiSpaceMb} MB`);
   return { label, dialect, ...(heapMb === undefined ? {} : { heapMb }), samples, figures };
 }
 

@@ -114,14 +114,18 @@ function yAxis(ticks: number[], label: string): { body: string[]; y: (v: number)
   return { body, y };
 }
 
+/** The legend, right of the plot; a name longer than its column is wrapped at spaces, a line each. */
 function legend(entries: { name: string; colour: string; dash: Dash }[]): string[] {
   const x = MARGIN.left + PLOT_W + 16;
-  return entries.map((e, i) => {
-    const y = MARGIN.top + 8 + i * 20;
-    return (
+  let y = MARGIN.top + 8;
+  return entries.map((e) => {
+    const lines = wrapped(e.name, WIDTH - x - 30);
+    const text = lines.map((line, k) => `<tspan x="${x + 30}"${k === 0 ? '' : ' dy="14"'}>${escapeXml(line)}</tspan>`).join('');
+    const out =
       `<line x1="${x}" x2="${x + 24}" y1="${y}" y2="${y}" stroke="${e.colour}" stroke-width="2.5"${DASH_ARRAY[e.dash]}/>` +
-      `<text x="${x + 30}" y="${y + 4}">${escapeXml(e.name)}</text>`
-    );
+      `<text x="${x + 30}" y="${y + 4}">${text}</text>`;
+    y += 20 + (lines.length - 1) * 14;
+    return out;
   });
 }
 

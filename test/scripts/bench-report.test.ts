@@ -389,6 +389,25 @@ describe('charts from bench JSON', () => {
     expect(/<g data-series="salesforce">\s*<rect [^>]*fill="#D55E00"/.test(calls)).toBe(true);
   });
 
+  it('a legend name longer than its column is wrapped at spaces, each line inside the chart, none lost', () => {
+    const label = '1,000,000 profiles, old space 256 MB, semi-space 32 MB';
+    const samples = [
+      { seconds: 0, rssBytes: 100 * 1024 * 1024 },
+      { seconds: 10, rssBytes: 180 * 1024 * 1024 },
+    ];
+    const rss = chartsFrom([file([], { backfills: [{ label, dialect: 'sqlite', samples }] })])[0]?.svg ?? '';
+    parseSvg(rss);
+    const width = Number(/<svg [^>]*width="(\d+)"/.exec(rss)?.[1]);
+    const lines = [...rss.matchAll(/<tspan x="(\d+(?:\.\d+)?)"[^>]*>([^<]*)<\/tspan>/g)].map((m) => ({
+      x: Number(m[1]),
+      text: m[2] ?? '',
+    }));
+    expect(lines.length).toBeGreaterThan(1);
+    expect(lines.map((l) => l.text).join(' ')).toBe(`${label} (SQLite)`);
+    // 12 px sans-serif: about 6 px a character, as the chart's own wrapping counts.
+    for (const line of lines) expect(line.x + line.text.length * 6, line.text).toBeLessThanOrEqual(width);
+  });
+
   it('the RSS chart is drawn over the profiles stored when the samples count them', () => {
     const samples = [
       { seconds: 0, rssBytes: 100 * 1024 * 1024, records: 0 },
