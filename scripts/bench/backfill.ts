@@ -38,7 +38,7 @@ import { Dialect } from './args.js';
 import { backfillFigures } from './backfill/figures.js';
 import type { RssSample } from './backfill/figures.js';
 import type { BackfillEnd, BackfillHubSpec, BackfillSample } from './backfill/spec.js';
-import { BENCH_FORMAT, BenchFile, machineInfo } from './results.js';
+import { BENCH_FORMAT, BenchFile, machineInfo, semiSpaceMbOf } from './results.js';
 import type { BackfillJson, BenchFileInput } from './results.js';
 
 const MB = 1024 * 1024;
@@ -115,7 +115,7 @@ async function backfill(
     finished: end?.state === 'completed',
   });
   if (end?.error) console.log(`  the pull failed: ${end.error}`);
-  const semiSpaceMb = /--max-semi-space-size[= ](\d+)/.exec(process.env['NODE_OPTIONS'] ?? '')?.[1];
+  const semiSpaceMb = semiSpaceMbOf(process.env['NODE_OPTIONS'] ?? '');
   const label =
     `${profiles.toLocaleString('en')} profiles${heapMb === undefined ? '' : `, old space ${heapMb} MB`}` +
     (semiSpaceMb === undefined ? '' : `, semi-space ${semiSpaceMb} MB`);

@@ -129,7 +129,7 @@ export const MachineJson = z.object({
   date: z.string(),
   loadAverageStart: z.array(z.number()),
   loadAverageEnd: z.array(z.number()),
-  /** `NODE_OPTIONS` of the run (hub processes inherit it: V8's heap flags, docs/DEPLOY.md "Memory"); absent in files written before it was added (session24-default.json included). */
+  /** `NODE_OPTIONS` of the run (hub processes inherit it: V8's heap flags, docs/DEPLOY.md "Memory"); absent in files written before it was added (session24-default.json included; written by hand into backfill-1m-sqlite-heap256-semi32.json). */
   nodeOptions: z.string().optional(),
 });
 export type MachineJson = z.infer<typeof MachineJson>;
@@ -206,6 +206,15 @@ export function machineInfo(date = new Date()): MachineJson {
     loadAverageEnd: [],
     nodeOptions: process.env['NODE_OPTIONS'] ?? '',
   };
+}
+
+/**
+ * The semi-space (MB) a `NODE_OPTIONS` value gives V8: the last such flag, as V8 takes it, in
+ * either spelling (`--max-semi-space-size=32`, `--max_semi_space_size=32`); none when it sets none.
+ */
+export function semiSpaceMbOf(nodeOptions: string): number | undefined {
+  const last = [...nodeOptions.matchAll(/(?:^|\s)["']?--max[-_]semi[-_]space[-_]size=(\d+)/g)].at(-1)?.[1];
+  return last === undefined ? undefined : Number(last);
 }
 
 /** A number as JSON holds it: non-finite becomes null. */

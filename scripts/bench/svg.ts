@@ -114,19 +114,42 @@ function yAxis(ticks: number[], label: string): { body: string[]; y: (v: number)
   return { body, y };
 }
 
-/** The legend, right of the plot; a name longer than its column is wrapped at spaces, a line each. */
+/** About how wide a character of the charts' 11-12 px sans-serif is. */
+const CHAR_PX = 6;
+/** A legend line's height, and the space between two entries. */
+const LEGEND_LINE_PX = 14;
+const LEGEND_GAP_PX = 6;
+
+/**
+ * The legend, right of the plot: a name longer than its column is wrapped (`wrapped`); when the
+ * wrapped names would run below the chart, each is cut to one line ending in "…". Each entry
+ * carries its whole name as its `<title>`.
+ */
 function legend(entries: { name: string; colour: string; dash: Dash }[]): string[] {
   const x = MARGIN.left + PLOT_W + 16;
+  const column = WIDTH - x - 30;
+  const heightOf = (names: string[][]): number => names.reduce((h, lines) => h + LEGEND_GAP_PX + lines.length * LEGEND_LINE_PX, 0);
+  let names = entries.map((e) => wrapped(e.name, column));
+  if (MARGIN.top + heightOf(names) > HEIGHT) names = entries.map((e) => [cut(e.name, column)]);
   let y = MARGIN.top + 8;
-  return entries.map((e) => {
-    const lines = wrapped(e.name, WIDTH - x - 30);
-    const text = lines.map((line, k) => `<tspan x="${x + 30}"${k === 0 ? '' : ' dy="14"'}>${escapeXml(line)}</tspan>`).join('');
+  return entries.map((e, i) => {
+    const lines = names[i] ?? [];
+    const text = lines
+      .map((line, k) => `<tspan x="${x + 30}"${k === 0 ? '' : ` dy="${LEGEND_LINE_PX}"`}>${escapeXml(line)}</tspan>`)
+      .join('');
     const out =
+      `<g data-legend="${escapeXml(e.name)}"><title>${escapeXml(e.name)}</title>` +
       `<line x1="${x}" x2="${x + 24}" y1="${y}" y2="${y}" stroke="${e.colour}" stroke-width="2.5"${DASH_ARRAY[e.dash]}/>` +
-      `<text x="${x + 30}" y="${y + 4}">${text}</text>`;
-    y += 20 + (lines.length - 1) * 14;
+      `<text x="${x + 30}" y="${y + 4}">${text}</text></g>`;
+    y += LEGEND_GAP_PX + lines.length * LEGEND_LINE_PX;
     return out;
   });
+}
+
+/** `label` on one line of `width` px, its end replaced by "…" when it does not fit. */
+function cut(label: string, width: number): string {
+  const fit = Math.max(2, Math.floor((width - 4) / CHAR_PX));
+  return label.length <= fit ? label : `${label.slice(0, fit - 1)}…`;
 }
 
 /** Series as lines through their points (sorted by x), with a marker per point. */
@@ -179,18 +202,24 @@ export function lineChart(spec: LineChartSpec): string {
   return frame(spec.title, body);
 }
 
-/** One bar per entry, with its ceiling marked across it (red when the bar passes it). */
-/** A label's words in lines that fit `width` px (about 6 px per character at 11 px), so neighbours' labels do not overlap. */
+/**
+ * A label's words in lines that fit `width` px, so neighbours' labels do not overlap; a word
+ * longer than a line is cut into pieces that fit, a line each.
+ */
 function wrapped(label: string, width: number): string[] {
+  const fit = Math.max(1, Math.floor((width - 4) / CHAR_PX));
   const lines: string[] = [];
   for (const word of label.split(' ')) {
     const last = lines.at(-1);
-    if (last !== undefined && (last.length + 1 + word.length) * 6 <= width - 4) lines[lines.length - 1] = `${last} ${word}`;
+    if (word.length > fit) {
+      for (let at = 0; at < word.length; at += fit) lines.push(word.slice(at, at + fit));
+    } else if (last !== undefined && last.length + 1 + word.length <= fit) lines[lines.length - 1] = `${last} ${word}`;
     else lines.push(word);
   }
   return lines;
 }
 
+/** One bar per entry, with its ceiling marked across it (red when the bar passes it). */
 export function barChart(spec: BarChartSpec): string {
   const values = spec.bars.flatMap((b) => [b.value, b.ceiling ?? 0]).filter(Number.isFinite);
   const axis = yAxis(niceTicks(0, Math.max(...values, 0)), spec.yLabel);

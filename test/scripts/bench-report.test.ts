@@ -16,7 +16,7 @@ import { LogTally } from '../../scripts/bench/log-tally.js';
 import { parseCommandStats } from '../../scripts/bench/redis-commands.js';
 import { backfillFigures, interpolated } from '../../scripts/bench/backfill/figures.js';
 import { chartsFrom } from '../../scripts/bench/plots.js';
-import { BENCH_FORMAT, BenchFile, machineInfo } from '../../scripts/bench/results.js';
+import { BENCH_FORMAT, BenchFile, machineInfo, semiSpaceMbOf } from '../../scripts/bench/results.js';
 import { writeVendorCalls } from '../../scripts/bench/vendor-calls.js';
 import type { BenchFileInput, PhaseJson, RunJson } from '../../scripts/bench/results.js';
 import { barChart, escapeXml, lineChart, niceTicks } from '../../scripts/bench/svg.js';
@@ -389,23 +389,87 @@ describe('charts from bench JSON', () => {
     expect(/<g data-series="salesforce">\s*<rect [^>]*fill="#D55E00"/.test(calls)).toBe(true);
   });
 
-  it('a legend name longer than its column is wrapped at spaces, each line inside the chart, none lost', () => {
+  /** Each legend entry: its whole name (title) and its lines, where they are drawn. */
+  function legendOf(svg: string): { name: string; lines: { x: number; y: number; text: string }[] }[] {
+    return [
+      ...svg.matchAll(/<g data-legend="[^"]*"><title>([^<]*)<\/title><line [^>]*\/><text x="[^"]*" y="([^"]*)">(.*?)<\/text><\/g>/g),
+    ].map((m) => {
+      let y = Number(m[2]);
+      const lines = [...(m[3] ?? '').matchAll(/<tspan x="([^"]*)"(?: dy="([^"]*)")?>([^<]*)<\/tspan>/g)].map((t) => {
+        y += Number(t[2] ?? 0);
+        return { x: Number(t[1]), y, text: t[3] ?? '' };
+      });
+      return { name: m[1] ?? '', lines };
+    });
+  }
+  const sizeOf = (svg: string): { width: number; height: number } => ({
+    width: Number(/<svg [^>]*width="(\d+)"/.exec(svg)?.[1]),
+    height: Number(/<svg [^>]*height="(\d+)"/.exec(svg)?.[1]),
+  });
+  /** Every line inside the chart (about 6 px a character, as the chart counts), each below the last. */
+  function expectInside(svg: string): void {
+    const { width, height } = sizeOf(svg);
+    let below = 0;
+    for (const line of legendOf(svg).flatMap((e) => e.lines)) {
+      expect(line.x + line.text.length * 6, line.text).toBeLessThanOrEqual(width);
+      expect(line.y, line.text).toBeLessThanOrEqual(height);
+      expect(line.y, line.text).toBeGreaterThan(below);
+      below = line.y;
+    }
+  }
+  const rssOf = (labels: string[]): string =>
+    chartsFrom([
+      file([], {
+        backfills: labels.map((label) => ({
+          label,
+          dialect: 'sqlite' as const,
+          samples: [
+            { seconds: 0, rssBytes: 100 * 1024 * 1024 },
+            { seconds: 10, rssBytes: 180 * 1024 * 1024 },
+          ],
+        })),
+      }),
+    ])[0]?.svg ?? '';
+
+  it('a legend name longer than its column is wrapped at spaces, every line inside the chart, none lost', () => {
     const label = '1,000,000 profiles, old space 256 MB, semi-space 32 MB';
-    const samples = [
-      { seconds: 0, rssBytes: 100 * 1024 * 1024 },
-      { seconds: 10, rssBytes: 180 * 1024 * 1024 },
-    ];
-    const rss = chartsFrom([file([], { backfills: [{ label, dialect: 'sqlite', samples }] })])[0]?.svg ?? '';
-    parseSvg(rss);
-    const width = Number(/<svg [^>]*width="(\d+)"/.exec(rss)?.[1]);
-    const lines = [...rss.matchAll(/<tspan x="(\d+(?:\.\d+)?)"[^>]*>([^<]*)<\/tspan>/g)].map((m) => ({
-      x: Number(m[1]),
-      text: m[2] ?? '',
-    }));
-    expect(lines.length).toBeGreaterThan(1);
-    expect(lines.map((l) => l.text).join(' ')).toBe(`${label} (SQLite)`);
-    // 12 px sans-serif: about 6 px a character, as the chart's own wrapping counts.
-    for (const line of lines) expect(line.x + line.text.length * 6, line.text).toBeLessThanOrEqual(width);
+    const svg = rssOf([label]);
+    parseSvg(svg);
+    const [entry] = legendOf(svg);
+    expect(entry?.name).toBe(`${label} (SQLite)`);
+    expect(entry?.lines.length).toBeGreaterThan(1);
+    expect(entry?.lines.map((l) => l.text).join(' ')).toBe(`${label} (SQLite)`);
+    expectInside(svg);
+  });
+
+  it('a word longer than the column is cut into pieces; names too many to wrap are cut to a line each, whole in their title', () => {
+    const word = 'NODE_OPTIONS=--max-old-space-size=256';
+    const one = rssOf([word]);
+    const pieces = legendOf(one)[0]?.lines.map((l) => l.text) ?? [];
+    expect(pieces.length).toBeGreaterThan(1);
+    expect(pieces.join('')).toBe(`${word} (SQLite)`);
+    expectInside(one);
+    const labels = Array.from({ length: 9 }, (_, i) => `${(i + 1) * 100},000 profiles, ${word}, semi-space 32 MB`);
+    const many = rssOf(labels);
+    parseSvg(many);
+    const legend = legendOf(many);
+    expect(legend.map((e) => e.name)).toEqual(labels.map((l) => `${l} (SQLite)`));
+    for (const entry of legend) {
+      expect(entry.lines).toHaveLength(1);
+      const shown = entry.lines[0]?.text ?? '';
+      expect(shown.endsWith('…')).toBe(true);
+      expect(entry.name.startsWith(shown.slice(0, -1))).toBe(true);
+    }
+    expectInside(many);
+  });
+
+  it('the semi-space a NODE_OPTIONS value sets: either spelling, the last one, none when absent', () => {
+    expect(semiSpaceMbOf('--max-old-space-size=256 --max-semi-space-size=32')).toBe(32);
+    expect(semiSpaceMbOf('--max_semi_space_size=64')).toBe(64);
+    expect(semiSpaceMbOf('--max-semi-space-size=16 --max-semi-space-size=32')).toBe(32);
+    expect(semiSpaceMbOf('--max-old-space-size=256')).toBeUndefined();
+    expect(semiSpaceMbOf('')).toBeUndefined();
+    expect(semiSpaceMbOf('--no-max-semi-space-size-x=3')).toBeUndefined();
   });
 
   it('the RSS chart is drawn over the profiles stored when the samples count them', () => {
