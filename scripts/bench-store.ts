@@ -29,8 +29,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { countStatements } from '../harness/statement-count.js';
+import { retryCountingLogger } from './bench/waits.js';
 import type { StatementCounter } from '../harness/statement-count.js';
-import { createLogger } from '../src/log/logger.js';
 import { MergePolicy, ProfilePatch } from '../src/profile/schema.js';
 import { openStore } from '../src/store/index.js';
 import type { ApplyOptions, Store } from '../src/store/index.js';
@@ -132,11 +132,11 @@ async function measure(
   step: (items: { patch: ProfilePatch; options?: ApplyOptions }[]) => Promise<unknown>,
   mixes: readonly PatchMix[],
   counter: StatementCounter,
-  retries: { count: number },
+  retries: { retries: number },
 ): Promise<Row> {
   const latencies: number[] = [];
   counter.reset();
-  retries.count = 0;
+  retries.retries = 0;
   let patches = 0;
   const started = performance.now();
   const deadline = started + SECONDS * 1000;
@@ -169,19 +169,19 @@ async function measure(
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     statementsPerPatch,
-    retried: retries.count,
+    retried: retries.retries,
   };
 }
 
 async function bench(dialect: 'sqlite' | 'postgres', url: string): Promise<Row[]> {
-  const retries = { count: 0 };
-  const destination = {
-    write(line: string): void {
-      if (line.includes('store transaction retried')) retries.count += 1;
-    },
-  };
-  const logger = createLogger({ level: 'debug', destination });
-  const store: Store = await openStore({ url, policy: POLICY, outboxTargets: TARGETS, hashKey: 'bench-hash-key', logger });
+  const retries = { retries: 0 };
+  const store: Store = await openStore({
+    url,
+    policy: POLICY,
+    outboxTargets: TARGETS,
+    hashKey: 'bench-hash-key',
+    logger: retryCountingLogger(retries),
+  });
   const counter = countStatements();
   try {
     const mixes = Array.from({ length: CALLERS }, () => new PatchMix());

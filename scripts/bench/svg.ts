@@ -116,6 +116,8 @@ function yAxis(ticks: number[], label: string): { body: string[]; y: (v: number)
 
 /** About how wide a character of the charts' 11-12 px sans-serif is. */
 const CHAR_PX = 6;
+/** How many characters fit in `width` px (at least `min`). */
+const charsIn = (width: number, min = 1): number => Math.max(min, Math.floor((width - 4) / CHAR_PX));
 /** A legend line's height, and the space between two entries. */
 const LEGEND_LINE_PX = 14;
 const LEGEND_GAP_PX = 6;
@@ -148,7 +150,7 @@ function legend(entries: { name: string; colour: string; dash: Dash }[]): string
 
 /** `label` on one line of `width` px, its end replaced by "…" when it does not fit. */
 function cut(label: string, width: number): string {
-  const fit = Math.max(2, Math.floor((width - 4) / CHAR_PX));
+  const fit = charsIn(width, 2);
   return label.length <= fit ? label : `${label.slice(0, fit - 1)}…`;
 }
 
@@ -207,7 +209,7 @@ export function lineChart(spec: LineChartSpec): string {
  * longer than a line is cut into pieces that fit, a line each.
  */
 function wrapped(label: string, width: number): string[] {
-  const fit = Math.max(1, Math.floor((width - 4) / CHAR_PX));
+  const fit = charsIn(width);
   const lines: string[] = [];
   for (const word of label.split(' ')) {
     const last = lines.at(-1);

@@ -174,11 +174,11 @@ export function timeRedis(clock: WaitClock): void {
   };
 }
 
-/** A silent store logger but for counting the store's retried transactions. */
-export function retryCountingLogger(clock: WaitClock): Logger {
+/** A silent store logger but for counting the store's retried transactions (into `counter.retries`: a `WaitClock`, or any tally). */
+export function retryCountingLogger(counter: { retries: number }): Logger {
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line.includes('store transaction retried')) clock.retries++;
+      for (const line of chunk.toString().split('\n')) if (line.includes('store transaction retried')) counter.retries++;
       done();
     },
   });
