@@ -8,7 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createRedisClient } from '../queue/redis-client.js';
+import { closeRedisClient, createRedisClient } from '../queue/redis-client.js';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { builtinConnectors } from '../../connectors/index.js';
@@ -181,7 +181,7 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
     await privacy.close();
     await engine.close();
     await hubIngest.close();
-    await redis.quit().catch(() => redis.disconnect());
+    await closeRedisClient(redis);
     await store.close();
     mail?.mailer.close();
     await mail?.catcher?.close();

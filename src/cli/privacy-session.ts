@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { createRedisClient } from '../queue/redis-client.js';
+import { closeRedisClient, createRedisClient } from '../queue/redis-client.js';
 import type { Logger } from 'pino';
 import { builtinConnectors } from '../../connectors/index.js';
 import { demoStateFile, runningDemo } from '../app/demo-state.js';
@@ -85,7 +85,7 @@ async function open(io: CliIo, config: Config): Promise<Session> {
     async close() {
       await privacy.close();
       await hubIngest.close();
-      await redis.quit().catch(() => redis.disconnect());
+      await closeRedisClient(redis);
       await store.close();
     },
   };

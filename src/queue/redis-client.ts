@@ -11,10 +11,76 @@
  * https://docs.bullmq.io/bull/patterns/redis-cluster).
  */
 import { Cluster, Redis } from 'ioredis';
-import type { ClusterOptions, RedisOptions } from 'ioredis';
+import type { ClusterNode, ClusterOptions, RedisOptions } from 'ioredis';
 
 /** A client of a single Redis, of a Sentinel group, or of a Redis Cluster. */
 export type RedisClient = Redis | Cluster;
+
+/** What ioredis does to end a client (both are private in its typings, public at run time). */
+interface Ending {
+  setStatus(status: 'end'): void;
+  flushQueue(error: Error): void;
+}
+
+/**
+ * Ends a client that `disconnect()` found waiting to reconnect. ioredis clears the timer of the
+ * next attempt, but no socket is left whose closing would end the client, so it stays
+ * `reconnecting`, never emits `end` and keeps its queued commands for ever
+ * (https://github.com/redis/ioredis/issues/1247): BullMQ's `Worker.close()` waits for that `end`
+ * on its blocking connection, and a hub told to stop while Redis was away never stopped. This
+ * does what ioredis does when a connection it was told to close has closed: status `end`, the
+ * `end` event, queued commands rejected.
+ */
+function endWaitingClient(client: Redis | Cluster): void {
+  (client as unknown as Ending).setStatus('end');
+  (client as unknown as Ending).flushQueue(new Error('Connection is closed.'));
+}
+
+/** A single node's or Sentinel's client that ends when disconnected while waiting to reconnect. */
+class HubRedis extends Redis {
+  override disconnect(reconnect = false): void {
+    const waiting = !reconnect && this.status === 'reconnecting';
+    super.disconnect(reconnect);
+    if (waiting) endWaitingClient(this);
+  }
+
+  /** BullMQ duplicates the hub's client for each worker's blocking connection. */
+  override duplicate(override?: Partial<RedisOptions>): Redis {
+    return new HubRedis({ ...this.options, ...override });
+  }
+}
+
+/** A Cluster client that ends when disconnected while waiting to reconnect (no node left to close). */
+class HubCluster extends Cluster {
+  private readonly seeds: ClusterNode[];
+
+  constructor(seeds: ClusterNode[], options?: ClusterOptions) {
+    super(seeds, options);
+    this.seeds = seeds;
+  }
+
+  override disconnect(reconnect = false): void {
+    const waiting = !reconnect && this.status === 'reconnecting';
+    super.disconnect(reconnect);
+    if (waiting) endWaitingClient(this);
+  }
+
+  override duplicate(overrideStartupNodes: ClusterNode[] = [], overrideOptions: ClusterOptions = {}): Cluster {
+    const seeds = overrideStartupNodes.length > 0 ? overrideStartupNodes : this.seeds.slice(0);
+    return new HubCluster(seeds, { ...this.options, ...overrideOptions });
+  }
+}
+
+/**
+ * Closes a client: `QUIT` when it is connected (replies still due arrive first), at once
+ * otherwise. `QUIT` on a client waiting to reconnect would wait in its queue for a Redis that
+ * may not come back.
+ */
+export async function closeRedisClient(client: RedisClient): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status !== 'ready') return client.disconnect();
+  await client.quit().catch(() => client.disconnect());
+}
 
 /** A Redis Cluster given by seed nodes (the structure of `hub.redisUrl`'s cluster form). */
 export interface RedisClusterTarget {
@@ -84,11 +150,11 @@ export function createRedisClient(target: RedisTarget, overrides: RedisOptions =
       ...pick(overrides, ['lazyConnect', 'enableOfflineQueue', 'enableAutoPipelining', 'enableReadyCheck']),
       redisOptions: { ...nodeOptionsOf(nodes[0]), ...passed.redisOptions, ...overrides },
     };
-    return new Cluster(nodes.map(seedNode), clusterOptions);
+    return new HubCluster(nodes.map(seedNode), clusterOptions);
   }
   if (isSentinel(target)) {
     const { sentinels, name, sentinelPassword, options } = target.sentinel;
-    return new Redis({
+    return new HubRedis({
       ...options,
       sentinels: sentinels.map((s) => ({ ...s })),
       name,
@@ -96,7 +162,7 @@ export function createRedisClient(target: RedisTarget, overrides: RedisOptions =
       ...overrides,
     });
   }
-  return typeof target === 'string' ? new Redis(target, overrides) : new Redis({ ...target, ...overrides });
+  return typeof target === 'string' ? new HubRedis(target, overrides) : new HubRedis({ ...target, ...overrides });
 }
 
 /** A second connection to the same Redis (or Cluster) as `client`, with `overrides`. */

@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { Job, Queue, Worker } from 'bullmq';
 import type { JobsOptions } from 'bullmq';
-import { createRedisClient, duplicateRedisClient } from '../queue/redis-client.js';
+import { closeRedisClient, createRedisClient, duplicateRedisClient } from '../queue/redis-client.js';
 import type { RedisClient } from '../queue/redis-client.js';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
@@ -601,8 +601,8 @@ class BullEngine implements Engine {
         const instance = await pending.catch(() => null);
         await instance?.close?.().catch((err: unknown) => this.logger.warn({ err }, 'connector close failed'));
       }
-      await this.commands.quit().catch(() => this.commands.disconnect());
-      await this.redis.quit().catch(() => this.redis.disconnect());
+      await closeRedisClient(this.commands);
+      await closeRedisClient(this.redis);
       this.logger.info('sync engine closed');
     })();
     return this.closing;

@@ -253,39 +253,48 @@ describe('RedisWatch', () => {
   });
 });
 
+/** A whole hub process (every role) on a private Redis and its own SQLite database. */
+async function hubProcessOn(
+  redisUrl: string,
+  databaseUrl: string,
+): Promise<{ hub: Awaited<ReturnType<typeof startHubProcess>>; prefix: string }> {
+  const prefix = `{rl-${randomUUID().slice(0, 8)}}`;
+  const loaded = parseConfig(
+    [
+      'hub:',
+      '  mode: development',
+      `  redisUrl: ${redisUrl}`,
+      `  databaseUrl: ${databaseUrl}`,
+      '  publicUrl: http://127.0.0.1:8080',
+      '  listen: { host: 127.0.0.1, port: 0 }',
+      `  keyPrefix: "${prefix}"`,
+      '  secrets:',
+      '    signing: ${env:T_SIGNING}',
+      '    hashKey: ${env:T_HASH}',
+      'catalog:',
+      '  channels: { email: { title: E-mail } }',
+      '  purposes:',
+      '    marketing: { title: Marketing, notice: { text: Offers., version: "1" }, channels: [email] }',
+      '',
+    ].join('\n'),
+    'redis-loss.yaml',
+    { connectors: builtinConnectors, env: { T_SIGNING: 's'.repeat(40), T_HASH: 'k'.repeat(32) } },
+  );
+  if (!loaded.ok) throw new Error(loaded.errors.map(String).join('\n'));
+  const hub = await startHubProcess(loaded.config, {
+    role: 'all',
+    logger: silentLogger(),
+    tuning: { redisCheckEveryMs: 1_000 },
+    server: { queueBoard: false },
+  });
+  return { hub, prefix };
+}
+
 describe('a hub process after Redis loss', () => {
   it('re-creates the relay sweep and the privacy sweep by itself, without a restart', async () => {
     const redis = await killableRedis();
     const db = await createTestDatabase('sqlite');
-    const prefix = `{rl-${randomUUID().slice(0, 8)}}`;
-    const loaded = parseConfig(
-      [
-        'hub:',
-        '  mode: development',
-        `  redisUrl: ${redis.url}`,
-        `  databaseUrl: ${db.url}`,
-        '  publicUrl: http://127.0.0.1:8080',
-        '  listen: { host: 127.0.0.1, port: 0 }',
-        `  keyPrefix: "${prefix}"`,
-        '  secrets:',
-        '    signing: ${env:T_SIGNING}',
-        '    hashKey: ${env:T_HASH}',
-        'catalog:',
-        '  channels: { email: { title: E-mail } }',
-        '  purposes:',
-        '    marketing: { title: Marketing, notice: { text: Offers., version: "1" }, channels: [email] }',
-        '',
-      ].join('\n'),
-      'redis-loss.yaml',
-      { connectors: builtinConnectors, env: { T_SIGNING: 's'.repeat(40), T_HASH: 'k'.repeat(32) } },
-    );
-    if (!loaded.ok) throw new Error(loaded.errors.map(String).join('\n'));
-    const hub = await startHubProcess(loaded.config, {
-      role: 'all',
-      logger: silentLogger(),
-      tuning: { redisCheckEveryMs: 1_000 },
-      server: { queueBoard: false },
-    });
+    const { hub, prefix } = await hubProcessOn(redis.url, db.url);
     const sweeps = async (): Promise<string[]> => {
       const connection = new Redis(redis.url, { maxRetriesPerRequest: 1 });
       connection.on('error', () => undefined);
@@ -317,4 +326,36 @@ describe('a hub process after Redis loss', () => {
       await db.drop();
     }
   }, 90_000);
+
+  // A hub told to stop (SIGTERM) while Redis is away, or in the moments after it came back while
+  // its workers' connections still wait to reconnect, stops: it used to wait for ever on BullMQ's
+  // Worker.close (see test/integration/queue/close-while-down.test.ts).
+  for (const moment of ['while Redis is down', 'right after Redis came back'] as const) {
+    it(`stops ${moment}`, async () => {
+      const redis = await killableRedis();
+      const db = await createTestDatabase('sqlite');
+      const { hub } = await hubProcessOn(redis.url, db.url);
+      let closed: Promise<string> | undefined;
+      try {
+        await sleep(300);
+        await redis.kill();
+        // Long enough for ioredis's delay between attempts to outlast the close below.
+        await sleep(1_000);
+        if (moment === 'right after Redis came back') await redis.start();
+        let timer: NodeJS.Timeout | undefined;
+        closed = hub.close().then(() => 'stopped');
+        const outcome = await Promise.race([
+          closed,
+          new Promise<string>((resolve) => {
+            timer = setTimeout(() => resolve('still stopping'), 15_000);
+          }),
+        ]).finally(() => clearTimeout(timer));
+        expect(outcome).toBe('stopped');
+      } finally {
+        if (!closed) await hub.close();
+        await redis.kill();
+        await db.drop();
+      }
+    }, 60_000);
+  }
 });
