@@ -29,7 +29,11 @@ interface Ending {
  * (https://github.com/redis/ioredis/issues/1247): BullMQ's `Worker.close()` waits for that `end`
  * on its blocking connection, and a hub told to stop while Redis was away never stopped. This
  * does what ioredis does when a connection it was told to close has closed: status `end`, the
- * `end` event, queued commands rejected.
+ * `end` event, queued commands rejected. It leaves ioredis's `manuallyClosing` set, as it was
+ * told to close: BullMQ may `connect()` a blocking connection again after closing it while its
+ * fetch still waits, and such a client then ends at its first failure instead of retrying for
+ * ever behind a closed worker. Not covered: a Cluster's nodes given a `clusterNodeRetryStrategy`
+ * wait to reconnect themselves, as plain ioredis clients.
  */
 function endWaitingClient(client: Redis | Cluster): void {
   (client as unknown as Ending).setStatus('end');

@@ -448,7 +448,12 @@ class BullEngine implements Engine {
       const ordered = new OrderedWorker<IngestJobData>(
         queueNames.ingest,
         (job) => this.ingestor.process(job),
-        { ...base, prefix: queuePrefix(this.prefix, queueNames.ingest), maxInFlight: tuning.ingestConcurrency },
+        {
+          ...base,
+          prefix: queuePrefix(this.prefix, queueNames.ingest),
+          maxInFlight: tuning.ingestConcurrency,
+          redisReady: () => this.redisReady(),
+        },
         this.logger,
       );
       this.addWorker(ordered.worker);

@@ -21,11 +21,24 @@ export class OrderedWorker<Data> {
   private loop: Promise<void> | null = null;
   private stopping = false;
   private renewTimer: NodeJS.Timeout | null = null;
+  /** Ends the wait for a fetch that cannot return (see `close`). */
+  private leaveFetch: () => void = () => undefined;
+  private readonly fetchLeft = new Promise<undefined>((resolve) => {
+    this.leaveFetch = () => resolve(undefined);
+  });
 
+  /**
+   * `redisReady`: whether the worker's Redis is reachable now (a fetch waiting for one that is
+   * away never returns).
+   */
   constructor(
     name: string,
     private readonly processor: (job: Job<Data>) => Promise<unknown>,
-    private readonly options: Omit<WorkerOptions, 'autorun' | 'concurrency'> & { maxInFlight: number; lockDuration: number },
+    private readonly options: Omit<WorkerOptions, 'autorun' | 'concurrency'> & {
+      maxInFlight: number;
+      lockDuration: number;
+      redisReady: () => boolean;
+    },
     private readonly logger: Logger,
   ) {
     // A short block, so a closing worker stops fetching within a second.
@@ -47,7 +60,7 @@ export class OrderedWorker<Data> {
       }
       let job: Job<Data> | undefined;
       try {
-        job = await this.worker.getNextJob(this.token, { block: true });
+        job = await Promise.race([this.worker.getNextJob(this.token, { block: true }), this.fetchLeft]);
       } catch (err) {
         if (this.stopping) break;
         this.logger.warn({ err: err instanceof Error ? err.message : String(err), queue: this.worker.name }, 'fetching a job failed');
@@ -86,10 +99,15 @@ export class OrderedWorker<Data> {
     }
   }
 
-  /** Stops fetching, lets running jobs finish, then closes the worker. */
+  /**
+   * Stops fetching, lets running jobs finish, then closes the worker. The loop ends after its
+   * current fetch (a job fetched meanwhile still runs to the end), unless Redis is away: that
+   * fetch waits for a connection that may never come back and is left behind (were it to take
+   * a job later, the job is found stalled and run again), or the process would never stop.
+   */
   async close(): Promise<void> {
     this.stopping = true;
-    // The loop ends after its current fetch; a job fetched meanwhile still runs to the end.
+    if (!this.options.redisReady()) this.leaveFetch();
     await this.loop;
     await Promise.allSettled(this.running.values());
     if (this.renewTimer) clearInterval(this.renewTimer);
