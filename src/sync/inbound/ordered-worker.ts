@@ -21,11 +21,8 @@ export class OrderedWorker<Data> {
   private loop: Promise<void> | null = null;
   private stopping = false;
   private renewTimer: NodeJS.Timeout | null = null;
-  /** Ends the wait for a fetch that cannot return (see `close`). */
-  private leaveFetch: () => void = () => undefined;
-  private readonly fetchLeft = new Promise<undefined>((resolve) => {
-    this.leaveFetch = () => resolve(undefined);
-  });
+  /** Ends the wait for the fetch under way, one that cannot return (see `close`). */
+  private leaveFetch: (() => void) | null = null;
 
   /**
    * `redisReady`: whether the worker's Redis is reachable now (a fetch waiting for one that is
@@ -60,7 +57,13 @@ export class OrderedWorker<Data> {
       }
       let job: Job<Data> | undefined;
       try {
-        job = await Promise.race([this.worker.getNextJob(this.token, { block: true }), this.fetchLeft]);
+        // A promise of its own per fetch: one raced again and again would keep a reaction per fetch.
+        const left = new Promise<undefined>((resolve) => {
+          this.leaveFetch = () => resolve(undefined);
+        });
+        job = await Promise.race([this.worker.getNextJob(this.token, { block: true }), left]).finally(() => {
+          this.leaveFetch = null;
+        });
       } catch (err) {
         if (this.stopping) break;
         this.logger.warn({ err: err instanceof Error ? err.message : String(err), queue: this.worker.name }, 'fetching a job failed');
@@ -107,7 +110,7 @@ export class OrderedWorker<Data> {
    */
   async close(): Promise<void> {
     this.stopping = true;
-    if (!this.options.redisReady()) this.leaveFetch();
+    if (!this.options.redisReady()) this.leaveFetch?.();
     await this.loop;
     await Promise.allSettled(this.running.values());
     if (this.renewTimer) clearInterval(this.renewTimer);
