@@ -178,6 +178,8 @@ export async function startHubProcess(loaded: Config, options: HubProcessOptions
   const closeAll = async (): Promise<void> => {
     await metricsApp?.close();
     await app?.close();
+    // Before any worker closes: see `releaseRedisIfAway`.
+    engine.releaseRedisIfAway();
     await privacy.close();
     await engine.close();
     await hubIngest.close();

@@ -191,6 +191,12 @@ export interface Engine {
   /** True while the engine's Redis connections are up; when false, webhooks and ingest refuse at once. */
   redisReady(): boolean;
   /**
+   * While Redis is away, ends the engine's connections, on which every worker (the privacy
+   * service's too) sends its commands: their closes would wait for ever for commands queued for
+   * a Redis that may not come back. Call it before closing any worker; `close` does it too.
+   */
+  releaseRedisIfAway(): void;
+  /**
    * Called after the engine noticed that Redis came back empty and rebuilt its own work
    * (schedulers, outbox), so other stages on the same Redis (privacy) re-create theirs.
    * `queueNames`: those stages' queues, whose hash tags are watched too (call before `start`).
@@ -591,9 +597,17 @@ class BullEngine implements Engine {
     this.workers.push(worker);
   }
 
+  /** Ended, the connections reject what waits in their queues; a job left active is found stalled and run again. */
+  releaseRedisIfAway(): void {
+    if (this.redisReady()) return;
+    this.redis.disconnect();
+    this.commands.disconnect();
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.watch?.stop();
+      this.releaseRedisIfAway();
       // Workers first: close() waits for the jobs they are running. All at once, so that no
       // worker keeps taking new jobs (a push batch after another) while the others finish.
       await Promise.all([

@@ -105,8 +105,9 @@ export class OrderedWorker<Data> {
   /**
    * Stops fetching, lets running jobs finish, then closes the worker. The loop ends after its
    * current fetch (a job fetched meanwhile still runs to the end), unless Redis is away: that
-   * fetch waits for a connection that may never come back and is left behind (were it to take
-   * a job later, the job is found stalled and run again), or the process would never stop.
+   * fetch waits for a connection that may never come back and is left behind, or the process
+   * would never stop (the engine has ended its connections then, `releaseRedisIfAway`, so the
+   * fetch can take no job any more).
    */
   async close(): Promise<void> {
     this.stopping = true;

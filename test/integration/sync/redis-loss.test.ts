@@ -330,7 +330,14 @@ describe('a hub process after Redis loss', () => {
   // A hub told to stop (SIGTERM) while Redis is away, or in the moments after it came back while
   // its workers' connections still wait to reconnect, stops: it used to wait for ever on BullMQ's
   // Worker.close (see test/integration/queue/close-while-down.test.ts).
-  for (const moment of ['while Redis is down', 'right after Redis came back'] as const) {
+  // Down 3 s: the workers' fetches wait for a connection. Down 10 s: their checks of a fetch
+  // that never answered have fired too, and their next commands wait in the queue of the
+  // connection they share with the engine.
+  for (const [moment, downMs] of [
+    ['3 s into an outage', 3_000],
+    ['10 s into an outage', 10_000],
+    ['right after Redis came back', 3_000],
+  ] as const) {
     it(`stops ${moment}`, async () => {
       const redis = await killableRedis();
       const db = await createTestDatabase('sqlite');
@@ -343,7 +350,7 @@ describe('a hub process after Redis loss', () => {
         // ioredis waits 50 ms more before each attempt (at most 2 s): 3 s after the loss its
         // connections wait ~0.5 s between attempts, so the close below falls inside a wait even
         // with Redis started again (which takes ~60 ms) just before it.
-        await sleep(3_000);
+        await sleep(downMs);
         if (moment === 'right after Redis came back') await redis.start();
         let timer: NodeJS.Timeout | undefined;
         closed = hub.close().then(() => 'stopped');
