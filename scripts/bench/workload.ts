@@ -14,7 +14,6 @@ import { deletePrefix, REDIS_URL } from '../../harness/sync-hub.js';
 import { nameOf } from './delivery.js';
 import type { Bench } from './deployment.js';
 import { PHASE_TIMEOUT_MS, PROFILES, TUNING, WINDOW } from './options.js';
-import { redisReady } from '../../src/queue/redis-health.js';
 
 /** mulberry32: a seeded generator, so runs offer the same change stream. */
 export function random(seed: number): () => number {
@@ -112,7 +111,7 @@ export async function rawBullmq(
       const worker = new OrderedWorker(
         'noop',
         noop,
-        { connection, prefix, maxInFlight: concurrency, lockDuration: TUNING.lockDurationMs, redisReady: () => redisReady(connection) },
+        { connection, prefix, maxInFlight: concurrency, lockDuration: TUNING.lockDurationMs },
         silentLogger(),
       );
       await worker.start();

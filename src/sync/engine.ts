@@ -454,12 +454,7 @@ class BullEngine implements Engine {
       const ordered = new OrderedWorker<IngestJobData>(
         queueNames.ingest,
         (job) => this.ingestor.process(job),
-        {
-          ...base,
-          prefix: queuePrefix(this.prefix, queueNames.ingest),
-          maxInFlight: tuning.ingestConcurrency,
-          redisReady: () => this.redisReady(),
-        },
+        { ...base, prefix: queuePrefix(this.prefix, queueNames.ingest), maxInFlight: tuning.ingestConcurrency },
         this.logger,
       );
       this.addWorker(ordered.worker);

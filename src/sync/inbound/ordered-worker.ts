@@ -21,21 +21,11 @@ export class OrderedWorker<Data> {
   private loop: Promise<void> | null = null;
   private stopping = false;
   private renewTimer: NodeJS.Timeout | null = null;
-  /** Ends the wait for the fetch under way, one that cannot return (see `close`). */
-  private leaveFetch: (() => void) | null = null;
 
-  /**
-   * `redisReady`: whether the worker's Redis is reachable now (a fetch waiting for one that is
-   * away never returns).
-   */
   constructor(
     name: string,
     private readonly processor: (job: Job<Data>) => Promise<unknown>,
-    private readonly options: Omit<WorkerOptions, 'autorun' | 'concurrency'> & {
-      maxInFlight: number;
-      lockDuration: number;
-      redisReady: () => boolean;
-    },
+    private readonly options: Omit<WorkerOptions, 'autorun' | 'concurrency'> & { maxInFlight: number; lockDuration: number },
     private readonly logger: Logger,
   ) {
     // A short block, so a closing worker stops fetching within a second.
@@ -57,13 +47,7 @@ export class OrderedWorker<Data> {
       }
       let job: Job<Data> | undefined;
       try {
-        // A promise of its own per fetch: one raced again and again would keep a reaction per fetch.
-        const left = new Promise<undefined>((resolve) => {
-          this.leaveFetch = () => resolve(undefined);
-        });
-        job = await Promise.race([this.worker.getNextJob(this.token, { block: true }), left]).finally(() => {
-          this.leaveFetch = null;
-        });
+        job = await this.worker.getNextJob(this.token, { block: true });
       } catch (err) {
         if (this.stopping) break;
         this.logger.warn({ err: err instanceof Error ? err.message : String(err), queue: this.worker.name }, 'fetching a job failed');
@@ -102,16 +86,10 @@ export class OrderedWorker<Data> {
     }
   }
 
-  /**
-   * Stops fetching, lets running jobs finish, then closes the worker. The loop ends after its
-   * current fetch (a job fetched meanwhile still runs to the end), unless Redis is away: that
-   * fetch waits for a connection that may never come back and is left behind, or the process
-   * would never stop (the engine has ended its connections then, `releaseRedisIfAway`, so the
-   * fetch can take no job any more).
-   */
+  /** Stops fetching, lets running jobs finish, then closes the worker. */
   async close(): Promise<void> {
     this.stopping = true;
-    if (!this.options.redisReady()) this.leaveFetch?.();
+    // The loop ends after its current fetch; a job fetched meanwhile still runs to the end.
     await this.loop;
     await Promise.allSettled(this.running.values());
     if (this.renewTimer) clearInterval(this.renewTimer);

@@ -12,21 +12,9 @@ import { queuePrefix } from '../../../src/queue/keys.js';
 import { createRedisClient, duplicateRedisClient, isClusterClient } from '../../../src/queue/redis-client.js';
 import type { RedisClient, RedisTarget } from '../../../src/queue/redis-client.js';
 import { killableRedis } from '../../helpers/private-redis.js';
+import { settlesWithin } from '../../helpers/settles-within.js';
 import { clusterToolsInstalled, startLocalCluster } from '../../helpers/redis-cluster.js';
 import type { KillableRedis } from '../../helpers/private-redis.js';
-
-/** 'closed', or 'still closing' when `close` has not settled within `ms` (it would never). */
-async function settlesWithin(ms: number, close: () => Promise<unknown>): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<string>((resolve) => {
-    timer = setTimeout(() => resolve('still closing'), ms);
-  });
-  try {
-    return await Promise.race([close().then(() => 'closed'), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Resolves once `client` reports it lost Redis and waits to reconnect. */
 async function waitingToReconnect(client: RedisClient): Promise<void> {

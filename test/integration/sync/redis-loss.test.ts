@@ -17,6 +17,7 @@ import type { RedisResetEvent } from '../../../src/queue/redis-health.js';
 import { createTestDatabase, TEST_DIALECTS } from '../../../harness/db.js';
 import { signMemoryWebhook } from '../../../connectors/memory/signature.js';
 import { killableRedis } from '../../helpers/private-redis.js';
+import { settlesWithin } from '../../helpers/settles-within.js';
 import type { KillableRedis } from '../../helpers/private-redis.js';
 import { REDIS_URL, startHub, waitFor, WEBHOOK_SECRET } from '../../../harness/sync-hub.js';
 import type { Hub } from '../../../harness/sync-hub.js';
@@ -342,8 +343,7 @@ describe('a hub process after Redis loss', () => {
       const redis = await killableRedis();
       const db = await createTestDatabase('sqlite');
       const { hub } = await hubProcessOn(redis.url, db.url);
-      let closed: Promise<string> | undefined;
-      let stopped = false;
+      let outcome: 'closed' | 'still closing' | undefined;
       try {
         await sleep(300);
         await redis.kill();
@@ -352,21 +352,13 @@ describe('a hub process after Redis loss', () => {
         // with Redis started again (which takes ~60 ms) just before it.
         await sleep(downMs);
         if (moment === 'right after Redis came back') await redis.start();
-        let timer: NodeJS.Timeout | undefined;
-        closed = hub.close().then(() => 'stopped');
-        const outcome = await Promise.race([
-          closed,
-          new Promise<string>((resolve) => {
-            timer = setTimeout(() => resolve('still stopping'), 15_000);
-          }),
-        ]).finally(() => clearTimeout(timer));
-        stopped = outcome === 'stopped';
-        expect(outcome).toBe('stopped');
+        outcome = await settlesWithin(15_000, () => hub.close());
+        expect(outcome).toBe('closed');
       } finally {
-        if (!closed) await hub.close();
+        if (outcome === undefined) await hub.close();
         await redis.kill();
         // A hub still stopping keeps its database open.
-        if (stopped || !closed) await db.drop();
+        if (outcome !== 'still closing') await db.drop();
       }
     }, 60_000);
   }
